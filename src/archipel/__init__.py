@@ -1,0 +1,64 @@
+"""archipel: bounded contexts with DDD, CQRS and event sourcing.
+
+The public API is this flat façade; everything else is private detail.
+"""
+
+from archipel.core.aggregate import BaseAggregate
+from archipel.core.command import BaseCommand
+from archipel.core.entity import BaseEntity, atomic_change
+from archipel.core.event import BaseEvent
+from archipel.core.event_sourcing import BaseUpcaster, apply
+from archipel.core.handler import (
+    BaseCommandHandler,
+    BaseEventHandler,
+    BaseProjector,
+    BaseSubscriber,
+    handle,
+)
+from archipel.core.invariant import invariant
+from archipel.core.message import Metadata
+from archipel.core.process_manager import BaseProcessManager
+from archipel.core.projection import BaseProjection
+from archipel.core.query import BaseQuery, BaseQueryHandler
+from archipel.core.services import BaseApplicationService, BaseDomainService, use_case
+from archipel.core.value_object import BaseValueObject
+from archipel.domain.context import current_domain
+from archipel.domain.domain import Domain
+from archipel.handling.repository import BaseRepository
+from archipel.handling.unit_of_work import UnitOfWork
+from archipel.query import Q, QuerySet, ResultSet
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BaseAggregate",
+    "BaseApplicationService",
+    "BaseCommand",
+    "BaseCommandHandler",
+    "BaseDomainService",
+    "BaseEntity",
+    "BaseEvent",
+    "BaseEventHandler",
+    "BaseProcessManager",
+    "BaseProjection",
+    "BaseProjector",
+    "BaseQuery",
+    "BaseQueryHandler",
+    "BaseRepository",
+    "BaseSubscriber",
+    "BaseUpcaster",
+    "BaseValueObject",
+    "Domain",
+    "Metadata",
+    "Q",
+    "QuerySet",
+    "ResultSet",
+    "UnitOfWork",
+    "apply",
+    "atomic_change",
+    "current_domain",
+    "handle",
+    "invariant",
+    "use_case",
+    "__version__",
+]

@@ -1,0 +1,1 @@
+"""Adapters implement the ports; ``registry`` chooses them by provider name."""

@@ -1,0 +1,229 @@
+"""In-memory database: dict-of-dicts tables, buffered transactions, O(1) commits.
+
+A transaction buffers its writes and applies them at commit, after checking
+every optimistic-concurrency condition under one process-wide lock, so a
+commit is atomic and costs O(records written), independent of the store's
+size (no per-session copies of the store).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from archipel.adapters.memory._copy import STORE_LOCK, clone
+from archipel.errors import ExpectedVersionError
+from archipel.ports.schema import ModelSchema
+from archipel.query.q import compile_predicate
+from archipel.query.results import Criteria
+
+__all__ = ["MemoryDatabase", "MemoryTransaction", "sort_records", "normalizer_for"]
+
+# table name -> identity -> (version, record)
+_Table = dict[Any, tuple[int, dict[str, Any]]]
+_DELETED = object()
+
+
+def normalizer_for(schema: ModelSchema) -> Callable[[str, Any], Any]:
+    """Convert criteria values to the stored (primitive) form of their field."""
+    fields = schema.fields
+
+    def normalize(name: str, value: Any) -> Any:
+        field = fields.get(name)
+        if field is None or value is None:
+            return value
+        try:
+            return field.as_primitive(field.cast(value))
+        except Exception:
+            return value
+
+    return normalize
+
+
+def sort_records(records: list[dict[str, Any]], order_by: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Stable multi-key sort; ``-name`` descending; ``None`` sorts first."""
+    for key in reversed(order_by):
+        name, reverse = (key[1:], True) if key.startswith("-") else (key, False)
+        records.sort(
+            key=lambda r: (r.get(name) is not None, r.get(name)),  # noqa: B023
+            reverse=reverse,
+        )
+    return records
+
+
+def run_criteria(
+    rows: Iterable[dict[str, Any]], schema: ModelSchema, criteria: Criteria
+) -> tuple[list[dict[str, Any]], int]:
+    """Filter, sort and page plain records (reference query semantics)."""
+    q = criteria.q
+    if q.children:
+        predicate = compile_predicate(q, normalizer_for(schema))
+        matched = [r for r in rows if predicate(r)]
+    else:
+        matched = list(rows)
+    total = len(matched)
+    if criteria.order_by:
+        sort_records(matched, criteria.order_by)
+    start = criteria.offset or 0
+    end = None if criteria.limit is None else start + criteria.limit
+    return matched[start:end], total
+
+
+class MemoryDatabase:
+    """A process-local database (``provider = "memory"``)."""
+
+    def __init__(self, name: str = "default", config: dict[str, Any] | None = None) -> None:
+        self.name = name
+        self.config = config or {}
+        self.tables: dict[str, _Table] = {}
+        self.outbox: list[dict[str, Any]] = []
+
+    def begin(self) -> MemoryTransaction:
+        return MemoryTransaction(self)
+
+    def table(self, schema: ModelSchema) -> _Table:
+        table = self.tables.get(schema.table)
+        if table is None:
+            table = self.tables.setdefault(schema.table, {})
+        return table
+
+    def setup(self, schemas: Iterable[ModelSchema]) -> None:
+        for schema in schemas:
+            self.table(schema)
+
+    def drop(self, schemas: Iterable[ModelSchema]) -> None:
+        with STORE_LOCK:
+            for schema in schemas:
+                self.tables.pop(schema.table, None)
+            self.outbox.clear()
+
+    def truncate(self, schemas: Iterable[ModelSchema]) -> None:
+        with STORE_LOCK:
+            for schema in schemas:
+                self.tables.get(schema.table, {}).clear()
+            self.outbox.clear()
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def count(self, schema: ModelSchema) -> int:
+        return len(self.tables.get(schema.table, {}))
+
+
+class MemoryTransaction:
+    """Buffered writes over a :class:`MemoryDatabase`; see the module docstring."""
+
+    __slots__ = ("db", "writes", "outbox", "hooks", "done")
+
+    def __init__(self, db: MemoryDatabase) -> None:
+        self.db = db
+        # (table, identity) -> (schema, record or _DELETED, expected_version)
+        self.writes: dict[tuple[str, Any], tuple[ModelSchema, Any, int]] = {}
+        self.outbox: list[dict[str, Any]] = []
+        # (prepare, apply) pairs from enlisted stores (the memory event store)
+        self.hooks: list[tuple[Callable[[], None], Callable[[], None]]] = []
+        self.done = False
+
+    def get(self, schema: ModelSchema, identity: Any) -> dict[str, Any] | None:
+        pending = self.writes.get((schema.table, identity))
+        if pending is not None:
+            _, record, expected = pending
+            if record is _DELETED:
+                return None
+            found = clone(record)
+            found["_version"] = expected + 1
+            return found  # type: ignore[no-any-return]
+        row = self.db.tables.get(schema.table, {}).get(identity)
+        if row is None:
+            return None
+        found = clone(row[1])
+        found["_version"] = row[0]
+        return found  # type: ignore[no-any-return]
+
+    def query(self, schema: ModelSchema, criteria: Criteria) -> tuple[list[dict[str, Any]], int]:
+        table = self.db.tables.get(schema.table, {})
+        if self.writes:
+            merged = {ident: rec for ident, (_, rec) in table.items()}
+            for (tname, ident), (_, record, _) in self.writes.items():
+                if tname != schema.table:
+                    continue
+                if record is _DELETED:
+                    merged.pop(ident, None)
+                else:
+                    merged[ident] = record
+            rows: Iterable[dict[str, Any]] = merged.values()
+        else:
+            rows = (rec for _, rec in table.values())
+        page, total = run_criteria(rows, schema, criteria)
+        versions = {ident: version for ident, (version, _) in table.items()}
+        out = []
+        for record in page:
+            copy = clone(record)
+            ident = record.get(schema.id_field)
+            pending = self.writes.get((schema.table, ident))
+            copy["_version"] = pending[2] + 1 if pending else versions.get(ident, 0)
+            out.append(copy)
+        return out, total
+
+    def save(self, schema: ModelSchema, record: dict[str, Any], expected_version: int) -> None:
+        key = (schema.table, record[schema.id_field])
+        self.writes[key] = (schema, clone(record), expected_version)
+
+    def delete(self, schema: ModelSchema, identity: Any) -> bool:
+        exists = self.get(schema, identity) is not None
+        self.writes[(schema.table, identity)] = (schema, _DELETED, -2)
+        return exists
+
+    def add_outbox(self, records: Iterable[dict[str, Any]]) -> None:
+        self.outbox.extend(records)
+
+    def enlist(self, prepare: Callable[[], None], apply: Callable[[], None]) -> None:
+        """Let another in-memory store commit atomically with this transaction."""
+        self.hooks.append((prepare, apply))
+
+    def commit(self) -> None:
+        if self.done:
+            return
+        db = self.db
+        with STORE_LOCK:
+            for (tname, ident), (schema, record, expected) in self.writes.items():
+                if record is _DELETED:
+                    continue
+                row = db.tables.get(tname, {}).get(ident)
+                actual = -1 if row is None else row[0]
+                if actual != expected:
+                    name = schema.cls.__name__
+                    if expected == -1:
+                        message = (
+                            f"{name} {ident!r} already exists: load it and change it "
+                            "instead of adding a new one with the same identity"
+                        )
+                    else:
+                        message = (
+                            f"{name} {ident!r} was changed concurrently (expected version "
+                            f"{expected}, found {actual}): reload it and retry"
+                        )
+                    raise ExpectedVersionError(
+                        message, stream=str(ident), expected=expected, actual=actual
+                    )
+            for prepare, _ in self.hooks:
+                prepare()
+            for (tname, ident), (schema, record, expected) in self.writes.items():
+                table = db.tables.get(tname)
+                if table is None:
+                    table = db.tables.setdefault(tname, {})
+                if record is _DELETED:
+                    table.pop(ident, None)
+                else:
+                    table[ident] = (expected + 1, record)
+            for _, apply in self.hooks:
+                apply()
+            if self.outbox:
+                db.outbox.extend(self.outbox)
+        self.done = True
+
+    def rollback(self) -> None:
+        self.writes.clear()
+        self.outbox.clear()
+        self.hooks.clear()
+        self.done = True

@@ -1,0 +1,1 @@
+"""Domain building blocks: pure, no I/O, no globals."""

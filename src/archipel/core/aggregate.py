@@ -1,0 +1,84 @@
+"""Aggregates: the consistency boundary, the unit that is loaded and saved.
+
+An aggregate raises events with :meth:`BaseAggregate.raise_`; they are stored
+and dispatched when the unit of work that saved the aggregate commits.
+``_version`` is the optimistic-concurrency version (-1 until first stored);
+``_event_position`` is the position of its last event in its stream.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from archipel.core.entity import BaseEntity
+from archipel.core.message import new_message_id, utcnow
+from archipel.errors import IncorrectUsageError
+
+__all__ = ["BaseAggregate", "stream_name"]
+
+
+def stream_name(category: str, identity: Any) -> str:
+    """The stream of one aggregate instance: ``<category>-<identity>``."""
+    return f"{category}-{identity}"
+
+
+class BaseAggregate(BaseEntity):
+    """Base class of aggregates."""
+
+    _element_kind: ClassVar[str] = "aggregate"
+
+    def _after_init(self) -> None:
+        object.__setattr__(self, "_version", -1)
+        object.__setattr__(self, "_event_position", -1)
+        object.__setattr__(self, "_events", [])
+        object.__setattr__(self, "_changed", True)
+        super()._after_init()
+
+    def _after_load(self) -> None:
+        object.__setattr__(self, "_version", -1)
+        object.__setattr__(self, "_event_position", -1)
+        object.__setattr__(self, "_events", [])
+        object.__setattr__(self, "_changed", False)
+        super()._after_load()
+
+    def _mark_changed(self) -> None:
+        object.__setattr__(self, "_changed", True)
+
+    def raise_(self, event: Any) -> None:
+        """Record ``event`` as having happened to this aggregate.
+
+        The event gets its id, type, stream, time and stream position now;
+        its correlation and causation ids when the unit of work commits.
+        """
+        options = type(event)._meta
+        part_of = options.part_of
+        if part_of is not None and part_of is not type(self) and not isinstance(self, part_of):
+            raise IncorrectUsageError(
+                f"{type(event).__name__} is part of {getattr(part_of, '__name__', part_of)}, "
+                f"not {type(self).__name__}: raise it from its own aggregate"
+            )
+        position = self.__dict__["_event_position"] + 1
+        self.__dict__["_event_position"] = position
+        meta = event._metadata
+        meta.id = new_message_id()
+        meta.type = options.type_string or f"{type(event).__name__}.v{options.version}"
+        category = self._meta.stream_category or type(self).__name__.lower()
+        meta.stream = f"{category}-{self.__dict__[self._id_field]}"  # type: ignore[index]
+        meta.time = utcnow()
+        meta.position = position
+        meta.version = options.version
+        meta.domain = options.domain_name
+        self.__dict__["_events"].append(event)
+        self.__dict__["_changed"] = True
+        applier = self._appliers.get(type(event)) if self._appliers else None
+        if applier is not None:
+            applier(self, event)
+
+    #: event class -> ``@apply`` method (event-sourced aggregates)
+    _appliers: ClassVar[dict[type, Any]] = {}
+
+    def _pending_events(self) -> list[Any]:
+        return self.__dict__["_events"]  # type: ignore[no-any-return]
+
+    def _clear_events(self) -> None:
+        self.__dict__["_events"] = []

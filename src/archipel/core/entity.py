@@ -1,0 +1,179 @@
+"""Entities: objects with an identity that live inside an aggregate.
+
+An entity's invariants, and those of the aggregate that owns it, are checked
+around every change. ``HasMany`` fields get generated ``add_<field>`` and
+``remove_<field>`` methods that keep invariants and the owner link right.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+from archipel.core.model import BaseModel
+from archipel.errors import ValidationError
+from archipel.fields.composite import HasMany, HasOne
+
+__all__ = ["BaseEntity", "atomic_change"]
+
+
+def _run_checks(obj: Any, checks: tuple[Any, ...]) -> None:
+    errors: dict[str, list[str]] = {}
+    for check in checks:
+        try:
+            check(obj)
+        except ValidationError as exc:
+            for key, messages in exc.messages.items():
+                errors.setdefault(key, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+
+
+class BaseEntity(BaseModel):
+    """Base class of entities: equal by identity, mutable, with invariants."""
+
+    _auto_identity: ClassVar[bool] = True
+    _element_kind: ClassVar[str] = "entity"
+    _children_fields: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def _setup_fields(cls) -> None:
+        super()._setup_fields()
+        children = []
+        for name, field in cls._fields.items():
+            if isinstance(field, (HasMany, HasOne)):
+                children.append(name)
+            if isinstance(field, HasMany):
+                _add_collection_methods(cls, name)
+        cls._children_fields = tuple(children)
+
+    def _after_init(self) -> None:
+        object.__setattr__(self, "_root", None)
+        object.__setattr__(self, "_in_atomic_change", False)
+        self._adopt_children()
+        if self._post_invariants:
+            _run_checks(self, self._post_invariants)
+
+    def _after_load(self) -> None:
+        object.__setattr__(self, "_root", None)
+        object.__setattr__(self, "_in_atomic_change", False)
+        self._adopt_children()
+
+    def _adopt_children(self) -> None:
+        root = self.__dict__.get("_root") or self
+        for name in self._children_fields:
+            value = self.__dict__.get(name)
+            if value is None:
+                continue
+            for child in value if isinstance(value, list) else (value,):
+                object.__setattr__(child, "_root", root)
+
+    # -- invariants around changes -----------------------------------------
+    def _owner(self) -> BaseEntity:
+        root = self.__dict__.get("_root")
+        return root if root is not None else self
+
+    def _set_field(self, name: str, value: Any) -> None:
+        owner = self._owner()
+        if owner.__dict__.get("_in_atomic_change"):
+            self.__dict__[name] = value
+        else:
+            self._guarded_change(lambda: self.__dict__.__setitem__(name, value))
+        if name in self._children_fields:
+            self._adopt_children()
+
+    def _guarded_change(self, change: Any) -> None:
+        owner = self._owner()
+        if owner.__dict__.get("_in_atomic_change"):
+            change()
+            return
+        if owner._pre_invariants:
+            _run_checks(owner, owner._pre_invariants)
+        if owner is not self and self._pre_invariants:
+            _run_checks(self, self._pre_invariants)
+        change()
+        if owner is not self and self._post_invariants:
+            _run_checks(self, self._post_invariants)
+        if owner._post_invariants:
+            _run_checks(owner, owner._post_invariants)
+        owner._mark_changed()
+
+    def _mark_changed(self) -> None:
+        """Hook: aggregates remember that they changed."""
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._identity() == other._identity()  # type: ignore[union-attr]
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._identity()))
+
+
+def _add_collection_methods(cls: type, name: str) -> None:
+    def add(self: BaseEntity, *items: Any) -> None:
+        field = self._fields[name]
+        new_items = [field._build(item) for item in _flatten(items)]  # type: ignore[attr-defined]
+
+        def change() -> None:
+            current = list(self.__dict__.get(name) or [])
+            ids = {item._identity(): i for i, item in enumerate(current)}
+            for item in new_items:
+                position = ids.get(item._identity())
+                if position is None:
+                    current.append(item)
+                else:
+                    current[position] = item
+            self.__dict__[name] = current
+
+        self._guarded_change(change)
+        self._adopt_children()
+
+    def remove(self: BaseEntity, *items: Any) -> None:
+        doomed = {item._identity() for item in _flatten(items)}
+
+        def change() -> None:
+            self.__dict__[name] = [
+                item for item in self.__dict__.get(name) or [] if item._identity() not in doomed
+            ]
+
+        self._guarded_change(change)
+
+    add.__name__ = f"add_{name}"
+    add.__doc__ = f"Add entities to ``{name}`` (replacing those with the same identity)."
+    remove.__name__ = f"remove_{name}"
+    remove.__doc__ = f"Remove entities from ``{name}``."
+    if f"add_{name}" not in cls.__dict__:
+        setattr(cls, f"add_{name}", add)
+    if f"remove_{name}" not in cls.__dict__:
+        setattr(cls, f"remove_{name}", remove)
+
+
+def _flatten(items: tuple[Any, ...]) -> list[Any]:
+    flat: list[Any] = []
+    for item in items:
+        if isinstance(item, (list, tuple)):
+            flat.extend(item)
+        else:
+            flat.append(item)
+    return flat
+
+
+@contextmanager
+def atomic_change(entity: BaseEntity) -> Iterator[None]:
+    """Make several changes and check invariants once, at the end.
+
+    Pre invariants are checked on entry, post invariants on exit.
+    """
+    owner = entity._owner()
+    if owner._pre_invariants:
+        _run_checks(owner, owner._pre_invariants)
+    object.__setattr__(owner, "_in_atomic_change", True)
+    try:
+        yield
+    finally:
+        object.__setattr__(owner, "_in_atomic_change", False)
+    if owner._post_invariants:
+        _run_checks(owner, owner._post_invariants)
+    owner._mark_changed()

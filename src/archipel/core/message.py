@@ -1,0 +1,181 @@
+"""Message envelope: the metadata every command and event carries.
+
+Names a user sees: ``type`` is ``<Domain>.<Name>.v<N>``; ``stream`` is
+``<domain_snake>::<aggregate_snake>-<id>`` for events (commands use
+``<category>:command-<id>``); ``correlation_id`` ties together everything
+caused by one original request; ``causation_id`` is the id of the message
+whose handling created this one.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import uuid
+from typing import Any, ClassVar
+
+from archipel.core.model import BaseModel
+
+__all__ = ["Metadata", "BaseMessage", "new_message_id", "utcnow"]
+
+_uuid4 = uuid.uuid4
+
+
+def new_message_id() -> str:
+    """A new unique message id (UUID4 text)."""
+    return str(_uuid4())
+
+
+def utcnow() -> _dt.datetime:
+    """The current time, timezone-aware UTC."""
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+class Metadata:
+    """The envelope of one message. Mutable only while the framework builds it."""
+
+    __slots__ = (
+        "id",
+        "type",
+        "kind",
+        "stream",
+        "time",
+        "version",
+        "position",
+        "global_position",
+        "correlation_id",
+        "causation_id",
+        "headers",
+        "domain",
+        "priority",
+        "asynchronous",
+    )
+
+    def __init__(
+        self,
+        id: str | None = None,
+        type: str | None = None,
+        kind: str = "EVENT",
+        stream: str | None = None,
+        time: _dt.datetime | None = None,
+        version: int = 1,
+        position: int | None = None,
+        global_position: int | None = None,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        headers: dict[str, Any] | None = None,
+        domain: str | None = None,
+        priority: int = 0,
+        asynchronous: bool = False,
+    ) -> None:
+        self.id = id
+        self.type = type
+        self.kind = kind
+        self.stream = stream
+        self.time = time
+        self.version = version
+        self.position = position
+        self.global_position = global_position
+        self.correlation_id = correlation_id
+        self.causation_id = causation_id
+        self.headers = headers if headers is not None else {}
+        self.domain = domain
+        self.priority = priority
+        self.asynchronous = asynchronous
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (``time`` as ISO 8601)."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "kind": self.kind,
+            "stream": self.stream,
+            "time": self.time.isoformat() if self.time is not None else None,
+            "version": self.version,
+            "position": self.position,
+            "global_position": self.global_position,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "headers": dict(self.headers),
+            "domain": self.domain,
+            "priority": self.priority,
+            "asynchronous": self.asynchronous,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Metadata:
+        time = data.get("time")
+        if isinstance(time, str):
+            time = _dt.datetime.fromisoformat(time)
+        meta = cls()
+        for name in cls.__slots__:
+            if name in data and name != "time":
+                setattr(meta, name, data[name])
+        meta.time = time
+        if meta.headers is None:
+            meta.headers = {}
+        return meta
+
+    def copy(self) -> Metadata:
+        other = Metadata.__new__(Metadata)
+        for name in Metadata.__slots__:
+            setattr(other, name, getattr(self, name))
+        other.headers = dict(self.headers)
+        return other
+
+    def __repr__(self) -> str:
+        return f"Metadata(id={self.id!r}, type={self.type!r}, stream={self.stream!r})"
+
+
+class BaseMessage(BaseModel):
+    """Common base of commands and events: immutable data plus ``_metadata``."""
+
+    _immutable: ClassVar[bool] = True
+    _kind: ClassVar[str] = "EVENT"
+
+    def _after_init(self) -> None:
+        object.__setattr__(self, "_metadata", Metadata(kind=self._kind))
+
+    def _after_load(self) -> None:
+        object.__setattr__(self, "_metadata", Metadata(kind=self._kind))
+
+    def _accept_extra(self, extra: dict[str, Any], errors: dict[str, list[str]]) -> None:
+        # ``_metadata`` may be passed when a message is rebuilt from storage
+        meta = extra.pop("_metadata", None)
+        if meta is not None:
+            object.__setattr__(self, "_pending_metadata", meta)
+        super()._accept_extra(extra, errors)
+
+    @property
+    def metadata(self) -> Metadata:
+        """The message envelope (alias of ``_metadata``)."""
+        return self._metadata  # type: ignore[attr-defined, no-any-return]
+
+    def payload(self) -> dict[str, Any]:
+        """The message's data fields, JSON-friendly."""
+        return self.to_dict()
+
+    def to_message(self) -> dict[str, Any]:
+        """``{"metadata": {...}, "data": {...}}``: the wire and storage form."""
+        return {"metadata": self._metadata.to_dict(), "data": self.to_dict()}  # type: ignore[attr-defined]
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> Any:
+        """Rebuild from :meth:`to_message` output; unknown data keys are ignored."""
+        obj = cls._from_primitive(message.get("data") or {})
+        meta = message.get("metadata")
+        if meta:
+            object.__setattr__(
+                obj, "_metadata", meta if isinstance(meta, Metadata) else Metadata.from_dict(meta)
+            )
+        return obj
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return (
+            self.__dict__.get("_metadata") is other.__dict__.get("_metadata")  # type: ignore[union-attr]
+            or self.to_dict() == other.to_dict()  # type: ignore[union-attr]
+        )
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._metadata.id))  # type: ignore[attr-defined]

@@ -1,0 +1,190 @@
+"""The field-holding base shared by every data-carrying element.
+
+Fields are collected once per class (``__init_subclass__``). Construction
+validates every field and raises one :class:`ValidationError` naming *all*
+failing fields; nothing is half-built. Values live in the instance
+``__dict__`` so reads are plain attribute lookups; writes go through
+``__setattr__`` which cleans the value (and, for entities, checks invariants).
+
+``_from_primitive`` rebuilds an instance from stored data without validation
+or side effects: storage is trusted, and invariants are not re-run on load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from archipel.core.invariant import collect_invariants
+from archipel.core.options import ElementOptions
+from archipel.errors import IncorrectUsageError, ValidationError
+from archipel.fields.base import MISSING, Field, FieldError
+
+__all__ = ["BaseModel", "fields_of", "id_field_of"]
+
+_Converter = Callable[[Any], Any] | None
+
+
+class BaseModel:
+    """Base of elements that carry fields (not used directly by users)."""
+
+    _fields: ClassVar[dict[str, Field]] = {}
+    _field_items: ClassVar[tuple[tuple[str, Field], ...]] = ()
+    _to_primitive: ClassVar[tuple[tuple[str, _Converter], ...]] = ()
+    _from_primitive_items: ClassVar[tuple[tuple[str, _Converter], ...]] = ()
+    _id_field: ClassVar[str | None] = None
+    _pre_invariants: ClassVar[tuple[Callable[..., Any], ...]] = ()
+    _post_invariants: ClassVar[tuple[Callable[..., Any], ...]] = ()
+    _meta: ClassVar[ElementOptions] = ElementOptions("model")
+    #: immutable after construction (value objects, commands, events)
+    _immutable: ClassVar[bool] = False
+    #: element kinds that get an ``id = Auto(identifier=True)`` when none is declared
+    _auto_identity: ClassVar[bool] = False
+    _element_kind: ClassVar[str] = "model"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._meta = ElementOptions(cls._element_kind, cls.__name__)
+        cls._setup_fields()
+
+    @classmethod
+    def _setup_fields(cls) -> None:
+        """(Re)compute the field tables; called at class creation and by the domain."""
+        fields: dict[str, Field] = {}
+        for klass in reversed(cls.__mro__):
+            for name, value in vars(klass).items():
+                if isinstance(value, Field):
+                    if not value.name:
+                        value.name = name
+                    fields[name] = value
+                elif name in fields and not isinstance(value, Field):
+                    # a subclass replaced a field by something else: drop the field
+                    del fields[name]
+        explicit = [n for n, f in fields.items() if f.identifier and not getattr(f, "_auto_added", False)]
+        if explicit:
+            # an inherited auto-added ``id`` gives way to a declared identifier
+            fields = {n: f for n, f in fields.items() if not getattr(f, "_auto_added", False)}
+        id_field = next((n for n, f in fields.items() if f.identifier), None)
+        is_framework_base = cls.__module__.startswith("archipel.core.")
+        if id_field is None and cls._auto_identity and not is_framework_base:
+            from archipel.fields.simple import Auto
+
+            auto = Auto(identifier=True)
+            auto._auto_added = True  # type: ignore[attr-defined]
+            auto.__set_name__(cls, "id")
+            type.__setattr__(cls, "id", auto)
+            fields = {"id": auto, **fields}
+            id_field = "id"
+        cls._fields = fields
+        cls._field_items = tuple(fields.items())
+        cls._id_field = id_field
+        cls._to_primitive = tuple(
+            (n, None if type(f).as_primitive is Field.as_primitive else f.as_primitive)
+            for n, f in fields.items()
+        )
+        cls._from_primitive_items = tuple(
+            (n, None if type(f).from_primitive is Field.from_primitive else f.from_primitive)
+            for n, f in fields.items()
+        )
+        cls._pre_invariants, cls._post_invariants = collect_invariants(cls)
+
+    # -- construction -----------------------------------------------------
+    def __init__(self, *templates: dict[str, Any], **kwargs: Any) -> None:
+        if templates:
+            merged: dict[str, Any] = {}
+            for template in templates:
+                if not isinstance(template, dict):
+                    raise IncorrectUsageError(
+                        f"{type(self).__name__}() takes keyword arguments or dicts, "
+                        f"got {type(template).__name__}"
+                    )
+                merged.update(template)
+            merged.update(kwargs)
+            kwargs = merged
+        errors: dict[str, list[str]] = {}
+        values: dict[str, Any] = {}
+        for name, field in self._field_items:
+            raw = kwargs.pop(name, MISSING)
+            if raw is MISSING or (raw is None and field._default is not None):
+                raw = field.get_default()
+            try:
+                values[name] = field.clean(raw)
+            except FieldError as exc:
+                errors[name] = exc.messages
+        if kwargs:
+            self._accept_extra(kwargs, errors)
+        if errors:
+            raise ValidationError(errors)
+        self.__dict__.update(values)
+        self._after_init()
+
+    def _accept_extra(self, extra: dict[str, Any], errors: dict[str, list[str]]) -> None:
+        for key in extra:
+            errors[key] = [f"is not a field of {type(self).__name__}"]
+
+    def _after_init(self) -> None:
+        """Hook for subclasses (entities run invariants here)."""
+
+    @classmethod
+    def _from_primitive(cls, data: dict[str, Any]) -> Any:
+        """Rebuild an instance from trusted stored data (no validation, no hooks)."""
+        obj = cls.__new__(cls)
+        values = obj.__dict__
+        get = data.get
+        for name, convert in cls._from_primitive_items:
+            value = get(name)
+            values[name] = convert(value) if convert is not None else value
+        obj._after_load()
+        return obj
+
+    def _after_load(self) -> None:
+        """Hook run after :meth:`_from_primitive` (entities wire their children)."""
+
+    # -- attribute writes --------------------------------------------------
+    def __setattr__(self, name: str, value: Any) -> None:
+        field = self._fields.get(name)
+        if field is None:
+            object.__setattr__(self, name, value)
+            return
+        if self._immutable:
+            raise IncorrectUsageError(
+                f"{type(self).__name__} is immutable: create a new instance instead of "
+                f"changing {name!r}"
+            )
+        try:
+            cleaned = field.clean(value)
+        except FieldError as exc:
+            raise ValidationError({name: exc.messages}) from None
+        self._set_field(name, cleaned)
+
+    def _set_field(self, name: str, value: Any) -> None:
+        self.__dict__[name] = value
+
+    # -- export -----------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Return the fields as JSON-friendly data (nested elements as dicts)."""
+        values = self.__dict__
+        return {
+            name: (convert(values[name]) if convert is not None else values[name])
+            for name, convert in self._to_primitive
+        }
+
+    def _identity(self) -> Any:
+        id_field = self._id_field
+        return None if id_field is None else self.__dict__.get(id_field)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{n}={self.__dict__.get(n)!r}" for n, _ in self._field_items[:6])
+        return f"{type(self).__name__}({shown})"
+
+
+def fields_of(element: type | BaseModel) -> dict[str, Field]:
+    """Return the fields of an element class or instance, in declaration order."""
+    cls = element if isinstance(element, type) else type(element)
+    return dict(getattr(cls, "_fields", {}))
+
+
+def id_field_of(element: type | BaseModel) -> str | None:
+    """Return the name of the identity field of an element, or None."""
+    cls = element if isinstance(element, type) else type(element)
+    return getattr(cls, "_id_field", None)

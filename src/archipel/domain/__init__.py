@@ -1,0 +1,1 @@
+"""The ``Domain``: registry, configuration, context and wiring of one bounded context."""

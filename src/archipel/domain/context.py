@@ -1,0 +1,73 @@
+"""``current_domain`` and domain contexts, on ``contextvars``.
+
+``with domain.domain_context():`` makes ``domain`` the current one for the
+block (nestable; safe across threads and asyncio tasks). ``current_domain``
+is a proxy: attribute access goes to the innermost active domain, and
+``bool(current_domain)`` is False outside any context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from archipel.errors import IncorrectUsageError
+
+if TYPE_CHECKING:
+    from archipel.domain.domain import Domain
+
+__all__ = ["current_domain", "domain_context", "active_domain"]
+
+_stack: ContextVar[tuple[Domain, ...]] = ContextVar("archipel_domain_stack", default=())
+
+
+def active_domain() -> Domain | None:
+    """The innermost active domain, or None."""
+    stack = _stack.get()
+    return stack[-1] if stack else None
+
+
+@contextmanager
+def domain_context(domain: Domain) -> Iterator[Domain]:
+    """Activate ``domain`` for the duration of the block."""
+    token = _stack.set((*_stack.get(), domain))
+    try:
+        yield domain
+    finally:
+        _stack.reset(token)
+
+
+class _CurrentDomain:
+    """Proxy to the active domain (see module docstring)."""
+
+    __slots__ = ()
+
+    def _get(self) -> Domain:
+        stack = _stack.get()
+        if not stack:
+            raise IncorrectUsageError(
+                "no domain is active: wrap the call in `with domain.domain_context():` "
+                "(handlers run inside one automatically)"
+            )
+        return stack[-1]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._get(), name)
+
+    def __bool__(self) -> bool:
+        return bool(_stack.get())
+
+    def __eq__(self, other: object) -> bool:
+        return active_domain() is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        domain = active_domain()
+        return f"<current_domain: {domain.name if domain else 'none'}>"
+
+
+current_domain: Any = _CurrentDomain()

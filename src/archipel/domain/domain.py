@@ -1,0 +1,385 @@
+"""``Domain``: one bounded context, its elements, configuration and adapters.
+
+The class is a thin composition root. It delegates to collaborators:
+:class:`~archipel.domain.registry.Registry` (elements),
+:mod:`~archipel.domain.config` (configuration),
+:func:`~archipel.domain.wiring.prepare_model` (init-time checks and naming),
+:class:`~archipel.domain.router.Router` (routing tables),
+:class:`~archipel.domain.providers.Providers` (adapters),
+:mod:`archipel.handling` (units of work, repositories, dispatch).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from archipel.adapters import registry as provider_registry
+from archipel.core.message import new_message_id, utcnow
+from archipel.domain import context as _context
+from archipel.domain.config import Config, load_config, validate_config
+from archipel.domain.decorators import ElementDecorators, kind_of
+from archipel.domain.discovery import import_domain_modules
+from archipel.domain.providers import Providers
+from archipel.domain.registry import Registry
+from archipel.domain.router import Router
+from archipel.domain.wiring import prepare_model
+from archipel.errors import ConfigurationError, IncorrectUsageError
+from archipel.handling import dispatch
+from archipel.handling.repository import BaseRepository, ReadOnlyRepository, Repository
+from archipel.handling.state import current_message, current_uow
+from archipel.handling.unit_of_work import UnitOfWork, unit_of_work
+from archipel.ports.schema import ModelSchema
+from archipel.utils.naming import pascal_case, snake_case
+
+__all__ = ["Domain"]
+
+
+class Domain(ElementDecorators):
+    """A bounded context.
+
+    ``Domain(name="Shop")`` reads ``domain.toml`` (or ``.domain.toml``, or
+    ``[tool.archipel]`` in ``pyproject.toml``) beside the module that
+    creates it, up to two parent folders; ``config={...}`` overrides it.
+    Register elements with the decorators, then call :meth:`init`.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        config: dict[str, Any] | None = None,
+        root_path: str | None = None,
+        *,
+        module_name: str | None = None,
+    ) -> None:
+        if not name or not isinstance(name, str):
+            raise ConfigurationError("Domain(name=...) needs a non-empty name, e.g. Domain(name=\"Shop\")")
+        caller = sys._getframe(1).f_globals
+        self.name = name
+        self.snake_name = snake_case(name)
+        self.type_prefix = pascal_case(name)
+        self._module_name = module_name or caller.get("__name__")
+        self._module_file = root_path or caller.get("__file__")
+        self.config: Config = load_config(self._module_file, config)
+        self.registry = Registry(self)
+        self.router = Router(self)
+        self.providers = Providers(self.config)
+        self._schemas: dict[type, ModelSchema] = {}
+        self._repositories: dict[type, BaseRepository[Any]] = {}
+        self._initialized = False
+        self._init_lock = threading.RLock()
+
+    def __repr__(self) -> str:
+        return f"<Domain {self.name!r}{' (initialized)' if self._initialized else ''}>"
+
+    # -- registration -------------------------------------------------------
+    def register(self, element_cls: Any, kind: str | None = None, **options: Any) -> Any:
+        """Register ``element_cls`` as ``kind`` (inferred from its base class if omitted)."""
+        if kind is None:
+            kind = kind_of(element_cls)
+        cls = self.registry.register(element_cls, kind, **options)
+        if self._initialized:
+            self._initialized = False  # the model changed: next use re-initialises
+        return cls
+
+    def register_external_event(self, event_cls: type, type_string: str) -> None:
+        """Let this domain consume another domain's event as its own class ``event_cls``.
+
+        ``type_string`` is the shared contract, e.g. ``"Billing.PaymentReceived.v1"``.
+        """
+        self.registry.register_external_event(event_cls, type_string)
+
+    # -- lifecycle ------------------------------------------------------------
+    @property
+    def initialized(self) -> bool:
+        return self._initialized
+
+    def init(self, traverse: bool = True) -> None:
+        """Load, resolve and validate the model, build adapters and routes.
+
+        With ``traverse=True`` every module of the domain's package is
+        imported first (so elements in sibling modules register). Calling
+        ``init()`` again on an initialised domain does nothing.
+        """
+        with self._init_lock:
+            if self._initialized:
+                return
+            if traverse:
+                import_domain_modules(self._module_name, self._module_file)
+            validate_config(
+                self.config,
+                database_providers=provider_registry.providers("database"),
+                broker_providers=provider_registry.providers("broker"),
+                event_store_providers=provider_registry.providers("event_store"),
+            )
+            self._schemas = prepare_model(self)
+            self.router = Router(self)
+            self.router.build()
+            self._repositories.clear()
+            if not self.providers.databases:
+                self.providers.build()
+            self._wire_brokers()
+            self._initialized = True
+            dispatch.join_hub(self)
+
+    def _wire_brokers(self) -> None:
+        inline = self.config.get("message_processing", "sync") == "sync"
+        for name, broker in self.providers.brokers.items():
+            hook = getattr(broker, "on_publish", None)
+            if hook is not None and name == "default":
+                hook(self.deliver_raw if inline else None)
+
+    def shutdown(self) -> None:
+        """Leave the hub and close every adapter; ``init()`` may be called again."""
+        with self._init_lock:
+            dispatch.leave_hub(self)
+            self.providers.close()
+            self.providers = Providers(self.config)
+            self._repositories.clear()
+            self._initialized = False
+
+    def _ensure_initialized(self) -> None:
+        if not self._initialized:
+            raise IncorrectUsageError(
+                f"domain {self.name!r} is not initialised: call {self.snake_name}.init() first"
+            )
+
+    @contextmanager
+    def domain_context(self) -> Iterator[Domain]:
+        """Make this domain ``current_domain`` inside the block (nestable)."""
+        with _context.domain_context(self) as domain:
+            yield domain
+
+    # -- configuration shortcuts ---------------------------------------------
+    @property
+    def handles_events_inline(self) -> bool:
+        return self.config.get("event_processing", "sync") == "sync"
+
+    @property
+    def outbox_enabled(self) -> bool:
+        return bool(self.config.get("enable_outbox")) or self.config.get("event_processing") == "async"
+
+    @property
+    def brokers(self) -> dict[str, Any]:
+        """The configured brokers by name (``domain.brokers["default"].publish(...)``)."""
+        self._ensure_initialized()
+        return self.providers.brokers
+
+    @property
+    def event_store(self) -> Any:
+        self._ensure_initialized()
+        return self.providers.event_store
+
+    def outbox_records(self, messages: list[Any]) -> list[dict[str, Any]]:
+        """Outbox rows for ``messages`` (written in the business transaction)."""
+        return [
+            {
+                "message_id": m._metadata.id,
+                "stream": m._metadata.stream,
+                "type": m._metadata.type,
+                "priority": m._metadata.priority,
+                "correlation_id": m._metadata.correlation_id,
+                "message": m.to_message(),
+            }
+            for m in messages
+        ]
+
+    # -- storage ------------------------------------------------------------
+    def schema_for(self, cls: type) -> ModelSchema:
+        """Storage description of an aggregate, projection or process manager."""
+        try:
+            return self._schemas[cls]
+        except KeyError:
+            self._ensure_initialized()
+            raise IncorrectUsageError(
+                f"{getattr(cls, '__name__', cls)} is not stored by domain {self.name!r}: only "
+                "registered aggregates, projections and process managers have repositories"
+            ) from None
+
+    @property
+    def schemas(self) -> list[ModelSchema]:
+        return list(self._schemas.values())
+
+    def repository_for(self, cls: type) -> Any:
+        """The repository of an aggregate or projection (custom one if registered)."""
+        repo = self._repositories.get(cls)
+        if repo is None:
+            self._ensure_initialized()
+            schema = self.schema_for(cls)
+            repo_cls: type[BaseRepository[Any]] = Repository
+            for custom in self.registry.of_kind("repository").values():
+                if custom._meta.part_of is cls:  # type: ignore[attr-defined]
+                    repo_cls = custom
+            if schema.kind == "process_manager":
+                from archipel.handling.process_managers import ProcessManagerRepository
+
+                repo_cls = ProcessManagerRepository
+            repo = repo_cls(self, cls, schema)
+            self._repositories[cls] = repo
+        return repo
+
+    def query_for(self, projection_cls: type) -> ReadOnlyRepository[Any]:
+        """Read-only access to a projection: ``get``, ``find``, ``query``."""
+        kind = getattr(getattr(projection_cls, "_meta", None), "kind", None)
+        if kind != "projection":
+            raise IncorrectUsageError(
+                f"query_for takes a projection, got {getattr(projection_cls, '__name__', projection_cls)}"
+            )
+        return ReadOnlyRepository(self.repository_for(projection_cls))
+
+    def _each_database_schemas(self) -> Iterator[tuple[Any, list[ModelSchema]]]:
+        self._ensure_initialized()
+        for name, database in self.providers.databases.items():
+            yield database, [s for s in self._schemas.values() if s.database == name]
+
+    def setup_database(self) -> None:
+        """Create the tables of every database (idempotent)."""
+        for database, schemas in self._each_database_schemas():
+            database.setup(schemas)
+        setup = getattr(self.providers.event_store, "setup", None)
+        if setup is not None:
+            setup()
+
+    def drop_database(self) -> None:
+        """Drop the tables of every database (and the event store's)."""
+        for database, schemas in self._each_database_schemas():
+            database.drop(schemas)
+        drop = getattr(self.providers.event_store, "drop", None)
+        if drop is not None:
+            drop()
+
+    def truncate_database(self) -> None:
+        """Delete all data (tables stay), including events and broker streams."""
+        for database, schemas in self._each_database_schemas():
+            database.truncate(schemas)
+        self.providers.event_store.truncate()
+        for broker in self.providers.brokers.values():
+            truncate = getattr(broker, "truncate", None)
+            if truncate is not None:
+                truncate()
+
+    # -- handling -------------------------------------------------------------
+    def _enrich(self, command: Any, priority: int | None) -> None:
+        meta = command._metadata
+        options = type(command)._meta
+        if meta.id is None:
+            meta.id = new_message_id()
+        meta.type = options.type_string
+        part_of = options.part_of
+        category = getattr(getattr(part_of, "_meta", None), "stream_category", None) or self.snake_name
+        identity_field = getattr(part_of, "_id_field", None)
+        identity = command.__dict__.get(identity_field) if identity_field else None
+        meta.stream = f"{category}:command-{identity or meta.id}"
+        meta.time = utcnow()
+        meta.domain = self.name
+        if priority is not None:
+            meta.priority = priority
+        parent = current_message.get()
+        if parent is not None and meta.correlation_id is None:
+            pmeta = parent._metadata
+            meta.correlation_id = pmeta.correlation_id or pmeta.id
+            meta.causation_id = pmeta.id
+        elif meta.correlation_id is None:
+            meta.correlation_id = meta.id
+
+    def process(self, command: Any, asynchronous: bool | None = None, priority: int | None = None) -> Any:
+        """Handle ``command``; with sync processing, return the handler's result.
+
+        The handler runs in a unit of work; its events are stored with the
+        state in one transaction, then dispatched (sync) or left to the
+        outbox for ``archipel server`` (async, which returns the command id).
+        """
+        route = self.router.commands.get(type(command))
+        if route is None:
+            self._ensure_initialized()
+            raise IncorrectUsageError(
+                f"{type(command).__name__} is not a command handled in domain {self.name!r}: "
+                f"register it with @{self.snake_name}.command(part_of=...) and a "
+                f"@{self.snake_name}.command_handler with @handle({type(command).__name__})"
+            )
+        self._enrich(command, priority)
+        run_async = (
+            asynchronous
+            if asynchronous is not None
+            else self.config.get("command_processing", "sync") == "async"
+        )
+        if run_async:
+            return self._enqueue_command(command)
+        handler_cls, method = route
+        return dispatch.drain_after(lambda: self._handle_command(handler_cls, method, command))
+
+    def _handle_command(self, handler_cls: type, method: Callable[..., Any], command: Any) -> Any:
+        with _context.domain_context(self):
+            uow = UnitOfWork(self, command)
+            uow_token = current_uow.set(uow)
+            msg_token = current_message.set(command)
+            try:
+                result = method(handler_cls(), command)
+                events = uow.commit()
+            except BaseException:
+                uow.rollback()
+                raise
+            finally:
+                current_uow.reset(uow_token)
+                current_message.reset(msg_token)
+        dispatch.publish(events, self.handles_events_inline)
+        return result
+
+    def _enqueue_command(self, command: Any) -> str:
+        from archipel.handling.asynchronous import enqueue_command
+
+        return enqueue_command(self, command)
+
+    def run_in_unit_of_work(self, action: Callable[[UnitOfWork], Any], message: Any = None) -> Any:
+        """Run ``action(uow)`` in a new unit of work, commit, dispatch its events."""
+
+        def run() -> Any:
+            with unit_of_work(self, message) as uow:
+                result = action(uow)
+            dispatch.publish(uow.committed_events, self.handles_events_inline)
+            return result
+
+        return dispatch.drain_after(run)
+
+    def run_route(self, route: dispatch.Route, event: Any) -> None:
+        """Deliver one event to one handler route of this domain."""
+        from archipel.handling.process_managers import run_process_manager
+
+        message = route.convert(event)
+        with _context.domain_context(self):
+            if route.kind == "process_manager":
+                run_process_manager(self, route, message)
+                return
+            handler = route.handler_cls()
+            method = route.method
+            with unit_of_work(self, message) as uow:
+                method(handler, message)
+        dispatch.publish(uow.committed_events, self.handles_events_inline)
+
+    def deliver_raw(self, stream: str, payload: dict[str, Any]) -> None:
+        """Hand a raw broker payload to the subscribers of ``stream``."""
+        subscribers = self.router.subscribers.get(stream)
+        if not subscribers:
+            return
+
+        def run() -> None:
+            with _context.domain_context(self):
+                for subscriber_cls in subscribers:
+                    subscriber_cls()(payload)
+
+        dispatch.drain_after(run)
+
+    def dispatch(self, query: Any) -> Any:
+        """Answer a query with its query handler."""
+        route = self.router.queries.get(type(query))
+        if route is None:
+            self._ensure_initialized()
+            raise IncorrectUsageError(
+                f"no query handler handles {type(query).__name__} in domain {self.name!r}"
+            )
+        handler_cls, method = route
+        with _context.domain_context(self):
+            return method(handler_cls(), query)

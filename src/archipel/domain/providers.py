@@ -1,0 +1,65 @@
+"""The adapters of one domain, built from its configuration at ``init()``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archipel.adapters import registry
+from archipel.errors import ConfigurationError
+
+__all__ = ["Providers"]
+
+
+class Providers:
+    """Databases, event store and brokers of a domain (built once, closed once)."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self._config = config
+        self.databases: dict[str, Any] = {}
+        self.brokers: dict[str, Any] = {}
+        self._event_store: Any = None
+
+    def build(self) -> None:
+        for name, settings in self._config.get("databases", {}).items():
+            self.databases[name] = registry.create("database", settings["provider"], name, settings)
+        store = self._config.get("event_store") or {"provider": "memory"}
+        self._event_store = self._shared_event_store(store)
+        for name, settings in self._config.get("brokers", {}).items():
+            self.brokers[name] = registry.create("broker", settings["provider"], name, settings)
+
+    def _shared_event_store(self, settings: dict[str, Any]) -> Any:
+        # an SQL event store on the same database as ``default`` shares its
+        # engine, so aggregate rows and events commit in one transaction
+        default = self.databases.get("default")
+        factory_kwargs = {"database": default} if settings["provider"] != "memory" else {}
+        return registry.create("event_store", settings["provider"], settings, **factory_kwargs)
+
+    def database(self, name: str = "default") -> Any:
+        try:
+            return self.databases[name]
+        except KeyError:
+            raise ConfigurationError(
+                f"no database named {name!r}: add [databases.{name}] to domain.toml "
+                f"(configured: {', '.join(self.databases) or 'none'})"
+            ) from None
+
+    @property
+    def event_store(self) -> Any:
+        return self._event_store
+
+    def broker(self, name: str = "default") -> Any:
+        try:
+            return self.brokers[name]
+        except KeyError:
+            raise ConfigurationError(
+                f"no broker named {name!r}: add [brokers.{name}] to domain.toml"
+            ) from None
+
+    def close(self) -> None:
+        for adapter in [*self.brokers.values(), self._event_store, *self.databases.values()]:
+            close = getattr(adapter, "close", None)
+            if close is not None:
+                close()
+        self.databases.clear()
+        self.brokers.clear()
+        self._event_store = None

@@ -1,0 +1,174 @@
+"""The element registry of one domain: what was registered, with which options.
+
+``register`` accepts classes that already derive from the kind's base class
+and plain classes (which get the base class mixed in, keeping their name,
+module and fields). Options are stored on ``cls._meta``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+from archipel.core.aggregate import BaseAggregate
+from archipel.core.command import BaseCommand
+from archipel.core.entity import BaseEntity
+from archipel.core.event import BaseEvent
+from archipel.core.event_sourcing import BaseUpcaster
+from archipel.core.handler import (
+    BaseCommandHandler,
+    BaseEventHandler,
+    BaseProjector,
+    BaseSubscriber,
+)
+from archipel.core.process_manager import BaseProcessManager
+from archipel.core.projection import BaseProjection
+from archipel.core.query import BaseQuery, BaseQueryHandler
+from archipel.core.services import BaseApplicationService, BaseDomainService
+from archipel.core.value_object import BaseValueObject
+from archipel.errors import ConfigurationError, IncorrectUsageError
+from archipel.fields.base import Field
+from archipel.handling.repository import BaseRepository
+
+if TYPE_CHECKING:
+    from archipel.domain.domain import Domain
+
+__all__ = ["Registry", "KINDS", "BASES"]
+
+BASES: dict[str, type] = {
+    "aggregate": BaseAggregate,
+    "entity": BaseEntity,
+    "value_object": BaseValueObject,
+    "command": BaseCommand,
+    "event": BaseEvent,
+    "command_handler": BaseCommandHandler,
+    "event_handler": BaseEventHandler,
+    "projection": BaseProjection,
+    "projector": BaseProjector,
+    "process_manager": BaseProcessManager,
+    "subscriber": BaseSubscriber,
+    "application_service": BaseApplicationService,
+    "domain_service": BaseDomainService,
+    "repository": BaseRepository,
+    "query": BaseQuery,
+    "query_handler": BaseQueryHandler,
+    "upcaster": BaseUpcaster,
+}
+KINDS = tuple(BASES)
+
+# options each kind accepts (anything else is a typo worth reporting)
+_OPTIONS: dict[str, set[str]] = {
+    "aggregate": {"fact_events", "is_event_sourced", "stream_category", "database", "provider", "schema_name", "abstract", "auto_add_id_field", "limit"},
+    "entity": {"part_of", "database", "provider", "schema_name", "abstract", "auto_add_id_field", "limit"},
+    "value_object": {"part_of", "abstract"},
+    "command": {"part_of", "abstract", "version", "stream_category"},
+    "event": {"part_of", "abstract", "version", "published", "stream_category"},
+    "command_handler": {"part_of", "stream_category"},
+    "event_handler": {"part_of", "stream_category", "source_stream", "aggregates"},
+    "projection": {"database", "provider", "schema_name", "abstract", "limit"},
+    "projector": {"projector_for", "aggregates", "stream_categories"},
+    "process_manager": {"stream_categories", "aggregates", "stream_category", "database", "provider"},
+    "subscriber": {"stream", "broker"},
+    "application_service": {"part_of"},
+    "domain_service": {"part_of"},
+    "repository": {"part_of", "database"},
+    "query": {"part_of"},
+    "query_handler": {"part_of"},
+    "upcaster": {"event_type", "from_version", "to_version"},
+}
+
+
+def _derive(cls: type, base: type) -> type:
+    """Mix ``base`` into a plain class, keeping its identity-visible names."""
+    namespace: dict[str, Any] = {
+        "__module__": cls.__module__,
+        "__qualname__": cls.__qualname__,
+        "__doc__": cls.__doc__,
+    }
+    # fields declared on the plain class are copied so the new class owns them
+    for name, value in vars(cls).items():
+        if isinstance(value, Field):
+            clone = copy.copy(value)
+            clone.name = name
+            namespace[name] = clone
+    return type(cls.__name__, (cls, base), namespace)
+
+
+class Registry:
+    """Elements of one domain by kind and by class name."""
+
+    def __init__(self, domain: Domain) -> None:
+        self.domain = domain
+        self.elements: dict[str, dict[str, type]] = {kind: {} for kind in KINDS}
+        self.by_name: dict[str, type] = {}
+        self.external_events: dict[type, str] = {}
+
+    def register(self, cls: type, kind: str, **options: Any) -> type:
+        if kind not in BASES:
+            raise IncorrectUsageError(f"unknown element kind {kind!r}; use one of {', '.join(KINDS)}")
+        if not isinstance(cls, type):
+            raise IncorrectUsageError(f"@domain.{kind} decorates classes, not {cls!r}")
+        unknown = set(options) - _OPTIONS[kind]
+        if unknown:
+            raise ConfigurationError(
+                f"{cls.__name__}: unknown option(s) {', '.join(sorted(unknown))} for a {kind}; "
+                f"allowed: {', '.join(sorted(_OPTIONS[kind]))}"
+            )
+        base = BASES[kind]
+        if not issubclass(cls, base):
+            cls = _derive(cls, base)
+        meta = cls._meta  # type: ignore[attr-defined]
+        if meta.domain is not None and meta.domain is not self.domain:
+            raise ConfigurationError(
+                f"{cls.__name__} is already registered with domain {meta.domain_name!r}: "
+                "each domain defines its own classes (use register_external_event for "
+                "another domain's events)"
+            )
+        meta.kind = kind
+        meta.domain = self.domain
+        meta.domain_name = self.domain.name
+        meta.name = cls.__name__
+        meta.part_of = options.get("part_of")
+        meta.abstract = bool(options.get("abstract", False))
+        meta.fact_events = bool(options.get("fact_events", False))
+        meta.published = bool(options.get("published", False))
+        meta.version = int(options.get("version", 1))
+        meta.extra = dict(options)
+        if kind in ("event", "command"):
+            meta.type_string = f"{self.domain.type_prefix}.{cls.__name__}.v{meta.version}"
+        previous = self.elements[kind].get(cls.__name__)
+        if previous is not None and previous is not cls and previous.__module__ == cls.__module__:
+            # the same module was executed again (e.g. re-imported): keep the latest
+            pass
+        self.elements[kind][cls.__name__] = cls
+        self.by_name[cls.__name__] = cls
+        self.by_name[f"{cls.__module__}.{cls.__qualname__}"] = cls
+        return cls
+
+    def register_external_event(self, cls: type, type_string: str) -> None:
+        if not (isinstance(cls, type) and issubclass(cls, BaseEvent)):
+            raise IncorrectUsageError(
+                f"register_external_event takes an event class (a BaseEvent subclass), got {cls!r}"
+            )
+        parts = type_string.split(".")
+        if len(parts) != 3 or not parts[2].startswith("v"):
+            raise ConfigurationError(
+                f"type string {type_string!r} must look like '<Domain>.<Event>.v<N>', "
+                "e.g. 'Billing.PaymentReceived.v1'"
+            )
+        self.external_events[cls] = type_string
+
+    def of_kind(self, kind: str) -> dict[str, type]:
+        return self.elements[kind]
+
+    def resolve(self, name: str) -> type:
+        found = self.by_name.get(name)
+        if found is None:
+            raise ConfigurationError(
+                f"{name!r} is referenced but not registered with domain {self.domain.name!r}: "
+                f"decorate it with @{self.domain.snake_name}.<kind> or check the spelling"
+            )
+        return found
+
+    def all(self) -> list[tuple[str, type]]:
+        return [(kind, cls) for kind, classes in self.elements.items() for cls in classes.values()]

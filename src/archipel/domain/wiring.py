@@ -1,0 +1,136 @@
+"""Init-time preparation of a domain's model: resolve, name, validate, describe.
+
+Runs once in ``Domain.init()``; everything the hot path needs (stream
+categories, type strings, schemas, fact event classes) is computed here.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+from archipel.core.event import BaseEvent
+from archipel.core.event_sourcing import collect_appliers
+from archipel.errors import ConfigurationError
+from archipel.fields.base import Field
+from archipel.fields.composite import HasMany, HasOne
+from archipel.ports.schema import ModelSchema
+from archipel.utils.naming import snake_case
+
+if TYPE_CHECKING:
+    from archipel.domain.domain import Domain
+
+__all__ = ["prepare_model"]
+
+
+def prepare_model(domain: Domain) -> dict[type, ModelSchema]:
+    """Resolve references, name streams, create fact events, validate; return schemas."""
+    registry = domain.registry
+    resolve = registry.resolve
+
+    for _, cls in registry.all():
+        meta = cls._meta  # type: ignore[attr-defined]
+        part_of = meta.part_of
+        if isinstance(part_of, str):
+            meta.part_of = resolve(part_of)
+        elif isinstance(part_of, (list, tuple)):
+            meta.part_of = [resolve(p) if isinstance(p, str) else p for p in part_of]
+        for field in getattr(cls, "_fields", {}).values():
+            field.resolve(resolve)
+
+    for cls in registry.of_kind("aggregate").values():
+        meta = cls._meta  # type: ignore[attr-defined]
+        meta.stream_category = meta.get("stream_category") or f"{domain.snake_name}::{snake_case(cls.__name__)}"
+        if meta.fact_events and "fact_event_cls" not in meta.extra:
+            meta.extra["fact_event_cls"] = _fact_event_class(domain, cls)
+        if meta.get("is_event_sourced"):
+            cls._appliers = collect_appliers(cls, lambda a: _resolve_annotation(domain, a))  # type: ignore[attr-defined]
+
+    _validate(domain)
+    return _schemas(domain)
+
+
+def _resolve_annotation(domain: Domain, annotation: Any) -> type | None:
+    if isinstance(annotation, str):
+        found = domain.registry.by_name.get(annotation)
+        return found
+    return annotation if isinstance(annotation, type) else None
+
+
+def _fact_event_class(domain: Domain, aggregate: type) -> type:
+    namespace: dict[str, Any] = {"__module__": aggregate.__module__}
+    for name, field in aggregate._fields.items():  # type: ignore[attr-defined]
+        clone = copy.copy(field)
+        clone.required = False
+        namespace[name] = clone
+    fact_cls = type(f"{aggregate.__name__}FactEvent", (BaseEvent,), namespace)
+    return domain.registry.register(fact_cls, "event", part_of=aggregate)
+
+
+def _validate(domain: Domain) -> None:
+    registry = domain.registry
+    name = domain.snake_name
+    for kind in ("event", "command"):
+        for cls in registry.of_kind(kind).values():
+            meta = cls._meta  # type: ignore[attr-defined]
+            if meta.abstract:
+                continue
+            if meta.part_of is None:
+                raise ConfigurationError(
+                    f"{kind} {cls.__name__} has no part_of: declare the aggregate it belongs to, "
+                    f"e.g. @{name}.{kind}(part_of=Order)"
+                )
+            if getattr(meta.part_of, "_meta", None) is None or meta.part_of._meta.kind != "aggregate":
+                raise ConfigurationError(
+                    f"{kind} {cls.__name__}: part_of={getattr(meta.part_of, '__name__', meta.part_of)} "
+                    "is not a registered aggregate"
+                )
+    for cls in registry.of_kind("entity").values():
+        meta = cls._meta  # type: ignore[attr-defined]
+        if meta.part_of is None and not meta.abstract:
+            raise ConfigurationError(
+                f"entity {cls.__name__} has no part_of: use @{name}.entity(part_of=Aggregate)"
+            )
+    for kind in ("aggregate", "entity"):
+        for cls in registry.of_kind(kind).values():
+            for field in cls._fields.values():  # type: ignore[attr-defined]
+                if isinstance(field, (HasMany, HasOne)):
+                    target = field.to_cls
+                    if getattr(getattr(target, "_meta", None), "kind", None) != "entity":
+                        raise ConfigurationError(
+                            f"{cls.__name__}.{field.name} holds {target.__name__}, which is not an "
+                            f"entity: register it with @{name}.entity(part_of={cls.__name__})"
+                        )
+    for cls in registry.of_kind("projection").values():
+        if cls._id_field is None:  # type: ignore[attr-defined]
+            raise ConfigurationError(
+                f"projection {cls.__name__} needs an identifier field, e.g. "
+                "book_id = Identifier(identifier=True)"
+            )
+
+
+def _schemas(domain: Domain) -> dict[type, ModelSchema]:
+    schemas: dict[type, ModelSchema] = {}
+    prefix = domain.snake_name
+    for kind in ("aggregate", "projection", "process_manager"):
+        for cls in domain.registry.of_kind(kind).values():
+            meta = cls._meta  # type: ignore[attr-defined]
+            fields: dict[str, Field] = dict(cls._fields)  # type: ignore[attr-defined]
+            id_field = cls._id_field  # type: ignore[attr-defined]
+            extra: tuple[str, ...] = ()
+            if kind == "aggregate":
+                extra = ("_event_position",)
+            elif kind == "process_manager":
+                id_field = "_correlation_id"
+                extra = ("_correlation_id", "_is_complete")
+            schemas[cls] = ModelSchema(
+                name=cls.__name__,
+                table=meta.get("schema_name") or f"{prefix}_{snake_case(cls.__name__)}",
+                cls=cls,
+                id_field=id_field,
+                fields=fields,
+                kind=kind,
+                database=meta.get("database") or meta.get("provider") or "default",
+                extra_columns=extra,
+            )
+    return schemas

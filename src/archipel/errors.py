@@ -1,0 +1,148 @@
+"""The one exception tree of archipel.
+
+Every error archipel raises derives from :class:`ArchipelError`. Errors from
+drivers (SQLite, psycopg, redis-py, ...) are translated into these classes at
+the adapter boundary, so user code never catches a driver exception. Every
+message says what went wrong *and* what to do about it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ArchipelError",
+    "ConfigurationError",
+    "IncorrectUsageError",
+    "NotSupportedError",
+    "ValidationError",
+    "InvalidDataError",
+    "InvalidOperation",
+    "InvalidStateError",
+    "InvalidState",
+    "ObjectNotFound",
+    "ExpectedVersionError",
+    "DuplicateMessageError",
+    "DatabaseError",
+    "DatabaseUnavailable",
+    "SchemaMissingError",
+    "BrokerError",
+    "BrokerUnavailable",
+    "LeaseLostError",
+]
+
+
+class ArchipelError(Exception):
+    """Root of every exception raised by archipel."""
+
+
+class ConfigurationError(ArchipelError):
+    """The domain's configuration or model is inconsistent.
+
+    Raised by ``Domain(...)``, config loading and ``Domain.init()``; the message
+    names the offending key or element and the fix.
+    """
+
+
+class IncorrectUsageError(ArchipelError):
+    """An API was called in a way it does not support (a programming error)."""
+
+
+class NotSupportedError(ArchipelError):
+    """The configured adapter cannot do what was asked (e.g. a lookup)."""
+
+
+class ValidationError(ArchipelError):
+    """Data failed validation.
+
+    ``messages`` maps each failing field name (or ``"_entity"`` for rules that
+    span fields) to a list of human-readable messages. ``str(error)`` names
+    every failing field, so it is safe to show to a user.
+    """
+
+    def __init__(self, messages: dict[str, list[str]] | str | None = None) -> None:
+        if messages is None:
+            messages = {}
+        elif isinstance(messages, str):
+            messages = {"_entity": [messages]}
+        self.messages: dict[str, list[str]] = {
+            key: list(value) if isinstance(value, (list, tuple)) else [str(value)]
+            for key, value in messages.items()
+        }
+        super().__init__(self.messages)
+
+    def __str__(self) -> str:
+        return str(self.messages)
+
+
+class InvalidDataError(ValidationError):
+    """Alias kept for code that distinguishes bad input data from rules."""
+
+
+class InvalidOperation(ArchipelError):
+    """A business operation is not allowed in the current state."""
+
+
+class InvalidStateError(ArchipelError):
+    """An object is in a state that does not allow the requested action."""
+
+
+InvalidState = InvalidStateError
+
+
+class ObjectNotFound(ArchipelError):
+    """No object with the requested identity exists."""
+
+
+class ExpectedVersionError(ArchipelError):
+    """Optimistic concurrency conflict: someone else changed the object first.
+
+    ``expected`` is the version the writer based its change on, ``actual`` the
+    version found in storage (``None`` when unknown). Reload and retry.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        stream: str | None = None,
+        expected: int | None = None,
+        actual: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.stream = stream
+        self.expected = expected
+        self.actual = actual
+
+
+class DuplicateMessageError(ArchipelError):
+    """A message with this id was already stored (idempotent append)."""
+
+
+class DatabaseError(ArchipelError):
+    """A database operation failed; the message says what to check."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The database could not be reached: check its address and that it runs."""
+
+
+class SchemaMissingError(DatabaseError):
+    """Tables are missing: run ``archipel database setup``."""
+
+
+class BrokerError(ArchipelError):
+    """A broker operation failed."""
+
+
+class BrokerUnavailable(BrokerError):
+    """The broker could not be reached: check its URL and that it runs."""
+
+
+class LeaseLostError(ArchipelError):
+    """A worker lost its lease (fencing): its work is discarded, not committed."""
+
+
+def describe(exc: BaseException) -> dict[str, Any]:
+    """Return a JSON-friendly description of ``exc`` (no traceback)."""
+    return {"type": type(exc).__name__, "message": str(exc)}

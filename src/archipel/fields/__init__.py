@@ -1,0 +1,47 @@
+"""Field types for domain elements (``from archipel.fields import String, ...``)."""
+
+from archipel.fields.base import MISSING, Field, FieldError
+from archipel.fields.composite import (
+    Association,
+    Dict,
+    HasMany,
+    HasOne,
+    List,
+    Reference,
+    ValueObject,
+)
+from archipel.fields.simple import (
+    Auto,
+    Boolean,
+    Date,
+    DateTime,
+    Decimal,
+    Float,
+    Identifier,
+    Integer,
+    String,
+    Text,
+)
+
+__all__ = [
+    "MISSING",
+    "Association",
+    "Auto",
+    "Boolean",
+    "Date",
+    "DateTime",
+    "Decimal",
+    "Dict",
+    "Field",
+    "FieldError",
+    "Float",
+    "HasMany",
+    "HasOne",
+    "Identifier",
+    "Integer",
+    "List",
+    "Reference",
+    "String",
+    "Text",
+    "ValueObject",
+]

@@ -1,0 +1,152 @@
+"""The field protocol shared by every field type.
+
+A field is declared as a class attribute of an element (aggregate, entity,
+value object, command, event, projection, process manager). It is a
+*non-data* descriptor: reading ``instance.name`` is a plain ``__dict__``
+lookup (no Python-level call on the hot path), while ``Class.name`` returns
+the field itself. Writes are validated by the owning element's
+``__setattr__``, which calls :meth:`Field.clean`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+__all__ = ["Field", "FieldError", "MISSING"]
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Any = _Missing()
+
+
+class FieldError(Exception):
+    """Raised by :meth:`Field.clean`; carries the messages for one field."""
+
+    def __init__(self, messages: list[str] | str) -> None:
+        self.messages = [messages] if isinstance(messages, str) else list(messages)
+        super().__init__("; ".join(self.messages))
+
+
+class Field:
+    """Base class of all field types.
+
+    Options common to every field:
+
+    - ``required``: ``None`` is rejected (after defaults are applied).
+    - ``default``: a value, or a zero-argument callable called per instance.
+    - ``identifier``: this field is the element's identity.
+    - ``unique``: storage adapters enforce uniqueness.
+    - ``choices``: the value must be one of these (an ``Enum`` class works).
+    - ``validators``: callables ``f(value)`` that raise ``ValueError`` (or
+      :class:`FieldError`) with a message when the value is not acceptable.
+    - ``description``: free text shown by tools.
+    """
+
+    #: Python type name shown in error messages and used by storage adapters.
+    type_name = "any"
+
+    def __init__(
+        self,
+        *,
+        required: bool = False,
+        default: Any = None,
+        identifier: bool = False,
+        unique: bool = False,
+        choices: Iterable[Any] | type | None = None,
+        validators: Sequence[Callable[[Any], Any]] = (),
+        referenced_as: str | None = None,
+        description: str | None = None,
+    ) -> None:
+        self.name: str = ""
+        self.required = required
+        self.identifier = identifier
+        self.unique = unique or identifier
+        self.validators = tuple(validators)
+        self.referenced_as = referenced_as
+        self.description = description
+        self._default = default
+        self._default_is_callable = callable(default)
+        self.choices: tuple[Any, ...] | None = None
+        if choices is not None:
+            values = [getattr(c, "value", c) for c in choices]  # type: ignore[union-attr]
+            self.choices = tuple(values)
+
+    # -- descriptor -----------------------------------------------------
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        # Only reached when the instance dict has no value yet.
+        return instance.__dict__.get(self.name)
+
+    # -- values ---------------------------------------------------------
+    def get_default(self) -> Any:
+        """Return the default value for a new instance (calls callables)."""
+        if self._default_is_callable:
+            return self._default()
+        default = self._default
+        if isinstance(default, (list, dict, set)):
+            return type(default)(default)
+        return default
+
+    @property
+    def has_default(self) -> bool:
+        return self._default is not None
+
+    def clean(self, value: Any) -> Any:
+        """Return ``value`` converted to the field's type, or raise FieldError."""
+        if value is None:
+            if self.required:
+                raise FieldError("is required")
+            return None
+        value = self.cast(value)
+        if self.choices is not None:
+            plain = getattr(value, "value", value)
+            if plain not in self.choices:
+                raise FieldError(
+                    f"value {plain!r} is not a valid choice; allowed: "
+                    + ", ".join(repr(c) for c in self.choices)
+                )
+            value = plain
+        self.check(value)
+        for validator in self.validators:
+            try:
+                validator(value)
+            except FieldError:
+                raise
+            except (ValueError, TypeError) as exc:
+                raise FieldError(str(exc)) from None
+        return value
+
+    def cast(self, value: Any) -> Any:
+        """Convert a non-None value; raise FieldError when impossible."""
+        return value
+
+    def check(self, value: Any) -> None:
+        """Check constraints on a converted, non-None value."""
+
+    def as_primitive(self, value: Any) -> Any:
+        """Return a JSON-friendly form of a cleaned value."""
+        return value
+
+    def from_primitive(self, value: Any) -> Any:
+        """Inverse of :meth:`as_primitive`, without validation (trusted data)."""
+        return value
+
+    def resolve(self, resolver: Callable[[str], type]) -> None:
+        """Resolve string references to classes (associations override)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"

@@ -1,0 +1,201 @@
+"""Fields that hold collections or other domain elements.
+
+``List`` and ``Dict`` hold plain data. ``ValueObject`` embeds a value object;
+``HasMany``/``HasOne`` hold entities that belong to the aggregate;
+``Reference`` holds the identity of another element. Element classes may be
+named by string (``HasMany("OrderItem")``); ``Domain.init()`` resolves them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from archipel.fields.base import Field, FieldError
+
+__all__ = ["List", "Dict", "ValueObject", "HasMany", "HasOne", "Reference", "Association"]
+
+
+def _content_field(content_type: Any) -> Field | None:
+    if content_type is None:
+        return None
+    if isinstance(content_type, Field):
+        return content_type
+    if isinstance(content_type, type) and issubclass(content_type, Field):
+        return content_type()
+    raise TypeError(
+        f"List(content_type=...) takes a field class such as String or Dict, got {content_type!r}"
+    )
+
+
+class List(Field):
+    """A list whose items are cleaned by ``content_type`` (a field class)."""
+
+    type_name = "list"
+
+    def __init__(self, content_type: Any = None, pickled: bool = False, **kwargs: Any) -> None:
+        kwargs.setdefault("default", list)
+        super().__init__(**kwargs)
+        self.content = _content_field(content_type)
+
+    def cast(self, value: Any) -> Any:
+        if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+            raise FieldError(f"expected a list, got {type(value).__name__}")
+        content = self.content
+        if content is None:
+            return list(value)
+        cleaned = []
+        for position, item in enumerate(value):
+            try:
+                cleaned.append(content.clean(item))
+            except FieldError as exc:
+                raise FieldError([f"item {position}: {m}" for m in exc.messages]) from None
+        return cleaned
+
+    def as_primitive(self, value: Any) -> Any:
+        if value is None:
+            return None
+        content = self.content
+        if content is None or type(content).as_primitive is Field.as_primitive:
+            return list(value)
+        return [content.as_primitive(v) for v in value]
+
+    def from_primitive(self, value: Any) -> Any:
+        if value is None:
+            return None
+        content = self.content
+        if content is None or type(content).from_primitive is Field.from_primitive:
+            return list(value)
+        return [content.from_primitive(v) for v in value]
+
+    def resolve(self, resolver: Callable[[str], type]) -> None:
+        if self.content is not None:
+            self.content.resolve(resolver)
+
+
+class Dict(Field):
+    """A JSON-like mapping with text keys."""
+
+    type_name = "dict"
+
+    def cast(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return value
+        to_dict = getattr(value, "to_dict", None)
+        if callable(to_dict):
+            return to_dict()
+        raise FieldError(f"expected a mapping, got {type(value).__name__}")
+
+    def as_primitive(self, value: Any) -> Any:
+        return None if value is None else dict(value)
+
+
+class Association(Field):
+    """Base of fields whose content is another element class."""
+
+    def __init__(self, to_cls: type | str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._to: type | str = to_cls
+
+    @property
+    def to_cls(self) -> type:
+        if isinstance(self._to, str):
+            raise FieldError(
+                f"{self._to!r} is not resolved yet: register it with the domain and call domain.init()"
+            )
+        return self._to
+
+    @property
+    def target_name(self) -> str:
+        return self._to if isinstance(self._to, str) else self._to.__name__
+
+    def resolve(self, resolver: Callable[[str], type]) -> None:
+        if isinstance(self._to, str):
+            self._to = resolver(self._to)
+
+    def _build(self, value: Any) -> Any:
+        cls = self.to_cls
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, dict):
+            from archipel.errors import ValidationError
+
+            try:
+                return cls(**value)
+            except ValidationError as exc:
+                raise FieldError(
+                    [f"{k}: {'; '.join(v)}" for k, v in exc.messages.items()]
+                ) from None
+        raise FieldError(f"expected {cls.__name__} or a mapping, got {type(value).__name__}")
+
+
+class ValueObject(Association):
+    """Embeds a value object (equal by value, immutable)."""
+
+    type_name = "value_object"
+
+    def cast(self, value: Any) -> Any:
+        return self._build(value)
+
+    def as_primitive(self, value: Any) -> Any:
+        return None if value is None else value.to_dict()
+
+    def from_primitive(self, value: Any) -> Any:
+        if value is None or not isinstance(value, dict):
+            return value
+        return self.to_cls._from_primitive(value)  # type: ignore[attr-defined]
+
+
+class HasMany(Association):
+    """Entities owned by the aggregate; ``add_<name>``/``remove_<name>`` are generated."""
+
+    type_name = "has_many"
+
+    def __init__(self, to_cls: type | str, **kwargs: Any) -> None:
+        kwargs.setdefault("default", list)
+        super().__init__(to_cls, **kwargs)
+
+    def cast(self, value: Any) -> Any:
+        if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+            raise FieldError(f"expected a list of {self.target_name}, got {type(value).__name__}")
+        return [self._build(item) for item in value]
+
+    def as_primitive(self, value: Any) -> Any:
+        return [] if value is None else [item.to_dict() for item in value]
+
+    def from_primitive(self, value: Any) -> Any:
+        if not value:
+            return []
+        cls = self.to_cls
+        return [cls._from_primitive(item) for item in value]  # type: ignore[attr-defined]
+
+
+class HasOne(Association):
+    """One entity owned by the aggregate."""
+
+    type_name = "has_one"
+
+    def cast(self, value: Any) -> Any:
+        return self._build(value)
+
+    def as_primitive(self, value: Any) -> Any:
+        return None if value is None else value.to_dict()
+
+    def from_primitive(self, value: Any) -> Any:
+        if value is None or not isinstance(value, dict):
+            return value
+        return self.to_cls._from_primitive(value)  # type: ignore[attr-defined]
+
+
+class Reference(Association):
+    """The identity of another aggregate or entity (an instance is accepted too)."""
+
+    type_name = "identifier"
+
+    def cast(self, value: Any) -> Any:
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            return str(value)
+        identity = getattr(value, "_identity", None)
+        if callable(identity):
+            return identity()
+        raise FieldError(f"expected an identity of {self.target_name}, got {value!r}")

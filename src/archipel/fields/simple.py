@@ -1,0 +1,262 @@
+"""Scalar field types: text, numbers, booleans, dates and identities."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import uuid
+from typing import Any
+
+from archipel.fields.base import Field, FieldError
+
+__all__ = [
+    "String",
+    "Text",
+    "Integer",
+    "Float",
+    "Decimal",
+    "Boolean",
+    "Date",
+    "DateTime",
+    "Identifier",
+    "Auto",
+]
+
+
+class String(Field):
+    """A string of at most ``max_length`` (default 255) characters."""
+
+    type_name = "str"
+
+    def __init__(
+        self,
+        max_length: int | None = 255,
+        min_length: int | None = None,
+        sanitize: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.max_length = max_length
+        self.min_length = min_length
+        self.sanitize = sanitize
+
+    def cast(self, value: Any) -> Any:
+        if type(value) is str:
+            return value
+        if isinstance(value, (dict, list, tuple, set)):
+            raise FieldError(f"expected text, got {type(value).__name__}")
+        return str(getattr(value, "value", value))
+
+    def check(self, value: Any) -> None:
+        if self.max_length is not None and len(value) > self.max_length:
+            raise FieldError(f"must be at most {self.max_length} characters long")
+        if self.min_length is not None and len(value) < self.min_length:
+            raise FieldError(f"must be at least {self.min_length} characters long")
+
+
+class Text(String):
+    """A string of any length."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", None)
+        super().__init__(**kwargs)
+
+
+class _Number(Field):
+    def __init__(
+        self,
+        min_value: Any = None,
+        max_value: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.min_value = min_value
+        self.max_value = max_value
+
+    def check(self, value: Any) -> None:
+        if self.min_value is not None and value < self.min_value:
+            raise FieldError(f"must be greater than or equal to {self.min_value}")
+        if self.max_value is not None and value > self.max_value:
+            raise FieldError(f"must be less than or equal to {self.max_value}")
+
+
+class Integer(_Number):
+    """A whole number, with optional ``min_value``/``max_value``."""
+
+    type_name = "int"
+
+    def cast(self, value: Any) -> Any:
+        if type(value) is int:
+            return value
+        if isinstance(value, bool):
+            raise FieldError("expected a whole number, got a boolean")
+        if isinstance(value, float):
+            if value.is_integer():
+                return int(value)
+            raise FieldError(f"expected a whole number, got {value!r}")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise FieldError(f"expected a whole number, got {value!r}") from None
+
+
+class Float(_Number):
+    """A floating point number, with optional ``min_value``/``max_value``."""
+
+    type_name = "float"
+
+    def cast(self, value: Any) -> Any:
+        if type(value) is float:
+            return value
+        if isinstance(value, bool):
+            raise FieldError("expected a number, got a boolean")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise FieldError(f"expected a number, got {value!r}") from None
+
+
+class Decimal(_Number):
+    """An exact decimal number; ``max_digits``/``decimal_places`` are checked."""
+
+    type_name = "decimal"
+
+    def __init__(
+        self, max_digits: int | None = None, decimal_places: int | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.max_digits = max_digits
+        self.decimal_places = decimal_places
+
+    def cast(self, value: Any) -> Any:
+        if isinstance(value, decimal.Decimal):
+            return value
+        if isinstance(value, bool):
+            raise FieldError("expected a decimal number, got a boolean")
+        try:
+            return decimal.Decimal(str(value))
+        except (decimal.InvalidOperation, ValueError):
+            raise FieldError(f"expected a decimal number, got {value!r}") from None
+
+    def check(self, value: Any) -> None:
+        super().check(value)
+        sign, digits, exponent = value.as_tuple()
+        if self.decimal_places is not None and isinstance(exponent, int):
+            if -exponent > self.decimal_places:
+                raise FieldError(f"must have at most {self.decimal_places} decimal places")
+        if self.max_digits is not None and len(digits) > self.max_digits:
+            raise FieldError(f"must have at most {self.max_digits} digits")
+
+    def as_primitive(self, value: Any) -> Any:
+        return None if value is None else str(value)
+
+    def from_primitive(self, value: Any) -> Any:
+        return None if value is None else decimal.Decimal(str(value))
+
+
+class Boolean(Field):
+    """True or False; accepts the strings "true"/"false" and 0/1."""
+
+    type_name = "bool"
+    _TRUE = frozenset({"true", "t", "yes", "y", "1", "on"})
+    _FALSE = frozenset({"false", "f", "no", "n", "0", "off"})
+
+    def cast(self, value: Any) -> Any:
+        if value is True or value is False:
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            if lowered in self._TRUE:
+                return True
+            if lowered in self._FALSE:
+                return False
+        raise FieldError(f"expected true or false, got {value!r}")
+
+
+class Date(Field):
+    """A calendar date; accepts ISO strings."""
+
+    type_name = "date"
+
+    def cast(self, value: Any) -> Any:
+        if isinstance(value, _dt.datetime):
+            return value.date()
+        if isinstance(value, _dt.date):
+            return value
+        if isinstance(value, str):
+            try:
+                return _dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise FieldError(f"expected a date (YYYY-MM-DD), got {value!r}")
+
+    def as_primitive(self, value: Any) -> Any:
+        return None if value is None else value.isoformat()
+
+    def from_primitive(self, value: Any) -> Any:
+        if value is None or isinstance(value, _dt.date):
+            return value
+        return _dt.date.fromisoformat(value)
+
+
+class DateTime(Field):
+    """A point in time; accepts ISO strings. Naive values are kept as given."""
+
+    type_name = "datetime"
+
+    def cast(self, value: Any) -> Any:
+        if isinstance(value, _dt.datetime):
+            return value
+        if isinstance(value, _dt.date):
+            return _dt.datetime(value.year, value.month, value.day)
+        if isinstance(value, str):
+            try:
+                return _dt.datetime.fromisoformat(value)
+            except ValueError:
+                pass
+        raise FieldError(f"expected a date-time (ISO 8601), got {value!r}")
+
+    def as_primitive(self, value: Any) -> Any:
+        return None if value is None else value.isoformat()
+
+    def from_primitive(self, value: Any) -> Any:
+        if value is None or isinstance(value, _dt.datetime):
+            return value
+        return _dt.datetime.fromisoformat(value)
+
+
+class Identifier(Field):
+    """An identity value: strings, integers and UUIDs are stored as strings."""
+
+    type_name = "identifier"
+
+    def __init__(self, identity_type: str = "string", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.identity_type = identity_type
+
+    def cast(self, value: Any) -> Any:
+        if type(value) is str:
+            return value
+        if self.identity_type == "integer":
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                raise FieldError(f"expected an integer identity, got {value!r}") from None
+        if isinstance(value, (str, int, uuid.UUID)) and not isinstance(value, bool):
+            return str(value)
+        raise FieldError(f"expected an identifier (text, number or UUID), got {value!r}")
+
+
+def new_identity() -> str:
+    """A new random identity (UUID4 as text)."""
+    return str(uuid.uuid4())
+
+
+class Auto(Identifier):
+    """An identity generated when none is given (UUID4 text by default)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("default", new_identity)
+        super().__init__(**kwargs)

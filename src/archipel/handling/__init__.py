@@ -1,0 +1,1 @@
+"""Units of work, repositories and synchronous dispatch."""

@@ -1,0 +1,30 @@
+"""Asynchronous command submission: the command goes to the outbox, not a handler.
+
+``archipel server`` relays outbox rows to the broker and runs the handler
+there. The command is recorded in the event store and the outbox in one
+transaction, so an accepted command is never lost.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from archipel.domain.domain import Domain
+
+__all__ = ["enqueue_command"]
+
+
+def enqueue_command(domain: Domain, command: Any) -> str:
+    """Store ``command`` for asynchronous handling; return its id."""
+    command._metadata.asynchronous = True
+    database = domain.providers.database("default")
+    tx = database.begin()
+    try:
+        domain.providers.event_store.append([command], transaction=tx)
+        tx.add_outbox(domain.outbox_records([command]))
+        tx.commit()
+    except BaseException:
+        tx.rollback()
+        raise
+    return command._metadata.id  # type: ignore[no-any-return]

@@ -1,0 +1,122 @@
+"""Synchronous, breadth-first dispatch of committed events.
+
+Every initialised domain of the process joins the *hub*. After a unit of
+work commits, its events go to one FIFO queue per outermost call; each event
+is delivered to every route (event handler, projector, process manager) of
+every hub domain that subscribes to the event's stream category and knows
+its type string, each in its own domain context and unit of work. Events
+those handlers commit join the end of the queue (breadth-first), so a
+process manager's state is saved before the events it caused reach it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from archipel.handling.state import dispatch_queue
+
+if TYPE_CHECKING:
+    from archipel.domain.domain import Domain
+
+__all__ = ["Route", "hub_domains", "join_hub", "leave_hub", "publish", "drain_after"]
+
+_HUB: list[Domain] = []
+
+
+def join_hub(domain: Domain) -> None:
+    """Make ``domain`` receive events committed by co-located domains."""
+    if domain not in _HUB:
+        _HUB.append(domain)
+
+
+def leave_hub(domain: Domain) -> None:
+    if domain in _HUB:
+        _HUB.remove(domain)
+
+
+def hub_domains() -> list[Domain]:
+    """The initialised domains of this process."""
+    return list(_HUB)
+
+
+class Route:
+    """One subscription: deliver events of ``type_string`` to a handler method."""
+
+    __slots__ = ("kind", "domain", "handler_cls", "method", "target_cls", "spec", "name", "category")
+
+    def __init__(
+        self,
+        *,
+        kind: str,
+        domain: Domain,
+        handler_cls: type,
+        method: Callable[..., Any],
+        target_cls: type | None,
+        spec: Any,
+        category: str,
+    ) -> None:
+        self.kind = kind
+        self.domain = domain
+        self.handler_cls = handler_cls
+        self.method = method
+        self.target_cls = target_cls
+        self.spec = spec
+        self.category = category
+        self.name = f"{handler_cls.__module__}.{handler_cls.__qualname__}"
+
+    def convert(self, event: Any) -> Any:
+        """The event as an instance of this route's class (the consumer's own class)."""
+        target = self.target_cls
+        if target is None or type(event) is target:
+            return event
+        return target.from_message(  # type: ignore[attr-defined]
+            {"data": event.to_dict(), "metadata": event._metadata.copy()}
+        )
+
+    def __repr__(self) -> str:
+        return f"Route({self.kind}: {self.name} <- {self.category})"
+
+
+def _deliver(event: Any) -> None:
+    meta = event._metadata
+    category = meta.stream.split("-", 1)[0]
+    type_string = meta.type
+    for domain in tuple(_HUB):
+        if not domain.handles_events_inline:
+            continue
+        for route in domain.router.routes_for(category, type_string):
+            domain.run_route(route, event)
+
+
+def publish(events: list[Any], inline: bool = True) -> None:
+    """Queue committed events for in-process delivery (drains if outermost)."""
+    if not events or not inline:
+        return
+    queue = dispatch_queue.get()
+    if queue is not None:
+        queue.extend(events)
+        return
+    queue = deque(events)
+    token = dispatch_queue.set(queue)
+    try:
+        while queue:
+            _deliver(queue.popleft())
+    finally:
+        dispatch_queue.reset(token)
+
+
+def drain_after(action: Callable[[], Any]) -> Any:
+    """Run ``action`` as the outermost dispatch scope, then deliver what it queued."""
+    if dispatch_queue.get() is not None:
+        return action()
+    queue: deque[Any] = deque()
+    token = dispatch_queue.set(queue)
+    try:
+        result = action()
+        while queue:
+            _deliver(queue.popleft())
+        return result
+    finally:
+        dispatch_queue.reset(token)

@@ -1,0 +1,65 @@
+"""Running process managers: load state by correlation value, handle, save.
+
+An event whose correlation value has no instance starts one only if its
+handler is marked ``start=True``; otherwise it is ignored, and so are events
+for completed instances.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from archipel.handling.repository import BaseRepository
+from archipel.handling.unit_of_work import unit_of_work
+
+if TYPE_CHECKING:
+    from archipel.domain.domain import Domain
+    from archipel.handling.dispatch import Route
+
+__all__ = ["ProcessManagerRepository", "run_process_manager", "correlation_value"]
+
+
+class ProcessManagerRepository(BaseRepository[Any]):
+    """Stores process-manager state keyed by correlation value."""
+
+    def _rebuild(self, record: dict[str, Any]) -> Any:
+        obj = super()._rebuild(record)
+        object.__setattr__(obj, "_correlation_id", record.get("_correlation_id"))
+        object.__setattr__(obj, "_is_complete", bool(record.get("_is_complete")))
+        return obj
+
+
+def correlation_value(spec: Any, message: Any) -> Any:
+    """The value of the event field named by ``correlate``."""
+    correlate = spec.correlate
+    if isinstance(correlate, dict):
+        field = next(iter(correlate.values()))
+    else:
+        field = correlate
+    return getattr(message, field, None)
+
+
+def run_process_manager(domain: Domain, route: Route, message: Any) -> None:
+    from archipel.handling import dispatch
+
+    spec = route.spec
+    value = correlation_value(spec, message)
+    if value is None:
+        return
+    pm_cls = route.handler_cls
+    key = str(value)
+    with unit_of_work(domain, message) as uow:
+        repo = domain.repository_for(pm_cls)
+        pm = repo.get_or_none(key)
+        if pm is None:
+            if not spec.start:
+                return
+            pm = pm_cls()
+            object.__setattr__(pm, "_correlation_id", key)
+        elif pm.is_complete:
+            return
+        route.method(pm, message)
+        if spec.end:
+            pm.mark_as_complete()
+        repo.add(pm)
+    dispatch.publish(uow.committed_events, domain.handles_events_inline)

@@ -1,0 +1,198 @@
+"""Repositories: load and save aggregates and projections through the unit of work.
+
+Inside a handler, ``add`` only registers the object with the active unit of
+work (one transaction at the end). Outside any unit of work, ``add`` runs a
+unit of work of its own, commits, and dispatches the events it produced.
+Reads see the unit of work's own changes (identity map first).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from archipel.errors import ObjectNotFound
+from archipel.handling.state import current_uow
+from archipel.query.q import Q
+from archipel.query.results import Criteria, QuerySet, ResultSet
+
+if TYPE_CHECKING:
+    from archipel.domain.domain import Domain
+    from archipel.ports.schema import ModelSchema
+
+__all__ = ["BaseRepository", "Repository", "ReadOnlyRepository"]
+
+T = TypeVar("T")
+
+
+class BaseRepository(Generic[T]):
+    """Base class of repositories; subclass it to add domain-specific finders.
+
+    Register custom repositories with ``@domain.repository(part_of=Aggregate)``;
+    ``domain.repository_for(Aggregate)`` then returns an instance of it.
+    """
+
+    _element_kind = "repository"
+
+    def __init__(self, domain: Domain, cls: type[T], schema: ModelSchema) -> None:
+        self.domain = domain
+        self.cls = cls
+        self.schema = schema
+        self._load = cls._from_primitive  # type: ignore[attr-defined]
+        self._id_field = schema.id_field
+
+    # -- unit of work plumbing ---------------------------------------------
+    def _uow(self) -> Any:
+        uow = current_uow.get()
+        if uow is not None and uow.domain is self.domain:
+            return uow
+        return None
+
+    def _read_tx(self) -> Any:
+        uow = self._uow()
+        if uow is not None:
+            return uow.transaction(self.schema.database)
+        return self.domain.providers.database(self.schema.database).begin()
+
+    def _rebuild(self, record: dict[str, Any]) -> T:
+        obj = self._load(record)
+        values = obj.__dict__
+        values["_version"] = record.get("_version", 0)
+        position = record.get("_event_position")
+        if position is not None:
+            values["_event_position"] = position
+        return obj  # type: ignore[no-any-return]
+
+    # -- writing -----------------------------------------------------------
+    def add(self, obj: T) -> T:
+        """Save ``obj`` (new or changed) with the active unit of work."""
+        if not isinstance(obj, self.cls):
+            raise TypeError(f"{type(self).__name__} stores {self.cls.__name__}, not {type(obj).__name__}")
+        uow = self._uow()
+        identity = obj.__dict__[self._id_field]
+        if uow is not None:
+            uow.track(obj, identity)
+            return obj
+        self.domain.run_in_unit_of_work(lambda u: u.track(obj, identity))
+        return obj
+
+    def remove(self, obj: T) -> None:
+        """Delete ``obj``."""
+        identity = obj.__dict__[self._id_field]
+        uow = self._uow()
+        if uow is not None:
+            uow.delete(self.schema, identity)
+            return
+        self.domain.run_in_unit_of_work(lambda u: u.delete(self.schema, identity))
+
+    # -- reading -----------------------------------------------------------
+    def get_or_none(self, identity: Any) -> T | None:
+        """The object with this identity, or None."""
+        uow = self._uow()
+        if uow is not None:
+            tracked = uow.tracked(self.cls, identity)
+            if tracked is not None:
+                return tracked  # type: ignore[no-any-return]
+        record = self._read_tx().get(self.schema, identity)
+        if record is None:
+            return None
+        obj = self._rebuild(record)
+        if uow is not None:
+            uow.remember(obj, identity)
+        return obj
+
+    def get(self, identity: Any) -> T:
+        """The object with this identity; ``ObjectNotFound`` when there is none."""
+        obj = self.get_or_none(identity)
+        if obj is None:
+            raise ObjectNotFound(
+                f"{self.cls.__name__} with {self._id_field}={identity!r} does not exist"
+            )
+        return obj
+
+    def exists(self, identity: Any) -> bool:
+        return self.get_or_none(identity) is not None
+
+    def _run(self, criteria: Criteria) -> ResultSet[T]:
+        records, total = self._read_tx().query(self.schema, criteria)
+        items = [self._rebuild(r) for r in records]
+        uow = self._uow()
+        if uow is not None:
+            items, total = self._overlay(uow, criteria, items, total)
+        return ResultSet(items, total, criteria.offset, criteria.limit)
+
+    def _overlay(self, uow: Any, criteria: Criteria, items: list[T], total: int) -> tuple[list[T], int]:
+        pending = uow.tracked_of(self.cls)
+        if not pending:
+            return items, total
+        from archipel.adapters.memory.database import run_criteria
+
+        everything, _ = self._read_tx().query(
+            self.schema, Criteria(criteria.q, criteria.order_by, None, 0)
+        )
+        by_id: dict[Any, dict[str, Any]] = {r[self._id_field]: r for r in everything}
+        objects: dict[Any, Any] = {}
+        for obj in pending:
+            ident = obj.__dict__[self._id_field]
+            by_id[ident] = obj.to_dict()
+            objects[ident] = obj
+        page, total = run_criteria(by_id.values(), self.schema, criteria)
+        result = [objects.get(r[self._id_field]) or self._rebuild(r) for r in page]
+        return result, total
+
+    @property
+    def query(self) -> QuerySet[T]:
+        """A lazy :class:`QuerySet` over all objects."""
+        return QuerySet(self._run)
+
+    def find(self, criteria: Q | None = None, **kwargs: Any) -> ResultSet[T]:
+        """All objects matching ``criteria`` (a ``Q``) and/or ``field=value`` pairs."""
+        q = Q(**kwargs)
+        if criteria is not None:
+            q = criteria & q
+        return self._run(Criteria(q))
+
+    def find_by(self, **kwargs: Any) -> T:
+        """The one object matching ``field=value`` pairs; ``ObjectNotFound`` if none."""
+        found = self._run(Criteria(Q(**kwargs), limit=2))
+        if not found.items:
+            raise ObjectNotFound(f"no {self.cls.__name__} matches {kwargs!r}")
+        return found.items[0]
+
+    def all(self) -> ResultSet[T]:
+        return self._run(Criteria())
+
+    def count(self) -> int:
+        return self.query.count()
+
+
+class Repository(BaseRepository[T]):
+    """The default repository of an aggregate or projection."""
+
+
+class ReadOnlyRepository(Generic[T]):
+    """What ``domain.query_for(Projection)`` returns: reads only."""
+
+    def __init__(self, repository: BaseRepository[T]) -> None:
+        self._repository = repository
+
+    def get(self, identity: Any) -> T:
+        return self._repository.get(identity)
+
+    def get_or_none(self, identity: Any) -> T | None:
+        return self._repository.get_or_none(identity)
+
+    def find(self, criteria: Q | None = None, **kwargs: Any) -> ResultSet[T]:
+        return self._repository.find(criteria, **kwargs)
+
+    def find_by(self, **kwargs: Any) -> T:
+        return self._repository.find_by(**kwargs)
+
+    @property
+    def query(self) -> QuerySet[T]:
+        return self._repository.query
+
+    def all(self) -> ResultSet[T]:
+        return self._repository.all()
+
+    def count(self) -> int:
+        return self._repository.count()

@@ -1,0 +1,185 @@
+"""The unit of work: one business transaction.
+
+Handlers add aggregates, projections and process-manager state through
+repositories; the unit of work keeps them in an identity map and, at
+``commit``, writes every record, the events the aggregates raised (with
+correlation and causation ids) and, when enabled, the outbox rows, in one
+transaction per database. Nothing is written when anything fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from archipel.core.message import new_message_id, utcnow
+from archipel.handling.state import current_message, current_uow
+
+if TYPE_CHECKING:
+    from archipel.domain.domain import Domain
+
+__all__ = ["UnitOfWork", "unit_of_work"]
+
+
+class UnitOfWork:
+    """Tracks changed objects of one domain and commits them together."""
+
+    __slots__ = (
+        "domain",
+        "message",
+        "_tracked",
+        "_loaded",
+        "_deleted",
+        "_transactions",
+        "committed_events",
+    )
+
+    def __init__(self, domain: Domain, message: Any = None) -> None:
+        self.domain = domain
+        self.message = message
+        # (class, identity) -> object, in insertion order
+        self._tracked: dict[tuple[type, Any], Any] = {}
+        # objects read in this unit of work (identity map), saved only if added
+        self._loaded: dict[tuple[type, Any], Any] = {}
+        self._deleted: list[tuple[Any, Any]] = []
+        self._transactions: dict[str, Any] = {}
+        self.committed_events: list[Any] = []
+
+    # -- tracking ----------------------------------------------------------
+    def track(self, obj: Any, identity: Any) -> None:
+        self._tracked[(type(obj), identity)] = obj
+
+    def remember(self, obj: Any, identity: Any) -> None:
+        self._loaded[(type(obj), identity)] = obj
+
+    def tracked(self, cls: type, identity: Any) -> Any:
+        key = (cls, identity)
+        found = self._tracked.get(key)
+        return found if found is not None else self._loaded.get(key)
+
+    def tracked_of(self, cls: type) -> list[Any]:
+        return [obj for (klass, _), obj in self._tracked.items() if klass is cls]
+
+    def delete(self, schema: Any, identity: Any) -> None:
+        self._tracked.pop((schema.cls, identity), None)
+        self._deleted.append((schema, identity))
+
+    def transaction(self, database: str = "default") -> Any:
+        """The open transaction on ``database`` (begun on first use)."""
+        tx = self._transactions.get(database)
+        if tx is None:
+            tx = self._transactions[database] = self.domain.providers.database(database).begin()
+        return tx
+
+    # -- commit ------------------------------------------------------------
+    def commit(self) -> list[Any]:
+        """Write everything in one transaction per database; return the new events."""
+        domain = self.domain
+        message = self.message
+        if message is not None:
+            meta = message._metadata
+            correlation_id = meta.correlation_id or meta.id
+            causation_id = meta.id
+        else:
+            correlation_id = causation_id = None
+        events: list[Any] = []
+        saved: list[Any] = []
+        schema_for = domain.schema_for
+        try:
+            for obj in self._tracked.values():
+                schema = schema_for(type(obj))
+                tx = self.transaction(schema.database)
+                record = obj.to_dict()
+                kind = schema.kind
+                if kind == "aggregate":
+                    raised = obj.__dict__["_events"]
+                    record["_event_position"] = obj.__dict__["_event_position"]
+                    for event in raised:
+                        emeta = event._metadata
+                        if emeta.correlation_id is None:
+                            emeta.correlation_id = correlation_id or emeta.id
+                        if emeta.causation_id is None:
+                            emeta.causation_id = causation_id
+                        events.append(event)
+                    fact_cls = type(obj)._meta.extra.get("fact_event_cls")
+                    if fact_cls is not None:
+                        events.append(self._fact_event(obj, fact_cls, record, correlation_id, causation_id))
+                elif kind == "process_manager":
+                    record["_is_complete"] = obj.__dict__.get("_is_complete", False)
+                    record["_correlation_id"] = obj.__dict__.get("_correlation_id")
+                tx.save(schema, record, obj.__dict__.get("_version", -1))
+                saved.append(obj)
+            for schema, identity in self._deleted:
+                self.transaction(schema.database).delete(schema, identity)
+            to_store = events
+            if message is not None and message._metadata.kind == "COMMAND":
+                to_store = [message, *events]  # commands are recorded for tracing
+            if to_store:
+                default_tx = self.transaction("default")
+                domain.providers.event_store.append(to_store, transaction=default_tx)
+            if events:
+                if domain.outbox_enabled:
+                    self.transaction("default").add_outbox(domain.outbox_records(events))
+            for tx in self._transactions.values():
+                tx.commit()
+        except BaseException:
+            self.rollback()
+            raise
+        for obj in saved:
+            values = obj.__dict__
+            values["_version"] = values.get("_version", -1) + 1
+            if "_events" in values:
+                values["_events"] = []
+        self._tracked.clear()
+        self._loaded.clear()
+        self._transactions.clear()
+        self.committed_events = events
+        return events
+
+    def _fact_event(
+        self, aggregate: Any, fact_cls: type, record: dict[str, Any], correlation_id: Any, causation_id: Any
+    ) -> Any:
+        fact = fact_cls._from_primitive(record)  # type: ignore[attr-defined]
+        meta = fact._metadata
+        meta.id = new_message_id()
+        meta.type = fact_cls._meta.type_string  # type: ignore[attr-defined]
+        category = type(aggregate)._meta.stream_category
+        meta.stream = f"{category}-fact-{aggregate._identity()}"
+        meta.time = utcnow()
+        meta.position = aggregate.__dict__.get("_version", -1) + 1
+        meta.correlation_id = correlation_id or meta.id
+        meta.causation_id = causation_id
+        meta.domain = fact_cls._meta.domain_name  # type: ignore[attr-defined]
+        return fact
+
+    def rollback(self) -> None:
+        for tx in self._transactions.values():
+            try:
+                tx.rollback()
+            except Exception:  # noqa: S110 - the original error matters more
+                pass
+        self._transactions.clear()
+        self._tracked.clear()
+        self._deleted.clear()
+
+
+@contextmanager
+def unit_of_work(domain: Domain, message: Any = None) -> Iterator[UnitOfWork]:
+    """Run the block in a new unit of work; commit on success, roll back on error.
+
+    The committed events are in ``uow.committed_events`` afterwards.
+    """
+    uow = UnitOfWork(domain, message)
+    token = current_uow.set(uow)
+    message_token = current_message.set(message) if message is not None else None
+    try:
+        yield uow
+        uow.commit()
+    except BaseException:
+        uow.rollback()
+        raise
+    finally:
+        current_uow.reset(token)
+        if message_token is not None:
+            current_message.reset(message_token)

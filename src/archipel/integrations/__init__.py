@@ -1,0 +1,1 @@
+"""Integrations with other tools (FastAPI, pytest). Optional dependencies load lazily."""

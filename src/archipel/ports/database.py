@@ -1,0 +1,53 @@
+"""The database port: transactions over records of persisted element classes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from archipel.ports.schema import ModelSchema
+from archipel.query.results import Criteria
+
+__all__ = ["Database", "Transaction", "OutboxRecord"]
+
+OutboxRecord = dict[str, Any]
+
+
+class Transaction(Protocol):
+    """One database transaction. Writes are visible to reads in the same transaction.
+
+    ``save`` is optimistic: ``expected_version`` -1 inserts (a duplicate
+    identity raises ``ExpectedVersionError``), any other value updates only
+    when the stored version equals it, else ``ExpectedVersionError``; the
+    stored version becomes ``expected_version + 1``.
+    """
+
+    def get(self, schema: ModelSchema, identity: Any) -> dict[str, Any] | None: ...
+
+    def query(self, schema: ModelSchema, criteria: Criteria) -> tuple[list[dict[str, Any]], int]: ...
+
+    def save(self, schema: ModelSchema, record: dict[str, Any], expected_version: int) -> None: ...
+
+    def delete(self, schema: ModelSchema, identity: Any) -> bool: ...
+
+    def add_outbox(self, records: Iterable[OutboxRecord]) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
+class Database(Protocol):
+    """A configured database (``[databases.<name>]``)."""
+
+    name: str
+
+    def begin(self) -> Transaction: ...
+
+    def setup(self, schemas: Iterable[ModelSchema]) -> None: ...
+
+    def drop(self, schemas: Iterable[ModelSchema]) -> None: ...
+
+    def truncate(self, schemas: Iterable[ModelSchema]) -> None: ...
+
+    def close(self) -> None: ...

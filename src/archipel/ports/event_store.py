@@ -1,0 +1,41 @@
+"""The event store port: an append-only log of messages, by stream and globally."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+__all__ = ["EventStore", "StoredMessage"]
+
+#: ``{"metadata": {...}, "data": {...}}`` with ``metadata.global_position`` set
+StoredMessage = dict[str, Any]
+
+
+class EventStore(Protocol):
+    """Append-only, idempotent by message id, per-stream positions unique.
+
+    ``append`` takes framework messages (events or commands with metadata)
+    and, when ``transaction`` is a transaction of the same backend, writes
+    in it (so state and events commit together). It returns how many
+    messages were newly stored (a resent batch stores none).
+    """
+
+    def append(self, messages: Sequence[Any], transaction: Any = None) -> int: ...
+
+    def read_stream(
+        self, stream: str, from_position: int = 0, to_position: int | None = None
+    ) -> list[StoredMessage]: ...
+
+    def read_category(
+        self, category: str, after_global: int = 0, limit: int = 1000
+    ) -> list[StoredMessage]: ...
+
+    def read_all(self, after_global: int = 0, limit: int = 1000) -> list[StoredMessage]: ...
+
+    def read_correlated(self, correlation_id: str) -> list[StoredMessage]: ...
+
+    def last_position(self, stream: str) -> int: ...
+
+    def truncate(self) -> None: ...
+
+    def close(self) -> None: ...

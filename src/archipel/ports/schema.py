@@ -1,0 +1,44 @@
+"""What a storage adapter needs to know about one persisted element class."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["ModelSchema"]
+
+
+class ModelSchema:
+    """A persisted class: aggregate, projection or process manager state.
+
+    ``table`` is the storage name (``<domain_snake>_<class_snake>``),
+    ``id_field`` the identity field, ``fields`` the element's fields
+    (``archipel.fields.Field`` instances) by name. Records exchanged with
+    adapters are the element's ``to_dict()`` plus ``_event_position`` for
+    aggregates; adapters add ``_version`` when reading.
+    """
+
+    __slots__ = ("name", "table", "cls", "id_field", "fields", "kind", "database", "extra_columns")
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        table: str,
+        cls: type,
+        id_field: str,
+        fields: dict[str, Any],
+        kind: str,
+        database: str = "default",
+        extra_columns: tuple[str, ...] = (),
+    ) -> None:
+        self.name = name
+        self.table = table
+        self.cls = cls
+        self.id_field = id_field
+        self.fields = fields
+        self.kind = kind
+        self.database = database
+        self.extra_columns = extra_columns
+
+    def __repr__(self) -> str:
+        return f"ModelSchema({self.table!r})"
