@@ -33,6 +33,7 @@ class UnitOfWork:
         "_deleted",
         "_transactions",
         "committed_events",
+        "processed_as",
     )
 
     def __init__(self, domain: Domain, message: Any = None) -> None:
@@ -45,6 +46,9 @@ class UnitOfWork:
         self._deleted: list[tuple[Any, Any]] = []
         self._transactions: dict[str, Any] = {}
         self.committed_events: list[Any] = []
+        #: subscription name: when set, commit records (subscription, message id)
+        #: in the same transaction and refuses a second effect of a redelivery
+        self.processed_as: str | None = None
 
     # -- tracking ----------------------------------------------------------
     def track(self, obj: Any, identity: Any) -> None:
@@ -87,6 +91,13 @@ class UnitOfWork:
         saved: list[Any] = []
         schema_for = domain.schema_for
         try:
+            if self.processed_as is not None and message is not None:
+                if not self.transaction("default").mark_processed(self.processed_as, message._metadata.id):
+                    from archipel.errors import DuplicateMessageError
+
+                    raise DuplicateMessageError(
+                        f"{self.processed_as} already handled message {message._metadata.id}"
+                    )
             for obj in self._tracked.values():
                 schema = schema_for(type(obj))
                 tx = self.transaction(schema.database)

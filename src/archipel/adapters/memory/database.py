@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from archipel.adapters.memory._copy import STORE_LOCK, clone
+from archipel.adapters.memory.outbox import MemoryOutbox
 from archipel.errors import ExpectedVersionError
 from archipel.ports.schema import ModelSchema
 from archipel.query.q import compile_predicate
@@ -76,7 +77,13 @@ class MemoryDatabase:
         self.name = name
         self.config = config or {}
         self.tables: dict[str, _Table] = {}
-        self.outbox: list[dict[str, Any]] = []
+        self._outbox = MemoryOutbox()
+        # (subscription, message_id) pairs of messages already handled
+        self.processed: set[tuple[str, str]] = set()
+
+    def outbox(self) -> MemoryOutbox:
+        """The outbox of this database (claimed by the relay)."""
+        return self._outbox
 
     def begin(self) -> MemoryTransaction:
         return MemoryTransaction(self)
@@ -95,13 +102,15 @@ class MemoryDatabase:
         with STORE_LOCK:
             for schema in schemas:
                 self.tables.pop(schema.table, None)
-            self.outbox.clear()
+            self._outbox.clear()
+            self.processed.clear()
 
     def truncate(self, schemas: Iterable[ModelSchema]) -> None:
         with STORE_LOCK:
             for schema in schemas:
                 self.tables.get(schema.table, {}).clear()
-            self.outbox.clear()
+            self._outbox.clear()
+            self.processed.clear()
 
     def close(self) -> None:
         """Nothing to release."""
@@ -113,13 +122,14 @@ class MemoryDatabase:
 class MemoryTransaction:
     """Buffered writes over a :class:`MemoryDatabase`; see the module docstring."""
 
-    __slots__ = ("db", "writes", "outbox", "hooks", "done")
+    __slots__ = ("db", "writes", "outbox", "hooks", "done", "processed")
 
     def __init__(self, db: MemoryDatabase) -> None:
         self.db = db
         # (table, identity) -> (schema, record or _DELETED, expected_version)
         self.writes: dict[tuple[str, Any], tuple[ModelSchema, Any, int]] = {}
         self.outbox: list[dict[str, Any]] = []
+        self.processed: set[tuple[str, str]] = set()
         # (prepare, apply) pairs from enlisted stores (the memory event store)
         self.hooks: list[tuple[Callable[[], None], Callable[[], None]]] = []
         self.done = False
@@ -177,6 +187,13 @@ class MemoryTransaction:
     def add_outbox(self, records: Iterable[dict[str, Any]]) -> None:
         self.outbox.extend(records)
 
+    def mark_processed(self, subscription: str, message_id: str) -> bool:
+        key = (subscription, message_id)
+        if key in self.processed or key in self.db.processed:
+            return False
+        self.processed.add(key)
+        return True
+
     def enlist(self, prepare: Callable[[], None], apply: Callable[[], None]) -> None:
         """Let another in-memory store commit atomically with this transaction."""
         self.hooks.append((prepare, apply))
@@ -206,6 +223,14 @@ class MemoryTransaction:
                     raise ExpectedVersionError(
                         message, stream=str(ident), expected=expected, actual=actual
                     )
+            duplicate = self.processed & db.processed
+            if duplicate:
+                from archipel.errors import DuplicateMessageError
+
+                subscription, message_id = next(iter(duplicate))
+                raise DuplicateMessageError(
+                    f"{subscription} already handled message {message_id}: the redelivery is ignored"
+                )
             for prepare, _ in self.hooks:
                 prepare()
             for (tname, ident), (schema, record, expected) in self.writes.items():
@@ -219,11 +244,14 @@ class MemoryTransaction:
             for _, apply in self.hooks:
                 apply()
             if self.outbox:
-                db.outbox.extend(self.outbox)
+                db._outbox.add(self.outbox)
+            if self.processed:
+                db.processed |= self.processed
         self.done = True
 
     def rollback(self) -> None:
         self.writes.clear()
         self.outbox.clear()
+        self.processed.clear()
         self.hooks.clear()
         self.done = True
