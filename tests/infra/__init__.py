@@ -1,0 +1,1 @@
+"""Tests of the test infrastructure itself: throwaway servers, markers, CI strictness."""
