@@ -10,19 +10,16 @@ whose handling created this one.
 from __future__ import annotations
 
 import datetime as _dt
-import uuid
 from typing import Any, ClassVar
 
 from archipel.core.model import BaseModel
+from archipel.fields.simple import new_identity
 
 __all__ = ["Metadata", "BaseMessage", "new_message_id", "utcnow"]
 
-_uuid4 = uuid.uuid4
-
-
 def new_message_id() -> str:
     """A new unique message id (UUID4 text)."""
-    return str(_uuid4())
+    return new_identity()
 
 
 def utcnow() -> _dt.datetime:

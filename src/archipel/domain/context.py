@@ -18,25 +18,25 @@ from archipel.errors import IncorrectUsageError
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
 
-__all__ = ["current_domain", "domain_context", "active_domain"]
+__all__ = ["current_domain", "domain_context", "active_domain", "stack"]
 
-_stack: ContextVar[tuple[Domain, ...]] = ContextVar("archipel_domain_stack", default=())
+stack: ContextVar[tuple[Domain, ...]] = ContextVar("archipel_domainstack", default=())
 
 
 def active_domain() -> Domain | None:
     """The innermost active domain, or None."""
-    stack = _stack.get()
-    return stack[-1] if stack else None
+    domains = stack.get()
+    return domains[-1] if domains else None
 
 
 @contextmanager
 def domain_context(domain: Domain) -> Iterator[Domain]:
     """Activate ``domain`` for the duration of the block."""
-    token = _stack.set((*_stack.get(), domain))
+    token = stack.set((*stack.get(), domain))
     try:
         yield domain
     finally:
-        _stack.reset(token)
+        stack.reset(token)
 
 
 class _CurrentDomain:
@@ -45,19 +45,19 @@ class _CurrentDomain:
     __slots__ = ()
 
     def _get(self) -> Domain:
-        stack = _stack.get()
-        if not stack:
+        domains = stack.get()
+        if not domains:
             raise IncorrectUsageError(
                 "no domain is active: wrap the call in `with domain.domain_context():` "
                 "(handlers run inside one automatically)"
             )
-        return stack[-1]
+        return domains[-1]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._get(), name)
 
     def __bool__(self) -> bool:
-        return bool(_stack.get())
+        return bool(stack.get())
 
     def __eq__(self, other: object) -> bool:
         return active_domain() is other

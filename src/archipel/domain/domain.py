@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -30,7 +31,7 @@ from archipel.domain.wiring import prepare_model
 from archipel.errors import ConfigurationError, IncorrectUsageError
 from archipel.handling import dispatch
 from archipel.handling.repository import BaseRepository, ReadOnlyRepository, Repository
-from archipel.handling.state import current_message, current_uow
+from archipel.handling.state import current_message, current_uow, dispatch_queue
 from archipel.handling.unit_of_work import UnitOfWork, unit_of_work
 from archipel.ports.schema import ModelSchema
 from archipel.utils.naming import pascal_case, snake_case
@@ -70,6 +71,7 @@ class Domain(ElementDecorators):
         self._schemas: dict[type, ModelSchema] = {}
         self._repositories: dict[type, BaseRepository[Any]] = {}
         self._initialized = False
+        self._inline_events = True
         self._init_lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -122,6 +124,7 @@ class Domain(ElementDecorators):
             if not self.providers.databases:
                 self.providers.build()
             self._wire_brokers()
+            self._inline_events = self.config.get("event_processing", "sync") == "sync"
             self._initialized = True
             dispatch.join_hub(self)
 
@@ -309,23 +312,40 @@ class Domain(ElementDecorators):
         if run_async:
             return self._enqueue_command(command)
         handler_cls, method = route
-        return dispatch.drain_after(lambda: self._handle_command(handler_cls, method, command))
+        if dispatch_queue.get() is not None:
+            return self._handle_command(handler_cls, method, command)
+        # outermost call: own the breadth-first queue and drain it
+        queue: deque[Any] = deque()
+        token = dispatch_queue.set(queue)
+        try:
+            result = self._handle_command(handler_cls, method, command)
+            deliver = dispatch.deliver
+            while queue:
+                deliver(queue.popleft())
+        finally:
+            dispatch_queue.reset(token)
+        return result
 
     def _handle_command(self, handler_cls: type, method: Callable[..., Any], command: Any) -> Any:
-        with _context.domain_context(self):
-            uow = UnitOfWork(self, command)
-            uow_token = current_uow.set(uow)
-            msg_token = current_message.set(command)
-            try:
-                result = method(handler_cls(), command)
-                events = uow.commit()
-            except BaseException:
-                uow.rollback()
-                raise
-            finally:
-                current_uow.reset(uow_token)
-                current_message.reset(msg_token)
-        dispatch.publish(events, self.handles_events_inline)
+        # context managers are inlined: this is the hot path
+        stack = _context.stack.get()
+        ctx_token = _context.stack.set((*stack, self)) if not stack or stack[-1] is not self else None
+        uow = UnitOfWork(self, command)
+        uow_token = current_uow.set(uow)
+        msg_token = current_message.set(command)
+        try:
+            result = method(handler_cls(), command)
+            events = uow.commit()
+        except BaseException:
+            uow.rollback()
+            raise
+        finally:
+            current_uow.reset(uow_token)
+            current_message.reset(msg_token)
+            if ctx_token is not None:
+                _context.stack.reset(ctx_token)
+        if events and self._inline_events:
+            dispatch.publish(events)
         return result
 
     def _enqueue_command(self, command: Any) -> str:
@@ -339,25 +359,40 @@ class Domain(ElementDecorators):
         def run() -> Any:
             with unit_of_work(self, message) as uow:
                 result = action(uow)
-            dispatch.publish(uow.committed_events, self.handles_events_inline)
+            if self.handles_events_inline:
+                dispatch.publish(uow.committed_events)
             return result
 
         return dispatch.drain_after(run)
 
     def run_route(self, route: dispatch.Route, event: Any) -> None:
-        """Deliver one event to one handler route of this domain."""
-        from archipel.handling.process_managers import run_process_manager
-
+        """Deliver one event to one handler route of this domain (own context and unit of work)."""
         message = route.convert(event)
-        with _context.domain_context(self):
+        stack = _context.stack.get()
+        ctx_token = _context.stack.set((*stack, self)) if not stack or stack[-1] is not self else None
+        try:
             if route.kind == "process_manager":
+                from archipel.handling.process_managers import run_process_manager
+
                 run_process_manager(self, route, message)
                 return
-            handler = route.handler_cls()
-            method = route.method
-            with unit_of_work(self, message) as uow:
-                method(handler, message)
-        dispatch.publish(uow.committed_events, self.handles_events_inline)
+            uow = UnitOfWork(self, message)
+            uow_token = current_uow.set(uow)
+            msg_token = current_message.set(message)
+            try:
+                route.method(route.handler_cls(), message)
+                events = uow.commit()
+            except BaseException:
+                uow.rollback()
+                raise
+            finally:
+                current_uow.reset(uow_token)
+                current_message.reset(msg_token)
+        finally:
+            if ctx_token is not None:
+                _context.stack.reset(ctx_token)
+        if events and self._inline_events:
+            dispatch.publish(events)
 
     def deliver_raw(self, stream: str, payload: dict[str, Any]) -> None:
         """Hand a raw broker payload to the subscribers of ``stream``."""

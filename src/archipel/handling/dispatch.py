@@ -20,7 +20,7 @@ from archipel.handling.state import dispatch_queue
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
 
-__all__ = ["Route", "hub_domains", "join_hub", "leave_hub", "publish", "drain_after"]
+__all__ = ["Route", "hub_domains", "join_hub", "leave_hub", "publish", "drain_after", "deliver"]
 
 _HUB: list[Domain] = []
 
@@ -79,20 +79,26 @@ class Route:
         return f"Route({self.kind}: {self.name} <- {self.category})"
 
 
-def _deliver(event: Any) -> None:
+def deliver(event: Any) -> None:
+    """Deliver one event to every route of every hub domain that handles events inline."""
     meta = event._metadata
     category = meta.stream.split("-", 1)[0]
     type_string = meta.type
-    for domain in tuple(_HUB):
-        if not domain.handles_events_inline:
+    for domain in _HUB:
+        if not domain._inline_events:
             continue
-        for route in domain.router.routes_for(category, type_string):
-            domain.run_route(route, event)
+        routes = domain.router.routes_for(category, type_string)
+        if routes:
+            for route in routes:
+                domain.run_route(route, event)
 
 
-def publish(events: list[Any], inline: bool = True) -> None:
+_deliver = deliver
+
+
+def publish(events: list[Any]) -> None:
     """Queue committed events for in-process delivery (drains if outermost)."""
-    if not events or not inline:
+    if not events:
         return
     queue = dispatch_queue.get()
     if queue is not None:
@@ -102,7 +108,7 @@ def publish(events: list[Any], inline: bool = True) -> None:
     token = dispatch_queue.set(queue)
     try:
         while queue:
-            _deliver(queue.popleft())
+            deliver(queue.popleft())
     finally:
         dispatch_queue.reset(token)
 

@@ -62,4 +62,5 @@ def run_process_manager(domain: Domain, route: Route, message: Any) -> None:
         if spec.end:
             pm.mark_as_complete()
         repo.add(pm)
-    dispatch.publish(uow.committed_events, domain.handles_events_inline)
+    if domain.handles_events_inline:
+        dispatch.publish(uow.committed_events)

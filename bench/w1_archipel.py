@@ -1,0 +1,83 @@
+"""W1 on archipel, in memory: N commands (aggregate + 1 event -> 1 handler + 1 projector), N loads."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from archipel import BaseAggregate, BaseCommand, BaseEvent, BaseProjection, Domain, handle
+from archipel.fields import Identifier, Integer, String
+
+
+def build(provider_config: dict | None = None) -> tuple[Domain, type, type]:
+    config = {"command_processing": "sync", "event_processing": "sync"}
+    config.update(provider_config or {})
+    domain = Domain(name="Bench", config=config)
+
+    @domain.aggregate
+    class Account(BaseAggregate):
+        owner = String(max_length=50, required=True)
+        balance = Integer(default=0)
+
+    @domain.event(part_of=Account)
+    class AccountOpened(BaseEvent):
+        account_id = Identifier(required=True)
+        owner = String(max_length=50)
+
+    @domain.command(part_of=Account)
+    class OpenAccount(BaseCommand):
+        owner = String(max_length=50, required=True)
+
+    @domain.command_handler(part_of=Account)
+    class Accounts:
+        @handle(OpenAccount)
+        def open(self, command: OpenAccount) -> str:
+            account = Account(owner=command.owner)
+            account.raise_(AccountOpened(account_id=account.id, owner=account.owner))
+            domain.repository_for(Account).add(account)
+            return account.id
+
+    counter = {"opened": 0}
+
+    @domain.event_handler(part_of=Account)
+    class Welcome:
+        @handle(AccountOpened)
+        def on_opened(self, event: AccountOpened) -> None:
+            counter["opened"] += 1
+
+    @domain.projection
+    class AccountSummary(BaseProjection):
+        account_id = Identifier(identifier=True)
+        owner = String(max_length=50)
+
+    @domain.projector(projector_for=AccountSummary, aggregates=[Account])
+    class Summaries:
+        @handle(AccountOpened)
+        def on_opened(self, event: AccountOpened) -> None:
+            domain.repository_for(AccountSummary).add(
+                AccountSummary(account_id=event.account_id, owner=event.owner)
+            )
+
+    domain.init(traverse=False)
+    return domain, Account, OpenAccount
+
+
+def main(n: int) -> None:
+    domain, Account, OpenAccount = build()
+    with domain.domain_context():
+        domain.setup_database()
+        process = domain.process
+        start = time.perf_counter()
+        ids = [process(OpenAccount(owner=f"owner-{i}")) for i in range(n)]
+        write_s = time.perf_counter() - start
+        repo = domain.repository_for(Account)
+        start = time.perf_counter()
+        for identity in ids:
+            repo.get(identity)
+        read_s = time.perf_counter() - start
+    print(json.dumps({"write_ops": n / write_s, "read_ops": n / read_s, "n": n}))
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))
