@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from archipel.core.entity import BaseEntity
+from archipel.core.entity import BaseEntity, _run_checks
 from archipel.core.message import new_message_id, utcnow
 from archipel.errors import IncorrectUsageError
 
@@ -28,21 +28,31 @@ class BaseAggregate(BaseEntity):
     _element_kind: ClassVar[str] = "aggregate"
 
     def _after_init(self) -> None:
-        object.__setattr__(self, "_version", -1)
-        object.__setattr__(self, "_event_position", -1)
-        object.__setattr__(self, "_events", [])
-        object.__setattr__(self, "_changed", True)
-        super()._after_init()
+        values = self.__dict__
+        values["_version"] = -1
+        values["_event_position"] = -1
+        values["_events"] = []
+        values["_changed"] = True
+        values["_root"] = None
+        values["_in_atomic_change"] = False
+        if self._children_fields:
+            self._adopt_children()
+        if self._post_invariants:
+            _run_checks(self, self._post_invariants)
 
     def _after_load(self) -> None:
-        object.__setattr__(self, "_version", -1)
-        object.__setattr__(self, "_event_position", -1)
-        object.__setattr__(self, "_events", [])
-        object.__setattr__(self, "_changed", False)
-        super()._after_load()
+        values = self.__dict__
+        values["_version"] = -1
+        values["_event_position"] = -1
+        values["_events"] = []
+        values["_changed"] = False
+        values["_root"] = None
+        values["_in_atomic_change"] = False
+        if self._children_fields:
+            self._adopt_children()
 
     def _mark_changed(self) -> None:
-        object.__setattr__(self, "_changed", True)
+        self.__dict__["_changed"] = True
 
     def raise_(self, event: Any) -> None:
         """Record ``event`` as having happened to this aggregate.

@@ -49,16 +49,20 @@ class BaseEntity(BaseModel):
         cls._children_fields = tuple(children)
 
     def _after_init(self) -> None:
-        object.__setattr__(self, "_root", None)
-        object.__setattr__(self, "_in_atomic_change", False)
-        self._adopt_children()
+        values = self.__dict__
+        values["_root"] = None
+        values["_in_atomic_change"] = False
+        if self._children_fields:
+            self._adopt_children()
         if self._post_invariants:
             _run_checks(self, self._post_invariants)
 
     def _after_load(self) -> None:
-        object.__setattr__(self, "_root", None)
-        object.__setattr__(self, "_in_atomic_change", False)
-        self._adopt_children()
+        values = self.__dict__
+        values["_root"] = None
+        values["_in_atomic_change"] = False
+        if self._children_fields:
+            self._adopt_children()
 
     def _adopt_children(self) -> None:
         root = self.__dict__.get("_root") or self

@@ -27,72 +27,81 @@ def utcnow() -> _dt.datetime:
     return _dt.datetime.now(_dt.timezone.utc)
 
 
+_FIELDS = (
+    "id",
+    "type",
+    "kind",
+    "stream",
+    "time",
+    "version",
+    "position",
+    "global_position",
+    "correlation_id",
+    "causation_id",
+    "headers",
+    "domain",
+    "priority",
+    "asynchronous",
+)
+
+
 class Metadata:
-    """The envelope of one message. Mutable only while the framework builds it."""
+    """The envelope of one message. Mutable only while the framework builds it.
 
-    __slots__ = (
-        "id",
-        "type",
-        "kind",
-        "stream",
-        "time",
-        "version",
-        "position",
-        "global_position",
-        "correlation_id",
-        "causation_id",
-        "headers",
-        "domain",
-        "priority",
-        "asynchronous",
-    )
+    Unset attributes read their class-level default, so creating an
+    envelope costs one allocation (this is on every message's path).
+    """
 
-    def __init__(
-        self,
-        id: str | None = None,
-        type: str | None = None,
-        kind: str = "EVENT",
-        stream: str | None = None,
-        time: _dt.datetime | None = None,
-        version: int = 1,
-        position: int | None = None,
-        global_position: int | None = None,
-        correlation_id: str | None = None,
-        causation_id: str | None = None,
-        headers: dict[str, Any] | None = None,
-        domain: str | None = None,
-        priority: int = 0,
-        asynchronous: bool = False,
-    ) -> None:
-        self.id = id
-        self.type = type
-        self.kind = kind
-        self.stream = stream
-        self.time = time
-        self.version = version
-        self.position = position
-        self.global_position = global_position
-        self.correlation_id = correlation_id
-        self.causation_id = causation_id
-        self.headers = headers if headers is not None else {}
-        self.domain = domain
-        self.priority = priority
-        self.asynchronous = asynchronous
+    id: str | None = None
+    type: str | None = None
+    kind: str = "EVENT"
+    stream: str | None = None
+    time: _dt.datetime | None = None
+    #: schema version of the message type (the ``v<N>`` of its type string)
+    version: int = 1
+    #: position in its stream (events), set when raised or stored
+    position: int | None = None
+    #: position in the whole store, set when stored
+    global_position: int | None = None
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    domain: str | None = None
+    priority: int = 0
+    asynchronous: bool = False
+
+    def __init__(self, **values: Any) -> None:
+        for name, value in values.items():
+            if name not in _FIELDS:
+                raise TypeError(f"Metadata has no field {name!r}")
+            setattr(self, name, value)
+
+    @property
+    def headers(self) -> dict[str, Any]:
+        """Free-form headers (created on first use)."""
+        found = self.__dict__.get("_headers")
+        if found is None:
+            found = self.__dict__["_headers"] = {}
+        return found  # type: ignore[no-any-return]
+
+    @headers.setter
+    def headers(self, value: dict[str, Any] | None) -> None:
+        self.__dict__["_headers"] = dict(value) if value else {}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (``time`` as ISO 8601)."""
+        time = self.time
         return {
             "id": self.id,
             "type": self.type,
             "kind": self.kind,
             "stream": self.stream,
-            "time": self.time.isoformat() if self.time is not None else None,
+            "time": time.isoformat() if time is not None else None,
             "version": self.version,
             "position": self.position,
             "global_position": self.global_position,
             "correlation_id": self.correlation_id,
             "causation_id": self.causation_id,
-            "headers": dict(self.headers),
+            "headers": dict(self.__dict__.get("_headers") or {}),
             "domain": self.domain,
             "priority": self.priority,
             "asynchronous": self.asynchronous,
@@ -100,27 +109,37 @@ class Metadata:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Metadata:
+        meta = cls()
+        values = meta.__dict__
+        for name in _FIELDS:
+            if name in data and name not in ("time", "headers"):
+                values[name] = data[name]
         time = data.get("time")
         if isinstance(time, str):
             time = _dt.datetime.fromisoformat(time)
-        meta = cls()
-        for name in cls.__slots__:
-            if name in data and name != "time":
-                setattr(meta, name, data[name])
-        meta.time = time
-        if meta.headers is None:
-            meta.headers = {}
+        values["time"] = time
+        if data.get("headers"):
+            values["_headers"] = dict(data["headers"])
         return meta
 
     def copy(self) -> Metadata:
         other = Metadata.__new__(Metadata)
-        for name in Metadata.__slots__:
-            setattr(other, name, getattr(self, name))
-        other.headers = dict(self.headers)
+        other.__dict__.update(self.__dict__)
+        if "_headers" in other.__dict__:
+            other.__dict__["_headers"] = dict(other.__dict__["_headers"])
         return other
 
     def __repr__(self) -> str:
         return f"Metadata(id={self.id!r}, type={self.type!r}, stream={self.stream!r})"
+
+
+_new_object = object.__new__
+
+
+def _fresh_metadata(kind: str) -> Metadata:
+    meta: Metadata = _new_object(Metadata)
+    meta.__dict__["kind"] = kind
+    return meta
 
 
 class BaseMessage(BaseModel):
@@ -130,10 +149,10 @@ class BaseMessage(BaseModel):
     _kind: ClassVar[str] = "EVENT"
 
     def _after_init(self) -> None:
-        object.__setattr__(self, "_metadata", Metadata(kind=self._kind))
+        self.__dict__["_metadata"] = _fresh_metadata(self._kind)
 
     def _after_load(self) -> None:
-        object.__setattr__(self, "_metadata", Metadata(kind=self._kind))
+        self.__dict__["_metadata"] = _fresh_metadata(self._kind)
 
     def _accept_extra(self, extra: dict[str, Any], errors: dict[str, list[str]]) -> None:
         # ``_metadata`` may be passed when a message is rebuilt from storage

@@ -32,6 +32,9 @@ class BaseModel:
     _field_items: ClassVar[tuple[tuple[str, Field], ...]] = ()
     _to_primitive: ClassVar[tuple[tuple[str, _Converter], ...]] = ()
     _from_primitive_items: ClassVar[tuple[tuple[str, _Converter], ...]] = ()
+    #: (name, cleaner, default factory) per field, computed once per class
+    _init_plan: ClassVar[tuple[tuple[str, Callable[[Any], Any], Callable[[], Any] | None], ...]] = ()
+    _cleaners: ClassVar[dict[str, Callable[[Any], Any]]] = {}
     _id_field: ClassVar[str | None] = None
     _pre_invariants: ClassVar[tuple[Callable[..., Any], ...]] = ()
     _post_invariants: ClassVar[tuple[Callable[..., Any], ...]] = ()
@@ -86,6 +89,8 @@ class BaseModel:
             (n, None if type(f).from_primitive is Field.from_primitive else f.from_primitive)
             for n, f in fields.items()
         )
+        cls._init_plan = tuple((n, f.fast_clean(), f.default_factory()) for n, f in fields.items())
+        cls._cleaners = {n: c for n, c, _ in cls._init_plan}
         cls._pre_invariants, cls._post_invariants = collect_invariants(cls)
 
     # -- construction -----------------------------------------------------
@@ -101,18 +106,28 @@ class BaseModel:
                 merged.update(template)
             merged.update(kwargs)
             kwargs = merged
-        errors: dict[str, list[str]] = {}
+        errors: dict[str, list[str]] | None = None
         values: dict[str, Any] = {}
-        for name, field in self._field_items:
-            raw = kwargs.pop(name, MISSING)
-            if raw is MISSING or (raw is None and field._default is not None):
-                raw = field.get_default()
+        get = kwargs.get
+        matched = 0
+        for name, clean, default in self._init_plan:
+            raw = get(name, MISSING)
+            if raw is MISSING:
+                raw = default() if default is not None else None
+            else:
+                matched += 1
+                if raw is None and default is not None:
+                    raw = default()
             try:
-                values[name] = field.clean(raw)
+                values[name] = clean(raw)
             except FieldError as exc:
+                if errors is None:
+                    errors = {}
                 errors[name] = exc.messages
-        if kwargs:
-            self._accept_extra(kwargs, errors)
+        if matched != len(kwargs):
+            if errors is None:
+                errors = {}
+            self._accept_extra({k: v for k, v in kwargs.items() if k not in self._fields}, errors)
         if errors:
             raise ValidationError(errors)
         self.__dict__.update(values)
@@ -142,8 +157,8 @@ class BaseModel:
 
     # -- attribute writes --------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
-        field = self._fields.get(name)
-        if field is None:
+        clean = self._cleaners.get(name)
+        if clean is None:
             object.__setattr__(self, name, value)
             return
         if self._immutable:
@@ -152,7 +167,7 @@ class BaseModel:
                 f"changing {name!r}"
             )
         try:
-            cleaned = field.clean(value)
+            cleaned = clean(value)
         except FieldError as exc:
             raise ValidationError({name: exc.messages}) from None
         self._set_field(name, cleaned)

@@ -72,6 +72,12 @@ class Domain(ElementDecorators):
         self._repositories: dict[type, BaseRepository[Any]] = {}
         self._initialized = False
         self._inline_events = True
+        self._outbox_enabled = False
+        self._async_commands = False
+        # command class -> (stream category, identity field of its aggregate)
+        self._command_streams: dict[type, tuple[str, str | None]] = {}
+        # stored class -> (schema, kind, fact event class or None)
+        self._persist_plan: dict[type, tuple[ModelSchema, str, Any]] = {}
         self._init_lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -125,6 +131,20 @@ class Domain(ElementDecorators):
                 self.providers.build()
             self._wire_brokers()
             self._inline_events = self.config.get("event_processing", "sync") == "sync"
+            self._outbox_enabled = self.outbox_enabled
+            self._async_commands = self.config.get("command_processing", "sync") == "async"
+            self._command_streams = {
+                cls: (
+                    getattr(cls._meta.part_of, "_meta").stream_category or self.snake_name,
+                    getattr(cls._meta.part_of, "_id_field", None),
+                )
+                for cls in self.registry.of_kind("command").values()
+                if cls._meta.part_of is not None
+            }
+            self._persist_plan = {
+                cls: (schema, schema.kind, cls._meta.extra.get("fact_event_cls"))
+                for cls, schema in self._schemas.items()
+            }
             self._initialized = True
             dispatch.join_hub(self)
 
@@ -266,27 +286,29 @@ class Domain(ElementDecorators):
 
     # -- handling -------------------------------------------------------------
     def _enrich(self, command: Any, priority: int | None) -> None:
+        """Fill the command's envelope: id, type, stream, time, correlation and causation."""
         meta = command._metadata
+        values = meta.__dict__
         options = type(command)._meta
-        if meta.id is None:
-            meta.id = new_message_id()
-        meta.type = options.type_string
-        part_of = options.part_of
-        category = getattr(getattr(part_of, "_meta", None), "stream_category", None) or self.snake_name
-        identity_field = getattr(part_of, "_id_field", None)
+        message_id = values.get("id")
+        if message_id is None:
+            message_id = values["id"] = new_message_id()
+        values["type"] = options.type_string
+        category, identity_field = self._command_streams[type(command)]
         identity = command.__dict__.get(identity_field) if identity_field else None
-        meta.stream = f"{category}:command-{identity or meta.id}"
-        meta.time = utcnow()
-        meta.domain = self.name
+        values["stream"] = f"{category}:command-{identity or message_id}"
+        values["time"] = utcnow()
+        values["domain"] = self.name
         if priority is not None:
-            meta.priority = priority
-        parent = current_message.get()
-        if parent is not None and meta.correlation_id is None:
-            pmeta = parent._metadata
-            meta.correlation_id = pmeta.correlation_id or pmeta.id
-            meta.causation_id = pmeta.id
-        elif meta.correlation_id is None:
-            meta.correlation_id = meta.id
+            values["priority"] = priority
+        if values.get("correlation_id") is None:
+            parent = current_message.get()
+            if parent is not None:
+                pmeta = parent._metadata
+                values["correlation_id"] = pmeta.correlation_id or pmeta.id
+                values["causation_id"] = pmeta.id
+            else:
+                values["correlation_id"] = message_id
 
     def process(self, command: Any, asynchronous: bool | None = None, priority: int | None = None) -> Any:
         """Handle ``command``; with sync processing, return the handler's result.
@@ -304,12 +326,7 @@ class Domain(ElementDecorators):
                 f"@{self.snake_name}.command_handler with @handle({type(command).__name__})"
             )
         self._enrich(command, priority)
-        run_async = (
-            asynchronous
-            if asynchronous is not None
-            else self.config.get("command_processing", "sync") == "async"
-        )
-        if run_async:
+        if self._async_commands if asynchronous is None else asynchronous:
             return self._enqueue_command(command)
         handler_cls, method = route
         if dispatch_queue.get() is not None:

@@ -130,6 +130,27 @@ class Field:
                 raise FieldError(str(exc)) from None
         return value
 
+    def fast_clean(self) -> Callable[[Any], Any]:
+        """A cleaner equivalent to :meth:`clean`, specialised for the common case.
+
+        Element classes call it once at class creation; subclasses return a
+        closure that accepts already-valid values without further calls and
+        falls back to :meth:`clean` otherwise.
+        """
+        return self.clean
+
+    def default_factory(self) -> Callable[[], Any] | None:
+        """A zero-argument callable producing the default, or None if there is none."""
+        default = self._default
+        if default is None:
+            return None
+        if self._default_is_callable:
+            return default  # type: ignore[no-any-return]
+        if isinstance(default, (list, dict, set)):
+            kind = type(default)
+            return lambda: kind(default)
+        return lambda: default
+
     def cast(self, value: Any) -> Any:
         """Convert a non-None value; raise FieldError when impossible."""
         return value

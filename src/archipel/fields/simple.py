@@ -6,6 +6,7 @@ import datetime as _dt
 import decimal
 import uuid
 from os import urandom as _urandom
+from collections.abc import Callable
 from typing import Any
 
 from archipel.fields.base import Field, FieldError
@@ -48,6 +49,15 @@ class String(Field):
             raise FieldError(f"expected text, got {type(value).__name__}")
         return str(getattr(value, "value", value))
 
+    def fast_clean(self) -> Callable[[Any], Any]:
+        full = self.clean
+        if self.choices is not None or self.validators or self.min_length or self.sanitize:
+            return full
+        limit = self.max_length
+        if limit is None:
+            return lambda v: v if type(v) is str else full(v)
+        return lambda v: v if type(v) is str and len(v) <= limit else full(v)
+
     def check(self, value: Any) -> None:
         if self.max_length is not None and len(value) > self.max_length:
             raise FieldError(f"must be at most {self.max_length} characters long")
@@ -86,6 +96,17 @@ class Integer(_Number):
 
     type_name = "int"
 
+    def fast_clean(self) -> Callable[[Any], Any]:
+        full = self.clean
+        if self.choices is not None or self.validators:
+            return full
+        low, high = self.min_value, self.max_value
+        if low is None and high is None:
+            return lambda v: v if type(v) is int else full(v)
+        if high is None:
+            return lambda v: v if type(v) is int and v >= low else full(v)
+        return lambda v: v if type(v) is int and low is not None and low <= v <= high else full(v)
+
     def cast(self, value: Any) -> Any:
         if type(value) is int:
             return value
@@ -105,6 +126,17 @@ class Float(_Number):
     """A floating point number, with optional ``min_value``/``max_value``."""
 
     type_name = "float"
+
+    def fast_clean(self) -> Callable[[Any], Any]:
+        full = self.clean
+        if self.choices is not None or self.validators:
+            return full
+        low, high = self.min_value, self.max_value
+        if low is None and high is None:
+            return lambda v: v if type(v) is float else full(v)
+        if high is None:
+            return lambda v: v if type(v) is float and v >= low else full(v)
+        return full
 
     def cast(self, value: Any) -> Any:
         if type(value) is float:
@@ -159,6 +191,12 @@ class Boolean(Field):
     """True or False; accepts the strings "true"/"false" and 0/1."""
 
     type_name = "bool"
+
+    def fast_clean(self) -> Callable[[Any], Any]:
+        full = self.clean
+        if self.choices is not None or self.validators:
+            return full
+        return lambda v: v if v is True or v is False else full(v)
     _TRUE = frozenset({"true", "t", "yes", "y", "1", "on"})
     _FALSE = frozenset({"false", "f", "no", "n", "0", "off"})
 
@@ -236,6 +274,12 @@ class Identifier(Field):
     def __init__(self, identity_type: str = "string", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.identity_type = identity_type
+
+    def fast_clean(self) -> Callable[[Any], Any]:
+        full = self.clean
+        if self.choices is not None or self.validators or self.identity_type != "string":
+            return full
+        return lambda v: v if type(v) is str else full(v)
 
     def cast(self, value: Any) -> Any:
         if type(value) is str:

@@ -81,6 +81,19 @@ class UnitOfWork:
         """Write everything in one transaction per database; return the new events."""
         domain = self.domain
         message = self.message
+        if (
+            not self._tracked
+            and not self._deleted
+            and self.processed_as is None
+            and (message is None or message._metadata.kind != "COMMAND")
+        ):
+            # nothing to write: end any read transactions and stop here
+            for tx in self._transactions.values():
+                tx.commit()
+            self._transactions.clear()
+            self._loaded.clear()
+            self.committed_events = []
+            return self.committed_events
         if message is not None:
             meta = message._metadata
             correlation_id = meta.correlation_id or meta.id
@@ -89,7 +102,8 @@ class UnitOfWork:
             correlation_id = causation_id = None
         events: list[Any] = []
         saved: list[Any] = []
-        schema_for = domain.schema_for
+        plan = domain._persist_plan
+        transactions = self._transactions
         try:
             if self.processed_as is not None and message is not None:
                 if not self.transaction("default").mark_processed(self.processed_as, message._metadata.id):
@@ -99,27 +113,29 @@ class UnitOfWork:
                         f"{self.processed_as} already handled message {message._metadata.id}"
                     )
             for obj in self._tracked.values():
-                schema = schema_for(type(obj))
-                tx = self.transaction(schema.database)
+                found = plan.get(type(obj))
+                if found is None:
+                    schema = domain.schema_for(type(obj))  # raises a clear error
+                    found = (schema, schema.kind, None)
+                schema, kind, fact_cls = found
+                tx = transactions.get(schema.database) or self.transaction(schema.database)
+                values = obj.__dict__
                 record = obj.to_dict()
-                kind = schema.kind
                 if kind == "aggregate":
-                    raised = obj.__dict__["_events"]
-                    record["_event_position"] = obj.__dict__["_event_position"]
-                    for event in raised:
-                        emeta = event._metadata
-                        if emeta.correlation_id is None:
-                            emeta.correlation_id = correlation_id or emeta.id
-                        if emeta.causation_id is None:
-                            emeta.causation_id = causation_id
+                    record["_event_position"] = values["_event_position"]
+                    for event in values["_events"]:
+                        evalues = event._metadata.__dict__
+                        if evalues.get("correlation_id") is None:
+                            evalues["correlation_id"] = correlation_id or evalues["id"]
+                        if evalues.get("causation_id") is None:
+                            evalues["causation_id"] = causation_id
                         events.append(event)
-                    fact_cls = type(obj)._meta.extra.get("fact_event_cls")
                     if fact_cls is not None:
                         events.append(self._fact_event(obj, fact_cls, record, correlation_id, causation_id))
                 elif kind == "process_manager":
-                    record["_is_complete"] = obj.__dict__.get("_is_complete", False)
-                    record["_correlation_id"] = obj.__dict__.get("_correlation_id")
-                tx.save(schema, record, obj.__dict__.get("_version", -1))
+                    record["_is_complete"] = values.get("_is_complete", False)
+                    record["_correlation_id"] = values.get("_correlation_id")
+                tx.save(schema, record, values.get("_version", -1))
                 saved.append(obj)
             for schema, identity in self._deleted:
                 self.transaction(schema.database).delete(schema, identity)
@@ -130,7 +146,7 @@ class UnitOfWork:
                 default_tx = self.transaction("default")
                 domain.providers.event_store.append(to_store, transaction=default_tx)
             if events:
-                if domain.outbox_enabled:
+                if domain._outbox_enabled:
                     self.transaction("default").add_outbox(domain.outbox_records(events))
             for tx in self._transactions.values():
                 tx.commit()

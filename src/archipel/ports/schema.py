@@ -17,7 +17,7 @@ class ModelSchema:
     aggregates; adapters add ``_version`` when reading.
     """
 
-    __slots__ = ("name", "table", "cls", "id_field", "fields", "kind", "database", "extra_columns")
+    __slots__ = ("name", "table", "cls", "id_field", "fields", "kind", "database", "extra_columns", "flat")
 
     def __init__(
         self,
@@ -39,6 +39,12 @@ class ModelSchema:
         self.kind = kind
         self.database = database
         self.extra_columns = extra_columns
+        #: every stored value is an immutable scalar (no lists, dicts, nested elements):
+        #: adapters may skip deep copies
+        self.flat = all(
+            getattr(f, "type_name", "") not in ("list", "dict", "value_object", "has_many", "has_one", "any")
+            for f in fields.values()
+        )
 
     def __repr__(self) -> str:
         return f"ModelSchema({self.table!r})"

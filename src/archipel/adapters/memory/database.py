@@ -20,8 +20,9 @@ from archipel.query.results import Criteria
 
 __all__ = ["MemoryDatabase", "MemoryTransaction", "sort_records", "normalizer_for"]
 
-# table name -> identity -> (version, record)
-_Table = dict[Any, tuple[int, dict[str, Any]]]
+# table name -> identity -> record, with its version under "_version": a dict
+# of scalars is never tracked by the garbage collector (no per-row tuple)
+_Table = dict[Any, dict[str, Any]]
 _DELETED = object()
 
 
@@ -140,20 +141,18 @@ class MemoryTransaction:
             _, record, expected = pending
             if record is _DELETED:
                 return None
-            found = clone(record)
+            found = dict(record) if schema.flat else clone(record)
             found["_version"] = expected + 1
             return found  # type: ignore[no-any-return]
         row = self.db.tables.get(schema.table, {}).get(identity)
         if row is None:
             return None
-        found = clone(row[1])
-        found["_version"] = row[0]
-        return found  # type: ignore[no-any-return]
+        return dict(row) if schema.flat else clone(row)  # type: ignore[no-any-return]
 
     def query(self, schema: ModelSchema, criteria: Criteria) -> tuple[list[dict[str, Any]], int]:
         table = self.db.tables.get(schema.table, {})
         if self.writes:
-            merged = {ident: rec for ident, (_, rec) in table.items()}
+            merged = dict(table)
             for (tname, ident), (_, record, _) in self.writes.items():
                 if tname != schema.table:
                     continue
@@ -163,21 +162,23 @@ class MemoryTransaction:
                     merged[ident] = record
             rows: Iterable[dict[str, Any]] = merged.values()
         else:
-            rows = (rec for _, rec in table.values())
+            rows = table.values()
         page, total = run_criteria(rows, schema, criteria)
-        versions = {ident: version for ident, (version, _) in table.items()}
         out = []
+        flat = schema.flat
         for record in page:
-            copy = clone(record)
+            copy = dict(record) if flat else clone(record)
             ident = record.get(schema.id_field)
             pending = self.writes.get((schema.table, ident))
-            copy["_version"] = pending[2] + 1 if pending else versions.get(ident, 0)
+            if pending is not None:
+                copy["_version"] = pending[2] + 1
             out.append(copy)
         return out, total
 
     def save(self, schema: ModelSchema, record: dict[str, Any], expected_version: int) -> None:
         key = (schema.table, record[schema.id_field])
-        self.writes[key] = (schema, clone(record), expected_version)
+        # records come fresh from ``to_dict()``; only nested containers need copying
+        self.writes[key] = (schema, record if schema.flat else clone(record), expected_version)
 
     def delete(self, schema: ModelSchema, identity: Any) -> bool:
         exists = self.get(schema, identity) is not None
@@ -207,7 +208,7 @@ class MemoryTransaction:
                 if record is _DELETED:
                     continue
                 row = db.tables.get(tname, {}).get(ident)
-                actual = -1 if row is None else row[0]
+                actual = -1 if row is None else row["_version"]
                 if actual != expected:
                     name = schema.cls.__name__
                     if expected == -1:
@@ -240,7 +241,8 @@ class MemoryTransaction:
                 if record is _DELETED:
                     table.pop(ident, None)
                 else:
-                    table[ident] = (expected + 1, record)
+                    record["_version"] = expected + 1
+                    table[ident] = record
             for _, apply in self.hooks:
                 apply()
             if self.outbox:

@@ -1,0 +1,76 @@
+"""Core benchmark (W1, in memory): archipel vs eventsourcing vs protean, side by side.
+
+W1: N commands, each creating an aggregate that raises one event handled by
+one event handler and one projector; then N loads by id. Every workload runs
+in a fresh interpreter; archipel and eventsourcing alternate within each
+round so that machine noise hits both alike; medians are reported.
+
+    python bench/core.py                 # N = 1k, 10k, 100k; 3 rounds
+    python bench/core.py --quick         # N = 1k, 10k; 1 round (smoke)
+
+Targets (issue 2): write >= 1.5x eventsourcing, read >= 1.3x, archipel flat
+from 1k to 100k (+-20 %).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import ratio, run_workload  # noqa: E402
+
+
+def median_of(runs: list[dict[str, float]], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="N = 1k and 10k, one round")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--sizes", type=str, default=None, help="comma-separated N values")
+    parser.add_argument("--no-protean", action="store_true", help="skip protean (slow: quadratic)")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else (
+        [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
+    )
+    rounds = args.rounds or (1 if args.quick else 3)
+
+    results: dict[tuple[str, int], list[dict[str, float]]] = {}
+    for round_no in range(rounds):
+        for n in sizes:
+            for name in ("archipel", "eventsourcing"):
+                print(f"  round {round_no + 1}/{rounds}: {name} N={n} ...", file=sys.stderr, flush=True)
+                results.setdefault((name, n), []).append(run_workload(f"w1_{name}.py", str(n)))
+    protean: dict[int, dict[str, float]] = {}
+    if not args.no_protean:
+        for n in (250, 500):
+            print(f"  protean N={n} ...", file=sys.stderr, flush=True)
+            protean[n] = run_workload("w1_protean.py", str(n))
+
+    print("\nW1 in memory: commands/s (write) and loads/s (read), medians of", rounds, "round(s)")
+    header = f"{'N':>8} | {'archipel w':>11} {'es w':>9} {'ratio':>7} | {'archipel r':>11} {'es r':>9} {'ratio':>7}"
+    print(header)
+    print("-" * len(header))
+    writes = {}
+    for n in sizes:
+        aw, ar = median_of(results[("archipel", n)], "write_ops"), median_of(results[("archipel", n)], "read_ops")
+        ew, er = median_of(results[("eventsourcing", n)], "write_ops"), median_of(results[("eventsourcing", n)], "read_ops")
+        writes[n] = aw
+        print(f"{n:>8} | {aw:>11,.0f} {ew:>9,.0f} {ratio(aw, ew):>7} | {ar:>11,.0f} {er:>9,.0f} {ratio(ar, er):>7}")
+    for n, r in protean.items():
+        print(f"protean N={n}: write {r['write_ops']:,.1f}/s, read {r['read_ops']:,.1f}/s "
+              f"(archipel at N={sizes[0]}: {ratio(writes[sizes[0]], r['write_ops'])} writes)")
+    if len(sizes) > 1:
+        first, last = writes[sizes[0]], writes[sizes[-1]]
+        drift = (last - first) / first * 100
+        print(f"archipel write rate N={sizes[-1]} vs N={sizes[0]}: {drift:+.1f} % (target within +-20 %)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
