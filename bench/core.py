@@ -2,8 +2,14 @@
 
 W1: N commands, each creating an aggregate that raises one event handled by
 one event handler and one projector; then N loads by id. Every workload runs
-in a fresh interpreter; archipel and eventsourcing alternate within each
-round so that machine noise hits both alike; medians are reported.
+in a fresh interpreter; the contenders alternate within each round so that
+machine noise hits all alike; medians are reported.
+
+eventsourcing runs twice: ``es`` is the same workload with its own handler
+machinery (a System of two follower ProcessApplications under the
+SingleThreadedRunner); ``es-save`` only creates and saves the aggregate and
+calls the handler and projector as plain functions: its write floor, which
+does less work than W1 asks.
 
     python bench/core.py                 # N = 1k, 10k, 100k; 3 rounds
     python bench/core.py --quick         # N = 1k, 10k; 1 round (smoke)
@@ -22,6 +28,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import ratio, run_workload  # noqa: E402
+
+
+CONTENDERS = (
+    ("archipel", "w1_archipel.py"),
+    ("es", "w1_eventsourcing_system.py"),
+    ("es-save", "w1_eventsourcing.py"),
+)
 
 
 def median_of(runs: list[dict[str, float]], key: str) -> float:
@@ -43,9 +56,9 @@ def main() -> int:
     results: dict[tuple[str, int], list[dict[str, float]]] = {}
     for round_no in range(rounds):
         for n in sizes:
-            for name in ("archipel", "eventsourcing"):
+            for name, script in CONTENDERS:
                 print(f"  round {round_no + 1}/{rounds}: {name} N={n} ...", file=sys.stderr, flush=True)
-                results.setdefault((name, n), []).append(run_workload(f"w1_{name}.py", str(n)))
+                results.setdefault((name, n), []).append(run_workload(script, str(n)))
     protean: dict[int, dict[str, float]] = {}
     if not args.no_protean:
         for n in (250, 500):
@@ -53,15 +66,22 @@ def main() -> int:
             protean[n] = run_workload("w1_protean.py", str(n))
 
     print("\nW1 in memory: commands/s (write) and loads/s (read), medians of", rounds, "round(s)")
-    header = f"{'N':>8} | {'archipel w':>11} {'es w':>9} {'ratio':>7} | {'archipel r':>11} {'es r':>9} {'ratio':>7}"
+    header = (
+        f"{'N':>8} | {'archipel':>9} {'es':>9} {'ratio':>7} {'es-save':>9} {'ratio':>7} |"
+        f" {'archipel r':>10} {'es r':>9} {'ratio':>7}"
+    )
     print(header)
     print("-" * len(header))
     writes = {}
     for n in sizes:
-        aw, ar = median_of(results[("archipel", n)], "write_ops"), median_of(results[("archipel", n)], "read_ops")
-        ew, er = median_of(results[("eventsourcing", n)], "write_ops"), median_of(results[("eventsourcing", n)], "read_ops")
+        a, e, f = (results[(name, n)] for name, _ in CONTENDERS)
+        aw, ew, fw = median_of(a, "write_ops"), median_of(e, "write_ops"), median_of(f, "write_ops")
+        ar, er = median_of(a, "read_ops"), median_of(e, "read_ops")
         writes[n] = aw
-        print(f"{n:>8} | {aw:>11,.0f} {ew:>9,.0f} {ratio(aw, ew):>7} | {ar:>11,.0f} {er:>9,.0f} {ratio(ar, er):>7}")
+        print(
+            f"{n:>8} | {aw:>9,.0f} {ew:>9,.0f} {ratio(aw, ew):>7} {fw:>9,.0f} {ratio(aw, fw):>7} |"
+            f" {ar:>10,.0f} {er:>9,.0f} {ratio(ar, er):>7}"
+        )
     for n, r in protean.items():
         print(f"protean N={n}: write {r['write_ops']:,.1f}/s, read {r['read_ops']:,.1f}/s "
               f"(archipel at N={sizes[0]}: {ratio(writes[sizes[0]], r['write_ops'])} writes)")

@@ -120,10 +120,25 @@ class MemoryDatabase:
         return len(self.tables.get(schema.table, {}))
 
 
+def _conflict(schema: ModelSchema, ident: Any, expected: int, actual: int) -> None:
+    name = schema.cls.__name__
+    if expected == -1:
+        message = (
+            f"{name} {ident!r} already exists: load it and change it "
+            "instead of adding a new one with the same identity"
+        )
+    else:
+        message = (
+            f"{name} {ident!r} was changed concurrently (expected version "
+            f"{expected}, found {actual}): reload it and retry"
+        )
+    raise ExpectedVersionError(message, stream=str(ident), expected=expected, actual=actual)
+
+
 class MemoryTransaction:
     """Buffered writes over a :class:`MemoryDatabase`; see the module docstring."""
 
-    __slots__ = ("db", "writes", "outbox", "hooks", "done", "processed")
+    __slots__ = ("db", "writes", "outbox", "hooks", "done", "processed", "appends")
 
     def __init__(self, db: MemoryDatabase) -> None:
         self.db = db
@@ -133,6 +148,8 @@ class MemoryTransaction:
         self.processed: set[tuple[str, str]] = set()
         # (prepare, apply) pairs from enlisted stores (the memory event store)
         self.hooks: list[tuple[Callable[[], None], Callable[[], None]]] = []
+        # (memory event store, messages) appended atomically at commit
+        self.appends: list[tuple[Any, Any]] = []
         self.done = False
 
     def get(self, schema: ModelSchema, identity: Any) -> dict[str, Any] | None:
@@ -203,46 +220,42 @@ class MemoryTransaction:
         if self.done:
             return
         db = self.db
+        tables = db.tables
+        writes = self.writes
         with STORE_LOCK:
-            for (tname, ident), (schema, record, expected) in self.writes.items():
+            # 1. check every condition; nothing is applied if one fails
+            for (tname, ident), (schema, record, expected) in writes.items():
                 if record is _DELETED:
                     continue
-                row = db.tables.get(tname, {}).get(ident)
+                table = tables.get(tname)
+                row = table.get(ident) if table is not None else None
                 actual = -1 if row is None else row["_version"]
                 if actual != expected:
-                    name = schema.cls.__name__
-                    if expected == -1:
-                        message = (
-                            f"{name} {ident!r} already exists: load it and change it "
-                            "instead of adding a new one with the same identity"
-                        )
-                    else:
-                        message = (
-                            f"{name} {ident!r} was changed concurrently (expected version "
-                            f"{expected}, found {actual}): reload it and retry"
-                        )
-                    raise ExpectedVersionError(
-                        message, stream=str(ident), expected=expected, actual=actual
-                    )
-            duplicate = self.processed & db.processed
-            if duplicate:
-                from archipel.errors import DuplicateMessageError
+                    _conflict(schema, ident, expected, actual)
+            if self.processed:
+                duplicate = self.processed & db.processed
+                if duplicate:
+                    from archipel.errors import DuplicateMessageError
 
-                subscription, message_id = next(iter(duplicate))
-                raise DuplicateMessageError(
-                    f"{subscription} already handled message {message_id}: the redelivery is ignored"
-                )
+                    subscription, message_id = next(iter(duplicate))
+                    raise DuplicateMessageError(
+                        f"{subscription} already handled message {message_id}: the redelivery is ignored"
+                    )
+            checked = [(store, store._check(messages)) for store, messages in self.appends]
             for prepare, _ in self.hooks:
                 prepare()
-            for (tname, ident), (schema, record, expected) in self.writes.items():
-                table = db.tables.get(tname)
+            # 2. apply
+            for (tname, ident), (schema, record, expected) in writes.items():
+                table = tables.get(tname)
                 if table is None:
-                    table = db.tables.setdefault(tname, {})
+                    table = tables.setdefault(tname, {})
                 if record is _DELETED:
                     table.pop(ident, None)
                 else:
                     record["_version"] = expected + 1
                     table[ident] = record
+            for store, fresh in checked:
+                store._apply(fresh)
             for _, apply in self.hooks:
                 apply()
             if self.outbox:
@@ -256,4 +269,5 @@ class MemoryTransaction:
         self.outbox.clear()
         self.processed.clear()
         self.hooks.clear()
+        self.appends.clear()
         self.done = True

@@ -70,10 +70,10 @@ class MemoryEventStore:
 
     # -- writing --------------------------------------------------------
     def append(self, messages: Sequence[Any], transaction: Any = None) -> int:
-        enlist = getattr(transaction, "enlist", None)
-        if enlist is not None:
-            state: dict[str, list[Any]] = {}
-            enlist(lambda: state.__setitem__("new", self._check(messages)), lambda: self._apply(state["new"]))
+        appends = getattr(transaction, "appends", None)
+        if appends is not None:
+            # a memory transaction: checked and applied atomically at its commit
+            appends.append((self, messages))
             return len(messages)
         with STORE_LOCK:
             fresh = self._check(messages)
