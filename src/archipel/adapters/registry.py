@@ -21,11 +21,14 @@ _BUILTIN: dict[str, dict[str, str]] = {
         "memory": "archipel.adapters.memory.database:MemoryDatabase",
         "sqlite": "archipel.adapters.sql.database:create_database",
         "postgresql": "archipel.adapters.sql.database:create_database",
+        # "sql": SQLite or PostgreSQL, chosen by the scheme of database_uri
+        "sql": "archipel.adapters.sql.database:create_database",
     },
     "event_store": {
         "memory": "archipel.adapters.memory.event_store:MemoryEventStore",
         "sqlite": "archipel.adapters.sql.event_store:create_event_store",
         "postgresql": "archipel.adapters.sql.event_store:create_event_store",
+        "sql": "archipel.adapters.sql.event_store:create_event_store",
     },
     "broker": {
         "inline": "archipel.adapters.memory.broker:InlineBroker",
@@ -34,7 +37,7 @@ _BUILTIN: dict[str, dict[str, str]] = {
     },
 }
 _EXTRA: dict[str, dict[str, Callable[..., Any] | str]] = {"database": {}, "event_store": {}, "broker": {}}
-_EXTRAS_HINT = {"sqlite": "sql", "postgresql": "sql", "redis": "redis"}
+_EXTRAS_HINT = {"sqlite": "sql", "postgresql": "sql", "sql": "sql", "redis": "redis"}
 
 
 def register_provider(kind: str, name: str, factory: Callable[..., Any] | str) -> None:
