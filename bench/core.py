@@ -29,7 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import ratio, run_workload  # noqa: E402
 
-
 CONTENDERS = (
     ("archipel", "w1_archipel.py"),
     ("es", "w1_eventsourcing_system.py"),

@@ -109,7 +109,7 @@ class BaseEntity(BaseModel):
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self._identity() == other._identity()  # type: ignore[union-attr]
+        return bool(self._identity() == other._identity())  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
         return hash((type(self), self._identity()))

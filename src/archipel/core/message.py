@@ -24,7 +24,7 @@ def new_message_id() -> str:
 
 def utcnow() -> _dt.datetime:
     """The current time, timezone-aware UTC."""
-    return _dt.datetime.now(_dt.timezone.utc)
+    return _dt.datetime.now(_dt.UTC)
 
 
 _FIELDS = (

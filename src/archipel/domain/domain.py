@@ -135,14 +135,14 @@ class Domain(ElementDecorators):
             self._async_commands = self.config.get("command_processing", "sync") == "async"
             self._command_streams = {
                 cls: (
-                    getattr(cls._meta.part_of, "_meta").stream_category or self.snake_name,
+                    cls._meta.part_of._meta.stream_category or self.snake_name,
                     getattr(cls._meta.part_of, "_id_field", None),
                 )
                 for cls in self.registry.of_kind("command").values()
                 if cls._meta.part_of is not None
             }
             self._persist_plan = {
-                cls: (schema, schema.kind, cls._meta.extra.get("fact_event_cls"))
+                cls: (schema, schema.kind, getattr(cls, "_meta").extra.get("fact_event_cls"))
                 for cls, schema in self._schemas.items()
             }
             self._initialized = True
@@ -179,7 +179,7 @@ class Domain(ElementDecorators):
     # -- configuration shortcuts ---------------------------------------------
     @property
     def handles_events_inline(self) -> bool:
-        return self.config.get("event_processing", "sync") == "sync"
+        return bool(self.config.get("event_processing", "sync") == "sync")
 
     @property
     def outbox_enabled(self) -> bool:

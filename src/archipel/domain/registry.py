@@ -99,7 +99,7 @@ class Registry:
 
     def __init__(self, domain: Domain) -> None:
         self.domain = domain
-        self.elements: dict[str, dict[str, type]] = {kind: {} for kind in KINDS}
+        self.elements: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
         self.by_name: dict[str, type] = {}
         self.external_events: dict[type, str] = {}
 
@@ -158,7 +158,7 @@ class Registry:
             )
         self.external_events[cls] = type_string
 
-    def of_kind(self, kind: str) -> dict[str, type]:
+    def of_kind(self, kind: str) -> dict[str, Any]:
         return self.elements[kind]
 
     def resolve(self, name: str) -> type:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as _dt
 import decimal
 import uuid
-from os import urandom as _urandom
 from collections.abc import Callable
+from os import urandom as _urandom
 from typing import Any
 
 from archipel.fields.base import Field, FieldError

@@ -245,7 +245,7 @@ class MemoryTransaction:
             for prepare, _ in self.hooks:
                 prepare()
             # 2. apply
-            for (tname, ident), (schema, record, expected) in writes.items():
+            for (tname, ident), (_schema, record, expected) in writes.items():
                 table = tables.get(tname)
                 if table is None:
                     table = tables.setdefault(tname, {})
