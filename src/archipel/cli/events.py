@@ -1,0 +1,177 @@
+"""``archipel events trace|list``: read the event store.
+
+``trace`` follows one correlation id: every message caused, directly or
+not, by one original request, drawn as the tree of causation ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import deque
+from collections.abc import Iterable
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+from rich.tree import Tree
+
+from archipel.cli._console import UsageError, out
+from archipel.cli._domain import DomainOption, load_domain
+from archipel.ports.event_store import StoredMessage
+
+__all__ = ["app", "causation_tree", "short_time", "tail"]
+
+app = typer.Typer(help="Inspect stored events and commands.", no_args_is_help=True)
+
+_PAGE = 1000
+
+
+def _meta(message: StoredMessage) -> dict[str, Any]:
+    meta = message.get("metadata") or {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def short_time(value: Any) -> str:
+    """``2026-01-31 12:00:05.123`` from an ISO timestamp (as stored); other values as text."""
+    if not value:
+        return ""
+    try:
+        moment = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    zone = "" if moment.utcoffset() in (None, dt.timedelta(0)) else moment.strftime(" %z")
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + zone
+
+
+def _label(message: StoredMessage) -> str:
+    # two lines: what happened (kind, type, stream), then when and which message
+    meta = _meta(message)
+    kind = str(meta.get("kind") or "EVENT").upper()
+    colour = "yellow" if kind == "COMMAND" else "cyan"
+    return (
+        f"[bold {colour}]{escape(kind.lower())}[/] [bold]{escape(str(meta.get('type')))}[/]"
+        f"  [magenta]{escape(str(meta.get('stream')))}[/]\n"
+        f"[dim]{escape(short_time(meta.get('time')))}  id {escape(str(meta.get('id')))}[/]"
+    )
+
+
+def causation_tree(correlation_id: str, messages: Iterable[StoredMessage]) -> Tree:
+    """A Rich tree of ``messages``: each under the message that caused it.
+
+    Messages whose cause is not among them (the original request, or a
+    cause stored elsewhere) hang from the root; a cycle in bad data is cut
+    rather than followed forever.
+    """
+    ordered = sorted(messages, key=lambda m: _meta(m).get("global_position") or 0)
+    ids = {_meta(m).get("id") for m in ordered}
+    children: dict[Any, list[StoredMessage]] = {}
+    roots: list[StoredMessage] = []
+    for message in ordered:
+        cause = _meta(message).get("causation_id")
+        if cause and cause in ids and cause != _meta(message).get("id"):
+            children.setdefault(cause, []).append(message)
+        else:
+            roots.append(message)
+    count = len(ordered)
+    tree = Tree(
+        f"[bold]correlation[/] {escape(correlation_id)} "
+        f"[dim]({count} message{'s' if count != 1 else ''})[/]"
+    )
+    seen: set[Any] = set()
+
+    def attach(node: Tree, message: StoredMessage) -> None:
+        message_id = _meta(message).get("id")
+        seen.add(message_id)
+        branch = node.add(_label(message))
+        for child in children.get(message_id, []):
+            if _meta(child).get("id") not in seen:
+                attach(branch, child)
+
+    for root in roots:
+        attach(tree, root)
+    # messages only reachable through a cycle: show them rather than hide them
+    for message in ordered:
+        if _meta(message).get("id") not in seen:
+            attach(tree, message)
+    return tree
+
+
+@app.command()
+def trace(
+    correlation_id: Annotated[str, typer.Argument(help="The correlation id to follow.")],
+    domain: DomainOption = None,
+) -> None:
+    """Show every message of one correlation id as a causation tree."""
+    loaded = load_domain(domain)
+    with loaded.domain_context():
+        messages = loaded.event_store.read_correlated(correlation_id)
+    if not messages:
+        out().print(f"No messages found for correlation id {escape(correlation_id)}")
+        return
+    out().print(causation_tree(correlation_id, messages))
+
+
+def tail(store: Any, limit: int, category: str | None = None) -> list[StoredMessage]:
+    """The last ``limit`` messages of the store (or of one category), oldest first.
+
+    The event store reads forward only, so this pages through and keeps the
+    end; fine for a command run by hand.
+    """
+    kept: deque[StoredMessage] = deque(maxlen=limit)
+    after = 0
+    while True:
+        if category is None:
+            page = store.read_all(after_global=after, limit=_PAGE)
+        else:
+            page = store.read_category(category, after_global=after, limit=_PAGE)
+        kept.extend(page)
+        if len(page) < _PAGE:
+            return list(kept)
+        after = int(_meta(page[-1]).get("global_position") or after + len(page))
+
+
+@app.command("list")
+def list_(
+    domain: DomainOption = None,
+    stream: Annotated[
+        str | None, typer.Option("--stream", help="One stream, e.g. shop::order-42.", show_default=False)
+    ] = None,
+    category: Annotated[
+        str | None,
+        typer.Option("--category", help="One stream category, e.g. shop::order.", show_default=False),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many (the latest).")] = 20,
+) -> None:
+    """List the latest stored messages (all, one stream, or one category)."""
+    if stream and category:
+        raise UsageError("--stream and --category are exclusive", hint="give one of them")
+    loaded = load_domain(domain)
+    with loaded.domain_context():
+        store = loaded.event_store
+        if stream:
+            messages = store.read_stream(stream)[-limit:]
+        else:
+            messages = tail(store, limit, category)
+    where = f"stream {stream}" if stream else f"category {category}" if category else "the event store"
+    if not messages:
+        out().print(f"No messages in {escape(where)}")
+        return
+    table = Table(title=f"{loaded.name}: latest {len(messages)} in {where}", title_justify="left")
+    table.add_column("#", justify="right", style="dim", no_wrap=True)
+    table.add_column("time", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("type", style="bold", overflow="fold")
+    table.add_column("stream", style="magenta", overflow="fold")
+    table.add_column("id", style="dim", overflow="fold")
+    for message in messages:
+        meta = _meta(message)
+        table.add_row(
+            str(meta.get("global_position") or ""),
+            short_time(meta.get("time")),
+            str(meta.get("kind") or "").lower(),
+            escape(str(meta.get("type"))),
+            escape(str(meta.get("stream"))),
+            escape(str(meta.get("id"))),
+        )
+    out().print(table)

@@ -1,0 +1,79 @@
+"""``archipel observatory``: the live dashboard for one or more domains."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from archipel.cli._console import CliError, err, warn
+from archipel.cli._domain import DomainsOption, load_domains
+
+__all__ = ["is_loopback", "observatory"]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_port(host: str, port: int) -> None:
+    # uvicorn reports a taken port as a log line and a bare exit; say it plainly
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as exc:
+            raise CliError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                hint="choose another --port (or stop what is using it)",
+            ) from exc
+
+
+def observatory(
+    domain: DomainsOption = None,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind; anything but loopback exposes the dashboard.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port to listen on.")] = 9000,
+) -> None:
+    """Serve the observatory dashboard: handlers, events, outbox and dead letters, live."""
+    try:
+        import uvicorn
+
+        from archipel.observatory.app import create_app
+    except ImportError as exc:
+        raise CliError(
+            f"the observatory needs the web extra ({exc})",
+            hint="pip install 'archipel[web]'",
+        ) from exc
+    domains = load_domains(domain)
+    if not is_loopback(host):
+        warn(
+            f"binding to {host}: the dashboard (events and their data, no authentication) "
+            "is reachable from other machines"
+        )
+    _check_port(host, port)
+    names = ", ".join(d.name for d in domains)
+    shown = f"[{host}]" if ":" in host else host
+    err().print(
+        f"[bold]archipel observatory[/] for {escape(names)} at "
+        f"[link=http://{shown}:{port}/]http://{escape(shown)}:{port}/[/link] [dim](Ctrl-C to stop)[/]"
+    )
+    # short graceful shutdown: open SSE streams would otherwise hold SIGTERM up
+    uvicorn.run(
+        create_app(domains),
+        host=host.strip("[]"),
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=2,
+    )

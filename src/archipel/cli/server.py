@@ -1,0 +1,40 @@
+"""``archipel server``: the async engine for one domain (outbox relay, subscriptions)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from archipel.cli import _engine
+from archipel.cli._console import err
+from archipel.cli._domain import DomainOption, load_domain
+
+__all__ = ["server"]
+
+
+def server(
+    domain: DomainOption = None,
+    workers: Annotated[
+        int, typer.Option("--workers", "-w", min=1, help="Worker processes sharing the subscriptions.")
+    ] = 1,
+    health_port: Annotated[
+        int | None,
+        typer.Option(
+            "--health-port", min=1, max=65535, help="Serve /health on this port.", show_default=False
+        ),
+    ] = None,
+    test_mode: Annotated[
+        bool, typer.Option("--test-mode", help="Process what is pending, then exit.")
+    ] = False,
+) -> None:
+    """Run the async processing server for one domain until SIGTERM/Ctrl-C."""
+    loaded = load_domain(domain)
+    plural = "s" if workers != 1 else ""
+    err().print(f"[dim]archipel server: domain {escape(loaded.name)}, {workers} worker{plural}[/]")
+    with loaded.domain_context():
+        code = _engine.run_server(
+            loaded, workers=workers, health_port=health_port, test_mode=test_mode
+        )
+    raise typer.Exit(code)

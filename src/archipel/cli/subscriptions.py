@@ -1,0 +1,91 @@
+"""``archipel subscriptions status``: every handler's subscription and its health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.console import Group
+from rich.markup import escape
+from rich.measure import Measurement
+from rich.table import Table
+
+from archipel.cli import _engine
+from archipel.cli._console import out
+from archipel.cli._domain import DomainOption, load_domain
+
+__all__ = ["app", "health_of"]
+
+app = typer.Typer(help="Check the health of the domain's subscriptions.", no_args_is_help=True)
+
+
+def _count(value: int | None) -> str:
+    return "—" if value is None else str(value)
+
+
+def health_of(row: Any) -> tuple[str, str]:
+    """``(word, rich style)`` summarising one status row."""
+    dlq, lag, pending = row.dlq_depth, row.lag, row.pending
+    if dlq:
+        return "failing", "bold red"
+    if lag or pending:
+        return "behind", "yellow"
+    if lag is None and pending is None:
+        return "inline", "cyan"
+    return "ok", "green"
+
+
+def _table(title: str, rows: list[Any]) -> Table:
+    table = Table(title=title, title_justify="left")
+    # handler names are what people grep for: never truncate them
+    table.add_column("subscription", style="bold", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("streams", style="magenta", overflow="fold")
+    table.add_column("lag", justify="right", no_wrap=True)
+    table.add_column("pending", justify="right", no_wrap=True)
+    table.add_column("DLQ", justify="right", no_wrap=True)
+    table.add_column("health", no_wrap=True)
+    for row in rows:
+        word, style = health_of(row)
+        table.add_row(
+            escape(str(row.name)),
+            escape(str(row.kind).replace("_", " ")),
+            escape(", ".join(row.streams) or "—"),
+            _count(row.lag),
+            _count(row.pending),
+            _count(row.dlq_depth),
+            f"[{style}]{word}[/]",
+        )
+    return table
+
+
+def _stacked(title: str, rows: list[Any]) -> Group:
+    # for terminals too narrow for the table: one block per subscription
+    lines: list[str] = [title]
+    for row in rows:
+        word, style = health_of(row)
+        lines.append(
+            f"[bold]{escape(str(row.name))}[/]  {escape(str(row.kind).replace('_', ' '))}"
+            f"  [{style}]{word}[/]"
+        )
+        lines.append(
+            f"  streams [magenta]{escape(', '.join(row.streams) or '—')}[/]  "
+            f"lag {_count(row.lag)} · pending {_count(row.pending)} · DLQ {_count(row.dlq_depth)}"
+        )
+    return Group(*lines)
+
+
+@app.command()
+def status(domain: DomainOption = None) -> None:
+    """Show each subscription: kind, streams, lag, pending messages, dead letters."""
+    loaded = load_domain(domain)
+    with loaded.domain_context():
+        rows = _engine.subscription_status(loaded)
+    console = out()
+    if not rows:
+        console.print(f"Domain {escape(loaded.name)} has no subscriptions (no handlers registered)")
+        return
+    title = f"{loaded.name}: {len(rows)} subscription(s)"
+    table = _table(title, rows)
+    needed = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    console.print(table if needed <= console.width else _stacked(escape(title), rows))

@@ -1,0 +1,3 @@
+"""A module without any Domain."""
+
+ANSWER = 42
