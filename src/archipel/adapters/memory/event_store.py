@@ -1,10 +1,17 @@
-"""In-memory event store: append-only lists indexed by stream, category and id.
+"""In-memory event store: a columnar append-only log with linked indexes.
 
-Each message is kept as one flat tuple of its metadata values plus its data
-dict (atoms only, so the garbage collector untracks them: a store of
-millions of events does not slow every collection down). Reads return the
-storage form ``{"metadata": ..., "data": ...}``. Appends that arrive with a
-memory transaction commit atomically with it.
+The log is a handful of parallel lists (one per metadata field, plus the
+data dicts), and each index — by stream, by category, by correlation id —
+maps a key to its *latest* log entry, with a "previous entry" column linking
+back. Appending is O(1); reading a stream or a correlation walks its links.
+Nothing per message is a container the garbage collector has to track
+(lists of strings and ints, dicts of scalars), so a store of millions of
+events does not slow every collection down; tuples and per-stream lists
+would (CPython keeps them tracked).
+
+Reads return the storage form ``{"metadata": ..., "data": ...}``. Appends
+that arrive with a memory transaction are checked and applied atomically at
+its commit.
 """
 
 from __future__ import annotations
@@ -18,35 +25,7 @@ from archipel.ports.event_store import StoredMessage
 
 __all__ = ["MemoryEventStore", "category_of"]
 
-
-_Index = int | tuple[int, ...] | list[int] | None
-
-
-def _push(entry: _Index, index: int) -> _Index:
-    if entry is None:
-        return index
-    if type(entry) is int:
-        return (entry, index)
-    if type(entry) is tuple:
-        return entry + (index,) if len(entry) < 32 else [*entry, index]
-    entry.append(index)  # type: ignore[union-attr]
-    return entry
-
-
-def _length(entry: _Index) -> int:
-    if entry is None:
-        return 0
-    if type(entry) is int:
-        return 1
-    return len(entry)  # type: ignore[arg-type]
-
-
-def _as_list(entry: _Index) -> list[int]:
-    if entry is None:
-        return []
-    if type(entry) is int:
-        return [entry]
-    return list(entry)  # type: ignore[arg-type]
+_NONE = -1
 
 
 def category_of(stream: str) -> str:
@@ -59,14 +38,31 @@ class MemoryEventStore:
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         self.config = config or {}
-        self._log: list[Any] = []
-        # index entries are an int, then a tuple, then (past 32) a list: most
-        # streams are short, and ints and tuples of ints cost the garbage
-        # collector nothing, so millions of streams do not slow collections
-        self._streams: dict[str, _Index] = {}
-        self._categories: dict[str, list[int]] = {}
+        self._reset()
+
+    def _reset(self) -> None:
+        # columns: entry i of each list describes log entry i (global position i + 1)
+        self._id: list[str] = []
+        self._type: list[str] = []
+        self._kind: list[str] = []
+        self._stream: list[str] = []
+        self._time: list[Any] = []
+        self._version: list[int] = []
+        self._position: list[int] = []
+        self._correlation: list[str | None] = []
+        self._causation: list[str | None] = []
+        self._headers: list[dict[str, Any] | None] = []
+        self._domain: list[str | None] = []
+        self._priority: list[int] = []
+        self._data: list[dict[str, Any]] = []
+        self._prev_in_stream: list[int] = []
+        self._prev_in_category: list[int] = []
+        self._prev_in_correlation: list[int] = []
+        # key -> latest log index
+        self._stream_last: dict[str, int] = {}
+        self._category_last: dict[str, int] = {}
+        self._correlation_last: dict[str, int] = {}
         self._ids: set[str] = set()
-        self._correlations: dict[str, _Index] = {}
 
     # -- writing --------------------------------------------------------
     def append(self, messages: Sequence[Any], transaction: Any = None) -> int:
@@ -80,23 +76,29 @@ class MemoryEventStore:
             self._apply(fresh)
         return len(fresh)
 
+    def _next_position(self, stream: str) -> int:
+        last = self._stream_last.get(stream)
+        return 0 if last is None else self._position[last] + 1
+
     def _check(self, messages: Sequence[Any]) -> list[Any]:
         fresh = []
         next_positions: dict[str, int] = {}
+        ids = self._ids
         for message in messages:
             meta = message._metadata
-            if meta.id in self._ids:
+            if meta.id in ids:
                 continue
             stream = meta.stream
             expected = next_positions.get(stream)
             if expected is None:
-                expected = _length(self._streams.get(stream))
-            if meta.position is not None and meta.position != expected:
+                expected = self._next_position(stream)
+            position = meta.position
+            if position is not None and position != expected:
                 raise ExpectedVersionError(
                     f"stream {stream!r} is at position {expected - 1}, cannot append "
-                    f"position {meta.position}: another writer got there first; reload and retry",
+                    f"position {position}: another writer got there first; reload and retry",
                     stream=stream,
-                    expected=meta.position,
+                    expected=position,
                     actual=expected - 1,
                 )
             next_positions[stream] = expected + 1
@@ -104,101 +106,112 @@ class MemoryEventStore:
         return fresh
 
     def _apply(self, messages: list[Any]) -> None:
-        log = self._log
-        streams = self._streams
-        categories = self._categories
+        stream_last = self._stream_last
+        category_last = self._category_last
+        correlation_last = self._correlation_last
         for message in messages:
             meta = message._metadata
-            index = len(log)
+            values = meta.__dict__
+            index = len(self._id)
             stream = meta.stream
-            positions = streams.get(stream)
-            if positions is None:
-                category = stream.split("-", 1)[0]
-                indexes = categories.get(category)
-                if indexes is None:
-                    indexes = categories[category] = []
-            else:
-                indexes = categories[stream.split("-", 1)[0]]
-            if meta.position is None:
-                meta.position = _length(positions)
-            meta.global_position = index + 1
-            streams[stream] = _push(positions, index)
-            indexes.append(index)
+            previous = stream_last.get(stream)
+            position = meta.position
+            if position is None:
+                position = 0 if previous is None else self._position[previous] + 1
+                values["position"] = position
+            values["global_position"] = index + 1
+            category = stream.split("-", 1)[0]
             correlation_id = meta.correlation_id
-            if correlation_id:
-                correlations = self._correlations
-                correlations[correlation_id] = _push(correlations.get(correlation_id), index)
-            self._ids.add(meta.id)
-            log.append(
-                (
-                    meta.id,
-                    meta.type,
-                    meta.kind,
-                    stream,
-                    meta.time,
-                    meta.version,
-                    meta.position,
-                    index + 1,
-                    correlation_id,
-                    meta.causation_id,
-                    meta.__dict__.get("_headers") or None,
-                    meta.domain,
-                    meta.priority,
-                    message.to_dict(),
-                )
+            self._id.append(meta.id)
+            self._type.append(meta.type)
+            self._kind.append(meta.kind)
+            self._stream.append(stream)
+            self._time.append(meta.time)
+            self._version.append(meta.version)
+            self._position.append(position)
+            self._correlation.append(correlation_id)
+            self._causation.append(meta.causation_id)
+            self._headers.append(values.get("_headers") or None)
+            self._domain.append(meta.domain)
+            self._priority.append(meta.priority)
+            self._data.append(message.to_dict())
+            self._prev_in_stream.append(_NONE if previous is None else previous)
+            self._prev_in_category.append(category_last.get(category, _NONE))
+            self._prev_in_correlation.append(
+                correlation_last.get(correlation_id, _NONE) if correlation_id else _NONE
             )
+            stream_last[stream] = index
+            category_last[category] = index
+            if correlation_id:
+                correlation_last[correlation_id] = index
+            self._ids.add(meta.id)
 
     # -- reading --------------------------------------------------------
     def _stored(self, index: int) -> StoredMessage:
-        (mid, mtype, kind, stream, time, version, position, global_position, correlation_id,
-         causation_id, headers, domain, priority, data) = self._log[index]
+        time = self._time[index]
+        headers = self._headers[index]
         metadata = {
-            "id": mid,
-            "type": mtype,
-            "kind": kind,
-            "stream": stream,
+            "id": self._id[index],
+            "type": self._type[index],
+            "kind": self._kind[index],
+            "stream": self._stream[index],
             "time": time.isoformat() if time is not None else None,
-            "version": version,
-            "position": position,
-            "global_position": global_position,
-            "correlation_id": correlation_id,
-            "causation_id": causation_id,
+            "version": self._version[index],
+            "position": self._position[index],
+            "global_position": index + 1,
+            "correlation_id": self._correlation[index],
+            "causation_id": self._causation[index],
             "headers": dict(headers) if headers else {},
-            "domain": domain,
-            "priority": priority,
+            "domain": self._domain[index],
+            "priority": self._priority[index],
         }
-        return {"metadata": metadata, "data": clone(data)}
+        return {"metadata": metadata, "data": clone(self._data[index])}
+
+    def _walk(self, last: int | None, links: list[int], stop_below: int = _NONE) -> list[int]:
+        """Log indexes from ``last`` back along ``links``, returned oldest first."""
+        found = []
+        index = _NONE if last is None else last
+        while index != _NONE and index > stop_below:
+            found.append(index)
+            index = links[index]
+        found.reverse()
+        return found
 
     def read_stream(
         self, stream: str, from_position: int = 0, to_position: int | None = None
     ) -> list[StoredMessage]:
-        indexes = _as_list(self._streams.get(stream))
-        end = None if to_position is None else to_position + 1
-        return [self._stored(i) for i in indexes[from_position:end]]
+        indexes = self._walk(self._stream_last.get(stream), self._prev_in_stream)
+        positions = self._position
+        return [
+            self._stored(i)
+            for i in indexes
+            if positions[i] >= from_position and (to_position is None or positions[i] <= to_position)
+        ]
 
     def read_category(self, category: str, after_global: int = 0, limit: int = 1000) -> list[StoredMessage]:
-        indexes = self._categories.get(category, [])
-        return [self._stored(i) for i in indexes if i + 1 > after_global][:limit]
+        # global position = index + 1, so "after_global" means index >= after_global
+        indexes = self._walk(
+            self._category_last.get(category), self._prev_in_category, stop_below=after_global - 1
+        )
+        return [self._stored(i) for i in indexes[:limit]]
 
     def read_all(self, after_global: int = 0, limit: int = 1000) -> list[StoredMessage]:
-        return [self._stored(i) for i in range(after_global, min(len(self._log), after_global + limit))]
+        end = min(len(self._id), after_global + limit)
+        return [self._stored(i) for i in range(after_global, end)]
 
     def read_correlated(self, correlation_id: str) -> list[StoredMessage]:
-        return [self._stored(i) for i in _as_list(self._correlations.get(correlation_id))]
+        indexes = self._walk(self._correlation_last.get(correlation_id), self._prev_in_correlation)
+        return [self._stored(i) for i in indexes]
 
     def last_position(self, stream: str) -> int:
-        return _length(self._streams.get(stream)) - 1
+        return self._next_position(stream) - 1
 
     def count(self) -> int:
-        return len(self._log)
+        return len(self._id)
 
     def truncate(self) -> None:
         with STORE_LOCK:
-            self._log.clear()
-            self._streams.clear()
-            self._categories.clear()
-            self._ids.clear()
-            self._correlations.clear()
+            self._reset()
 
     def close(self) -> None:
         """Nothing to release."""
