@@ -142,7 +142,7 @@ class Domain(ElementDecorators):
                 if cls._meta.part_of is not None
             }
             self._persist_plan = {
-                cls: (schema, schema.kind, getattr(cls, "_meta").extra.get("fact_event_cls"))
+                cls: (schema, schema.kind, cls._meta.extra.get("fact_event_cls"))
                 for cls, schema in self._schemas.items()
             }
             self._initialized = True
@@ -240,6 +240,10 @@ class Domain(ElementDecorators):
                 from archipel.handling.process_managers import ProcessManagerRepository
 
                 repo_cls = ProcessManagerRepository
+            elif schema.kind == "event_sourced" and repo_cls is Repository:
+                from archipel.handling.event_sourced import EventSourcedRepository
+
+                repo_cls = EventSourcedRepository
             repo = repo_cls(self, cls, schema)
             self._repositories[cls] = repo
         return repo
@@ -256,7 +260,9 @@ class Domain(ElementDecorators):
     def _each_database_schemas(self) -> Iterator[tuple[Any, list[ModelSchema]]]:
         self._ensure_initialized()
         for name, database in self.providers.databases.items():
-            yield database, [s for s in self._schemas.values() if s.database == name]
+            yield database, [
+                s for s in self._schemas.values() if s.database == name and s.kind != "event_sourced"
+            ]
 
     def setup_database(self) -> None:
         """Create the tables of every database (idempotent)."""

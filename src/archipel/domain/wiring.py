@@ -120,6 +120,8 @@ def _schemas(domain: Domain) -> dict[type, ModelSchema]:
             extra: tuple[str, ...] = ()
             if kind == "aggregate":
                 extra = ("_event_position",)
+                if meta.get("is_event_sourced"):
+                    kind = "event_sourced"  # no table: state is the replay of its stream
             elif kind == "process_manager":
                 id_field = "_correlation_id"
                 extra = ("_correlation_id", "_is_complete")

@@ -66,8 +66,12 @@ class UnitOfWork:
         return [obj for (klass, _), obj in self._tracked.items() if klass is cls]
 
     def delete(self, schema: Any, identity: Any) -> None:
-        self._tracked.pop((schema.cls, identity), None)
+        key = (schema.cls, identity)
+        self._tracked.pop(key, None)
+        self._loaded.pop(key, None)
         self._deleted.append((schema, identity))
+        # at once, in the transaction: later reads of this unit of work must not find it
+        self.transaction(schema.database).delete(schema, identity)
 
     def transaction(self, database: str = "default") -> Any:
         """The open transaction on ``database`` (begun on first use)."""
@@ -118,8 +122,12 @@ class UnitOfWork:
                     schema = domain.schema_for(type(obj))  # raises a clear error
                     found = (schema, schema.kind, None)
                 schema, kind, fact_cls = found
-                tx = transactions.get(schema.database) or self.transaction(schema.database)
                 values = obj.__dict__
+                if kind == "event_sourced":
+                    self._collect_events(values, events, correlation_id, causation_id)
+                    saved.append(obj)
+                    continue
+                tx = transactions.get(schema.database) or self.transaction(schema.database)
                 record = obj.to_dict()
                 if kind == "aggregate":
                     record["_event_position"] = values["_event_position"]
@@ -137,8 +145,6 @@ class UnitOfWork:
                     record["_correlation_id"] = values.get("_correlation_id")
                 tx.save(schema, record, values.get("_version", -1))
                 saved.append(obj)
-            for schema, identity in self._deleted:
-                self.transaction(schema.database).delete(schema, identity)
             to_store = events
             if message is not None and message._metadata.kind == "COMMAND":
                 to_store = [message, *events]  # commands are recorded for tracing
@@ -155,14 +161,27 @@ class UnitOfWork:
             raise
         for obj in saved:
             values = obj.__dict__
-            values["_version"] = values.get("_version", -1) + 1
             if "_events" in values:
                 values["_events"] = []
+                if plan.get(type(obj), (None, ""))[1] == "event_sourced":
+                    values["_version"] = values["_event_position"]
+                    continue
+            values["_version"] = values.get("_version", -1) + 1
         self._tracked.clear()
         self._loaded.clear()
         self._transactions.clear()
         self.committed_events = events
         return events
+
+    @staticmethod
+    def _collect_events(values: dict[str, Any], events: list[Any], correlation_id: Any, causation_id: Any) -> None:
+        for event in values["_events"]:
+            evalues = event._metadata.__dict__
+            if evalues.get("correlation_id") is None:
+                evalues["correlation_id"] = correlation_id or evalues["id"]
+            if evalues.get("causation_id") is None:
+                evalues["causation_id"] = causation_id
+            events.append(event)
 
     def _fact_event(
         self, aggregate: Any, fact_cls: type, record: dict[str, Any], correlation_id: Any, causation_id: Any

@@ -95,8 +95,8 @@ class MemoryEventStore:
             position = meta.position
             if position is not None and position != expected:
                 raise ExpectedVersionError(
-                    f"stream {stream!r} is at position {expected - 1}, cannot append "
-                    f"position {position}: another writer got there first; reload and retry",
+                    f"stream {stream!r} cannot take position {position}: its next position is "
+                    f"{expected} (another writer got there first); reload and retry",
                     stream=stream,
                     expected=position,
                     actual=expected - 1,
