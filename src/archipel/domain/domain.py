@@ -68,7 +68,7 @@ class Domain(ElementDecorators):
         self.registry = Registry(self)
         self.router = Router(self)
         self.providers = Providers(self.config)
-        self._schemas: dict[type, ModelSchema] = {}
+        self._schemas: dict[Any, ModelSchema] = {}
         self._repositories: dict[type, BaseRepository[Any]] = {}
         self._initialized = False
         self._inline_events = True

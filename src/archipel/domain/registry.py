@@ -8,6 +8,8 @@ module and fields). Options are stored on ``cls._meta``.
 from __future__ import annotations
 
 import copy
+import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from archipel.core.aggregate import BaseAggregate
@@ -24,7 +26,7 @@ from archipel.core.handler import (
 from archipel.core.process_manager import BaseProcessManager
 from archipel.core.projection import BaseProjection
 from archipel.core.query import BaseQuery, BaseQueryHandler
-from archipel.core.services import BaseApplicationService, BaseDomainService
+from archipel.core.services import USE_CASE_ATTR, BaseApplicationService, BaseDomainService
 from archipel.core.value_object import BaseValueObject
 from archipel.errors import ConfigurationError, IncorrectUsageError
 from archipel.fields.base import Field
@@ -94,6 +96,31 @@ def _derive(cls: type, base: type) -> type:
     return type(cls.__name__, (cls, base), namespace)
 
 
+def _wrap_use_cases(cls: type, domain: Domain) -> None:
+    """Make every ``@use_case`` method of ``cls`` run in its own unit of work and domain context."""
+    seen: set[str] = set()
+    for klass in cls.__mro__:
+        for name, method in vars(klass).items():
+            if name in seen:
+                continue
+            seen.add(name)
+            if getattr(method, USE_CASE_ATTR, False) and not getattr(method, _IN_UOW_ATTR, False):
+                setattr(cls, name, _in_unit_of_work(domain, method))
+
+
+_IN_UOW_ATTR = "_archipel_in_unit_of_work"
+
+
+def _in_unit_of_work(domain: Domain, method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with domain.domain_context():
+            return domain.run_in_unit_of_work(lambda _uow: method(self, *args, **kwargs))
+
+    setattr(run, _IN_UOW_ATTR, True)
+    return run
+
+
 class Registry:
     """Elements of one domain by kind and by class name."""
 
@@ -117,6 +144,8 @@ class Registry:
         base = BASES[kind]
         if not issubclass(cls, base):
             cls = _derive(cls, base)
+        if kind == "application_service":
+            _wrap_use_cases(cls, self.domain)
         meta = cls._meta  # type: ignore[attr-defined]
         if meta.domain is not None and meta.domain is not self.domain:
             raise ConfigurationError(

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["prepare_model"]
 
 
-def prepare_model(domain: Domain) -> dict[type, ModelSchema]:
+def prepare_model(domain: Domain) -> dict[Any, ModelSchema]:
     """Resolve references, name streams, create fact events, validate; return schemas."""
     registry = domain.registry
     resolve = registry.resolve
@@ -109,8 +109,8 @@ def _validate(domain: Domain) -> None:
             )
 
 
-def _schemas(domain: Domain) -> dict[type, ModelSchema]:
-    schemas: dict[type, ModelSchema] = {}
+def _schemas(domain: Domain) -> dict[Any, ModelSchema]:
+    schemas: dict[Any, ModelSchema] = {}
     prefix = domain.snake_name
     for kind in ("aggregate", "projection", "process_manager"):
         for cls in domain.registry.of_kind(kind).values():
