@@ -13,9 +13,13 @@ from typing import Any, ClassVar
 
 from archipel.core.model import BaseModel
 from archipel.errors import ValidationError
+from archipel.fields.base import FieldError
 from archipel.fields.composite import HasMany, HasOne
 
 __all__ = ["BaseEntity", "atomic_change"]
+
+
+_ABSENT = object()
 
 
 def _run_checks(obj: Any, checks: tuple[Any, ...]) -> None:
@@ -83,11 +87,15 @@ class BaseEntity(BaseModel):
         if owner.__dict__.get("_in_atomic_change"):
             self.__dict__[name] = value
         else:
-            self._guarded_change(lambda: self.__dict__.__setitem__(name, value))
+            self._guarded_change(lambda: self.__dict__.__setitem__(name, value), name)
         if name in self._children_fields:
             self._adopt_children()
 
-    def _guarded_change(self, change: Any) -> None:
+    def _guarded_change(self, change: Any, name: str) -> None:
+        """Apply ``change`` (which sets field ``name``) between the invariant checks.
+
+        When a post invariant fails, the field gets its previous value back.
+        """
         owner = self._owner()
         if owner.__dict__.get("_in_atomic_change"):
             change()
@@ -96,11 +104,20 @@ class BaseEntity(BaseModel):
             _run_checks(owner, owner._pre_invariants)
         if owner is not self and self._pre_invariants:
             _run_checks(self, self._pre_invariants)
+        values = self.__dict__
+        previous = values.get(name, _ABSENT)
         change()
-        if owner is not self and self._post_invariants:
-            _run_checks(self, self._post_invariants)
-        if owner._post_invariants:
-            _run_checks(owner, owner._post_invariants)
+        try:
+            if owner is not self and self._post_invariants:
+                _run_checks(self, self._post_invariants)
+            if owner._post_invariants:
+                _run_checks(owner, owner._post_invariants)
+        except ValidationError:
+            if previous is _ABSENT:
+                values.pop(name, None)
+            else:
+                values[name] = previous
+            raise
         owner._mark_changed()
 
     def _mark_changed(self) -> None:
@@ -118,7 +135,10 @@ class BaseEntity(BaseModel):
 def _add_collection_methods(cls: type, name: str) -> None:
     def add(self: BaseEntity, *items: Any) -> None:
         field = self._fields[name]
-        new_items = [field._build(item) for item in _flatten(items)]  # type: ignore[attr-defined]
+        try:
+            new_items = [field._build(item) for item in _flatten(items)]  # type: ignore[attr-defined]
+        except FieldError as exc:
+            raise ValidationError({name: exc.messages}) from None
 
         def change() -> None:
             current = list(self.__dict__.get(name) or [])
@@ -131,7 +151,7 @@ def _add_collection_methods(cls: type, name: str) -> None:
                     current[position] = item
             self.__dict__[name] = current
 
-        self._guarded_change(change)
+        self._guarded_change(change, name)
         self._adopt_children()
 
     def remove(self: BaseEntity, *items: Any) -> None:
@@ -142,7 +162,7 @@ def _add_collection_methods(cls: type, name: str) -> None:
                 item for item in self.__dict__.get(name) or [] if item._identity() not in doomed
             ]
 
-        self._guarded_change(change)
+        self._guarded_change(change, name)
 
     add.__name__ = f"add_{name}"
     add.__doc__ = f"Add entities to ``{name}`` (replacing those with the same identity)."

@@ -10,6 +10,7 @@ the field itself. Writes are validated by the owning element's
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -35,6 +36,18 @@ class FieldError(Exception):
     def __init__(self, messages: list[str] | str) -> None:
         self.messages = [messages] if isinstance(messages, str) else list(messages)
         super().__init__("; ".join(self.messages))
+
+
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def _fresh_copy(default: list[Any] | dict[Any, Any] | set[Any]) -> Callable[[], Any]:
+    """A factory of copies of a mutable default, so no two instances share any part of it."""
+    kind = type(default)
+    items = default.values() if isinstance(default, dict) else default
+    if all(isinstance(item, _ATOMS) for item in items):
+        return lambda: kind(default)  # a shallow copy is a full copy
+    return lambda: copy.deepcopy(default)
 
 
 class Field:
@@ -98,7 +111,7 @@ class Field:
             return self._default()
         default = self._default
         if isinstance(default, (list, dict, set)):
-            return type(default)(default)
+            return _fresh_copy(default)()
         return default
 
     @property
@@ -147,8 +160,7 @@ class Field:
         if self._default_is_callable:
             return default  # type: ignore[no-any-return]
         if isinstance(default, (list, dict, set)):
-            kind = type(default)
-            return lambda: kind(default)
+            return _fresh_copy(default)
         return lambda: default
 
     def cast(self, value: Any) -> Any:

@@ -179,6 +179,11 @@ class Decimal(_Number):
                 raise FieldError(f"must have at most {self.decimal_places} decimal places")
         if self.max_digits is not None and len(digits) > self.max_digits:
             raise FieldError(f"must have at most {self.max_digits} digits")
+        if self.max_digits is not None and self.decimal_places is not None and isinstance(exponent, int):
+            # like NUMERIC(max_digits, decimal_places): the places are reserved
+            whole = self.max_digits - self.decimal_places
+            if len(digits) + exponent > whole:
+                raise FieldError(f"must have at most {whole} digits before the decimal point")
 
     def as_primitive(self, value: Any) -> Any:
         return None if value is None else str(value)
@@ -282,13 +287,15 @@ class Identifier(Field):
         return lambda v: v if type(v) is str else full(v)
 
     def cast(self, value: Any) -> Any:
-        if type(value) is str:
-            return value
         if self.identity_type == "integer":
+            if isinstance(value, bool):
+                raise FieldError(f"expected an integer identity, got {value!r}")
             try:
                 return int(value)
             except (TypeError, ValueError):
                 raise FieldError(f"expected an integer identity, got {value!r}") from None
+        if type(value) is str:
+            return value
         if isinstance(value, (str, int, uuid.UUID)) and not isinstance(value, bool):
             return str(value)
         raise FieldError(f"expected an identifier (text, number or UUID), got {value!r}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from archipel.core.options import ElementOptions
 from archipel.errors import ObjectNotFound
 from archipel.handling.state import current_uow
 from archipel.query.q import Q
@@ -32,6 +33,12 @@ class BaseRepository(Generic[T]):
     """
 
     _element_kind = "repository"
+    _meta: ElementOptions = ElementOptions("repository", "BaseRepository")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # each repository class has its own options (``part_of``) for the registry
+        cls._meta = ElementOptions(cls._element_kind, cls.__name__)
 
     def __init__(self, domain: Domain, cls: type[T], schema: ModelSchema) -> None:
         self.domain = domain

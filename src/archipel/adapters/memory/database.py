@@ -14,8 +14,9 @@ from typing import Any
 from archipel.adapters.memory._copy import STORE_LOCK, clone
 from archipel.adapters.memory.outbox import MemoryOutbox
 from archipel.errors import ExpectedVersionError
+from archipel.fields.simple import Decimal as DecimalField
 from archipel.ports.schema import ModelSchema
-from archipel.query.q import compile_predicate
+from archipel.query.q import compile_predicate, split_lookup
 from archipel.query.results import Criteria
 
 __all__ = ["MemoryDatabase", "MemoryTransaction", "sort_records", "normalizer_for"]
@@ -27,7 +28,11 @@ _DELETED = object()
 
 
 def normalizer_for(schema: ModelSchema) -> Callable[[str, Any], Any]:
-    """Convert criteria values to the stored (primitive) form of their field."""
+    """Convert criteria values to the form records are compared in.
+
+    That is the stored (primitive) form, except for fields whose stored text
+    does not compare like their values (decimals): those compare as values.
+    """
     fields = schema.fields
 
     def normalize(name: str, value: Any) -> Any:
@@ -35,6 +40,8 @@ def normalizer_for(schema: ModelSchema) -> Callable[[str, Any], Any]:
         if field is None or value is None:
             return value
         try:
+            if isinstance(field, DecimalField):
+                return field.cast(value)
             return field.as_primitive(field.cast(value))
         except Exception:
             return value
@@ -42,7 +49,33 @@ def normalizer_for(schema: ModelSchema) -> Callable[[str, Any], Any]:
     return normalize
 
 
-def sort_records(records: list[dict[str, Any]], order_by: tuple[str, ...]) -> list[dict[str, Any]]:
+class _TypedView:
+    """A record whose decimal fields read as values, for comparing and sorting."""
+
+    __slots__ = ("record", "typed")
+
+    def __init__(self, record: dict[str, Any], typed: dict[str, Callable[[Any], Any]]) -> None:
+        self.record = record
+        self.typed = typed
+
+    def get(self, name: str, default: Any = None) -> Any:
+        value = self.record.get(name, default)
+        convert = self.typed.get(name)
+        return value if convert is None or value is None else convert(value)
+
+
+def _typed_fields(schema: ModelSchema, criteria: Criteria) -> dict[str, Callable[[Any], Any]]:
+    """Decimal fields the criteria filter or sort on (their stored text sorts wrongly)."""
+    names = {split_lookup(key)[0] for key, _ in criteria.q.leaves()}
+    names.update(key.lstrip("-") for key in criteria.order_by)
+    return {
+        name: field.from_primitive
+        for name, field in schema.fields.items()
+        if name in names and isinstance(field, DecimalField)
+    }
+
+
+def sort_records(records: list[Any], order_by: tuple[str, ...]) -> list[Any]:
     """Stable multi-key sort; ``-name`` descending; ``None`` sorts first."""
     for key in reversed(order_by):
         name, reverse = (key[1:], True) if key.startswith("-") else (key, False)
@@ -58,9 +91,12 @@ def run_criteria(
 ) -> tuple[list[dict[str, Any]], int]:
     """Filter, sort and page plain records (reference query semantics)."""
     q = criteria.q
+    typed = _typed_fields(schema, criteria)
+    if typed:
+        rows = [_TypedView(r, typed) for r in rows]  # type: ignore[misc]
     if q.children:
         predicate = compile_predicate(q, normalizer_for(schema))
-        matched = [r for r in rows if predicate(r)]
+        matched = [r for r in rows if predicate(r)]  # type: ignore[arg-type]
     else:
         matched = list(rows)
     total = len(matched)
@@ -68,7 +104,10 @@ def run_criteria(
         sort_records(matched, criteria.order_by)
     start = criteria.offset or 0
     end = None if criteria.limit is None else start + criteria.limit
-    return matched[start:end], total
+    page = matched[start:end]
+    if typed:
+        page = [view.record for view in page]  # type: ignore[attr-defined]
+    return page, total
 
 
 class MemoryDatabase:
