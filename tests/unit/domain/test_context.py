@@ -1,0 +1,97 @@
+"""``current_domain`` and ``domain.domain_context()`` on contextvars."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from archipel import current_domain
+from archipel.errors import IncorrectUsageError
+
+
+def test_current_domain_is_falsy_outside_any_context():
+    assert not current_domain
+    assert bool(current_domain) is False
+
+
+def test_using_current_domain_outside_a_context_says_how_to_fix_it():
+    with pytest.raises(IncorrectUsageError, match="domain_context"):
+        current_domain.name  # noqa: B018
+
+
+def test_current_domain_is_the_active_domain(make_domain):
+    domain = make_domain()
+    with domain.domain_context() as active:
+        assert active is domain
+        assert current_domain
+        assert current_domain.name == domain.name
+        assert current_domain == domain
+    assert not current_domain
+
+
+def test_contexts_nest_and_restore_the_outer_domain(make_domain):
+    outer, inner = make_domain(), make_domain()
+    with outer.domain_context():
+        with inner.domain_context():
+            assert current_domain.name == inner.name
+            with outer.domain_context():
+                assert current_domain.name == outer.name
+            assert current_domain.name == inner.name
+        assert current_domain.name == outer.name
+
+
+def test_context_is_restored_when_the_block_raises(make_domain):
+    outer, inner = make_domain(), make_domain()
+    with outer.domain_context():
+        with pytest.raises(RuntimeError):
+            with inner.domain_context():
+                raise RuntimeError("boom")
+        assert current_domain.name == outer.name
+
+
+def test_threads_do_not_see_each_others_domain(make_domain):
+    first, second = make_domain(), make_domain()
+    barrier = threading.Barrier(2)
+    seen: dict[str, object] = {}
+
+    def work(domain, key):
+        with domain.domain_context():
+            barrier.wait()  # both contexts are active at the same time
+            seen[key] = current_domain.name
+            barrier.wait()
+
+    threads = [
+        threading.Thread(target=work, args=(first, "first")),
+        threading.Thread(target=work, args=(second, "second")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == {"first": first.name, "second": second.name}
+
+
+def test_a_new_thread_starts_without_the_callers_domain(make_domain):
+    domain = make_domain()
+    seen = []
+    with domain.domain_context():
+        thread = threading.Thread(target=lambda: seen.append(bool(current_domain)))
+        thread.start()
+        thread.join()
+    assert seen == [False]
+
+
+def test_asyncio_tasks_keep_their_own_domain(make_domain):
+    first, second = make_domain(), make_domain()
+
+    async def work(domain):
+        with domain.domain_context():
+            await asyncio.sleep(0.01)
+            return current_domain.name
+
+    async def main():
+        return await asyncio.gather(work(first), work(second))
+
+    assert asyncio.run(main()) == [first.name, second.name]

@@ -1,0 +1,139 @@
+"""Entities inside aggregates: HasMany's generated methods, identity equality, storage."""
+
+from __future__ import annotations
+
+import pytest
+
+from archipel import BaseAggregate, BaseEntity, invariant
+from archipel.errors import ValidationError
+from archipel.fields import HasMany, HasOne, Integer, String
+from tests.unit._support import start
+
+
+@pytest.fixture
+def library(make_domain):
+    domain = make_domain()
+
+    @domain.aggregate
+    class Shelf(BaseAggregate):
+        label = String()
+        books = HasMany("Book")
+        plaque = HasOne("Plaque")
+
+        @invariant.post
+        def at_most_three_books(self):
+            if len(self.books) > 3:
+                raise ValidationError({"books": ["a shelf holds at most 3 books"]})
+
+    @domain.entity(part_of=Shelf)
+    class Book(BaseEntity):
+        title = String(required=True)
+        pages = Integer(default=100)
+
+    @domain.entity(part_of=Shelf)
+    class Plaque(BaseEntity):
+        text = String()
+
+    start(domain)
+    return domain, Shelf, Book, Plaque
+
+
+def test_has_many_generates_add_and_remove_methods(library):
+    _, shelf_cls, book_cls, _ = library
+    shelf = shelf_cls(label="A")
+    dune, emma = book_cls(title="Dune"), book_cls(title="Emma")
+    shelf.add_books(dune)
+    shelf.add_books(emma)
+    assert [b.title for b in shelf.books] == ["Dune", "Emma"]
+    shelf.remove_books(dune)
+    assert [b.title for b in shelf.books] == ["Emma"]
+
+
+def test_add_accepts_several_entities_lists_and_mappings(library):
+    _, shelf_cls, book_cls, _ = library
+    shelf = shelf_cls()
+    shelf.add_books(book_cls(title="A"), [book_cls(title="B"), {"title": "C"}])
+    assert [b.title for b in shelf.books] == ["A", "B", "C"]
+
+
+def test_adding_an_entity_with_a_known_identity_replaces_it(library):
+    _, shelf_cls, book_cls, _ = library
+    shelf = shelf_cls()
+    book = book_cls(id="b1", title="Draft")
+    shelf.add_books(book)
+    shelf.add_books(book_cls(id="b1", title="Final"))
+    assert [(b.id, b.title) for b in shelf.books] == [("b1", "Final")]
+
+
+def test_add_checks_the_aggregates_invariants_and_keeps_the_old_list_on_failure(library):
+    _, shelf_cls, book_cls, _ = library
+    shelf = shelf_cls()
+    shelf.add_books([book_cls(title=t) for t in "ABC"])
+    with pytest.raises(ValidationError) as info:
+        shelf.add_books(book_cls(title="D"))
+    assert info.value.messages == {"books": ["a shelf holds at most 3 books"]}
+    assert [b.title for b in shelf.books] == ["A", "B", "C"]
+
+
+def test_add_rejects_invalid_child_data(library):
+    _, shelf_cls, _, _ = library
+    shelf = shelf_cls()
+    with pytest.raises(ValidationError):
+        shelf.add_books({"pages": 3})
+    assert shelf.books == []
+
+
+def test_entities_are_equal_by_identity(library):
+    _, _, book_cls, plaque_cls = library
+    assert book_cls(id="1", title="A") == book_cls(id="1", title="B")
+    assert book_cls(id="1", title="A") != book_cls(id="2", title="A")
+    assert book_cls(id="1", title="A") != plaque_cls(id="1")
+    assert {book_cls(id="1", title="A"), book_cls(id="1", title="B")} == {book_cls(id="1", title="C")}
+
+
+def test_children_know_their_aggregate_root(library):
+    _, shelf_cls, book_cls, plaque_cls = library
+    shelf = shelf_cls(plaque={"text": "New"})
+    shelf.add_books(book_cls(title="A"))
+    assert shelf.books[0]._root is shelf
+    assert shelf.plaque._root is shelf
+
+
+def test_changing_a_child_checks_the_roots_invariants(make_domain):
+    domain = make_domain()
+
+    @domain.aggregate
+    class Order(BaseAggregate):
+        lines = HasMany("OrderLine")
+
+        @invariant.post
+        def total_quantity_at_most_ten(self):
+            if sum(line.quantity for line in self.lines) > 10:
+                raise ValidationError({"lines": ["at most 10 items per order"]})
+
+    @domain.entity(part_of=Order)
+    class OrderLine(BaseEntity):
+        quantity = Integer(default=1)
+
+    start(domain)
+    order = Order(lines=[{"quantity": 5}, {"quantity": 5}])
+    with pytest.raises(ValidationError):
+        order.lines[0].quantity = 6
+    assert order.lines[0].quantity == 5
+
+
+def test_aggregate_with_children_is_stored_and_loaded_whole(library):
+    domain, shelf_cls, book_cls, _ = library
+    with domain.domain_context():
+        repo = domain.repository_for(shelf_cls)
+        shelf = shelf_cls(label="A", plaque={"text": "Classics"})
+        shelf.add_books(book_cls(title="Dune", pages=412), book_cls(title="Emma"))
+        repo.add(shelf)
+        loaded = repo.get(shelf.id)
+        assert [(b.title, b.pages) for b in loaded.books] == [("Dune", 412), ("Emma", 100)]
+        assert loaded.books == shelf.books
+        assert loaded.plaque.text == "Classics"
+        assert loaded.books[0]._root is loaded
+        loaded.remove_books(loaded.books[0])
+        repo.add(loaded)
+        assert [b.title for b in repo.get(shelf.id).books] == ["Emma"]

@@ -1,0 +1,208 @@
+"""Correlation and causation ids across commands, events and handlers; the event store
+records the whole causation tree of a request."""
+
+from __future__ import annotations
+
+import pytest
+
+from archipel import (
+    BaseAggregate,
+    BaseCommand,
+    BaseEvent,
+    BaseEventHandler,
+    current_domain,
+    handle,
+)
+from archipel.fields import Identifier, String
+from tests.unit._support import start
+
+
+@pytest.fixture
+def signup(make_domain):
+    """RegisterUser -> UserRegistered -> (handler) SendWelcome -> WelcomeSent
+    and UserRegistered -> (handler, direct add) Badge created -> BadgeAwarded."""
+    domain = make_domain("Signup")
+    handled: dict[str, object] = {}
+
+    @domain.aggregate
+    class User(BaseAggregate):
+        email = String()
+
+    @domain.aggregate
+    class Badge(BaseAggregate):
+        user_id = Identifier()
+
+    @domain.command(part_of=User)
+    class RegisterUser(BaseCommand):
+        email = String()
+
+    @domain.command(part_of=User)
+    class SendWelcome(BaseCommand):
+        user_id = Identifier()
+
+    @domain.event(part_of=User)
+    class UserRegistered(BaseEvent):
+        user_id = Identifier()
+
+    @domain.event(part_of=User)
+    class WelcomeSent(BaseEvent):
+        user_id = Identifier()
+
+    @domain.event(part_of=Badge)
+    class BadgeAwarded(BaseEvent):
+        user_id = Identifier()
+
+    @domain.command_handler(part_of=User)
+    class Users:
+        @handle(RegisterUser)
+        def register(self, command):
+            user = User(email=command.email)
+            user.raise_(UserRegistered(user_id=user.id))
+            current_domain.repository_for(User).add(user)
+            return {"user_id": user.id}
+
+        @handle(SendWelcome)
+        def welcome(self, command):
+            handled["welcome_command"] = command
+            repo = current_domain.repository_for(User)
+            user = repo.get(command.user_id)
+            user.raise_(WelcomeSent(user_id=user.id))
+            repo.add(user)
+
+    @domain.event_handler(part_of=User)
+    class Onboarding(BaseEventHandler):
+        @handle(UserRegistered)
+        def on_registered(self, event):
+            handled["registered"] = event
+            current_domain.process(SendWelcome(user_id=event.user_id))
+            badge = Badge(user_id=event.user_id)
+            badge.raise_(BadgeAwarded(user_id=event.user_id))
+            current_domain.repository_for(Badge).add(badge)
+
+        @handle(WelcomeSent)
+        def on_welcome(self, event):
+            handled["welcome_event"] = event
+
+    @domain.event_handler(part_of=Badge)
+    class Badges(BaseEventHandler):
+        @handle(BadgeAwarded)
+        def on_badge(self, event):
+            handled["badge_event"] = event
+
+    start(domain)
+    return domain, RegisterUser, handled
+
+
+def test_process_returns_the_handlers_result(signup):
+    domain, register, _ = signup
+    with domain.domain_context():
+        result = domain.process(register(email="a@x.org"))
+    assert set(result) == {"user_id"}
+    with domain.domain_context():
+        assert domain.repository_for(domain.registry.by_name["User"]).exists(result["user_id"])
+
+
+def test_events_of_a_command_are_caused_by_it_and_share_its_correlation(signup):
+    domain, register, handled = signup
+    command = register(email="a@x.org")
+    with domain.domain_context():
+        domain.process(command)
+    cmeta = command._metadata
+    assert cmeta.correlation_id == cmeta.id
+    event = handled["registered"]._metadata
+    assert event.causation_id == cmeta.id
+    assert event.correlation_id == cmeta.id
+
+
+def test_command_sent_by_an_event_handler_is_caused_by_the_event(signup):
+    domain, register, handled = signup
+    command = register(email="a@x.org")
+    with domain.domain_context():
+        domain.process(command)
+    registered = handled["registered"]._metadata
+    welcome = handled["welcome_command"]._metadata
+    assert welcome.causation_id == registered.id
+    assert welcome.correlation_id == command._metadata.id
+    welcome_event = handled["welcome_event"]._metadata
+    assert welcome_event.causation_id == welcome.id
+    assert welcome_event.correlation_id == command._metadata.id
+
+
+def test_events_raised_inside_an_event_handler_are_caused_by_that_event(signup):
+    domain, register, handled = signup
+    command = register(email="a@x.org")
+    with domain.domain_context():
+        domain.process(command)
+    badge = handled["badge_event"]._metadata
+    assert badge.causation_id == handled["registered"]._metadata.id
+    assert badge.correlation_id == command._metadata.id
+
+
+def test_event_store_returns_the_whole_causation_tree_in_order(signup):
+    domain, register, handled = signup
+    command = register(email="a@x.org")
+    with domain.domain_context():
+        domain.process(command)
+        tree = domain.event_store.read_correlated(command._metadata.id)
+    types = [m["metadata"]["type"] for m in tree]
+    assert types == [
+        "Signup.RegisterUser.v1",
+        "Signup.UserRegistered.v1",
+        "Signup.SendWelcome.v1",
+        "Signup.WelcomeSent.v1",
+        "Signup.BadgeAwarded.v1",
+    ]
+    ids = {m["metadata"]["id"]: m for m in tree}
+    for message in tree[1:]:
+        assert message["metadata"]["causation_id"] in ids  # every parent is in the tree
+    positions = [m["metadata"]["global_position"] for m in tree]
+    assert positions == sorted(positions)
+    assert {m["metadata"]["correlation_id"] for m in tree} == {command._metadata.id}
+
+
+def test_separate_requests_have_separate_trees(signup):
+    domain, register, _ = signup
+    first, second = register(email="a@x.org"), register(email="b@x.org")
+    with domain.domain_context():
+        domain.process(first)
+        domain.process(second)
+        assert len(domain.event_store.read_correlated(first._metadata.id)) == 5
+        assert len(domain.event_store.read_correlated(second._metadata.id)) == 5
+
+
+def test_a_correlation_id_given_by_the_caller_is_kept(signup):
+    domain, register, handled = signup
+    command = register(email="a@x.org")
+    command._metadata.correlation_id = "request-123"
+    with domain.domain_context():
+        domain.process(command)
+        tree = domain.event_store.read_correlated("request-123")
+    assert len(tree) == 5
+    assert handled["badge_event"]._metadata.correlation_id == "request-123"
+
+
+def test_commands_are_recorded_even_when_the_handler_changes_nothing(make_domain):
+    domain = make_domain()
+
+    @domain.aggregate
+    class Thing(BaseAggregate):
+        name = String()
+
+    @domain.command(part_of=Thing)
+    class Ping(BaseCommand):
+        name = String()
+
+    @domain.command_handler(part_of=Thing)
+    class Things:
+        @handle(Ping)
+        def ping(self, command):
+            return "pong"
+
+    start(domain)
+    command = Ping(name="x")
+    with domain.domain_context():
+        assert domain.process(command) == "pong"
+        stored = domain.event_store.read_correlated(command._metadata.id)
+    assert [m["metadata"]["id"] for m in stored] == [command._metadata.id]
+    assert stored[0]["metadata"]["kind"] == "COMMAND"
+    assert stored[0]["data"] == {"name": "x"}

@@ -1,0 +1,388 @@
+"""Synchronous dispatch: breadth-first delivery to event handlers and projectors;
+cross-domain delivery; fact events; subscribers fed raw dicts through the broker."""
+
+from __future__ import annotations
+
+import pytest
+
+from archipel import (
+    BaseAggregate,
+    BaseCommand,
+    BaseEvent,
+    BaseEventHandler,
+    BaseProjection,
+    BaseProjector,
+    BaseSubscriber,
+    Q,
+    current_domain,
+    handle,
+)
+from archipel.fields import Identifier, Integer, String
+from tests.unit._support import start
+
+# --- breadth-first ----------------------------------------------------------------------------
+
+
+def test_events_raised_by_a_handler_wait_for_the_current_events_other_handlers(make_domain):
+    domain = make_domain()
+    log: list[str] = []
+
+    @domain.aggregate
+    class Job(BaseAggregate):
+        name = String()
+
+    @domain.event(part_of=Job)
+    class Started(BaseEvent):
+        job_id = Identifier()
+
+    @domain.event(part_of=Job)
+    class FollowUp(BaseEvent):
+        job_id = Identifier()
+
+    @domain.event_handler(part_of=Job)
+    class First(BaseEventHandler):
+        @handle(Started)
+        def on_started(self, event):
+            log.append("first:Started")
+            job = Job(name="child")
+            job.raise_(FollowUp(job_id=job.id))
+            current_domain.repository_for(Job).add(job)
+            log.append("first:done")
+
+        @handle(FollowUp)
+        def on_follow_up(self, event):
+            log.append("first:FollowUp")
+
+    @domain.event_handler(part_of=Job)
+    class Second(BaseEventHandler):
+        @handle(Started)
+        def on_started(self, event):
+            log.append("second:Started")
+
+    start(domain)
+    with domain.domain_context():
+        job = Job(name="root")
+        job.raise_(Started(job_id=job.id))
+        domain.repository_for(Job).add(job)
+    assert log == ["first:Started", "first:done", "second:Started", "first:FollowUp"]
+
+
+def test_events_of_one_commit_are_handled_in_the_order_raised(make_domain):
+    domain = make_domain()
+    log: list[int] = []
+
+    @domain.aggregate
+    class Counter(BaseAggregate):
+        value = Integer(default=0)
+
+    @domain.event(part_of=Counter)
+    class Ticked(BaseEvent):
+        value = Integer()
+
+    @domain.event_handler(part_of=Counter)
+    class Log(BaseEventHandler):
+        @handle(Ticked)
+        def on_tick(self, event):
+            log.append(event.value)
+
+    start(domain)
+    with domain.domain_context():
+        counter = Counter()
+        for value in range(5):
+            counter.raise_(Ticked(value=value))
+        domain.repository_for(Counter).add(counter)
+    assert log == [0, 1, 2, 3, 4]
+
+
+def test_a_failing_event_handler_does_not_undo_the_committed_command(make_domain):
+    domain = make_domain()
+
+    @domain.aggregate
+    class Job(BaseAggregate):
+        name = String()
+
+    @domain.event(part_of=Job)
+    class Started(BaseEvent):
+        job_id = Identifier()
+
+    @domain.event_handler(part_of=Job)
+    class Broken(BaseEventHandler):
+        @handle(Started)
+        def on_started(self, event):
+            current_domain.repository_for(Job).add(Job(name="from handler"))
+            raise RuntimeError("handler bug")
+
+    start(domain)
+    with domain.domain_context():
+        job = Job(name="root")
+        job.raise_(Started(job_id=job.id))
+        with pytest.raises(RuntimeError):
+            domain.repository_for(Job).add(job)
+        repo = domain.repository_for(Job)
+        assert [j.name for j in repo.all()] == ["root"]
+
+
+def test_handler_on_any_event_of_a_category_gets_every_event(make_domain):
+    domain = make_domain()
+    seen: list[str] = []
+
+    @domain.aggregate
+    class Job(BaseAggregate):
+        name = String()
+
+    @domain.event(part_of=Job)
+    class Started(BaseEvent):
+        job_id = Identifier()
+
+    @domain.event(part_of=Job)
+    class Stopped(BaseEvent):
+        job_id = Identifier()
+
+    @domain.event_handler(part_of=Job)
+    class Everything(BaseEventHandler):
+        @handle("$any")
+        def on_any(self, event):
+            seen.append(type(event).__name__)
+
+    start(domain)
+    with domain.domain_context():
+        job = Job()
+        job.raise_(Started(job_id=job.id))
+        job.raise_(Stopped(job_id=job.id))
+        domain.repository_for(Job).add(job)
+    assert seen == ["Started", "Stopped"]
+
+
+# --- projectors ----------------------------------------------------------------------------
+
+
+def test_projector_keeps_a_projection_up_to_date(make_domain):
+    domain = make_domain()
+
+    @domain.aggregate
+    class Order(BaseAggregate):
+        customer = String()
+        total = Integer(default=0)
+
+    @domain.event(part_of=Order)
+    class OrderPlaced(BaseEvent):
+        order_id = Identifier()
+        customer = String()
+        total = Integer()
+
+    @domain.event(part_of=Order)
+    class OrderCancelled(BaseEvent):
+        order_id = Identifier()
+
+    @domain.projection
+    class CustomerTotals(BaseProjection):
+        customer = Identifier(identifier=True)
+        orders = Integer(default=0)
+        spent = Integer(default=0)
+
+    @domain.projector(projector_for=CustomerTotals, aggregates=[Order])
+    class Totals(BaseProjector):
+        @handle(OrderPlaced)
+        def placed(self, event):
+            repo = current_domain.repository_for(CustomerTotals)
+            totals = repo.get_or_none(event.customer) or CustomerTotals(customer=event.customer)
+            totals.orders += 1
+            totals.spent += event.total
+            repo.add(totals)
+
+    start(domain)
+    with domain.domain_context():
+        repo = domain.repository_for(Order)
+        for customer, total in [("ann", 10), ("bob", 5), ("ann", 7)]:
+            order = Order(customer=customer, total=total)
+            order.raise_(OrderPlaced(order_id=order.id, customer=customer, total=total))
+            repo.add(order)
+        view = domain.query_for(CustomerTotals)
+        ann = view.get("ann")
+        assert (ann.orders, ann.spent) == (2, 17)
+        assert view.find(Q(spent__lt=10)).first.customer == "bob"
+
+
+# --- cross-domain delivery ------------------------------------------------------------------
+
+
+@pytest.fixture
+def billing_and_shipping(make_domain):
+    billing = make_domain("Billing")
+    shipping = make_domain("Shipping")
+    received: list[tuple[str, str, str | None]] = []
+
+    @billing.aggregate
+    class Payment(BaseAggregate):
+        order_id = Identifier()
+
+    @billing.event(part_of=Payment)
+    class PaymentReceived(BaseEvent):
+        order_id = Identifier()
+        amount = Integer()
+
+    @billing.command(part_of=Payment)
+    class Pay(BaseCommand):
+        order_id = Identifier()
+        amount = Integer()
+
+    @billing.command_handler(part_of=Payment)
+    class Payments:
+        @handle(Pay)
+        def pay(self, command):
+            payment = Payment(order_id=command.order_id)
+            payment.raise_(PaymentReceived(order_id=command.order_id, amount=command.amount))
+            current_domain.repository_for(Payment).add(payment)
+
+    # shipping's own class for billing's event: nothing imported from billing
+    class PaymentArrived(BaseEvent):
+        order_id = Identifier()
+        amount = Integer()
+
+    shipping.register_external_event(PaymentArrived, "Billing.PaymentReceived.v1")
+
+    @shipping.event_handler(stream_category="billing::payment")
+    class ShipOnPayment(BaseEventHandler):
+        @handle(PaymentArrived)
+        def on_payment(self, event):
+            received.append((type(event).__name__, current_domain.name, event.order_id))
+
+    return billing, shipping, Pay, PaymentArrived, received
+
+
+def test_events_reach_handlers_of_other_initialised_domains(billing_and_shipping):
+    billing, shipping, pay, arrived_cls, received = billing_and_shipping
+    start(billing)
+    start(shipping)
+    command = pay(order_id="o1", amount=30)
+    with billing.domain_context():
+        billing.process(command)
+    assert received == [("PaymentArrived", "Shipping", "o1")]
+
+
+def test_delivered_event_keeps_its_metadata_in_the_consumers_class(billing_and_shipping):
+    billing, shipping, pay, arrived_cls, _ = billing_and_shipping
+    captured = []
+
+    @shipping.event_handler(stream_category="billing::payment")
+    class Capture(BaseEventHandler):
+        @handle(arrived_cls)
+        def on_payment(self, event):
+            captured.append(event)
+
+    start(billing)
+    start(shipping)
+    command = pay(order_id="o2", amount=5)
+    with billing.domain_context():
+        billing.process(command)
+    (event,) = captured
+    assert isinstance(event, arrived_cls)
+    assert event._metadata.type == "Billing.PaymentReceived.v1"
+    assert event._metadata.correlation_id == command._metadata.id
+    assert event.amount == 5
+
+
+def test_uninitialised_or_shut_down_domains_receive_nothing(billing_and_shipping):
+    billing, shipping, pay, _, received = billing_and_shipping
+    start(billing)
+    with billing.domain_context():
+        billing.process(pay(order_id="o1", amount=1))
+    assert received == []
+    start(shipping)
+    shipping.shutdown()
+    with billing.domain_context():
+        billing.process(pay(order_id="o2", amount=1))
+    assert received == []
+
+
+def test_register_external_event_checks_the_type_string(make_domain):
+    from archipel.errors import ConfigurationError
+
+    domain = make_domain()
+
+    class Foreign(BaseEvent):
+        name = String()
+
+    with pytest.raises(ConfigurationError, match="<Domain>.<Event>.v<N>"):
+        domain.register_external_event(Foreign, "PaymentReceived")
+
+
+# --- fact events ----------------------------------------------------------------------------
+
+
+def test_fact_events_carry_the_full_state_after_every_save(make_domain):
+    domain = make_domain("Crm")
+    facts: list[object] = []
+
+    @domain.aggregate(fact_events=True)
+    class Contact(BaseAggregate):
+        name = String(required=True)
+        email = String()
+        score = Integer(default=0)
+
+    start(domain)
+    fact_cls = domain.router.messages["Crm.ContactFactEvent.v1"]
+
+    @domain.event_handler(part_of=Contact)
+    class Facts(BaseEventHandler):
+        @handle(fact_cls)
+        def on_fact(self, event):
+            facts.append(event)
+
+    domain.init(traverse=False)
+    with domain.domain_context():
+        repo = domain.repository_for(Contact)
+        contact = Contact(name="Ann", email="ann@x.org")
+        repo.add(contact)
+        loaded = repo.get(contact.id)
+        loaded.score = 5
+        repo.add(loaded)
+    assert [f.to_dict() for f in facts] == [
+        {"id": contact.id, "name": "Ann", "email": "ann@x.org", "score": 0},
+        {"id": contact.id, "name": "Ann", "email": "ann@x.org", "score": 5},
+    ]
+    assert facts[0]._metadata.type == "Crm.ContactFactEvent.v1"
+    assert facts[0]._metadata.stream.startswith("crm::contact")
+    assert [f._metadata.position for f in facts] == [0, 1]
+
+
+# --- subscribers ----------------------------------------------------------------------------
+
+
+def test_subscriber_gets_raw_dicts_published_to_its_stream(make_domain):
+    domain = make_domain()
+    payloads: list[dict] = []
+
+    @domain.aggregate
+    class Contact(BaseAggregate):
+        name = String()
+
+    @domain.subscriber(stream="crm_webhooks")
+    class Webhooks(BaseSubscriber):
+        def __call__(self, payload):
+            payloads.append(payload)
+            current_domain.repository_for(Contact).add(Contact(name=payload["full_name"]))
+
+    start(domain)
+    payload = {"type": "ContactCreated", "full_name": "Zoe"}
+    with domain.domain_context():
+        domain.brokers["default"].publish("crm_webhooks", payload)
+        domain.brokers["default"].publish("other_stream", {"full_name": "Nobody"})
+        names = [c.name for c in domain.repository_for(Contact).all()]
+    assert payloads == [payload]
+    assert payloads[0] is not payload  # the subscriber gets its own copy
+    assert names == ["Zoe"]
+
+
+def test_subscriber_without_stream_is_refused_at_init(make_domain):
+    from archipel.errors import ConfigurationError
+
+    domain = make_domain()
+
+    @domain.subscriber
+    class Nowhere(BaseSubscriber):
+        def __call__(self, payload):
+            pass
+
+    with pytest.raises(ConfigurationError, match="Nowhere has no stream"):
+        domain.init(traverse=False)
