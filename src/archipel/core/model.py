@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from archipel.core._codegen import build_init
 from archipel.core.invariant import collect_invariants
 from archipel.core.options import ElementOptions
 from archipel.errors import IncorrectUsageError, ValidationError
@@ -92,6 +93,8 @@ class BaseModel:
         cls._init_plan = tuple((n, f.fast_clean(), f.default_factory()) for n, f in fields.items())
         cls._cleaners = {n: c for n, c, _ in cls._init_plan}
         cls._pre_invariants, cls._post_invariants = collect_invariants(cls)
+        if _uses_framework_init(cls) and all(n.isidentifier() for n in fields):
+            type.__setattr__(cls, "__init__", build_init(cls, cls._init_plan, _merge_templates, _extra_errors))
 
     # -- construction -----------------------------------------------------
     def __init__(self, *templates: dict[str, Any], **kwargs: Any) -> None:
@@ -191,6 +194,34 @@ class BaseModel:
     def __repr__(self) -> str:
         shown = ", ".join(f"{n}={self.__dict__.get(n)!r}" for n, _ in self._field_items[:6])
         return f"{type(self).__name__}({shown})"
+
+
+def _uses_framework_init(cls: type) -> bool:
+    """True unless a user class in the MRO defines its own ``__init__``."""
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        return klass is BaseModel or getattr(init, "_archipel_generated", False)
+    return False
+
+
+def _merge_templates(obj: Any, templates: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for template in templates:
+        if not isinstance(template, dict):
+            raise IncorrectUsageError(
+                f"{type(obj).__name__}() takes keyword arguments or dicts, got {type(template).__name__}"
+            )
+        merged.update(template)
+    merged.update(kwargs)
+    return merged
+
+
+def _extra_errors(obj: Any, kwargs: dict[str, Any], errors: dict[str, list[str]] | None) -> dict[str, list[str]]:
+    errors = {} if errors is None else errors
+    obj._accept_extra({k: v for k, v in kwargs.items() if k not in obj._fields}, errors)
+    return errors
 
 
 def fields_of(element: type | BaseModel) -> dict[str, Field]:
