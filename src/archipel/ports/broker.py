@@ -1,29 +1,121 @@
-"""The broker port: named streams of dict payloads, consumer groups, acks."""
+"""The broker port: named streams of dict payloads read by consumer groups.
+
+The contract (one conformance suite, ``tests/brokers/``, proves every adapter):
+
+- ``publish``/``publish_many`` append payloads (JSON-like dicts) to streams and
+  return their entry ids; ids increase within a stream. ``publish_many`` keeps
+  the given order within each stream and is one round trip where possible.
+- A *consumer group* reads every entry of a stream once (``read``); each entry
+  it reads stays *pending* — owned by the consumer that read it — until it is
+  acknowledged (``ack``). A group created by ``ensure_group`` (or implicitly by
+  the first ``read``) starts at the beginning of the stream, so nothing
+  published before the group existed is missed.
+- ``claim_stale`` hands pending entries idle for at least ``min_idle_ms`` to
+  another consumer (a dead consumer's work is taken over), oldest first.
+- ``trim`` removes only entries that *every* group has read and acknowledged;
+  it never drops a pending or unread entry. A stream without groups is not
+  trimmed.
+- Errors of the underlying system surface as
+  :class:`archipel.errors.BrokerUnavailable` (cannot reach it: retry later)
+  or :class:`archipel.errors.BrokerError` (anything else).
+
+``on_publish`` is for synchronous processing only: the broker calls the
+callback with every published payload, in the publishing thread.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
 
-__all__ = ["Broker", "Delivery"]
+__all__ = ["Broker", "Delivery", "Entry", "PublishCallback"]
 
-#: ``(message_id, payload)`` as read from a stream
-Delivery = tuple[str, dict[str, Any]]
+PublishCallback = Callable[[str, dict[str, Any]], None]
+
+
+class Entry(NamedTuple):
+    """One stream entry as read by a consumer."""
+
+    stream: str
+    id: str
+    payload: dict[str, Any]
+
+
+#: former name of :class:`Entry`
+Delivery = Entry
 
 
 class Broker(Protocol):
-    """``publish`` appends a payload to a stream; consumers read in groups and ack."""
+    """Streams with consumer groups, pending entries and acknowledgements."""
 
     name: str
 
-    def publish(self, stream: str, payload: dict[str, Any]) -> str: ...
+    def publish(self, stream: str, payload: dict[str, Any]) -> str:
+        """Append ``payload`` to ``stream``; return the new entry id."""
+        ...
 
-    def read(self, stream: str, group: str, consumer: str, count: int = 10) -> list[Delivery]: ...
+    def publish_many(self, entries: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
+        """Append ``(stream, payload)`` pairs in order (pipelined); return their ids."""
+        ...
 
-    def ack(self, stream: str, group: str, message_id: str) -> None: ...
+    def ensure_group(self, stream: str, group: str) -> None:
+        """Create ``group`` on ``stream`` (and the stream) unless it exists; idempotent."""
+        ...
 
-    def on_publish(self, callback: Callable[[str, dict[str, Any]], None] | None) -> None: ...
+    def read(
+        self,
+        group: str,
+        consumer: str,
+        streams: Sequence[str],
+        count: int = 100,
+        block_ms: int = 0,
+    ) -> list[Entry]:
+        """Entries of ``streams`` never delivered to ``group``, at most ``count`` per stream.
 
-    def truncate(self) -> None: ...
+        They become pending for ``consumer``. With ``block_ms > 0`` waits up to
+        that long when nothing is available; returns ``[]`` on timeout.
+        Entries come in id order within each stream.
+        """
+        ...
+
+    def ack(self, group: str, ids_by_stream: Mapping[str, Sequence[str]]) -> int:
+        """Acknowledge entries (no longer pending); return how many were pending."""
+        ...
+
+    def claim_stale(
+        self, stream: str, group: str, consumer: str, min_idle_ms: int, count: int = 1000
+    ) -> list[Entry]:
+        """Take over entries of ``stream`` pending in ``group`` idle ≥ ``min_idle_ms``.
+
+        They become pending for ``consumer``; returned oldest first.
+        """
+        ...
+
+    def pending(self, stream: str, group: str) -> int:
+        """How many entries of ``stream`` are pending (read, not acked) in ``group``."""
+        ...
+
+    def lag(self, stream: str, group: str) -> int | None:
+        """How many entries of ``stream`` ``group`` has not read yet (None: unknown)."""
+        ...
+
+    def trim(self, stream: str, retain: int = 0) -> int:
+        """Drop entries every group has acknowledged, keeping the newest ``retain``.
+
+        Returns how many entries were removed; never removes a pending or unread one.
+        """
+        ...
+
+    def streams(self) -> list[str]:
+        """Names of the streams that exist."""
+        ...
+
+    def on_publish(self, callback: PublishCallback | None) -> None:
+        """Call ``callback(stream, payload)`` on every publish (sync processing)."""
+        ...
+
+    def truncate(self) -> None:
+        """Delete every stream (tests, ``archipel database truncate``)."""
+        ...
 
     def close(self) -> None: ...

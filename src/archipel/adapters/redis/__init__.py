@@ -1,0 +1,1 @@
+"""Redis adapters: the Redis Streams broker (``provider = "redis"``)."""

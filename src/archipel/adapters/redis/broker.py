@@ -1,0 +1,330 @@
+"""Redis Streams broker (``provider = "redis"``, ``URI``/``url`` in ``[brokers.<name>]``).
+
+Each payload is one stream entry with a single field ``d``: the payload as
+JSON (msgspec). Entries written by other producers (field/value pairs) are
+read back as a dict of text fields, so subscribers can consume foreign streams.
+
+Consumer groups map one to one: ``XREADGROUP``/``XACK``, ``XAUTOCLAIM`` to
+take over the pending entries of a dead consumer, ``XPENDING``/``XINFO`` for
+status. Trimming (``XTRIM MINID``) cuts only below the oldest entry some group
+still needs (its oldest pending entry, else the first entry after its
+last-delivered id), so nothing unacknowledged is ever dropped.
+
+Connection errors are retried by redis-py with exponential backoff and
+jitter (a Redis restart of a few seconds is ridden out transparently); after
+that they surface as :class:`~archipel.errors.BrokerUnavailable`, whose
+message names the server without its password. The engine's loops catch it
+and back off.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import msgspec
+import redis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
+
+from archipel.errors import BrokerError, BrokerUnavailable, ConfigurationError
+from archipel.ports.broker import Entry, PublishCallback
+
+__all__ = ["RedisBroker"]
+
+T = TypeVar("T")
+
+_FIELD = b"d"
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+_PASSWORD = re.compile(r"(?P<prefix>://[^:/?#@\s]*:)[^@/?#\s]*@")
+#: longest single block of XREADGROUP; the socket timeout must exceed it
+_MAX_BLOCK_MS = 5000
+
+
+def _redact(url: str) -> str:
+    return _PASSWORD.sub(lambda m: f"{m.group('prefix')}***@", url)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _next_id(entry_id: str) -> str:
+    """The smallest stream id greater than ``entry_id``."""
+    ms, _, seq = entry_id.partition("-")
+    return f"{ms}-{int(seq or 0) + 1}"
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+class RedisBroker:
+    """A broker on Redis Streams; thread-safe (a connection pool per broker)."""
+
+    #: entries are shared between processes: ``archipel server`` delivers them,
+    #: never the publishing process
+    delivers_inline = False
+
+    def __init__(self, name: str = "default", config: dict[str, Any] | None = None) -> None:
+        self.name = name
+        self.config = config or {}
+        url = self.config.get("URI") or self.config.get("url") or self.config.get("uri")
+        if not url:
+            raise ConfigurationError(
+                f"[brokers.{name}] provider = \"redis\" needs a server address: "
+                'add URI = "redis://localhost:6379/0" (or url = ...)'
+            )
+        self.url = str(url)
+        self._where = _redact(self.url)
+        retries = int(self.config.get("retries", 6))
+        try:
+            self._client = redis.Redis.from_url(
+                self.url,
+                socket_connect_timeout=float(self.config.get("connect_timeout", 2.0)),
+                socket_timeout=float(self.config.get("socket_timeout", 10.0)),
+                socket_keepalive=True,
+                health_check_interval=30,
+                retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), retries),
+                retry_on_error=[redis.exceptions.ConnectionError, redis.exceptions.TimeoutError],
+                max_connections=int(self.config.get("max_connections", 64)),
+            )
+        except ValueError as exc:
+            raise ConfigurationError(f"[brokers.{name}] invalid Redis URL {self._where}: {exc}") from exc
+        self._groups: set[tuple[str, str]] = set()
+
+    def __repr__(self) -> str:
+        return f"<RedisBroker {self.name!r} {self._where}>"
+
+    # -- error translation ---------------------------------------------------
+    def _call(self, what: str, action: Callable[[], T]) -> T:
+        try:
+            return action()
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
+            raise BrokerUnavailable(
+                f"Redis at {self._where} is unreachable ({what}: {exc}); check that it runs "
+                "and the URL in [brokers] is right — archipel retries with backoff"
+            ) from exc
+        except redis.exceptions.RedisError as exc:
+            if "NOGROUP" in str(exc):
+                self._groups.clear()  # the stream vanished: create groups again next time
+            raise BrokerError(f"Redis at {self._where} refused {what}: {exc}") from exc
+
+    # -- publishing ------------------------------------------------------------
+    def on_publish(self, callback: PublishCallback | None) -> None:
+        """Ignored: Redis entries are delivered by ``archipel server``, in any process."""
+
+    def publish(self, stream: str, payload: dict[str, Any]) -> str:
+        return self.publish_many([(stream, payload)])[0]
+
+    def publish_many(self, entries: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
+        if not entries:
+            return []
+        encoded = []
+        for stream, payload in entries:
+            if not isinstance(payload, dict):
+                raise TypeError(f"broker payloads are dicts, got {type(payload).__name__}")
+            encoded.append((stream, _encode(payload)))
+
+        def run() -> list[Any]:
+            pipe = self._client.pipeline(transaction=False)
+            for stream, data in encoded:
+                pipe.xadd(stream, {_FIELD: data})
+            return pipe.execute()
+
+        return [_text(i) for i in self._call(f"XADD of {len(entries)} entries", run)]
+
+    # -- consuming ---------------------------------------------------------------
+    def ensure_group(self, stream: str, group: str) -> None:
+        if (stream, group) in self._groups:
+            return
+
+        def run() -> None:
+            try:
+                self._client.xgroup_create(stream, group, id="0", mkstream=True)
+            except redis.exceptions.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+        self._call(f"XGROUP CREATE {stream} {group}", run)
+        self._groups.add((stream, group))
+
+    def read(
+        self,
+        group: str,
+        consumer: str,
+        streams: Sequence[str],
+        count: int = 100,
+        block_ms: int = 0,
+    ) -> list[Entry]:
+        if not streams:
+            return []
+        for stream in streams:
+            self.ensure_group(stream, group)
+        block = min(block_ms, _MAX_BLOCK_MS) if block_ms > 0 else None
+        wanted: dict[Any, Any] = dict.fromkeys(streams, ">")
+
+        def run() -> Any:
+            try:
+                return self._client.xreadgroup(group, consumer, wanted, count=count, block=block)
+            except redis.exceptions.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                # the stream vanished (FLUSHALL, a restart without persistence):
+                # recreate the groups and read again
+                for stream in streams:
+                    self._groups.discard((stream, group))
+                for stream in streams:
+                    self.ensure_group(stream, group)
+                return self._client.xreadgroup(group, consumer, wanted, count=count, block=block)
+
+        reply = self._call(f"XREADGROUP {group}", run)
+        return self._entries(reply)
+
+    def _entries(self, reply: Any) -> list[Entry]:
+        out: list[Entry] = []
+        if not reply:
+            return out
+        items = reply.items() if isinstance(reply, dict) else reply
+        for stream_name, messages in items:
+            if isinstance(messages, list) and messages and isinstance(messages[0], list) and len(messages) == 1:
+                messages = messages[0]  # RESP3 shape: {stream: [[entries]]}
+            stream = _text(stream_name)
+            for entry_id, fields in messages:
+                if fields is None:
+                    continue  # deleted while pending
+                out.append(Entry(stream, _text(entry_id), self._payload(fields)))
+        return out
+
+    @staticmethod
+    def _payload(fields: Mapping[Any, Any]) -> dict[str, Any]:
+        data = fields.get(_FIELD)
+        if data is not None and len(fields) == 1:
+            decoded = _decode(data)
+            if isinstance(decoded, dict):
+                return decoded
+        return {_text(k): _text(v) for k, v in fields.items()}
+
+    def ack(self, group: str, ids_by_stream: Mapping[str, Sequence[str]]) -> int:
+        work = [(stream, list(ids)) for stream, ids in ids_by_stream.items() if ids]
+        if not work:
+            return 0
+
+        def run() -> int:
+            if len(work) == 1:
+                stream, ids = work[0]
+                return int(self._client.xack(stream, group, *ids))
+            pipe = self._client.pipeline(transaction=False)
+            for stream, ids in work:
+                pipe.xack(stream, group, *ids)
+            return sum(int(n) for n in pipe.execute())
+
+        return self._call(f"XACK {group}", run)
+
+    def claim_stale(
+        self, stream: str, group: str, consumer: str, min_idle_ms: int, count: int = 1000
+    ) -> list[Entry]:
+        self.ensure_group(stream, group)
+
+        def run() -> list[Entry]:
+            out: list[Entry] = []
+            start = "0-0"
+            while len(out) < count:
+                reply = self._client.xautoclaim(
+                    stream, group, consumer, min_idle_ms, start_id=start, count=min(count - len(out), 500)
+                )
+                next_id, messages = reply[0], reply[1]
+                for entry_id, fields in messages:
+                    if fields is not None:
+                        out.append(Entry(stream, _text(entry_id), self._payload(fields)))
+                start = _text(next_id)
+                if start == "0-0":
+                    break
+            out.sort(key=lambda e: _id_key(e.id))
+            return out
+
+        return self._call(f"XAUTOCLAIM {stream} {group}", run)
+
+    # -- inspecting and housekeeping ------------------------------------------
+    def _group_info(self, stream: str) -> list[dict[str, Any]]:
+        def run() -> list[dict[str, Any]]:
+            try:
+                groups = self._client.xinfo_groups(stream)
+            except redis.exceptions.ResponseError as exc:
+                if "no such key" in str(exc).lower():
+                    return []
+                raise
+            return [{_text(k): v for k, v in g.items()} for g in groups]
+
+        return self._call(f"XINFO GROUPS {stream}", run)
+
+    def pending(self, stream: str, group: str) -> int:
+        for info in self._group_info(stream):
+            if _text(info["name"]) == group:
+                return int(info["pending"])
+        return 0
+
+    def lag(self, stream: str, group: str) -> int | None:
+        for info in self._group_info(stream):
+            if _text(info["name"]) == group:
+                lag = info.get("lag")
+                return None if lag is None else int(lag)
+        length = self._call(f"XLEN {stream}", lambda: int(self._client.xlen(stream)))
+        return length
+
+    def trim(self, stream: str, retain: int = 0) -> int:
+        groups = self._group_info(stream)
+        if not groups:
+            return 0
+        bounds: list[str] = []
+        for info in groups:
+            if int(info["pending"]):
+                name = info["name"]
+                summary: Any = self._call(
+                    f"XPENDING {stream}", lambda: self._client.xpending(stream, name)  # noqa: B023
+                )
+                bounds.append(_text(summary["min"]))
+            else:
+                bounds.append(_next_id(_text(info["last-delivered-id"])))
+        if retain > 0:
+            newest: Any = self._call(
+                f"XREVRANGE {stream}", lambda: self._client.xrevrange(stream, count=retain)
+            )
+            if len(newest) == retain:
+                bounds.append(_text(newest[-1][0]))
+            else:
+                return 0
+        safe = min(bounds, key=_id_key)
+        return self._call(
+            f"XTRIM {stream}", lambda: int(self._client.xtrim(stream, minid=safe, approximate=False))
+        )
+
+    def length(self, stream: str) -> int:
+        """Entries currently stored in ``stream``."""
+        return self._call(f"XLEN {stream}", lambda: int(self._client.xlen(stream)))
+
+    def streams(self) -> list[str]:
+        def run() -> list[str]:
+            return sorted(_text(k) for k in self._client.scan_iter(count=1000, _type="stream"))
+
+        return self._call("SCAN", run)
+
+    def truncate(self) -> None:
+        names = self.streams()
+        if names:
+            self._call("DEL", lambda: self._client.delete(*names))
+        self._groups.clear()
+
+    def ping(self) -> bool:
+        """Whether Redis answers (health checks)."""
+        try:
+            return bool(self._call("PING", self._client.ping))
+        except BrokerError:
+            return False
+
+    def close(self) -> None:
+        self._client.close()
+        self._client.connection_pool.disconnect()

@@ -1,0 +1,439 @@
+"""One subscription inside one worker: read, handle in batches, retry, dead-letter, ack.
+
+The consumer owns some ordering partitions of its subscription
+(:mod:`.ownership`) and reads their broker streams with its consumer group.
+Entries wait in one queue per partition and lane. Each step handles, per
+partition, the runnable entries — production lane first, then a bounded
+share of the bulk lane — in one transaction per partition, fenced by that
+partition's lease, then acknowledges them.
+
+Per aggregate, order is kept: an entry runs only when no earlier entry of
+the same aggregate is waiting for a retry. A failing entry is retried after
+an exponential backoff with jitter while other aggregates go on; after
+``max_retries`` it goes to the dead-letter queue (and, with
+``park_after_dead_letter``, later entries of its aggregate are parked behind
+it). When a batch fails, it is rolled back and its entries run again one per
+transaction, so one poison message never blocks or undoes the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from archipel.engine.dlq import DeadLetterStore
+from archipel.engine.invoke import Batch, Decoded, decode, dispatch_inline, run_message
+from archipel.engine.lanes import BULK, PRODUCTION
+from archipel.engine.leases import LeaseStore
+from archipel.engine.ownership import Membership, PartitionOwnership
+from archipel.engine.retry import Backoff, backoff_delay
+from archipel.engine.settings import EngineSettings
+from archipel.engine.streams import aggregate_key, parse_broker_stream
+from archipel.errors import (
+    BrokerError,
+    BrokerUnavailable,
+    DatabaseError,
+    DatabaseUnavailable,
+    DuplicateMessageError,
+    ExpectedVersionError,
+    LeaseLostError,
+    SchemaMissingError,
+)
+from archipel.ports.broker import Entry
+
+if TYPE_CHECKING:
+    from archipel.domain.domain import Domain
+    from archipel.engine.subscriptions import Subscription
+
+__all__ = ["Consumer"]
+
+log = logging.getLogger("archipel.engine.consumer")
+
+#: failures of the infrastructure, not of a message: wait and try again, never dead-letter
+_OUTAGES = (BrokerUnavailable, DatabaseUnavailable, SchemaMissingError, LeaseLostError)
+
+
+class _Item:
+    """One entry waiting in a partition queue."""
+
+    __slots__ = ("entry", "lane", "key", "decoded", "attempts", "first_failed_at", "next_at", "error", "done")
+
+    def __init__(self, entry: Entry, lane: str) -> None:
+        self.entry = entry
+        self.lane = lane
+        self.key: str | None = None
+        self.decoded: Decoded | None = None
+        self.attempts = 0
+        self.first_failed_at: float | None = None
+        self.next_at = 0.0
+        self.error = ""
+        self.done = False
+
+
+class _Partition:
+    __slots__ = ("number", "queues")
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.queues: dict[str, deque[_Item]] = {PRODUCTION: deque(), BULK: deque()}
+
+    def size(self) -> int:
+        return len(self.queues[PRODUCTION]) + len(self.queues[BULK])
+
+
+class Consumer:
+    """Runs one subscription in this worker (call :meth:`run` in a thread, or :meth:`step`)."""
+
+    def __init__(
+        self,
+        domain: Domain,
+        sub: Subscription,
+        broker: Any,
+        leases: LeaseStore,
+        dlq: DeadLetterStore,
+        membership: Membership,
+        settings: EngineSettings,
+        worker_id: str,
+        stop: threading.Event,
+    ) -> None:
+        self.domain = domain
+        self.sub = sub
+        self.broker = broker
+        self.leases = leases
+        self.dlq = dlq
+        self.settings = settings
+        self.worker_id = worker_id
+        self.stop = stop
+        self.group = sub.name
+        self.ownership = PartitionOwnership(
+            leases, membership, domain, sub.name, sub.partitions(settings), worker_id, settings.lease_seconds
+        )
+        self.parts: dict[int, _Partition] = {}
+        #: aggregate key -> dead letter id, for parking
+        self.dead: dict[str, str] = {}
+        self._next_maintenance = 0.0
+        self._next_dead_refresh = 0.0
+        self._refresh_dead = False
+        self.handled = 0
+        self.dead_lettered = 0
+        for partition in range(sub.partitions(settings)):
+            for stream in sub.broker_streams(settings, partition if sub.partitioned else None):
+                broker.ensure_group(stream, self.group)
+
+    # -- the loop --------------------------------------------------------------
+    def run(self) -> None:
+        """Step until ``stop`` is set, riding out broker and database outages; then release."""
+        backoff = Backoff(base=0.1, cap=5.0)
+        try:
+            while not self.stop.is_set():
+                try:
+                    self.step()
+                    backoff.reset()
+                except (BrokerError, DatabaseError) as exc:
+                    delay = backoff.next()
+                    log.warning("%s: %s; retrying in %.1fs", self.sub.name, exc, delay)
+                    self.stop.wait(delay)
+                except Exception:
+                    delay = backoff.next()
+                    log.exception("%s: unexpected error; retrying in %.1fs", self.sub.name, delay)
+                    self.stop.wait(delay)
+        finally:
+            self.shutdown()
+
+    def step(self) -> int:
+        """Maintain ownership, read what is available, handle what can run; return how many handled."""
+        now = time.monotonic()
+        if now >= self._next_maintenance:
+            self._maintain()
+            self._next_maintenance = now + min(1.0, self.settings.lease_seconds / 4)
+        if not self.parts:
+            self.stop.wait(self.settings.blocking_timeout_ms / 1000.0)
+            return 0
+        self._fill()
+        handled = self._work()
+        if self._refresh_dead:
+            self._refresh_dead = False
+            self.dead = self.dlq.dead_keys(self.sub.name) if self.settings.park_after_dead_letter else {}
+        return handled
+
+    def buffered(self) -> int:
+        """Entries read and not yet acknowledged by this consumer."""
+        return sum(part.size() for part in self.parts.values())
+
+    def shutdown(self) -> None:
+        """Give every partition back; unhandled entries stay pending for the next owner."""
+        self.parts.clear()
+        try:
+            self.ownership.release_all()
+        except Exception:
+            log.exception("%s: releasing partitions failed", self.sub.name)
+
+    # -- ownership -------------------------------------------------------------
+    def _maintain(self) -> None:
+        for partition in self.ownership.surplus():
+            if self.parts.get(partition) is not None:
+                self.parts.pop(partition)
+            self.ownership.release(partition)
+            log.info("%s: gave partition %s back", self.sub.name, partition)
+        for partition in self.ownership.renew_idle(self.settings.lease_seconds / 3):
+            self._lost(partition)
+        for partition in self.ownership.acquire_missing():
+            self._adopt(partition)
+        now = time.monotonic()
+        if now >= self._next_dead_refresh:
+            self._next_dead_refresh = now + 5.0
+            self._refresh_dead = True
+
+    def _adopt(self, partition: int) -> None:
+        part = self.parts[partition] = _Partition(partition)
+        streams = self.sub.broker_streams(self.settings, partition if self.sub.partitioned else None)
+        # whatever an earlier owner read and did not acknowledge comes first
+        for stream in streams:
+            lane = parse_broker_stream(stream)[2] if self.sub.partitioned else PRODUCTION
+            for entry in self.broker.claim_stale(stream, self.group, self.worker_id, 0):
+                part.queues[lane].append(_Item(entry, lane))
+        log.info("%s: owns partition %s (%d entries taken over)", self.sub.name, partition, part.size())
+
+    def _lost(self, partition: int) -> None:
+        self.parts.pop(partition, None)
+        self.ownership.drop(partition)
+        log.warning("%s: lost partition %s to another worker; its work was not committed", self.sub.name, partition)
+
+    # -- reading -------------------------------------------------------------
+    def _streams(self, lane: str) -> list[str]:
+        if not self.sub.partitioned:
+            return list(self.sub.categories) if lane == PRODUCTION else []
+        out = []
+        for partition in self.parts:
+            out += [
+                s
+                for s in self.sub.broker_streams(self.settings, partition)
+                if parse_broker_stream(s)[2] == lane
+            ]
+        return out
+
+    def _fill(self) -> None:
+        tick = self.settings.messages_per_tick
+        buffered = self.buffered()
+        if buffered >= 4 * tick:
+            return
+        prod, bulk = self._streams(PRODUCTION), self._streams(BULK)
+        entries = self.broker.read(self.group, self.worker_id, prod, count=tick) if prod else []
+        if bulk and sum(p.queues[BULK].__len__() for p in self.parts.values()) < tick:
+            entries += self.broker.read(self.group, self.worker_id, bulk, count=tick)
+        if not entries and not self._runnable_exists():
+            entries = self.broker.read(
+                self.group, self.worker_id, prod + bulk, count=tick, block_ms=self.settings.blocking_timeout_ms
+            )
+        self._enqueue(entries)
+
+    def _enqueue(self, entries: list[Entry]) -> None:
+        for entry in entries:
+            if self.sub.partitioned:
+                _, partition, lane = parse_broker_stream(entry.stream)
+            else:
+                partition, lane = 0, PRODUCTION
+            part = self.parts.get(partition)
+            if part is None:
+                continue  # given back meanwhile: the next owner claims it
+            part.queues[lane].append(_Item(entry, lane))
+
+    def _runnable_exists(self) -> bool:
+        now = time.monotonic()
+        return any(item.next_at <= now for part in self.parts.values() for q in part.queues.values() for item in q)
+
+    # -- handling ------------------------------------------------------------
+    def _work(self) -> int:
+        tick = self.settings.messages_per_tick
+        handled = 0
+        for part in list(self.parts.values()):
+            handled += self._run_lane(part, PRODUCTION, tick)
+        if self.settings.priority_lanes:
+            # bulk gets what production left of the tick, and never less than a
+            # quarter of it: it is never starved, and adds little latency
+            share = tick if handled == 0 else max(1, tick // 4)
+            for part in list(self.parts.values()):
+                handled += self._run_lane(part, BULK, share)
+        return handled
+
+    def _prepare(self, item: _Item) -> None:
+        if item.decoded is None:
+            entry = item.entry
+            item.decoded = decode(self.domain, self.sub, entry.stream, entry.id, entry.payload)
+            stream = item.decoded.stream
+            item.key = aggregate_key(stream) if stream else entry.stream
+
+    def _runnable(self, part: _Partition, lane: str, limit: int) -> tuple[list[_Item], list[_Item], list[_Item]]:
+        """``(batch, retries, parked)`` of this lane, in order, at most ``limit`` in the batch."""
+        now = time.monotonic()
+        batch: list[_Item] = []
+        retries: list[_Item] = []
+        parked: list[_Item] = []
+        blocked: set[str | None] = set()
+        for item in part.queues[lane]:
+            if len(batch) >= limit:
+                break
+            try:
+                self._prepare(item)
+            except Exception as exc:  # undecodable: retrying cannot help
+                item.decoded = Decoded(f"{item.entry.stream}:{item.entry.id}", None, None, None, item.entry.payload)
+                item.key = item.entry.stream
+                item.attempts = self.settings.max_retries
+                self._failed(item, exc)
+                continue
+            key = item.key
+            if key in blocked:
+                continue
+            if item.next_at > now:
+                blocked.add(key)
+                continue
+            decoded = item.decoded
+            assert decoded is not None
+            if key in self.dead and not decoded.skip and not decoded.replay and item.attempts == 0:
+                parked.append(item)
+                continue
+            if item.attempts:
+                retries.append(item)
+                blocked.add(key)  # later entries wait for the retry's outcome
+                continue
+            batch.append(item)
+        return batch, retries, parked
+
+    def _run_lane(self, part: _Partition, lane: str, limit: int) -> int:
+        queue = part.queues[lane]
+        if not queue:
+            return 0
+        batch, retries, parked = self._runnable(part, lane, limit)
+        for item in parked:
+            self._park(item)
+        skipped = [i for i in batch if i.decoded is not None and i.decoded.skip]
+        for item in skipped:
+            item.done = True
+        work = [i for i in batch if not i.done]
+        lost = False
+        try:
+            if work:
+                try:
+                    self._commit(part, work)
+                except _OUTAGES:
+                    raise
+                except Exception:
+                    # find the failing one(s); an aggregate stops at its first failure
+                    failed: set[str | None] = set()
+                    for item in work:
+                        if item.key not in failed and not self._one(part, item):
+                            failed.add(item.key)
+            for item in retries:
+                self._one(part, item)
+        except LeaseLostError:
+            lost = True
+        finished = [i for i in queue if i.done]
+        if finished:
+            self._ack(finished)
+            part.queues[lane] = deque(i for i in queue if not i.done)
+        if lost:
+            self._lost(part.number)
+        return len(finished)
+
+    def _one(self, part: _Partition, item: _Item) -> bool:
+        """Handle one item in its own transaction; False when it failed."""
+        try:
+            self._commit(part, [item])
+        except _OUTAGES:
+            raise
+        except DuplicateMessageError:
+            item.done = True  # handled elsewhere meanwhile
+        except Exception as exc:
+            self._failed(item, exc)
+            return False
+        return True
+
+    def _commit(self, part: _Partition, items: list[_Item]) -> None:
+        lease = self.ownership.owned.get(part.number)
+        if lease is None:
+            raise LeaseLostError(f"partition {part.number} of {self.sub.name} is not ours")
+        batch = Batch(self.domain)
+        try:
+            # the fence first: a lost lease fails fast, before any handler runs
+            expires = self.leases.fence(lease, batch.transaction("default"), self.settings.lease_seconds)
+            for item in items:
+                assert item.decoded is not None
+                run_message(self.domain, self.sub, item.decoded, batch)
+            events = list(batch.events)
+            batch.commit()
+        except ExpectedVersionError as exc:
+            batch.rollback()
+            if not self.leases.still_held(lease):
+                raise LeaseLostError(f"{self.sub.name}: partition {part.number} was taken over") from exc
+            raise
+        except BaseException:
+            batch.rollback()
+            raise
+        self.leases.confirm(lease, expires)
+        for item in items:
+            item.done = True
+            if self.dead and item.key in self.dead:
+                self._refresh_dead = True  # a replay succeeded: its aggregate may be free again
+        self.handled += len(items)
+        dispatch_inline(self.domain, events)
+
+    def _failed(self, item: _Item, exc: BaseException) -> None:
+        now = time.time()
+        item.attempts += 1
+        item.first_failed_at = item.first_failed_at or now
+        item.error = "".join(traceback.format_exception(exc)).strip()
+        if item.attempts <= self.settings.max_retries:
+            delay = backoff_delay(item.attempts, self.settings.retry_delay_seconds, self.settings.max_retry_delay_seconds)
+            item.next_at = time.monotonic() + delay
+            log.warning(
+                "%s: message %s failed (attempt %d of %d), retrying in %.2fs: %s",
+                self.sub.name, item.entry.id, item.attempts, self.settings.max_retries + 1, delay, exc,
+            )
+            return
+        item.done = True
+        if not self.settings.enable_dlq:
+            log.error("%s: message %s failed %d times and was dropped (enable_dlq is off): %s",
+                      self.sub.name, item.entry.id, item.attempts, exc)
+            return
+        letter_id = self._dead_letter(item, item.error, item.attempts)
+        self.dead_lettered += 1
+        log.error("%s: message %s failed %d times; dead letter %s", self.sub.name, item.entry.id, item.attempts, letter_id)
+        if self.settings.park_after_dead_letter and item.decoded is not None and item.decoded.stream:
+            self.dead.setdefault(item.key or "", letter_id)
+
+    def _park(self, item: _Item) -> None:
+        behind = self.dead.get(item.key or "", "")
+        self._dead_letter(
+            item,
+            f"parked: an earlier message of {item.key} is in the dead-letter queue ({behind}); "
+            "replay or purge it, then replay this one",
+            0,
+            parked_behind=behind,
+        )
+        item.done = True
+
+    def _dead_letter(self, item: _Item, error: str, attempts: int, parked_behind: str | None = None) -> str:
+        decoded = item.decoded
+        assert decoded is not None
+        return self.dlq.add(
+            subscription=self.sub.name,
+            message_id=decoded.message_id,
+            type=decoded.type,
+            stream=item.key if decoded.stream is None else decoded.stream,
+            broker_stream=item.entry.stream,
+            payload=decoded.payload,
+            error=error,
+            attempts=attempts,
+            first_failed_at=item.first_failed_at,
+            parked_behind=parked_behind,
+        )
+
+    def _ack(self, items: list[_Item]) -> None:
+        by_stream: dict[str, list[str]] = {}
+        for item in items:
+            by_stream.setdefault(item.entry.stream, []).append(item.entry.id)
+        self.broker.ack(self.group, by_stream)

@@ -1,0 +1,283 @@
+"""The dead-letter queue: messages a subscription gave up on, kept for inspection and replay.
+
+One model for every consumer kind (command handlers, event handlers,
+projectors, process managers, subscribers), stored in the domain's default
+database (``archipel_<domain>_dead_letters``), so it works on memory, SQLite
+and PostgreSQL alike. A message lands here after ``max_retries`` failed
+retries; with ``park_after_dead_letter`` (the default) later messages of the
+same aggregate for the same subscription are *parked* here too (``error``
+says behind which dead letter), so replaying keeps the aggregate's order.
+
+Replay publishes the message again on its broker stream, marked for that one
+subscription (other subscriptions of the stream skip it), then deletes the
+row. ``replay_all`` replays in the order the messages failed, so per
+aggregate the original order is kept. A replayed message that fails again
+comes back as a new dead letter.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from archipel.engine.records import dead_letter_schema, ensure_tables
+from archipel.errors import ExpectedVersionError
+from archipel.query.q import Q
+from archipel.query.results import Criteria
+
+if TYPE_CHECKING:
+    from archipel.domain.domain import Domain
+
+__all__ = [
+    "DeadLetter",
+    "DeadLetterStore",
+    "dead_letter_store",
+    "REPLAY_HEADER",
+    "RAW_REPLAY_KEY",
+    "replay_target",
+]
+
+#: metadata header naming the only subscription a replayed message is for
+REPLAY_HEADER = "archipel_replay_for"
+#: raw (subscriber) payloads are wrapped: {RAW_REPLAY_KEY: subscription, "payload": original}
+RAW_REPLAY_KEY = "__archipel_replay_for__"
+_NAMESPACE = uuid.UUID("6f1c2c1e-5d1b-4e58-9a51-4b0f1f2d7a10")
+
+
+def _when(epoch: Any) -> dt.datetime | None:
+    if epoch is None:
+        return None
+    return dt.datetime.fromtimestamp(float(epoch), tz=dt.UTC)
+
+
+@dataclass(slots=True)
+class DeadLetter:
+    """One dead-lettered (or parked) message of one subscription."""
+
+    id: str
+    subscription: str
+    message_id: str
+    type: str | None
+    stream: str | None
+    payload: dict[str, Any]
+    error: str | None
+    attempts: int
+    first_failed_at: dt.datetime | None
+    last_failed_at: dt.datetime | None
+    broker_stream: str | None = None
+    parked_behind: str | None = None
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> DeadLetter:
+        return cls(
+            id=record["id"],
+            subscription=record["subscription"],
+            message_id=record["message_id"],
+            type=record.get("type"),
+            stream=record.get("stream"),
+            payload=dict(record.get("payload") or {}),
+            error=record.get("error"),
+            attempts=int(record.get("attempts") or 0),
+            first_failed_at=_when(record.get("first_failed_at")),
+            last_failed_at=_when(record.get("last_failed_at")),
+            broker_stream=record.get("broker_stream"),
+            parked_behind=record.get("parked_behind"),
+        )
+
+
+def dead_letter_id(subscription: str, message_id: str) -> str:
+    """Stable id: a redelivered failure updates its row instead of adding one."""
+    return str(uuid.uuid5(_NAMESPACE, f"{subscription}\x00{message_id}"))
+
+
+def replay_target(payload: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """``(subscription the payload is replayed for, payload without the marker)``."""
+    if RAW_REPLAY_KEY in payload:
+        inner = payload.get("payload")
+        return str(payload[RAW_REPLAY_KEY]), inner if isinstance(inner, dict) else {}
+    meta = payload.get("metadata")
+    if isinstance(meta, dict):
+        headers = meta.get("headers")
+        if isinstance(headers, dict) and REPLAY_HEADER in headers:
+            return str(headers[REPLAY_HEADER]), payload
+    return None, payload
+
+
+def _mark_for(payload: dict[str, Any], subscription: str) -> dict[str, Any]:
+    meta = payload.get("metadata")
+    if isinstance(meta, dict) and "data" in payload:
+        headers = dict(meta.get("headers") or {})
+        headers[REPLAY_HEADER] = subscription
+        return {**payload, "metadata": {**meta, "headers": headers}}
+    return {RAW_REPLAY_KEY: subscription, "payload": payload}
+
+
+class DeadLetterStore:
+    """Dead letters of one domain (see the module docstring)."""
+
+    def __init__(self, domain: Domain) -> None:
+        ensure_tables(domain)
+        self.domain = domain
+        self.schema = dead_letter_schema(domain)
+        self.database = domain.providers.database("default")
+
+    # -- reading ---------------------------------------------------------------
+    def _query(self, q: Q, limit: int | None = None) -> tuple[builtins.list[dict[str, Any]], int]:
+        tx = self.database.begin()
+        try:
+            return tx.query(self.schema, Criteria(q, order_by=("sequence",), limit=limit))  # type: ignore[no-any-return]
+        finally:
+            tx.rollback()
+
+    def list(self, subscription: str | None = None, limit: int = 100) -> builtins.list[DeadLetter]:
+        """Dead letters (of one subscription), oldest failure first."""
+        q = Q(subscription=subscription) if subscription else Q()
+        rows, _ = self._query(q, limit)
+        return [DeadLetter.from_record(r) for r in rows]
+
+    def get(self, letter_id: str) -> DeadLetter | None:
+        tx = self.database.begin()
+        try:
+            found = tx.get(self.schema, letter_id)
+        finally:
+            tx.rollback()
+        return DeadLetter.from_record(found) if found is not None else None
+
+    def count(self, subscription: str | None = None) -> int:
+        q = Q(subscription=subscription) if subscription else Q()
+        _, total = self._query(q, 0)
+        return int(total)
+
+    def dead_keys(self, subscription: str) -> dict[str, str]:
+        """Aggregate streams with an unresolved dead letter: stream -> oldest letter id."""
+        rows, _ = self._query(Q(subscription=subscription))
+        keys: dict[str, str] = {}
+        for row in rows:
+            if row.get("stream"):
+                keys.setdefault(row["stream"], row.get("parked_behind") or row["id"])
+        return keys
+
+    # -- writing ----------------------------------------------------------------
+    def add(
+        self,
+        *,
+        subscription: str,
+        message_id: str,
+        type: str | None,
+        stream: str | None,
+        broker_stream: str | None,
+        payload: dict[str, Any],
+        error: str,
+        attempts: int,
+        first_failed_at: float | None = None,
+        parked_behind: str | None = None,
+    ) -> str:
+        """Record a failure; a second failure of the same message updates its row. Returns the id."""
+        letter_id = dead_letter_id(subscription, message_id)
+        now = time.time()
+        record = {
+            "id": letter_id,
+            "subscription": subscription,
+            "message_id": message_id,
+            "type": type,
+            "stream": stream,
+            "broker_stream": broker_stream,
+            "payload": payload,
+            "error": error[:20000],
+            "attempts": attempts,
+            "first_failed_at": first_failed_at or now,
+            "last_failed_at": now,
+            "parked_behind": parked_behind,
+            "sequence": time.time_ns(),
+        }
+        for _ in range(5):
+            tx = self.database.begin()
+            try:
+                found = tx.get(self.schema, letter_id)
+                if found is None:
+                    tx.save(self.schema, record, -1)
+                else:
+                    record["first_failed_at"] = found.get("first_failed_at") or record["first_failed_at"]
+                    record["sequence"] = found.get("sequence") or record["sequence"]
+                    record["attempts"] = int(found.get("attempts") or 0) + attempts
+                    tx.save(self.schema, record, int(found["_version"]))
+                tx.commit()
+                return letter_id
+            except ExpectedVersionError:
+                tx.rollback()  # concurrent writer: read again
+            except BaseException:
+                tx.rollback()
+                raise
+        raise ExpectedVersionError(f"dead letter {letter_id} kept changing concurrently")
+
+    def _delete(self, ids: Sequence[str]) -> int:
+        if not ids:
+            return 0
+        tx = self.database.begin()
+        try:
+            done = sum(1 for letter_id in ids if tx.delete(self.schema, letter_id))
+            tx.commit()
+        except BaseException:
+            tx.rollback()
+            raise
+        return done
+
+    def purge(self, letter_id: str) -> bool:
+        """Delete one dead letter for good."""
+        return self._delete([letter_id]) > 0
+
+    def purge_all(self, subscription: str | None = None) -> int:
+        """Delete every dead letter (of one subscription)."""
+        q = Q(subscription=subscription) if subscription else Q()
+        rows, _ = self._query(q)
+        return self._delete([r["id"] for r in rows])
+
+    # -- replaying ----------------------------------------------------------------
+    def _broker(self) -> Any:
+        return self.domain.providers.broker("default")
+
+    def _target_stream(self, letter: DeadLetter) -> str:
+        if letter.broker_stream:
+            return letter.broker_stream
+        from archipel.engine.settings import EngineSettings
+        from archipel.engine.streams import broker_stream, category_of, partition_of
+
+        settings = EngineSettings.from_config(self.domain.config)
+        stream = letter.stream or ""
+        return broker_stream(
+            category_of(stream), partition_of(stream, settings.partitions), settings.partitions
+        )
+
+    def replay(self, letter_id: str) -> bool:
+        """Publish one dead letter again for its subscription, then delete it."""
+        letter = self.get(letter_id)
+        if letter is None:
+            return False
+        self._broker().publish(self._target_stream(letter), _mark_for(letter.payload, letter.subscription))
+        self._delete([letter.id])
+        return True
+
+    def replay_all(self, subscription: str | None = None) -> int:
+        """Replay every dead letter (of one subscription) in failure order; return how many."""
+        q = Q(subscription=subscription) if subscription else Q()
+        rows, _ = self._query(q)
+        letters = [DeadLetter.from_record(r) for r in rows]
+        if not letters:
+            return 0
+        self._broker().publish_many(
+            [(self._target_stream(x), _mark_for(x.payload, x.subscription)) for x in letters]
+        )
+        self._delete([x.id for x in letters])
+        return len(letters)
+
+
+def dead_letter_store(domain: Domain) -> DeadLetterStore:
+    """The dead-letter store of ``domain`` (``list``/``get``/``replay``/``replay_all``/``purge``/``purge_all``)."""
+    if not domain.initialized:
+        domain.init()
+    return DeadLetterStore(domain)

@@ -1,0 +1,261 @@
+"""Running handlers for the engine: many messages, one transaction per database.
+
+A :class:`Batch` holds the transactions of one batch. Each message runs in
+its own :class:`BatchUnitOfWork` — the ordinary unit of work, except that it
+writes into the batch's transactions and leaves committing to the batch.
+Before a handler runs, the batch records ``(subscription, message id)`` in
+the default transaction; a redelivered message is recognised there and
+skipped without running its handler, and the record commits with the
+handler's effects, so effects are exactly-once.
+
+If anything fails the caller rolls the whole batch back and runs the
+messages again one per batch, to find the one that fails.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from archipel.domain import context as _context
+from archipel.engine.dlq import replay_target
+from archipel.handling import dispatch
+from archipel.handling.process_managers import correlation_value
+from archipel.handling.state import current_message, current_uow
+from archipel.handling.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from archipel.domain.domain import Domain
+    from archipel.engine.subscriptions import Subscription
+    from archipel.handling.dispatch import Route
+
+__all__ = ["Batch", "BatchUnitOfWork", "Decoded", "decode", "run_message"]
+
+
+class _Deferred:
+    """A batch transaction as seen by one unit of work: commit and rollback belong to the batch."""
+
+    __slots__ = ("tx",)
+
+    def __init__(self, tx: Any) -> None:
+        self.tx = tx
+
+    def get(self, schema: Any, identity: Any) -> Any:
+        return self.tx.get(schema, identity)
+
+    def query(self, schema: Any, criteria: Any) -> Any:
+        return self.tx.query(schema, criteria)
+
+    def save(self, schema: Any, record: Any, expected_version: int) -> None:
+        self.tx.save(schema, record, expected_version)
+
+    def delete(self, schema: Any, identity: Any) -> Any:
+        return self.tx.delete(schema, identity)
+
+    def add_outbox(self, records: Any) -> None:
+        self.tx.add_outbox(records)
+
+    def mark_processed(self, subscription: str, message_id: str) -> bool:
+        return bool(self.tx.mark_processed(subscription, message_id))
+
+    def commit(self) -> None:
+        """The batch commits."""
+
+    def rollback(self) -> None:
+        """The batch rolls back (the caller sees the exception)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.tx, name)
+
+
+class Batch:
+    """The transactions of one batch, one per database, begun on first use."""
+
+    __slots__ = ("domain", "transactions", "events")
+
+    def __init__(self, domain: Domain) -> None:
+        self.domain = domain
+        self.transactions: dict[str, Any] = {}
+        #: events committed by the batch's units of work (for inline dispatch)
+        self.events: list[Any] = []
+
+    def transaction(self, database: str = "default") -> Any:
+        tx = self.transactions.get(database)
+        if tx is None:
+            tx = self.transactions[database] = self.domain.providers.database(database).begin()
+        return tx
+
+    def commit(self) -> None:
+        """Commit every transaction, the default database's first (it holds the fence)."""
+        order = sorted(self.transactions, key=lambda name: name != "default")
+        for position, name in enumerate(order):
+            try:
+                self.transactions[name].commit()
+            except BaseException:
+                for later in order[position + 1 :]:
+                    self.transactions[later].rollback()
+                raise
+        self.transactions.clear()
+
+    def rollback(self) -> None:
+        for tx in self.transactions.values():
+            try:
+                tx.rollback()
+            except Exception:  # noqa: S110 - the original error matters more
+                pass
+        self.transactions.clear()
+        self.events.clear()
+
+
+class BatchUnitOfWork(UnitOfWork):
+    """A unit of work writing into a :class:`Batch` (which commits)."""
+
+    __slots__ = ("batch",)
+
+    def __init__(self, domain: Domain, message: Any, batch: Batch) -> None:
+        super().__init__(domain, message)
+        self.batch = batch
+
+    def transaction(self, database: str = "default") -> Any:
+        tx = self._transactions.get(database)
+        if tx is None:
+            tx = self._transactions[database] = _Deferred(self.batch.transaction(database))
+        return tx
+
+
+class Decoded:
+    """A broker payload made ready for one subscription."""
+
+    __slots__ = ("message_id", "type", "stream", "message", "payload", "skip", "replay")
+
+    def __init__(
+        self,
+        message_id: str,
+        type_string: str | None,
+        stream: str | None,
+        message: Any,
+        payload: dict[str, Any],
+        skip: bool = False,
+        replay: bool = False,
+    ) -> None:
+        self.message_id = message_id
+        self.type = type_string
+        self.stream = stream
+        self.message = message
+        self.payload = payload
+        #: nothing for this subscription to do (unknown type, replay for another one)
+        self.skip = skip
+        #: replayed from the dead-letter queue for this subscription
+        self.replay = replay
+
+
+def decode(domain: Domain, sub: Subscription, entry_stream: str, entry_id: str, payload: dict[str, Any]) -> Decoded:
+    """Rebuild the message of a broker entry as this subscription needs it."""
+    target, payload = replay_target(payload)
+    replay = target == sub.name
+    if sub.kind == "subscriber":
+        skip = target is not None and not replay
+        return Decoded(f"{entry_stream}:{entry_id}", None, None, None, payload, skip, replay)
+    meta = payload.get("metadata") or {}
+    message_id = str(meta.get("id") or f"{entry_stream}:{entry_id}")
+    type_string = meta.get("type")
+    stream = meta.get("stream")
+    if target is not None and target != sub.name:
+        return Decoded(message_id, type_string, stream, None, payload, True)
+    cls = domain.router.messages.get(type_string) if type_string else None
+    if cls is None or stream is None:
+        return Decoded(message_id, type_string, stream, None, payload, True)
+    if sub.kind == "command_handler":
+        if type_string not in sub.commands:
+            return Decoded(message_id, type_string, stream, None, payload, True)
+    elif not sub.routes_for(stream.split("-", 1)[0], str(type_string)):
+        return Decoded(message_id, type_string, stream, None, payload, True)
+    message = cls.from_message(payload)  # type: ignore[attr-defined]
+    return Decoded(message_id, type_string, stream, message, payload, False, replay)
+
+
+def _in_uow(domain: Domain, batch: Batch, message: Any, action: Any) -> None:
+    uow = BatchUnitOfWork(domain, message, batch)
+    uow_token = current_uow.set(uow)
+    msg_token = current_message.set(message) if message is not None else None
+    try:
+        action()
+        events = uow.commit()
+    except BaseException:
+        uow.rollback()
+        raise
+    finally:
+        current_uow.reset(uow_token)
+        if msg_token is not None:
+            current_message.reset(msg_token)
+    if events:
+        batch.events.extend(events)
+
+
+def _run_process_manager(domain: Domain, batch: Batch, route: Route, message: Any) -> None:
+    # mirrors archipel.handling.process_managers.run_process_manager, in a batch
+    spec = route.spec
+    value = correlation_value(spec, message)
+    if value is None:
+        return
+    pm_cls = route.handler_cls
+    key = str(value)
+
+    def action() -> None:
+        repo = domain.repository_for(pm_cls)
+        pm = repo.get_or_none(key)
+        if pm is None:
+            if not spec.start:
+                return
+            pm = pm_cls()
+            object.__setattr__(pm, "_correlation_id", key)
+        elif pm.is_complete:
+            return
+        route.method(pm, message)
+        if spec.end:
+            pm.mark_as_complete()
+        repo.add(pm)
+
+    _in_uow(domain, batch, message, action)
+
+
+def run_message(domain: Domain, sub: Subscription, decoded: Decoded, batch: Batch) -> bool:
+    """Handle one message in ``batch``; False when it was handled before (a redelivery).
+
+    Exceptions from the handler propagate; the caller rolls the batch back.
+    """
+    if not batch.transaction("default").mark_processed(sub.name, decoded.message_id):
+        return False
+    stack = _context.stack.get()
+    token = _context.stack.set((*stack, domain))
+    try:
+        kind = sub.kind
+        if kind == "command_handler":
+            command = decoded.message
+            method = sub.commands[decoded.type or ""]
+            handler = sub.handler_cls()
+            _in_uow(domain, batch, command, lambda: method(handler, command))
+        elif kind == "subscriber":
+            subscriber = sub.handler_cls()
+            payload = decoded.payload
+            _in_uow(domain, batch, None, lambda: subscriber(payload))
+        else:
+            event = decoded.message
+            category = (decoded.stream or "").split("-", 1)[0]
+            for route in sub.routes_for(category, decoded.type or ""):
+                message = route.convert(event)
+                if route.kind == "process_manager":
+                    _run_process_manager(domain, batch, route, message)
+                else:
+                    handler = route.handler_cls()
+                    method = route.method
+                    _in_uow(domain, batch, message, lambda m=method, h=handler, x=message: m(h, x))
+    finally:
+        _context.stack.reset(token)
+    return True
+
+
+def dispatch_inline(domain: Domain, events: list[Any]) -> None:
+    """After a batch committed: deliver its events in-process when events are handled inline."""
+    if events and domain.handles_events_inline:
+        with domain.domain_context():
+            dispatch.publish(events)

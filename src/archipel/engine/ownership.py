@@ -1,0 +1,169 @@
+"""Which worker owns which ordering partition of a subscription.
+
+Workers announce themselves with a *member* lease (``members`` scope) that
+they renew while alive. Each subscription's consumer aims at a fair share
+of the partitions — ``ceil(partitions / live members)`` — taking free or
+expired partition leases up to its share and giving back what exceeds it,
+so a worker that joins (on this machine or another) gets work within a few
+seconds, and the partitions of a worker that dies are taken over once its
+leases expire. Ownership is a lease with fencing (:mod:`.leases`): a worker
+that lost a partition cannot commit work for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+import zlib
+from typing import TYPE_CHECKING
+
+from archipel.engine.leases import Lease, LeaseStore
+from archipel.errors import LeaseLostError
+
+if TYPE_CHECKING:
+    from archipel.domain.domain import Domain
+
+__all__ = ["Membership", "PartitionOwnership"]
+
+log = logging.getLogger("archipel.engine.ownership")
+
+
+class Membership:
+    """This worker's member lease and the count of live workers (cached briefly)."""
+
+    def __init__(self, leases: LeaseStore, domain: Domain, worker_id: str, lease_seconds: float) -> None:
+        self.leases = leases
+        self.worker_id = worker_id
+        self.lease_seconds = lease_seconds
+        self.scope = f"{domain.snake_name}/members"
+        self._lease: Lease | None = None
+        self._count = 1
+        self._counted_at = 0.0
+        self._lock = threading.Lock()
+
+    def heartbeat(self) -> None:
+        """Join, or renew membership when a third of the lease has passed."""
+        with self._lock:
+            lease = self._lease
+            if lease is not None and lease.remaining() > self.lease_seconds * 2 / 3:
+                return
+            if lease is not None:
+                try:
+                    self.leases.renew(lease, self.lease_seconds)
+                    return
+                except LeaseLostError:
+                    self._lease = None
+            self._lease = self.leases.acquire(
+                f"{self.scope}/{self.worker_id}", self.scope, self.worker_id, self.lease_seconds
+            )
+
+    def count(self) -> int:
+        """Live workers (at least 1: this one)."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._counted_at > min(1.0, self.lease_seconds / 4):
+                owners = {r["owner"] for r in self.leases.live(self.scope)}
+                owners.add(self.worker_id)
+                self._count = len(owners)
+                self._counted_at = now
+            return self._count
+
+    def leave(self) -> None:
+        with self._lock:
+            if self._lease is not None:
+                try:
+                    self.leases.release(self._lease)
+                except Exception:
+                    log.exception("leaving the worker group failed")
+                self._lease = None
+
+
+class PartitionOwnership:
+    """The partitions of one subscription owned by this worker."""
+
+    def __init__(
+        self,
+        leases: LeaseStore,
+        membership: Membership,
+        domain: Domain,
+        subscription: str,
+        partitions: int,
+        worker_id: str,
+        lease_seconds: float,
+    ) -> None:
+        self.leases = leases
+        self.membership = membership
+        self.subscription = subscription
+        self.partitions = partitions
+        self.worker_id = worker_id
+        self.lease_seconds = lease_seconds
+        self.scope = f"{domain.snake_name}/partition/{subscription}"
+        self.owned: dict[int, Lease] = {}
+        # start looking at a worker-specific partition so that joining
+        # workers do not all contend for partition 0
+        self._offset = zlib.crc32(worker_id.encode()) % partitions
+
+    def lease_id(self, partition: int) -> str:
+        return f"{self.scope}/{partition}"
+
+    def share(self) -> int:
+        return math.ceil(self.partitions / max(1, self.membership.count()))
+
+    def acquire_missing(self) -> list[int]:
+        """Take free or expired partitions up to the fair share; return the new ones."""
+        share = self.share()
+        gained: list[int] = []
+        if len(self.owned) >= share:
+            return gained
+        for step in range(self.partitions):
+            partition = (self._offset + step) % self.partitions
+            if partition in self.owned:
+                continue
+            lease = self.leases.acquire(self.lease_id(partition), self.scope, self.worker_id, self.lease_seconds)
+            if lease is not None:
+                self.owned[partition] = lease
+                gained.append(partition)
+                if len(self.owned) >= share:
+                    break
+        return gained
+
+    def surplus(self) -> list[int]:
+        """Partitions beyond the fair share (give them back so others can work)."""
+        extra = len(self.owned) - self.share()
+        if extra <= 0:
+            return []
+        # give back the ones furthest from our preferred start
+        ranked = sorted(self.owned, key=lambda p: (p - self._offset) % self.partitions)
+        return ranked[-extra:]
+
+    def renew_idle(self, idle_after: float) -> list[int]:
+        """Renew leases not fenced for ``idle_after`` seconds; return the partitions lost."""
+        lost = []
+        threshold = self.lease_seconds - idle_after
+        for partition, lease in list(self.owned.items()):
+            if lease.remaining() > threshold:
+                continue
+            try:
+                self.leases.renew(lease, self.lease_seconds)
+            except LeaseLostError:
+                lost.append(partition)
+                del self.owned[partition]
+        return lost
+
+    def release(self, partition: int) -> None:
+        lease = self.owned.pop(partition, None)
+        if lease is not None:
+            try:
+                self.leases.release(lease)
+            except Exception:
+                log.exception("releasing partition %s of %s failed", partition, self.subscription)
+
+    def drop(self, partition: int) -> None:
+        """Forget a partition whose lease was lost (nothing to release)."""
+        self.owned.pop(partition, None)
+
+    def release_all(self) -> None:
+        for partition in list(self.owned):
+            self.release(partition)

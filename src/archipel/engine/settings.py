@@ -1,0 +1,82 @@
+"""The engine's settings, read once from a domain's configuration.
+
+``[server]``: ``messages_per_tick`` (messages handled per batch),
+``priority_lanes`` (bulk messages on their own streams), ``health_port``,
+``partitions`` (ordering partitions per stream category: the unit of
+parallelism and of ownership between workers), ``lease_seconds`` (how long a
+worker owns a partition or the relay without renewing; a worker silent for
+longer is taken over), ``relay_batch_size``, ``outbox_retention_seconds``,
+``trim_interval_seconds``.
+
+``[server.stream_subscription]``: ``blocking_timeout_ms``, ``max_retries``,
+``retry_delay_seconds`` (first backoff; doubles each retry, with jitter, up
+to ``max_retry_delay_seconds``), ``enable_dlq``, ``park_after_dead_letter``
+(later messages of an aggregate whose message was dead-lettered are parked
+in the DLQ too, so replay keeps the aggregate's order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from archipel.errors import ConfigurationError
+
+__all__ = ["EngineSettings"]
+
+
+def _number(table: Mapping[str, Any], key: str, default: float, minimum: float) -> float:
+    value = table.get(key, default)
+    if value is None:
+        value = default
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        raise ConfigurationError(f"[server] {key} = {value!r}: expected a number >= {minimum}")
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """Everything the server needs to know; immutable."""
+
+    messages_per_tick: int = 100
+    blocking_timeout_ms: int = 100
+    max_retries: int = 3
+    retry_delay_seconds: float = 1.0
+    max_retry_delay_seconds: float = 60.0
+    enable_dlq: bool = True
+    park_after_dead_letter: bool = True
+    priority_lanes: bool = False
+    partitions: int = 4
+    lease_seconds: float = 10.0
+    relay_batch_size: int = 500
+    outbox_retention_seconds: float = 300.0
+    trim_interval_seconds: float = 30.0
+    health_port: int | None = None
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> EngineSettings:
+        """Read ``[server]`` and ``[server.stream_subscription]`` (defaults for what is missing)."""
+        server = config.get("server") or {}
+        stream = server.get("stream_subscription") or {}
+        health = server.get("health_port")
+        return cls(
+            messages_per_tick=int(_number(server, "messages_per_tick", 100, 1)),
+            blocking_timeout_ms=int(_number(stream, "blocking_timeout_ms", 100, 0)),
+            max_retries=int(_number(stream, "max_retries", 3, 0)),
+            retry_delay_seconds=_number(stream, "retry_delay_seconds", 1.0, 0),
+            max_retry_delay_seconds=_number(stream, "max_retry_delay_seconds", 60.0, 0),
+            enable_dlq=bool(stream.get("enable_dlq", True)),
+            park_after_dead_letter=bool(stream.get("park_after_dead_letter", True)),
+            priority_lanes=bool(server.get("priority_lanes", False)),
+            partitions=int(_number(server, "partitions", 4, 1)),
+            lease_seconds=_number(server, "lease_seconds", 10.0, 0.2),
+            relay_batch_size=int(_number(server, "relay_batch_size", 500, 1)),
+            outbox_retention_seconds=_number(server, "outbox_retention_seconds", 300.0, 0),
+            trim_interval_seconds=_number(server, "trim_interval_seconds", 30.0, 0.1),
+            health_port=int(health) if health else None,
+        )
+
+    def with_changes(self, **changes: Any) -> EngineSettings:
+        """A copy with some settings replaced (tests, command-line overrides)."""
+        return replace(self, **changes)

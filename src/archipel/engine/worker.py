@@ -1,0 +1,199 @@
+"""One engine worker: the outbox relay and a consumer per active subscription, in threads.
+
+Threads, not asyncio: handlers are ordinary blocking code, and the time
+goes to database and broker round trips, which release the GIL. Several
+workers — threads of one process on the memory database, processes, or
+machines — cooperate through leases only (:mod:`.ownership`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from archipel.engine.consumer import Consumer
+from archipel.engine.dlq import DeadLetterStore
+from archipel.engine.leases import LeaseStore
+from archipel.engine.ownership import Membership
+from archipel.engine.relay import OutboxRelay
+from archipel.engine.retry import Backoff
+from archipel.engine.settings import EngineSettings
+from archipel.engine.subscriptions import active_subscriptions
+from archipel.errors import ArchipelError
+
+if TYPE_CHECKING:
+    from archipel.domain.domain import Domain
+
+__all__ = ["Worker", "new_worker_id"]
+
+log = logging.getLogger("archipel.engine.worker")
+
+
+def new_worker_id() -> str:
+    """``<host>-<pid>-<random>``: unique per worker, readable in ``XINFO CONSUMERS``."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """Relay + consumers of one domain; :meth:`start`, then :meth:`stop` (or set ``stop_event``)."""
+
+    def __init__(
+        self,
+        domain: Domain,
+        settings: EngineSettings | None = None,
+        *,
+        worker_id: str | None = None,
+        stop_event: threading.Event | None = None,
+    ) -> None:
+        self.domain = domain
+        self.settings = settings or EngineSettings.from_config(domain.config)
+        self.worker_id = worker_id or new_worker_id()
+        self.stop_event = stop_event or threading.Event()
+        self.broker = domain.providers.broker("default")
+        self.leases = LeaseStore(domain)
+        self.dlq = DeadLetterStore(domain)
+        self.membership = Membership(self.leases, domain, self.worker_id, self.settings.lease_seconds)
+        self.subscriptions = active_subscriptions(domain)
+        self.consumers = [
+            Consumer(
+                domain, sub, self.broker, self.leases, self.dlq, self.membership,
+                self.settings, self.worker_id, self.stop_event,
+            )
+            for sub in self.subscriptions
+        ]
+        trim = sorted({s for sub in self.subscriptions for s in sub.broker_streams(self.settings)})
+        relays = domain.outbox_enabled or domain.config.get("command_processing") == "async"
+        self.relay = (
+            OutboxRelay(domain, self.broker, self.leases, self.settings, self.worker_id, trim)
+            if relays
+            else None
+        )
+        self._threads: list[threading.Thread] = []
+        self.started_at = 0.0
+
+    # -- lifecycle -------------------------------------------------------------
+    def start(self) -> Worker:
+        self.started_at = time.time()
+        self.membership.heartbeat()
+        self._spawn("heartbeat", self._heartbeat_loop)
+        if self.relay is not None:
+            self._spawn("relay", self._relay_loop)
+        for consumer in self.consumers:
+            self._spawn(consumer.sub.handler_cls.__name__, self._consumer_loop(consumer))
+        log.info(
+            "worker %s: %d subscription(s)%s", self.worker_id, len(self.consumers),
+            ", outbox relay" if self.relay is not None else "",
+        )
+        return self
+
+    def _spawn(self, name: str, target: Any) -> None:
+        thread = threading.Thread(target=target, name=f"archipel-{name}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _consumer_loop(self, consumer: Consumer) -> Any:
+        domain = self.domain
+
+        def run() -> None:
+            with domain.domain_context():
+                consumer.run()
+
+        return run
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop every thread (in-flight batches finish); True when all stopped in time."""
+        self.stop_event.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        stopped = not any(t.is_alive() for t in self._threads)
+        self.membership.leave()
+        return stopped
+
+    @property
+    def alive(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    # -- loops -------------------------------------------------------------------
+    def _heartbeat_loop(self) -> None:
+        backoff = Backoff()
+        interval = self.settings.lease_seconds / 4
+        while not self.stop_event.wait(interval):
+            try:
+                self.membership.heartbeat()
+                backoff.reset()
+            except ArchipelError as exc:
+                log.warning("worker %s: heartbeat failed: %s", self.worker_id, exc)
+                self.stop_event.wait(backoff.next())
+
+    def _relay_loop(self) -> None:
+        relay = self.relay
+        assert relay is not None
+        backoff = Backoff()
+        idle = self.settings.blocking_timeout_ms / 1000.0
+        try:
+            with self.domain.domain_context():
+                while not self.stop_event.is_set():
+                    try:
+                        moved = relay.tick()
+                        backoff.reset()
+                    except ArchipelError as exc:
+                        delay = backoff.next()
+                        log.warning("relay: %s; retrying in %.1fs", exc, delay)
+                        self.stop_event.wait(delay)
+                        continue
+                    except Exception:
+                        delay = backoff.next()
+                        log.exception("relay: unexpected error; retrying in %.1fs", delay)
+                        self.stop_event.wait(delay)
+                        continue
+                    if not moved:
+                        self.stop_event.wait(idle)
+        finally:
+            relay.release()
+
+    # -- reporting ---------------------------------------------------------------
+    def outbox_pending(self) -> int:
+        total = 0
+        for database in self.domain.providers.databases.values():
+            outbox_of = getattr(database, "outbox", None)
+            if outbox_of is not None:
+                total += int(outbox_of().pending_count())
+        return total
+
+    def idle(self) -> bool:
+        """Nothing buffered, nothing to relay, every partition owned, no lag or pending entries."""
+        if self.relay is not None and self.outbox_pending():
+            return False
+        for consumer in self.consumers:
+            if consumer.buffered():
+                return False
+            if len(consumer.ownership.owned) < consumer.ownership.partitions:
+                return False
+            for stream in consumer.sub.broker_streams(self.settings):
+                if self.broker.lag(stream, consumer.group) or self.broker.pending(stream, consumer.group):
+                    return False
+        return True
+
+    def report(self) -> dict[str, Any]:
+        """Counters for the health endpoint (no configuration, no secrets)."""
+        return {
+            "worker": self.worker_id,
+            "uptime_seconds": round(time.time() - self.started_at, 1) if self.started_at else 0,
+            "relayed": self.relay.relayed if self.relay is not None else None,
+            "subscriptions": [
+                {
+                    "name": c.sub.name,
+                    "partitions": sorted(c.ownership.owned),
+                    "handled": c.handled,
+                    "dead_lettered": c.dead_lettered,
+                    "buffered": c.buffered(),
+                }
+                for c in self.consumers
+            ],
+        }
