@@ -291,3 +291,85 @@ def test_invariant_failure_in_a_handler_stores_nothing(bank):
         assert repo.get(account.id).balance == 0
         assert domain.event_store.count() == events_before
     assert not [s for s in seen if s[0] == "event"]
+
+
+# --- unique fields --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def members(make_domain):
+    domain = make_domain()
+
+    @domain.aggregate
+    class Member(BaseAggregate):
+        email = String(unique=True)
+        nickname = String()
+
+    start(domain)
+    with domain.domain_context():
+        yield domain, Member, domain.repository_for(Member)
+
+
+def test_unique_field_refuses_a_second_object_with_the_same_value(members):
+    _, member_cls, repo = members
+    repo.add(member_cls(email="ann@x.org"))
+    with pytest.raises(ValidationError) as info:
+        repo.add(member_cls(email="ann@x.org", nickname="copycat"))
+    assert list(info.value.messages) == ["email"]
+    assert "ann@x.org" in info.value.messages["email"][0]
+    assert [m.nickname for m in repo.all()] == [None]
+
+
+def test_unique_field_allows_many_missing_values_and_keeping_ones_own_value(members):
+    _, member_cls, repo = members
+    repo.add(member_cls(nickname="a"))
+    repo.add(member_cls(nickname="b"))
+    member = member_cls(email="kim@x.org")
+    repo.add(member)
+    loaded = repo.get(member.id)
+    loaded.nickname = "kim"
+    repo.add(loaded)
+    assert repo.count() == 3
+
+
+def test_unique_value_is_free_again_after_a_change_or_removal(members):
+    _, member_cls, repo = members
+    first = member_cls(email="a@x.org")
+    repo.add(first)
+    changed = repo.get(first.id)
+    changed.email = "b@x.org"
+    repo.add(changed)
+    repo.add(member_cls(email="a@x.org"))
+    repo.remove(repo.get(first.id))
+    repo.add(member_cls(email="b@x.org"))
+    assert sorted(m.email for m in repo.all()) == ["a@x.org", "b@x.org"]
+
+
+def test_unique_values_are_checked_within_one_unit_of_work(members):
+    domain, member_cls, repo = members
+
+    def two_with_the_same_email(uow):
+        repo.add(member_cls(email="twin@x.org"))
+        repo.add(member_cls(email="twin@x.org"))
+
+    with pytest.raises(ValidationError):
+        domain.run_in_unit_of_work(two_with_the_same_email)
+    assert repo.count() == 0
+
+
+def test_two_objects_may_swap_unique_values_in_one_unit_of_work(members):
+    domain, member_cls, repo = members
+    first, second = member_cls(email="a@x.org"), member_cls(email="b@x.org")
+    repo.add(first)
+    repo.add(second)
+
+    def swap(uow):
+        one, two = repo.get(first.id), repo.get(second.id)
+        one.email, two.email = "b@x.org", "a@x.org"
+        repo.add(one)
+        repo.add(two)
+
+    domain.run_in_unit_of_work(swap)
+    assert repo.get(first.id).email == "b@x.org"
+    with pytest.raises(ValidationError):
+        repo.add(member_cls(email="a@x.org"))

@@ -3,7 +3,9 @@
 A transaction buffers its writes and applies them at commit, after checking
 every optimistic-concurrency condition under one process-wide lock, so a
 commit is atomic and costs O(records written), independent of the store's
-size (no per-session copies of the store).
+size (no per-session copies of the store). ``unique=True`` fields are kept
+in an index per field and checked at commit: a value held by another row
+raises :class:`~archipel.errors.ValidationError` naming the field.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from archipel.adapters.memory._copy import STORE_LOCK, clone
 from archipel.adapters.memory.outbox import MemoryOutbox
-from archipel.errors import ExpectedVersionError
+from archipel.errors import ExpectedVersionError, ValidationError
 from archipel.fields.simple import Decimal as DecimalField
 from archipel.ports.schema import ModelSchema
 from archipel.query.q import compile_predicate, split_lookup
@@ -117,6 +119,9 @@ class MemoryDatabase:
         self.name = name
         self.config = config or {}
         self.tables: dict[str, _Table] = {}
+        # unique fields: table -> field -> stored value -> identity of its row
+        self.unique: dict[str, dict[str, dict[Any, Any]]] = {}
+        self._unique_names: dict[str, tuple[str, ...]] = {}
         self._outbox = MemoryOutbox()
         # (subscription, message_id) pairs of messages already handled
         self.processed: set[tuple[str, str]] = set()
@@ -138,10 +143,22 @@ class MemoryDatabase:
         for schema in schemas:
             self.table(schema)
 
+    def unique_names(self, schema: ModelSchema) -> tuple[str, ...]:
+        """The ``unique=True`` fields of ``schema`` other than its identity."""
+        names = self._unique_names.get(schema.table)
+        if names is None:
+            names = self._unique_names[schema.table] = tuple(
+                name
+                for name, field in schema.fields.items()
+                if getattr(field, "unique", False) and name != schema.id_field
+            )
+        return names
+
     def drop(self, schemas: Iterable[ModelSchema]) -> None:
         with STORE_LOCK:
             for schema in schemas:
                 self.tables.pop(schema.table, None)
+                self.unique.pop(schema.table, None)
             self._outbox.clear()
             self.processed.clear()
 
@@ -149,6 +166,7 @@ class MemoryDatabase:
         with STORE_LOCK:
             for schema in schemas:
                 self.tables.get(schema.table, {}).clear()
+                self.unique.pop(schema.table, None)
             self._outbox.clear()
             self.processed.clear()
 
@@ -157,6 +175,34 @@ class MemoryDatabase:
 
     def count(self, schema: ModelSchema) -> int:
         return len(self.tables.get(schema.table, {}))
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _reindex(
+    index: dict[str, dict[Any, Any]],
+    names: tuple[str, ...],
+    ident: Any,
+    old: dict[str, Any] | None,
+    new: Any,
+) -> None:
+    """Move ``ident``'s unique values from its ``old`` row to its ``new`` one (or none)."""
+    for name in names:
+        values = index.setdefault(name, {})
+        if old is not None:
+            value = old.get(name)
+            if value is not None and _hashable(value) and values.get(value) == ident:
+                del values[value]
+        if new is not _DELETED:
+            value = new.get(name)
+            if value is not None and _hashable(value):
+                values[value] = ident
 
 
 def _conflict(schema: ModelSchema, ident: Any, expected: int, actual: int) -> None:
@@ -263,6 +309,7 @@ class MemoryTransaction:
         writes = self.writes
         with STORE_LOCK:
             # 1. check every condition; nothing is applied if one fails
+            claims: dict[tuple[str, str, Any], Any] | None = None
             for (tname, ident), (schema, record, expected) in writes.items():
                 if record is _DELETED:
                     continue
@@ -271,6 +318,9 @@ class MemoryTransaction:
                 actual = -1 if row is None else row["_version"]
                 if actual != expected:
                     _conflict(schema, ident, expected, actual)
+                names = db.unique_names(schema)
+                if names:
+                    claims = self._claim(schema, ident, record, names, claims)
             if self.processed:
                 duplicate = self.processed & db.processed
                 if duplicate:
@@ -284,10 +334,13 @@ class MemoryTransaction:
             for prepare, _ in self.hooks:
                 prepare()
             # 2. apply
-            for (tname, ident), (_schema, record, expected) in writes.items():
+            for (tname, ident), (schema, record, expected) in writes.items():
                 table = tables.get(tname)
                 if table is None:
                     table = tables.setdefault(tname, {})
+                names = db.unique_names(schema)
+                if names:
+                    _reindex(db.unique.setdefault(tname, {}), names, ident, table.get(ident), record)
                 if record is _DELETED:
                     table.pop(ident, None)
                 else:
@@ -302,6 +355,38 @@ class MemoryTransaction:
             if self.processed:
                 db.processed |= self.processed
         self.done = True
+
+    def _claim(
+        self,
+        schema: ModelSchema,
+        ident: Any,
+        record: dict[str, Any],
+        names: tuple[str, ...],
+        claims: dict[tuple[str, str, Any], Any] | None,
+    ) -> dict[tuple[str, str, Any], Any]:
+        """Refuse a unique value held by another row that keeps it, or claimed twice here."""
+        claims = {} if claims is None else claims
+        tname = schema.table
+        index = self.db.unique.get(tname, {})
+        for name in names:
+            value = record.get(name)
+            if value is None or not _hashable(value):
+                continue
+            key = (tname, name, value)
+            holder = claims.setdefault(key, ident)
+            if holder == ident:
+                holder = index.get(name, {}).get(value)
+                if holder is None or holder == ident:
+                    continue
+                pending = self.writes.get((tname, holder))
+                if pending is not None and (
+                    pending[1] is _DELETED or pending[1].get(name) != value
+                ):
+                    continue  # its current holder gives it up in this transaction
+            raise ValidationError(
+                {name: [f"{schema.cls.__name__} with {name}={value!r} already exists: {name} is unique"]}
+            )
+        return claims
 
     def rollback(self) -> None:
         self.writes.clear()
