@@ -76,6 +76,8 @@ class BaseEntity(BaseModel):
                 continue
             for child in value if isinstance(value, list) else (value,):
                 object.__setattr__(child, "_root", root)
+                if child._children_fields:
+                    child._adopt_children()  # grandchildren belong to the same root
 
     # -- invariants around changes -----------------------------------------
     def _owner(self) -> BaseEntity:

@@ -137,3 +137,38 @@ def test_aggregate_with_children_is_stored_and_loaded_whole(library):
         loaded.remove_books(loaded.books[0])
         repo.add(loaded)
         assert [b.title for b in repo.get(shelf.id).books] == ["Emma"]
+
+
+def test_entities_nested_two_levels_deep_are_guarded_by_the_aggregates_invariants(make_domain):
+    domain = make_domain()
+
+    @domain.aggregate
+    class Tree(BaseAggregate):
+        branches = HasMany("Branch")
+
+        @invariant.post
+        def at_most_three_leaf_units(self):
+            if sum(leaf.size for branch in self.branches for leaf in branch.leaves) > 3:
+                raise ValidationError({"branches": ["too many leaf units"]})
+
+    @domain.entity(part_of=Tree)
+    class Branch(BaseEntity):
+        leaves = HasMany("Leaf")
+
+    @domain.entity(part_of=Branch)
+    class Leaf(BaseEntity):
+        size = Integer(default=1)
+
+    start(domain)
+    built = Tree(branches=[{"leaves": [{"size": 1}]}])
+    loaded = Tree._from_primitive(built.to_dict())
+    for tree in (built, loaded):
+        leaf = tree.branches[0].leaves[0]
+        assert leaf._root is tree
+        with pytest.raises(ValidationError):
+            leaf.size = 10
+        assert leaf.size == 1
+        tree.branches[0].add_leaves(Leaf(size=2))
+        assert tree.branches[0].leaves[1]._root is tree
+        with pytest.raises(ValidationError):
+            tree.branches[0].leaves[1].size = 3
