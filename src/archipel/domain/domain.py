@@ -31,7 +31,7 @@ from archipel.domain.wiring import prepare_model
 from archipel.errors import ConfigurationError, IncorrectUsageError
 from archipel.handling import dispatch
 from archipel.handling.repository import BaseRepository, ReadOnlyRepository, Repository
-from archipel.handling.state import current_message, current_uow, dispatch_queue
+from archipel.handling.state import current_message, current_priority, current_uow, dispatch_queue
 from archipel.handling.unit_of_work import UnitOfWork, unit_of_work
 from archipel.ports.schema import ModelSchema
 from archipel.utils.naming import pascal_case, snake_case
@@ -305,6 +305,8 @@ class Domain(ElementDecorators):
         values["stream"] = f"{category}:command-{identity or message_id}"
         values["time"] = utcnow()
         values["domain"] = self.name
+        if priority is None:
+            priority = current_priority.get()  # ``with archipel.engine.lanes.bulk():``
         if priority is not None:
             values["priority"] = priority
         if values.get("correlation_id") is None:

@@ -2,12 +2,18 @@
 
 ``archipel server`` relays outbox rows to the broker and runs the handler
 there. The command is recorded in the event store and the outbox in one
-transaction, so an accepted command is never lost.
+transaction, so an accepted command is never lost. A command issued while a
+unit of work of the same domain is active (a handler or process manager
+sending a command) joins that unit of work's transaction instead: it is sent
+exactly when the handler's effects commit — never for a failed attempt, and
+once for a redelivered message.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+from archipel.handling.state import current_uow
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
@@ -18,6 +24,12 @@ __all__ = ["enqueue_command"]
 def enqueue_command(domain: Domain, command: Any) -> str:
     """Store ``command`` for asynchronous handling; return its id."""
     command._metadata.asynchronous = True
+    uow = current_uow.get()
+    if uow is not None and uow.domain is domain:
+        tx = uow.transaction("default")
+        domain.providers.event_store.append([command], transaction=tx)
+        tx.add_outbox(domain.outbox_records([command]))
+        return command._metadata.id  # type: ignore[no-any-return]
     database = domain.providers.database("default")
     tx = database.begin()
     try:

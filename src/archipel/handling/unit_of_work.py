@@ -102,8 +102,10 @@ class UnitOfWork:
             meta = message._metadata
             correlation_id = meta.correlation_id or meta.id
             causation_id = meta.id
+            priority = meta.priority  # events travel in the lane of what caused them
         else:
             correlation_id = causation_id = None
+            priority = 0
         events: list[Any] = []
         saved: list[Any] = []
         plan = domain._persist_plan
@@ -137,6 +139,8 @@ class UnitOfWork:
                             evalues["correlation_id"] = correlation_id or evalues["id"]
                         if evalues.get("causation_id") is None:
                             evalues["causation_id"] = causation_id
+                        if priority and "priority" not in evalues:
+                            evalues["priority"] = priority
                         events.append(event)
                     if fact_cls is not None:
                         events.append(self._fact_event(obj, fact_cls, record, correlation_id, causation_id))
