@@ -333,3 +333,44 @@ def test_init_twice_is_harmless_and_registering_later_reinitialises(make_domain)
     assert not domain.initialized
     domain.init(traverse=False)
     assert domain.router.messages[Placed._meta.type_string] is Placed
+
+
+def test_event_handler_without_part_of_or_stream_category(make_domain):
+    domain = make_domain()
+
+    @domain.event_handler
+    class Loose:
+        @handle("$any")
+        def on_any(self, event):
+            pass
+
+    message = init_error(domain)
+    assert "Loose" in message and "part_of=Aggregate" in message and "stream_category" in message
+
+
+def test_event_handler_without_handle_methods(make_domain):
+    domain = make_domain()
+
+    @domain.aggregate
+    class Order(BaseAggregate):
+        name = String()
+
+    @domain.event_handler(part_of=Order)
+    class Empty:
+        def not_a_handler(self, event):
+            pass
+
+    message = init_error(domain)
+    assert "Empty" in message and "@handle" in message
+
+
+def test_unknown_event_store_provider_names_the_config_key(make_domain):
+    domain = make_domain(event_store={"provider": "cassandra"})
+    message = init_error(domain)
+    assert "event_store.provider" in message and "cassandra" in message
+
+
+def test_invalid_processing_mode_names_the_key_and_the_choices(make_domain):
+    domain = make_domain(command_processing="later")
+    message = init_error(domain)
+    assert "command_processing" in message and "'sync'" in message and "'async'" in message

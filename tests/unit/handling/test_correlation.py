@@ -206,3 +206,42 @@ def test_commands_are_recorded_even_when_the_handler_changes_nothing(make_domain
     assert [m["metadata"]["id"] for m in stored] == [command._metadata.id]
     assert stored[0]["metadata"]["kind"] == "COMMAND"
     assert stored[0]["data"] == {"name": "x"}
+
+
+def test_a_command_processed_inside_a_command_handler_inherits_the_correlation(make_domain):
+    domain = make_domain()
+    seen = {}
+
+    @domain.aggregate
+    class Thing(BaseAggregate):
+        name = String()
+
+    @domain.command(part_of=Thing)
+    class Outer(BaseCommand):
+        name = String()
+
+    @domain.command(part_of=Thing)
+    class Inner(BaseCommand):
+        name = String()
+
+    @domain.command_handler(part_of=Thing)
+    class Things:
+        @handle(Outer)
+        def outer(self, command):
+            inner = Inner(name=command.name)
+            result = current_domain.process(inner)
+            seen["inner"] = inner
+            return f"outer({result})"
+
+        @handle(Inner)
+        def inner(self, command):
+            return "inner"
+
+    start(domain)
+    outer = Outer(name="x")
+    with domain.domain_context():
+        assert domain.process(outer) == "outer(inner)"
+    inner = seen["inner"]._metadata
+    assert inner.causation_id == outer._metadata.id
+    assert inner.correlation_id == outer._metadata.id
+    assert inner.id != outer._metadata.id

@@ -3,6 +3,8 @@ or not at all; optimistic concurrency; reads see the unit of work's own changes.
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from archipel import (
@@ -373,3 +375,52 @@ def test_two_objects_may_swap_unique_values_in_one_unit_of_work(members):
     assert repo.get(first.id).email == "b@x.org"
     with pytest.raises(ValidationError):
         repo.add(member_cls(email="a@x.org"))
+
+
+def test_concurrent_writers_in_threads_one_wins_one_gets_a_version_error(members):
+    domain, member_cls, repo = members
+    member = member_cls(email="t@x.org")
+    repo.add(member)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def writer(nickname):
+        with domain.domain_context():
+            loaded = domain.repository_for(member_cls).get(member.id)
+            barrier.wait()  # both hold version 0 before either saves
+            loaded.nickname = nickname
+            try:
+                domain.repository_for(member_cls).add(loaded)
+                outcomes.append("saved")
+            except ExpectedVersionError:
+                outcomes.append("conflict")
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in ("left", "right")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["conflict", "saved"]
+    stored = repo.get(member.id)
+    assert stored._version == 1
+    assert stored.nickname in {"left", "right"}
+
+
+def test_no_outbox_rows_unless_the_outbox_is_enabled(make_domain):
+    domain = make_domain()
+
+    @domain.aggregate
+    class Note(BaseAggregate):
+        text = String()
+
+    @domain.event(part_of=Note)
+    class Noted(BaseEvent):
+        text = String()
+
+    start(domain)
+    with domain.domain_context():
+        note = Note(text="x")
+        note.raise_(Noted(text="x"))
+        domain.repository_for(Note).add(note)
+        assert domain.event_store.count() == 1
+    assert outbox_rows(domain) == []
