@@ -72,6 +72,7 @@ class Status:
     lag: int | None
     pending: int | None
     dlq_depth: int | None
+    active: bool = True
 
 
 @pytest.fixture
@@ -140,14 +141,15 @@ def test_subscriptions_status_table_does_not_truncate_names(cli, monkeypatch):
         Status("AVeryLongProjectorNameThatMustNotBeTruncatedAnywhere", "projector", ["cli_shelf::book"], 0, 0, 0),
         Status("ShelvingEventHandler", "event_handler", ["cli_shelf::book"], 12, 3, None),
         Status("Failing", "event_handler", ["a", "b"], 0, 0, 2),
-        Status("Inline", "event_handler", [], None, None, None),
+        Status("Inline", "event_handler", [], None, None, None, active=False),
+        Status("Unknown", "event_handler", ["x"], None, None, None),
     ]
     monkeypatch.setattr(_engine, "subscription_status", lambda domain: rows)
     monkeypatch.setenv("COLUMNS", "80")
     result = cli("subscriptions", "status", "--domain", "sample_shelf")
     assert result.code == 0, result.err
     assert "AVeryLongProjectorNameThatMustNotBeTruncatedAnywhere" in result.out
-    for word in ("ok", "behind", "failing", "inline"):
+    for word in ("ok", "behind", "failing", "inline", "unknown"):
         assert word in result.out
 
 

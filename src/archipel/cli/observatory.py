@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import signal
 import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -69,11 +73,33 @@ def observatory(
         f"[bold]archipel observatory[/] for {escape(names)} at "
         f"[link=http://{shown}:{port}/]http://{escape(shown)}:{port}/[/link] [dim](Ctrl-C to stop)[/]"
     )
-    # short graceful shutdown: open SSE streams would otherwise hold SIGTERM up
-    uvicorn.run(
-        create_app(domains),
-        host=host.strip("[]"),
-        port=port,
-        log_level="warning",
-        timeout_graceful_shutdown=2,
-    )
+    with _stop_signals_are_success():
+        # short graceful shutdown: open SSE streams would otherwise hold SIGTERM up
+        uvicorn.run(
+            create_app(domains),
+            host=host.strip("[]"),
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=2,
+        )
+    err().print("[dim]observatory stopped[/]")
+
+
+@contextmanager
+def _stop_signals_are_success() -> Iterator[None]:
+    """Make SIGTERM/SIGINT after a graceful shutdown end the process with status 0.
+
+    uvicorn shuts down on these signals, then re-raises them to the handlers
+    that were installed before it started; with Python's defaults that kills
+    the process (-15) or raises KeyboardInterrupt (130). Asking the dashboard
+    to stop is not a failure, so the handlers seen by that re-raise do nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -24,14 +24,21 @@ def _count(value: int | None) -> str:
 
 
 def health_of(row: Any) -> tuple[str, str]:
-    """``(word, rich style)`` summarising one status row."""
+    """``(word, rich style)`` summarising one status row.
+
+    ``failing``: dead letters; ``behind``: messages waiting; ``inline``: not
+    run by the server (``active`` false: handled synchronously by the
+    writer); ``unknown``: run by the server, the broker cannot tell its lag.
+    """
     dlq, lag, pending = row.dlq_depth, row.lag, row.pending
     if dlq:
         return "failing", "bold red"
     if lag or pending:
         return "behind", "yellow"
-    if lag is None and pending is None:
+    if getattr(row, "active", None) is False:
         return "inline", "cyan"
+    if lag is None and pending is None:
+        return "unknown", "dim"
     return "ok", "green"
 
 
@@ -45,8 +52,10 @@ def _table(title: str, rows: list[Any]) -> Table:
     table.add_column("pending", justify="right", no_wrap=True)
     table.add_column("DLQ", justify="right", no_wrap=True)
     table.add_column("health", no_wrap=True)
+    words = set()
     for row in rows:
         word, style = health_of(row)
+        words.add(word)
         table.add_row(
             escape(str(row.name)),
             escape(str(row.kind).replace("_", " ")),
@@ -56,14 +65,28 @@ def _table(title: str, rows: list[Any]) -> Table:
             _count(row.dlq_depth),
             f"[{style}]{word}[/]",
         )
+    table.caption = _legend(words)
+    table.caption_justify = "left"
     return table
+
+
+def _legend(words: set[str]) -> str | None:
+    notes = {
+        "inline": "inline: handled in the writing process (sync processing), not by archipel server",
+        "unknown": "unknown: run by archipel server; the broker cannot report its lag",
+        "failing": "failing: has dead letters (archipel dlq list)",
+    }
+    shown = [notes[word] for word in ("inline", "unknown", "failing") if word in words]
+    return "\n".join(shown) or None
 
 
 def _stacked(title: str, rows: list[Any]) -> Group:
     # for terminals too narrow for the table: one block per subscription
     lines: list[str] = [title]
+    words = set()
     for row in rows:
         word, style = health_of(row)
+        words.add(word)
         lines.append(
             f"[bold]{escape(str(row.name))}[/]  {escape(str(row.kind).replace('_', ' '))}"
             f"  [{style}]{word}[/]"
@@ -72,6 +95,9 @@ def _stacked(title: str, rows: list[Any]) -> Group:
             f"  streams [magenta]{escape(', '.join(row.streams) or '—')}[/]  "
             f"lag {_count(row.lag)} · pending {_count(row.pending)} · DLQ {_count(row.dlq_depth)}"
         )
+    legend = _legend(words)
+    if legend:
+        lines.append(f"[dim]{escape(legend)}[/]")
     return Group(*lines)
 
 

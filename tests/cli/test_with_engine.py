@@ -1,0 +1,62 @@
+"""The engine-backed commands against the real engine (skipped while it is absent)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from tests.cli.conftest import SAMPLE, cli_env, run_cli
+
+pytest.importorskip("archipel.engine.status")
+pytest.importorskip("archipel.engine.dlq")
+
+
+def test_subscriptions_status_lists_every_handler():
+    result = run_cli("subscriptions", "status", "--domain", "sample_shelf")
+    assert result.returncode == 0, result.stderr
+    for name in ("BookCommandHandler", "ShelfCountProjector", "ShelvingEventHandler"):
+        assert name in result.stdout
+    assert "inline" in result.stdout  # sync processing: nothing waits for a server
+
+
+def test_dlq_list_on_the_in_memory_default():
+    result = run_cli("dlq", "list", "--domain", "sample_shelf")
+    assert result.returncode == 0, result.stderr
+    assert "No dead letters" in result.stdout
+
+
+def test_dlq_inspect_unknown_id():
+    result = run_cli("dlq", "inspect", "nope", "--domain", "sample_shelf")
+    assert result.returncode == 1
+    assert "no dead letter with id 'nope'" in result.stderr
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGTERM semantics")
+def test_server_stops_cleanly_on_sigterm():
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "archipel", "server", "--domain", "sample_shelf"],
+            cwd=SAMPLE, env=cli_env(), stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            time.sleep(3)
+            assert process.poll() is None, "server exited early"
+        finally:
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=30)
+        log.seek(0)
+        output = log.read().decode(errors="replace")
+    assert code == 0, output
+    assert "Traceback" not in output
+
+
+def test_server_test_mode_processes_what_is_pending_and_exits():
+    result = run_cli("server", "--domain", "sample_shelf", "--test-mode", timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "archipel server: domain CliShelf" in result.stderr
