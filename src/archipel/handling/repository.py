@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from archipel.core.options import ElementOptions
 from archipel.errors import ObjectNotFound
+from archipel.fields.base import FieldError
+from archipel.fields.simple import Identifier
 from archipel.handling.state import current_uow
 from archipel.query.q import Q
 from archipel.query.results import Criteria, QuerySet, ResultSet
@@ -46,6 +48,14 @@ class BaseRepository(Generic[T]):
         self.schema = schema
         self._load = cls._from_primitive  # type: ignore[attr-defined]
         self._id_field = schema.id_field
+        # identities given to ``get`` are converted to their stored form (a UUID to
+        # text, "12" to 12 for an integer identity); text passes through untouched
+        # when the identity is stored as text, the common case
+        id_field = schema.fields.get(schema.id_field)
+        self._id_field_obj = id_field
+        self._cast_text_ids = id_field is not None and not (
+            isinstance(id_field, Identifier) and id_field.identity_type == "string"
+        )
 
     # -- unit of work plumbing ---------------------------------------------
     def _uow(self) -> Any:
@@ -92,8 +102,19 @@ class BaseRepository(Generic[T]):
         self.domain.run_in_unit_of_work(lambda u: u.delete(self.schema, identity))
 
     # -- reading -----------------------------------------------------------
+    def _stored_identity(self, identity: Any) -> Any:
+        field = self._id_field_obj
+        if field is None:
+            return identity
+        try:
+            return field.cast(identity)
+        except FieldError:
+            return identity  # matches nothing
+
     def get_or_none(self, identity: Any) -> T | None:
         """The object with this identity, or None."""
+        if type(identity) is not str or self._cast_text_ids:
+            identity = self._stored_identity(identity)
         uow = self._uow()
         if uow is not None:
             tracked = uow.tracked(self.cls, identity)

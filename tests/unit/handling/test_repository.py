@@ -231,3 +231,28 @@ def test_all_returns_everything(library):
     _, _, repo = library
     assert len(repo.all()) == len(BOOKS)
     assert repo.count() == len(BOOKS)
+
+
+def test_get_accepts_the_identity_in_any_form_its_field_accepts(make_domain):
+    import uuid
+
+    domain = make_domain()
+
+    @domain.aggregate
+    class Ticket(BaseAggregate):
+        title = String()
+
+    @domain.aggregate
+    class Seat(BaseAggregate):
+        number = Identifier(identifier=True, identity_type="integer")
+
+    start(domain)
+    key = uuid.uuid4()
+    with domain.domain_context():
+        domain.repository_for(Ticket).add(Ticket(id=key, title="by uuid"))
+        domain.repository_for(Seat).add(Seat(number=12))
+        assert domain.repository_for(Ticket).get(key).title == "by uuid"
+        assert domain.repository_for(Ticket).get(str(key)).title == "by uuid"
+        assert domain.repository_for(Seat).get("12").number == 12
+        assert domain.repository_for(Seat).get(12).number == 12
+        assert domain.repository_for(Seat).get_or_none("twelve") is None
