@@ -1,0 +1,26 @@
+"""SQL storage: SQLite (the embedded default) and PostgreSQL (production).
+
+SQLAlchemy Core builds the schema (tables generated from
+:class:`~archipel.ports.schema.ModelSchema`) and compiles every statement
+once; the hot path runs the compiled SQL on the pooled DB-API connection
+(psycopg 3, sqlite3) with bound parameters only.
+
+Modules: ``engine`` (connections, dialects, error translation), ``tables``
+(table generation), ``records`` (per-table statements and conversions),
+``query`` (``Q`` to SQL), ``transaction``, ``database``, ``event_store``,
+``gapfree`` (commit-safe reading on PostgreSQL), ``outbox``.
+"""
+
+from archipel.adapters.sql.database import SqlDatabase, create_database
+from archipel.adapters.sql.event_store import SqlEventStore, create_event_store
+from archipel.adapters.sql.outbox import SqlOutbox
+from archipel.adapters.sql.transaction import SqlTransaction
+
+__all__ = [
+    "SqlDatabase",
+    "SqlEventStore",
+    "SqlOutbox",
+    "SqlTransaction",
+    "create_database",
+    "create_event_store",
+]

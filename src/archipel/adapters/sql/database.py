@@ -1,0 +1,180 @@
+"""The SQL database adapter: ``provider = "sqlite" | "postgresql" | "sql"``.
+
+One :class:`SqlDatabase` per ``[databases.<name>]``: an engine (pool), the
+model tables generated from the domain's schemas, the outbox and the
+processed-messages table, and the event store when it lives in the same
+database (so a unit of work commits state, events and outbox rows in one
+transaction). ``setup`` creates what is missing and never alters a table;
+``drop`` and ``truncate`` act on the given schemas' tables and the
+framework's tables.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from archipel.adapters.sql.engine import SqlEngine
+from archipel.adapters.sql.event_store import SqlEventStore
+from archipel.adapters.sql.outbox import OUTBOX_TABLE, SqlOutbox
+from archipel.adapters.sql.query import QueryCompiler
+from archipel.adapters.sql.records import RecordTable
+from archipel.adapters.sql.tables import processed_table
+from archipel.adapters.sql.transaction import SqlTransaction
+from archipel.ports.schema import ModelSchema
+
+__all__ = ["SqlDatabase", "create_database", "PROCESSED_TABLE"]
+
+PROCESSED_TABLE = "archipel_processed_messages"
+
+
+class SqlDatabase:
+    """A configured SQL database; see the module docstring.
+
+    Settings beyond :class:`~archipel.adapters.sql.engine.SqlEngine`'s:
+    ``outbox_table`` and ``processed_table`` (table names).
+    """
+
+    def __init__(self, name: str = "default", settings: Mapping[str, Any] | None = None) -> None:
+        settings = dict(settings or {})
+        self.name = name
+        self.config = settings
+        self.engine = SqlEngine(settings, label=name)
+        self.queries = QueryCompiler(self.engine)
+        self._tables: dict[str, RecordTable] = {}
+        self._tables_lock = threading.Lock()
+        self._metadata = sa.MetaData()
+        self._outbox = SqlOutbox(
+            self.engine, self._metadata, str(settings.get("outbox_table", OUTBOX_TABLE))
+        )
+        self.processed = processed_table(
+            self._metadata,
+            str(settings.get("processed_table", PROCESSED_TABLE)),
+            self.engine.is_postgres,
+        )
+        c = self.processed.c
+        key = sa.and_(
+            c.subscription == sa.bindparam("subscription", type_=c.subscription.type),
+            c.message_id == sa.bindparam("message_id", type_=c.message_id.type),
+        )
+        self.processed_exists_sql = self.engine.compile(sa.select(sa.literal(1)).where(key))
+        dialect_insert = postgresql.insert if self.engine.is_postgres else sqlite.insert
+        self.processed_insert_sql = self.engine.compile(
+            dialect_insert(self.processed)
+            .values(
+                subscription=sa.bindparam("subscription", type_=c.subscription.type),
+                message_id=sa.bindparam("message_id", type_=c.message_id.type),
+                processed_at=sa.bindparam("processed_at", type_=c.processed_at.type),
+            )
+            .on_conflict_do_nothing(index_elements=["subscription", "message_id"])
+            .returning(c.subscription)
+        )
+        self._event_store: SqlEventStore | None = None
+
+    def __repr__(self) -> str:
+        return f"SqlDatabase({self.name!r}, {self.engine.safe_url!r})"
+
+    # -- collaborators ----------------------------------------------------------------
+    def begin(self) -> SqlTransaction:
+        """A new transaction; it touches the database only when it reads or commits."""
+        return SqlTransaction(self)
+
+    def outbox(self) -> SqlOutbox:
+        return self._outbox
+
+    def event_store(self, settings: Mapping[str, Any] | None = None) -> SqlEventStore:
+        """The event store living in this database (created on first call, then shared)."""
+        with self._tables_lock:
+            if self._event_store is None:
+                self._event_store = SqlEventStore(self.engine, settings or {}, owns_engine=False)
+            return self._event_store
+
+    def record_table(self, schema: ModelSchema) -> RecordTable:
+        """Statements and conversions for ``schema`` (built once, then cached)."""
+        table = self._tables.get(schema.table)
+        if table is None or table.schema is not schema:
+            with self._tables_lock:
+                table = self._tables.get(schema.table)
+                if table is None or table.schema is not schema:
+                    table = RecordTable(schema, self.engine, sa.MetaData())
+                    self._tables[schema.table] = table
+        return table
+
+    @staticmethod
+    def clock() -> float:
+        return time.time()
+
+    # -- schema -----------------------------------------------------------------------
+    def _framework_tables(self) -> list[sa.Table]:
+        return [self.event_store().table, self._outbox.table, self.processed]
+
+    def _model_tables(self, schemas: Iterable[ModelSchema]) -> list[sa.Table]:
+        return [self.record_table(schema).table for schema in schemas]
+
+    def setup(self, schemas: Iterable[ModelSchema]) -> None:
+        """Create every missing table and index, in one transaction (idempotent)."""
+        statements: list[Any] = []
+        for table in [*self._model_tables(schemas), *self._framework_tables()]:
+            statements.append(sa.schema.CreateTable(table, if_not_exists=True))
+            statements.extend(
+                sa.schema.CreateIndex(index, if_not_exists=True) for index in table.indexes
+            )
+        self.engine.execute_ddl(statements)
+
+    def drop(self, schemas: Iterable[ModelSchema]) -> None:
+        """Drop the schemas' tables and the framework's tables (those that exist)."""
+        tables = [*self._model_tables(schemas), *self._framework_tables()]
+        self.engine.execute_ddl([sa.schema.DropTable(table, if_exists=True) for table in tables])
+
+    def truncate(self, schemas: Iterable[ModelSchema]) -> None:
+        """Delete every row of the schemas' tables, the outbox and the processed records.
+
+        Events are the event store's (``domain.truncate_database()`` truncates
+        it too). Missing tables are skipped.
+        """
+        wanted = [*self._model_tables(schemas), self._outbox.table, self.processed]
+        existing = set(self.engine.run(self._table_names))
+        tables = [t for t in wanted if t.name in existing]
+        if not tables:
+            return
+        if self.engine.is_postgres:
+            quote = self.engine.dialect.identifier_preparer.quote
+            names = ", ".join(quote(t.name) for t in tables)
+            statements: list[Any] = [sa.text(f"TRUNCATE {names} RESTART IDENTITY")]  # noqa: S608 - quoted identifiers
+        else:
+            statements = [sa.delete(t) for t in tables]
+            if "sqlite_sequence" in existing:
+                sequence = sa.table("sqlite_sequence", sa.column("name"))
+                statements.extend(
+                    sa.delete(sequence).where(sequence.c.name == t.name) for t in tables
+                )
+        self.engine.execute_ddl(statements)
+
+    def _table_names(self, conn: Any) -> list[str]:
+        if self.engine.is_postgres:
+            sql = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+        else:
+            sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+        return [row[0] for row in conn.execute(sql).fetchall()]
+
+    def count(self, schema: ModelSchema) -> int:
+        """Rows stored for ``schema``."""
+        table = self.record_table(schema).table
+        sql = self.engine.compile(sa.select(sa.func.count()).select_from(table))
+        row = self.engine.run(lambda conn: conn.execute(sql).fetchone())
+        return int(row[0])
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def create_database(
+    name: str = "default", settings: Mapping[str, Any] | None = None
+) -> SqlDatabase:
+    """The registry's factory for ``[databases.<name>]`` with a SQL provider."""
+    return SqlDatabase(name, settings)

@@ -1,0 +1,459 @@
+"""One connection pool per database URI, the dialect's facts, and error translation.
+
+:class:`SqlEngine` wraps a SQLAlchemy engine. SQLAlchemy provides the pool,
+URL handling, DDL and statement compilation; statements compiled once are
+then run directly on the pooled DB-API connection (psycopg 3 or sqlite3),
+which costs a fraction of a Core ``execute`` on the hot path.
+
+Every pooled connection is in driver-level autocommit mode and transactions
+are explicit (``BEGIN`` ... ``COMMIT``): reads outside a write run as single
+statements with no transaction round trips, and on SQLite every write
+transaction starts with ``BEGIN IMMEDIATE`` (a deferred transaction that
+upgrades to a writer can fail in WAL mode without waiting for the lock).
+
+Driver exceptions never leave this package: :meth:`SqlEngine.translate`
+turns them into :mod:`archipel.errors` with a message saying what to do,
+and with the password masked.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.ddl import ExecutableDDLElement
+from sqlalchemy.sql.elements import BindParameter
+
+from archipel.domain.config import redact
+from archipel.errors import (
+    ArchipelError,
+    ConfigurationError,
+    DatabaseError,
+    DatabaseUnavailable,
+    ExpectedVersionError,
+    SchemaMissingError,
+)
+
+__all__ = ["SqlEngine", "normalize_url", "dumps", "loads"]
+
+log = logging.getLogger("archipel.sql")
+
+T = TypeVar("T")
+
+_encode = msgspec.json.Encoder().encode
+#: JSON text of a primitive value (records and messages are primitive already)
+loads: Callable[[str | bytes], Any] = msgspec.json.Decoder().decode
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text; msgspec keeps key order and encodes ~10x faster than ``json``."""
+    return _encode(value).decode()
+
+
+_PROVIDER_BACKENDS = {"sqlite": "sqlite", "postgresql": "postgresql", "sql": None}
+_MEMORY_PATHS = ("", ":memory:")
+# SQLSTATEs (PostgreSQL) meaning "the same rows were changed concurrently"
+_CONFLICT_STATES = {"40001", "40P01"}
+
+
+def normalize_url(uri: str, provider: str = "sql") -> sa.URL:
+    """Parse ``database_uri`` into the URL the engine uses.
+
+    ``postgresql://``, ``postgres://`` and ``postgresql+psycopg://`` all mean
+    psycopg 3. A relative SQLite path is made absolute against the current
+    directory now, so a later ``chdir`` cannot move the database.
+    """
+    text = uri.strip()
+    if text.startswith("postgres://"):
+        text = "postgresql://" + text[len("postgres://") :]
+    try:
+        url = sa.make_url(text)
+    except sa.exc.ArgumentError as exc:
+        raise ConfigurationError(
+            f"database_uri {redact({'u': uri})['u']!r} is not a valid URL: "
+            'write e.g. "sqlite:///app.db" or "postgresql://user:password@host:5432/db"'
+        ) from exc
+    backend = url.get_backend_name()
+    if backend == "postgresql":
+        if url.get_driver_name() not in ("psycopg", "psycopg2"):
+            raise ConfigurationError(
+                f"database_uri uses the driver {url.get_driver_name()!r}: archipel talks to "
+                "PostgreSQL through psycopg 3; write postgresql:// or postgresql+psycopg://"
+            )
+        url = url.set(drivername="postgresql+psycopg")
+    elif backend == "sqlite":
+        path = url.database or ""
+        if path not in _MEMORY_PATHS and not path.startswith("file:"):
+            url = url.set(database=str(Path(path).expanduser().resolve()))
+        url = url.set(drivername="sqlite")
+    else:
+        raise ConfigurationError(
+            f"database_uri scheme {url.drivername!r} is not supported by the SQL adapters: "
+            "use sqlite:///path.db or postgresql://user:password@host:port/db"
+        )
+    wanted = _PROVIDER_BACKENDS.get(provider)
+    if wanted is not None and wanted != backend:
+        raise ConfigurationError(
+            f"provider {provider!r} does not match database_uri scheme {backend!r}: "
+            f'use provider = "{backend}" (or "sql", which follows the URI)'
+        )
+    return url
+
+
+def _looks_dead(connection: Any) -> bool:
+    """True when an idle psycopg connection was closed by the server.
+
+    An idle connection has nothing to read unless the server hung up (or sent
+    a notice, which costs only a reconnection): one ``select`` call instead of
+    a ping round trip at every checkout.
+    """
+    if connection.closed or connection.broken:
+        return True
+    try:
+        readable, _, _ = select.select([connection.pgconn.socket], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+class SqlEngine:
+    """A pool of connections to one SQLite file or PostgreSQL database.
+
+    ``settings`` is a ``[databases.<name>]`` (or ``[event_store]``) table:
+    ``database_uri`` (required), ``pool_size``, ``max_overflow``,
+    ``pool_timeout``, ``pool_recycle``, ``echo``, ``connect_timeout``
+    (PostgreSQL, seconds), ``busy_timeout`` (SQLite, seconds) and
+    ``synchronous`` (SQLite ``PRAGMA synchronous``, default ``FULL``).
+    """
+
+    def __init__(self, settings: Mapping[str, Any], *, label: str = "default") -> None:
+        uri = settings.get("database_uri")
+        provider = str(settings.get("provider") or "sql")
+        if not uri:
+            example = (
+                "postgresql://user:password@localhost:5432/app"
+                if provider == "postgresql"
+                else "sqlite:///app.db"
+            )
+            raise ConfigurationError(
+                f"the {label} database (provider {provider!r}) needs a database_uri, "
+                f'e.g. database_uri = "{example}"'
+            )
+        self.label = label
+        self.url = normalize_url(str(uri), provider)
+        self.dialect_name: str = self.url.get_backend_name()
+        self.is_postgres = self.dialect_name == "postgresql"
+        self.is_memory = not self.is_postgres and (self.url.database or "") in _MEMORY_PATHS
+        #: normalized URL with the password: engines are shared when these are equal
+        self.key = self.url.render_as_string(hide_password=False)
+        #: the URL safe to print
+        self.safe_url = self.url.render_as_string(hide_password=True)
+        self._password = self.url.password
+        self.echo = bool(settings.get("echo", False))
+        self._lock: threading.RLock | None = threading.RLock() if self.is_memory else None
+        self.engine = sa.create_engine(self.url, **self._engine_options(settings))
+        self.dialect = self.engine.dialect
+        sa.event.listen(self.engine, "connect", self._on_connect)
+        self.begin_sql = "BEGIN" if self.is_postgres else "BEGIN IMMEDIATE"
+
+    @staticmethod
+    def same_database(uri: str, provider: str, engine: SqlEngine) -> bool:
+        """True when ``uri`` names the database ``engine`` is connected to."""
+        try:
+            key = normalize_url(uri, provider).render_as_string(hide_password=False)
+        except ConfigurationError:
+            return False
+        return key == engine.key
+
+    # -- construction -------------------------------------------------------
+    def _engine_options(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if self.is_postgres:
+            options.update(
+                pool_size=int(settings.get("pool_size", 5)),
+                max_overflow=int(settings.get("max_overflow", 10)),
+                pool_timeout=float(settings.get("pool_timeout", 30)),
+                connect_args={
+                    "connect_timeout": int(settings.get("connect_timeout", 10)),
+                    "application_name": str(settings.get("application_name", "archipel")),
+                    # timestamps come back in UTC whatever the server's TimeZone
+                    "options": "-c TimeZone=UTC",
+                },
+            )
+        else:
+            self._sqlite_synchronous = str(settings.get("synchronous", "FULL")).upper()
+            if self._sqlite_synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+                raise ConfigurationError(
+                    f"synchronous = {self._sqlite_synchronous!r} is not a SQLite mode: "
+                    "use OFF, NORMAL, FULL or EXTRA"
+                )
+            options["connect_args"] = {
+                # one connection may serve several threads (never at once)
+                "check_same_thread": False,
+                # driver autocommit: archipel issues BEGIN IMMEDIATE / COMMIT itself
+                "isolation_level": None,
+                "timeout": float(settings.get("busy_timeout", 30)),
+            }
+            options["paramstyle"] = "named"
+            if self.is_memory:
+                # one in-memory database lives as long as its one connection
+                options["poolclass"] = StaticPool
+                options["pool_reset_on_return"] = None
+            else:
+                options.update(
+                    pool_size=int(settings.get("pool_size", 5)),
+                    max_overflow=int(settings.get("max_overflow", 10)),
+                    pool_timeout=float(settings.get("pool_timeout", 30)),
+                )
+        if "pool_recycle" in settings:
+            options["pool_recycle"] = int(settings["pool_recycle"])
+        options["echo"] = self.echo
+        return options
+
+    def _on_connect(self, dbapi_connection: Any, _record: Any) -> None:
+        if self.is_postgres:
+            from psycopg.types.json import set_json_loads
+
+            dbapi_connection.autocommit = True
+            set_json_loads(loads, dbapi_connection)
+            return
+        cursor = dbapi_connection.cursor()
+        try:
+            if not self.is_memory:
+                # WAL: readers never block the writer, and a commit appends to one file
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={self._sqlite_synchronous}")  # noqa: S608 - checked enum
+            cursor.execute("PRAGMA foreign_keys=ON")
+            # LIKE must be case-sensitive like Python's ``in``; icontains lowers both sides
+            cursor.execute("PRAGMA case_sensitive_like=ON")
+        finally:
+            cursor.close()
+
+    # -- connections ----------------------------------------------------------
+    def checkout(self) -> Any:
+        """A pooled connection (``PoolProxiedConnection``); give it back with :meth:`checkin`."""
+        lock = self._lock
+        if lock is not None:
+            lock.acquire()
+        try:
+            while True:
+                fairy = self.engine.raw_connection()
+                if not self.is_postgres or not _looks_dead(fairy.driver_connection):
+                    return fairy
+                # the server closed it while it was pooled (restart, idle timeout)
+                fairy.invalidate()
+                fairy.close()
+        except Exception as exc:
+            if lock is not None:
+                lock.release()
+            raise self.translate(exc) from exc
+
+    def checkin(self, connection: Any) -> None:
+        try:
+            connection.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+
+    def discard(self, connection: Any) -> None:
+        """Drop a broken connection, and every other one made before it (the server went away)."""
+        try:
+            connection.invalidate()
+        except Exception:  # noqa: S110 - it is broken already
+            pass
+        try:
+            self.checkin(connection)
+        finally:
+            # connections opened before the failure are probably dead too
+            self.engine.dispose(close=False)
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        """Check a connection out for the block (no transaction is opened)."""
+        fairy = self.checkout()
+        try:
+            yield fairy.driver_connection
+        finally:
+            self.checkin(fairy)
+
+    def run(self, action: Callable[[Any], T], *, retry: bool = True) -> T:
+        """Run ``action(driver_connection)`` on a pooled connection, outside any transaction.
+
+        A connection found dead (the server restarted since it was pooled) is
+        replaced and the action retried once when ``retry``: use it for reads
+        and for writes that are one atomic statement whose failure on a dead
+        connection cannot have reached the server's commit.
+        """
+        for attempt in (1, 2):
+            fairy = self.checkout()
+            try:
+                result = action(fairy.driver_connection)
+            except Exception as exc:
+                if self.is_disconnect(exc, fairy.driver_connection):
+                    self.discard(fairy)
+                    if retry and attempt == 1:
+                        continue
+                else:
+                    self.checkin(fairy)
+                if isinstance(exc, ArchipelError):
+                    raise
+                raise self.translate(exc) from exc
+            self.checkin(fairy)
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def execute_ddl(self, statements: list[Any]) -> None:
+        """Run DDL constructs in one transaction (PostgreSQL DDL is transactional)."""
+        texts = [
+            str(s.compile(dialect=self.dialect))
+            if isinstance(s, ExecutableDDLElement)
+            else self.compile(s)
+            for s in statements
+        ]
+
+        def apply(conn: Any) -> None:
+            cursor = conn.cursor()
+            try:
+                cursor.execute(self.begin_sql)
+                try:
+                    for text in texts:
+                        if self.echo:
+                            log.info("%s", text)
+                        cursor.execute(text)
+                except BaseException:
+                    cursor.execute("ROLLBACK")
+                    raise
+                cursor.execute("COMMIT")
+            finally:
+                cursor.close()
+
+        self.run(apply)
+
+    def compile(self, statement: Any) -> str:
+        """SQL text of a Core statement for this dialect.
+
+        Named ``bindparam("x")`` placeholders stay parameters, supplied by the
+        caller at every execution; constants written in the statement by
+        archipel itself (``status == "pending"``) are rendered as SQL literals
+        by the dialect, since the compiled text is run without SQLAlchemy.
+        """
+        dialect = self.dialect
+
+        def inline(element: Any) -> Any:
+            if (
+                isinstance(element, BindParameter)
+                and not element.required
+                and element.callable is None
+            ):
+                typed = element if not element.type._isnull else sa.literal(element.value)
+                text = str(typed.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+                return sa.literal_column(text, type_=typed.type)
+            return None
+
+        inlined: Any = visitors.replacement_traverse(statement, {}, inline)  # type: ignore[call-overload]
+        compiled = inlined.compile(dialect=dialect)
+        extra = [name for name, bind in compiled.binds.items() if not bind.required]
+        if extra:  # pragma: no cover - a statement archipel builds must not need these
+            raise AssertionError(f"compiled SQL has parameters nobody supplies: {extra}")
+        return str(compiled)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- errors -----------------------------------------------------------------
+    def is_disconnect(self, exc: BaseException, connection: Any = None) -> bool:
+        """True when ``exc`` means the connection is gone (not a SQL error)."""
+        original = getattr(exc, "orig", None) or exc
+        if not self.is_postgres:
+            return False
+        import psycopg
+
+        if not isinstance(original, psycopg.OperationalError):
+            return False
+        if connection is not None and (getattr(connection, "broken", False) or connection.closed):
+            return True
+        return getattr(original, "sqlstate", None) is None or str(original.sqlstate).startswith(
+            "08"
+        )
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the password (and any URI password) masked."""
+        if self._password:
+            text = text.replace(str(self._password), "***")
+        return str(redact({"m": text})["m"])
+
+    def _where(self) -> str:
+        if self.is_postgres:
+            host = self.url.host or "localhost"
+            port = self.url.port or 5432
+            return f"PostgreSQL at {host}:{port} (database {self.url.database!r})"
+        return f"SQLite database {self.url.database or ':memory:'}"
+
+    def translate(self, exc: BaseException, *, table: str | None = None) -> ArchipelError:
+        """The :mod:`archipel.errors` exception for a driver or SQLAlchemy error."""
+        if isinstance(exc, ArchipelError):
+            return exc
+        original = getattr(exc, "orig", None) or exc
+        reason = self.scrub(
+            str(original).strip().splitlines()[0]
+            if str(original).strip()
+            else type(original).__name__
+        )
+        where = self._where()
+        connecting = isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
+        if self.is_postgres:
+            import psycopg
+
+            state = getattr(original, "sqlstate", None)
+            if state == "42P01":
+                return SchemaMissingError(
+                    f"a table is missing in {where} ({reason}): run `archipel database setup`"
+                )
+            if state == "42703":
+                return SchemaMissingError(
+                    f"a column is missing in {where} ({reason}): the model changed after its "
+                    "tables were created; migrate the table (setup creates missing tables only)"
+                )
+            if state in _CONFLICT_STATES:
+                return ExpectedVersionError(
+                    f"concurrent writers conflicted in {where} ({reason}): reload and retry"
+                )
+            if isinstance(original, psycopg.OperationalError) and (
+                connecting or state is None or str(state).startswith(("08", "28", "3D", "57P"))
+            ):
+                return DatabaseUnavailable(
+                    f"cannot reach {where} for the {self.label} database: is the server running? "
+                    f"({reason})"
+                )
+            if isinstance(original, psycopg.errors.QueryCanceled):
+                return DatabaseError(f"a statement was cancelled in {where}: {reason}")
+        else:
+            text = str(original)
+            if "no such table" in text:
+                return SchemaMissingError(
+                    f"a table is missing in {where} ({reason}): run `archipel database setup`"
+                )
+            if "no such column" in text or "has no column named" in text:
+                return SchemaMissingError(
+                    f"a column is missing in {where} ({reason}): the model changed after its "
+                    "tables were created; migrate the table (setup creates missing tables only)"
+                )
+            if "unable to open database file" in text:
+                return DatabaseUnavailable(
+                    f"cannot open {where}: check that its directory exists and is writable ({reason})"
+                )
+            if "database is locked" in text:
+                return DatabaseError(
+                    f"{where} stayed locked by another writer longer than busy_timeout: "
+                    f"a long transaction holds it ({reason})"
+                )
+        return DatabaseError(f"{where}: {reason}")

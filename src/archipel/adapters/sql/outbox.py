@@ -1,0 +1,242 @@
+"""The SQL outbox: rows written in the business transaction, claimed by relays with leases.
+
+Same contract as :class:`archipel.adapters.memory.outbox.MemoryOutbox`.
+``claim`` leases pending rows (highest priority, then oldest, first) in one
+``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING``
+on PostgreSQL, so concurrent relays take disjoint rows without waiting for
+each other; on SQLite the same statement runs inside ``BEGIN IMMEDIATE``
+(one writer at a time). ``mark_sent`` only succeeds while the caller's
+lease holds (fencing). Times are epoch seconds from the *database's* clock,
+so relays on machines whose clocks disagree still agree on leases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from archipel.adapters.sql.engine import SqlEngine, dumps, loads
+from archipel.adapters.sql.tables import outbox_table
+from archipel.ports.outbox import OUTBOX_FAILED, OUTBOX_PENDING, OUTBOX_SENT, OutboxRow
+
+__all__ = ["SqlOutbox", "OUTBOX_TABLE", "db_now"]
+
+OUTBOX_TABLE = "archipel_outbox"
+_ROW = (
+    "id",
+    "message_id",
+    "stream",
+    "type",
+    "priority",
+    "correlation_id",
+    "message",
+    "status",
+    "attempts",
+    "lease_owner",
+    "lease_until",
+    "created_at",
+    "sent_at",
+    "last_error",
+)
+
+
+def db_now(engine: SqlEngine) -> Any:
+    """The database's current time in epoch seconds, as a SQL expression."""
+    if engine.is_postgres:
+        return sa.extract("epoch", sa.func.now())
+    # julianday('now') is constant within one statement, like now() in PostgreSQL
+    return (sa.func.julianday("now") - 2440587.5) * 86400.0
+
+
+class SqlOutbox:
+    """Relay-side access to one database's outbox table (``[databases.<name>]``)."""
+
+    def __init__(self, engine: SqlEngine, metadata: sa.MetaData, name: str = OUTBOX_TABLE) -> None:
+        self.engine = engine
+        self.table = outbox_table(metadata, name, engine.is_postgres)
+        t = self.table
+        c = t.c
+        now = db_now(engine)
+        compile_ = engine.compile
+        self._insert_sql = compile_(
+            t.insert().values(
+                message_id=sa.bindparam("message_id", type_=c.message_id.type),
+                stream=sa.bindparam("stream", type_=c.stream.type),
+                type=sa.bindparam("type", type_=c.type.type),
+                priority=sa.bindparam("priority", type_=c.priority.type),
+                correlation_id=sa.bindparam("correlation_id", type_=c.correlation_id.type),
+                message=sa.bindparam("message", type_=c.message.type),
+                status=OUTBOX_PENDING,
+                attempts=0,
+                created_at=now,
+            )
+        )
+        available = (
+            sa.select(c.id)
+            .where(
+                c.status == OUTBOX_PENDING,
+                sa.or_(c.lease_until.is_(None), c.lease_until < now),
+            )
+            .order_by(c.priority.desc(), c.id)
+            .limit(sa.bindparam("limit", type_=sa.Integer()))
+            .offset(0)  # SQLite's compiler would add an OFFSET parameter of its own
+        )
+        if engine.is_postgres:
+            # concurrent relays skip each other's rows instead of queueing behind them
+            available = available.with_for_update(skip_locked=True)
+        self._claim_sql = compile_(
+            t.update()
+            .where(c.id.in_(available.scalar_subquery()))
+            .values(
+                lease_owner=sa.bindparam("worker", type_=c.lease_owner.type),
+                lease_until=now + sa.bindparam("lease", type_=sa.Double()),
+                attempts=c.attempts + 1,
+            )
+            .returning(*[c[n] for n in _ROW])
+        )
+        self._pending_sql = compile_(sa.select(sa.func.count()).where(c.status == OUTBOX_PENDING))
+        self._purge_sql = compile_(
+            t.delete().where(
+                c.status == OUTBOX_SENT, c.sent_at <= now - sa.bindparam("older", type_=sa.Double())
+            )
+        )
+        self._by_ids: dict[tuple[str, int], str] = {}
+
+    # -- writing (in the business transaction) ----------------------------------------
+    def insert(self, cursor: Any, records: Iterable[dict[str, Any]]) -> None:
+        """Add rows with ``cursor`` (the business transaction's connection)."""
+        params = [
+            {
+                "message_id": r["message_id"],
+                "stream": r["stream"],
+                "type": r.get("type"),
+                "priority": r.get("priority") or 0,
+                "correlation_id": r.get("correlation_id"),
+                "message": dumps(r["message"]),
+            }
+            for r in records
+        ]
+        if len(params) == 1:
+            cursor.execute(self._insert_sql, params[0])
+        elif params:
+            cursor.executemany(self._insert_sql, params)
+
+    def add(self, records: Iterable[dict[str, Any]]) -> None:
+        """Add rows in a transaction of their own (tests, tools)."""
+        rows = list(records)
+
+        def write(conn: Any) -> None:
+            cursor = conn.cursor()
+            try:
+                cursor.execute(self.engine.begin_sql)
+                self.insert(cursor, rows)
+                cursor.execute("COMMIT")
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            finally:
+                cursor.close()
+
+        self.engine.run(write, retry=False)
+
+    # -- relaying ---------------------------------------------------------------------
+    def claim(self, worker: str, limit: int = 100, lease_seconds: float = 30.0) -> list[OutboxRow]:
+        params = {"worker": worker, "limit": limit, "lease": float(lease_seconds)}
+        sql = self._claim_sql
+        postgres = self.engine.is_postgres
+
+        def claim(conn: Any) -> list[Any]:
+            if postgres:
+                return list(conn.execute(sql, params).fetchall())
+            conn.execute(self.engine.begin_sql)
+            try:
+                rows = list(conn.execute(sql, params).fetchall())
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return rows
+
+        rows = [self._row(r) for r in self.engine.run(claim, retry=False)]
+        rows.sort(key=lambda r: (-(r["priority"] or 0), r["id"]))
+        return rows
+
+    def _ids_sql(self, kind: str, count: int) -> str:
+        sql = self._by_ids.get((kind, count))
+        if sql is not None:
+            return sql
+        c = self.table.c
+        now = db_now(self.engine)
+        owned = [
+            c.id.in_([sa.bindparam(f"id{i}", type_=c.id.type) for i in range(count)]),
+            c.status == OUTBOX_PENDING,
+            c.lease_owner == sa.bindparam("worker", type_=c.lease_owner.type),
+        ]
+        if kind == "sent":
+            # fencing: an expired lease may belong to another worker by now
+            statement = (
+                self.table.update()
+                .where(*owned, sa.or_(c.lease_until.is_(None), c.lease_until >= now))
+                .values(status=OUTBOX_SENT, sent_at=now, lease_owner=None, lease_until=None)
+            )
+        else:
+            statement = (
+                self.table.update()
+                .where(*owned)
+                .values(
+                    lease_owner=None,
+                    lease_until=None,
+                    last_error=sa.bindparam("error", type_=c.last_error.type),
+                    status=sa.bindparam("status", type_=c.status.type),
+                )
+            )
+        sql = self.engine.compile(statement)
+        if len(self._by_ids) > 256:
+            self._by_ids.clear()
+        self._by_ids[(kind, count)] = sql
+        return sql
+
+    def _update(self, kind: str, ids: Sequence[int], params: dict[str, Any]) -> int:
+        if not ids:
+            return 0
+        sql = self._ids_sql(kind, len(ids))
+        values = {**params, **{f"id{i}": int(v) for i, v in enumerate(ids)}}
+        return int(self.engine.run(lambda conn: conn.execute(sql, values).rowcount, retry=False))
+
+    def mark_sent(self, ids: Sequence[int], worker: str) -> int:
+        return self._update("sent", ids, {"worker": worker})
+
+    def release(
+        self, ids: Sequence[int], worker: str, error: str | None = None, failed: bool = False
+    ) -> int:
+        status = OUTBOX_FAILED if failed else OUTBOX_PENDING
+        return self._update("release", ids, {"worker": worker, "error": error, "status": status})
+
+    def pending_count(self) -> int:
+        return int(self.engine.run(lambda conn: conn.execute(self._pending_sql).fetchone()[0]))
+
+    def purge_sent(self, older_than_seconds: float = 0.0) -> int:
+        params = {"older": float(older_than_seconds)}
+        return int(
+            self.engine.run(
+                lambda conn: conn.execute(self._purge_sql, params).rowcount, retry=False
+            )
+        )
+
+    def rows(self) -> list[OutboxRow]:
+        """Every row, oldest first (inspection and tests)."""
+        c = self.table.c
+        sql = self.engine.compile(sa.select(*[c[n] for n in _ROW]).order_by(c.id))
+        return [self._row(r) for r in self.engine.run(lambda conn: conn.execute(sql).fetchall())]
+
+    def _row(self, row: Any) -> OutboxRow:
+        found = dict(zip(_ROW, row, strict=True))
+        message = found["message"]
+        if isinstance(message, (str, bytes)):
+            found["message"] = loads(message)
+        return found
+
+    def clear(self) -> None:
+        self.engine.execute_ddl([sa.delete(self.table)])

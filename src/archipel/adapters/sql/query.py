@@ -1,0 +1,263 @@
+"""``Q`` criteria, ordering and paging translated to SQL, with bound parameters only.
+
+The translation follows the reference semantics of
+:func:`archipel.query.q.compile_predicate` (the memory adapter):
+
+- every leaf is two-valued: a comparison with a NULL column is *false*, so
+  ``~Q(price__gt=5)`` matches rows whose price is NULL, as in Python (SQL
+  alone would make ``NOT (NULL > 5)`` unknown and drop them);
+- ``exact=None`` means ``isnull``; ``in`` with ``None`` among the values
+  matches NULL;
+- ``contains`` on a JSON list column is membership, elsewhere a substring;
+  ``LIKE`` patterns are escaped, so ``%`` and ``_`` in values are literal;
+- values are converted to the field's stored (primitive) form first;
+- ``order_by`` sorts NULL first ascending and last descending (Python's
+  order in the memory adapter), then by identity so pages are stable.
+
+Field names never become SQL text: each is looked up among the table's
+columns (an unknown name raises :class:`IncorrectUsageError`) and values are
+always bind parameters. Compiled SQL is cached per *shape* of the query (the
+tree of fields and lookups, never the values).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from archipel.adapters.memory.database import normalizer_for
+from archipel.adapters.sql.engine import SqlEngine, dumps
+from archipel.adapters.sql.records import RecordTable
+from archipel.adapters.sql.tables import Kind
+from archipel.errors import IncorrectUsageError, NotSupportedError
+from archipel.query.q import LOOKUPS, Q, split_lookup
+from archipel.query.results import Criteria
+
+__all__ = ["CompiledQuery", "QueryCompiler", "like_escape"]
+
+_ESCAPE = "!"  # a backslash would depend on standard_conforming_strings
+_TEXT_KINDS = (Kind.TEXT,)
+_CACHE_LIMIT = 512
+
+
+def like_escape(text: str) -> str:
+    """``text`` with the LIKE wildcards and the escape character escaped."""
+    return (
+        text.replace(_ESCAPE, _ESCAPE * 2).replace("%", _ESCAPE + "%").replace("_", _ESCAPE + "_")
+    )
+
+
+def _variant(value: Any) -> str:
+    # parts of a value that change the SQL (and so the cache key), never the value itself
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (dict, list)):
+        return "json"
+    return "scalar"
+
+
+class CompiledQuery:
+    """SQL text plus a function building its parameters from one criteria's values."""
+
+    __slots__ = ("sql", "count_sql", "values")
+
+    def __init__(self, sql: str, count_sql: str, values: list[Any]) -> None:
+        self.sql = sql
+        self.count_sql = count_sql
+        self.values = values
+
+    def params(self, limit: int | None, offset: int) -> dict[str, Any]:
+        params = {f"p{i}": v for i, v in enumerate(self.values)}
+        params["limit__"] = limit if limit is not None else -1
+        params["offset__"] = offset
+        return params
+
+
+class _Builder:
+    """Walks one ``Q`` tree: SQL expression, value list and a shape key."""
+
+    def __init__(
+        self, table: RecordTable, postgres: bool, normalize: Callable[[str, Any], Any]
+    ) -> None:
+        self.table = table
+        self.postgres = postgres
+        self.normalize = normalize
+        self.values: list[Any] = []
+        self.shape: list[Any] = []
+
+    def bind(self, value: Any) -> Any:
+        name = f"p{len(self.values)}"
+        self.values.append(value)
+        return sa.bindparam(name)
+
+    def build(self, q: Q) -> Any:
+        parts = []
+        self.shape.append((q.connector, q.negated, len(q.children)))
+        for child in q.children:
+            if isinstance(child, Q):
+                parts.append(self.build(child))
+            else:
+                parts.append(self.leaf(*child))
+        if not parts:
+            combined: Any = sa.true()
+        elif q.connector == Q.AND:
+            combined = sa.and_(*parts)
+        else:
+            combined = sa.or_(*parts)
+        return sa.not_(combined) if q.negated else combined
+
+    def column(self, name: str) -> tuple[Any, str]:
+        column = self.table.column(name)
+        if column is None:
+            raise IncorrectUsageError(
+                f"{self.table.schema.name} has no field {name!r} to filter or sort on; "
+                f"fields: {', '.join(self.table.read_names)}"
+            )
+        return column, self.table.kinds.get(name, Kind.INT)
+
+    def leaf(self, key: str, value: Any) -> Any:
+        field, lookup = split_lookup(key)
+        if lookup not in LOOKUPS:  # pragma: no cover - split_lookup only returns known ones
+            raise NotSupportedError(f"lookup {lookup!r} is not supported; use one of {LOOKUPS}")
+        column, kind = self.column(field)
+        if lookup == "isnull":
+            self.shape.append((field, lookup, bool(value)))
+            return column.is_(None) if value else column.is_not(None)
+        if lookup == "in":
+            values = [self.normalize(field, v) for v in value]
+            has_null = any(v is None for v in values)
+            present = [v for v in values if v is not None]
+            self.shape.append((field, lookup, len(present), has_null))
+            if kind == Kind.JSON:
+                present = [dumps(v) for v in present]
+            test = (
+                sa.and_(column.is_not(None), column.in_([self.bind(v) for v in present]))
+                if present
+                else sa.false()
+            )
+            return sa.or_(test, column.is_(None)) if has_null else test
+        value = self.normalize(field, value)
+        if lookup == "exact" and value is None:
+            self.shape.append((field, "isnull", True))
+            return column.is_(None)
+        self.shape.append((field, lookup, _variant(value)))
+        if value is None:
+            # a comparison with NULL is false in the reference semantics
+            return sa.false()
+        return sa.and_(column.is_not(None), self._compare(column, kind, lookup, value))
+
+    def _text(self, column: Any, kind: str) -> Any:
+        return column if kind in _TEXT_KINDS else sa.cast(column, sa.Text())
+
+    def _compare(self, column: Any, kind: str, lookup: str, value: Any) -> Any:
+        if lookup in ("exact", "gt", "gte", "lt", "lte"):
+            bound = self.bind(dumps(value) if kind == Kind.JSON else value)
+            if kind == Kind.JSON and self.postgres:
+                bound = sa.cast(bound, self.table.table.c[column.key].type)
+            op = {
+                "exact": column.__eq__,
+                "gt": column.__gt__,
+                "gte": column.__ge__,
+                "lt": column.__lt__,
+                "lte": column.__le__,
+            }[lookup]
+            return op(bound)
+        if lookup == "contains" and kind == Kind.JSON:
+            return self._json_contains(column, value)
+        text = self._text(column, kind)
+        needle = str(value)
+        if lookup == "iexact":
+            return sa.func.lower(text) == sa.func.lower(self.bind(needle))
+        pattern = {
+            "contains": f"%{like_escape(needle)}%",
+            "icontains": f"%{like_escape(needle)}%",
+            "startswith": f"{like_escape(needle)}%",
+            "endswith": f"%{like_escape(needle)}",
+        }[lookup]
+        if lookup == "icontains":
+            return sa.func.lower(text).like(sa.func.lower(self.bind(pattern)), escape=_ESCAPE)
+        return text.like(self.bind(pattern), escape=_ESCAPE)
+
+    def _json_contains(self, column: Any, value: Any) -> Any:
+        # membership in a JSON list (the reference: ``value in list``)
+        if self.postgres:
+            member = sa.cast(self.bind(dumps([value])), self.table.table.c[column.key].type)
+            return sa.and_(sa.func.jsonb_typeof(column) == "array", column.op("@>")(member))
+        element = sa.func.json_each(column).table_valued("value", "type").alias("e")
+        if isinstance(value, (dict, list)):
+            match = element.c.value == sa.func.json(self.bind(dumps(value)))
+        elif isinstance(value, bool):
+            match = element.c.type == ("true" if value else "false")
+        else:
+            match = sa.and_(
+                element.c.value == self.bind(value),
+                element.c.type != "true",
+                element.c.type != "false",
+            )
+        return sa.and_(
+            sa.func.json_type(column) == "array",
+            sa.exists(sa.select(sa.literal(1)).select_from(element).where(match)),
+        )
+
+
+class QueryCompiler:
+    """Compiles criteria for the tables of one engine, caching SQL by query shape."""
+
+    def __init__(self, engine: SqlEngine) -> None:
+        self.engine = engine
+        self._cache: dict[Any, tuple[str, str]] = {}
+        self._normalizers: dict[str, Callable[[str, Any], Any]] = {}
+
+    def order_clauses(self, table: RecordTable, order_by: tuple[str, ...]) -> list[Any]:
+        clauses = []
+        for key in order_by:
+            name, descending = (key[1:], True) if key.startswith("-") else (key, False)
+            column = table.column(name)
+            if column is None:
+                raise IncorrectUsageError(
+                    f"cannot order {table.schema.name} by {key!r}: no such field; "
+                    f"fields: {', '.join(table.read_names)}"
+                )
+            clauses.append(column.desc().nulls_last() if descending else column.asc().nulls_first())
+        # the identity breaks ties, so that pages never overlap or skip rows
+        if table.id_field not in {k.lstrip("-") for k in order_by}:
+            clauses.append(table.table.c[table.id_field].asc())
+        return clauses
+
+    def compile(self, table: RecordTable, criteria: Criteria) -> CompiledQuery:
+        normalize = self._normalizers.get(table.name)
+        if normalize is None:
+            normalize = self._normalizers.setdefault(table.name, normalizer_for(table.schema))
+        builder = _Builder(table, self.engine.is_postgres, normalize)
+        where = builder.build(criteria.q) if criteria.q.children else None
+        key = (table.name, tuple(builder.shape), criteria.order_by)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._compile(table, where, criteria.order_by)
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[key] = cached
+        return CompiledQuery(cached[0], cached[1], builder.values)
+
+    def _compile(
+        self, table: RecordTable, where: Any, order_by: tuple[str, ...]
+    ) -> tuple[str, str]:
+        t = table.table
+        columns = [t.c[n] for n in table.read_names]
+        total = sa.func.count().over().label("total__")
+        select = sa.select(*columns, total)
+        count = sa.select(sa.func.count()).select_from(t)
+        if where is not None:
+            select = select.where(where)
+            count = count.where(where)
+        select = select.order_by(*self.order_clauses(table, order_by))
+        # LIMIT -1 means "no limit" in SQLite; PostgreSQL takes NULL instead
+        limit: Any = sa.bindparam("limit__", type_=sa.Integer())
+        if self.engine.is_postgres:
+            limit = sa.func.nullif(limit, -1)
+        select = select.limit(limit).offset(sa.bindparam("offset__", type_=sa.Integer()))
+        return self.engine.compile(select), self.engine.compile(count)

@@ -1,0 +1,135 @@
+"""Per-table statements and value conversions, computed once per schema.
+
+A :class:`RecordTable` holds the SQL text of every statement a transaction
+runs on one model table (get, insert, update, delete, version lookup),
+compiled once by SQLAlchemy for the engine's dialect, and the converters
+between a record's primitive values and the driver's values. Only values
+that need it are converted (JSON, and on the way back dates, decimals and
+SQLite booleans), so a row becomes a record in one ``dict(zip(...))``.
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from archipel.adapters.sql.engine import SqlEngine, dumps, loads
+from archipel.adapters.sql.tables import VERSION, Kind, constraint_name, model_columns, model_table
+from archipel.ports.schema import ModelSchema
+
+__all__ = ["RecordTable"]
+
+# bind names that cannot collide with a field name (fields are identifiers without "__")
+PK_PARAM = "pk__"
+EXPECTED_PARAM = "expected__"
+
+
+def _decimal_text(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, float):
+        # SQLite stores a NUMERIC as REAL when that is exact to 15 digits: repr is exact
+        return str(decimal.Decimal(repr(value)))
+    return str(value)
+
+
+def _iso(value: Any) -> Any:
+    return None if value is None or isinstance(value, str) else value.isoformat()
+
+
+def _bool(value: Any) -> Any:
+    return None if value is None else bool(value)
+
+
+def _json_in(value: Any) -> Any:
+    return None if value is None else dumps(value)
+
+
+def _json_out(value: Any) -> Any:
+    return None if value is None or not isinstance(value, (str, bytes)) else loads(value)
+
+
+def _reader(kind: str, postgres: bool) -> Callable[[Any], Any] | None:
+    if kind == Kind.DECIMAL:
+        return _decimal_text
+    if postgres:
+        return _iso if kind in (Kind.DATE, Kind.DATETIME) else None
+    if kind == Kind.BOOL:
+        return _bool
+    if kind == Kind.JSON:
+        return _json_out
+    return None
+
+
+class RecordTable:
+    """Statements and conversions for one :class:`ModelSchema` on one engine."""
+
+    def __init__(self, schema: ModelSchema, engine: SqlEngine, metadata: sa.MetaData) -> None:
+        postgres = engine.is_postgres
+        self.schema = schema
+        self.name = schema.table
+        self.table = model_table(schema, metadata, postgres)
+        self.id_field = schema.id_field
+        columns = model_columns(schema)
+        self.kinds: dict[str, str] = {name: kind for name, (kind, _) in columns.items()}
+        #: stored columns in table order, without ``_version``
+        self.names: tuple[str, ...] = tuple(columns)
+        self.json_names: tuple[str, ...] = tuple(n for n, k in self.kinds.items() if k == Kind.JSON)
+        self.unique_columns: dict[str, str] = {
+            constraint_name(self.name, f"{name}_key"): name
+            for name, (_, field) in columns.items()
+            if name != self.id_field and field is not None and getattr(field, "unique", False)
+        }
+        self.pk_constraint = constraint_name(self.name, "pkey")
+        #: the columns read back, in select order: fields, then _version
+        self.read_names: tuple[str, ...] = (*self.names, VERSION)
+        self.readers: tuple[tuple[str, Callable[[Any], Any]], ...] = tuple(
+            (name, reader)
+            for name in self.names
+            if (reader := _reader(self.kinds[name], postgres)) is not None
+        )
+        t = self.table
+        c = t.c
+        pk = c[self.id_field] == sa.bindparam(PK_PARAM)
+        compile_ = engine.compile
+        self.select_sql = compile_(sa.select(*[c[n] for n in self.read_names]).where(pk))
+        self.insert_sql = compile_(
+            t.insert().values({n: sa.bindparam(n, type_=c[n].type) for n in self.read_names})
+        )
+        self.update_sql = compile_(
+            t.update()
+            .where(pk, c[VERSION] == sa.bindparam(EXPECTED_PARAM))
+            .values(
+                {n: sa.bindparam(n, type_=c[n].type) for n in self.read_names if n != self.id_field}
+            )
+        )
+        self.delete_sql = compile_(t.delete().where(pk))
+        self.version_sql = compile_(sa.select(c[VERSION]).where(pk))
+
+    # -- conversions ----------------------------------------------------------
+    def params(self, record: dict[str, Any], version: int) -> dict[str, Any]:
+        """Bind values of ``record`` stored at ``version`` (missing fields are NULL)."""
+        get = record.get
+        params = {name: get(name) for name in self.names}
+        for name in self.json_names:
+            value = params[name]
+            if value is not None:
+                params[name] = dumps(value)
+        params[VERSION] = version
+        return params
+
+    def record(self, row: Any) -> dict[str, Any]:
+        """The primitive record (with ``_version``) of a row in ``read_names`` order."""
+        record = dict(zip(self.read_names, row, strict=False))
+        for name, reader in self.readers:
+            value = record[name]
+            if value is not None:
+                record[name] = reader(value)
+        return record
+
+    def column(self, name: str) -> Any:
+        """The SQLAlchemy column ``name``, or None when the table has no such column."""
+        return self.table.c.get(name)

@@ -1,0 +1,278 @@
+"""Tables generated from :class:`~archipel.ports.schema.ModelSchema`, and the system tables.
+
+Scalar fields become typed columns; everything with structure (``List``,
+``Dict``, ``HasMany``, ``HasOne`` and ``ValueObject``) becomes one JSON column
+(JSONB on PostgreSQL). Value objects are stored as JSON rather than flattened
+into ``<field>_<subfield>`` columns because records are exchanged in primitive
+form, where a value object *is* a dict: JSON round-trips it exactly (nested
+value objects, ``None`` versus "every attribute None") with no per-row
+reshaping, and the query language has no lookup into a value object's
+attributes that flat columns would serve.
+
+Every model table has the identity column as primary key, ``_version``
+(optimistic concurrency) and the schema's ``extra_columns``. ``unique=True``
+fields get a unique constraint. Constraint names are derived from the table
+name (shortened with a hash past PostgreSQL's 63 characters) so a violation
+can be mapped back to its column.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import UserDefinedType
+
+from archipel.fields import (
+    Association,
+    Boolean,
+    Date,
+    DateTime,
+    Decimal,
+    Dict,
+    Float,
+    HasMany,
+    HasOne,
+    Identifier,
+    Integer,
+    List,
+    Reference,
+    String,
+    ValueObject,
+)
+from archipel.ports.schema import ModelSchema
+
+__all__ = [
+    "Kind",
+    "column_kind",
+    "model_table",
+    "events_table",
+    "outbox_table",
+    "processed_table",
+    "constraint_name",
+    "VERSION",
+]
+
+#: the optimistic-concurrency column of every model table
+VERSION = "_version"
+_MAX_NAME = 63
+
+
+class Kind:
+    """How a column is stored and converted (one of the constants below)."""
+
+    TEXT = "text"
+    INT = "int"
+    FLOAT = "float"
+    DECIMAL = "decimal"
+    BOOL = "bool"
+    DATE = "date"
+    DATETIME = "datetime"
+    JSON = "json"
+
+
+# extra columns the framework adds to records (see ModelSchema.extra_columns)
+_EXTRA_KINDS = {
+    "_event_position": Kind.INT,
+    "_is_complete": Kind.BOOL,
+    "_correlation_id": Kind.TEXT,
+}
+
+
+class XID8(UserDefinedType[str]):
+    """PostgreSQL's 64-bit transaction id (read as text)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_kw: Any) -> str:
+        return "XID8"
+
+
+def column_kind(field: Any) -> str:
+    """The storage kind of a field (structured and unknown types are JSON)."""
+    if isinstance(field, (ValueObject, HasMany, HasOne, List, Dict)):
+        return Kind.JSON
+    if isinstance(field, Reference):
+        return Kind.TEXT
+    if isinstance(field, Association):
+        return Kind.JSON
+    if isinstance(field, Identifier):
+        return Kind.INT if field.identity_type == "integer" else Kind.TEXT
+    if isinstance(field, String):
+        return Kind.TEXT
+    if isinstance(field, Boolean):
+        return Kind.BOOL
+    if isinstance(field, Integer):
+        return Kind.INT
+    if isinstance(field, Float):
+        return Kind.FLOAT
+    if isinstance(field, Decimal):
+        return Kind.DECIMAL
+    if isinstance(field, DateTime):
+        return Kind.DATETIME
+    if isinstance(field, Date):
+        return Kind.DATE
+    return Kind.JSON
+
+
+def _sql_type(kind: str, field: Any, postgres: bool) -> Any:
+    if kind == Kind.TEXT:
+        length = getattr(field, "max_length", None)
+        if isinstance(field, (Identifier, Reference)) or field is None:
+            length = 255
+        return sa.String(length) if length else sa.Text()
+    if kind == Kind.INT:
+        return sa.BigInteger() if postgres else sa.Integer()
+    if kind == Kind.FLOAT:
+        return sa.Double() if postgres else sa.Float()
+    if kind == Kind.DECIMAL:
+        digits, places = getattr(field, "max_digits", None), getattr(field, "decimal_places", None)
+        if digits and places is not None:
+            return sa.Numeric(digits, places, asdecimal=True)
+        return sa.Numeric(asdecimal=True)
+    if kind == Kind.BOOL:
+        return sa.Boolean(create_constraint=False)
+    if kind == Kind.DATE:
+        # SQLite keeps the ISO text of the primitive form: exact, and it sorts
+        return sa.Date() if postgres else sa.Text()
+    if kind == Kind.DATETIME:
+        return sa.DateTime(timezone=True) if postgres else sa.Text()
+    # "JSON" would get NUMERIC affinity in SQLite; TEXT keeps the JSON text as written
+    return postgresql.JSONB() if postgres else sa.Text()
+
+
+def constraint_name(table: str, suffix: str) -> str:
+    """``<table>_<suffix>``, shortened with a hash to PostgreSQL's 63 characters."""
+    name = f"{table}_{suffix}"
+    if len(name) <= _MAX_NAME:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return f"{name[: _MAX_NAME - 9]}_{digest}"
+
+
+def model_columns(schema: ModelSchema) -> dict[str, tuple[str, Any]]:
+    """``name -> (kind, field or None)`` for every stored column except ``_version``."""
+    columns: dict[str, tuple[str, Any]] = {}
+    for name, field in schema.fields.items():
+        columns[name] = (column_kind(field), field)
+    for name in schema.extra_columns:
+        if name not in columns:
+            columns[name] = (_EXTRA_KINDS.get(name, Kind.JSON), None)
+    if schema.id_field not in columns:
+        columns[schema.id_field] = (Kind.TEXT, None)
+    return columns
+
+
+def model_table(schema: ModelSchema, metadata: sa.MetaData, postgres: bool) -> sa.Table:
+    """The table of an aggregate, projection or process manager."""
+    columns: list[Any] = []
+    constraints: list[Any] = []
+    for name, (kind, field) in model_columns(schema).items():
+        columns.append(
+            sa.Column(name, _sql_type(kind, field, postgres), nullable=name != schema.id_field)
+        )
+        if name != schema.id_field and field is not None and getattr(field, "unique", False):
+            constraints.append(
+                sa.UniqueConstraint(name, name=constraint_name(schema.table, f"{name}_key"))
+            )
+    columns.append(sa.Column(VERSION, sa.Integer(), nullable=False))
+    constraints.append(
+        sa.PrimaryKeyConstraint(schema.id_field, name=constraint_name(schema.table, "pkey"))
+    )
+    return sa.Table(schema.table, metadata, *columns, *constraints)
+
+
+def _serial(name: str, postgres: bool) -> sa.Column[int]:
+    """An auto-incrementing primary key: BIGINT identity, or SQLite's rowid alias."""
+    if postgres:
+        return sa.Column(name, sa.BigInteger(), sa.Identity(always=False), primary_key=True)
+    return sa.Column(name, sa.Integer(), primary_key=True, autoincrement=True)
+
+
+def events_table(metadata: sa.MetaData, name: str, postgres: bool) -> sa.Table:
+    """The append-only log of messages.
+
+    ``global_position`` orders the whole log, ``(stream, position)`` is
+    unique, ``message_id`` makes appends idempotent. On PostgreSQL ``tx_id``
+    records the writing transaction (``pg_current_xact_id()``) for gap-free
+    reading (see :mod:`archipel.adapters.sql.gapfree`).
+    """
+    big = sa.BigInteger() if postgres else sa.Integer()
+    columns: list[Any] = [
+        _serial("global_position", postgres),
+        sa.Column("message_id", sa.String(255), nullable=False),
+        sa.Column("stream", sa.String(255), nullable=False),
+        sa.Column("category", sa.String(255), nullable=False),
+        sa.Column("type", sa.String(255), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("position", big, nullable=False),
+        sa.Column("correlation_id", sa.String(255)),
+        sa.Column("causation_id", sa.String(255)),
+        sa.Column("time", sa.DateTime(timezone=True) if postgres else sa.Text()),
+        sa.Column("metadata", _sql_type(Kind.JSON, None, postgres), nullable=False),
+        sa.Column("data", _sql_type(Kind.JSON, None, postgres), nullable=False),
+    ]
+    indexes = [
+        sa.UniqueConstraint("message_id", name=constraint_name(name, "message_id_key")),
+        sa.UniqueConstraint(
+            "stream", "position", name=constraint_name(name, "stream_position_key")
+        ),
+        sa.Index(constraint_name(name, "correlation_idx"), "correlation_id"),
+    ]
+    if postgres:
+        columns.append(
+            sa.Column(
+                "tx_id", XID8(), nullable=False, server_default=sa.text("pg_current_xact_id()")
+            )
+        )
+        # the log order of gap-free readers: (tx_id, global_position)
+        indexes.append(sa.Index(constraint_name(name, "tx_idx"), "tx_id", "global_position"))
+        indexes.append(
+            sa.Index(
+                constraint_name(name, "category_tx_idx"), "category", "tx_id", "global_position"
+            )
+        )
+    else:
+        indexes.append(
+            sa.Index(constraint_name(name, "category_idx"), "category", "global_position")
+        )
+    return sa.Table(name, metadata, *columns, *indexes)
+
+
+def outbox_table(metadata: sa.MetaData, name: str, postgres: bool) -> sa.Table:
+    """Messages to relay, written in the business transaction; times are epoch seconds."""
+    return sa.Table(
+        name,
+        metadata,
+        _serial("id", postgres),
+        sa.Column("message_id", sa.String(255), nullable=False),
+        sa.Column("stream", sa.String(255), nullable=False),
+        sa.Column("type", sa.String(255)),
+        sa.Column("priority", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("correlation_id", sa.String(255)),
+        sa.Column("message", _sql_type(Kind.JSON, None, postgres), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+        sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("lease_owner", sa.String(255)),
+        sa.Column("lease_until", sa.Double()),
+        sa.Column("created_at", sa.Double(), nullable=False),
+        sa.Column("sent_at", sa.Double()),
+        sa.Column("last_error", sa.Text()),
+        sa.Index(constraint_name(name, "claim_idx"), "status", "priority", "id"),
+        # ids only grow, even after the newest rows are purged (SQLite reuses rowids otherwise)
+        sqlite_autoincrement=True,
+    )
+
+
+def processed_table(metadata: sa.MetaData, name: str, postgres: bool) -> sa.Table:
+    """``(subscription, message_id)`` pairs already handled (exactly-once effects)."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("subscription", sa.String(255), nullable=False),
+        sa.Column("message_id", sa.String(255), nullable=False),
+        sa.Column("processed_at", sa.Double(), nullable=False),
+        sa.PrimaryKeyConstraint("subscription", "message_id", name=constraint_name(name, "pkey")),
+    )

@@ -1,0 +1,379 @@
+"""One database transaction per unit of work, written at commit.
+
+Writes (``save``, ``delete``, outbox rows, processed-message records and
+the events an event store appends with this transaction) are buffered and
+sent at :meth:`SqlTransaction.commit` in one database transaction: ``BEGIN``,
+one statement per kind (events in multi-row inserts), ``COMMIT``. The
+connection is held only for that moment, so no transaction stays open
+while handler code runs; on PostgreSQL that matters twice, since an open
+writing transaction holds back gap-free event readers. A transaction that
+is a single statement runs without ``BEGIN``/``COMMIT`` round trips on
+PostgreSQL (a statement is atomic).
+
+Reads before any write run as single statements on a pooled connection;
+after a write was sent (a ``query`` sends pending writes first) they run in
+the open transaction, so a transaction reads its own writes. Conflicts are
+detected where the database decides them: an ``INSERT`` of an existing
+identity or an ``UPDATE ... WHERE _version = :expected`` matching no row
+raises :class:`~archipel.errors.ExpectedVersionError`, and nothing of the
+transaction is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from archipel.adapters.sql.engine import dumps, loads
+from archipel.adapters.sql.records import EXPECTED_PARAM, PK_PARAM, RecordTable
+from archipel.errors import (
+    ArchipelError,
+    DuplicateMessageError,
+    ExpectedVersionError,
+    ValidationError,
+)
+from archipel.ports.schema import ModelSchema
+from archipel.query.results import Criteria
+
+if TYPE_CHECKING:
+    from archipel.adapters.sql.database import SqlDatabase
+    from archipel.adapters.sql.event_store import SqlEventStore
+
+__all__ = ["SqlTransaction", "unique_violation"]
+
+_DELETE = object()
+
+
+def unique_violation(exc: BaseException) -> str | None:
+    """The constraint (PostgreSQL) or ``table.column`` list (SQLite) a unique violation names."""
+    original = getattr(exc, "orig", None) or exc
+    state = getattr(original, "sqlstate", None)
+    if state == "23505":
+        diag = getattr(original, "diag", None)
+        return str(getattr(diag, "constraint_name", "") or "")
+    if type(original).__name__ == "IntegrityError" and "UNIQUE constraint failed" in str(original):
+        return str(original).split("UNIQUE constraint failed:", 1)[1].strip()
+    return None
+
+
+class _Write:
+    """One buffered record write: INSERT when ``guard`` is -1, else UPDATE guarded by it."""
+
+    __slots__ = ("table", "identity", "record", "expected", "guard")
+
+    def __init__(
+        self, table: RecordTable, identity: Any, record: Any, expected: int, guard: int
+    ) -> None:
+        self.table = table
+        self.identity = identity
+        self.record = record
+        self.expected = expected
+        self.guard = guard
+
+
+class SqlTransaction:
+    """A unit of work's transaction on a :class:`SqlDatabase` (see the module docstring)."""
+
+    __slots__ = (
+        "db",
+        "engine",
+        "_writes",
+        "_flushed",
+        "_events",
+        "_outbox",
+        "_processed",
+        "_fairy",
+        "_conn",
+        "_done",
+        "_after_commit",
+    )
+
+    def __init__(self, db: SqlDatabase) -> None:
+        self.db = db
+        self.engine = db.engine
+        self._writes: dict[tuple[str, Any], _Write] = {}
+        # versions written by an earlier flush of this transaction: key -> (expected, stored)
+        self._flushed: dict[tuple[str, Any], tuple[int, int]] = {}
+        self._events: list[tuple[SqlEventStore, list[Any]]] = []
+        self._outbox: list[dict[str, Any]] = []
+        self._processed: list[tuple[str, str]] = []
+        self._fairy: Any = None
+        self._conn: Any = None
+        self._done = False
+        self._after_commit: list[tuple[Any, int, int]] = []
+
+    # -- reads --------------------------------------------------------------------
+    def _read(self, sql: str, params: dict[str, Any], many: bool) -> Any:
+        if self._conn is not None:
+            try:
+                cursor = self._conn.execute(sql, params)
+                return cursor.fetchall() if many else cursor.fetchone()
+            except Exception as exc:
+                raise self.engine.translate(exc) from exc
+
+        def read(conn: Any) -> Any:
+            cursor = conn.execute(sql, params)
+            return cursor.fetchall() if many else cursor.fetchone()
+
+        return self.engine.run(read)
+
+    def get(self, schema: ModelSchema, identity: Any) -> dict[str, Any] | None:
+        key = (schema.table, identity)
+        pending = self._writes.get(key)
+        if pending is not None:
+            if pending.record is _DELETE:
+                return None
+            found: dict[str, Any] = loads(dumps(pending.record))
+            found["_version"] = pending.expected + 1
+            return found
+        table = self.db.record_table(schema)
+        row = self._read(table.select_sql, {PK_PARAM: identity}, False)
+        return None if row is None else table.record(row)
+
+    def query(self, schema: ModelSchema, criteria: Criteria) -> tuple[list[dict[str, Any]], int]:
+        table = self.db.record_table(schema)
+        if self._writes or self._events or self._outbox or self._processed:
+            self._flush()
+        compiled = self.db.queries.compile(table, criteria)
+        params = compiled.params(criteria.limit, criteria.offset or 0)
+        if criteria.limit == 0:
+            return [], int(self._read(compiled.count_sql, params, False)[0])
+        rows = self._read(compiled.sql, params, True)
+        if rows:
+            total = int(rows[0][-1])
+        elif criteria.offset:
+            total = int(self._read(compiled.count_sql, params, False)[0])
+        else:
+            total = 0
+        return [table.record(row) for row in rows], total
+
+    # -- writes (buffered) ----------------------------------------------------------
+    def save(self, schema: ModelSchema, record: dict[str, Any], expected_version: int) -> None:
+        table = self.db.record_table(schema)
+        identity = record[schema.id_field]
+        key = (schema.table, identity)
+        guard = expected_version
+        flushed = self._flushed.get(key)
+        if flushed is not None and flushed[0] == expected_version:
+            # saved again after an early flush: the row already holds expected + 1
+            guard = flushed[1]
+        self._writes[key] = _Write(table, identity, record, expected_version, guard)
+
+    def delete(self, schema: ModelSchema, identity: Any) -> bool:
+        exists = self.get(schema, identity) is not None
+        self._writes[(schema.table, identity)] = _Write(
+            self.db.record_table(schema), identity, _DELETE, -2, -2
+        )
+        return exists
+
+    def add_outbox(self, records: Iterable[dict[str, Any]]) -> None:
+        self._outbox.extend(records)
+
+    def mark_processed(self, subscription: str, message_id: str) -> bool:
+        key = (subscription, message_id)
+        if key in self._processed:
+            return False
+        if self._read(
+            self.db.processed_exists_sql,
+            {"subscription": subscription, "message_id": message_id},
+            False,
+        ):
+            return False
+        # recorded at commit; a concurrent twin then fails there (DuplicateMessageError)
+        self._processed.append(key)
+        return True
+
+    def append_events(self, store: SqlEventStore, messages: Sequence[Any]) -> int:
+        """Buffer an event store's append (called by :meth:`SqlEventStore.append`)."""
+        self._events.append((store, list(messages)))
+        return len(messages)
+
+    # -- commit ---------------------------------------------------------------------
+    def _statement_count(self) -> int:
+        count = len(self._writes) + len(self._processed)
+        for store, messages in self._events:
+            count += store.statement_count(len(messages))
+        if self._outbox:
+            count += 2  # executemany is not one statement
+        return count
+
+    def _begin(self) -> Any:
+        if self._conn is not None:
+            return self._conn
+        engine = self.engine
+        for attempt in (1, 2):
+            fairy = engine.checkout()
+            conn = fairy.driver_connection
+            try:
+                conn.execute(engine.begin_sql)
+            except Exception as exc:
+                if engine.is_disconnect(exc, conn):
+                    engine.discard(fairy)
+                    if attempt == 1:
+                        continue  # a pooled connection died with the server: nothing was sent
+                else:
+                    engine.checkin(fairy)
+                raise engine.translate(exc) from exc
+            self._fairy, self._conn = fairy, conn
+            return conn
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _flush(self, conn: Any = None) -> None:
+        """Send every buffered write on ``conn`` (default: the transaction, begun if needed)."""
+        if conn is None:
+            conn = self._begin()
+        try:
+            self._send(conn)
+        except ArchipelError:
+            raise
+        except Exception as exc:
+            raise self.engine.translate(exc) from exc
+
+    def _send(self, conn: Any) -> None:
+        cursor = conn.cursor()
+        try:
+            if self._processed:
+                self._send_processed(cursor)
+            if self._writes:
+                self._send_writes(cursor)
+            for store, messages in self._events:
+                self._after_commit.extend(store.insert(cursor, messages))
+            self._events.clear()
+            if self._outbox:
+                self.db.outbox().insert(cursor, self._outbox)
+                self._outbox.clear()
+        finally:
+            cursor.close()
+
+    def _send_processed(self, cursor: Any) -> None:
+        db = self.db
+        now = db.clock()
+        for subscription, message_id in self._processed:
+            cursor.execute(
+                db.processed_insert_sql,
+                {"subscription": subscription, "message_id": message_id, "processed_at": now},
+            )
+            if cursor.fetchone() is None:
+                raise DuplicateMessageError(
+                    f"{subscription} already handled message {message_id}: the redelivery is ignored"
+                )
+        self._processed.clear()
+
+    def _send_writes(self, cursor: Any) -> None:
+        for key, write in self._writes.items():
+            table = write.table
+            if write.record is _DELETE:
+                cursor.execute(table.delete_sql, {PK_PARAM: write.identity})
+                self._flushed.pop(key, None)
+                continue
+            version = write.expected + 1
+            params = table.params(write.record, version)
+            if write.guard == -1:
+                try:
+                    cursor.execute(table.insert_sql, params)
+                except Exception as exc:
+                    self._integrity(exc, write)
+                    raise
+            else:
+                params[PK_PARAM] = write.identity
+                params[EXPECTED_PARAM] = write.guard
+                try:
+                    cursor.execute(table.update_sql, params)
+                except Exception as exc:
+                    self._integrity(exc, write)
+                    raise
+                if cursor.rowcount != 1:
+                    cursor.execute(table.version_sql, {PK_PARAM: write.identity})
+                    row = cursor.fetchone()
+                    raise _conflict(write, -1 if row is None else int(row[0]))
+            self._flushed[key] = (write.expected, version)
+        self._writes.clear()
+
+    def _integrity(self, exc: Exception, write: _Write) -> None:
+        """Raise the archipel error for a unique violation while writing ``write``."""
+        constraint = unique_violation(exc)
+        if constraint is None:
+            return
+        table = write.table
+        pk_sqlite = f"{table.name}.{table.id_field}"
+        if constraint in (table.pk_constraint, pk_sqlite):
+            raise _conflict(write, None) from exc
+        column = table.unique_columns.get(constraint)
+        if column is None and constraint.startswith(f"{table.name}."):
+            column = constraint.split(".", 1)[1]
+        column = column or "_entity"
+        value = write.record.get(column) if isinstance(write.record, dict) else None
+        raise ValidationError(
+            {column: [f"must be unique: another {table.schema.name} already has {value!r}"]}
+        ) from exc
+
+    def commit(self) -> None:
+        if self._done:
+            return
+        try:
+            if self._conn is None and self.engine.is_postgres and self._statement_count() == 1:
+                # one statement is atomic by itself: no BEGIN/COMMIT round trips
+                self.engine.run(self._flush, retry=False)
+            else:
+                if self._writes or self._events or self._outbox or self._processed:
+                    self._flush()
+                if self._conn is not None:
+                    try:
+                        self._conn.execute("COMMIT")
+                    except Exception as exc:
+                        raise self.engine.translate(exc) from exc
+        except BaseException:
+            self.rollback()
+            raise
+        self._release()
+        self._done = True
+        for meta, global_position, position in self._after_commit:
+            meta.global_position = global_position
+            meta.position = position
+        self._after_commit.clear()
+
+    def rollback(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.execute("ROLLBACK")
+            except Exception:
+                # the connection is unusable; the server rolls back when it goes
+                self.engine.discard(self._fairy)
+                self._fairy = self._conn = None
+        self._release()
+        self._writes.clear()
+        self._events.clear()
+        self._outbox.clear()
+        self._processed.clear()
+        self._after_commit.clear()
+        self._done = True
+
+    def _release(self) -> None:
+        fairy = self._fairy
+        if fairy is not None:
+            self._fairy = self._conn = None
+            self.engine.checkin(fairy)
+
+    def __del__(self) -> None:
+        # an abandoned transaction must not keep its pooled connection
+        if getattr(self, "_fairy", None) is not None:
+            try:
+                self.rollback()
+            except Exception:  # noqa: S110 - interpreter shutdown or a dead connection
+                pass
+
+
+def _conflict(write: _Write, actual: int | None) -> ExpectedVersionError:
+    name = write.table.schema.cls.__name__
+    ident = write.identity
+    if write.guard == -1:
+        message = (
+            f"{name} {ident!r} already exists: load it and change it "
+            "instead of adding a new one with the same identity"
+        )
+    else:
+        message = (
+            f"{name} {ident!r} was changed concurrently (expected version "
+            f"{write.expected}, found {actual}): reload it and retry"
+        )
+    return ExpectedVersionError(message, stream=str(ident), expected=write.expected, actual=actual)
