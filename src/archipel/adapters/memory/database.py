@@ -121,7 +121,7 @@ class MemoryDatabase:
         self.tables: dict[str, _Table] = {}
         # unique fields: table -> field -> stored value -> identity of its row
         self.unique: dict[str, dict[str, dict[Any, Any]]] = {}
-        self._unique_names: dict[str, tuple[str, ...]] = {}
+        self._unique_names: dict[ModelSchema, tuple[str, ...]] = {}  # by schema object
         self._outbox = MemoryOutbox()
         # (subscription, message_id) pairs of messages already handled
         self.processed: set[tuple[str, str]] = set()
@@ -145,9 +145,9 @@ class MemoryDatabase:
 
     def unique_names(self, schema: ModelSchema) -> tuple[str, ...]:
         """The ``unique=True`` fields of ``schema`` other than its identity."""
-        names = self._unique_names.get(schema.table)
+        names = self._unique_names.get(schema)
         if names is None:
-            names = self._unique_names[schema.table] = tuple(
+            names = self._unique_names[schema] = tuple(
                 name
                 for name, field in schema.fields.items()
                 if getattr(field, "unique", False) and name != schema.id_field
