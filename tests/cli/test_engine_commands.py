@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from archipel.cli import _engine
+from archipel.cli.dlq import error_summary
 
 
 @dataclass
@@ -87,9 +88,16 @@ def test_dlq_list_renders_a_table(cli, store):
     assert result.code == 0, result.err
     for text in ("dl-1", "dl-2", "ShelfCountProjector", "CliShelf.BookAdded.v1", "2026-01-31 12:00:09"):
         assert text in result.out
-    assert "the shelf is full second line" in result.out  # errors on one line
+    assert "second line" in result.out  # the last line of the error says what happened
     only = cli("dlq", "list", "--domain", "sample_shelf", "--subscription", "ShelvingEventHandler")
     assert "dl-2" in only.out and "dl-1" not in only.out
+
+
+def test_error_summary_is_the_exception_line_of_a_traceback():
+    traceback = 'Traceback (most recent call last):\n  File "x.py", line 1\nRuntimeError: on strike\n'
+    assert error_summary(traceback) == "RuntimeError: on strike"
+    assert error_summary(None) == ""
+    assert error_summary("x" * 200, width=10) == "x" * 9 + "…"
 
 
 def test_dlq_list_empty(cli, monkeypatch):

@@ -60,3 +60,41 @@ def test_server_test_mode_processes_what_is_pending_and_exits():
     result = run_cli("server", "--domain", "sample_shelf", "--test-mode", timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "archipel server: domain CliShelf" in result.stderr
+
+
+def test_dead_letters_from_a_real_failure_can_be_listed_inspected_replayed_and_purged(cli):
+    import failing_shelf
+    from failing_shelf.model import SendParcel
+
+    from archipel.engine import run_server
+    from archipel.engine.dlq import dead_letter_store
+
+    domain = failing_shelf.domain
+    domain.init()
+    with domain.domain_context():
+        domain.setup_database()
+        domain.process(SendParcel(label="books"))
+    try:
+        assert run_server(domain, test_mode=True) == 0
+        listed = cli("dlq", "list", "--domain", "failing_shelf")
+        assert listed.code == 0, listed.err
+        assert "RuntimeError: the courier is on strike" in listed.out
+        assert "Traceback" not in listed.out  # the list shows the exception line only
+        with domain.domain_context():
+            (letter,) = dead_letter_store(domain).list()
+        assert letter.id in listed.out
+        shown = cli("dlq", "inspect", letter.id, "--domain", "failing_shelf")
+        assert shown.code == 0, shown.err
+        assert '"label": "books"' in shown.out and "CliFailing.ParcelSent.v1" in shown.out
+        status = cli("subscriptions", "status", "--domain", "failing_shelf")
+        assert "failing" in status.out
+        replayed = cli("dlq", "replay", letter.id, "--domain", "failing_shelf")
+        assert replayed.code == 0, replayed.err
+        assert "No dead letters" in cli("dlq", "list", "--domain", "failing_shelf").out
+        # the replayed message fails again once the server runs: purge it for good
+        assert run_server(domain, test_mode=True) == 0
+        purged = cli("dlq", "purge", "--all", "--yes", "--domain", "failing_shelf")
+        assert "purged 1 dead letter" in purged.out
+    finally:
+        with domain.domain_context():
+            domain.truncate_database()

@@ -23,7 +23,7 @@ from archipel.cli._console import CliError, UsageError, confirm, out, success
 from archipel.cli._domain import DomainOption, load_domain
 from archipel.domain.domain import Domain
 
-__all__ = ["app"]
+__all__ = ["app", "error_summary"]
 
 app = typer.Typer(help="Inspect, replay or purge dead-lettered messages.", no_args_is_help=True)
 
@@ -37,12 +37,19 @@ AllOption = Annotated[bool, typer.Option("--all", help="Every dead letter (of --
 
 def _when(value: Any) -> str:
     if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ", timespec="seconds")
+        zone = "" if value.utcoffset() in (None, dt.timedelta(0)) else value.strftime(" %z")
+        return value.strftime("%Y-%m-%d %H:%M:%S") + zone
     return "" if value is None else str(value)
 
 
-def _one_line(text: Any, width: int = 60) -> str:
-    line = " ".join(str(text or "").split())
+def error_summary(error: Any, width: int = 100) -> str:
+    """The line of an error that says what happened.
+
+    Stored errors are often whole tracebacks, whose last line is the
+    exception (``RuntimeError: ...``): that is what a list should show.
+    """
+    lines = [line.strip() for line in str(error or "").splitlines() if line.strip()]
+    line = lines[-1] if lines else ""
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
@@ -74,11 +81,16 @@ def list_(
         scope = f" for subscription {subscription}" if subscription else ""
         out().print(f"No dead letters{escape(scope)} in domain {escape(loaded.name)}")
         return
-    table = Table(title=f"{loaded.name}: {len(letters)} dead letter(s)", title_justify="left")
-    table.add_column("id", style="bold", overflow="fold")
+    table = Table(
+        title=f"{loaded.name}: {len(letters)} dead letter(s)",
+        title_justify="left",
+        caption="details: archipel dlq inspect ID; after fixing the cause: archipel dlq replay ID|--all",
+        caption_justify="left",
+    )
+    # ids are copied into the next command: never wrapped or cut
+    table.add_column("id", style="bold", no_wrap=True)
     table.add_column("subscription", overflow="fold")
     table.add_column("type", overflow="fold")
-    table.add_column("stream", style="magenta", overflow="fold")
     table.add_column("attempts", justify="right", no_wrap=True)
     table.add_column("last failed", no_wrap=True)
     table.add_column("error", style="red", overflow="fold")
@@ -87,10 +99,9 @@ def list_(
             escape(str(letter.id)),
             escape(str(letter.subscription)),
             escape(str(letter.type)),
-            escape(str(letter.stream)),
             str(letter.attempts),
             _when(letter.last_failed_at),
-            escape(_one_line(letter.error)),
+            escape(error_summary(letter.error)),
         )
     out().print(table)
 

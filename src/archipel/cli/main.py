@@ -47,7 +47,7 @@ def _root(
     # --debug is taken off the command line by run(); declared here for --help
 
 
-@app.command()
+@app.command(rich_help_panel="Other")
 def version() -> None:
     """Show the archipel and Python versions."""
     out().print(f"archipel {archipel.__version__} (Python {platform.python_version()})")
