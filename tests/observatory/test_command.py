@@ -41,6 +41,7 @@ def test_warns_when_exposed(cli, served):
     assert result.code == 0, result.err
     assert served[0]["host"] == "0.0.0.0"
     assert "Warning" in result.err and "reachable from other machines" in result.err
+    assert "http://127.0.0.1:0/" in result.err  # a URL a browser on this machine can open
 
 
 def test_several_domains_and_duplicates(cli, served):

@@ -29,6 +29,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _browsable(host: str) -> str:
+    """The host to put in a URL: a wildcard address is reached through loopback."""
+    bare = host.strip("[]")
+    if bare in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if bare == "::":
+        return "[::1]"
+    return f"[{bare}]" if ":" in bare else bare
+
+
 def _check_port(host: str, port: int) -> None:
     # uvicorn reports a taken port as a log line and a bare exit; say it plainly
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -67,16 +77,16 @@ def observatory(
             "is reachable from other machines"
         )
     _check_port(host, port)
-    names = ", ".join(d.name for d in domains)
-    shown = f"[{host}]" if ":" in host else host
+    app = create_app(domains)
+    url = f"http://{_browsable(host)}:{port}/"
     err().print(
-        f"[bold]archipel observatory[/] for {escape(names)} at "
-        f"[link=http://{shown}:{port}/]http://{escape(shown)}:{port}/[/link] [dim](Ctrl-C to stop)[/]"
+        f"[bold]archipel observatory[/] for {escape(', '.join(d.name for d in domains))} at "
+        f"[link={url}]{escape(url)}[/link] [dim](Ctrl-C to stop)[/]"
     )
     with _stop_signals_are_success():
         # short graceful shutdown: open SSE streams would otherwise hold SIGTERM up
         uvicorn.run(
-            create_app(domains),
+            app,
             host=host.strip("[]"),
             port=port,
             log_level="warning",
