@@ -57,6 +57,15 @@ log = logging.getLogger("archipel.engine.consumer")
 _OUTAGES = (BrokerUnavailable, DatabaseUnavailable, SchemaMissingError, LeaseLostError)
 
 
+class _HandlerFailed(Exception):
+    """The handler of ``items[index]`` raised ``error`` (the batch was rolled back)."""
+
+    def __init__(self, index: int, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.index = index
+        self.error = error
+
+
 class _Item:
     """One entry waiting in a partition queue."""
 
@@ -317,16 +326,7 @@ class Consumer:
         lost = False
         try:
             if work:
-                try:
-                    self._commit(part, work)
-                except _OUTAGES:
-                    raise
-                except Exception:
-                    # find the failing one(s); an aggregate stops at its first failure
-                    failed: set[str | None] = set()
-                    for item in work:
-                        if item.key not in failed and not self._one(part, item):
-                            failed.add(item.key)
+                self._settle(part, work)
             for item in retries:
                 self._one(part, item)
         except LeaseLostError:
@@ -339,6 +339,32 @@ class Consumer:
             self._lost(part.number)
         return len(finished)
 
+    def _settle(self, part: _Partition, items: list[_Item]) -> None:
+        """Commit ``items``; a failing handler counts against its item only, the rest commit."""
+        while items:
+            try:
+                self._commit(part, items)
+                return
+            except _HandlerFailed as failed:
+                bad = items[failed.index]
+                self._failed(bad, failed.error)
+                # later entries of the failing aggregate wait for its retry; the others go again
+                items = [
+                    item
+                    for n, item in enumerate(items)
+                    if n < failed.index or (n > failed.index and item.key != bad.key)
+                ]
+            except _OUTAGES:
+                raise
+            except Exception:
+                # failed at commit (a conflict between two of them?): one transaction each,
+                # an aggregate stopping at its first failure
+                stopped: set[str | None] = set()
+                for item in items:
+                    if item.key not in stopped and not self._one(part, item):
+                        stopped.add(item.key)
+                return
+
     def _one(self, part: _Partition, item: _Item) -> bool:
         """Handle one item in its own transaction; False when it failed."""
         try:
@@ -347,6 +373,9 @@ class Consumer:
             raise
         except DuplicateMessageError:
             item.done = True  # handled elsewhere meanwhile
+        except _HandlerFailed as failed:
+            self._failed(item, failed.error)
+            return False
         except Exception as exc:
             self._failed(item, exc)
             return False
@@ -360,9 +389,14 @@ class Consumer:
         try:
             # the fence first: a lost lease fails fast, before any handler runs
             expires = self.leases.fence(lease, batch.transaction("default"), self.settings.lease_seconds)
-            for item in items:
+            for index, item in enumerate(items):
                 assert item.decoded is not None
-                run_message(self.domain, self.sub, item.decoded, batch)
+                try:
+                    run_message(self.domain, self.sub, item.decoded, batch)
+                except _OUTAGES:
+                    raise
+                except Exception as exc:
+                    raise _HandlerFailed(index, exc) from exc
             events = list(batch.events)
             batch.commit()
         except ExpectedVersionError as exc:

@@ -106,8 +106,8 @@ class OutboxRelay:
     def _relay(self, outbox: Any, lease: Lease) -> int:
         # a row lease must not outlive the leadership: a new leader then sees
         # every row the old one claimed and relays them first, in order
-        row_lease = lease.remaining() - 0.5
-        if row_lease <= 0.5:
+        row_lease = lease.remaining() - self.settings.lease_seconds / 10
+        if row_lease <= 0:
             return 0
         rows = outbox.claim(self.worker_id, limit=self.settings.relay_batch_size, lease_seconds=row_lease)
         if not rows:

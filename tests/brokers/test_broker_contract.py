@@ -1,0 +1,243 @@
+"""One conformance suite for every broker: inline, Redis Streams, the database broker.
+
+The contract is stated in :mod:`archipel.ports.broker`. Each test runs once
+per adapter (``broker`` fixture, parametrized in ``conftest.py``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+
+from archipel.errors import BrokerUnavailable
+
+
+def _stream() -> str:
+    return f"test::thing-{uuid.uuid4().hex[:8]}"
+
+
+def test_publish_returns_increasing_ids(broker):
+    stream = _stream()
+    broker.ensure_group(stream, "g")
+    ids = [broker.publish(stream, {"n": n}) for n in range(3)]
+    ids += broker.publish_many([(stream, {"n": n}) for n in range(3, 6)])
+    read = broker.read("g", "c", [stream], count=100)
+    assert [e.id for e in read] == ids
+    assert [e.payload["n"] for e in read] == list(range(6))
+    assert all(e.stream == stream for e in read)
+
+
+def test_payloads_round_trip(broker):
+    stream = _stream()
+    payload = {
+        "metadata": {"id": "x", "headers": {"k": "v"}, "priority": -100, "flag": True, "none": None},
+        "data": {"text": "héllo ✓", "n": 12, "f": 1.5, "items": [1, {"a": [2, 3]}]},
+    }
+    broker.publish(stream, payload)
+    (entry,) = broker.read("g", "c", [stream])
+    assert entry.payload == payload
+
+
+def test_publish_many_keeps_order_per_stream(broker):
+    a, b = _stream(), _stream()
+    broker.publish_many([(a, {"n": 1}), (b, {"n": 1}), (a, {"n": 2}), (b, {"n": 2}), (a, {"n": 3})])
+    got = broker.read("g", "c", [a, b], count=10)
+    assert [e.payload["n"] for e in got if e.stream == a] == [1, 2, 3]
+    assert [e.payload["n"] for e in got if e.stream == b] == [1, 2]
+
+
+def test_each_group_reads_every_entry_once(broker):
+    stream = _stream()
+    broker.publish_many([(stream, {"n": n}) for n in range(5)])
+    first = broker.read("g1", "c1", [stream], count=3)
+    rest = broker.read("g1", "c2", [stream], count=10)
+    assert [e.payload["n"] for e in first + rest] == list(range(5))
+    assert broker.read("g1", "c1", [stream]) == []
+    other = broker.read("g2", "c1", [stream], count=10)
+    assert [e.payload["n"] for e in other] == list(range(5))
+
+
+def test_a_group_starts_at_the_beginning_of_the_stream(broker):
+    stream = _stream()
+    broker.publish(stream, {"n": "before"})
+    broker.ensure_group(stream, "late")
+    broker.publish(stream, {"n": "after"})
+    assert [e.payload["n"] for e in broker.read("late", "c", [stream])] == ["before", "after"]
+
+
+def test_count_applies_per_read(broker):
+    stream = _stream()
+    broker.publish_many([(stream, {"n": n}) for n in range(10)])
+    assert len(broker.read("g", "c", [stream], count=4)) == 4
+    assert len(broker.read("g", "c", [stream], count=4)) == 4
+    assert len(broker.read("g", "c", [stream], count=4)) == 2
+
+
+def test_entries_stay_pending_until_acked(broker):
+    stream = _stream()
+    broker.publish_many([(stream, {"n": n}) for n in range(4)])
+    got = broker.read("g", "c", [stream], count=10)
+    assert broker.pending(stream, "g") == 4
+    assert broker.ack("g", {stream: [got[0].id, got[1].id]}) == 2
+    assert broker.pending(stream, "g") == 2
+    assert broker.ack("g", {stream: [got[0].id]}) == 0  # already acked
+    assert broker.ack("g", {stream: [e.id for e in got[2:]]}) == 2
+    assert broker.pending(stream, "g") == 0
+
+
+def test_ack_across_streams(broker):
+    a, b = _stream(), _stream()
+    broker.publish_many([(a, {"n": 1}), (b, {"n": 2})])
+    got = broker.read("g", "c", [a, b])
+    by_stream: dict[str, list[str]] = {}
+    for entry in got:
+        by_stream.setdefault(entry.stream, []).append(entry.id)
+    assert broker.ack("g", by_stream) == 2
+    assert broker.pending(a, "g") == broker.pending(b, "g") == 0
+
+
+def test_lag_counts_unread_entries(broker):
+    stream = _stream()
+    broker.ensure_group(stream, "g")
+    broker.publish_many([(stream, {"n": n}) for n in range(5)])
+    assert broker.lag(stream, "g") == 5
+    broker.read("g", "c", [stream], count=2)
+    assert broker.lag(stream, "g") == 3
+
+
+def test_blocking_read_times_out_empty(broker):
+    stream = _stream()
+    broker.ensure_group(stream, "g")
+    started = time.monotonic()
+    assert broker.read("g", "c", [stream], block_ms=200) == []
+    assert time.monotonic() - started >= 0.15
+
+
+def test_blocking_read_wakes_up_on_publish(broker):
+    stream = _stream()
+    broker.ensure_group(stream, "g")
+    timer = threading.Timer(0.2, lambda: broker.publish(stream, {"n": 1}))
+    timer.start()
+    started = time.monotonic()
+    got = broker.read("g", "c", [stream], block_ms=3000)
+    timer.join()
+    assert [e.payload["n"] for e in got] == [1]
+    assert time.monotonic() - started < 2.5
+
+
+def test_claim_stale_takes_over_a_dead_consumers_entries(broker):
+    stream = _stream()
+    broker.publish_many([(stream, {"n": n}) for n in range(3)])
+    read_by_dead = broker.read("g", "dead", [stream], count=10)
+    assert broker.claim_stale(stream, "g", "alive", min_idle_ms=60_000) == []
+    claimed = broker.claim_stale(stream, "g", "alive", min_idle_ms=0)
+    assert [e.id for e in claimed] == [e.id for e in read_by_dead]
+    assert [e.payload["n"] for e in claimed] == [0, 1, 2]
+    assert broker.pending(stream, "g") == 3  # still pending, now for "alive"
+    broker.ack("g", {stream: [e.id for e in claimed]})
+    assert broker.claim_stale(stream, "g", "alive", min_idle_ms=0) == []
+
+
+def test_claim_stale_skips_acked_entries(broker):
+    stream = _stream()
+    broker.publish_many([(stream, {"n": n}) for n in range(3)])
+    got = broker.read("g", "dead", [stream], count=10)
+    broker.ack("g", {stream: [got[1].id]})
+    claimed = broker.claim_stale(stream, "g", "alive", min_idle_ms=0)
+    assert [e.payload["n"] for e in claimed] == [0, 2]
+
+
+def _length(broker, stream: str) -> int:
+    return int(broker.length(stream))
+
+
+def test_trim_never_drops_unread_or_pending_entries(broker):
+    stream = _stream()
+    broker.ensure_group(stream, "fast")
+    broker.ensure_group(stream, "slow")
+    broker.publish_many([(stream, {"n": n}) for n in range(10)])
+    fast = broker.read("fast", "c", [stream], count=10)
+    broker.ack("fast", {stream: [e.id for e in fast]})
+    assert broker.trim(stream) == 0  # "slow" has read nothing
+    slow = broker.read("slow", "c", [stream], count=6)
+    broker.ack("slow", {stream: [e.id for e in slow[:2]] + [slow[4].id]})
+    # entries 0 and 1 are acked by both; entry 2 is still pending for "slow"
+    assert broker.trim(stream) == 2
+    assert _length(broker, stream) == 8
+    rest = broker.claim_stale(stream, "slow", "c2", 0)
+    assert [e.payload["n"] for e in rest] == [2, 3, 5]
+    assert [e.payload["n"] for e in broker.read("slow", "c", [stream], count=10)] == [6, 7, 8, 9]
+
+
+def test_trim_removes_what_every_group_acked(broker):
+    stream = _stream()
+    broker.publish_many([(stream, {"n": n}) for n in range(5)])
+    got = broker.read("g", "c", [stream], count=10)
+    broker.ack("g", {stream: [e.id for e in got]})
+    assert broker.trim(stream, retain=2) == 3
+    assert _length(broker, stream) == 2
+    assert broker.trim(stream) == 2
+    assert _length(broker, stream) == 0
+    broker.publish(stream, {"n": 5})
+    assert [e.payload["n"] for e in broker.read("g", "c", [stream])] == [5]
+
+
+def test_trim_without_groups_keeps_everything(broker):
+    stream = _stream()
+    broker.publish_many([(stream, {"n": n}) for n in range(3)])
+    assert broker.trim(stream) == 0
+    assert _length(broker, stream) == 3
+
+
+def test_streams_and_truncate(broker):
+    a, b = _stream(), _stream()
+    broker.publish(a, {"n": 1})
+    broker.publish(b, {"n": 1})
+    assert {a, b} <= set(broker.streams())
+    broker.truncate()
+    assert a not in broker.streams()
+    assert broker.read("g", "c", [a]) == []
+
+
+def test_publish_rejects_non_dict_payloads(broker):
+    with pytest.raises(TypeError):
+        broker.publish(_stream(), ["not", "a", "dict"])  # type: ignore[arg-type]
+
+
+def test_concurrent_consumers_share_a_group_without_duplicates(broker):
+    stream = _stream()
+    broker.ensure_group(stream, "g")
+    broker.publish_many([(stream, {"n": n}) for n in range(200)])
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def consume(name: str) -> None:
+        while True:
+            got = broker.read("g", name, [stream], count=7)
+            if not got:
+                return
+            with lock:
+                seen.extend(e.payload["n"] for e in got)
+            broker.ack("g", {stream: [e.id for e in got]})
+
+    threads = [threading.Thread(target=consume, args=(f"c{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(seen) == list(range(200))
+
+
+def test_unreachable_redis_raises_broker_unavailable_without_the_password():
+    pytest.importorskip("redis")
+    from archipel.adapters.redis.broker import RedisBroker
+
+    broker = RedisBroker("default", {"URI": "redis://user:s3cret@127.0.0.1:1/0", "retries": 0, "connect_timeout": 0.2})
+    with pytest.raises(BrokerUnavailable) as caught:
+        broker.publish("s", {"n": 1})
+    assert "s3cret" not in str(caught.value)
+    assert "127.0.0.1:1" in str(caught.value)
+    broker.close()

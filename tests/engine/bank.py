@@ -1,0 +1,125 @@
+"""A small domain for the engine's tests: accounts, deposits, a ledger projection.
+
+Every ``Deposit`` command carries ``seq`` (1, 2, ... per account). The
+command handler raises ``Deposited``; ``LedgerProjector`` appends each seq
+to the account's ``Ledger`` row, so the invariant checker can prove that
+nothing was lost (every seq arrived), nothing was applied twice (no seq
+repeats) and per-aggregate order held (the seqs are sorted).
+
+Behaviour switches (``BEHAVIOUR``, or environment variables in worker
+processes): ``poison`` — deposits with a negative amount make the projector
+raise until ``ARCHIPEL_TEST_FIX_FILE`` exists; ``delay`` — seconds the
+projector sleeps per event (to kill or pause a worker mid-batch).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from archipel import Domain, current_domain, handle
+from archipel.fields import Identifier, Integer, List, String
+
+BEHAVIOUR: dict[str, Any] = {"fixed": False, "delay": 0.0, "failures": {}}
+
+
+def _fixed() -> bool:
+    if BEHAVIOUR["fixed"]:
+        return True
+    marker = os.environ.get("ARCHIPEL_TEST_FIX_FILE")
+    return bool(marker) and os.path.exists(marker)
+
+
+def _delay() -> float:
+    return float(os.environ.get("ARCHIPEL_TEST_DELAY", BEHAVIOUR["delay"]) or 0)
+
+
+def build_bank(name: str, config: dict[str, Any]) -> Domain:
+    """A bank domain called ``name`` (call ``init(traverse=False)`` on it)."""
+    bank = Domain(name=name, config=config)
+
+    @bank.aggregate
+    class Account:
+        account_id = Identifier(identifier=True)
+        balance = Integer(default=0)
+        deposits = Integer(default=0)
+
+        def deposit(self, amount: int, seq: int, lane: str) -> None:
+            self.balance += amount
+            self.deposits += 1
+            self.raise_(Deposited(account_id=self.account_id, amount=amount, seq=seq, lane=lane))
+
+    @bank.event(part_of=Account)
+    class Deposited:
+        account_id = Identifier(required=True)
+        amount = Integer(required=True)
+        seq = Integer(required=True)
+        lane = String(default="production")
+
+    @bank.command(part_of=Account)
+    class Deposit:
+        account_id = Identifier(required=True)
+        amount = Integer(required=True)
+        seq = Integer(required=True)
+        lane = String(default="production")
+
+    @bank.command_handler(part_of=Account)
+    class AccountCommands:
+        @handle(Deposit)
+        def deposit(self, command: Any) -> None:
+            repo = current_domain.repository_for(Account)
+            account = repo.get_or_none(command.account_id) or Account(account_id=command.account_id)
+            account.deposit(command.amount, command.seq, command.lane)
+            repo.add(account)
+
+    @bank.projection
+    class Ledger:
+        account_id = Identifier(identifier=True)
+        seqs = List(content_type=Integer)
+        total = Integer(default=0)
+
+    @bank.projector(projector_for=Ledger, aggregates=[Account])
+    class LedgerProjector:
+        @handle(Deposited)
+        def on_deposited(self, event: Any) -> None:
+            if event.amount < 0 and not _fixed():
+                failures = BEHAVIOUR["failures"]
+                failures[event.seq] = failures.get(event.seq, 0) + 1
+                raise ValueError(f"poison deposit {event.seq} of {event.account_id}")
+            delay = _delay()
+            if delay:
+                time.sleep(delay)
+            repo = current_domain.repository_for(Ledger)
+            ledger = repo.get_or_none(event.account_id) or Ledger(account_id=event.account_id)
+            ledger.seqs = [*ledger.seqs, event.seq]
+            ledger.total = ledger.total + event.amount
+            repo.add(ledger)
+
+    bank.elements = {  # type: ignore[attr-defined]
+        "Account": Account,
+        "Deposited": Deposited,
+        "Deposit": Deposit,
+        "Ledger": Ledger,
+        "LedgerProjector": LedgerProjector,
+    }
+    return bank
+
+
+def check_ledgers(bank: Domain, expected: dict[str, list[int]]) -> list[str]:
+    """Problems found: lost, doubled or reordered deposits (empty when all is well)."""
+    ledger_cls = bank.elements["Ledger"]  # type: ignore[attr-defined]
+    problems = []
+    with bank.domain_context():
+        repo = bank.repository_for(ledger_cls)
+        for account_id, seqs in expected.items():
+            ledger = repo.get_or_none(account_id)
+            got = list(ledger.seqs) if ledger is not None else []
+            if len(got) != len(set(got)):
+                problems.append(f"{account_id}: applied twice: {sorted(s for s in got if got.count(s) > 1)}")
+            missing = sorted(set(seqs) - set(got))
+            if missing:
+                problems.append(f"{account_id}: lost {missing[:10]}{'...' if len(missing) > 10 else ''}")
+            if got != sorted(got):
+                problems.append(f"{account_id}: out of order: {got[:20]}")
+    return problems

@@ -1,0 +1,71 @@
+"""Fixtures for the engine's unit tests: bank domains on the memory adapters, async processing."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from archipel import Domain
+from tests.engine.bank import BEHAVIOUR, build_bank
+
+ASYNC_MEMORY: dict[str, Any] = {
+    "databases": {"default": {"provider": "memory"}},
+    "event_store": {"provider": "memory"},
+    "brokers": {"default": {"provider": "inline"}},
+    "command_processing": "async",
+    "event_processing": "async",
+    "message_processing": "async",
+}
+
+
+def server_config(**server: Any) -> dict[str, Any]:
+    """``[server]`` settings for fast tests; ``stream_subscription`` keys go in their table."""
+    stream_keys = {"blocking_timeout_ms", "max_retries", "retry_delay_seconds", "enable_dlq", "park_after_dead_letter"}
+    stream = {"blocking_timeout_ms": 20, "retry_delay_seconds": 0.01, "max_retries": 2}
+    stream.update({k: v for k, v in server.items() if k in stream_keys})
+    table = {"partitions": 4, "lease_seconds": 2.0, **{k: v for k, v in server.items() if k not in stream_keys}}
+    table["stream_subscription"] = stream
+    return table
+
+
+@pytest.fixture(autouse=True)
+def _reset_behaviour() -> Iterator[None]:
+    BEHAVIOUR.update(fixed=False, delay=0.0, failures={})
+    yield
+    BEHAVIOUR.update(fixed=False, delay=0.0, failures={})
+
+
+@pytest.fixture
+def make_bank() -> Iterator[Callable[..., Domain]]:
+    """``make_bank(partitions=2, ...)``: an initialised bank on memory + inline, async everything."""
+    made: list[Domain] = []
+
+    def factory(config: dict[str, Any] | None = None, **server: Any) -> Domain:
+        settings = {**ASYNC_MEMORY, "server": server_config(**server), **(config or {})}
+        bank = build_bank(f"Bank{uuid.uuid4().hex[:6]}", settings)
+        bank.init(traverse=False)
+        with bank.domain_context():
+            bank.setup_database()
+        made.append(bank)
+        return bank
+
+    yield factory
+    for bank in made:
+        if bank.initialized:
+            bank.shutdown()
+
+
+def deposit_many(bank: Domain, accounts: int, per_account: int, **extra: Any) -> dict[str, list[int]]:
+    """Submit deposits round-robin over accounts; return the expected seqs per account."""
+    deposit = bank.elements["Deposit"]  # type: ignore[attr-defined]
+    expected: dict[str, list[int]] = {}
+    with bank.domain_context():
+        for seq in range(1, per_account + 1):
+            for n in range(accounts):
+                account = f"acc-{n}"
+                bank.process(deposit(account_id=account, amount=1, seq=seq), **extra)
+                expected.setdefault(account, []).append(seq)
+    return expected

@@ -1,0 +1,116 @@
+"""Retries with backoff, the dead-letter queue, parking behind a dead letter, replay."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from archipel.engine import run_server
+from archipel.engine.dlq import dead_letter_store
+from archipel.engine.status import subscription_status
+from tests.engine.bank import BEHAVIOUR, check_ledgers
+
+
+def _deposits(bank, rows):
+    deposit = bank.elements["Deposit"]
+    with bank.domain_context():
+        for account, amount, seq in rows:
+            bank.process(deposit(account_id=account, amount=amount, seq=seq))
+
+
+def _projector_name(bank) -> str:
+    return next(s.name for s in subscription_status(bank) if s.name.endswith("LedgerProjector"))
+
+
+def test_poison_message_is_retried_then_dead_lettered_and_others_go_on(make_bank):
+    bank = make_bank(partitions=2, max_retries=2)
+    _deposits(bank, [("bad", 1, 1), ("bad", -5, 2), ("good", 1, 1), ("good", 1, 2)])
+    assert run_server(bank, test_mode=True) == 0
+
+    assert BEHAVIOUR["failures"] == {2: 3}  # first attempt + max_retries retries
+    assert check_ledgers(bank, {"good": [1, 2], "bad": [1]}) == []
+    store = dead_letter_store(bank)
+    (letter,) = store.list()
+    assert letter.subscription == _projector_name(bank)
+    assert letter.attempts == 3
+    assert "poison deposit 2 of bad" in (letter.error or "")
+    assert letter.type == f"{bank.type_prefix}.Deposited.v1"
+    assert letter.stream == f"{bank.snake_name}::account-bad"
+    assert letter.payload["data"]["seq"] == 2
+    assert isinstance(letter.first_failed_at, dt.datetime)
+    assert letter.last_failed_at >= letter.first_failed_at
+    assert store.get(letter.id) == letter
+    status = {s.name: s for s in subscription_status(bank)}
+    assert status[letter.subscription].dlq_depth == 1
+
+
+def test_later_messages_of_the_aggregate_are_parked_and_replay_keeps_order(make_bank):
+    bank = make_bank(partitions=1, max_retries=1)
+    _deposits(bank, [("bad", 1, 1), ("bad", -5, 2), ("bad", 1, 3), ("bad", 1, 4), ("ok", 1, 1)])
+    assert run_server(bank, test_mode=True) == 0
+    store = dead_letter_store(bank)
+    letters = store.list()
+    assert [x.payload["data"]["seq"] for x in letters] == [2, 3, 4]
+    assert letters[0].parked_behind is None
+    assert all(x.parked_behind == letters[0].id for x in letters[1:])
+    assert "parked" in (letters[1].error or "")
+    assert check_ledgers(bank, {"bad": [1], "ok": [1]}) == []
+
+    BEHAVIOUR["fixed"] = True  # deploy the fix
+    assert store.replay_all() == 3
+    assert store.list() == []
+    assert run_server(bank, test_mode=True) == 0
+    assert check_ledgers(bank, {"bad": [1, 2, 3, 4], "ok": [1]}) == []
+    assert BEHAVIOUR["failures"] == {2: 2}  # handled exactly once after the fix
+
+
+def test_new_messages_after_replay_are_handled_normally(make_bank):
+    bank = make_bank(partitions=1, max_retries=0)
+    _deposits(bank, [("bad", -5, 1)])
+    assert run_server(bank, test_mode=True) == 0
+    store = dead_letter_store(bank)
+    (letter,) = store.list()
+    BEHAVIOUR["fixed"] = True
+    assert store.replay(letter.id) is True
+    assert store.replay(letter.id) is False  # gone
+    assert run_server(bank, test_mode=True) == 0
+    _deposits(bank, [("bad", 1, 2)])
+    assert run_server(bank, test_mode=True) == 0
+    assert check_ledgers(bank, {"bad": [1, 2]}) == []
+    assert store.list() == []
+
+
+def test_replay_is_only_for_the_failed_subscription(make_bank):
+    bank = make_bank(partitions=1, max_retries=0)
+    _deposits(bank, [("bad", -5, 1)])
+    assert run_server(bank, test_mode=True) == 0
+    account = bank.elements["Account"]
+    with bank.domain_context():
+        before = bank.repository_for(account).get("bad").deposits
+    BEHAVIOUR["fixed"] = True
+    assert dead_letter_store(bank).replay_all() == 1
+    assert run_server(bank, test_mode=True) == 0
+    with bank.domain_context():
+        assert bank.repository_for(account).get("bad").deposits == before
+
+
+def test_purge(make_bank):
+    bank = make_bank(partitions=1, max_retries=0, park_after_dead_letter=False)
+    _deposits(bank, [("a", -1, 1), ("b", -1, 1), ("a", 1, 2)])
+    assert run_server(bank, test_mode=True) == 0
+    store = dead_letter_store(bank)
+    letters = store.list()
+    assert len(letters) == 2
+    assert check_ledgers(bank, {"a": [2]}) == []  # not parked: a's seq 2 went through
+    assert store.purge(letters[0].id) is True
+    assert store.purge(letters[0].id) is False
+    assert store.purge_all(subscription="no.such.Subscription") == 0
+    assert store.purge_all(subscription=letters[1].subscription) == 1
+    assert store.list() == []
+
+
+def test_without_dlq_a_failed_message_is_dropped_after_retries(make_bank):
+    bank = make_bank(partitions=1, max_retries=1, enable_dlq=False)
+    _deposits(bank, [("a", -1, 1), ("a", 1, 2)])
+    assert run_server(bank, test_mode=True) == 0
+    assert dead_letter_store(bank).list() == []
+    assert check_ledgers(bank, {"a": [2]}) == []

@@ -1,0 +1,118 @@
+"""Leases with fencing, and the relay's crash window between publishing and marking sent."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from archipel.engine import EngineSettings, run_server
+from archipel.engine.consumer import Consumer
+from archipel.engine.dlq import DeadLetterStore
+from archipel.engine.leases import LeaseStore
+from archipel.engine.ownership import Membership
+from archipel.engine.relay import OutboxRelay
+from archipel.engine.subscriptions import active_subscriptions
+from archipel.errors import LeaseLostError
+from tests.engine.bank import check_ledgers
+from tests.engine.conftest import deposit_many
+
+
+def _consumer(bank, worker_id: str, kind: str = "projector") -> Consumer:
+    settings = EngineSettings.from_config(bank.config)
+    leases = LeaseStore(bank)
+    sub = next(s for s in active_subscriptions(bank) if s.kind == kind)
+    membership = Membership(leases, bank, worker_id, settings.lease_seconds)
+    return Consumer(
+        bank, sub, bank.brokers["default"], leases, DeadLetterStore(bank), membership,
+        settings, worker_id, threading.Event(),
+    )
+
+
+def _relay_all(bank, worker_id: str = "relay") -> None:
+    settings = EngineSettings.from_config(bank.config)
+    relay = OutboxRelay(bank, bank.brokers["default"], LeaseStore(bank), settings, worker_id)
+    while relay.tick():
+        pass
+    relay.release()
+
+
+def test_leases_are_exclusive_and_fenced(make_bank):
+    bank = make_bank()
+    leases = LeaseStore(bank)
+    mine = leases.acquire("x/1", "x", "me", 0.3)
+    assert mine is not None
+    assert leases.acquire("x/1", "x", "you", 0.3) is None
+    time.sleep(0.35)
+    theirs = leases.acquire("x/1", "x", "you", 5)
+    assert theirs is not None and theirs.token == mine.token + 1
+    with pytest.raises(LeaseLostError):
+        leases.renew(mine, 5)
+    assert not leases.still_held(mine)
+    assert leases.still_held(theirs)
+    assert leases.release(theirs)
+    assert leases.acquire("x/1", "x", "me", 5) is not None  # released: free at once
+
+
+def test_a_paused_worker_that_lost_its_partition_cannot_commit(make_bank):
+    bank = make_bank(config={"command_processing": "sync"}, partitions=1, lease_seconds=0.5)
+    expected = deposit_many(bank, accounts=3, per_account=4)
+    _relay_all(bank)
+
+    paused = _consumer(bank, "paused")
+    paused._maintain()  # takes partition 0
+    paused._fill()  # reads every event ... and then "freezes"
+    assert paused.buffered() == 12
+    time.sleep(0.6)  # past its lease
+
+    other = _consumer(bank, "other")
+    for _ in range(5):
+        other.step()  # takes the partition over, claims the paused worker's entries
+    assert check_ledgers(bank, expected) == []
+
+    paused._work()  # wakes up and tries to commit what it read
+    assert paused.handled == 0
+    assert paused.parts == {}  # it knows it lost the partition
+    assert check_ledgers(bank, expected) == []  # nothing applied twice
+
+
+def test_crash_between_publish_and_mark_sent_republishes_and_consumers_dedupe(make_bank, monkeypatch):
+    bank = make_bank(partitions=1, lease_seconds=0.5)
+    expected = deposit_many(bank, accounts=2, per_account=5)
+    settings = EngineSettings.from_config(bank.config)
+    outbox = bank.providers.database("default").outbox()
+
+    def crash(ids, worker):
+        raise KeyboardInterrupt("killed between publish and mark_sent")
+
+    relay = OutboxRelay(bank, bank.brokers["default"], LeaseStore(bank), settings, "crashing")
+    monkeypatch.setattr(outbox, "mark_sent", crash)
+    with pytest.raises(KeyboardInterrupt):
+        relay.tick()
+    monkeypatch.undo()
+    stream = f"{bank.snake_name}::account:command"
+    assert bank.brokers["default"].length(stream) == 10
+    assert outbox.pending_count() == 10  # still pending: the relay "died"
+
+    time.sleep(0.6)  # its leadership and row leases expire
+    assert run_server(bank, test_mode=True) == 0
+    assert bank.brokers["default"].length(stream) >= 20 or outbox.pending_count() == 0
+    assert check_ledgers(bank, expected) == []
+    account = bank.elements["Account"]
+    with bank.domain_context():
+        assert bank.repository_for(account).get("acc-0").deposits == 5  # commands ran once
+
+
+def test_only_one_relay_leads_a_database(make_bank):
+    bank = make_bank(lease_seconds=5)
+    settings = EngineSettings.from_config(bank.config)
+    leases = LeaseStore(bank)
+    deposit_many(bank, accounts=1, per_account=3)
+    first = OutboxRelay(bank, bank.brokers["default"], leases, settings, "first")
+    second = OutboxRelay(bank, bank.brokers["default"], leases, settings, "second")
+    assert second.tick() == 3 or first.tick() == 3
+    deposit_many(bank, accounts=1, per_account=2)
+    moved = first.tick() + second.tick()
+    assert moved == 2
+    assert (first.relayed == 0) != (second.relayed == 0)  # one of them did all the work

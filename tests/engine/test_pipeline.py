@@ -1,0 +1,109 @@
+"""The async pipeline end to end on the memory database and the inline broker."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from archipel.engine import EngineSettings, Worker, run_server
+from archipel.engine.server import _all_idle
+from tests.engine.bank import check_ledgers
+from tests.engine.conftest import deposit_many
+
+
+def _drain(bank, *, timeout: float = 20.0) -> None:
+    started = time.monotonic()
+    assert run_server(bank, test_mode=True) == 0
+    assert time.monotonic() - started < timeout
+
+
+def test_async_commands_and_events_reach_the_projection(make_bank):
+    bank = make_bank()
+    expected = deposit_many(bank, accounts=5, per_account=40)
+    assert bank.providers.database("default").outbox().pending_count() == 200  # nothing handled yet
+    _drain(bank)
+    assert check_ledgers(bank, expected) == []
+    account = bank.elements["Account"]
+    with bank.domain_context():
+        assert bank.repository_for(account).get("acc-0").deposits == 40
+
+
+def test_async_command_returns_its_id_and_is_recorded(make_bank):
+    bank = make_bank()
+    deposit = bank.elements["Deposit"]
+    with bank.domain_context():
+        message_id = bank.process(deposit(account_id="a", amount=5, seq=1))
+    assert isinstance(message_id, str)
+    _drain(bank)
+    stored = bank.event_store.read_stream(f"{bank.snake_name}::account:command-a")
+    assert [m["metadata"]["id"] for m in stored] == [message_id]
+
+
+def test_events_of_sync_commands_are_handled_by_the_server(make_bank):
+    bank = make_bank(config={"command_processing": "sync"})
+    expected = deposit_many(bank, accounts=3, per_account=10)
+    assert check_ledgers(bank, expected) != []  # events wait for the server
+    _drain(bank)
+    assert check_ledgers(bank, expected) == []
+
+
+def test_two_workers_split_the_partitions_and_lose_nothing(make_bank):
+    bank = make_bank(partitions=4, lease_seconds=1.0)
+    settings = EngineSettings.from_config(bank.config)
+    stop = threading.Event()
+    workers = [Worker(bank, settings, stop_event=stop).start() for _ in range(2)]
+    try:
+        expected = deposit_many(bank, accounts=8, per_account=25)
+
+        def balanced() -> bool:
+            for index in range(len(workers[0].consumers)):
+                owned = [set(w.consumers[index].ownership.owned) for w in workers]
+                if not owned[0].isdisjoint(owned[1]) or not len(owned[0]) == len(owned[1]) == 2:
+                    return False
+            return True
+
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if balanced() and _all_idle(workers) and not check_ledgers(bank, expected):
+                break
+            time.sleep(0.05)
+        # each worker ends up with its fair share of every subscription
+        assert balanced()
+    finally:
+        for worker in workers:
+            worker.stop()
+    assert check_ledgers(bank, expected) == []
+
+
+def test_graceful_stop_gives_every_lease_back(make_bank):
+    bank = make_bank()
+    deposit_many(bank, accounts=2, per_account=5)
+    _drain(bank)
+    from archipel.engine.leases import LeaseStore
+
+    leases = LeaseStore(bank)
+    for scope in ("partition", "relay", "members"):
+        held = [r for r in leases.live(f"{bank.snake_name}/{scope}")]
+        assert held == [], scope
+
+
+def test_a_redelivered_event_is_applied_once(make_bank):
+    bank = make_bank(partitions=1)
+    expected = deposit_many(bank, accounts=1, per_account=3)
+    _drain(bank)
+    # publish every event again, as a relay that crashed before marking rows sent would
+    broker = bank.brokers["default"]
+    for message in bank.event_store.read_category(f"{bank.snake_name}::account"):
+        broker.publish(f"{bank.snake_name}::account", message)
+    _drain(bank)
+    assert check_ledgers(bank, expected) == []
+
+
+def test_subscription_effects_commit_with_the_processed_record(make_bank):
+    bank = make_bank(partitions=1)
+    deposit_many(bank, accounts=1, per_account=2)
+    _drain(bank)
+    processed = bank.providers.database("default").processed
+    names = {name for name, _ in processed}
+    assert any(name.endswith("LedgerProjector") for name in names)
+    assert any(name.endswith("AccountCommands") for name in names)
