@@ -1,0 +1,1 @@
+"""Runnable example applications built with archipel (``python -m examples.<name>``)."""

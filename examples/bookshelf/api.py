@@ -1,0 +1,230 @@
+"""Bookshelf's HTTP API: commands in through ``domain.process``, queries out through ``domain.query_for``.
+
+Run it with::
+
+    uvicorn examples.bookshelf.api:app --reload
+
+Request bodies are described with pydantic models (for the OpenAPI page) but
+checked by the domain: a business rule that fails answers 400 with the
+failing fields, an unknown id 404, a stale write 409, an operation the
+current state forbids 422 (``register_exception_handlers``); no response
+ever contains a traceback. Money travels as decimal strings ("18.99").
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import Body, FastAPI
+from pydantic import BaseModel
+
+from archipel.integrations.fastapi import DomainContextMiddleware, register_exception_handlers
+from examples.bookshelf import domain
+from examples.bookshelf.catalog.commands import AddBook, UpdateBookPrice
+from examples.bookshelf.integration.book_supply import STREAM as SUPPLY_STREAM
+from examples.bookshelf.inventory.commands import RestockInventory
+from examples.bookshelf.notifications.sent_email import SentEmail
+from examples.bookshelf.ordering.commands import CancelOrder, ConfirmOrder, PlaceOrder
+from examples.bookshelf.read_models.book_catalog import BookCatalog
+from examples.bookshelf.read_models.book_report import BookReport
+from examples.bookshelf.read_models.order_summary import OrderSummary
+from examples.bookshelf.read_models.storefront import StorefrontView
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    domain.init()
+    with domain.domain_context():
+        domain.setup_database()
+    yield
+    domain.shutdown()  # close the database connections
+
+
+app = FastAPI(title="Bookshelf", description="An online bookstore built with archipel.", lifespan=lifespan)
+app.add_middleware(
+    DomainContextMiddleware,
+    route_domain_map={
+        prefix: domain
+        for prefix in ("/books", "/storefront", "/inventory", "/orders", "/reports", "/webhooks")
+    },
+)
+register_exception_handlers(app)
+
+
+# -- request bodies ------------------------------------------------------------
+class NewBook(BaseModel):
+    title: str | None = None
+    author: str | None = None
+    isbn: str | None = None
+    price: Decimal | None = None
+    currency: str = "USD"
+    description: str | None = None
+
+
+class NewPrice(BaseModel):
+    price: Decimal | None = None
+
+
+class Restock(BaseModel):
+    quantity: int | None = None
+
+
+class NewOrder(BaseModel):
+    customer_name: str | None = None
+    customer_email: str | None = None
+    shipping_address: dict[str, Any] | None = None
+    items: list[dict[str, Any]] | None = None
+
+
+class Cancellation(BaseModel):
+    reason: str = "Cancelled at the customer's request"
+
+
+# -- presenting read models ----------------------------------------------------------
+def _amount(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _catalog_entry(entry: BookCatalog) -> dict[str, Any]:
+    return {
+        "book_id": entry.book_id,
+        "title": entry.title,
+        "author": entry.author,
+        "isbn": entry.isbn,
+        "price": _amount(entry.price),
+        "currency": entry.currency,
+    }
+
+
+def _storefront_entry(view: StorefrontView) -> dict[str, Any]:
+    return {
+        "book_id": view.book_id,
+        "title": view.title,
+        "author": view.author,
+        "price": _amount(view.price),
+        "currency": view.currency,
+        "in_stock": view.in_stock,
+        "available": view.available,
+    }
+
+
+def _order(summary: OrderSummary) -> dict[str, Any]:
+    return {
+        "order_id": summary.order_id,
+        "customer_name": summary.customer_name,
+        "status": summary.status,
+        "copies": summary.copies,
+        "total": _amount(summary.total),
+        "currency": summary.currency,
+        "tracking_number": summary.tracking_number,
+        "note": summary.note,
+    }
+
+
+# -- catalogue ---------------------------------------------------------------------
+@app.post("/books", status_code=201)
+def add_book(body: NewBook) -> dict[str, Any]:
+    book_id = domain.process(AddBook(**body.model_dump(exclude_none=True)))
+    return {"book_id": book_id}
+
+
+@app.get("/books")
+def list_books(author: str | None = None) -> dict[str, Any]:
+    query = domain.query_for(BookCatalog).query.order_by("title")
+    found = (query.filter(author=author) if author else query).all()
+    return {"total": found.total, "books": [_catalog_entry(entry) for entry in found]}
+
+
+@app.get("/books/{book_id}")
+def get_book(book_id: str) -> dict[str, Any]:
+    return _catalog_entry(domain.query_for(BookCatalog).get(book_id))
+
+
+@app.put("/books/{book_id}/price")
+def update_price(book_id: str, body: NewPrice) -> dict[str, Any]:
+    domain.process(UpdateBookPrice(book_id=book_id, price=body.price))
+    return _catalog_entry(domain.query_for(BookCatalog).get(book_id))
+
+
+# -- inventory and storefront ------------------------------------------------------------
+@app.post("/inventory/{book_id}/restock")
+def restock(book_id: str, body: Restock) -> dict[str, Any]:
+    on_hand = domain.process(RestockInventory(book_id=book_id, quantity=body.quantity))
+    return {"book_id": book_id, "in_stock": on_hand}
+
+
+@app.get("/storefront")
+def storefront() -> dict[str, Any]:
+    views = domain.query_for(StorefrontView).query.order_by("title").all()
+    return {"total": views.total, "books": [_storefront_entry(view) for view in views]}
+
+
+@app.get("/storefront/{book_id}")
+def storefront_entry(book_id: str) -> dict[str, Any]:
+    return _storefront_entry(domain.query_for(StorefrontView).get(book_id))
+
+
+# -- orders ----------------------------------------------------------------------------
+@app.post("/orders", status_code=201)
+def place_order(body: NewOrder) -> dict[str, Any]:
+    order_id = domain.process(PlaceOrder(**body.model_dump(exclude_none=True)))
+    return _order(domain.query_for(OrderSummary).get(order_id))
+
+
+@app.post("/orders/{order_id}/confirm")
+def confirm_order(order_id: str) -> dict[str, Any]:
+    """Confirm and (with sync processing) run fulfilment to its end: shipped or cancelled."""
+    domain.process(ConfirmOrder(order_id=order_id))
+    return _order(domain.query_for(OrderSummary).get(order_id))
+
+
+@app.post("/orders/{order_id}/cancel")
+def cancel_order(order_id: str, body: Cancellation) -> dict[str, Any]:
+    domain.process(CancelOrder(order_id=order_id, reason=body.reason))
+    return _order(domain.query_for(OrderSummary).get(order_id))
+
+
+@app.get("/orders/{order_id}")
+def get_order(order_id: str) -> dict[str, Any]:
+    return _order(domain.query_for(OrderSummary).get(order_id))
+
+
+@app.get("/orders/{order_id}/emails")
+def order_emails(order_id: str) -> dict[str, Any]:
+    emails = domain.query_for(SentEmail).query.filter(order_id=order_id).order_by("sent_at").all()
+    return {
+        "total": emails.total,
+        "emails": [{"to": e.recipient, "subject": e.subject, "body": e.body} for e in emails],
+    }
+
+
+# -- back office and partners ----------------------------------------------------------
+@app.get("/reports/books")
+def book_report() -> dict[str, Any]:
+    reports = domain.query_for(BookReport).query.order_by("-copies_sold", "title").all()
+    return {
+        "books": [
+            {
+                "book_id": r.book_id,
+                "title": r.title,
+                "copies_sold": r.copies_sold,
+                "orders": r.orders,
+                "revenue": _amount(r.revenue),
+            }
+            for r in reports
+        ]
+    }
+
+
+@app.post("/webhooks/book-supply", status_code=202)
+def book_supply_webhook(payload: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """The BookSupply distributor posts here; its raw JSON goes to the ``book_supply`` stream.
+
+    With sync message processing the subscriber (the anti-corruption layer)
+    runs before this returns; with async processing ``archipel server`` does.
+    """
+    domain.brokers["default"].publish(SUPPLY_STREAM, payload)
+    return {"accepted": True}

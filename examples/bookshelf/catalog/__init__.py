@@ -1,0 +1,1 @@
+"""The catalogue: books, their prices, and how they are added and repriced."""

@@ -1,0 +1,1 @@
+"""The context's borders: what comes in from outside, what goes out to other contexts."""

@@ -1,0 +1,1 @@
+"""Inventory: copies on hand per book, reserved for orders and released again."""

@@ -1,0 +1,1 @@
+"""Customer notifications: the e-mails the bookstore sends about orders."""

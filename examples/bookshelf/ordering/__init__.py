@@ -1,0 +1,1 @@
+"""Ordering: customers' orders, from placement to shipping or cancellation."""

@@ -1,0 +1,1 @@
+"""Read models (projections), kept up to date by projectors and read with ``domain.query_for``."""

@@ -1,0 +1,1 @@
+"""Shipping: a shipment per confirmed order, arranged with the carrier."""

@@ -1,0 +1,148 @@
+"""The Bookshelf story (``python -m examples.bookshelf``) runs end to end and says what happened.
+
+The story checks its own expectations and exits 1 when one fails, so exit
+status 0 already means every chapter behaved; these tests also assert on
+what it prints that a reader relies on. The SQLite runs use a temporary
+directory as working directory, so the database file is thrown away.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from examples.bookshelf import storage
+
+from tests.examples._bookshelf import ROOT, story_command, story_env
+
+TIMEOUT = 120
+
+
+def run_story(cwd: Path, *args: str, **env: str | None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        story_command(*args),
+        cwd=cwd,
+        env=story_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+
+
+def assert_succeeded(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    assert "Traceback" not in result.stdout + result.stderr
+    return result.stdout
+
+
+def assert_tells_the_whole_story(out: str) -> None:
+    # the chapters, in order
+    chapters = re.findall(r"^\d+\. (.+)$", out, flags=re.MULTILINE)
+    assert chapters == [
+        "Opening the shop",
+        "Stocking the shelves",
+        "The storefront",
+        "Ada's order: the happy path",
+        "Bob wants more than we have",
+        "Carol's parcel cannot be delivered",
+        "Two clerks, one price",
+        "Following Ada's order",
+        "The back office",
+    ]
+    # what domain.init() discovered
+    assert "Book, Inventory, Order, Shipment" in out
+    assert "OrderFulfillmentPM" in out and "BookSupplyWebhookSubscriber" in out
+    # invariant with a clear message; the anti-corruption layer's translations
+    assert "price: A book's price must be greater than zero, not $0.00" in out
+    assert "became AddBook 'The Left Hand of Darkness' by Ursula K. Le Guin at $16.00" in out
+    assert "became RestockInventory Dune +3 (source 'BookSupply')" in out
+    assert "not our business: ignored, nothing changed" in out
+    # happy path through the process manager
+    assert "order SHIPPED, Parcelnet tracking number PN-" in out
+    assert "Your books are on their way" in out
+    assert "Bookshelf.OrderShippedIntegrationEvent.v1 on stream bookshelf::order-" in out
+    assert '"isbn": "9780441013593"' in out
+    # refused order, compensated order, concurrency conflict
+    assert "ValidationError: items: Not enough copies of 'Emma': 2 in stock, 5 ordered" in out
+    assert "nothing changed: order still PENDING, Emma still 2 in stock, 0 e-mails sent" in out
+    assert "shipment FAILED: Parcelnet cannot deliver to 'Springfield, US'" in out
+    assert "StockReleased" in out and "Your order was cancelled" in out
+    assert "ExpectedVersionError" in out and "catalogue price now $13.99" in out
+    # the causation tree ends with the integration event
+    assert "ConfirmOrder conversation" in out
+    assert "OrderShippedIntegrationEvent (integration event, published)" in out
+    assert "The end. 4 books, 3 orders" in out
+
+
+def test_story_runs_on_the_embedded_sqlite_database(tmp_path: Path) -> None:
+    out = assert_succeeded(run_story(tmp_path))
+
+    database = (tmp_path / ".archipel" / "bookshelf.db").resolve()
+    assert database.is_file()
+    assert f"Data: SQLite file {database}" in out
+    assert_tells_the_whole_story(out)
+
+
+def test_story_is_repeatable_and_quiet_prints_one_line(tmp_path: Path) -> None:
+    assert_succeeded(run_story(tmp_path, "--quiet"))
+    # the second run starts from the same file: truncating first gives the same story
+    out = assert_succeeded(run_story(tmp_path, "--quiet"))
+    database = (tmp_path / ".archipel" / "bookshelf.db").resolve()
+    assert out.strip() == f"Bookshelf story completed. Data: SQLite file {database}"
+
+
+def test_database_url_option_overrides_the_configuration(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere" / "shop.db"
+    out = assert_succeeded(run_story(tmp_path, "--quiet", "--database-url", f"sqlite:///{target}"))
+    assert target.is_file()
+    assert not (tmp_path / ".archipel").exists()
+    assert str(target) in out
+
+
+def test_a_broken_database_stops_the_story_with_a_message_not_a_traceback(tmp_path: Path) -> None:
+    result = run_story(tmp_path, "--database-url", "postgresql://bookshelf:s3cret@127.0.0.1:1/none")
+    assert result.returncode == 1
+    assert "The story stopped" in result.stdout
+    assert "s3cret" not in result.stdout + result.stderr
+
+
+@pytest.mark.postgres
+def test_story_runs_on_postgresql(tmp_path: Path, postgres_db_url: str) -> None:
+    # DATABASE_URL is how domain.toml is pointed at PostgreSQL
+    out = assert_succeeded(run_story(tmp_path, DATABASE_URL=postgres_db_url))
+    assert "Data: PostgreSQL postgresql" in out
+    assert_tells_the_whole_story(out)
+    assert not (tmp_path / ".archipel").exists()
+    # and again: truncation makes the second run tell the same story
+    assert_succeeded(run_story(tmp_path, "--quiet", DATABASE_URL=postgres_db_url))
+
+
+def test_where_the_data_lives_is_printed_without_passwords() -> None:
+    assert storage.describe("postgresql://shop:hunter2@db.internal:5432/shop") == (
+        "PostgreSQL postgresql://shop:***@db.internal:5432/shop"
+    )
+    assert storage.describe("sqlite:////var/lib/shop.db") == "SQLite file /var/lib/shop.db"
+    relative = storage.describe("sqlite:///.archipel/bookshelf.db")
+    assert relative == f"SQLite file {Path('.archipel/bookshelf.db').resolve()}"
+    assert storage.describe(None).startswith("in memory")
+
+
+def test_the_default_configuration_is_embedded_sqlite_and_follows_database_url() -> None:
+    from archipel.domain.config import load_config
+
+    toml = ROOT / "examples" / "bookshelf" / "domain.toml"
+    default = load_config(toml, environ={})
+    assert default["databases"]["default"] == {
+        "provider": "sql",
+        "database_uri": "sqlite:///.archipel/bookshelf.db",
+    }
+    assert default["event_store"]["database_uri"] == "sqlite:///.archipel/bookshelf.db"
+    assert default["brokers"]["default"]["provider"] == "inline"
+    assert default["command_processing"] == default["event_processing"] == "sync"
+
+    url = "postgresql://shop:pw@db/shop"
+    on_postgres = load_config(toml, environ={"DATABASE_URL": url})
+    assert on_postgres["databases"]["default"]["database_uri"] == url
+    assert on_postgres["event_store"]["database_uri"] == url

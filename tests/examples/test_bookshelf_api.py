@@ -1,0 +1,171 @@
+"""Bookshelf's HTTP API (``examples/bookshelf/api.py``) with FastAPI's TestClient.
+
+Commands go in through ``domain.process`` and queries come out of
+projections through ``domain.query_for``; archipel's errors become 400, 404,
+409 and 422 answers whose bodies never contain a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from examples.bookshelf.api import app
+from fastapi.testclient import TestClient
+
+from archipel.integrations.pytest import DomainFixture
+from tests.examples._bookshelf import memory_bookshelf
+
+DUNE = "9780441013593"
+
+
+@pytest.fixture(scope="module")
+def bookshelf() -> Iterator[DomainFixture]:
+    with memory_bookshelf() as fixture:
+        yield fixture
+
+
+@pytest.fixture
+def client(bookshelf: DomainFixture) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+    bookshelf.reset()
+
+
+def no_traceback(response: Any) -> Any:
+    assert "Traceback" not in response.text and 'File "' not in response.text
+    return response
+
+
+def add_book(client: TestClient, **changes: Any) -> str:
+    body = {"title": "Dune", "author": "Frank Herbert", "isbn": DUNE, "price": "18.99", **changes}
+    response = client.post("/books", json=body)
+    assert response.status_code == 201, response.text
+    return str(response.json()["book_id"])
+
+
+def test_add_a_book_and_read_it_back(client: TestClient) -> None:
+    book_id = add_book(client)
+
+    response = client.get(f"/books/{book_id}")
+    assert response.status_code == 200
+    assert response.json() == {
+        "book_id": book_id,
+        "title": "Dune",
+        "author": "Frank Herbert",
+        "isbn": DUNE,
+        "price": "18.99",
+        "currency": "USD",
+    }
+    listed = client.get("/books", params={"author": "Frank Herbert"}).json()
+    assert listed["total"] == 1 and listed["books"][0]["book_id"] == book_id
+    assert client.get("/books", params={"author": "Nobody"}).json()["total"] == 0
+
+
+def test_a_rule_violation_is_a_400_naming_the_field(client: TestClient) -> None:
+    response = no_traceback(client.post("/books", json={"title": "Free", "author": "A", "isbn": DUNE, "price": 0}))
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "validation_error",
+        "errors": {"price": ["A book's price must be greater than zero, not $0.00"]},
+    }
+    missing = no_traceback(client.post("/books", json={"title": "Anonymous", "isbn": DUNE, "price": 5}))
+    assert missing.status_code == 400
+    assert list(missing.json()["errors"]) == ["author"]
+    assert client.get("/books").json()["total"] == 0
+
+
+def test_unknown_ids_are_404(client: TestClient) -> None:
+    for path in ("/books/nope", "/storefront/nope", "/orders/nope"):
+        response = no_traceback(client.get(path))
+        assert response.status_code == 404, path
+        assert response.json()["error"] == "not_found"
+    assert no_traceback(client.post("/orders/nope/confirm")).status_code == 404
+
+
+def test_price_update_and_restock_show_in_the_storefront(client: TestClient) -> None:
+    book_id = add_book(client)
+    repriced = client.put(f"/books/{book_id}/price", json={"price": "12.50"})
+    assert repriced.status_code == 200 and repriced.json()["price"] == "12.50"
+
+    restocked = client.post(f"/inventory/{book_id}/restock", json={"quantity": 4})
+    assert restocked.status_code == 200 and restocked.json() == {"book_id": book_id, "in_stock": 4}
+
+    entry = client.get(f"/storefront/{book_id}").json()
+    assert (entry["price"], entry["in_stock"], entry["available"]) == ("12.50", 4, True)
+    assert client.get("/storefront").json()["total"] == 1
+    bad = no_traceback(client.post(f"/inventory/{book_id}/restock", json={"quantity": 0}))
+    assert bad.status_code == 400 and "quantity" in bad.json()["errors"]
+
+
+def test_an_order_from_placement_to_shipping(client: TestClient) -> None:
+    book_id = add_book(client)
+    client.post(f"/inventory/{book_id}/restock", json={"quantity": 5})
+    placed = client.post(
+        "/orders",
+        json={
+            "customer_name": "Ada",
+            "customer_email": "ada@example.com",
+            "shipping_address": {"street": "1 Main St", "city": "Springfield"},
+            "items": [{"book_id": book_id, "quantity": 2}],
+        },
+    )
+    assert placed.status_code == 201, placed.text
+    order = placed.json()
+    assert (order["status"], order["total"], order["copies"]) == ("PENDING", "37.98", 2)
+
+    confirmed = client.post(f"/orders/{order['order_id']}/confirm")
+    assert confirmed.status_code == 200
+    assert confirmed.json()["status"] == "SHIPPED"
+    assert confirmed.json()["tracking_number"].startswith("PN-")
+    assert client.get(f"/storefront/{book_id}").json()["in_stock"] == 3
+    emails = client.get(f"/orders/{order['order_id']}/emails").json()
+    assert [e["subject"] for e in emails["emails"]][0] == "We have your order"
+    report = client.get("/reports/books").json()["books"][0]
+    assert (report["copies_sold"], report["revenue"]) == (2, "37.98")
+
+    again = no_traceback(client.post(f"/orders/{order['order_id']}/confirm"))
+    assert again.status_code == 422
+    cancel = no_traceback(client.post(f"/orders/{order['order_id']}/cancel", json={}))
+    assert cancel.status_code == 400 and "status" in cancel.json()["errors"]
+
+
+def test_confirming_without_stock_is_a_400_with_the_reason(client: TestClient) -> None:
+    book_id = add_book(client)
+    order = client.post(
+        "/orders",
+        json={
+            "customer_name": "Bob",
+            "customer_email": "bob@example.com",
+            "shipping_address": {"city": "Bath"},
+            "items": [{"book_id": book_id, "quantity": 1}],
+        },
+    ).json()
+    response = no_traceback(client.post(f"/orders/{order['order_id']}/confirm"))
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"items": ["Not enough copies of 'Dune': 0 in stock, 1 ordered"]}
+    assert client.get(f"/orders/{order['order_id']}").json()["status"] == "PENDING"
+
+
+def test_invalid_orders_are_400(client: TestClient) -> None:
+    response = no_traceback(client.post("/orders", json={"customer_name": "Eve", "items": []}))
+    assert response.status_code == 400
+    assert {"customer_email", "shipping_address"} <= set(response.json()["errors"])
+
+
+def test_the_distributor_webhook_goes_through_the_anti_corruption_layer(client: TestClient) -> None:
+    payload = {
+        "event": "title.listed",
+        "sku": {"ean13": DUNE},
+        "title": "Dune",
+        "contributors": [{"name": "Frank Herbert", "role": "author"}],
+        "list_price": {"cents": 1899, "currency": "USD"},
+    }
+    assert client.post("/webhooks/book-supply", json=payload).status_code == 202
+    (book,) = client.get("/books").json()["books"]
+    assert (book["title"], book["price"]) == ("Dune", "18.99")
+
+    restock = {"event": "stock.replenished", "sku": {"ean13": DUNE}, "units": 3}
+    assert client.post("/webhooks/book-supply", json=restock).status_code == 202
+    assert client.get(f"/storefront/{book['book_id']}").json()["in_stock"] == 3
