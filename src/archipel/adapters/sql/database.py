@@ -151,7 +151,7 @@ class SqlDatabase:
             if "sqlite_sequence" in existing:
                 sequence = sa.table("sqlite_sequence", sa.column("name"))
                 statements.extend(
-                    sa.delete(sequence).where(sequence.c.name == t.name) for t in tables
+                    sa.delete(sequence).where(sequence.c.name == str(t.name)) for t in tables
                 )
         self.engine.execute_ddl(statements)
 

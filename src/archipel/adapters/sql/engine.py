@@ -354,7 +354,10 @@ class SqlEngine:
                 and not element.required
                 and element.callable is None
             ):
-                typed = element if not element.type._isnull else sa.literal(element.value)
+                value = element.value
+                if isinstance(value, str):
+                    value = str(value)  # a str subclass (quoted_name) has no SQL type
+                typed = element if not element.type._isnull else sa.literal(value)
                 text = str(typed.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
                 return sa.literal_column(text, type_=typed.type)
             return None

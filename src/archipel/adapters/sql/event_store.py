@@ -209,7 +209,7 @@ class SqlEventStore:
                 rows = cursor.fetchall()
             except Exception as exc:
                 if unique_violation(exc) is not None:
-                    raise self._position_conflict(exc, chunk) from exc
+                    raise self._position_conflict(cursor, chunk) from exc
                 raise
             by_id = {row[0]: (row[1], row[2]) for row in rows}
             for message in chunk:
@@ -294,12 +294,33 @@ class SqlEventStore:
         )
         return self.engine.compile(statement)
 
-    def _position_conflict(self, exc: BaseException, chunk: Sequence[Any]) -> ExpectedVersionError:
-        detail = str(
-            getattr(getattr(getattr(exc, "orig", exc), "diag", None), "message_detail", "") or ""
-        )
-        candidates = [m._metadata for m in chunk]
-        meta = next((m for m in candidates if m.stream and m.stream in detail), candidates[0])
+    def _position_conflict(self, cursor: Any, chunk: Sequence[Any]) -> ExpectedVersionError:
+        """The error naming the stream whose position was taken (looked up: drivers do not say)."""
+        metas = [m._metadata for m in chunk]
+        conflict = None
+        seen: set[tuple[str, int]] = set()
+        for meta in metas:
+            if meta.position is not None:
+                if (meta.stream, meta.position) in seen:
+                    conflict = meta  # twice in the batch itself
+                    break
+                seen.add((meta.stream, meta.position))
+        if conflict is None:
+            explicit = [m for m in metas if m.position is not None]
+
+            def taken(conn: Any) -> Any:
+                for meta in explicit:
+                    params = {"stream": meta.stream, "start": meta.position, "end": meta.position}
+                    if conn.execute(self._stream_sql, params).fetchone() is not None:
+                        return meta
+                return None
+
+            if self.engine.is_postgres:
+                # the failed statement aborted the transaction: ask on another connection
+                conflict = self.engine.run(taken)
+            else:
+                conflict = taken(cursor.connection)
+        meta = conflict or metas[0]
         return ExpectedVersionError(
             f"stream {meta.stream!r} already has a message at position {meta.position}: another "
             "writer got there first; reload and retry",

@@ -15,13 +15,15 @@ The translation follows the reference semantics of
   order in the memory adapter), then by identity so pages are stable.
 
 Field names never become SQL text: each is looked up among the table's
-columns (an unknown name raises :class:`IncorrectUsageError`) and values are
-always bind parameters. Compiled SQL is cached per *shape* of the query (the
+columns and values are always bind parameters. A filter on a name that is
+no column reads it as NULL, like the reference (only ``isnull`` holds); an
+``order_by`` on one raises :class:`IncorrectUsageError`. Compiled SQL is cached per *shape* of the query (the
 tree of fields and lookups, never the values).
 """
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Callable
 from typing import Any
 
@@ -110,25 +112,29 @@ class _Builder:
             combined = sa.or_(*parts)
         return sa.not_(combined) if q.negated else combined
 
-    def column(self, name: str) -> tuple[Any, str]:
-        column = self.table.column(name)
-        if column is None:
-            raise IncorrectUsageError(
-                f"{self.table.schema.name} has no field {name!r} to filter or sort on; "
-                f"fields: {', '.join(self.table.read_names)}"
-            )
-        return column, self.table.kinds.get(name, Kind.INT)
+    def value(self, field: str, value: Any) -> Any:
+        value = self.normalize(field, value)
+        # decimals compare as values; sqlite3 cannot bind them (NUMERIC affinity converts text)
+        if isinstance(value, decimal.Decimal) and not self.postgres:
+            return str(value)
+        return value
 
     def leaf(self, key: str, value: Any) -> Any:
         field, lookup = split_lookup(key)
         if lookup not in LOOKUPS:  # pragma: no cover - split_lookup only returns known ones
             raise NotSupportedError(f"lookup {lookup!r} is not supported; use one of {LOOKUPS}")
-        column, kind = self.column(field)
+        column = self.table.column(field)
+        if column is None:
+            # the reference semantics read a missing field as None: only "is null" holds
+            holds = (lookup == "isnull" and bool(value)) or (lookup == "exact" and value is None)
+            self.shape.append((field, lookup, holds))
+            return sa.true() if holds else sa.false()
+        kind = self.table.kinds.get(field, Kind.INT)
         if lookup == "isnull":
             self.shape.append((field, lookup, bool(value)))
             return column.is_(None) if value else column.is_not(None)
         if lookup == "in":
-            values = [self.normalize(field, v) for v in value]
+            values = [self.value(field, v) for v in value]
             has_null = any(v is None for v in values)
             present = [v for v in values if v is not None]
             self.shape.append((field, lookup, len(present), has_null))
@@ -140,7 +146,7 @@ class _Builder:
                 else sa.false()
             )
             return sa.or_(test, column.is_(None)) if has_null else test
-        value = self.normalize(field, value)
+        value = self.value(field, value)
         if lookup == "exact" and value is None:
             self.shape.append((field, "isnull", True))
             return column.is_(None)

@@ -298,14 +298,32 @@ class SqlTransaction:
         pk_sqlite = f"{table.name}.{table.id_field}"
         if constraint in (table.pk_constraint, pk_sqlite):
             raise _conflict(write, None) from exc
+        if write.guard == -1 and self._exists(table, write.identity):
+            # the identity conflicts too: that is the error the reference reports
+            raise _conflict(write, None) from exc
         column = table.unique_columns.get(constraint)
         if column is None and constraint.startswith(f"{table.name}."):
             column = constraint.split(".", 1)[1]
         column = column or "_entity"
         value = write.record.get(column) if isinstance(write.record, dict) else None
         raise ValidationError(
-            {column: [f"must be unique: another {table.schema.name} already has {value!r}"]}
+            {
+                column: [
+                    f"{table.schema.cls.__name__} with {column}={value!r} already exists: {column} is unique"
+                ]
+            }
         ) from exc
+
+    def _exists(self, table: RecordTable, identity: Any) -> bool:
+        params = {PK_PARAM: identity}
+        if not self.engine.is_postgres and self._conn is not None:
+            # a failed statement does not end a SQLite transaction
+            return self._conn.execute(table.version_sql, params).fetchone() is not None
+        # a PostgreSQL transaction is aborted by the error: ask on another connection
+        return (
+            self.engine.run(lambda conn: conn.execute(table.version_sql, params).fetchone())
+            is not None
+        )
 
     def commit(self) -> None:
         if self._done:

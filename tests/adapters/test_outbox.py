@@ -1,0 +1,162 @@
+"""The Outbox contract, on every storage provider (``ports/outbox.py``)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from archipel.ports.outbox import OUTBOX_FAILED, OUTBOX_PENDING, OUTBOX_SENT
+from tests.adapters._model import define
+from tests.adapters.conftest import SQL_PROVIDERS, start
+
+
+@pytest.fixture
+def database(make_domain):
+    domain = make_domain()
+    define(domain)
+    start(domain)
+    with domain.domain_context():
+        yield domain.providers.database()
+
+
+def rows(count: int, priority: int = 0, prefix: str = "m") -> list[dict]:
+    return [
+        {
+            "message_id": f"{prefix}{i}",
+            "stream": "shop::order-1",
+            "type": "Shop.Placed.v1",
+            "priority": priority,
+            "correlation_id": "c1",
+            "message": {"metadata": {"id": f"{prefix}{i}"}, "data": {"n": i}},
+        }
+        for i in range(count)
+    ]
+
+
+def write(database, records) -> None:
+    tx = database.begin()
+    tx.add_outbox(records)
+    tx.commit()
+
+
+def test_rows_are_written_with_the_transaction_or_not_at_all(database):
+    tx = database.begin()
+    tx.add_outbox(rows(2))
+    tx.rollback()
+    assert database.outbox().pending_count() == 0
+    write(database, rows(2))
+    assert database.outbox().pending_count() == 2
+
+
+def test_claim_leases_oldest_first_with_priorities_ahead(database):
+    write(database, rows(2, prefix="low"))
+    write(database, rows(1, priority=5, prefix="high"))
+    outbox = database.outbox()
+    claimed = outbox.claim("w1", limit=2, lease_seconds=30)
+    assert [r["message_id"] for r in claimed] == ["high0", "low0"]
+    row = claimed[1]
+    assert row["status"] == OUTBOX_PENDING
+    assert row["attempts"] == 1
+    assert row["lease_owner"] == "w1"
+    assert row["lease_until"] > time.time()
+    assert row["message"] == {"metadata": {"id": "low0"}, "data": {"n": 0}}
+    assert row["created_at"] <= time.time() + 1
+    assert claimed[0]["id"] != claimed[1]["id"]
+    # leased rows are not claimed again; the rest is
+    assert [r["message_id"] for r in outbox.claim("w2", limit=10)] == ["low1"]
+    assert outbox.claim("w3") == []
+
+
+def test_mark_sent_needs_the_lease(database):
+    write(database, rows(2))
+    outbox = database.outbox()
+    claimed = outbox.claim("w1", lease_seconds=30)
+    ids = [r["id"] for r in claimed]
+    assert outbox.mark_sent(ids, "intruder") == 0
+    assert outbox.mark_sent(ids[:1], "w1") == 1
+    assert outbox.mark_sent(ids[:1], "w1") == 0  # already sent
+    assert outbox.pending_count() == 1
+
+
+def test_an_expired_lease_is_taken_over_and_fences_the_old_worker(database):
+    write(database, rows(1))
+    outbox = database.outbox()
+    first = outbox.claim("w1", lease_seconds=0.2)
+    time.sleep(0.35)
+    second = outbox.claim("w2", lease_seconds=30)
+    assert [r["id"] for r in second] == [first[0]["id"]]
+    assert second[0]["attempts"] == 2
+    assert outbox.mark_sent([first[0]["id"]], "w1") == 0
+    assert outbox.mark_sent([first[0]["id"]], "w2") == 1
+
+
+def test_an_expired_lease_cannot_mark_sent_even_before_a_takeover(database):
+    write(database, rows(1))
+    outbox = database.outbox()
+    claimed = outbox.claim("w1", lease_seconds=0.2)
+    time.sleep(0.35)
+    assert outbox.mark_sent([claimed[0]["id"]], "w1") == 0
+
+
+def test_release_gives_rows_back_or_fails_them(database):
+    write(database, rows(2))
+    outbox = database.outbox()
+    a, b = outbox.claim("w1")
+    assert outbox.release([a["id"]], "w2", error="nope") == 0
+    assert outbox.release([a["id"]], "w1", error="broker down") == 1
+    assert outbox.release([b["id"]], "w1", error="poison", failed=True) == 1
+    again = outbox.claim("w1")
+    assert [r["id"] for r in again] == [a["id"]]
+    assert again[0]["last_error"] == "broker down"
+    assert again[0]["attempts"] == 2
+    assert outbox.pending_count() == 1
+
+
+def test_purge_sent(database):
+    write(database, rows(3))
+    outbox = database.outbox()
+    claimed = outbox.claim("w1")
+    outbox.mark_sent([r["id"] for r in claimed[:2]], "w1")
+    assert outbox.purge_sent(older_than_seconds=3600) == 0
+    assert outbox.purge_sent() == 2
+    assert outbox.pending_count() == 1
+
+
+@pytest.mark.parametrize("provider", SQL_PROVIDERS, indirect=True)
+def test_statuses_are_stored(database):
+    write(database, rows(2))
+    outbox = database.outbox()
+    a, b = outbox.claim("w1")
+    outbox.mark_sent([a["id"]], "w1")
+    outbox.release([b["id"]], "w1", error="x", failed=True)
+    stored = {r["id"]: r for r in outbox.rows()}
+    assert stored[a["id"]]["status"] == OUTBOX_SENT and stored[a["id"]]["sent_at"]
+    assert stored[b["id"]]["status"] == OUTBOX_FAILED
+
+
+def test_concurrent_relays_claim_disjoint_rows(database):
+    write(database, rows(200))
+    outbox = database.outbox()
+    claimed: dict[str, list[int]] = {}
+    errors: list[BaseException] = []
+
+    def relay(name: str) -> None:
+        try:
+            mine = claimed.setdefault(name, [])
+            while batch := outbox.claim(name, limit=7, lease_seconds=60):
+                mine.extend(r["id"] for r in batch)
+                assert outbox.mark_sent([r["id"] for r in batch], name) == len(batch)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=relay, args=(f"w{i}",)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    every = [i for ids in claimed.values() for i in ids]
+    assert len(every) == 200 == len(set(every))
+    assert outbox.pending_count() == 0

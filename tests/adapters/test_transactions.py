@@ -1,0 +1,232 @@
+"""The Database/Transaction contract, on every storage provider (``ports/database.py``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+
+import pytest
+
+from archipel.errors import (
+    DuplicateMessageError,
+    ExpectedVersionError,
+    SchemaMissingError,
+    ValidationError,
+)
+from archipel.query.results import Criteria
+from tests.adapters._model import define, full_account, record
+from tests.adapters.conftest import SQL_PROVIDERS, start
+
+
+@pytest.fixture
+def model(make_domain):
+    domain = make_domain()
+    model = define(domain)
+    start(domain)
+    with domain.domain_context():
+        yield model
+
+
+def db(model):
+    return model.domain.providers.database()
+
+
+def comparable(found: dict) -> dict:
+    """A record with the representations adapters may legitimately vary in made equal."""
+    out = dict(found)
+    if out.get("balance") is not None:
+        out["balance"] = decimal.Decimal(out["balance"])
+    if out.get("seen") is not None:
+        out["seen"] = dt.datetime.fromisoformat(out["seen"])
+    return out
+
+
+def test_a_saved_record_reads_back_in_primitive_form_with_its_version(model):
+    schema = model.schema(model.Account)
+    saved = record(model, full_account(model))
+    tx = db(model).begin()
+    tx.save(schema, saved, -1)
+    tx.commit()
+
+    found = db(model).begin().get(schema, "a1")
+    assert found["_version"] == 0
+    del found["_version"]
+    assert comparable(found) == comparable(saved)
+    assert found["notes"] == saved["notes"]
+    assert found["address"] == {"street": "1 Main St", "city": "Lyon"}
+    # and the element rebuilds from it
+    rebuilt = model.domain.repository_for(model.Account).get("a1")
+    assert rebuilt.notes[0].text == "hello"
+    assert rebuilt.balance == decimal.Decimal("12.50")
+    assert rebuilt.seen == dt.datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=dt.UTC)
+    assert rebuilt.born == dt.date(1984, 2, 29)
+    assert rebuilt.active is False
+
+
+def test_missing_values_read_back_as_none(model):
+    schema = model.schema(model.Account)
+    tx = db(model).begin()
+    tx.save(schema, record(model, model.Account(id="a2", name="Bo")), -1)
+    tx.commit()
+    found = db(model).begin().get(schema, "a2")
+    assert found["age"] is None and found["seen"] is None and found["address"] is None
+    assert found["tags"] == [] and found["notes"] == []
+    assert db(model).begin().get(schema, "nobody") is None
+
+
+def test_updates_are_optimistic(model):
+    schema = model.schema(model.Account)
+    first = record(model, full_account(model))
+    tx = db(model).begin()
+    tx.save(schema, first, -1)
+    tx.commit()
+
+    tx = db(model).begin()
+    tx.save(schema, {**first, "age": 42}, 0)
+    tx.commit()
+    assert db(model).begin().get(schema, "a1")["_version"] == 1
+
+    stale = db(model).begin()
+    stale.save(schema, {**first, "age": 99}, 0)
+    with pytest.raises(ExpectedVersionError) as caught:
+        stale.commit()
+    assert caught.value.expected == 0
+    found = db(model).begin().get(schema, "a1")
+    assert (found["age"], found["_version"]) == (42, 1)
+
+
+def test_inserting_an_existing_identity_conflicts_and_writes_nothing(model):
+    schema = model.schema(model.Account)
+    tx = db(model).begin()
+    tx.save(schema, record(model, full_account(model)), -1)
+    tx.commit()
+
+    tx = db(model).begin()
+    tx.save(schema, record(model, full_account(model, "other", email="o@x")), -1)
+    tx.save(schema, record(model, full_account(model, "a1", name="Again")), -1)
+    with pytest.raises(ExpectedVersionError, match="already exists"):
+        tx.commit()
+    reader = db(model).begin()
+    assert reader.get(schema, "other") is None
+    assert reader.get(schema, "a1")["name"] == "Ann"
+
+
+def test_a_unique_field_refuses_a_second_holder(model):
+    schema = model.schema(model.Account)
+    tx = db(model).begin()
+    tx.save(schema, record(model, full_account(model, "a1", email="same@x")), -1)
+    tx.commit()
+    tx = db(model).begin()
+    tx.save(schema, record(model, full_account(model, "a2", email="same@x")), -1)
+    with pytest.raises(ValidationError) as caught:
+        tx.commit()
+    assert "email" in caught.value.messages
+    assert db(model).begin().get(schema, "a2") is None
+
+
+def test_a_transaction_reads_its_own_writes_and_rollback_discards_them(model):
+    schema = model.schema(model.Account)
+    tx = db(model).begin()
+    tx.save(schema, record(model, full_account(model, "a1")), -1)
+    assert tx.get(schema, "a1")["_version"] == 0
+    rows, total = tx.query(schema, Criteria())
+    assert total == 1 and rows[0]["id"] == "a1"
+    tx.rollback()
+    reader = db(model).begin()
+    assert reader.get(schema, "a1") is None
+    assert reader.query(schema, Criteria()) == ([], 0)
+
+
+def test_saving_again_after_a_query_in_the_same_transaction(model):
+    schema = model.schema(model.Account)
+    tx = db(model).begin()
+    tx.save(schema, record(model, full_account(model, "a1")), -1)
+    tx.query(schema, Criteria())  # sends the pending write
+    tx.save(schema, record(model, full_account(model, "a1", age=7)), -1)
+    tx.commit()
+    found = db(model).begin().get(schema, "a1")
+    assert (found["age"], found["_version"]) == (7, 0)
+
+
+def test_delete(model):
+    schema = model.schema(model.Account)
+    tx = db(model).begin()
+    tx.save(schema, record(model, full_account(model)), -1)
+    tx.commit()
+    tx = db(model).begin()
+    assert tx.delete(schema, "a1") is True
+    assert tx.get(schema, "a1") is None
+    tx.commit()
+    tx = db(model).begin()
+    assert tx.get(schema, "a1") is None
+    assert tx.delete(schema, "a1") is False
+    tx.commit()
+
+
+def test_mark_processed_records_once(model):
+    tx = db(model).begin()
+    assert tx.mark_processed("sub", "m1") is True
+    assert tx.mark_processed("sub", "m1") is False
+    assert tx.mark_processed("other", "m1") is True
+    tx.commit()
+    tx = db(model).begin()
+    assert tx.mark_processed("sub", "m1") is False
+    tx.rollback()
+
+
+def test_a_redelivery_racing_its_twin_fails_at_commit(model):
+    first, twin = db(model).begin(), db(model).begin()
+    assert first.mark_processed("sub", "m1") is True
+    assert twin.mark_processed("sub", "m1") is True  # neither committed yet
+    first.commit()
+    with pytest.raises(DuplicateMessageError):
+        twin.commit()
+
+
+def test_rolled_back_processed_marks_are_forgotten(model):
+    tx = db(model).begin()
+    tx.mark_processed("sub", "m1")
+    tx.rollback()
+    assert db(model).begin().mark_processed("sub", "m1") is True
+
+
+def test_setup_is_idempotent_and_truncate_empties(model):
+    schema = model.schema(model.Account)
+    tx = db(model).begin()
+    tx.save(schema, record(model, full_account(model)), -1)
+    tx.add_outbox(
+        [
+            {
+                "message_id": "m",
+                "stream": "s",
+                "type": "T",
+                "priority": 0,
+                "correlation_id": None,
+                "message": {"metadata": {}, "data": {}},
+            }
+        ]
+    )
+    tx.mark_processed("sub", "m1")
+    tx.commit()
+    model.domain.setup_database()
+    assert db(model).begin().get(schema, "a1") is not None
+    model.domain.truncate_database()
+    assert db(model).begin().get(schema, "a1") is None
+    assert db(model).outbox().pending_count() == 0
+    assert db(model).begin().mark_processed("sub", "m1") is True
+
+
+@pytest.mark.parametrize("provider", SQL_PROVIDERS, indirect=True)
+def test_missing_tables_say_to_run_setup(model):
+    schema = model.schema(model.Account)
+    model.domain.drop_database()
+    with pytest.raises(SchemaMissingError, match="archipel database setup"):
+        db(model).begin().get(schema, "a1")
+    tx = db(model).begin()
+    tx.save(schema, record(model, full_account(model)), -1)
+    with pytest.raises(SchemaMissingError, match="archipel database setup"):
+        tx.commit()
+    with pytest.raises(SchemaMissingError, match="archipel database setup"):
+        model.domain.event_store.read_all()
+    model.domain.setup_database()
+    assert db(model).begin().get(schema, "a1") is None
