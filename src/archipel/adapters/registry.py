@@ -34,10 +34,11 @@ _BUILTIN: dict[str, dict[str, str]] = {
         "inline": "archipel.adapters.memory.broker:InlineBroker",
         "memory": "archipel.adapters.memory.broker:InlineBroker",
         "redis": "archipel.adapters.redis.broker:RedisBroker",
+        "database": "archipel.adapters.sql.broker:DatabaseBroker",
     },
 }
 _EXTRA: dict[str, dict[str, Callable[..., Any] | str]] = {"database": {}, "event_store": {}, "broker": {}}
-_EXTRAS_HINT = {"sqlite": "sql", "postgresql": "sql", "sql": "sql", "redis": "redis"}
+_EXTRAS_HINT = {"sqlite": "sql", "postgresql": "sql", "sql": "sql", "redis": "redis", "database": "sql"}
 
 
 def register_provider(kind: str, name: str, factory: Callable[..., Any] | str) -> None:

@@ -25,7 +25,9 @@ class Providers:
         store = self._config.get("event_store") or {"provider": "memory"}
         self._event_store = self._shared_event_store(store)
         for name, settings in self._config.get("brokers", {}).items():
-            self.brokers[name] = registry.create("broker", settings["provider"], name, settings)
+            # the database broker keeps its streams in one of this domain's databases
+            extra = {"databases": self.databases} if settings["provider"] == "database" else {}
+            self.brokers[name] = registry.create("broker", settings["provider"], name, settings, **extra)
 
     def _shared_event_store(self, settings: dict[str, Any]) -> Any:
         # an SQL event store on the same database as ``default`` shares its

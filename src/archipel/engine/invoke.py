@@ -2,7 +2,8 @@
 
 A :class:`Batch` holds the transactions of one batch. Each message runs in
 its own :class:`BatchUnitOfWork` — the ordinary unit of work, except that it
-writes into the batch's transactions and leaves committing to the batch.
+writes into the batch's transactions and leaves committing to the batch
+(the SQL transaction buffers writes, so a batch is one ``BEGIN`` ... ``COMMIT``).
 Before a handler runs, the batch records ``(subscription, message id)`` in
 the default transaction; a redelivered message is recognised there and
 skipped without running its handler, and the record commits with the
@@ -29,42 +30,6 @@ if TYPE_CHECKING:
     from archipel.handling.dispatch import Route
 
 __all__ = ["Batch", "BatchUnitOfWork", "Decoded", "decode", "run_message"]
-
-
-class _Deferred:
-    """A batch transaction as seen by one unit of work: commit and rollback belong to the batch."""
-
-    __slots__ = ("tx",)
-
-    def __init__(self, tx: Any) -> None:
-        self.tx = tx
-
-    def get(self, schema: Any, identity: Any) -> Any:
-        return self.tx.get(schema, identity)
-
-    def query(self, schema: Any, criteria: Any) -> Any:
-        return self.tx.query(schema, criteria)
-
-    def save(self, schema: Any, record: Any, expected_version: int) -> None:
-        self.tx.save(schema, record, expected_version)
-
-    def delete(self, schema: Any, identity: Any) -> Any:
-        return self.tx.delete(schema, identity)
-
-    def add_outbox(self, records: Any) -> None:
-        self.tx.add_outbox(records)
-
-    def mark_processed(self, subscription: str, message_id: str) -> bool:
-        return bool(self.tx.mark_processed(subscription, message_id))
-
-    def commit(self) -> None:
-        """The batch commits."""
-
-    def rollback(self) -> None:
-        """The batch rolls back (the caller sees the exception)."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.tx, name)
 
 
 class Batch:
@@ -107,7 +72,13 @@ class Batch:
 
 
 class BatchUnitOfWork(UnitOfWork):
-    """A unit of work writing into a :class:`Batch` (which commits)."""
+    """A unit of work writing into a :class:`Batch` (which commits).
+
+    The batch's transactions are handed out as they are (adapters recognise
+    their own transaction objects, e.g. to store events in them) but never
+    registered as this unit of work's own, so its commit writes into them
+    without committing and its rollback leaves them to the batch.
+    """
 
     __slots__ = ("batch",)
 
@@ -116,10 +87,7 @@ class BatchUnitOfWork(UnitOfWork):
         self.batch = batch
 
     def transaction(self, database: str = "default") -> Any:
-        tx = self._transactions.get(database)
-        if tx is None:
-            tx = self._transactions[database] = _Deferred(self.batch.transaction(database))
-        return tx
+        return self.batch.transaction(database)
 
 
 class Decoded:

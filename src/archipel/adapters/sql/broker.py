@@ -23,16 +23,16 @@ cheaply (one indexed ``EXISTS``) until something arrives or time is up.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from archipel.adapters.sql.engine import SqlEngine, dumps, loads
-from archipel.errors import ArchipelError, ConfigurationError
+from archipel.errors import ConfigurationError
 from archipel.ports.broker import Entry, PublishCallback
 
 __all__ = ["DatabaseBroker"]
@@ -41,6 +41,44 @@ T = TypeVar("T")
 
 #: pause between two polls of a blocking read
 _POLL_SECONDS = 0.02
+_PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
+_GROUP = "stream = :stream AND grp = :grp"
+# @P@ is the (validated) table prefix, @LOCK@ "FOR UPDATE" on PostgreSQL
+_STATEMENTS = {
+    "allocate": "INSERT INTO @P@_streams (stream, last_seq) VALUES (:stream, :n) "
+    "ON CONFLICT (stream) DO UPDATE SET last_seq = @P@_streams.last_seq + excluded.last_seq "
+    "RETURNING last_seq",
+    "insert_entry": "INSERT INTO @P@_entries (stream, seq, payload) VALUES (:stream, :seq, :payload)",
+    "new_group": "INSERT INTO @P@_groups (stream, grp, last_delivered) VALUES (:stream, :grp, 0) "
+    "ON CONFLICT (stream, grp) DO NOTHING",
+    "lock_group": "SELECT last_delivered FROM @P@_groups WHERE @G@@LOCK@",
+    "unread": "SELECT seq, payload FROM @P@_entries WHERE stream = :stream AND seq > :after "
+    "ORDER BY seq LIMIT :count",
+    "add_pending": "INSERT INTO @P@_pending (stream, grp, seq, consumer, delivered_at, deliveries) "
+    "VALUES (:stream, :grp, :seq, :consumer, :at, 1)",
+    "move_cursor": "UPDATE @P@_groups SET last_delivered = :last WHERE @G@",
+    "ack": "DELETE FROM @P@_pending WHERE @G@ AND seq = :seq",
+    "stale": "SELECT seq FROM @P@_pending WHERE @G@ AND delivered_at <= :cutoff "
+    "ORDER BY seq LIMIT :count",
+    "take": "UPDATE @P@_pending SET consumer = :consumer, delivered_at = :at, "
+    "deliveries = deliveries + 1 WHERE @G@ AND seq = :seq",
+    "entry": "SELECT payload FROM @P@_entries WHERE stream = :stream AND seq = :seq",
+    "pending": "SELECT count(*) FROM @P@_pending WHERE @G@",
+    "pending_min": "SELECT min(seq) FROM @P@_pending WHERE @G@",
+    "groups": "SELECT grp, last_delivered FROM @P@_groups WHERE stream = :stream",
+    "group": "SELECT last_delivered FROM @P@_groups WHERE @G@",
+    "count_after": "SELECT count(*) FROM @P@_entries WHERE stream = :stream AND seq > :after",
+    "max_seq": "SELECT max(seq) FROM @P@_entries WHERE stream = :stream",
+    "trim": "DELETE FROM @P@_entries WHERE stream = :stream AND seq < :below",
+    "streams": "SELECT stream FROM @P@_streams UNION SELECT stream FROM @P@_groups",
+    "truncate": "DELETE FROM @P@_pending;DELETE FROM @P@_groups;DELETE FROM @P@_entries;"
+    "DELETE FROM @P@_streams",
+}
+_PROBE = (
+    "SELECT 1 FROM @P@_entries e JOIN @P@_groups g ON g.stream = e.stream "
+    "WHERE g.grp = :grp AND e.stream IN (@NAMES@) AND e.seq > g.last_delivered LIMIT 1"
+)
 
 
 def _tables(metadata: sa.MetaData, prefix: str) -> tuple[sa.Table, sa.Table, sa.Table, sa.Table]:
@@ -113,125 +151,38 @@ class DatabaseBroker:
             self.engine = engine
             self._owns_engine = False
         prefix = str(self.config.get("table_prefix", "archipel_broker"))
+        if not _IDENTIFIER.match(prefix):
+            raise ConfigurationError(
+                f"[brokers.{name}] table_prefix = {prefix!r}: use lowercase letters, digits and _"
+            )
+        self.prefix = prefix
         self.streams_t, self.entries_t, self.groups_t, self.pending_t = _tables(
             sa.MetaData(), prefix
         )
         self._ready = False
         self._ready_lock = threading.Lock()
         self._sql = self._compile()
+        self._probes: dict[int, str] = {}
 
     def __repr__(self) -> str:
         return f"<DatabaseBroker {self.name!r} {self.engine.safe_url}>"
 
     # -- statements -------------------------------------------------------------
     def _compile(self) -> dict[str, str]:
-        s, e, g, p = self.streams_t, self.entries_t, self.groups_t, self.pending_t
-        b = sa.bindparam
-        insert = postgresql.insert if self.engine.is_postgres else sqlite.insert
-        compile_ = self.engine.compile
-        allocate = insert(s).values(
-            stream=b("stream", type_=s.c.stream.type), last_seq=b("n", type_=sa.BigInteger)
-        )
-        allocate = allocate.on_conflict_do_update(
-            index_elements=["stream"], set_={"last_seq": s.c.last_seq + allocate.excluded.last_seq}
-        ).returning(s.c.last_seq)
-        new_group = (
-            insert(g)
-            .values(
-                stream=b("stream", type_=g.c.stream.type),
-                grp=b("grp", type_=g.c.grp.type),
-                last_delivered=0,
-            )
-            .on_conflict_do_nothing(index_elements=["stream", "grp"])
-        )
-        group_key = sa.and_(
-            g.c.stream == b("stream", type_=g.c.stream.type),
-            g.c.grp == b("grp", type_=g.c.grp.type),
-        )
-        lock_group = sa.select(g.c.last_delivered).where(group_key)
-        if self.engine.is_postgres:
-            lock_group = lock_group.with_for_update()
-        stream_is = e.c.stream == b("stream", type_=e.c.stream.type)
-        pend_key = sa.and_(
-            p.c.stream == b("stream", type_=p.c.stream.type),
-            p.c.grp == b("grp", type_=p.c.grp.type),
-        )
+        """The statements, written once in SQL both dialects accept (``:name`` parameters)."""
+        lock = " FOR UPDATE" if self.engine.is_postgres else ""
         return {
-            "allocate": compile_(allocate),
-            "insert_entry": compile_(
-                sa.insert(e).values(
-                    stream=b("stream", type_=e.c.stream.type),
-                    seq=b("seq", type_=sa.BigInteger),
-                    payload=b("payload", type_=sa.Text),
-                )
-            ),
-            "new_group": compile_(new_group),
-            "lock_group": compile_(lock_group),
-            "unread": compile_(
-                sa.select(e.c.seq, e.c.payload)
-                .where(stream_is, e.c.seq > b("after", type_=sa.BigInteger))
-                .order_by(e.c.seq)
-                .limit(b("count", type_=sa.Integer))
-            ),
-            "anything_new": compile_(
-                sa.select(sa.literal(1))
-                .select_from(e.join(g, g.c.stream == e.c.stream))
-                .where(g.c.grp == b("grp", type_=g.c.grp.type))
-                .where(e.c.stream.in_(b("streams", expanding=True, type_=e.c.stream.type)))
-                .where(e.c.seq > g.c.last_delivered)
-                .limit(1)
-            ),
-            "add_pending": compile_(
-                sa.insert(p).values(
-                    stream=b("stream", type_=p.c.stream.type),
-                    grp=b("grp", type_=p.c.grp.type),
-                    seq=b("seq", type_=sa.BigInteger),
-                    consumer=b("consumer", type_=p.c.consumer.type),
-                    delivered_at=b("at", type_=sa.Float),
-                    deliveries=1,
-                )
-            ),
-            "move_cursor": compile_(
-                sa.update(g).where(group_key).values(last_delivered=b("last", type_=sa.BigInteger))
-            ),
-            "ack": compile_(sa.delete(p).where(pend_key, p.c.seq == b("seq", type_=sa.BigInteger))),
-            "stale": compile_(
-                sa.select(p.c.seq)
-                .where(pend_key, p.c.delivered_at <= b("cutoff", type_=sa.Float))
-                .order_by(p.c.seq)
-                .limit(b("count", type_=sa.Integer))
-            ),
-            "take": compile_(
-                sa.update(p)
-                .where(pend_key, p.c.seq == b("seq", type_=sa.BigInteger))
-                .values(
-                    consumer=b("consumer", type_=p.c.consumer.type),
-                    delivered_at=b("at", type_=sa.Float),
-                    deliveries=p.c.deliveries + 1,
-                )
-            ),
-            "entry": compile_(
-                sa.select(e.c.payload).where(stream_is, e.c.seq == b("seq", type_=sa.BigInteger))
-            ),
-            "pending": compile_(sa.select(sa.func.count()).select_from(p).where(pend_key)),
-            "pending_min": compile_(sa.select(sa.func.min(p.c.seq)).where(pend_key)),
-            "groups": compile_(
-                sa.select(g.c.grp, g.c.last_delivered).where(
-                    g.c.stream == b("stream", type_=g.c.stream.type)
-                )
-            ),
-            "group": compile_(sa.select(g.c.last_delivered).where(group_key)),
-            "count_after": compile_(
-                sa.select(sa.func.count())
-                .select_from(e)
-                .where(stream_is, e.c.seq > b("after", type_=sa.BigInteger))
-            ),
-            "max_seq": compile_(sa.select(sa.func.max(e.c.seq)).where(stream_is)),
-            "trim": compile_(
-                sa.delete(e).where(stream_is, e.c.seq < b("below", type_=sa.BigInteger))
-            ),
-            "streams": compile_(sa.select(s.c.stream).union(sa.select(g.c.stream))),
+            name: self._dialect(
+                sql.replace("@P@", self.prefix).replace("@LOCK@", lock).replace("@G@", _GROUP)
+            )
+            for name, sql in _STATEMENTS.items()
         }
+
+    def _dialect(self, sql: str) -> str:
+        """``:name`` parameters as the driver wants them (psycopg: ``%(name)s``)."""
+        if self.engine.is_postgres:
+            return _PARAM.sub(lambda m: f"%({m.group(1)})s", sql)
+        return sql
 
     def _setup(self) -> None:
         if self._ready:
@@ -269,7 +220,15 @@ class DatabaseBroker:
 
     def _read_only(self, work: Callable[[Any], T]) -> T:
         self._setup()
-        return self.engine.run(lambda conn: work(conn.cursor()))
+
+        def run(conn: Any) -> T:
+            cursor = conn.cursor()
+            try:
+                return work(cursor)
+            finally:
+                cursor.close()
+
+        return self.engine.run(run)
 
     # -- publishing -----------------------------------------------------------------
     def on_publish(self, callback: PublishCallback | None) -> None:
@@ -338,24 +297,16 @@ class DatabaseBroker:
             time.sleep(min(_POLL_SECONDS, remaining))
 
     def _anything_new(self, group: str, streams: Sequence[str]) -> bool:
-        sql = self._sql["anything_new"]
-        params = {"grp": group, "streams": list(streams)}
-        return bool(self._read_only(lambda cur: cur.execute(*self._expand(sql, params)).fetchone()))
-
-    def _expand(self, sql: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        """Expand the ``streams`` list parameter into one placeholder per item."""
-        items = params.pop("streams")
-        names = [f"streams_{i}" for i in range(len(items))]
-        marker = "%(streams)s" if self.engine.is_postgres else ":streams"
-        style = "%({})s" if self.engine.is_postgres else ":{}"
-        placeholder = ", ".join(style.format(n) for n in names)
-        text = (
-            sql.replace(f"({marker})", f"({placeholder})")
-            .replace("(__[POSTCOMPILE_streams])", f"({placeholder})")
-            .replace("__[POSTCOMPILE_streams]", placeholder)
-        )
-        params.update(zip(names, items, strict=True))
-        return text, params
+        """One cheap indexed query: has any of ``streams`` an entry ``group`` has not read?"""
+        sql = self._probes.get(len(streams))
+        if sql is None:
+            names = ", ".join(f":s{i}" for i in range(len(streams)))
+            sql = self._probes[len(streams)] = self._dialect(
+                _PROBE.replace("@P@", self.prefix).replace("@NAMES@", names)
+            )
+        params: dict[str, Any] = {f"s{i}": name for i, name in enumerate(streams)}
+        params["grp"] = group
+        return bool(self._read_only(lambda cur: cur.execute(sql, params).fetchone()))
 
     def _take(self, group: str, consumer: str, streams: Sequence[str], count: int) -> list[Entry]:
         sql = self._sql
@@ -363,7 +314,7 @@ class DatabaseBroker:
 
         def work(cursor: Any) -> list[Entry]:
             out: list[Entry] = []
-            for stream in sorted(set(streams), key=list(streams).index):
+            for stream in dict.fromkeys(streams):
                 key = {"stream": stream, "grp": group}
                 cursor.execute(sql["new_group"], key)
                 cursor.execute(sql["lock_group"], key)
@@ -491,8 +442,7 @@ class DatabaseBroker:
         )
 
     def truncate(self) -> None:
-        tables = (self.pending_t, self.groups_t, self.entries_t, self.streams_t)
-        statements = [self.engine.compile(sa.delete(t)) for t in tables]
+        statements = self._sql["truncate"].split(";")
         self._transaction(lambda cur: [cur.execute(s) for s in statements])
 
     def drop(self) -> None:
@@ -504,7 +454,3 @@ class DatabaseBroker:
     def close(self) -> None:
         if self._owns_engine:
             self.engine.dispose()
-
-
-def _unused(exc: ArchipelError) -> None:  # pragma: no cover - keeps the import for typing tools
-    raise exc
