@@ -22,7 +22,7 @@ from fastapi import Body, FastAPI
 from pydantic import BaseModel
 
 from archipel.integrations.fastapi import DomainContextMiddleware, register_exception_handlers
-from examples.bookshelf import domain
+from examples.bookshelf import domain, storage
 from examples.bookshelf.catalog.commands import AddBook, UpdateBookPrice
 from examples.bookshelf.integration.book_supply import STREAM as SUPPLY_STREAM
 from examples.bookshelf.inventory.commands import RestockInventory
@@ -36,6 +36,7 @@ from examples.bookshelf.read_models.storefront import StorefrontView
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    storage.prepare(storage.database_url(domain))  # the SQLite file's folder, on a first run
     domain.init()
     with domain.domain_context():
         domain.setup_database()

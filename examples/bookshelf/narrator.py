@@ -79,13 +79,13 @@ class Narrator:
         self.show(f"[bold cyan]{self._chapter}. {heading}[/]")
         self.show(f"[dim]{intro}[/]")
 
-    def _line(self, indent: int, marker: str, what: str) -> None:
+    def _line(self, indent: int, marker: str, what: str, *, shorten: bool = True) -> None:
         # a grid keeps wrapped text aligned after the marker
         grid = Table.grid(padding=(0, 1))
         grid.add_column(width=indent)
         grid.add_column(no_wrap=True)
         grid.add_column(overflow="fold")
-        grid.add_row("", marker, Text(short(what)))
+        grid.add_row("", marker, Text(short(what) if shorten else what))
         self.show(grid)
 
     def step(self, what: str) -> None:
@@ -100,8 +100,8 @@ class Narrator:
         """A refusal the story expected (validation, conflicts)."""
         self._line(3, "[yellow]refused[/]", what)
 
-    def note(self, what: str) -> None:
-        self._line(3, "", what)
+    def note(self, what: str, *, shorten: bool = True) -> None:
+        self._line(3, "", what, shorten=shorten)
 
     def table(self, heading: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         table = Table(title=heading, title_justify="left", title_style="bold", show_lines=False)

@@ -395,7 +395,11 @@ class Story:
         assert self.ada_confirmation is not None
         correlation_id = self.ada_confirmation.metadata.correlation_id
         messages = domain.event_store.read_correlated(correlation_id)
-        self.say.note(f"correlation id {correlation_id}: {len(messages)} messages")
+        self.say.note(
+            f"correlation id {correlation_id}: {len(messages)} messages "
+            f"(also: archipel events trace {correlation_id} --domain examples.bookshelf)",
+            shorten=False,
+        )
         self.say.show(causation_tree(messages))
         types = [m["metadata"]["type"].split(".")[1] for m in messages]
         for expected in ("ConfirmOrder", "OrderConfirmed", "ReserveStock", "StockReserved",

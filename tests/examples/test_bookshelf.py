@@ -146,3 +146,9 @@ def test_the_default_configuration_is_embedded_sqlite_and_follows_database_url()
     on_postgres = load_config(toml, environ={"DATABASE_URL": url})
     assert on_postgres["databases"]["default"]["database_uri"] == url
     assert on_postgres["event_store"]["database_uri"] == url
+
+    # ARCHIPEL_ENV=async: the same bookstore for `archipel server`
+    asynchronous = load_config(toml, environ={"ARCHIPEL_ENV": "async"})
+    assert asynchronous["command_processing"] == asynchronous["event_processing"] == "async"
+    assert asynchronous["enable_outbox"] is True
+    assert "async" not in default and default["enable_outbox"] is False
