@@ -22,9 +22,10 @@ package         Domain       role
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
-__all__ = ["CONTEXTS", "all_domains"]
+__all__ = ["CONTEXTS", "all_domains", "start"]
 
 #: context package -> name of the Domain attribute in its ``__init__``
 CONTEXTS: dict[str, str] = {
@@ -47,3 +48,32 @@ def all_domains() -> list[Any]:
         getattr(importlib.import_module(f"{__name__}.{package}"), attribute)
         for package, attribute in CONTEXTS.items()
     ]
+
+
+def _sqlite_file(settings: dict[str, Any]) -> Path | None:
+    """The file of an SQLite ``database_uri`` when the provider is not memory."""
+    uri = str(settings.get("database_uri") or "")
+    if settings.get("provider") == "memory" or not uri.startswith("sqlite"):
+        return None
+    path = uri.partition(":///")[2].split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+def start(domains: list[Any] | None = None) -> list[Any]:
+    """Initialise every context and create its tables (idempotent); return them.
+
+    All six are initialised even when a caller uses only one: a context that
+    is not initialised does not receive the other contexts' events. The
+    folder of an SQLite file (``.archipel/``) is created first, as SQLite
+    does not create directories.
+    """
+    domains = all_domains() if domains is None else domains
+    for domain in domains:
+        for settings in [*domain.config["databases"].values(), domain.config["event_store"]]:
+            path = _sqlite_file(settings)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+        domain.init()
+        with domain.domain_context():
+            domain.setup_database()
+    return domains

@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from archipel import current_domain
 from archipel.errors import ObjectNotFound
 from archipel.integrations.fastapi import DomainContextMiddleware, register_exception_handlers
-from examples.multi_domain import all_domains
+from examples.multi_domain import all_domains, start
 from examples.multi_domain.accounts import accounts_domain
 from examples.multi_domain.delivery import delivery_domain
 from examples.multi_domain.payments import payments_domain
@@ -40,10 +40,7 @@ __all__ = ["app"]
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Every context is initialised, not only those with a URL prefix: a
     # context that is not initialised does not receive the others' events.
-    for domain in all_domains():
-        domain.init()
-        with domain.domain_context():
-            domain.setup_database()
+    start()
     yield
 
 

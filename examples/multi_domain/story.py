@@ -24,7 +24,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.tree import Tree
 
-from examples.multi_domain import CONTEXTS, all_domains
+from archipel.domain.config import redact
+from examples.multi_domain import all_domains, start
 
 __all__ = ["Story", "main"]
 
@@ -93,10 +94,9 @@ class Story:
     # -- plumbing --------------------------------------------------------------
     def boot(self) -> None:
         """Initialise every context and reset its data, so each run tells the same story."""
+        start(list(self.domains.values()))
         for domain in self.domains.values():
-            domain.init()
             with domain.domain_context():
-                domain.setup_database()
                 domain.truncate_database()
 
     def act(self, domain: Any, command: Any) -> Any:
@@ -160,30 +160,26 @@ class Story:
             """
 Each context is a package whose __init__.py creates its own Domain and whose
 domain.toml configures it. Placeholders like ${PAYMENTS_CURRENCY|EUR} take the
-environment variable, or the default after the bar. Everything below runs
-embedded: in memory, processed synchronously, in this one process.""",
+environment variable, or the default after the bar. Each context chooses its
+storage: by default Sales and Payments keep theirs in SQLite files of their own
+under .archipel/ (reset at the start of every run), the others in memory.
+Everything is processed synchronously, in this one process.""",
         )
-        table = self.table("", "package", "Domain", "config file", "database", "event store", "custom")
-        for (package, _), domain in zip(CONTEXTS.items(), self.domains.values(), strict=True):
+        table = self.table("", "configuration file", "Domain", "storage", "custom settings")
+        for domain in self.domains.values():
             source = domain.config.source
             shown = str(Path(source).relative_to(_ROOT)) if source else "-"
             custom = ", ".join(f"{k}={v}" for k, v in sorted(domain.config["custom"].items()))
-            table.add_row(
-                package,
-                tag(domain.name),
-                shown,
-                domain.config["databases"]["default"]["provider"],
-                domain.config["event_store"]["provider"],
-                custom or "-",
-            )
+            table.add_row(shown, tag(domain.name), storage(domain), custom or "-")
         self.console.print(table)
         self.expect(
             all(d.config.source and d.config.source.name == "domain.toml" for d in self.domains.values()),
             "every context read its own domain.toml",
         )
+        files = [storage(d) for d in self.domains.values() if storage(d) != "memory"]
         self.expect(
-            len({d.name for d in self.domains.values()}) == 6,
-            "six distinct domains, each with its own storage",
+            len({d.name for d in self.domains.values()}) == 6 and len(files) == len(set(files)),
+            "six distinct domains; no two share a database",
         )
 
     def catalogue(self) -> None:
@@ -594,6 +590,14 @@ updated from the keyboard sale, or the process manager itself, leave no entry.)"
 
         grow(tree, None)
         return tree
+
+
+def storage(domain: Any) -> str:
+    """Where a context keeps its data, safe to print (passwords masked)."""
+    settings = domain.config["databases"]["default"]
+    if settings["provider"] == "memory":
+        return "memory"
+    return str(redact({"uri": settings.get("database_uri")})["uri"])
 
 
 def describe(type_string: str, data: dict[str, Any]) -> str:
