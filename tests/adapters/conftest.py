@@ -27,7 +27,11 @@ def storage_config(provider: str, request: pytest.FixtureRequest, tmp_path: Path
     if provider == "memory":
         database: dict[str, Any] = {"provider": "memory"}
     elif provider == "sqlite":
-        database = {"provider": "sqlite", "database_uri": f"sqlite:///{tmp_path / 'app.db'}"}
+        database = {
+            "provider": "sqlite",
+            "database_uri": f"sqlite:///{tmp_path / 'app.db'}",
+            "pool_size": 40,
+        }
     else:
         url = request.getfixturevalue("postgres_db_url")
         # enough connections for the concurrency tests' 32 writers
