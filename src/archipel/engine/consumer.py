@@ -23,6 +23,7 @@ import threading
 import time
 import traceback
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from archipel.engine.dlq import DeadLetterStore
@@ -129,6 +130,8 @@ class Consumer:
         self._refresh_dead = False
         self.handled = 0
         self.dead_lettered = 0
+        self._pool: ThreadPoolExecutor | None = None
+        self._count_lock = threading.Lock()
         for partition in range(sub.partitions(settings)):
             for stream in sub.broker_streams(settings, partition if sub.partitioned else None):
                 broker.ensure_group(stream, self.group)
@@ -176,6 +179,9 @@ class Consumer:
     def shutdown(self) -> None:
         """Give every partition back; unhandled entries stay pending for the next owner."""
         self.parts.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         try:
             self.ownership.release_all()
         except Exception:
@@ -258,16 +264,35 @@ class Consumer:
     # -- handling ------------------------------------------------------------
     def _work(self) -> int:
         tick = self.settings.messages_per_tick
-        handled = 0
-        for part in list(self.parts.values()):
-            handled += self._run_lane(part, PRODUCTION, tick)
+        handled = self._each_partition(PRODUCTION, tick)
         if self.settings.priority_lanes:
             # bulk gets what production left of the tick, and never less than a
             # quarter of it: it is never starved, and adds little latency
             share = tick if handled == 0 else max(1, tick // 4)
-            for part in list(self.parts.values()):
-                handled += self._run_lane(part, BULK, share)
+            handled += self._each_partition(BULK, share)
         return handled
+
+    def _each_partition(self, lane: str, limit: int) -> int:
+        """Run ``lane`` of every owned partition; partitions with work run in parallel.
+
+        Partitions share nothing (different aggregates, different leases), so
+        their transactions overlap: while one waits for the database, another
+        runs Python.
+        """
+        busy = [part for part in self.parts.values() if part.queues[lane]]
+        if len(busy) <= 1:
+            return sum(self._run_lane(part, lane, limit) for part in busy)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                max_workers=self.ownership.partitions, thread_name_prefix=f"archipel-{self.sub.handler_cls.__name__}"
+            )
+        domain = self.domain
+
+        def run(part: _Partition) -> int:
+            with domain.domain_context():
+                return self._run_lane(part, lane, limit)
+
+        return sum(self._pool.map(run, busy))
 
     def _prepare(self, item: _Item) -> None:
         if item.decoded is None:
@@ -412,7 +437,8 @@ class Consumer:
             item.done = True
             if self.dead and item.key in self.dead:
                 self._refresh_dead = True  # a replay succeeded: its aggregate may be free again
-        self.handled += len(items)
+        with self._count_lock:
+            self.handled += len(items)
         dispatch_inline(self.domain, events)
 
     def _failed(self, item: _Item, exc: BaseException) -> None:
@@ -434,7 +460,8 @@ class Consumer:
                       self.sub.name, item.entry.id, item.attempts, exc)
             return
         letter_id = self._dead_letter(item, item.error, item.attempts)
-        self.dead_lettered += 1
+        with self._count_lock:
+            self.dead_lettered += 1
         log.error("%s: message %s failed %d times; dead letter %s", self.sub.name, item.entry.id, item.attempts, letter_id)
         if self.settings.park_after_dead_letter and item.decoded is not None and item.decoded.stream:
             self.dead.setdefault(item.key or "", letter_id)
