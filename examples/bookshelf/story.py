@@ -335,7 +335,7 @@ class Story:
         category = Inventory._meta.stream_category
         history = domain.event_store.read_stream(f"{category}-{self.books['Neuromancer']}")
         self.say.table(
-            "Neuromancer's inventory stream (from the event store)",
+            "Neuromancer's inventory stream",
             ("#", "event", "order", "on hand"),
             [
                 (
