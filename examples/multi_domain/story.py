@@ -43,13 +43,13 @@ _COLOURS = {
 
 # SwiftParcel's webhook payloads, exactly as the carrier sends them; the
 # merchant_reference is filled in with the shipment id at run time.
-_LABEL_PRINTED = {"event": "label.printed", "parcel": {"tracking_code": "SP-7731-0042"}}
-_COLLECTED = {
+_LABEL_PRINTED: dict[str, Any] = {"event": "label.printed", "parcel": {"tracking_code": "SP-7731-0042"}}
+_COLLECTED: dict[str, Any] = {
     "event": "parcel.collected",
     "occurred_at": "2024-05-02T09:14:00Z",
     "parcel": {"tracking_code": "SP-7731-0042"},
 }
-_DELIVERED = {
+_DELIVERED: dict[str, Any] = {
     "event": "parcel.delivered",
     "occurred_at": "2024-05-03T15:40:00Z",
     "parcel": {"tracking_code": "SP-7731-0042"},
@@ -87,9 +87,10 @@ class Story:
             self.payments,
             self.delivery,
         ) = domains
+        self.customer_id = ""
         self.product_ids: dict[str, str] = {}
         self.orders: dict[str, str] = {}
-        self.correlations: dict[str, str] = {}
+        self.correlations: dict[str, str | None] = {}
 
     # -- plumbing --------------------------------------------------------------
     def boot(self) -> None:
@@ -330,7 +331,7 @@ starts tracking the order.""",
                 lines=[{"product_id": self.product_ids[sku], "quantity": n} for sku, n in lines],
             )
             self.orders[label] = self.act(self.sales, command)
-            self.correlations[f"order {label}"] = command._metadata.correlation_id
+            self.correlations[f"order {label}"] = command.metadata.correlation_id
             self.console.print(
                 f"   {tag('Sales')} PlaceOrder {label}: "
                 + ", ".join(f"{n} × {sku}" for sku, n in lines)
@@ -432,7 +433,7 @@ ScheduleShipment in its own context. The address comes from Delivery's Recipient
         total = self.order_view("A")["total"]
         command = CapturePayment(order_id=self.orders["A"], amount_cents=total)
         self.act(self.payments, command)
-        self.correlations["payment of order A"] = command._metadata.correlation_id
+        self.correlations["payment of order A"] = command.metadata.correlation_id
         self.console.print(f"   {tag('Payments')} CapturePayment A, {euros(total)} → captured")
         self.console.print(self.order_table())
         view = self.order_view("A")
@@ -497,12 +498,12 @@ the integration event only; ProductPutOnSale never leaves Products.""",
         )
         command = PutProductOnSale(product_id=self.product_ids["KB-101"], sale_price_cents=6900)
         self.act(self.products, command)
-        self.correlations["the keyboard sale"] = command._metadata.correlation_id
+        self.correlations["the keyboard sale"] = command.metadata.correlation_id
 
         with self.reading(self.products):
             card = self.products.repository_for(ShopWindow).get(self.product_ids["KB-101"])
             deal = self.products.repository_for(Deal).get(self.product_ids["KB-101"])
-            chain = self.products.event_store.read_correlated(command._metadata.correlation_id)
+            chain = self.products.event_store.read_correlated(command.metadata.correlation_id)
         with self.reading(self.sales):
             price = self.sales.repository_for(PriceList).get(self.product_ids["KB-101"])
         self.console.print(
@@ -516,7 +517,7 @@ the integration event only; ProductPutOnSale never leaves Products.""",
         self.expect(card.badge == "sale" and deal.discount_percent == 22, "both read models reacted")
         self.expect(
             integration_event.get("causation_id") == domain_event.get("id")
-            and domain_event.get("causation_id") == command._metadata.id,
+            and domain_event.get("causation_id") == command.metadata.id,
             "the integration event was caused by the domain event, not by the use case",
         )
         self.expect(price.unit_price_cents == 6900, "Sales re-priced the keyboard from the contract")

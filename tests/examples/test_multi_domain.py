@@ -43,6 +43,7 @@ from examples.multi_domain.payments.commands import CapturePayment
 from examples.multi_domain.payments.payment import Payment
 from examples.multi_domain.products import products_domain
 from examples.multi_domain.products.commands import ListProduct, PutProductOnSale
+from examples.multi_domain.products.integration import ProductUpdatedIntegrationEvent
 from examples.multi_domain.products.read_models import Deal, ShopWindow
 from examples.multi_domain.sales import sales_domain
 from examples.multi_domain.sales.commands import PlaceOrder
@@ -315,9 +316,10 @@ def find(domain: Any, cls: type, **criteria: Any) -> list[Any]:
         return list(domain.repository_for(cls).find(Q(**criteria)).items)
 
 
-def stored(domain: Any, correlation_id: str) -> list[dict[str, Any]]:
+def stored(domain: Any, correlation_id: str | None) -> list[dict[str, Any]]:
+    """The messages of one correlation id in ``domain``'s own event store."""
     with domain.domain_context():
-        return domain.event_store.read_correlated(correlation_id)
+        return list(domain.event_store.read_correlated(correlation_id))
 
 
 PARIS = {"street": "8 rue de Rivoli", "city": "Paris", "postal_code": "75004", "country": "FR"}
@@ -429,7 +431,7 @@ def test_putting_a_product_on_sale_has_three_reactions_and_one_contract(shop: No
 
     # the use case raised only the domain event; the integration event was
     # published by a handler of that domain event, in the same business transaction
-    chain = {m["metadata"]["type"]: m["metadata"] for m in stored(products_domain, command._metadata.id)}
+    chain = {m["metadata"]["type"]: m["metadata"] for m in stored(products_domain, command.metadata.id)}
     assert set(chain) == {
         "Products.PutProductOnSale.v1",
         "Products.ProductPutOnSale.v1",
@@ -437,9 +439,9 @@ def test_putting_a_product_on_sale_has_three_reactions_and_one_contract(shop: No
     }
     domain_event = chain["Products.ProductPutOnSale.v1"]
     integration_event = chain["Products.ProductUpdatedIntegrationEvent.v1"]
-    assert domain_event["causation_id"] == command._metadata.id
+    assert domain_event["causation_id"] == command.metadata.id
     assert integration_event["causation_id"] == domain_event["id"]
-    assert products_domain.registry.by_name["ProductUpdatedIntegrationEvent"]._meta.published
+    assert ProductUpdatedIntegrationEvent._meta.published
 
     # outside: only the contract crossed the boundary
     for other in (sales_domain, warehouse_domain, accounts_domain, payments_domain, delivery_domain):
@@ -475,10 +477,10 @@ def test_an_order_with_stock_is_confirmed_by_the_warehouse_answer(shop: None) ->
     # Sales confirmed the order *because of* the warehouse's event: the
     # confirmation's cause is a StockReserved stored in the warehouse's store.
     warehouse_ids = {
-        m["metadata"]["id"]: m["metadata"]["type"] for m in stored(warehouse_domain, command._metadata.id)
+        m["metadata"]["id"]: m["metadata"]["type"] for m in stored(warehouse_domain, command.metadata.id)
     }
     (confirmed,) = [
-        m["metadata"] for m in stored(sales_domain, command._metadata.id)
+        m["metadata"] for m in stored(sales_domain, command.metadata.id)
         if m["metadata"]["type"] == "Sales.OrderConfirmed.v1"
     ]
     assert warehouse_ids[confirmed["causation_id"]] == "Warehouse.StockReserved.v1"
@@ -502,7 +504,7 @@ def test_an_order_without_enough_stock_fails_and_nothing_is_reserved(shop: None)
 
     # the whole chain, from three contexts' own event stores
     types = {
-        domain.name: sorted(m["metadata"]["type"] for m in stored(domain, command._metadata.id))
+        domain.name: sorted(m["metadata"]["type"] for m in stored(domain, command.metadata.id))
         for domain in DOMAINS
     }
     assert types == {

@@ -26,7 +26,8 @@ class Product(BaseAggregate):
     @property
     def current_price_cents(self) -> int:
         """What a customer pays today."""
-        return self.sale_price_cents if self.on_sale and self.sale_price_cents else self.list_price_cents
+        price = self.sale_price_cents if self.on_sale and self.sale_price_cents else self.list_price_cents
+        return int(price)
 
     @invariant.post
     def a_sale_price_is_below_the_list_price(self) -> None:

@@ -26,4 +26,4 @@ class StockCommands:
         item = found.items[0]
         item.receive(command.quantity)
         repo.add(item)
-        return item.on_hand
+        return int(item.on_hand)

@@ -20,7 +20,7 @@ class StockItem(BaseAggregate):
 
     @property
     def available(self) -> int:
-        return self.on_hand - self.reserved
+        return int(self.on_hand - self.reserved)
 
     def receive(self, quantity: int) -> None:
         if quantity <= 0:
