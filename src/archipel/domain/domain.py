@@ -39,6 +39,18 @@ from archipel.utils.naming import pascal_case, snake_case
 __all__ = ["Domain"]
 
 
+def _command_identity_field(command_cls: Any) -> str | None:
+    """The command field naming its target aggregate: the aggregate's identity
+    field when the command has it, else ``<aggregate_snake>_id`` (``order_id``)."""
+    aggregate = command_cls._meta.part_of
+    fields = command_cls._fields
+    id_field = getattr(aggregate, "_id_field", None)
+    if id_field in fields:
+        return id_field  # type: ignore[no-any-return]
+    conventional = f"{snake_case(aggregate.__name__)}_id"
+    return conventional if conventional in fields else None
+
+
 class Domain(ElementDecorators):
     """A bounded context.
 
@@ -136,7 +148,7 @@ class Domain(ElementDecorators):
             self._command_streams = {
                 cls: (
                     cls._meta.part_of._meta.stream_category or self.snake_name,
-                    getattr(cls._meta.part_of, "_id_field", None),
+                    _command_identity_field(cls),
                 )
                 for cls in self.registry.of_kind("command").values()
                 if cls._meta.part_of is not None
