@@ -66,10 +66,6 @@ def tag(context: str) -> str:
     return f"[bold {_COLOURS.get(context, 'white')}]{context}[/]"
 
 
-class StoryFailed(Exception):
-    """A check of the story did not hold."""
-
-
 class Story:
     """Drives the six contexts through the story and narrates it on ``console``."""
 
@@ -107,6 +103,7 @@ class Story:
 
     @contextmanager
     def reading(self, domain: Any) -> Iterator[Any]:
+        """Read ``domain``'s own storage (its repositories need its context)."""
         with domain.domain_context():
             yield domain
 

@@ -132,7 +132,7 @@ def test_the_story_follows_the_environment(tmp_path: Path) -> None:
         )
     )
     assert "currency=USD" in out
-    assert "sqlite" not in out
+    assert "sqlite:///" not in out
     assert not (tmp_path / ".archipel").exists()
 
 
