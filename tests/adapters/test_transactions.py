@@ -230,3 +230,93 @@ def test_missing_tables_say_to_run_setup(model):
         model.domain.event_store.read_all()
     model.domain.setup_database()
     assert db(model).begin().get(schema, "a1") is None
+
+
+# --- several writes in one transaction (one statement on PostgreSQL) -------------------------
+
+
+def committed(model, *writes, processed=None):
+    tx = db(model).begin()
+    if processed:
+        assert tx.mark_processed(*processed) is True
+    for schema, rec, expected in writes:
+        tx.save(schema, rec, expected)
+    tx.commit()
+
+
+def test_a_stale_update_among_several_writes_keeps_none_of_them(model):
+    schema = model.schema(model.Account)
+    first = record(model, full_account(model, "a1"))
+    committed(model, (schema, first, -1))
+    committed(model, (schema, {**first, "age": 50}, 0))  # now at version 1
+
+    tx = db(model).begin()
+    tx.save(schema, record(model, full_account(model, "new", email="new@x")), -1)
+    tx.save(schema, {**first, "age": 99}, 0)  # stale
+    tx.add_outbox(
+        [
+            {
+                "message_id": "m",
+                "stream": "s",
+                "type": "T",
+                "priority": 0,
+                "correlation_id": None,
+                "message": {},
+            }
+        ]
+    )
+    with pytest.raises(ExpectedVersionError) as caught:
+        tx.commit()
+    assert (caught.value.expected, caught.value.actual) == (0, 1)
+    reader = db(model).begin()
+    assert reader.get(schema, "new") is None
+    assert reader.get(schema, "a1")["age"] == 50
+    assert db(model).outbox().pending_count() == 0
+
+
+def test_a_redelivered_message_with_writes_keeps_none_of_them(model):
+    schema = model.schema(model.Account)
+    committed(
+        model, (schema, record(model, full_account(model, "a1")), -1), processed=("sub", "m1")
+    )
+    first, twin = db(model).begin(), db(model).begin()
+    assert first.mark_processed("sub", "m2") is True
+    assert twin.mark_processed("sub", "m2") is True
+    first.save(schema, record(model, full_account(model, "b1", email="b1@x")), -1)
+    twin.save(schema, record(model, full_account(model, "b2", email="b2@x")), -1)
+    first.commit()
+    with pytest.raises(DuplicateMessageError):
+        twin.commit()
+    reader = db(model).begin()
+    assert reader.get(schema, "b1") is not None
+    assert reader.get(schema, "b2") is None
+
+
+def test_a_unique_value_taken_in_a_transaction_of_several_writes(model):
+    schema = model.schema(model.Account)
+    committed(model, (schema, record(model, full_account(model, "a1", email="same@x")), -1))
+    tx = db(model).begin()
+    tx.save(schema, record(model, full_account(model, "a2", email="free@x")), -1)
+    tx.save(schema, record(model, full_account(model, "a3", email="same@x")), -1)
+    with pytest.raises(ValidationError) as caught:
+        tx.commit()
+    assert "email" in caught.value.messages
+    assert db(model).begin().get(schema, "a2") is None
+
+
+def test_updates_and_deletes_together(model):
+    schema = model.schema(model.Account)
+    committed(
+        model,
+        (schema, record(model, full_account(model, "a1")), -1),
+        (schema, record(model, full_account(model, "a2", email="a2@x")), -1),
+    )
+    tx = db(model).begin()
+    tx.save(schema, record(model, full_account(model, "a1", age=1)), 0)
+    assert tx.delete(schema, "a2") is True
+    tx.save(schema, record(model, full_account(model, "a3", email="a3@x")), -1)
+    tx.commit()
+    reader = db(model).begin()
+    assert reader.get(schema, "a1")["_version"] == 1
+    assert reader.get(schema, "a2") is None
+    assert reader.get(schema, "a3")["_version"] == 0

@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from archipel.adapters.sql.combined import OneStatement
 from archipel.adapters.sql.engine import SqlEngine
 from archipel.adapters.sql.event_store import SqlEventStore
 from archipel.adapters.sql.outbox import OUTBOX_TABLE, SqlOutbox
@@ -75,6 +76,7 @@ class SqlDatabase:
             .returning(c.subscription)
         )
         self._event_store: SqlEventStore | None = None
+        self.one_statement = OneStatement(self)
 
     def __repr__(self) -> str:
         return f"SqlDatabase({self.name!r}, {self.engine.safe_url!r})"

@@ -28,11 +28,12 @@ from typing import Any, TypeVar
 
 import msgspec
 import sqlalchemy as sa
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import NullPool, StaticPool
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.ddl import ExecutableDDLElement
 from sqlalchemy.sql.elements import BindParameter
 
+from archipel.adapters.sql.pool import ConnectionPool
 from archipel.domain.config import redact
 from archipel.errors import (
     ArchipelError,
@@ -109,20 +110,33 @@ def normalize_url(uri: str, provider: str = "sql") -> sa.URL:
     return url
 
 
-def _looks_dead(connection: Any) -> bool:
-    """True when an idle psycopg connection was closed by the server.
+def _looks_alive(connection: Any) -> bool:
+    """False when an idle psycopg connection was closed by the server.
 
     An idle connection has nothing to read unless the server hung up (or sent
     a notice, which costs only a reconnection): one ``select`` call instead of
     a ping round trip at every checkout.
     """
     if connection.closed or connection.broken:
-        return True
+        return False
     try:
         readable, _, _ = select.select([connection.pgconn.socket], [], [], 0)
     except (OSError, ValueError):
-        return True
-    return bool(readable)
+        return False
+    return not readable
+
+
+def _always(_connection: Any) -> bool:
+    return True
+
+
+def _idle_psycopg(connection: Any) -> bool:
+    # libpq's PQTRANS_IDLE is 0: no transaction open, nothing in flight
+    return not connection.closed and connection.pgconn.transaction_status == 0
+
+
+def _idle_sqlite(connection: Any) -> bool:
+    return not connection.in_transaction
 
 
 class SqlEngine:
@@ -163,6 +177,7 @@ class SqlEngine:
         self.engine = sa.create_engine(self.url, **self._engine_options(settings))
         self.dialect = self.engine.dialect
         sa.event.listen(self.engine, "connect", self._on_connect)
+        self._pool = self._make_pool(settings)
         self.begin_sql = "BEGIN" if self.is_postgres else "BEGIN IMMEDIATE"
 
     @staticmethod
@@ -176,19 +191,14 @@ class SqlEngine:
 
     # -- construction -------------------------------------------------------
     def _engine_options(self, settings: Mapping[str, Any]) -> dict[str, Any]:
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = {"echo": self.echo}
         if self.is_postgres:
-            options.update(
-                pool_size=int(settings.get("pool_size", 5)),
-                max_overflow=int(settings.get("max_overflow", 10)),
-                pool_timeout=float(settings.get("pool_timeout", 30)),
-                connect_args={
-                    "connect_timeout": int(settings.get("connect_timeout", 10)),
-                    "application_name": str(settings.get("application_name", "archipel")),
-                    # timestamps come back in UTC whatever the server's TimeZone
-                    "options": "-c TimeZone=UTC",
-                },
-            )
+            options["connect_args"] = {
+                "connect_timeout": int(settings.get("connect_timeout", 10)),
+                "application_name": str(settings.get("application_name", "archipel")),
+                # timestamps come back in UTC whatever the server's TimeZone
+                "options": "-c TimeZone=UTC",
+            }
         else:
             self._sqlite_synchronous = str(settings.get("synchronous", "FULL")).upper()
             if self._sqlite_synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
@@ -204,20 +214,29 @@ class SqlEngine:
                 "timeout": float(settings.get("busy_timeout", 30)),
             }
             options["paramstyle"] = "named"
-            if self.is_memory:
-                # one in-memory database lives as long as its one connection
-                options["poolclass"] = StaticPool
-                options["pool_reset_on_return"] = None
-            else:
-                options.update(
-                    pool_size=int(settings.get("pool_size", 5)),
-                    max_overflow=int(settings.get("max_overflow", 10)),
-                    pool_timeout=float(settings.get("pool_timeout", 30)),
-                )
-        if "pool_recycle" in settings:
-            options["pool_recycle"] = int(settings["pool_recycle"])
-        options["echo"] = self.echo
+        if self.is_memory:
+            # one in-memory database lives as long as its one connection
+            options["poolclass"] = StaticPool
+            options["pool_reset_on_return"] = None
+        else:
+            # SQLAlchemy opens connections; archipel's own pool lends them (pool.py)
+            options["poolclass"] = NullPool
         return options
+
+    def _make_pool(self, settings: Mapping[str, Any]) -> ConnectionPool | None:
+        if self.is_memory:
+            return None
+        recycle = settings.get("pool_recycle")
+        return ConnectionPool(
+            self.engine.raw_connection,
+            size=int(settings.get("pool_size", 5)),
+            overflow=int(settings.get("max_overflow", 10)),
+            timeout=float(settings.get("pool_timeout", 30)),
+            recycle=None if recycle is None or int(recycle) < 0 else float(recycle),
+            alive=_looks_alive if self.is_postgres else _always,
+            reusable=_idle_psycopg if self.is_postgres else _idle_sqlite,
+            label=self.label,
+        )
 
     def _on_connect(self, dbapi_connection: Any, _record: Any) -> None:
         if self.is_postgres:
@@ -241,23 +260,26 @@ class SqlEngine:
     # -- connections ----------------------------------------------------------
     def checkout(self) -> Any:
         """A pooled connection (``PoolProxiedConnection``); give it back with :meth:`checkin`."""
-        lock = self._lock
-        if lock is not None:
-            lock.acquire()
+        pool = self._pool
         try:
-            while True:
-                fairy = self.engine.raw_connection()
-                if not self.is_postgres or not _looks_dead(fairy.driver_connection):
-                    return fairy
-                # the server closed it while it was pooled (restart, idle timeout)
-                fairy.invalidate()
-                fairy.close()
+            if pool is not None:
+                return pool.get()
+            assert self._lock is not None  # noqa: S101 - in-memory SQLite
+            self._lock.acquire()
+            try:
+                return self.engine.raw_connection()
+            except BaseException:
+                self._lock.release()
+                raise
+        except ArchipelError:
+            raise
         except Exception as exc:
-            if lock is not None:
-                lock.release()
             raise self.translate(exc) from exc
 
     def checkin(self, connection: Any) -> None:
+        if self._pool is not None:
+            self._pool.put(connection)
+            return
         try:
             connection.close()
         finally:
@@ -265,16 +287,12 @@ class SqlEngine:
                 self._lock.release()
 
     def discard(self, connection: Any) -> None:
-        """Drop a broken connection, and every other one made before it (the server went away)."""
-        try:
-            connection.invalidate()
-        except Exception:  # noqa: S110 - it is broken already
-            pass
-        try:
+        """Drop a broken connection, and the idle ones (the server probably went away)."""
+        if self._pool is None:
             self.checkin(connection)
-        finally:
-            # connections opened before the failure are probably dead too
-            self.engine.dispose(close=False)
+            return
+        self._pool.discard(connection)
+        self._pool.clear()
 
     @contextmanager
     def connection(self) -> Iterator[Any]:
@@ -346,6 +364,18 @@ class SqlEngine:
         archipel itself (``status == "pending"``) are rendered as SQL literals
         by the dialect, since the compiled text is run without SQLAlchemy.
         """
+        compiled = self.inline(statement).compile(dialect=self.dialect)
+        extra = [name for name, bind in compiled.binds.items() if not bind.required]
+        if extra:  # pragma: no cover - a statement archipel builds must not need these
+            raise AssertionError(f"compiled SQL has parameters nobody supplies: {extra}")
+        return str(compiled)
+
+    def inline(self, statement: Any) -> Any:
+        """``statement`` with its constants as SQL literals (see :meth:`compile`).
+
+        Apply it to a statement before wrapping it in a CTE: the traversal does
+        not reach into CTEs attached with ``add_cte``.
+        """
         dialect = self.dialect
 
         def inline(element: Any) -> Any:
@@ -362,14 +392,11 @@ class SqlEngine:
                 return sa.literal_column(text, type_=typed.type)
             return None
 
-        inlined: Any = visitors.replacement_traverse(statement, {}, inline)  # type: ignore[call-overload]
-        compiled = inlined.compile(dialect=dialect)
-        extra = [name for name, bind in compiled.binds.items() if not bind.required]
-        if extra:  # pragma: no cover - a statement archipel builds must not need these
-            raise AssertionError(f"compiled SQL has parameters nobody supplies: {extra}")
-        return str(compiled)
+        return visitors.replacement_traverse(statement, {}, inline)  # type: ignore[call-overload]
 
     def dispose(self) -> None:
+        if self._pool is not None:
+            self._pool.clear()
         self.engine.dispose()
 
     # -- errors -----------------------------------------------------------------

@@ -30,7 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from archipel.adapters.memory.event_store import category_of
 from archipel.adapters.sql.engine import SqlEngine, dumps, loads
 from archipel.adapters.sql.gapfree import GapFreeReader, stuck_transactions
-from archipel.adapters.sql.tables import events_table
+from archipel.adapters.sql.tables import constraint_name, events_table
 from archipel.adapters.sql.transaction import SqlTransaction, unique_violation
 from archipel.errors import ConfigurationError, ExpectedVersionError
 from archipel.ports.event_store import StoredMessage
@@ -123,6 +123,7 @@ class SqlEventStore:
             else None
         )
         self._insert_sql: dict[int, str] = {}
+        self._position_constraint = constraint_name(self.table.name, "stream_position_key")
 
     # -- schema ---------------------------------------------------------------------
     def ddl(self, *, create: bool) -> list[Any]:
@@ -203,13 +204,13 @@ class SqlEventStore:
         stored: list[tuple[Any, int, int]] = []
         for start in range(0, len(messages), CHUNK):
             chunk = messages[start : start + CHUNK]
-            params = self._params(chunk)
+            params = self.params(chunk)
             try:
                 cursor.execute(self._insert(len(chunk)), params)
                 rows = cursor.fetchall()
             except Exception as exc:
                 if unique_violation(exc) is not None:
-                    raise self._position_conflict(cursor, chunk) from exc
+                    raise self.position_conflict(cursor, chunk) from exc
                 raise
             by_id = {row[0]: (row[1], row[2]) for row in rows}
             for message in chunk:
@@ -219,7 +220,8 @@ class SqlEventStore:
                     stored.append((meta, int(found[0]), int(found[1])))
         return stored
 
-    def _params(self, messages: Sequence[Any]) -> dict[str, Any]:
+    def params(self, messages: Sequence[Any], prefix: str = "") -> dict[str, Any]:
+        """Bind values of an insert of ``messages`` (see :meth:`insert_statement`)."""
         postgres = self.engine.is_postgres
         params: dict[str, Any] = {}
         # positions known from earlier messages of the batch, and how many
@@ -246,18 +248,18 @@ class SqlEventStore:
                     moment = moment.isoformat()
             data = meta.to_dict()
             data["position"] = position
-            params[f"message_id_{i}"] = meta.id
-            params[f"stream_{i}"] = stream
-            params[f"category_{i}"] = category_of(stream)
-            params[f"type_{i}"] = meta.type or type(message).__name__
-            params[f"kind_{i}"] = meta.kind
-            params[f"position_{i}"] = position
-            params[f"offset_{i}"] = offset
-            params[f"correlation_id_{i}"] = meta.correlation_id
-            params[f"causation_id_{i}"] = meta.causation_id
-            params[f"time_{i}"] = moment
-            params[f"metadata_{i}"] = dumps(data)
-            params[f"data_{i}"] = dumps(message.to_dict())
+            params[f"{prefix}message_id_{i}"] = meta.id
+            params[f"{prefix}stream_{i}"] = stream
+            params[f"{prefix}category_{i}"] = category_of(stream)
+            params[f"{prefix}type_{i}"] = meta.type or type(message).__name__
+            params[f"{prefix}kind_{i}"] = meta.kind
+            params[f"{prefix}position_{i}"] = position
+            params[f"{prefix}offset_{i}"] = offset
+            params[f"{prefix}correlation_id_{i}"] = meta.correlation_id
+            params[f"{prefix}causation_id_{i}"] = meta.causation_id
+            params[f"{prefix}time_{i}"] = moment
+            params[f"{prefix}metadata_{i}"] = dumps(data)
+            params[f"{prefix}data_{i}"] = dumps(message.to_dict())
         return params
 
     def _insert(self, rows: int) -> str:
@@ -267,35 +269,55 @@ class SqlEventStore:
         return sql
 
     def _compile_insert(self, rows: int) -> str:
+        return self.engine.compile(self.insert_statement(rows))
+
+    def insert_statement(self, rows: int, prefix: str = "") -> Any:
+        """``INSERT`` of ``rows`` messages, idempotent by id, returning what was stored.
+
+        Bind names are ``<prefix><column>_<row>``; a message without a position
+        gets the stream's next one (``offset`` counts the position-less messages
+        of the same stream before it in the batch).
+        """
         t = self.table
         c = t.c
         e = t.alias("e")
         values = []
         for i in range(rows):
             row: dict[str, Any] = {
-                name: sa.bindparam(f"{name}_{i}", type_=c[name].type) for name in _COLUMNS
+                name: sa.bindparam(f"{prefix}{name}_{i}", type_=c[name].type) for name in _COLUMNS
             }
-            # the next position of the stream, for messages that come without one
             last = (
                 sa.select(sa.func.coalesce(sa.func.max(e.c.position), -1))
                 .where(e.c.stream == row["stream"])
                 .scalar_subquery()
             )
             row["position"] = sa.func.coalesce(
-                row["position"], last + 1 + sa.bindparam(f"offset_{i}", type_=sa.Integer())
+                row["position"], last + 1 + sa.bindparam(f"{prefix}offset_{i}", type_=sa.Integer())
             )
             values.append(row)
         dialect_insert = postgresql.insert if self.engine.is_postgres else sqlite.insert
-        statement = (
+        return (
             dialect_insert(t)
             .values(values)
             .on_conflict_do_nothing(index_elements=["message_id"])
             .returning(c.message_id, c.global_position, c.position)
         )
-        return self.engine.compile(statement)
 
-    def _position_conflict(self, cursor: Any, chunk: Sequence[Any]) -> ExpectedVersionError:
-        """The error naming the stream whose position was taken (looked up: drivers do not say)."""
+    def owns_constraint(self, exc: BaseException) -> bool:
+        """Whether ``exc`` violates this table's ``(stream, position)`` uniqueness."""
+        constraint = unique_violation(exc)
+        if constraint is None:
+            return False
+        return constraint == self._position_constraint or constraint == (
+            f"{self.table.name}.stream, {self.table.name}.position"
+        )
+
+    def position_conflict(self, cursor: Any, chunk: Sequence[Any]) -> ExpectedVersionError:
+        """The error naming the stream whose position was taken (looked up: drivers do not say).
+
+        On PostgreSQL the failed statement aborted its transaction, so the lookup
+        runs on another connection and ``cursor`` is not used.
+        """
         metas = [m._metadata for m in chunk]
         conflict = None
         seen: set[tuple[str, int]] = set()

@@ -24,6 +24,7 @@ from archipel.ports.outbox import OUTBOX_FAILED, OUTBOX_PENDING, OUTBOX_SENT, Ou
 __all__ = ["SqlOutbox", "OUTBOX_TABLE", "db_now"]
 
 OUTBOX_TABLE = "archipel_outbox"
+_INSERTED = ("message_id", "stream", "type", "priority", "correlation_id", "message")
 _ROW = (
     "id",
     "message_id",
@@ -105,23 +106,51 @@ class SqlOutbox:
         self._by_ids: dict[tuple[str, int], str] = {}
 
     # -- writing (in the business transaction) ----------------------------------------
+    @staticmethod
+    def _values(record: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "message_id": record["message_id"],
+            "stream": record["stream"],
+            "type": record.get("type"),
+            "priority": record.get("priority") or 0,
+            "correlation_id": record.get("correlation_id"),
+            "message": dumps(record["message"]),
+        }
+
     def insert(self, cursor: Any, records: Iterable[dict[str, Any]]) -> None:
         """Add rows with ``cursor`` (the business transaction's connection)."""
-        params = [
-            {
-                "message_id": r["message_id"],
-                "stream": r["stream"],
-                "type": r.get("type"),
-                "priority": r.get("priority") or 0,
-                "correlation_id": r.get("correlation_id"),
-                "message": dumps(r["message"]),
-            }
-            for r in records
-        ]
+        params = [self._values(r) for r in records]
         if len(params) == 1:
             cursor.execute(self._insert_sql, params[0])
         elif params:
             cursor.executemany(self._insert_sql, params)
+
+    def insert_statement(self, rows: int, prefix: str = "") -> Any:
+        """A multi-row ``INSERT`` of ``rows`` records; binds ``<prefix><column>_<row>``."""
+        c = self.table.c
+        now = db_now(self.engine)
+        values = [
+            {
+                **{
+                    name: sa.bindparam(f"{prefix}{name}_{i}", type_=c[name].type)
+                    for name in _INSERTED
+                },
+                # SQL expressions, not Python values: multi-row VALUES would bind those
+                "status": sa.literal(OUTBOX_PENDING),
+                "attempts": sa.literal(0),
+                "created_at": now,
+            }
+            for i in range(rows)
+        ]
+        return self.table.insert().values(values)
+
+    def params(self, records: Sequence[dict[str, Any]], prefix: str = "") -> dict[str, Any]:
+        """Bind values of :meth:`insert_statement` for ``records``."""
+        params: dict[str, Any] = {}
+        for i, record in enumerate(records):
+            for name, value in self._values(record).items():
+                params[f"{prefix}{name}_{i}"] = value
+        return params
 
     def add(self, records: Iterable[dict[str, Any]]) -> None:
         """Add rows in a transaction of their own (tests, tools)."""

@@ -290,12 +290,28 @@ class SqlTransaction:
         self._writes.clear()
 
     def _integrity(self, exc: Exception, write: _Write) -> None:
-        """Raise the archipel error for a unique violation while writing ``write``."""
+        self.explain_integrity(exc, write)
+
+    def explain_integrity(self, exc: BaseException, write: Any, only: str | None = None) -> None:
+        """Raise the archipel error if ``exc`` is a unique violation caused by ``write``.
+
+        With ``only`` (several writes shared the failed statement), a violation of
+        another table's constraint, or of the identity when ``write``'s identity is
+        free, is not this write's: nothing is raised.
+        """
         constraint = unique_violation(exc)
         if constraint is None:
             return
         table = write.table
         pk_sqlite = f"{table.name}.{table.id_field}"
+        if only is not None:
+            ours = {table.pk_constraint, pk_sqlite, *table.unique_columns}
+            if constraint not in ours and not constraint.startswith(f"{table.name}."):
+                return
+            if constraint in (table.pk_constraint, pk_sqlite) and not self._exists(
+                table, write.identity
+            ):
+                return
         if constraint in (table.pk_constraint, pk_sqlite):
             raise _conflict(write, None) from exc
         if write.guard == -1 and self._exists(table, write.identity):
@@ -325,13 +341,49 @@ class SqlTransaction:
             is not None
         )
 
+    # -- what is waiting to be sent (read by OneStatement) -----------------------------
+    @property
+    def pending_processed(self) -> list[tuple[str, str]]:
+        return self._processed
+
+    @property
+    def pending_writes(self) -> list[_Write]:
+        return list(self._writes.values())
+
+    @property
+    def pending_events(self) -> list[tuple[SqlEventStore, list[Any]]]:
+        return self._events
+
+    @property
+    def pending_outbox(self) -> list[dict[str, Any]]:
+        return self._outbox
+
+    def conflict(self, write: Any, actual: int | None) -> ExpectedVersionError:
+        return _conflict(write, actual)
+
+    def _one_statement(self, conn: Any) -> None:
+        self._after_commit.extend(self.db.one_statement.run(conn, self))
+        for key, write in self._writes.items():
+            if write.record is not _DELETE:
+                self._flushed[key] = (write.expected, write.expected + 1)
+        self._writes.clear()
+        self._events.clear()
+        self._outbox.clear()
+        self._processed.clear()
+
     def commit(self) -> None:
         if self._done:
             return
         try:
-            if self._conn is None and self.engine.is_postgres and self._statement_count() == 1:
+            statements = (
+                self._statement_count() if self._conn is None and self.engine.is_postgres else 0
+            )
+            if statements == 1:
                 # one statement is atomic by itself: no BEGIN/COMMIT round trips
                 self.engine.run(self._flush, retry=False)
+            elif statements > 1 and self.db.one_statement.fits(self):
+                # several writes, sent as one statement (see combined.py)
+                self.engine.run(self._one_statement, retry=False)
             else:
                 if self._writes or self._events or self._outbox or self._processed:
                     self._flush()

@@ -1,0 +1,248 @@
+"""PostgreSQL: a whole unit of work's writes as one statement.
+
+A statement is atomic by itself, so a transaction sent as one statement
+needs no ``BEGIN`` or ``COMMIT`` round trips: one round trip (and one WAL
+flush) per unit of work, instead of one per statement plus two. Every write
+becomes a data-modifying CTE::
+
+    WITH p0 AS (INSERT INTO processed ... ON CONFLICT DO NOTHING RETURNING ...),
+         w0 AS (INSERT INTO shop_order ... RETURNING id),
+         w1 AS (UPDATE shop_customer ... WHERE id = ... AND _version = ... RETURNING id),
+         e0 AS (INSERT INTO archipel_events ... RETURNING message_id, global_position, position),
+         o  AS (INSERT INTO archipel_outbox ...)
+    SELECT g.ok, u.* FROM (SELECT 1 / CASE WHEN <every guard holds> THEN 1 ELSE 0 END AS ok) g
+    LEFT JOIN (SELECT ... FROM e0) u ON true
+
+Errors abort the statement and so everything in it: unique violations
+(an identity inserted twice, a stream position taken) as usual, and the
+*guards* — an optimistic ``UPDATE`` that matched no row, a processed-message
+record that already existed — through a division by zero in the final
+select, which is the one way plain SQL has to fail a statement on a count.
+The error is then looked up (which row, which version) and reported as the
+multi-statement path would report it. The SQL of each *shape* of write set
+(tables, kinds of write, row counts) is compiled once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from archipel.adapters.sql.event_store import CHUNK
+from archipel.adapters.sql.records import EXPECTED_PARAM, PK_PARAM, RecordTable
+from archipel.adapters.sql.tables import VERSION
+from archipel.errors import ArchipelError, DuplicateMessageError
+
+if TYPE_CHECKING:
+    from archipel.adapters.sql.database import SqlDatabase
+    from archipel.adapters.sql.event_store import SqlEventStore
+    from archipel.adapters.sql.transaction import SqlTransaction
+
+__all__ = ["OneStatement"]
+
+_DIVISION_BY_ZERO = "22012"
+_CACHE_LIMIT = 256
+INSERT, UPDATE, DELETE = "insert", "update", "delete"
+
+
+class OneStatement:
+    """Compiles and runs write sets as single statements for one database."""
+
+    def __init__(self, db: SqlDatabase) -> None:
+        self.db = db
+        self._cache: dict[Any, str] = {}
+
+    @staticmethod
+    def fits(tx: SqlTransaction) -> bool:
+        """Whether the transaction's writes fit one statement (batches of one chunk)."""
+        return (
+            all(len(messages) <= CHUNK for _, messages in tx.pending_events)
+            and len(tx.pending_outbox) <= CHUNK
+        )
+
+    # -- building -----------------------------------------------------------------------
+    def _compile(
+        self,
+        shape: Any,
+        writes: list[tuple[RecordTable, str]],
+        events: list[tuple[SqlEventStore, int]],
+    ) -> str:
+        processed_count, _, _, outbox_count = shape
+        # constants must be literals before the statements hide in CTEs
+        inline = self.db.engine.inline
+        ctes: list[Any] = []
+        guards: list[Any] = []
+        processed = self.db.processed
+        pc = processed.c
+        for i in range(processed_count):
+            insert = (
+                postgresql.insert(processed)
+                .values(
+                    subscription=sa.bindparam(f"p{i}_subscription", type_=pc.subscription.type),
+                    message_id=sa.bindparam(f"p{i}_message_id", type_=pc.message_id.type),
+                    processed_at=sa.bindparam(f"p{i}_processed_at", type_=pc.processed_at.type),
+                )
+                .on_conflict_do_nothing(index_elements=["subscription", "message_id"])
+                .returning(pc.subscription)
+                .cte(f"p{i}")
+            )
+            ctes.append(insert)
+            guards.append(insert)
+        for i, (table, kind) in enumerate(writes):
+            t = table.table
+            c = t.c
+            prefix = f"w{i}_"
+            pk = c[table.id_field] == sa.bindparam(prefix + PK_PARAM, type_=c[table.id_field].type)
+            if kind == INSERT:
+                statement: Any = t.insert().values(
+                    {n: sa.bindparam(prefix + n, type_=c[n].type) for n in table.read_names}
+                )
+            elif kind == UPDATE:
+                statement = (
+                    t.update()
+                    .where(
+                        pk,
+                        c[VERSION] == sa.bindparam(prefix + EXPECTED_PARAM, type_=c[VERSION].type),
+                    )
+                    .values(
+                        {
+                            n: sa.bindparam(prefix + n, type_=c[n].type)
+                            for n in table.read_names
+                            if n != table.id_field
+                        }
+                    )
+                )
+            else:
+                statement = t.delete().where(pk)
+            cte = inline(statement.returning(c[table.id_field])).cte(f"w{i}")
+            ctes.append(cte)
+            if kind == UPDATE:
+                guards.append(cte)
+        stored = []
+        for k, (store, rows) in enumerate(events):
+            cte = inline(store.insert_statement(rows, prefix=f"e{k}_")).cte(f"e{k}")
+            ctes.append(cte)
+            stored.append(sa.select(cte.c.message_id, cte.c.global_position, cte.c.position))
+        if outbox_count:
+            ctes.append(
+                inline(self.db.outbox().insert_statement(outbox_count, prefix="o_")).cte("o")
+            )
+        if guards:
+            holds = sa.and_(
+                *[sa.select(sa.func.count()).select_from(g).scalar_subquery() == 1 for g in guards]
+            )
+            # 1 / 0 fails the statement, and with it every write in it
+            ok: Any = sa.literal_column("1", sa.Integer()) / sa.case((holds, 1), else_=0)
+        else:
+            ok = sa.literal_column("1", sa.Integer())
+        check = sa.select(ok.label("ok")).subquery("g")
+        if stored:
+            union = (stored[0] if len(stored) == 1 else sa.union_all(*stored)).subquery("u")
+            final: Any = sa.select(
+                check.c.ok, union.c.message_id, union.c.global_position, union.c.position
+            )
+            final = final.select_from(check.outerjoin(union, sa.true()))
+        else:
+            final = sa.select(check.c.ok)
+        return self.db.engine.compile(final.add_cte(*ctes))
+
+    # -- running ------------------------------------------------------------------------
+    def run(self, conn: Any, tx: SqlTransaction) -> list[tuple[Any, int, int]]:
+        """Send the transaction's writes as one statement on ``conn`` (autocommit)."""
+        db = self.db
+        processed = tx.pending_processed
+        writes = [(w, _kind(w)) for w in tx.pending_writes]
+        events = tx.pending_events
+        outbox = tx.pending_outbox
+        shape = (
+            len(processed),
+            tuple((w.table.name, id(w.table), kind) for w, kind in writes),
+            tuple((id(store), len(messages)) for store, messages in events),
+            len(outbox),
+        )
+        sql = self._cache.get(shape)
+        if sql is None:
+            sql = self._compile(
+                shape,
+                [(w.table, kind) for w, kind in writes],
+                [(store, len(messages)) for store, messages in events],
+            )
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[shape] = sql
+        params: dict[str, Any] = {}
+        now = db.clock()
+        for i, (subscription, message_id) in enumerate(processed):
+            params[f"p{i}_subscription"] = subscription
+            params[f"p{i}_message_id"] = message_id
+            params[f"p{i}_processed_at"] = now
+        for i, (write, kind) in enumerate(writes):
+            prefix = f"w{i}_"
+            params[prefix + PK_PARAM] = write.identity
+            if kind == DELETE:
+                continue
+            for name, value in write.table.params(write.record, write.expected + 1).items():
+                params[prefix + name] = value
+            if kind == UPDATE:
+                params[prefix + EXPECTED_PARAM] = write.guard
+        for k, (store, messages) in enumerate(events):
+            params.update(store.params(messages, prefix=f"e{k}_"))
+        if outbox:
+            params.update(db.outbox().params(outbox, prefix="o_"))
+        try:
+            rows = conn.execute(sql, params).fetchall()
+        except Exception as exc:
+            raise self._explain(exc, tx, writes) from exc
+        by_id = {row[1]: (row[2], row[3]) for row in rows if len(row) > 1 and row[1] is not None}
+        stored: list[tuple[Any, int, int]] = []
+        for _, messages in events:
+            for message in messages:
+                meta = message._metadata
+                found = by_id.pop(meta.id, None)
+                if found is not None:
+                    stored.append((meta, int(found[0]), int(found[1])))
+        return stored
+
+    def _explain(
+        self, exc: Exception, tx: SqlTransaction, writes: Sequence[tuple[Any, str]]
+    ) -> Exception:
+        """The archipel error for a failed one-statement commit (looked up after the fact)."""
+        engine = self.db.engine
+        if getattr(exc, "sqlstate", None) == _DIVISION_BY_ZERO:
+            for subscription, message_id in tx.pending_processed:
+                params = {"subscription": subscription, "message_id": message_id}
+                if engine.run(_fetch_one(self.db.processed_exists_sql, params)) is not None:
+                    return DuplicateMessageError(
+                        f"{subscription} already handled message {message_id}: the redelivery is ignored"
+                    )
+            for write, kind in writes:
+                if kind != UPDATE:
+                    continue
+                table = write.table
+                row = engine.run(_fetch_one(table.version_sql, {PK_PARAM: write.identity}))
+                actual = -1 if row is None else int(row[0])
+                if actual != write.guard:
+                    return tx.conflict(write, actual)
+        try:
+            for write, kind in writes:
+                if kind == INSERT:
+                    tx.explain_integrity(exc, write, only=write.table.name)
+            for store, messages in tx.pending_events:
+                if store.owns_constraint(exc):
+                    return store.position_conflict(None, messages)
+        except ArchipelError as explained:
+            return explained
+        return engine.translate(exc)
+
+
+def _fetch_one(sql: str, params: dict[str, Any]) -> Callable[[Any], Any]:
+    return lambda conn: conn.execute(sql, params).fetchone()
+
+
+def _kind(write: Any) -> str:
+    if write.record is None or not isinstance(write.record, dict):
+        return DELETE
+    return INSERT if write.guard == -1 else UPDATE

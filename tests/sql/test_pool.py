@@ -1,0 +1,103 @@
+"""archipel's connection pool: limits, waiting, reuse of clean connections only."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from archipel.adapters.sql.pool import ConnectionPool
+from archipel.errors import DatabaseError
+
+
+class FakeConnection:
+    def __init__(self) -> None:
+        self.clean = True
+        self.alive = True
+
+
+class FakeFairy:
+    made = 0
+
+    def __init__(self) -> None:
+        FakeFairy.made += 1
+        self.driver_connection = FakeConnection()
+        self.info: dict = {}
+        self.closed = False
+        self.invalidated = False
+
+    def close(self) -> None:
+        self.closed = True
+
+    def invalidate(self) -> None:
+        self.invalidated = True
+
+
+def pool(size=2, overflow=1, timeout=0.2, recycle=None) -> ConnectionPool:
+    return ConnectionPool(
+        FakeFairy,
+        size=size,
+        overflow=overflow,
+        timeout=timeout,
+        recycle=recycle,
+        alive=lambda c: c.alive,
+        reusable=lambda c: c.clean,
+        label="test",
+    )
+
+
+def test_connections_are_reused_most_recent_first():
+    p = pool()
+    a, b = p.get(), p.get()
+    p.put(a)
+    p.put(b)
+    assert p.get() is b
+    assert p.get() is a
+
+
+def test_at_most_size_plus_overflow_are_lent_and_borrowers_wait():
+    p = pool(size=1, overflow=1, timeout=0.15)
+    a, b = p.get(), p.get()
+    started = time.monotonic()
+    with pytest.raises(DatabaseError, match="stayed in use"):
+        p.get()
+    assert time.monotonic() - started >= 0.15
+    got: list = []
+    waiter = threading.Thread(target=lambda: got.append(p.get()))
+    waited_from = time.monotonic()
+    waiter.start()
+    time.sleep(0.05)
+    p.put(a)
+    waiter.join(1)
+    assert got == [a] and time.monotonic() - waited_from < 1
+    p.put(b)
+    p.put(got[0])
+    assert p.idle == 1  # only ``size`` are kept idle; the other was closed
+    assert b.closed or a.closed
+
+
+def test_dirty_dead_and_old_connections_are_not_lent_again():
+    p = pool(recycle=0.05)
+    a = p.get()
+    a.driver_connection.clean = False  # came back inside a transaction
+    p.put(a)
+    assert a.closed and p.idle == 0
+    b = p.get()
+    p.put(b)
+    b.driver_connection.alive = False
+    c = p.get()
+    assert c is not b and b.closed
+    p.put(c)
+    time.sleep(0.06)
+    d = p.get()
+    assert d is not c and c.closed
+
+
+def test_discard_closes_and_frees_the_slot():
+    p = pool(size=1, overflow=0, timeout=0.1)
+    a = p.get()
+    p.discard(a)
+    assert a.invalidated and a.closed
+    b = p.get()
+    assert b is not a
