@@ -46,6 +46,7 @@ __all__ = ["OneStatement"]
 _DIVISION_BY_ZERO = "22012"
 _CACHE_LIMIT = 256
 INSERT, UPDATE, DELETE = "insert", "update", "delete"
+_WRITE_PREFIXES = tuple(f"w{i}_" for i in range(32))
 
 
 class OneStatement:
@@ -180,14 +181,13 @@ class OneStatement:
             params[f"p{i}_message_id"] = message_id
             params[f"p{i}_processed_at"] = now
         for i, (write, kind) in enumerate(writes):
-            prefix = f"w{i}_"
-            params[prefix + PK_PARAM] = write.identity
+            keys = write.table.keys(_WRITE_PREFIXES[i] if i < len(_WRITE_PREFIXES) else f"w{i}_")
+            params[keys[-2]] = write.identity
             if kind == DELETE:
                 continue
-            for name, value in write.table.params(write.record, write.expected + 1).items():
-                params[prefix + name] = value
+            write.table.bind(write.record, write.expected + 1, params, keys)
             if kind == UPDATE:
-                params[prefix + EXPECTED_PARAM] = write.guard
+                params[keys[-1]] = write.guard
         for k, (store, messages) in enumerate(events):
             params.update(store.params(messages, prefix=f"e{k}_"))
         if outbox:

@@ -123,6 +123,7 @@ class SqlEventStore:
             else None
         )
         self._insert_sql: dict[int, str] = {}
+        self._bind_keys: dict[tuple[str, int], tuple[str, ...]] = {}
         self._position_constraint = constraint_name(self.table.name, "stream_position_key")
 
     # -- schema ---------------------------------------------------------------------
@@ -220,6 +221,15 @@ class SqlEventStore:
                     stored.append((meta, int(found[0]), int(found[1])))
         return stored
 
+    def _keys(self, prefix: str, row: int) -> tuple[str, ...]:
+        found = self._bind_keys.get((prefix, row))
+        if found is None:
+            names = (*_COLUMNS[:6], "offset", *_COLUMNS[6:])
+            found = self._bind_keys[(prefix, row)] = tuple(
+                f"{prefix}{name}_{row}" for name in names
+            )
+        return found
+
     def params(self, messages: Sequence[Any], prefix: str = "") -> dict[str, Any]:
         """Bind values of an insert of ``messages`` (see :meth:`insert_statement`)."""
         postgres = self.engine.is_postgres
@@ -241,25 +251,31 @@ class SqlEventStore:
             else:
                 offset = unknown.get(stream, 0)
                 unknown[stream] = offset + 1
+            data = meta.to_dict()
             moment = meta.time
             if moment is not None:
-                moment = _utc(moment)
-                if not postgres:
-                    moment = moment.isoformat()
-            data = meta.to_dict()
+                # PostgreSQL parses the ISO text itself (any offset); SQLite compares
+                # the text, so it is stored in UTC
+                moment = (
+                    data["time"]
+                    if postgres and moment.tzinfo is not None
+                    else _utc(moment).isoformat()
+                )
             data["position"] = position
-            params[f"{prefix}message_id_{i}"] = meta.id
-            params[f"{prefix}stream_{i}"] = stream
-            params[f"{prefix}category_{i}"] = category_of(stream)
-            params[f"{prefix}type_{i}"] = meta.type or type(message).__name__
-            params[f"{prefix}kind_{i}"] = meta.kind
-            params[f"{prefix}position_{i}"] = position
-            params[f"{prefix}offset_{i}"] = offset
-            params[f"{prefix}correlation_id_{i}"] = meta.correlation_id
-            params[f"{prefix}causation_id_{i}"] = meta.causation_id
-            params[f"{prefix}time_{i}"] = moment
-            params[f"{prefix}metadata_{i}"] = dumps(data)
-            params[f"{prefix}data_{i}"] = dumps(message.to_dict())
+            (k_id, k_stream, k_category, k_type, k_kind, k_position, k_offset, k_correlation,
+             k_causation, k_time, k_metadata, k_data) = self._keys(prefix, i)  # fmt: skip
+            params[k_id] = meta.id
+            params[k_stream] = stream
+            params[k_category] = category_of(stream)
+            params[k_type] = meta.type or type(message).__name__
+            params[k_kind] = meta.kind
+            params[k_position] = position
+            params[k_offset] = offset
+            params[k_correlation] = meta.correlation_id
+            params[k_causation] = meta.causation_id
+            params[k_time] = moment
+            params[k_metadata] = dumps(data)
+            params[k_data] = dumps(message.to_dict())
         return params
 
     def _insert(self, rows: int) -> str:

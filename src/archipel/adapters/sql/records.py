@@ -95,6 +95,7 @@ class RecordTable:
         c = t.c
         pk = c[self.id_field] == sa.bindparam(PK_PARAM)
         compile_ = engine.compile
+        self._keys: dict[str, tuple[str, ...]] = {}
         self.select_sql = compile_(sa.select(*[c[n] for n in self.read_names]).where(pk))
         self.insert_sql = compile_(
             t.insert().values({n: sa.bindparam(n, type_=c[n].type) for n in self.read_names})
@@ -120,6 +121,32 @@ class RecordTable:
                 params[name] = dumps(value)
         params[VERSION] = version
         return params
+
+    def keys(self, prefix: str) -> tuple[str, ...]:
+        """Bind names ``prefix + column`` for ``names``, ``_version``, identity and guard
+        (cached: the one-statement commit prefixes every write's parameters)."""
+        found = self._keys.get(prefix)
+        if found is None:
+            found = (
+                *[prefix + n for n in self.read_names],
+                prefix + PK_PARAM,
+                prefix + EXPECTED_PARAM,
+            )
+            self._keys[prefix] = found
+        return found
+
+    def bind(
+        self, record: dict[str, Any], version: int, params: dict[str, Any], keys: tuple[str, ...]
+    ) -> None:
+        """Put ``record``'s bind values (see :meth:`params`) into ``params`` under ``keys``."""
+        get = record.get
+        json_names = self.json_names
+        for key, name in zip(keys, self.names, strict=False):
+            value = get(name)
+            if value is not None and name in json_names:
+                value = dumps(value)
+            params[key] = value
+        params[keys[len(self.names)]] = version
 
     def record(self, row: Any) -> dict[str, Any]:
         """The primitive record (with ``_version``) of a row in ``read_names`` order."""
