@@ -213,10 +213,16 @@ class Consumer:
                 part.queues[lane].append(_Item(entry, lane))
         log.info("%s: owns partition %s (%d entries taken over)", self.sub.name, partition, part.size())
 
-    def _lost(self, partition: int) -> None:
+    def _lost(self, partition: int, committing: bool = False) -> None:
         self.parts.pop(partition, None)
         self.ownership.drop(partition)
-        log.warning("%s: lost partition %s to another worker; its work was not committed", self.sub.name, partition)
+        if committing:
+            log.warning(
+                "%s: lost partition %s to another worker while committing: the commit was refused "
+                "(fenced) and rolled back", self.sub.name, partition,
+            )
+        else:
+            log.warning("%s: lost partition %s to another worker (lease expired)", self.sub.name, partition)
 
     # -- reading -------------------------------------------------------------
     def _streams(self, lane: str) -> list[str]:
@@ -361,7 +367,7 @@ class Consumer:
             self._ack(finished)
             part.queues[lane] = deque(i for i in queue if not i.done)
         if lost:
-            self._lost(part.number)
+            self._lost(part.number, committing=True)
         return len(finished)
 
     def _settle(self, part: _Partition, items: list[_Item]) -> None:

@@ -10,9 +10,11 @@ effects when needed (the lease fence). Tables are per domain:
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from archipel.errors import DatabaseError
 from archipel.fields import Dict, Float, Integer, String, Text
 from archipel.fields.base import Field
 from archipel.ports.schema import ModelSchema
@@ -96,6 +98,15 @@ def ensure_tables(domain: Domain) -> tuple[ModelSchema, ModelSchema]:
             done = set()
         missing = [s for s in schemas if s.table not in done]
         if missing:
-            database.setup(missing)
+            for attempt in range(3):
+                try:
+                    database.setup(missing)
+                    break
+                except DatabaseError:
+                    # two processes creating the same table at once: PostgreSQL's
+                    # CREATE TABLE IF NOT EXISTS can still collide; the next try sees it
+                    if attempt == 2:
+                        raise
+                    time.sleep(0.2 * (attempt + 1))
             done.update(s.table for s in missing)
     return schemas

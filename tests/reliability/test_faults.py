@@ -1,0 +1,186 @@
+"""Fault injection with real worker processes, PostgreSQL and Redis.
+
+Each scenario ends with the invariant checker (:meth:`Cluster.check`):
+every deposit handled once, in order per account, nothing left behind.
+The long ones are marked ``slow``; the unmarked ones are a fast
+representative subset for every CI run.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from archipel.engine.dlq import dead_letter_store
+from tests._servers import RedisServer
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(180)]
+
+
+def _pending(cluster, group_suffix: str) -> int:
+    """Entries read and not acknowledged, over every stream of the subscription's group."""
+    client = redis.Redis.from_url(cluster.config["brokers"]["default"]["URI"])
+    total = 0
+    for key in client.scan_iter(_type="stream"):
+        for group in client.xinfo_groups(key):
+            if group["name"].decode().endswith(group_suffix):
+                total += int(group["pending"])
+    client.close()
+    return total
+
+
+def test_kill_9_mid_batch_then_restart(make_cluster):
+    cluster = make_cluster()
+    worker = cluster.start_worker(ARCHIPEL_TEST_DELAY="0.004")
+    cluster.deposit_many(accounts=20, per_account=15)
+    cluster.wait_for(lambda: cluster.ledger_count() > 60, 60, "some progress")
+    worker.kill()  # kill -9 in the middle of a batch
+    assert cluster.ledger_count() < cluster.total()
+    cluster.start_worker()  # takes the partitions over once the dead worker's leases expire
+    cluster.wait_until_complete(60)
+    cluster.check()
+
+
+def test_crash_between_broker_publish_and_outbox_mark_sent(make_cluster):
+    cluster = make_cluster()
+    cluster.deposit_many(accounts=10, per_account=5)
+    crashing = cluster.start_worker(ARCHIPEL_TEST_CRASH_AFTER_PUBLISH="1")
+    assert crashing.proc.wait(60) == 9, crashing.output()[-2000:]
+    assert "crashing after publishing" in crashing.output()
+    # the published commands are on Redis, yet their outbox rows are still pending
+    assert cluster.bank.providers.database("default").outbox().pending_count() > 0
+    cluster.start_worker()  # relays them again: consumers drop the copies
+    cluster.wait_until_complete(60)
+    cluster.check()
+
+
+def test_poison_message_retries_dlq_fix_and_replay(make_cluster, tmp_path: Path):
+    fix = tmp_path / "fixed"
+    cluster = make_cluster(max_retries=2, retry_delay_seconds=0.05)
+    worker = cluster.start_worker(ARCHIPEL_TEST_FIX_FILE=str(fix))
+    cluster.deposit("poisoned", 1)
+    cluster.deposit("poisoned", -5)  # the projector raises for this one until the fix
+    cluster.deposit("poisoned", 1)  # parked behind it: order is kept
+    cluster.deposit_many(accounts=3, per_account=4)
+    store = dead_letter_store(cluster.bank)
+    cluster.wait_for(lambda: len(store.list()) == 2, 60, "the dead letter and the parked one")
+    cluster.wait_for(lambda: cluster.ledger_count() == cluster.total() - 2, 60, "the others")
+    letter, parked = store.list()
+    assert letter.attempts == 3 and "poison deposit 2 of poisoned" in (letter.error or "")
+    assert parked.parked_behind == letter.id
+    assert worker.output().count("failed (attempt") == 2  # two retries, with backoff
+
+    fix.touch()  # deploy the fix
+    assert store.replay_all() == 2
+    cluster.wait_until_complete(60)
+    cluster.check()  # the poisoned deposit was applied exactly once, in order
+    assert worker.stop() == 0
+
+
+def test_kill_a_consumer_holding_pending_entries(make_cluster):
+    cluster = make_cluster(messages_per_tick=100)
+    worker = cluster.start_worker(ARCHIPEL_TEST_DELAY="0.02")
+    cluster.deposit_many(accounts=40, per_account=5)
+    cluster.wait_for(lambda: _pending(cluster, "LedgerProjector") > 0, 60, "entries read by the projector")
+    worker.kill()
+    assert _pending(cluster, "LedgerProjector") > 0  # the dead consumer still owns them
+    cluster.start_worker()
+    cluster.wait_until_complete(90)
+    cluster.wait_for(lambda: _pending(cluster, "LedgerProjector") == 0, 30, "pending entries taken over")
+    cluster.check()
+
+
+@pytest.mark.slow
+def test_sigstop_past_the_lease_then_sigcont_cannot_commit(make_cluster):
+    cluster = make_cluster(lease_seconds=1.5)
+    paused = cluster.start_worker(ARCHIPEL_TEST_DELAY="0.01")
+    cluster.deposit_many(accounts=20, per_account=10)
+    cluster.wait_for(lambda: cluster.ledger_count() > 20, 60, "some progress")
+    paused.signal(signal.SIGSTOP)  # frozen in the middle of its work
+    time.sleep(2.5)  # past its lease
+    other = cluster.start_worker()
+    cluster.wait_until_complete(90)  # the other worker took every partition over
+    paused.signal(signal.SIGCONT)
+    cluster.wait_for(
+        lambda: "the commit was refused" in paused.output(), 30,
+        "the paused worker's in-flight commit to be refused",
+    )
+    time.sleep(1.0)
+    cluster.check()  # its late commit was refused: nothing applied twice
+    assert paused.stop() == 0
+    assert other.stop() == 0
+
+
+@pytest.mark.slow
+def test_restart_redis_under_load(make_cluster, tmp_path: Path):
+    durable = RedisServer.launch(config={"appendonly": "yes", "appendfsync": "always"})
+    try:
+        cluster = make_cluster(redis_url=durable.url())
+        first = cluster.start_worker(ARCHIPEL_TEST_DELAY="0.002")
+        second = cluster.start_worker(ARCHIPEL_TEST_DELAY="0.002")
+        cluster.deposit_many(accounts=20, per_account=10)
+        cluster.wait_for(lambda: cluster.ledger_count() > 20, 60, "some progress")
+        assert cluster.ledger_count() < cluster.total()  # restart in the middle of the work
+        durable.restart(graceful=False)  # kill -9 and start again (AOF, fsync always)
+        cluster.deposit_many(accounts=20, per_account=5)  # load keeps coming
+        durable.restart(graceful=True)
+        cluster.deposit_many(accounts=20, per_account=2)
+        cluster.wait_until_complete(120)
+        cluster.check()
+        assert first.stop() == 0
+        assert second.stop() == 0
+    finally:
+        durable.destroy()
+
+
+@pytest.mark.slow
+def test_two_worker_processes_share_the_work(make_cluster):
+    cluster = make_cluster()
+    workers = [cluster.start_worker(ARCHIPEL_TEST_DELAY="0.002") for _ in range(2)]
+    cluster.deposit_many(accounts=30, per_account=10)
+    cluster.wait_until_complete(90)
+    cluster.check()
+    for worker in workers:
+        assert "owns partition" in worker.output()
+        assert worker.stop() == 0
+
+
+@pytest.mark.slow
+def test_bulk_flood_does_not_delay_production(make_cluster):
+    from archipel.engine import lanes
+
+    cluster = make_cluster(priority_lanes=True, messages_per_tick=50)
+    bulk_total = 4000
+    with lanes.bulk():
+        for n in range(bulk_total):
+            cluster.deposit(f"bulk-{n % 300}")
+    worker = cluster.start_worker(ARCHIPEL_TEST_DELAY="0.005")
+    ledger = cluster.bank.query_for(cluster.bank.elements["Ledger"])
+
+    def bulk_done() -> int:
+        return cluster.ledger_count() - sum(1 for a in cluster.expected if a.startswith("prod"))
+
+    cluster.wait_for(lambda: bulk_done() > 100, 60, "the bulk flood to be under way")
+    latencies = []
+    for n in range(15):
+        started = time.monotonic()
+        cluster.deposit(f"prod-{n}")
+        with cluster.bank.domain_context():
+            while ledger.get_or_none(f"prod-{n}") is None:
+                assert time.monotonic() - started < 10, "a production deposit waited 10 s"
+                time.sleep(0.005)
+        latencies.append(time.monotonic() - started)
+    backlog = bulk_total - bulk_done()
+    assert backlog > 0, "the flood was over before production was measured: make it bigger"
+    latencies.sort()
+    assert latencies[len(latencies) // 2] < 0.5, latencies
+    assert latencies[-1] < 1.5, latencies
+    cluster.wait_until_complete(180)  # bulk was never starved
+    cluster.check()
+    assert worker.stop() == 0
+    print(f"production latency p50={latencies[len(latencies)//2]:.3f}s max={latencies[-1]:.3f}s "
+          f"with {backlog} bulk deposits still waiting")
