@@ -107,3 +107,28 @@ def test_subscription_effects_commit_with_the_processed_record(make_bank):
     names = {name for name, _ in processed}
     assert any(name.endswith("LedgerProjector") for name in names)
     assert any(name.endswith("AccountCommands") for name in names)
+
+
+def test_adapters_that_mark_a_batch_at_once_are_used(make_bank):
+    from archipel.adapters import registry
+    from archipel.adapters.memory.database import MemoryDatabase, MemoryTransaction
+
+    calls: list[int] = []
+
+    class BulkTransaction(MemoryTransaction):
+        __slots__ = ()
+
+        def mark_processed_many(self, subscription, message_ids):
+            calls.append(len(message_ids))
+            return [self.mark_processed(subscription, m) for m in message_ids]
+
+    class BulkDatabase(MemoryDatabase):
+        def begin(self):
+            return BulkTransaction(self)
+
+    registry.register_provider("database", "memory-bulk", BulkDatabase)
+    bank = make_bank(config={"databases": {"default": {"provider": "memory-bulk"}}}, partitions=1)
+    expected = deposit_many(bank, accounts=4, per_account=10)
+    _drain(bank)
+    assert check_ledgers(bank, expected) == []
+    assert calls and max(calls) > 1  # whole batches were marked in one call

@@ -27,7 +27,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from archipel.engine.dlq import DeadLetterStore
-from archipel.engine.invoke import Batch, Decoded, decode, dispatch_inline, run_message
+from archipel.engine.invoke import (
+    Batch,
+    Decoded,
+    decode,
+    dispatch_inline,
+    mark_processed,
+    run_message,
+)
 from archipel.engine.lanes import BULK, PRODUCTION
 from archipel.engine.leases import LeaseStore
 from archipel.engine.ownership import Membership, PartitionOwnership
@@ -420,10 +427,11 @@ class Consumer:
         try:
             # the fence first: a lost lease fails fast, before any handler runs
             expires = self.leases.fence(lease, batch.transaction("default"), self.settings.lease_seconds)
+            marks = mark_processed(batch, self.sub.name, [i.decoded.message_id for i in items if i.decoded])
             for index, item in enumerate(items):
                 assert item.decoded is not None
                 try:
-                    run_message(self.domain, self.sub, item.decoded, batch)
+                    run_message(self.domain, self.sub, item.decoded, batch, marks[index] if marks else None)
                 except _OUTAGES:
                     raise
                 except Exception as exc:

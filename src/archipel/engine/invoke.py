@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from archipel.engine.subscriptions import Subscription
     from archipel.handling.dispatch import Route
 
-__all__ = ["Batch", "BatchUnitOfWork", "Decoded", "decode", "run_message"]
+__all__ = ["Batch", "BatchUnitOfWork", "Decoded", "decode", "mark_processed", "run_message"]
 
 
 class Batch:
@@ -186,12 +186,30 @@ def _run_process_manager(domain: Domain, batch: Batch, route: Route, message: An
     _in_uow(domain, batch, message, action)
 
 
-def run_message(domain: Domain, sub: Subscription, decoded: Decoded, batch: Batch) -> bool:
+def mark_processed(batch: Batch, subscription: str, message_ids: list[str]) -> list[bool] | None:
+    """Record a whole batch as processed in one call when the adapter can (``mark_processed_many``).
+
+    Returns one flag per id (False: handled before), or None when the adapter
+    only marks one message at a time (:func:`run_message` then does it).
+    """
+    many = getattr(batch.transaction("default"), "mark_processed_many", None)
+    if many is None:
+        return None
+    return [bool(flag) for flag in many(subscription, message_ids)]
+
+
+def run_message(
+    domain: Domain, sub: Subscription, decoded: Decoded, batch: Batch, marked: bool | None = None
+) -> bool:
     """Handle one message in ``batch``; False when it was handled before (a redelivery).
 
-    Exceptions from the handler propagate; the caller rolls the batch back.
+    ``marked`` is the outcome of a batch-wide :func:`mark_processed` (None:
+    mark it here). Exceptions from the handler propagate; the caller rolls
+    the batch back.
     """
-    if not batch.transaction("default").mark_processed(sub.name, decoded.message_id):
+    if marked is None:
+        marked = batch.transaction("default").mark_processed(sub.name, decoded.message_id)
+    if not marked:
         return False
     stack = _context.stack.get()
     token = _context.stack.set((*stack, domain))
