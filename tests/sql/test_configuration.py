@@ -159,3 +159,29 @@ def test_sqlite_synchronous_setting_is_checked():
             "default",
             {"provider": "sqlite", "database_uri": "sqlite://", "synchronous": "sometimes"},
         )
+
+
+def test_sqlite_files_run_in_wal_mode_and_survive_process_crashes_by_default(tmp_path: Path):
+    default = SqlDatabase(
+        "default", {"provider": "sqlite", "database_uri": f"sqlite:///{tmp_path / 'a.db'}"}
+    )
+    full = SqlDatabase(
+        "default",
+        {
+            "provider": "sqlite",
+            "database_uri": f"sqlite:///{tmp_path / 'b.db'}",
+            "synchronous": "full",
+        },
+    )
+
+    def pragmas(database: SqlDatabase) -> tuple:
+        with database.engine.connection() as conn:
+            return (
+                conn.execute("PRAGMA journal_mode").fetchone()[0],
+                conn.execute("PRAGMA synchronous").fetchone()[0],
+            )
+
+    assert pragmas(default) == ("wal", 1)  # NORMAL
+    assert pragmas(full) == ("wal", 2)  # FULL
+    default.close()
+    full.close()

@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from archipel.adapters.sql.event_store import CHUNK
 from archipel.adapters.sql.records import EXPECTED_PARAM, PK_PARAM, RecordTable
 from archipel.adapters.sql.tables import VERSION
 from archipel.errors import ArchipelError, DuplicateMessageError
@@ -45,6 +44,9 @@ __all__ = ["OneStatement"]
 
 _DIVISION_BY_ZERO = "22012"
 _CACHE_LIMIT = 256
+# the largest write sets sent as one statement (see OneStatement.fits)
+_MAX_WRITES = 8
+_MAX_ROWS = 16
 INSERT, UPDATE, DELETE = "insert", "update", "delete"
 _WRITE_PREFIXES = tuple(f"w{i}_" for i in range(32))
 
@@ -58,10 +60,18 @@ class OneStatement:
 
     @staticmethod
     def fits(tx: SqlTransaction) -> bool:
-        """Whether the transaction's writes fit one statement (batches of one chunk)."""
+        """Whether the transaction's writes are a unit of work's, not a batch's.
+
+        Each shape of write set is compiled once; the large, varied write sets of
+        batches (the server's) would compile a new statement nearly every time,
+        where the per-kind statements are compiled once. They gain little anyway:
+        the round trips saved are few next to what they write.
+        """
+        events = sum(len(messages) for _, messages in tx.pending_events)
         return (
-            all(len(messages) <= CHUNK for _, messages in tx.pending_events)
-            and len(tx.pending_outbox) <= CHUNK
+            len(tx.pending_writes) + len(tx.pending_processed) <= _MAX_WRITES
+            and events <= _MAX_ROWS
+            and len(tx.pending_outbox) <= _MAX_ROWS
         )
 
     # -- building -----------------------------------------------------------------------

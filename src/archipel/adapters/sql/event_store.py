@@ -172,8 +172,8 @@ class SqlEventStore:
 
     def _append_now(self, messages: Sequence[Any]) -> int:
         engine = self.engine
-        # one statement needs no transaction on PostgreSQL; SQLite writers take the lock first
-        explicit = not engine.is_postgres or self.statement_count(len(messages)) > 1
+        # one statement is atomic by itself (and takes SQLite's write lock before it reads)
+        explicit = self.statement_count(len(messages)) > 1
 
         def write(conn: Any) -> list[tuple[Any, int, int]]:
             cursor = conn.cursor()

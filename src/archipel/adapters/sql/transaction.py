@@ -7,8 +7,10 @@ one statement per kind (events in multi-row inserts), ``COMMIT``. The
 connection is held only for that moment, so no transaction stays open
 while handler code runs; on PostgreSQL that matters twice, since an open
 writing transaction holds back gap-free event readers. A transaction that
-is a single statement runs without ``BEGIN``/``COMMIT`` round trips on
-PostgreSQL (a statement is atomic).
+is a single statement runs without ``BEGIN``/``COMMIT`` (a statement is
+atomic), and on PostgreSQL a transaction of several writes is sent as one
+statement too (:mod:`archipel.adapters.sql.combined`): one round trip per
+unit of work.
 
 Reads before any write run as single statements on a pooled connection;
 after a write was sent (a ``query`` sends pending writes first) they run in
@@ -375,13 +377,12 @@ class SqlTransaction:
         if self._done:
             return
         try:
-            statements = (
-                self._statement_count() if self._conn is None and self.engine.is_postgres else 0
-            )
+            statements = self._statement_count() if self._conn is None else 0
             if statements == 1:
-                # one statement is atomic by itself: no BEGIN/COMMIT round trips
+                # one statement is atomic by itself: no BEGIN/COMMIT round trips (a
+                # SQLite write statement takes the write lock before it reads)
                 self.engine.run(self._flush, retry=False)
-            elif statements > 1 and self.db.one_statement.fits(self):
+            elif statements > 1 and self.engine.is_postgres and self.db.one_statement.fits(self):
                 # several writes, sent as one statement (see combined.py)
                 self.engine.run(self._one_statement, retry=False)
             else:
