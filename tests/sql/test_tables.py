@@ -106,3 +106,14 @@ def test_long_names_fit_postgresql(domain):
         assert repo.get("k").label == "x"
     name = constraint_name("x" * 80, "pkey")
     assert len(name) == 63
+
+
+def test_truncate_before_setup_changes_nothing(domain):
+    define(domain)
+    domain.init(traverse=False)
+    with domain.domain_context():
+        domain.drop_database()
+        domain.truncate_database()  # no tables yet: nothing to empty, no error
+        domain.setup_database()
+        domain.truncate_database()
+        assert domain.event_store.read_all() == []

@@ -32,7 +32,7 @@ from archipel.adapters.sql.engine import SqlEngine, dumps, loads
 from archipel.adapters.sql.gapfree import GapFreeReader, stuck_transactions
 from archipel.adapters.sql.tables import constraint_name, events_table
 from archipel.adapters.sql.transaction import SqlTransaction, unique_violation
-from archipel.errors import ConfigurationError, ExpectedVersionError
+from archipel.errors import ConfigurationError, ExpectedVersionError, SchemaMissingError
 from archipel.ports.event_store import StoredMessage
 
 __all__ = ["SqlEventStore", "create_event_store", "CHUNK", "EVENTS_TABLE"]
@@ -143,13 +143,17 @@ class SqlEventStore:
         self.engine.execute_ddl(self.ddl(create=False))
 
     def truncate(self) -> None:
+        """Delete every message (a missing table is left missing, like the other tables)."""
         if self.engine.is_postgres:
             statement: Any = sa.text(
                 f"TRUNCATE {self.engine.dialect.identifier_preparer.quote(self.table.name)} RESTART IDENTITY"
             )  # noqa: S608 - quoted identifier
         else:
             statement = sa.delete(self.table)
-        self.engine.execute_ddl([statement])
+        try:
+            self.engine.execute_ddl([statement])
+        except SchemaMissingError:
+            pass  # nothing stored: nothing to delete
 
     # -- writing --------------------------------------------------------------------
     def statement_count(self, messages: int) -> int:

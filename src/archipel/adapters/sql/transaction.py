@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 __all__ = ["SqlTransaction", "unique_violation"]
 
 _DELETE = object()
+#: ids per query of :meth:`SqlTransaction.mark_processed_many` (SQLite allows 999 parameters)
+_PROCESSED_CHUNK = 500
 
 
 def unique_violation(exc: BaseException) -> str | None:
@@ -184,6 +186,44 @@ class SqlTransaction:
         # recorded at commit; a concurrent twin then fails there (DuplicateMessageError)
         self._processed.append(key)
         return True
+
+    def mark_processed_many(self, subscription: str, message_ids: Sequence[str]) -> list[bool]:
+        """:meth:`mark_processed` for a batch, with one query for all of it (the engine's batches).
+
+        Returns one flag per id, False for those already recorded (in the
+        database, in this transaction, or earlier in ``message_ids``).
+        """
+        recorded = set(self._processed)
+        wanted = [m for m in dict.fromkeys(message_ids) if (subscription, m) not in recorded]
+        seen: set[str] = set()
+        for start in range(0, len(wanted), _PROCESSED_CHUNK):
+            chunk = wanted[start : start + _PROCESSED_CHUNK]
+            sql, params = self._processed_among(subscription, chunk)
+            seen.update(str(row[0]) for row in self._read(sql, params, True))
+        flags = []
+        for message_id in message_ids:
+            key = (subscription, message_id)
+            if key in recorded or message_id in seen:
+                flags.append(False)
+                continue
+            recorded.add(key)
+            self._processed.append(key)
+            flags.append(True)
+        return flags
+
+    def _processed_among(self, subscription: str, ids: list[str]) -> tuple[str, dict[str, Any]]:
+        table = self.engine.dialect.identifier_preparer.quote(self.db.processed.name)
+        if self.engine.is_postgres:
+            sql = (
+                f"SELECT message_id FROM {table} "  # noqa: S608 - quoted framework table
+                "WHERE subscription = %(subscription)s AND message_id = ANY(%(ids)s)"
+            )
+            return sql, {"subscription": subscription, "ids": ids}
+        names = ", ".join(f":m{i}" for i in range(len(ids)))
+        sql = f"SELECT message_id FROM {table} WHERE subscription = :subscription AND message_id IN ({names})"  # noqa: S608
+        params: dict[str, Any] = {f"m{i}": m for i, m in enumerate(ids)}
+        params["subscription"] = subscription
+        return sql, params
 
     def append_events(self, store: SqlEventStore, messages: Sequence[Any]) -> int:
         """Buffer an event store's append (called by :meth:`SqlEventStore.append`)."""
