@@ -8,6 +8,7 @@ representative subset for every CI run.
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from pathlib import Path
@@ -184,3 +185,35 @@ def test_bulk_flood_does_not_delay_production(make_cluster):
     assert worker.stop() == 0
     print(f"production latency p50={latencies[len(latencies)//2]:.3f}s max={latencies[-1]:.3f}s "
           f"with {backlog} bulk deposits still waiting")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_workers_option_forks_supervised_worker_processes(make_cluster):
+    cluster = make_cluster()
+    supervisor = cluster.start_worker(ARCHIPEL_TEST_WORKERS="2")
+    cluster.wait_for(lambda: len(_children(supervisor.pid)) == 2, 30, "two worker processes")
+    cluster.deposit_many(accounts=10, per_account=5)
+    cluster.wait_until_complete(60)
+    victim = _children(supervisor.pid)[0]
+    os.kill(victim, signal.SIGKILL)  # a worker dies: the supervisor starts another
+    cluster.wait_for(
+        lambda: victim not in _children(supervisor.pid) and len(_children(supervisor.pid)) == 2,
+        30, "the dead worker to be replaced",
+    )
+    cluster.deposit_many(accounts=10, per_account=5)
+    cluster.wait_until_complete(60)
+    cluster.check()
+    assert supervisor.stop() == 0, supervisor.output()[-3000:]
+    assert "restarting it" in supervisor.output()

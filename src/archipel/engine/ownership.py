@@ -33,8 +33,17 @@ log = logging.getLogger("archipel.engine.ownership")
 class Membership:
     """This worker's member lease and the count of live workers (cached briefly)."""
 
-    def __init__(self, leases: LeaseStore, domain: Domain, worker_id: str, lease_seconds: float) -> None:
+    def __init__(
+        self,
+        leases: LeaseStore,
+        domain: Domain,
+        worker_id: str,
+        lease_seconds: float,
+        relay_weight: float = 0.0,
+    ) -> None:
         self.leases = leases
+        self.relay_weight = relay_weight
+        self._relays: set[str] = set()
         self.worker_id = worker_id
         self.lease_seconds = lease_seconds
         self.scope = f"{domain.snake_name}/members"
@@ -59,16 +68,33 @@ class Membership:
                 f"{self.scope}/{self.worker_id}", self.scope, self.worker_id, self.lease_seconds
             )
 
+    def _refresh(self) -> None:
+        now = time.monotonic()
+        if now - self._counted_at > min(1.0, self.lease_seconds / 4):
+            owners = {r["owner"] for r in self.leases.live(self.scope)}
+            owners.add(self.worker_id)
+            self._count = len(owners)
+            self._relays = {r["owner"] for r in self.leases.live("relay")} & owners
+            self._counted_at = now
+
     def count(self) -> int:
         """Live workers (at least 1: this one)."""
         with self._lock:
-            now = time.monotonic()
-            if now - self._counted_at > min(1.0, self.lease_seconds / 4):
-                owners = {r["owner"] for r in self.leases.live(self.scope)}
-                owners.add(self.worker_id)
-                self._count = len(owners)
-                self._counted_at = now
+            self._refresh()
             return self._count
+
+    def capacities(self) -> tuple[float, float, bool]:
+        """``(total capacity, this worker's capacity, this worker relays)`` of the live workers.
+
+        A worker counts 1, less ``relay_weight`` while it relays an outbox:
+        the relay costs it a share of its time, so it takes fewer partitions.
+        """
+        with self._lock:
+            self._refresh()
+            relays = self.worker_id in self._relays
+            weight = self.relay_weight if self._count > 1 else 0.0
+            total = self._count - weight * len(self._relays)
+            return total, (1.0 - weight if relays else 1.0), relays
 
     def leave(self) -> None:
         with self._lock:
@@ -109,7 +135,13 @@ class PartitionOwnership:
         return f"{self.scope}/{partition}"
 
     def share(self) -> int:
-        return math.ceil(self.partitions / max(1, self.membership.count()))
+        """This worker's fair number of partitions (rounded so that all are covered)."""
+        total, mine, relays = self.membership.capacities()
+        exact = self.partitions * mine / max(total, 1e-9)
+        if relays and mine < 1.0:
+            # the relaying worker rounds down, the others round up: nothing is left over
+            return max(1, math.floor(exact + 1e-9))
+        return min(self.partitions, math.ceil(exact - 1e-9))
 
     def acquire_missing(self) -> list[int]:
         """Take free or expired partitions up to the fair share; return the new ones."""

@@ -6,7 +6,9 @@
 parallelism and of ownership between workers), ``lease_seconds`` (how long a
 worker owns a partition or the relay without renewing; a worker silent for
 longer is taken over), ``relay_batch_size``, ``outbox_retention_seconds``,
-``trim_interval_seconds``.
+``trim_interval_seconds``, ``relay_weight`` (the share of a worker's time
+the outbox relay is assumed to take: a worker that relays takes that much
+fewer partitions when others are there to take them).
 
 ``[server.stream_subscription]``: ``blocking_timeout_ms``, ``max_retries``,
 ``retry_delay_seconds`` (first backoff; doubles each retry, with jitter, up
@@ -50,6 +52,7 @@ class EngineSettings:
     partitions: int = 4
     lease_seconds: float = 10.0
     relay_batch_size: int = 500
+    relay_weight: float = 0.25
     outbox_retention_seconds: float = 300.0
     trim_interval_seconds: float = 30.0
     health_port: int | None = None
@@ -72,6 +75,7 @@ class EngineSettings:
             partitions=int(_number(server, "partitions", 4, 1)),
             lease_seconds=_number(server, "lease_seconds", 10.0, 0.2),
             relay_batch_size=int(_number(server, "relay_batch_size", 500, 1)),
+            relay_weight=min(0.9, _number(server, "relay_weight", 0.25, 0)),
             outbox_retention_seconds=_number(server, "outbox_retention_seconds", 300.0, 0),
             trim_interval_seconds=_number(server, "trim_interval_seconds", 30.0, 0.1),
             health_port=int(health) if health else None,

@@ -57,7 +57,9 @@ class Worker:
         self.broker = domain.providers.broker("default")
         self.leases = LeaseStore(domain)
         self.dlq = DeadLetterStore(domain)
-        self.membership = Membership(self.leases, domain, self.worker_id, self.settings.lease_seconds)
+        self.membership = Membership(
+            self.leases, domain, self.worker_id, self.settings.lease_seconds, self.settings.relay_weight
+        )
         self.subscriptions = active_subscriptions(domain)
         self.consumers = [
             Consumer(
