@@ -185,3 +185,38 @@ def test_sqlite_files_run_in_wal_mode_and_survive_process_crashes_by_default(tmp
     assert pragmas(full) == ("wal", 2)  # FULL
     default.close()
     full.close()
+
+
+@pytest.mark.parametrize(
+    "provider", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_echo_logs_every_statement_with_its_parameters(provider, request, tmp_path, caplog):
+    uri = (
+        f"sqlite:///{tmp_path / 'echo.db'}"
+        if provider == "sqlite"
+        else request.getfixturevalue("postgres_db_url")
+    )
+    domain = Domain(
+        name="Echo",
+        config={
+            "databases": {"default": {"provider": provider, "database_uri": uri, "echo": True}},
+            "event_store": {"provider": provider},
+        },
+    )
+
+    @domain.aggregate
+    class Note(BaseAggregate):
+        text = String()
+
+    domain.init(traverse=False)
+    try:
+        with domain.domain_context(), caplog.at_level(logging.INFO, logger="archipel.sql"):
+            domain.setup_database()
+            domain.repository_for(Note).add(Note(id="n1", text="logged value"))
+            assert domain.repository_for(Note).get("n1").text == "logged value"
+            domain.drop_database()
+    finally:
+        domain.shutdown()
+    text = caplog.text
+    assert "CREATE TABLE" in text and "INSERT INTO echo_note" in text and "logged value" in text
+    assert "SELECT" in text

@@ -18,7 +18,6 @@ and with the password masked.
 
 from __future__ import annotations
 
-import logging
 import select
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -33,6 +32,7 @@ from sqlalchemy.sql import visitors
 from sqlalchemy.sql.ddl import ExecutableDDLElement
 from sqlalchemy.sql.elements import BindParameter
 
+from archipel.adapters.sql.echo import EchoLease
 from archipel.adapters.sql.pool import ConnectionPool
 from archipel.domain.config import redact
 from archipel.errors import (
@@ -45,8 +45,6 @@ from archipel.errors import (
 )
 
 __all__ = ["SqlEngine", "normalize_url", "dumps", "loads"]
-
-log = logging.getLogger("archipel.sql")
 
 T = TypeVar("T")
 
@@ -198,7 +196,8 @@ class SqlEngine:
 
     # -- construction -------------------------------------------------------
     def _engine_options(self, settings: Mapping[str, Any]) -> dict[str, Any]:
-        options: dict[str, Any] = {"echo": self.echo}
+        # statements bypass SQLAlchemy's Connection: ``echo`` is handled in echo.py
+        options: dict[str, Any] = {}
         if self.is_postgres:
             options["connect_args"] = {
                 "connect_timeout": int(settings.get("connect_timeout", 10)),
@@ -267,6 +266,10 @@ class SqlEngine:
     # -- connections ----------------------------------------------------------
     def checkout(self) -> Any:
         """A pooled connection (``PoolProxiedConnection``); give it back with :meth:`checkin`."""
+        fairy = self._checkout()
+        return EchoLease(fairy) if self.echo else fairy
+
+    def _checkout(self) -> Any:
         pool = self._pool
         try:
             if pool is not None:
@@ -284,6 +287,8 @@ class SqlEngine:
             raise self.translate(exc) from exc
 
     def checkin(self, connection: Any) -> None:
+        if isinstance(connection, EchoLease):
+            connection = connection.fairy
         if self._pool is not None:
             self._pool.put(connection)
             return
@@ -295,6 +300,8 @@ class SqlEngine:
 
     def discard(self, connection: Any) -> None:
         """Drop a broken connection, and the idle ones (the server probably went away)."""
+        if isinstance(connection, EchoLease):
+            connection = connection.fairy
         if self._pool is None:
             self.checkin(connection)
             return
@@ -351,8 +358,6 @@ class SqlEngine:
                 cursor.execute(self.begin_sql)
                 try:
                     for text in texts:
-                        if self.echo:
-                            log.info("%s", text)
                         cursor.execute(text)
                 except BaseException:
                     cursor.execute("ROLLBACK")

@@ -216,7 +216,7 @@ class SqlTransaction:
         if self.engine.is_postgres:
             sql = (
                 f"SELECT message_id FROM {table} "  # noqa: S608 - quoted framework table
-                "WHERE subscription = %(subscription)s AND message_id = ANY(%(ids)s)"
+                "WHERE subscription = %(subscription)s AND message_id = ANY(%(ids)s::varchar[])"
             )
             return sql, {"subscription": subscription, "ids": ids}
         names = ", ".join(f":m{i}" for i in range(len(ids)))
