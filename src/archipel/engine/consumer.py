@@ -139,9 +139,7 @@ class Consumer:
         self.dead_lettered = 0
         self._pool: ThreadPoolExecutor | None = None
         self._count_lock = threading.Lock()
-        for partition in range(sub.partitions(settings)):
-            for stream in sub.broker_streams(settings, partition if sub.partitioned else None):
-                broker.ensure_group(stream, self.group)
+        self._groups_ready = False
 
     # -- the loop --------------------------------------------------------------
     def run(self) -> None:
@@ -195,7 +193,17 @@ class Consumer:
             log.exception("%s: releasing partitions failed", self.sub.name)
 
     # -- ownership -------------------------------------------------------------
+    def _ensure_groups(self) -> None:
+        # every stream gets the group at once (not at its first read), so that
+        # trimming never drops what this subscription has not read yet
+        if self._groups_ready:
+            return
+        for stream in self.sub.broker_streams(self.settings):
+            self.broker.ensure_group(stream, self.group)
+        self._groups_ready = True
+
     def _maintain(self) -> None:
+        self._ensure_groups()
         for partition in self.ownership.surplus():
             if self.parts.get(partition) is not None:
                 self.parts.pop(partition)
@@ -324,6 +332,8 @@ class Consumer:
         for item in part.queues[lane]:
             if len(batch) >= limit:
                 break
+            if item.done:
+                continue  # handled; its acknowledgement failed and is retried
             try:
                 self._prepare(item)
             except Exception as exc:  # undecodable: retrying cannot help
