@@ -320,3 +320,31 @@ def test_updates_and_deletes_together(model):
     assert reader.get(schema, "a1")["_version"] == 1
     assert reader.get(schema, "a2") is None
     assert reader.get(schema, "a3")["_version"] == 0
+
+
+@pytest.mark.parametrize("provider", SQL_PROVIDERS, indirect=True)
+def test_a_batch_marks_many_messages_processed_at_once(model):
+    tx = db(model).begin()
+    assert tx.mark_processed("sub", "m0") is True
+    tx.commit()
+    batch = db(model).begin()
+    ids = [f"m{i}" for i in range(600)] + ["m5"]  # more than one query's worth, one twice
+    flags = batch.mark_processed_many("sub", ids)
+    assert flags[0] is False  # recorded before
+    assert all(flags[1:600]) and flags[600] is False  # m5 twice in the batch
+    assert batch.mark_processed("sub", "m7") is False
+    batch.commit()
+    later = db(model).begin()
+    assert later.mark_processed_many("sub", ["m1", "m599", "new"]) == [False, False, True]
+    later.rollback()
+
+
+@pytest.mark.parametrize("provider", SQL_PROVIDERS, indirect=True)
+def test_a_batch_racing_a_twin_fails_at_commit(model):
+    first, twin = db(model).begin(), db(model).begin()
+    assert first.mark_processed_many("sub", ["a", "b", "c"]) == [True, True, True]
+    assert twin.mark_processed_many("sub", ["x", "b", "y"]) == [True, True, True]
+    first.commit()
+    with pytest.raises(DuplicateMessageError, match="message b"):
+        twin.commit()
+    assert db(model).begin().mark_processed_many("sub", ["x", "y"]) == [True, True]

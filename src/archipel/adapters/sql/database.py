@@ -75,8 +75,34 @@ class SqlDatabase:
             .on_conflict_do_nothing(index_elements=["subscription", "message_id"])
             .returning(c.subscription)
         )
+        self._processed_many: dict[int, str] = {}
         self._event_store: SqlEventStore | None = None
         self.one_statement = OneStatement(self)
+
+    def processed_insert_many_sql(self, rows: int) -> str:
+        """A multi-row insert of processed-message records (``s{i}``, ``m{i}``, ``at``),
+        skipping those already there and returning the ones it stored."""
+        sql = self._processed_many.get(rows)
+        if sql is None:
+            c = self.processed.c
+            at = sa.bindparam("at", type_=c.processed_at.type)
+            values = [
+                {
+                    "subscription": sa.bindparam(f"s{i}", type_=c.subscription.type),
+                    "message_id": sa.bindparam(f"m{i}", type_=c.message_id.type),
+                    "processed_at": at,
+                }
+                for i in range(rows)
+            ]
+            dialect_insert = postgresql.insert if self.engine.is_postgres else sqlite.insert
+            sql = self.engine.compile(
+                dialect_insert(self.processed)
+                .values(values)
+                .on_conflict_do_nothing(index_elements=["subscription", "message_id"])
+                .returning(c.subscription, c.message_id)
+            )
+            self._processed_many[rows] = sql
+        return sql
 
     def __repr__(self) -> str:
         return f"SqlDatabase({self.name!r}, {self.engine.safe_url!r})"

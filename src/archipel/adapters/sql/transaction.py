@@ -290,15 +290,28 @@ class SqlTransaction:
     def _send_processed(self, cursor: Any) -> None:
         db = self.db
         now = db.clock()
-        for subscription, message_id in self._processed:
+        pending = self._processed
+        if len(pending) == 1:
+            subscription, message_id = pending[0]
             cursor.execute(
                 db.processed_insert_sql,
                 {"subscription": subscription, "message_id": message_id, "processed_at": now},
             )
             if cursor.fetchone() is None:
-                raise DuplicateMessageError(
-                    f"{subscription} already handled message {message_id}: the redelivery is ignored"
-                )
+                raise _duplicate(subscription, message_id)
+        else:
+            # a batch's records: multi-row inserts, and whatever was not stored is a twin's
+            for start in range(0, len(pending), _PROCESSED_CHUNK):
+                chunk = pending[start : start + _PROCESSED_CHUNK]
+                params: dict[str, Any] = {"at": now}
+                for i, (subscription, message_id) in enumerate(chunk):
+                    params[f"s{i}"] = subscription
+                    params[f"m{i}"] = message_id
+                cursor.execute(db.processed_insert_many_sql(len(chunk)), params)
+                stored = {(str(s), str(m)) for s, m in cursor.fetchall()}
+                for key in chunk:
+                    if key not in stored:
+                        raise _duplicate(*key)
         self._processed.clear()
 
     def _send_writes(self, cursor: Any) -> None:
@@ -472,6 +485,12 @@ class SqlTransaction:
                 self.rollback()
             except Exception:  # noqa: S110 - interpreter shutdown or a dead connection
                 pass
+
+
+def _duplicate(subscription: str, message_id: str) -> DuplicateMessageError:
+    return DuplicateMessageError(
+        f"{subscription} already handled message {message_id}: the redelivery is ignored"
+    )
 
 
 def _conflict(write: _Write, actual: int | None) -> ExpectedVersionError:
