@@ -44,6 +44,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -325,6 +326,7 @@ def main() -> int:
     from tests._servers import PostgresServer
 
     server = PostgresServer.launch()
+    scratch = Path(tempfile.mkdtemp(prefix="archipel-bench-"))
     results: dict[str, list[Result]] = {}
     try:
         with server.connect() as conn:
@@ -333,7 +335,6 @@ def main() -> int:
                 for name in ("server_version", "fsync", "synchronous_commit", "wal_sync_method")
             }
         print(f"PostgreSQL {settings} on 127.0.0.1:{server.port}", file=sys.stderr)
-        scratch = Path(tempfile.mkdtemp(prefix="archipel-bench-"))
         chosen = args.only.split(",") if args.only else [*PG_CONTENDERS, *SQLITE_CONTENDERS]
         plan = [(name, n) for name in chosen if name != "protean"]
         for round_no in range(rounds):
@@ -349,6 +350,7 @@ def main() -> int:
             results["protean"] = [_run(server, scratch, "protean", args.protean_n)]
     finally:
         server.destroy()
+        shutil.rmtree(scratch, ignore_errors=True)
     _report(results, n, rounds, settings)
     return 0
 
