@@ -143,10 +143,20 @@ def test_building_a_domain_does_not_connect():
         domain.shutdown()
 
 
-def test_a_sqlite_file_in_a_missing_directory(tmp_path: Path):
+def test_a_sqlite_file_in_a_missing_directory_gets_its_directory(tmp_path: Path):
+    # `sqlite:///.archipel/app.db` must work on a fresh checkout
+    path = tmp_path / "nope" / "deeper" / "app.db"
+    database = SqlDatabase("default", {"provider": "sqlite", "database_uri": f"sqlite:///{path}"})
+    database.setup([])
+    database.close()
+    assert path.exists()
+
+
+def test_a_sqlite_file_whose_directory_cannot_exist(tmp_path: Path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
     database = SqlDatabase(
-        "default",
-        {"provider": "sqlite", "database_uri": f"sqlite:///{tmp_path / 'nope' / 'app.db'}"},
+        "default", {"provider": "sqlite", "database_uri": f"sqlite:///{blocker / 'app.db'}"}
     )
     with pytest.raises(DatabaseUnavailable, match="directory exists"):
         database.setup([])

@@ -108,6 +108,16 @@ def normalize_url(uri: str, provider: str = "sql") -> sa.URL:
     return url
 
 
+def _ensure_parent_folder(path: str) -> None:
+    """Create the folder of an SQLite file (``sqlite:///.archipel/app.db`` on a fresh checkout)."""
+    if path.startswith("file:"):
+        return
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # opening the database reports the problem with a clear message
+
+
 def _looks_alive(connection: Any) -> bool:
     """False when an idle psycopg connection was closed by the server.
 
@@ -179,6 +189,8 @@ class SqlEngine:
         self._password = self.url.password
         self.echo = bool(settings.get("echo", False))
         self._lock: threading.RLock | None = threading.RLock() if self.is_memory else None
+        if not self.is_postgres and not self.is_memory:
+            _ensure_parent_folder(self.url.database or "")
         self.engine = sa.create_engine(self.url, **self._engine_options(settings))
         self.dialect = self.engine.dialect
         sa.event.listen(self.engine, "connect", self._on_connect)
