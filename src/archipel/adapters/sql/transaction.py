@@ -214,9 +214,13 @@ class SqlTransaction:
     def _processed_among(self, subscription: str, ids: list[str]) -> tuple[str, dict[str, Any]]:
         table = self.engine.dialect.identifier_preparer.quote(self.db.processed.name)
         if self.engine.is_postgres:
+            # one index probe per id, whatever the planner believes about the table's
+            # size (a plain ``= ANY(...)`` scans every row of the subscription when
+            # the statistics are stale, as they are while the table grows fast)
             sql = (
-                f"SELECT message_id FROM {table} "  # noqa: S608 - quoted framework table
-                "WHERE subscription = %(subscription)s AND message_id = ANY(%(ids)s::varchar[])"
+                "SELECT u.id FROM unnest(%(ids)s::varchar[]) AS u(id), LATERAL ("  # noqa: S608
+                f"SELECT 1 FROM {table} p WHERE p.subscription = %(subscription)s "
+                "AND p.message_id = u.id LIMIT 1) AS found"
             )
             return sql, {"subscription": subscription, "ids": ids}
         names = ", ".join(f":m{i}" for i in range(len(ids)))
