@@ -119,6 +119,43 @@ def _worker(args: argparse.Namespace) -> int:
         return run_server(bench)
 
 
+#: pids of this benchmark's PostgreSQL postmaster and Redis server (set by main)
+SERVER_PIDS: dict[str, int] = {}
+
+
+def _cpu_seconds() -> dict[str, float]:
+    """CPU time (user + system) so far of the processes that matter, by kind (Linux /proc).
+
+    PostgreSQL counts its postmaster and every backend it forked; other
+    PostgreSQL or Redis servers on the machine are not counted.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals = {"workers": 0.0, "postgres": 0.0, "redis": 0.0, "benchmark": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        pid, parent = int(entry.name), int(fields[1])
+        used = (int(fields[11]) + int(fields[12])) / ticks
+        if pid == SERVER_PIDS.get("postgres"):
+            # backends that exited are accounted to the postmaster (cutime, cstime)
+            used += (int(fields[13]) + int(fields[14])) / ticks
+        if "engine.py _worker" in cmdline:
+            totals["workers"] += used
+        elif SERVER_PIDS.get("postgres") in (pid, parent):
+            totals["postgres"] += used
+        elif SERVER_PIDS.get("redis") == pid:
+            totals["redis"] += used
+        elif pid == os.getpid():
+            totals["benchmark"] += used
+    return totals
+
+
 def _count(database_url: str, table: str) -> int:
     import psycopg
 
@@ -183,13 +220,16 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
             for n in range(events):
                 bench.process(bench.OpenAccount(account_id=f"acc-{n}", owner=f"owner-{n}"))
             produced = events / (time.perf_counter() - started)
+            cpu_before = _cpu_seconds()
             leases.release(hold)  # go
             started = time.perf_counter()
             while _count(database_url, table) < events:
                 if time.perf_counter() - started > 600:
                     raise RuntimeError(f"{label}: read model incomplete after 600 s")
-                time.sleep(0.02)
+                time.sleep(0.05)
             elapsed = time.perf_counter() - started
+            cpu_after = _cpu_seconds()
+            cpu = {k: round(cpu_after[k] - cpu_before[k], 2) for k in cpu_before}
         finally:
             codes = []
             for proc in procs:
@@ -202,7 +242,7 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
                     codes.append(-9)
         bench.shutdown()
     return {"label": label, "events": events, "commands_per_s": produced,
-            "events_per_s": events / elapsed, "seconds": elapsed, "exit_codes": codes}
+            "events_per_s": events / elapsed, "seconds": elapsed, "exit_codes": codes, "cpu": cpu}
 
 
 # -- protean ----------------------------------------------------------------------
@@ -255,6 +295,7 @@ domain.register(AccountSummary)
 domain.register(Summaries, projector_for=AccountSummary, aggregates=[Account])
 domain.init(traverse=False)
 with domain.domain_context():
+    domain.setup_database()
     started = time.perf_counter()
     for i in range(n):
         domain.process(OpenAccount(owner=f"owner-{i}"))
@@ -296,11 +337,19 @@ def run_protean(database_url: str, redis_url: str, events: int) -> dict[str, Any
 
 # -- orchestration ------------------------------------------------------------------
 def _table(results: list[dict[str, Any]]) -> str:
-    lines = [f"{'workload':<42} {'events':>7} {'commands in/s':>14} {'engine events/s':>16} {'seconds':>8}"]
+    lines = [
+        f"{'workload':<46} {'events':>7} {'commands in/s':>14} {'engine events/s':>16} {'seconds':>8}"
+        "   CPU s in the run: workers/postgres/redis/bench"
+    ]
     for r in results:
+        cpu = r.get("cpu")
+        used = (
+            f"   {cpu['workers']:.1f} / {cpu['postgres']:.1f} / {cpu['redis']:.1f} / {cpu['benchmark']:.1f}"
+            if cpu else ""
+        )
         lines.append(
-            f"{r['label']:<42} {r['events']:>7} {r['commands_per_s']:>14.0f} "
-            f"{r['events_per_s']:>16.0f} {r['seconds']:>8.2f}"
+            f"{r['label']:<46} {r['events']:>7} {r['commands_per_s']:>14.0f} "
+            f"{r['events_per_s']:>16.0f} {r['seconds']:>8.2f}{used}"
         )
     return "\n".join(lines)
 
@@ -328,6 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     pg = PostgresServer.launch()
     redis_server = RedisServer.launch() if not args.redis else None
     redis_url = args.redis or (redis_server.url() if redis_server else "")
+    SERVER_PIDS["postgres"] = pg.pid or 0
+    if redis_server is not None and redis_server.pid is not None:
+        SERVER_PIDS["redis"] = redis_server.pid
     results = []
     try:
         def database() -> str:
@@ -367,6 +419,12 @@ def main(argv: list[str] | None = None) -> int:
     if "protean 0.18, Redis, 1 server" in by:
         protean = by["protean 0.18, Redis, 1 server"]
         print(f"archipel 1 worker / protean (Redis):    {one / protean:.0f}x   (target >= 10x)")
+    for r in results:
+        if r.get("cpu"):
+            busy = sum(v for k, v in r["cpu"].items()) / r["seconds"]
+            print(f"{r['label']:<46} used {busy:.2f} of {os.cpu_count()} CPUs "
+                  f"({1e6 * r['cpu']['workers'] / r['events']:.0f} us/event in workers, "
+                  f"{1e6 * r['cpu']['postgres'] / r['events']:.0f} us/event in PostgreSQL)")
     bad = [r for r in results if any(code not in (0,) for code in r["exit_codes"])]
     if bad:
         print(f"warning: unclean exits: {[(r['label'], r['exit_codes']) for r in bad]}")

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from archipel.engine.lanes import lane_of
@@ -68,6 +70,10 @@ class OutboxRelay:
         self._next_trim = time.monotonic() + settings.trim_interval_seconds
         #: messages relayed since start (status, tests)
         self.relayed = 0
+        self._marker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archipel-relay-mark")
+        self._marking: deque[Future[None]] = deque()
+        self._claimer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archipel-relay-claim")
+        self._prefetch: dict[str, Future[list[dict[str, Any]]]] = {}
 
     def _lead(self, database_name: str) -> Lease | None:
         """Our leadership of ``database_name``'s outbox, acquired or renewed; None if another leads."""
@@ -97,21 +103,35 @@ class OutboxRelay:
                 continue
             lease = self._lead(name)
             if lease is None:
+                self._drop_prefetch(name, outbox_of())
                 continue
-            total += self._relay(outbox_of(), lease)
+            total += self._relay(name, outbox_of(), lease)
             self._housekeeping(outbox_of())
         self.relayed += total
         return total
 
-    def _relay(self, outbox: Any, lease: Lease) -> int:
+    def _claim(self, outbox: Any, lease: Lease) -> list[dict[str, Any]]:
         # a row lease must not outlive the leadership: a new leader then sees
         # every row the old one claimed and relays them first, in order
         row_lease = lease.remaining() - self.settings.lease_seconds / 10
         if row_lease <= 0:
-            return 0
-        rows = outbox.claim(self.worker_id, limit=self.settings.relay_batch_size, lease_seconds=row_lease)
+            return []
+        rows: list[dict[str, Any]] = outbox.claim(
+            self.worker_id, limit=self.settings.relay_batch_size, lease_seconds=row_lease
+        )
+        return rows
+
+    def _relay(self, name: str, outbox: Any, lease: Lease) -> int:
+        prefetched = self._prefetch.pop(name, None)
+        rows = prefetched.result() if prefetched is not None else []
+        if not rows:
+            rows = self._claim(outbox, lease)
         if not rows:
             return 0
+        if len(rows) >= self.settings.relay_batch_size:
+            # a busy outbox: claim the next batch while this one is published
+            # (claims come in order and publishing stays sequential: order holds)
+            self._prefetch[name] = self._claimer.submit(self._claim, outbox, lease)
         ids = [row["id"] for row in rows]
         try:
             self.broker.publish_many([(route_row(row, self.settings), row["message"]) for row in rows])
@@ -121,6 +141,15 @@ class OutboxRelay:
             except Exception:
                 log.exception("relay: could not release %d outbox rows", len(ids))
             raise
+        # marking sent runs behind the next claim and publish: the order on the
+        # broker is the publishing order, and a mark that never happens only
+        # means the rows are published again (and dropped by consumers)
+        while len(self._marking) >= 2:
+            self._collect(self._marking.popleft())
+        self._marking.append(self._marker.submit(self._mark_sent, outbox, ids))
+        return len(ids)
+
+    def _mark_sent(self, outbox: Any, ids: list[Any]) -> None:
         sent = outbox.mark_sent(ids, self.worker_id)
         if sent < len(ids):
             log.warning(
@@ -129,7 +158,30 @@ class OutboxRelay:
                 len(ids) - sent,
                 len(ids),
             )
-        return len(ids)
+
+    @staticmethod
+    def _collect(marking: Future[None]) -> None:
+        try:
+            marking.result()
+        except Exception:
+            log.exception("relay: marking rows sent failed; they will be published again")
+
+    def flush(self) -> None:
+        """Wait until every published batch is marked sent."""
+        while self._marking:
+            self._collect(self._marking.popleft())
+
+    def _drop_prefetch(self, name: str, outbox: Any) -> None:
+        """Give back a batch claimed ahead that will not be published by this worker."""
+        prefetched = self._prefetch.pop(name, None)
+        if prefetched is None:
+            return
+        try:
+            rows = prefetched.result()
+            if rows:
+                outbox.release([row["id"] for row in rows], self.worker_id)
+        except Exception:
+            log.exception("relay: giving back claimed rows failed; their lease will expire")
 
     def _housekeeping(self, outbox: Any) -> None:
         now = time.monotonic()
@@ -148,7 +200,12 @@ class OutboxRelay:
                     log.exception("relay: trimming %s failed", stream)
 
     def release(self) -> None:
-        """Give up every leadership (graceful shutdown)."""
+        """Finish marking, then give up every leadership (graceful shutdown)."""
+        for name in list(self._prefetch):
+            self._drop_prefetch(name, self.domain.providers.database(name).outbox())
+        self.flush()
+        self._marker.shutdown(wait=True)
+        self._marker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archipel-relay-mark")
         for lease in self._leadership.values():
             try:
                 self.leases.release(lease)
