@@ -130,13 +130,14 @@ def raw_sqlite(n: int, path: str) -> Result:
     return timed(write, read, n)
 
 
-def archipel(n: int, uri: str, **settings: str) -> Result:
+def archipel(n: int, uri: str, inline: bool = False, **settings: str) -> Result:
     from w1_archipel import build
 
     provider = "postgresql" if uri.startswith("postgresql") else "sqlite"
     database = {"provider": provider, "database_uri": uri, **settings}
     domain, account_cls, open_account = build(
-        {"databases": {"default": database}, "event_store": {"provider": provider}}
+        {"databases": {"default": database}, "event_store": {"provider": provider}},
+        inline_projector=inline,
     )
     with domain.domain_context():
         domain.setup_database()
@@ -267,19 +268,22 @@ def protean_pg(n: int, uri: str) -> Result:
 WORKLOADS: dict[str, Callable[..., Result]] = {
     "raw": raw_pg,
     "archipel": archipel,
+    "archipel-inline": lambda n, uri: archipel(n, uri, inline=True),
     "es": es_system,
     "es-save": es_save,
     "protean": protean_pg,
     "raw-sqlite": raw_sqlite,
     "archipel-sqlite": archipel,
     "archipel-sqlite-full": lambda n, uri: archipel(n, uri, synchronous="FULL"),
+    "archipel-sqlite-inline": lambda n, uri: archipel(n, uri, inline=True),
     "es-sqlite": es_system,
     "es-save-sqlite": es_save,
 }
-PG_CONTENDERS = ("raw", "archipel", "es", "es-save")
+PG_CONTENDERS = ("raw", "archipel", "archipel-inline", "es", "es-save")
 SQLITE_CONTENDERS = (
     "raw-sqlite",
     "archipel-sqlite",
+    "archipel-sqlite-inline",
     "archipel-sqlite-full",
     "es-sqlite",
     "es-save-sqlite",
@@ -404,6 +408,7 @@ def _report(
     for label, name in [
         ("raw (1-row INSERT/tx)", "raw"),
         ("archipel", "archipel"),
+        ("archipel, inline proj.", "archipel-inline"),
         ("eventsourcing (System)", "es"),
         ("eventsourcing (save)", "es-save"),
         ("protean 0.18", "protean"),
@@ -415,6 +420,7 @@ def _report(
     for label, name in [
         ("raw (1-row INSERT/tx)", "raw-sqlite"),
         ("archipel (NORMAL)", "archipel-sqlite"),
+        ("archipel inline proj.", "archipel-sqlite-inline"),
         ("archipel (FULL)", "archipel-sqlite-full"),
         ("eventsourcing (System)", "es-sqlite"),
         ("eventsourcing (save)", "es-save-sqlite"),
@@ -443,8 +449,15 @@ def _report(
         f"(like for like; vs save-only {share('archipel-sqlite-full', 'es-save-sqlite'):.2f}x)"
     )
     print(
-        "  (per command archipel commits twice: the command's transaction and the projector's;"
-        " raw commits once per row)"
+        f"  archipel inline projector / raw     {share('archipel-inline', 'raw'):6.0%}  "
+        f"(one commit per command; vs es {share('archipel-inline', 'es'):.2f}x)"
+    )
+    print(
+        f"  SQLite inline projector / es        {share('archipel-sqlite-inline', 'es-sqlite'):6.2f}x"
+    )
+    print(
+        "  (by default archipel commits twice per command: the command's transaction and, after it,"
+        " the projector's; an inline=True projector commits with the command; raw commits once per row)"
     )
 
 

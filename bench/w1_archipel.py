@@ -10,7 +10,8 @@ from archipel import BaseAggregate, BaseCommand, BaseEvent, BaseProjection, Doma
 from archipel.fields import Identifier, Integer, String
 
 
-def build(provider_config: dict | None = None) -> tuple[Domain, type, type]:
+def build(provider_config: dict | None = None, inline_projector: bool = False) -> tuple[Domain, type, type]:
+    """The W1 domain; ``inline_projector`` commits the projection with the command."""
     config = {"command_processing": "sync", "event_processing": "sync"}
     config.update(provider_config or {})
     domain = Domain(name="Bench", config=config)
@@ -51,7 +52,7 @@ def build(provider_config: dict | None = None) -> tuple[Domain, type, type]:
         account_id = Identifier(identifier=True)
         owner = String(max_length=50)
 
-    @domain.projector(projector_for=AccountSummary, aggregates=[Account])
+    @domain.projector(projector_for=AccountSummary, aggregates=[Account], inline=inline_projector)
     class Summaries:
         @handle(AccountOpened)
         def on_opened(self, event: AccountOpened) -> None:
@@ -63,8 +64,8 @@ def build(provider_config: dict | None = None) -> tuple[Domain, type, type]:
     return domain, Account, OpenAccount
 
 
-def main(n: int) -> None:
-    domain, Account, OpenAccount = build()
+def main(n: int, inline_projector: bool = False) -> None:
+    domain, Account, OpenAccount = build(inline_projector=inline_projector)
     with domain.domain_context():
         domain.setup_database()
         process = domain.process
@@ -80,4 +81,4 @@ def main(n: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    main(int(sys.argv[1]), inline_projector="--inline" in sys.argv[2:])

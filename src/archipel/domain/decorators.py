@@ -81,7 +81,12 @@ class ElementDecorators:
         return self._decorate("projection", cls, options)
 
     def projector(self, cls: Any = None, **options: Any) -> Any:
-        """Register a projector (``projector_for=Projection``, ``aggregates=[...]``)."""
+        """Register a projector (``projector_for=Projection``, ``aggregates=[...]``).
+
+        ``inline=True`` runs it inside the unit of work that raised the events:
+        the read model commits with the state, in the same transaction (one
+        commit instead of two; a failing projector fails the command).
+        """
         return self._decorate("projector", cls, options)
 
     @dataclass_transform(field_specifiers=(Field,))

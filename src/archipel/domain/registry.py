@@ -68,7 +68,7 @@ _OPTIONS: dict[str, set[str]] = {
     "command_handler": {"part_of", "stream_category"},
     "event_handler": {"part_of", "stream_category", "source_stream", "aggregates"},
     "projection": {"database", "provider", "schema_name", "abstract", "limit"},
-    "projector": {"projector_for", "aggregates", "stream_categories"},
+    "projector": {"projector_for", "aggregates", "stream_categories", "inline"},
     "process_manager": {"stream_categories", "aggregates", "stream_category", "database", "provider"},
     "subscriber": {"stream", "broker"},
     "application_service": {"part_of"},

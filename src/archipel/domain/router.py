@@ -32,11 +32,14 @@ class Router:
         self.domain = domain
         self.commands: dict[type, tuple[type, Callable[..., Any]]] = {}
         self.events: dict[str, dict[str, list[Route]]] = {}
+        #: projectors with ``inline=True``, run inside the writing unit of work
+        self.inline_events: dict[str, dict[str, list[Route]]] = {}
         self.subscribers: dict[str, list[type]] = {}
         self.queries: dict[type, tuple[type, Callable[..., Any]]] = {}
         self.messages: dict[str, type] = {}
         self.routes: list[Route] = []
         self._cache: dict[tuple[str, str], tuple[Route, ...]] = {}
+        self._inline_cache: dict[tuple[str, str], tuple[Route, ...]] = {}
 
     # -- lookups (hot path) ----------------------------------------------
     def routes_for(self, category: str, type_string: str) -> tuple[Route, ...]:
@@ -49,6 +52,18 @@ class Router:
             else:
                 found = tuple(by_type.get(type_string, ())) + tuple(by_type.get(ANY, ()))
             self._cache[key] = found
+        return found
+
+    def inline_routes_for(self, category: str, type_string: str) -> tuple[Route, ...]:
+        key = (category, type_string)
+        found = self._inline_cache.get(key)
+        if found is None:
+            by_type = self.inline_events.get(category)
+            if by_type is None:
+                found = _EMPTY
+            else:
+                found = tuple(by_type.get(type_string, ())) + tuple(by_type.get(ANY, ()))
+            self._inline_cache[key] = found
         return found
 
     # -- building ---------------------------------------------------------
@@ -101,6 +116,7 @@ class Router:
             for spec in handler_specs(handler_cls):
                 self.queries[spec.target] = (handler_cls, getattr(handler_cls, spec.method_name))
         self._cache.clear()
+        self._inline_cache.clear()
 
     def _build_command_handler(self, handler_cls: type) -> None:
         part_of = handler_cls._meta.part_of  # type: ignore[attr-defined]
@@ -208,6 +224,8 @@ class Router:
             raise ConfigurationError(
                 f"{kind.replace('_', ' ')} {cls.__name__} has no @handle methods"
             )
+        inline = kind == "projector" and bool(cls._meta.get("inline"))  # type: ignore[attr-defined]
+        own_prefix = f"{self.domain.snake_name}::"
         for spec in specs:
             if spec.target == ANY:
                 type_string, target_cls = ANY, None
@@ -224,5 +242,7 @@ class Router:
                     spec=spec,
                     category=category,
                 )
-                self.events.setdefault(category, {}).setdefault(type_string, []).append(route)
+                # only this domain's own events are written in its units of work
+                table = self.inline_events if inline and category.startswith(own_prefix) else self.events
+                table.setdefault(category, {}).setdefault(type_string, []).append(route)
                 self.routes.append(route)

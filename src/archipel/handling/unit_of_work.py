@@ -118,6 +118,14 @@ class UnitOfWork:
                     raise DuplicateMessageError(
                         f"{self.processed_as} already handled message {message._metadata.id}"
                     )
+            # pass 1: the events raised by tracked aggregates get their ids
+            for obj in self._tracked.values():
+                if obj.__dict__.get("_events"):
+                    self._collect_events(obj.__dict__, events, correlation_id, causation_id, priority)
+            # inline projectors write their read models in this same transaction
+            if events and domain.router.inline_events:
+                self._run_inline_projectors(events)
+            # pass 2: every tracked object is saved
             for obj in self._tracked.values():
                 found = plan.get(type(obj))
                 if found is None:
@@ -126,22 +134,12 @@ class UnitOfWork:
                 schema, kind, fact_cls = found
                 values = obj.__dict__
                 if kind == "event_sourced":
-                    self._collect_events(values, events, correlation_id, causation_id)
                     saved.append(obj)
                     continue
                 tx = transactions.get(schema.database) or self.transaction(schema.database)
                 record = obj.to_dict()
                 if kind == "aggregate":
                     record["_event_position"] = values["_event_position"]
-                    for event in values["_events"]:
-                        evalues = event._metadata.__dict__
-                        if evalues.get("correlation_id") is None:
-                            evalues["correlation_id"] = correlation_id or evalues["id"]
-                        if evalues.get("causation_id") is None:
-                            evalues["causation_id"] = causation_id
-                        if priority and "priority" not in evalues:
-                            evalues["priority"] = priority
-                        events.append(event)
                     if fact_cls is not None:
                         events.append(self._fact_event(obj, fact_cls, record, correlation_id, causation_id))
                 elif kind == "process_manager":
@@ -178,14 +176,35 @@ class UnitOfWork:
         return events
 
     @staticmethod
-    def _collect_events(values: dict[str, Any], events: list[Any], correlation_id: Any, causation_id: Any) -> None:
+    def _collect_events(
+        values: dict[str, Any], events: list[Any], correlation_id: Any, causation_id: Any, priority: int
+    ) -> None:
         for event in values["_events"]:
             evalues = event._metadata.__dict__
             if evalues.get("correlation_id") is None:
                 evalues["correlation_id"] = correlation_id or evalues["id"]
             if evalues.get("causation_id") is None:
                 evalues["causation_id"] = causation_id
+            if priority and "priority" not in evalues:
+                evalues["priority"] = priority  # events travel in the lane of what caused them
             events.append(event)
+
+    def _run_inline_projectors(self, events: list[Any]) -> None:
+        """Run ``inline=True`` projectors of this domain inside this unit of work.
+
+        Their repository writes join the transaction, so the read model commits
+        with the state and events (or not at all).
+        """
+        inline_routes_for = self.domain.router.inline_routes_for
+        for event in events:
+            meta = event._metadata
+            for route in inline_routes_for(meta.stream.split("-", 1)[0], meta.type):
+                message = route.convert(event)
+                token = current_message.set(message)
+                try:
+                    route.method(route.handler_cls(), message)
+                finally:
+                    current_message.reset(token)
 
     def _fact_event(
         self, aggregate: Any, fact_cls: type, record: dict[str, Any], correlation_id: Any, causation_id: Any
