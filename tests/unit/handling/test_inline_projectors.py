@@ -6,7 +6,15 @@ import uuid
 
 import pytest
 
-from archipel import BaseAggregate, BaseCommand, BaseEvent, BaseProjection, Domain, current_domain, handle
+from archipel import (
+    BaseAggregate,
+    BaseCommand,
+    BaseEvent,
+    BaseProjection,
+    Domain,
+    current_domain,
+    handle,
+)
 from archipel.fields import Identifier, Integer, String
 
 
