@@ -97,14 +97,15 @@ def test_kill_a_consumer_holding_pending_entries(make_cluster):
 
 @pytest.mark.slow
 def test_sigstop_past_the_lease_then_sigcont_cannot_commit(make_cluster):
-    cluster = make_cluster(lease_seconds=1.5)
-    paused = cluster.start_worker(ARCHIPEL_TEST_DELAY="0.01")
+    cluster = make_cluster(lease_seconds=1.5, messages_per_tick=20)
+    # slow projector: a batch takes ~1 s, so the worker is frozen inside one
+    paused = cluster.start_worker(ARCHIPEL_TEST_DELAY="0.05")
     cluster.deposit_many(accounts=20, per_account=10)
     cluster.wait_for(lambda: cluster.ledger_count() > 20, 60, "some progress")
     paused.signal(signal.SIGSTOP)  # frozen in the middle of its work
     time.sleep(2.5)  # past its lease
     other = cluster.start_worker()
-    cluster.wait_until_complete(90)  # the other worker took every partition over
+    cluster.wait_until_complete(120)  # the other worker took every partition over
     paused.signal(signal.SIGCONT)
     cluster.wait_for(
         lambda: "the commit was refused" in paused.output(), 30,

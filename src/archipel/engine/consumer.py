@@ -21,12 +21,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import traceback
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from archipel.engine.dlq import DeadLetterStore
+from archipel.engine.failures import Failures
 from archipel.engine.invoke import (
     Batch,
     Decoded,
@@ -38,7 +38,8 @@ from archipel.engine.invoke import (
 from archipel.engine.lanes import BULK, PRODUCTION
 from archipel.engine.leases import LeaseStore
 from archipel.engine.ownership import Membership, PartitionOwnership
-from archipel.engine.retry import Backoff, backoff_delay
+from archipel.engine.queue import Item, PartitionQueue
+from archipel.engine.retry import Backoff
 from archipel.engine.settings import EngineSettings
 from archipel.engine.streams import aggregate_key, parse_broker_stream
 from archipel.errors import (
@@ -74,34 +75,6 @@ class _HandlerFailed(Exception):
         self.error = error
 
 
-class _Item:
-    """One entry waiting in a partition queue."""
-
-    __slots__ = ("entry", "lane", "key", "decoded", "attempts", "first_failed_at", "next_at", "error", "done")
-
-    def __init__(self, entry: Entry, lane: str) -> None:
-        self.entry = entry
-        self.lane = lane
-        self.key: str | None = None
-        self.decoded: Decoded | None = None
-        self.attempts = 0
-        self.first_failed_at: float | None = None
-        self.next_at = 0.0
-        self.error = ""
-        self.done = False
-
-
-class _Partition:
-    __slots__ = ("number", "queues")
-
-    def __init__(self, number: int) -> None:
-        self.number = number
-        self.queues: dict[str, deque[_Item]] = {PRODUCTION: deque(), BULK: deque()}
-
-    def size(self) -> int:
-        return len(self.queues[PRODUCTION]) + len(self.queues[BULK])
-
-
 class Consumer:
     """Runs one subscription in this worker (call :meth:`run` in a thread, or :meth:`step`)."""
 
@@ -129,14 +102,12 @@ class Consumer:
         self.ownership = PartitionOwnership(
             leases, membership, domain, sub.name, sub.partitions(settings), worker_id, settings.lease_seconds
         )
-        self.parts: dict[int, _Partition] = {}
-        #: aggregate key -> dead letter id, for parking
-        self.dead: dict[str, str] = {}
+        self.parts: dict[int, PartitionQueue] = {}
+        self.failures = Failures(sub.name, dlq, settings)
         self._next_maintenance = 0.0
         self._next_dead_refresh = 0.0
         self._refresh_dead = False
         self.handled = 0
-        self.dead_lettered = 0
         self._pool: ThreadPoolExecutor | None = None
         self._count_lock = threading.Lock()
         self._groups_ready = False
@@ -174,7 +145,7 @@ class Consumer:
         handled = self._work()
         if self._refresh_dead:
             self._refresh_dead = False
-            self.dead = self.dlq.dead_keys(self.sub.name) if self.settings.park_after_dead_letter else {}
+            self.failures.refresh()
         return handled
 
     def buffered(self) -> int:
@@ -219,13 +190,13 @@ class Consumer:
             self._refresh_dead = True
 
     def _adopt(self, partition: int) -> None:
-        part = self.parts[partition] = _Partition(partition)
+        part = self.parts[partition] = PartitionQueue(partition)
         streams = self.sub.broker_streams(self.settings, partition if self.sub.partitioned else None)
         # whatever an earlier owner read and did not acknowledge comes first
         for stream in streams:
             lane = parse_broker_stream(stream)[2] if self.sub.partitioned else PRODUCTION
             for entry in self.broker.claim_stale(stream, self.group, self.worker_id, 0):
-                part.queues[lane].append(_Item(entry, lane))
+                part.queues[lane].append(Item(entry, lane))
         log.info("%s: owns partition %s (%d entries taken over)", self.sub.name, partition, part.size())
 
     def _lost(self, partition: int, committing: bool = False) -> None:
@@ -276,7 +247,7 @@ class Consumer:
             part = self.parts.get(partition)
             if part is None:
                 continue  # given back meanwhile: the next owner claims it
-            part.queues[lane].append(_Item(entry, lane))
+            part.queues[lane].append(Item(entry, lane))
 
     def _runnable_exists(self) -> bool:
         now = time.monotonic()
@@ -309,25 +280,25 @@ class Consumer:
             )
         domain = self.domain
 
-        def run(part: _Partition) -> int:
+        def run(part: PartitionQueue) -> int:
             with domain.domain_context():
                 return self._run_lane(part, lane, limit)
 
         return sum(self._pool.map(run, busy))
 
-    def _prepare(self, item: _Item) -> None:
+    def _prepare(self, item: Item) -> None:
         if item.decoded is None:
             entry = item.entry
             item.decoded = decode(self.domain, self.sub, entry.stream, entry.id, entry.payload)
             stream = item.decoded.stream
             item.key = aggregate_key(stream) if stream else entry.stream
 
-    def _runnable(self, part: _Partition, lane: str, limit: int) -> tuple[list[_Item], list[_Item], list[_Item]]:
+    def _runnable(self, part: PartitionQueue, lane: str, limit: int) -> tuple[list[Item], list[Item], list[Item]]:
         """``(batch, retries, parked)`` of this lane, in order, at most ``limit`` in the batch."""
         now = time.monotonic()
-        batch: list[_Item] = []
-        retries: list[_Item] = []
-        parked: list[_Item] = []
+        batch: list[Item] = []
+        retries: list[Item] = []
+        parked: list[Item] = []
         blocked: set[str | None] = set()
         for item in part.queues[lane]:
             if len(batch) >= limit:
@@ -340,7 +311,7 @@ class Consumer:
                 item.decoded = Decoded(f"{item.entry.stream}:{item.entry.id}", None, None, None, item.entry.payload)
                 item.key = item.entry.stream
                 item.attempts = self.settings.max_retries
-                self._failed(item, exc)
+                self.failures.failed(item, exc)
                 continue
             key = item.key
             if key in blocked:
@@ -348,9 +319,7 @@ class Consumer:
             if item.next_at > now:
                 blocked.add(key)
                 continue
-            decoded = item.decoded
-            assert decoded is not None
-            if key in self.dead and not decoded.skip and not decoded.replay and item.attempts == 0:
+            if self.failures.must_park(item):
                 parked.append(item)
                 continue
             if item.attempts:
@@ -360,13 +329,13 @@ class Consumer:
             batch.append(item)
         return batch, retries, parked
 
-    def _run_lane(self, part: _Partition, lane: str, limit: int) -> int:
+    def _run_lane(self, part: PartitionQueue, lane: str, limit: int) -> int:
         queue = part.queues[lane]
         if not queue:
             return 0
         batch, retries, parked = self._runnable(part, lane, limit)
         for item in parked:
-            self._park(item)
+            self.failures.park(item)
         skipped = [i for i in batch if i.decoded is not None and i.decoded.skip]
         for item in skipped:
             item.done = True
@@ -387,7 +356,7 @@ class Consumer:
             self._lost(part.number, committing=True)
         return len(finished)
 
-    def _settle(self, part: _Partition, items: list[_Item]) -> None:
+    def _settle(self, part: PartitionQueue, items: list[Item]) -> None:
         """Commit ``items``; a failing handler counts against its item only, the rest commit."""
         while items:
             try:
@@ -395,7 +364,7 @@ class Consumer:
                 return
             except _HandlerFailed as failed:
                 bad = items[failed.index]
-                self._failed(bad, failed.error)
+                self.failures.failed(bad, failed.error)
                 # later entries of the failing aggregate wait for its retry; the others go again
                 items = [
                     item
@@ -413,7 +382,7 @@ class Consumer:
                         stopped.add(item.key)
                 return
 
-    def _one(self, part: _Partition, item: _Item) -> bool:
+    def _one(self, part: PartitionQueue, item: Item) -> bool:
         """Handle one item in its own transaction; False when it failed."""
         try:
             self._commit(part, [item])
@@ -422,14 +391,14 @@ class Consumer:
         except DuplicateMessageError:
             item.done = True  # handled elsewhere meanwhile
         except _HandlerFailed as failed:
-            self._failed(item, failed.error)
+            self.failures.failed(item, failed.error)
             return False
         except Exception as exc:
-            self._failed(item, exc)
+            self.failures.failed(item, exc)
             return False
         return True
 
-    def _commit(self, part: _Partition, items: list[_Item]) -> None:
+    def _commit(self, part: PartitionQueue, items: list[Item]) -> None:
         lease = self.ownership.owned.get(part.number)
         if lease is None:
             raise LeaseLostError(f"partition {part.number} of {self.sub.name} is not ours")
@@ -459,65 +428,13 @@ class Consumer:
         self.leases.confirm(lease, expires)
         for item in items:
             item.done = True
-            if self.dead and item.key in self.dead:
+            if self.failures.dead and item.key in self.failures.dead:
                 self._refresh_dead = True  # a replay succeeded: its aggregate may be free again
         with self._count_lock:
             self.handled += len(items)
         dispatch_inline(self.domain, events)
 
-    def _failed(self, item: _Item, exc: BaseException) -> None:
-        now = time.time()
-        item.attempts += 1
-        item.first_failed_at = item.first_failed_at or now
-        item.error = "".join(traceback.format_exception(exc)).strip()
-        if item.attempts <= self.settings.max_retries:
-            delay = backoff_delay(item.attempts, self.settings.retry_delay_seconds, self.settings.max_retry_delay_seconds)
-            item.next_at = time.monotonic() + delay
-            log.warning(
-                "%s: message %s failed (attempt %d of %d), retrying in %.2fs: %s",
-                self.sub.name, item.entry.id, item.attempts, self.settings.max_retries + 1, delay, exc,
-            )
-            return
-        item.done = True
-        if not self.settings.enable_dlq:
-            log.error("%s: message %s failed %d times and was dropped (enable_dlq is off): %s",
-                      self.sub.name, item.entry.id, item.attempts, exc)
-            return
-        letter_id = self._dead_letter(item, item.error, item.attempts)
-        with self._count_lock:
-            self.dead_lettered += 1
-        log.error("%s: message %s failed %d times; dead letter %s", self.sub.name, item.entry.id, item.attempts, letter_id)
-        if self.settings.park_after_dead_letter and item.decoded is not None and item.decoded.stream:
-            self.dead.setdefault(item.key or "", letter_id)
-
-    def _park(self, item: _Item) -> None:
-        behind = self.dead.get(item.key or "", "")
-        self._dead_letter(
-            item,
-            f"parked: an earlier message of {item.key} is in the dead-letter queue ({behind}); "
-            "replay or purge it, then replay this one",
-            0,
-            parked_behind=behind,
-        )
-        item.done = True
-
-    def _dead_letter(self, item: _Item, error: str, attempts: int, parked_behind: str | None = None) -> str:
-        decoded = item.decoded
-        assert decoded is not None
-        return self.dlq.add(
-            subscription=self.sub.name,
-            message_id=decoded.message_id,
-            type=decoded.type,
-            stream=item.key if decoded.stream is None else decoded.stream,
-            broker_stream=item.entry.stream,
-            payload=decoded.payload,
-            error=error,
-            attempts=attempts,
-            first_failed_at=item.first_failed_at,
-            parked_behind=parked_behind,
-        )
-
-    def _ack(self, items: list[_Item]) -> None:
+    def _ack(self, items: list[Item]) -> None:
         by_stream: dict[str, list[str]] = {}
         for item in items:
             by_stream.setdefault(item.entry.stream, []).append(item.entry.id)

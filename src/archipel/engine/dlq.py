@@ -157,9 +157,12 @@ class DeadLetterStore:
         """Aggregate streams with an unresolved dead letter: stream -> oldest letter id."""
         rows, _ = self._query(Q(subscription=subscription))
         keys: dict[str, str] = {}
+        from archipel.engine.streams import aggregate_key
+
         for row in rows:
             if row.get("stream"):
-                keys.setdefault(row["stream"], row.get("parked_behind") or row["id"])
+                # the same key the consumer orders by (a command's stream names its aggregate too)
+                keys.setdefault(aggregate_key(row["stream"]), row.get("parked_behind") or row["id"])
         return keys
 
     # -- writing ----------------------------------------------------------------

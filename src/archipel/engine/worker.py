@@ -193,7 +193,7 @@ class Worker:
                     "name": c.sub.name,
                     "partitions": sorted(c.ownership.owned),
                     "handled": c.handled,
-                    "dead_lettered": c.dead_lettered,
+                    "dead_lettered": c.failures.dead_lettered,
                     "buffered": c.buffered(),
                 }
                 for c in self.consumers

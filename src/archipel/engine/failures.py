@@ -1,0 +1,112 @@
+"""What happens to a message whose handler fails: retry with backoff, then the DLQ.
+
+A failed entry is retried after an exponential backoff with jitter; after
+``max_retries`` it is dead-lettered (or dropped, with ``enable_dlq = false``).
+With ``park_after_dead_letter``, later entries of the same aggregate are
+*parked* in the dead-letter queue behind it, so that replaying keeps the
+aggregate's order; a replayed entry is never parked.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+
+from archipel.engine.dlq import DeadLetterStore
+from archipel.engine.queue import Item
+from archipel.engine.retry import backoff_delay
+from archipel.engine.settings import EngineSettings
+
+__all__ = ["Failures"]
+
+log = logging.getLogger("archipel.engine.consumer")
+
+
+class Failures:
+    """Retry and dead-letter decisions of one subscription in one worker (thread-safe)."""
+
+    def __init__(self, subscription: str, dlq: DeadLetterStore, settings: EngineSettings) -> None:
+        self.subscription = subscription
+        self.dlq = dlq
+        self.settings = settings
+        #: aggregate key -> id of the dead letter later entries are parked behind
+        self.dead: dict[str, str] = {}
+        self.dead_lettered = 0
+        self._lock = threading.Lock()
+
+    def refresh(self) -> None:
+        """Reload the aggregates with unresolved dead letters (replays, purges elsewhere)."""
+        self.dead = self.dlq.dead_keys(self.subscription) if self.settings.park_after_dead_letter else {}
+
+    def must_park(self, item: Item) -> bool:
+        decoded = item.decoded
+        return (
+            bool(self.dead)
+            and item.key in self.dead
+            and decoded is not None
+            and not decoded.skip
+            and not decoded.replay
+            and item.attempts == 0
+        )
+
+    def failed(self, item: Item, exc: BaseException) -> None:
+        """Count a failed attempt: schedule a retry, or dead-letter the entry (then ``done``)."""
+        settings = self.settings
+        item.attempts += 1
+        item.first_failed_at = item.first_failed_at or time.time()
+        item.error = "".join(traceback.format_exception(exc)).strip()
+        if item.attempts <= settings.max_retries:
+            delay = backoff_delay(item.attempts, settings.retry_delay_seconds, settings.max_retry_delay_seconds)
+            item.next_at = time.monotonic() + delay
+            log.warning(
+                "%s: message %s failed (attempt %d of %d), retrying in %.2fs: %s",
+                self.subscription, item.entry.id, item.attempts, settings.max_retries + 1, delay, exc,
+            )
+            return
+        if not settings.enable_dlq:
+            item.done = True
+            log.error(
+                "%s: message %s failed %d times and was dropped (enable_dlq is off): %s",
+                self.subscription, item.entry.id, item.attempts, exc,
+            )
+            return
+        letter_id = self._dead_letter(item, item.error, item.attempts)
+        item.done = True
+        with self._lock:
+            self.dead_lettered += 1
+        log.error(
+            "%s: message %s failed %d times; dead letter %s",
+            self.subscription, item.entry.id, item.attempts, letter_id,
+        )
+        if settings.park_after_dead_letter and item.decoded is not None and item.decoded.stream:
+            self.dead.setdefault(item.key or "", letter_id)
+
+    def park(self, item: Item) -> None:
+        """Put an entry in the dead-letter queue behind its aggregate's dead letter (then ``done``)."""
+        behind = self.dead.get(item.key or "", "")
+        self._dead_letter(
+            item,
+            f"parked: an earlier message of {item.key} is in the dead-letter queue ({behind}); "
+            "replay or purge it, then replay this one",
+            0,
+            parked_behind=behind,
+        )
+        item.done = True
+
+    def _dead_letter(self, item: Item, error: str, attempts: int, parked_behind: str | None = None) -> str:
+        decoded = item.decoded
+        assert decoded is not None
+        return self.dlq.add(
+            subscription=self.subscription,
+            message_id=decoded.message_id,
+            type=decoded.type,
+            stream=item.key if decoded.stream is None else decoded.stream,
+            broker_stream=item.entry.stream,
+            payload=decoded.payload,
+            error=error,
+            attempts=attempts,
+            first_failed_at=item.first_failed_at,
+            parked_behind=parked_behind,
+        )

@@ -1,0 +1,44 @@
+"""What a consumer holds: entries read from the broker, waiting per partition and lane."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from archipel.engine.invoke import Decoded
+from archipel.engine.lanes import BULK, PRODUCTION
+from archipel.ports.broker import Entry
+
+__all__ = ["Item", "PartitionQueue"]
+
+
+class Item:
+    """One entry waiting in a partition queue, with its retry state."""
+
+    __slots__ = ("entry", "lane", "key", "decoded", "attempts", "first_failed_at", "next_at", "error", "done")
+
+    def __init__(self, entry: Entry, lane: str) -> None:
+        self.entry = entry
+        self.lane = lane
+        #: the aggregate the entry belongs to (its ordering key), once decoded
+        self.key: str | None = None
+        self.decoded: Decoded | None = None
+        self.attempts = 0
+        self.first_failed_at: float | None = None
+        #: monotonic time before which it must not run again (retry backoff)
+        self.next_at = 0.0
+        self.error = ""
+        #: handled (or dead-lettered): to be acknowledged
+        self.done = False
+
+
+class PartitionQueue:
+    """The entries of one owned partition, one FIFO per lane."""
+
+    __slots__ = ("number", "queues")
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.queues: dict[str, deque[Item]] = {PRODUCTION: deque(), BULK: deque()}
+
+    def size(self) -> int:
+        return len(self.queues[PRODUCTION]) + len(self.queues[BULK])
