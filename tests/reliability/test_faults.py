@@ -84,7 +84,8 @@ def test_poison_message_retries_dlq_fix_and_replay(make_cluster, tmp_path: Path)
 
 def test_kill_a_consumer_holding_pending_entries(make_cluster):
     cluster = make_cluster(messages_per_tick=100)
-    worker = cluster.start_worker(ARCHIPEL_TEST_DELAY="0.02")
+    # a slow projector: each batch of read entries stays pending for seconds
+    worker = cluster.start_worker(ARCHIPEL_TEST_DELAY="0.05")
     cluster.deposit_many(accounts=40, per_account=5)
     cluster.wait_for(lambda: _pending(cluster, "LedgerProjector") > 0, 60, "entries read by the projector")
     worker.kill()
