@@ -13,12 +13,14 @@ or side effects: storage is trusted, and invariants are not re-run on load.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, dataclass_transform
 
 from archipel.core._codegen import build_init
 from archipel.core.invariant import collect_invariants
 from archipel.core.options import ElementOptions
 from archipel.errors import IncorrectUsageError, ValidationError
+from archipel.fields import composite as _composite
+from archipel.fields import simple as _simple
 from archipel.fields.base import MISSING, Field, FieldError
 
 __all__ = ["BaseModel", "fields_of", "id_field_of"]
@@ -26,6 +28,29 @@ __all__ = ["BaseModel", "fields_of", "id_field_of"]
 _Converter = Callable[[Any], Any] | None
 
 
+# type checkers see an element's fields as keyword arguments of its __init__
+@dataclass_transform(
+    kw_only_default=True,
+    field_specifiers=(
+        Field,
+        _simple.String,
+        _simple.Text,
+        _simple.Integer,
+        _simple.Float,
+        _simple.Decimal,
+        _simple.Boolean,
+        _simple.Date,
+        _simple.DateTime,
+        _simple.Identifier,
+        _simple.Auto,
+        _composite.List,
+        _composite.Dict,
+        _composite.ValueObject,
+        _composite.HasMany,
+        _composite.HasOne,
+        _composite.Reference,
+    ),
+)
 class BaseModel:
     """Base of elements that carry fields (not used directly by users)."""
 
