@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from archipel.domain import context as _context
 from archipel.engine.dlq import replay_target
 from archipel.handling import dispatch
-from archipel.handling.process_managers import correlation_value
+from archipel.handling.process_managers import advance_process_manager, correlation_value
 from archipel.handling.state import current_message, current_uow
 from archipel.handling.unit_of_work import UnitOfWork
 
@@ -160,30 +160,11 @@ def _in_uow(domain: Domain, batch: Batch, message: Any, action: Any) -> None:
 
 
 def _run_process_manager(domain: Domain, batch: Batch, route: Route, message: Any) -> None:
-    # mirrors archipel.handling.process_managers.run_process_manager, in a batch
-    spec = route.spec
-    value = correlation_value(spec, message)
+    value = correlation_value(route.spec, message)
     if value is None:
         return
-    pm_cls = route.handler_cls
     key = str(value)
-
-    def action() -> None:
-        repo = domain.repository_for(pm_cls)
-        pm = repo.get_or_none(key)
-        if pm is None:
-            if not spec.start:
-                return
-            pm = pm_cls()
-            object.__setattr__(pm, "_correlation_id", key)
-        elif pm.is_complete:
-            return
-        route.method(pm, message)
-        if spec.end:
-            pm.mark_as_complete()
-        repo.add(pm)
-
-    _in_uow(domain, batch, message, action)
+    _in_uow(domain, batch, message, lambda: advance_process_manager(domain, route, message, key))
 
 
 def mark_processed(batch: Batch, subscription: str, message_ids: list[str]) -> list[bool] | None:

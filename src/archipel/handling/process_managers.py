@@ -16,7 +16,12 @@ if TYPE_CHECKING:
     from archipel.domain.domain import Domain
     from archipel.handling.dispatch import Route
 
-__all__ = ["ProcessManagerRepository", "run_process_manager", "correlation_value"]
+__all__ = [
+    "ProcessManagerRepository",
+    "advance_process_manager",
+    "correlation_value",
+    "run_process_manager",
+]
 
 
 class ProcessManagerRepository(BaseRepository[Any]):
@@ -39,28 +44,36 @@ def correlation_value(spec: Any, message: Any) -> Any:
     return getattr(message, field, None)
 
 
+def advance_process_manager(domain: Domain, route: Route, message: Any, key: str) -> None:
+    """Load the instance for ``key``, run the handler, save it — in the active unit of work.
+
+    Shared by the synchronous path below and the engine's batches.
+    """
+    spec = route.spec
+    pm_cls = route.handler_cls
+    repo = domain.repository_for(pm_cls)
+    pm = repo.get_or_none(key)
+    if pm is None:
+        if not spec.start:
+            return  # only a start=True handler creates an instance
+        pm = pm_cls()
+        object.__setattr__(pm, "_correlation_id", key)
+    elif pm.is_complete:
+        return
+    route.method(pm, message)
+    if spec.end:
+        pm.mark_as_complete()
+    repo.add(pm)
+
+
 def run_process_manager(domain: Domain, route: Route, message: Any) -> None:
+    """Deliver ``message`` to a process manager in its own unit of work, then dispatch."""
     from archipel.handling import dispatch
 
-    spec = route.spec
-    value = correlation_value(spec, message)
+    value = correlation_value(route.spec, message)
     if value is None:
         return
-    pm_cls = route.handler_cls
-    key = str(value)
     with unit_of_work(domain, message) as uow:
-        repo = domain.repository_for(pm_cls)
-        pm = repo.get_or_none(key)
-        if pm is None:
-            if not spec.start:
-                return
-            pm = pm_cls()
-            object.__setattr__(pm, "_correlation_id", key)
-        elif pm.is_complete:
-            return
-        route.method(pm, message)
-        if spec.end:
-            pm.mark_as_complete()
-        repo.add(pm)
+        advance_process_manager(domain, route, message, str(value))
     if domain.handles_events_inline:
         dispatch.publish(uow.committed_events)
