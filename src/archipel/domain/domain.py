@@ -39,6 +39,10 @@ from archipel.utils.naming import pascal_case, snake_case
 __all__ = ["Domain"]
 
 
+#: marks outbox rows bound for the integration broker (``[integration] broker``)
+INTEGRATION_PREFIX = "integration>"
+
+
 def _command_identity_field(command_cls: Any) -> str | None:
     """The command field naming its target aggregate: the aggregate's identity
     field when the command has it, else ``<aggregate_snake>_id`` (``order_id``)."""
@@ -85,6 +89,9 @@ class Domain(ElementDecorators):
         self._initialized = False
         self._inline_events = True
         self._outbox_enabled = False
+        #: broker name for integration events (``[integration] broker``), or None
+        self._integration_broker: str | None = None
+        self._integration_stream = ""
         self._async_commands = False
         # command class -> (stream category, identity field of its aggregate)
         self._command_streams: dict[type, tuple[str, str | None]] = {}
@@ -144,6 +151,7 @@ class Domain(ElementDecorators):
             self._wire_brokers()
             self._inline_events = self.config.get("event_processing", "sync") == "sync"
             self._outbox_enabled = self.outbox_enabled
+            self._configure_integration()
             self._async_commands = self.config.get("command_processing", "sync") == "async"
             self._command_streams = {
                 cls: (
@@ -207,6 +215,29 @@ class Domain(ElementDecorators):
     def event_store(self) -> Any:
         self._ensure_initialized()
         return self.providers.event_store
+
+    def _configure_integration(self) -> None:
+        settings = self.config.get("integration") or {}
+        broker = settings.get("broker")
+        if broker is None:
+            self._integration_broker = None
+            return
+        if broker not in (self.config.get("brokers") or {}):
+            raise ConfigurationError(
+                f"integration.broker = {broker!r} names no broker: add [brokers.{broker}] "
+                "(e.g. provider = \"redis\", url = \"${INTEGRATION_REDIS_URL}\")"
+            )
+        self._integration_broker = broker
+        self._integration_stream = settings.get("stream") or f"{self.snake_name}.integration"
+
+    def integration_records(self, messages: list[Any]) -> list[dict[str, Any]]:
+        """Outbox rows sending the integration events (``published=True``) among
+        ``messages`` to the integration broker; the relay retries them on their
+        own, so a broker that is down never holds up the domain's events."""
+        rows = self.outbox_records([m for m in messages if type(m)._meta.published])
+        for row in rows:
+            row["stream"] = INTEGRATION_PREFIX + row["stream"]
+        return rows
 
     def outbox_records(self, messages: list[Any]) -> list[dict[str, Any]]:
         """Outbox rows for ``messages`` (written in the business transaction)."""

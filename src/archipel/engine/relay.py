@@ -22,6 +22,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from archipel.domain.domain import INTEGRATION_PREFIX
 from archipel.engine.lanes import lane_of
 from archipel.engine.leases import Lease, LeaseStore
 from archipel.engine.settings import EngineSettings
@@ -132,6 +133,12 @@ class OutboxRelay:
             # a busy outbox: claim the next batch while this one is published
             # (claims come in order and publishing stays sequential: order holds)
             self._prefetch[name] = self._claimer.submit(self._claim, outbox, lease)
+        integration = [row for row in rows if row["stream"].startswith(INTEGRATION_PREFIX)]
+        if integration:
+            rows = [row for row in rows if not row["stream"].startswith(INTEGRATION_PREFIX)]
+            self._relay_integration(outbox, integration)
+            if not rows:
+                return len(integration)
         ids = [row["id"] for row in rows]
         try:
             self.broker.publish_many([(route_row(row, self.settings), row["message"]) for row in rows])
@@ -148,6 +155,29 @@ class OutboxRelay:
             self._collect(self._marking.popleft())
         self._marking.append(self._marker.submit(self._mark_sent, outbox, ids))
         return len(ids)
+
+    def _relay_integration(self, outbox: Any, rows: list[dict[str, Any]]) -> None:
+        """Publish integration events to their own broker (seed 003).
+
+        When that broker is down the rows keep their lease and are claimed
+        again when it expires: retried until it is back, while the domain's
+        own events go on being relayed.
+        """
+        domain = self.domain
+        try:
+            broker = domain.providers.broker(domain._integration_broker or "default")
+            broker.publish_many([(domain._integration_stream, row["message"]) for row in rows])
+        except Exception as exc:
+            log.warning(
+                "relay: the integration broker is unavailable (%s: %s); %d integration "
+                "event(s) stay in the outbox and are retried",
+                type(exc).__name__,
+                exc,
+                len(rows),
+            )
+            return
+        ids = [row["id"] for row in rows]
+        self._marking.append(self._marker.submit(self._mark_sent, outbox, ids))
 
     def _mark_sent(self, outbox: Any, ids: list[Any]) -> None:
         sent = outbox.mark_sent(ids, self.worker_id)

@@ -154,8 +154,12 @@ class UnitOfWork:
                 default_tx = self.transaction("default")
                 domain.providers.event_store.append(to_store, transaction=default_tx)
             if events:
-                if domain._outbox_enabled:
-                    self.transaction("default").add_outbox(domain.outbox_records(events))
+                rows = domain.outbox_records(events) if domain._outbox_enabled else []
+                if domain._integration_broker is not None:
+                    # integration events leave through their own rows and broker (seed 003)
+                    rows += domain.integration_records(events)
+                if rows:
+                    self.transaction("default").add_outbox(rows)
             for tx in self._transactions.values():
                 tx.commit()
         except BaseException:
