@@ -59,4 +59,5 @@ class BaseUpcaster:
         cls._meta = ElementOptions(cls._element_kind, cls.__name__)  # type: ignore[attr-defined]
 
     def upcast(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Return ``data`` converted from ``from_version`` to ``to_version``."""
         raise NotImplementedError

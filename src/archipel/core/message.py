@@ -123,6 +123,7 @@ class Metadata:
         return meta
 
     def copy(self) -> Metadata:
+        """An independent copy (headers copied too)."""
         other = Metadata.__new__(Metadata)
         other.__dict__.update(self.__dict__)
         if "_headers" in other.__dict__:

@@ -138,6 +138,7 @@ class BaseRepository(Generic[T]):
         return obj
 
     def exists(self, identity: Any) -> bool:
+        """True when an object with this identity exists."""
         return self.get_or_none(identity) is not None
 
     def _run(self, criteria: Criteria) -> ResultSet[T]:
@@ -187,9 +188,11 @@ class BaseRepository(Generic[T]):
         return found.items[0]
 
     def all(self) -> ResultSet[T]:
+        """Every stored object (one result set)."""
         return self._run(Criteria())
 
     def count(self) -> int:
+        """How many objects are stored."""
         return self.query.count()
 
 

@@ -52,20 +52,25 @@ class UnitOfWork:
 
     # -- tracking ----------------------------------------------------------
     def track(self, obj: Any, identity: Any) -> None:
+        """Save ``obj`` at commit (repositories call this from ``add``)."""
         self._tracked[(type(obj), identity)] = obj
 
     def remember(self, obj: Any, identity: Any) -> None:
+        """Keep a loaded object in the identity map (not saved unless tracked)."""
         self._loaded[(type(obj), identity)] = obj
 
     def tracked(self, cls: type, identity: Any) -> Any:
+        """The object of ``cls`` with ``identity`` this unit of work holds, or None."""
         key = (cls, identity)
         found = self._tracked.get(key)
         return found if found is not None else self._loaded.get(key)
 
     def tracked_of(self, cls: type) -> list[Any]:
+        """Every object of ``cls`` waiting to be saved."""
         return [obj for (klass, _), obj in self._tracked.items() if klass is cls]
 
     def delete(self, schema: Any, identity: Any) -> None:
+        """Delete the object at commit (repositories call this from ``remove``)."""
         key = (schema.cls, identity)
         self._tracked.pop(key, None)
         self._loaded.pop(key, None)
@@ -227,6 +232,7 @@ class UnitOfWork:
         return fact
 
     def rollback(self) -> None:
+        """Discard everything; roll back open transactions."""
         for tx in self._transactions.values():
             try:
                 tx.rollback()

@@ -112,9 +112,11 @@ class QuerySet(Generic[T]):
         return self._derive(order_by=tuple(flat))
 
     def limit(self, count: int | None) -> QuerySet[T]:
+        """Return at most ``count`` records (None: no limit)."""
         return self._derive(limit=count)
 
     def offset(self, count: int) -> QuerySet[T]:
+        """Skip the first ``count`` matching records."""
         return self._derive(offset=count)
 
     def all(self) -> ResultSet[T]:
@@ -122,6 +124,7 @@ class QuerySet(Generic[T]):
         return self._runner(self._criteria)
 
     def count(self) -> int:
+        """How many records match (ignores limit and offset)."""
         return self._runner(Criteria(self._criteria.q, (), 0, 0)).total
 
     @property
