@@ -9,7 +9,7 @@ import pytest
 
 from archipel.errors import ExpectedVersionError
 from tests.adapters._model import define, full_account, message, record
-from tests.adapters.conftest import SQL_PROVIDERS, start
+from tests.adapters.conftest import start
 
 
 @pytest.fixture
@@ -166,7 +166,6 @@ def test_stored_messages_rebuild_their_event(model):
     assert rebuilt._metadata.time == event._metadata.time
 
 
-@pytest.mark.parametrize("provider", SQL_PROVIDERS, indirect=True)
 def test_at_version_and_as_of_read_a_stream_up_to_a_point(model):
     store = model.domain.event_store
     store.append([opened(model, "s-1", 0), opened(model, "s-1", 1)])

@@ -16,6 +16,7 @@ its commit.
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -187,6 +188,18 @@ class MemoryEventStore:
             for i in indexes
             if positions[i] >= from_position and (to_position is None or positions[i] <= to_position)
         ]
+
+    def at_version(self, stream: str, version: int) -> list[StoredMessage]:
+        """The messages of ``stream`` up to position ``version`` (inclusive)."""
+        return self.read_stream(stream, 0, version)
+
+    def as_of(self, stream: str, when: _dt.datetime) -> list[StoredMessage]:
+        """The messages of ``stream`` written at or before ``when`` (naive means UTC)."""
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=_dt.UTC)
+        indexes = self._walk(self._stream_last.get(stream), self._prev_in_stream)
+        times = self._time
+        return [self._stored(i) for i in indexes if times[i] is not None and times[i] <= when]
 
     def read_category(self, category: str, after_global: int = 0, limit: int = 1000) -> list[StoredMessage]:
         # global position = index + 1, so "after_global" means index >= after_global
