@@ -21,6 +21,7 @@ __all__ = [
     "InvalidStateError",
     "InvalidState",
     "ObjectNotFound",
+    "TooManyObjects",
     "ExpectedVersionError",
     "DuplicateMessageError",
     "DatabaseError",
@@ -92,6 +93,10 @@ InvalidState = InvalidStateError
 
 class ObjectNotFound(ArchipelError):
     """No object with the requested identity exists."""
+
+
+class TooManyObjects(ArchipelError):
+    """A lookup that expects one object (``find_by``) matched several."""
 
 
 class ExpectedVersionError(ArchipelError):

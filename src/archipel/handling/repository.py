@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from archipel.core.options import ElementOptions
-from archipel.errors import ObjectNotFound
+from archipel.errors import ObjectNotFound, TooManyObjects
 from archipel.fields.base import FieldError
 from archipel.fields.simple import Identifier
 from archipel.handling.state import current_uow
@@ -181,10 +181,19 @@ class BaseRepository(Generic[T]):
         return self._run(Criteria(q))
 
     def find_by(self, **kwargs: Any) -> T:
-        """The one object matching ``field=value`` pairs; ``ObjectNotFound`` if none."""
+        """The one object matching ``field=value`` pairs.
+
+        ``ObjectNotFound`` if none matches; ``TooManyObjects`` if several do
+        (use ``find`` to get them all).
+        """
         found = self._run(Criteria(Q(**kwargs), limit=2))
         if not found.items:
             raise ObjectNotFound(f"no {self.cls.__name__} matches {kwargs!r}")
+        if len(found.items) > 1:
+            raise TooManyObjects(
+                f"{found.total} {self.cls.__name__} objects match {kwargs!r}: narrow the "
+                "criteria, or use find() to get them all"
+            )
         return found.items[0]
 
     def all(self) -> ResultSet[T]:
@@ -216,6 +225,7 @@ class ReadOnlyRepository(Generic[T]):
         return self._repository.find(criteria, **kwargs)
 
     def find_by(self, **kwargs: Any) -> T:
+        """The one record matching ``field=value`` pairs (see :meth:`BaseRepository.find_by`)."""
         return self._repository.find_by(**kwargs)
 
     @property

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from archipel import BaseAggregate, BaseProjection, Q, QuerySet, ResultSet
-from archipel.errors import IncorrectUsageError, ObjectNotFound
+from archipel.errors import IncorrectUsageError, ObjectNotFound, TooManyObjects
 from archipel.fields import Date, Identifier, Integer, String
 from tests.unit._support import start
 
@@ -87,6 +87,12 @@ def test_find_by_returns_the_matching_object_or_raises(library):
     assert repo.find_by(author="Austen", year=1817).title == "Persuasion"
     with pytest.raises(ObjectNotFound):
         repo.find_by(author="Tolkien")
+
+
+def test_find_by_refuses_to_pick_one_of_several_matches(library):
+    _, _, repo = library
+    with pytest.raises(TooManyObjects, match="Austen"):
+        repo.find_by(author="Austen")
 
 
 def test_find_combines_a_q_with_keyword_criteria(library):
