@@ -141,6 +141,22 @@ def test_claim_stale_takes_over_a_dead_consumers_entries(broker):
     assert broker.claim_stale(stream, "g", "alive", min_idle_ms=0) == []
 
 
+def test_delivery_counts_count_reads_and_takeovers(broker):
+    stream = _stream()
+    broker.publish_many([(stream, {"n": n}) for n in range(3)])
+    got = broker.read("g", "first", [stream], count=10)
+    ids = [e.id for e in got]
+    assert broker.delivery_counts(stream, "g", ids) == dict.fromkeys(ids, 1)
+    broker.ack("g", {stream: [ids[1]]})
+    broker.claim_stale(stream, "g", "second", min_idle_ms=0)
+    broker.claim_stale(stream, "g", "third", min_idle_ms=0)
+    # acked entries are not pending any more: left out
+    assert broker.delivery_counts(stream, "g", ids) == {ids[0]: 3, ids[2]: 3}
+    assert broker.delivery_counts(stream, "g", [ids[2]]) == {ids[2]: 3}
+    assert broker.delivery_counts(stream, "other", ids) == {}
+    assert broker.delivery_counts(stream, "g", []) == {}
+
+
 def test_claim_stale_skips_acked_entries(broker):
     stream = _stream()
     broker.publish_many([(stream, {"n": n}) for n in range(3)])

@@ -9,12 +9,16 @@ repeats) and per-aggregate order held (the seqs are sorted).
 Behaviour switches (``BEHAVIOUR``, or environment variables in worker
 processes): ``poison`` — deposits with a negative amount make the projector
 raise until ``ARCHIPEL_TEST_FIX_FILE`` exists; ``delay`` — seconds the
-projector sleeps per event (to kill or pause a worker mid-batch).
+projector sleeps per event (to kill or pause a worker mid-batch); ``kill`` —
+a deposit of amount 666 kills its worker: raises :class:`WorkerKilled` (a
+``BaseException``, nothing in the engine catches it) in unit tests, and
+SIGKILLs the process when ``ARCHIPEL_TEST_KILL`` is set.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import time
 from typing import Any
 
@@ -22,6 +26,11 @@ from archipel import Domain, current_domain, handle
 from archipel.fields import Identifier, Integer, List, String
 
 BEHAVIOUR: dict[str, Any] = {"fixed": False, "delay": 0.0, "failures": {}}
+KILLER = 666
+
+
+class WorkerKilled(BaseException):
+    """Stands for a worker process dying (os._exit, SIGKILL) in unit tests."""
 
 
 def _fixed() -> bool:
@@ -83,6 +92,10 @@ def build_bank(name: str, config: dict[str, Any]) -> Domain:
     class LedgerProjector:
         @handle(Deposited)
         def on_deposited(self, event: Any) -> None:
+            if event.amount == KILLER:
+                if os.environ.get("ARCHIPEL_TEST_KILL"):
+                    os.kill(os.getpid(), signal.SIGKILL)
+                raise WorkerKilled(f"deposit {event.seq} of {event.account_id} killed its worker")
             if event.amount < 0 and not _fixed():
                 failures = BEHAVIOUR["failures"]
                 failures[event.seq] = failures.get(event.seq, 0) + 1

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
-from archipel.engine import run_server
-from archipel.engine.dlq import dead_letter_store
+from archipel.engine import EngineSettings, run_server
+from archipel.engine.consumer import Consumer
+from archipel.engine.dlq import DeadLetterStore, dead_letter_store
+from archipel.engine.leases import LeaseStore
+from archipel.engine.ownership import Membership
+from archipel.engine.relay import OutboxRelay
 from archipel.engine.status import subscription_status
-from tests.engine.bank import BEHAVIOUR, check_ledgers
+from archipel.engine.subscriptions import active_subscriptions
+from tests.engine.bank import BEHAVIOUR, KILLER, WorkerKilled, check_ledgers
 
 
 def _deposits(bank, rows):
@@ -114,3 +120,44 @@ def test_without_dlq_a_failed_message_is_dropped_after_retries(make_bank):
     assert run_server(bank, test_mode=True) == 0
     assert dead_letter_store(bank).list() == []
     assert check_ledgers(bank, {"a": [2]}) == []
+
+
+def test_a_message_that_kills_its_worker_is_dead_lettered_after_too_many_takeovers(make_bank):
+    """Retry counts die with the worker: the broker's delivery count stops the crash loop."""
+    bank = make_bank(config={"command_processing": "sync"}, partitions=1, max_retries=2)
+    _deposits(bank, [("bad", 1, 1), ("bad", KILLER, 2), ("bad", 1, 3), ("good", 1, 1), ("good", 1, 2)])
+    settings = EngineSettings.from_config(bank.config)
+    leases = LeaseStore(bank)
+    relay = OutboxRelay(bank, bank.brokers["default"], leases, settings, "relay")
+    while relay.tick():
+        pass
+    relay.release()
+    sub = next(s for s in active_subscriptions(bank) if s.kind == "projector")
+
+    deaths = 0
+    for n in range(10):
+        worker = f"worker-{n}"
+        consumer = Consumer(
+            bank, sub, bank.brokers["default"], leases, DeadLetterStore(bank),
+            Membership(leases, bank, worker, settings.lease_seconds), settings, worker, threading.Event(),
+        )
+        try:
+            with bank.domain_context():
+                for _ in range(5):
+                    consumer.step()
+        except WorkerKilled:
+            deaths += 1
+            consumer.ownership.release_all()  # its leases expire; its entries stay pending
+            continue
+        consumer.shutdown()
+        break
+
+    assert deaths == 3  # the first delivery and max_retries takeovers
+    assert check_ledgers(bank, {"bad": [1], "good": [1, 2]}) == []  # nobody else lost or doubled
+    letters = dead_letter_store(bank).list()
+    assert [x.payload["data"]["seq"] for x in letters] == [2, 3]
+    killer, parked = letters
+    assert killer.attempts == 3
+    assert "died 3 times (delivered 4 times): dead-lettered without running it again" in (killer.error or "")
+    assert parked.parked_behind == killer.id
+    assert bank.brokers["default"].pending(killer.broker_stream, sub.name) == 0  # all acknowledged

@@ -18,6 +18,7 @@ import redis
 
 from archipel.engine.dlq import dead_letter_store
 from tests._servers import RedisServer
+from tests.engine.bank import KILLER, check_ledgers
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(180)]
 
@@ -219,3 +220,26 @@ def test_workers_option_forks_supervised_worker_processes(make_cluster):
     cluster.check()
     assert supervisor.stop() == 0, supervisor.output()[-3000:]
     assert "restarting it" in supervisor.output()
+
+
+def test_a_message_that_kills_its_worker_ends_in_the_dlq_and_the_crash_loop_stops(make_cluster):
+    """Retry counts in memory die with the process: the broker's delivery count is what stops it."""
+    cluster = make_cluster(max_retries=1)
+    supervisor = cluster.start_worker(ARCHIPEL_TEST_WORKERS="2", ARCHIPEL_TEST_KILL="1")
+    cluster.deposit_many(accounts=10, per_account=3)
+    cluster.deposit("killer", KILLER)  # its projector SIGKILLs the worker process running it
+    cluster.deposit_many(accounts=10, per_account=3)
+    store = dead_letter_store(cluster.bank)
+    cluster.wait_for(lambda: len(store.list()) == 1, 90, "the killer in the dead-letter queue")
+    others = {k: v for k, v in cluster.expected.items() if k != "killer"}
+    cluster.wait_for(lambda: cluster.ledger_count() >= sum(map(len, others.values())), 60, "the others")
+    (letter,) = store.list()
+    assert letter.payload["data"]["account_id"] == "killer"
+    assert "died 2 times (delivered 3 times): dead-lettered without running it again" in (letter.error or "")
+    assert check_ledgers(cluster.bank, others) == []  # every other deposit once, in order
+    deaths = supervisor.output().count("exited with -9")
+    assert deaths == 2  # the first delivery and max_retries = 1 takeover
+    time.sleep(3)  # past a lease: nothing dies any more
+    assert supervisor.output().count("exited with -9") == deaths
+    assert len(_children(supervisor.pid)) == 2
+    assert supervisor.stop() == 0, supervisor.output()[-3000:]

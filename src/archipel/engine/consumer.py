@@ -14,6 +14,14 @@ an exponential backoff with jitter while other aggregates go on; after
 ``park_after_dead_letter``, later entries of its aggregate are parked behind
 it). When a batch fails, it is rolled back and its entries run again one per
 transaction, so one poison message never blocks or undoes the others.
+
+A message that kills the worker *process* leaves no count in memory. The
+entries a new owner takes over therefore carry the broker's delivery count
+and run first, one at a time in a fixed order (partition, lane, id), each
+acknowledged at once, by one consumer of the process at a time: whatever ran
+before the worker died is gone, so the first entry delivered more than
+``max(max_retries + 1, 2)`` times is the one the workers died on. It is
+dead-lettered without running; the others run.
 """
 
 from __future__ import annotations
@@ -66,6 +74,10 @@ log = logging.getLogger("archipel.engine.consumer")
 _OUTAGES = (BrokerUnavailable, DatabaseUnavailable, SchemaMissingError, LeaseLostError)
 
 
+#: one consumer of this process takes partitions over at a time (see :meth:`Consumer._maintain`)
+_TAKEOVER = threading.Lock()
+
+
 class _HandlerFailed(Exception):
     """The handler of ``items[index]`` raised ``error`` (the batch was rolled back)."""
 
@@ -111,6 +123,10 @@ class Consumer:
         self._pool: ThreadPoolExecutor | None = None
         self._count_lock = threading.Lock()
         self._groups_ready = False
+        #: entries taken over and not yet run (see :meth:`_run_taken_over`)
+        self._taken_over = False
+        #: an entry taken over too often was dead-lettered since the last takeover
+        self._killer_found = False
 
     # -- the loop --------------------------------------------------------------
     def run(self) -> None:
@@ -182,8 +198,17 @@ class Consumer:
             log.info("%s: gave partition %s back", self.sub.name, partition)
         for partition in self.ownership.renew_idle(self.settings.lease_seconds / 3):
             self._lost(partition)
-        for partition in self.ownership.acquire_missing():
-            self._adopt(partition)
+        # taking over and running what was taken over is one step, done by one consumer of
+        # this process at a time: when the process dies, only entries that ran were
+        # delivered once more (the count that tells a message killing its worker)
+        if _TAKEOVER.acquire(timeout=self.settings.lease_seconds / 8):
+            try:
+                for partition in self.ownership.acquire_missing():
+                    self._adopt(partition)
+                if self._taken_over:
+                    self._run_taken_over()
+            finally:
+                _TAKEOVER.release()
         now = time.monotonic()
         if now >= self._next_dead_refresh:
             self._next_dead_refresh = now + 5.0
@@ -193,10 +218,21 @@ class Consumer:
         part = self.parts[partition] = PartitionQueue(partition)
         streams = self.sub.broker_streams(self.settings, partition if self.sub.partitioned else None)
         # whatever an earlier owner read and did not acknowledge comes first
+        counted = getattr(self.broker, "delivery_counts", None)  # optional in the port
         for stream in streams:
             lane = parse_broker_stream(stream)[2] if self.sub.partitioned else PRODUCTION
-            for entry in self.broker.claim_stale(stream, self.group, self.worker_id, 0):
-                part.queues[lane].append(Item(entry, lane))
+            claimed = self.broker.claim_stale(stream, self.group, self.worker_id, 0)
+            counts = counted(stream, self.group, [e.id for e in claimed]) if counted and claimed else {}
+            for entry in claimed:
+                item = Item(entry, lane)
+                deliveries = int(counts.get(entry.id, 1))
+                if deliveries > 1:
+                    # every earlier delivery ended without an ack: its worker died or lost
+                    # the partition. They count as attempts
+                    item.deliveries = deliveries
+                    item.attempts = min(deliveries - 1, self.settings.max_retries)
+                    self._taken_over = True
+                part.queues[lane].append(item)
         log.info("%s: owns partition %s (%d entries taken over)", self.sub.name, partition, part.size())
 
     def _lost(self, partition: int, committing: bool = False) -> None:
@@ -256,7 +292,13 @@ class Consumer:
     # -- handling ------------------------------------------------------------
     def _work(self) -> int:
         tick = self.settings.messages_per_tick
-        handled = self._each_partition(PRODUCTION, tick)
+        handled = 0
+        if self._taken_over and _TAKEOVER.acquire(blocking=False):  # retries of taken-over entries
+            try:
+                handled = self._run_taken_over()
+            finally:
+                _TAKEOVER.release()
+        handled += self._each_partition(PRODUCTION, tick)
         if self.settings.priority_lanes:
             # bulk gets what production left of the tick, and never less than a
             # quarter of it: it is never starved, and adds little latency
@@ -286,6 +328,79 @@ class Consumer:
 
         return sum(self._pool.map(run, busy))
 
+    def _run_taken_over(self) -> int:
+        """Run the entries taken over, one per transaction, each acknowledged at once.
+
+        In this thread, in a fixed order (partition, lane, id): if one of them
+        kills the process, everything before it is acknowledged, and the first
+        entry the next owner finds over :meth:`_delivery_limit` deliveries is it.
+        That one is dead-lettered without running (one per takeover: entries
+        behind it, delivered as often but never run, get their turn).
+        """
+        limit = self._delivery_limit()
+        handled = 0
+        left = False
+        for number in sorted(self.parts):
+            part = self.parts.get(number)
+            for lane in (PRODUCTION, BULK):
+                if part is None or number not in self.parts:
+                    break
+                blocked: set[str | None] = set()
+                for item in list(part.queues[lane]):
+                    if not item.deliveries or item.done:
+                        continue
+                    if not self._decoded(item) or item.key in blocked:
+                        blocked.add(item.key)
+                        left = left or not item.done
+                        continue
+                    if item.next_at > time.monotonic():
+                        blocked.add(item.key)  # failed again: its retry waits, later entries too
+                        left = True
+                        continue
+                    if self.failures.must_park(item):
+                        self.failures.park(item)
+                    elif item.deliveries > limit and not self._killer_found:
+                        self._killer_found = True
+                        self.failures.died(item)  # later entries of its aggregate are parked
+                    elif item.decoded is not None and item.decoded.skip:
+                        item.done = True
+                    else:
+                        try:
+                            if not self._one(part, item):
+                                blocked.add(item.key)
+                                left = left or not item.done
+                        except LeaseLostError:
+                            self._lost(number, committing=True)
+                            break
+                    if item.done:
+                        self._ack([item])
+                        part.queues[lane].remove(item)
+                        handled += 1
+        if not left:
+            self._taken_over = False
+            self._killer_found = False
+        return handled
+
+    def _delivery_limit(self) -> int:
+        """Deliveries after which a taken-over entry is taken for one that kills its worker.
+
+        ``max_retries + 1`` runs; at least 2, since the first delivery may have
+        been a read the dead worker never got to run.
+        """
+        return max(2, self.settings.max_retries + 1)
+
+    def _decoded(self, item: Item) -> bool:
+        """Decode ``item``; an undecodable one is dead-lettered at once (False)."""
+        try:
+            self._prepare(item)
+        except Exception as exc:  # undecodable: retrying cannot help
+            item.decoded = Decoded(f"{item.entry.stream}:{item.entry.id}", None, None, None, item.entry.payload)
+            item.key = item.entry.stream
+            item.attempts = self.settings.max_retries
+            self.failures.failed(item, exc)
+            return False
+        return True
+
     def _prepare(self, item: Item) -> None:
         if item.decoded is None:
             entry = item.entry
@@ -305,13 +420,10 @@ class Consumer:
                 break
             if item.done:
                 continue  # handled; its acknowledgement failed and is retried
-            try:
-                self._prepare(item)
-            except Exception as exc:  # undecodable: retrying cannot help
-                item.decoded = Decoded(f"{item.entry.stream}:{item.entry.id}", None, None, None, item.entry.payload)
-                item.key = item.entry.stream
-                item.attempts = self.settings.max_retries
-                self.failures.failed(item, exc)
+            if item.deliveries and not item.done:
+                blocked.add(item.key)  # taken over: runs alone, first (_run_taken_over)
+                continue
+            if not self._decoded(item):
                 continue
             key = item.key
             if key in blocked:

@@ -5,6 +5,11 @@ A failed entry is retried after an exponential backoff with jitter; after
 With ``park_after_dead_letter``, later entries of the same aggregate are
 *parked* in the dead-letter queue behind it, so that replaying keeps the
 aggregate's order; a replayed entry is never parked.
+
+An entry whose worker *process* died while handling it (``os._exit``, the OOM
+killer, a crashing C extension) cannot be counted in memory: the broker's
+delivery count stands in for it, and an entry taken over once too often is
+dead-lettered without running (:meth:`Failures.died`).
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ class Failures:
             and decoded is not None
             and not decoded.skip
             and not decoded.replay
-            and item.attempts == 0
+            and item.first_failed_at is None
         )
 
     def failed(self, item: Item, exc: BaseException) -> None:
@@ -65,11 +70,29 @@ class Failures:
                 self.subscription, item.entry.id, item.attempts, settings.max_retries + 1, delay, exc,
             )
             return
+        self._give_up(item, f"failed {item.attempts} times", str(exc))
+
+    def died(self, item: Item) -> None:
+        """Dead-letter an entry whose workers died while handling it (then ``done``).
+
+        ``item.deliveries - 1`` workers got it and never acknowledged it.
+        """
+        died = item.deliveries - 1
+        item.attempts = died
+        item.first_failed_at = item.first_failed_at or time.time()
+        item.error = (
+            f"the worker handling it died {died} times (delivered {item.deliveries} times): "
+            "dead-lettered without running it again"
+        )
+        self._give_up(item, f"killed its worker {died} times", item.error)
+
+    def _give_up(self, item: Item, what: str, why: str) -> None:
+        settings = self.settings
         if not settings.enable_dlq:
             item.done = True
             log.error(
-                "%s: message %s failed %d times and was dropped (enable_dlq is off): %s",
-                self.subscription, item.entry.id, item.attempts, exc,
+                "%s: message %s %s and was dropped (enable_dlq is off): %s",
+                self.subscription, item.entry.id, what, why,
             )
             return
         letter_id = self._dead_letter(item, item.error, item.attempts)
@@ -77,8 +100,8 @@ class Failures:
         with self._lock:
             self.dead_lettered += 1
         log.error(
-            "%s: message %s failed %d times; dead letter %s",
-            self.subscription, item.entry.id, item.attempts, letter_id,
+            "%s: message %s %s; dead letter %s: %s",
+            self.subscription, item.entry.id, what, letter_id, why,
         )
         if settings.park_after_dead_letter and item.decoded is not None and item.decoded.stream:
             self.dead.setdefault(item.key or "", letter_id)

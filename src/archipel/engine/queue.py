@@ -14,7 +14,7 @@ __all__ = ["Item", "PartitionQueue"]
 class Item:
     """One entry waiting in a partition queue, with its retry state."""
 
-    __slots__ = ("entry", "lane", "key", "decoded", "attempts", "first_failed_at", "next_at", "error", "done")
+    __slots__ = ("entry", "lane", "key", "decoded", "attempts", "first_failed_at", "next_at", "error", "done", "deliveries")
 
     def __init__(self, entry: Entry, lane: str) -> None:
         self.entry = entry
@@ -29,6 +29,9 @@ class Item:
         self.error = ""
         #: handled (or dead-lettered): to be acknowledged
         self.done = False
+        #: taken over from a dead or paused owner: how many times the broker delivered it
+        #: (it runs alone, see :meth:`Consumer._run_taken_over`); 0 otherwise
+        self.deliveries = 0
 
 
 class PartitionQueue:

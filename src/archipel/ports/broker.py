@@ -12,6 +12,10 @@ The contract (one conformance suite, ``tests/brokers/``, proves every adapter):
   published before the group existed is missed.
 - ``claim_stale`` hands pending entries idle for at least ``min_idle_ms`` to
   another consumer (a dead consumer's work is taken over), oldest first.
+- ``delivery_counts`` (optional: the engine falls back to "delivered once"
+  without it) tells how many times each pending entry has been delivered:
+  1 after ``read``, one more per ``claim_stale``. A message whose worker
+  keeps dying is recognised by it (:mod:`archipel.engine.consumer`).
 - ``trim`` removes only entries that *every* group has read and acknowledged;
   it never drops a pending or unread entry. A stream without groups is not
   trimmed.
@@ -88,6 +92,13 @@ class Broker(Protocol):
         """Take over entries of ``stream`` pending in ``group`` idle ≥ ``min_idle_ms``.
 
         They become pending for ``consumer``; returned oldest first.
+        """
+        ...
+
+    def delivery_counts(self, stream: str, group: str, ids: Sequence[str]) -> dict[str, int]:
+        """How many times each of ``ids`` pending in ``group`` was delivered (read or claimed).
+
+        Optional (``getattr`` it): ids not pending are left out.
         """
         ...
 

@@ -191,6 +191,19 @@ class InlineBroker:
             return out
 
     # -- inspecting and housekeeping ---------------------------------------
+    def delivery_counts(self, stream: str, group: str, ids: Sequence[str]) -> dict[str, int]:
+        with self._lock:
+            found = self._streams.get(stream)
+            state = found.groups.get(group) if found is not None else None
+            if state is None:
+                return {}
+            out: dict[str, int] = {}
+            for entry_id in ids:
+                pending = state.pending.get(_seq(entry_id))
+                if pending is not None:
+                    out[entry_id] = pending.deliveries
+            return out
+
     def pending(self, stream: str, group: str) -> int:
         with self._lock:
             found = self._streams.get(stream)

@@ -261,6 +261,33 @@ class RedisBroker:
 
         return self._call(f"XINFO GROUPS {stream}", run)
 
+    def delivery_counts(self, stream: str, group: str, ids: Sequence[str]) -> dict[str, int]:
+        """``times_delivered`` of the pending entries (extended ``XPENDING``, paged)."""
+        if not ids:
+            return {}
+        wanted = set(ids)
+        high = max(ids, key=_id_key)
+
+        def run() -> dict[str, int]:
+            out: dict[str, int] = {}
+            low = min(ids, key=_id_key)
+            while True:
+                try:
+                    rows = self._client.xpending_range(stream, group, min=low, max=high, count=500)
+                except redis.exceptions.ResponseError as exc:
+                    if "NOGROUP" in str(exc):
+                        return out  # no such group: nothing pending in it
+                    raise
+                for row in rows:
+                    entry_id = _text(row["message_id"])
+                    if entry_id in wanted:
+                        out[entry_id] = int(row["times_delivered"])
+                if len(rows) < 500:
+                    return out
+                low = _next_id(_text(rows[-1]["message_id"]))
+
+        return self._call(f"XPENDING {stream} {group}", run)
+
     def pending(self, stream: str, group: str) -> int:
         for info in self._group_info(stream):
             if _text(info["name"]) == group:

@@ -64,6 +64,7 @@ _STATEMENTS = {
     "take": "UPDATE @P@_pending SET consumer = :consumer, delivered_at = :at, "
     "deliveries = deliveries + 1 WHERE @G@ AND seq = :seq",
     "entry": "SELECT payload FROM @P@_entries WHERE stream = :stream AND seq = :seq",
+    "deliveries": "SELECT seq, deliveries FROM @P@_pending WHERE @G@ AND seq >= :low AND seq <= :high",
     "pending": "SELECT count(*) FROM @P@_pending WHERE @G@",
     "pending_min": "SELECT min(seq) FROM @P@_pending WHERE @G@",
     "groups": "SELECT grp, last_delivered FROM @P@_groups WHERE stream = :stream",
@@ -378,6 +379,14 @@ class DatabaseBroker:
         return self._transaction(work)
 
     # -- inspecting and housekeeping -----------------------------------------------
+    def delivery_counts(self, stream: str, group: str, ids: Sequence[str]) -> dict[str, int]:
+        if not ids:
+            return {}
+        wanted = {_seq(i): i for i in ids}
+        params = {"stream": stream, "grp": group, "low": min(wanted), "high": max(wanted)}
+        rows = self._read_only(lambda cur: cur.execute(self._sql["deliveries"], params).fetchall())
+        return {wanted[int(seq)]: int(n) for seq, n in rows if int(seq) in wanted}
+
     def pending(self, stream: str, group: str) -> int:
         return int(
             self._read_only(
