@@ -129,10 +129,8 @@ class Association(Field):
         raise FieldError(f"expected {cls.__name__} or a mapping, got {type(value).__name__}")
 
 
-class ValueObject(Association):
-    """Embeds a value object (equal by value, immutable)."""
-
-    type_name = "value_object"
+class _Embedded(Association):
+    """One nested element, stored as its ``to_dict()``."""
 
     def cast(self, value: Any) -> Any:
         return self._build(value)
@@ -144,6 +142,12 @@ class ValueObject(Association):
         if value is None or not isinstance(value, dict):
             return value
         return self.to_cls._from_primitive(value)  # type: ignore[attr-defined]
+
+
+class ValueObject(_Embedded):
+    """Embeds a value object (equal by value, immutable)."""
+
+    type_name = "value_object"
 
 
 class HasMany(Association):
@@ -170,21 +174,10 @@ class HasMany(Association):
         return [cls._from_primitive(item) for item in value]  # type: ignore[attr-defined]
 
 
-class HasOne(Association):
+class HasOne(_Embedded):
     """One entity owned by the aggregate."""
 
     type_name = "has_one"
-
-    def cast(self, value: Any) -> Any:
-        return self._build(value)
-
-    def as_primitive(self, value: Any) -> Any:
-        return None if value is None else value.to_dict()
-
-    def from_primitive(self, value: Any) -> Any:
-        if value is None or not isinstance(value, dict):
-            return value
-        return self.to_cls._from_primitive(value)  # type: ignore[attr-defined]
 
 
 class Reference(Association):

@@ -93,8 +93,6 @@ def deliver(event: Any) -> None:
                 domain.run_route(route, event)
 
 
-_deliver = deliver
-
 
 def publish(events: list[Any]) -> None:
     """Queue committed events for in-process delivery (drains if outermost)."""
@@ -122,7 +120,7 @@ def drain_after(action: Callable[[], Any]) -> Any:
     try:
         result = action()
         while queue:
-            _deliver(queue.popleft())
+            deliver(queue.popleft())
         return result
     finally:
         dispatch_queue.reset(token)
