@@ -257,3 +257,20 @@ def test_unreachable_redis_raises_broker_unavailable_without_the_password():
     assert "s3cret" not in str(caught.value)
     assert "127.0.0.1:1" in str(caught.value)
     broker.close()
+
+
+def test_own_pending_lists_one_consumers_unacked_entries_without_counting_a_delivery(broker):
+    first, second = _stream(), _stream()
+    broker.publish_many([(first, {"n": n}) for n in range(4)] + [(second, {"n": 10})])
+    mine = broker.read("g", "me", [first], count=3)
+    broker.read("g", "other", [first, second], count=10)  # the 4th of first, and second's
+    broker.ack("g", {first: [mine[1].id]})
+    got = broker.own_pending("g", "me", [first, second])
+    assert [(e.stream, e.id, e.payload["n"]) for e in got] == [
+        (first, mine[0].id, 0),
+        (first, mine[2].id, 2),
+    ]
+    assert broker.delivery_counts(first, "g", [mine[0].id, mine[2].id]) == {mine[0].id: 1, mine[2].id: 1}
+    assert broker.own_pending("g", "me", [first], count=1) == got[:1]
+    assert broker.own_pending("g", "nobody", [first, second]) == []
+    assert broker.own_pending("never-created", "me", [first]) == []

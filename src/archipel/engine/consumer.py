@@ -127,6 +127,8 @@ class Consumer:
         self._taken_over = False
         #: an entry taken over too often was dead-lettered since the last takeover
         self._killer_found = False
+        #: a broker or database call failed: a read may have delivered entries we never got
+        self._resync = False
 
     # -- the loop --------------------------------------------------------------
     def run(self) -> None:
@@ -138,10 +140,12 @@ class Consumer:
                     self.step()
                     backoff.reset()
                 except (BrokerError, DatabaseError) as exc:
+                    self._resync = True
                     delay = backoff.next()
                     log.warning("%s: %s; retrying in %.1fs", self.sub.name, exc, delay)
                     self.stop.wait(delay)
                 except Exception:
+                    self._resync = True
                     delay = backoff.next()
                     log.exception("%s: unexpected error; retrying in %.1fs", self.sub.name, delay)
                     self.stop.wait(delay)
@@ -259,7 +263,39 @@ class Consumer:
             ]
         return out
 
+    def _recover_own(self) -> None:
+        """Take back the entries delivered to this consumer whose read reply never came.
+
+        The broker may carry out a read and lose its reply with the connection.
+        Those entries are pending for this consumer, which holds their partition,
+        so no one else would ever claim them. They are newer than anything queued
+        from their stream and older than anything read next: they go to the back
+        of their queues now, before the next read, and per-aggregate order holds.
+        """
+        own = getattr(self.broker, "own_pending", None)  # optional in the port
+        streams = self._streams(PRODUCTION) + self._streams(BULK)
+        if own is None or not streams:
+            self._resync = False
+            return
+        pending = own(self.group, self.worker_id, streams)
+        known = {
+            (item.entry.stream, item.entry.id)
+            for part in self.parts.values()
+            for queue in part.queues.values()
+            for item in queue
+        }
+        fresh = [entry for entry in pending if (entry.stream, entry.id) not in known]
+        self._resync = False
+        if fresh:
+            log.warning(
+                "%s: recovered %d entries delivered by a read whose reply was lost",
+                self.sub.name, len(fresh),
+            )
+            self._enqueue(fresh)
+
     def _fill(self) -> None:
+        if self._resync:
+            self._recover_own()
         tick = self.settings.messages_per_tick
         buffered = self.buffered()
         if buffered >= 4 * tick:

@@ -16,6 +16,10 @@ The contract (one conformance suite, ``tests/brokers/``, proves every adapter):
   without it) tells how many times each pending entry has been delivered:
   1 after ``read``, one more per ``claim_stale``. A message whose worker
   keeps dying is recognised by it (:mod:`archipel.engine.consumer`).
+- ``own_pending`` lists what is pending for one consumer, without counting a
+  delivery: a consumer whose ``read`` failed midway (the connection dropped)
+  cannot know whether the broker delivered entries to it, and recovers them
+  with it before reading on.
 - ``trim`` removes only entries that *every* group has read and acknowledged;
   it never drops a pending or unread entry. A stream without groups is not
   trimmed.
@@ -99,6 +103,17 @@ class Broker(Protocol):
         """How many times each of ``ids`` pending in ``group`` was delivered (read or claimed).
 
         Optional (``getattr`` it): ids not pending are left out.
+        """
+        ...
+
+    def own_pending(
+        self, group: str, consumer: str, streams: Sequence[str], count: int = 1000
+    ) -> list[Entry]:
+        """Entries of ``streams`` pending in ``group`` for ``consumer``, in id order per stream.
+
+        At most ``count`` per stream; their delivery counts do not change.
+        After a ``read`` that raised, the consumer calls it to take back
+        entries delivered to it whose reply it never received.
         """
         ...
 

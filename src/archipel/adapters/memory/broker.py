@@ -190,6 +190,23 @@ class InlineBroker:
                 out.append(Entry(stream, f"{seq}-0", clone(found.payloads[index])))
             return out
 
+    def own_pending(
+        self, group: str, consumer: str, streams: Sequence[str], count: int = 1000
+    ) -> list[Entry]:
+        out: list[Entry] = []
+        with self._lock:
+            for name in dict.fromkeys(streams):
+                found = self._streams.get(name)
+                state = found.groups.get(group) if found is not None else None
+                if found is None or state is None:
+                    continue
+                mine = sorted(seq for seq, p in state.pending.items() if p.consumer == consumer)
+                for seq in mine[:count]:
+                    index = bisect.bisect_left(found.seqs, seq)
+                    if index < len(found.seqs) and found.seqs[index] == seq:
+                        out.append(Entry(name, f"{seq}-0", clone(found.payloads[index])))
+        return out
+
     # -- inspecting and housekeeping ---------------------------------------
     def delivery_counts(self, stream: str, group: str, ids: Sequence[str]) -> dict[str, int]:
         with self._lock:

@@ -15,6 +15,13 @@ jitter (a Redis restart of a few seconds is ridden out transparently); after
 that they surface as :class:`~archipel.errors.BrokerUnavailable`, whose
 message names the server without its password. The engine's loops catch it
 and back off.
+
+``XREADGROUP`` is the exception: it goes through a second client that never
+retries. Redis may have delivered entries (and persisted the delivery) when
+the connection drops before its reply arrives; a silent retry would read past
+them, leaving them pending for a consumer that never saw them and still holds
+its partition. The error reaches the consumer instead, which recovers them
+with :meth:`RedisBroker.own_pending` before reading on.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from typing import Any, TypeVar
 
 import msgspec
 import redis
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.retry import Retry
 
 from archipel.errors import BrokerError, BrokerUnavailable, ConfigurationError
@@ -81,17 +88,21 @@ class RedisBroker:
         self.url = str(url)
         self._where = _redact(self.url)
         retries = int(self.config.get("retries", 6))
+        options: dict[str, Any] = {
+            "socket_connect_timeout": float(self.config.get("connect_timeout", 2.0)),
+            "socket_timeout": float(self.config.get("socket_timeout", 10.0)),
+            "socket_keepalive": True,
+            "health_check_interval": 30,
+            "max_connections": int(self.config.get("max_connections", 64)),
+        }
         try:
             self._client = redis.Redis.from_url(
                 self.url,
-                socket_connect_timeout=float(self.config.get("connect_timeout", 2.0)),
-                socket_timeout=float(self.config.get("socket_timeout", 10.0)),
-                socket_keepalive=True,
-                health_check_interval=30,
                 retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), retries),
                 retry_on_error=[redis.exceptions.ConnectionError, redis.exceptions.TimeoutError],
-                max_connections=int(self.config.get("max_connections", 64)),
+                **options,
             )
+            self._reader = redis.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0), **options)
         except ValueError as exc:
             raise ConfigurationError(f"[brokers.{name}] invalid Redis URL {self._where}: {exc}") from exc
         self._groups: set[tuple[str, str]] = set()
@@ -169,7 +180,7 @@ class RedisBroker:
 
         def run() -> Any:
             try:
-                return self._client.xreadgroup(group, consumer, wanted, count=count, block=block)
+                return self._reader.xreadgroup(group, consumer, wanted, count=count, block=block)
             except redis.exceptions.ResponseError as exc:
                 if "NOGROUP" not in str(exc):
                     raise
@@ -179,7 +190,7 @@ class RedisBroker:
                     self._groups.discard((stream, group))
                 for stream in streams:
                     self.ensure_group(stream, group)
-                return self._client.xreadgroup(group, consumer, wanted, count=count, block=block)
+                return self._reader.xreadgroup(group, consumer, wanted, count=count, block=block)
 
         reply = self._call(f"XREADGROUP {group}", run)
         return self._entries(reply)
@@ -247,6 +258,33 @@ class RedisBroker:
             return out
 
         return self._call(f"XAUTOCLAIM {stream} {group}", run)
+
+    def own_pending(
+        self, group: str, consumer: str, streams: Sequence[str], count: int = 1000
+    ) -> list[Entry]:
+        # XPENDING then XRANGE: XREADGROUP with id 0 would count one more delivery
+        def run() -> list[Entry]:
+            out: list[Entry] = []
+            for stream in dict.fromkeys(streams):
+                try:
+                    rows = self._client.xpending_range(
+                        stream, group, min="-", max="+", count=count, consumername=consumer
+                    )
+                except redis.exceptions.ResponseError as exc:
+                    if "NOGROUP" in str(exc):
+                        continue  # no group: nothing pending in it
+                    raise
+                if not rows:
+                    continue
+                pipe = self._client.pipeline(transaction=False)
+                for row in rows:
+                    pipe.xrange(stream, min=row["message_id"], max=row["message_id"])
+                for found in pipe.execute():
+                    for entry_id, fields in found:
+                        out.append(Entry(stream, _text(entry_id), self._payload(fields)))
+            return out
+
+        return self._call(f"XPENDING {group} {consumer}", run)
 
     # -- inspecting and housekeeping ------------------------------------------
     def _group_info(self, stream: str) -> list[dict[str, Any]]:
@@ -353,5 +391,6 @@ class RedisBroker:
             return False
 
     def close(self) -> None:
-        self._client.close()
-        self._client.connection_pool.disconnect()
+        for client in (self._client, self._reader):
+            client.close()
+            client.connection_pool.disconnect()

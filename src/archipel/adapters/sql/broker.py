@@ -65,6 +65,9 @@ _STATEMENTS = {
     "deliveries = deliveries + 1 WHERE @G@ AND seq = :seq",
     "entry": "SELECT payload FROM @P@_entries WHERE stream = :stream AND seq = :seq",
     "deliveries": "SELECT seq, deliveries FROM @P@_pending WHERE @G@ AND seq >= :low AND seq <= :high",
+    "own": "SELECT p.seq, e.payload FROM @P@_pending p JOIN @P@_entries e "
+    "ON e.stream = p.stream AND e.seq = p.seq "
+    "WHERE p.stream = :stream AND p.grp = :grp AND p.consumer = :consumer ORDER BY p.seq LIMIT :count",
     "pending": "SELECT count(*) FROM @P@_pending WHERE @G@",
     "pending_min": "SELECT min(seq) FROM @P@_pending WHERE @G@",
     "groups": "SELECT grp, last_delivered FROM @P@_groups WHERE stream = :stream",
@@ -198,7 +201,7 @@ class DatabaseBroker:
             self._ready = True
 
     # -- running ------------------------------------------------------------------
-    def _transaction(self, work: Callable[[Any], T]) -> T:
+    def _transaction(self, work: Callable[[Any], T], *, retry: bool = True) -> T:
         """Run ``work(cursor)`` in one transaction (retried once on a dead pooled connection)."""
         self._setup()
         engine = self.engine
@@ -217,7 +220,7 @@ class DatabaseBroker:
             finally:
                 cursor.close()
 
-        return engine.run(run)
+        return engine.run(run, retry=retry)
 
     def _read_only(self, work: Callable[[Any], T]) -> T:
         self._setup()
@@ -332,7 +335,9 @@ class DatabaseBroker:
                 out += [Entry(stream, f"{int(seq)}-0", loads(payload)) for seq, payload in rows]
             return out
 
-        return self._transaction(work)
+        # no blind retry: had the COMMIT gone through before the connection dropped, a second
+        # read would skip what the first delivered; the consumer calls own_pending instead
+        return self._transaction(work, retry=False)
 
     def ack(self, group: str, ids_by_stream: Mapping[str, Sequence[str]]) -> int:
         params = [
@@ -377,6 +382,19 @@ class DatabaseBroker:
             return out
 
         return self._transaction(work)
+
+    def own_pending(
+        self, group: str, consumer: str, streams: Sequence[str], count: int = 1000
+    ) -> list[Entry]:
+        def work(cursor: Any) -> list[Entry]:
+            out: list[Entry] = []
+            for stream in dict.fromkeys(streams):
+                params = {"stream": stream, "grp": group, "consumer": consumer, "count": count}
+                rows = cursor.execute(self._sql["own"], params).fetchall()
+                out += [Entry(stream, f"{int(seq)}-0", loads(payload)) for seq, payload in rows]
+            return out
+
+        return self._read_only(work)
 
     # -- inspecting and housekeeping -----------------------------------------------
     def delivery_counts(self, stream: str, group: str, ids: Sequence[str]) -> dict[str, int]:

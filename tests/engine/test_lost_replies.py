@@ -1,0 +1,83 @@
+"""A read the broker carried out but whose reply was lost: the entries must not be stranded.
+
+Redis (or the database) can deliver entries — and persist that they are
+pending for this consumer — then lose the connection before the reply
+arrives. The consumer still holds the partition, so nobody else claims them:
+it has to take them back itself, before reading on, keeping per-aggregate order.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from archipel.engine import EngineSettings
+from archipel.engine.consumer import Consumer
+from archipel.engine.dlq import DeadLetterStore
+from archipel.engine.leases import LeaseStore
+from archipel.engine.ownership import Membership
+from archipel.engine.subscriptions import active_subscriptions
+from archipel.errors import BrokerUnavailable
+from tests.engine.bank import check_ledgers
+from tests.engine.conftest import deposit_many
+from tests.engine.test_fencing_and_relay import _relay_all
+
+
+class LosingReplies:
+    """The broker, except that the replies of some reads that delivered entries are lost."""
+
+    def __init__(self, broker: Any, lose: int) -> None:
+        self._broker = broker
+        self.lose = lose
+        self.lost: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._broker, name)
+
+    def read(self, *args: Any, **kwargs: Any) -> list[Any]:
+        got = self._broker.read(*args, **kwargs)
+        if got and self.lose:
+            self.lose -= 1
+            self.lost += [entry.id for entry in got]
+            raise BrokerUnavailable("connection reset while reading the reply (simulated)")
+        return got
+
+
+@pytest.mark.parametrize("provider", ["inline", "redis"])
+def test_entries_of_a_read_whose_reply_was_lost_are_handled_in_order(make_bank, provider, request):
+    config: dict[str, Any] = {"command_processing": "sync"}
+    if provider == "redis":
+        config["brokers"] = {"default": {"provider": "redis", "URI": request.getfixturevalue("redis_flushed_url")}}
+    bank = make_bank(config=config, partitions=2, messages_per_tick=5)
+    expected = deposit_many(bank, accounts=4, per_account=10)
+    _relay_all(bank)
+    broker = LosingReplies(bank.brokers["default"], lose=3)
+    settings = EngineSettings.from_config(bank.config)
+    leases = LeaseStore(bank)
+    sub = next(s for s in active_subscriptions(bank) if s.kind == "projector")
+    stop = threading.Event()
+    consumer = Consumer(
+        bank, sub, broker, leases, DeadLetterStore(bank), Membership(leases, bank, "w", settings.lease_seconds),
+        settings, "w", stop,
+    )
+    thread = threading.Thread(target=lambda: _run(bank, consumer))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while check_ledgers(bank, expected) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert broker.lose == 0 and broker.lost  # replies were lost ...
+    assert check_ledgers(bank, expected) == []  # ... and still nothing lost, doubled or reordered
+    for stream in sub.broker_streams(settings):
+        assert bank.brokers["default"].pending(stream, sub.name) == 0
+
+
+def _run(bank: Any, consumer: Consumer) -> None:
+    with bank.domain_context():
+        consumer.run()
