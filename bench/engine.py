@@ -188,6 +188,7 @@ def _balanced(bench: Any, workers: int, partitions: int) -> bool:
 
 def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers: int, events: int,
                  partitions: int) -> dict[str, Any]:
+    from archipel.engine import EngineSettings
     from archipel.engine.leases import LeaseStore
     from archipel.engine.records import ensure_tables
 
@@ -197,9 +198,13 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
         bench.brokers["default"].truncate()
         ensure_tables(bench)
         leases = LeaseStore(bench)
-        # hold the relay: workers start, balance their partitions and wait
-        hold = leases.acquire(f"{bench.snake_name}/relay/default", "relay", "benchmark", 3600)
-        assert hold is not None
+        # hold every relay shard: workers start, balance their partitions and wait
+        shards = EngineSettings.from_config(bench.config).relay_shards
+        holds = [
+            leases.acquire(f"{bench.snake_name}/relay/default/{shard}", "relay", "benchmark", 3600)
+            for shard in range(shards)
+        ]
+        assert all(hold is not None for hold in holds)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
         procs = [
             subprocess.Popen(
@@ -221,7 +226,8 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
                 bench.process(bench.OpenAccount(account_id=f"acc-{n}", owner=f"owner-{n}"))
             produced = events / (time.perf_counter() - started)
             cpu_before = _cpu_seconds()
-            leases.release(hold)  # go
+            for hold in holds:  # go
+                leases.release(hold)
             started = time.perf_counter()
             while _count(database_url, table) < events:
                 if time.perf_counter() - started > 600:

@@ -160,3 +160,25 @@ def test_concurrent_relays_claim_disjoint_rows(database):
     every = [i for ids in claimed.values() for i in ids]
     assert len(every) == 200 == len(set(every))
     assert outbox.pending_count() == 0
+
+
+def test_claim_by_relay_shard_splits_the_outbox_by_aggregate(database):
+    from archipel.ports.outbox import shard_key
+
+    records = []
+    for n in range(24):
+        for kind in ("shop::order:command", "shop::order"):  # an aggregate's commands and events
+            records.append({**rows(1, prefix=f"{kind}-{n}-")[0], "stream": f"{kind}-{n}"})
+    write(database, records)
+    outbox = database.outbox()
+    first = outbox.claim("w1", limit=100, shards=[0, 2], of=4)
+    second = outbox.claim("w2", limit=100, shards=[1, 3], of=4)
+    assert first and second
+    assert len(first) + len(second) == 48  # every row, once
+    for claimed, mine in ((first, {0, 2}), (second, {1, 3})):
+        assert all(row["shard"] == shard_key(row["stream"]) and row["shard"] % 4 in mine for row in claimed)
+        assert [row["id"] for row in claimed] == sorted(row["id"] for row in claimed)
+    # commands and events of one aggregate are in the same shard
+    aggregates = {row["stream"].rsplit("-", 1)[1]: row["shard"] for row in first + second}
+    assert all(shard_key(f"shop::order:command-{n}") == shard for n, shard in aggregates.items())
+    assert outbox.claim("w3", limit=100) == []  # nothing left, shard filter or not

@@ -116,3 +116,45 @@ def test_only_one_relay_leads_a_database(make_bank):
     moved = first.tick() + second.tick()
     assert moved == 2
     assert (first.relayed == 0) != (second.relayed == 0)  # one of them did all the work
+
+
+class _Recording:
+    """The broker, noting which relay published each message's stream."""
+
+    def __init__(self, broker, relay: str, published: dict[str, set[str]]) -> None:
+        self._broker, self._relay, self._published = broker, relay, published
+
+    def __getattr__(self, name):
+        return getattr(self._broker, name)
+
+    def publish_many(self, entries):
+        for _, payload in entries:
+            self._published.setdefault(payload["metadata"]["stream"], set()).add(self._relay)
+        return self._broker.publish_many(entries)
+
+
+def test_relays_of_two_workers_share_the_outbox_and_each_aggregate_stays_with_one(make_bank):
+    bank = make_bank(config={"command_processing": "sync"}, lease_seconds=5, relay_shards=4)
+    settings = EngineSettings.from_config(bank.config)
+    leases = LeaseStore(bank)
+    published: dict[str, set[str]] = {}
+    relays = []
+    for name in ("first", "second"):
+        membership = Membership(leases, bank, name, settings.lease_seconds)
+        membership.heartbeat()
+        broker = _Recording(bank.brokers["default"], name, published)
+        relays.append(OutboxRelay(bank, broker, leases, settings, name, membership=membership))
+    expected = deposit_many(bank, accounts=12, per_account=3)
+    for _ in range(3):
+        for relay in relays:
+            relay.tick()
+            relay.flush()
+    assert [len(relay._owned["default"]) for relay in relays] == [2, 2]
+    assert relays[0].relayed and relays[1].relayed  # both did part of the work
+    assert relays[0].relayed + relays[1].relayed == 36  # and nothing twice
+    assert all(len(who) == 1 for who in published.values())  # one relay per aggregate
+    assert bank.providers.database("default").outbox().pending_count() == 0
+    for relay in relays:
+        relay.release()
+    assert run_server(bank, test_mode=True) == 0
+    assert check_ledgers(bank, expected) == []

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from archipel.engine import EngineSettings, Worker, run_server
 from archipel.engine.server import _all_idle
 from tests.engine.bank import check_ledgers
@@ -47,8 +49,9 @@ def test_events_of_sync_commands_are_handled_by_the_server(make_bank):
     assert check_ledgers(bank, expected) == []
 
 
-def test_two_workers_split_the_partitions_and_lose_nothing(make_bank):
-    bank = make_bank(partitions=4, lease_seconds=1.0)
+@pytest.mark.parametrize("relay_shards", [4, 1])
+def test_two_workers_split_the_partitions_and_lose_nothing(make_bank, relay_shards):
+    bank = make_bank(partitions=4, lease_seconds=1.0, relay_shards=relay_shards)
     settings = EngineSettings.from_config(bank.config)
     stop = threading.Event()
     workers = [Worker(bank, settings, stop_event=stop).start() for _ in range(2)]
@@ -56,15 +59,22 @@ def test_two_workers_split_the_partitions_and_lose_nothing(make_bank):
         expected = deposit_many(bank, accounts=8, per_account=25)
 
         def balanced() -> bool:
-            # every partition owned by exactly one worker; the one that relays the
-            # outbox takes fewer (relay_weight): 1 of 4 against 3
+            shards = [set(w.relay._owned.get("default", {})) if w.relay else set() for w in workers]
+            if not shards[0].isdisjoint(shards[1]) or shards[0] | shards[1] != set(range(relay_shards)):
+                return False
             for index in range(len(workers[0].consumers)):
                 owned = [set(w.consumers[index].ownership.owned) for w in workers]
                 if not owned[0].isdisjoint(owned[1]) or owned[0] | owned[1] != {0, 1, 2, 3}:
                     return False
-                relaying = [bool(w.relay and w.relay._leadership) for w in workers]
-                if sorted(len(o) for o in owned) != [1, 3] or len(owned[relaying.index(True)]) != 1:
-                    return False
+                if relay_shards > 1:
+                    # both relay a half of the outbox, and both take half of the partitions
+                    if sorted(len(s) for s in shards) != [2, 2] or sorted(len(o) for o in owned) != [2, 2]:
+                        return False
+                else:
+                    # the one that relays the whole outbox takes fewer (relay_weight): 1 of 4 against 3
+                    relaying = [bool(s) for s in shards]
+                    if sorted(len(o) for o in owned) != [1, 3] or len(owned[relaying.index(True)]) != 1:
+                        return False
             return True
 
         deadline = time.monotonic() + 20

@@ -92,7 +92,8 @@ class Membership:
         with self._lock:
             self._refresh()
             relays = self.worker_id in self._relays
-            weight = self.relay_weight if self._count > 1 else 0.0
+            # when every worker relays (a sharded outbox), the relay costs all of them alike
+            weight = self.relay_weight if 1 < self._count and len(self._relays) < self._count else 0.0
             total = self._count - weight * len(self._relays)
             return total, (1.0 - weight if relays else 1.0), relays
 

@@ -1,23 +1,33 @@
 """The outbox relay: moves committed messages from the outbox to the broker.
 
-For each database of the domain, one worker at a time is the relay (a
-lease, ``relay/<database>``): two relays publishing concurrently could
-interleave an aggregate's messages out of order. The leader claims rows
-(highest priority first, then oldest) with a row lease that never outlives
-its leadership, publishes them pipelined — each to the broker stream of its
-category, partition and lane — then marks them sent, fenced by the row
-lease. A crash between publishing and marking re-publishes the rows later:
-consumers drop the copies through their processed-message records, and a
-copy never overtakes the original, so per-aggregate order holds.
+Each database's outbox is split into ``relay_shards`` relay shards by a
+stable hash of the aggregate (the rows' ``shard`` column). One worker at a
+time relays a shard (a lease, ``relay/<database>/<shard>``), so each
+aggregate's messages are published by one relay, in order, while several
+workers — on this machine or others — relay different shards in parallel.
+A worker takes its fair share of the shards, ``ceil(shards / live
+workers)``, gives back what exceeds it, and takes over the shards of a
+worker whose leases expired.
 
-The leader also purges sent rows after ``outbox_retention_seconds`` and
-trims broker streams (never below what a consumer group still needs).
+The relay claims rows of its shards (highest priority first, then oldest)
+with a row lease that never outlives its shard leases, publishes them
+pipelined — each to the broker stream of its category, partition and lane —
+then marks them sent, fenced by the row lease. A crash between publishing
+and marking re-publishes the rows later: consumers drop the copies through
+their processed-message records, and a copy never overtakes the original,
+so per-aggregate order holds.
+
+The holder of shard 0 also purges sent rows after
+``outbox_retention_seconds`` and trims broker streams (never below what a
+consumer group still needs).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
+import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -25,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from archipel.domain.domain import INTEGRATION_PREFIX
 from archipel.engine.lanes import lane_of
 from archipel.engine.leases import Lease, LeaseStore
+from archipel.engine.ownership import Membership
 from archipel.engine.settings import EngineSettings
 from archipel.engine.streams import broker_stream, category_of, partition_of
 from archipel.errors import LeaseLostError
@@ -59,6 +70,7 @@ class OutboxRelay:
         settings: EngineSettings,
         worker_id: str,
         streams_to_trim: list[str] | None = None,
+        membership: Membership | None = None,
     ) -> None:
         self.domain = domain
         self.broker = broker
@@ -66,7 +78,13 @@ class OutboxRelay:
         self.settings = settings
         self.worker_id = worker_id
         self.streams_to_trim = streams_to_trim or []
-        self._leadership: dict[str, Lease] = {}
+        #: live workers, for the fair share of shards; without it this relay takes them all
+        self.membership = membership
+        self.shards = settings.relay_shards
+        #: the relay shards held, by database
+        self._owned: dict[str, dict[int, Lease]] = {}
+        self._next_acquire: dict[str, float] = {}
+        self._offset = zlib.crc32(worker_id.encode()) % self.shards
         self._next_purge = 0.0
         self._next_trim = time.monotonic() + settings.trim_interval_seconds
         #: messages relayed since start (status, tests)
@@ -76,24 +94,67 @@ class OutboxRelay:
         self._claimer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archipel-relay-claim")
         self._prefetch: dict[str, Future[list[dict[str, Any]]]] = {}
 
-    def _lead(self, database_name: str) -> Lease | None:
-        """Our leadership of ``database_name``'s outbox, acquired or renewed; None if another leads."""
+    @property
+    def _leadership(self) -> dict[str, dict[int, Lease]]:
+        """The shards held, by database (those with at least one)."""
+        return {name: owned for name, owned in self._owned.items() if owned}
+
+    def lease_id(self, database_name: str, shard: int) -> str:
+        return f"{self.domain.snake_name}/relay/{database_name}/{shard}"
+
+    def _share(self) -> int:
+        live = self.membership.count() if self.membership is not None else 1
+        return min(self.shards, math.ceil(self.shards / max(1, live)))
+
+    def _lead(self, database_name: str, outbox: Any) -> dict[int, Lease]:
+        """The shards of ``database_name``'s outbox this worker relays: renewed, up to its share."""
         seconds = self.settings.lease_seconds
-        lease = self._leadership.get(database_name)
-        if lease is not None:
+        owned = self._owned.setdefault(database_name, {})
+        changed = False
+        for shard, lease in list(owned.items()):
             if lease.remaining() > seconds * 2 / 3:
-                return lease
+                continue
             try:
                 self.leases.renew(lease, seconds)
-                return lease
             except LeaseLostError:
-                log.warning("relay of %s: lost the leadership to another worker", database_name)
-                del self._leadership[database_name]
-        lease_id = f"{self.domain.snake_name}/relay/{database_name}"
-        lease = self.leases.acquire(lease_id, "relay", self.worker_id, seconds)
-        if lease is not None:
-            self._leadership[database_name] = lease
-        return lease
+                log.warning("relay of %s: lost shard %s to another worker", database_name, shard)
+                del owned[shard]
+                changed = True
+        now = time.monotonic()
+        if now >= self._next_acquire.get(database_name, 0.0):
+            self._next_acquire[database_name] = now + min(1.0, seconds / 4)
+            share = self._share()
+            if len(owned) > share:
+                self._drop_prefetch(database_name, outbox)
+                # give back the ones furthest from our preferred start
+                ranked = sorted(owned, key=lambda s: (s - self._offset) % self.shards)
+                for shard in ranked[share:]:
+                    self._give_back(database_name, shard)
+                changed = True
+            for step in range(self.shards):
+                if len(owned) >= share:
+                    break
+                shard = (self._offset + step) % self.shards
+                if shard in owned:
+                    continue
+                taken = self.leases.acquire(
+                    self.lease_id(database_name, shard), "relay", self.worker_id, seconds
+                )
+                if taken is not None:
+                    owned[shard] = taken
+                    changed = True
+        if changed:
+            self._drop_prefetch(database_name, outbox)
+        return owned
+
+    def _give_back(self, database_name: str, shard: int) -> None:
+        lease = self._owned.get(database_name, {}).pop(shard, None)
+        if lease is None:
+            return
+        try:
+            self.leases.release(lease)
+        except Exception:
+            log.exception("relay: releasing %s failed", lease.id)
 
     def tick(self) -> int:
         """Relay one batch from each database whose relay this worker leads; return how many."""
@@ -102,37 +163,46 @@ class OutboxRelay:
             outbox_of = getattr(database, "outbox", None)
             if outbox_of is None:
                 continue
-            lease = self._lead(name)
-            if lease is None:
-                self._drop_prefetch(name, outbox_of())
+            outbox = outbox_of()
+            owned = self._lead(name, outbox)
+            if not owned:
                 continue
-            total += self._relay(name, outbox_of(), lease)
-            self._housekeeping(outbox_of())
+            total += self._relay(name, outbox, owned)
+            if 0 in owned:
+                self._housekeeping(outbox)
         self.relayed += total
         return total
 
-    def _claim(self, outbox: Any, lease: Lease) -> list[dict[str, Any]]:
-        # a row lease must not outlive the leadership: a new leader then sees
-        # every row the old one claimed and relays them first, in order
-        row_lease = lease.remaining() - self.settings.lease_seconds / 10
+    def _claim(self, outbox: Any, owned: dict[int, Lease]) -> list[dict[str, Any]]:
+        # a row lease must not outlive the shard leases: a new owner of a shard
+        # then sees every row the old one claimed and relays them first, in order
+        leases = list(owned.values())
+        if not leases:
+            return []
+        row_lease = min(lease.remaining() for lease in leases) - self.settings.lease_seconds / 10
         if row_lease <= 0:
             return []
+        every = len(owned) >= self.shards
         rows: list[dict[str, Any]] = outbox.claim(
-            self.worker_id, limit=self.settings.relay_batch_size, lease_seconds=row_lease
+            self.worker_id,
+            limit=self.settings.relay_batch_size,
+            lease_seconds=row_lease,
+            shards=None if every else sorted(owned),
+            of=self.shards,
         )
         return rows
 
-    def _relay(self, name: str, outbox: Any, lease: Lease) -> int:
+    def _relay(self, name: str, outbox: Any, owned: dict[int, Lease]) -> int:
         prefetched = self._prefetch.pop(name, None)
         rows = prefetched.result() if prefetched is not None else []
         if not rows:
-            rows = self._claim(outbox, lease)
+            rows = self._claim(outbox, owned)
         if not rows:
             return 0
         if len(rows) >= self.settings.relay_batch_size:
             # a busy outbox: claim the next batch while this one is published
             # (claims come in order and publishing stays sequential: order holds)
-            self._prefetch[name] = self._claimer.submit(self._claim, outbox, lease)
+            self._prefetch[name] = self._claimer.submit(self._claim, outbox, dict(owned))
         integration = [row for row in rows if row["stream"].startswith(INTEGRATION_PREFIX)]
         if integration:
             rows = [row for row in rows if not row["stream"].startswith(INTEGRATION_PREFIX)]
@@ -236,9 +306,8 @@ class OutboxRelay:
         self.flush()
         self._marker.shutdown(wait=True)
         self._marker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archipel-relay-mark")
-        for lease in self._leadership.values():
-            try:
-                self.leases.release(lease)
-            except Exception:
-                log.exception("relay: releasing %s failed", lease.id)
-        self._leadership.clear()
+        for name, owned in self._owned.items():
+            for shard in list(owned):
+                self._give_back(name, shard)
+        self._owned.clear()
+        self._next_acquire.clear()

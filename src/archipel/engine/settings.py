@@ -5,10 +5,12 @@
 ``partitions`` (ordering partitions per stream category: the unit of
 parallelism and of ownership between workers), ``lease_seconds`` (how long a
 worker owns a partition or the relay without renewing; a worker silent for
-longer is taken over), ``relay_batch_size``, ``outbox_retention_seconds``,
-``trim_interval_seconds``, ``relay_weight`` (the share of a worker's time
-the outbox relay is assumed to take: a worker that relays takes that much
-fewer partitions when others are there to take them).
+longer is taken over), ``relay_shards`` (how many relays may publish one
+database's outbox in parallel, each a share of its aggregates; default
+``partitions``; change it only with every worker stopped),
+``relay_batch_size``, ``outbox_retention_seconds``, ``trim_interval_seconds``,
+``relay_weight`` (the share of a worker's time the outbox relay is assumed to
+take: when only some workers relay, they take that much fewer partitions).
 
 ``[server.stream_subscription]``: ``blocking_timeout_ms``, ``max_retries``,
 ``retry_delay_seconds`` (first backoff; doubles each retry, with jitter, up
@@ -52,6 +54,7 @@ class EngineSettings:
     partitions: int = 4
     lease_seconds: float = 10.0
     relay_batch_size: int = 500
+    relay_shards: int = 4
     relay_weight: float = 0.25
     outbox_retention_seconds: float = 300.0
     trim_interval_seconds: float = 30.0
@@ -63,6 +66,7 @@ class EngineSettings:
         server = config.get("server") or {}
         stream = server.get("stream_subscription") or {}
         health = server.get("health_port")
+        partitions = int(_number(server, "partitions", 4, 1))
         return cls(
             messages_per_tick=int(_number(server, "messages_per_tick", 100, 1)),
             blocking_timeout_ms=int(_number(stream, "blocking_timeout_ms", 100, 0)),
@@ -72,9 +76,10 @@ class EngineSettings:
             enable_dlq=bool(stream.get("enable_dlq", True)),
             park_after_dead_letter=bool(stream.get("park_after_dead_letter", True)),
             priority_lanes=bool(server.get("priority_lanes", False)),
-            partitions=int(_number(server, "partitions", 4, 1)),
+            partitions=partitions,
             lease_seconds=_number(server, "lease_seconds", 10.0, 0.2),
             relay_batch_size=int(_number(server, "relay_batch_size", 500, 1)),
+            relay_shards=int(_number(server, "relay_shards", partitions, 1)),
             relay_weight=min(0.9, _number(server, "relay_weight", 0.25, 0)),
             outbox_retention_seconds=_number(server, "outbox_retention_seconds", 300.0, 0),
             trim_interval_seconds=_number(server, "trim_interval_seconds", 30.0, 0.1),

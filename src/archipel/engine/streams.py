@@ -22,6 +22,7 @@ from __future__ import annotations
 import zlib
 
 from archipel.engine.lanes import BULK, PRODUCTION
+from archipel.ports.outbox import aggregate_key
 
 __all__ = [
     "category_of",
@@ -36,15 +37,6 @@ __all__ = [
 def category_of(stream: str) -> str:
     """``"shop::order-42"`` → ``"shop::order"``; ``"shop::order:command-42"`` → ``"shop::order:command"``."""
     return stream.split("-", 1)[0]
-
-
-def aggregate_key(stream: str) -> str:
-    """The identity part of a message stream, the same for commands, events and fact events."""
-    category, _, identity = stream.partition("-")
-    if identity.startswith("fact-"):
-        identity = identity[5:]
-    base = category[: -len(":command")] if category.endswith(":command") else category
-    return f"{base}-{identity}"
 
 
 def partition_of(stream: str, partitions: int) -> int:

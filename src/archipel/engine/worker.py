@@ -71,7 +71,9 @@ class Worker:
         trim = sorted({s for sub in self.subscriptions for s in sub.broker_streams(self.settings)})
         relays = domain.outbox_enabled or domain.config.get("command_processing") == "async"
         self.relay = (
-            OutboxRelay(domain, self.broker, self.leases, self.settings, self.worker_id, trim)
+            OutboxRelay(
+                domain, self.broker, self.leases, self.settings, self.worker_id, trim, self.membership
+            )
             if relays
             else None
         )

@@ -4,32 +4,73 @@ Rows are claimed with a lease (``SKIP LOCKED`` on PostgreSQL) so several
 relay workers can share the work; ``mark_sent`` only succeeds for the worker
 that still holds the lease (fencing: a paused worker whose lease expired and
 was taken over cannot mark rows it no longer owns).
+
+Every row carries a ``shard`` key: a stable hash of its aggregate
+(:func:`shard_key`), the same for the aggregate's commands and events.
+Relays split the outbox into ``n`` relay shards — rows whose
+``shard % n`` is one of theirs — so several workers relay in parallel while
+each aggregate's rows still go through one relay, in order.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-__all__ = ["Outbox", "OutboxRow", "OUTBOX_PENDING", "OUTBOX_SENT", "OUTBOX_FAILED"]
+__all__ = [
+    "Outbox",
+    "OutboxRow",
+    "OUTBOX_PENDING",
+    "OUTBOX_SENT",
+    "OUTBOX_FAILED",
+    "aggregate_key",
+    "shard_key",
+]
 
 OUTBOX_PENDING = "pending"
 OUTBOX_SENT = "sent"
 OUTBOX_FAILED = "failed"
 
-#: keys: id (int, increasing), message_id, stream, type, priority, correlation_id,
+#: keys: id (int, increasing), message_id, stream, shard, type, priority, correlation_id,
 #: message ({"metadata", "data"}), status, attempts, lease_owner, lease_until,
 #: created_at, sent_at, last_error
 OutboxRow = dict[str, Any]
 
 
+def aggregate_key(stream: str) -> str:
+    """The identity part of a message stream, the same for commands, events and fact events.
+
+    ``"shop::order:command-42"``, ``"shop::order-42"`` and
+    ``"shop::order-fact-42"`` all give ``"shop::order-42"``.
+    """
+    category, _, identity = stream.partition("-")
+    if identity.startswith("fact-"):
+        identity = identity[5:]
+    base = category[: -len(":command")] if category.endswith(":command") else category
+    return f"{base}-{identity}"
+
+
+def shard_key(stream: str) -> int:
+    """The outbox ``shard`` of a message stream: stable, non-negative, below 2**31."""
+    return zlib.crc32(aggregate_key(stream).encode()) & 0x7FFFFFFF
+
+
 class Outbox(Protocol):
     """Relay-side access to a database's outbox table."""
 
-    def claim(self, worker: str, limit: int = 100, lease_seconds: float = 30.0) -> list[OutboxRow]:
+    def claim(
+        self,
+        worker: str,
+        limit: int = 100,
+        lease_seconds: float = 30.0,
+        shards: Sequence[int] | None = None,
+        of: int = 1,
+    ) -> list[OutboxRow]:
         """Lease up to ``limit`` pending (or lease-expired) rows, oldest first.
 
         Higher ``priority`` rows are claimed first. Increments ``attempts``.
+        With ``shards``, only rows whose ``shard % of`` is one of them.
         """
         ...
 

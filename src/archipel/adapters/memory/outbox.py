@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from archipel.adapters.memory._copy import STORE_LOCK, clone
-from archipel.ports.outbox import OUTBOX_FAILED, OUTBOX_PENDING, OUTBOX_SENT, OutboxRow
+from archipel.ports.outbox import OUTBOX_FAILED, OUTBOX_PENDING, OUTBOX_SENT, OutboxRow, shard_key
 
 __all__ = ["MemoryOutbox"]
 
@@ -26,6 +26,7 @@ class MemoryOutbox:
             row = dict(record)
             row.update(
                 id=self._next_id,
+                shard=shard_key(row["stream"]),
                 status=OUTBOX_PENDING,
                 attempts=0,
                 lease_owner=None,
@@ -37,14 +38,23 @@ class MemoryOutbox:
             self.rows[self._next_id] = row
             self._next_id += 1
 
-    def claim(self, worker: str, limit: int = 100, lease_seconds: float = 30.0) -> list[OutboxRow]:
+    def claim(
+        self,
+        worker: str,
+        limit: int = 100,
+        lease_seconds: float = 30.0,
+        shards: Sequence[int] | None = None,
+        of: int = 1,
+    ) -> list[OutboxRow]:
         now = time.time()
+        wanted = set(shards) if shards is not None and of > 1 else None
         with STORE_LOCK:
             available = [
                 row
                 for row in self.rows.values()
                 if row["status"] == OUTBOX_PENDING
                 and (row["lease_until"] is None or row["lease_until"] < now)
+                and (wanted is None or row["shard"] % of in wanted)
             ]
             available.sort(key=lambda r: (-(r.get("priority") or 0), r["id"]))
             claimed = []

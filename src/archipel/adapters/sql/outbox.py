@@ -19,16 +19,17 @@ import sqlalchemy as sa
 
 from archipel.adapters.sql.engine import SqlEngine, dumps, loads
 from archipel.adapters.sql.tables import outbox_table
-from archipel.ports.outbox import OUTBOX_FAILED, OUTBOX_PENDING, OUTBOX_SENT, OutboxRow
+from archipel.ports.outbox import OUTBOX_FAILED, OUTBOX_PENDING, OUTBOX_SENT, OutboxRow, shard_key
 
 __all__ = ["SqlOutbox", "OUTBOX_TABLE", "db_now"]
 
 OUTBOX_TABLE = "archipel_outbox"
-_INSERTED = ("message_id", "stream", "type", "priority", "correlation_id", "message")
+_INSERTED = ("message_id", "stream", "shard", "type", "priority", "correlation_id", "message")
 _ROW = (
     "id",
     "message_id",
     "stream",
+    "shard",
     "type",
     "priority",
     "correlation_id",
@@ -65,6 +66,7 @@ class SqlOutbox:
             t.insert().values(
                 message_id=sa.bindparam("message_id", type_=c.message_id.type),
                 stream=sa.bindparam("stream", type_=c.stream.type),
+                shard=sa.bindparam("shard", type_=c.shard.type),
                 type=sa.bindparam("type", type_=c.type.type),
                 priority=sa.bindparam("priority", type_=c.priority.type),
                 correlation_id=sa.bindparam("correlation_id", type_=c.correlation_id.type),
@@ -74,29 +76,8 @@ class SqlOutbox:
                 created_at=now,
             )
         )
-        available = (
-            sa.select(c.id)
-            .where(
-                c.status == OUTBOX_PENDING,
-                sa.or_(c.lease_until.is_(None), c.lease_until < now),
-            )
-            .order_by(c.priority.desc(), c.id)
-            .limit(sa.bindparam("limit", type_=sa.Integer()))
-            .offset(0)  # SQLite's compiler would add an OFFSET parameter of its own
-        )
-        if engine.is_postgres:
-            # concurrent relays skip each other's rows instead of queueing behind them
-            available = available.with_for_update(skip_locked=True)
-        self._claim_sql = compile_(
-            t.update()
-            .where(c.id.in_(available.scalar_subquery()))
-            .values(
-                lease_owner=sa.bindparam("worker", type_=c.lease_owner.type),
-                lease_until=now + sa.bindparam("lease", type_=sa.Double()),
-                attempts=c.attempts + 1,
-            )
-            .returning(*[c[n] for n in _ROW])
-        )
+        self._claim_sql = self._claim_statement(0)
+        self._claims: dict[int, str] = {0: self._claim_sql}
         self._pending_sql = compile_(sa.select(sa.func.count()).where(c.status == OUTBOX_PENDING))
         self._purge_sql = compile_(
             t.delete().where(
@@ -105,12 +86,44 @@ class SqlOutbox:
         )
         self._by_ids: dict[tuple[str, int], str] = {}
 
+    def _claim_statement(self, shards: int) -> str:
+        """The claim ``UPDATE``; with ``shards > 0``, of rows whose ``shard % :of`` is one of ``:s<i>``."""
+        c = self.table.c
+        now = db_now(self.engine)
+        conditions = [c.status == OUTBOX_PENDING, sa.or_(c.lease_until.is_(None), c.lease_until < now)]
+        if shards:
+            of = sa.bindparam("of", type_=sa.Integer())
+            conditions.append(
+                (c.shard % of).in_([sa.bindparam(f"s{i}", type_=sa.Integer()) for i in range(shards)])
+            )
+        available = (
+            sa.select(c.id)
+            .where(*conditions)
+            .order_by(c.priority.desc(), c.id)
+            .limit(sa.bindparam("limit", type_=sa.Integer()))
+            .offset(0)  # SQLite's compiler would add an OFFSET parameter of its own
+        )
+        if self.engine.is_postgres:
+            # concurrent relays skip each other's rows instead of queueing behind them
+            available = available.with_for_update(skip_locked=True)
+        return self.engine.compile(
+            self.table.update()
+            .where(c.id.in_(available.scalar_subquery()))
+            .values(
+                lease_owner=sa.bindparam("worker", type_=c.lease_owner.type),
+                lease_until=now + sa.bindparam("lease", type_=sa.Double()),
+                attempts=c.attempts + 1,
+            )
+            .returning(*[c[n] for n in _ROW])
+        )
+
     # -- writing (in the business transaction) ----------------------------------------
     @staticmethod
     def _values(record: dict[str, Any]) -> dict[str, Any]:
         return {
             "message_id": record["message_id"],
             "stream": record["stream"],
+            "shard": shard_key(record["stream"]),
             "type": record.get("type"),
             "priority": record.get("priority") or 0,
             "correlation_id": record.get("correlation_id"),
@@ -171,9 +184,22 @@ class SqlOutbox:
         self.engine.run(write, retry=False)
 
     # -- relaying ---------------------------------------------------------------------
-    def claim(self, worker: str, limit: int = 100, lease_seconds: float = 30.0) -> list[OutboxRow]:
-        params = {"worker": worker, "limit": limit, "lease": float(lease_seconds)}
-        sql = self._claim_sql
+    def claim(
+        self,
+        worker: str,
+        limit: int = 100,
+        lease_seconds: float = 30.0,
+        shards: Sequence[int] | None = None,
+        of: int = 1,
+    ) -> list[OutboxRow]:
+        params: dict[str, Any] = {"worker": worker, "limit": limit, "lease": float(lease_seconds)}
+        wanted = sorted(set(shards)) if shards is not None and of > 1 else []
+        if wanted:
+            params["of"] = of
+            params.update({f"s{i}": shard for i, shard in enumerate(wanted)})
+        sql = self._claims.get(len(wanted))
+        if sql is None:
+            sql = self._claims[len(wanted)] = self._claim_statement(len(wanted))
         postgres = self.engine.is_postgres
 
         def claim(conn: Any) -> list[Any]:

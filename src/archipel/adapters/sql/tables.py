@@ -255,6 +255,7 @@ def outbox_table(metadata: sa.MetaData, name: str, postgres: bool) -> sa.Table:
         _serial("id", postgres),
         sa.Column("message_id", sa.String(255), nullable=False),
         sa.Column("stream", sa.String(255), nullable=False),
+        sa.Column("shard", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("type", sa.String(255)),
         sa.Column("priority", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("correlation_id", sa.String(255)),
