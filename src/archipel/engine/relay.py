@@ -121,7 +121,8 @@ class OutboxRelay:
                 del owned[shard]
                 changed = True
         now = time.monotonic()
-        if now >= self._next_acquire.get(database_name, 0.0):
+        if not owned or now >= self._next_acquire.get(database_name, 0.0):
+            # a relay without shards looks every tick (it is idle anyway); one at work, each second
             self._next_acquire[database_name] = now + min(1.0, seconds / 4)
             share = self._share()
             if len(owned) > share:
