@@ -14,7 +14,7 @@ from archipel.engine.leases import LeaseStore
 from archipel.engine.ownership import Membership
 from archipel.engine.relay import OutboxRelay
 from archipel.engine.subscriptions import active_subscriptions
-from archipel.errors import LeaseLostError
+from archipel.errors import BrokerUnavailable, DatabaseUnavailable, LeaseLostError
 from tests.engine.bank import check_ledgers
 from tests.engine.conftest import deposit_many
 
@@ -158,3 +158,52 @@ def test_relays_of_two_workers_share_the_outbox_and_each_aggregate_stays_with_on
         relay.release()
     assert run_server(bank, test_mode=True) == 0
     assert check_ledgers(bank, expected) == []
+
+
+def test_a_failed_publish_never_lets_newer_rows_overtake_the_failed_ones(make_bank, monkeypatch):
+    """Publishing fails, and so does giving the rows back (the database is away too).
+
+    The rows claimed ahead and the failed ones are given back before anything
+    newer is claimed, so every aggregate's messages reach the broker in order.
+    """
+    bank = make_bank(config={"command_processing": "sync"}, relay_batch_size=4, relay_shards=1)
+    deposit_many(bank, accounts=3, per_account=8)
+    settings = EngineSettings.from_config(bank.config)
+    outbox = bank.providers.database("default").outbox()
+    broker = bank.brokers["default"]
+    first_seen: dict[str, list[int]] = {}
+    calls = {"publish": 0, "release": 0}
+    publish_many, release = broker.publish_many, outbox.release
+
+    def flaky_publish(entries):
+        calls["publish"] += 1
+        if calls["publish"] == 2:
+            raise BrokerUnavailable("connection reset (simulated)")
+        for _, payload in entries:
+            seqs = first_seen.setdefault(payload["metadata"]["stream"], [])
+            seq = payload["data"]["seq"]
+            if seq not in seqs:
+                seqs.append(seq)
+        return publish_many(entries)
+
+    def flaky_release(ids, worker, error=None, failed=False):
+        calls["release"] += 1
+        if calls["release"] <= 2:
+            raise DatabaseUnavailable("the database went away (simulated)")
+        return release(ids, worker, error=error, failed=failed)
+
+    monkeypatch.setattr(broker, "publish_many", flaky_publish)
+    monkeypatch.setattr(outbox, "release", flaky_release)
+    monkeypatch.setattr(bank.providers.database("default"), "outbox", lambda: outbox)
+    relay = OutboxRelay(bank, broker, LeaseStore(bank), settings, "relay")
+    for _ in range(40):
+        try:
+            relay.tick()
+        except (BrokerUnavailable, DatabaseUnavailable):
+            pass
+        relay.flush()
+        if not outbox.pending_count():
+            break
+    assert first_seen and all(seqs == list(range(1, 9)) for seqs in first_seen.values()), first_seen
+    assert outbox.pending_count() == 0
+    assert calls["publish"] > 2 and calls["release"] > 2  # the faults happened

@@ -81,3 +81,55 @@ def test_entries_of_a_read_whose_reply_was_lost_are_handled_in_order(make_bank, 
 def _run(bank: Any, consumer: Consumer) -> None:
     with bank.domain_context():
         consumer.run()
+
+
+class FailingFirstClaim:
+    """The broker, except that the first takeover claim fails (the broker went away)."""
+
+    def __init__(self, broker: Any) -> None:
+        self._broker = broker
+        self.failed = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._broker, name)
+
+    def claim_stale(self, *args: Any, **kwargs: Any) -> list[Any]:
+        if not self.failed:
+            self.failed = True
+            raise BrokerUnavailable("connection refused (simulated)")
+        return self._broker.claim_stale(*args, **kwargs)
+
+
+def test_a_takeover_whose_claim_failed_is_redone_before_anything_newer_runs(make_bank):
+    bank = make_bank(config={"command_processing": "sync"}, partitions=1, lease_seconds=0.5, messages_per_tick=5)
+    expected = deposit_many(bank, accounts=2, per_account=10)
+    _relay_all(bank)
+    settings = EngineSettings.from_config(bank.config)
+    leases = LeaseStore(bank)
+    sub = next(s for s in active_subscriptions(bank) if s.kind == "projector")
+
+    def consumer(name: str, broker: Any, stop: threading.Event) -> Consumer:
+        membership = Membership(leases, bank, name, settings.lease_seconds)
+        return Consumer(bank, sub, broker, leases, DeadLetterStore(bank), membership, settings, name, stop)
+
+    dead = consumer("dead", bank.brokers["default"], threading.Event())
+    with bank.domain_context():
+        dead._maintain()
+        dead._fill()  # reads the oldest entries ... and dies before handling them
+    assert dead.buffered() == 5
+    time.sleep(0.6)  # its lease expires
+
+    broker = FailingFirstClaim(bank.brokers["default"])
+    stop = threading.Event()
+    heir = consumer("heir", broker, stop)
+    thread = threading.Thread(target=lambda: _run(bank, heir))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while check_ledgers(bank, expected) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert broker.failed
+    assert check_ledgers(bank, expected) == []  # the dead one's entries ran first, in order

@@ -207,8 +207,17 @@ class Consumer:
         # delivered once more (the count that tells a message killing its worker)
         if _TAKEOVER.acquire(timeout=self.settings.lease_seconds / 8):
             try:
-                for partition in self.ownership.acquire_missing():
-                    self._adopt(partition)
+                gained = self.ownership.acquire_missing()
+                for index, partition in enumerate(gained):
+                    try:
+                        self._adopt(partition)
+                    except BaseException:
+                        # a takeover is all or nothing: reading new entries of a partition
+                        # whose earlier owner's pending ones were not claimed would run them
+                        # out of order. Give these back; the next attempt starts over
+                        for left in gained[index:]:
+                            self.ownership.release(left)
+                        raise
                 if self._taken_over:
                     self._run_taken_over()
             finally:
@@ -219,7 +228,7 @@ class Consumer:
             self._refresh_dead = True
 
     def _adopt(self, partition: int) -> None:
-        part = self.parts[partition] = PartitionQueue(partition)
+        part = PartitionQueue(partition)
         streams = self.sub.broker_streams(self.settings, partition if self.sub.partitioned else None)
         # whatever an earlier owner read and did not acknowledge comes first
         counted = getattr(self.broker, "delivery_counts", None)  # optional in the port
@@ -237,6 +246,7 @@ class Consumer:
                     item.attempts = min(deliveries - 1, self.settings.max_retries)
                     self._taken_over = True
                 part.queues[lane].append(item)
+        self.parts[partition] = part  # only now: every entry of the earlier owner is claimed
         log.info("%s: owns partition %s (%d entries taken over)", self.sub.name, partition, part.size())
 
     def _lost(self, partition: int, committing: bool = False) -> None:

@@ -30,7 +30,7 @@ import time
 import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from archipel.domain.domain import INTEGRATION_PREFIX
 from archipel.engine.lanes import lane_of
@@ -46,6 +46,13 @@ if TYPE_CHECKING:
 __all__ = ["OutboxRelay", "route_row"]
 
 log = logging.getLogger("archipel.engine.relay")
+
+
+class _Claimed(NamedTuple):
+    """Rows claimed, and until when (monotonic clock) their lease surely holds."""
+
+    rows: list[dict[str, Any]]
+    deadline: float
 
 
 def route_row(row: dict[str, Any], settings: EngineSettings) -> str:
@@ -92,7 +99,10 @@ class OutboxRelay:
         self._marker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archipel-relay-mark")
         self._marking: deque[Future[None]] = deque()
         self._claimer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archipel-relay-claim")
-        self._prefetch: dict[str, Future[list[dict[str, Any]]]] = {}
+        self._prefetch: dict[str, Future[_Claimed]] = {}
+        #: rows claimed, not published, whose release failed (the database went away):
+        #: nothing newer of that database is claimed before they are given back
+        self._unreleased: dict[str, list[Any]] = {}
 
     @property
     def _leadership(self) -> dict[str, dict[int, Lease]]:
@@ -130,7 +140,7 @@ class OutboxRelay:
                 # give back the ones furthest from our preferred start
                 ranked = sorted(owned, key=lambda s: (s - self._offset) % self.shards)
                 for shard in ranked[share:]:
-                    self._give_back(database_name, shard)
+                    self._give_up_shard(database_name, shard)
                 changed = True
             for step in range(self.shards):
                 if len(owned) >= share:
@@ -148,7 +158,7 @@ class OutboxRelay:
             self._drop_prefetch(database_name, outbox)
         return owned
 
-    def _give_back(self, database_name: str, shard: int) -> None:
+    def _give_up_shard(self, database_name: str, shard: int) -> None:
         lease = self._owned.get(database_name, {}).pop(shard, None)
         if lease is None:
             return
@@ -174,15 +184,16 @@ class OutboxRelay:
         self.relayed += total
         return total
 
-    def _claim(self, outbox: Any, owned: dict[int, Lease]) -> list[dict[str, Any]]:
+    def _claim(self, outbox: Any, owned: dict[int, Lease]) -> _Claimed:
         # a row lease must not outlive the shard leases: a new owner of a shard
         # then sees every row the old one claimed and relays them first, in order
         leases = list(owned.values())
         if not leases:
-            return []
+            return _Claimed([], 0.0)
         row_lease = min(lease.remaining() for lease in leases) - self.settings.lease_seconds / 10
         if row_lease <= 0:
-            return []
+            return _Claimed([], 0.0)
+        deadline = time.monotonic() + row_lease
         every = len(owned) >= self.shards
         rows: list[dict[str, Any]] = outbox.claim(
             self.worker_id,
@@ -191,14 +202,28 @@ class OutboxRelay:
             shards=None if every else sorted(owned),
             of=self.shards,
         )
-        return rows
+        return _Claimed(rows, deadline)
 
     def _relay(self, name: str, outbox: Any, owned: dict[int, Lease]) -> int:
+        left = self._unreleased.get(name)
+        if left:
+            # claims skip leased rows: relaying newer rows of their aggregates before these
+            # are back would break the order. Raises while the database is away
+            outbox.release(left, self.worker_id)
+            del self._unreleased[name]
         prefetched = self._prefetch.pop(name, None)
-        rows = prefetched.result() if prefetched is not None else []
+        claimed = prefetched.result() if prefetched is not None else None
+        if claimed is None or not claimed.rows:
+            claimed = self._claim(outbox, owned)
+        rows = claimed.rows
         if not rows:
-            rows = self._claim(outbox, owned)
-        if not rows:
+            return 0
+        if time.monotonic() > claimed.deadline - self.settings.lease_seconds / 20:
+            # stalled (an outage?) until the rows' lease is about to end: another relay may
+            # own their shard by now and have published newer rows; publishing these after
+            # them would break the order. Give them back; they are claimed again in order
+            self._drop_prefetch(name, outbox)
+            self._give_back_rows(name, outbox, [row["id"] for row in rows])
             return 0
         if len(rows) >= self.settings.relay_batch_size:
             # a busy outbox: claim the next batch while this one is published
@@ -214,10 +239,8 @@ class OutboxRelay:
         try:
             self.broker.publish_many([(route_row(row, self.settings), row["message"]) for row in rows])
         except BaseException as exc:
-            try:
-                outbox.release(ids, self.worker_id, error=f"{type(exc).__name__}: {exc}")
-            except Exception:
-                log.exception("relay: could not release %d outbox rows", len(ids))
+            self._drop_prefetch(name, outbox)  # the batch claimed ahead must not go first
+            self._give_back_rows(name, outbox, ids, error=f"{type(exc).__name__}: {exc}")
             raise
         # marking sent runs behind the next claim and publish: the order on the
         # broker is the publishing order, and a mark that never happens only
@@ -278,11 +301,20 @@ class OutboxRelay:
         if prefetched is None:
             return
         try:
-            rows = prefetched.result()
-            if rows:
-                outbox.release([row["id"] for row in rows], self.worker_id)
+            rows = prefetched.result().rows
         except Exception:
-            log.exception("relay: giving back claimed rows failed; their lease will expire")
+            log.exception("relay: claiming ahead failed")
+            return
+        if rows:
+            self._give_back_rows(name, outbox, [row["id"] for row in rows])
+
+    def _give_back_rows(self, name: str, outbox: Any, ids: list[Any], error: str | None = None) -> None:
+        """Release claimed rows; if the database is away, keep them to release before claiming again."""
+        try:
+            outbox.release(ids, self.worker_id, error=error)
+        except Exception as exc:
+            log.warning("relay: giving back %d claimed rows failed (%s); retried first", len(ids), exc)
+            self._unreleased.setdefault(name, []).extend(ids)
 
     def _housekeeping(self, outbox: Any) -> None:
         now = time.monotonic()
@@ -304,11 +336,17 @@ class OutboxRelay:
         """Finish marking, then give up every leadership (graceful shutdown)."""
         for name in list(self._prefetch):
             self._drop_prefetch(name, self.domain.providers.database(name).outbox())
+        for name, ids in list(self._unreleased.items()):
+            try:
+                self.domain.providers.database(name).outbox().release(ids, self.worker_id)
+            except Exception:
+                log.warning("relay: %d claimed rows stay leased until their lease expires", len(ids))
+        self._unreleased.clear()
         self.flush()
         self._marker.shutdown(wait=True)
         self._marker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archipel-relay-mark")
         for name, owned in self._owned.items():
             for shard in list(owned):
-                self._give_back(name, shard)
+                self._give_up_shard(name, shard)
         self._owned.clear()
         self._next_acquire.clear()
