@@ -60,6 +60,7 @@ def build_domain(database_url: str, broker: dict[str, Any], partitions: int) -> 
             "messages_per_tick": 200,
             "lease_seconds": 10,
             "relay_batch_size": 1000,
+            "relay_shards": partitions,  # every worker relays a share of the outbox
             "stream_subscription": {"blocking_timeout_ms": 50},
         },
     }
