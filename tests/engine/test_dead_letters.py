@@ -161,3 +161,64 @@ def test_a_message_that_kills_its_worker_is_dead_lettered_after_too_many_takeove
     assert "died 3 times (delivered 4 times): dead-lettered without running it again" in (killer.error or "")
     assert parked.parked_behind == killer.id
     assert bank.brokers["default"].pending(killer.broker_stream, sub.name) == 0  # all acknowledged
+
+
+def test_only_the_message_running_when_a_worker_died_is_blamed_whoever_takes_over(make_bank):
+    """The dead worker's partitions go to different workers: innocents must not be dead-lettered.
+
+    Entries that merely sat in a dead worker's buffers were delivered as often
+    as the killer; the crash marks tell which one was running.
+    """
+    from archipel.engine.streams import partition_of
+
+    bank = make_bank(config={"command_processing": "sync"}, partitions=2, max_retries=1)
+    stream = f"{bank.snake_name}::account-"
+    bad = next(f"bad{n}" for n in range(100) if partition_of(stream + f"bad{n}", 2) == 0)
+    innocents = [f"ok{n}" for n in range(100) if partition_of(stream + f"ok{n}", 2) == 1][:3]
+    _deposits(bank, [(bad, KILLER, 1)] + [(name, 1, seq) for name in innocents for seq in (1, 2)])
+    settings = EngineSettings.from_config(bank.config)
+    leases = LeaseStore(bank)
+    relay = OutboxRelay(bank, bank.brokers["default"], leases, settings, "relay")
+    while relay.tick():
+        pass
+    relay.release()
+    sub = next(s for s in active_subscriptions(bank) if s.kind == "projector")
+
+    def consumer(name: str) -> Consumer:
+        return Consumer(
+            bank, sub, bank.brokers["default"], leases, DeadLetterStore(bank),
+            Membership(leases, bank, name, settings.lease_seconds), settings, name, threading.Event(),
+        )
+
+    def run(worker: Consumer, steps: int = 5) -> bool:
+        """Step; False if the worker was killed (its leases then lapse, its entries stay pending)."""
+        try:
+            with bank.domain_context():
+                for _ in range(steps):
+                    worker.step()
+        except WorkerKilled:
+            worker.ownership.release_all()
+            return False
+        return True
+
+    first = consumer("first")
+    with bank.domain_context():
+        first._maintain()
+        first._fill()  # reads every entry of both partitions ... and dies
+    first.ownership.release_all()
+    assert not run(consumer("second"))  # takes both over, runs the killer alone first: dies
+    # the partitions go to different workers: one takes the innocents' partition only
+    placeholder = leases.acquire(f"{bank.snake_name}/partition/{sub.name}/0", f"{bank.snake_name}/partition/{sub.name}", "other", 60)
+    assert placeholder is not None
+    third = consumer("third")
+    assert run(third)
+    assert set(third.ownership.owned) == {1}
+    assert dead_letter_store(bank).list() == []  # delivered 3 times, yet innocent
+    assert check_ledgers(bank, {name: [1, 2] for name in innocents}) == []
+    leases.release(placeholder)
+    third.shutdown()
+    assert not run(consumer("fourth"))  # the killer runs once more: a second death while running it
+    assert run(consumer("fifth"))
+    (letter,) = dead_letter_store(bank).list()
+    assert letter.payload["data"]["account_id"] == bad
+    assert "died 3 times" in (letter.error or "")

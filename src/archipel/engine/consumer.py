@@ -33,6 +33,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from archipel.engine.crashes import CrashMarks
 from archipel.engine.dlq import DeadLetterStore
 from archipel.engine.failures import Failures
 from archipel.engine.invoke import (
@@ -125,8 +126,8 @@ class Consumer:
         self._groups_ready = False
         #: entries taken over and not yet run (see :meth:`_run_taken_over`)
         self._taken_over = False
-        #: an entry taken over too often was dead-lettered since the last takeover
-        self._killer_found = False
+        #: which taken-over entry runs here, for whoever takes over if this process dies
+        self._marks = CrashMarks(leases, domain, sub.name, worker_id)
         #: a broker or database call failed: a read may have delivered entries we never got
         self._resync = False
 
@@ -377,13 +378,13 @@ class Consumer:
     def _run_taken_over(self) -> int:
         """Run the entries taken over, one per transaction, each acknowledged at once.
 
-        In this thread, in a fixed order (partition, lane, id): if one of them
-        kills the process, everything before it is acknowledged, and the first
-        entry the next owner finds over :meth:`_delivery_limit` deliveries is it.
-        That one is dead-lettered without running (one per takeover: entries
-        behind it, delivered as often but never run, get their turn).
+        In this thread, in a fixed order (partition, lane, id), each under a
+        crash mark (:mod:`.crashes`): if one of them kills the process, its
+        mark says so to whichever worker runs it next. An entry whose workers
+        died running it :meth:`_death_limit` times is dead-lettered without
+        running again (and later entries of its aggregate are parked).
         """
-        limit = self._delivery_limit()
+        limit = self._death_limit()
         handled = 0
         left = False
         for number in sorted(self.parts):
@@ -403,37 +404,42 @@ class Consumer:
                         blocked.add(item.key)  # failed again: its retry waits, later entries too
                         left = True
                         continue
+                    assert item.decoded is not None
+                    marked = False
                     if self.failures.must_park(item):
                         self.failures.park(item)
-                    elif item.deliveries > limit and not self._killer_found:
-                        self._killer_found = True
-                        self.failures.died(item)  # later entries of its aggregate are parked
-                    elif item.decoded is not None and item.decoded.skip:
+                    elif item.decoded.skip:
                         item.done = True
                     else:
-                        try:
-                            if not self._one(part, item):
-                                blocked.add(item.key)
-                                left = left or not item.done
-                        except LeaseLostError:
-                            self._lost(number, committing=True)
-                            break
+                        deaths = self._marks.begin(item.decoded.message_id)
+                        marked = True
+                        if deaths >= limit:
+                            self.failures.died(item, deaths + 1)  # later entries of its aggregate are parked
+                        else:
+                            try:
+                                if not self._one(part, item):
+                                    blocked.add(item.key)
+                                    left = left or not item.done
+                            except LeaseLostError:
+                                self._lost(number, committing=True)
+                                break
                     if item.done:
                         self._ack([item])
+                        if marked:
+                            self._marks.end(item.decoded.message_id)
                         part.queues[lane].remove(item)
                         handled += 1
         if not left:
             self._taken_over = False
-            self._killer_found = False
         return handled
 
-    def _delivery_limit(self) -> int:
-        """Deliveries after which a taken-over entry is taken for one that kills its worker.
+    def _death_limit(self) -> int:
+        """Deaths while running alone after which a taken-over entry is dead-lettered.
 
-        ``max_retries + 1`` runs; at least 2, since the first delivery may have
-        been a read the dead worker never got to run.
+        ``max_retries``, and at least 2: a worker can also die of another
+        message running in a parallel thread, so one death alone is no proof.
         """
-        return max(2, self.settings.max_retries + 1)
+        return max(2, self.settings.max_retries)
 
     def _decoded(self, item: Item) -> bool:
         """Decode ``item``; an undecodable one is dead-lettered at once (False)."""

@@ -72,12 +72,8 @@ class Failures:
             return
         self._give_up(item, f"failed {item.attempts} times", str(exc))
 
-    def died(self, item: Item) -> None:
-        """Dead-letter an entry whose workers died while handling it (then ``done``).
-
-        ``item.deliveries - 1`` workers got it and never acknowledged it.
-        """
-        died = item.deliveries - 1
+    def died(self, item: Item, died: int) -> None:
+        """Dead-letter an entry whose workers died ``died`` times while handling it (then ``done``)."""
         item.attempts = died
         item.first_failed_at = item.first_failed_at or time.time()
         item.error = (
