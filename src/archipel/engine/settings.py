@@ -6,8 +6,8 @@
 parallelism and of ownership between workers), ``lease_seconds`` (how long a
 worker owns a partition or the relay without renewing; a worker silent for
 longer is taken over), ``relay_shards`` (how many relays may publish one
-database's outbox in parallel, each a share of its aggregates; default 1;
-change it only with every worker stopped),
+database's outbox in parallel, each a share of its aggregates; default
+``partitions``; change it only with every worker stopped),
 ``relay_batch_size``, ``outbox_retention_seconds``, ``trim_interval_seconds``,
 ``relay_weight`` (the share of a worker's time the outbox relay is assumed to
 take: when only some workers relay, they take that much fewer partitions).
@@ -54,7 +54,7 @@ class EngineSettings:
     partitions: int = 4
     lease_seconds: float = 10.0
     relay_batch_size: int = 500
-    relay_shards: int = 1
+    relay_shards: int = 4
     relay_weight: float = 0.25
     outbox_retention_seconds: float = 300.0
     trim_interval_seconds: float = 30.0
@@ -79,7 +79,7 @@ class EngineSettings:
             partitions=partitions,
             lease_seconds=_number(server, "lease_seconds", 10.0, 0.2),
             relay_batch_size=int(_number(server, "relay_batch_size", 500, 1)),
-            relay_shards=int(_number(server, "relay_shards", 1, 1)),
+            relay_shards=int(_number(server, "relay_shards", partitions, 1)),
             relay_weight=min(0.9, _number(server, "relay_weight", 0.25, 0)),
             outbox_retention_seconds=_number(server, "outbox_retention_seconds", 300.0, 0),
             trim_interval_seconds=_number(server, "trim_interval_seconds", 30.0, 0.1),
