@@ -78,7 +78,9 @@ class SqlOutbox:
         )
         self._claim_sql = self._claim_statement(0)
         self._claims: dict[int, str] = {0: self._claim_sql}
-        self._pending_sql = compile_(sa.select(sa.func.count()).where(c.status == OUTBOX_PENDING))
+        self._pending_sql = compile_(
+            sa.select(sa.func.count()).where(c.status == sa.literal_column(f"'{OUTBOX_PENDING}'"))
+        )
         self._purge_sql = compile_(
             t.delete().where(
                 c.status == OUTBOX_SENT, c.sent_at <= now - sa.bindparam("older", type_=sa.Double())
@@ -90,7 +92,9 @@ class SqlOutbox:
         """The claim ``UPDATE``; with ``shards > 0``, of rows whose ``shard % :of`` is one of ``:s<i>``."""
         c = self.table.c
         now = db_now(self.engine)
-        conditions = [c.status == OUTBOX_PENDING, sa.or_(c.lease_until.is_(None), c.lease_until < now)]
+        # a literal, not a parameter: the planner must see it to use the partial index of pending rows
+        pending = c.status == sa.literal_column(f"'{OUTBOX_PENDING}'")
+        conditions = [pending, sa.or_(c.lease_until.is_(None), c.lease_until < now)]
         if shards:
             of = sa.bindparam("of", type_=sa.Integer())
             conditions.append(
@@ -106,9 +110,15 @@ class SqlOutbox:
         if self.engine.is_postgres:
             # concurrent relays skip each other's rows instead of queueing behind them
             available = available.with_for_update(skip_locked=True)
+        if self.engine.is_postgres:
+            # = ANY(ARRAY(...)): the rows are then found by primary key; with IN (...) the planner
+            # hash-joins the subquery against a scan of the whole table, sent rows included
+            chosen = c.id == sa.any_(sa.func.array(available.scalar_subquery()))
+        else:
+            chosen = c.id.in_(available.scalar_subquery())
         return self.engine.compile(
             self.table.update()
-            .where(c.id.in_(available.scalar_subquery()))
+            .where(chosen)
             .values(
                 lease_owner=sa.bindparam("worker", type_=c.lease_owner.type),
                 lease_until=now + sa.bindparam("lease", type_=sa.Double()),

@@ -248,8 +248,13 @@ def events_table(metadata: sa.MetaData, name: str, postgres: bool) -> sa.Table:
 
 
 def outbox_table(metadata: sa.MetaData, name: str, postgres: bool) -> sa.Table:
-    """Messages to relay, written in the business transaction; times are epoch seconds."""
-    return sa.Table(
+    """Messages to relay, written in the business transaction; times are epoch seconds.
+
+    The claim index holds pending rows only, in claim order (highest priority,
+    then oldest): a claim reads the first rows of a small index instead of
+    sorting every pending row, and sent rows leave it.
+    """
+    table = sa.Table(
         name,
         metadata,
         _serial("id", postgres),
@@ -267,10 +272,18 @@ def outbox_table(metadata: sa.MetaData, name: str, postgres: bool) -> sa.Table:
         sa.Column("created_at", sa.Double(), nullable=False),
         sa.Column("sent_at", sa.Double()),
         sa.Column("last_error", sa.Text()),
-        sa.Index(constraint_name(name, "claim_idx"), "status", "priority", "id"),
         # ids only grow, even after the newest rows are purged (SQLite reuses rowids otherwise)
         sqlite_autoincrement=True,
     )
+    pending = table.c.status == sa.literal_column("'pending'")
+    sa.Index(
+        constraint_name(name, "pending_idx"),
+        table.c.priority.desc(),
+        table.c.id,
+        postgresql_where=pending,
+        sqlite_where=pending,
+    )
+    return table
 
 
 def processed_table(metadata: sa.MetaData, name: str, postgres: bool) -> sa.Table:
