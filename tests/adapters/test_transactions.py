@@ -348,3 +348,39 @@ def test_a_batch_racing_a_twin_fails_at_commit(model):
     with pytest.raises(DuplicateMessageError, match="message b"):
         twin.commit()
     assert db(model).begin().mark_processed_many("sub", ["x", "y"]) == [True, True]
+
+
+def test_new_rows_sent_together_still_name_the_one_that_exists(make_domain):
+    """Several new rows of a table go in one ``executemany``; a conflict names the right one."""
+    from archipel import BaseAggregate
+    from archipel.fields import Identifier, String
+
+    domain = make_domain()
+
+    @domain.aggregate
+    class Item(BaseAggregate):
+        item_id = Identifier(identifier=True)
+        text = String(max_length=20)
+
+    start(domain)
+    with domain.domain_context():
+        database = domain.providers.database()
+        schema = domain.schema_for(Item)
+        tx = database.begin()
+        tx.save(schema, {"item_id": "i2", "text": "first"}, -1)
+        tx.commit()
+        tx = database.begin()
+        for name in ("i1", "i2", "i3"):
+            tx.save(schema, {"item_id": name, "text": "again"}, -1)
+        with pytest.raises(ExpectedVersionError, match="i2") as caught:
+            tx.commit()
+        assert "already exists" in str(caught.value)
+        reader = database.begin()
+        assert reader.get(schema, "i1") is None and reader.get(schema, "i3") is None
+        assert reader.get(schema, "i2")["text"] == "first"
+        tx = database.begin()
+        for name in ("i1", "i3", "i4"):
+            tx.save(schema, {"item_id": name, "text": "new"}, -1)
+        tx.commit()
+        found = [database.begin().get(schema, n) for n in ("i1", "i3", "i4")]
+        assert [(row["text"], row["_version"]) for row in found] == [("new", 0)] * 3

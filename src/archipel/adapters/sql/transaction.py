@@ -319,39 +319,68 @@ class SqlTransaction:
         self._processed.clear()
 
     def _send_writes(self, cursor: Any) -> None:
-        for key, write in self._writes.items():
-            table = write.table
-            if write.record is _DELETE:
-                cursor.execute(table.delete_sql, {PK_PARAM: write.identity})
-                self._flushed.pop(key, None)
-                continue
-            version = write.expected + 1
-            params = table.params(write.record, version)
-            if write.guard == -1:
-                try:
-                    cursor.execute(table.insert_sql, params)
-                except Exception as exc:
-                    self._integrity(exc, write)
-                    raise
+        writes = list(self._writes.items())
+        index = 0
+        while index < len(writes):
+            key, write = writes[index]
+            end = index + 1
+            # a unique column other than the identity could not tell whose row broke it
+            if write.guard == -1 and write.record is not _DELETE and not write.table.unique_columns:
+                while end < len(writes) and _same_insert(writes[end][1], write):
+                    end += 1
+            if end - index > 1:
+                self._insert_many(cursor, writes[index:end])
             else:
-                params[PK_PARAM] = write.identity
-                params[EXPECTED_PARAM] = write.guard
-                try:
-                    cursor.execute(table.update_sql, params)
-                except Exception as exc:
-                    self._integrity(exc, write)
-                    raise
-                if cursor.rowcount != 1:
-                    cursor.execute(table.version_sql, {PK_PARAM: write.identity})
-                    row = cursor.fetchone()
-                    raise _conflict(write, -1 if row is None else int(row[0]))
-            self._flushed[key] = (write.expected, version)
+                self._send_write(cursor, key, write)
+            index = end
         self._writes.clear()
+
+    def _insert_many(self, cursor: Any, run: list[tuple[Any, _Write]]) -> None:
+        """New rows of one table in one ``executemany`` (one round trip: psycopg pipelines it)."""
+        table = run[0][1].table
+        try:
+            cursor.executemany(table.insert_sql, [w.table.params(w.record, w.expected + 1) for _, w in run])
+        except Exception as exc:
+            for _, write in run:  # whose row was it? (rows before it may be in, uncommitted)
+                self.explain_integrity(exc, write, only=table.name, committed=True)
+            raise
+        for key, write in run:
+            self._flushed[key] = (write.expected, write.expected + 1)
+
+    def _send_write(self, cursor: Any, key: Any, write: _Write) -> None:
+        table = write.table
+        if write.record is _DELETE:
+            cursor.execute(table.delete_sql, {PK_PARAM: write.identity})
+            self._flushed.pop(key, None)
+            return
+        version = write.expected + 1
+        params = table.params(write.record, version)
+        if write.guard == -1:
+            try:
+                cursor.execute(table.insert_sql, params)
+            except Exception as exc:
+                self._integrity(exc, write)
+                raise
+        else:
+            params[PK_PARAM] = write.identity
+            params[EXPECTED_PARAM] = write.guard
+            try:
+                cursor.execute(table.update_sql, params)
+            except Exception as exc:
+                self._integrity(exc, write)
+                raise
+            if cursor.rowcount != 1:
+                cursor.execute(table.version_sql, {PK_PARAM: write.identity})
+                row = cursor.fetchone()
+                raise _conflict(write, -1 if row is None else int(row[0]))
+        self._flushed[key] = (write.expected, version)
 
     def _integrity(self, exc: Exception, write: _Write) -> None:
         self.explain_integrity(exc, write)
 
-    def explain_integrity(self, exc: BaseException, write: Any, only: str | None = None) -> None:
+    def explain_integrity(
+        self, exc: BaseException, write: Any, only: str | None = None, committed: bool = False
+    ) -> None:
         """Raise the archipel error if ``exc`` is a unique violation caused by ``write``.
 
         With ``only`` (several writes shared the failed statement), a violation of
@@ -368,7 +397,7 @@ class SqlTransaction:
             if constraint not in ours and not constraint.startswith(f"{table.name}."):
                 return
             if constraint in (table.pk_constraint, pk_sqlite) and not self._exists(
-                table, write.identity
+                table, write.identity, committed
             ):
                 return
         if constraint in (table.pk_constraint, pk_sqlite):
@@ -389,9 +418,10 @@ class SqlTransaction:
             }
         ) from exc
 
-    def _exists(self, table: RecordTable, identity: Any) -> bool:
+    def _exists(self, table: RecordTable, identity: Any, committed: bool = False) -> bool:
+        """Whether ``identity`` is stored (``committed``: outside this transaction's own writes)."""
         params = {PK_PARAM: identity}
-        if not self.engine.is_postgres and self._conn is not None:
+        if not committed and not self.engine.is_postgres and self._conn is not None:
             # a failed statement does not end a SQLite transaction
             return self._conn.execute(table.version_sql, params).fetchone() is not None
         # a PostgreSQL transaction is aborted by the error: ask on another connection
@@ -489,6 +519,11 @@ class SqlTransaction:
                 self.rollback()
             except Exception:  # noqa: S110 - interpreter shutdown or a dead connection
                 pass
+
+
+def _same_insert(write: Any, first: Any) -> bool:
+    """Whether ``write`` is a new row of ``first``'s table (both go in one ``executemany``)."""
+    return write.guard == -1 and write.record is not _DELETE and write.table is first.table
 
 
 def _duplicate(subscription: str, message_id: str) -> DuplicateMessageError:
