@@ -182,3 +182,12 @@ def test_claim_by_relay_shard_splits_the_outbox_by_aggregate(database):
     aggregates = {row["stream"].rsplit("-", 1)[1]: row["shard"] for row in first + second}
     assert all(shard_key(f"shop::order:command-{n}") == shard for n, shard in aggregates.items())
     assert outbox.claim("w3", limit=100) == []  # nothing left, shard filter or not
+
+
+def test_claim_can_leave_out_rows_of_a_stream_prefix(database):
+    write(database, rows(2, prefix="own"))
+    write(database, [{**row, "stream": "integration>shop::order-1"} for row in rows(2, prefix="pub")])
+    outbox = database.outbox()
+    claimed = outbox.claim("w1", limit=10, exclude_prefix="integration>")
+    assert [r["message_id"] for r in claimed] == ["own0", "own1"]
+    assert [r["message_id"] for r in outbox.claim("w1", limit=10)] == ["pub0", "pub1"]

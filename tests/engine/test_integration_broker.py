@@ -137,3 +137,38 @@ def test_a_down_integration_broker_holds_back_only_integration_events(monkeypatc
 def test_the_integration_broker_must_be_configured():
     with pytest.raises(ConfigurationError, match="integration.broker"):
         build_shop({"broker": "nowhere"})
+
+
+def test_integration_events_keep_their_order_across_an_outage_of_their_broker(monkeypatch):
+    shop = build_shop({"broker": "central"})
+    try:
+        central = shop.brokers["central"]
+        real_publish_many = central.publish_many
+
+        def down(items):
+            raise BrokerUnavailable("central broker is down")
+
+        put_on_sale = shop.registry.by_name["PutOnSale"]
+        monkeypatch.setattr(central, "publish_many", down)
+        with shop.domain_context():
+            for n in range(3):
+                shop.process(put_on_sale(name=f"item-{n}", price=1.0))
+        settings = EngineSettings.from_config(shop.config)
+        relay = OutboxRelay(shop, shop.brokers["default"], LeaseStore(shop), settings, "relay-1")
+        relay.tick()  # fails for the integration rows, relays the others
+        relay.flush()
+        monkeypatch.setattr(central, "publish_many", real_publish_many)  # back at once
+        with shop.domain_context():
+            for n in range(3, 5):
+                shop.process(put_on_sale(name=f"item-{n}", price=1.0))
+        outbox = shop.providers.database().outbox()
+        deadline = time.monotonic() + 10
+        while outbox.pending_count() and time.monotonic() < deadline:
+            relay.tick()
+            relay.flush()
+            time.sleep(0.02)
+        relay.release()
+        # the newer ones never overtook the ones that waited for the broker
+        assert [m["data"]["name"] for m in central_messages(shop)] == [f"item-{n}" for n in range(5)]
+    finally:
+        shop.shutdown()

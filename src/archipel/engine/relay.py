@@ -36,6 +36,7 @@ from archipel.domain.domain import INTEGRATION_PREFIX
 from archipel.engine.lanes import lane_of
 from archipel.engine.leases import Lease, LeaseStore
 from archipel.engine.ownership import Membership
+from archipel.engine.retry import Backoff
 from archipel.engine.settings import EngineSettings
 from archipel.engine.streams import broker_stream, category_of, partition_of
 from archipel.errors import LeaseLostError
@@ -100,6 +101,9 @@ class OutboxRelay:
         self._marking: deque[Future[None]] = deque()
         self._claimer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archipel-relay-claim")
         self._prefetch: dict[str, Future[_Claimed]] = {}
+        #: integration rows are left out of claims until then (their broker is down)
+        self._integration_paused_until = 0.0
+        self._integration_backoff = Backoff(base=0.2, cap=10.0)
         #: rows claimed, not published, whose release failed (the database went away):
         #: nothing newer of that database is claimed before they are given back
         self._unreleased: dict[str, list[Any]] = {}
@@ -195,12 +199,14 @@ class OutboxRelay:
             return _Claimed([], 0.0)
         deadline = time.monotonic() + row_lease
         every = len(owned) >= self.shards
+        paused = time.monotonic() < self._integration_paused_until
         rows: list[dict[str, Any]] = outbox.claim(
             self.worker_id,
             limit=self.settings.relay_batch_size,
             lease_seconds=row_lease,
             shards=None if every else sorted(owned),
             of=self.shards,
+            exclude_prefix=INTEGRATION_PREFIX if paused else None,
         )
         return _Claimed(rows, deadline)
 
@@ -232,7 +238,7 @@ class OutboxRelay:
         integration = [row for row in rows if row["stream"].startswith(INTEGRATION_PREFIX)]
         if integration:
             rows = [row for row in rows if not row["stream"].startswith(INTEGRATION_PREFIX)]
-            self._relay_integration(outbox, integration)
+            self._relay_integration(name, outbox, integration)
             if not rows:
                 return len(integration)
         ids = [row["id"] for row in rows]
@@ -250,26 +256,33 @@ class OutboxRelay:
         self._marking.append(self._marker.submit(self._mark_sent, outbox, ids))
         return len(ids)
 
-    def _relay_integration(self, outbox: Any, rows: list[dict[str, Any]]) -> None:
+    def _relay_integration(self, name: str, outbox: Any, rows: list[dict[str, Any]]) -> None:
         """Publish integration events to their own broker (seed 003).
 
-        When that broker is down the rows keep their lease and are claimed
-        again when it expires: retried until it is back, while the domain's
-        own events go on being relayed.
+        When that broker is down the rows are given back, and claims leave
+        integration rows out for a growing pause (backoff) while the domain's
+        own events go on being relayed. After it, the oldest integration rows
+        come first again: they reach the broker in order.
         """
         domain = self.domain
         try:
             broker = domain.providers.broker(domain._integration_broker or "default")
             broker.publish_many([(domain._integration_stream, row["message"]) for row in rows])
         except Exception as exc:
+            pause = self._integration_backoff.next()
+            self._integration_paused_until = time.monotonic() + pause
             log.warning(
                 "relay: the integration broker is unavailable (%s: %s); %d integration "
-                "event(s) stay in the outbox and are retried",
+                "event(s) stay in the outbox and are retried in %.1fs",
                 type(exc).__name__,
                 exc,
                 len(rows),
+                pause,
             )
+            self._drop_prefetch(name, outbox)  # it may hold newer integration rows
+            self._give_back_rows(name, outbox, [row["id"] for row in rows])
             return
+        self._integration_backoff.reset()
         ids = [row["id"] for row in rows]
         self._marking.append(self._marker.submit(self._mark_sent, outbox, ids))
 

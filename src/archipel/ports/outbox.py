@@ -66,11 +66,13 @@ class Outbox(Protocol):
         lease_seconds: float = 30.0,
         shards: Sequence[int] | None = None,
         of: int = 1,
+        exclude_prefix: str | None = None,
     ) -> list[OutboxRow]:
         """Lease up to ``limit`` pending (or lease-expired) rows, oldest first.
 
         Higher ``priority`` rows are claimed first. Increments ``attempts``.
-        With ``shards``, only rows whose ``shard % of`` is one of them.
+        With ``shards``, only rows whose ``shard % of`` is one of them; with
+        ``exclude_prefix``, no row whose stream starts with it.
         """
         ...
 

@@ -45,6 +45,7 @@ class MemoryOutbox:
         lease_seconds: float = 30.0,
         shards: Sequence[int] | None = None,
         of: int = 1,
+        exclude_prefix: str | None = None,
     ) -> list[OutboxRow]:
         now = time.time()
         wanted = set(shards) if shards is not None and of > 1 else None
@@ -55,6 +56,7 @@ class MemoryOutbox:
                 if row["status"] == OUTBOX_PENDING
                 and (row["lease_until"] is None or row["lease_until"] < now)
                 and (wanted is None or row["shard"] % of in wanted)
+                and not (exclude_prefix and row["stream"].startswith(exclude_prefix))
             ]
             available.sort(key=lambda r: (-(r.get("priority") or 0), r["id"]))
             claimed = []

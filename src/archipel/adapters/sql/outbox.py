@@ -77,7 +77,7 @@ class SqlOutbox:
             )
         )
         self._claim_sql = self._claim_statement(0)
-        self._claims: dict[int, str] = {0: self._claim_sql}
+        self._claims: dict[tuple[int, bool], str] = {(0, False): self._claim_sql}
         self._pending_sql = compile_(
             sa.select(sa.func.count()).where(c.status == sa.literal_column(f"'{OUTBOX_PENDING}'"))
         )
@@ -88,8 +88,11 @@ class SqlOutbox:
         )
         self._by_ids: dict[tuple[str, int], str] = {}
 
-    def _claim_statement(self, shards: int) -> str:
-        """The claim ``UPDATE``; with ``shards > 0``, of rows whose ``shard % :of`` is one of ``:s<i>``."""
+    def _claim_statement(self, shards: int, exclude: bool = False) -> str:
+        """The claim ``UPDATE``; with ``shards > 0``, of rows whose ``shard % :of`` is one of ``:s<i>``.
+
+        With ``exclude``, not of rows whose stream starts with ``:exclude``.
+        """
         c = self.table.c
         now = db_now(self.engine)
         # a literal, not a parameter: the planner must see it to use the partial index of pending rows
@@ -100,6 +103,8 @@ class SqlOutbox:
             conditions.append(
                 (c.shard % of).in_([sa.bindparam(f"s{i}", type_=sa.Integer()) for i in range(shards)])
             )
+        if exclude:
+            conditions.append(sa.not_(c.stream.startswith(sa.bindparam("exclude", type_=c.stream.type))))
         available = (
             sa.select(c.id)
             .where(*conditions)
@@ -201,15 +206,21 @@ class SqlOutbox:
         lease_seconds: float = 30.0,
         shards: Sequence[int] | None = None,
         of: int = 1,
+        exclude_prefix: str | None = None,
     ) -> list[OutboxRow]:
         params: dict[str, Any] = {"worker": worker, "limit": limit, "lease": float(lease_seconds)}
         wanted = sorted(set(shards)) if shards is not None and of > 1 else []
         if wanted:
             params["of"] = of
             params.update({f"s{i}": shard for i, shard in enumerate(wanted)})
-        sql = self._claims.get(len(wanted))
+        if exclude_prefix:
+            if any(ch in exclude_prefix for ch in "%_\\"):
+                raise ValueError(f"exclude_prefix {exclude_prefix!r}: LIKE wildcards are not supported")
+            params["exclude"] = exclude_prefix
+        key = (len(wanted), bool(exclude_prefix))
+        sql = self._claims.get(key)
         if sql is None:
-            sql = self._claims[len(wanted)] = self._claim_statement(len(wanted))
+            sql = self._claims[key] = self._claim_statement(*key)
         postgres = self.engine.is_postgres
 
         def claim(conn: Any) -> list[Any]:
