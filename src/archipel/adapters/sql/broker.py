@@ -39,6 +39,8 @@ __all__ = ["DatabaseBroker"]
 
 T = TypeVar("T")
 
+#: entries per acknowledging statement (SQLite allows 999 parameters)
+_ACK_CHUNK = 500
 #: pause between two polls of a blocking read
 _POLL_SECONDS = 0.02
 _PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
@@ -79,6 +81,7 @@ _STATEMENTS = {
     "truncate": "DELETE FROM @P@_pending;DELETE FROM @P@_groups;DELETE FROM @P@_entries;"
     "DELETE FROM @P@_streams",
 }
+_ACK_MANY = "DELETE FROM @P@_pending WHERE stream = :stream AND grp = :grp AND seq IN (@SEQS@)"
 _PROBE = (
     "SELECT 1 FROM @P@_entries e JOIN @P@_groups g ON g.stream = e.stream "
     "WHERE g.grp = :grp AND e.stream IN (@NAMES@) AND e.seq > g.last_delivered LIMIT 1"
@@ -167,6 +170,7 @@ class DatabaseBroker:
         self._ready_lock = threading.Lock()
         self._sql = self._compile()
         self._probes: dict[int, str] = {}
+        self._acks: dict[int, str] = {}
 
     def __repr__(self) -> str:
         return f"<DatabaseBroker {self.name!r} {self.engine.safe_url}>"
@@ -340,22 +344,35 @@ class DatabaseBroker:
         return self._transaction(work, retry=False)
 
     def ack(self, group: str, ids_by_stream: Mapping[str, Sequence[str]]) -> int:
-        params = [
-            {"stream": stream, "grp": group, "seq": _seq(entry_id)}
-            for stream, ids in ids_by_stream.items()
-            for entry_id in ids
-        ]
-        if not params:
+        chunks: list[tuple[str, dict[str, Any]]] = []
+        for stream, ids in ids_by_stream.items():
+            seqs = sorted({_seq(entry_id) for entry_id in ids})
+            for start in range(0, len(seqs), _ACK_CHUNK):
+                part = seqs[start : start + _ACK_CHUNK]
+                params: dict[str, Any] = {"stream": stream, "grp": group}
+                params.update({f"q{i}": seq for i, seq in enumerate(part)})
+                chunks.append((self._ack_sql(len(part)), params))
+        if not chunks:
             return 0
 
         def work(cursor: Any) -> int:
             done = 0
-            for row in params:  # one by one: rowcount of executemany is not portable
-                cursor.execute(self._sql["ack"], row)
+            for sql, params in chunks:  # one statement per chunk: its rowcount is portable
+                cursor.execute(sql, params)
                 done += max(0, int(cursor.rowcount))
             return done
 
         return self._transaction(work)
+
+    def _ack_sql(self, count: int) -> str:
+        sql = self._acks.get(count)
+        if sql is None:
+            names = ", ".join(f":q{i}" for i in range(count))
+            # placeholders only, and the validated table prefix: no value is spliced in
+            sql = self._acks[count] = self._dialect(
+                _ACK_MANY.replace("@P@", self.prefix).replace("@SEQS@", names)
+            )
+        return sql
 
     def claim_stale(
         self, stream: str, group: str, consumer: str, min_idle_ms: int, count: int = 1000
