@@ -191,3 +191,16 @@ def test_claim_can_leave_out_rows_of_a_stream_prefix(database):
     claimed = outbox.claim("w1", limit=10, exclude_prefix="integration>")
     assert [r["message_id"] for r in claimed] == ["own0", "own1"]
     assert [r["message_id"] for r in outbox.claim("w1", limit=10)] == ["pub0", "pub1"]
+
+
+def test_release_all_gives_back_every_row_a_worker_holds(database):
+    write(database, rows(4))
+    outbox = database.outbox()
+    mine = outbox.claim("w1", limit=2, lease_seconds=30)
+    theirs = outbox.claim("w2", limit=1, lease_seconds=30)
+    outbox.mark_sent([mine[0]["id"]], "w1")
+    assert outbox.release_all("w1") == 1  # the sent one stays sent
+    again = outbox.claim("w3", limit=10, lease_seconds=30)
+    ids = [r["id"] for r in again]
+    assert len(ids) == 2 and ids[0] == mine[1]["id"] and theirs[0]["id"] not in ids  # w2 keeps its own
+    assert outbox.release_all("nobody") == 0

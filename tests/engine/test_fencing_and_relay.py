@@ -207,3 +207,48 @@ def test_a_failed_publish_never_lets_newer_rows_overtake_the_failed_ones(make_ba
     assert first_seen and all(seqs == list(range(1, 9)) for seqs in first_seen.values()), first_seen
     assert outbox.pending_count() == 0
     assert calls["publish"] > 2 and calls["release"] > 2  # the faults happened
+
+
+def test_a_claim_whose_reply_was_lost_never_lets_newer_rows_overtake(make_bank, monkeypatch):
+    """The claim went through, then the connection dropped: its rows are leased to us, unknown."""
+    bank = make_bank(config={"command_processing": "sync"}, relay_batch_size=4, relay_shards=1)
+    expected = deposit_many(bank, accounts=2, per_account=3)
+    settings = EngineSettings.from_config(bank.config)
+    outbox = bank.providers.database("default").outbox()
+    broker = bank.brokers["default"]
+    first_seen: dict[str, list[int]] = {}
+    claim, publish_many = outbox.claim, broker.publish_many
+    lost = []
+
+    def losing_claim(*args, **kwargs):
+        rows = claim(*args, **kwargs)
+        if not lost and rows:
+            lost.append([row["id"] for row in rows])
+            raise DatabaseUnavailable("connection reset while reading the reply (simulated)")
+        return rows
+
+    def recording(entries):
+        for _, payload in entries:
+            seqs = first_seen.setdefault(payload["metadata"]["stream"], [])
+            if payload["data"]["seq"] not in seqs:
+                seqs.append(payload["data"]["seq"])
+        return publish_many(entries)
+
+    monkeypatch.setattr(outbox, "claim", losing_claim)
+    monkeypatch.setattr(broker, "publish_many", recording)
+    monkeypatch.setattr(bank.providers.database("default"), "outbox", lambda: outbox)
+    relay = OutboxRelay(bank, broker, LeaseStore(bank), settings, "relay")
+    for _ in range(20):
+        try:
+            relay.tick()
+        except DatabaseUnavailable:
+            pass
+        relay.flush()
+        if not outbox.pending_count():
+            break
+    assert lost  # a claim's reply was lost ...
+    assert first_seen and all(seqs == [1, 2, 3] for seqs in first_seen.values()), first_seen  # ... yet in order
+    assert outbox.pending_count() == 0
+    relay.release()
+    assert run_server(bank, test_mode=True) == 0
+    assert check_ledgers(bank, expected) == []

@@ -101,6 +101,8 @@ class OutboxRelay:
         self._marking: deque[Future[None]] = deque()
         self._claimer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archipel-relay-claim")
         self._prefetch: dict[str, Future[_Claimed]] = {}
+        #: databases where a claim failed midway: what it leased to us is unknown
+        self._uncertain: set[str] = set()
         #: integration rows are left out of claims until then (their broker is down)
         self._integration_paused_until = 0.0
         self._integration_backoff = Backoff(base=0.2, cap=10.0)
@@ -188,7 +190,16 @@ class OutboxRelay:
         self.relayed += total
         return total
 
-    def _claim(self, outbox: Any, owned: dict[int, Lease]) -> _Claimed:
+    def _claim(self, name: str, outbox: Any, owned: dict[int, Lease]) -> _Claimed:
+        try:
+            return self._claim_rows(outbox, owned)
+        except BaseException:
+            # the claim may have gone through with its reply lost: rows leased to us that we
+            # do not know of, which the next claim would skip while relaying newer ones
+            self._uncertain.add(name)
+            raise
+
+    def _claim_rows(self, outbox: Any, owned: dict[int, Lease]) -> _Claimed:
         # a row lease must not outlive the shard leases: a new owner of a shard
         # then sees every row the old one claimed and relays them first, in order
         leases = list(owned.values())
@@ -211,6 +222,15 @@ class OutboxRelay:
         return _Claimed(rows, deadline)
 
     def _relay(self, name: str, outbox: Any, owned: dict[int, Lease]) -> int:
+        if name in self._uncertain:
+            # give back every row leased to us (marks in flight land first): they are the
+            # oldest, claimed again first, so nothing newer overtakes them. Raises while the
+            # database is away
+            self.flush()
+            self._drop_prefetch(name, outbox)
+            outbox.release_all(self.worker_id)
+            self._uncertain.discard(name)
+            self._unreleased.pop(name, None)
         left = self._unreleased.get(name)
         if left:
             # claims skip leased rows: relaying newer rows of their aggregates before these
@@ -220,7 +240,7 @@ class OutboxRelay:
         prefetched = self._prefetch.pop(name, None)
         claimed = prefetched.result() if prefetched is not None else None
         if claimed is None or not claimed.rows:
-            claimed = self._claim(outbox, owned)
+            claimed = self._claim(name, outbox, owned)
         rows = claimed.rows
         if not rows:
             return 0
@@ -234,7 +254,7 @@ class OutboxRelay:
         if len(rows) >= self.settings.relay_batch_size:
             # a busy outbox: claim the next batch while this one is published
             # (claims come in order and publishing stays sequential: order holds)
-            self._prefetch[name] = self._claimer.submit(self._claim, outbox, dict(owned))
+            self._prefetch[name] = self._claimer.submit(self._claim, name, outbox, dict(owned))
         integration = [row for row in rows if row["stream"].startswith(INTEGRATION_PREFIX)]
         if integration:
             rows = [row for row in rows if not row["stream"].startswith(INTEGRATION_PREFIX)]

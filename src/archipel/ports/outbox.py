@@ -84,6 +84,15 @@ class Outbox(Protocol):
         """Give rows back (or mark them failed) with the error; return how many."""
         ...
 
+    def release_all(self, worker: str) -> int:
+        """Give back every pending row ``worker`` holds a lease on; return how many.
+
+        A relay whose claim failed midway (the connection dropped) cannot know
+        whether the claim went through: it gives back whatever it may hold
+        before claiming again, so that no newer row is published before them.
+        """
+        ...
+
     def pending_count(self) -> int: ...
 
     def purge_sent(self, older_than_seconds: float = 0.0) -> int: ...

@@ -97,6 +97,15 @@ class MemoryOutbox:
                 done += 1
         return done
 
+    def release_all(self, worker: str) -> int:
+        done = 0
+        with STORE_LOCK:
+            for row in self.rows.values():
+                if row["status"] == OUTBOX_PENDING and row["lease_owner"] == worker:
+                    row.update(lease_owner=None, lease_until=None)
+                    done += 1
+        return done
+
     def pending_count(self) -> int:
         return sum(1 for row in self.rows.values() if row["status"] == OUTBOX_PENDING)
 

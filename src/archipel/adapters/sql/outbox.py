@@ -87,6 +87,14 @@ class SqlOutbox:
             )
         )
         self._by_ids: dict[tuple[str, int], str] = {}
+        self._release_all_sql = compile_(
+            t.update()
+            .where(
+                c.status == sa.literal_column(f"'{OUTBOX_PENDING}'"),
+                c.lease_owner == sa.bindparam("worker", type_=c.lease_owner.type),
+            )
+            .values(lease_owner=None, lease_until=None)
+        )
 
     def _claim_statement(self, shards: int, exclude: bool = False) -> str:
         """The claim ``UPDATE``; with ``shards > 0``, of rows whose ``shard % :of`` is one of ``:s<i>``.
@@ -289,6 +297,10 @@ class SqlOutbox:
     ) -> int:
         status = OUTBOX_FAILED if failed else OUTBOX_PENDING
         return self._update("release", ids, {"worker": worker, "error": error, "status": status})
+
+    def release_all(self, worker: str) -> int:
+        sql, params = self._release_all_sql, {"worker": worker}
+        return int(self.engine.run(lambda conn: conn.execute(sql, params).rowcount, retry=False))
 
     def pending_count(self) -> int:
         return int(self.engine.run(lambda conn: conn.execute(self._pending_sql).fetchone()[0]))
