@@ -16,12 +16,11 @@ it). When a batch fails, it is rolled back and its entries run again one per
 transaction, so one poison message never blocks or undoes the others.
 
 A message that kills the worker *process* leaves no count in memory. The
-entries a new owner takes over therefore carry the broker's delivery count
-and run first, one at a time in a fixed order (partition, lane, id), each
-acknowledged at once, by one consumer of the process at a time: whatever ran
-before the worker died is gone, so the first entry delivered more than
-``max(max_retries + 1, 2)`` times is the one the workers died on. It is
-dead-lettered without running; the others run.
+entries a new owner takes over (:mod:`.takeover`) that were delivered before
+run first, one at a time in a fixed order (partition, lane, id), each
+acknowledged at once, by one consumer of the process at a time, each under
+a crash mark (:mod:`.crashes`): an entry whose workers died running it
+``max(2, max_retries)`` times is dead-lettered without running again.
 """
 
 from __future__ import annotations
@@ -51,6 +50,7 @@ from archipel.engine.queue import Item, PartitionQueue
 from archipel.engine.retry import Backoff
 from archipel.engine.settings import EngineSettings
 from archipel.engine.streams import aggregate_key, parse_broker_stream
+from archipel.engine.takeover import lost_replies, take_over
 from archipel.errors import (
     BrokerError,
     BrokerUnavailable,
@@ -229,24 +229,9 @@ class Consumer:
             self._refresh_dead = True
 
     def _adopt(self, partition: int) -> None:
-        part = PartitionQueue(partition)
-        streams = self.sub.broker_streams(self.settings, partition if self.sub.partitioned else None)
         # whatever an earlier owner read and did not acknowledge comes first
-        counted = getattr(self.broker, "delivery_counts", None)  # optional in the port
-        for stream in streams:
-            lane = parse_broker_stream(stream)[2] if self.sub.partitioned else PRODUCTION
-            claimed = self.broker.claim_stale(stream, self.group, self.worker_id, 0)
-            counts = counted(stream, self.group, [e.id for e in claimed]) if counted and claimed else {}
-            for entry in claimed:
-                item = Item(entry, lane)
-                deliveries = int(counts.get(entry.id, 1))
-                if deliveries > 1:
-                    # every earlier delivery ended without an ack: its worker died or lost
-                    # the partition. They count as attempts
-                    item.deliveries = deliveries
-                    item.attempts = min(deliveries - 1, self.settings.max_retries)
-                    self._taken_over = True
-                part.queues[lane].append(item)
+        part, delivered_before = take_over(self.broker, self.sub, self.settings, self.worker_id, partition)
+        self._taken_over = self._taken_over or delivered_before
         self.parts[partition] = part  # only now: every entry of the earlier owner is claimed
         log.info("%s: owns partition %s (%d entries taken over)", self.sub.name, partition, part.size())
 
@@ -275,27 +260,10 @@ class Consumer:
         return out
 
     def _recover_own(self) -> None:
-        """Take back the entries delivered to this consumer whose read reply never came.
-
-        The broker may carry out a read and lose its reply with the connection.
-        Those entries are pending for this consumer, which holds their partition,
-        so no one else would ever claim them. They are newer than anything queued
-        from their stream and older than anything read next: they go to the back
-        of their queues now, before the next read, and per-aggregate order holds.
-        """
-        own = getattr(self.broker, "own_pending", None)  # optional in the port
+        """Take back the entries delivered to this consumer whose read reply never came."""
+        queued = (item for part in self.parts.values() for queue in part.queues.values() for item in queue)
         streams = self._streams(PRODUCTION) + self._streams(BULK)
-        if own is None or not streams:
-            self._resync = False
-            return
-        pending = own(self.group, self.worker_id, streams)
-        known = {
-            (item.entry.stream, item.entry.id)
-            for part in self.parts.values()
-            for queue in part.queues.values()
-            for item in queue
-        }
-        fresh = [entry for entry in pending if (entry.stream, entry.id) not in known]
+        fresh = lost_replies(self.broker, self.group, self.worker_id, streams, queued)
         self._resync = False
         if fresh:
             log.warning(
