@@ -24,6 +24,7 @@ __all__ = [
     "TooManyObjects",
     "ExpectedVersionError",
     "DuplicateMessageError",
+    "DeserializationError",
     "DatabaseError",
     "DatabaseUnavailable",
     "SchemaMissingError",
@@ -122,6 +123,15 @@ class ExpectedVersionError(ArchipelError):
 
 class DuplicateMessageError(ArchipelError):
     """A message with this id was already stored (idempotent append)."""
+
+
+class DeserializationError(ArchipelError):
+    """A stored or received message cannot become an object of the current schema.
+
+    Its type is unknown, no upcaster leads from its version to the registered
+    one, or its data does not fit the class. Never skipped: an aggregate load
+    fails, and the engine sends the message to the dead-letter queue.
+    """
 
 
 class DatabaseError(ArchipelError):

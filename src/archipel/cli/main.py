@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 import archipel
-from archipel.cli import database, dlq, events, subscriptions
+from archipel.cli import database, dlq, events, snapshot, subscriptions
 from archipel.cli._console import CliError, out, print_error
 from archipel.cli.observatory import observatory
 from archipel.cli.server import server
@@ -59,6 +59,7 @@ app.command()(server)
 app.add_typer(events.app, name="events")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(subscriptions.app, name="subscriptions")
+app.add_typer(snapshot.app, name="snapshot")
 app.command()(observatory)
 
 

@@ -67,6 +67,11 @@ class BaseAggregate(BaseEntity):
                 f"{type(event).__name__} is part of {getattr(part_of, '__name__', part_of)}, "
                 f"not {type(self).__name__}: raise it from its own aggregate"
             )
+        if "_temporal" in self.__dict__:
+            raise IncorrectUsageError(
+                f"this {type(self).__name__} was loaded with at_version/as_of: it is a read-only "
+                "view of the past; load the current state to change it"
+            )
         position = self.__dict__["_event_position"] + 1
         self.__dict__["_event_position"] = position
         meta = event._metadata

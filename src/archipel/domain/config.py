@@ -234,6 +234,12 @@ def validate_config(
         "event store", "event_store", config.get("event_store"), event_store_providers
     )
 
+    threshold = config.get("snapshot_threshold", 10)
+    if not _is_int(threshold) or threshold < 0:
+        problems.append(
+            f"Invalid snapshot_threshold {threshold!r}; expected a whole number of events >= 0 "
+            "(0 turns automatic snapshots off)"
+        )
     tick = _get_path(config, "server.messages_per_tick")
     if not _is_int(tick) or tick < 1:
         problems.append(f"Invalid server.messages_per_tick {tick!r}; expected a positive integer")

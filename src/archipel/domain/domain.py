@@ -30,6 +30,7 @@ from archipel.domain.router import Router
 from archipel.domain.wiring import prepare_model
 from archipel.errors import ConfigurationError, IncorrectUsageError
 from archipel.handling import dispatch
+from archipel.handling.decoding import Upcasting, build_upcasters
 from archipel.handling.repository import BaseRepository, ReadOnlyRepository, Repository
 from archipel.handling.state import current_message, current_priority, current_uow, dispatch_queue
 from archipel.handling.unit_of_work import UnitOfWork, unit_of_work
@@ -98,6 +99,8 @@ class Domain(ElementDecorators):
         # stored class -> (schema, kind, fact event class or None)
         self._persist_plan: dict[type, tuple[ModelSchema, str, Any]] = {}
         self._init_lock = threading.RLock()
+        #: upcaster chains, checked at init (see archipel.handling.decoding)
+        self._upcasting: Upcasting | None = None
 
     def __repr__(self) -> str:
         return f"<Domain {self.name!r}{' (initialized)' if self._initialized else ''}>"
@@ -145,6 +148,7 @@ class Domain(ElementDecorators):
             self._schemas = prepare_model(self)
             self.router = Router(self)
             self.router.build()
+            self._upcasting = build_upcasters(self)
             self._repositories.clear()
             if not self.providers.databases:
                 self.providers.build()
@@ -332,6 +336,34 @@ class Domain(ElementDecorators):
             truncate = getattr(broker, "truncate", None)
             if truncate is not None:
                 truncate()
+
+    # -- snapshots ------------------------------------------------------------
+    def create_snapshot(self, aggregate_cls: type, identifier: Any) -> bool:
+        """Snapshot one event-sourced aggregate from a full replay of its stream.
+
+        Returns True when a snapshot was written (False: that version has one
+        already). ``IncorrectUsageError`` for a class that is not an
+        event-sourced aggregate of this domain, ``ObjectNotFound`` when the
+        aggregate has no events.
+        """
+        from archipel.handling.snapshots import create_snapshot
+
+        self._ensure_initialized()
+        return create_snapshot(self, aggregate_cls, identifier)
+
+    def create_snapshots(self, aggregate_cls: type) -> int:
+        """Snapshot every stored aggregate of ``aggregate_cls``; return how many were written."""
+        from archipel.handling.snapshots import create_snapshots
+
+        self._ensure_initialized()
+        return create_snapshots(self, aggregate_cls)
+
+    def create_all_snapshots(self) -> dict[str, int]:
+        """Snapshot every event-sourced aggregate: ``{class name: snapshots written}``."""
+        from archipel.handling.snapshots import create_all_snapshots
+
+        self._ensure_initialized()
+        return create_all_snapshots(self)
 
     # -- handling -------------------------------------------------------------
     def _enrich(self, command: Any, priority: int | None) -> None:

@@ -161,10 +161,11 @@ class Registry:
         meta.abstract = bool(options.get("abstract", False))
         meta.fact_events = bool(options.get("fact_events", False))
         meta.published = bool(options.get("published", False))
-        meta.version = int(options.get("version", 1))
+        meta.version = _message_version(cls, kind, options)
         meta.extra = dict(options)
         if kind in ("event", "command"):
             meta.type_string = f"{self.domain.type_prefix}.{cls.__name__}.v{meta.version}"
+            cls.__version__ = meta.version  # type: ignore[attr-defined]
         previous = self.elements[kind].get(cls.__name__)
         if previous is not None and previous is not cls and previous.__module__ == cls.__module__:
             # the same module was executed again (e.g. re-imported): keep the latest
@@ -201,3 +202,22 @@ class Registry:
 
     def all(self) -> list[tuple[str, type]]:
         return [(kind, cls) for kind, classes in self.elements.items() for cls in classes.values()]
+
+
+def _message_version(cls: type, kind: str, options: dict[str, Any]) -> int:
+    """The schema version of a command or event: ``version=N`` or ``__version__ = N`` (default 1)."""
+    declared = cls.__dict__.get("__version__")
+    option = options.get("version")
+    if kind not in ("event", "command"):
+        return 1
+    for source, value in (("version=", option), ("__version__ =", declared)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigurationError(
+                f"{cls.__name__}: {source} {value!r} is not a version; use a whole number >= 1"
+            )
+    if option is not None and declared is not None and option != declared:
+        raise ConfigurationError(
+            f"{cls.__name__} declares __version__ = {declared} and version={option}: keep one"
+        )
+    version = option if option is not None else declared if declared is not None else 1
+    return int(version)

@@ -112,8 +112,9 @@ def _validate(domain: Domain) -> None:
 def _schemas(domain: Domain) -> dict[Any, ModelSchema]:
     schemas: dict[Any, ModelSchema] = {}
     prefix = domain.snake_name
-    for kind in ("aggregate", "projection", "process_manager"):
-        for cls in domain.registry.of_kind(kind).values():
+    for element_kind in ("aggregate", "projection", "process_manager"):
+        for cls in domain.registry.of_kind(element_kind).values():
+            kind = element_kind  # per class: an event-sourced aggregate changes it
             meta = cls._meta  # type: ignore[attr-defined]
             fields: dict[str, Field] = dict(cls._fields)  # type: ignore[attr-defined]
             id_field = cls._id_field  # type: ignore[attr-defined]

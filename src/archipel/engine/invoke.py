@@ -22,7 +22,7 @@ from archipel.engine.dlq import replay_target
 from archipel.handling import dispatch
 from archipel.handling.process_managers import advance_process_manager, correlation_value
 from archipel.handling.state import current_message, current_uow
-from archipel.handling.unit_of_work import UnitOfWork
+from archipel.handling.unit_of_work import UnitOfWork, run_quietly
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
@@ -35,13 +35,15 @@ __all__ = ["Batch", "BatchUnitOfWork", "Decoded", "decode", "mark_processed", "r
 class Batch:
     """The transactions of one batch, one per database, begun on first use."""
 
-    __slots__ = ("domain", "transactions", "events")
+    __slots__ = ("domain", "transactions", "events", "deferred")
 
     def __init__(self, domain: Domain) -> None:
         self.domain = domain
         self.transactions: dict[str, Any] = {}
         #: events committed by the batch's units of work (for inline dispatch)
         self.events: list[Any] = []
+        #: optional work to run once the batch committed (snapshots)
+        self.deferred: list[Any] = []
 
     def transaction(self, database: str = "default") -> Any:
         tx = self.transactions.get(database)
@@ -60,6 +62,9 @@ class Batch:
                     self.transactions[later].rollback()
                 raise
         self.transactions.clear()
+        if self.deferred:
+            actions, self.deferred = self.deferred, []
+            run_quietly(actions)
 
     def rollback(self) -> None:
         for tx in self.transactions.values():
@@ -69,6 +74,7 @@ class Batch:
                 pass
         self.transactions.clear()
         self.events.clear()
+        self.deferred.clear()
 
 
 class BatchUnitOfWork(UnitOfWork):
@@ -88,6 +94,10 @@ class BatchUnitOfWork(UnitOfWork):
 
     def transaction(self, database: str = "default") -> Any:
         return self.batch.transaction(database)
+
+    def after_commit(self, action: Any) -> None:
+        """Run ``action()`` when the batch commits (see :meth:`UnitOfWork.after_commit`)."""
+        self.batch.deferred.append(action)
 
 
 class Decoded:

@@ -3,20 +3,35 @@
 A stored message is ``{"metadata": {...}, "data": {...}}``. Its type string
 (``<Domain>.<Name>.v<N>``) finds the class in the domain's router; when the
 stored version is older than the registered one, the domain's upcasters
-(``@domain.upcaster(event_type="<Domain>.<Name>", from_version=1,
-to_version=2)``) convert the data step by step first.
+(``@domain.upcaster(event_type=OrderPlaced, from_version=1, to_version=2)``)
+convert the data step by step first. Every path that turns a stored or
+brokered message into an object goes through :func:`decode_stored`
+(aggregate loads, snapshots, the engine's deliveries and dead-letter
+replays, projection rebuilds), so an old event is upcast everywhere, and
+one that cannot be (no upcaster path to the current version) raises
+:class:`~archipel.errors.DeserializationError` instead of being skipped.
+
+:func:`build_upcasters` runs at ``init()`` and rejects chains with gaps,
+cycles, duplicates or unknown event types.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from archipel.errors import ConfigurationError
+from archipel.errors import ConfigurationError, DeserializationError
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
 
-__all__ = ["message_from_stored", "split_type"]
+__all__ = [
+    "Upcasting",
+    "build_upcasters",
+    "current_type",
+    "decode_stored",
+    "message_from_stored",
+    "split_type",
+]
 
 
 def split_type(type_string: str) -> tuple[str, int]:
@@ -27,31 +42,174 @@ def split_type(type_string: str) -> tuple[str, int]:
     return base, int(version)
 
 
-def message_from_stored(domain: Domain, stored: dict[str, Any]) -> Any:
-    """The typed message for ``stored``, or None when the domain has no class for it."""
+class Upcasting:
+    """A domain's upcaster chains, checked: ``steps[base][from] = (to, upcaster class)``.
+
+    ``current[base]`` is the version of the class registered for ``base``
+    (the newest, when several versions are registered as classes).
+    """
+
+    __slots__ = ("steps", "current")
+
+    def __init__(self, steps: dict[str, dict[int, tuple[int, Any]]], current: dict[str, int]) -> None:
+        self.steps = steps
+        self.current = current
+
+
+def _base_of(domain: Domain, upcaster: Any, event_type: Any) -> str:
+    """The ``<Domain>.<Name>`` an upcaster's ``event_type`` names (class, class name or type)."""
+    if isinstance(event_type, type):
+        type_string = getattr(getattr(event_type, "_meta", None), "type_string", None)
+        if type_string is None:
+            type_string = domain.registry.external_events.get(event_type)
+        if type_string is None:
+            raise ConfigurationError(
+                f"upcaster {upcaster.__name__}: event_type={event_type.__name__} is not an event "
+                f"registered with domain {domain.name!r}"
+            )
+        return split_type(type_string)[0]
+    if isinstance(event_type, str) and event_type:
+        found = domain.registry.by_name.get(event_type)
+        if found is not None and getattr(getattr(found, "_meta", None), "kind", None) == "event":
+            return split_type(found._meta.type_string)[0]  # type: ignore[attr-defined]
+        base, _ = split_type(event_type)
+        return base
+    raise ConfigurationError(
+        f"upcaster {upcaster.__name__} needs event_type=: the event class (or its type string "
+        "'<Domain>.<Name>'), e.g. @domain.upcaster(event_type=OrderPlaced, from_version=1, to_version=2)"
+    )
+
+
+def build_upcasters(domain: Domain) -> Upcasting:
+    """Check and index the domain's upcasters (called by ``init()``).
+
+    Raises ``ConfigurationError`` for a missing or non-positive version, a
+    ``to_version`` not above ``from_version`` (a cycle), two upcasters from
+    the same version, an event type the domain does not know, or a chain
+    that does not reach the registered version (a gap).
+    """
+    current: dict[str, int] = {}
+    for type_string in domain.router.messages:
+        base, version = split_type(type_string)
+        current[base] = max(version, current.get(base, 0))
+    steps: dict[str, dict[int, tuple[int, Any]]] = {}
+    for upcaster in domain.registry.of_kind("upcaster").values():
+        meta = upcaster._meta
+        base = _base_of(domain, upcaster, meta.get("event_type"))
+        start, end = meta.get("from_version"), meta.get("to_version")
+        for name, value in (("from_version", start), ("to_version", end)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(
+                    f"upcaster {upcaster.__name__}: {name} must be a whole number >= 1, got {value!r}"
+                )
+        if end <= start:
+            raise ConfigurationError(
+                f"upcaster {upcaster.__name__} goes from v{start} to v{end}: an upcaster must "
+                "raise the version (a chain going back would be a cycle)"
+            )
+        if base not in current:
+            raise ConfigurationError(
+                f"upcaster {upcaster.__name__}: no event {base!r} is registered with domain "
+                f"{domain.name!r} (known: {', '.join(sorted(current)) or 'none'})"
+            )
+        chain = steps.setdefault(base, {})
+        if start in chain:
+            raise ConfigurationError(
+                f"upcasters {chain[start][1].__name__} and {upcaster.__name__} both convert "
+                f"{base} v{start}: keep one"
+            )
+        chain[start] = (end, upcaster)
+    for base, chain in steps.items():
+        target = current[base]
+        for start in chain:
+            version, seen = start, [start]
+            while version in chain and version != target:
+                version = chain[version][0]
+                seen.append(version)
+            if version != target:
+                path = " -> ".join(f"v{v}" for v in seen)
+                raise ConfigurationError(
+                    f"upcasters of {base} do not reach the registered v{target}: {path} stops "
+                    f"(add an upcaster from v{version}, or register the event with "
+                    f"__version__ = {version})"
+                )
+    return Upcasting(steps, current)
+
+
+def _upcasting(domain: Domain) -> Upcasting:
+    found: Upcasting | None = getattr(domain, "_upcasting", None)
+    if found is None:
+        found = build_upcasters(domain)
+        domain._upcasting = found
+    return found
+
+
+def current_type(domain: Domain, type_string: str) -> str | None:
+    """The registered type string ``type_string`` upcasts to, or None if the domain lacks it."""
+    if type_string in domain.router.messages:
+        return type_string
+    base, version = split_type(type_string)
+    newest = _upcasting(domain).current.get(base)
+    if newest is None or version > newest:
+        return None
+    return f"{base}.v{newest}"
+
+
+def decode_stored(domain: Domain, stored: dict[str, Any]) -> Any:
+    """The typed message for ``stored``, upcast to the registered version.
+
+    Raises :class:`~archipel.errors.DeserializationError` when the domain
+    has no class for the type, no upcaster path from the stored version, or
+    the (upcast) data does not fit the class.
+    """
     metadata = stored.get("metadata") or {}
-    type_string = metadata.get("type") or ""
+    type_string = str(metadata.get("type") or "")
     cls: Any = domain.router.messages.get(type_string)
     if cls is not None:
-        return cls.from_message(stored)
+        try:
+            return cls.from_message(stored)
+        except Exception as exc:
+            raise DeserializationError(
+                f"stored {type_string} (id {metadata.get('id')}) does not fit {cls.__name__}: {exc}"
+            ) from exc
     base, version = split_type(type_string)
-    upcasters = {
-        (u._meta.get("event_type"), u._meta.get("from_version")): u
-        for u in domain.registry.of_kind("upcaster").values()
-    }
+    upcasting = _upcasting(domain)
+    newest = upcasting.current.get(base)
+    if newest is None:
+        raise DeserializationError(
+            f"stored message {metadata.get('id')} has type {type_string!r}, which domain "
+            f"{domain.name!r} does not know: register its class (or remove the message)"
+        )
+    chain = upcasting.steps.get(base, {})
     data = dict(stored.get("data") or {})
     current = version
-    while (base, current) in upcasters:
-        upcaster = upcasters[(base, current)]
-        data = upcaster().upcast(data)
-        next_version = upcaster._meta.get("to_version") or current + 1
-        if next_version <= current:
-            raise ConfigurationError(
-                f"upcaster {upcaster.__name__} must raise the version (from {current} to more)"
-            )
-        current = next_version
-        cls = domain.router.messages.get(f"{base}.v{current}")
-        if cls is not None:
-            metadata = {**metadata, "type": f"{base}.v{current}", "version": current}
-            return cls.from_message({"metadata": metadata, "data": data})
-    return None
+    try:
+        while current != newest:
+            step = chain.get(current)
+            if step is None:
+                raise DeserializationError(
+                    f"stored {type_string} (id {metadata.get('id')}) cannot be read: no upcaster "
+                    f"from {base} v{current} towards the registered v{newest}; add "
+                    f"@{domain.snake_name}.upcaster(event_type=..., from_version={current}, "
+                    f"to_version=...)"
+                )
+            next_version, upcaster = step
+            data = upcaster().upcast(data)
+            current = next_version
+        cls = domain.router.messages[f"{base}.v{current}"]
+        metadata = {**metadata, "type": f"{base}.v{current}", "version": current}
+        return cls.from_message({"metadata": metadata, "data": data})
+    except DeserializationError:
+        raise
+    except Exception as exc:
+        raise DeserializationError(
+            f"stored {type_string} (id {metadata.get('id')}) failed to upcast to v{newest}: {exc}"
+        ) from exc
+
+
+def message_from_stored(domain: Domain, stored: dict[str, Any]) -> Any:
+    """Like :func:`decode_stored`, but None for a type the domain does not know at all."""
+    base, _ = split_type(str((stored.get("metadata") or {}).get("type") or ""))
+    if base not in _upcasting(domain).current:
+        return None
+    return decode_stored(domain, stored)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from archipel.core.options import ElementOptions
-from archipel.errors import ObjectNotFound, TooManyObjects
+from archipel.errors import IncorrectUsageError, ObjectNotFound, TooManyObjects
 from archipel.fields.base import FieldError
 from archipel.fields.simple import Identifier
 from archipel.handling.state import current_uow
@@ -128,8 +128,18 @@ class BaseRepository(Generic[T]):
             uow.remember(obj, identity)
         return obj
 
-    def get(self, identity: Any) -> T:
-        """The object with this identity; ``ObjectNotFound`` when there is none."""
+    def get(self, identity: Any, *, at_version: int | None = None, as_of: Any = None) -> T:
+        """The object with this identity; ``ObjectNotFound`` when there is none.
+
+        ``at_version``/``as_of`` (history) are for event-sourced aggregates
+        only; here they raise ``IncorrectUsageError``.
+        """
+        if at_version is not None or as_of is not None:
+            raise IncorrectUsageError(
+                f"{self.cls.__name__} is not event-sourced: it keeps only its current state, so "
+                "get(at_version=...)/get(as_of=...) cannot rebuild a past one (declare the "
+                "aggregate with is_event_sourced=True to keep its history)"
+            )
         obj = self.get_or_none(identity)
         if obj is None:
             raise ObjectNotFound(

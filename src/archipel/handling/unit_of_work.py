@@ -9,6 +9,7 @@ transaction per database. Nothing is written when anything fails.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,18 @@ from archipel.handling.state import current_message, current_uow
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
 
-__all__ = ["UnitOfWork", "unit_of_work"]
+__all__ = ["UnitOfWork", "run_quietly", "unit_of_work"]
+
+log = logging.getLogger("archipel.uow")
+
+
+def run_quietly(actions: list[Any]) -> None:
+    """Run each of ``actions``; log (never raise) what fails: they are optional work."""
+    for action in actions:
+        try:
+            action()
+        except Exception:
+            log.warning("an after-commit action failed (optional work, skipped)", exc_info=True)
 
 
 class UnitOfWork:
@@ -34,6 +46,7 @@ class UnitOfWork:
         "_transactions",
         "committed_events",
         "processed_as",
+        "_after_commit",
     )
 
     def __init__(self, domain: Domain, message: Any = None) -> None:
@@ -49,6 +62,23 @@ class UnitOfWork:
         #: subscription name: when set, commit records (subscription, message id)
         #: in the same transaction and refuses a second effect of a redelivery
         self.processed_as: str | None = None
+        self._after_commit: list[Any] | None = None
+
+    def after_commit(self, action: Any) -> None:
+        """Run ``action()`` once this unit of work has committed (not if it rolls back).
+
+        For work that must not join the business transaction, such as writing
+        a snapshot: an error in ``action`` is logged, never raised.
+        """
+        if self._after_commit is None:
+            self._after_commit = []
+        self._after_commit.append(action)
+
+    def _run_after_commit(self) -> None:
+        actions = self._after_commit
+        if actions:
+            self._after_commit = None
+            run_quietly(actions)
 
     # -- tracking ----------------------------------------------------------
     def track(self, obj: Any, identity: Any) -> None:
@@ -102,6 +132,8 @@ class UnitOfWork:
             self._transactions.clear()
             self._loaded.clear()
             self.committed_events = []
+            if self._after_commit:
+                self._run_after_commit()
             return self.committed_events
         if message is not None:
             meta = message._metadata
@@ -182,6 +214,8 @@ class UnitOfWork:
         self._loaded.clear()
         self._transactions.clear()
         self.committed_events = events
+        if self._after_commit:
+            self._run_after_commit()
         return events
 
     @staticmethod
@@ -241,6 +275,7 @@ class UnitOfWork:
         self._transactions.clear()
         self._tracked.clear()
         self._deleted.clear()
+        self._after_commit = None
 
 
 @contextmanager

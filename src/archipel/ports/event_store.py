@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-__all__ = ["EventStore", "StoredMessage"]
+__all__ = ["EventStore", "LatestReader", "StoredMessage"]
 
 #: ``{"metadata": {...}, "data": {...}}`` with ``metadata.global_position`` set
 StoredMessage = dict[str, Any]
@@ -39,3 +39,13 @@ class EventStore(Protocol):
     def truncate(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+class LatestReader(Protocol):
+    """Reads the latest message of a stream in one step (snapshots live in such streams).
+
+    Every bundled event store implements it; a third-party store without it
+    still works, its snapshots read through :meth:`EventStore.read_stream`.
+    """
+
+    def read_last(self, stream: str) -> StoredMessage | None: ...

@@ -181,13 +181,22 @@ class MemoryEventStore:
     def read_stream(
         self, stream: str, from_position: int = 0, to_position: int | None = None
     ) -> list[StoredMessage]:
-        indexes = self._walk(self._stream_last.get(stream), self._prev_in_stream)
+        # positions fall along the links: stop walking below ``from_position``
         positions = self._position
-        return [
-            self._stored(i)
-            for i in indexes
-            if positions[i] >= from_position and (to_position is None or positions[i] <= to_position)
-        ]
+        links = self._prev_in_stream
+        found = []
+        index = self._stream_last.get(stream, _NONE)
+        while index != _NONE and positions[index] >= from_position:
+            if to_position is None or positions[index] <= to_position:
+                found.append(index)
+            index = links[index]
+        found.reverse()
+        return [self._stored(i) for i in found]
+
+    def read_last(self, stream: str) -> StoredMessage | None:
+        """The latest message of ``stream`` (its snapshot, for a snapshot stream), or None."""
+        index = self._stream_last.get(stream)
+        return None if index is None else self._stored(index)
 
     def at_version(self, stream: str, version: int) -> list[StoredMessage]:
         """The messages of ``stream`` up to position ``version`` (inclusive)."""

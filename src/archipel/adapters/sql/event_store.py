@@ -97,6 +97,9 @@ class SqlEventStore:
         self._as_of_sql = compile_(
             sa.select(*stored).where(stream, c.time <= when).order_by(c.position)
         )
+        self._latest_sql = compile_(
+            sa.select(*stored).where(stream).order_by(c.position.desc()).limit(1).offset(0)
+        )
         self._last_sql = compile_(sa.select(sa.func.max(c.position)).where(stream))
         self._count_sql = compile_(sa.select(sa.func.count()).select_from(t))
         self._correlated_sql = compile_(
@@ -380,6 +383,11 @@ class SqlEventStore:
     ) -> list[StoredMessage]:
         end = _NO_END if to_position is None else to_position
         return self._rows(self._stream_sql, {"stream": stream, "start": from_position, "end": end})
+
+    def read_last(self, stream: str) -> StoredMessage | None:
+        """The latest message of ``stream`` (its snapshot, for a snapshot stream), or None."""
+        rows = self._rows(self._latest_sql, {"stream": stream})
+        return rows[0] if rows else None
 
     def at_version(self, stream: str, version: int) -> list[StoredMessage]:
         """The messages of ``stream`` up to position ``version`` (inclusive)."""
