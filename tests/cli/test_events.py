@@ -95,3 +95,10 @@ def test_list_empty_and_exclusive_options(cli, shelf):
     both = cli("events", "list", "--domain", "sample_shelf", "--stream", "a", "--category", "b")
     assert both.code == 2
     assert "exclusive" in both.err
+
+
+def test_tree_shows_the_version_an_old_event_is_upcast_to():
+    messages = [stored("a", None, 1, "T.Placed.v1"), stored("b", "a", 2, "T.Placed.v3")]
+    text = render(causation_tree("corr", messages, lambda t: "T.Placed.v3" if t.startswith("T.Placed") else None))
+    assert "T.Placed.v1 -> T.Placed.v3" in text
+    assert "T.Placed.v3 ->" not in text  # current versions are shown as they are

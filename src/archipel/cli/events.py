@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
 import typer
@@ -18,6 +18,7 @@ from rich.tree import Tree
 
 from archipel.cli._console import UsageError, out
 from archipel.cli._domain import DomainOption, load_domain
+from archipel.handling.decoding import current_type
 from archipel.ports.event_store import StoredMessage
 
 __all__ = ["app", "causation_tree", "short_time", "tail"]
@@ -44,20 +45,30 @@ def short_time(value: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + zone
 
 
-def _label(message: StoredMessage) -> str:
+def _label(message: StoredMessage, current: Callable[[str], str | None] | None = None) -> str:
     # two lines: what happened (kind, type, stream), then when and which message
     meta = _meta(message)
     kind = str(meta.get("kind") or "EVENT").upper()
     colour = "yellow" if kind == "COMMAND" else "cyan"
+    type_string = str(meta.get("type"))
+    now = current(type_string) if current is not None else None
+    upcast = f" [green]-> {escape(now)}[/]" if now and now != type_string else ""
     return (
-        f"[bold {colour}]{escape(kind.lower())}[/] [bold]{escape(str(meta.get('type')))}[/]"
+        f"[bold {colour}]{escape(kind.lower())}[/] [bold]{escape(type_string)}[/]{upcast}"
         f"  [magenta]{escape(str(meta.get('stream')))}[/]\n"
         f"[dim]{escape(short_time(meta.get('time')))}  id {escape(str(meta.get('id')))}[/]"
     )
 
 
-def causation_tree(correlation_id: str, messages: Iterable[StoredMessage]) -> Tree:
+def causation_tree(
+    correlation_id: str,
+    messages: Iterable[StoredMessage],
+    current: Callable[[str], str | None] | None = None,
+) -> Tree:
     """A Rich tree of ``messages``: each under the message that caused it.
+
+    ``current(type)`` names the registered type an old version is upcast to
+    when read (shown as ``Shop.Placed.v1 -> Shop.Placed.v3``).
 
     Messages whose cause is not among them (the original request, or a
     cause stored elsewhere) hang from the root; a cycle in bad data is cut
@@ -83,7 +94,7 @@ def causation_tree(correlation_id: str, messages: Iterable[StoredMessage]) -> Tr
     def attach(node: Tree, message: StoredMessage) -> None:
         message_id = _meta(message).get("id")
         seen.add(message_id)
-        branch = node.add(_label(message))
+        branch = node.add(_label(message, current))
         for child in children.get(message_id, []):
             if _meta(child).get("id") not in seen:
                 attach(branch, child)
@@ -109,7 +120,7 @@ def trace(
     if not messages:
         out().print(f"No messages found for correlation id {escape(correlation_id)}")
         return
-    out().print(causation_tree(correlation_id, messages))
+    out().print(causation_tree(correlation_id, messages, lambda t: current_type(loaded, t)))
 
 
 def tail(store: Any, limit: int, category: str | None = None) -> list[StoredMessage]:

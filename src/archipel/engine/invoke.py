@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from archipel.domain import context as _context
 from archipel.engine.dlq import replay_target
 from archipel.handling import dispatch
+from archipel.handling.decoding import current_type, decode_stored
 from archipel.handling.process_managers import advance_process_manager, correlation_value
 from archipel.handling.state import current_message, current_uow
 from archipel.handling.unit_of_work import UnitOfWork, run_quietly
@@ -139,16 +140,24 @@ def decode(domain: Domain, sub: Subscription, entry_stream: str, entry_id: str, 
     stream = meta.get("stream")
     if target is not None and target != sub.name:
         return Decoded(message_id, type_string, stream, None, payload, True)
-    cls = domain.router.messages.get(type_string) if type_string else None
-    if cls is None or stream is None:
+    if not type_string or stream is None:
+        return Decoded(message_id, type_string, stream, None, payload, True)
+    cls = domain.router.messages.get(type_string)
+    # an older version of a registered message is routed as the registered one
+    routed = type_string if cls is not None else current_type(domain, type_string)
+    if routed is None:
         return Decoded(message_id, type_string, stream, None, payload, True)
     if sub.kind == "command_handler":
-        if type_string not in sub.commands:
-            return Decoded(message_id, type_string, stream, None, payload, True)
-    elif not sub.routes_for(stream.split("-", 1)[0], str(type_string)):
-        return Decoded(message_id, type_string, stream, None, payload, True)
-    message = cls.from_message(payload)  # type: ignore[attr-defined]
-    return Decoded(message_id, type_string, stream, message, payload, False, replay)
+        if routed not in sub.commands:
+            return Decoded(message_id, routed, stream, None, payload, True)
+    elif not sub.routes_for(stream.split("-", 1)[0], routed):
+        return Decoded(message_id, routed, stream, None, payload, True)
+    if cls is not None:
+        message = cls.from_message(payload)  # type: ignore[attr-defined]
+    else:
+        # upcast, or DeserializationError: the caller dead-letters it, never skips it
+        message = decode_stored(domain, payload)
+    return Decoded(message_id, routed, stream, message, payload, False, replay)
 
 
 def _in_uow(domain: Domain, batch: Batch, message: Any, action: Any) -> None:

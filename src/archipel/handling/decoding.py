@@ -145,14 +145,14 @@ def _upcasting(domain: Domain) -> Upcasting:
 
 
 def current_type(domain: Domain, type_string: str) -> str | None:
-    """The registered type string ``type_string`` upcasts to, or None if the domain lacks it."""
+    """The registered type string for any version of ``type_string``; None if the domain lacks it."""
     if type_string in domain.router.messages:
         return type_string
-    base, version = split_type(type_string)
+    base, _ = split_type(type_string)
     newest = _upcasting(domain).current.get(base)
-    if newest is None or version > newest:
-        return None
-    return f"{base}.v{newest}"
+    # a version with no upcaster path (or newer than the class) still routes here:
+    # decoding it then fails loudly instead of the message being skipped
+    return None if newest is None else f"{base}.v{newest}"
 
 
 def decode_stored(domain: Domain, stored: dict[str, Any]) -> Any:

@@ -91,6 +91,22 @@ def deliver(event: Any) -> None:
         if routes:
             for route in routes:
                 domain.run_route(route, event)
+        elif domain._upcasting is not None and domain._upcasting.steps:
+            _deliver_upcast(domain, event, category, type_string)
+
+
+def _deliver_upcast(domain: Domain, event: Any, category: str, type_string: str) -> None:
+    """Deliver another domain's older version of an event this domain knows newer."""
+    from archipel.handling.decoding import current_type, decode_stored
+
+    current = current_type(domain, type_string)
+    if current is None or current == type_string:
+        return
+    routes = domain.router.routes_for(category, current)
+    if routes:
+        upcast = decode_stored(domain, event.to_message())
+        for route in routes:
+            domain.run_route(route, upcast)
 
 
 
