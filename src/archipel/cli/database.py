@@ -32,7 +32,9 @@ def _storage_summary(domain: Domain) -> str:
     }
     parts = []
     for name, provider in providers.items():
-        tables = sum(1 for schema in domain.schemas if schema.database == name)
+        tables = sum(
+            1 for schema in domain.schemas if schema.database == name and schema.kind != "event_sourced"
+        )  # event-sourced aggregates have no table
         noun = "table" if tables == 1 else "tables"
         parts.append(f"{tables} {noun} in '{escape(name)}' ({escape(str(provider))})")
     store = (domain.config.get("event_store") or {}).get("provider", "memory")

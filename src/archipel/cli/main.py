@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 import archipel
-from archipel.cli import database, dlq, events, snapshot, subscriptions
+from archipel.cli import database, dlq, events, projection, snapshot, subscriptions
 from archipel.cli._console import CliError, out, print_error
 from archipel.cli.observatory import observatory
 from archipel.cli.server import server
@@ -60,6 +60,7 @@ app.add_typer(events.app, name="events")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(snapshot.app, name="snapshot")
+app.add_typer(projection.app, name="projection")
 app.command()(observatory)
 
 

@@ -365,6 +365,26 @@ class Domain(ElementDecorators):
         self._ensure_initialized()
         return create_all_snapshots(self)
 
+    # -- projections ----------------------------------------------------------
+    def rebuild_projection(self, projection_cls: type, batch_size: int = 500) -> Any:
+        """Empty a projection and replay its projectors' events from the event store.
+
+        Returns a :class:`~archipel.handling.rebuild.RebuildResult`; an event
+        that cannot be decoded or a projector error stops the rebuild and
+        propagates. See :mod:`archipel.handling.rebuild`.
+        """
+        from archipel.handling.rebuild import rebuild_projection
+
+        self._ensure_initialized()
+        return rebuild_projection(self, projection_cls, batch_size)
+
+    def rebuild_all_projections(self, batch_size: int = 500) -> dict[str, Any]:
+        """Rebuild every projection that has projectors: ``{projection name: RebuildResult}``."""
+        from archipel.handling.rebuild import rebuild_all_projections
+
+        self._ensure_initialized()
+        return rebuild_all_projections(self, batch_size)
+
     # -- handling -------------------------------------------------------------
     def _enrich(self, command: Any, priority: int | None) -> None:
         """Fill the command's envelope: id, type, stream, time, correlation and causation."""

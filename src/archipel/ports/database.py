@@ -58,6 +58,10 @@ class Database(Protocol):
 
     def truncate(self, schemas: Iterable[ModelSchema]) -> None: ...
 
+    def clear(self, schemas: Iterable[ModelSchema]) -> None:
+        """Delete the rows of these tables only (not the outbox nor processed records)."""
+        ...
+
     def outbox(self) -> Any:
         """The :class:`archipel.ports.outbox.Outbox` of this database."""
         ...

@@ -162,6 +162,13 @@ class MemoryDatabase:
             self._outbox.clear()
             self.processed.clear()
 
+    def clear(self, schemas: Iterable[ModelSchema]) -> None:
+        """Delete every row of the schemas' tables only (a projection rebuild starts so)."""
+        with STORE_LOCK:
+            for schema in schemas:
+                self.tables.get(schema.table, {}).clear()
+                self.unique.pop(schema.table, None)
+
     def truncate(self, schemas: Iterable[ModelSchema]) -> None:
         with STORE_LOCK:
             for schema in schemas:

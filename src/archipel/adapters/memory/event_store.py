@@ -231,6 +231,13 @@ class MemoryEventStore:
     def count(self) -> int:
         return len(self._id)
 
+    def head(self, category: str | None = None) -> int:
+        """The global position of the latest message (of ``category``), 0 when none."""
+        if category is None:
+            return len(self._id)
+        last = self._category_last.get(category)
+        return 0 if last is None else last + 1
+
     def truncate(self) -> None:
         with STORE_LOCK:
             self._reset()

@@ -159,6 +159,12 @@ class SqlDatabase:
         tables = [*self._model_tables(schemas), *self._framework_tables()]
         self.engine.execute_ddl([sa.schema.DropTable(table, if_exists=True) for table in tables])
 
+    def clear(self, schemas: Iterable[ModelSchema]) -> None:
+        """Delete every row of the schemas' tables only (a projection rebuild starts so)."""
+        statements = [sa.delete(t) for t in self._model_tables(schemas)]
+        if statements:
+            self.engine.execute_ddl(statements)
+
     def truncate(self, schemas: Iterable[ModelSchema]) -> None:
         """Delete every row of the schemas' tables, the outbox and the processed records.
 

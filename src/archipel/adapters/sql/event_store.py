@@ -102,6 +102,12 @@ class SqlEventStore:
         )
         self._last_sql = compile_(sa.select(sa.func.max(c.position)).where(stream))
         self._count_sql = compile_(sa.select(sa.func.count()).select_from(t))
+        self._head_sql = compile_(sa.select(sa.func.max(c.global_position)))
+        self._category_head_sql = compile_(
+            sa.select(sa.func.max(c.global_position)).where(
+                c.category == sa.bindparam("category", type_=sa.String())
+            )
+        )
         self._correlated_sql = compile_(
             sa.select(*stored)
             .where(c.correlation_id == sa.bindparam("correlation_id", type_=sa.String()))
@@ -432,6 +438,15 @@ class SqlEventStore:
 
     def count(self) -> int:
         return int(self.engine.run(lambda conn: conn.execute(self._count_sql).fetchone()[0]))
+
+    def head(self, category: str | None = None) -> int:
+        """The global position of the latest message (of ``category``), 0 when none."""
+        if category is None:
+            sql, params = self._head_sql, {}
+        else:
+            sql, params = self._category_head_sql, {"category": category}
+        row = self.engine.run(lambda conn: conn.execute(sql, params).fetchone())
+        return 0 if row is None or row[0] is None else int(row[0])
 
     def stuck_transactions(self, older_than_seconds: float = 0.0) -> list[dict[str, Any]]:
         """Open writing transactions holding back readers (PostgreSQL; SQLite has none)."""
