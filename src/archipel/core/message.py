@@ -44,6 +44,8 @@ _FIELDS = (
     "asynchronous",
 )
 
+_FIELD_SET = frozenset(_FIELDS)
+
 
 class Metadata:
     """The envelope of one message. Mutable only while the framework builds it.
@@ -109,17 +111,18 @@ class Metadata:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Metadata:
-        meta = cls()
+        meta: Metadata = _new_object(cls)
         values = meta.__dict__
-        for name in _FIELDS:
-            if name in data and name not in ("time", "headers"):
-                values[name] = data[name]
-        time = data.get("time")
+        if data.keys() <= _FIELD_SET:
+            values.update(data)  # the common case: exactly what to_dict() wrote
+        else:
+            values.update({name: data[name] for name in data.keys() & _FIELD_SET})
+        headers = values.pop("headers", None)
+        if headers:
+            values["_headers"] = dict(headers)
+        time = values.get("time")
         if isinstance(time, str):
-            time = _dt.datetime.fromisoformat(time)
-        values["time"] = time
-        if data.get("headers"):
-            values["_headers"] = dict(data["headers"])
+            values["time"] = _dt.datetime.fromisoformat(time)
         return meta
 
     def copy(self) -> Metadata:
@@ -178,12 +181,17 @@ class BaseMessage(BaseModel):
     @classmethod
     def from_message(cls, message: dict[str, Any]) -> Any:
         """Rebuild from :meth:`to_message` output; unknown data keys are ignored."""
-        obj = cls._from_primitive(message.get("data") or {})
         meta = message.get("metadata")
-        if meta:
-            object.__setattr__(
-                obj, "_metadata", meta if isinstance(meta, Metadata) else Metadata.from_dict(meta)
-            )
+        if not meta:
+            return cls._from_primitive(message.get("data") or {})
+        # _from_primitive without its hook: the stored envelope replaces a fresh one
+        obj = cls.__new__(cls)
+        values = obj.__dict__
+        get = (message.get("data") or {}).get
+        for name, convert in cls._from_primitive_items:
+            value = get(name)
+            values[name] = convert(value) if convert is not None else value
+        values["_metadata"] = meta if isinstance(meta, Metadata) else Metadata.from_dict(meta)
         return obj
 
     def __eq__(self, other: object) -> bool:
