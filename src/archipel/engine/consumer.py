@@ -32,6 +32,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from archipel.engine.catchup import catch_up
 from archipel.engine.crashes import CrashMarks
 from archipel.engine.dlq import DeadLetterStore
 from archipel.engine.failures import Failures
@@ -185,17 +186,21 @@ class Consumer:
             log.exception("%s: releasing partitions failed", self.sub.name)
 
     # -- ownership -------------------------------------------------------------
-    def _ensure_groups(self) -> None:
-        # every stream gets the group at once (not at its first read), so that
-        # trimming never drops what this subscription has not read yet
+    def _ensure_groups(self) -> bool:
+        """Create the groups on every stream at once (not at a first read), so that
+        trimming never drops what this subscription has not read yet; a new
+        subscription first catches up from the event store (:mod:`.catchup`).
+        False while another worker is catching it up."""
         if self._groups_ready:
-            return
-        for stream in self.sub.broker_streams(self.settings):
-            self.broker.ensure_group(stream, self.group)
+            return True
+        if not catch_up(self.domain, self.sub, self.broker, self.settings, self.leases, self.worker_id):
+            return False
         self._groups_ready = True
+        return True
 
     def _maintain(self) -> None:
-        self._ensure_groups()
+        if not self._ensure_groups():
+            return  # no partitions until the subscription has caught up
         for partition in self.ownership.surplus():
             if self.parts.get(partition) is not None:
                 self.parts.pop(partition)

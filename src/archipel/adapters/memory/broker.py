@@ -108,6 +108,18 @@ class InlineBroker:
         return ids
 
     # -- consuming ----------------------------------------------------------
+    def has_group(self, stream: str, group: str) -> bool:
+        """Whether ``group`` exists on ``stream`` (a new subscription catches up when not)."""
+        with self._lock:
+            found = self._streams.get(stream)
+            return found is not None and group in found.groups
+
+    def trimmed(self, stream: str) -> bool:
+        """Whether entries were ever trimmed from ``stream`` (a new group would miss them)."""
+        with self._lock:
+            found = self._streams.get(stream)
+            return found is not None and found.last_seq > len(found.seqs)
+
     def ensure_group(self, stream: str, group: str) -> None:
         with self._lock:
             found = self._streams.get(stream)

@@ -149,6 +149,25 @@ class RedisBroker:
         return [_text(i) for i in self._call(f"XADD of {len(entries)} entries", run)]
 
     # -- consuming ---------------------------------------------------------------
+    def has_group(self, stream: str, group: str) -> bool:
+        """Whether ``group`` exists on ``stream`` (a new subscription catches up when not)."""
+        return any(_text(info["name"]) == group for info in self._group_info(stream))
+
+    def trimmed(self, stream: str) -> bool:
+        """Whether entries were ever trimmed from ``stream`` (True when Redis cannot say)."""
+
+        def run() -> bool:
+            try:
+                info = self._client.xinfo_stream(stream)
+            except redis.exceptions.ResponseError as exc:
+                if "no such key" in str(exc).lower():
+                    return False
+                raise
+            added = info.get("entries-added")
+            return True if added is None else int(added) > int(info.get("length") or 0)
+
+        return self._call(f"XINFO STREAM {stream}", run)
+
     def ensure_group(self, stream: str, group: str) -> None:
         if (stream, group) in self._groups:
             return

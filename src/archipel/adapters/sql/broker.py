@@ -76,6 +76,8 @@ _STATEMENTS = {
     "group": "SELECT last_delivered FROM @P@_groups WHERE @G@",
     "count_after": "SELECT count(*) FROM @P@_entries WHERE stream = :stream AND seq > :after",
     "max_seq": "SELECT max(seq) FROM @P@_entries WHERE stream = :stream",
+    "last_seq": "SELECT last_seq FROM @P@_streams WHERE stream = :stream",
+    "count": "SELECT count(*) FROM @P@_entries WHERE stream = :stream",
     "trim": "DELETE FROM @P@_entries WHERE stream = :stream AND seq < :below",
     "streams": "SELECT stream FROM @P@_streams UNION SELECT stream FROM @P@_groups",
     "truncate": "DELETE FROM @P@_pending;DELETE FROM @P@_groups;DELETE FROM @P@_entries;"
@@ -276,6 +278,23 @@ class DatabaseBroker:
         return self._transaction(work)
 
     # -- consuming -------------------------------------------------------------------
+    def has_group(self, stream: str, group: str) -> bool:
+        """Whether ``group`` exists on ``stream`` (a new subscription catches up when not)."""
+        params = {"stream": stream, "grp": group}
+        return self._read_only(lambda cur: cur.execute(self._sql["group"], params).fetchone()) is not None
+
+    def trimmed(self, stream: str) -> bool:
+        """Whether entries were ever trimmed from ``stream`` (a new group would miss them)."""
+
+        def work(cur: Any) -> bool:
+            row = cur.execute(self._sql["last_seq"], {"stream": stream}).fetchone()
+            if row is None or not row[0]:
+                return False
+            count = cur.execute(self._sql["count"], {"stream": stream}).fetchone()[0]
+            return int(row[0]) > int(count)
+
+        return self._read_only(work)
+
     def ensure_group(self, stream: str, group: str) -> None:
         self._transaction(
             lambda cur: cur.execute(self._sql["new_group"], {"stream": stream, "grp": group})
