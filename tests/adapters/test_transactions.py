@@ -384,3 +384,57 @@ def test_new_rows_sent_together_still_name_the_one_that_exists(make_domain):
         tx.commit()
         found = [database.begin().get(schema, n) for n in ("i1", "i3", "i4")]
         assert [(row["text"], row["_version"]) for row in found] == [("new", 0)] * 3
+
+
+def test_new_rows_of_every_field_kind_sent_together_read_back_the_same(make_domain):
+    """A run of new rows is one statement (PostgreSQL: INSERT ... SELECT FROM unnest of
+    column arrays); every kind of value, and None, comes back as it went in."""
+    import datetime as dt
+    import decimal
+
+    from archipel import BaseProjection
+    from archipel.fields import (
+        Boolean,
+        Date,
+        DateTime,
+        Decimal,
+        Dict,
+        Float,
+        Identifier,
+        Integer,
+        List,
+        String,
+        Text,
+    )
+
+    domain = make_domain()
+
+    @domain.projection
+    class Wide(BaseProjection):
+        wide_id = Identifier(identifier=True)
+        name = String(max_length=20)
+        body = Text()
+        count = Integer()
+        ratio = Float()
+        price = Decimal()
+        flag = Boolean()
+        day = Date()
+        moment = DateTime()
+        tags = List(content_type=String)
+        extra = Dict()
+
+    start(domain)
+    rows = [
+        Wide(wide_id=f"w{i}", name=f"n{i}", body="é" * i, count=i, ratio=i / 3, price=f"{i}.25",
+             flag=i % 2 == 0, day=dt.date(2024, 1, 1 + i), moment=dt.datetime(2024, 1, 1, i, tzinfo=dt.UTC),
+             tags=["a", str(i)], extra={"i": i, "nested": [1, None, "x"]})
+        for i in range(5)
+    ] + [Wide(wide_id="empty")]
+    with domain.domain_context():
+        domain.run_in_unit_of_work(lambda uow: [domain.repository_for(Wide).add(r) for r in rows])
+        repo = domain.repository_for(Wide)
+        for row in rows:
+            back = repo.get(row.wide_id)
+            assert back.to_dict() == row.to_dict()
+        assert isinstance(repo.get("w3").price, decimal.Decimal)
+        assert repo.get("empty").tags in (None, [])

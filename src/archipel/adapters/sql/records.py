@@ -107,8 +107,35 @@ class RecordTable:
                 {n: sa.bindparam(n, type_=c[n].type) for n in self.read_names if n != self.id_field}
             )
         )
+        self._dialect = engine.dialect
+        self._unnest_sql: str | None = None
         self.delete_sql = compile_(t.delete().where(pk))
         self.version_sql = compile_(sa.select(c[VERSION]).where(pk))
+
+    @property
+    def unnest_insert_sql(self) -> str:
+        """PostgreSQL: one ``INSERT ... SELECT * FROM unnest(<one array per column>)``.
+
+        Any number of rows in one short statement (parsed once, cached by the
+        driver): bind each column's values as a list (:meth:`columns_params`).
+        """
+        found = self._unnest_sql
+        if found is None:
+            dialect = self._dialect
+            quote = dialect.identifier_preparer.quote
+            c = self.table.c
+            columns = ", ".join(quote(n) for n in self.read_names)
+            arrays = ", ".join(
+                f"%({n})s::{c[n].type.compile(dialect=dialect)}[]" for n in self.read_names
+            )
+            found = self._unnest_sql = (
+                f"INSERT INTO {quote(self.name)} ({columns}) SELECT * FROM unnest({arrays})"  # noqa: S608 - quoted identifiers
+            )
+        return found
+
+    def columns_params(self, rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+        """Bind values of :meth:`unnest_insert_sql` from :meth:`params` of each row."""
+        return {name: [row[name] for row in rows] for name in self.read_names}
 
     # -- conversions ----------------------------------------------------------
     def params(self, record: dict[str, Any], version: int) -> dict[str, Any]:

@@ -336,10 +336,16 @@ class SqlTransaction:
         self._writes.clear()
 
     def _insert_many(self, cursor: Any, run: list[tuple[Any, _Write]]) -> None:
-        """New rows of one table in one ``executemany`` (one round trip: psycopg pipelines it)."""
+        """New rows of one table: on PostgreSQL one ``INSERT ... SELECT FROM unnest``
+        of column arrays (a statement per row costs more than the row), on SQLite
+        one ``executemany`` (a C loop)."""
         table = run[0][1].table
+        rows = [w.table.params(w.record, w.expected + 1) for _, w in run]
         try:
-            cursor.executemany(table.insert_sql, [w.table.params(w.record, w.expected + 1) for _, w in run])
+            if self.engine.is_postgres and len(rows) > 1:
+                cursor.execute(table.unnest_insert_sql, table.columns_params(rows))
+            else:
+                cursor.executemany(table.insert_sql, rows)
         except Exception as exc:
             for _, write in run:  # whose row was it? (rows before it may be in, uncommitted)
                 self.explain_integrity(exc, write, only=table.name, committed=True)
