@@ -79,3 +79,14 @@ def test_projection_rebuild_of_an_unknown_projection():
     result = run_cli("projection", "rebuild", "--domain", "sample_shelf", "--projection", "Nope")
     assert result.returncode != 0
     assert "'Nope' is not a projection" in result.stderr and "ShelfCount" in result.stderr
+
+
+def test_schema_dump_then_check(tmp_path):
+    path = tmp_path / "shelf.json"
+    dump = run_cli("schema", "dump", "--domain", "sample_shelf", "--file", str(path))
+    assert dump.returncode == 0, dump.stderr
+    assert "CliShelf.AddBook.v1" in path.read_text()
+    check = run_cli("schema", "check", "--domain", "sample_shelf", "--file", str(path))
+    assert check.returncode == 0 and "matches" in check.stdout
+    missing = run_cli("schema", "check", "--domain", "sample_shelf", "--file", str(tmp_path / "none.json"))
+    assert missing.returncode == 1 and "schema dump" in missing.stderr

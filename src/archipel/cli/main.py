@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 import archipel
-from archipel.cli import database, dlq, events, projection, snapshot, subscriptions
+from archipel.cli import database, dlq, events, projection, schema, snapshot, subscriptions
 from archipel.cli._console import CliError, out, print_error
 from archipel.cli.observatory import observatory
 from archipel.cli.server import server
@@ -61,6 +61,7 @@ app.add_typer(dlq.app, name="dlq")
 app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(snapshot.app, name="snapshot")
 app.add_typer(projection.app, name="projection")
+app.add_typer(schema.app, name="schema")
 app.command()(observatory)
 
 
