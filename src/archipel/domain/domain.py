@@ -385,6 +385,18 @@ class Domain(ElementDecorators):
         self._ensure_initialized()
         return rebuild_all_projections(self, batch_size)
 
+    # -- process-manager deadlines ---------------------------------------------
+    def fire_due_deadlines(self, now: Any = None) -> int:
+        """Deliver the process-manager deadlines due by ``now`` (default: now); return how many.
+
+        ``archipel server`` calls it every ``[server] deadline_poll_seconds``; call it
+        yourself (a scheduler, a test) when no server runs.
+        """
+        from archipel.handling.deadlines import fire_due_deadlines
+
+        self._ensure_initialized()
+        return fire_due_deadlines(self, now)
+
     # -- handling -------------------------------------------------------------
     def _enrich(self, command: Any, priority: int | None) -> None:
         """Fill the command's envelope: id, type, stream, time, correlation and causation."""

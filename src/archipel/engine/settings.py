@@ -9,6 +9,7 @@ longer is taken over), ``relay_shards`` (how many relays may publish one
 database's outbox in parallel, each a share of its aggregates; default
 ``partitions``; change it only with every worker stopped),
 ``relay_batch_size``, ``outbox_retention_seconds``, ``trim_interval_seconds``,
+``deadline_poll_seconds`` (how often due process-manager deadlines are fired),
 ``relay_weight`` (the share of a worker's time the outbox relay is assumed to
 take: when only some workers relay, they take that much fewer partitions).
 
@@ -58,6 +59,8 @@ class EngineSettings:
     relay_weight: float = 0.25
     outbox_retention_seconds: float = 300.0
     trim_interval_seconds: float = 30.0
+    #: how often a worker looks for due process-manager deadlines
+    deadline_poll_seconds: float = 1.0
     health_port: int | None = None
 
     @classmethod
@@ -83,6 +86,7 @@ class EngineSettings:
             relay_weight=min(0.9, _number(server, "relay_weight", 0.25, 0)),
             outbox_retention_seconds=_number(server, "outbox_retention_seconds", 300.0, 0),
             trim_interval_seconds=_number(server, "trim_interval_seconds", 30.0, 0.1),
+            deadline_poll_seconds=_number(server, "deadline_poll_seconds", 1.0, 0.01),
             health_port=int(health) if health else None,
         )
 

@@ -89,6 +89,8 @@ class Worker:
             self._spawn("relay", self._relay_loop)
         for consumer in self.consumers:
             self._spawn(consumer.sub.handler_cls.__name__, self._consumer_loop(consumer))
+        if self.domain.registry.of_kind("process_manager"):
+            self._spawn("deadlines", self._deadline_loop)
         log.info(
             "worker %s: %d subscription(s)%s", self.worker_id, len(self.consumers),
             ", outbox relay" if self.relay is not None else "",
@@ -135,6 +137,21 @@ class Worker:
                 log.warning("worker %s: heartbeat failed: %s", self.worker_id, exc)
                 self.stop_event.wait(backoff.next())
 
+    def _deadline_loop(self) -> None:
+        """Fire due process-manager deadlines (each once: see :mod:`archipel.handling.deadlines`)."""
+        from archipel.handling.deadlines import fire_due_deadlines
+
+        backoff = Backoff()
+        with self.domain.domain_context():
+            while not self.stop_event.wait(self.settings.deadline_poll_seconds):
+                try:
+                    fire_due_deadlines(self.domain)
+                    backoff.reset()
+                except Exception:
+                    delay = backoff.next()
+                    log.exception("deadlines: unexpected error; retrying in %.1fs", delay)
+                    self.stop_event.wait(delay)
+
     def _relay_loop(self) -> None:
         relay = self.relay
         assert relay is not None
@@ -171,7 +188,8 @@ class Worker:
         return total
 
     def idle(self) -> bool:
-        """Nothing buffered, nothing to relay, every partition owned, no lag or pending entries."""
+        """Nothing buffered, nothing to relay, every partition owned, no lag or pending
+        entries, no process-manager deadline due."""
         if self.relay is not None and self.outbox_pending():
             return False
         for consumer in self.consumers:
@@ -182,6 +200,13 @@ class Worker:
             for stream in consumer.sub.broker_streams(self.settings):
                 if self.broker.lag(stream, consumer.group) or self.broker.pending(stream, consumer.group):
                     return False
+        if self.domain.registry.of_kind("process_manager"):
+            from archipel.handling.deadlines import pending_deadlines
+
+            now = time.time()
+            if any((d.get("due_at") or 0) <= now and d.get("state") == "pending"
+                   for d in pending_deadlines(self.domain)):
+                return False  # a due deadline is about to fire
         return True
 
     def report(self) -> dict[str, Any]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from archipel.handling.deadlines import compensation_source, save_requests
 from archipel.handling.repository import BaseRepository
+from archipel.handling.state import current_uow
 from archipel.handling.unit_of_work import unit_of_work
 
 if TYPE_CHECKING:
@@ -60,9 +62,18 @@ def advance_process_manager(domain: Domain, route: Route, message: Any, key: str
         object.__setattr__(pm, "_correlation_id", key)
     elif pm.is_complete:
         return
+    uow = current_uow.get()
+    values = pm.__dict__
+    if uow is not None:
+        values["_compensation_source"] = compensation_source(domain, uow, pm, key)
+        values["_process"] = domain.process
     route.method(pm, message)
     if spec.end:
         pm.mark_as_complete()
+    values.pop("_compensation_source", None)
+    values.pop("_process", None)
+    if uow is not None:
+        save_requests(domain, uow, pm, key, message)
     repo.add(pm)
 
 

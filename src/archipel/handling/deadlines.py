@@ -1,0 +1,283 @@
+"""Process-manager deadlines and compensations, stored with the process manager's state.
+
+In a handler, ``self.schedule(PaymentOverdue(order_id=...), after=timedelta(minutes=15))``
+asks for the event to be delivered to the same instance later;
+``self.cancel_deadlines(PaymentOverdue)`` (or with no class: every one) withdraws
+pending ones; a deadline of an instance completed meanwhile fires into nothing
+(completed instances ignore every message).
+``self.add_compensation(ReleaseStock(...))`` records a command that undoes a
+step; ``self.compensate()`` processes the recorded commands, the latest first
+(each is processed at once, in its own unit of work: if the handler then fails,
+they run again on its retry — make compensating commands idempotent).
+
+Both are rows in the domain's default database
+(``archipel_<domain>_deadlines``), written in the unit of work that saves the
+instance: a deadline exists exactly when the state that asked for it was
+committed. :func:`fire_due_deadlines` (run by ``archipel server`` every
+``[server] deadline_poll_seconds``, or called directly) delivers each due
+deadline in a unit of work that also marks its row fired, with optimistic
+concurrency: it fires once, even with several workers, and a process killed
+before the commit leaves it pending, to fire after the restart.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import time
+import uuid
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from archipel.core.message import new_message_id, utcnow
+from archipel.errors import ExpectedVersionError, IncorrectUsageError
+from archipel.fields import Dict, Float, Integer, String, Text
+from archipel.fields.base import Field
+from archipel.handling.decoding import decode_stored
+from archipel.ports.schema import ModelSchema
+from archipel.query.q import Q
+from archipel.query.results import Criteria
+
+if TYPE_CHECKING:
+    from archipel.domain.domain import Domain
+    from archipel.handling.dispatch import Route
+
+__all__ = [
+    "deadline_schema",
+    "fire_due_deadlines",
+    "pending_deadlines",
+    "save_requests",
+]
+
+log = logging.getLogger("archipel.deadlines")
+
+PENDING, FIRED, CANCELLED, FAILED, USED = "pending", "fired", "cancelled", "failed", "used"
+#: failed deliveries of a deadline before it is marked failed (visible, no longer retried)
+MAX_ATTEMPTS = 5
+
+
+class _DeadlineRecord:
+    """Marker class of the deadline table (records are plain dicts)."""
+
+
+def deadline_schema(domain: Domain) -> ModelSchema:
+    """Deadlines (``kind="deadline"``) and compensations (``kind="compensation"``)."""
+    fields: dict[str, Field] = {
+        "id": String(identifier=True, max_length=64),
+        "kind": String(max_length=20),
+        "process_manager": String(max_length=255),
+        "correlation": String(max_length=255),
+        "message_type": String(max_length=255),
+        "message": Dict(),
+        "due_at": Float(),
+        "state": String(max_length=20),
+        "sequence": Integer(),
+        "attempts": Integer(),
+        "error": Text(),
+    }
+    for name, value in fields.items():
+        value.name = name
+    return ModelSchema(
+        name="Deadline",
+        table=f"archipel_{domain.snake_name}_deadlines",
+        cls=_DeadlineRecord,
+        id_field="id",
+        fields=fields,
+        kind="projection",
+    )
+
+
+_ready: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def _schema(domain: Domain) -> ModelSchema:
+    schema = deadline_schema(domain)
+    database = domain.providers.database("default")
+    try:
+        known = _ready.get(database) == schema.table
+    except TypeError:  # not weak-referenceable: set up every time (idempotent)
+        known = False
+    if not known:
+        database.setup([schema])
+        try:
+            _ready[database] = schema.table
+        except TypeError:
+            pass
+    return schema
+
+
+def _pm_name(cls: type) -> str:
+    """The process manager's name in its domain (stable across module moves and ``-m`` runs)."""
+    return cls.__name__
+
+
+def _as_stored(message: Any) -> dict[str, Any]:
+    meta = message._metadata
+    values = meta.__dict__
+    if values.get("id") is None:
+        values["id"] = new_message_id()
+    options = type(message)._meta
+    values["type"] = options.type_string
+    values["version"] = options.version
+    if values.get("time") is None:
+        values["time"] = utcnow()
+    return message.to_message()  # type: ignore[no-any-return]
+
+
+def save_requests(domain: Domain, uow: Any, pm: Any, key: str, source: Any) -> None:
+    """Write what a handler of ``pm`` asked for (deadlines, cancellations,
+    compensations) in ``uow``'s default transaction; called after the handler."""
+    values = pm.__dict__
+    scheduled = values.pop("_deadlines", None)
+    cancel = values.pop("_cancel_deadlines", None)
+    compensations = values.pop("_compensations", None)
+    used = values.pop("_compensations_used", None)
+    if not (scheduled or cancel or compensations or used):
+        return
+    schema = _schema(domain)
+    tx = uow.transaction("default")
+    name = _pm_name(type(pm))
+    if cancel or used:
+        rows, _ = tx.query(schema, Criteria(Q(process_manager=name, correlation=key, state=PENDING)))
+        for row in rows:
+            cancels = row["kind"] == "deadline" and (
+                cancel is not None and (None in cancel or row["message_type"] in cancel)
+            )
+            if cancels or (row["kind"] == "compensation" and used and row["id"] in used):
+                record = {k: v for k, v in row.items() if k != "_version"}
+                record["state"] = CANCELLED if row["kind"] == "deadline" else USED
+                tx.save(schema, record, int(row["_version"]))
+    correlation_id = getattr(getattr(source, "_metadata", None), "correlation_id", None)
+    for message, due_at in scheduled or ():
+        stored = _as_stored(message)
+        stored["metadata"]["correlation_id"] = stored["metadata"].get("correlation_id") or correlation_id
+        tx.save(schema, {
+            "id": str(uuid.uuid4()), "kind": "deadline", "process_manager": name, "correlation": key,
+            "message_type": stored["metadata"]["type"], "message": stored, "due_at": due_at,
+            "state": PENDING, "sequence": time.time_ns(), "attempts": 0, "error": None,
+        }, -1)
+    for command in compensations or ():
+        stored = _as_stored(command)
+        tx.save(schema, {
+            "id": str(uuid.uuid4()), "kind": "compensation", "process_manager": name,
+            "correlation": key, "message_type": stored["metadata"]["type"], "message": stored,
+            "due_at": None, "state": PENDING, "sequence": time.time_ns(), "attempts": 0, "error": None,
+        }, -1)
+
+
+def compensation_source(domain: Domain, uow: Any, pm: Any, key: str) -> Any:
+    """What ``pm.compensations()`` calls: the recorded, unused compensations, latest first."""
+
+    def load() -> list[tuple[str, Any]]:
+        schema = _schema(domain)
+        tx = uow.transaction("default")
+        rows, _ = tx.query(
+            schema,
+            Criteria(Q(process_manager=_pm_name(type(pm)), correlation=key, kind="compensation", state=PENDING)),
+        )
+        rows.sort(key=lambda r: r.get("sequence") or 0, reverse=True)
+        return [(str(r["id"]), decode_stored(domain, r["message"])) for r in rows]
+
+    return load
+
+
+def pending_deadlines(domain: Domain, process_manager: type | None = None) -> list[dict[str, Any]]:
+    """Pending and failed deadlines (for status pages), earliest first."""
+    schema = _schema(domain)
+    tx = domain.providers.database("default").begin()
+    try:
+        q = Q(kind="deadline", state__in=[PENDING, FAILED])
+        if process_manager is not None:
+            q = q & Q(process_manager=_pm_name(process_manager))
+        rows, _ = tx.query(schema, Criteria(q))
+    finally:
+        tx.commit()
+    return sorted(rows, key=lambda r: r.get("due_at") or 0)
+
+
+def _route_for(domain: Domain, pm_name: str, message: Any) -> Route | None:
+    for route in domain.router.routes:
+        if (
+            route.kind == "process_manager"
+            and _pm_name(route.handler_cls) == pm_name
+            and route.spec.target is type(message)
+        ):
+            return route
+    return None
+
+
+def fire_due_deadlines(domain: Domain, now: float | _dt.datetime | None = None, limit: int = 100) -> int:
+    """Deliver every pending deadline due by ``now`` (default: now); return how many fired.
+
+    Each in its own unit of work, which marks the row fired: exactly once.
+    A handler error leaves it pending (retried on the next call) until
+    :data:`MAX_ATTEMPTS`, then marks it failed with the error.
+    """
+    from archipel.handling import dispatch
+    from archipel.handling.process_managers import advance_process_manager
+    from archipel.handling.unit_of_work import UnitOfWork
+
+    moment = now.timestamp() if isinstance(now, _dt.datetime) else (time.time() if now is None else now)
+    schema = _schema(domain)
+    database = domain.providers.database("default")
+    tx = database.begin()
+    try:
+        due, _ = tx.query(
+            schema, Criteria(Q(kind="deadline", state=PENDING, due_at__lte=moment), limit=limit)
+        )
+    finally:
+        tx.commit()
+    fired = 0
+    for row in sorted(due, key=lambda r: (r.get("due_at") or 0, r.get("sequence") or 0)):
+        message = decode_stored(domain, row["message"])
+        route = _route_for(domain, str(row["process_manager"]), message)
+        record = {k: v for k, v in row.items() if k != "_version"}
+        uow = UnitOfWork(domain, message)
+        from archipel.domain import context as _context
+        from archipel.handling.state import current_message, current_uow
+
+        uow_token = current_uow.set(uow)
+        msg_token = current_message.set(message)
+        try:
+            with _context.domain_context(domain):
+                if route is None:
+                    raise IncorrectUsageError(
+                        f"no process manager {row['process_manager']} of domain {domain.name!r} "
+                        f"handles {row['message_type']}: was it renamed or its handler removed?"
+                    )
+                advance_process_manager(domain, route, message, str(row["correlation"]))
+                # marked last: a write sent early would hold SQLite's lock while the
+                # handler's own commands (compensations) commit
+                record["state"] = FIRED
+                uow.transaction("default").save(schema, record, int(row["_version"]))
+                events = uow.commit()
+            fired += 1
+        except ExpectedVersionError:
+            uow.rollback()  # fired or cancelled meanwhile (another worker)
+            continue
+        except Exception as exc:
+            uow.rollback()
+            _failed(domain, schema, row, exc)
+            continue
+        finally:
+            current_uow.reset(uow_token)
+            current_message.reset(msg_token)
+        if events and domain.handles_events_inline:
+            with domain.domain_context():
+                dispatch.publish(events)
+    return fired
+
+
+def _failed(domain: Domain, schema: ModelSchema, row: dict[str, Any], exc: BaseException) -> None:
+    attempts = int(row.get("attempts") or 0) + 1
+    record = {k: v for k, v in row.items() if k != "_version"}
+    record.update(attempts=attempts, error=f"{type(exc).__name__}: {exc}")
+    if attempts >= MAX_ATTEMPTS:
+        record["state"] = FAILED
+    log.warning("deadline %s of %s failed (attempt %d): %s", row["id"], row["process_manager"], attempts, exc)
+    tx = domain.providers.database("default").begin()
+    try:
+        tx.save(schema, record, int(row["_version"]))
+        tx.commit()
+    except ExpectedVersionError:
+        tx.rollback()
