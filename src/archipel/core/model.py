@@ -16,9 +16,10 @@ from collections.abc import Callable
 from typing import Any, ClassVar, dataclass_transform
 
 from archipel.core._codegen import build_init
+from archipel.core.declarations import Unresolved, annotated_fields
 from archipel.core.invariant import collect_invariants
 from archipel.core.options import ElementOptions
-from archipel.errors import IncorrectUsageError, ValidationError
+from archipel.errors import ConfigurationError, IncorrectUsageError, ValidationError
 from archipel.fields import composite as _composite
 from archipel.fields import simple as _simple
 from archipel.fields.base import MISSING, Field, FieldError
@@ -62,6 +63,8 @@ class BaseModel:
     _init_plan: ClassVar[tuple[tuple[str, Callable[[Any], Any], Callable[[], Any] | None], ...]] = ()
     _cleaners: ClassVar[dict[str, Callable[[Any], Any]]] = {}
     _id_field: ClassVar[str | None] = None
+    #: hints naming something not defined yet; ``Domain.init()`` retries them
+    _unresolved: ClassVar[dict[str, Unresolved]] = {}
     _pre_invariants: ClassVar[tuple[Callable[..., Any], ...]] = ()
     _post_invariants: ClassVar[tuple[Callable[..., Any], ...]] = ()
     _meta: ClassVar[ElementOptions] = ElementOptions("model")
@@ -80,8 +83,18 @@ class BaseModel:
     def _setup_fields(cls) -> None:
         """(Re)compute the field tables; called at class creation and by the domain."""
         fields: dict[str, Field] = {}
+        unresolved: dict[str, Unresolved] = {}
         for klass in reversed(cls.__mro__):
+            annotated: dict[str, Field] = {}
+            if klass is not object and not klass.__module__.startswith("archipel."):
+                annotated, pending = annotated_fields(cls, klass)
+                unresolved.update(pending)
+                for name in annotated:
+                    unresolved.pop(name, None)
+                fields.update(annotated)
             for name, value in vars(klass).items():
+                if name in annotated:
+                    continue
                 if isinstance(value, Field):
                     if not value.name:
                         value.name = name
@@ -104,6 +117,7 @@ class BaseModel:
             type.__setattr__(cls, "id", auto)
             fields = {"id": auto, **fields}
             id_field = "id"
+        cls._unresolved = unresolved
         cls._fields = fields
         cls._field_items = tuple(fields.items())
         cls._id_field = id_field
@@ -118,11 +132,16 @@ class BaseModel:
         cls._init_plan = tuple((n, f.fast_clean(), f.default_factory()) for n, f in fields.items())
         cls._cleaners = {n: c for n, c, _ in cls._init_plan}
         cls._pre_invariants, cls._post_invariants = collect_invariants(cls)
-        if _uses_framework_init(cls) and all(n.isidentifier() for n in fields):
-            type.__setattr__(cls, "__init__", build_init(cls, cls._init_plan, _merge_templates, _extra_errors))
+        if _uses_framework_init(cls):
+            if unresolved or not all(n.isidentifier() for n in fields):
+                type.__setattr__(cls, "__init__", BaseModel.__init__)  # checks what is unresolved
+            else:
+                type.__setattr__(cls, "__init__", build_init(cls, cls._init_plan, _merge_templates, _extra_errors))
 
     # -- construction -----------------------------------------------------
     def __init__(self, *templates: dict[str, Any], **kwargs: Any) -> None:
+        if self._unresolved:
+            _raise_unresolved(type(self))
         if templates:
             merged: dict[str, Any] = {}
             for template in templates:
@@ -221,13 +240,21 @@ class BaseModel:
         return f"{type(self).__name__}({shown})"
 
 
+def _raise_unresolved(cls: type) -> None:
+    name, (_, text) = next(iter(cls._unresolved.items()))  # type: ignore[attr-defined]
+    raise ConfigurationError(
+        f"{cls.__name__}.{name}: the declaration {text!r} names something its module does not "
+        "define; register the element with a domain and call domain.init(), or import the name"
+    )
+
+
 def _uses_framework_init(cls: type) -> bool:
     """True unless a user class in the MRO defines its own ``__init__``."""
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
         if init is None:
             continue
-        return klass is BaseModel or getattr(init, "_archipel_generated", False)
+        return init is BaseModel.__init__ or getattr(init, "_archipel_generated", False)
     return False
 
 

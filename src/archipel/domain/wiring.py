@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
+from archipel.core.declarations import retry_unresolved
 from archipel.core.event import BaseEvent
 from archipel.core.event_sourcing import collect_appliers
 from archipel.errors import ConfigurationError
@@ -28,6 +29,10 @@ def prepare_model(domain: Domain) -> dict[Any, ModelSchema]:
     registry = domain.registry
     resolve = registry.resolve
 
+    names = {name: cls for name, cls in registry.by_name.items() if "." not in name}
+    for _, cls in registry.all():
+        if getattr(cls, "_unresolved", None):
+            retry_unresolved(cls, names)
     for _, cls in registry.all():
         meta = cls._meta  # type: ignore[attr-defined]
         part_of = meta.part_of

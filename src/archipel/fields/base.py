@@ -114,6 +114,11 @@ class Field:
             return _fresh_copy(default)()
         return default
 
+    def set_default(self, default: Any) -> None:
+        """Give the field ``default`` (``name: String() = "x"`` declares it after the field)."""
+        self._default = default
+        self._default_is_callable = callable(default)
+
     @property
     def has_default(self) -> bool:
         return self._default is not None
