@@ -148,6 +148,8 @@ class Domain(ElementDecorators):
             self._repositories.clear()
             if not self.providers.databases:
                 self.providers.build()
+            for schema in self._schemas.values():
+                self.providers.database(schema.database)  # every element's store exists
             self._wire_brokers()
             self._inline_events = self.config.get("event_processing", "sync") == "sync"
             self._outbox_enabled = self.outbox_enabled
@@ -448,6 +450,11 @@ class Domain(ElementDecorators):
             uow_token = current_uow.set(uow)
             msg_token = current_message.set(message)
             try:
+                if route.idempotent and not uow.transaction("default").mark_processed(
+                    f"{route.name}.{route.spec.method_name}", message._metadata.id
+                ):
+                    uow.rollback()  # handled before: a redelivery has no second effect
+                    return
                 route.method(route.handler_cls(), message)
                 events = uow.commit()
             except BaseException:

@@ -137,7 +137,20 @@ def _schemas(domain: Domain) -> dict[Any, ModelSchema]:
                 id_field=id_field,
                 fields=fields,
                 kind=kind,
-                database=meta.get("database") or meta.get("provider") or "default",
+                database=_database_of(cls, meta),
                 extra_columns=extra,
             )
     return schemas
+
+
+def _database_of(cls: type, meta: Any) -> str:
+    """The database an element is stored in: ``database``/``provider``, or its ``cache``."""
+    cache = meta.get("cache")
+    database = meta.get("database") or meta.get("provider")
+    if cache and database:
+        raise ConfigurationError(
+            f"projection {cls.__name__}: give cache={cache!r} or database={database!r}, not both"
+        )
+    if cache:
+        return f"cache:{cache}"
+    return database or "default"

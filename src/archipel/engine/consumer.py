@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from archipel.engine.crashes import CrashMarks
 from archipel.engine.dlq import DeadLetterStore
 from archipel.engine.failures import Failures
+from archipel.engine.handler_policy import handler_retry_policy
 from archipel.engine.invoke import (
     Batch,
     Decoded,
@@ -116,7 +117,8 @@ class Consumer:
             leases, membership, domain, sub.name, sub.partitions(settings), worker_id, settings.lease_seconds
         )
         self.parts: dict[int, PartitionQueue] = {}
-        self.failures = Failures(sub.name, dlq, settings)
+        options = getattr(getattr(sub.handler_cls, "_meta", None), "extra", {})
+        self.failures = Failures(sub.name, dlq, settings, handler_retry_policy(options))
         self._next_maintenance = 0.0
         self._next_dead_refresh = 0.0
         self._refresh_dead = False

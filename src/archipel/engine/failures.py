@@ -19,9 +19,10 @@ import threading
 import time
 import traceback
 
+from archipel.core.handler_options import RetryPolicy
 from archipel.engine.dlq import DeadLetterStore
+from archipel.engine.handler_policy import retry_delay
 from archipel.engine.queue import Item
-from archipel.engine.retry import backoff_delay
 from archipel.engine.settings import EngineSettings
 
 __all__ = ["Failures"]
@@ -32,8 +33,16 @@ log = logging.getLogger("archipel.engine.consumer")
 class Failures:
     """Retry and dead-letter decisions of one subscription in one worker (thread-safe)."""
 
-    def __init__(self, subscription: str, dlq: DeadLetterStore, settings: EngineSettings) -> None:
+    def __init__(
+        self,
+        subscription: str,
+        dlq: DeadLetterStore,
+        settings: EngineSettings,
+        policy: RetryPolicy | None = None,
+    ) -> None:
         self.subscription = subscription
+        #: the handler's own retry policy (``retries``, ``backoff``, ``retry_exceptions``)
+        self.policy = policy or RetryPolicy()
         self.dlq = dlq
         self.settings = settings
         #: aggregate key -> id of the dead letter later entries are parked behind
@@ -62,8 +71,8 @@ class Failures:
         item.attempts += 1
         item.first_failed_at = item.first_failed_at or time.time()
         item.error = "".join(traceback.format_exception(exc)).strip()
-        if item.attempts <= settings.max_retries:
-            delay = backoff_delay(item.attempts, settings.retry_delay_seconds, settings.max_retry_delay_seconds)
+        if item.attempts <= settings.max_retries and self.policy.retryable(exc):
+            delay = retry_delay(self.policy, item.attempts, settings)
             item.next_at = time.monotonic() + delay
             log.warning(
                 "%s: message %s failed (attempt %d of %d), retrying in %.2fs: %s",
