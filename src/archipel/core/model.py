@@ -62,6 +62,8 @@ class BaseModel:
     #: (name, cleaner, default factory) per field, computed once per class
     _init_plan: ClassVar[tuple[tuple[str, Callable[[Any], Any], Callable[[], Any] | None], ...]] = ()
     _cleaners: ClassVar[dict[str, Callable[[Any], Any]]] = {}
+    #: field name -> ``(current, new) -> error or None`` (``Status`` fields with transitions)
+    _transitions: ClassVar[dict[str, Callable[[Any, Any], str | None]]] = {}
     _id_field: ClassVar[str | None] = None
     #: hints naming something not defined yet; ``Domain.init()`` retries them
     _unresolved: ClassVar[dict[str, Unresolved]] = {}
@@ -131,6 +133,11 @@ class BaseModel:
         )
         cls._init_plan = tuple((n, f.fast_clean(), f.default_factory()) for n, f in fields.items())
         cls._cleaners = {n: c for n, c, _ in cls._init_plan}
+        cls._transitions = {
+            n: f.transition_error  # type: ignore[attr-defined]
+            for n, f in fields.items()
+            if getattr(f, "transitions", None) is not None
+        }
         cls._pre_invariants, cls._post_invariants = collect_invariants(cls)
         if _uses_framework_init(cls):
             if unresolved or not all(n.isidentifier() for n in fields):
@@ -217,7 +224,18 @@ class BaseModel:
             cleaned = clean(value)
         except FieldError as exc:
             raise ValidationError({name: exc.messages}) from None
+        if self._transitions:
+            check = self._transitions.get(name)
+            if check is not None:
+                error = check(self.__dict__.get(name), cleaned)
+                if error is not None:
+                    raise ValidationError({name: [error]})
         self._set_field(name, cleaned)
+
+    def can_transition_to(self, name: str, value: Any) -> bool:
+        """True when field ``name`` may change to ``value`` now (always, unless it is a ``Status``)."""
+        check = self._transitions.get(name)
+        return check is None or check(self.__dict__.get(name), value) is None
 
     def _set_field(self, name: str, value: Any) -> None:
         self.__dict__[name] = value

@@ -22,6 +22,7 @@ from archipel.fields.simple import (
     String,
     Text,
 )
+from archipel.fields.status import Status
 
 __all__ = [
     "MISSING",
@@ -41,6 +42,7 @@ __all__ = [
     "Integer",
     "List",
     "Reference",
+    "Status",
     "String",
     "Text",
     "ValueObject",
