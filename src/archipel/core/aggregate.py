@@ -81,6 +81,13 @@ class BaseAggregate(BaseEntity):
         meta.position = position
         meta.version = options.version
         meta.domain = options.domain_name
+        domain = options.domain
+        if domain is not None and domain.event_enrichers:
+            try:
+                domain.enrich_event(event, self)
+            except BaseException:
+                self.__dict__["_event_position"] = position - 1  # the event is not raised
+                raise
         self.__dict__["_events"].append(event)
         self.__dict__["_changed"] = True
         applier = self._appliers.get(type(event)) if self._appliers else None

@@ -24,6 +24,7 @@ from archipel.domain import context as _context
 from archipel.domain.config import Config, load_config, validate_config
 from archipel.domain.decorators import ElementDecorators, kind_of
 from archipel.domain.discovery import import_domain_modules
+from archipel.domain.enrichers import Enrichers
 from archipel.domain.providers import Providers
 from archipel.domain.registry import Registry
 from archipel.domain.router import Router
@@ -55,7 +56,7 @@ def _command_identity_field(command_cls: Any) -> str | None:
     return conventional if conventional in fields else None
 
 
-class Domain(ElementDecorators):
+class Domain(ElementDecorators, Enrichers):
     """A bounded context.
 
     ``Domain(name="Shop")`` reads ``domain.toml`` (or ``.domain.toml``, or
@@ -75,6 +76,7 @@ class Domain(ElementDecorators):
         if not name or not isinstance(name, str):
             raise ConfigurationError("Domain(name=...) needs a non-empty name, e.g. Domain(name=\"Shop\")")
         caller = sys._getframe(1).f_globals
+        Enrichers.__init__(self)
         self.name = name
         self.snake_name = snake_case(name)
         self.type_prefix = pascal_case(name)
@@ -379,6 +381,8 @@ class Domain(ElementDecorators):
                 f"@{self.snake_name}.command_handler with @handle({type(command).__name__})"
             )
         self._enrich(command, priority)
+        if self.command_enrichers:
+            self.enrich_command(command)
         if self._async_commands if asynchronous is None else asynchronous:
             return self._enqueue_command(command)
         handler_cls, method = route

@@ -141,6 +141,9 @@ class UnitOfWork:
                 if kind == "event_sourced":
                     saved.append(obj)
                     continue
+                if kind == "aggregate" and domain.aggregate_enrichers:
+                    for enrich in domain.aggregate_enrichers:
+                        enrich(obj)  # audit fields, stamped just before the save
                 tx = transactions.get(schema.database) or self.transaction(schema.database)
                 record = obj.to_dict()
                 if kind == "aggregate":
