@@ -13,6 +13,7 @@ from archipel.core.event import BaseEvent
 from archipel.core.event_handler import BaseEventHandler
 from archipel.core.event_sourcing import apply
 from archipel.core.handler import handle
+from archipel.core.index import Index
 from archipel.core.invariant import invariant
 from archipel.core.message import Metadata
 from archipel.core.process_manager import BaseProcessManager
@@ -27,7 +28,7 @@ from archipel.domain.context import current_domain
 from archipel.domain.domain import Domain
 from archipel.handling.repository import BaseRepository
 from archipel.handling.unit_of_work import UnitOfWork
-from archipel.query import Q, QuerySet, ResultSet
+from archipel.query import F, Q, QuerySet, ResultSet
 
 __version__ = "0.1.0"
 
@@ -50,6 +51,8 @@ __all__ = [
     "BaseUpcaster",
     "BaseValueObject",
     "Domain",
+    "F",
+    "Index",
     "Metadata",
     "Q",
     "QuerySet",

@@ -26,6 +26,8 @@ EXPECTED_ALL = [
     "BaseUpcaster",
     "BaseValueObject",
     "Domain",
+    "F",
+    "Index",
     "Metadata",
     "Q",
     "QuerySet",
@@ -43,6 +45,7 @@ EXPECTED_ALL = [
 FIELDS = [
     "String", "Text", "Integer", "Float", "Decimal", "Boolean", "Date", "DateTime",
     "Identifier", "Auto", "List", "Dict", "ValueObject", "HasMany", "HasOne", "Reference",
+    "Status",
 ]
 
 ERRORS = [

@@ -61,14 +61,14 @@ KINDS = tuple(BASES)
 
 # options each kind accepts (anything else is a typo worth reporting)
 _OPTIONS: dict[str, set[str]] = {
-    "aggregate": {"fact_events", "event_sourced", "is_event_sourced", "stream_category", "database", "provider", "schema_name", "abstract", "auto_add_id_field", "limit"},
+    "aggregate": {"fact_events", "event_sourced", "is_event_sourced", "stream_category", "database", "provider", "schema_name", "abstract", "auto_add_id_field", "limit", "indexes"},
     "entity": {"part_of", "database", "provider", "schema_name", "abstract", "auto_add_id_field", "limit"},
     "value_object": {"part_of", "abstract"},
     "command": {"part_of", "abstract", "version", "stream_category"},
     "event": {"part_of", "abstract", "version", "published", "stream_category", "deprecated", "superseded_by"},
     "command_handler": {"part_of", "stream_category"},
     "event_handler": {"part_of", "stream_category", "source_stream", "aggregates"},
-    "projection": {"database", "provider", "schema_name", "abstract", "limit", "cache"},
+    "projection": {"database", "provider", "schema_name", "abstract", "limit", "cache", "indexes"},
     "projector": {"projector_for", "aggregates", "stream_categories", "inline"},
     "process_manager": {"stream_categories", "aggregates", "stream_category", "database", "provider"},
     "subscriber": {"stream", "broker"},

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from archipel.core.declarations import retry_unresolved
 from archipel.core.event import BaseEvent
 from archipel.core.event_sourcing import collect_appliers
+from archipel.core.index import Index
 from archipel.errors import ConfigurationError
 from archipel.fields.base import Field
 from archipel.fields.composite import HasMany, HasOne
@@ -130,6 +131,13 @@ def _schemas(domain: Domain) -> dict[Any, ModelSchema]:
             elif kind == "process_manager":
                 id_field = "_correlation_id"
                 extra = ("_correlation_id", "_is_complete")
+            indexes = tuple(meta.get("indexes") or ())
+            for index in indexes:
+                if not isinstance(index, Index):
+                    raise ConfigurationError(
+                        f"{cls.__name__}: indexes=[...] takes Index(...) objects, got {index!r}"
+                    )
+                index.check(cls.__name__, fields)
             schemas[cls] = ModelSchema(
                 name=cls.__name__,
                 table=meta.get("schema_name") or f"{prefix}_{snake_case(cls.__name__)}",
@@ -139,6 +147,7 @@ def _schemas(domain: Domain) -> dict[Any, ModelSchema]:
                 kind=kind,
                 database=_database_of(cls, meta),
                 extra_columns=extra,
+                indexes=indexes,
             )
     return schemas
 

@@ -18,7 +18,7 @@ from archipel.adapters.memory.outbox import MemoryOutbox
 from archipel.errors import ExpectedVersionError, ValidationError
 from archipel.fields.simple import Decimal as DecimalField
 from archipel.ports.schema import ModelSchema
-from archipel.query.q import compile_predicate, split_lookup
+from archipel.query.q import F, compile_predicate, split_lookup
 from archipel.query.results import Criteria
 
 __all__ = ["MemoryDatabase", "MemoryTransaction", "sort_records", "normalizer_for"]
@@ -69,6 +69,7 @@ class _TypedView:
 def _typed_fields(schema: ModelSchema, criteria: Criteria) -> dict[str, Callable[[Any], Any]]:
     """Decimal fields the criteria filter or sort on (their stored text sorts wrongly)."""
     names = {split_lookup(key)[0] for key, _ in criteria.q.leaves()}
+    names.update(value.name for _, value in criteria.q.leaves() if isinstance(value, F))
     names.update(key.lstrip("-") for key in criteria.order_by)
     return {
         name: field.from_primitive
