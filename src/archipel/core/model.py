@@ -24,7 +24,7 @@ from archipel.fields import composite as _composite
 from archipel.fields import simple as _simple
 from archipel.fields.base import MISSING, Field, FieldError
 
-__all__ = ["BaseModel", "fields_of", "id_field_of"]
+__all__ = ["BaseModel", "fields_of", "id_field_of", "stamp_dates"]
 
 _Converter = Callable[[Any], Any] | None
 
@@ -62,6 +62,10 @@ class BaseModel:
     #: (name, cleaner, default factory) per field, computed once per class
     _init_plan: ClassVar[tuple[tuple[str, Callable[[Any], Any], Callable[[], Any] | None], ...]] = ()
     _cleaners: ClassVar[dict[str, Callable[[Any], Any]]] = {}
+    #: (field, former names) for fields declared with ``renamed_from``
+    _renames: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = ()
+    #: (name, field) of date fields with ``auto_now``/``auto_now_add`` (stamped on save)
+    _stamps: ClassVar[tuple[tuple[str, Field], ...]] = ()
     #: field name -> ``(current, new) -> error or None`` (``Status`` fields with transitions)
     _transitions: ClassVar[dict[str, Callable[[Any, Any], str | None]]] = {}
     _id_field: ClassVar[str | None] = None
@@ -133,6 +137,10 @@ class BaseModel:
         )
         cls._init_plan = tuple((n, f.fast_clean(), f.default_factory()) for n, f in fields.items())
         cls._cleaners = {n: c for n, c, _ in cls._init_plan}
+        cls._renames = tuple((n, f.renamed_from) for n, f in fields.items() if f.renamed_from)
+        cls._stamps = tuple(
+            (n, f) for n, f in fields.items() if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+        )
         cls._transitions = {
             n: f.transition_error  # type: ignore[attr-defined]
             for n, f in fields.items()
@@ -197,6 +205,8 @@ class BaseModel:
     @classmethod
     def _from_primitive(cls, data: dict[str, Any]) -> Any:
         """Rebuild an instance from trusted stored data (no validation, no hooks)."""
+        if cls._renames:
+            data = _apply_renames(data, cls._renames)
         obj = cls.__new__(cls)
         values = obj.__dict__
         get = data.get
@@ -256,6 +266,27 @@ class BaseModel:
     def __repr__(self) -> str:
         shown = ", ".join(f"{n}={self.__dict__.get(n)!r}" for n, _ in self._field_items[:6])
         return f"{type(self).__name__}({shown})"
+
+
+def _apply_renames(data: dict[str, Any], renames: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[str, Any]:
+    """``data`` with values stored under a field's former name moved to its name."""
+    moved: dict[str, Any] | None = None
+    for name, former in renames:
+        for old in former:
+            if old in data:
+                if moved is None:
+                    moved = dict(data)
+                value = moved.pop(old)
+                moved.setdefault(name, value)
+    return data if moved is None else moved
+
+
+def stamp_dates(obj: Any, creating: bool) -> None:
+    """Set ``auto_now`` fields (and ``auto_now_add`` ones when ``creating``) to now, before a save."""
+    values = obj.__dict__
+    for name, field in type(obj)._stamps:
+        if field.auto_now or (creating and values.get(name) is None):  # type: ignore[attr-defined]
+            values[name] = field.now()  # type: ignore[attr-defined]
 
 
 def _raise_unresolved(cls: type) -> None:

@@ -16,6 +16,7 @@ from archipel.core.index import Index
 from archipel.errors import ConfigurationError
 from archipel.fields.base import Field
 from archipel.fields.composite import HasMany, HasOne
+from archipel.fields.simple import Auto
 from archipel.ports.schema import ModelSchema
 from archipel.utils.naming import snake_case
 
@@ -34,6 +35,7 @@ def prepare_model(domain: Domain) -> dict[Any, ModelSchema]:
     for _, cls in registry.all():
         if getattr(cls, "_unresolved", None):
             retry_unresolved(cls, names)
+    _apply_identity_config(domain)
     for _, cls in registry.all():
         meta = cls._meta  # type: ignore[attr-defined]
         part_of = meta.part_of
@@ -54,6 +56,29 @@ def prepare_model(domain: Domain) -> dict[Any, ModelSchema]:
 
     _validate(domain)
     return _schemas(domain)
+
+
+def _apply_identity_config(domain: Domain) -> None:
+    """Make ``Auto`` fields without their own strategy/type follow the domain's configuration."""
+    strategy = domain.config.get("identity_strategy") or "uuid"
+    identity_type = domain.config.get("identity_type") or "string"
+    if (strategy, identity_type) == ("uuid", "string"):
+        return  # what every Auto field does already
+    for _, cls in domain.registry.all():
+        autos = [f for f in getattr(cls, "_fields", {}).values() if isinstance(f, Auto)]
+        changed = False
+        for field in autos:
+            own_strategy, own_type = field.explicit
+            try:
+                field.use_identity(
+                    (field.identity_strategy or strategy) if own_strategy else strategy,
+                    field.identity_type if own_type else identity_type,
+                )
+            except TypeError as exc:
+                raise ConfigurationError(f"{cls.__name__}.{field.name}: {exc} (from the domain's config)") from None
+            changed = True
+        if changed:
+            cls._setup_fields()  # type: ignore[attr-defined]
 
 
 def _resolve_annotation(domain: Domain, annotation: Any) -> type | None:

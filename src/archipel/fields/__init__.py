@@ -9,7 +9,9 @@ from archipel.fields.composite import (
     List,
     Reference,
     ValueObject,
+    ValueObjectFromEntity,
 )
+from archipel.fields.custom import Custom
 from archipel.fields.simple import (
     Auto,
     Boolean,
@@ -29,6 +31,7 @@ __all__ = [
     "Association",
     "Auto",
     "Boolean",
+    "Custom",
     "Date",
     "DateTime",
     "Decimal",
@@ -46,4 +49,5 @@ __all__ = [
     "String",
     "Text",
     "ValueObject",
+    "ValueObjectFromEntity",
 ]

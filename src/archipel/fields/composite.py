@@ -13,7 +13,9 @@ from typing import Any
 
 from archipel.fields.base import Field, FieldError
 
-__all__ = ["List", "Dict", "ValueObject", "HasMany", "HasOne", "Reference", "Association"]
+__all__ = [
+    "List", "Dict", "ValueObject", "ValueObjectFromEntity", "HasMany", "HasOne", "Reference", "Association",
+]
 
 
 def _content_field(content_type: Any) -> Field | None:
@@ -24,7 +26,7 @@ def _content_field(content_type: Any) -> Field | None:
     if isinstance(content_type, type) and issubclass(content_type, Field):
         return content_type()
     raise TypeError(
-        f"List(content_type=...) takes a field class such as String or Dict, got {content_type!r}"
+        f"content_type/value_type takes a field class such as String or Dict, got {content_type!r}"
     )
 
 
@@ -74,20 +76,48 @@ class List(Field):
 
 
 class Dict(Field):
-    """A JSON-like mapping with text keys."""
+    """A JSON-like mapping with text keys; ``value_type`` (a field class) cleans each value."""
 
     type_name = "dict"
 
+    def __init__(self, value_type: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.values_field = _content_field(value_type)
+
     def cast(self, value: Any) -> Any:
-        if isinstance(value, dict):
+        if not isinstance(value, dict):
+            to_dict = getattr(value, "to_dict", None)
+            if not callable(to_dict):
+                raise FieldError(f"expected a mapping, got {type(value).__name__}")
+            value = to_dict()
+        content = self.values_field
+        if content is None:
             return value
-        to_dict = getattr(value, "to_dict", None)
-        if callable(to_dict):
-            return to_dict()
-        raise FieldError(f"expected a mapping, got {type(value).__name__}")
+        cleaned = {}
+        for key, item in value.items():
+            try:
+                cleaned[key] = content.clean(item)
+            except FieldError as exc:
+                raise FieldError([f"value of {key!r}: {m}" for m in exc.messages]) from None
+        return cleaned
 
     def as_primitive(self, value: Any) -> Any:
-        return None if value is None else dict(value)
+        if value is None:
+            return None
+        content = self.values_field
+        if content is None or type(content).as_primitive is Field.as_primitive:
+            return dict(value)
+        return {k: content.as_primitive(v) for k, v in value.items()}
+
+    def from_primitive(self, value: Any) -> Any:
+        content = self.values_field
+        if value is None or content is None or type(content).from_primitive is Field.from_primitive:
+            return value
+        return {k: content.from_primitive(v) for k, v in value.items()}
+
+    def resolve(self, resolver: Callable[[str], type]) -> None:
+        if self.values_field is not None:
+            self.values_field.resolve(resolver)
 
 
 class Association(Field):
@@ -148,6 +178,20 @@ class ValueObject(_Embedded):
     """Embeds a value object (equal by value, immutable)."""
 
     type_name = "value_object"
+
+
+class ValueObjectFromEntity(ValueObject):
+    """A value object generated from an entity's fields: ``ValueObjectFromEntity(OrderItem)``.
+
+    The value object (``<Entity>ValueObject``) has the entity's fields except
+    references, with its identity as a plain field; nested entities become
+    nested value objects. Handy in commands and events that carry an entity's data.
+    """
+
+    def __init__(self, entity_cls: type, **kwargs: Any) -> None:
+        from archipel.core.value_object import value_object_from_entity
+
+        super().__init__(value_object_from_entity(entity_cls), **kwargs)
 
 
 class HasMany(Association):
