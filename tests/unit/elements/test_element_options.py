@@ -107,7 +107,7 @@ def test_a_projection_cache_that_cannot_hold_it_is_a_configuration_error(make_do
     class Basket:
         basket_id = Identifier(identifier=True)
 
-    with pytest.raises(ConfigurationError, match="cache 'default'"):
+    with pytest.raises(ConfigurationError, match=r"caches\.default\.provider is not available"):
         start(shop)
 
 
