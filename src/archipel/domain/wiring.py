@@ -16,7 +16,7 @@ from archipel.core.index import Index
 from archipel.errors import ConfigurationError
 from archipel.fields.base import Field
 from archipel.fields.composite import HasMany, HasOne
-from archipel.fields.simple import Auto
+from archipel.fields.simple import Auto, Identifier
 from archipel.ports.schema import ModelSchema
 from archipel.utils.naming import snake_case
 
@@ -132,6 +132,12 @@ def _validate(domain: Domain) -> None:
                             f"{cls.__name__}.{field.name} holds {target.__name__}, which is not an "
                             f"entity: register it with @{name}.entity(part_of={cls.__name__})"
                         )
+                    if field.via and field.via not in target._fields:  # type: ignore[attr-defined]
+                        # as Protean does: the child gets a field for its parent's identity
+                        link = Identifier()
+                        link.__set_name__(target, field.via)
+                        type.__setattr__(target, field.via, link)
+                        target._setup_fields()  # type: ignore[attr-defined]
     for cls in registry.of_kind("projection").values():
         if cls._id_field is None:  # type: ignore[attr-defined]
             raise ConfigurationError(

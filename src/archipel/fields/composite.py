@@ -123,9 +123,11 @@ class Dict(Field):
 class Association(Field):
     """Base of fields whose content is another element class."""
 
-    def __init__(self, to_cls: type | str, **kwargs: Any) -> None:
+    def __init__(self, to_cls: type | str, *, via: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._to: type | str = to_cls
+        #: (``HasMany``/``HasOne``) the child's field that holds its parent's identity
+        self.via = via
 
     @property
     def to_cls(self) -> type:

@@ -212,3 +212,26 @@ def test_value_object_from_entity_mirrors_the_entity_fields(make_domain):
     with pytest.raises(ValidationError):
         PlaceOrder(order_id="o1", items=[{"quantity": 0}])
     assert PlaceOrder.from_message(command.to_message()).to_dict() == command.to_dict()
+
+
+# -- via --------------------------------------------------------------------------------------
+def test_via_names_the_child_field_that_holds_the_parent_identity(make_domain):
+    shop = make_domain()
+
+    @shop.aggregate
+    class Order(BaseAggregate):
+        lines = HasMany("Line", via="order_ref")
+
+    @shop.entity(part_of=Order)
+    class Line(BaseEntity):
+        sku = String()
+
+    start(shop)
+    assert "order_ref" in Line._fields  # created, as Protean creates it
+    with shop.domain_context():
+        order = Order(lines=[Line(sku="a")])
+        order.add_lines(Line(sku="b"))
+        assert [line.order_ref for line in order.lines] == [order.id, order.id]
+        shop.repository_for(Order).add(order)
+        loaded = shop.repository_for(Order).get(order.id)
+        assert {line.order_ref for line in loaded.lines} == {order.id}
