@@ -93,14 +93,19 @@ def _convert(hint: Any) -> tuple[Field, bool]:
     if origin is typing.Annotated:
         base, *extras = typing.get_args(hint)
         declared = [e for e in extras if isinstance(e, Field)]
-        if len(declared) != len(extras) or len(declared) > 1:
+        infos = [e for e in extras if _is_field_info(e)]
+        if len(declared) + len(infos) != len(extras) or len(declared) + len(infos) > 1:
             raise _NotAField(
-                f"{hint!r}: Annotated[...] takes the type and one archipel field, "
-                "e.g. Annotated[str, String(max_length=50)]"
+                f"{hint!r}: Annotated[...] takes the type and one field: an archipel field "
+                "(Annotated[str, String(max_length=50)]) or pydantic.Field(...)"
             )
         if declared:
             return declared[0], not declared[0].required
-        return _convert(base)
+        field, optional = _convert(base)
+        if infos:
+            has_default = _apply_field_info(field, infos[0])
+            return field, optional or has_default
+        return field, optional
     if origin is typing.Literal:
         choices = typing.get_args(hint)
         kinds = {type(c) for c in choices}
@@ -145,6 +150,79 @@ def _convert(hint: Any) -> tuple[Field, bool]:
         "ValueObject(...), ...) or one of str, int, float, bool, Decimal, datetime, date, "
         "UUID, dict, list[...], a value object class, T | None"
     )
+
+
+def _is_field_info(value: Any) -> bool:
+    """A ``pydantic.Field(...)`` (recognised without importing pydantic)."""
+    return type(value).__name__ == "FieldInfo" and hasattr(value, "_attributes_set")
+
+
+_LIMITS = {"ge": "min_value", "le": "max_value", "max_length": "max_length", "min_length": "min_length"}
+_DOCS = {"title", "examples", "json_schema_extra"}
+
+
+def _apply_field_info(field: Field, info: Any) -> bool:
+    """Apply a ``pydantic.Field(...)``'s settings to ``field``; True when it gives a default."""
+    given = dict(info._attributes_set)
+    for item in getattr(info, "metadata", ()) or ():
+        # annotated-types constraints (MaxLen, Ge, ...) and pydantic's general metadata
+        names = getattr(item, "__dataclass_fields__", None)
+        settings = {n: getattr(item, n) for n in names} if names else dict(getattr(item, "__dict__", {}))
+        if not settings:
+            raise _NotAField(f"pydantic metadata {item!r} is not supported")
+        given.update(settings)
+    has_default = False
+    checks: list[Any] = []
+    for key, value in given.items():
+        if key == "default":
+            field.set_default(value)
+            has_default = True
+        elif key == "default_factory":
+            field.set_default(value)
+            has_default = True
+        elif key == "description":
+            field.description = value
+        elif key in _LIMITS:
+            attribute = _LIMITS[key]
+            if not hasattr(field, attribute):
+                raise _NotAField(f"pydantic.Field({key}=...) does not apply to a {type(field).__name__} field")
+            setattr(field, attribute, value)
+        elif key in ("gt", "lt", "multiple_of", "pattern"):
+            checks.append(_check(key, value))
+        elif key in _DOCS:
+            continue
+        else:
+            raise _NotAField(
+                f"pydantic.Field({key}=...) is not supported; supported: default, default_factory, "
+                "description, title, examples, json_schema_extra, max_length, min_length, ge, le, "
+                "gt, lt, multiple_of, pattern"
+            )
+    if checks:
+        field.validators = (*field.validators, *checks)
+    return has_default
+
+
+def _check(key: str, limit: Any) -> Any:
+    import re
+
+    if key == "pattern":
+        compiled = re.compile(limit)
+
+        def matches(value: Any) -> None:
+            if compiled.search(str(value)) is None:
+                raise ValueError(f"must match {limit!r}")
+
+        return matches
+
+    def bound(value: Any) -> None:
+        if key == "gt" and not value > limit:
+            raise ValueError(f"must be greater than {limit}")
+        if key == "lt" and not value < limit:
+            raise ValueError(f"must be less than {limit}")
+        if key == "multiple_of" and value % limit:
+            raise ValueError(f"must be a multiple of {limit}")
+
+    return bound
 
 
 def _kind(hint: Any) -> str | None:
@@ -214,11 +292,17 @@ def annotated_fields(
                 continue
         if own is not MISSING and not _is_default(own):
             continue  # a method or property that happens to be annotated
+        info = own if _is_field_info(own) else None
         try:
-            field = field_for_hint(hint, required=False if own is not MISSING else None)
-        except TypeError as exc:
+            if info is not None:  # ``name: str = pydantic.Field(max_length=50)``
+                field, optional = _convert(hint)
+                has_default = _apply_field_info(field, info)
+                field.required = not (optional or has_default)
+            else:
+                field = field_for_hint(hint, required=False if own is not MISSING else None)
+        except (TypeError, _NotAField) as exc:
             raise ConfigurationError(f"{cls.__name__}.{name}: {exc}") from None
-        if own is not MISSING:
+        if own is not MISSING and info is None:
             field.set_default(own)
         field.__set_name__(cls, name)
         type.__setattr__(cls, name, field)

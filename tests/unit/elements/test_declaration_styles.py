@@ -275,3 +275,35 @@ def test_value_object_field_declared_by_hint_is_a_value_object_field():
     cls = declare("aggregate", {"money": Money})
     assert isinstance(cls._fields["money"], ValueObject)
     assert cls._fields["money"].required
+
+
+# -- Protean's "raw Pydantic" style ----------------------------------------------------------
+def test_pydantic_field_in_annotated_or_as_default():
+    pydantic = pytest.importorskip("pydantic")
+    cls = declare(
+        "aggregate",
+        {
+            "name": typing.Annotated[str, pydantic.Field(max_length=5, min_length=2, description="who")],
+            "age": typing.Annotated[int, pydantic.Field(ge=0, lt=130, default=1)],
+            "code": str,
+            "tags": list[str],
+        },
+        {"code": pydantic.Field(pattern=r"^[A-Z]{3}$", default="ABC"), "tags": pydantic.Field(default_factory=list)},
+    )
+    obj = cls(name="Ann")
+    assert (obj.age, obj.code, obj.tags) == (1, "ABC", [])
+    assert cls._fields["name"].description == "who" and cls._fields["name"].required
+    for bad in ({"name": "A"}, {"name": "Annabelle"}, {"name": "Ann", "age": 130},
+                {"name": "Ann", "age": -1}, {"name": "Ann", "code": "abc"}):
+        with pytest.raises(ValidationError):
+            cls(**bad)
+    with pytest.raises(ValidationError):
+        cls()  # name is required: no default
+
+
+def test_a_pydantic_setting_archipel_does_not_support_is_a_configuration_error():
+    pydantic = pytest.importorskip("pydantic")
+    with pytest.raises(ConfigurationError, match="alias"):
+        declare("aggregate", {"name": typing.Annotated[str, pydantic.Field(alias="n")]})
+    with pytest.raises(ConfigurationError, match="max_length"):
+        declare("aggregate", {"flag": typing.Annotated[bool, pydantic.Field(max_length=3)]})
