@@ -23,6 +23,8 @@ from archipel.errors import ConfigurationError, IncorrectUsageError, ValidationE
 from archipel.fields import composite as _composite
 from archipel.fields import simple as _simple
 from archipel.fields.base import MISSING, Field, FieldError
+from archipel.fields.custom import Custom
+from archipel.fields.status import Status
 
 __all__ = ["BaseModel", "fields_of", "id_field_of", "stamp_dates"]
 
@@ -50,6 +52,9 @@ _Converter = Callable[[Any], Any] | None
         _composite.HasMany,
         _composite.HasOne,
         _composite.Reference,
+        _composite.ValueObjectFromEntity,
+        Status,
+        Custom,
     ),
 )
 class BaseModel:
