@@ -20,14 +20,15 @@ from archipel.core.projection import BaseProjection
 from archipel.core.projector import BaseProjector
 from archipel.core.query import BaseQuery
 from archipel.core.query_handler import BaseQueryHandler
+from archipel.core.queryset import QuerySet, ResultSet
 from archipel.core.subscriber import BaseSubscriber
 from archipel.core.upcaster import BaseUpcaster
 from archipel.core.value_object import BaseValueObject
-from archipel.domain.context import current_domain
 from archipel.domain.domain import Domain
 from archipel.handling.repository import BaseRepository
 from archipel.handling.unit_of_work import UnitOfWork
-from archipel.query import Q, QuerySet, ResultSet
+from archipel.utils.globals import current_domain
+from archipel.utils.query import Q
 
 __version__ = "0.1.0"
 

@@ -1,6 +1,6 @@
 """One conformance suite for every broker: inline, Redis Streams, the database broker.
 
-The contract is stated in :mod:`archipel.ports.broker`. Each test runs once
+The contract is stated in :mod:`archipel.port.broker`. Each test runs once
 per adapter (``broker`` fixture, parametrized in ``conftest.py``).
 """
 

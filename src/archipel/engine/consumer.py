@@ -61,7 +61,7 @@ from archipel.errors import (
     LeaseLostError,
     SchemaMissingError,
 )
-from archipel.ports.broker import Entry
+from archipel.port.broker import Entry
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain

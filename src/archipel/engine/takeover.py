@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from archipel.engine.settings import EngineSettings
     from archipel.engine.subscriptions import Subscription
-    from archipel.ports.broker import Entry
+    from archipel.port.broker import Entry
 
 __all__ = ["take_over", "lost_replies"]
 

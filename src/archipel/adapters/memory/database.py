@@ -15,11 +15,11 @@ from typing import Any
 
 from archipel.adapters.memory._copy import STORE_LOCK, clone
 from archipel.adapters.memory.outbox import MemoryOutbox
+from archipel.core.queryset import Criteria
 from archipel.errors import ExpectedVersionError, ValidationError
 from archipel.fields.simple import Decimal as DecimalField
-from archipel.ports.schema import ModelSchema
-from archipel.query.q import compile_predicate, split_lookup
-from archipel.query.results import Criteria
+from archipel.port.schema import ModelSchema
+from archipel.utils.query import compile_predicate, split_lookup
 
 __all__ = ["MemoryDatabase", "MemoryTransaction", "sort_records", "normalizer_for"]
 

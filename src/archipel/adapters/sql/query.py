@@ -1,7 +1,7 @@
 """``Q`` criteria, ordering and paging translated to SQL, with bound parameters only.
 
 The translation follows the reference semantics of
-:func:`archipel.query.q.compile_predicate` (the memory adapter):
+:func:`archipel.utils.query.compile_predicate` (the memory adapter):
 
 - every leaf is two-valued: a comparison with a NULL column is *false*, so
   ``~Q(price__gt=5)`` matches rows whose price is NULL, as in Python (SQL
@@ -33,9 +33,9 @@ from archipel.adapters.memory.database import normalizer_for
 from archipel.adapters.sql.engine import SqlEngine, dumps
 from archipel.adapters.sql.records import RecordTable
 from archipel.adapters.sql.tables import Kind
+from archipel.core.queryset import Criteria
 from archipel.errors import IncorrectUsageError, NotSupportedError
-from archipel.query.q import LOOKUPS, Q, split_lookup
-from archipel.query.results import Criteria
+from archipel.utils.query import LOOKUPS, Q, split_lookup
 
 __all__ = ["CompiledQuery", "QueryCompiler", "like_escape"]
 

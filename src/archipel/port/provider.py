@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from archipel.ports.schema import ModelSchema
-from archipel.query.results import Criteria
+from archipel.core.queryset import Criteria
+from archipel.port.schema import ModelSchema
 
 __all__ = ["Database", "Transaction", "OutboxRecord"]
 
@@ -59,7 +59,7 @@ class Database(Protocol):
     def truncate(self, schemas: Iterable[ModelSchema]) -> None: ...
 
     def outbox(self) -> Any:
-        """The :class:`archipel.ports.outbox.Outbox` of this database."""
+        """The :class:`archipel.port.outbox.Outbox` of this database."""
         ...
 
     def close(self) -> None: ...
