@@ -33,8 +33,9 @@ from archipel.handling.repository import BaseRepository, ReadOnlyRepository, Rep
 from archipel.handling.unit_of_work import UnitOfWork, unit_of_work
 from archipel.port.schema import ModelSchema
 from archipel.utils import globals as _context
-from archipel.utils.globals import current_message, current_priority, current_uow, dispatch_queue
+from archipel.utils.globals import current_message, dispatch_queue, uow_var
 from archipel.utils.naming import pascal_case, snake_case
+from archipel.utils.processing import priority_var
 
 __all__ = ["Domain"]
 
@@ -349,7 +350,7 @@ class Domain(ElementDecorators):
         values["time"] = utcnow()
         values["domain"] = self.name
         if priority is None:
-            priority = current_priority.get()  # ``with archipel.engine.lanes.bulk():``
+            priority = priority_var.get()  # ``with processing_priority(...)`` / ``lanes.bulk()``
         if priority is not None:
             values["priority"] = priority
         if values.get("correlation_id") is None:
@@ -399,7 +400,7 @@ class Domain(ElementDecorators):
         stack = _context.stack.get()
         ctx_token = _context.stack.set((*stack, self)) if not stack or stack[-1] is not self else None
         uow = UnitOfWork(self, command)
-        uow_token = current_uow.set(uow)
+        uow_token = uow_var.set(uow)
         msg_token = current_message.set(command)
         try:
             result = method(handler_cls(), command)
@@ -408,7 +409,7 @@ class Domain(ElementDecorators):
             uow.rollback()
             raise
         finally:
-            current_uow.reset(uow_token)
+            uow_var.reset(uow_token)
             current_message.reset(msg_token)
             if ctx_token is not None:
                 _context.stack.reset(ctx_token)
@@ -445,7 +446,7 @@ class Domain(ElementDecorators):
                 run_process_manager(self, route, message)
                 return
             uow = UnitOfWork(self, message)
-            uow_token = current_uow.set(uow)
+            uow_token = uow_var.set(uow)
             msg_token = current_message.set(message)
             try:
                 route.method(route.handler_cls(), message)
@@ -454,7 +455,7 @@ class Domain(ElementDecorators):
                 uow.rollback()
                 raise
             finally:
-                current_uow.reset(uow_token)
+                uow_var.reset(uow_token)
                 current_message.reset(msg_token)
         finally:
             if ctx_token is not None:
