@@ -140,6 +140,9 @@ def test_g_lives_for_one_domain_context(make_domain):
     assert not has_domain_context()
     with pytest.raises(IncorrectUsageError, match="domain_context"):
         g.user = "ana"
+    # as on Protean's proxies: equal to None, and hasattr/getattr-with-default work
+    assert g == None  # noqa: E711 - the comparison Protean documents
+    assert not hasattr(g, "user") and getattr(g, "user", "none") == "none"
     with domain.domain_context():
         assert has_domain_context()
         g.user = "ana"

@@ -12,8 +12,10 @@ block (nestable; safe across threads and asyncio tasks, all on
 - ``g``: a namespace for data of one domain context (``g.user = ...``), new
   for every ``domain_context()`` block and gone when it ends.
 
-Attribute access on a proxy with nothing active raises
-:class:`~archipel.errors.IncorrectUsageError` saying what to wrap the call in.
+With nothing active a proxy is falsy and equals ``None``; attribute access
+raises :class:`NotActiveError`, an :class:`~archipel.errors.IncorrectUsageError`
+saying what to wrap the call in (and an ``AttributeError``, so ``hasattr`` and
+``getattr(proxy, name, default)`` work as on ``None``).
 
 The framework's own per-task state lives here too: the active unit of work
 (:data:`uow_var`), the message being handled (source of correlation and
@@ -43,6 +45,7 @@ __all__ = [
     "uow_var",
     "current_message",
     "dispatch_queue",
+    "NotActiveError",
 ]
 
 #: the active domains, innermost last
@@ -55,6 +58,10 @@ uow_var: ContextVar[Any] = ContextVar("archipel_uow", default=None)
 current_message: ContextVar[Any] = ContextVar("archipel_message", default=None)
 #: the breadth-first dispatch queue of the outermost ``process`` call
 dispatch_queue: ContextVar[Any] = ContextVar("archipel_dispatch_queue", default=None)
+
+
+class NotActiveError(IncorrectUsageError, AttributeError):
+    """A context-local proxy was used with nothing active (see the module docstring)."""
 
 
 def active_domain() -> Any | None:
@@ -93,7 +100,7 @@ class _Proxy:
     def _get(self) -> Any:
         target = self._lookup()
         if target is None:
-            raise IncorrectUsageError(f"{self._label} is not available: {self._hint}")
+            raise NotActiveError(f"{self._label} is not available: {self._hint}")
         return target
 
     def __getattr__(self, name: str) -> Any:
