@@ -41,7 +41,7 @@ DOCUMENTED = {
         "unique_fields", "value_object_fields",
     ],
     "archipel.server": ["Engine"],
-    "archipel.testing": ["DomainFixture"],
+    "archipel.testing": ["AggregateResult", "DomainFixture", "EventLog", "given"],
     "archipel.port.broker": ["BaseBroker"],
     "archipel.port.dao": ["BaseDAO"],
     "archipel.port.event_store": ["BaseEventStore"],

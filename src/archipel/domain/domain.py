@@ -423,8 +423,18 @@ class Domain(ElementDecorators):
             else:
                 values["correlation_id"] = message_id
 
-    def process(self, command: Any, asynchronous: bool | None = None, priority: int | None = None) -> Any:
+    def process(
+        self,
+        command: Any,
+        asynchronous: bool | None = None,
+        priority: int | None = None,
+        correlation_id: str | None = None,
+    ) -> Any:
         """Handle ``command``; with sync processing, return the handler's result.
+
+        ``priority``: see :mod:`archipel.utils.processing`. ``correlation_id``:
+        join an outside request's correlation (default: the message being
+        handled's, else the command's own id).
 
         The handler runs in a unit of work; its events are stored with the
         state in one transaction, then dispatched (sync) or left to the
@@ -438,6 +448,8 @@ class Domain(ElementDecorators):
                 f"register it with @{self.snake_name}.command(part_of=...) and a "
                 f"@{self.snake_name}.command_handler with @handle({type(command).__name__})"
             )
+        if correlation_id is not None:
+            command._metadata.__dict__["correlation_id"] = str(correlation_id)
         self._enrich(command, priority)
         if self._async_commands if asynchronous is None else asynchronous:
             return self._enqueue_command(command)
