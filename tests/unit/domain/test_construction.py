@@ -93,3 +93,11 @@ def test_event_lifecycle_methods_not_yet_available_say_so(method, args):
     domain = Domain(name="Later", config=MEMORY)
     with pytest.raises(IncorrectUsageError, match="porting.md"):
         getattr(domain, method)(*args)
+
+
+def test_root_path_may_be_the_creating_file(tmp_path):
+    (tmp_path / "domain.toml").write_text('enable_outbox = true\n')
+    module_file = tmp_path / "shop.py"
+    module_file.write_text("")
+    domain = Domain(str(module_file), "Shop")
+    assert domain.config["enable_outbox"] is True
