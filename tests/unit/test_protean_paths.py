@@ -29,6 +29,7 @@ DOCUMENTED = {
         "ProteanExceptionWithMessage", "SendError", "TooManyObjectsError", "TransactionError",
         "ValidationError",
     ],
+    "archipel.utils": ["IdentityStrategy", "IdentityType", "Processing", "fqn", "fully_qualified_name"],
     "archipel.utils.globals": ["current_domain", "current_uow", "g", "has_domain_context"],
     "archipel.utils.query": ["Q"],
     "archipel.utils.eventing": ["Message", "MessageHeaders", "MessageType", "Metadata"],
@@ -259,3 +260,13 @@ def test_index_refuses_an_empty_declaration():
     assert Index("email", unique=True).fields == ("email",)
     with pytest.raises(IncorrectUsageError):
         Index()
+
+
+def test_utils_enums_carry_the_configuration_values(make_domain):
+    from archipel.utils import IdentityStrategy, Processing, fqn
+
+    domain = make_domain(event_processing=Processing.ASYNC.value)
+    assert domain.config["event_processing"] == "async"
+    assert IdentityStrategy("function") is IdentityStrategy.FUNCTION
+    assert fqn(Processing) == "archipel.utils.Processing"
+    assert fqn(Processing.SYNC) == "archipel.utils.Processing"
