@@ -134,7 +134,7 @@ _PREDICATES: dict[str, Callable[[Any, Any], bool]] = {
 
 
 def compile_predicate(
-    q: Q, normalize: Callable[[str, Any], Any] | None = None
+    q: Q, normalize: Callable[[str, Any, str], Any] | None = None
 ) -> Callable[[dict[str, Any]], bool]:
     """Compile ``q`` into a function of a record dict (flat field names).
 

@@ -45,7 +45,7 @@ def is_numeric(field: Field | None) -> bool:
     )
 
 
-def lookup_normalizer(fields: Mapping[str, Field]) -> Callable[..., Any]:
+def lookup_normalizer(fields: Mapping[str, Field]) -> Callable[[str, Any, str], Any]:
     """``normalize(name, value, lookup="exact")``: the criterion value in stored form.
 
     Decimals stay :class:`decimal.Decimal` (their stored text does not compare

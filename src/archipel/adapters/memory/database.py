@@ -29,14 +29,14 @@ _Table = dict[Any, dict[str, Any]]
 _DELETED = object()
 
 
-def normalizer_for(schema: ModelSchema) -> Callable[..., Any]:
+def normalizer_for(schema: ModelSchema) -> Callable[[str, Any, str], Any]:
     """Convert criteria values to the form records are compared in (see
     :func:`archipel.query.values.lookup_normalizer`): the stored form, except
     decimals, which compare as values. Invalid values raise ValidationError."""
     return lookup_normalizer(schema.fields)
 
 
-def _memory_normalizer(schema: ModelSchema) -> Callable[..., Any]:
+def _memory_normalizer(schema: ModelSchema) -> Callable[[str, Any, str], Any]:
     """:func:`normalizer_for`, with numbers wrapped in :class:`Ordered` (NaN order)."""
     base = lookup_normalizer(schema.fields)
     numeric = {name for name, field in schema.fields.items() if is_numeric(field)}

@@ -94,7 +94,7 @@ class _Builder:
     """Walks one ``Q`` tree: SQL expression, value list and a shape key."""
 
     def __init__(
-        self, table: RecordTable, postgres: bool, normalize: Callable[[str, Any], Any]
+        self, table: RecordTable, postgres: bool, normalize: Callable[[str, Any, str], Any]
     ) -> None:
         self.table = table
         self.postgres = postgres
@@ -251,7 +251,7 @@ class QueryCompiler:
     def __init__(self, engine: SqlEngine) -> None:
         self.engine = engine
         self._cache: dict[Any, tuple[str, str]] = {}
-        self._normalizers: dict[str, Callable[[str, Any], Any]] = {}
+        self._normalizers: dict[str, Callable[[str, Any, str], Any]] = {}
 
     def order_clauses(self, table: RecordTable, order_by: tuple[str, ...]) -> list[Any]:
         clauses = []
