@@ -48,7 +48,7 @@ def is_numeric(field: Field | None) -> bool:
 def lookup_normalizer(fields: Mapping[str, Field]) -> Callable[[str, Any, str], Any]:
     """``normalize(name, value, lookup="exact")``: the criterion value in stored form.
 
-    Decimals stay :class:`decimal.Decimal` (their stored text does not compare
+    Decimals and big integers stay numbers (their stored text does not compare
     like their values). Raises :class:`ValidationError` naming the field when
     the value cannot be one of its values.
     """
@@ -72,8 +72,10 @@ def lookup_normalizer(fields: Mapping[str, Field]) -> Callable[[str, Any, str], 
                 if isinstance(value, (dict, list, tuple, set)):
                     raise FieldError(f"a {lookup} lookup takes text, got {type(value).__name__}")
                 return check_text(value if type(value) is str else str(value))
-            if isinstance(field, DecimalField):
-                return field.cast(value)
+            if isinstance(field, DecimalField) or (
+                isinstance(field, IntegerField) and getattr(field, "big", False)
+            ):
+                return field.cast(value)  # compared as values, not as their stored text
             return field.as_primitive(field.cast(value))
         except FieldError as exc:
             raise ValidationError(
