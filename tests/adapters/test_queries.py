@@ -9,6 +9,7 @@ import decimal
 import pytest
 
 from archipel import BaseAggregate, Q
+from archipel.core.queryset import Criteria
 from archipel.errors import IncorrectUsageError, ValidationError
 from archipel.fields import (
     Boolean,
@@ -22,7 +23,6 @@ from archipel.fields import (
     List,
     String,
 )
-from archipel.query.results import Criteria
 from tests.adapters.conftest import SQL_PROVIDERS, start
 
 UTC = dt.UTC

@@ -5,7 +5,7 @@ from __future__ import annotations
 from archipel.engine import EngineSettings, lanes, run_server
 from archipel.engine.leases import LeaseStore
 from archipel.engine.relay import OutboxRelay, route_row
-from archipel.handling.state import current_priority
+from archipel.utils.globals import current_priority
 from tests.engine.bank import check_ledgers
 from tests.engine.test_fencing_and_relay import _consumer
 

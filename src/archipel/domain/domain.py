@@ -20,7 +20,6 @@ from typing import Any
 
 from archipel.adapters import registry as provider_registry
 from archipel.core.message import new_message_id, utcnow
-from archipel.domain import context as _context
 from archipel.domain.config import Config, load_config, validate_config
 from archipel.domain.decorators import ElementDecorators, kind_of
 from archipel.domain.discovery import import_domain_modules
@@ -31,9 +30,10 @@ from archipel.domain.wiring import prepare_model
 from archipel.errors import ConfigurationError, IncorrectUsageError
 from archipel.handling import dispatch
 from archipel.handling.repository import BaseRepository, ReadOnlyRepository, Repository
-from archipel.handling.state import current_message, current_priority, current_uow, dispatch_queue
 from archipel.handling.unit_of_work import UnitOfWork, unit_of_work
-from archipel.ports.schema import ModelSchema
+from archipel.port.schema import ModelSchema
+from archipel.utils import globals as _context
+from archipel.utils.globals import current_message, current_priority, current_uow, dispatch_queue
 from archipel.utils.naming import pascal_case, snake_case
 
 __all__ = ["Domain"]

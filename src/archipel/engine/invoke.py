@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from archipel.domain import context as _context
 from archipel.engine.dlq import replay_target
 from archipel.handling import dispatch
 from archipel.handling.process_managers import advance_process_manager, correlation_value
-from archipel.handling.state import current_message, current_uow
 from archipel.handling.unit_of_work import UnitOfWork
+from archipel.utils import globals as _context
+from archipel.utils.globals import current_message, current_uow
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain

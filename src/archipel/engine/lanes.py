@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from archipel.handling.state import current_priority
+from archipel.utils.globals import current_priority
 
 __all__ = [
     "BULK",

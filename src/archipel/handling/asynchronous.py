@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from archipel.handling.state import current_uow
+from archipel.utils.globals import current_uow
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain

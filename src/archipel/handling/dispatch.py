@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from archipel.handling.state import dispatch_queue
+from archipel.utils.globals import dispatch_queue
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain

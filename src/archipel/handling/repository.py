@@ -11,16 +11,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from archipel.core.options import ElementOptions
+from archipel.core.queryset import Criteria, QuerySet, ResultSet
 from archipel.errors import ObjectNotFound, TooManyObjects
 from archipel.fields.base import FieldError
 from archipel.fields.simple import Identifier
-from archipel.handling.state import current_uow
-from archipel.query.q import Q
-from archipel.query.results import Criteria, QuerySet, ResultSet
+from archipel.utils.globals import current_uow
+from archipel.utils.query import Q
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
-    from archipel.ports.schema import ModelSchema
+    from archipel.port.schema import ModelSchema
 
 __all__ = ["BaseRepository", "Repository", "ReadOnlyRepository"]
 

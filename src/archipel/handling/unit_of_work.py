@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from archipel.core.message import new_message_id, utcnow
-from archipel.handling.state import current_message, current_uow
+from archipel.utils.globals import current_message, current_uow
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain

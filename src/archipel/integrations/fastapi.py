@@ -15,7 +15,6 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from archipel.domain.context import domain_context
 from archipel.errors import (
     ArchipelError,
     ExpectedVersionError,
@@ -24,6 +23,7 @@ from archipel.errors import (
     ObjectNotFound,
     ValidationError,
 )
+from archipel.utils.globals import domain_context
 
 __all__ = ["DomainContextMiddleware", "register_exception_handlers"]
 

@@ -19,7 +19,7 @@ from archipel import (
 )
 from archipel.errors import ExpectedVersionError, ValidationError
 from archipel.fields import Identifier, Integer, String
-from archipel.handling.state import current_uow
+from archipel.utils.globals import current_uow
 from tests.unit._support import start
 
 

@@ -15,11 +15,11 @@ from typing import Any
 
 from archipel.adapters.memory._copy import STORE_LOCK, clone
 from archipel.adapters.memory.outbox import MemoryOutbox
+from archipel.core.queryset import Criteria
 from archipel.errors import ExpectedVersionError, ValidationError
-from archipel.ports.schema import ModelSchema
-from archipel.query.q import compile_predicate, split_lookup
-from archipel.query.results import Criteria
-from archipel.query.values import Ordered, is_numeric, lookup_normalizer
+from archipel.port.schema import ModelSchema
+from archipel.utils.lookups import Ordered, is_numeric, lookup_normalizer
+from archipel.utils.query import compile_predicate, split_lookup
 
 __all__ = ["MemoryDatabase", "MemoryTransaction", "sort_records", "normalizer_for"]
 
@@ -31,7 +31,7 @@ _DELETED = object()
 
 def normalizer_for(schema: ModelSchema) -> Callable[[str, Any, str], Any]:
     """Convert criteria values to the form records are compared in (see
-    :func:`archipel.query.values.lookup_normalizer`): the stored form, except
+    :func:`archipel.utils.lookups.lookup_normalizer`): the stored form, except
     decimals, which compare as values. Invalid values raise ValidationError."""
     return lookup_normalizer(schema.fields)
 

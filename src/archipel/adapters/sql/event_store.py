@@ -33,7 +33,7 @@ from archipel.adapters.sql.gapfree import GapFreeReader, stuck_transactions
 from archipel.adapters.sql.tables import constraint_name, events_table
 from archipel.adapters.sql.transaction import SqlTransaction, unique_violation
 from archipel.errors import ConfigurationError, ExpectedVersionError, SchemaMissingError
-from archipel.ports.event_store import StoredMessage
+from archipel.port.event_store import StoredMessage
 
 __all__ = ["SqlEventStore", "create_event_store", "CHUNK", "EVENTS_TABLE"]
 

@@ -1,7 +1,7 @@
 """``Q`` criteria, ordering and paging translated to SQL, with bound parameters only.
 
 The translation follows the reference semantics of
-:func:`archipel.query.q.compile_predicate` (the memory adapter):
+:func:`archipel.utils.query.compile_predicate` (the memory adapter):
 
 - every leaf is two-valued: a comparison with a NULL column is *false*, so
   ``~Q(price__gt=5)`` matches rows whose price is NULL, as in Python (SQL
@@ -19,7 +19,7 @@ The translation follows the reference semantics of
   every number (SQLite keeps a NaN float as the text ``'NaN'``, which sorts
   above numbers too);
 - values are validated and converted to the field's stored form first
-  (:func:`archipel.query.values.lookup_normalizer`);
+  (:func:`archipel.utils.lookups.lookup_normalizer`);
 - ``order_by`` sorts NULL first ascending and last descending (Python's
   order in the memory adapter), then by identity so pages are stable.
 
@@ -42,10 +42,10 @@ from archipel.adapters.memory.database import normalizer_for
 from archipel.adapters.sql.engine import SqlEngine, dumps
 from archipel.adapters.sql.records import RecordTable
 from archipel.adapters.sql.tables import Kind
+from archipel.core.queryset import Criteria
 from archipel.errors import IncorrectUsageError, NotSupportedError
-from archipel.query.q import LOOKUPS, Q, split_lookup
-from archipel.query.results import Criteria
-from archipel.query.values import TEXT_LOOKUPS
+from archipel.utils.lookups import TEXT_LOOKUPS
+from archipel.utils.query import LOOKUPS, Q, split_lookup
 
 __all__ = ["CompiledQuery", "QueryCompiler", "like_escape"]
 

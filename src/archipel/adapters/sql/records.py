@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from archipel.adapters.sql.engine import SqlEngine, dumps, loads
 from archipel.adapters.sql.tables import VERSION, Kind, constraint_name, model_columns, model_table
-from archipel.ports.schema import ModelSchema
+from archipel.port.schema import ModelSchema
 
 __all__ = ["RecordTable"]
 

@@ -1,4 +1,4 @@
-"""Tables generated from :class:`~archipel.ports.schema.ModelSchema`, and the system tables.
+"""Tables generated from :class:`~archipel.port.schema.ModelSchema`, and the system tables.
 
 Scalar fields become typed columns; everything with structure (``List``,
 ``Dict``, ``HasMany``, ``HasOne`` and ``ValueObject``) becomes one JSON column
@@ -42,7 +42,7 @@ from archipel.fields import (
     String,
     ValueObject,
 )
-from archipel.ports.schema import ModelSchema
+from archipel.port.schema import ModelSchema
 
 __all__ = [
     "Kind",

@@ -4,6 +4,12 @@
 block (nestable; safe across threads and asyncio tasks). ``current_domain``
 is a proxy: attribute access goes to the innermost active domain, and
 ``bool(current_domain)`` is False outside any context.
+
+Per-task handling state lives here too, in ``contextvars`` (threads and
+asyncio safe): the active unit of work, the message being handled (source of
+correlation and causation ids), the breadth-first dispatch queue of the
+outermost ``process`` call, and the priority given to commands processed in
+a block (``archipel.engine.lanes``).
 """
 
 from __future__ import annotations
@@ -18,9 +24,22 @@ from archipel.errors import IncorrectUsageError
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
 
-__all__ = ["current_domain", "domain_context", "active_domain", "stack"]
+__all__ = [
+    "current_domain",
+    "domain_context",
+    "active_domain",
+    "stack",
+    "current_uow",
+    "current_message",
+    "dispatch_queue",
+    "current_priority",
+]
 
 stack: ContextVar[tuple[Domain, ...]] = ContextVar("archipel_domainstack", default=())
+current_uow: ContextVar[Any] = ContextVar("archipel_uow", default=None)
+current_message: ContextVar[Any] = ContextVar("archipel_message", default=None)
+dispatch_queue: ContextVar[Any] = ContextVar("archipel_dispatch_queue", default=None)
+current_priority: ContextVar[int | None] = ContextVar("archipel_priority", default=None)
 
 
 def active_domain() -> Domain | None:
