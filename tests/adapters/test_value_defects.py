@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from archipel import BaseAggregate
-from archipel.errors import ValidationError
+from archipel.errors import IncorrectUsageError, ValidationError
 from archipel.fields import Decimal, Float, Identifier, List, String
 from tests.adapters._holder import define_holder, differences, same
 from tests.adapters.conftest import start
@@ -297,3 +297,11 @@ def test_fields_used_standalone_follow_the_same_contract():
         Priced(price="Infinity", ratio=float("nan"), tags=["ok", "\x00"])
     assert set(info.value.messages) == {"price", "ratio", "tags"}
     assert same(Priced(price="1.50").price, D("1.50"))
+
+
+def test_ordering_by_a_list_or_dict_is_refused_on_every_store(holders):
+    repo, _ = holders
+    round_trip(holders, key="a", data={"n": 2}, items=[1])
+    for key in ("data", "-items", "amounts"):
+        with pytest.raises(IncorrectUsageError, match="no order that every store shares"):
+            repo.query.order_by(key).all()

@@ -26,13 +26,20 @@ from typing import Any
 
 from archipel.errors import ValidationError
 from archipel.fields.base import Field, FieldError
-from archipel.fields.composite import Dict, List
+from archipel.fields.composite import Association, Dict, List, Reference
 from archipel.fields.limits import check_json, check_text
 from archipel.fields.simple import Decimal as DecimalField
 from archipel.fields.simple import Float as FloatField
 from archipel.fields.simple import Integer as IntegerField
 
-__all__ = ["TEXT_LOOKUPS", "lookup_normalizer", "Ordered", "is_numeric"]
+__all__ = [
+    "TEXT_LOOKUPS",
+    "lookup_normalizer",
+    "Ordered",
+    "is_numeric",
+    "is_structured",
+    "unorderable",
+]
 
 #: lookups that compare text, whatever the field's type
 TEXT_LOOKUPS = frozenset({"iexact", "contains", "icontains", "startswith", "endswith"})
@@ -42,6 +49,19 @@ def is_numeric(field: Field | None) -> bool:
     """Fields whose stored form compares as numbers (decimals, floats, big integers)."""
     return isinstance(field, (DecimalField, FloatField)) or (
         isinstance(field, IntegerField) and bool(getattr(field, "big", False))
+    )
+
+
+def is_structured(field: Field | None) -> bool:
+    """Fields stored as JSON (lists, dicts, embedded elements): no order is defined on them."""
+    return isinstance(field, (List, Dict, Association)) and not isinstance(field, Reference)
+
+
+def unorderable(element: str, key: str) -> str:
+    """The message of ordering ``element`` by a structured field ``key``."""
+    return (
+        f"cannot order {element} by {key!r}: lists, dicts and embedded elements have no "
+        "order that every store shares; order by a scalar field"
     )
 
 

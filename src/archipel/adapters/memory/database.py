@@ -16,9 +16,15 @@ from typing import Any
 from archipel.adapters.memory._copy import STORE_LOCK, clone
 from archipel.adapters.memory.outbox import MemoryOutbox
 from archipel.core.queryset import Criteria
-from archipel.errors import ExpectedVersionError, ValidationError
+from archipel.errors import ExpectedVersionError, IncorrectUsageError, ValidationError
 from archipel.port.schema import ModelSchema
-from archipel.utils.lookups import Ordered, is_numeric, lookup_normalizer
+from archipel.utils.lookups import (
+    Ordered,
+    is_numeric,
+    is_structured,
+    lookup_normalizer,
+    unorderable,
+)
 from archipel.utils.query import compile_predicate, split_lookup
 
 __all__ = ["MemoryDatabase", "MemoryTransaction", "sort_records", "normalizer_for"]
@@ -116,6 +122,9 @@ def run_criteria(
         matched = list(rows)
     total = len(matched)
     if criteria.order_by:
+        for key in criteria.order_by:
+            if is_structured(schema.fields.get(key.lstrip("-"))):
+                raise IncorrectUsageError(unorderable(schema.name, key))
         sort_records(matched, criteria.order_by)
     start = criteria.offset or 0
     end = None if criteria.limit is None else start + criteria.limit

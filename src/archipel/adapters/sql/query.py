@@ -44,7 +44,7 @@ from archipel.adapters.sql.records import RecordTable
 from archipel.adapters.sql.tables import Kind
 from archipel.core.queryset import Criteria
 from archipel.errors import IncorrectUsageError, NotSupportedError
-from archipel.utils.lookups import TEXT_LOOKUPS
+from archipel.utils.lookups import TEXT_LOOKUPS, unorderable
 from archipel.utils.query import LOOKUPS, Q, split_lookup
 
 __all__ = ["CompiledQuery", "QueryCompiler", "like_escape"]
@@ -263,6 +263,8 @@ class QueryCompiler:
                     f"cannot order {table.schema.name} by {key!r}: no such field; "
                     f"fields: {', '.join(table.read_names)}"
                 )
+            if table.kinds.get(name) == Kind.JSON:
+                raise IncorrectUsageError(unorderable(table.schema.name, key))
             clauses.append(column.desc().nulls_last() if descending else column.asc().nulls_first())
         # the identity breaks ties, so that pages never overlap or skip rows
         if table.id_field not in {k.lstrip("-") for k in order_by}:
