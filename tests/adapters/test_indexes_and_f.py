@@ -9,7 +9,12 @@ import pytest
 import sqlalchemy as sa
 
 from archipel import BaseAggregate, F, Index, Q
-from archipel.errors import ConfigurationError, NotSupportedError, ValidationError
+from archipel.errors import (
+    ConfigurationError,
+    IncorrectUsageError,
+    NotSupportedError,
+    ValidationError,
+)
 from archipel.fields import Decimal, Integer, String
 from tests.adapters.conftest import SQL_PROVIDERS, start
 
@@ -77,9 +82,9 @@ def test_an_index_on_an_unknown_field_is_a_configuration_error(make_domain):
 
 
 def test_index_arguments_are_checked():
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(IncorrectUsageError):
         Index()
-    with pytest.raises(ConfigurationError, match="desc"):
+    with pytest.raises(IncorrectUsageError, match="desc"):
         Index("a", desc=("b",))
 
 

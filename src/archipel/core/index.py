@@ -1,56 +1,60 @@
-"""``Index``: a declared database index of an aggregate or projection.
+"""Index declarations (Protean's ``protean.core.index``): ``Index``.
 
-``@domain.aggregate(indexes=[Index("status", "priority", desc=("priority",)),
-Index("email", unique=True), Index("status", where=Q(status="open"))])``.
-``database setup`` (``domain.setup_database()``) creates them on SQL
-databases; ``unique=True`` is enforced there (a duplicate is an error at
-commit). The memory database keeps no indexes (it scans); its ``unique``
-enforcement is per field (``unique=True`` on the field).
+``Index("email", unique=True)`` describes a database index over fields of
+an aggregate or projection. The class is the value users write; which
+options of an element accept it (and what an adapter does with it) is
+decided by the element options, which refuse anything they do not apply
+(never silently ignored).
+
+``@domain.aggregate(indexes=[...])`` and ``@domain.projection(indexes=[...])``
+take them; ``database setup`` creates them on SQL databases (unique ones are
+enforced there; ``where=Q(...)`` makes a partial index; ``include`` is
+PostgreSQL's covering columns). The memory database keeps no indexes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
-from archipel.errors import ConfigurationError
+from archipel.errors import ConfigurationError, IncorrectUsageError
 
 __all__ = ["Index"]
 
 
+@dataclass(frozen=True, init=False)
 class Index:
-    """One index: ``fields`` in order, optionally ``unique``, descending, partial or covering.
+    """An index over ``fields`` (in order): optionally ``unique``, named, partial (``where``)."""
 
-    ``desc``: fields (among ``fields``) indexed in descending order.
-    ``where``: a ``Q`` for a partial index (PostgreSQL and SQLite).
-    ``include``: covering columns (PostgreSQL; other databases build the index without them).
-    ``name``: defaults to ``ix_<table>_<fields>``.
-    """
-
-    __slots__ = ("fields", "name", "unique", "desc", "where", "include")
+    fields: tuple[str, ...]
+    name: str | None = None
+    unique: bool = False
+    desc: tuple[str, ...] = ()
+    where: Any = None
+    include: tuple[str, ...] = field(default=())
 
     def __init__(
         self,
         *fields: str,
         name: str | None = None,
         unique: bool = False,
-        desc: Iterable[str] = (),
+        desc: tuple[str, ...] | list[str] = (),
         where: Any = None,
-        include: Iterable[str] = (),
+        include: tuple[str, ...] | list[str] = (),
     ) -> None:
         if not fields or not all(isinstance(f, str) and f for f in fields):
-            raise ConfigurationError(f"Index() takes one or more field names, got {fields!r}")
-        self.fields = tuple(fields)
-        self.name = name
-        self.unique = bool(unique)
-        self.desc = tuple(desc)
-        self.where = where
-        self.include = tuple(include)
-        stray = [f for f in self.desc if f not in self.fields]
-        if stray:
-            raise ConfigurationError(f"Index{self.fields}: desc={stray} names fields not in the index")
+            raise IncorrectUsageError("Index(...) needs one or more field names, e.g. Index(\"email\", unique=True)")
+        unknown = set(desc) - set(fields)
+        if unknown:
+            raise IncorrectUsageError(f"Index desc= names fields that are not indexed: {sorted(unknown)}")
+        object.__setattr__(self, "fields", tuple(fields))
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "unique", bool(unique))
+        object.__setattr__(self, "desc", tuple(desc))
+        object.__setattr__(self, "where", where)
+        object.__setattr__(self, "include", tuple(include))
 
-    def check(self, owner: str, known: Iterable[str]) -> None:
+    def check(self, owner: str, known: Any) -> None:
         """Raise ConfigurationError unless every named field is one of ``known``."""
         names = set(known)
         missing = [f for f in (*self.fields, *self.include) if f not in names]
@@ -59,16 +63,3 @@ class Index:
                 f"{owner}: Index{self.fields} names unknown field(s) {', '.join(missing)}; "
                 f"fields: {', '.join(sorted(names))}"
             )
-
-    def __repr__(self) -> str:
-        return f"Index{self.fields}"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Index):
-            return NotImplemented
-        return all(getattr(self, s) == getattr(other, s) for s in self.__slots__ if s != "where") and repr(
-            self.where
-        ) == repr(other.where)
-
-    def __hash__(self) -> int:
-        return hash((self.fields, self.name, self.unique))

@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from archipel.core.model import BaseModel
 from archipel.errors import ValidationError
+from archipel.fields import composite as _composite
 
 __all__ = ["BaseValueObject", "value_object_from_entity"]
 
@@ -61,7 +62,8 @@ def value_object_from_entity(
     import copy
 
     from archipel.errors import IncorrectUsageError
-    from archipel.fields.composite import HasMany, HasOne, List, Reference, ValueObject
+    HasMany, HasOne, List = _composite.HasMany, _composite.HasOne, _composite.List
+    Reference, ValueObject = _composite.Reference, _composite.ValueObject
 
     fields = getattr(entity_cls, "_fields", None)
     if not isinstance(entity_cls, type) or fields is None or getattr(entity_cls, "_element_kind", "") not in (
@@ -84,3 +86,7 @@ def value_object_from_entity(
                 clone.required = False
             namespace[field_name] = clone
     return type(name or f"{entity_cls.__name__}ValueObject", (BaseValueObject,), namespace)
+
+
+# ``ValueObjectFromEntity`` (a field) builds its class with this function
+_composite.ValueObjectFromEntity.factory = value_object_from_entity

@@ -17,7 +17,7 @@ from archipel.errors import ConfigurationError
 from archipel.fields.base import Field
 from archipel.fields.composite import HasMany, HasOne
 from archipel.fields.simple import Auto, Identifier
-from archipel.ports.schema import ModelSchema
+from archipel.port.schema import ModelSchema
 from archipel.utils.naming import snake_case
 
 if TYPE_CHECKING:
@@ -62,13 +62,18 @@ def _apply_identity_config(domain: Domain) -> None:
     """Make ``Auto`` fields without their own strategy/type follow the domain's configuration."""
     strategy = domain.config.get("identity_strategy") or "uuid"
     identity_type = domain.config.get("identity_type") or "string"
+    function = getattr(domain, "identity_function", None)
     if (strategy, identity_type) == ("uuid", "string"):
         return  # what every Auto field does already
+    if strategy == "function" and function is None:
+        return  # Domain.init() reports the missing Domain(identity_function=...)
     for _, cls in domain.registry.all():
         autos = [f for f in getattr(cls, "_fields", {}).values() if isinstance(f, Auto)]
         changed = False
         for field in autos:
             own_strategy, own_type = field.explicit
+            if not own_strategy and strategy == "function" and field.identity_function is None:
+                field.identity_function = function
             try:
                 field.use_identity(
                     (field.identity_strategy or strategy) if own_strategy else strategy,

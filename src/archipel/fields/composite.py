@@ -12,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from archipel.fields.base import Field, FieldError
+from archipel.fields.limits import check_json
+from archipel.fields.simple import check_identity
 
 __all__ = [
     "List", "Dict", "ValueObject", "ValueObjectFromEntity", "HasMany", "HasOne", "Reference", "Association",
@@ -31,7 +33,13 @@ def _content_field(content_type: Any) -> Field | None:
 
 
 class List(Field):
-    """A list whose items are cleaned by ``content_type`` (a field class)."""
+    """A list whose items are cleaned by ``content_type`` (a field class).
+
+    Items keep their declared type through every store (``List(content_type=Decimal)``
+    reads back decimals). Without ``content_type`` the items must be JSON values
+    (text, 64-bit integers, finite floats, booleans, None, lists, dicts with text
+    keys), kept as such; anything else is a validation error.
+    """
 
     type_name = "list"
 
@@ -45,7 +53,13 @@ class List(Field):
             raise FieldError(f"expected a list, got {type(value).__name__}")
         content = self.content
         if content is None:
-            return list(value)
+            items = list(value)
+            for position, item in enumerate(items):
+                try:
+                    check_json(item)
+                except FieldError as exc:
+                    raise FieldError([f"item {position}: {m}" for m in exc.messages]) from None
+            return items
         cleaned = []
         for position, item in enumerate(value):
             try:
@@ -76,7 +90,12 @@ class List(Field):
 
 
 class Dict(Field):
-    """A JSON-like mapping with text keys; ``value_type`` (a field class) cleans each value."""
+    """A JSON mapping: text keys; values are text, 64-bit integers, finite floats,
+    booleans, None, lists and dicts (kept exactly by every store; anything else,
+    such as a decimal, a date or a non-text key, is a validation error).
+
+    With ``value_type`` (a field class or instance, Protean's option), every value
+    is cleaned and stored by that field instead: ``Dict(value_type=Date)``."""
 
     type_name = "dict"
 
@@ -92,9 +111,11 @@ class Dict(Field):
             value = to_dict()
         content = self.values_field
         if content is None:
-            return value
+            return check_json(dict(value) if type(value) is not dict else value)
         cleaned = {}
         for key, item in value.items():
+            if not isinstance(key, str):
+                raise FieldError(f"keys are text, got {key!r}")
             try:
                 cleaned[key] = content.clean(item)
             except FieldError as exc:
@@ -190,10 +211,15 @@ class ValueObjectFromEntity(ValueObject):
     nested value objects. Handy in commands and events that carry an entity's data.
     """
 
-    def __init__(self, entity_cls: type, **kwargs: Any) -> None:
-        from archipel.core.value_object import value_object_from_entity
+    #: builds the value object class; set by :mod:`archipel.core.value_object`
+    #: (fields never import the element layer)
+    factory: Callable[[type], type] | None = None
 
-        super().__init__(value_object_from_entity(entity_cls), **kwargs)
+    def __init__(self, entity_cls: type, **kwargs: Any) -> None:
+        factory = ValueObjectFromEntity.factory
+        if factory is None:  # pragma: no cover - archipel's package import sets it
+            raise RuntimeError("import archipel before declaring ValueObjectFromEntity fields")
+        super().__init__(factory(entity_cls), **kwargs)
 
 
 class HasMany(Association):
@@ -233,7 +259,7 @@ class Reference(Association):
 
     def cast(self, value: Any) -> Any:
         if isinstance(value, (str, int)) and not isinstance(value, bool):
-            return str(value)
+            return check_identity(value if type(value) is str else str(value))
         identity = getattr(value, "_identity", None)
         if callable(identity):
             return identity()

@@ -110,7 +110,7 @@ def test_plain_type_hints_declare_typed_fields(kind):
     )
     assert set(cls._fields) >= {"name", "age", "note", "tags", "price", "at", "day", "active",
                                 "extra", "ratio", "money", "ref"}
-    when = dt.datetime(2024, 5, 1, 12, 30)
+    when = dt.datetime(2024, 5, 1, 12, 30, tzinfo=dt.UTC)
     obj = build(
         cls,
         name="Ann",

@@ -30,7 +30,7 @@ import redis
 
 from archipel.adapters.redis.broker import _redact, _text
 from archipel.errors import BrokerError, BrokerUnavailable, ConfigurationError
-from archipel.ports.broker import Entry, PublishCallback
+from archipel.port.broker import Entry, PublishCallback
 
 __all__ = ["RedisPubSubBroker"]
 
