@@ -300,6 +300,8 @@ def annotated_fields(
                 field.required = not (optional or has_default)
             else:
                 field = field_for_hint(hint, required=False if own is not MISSING else None)
+                if own is MISSING and field.required and isinstance(field, (_composite.List, _composite.Dict)):
+                    field.set_default(None)  # ``tags: list[str]`` must be given, as in dataclasses
         except (TypeError, _NotAField) as exc:
             raise ConfigurationError(f"{cls.__name__}.{name}: {exc}") from None
         if own is not MISSING and info is None:

@@ -134,14 +134,14 @@ def test_plain_type_hints_declare_typed_fields(kind):
 
 @pytest.mark.parametrize("kind", sorted(BASES))
 def test_plain_hints_validate_and_are_required_without_a_default(kind):
-    cls = declare(kind, {"name": str, "age": int, "note": str | None}, {"age": 0})
+    cls = declare(kind, {"name": str, "age": int, "note": str | None, "tags": list[str]}, {"age": 0})
     with pytest.raises(ValidationError) as err:
         build(cls)
-    assert set(err.value.messages) == {"name"}  # age has a default, note admits None
+    assert set(err.value.messages) == {"name", "tags"}  # age has a default, note admits None
     with pytest.raises(ValidationError) as err:
-        build(cls, name="x", age="not a number")
+        build(cls, name="x", tags=[], age="not a number")
     assert "age" in err.value.messages
-    assert build(cls, name="x", age="7").age == 7
+    assert build(cls, name="x", tags=[], age="7").age == 7
 
 
 def test_assignment_annotation_and_hint_styles_mix_in_one_class():
