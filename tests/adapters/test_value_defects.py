@@ -148,10 +148,21 @@ def test_offsets_of_sixteen_hours_and_more_are_stored(holders):
         ("data", {"a": {"b": "\udfff"}}),
         ("data", {"a": 2**64}),
         ("amounts", ["NaN"]),
+        pytest.param("name", 10**5000, id="name-int-beyond-str-limit"),
+        pytest.param("ref", 10**5000, id="ref-int-beyond-str-limit"),
     ],
 )
 def test_values_no_store_keeps_are_validation_errors_naming_the_field(holders, field, value):
     assert refused(holders, field, value)
+
+
+def test_a_zero_with_a_huge_exponent_is_zero():
+    class Counter(BaseAggregate):
+        count = Decimal()
+        whole = Identifier(identity_type="integer")
+
+    assert Counter(count="0E+1000000", whole=D("0E+1000000")).whole == 0
+    assert str(Counter(count="0E+1000000").count) == "0"
 
 
 def test_integer_identity_refuses_infinity_and_big_values():

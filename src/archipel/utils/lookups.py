@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from archipel.errors import ValidationError
-from archipel.fields.base import Field, FieldError
+from archipel.fields.base import Field, FieldError, shown
 from archipel.fields.composite import Association, Dict, List, Reference
 from archipel.fields.limits import check_json, check_text
 from archipel.fields.simple import Decimal as DecimalField
@@ -60,7 +60,7 @@ def is_structured(field: Field | None) -> bool:
 def unorderable(element: str, key: str) -> str:
     """The message of ordering ``element`` by a structured field ``key``."""
     return (
-        f"cannot order {element} by {key!r}: lists, dicts and embedded elements have no "
+        f"cannot order {element} by {shown(key)}: lists, dicts and embedded elements have no "
         "order that every store shares; order by a scalar field"
     )
 
@@ -99,7 +99,7 @@ def lookup_normalizer(fields: Mapping[str, Field]) -> Callable[[str, Any, str], 
             return field.as_primitive(field.cast(value))
         except FieldError as exc:
             raise ValidationError(
-                {name: [f"{lookup} lookup value {value!r:.60}: {m}" for m in exc.messages]}
+                {name: [f"{lookup} lookup value {shown(value)}: {m}" for m in exc.messages]}
             ) from None
 
     return normalize
