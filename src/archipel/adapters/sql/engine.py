@@ -35,7 +35,6 @@ from sqlalchemy.sql.elements import BindParameter
 
 from archipel.adapters.sql.echo import EchoLease
 from archipel.adapters.sql.pool import ConnectionPool
-from archipel.domain.config import redact
 from archipel.errors import (
     ArchipelError,
     ConfigurationError,
@@ -44,6 +43,7 @@ from archipel.errors import (
     ExpectedVersionError,
     SchemaMissingError,
 )
+from archipel.utils.redaction import redact
 
 __all__ = ["SqlEngine", "normalize_url", "dumps", "loads"]
 
