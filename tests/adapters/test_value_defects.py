@@ -316,3 +316,34 @@ def test_ordering_by_a_list_or_dict_is_refused_on_every_store(holders):
     for key in ("data", "-items", "amounts"):
         with pytest.raises(IncorrectUsageError, match="no order that every store shares"):
             repo.query.order_by(key).all()
+
+
+def test_non_finite_floats_survive_json_in_value_objects_and_events(make_domain):
+    from archipel import BaseEvent, BaseValueObject
+    from archipel.fields import ValueObject
+
+    domain = make_domain()
+
+    class Reading(BaseValueObject):
+        level = Float(allow_non_finite=True)
+
+    @domain.aggregate
+    class Probe(BaseAggregate):
+        reading = ValueObject(Reading)
+        last = Float(allow_non_finite=True)
+
+    @domain.event(part_of=Probe)
+    class Measured(BaseEvent):
+        level = Float(allow_non_finite=True)
+
+    start(domain)
+    with domain.domain_context():
+        repo = domain.repository_for(Probe)
+        for value in (float("nan"), float("inf"), float("-inf"), -0.0):
+            probe = Probe(reading=Reading(level=value), last=value)
+            probe.raise_(Measured(level=value))
+            repo.add(probe)
+            read = repo.get(probe.id)
+            assert same(read.reading.level, value) and same(read.last, value)
+            (stored,) = domain.event_store.read_stream(f"{Probe._meta.stream_category}-{probe.id}")
+            assert same(Measured._from_primitive(stored["data"]).level, value)

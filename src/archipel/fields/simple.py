@@ -200,6 +200,10 @@ class Float(_Number):
 
     type_name = "float"
 
+    def __new__(cls, *args: Any, allow_non_finite: bool = False, **kwargs: Any) -> Float:
+        # NaN and infinities are text in the primitive form (JSON has no such numbers)
+        return super().__new__(_NonFiniteFloat if allow_non_finite and cls is Float else cls)
+
     def __init__(self, *args: Any, allow_non_finite: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.allow_non_finite = allow_non_finite
@@ -231,6 +235,20 @@ class Float(_Number):
                 f"must be finite, got {shown(value)}; declare allow_non_finite=True to accept it"
             )
         return value
+
+
+class _NonFiniteFloat(Float):
+    """``Float(allow_non_finite=True)``: NaN and infinities are the text "NaN",
+    "Infinity", "-Infinity" in the primitive form, so JSON (events, embedded value
+    objects) keeps them instead of writing null."""
+
+    def as_primitive(self, value: Any) -> Any:
+        if value is None or value - value == 0.0:
+            return value
+        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+
+    def from_primitive(self, value: Any) -> Any:
+        return float(value) if isinstance(value, str) else value
 
 
 class Decimal(_Number):

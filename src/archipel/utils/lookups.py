@@ -68,8 +68,8 @@ def unorderable(element: str, key: str) -> str:
 def lookup_normalizer(fields: Mapping[str, Field]) -> Callable[[str, Any, str], Any]:
     """``normalize(name, value, lookup="exact")``: the criterion value in stored form.
 
-    Decimals and big integers stay numbers (their stored text does not compare
-    like their values). Raises :class:`ValidationError` naming the field when
+    Decimals, floats and big integers stay numbers (their stored text, if any, does
+    not compare like their values). Raises :class:`ValidationError` naming the field when
     the value cannot be one of its values.
     """
 
@@ -92,9 +92,7 @@ def lookup_normalizer(fields: Mapping[str, Field]) -> Callable[[str, Any, str], 
                 if isinstance(value, (dict, list, tuple, set)):
                     raise FieldError(f"a {lookup} lookup takes text, got {type(value).__name__}")
                 return check_text(value if type(value) is str else str(value))
-            if isinstance(field, DecimalField) or (
-                isinstance(field, IntegerField) and getattr(field, "big", False)
-            ):
+            if is_numeric(field):
                 return field.cast(value)  # compared as values, not as their stored text
             return field.as_primitive(field.cast(value))
         except FieldError as exc:
