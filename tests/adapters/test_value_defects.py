@@ -148,6 +148,7 @@ def test_offsets_of_sixteen_hours_and_more_are_stored(holders):
         ("data", {"a": {"b": "\udfff"}}),
         ("data", {"a": 2**64}),
         ("amounts", ["NaN"]),
+        ("spot", {1: "x"}),  # was a raw TypeError: keywords must be strings
         pytest.param("name", 10**5000, id="name-int-beyond-str-limit"),
         pytest.param("ref", 10**5000, id="ref-int-beyond-str-limit"),
     ],

@@ -107,6 +107,15 @@ OWN_TYPE: dict[str, Any] = {
     "moments": st.lists(st.datetimes(timezones=st.none() | OFFSETS), max_size=3),
     "items": st.lists(JSONISH, max_size=3),
     "data": st.dictionaries(ANY_TEXT, JSONISH, max_size=3),
+    "spot": st.fixed_dictionaries(
+        {},
+        optional={
+            "level": st.floats() | ODD_NUMBERS,
+            "amount": st.decimals() | ODD_NUMBERS,
+            "at": st.datetimes(timezones=st.none() | OFFSETS),
+            "big": st.integers() | ODD_NUMBERS,
+        },
+    ),
 }
 #: one field and a value for it: of the field's own type two times in three
 ANY_VALUE = st.sampled_from(FIELDS).flatmap(

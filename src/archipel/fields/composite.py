@@ -136,6 +136,10 @@ class Association(Field):
         if isinstance(value, dict):
             from archipel.errors import ValidationError
 
+            odd = next((key for key in value if type(key) is not str), None)
+            if odd is not None:
+                raise FieldError(f"keys must be field names (text), got {shown(odd)}")
+
             try:
                 return cls(**value)
             except ValidationError as exc:
