@@ -29,6 +29,7 @@ __all__ = [
     "SchemaMissingError",
     "BrokerError",
     "BrokerUnavailable",
+    "BrokerNotShared",
     "LeaseLostError",
 ]
 
@@ -142,6 +143,14 @@ class BrokerError(ArchipelError):
 
 class BrokerUnavailable(BrokerError):
     """The broker could not be reached: check its URL and that it runs."""
+
+
+class BrokerNotShared(BrokerError):
+    """The broker's streams live in another process (the inline broker): this one cannot reach them.
+
+    Raised by operator commands run in their own process (``archipel dlq
+    replay``) that would otherwise publish where no consumer ever reads.
+    """
 
 
 class LeaseLostError(ArchipelError):

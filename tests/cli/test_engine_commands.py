@@ -47,13 +47,13 @@ class FakeStore:
     def get(self, id: str) -> Letter | None:
         return self.letters.get(id)
 
-    def replay(self, id: str) -> bool:
+    def replay(self, id: str, **_: Any) -> bool:
         if self.letters.pop(id, None) is None:
             return False
         self.replayed.append(id)
         return True
 
-    def replay_all(self, subscription: str | None = None) -> int:
+    def replay_all(self, subscription: str | None = None, **_: Any) -> int:
         ids = [x.id for x in self._of(subscription)]
         return sum(self.replay(i) for i in ids)
 

@@ -22,6 +22,7 @@ from archipel.cli import _engine
 from archipel.cli._console import CliError, UsageError, confirm, out, success
 from archipel.cli._domain import DomainOption, load_domain
 from archipel.domain.domain import Domain
+from archipel.errors import BrokerNotShared
 
 __all__ = ["app", "error_summary"]
 
@@ -156,17 +157,29 @@ def replay(
     domain: DomainOption = None,
     subscription: SubscriptionOption = None,
 ) -> None:
-    """Send dead letters back to their subscription (after fixing the cause)."""
+    """Send dead letters back to their subscription (after fixing the cause).
+
+    The message goes through the domain's broker to the server's consumers;
+    the letter is deleted only once the broker accepted it. With a broker
+    that lives inside the server's process (inline) nothing is sent: the
+    command fails and the letter stays.
+    """
     _exactly_one(letter_id, every, "replay")
     loaded = load_domain(domain)
     store = _store(loaded)
-    with loaded.domain_context():
-        if every:
-            count = int(store.replay_all(subscription=subscription))
-            success(f"replayed {count} dead letter{'s' if count != 1 else ''}")
-            return
-        if not store.replay(letter_id):
-            raise CliError(f"no dead letter with id {letter_id!r}", hint="list them with archipel dlq list")
+    try:
+        with loaded.domain_context():
+            if every:
+                count = int(store.replay_all(subscription=subscription, from_another_process=True))
+                success(f"replayed {count} dead letter{'s' if count != 1 else ''}")
+                return
+            if not store.replay(letter_id, from_another_process=True):
+                raise CliError(f"no dead letter with id {letter_id!r}", hint="list them with archipel dlq list")
+    except BrokerNotShared as exc:
+        raise CliError(
+            f"not replayed: {exc}",
+            hint='set [brokers.default] provider = "database" (or "redis") in domain.toml',
+        ) from exc
     success(f"replayed dead letter {escape(str(letter_id))}")
 
 

@@ -157,6 +157,8 @@ class DatabaseBroker:
                 )
             self.engine = engine
             self._owns_engine = False
+        #: another process reaches these streams, unless they live in an in-memory SQLite database
+        self.shared_between_processes = not self.engine.is_memory
         prefix = str(self.config.get("table_prefix", "archipel_broker"))
         if not _IDENTIFIER.match(prefix):
             raise ConfigurationError(
