@@ -27,6 +27,7 @@ __all__ = [
     "DatabaseError",
     "DatabaseUnavailable",
     "SchemaMissingError",
+    "DatabaseBusy",
     "BrokerError",
     "BrokerUnavailable",
     "BrokerNotShared",
@@ -131,6 +132,10 @@ class DatabaseError(ArchipelError):
 
 class DatabaseUnavailable(DatabaseError):
     """The database could not be reached: check its address and that it runs."""
+
+
+class DatabaseBusy(DatabaseError):
+    """A lock or a statement timeout got in the way (another writer held it): try again later."""
 
 
 class SchemaMissingError(DatabaseError):

@@ -90,8 +90,12 @@ def test_replay_from_the_cli_reaches_the_server_or_keeps_the_letter(shelf: dict[
     assert served.returncode == 0, served.stderr
     with domain.domain_context():
         (letter,) = dead_letter_store(domain).list()
-    assert letter.attempts >= 1
+    assert letter.attempts == 1  # a business error: dead-lettered at once, not retried
     assert _where(domain, letter.subscription) == {"dlq"}
+    shown = _cli(shelf, "dlq", "inspect", letter.id)
+    assert shown.returncode == 0, shown.stderr
+    assert "InvalidOperation: no courier for parcel books" in shown.stdout
+    assert "traceback" in shown.stdout and "Traceback (most recent call last)" in shown.stdout
 
     replayed = _cli(shelf, "dlq", "replay", "--all")
     if shelf["kind"] == "inline":

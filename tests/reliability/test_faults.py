@@ -63,7 +63,8 @@ def test_crash_between_broker_publish_and_outbox_mark_sent(make_cluster):
 def test_poison_message_retries_dlq_fix_and_replay(make_cluster, tmp_path: Path):
     fix = tmp_path / "fixed"
     cluster = make_cluster(max_retries=2, retry_delay_seconds=0.05)
-    worker = cluster.start_worker(ARCHIPEL_TEST_FIX_FILE=str(fix))
+    # a transient error (TimeoutError): retried with backoff before the dead-letter queue
+    worker = cluster.start_worker(ARCHIPEL_TEST_FIX_FILE=str(fix), ARCHIPEL_TEST_TRANSIENT="1")
     cluster.deposit("poisoned", 1)
     cluster.deposit("poisoned", -5)  # the projector raises for this one until the fix
     cluster.deposit("poisoned", 1)  # parked behind it: order is kept
@@ -74,7 +75,7 @@ def test_poison_message_retries_dlq_fix_and_replay(make_cluster, tmp_path: Path)
     letter, parked = store.list()
     assert letter.attempts == 3 and "poison deposit 2 of poisoned" in (letter.error or "")
     assert parked.parked_behind == letter.id
-    assert worker.output().count("failed (attempt") == 2  # two retries, with backoff
+    assert worker.output().count(" — retry ") == 2  # two retries, with backoff
 
     fix.touch()  # deploy the fix
     assert store.replay_all() == 2

@@ -17,6 +17,7 @@ from rich.json import JSON
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from archipel.cli import _engine
 from archipel.cli._console import CliError, UsageError, confirm, out, success
@@ -112,7 +113,7 @@ def inspect(
     letter_id: Annotated[str, typer.Argument(metavar="ID", help="The dead letter id.")],
     domain: DomainOption = None,
 ) -> None:
-    """Show one dead letter: where it failed, why, and its payload as JSON."""
+    """Show one dead letter: where it failed, the error and its traceback, and the payload as JSON."""
     loaded = load_domain(domain)
     store = _store(loaded)
     with loaded.domain_context():
@@ -133,17 +134,14 @@ def inspect(
     ):
         facts.add_row(label, escape(str(value)))
     payload = JSON(json.dumps(letter.payload, default=str, indent=2))
+    summary = error_summary(letter.error, width=10_000)
+    trace = str(letter.error or "").strip()
+    parts: list[Any] = [facts, "", "[bold]error[/]", f"[red]{escape(summary)}[/]"]
+    if trace and trace != summary:
+        parts += ["", "[bold]traceback[/]", Text(trace, overflow="fold")]
     out().print(
         Panel(
-            Group(
-                facts,
-                "",
-                "[bold]error[/]",
-                f"[red]{escape(str(letter.error))}[/]",
-                "",
-                "[bold]payload[/]",
-                payload,
-            ),
+            Group(*parts, "", "[bold]payload[/]", payload),
             title=f"dead letter {escape(str(letter.id))}",
             title_align="left",
         )
