@@ -3,7 +3,7 @@
 Configured by the environment, so that the CLI, the server and the test
 process all open the same storage:
 
-- ``DURABLE_SHELF_DB``: an SQLite file (else everything is in memory);
+- ``DURABLE_SHELF_DB``: an SQLite file or a ``postgresql://`` URL (else everything is in memory);
 - ``DURABLE_SHELF_BROKER``: ``database`` (default), ``inline`` or a ``redis://`` URL;
 - ``DURABLE_SHELF_FIXED``: a path; the courier delivers once it exists, and
   raises :class:`archipel.errors.InvalidOperation` (a business error:
@@ -30,7 +30,12 @@ def config(db: str | None, broker: str | None) -> dict[str, Any]:
         broker_table: dict[str, Any] = {"provider": "redis", "URI": broker}
     else:
         broker_table = {"provider": broker}
-    storage = {"provider": "sqlite", "database_uri": f"sqlite:///{db}"} if db else {"provider": "memory"}
+    if db and db.startswith("postgresql"):
+        storage: dict[str, Any] = {"provider": "postgresql", "database_uri": db}
+    elif db:
+        storage = {"provider": "sqlite", "database_uri": f"sqlite:///{db}"}
+    else:
+        storage = {"provider": "memory"}
     return {
         "databases": {"default": storage},
         "event_store": storage,
