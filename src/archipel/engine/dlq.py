@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from archipel.engine.records import dead_letter_schema, ensure_tables
-from archipel.errors import BrokerNotShared, ExpectedVersionError
+from archipel.errors import BrokerNotShared, ExpectedVersionError, SchemaMissingError
 from archipel.query.q import Q
 from archipel.query.results import Criteria
 
@@ -163,6 +163,7 @@ class DeadLetterStore:
     """Dead letters of one domain (see the module docstring)."""
 
     def __init__(self, domain: Domain, *, create_tables: bool = True) -> None:
+        """The store of ``domain``; ``create_tables``: create the table first (the server does)."""
         if create_tables:
             ensure_tables(domain)
         self.domain = domain
@@ -174,6 +175,8 @@ class DeadLetterStore:
         tx = self.database.begin()
         try:
             return tx.query(self.schema, Criteria(q, order_by=("sequence",), limit=limit))  # type: ignore[no-any-return]
+        except SchemaMissingError:
+            return [], 0  # never set up: no dead letters yet
         finally:
             tx.rollback()
 
@@ -184,9 +187,12 @@ class DeadLetterStore:
         return [DeadLetter.from_record(r) for r in rows]
 
     def get(self, letter_id: str) -> DeadLetter | None:
+        """The dead letter ``letter_id``, or None (also before the table exists)."""
         tx = self.database.begin()
         try:
             found = tx.get(self.schema, letter_id)
+        except SchemaMissingError:
+            found = None
         finally:
             tx.rollback()
         return DeadLetter.from_record(found) if found is not None else None
@@ -268,6 +274,9 @@ class DeadLetterStore:
         try:
             done = sum(1 for letter_id in ids if tx.delete(self.schema, letter_id))
             tx.commit()
+        except SchemaMissingError:
+            tx.rollback()
+            return 0
         except BaseException:
             tx.rollback()
             raise
@@ -346,7 +355,10 @@ class DeadLetterStore:
 
 
 def dead_letter_store(domain: Domain) -> DeadLetterStore:
-    """The dead-letter store of ``domain`` (``list``/``get``/``replay``/``replay_all``/``purge``/``purge_all``)."""
+    """The dead-letter store of ``domain`` (``list``/``get``/``replay``/``replay_all``/``purge``/``purge_all``).
+
+    Creates no table: on a database the server never set up it reads as empty.
+    """
     if not domain.initialized:
         domain.init()
-    return DeadLetterStore(domain)
+    return DeadLetterStore(domain, create_tables=False)
