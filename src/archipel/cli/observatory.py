@@ -60,6 +60,15 @@ def observatory(
         str, typer.Option("--host", help="Address to bind; anything but loopback exposes the dashboard.")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port to listen on.")] = 9000,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            help="Another host name the dashboard is reached under (a proxy's); repeatable. "
+            "Loopback names and --host are always allowed.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the observatory dashboard: handlers, events, outbox and dead letters, live."""
     try:
@@ -81,7 +90,7 @@ def observatory(
     if not _wait_for_storage(domains):
         err().print("[dim]observatory stopped while waiting for the database or the broker[/]")
         return
-    app = create_app(domains)
+    app = create_app(domains, allowed_hosts=[host, *(allow_host or [])])
     url = f"http://{_browsable(host)}:{port}/"
     err().print(
         f"[bold]archipel observatory[/] for {escape(', '.join(d.name for d in domains))} at "
