@@ -31,7 +31,13 @@ from archipel.domain.wiring import prepare_model
 from archipel.errors import ConfigurationError, IncorrectUsageError
 from archipel.handling import dispatch
 from archipel.handling.repository import BaseRepository, ReadOnlyRepository, Repository
-from archipel.handling.state import current_message, current_priority, current_uow, dispatch_queue
+from archipel.handling.state import (
+    current_correlation_id,
+    current_message,
+    current_priority,
+    current_uow,
+    dispatch_queue,
+)
 from archipel.handling.unit_of_work import UnitOfWork, unit_of_work
 from archipel.ports.schema import ModelSchema
 from archipel.utils.naming import pascal_case, snake_case
@@ -359,7 +365,8 @@ class Domain(ElementDecorators):
                 values["correlation_id"] = pmeta.correlation_id or pmeta.id
                 values["causation_id"] = pmeta.id
             else:
-                values["correlation_id"] = message_id
+                # a request's correlation id (X-Correlation-ID, traceparent), else its own id
+                values["correlation_id"] = current_correlation_id.get() or message_id
 
     def process(self, command: Any, asynchronous: bool | None = None, priority: int | None = None) -> Any:
         """Handle ``command``; with sync processing, return the handler's result.

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from archipel.core.message import new_message_id, utcnow
-from archipel.handling.state import current_message, current_uow
+from archipel.handling.state import current_correlation_id, current_message, current_uow
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
@@ -109,7 +109,8 @@ class UnitOfWork:
             causation_id = meta.id
             priority = meta.priority  # events travel in the lane of what caused them
         else:
-            correlation_id = causation_id = None
+            # events raised outside any command: the request's correlation id, if any
+            correlation_id, causation_id = current_correlation_id.get(), None
             priority = 0
         events: list[Any] = []
         saved: list[Any] = []
