@@ -329,10 +329,10 @@ class DeadLetterStore:
         :class:`~archipel.errors.BrokerNotShared`, keeping the letter, when
         the broker cannot be reached from another process than the server's.
         """
-        broker = self._check_reachable(from_another_process)
         letter = self.get(letter_id)
         if letter is None:
             return False
+        broker = self._check_reachable(from_another_process)
         broker.publish(self._target_stream(letter), _mark_for(letter.payload, letter.subscription))
         self._delete([letter.id])
         return True
@@ -343,10 +343,12 @@ class DeadLetterStore:
         In chunks: each chunk is published, then deleted, so an error stops
         the replay with every letter not yet published still kept.
         """
-        broker = self._check_reachable(from_another_process)
         q = Q(subscription=subscription) if subscription else Q()
         rows, _ = self._query(q)
         letters = [DeadLetter.from_record(r) for r in rows]
+        if not letters:
+            return 0
+        broker = self._check_reachable(from_another_process)
         for start in range(0, len(letters), _REPLAY_CHUNK):
             chunk = letters[start : start + _REPLAY_CHUNK]
             broker.publish_many([(self._target_stream(x), _mark_for(x.payload, x.subscription)) for x in chunk])
