@@ -22,7 +22,7 @@ from archipel.cli._console import CliError, UsageError, out
 from archipel.cli._domain import DomainOption, load_domain
 from archipel.cli.dlq import print_table
 from archipel.errors import SchemaMissingError
-from archipel.ports.event_store import StoredMessage
+from archipel.port.event_store import StoredMessage
 
 __all__ = ["app", "causation_tree", "short_time", "tail"]
 

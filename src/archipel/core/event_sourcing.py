@@ -1,19 +1,16 @@
-"""Event sourcing: ``@apply`` methods and upcasters.
+"""Event sourcing: ``@apply`` methods.
 
 An event-sourced aggregate (``@domain.aggregate(is_event_sourced=True)``)
 changes its state only in ``@apply`` methods; ``raise_`` calls the matching
-one, and loading replays the stream through them. An *upcaster* turns an old
-version of an event's data into the next version when it is read.
+one, and loading replays the stream through them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
-from archipel.core.options import ElementOptions
-
-__all__ = ["apply", "collect_appliers", "BaseUpcaster"]
+__all__ = ["apply", "collect_appliers"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 APPLY_ATTR = "_archipel_applies"
@@ -43,21 +40,3 @@ def collect_appliers(cls: type, resolve: Callable[[Any], type | None]) -> dict[t
                 if event_cls is not None:
                     appliers[event_cls] = value
     return appliers
-
-
-class BaseUpcaster:
-    """Converts stored event data from ``from_version`` to ``to_version``.
-
-    Register with ``@domain.upcaster(event_type="Shop.OrderPlaced", from_version=1,
-    to_version=2)`` and implement ``upcast(self, data: dict) -> dict``.
-    """
-
-    _element_kind: ClassVar[str] = "upcaster"
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._meta = ElementOptions(cls._element_kind, cls.__name__)  # type: ignore[attr-defined]
-
-    def upcast(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Return ``data`` converted from ``from_version`` to ``to_version``."""
-        raise NotImplementedError

@@ -1,4 +1,4 @@
-"""``@handle`` and the handler base classes.
+"""``@handle`` and the common base of handler classes.
 
 A handler class groups methods decorated with ``@handle(MessageClass)``.
 ``Domain.init()`` turns those marks into routing tables once, so dispatch
@@ -15,10 +15,6 @@ __all__ = [
     "HandlerSpec",
     "handler_specs",
     "BaseHandler",
-    "BaseCommandHandler",
-    "BaseEventHandler",
-    "BaseProjector",
-    "BaseSubscriber",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -93,33 +89,3 @@ class BaseHandler:
         from archipel.core.options import ElementOptions
 
         cls._meta = ElementOptions(cls._element_kind, cls.__name__)  # type: ignore[attr-defined]
-
-
-class BaseCommandHandler(BaseHandler):
-    """Handles commands of one aggregate (``part_of``)."""
-
-    _element_kind: ClassVar[str] = "command_handler"
-
-
-class BaseEventHandler(BaseHandler):
-    """Reacts to events of a stream category (its aggregate's by default)."""
-
-    _element_kind: ClassVar[str] = "event_handler"
-
-
-class BaseProjector(BaseHandler):
-    """Keeps a projection (read model) up to date from events."""
-
-    _element_kind: ClassVar[str] = "projector"
-
-
-class BaseSubscriber(BaseHandler):
-    """Receives raw dict payloads from a broker stream (anti-corruption layer).
-
-    Subclasses implement ``__call__(self, payload: dict) -> None``.
-    """
-
-    _element_kind: ClassVar[str] = "subscriber"
-
-    def __call__(self, payload: dict[str, Any]) -> None:
-        raise NotImplementedError(f"{type(self).__name__} must implement __call__(payload)")

@@ -1,13 +1,12 @@
-"""Queries and query handlers: typed reads against projections."""
+"""Queries: typed read requests against projections, answered by a query handler."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from archipel.core.handler import BaseHandler
 from archipel.core.model import BaseModel
 
-__all__ = ["BaseQuery", "BaseQueryHandler"]
+__all__ = ["BaseQuery"]
 
 
 class BaseQuery(BaseModel):
@@ -15,9 +14,3 @@ class BaseQuery(BaseModel):
 
     _element_kind: ClassVar[str] = "query"
     _immutable: ClassVar[bool] = True
-
-
-class BaseQueryHandler(BaseHandler):
-    """Answers queries (``@handle(MyQuery)``) for a projection (``part_of``)."""
-
-    _element_kind: ClassVar[str] = "query_handler"

@@ -13,20 +13,20 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from archipel.core.aggregate import BaseAggregate
+from archipel.core.application_service import USE_CASE_ATTR, BaseApplicationService
 from archipel.core.command import BaseCommand
+from archipel.core.command_handler import BaseCommandHandler
+from archipel.core.domain_service import BaseDomainService
 from archipel.core.entity import BaseEntity
 from archipel.core.event import BaseEvent
-from archipel.core.event_sourcing import BaseUpcaster
-from archipel.core.handler import (
-    BaseCommandHandler,
-    BaseEventHandler,
-    BaseProjector,
-    BaseSubscriber,
-)
+from archipel.core.event_handler import BaseEventHandler
 from archipel.core.process_manager import BaseProcessManager
 from archipel.core.projection import BaseProjection
-from archipel.core.query import BaseQuery, BaseQueryHandler
-from archipel.core.services import USE_CASE_ATTR, BaseApplicationService, BaseDomainService
+from archipel.core.projector import BaseProjector
+from archipel.core.query import BaseQuery
+from archipel.core.query_handler import BaseQueryHandler
+from archipel.core.subscriber import BaseSubscriber
+from archipel.core.upcaster import BaseUpcaster
 from archipel.core.value_object import BaseValueObject
 from archipel.errors import ConfigurationError, IncorrectUsageError
 from archipel.fields.base import Field

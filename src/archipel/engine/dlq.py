@@ -38,10 +38,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from archipel.core.queryset import Criteria
 from archipel.engine.records import dead_letter_schema, ensure_tables
 from archipel.errors import BrokerNotShared, ExpectedVersionError, SchemaMissingError
-from archipel.query.q import Q
-from archipel.query.results import Criteria
+from archipel.utils.query import Q
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
@@ -131,7 +131,7 @@ def shared_between_processes(broker: Any) -> bool:
     """Whether another process with the same configuration reaches ``broker``'s streams.
 
     False for the inline broker (its streams live in one process); brokers
-    that do not say are assumed shared (see :mod:`archipel.ports.broker`).
+    that do not say are assumed shared (see :mod:`archipel.port.broker`).
     """
     return bool(getattr(broker, "shared_between_processes", True))
 

@@ -11,7 +11,7 @@ number is 0.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from archipel.engine.dlq import DeadLetterStore
 from archipel.engine.settings import EngineSettings
@@ -20,6 +20,7 @@ from archipel.errors import ArchipelError
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
+    from archipel.port.broker import BrokerAdmin
 
 __all__ = ["SubscriptionStatus", "subscription_status"]
 
@@ -45,7 +46,7 @@ def _sum(values: list[int | None]) -> int | None:
     return sum(v for v in values if v is not None)
 
 
-def _broker_numbers(broker: Any, streams: list[str], group: str) -> tuple[int | None, int | None]:
+def _broker_numbers(broker: BrokerAdmin, streams: list[str], group: str) -> tuple[int | None, int | None]:
     try:
         lag = _sum([broker.lag(s, group) for s in streams])
         pending = _sum([broker.pending(s, group) for s in streams])

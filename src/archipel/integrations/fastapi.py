@@ -12,18 +12,7 @@
 - :func:`register_exception_handlers` answers every error with one JSON shape
   (:data:`ERROR_SHAPE`), never with a stack trace:
 
-  ==========================================  ======  ========================
-  error                                       status  ``error``
-  ==========================================  ======  ========================
-  request not matching the endpoint (FastAPI)  422     ``invalid_request``
-  archipel ``ValidationError``                 400     ``validation_error``
-  ``ObjectNotFound``                           404     ``not_found``
-  ``ExpectedVersionError``                     409     ``conflict``
-  ``InvalidOperation`` / ``InvalidState``      422     ``invalid_operation``
-  ``HTTPException`` (routing, your own)        its     ``http_<status>``
-  anything else                                500     ``internal_error``
-  ==========================================  ======  ========================
-"""
+  ==========================================  ======  ================="""
 
 from __future__ import annotations
 
@@ -33,7 +22,6 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from archipel.domain.context import domain_context
 from archipel.errors import (
     ArchipelError,
     ExpectedVersionError,
@@ -42,7 +30,7 @@ from archipel.errors import (
     ObjectNotFound,
     ValidationError,
 )
-from archipel.handling.state import current_correlation_id
+from archipel.utils.globals import current_correlation_id, domain_context
 
 __all__ = [
     "CORRELATION_HEADER",
@@ -51,6 +39,7 @@ __all__ = [
     "ERROR_SHAPE",
     "error_body",
     "register_exception_handlers",
+    "error_responses",
 ]
 
 logger = logging.getLogger("archipel.http")
@@ -256,3 +245,53 @@ def register_exception_handlers(app: Any) -> None:
     except ImportError:  # plain Starlette: no request validation
         return
     app.add_exception_handler(RequestValidationError, request_invalid)
+
+
+# what each status answered by the handlers above means, for OpenAPI
+_ERROR_STATUSES: dict[int, str] = {
+    400: "Validation error (`error`: validation_error; `errors` maps each field to its "
+    "messages), or a malformed X-Correlation-ID/traceparent (invalid_header)",
+    404: "Not found: no element has this identity",
+    409: "Conflict: the element changed since it was read (stale version)",
+    422: "Invalid operation: the element's current state forbids it (invalid_operation); "
+    "or the request does not match the endpoint (invalid_request, `errors` by path)",
+}
+
+#: the one error body, as an OpenAPI schema (:data:`ERROR_SHAPE`)
+_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {
+        "error": {"type": "string"},
+        "message": {"type": "string"},
+        "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+        "correlation_id": {"type": "string"},
+    },
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the statuses :func:`register_exception_handlers` answers.
+
+    Pass it to a route so clients (and schema-based testers such as schemathesis)
+    see every status the route can return::
+
+        @app.post("/books", status_code=201, responses=error_responses(400, 422))
+
+    With no argument, all of 400, 404, 409 and 422. The bodies have the one
+    error shape (:data:`ERROR_SHAPE`). An unknown status is a ValueError
+    naming the ones allowed.
+    """
+    chosen = statuses or tuple(_ERROR_STATUSES)
+    unknown = [s for s in chosen if s not in _ERROR_STATUSES]
+    if unknown:
+        raise ValueError(
+            f"no archipel error answers {unknown}; use some of {sorted(_ERROR_STATUSES)}"
+        )
+    return {
+        status: {
+            "description": _ERROR_STATUSES[status],
+            "content": {"application/json": {"schema": _ERROR_SCHEMA}},
+        }
+        for status in chosen
+    }

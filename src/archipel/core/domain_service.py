@@ -1,27 +1,20 @@
-"""Domain services and application services.
+"""Domain services: business logic that spans several aggregates.
 
-A *domain service* holds business logic that spans several aggregates; its
-``@invariant.pre``/``@invariant.post`` rules are checked around every public
-method call. An *application service* coordinates a use case (the DDD
-alternative to command handlers); each ``@use_case`` method runs in its own
-unit of work.
+A domain service's ``@invariant.pre``/``@invariant.post`` rules are checked
+around every public method call.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from archipel.core.entity import _run_checks
 from archipel.core.invariant import collect_invariants
 from archipel.core.options import ElementOptions
 
-__all__ = ["BaseDomainService", "BaseApplicationService", "use_case", "USE_CASE_ATTR"]
-
-F = TypeVar("F", bound=Callable[..., Any])
-USE_CASE_ATTR = "_archipel_use_case"
-
+__all__ = ["BaseDomainService"]
 
 class BaseDomainService:
     """Base class of domain services; takes the aggregates it works on."""
@@ -63,19 +56,3 @@ def _guard(method: Callable[..., Any]) -> Callable[..., Any]:
 
     guarded._archipel_guarded = True  # type: ignore[attr-defined]
     return guarded
-
-
-def use_case(fn: F) -> F:
-    """Mark an application-service method as a use case (one unit of work per call)."""
-    setattr(fn, USE_CASE_ATTR, True)
-    return fn
-
-
-class BaseApplicationService:
-    """Base class of application services (``@use_case`` methods)."""
-
-    _element_kind: ClassVar[str] = "application_service"
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._meta = ElementOptions(cls._element_kind, cls.__name__)  # type: ignore[attr-defined]
