@@ -26,6 +26,7 @@ EXPECTED_ALL = [
     "BaseUpcaster",
     "BaseValueObject",
     "Domain",
+    "F",
     "Metadata",
     "Q",
     "QuerySet",
@@ -37,12 +38,23 @@ EXPECTED_ALL = [
     "handle",
     "invariant",
     "use_case",
+    "Engine",
+    "Index",
+    "Priority",
+    "current_priority",
+    "current_uow",
+    "g",
+    "get_version",
+    "has_domain_context",
+    "processing_priority",
+    "read",
     "__version__",
 ]
 
 FIELDS = [
     "String", "Text", "Integer", "Float", "Decimal", "Boolean", "Date", "DateTime",
     "Identifier", "Auto", "List", "Dict", "ValueObject", "HasMany", "HasOne", "Reference",
+    "Status",
 ]
 
 ERRORS = [

@@ -42,6 +42,7 @@ _FIELDS = (
     "domain",
     "priority",
     "asynchronous",
+    "extensions",
 )
 
 _FIELD_SET = frozenset(_FIELDS)
@@ -89,8 +90,27 @@ class Metadata:
     def headers(self, value: dict[str, Any] | None) -> None:
         self.__dict__["_headers"] = dict(value) if value else {}
 
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """Entries stamped by the domain's message enrichers (created on first use)."""
+        found = self.__dict__.get("_extensions")
+        if found is None:
+            found = self.__dict__["_extensions"] = {}
+        return found  # type: ignore[no-any-return]
+
+    @extensions.setter
+    def extensions(self, value: dict[str, Any] | None) -> None:
+        self.__dict__["_extensions"] = dict(value) if value else {}
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form (``time`` as ISO 8601)."""
+        """JSON-friendly form (``time`` as ISO 8601; ``extensions`` only when there are some)."""
+        data = self._to_dict()
+        extensions = self.__dict__.get("_extensions")
+        if extensions:
+            data["extensions"] = dict(extensions)
+        return data
+
+    def _to_dict(self) -> dict[str, Any]:
         time = self.time
         return {
             "id": self.id,
@@ -120,6 +140,9 @@ class Metadata:
         headers = values.pop("headers", None)
         if headers:
             values["_headers"] = dict(headers)
+        extensions = values.pop("extensions", None)
+        if extensions:
+            values["_extensions"] = dict(extensions)
         time = values.get("time")
         if isinstance(time, str):
             values["time"] = _dt.datetime.fromisoformat(time)
@@ -131,6 +154,8 @@ class Metadata:
         other.__dict__.update(self.__dict__)
         if "_headers" in other.__dict__:
             other.__dict__["_headers"] = dict(other.__dict__["_headers"])
+        if "_extensions" in other.__dict__:
+            other.__dict__["_extensions"] = dict(other.__dict__["_extensions"])
         return other
 
     def __repr__(self) -> str:
@@ -184,13 +209,9 @@ class BaseMessage(BaseModel):
         meta = message.get("metadata")
         if not meta:
             return cls._from_primitive(message.get("data") or {})
-        # _from_primitive without its hook: the stored envelope replaces a fresh one
-        obj = cls.__new__(cls)
+        # no _after_load hook: the stored envelope replaces a fresh one
+        obj = cls._fill_from_primitive(message.get("data") or {})
         values = obj.__dict__
-        get = (message.get("data") or {}).get
-        for name, convert in cls._from_primitive_items:
-            value = get(name)
-            values[name] = convert(value) if convert is not None else value
         values["_metadata"] = meta if isinstance(meta, Metadata) else Metadata.from_dict(meta)
         return obj
 

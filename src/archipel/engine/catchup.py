@@ -42,7 +42,7 @@ from archipel.engine.invoke import Batch, decode, run_message
 from archipel.engine.records import ensure_tables
 from archipel.fields import Float, Integer, String
 from archipel.fields.base import Field
-from archipel.ports.schema import ModelSchema
+from archipel.port.schema import ModelSchema
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain

@@ -4,13 +4,14 @@ Every handler of the domain is listed, whether or not the current
 configuration runs it through the server (``active``); ``lag`` and
 ``pending`` are summed over the subscription's broker streams (all
 partitions and lanes) and are ``None`` when they do not apply or the broker
-cannot say.
+cannot say. Reading creates nothing: on a database never set up every
+number is 0.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from archipel.engine.dlq import DeadLetterStore
 from archipel.engine.settings import EngineSettings
@@ -19,6 +20,7 @@ from archipel.errors import ArchipelError
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
+    from archipel.port.broker import BrokerAdmin
 
 __all__ = ["SubscriptionStatus", "subscription_status"]
 
@@ -44,7 +46,7 @@ def _sum(values: list[int | None]) -> int | None:
     return sum(v for v in values if v is not None)
 
 
-def _broker_numbers(broker: Any, streams: list[str], group: str) -> tuple[int | None, int | None]:
+def _broker_numbers(broker: BrokerAdmin, streams: list[str], group: str) -> tuple[int | None, int | None]:
     try:
         lag = _sum([broker.lag(s, group) for s in streams])
         pending = _sum([broker.pending(s, group) for s in streams])
@@ -61,7 +63,7 @@ def subscription_status(domain: Domain) -> list[SubscriptionStatus]:
     broker = domain.providers.brokers.get("default")
     active = {s.name for s in active_subscriptions(domain)}
     try:
-        store: DeadLetterStore | None = DeadLetterStore(domain)
+        store: DeadLetterStore | None = DeadLetterStore(domain, create_tables=False)
     except ArchipelError:
         store = None
     rows = []

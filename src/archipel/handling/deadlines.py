@@ -13,7 +13,7 @@ they run again on its retry — make compensating commands idempotent).
 Both are rows in the domain's default database
 (``archipel_<domain>_deadlines``), written in the unit of work that saves the
 instance: a deadline exists exactly when the state that asked for it was
-committed. :func:`fire_due_deadlines` (run by ``archipel server`` every
+committed. :func:`~archipel.handling.deadline_firing.fire_due_deadlines` (run by ``archipel server`` every
 ``[server] deadline_poll_seconds``, or called directly) delivers each due
 deadline in a unit of work that also marks its row fired, with optimistic
 concurrency: it fires once, even with several workers, and a process killed
@@ -22,7 +22,6 @@ before the commit leaves it pending, to fire after the restart.
 
 from __future__ import annotations
 
-import datetime as _dt
 import logging
 import time
 import uuid
@@ -30,22 +29,24 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from archipel.core.message import new_message_id, utcnow
-from archipel.errors import ExpectedVersionError, IncorrectUsageError
+from archipel.core.queryset import Criteria
 from archipel.fields import Dict, Float, Integer, String, Text
 from archipel.fields.base import Field
 from archipel.handling.decoding import decode_stored
-from archipel.ports.schema import ModelSchema
-from archipel.query.q import Q
-from archipel.query.results import Criteria
+from archipel.port.schema import ModelSchema
+from archipel.utils.query import Q
 
 if TYPE_CHECKING:
-    from archipel.domain.domain import Domain
-    from archipel.handling.dispatch import Route
+    from archipel.handling.protocols import DomainLike
 
 __all__ = [
+    "FIRED",
+    "FAILED",
+    "MAX_ATTEMPTS",
     "deadline_schema",
-    "fire_due_deadlines",
+    "deadline_table",
     "pending_deadlines",
+    "process_manager_name",
     "save_requests",
 ]
 
@@ -60,7 +61,7 @@ class _DeadlineRecord:
     """Marker class of the deadline table (records are plain dicts)."""
 
 
-def deadline_schema(domain: Domain) -> ModelSchema:
+def deadline_schema(domain: DomainLike) -> ModelSchema:
     """Deadlines (``kind="deadline"``) and compensations (``kind="compensation"``)."""
     fields: dict[str, Field] = {
         "id": String(identifier=True, max_length=64),
@@ -90,7 +91,12 @@ def deadline_schema(domain: Domain) -> ModelSchema:
 _ready: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
 
-def _schema(domain: Domain) -> ModelSchema:
+def deadline_table(domain: DomainLike) -> ModelSchema:
+    """The deadline table's schema, the table created on first use."""
+    return _schema(domain)
+
+
+def _schema(domain: DomainLike) -> ModelSchema:
     schema = deadline_schema(domain)
     database = domain.providers.database("default")
     try:
@@ -106,7 +112,7 @@ def _schema(domain: Domain) -> ModelSchema:
     return schema
 
 
-def _pm_name(cls: type) -> str:
+def process_manager_name(cls: type) -> str:
     """The process manager's name in its domain (stable across module moves and ``-m`` runs)."""
     return cls.__name__
 
@@ -124,7 +130,7 @@ def _as_stored(message: Any) -> dict[str, Any]:
     return message.to_message()  # type: ignore[no-any-return]
 
 
-def save_requests(domain: Domain, uow: Any, pm: Any, key: str, source: Any) -> None:
+def save_requests(domain: DomainLike, uow: Any, pm: Any, key: str, source: Any) -> None:
     """Write what a handler of ``pm`` asked for (deadlines, cancellations,
     compensations) in ``uow``'s default transaction; called after the handler."""
     values = pm.__dict__
@@ -136,7 +142,7 @@ def save_requests(domain: Domain, uow: Any, pm: Any, key: str, source: Any) -> N
         return
     schema = _schema(domain)
     tx = uow.transaction("default")
-    name = _pm_name(type(pm))
+    name = process_manager_name(type(pm))
     if cancel or used:
         rows, _ = tx.query(schema, Criteria(Q(process_manager=name, correlation=key, state=PENDING)))
         for row in rows:
@@ -165,7 +171,7 @@ def save_requests(domain: Domain, uow: Any, pm: Any, key: str, source: Any) -> N
         }, -1)
 
 
-def compensation_source(domain: Domain, uow: Any, pm: Any, key: str) -> Any:
+def compensation_source(domain: DomainLike, uow: Any, pm: Any, key: str) -> Any:
     """What ``pm.compensations()`` calls: the recorded, unused compensations, latest first."""
 
     def load() -> list[tuple[str, Any]]:
@@ -173,7 +179,7 @@ def compensation_source(domain: Domain, uow: Any, pm: Any, key: str) -> Any:
         tx = uow.transaction("default")
         rows, _ = tx.query(
             schema,
-            Criteria(Q(process_manager=_pm_name(type(pm)), correlation=key, kind="compensation", state=PENDING)),
+            Criteria(Q(process_manager=process_manager_name(type(pm)), correlation=key, kind="compensation", state=PENDING)),
         )
         rows.sort(key=lambda r: r.get("sequence") or 0, reverse=True)
         return [(str(r["id"]), decode_stored(domain, r["message"])) for r in rows]
@@ -181,103 +187,15 @@ def compensation_source(domain: Domain, uow: Any, pm: Any, key: str) -> Any:
     return load
 
 
-def pending_deadlines(domain: Domain, process_manager: type | None = None) -> list[dict[str, Any]]:
+def pending_deadlines(domain: DomainLike, process_manager: type | None = None) -> list[dict[str, Any]]:
     """Pending and failed deadlines (for status pages), earliest first."""
     schema = _schema(domain)
     tx = domain.providers.database("default").begin()
     try:
         q = Q(kind="deadline", state__in=[PENDING, FAILED])
         if process_manager is not None:
-            q = q & Q(process_manager=_pm_name(process_manager))
+            q = q & Q(process_manager=process_manager_name(process_manager))
         rows, _ = tx.query(schema, Criteria(q))
     finally:
         tx.commit()
     return sorted(rows, key=lambda r: r.get("due_at") or 0)
-
-
-def _route_for(domain: Domain, pm_name: str, message: Any) -> Route | None:
-    for route in domain.router.routes:
-        if (
-            route.kind == "process_manager"
-            and _pm_name(route.handler_cls) == pm_name
-            and route.spec.target is type(message)
-        ):
-            return route
-    return None
-
-
-def fire_due_deadlines(domain: Domain, now: float | _dt.datetime | None = None, limit: int = 100) -> int:
-    """Deliver every pending deadline due by ``now`` (default: now); return how many fired.
-
-    Each in its own unit of work, which marks the row fired: exactly once.
-    A handler error leaves it pending (retried on the next call) until
-    :data:`MAX_ATTEMPTS`, then marks it failed with the error.
-    """
-    from archipel.handling import dispatch
-    from archipel.handling.process_managers import advance_process_manager
-    from archipel.handling.unit_of_work import UnitOfWork
-
-    moment = now.timestamp() if isinstance(now, _dt.datetime) else (time.time() if now is None else now)
-    schema = _schema(domain)
-    database = domain.providers.database("default")
-    tx = database.begin()
-    try:
-        due, _ = tx.query(
-            schema, Criteria(Q(kind="deadline", state=PENDING, due_at__lte=moment), limit=limit)
-        )
-    finally:
-        tx.commit()
-    fired = 0
-    for row in sorted(due, key=lambda r: (r.get("due_at") or 0, r.get("sequence") or 0)):
-        message = decode_stored(domain, row["message"])
-        route = _route_for(domain, str(row["process_manager"]), message)
-        record = {k: v for k, v in row.items() if k != "_version"}
-        uow = UnitOfWork(domain, message)
-        from archipel.domain import context as _context
-        from archipel.handling.state import current_message, current_uow
-
-        uow_token = current_uow.set(uow)
-        msg_token = current_message.set(message)
-        try:
-            with _context.domain_context(domain):
-                if route is None:
-                    raise IncorrectUsageError(
-                        f"no process manager {row['process_manager']} of domain {domain.name!r} "
-                        f"handles {row['message_type']}: was it renamed or its handler removed?"
-                    )
-                advance_process_manager(domain, route, message, str(row["correlation"]))
-                # marked last: a write sent early would hold SQLite's lock while the
-                # handler's own commands (compensations) commit
-                record["state"] = FIRED
-                uow.transaction("default").save(schema, record, int(row["_version"]))
-                events = uow.commit()
-            fired += 1
-        except ExpectedVersionError:
-            uow.rollback()  # fired or cancelled meanwhile (another worker)
-            continue
-        except Exception as exc:
-            uow.rollback()
-            _failed(domain, schema, row, exc)
-            continue
-        finally:
-            current_uow.reset(uow_token)
-            current_message.reset(msg_token)
-        if events and domain.handles_events_inline:
-            with domain.domain_context():
-                dispatch.publish(events)
-    return fired
-
-
-def _failed(domain: Domain, schema: ModelSchema, row: dict[str, Any], exc: BaseException) -> None:
-    attempts = int(row.get("attempts") or 0) + 1
-    record = {k: v for k, v in row.items() if k != "_version"}
-    record.update(attempts=attempts, error=f"{type(exc).__name__}: {exc}")
-    if attempts >= MAX_ATTEMPTS:
-        record["state"] = FAILED
-    log.warning("deadline %s of %s failed (attempt %d): %s", row["id"], row["process_manager"], attempts, exc)
-    tx = domain.providers.database("default").begin()
-    try:
-        tx.save(schema, record, int(row["_version"]))
-        tx.commit()
-    except ExpectedVersionError:
-        tx.rollback()

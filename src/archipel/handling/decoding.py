@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from archipel.errors import ConfigurationError, DeserializationError
 
 if TYPE_CHECKING:
-    from archipel.domain.domain import Domain
+    from archipel.handling.protocols import DomainLike
 
 __all__ = [
     "Upcasting",
@@ -56,7 +56,7 @@ class Upcasting:
         self.current = current
 
 
-def _base_of(domain: Domain, upcaster: Any, event_type: Any) -> str:
+def _base_of(domain: DomainLike, upcaster: Any, event_type: Any) -> str:
     """The ``<Domain>.<Name>`` an upcaster's ``event_type`` names (class, class name or type)."""
     if isinstance(event_type, type):
         type_string = getattr(getattr(event_type, "_meta", None), "type_string", None)
@@ -80,7 +80,7 @@ def _base_of(domain: Domain, upcaster: Any, event_type: Any) -> str:
     )
 
 
-def build_upcasters(domain: Domain) -> Upcasting:
+def build_upcasters(domain: DomainLike) -> Upcasting:
     """Check and index the domain's upcasters (called by ``init()``).
 
     Raises ``ConfigurationError`` for a missing or non-positive version, a
@@ -136,7 +136,7 @@ def build_upcasters(domain: Domain) -> Upcasting:
     return Upcasting(steps, current)
 
 
-def _upcasting(domain: Domain) -> Upcasting:
+def _upcasting(domain: DomainLike) -> Upcasting:
     found: Upcasting | None = getattr(domain, "_upcasting", None)
     if found is None:
         found = build_upcasters(domain)
@@ -144,7 +144,7 @@ def _upcasting(domain: Domain) -> Upcasting:
     return found
 
 
-def current_type(domain: Domain, type_string: str) -> str | None:
+def current_type(domain: DomainLike, type_string: str) -> str | None:
     """The registered type string for any version of ``type_string``; None if the domain lacks it."""
     if type_string in domain.router.messages:
         return type_string
@@ -155,7 +155,7 @@ def current_type(domain: Domain, type_string: str) -> str | None:
     return None if newest is None else f"{base}.v{newest}"
 
 
-def decode_stored(domain: Domain, stored: dict[str, Any]) -> Any:
+def decode_stored(domain: DomainLike, stored: dict[str, Any]) -> Any:
     """The typed message for ``stored``, upcast to the registered version.
 
     Raises :class:`~archipel.errors.DeserializationError` when the domain
@@ -170,15 +170,18 @@ def decode_stored(domain: Domain, stored: dict[str, Any]) -> Any:
             return cls.from_message(stored)
         except Exception as exc:
             raise DeserializationError(
-                f"stored {type_string} (id {metadata.get('id')}) does not fit {cls.__name__}: {exc}"
+                str(metadata.get("id")), f"{type_string} does not fit {cls.__name__}: {exc}",
+                {"type": type_string, "stream": metadata.get("stream")},
             ) from exc
     base, version = split_type(type_string)
     upcasting = _upcasting(domain)
     newest = upcasting.current.get(base)
     if newest is None:
         raise DeserializationError(
-            f"stored message {metadata.get('id')} has type {type_string!r}, which domain "
-            f"{domain.name!r} does not know: register its class (or remove the message)"
+            str(metadata.get("id")),
+            f"type {type_string!r} is unknown to domain {domain.name!r}: register its class "
+            "(or remove the message)",
+            {"type": type_string, "stream": metadata.get("stream")},
         )
     chain = upcasting.steps.get(base, {})
     data = dict(stored.get("data") or {})
@@ -188,10 +191,11 @@ def decode_stored(domain: Domain, stored: dict[str, Any]) -> Any:
             step = chain.get(current)
             if step is None:
                 raise DeserializationError(
-                    f"stored {type_string} (id {metadata.get('id')}) cannot be read: no upcaster "
-                    f"from {base} v{current} towards the registered v{newest}; add "
-                    f"@{domain.snake_name}.upcaster(event_type=..., from_version={current}, "
-                    f"to_version=...)"
+                    str(metadata.get("id")),
+                    f"{type_string} cannot be read: no upcaster from {base} v{current} towards "
+                    f"the registered v{newest}; add @{domain.snake_name}.upcaster("
+                    f"event_type=..., from_version={current}, to_version=...)",
+                    {"type": type_string, "stream": metadata.get("stream")},
                 )
             next_version, upcaster = step
             data = upcaster().upcast(data)
@@ -203,11 +207,12 @@ def decode_stored(domain: Domain, stored: dict[str, Any]) -> Any:
         raise
     except Exception as exc:
         raise DeserializationError(
-            f"stored {type_string} (id {metadata.get('id')}) failed to upcast to v{newest}: {exc}"
+            str(metadata.get("id")), f"{type_string} failed to upcast to v{newest}: {exc}",
+            {"type": type_string, "stream": metadata.get("stream")},
         ) from exc
 
 
-def message_from_stored(domain: Domain, stored: dict[str, Any]) -> Any:
+def message_from_stored(domain: DomainLike, stored: dict[str, Any]) -> Any:
     """Like :func:`decode_stored`, but None for a type the domain does not know at all."""
     base, _ = split_type(str((stored.get("metadata") or {}).get("type") or ""))
     if base not in _upcasting(domain).current:

@@ -15,28 +15,28 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from archipel.handling.state import dispatch_queue
+from archipel.utils.globals import dispatch_queue
 
 if TYPE_CHECKING:
-    from archipel.domain.domain import Domain
+    from archipel.handling.protocols import DomainLike
 
 __all__ = ["Route", "hub_domains", "join_hub", "leave_hub", "publish", "drain_after", "deliver"]
 
-_HUB: list[Domain] = []
+_HUB: list[DomainLike] = []
 
 
-def join_hub(domain: Domain) -> None:
+def join_hub(domain: DomainLike) -> None:
     """Make ``domain`` receive events committed by co-located domains."""
     if domain not in _HUB:
         _HUB.append(domain)
 
 
-def leave_hub(domain: Domain) -> None:
+def leave_hub(domain: DomainLike) -> None:
     if domain in _HUB:
         _HUB.remove(domain)
 
 
-def hub_domains() -> list[Domain]:
+def hub_domains() -> list[DomainLike]:
     """The initialised domains of this process."""
     return list(_HUB)
 
@@ -44,13 +44,13 @@ def hub_domains() -> list[Domain]:
 class Route:
     """One subscription: deliver events of ``type_string`` to a handler method."""
 
-    __slots__ = ("kind", "domain", "handler_cls", "method", "target_cls", "spec", "name", "category")
+    __slots__ = ("kind", "domain", "handler_cls", "method", "target_cls", "spec", "name", "category", "idempotent")
 
     def __init__(
         self,
         *,
         kind: str,
-        domain: Domain,
+        domain: DomainLike,
         handler_cls: type,
         method: Callable[..., Any],
         target_cls: type | None,
@@ -65,6 +65,8 @@ class Route:
         self.spec = spec
         self.category = category
         self.name = f"{handler_cls.__module__}.{handler_cls.__qualname__}"
+        #: ``idempotent=True``: a redelivered message (same id) is handled once, in sync mode too
+        self.idempotent = bool(getattr(getattr(handler_cls, "_meta", None), "extra", {}).get("idempotent"))
 
     def convert(self, event: Any) -> Any:
         """The event as an instance of this route's class (the consumer's own class)."""
@@ -95,7 +97,7 @@ def deliver(event: Any) -> None:
             _deliver_upcast(domain, event, category, type_string)
 
 
-def _deliver_upcast(domain: Domain, event: Any, category: str, type_string: str) -> None:
+def _deliver_upcast(domain: DomainLike, event: Any, category: str, type_string: str) -> None:
     """Deliver another domain's older version of an event this domain knows newer."""
     from archipel.handling.decoding import current_type, decode_stored
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
+from archipel.core.queryset import Criteria, ResultSet
 from archipel.errors import IncorrectUsageError, NotSupportedError, ObjectNotFound
 from archipel.handling.decoding import decode_stored
 from archipel.handling.repository import BaseRepository
@@ -28,7 +29,6 @@ from archipel.handling.snapshots import (
     write_snapshot,
 )
 from archipel.handling.unit_of_work import run_quietly
-from archipel.query.results import Criteria, ResultSet
 
 __all__ = ["EventSourcedRepository", "replay"]
 

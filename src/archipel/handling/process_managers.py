@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from archipel.handling.deadlines import compensation_source, save_requests
 from archipel.handling.repository import BaseRepository
-from archipel.handling.state import current_uow
 from archipel.handling.unit_of_work import unit_of_work
+from archipel.utils.globals import uow_var
 
 if TYPE_CHECKING:
-    from archipel.domain.domain import Domain
     from archipel.handling.dispatch import Route
+    from archipel.handling.protocols import DomainLike
 
 __all__ = [
     "ProcessManagerRepository",
@@ -46,7 +46,7 @@ def correlation_value(spec: Any, message: Any) -> Any:
     return getattr(message, field, None)
 
 
-def advance_process_manager(domain: Domain, route: Route, message: Any, key: str) -> None:
+def advance_process_manager(domain: DomainLike, route: Route, message: Any, key: str) -> None:
     """Load the instance for ``key``, run the handler, save it — in the active unit of work.
 
     Shared by the synchronous path below and the engine's batches.
@@ -62,7 +62,7 @@ def advance_process_manager(domain: Domain, route: Route, message: Any, key: str
         object.__setattr__(pm, "_correlation_id", key)
     elif pm.is_complete:
         return
-    uow = current_uow.get()
+    uow = uow_var.get()
     values = pm.__dict__
     if uow is not None:
         values["_compensation_source"] = compensation_source(domain, uow, pm, key)
@@ -77,7 +77,7 @@ def advance_process_manager(domain: Domain, route: Route, message: Any, key: str
     repo.add(pm)
 
 
-def run_process_manager(domain: Domain, route: Route, message: Any) -> None:
+def run_process_manager(domain: DomainLike, route: Route, message: Any) -> None:
     """Deliver ``message`` to a process manager in its own unit of work, then dispatch."""
     from archipel.handling import dispatch
 

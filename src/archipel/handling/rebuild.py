@@ -39,13 +39,13 @@ from archipel.errors import IncorrectUsageError
 from archipel.fields import Float, Integer, String, Text
 from archipel.fields.base import Field
 from archipel.handling.decoding import current_type, decode_stored
-from archipel.handling.state import current_message, current_uow
 from archipel.handling.unit_of_work import UnitOfWork
-from archipel.ports.schema import ModelSchema
+from archipel.port.schema import ModelSchema
+from archipel.utils.globals import current_message, uow_var
 
 if TYPE_CHECKING:
-    from archipel.domain.domain import Domain
     from archipel.handling.dispatch import Route
+    from archipel.handling.protocols import DomainLike
 
 __all__ = [
     "RebuildResult",
@@ -88,7 +88,7 @@ class _RebuildRecord:
     """Marker class of the rebuild-record table (records are plain dicts)."""
 
 
-def rebuild_schema(domain: Domain) -> ModelSchema:
+def rebuild_schema(domain: DomainLike) -> ModelSchema:
     """The table of rebuild outcomes, one row per projection."""
     fields: dict[str, Field] = {
         "id": String(identifier=True, max_length=255),
@@ -111,7 +111,7 @@ def rebuild_schema(domain: Domain) -> ModelSchema:
     )
 
 
-def _record(domain: Domain, name: str, **values: Any) -> None:
+def _record(domain: DomainLike, name: str, **values: Any) -> None:
     schema = rebuild_schema(domain)
     database = domain.providers.database("default")
     database.setup([schema])
@@ -127,9 +127,9 @@ def _record(domain: Domain, name: str, **values: Any) -> None:
         raise
 
 
-def rebuild_records(domain: Domain) -> dict[str, dict[str, Any]]:
+def rebuild_records(domain: DomainLike) -> dict[str, dict[str, Any]]:
     """The last rebuild outcome of each projection, by projection name."""
-    from archipel.query.results import Criteria
+    from archipel.core.queryset import Criteria
 
     schema = rebuild_schema(domain)
     database = domain.providers.database("default")
@@ -142,7 +142,7 @@ def rebuild_records(domain: Domain) -> dict[str, dict[str, Any]]:
     return {str(row["id"]): row for row in rows}
 
 
-def _projection(domain: Domain, projection_cls: Any) -> Any:
+def _projection(domain: DomainLike, projection_cls: Any) -> Any:
     registered = domain.registry.of_kind("projection").get(getattr(projection_cls, "__name__", ""))
     if registered is None or registered is not projection_cls:
         raise IncorrectUsageError(
@@ -152,7 +152,7 @@ def _projection(domain: Domain, projection_cls: Any) -> Any:
     return projection_cls
 
 
-def projector_routes(domain: Domain, projection_cls: Any) -> list[Route]:
+def projector_routes(domain: DomainLike, projection_cls: Any) -> list[Route]:
     """The routes of every projector writing ``projection_cls`` (inline ones included)."""
     _projection(domain, projection_cls)
     return [
@@ -162,7 +162,7 @@ def projector_routes(domain: Domain, projection_cls: Any) -> list[Route]:
     ]
 
 
-def projection_categories(domain: Domain, projection_cls: Any) -> list[str]:
+def projection_categories(domain: DomainLike, projection_cls: Any) -> list[str]:
     """The stream categories the projection's projectors read, in declaration order."""
     return list(dict.fromkeys(route.category for route in projector_routes(domain, projection_cls)))
 
@@ -172,7 +172,7 @@ class _RebuildUnitOfWork(UnitOfWork):
 
     __slots__ = ("known", "projection", "table_complete")
 
-    def __init__(self, domain: Domain, projection: Any, known: dict[Any, Any], complete: bool) -> None:
+    def __init__(self, domain: DomainLike, projection: Any, known: dict[Any, Any], complete: bool) -> None:
         super().__init__(domain, None)
         self.projection = projection
         #: identity -> row object, for every row the rebuild wrote so far
@@ -215,7 +215,7 @@ class _Reads:
 
 
 def rebuild_projection(
-    domain: Domain,
+    domain: DomainLike,
     projection_cls: Any,
     batch_size: int = 500,
     progress: Callable[[int, int], None] | None = None,
@@ -255,7 +255,7 @@ def rebuild_projection(
 
 
 def _replay(
-    domain: Domain,
+    domain: DomainLike,
     projection_cls: Any,
     routes: list[Route],
     categories: list[str],
@@ -296,7 +296,7 @@ def _replay(
 
 
 def _batches(
-    domain: Domain,
+    domain: DomainLike,
     store: Any,
     projection_cls: Any,
     schema: ModelSchema,
@@ -323,7 +323,7 @@ def _batches(
                 break
             after = int(page[-1]["metadata"]["global_position"])
             uow = _RebuildUnitOfWork(domain, projection_cls, known, len(known) < KNOWN_ROWS_LIMIT)
-            uow_token = current_uow.set(uow)
+            uow_token = uow_var.set(uow)
             msg_token = current_message.set(None)
             handled: list[str] = []
             try:
@@ -353,7 +353,7 @@ def _batches(
                 uow.rollback()
                 raise
             finally:
-                current_uow.reset(uow_token)
+                uow_var.reset(uow_token)
                 current_message.reset(msg_token)
             if len(known) < KNOWN_ROWS_LIMIT:
                 for obj in written:
@@ -386,7 +386,7 @@ def _mark(uow: UnitOfWork, subscriptions: list[str], ids: list[str]) -> None:
 
 
 def rebuild_all_projections(
-    domain: Domain, batch_size: int = 500
+    domain: DomainLike, batch_size: int = 500
 ) -> dict[str, RebuildResult]:
     """Rebuild every projection that has projectors: ``{projection name: result}``."""
     results: dict[str, RebuildResult] = {}

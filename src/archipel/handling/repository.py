@@ -8,19 +8,20 @@ Reads see the unit of work's own changes (identity map first).
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from archipel.core.options import ElementOptions
-from archipel.errors import IncorrectUsageError, ObjectNotFound, TooManyObjects
+from archipel.core.queryset import Criteria, QuerySet, ResultSet
+from archipel.errors import IncorrectUsageError, ObjectNotFound, TooManyObjects, ValidationError
 from archipel.fields.base import FieldError
 from archipel.fields.simple import Identifier
-from archipel.handling.state import current_uow
-from archipel.query.q import Q
-from archipel.query.results import Criteria, QuerySet, ResultSet
+from archipel.utils.globals import uow_var
+from archipel.utils.query import Q
 
 if TYPE_CHECKING:
-    from archipel.domain.domain import Domain
-    from archipel.ports.schema import ModelSchema
+    from archipel.handling.protocols import DomainLike
+    from archipel.port.schema import ModelSchema
 
 __all__ = ["BaseRepository", "Repository", "ReadOnlyRepository"]
 
@@ -42,7 +43,7 @@ class BaseRepository(Generic[T]):
         # each repository class has its own options (``part_of``) for the registry
         cls._meta = ElementOptions(cls._element_kind, cls.__name__)
 
-    def __init__(self, domain: Domain, cls: type[T], schema: ModelSchema) -> None:
+    def __init__(self, domain: DomainLike, cls: type[T], schema: ModelSchema) -> None:
         self.domain = domain
         self.cls = cls
         self.schema = schema
@@ -59,7 +60,7 @@ class BaseRepository(Generic[T]):
 
     # -- unit of work plumbing ---------------------------------------------
     def _uow(self) -> Any:
-        uow = current_uow.get()
+        uow = uow_var.get()
         if uow is not None and uow.domain is self.domain:
             return uow
         return None
@@ -103,13 +104,31 @@ class BaseRepository(Generic[T]):
 
     # -- reading -----------------------------------------------------------
     def _stored_identity(self, identity: Any) -> Any:
+        """``identity`` as stored; a value no identity can be (a dict, a list...) is a ValidationError.
+
+        A scalar the field cannot cast (``"twelve"`` for an integer identity)
+        matches nothing; a structure (from a request body) is the caller's
+        error: 400 over HTTP, never a crash in the identity map.
+        """
         field = self._id_field_obj
         if field is None:
+            try:
+                hash(identity)
+            except TypeError:
+                raise self._bad_identity(identity) from None
             return identity
         try:
             return field.cast(identity)
         except FieldError:
-            return identity  # matches nothing
+            if isinstance(identity, str | int | float | uuid.UUID):
+                return identity  # a scalar of the wrong form matches nothing
+            raise self._bad_identity(identity) from None
+
+    def _bad_identity(self, identity: Any) -> ValidationError:
+        # the value itself is not echoed: it comes from a request and may be large
+        return ValidationError(
+            {self._id_field: [f"is not a valid {self.cls.__name__} identity ({type(identity).__name__})"]}
+        )
 
     def get_or_none(self, identity: Any) -> T | None:
         """The object with this identity, or None."""

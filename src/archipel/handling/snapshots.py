@@ -32,7 +32,7 @@ from archipel.errors import (
 from archipel.handling.decoding import decode_stored
 
 if TYPE_CHECKING:
-    from archipel.domain.domain import Domain
+    from archipel.handling.protocols import DomainLike
 
 __all__ = [
     "Snapshot",
@@ -61,7 +61,7 @@ def snapshot_stream(category: str, identity: Any) -> str:
     return f"{category}:snapshot-{identity}"
 
 
-def snapshot_threshold(domain: Domain) -> int:
+def snapshot_threshold(domain: DomainLike) -> int:
     """Events a load may replay before it writes a snapshot (0: never automatically)."""
     value = domain.config.get("snapshot_threshold", 10)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -123,7 +123,7 @@ def _fingerprint(cls: Any) -> str:
     return str(found)
 
 
-def latest_snapshot(domain: Domain, cls: Any, identity: Any) -> Any:
+def latest_snapshot(domain: DomainLike, cls: Any, identity: Any) -> Any:
     """The aggregate restored from its latest usable snapshot, or None.
 
     None when there is no snapshot, or when the latest was taken with a
@@ -166,7 +166,7 @@ def snapshot_of(obj: Any) -> TakenSnapshot:
     return TakenSnapshot(cls, values[cls._id_field], values.get("_version", -1), obj.to_dict())
 
 
-def write_snapshot(domain: Domain, taken: TakenSnapshot) -> bool:
+def write_snapshot(domain: DomainLike, taken: TakenSnapshot) -> bool:
     """Store ``taken``; False when there is nothing to store or it is stored already.
 
     The message id is derived from the stream and version, so two processes
@@ -192,7 +192,7 @@ def write_snapshot(domain: Domain, taken: TakenSnapshot) -> bool:
         return False  # a concurrent load wrote one at the same moment: either will do
 
 
-def _check_event_sourced(domain: Domain, cls: Any) -> None:
+def _check_event_sourced(domain: DomainLike, cls: Any) -> None:
     registered: Any = domain.registry.of_kind("aggregate").get(getattr(cls, "__name__", ""))
     if registered is None or registered is not cls:
         raise IncorrectUsageError(
@@ -205,7 +205,7 @@ def _check_event_sourced(domain: Domain, cls: Any) -> None:
         )
 
 
-def create_snapshot(domain: Domain, cls: Any, identity: Any) -> bool:
+def create_snapshot(domain: DomainLike, cls: Any, identity: Any) -> bool:
     """Snapshot one aggregate from a full replay of its stream (ignoring older snapshots).
 
     Raises ``ObjectNotFound`` when the aggregate has no events.
@@ -219,7 +219,7 @@ def create_snapshot(domain: Domain, cls: Any, identity: Any) -> bool:
     return write_snapshot(domain, snapshot_of(obj))
 
 
-def aggregate_identities(domain: Domain, cls: Any) -> Iterator[str]:
+def aggregate_identities(domain: DomainLike, cls: Any) -> Iterator[str]:
     """The identities of every stored ``cls`` aggregate, in order of first event."""
     _check_event_sourced(domain, cls)
     category = cls._meta.stream_category
@@ -240,7 +240,7 @@ def aggregate_identities(domain: Domain, cls: Any) -> Iterator[str]:
 
 
 def create_snapshots(
-    domain: Domain, cls: Any, progress: Callable[[int], None] | None = None
+    domain: DomainLike, cls: Any, progress: Callable[[int], None] | None = None
 ) -> int:
     """Snapshot every aggregate of ``cls``; return how many snapshots were written.
 
@@ -255,7 +255,7 @@ def create_snapshots(
     return count
 
 
-def create_all_snapshots(domain: Domain) -> dict[str, int]:
+def create_all_snapshots(domain: DomainLike) -> dict[str, int]:
     """Snapshot every aggregate of every event-sourced class: ``{class name: count}``."""
     return {
         cls.__name__: create_snapshots(domain, cls)

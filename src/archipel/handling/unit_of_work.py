@@ -15,10 +15,13 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from archipel.core.message import new_message_id, utcnow
-from archipel.handling.state import current_message, current_uow
+from archipel.core.model import stamp_dates
+from archipel.errors import IncorrectUsageError
+from archipel.handling.dispatch import publish
+from archipel.utils.globals import active_domain, current_correlation_id, current_message, uow_var
 
 if TYPE_CHECKING:
-    from archipel.domain.domain import Domain
+    from archipel.handling.protocols import DomainLike
 
 __all__ = ["UnitOfWork", "run_quietly", "unit_of_work"]
 
@@ -35,7 +38,16 @@ def run_quietly(actions: list[Any]) -> None:
 
 
 class UnitOfWork:
-    """Tracks changed objects of one domain and commits them together."""
+    """Tracks changed objects of one domain and commits them together.
+
+    Handlers run in one automatically. Elsewhere, as in Protean::
+
+        with UnitOfWork():               # the active domain (current_domain)
+            repo = current_domain.repository_for(Account)
+            repo.add(account)
+        # committed here (rolled back if the block raised); its events are then
+        # dispatched to the domain's sync handlers
+    """
 
     __slots__ = (
         "domain",
@@ -47,10 +59,19 @@ class UnitOfWork:
         "committed_events",
         "processed_as",
         "_after_commit",
+        "_token",
     )
 
-    def __init__(self, domain: Domain, message: Any = None) -> None:
+    def __init__(self, domain: DomainLike | None = None, message: Any = None) -> None:
+        if domain is None:
+            domain = active_domain()
+            if domain is None:
+                raise IncorrectUsageError(
+                    "UnitOfWork() needs a domain: use it inside `with domain.domain_context():` "
+                    "or pass it, UnitOfWork(domain)"
+                )
         self.domain = domain
+        self._token: Any = None
         self.message = message
         # (class, identity) -> object, in insertion order
         self._tracked: dict[tuple[type, Any], Any] = {}
@@ -79,6 +100,31 @@ class UnitOfWork:
         if actions:
             self._after_commit = None
             run_quietly(actions)
+
+    # -- `with UnitOfWork():` ---------------------------------------------------
+    def __enter__(self) -> UnitOfWork:
+        self._token = uow_var.set(self)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            if exc_type is None:
+                events = self.commit()
+            else:
+                self.rollback()
+                return
+        except BaseException:
+            self.rollback()
+            raise
+        finally:
+            uow_var.reset(self._token)
+        if events and self.domain.handles_events_inline:
+            publish(events)
+
+    @property
+    def in_progress(self) -> bool:
+        """True while this unit of work is the active one (inside its ``with`` block)."""
+        return uow_var.get() is self
 
     # -- tracking ----------------------------------------------------------
     def track(self, obj: Any, identity: Any) -> None:
@@ -141,7 +187,8 @@ class UnitOfWork:
             causation_id = meta.id
             priority = meta.priority  # events travel in the lane of what caused them
         else:
-            correlation_id = causation_id = None
+            # events raised outside any command: the request's correlation id, if any
+            correlation_id, causation_id = current_correlation_id.get(), None
             priority = 0
         events: list[Any] = []
         saved: list[Any] = []
@@ -173,6 +220,11 @@ class UnitOfWork:
                 if kind == "event_sourced":
                     saved.append(obj)
                     continue
+                if obj._stamps:
+                    stamp_dates(obj, values.get("_version", -1) == -1)
+                if kind == "aggregate" and domain.aggregate_enrichers:
+                    for enrich in domain.aggregate_enrichers:
+                        enrich(obj)  # audit fields, stamped just before the save
                 tx = transactions.get(schema.database) or self.transaction(schema.database)
                 record = obj.to_dict()
                 if kind == "aggregate":
@@ -279,13 +331,13 @@ class UnitOfWork:
 
 
 @contextmanager
-def unit_of_work(domain: Domain, message: Any = None) -> Iterator[UnitOfWork]:
+def unit_of_work(domain: DomainLike, message: Any = None) -> Iterator[UnitOfWork]:
     """Run the block in a new unit of work; commit on success, roll back on error.
 
     The committed events are in ``uow.committed_events`` afterwards.
     """
     uow = UnitOfWork(domain, message)
-    token = current_uow.set(uow)
+    token = uow_var.set(uow)
     message_token = current_message.set(message) if message is not None else None
     try:
         yield uow
@@ -294,6 +346,6 @@ def unit_of_work(domain: Domain, message: Any = None) -> Iterator[UnitOfWork]:
         uow.rollback()
         raise
     finally:
-        current_uow.reset(token)
+        uow_var.reset(token)
         if message_token is not None:
             current_message.reset(message_token)

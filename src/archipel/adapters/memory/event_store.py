@@ -22,7 +22,7 @@ from typing import Any
 
 from archipel.adapters.memory._copy import STORE_LOCK, clone
 from archipel.errors import ExpectedVersionError
-from archipel.ports.event_store import StoredMessage
+from archipel.port.event_store import StoredMessage
 
 __all__ = ["MemoryEventStore", "category_of"]
 
@@ -53,6 +53,7 @@ class MemoryEventStore:
         self._correlation: list[str | None] = []
         self._causation: list[str | None] = []
         self._headers: list[dict[str, Any] | None] = []
+        self._extensions: list[dict[str, Any] | None] = []
         self._domain: list[str | None] = []
         self._priority: list[int] = []
         self._data: list[dict[str, Any]] = []
@@ -133,6 +134,8 @@ class MemoryEventStore:
             self._correlation.append(correlation_id)
             self._causation.append(meta.causation_id)
             self._headers.append(values.get("_headers") or None)
+            extensions = values.get("_extensions")
+            self._extensions.append(dict(extensions) if extensions else None)
             self._domain.append(meta.domain)
             self._priority.append(meta.priority)
             self._data.append(message.to_dict())
@@ -166,6 +169,9 @@ class MemoryEventStore:
             "domain": self._domain[index],
             "priority": self._priority[index],
         }
+        extensions = self._extensions[index]
+        if extensions:
+            metadata["extensions"] = dict(extensions)
         return {"metadata": metadata, "data": clone(self._data[index])}
 
     def _walk(self, last: int | None, links: list[int], stop_below: int = _NONE) -> list[int]:

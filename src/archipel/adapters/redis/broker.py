@@ -36,7 +36,7 @@ from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.retry import Retry
 
 from archipel.errors import BrokerError, BrokerUnavailable, ConfigurationError
-from archipel.ports.broker import Entry, PublishCallback
+from archipel.port.broker import Entry, PublishCallback
 
 __all__ = ["RedisBroker"]
 
@@ -75,6 +75,8 @@ class RedisBroker:
     #: entries are shared between processes: ``archipel server`` delivers them,
     #: never the publishing process
     delivers_inline = False
+    #: every process with the URL reaches the same streams (``archipel dlq replay`` relies on it)
+    shared_between_processes = True
 
     def __init__(self, name: str = "default", config: dict[str, Any] | None = None) -> None:
         self.name = name

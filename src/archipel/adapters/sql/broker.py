@@ -4,7 +4,7 @@
 SQLite or PostgreSQL database (``database = "<name>"``, default
 ``"default"``; or its own ``database_uri``), so the async pipeline — outbox,
 relay, subscriptions — runs with no server besides the database. Same
-contract as Redis Streams (:mod:`archipel.ports.broker`).
+contract as Redis Streams (:mod:`archipel.port.broker`).
 
 Tables: ``archipel_broker_streams`` (one row per stream: the last sequence
 number), ``archipel_broker_entries`` (stream, seq, payload),
@@ -32,8 +32,8 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from archipel.adapters.sql.engine import SqlEngine, dumps, loads
-from archipel.errors import ConfigurationError
-from archipel.ports.broker import Entry, PublishCallback
+from archipel.errors import ConfigurationError, SchemaMissingError
+from archipel.port.broker import Entry, PublishCallback
 
 __all__ = ["DatabaseBroker"]
 
@@ -159,6 +159,8 @@ class DatabaseBroker:
                 )
             self.engine = engine
             self._owns_engine = False
+        #: another process reaches these streams, unless they live in an in-memory SQLite database
+        self.shared_between_processes = not self.engine.is_memory
         prefix = str(self.config.get("table_prefix", "archipel_broker"))
         if not _IDENTIFIER.match(prefix):
             raise ConfigurationError(
@@ -228,8 +230,12 @@ class DatabaseBroker:
 
         return engine.run(run, retry=retry)
 
-    def _read_only(self, work: Callable[[Any], T]) -> T:
-        self._setup()
+    def _read_only(self, work: Callable[[Any], T], nothing: T) -> T:
+        """Run a read; before the broker's tables exist it is ``nothing`` (a read creates none).
+
+        Status commands and the observatory read a broker that may never have
+        been used: they must not create its tables.
+        """
 
         def run(conn: Any) -> T:
             cursor = conn.cursor()
@@ -238,7 +244,12 @@ class DatabaseBroker:
             finally:
                 cursor.close()
 
-        return self.engine.run(run)
+        try:
+            return self.engine.run(run)
+        except SchemaMissingError:
+            if self._ready:
+                raise
+            return nothing
 
     # -- publishing -----------------------------------------------------------------
     def on_publish(self, callback: PublishCallback | None) -> None:
@@ -281,7 +292,7 @@ class DatabaseBroker:
     def has_group(self, stream: str, group: str) -> bool:
         """Whether ``group`` exists on ``stream`` (a new subscription catches up when not)."""
         params = {"stream": stream, "grp": group}
-        return self._read_only(lambda cur: cur.execute(self._sql["group"], params).fetchone()) is not None
+        return self._read_only(lambda cur: cur.execute(self._sql["group"], params).fetchone(), None) is not None
 
     def trimmed(self, stream: str) -> bool:
         """Whether entries were ever trimmed from ``stream`` (a new group would miss them)."""
@@ -293,7 +304,7 @@ class DatabaseBroker:
             count = cur.execute(self._sql["count"], {"stream": stream}).fetchone()[0]
             return int(row[0]) > int(count)
 
-        return self._read_only(work)
+        return self._read_only(work, False)
 
     def ensure_group(self, stream: str, group: str) -> None:
         self._transaction(
@@ -333,7 +344,7 @@ class DatabaseBroker:
             )
         params: dict[str, Any] = {f"s{i}": name for i, name in enumerate(streams)}
         params["grp"] = group
-        return bool(self._read_only(lambda cur: cur.execute(sql, params).fetchone()))
+        return bool(self._read_only(lambda cur: cur.execute(sql, params).fetchone(), None))
 
     def _take(self, group: str, consumer: str, streams: Sequence[str], count: int) -> list[Entry]:
         sql = self._sql
@@ -430,7 +441,7 @@ class DatabaseBroker:
                 out += [Entry(stream, f"{int(seq)}-0", loads(payload)) for seq, payload in rows]
             return out
 
-        return self._read_only(work)
+        return self._read_only(work, [])
 
     # -- inspecting and housekeeping -----------------------------------------------
     def delivery_counts(self, stream: str, group: str, ids: Sequence[str]) -> dict[str, int]:
@@ -438,7 +449,8 @@ class DatabaseBroker:
             return {}
         wanted = {_seq(i): i for i in ids}
         params = {"stream": stream, "grp": group, "low": min(wanted), "high": max(wanted)}
-        rows = self._read_only(lambda cur: cur.execute(self._sql["deliveries"], params).fetchall())
+        nothing: list[Any] = []
+        rows = self._read_only(lambda cur: cur.execute(self._sql["deliveries"], params).fetchall(), nothing)
         return {wanted[int(seq)]: int(n) for seq, n in rows if int(seq) in wanted}
 
     def pending(self, stream: str, group: str) -> int:
@@ -446,7 +458,8 @@ class DatabaseBroker:
             self._read_only(
                 lambda cur: cur.execute(
                     self._sql["pending"], {"stream": stream, "grp": group}
-                ).fetchone()[0]
+                ).fetchone()[0],
+                0,
             )
         )
 
@@ -460,7 +473,7 @@ class DatabaseBroker:
                 ).fetchone()[0]
             )
 
-        return self._read_only(work)
+        return self._read_only(work, 0)
 
     def length(self, stream: str) -> int:
         """Entries currently stored in ``stream``."""
@@ -468,7 +481,8 @@ class DatabaseBroker:
             self._read_only(
                 lambda cur: cur.execute(
                     self._sql["count_after"], {"stream": stream, "after": -1}
-                ).fetchone()[0]
+                ).fetchone()[0],
+                0,
             )
         )
 
@@ -500,7 +514,7 @@ class DatabaseBroker:
         return sorted(
             {
                 r[0]
-                for r in self._read_only(lambda cur: cur.execute(self._sql["streams"]).fetchall())
+                for r in self._read_only(lambda cur: cur.execute(self._sql["streams"]).fetchall(), list[Any]())
             }
         )
 

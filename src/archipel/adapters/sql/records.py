@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from archipel.adapters.sql.engine import SqlEngine, dumps, loads
 from archipel.adapters.sql.tables import VERSION, Kind, constraint_name, model_columns, model_table
-from archipel.ports.schema import ModelSchema
+from archipel.port.schema import ModelSchema
 
 __all__ = ["RecordTable"]
 
@@ -34,6 +34,22 @@ def _decimal_text(value: Any) -> Any:
         # SQLite stores a NUMERIC as REAL when that is exact to 15 digits: repr is exact
         return str(decimal.Decimal(repr(value)))
     return str(value)
+
+
+def _float_out(value: Any) -> Any:
+    # SQLite: NaN is stored as the text 'NaN' (sqlite3 binds a NaN float as NULL)
+    return float(value) if isinstance(value, str) else value
+
+
+def _float_in(value: Any) -> Any:
+    # Float(allow_non_finite=True) has "NaN"/"Infinity"/"-Infinity" as primitive text
+    if isinstance(value, str):
+        value = float(value)
+    return "NaN" if value != value else value
+
+
+def _float_in_postgres(value: Any) -> Any:
+    return float(value) if isinstance(value, str) else value
 
 
 def _iso(value: Any) -> Any:
@@ -59,6 +75,8 @@ def _reader(kind: str, postgres: bool) -> Callable[[Any], Any] | None:
         return _iso if kind in (Kind.DATE, Kind.DATETIME) else None
     if kind == Kind.BOOL:
         return _bool
+    if kind == Kind.FLOAT:
+        return _float_out
     if kind == Kind.JSON:
         return _json_out
     return None
@@ -78,6 +96,11 @@ class RecordTable:
         #: stored columns in table order, without ``_version``
         self.names: tuple[str, ...] = tuple(columns)
         self.json_names: tuple[str, ...] = tuple(n for n, k in self.kinds.items() if k == Kind.JSON)
+        #: float columns: non-finite values arrive as text; SQLite writes NaN as text
+        self.float_names: tuple[str, ...] = tuple(
+            n for n, k in self.kinds.items() if k == Kind.FLOAT
+        )
+        self._float_in = _float_in_postgres if postgres else _float_in
         self.unique_columns: dict[str, str] = {
             constraint_name(self.name, f"{name}_key"): name
             for name, (_, field) in columns.items()
@@ -146,6 +169,11 @@ class RecordTable:
             value = params[name]
             if value is not None:
                 params[name] = dumps(value)
+        float_in = self._float_in
+        for name in self.float_names:
+            value = params[name]
+            if value is not None:
+                params[name] = float_in(value)
         params[VERSION] = version
         return params
 
@@ -168,10 +196,15 @@ class RecordTable:
         """Put ``record``'s bind values (see :meth:`params`) into ``params`` under ``keys``."""
         get = record.get
         json_names = self.json_names
+        float_names = self.float_names
+        float_in = self._float_in
         for key, name in zip(keys, self.names, strict=False):
             value = get(name)
-            if value is not None and name in json_names:
-                value = dumps(value)
+            if value is not None:
+                if name in json_names:
+                    value = dumps(value)
+                elif name in float_names:
+                    value = float_in(value)
             params[key] = value
         params[keys[len(self.names)]] = version
 

@@ -13,7 +13,35 @@ from typing import Any
 
 from archipel.errors import NotSupportedError
 
-__all__ = ["Q", "LOOKUPS", "split_lookup", "evaluate", "compile_predicate"]
+__all__ = ["F", "Q", "LOOKUPS", "F_LOOKUPS", "split_lookup", "evaluate", "compile_predicate"]
+
+#: lookups that may compare a field with another field of the same record (``F``)
+F_LOOKUPS = ("exact", "gt", "gte", "lt", "lte")
+
+
+class F:
+    """Another field of the same record, as a lookup value: ``Q(spent__gt=F("budget"))``.
+
+    Only a bare field reference, with ``exact``, ``gt``, ``gte``, ``lt`` and
+    ``lte``; a comparison involving a missing (None) value is false, except
+    ``exact``, which holds when both are None.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"F() takes a field name, got {name!r}")
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"F({self.name!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, F) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(("F", self.name))
 
 LOOKUPS = (
     "exact",
@@ -97,6 +125,12 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _member(item: Any, items: list[Any] | tuple[Any, ...]) -> bool:
+    """``item in items`` with JSON equality: ``True`` is not ``1``."""
+    is_bool = isinstance(item, bool)
+    return any(x == item and isinstance(x, bool) == is_bool for x in items)
+
+
 def _cmp(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
     def compare(actual: Any, expected: Any) -> bool:
         if actual is None or expected is None:
@@ -112,7 +146,9 @@ def _cmp(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
 _PREDICATES: dict[str, Callable[[Any, Any], bool]] = {
     "exact": lambda a, e: a == e,
     "iexact": lambda a, e: a is not None and _text(a).lower() == _text(e).lower(),
-    "contains": lambda a, e: a is not None and (e in a if isinstance(a, (list, tuple)) else _text(e) in _text(a)),
+    "contains": lambda a, e: a is not None and (
+        _member(e, a) if isinstance(a, (list, tuple)) else _text(e) in _text(a)
+    ),
     "icontains": lambda a, e: a is not None and _text(e).lower() in _text(a).lower(),
     "startswith": lambda a, e: a is not None and _text(a).startswith(_text(e)),
     "endswith": lambda a, e: a is not None and _text(a).endswith(_text(e)),
@@ -126,12 +162,14 @@ _PREDICATES: dict[str, Callable[[Any, Any], bool]] = {
 
 
 def compile_predicate(
-    q: Q, normalize: Callable[[str, Any], Any] | None = None
+    q: Q, normalize: Callable[[str, Any, str], Any] | None = None
 ) -> Callable[[dict[str, Any]], bool]:
     """Compile ``q`` into a function of a record dict (flat field names).
 
-    ``normalize(field, value)`` converts criteria values to stored form
-    (e.g. dates to ISO text); it may raise ``NotSupportedError``.
+    ``normalize(field, value, lookup)`` converts criteria values to stored form
+    (e.g. dates to ISO text); it may raise ``ValidationError`` or
+    ``NotSupportedError``. ``None`` with a lookup other than ``exact``,
+    ``isnull`` and ``in`` matches no record.
     """
     tests: list[Callable[[dict[str, Any]], bool]] = []
     for child in q.children:
@@ -143,17 +181,23 @@ def compile_predicate(
         predicate = _PREDICATES.get(lookup)
         if predicate is None:
             raise NotSupportedError(f"lookup {lookup!r} is not supported; use one of {LOOKUPS}")
+        if isinstance(value, F):
+            tests.append(_column_leaf(field, lookup, value.name))
+            continue
         if normalize is not None:
             value = (
-                [normalize(field, v) for v in value]
+                [normalize(field, v, lookup) for v in value]
                 if lookup == "in"
                 else value
                 if lookup == "isnull"
-                else normalize(field, value)
+                else normalize(field, value, lookup)
             )
         if lookup == "exact" and value is None:
             predicate = _PREDICATES["isnull"]
             value = True
+        elif value is None and lookup not in ("isnull", "in"):
+            tests.append(_never)
+            continue
         tests.append(_leaf(field, predicate, value))
     if q.connector == Q.AND:
         def combined(record: dict[str, Any]) -> bool:
@@ -166,6 +210,10 @@ def compile_predicate(
     return combined
 
 
+def _never(record: dict[str, Any]) -> bool:
+    return False
+
+
 def _leaf(field: str, predicate: Callable[[Any, Any], bool], value: Any) -> Callable[[dict[str, Any]], bool]:
     def test(record: dict[str, Any]) -> bool:
         return predicate(record.get(field), value)
@@ -176,3 +224,14 @@ def _leaf(field: str, predicate: Callable[[Any, Any], bool], value: Any) -> Call
 def evaluate(q: Q, record: dict[str, Any]) -> bool:
     """True when ``record`` satisfies ``q`` (reference semantics)."""
     return compile_predicate(q)(record)
+
+
+def _column_leaf(field: str, lookup: str, other: str) -> Callable[[dict[str, Any]], bool]:
+    if lookup not in F_LOOKUPS:
+        raise NotSupportedError(f"F() works with the lookups {', '.join(F_LOOKUPS)}, not {lookup!r}")
+    predicate = _PREDICATES[lookup]
+
+    def test(record: dict[str, Any]) -> bool:
+        return predicate(record.get(field), record.get(other))
+
+    return test
