@@ -552,6 +552,30 @@ def test_the_process_manager_ships_once_paid_and_reserved(shop: None) -> None:
     assert (shipment.status, shipment.address) == ("scheduled", "8 rue de Rivoli, 75004 Paris, FR")
 
 
+def test_an_unpaid_order_is_given_up_when_its_payment_deadline_passes(shop: None) -> None:
+    import time
+
+    from examples.multi_domain.delivery.fulfillment import PAYMENT_TIMEOUT
+
+    from archipel.handling.deadlines import pending_deadlines
+
+    customer_id = register()
+    keyboard = catalogue_item("KB-101", 8900, stock=5)
+    unpaid, _ = place(customer_id, (keyboard, 1))
+    paid, _ = place(customer_id, (keyboard, 1))
+    act(payments_domain, CapturePayment(order_id=paid, amount_cents=8900))
+    with delivery_domain.domain_context():
+        waiting = {d["correlation"] for d in pending_deadlines(delivery_domain, OrderFulfillmentPM)}
+        assert unpaid in waiting and paid not in waiting  # the payment cancelled its deadline
+        assert delivery_domain.fire_due_deadlines() == 0  # not yet due
+        later = time.time() + PAYMENT_TIMEOUT.total_seconds() + 1
+        delivery_domain.fire_due_deadlines(now=later)
+    process = fulfillment(unpaid)
+    assert process.status == "cancelled: payment never came" and process.is_complete
+    assert fulfillment(paid).status == "shipment scheduled"
+    assert [s.order_id for s in find(delivery_domain, Shipment)] == [paid]
+
+
 def test_the_process_manager_correlates_by_order_id(shop: None) -> None:
     customer_id = register()
     keyboard = catalogue_item("KB-101", 8900, stock=5)

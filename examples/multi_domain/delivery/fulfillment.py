@@ -6,7 +6,10 @@ contexts' stream categories and keeps one state per ``order_id``:
 - ``Sales.OrderPlaced.v1`` starts it and says which products to wait for;
 - ``Warehouse.StockReserved.v1`` ticks products off (one event per product);
 - ``Payments.PaymentCaptured.v1`` marks it paid;
-- ``Warehouse.OrderRejected.v1`` ends it: nothing will ship.
+- ``Warehouse.OrderRejected.v1`` ends it: nothing will ship;
+- its own deadline, ``PaymentOverdue``, scheduled when the order is placed
+  (:data:`PAYMENT_TIMEOUT`) and cancelled by the payment, ends it when the
+  payment never comes (``archipel server`` fires it; it survives restarts).
 
 Events arrive in any order (payment before or after stock); only when both
 conditions hold does it issue ``ScheduleShipment``, in its own context, and
@@ -16,7 +19,9 @@ completed ones are ignored by the framework.
 
 from __future__ import annotations
 
-from archipel import BaseProcessManager, current_domain, handle
+from datetime import timedelta
+
+from archipel import BaseEvent, BaseProcessManager, current_domain, handle
 from archipel.fields import Boolean, Identifier, List, String
 from examples.multi_domain.delivery import delivery_domain
 from examples.multi_domain.delivery.external_events import (
@@ -25,7 +30,17 @@ from examples.multi_domain.delivery.external_events import (
     PaymentCaptured,
     StockReserved,
 )
-from examples.multi_domain.delivery.shipment import ScheduleShipment
+from examples.multi_domain.delivery.shipment import ScheduleShipment, Shipment
+
+#: how long an order may wait for its payment before fulfillment gives up
+PAYMENT_TIMEOUT = timedelta(minutes=30)
+
+
+@delivery_domain.event(part_of=Shipment)
+class PaymentOverdue(BaseEvent):
+    """The fulfillment's own deadline: the order's payment did not come in time."""
+
+    order_id = Identifier(required=True)
 
 
 @delivery_domain.process_manager(
@@ -44,6 +59,7 @@ class OrderFulfillmentPM(BaseProcessManager):
         self.order_id = event.order_id
         self.customer_id = event.customer_id
         self.awaiting_products = sorted({line["product_id"] for line in event.lines})
+        self.schedule(PaymentOverdue(order_id=event.order_id), after=PAYMENT_TIMEOUT)
         self._advance()
 
     @handle(StockReserved, correlate="order_id")
@@ -55,7 +71,12 @@ class OrderFulfillmentPM(BaseProcessManager):
     @handle(PaymentCaptured, correlate="order_id")
     def on_payment_captured(self, event: PaymentCaptured) -> None:
         self.paid = True
+        self.cancel_deadlines(PaymentOverdue)
         self._advance()
+
+    @handle(PaymentOverdue, correlate="order_id", end=True)
+    def on_payment_overdue(self, event: PaymentOverdue) -> None:
+        self.status = "cancelled: payment never came"
 
     @handle(OrderRejected, correlate="order_id", end=True)
     def on_order_rejected(self, event: OrderRejected) -> None:
