@@ -90,3 +90,22 @@ def test_schema_dump_then_check(tmp_path):
     assert check.returncode == 0 and "matches" in check.stdout
     missing = run_cli("schema", "check", "--domain", "sample_shelf", "--file", str(tmp_path / "none.json"))
     assert missing.returncode == 1 and "schema dump" in missing.stderr
+
+
+def test_subscriptions_status_shows_pending_deadlines(cli, shelf, monkeypatch):
+    import time
+
+    from archipel.handling.deadlines import deadline_schema
+
+    with shelf.domain_context():
+        schema = deadline_schema(shelf)
+        database = shelf.providers.database("default")
+        database.setup([schema])
+        tx = database.begin()
+        tx.save(schema, {"id": "d1", "kind": "deadline", "process_manager": "CheckoutPM", "correlation": "o1",
+                         "message_type": "CliShelf.Overdue.v1", "message": {}, "due_at": time.time() + 120,
+                         "state": "pending", "sequence": 1, "attempts": 0, "error": None}, -1)
+        tx.commit()
+    result = cli("subscriptions", "status", "--domain", "sample_shelf")
+    assert result.code == 0, result.text
+    assert "deadlines of CheckoutPM: 1 pending, next in 1" in result.text

@@ -115,3 +115,30 @@ def status(domain: DomainOption = None) -> None:
     table = _table(title, rows)
     needed = Measurement.get(console, console.options.update_width(10_000), table).maximum
     console.print(table if needed <= console.width else _stacked(escape(title), rows))
+    _print_deadlines(loaded)
+
+
+def _print_deadlines(domain: Any) -> None:
+    """One line per process manager with pending or failed deadlines."""
+    import time
+    from collections import defaultdict
+
+    from archipel.handling.deadlines import pending_deadlines
+
+    with domain.domain_context():
+        deadlines = pending_deadlines(domain)
+    if not deadlines:
+        return
+    by_pm: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in deadlines:
+        by_pm[str(row["process_manager"])].append(row)
+    now = time.time()
+    for name, rows in sorted(by_pm.items()):
+        pending = [r for r in rows if r.get("state") == "pending"]
+        failed = len(rows) - len(pending)
+        due = min((float(r.get("due_at") or 0) for r in pending), default=None)
+        when = "" if due is None else f", next in {max(0.0, due - now):.0f}s"
+        out().print(
+            f"deadlines of {escape(name)}: {len(pending)} pending{when}"
+            + (f", [red]{failed} failed[/] (see their error)" if failed else "")
+        )

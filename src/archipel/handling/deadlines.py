@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from archipel.core.message import new_message_id, utcnow
 from archipel.core.queryset import Criteria
+from archipel.errors import SchemaMissingError
 from archipel.fields import Dict, Float, Integer, String, Text
 from archipel.fields.base import Field
 from archipel.handling.decoding import decode_stored
@@ -188,14 +189,19 @@ def compensation_source(domain: DomainLike, uow: Any, pm: Any, key: str) -> Any:
 
 
 def pending_deadlines(domain: DomainLike, process_manager: type | None = None) -> list[dict[str, Any]]:
-    """Pending and failed deadlines (for status pages), earliest first."""
-    schema = _schema(domain)
+    """Pending and failed deadlines (for status pages), earliest first.
+
+    Only reads: on a database where no deadline was ever stored there are none.
+    """
+    schema = deadline_schema(domain)
     tx = domain.providers.database("default").begin()
     try:
         q = Q(kind="deadline", state__in=[PENDING, FAILED])
         if process_manager is not None:
             q = q & Q(process_manager=process_manager_name(process_manager))
         rows, _ = tx.query(schema, Criteria(q))
+    except SchemaMissingError:
+        rows = []
     finally:
         tx.commit()
     return sorted(rows, key=lambda r: r.get("due_at") or 0)
