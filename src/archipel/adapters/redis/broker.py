@@ -74,7 +74,8 @@ _CLUSTER_OUTAGES = (
     redis.exceptions.AskError,
     redis.exceptions.ClusterError,
     redis.exceptions.SlotNotCoveredError,
-    redis.exceptions.RedisClusterUnreachableError,
+    # redis-py >= 6 only: no node of the cluster answers
+    getattr(redis.exceptions, "RedisClusterUnreachableError", redis.exceptions.ClusterDownError),
 )
 
 
