@@ -6,6 +6,8 @@ The whole broker contract runs on the cluster too (``tests/brokers``,
 
 from __future__ import annotations
 
+import os
+import signal
 import uuid
 
 import pytest
@@ -141,4 +143,78 @@ def test_entries_and_pending_entries_survive_a_failover(redis_cluster_url, redis
             done.setdefault(entry.stream, []).append(entry.id)
     assert broker.ack("g", done) == 20
     assert broker.pending(streams[0], "g") == 4
+    broker.close()
+
+
+# -- replicated publishes (replica_acks) --------------------------------------------------------
+
+
+def test_replica_acks_must_be_a_whole_number():
+    with pytest.raises(ConfigurationError, match="replica_acks must be a whole number"):
+        RedisBroker("default", {"URI": "redis://127.0.0.1:1/0", "replica_acks": "1"})
+
+
+def test_with_replica_acks_a_publish_returns_once_the_replicas_have_the_entries(
+    redis_cluster_url, redis_cluster
+):
+    broker = RedisBroker("default", {"URI": redis_cluster_url, "cluster": True, "replica_acks": 1})
+    category = f"shop::order{uuid.uuid4().hex[:6]}"
+    streams = [f"{category}#{n}" for n in range(12)]
+    ids = broker.publish_many([(stream, {"n": n}) for stream in streams for n in range(3)])
+    assert len(ids) == 36
+    client = redis.RedisCluster.from_url(redis_cluster_url)
+    try:
+        for stream in streams:
+            owner = client.get_node_from_key(cluster_key(stream))
+            master = next(n for n in redis_cluster.nodes if f"{n.host}:{n.port}" == owner.name)
+            replica = redis_cluster.replica_of(master)
+            on_replica = redis.Redis(host=replica.host, port=replica.port, single_connection_client=True)
+            on_replica.execute_command("READONLY")
+            # no waiting: the publish returned only once the replica had them
+            assert on_replica.xlen(cluster_key(stream)) == 3
+            on_replica.close()
+    finally:
+        client.close()
+    got = broker.read("g", "c", streams, count=10)
+    assert sorted(e.id for e in got) == sorted(ids)
+    broker.close()
+
+
+def test_with_more_replica_acks_than_replicas_a_publish_is_an_outage(redis_cluster_url):
+    broker = RedisBroker(
+        "default",
+        {"URI": redis_cluster_url, "cluster": True, "replica_acks": 2, "replica_ack_timeout_ms": 50},
+    )
+    with pytest.raises(BrokerUnavailable, match="only 1 of 2 replicas"):
+        broker.publish_many([(f"x#{n}", {"n": n}) for n in range(4)])
+    broker.close()
+
+
+def test_replica_acks_on_a_standalone_redis_without_replicas_is_an_outage(redis_flushed_url):
+    broker = RedisBroker("default", {"URI": redis_flushed_url, "replica_acks": 1, "replica_ack_timeout_ms": 50})
+    with pytest.raises(BrokerUnavailable, match="only 0 of 1 replicas"):
+        broker.publish("s", {"n": 1})
+    broker.close()
+
+
+def test_with_replica_acks_a_publish_a_frozen_replica_has_not_got_is_an_outage(redis_cluster_url, redis_cluster):
+    broker = RedisBroker(
+        "default",
+        {"URI": redis_cluster_url, "cluster": True, "replica_acks": 1, "replica_ack_timeout_ms": 100},
+    )
+    stream = f"shop::order{uuid.uuid4().hex[:6]}#0"
+    broker.publish(stream, {"n": 0})
+    client = redis.RedisCluster.from_url(redis_cluster_url)
+    owner = client.get_node_from_key(cluster_key(stream)).name
+    client.close()
+    master = next(n for n in redis_cluster.nodes if f"{n.host}:{n.port}" == owner)
+    replica = redis_cluster.replica_of(master)
+    os.kill(replica.pid, signal.SIGSTOP)  # its master's writes stop reaching it
+    try:
+        with pytest.raises(BrokerUnavailable, match="only 0 of 1 replicas"):
+            broker.publish(stream, {"n": 1})  # the relay would keep the outbox row pending
+    finally:
+        os.kill(replica.pid, signal.SIGCONT)
+    broker.publish(stream, {"n": 2})  # caught up: publishes go through again
+    assert [e.payload["n"] for e in broker.read("g", "c", [stream])] == [0, 1, 2]
     broker.close()

@@ -29,9 +29,19 @@ partition's streams share a hash tag and partitions spread over the
 shards; a read spanning several shards is one command per slot, and
 blocks on all of them at once (:mod:`archipel.adapters.redis.cluster`).
 
+**Replicated publishes** (``replica_acks = N``): Redis replicates
+asynchronously, so a master that crashes right after an ``XADD`` can take
+the entry with it when its replica is promoted — and the outbox has already
+marked it sent. With ``replica_acks`` a publish also waits (``WAIT``, at
+most ``replica_ack_timeout_ms``) until ``N`` replicas of every master
+written to have the entries; if fewer do, it raises
+:class:`~archipel.errors.BrokerUnavailable` and the relay publishes the
+batch again later (consumers drop the copies).
+
 Settings of ``[brokers.<name>]``: ``URI`` (or ``url``/``uri``), ``cluster``,
 ``retries``, ``connect_timeout``, ``socket_timeout``, ``max_connections``
-(per node on a cluster). Any other key is a :class:`ConfigurationError`.
+(per node on a cluster), ``replica_acks`` (0), ``replica_ack_timeout_ms``
+(2000). Any other key is a :class:`ConfigurationError`.
 """
 
 from __future__ import annotations
@@ -46,7 +56,14 @@ import redis
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.retry import Retry
 
-from archipel.adapters.redis.cluster import BlockingFanOut, by_slot, cluster_key, stream_of
+from archipel.adapters.redis.cluster import (
+    BlockingFanOut,
+    by_slot,
+    check_replicated,
+    cluster_key,
+    publish_replicated,
+    stream_of,
+)
 from archipel.errors import BrokerError, BrokerUnavailable, ConfigurationError
 from archipel.port.broker import Entry, PublishCallback
 
@@ -62,7 +79,7 @@ _PASSWORD = re.compile(r"(?P<prefix>://[^:/?#@\s]*:)[^@/?#\s]*@")
 _MAX_BLOCK_MS = 5000
 _SETTINGS = frozenset(
     {"provider", "URI", "url", "uri", "cluster", "retries", "connect_timeout", "socket_timeout",
-     "max_connections"}
+     "max_connections", "replica_acks", "replica_ack_timeout_ms"}
 )
 #: domain settings misplaced under [brokers.<name>] by TOML: the server warns about them
 _MISPLACED = frozenset({"event_processing", "command_processing", "message_processing", "enable_outbox"})
@@ -77,6 +94,13 @@ _CLUSTER_OUTAGES = (
     # redis-py >= 6 only: no node of the cluster answers
     getattr(redis.exceptions, "RedisClusterUnreachableError", redis.exceptions.ClusterDownError),
 )
+
+
+def _count(config: Mapping[str, Any], key: str, default: int, name: str) -> int:
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(f"[brokers.{name}] {key} must be a whole number >= 0, got {value!r}")
+    return value
 
 
 def _redact(url: str) -> str:
@@ -136,6 +160,9 @@ class RedisBroker:
             "max_connections": int(self.config.get("max_connections", 64)),
         }
         self._retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), retries)
+        #: publishes wait until this many replicas have the entries (WAIT)
+        self._replica_acks = _count(self.config, "replica_acks", 0, name)
+        self._ack_timeout_ms = _count(self.config, "replica_ack_timeout_ms", 2000, name)
         self._options = options
         #: cluster mode: key names with hash tags, reads split by slot
         self._fan_out: BlockingFanOut | None = BlockingFanOut() if cluster else None
@@ -243,10 +270,19 @@ class RedisBroker:
             encoded.append((stream, _encode(payload)))
 
         def run() -> list[Any]:
+            keyed = [(self._key(stream), data) for stream, data in encoded]
+            if self._replica_acks and self._fan_out is not None:
+                return publish_replicated(
+                    self._client, keyed, _FIELD, self._replica_acks, self._ack_timeout_ms
+                )
             pipe = self._client.pipeline(transaction=False)
-            for stream, data in encoded:
-                pipe.xadd(self._key(stream), {_FIELD: data})
+            for key, data in keyed:
+                pipe.xadd(key, {_FIELD: data})
+            if self._replica_acks:
+                pipe.execute_command("WAIT", self._replica_acks, self._ack_timeout_ms)
             ids: list[Any] = pipe.execute()
+            if self._replica_acks:
+                check_replicated(int(ids.pop()), self._replica_acks, self._ack_timeout_ms)
             return ids
 
         return [_text(i) for i in self._call(f"XADD of {len(entries)} entries", run)]

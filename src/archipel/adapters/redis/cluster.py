@@ -25,6 +25,10 @@ parallel, each on its own connection; the first that returns entries
 wakes the others with ``CLIENT UNBLOCK`` (they return as if timed out:
 nothing is delivered by an unblocked read), so a publish on any shard
 wakes the consumer at once — push, not poll.
+
+**Replicated publishes.** ``WAIT`` counts the writes of its own
+connection, so with ``replica_acks`` the entries are sent per master, each
+batch followed by ``WAIT`` on the same connection (:func:`publish_replicated`).
 """
 
 from __future__ import annotations
@@ -40,7 +44,16 @@ from redis.backoff import NoBackoff
 from redis.crc import key_slot
 from redis.retry import Retry
 
-__all__ = ["BlockingFanOut", "by_slot", "cluster_key", "stream_of"]
+from archipel.errors import BrokerUnavailable
+
+__all__ = [
+    "BlockingFanOut",
+    "by_slot",
+    "check_replicated",
+    "cluster_key",
+    "publish_replicated",
+    "stream_of",
+]
 
 _PARTITIONED = re.compile(r"^(?P<base>.+?)(?P<bulk>:bulk)?#(?P<n>\d+)$", re.DOTALL)
 _TAGGED = re.compile(r"^\{(?P<base>.+)#(?P<n>\d+)\}(?P<bulk>:bulk)?$", re.DOTALL)
@@ -210,3 +223,57 @@ def _drop(client: redis.Redis) -> None:
         client.close()
     finally:
         client.connection_pool.disconnect()
+
+
+def check_replicated(acked: int, wanted: int, timeout_ms: int) -> None:
+    """Raise unless ``WAIT`` reported at least ``wanted`` replicas.
+
+    Raises:
+        BrokerUnavailable: fewer replicas have the entries; publish them again.
+    """
+    if acked < wanted:
+        raise BrokerUnavailable(
+            f"only {acked} of {wanted} replicas acknowledged the published entries within "
+            f"{timeout_ms} ms (replica_acks); they are published again"
+        )
+
+
+def publish_replicated(
+    client: Any, entries: Sequence[tuple[str, bytes]], field: bytes, replicas: int, timeout_ms: int
+) -> list[Any]:
+    """``XADD`` every ``(key, data)`` on the master of its slot, then ``WAIT`` there; return the ids.
+
+    Entries of one master go in one pipeline, in the given order, ended by
+    ``WAIT replicas timeout_ms`` on the same connection. A master that no
+    longer serves a slot (a failover) makes the client learn the topology
+    again before the error is raised: the caller publishes again.
+    """
+    by_node: dict[str, tuple[Any, list[int]]] = {}
+    for position, (key, _) in enumerate(entries):
+        node = client.get_node_from_key(key)
+        by_node.setdefault(node.name, (node, []))[1].append(position)
+    ids: list[Any] = [None] * len(entries)
+    for node, positions in by_node.values():
+        pipe = node.redis_connection.pipeline(transaction=False)
+        for position in positions:
+            key, data = entries[position]
+            pipe.xadd(key, {field: data})
+        pipe.execute_command("WAIT", replicas, timeout_ms)
+        try:
+            replies = pipe.execute()
+        except (redis.exceptions.ResponseError, redis.exceptions.ConnectionError,
+                redis.exceptions.TimeoutError):
+            _relearn(client)
+            raise
+        check_replicated(int(replies.pop()), replicas, timeout_ms)
+        for position, entry_id in zip(positions, replies, strict=True):
+            ids[position] = entry_id
+    return ids
+
+
+def _relearn(client: Any) -> None:
+    """Have the cluster client read the topology again (best effort: the cluster may be failing over)."""
+    try:
+        client.nodes_manager.initialize()
+    except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException):
+        pass
