@@ -831,9 +831,10 @@ class RedisClusterServers:
         """Wait until every running node reports ``cluster_state:ok`` and every master has its replicas."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if all("cluster_state:ok" in _redis_call(n.host, n.port, "CLUSTER", "INFO")
-                   for n in self.nodes if n.running) and self._replicated():
-                return
+            with contextlib.suppress(OSError):
+                if all("cluster_state:ok" in _redis_call(n.host, n.port, "CLUSTER", "INFO")
+                       for n in self.nodes if n.running) and self._replicated():
+                    return
             time.sleep(0.05)
         raise ServerStartError(f"Redis Cluster not ok after {timeout}s")
 
@@ -878,6 +879,24 @@ class RedisClusterServers:
             if time.monotonic() > deadline:
                 raise ServerStartError("failover did not complete")
             time.sleep(0.05)
+        self.wait_ok(timeout)
+        return replica
+
+    def crash(self, master: RedisServer, timeout: float = 30.0) -> RedisServer:
+        """``kill -9`` ``master``, wait until the cluster has promoted its replica, start it again.
+
+        The old master comes back as a replica of the promoted one (its
+        ``nodes.conf`` survives; its data, not persisted, is synced anew).
+        Returns the promoted replica.
+        """
+        replica = self.replica_of(master)
+        master.kill()
+        deadline = time.monotonic() + timeout
+        while self.role(replica) != "master":
+            if time.monotonic() > deadline:
+                raise ServerStartError("no replica was promoted")
+            time.sleep(0.05)
+        master.start()
         self.wait_ok(timeout)
         return replica
 

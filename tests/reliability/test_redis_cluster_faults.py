@@ -13,10 +13,17 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(300)]
 
 
 @pytest.mark.slow
-def test_grow_workers_1_4_2_under_load_while_cluster_nodes_fail_over(make_cluster, redis_cluster, redis_cluster_url):
-    cluster = make_cluster(
-        broker={"provider": "redis", "URI": redis_cluster_url, "cluster": True}, partitions=8
-    )
+@pytest.mark.parametrize("fault", ["failover", "kill-9"])
+def test_grow_workers_1_4_2_under_load_while_cluster_nodes_fail_over(
+    make_cluster, redis_cluster, redis_cluster_url, fault
+):
+    """``failover``: CLUSTER FAILOVER (planned: no write lost). ``kill-9``: a master crashes and its
+    replica is elected; ``replica_acks = 1`` keeps entries the crash could lose in the outbox."""
+    broker = {"provider": "redis", "URI": redis_cluster_url, "cluster": True}
+    if fault == "kill-9":
+        broker["replica_acks"] = 1
+    cluster = make_cluster(broker=broker, partitions=8)
+    fail_over = redis_cluster.failover if fault == "failover" else redis_cluster.crash
     workers = [cluster.start_worker(ARCHIPEL_TEST_DELAY="0.004")]
     cluster.deposit_many(accounts=24, per_account=4)
     cluster.wait_for(lambda: cluster.ledger_count() > 20, 60, "some progress with one worker")
@@ -25,7 +32,7 @@ def test_grow_workers_1_4_2_under_load_while_cluster_nodes_fail_over(make_cluste
     cluster.deposit_many(accounts=24, per_account=4)
     assert cluster.ledger_count() < cluster.total()  # the failover lands in the middle of the work
     first = redis_cluster.master_nodes()[0]
-    redis_cluster.failover(first)  # a replica takes over one shard, under load
+    fail_over(first)  # a replica takes over one shard, under load
     cluster.deposit_many(accounts=24, per_account=4)
     cluster.wait_for(
         lambda: sum("owns partition" in w.output() for w in workers) >= 3, 60,
@@ -37,7 +44,7 @@ def test_grow_workers_1_4_2_under_load_while_cluster_nodes_fail_over(make_cluste
     cluster.deposit_many(accounts=24, per_account=4)
     assert cluster.ledger_count() < cluster.total()
     second = next(n for n in redis_cluster.master_nodes() if n is not first)
-    redis_cluster.failover(second)  # another shard, while the partitions move
+    fail_over(second)  # another shard, while the partitions move
     cluster.deposit_many(accounts=24, per_account=4)
 
     cluster.wait_until_complete(180)
