@@ -33,10 +33,10 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from archipel.engine.classify import retryable_types
 from archipel.engine.crashes import CrashMarks
 from archipel.engine.dlq import DeadLetterStore
 from archipel.engine.failures import Failures
+from archipel.engine.handler_policy import handler_retry_policy
 from archipel.engine.invoke import (
     Batch,
     Decoded,
@@ -118,7 +118,8 @@ class Consumer:
             leases, membership, domain, sub.name, sub.partitions(settings), worker_id, settings.lease_seconds
         )
         self.parts: dict[int, PartitionQueue] = {}
-        self.failures = Failures(sub.name, dlq, settings, retryable_types(sub.handler_cls))
+        options = getattr(getattr(sub.handler_cls, "_meta", None), "extra", {})
+        self.failures = Failures(sub.name, dlq, settings, handler_retry_policy(options))
         self._next_maintenance = 0.0
         self._next_dead_refresh = 0.0
         self._refresh_dead = False

@@ -29,10 +29,11 @@ import threading
 import time
 import traceback
 
+from archipel.core.handler_options import RetryPolicy
 from archipel.engine.classify import describe_failure, is_transient
 from archipel.engine.dlq import DeadLetterStore
+from archipel.engine.handler_policy import retry_delay
 from archipel.engine.queue import Item
-from archipel.engine.retry import backoff_delay
 from archipel.engine.settings import EngineSettings
 
 __all__ = ["Failures"]
@@ -48,11 +49,13 @@ class Failures:
         subscription: str,
         dlq: DeadLetterStore,
         settings: EngineSettings,
-        retry_on: tuple[type[BaseException], ...] = (),
+        policy: RetryPolicy | None = None,
     ) -> None:
         self.subscription = subscription
+        #: the handler's own retry policy (``retries``, ``backoff``, ``retry_exceptions``)
+        self.policy = policy or RetryPolicy()
         #: exception classes the handler declares retryable, besides the transient ones
-        self.retry_on = retry_on
+        self.retry_on: tuple[type[BaseException], ...] = self.policy.exceptions or ()
         self.dlq = dlq
         self.settings = settings
         #: aggregate key -> id of the dead letter later entries are parked behind
@@ -87,7 +90,7 @@ class Failures:
         summary = describe_failure(exc)
         transient = retryable and is_transient(exc, self.retry_on)
         if transient and item.attempts <= settings.max_retries:
-            delay = backoff_delay(item.attempts, settings.retry_delay_seconds, settings.max_retry_delay_seconds)
+            delay = retry_delay(self.policy, item.attempts, settings)
             item.next_at = time.monotonic() + delay
             self._log(
                 logging.WARNING, item, "retry", summary,

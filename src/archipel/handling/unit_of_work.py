@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from archipel.core.message import new_message_id, utcnow
+from archipel.core.model import stamp_dates
 from archipel.errors import IncorrectUsageError
 from archipel.handling.dispatch import publish
 from archipel.utils.globals import active_domain, current_correlation_id, current_message, uow_var
@@ -187,6 +188,11 @@ class UnitOfWork:
                 if kind == "event_sourced":
                     saved.append(obj)
                     continue
+                if obj._stamps:
+                    stamp_dates(obj, values.get("_version", -1) == -1)
+                if kind == "aggregate" and domain.aggregate_enrichers:
+                    for enrich in domain.aggregate_enrichers:
+                        enrich(obj)  # audit fields, stamped just before the save
                 tx = transactions.get(schema.database) or self.transaction(schema.database)
                 record = obj.to_dict()
                 if kind == "aggregate":
