@@ -11,8 +11,8 @@ operator and floods the log, so the message is dead-lettered at once, with
 its error and traceback, to be replayed after the fix.
 
 A handler widens the transient set with its ``retry_exceptions`` option (a
-tuple of exception classes, e.g. a payment provider's ``RateLimited``):
-:func:`retryable_types` reads it, :func:`is_transient` takes it.
+tuple of exception classes, e.g. a payment provider's ``RateLimited``; read
+by :mod:`.handler_policy`), which :func:`is_transient` takes as ``retry_on``.
 
 Outages of the engine's own database or broker (``DatabaseUnavailable``,
 ``BrokerUnavailable``) never count against a message at all: the consumer
@@ -20,8 +20,6 @@ waits for them to pass (:mod:`.consumer`).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from archipel.errors import (
     BrokerUnavailable,
@@ -31,7 +29,7 @@ from archipel.errors import (
     LeaseLostError,
 )
 
-__all__ = ["TRANSIENT", "is_transient", "retryable_types", "describe_failure"]
+__all__ = ["TRANSIENT", "is_transient", "describe_failure"]
 
 #: errors a later attempt may not meet: connection, timeout, lock, concurrent writer, lease
 TRANSIENT: tuple[type[BaseException], ...] = (
@@ -62,22 +60,6 @@ def is_transient(exc: BaseException, retry_on: tuple[type[BaseException], ...] =
         seen.add(id(current))
         current = current.__cause__
     return False
-
-
-def retryable_types(handler_cls: type) -> tuple[type[BaseException], ...]:
-    """The handler's ``retry_exceptions`` option as a tuple (empty when it declares none)."""
-    meta: Any = getattr(handler_cls, "_meta", None)
-    declared: Any = getattr(meta, "retry_exceptions", None)
-    if declared is None:
-        extra = getattr(meta, "extra", None)
-        declared = extra.get("retry_exceptions") if isinstance(extra, dict) else None
-    if declared is None:
-        declared = getattr(handler_cls, "retry_exceptions", None)
-    if not declared:
-        return ()
-    if isinstance(declared, type):
-        declared = (declared,)
-    return tuple(t for t in declared if isinstance(t, type) and issubclass(t, BaseException))
 
 
 def describe_failure(exc: BaseException) -> str:
