@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from archipel.core.handler import ANY
-from archipel.errors import IncorrectUsageError
+from archipel.errors import IncorrectUsageError, SchemaMissingError
 from archipel.fields import Float, Integer, String, Text
 from archipel.fields.base import Field
 from archipel.handling.decoding import current_type, decode_stored
@@ -128,15 +128,15 @@ def _record(domain: DomainLike, name: str, **values: Any) -> None:
 
 
 def rebuild_records(domain: DomainLike) -> dict[str, dict[str, Any]]:
-    """The last rebuild outcome of each projection, by projection name."""
+    """The last rebuild outcome of each projection, by projection name (creates no table)."""
     from archipel.core.queryset import Criteria
 
     schema = rebuild_schema(domain)
-    database = domain.providers.database("default")
-    database.setup([schema])
-    tx = database.begin()
+    tx = domain.providers.database("default").begin()
     try:
         rows, _ = tx.query(schema, Criteria())
+    except SchemaMissingError:
+        rows = []  # only reads: no rebuild ever ran here
     finally:
         tx.commit()
     return {str(row["id"]): row for row in rows}
