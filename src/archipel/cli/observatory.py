@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from archipel.cli._console import CliError, err, warn
 from archipel.cli._domain import DomainsOption, load_domains
+from archipel.cli._logs import LogFormat, LogFormatOption, LogLevel, LogLevelOption, setup_logging
 
 __all__ = ["is_loopback", "observatory"]
 
@@ -59,8 +60,11 @@ def observatory(
         str, typer.Option("--host", help="Address to bind; anything but loopback exposes the dashboard.")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port to listen on.")] = 9000,
+    log_format: LogFormatOption = LogFormat.text,
+    log_level: LogLevelOption = LogLevel.info,
 ) -> None:
     """Serve the observatory dashboard: handlers, events, outbox and dead letters, live."""
+    setup_logging(log_format, log_level)
     try:
         import uvicorn
 
@@ -90,6 +94,7 @@ def observatory(
             host=host.strip("[]"),
             port=port,
             log_level="warning",
+            log_config=None,  # our handler on the root logger formats uvicorn's lines too
             timeout_graceful_shutdown=2,
         )
     err().print("[dim]observatory stopped[/]")

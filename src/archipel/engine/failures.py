@@ -23,6 +23,7 @@ from archipel.engine.dlq import DeadLetterStore
 from archipel.engine.queue import Item
 from archipel.engine.retry import backoff_delay
 from archipel.engine.settings import EngineSettings
+from archipel.utils.logs import message_fields
 
 __all__ = ["Failures"]
 
@@ -38,7 +39,10 @@ class Failures:
         self.settings = settings
         #: aggregate key -> id of the dead letter later entries are parked behind
         self.dead: dict[str, str] = {}
+        #: counters read by the metrics collector (plain ints: nothing to pay when it is off)
         self.dead_lettered = 0
+        self.retried = 0
+        self.failed_for_good = 0
         self._lock = threading.Lock()
 
     def refresh(self) -> None:
@@ -65,9 +69,13 @@ class Failures:
         if item.attempts <= settings.max_retries:
             delay = backoff_delay(item.attempts, settings.retry_delay_seconds, settings.max_retry_delay_seconds)
             item.next_at = time.monotonic() + delay
+            with self._lock:
+                self.retried += 1
             log.warning(
                 "%s: message %s failed (attempt %d of %d), retrying in %.2fs: %s",
                 self.subscription, item.entry.id, item.attempts, settings.max_retries + 1, delay, exc,
+                extra=self._fields(item, "retry", attempt=item.attempts,
+                                   max_attempts=settings.max_retries + 1, retry_in=round(delay, 3)),
             )
             return
         self._give_up(item, f"failed {item.attempts} times", str(exc))
@@ -84,11 +92,14 @@ class Failures:
 
     def _give_up(self, item: Item, what: str, why: str) -> None:
         settings = self.settings
+        with self._lock:
+            self.failed_for_good += 1
         if not settings.enable_dlq:
             item.done = True
             log.error(
                 "%s: message %s %s and was dropped (enable_dlq is off): %s",
                 self.subscription, item.entry.id, what, why,
+                extra=self._fields(item, "drop", attempt=item.attempts),
             )
             return
         letter_id = self._dead_letter(item, item.error, item.attempts)
@@ -98,9 +109,25 @@ class Failures:
         log.error(
             "%s: message %s %s; dead letter %s: %s",
             self.subscription, item.entry.id, what, letter_id, why,
+            extra=self._fields(item, "dead_letter", attempt=item.attempts, dead_letter_id=letter_id),
         )
         if settings.park_after_dead_letter and item.decoded is not None and item.decoded.stream:
             self.dead.setdefault(item.key or "", letter_id)
+
+    def _fields(self, item: Item, decision: str, **more: object) -> dict[str, object]:
+        """``extra`` of a failure's log line: ids, subscription, the decision taken."""
+        decoded = item.decoded
+        fields = message_fields(
+            decoded.payload if decoded is not None else None,
+            decoded.message_id if decoded is not None else item.entry.id,
+        )
+        fields.update(
+            subscription=self.subscription,
+            message_type=decoded.type if decoded is not None else None,
+            decision=decision,
+            **more,
+        )
+        return fields
 
     def park(self, item: Item) -> None:
         """Put an entry in the dead-letter queue behind its aggregate's dead letter (then ``done``)."""
