@@ -130,6 +130,8 @@ class Consumer:
         self._marks = CrashMarks(leases, domain, sub.name, worker_id)
         #: a broker or database call failed: a read may have delivered entries we never got
         self._resync = False
+        #: histogram child observing each committed batch (set by engine.metrics; None: off)
+        self.latency: Any = None
 
     # -- the loop --------------------------------------------------------------
     def run(self) -> None:
@@ -534,6 +536,8 @@ class Consumer:
         lease = self.ownership.owned.get(part.number)
         if lease is None:
             raise LeaseLostError(f"partition {part.number} of {self.sub.name} is not ours")
+        latency = self.latency
+        started = time.perf_counter() if latency is not None else 0.0
         batch = Batch(self.domain)
         try:
             # the fence first: a lost lease fails fast, before any handler runs
@@ -558,6 +562,8 @@ class Consumer:
             batch.rollback()
             raise
         self.leases.confirm(lease, expires)
+        if latency is not None:
+            latency.observe(time.perf_counter() - started)
         for item in items:
             item.done = True
             if self.failures.dead and item.key in self.failures.dead:
