@@ -21,7 +21,10 @@ from rich.table import Table
 from archipel.cli import _engine
 from archipel.cli._console import CliError, UsageError, confirm, out, success
 from archipel.cli._domain import DomainOption, load_domain
+from archipel.cli._json import JsonOption, print_json
 from archipel.domain.domain import Domain
+from archipel.observatory.shapes import dead_letter_json, groups_json
+from archipel.observatory.shapes import error_summary as error_summary
 
 __all__ = ["app", "error_summary"]
 
@@ -42,17 +45,6 @@ def _when(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def error_summary(error: Any, width: int = 100) -> str:
-    """The line of an error that says what happened.
-
-    Stored errors are often whole tracebacks, whose last line is the
-    exception (``RuntimeError: ...``): that is what a list should show.
-    """
-    lines = [line.strip() for line in str(error or "").splitlines() if line.strip()]
-    line = lines[-1] if lines else ""
-    return line if len(line) <= width else line[: width - 1] + "…"
-
-
 def _store(domain: Domain) -> Any:
     with domain.domain_context():
         return _engine.dead_letter_store(domain)
@@ -71,12 +63,23 @@ def list_(
     domain: DomainOption = None,
     subscription: SubscriptionOption = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 100,
+    as_json: JsonOption = False,
 ) -> None:
     """List dead letters, newest failures included."""
     loaded = load_domain(domain)
     store = _store(loaded)
     with loaded.domain_context():
         letters = list(store.list(subscription=subscription, limit=limit))
+    if as_json:
+        print_json(
+            {
+                "domain": loaded.name,
+                "total": len(letters),
+                "dead_letters": [dead_letter_json(x) for x in letters],
+                "groups": groups_json(letters),
+            }
+        )
+        return
     if not letters:
         scope = f" for subscription {subscription}" if subscription else ""
         out().print(f"No dead letters{escape(scope)} in domain {escape(loaded.name)}")
@@ -110,6 +113,7 @@ def list_(
 def inspect(
     letter_id: Annotated[str, typer.Argument(metavar="ID", help="The dead letter id.")],
     domain: DomainOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Show one dead letter: where it failed, why, and its payload as JSON."""
     loaded = load_domain(domain)
@@ -118,6 +122,9 @@ def inspect(
         letter = store.get(letter_id)
     if letter is None:
         raise CliError(f"no dead letter with id {letter_id!r}", hint="list them with archipel dlq list")
+    if as_json:
+        print_json(dead_letter_json(letter, full=True))
+        return
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold")
     facts.add_column(overflow="fold")

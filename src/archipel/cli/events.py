@@ -18,6 +18,7 @@ from rich.tree import Tree
 
 from archipel.cli._console import UsageError, out
 from archipel.cli._domain import DomainOption, load_domain
+from archipel.cli._json import JsonOption, print_json
 from archipel.ports.event_store import StoredMessage
 
 __all__ = ["app", "causation_tree", "short_time", "tail"]
@@ -101,9 +102,16 @@ def causation_tree(correlation_id: str, messages: Iterable[StoredMessage]) -> Tr
 def trace(
     correlation_id: Annotated[str, typer.Argument(help="The correlation id to follow.")],
     domain: DomainOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Show every message of one correlation id as a causation tree."""
     loaded = load_domain(domain)
+    if as_json:
+        from archipel.observatory.collect import DomainWatch
+        from archipel.observatory.trace import trace_json
+
+        print_json(trace_json([DomainWatch(loaded)], correlation_id))
+        return
     with loaded.domain_context():
         messages = loaded.event_store.read_correlated(correlation_id)
     if not messages:
@@ -142,6 +150,7 @@ def list_(
         typer.Option("--category", help="One stream category, e.g. shop::order.", show_default=False),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many (the latest).")] = 20,
+    as_json: JsonOption = False,
 ) -> None:
     """List the latest stored messages (all, one stream, or one category)."""
     if stream and category:
@@ -153,6 +162,13 @@ def list_(
             messages = store.read_stream(stream)[-limit:]
         else:
             messages = tail(store, limit, category)
+    if as_json:
+        from archipel.observatory.collect import event_json
+
+        shaped = [event_json(m) for m in messages]
+        last = shaped[-1]["position"] if shaped else None
+        print_json({"domain": loaded.name, "events": shaped, "last_position": last})
+        return
     where = f"stream {stream}" if stream else f"category {category}" if category else "the event store"
     if not messages:
         out().print(f"No messages in {escape(where)}")

@@ -60,6 +60,13 @@ def observatory(
         str, typer.Option("--host", help="Address to bind; anything but loopback exposes the dashboard.")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port to listen on.")] = 9000,
+    remote_actions: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote-actions",
+            help="Accept replay/purge from other machines too (still CSRF- and Origin-checked).",
+        ),
+    ] = False,
     log_format: LogFormatOption = LogFormat.text,
     log_level: LogLevelOption = LogLevel.info,
 ) -> None:
@@ -81,7 +88,7 @@ def observatory(
             "is reachable from other machines"
         )
     _check_port(host, port)
-    app = create_app(domains)
+    app = create_app(domains, remote_actions=remote_actions)
     url = f"http://{_browsable(host)}:{port}/"
     err().print(
         f"[bold]archipel observatory[/] for {escape(', '.join(d.name for d in domains))} at "
