@@ -39,11 +39,23 @@ def server(
             show_default=False,
         ),
     ] = None,
+    trace: Annotated[
+        bool,
+        typer.Option(
+            "--trace",
+            help="Trace message handling with OpenTelemetry's global tracer provider "
+            "(run under opentelemetry-instrument, or configure it in code; extra otel).",
+        ),
+    ] = False,
     log_format: LogFormatOption = LogFormat.text,
     log_level: LogLevelOption = LogLevel.info,
 ) -> None:
     """Run the async processing server for one domain until SIGTERM/Ctrl-C."""
     setup_logging(log_format, log_level)
+    if trace:
+        from archipel.utils.tracing import enable_tracing
+
+        enable_tracing()
     loaded = load_domain(domain)
     plural = "s" if workers != 1 else ""
     err().print(f"[dim]archipel server: domain {escape(loaded.name)}, {workers} worker{plural}[/]")

@@ -34,6 +34,7 @@ from archipel.handling.repository import BaseRepository, ReadOnlyRepository, Rep
 from archipel.handling.state import current_message, current_priority, current_uow, dispatch_queue
 from archipel.handling.unit_of_work import UnitOfWork, unit_of_work
 from archipel.ports.schema import ModelSchema
+from archipel.utils import tracing
 from archipel.utils.naming import pascal_case, snake_case
 
 __all__ = ["Domain"]
@@ -377,7 +378,14 @@ class Domain(ElementDecorators):
                 f"@{self.snake_name}.command_handler with @handle({type(command).__name__})"
             )
         self._enrich(command, priority)
-        if self._async_commands if asynchronous is None else asynchronous:
+        queued = self._async_commands if asynchronous is None else asynchronous
+        if tracing.tracer is not None:
+            with tracing.produce_span(command._metadata, queued):
+                return self._process_now(command, queued, route)
+        return self._process_now(command, queued, route)
+
+    def _process_now(self, command: Any, queued: bool, route: Any) -> Any:
+        if queued:
             return self._enqueue_command(command)
         handler_cls, method = route
         if dispatch_queue.get() is not None:

@@ -62,6 +62,7 @@ from archipel.errors import (
     SchemaMissingError,
 )
 from archipel.ports.broker import Entry
+from archipel.utils import tracing
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
@@ -546,7 +547,13 @@ class Consumer:
             for index, item in enumerate(items):
                 assert item.decoded is not None
                 try:
-                    run_message(self.domain, self.sub, item.decoded, batch, marks[index] if marks else None)
+                    if tracing.tracer is None:
+                        run_message(self.domain, self.sub, item.decoded, batch, marks[index] if marks else None)
+                    else:
+                        with tracing.consume_span(item.decoded.payload, self.sub.name):
+                            run_message(
+                                self.domain, self.sub, item.decoded, batch, marks[index] if marks else None
+                            )
                 except _OUTAGES:
                     raise
                 except Exception as exc:

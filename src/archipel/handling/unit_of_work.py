@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from archipel.core.message import new_message_id, utcnow
 from archipel.handling.state import current_message, current_uow
+from archipel.utils import tracing
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
@@ -152,6 +153,9 @@ class UnitOfWork:
                     record["_correlation_id"] = values.get("_correlation_id")
                 tx.save(schema, record, values.get("_version", -1))
                 saved.append(obj)
+            if events and tracing.tracer is not None:
+                for event in events:  # the span handling this message caused them
+                    tracing.stamp(event._metadata)
             to_store = events
             if message is not None and message._metadata.kind == "COMMAND":
                 to_store = [message, *events]  # commands are recorded for tracing
