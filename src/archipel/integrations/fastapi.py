@@ -7,6 +7,8 @@
   (ValidationError 400, ObjectNotFound 404, ExpectedVersionError 409,
   InvalidOperation/InvalidState 422, anything else 500) with JSON bodies
   that never contain a stack trace.
+- :func:`health_router` serves ``/health`` (liveness) and ``/ready``
+  (database, broker, subscription lag) for orchestrators and load balancers.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from archipel.errors import (
     ObjectNotFound,
     ValidationError,
 )
+from archipel.integrations.health import check_domain, health_router
 
-__all__ = ["DomainContextMiddleware", "register_exception_handlers"]
+__all__ = ["DomainContextMiddleware", "check_domain", "health_router", "register_exception_handlers"]
 
 logger = logging.getLogger("archipel.http")
 
