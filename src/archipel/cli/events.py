@@ -19,7 +19,7 @@ from rich.tree import Tree
 from archipel.cli._console import UsageError, out
 from archipel.cli._domain import DomainOption, load_domain
 from archipel.cli._json import JsonOption, print_json
-from archipel.ports.event_store import StoredMessage
+from archipel.port.event_store import StoredMessage
 
 __all__ = ["app", "causation_tree", "short_time", "tail"]
 

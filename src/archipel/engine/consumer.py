@@ -61,7 +61,7 @@ from archipel.errors import (
     LeaseLostError,
     SchemaMissingError,
 )
-from archipel.ports.broker import Entry
+from archipel.port.broker import Entry, GroupReader
 from archipel.utils import tracing
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ class Consumer:
         self,
         domain: Domain,
         sub: Subscription,
-        broker: Any,
+        broker: GroupReader,
         leases: LeaseStore,
         dlq: DeadLetterStore,
         membership: Membership,

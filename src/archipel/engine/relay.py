@@ -44,6 +44,7 @@ from archipel.utils import tracing
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
+    from archipel.port.broker import Broker
 
 __all__ = ["OutboxRelay", "route_row"]
 
@@ -74,7 +75,7 @@ class OutboxRelay:
     def __init__(
         self,
         domain: Domain,
-        broker: Any,
+        broker: Broker,
         leases: LeaseStore,
         settings: EngineSettings,
         worker_id: str,

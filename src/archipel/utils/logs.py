@@ -10,7 +10,8 @@ root logger that writes one line per record to stderr:
 Message and correlation ids come from the record's ``extra`` (``message_id``,
 ``correlation_id``; see :func:`message_fields`); other ``extra`` keys listed
 in :data:`EXTRA_KEYS` (``subscription``, ``decision``, ``attempt``, …) are
-carried too. A traceback, when a record has one, is one JSON field
+carried too, and so is what :func:`archipel.utils.logging.add_context` attached
+to the current task (``request_id``, ``tenant``...). A traceback, when a record has one, is one JSON field
 (``exc``), never several lines of a JSON stream. Time is ISO 8601 in UTC.
 """
 
@@ -23,6 +24,8 @@ from collections.abc import Mapping
 from typing import Any, Literal, TextIO
 
 import msgspec
+
+from archipel.utils.logging import current_context
 
 __all__ = [
     "EXTRA_KEYS",
@@ -57,7 +60,7 @@ def _iso(created: float) -> str:
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    found = {}
+    found = current_context()  # archipel.utils.logging.add_context(request_id=...)
     for key in EXTRA_KEYS:
         value = record.__dict__.get(key)
         if value is not None:

@@ -57,11 +57,15 @@ def enable_tracing(provider: Any = None) -> None:
         raise ConfigurationError(
             f"tracing needs OpenTelemetry ({exc}): pip install 'archipel[otel]'"
         ) from exc
-    import archipel
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        release: str | None = version("archipel")
+    except PackageNotFoundError:  # running from a source tree
+        release = None
     source = provider if provider is not None else trace.get_tracer_provider()
     _propagator = TraceContextTextMapPropagator()
-    tracer = source.get_tracer("archipel", archipel.__version__)
+    tracer = source.get_tracer("archipel", release)
 
 
 def disable_tracing() -> None:

@@ -57,18 +57,26 @@ def archipel_domain():
 
 
 @pytest.mark.bdd
-def test_shelving_raises_shelved(given):
-    (event,) = given(Shelve(title="Dune")).when(Shelve(title="Emma")).then(Shelved)
+def test_shelving_raises_shelved(scenario):
+    (event,) = scenario(Shelve(title="Dune")).when(Shelve(title="Emma")).then(Shelved)
     assert event.title == "Emma"
 
 
-def test_a_refused_command(given):
-    given().when(Shelve(title="forbidden")).then_raises(ValidationError)
+def test_a_refused_command(scenario):
+    scenario().when(Shelve(title="forbidden")).then_raises(ValidationError)
 
 
-def test_wrong_expectation_fails(given):
+def test_wrong_expectation_fails(scenario):
     with pytest.raises(AssertionError, match="expected: \\\\['Other'\\\\]"):
-        given().when(Shelve(title="x")).then(type("Other", (), {}))
+        scenario().when(Shelve(title="x")).then(type("Other", (), {}))
+
+
+def test_given_is_protean_style_given_in_the_active_domain(given):
+    import archipel.testing
+    from archipel import current_domain
+
+    assert given is archipel.testing.given
+    assert current_domain.name == "PluginShelf"
 
 
 def test_domain_fixture_sets_up_and_empties(domain_fixture):
@@ -95,11 +103,11 @@ def test_fixtures_work_without_imports_or_conftest(tmp_path):
         env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert "5 passed" in done.stdout
+    assert "6 passed" in done.stdout
 
 
 def test_given_without_a_domain_says_what_to_define(tmp_path):
-    (tmp_path / "test_alone.py").write_text("def test_x(given):\n    given()\n")
+    (tmp_path / "test_alone.py").write_text("def test_x(scenario):\n    scenario()\n")
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
         cwd=tmp_path, capture_output=True, text=True, timeout=120,

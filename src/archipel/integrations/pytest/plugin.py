@@ -8,10 +8,12 @@
 
   * ``domain_fixture``: ``domain_fixture(domain)`` sets ``domain`` up
     (:class:`DomainFixture`) for this test, with its tables, and tears it down after;
-  * ``archipel_domain``: the domain ``given`` works on. Override it in your
-    ``conftest.py`` (``return my_domain``); the default fails and says so;
-  * ``given``: ``given(*commands)`` starts a :class:`~.scenario.Scenario` on
-    ``archipel_domain``, set up for the test and emptied after it.
+  * ``archipel_domain``: the domain ``given`` and ``scenario`` work on. Override
+    it in your ``conftest.py`` (``return my_domain``); the default fails and says so;
+  * ``given``: :func:`archipel.testing.given` (Protean's test sentences about an
+    aggregate), with ``archipel_domain`` set up and active for the test, emptied after;
+  * ``scenario``: ``scenario(*commands)`` starts a :class:`~.scenario.Scenario`
+    (given commands, when a command, then events) on ``archipel_domain``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import pytest
 from archipel.integrations.pytest import DomainFixture
 from archipel.integrations.pytest.scenario import Scenario
 
-__all__ = ["archipel_domain", "domain_fixture", "given"]
+__all__ = ["archipel_domain", "domain_fixture", "given", "scenario"]
 
 MARKERS = {
     "domain": "pure domain logic, no database",
@@ -80,8 +82,20 @@ def archipel_domain() -> Any:
 
 
 @pytest.fixture
-def given(archipel_domain: Any, domain_fixture: Callable[[Any], DomainFixture]) -> Callable[..., Scenario]:
-    """``given(*commands)``: a given/when/then scenario on ``archipel_domain``."""
+def given(archipel_domain: Any, domain_fixture: Callable[[Any], DomainFixture]) -> Iterator[Any]:
+    """:func:`archipel.testing.given`, inside ``archipel_domain``'s context for the whole test."""
+    from archipel.testing import given as given_
+
+    fixture = domain_fixture(archipel_domain)
+    with fixture.domain_context():
+        yield given_
+
+
+@pytest.fixture
+def scenario(
+    archipel_domain: Any, domain_fixture: Callable[[Any], DomainFixture]
+) -> Callable[..., Scenario]:
+    """``scenario(*commands)``: a given/when/then scenario over commands on ``archipel_domain``."""
     domain_fixture(archipel_domain)
 
     def start(*commands: Any) -> Scenario:

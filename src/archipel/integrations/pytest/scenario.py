@@ -2,10 +2,10 @@
 
 ::
 
-    def test_renaming(given):                       # the pytest plugin's fixture
-        given(Register(name="a")).when(Rename(name="b")).then(Renamed)
+    def test_renaming(scenario):                    # the pytest plugin's fixture
+        scenario(Register(name="a")).when(Rename(name="b")).then(Renamed)
 
-``given(*commands)`` processes ``commands`` (the state the test starts from) on
+``scenario(*commands)`` processes ``commands`` (the state the test starts from) on
 the domain of the ``archipel_domain`` fixture; ``when(command)`` processes one
 more and records the messages it caused (read from the event store, so the
 real handlers, repositories and unit of work run); ``then(*event_classes)``
