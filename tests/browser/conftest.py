@@ -47,8 +47,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium, for one test module: Playwright's sync API runs an event loop in this
+    thread while it is open, which later tests calling ``asyncio.run()`` must not see."""
     path = chromium_path()
     if path is None:
         message = "Chromium is missing (apt-get install chromium; scripts/setup does it as root)"
