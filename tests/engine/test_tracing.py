@@ -119,3 +119,16 @@ def test_one_trace_spans_two_processes(postgres_db_url, redis_flushed_url, spans
     handled = next(s for s in consumed if s["parent_id"] == f"{send.context.span_id:016x}")
     assert any(s["parent_id"] == handled["span_id"] for s in consumed)
     bank.shutdown()
+
+
+def test_the_span_of_an_instrumented_http_request_is_the_parent(spans):
+    # what opentelemetry-instrumentation-fastapi does around an endpoint calling domain.process
+    bank = build_bank(f"Bank{uuid.uuid4().hex[:6]}", {"command_processing": "sync", "event_processing": "sync"})
+    bank.init(traverse=False)
+    with bank.domain_context():
+        bank.setup_database()
+        with tracing.tracer.start_as_current_span("POST /deposits") as request:
+            bank.process(bank.elements["Deposit"](account_id="a", amount=1, seq=1))
+    (handled,) = [s for s in spans.get_finished_spans() if s.name.startswith("process ")]
+    assert handled.parent.span_id == request.get_span_context().span_id
+    assert handled.context.trace_id == request.get_span_context().trace_id
