@@ -10,6 +10,7 @@ import pytest
 
 from archipel.engine import run_server
 from archipel.utils.logs import configure_logging
+from tests.engine.bank import BEHAVIOUR
 
 
 @pytest.fixture
@@ -25,6 +26,7 @@ def json_log():
 
 
 def test_each_failure_is_one_json_line_with_its_decision_and_ids(make_bank, json_log):
+    BEHAVIOUR["transient"] = True  # a TimeoutError: retried, then dead-lettered
     bank = make_bank(partitions=1, max_retries=2)
     deposit = bank.elements["Deposit"]
     with bank.domain_context():
@@ -32,7 +34,7 @@ def test_each_failure_is_one_json_line_with_its_decision_and_ids(make_bank, json
     assert run_server(bank, test_mode=True) == 0
 
     failures = [line for line in json_log() if line.get("decision")]
-    assert [f["decision"] for f in failures] == ["retry", "retry", "dead_letter"]
+    assert [f["decision"] for f in failures] == ["retry", "retry", "dead-lettered"]
     assert [f["attempt"] for f in failures] == [1, 2, 3]
     assert {f["max_attempts"] for f in failures[:2]} == {3}
     first = failures[0]
@@ -43,7 +45,7 @@ def test_each_failure_is_one_json_line_with_its_decision_and_ids(make_bank, json
     assert first["message_type"].endswith("Deposited.v1")
     assert first["message_id"] and first["correlation_id"]
     assert len({f["message_id"] for f in failures}) == 1  # the same message every time
-    assert failures[-1]["dead_letter_id"]
+    assert "dead-lettered as" in failures[-1]["message"] and failures[-1]["error"].startswith("TimeoutError")
     assert not any("Traceback" in line["message"] for line in failures)  # no stack per retry
 
 

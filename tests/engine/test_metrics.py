@@ -44,6 +44,9 @@ def wait_for(condition, timeout: float = 20.0):
 
 
 def test_counters_move_with_traffic(make_bank):
+    from tests.engine.bank import BEHAVIOUR
+
+    BEHAVIOUR["transient"] = True  # a TimeoutError: retried once, then dead-lettered
     bank = make_bank(partitions=1, max_retries=1)
     stop = threading.Event()
     worker = Worker(bank, stop_event=stop)

@@ -46,7 +46,7 @@ def test_list_filter_and_group_dead_letters(client, bank):
     body = client.get(letters_url(bank)).json()
     assert body["total"] == 3
     assert {x["stream"].rsplit("-", 1)[-1] for x in body["dead_letters"]} == {"bad", "worse"}
-    assert all(x["error_summary"].startswith("ValueError: poison deposit") for x in body["dead_letters"])
+    assert all("poison deposit" in x["error_summary"] for x in body["dead_letters"])
     # each error line is its own group (different seq/account in the message)
     assert sum(g["count"] for g in body["groups"]) == 3
     group = body["groups"][0]["group"]
@@ -104,13 +104,13 @@ def test_a_group_action_must_name_its_group(client, bank):
         ({"X-CSRF-Token": "guess"}, False, "CSRF token"),
         ({"Origin": "http://evil.example"}, True, "cross-site"),
         ({"Sec-Fetch-Site": "cross-site"}, True, "cross-site"),
-        ({"Host": "evil.example:9000"}, True, "not this machine"),
+        ({"Host": "evil.example:9000"}, True, "unknown host"),  # DNS rebinding: HostGuard, 400
     ],
 )
 def test_actions_refuse_cross_site_requests(client, bank, extra, with_token, why):
     headers = {"X-CSRF-Token": token(client), **extra} if with_token else extra
     response = client.post(f"{letters_url(bank)}/purge", json={"all": True}, headers=headers)
-    assert response.status_code == 403
+    assert response.status_code == (400 if "Host" in extra else 403)
     assert why in response.json()["error"]
     assert dead_letter_store(bank).count() == 3
 
@@ -118,7 +118,11 @@ def test_actions_refuse_cross_site_requests(client, bank, extra, with_token, why
 def test_actions_refuse_other_machines_unless_allowed(bank):
     remote = TestClient(create_app([bank]), base_url=LOCAL, client=("192.0.2.7", 40000))
     assert remote.get("/api/session").status_code == 403
-    allowed = TestClient(create_app([bank], remote_actions=True), base_url="http://obs.example", client=("192.0.2.7", 1))
+    allowed = TestClient(
+        create_app([bank], remote_actions=True, allowed_hosts=["obs.example"]),
+        base_url="http://obs.example",
+        client=("192.0.2.7", 1),
+    )
     session = allowed.get("/api/session").json()
     assert session["remote_actions"] is True
     purged = allowed.post(

@@ -22,6 +22,11 @@
 - ``GET /stream``: Server-Sent Events: ``hello`` (summaries and recent
   events), then every ``interval`` ``events`` (new messages per domain) and ``status``.
 
+Only the dashboard's own host names are answered (DNS rebinding), and
+state-changing requests must not come from another site; the dead-letter
+actions also need the session's CSRF token and a loopback client
+(:mod:`archipel.observatory.guard`).
+
 JSON is encoded with msgspec; the stream is sse-starlette's. The stream is
 bounded (``max_stream_seconds``; browsers reconnect on their own) and stops
 when the client goes away. Errors are JSON ``{"error": ...}`` and never carry
@@ -45,6 +50,7 @@ try:
     from sse_starlette import EventSourceResponse, ServerSentEvent
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
+    from starlette.middleware import Middleware
     from starlette.requests import Request
     from starlette.responses import FileResponse, Response
     from starlette.routing import Mount, Route
@@ -57,7 +63,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 from archipel.domain.domain import Domain
 from archipel.observatory import dead_letters
 from archipel.observatory.collect import DomainWatch
-from archipel.observatory.guard import ActionGuard
+from archipel.observatory.guard import ActionGuard, HostGuard
 from archipel.observatory.history import History
 from archipel.observatory.trace import trace_json
 
@@ -367,12 +373,16 @@ def create_app(
     max_stream_seconds: float = 3600.0,
     history_interval: float = 10.0,
     remote_actions: bool = False,
+    allowed_hosts: Sequence[str] = (),
 ) -> Starlette:
     """The observatory for ``domains`` (initialised; see the module docstring).
 
+    It answers only to ``127.0.0.1``, ``localhost``, ``::1`` and
+    ``allowed_hosts`` (400 otherwise), and refuses cross-site state changes
+    (:mod:`archipel.observatory.guard`).
     ``history_interval``: seconds between history samples (an hour is kept).
     ``remote_actions``: accept replay/purge from other machines (still with
-    the CSRF token and Origin check); off by default.
+    the CSRF token and the Host/Origin checks); off by default.
     """
     if not domains:
         raise ValueError("create_app needs at least one domain")
@@ -399,6 +409,7 @@ def create_app(
         routes=_routes(observatory),
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
         lifespan=lifespan,
+        middleware=[Middleware(HostGuard, allowed_hosts=list(allowed_hosts))],
     )
     app.state.observatory = observatory
     return app

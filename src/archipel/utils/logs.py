@@ -8,8 +8,9 @@ root logger that writes one line per record to stderr:
   "message_id": "…", "correlation_id": "…", …}``, one object per line.
 
 Message and correlation ids come from the record's ``extra`` (``message_id``,
-``correlation_id``; see :func:`message_fields`); other ``extra`` keys listed
-in :data:`EXTRA_KEYS` (``subscription``, ``decision``, ``attempt``, …) are
+``correlation_id``, or ``archipel_message_id`` … as the engine's failure lines
+name them; see :func:`message_fields`); other ``extra`` keys listed in
+:data:`EXTRA_KEYS` (``subscription``, ``decision``, ``attempt``, …) are
 carried too, and so is what :func:`archipel.utils.logging.add_context` attached
 to the current task (``request_id``, ``tenant``...). A traceback, when a record has one, is one JSON field
 (``exc``), never several lines of a JSON stream. Time is ISO 8601 in UTC.
@@ -47,9 +48,10 @@ EXTRA_KEYS = (
     "decision",
     "attempt",
     "max_attempts",
-    "retry_in",
-    "dead_letter_id",
+    "error",
 )
+#: the engine's failure lines (:mod:`archipel.engine.failures`) name them with a prefix
+_PREFIX = "archipel_"
 
 _encoder = msgspec.json.Encoder()
 
@@ -61,8 +63,11 @@ def _iso(created: float) -> str:
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
     found = current_context()  # archipel.utils.logging.add_context(request_id=...)
+    values = record.__dict__
     for key in EXTRA_KEYS:
-        value = record.__dict__.get(key)
+        value = values.get(key)
+        if value is None:
+            value = values.get(_PREFIX + key)
         if value is not None:
             found[key] = value
     return found
