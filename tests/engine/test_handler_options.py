@@ -69,12 +69,13 @@ def run_one(shop: Domain) -> int:
 @pytest.mark.parametrize(
     ("options", "error", "attempts"),
     [
-        ({}, ValueError, 4),  # the server's max_retries (3) + the first attempt
-        ({"retries": 1}, ValueError, 2),
-        ({"retries": 2, "retry_exceptions": [ConnectionError]}, ConnectionError, 3),
-        ({"retries": 2, "retry_exceptions": [ConnectionError]}, ValueError, 1),  # not transient
-        ({"subscription_profile": "debug"}, ValueError, 2),  # debug: max_retries 1
-        ({"subscription_config": {"max_retries": 0}}, ValueError, 1),
+        ({}, ConnectionError, 4),  # transient: the server's max_retries (3) + the first attempt
+        ({"retries": 1}, ConnectionError, 2),
+        ({}, ValueError, 1),  # not transient: dead-lettered at once
+        ({"retries": 2, "retry_exceptions": [ValueError]}, ValueError, 3),  # declared retryable
+        ({"retries": 2, "retry_exceptions": [KeyError]}, ValueError, 1),
+        ({"subscription_profile": "debug"}, ConnectionError, 2),  # debug: max_retries 1
+        ({"subscription_config": {"max_retries": 0}}, ConnectionError, 1),
     ],
 )
 def test_a_handler_s_retry_options_decide_how_often_it_is_tried(options, error, attempts):

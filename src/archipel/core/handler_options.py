@@ -4,8 +4,9 @@ Protean's documented handler options, with their archipel effect:
 
 - ``retries``, ``backoff`` (``"exponential"``, ``"linear"``, ``"fixed"``),
   ``retry_exceptions`` (exception classes or dotted paths): the engine's retry
-  policy for this handler (see :class:`RetryPolicy`); an exception not listed
-  is not retried, it goes to the dead-letter queue at once.
+  policy for this handler (see :class:`RetryPolicy`): the listed exceptions
+  are retried besides the transient ones (connection, timeout, lock, lease);
+  any other goes to the dead-letter queue at once.
 - ``subscription_profile`` (``production``, ``fast``, ``batch``, ``debug``,
   ``projection``), ``subscription_config`` (a dict of engine settings) and
   ``subscription_type`` (``"stream"`` or ``"event_store"``): the engine
@@ -80,12 +81,8 @@ class RetryPolicy:
     #: retries after the first attempt; None: the server's ``max_retries``
     retries: int | None = None
     backoff: str = "exponential"
-    #: only these are retried; None: every exception
+    #: retried besides the transient errors (``archipel.engine.classify``); None: none more
     exceptions: tuple[type[BaseException], ...] | None = None
-
-    def retryable(self, exc: BaseException) -> bool:
-        """True when ``exc`` may be retried under this policy."""
-        return self.exceptions is None or isinstance(exc, self.exceptions)
 
     def delay(self, attempt: int, base: float, cap: float) -> float:
         """Seconds before retry number ``attempt`` (1, 2, ...), before jitter; at most ``cap``."""

@@ -36,7 +36,7 @@ from archipel.handling.repository import BaseRepository, ReadOnlyRepository, Rep
 from archipel.handling.unit_of_work import UnitOfWork, unit_of_work
 from archipel.port.schema import ModelSchema
 from archipel.utils import globals as _context
-from archipel.utils.globals import current_message, dispatch_queue, uow_var
+from archipel.utils.globals import current_correlation_id, current_message, dispatch_queue, uow_var
 from archipel.utils.naming import pascal_case, snake_case
 from archipel.utils.processing import priority_var
 
@@ -425,7 +425,8 @@ class Domain(ElementDecorators, Enrichers):
                 values["correlation_id"] = pmeta.correlation_id or pmeta.id
                 values["causation_id"] = pmeta.id
             else:
-                values["correlation_id"] = message_id
+                # a request's correlation id (X-Correlation-ID, traceparent), else its own id
+                values["correlation_id"] = current_correlation_id.get() or message_id
 
     def process(
         self,

@@ -8,9 +8,10 @@ share of the bulk lane — in one transaction per partition, fenced by that
 partition's lease, then acknowledges them.
 
 Per aggregate, order is kept: an entry runs only when no earlier entry of
-the same aggregate is waiting for a retry. A failing entry is retried after
-an exponential backoff with jitter while other aggregates go on; after
-``max_retries`` it goes to the dead-letter queue (and, with
+the same aggregate is waiting for a retry. A failing entry with a transient
+error (:mod:`.classify`) is retried after an exponential backoff with jitter
+while other aggregates go on; after ``max_retries`` — at once for a business
+error — it goes to the dead-letter queue (and, with
 ``park_after_dead_letter``, later entries of its aggregate are parked behind
 it). When a batch fails, it is rolled back and its entries run again one per
 transaction, so one poison message never blocks or undoes the others.
@@ -415,11 +416,10 @@ class Consumer:
         """Decode ``item``; an undecodable one is dead-lettered at once (False)."""
         try:
             self._prepare(item)
-        except Exception as exc:  # undecodable: retrying cannot help
+        except Exception as exc:  # undecodable: not transient, dead-lettered at once
             item.decoded = Decoded(f"{item.entry.stream}:{item.entry.id}", None, None, None, item.entry.payload)
             item.key = item.entry.stream
-            item.attempts = self.settings.max_retries
-            self.failures.failed(item, exc)
+            self.failures.failed(item, exc, retryable=False)
             return False
         return True
 

@@ -14,7 +14,7 @@ import copy
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-__all__ = ["Field", "FieldError", "MISSING"]
+__all__ = ["Field", "FieldError", "MISSING", "shown"]
 
 
 class _Missing:
@@ -28,6 +28,16 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages; never raises
+    (an int beyond Python's 4300-digit limit has no repr)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return f"an integer of {value.bit_length()} bits" if isinstance(value, int) else "a value"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class FieldError(Exception):
@@ -144,7 +154,7 @@ class Field:
             plain = getattr(value, "value", value)
             if plain not in self.choices:
                 raise FieldError(
-                    f"value {plain!r} is not a valid choice; allowed: "
+                    f"value {shown(plain)} is not a valid choice; allowed: "
                     + ", ".join(repr(c) for c in self.choices)
                 )
             value = plain

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from archipel.fields.base import Field, FieldError
+from archipel.fields.base import Field, FieldError, shown
 from archipel.fields.limits import check_json
 from archipel.fields.simple import check_identity
 
@@ -28,7 +28,7 @@ def _content_field(content_type: Any) -> Field | None:
     if isinstance(content_type, type) and issubclass(content_type, Field):
         return content_type()
     raise TypeError(
-        f"content_type/value_type takes a field class such as String or Dict, got {content_type!r}"
+        f"content_type/value_type takes a field class such as String or Dict, got {shown(content_type)}"
     )
 
 
@@ -173,6 +173,10 @@ class Association(Field):
         if isinstance(value, dict):
             from archipel.errors import ValidationError
 
+            odd = next((key for key in value if type(key) is not str), None)
+            if odd is not None:
+                raise FieldError(f"keys must be field names (text), got {shown(odd)}")
+
             try:
                 return cls(**value)
             except ValidationError as exc:
@@ -259,8 +263,10 @@ class Reference(Association):
 
     def cast(self, value: Any) -> Any:
         if isinstance(value, (str, int)) and not isinstance(value, bool):
+            if isinstance(value, int) and not -(10**255) < value < 10**255:
+                raise FieldError("must be at most 255 characters long (an identity)")
             return check_identity(value if type(value) is str else str(value))
         identity = getattr(value, "_identity", None)
         if callable(identity):
             return identity()
-        raise FieldError(f"expected an identity of {self.target_name}, got {value!r}")
+        raise FieldError(f"expected an identity of {self.target_name}, got {shown(value)}")

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from os import urandom as _urandom
 from typing import Any
 
-from archipel.fields.base import Field, FieldError
+from archipel.fields.base import Field, FieldError, shown
 from archipel.fields.limits import (
     IDENTITY_LENGTH,
     INT64_MAX,
@@ -58,7 +58,10 @@ class String(Field):
             return check_text(value)
         if isinstance(value, (dict, list, tuple, set, bytes, bytearray)):
             raise FieldError(f"expected text, got {type(value).__name__}")
-        return check_text(str(getattr(value, "value", value)))
+        try:
+            return check_text(str(getattr(value, "value", value)))
+        except ValueError:  # e.g. an int beyond Python's 4300-digit conversion limit
+            raise FieldError(f"expected text, got a {type(value).__name__} with no text form") from None
 
     def fast_clean(self) -> Callable[[Any], Any]:
         full = self.clean
@@ -118,10 +121,12 @@ def _whole_number(value: Any, big: bool) -> int:
     if isinstance(value, float):
         if value.is_integer():  # False for NaN and infinities
             return int(value)
-        raise FieldError(f"expected a whole number, got {value!r}")
+        raise FieldError(f"expected a whole number, got {shown(value)}")
     if isinstance(value, decimal.Decimal):
         if not value.is_finite() or value != value.to_integral_value():
             raise FieldError(f"expected a whole number, got {value}")
+        if value.is_zero():
+            return 0
         # check the size on the exponent before int() expands it
         if value.adjusted() >= (1000 if big else 19):
             raise FieldError(f"expected a {'' if big else '64-bit '}whole number, got {value:.3E}")
@@ -195,6 +200,10 @@ class Float(_Number):
 
     type_name = "float"
 
+    def __new__(cls, *args: Any, allow_non_finite: bool = False, **kwargs: Any) -> Float:
+        # NaN and infinities are text in the primitive form (JSON has no such numbers)
+        return super().__new__(_NonFiniteFloat if allow_non_finite and cls is Float else cls)
+
     def __init__(self, *args: Any, allow_non_finite: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.allow_non_finite = allow_non_finite
@@ -220,12 +229,26 @@ class Float(_Number):
             try:
                 value = float(value)
             except (TypeError, ValueError, OverflowError):
-                raise FieldError(f"expected a number, got {value!r}") from None
+                raise FieldError(f"expected a number, got {shown(value)}") from None
         if value - value != 0.0 and not self.allow_non_finite:
             raise FieldError(
-                f"must be finite, got {value!r}; declare allow_non_finite=True to accept it"
+                f"must be finite, got {shown(value)}; declare allow_non_finite=True to accept it"
             )
         return value
+
+
+class _NonFiniteFloat(Float):
+    """``Float(allow_non_finite=True)``: NaN and infinities are the text "NaN",
+    "Infinity", "-Infinity" in the primitive form, so JSON (events, embedded value
+    objects) keeps them instead of writing null."""
+
+    def as_primitive(self, value: Any) -> Any:
+        if value is None or value - value == 0.0:
+            return value
+        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+
+    def from_primitive(self, value: Any) -> Any:
+        return float(value) if isinstance(value, str) else value
 
 
 class Decimal(_Number):
@@ -265,7 +288,7 @@ class Decimal(_Number):
             try:
                 value = decimal.Decimal(value if isinstance(value, str) else str(value))
             except (decimal.InvalidOperation, ValueError, TypeError):
-                raise FieldError(f"expected a decimal number, got {value!r}") from None
+                raise FieldError(f"expected a decimal number, got {shown(value)}") from None
         return check_decimal(value, self.allow_non_finite)
 
     def check(self, value: Any) -> None:
@@ -313,7 +336,7 @@ class Boolean(Field):
                 return True
             if lowered in self._FALSE:
                 return False
-        raise FieldError(f"expected true or false, got {value!r}")
+        raise FieldError(f"expected true or false, got {shown(value)}")
 
 
 class _Stamped(Field):
@@ -351,7 +374,7 @@ class Date(_Stamped):
                 return _dt.date.fromisoformat(value)
             except ValueError:
                 pass
-        raise FieldError(f"expected a date (YYYY-MM-DD), got {value!r}")
+        raise FieldError(f"expected a date (YYYY-MM-DD), got {shown(value)}")
 
     def as_primitive(self, value: Any) -> Any:
         return None if value is None else value.isoformat()
@@ -396,7 +419,7 @@ class DateTime(_Stamped):
                 raise FieldError(f"is outside the years 1 to 9999 in UTC: {value}") from None
         if isinstance(value, _dt.date):
             return _dt.datetime(value.year, value.month, value.day, tzinfo=_dt.UTC)
-        raise FieldError(f"expected a date-time (ISO 8601), got {value!r}")
+        raise FieldError(f"expected a date-time (ISO 8601), got {shown(value)}")
 
     def as_primitive(self, value: Any) -> Any:
         return None if value is None else value.isoformat()
@@ -434,10 +457,12 @@ class Identifier(Field):
             try:
                 return check_int64(_whole_number(value, big=False))
             except FieldError:
-                raise FieldError(f"expected a 64-bit integer identity, got {value!r:.60}") from None
+                raise FieldError(f"expected a 64-bit integer identity, got {shown(value)}") from None
         if isinstance(value, (str, int, uuid.UUID)) and not isinstance(value, bool):
+            if isinstance(value, int) and not -(10**255) < value < 10**255:
+                raise FieldError(f"must be at most {IDENTITY_LENGTH} characters long (an identity)")
             return check_identity(value if type(value) is str else str(value))
-        raise FieldError(f"expected an identifier (text, number or UUID), got {value!r:.60}")
+        raise FieldError(f"expected an identifier (text, number or UUID), got {shown(value)}")
 
 
 def check_identity(text: str) -> str:

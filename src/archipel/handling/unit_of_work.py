@@ -17,7 +17,7 @@ from archipel.core.message import new_message_id, utcnow
 from archipel.core.model import stamp_dates
 from archipel.errors import IncorrectUsageError
 from archipel.handling.dispatch import publish
-from archipel.utils.globals import active_domain, current_message, uow_var
+from archipel.utils.globals import active_domain, current_correlation_id, current_message, uow_var
 
 if TYPE_CHECKING:
     from archipel.handling.protocols import DomainLike
@@ -155,7 +155,8 @@ class UnitOfWork:
             causation_id = meta.id
             priority = meta.priority  # events travel in the lane of what caused them
         else:
-            correlation_id = causation_id = None
+            # events raised outside any command: the request's correlation id, if any
+            correlation_id, causation_id = current_correlation_id.get(), None
             priority = 0
         events: list[Any] = []
         saved: list[Any] = []

@@ -227,7 +227,10 @@ def test_handler_options_are_normalised_into_the_retry_policy(make_domain):
 
     policy = retry_policy(Commands._meta.extra)
     assert policy == RetryPolicy(retries=2, backoff="linear", exceptions=(ConnectionError, TimeoutError))
-    assert policy.retryable(ConnectionRefusedError()) and not policy.retryable(ValueError())
+    from archipel.engine.classify import is_transient
+
+    assert is_transient(ValueError(), policy.exceptions or ()) is False
+    assert is_transient(ConnectionRefusedError(), policy.exceptions or ())
     assert [policy.delay(n, 1.0, 2.5) for n in (1, 2, 3)] == [1.0, 2.0, 2.5]
     assert RetryPolicy(backoff="fixed").delay(5, 1.0, 9) == 1.0
     assert RetryPolicy().delay(3, 1.0, 60) == 4.0

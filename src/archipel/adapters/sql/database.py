@@ -193,6 +193,14 @@ class SqlDatabase:
             sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
         return [row[0] for row in conn.execute(sql).fetchall()]
 
+    def table_names(self) -> list[str]:
+        """Tables that exist in this database now (connects: raises ``DatabaseUnavailable`` when down).
+
+        Read-only commands use it to tell "nothing yet" from an error without
+        creating anything; the server uses it to wait for the database.
+        """
+        return self.engine.run(self._table_names)
+
     def count(self, schema: ModelSchema) -> int:
         """Rows stored for ``schema``."""
         table = self.record_table(schema).table
