@@ -23,46 +23,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from archipel.errors import (
-    BrokerUnavailable,
-    DatabaseBusy,
-    DatabaseUnavailable,
-    ExpectedVersionError,
-    LeaseLostError,
-)
+from archipel.utils.transient import TRANSIENT, is_transient
 
 __all__ = ["TRANSIENT", "is_transient", "retryable_types", "describe_failure"]
-
-#: errors a later attempt may not meet: connection, timeout, lock, concurrent writer, lease
-TRANSIENT: tuple[type[BaseException], ...] = (
-    ConnectionError,
-    TimeoutError,
-    DatabaseUnavailable,
-    DatabaseBusy,
-    BrokerUnavailable,
-    ExpectedVersionError,
-    LeaseLostError,
-)
-
-
-def is_transient(exc: BaseException, retry_on: tuple[type[BaseException], ...] = ()) -> bool:
-    """Whether ``exc`` (or the error it was raised from) may not happen again: retry it.
-
-    ``retry_on``: further exception classes the handler declares retryable
-    (its ``retry_exceptions``). The explicit cause chain counts (``raise
-    PaymentFailed(...) from TimeoutError()`` is transient), implicit context
-    does not.
-    """
-    kinds = TRANSIENT + tuple(retry_on)
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, kinds):
-            return True
-        seen.add(id(current))
-        current = current.__cause__
-    return False
-
 
 def retryable_types(handler_cls: type) -> tuple[type[BaseException], ...]:
     """The handler's ``retry_exceptions`` option as a tuple (empty when it declares none)."""
