@@ -183,6 +183,7 @@ ROW = st.fixed_dictionaries({}, optional=ROW_VALUES)
 TEXT_FIELDS = ("name", "text", "ref")
 ORDERED_FIELDS = ("name", "text", "ref", "count", "big", "ratio", "wild", "amount", "price", "odd", "flag", "day", "at")
 COMPARISONS = ("exact", "gt", "gte", "lt", "lte", "isnull", "in")
+NUMBER_LOOKUPS = (*COMPARISONS, "contains", "icontains", "startswith", "endswith")
 TEXT_LOOKUPS = ("exact", "iexact", "contains", "icontains", "startswith", "endswith", "gt", "lt", "in", "isnull")
 
 
@@ -195,9 +196,12 @@ def criteria(draw: Any, rows: list[dict[str, Any]]) -> tuple[str, Any]:
         item = ITEMS if field == "items" else AMOUNT_ITEMS
         value = draw(st.booleans()) if lookup == "isnull" else draw(item)
         return f"{field}__{lookup}", value
-    lookup = draw(st.sampled_from(TEXT_LOOKUPS if field in TEXT_FIELDS else COMPARISONS))
+    lookup = draw(st.sampled_from(TEXT_LOOKUPS if field in TEXT_FIELDS else NUMBER_LOOKUPS))
     if lookup == "isnull":
         return f"{field}__isnull", draw(st.booleans())
+    if field not in TEXT_FIELDS and lookup in TEXT_LOOKUPS:
+        # text lookups on numbers and dates: allowed where every store shares the text
+        return f"{field}__{lookup}", draw(st.text("0123456789-.:eE", max_size=3))
     seen = [row[field] for row in rows if field in row]
     fresh = ROW_VALUES[field]
     one = st.sampled_from(seen) | fresh if seen else fresh

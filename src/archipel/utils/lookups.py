@@ -10,7 +10,9 @@ error on one and zero rows on another). The rules:
   (``Integer`` 64-bit, text without NUL, ``DateTime`` to UTC, ...) but not
   checked against its constraints (``max_length``, ``choices``): a longer
   value simply matches nothing;
-- text lookups (``contains``, ``startswith``, ...) take text;
+- text lookups (``contains``, ``startswith``, ...) take text, and apply to
+  fields whose text every store shares (text, identities, integers, dates;
+  see :func:`has_shared_text`);
 - ``contains`` on a ``List`` is membership: the value is converted as an item;
   other text lookups on ``List``/``Dict`` fields, and comparisons of them
   with a value that is no list or dict, are validation errors;
@@ -28,6 +30,8 @@ from archipel.errors import ValidationError
 from archipel.fields.base import Field, FieldError, shown
 from archipel.fields.composite import Association, Dict, List, Reference
 from archipel.fields.limits import check_json, check_text
+from archipel.fields.simple import Boolean as BooleanField
+from archipel.fields.simple import DateTime as DateTimeField
 from archipel.fields.simple import Decimal as DecimalField
 from archipel.fields.simple import Float as FloatField
 from archipel.fields.simple import Integer as IntegerField
@@ -38,6 +42,7 @@ __all__ = [
     "Ordered",
     "is_numeric",
     "is_structured",
+    "has_shared_text",
     "unorderable",
 ]
 
@@ -55,6 +60,18 @@ def is_numeric(field: Field | None) -> bool:
 def is_structured(field: Field | None) -> bool:
     """Fields stored as JSON (lists, dicts, embedded elements): no order is defined on them."""
     return isinstance(field, (List, Dict, Association)) and not isinstance(field, Reference)
+
+
+def has_shared_text(field: Field) -> bool:
+    """Whether every store gives ``field`` the same text (for text lookups on it).
+
+    Text, identities, integers and dates do; floats (``1e+16`` / ``1.0e+16``),
+    decimals (``1E-7`` / ``0.0000001``), booleans (``true`` / ``1``), date-times
+    (``T`` / space) and structured fields do not.
+    """
+    if isinstance(field, (DecimalField, FloatField, BooleanField, DateTimeField)):
+        return False
+    return not is_structured(field)
 
 
 def unorderable(element: str, key: str) -> str:
@@ -83,10 +100,11 @@ def lookup_normalizer(fields: Mapping[str, Field]) -> Callable[[str, Any, str], 
                 if content is None:
                     return check_json(value)
                 return content.as_primitive(content.cast(value))
-            if isinstance(field, (List, Dict)) and lookup in TEXT_LOOKUPS:
+            if lookup in TEXT_LOOKUPS and not has_shared_text(field):
                 raise FieldError(
-                    f"the {lookup} lookup does not apply to a {type(field).__name__} field"
-                    + ("; contains tests membership" if isinstance(field, List) else "")
+                    f"the {lookup} lookup compares text, and a {type(field).__name__} field has "
+                    "no text form every store shares; use exact, in, gt, gte, lt or lte"
+                    + ("; contains on a List tests membership" if isinstance(field, List) else "")
                 )
             if lookup in TEXT_LOOKUPS:
                 if isinstance(value, (dict, list, tuple, set)):
