@@ -354,3 +354,16 @@ def test_non_finite_floats_survive_json_in_value_objects_and_events(make_domain)
             assert same(read.reading.level, value) and same(read.last, value)
             (stored,) = domain.event_store.read_stream(f"{Probe._meta.stream_category}-{probe.id}")
             assert same(Measured._from_primitive(stored["data"]).level, value)
+
+
+def test_lists_and_dicts_compare_as_json_values(holders):
+    repo, _ = holders
+    round_trip(holders, key="a", items=[1.0, {"k": 1, "j": [True]}], data={"x": 1, "y": 2.0})
+    round_trip(holders, key="b", items=[True], data={"y": 2})
+    assert keys(repo, items=[1, {"j": [True], "k": 1.0}]) == ["a"]
+    assert keys(repo, data={"y": 2, "x": 1.0}) == ["a"]
+    assert keys(repo, items=[1]) == []  # True is not 1
+    assert keys(repo, data__in=[{"y": 2.0}, {"z": 0}]) == ["b"]
+    assert keys(repo, items__contains={"j": [True], "k": 1.0}) == ["a"]
+    with pytest.raises(ValidationError):
+        repo.query.filter(data__gt={"x": 0}).all()

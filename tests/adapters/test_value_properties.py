@@ -178,6 +178,9 @@ ROW_VALUES: dict[str, Any] = {
         ),
         "items": st.lists(ITEMS, max_size=3),
         "amounts": st.lists(AMOUNT_ITEMS, max_size=2),
+        "data": st.dictionaries(
+            st.sampled_from(["a", "b"]), st.integers(-1, 1) | st.sampled_from([1.0, True, None, "x"])
+        ),
 }
 ROW = st.fixed_dictionaries({}, optional=ROW_VALUES)
 TEXT_FIELDS = ("name", "text", "ref")
@@ -190,12 +193,19 @@ TEXT_LOOKUPS = ("exact", "iexact", "contains", "icontains", "startswith", "endsw
 @st.composite
 def criteria(draw: Any, rows: list[dict[str, Any]]) -> tuple[str, Any]:
     """A ``field__lookup`` and a value: often one of the rows' values, else a fresh one."""
-    field = draw(st.sampled_from([*ORDERED_FIELDS, "items", "amounts"]))
-    if field in ("items", "amounts"):
-        lookup = draw(st.sampled_from(["contains", "isnull"]))
-        item = ITEMS if field == "items" else AMOUNT_ITEMS
-        value = draw(st.booleans()) if lookup == "isnull" else draw(item)
-        return f"{field}__{lookup}", value
+    field = draw(st.sampled_from([*ORDERED_FIELDS, "items", "amounts", "data"]))
+    if field in ("items", "amounts", "data"):
+        lookup = draw(st.sampled_from(["contains", "isnull", "exact", "in"]))
+        whole = st.sampled_from([row[field] for row in rows if field in row] or [[]])
+        whole = whole | ROW_VALUES[field]
+        if lookup == "isnull":
+            return f"{field}__isnull", draw(st.booleans())
+        if lookup == "in":
+            return f"{field}__in", draw(st.lists(whole | st.none(), max_size=3))
+        if lookup == "exact":
+            return f"{field}__exact", draw(whole)
+        item = {"items": ITEMS, "amounts": AMOUNT_ITEMS, "data": st.just("a")}[field]
+        return f"{field}__contains", draw(item)
     lookup = draw(st.sampled_from(TEXT_LOOKUPS if field in TEXT_FIELDS else NUMBER_LOOKUPS))
     if lookup == "isnull":
         return f"{field}__isnull", draw(st.booleans())

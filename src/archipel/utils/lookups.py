@@ -16,6 +16,9 @@ error on one and zero rows on another). The rules:
 - ``contains`` on a ``List`` is membership: the value is converted as an item;
   other text lookups on ``List``/``Dict`` fields, and comparisons of them
   with a value that is no list or dict, are validation errors;
+- ``exact``/``in`` on lists, dicts and embedded elements compare JSON values
+  (:func:`json_canonical`: ``1`` is ``1.0``, ``True`` is not ``1``, key order
+  does not matter); they have no order (``gt``... are validation errors);
 - NaN (fields with ``allow_non_finite=True``) equals NaN and sorts above
   every number, as in PostgreSQL; :class:`Ordered` gives memory that order.
 """
@@ -43,6 +46,8 @@ __all__ = [
     "is_numeric",
     "is_structured",
     "has_shared_text",
+    "json_canonical",
+    "JsonEqual",
     "unorderable",
 ]
 
@@ -100,6 +105,11 @@ def lookup_normalizer(fields: Mapping[str, Field]) -> Callable[[str, Any, str], 
                 if content is None:
                     return check_json(value)
                 return content.as_primitive(content.cast(value))
+            if lookup in ("gt", "gte", "lt", "lte") and is_structured(field):
+                raise FieldError(
+                    f"the {lookup} lookup needs an order, and a {type(field).__name__} field "
+                    "has none that every store shares"
+                )
             if lookup in TEXT_LOOKUPS and not has_shared_text(field):
                 raise FieldError(
                     f"the {lookup} lookup compares text, and a {type(field).__name__} field has "
@@ -158,3 +168,45 @@ class Ordered:
 
     def __repr__(self) -> str:
         return f"Ordered({self.value!r})"
+
+
+def json_canonical(value: Any) -> Any:
+    """A form of JSON data equal exactly when the values are equal as JSON (as
+    PostgreSQL's jsonb compares them): numbers by value (``1`` is ``1.0``, ``-0`` is
+    ``0``), booleans apart from numbers, dict keys in any order."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return ["b", value]
+    if isinstance(value, (int, float, decimal.Decimal)):
+        number = decimal.Decimal(repr(value) if isinstance(value, float) else value)
+        return ["n", "0" if number.is_zero() else str(number.normalize(_EXACT))]
+    if isinstance(value, (list, tuple)):
+        return ["l", [json_canonical(item) for item in value]]
+    if isinstance(value, dict):
+        return ["d", sorted([key, json_canonical(item)] for key, item in value.items())]
+    return ["?", str(value)]
+
+
+_EXACT = decimal.Context(prec=decimal.MAX_PREC)
+
+
+class JsonEqual:
+    """A criterion value equal to the JSON values equal to it (see :func:`json_canonical`)."""
+
+    __slots__ = ("value", "key")
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        self.key = json_canonical(value)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, JsonEqual):
+            return bool(self.key == other.key)
+        return other is not None and bool(self.key == json_canonical(other))
+
+    def __hash__(self) -> int:
+        return hash(repr(self.key))
+
+    def __repr__(self) -> str:
+        return f"JsonEqual({self.value!r})"
