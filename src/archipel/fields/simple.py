@@ -268,11 +268,15 @@ class Decimal(_Number):
         max_digits: int | None = None,
         decimal_places: int | None = None,
         allow_non_finite: bool = False,
+        *,
+        precision: int | None = None,
+        scale: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.max_digits = max_digits
-        self.decimal_places = decimal_places
+        # ``precision``/``scale`` are Protean's names (SQL's NUMERIC(precision, scale))
+        self.max_digits = max_digits if max_digits is not None else precision
+        self.decimal_places = decimal_places if decimal_places is not None else scale
         self.allow_non_finite = allow_non_finite
 
     def cast(self, value: Any) -> Any:
@@ -335,10 +339,30 @@ class Boolean(Field):
         raise FieldError(f"expected true or false, got {shown(value)}")
 
 
-class Date(Field):
+class _Stamped(Field):
+    """Date fields may be stamped when their object is saved (Django's ``auto_now*``)."""
+
+    def __init__(self, *, auto_now: bool = False, auto_now_add: bool = False, **kwargs: Any) -> None:
+        if auto_now and auto_now_add:
+            raise TypeError("give auto_now (every save) or auto_now_add (first save), not both")
+        super().__init__(**kwargs)
+        #: set to now on every save
+        self.auto_now = auto_now
+        #: set to now on the first save (when still empty)
+        self.auto_now_add = auto_now_add
+
+    def now(self) -> Any:
+        """The value to stamp (timezone-aware UTC)."""
+        return _dt.datetime.now(_dt.UTC)
+
+
+class Date(_Stamped):
     """A calendar date; accepts ISO strings."""
 
     type_name = "date"
+
+    def now(self) -> Any:
+        return _dt.datetime.now(_dt.UTC).date()
 
     def cast(self, value: Any) -> Any:
         if isinstance(value, _dt.datetime):
@@ -361,7 +385,7 @@ class Date(Field):
         return _dt.date.fromisoformat(value)
 
 
-class DateTime(Field):
+class DateTime(_Stamped):
     """A point in time in UTC; accepts ISO strings.
 
     Values are normalised to UTC when the object is built, so every store keeps
@@ -461,9 +485,59 @@ def new_identity() -> str:
 _VARIANT = "89ab"
 
 
-class Auto(Identifier):
-    """An identity generated when none is given (UUID4 text by default)."""
+def _uuid_int() -> int:
+    """A random positive 63-bit integer: fits the BIGINT/INTEGER identity columns of SQL stores."""
+    return uuid.uuid4().int >> 65 or 1
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("default", new_identity)
-        super().__init__(**kwargs)
+
+class Auto(Identifier):
+    """An identity generated when none is given (UUID4 text by default).
+
+    ``identity_strategy``: ``"uuid"`` (default) or ``"function"`` (call
+    ``identity_function``); ``identity_type``: ``"string"`` (default),
+    ``"uuid"`` (UUID text) or ``"integer"`` (a random 63-bit number). Left
+    unset, both follow the domain's ``identity_strategy``/``identity_type``
+    configuration (applied by ``Domain.init()``).
+    """
+
+    _STRATEGIES = ("uuid", "function")
+    _TYPES = ("string", "uuid", "integer")
+
+    def __init__(
+        self,
+        *,
+        increment: bool = False,
+        identity_strategy: str | None = None,
+        identity_function: Callable[[], Any] | None = None,
+        identity_type: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if increment:
+            raise TypeError(
+                "Auto(increment=True) is not supported: archipel gives an object its identity "
+                "when it is created, not when the database stores it; use "
+                "identity_strategy=\"function\" with identity_function=... for sequences"
+            )
+        self._given_default = "default" in kwargs
+        super().__init__(identity_type=identity_type or "string", **kwargs)
+        self.identity_strategy = identity_strategy
+        self.identity_function = identity_function
+        #: strategy/type given here (the domain's configuration does not override them)
+        self.explicit = (identity_strategy is not None, identity_type is not None)
+        self.use_identity(identity_strategy or "uuid", identity_type or "string")
+
+    def use_identity(self, strategy: str, identity_type: str) -> None:
+        """Generate identities with ``strategy`` and ``identity_type`` (checked)."""
+        if strategy not in self._STRATEGIES:
+            raise TypeError(f"identity_strategy={strategy!r}: use one of {', '.join(self._STRATEGIES)}")
+        if identity_type not in self._TYPES:
+            raise TypeError(f"identity_type={identity_type!r}: use one of {', '.join(self._TYPES)}")
+        if strategy == "function":
+            if not callable(self.identity_function):
+                raise TypeError("identity_strategy=\"function\" needs identity_function=<callable>")
+            generate: Callable[[], Any] = self.identity_function
+        else:
+            generate = _uuid_int if identity_type == "integer" else new_identity
+        self.identity_type = "integer" if identity_type == "integer" else "string"
+        if not self._given_default:
+            self.set_default(generate)

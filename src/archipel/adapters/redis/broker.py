@@ -75,6 +75,8 @@ class RedisBroker:
     #: entries are shared between processes: ``archipel server`` delivers them,
     #: never the publishing process
     delivers_inline = False
+    #: every process with the URL reaches the same streams (``archipel dlq replay`` relies on it)
+    shared_between_processes = True
 
     def __init__(self, name: str = "default", config: dict[str, Any] | None = None) -> None:
         self.name = name
