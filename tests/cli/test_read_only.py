@@ -45,7 +45,7 @@ def empty(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
         (["subscriptions", "status"], 0, "Courier"),
         (["events", "list"], 0, "No messages in the event store (nothing yet)"),
         (["dlq", "inspect", "no-such-letter"], 1, "no dead letter with id 'no-such-letter'"),
-        (["events", "trace", "no-such-id"], 1, "no messages with correlation id 'no-such-id'"),
+        (["events", "trace", "no-such-id"], 0, "No messages with correlation id no-such-id"),
         (["dlq", "replay", "--all"], 0, "replayed 0 dead letters"),
     ],
 )

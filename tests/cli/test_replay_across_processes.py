@@ -94,7 +94,7 @@ def test_replay_from_the_cli_reaches_the_server_or_keeps_the_letter(shelf: dict[
     assert _where(domain, letter.subscription) == {"dlq"}
     shown = _cli(shelf, "dlq", "inspect", letter.id)
     assert shown.returncode == 0, shown.stderr
-    assert "InvalidOperation: no courier for parcel books" in shown.stdout
+    assert "InvalidOperationError: no courier for parcel books" in shown.stdout
     assert "traceback" in shown.stdout and "Traceback (most recent call last)" in shown.stdout
 
     replayed = _cli(shelf, "dlq", "replay", "--all")

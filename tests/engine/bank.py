@@ -8,8 +8,8 @@ repeats) and per-aggregate order held (the seqs are sorted).
 
 Behaviour switches (``BEHAVIOUR``, or environment variables in worker
 processes): ``poison`` — deposits with a negative amount make the projector
-raise until ``ARCHIPEL_TEST_FIX_FILE`` exists — a ``ValueError`` (a bug: dead-lettered
-at once), or with ``transient`` (``ARCHIPEL_TEST_TRANSIENT``) a ``TimeoutError``
+raise until ``ARCHIPEL_TEST_FIX_FILE`` exists — an ``InvalidOperation`` (a business
+error: dead-lettered at once), or with ``transient`` (``ARCHIPEL_TEST_TRANSIENT``) a ``TimeoutError``
 (retried with backoff first); ``delay`` — seconds the
 projector sleeps per event (to kill or pause a worker mid-batch); ``kill`` —
 a deposit of amount 666 kills its worker: raises :class:`WorkerKilled` (a
@@ -25,6 +25,7 @@ import time
 from typing import Any
 
 from archipel import Domain, current_domain, handle
+from archipel.errors import InvalidOperation
 from archipel.fields import Identifier, Integer, List, String
 
 BEHAVIOUR: dict[str, Any] = {"fixed": False, "delay": 0.0, "failures": {}, "transient": False}
@@ -103,7 +104,7 @@ def build_bank(name: str, config: dict[str, Any]) -> Domain:
                 failures[event.seq] = failures.get(event.seq, 0) + 1
                 if BEHAVIOUR["transient"] or os.environ.get("ARCHIPEL_TEST_TRANSIENT"):
                     raise TimeoutError(f"poison deposit {event.seq} of {event.account_id}")
-                raise ValueError(f"poison deposit {event.seq} of {event.account_id}")
+                raise InvalidOperation(f"poison deposit {event.seq} of {event.account_id}")
             delay = _delay()
             if delay:
                 time.sleep(delay)

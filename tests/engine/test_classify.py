@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from archipel.engine.classify import describe_failure, is_transient, retryable_types
+from archipel.engine.classify import describe_failure, is_transient, retryable_types, should_retry
 from archipel.errors import (
     BrokerUnavailable,
     DatabaseBusy,
@@ -48,8 +48,25 @@ def test_transient_errors_are_retried(exc: BaseException) -> None:
         RateLimited("later"),
     ],
 )
-def test_business_errors_and_bugs_are_not(exc: BaseException) -> None:
+def test_business_errors_and_bugs_are_not_transient(exc: BaseException) -> None:
     assert not is_transient(exc)
+
+
+@pytest.mark.parametrize(
+    "exc", [ValidationError({"amount": ["must be positive"]}), InvalidOperation("already shipped")]
+)
+def test_business_errors_are_never_retried(exc: BaseException) -> None:
+    assert not should_retry(exc)
+    assert not should_retry(exc, (RateLimited,))
+
+
+@pytest.mark.parametrize("exc", [IndexError("not there yet"), ObjectNotFound("no such book"), KeyError("k")])
+def test_other_errors_are_retried_unless_the_handler_says_what_is(exc: BaseException) -> None:
+    # a race of eventual consistency looks like a bug: retried, as Protean does
+    assert should_retry(exc)
+    assert not should_retry(exc, (RateLimited,))
+    assert should_retry(ConnectionResetError(), (RateLimited,))
+    assert should_retry(RateLimited(), (RateLimited,))
 
 
 def test_a_handler_widens_the_transient_set() -> None:

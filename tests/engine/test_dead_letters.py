@@ -64,11 +64,11 @@ def test_business_errors_are_dead_lettered_at_once_with_their_traceback(make_ban
     caplog.set_level(logging.WARNING, logger="archipel.engine.consumer")
     _deposits(bank, [("bad", -5, 1), ("ok", 1, 1)])
     assert run_server(bank, test_mode=True) == 0
-    assert BEHAVIOUR["failures"] == {1: 1}  # a ValueError never succeeds later: not retried
+    assert BEHAVIOUR["failures"] == {1: 1}  # a business error never succeeds later: not retried
     (letter,) = dead_letter_store(bank).list()
     assert letter.attempts == 1
     assert (letter.error or "").startswith("Traceback (most recent call last)")
-    assert (letter.error or "").rstrip().endswith("ValueError: poison deposit 1 of bad")
+    assert (letter.error or "").rstrip().endswith("InvalidOperationError: poison deposit 1 of bad")
     (line,) = [r for r in caplog.records if getattr(r, "archipel_decision", None)]
     assert line.archipel_decision == "dead-lettered" and "(not retryable)" in line.getMessage()
     assert check_ledgers(bank, {"ok": [1]}) == []

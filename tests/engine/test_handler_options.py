@@ -13,6 +13,7 @@ from archipel.engine import EngineSettings, run_server
 from archipel.engine.dlq import dead_letter_store
 from archipel.engine.handler_policy import handler_settings
 from archipel.engine.invoke import command_expired
+from archipel.errors import InvalidOperation
 from archipel.fields import Identifier, String
 from tests.engine.conftest import ASYNC_MEMORY, server_config
 
@@ -71,7 +72,8 @@ def run_one(shop: Domain) -> int:
     [
         ({}, ConnectionError, 4),  # transient: the server's max_retries (3) + the first attempt
         ({"retries": 1}, ConnectionError, 2),
-        ({}, ValueError, 1),  # not transient: dead-lettered at once
+        ({}, ValueError, 4),  # an unexpected error (a bug, or a race): retried, as Protean does
+        ({}, InvalidOperation, 1),  # a business error: dead-lettered at once
         ({"retries": 2, "retry_exceptions": [ValueError]}, ValueError, 3),  # declared retryable
         ({"retries": 2, "retry_exceptions": [KeyError]}, ValueError, 1),
         ({"subscription_profile": "debug"}, ConnectionError, 2),  # debug: max_retries 1

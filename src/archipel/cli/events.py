@@ -108,7 +108,8 @@ def trace(
 ) -> None:
     """Show every message of one correlation id as a causation tree (reads only).
 
-    An id with no message exits 1, naming it.
+    An id with no message exits 1, naming it; on an empty (or never set up) event store
+    it says there is nothing yet and exits 0.
     """
     loaded = load_domain(domain)
     with loaded.domain_context():
@@ -117,14 +118,16 @@ def trace(
             empty = not messages and not loaded.event_store.read_all(after_global=0, limit=1)
         except SchemaMissingError:
             messages, empty = [], True
+    if not messages and empty:
+        out().print(
+            f"No messages with correlation id {escape(correlation_id)}: "
+            f"the event store of {escape(loaded.name)} is empty (nothing yet)"
+        )
+        return
     if not messages:
         raise CliError(
             f"no messages with correlation id {correlation_id!r}",
-            hint=(
-                f"the event store of {loaded.name} is empty (nothing yet)"
-                if empty
-                else "list the latest with archipel events list"
-            ),
+            hint="list the latest with archipel events list",
         )
     out().print(causation_tree(correlation_id, messages))
 

@@ -55,6 +55,8 @@ __all__ = [
     "replay_target",
     "REPLAY_ID_HEADER",
     "shared_between_processes",
+    "dead_letter_id",
+    "dead_letter_id_of",
 ]
 
 #: metadata header naming the only subscription a replayed message is for
@@ -117,6 +119,11 @@ def dead_letter_id(subscription: str, message_id: str, replay_id: str | None = N
     """
     suffix = f"\x00{replay_id}" if replay_id else ""
     return str(uuid.uuid5(_NAMESPACE, f"{subscription}\x00{message_id}{suffix}"))
+
+
+def dead_letter_id_of(subscription: str, message_id: str, payload: dict[str, Any]) -> str:
+    """The id :meth:`DeadLetterStore.add` gives a failure of this message (payload as stored)."""
+    return dead_letter_id(subscription, message_id, _replay_id(payload))
 
 
 def _replay_id(payload: dict[str, Any]) -> str | None:

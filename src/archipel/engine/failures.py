@@ -30,8 +30,8 @@ import time
 import traceback
 
 from archipel.core.handler_options import RetryPolicy
-from archipel.engine.classify import describe_failure, is_transient
-from archipel.engine.dlq import DeadLetterStore
+from archipel.engine.classify import describe_failure, should_retry
+from archipel.engine.dlq import DeadLetterStore, dead_letter_id_of
 from archipel.engine.handler_policy import retry_delay
 from archipel.engine.queue import Item
 from archipel.engine.settings import EngineSettings
@@ -88,7 +88,7 @@ class Failures:
         item.first_failed_at = item.first_failed_at or time.time()
         item.error = "".join(traceback.format_exception(exc)).strip()
         summary = describe_failure(exc)
-        transient = retryable and is_transient(exc, self.retry_on)
+        transient = retryable and should_retry(exc, self.policy.exceptions)
         if transient and item.attempts <= settings.max_retries:
             delay = retry_delay(self.policy, item.attempts, settings)
             item.next_at = time.monotonic() + delay
@@ -146,6 +146,14 @@ class Failures:
     def park(self, item: Item) -> None:
         """Put an entry in the dead-letter queue behind its aggregate's dead letter (then ``done``)."""
         behind = self.dead.get(item.key or "", "")
+        decoded = item.decoded
+        if decoded is not None and behind == dead_letter_id_of(
+            self.subscription, decoded.message_id, decoded.payload
+        ):
+            # the dead letter itself, delivered again before its acknowledgement took
+            # effect (its worker died): already recorded, parking would overwrite its error
+            item.done = True
+            return
         self._dead_letter(
             item,
             f"parked: an earlier message of {item.key} is in the dead-letter queue ({behind}); "
