@@ -1,8 +1,15 @@
-"""``archipel dlq list|inspect|replay|purge``: messages that failed every retry.
+"""``archipel dlq list|inspect|replay|purge``: messages a subscription gave up on.
 
 The store comes from :func:`archipel.engine.dlq.dead_letter_store`; a dead
 letter has ``id, subscription, message_id, type, stream, payload, error,
-attempts, first_failed_at, last_failed_at``.
+attempts, first_failed_at, last_failed_at`` (``error``: the traceback).
+
+Guarantees: ``list`` and ``inspect`` only read (no table is created; an
+unset database has nothing yet); ids may be given as any unique prefix (the
+list shows 8 characters, ``--wide`` all); an unknown id exits 1 naming it.
+``replay`` publishes through the domain's broker and deletes the letter only
+once the broker accepted the message; with a broker inside the server's
+process (inline) it exits 1 and keeps the letter.
 """
 
 from __future__ import annotations
