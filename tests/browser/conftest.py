@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +25,14 @@ from tests.conftest import in_ci
 from tests.engine.bank import BEHAVIOUR
 from tests.engine.conftest import make_bank  # noqa: F401 - fixture
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "img"
+# Screenshots of the pages the tests drive: into docs/img/ when ARCHIPEL_SCREENSHOTS=docs
+# (to refresh the documentation's pictures), else a throwaway folder, so a test run leaves
+# the working tree as it found it.
+SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "img"
+    if os.environ.get("ARCHIPEL_SCREENSHOTS") == "docs"
+    else Path(tempfile.gettempdir()) / "archipel-screenshots"
+)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

@@ -1,5 +1,5 @@
 """The observatory in a real headless Chromium: views, charts, dead-letter actions,
-traces, keyboard navigation and a phone-width layout. Screenshots go to docs/img/."""
+traces, keyboard navigation and a phone-width layout. Screenshots go to docs/img/ with ARCHIPEL_SCREENSHOTS=docs."""
 
 from __future__ import annotations
 
