@@ -238,6 +238,12 @@ def validate_config(
             f"Invalid snapshot_threshold {threshold!r}; expected a whole number of events >= 0 "
             "(0 turns automatic snapshots off)"
         )
+    if _get_path(config, "server.transient_retry") is not None:
+        problems.append(
+            "server.transient_retry is not supported: give the handlers that need in-process "
+            "retries retries=N (and retry_exceptions=[...]); the server retries transient "
+            "errors per [server.stream_subscription] max_retries"
+        )
     tick = _get_path(config, "server.messages_per_tick")
     if not _is_int(tick) or tick < 1:
         problems.append(f"Invalid server.messages_per_tick {tick!r}; expected a positive integer")
