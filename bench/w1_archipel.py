@@ -10,8 +10,13 @@ from archipel import BaseAggregate, BaseCommand, BaseEvent, BaseProjection, Doma
 from archipel.fields import Identifier, Integer, String
 
 
-def build(provider_config: dict | None = None, inline_projector: bool = False) -> tuple[Domain, type, type]:
-    """The W1 domain; ``inline_projector`` commits the projection with the command."""
+def build(
+    provider_config: dict | None = None, inline_projector: bool = False, projector: bool = True
+) -> tuple[Domain, type, type]:
+    """The W1 domain; ``inline_projector`` commits the projection with the command.
+
+    ``projector=False`` leaves the projector out (the command's commit alone).
+    """
     config = {"command_processing": "sync", "event_processing": "sync"}
     config.update(provider_config or {})
     domain = Domain(name="Bench", config=config)
@@ -51,6 +56,10 @@ def build(provider_config: dict | None = None, inline_projector: bool = False) -
     class AccountSummary(BaseProjection):
         account_id = Identifier(identifier=True)
         owner = String(max_length=50)
+
+    if not projector:
+        domain.init(traverse=False)
+        return domain, Account, OpenAccount
 
     @domain.projector(projector_for=AccountSummary, aggregates=[Account], inline=inline_projector)
     class Summaries:

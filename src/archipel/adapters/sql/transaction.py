@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from archipel.adapters.sql.engine import dumps, loads
+from archipel.adapters.sql.engine import cursor_of, dumps, loads
 from archipel.adapters.sql.records import EXPECTED_PARAM, PK_PARAM, RecordTable
 from archipel.errors import (
     ArchipelError,
@@ -116,7 +116,8 @@ class SqlTransaction:
                 raise self.engine.translate(exc) from exc
 
         def read(conn: Any) -> Any:
-            cursor = conn.execute(sql, params)
+            cursor = cursor_of(conn)
+            cursor.execute(sql, params)
             return cursor.fetchall() if many else cursor.fetchone()
 
         return self.engine.run(read)
