@@ -173,6 +173,20 @@ class OutboxRelay:
         except Exception:
             log.exception("relay: releasing %s failed", lease.id)
 
+    def idle_seconds(self, poll_seconds: float) -> float:
+        """How long to sleep with nothing to relay: commits ring :data:`OUTBOX` sooner.
+
+        Each database says how long its commits may go unnoticed (``idle_wait``):
+        long where every commit rings or notifies, ``poll_seconds`` otherwise.
+        """
+        waits = [
+            wait(poll_seconds)
+            for database in self.domain.providers.databases.values()
+            if getattr(database, "outbox", None) is not None
+            and (wait := getattr(database, "idle_wait", None)) is not None
+        ]
+        return min(waits, default=poll_seconds)
+
     def tick(self) -> int:
         """Relay one batch from each database whose relay this worker leads; return how many."""
         total = 0

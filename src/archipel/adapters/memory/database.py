@@ -20,6 +20,7 @@ from archipel.fields.simple import Decimal as DecimalField
 from archipel.ports.schema import ModelSchema
 from archipel.query.q import compile_predicate, split_lookup
 from archipel.query.results import Criteria
+from archipel.utils.doorbell import OUTBOX, bell
 
 __all__ = ["MemoryDatabase", "MemoryTransaction", "sort_records", "normalizer_for"]
 
@@ -112,6 +113,10 @@ def run_criteria(
     return page, total
 
 
+#: an idle relay's longest sleep on the memory database (every commit rings it: same process)
+_IDLE_WAIT_SECONDS = 1.0
+
+
 class MemoryDatabase:
     """A process-local database (``provider = "memory"``)."""
 
@@ -129,6 +134,11 @@ class MemoryDatabase:
     def outbox(self) -> MemoryOutbox:
         """The outbox of this database (claimed by the relay)."""
         return self._outbox
+
+    @staticmethod
+    def idle_wait(poll_seconds: float) -> float:
+        """How long an idle relay may sleep: every commit of this process wakes it sooner."""
+        return max(poll_seconds, _IDLE_WAIT_SECONDS)
 
     def begin(self) -> MemoryTransaction:
         return MemoryTransaction(self)
@@ -355,7 +365,8 @@ class MemoryTransaction:
             if self.processed:
                 db.processed |= self.processed
         self.done = True
-
+        if self.outbox:
+            bell(OUTBOX).ring()  # push: wake the relay
     def _claim(
         self,
         schema: ModelSchema,

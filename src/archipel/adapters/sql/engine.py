@@ -44,7 +44,7 @@ from archipel.errors import (
     SchemaMissingError,
 )
 
-__all__ = ["SqlEngine", "normalize_url", "dumps", "loads", "cursor_of"]
+__all__ = ["SqlEngine", "normalize_url", "dumps", "loads", "cursor_of", "execute_relaxed"]
 
 T = TypeVar("T")
 
@@ -72,6 +72,27 @@ def cursor_of(connection: Any) -> Any:
         cursor = connection.cursor()
         if getattr(connection, "pgconn", None) is not None:  # psycopg (closed with it)
             connection._archipel_cursor = cursor
+    return cursor
+
+
+def execute_relaxed(connection: Any, sql: str, params: Any) -> Any:
+    """Run one PostgreSQL write statement whose commit need not wait for the WAL flush.
+
+    For writes that a server crash may lose harmlessly because they are done
+    again — the outbox relay's row claims, marks and releases (a lost claim or
+    mark means rows relayed once more, and consumers drop the copies) — but
+    not for anything a caller was promised. ``BEGIN``, ``SET LOCAL
+    synchronous_commit = off``, the statement and ``COMMIT`` go in one round
+    trip (psycopg's pipeline mode); the connection must be idle in autocommit.
+    Returns the statement's cursor.
+    """
+    cursor = connection.cursor()
+    with connection.pipeline():
+        connection.execute("BEGIN")
+        connection.execute("SET LOCAL synchronous_commit = off")
+        cursor.execute(sql, params)
+        connection.execute("COMMIT")
+    # the pipeline is synced: every result is in
     return cursor
 
 
@@ -436,6 +457,9 @@ class SqlEngine:
         return visitors.replacement_traverse(statement, {}, inline)  # type: ignore[call-overload]
 
     def dispose(self) -> None:
+        from archipel.adapters.sql.wakeup import forget
+
+        forget(self)  # the LISTEN/NOTIFY threads of this engine, if any
         if self._pool is not None:
             self._pool.clear()
         self.engine.dispose()
