@@ -192,8 +192,8 @@ def _count(database_url: str, table: str) -> int:
 
 def _balanced(bench: Any, workers: int, partitions: int) -> bool:
     """Every subscription's partitions are leased, shared by ``workers`` distinct owners."""
+    from archipel.core.queryset import Criteria
     from archipel.engine.leases import LeaseStore
-    from archipel.query.results import Criteria
 
     store = LeaseStore(bench)
     tx = store.database.begin()

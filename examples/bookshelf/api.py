@@ -4,11 +4,14 @@ Run it with::
 
     uvicorn examples.bookshelf.api:app --reload
 
-Request bodies are described with pydantic models (for the OpenAPI page) but
-checked by the domain: a business rule that fails answers 400 with the
-failing fields, an unknown id 404, a stale write 409, an operation the
-current state forbids 422 (``register_exception_handlers``); no response
-ever contains a traceback. Money travels as decimal strings ("18.99").
+Request bodies are pydantic models that say what the domain requires (required
+fields, lengths, bounds, two decimal places for money), so the OpenAPI page is
+honest and a body that breaks them is FastAPI's 422 naming the field. The
+domain still checks everything: a business rule that fails answers 400 with
+the failing fields, an unknown id 404, a stale write 409, an operation the
+current state forbids 422 (``register_exception_handlers``; every route lists
+its statuses with ``error_responses``); no response ever contains a
+traceback. Money travels as decimal strings ("18.99").
 """
 
 from __future__ import annotations
@@ -19,9 +22,13 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from archipel.integrations.fastapi import DomainContextMiddleware, register_exception_handlers
+from archipel.integrations.fastapi import (
+    DomainContextMiddleware,
+    error_responses,
+    register_exception_handlers,
+)
 from examples.bookshelf import domain, storage
 from examples.bookshelf.catalog.commands import AddBook, UpdateBookPrice
 from examples.bookshelf.integration.book_supply import STREAM as SUPPLY_STREAM
@@ -56,32 +63,49 @@ register_exception_handlers(app)
 
 
 # -- request bodies ------------------------------------------------------------
+# what the commands' fields require (catalog/commands.py, ordering/commands.py, ...)
+Money = Annotated[Decimal, Field(ge=0, decimal_places=2, max_digits=14, allow_inf_nan=False)]
+Quantity = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
 class NewBook(BaseModel):
-    title: str | None = None
-    author: str | None = None
-    isbn: str | None = None
-    price: Decimal | None = None
-    currency: str = "USD"
+    title: str = Field(max_length=200)
+    author: str = Field(max_length=150)
+    isbn: str = Field(max_length=17, description="ISBN-10 or ISBN-13; hyphens allowed")
+    price: Money
+    currency: str = Field("USD", max_length=3)
     description: str | None = None
 
 
 class NewPrice(BaseModel):
-    price: Decimal | None = None
+    price: Money
 
 
 class Restock(BaseModel):
-    quantity: int | None = None
+    quantity: Quantity
+
+
+class ShippingAddress(BaseModel):
+    street: str | None = Field(None, max_length=200)
+    city: str = Field(max_length=100)
+    postal_code: str | None = Field(None, max_length=12)
+    country: str = Field("US", max_length=2)
+
+
+class OrderLine(BaseModel):
+    book_id: str = Field(max_length=255)
+    quantity: Quantity
 
 
 class NewOrder(BaseModel):
-    customer_name: str | None = None
-    customer_email: str | None = None
-    shipping_address: dict[str, Any] | None = None
-    items: list[dict[str, Any]] | None = None
+    customer_name: str = Field(max_length=150)
+    customer_email: str = Field(max_length=254)
+    shipping_address: ShippingAddress
+    items: list[OrderLine] = Field(min_length=1)
 
 
 class Cancellation(BaseModel):
-    reason: str = "Cancelled at the customer's request"
+    reason: str = Field("Cancelled at the customer's request", max_length=300)
 
 
 # -- presenting read models ----------------------------------------------------------
@@ -126,32 +150,32 @@ def _order(summary: OrderSummary) -> dict[str, Any]:
 
 
 # -- catalogue ---------------------------------------------------------------------
-@app.post("/books", status_code=201)
+@app.post("/books", status_code=201, responses=error_responses(400, 422))
 def add_book(body: NewBook) -> dict[str, Any]:
     book_id = domain.process(AddBook(**body.model_dump(exclude_none=True)))
     return {"book_id": book_id}
 
 
-@app.get("/books")
+@app.get("/books", responses=error_responses(400, 422))
 def list_books(author: str | None = None) -> dict[str, Any]:
     query = domain.query_for(BookCatalog).query.order_by("title")
     found = (query.filter(author=author) if author else query).all()
     return {"total": found.total, "books": [_catalog_entry(entry) for entry in found]}
 
 
-@app.get("/books/{book_id}")
+@app.get("/books/{book_id}", responses=error_responses(404, 422))
 def get_book(book_id: str) -> dict[str, Any]:
     return _catalog_entry(domain.query_for(BookCatalog).get(book_id))
 
 
-@app.put("/books/{book_id}/price")
+@app.put("/books/{book_id}/price", responses=error_responses())
 def update_price(book_id: str, body: NewPrice) -> dict[str, Any]:
     domain.process(UpdateBookPrice(book_id=book_id, price=body.price))
     return _catalog_entry(domain.query_for(BookCatalog).get(book_id))
 
 
 # -- inventory and storefront ------------------------------------------------------------
-@app.post("/inventory/{book_id}/restock")
+@app.post("/inventory/{book_id}/restock", responses=error_responses())
 def restock(book_id: str, body: Restock) -> dict[str, Any]:
     on_hand = domain.process(RestockInventory(book_id=book_id, quantity=body.quantity))
     return {"book_id": book_id, "in_stock": on_hand}
@@ -163,37 +187,37 @@ def storefront() -> dict[str, Any]:
     return {"total": views.total, "books": [_storefront_entry(view) for view in views]}
 
 
-@app.get("/storefront/{book_id}")
+@app.get("/storefront/{book_id}", responses=error_responses(404, 422))
 def storefront_entry(book_id: str) -> dict[str, Any]:
     return _storefront_entry(domain.query_for(StorefrontView).get(book_id))
 
 
 # -- orders ----------------------------------------------------------------------------
-@app.post("/orders", status_code=201)
+@app.post("/orders", status_code=201, responses=error_responses())
 def place_order(body: NewOrder) -> dict[str, Any]:
     order_id = domain.process(PlaceOrder(**body.model_dump(exclude_none=True)))
     return _order(domain.query_for(OrderSummary).get(order_id))
 
 
-@app.post("/orders/{order_id}/confirm")
+@app.post("/orders/{order_id}/confirm", responses=error_responses())
 def confirm_order(order_id: str) -> dict[str, Any]:
     """Confirm and (with sync processing) run fulfilment to its end: shipped or cancelled."""
     domain.process(ConfirmOrder(order_id=order_id))
     return _order(domain.query_for(OrderSummary).get(order_id))
 
 
-@app.post("/orders/{order_id}/cancel")
+@app.post("/orders/{order_id}/cancel", responses=error_responses())
 def cancel_order(order_id: str, body: Cancellation) -> dict[str, Any]:
     domain.process(CancelOrder(order_id=order_id, reason=body.reason))
     return _order(domain.query_for(OrderSummary).get(order_id))
 
 
-@app.get("/orders/{order_id}")
+@app.get("/orders/{order_id}", responses=error_responses(404, 422))
 def get_order(order_id: str) -> dict[str, Any]:
     return _order(domain.query_for(OrderSummary).get(order_id))
 
 
-@app.get("/orders/{order_id}/emails")
+@app.get("/orders/{order_id}/emails", responses=error_responses(400, 422))
 def order_emails(order_id: str) -> dict[str, Any]:
     emails = domain.query_for(SentEmail).query.filter(order_id=order_id).order_by("sent_at").all()
     return {
@@ -220,7 +244,7 @@ def book_report() -> dict[str, Any]:
     }
 
 
-@app.post("/webhooks/book-supply", status_code=202)
+@app.post("/webhooks/book-supply", status_code=202, responses=error_responses(400, 422))
 def book_supply_webhook(payload: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     """The BookSupply distributor posts here; its raw JSON goes to the ``book_supply`` stream.
 

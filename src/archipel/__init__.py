@@ -13,6 +13,7 @@ from archipel.core.event import BaseEvent
 from archipel.core.event_handler import BaseEventHandler
 from archipel.core.event_sourcing import apply
 from archipel.core.handler import handle
+from archipel.core.index import Index
 from archipel.core.invariant import invariant
 from archipel.core.message import Metadata
 from archipel.core.process_manager import BaseProcessManager
@@ -20,18 +21,38 @@ from archipel.core.projection import BaseProjection
 from archipel.core.projector import BaseProjector
 from archipel.core.query import BaseQuery
 from archipel.core.query_handler import BaseQueryHandler
+from archipel.core.queryset import QuerySet, ResultSet
 from archipel.core.subscriber import BaseSubscriber
 from archipel.core.upcaster import BaseUpcaster
 from archipel.core.value_object import BaseValueObject
-from archipel.domain.context import current_domain
 from archipel.domain.domain import Domain
 from archipel.handling.repository import BaseRepository
 from archipel.handling.unit_of_work import UnitOfWork
-from archipel.query import Q, QuerySet, ResultSet
+from archipel.server import Engine
+from archipel.utils.globals import current_domain, current_uow, g, has_domain_context
+from archipel.utils.mixins import read
+from archipel.utils.processing import Priority, current_priority, processing_priority
+from archipel.utils.query import Q
 
 __version__ = "0.1.0"
 
+
+def get_version() -> str:
+    """The installed archipel version (Protean's ``get_version``)."""
+    return __version__
+
+
 __all__ = [
+    "get_version",
+    "read",
+    "processing_priority",
+    "has_domain_context",
+    "g",
+    "current_uow",
+    "current_priority",
+    "Priority",
+    "Index",
+    "Engine",
     "BaseAggregate",
     "BaseApplicationService",
     "BaseCommand",

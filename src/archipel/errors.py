@@ -4,6 +4,12 @@ Every error archipel raises derives from :class:`ArchipelError`. Errors from
 drivers (SQLite, psycopg, redis-py, ...) are translated into these classes at
 the adapter boundary, so user code never catches a driver exception. Every
 message says what went wrong *and* what to do about it.
+
+This module holds the code. :mod:`archipel.exceptions` (Protean's
+``protean.exceptions``) re-exports the same classes under Protean's names,
+so ``except archipel.exceptions.ObjectNotFoundError`` catches what archipel
+raises. The short names (``ObjectNotFound``, ``InvalidOperation``,
+``TooManyObjects``, ``InvalidState``) are aliases of the same classes.
 """
 
 from __future__ import annotations
@@ -12,6 +18,18 @@ from typing import Any
 
 __all__ = [
     "ArchipelError",
+    "ProteanException",
+    "ProteanExceptionWithMessage",
+    "NoDomainException",
+    "InsufficientDataError",
+    "SendError",
+    "TransactionError",
+    "DuplicateCommandError",
+    "CommandExpiredError",
+    "DeserializationError",
+    "InvalidOperationError",
+    "ObjectNotFoundError",
+    "TooManyObjectsError",
     "ConfigurationError",
     "IncorrectUsageError",
     "NotSupportedError",
@@ -35,6 +53,18 @@ __all__ = [
 
 class ArchipelError(Exception):
     """Root of every exception raised by archipel."""
+
+
+#: Protean's name for the root of the tree
+ProteanException = ArchipelError
+
+
+class NoDomainException(ArchipelError):
+    """No domain could be found or loaded in the given module (CLI ``--domain``)."""
+
+
+class InsufficientDataError(ArchipelError):
+    """An object was not given enough data to be built."""
 
 
 class ConfigurationError(ArchipelError):
@@ -76,12 +106,19 @@ class ValidationError(ArchipelError):
         return str(self.messages)
 
 
+#: Protean's common base of ``ValidationError`` and ``InvalidDataError``
+ProteanExceptionWithMessage = ValidationError
+
+
 class InvalidDataError(ValidationError):
     """Alias kept for code that distinguishes bad input data from rules."""
 
 
-class InvalidOperation(ArchipelError):
+class InvalidOperationError(ArchipelError):
     """A business operation is not allowed in the current state."""
+
+
+InvalidOperation = InvalidOperationError
 
 
 class InvalidStateError(ArchipelError):
@@ -91,12 +128,18 @@ class InvalidStateError(ArchipelError):
 InvalidState = InvalidStateError
 
 
-class ObjectNotFound(ArchipelError):
+class ObjectNotFoundError(ArchipelError):
     """No object with the requested identity exists."""
 
 
-class TooManyObjects(ArchipelError):
+ObjectNotFound = ObjectNotFoundError
+
+
+class TooManyObjectsError(ArchipelError):
     """A lookup that expects one object (``find_by``) matched several."""
+
+
+TooManyObjects = TooManyObjectsError
 
 
 class ExpectedVersionError(ArchipelError):
@@ -125,7 +168,57 @@ class DuplicateMessageError(ArchipelError):
 
 
 class DatabaseError(ArchipelError):
-    """A database operation failed; the message says what to check."""
+    """A database operation failed; the message says what to check.
+
+    ``original_exception`` is the driver's error when there was one (it is
+    also the ``__cause__``); never shown to HTTP clients.
+    """
+
+    def __init__(self, *args: Any, original_exception: BaseException | None = None) -> None:
+        super().__init__(*args)
+        self.original_exception = original_exception
+
+
+class TransactionError(ArchipelError):
+    """A transaction failed to commit, or failed while being processed."""
+
+
+class SendError(ArchipelError):
+    """Sending a message to an outside system (e-mail, webhook) failed."""
+
+
+class DuplicateCommandError(ArchipelError):
+    """A command with an idempotency key already processed was submitted again.
+
+    ``original_result`` is the result of the first processing.
+    """
+
+    def __init__(self, message: str, original_result: Any = None) -> None:
+        super().__init__(message)
+        self.original_result = original_result
+
+
+class CommandExpiredError(ArchipelError):
+    """A command was processed after its deadline (``command_type``, ``deadline``)."""
+
+    def __init__(self, message: str, command_type: str | None = None, deadline: Any = None) -> None:
+        super().__init__(message)
+        self.command_type = command_type
+        self.deadline = deadline
+
+
+class DeserializationError(ArchipelError):
+    """A stored or received message could not be turned back into its class.
+
+    ``message_id`` names the message, ``error`` what failed, ``context`` any
+    detail (type string, stream) that helps find it.
+    """
+
+    def __init__(self, message_id: str, error: str, context: dict[str, Any] | None = None) -> None:
+        self.message_id = message_id
+        self.error = error
+        self.context = dict(context or {})
+        super().__init__(f"could not deserialize message {message_id}: {error}")
 
 
 class DatabaseUnavailable(DatabaseError):

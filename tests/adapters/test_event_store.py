@@ -1,4 +1,4 @@
-"""The EventStore contract, on every storage provider (``ports/event_store.py``)."""
+"""The EventStore contract, on every storage provider (``port/event_store.py``)."""
 
 from __future__ import annotations
 

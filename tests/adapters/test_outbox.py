@@ -1,4 +1,4 @@
-"""The Outbox contract, on every storage provider (``ports/outbox.py``)."""
+"""The Outbox contract, on every storage provider (``port/outbox.py``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from archipel.ports.outbox import OUTBOX_FAILED, OUTBOX_PENDING, OUTBOX_SENT
+from archipel.port.outbox import OUTBOX_FAILED, OUTBOX_PENDING, OUTBOX_SENT
 from tests.adapters._model import define
 from tests.adapters.conftest import SQL_PROVIDERS, start
 
@@ -163,7 +163,7 @@ def test_concurrent_relays_claim_disjoint_rows(database):
 
 
 def test_claim_by_relay_shard_splits_the_outbox_by_aggregate(database):
-    from archipel.ports.outbox import shard_key
+    from archipel.port.outbox import shard_key
 
     records = []
     for n in range(24):

@@ -1,4 +1,4 @@
-"""The Database/Transaction contract, on every storage provider (``ports/database.py``)."""
+"""The Database/Transaction contract, on every storage provider (``port/provider.py``)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import decimal
 
 import pytest
 
+from archipel.core.queryset import Criteria
 from archipel.errors import (
     DuplicateMessageError,
     ExpectedVersionError,
     SchemaMissingError,
     ValidationError,
 )
-from archipel.query.results import Criteria
 from tests.adapters._model import define, full_account, record
 from tests.adapters.conftest import SQL_PROVIDERS, start
 

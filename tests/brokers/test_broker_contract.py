@@ -1,6 +1,6 @@
 """One conformance suite for every broker: inline, Redis Streams, the database broker.
 
-The contract is stated in :mod:`archipel.ports.broker`. Each test runs once
+The contract is stated in :mod:`archipel.port.broker`. Each test runs once
 per adapter (``broker`` fixture, parametrized in ``conftest.py``).
 """
 
@@ -13,10 +13,18 @@ import uuid
 import pytest
 
 from archipel.errors import BrokerUnavailable
+from archipel.port.broker import BaseBroker, Broker, BrokerAdmin, GroupReader, Publisher
 
 
 def _stream() -> str:
     return f"test::thing-{uuid.uuid4().hex[:8]}"
+
+
+def test_every_adapter_plays_every_role_of_the_split_port(broker):
+    # the engine depends on one role each (relay: Publisher, consumers: GroupReader,
+    # status: BrokerAdmin); an adapter missing a method of any role fails here
+    for role in (Publisher, GroupReader, BrokerAdmin, Broker, BaseBroker):
+        assert isinstance(broker, role), role.__name__
 
 
 def test_publish_returns_increasing_ids(broker):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from archipel.engine import EngineSettings, lanes, run_server
 from archipel.engine.leases import LeaseStore
 from archipel.engine.relay import OutboxRelay, route_row
-from archipel.handling.state import current_priority
+from archipel.utils.processing import priority_var
 from tests.engine.bank import check_ledgers
 from tests.engine.test_fencing_and_relay import _consumer
 
@@ -23,10 +23,10 @@ def test_bulk_context_sets_the_priority_of_commands(make_bank):
     deposit = bank.elements["Deposit"]
     with bank.domain_context():
         with lanes.bulk():
-            assert current_priority.get() == lanes.BULK_PRIORITY
+            assert priority_var.get() == lanes.BULK_PRIORITY
             bank.process(deposit(account_id="a", amount=1, seq=1))
             bank.process(deposit(account_id="a", amount=1, seq=2), priority=lanes.HIGH_PRIORITY)
-        assert current_priority.get() is None
+        assert priority_var.get() is None
         bank.process(deposit(account_id="a", amount=1, seq=3))
     rows = sorted(bank.providers.database("default").outbox().rows.values(), key=lambda r: r["id"])
     assert [r["priority"] for r in rows] == [lanes.BULK_PRIORITY, lanes.HIGH_PRIORITY, 0]

@@ -70,9 +70,10 @@ def test_a_rule_violation_is_a_400_naming_the_field(client: TestClient) -> None:
         "error": "validation_error",
         "errors": {"price": ["A book's price must be greater than zero, not $0.00"]},
     }
+    # what the request model states (required fields, bounds) FastAPI checks first: 422
     missing = no_traceback(client.post("/books", json={"title": "Anonymous", "isbn": DUNE, "price": 5}))
-    assert missing.status_code == 400
-    assert list(missing.json()["errors"]) == ["author"]
+    assert missing.status_code == 422
+    assert [error["loc"][-1] for error in missing.json()["detail"]] == ["author"]
     assert client.get("/books").json()["total"] == 0
 
 
@@ -96,7 +97,7 @@ def test_price_update_and_restock_show_in_the_storefront(client: TestClient) -> 
     assert (entry["price"], entry["in_stock"], entry["available"]) == ("12.50", 4, True)
     assert client.get("/storefront").json()["total"] == 1
     bad = no_traceback(client.post(f"/inventory/{book_id}/restock", json={"quantity": 0}))
-    assert bad.status_code == 400 and "quantity" in bad.json()["errors"]
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "quantity"
 
 
 def test_an_order_from_placement_to_shipping(client: TestClient) -> None:
@@ -148,10 +149,27 @@ def test_confirming_without_stock_is_a_400_with_the_reason(client: TestClient) -
     assert client.get(f"/orders/{order['order_id']}").json()["status"] == "PENDING"
 
 
-def test_invalid_orders_are_400(client: TestClient) -> None:
+def test_invalid_orders_are_422_naming_the_fields(client: TestClient) -> None:
     response = no_traceback(client.post("/orders", json={"customer_name": "Eve", "items": []}))
+    assert response.status_code == 422
+    named = {error["loc"][-1] for error in response.json()["detail"]}
+    assert {"customer_email", "shipping_address", "items"} <= named
+
+
+def test_a_webhook_payload_no_store_keeps_is_a_400_not_a_500(client: TestClient) -> None:
+    response = no_traceback(client.post("/webhooks/book-supply", json={"a": 2**64}))
     assert response.status_code == 400
-    assert {"customer_email", "shipping_address"} <= set(response.json()["errors"])
+    assert list(response.json()["errors"]) == ["payload"]
+
+
+def test_every_route_documents_its_error_statuses(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert set(paths["/books"]["post"]["responses"]) == {"201", "400", "422"}
+    assert set(paths["/orders/{order_id}/confirm"]["post"]["responses"]) == {
+        "200", "400", "404", "409", "422"
+    }
+    book = client.get("/openapi.json").json()["components"]["schemas"]["NewBook"]
+    assert set(book["required"]) == {"title", "author", "isbn", "price"}
 
 
 def test_the_distributor_webhook_goes_through_the_anti_corruption_layer(client: TestClient) -> None:

@@ -37,6 +37,16 @@ EXPECTED_ALL = [
     "handle",
     "invariant",
     "use_case",
+    "Engine",
+    "Index",
+    "Priority",
+    "current_priority",
+    "current_uow",
+    "g",
+    "get_version",
+    "has_domain_context",
+    "processing_priority",
+    "read",
     "__version__",
 ]
 

@@ -18,7 +18,7 @@ from rich.tree import Tree
 
 from archipel.cli._console import UsageError, out
 from archipel.cli._domain import DomainOption, load_domain
-from archipel.ports.event_store import StoredMessage
+from archipel.port.event_store import StoredMessage
 
 __all__ = ["app", "causation_tree", "short_time", "tail"]
 

@@ -11,8 +11,8 @@ import typer
 
 import archipel
 from archipel.cli._domain import DomainOption, load_domain
-from archipel.domain.context import current_domain
 from archipel.domain.domain import Domain
+from archipel.utils.globals import current_domain
 
 __all__ = ["shell", "shell_namespace"]
 

@@ -1,1 +1,5 @@
-"""The ``Domain``: registry, configuration, context and wiring of one bounded context."""
+"""The ``Domain`` (Protean's ``protean.domain.Domain``) and its collaborators."""
+
+from archipel.domain.domain import Domain
+
+__all__ = ["Domain"]

@@ -20,11 +20,12 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 from archipel.errors import ConfigurationError
+from archipel.utils.redaction import map_leaves, redact
 
 __all__ = ["CONFIG_FILE_NAMES", "DEFAULTS", "ENVIRONMENT_VARIABLE", "PROCESSING_MODES"]
 __all__ += ["Config", "deep_merge", "find_config_file", "load_config", "redact", "validate_config"]
@@ -77,11 +78,6 @@ _PLACEHOLDER = re.compile(
 )
 # Group "password" stops at the last "@" before the path, so unencoded "@"s
 # in a password are masked too.
-_URI_PASSWORD = re.compile(
-    r"(?P<prefix>[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s]*:)(?P<password>[^/?#\s]*)@"
-)
-_SENSITIVE_KEY_PARTS = ("password", "secret", "token")
-_MASK = "***"
 
 
 class Config(dict[str, Any]):
@@ -193,7 +189,7 @@ def load_config(
     if overrides:
         merged = deep_merge(merged, overrides)
 
-    config = Config(_map_leaves(merged, "", lambda path, leaf: _substitute(path, leaf, env)))
+    config = Config(map_leaves(merged, "", lambda path, leaf: _substitute(path, leaf, env)))
     config.source = source
     return config
 
@@ -246,19 +242,6 @@ def validate_config(
         raise ConfigurationError("\n".join(problems))
 
 
-def redact(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Return a deep copy of ``config`` that is safe to log or display.
-
-    Tables and lists are copied; leaves (immutable TOML values) are shared.
-    Passwords inside URIs (``scheme://user:PASSWORD@host``) become ``***`` in
-    every string, and every value under a key containing ``password``,
-    ``secret`` or ``token`` (case-insensitive) becomes ``***`` (``None`` stays
-    ``None``: it reveals nothing). ``config`` is not mutated.
-    """
-    redacted: dict[str, Any] = _map_leaves(config, "", _redact_leaf)
-    return redacted
-
-
 # -- helpers ---------------------------------------------------------------
 
 
@@ -305,23 +288,9 @@ def _looks_like_environment(key: str, value: Any) -> bool:
     )
 
 
-def _map_leaves(value: Any, path: str, leaf: Callable[[str, Any], Any]) -> Any:
-    """Rebuild ``value`` with new dicts, lists and tuples, and ``leaf(path, value)``
-    for everything else; ``path`` is dotted, with ``[i]`` for list items."""
-    if isinstance(value, Mapping):
-        return {
-            key: _map_leaves(inner, f"{path}.{key}" if path else str(key), leaf)
-            for key, inner in value.items()
-        }
-    if isinstance(value, list | tuple):
-        items = [_map_leaves(item, f"{path}[{i}]", leaf) for i, item in enumerate(value)]
-        return items if isinstance(value, list) else tuple(items)
-    return leaf(path, value)
-
-
 def _copy_tree(value: Any) -> Any:
     # Leaves are shared: overrides may hold objects that cannot be deep-copied.
-    return _map_leaves(value, "", lambda _path, leaf: leaf)
+    return map_leaves(value, "", lambda _path, leaf: leaf)
 
 
 def _substitute(path: str, text: Any, environ: Mapping[str, str]) -> Any:
@@ -380,12 +349,3 @@ def _get_path(config: Mapping[str, Any], path: str, default: Any = None) -> Any:
 def _is_int(value: Any) -> bool:
     # bool is an int subclass; `messages_per_tick = true` is a mistake, not 1.
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _redact_leaf(path: str, value: Any) -> Any:
-    # The path holds every enclosing key, so a whole [secrets] table is masked.
-    if value is not None and any(part in path.lower() for part in _SENSITIVE_KEY_PARTS):
-        return _MASK
-    if isinstance(value, str):
-        return _URI_PASSWORD.sub(lambda m: f"{m.group('prefix')}{_MASK}@", value)
-    return value

@@ -11,6 +11,7 @@ The class is a thin composition root. It delegates to collaborators:
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections import deque
@@ -20,7 +21,6 @@ from typing import Any
 
 from archipel.adapters import registry as provider_registry
 from archipel.core.message import new_message_id, utcnow
-from archipel.domain import context as _context
 from archipel.domain.config import Config, load_config, validate_config
 from archipel.domain.decorators import ElementDecorators, kind_of
 from archipel.domain.discovery import import_domain_modules
@@ -29,12 +29,15 @@ from archipel.domain.registry import Registry
 from archipel.domain.router import Router
 from archipel.domain.wiring import prepare_model
 from archipel.errors import ConfigurationError, IncorrectUsageError
+from archipel.fields.simple import Auto, new_identity
 from archipel.handling import dispatch
 from archipel.handling.repository import BaseRepository, ReadOnlyRepository, Repository
-from archipel.handling.state import current_message, current_priority, current_uow, dispatch_queue
 from archipel.handling.unit_of_work import UnitOfWork, unit_of_work
-from archipel.ports.schema import ModelSchema
+from archipel.port.schema import ModelSchema
+from archipel.utils import globals as _context
+from archipel.utils.globals import current_message, dispatch_queue, uow_var
 from archipel.utils.naming import pascal_case, snake_case
+from archipel.utils.processing import priority_var
 
 __all__ = ["Domain"]
 
@@ -66,20 +69,48 @@ class Domain(ElementDecorators):
 
     def __init__(
         self,
-        name: str,
-        config: dict[str, Any] | None = None,
         root_path: str | None = None,
+        name: str = "",
+        config: dict[str, Any] | None = None,
+        identity_function: Callable[[], Any] | None = None,
         *,
         module_name: str | None = None,
     ) -> None:
-        if not name or not isinstance(name, str):
-            raise ConfigurationError("Domain(name=...) needs a non-empty name, e.g. Domain(name=\"Shop\")")
+        """Protean's signature: ``Domain(root_path, name, config, identity_function)``.
+
+        - ``name``: defaults to the ``__name__`` of the module creating the
+          domain (its last dotted part names streams and type strings:
+          ``Domain()`` in ``shop/domain.py`` is ``"shop.domain"``, types
+          ``Domain.<Event>.v1``; pass ``name=`` to choose).
+        - ``root_path``: the file or folder the domain's configuration and
+          modules are found from (default: ``$DOMAIN_ROOT_PATH``, else the
+          creating module's file).
+        - ``config``: overrides the configuration file (``domain.toml``).
+        - ``identity_function``: generates identities of aggregates and entities
+          whose identity is not declared (``Auto``); default: UUID4 text.
+        """
         caller = sys._getframe(1).f_globals
+        if not name:
+            name = caller.get("__name__") or ""
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError('Domain(name=...) needs a non-empty name, e.g. Domain(name="Shop")')
+        if identity_function is not None and not callable(identity_function):
+            raise ConfigurationError(
+                f"Domain(identity_function=...) takes a function returning a new identity, "
+                f"got {identity_function!r}"
+            )
+        base_name = name.rpartition(".")[2].strip("_") or name
         self.name = name
-        self.snake_name = snake_case(name)
-        self.type_prefix = pascal_case(name)
+        self.snake_name = snake_case(base_name)
+        self.type_prefix = pascal_case(base_name)
+        self.identity_function = identity_function
         self._module_name = module_name or caller.get("__name__")
-        self._module_file = root_path or caller.get("__file__")
+        root = root_path or os.environ.get("DOMAIN_ROOT_PATH") or None
+        if root is not None and os.path.isdir(root):
+            # a folder: look for the configuration in it (as beside a module inside it)
+            root = os.path.join(root, "__init__.py")
+        self.root_path = root_path
+        self._module_file = root or caller.get("__file__")
         self.config: Config = load_config(self._module_file, config)
         self.registry = Registry(self)
         self.router = Router(self)
@@ -143,6 +174,7 @@ class Domain(ElementDecorators):
                 event_store_providers=provider_registry.providers("event_store"),
             )
             self._schemas = prepare_model(self)
+            self._apply_identity_function()
             self.router = Router(self)
             self.router.build()
             self._repositories.clear()
@@ -168,6 +200,22 @@ class Domain(ElementDecorators):
             self._initialized = True
             dispatch.join_hub(self)
 
+    def _apply_identity_function(self) -> None:
+        """Make ``identity_function`` the generator of undeclared (``Auto``) identities."""
+        strategy = self.config.get("identity_strategy", "uuid")
+        if strategy == "function" and self.identity_function is None:
+            raise ConfigurationError(
+                'identity_strategy = "function" needs Domain(identity_function=...)'
+            )
+        if self.identity_function is None:
+            return
+        for kind in ("aggregate", "entity"):
+            for cls in self.registry.of_kind(kind).values():
+                field = cls._fields.get(cls._id_field) if cls._id_field else None
+                if isinstance(field, Auto) and field._default is new_identity:
+                    field._default = self.identity_function
+                    cls._setup_fields()  # rebuild the generated __init__ with it
+
     def _wire_brokers(self) -> None:
         inline = self.config.get("message_processing", "sync") == "sync"
         for name, broker in self.providers.brokers.items():
@@ -183,6 +231,20 @@ class Domain(ElementDecorators):
             self.providers = Providers(self.config)
             self._repositories.clear()
             self._initialized = False
+
+    def close(self) -> None:
+        """Protean's name for :meth:`shutdown`."""
+        self.shutdown()
+
+    @property
+    def camel_case_name(self) -> str:
+        """The domain's name as used in type strings (``"Shop"`` in ``Shop.OrderPlaced.v1``)."""
+        return self.type_prefix
+
+    @property
+    def normalized_name(self) -> str:
+        """The domain's name as used in stream categories (``"shop"`` in ``shop::order``)."""
+        return self.snake_name
 
     def _ensure_initialized(self) -> None:
         if not self._initialized:
@@ -349,7 +411,7 @@ class Domain(ElementDecorators):
         values["time"] = utcnow()
         values["domain"] = self.name
         if priority is None:
-            priority = current_priority.get()  # ``with archipel.engine.lanes.bulk():``
+            priority = priority_var.get()  # ``with processing_priority(...)`` / ``lanes.bulk()``
         if priority is not None:
             values["priority"] = priority
         if values.get("correlation_id") is None:
@@ -361,8 +423,18 @@ class Domain(ElementDecorators):
             else:
                 values["correlation_id"] = message_id
 
-    def process(self, command: Any, asynchronous: bool | None = None, priority: int | None = None) -> Any:
+    def process(
+        self,
+        command: Any,
+        asynchronous: bool | None = None,
+        priority: int | None = None,
+        correlation_id: str | None = None,
+    ) -> Any:
         """Handle ``command``; with sync processing, return the handler's result.
+
+        ``priority``: see :mod:`archipel.utils.processing`. ``correlation_id``:
+        join an outside request's correlation (default: the message being
+        handled's, else the command's own id).
 
         The handler runs in a unit of work; its events are stored with the
         state in one transaction, then dispatched (sync) or left to the
@@ -376,6 +448,8 @@ class Domain(ElementDecorators):
                 f"register it with @{self.snake_name}.command(part_of=...) and a "
                 f"@{self.snake_name}.command_handler with @handle({type(command).__name__})"
             )
+        if correlation_id is not None:
+            command._metadata.__dict__["correlation_id"] = str(correlation_id)
         self._enrich(command, priority)
         if self._async_commands if asynchronous is None else asynchronous:
             return self._enqueue_command(command)
@@ -399,7 +473,7 @@ class Domain(ElementDecorators):
         stack = _context.stack.get()
         ctx_token = _context.stack.set((*stack, self)) if not stack or stack[-1] is not self else None
         uow = UnitOfWork(self, command)
-        uow_token = current_uow.set(uow)
+        uow_token = uow_var.set(uow)
         msg_token = current_message.set(command)
         try:
             result = method(handler_cls(), command)
@@ -408,7 +482,7 @@ class Domain(ElementDecorators):
             uow.rollback()
             raise
         finally:
-            current_uow.reset(uow_token)
+            uow_var.reset(uow_token)
             current_message.reset(msg_token)
             if ctx_token is not None:
                 _context.stack.reset(ctx_token)
@@ -445,7 +519,7 @@ class Domain(ElementDecorators):
                 run_process_manager(self, route, message)
                 return
             uow = UnitOfWork(self, message)
-            uow_token = current_uow.set(uow)
+            uow_token = uow_var.set(uow)
             msg_token = current_message.set(message)
             try:
                 route.method(route.handler_cls(), message)
@@ -454,7 +528,7 @@ class Domain(ElementDecorators):
                 uow.rollback()
                 raise
             finally:
-                current_uow.reset(uow_token)
+                uow_var.reset(uow_token)
                 current_message.reset(msg_token)
         finally:
             if ctx_token is not None:
@@ -486,3 +560,32 @@ class Domain(ElementDecorators):
         handler_cls, method = route
         with _context.domain_context(self):
             return method(handler_cls(), query)
+
+    # -- event lifecycle (snapshots, projection rebuild) ------------------------
+    # Thin entry points with Protean's names; the implementation lands with the
+    # event-lifecycle work (issue 15), which replaces these bodies.
+    def create_snapshot(self, aggregate_cls: type, identifier: str) -> bool:
+        """Store a snapshot of one event-sourced aggregate (not available yet)."""
+        raise self._not_yet("create_snapshot")
+
+    def create_snapshots(self, aggregate_cls: type) -> int:
+        """Snapshot every instance of an event-sourced aggregate (not available yet)."""
+        raise self._not_yet("create_snapshots")
+
+    def create_all_snapshots(self) -> dict[str, int]:
+        """Snapshot every event-sourced aggregate of the domain (not available yet)."""
+        raise self._not_yet("create_all_snapshots")
+
+    def rebuild_projection(self, projection_cls: type, batch_size: int = 500) -> Any:
+        """Rebuild a projection by replaying events through its projectors (not available yet)."""
+        raise self._not_yet("rebuild_projection")
+
+    def rebuild_all_projections(self, batch_size: int = 500) -> dict[str, Any]:
+        """Rebuild every projection of the domain (not available yet)."""
+        raise self._not_yet("rebuild_all_projections")
+
+    def _not_yet(self, method: str) -> IncorrectUsageError:
+        return IncorrectUsageError(
+            f"Domain.{method}() is not available in this version of archipel: snapshots and "
+            "projection rebuilds arrive with the event-lifecycle work (see docs/porting.md)"
+        )

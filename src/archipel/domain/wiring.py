@@ -14,7 +14,7 @@ from archipel.core.event_sourcing import collect_appliers
 from archipel.errors import ConfigurationError
 from archipel.fields.base import Field
 from archipel.fields.composite import HasMany, HasOne
-from archipel.ports.schema import ModelSchema
+from archipel.port.schema import ModelSchema
 from archipel.utils.naming import snake_case
 
 if TYPE_CHECKING:

@@ -30,7 +30,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from archipel.engine.crashes import CrashMarks
 from archipel.engine.dlq import DeadLetterStore
@@ -61,7 +61,7 @@ from archipel.errors import (
     LeaseLostError,
     SchemaMissingError,
 )
-from archipel.ports.broker import Entry
+from archipel.port.broker import Entry, GroupReader
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
@@ -95,7 +95,7 @@ class Consumer:
         self,
         domain: Domain,
         sub: Subscription,
-        broker: Any,
+        broker: GroupReader,
         leases: LeaseStore,
         dlq: DeadLetterStore,
         membership: Membership,

@@ -25,10 +25,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from archipel.core.queryset import Criteria
 from archipel.engine.records import dead_letter_schema, ensure_tables
 from archipel.errors import ExpectedVersionError
-from archipel.query.q import Q
-from archipel.query.results import Criteria
+from archipel.utils.query import Q
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain

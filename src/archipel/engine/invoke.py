@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from archipel.domain import context as _context
 from archipel.engine.dlq import replay_target
 from archipel.handling import dispatch
 from archipel.handling.process_managers import advance_process_manager, correlation_value
-from archipel.handling.state import current_message, current_uow
 from archipel.handling.unit_of_work import UnitOfWork
+from archipel.utils import globals as _context
+from archipel.utils.globals import current_message, uow_var
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
@@ -143,7 +143,7 @@ def decode(domain: Domain, sub: Subscription, entry_stream: str, entry_id: str, 
 
 def _in_uow(domain: Domain, batch: Batch, message: Any, action: Any) -> None:
     uow = BatchUnitOfWork(domain, message, batch)
-    uow_token = current_uow.set(uow)
+    uow_token = uow_var.set(uow)
     msg_token = current_message.set(message) if message is not None else None
     try:
         action()
@@ -152,7 +152,7 @@ def _in_uow(domain: Domain, batch: Batch, message: Any, action: Any) -> None:
         uow.rollback()
         raise
     finally:
-        current_uow.reset(uow_token)
+        uow_var.reset(uow_token)
         if msg_token is not None:
             current_message.reset(msg_token)
     if events:

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from archipel.handling.state import current_priority
+from archipel.utils.processing import Priority, processing_priority
 
 __all__ = [
     "BULK",
@@ -45,21 +45,18 @@ __all__ = [
 PRODUCTION = "production"
 BULK = "bulk"
 
-BULK_PRIORITY = -100
-LOW_PRIORITY = -50
-NORMAL_PRIORITY = 0
-HIGH_PRIORITY = 50
-CRITICAL_PRIORITY = 100
+BULK_PRIORITY = int(Priority.BULK)
+LOW_PRIORITY = int(Priority.LOW)
+NORMAL_PRIORITY = int(Priority.NORMAL)
+HIGH_PRIORITY = int(Priority.HIGH)
+CRITICAL_PRIORITY = int(Priority.CRITICAL)
 
 
 @contextmanager
 def priority(level: int) -> Iterator[None]:
     """Commands processed inside the block get priority ``level`` (unless given one)."""
-    token = current_priority.set(int(level))
-    try:
+    with processing_priority(level):
         yield
-    finally:
-        current_priority.reset(token)
 
 
 @contextmanager

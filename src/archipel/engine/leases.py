@@ -20,10 +20,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from archipel.core.queryset import Criteria
 from archipel.engine.records import ensure_tables, lease_schema
 from archipel.errors import ExpectedVersionError, LeaseLostError
-from archipel.query.q import Q
-from archipel.query.results import Criteria
+from archipel.utils.query import Q
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain

@@ -6,7 +6,7 @@ from collections import deque
 
 from archipel.engine.invoke import Decoded
 from archipel.engine.lanes import BULK, PRODUCTION
-from archipel.ports.broker import Entry
+from archipel.port.broker import Entry
 
 __all__ = ["Item", "PartitionQueue"]
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from archipel.errors import DatabaseError
 from archipel.fields import Dict, Float, Integer, String, Text
 from archipel.fields.base import Field
-from archipel.ports.schema import ModelSchema
+from archipel.port.schema import ModelSchema
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain

@@ -43,6 +43,7 @@ from archipel.errors import LeaseLostError
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
+    from archipel.port.broker import Broker
 
 __all__ = ["OutboxRelay", "route_row"]
 
@@ -73,7 +74,7 @@ class OutboxRelay:
     def __init__(
         self,
         domain: Domain,
-        broker: Any,
+        broker: Broker,
         leases: LeaseStore,
         settings: EngineSettings,
         worker_id: str,

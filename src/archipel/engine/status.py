@@ -10,7 +10,7 @@ cannot say.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from archipel.engine.dlq import DeadLetterStore
 from archipel.engine.settings import EngineSettings
@@ -19,6 +19,7 @@ from archipel.errors import ArchipelError
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
+    from archipel.port.broker import BrokerAdmin
 
 __all__ = ["SubscriptionStatus", "subscription_status"]
 
@@ -44,7 +45,7 @@ def _sum(values: list[int | None]) -> int | None:
     return sum(v for v in values if v is not None)
 
 
-def _broker_numbers(broker: Any, streams: list[str], group: str) -> tuple[int | None, int | None]:
+def _broker_numbers(broker: BrokerAdmin, streams: list[str], group: str) -> tuple[int | None, int | None]:
     try:
         lag = _sum([broker.lag(s, group) for s in streams])
         pending = _sum([broker.pending(s, group) for s in streams])

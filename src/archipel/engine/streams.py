@@ -22,7 +22,7 @@ from __future__ import annotations
 import zlib
 
 from archipel.engine.lanes import BULK, PRODUCTION
-from archipel.ports.outbox import aggregate_key
+from archipel.port.outbox import aggregate_key
 
 __all__ = [
     "category_of",

@@ -14,7 +14,7 @@ still holds the partition, so no one else would ever claim them
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from archipel.engine.lanes import PRODUCTION
 from archipel.engine.queue import Item, PartitionQueue
@@ -25,13 +25,13 @@ if TYPE_CHECKING:
 
     from archipel.engine.settings import EngineSettings
     from archipel.engine.subscriptions import Subscription
-    from archipel.ports.broker import Entry
+    from archipel.port.broker import Entry, GroupReader
 
 __all__ = ["take_over", "lost_replies"]
 
 
 def take_over(
-    broker: Any, sub: Subscription, settings: EngineSettings, worker_id: str, partition: int
+    broker: GroupReader, sub: Subscription, settings: EngineSettings, worker_id: str, partition: int
 ) -> tuple[PartitionQueue, bool]:
     """Claim every entry of ``partition`` pending for an earlier owner, oldest first.
 
@@ -61,7 +61,7 @@ def take_over(
 
 
 def lost_replies(
-    broker: Any, group: str, worker_id: str, streams: list[str], queued: Iterable[Item]
+    broker: GroupReader, group: str, worker_id: str, streams: list[str], queued: Iterable[Item]
 ) -> list[Entry]:
     """Entries pending for this consumer in ``streams`` that are not ``queued``: their reply was lost.
 

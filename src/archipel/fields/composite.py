@@ -12,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from archipel.fields.base import Field, FieldError
+from archipel.fields.limits import check_json
+from archipel.fields.simple import check_identity
 
 __all__ = ["List", "Dict", "ValueObject", "HasMany", "HasOne", "Reference", "Association"]
 
@@ -29,7 +31,13 @@ def _content_field(content_type: Any) -> Field | None:
 
 
 class List(Field):
-    """A list whose items are cleaned by ``content_type`` (a field class)."""
+    """A list whose items are cleaned by ``content_type`` (a field class).
+
+    Items keep their declared type through every store (``List(content_type=Decimal)``
+    reads back decimals). Without ``content_type`` the items must be JSON values
+    (text, 64-bit integers, finite floats, booleans, None, lists, dicts with text
+    keys), kept as such; anything else is a validation error.
+    """
 
     type_name = "list"
 
@@ -43,7 +51,13 @@ class List(Field):
             raise FieldError(f"expected a list, got {type(value).__name__}")
         content = self.content
         if content is None:
-            return list(value)
+            items = list(value)
+            for position, item in enumerate(items):
+                try:
+                    check_json(item)
+                except FieldError as exc:
+                    raise FieldError([f"item {position}: {m}" for m in exc.messages]) from None
+            return items
         cleaned = []
         for position, item in enumerate(value):
             try:
@@ -74,17 +88,19 @@ class List(Field):
 
 
 class Dict(Field):
-    """A JSON-like mapping with text keys."""
+    """A JSON mapping: text keys; values are text, 64-bit integers, finite floats,
+    booleans, None, lists and dicts (kept exactly by every store; anything else,
+    such as a decimal, a date or a non-text key, is a validation error)."""
 
     type_name = "dict"
 
     def cast(self, value: Any) -> Any:
-        if isinstance(value, dict):
-            return value
-        to_dict = getattr(value, "to_dict", None)
-        if callable(to_dict):
-            return to_dict()
-        raise FieldError(f"expected a mapping, got {type(value).__name__}")
+        if not isinstance(value, dict):
+            to_dict = getattr(value, "to_dict", None)
+            if not callable(to_dict):
+                raise FieldError(f"expected a mapping, got {type(value).__name__}")
+            value = to_dict()
+        return check_json(dict(value) if type(value) is not dict else value)
 
     def as_primitive(self, value: Any) -> Any:
         return None if value is None else dict(value)
@@ -187,7 +203,7 @@ class Reference(Association):
 
     def cast(self, value: Any) -> Any:
         if isinstance(value, (str, int)) and not isinstance(value, bool):
-            return str(value)
+            return check_identity(value if type(value) is str else str(value))
         identity = getattr(value, "_identity", None)
         if callable(identity):
             return identity()

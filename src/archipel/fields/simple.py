@@ -10,6 +10,14 @@ from os import urandom as _urandom
 from typing import Any
 
 from archipel.fields.base import Field, FieldError
+from archipel.fields.limits import (
+    IDENTITY_LENGTH,
+    INT64_MAX,
+    INT64_MIN,
+    check_decimal,
+    check_int64,
+    check_text,
+)
 
 __all__ = [
     "String",
@@ -26,7 +34,10 @@ __all__ = [
 
 
 class String(Field):
-    """A string of at most ``max_length`` (default 255) characters."""
+    """A string of at most ``max_length`` (default 255) characters.
+
+    Text with a NUL character or a lone surrogate is refused: no store keeps it.
+    """
 
     type_name = "str"
 
@@ -44,19 +55,22 @@ class String(Field):
 
     def cast(self, value: Any) -> Any:
         if type(value) is str:
-            return value
-        if isinstance(value, (dict, list, tuple, set)):
+            return check_text(value)
+        if isinstance(value, (dict, list, tuple, set, bytes, bytearray)):
             raise FieldError(f"expected text, got {type(value).__name__}")
-        return str(getattr(value, "value", value))
+        return check_text(str(getattr(value, "value", value)))
 
     def fast_clean(self) -> Callable[[Any], Any]:
         full = self.clean
         if self.choices is not None or self.validators or self.min_length or self.sanitize:
             return full
         limit = self.max_length
+        # plain ASCII text without NUL is accepted without a call; the rest is checked in full
         if limit is None:
-            return lambda v: v if type(v) is str else full(v)
-        return lambda v: v if type(v) is str and len(v) <= limit else full(v)
+            return lambda v: v if type(v) is str and v.isascii() and "\x00" not in v else full(v)
+        return lambda v: (
+            v if type(v) is str and len(v) <= limit and v.isascii() and "\x00" not in v else full(v)
+        )
 
     def check(self, value: Any) -> None:
         if self.max_length is not None and len(value) > self.max_length:
@@ -85,91 +99,170 @@ class _Number(Field):
         self.max_value = max_value
 
     def check(self, value: Any) -> None:
+        if value != value:  # NaN: it is neither below nor above a bound
+            if self.min_value is not None or self.max_value is not None:
+                raise FieldError("must be a number within the bounds, got NaN")
+            return
         if self.min_value is not None and value < self.min_value:
             raise FieldError(f"must be greater than or equal to {self.min_value}")
         if self.max_value is not None and value > self.max_value:
             raise FieldError(f"must be less than or equal to {self.max_value}")
 
 
+def _whole_number(value: Any, big: bool) -> int:
+    """``value`` as an int when it is a whole number (never truncated), else FieldError."""
+    if type(value) is int:
+        return value
+    if isinstance(value, bool):
+        raise FieldError("expected a whole number, got a boolean")
+    if isinstance(value, float):
+        if value.is_integer():  # False for NaN and infinities
+            return int(value)
+        raise FieldError(f"expected a whole number, got {value!r}")
+    if isinstance(value, decimal.Decimal):
+        if not value.is_finite() or value != value.to_integral_value():
+            raise FieldError(f"expected a whole number, got {value}")
+        # check the size on the exponent before int() expands it
+        if value.adjusted() >= (1000 if big else 19):
+            raise FieldError(f"expected a {'' if big else '64-bit '}whole number, got {value:.3E}")
+        return int(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:  # also beyond Python's 4300-digit limit
+            raise FieldError(f"expected a whole number, got {value[:40]!r}") from None
+    raise FieldError(f"expected a whole number, got {type(value).__name__}")
+
+
 class Integer(_Number):
-    """A whole number, with optional ``min_value``/``max_value``."""
+    """A whole number, with optional ``min_value``/``max_value``.
+
+    Integers are 64-bit (``-2**63`` to ``2**63 - 1``), what every store holds in
+    an integer column. ``Integer(big=True)`` accepts any size (up to 1000 digits);
+    it is stored as NUMERIC (PostgreSQL) or text (SQLite) and as text in JSON.
+    Non-integral numbers (``1.5``, ``Decimal("1.5")``) are refused, never truncated.
+    """
 
     type_name = "int"
 
+    def __new__(cls, *args: Any, big: bool = False, **kwargs: Any) -> Integer:
+        # big integers convert to and from text: a subclass, so 64-bit ones pay no call
+        return super().__new__(_BigInteger if big and cls is Integer else cls)
+
+    def __init__(self, *args: Any, big: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.big = big
+
     def fast_clean(self) -> Callable[[Any], Any]:
         full = self.clean
-        if self.choices is not None or self.validators:
+        if self.choices is not None or self.validators or self.big:
             return full
-        low, high = self.min_value, self.max_value
-        if low is None and high is None:
-            return lambda v: v if type(v) is int else full(v)
-        if high is None:
-            return lambda v: v if type(v) is int and v >= low else full(v)
-        return lambda v: v if type(v) is int and low is not None and low <= v <= high else full(v)
+        low = INT64_MIN if self.min_value is None else max(INT64_MIN, self.min_value)
+        high = INT64_MAX if self.max_value is None else min(INT64_MAX, self.max_value)
+        return lambda v: v if type(v) is int and low <= v <= high else full(v)
 
     def cast(self, value: Any) -> Any:
-        if type(value) is int:
-            return value
-        if isinstance(value, bool):
-            raise FieldError("expected a whole number, got a boolean")
-        if isinstance(value, float):
-            if value.is_integer():
-                return int(value)
-            raise FieldError(f"expected a whole number, got {value!r}")
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise FieldError(f"expected a whole number, got {value!r}") from None
+        number = _whole_number(value, self.big)
+        if self.big:
+            if not -_BIG_LIMIT < number < _BIG_LIMIT:
+                raise FieldError("must have at most 1000 digits")
+            return number
+        return check_int64(number)
+
+
+_BIG_LIMIT = 10**1000
+
+
+class _BigInteger(Integer):
+    """``Integer(big=True)``: any size, kept as text in the primitive form."""
+
+    def as_primitive(self, value: Any) -> Any:
+        return None if value is None else str(value)
+
+    def from_primitive(self, value: Any) -> Any:
+        return None if value is None else int(value)
 
 
 class Float(_Number):
-    """A floating point number, with optional ``min_value``/``max_value``."""
+    """A floating point number, with optional ``min_value``/``max_value``.
+
+    Stored bit-exactly (the sign of zero too). NaN and infinities are refused
+    unless the field declares ``allow_non_finite=True``; NaN then equals NaN and
+    sorts above every number on every store (PostgreSQL's order).
+    """
 
     type_name = "float"
+
+    def __init__(self, *args: Any, allow_non_finite: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.allow_non_finite = allow_non_finite
 
     def fast_clean(self) -> Callable[[Any], Any]:
         full = self.clean
         if self.choices is not None or self.validators:
             return full
         low, high = self.min_value, self.max_value
+        # ``v - v == 0.0`` is False for NaN and the infinities
         if low is None and high is None:
-            return lambda v: v if type(v) is float else full(v)
+            return lambda v: v if type(v) is float and v - v == 0.0 else full(v)
         if high is None:
-            return lambda v: v if type(v) is float and v >= low else full(v)
+            return lambda v: v if type(v) is float and v - v == 0.0 and v >= low else full(v)
         return full
 
     def cast(self, value: Any) -> Any:
-        if type(value) is float:
-            return value
         if isinstance(value, bool):
             raise FieldError("expected a number, got a boolean")
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise FieldError(f"expected a number, got {value!r}") from None
+        if type(value) is not float:
+            if isinstance(value, (str, bytes)) and len(value) > 400:
+                raise FieldError("expected a number, got text too long for one")
+            try:
+                value = float(value)
+            except (TypeError, ValueError, OverflowError):
+                raise FieldError(f"expected a number, got {value!r}") from None
+        if value - value != 0.0 and not self.allow_non_finite:
+            raise FieldError(
+                f"must be finite, got {value!r}; declare allow_non_finite=True to accept it"
+            )
+        return value
 
 
 class Decimal(_Number):
-    """An exact decimal number; ``max_digits``/``decimal_places`` are checked."""
+    """An exact decimal number; ``max_digits``/``decimal_places`` are checked.
+
+    Every store keeps the digits and the exponent: ``Decimal("1.10")`` reads back
+    as ``1.10``. Positive exponents and negative zero are normalised when the
+    object is built (``1E+2`` -> ``100``, ``-0.00`` -> ``0.00``). At most 1000
+    digits after the point and magnitudes below ``10**1000``. NaN and infinities
+    are refused unless ``allow_non_finite=True`` (signalling NaN always is).
+    """
 
     type_name = "decimal"
 
     def __init__(
-        self, max_digits: int | None = None, decimal_places: int | None = None, **kwargs: Any
+        self,
+        max_digits: int | None = None,
+        decimal_places: int | None = None,
+        allow_non_finite: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.max_digits = max_digits
         self.decimal_places = decimal_places
+        self.allow_non_finite = allow_non_finite
 
     def cast(self, value: Any) -> Any:
-        if isinstance(value, decimal.Decimal):
-            return value
-        if isinstance(value, bool):
-            raise FieldError("expected a decimal number, got a boolean")
-        try:
-            return decimal.Decimal(str(value))
-        except (decimal.InvalidOperation, ValueError):
-            raise FieldError(f"expected a decimal number, got {value!r}") from None
+        if not isinstance(value, decimal.Decimal):
+            if isinstance(value, bool):
+                raise FieldError("expected a decimal number, got a boolean")
+            if isinstance(value, str) and len(value) > 2100:
+                raise FieldError("expected a decimal number, got text too long for one")
+            try:
+                value = decimal.Decimal(value if isinstance(value, str) else str(value))
+            except (decimal.InvalidOperation, ValueError, TypeError):
+                raise FieldError(f"expected a decimal number, got {value!r}") from None
+        return check_decimal(value, self.allow_non_finite)
 
     def check(self, value: Any) -> None:
         super().check(value)
@@ -246,20 +339,39 @@ class Date(Field):
 
 
 class DateTime(Field):
-    """A point in time; accepts ISO strings. Naive values are kept as given."""
+    """A point in time in UTC; accepts ISO strings.
+
+    Values are normalised to UTC when the object is built, so every store keeps
+    the same instant and text order is time order: an aware value is converted
+    (``10:00+02:00`` -> ``08:00+00:00``), a naive one (or a date) is taken as UTC.
+    """
 
     type_name = "datetime"
 
+    def fast_clean(self) -> Callable[[Any], Any]:
+        full = self.clean
+        if self.choices is not None or self.validators:
+            return full
+        utc = _dt.UTC
+        return lambda v: v if type(v) is _dt.datetime and v.tzinfo is utc else full(v)
+
     def cast(self, value: Any) -> Any:
-        if isinstance(value, _dt.datetime):
-            return value
-        if isinstance(value, _dt.date):
-            return _dt.datetime(value.year, value.month, value.day)
         if isinstance(value, str):
             try:
-                return _dt.datetime.fromisoformat(value)
+                value = _dt.datetime.fromisoformat(value)
             except ValueError:
-                pass
+                raise FieldError(f"expected a date-time (ISO 8601), got {value[:60]!r}") from None
+        if isinstance(value, _dt.datetime):
+            if value.tzinfo is None or value.utcoffset() is None:
+                return value.replace(tzinfo=_dt.UTC)
+            if value.tzinfo is _dt.UTC:
+                return value
+            try:
+                return value.astimezone(_dt.UTC)
+            except OverflowError:
+                raise FieldError(f"is outside the years 1 to 9999 in UTC: {value}") from None
+        if isinstance(value, _dt.date):
+            return _dt.datetime(value.year, value.month, value.day, tzinfo=_dt.UTC)
         raise FieldError(f"expected a date-time (ISO 8601), got {value!r}")
 
     def as_primitive(self, value: Any) -> Any:
@@ -272,7 +384,11 @@ class DateTime(Field):
 
 
 class Identifier(Field):
-    """An identity value: strings, integers and UUIDs are stored as strings."""
+    """An identity value: strings, integers and UUIDs are stored as strings.
+
+    Text identities hold at most 255 characters (what identity columns store);
+    ``identity_type="integer"`` ones are 64-bit integers.
+    """
 
     type_name = "identifier"
 
@@ -284,21 +400,27 @@ class Identifier(Field):
         full = self.clean
         if self.choices is not None or self.validators or self.identity_type != "string":
             return full
-        return lambda v: v if type(v) is str else full(v)
+        limit = IDENTITY_LENGTH
+        return lambda v: (
+            v if type(v) is str and len(v) <= limit and v.isascii() and "\x00" not in v else full(v)
+        )
 
     def cast(self, value: Any) -> Any:
         if self.identity_type == "integer":
-            if isinstance(value, bool):
-                raise FieldError(f"expected an integer identity, got {value!r}")
             try:
-                return int(value)
-            except (TypeError, ValueError):
-                raise FieldError(f"expected an integer identity, got {value!r}") from None
-        if type(value) is str:
-            return value
+                return check_int64(_whole_number(value, big=False))
+            except FieldError:
+                raise FieldError(f"expected a 64-bit integer identity, got {value!r:.60}") from None
         if isinstance(value, (str, int, uuid.UUID)) and not isinstance(value, bool):
-            return str(value)
-        raise FieldError(f"expected an identifier (text, number or UUID), got {value!r}")
+            return check_identity(value if type(value) is str else str(value))
+        raise FieldError(f"expected an identifier (text, number or UUID), got {value!r:.60}")
+
+
+def check_identity(text: str) -> str:
+    """``text`` when it can be an identity (valid text of at most 255 characters)."""
+    if len(text) > IDENTITY_LENGTH:
+        raise FieldError(f"must be at most {IDENTITY_LENGTH} characters long (an identity)")
+    return check_text(text)
 
 
 def new_identity() -> str:

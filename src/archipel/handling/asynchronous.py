@@ -13,18 +13,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from archipel.handling.state import current_uow
+from archipel.utils.globals import uow_var
 
 if TYPE_CHECKING:
-    from archipel.domain.domain import Domain
+    from archipel.handling.protocols import DomainLike
 
 __all__ = ["enqueue_command"]
 
 
-def enqueue_command(domain: Domain, command: Any) -> str:
+def enqueue_command(domain: DomainLike, command: Any) -> str:
     """Store ``command`` for asynchronous handling; return its id."""
     command._metadata.asynchronous = True
-    uow = current_uow.get()
+    uow = uow_var.get()
     if uow is not None and uow.domain is domain:
         tx = uow.transaction("default")
         domain.providers.event_store.append([command], transaction=tx)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from archipel.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from archipel.domain.domain import Domain
+    from archipel.handling.protocols import DomainLike
 
 __all__ = ["message_from_stored", "split_type"]
 
@@ -27,7 +27,7 @@ def split_type(type_string: str) -> tuple[str, int]:
     return base, int(version)
 
 
-def message_from_stored(domain: Domain, stored: dict[str, Any]) -> Any:
+def message_from_stored(domain: DomainLike, stored: dict[str, Any]) -> Any:
     """The typed message for ``stored``, or None when the domain has no class for it."""
     metadata = stored.get("metadata") or {}
     type_string = metadata.get("type") or ""

@@ -15,28 +15,28 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from archipel.handling.state import dispatch_queue
+from archipel.utils.globals import dispatch_queue
 
 if TYPE_CHECKING:
-    from archipel.domain.domain import Domain
+    from archipel.handling.protocols import DomainLike
 
 __all__ = ["Route", "hub_domains", "join_hub", "leave_hub", "publish", "drain_after", "deliver"]
 
-_HUB: list[Domain] = []
+_HUB: list[DomainLike] = []
 
 
-def join_hub(domain: Domain) -> None:
+def join_hub(domain: DomainLike) -> None:
     """Make ``domain`` receive events committed by co-located domains."""
     if domain not in _HUB:
         _HUB.append(domain)
 
 
-def leave_hub(domain: Domain) -> None:
+def leave_hub(domain: DomainLike) -> None:
     if domain in _HUB:
         _HUB.remove(domain)
 
 
-def hub_domains() -> list[Domain]:
+def hub_domains() -> list[DomainLike]:
     """The initialised domains of this process."""
     return list(_HUB)
 
@@ -50,7 +50,7 @@ class Route:
         self,
         *,
         kind: str,
-        domain: Domain,
+        domain: DomainLike,
         handler_cls: type,
         method: Callable[..., Any],
         target_cls: type | None,

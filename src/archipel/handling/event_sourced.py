@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from archipel.core.queryset import Criteria, ResultSet
 from archipel.errors import NotSupportedError
 from archipel.handling.decoding import message_from_stored
 from archipel.handling.repository import BaseRepository
-from archipel.query.results import Criteria, ResultSet
 
 __all__ = ["EventSourcedRepository", "replay"]
 

@@ -13,8 +13,8 @@ from archipel.handling.repository import BaseRepository
 from archipel.handling.unit_of_work import unit_of_work
 
 if TYPE_CHECKING:
-    from archipel.domain.domain import Domain
     from archipel.handling.dispatch import Route
+    from archipel.handling.protocols import DomainLike
 
 __all__ = [
     "ProcessManagerRepository",
@@ -44,7 +44,7 @@ def correlation_value(spec: Any, message: Any) -> Any:
     return getattr(message, field, None)
 
 
-def advance_process_manager(domain: Domain, route: Route, message: Any, key: str) -> None:
+def advance_process_manager(domain: DomainLike, route: Route, message: Any, key: str) -> None:
     """Load the instance for ``key``, run the handler, save it — in the active unit of work.
 
     Shared by the synchronous path below and the engine's batches.
@@ -66,7 +66,7 @@ def advance_process_manager(domain: Domain, route: Route, message: Any, key: str
     repo.add(pm)
 
 
-def run_process_manager(domain: Domain, route: Route, message: Any) -> None:
+def run_process_manager(domain: DomainLike, route: Route, message: Any) -> None:
     """Deliver ``message`` to a process manager in its own unit of work, then dispatch."""
     from archipel.handling import dispatch
 

@@ -11,16 +11,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from archipel.core.options import ElementOptions
+from archipel.core.queryset import Criteria, QuerySet, ResultSet
 from archipel.errors import ObjectNotFound, TooManyObjects
 from archipel.fields.base import FieldError
 from archipel.fields.simple import Identifier
-from archipel.handling.state import current_uow
-from archipel.query.q import Q
-from archipel.query.results import Criteria, QuerySet, ResultSet
+from archipel.utils.globals import uow_var
+from archipel.utils.query import Q
 
 if TYPE_CHECKING:
-    from archipel.domain.domain import Domain
-    from archipel.ports.schema import ModelSchema
+    from archipel.handling.protocols import DomainLike
+    from archipel.port.schema import ModelSchema
 
 __all__ = ["BaseRepository", "Repository", "ReadOnlyRepository"]
 
@@ -42,7 +42,7 @@ class BaseRepository(Generic[T]):
         # each repository class has its own options (``part_of``) for the registry
         cls._meta = ElementOptions(cls._element_kind, cls.__name__)
 
-    def __init__(self, domain: Domain, cls: type[T], schema: ModelSchema) -> None:
+    def __init__(self, domain: DomainLike, cls: type[T], schema: ModelSchema) -> None:
         self.domain = domain
         self.cls = cls
         self.schema = schema
@@ -59,7 +59,7 @@ class BaseRepository(Generic[T]):
 
     # -- unit of work plumbing ---------------------------------------------
     def _uow(self) -> Any:
-        uow = current_uow.get()
+        uow = uow_var.get()
         if uow is not None and uow.domain is self.domain:
             return uow
         return None

@@ -14,16 +14,27 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from archipel.core.message import new_message_id, utcnow
-from archipel.handling.state import current_message, current_uow
+from archipel.errors import IncorrectUsageError
+from archipel.handling.dispatch import publish
+from archipel.utils.globals import active_domain, current_message, uow_var
 
 if TYPE_CHECKING:
-    from archipel.domain.domain import Domain
+    from archipel.handling.protocols import DomainLike
 
 __all__ = ["UnitOfWork", "unit_of_work"]
 
 
 class UnitOfWork:
-    """Tracks changed objects of one domain and commits them together."""
+    """Tracks changed objects of one domain and commits them together.
+
+    Handlers run in one automatically. Elsewhere, as in Protean::
+
+        with UnitOfWork():               # the active domain (current_domain)
+            repo = current_domain.repository_for(Account)
+            repo.add(account)
+        # committed here (rolled back if the block raised); its events are then
+        # dispatched to the domain's sync handlers
+    """
 
     __slots__ = (
         "domain",
@@ -34,10 +45,19 @@ class UnitOfWork:
         "_transactions",
         "committed_events",
         "processed_as",
+        "_token",
     )
 
-    def __init__(self, domain: Domain, message: Any = None) -> None:
+    def __init__(self, domain: DomainLike | None = None, message: Any = None) -> None:
+        if domain is None:
+            domain = active_domain()
+            if domain is None:
+                raise IncorrectUsageError(
+                    "UnitOfWork() needs a domain: use it inside `with domain.domain_context():` "
+                    "or pass it, UnitOfWork(domain)"
+                )
         self.domain = domain
+        self._token: Any = None
         self.message = message
         # (class, identity) -> object, in insertion order
         self._tracked: dict[tuple[type, Any], Any] = {}
@@ -49,6 +69,31 @@ class UnitOfWork:
         #: subscription name: when set, commit records (subscription, message id)
         #: in the same transaction and refuses a second effect of a redelivery
         self.processed_as: str | None = None
+
+    # -- `with UnitOfWork():` ---------------------------------------------------
+    def __enter__(self) -> UnitOfWork:
+        self._token = uow_var.set(self)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            if exc_type is None:
+                events = self.commit()
+            else:
+                self.rollback()
+                return
+        except BaseException:
+            self.rollback()
+            raise
+        finally:
+            uow_var.reset(self._token)
+        if events and self.domain.handles_events_inline:
+            publish(events)
+
+    @property
+    def in_progress(self) -> bool:
+        """True while this unit of work is the active one (inside its ``with`` block)."""
+        return uow_var.get() is self
 
     # -- tracking ----------------------------------------------------------
     def track(self, obj: Any, identity: Any) -> None:
@@ -244,13 +289,13 @@ class UnitOfWork:
 
 
 @contextmanager
-def unit_of_work(domain: Domain, message: Any = None) -> Iterator[UnitOfWork]:
+def unit_of_work(domain: DomainLike, message: Any = None) -> Iterator[UnitOfWork]:
     """Run the block in a new unit of work; commit on success, roll back on error.
 
     The committed events are in ``uow.committed_events`` afterwards.
     """
     uow = UnitOfWork(domain, message)
-    token = current_uow.set(uow)
+    token = uow_var.set(uow)
     message_token = current_message.set(message) if message is not None else None
     try:
         yield uow
@@ -259,6 +304,6 @@ def unit_of_work(domain: Domain, message: Any = None) -> Iterator[UnitOfWork]:
         uow.rollback()
         raise
     finally:
-        current_uow.reset(token)
+        uow_var.reset(token)
         if message_token is not None:
             current_message.reset(message_token)

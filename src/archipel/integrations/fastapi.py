@@ -7,6 +7,8 @@
   (ValidationError 400, ObjectNotFound 404, ExpectedVersionError 409,
   InvalidOperation/InvalidState 422, anything else 500) with JSON bodies
   that never contain a stack trace.
+- :func:`error_responses` documents those answers in OpenAPI
+  (``@app.post(..., responses=error_responses(400, 404))``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from archipel.domain.context import domain_context
 from archipel.errors import (
     ArchipelError,
     ExpectedVersionError,
@@ -24,8 +25,9 @@ from archipel.errors import (
     ObjectNotFound,
     ValidationError,
 )
+from archipel.utils.globals import domain_context
 
-__all__ = ["DomainContextMiddleware", "register_exception_handlers"]
+__all__ = ["DomainContextMiddleware", "register_exception_handlers", "error_responses"]
 
 logger = logging.getLogger("archipel.http")
 
@@ -103,3 +105,40 @@ def register_exception_handlers(app: Any) -> None:
     app.add_exception_handler(InvalidOperation, invalid)
     app.add_exception_handler(InvalidStateError, invalid)
     app.add_exception_handler(ArchipelError, internal)
+
+
+# what each status answered by the handlers above means, for OpenAPI
+_ERROR_STATUSES: dict[int, str] = {
+    400: "Validation error: `errors` maps each field to its messages",
+    404: "Not found: no element has this identity",
+    409: "Conflict: the element changed since it was read (stale version)",
+    422: "Invalid operation: the element's current state forbids it; "
+    "also FastAPI's own answer to a body that does not match the request schema",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the statuses :func:`register_exception_handlers` answers.
+
+    Pass it to a route so clients (and schema-based testers such as schemathesis)
+    see every status the route can return::
+
+        @app.post("/books", status_code=201, responses=error_responses(400, 422))
+
+    With no argument, all of 400, 404, 409 and 422. The bodies are JSON objects
+    (``{"error": ..., "errors" | "message": ...}``; FastAPI's own 422 has ``detail``).
+    An unknown status is a ValueError naming the ones allowed.
+    """
+    chosen = statuses or tuple(_ERROR_STATUSES)
+    unknown = [s for s in chosen if s not in _ERROR_STATUSES]
+    if unknown:
+        raise ValueError(
+            f"no archipel error answers {unknown}; use some of {sorted(_ERROR_STATUSES)}"
+        )
+    return {
+        status: {
+            "description": _ERROR_STATUSES[status],
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+        for status in chosen
+    }

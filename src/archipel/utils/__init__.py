@@ -1,1 +1,45 @@
-"""Small helpers with no domain knowledge."""
+"""Small helpers with no domain knowledge (Protean's ``protean.utils``).
+
+The configuration values as enums, as Protean names them —
+``domain.config["event_processing"] = Processing.ASYNC.value`` — and
+:func:`fully_qualified_name` (``fqn``). Nothing here imports the rest of
+archipel: every layer may use it.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+__all__ = ["IdentityStrategy", "IdentityType", "Processing", "fqn", "fully_qualified_name"]
+
+
+class Processing(Enum):
+    """``command_processing`` / ``event_processing`` / ``message_processing`` values."""
+
+    SYNC = "sync"
+    ASYNC = "async"
+
+
+class IdentityStrategy(Enum):
+    """``identity_strategy`` values: ``FUNCTION`` uses ``Domain(identity_function=...)``."""
+
+    UUID = "uuid"
+    FUNCTION = "function"
+
+
+class IdentityType(Enum):
+    """``identity_type`` values."""
+
+    INTEGER = "integer"
+    STRING = "string"
+    UUID = "uuid"
+
+
+def fully_qualified_name(obj: Any) -> str:
+    """``module.QualName`` of a class, function, or of an instance's class."""
+    target = obj if isinstance(obj, type) or callable(obj) else type(obj)
+    return f"{target.__module__}.{target.__qualname__}"
+
+
+fqn = fully_qualified_name

@@ -185,7 +185,7 @@ def test_datetime_accepts_datetimes_iso_text_and_dates():
     moment = dt.datetime(2024, 5, 1, 8, 30, tzinfo=dt.UTC)
     assert Trip(at=moment).at == moment
     assert Trip(at="2024-05-01T08:30:00+00:00").at == moment
-    assert Trip(at=dt.date(2024, 5, 1)).at == dt.datetime(2024, 5, 1)
+    assert Trip(at=dt.date(2024, 5, 1)).at == dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
 
 
 def test_datetime_rejects_garbage():

@@ -10,7 +10,7 @@ import pytest
 
 from archipel import BaseAggregate, Q
 from archipel.fields import Date, DateTime, Decimal, Identifier, Integer, List, String
-from archipel.query.q import evaluate
+from archipel.utils.query import evaluate
 from tests.unit._support import start
 
 UTC = dt.UTC

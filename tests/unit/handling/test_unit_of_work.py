@@ -19,7 +19,7 @@ from archipel import (
 )
 from archipel.errors import ExpectedVersionError, ValidationError
 from archipel.fields import Identifier, Integer, String
-from archipel.handling.state import current_uow
+from archipel.utils.globals import uow_var
 from tests.unit._support import start
 
 
@@ -63,7 +63,7 @@ def bank(make_domain):
         @handle(OpenTwo)
         def open_two(self, command):
             repo = current_domain.repository_for(Account)
-            seen.append(("uow", current_uow.get()))
+            seen.append(("uow", uow_var.get()))
             ids = []
             for owner in (command.first, command.second):
                 account = Account(owner=owner)
@@ -85,14 +85,14 @@ def bank(make_domain):
             account = repo.get(command.account_id)
             account.deposit(command.amount)
             repo.add(account)
-            seen.append(("uow", current_uow.get()))
+            seen.append(("uow", uow_var.get()))
 
     @domain.event_handler(part_of=Account)
     class Audit(BaseEventHandler):
         @handle(Deposited)
         def record(self, event):
             seen.append(("event", event.amount))
-            seen.append(("uow", current_uow.get()))
+            seen.append(("uow", uow_var.get()))
 
     start(domain)
     return domain, Account, OpenTwo, Deposit, seen
@@ -122,7 +122,7 @@ def test_each_handler_call_gets_its_own_unit_of_work(bank):
     # open_two + 2 event handler calls + deposit + 1 event handler call
     assert len(uows) == 5
     assert len({id(u) for u in uows}) == 5
-    assert current_uow.get() is None
+    assert uow_var.get() is None
 
 
 def test_failing_handler_stores_nothing_and_dispatches_nothing(bank):

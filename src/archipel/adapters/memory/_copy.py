@@ -12,6 +12,8 @@ from typing import Any
 
 import msgspec
 
+from archipel.errors import ValidationError
+
 __all__ = ["clone", "STORE_LOCK"]
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -23,5 +25,14 @@ STORE_LOCK = threading.RLock()
 
 
 def clone(record: Any) -> Any:
-    """Deep copy of JSON-like data (dicts, lists, scalars, datetimes)."""
-    return _decode(_encode(record))
+    """Deep copy of JSON-like data (dicts, lists, scalars, datetimes).
+
+    Data no store keeps (an integer beyond 64 bits, a lone surrogate, an object
+    msgpack cannot encode; only raw broker payloads can hold one, field values
+    are validated when built) is a :class:`ValidationError` naming ``payload``.
+    """
+    try:
+        return _decode(_encode(record))
+    except (OverflowError, UnicodeEncodeError, TypeError) as exc:
+        reason = str(exc).split(":")[0] if isinstance(exc, UnicodeEncodeError) else str(exc)
+        raise ValidationError({"payload": [f"holds a value no store keeps: {reason}"]}) from None

@@ -3,7 +3,7 @@
 With ``message_processing = "sync"`` the domain registers a callback and
 every published payload is handed to the stream's subscribers at once.
 Otherwise payloads wait in the stream and consumer groups read them with the
-same semantics as Redis Streams (see :mod:`archipel.ports.broker`): per-group
+same semantics as Redis Streams (see :mod:`archipel.port.broker`): per-group
 cursors, pending entries owned by a consumer until acknowledged, takeover of
 stale pending entries, trimming that never drops unacknowledged entries.
 
@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from archipel.adapters.memory._copy import clone
-from archipel.ports.broker import Entry, PublishCallback
+from archipel.port.broker import Entry, PublishCallback
 
 __all__ = ["InlineBroker"]
 

@@ -15,12 +15,18 @@ from typing import Any
 
 from archipel.adapters.memory._copy import STORE_LOCK, clone
 from archipel.adapters.memory.outbox import MemoryOutbox
-from archipel.errors import ExpectedVersionError, ValidationError
-from archipel.fields.simple import Decimal as DecimalField
-from archipel.ports.schema import ModelSchema
-from archipel.query.q import compile_predicate, split_lookup
-from archipel.query.results import Criteria
+from archipel.core.queryset import Criteria
+from archipel.errors import ExpectedVersionError, IncorrectUsageError, ValidationError
+from archipel.port.schema import ModelSchema
 from archipel.utils.doorbell import OUTBOX, bell
+from archipel.utils.lookups import (
+    Ordered,
+    is_numeric,
+    is_structured,
+    lookup_normalizer,
+    unorderable,
+)
+from archipel.utils.query import compile_predicate, split_lookup
 
 __all__ = ["MemoryDatabase", "MemoryTransaction", "sort_records", "normalizer_for"]
 
@@ -30,30 +36,33 @@ _Table = dict[Any, dict[str, Any]]
 _DELETED = object()
 
 
-def normalizer_for(schema: ModelSchema) -> Callable[[str, Any], Any]:
-    """Convert criteria values to the form records are compared in.
+def normalizer_for(schema: ModelSchema) -> Callable[[str, Any, str], Any]:
+    """Convert criteria values to the form records are compared in (see
+    :func:`archipel.utils.lookups.lookup_normalizer`): the stored form, except
+    decimals, which compare as values. Invalid values raise ValidationError."""
+    return lookup_normalizer(schema.fields)
 
-    That is the stored (primitive) form, except for fields whose stored text
-    does not compare like their values (decimals): those compare as values.
-    """
-    fields = schema.fields
 
-    def normalize(name: str, value: Any) -> Any:
-        field = fields.get(name)
-        if field is None or value is None:
-            return value
-        try:
-            if isinstance(field, DecimalField):
-                return field.cast(value)
-            return field.as_primitive(field.cast(value))
-        except Exception:
-            return value
+def _memory_normalizer(schema: ModelSchema) -> Callable[[str, Any, str], Any]:
+    """:func:`normalizer_for`, with numbers wrapped in :class:`Ordered` (NaN order)."""
+    base = lookup_normalizer(schema.fields)
+    numeric = {name for name, field in schema.fields.items() if is_numeric(field)}
+
+    def normalize(name: str, value: Any, lookup: str = "exact") -> Any:
+        value = base(name, value, lookup)
+        if name in numeric and value is not None and lookup not in _TEXT_LOOKUPS:
+            return Ordered(value)
+        return value
 
     return normalize
 
 
+_TEXT_LOOKUPS = frozenset({"iexact", "contains", "icontains", "startswith", "endswith"})
+
+
 class _TypedView:
-    """A record whose decimal fields read as values, for comparing and sorting."""
+    """A record whose numeric fields read as :class:`Ordered` values, for comparing
+    and sorting (decimal text sorts wrongly; NaN sorts above every number)."""
 
     __slots__ = ("record", "typed")
 
@@ -68,14 +77,24 @@ class _TypedView:
 
 
 def _typed_fields(schema: ModelSchema, criteria: Criteria) -> dict[str, Callable[[Any], Any]]:
-    """Decimal fields the criteria filter or sort on (their stored text sorts wrongly)."""
+    """Numeric fields the criteria filter or sort on, with their converter to Ordered."""
     names = {split_lookup(key)[0] for key, _ in criteria.q.leaves()}
     names.update(key.lstrip("-") for key in criteria.order_by)
     return {
-        name: field.from_primitive
+        name: _ordered(field.from_primitive)
         for name, field in schema.fields.items()
-        if name in names and isinstance(field, DecimalField)
+        if name in names and is_numeric(field)
     }
+
+
+def _ordered(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def typed(value: Any) -> Any:
+        try:
+            return Ordered(convert(value))
+        except (ValueError, ArithmeticError):  # an odd stored value: compared as stored
+            return value
+
+    return typed
 
 
 def sort_records(records: list[Any], order_by: tuple[str, ...]) -> list[Any]:
@@ -98,12 +117,15 @@ def run_criteria(
     if typed:
         rows = [_TypedView(r, typed) for r in rows]  # type: ignore[misc]
     if q.children:
-        predicate = compile_predicate(q, normalizer_for(schema))
+        predicate = compile_predicate(q, _memory_normalizer(schema))
         matched = [r for r in rows if predicate(r)]  # type: ignore[arg-type]
     else:
         matched = list(rows)
     total = len(matched)
     if criteria.order_by:
+        for key in criteria.order_by:
+            if is_structured(schema.fields.get(key.lstrip("-"))):
+                raise IncorrectUsageError(unorderable(schema.name, key))
         sort_records(matched, criteria.order_by)
     start = criteria.offset or 0
     end = None if criteria.limit is None else start + criteria.limit

@@ -22,7 +22,7 @@ from typing import Any
 
 from archipel.adapters.memory._copy import STORE_LOCK, clone
 from archipel.errors import ExpectedVersionError
-from archipel.ports.event_store import StoredMessage
+from archipel.port.event_store import StoredMessage
 
 __all__ = ["MemoryEventStore", "category_of"]
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from archipel.adapters.memory._copy import STORE_LOCK, clone
-from archipel.ports.outbox import OUTBOX_FAILED, OUTBOX_PENDING, OUTBOX_SENT, OutboxRow, shard_key
+from archipel.port.outbox import OUTBOX_FAILED, OUTBOX_PENDING, OUTBOX_SENT, OutboxRow, shard_key
 
 __all__ = ["MemoryOutbox"]
 

@@ -36,7 +36,7 @@ from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.retry import Retry
 
 from archipel.errors import BrokerError, BrokerUnavailable, ConfigurationError
-from archipel.ports.broker import Entry, PublishCallback
+from archipel.port.broker import Entry, PublishCallback
 
 __all__ = ["RedisBroker"]
 

@@ -1,7 +1,7 @@
 """SQL storage: SQLite (the embedded default) and PostgreSQL (production).
 
 SQLAlchemy Core builds the schema (tables generated from
-:class:`~archipel.ports.schema.ModelSchema`) and compiles every statement
+:class:`~archipel.port.schema.ModelSchema`) and compiles every statement
 once; the hot path runs the compiled SQL on the pooled DB-API connection
 (psycopg 3, sqlite3) with bound parameters only.
 

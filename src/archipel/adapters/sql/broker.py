@@ -4,7 +4,7 @@
 SQLite or PostgreSQL database (``database = "<name>"``, default
 ``"default"``; or its own ``database_uri``), so the async pipeline — outbox,
 relay, subscriptions — runs with no server besides the database. Same
-contract as Redis Streams (:mod:`archipel.ports.broker`).
+contract as Redis Streams (:mod:`archipel.port.broker`).
 
 Tables: ``archipel_broker_streams`` (one row per stream: the last sequence
 number), ``archipel_broker_entries`` (stream, seq, payload),
@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from archipel.adapters.sql.engine import SqlEngine, dumps, loads
 from archipel.adapters.sql.wakeup import BROKER, announce, bell, fallback_seconds
 from archipel.errors import ConfigurationError
-from archipel.ports.broker import Entry, PublishCallback
+from archipel.port.broker import Entry, PublishCallback
 
 __all__ = ["DatabaseBroker"]
 

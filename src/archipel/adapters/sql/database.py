@@ -28,7 +28,7 @@ from archipel.adapters.sql.records import RecordTable
 from archipel.adapters.sql.tables import processed_table
 from archipel.adapters.sql.transaction import SqlTransaction
 from archipel.adapters.sql.wakeup import fallback_seconds
-from archipel.ports.schema import ModelSchema
+from archipel.port.schema import ModelSchema
 
 __all__ = ["SqlDatabase", "create_database", "PROCESSED_TABLE"]
 

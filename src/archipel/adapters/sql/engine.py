@@ -18,6 +18,7 @@ and with the password masked.
 
 from __future__ import annotations
 
+import decimal
 import select
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -34,7 +35,6 @@ from sqlalchemy.sql.elements import BindParameter
 
 from archipel.adapters.sql.echo import EchoLease
 from archipel.adapters.sql.pool import ConnectionPool
-from archipel.domain.config import redact
 from archipel.errors import (
     ArchipelError,
     ConfigurationError,
@@ -43,6 +43,7 @@ from archipel.errors import (
     ExpectedVersionError,
     SchemaMissingError,
 )
+from archipel.utils.redaction import redact
 
 __all__ = ["SqlEngine", "normalize_url", "dumps", "loads", "cursor_of", "execute_relaxed"]
 
@@ -51,6 +52,36 @@ T = TypeVar("T")
 _encode = msgspec.json.Encoder().encode
 #: JSON text of a primitive value (records and messages are primitive already)
 loads: Callable[[str | bytes], Any] = msgspec.json.Decoder().decode
+
+
+def _decimal_order(left: str, right: str) -> int:
+    """The ``archipel_decimal`` collation: decimal text compared as numbers, NaN last."""
+    a, b = _as_decimal(left), _as_decimal(right)
+    if a is None or b is None:  # text that is no number sorts after numbers, as text
+        ka: Any = (a is None, left if a is None else 0)
+        kb: Any = (b is None, right if b is None else 0)
+    else:
+        ka, kb = (a.is_nan(), 0 if a.is_nan() else a), (b.is_nan(), 0 if b.is_nan() else b)
+    return -1 if ka < kb else (1 if ka > kb else 0)
+
+
+def _as_decimal(text: str) -> decimal.Decimal | None:
+    try:
+        return decimal.Decimal(text)
+    except (decimal.InvalidOperation, ValueError):
+        return None
+
+
+def _lower(text: Any) -> Any:
+    return text.lower() if isinstance(text, str) else text
+
+
+def register_sqlite_functions(connection: Any) -> None:
+    """Register what archipel's SQLite tables and queries use on a sqlite3 connection:
+    the ``archipel_decimal`` collation of decimal columns and ``archipel_lower``
+    (Python's Unicode ``str.lower``, for ``iexact``/``icontains``)."""
+    connection.create_collation("archipel_decimal", _decimal_order)
+    connection.create_function("archipel_lower", 1, _lower, deterministic=True)
 
 
 def dumps(value: Any) -> str:
@@ -312,6 +343,7 @@ class SqlEngine:
             cursor.execute("PRAGMA case_sensitive_like=ON")
         finally:
             cursor.close()
+        register_sqlite_functions(dbapi_connection)
 
     # -- connections ----------------------------------------------------------
     def checkout(self) -> Any:

@@ -33,7 +33,7 @@ from archipel.adapters.sql.gapfree import GapFreeReader, stuck_transactions
 from archipel.adapters.sql.tables import constraint_name, events_table
 from archipel.adapters.sql.transaction import SqlTransaction, unique_violation
 from archipel.errors import ConfigurationError, ExpectedVersionError, SchemaMissingError
-from archipel.ports.event_store import StoredMessage
+from archipel.port.event_store import StoredMessage
 
 __all__ = ["SqlEventStore", "create_event_store", "CHUNK", "EVENTS_TABLE"]
 
@@ -457,11 +457,10 @@ def create_event_store(settings: Mapping[str, Any], database: Any = None) -> Sql
     naming another database it gets its own pool, and appends can no longer
     commit atomically with the state (a warning says so).
     """
-    from archipel.adapters.sql.database import SqlDatabase
-
     provider = str(settings.get("provider") or "sql")
     uri = settings.get("database_uri")
-    if isinstance(database, SqlDatabase):
+    # a SqlDatabase (recognised by its engine: importing its module here would be a cycle)
+    if isinstance(getattr(database, "engine", None), SqlEngine) and hasattr(database, "event_store"):
         if uri is None or SqlEngine.same_database(str(uri), provider, database.engine):
             if provider in ("sqlite", "postgresql") and database.engine.dialect_name != provider:
                 raise ConfigurationError(
@@ -469,7 +468,8 @@ def create_event_store(settings: Mapping[str, Any], database: Any = None) -> Sql
                     f"database is {database.engine.dialect_name}: give it a database_uri or use "
                     f'provider = "{database.engine.dialect_name}"'
                 )
-            return database.event_store(settings)
+            shared: SqlEventStore = database.event_store(settings)
+            return shared
     if uri is None:
         raise ConfigurationError(
             f"[event_store] provider {provider!r} needs a database_uri (or a SQL "

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from archipel.adapters.sql.engine import SqlEngine, dumps, execute_relaxed, loads
 from archipel.adapters.sql.tables import outbox_table
-from archipel.ports.outbox import OUTBOX_FAILED, OUTBOX_PENDING, OUTBOX_SENT, OutboxRow, shard_key
+from archipel.port.outbox import OUTBOX_FAILED, OUTBOX_PENDING, OUTBOX_SENT, OutboxRow, shard_key
 
 __all__ = ["SqlOutbox", "OUTBOX_TABLE", "db_now"]
 

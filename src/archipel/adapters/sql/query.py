@@ -1,16 +1,25 @@
 """``Q`` criteria, ordering and paging translated to SQL, with bound parameters only.
 
 The translation follows the reference semantics of
-:func:`archipel.query.q.compile_predicate` (the memory adapter):
+:func:`archipel.utils.query.compile_predicate` (the memory adapter):
 
 - every leaf is two-valued: a comparison with a NULL column is *false*, so
   ``~Q(price__gt=5)`` matches rows whose price is NULL, as in Python (SQL
   alone would make ``NOT (NULL > 5)`` unknown and drop them);
 - ``exact=None`` means ``isnull``; ``in`` with ``None`` among the values
   matches NULL;
-- ``contains`` on a JSON list column is membership, elsewhere a substring;
-  ``LIKE`` patterns are escaped, so ``%`` and ``_`` in values are literal;
-- values are converted to the field's stored (primitive) form first;
+- ``contains`` on a JSON list column is membership (JSON equality: ``1`` is
+  ``1.0``, ``true`` is not ``1``), elsewhere a substring; ``LIKE`` patterns
+  are escaped, so ``%`` and ``_`` in values are literal;
+- ``iexact``/``icontains`` lower both sides with Unicode rules: Python's
+  ``str.lower`` registered as ``archipel_lower`` on SQLite, ``lower()`` under
+  the ICU root collation (``und-x-icu``) on PostgreSQL;
+- decimals compare as numbers: NUMERIC on PostgreSQL, text with the
+  ``archipel_decimal`` collation on SQLite; NaN equals NaN and sorts above
+  every number (SQLite keeps a NaN float as the text ``'NaN'``, which sorts
+  above numbers too);
+- values are validated and converted to the field's stored form first
+  (:func:`archipel.utils.lookups.lookup_normalizer`);
 - ``order_by`` sorts NULL first ascending and last descending (Python's
   order in the memory adapter), then by identity so pages are stable.
 
@@ -23,22 +32,24 @@ tree of fields and lookups, never the values).
 
 from __future__ import annotations
 
-import decimal
 from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from archipel.adapters.memory.database import normalizer_for
 from archipel.adapters.sql.engine import SqlEngine, dumps
 from archipel.adapters.sql.records import RecordTable
 from archipel.adapters.sql.tables import Kind
+from archipel.core.queryset import Criteria
 from archipel.errors import IncorrectUsageError, NotSupportedError
-from archipel.query.q import LOOKUPS, Q, split_lookup
-from archipel.query.results import Criteria
+from archipel.utils.lookups import TEXT_LOOKUPS, unorderable
+from archipel.utils.query import LOOKUPS, Q, split_lookup
 
 __all__ = ["CompiledQuery", "QueryCompiler", "like_escape"]
 
+_ICU_ROOT = "und-x-icu"  # PostgreSQL's ICU root collation: Unicode case mapping
 _ESCAPE = "!"  # a backslash would depend on standard_conforming_strings
 _TEXT_KINDS = (Kind.TEXT,)
 _CACHE_LIMIT = 512
@@ -83,7 +94,7 @@ class _Builder:
     """Walks one ``Q`` tree: SQL expression, value list and a shape key."""
 
     def __init__(
-        self, table: RecordTable, postgres: bool, normalize: Callable[[str, Any], Any]
+        self, table: RecordTable, postgres: bool, normalize: Callable[[str, Any, str], Any]
     ) -> None:
         self.table = table
         self.postgres = postgres
@@ -112,11 +123,16 @@ class _Builder:
             combined = sa.or_(*parts)
         return sa.not_(combined) if q.negated else combined
 
-    def value(self, field: str, value: Any) -> Any:
-        value = self.normalize(field, value)
-        # decimals compare as values; sqlite3 cannot bind them (NUMERIC affinity converts text)
-        if isinstance(value, decimal.Decimal) and not self.postgres:
+    def value(self, field: str, value: Any, lookup: str = "exact") -> Any:
+        value = self.normalize(field, value, lookup)
+        if self.postgres or value is None:
+            return value
+        kind = self.table.kinds.get(field)
+        # decimal (and big integer) columns hold text compared by their collation
+        if kind == Kind.DECIMAL and lookup not in TEXT_LOOKUPS:
             return str(value)
+        if isinstance(value, float) and value != value:
+            return "NaN"  # how SQLite float columns hold NaN
         return value
 
     def leaf(self, key: str, value: Any) -> Any:
@@ -134,19 +150,23 @@ class _Builder:
             self.shape.append((field, lookup, bool(value)))
             return column.is_(None) if value else column.is_not(None)
         if lookup == "in":
-            values = [self.value(field, v) for v in value]
+            values = [self.value(field, v, lookup) for v in value]
             has_null = any(v is None for v in values)
             present = [v for v in values if v is not None]
             self.shape.append((field, lookup, len(present), has_null))
             if kind == Kind.JSON:
                 present = [dumps(v) for v in present]
+            target = self._json(column) if kind == Kind.JSON else column
             test = (
-                sa.and_(column.is_not(None), column.in_([self.bind(v) for v in present]))
+                sa.and_(
+                    column.is_not(None),
+                    target.in_([self._json(self.bind(v)) if kind == Kind.JSON else self.bind(v) for v in present]),
+                )
                 if present
                 else sa.false()
             )
             return sa.or_(test, column.is_(None)) if has_null else test
-        value = self.value(field, value)
+        value = self.value(field, value, lookup)
         if lookup == "exact" and value is None:
             self.shape.append((field, "isnull", True))
             return column.is_(None)
@@ -159,11 +179,21 @@ class _Builder:
     def _text(self, column: Any, kind: str) -> Any:
         return column if kind in _TEXT_KINDS else sa.cast(column, sa.Text())
 
+    def _json(self, expression: Any) -> Any:
+        # PostgreSQL json has no equality: compare as jsonb; SQLite compares the text
+        return sa.cast(expression, postgresql.JSONB()) if self.postgres else expression
+
+    def _lower(self, expression: Any) -> Any:
+        if self.postgres:
+            return sa.func.lower(sa.collate(expression, _ICU_ROOT))
+        return sa.func.archipel_lower(expression)
+
     def _compare(self, column: Any, kind: str, lookup: str, value: Any) -> Any:
         if lookup in ("exact", "gt", "gte", "lt", "lte"):
             bound = self.bind(dumps(value) if kind == Kind.JSON else value)
-            if kind == Kind.JSON and self.postgres:
-                bound = sa.cast(bound, self.table.table.c[column.key].type)
+            if kind == Kind.JSON:
+                bound = self._json(bound)
+                column = self._json(column)
             op = {
                 "exact": column.__eq__,
                 "gt": column.__gt__,
@@ -177,7 +207,7 @@ class _Builder:
         text = self._text(column, kind)
         needle = str(value)
         if lookup == "iexact":
-            return sa.func.lower(text) == sa.func.lower(self.bind(needle))
+            return self._lower(text) == self._lower(self.bind(needle))
         pattern = {
             "contains": f"%{like_escape(needle)}%",
             "icontains": f"%{like_escape(needle)}%",
@@ -185,14 +215,19 @@ class _Builder:
             "endswith": f"%{like_escape(needle)}",
         }[lookup]
         if lookup == "icontains":
-            return sa.func.lower(text).like(sa.func.lower(self.bind(pattern)), escape=_ESCAPE)
+            return self._lower(text).like(self._lower(self.bind(pattern)), escape=_ESCAPE)
         return text.like(self.bind(pattern), escape=_ESCAPE)
 
     def _json_contains(self, column: Any, value: Any) -> Any:
         # membership in a JSON list (the reference: ``value in list``)
         if self.postgres:
-            member = sa.cast(self.bind(dumps([value])), self.table.table.c[column.key].type)
-            return sa.and_(sa.func.jsonb_typeof(column) == "array", column.op("@>")(member))
+            document = self._json(column)
+            item = sa.func.jsonb_array_elements(document).table_valued("value").alias("e")
+            member = item.c.value == self._json(self.bind(dumps(value)))
+            return sa.and_(
+                sa.func.jsonb_typeof(document) == "array",
+                sa.exists(sa.select(sa.literal(1)).select_from(item).where(member)),
+            )
         element = sa.func.json_each(column).table_valued("value", "type").alias("e")
         if isinstance(value, (dict, list)):
             match = element.c.value == sa.func.json(self.bind(dumps(value)))
@@ -216,7 +251,7 @@ class QueryCompiler:
     def __init__(self, engine: SqlEngine) -> None:
         self.engine = engine
         self._cache: dict[Any, tuple[str, str]] = {}
-        self._normalizers: dict[str, Callable[[str, Any], Any]] = {}
+        self._normalizers: dict[str, Callable[[str, Any, str], Any]] = {}
 
     def order_clauses(self, table: RecordTable, order_by: tuple[str, ...]) -> list[Any]:
         clauses = []
@@ -228,6 +263,8 @@ class QueryCompiler:
                     f"cannot order {table.schema.name} by {key!r}: no such field; "
                     f"fields: {', '.join(table.read_names)}"
                 )
+            if table.kinds.get(name) == Kind.JSON:
+                raise IncorrectUsageError(unorderable(table.schema.name, key))
             clauses.append(column.desc().nulls_last() if descending else column.asc().nulls_first())
         # the identity breaks ties, so that pages never overlap or skip rows
         if table.id_field not in {k.lstrip("-") for k in order_by}:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from archipel.adapters.sql.engine import SqlEngine, dumps, loads
 from archipel.adapters.sql.tables import VERSION, Kind, constraint_name, model_columns, model_table
-from archipel.ports.schema import ModelSchema
+from archipel.port.schema import ModelSchema
 
 __all__ = ["RecordTable"]
 
@@ -34,6 +34,15 @@ def _decimal_text(value: Any) -> Any:
         # SQLite stores a NUMERIC as REAL when that is exact to 15 digits: repr is exact
         return str(decimal.Decimal(repr(value)))
     return str(value)
+
+
+def _float_out(value: Any) -> Any:
+    # SQLite: NaN is stored as the text 'NaN' (sqlite3 binds a NaN float as NULL)
+    return float(value) if isinstance(value, str) else value
+
+
+def _float_in(value: Any) -> Any:
+    return "NaN" if value != value else value
 
 
 def _iso(value: Any) -> Any:
@@ -59,6 +68,8 @@ def _reader(kind: str, postgres: bool) -> Callable[[Any], Any] | None:
         return _iso if kind in (Kind.DATE, Kind.DATETIME) else None
     if kind == Kind.BOOL:
         return _bool
+    if kind == Kind.FLOAT:
+        return _float_out
     if kind == Kind.JSON:
         return _json_out
     return None
@@ -78,6 +89,10 @@ class RecordTable:
         #: stored columns in table order, without ``_version``
         self.names: tuple[str, ...] = tuple(columns)
         self.json_names: tuple[str, ...] = tuple(n for n, k in self.kinds.items() if k == Kind.JSON)
+        #: SQLite float columns, whose NaN is written as text
+        self.float_names: tuple[str, ...] = (
+            () if postgres else tuple(n for n, k in self.kinds.items() if k == Kind.FLOAT)
+        )
         self.unique_columns: dict[str, str] = {
             constraint_name(self.name, f"{name}_key"): name
             for name, (_, field) in columns.items()
@@ -119,6 +134,10 @@ class RecordTable:
             value = params[name]
             if value is not None:
                 params[name] = dumps(value)
+        for name in self.float_names:
+            value = params[name]
+            if value is not None:
+                params[name] = _float_in(value)
         params[VERSION] = version
         return params
 
@@ -141,10 +160,14 @@ class RecordTable:
         """Put ``record``'s bind values (see :meth:`params`) into ``params`` under ``keys``."""
         get = record.get
         json_names = self.json_names
+        float_names = self.float_names
         for key, name in zip(keys, self.names, strict=False):
             value = get(name)
-            if value is not None and name in json_names:
-                value = dumps(value)
+            if value is not None:
+                if name in json_names:
+                    value = dumps(value)
+                elif name in float_names:
+                    value = _float_in(value)
             params[key] = value
         params[keys[len(self.names)]] = version
 

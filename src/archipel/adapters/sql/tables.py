@@ -1,4 +1,4 @@
-"""Tables generated from :class:`~archipel.ports.schema.ModelSchema`, and the system tables.
+"""Tables generated from :class:`~archipel.port.schema.ModelSchema`, and the system tables.
 
 Scalar fields become typed columns; everything with structure (``List``,
 ``Dict``, ``HasMany``, ``HasOne`` and ``ValueObject``) becomes one JSON column
@@ -42,10 +42,12 @@ from archipel.fields import (
     String,
     ValueObject,
 )
-from archipel.ports.schema import ModelSchema
+from archipel.port.schema import ModelSchema
 
 __all__ = [
     "Kind",
+    "AnyValue",
+    "DECIMAL_COLLATION",
     "column_kind",
     "model_table",
     "events_table",
@@ -81,6 +83,20 @@ _EXTRA_KINDS = {
 }
 
 
+#: SQLite collation comparing decimal text as numbers (registered on every connection)
+DECIMAL_COLLATION = "archipel_decimal"
+
+
+class AnyValue(UserDefinedType[float]):
+    """SQLite column without type affinity (declared ``BLOB``): a REAL is kept as
+    written, the sign of zero included (REAL affinity stores -0.0 as integer 0)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_kw: Any) -> str:
+        return "BLOB"
+
+
 class XID8(UserDefinedType[str]):
     """PostgreSQL's 64-bit transaction id (read as text)."""
 
@@ -105,7 +121,8 @@ def column_kind(field: Any) -> str:
     if isinstance(field, Boolean):
         return Kind.BOOL
     if isinstance(field, Integer):
-        return Kind.INT
+        # Integer(big=True) is stored like a decimal (NUMERIC / text compared as numbers)
+        return Kind.DECIMAL if getattr(field, "big", False) else Kind.INT
     if isinstance(field, Float):
         return Kind.FLOAT
     if isinstance(field, Decimal):
@@ -126,12 +143,13 @@ def _sql_type(kind: str, field: Any, postgres: bool) -> Any:
     if kind == Kind.INT:
         return sa.BigInteger() if postgres else sa.Integer()
     if kind == Kind.FLOAT:
-        return sa.Double() if postgres else sa.Float()
+        # SQLite: no affinity keeps -0.0; NaN (which sqlite3 binds as NULL) is the text 'NaN'
+        return sa.Double() if postgres else AnyValue()
     if kind == Kind.DECIMAL:
-        digits, places = getattr(field, "max_digits", None), getattr(field, "decimal_places", None)
-        if digits and places is not None:
-            return sa.Numeric(digits, places, asdecimal=True)
-        return sa.Numeric(asdecimal=True)
+        # Unconstrained NUMERIC keeps every digit and the scale (1.10 stays 1.10; a
+        # NUMERIC(p, s) would pad 1.1 to 1.10); the field checks max_digits/decimal_places.
+        # SQLite keeps the text, compared and sorted as numbers by a registered collation.
+        return sa.Numeric(asdecimal=True) if postgres else sa.Text(collation=DECIMAL_COLLATION)
     if kind == Kind.BOOL:
         return sa.Boolean(create_constraint=False)
     if kind == Kind.DATE:
@@ -139,8 +157,10 @@ def _sql_type(kind: str, field: Any, postgres: bool) -> Any:
         return sa.Date() if postgres else sa.Text()
     if kind == Kind.DATETIME:
         return sa.DateTime(timezone=True) if postgres else sa.Text()
-    # "JSON" would get NUMERIC affinity in SQLite; TEXT keeps the JSON text as written
-    return postgresql.JSONB() if postgres else sa.Text()
+    # "JSON" would get NUMERIC affinity in SQLite; TEXT keeps the JSON text as written.
+    # PostgreSQL: json (not jsonb) keeps it as written too (jsonb reads 1e16 back as an
+    # integer); queries cast to jsonb to compare.
+    return postgresql.JSON() if postgres else sa.Text()
 
 
 def _payload(postgres: bool) -> Any:

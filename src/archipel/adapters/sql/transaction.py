@@ -29,14 +29,14 @@ from typing import TYPE_CHECKING, Any
 from archipel.adapters.sql.engine import cursor_of, dumps, loads
 from archipel.adapters.sql.records import EXPECTED_PARAM, PK_PARAM, RecordTable
 from archipel.adapters.sql.wakeup import OUTBOX, announce
+from archipel.core.queryset import Criteria
 from archipel.errors import (
     ArchipelError,
     DuplicateMessageError,
     ExpectedVersionError,
     ValidationError,
 )
-from archipel.ports.schema import ModelSchema
-from archipel.query.results import Criteria
+from archipel.port.schema import ModelSchema
 
 if TYPE_CHECKING:
     from archipel.adapters.sql.database import SqlDatabase

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-__all__ = ["EventStore", "StoredMessage"]
+__all__ = ["BaseEventStore", "EventStore", "StoredMessage"]
 
 #: ``{"metadata": {...}, "data": {...}}`` with ``metadata.global_position`` set
 StoredMessage = dict[str, Any]
@@ -39,3 +39,7 @@ class EventStore(Protocol):
     def truncate(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+#: Protean's name for the event store port
+BaseEventStore = EventStore

@@ -97,6 +97,12 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _member(item: Any, items: list[Any] | tuple[Any, ...]) -> bool:
+    """``item in items`` with JSON equality: ``True`` is not ``1``."""
+    is_bool = isinstance(item, bool)
+    return any(x == item and isinstance(x, bool) == is_bool for x in items)
+
+
 def _cmp(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
     def compare(actual: Any, expected: Any) -> bool:
         if actual is None or expected is None:
@@ -112,7 +118,9 @@ def _cmp(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
 _PREDICATES: dict[str, Callable[[Any, Any], bool]] = {
     "exact": lambda a, e: a == e,
     "iexact": lambda a, e: a is not None and _text(a).lower() == _text(e).lower(),
-    "contains": lambda a, e: a is not None and (e in a if isinstance(a, (list, tuple)) else _text(e) in _text(a)),
+    "contains": lambda a, e: a is not None and (
+        _member(e, a) if isinstance(a, (list, tuple)) else _text(e) in _text(a)
+    ),
     "icontains": lambda a, e: a is not None and _text(e).lower() in _text(a).lower(),
     "startswith": lambda a, e: a is not None and _text(a).startswith(_text(e)),
     "endswith": lambda a, e: a is not None and _text(a).endswith(_text(e)),
@@ -126,12 +134,14 @@ _PREDICATES: dict[str, Callable[[Any, Any], bool]] = {
 
 
 def compile_predicate(
-    q: Q, normalize: Callable[[str, Any], Any] | None = None
+    q: Q, normalize: Callable[[str, Any, str], Any] | None = None
 ) -> Callable[[dict[str, Any]], bool]:
     """Compile ``q`` into a function of a record dict (flat field names).
 
-    ``normalize(field, value)`` converts criteria values to stored form
-    (e.g. dates to ISO text); it may raise ``NotSupportedError``.
+    ``normalize(field, value, lookup)`` converts criteria values to stored form
+    (e.g. dates to ISO text); it may raise ``ValidationError`` or
+    ``NotSupportedError``. ``None`` with a lookup other than ``exact``,
+    ``isnull`` and ``in`` matches no record.
     """
     tests: list[Callable[[dict[str, Any]], bool]] = []
     for child in q.children:
@@ -145,15 +155,18 @@ def compile_predicate(
             raise NotSupportedError(f"lookup {lookup!r} is not supported; use one of {LOOKUPS}")
         if normalize is not None:
             value = (
-                [normalize(field, v) for v in value]
+                [normalize(field, v, lookup) for v in value]
                 if lookup == "in"
                 else value
                 if lookup == "isnull"
-                else normalize(field, value)
+                else normalize(field, value, lookup)
             )
         if lookup == "exact" and value is None:
             predicate = _PREDICATES["isnull"]
             value = True
+        elif value is None and lookup not in ("isnull", "in"):
+            tests.append(_never)
+            continue
         tests.append(_leaf(field, predicate, value))
     if q.connector == Q.AND:
         def combined(record: dict[str, Any]) -> bool:
@@ -164,6 +177,10 @@ def compile_predicate(
     if q.negated:
         return lambda record: not combined(record)
     return combined
+
+
+def _never(record: dict[str, Any]) -> bool:
+    return False
 
 
 def _leaf(field: str, predicate: Callable[[Any, Any], bool], value: Any) -> Callable[[dict[str, Any]], bool]:

@@ -29,14 +29,29 @@ The contract (one conformance suite, ``tests/brokers/``, proves every adapter):
 
 ``on_publish`` is for synchronous processing only: the broker calls the
 callback with every published payload, in the publishing thread.
+
+The port is split by role, each a small protocol its user depends on:
+:class:`Publisher` (the outbox relay, sync processing), :class:`GroupReader`
+(the engine's consumers) and :class:`BrokerAdmin` (status, CLI, tests). A
+broker adapter implements all three; :class:`Broker` (Protean's name:
+:data:`BaseBroker`) is their union, for code that holds a whole broker.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-__all__ = ["Broker", "Delivery", "Entry", "PublishCallback"]
+__all__ = [
+    "BaseBroker",
+    "Broker",
+    "BrokerAdmin",
+    "Delivery",
+    "Entry",
+    "GroupReader",
+    "PublishCallback",
+    "Publisher",
+]
 
 PublishCallback = Callable[[str, dict[str, Any]], None]
 
@@ -53,8 +68,9 @@ class Entry(NamedTuple):
 Delivery = Entry
 
 
-class Broker(Protocol):
-    """Streams with consumer groups, pending entries and acknowledgements."""
+@runtime_checkable
+class Publisher(Protocol):
+    """Appends payloads to streams (the outbox relay; sync processing)."""
 
     name: str
 
@@ -65,6 +81,19 @@ class Broker(Protocol):
     def publish_many(self, entries: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
         """Append ``(stream, payload)`` pairs in order (pipelined); return their ids."""
         ...
+
+    def on_publish(self, callback: PublishCallback | None) -> None:
+        """Call ``callback(stream, payload)`` on every publish (sync processing)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class GroupReader(Protocol):
+    """Reads streams as a consumer group: pending entries, acks, takeover."""
+
+    name: str
 
     def ensure_group(self, stream: str, group: str) -> None:
         """Create ``group`` on ``stream`` (and the stream) unless it exists; idempotent."""
@@ -117,6 +146,15 @@ class Broker(Protocol):
         """
         ...
 
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class BrokerAdmin(Protocol):
+    """Inspects and maintains streams: backlog, trimming, truncation."""
+
+    name: str
+
     def pending(self, stream: str, group: str) -> int:
         """How many entries of ``stream`` are pending (read, not acked) in ``group``."""
         ...
@@ -136,12 +174,17 @@ class Broker(Protocol):
         """Names of the streams that exist."""
         ...
 
-    def on_publish(self, callback: PublishCallback | None) -> None:
-        """Call ``callback(stream, payload)`` on every publish (sync processing)."""
-        ...
-
     def truncate(self) -> None:
         """Delete every stream (tests, ``archipel database truncate``)."""
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Broker(Publisher, GroupReader, BrokerAdmin, Protocol):
+    """A whole broker: every role. Adapters implement this; users depend on one role."""
+
+
+#: Protean's name for the broker port
+BaseBroker = Broker

@@ -1,14 +1,19 @@
-"""The database port: transactions over records of persisted element classes."""
+"""The data-access port: one transaction over the records of persisted element classes.
+
+Protean calls its per-entity data-access object ``BaseDAO``; archipel's unit of
+work talks to one :class:`Transaction` per database instead (state, outbox
+rows and events commit together). ``BaseDAO`` names the same protocol.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from archipel.ports.schema import ModelSchema
-from archipel.query.results import Criteria
+from archipel.core.queryset import Criteria
+from archipel.port.schema import ModelSchema
 
-__all__ = ["Database", "Transaction", "OutboxRecord"]
+__all__ = ["BaseDAO", "OutboxRecord", "Transaction"]
 
 OutboxRecord = dict[str, Any]
 
@@ -45,21 +50,5 @@ class Transaction(Protocol):
     def rollback(self) -> None: ...
 
 
-class Database(Protocol):
-    """A configured database (``[databases.<name>]``)."""
-
-    name: str
-
-    def begin(self) -> Transaction: ...
-
-    def setup(self, schemas: Iterable[ModelSchema]) -> None: ...
-
-    def drop(self, schemas: Iterable[ModelSchema]) -> None: ...
-
-    def truncate(self, schemas: Iterable[ModelSchema]) -> None: ...
-
-    def outbox(self) -> Any:
-        """The :class:`archipel.ports.outbox.Outbox` of this database."""
-        ...
-
-    def close(self) -> None: ...
+#: Protean's name for the data-access port
+BaseDAO = Transaction

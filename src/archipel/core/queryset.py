@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
-from archipel.query.q import Q
+from archipel.utils.query import Q
 
 __all__ = ["QuerySet", "ResultSet", "Criteria"]
 

@@ -1,0 +1,255 @@
+"""Test helpers (Protean's ``protean.testing``).
+
+- :class:`DomainFixture` initialises a domain for tests and deletes its data
+  between them (also pytest fixtures: :mod:`archipel.integrations.pytest`).
+- :func:`given` starts a test sentence about an aggregate, through the real
+  pipeline (command handler, repository, unit of work, event store)::
+
+      order = given(Order, order_created).process(ConfirmOrder(order_id=oid))
+      assert order.accepted
+      assert OrderConfirmed in order.events
+      assert order.status == "confirmed"          # the reloaded aggregate
+
+  Given events are stored (and dispatched to the domain's sync handlers, as a
+  commit would) before the first command; they need an event-sourced
+  aggregate, whose ``@apply`` methods rebuild its state from them.
+  Run it inside ``with domain.domain_context():``.
+
+Protean's process-manager and projection sentences (``given(PM, ...)``,
+``given(event, ...)``), ``drain``, ``process_and_wait``, ``assert_chain`` and
+``assert_snapshot`` are not in archipel yet (docs/porting.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from archipel.errors import IncorrectUsageError, ValidationError
+from archipel.handling.decoding import message_from_stored
+from archipel.handling.event_sourced import replay
+from archipel.integrations.pytest import DomainFixture
+from archipel.utils.globals import active_domain
+from archipel.utils.naming import snake_case
+
+__all__ = ["AggregateResult", "DomainFixture", "EventLog", "given"]
+
+
+class EventLog:
+    """Events with Pythonic access: ``Cls in log``, ``log[Cls]``, ``log[0]``, ``log.get(Cls)``."""
+
+    def __init__(self, events: list[Any]) -> None:
+        self._events = list(events)
+
+    def __contains__(self, event_cls: type) -> bool:
+        return any(isinstance(e, event_cls) for e in self._events)
+
+    def __getitem__(self, key: type | int) -> Any:
+        """The first event of class ``key`` (``KeyError`` if none), or the event at index ``key``."""
+        if isinstance(key, type):
+            found = self.get(key)
+            if found is None:
+                raise KeyError(f"no {key.__name__} event")
+            return found
+        return self._events[key]
+
+    def get(self, event_cls: type, default: Any = None) -> Any:
+        """The first event of class ``event_cls``, or ``default``."""
+        return next((e for e in self._events if isinstance(e, event_cls)), default)
+
+    def of_type(self, event_cls: type) -> list[Any]:
+        """Every event of class ``event_cls``, in order."""
+        return [e for e in self._events if isinstance(e, event_cls)]
+
+    @property
+    def types(self) -> list[type]:
+        """The classes of the events, in order."""
+        return [type(e) for e in self._events]
+
+    @property
+    def first(self) -> Any:
+        return self._events[0] if self._events else None
+
+    @property
+    def last(self) -> Any:
+        return self._events[-1] if self._events else None
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._events)
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def __bool__(self) -> bool:
+        return bool(self._events)
+
+    def __repr__(self) -> str:
+        return f"EventLog({[t.__name__ for t in self.types]})"
+
+
+def _domain() -> Any:
+    domain = active_domain()
+    if domain is None:
+        raise IncorrectUsageError("given(...).process() runs inside `with domain.domain_context():`")
+    return domain
+
+
+class AggregateResult:
+    """An aggregate under test; attribute access reads the reloaded aggregate.
+
+    Created by :func:`given`. After each :meth:`process`: ``events`` holds the
+    events of that command, ``all_events`` those of every command,
+    ``accepted``/``rejected``/``rejection`` say how the last command ended.
+    """
+
+    def __init__(self, aggregate_cls: type, given_events: list[Any]) -> None:
+        self._aggregate_cls: Any = aggregate_cls
+        self._given = list(given_events)
+        self._aggregate: Any = None
+        self._identity: Any = None
+        self._seen = 0
+        self._seeded = False
+        self._events = EventLog([])
+        self._all: list[Any] = []
+        self._rejection: Exception | None = None
+        self._processed = False
+
+    def after(self, *events: Any) -> AggregateResult:
+        """Add more history ("and given"); returns self."""
+        if self._seeded:
+            raise IncorrectUsageError("after(...) adds history: call it before process(...)")
+        self._given.extend(events)
+        return self
+
+    def process(self, command: Any, *, correlation_id: str | None = None) -> AggregateResult:
+        """Process ``command`` synchronously through the domain; returns self (chainable)."""
+        domain = _domain()
+        if self._given and not self._seeded:
+            self._seed(domain)
+        self._seeded = True
+        self._processed = True
+        self._rejection = None
+        try:
+            result = domain.process(command, asynchronous=False, correlation_id=correlation_id)
+        except Exception as exc:  # noqa: BLE001 - the rejection is what the test asserts on
+            self._rejection = exc
+            self._events = EventLog([])
+            self._reload(domain)
+            return self
+        if self._identity is None:
+            self._identity = result if result is not None else self._identity_from(command)
+        new = self._reload(domain)
+        self._events = EventLog(new)
+        self._all.extend(new)
+        return self
+
+    def _identity_from(self, command: Any) -> Any:
+        cls = self._aggregate_cls
+        for name in (cls._id_field, f"{snake_case(cls.__name__)}_id"):
+            value = getattr(command, name, None) if name else None
+            if value is not None:
+                return value
+        raise IncorrectUsageError(
+            f"cannot tell which {cls.__name__} {type(command).__name__} created: return its "
+            f"identity from the handler, or give the command a {cls._id_field!r} field"
+        )
+
+    def _stream(self) -> str:
+        return f"{self._aggregate_cls._meta.stream_category}-{self._identity}"
+
+    def _seed(self, domain: Any) -> None:
+        cls = self._aggregate_cls
+        if not cls._meta.get("is_event_sourced"):
+            raise IncorrectUsageError(
+                f"given({cls.__name__}, events...) rebuilds state from events: it needs an "
+                f"event-sourced aggregate (@domain.aggregate(is_event_sourced=True)); "
+                f"for {cls.__name__}, process the commands that create it instead"
+            )
+        probe = replay(cls, None, [])
+        for event in self._given:
+            applier = cls._appliers.get(type(event))
+            if applier is not None:
+                applier(probe, event)
+        identity = getattr(probe, cls._id_field)
+        if identity is None:
+            raise IncorrectUsageError(
+                f"the given events do not set {cls.__name__}.{cls._id_field}: the first event's "
+                "@apply method must set the identity"
+            )
+        self._identity = identity
+        aggregate = replay(cls, identity, [])
+        for event in self._given:
+            aggregate.raise_(event)
+
+        def store(uow: Any) -> None:
+            domain.repository_for(cls).add(aggregate)
+
+        domain.run_in_unit_of_work(store)
+        self._seen = len(self._given)
+
+    def _reload(self, domain: Any) -> list[Any]:
+        if self._identity is None:
+            return []
+        self._aggregate = domain.repository_for(self._aggregate_cls).get_or_none(self._identity)
+        stored = domain.providers.event_store.read_stream(self._stream())
+        decoded = [message_from_stored(domain, s) for s in stored[self._seen :]]
+        self._seen = len(stored)
+        return [e for e in decoded if e is not None]
+
+    @property
+    def events(self) -> EventLog:
+        """Events raised by the last command."""
+        return self._events
+
+    @property
+    def all_events(self) -> EventLog:
+        """Events raised by every command processed so far."""
+        return EventLog(self._all)
+
+    @property
+    def rejection(self) -> Exception | None:
+        """The exception the last command raised, or None."""
+        return self._rejection
+
+    @property
+    def accepted(self) -> bool:
+        return self._processed and self._rejection is None
+
+    @property
+    def rejected(self) -> bool:
+        return self._processed and self._rejection is not None
+
+    @property
+    def rejection_messages(self) -> list[str]:
+        """The rejection's messages, flat (every field's messages of a ValidationError)."""
+        if self._rejection is None:
+            return []
+        if isinstance(self._rejection, ValidationError):
+            return [m for messages in self._rejection.messages.values() for m in messages]
+        return [str(self._rejection)]
+
+    @property
+    def aggregate(self) -> Any:
+        """The aggregate as stored after the last command (None before it exists)."""
+        return self._aggregate
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._aggregate is None:
+            raise AttributeError(f"{name!r}: no {self._aggregate_cls.__name__} yet; call .process(...) first")
+        return getattr(self._aggregate, name)
+
+    def __repr__(self) -> str:
+        state = "accepted" if self.accepted else "rejected" if self.rejected else "pending"
+        return f"<AggregateResult({self._aggregate_cls.__name__}) {state}>"
+
+
+def given(aggregate_cls: type, *events: Any) -> AggregateResult:
+    """Start a test sentence about ``aggregate_cls`` with ``events`` as its history."""
+    if not isinstance(aggregate_cls, type) or getattr(aggregate_cls, "_element_kind", None) != "aggregate":
+        raise IncorrectUsageError(
+            "given(AggregateClass, *events) takes an aggregate class; process-manager and "
+            "projection sentences are not in archipel yet (docs/porting.md)"
+        )
+    return AggregateResult(aggregate_cls, list(events))

@@ -1,0 +1,79 @@
+"""Message envelopes (Protean's ``protean.utils.eventing``).
+
+- :class:`Metadata`: the envelope of every command and event (``id``,
+  ``type``, ``stream``, ``time``, ``correlation_id``, ``causation_id``,
+  ``version``, ``headers``, ...), on ``message._metadata``.
+- :class:`Message`: one message as stored and sent, ``{"metadata", "data"}``;
+  :meth:`Message.to_domain_object` turns it back into its command or event.
+- :class:`MessageType`: ``COMMAND`` or ``EVENT`` (``metadata.kind``).
+- :data:`MessageHeaders`: the type of ``metadata.headers`` (a plain dict).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from archipel.core.message import BaseMessage, Metadata
+from archipel.errors import DeserializationError, IncorrectUsageError
+from archipel.handling.decoding import message_from_stored
+from archipel.utils.globals import active_domain
+
+__all__ = ["BaseMessage", "Message", "MessageHeaders", "MessageType", "Metadata"]
+
+#: ``metadata.headers``: free-form string keys (trace context, tenant, ...)
+MessageHeaders = dict[str, Any]
+
+
+class MessageType(Enum):
+    """The kind of a message (``metadata.kind``)."""
+
+    COMMAND = "COMMAND"
+    EVENT = "EVENT"
+
+
+class Message:
+    """A message in its stored form: ``metadata`` (a dict) and ``data`` (the payload)."""
+
+    __slots__ = ("metadata", "data")
+
+    def __init__(self, metadata: dict[str, Any], data: dict[str, Any]) -> None:
+        self.metadata = metadata
+        self.data = data
+
+    @classmethod
+    def from_dict(cls, stored: dict[str, Any]) -> Message:
+        """Wrap a stored message (``{"metadata": {...}, "data": {...}}``)."""
+        return cls(dict(stored.get("metadata") or {}), dict(stored.get("data") or {}))
+
+    @classmethod
+    def from_domain_object(cls, message: BaseMessage) -> Message:
+        """The stored form of a command or event."""
+        return cls.from_dict(message.to_message())
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"metadata": ..., "data": ...}``, as the event store keeps it."""
+        return {"metadata": dict(self.metadata), "data": dict(self.data)}
+
+    def to_domain_object(self) -> Any:
+        """The command or event (upcast when older), using the active domain's classes.
+
+        Raises ``DeserializationError`` when the domain has no class for its type.
+        """
+        domain = active_domain()
+        if domain is None:
+            raise IncorrectUsageError(
+                "Message.to_domain_object() reads the active domain's classes: "
+                "call it inside `with domain.domain_context():`"
+            )
+        obj = message_from_stored(domain, self.to_dict())
+        if obj is None:
+            raise DeserializationError(
+                str(self.metadata.get("id")),
+                f"domain {domain.name!r} has no message class for type {self.metadata.get('type')!r}",
+                {"type": self.metadata.get("type"), "stream": self.metadata.get("stream")},
+            )
+        return obj
+
+    def __repr__(self) -> str:
+        return f"Message({self.metadata.get('type')!r}, id={self.metadata.get('id')!r})"

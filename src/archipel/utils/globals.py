@@ -1,0 +1,143 @@
+"""Context-local state: ``current_domain``, ``current_uow``, ``g`` (Protean's ``protean.utils.globals``).
+
+``with domain.domain_context():`` makes ``domain`` the current one for the
+block (nestable; safe across threads and asyncio tasks, all on
+``contextvars``). The three public names are proxies:
+
+- ``current_domain``: attribute access goes to the innermost active domain;
+  ``bool(current_domain)`` is False outside any context (so is
+  :func:`has_domain_context`).
+- ``current_uow``: the unit of work of the handler or ``with UnitOfWork()``
+  block running now; ``bool(current_uow)`` is False outside one.
+- ``g``: a namespace for data of one domain context (``g.user = ...``), new
+  for every ``domain_context()`` block and gone when it ends.
+
+With nothing active a proxy is falsy and equals ``None``; attribute access
+raises :class:`NotActiveError`, an :class:`~archipel.errors.IncorrectUsageError`
+saying what to wrap the call in (and an ``AttributeError``, so ``hasattr`` and
+``getattr(proxy, name, default)`` work as on ``None``).
+
+The framework's own per-task state lives here too: the active unit of work
+(:data:`uow_var`), the message being handled (source of correlation and
+causation ids), and the breadth-first dispatch queue of the outermost
+``process`` call. This module imports nothing above ``errors``: every layer
+may read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from types import SimpleNamespace
+from typing import Any
+
+from archipel.errors import IncorrectUsageError
+
+__all__ = [
+    "current_domain",
+    "current_uow",
+    "g",
+    "has_domain_context",
+    "domain_context",
+    "active_domain",
+    "stack",
+    "uow_var",
+    "current_message",
+    "dispatch_queue",
+    "NotActiveError",
+]
+
+#: the active domains, innermost last
+stack: ContextVar[tuple[Any, ...]] = ContextVar("archipel_domainstack", default=())
+#: the ``g`` namespace of the innermost ``domain_context()`` block
+g_var: ContextVar[SimpleNamespace | None] = ContextVar("archipel_g", default=None)
+#: the active unit of work (``current_uow`` reads it)
+uow_var: ContextVar[Any] = ContextVar("archipel_uow", default=None)
+#: the message being handled: source of correlation and causation ids
+current_message: ContextVar[Any] = ContextVar("archipel_message", default=None)
+#: the breadth-first dispatch queue of the outermost ``process`` call
+dispatch_queue: ContextVar[Any] = ContextVar("archipel_dispatch_queue", default=None)
+
+
+class NotActiveError(IncorrectUsageError, AttributeError):
+    """A context-local proxy was used with nothing active (see the module docstring)."""
+
+
+def active_domain() -> Any | None:
+    """The innermost active domain, or None."""
+    domains = stack.get()
+    return domains[-1] if domains else None
+
+
+def has_domain_context() -> bool:
+    """Whether a domain is active (inside ``with domain.domain_context():`` or a handler)."""
+    return bool(stack.get())
+
+
+@contextmanager
+def domain_context(domain: Any) -> Iterator[Any]:
+    """Activate ``domain`` for the duration of the block, with a fresh ``g``."""
+    token = stack.set((*stack.get(), domain))
+    g_token = g_var.set(SimpleNamespace())
+    try:
+        yield domain
+    finally:
+        g_var.reset(g_token)
+        stack.reset(token)
+
+
+class _Proxy:
+    """Forwards attribute access to what ``lookup`` returns (see module docstring)."""
+
+    __slots__ = ("_lookup", "_label", "_hint")
+
+    def __init__(self, lookup: Callable[[], Any], label: str, hint: str) -> None:
+        object.__setattr__(self, "_lookup", lookup)
+        object.__setattr__(self, "_label", label)
+        object.__setattr__(self, "_hint", hint)
+
+    def _get(self) -> Any:
+        target = self._lookup()
+        if target is None:
+            raise NotActiveError(f"{self._label} is not available: {self._hint}")
+        return target
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._get(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._get(), name, value)
+
+    def __delattr__(self, name: str) -> None:
+        delattr(self._get(), name)
+
+    def __bool__(self) -> bool:
+        return self._lookup() is not None
+
+    def __eq__(self, other: object) -> bool:
+        return self._lookup() is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        return f"<{self._label}: {self._lookup()!r}>"
+
+
+current_domain: Any = _Proxy(
+    active_domain,
+    "current_domain",
+    "no domain is active: wrap the call in `with domain.domain_context():` "
+    "(handlers run inside one automatically)",
+)
+current_uow: Any = _Proxy(
+    uow_var.get,
+    "current_uow",
+    "no unit of work is active: it exists while a handler runs, or inside `with UnitOfWork():`",
+)
+g: Any = _Proxy(
+    g_var.get,
+    "g",
+    "no domain context is active: `g` lives for one `with domain.domain_context():` block",
+)
