@@ -74,18 +74,22 @@ def build(
 
 
 def main(n: int, inline_projector: bool = False) -> None:
+    from _harness import profiled
+
     domain, Account, OpenAccount = build(inline_projector=inline_projector)
     with domain.domain_context():
         domain.setup_database()
         process = domain.process
-        start = time.perf_counter()
-        ids = [process(OpenAccount(owner=f"owner-{i}")) for i in range(n)]
-        write_s = time.perf_counter() - start
+        with profiled(f"memory-write-{n}"):
+            start = time.perf_counter()
+            ids = [process(OpenAccount(owner=f"owner-{i}")) for i in range(n)]
+            write_s = time.perf_counter() - start
         repo = domain.repository_for(Account)
-        start = time.perf_counter()
-        for identity in ids:
-            repo.get(identity)
-        read_s = time.perf_counter() - start
+        with profiled(f"memory-read-{n}"):
+            start = time.perf_counter()
+            for identity in ids:
+                repo.get(identity)
+            read_s = time.perf_counter() - start
     print(json.dumps({"write_ops": n / write_s, "read_ops": n / read_s, "n": n}))
 
 
