@@ -93,6 +93,8 @@ class OutboxRelay:
         #: the relay shards held, by database
         self._owned: dict[str, dict[int, Lease]] = {}
         self._next_acquire: dict[str, float] = {}
+        #: databases where this relay holds fewer shards than its share (it looks for more)
+        self._short: set[str] = set()
         self._offset = zlib.crc32(worker_id.encode()) % self.shards
         self._next_purge = 0.0
         self._next_trim = time.monotonic() + settings.trim_interval_seconds
@@ -161,6 +163,10 @@ class OutboxRelay:
                 if taken is not None:
                     owned[shard] = taken
                     changed = True
+            if len(owned) < share:
+                self._short.add(database_name)  # shards may free up: no commit will say so
+            else:
+                self._short.discard(database_name)
         if changed:
             self._drop_prefetch(database_name, outbox)
         return owned
@@ -180,6 +186,8 @@ class OutboxRelay:
         Each database says how long its commits may go unnoticed (``idle_wait``):
         long where every commit rings or notifies, ``poll_seconds`` otherwise.
         """
+        if self._short:
+            return poll_seconds  # looking for shards to take over: freed leases ring no bell
         waits = [
             wait(poll_seconds)
             for database in self.domain.providers.databases.values()
