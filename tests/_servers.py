@@ -739,3 +739,179 @@ class RedisServer:
             reply = sock.recv(64)
         if not reply.startswith(b"+OK"):
             raise RuntimeError(f"FLUSHALL failed: {reply!r}")
+
+
+# --------------------------------------------------------------------------- Redis Cluster
+
+
+def _redis_call(host: str, port: int, *args: str, timeout: float = 5.0) -> str:
+    """Send one command (RESP array) and return the raw reply text (enough for status/bulk replies)."""
+    payload = f"*{len(args)}\r\n" + "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in args)
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(payload.encode())
+        chunks = b""
+        while True:
+            chunk = sock.recv(65536)
+            chunks += chunk
+            if not chunk or _complete_reply(chunks):
+                break
+    return chunks.decode(errors="replace")
+
+
+def _complete_reply(data: bytes) -> bool:
+    """Whether ``data`` holds one whole simple, error, integer or bulk-string reply."""
+    if data[:1] in (b"+", b"-", b":"):
+        return data.endswith(b"\r\n")
+    if data[:1] == b"$":
+        head, _, rest = data.partition(b"\r\n")
+        length = int(head[1:])
+        return length < 0 or len(rest) >= length + 2
+    return data.endswith(b"\r\n")
+
+
+@dataclass
+class RedisClusterServers:
+    """A Redis Cluster of ``masters`` masters, each with ``replicas`` replicas, on loopback.
+
+    Every node is a :class:`RedisServer` (``cluster-enabled yes``, its own
+    bus port, ``cluster-node-timeout`` 1 s so that failovers are quick).
+    The cluster is created with ``redis-cli --cluster create``, which spreads
+    the 16384 slots evenly over the masters.  Fault tests use
+    :meth:`failover` (a replica takes over its master without losing
+    writes: ``CLUSTER FAILOVER``) and the nodes' own ``kill()``/``start()``.
+    """
+
+    nodes: list[RedisServer]
+    masters: int
+    replicas: int
+
+    @classmethod
+    def launch(cls, masters: int = 3, replicas: int = 1, node_timeout_ms: int = 1000) -> RedisClusterServers:
+        """Start ``masters * (1 + replicas)`` nodes and join them into one cluster.
+
+        Raises:
+            ServerUnavailable: redis-server or redis-cli is not installed.
+            ServerStartError: the cluster did not form.
+        """
+        executable = find_redis_server()
+        cli = shutil.which("redis-cli")
+        if executable is None or cli is None:
+            raise ServerUnavailable(REDIS_MISSING)
+        nodes: list[RedisServer] = []
+        made = cls(nodes=nodes, masters=masters, replicas=replicas)
+        atexit.register(made.destroy)
+        try:
+            for _ in range(masters * (1 + replicas)):
+                nodes.append(
+                    RedisServer.launch(
+                        executable,
+                        config={
+                            "cluster-enabled": "yes",
+                            "cluster-config-file": "nodes.conf",
+                            "cluster-port": str(free_port()),
+                            "cluster-node-timeout": str(node_timeout_ms),
+                            "cluster-replica-validity-factor": "0",
+                        },
+                    )
+                )
+            result = subprocess.run(
+                [cli, "--cluster", "create", *(f"{n.host}:{n.port}" for n in nodes),
+                 "--cluster-replicas", str(replicas), "--cluster-yes"],
+                capture_output=True, text=True, check=False, timeout=60,
+            )
+            if result.returncode != 0:
+                raise ServerStartError(f"redis-cli --cluster create failed:\n{result.stdout}\n{result.stderr}")
+            made.wait_ok()
+        except BaseException:
+            made.destroy()
+            raise
+        return made
+
+    def wait_ok(self, timeout: float = 30.0) -> None:
+        """Wait until every running node reports ``cluster_state:ok`` and every master has its replicas."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                if all("cluster_state:ok" in _redis_call(n.host, n.port, "CLUSTER", "INFO")
+                       for n in self.nodes if n.running) and self._replicated():
+                    return
+            time.sleep(0.05)
+        raise ServerStartError(f"Redis Cluster not ok after {timeout}s")
+
+    def _replicated(self) -> bool:
+        masters = self.master_nodes()
+        if len(masters) != self.masters:
+            return False
+        for node in self.nodes:
+            if node.running and node not in masters:
+                info = _redis_call(node.host, node.port, "INFO", "replication")
+                if "master_link_status:up" not in info:
+                    return False
+        return True
+
+    def role(self, node: RedisServer) -> str:
+        """``master`` or ``slave`` (Redis' word) as the node sees itself."""
+        info = _redis_call(node.host, node.port, "INFO", "replication")
+        found = re.search(r"role:(\w+)", info)
+        return found.group(1) if found else "unknown"
+
+    def master_nodes(self) -> list[RedisServer]:
+        """The running nodes that are masters right now."""
+        return [n for n in self.nodes if n.running and self.role(n) == "master"]
+
+    def replica_of(self, master: RedisServer) -> RedisServer:
+        """A running replica of ``master``."""
+        for node in self.nodes:
+            if node.running and node is not master:
+                info = _redis_call(node.host, node.port, "INFO", "replication")
+                if f"master_port:{master.port}\r\n" in info and "role:slave" in info:
+                    return node
+        raise LookupError(f"no replica of {master.host}:{master.port}")
+
+    def failover(self, master: RedisServer, timeout: float = 30.0) -> RedisServer:
+        """Promote a replica of ``master`` (``CLUSTER FAILOVER``: no write is lost); return it."""
+        replica = self.replica_of(master)
+        reply = _redis_call(replica.host, replica.port, "CLUSTER", "FAILOVER")
+        if not reply.startswith("+OK"):
+            raise ServerStartError(f"CLUSTER FAILOVER refused: {reply}")
+        deadline = time.monotonic() + timeout
+        while self.role(replica) != "master" or self.role(master) != "slave":
+            if time.monotonic() > deadline:
+                raise ServerStartError("failover did not complete")
+            time.sleep(0.05)
+        self.wait_ok(timeout)
+        return replica
+
+    def crash(self, master: RedisServer, timeout: float = 30.0) -> RedisServer:
+        """``kill -9`` ``master``, wait until the cluster has promoted its replica, start it again.
+
+        The old master comes back as a replica of the promoted one (its
+        ``nodes.conf`` survives; its data, not persisted, is synced anew).
+        Returns the promoted replica.
+        """
+        replica = self.replica_of(master)
+        master.kill()
+        deadline = time.monotonic() + timeout
+        while self.role(replica) != "master":
+            if time.monotonic() > deadline:
+                raise ServerStartError("no replica was promoted")
+            time.sleep(0.05)
+        master.start()
+        self.wait_ok(timeout)
+        return replica
+
+    def url(self) -> str:
+        """``redis://`` URL of one running node (the client discovers the rest)."""
+        node = next(n for n in self.nodes if n.running)
+        return node.url()
+
+    def flushall(self) -> None:
+        """Empty every master (replicas follow)."""
+        for node in self.master_nodes():
+            node.flushall()
+
+    def destroy(self) -> None:
+        """Kill every node and delete their directories.  Safe to call twice."""
+        atexit.unregister(self.destroy)
+        for node in self.nodes:
+            node.destroy()

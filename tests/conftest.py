@@ -10,6 +10,9 @@ Fixtures (see ``tests/_servers.py`` for the server objects' methods):
 * ``redis_server`` (session): a :class:`RedisServer` on 127.0.0.1.
 * ``redis_url`` (session): ``redis://127.0.0.1:PORT/0``.
 * ``redis_flushed_url`` (function): ``redis_url`` after ``FLUSHALL``.
+* ``redis_cluster`` (session, started on first use only): a
+  :class:`RedisClusterServers` of 3 masters with one replica each.
+* ``redis_cluster_url`` (function): URL of one of its nodes, every master flushed.
 
 Tests using them get the ``postgres`` / ``redis`` marker automatically.  When
 a server's binaries are missing such tests are skipped, except under CI (env
@@ -29,6 +32,7 @@ import pytest
 
 from tests._servers import (
     PostgresServer,
+    RedisClusterServers,
     RedisServer,
     ServerUnavailable,
     env_flag,
@@ -37,7 +41,9 @@ from tests._servers import (
 )
 
 POSTGRES_FIXTURES = frozenset({"postgres_server", "postgres_url", "postgres_db_url"})
-REDIS_FIXTURES = frozenset({"redis_server", "redis_url", "redis_flushed_url"})
+REDIS_FIXTURES = frozenset(
+    {"redis_server", "redis_url", "redis_flushed_url", "redis_cluster", "redis_cluster_url"}
+)
 SERVICE_MARKERS = ("postgres", "redis")
 SLOW_REASON = "slow test: run with --run-slow or ARCHIPEL_RUN_SLOW=1"
 
@@ -217,3 +223,26 @@ def redis_flushed_url(redis_server: RedisServer) -> str:
         redis_server.start()
     redis_server.flushall()
     return redis_server.url()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterServers]:
+    """A Redis Cluster (3 masters, 1 replica each) for the session, started by the first test using it.
+
+    Fault tests use ``failover(master)``, ``master_nodes()`` and the nodes'
+    ``kill()``/``start()``; a test that changes the topology must leave the
+    cluster with 3 masters, each replicated (``wait_ok()``).
+    """
+    cluster = _launch(RedisClusterServers.launch)
+    try:
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+@pytest.fixture
+def redis_cluster_url(redis_cluster: RedisClusterServers) -> str:
+    """``redis://`` URL of a node of the session's cluster, with every master emptied first."""
+    redis_cluster.wait_ok()
+    redis_cluster.flushall()
+    return redis_cluster.url()

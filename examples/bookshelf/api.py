@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from archipel.integrations.fastapi import (
     DomainContextMiddleware,
@@ -64,7 +64,12 @@ register_exception_handlers(app)
 
 # -- request bodies ------------------------------------------------------------
 # what the commands' fields require (catalog/commands.py, ordering/commands.py, ...)
-Money = Annotated[Decimal, Field(ge=0, decimal_places=2, max_digits=14, allow_inf_nan=False)]
+Money = Annotated[
+    Decimal,
+    Field(ge=0, decimal_places=2, max_digits=14, allow_inf_nan=False),
+    # as the API documents it: a decimal string with at most two places ("18.99")
+    WithJsonSchema({"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,2})?$", "examples": ["18.99"]}),
+]
 Quantity = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 

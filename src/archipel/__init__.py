@@ -32,7 +32,7 @@ from archipel.server import Engine
 from archipel.utils.globals import current_domain, current_uow, g, has_domain_context
 from archipel.utils.mixins import read
 from archipel.utils.processing import Priority, current_priority, processing_priority
-from archipel.utils.query import Q
+from archipel.utils.query import F, Q
 
 __version__ = "0.1.0"
 
@@ -52,6 +52,7 @@ __all__ = [
     "current_priority",
     "Priority",
     "Index",
+    "F",
     "Engine",
     "BaseAggregate",
     "BaseApplicationService",

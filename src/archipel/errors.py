@@ -45,8 +45,10 @@ __all__ = [
     "DatabaseError",
     "DatabaseUnavailable",
     "SchemaMissingError",
+    "DatabaseBusy",
     "BrokerError",
     "BrokerUnavailable",
+    "BrokerNotShared",
     "LeaseLostError",
 ]
 
@@ -225,6 +227,10 @@ class DatabaseUnavailable(DatabaseError):
     """The database could not be reached: check its address and that it runs."""
 
 
+class DatabaseBusy(DatabaseError):
+    """A lock or a statement timeout got in the way (another writer held it): try again later."""
+
+
 class SchemaMissingError(DatabaseError):
     """Tables are missing: run ``archipel database setup``."""
 
@@ -235,6 +241,14 @@ class BrokerError(ArchipelError):
 
 class BrokerUnavailable(BrokerError):
     """The broker could not be reached: check its URL and that it runs."""
+
+
+class BrokerNotShared(BrokerError):
+    """The broker's streams live in another process (the inline broker): this one cannot reach them.
+
+    Raised by operator commands run in their own process (``archipel dlq
+    replay``) that would otherwise publish where no consumer ever reads.
+    """
 
 
 class LeaseLostError(ArchipelError):

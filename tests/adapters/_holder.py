@@ -8,7 +8,7 @@ import math
 import struct
 from typing import Any
 
-from archipel import BaseAggregate, Domain
+from archipel import BaseAggregate, BaseValueObject, Domain
 from archipel.fields import (
     Boolean,
     Date,
@@ -21,6 +21,7 @@ from archipel.fields import (
     List,
     String,
     Text,
+    ValueObject,
 )
 
 #: the value fields of Holder (``key`` is its identity)
@@ -43,11 +44,22 @@ FIELDS = (
     "moments",
     "items",
     "data",
+    "spot",
 )
 
 
 def define_holder(domain: Domain) -> type:
     """Register ``Holder`` on ``domain`` and return it."""
+
+    class Spot(BaseValueObject):
+        """Typed values inside JSON (an embedded value object)."""
+
+        level = Float(allow_non_finite=True)
+        amount = Decimal()
+        at = DateTime()
+        big = Integer(big=True)
+
+    domain.value_object(Spot)
 
     class Holder(BaseAggregate):
         key = Identifier(identifier=True)
@@ -69,6 +81,7 @@ def define_holder(domain: Domain) -> type:
         moments = List(content_type=DateTime)
         items = List()
         data = Dict()
+        spot = ValueObject(Spot)
 
     return domain.aggregate(Holder)
 
@@ -90,6 +103,9 @@ def same(left: Any, right: Any) -> bool:
         return left == right and left.utcoffset() == right.utcoffset()
     if isinstance(left, list):
         return len(left) == len(right) and all(same(a, b) for a, b in zip(left, right, strict=True))
+    fields = getattr(type(left), "_fields", None)
+    if fields is not None:  # an element: field by field
+        return all(same(getattr(left, name), getattr(right, name)) for name in fields)
     if isinstance(left, dict):
         return list(left) == list(right) and all(same(left[k], right[k]) for k in left)
     return bool(left == right)

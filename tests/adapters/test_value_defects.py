@@ -148,10 +148,22 @@ def test_offsets_of_sixteen_hours_and_more_are_stored(holders):
         ("data", {"a": {"b": "\udfff"}}),
         ("data", {"a": 2**64}),
         ("amounts", ["NaN"]),
+        ("spot", {1: "x"}),  # was a raw TypeError: keywords must be strings
+        pytest.param("name", 10**5000, id="name-int-beyond-str-limit"),
+        pytest.param("ref", 10**5000, id="ref-int-beyond-str-limit"),
     ],
 )
 def test_values_no_store_keeps_are_validation_errors_naming_the_field(holders, field, value):
     assert refused(holders, field, value)
+
+
+def test_a_zero_with_a_huge_exponent_is_zero():
+    class Counter(BaseAggregate):
+        count = Decimal()
+        whole = Identifier(identity_type="integer")
+
+    assert Counter(count="0E+1000000", whole=D("0E+1000000")).whole == 0
+    assert str(Counter(count="0E+1000000").count) == "0"
 
 
 def test_integer_identity_refuses_infinity_and_big_values():
@@ -305,3 +317,34 @@ def test_ordering_by_a_list_or_dict_is_refused_on_every_store(holders):
     for key in ("data", "-items", "amounts"):
         with pytest.raises(IncorrectUsageError, match="no order that every store shares"):
             repo.query.order_by(key).all()
+
+
+def test_non_finite_floats_survive_json_in_value_objects_and_events(make_domain):
+    from archipel import BaseEvent, BaseValueObject
+    from archipel.fields import ValueObject
+
+    domain = make_domain()
+
+    class Reading(BaseValueObject):
+        level = Float(allow_non_finite=True)
+
+    @domain.aggregate
+    class Probe(BaseAggregate):
+        reading = ValueObject(Reading)
+        last = Float(allow_non_finite=True)
+
+    @domain.event(part_of=Probe)
+    class Measured(BaseEvent):
+        level = Float(allow_non_finite=True)
+
+    start(domain)
+    with domain.domain_context():
+        repo = domain.repository_for(Probe)
+        for value in (float("nan"), float("inf"), float("-inf"), -0.0):
+            probe = Probe(reading=Reading(level=value), last=value)
+            probe.raise_(Measured(level=value))
+            repo.add(probe)
+            read = repo.get(probe.id)
+            assert same(read.reading.level, value) and same(read.last, value)
+            (stored,) = domain.event_store.read_stream(f"{Probe._meta.stream_category}-{probe.id}")
+            assert same(Measured._from_primitive(stored["data"]).level, value)

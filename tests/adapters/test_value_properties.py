@@ -66,6 +66,8 @@ ODD_NUMBERS = st.sampled_from(
         1e16,
     ]
 )
+# an int whose str() raises (beyond Python's 4300-digit limit), built lazily: not even repr works
+ODD_NUMBERS = ODD_NUMBERS | st.builds(pow, st.just(10), st.just(5000))
 SCALARS = st.one_of(
     st.none(),
     st.booleans(),
@@ -105,6 +107,15 @@ OWN_TYPE: dict[str, Any] = {
     "moments": st.lists(st.datetimes(timezones=st.none() | OFFSETS), max_size=3),
     "items": st.lists(JSONISH, max_size=3),
     "data": st.dictionaries(ANY_TEXT, JSONISH, max_size=3),
+    "spot": st.fixed_dictionaries(
+        {},
+        optional={
+            "level": st.floats() | ODD_NUMBERS,
+            "amount": st.decimals() | ODD_NUMBERS,
+            "at": st.datetimes(timezones=st.none() | OFFSETS),
+            "big": st.integers() | ODD_NUMBERS,
+        },
+    ),
 }
 #: one field and a value for it: of the field's own type two times in three
 ANY_VALUE = st.sampled_from(FIELDS).flatmap(

@@ -1,7 +1,8 @@
 """The ``broker`` fixture: the contract suite runs once per adapter.
 
 ``inline`` needs nothing; ``redis`` uses the session's throwaway Redis
-(``redis_flushed_url``); ``database-sqlite`` and ``database-postgres`` run
+(``redis_flushed_url``); ``redis-cluster`` the session's Redis Cluster of 3
+masters (``redis_cluster_url``: started only when these tests run); ``database-sqlite`` and ``database-postgres`` run
 the embedded database broker once the SQL adapters are installed.
 """
 
@@ -30,6 +31,7 @@ def _params() -> list[Any]:
     params: list[Any] = [
         pytest.param("inline", id="inline"),
         pytest.param("redis", id="redis", marks=pytest.mark.redis),
+        pytest.param("redis-cluster", id="redis-cluster", marks=pytest.mark.redis),
     ]
     if _HAS_SQL:
         params += [
@@ -48,6 +50,10 @@ def broker(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Any]:
         from archipel.adapters.redis.broker import RedisBroker
 
         made = RedisBroker("default", {"URI": request.getfixturevalue("redis_flushed_url")})
+    elif kind == "redis-cluster":
+        from archipel.adapters.redis.broker import RedisBroker
+
+        made = RedisBroker("default", {"URI": request.getfixturevalue("redis_cluster_url"), "cluster": True})
     else:
         from archipel.adapters.sql.broker import DatabaseBroker  # type: ignore[import-not-found]
 

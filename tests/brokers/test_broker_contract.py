@@ -282,3 +282,39 @@ def test_own_pending_lists_one_consumers_unacked_entries_without_counting_a_deli
     assert broker.own_pending("g", "me", [first], count=1) == got[:1]
     assert broker.own_pending("g", "nobody", [first, second]) == []
     assert broker.own_pending("never-created", "me", [first]) == []
+
+
+def _partition_streams() -> tuple[str, str, str]:
+    category = f"test::part{uuid.uuid4().hex[:6]}"
+    return f"{category}#0", f"{category}:bulk#0", f"{category}#5"
+
+
+def test_partition_stream_names_come_back_as_given(broker):
+    # the engine's names (<category>#<n>, <category>:bulk#<n>): on Redis Cluster they are
+    # stored under hash-tagged keys, which must never leak into what readers see
+    names = _partition_streams()
+    broker.publish_many([(name, {"n": n}) for n, name in enumerate(names)])
+    got = broker.read("g", "c", list(names), count=10)
+    assert sorted((e.stream, e.payload["n"]) for e in got) == sorted((name, n) for n, name in enumerate(names))
+    assert set(names) <= set(broker.streams())
+    assert broker.pending(names[1], "g") == 1
+    assert broker.ack("g", {e.stream: [e.id] for e in got}) == 3
+    assert [broker.lag(name, "g") for name in names] == [0, 0, 0]
+    broker.truncate()
+    assert not set(names) & set(broker.streams())
+
+
+def test_blocking_read_of_many_streams_wakes_up_on_a_publish_to_any(broker):
+    # a consumer blocks on every partition it owns: on a cluster they live on different shards
+    names = [f"test::wake{uuid.uuid4().hex[:6]}#{n}" for n in range(8)]
+    for name in names:
+        broker.ensure_group(name, "g")
+    for target in (names[3], names[6]):
+        timer = threading.Timer(0.2, lambda target=target: broker.publish(target, {"to": target}))
+        timer.start()
+        started = time.monotonic()
+        got = broker.read("g", "c", names, block_ms=3000)
+        timer.join()
+        assert [(e.stream, e.payload["to"]) for e in got] == [(target, target)]
+        assert time.monotonic() - started < 2.5
+    assert broker.read("g", "c", names, block_ms=100) == []

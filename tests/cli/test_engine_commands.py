@@ -47,13 +47,13 @@ class FakeStore:
     def get(self, id: str) -> Letter | None:
         return self.letters.get(id)
 
-    def replay(self, id: str) -> bool:
+    def replay(self, id: str, **_: Any) -> bool:
         if self.letters.pop(id, None) is None:
             return False
         self.replayed.append(id)
         return True
 
-    def replay_all(self, subscription: str | None = None) -> int:
+    def replay_all(self, subscription: str | None = None, **_: Any) -> int:
         ids = [x.id for x in self._of(subscription)]
         return sum(self.replay(i) for i in ids)
 
@@ -188,3 +188,52 @@ def test_missing_engine_is_a_clean_error(cli, monkeypatch):
     assert result.code == 1
     assert "engine is not available" in result.err
     assert "Traceback" not in result.err
+
+
+LONG = Letter(
+    "5ecd3a86-df7f-56c0-976f-687da81aae12",
+    "examples.bookshelf.fulfillment.reservations.StockReservationProcessManager",
+    type="Bookshelf.InventoryReservationRequested.v1",
+    error="Traceback (most recent call last):\n  File 'x.py'\nInvalidOperation: " + "not enough stock " * 8,
+)
+
+
+def test_dlq_list_fits_80_columns_and_wide_shows_everything(cli, monkeypatch):
+    fake = FakeStore([LONG, Letter("dl-2", "ShelvingEventHandler")])
+    monkeypatch.setattr(_engine, "dead_letter_store", lambda domain: fake)
+    monkeypatch.setenv("COLUMNS", "80")
+    narrow = cli("dlq", "list", "--domain", "sample_shelf")
+    assert narrow.code == 0, narrow.err
+    assert max(len(line) for line in narrow.out.splitlines()) <= 80
+    for text in ("5ecd3a86", "StockReserv", "InvalidOperation", "2026-01-31 12:00:09", "--wide"):
+        assert text in narrow.out, text
+    assert LONG.id not in narrow.out
+    wide = cli("dlq", "list", "--wide", "--domain", "sample_shelf")
+    flat = "".join(wide.out.split())
+    for text in (LONG.id, LONG.subscription, LONG.type):
+        assert text in flat, text
+    # the short id shown is enough to act on
+    shown = cli("dlq", "inspect", "5ecd3a86", "--domain", "sample_shelf")
+    assert shown.code == 0 and "not enough stock" in shown.out
+    assert cli("dlq", "replay", "5ecd3a86", "--domain", "sample_shelf").code == 0
+    assert fake.replayed == [LONG.id]
+
+
+def test_dlq_ids_prefixes_must_be_unique(cli, monkeypatch):
+    fake = FakeStore([Letter("abcd-1", "A"), Letter("abcd-2", "B")])
+    monkeypatch.setattr(_engine, "dead_letter_store", lambda domain: fake)
+    result = cli("dlq", "inspect", "abcd", "--domain", "sample_shelf")
+    assert result.code == 1 and "ambiguous" in result.err
+
+
+def test_subscriptions_status_fits_80_columns(cli, monkeypatch):
+    rows = [
+        Status(LONG.subscription, "process_manager", ["bookshelf::inventory", "bookshelf::order"], 3, 1, 2),
+        Status("ShelvingEventHandler", "event_handler", ["cli_shelf::book"], 0, 0, 0),
+    ]
+    monkeypatch.setattr(_engine, "subscription_status", lambda domain: rows)
+    monkeypatch.setenv("COLUMNS", "80")
+    result = cli("subscriptions", "status", "--domain", "sample_shelf")
+    assert result.code == 0, result.err
+    assert max(len(line) for line in result.text.splitlines()) <= 80
+    assert "StockReservationProcessManager" in result.out and "failing" in result.out

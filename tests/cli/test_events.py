@@ -27,10 +27,23 @@ def stored(id: str, cause: str | None, position: int, type: str = "T.E.v1") -> d
     }
 
 
-def test_trace_with_no_messages_says_so_and_succeeds():
+def test_trace_on_an_empty_store_says_there_is_nothing_yet():
+    # the seed runs `events trace` on a fresh domain: nothing yet is not a failure
     result = run_cli("events", "trace", "nothing-here", "--domain", "sample_shelf")
     assert result.returncode == 0, result.stderr
-    assert "No messages found for correlation id nothing-here" in result.stdout
+    assert "No messages with correlation id nothing-here" in result.stdout
+    assert "empty (nothing yet)" in result.stdout
+
+
+def test_trace_of_an_unknown_id_in_a_used_store(cli, shelf):
+    from sample_shelf.books import AddBook
+
+    with shelf.domain_context():
+        shelf.process(AddBook(title="Dune"))
+    result = cli("events", "trace", "nothing-here", "--domain", "sample_shelf")
+    assert result.code == 1
+    assert "no messages with correlation id 'nothing-here'" in result.err
+    assert "archipel events list" in result.err
 
 
 def test_trace_draws_the_causation_tree(cli, shelf):
@@ -95,3 +108,18 @@ def test_list_empty_and_exclusive_options(cli, shelf):
     both = cli("events", "list", "--domain", "sample_shelf", "--stream", "a", "--category", "b")
     assert both.code == 2
     assert "exclusive" in both.err
+
+
+def test_events_list_fits_80_columns(cli, shelf, monkeypatch):
+    from sample_shelf.books import AddBook
+
+    with shelf.domain_context():
+        shelf.process(AddBook(title="Dune"))
+        message = shelf.event_store.read_all()[-1]
+    monkeypatch.setenv("COLUMNS", "80")
+    narrow = cli("events", "list", "--domain", "sample_shelf")
+    assert narrow.code == 0, narrow.err
+    assert max(len(line) for line in narrow.out.splitlines()) <= 80
+    message_id = message["metadata"]["id"]
+    assert message_id[:8] in narrow.out and message_id not in narrow.out
+    assert message_id in cli("events", "list", "--wide", "--domain", "sample_shelf").out

@@ -8,7 +8,9 @@ repeats) and per-aggregate order held (the seqs are sorted).
 
 Behaviour switches (``BEHAVIOUR``, or environment variables in worker
 processes): ``poison`` — deposits with a negative amount make the projector
-raise until ``ARCHIPEL_TEST_FIX_FILE`` exists; ``delay`` — seconds the
+raise until ``ARCHIPEL_TEST_FIX_FILE`` exists — an ``InvalidOperation`` (a business
+error: dead-lettered at once), or with ``transient`` (``ARCHIPEL_TEST_TRANSIENT``) a ``TimeoutError``
+(retried with backoff first); ``delay`` — seconds the
 projector sleeps per event (to kill or pause a worker mid-batch); ``kill`` —
 a deposit of amount 666 kills its worker: raises :class:`WorkerKilled` (a
 ``BaseException``, nothing in the engine catches it) in unit tests, and
@@ -23,9 +25,10 @@ import time
 from typing import Any
 
 from archipel import Domain, current_domain, handle
+from archipel.errors import InvalidOperation
 from archipel.fields import Identifier, Integer, List, String
 
-BEHAVIOUR: dict[str, Any] = {"fixed": False, "delay": 0.0, "failures": {}}
+BEHAVIOUR: dict[str, Any] = {"fixed": False, "delay": 0.0, "failures": {}, "transient": False}
 KILLER = 666
 
 
@@ -99,7 +102,9 @@ def build_bank(name: str, config: dict[str, Any]) -> Domain:
             if event.amount < 0 and not _fixed():
                 failures = BEHAVIOUR["failures"]
                 failures[event.seq] = failures.get(event.seq, 0) + 1
-                raise ValueError(f"poison deposit {event.seq} of {event.account_id}")
+                if BEHAVIOUR["transient"] or os.environ.get("ARCHIPEL_TEST_TRANSIENT"):
+                    raise TimeoutError(f"poison deposit {event.seq} of {event.account_id}")
+                raise InvalidOperation(f"poison deposit {event.seq} of {event.account_id}")
             delay = _delay()
             if delay:
                 time.sleep(delay)

@@ -33,9 +33,9 @@ def server_config(**server: Any) -> dict[str, Any]:
 
 @pytest.fixture(autouse=True)
 def _reset_behaviour() -> Iterator[None]:
-    BEHAVIOUR.update(fixed=False, delay=0.0, failures={})
+    BEHAVIOUR.update(fixed=False, delay=0.0, failures={}, transient=False)
     yield
-    BEHAVIOUR.update(fixed=False, delay=0.0, failures={})
+    BEHAVIOUR.update(fixed=False, delay=0.0, failures={}, transient=False)
 
 
 @pytest.fixture

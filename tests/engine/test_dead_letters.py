@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 
 from archipel.engine import EngineSettings, run_server
@@ -27,8 +28,10 @@ def _projector_name(bank) -> str:
     return next(s.name for s in subscription_status(bank) if s.name.endswith("LedgerProjector"))
 
 
-def test_poison_message_is_retried_then_dead_lettered_and_others_go_on(make_bank):
+def test_transient_failure_is_retried_then_dead_lettered_and_others_go_on(make_bank, caplog):
+    BEHAVIOUR["transient"] = True  # a TimeoutError: retried with backoff
     bank = make_bank(partitions=2, max_retries=2)
+    caplog.set_level(logging.WARNING, logger="archipel.engine.consumer")
     _deposits(bank, [("bad", 1, 1), ("bad", -5, 2), ("good", 1, 1), ("good", 1, 2)])
     assert run_server(bank, test_mode=True) == 0
 
@@ -47,9 +50,32 @@ def test_poison_message_is_retried_then_dead_lettered_and_others_go_on(make_bank
     assert store.get(letter.id) == letter
     status = {s.name: s for s in subscription_status(bank)}
     assert status[letter.subscription].dlq_depth == 1
+    # one line per failure, with the decision and the message id
+    lines = [r for r in caplog.records if getattr(r, "archipel_subscription", None) == letter.subscription]
+    assert [r.archipel_decision for r in lines] == ["retry", "retry", "dead-lettered"]
+    assert all(r.archipel_message_id == letter.message_id for r in lines)
+    assert "retry 1/2 in" in lines[0].getMessage() and letter.message_id in lines[0].getMessage()
+    assert f"dead-lettered as {letter.id} (after 3 attempts)" in lines[2].getMessage()
+    assert "TimeoutError: poison deposit 2 of bad" in lines[2].getMessage()
+
+
+def test_business_errors_are_dead_lettered_at_once_with_their_traceback(make_bank, caplog):
+    bank = make_bank(partitions=1, max_retries=5, park_after_dead_letter=False)
+    caplog.set_level(logging.WARNING, logger="archipel.engine.consumer")
+    _deposits(bank, [("bad", -5, 1), ("ok", 1, 1)])
+    assert run_server(bank, test_mode=True) == 0
+    assert BEHAVIOUR["failures"] == {1: 1}  # a business error never succeeds later: not retried
+    (letter,) = dead_letter_store(bank).list()
+    assert letter.attempts == 1
+    assert (letter.error or "").startswith("Traceback (most recent call last)")
+    assert (letter.error or "").rstrip().endswith("InvalidOperationError: poison deposit 1 of bad")
+    (line,) = [r for r in caplog.records if getattr(r, "archipel_decision", None)]
+    assert line.archipel_decision == "dead-lettered" and "(not retryable)" in line.getMessage()
+    assert check_ledgers(bank, {"ok": [1]}) == []
 
 
 def test_later_messages_of_the_aggregate_are_parked_and_replay_keeps_order(make_bank):
+    BEHAVIOUR["transient"] = True
     bank = make_bank(partitions=1, max_retries=1)
     _deposits(bank, [("bad", 1, 1), ("bad", -5, 2), ("bad", 1, 3), ("bad", 1, 4), ("ok", 1, 1)])
     assert run_server(bank, test_mode=True) == 0

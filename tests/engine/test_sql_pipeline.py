@@ -78,6 +78,7 @@ def test_a_batch_is_marked_processed_in_one_call(sql_bank):
 
 
 def test_dead_letters_live_in_the_sql_database(sql_bank):
+    BEHAVIOUR["transient"] = True  # retried once (max_retries = 1), then dead-lettered
     deposit = sql_bank.elements["Deposit"]
     with sql_bank.domain_context():
         sql_bank.process(deposit(account_id="bad", amount=-1, seq=1))

@@ -151,4 +151,60 @@ def test_the_default_configuration_is_embedded_sqlite_and_follows_database_url()
     asynchronous = load_config(toml, environ={"ARCHIPEL_ENV": "async"})
     assert asynchronous["command_processing"] == asynchronous["event_processing"] == "async"
     assert asynchronous["enable_outbox"] is True
+    # the server, the API and the CLI are separate processes: a broker they all reach
+    assert asynchronous["brokers"]["default"]["provider"] == "database"
     assert "async" not in default and default["enable_outbox"] is False
+
+
+def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*story_command()[:1], "-m", "archipel", *args, "--domain", "examples.bookshelf"],
+        cwd=cwd, env=story_env(ARCHIPEL_ENV="async", COLUMNS="200", NO_COLOR="1"),
+        capture_output=True, text=True, timeout=TIMEOUT,
+    )
+
+
+def _webhook(cwd: Path, *payloads: dict) -> None:
+    """What the API's webhook endpoint does, in its own process: publish on the broker."""
+    script = (
+        "import json, sys\n"
+        "from examples.bookshelf import domain\n"
+        "from examples.bookshelf.integration.book_supply import STREAM\n"
+        "domain.init()\n"
+        "for payload in json.loads(sys.argv[1]):\n"
+        "    domain.brokers['default'].publish(STREAM, payload)\n"
+    )
+    import json
+
+    result = subprocess.run(
+        [*story_command()[:1], "-c", script, json.dumps(payloads)],
+        cwd=cwd, env=story_env(ARCHIPEL_ENV="async"), capture_output=True, text=True, timeout=TIMEOUT,
+    )
+    assert_succeeded(result)
+
+
+def _title(isbn: str, cents: int) -> dict:
+    return {"event": "title.listed", "sku": {"ean13": isbn}, "title": "T", "list_price": {"cents": cents},
+            "contributors": [{"name": "A", "role": "author"}]}
+
+
+def test_the_async_setup_across_processes_loses_no_message(tmp_path: Path) -> None:
+    """ARCHIPEL_ENV=async: API, server and operator are three processes sharing the broker."""
+    assert_succeeded(_cli(tmp_path, "database", "setup"))
+    # a free book breaks a rule: its AddBook is dead-lettered at once (a business error)
+    _webhook(tmp_path, _title("9780441013593", 1899), _title("9780000000002", 0))
+    assert_succeeded(_cli(tmp_path, "server", "--test-mode"))
+    listed = assert_succeeded(_cli(tmp_path, "dlq", "list"))
+    assert "1 dead letter" in listed and "ValidationError" in listed
+    first = re.search(r"^ ?([0-9a-f]{8}) ", listed, flags=re.MULTILINE)
+    assert first is not None, listed
+
+    replayed = assert_succeeded(_cli(tmp_path, "dlq", "replay", "--all"))
+    assert "replayed 1 dead letter" in replayed  # the database broker is shared: no refusal
+    assert "No dead letters" in assert_succeeded(_cli(tmp_path, "dlq", "list"))  # it is on the broker
+    assert_succeeded(_cli(tmp_path, "server", "--test-mode"))
+    again = assert_succeeded(_cli(tmp_path, "dlq", "list"))
+    assert "1 dead letter" in again and first.group(1) not in again  # failed again: a new letter
+    assert "purged 1 dead letter" in assert_succeeded(_cli(tmp_path, "dlq", "purge", "--all", "--yes"))
+    catalog = assert_succeeded(_cli(tmp_path, "events", "list", "--category", "bookshelf::book"))
+    assert "BookAdded" in catalog

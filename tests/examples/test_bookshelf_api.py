@@ -68,12 +68,15 @@ def test_a_rule_violation_is_a_400_naming_the_field(client: TestClient) -> None:
     assert response.status_code == 400
     assert response.json() == {
         "error": "validation_error",
+        "message": "the data breaks a rule of the domain",
         "errors": {"price": ["A book's price must be greater than zero, not $0.00"]},
+        "correlation_id": response.headers["X-Correlation-ID"],
     }
     # what the request model states (required fields, bounds) FastAPI checks first: 422
     missing = no_traceback(client.post("/books", json={"title": "Anonymous", "isbn": DUNE, "price": 5}))
     assert missing.status_code == 422
-    assert [error["loc"][-1] for error in missing.json()["detail"]] == ["author"]
+    assert missing.json()["error"] == "invalid_request"
+    assert list(missing.json()["errors"]) == ["body.author"]
     assert client.get("/books").json()["total"] == 0
 
 
@@ -97,7 +100,7 @@ def test_price_update_and_restock_show_in_the_storefront(client: TestClient) -> 
     assert (entry["price"], entry["in_stock"], entry["available"]) == ("12.50", 4, True)
     assert client.get("/storefront").json()["total"] == 1
     bad = no_traceback(client.post(f"/inventory/{book_id}/restock", json={"quantity": 0}))
-    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "quantity"
+    assert bad.status_code == 422 and list(bad.json()["errors"]) == ["body.quantity"]
 
 
 def test_an_order_from_placement_to_shipping(client: TestClient) -> None:
@@ -152,7 +155,7 @@ def test_confirming_without_stock_is_a_400_with_the_reason(client: TestClient) -
 def test_invalid_orders_are_422_naming_the_fields(client: TestClient) -> None:
     response = no_traceback(client.post("/orders", json={"customer_name": "Eve", "items": []}))
     assert response.status_code == 422
-    named = {error["loc"][-1] for error in response.json()["detail"]}
+    named = {path.rsplit(".", 1)[-1] for path in response.json()["errors"]}
     assert {"customer_email", "shipping_address", "items"} <= named
 
 
@@ -187,3 +190,83 @@ def test_the_distributor_webhook_goes_through_the_anti_corruption_layer(client: 
     restock = {"event": "stock.replenished", "sku": {"ean13": DUNE}, "units": 3}
     assert client.post("/webhooks/book-supply", json=restock).status_code == 202
     assert client.get(f"/storefront/{book['book_id']}").json()["in_stock"] == 3
+
+
+ORDER = {
+    "customer_name": "Ada",
+    "customer_email": "ada@example.com",
+    "shipping_address": {"street": "1 Main St", "city": "Springfield"},
+}
+
+
+def test_the_correlation_id_of_a_request_reaches_its_messages_and_comes_back(
+    client: TestClient, bookshelf: DomainFixture
+) -> None:
+    from examples.bookshelf import domain
+
+    response = client.post(
+        "/books",
+        json={"title": "Dune", "author": "F", "isbn": DUNE, "price": "18.99"},
+        headers={"X-Correlation-ID": "req-42"},
+    )
+    assert response.status_code == 201 and response.headers["X-Correlation-ID"] == "req-42"
+    with domain.domain_context():
+        traced = domain.event_store.read_correlated("req-42")
+    kinds = {m["metadata"]["type"].split(".")[1] for m in traced}
+    assert "AddBook" in kinds and "BookAdded" in kinds  # the command and what it caused
+
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    parent = f"00-{trace_id}-00f067aa0ba902b7-01"
+    traced_by_w3c = client.post(
+        "/books", json={"title": "Emma", "author": "J", "isbn": "9780141439587", "price": "9"},
+        headers={"traceparent": parent},
+    )
+    assert traced_by_w3c.headers["X-Correlation-ID"] == trace_id
+    assert traced_by_w3c.headers["traceparent"] == parent
+    with domain.domain_context():
+        assert domain.event_store.read_correlated(trace_id)
+
+    fresh = client.get("/books")  # none given: one is made, and said
+    assert len(fresh.headers["X-Correlation-ID"]) == 36
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"X-Correlation-ID": "has spaces in it"}, {"X-Correlation-ID": "x" * 129},
+     {"traceparent": "00-not-a-trace-01"}, {"traceparent": f"00-{'0' * 32}-00f067aa0ba902b7-01"}],
+)
+def test_a_malformed_correlation_header_is_a_400(client: TestClient, headers: dict[str, str]) -> None:
+    response = no_traceback(client.get("/books", headers=headers))
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_header"
+
+
+@pytest.mark.parametrize("book_id", [{"a": 1}, [1, 2], 1.5e300, None, True])
+def test_a_malformed_identifier_in_a_body_is_a_400_never_a_500(client: TestClient, book_id: Any) -> None:
+    add_book(client)
+    response = no_traceback(
+        client.post("/orders", json={**ORDER, "items": [{"book_id": book_id, "quantity": 1}]})
+    )
+    assert response.status_code in (400, 404, 422), response.text
+    body = response.json()
+    assert set(body) <= {"error", "message", "errors", "correlation_id"} and body["message"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{not json", b"[]", b'{"price": {"a": 1}}', b'{"title": ["x"], "price": "abc"}', b"null"],
+)
+def test_malformed_bodies_get_the_one_error_shape(client: TestClient, body: bytes) -> None:
+    response = no_traceback(client.post("/books", content=body, headers={"content-type": "application/json"}))
+    assert response.status_code in (400, 422), response.text
+    answer = response.json()
+    assert answer["error"] in ("invalid_request", "validation_error")
+    assert answer["message"] and answer["correlation_id"] == response.headers["X-Correlation-ID"]
+    assert "\"input\"" not in response.text  # what the client sent is not echoed back
+
+
+def test_unknown_routes_and_methods_use_the_same_shape(client: TestClient) -> None:
+    missing = client.get("/books/x/nothing-here")
+    assert missing.status_code == 404 and missing.json()["error"] == "http_404"
+    wrong = client.delete("/books")
+    assert wrong.status_code == 405 and wrong.json()["error"] == "http_405"

@@ -116,5 +116,5 @@ def add_items(*names: str) -> None:
 @pytest.fixture
 def client(fresh: list[Domain]) -> Iterator[TestClient]:
     app = create_app(fresh, interval=0.05, max_stream_seconds=5)
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+    with TestClient(app, raise_server_exceptions=False, base_url="http://127.0.0.1:9000") as test_client:
         yield test_client

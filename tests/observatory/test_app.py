@@ -114,7 +114,7 @@ def test_unexpected_errors_are_json_500_without_traceback(fresh, monkeypatch: py
 
     # routes bind the endpoints when the app is created: patch the class first
     monkeypatch.setattr(type(create_app(fresh).state.observatory), "health", broken)
-    with TestClient(create_app(fresh), raise_server_exceptions=False) as client:
+    with TestClient(create_app(fresh), raise_server_exceptions=False, base_url="http://localhost") as client:
         response = client.get("/api/health")
     assert response.status_code == 500
     assert response.json()["error"].startswith("internal error")

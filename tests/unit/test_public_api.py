@@ -26,6 +26,7 @@ EXPECTED_ALL = [
     "BaseUpcaster",
     "BaseValueObject",
     "Domain",
+    "F",
     "Metadata",
     "Q",
     "QuerySet",
@@ -53,6 +54,7 @@ EXPECTED_ALL = [
 FIELDS = [
     "String", "Text", "Integer", "Float", "Decimal", "Boolean", "Date", "DateTime",
     "Identifier", "Auto", "List", "Dict", "ValueObject", "HasMany", "HasOne", "Reference",
+    "Status",
 ]
 
 ERRORS = [

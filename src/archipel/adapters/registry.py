@@ -34,11 +34,12 @@ _BUILTIN: dict[str, dict[str, str]] = {
         "inline": "archipel.adapters.memory.broker:InlineBroker",
         "memory": "archipel.adapters.memory.broker:InlineBroker",
         "redis": "archipel.adapters.redis.broker:RedisBroker",
+        "redis_pubsub": "archipel.adapters.redis.pubsub:RedisPubSubBroker",
         "database": "archipel.adapters.sql.broker:DatabaseBroker",
     },
 }
 _EXTRA: dict[str, dict[str, Callable[..., Any] | str]] = {"database": {}, "event_store": {}, "broker": {}}
-_EXTRAS_HINT = {"sqlite": "sql", "postgresql": "sql", "sql": "sql", "redis": "redis", "database": "sql"}
+_EXTRAS_HINT = {"sqlite": "sql", "postgresql": "sql", "sql": "sql", "redis": "redis", "redis_pubsub": "redis", "database": "sql"}
 
 
 def register_provider(kind: str, name: str, factory: Callable[..., Any] | str) -> None:

@@ -1,8 +1,15 @@
-"""``archipel dlq list|inspect|replay|purge``: messages that failed every retry.
+"""``archipel dlq list|inspect|replay|purge``: messages a subscription gave up on.
 
 The store comes from :func:`archipel.engine.dlq.dead_letter_store`; a dead
 letter has ``id, subscription, message_id, type, stream, payload, error,
-attempts, first_failed_at, last_failed_at``.
+attempts, first_failed_at, last_failed_at`` (``error``: the traceback).
+
+Guarantees: ``list`` and ``inspect`` only read (no table is created; an
+unset database has nothing yet); ids may be given as any unique prefix (the
+list shows 8 characters, ``--wide`` all); an unknown id exits 1 naming it.
+``replay`` publishes through the domain's broker and deletes the letter only
+once the broker accepted the message; with a broker inside the server's
+process (inline) it exits 1 and keeps the letter.
 """
 
 from __future__ import annotations
@@ -12,18 +19,22 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Group
+from rich import box
+from rich.console import Group, OverflowMethod
 from rich.json import JSON
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from archipel.cli import _engine
 from archipel.cli._console import CliError, UsageError, confirm, out, success
 from archipel.cli._domain import DomainOption, load_domain
 from archipel.domain.domain import Domain
+from archipel.errors import BrokerNotShared
 
-__all__ = ["app", "error_summary"]
+__all__ = ["app", "error_summary", "print_table", "short_name"]
 
 app = typer.Typer(help="Inspect, replay or purge dead-lettered messages.", no_args_is_help=True)
 
@@ -31,7 +42,9 @@ SubscriptionOption = Annotated[
     str | None,
     typer.Option("--subscription", "-s", help="Only this subscription (handler).", show_default=False),
 ]
-IdArgument = Annotated[str | None, typer.Argument(help="A dead letter id.", show_default=False)]
+IdArgument = Annotated[
+    str | None, typer.Argument(help="A dead letter id (or a unique prefix of it).", show_default=False)
+]
 AllOption = Annotated[bool, typer.Option("--all", help="Every dead letter (of --subscription).")]
 
 
@@ -66,58 +79,112 @@ def _exactly_one(letter_id: str | None, every: bool, verb: str) -> None:
         )
 
 
+WideOption = Annotated[
+    bool, typer.Option("--wide", help="Full ids and names (the table may then exceed the terminal).")
+]
+#: characters of an id shown in a narrow table; any unique prefix is accepted back
+SHORT_ID = 8
+
+
+def short_name(subscription: str) -> str:
+    """A subscription's handler class name (``module.Outer.<locals>.Courier`` -> ``Courier``)."""
+    return subscription.rsplit(".", 1)[-1] or subscription
+
+
+def _resolve(store: Any, given: str) -> Any:
+    """The letter whose id is ``given`` or starts with it (unique); None when there is none."""
+    letter = store.get(given)
+    if letter is not None or len(given) < 4:
+        return letter
+    matches = [x for x in store.list(limit=1_000_000) if str(x.id).startswith(given)]
+    if len(matches) > 1:
+        raise CliError(
+            f"dead letter id {given!r} is ambiguous ({len(matches)} match)",
+            hint="give more characters, or see them with archipel dlq list --wide",
+        )
+    return matches[0] if matches else None
+
+
+def _unknown(letter_id: str | None) -> CliError:
+    return CliError(f"no dead letter with id {letter_id!r}", hint="list them with archipel dlq list")
+
+
 @app.command("list")
 def list_(
     domain: DomainOption = None,
     subscription: SubscriptionOption = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 100,
+    wide: WideOption = False,
 ) -> None:
-    """List dead letters, newest failures included."""
+    """List dead letters, oldest failure first (reads only: creates nothing).
+
+    Fits the terminal: ids are cut to their first characters (which every
+    other dlq command accepts), long names and errors end in "…"; ``--wide``
+    shows them whole.
+    """
     loaded = load_domain(domain)
     store = _store(loaded)
     with loaded.domain_context():
         letters = list(store.list(subscription=subscription, limit=limit))
     if not letters:
         scope = f" for subscription {subscription}" if subscription else ""
-        out().print(f"No dead letters{escape(scope)} in domain {escape(loaded.name)}")
+        out().print(f"No dead letters{escape(scope)} in domain {escape(loaded.name)} (nothing yet)")
         return
     table = Table(
         title=f"{loaded.name}: {len(letters)} dead letter(s)",
         title_justify="left",
-        caption="details: archipel dlq inspect ID; after fixing the cause: archipel dlq replay ID|--all",
+        caption="details: archipel dlq inspect ID; after fixing the cause: archipel dlq replay ID|--all"
+        + ("" if wide else "; full ids: --wide"),
         caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        expand=not wide,
     )
-    # ids are copied into the next command: never wrapped or cut
-    table.add_column("id", style="bold", no_wrap=True)
-    table.add_column("subscription", overflow="fold")
-    table.add_column("type", overflow="fold")
-    table.add_column("attempts", justify="right", no_wrap=True)
-    table.add_column("last failed", no_wrap=True)
-    table.add_column("error", style="red", overflow="fold")
+    cut: OverflowMethod = "fold" if wide else "ellipsis"
+    # fixed columns get their width, the others share the rest (ratio): nothing collapses to 0
+    stamp = len(_when(letters[0].last_failed_at)) or 1
+    table.add_column("id", style="bold", no_wrap=True, width=None if wide else SHORT_ID)
+    table.add_column("subscription", overflow=cut, no_wrap=not wide, ratio=None if wide else 3)
+    # below 100 columns the type gives way to the subscription and the error (inspect shows it)
+    with_type = wide or out().width >= 100
+    if with_type:
+        table.add_column("type", overflow=cut, no_wrap=not wide, ratio=None if wide else 3)
+    table.add_column("tries", justify="right", no_wrap=True, width=None if wide else 5)
+    table.add_column("last failed", no_wrap=True, width=None if wide else max(stamp, 11))
+    table.add_column("error", style="red", overflow=cut, no_wrap=not wide, ratio=None if wide else 5)
     for letter in letters:
         table.add_row(
-            escape(str(letter.id)),
-            escape(str(letter.subscription)),
-            escape(str(letter.type)),
+            escape(str(letter.id) if wide else str(letter.id)[:SHORT_ID]),
+            escape(str(letter.subscription) if wide else short_name(str(letter.subscription))),
+            *([escape(str(letter.type))] if with_type else []),
             str(letter.attempts),
             _when(letter.last_failed_at),
-            escape(error_summary(letter.error)),
+            escape(error_summary(letter.error, width=10_000 if wide else 100)),
         )
-    out().print(table)
+    print_table(table, wide)
+
+
+def print_table(table: Table, wide: bool) -> None:
+    """Print ``table`` on stdout; ``wide``: at its natural width, wider than the terminal if need be."""
+    console = out()
+    if wide:
+        needed = Measurement.get(console, console.options.update_width(100_000), table).maximum
+        console.width = max(console.width, needed)
+    console.print(table)
 
 
 @app.command()
 def inspect(
-    letter_id: Annotated[str, typer.Argument(metavar="ID", help="The dead letter id.")],
+    letter_id: Annotated[str, typer.Argument(metavar="ID", help="The dead letter id (or a unique prefix).")],
     domain: DomainOption = None,
 ) -> None:
-    """Show one dead letter: where it failed, why, and its payload as JSON."""
+    """Show one dead letter: where it failed, the error and its traceback, and the payload as JSON."""
     loaded = load_domain(domain)
     store = _store(loaded)
     with loaded.domain_context():
-        letter = store.get(letter_id)
+        letter = _resolve(store, letter_id)
     if letter is None:
-        raise CliError(f"no dead letter with id {letter_id!r}", hint="list them with archipel dlq list")
+        raise _unknown(letter_id)
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold")
     facts.add_column(overflow="fold")
@@ -132,17 +199,14 @@ def inspect(
     ):
         facts.add_row(label, escape(str(value)))
     payload = JSON(json.dumps(letter.payload, default=str, indent=2))
+    summary = error_summary(letter.error, width=10_000)
+    trace = str(letter.error or "").strip()
+    parts: list[Any] = [facts, "", "[bold]error[/]", f"[red]{escape(summary)}[/]"]
+    if trace and trace != summary:
+        parts += ["", "[bold]traceback[/]", Text(trace, overflow="fold")]
     out().print(
         Panel(
-            Group(
-                facts,
-                "",
-                "[bold]error[/]",
-                f"[red]{escape(str(letter.error))}[/]",
-                "",
-                "[bold]payload[/]",
-                payload,
-            ),
+            Group(*parts, "", "[bold]payload[/]", payload),
             title=f"dead letter {escape(str(letter.id))}",
             title_align="left",
         )
@@ -156,18 +220,31 @@ def replay(
     domain: DomainOption = None,
     subscription: SubscriptionOption = None,
 ) -> None:
-    """Send dead letters back to their subscription (after fixing the cause)."""
+    """Send dead letters back to their subscription (after fixing the cause).
+
+    The message goes through the domain's broker to the server's consumers;
+    the letter is deleted only once the broker accepted it. With a broker
+    that lives inside the server's process (inline) nothing is sent: the
+    command fails and the letter stays.
+    """
     _exactly_one(letter_id, every, "replay")
     loaded = load_domain(domain)
     store = _store(loaded)
-    with loaded.domain_context():
-        if every:
-            count = int(store.replay_all(subscription=subscription))
-            success(f"replayed {count} dead letter{'s' if count != 1 else ''}")
-            return
-        if not store.replay(letter_id):
-            raise CliError(f"no dead letter with id {letter_id!r}", hint="list them with archipel dlq list")
-    success(f"replayed dead letter {escape(str(letter_id))}")
+    try:
+        with loaded.domain_context():
+            if every:
+                count = int(store.replay_all(subscription=subscription, from_another_process=True))
+                success(f"replayed {count} dead letter{'s' if count != 1 else ''}")
+                return
+            letter = _resolve(store, str(letter_id))
+            if letter is None or not store.replay(letter.id, from_another_process=True):
+                raise _unknown(letter_id)
+    except BrokerNotShared as exc:
+        raise CliError(
+            f"not replayed: {exc}",
+            hint='set [brokers.default] provider = "database" (or "redis") in domain.toml',
+        ) from exc
+    success(f"replayed dead letter {escape(str(letter.id))}")
 
 
 @app.command()
@@ -189,8 +266,12 @@ def purge(
             count = int(store.purge_all(subscription=subscription))
         success(f"purged {count} dead letter{'s' if count != 1 else ''}")
         return
-    confirm(f"Delete dead letter {letter_id!r}?", yes)
     with loaded.domain_context():
-        if not store.purge(letter_id):
-            raise CliError(f"no dead letter with id {letter_id!r}", hint="list them with archipel dlq list")
-    success(f"purged dead letter {escape(str(letter_id))}")
+        letter = _resolve(store, str(letter_id))
+    if letter is None:
+        raise _unknown(letter_id)
+    confirm(f"Delete dead letter {letter.id!r}?", yes)
+    with loaded.domain_context():
+        if not store.purge(letter.id):
+            raise _unknown(letter_id)
+    success(f"purged dead letter {escape(str(letter.id))}")

@@ -12,12 +12,16 @@ from collections.abc import Iterable
 from typing import Annotated, Any
 
 import typer
+from rich import box
+from rich.console import OverflowMethod
 from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from archipel.cli._console import UsageError, out
+from archipel.cli._console import CliError, UsageError, out
 from archipel.cli._domain import DomainOption, load_domain
+from archipel.cli.dlq import print_table
+from archipel.errors import SchemaMissingError
 from archipel.port.event_store import StoredMessage
 
 __all__ = ["app", "causation_tree", "short_time", "tail"]
@@ -102,13 +106,29 @@ def trace(
     correlation_id: Annotated[str, typer.Argument(help="The correlation id to follow.")],
     domain: DomainOption = None,
 ) -> None:
-    """Show every message of one correlation id as a causation tree."""
+    """Show every message of one correlation id as a causation tree (reads only).
+
+    An id with no message exits 1, naming it; on an empty (or never set up) event store
+    it says there is nothing yet and exits 0.
+    """
     loaded = load_domain(domain)
     with loaded.domain_context():
-        messages = loaded.event_store.read_correlated(correlation_id)
-    if not messages:
-        out().print(f"No messages found for correlation id {escape(correlation_id)}")
+        try:
+            messages = loaded.event_store.read_correlated(correlation_id)
+            empty = not messages and not loaded.event_store.read_all(after_global=0, limit=1)
+        except SchemaMissingError:
+            messages, empty = [], True
+    if not messages and empty:
+        out().print(
+            f"No messages with correlation id {escape(correlation_id)}: "
+            f"the event store of {escape(loaded.name)} is empty (nothing yet)"
+        )
         return
+    if not messages:
+        raise CliError(
+            f"no messages with correlation id {correlation_id!r}",
+            hint="list the latest with archipel events list",
+        )
     out().print(causation_tree(correlation_id, messages))
 
 
@@ -142,6 +162,7 @@ def list_(
         typer.Option("--category", help="One stream category, e.g. shop::order.", show_default=False),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many (the latest).")] = 20,
+    wide: Annotated[bool, typer.Option("--wide", help="Full ids and names.")] = False,
 ) -> None:
     """List the latest stored messages (all, one stream, or one category)."""
     if stream and category:
@@ -149,29 +170,46 @@ def list_(
     loaded = load_domain(domain)
     with loaded.domain_context():
         store = loaded.event_store
-        if stream:
-            messages = store.read_stream(stream)[-limit:]
-        else:
-            messages = tail(store, limit, category)
+        try:
+            if stream:
+                messages = store.read_stream(stream)[-limit:]
+            else:
+                messages = tail(store, limit, category)
+        except SchemaMissingError:
+            messages = []  # never set up: nothing yet, and nothing created
     where = f"stream {stream}" if stream else f"category {category}" if category else "the event store"
     if not messages:
-        out().print(f"No messages in {escape(where)}")
+        out().print(f"No messages in {escape(where)} (nothing yet)")
         return
-    table = Table(title=f"{loaded.name}: latest {len(messages)} in {where}", title_justify="left")
-    table.add_column("#", justify="right", style="dim", no_wrap=True)
-    table.add_column("time", no_wrap=True)
-    table.add_column("kind", no_wrap=True)
-    table.add_column("type", style="bold", overflow="fold")
-    table.add_column("stream", style="magenta", overflow="fold")
-    table.add_column("id", style="dim", overflow="fold")
+    cut: OverflowMethod = "fold" if wide else "ellipsis"
+    table = Table(
+        title=f"{loaded.name}: latest {len(messages)} in {where}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        expand=not wide,
+        caption=None if wide else "full ids: --wide",
+        caption_justify="left",
+    )
+    # fixed columns get their width, the others share the rest: nothing collapses to 0
+    fixed = {"#": max(len(str(_meta(m).get("global_position") or "")) for m in messages) or 1,
+             "time": max(len(short_time(_meta(m).get("time"))) for m in messages) or 1,
+             "kind": 7}
+    table.add_column("#", justify="right", style="dim", no_wrap=True, width=None if wide else fixed["#"])
+    table.add_column("time", no_wrap=True, width=None if wide else fixed["time"])
+    table.add_column("kind", no_wrap=True, width=None if wide else fixed["kind"])
+    table.add_column("type", style="bold", overflow=cut, no_wrap=not wide, ratio=None if wide else 3)
+    table.add_column("stream", style="magenta", overflow=cut, no_wrap=not wide, ratio=None if wide else 3)
+    table.add_column("id", style="dim", no_wrap=True, width=None if wide else 8)
     for message in messages:
         meta = _meta(message)
+        message_id = str(meta.get("id"))
         table.add_row(
             str(meta.get("global_position") or ""),
             short_time(meta.get("time")),
             str(meta.get("kind") or "").lower(),
             escape(str(meta.get("type"))),
             escape(str(meta.get("stream"))),
-            escape(str(meta.get("id"))),
+            escape(message_id if wide else message_id[:8]),
         )
-    out().print(table)
+    print_table(table, wide)

@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from archipel.cli._console import CliError, err, warn
 from archipel.cli._domain import DomainsOption, load_domains
+from archipel.domain.domain import Domain
 
 __all__ = ["is_loopback", "observatory"]
 
@@ -59,6 +60,15 @@ def observatory(
         str, typer.Option("--host", help="Address to bind; anything but loopback exposes the dashboard.")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port to listen on.")] = 9000,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            help="Another host name the dashboard is reached under (a proxy's); repeatable. "
+            "Loopback names and --host are always allowed.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the observatory dashboard: handlers, events, outbox and dead letters, live."""
     try:
@@ -77,7 +87,10 @@ def observatory(
             "is reachable from other machines"
         )
     _check_port(host, port)
-    app = create_app(domains)
+    if not _wait_for_storage(domains):
+        err().print("[dim]observatory stopped while waiting for the database or the broker[/]")
+        return
+    app = create_app(domains, allowed_hosts=[host, *(allow_host or [])])
     url = f"http://{_browsable(host)}:{port}/"
     err().print(
         f"[bold]archipel observatory[/] for {escape(', '.join(d.name for d in domains))} at "
@@ -93,6 +106,36 @@ def observatory(
             timeout_graceful_shutdown=2,
         )
     err().print("[dim]observatory stopped[/]")
+
+
+def _wait_for_storage(domains: list[Domain]) -> bool:
+    """Wait (backoff, logged) until every domain's database and broker answer; False on SIGTERM.
+
+    Read-only: nothing is created (see :mod:`archipel.engine.startup`).
+    """
+    from archipel.engine.startup import wait_until_reachable
+
+    stop = threading.Event()
+    with _signals_set(stop):
+        for domain in domains:
+            with domain.domain_context():
+                if not wait_until_reachable(domain, stop, create_tables=False):
+                    return False
+    return True
+
+
+@contextmanager
+def _signals_set(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM/SIGINT set ``stop`` (main thread only) for the duration."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @contextmanager

@@ -8,6 +8,7 @@ and dispatched when the unit of work that saved the aggregate commits.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, ClassVar
 
 from archipel.core.entity import BaseEntity, _run_checks
@@ -67,6 +68,8 @@ class BaseAggregate(BaseEntity):
                 f"{type(event).__name__} is part of {getattr(part_of, '__name__', part_of)}, "
                 f"not {type(self).__name__}: raise it from its own aggregate"
             )
+        if options.extra.get("deprecated") and not options.extra.get("_deprecation_warned"):
+            _warn_deprecated(type(event))
         position = self.__dict__["_event_position"] + 1
         self.__dict__["_event_position"] = position
         meta = event._metadata
@@ -78,6 +81,13 @@ class BaseAggregate(BaseEntity):
         meta.position = position
         meta.version = options.version
         meta.domain = options.domain_name
+        domain = options.domain
+        if domain is not None and domain.event_enrichers:
+            try:
+                domain.enrich_event(event, self)
+            except BaseException:
+                self.__dict__["_event_position"] = position - 1  # the event is not raised
+                raise
         self.__dict__["_events"].append(event)
         self.__dict__["_changed"] = True
         applier = self._appliers.get(type(event)) if self._appliers else None
@@ -92,3 +102,19 @@ class BaseAggregate(BaseEntity):
 
     def _clear_events(self) -> None:
         self.__dict__["_events"] = []
+
+
+def _warn_deprecated(event_cls: type) -> None:
+    """Warn, once per event class, that a deprecated event is being raised."""
+    options = event_cls._meta  # type: ignore[attr-defined]
+    options.extra["_deprecation_warned"] = True
+    deprecated = options.extra.get("deprecated")
+    text = f"event {event_cls.__name__} is deprecated"
+    if isinstance(deprecated, dict) and deprecated.get("since"):
+        text += f" since {deprecated['since']}"
+    if isinstance(deprecated, dict) and deprecated.get("removal"):
+        text += f" and will be removed in {deprecated['removal']}"
+    successor = options.extra.get("superseded_by")
+    if successor is not None:
+        text += f"; raise {getattr(successor, '__name__', successor)} instead"
+    warnings.warn(text, DeprecationWarning, stacklevel=3)

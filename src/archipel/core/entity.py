@@ -40,17 +40,23 @@ class BaseEntity(BaseModel):
     _auto_identity: ClassVar[bool] = True
     _element_kind: ClassVar[str] = "entity"
     _children_fields: ClassVar[tuple[str, ...]] = ()
+    #: (children field, the child's field that gets this entity's identity): ``via=``
+    _child_links: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     @classmethod
     def _setup_fields(cls) -> None:
         super()._setup_fields()
         children = []
+        links = []
         for name, field in cls._fields.items():
             if isinstance(field, (HasMany, HasOne)):
                 children.append(name)
+                if field.via:
+                    links.append((name, field.via))
             if isinstance(field, HasMany):
                 _add_collection_methods(cls, name)
         cls._children_fields = tuple(children)
+        cls._child_links = tuple(links)
 
     def _after_init(self) -> None:
         values = self.__dict__
@@ -70,6 +76,11 @@ class BaseEntity(BaseModel):
 
     def _adopt_children(self) -> None:
         root = self.__dict__.get("_root") or self
+        for name, via in self._child_links:
+            value = self.__dict__.get(name)
+            identity = self._identity()
+            for child in value if isinstance(value, list) else (() if value is None else (value,)):
+                child.__dict__[via] = identity
         for name in self._children_fields:
             value = self.__dict__.get(name)
             if value is None:

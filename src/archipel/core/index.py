@@ -5,6 +5,11 @@ an aggregate or projection. The class is the value users write; which
 options of an element accept it (and what an adapter does with it) is
 decided by the element options, which refuse anything they do not apply
 (never silently ignored).
+
+``@domain.aggregate(indexes=[...])`` and ``@domain.projection(indexes=[...])``
+take them; ``database setup`` creates them on SQL databases (unique ones are
+enforced there; ``where=Q(...)`` makes a partial index; ``include`` is
+PostgreSQL's covering columns). The memory database keeps no indexes.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from archipel.errors import IncorrectUsageError
+from archipel.errors import ConfigurationError, IncorrectUsageError
 
 __all__ = ["Index"]
 
@@ -48,3 +53,13 @@ class Index:
         object.__setattr__(self, "desc", tuple(desc))
         object.__setattr__(self, "where", where)
         object.__setattr__(self, "include", tuple(include))
+
+    def check(self, owner: str, known: Any) -> None:
+        """Raise ConfigurationError unless every named field is one of ``known``."""
+        names = set(known)
+        missing = [f for f in (*self.fields, *self.include) if f not in names]
+        if missing:
+            raise ConfigurationError(
+                f"{owner}: Index{self.fields} names unknown field(s) {', '.join(missing)}; "
+                f"fields: {', '.join(sorted(names))}"
+            )

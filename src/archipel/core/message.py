@@ -42,6 +42,7 @@ _FIELDS = (
     "domain",
     "priority",
     "asynchronous",
+    "extensions",
 )
 
 
@@ -87,8 +88,27 @@ class Metadata:
     def headers(self, value: dict[str, Any] | None) -> None:
         self.__dict__["_headers"] = dict(value) if value else {}
 
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """Entries stamped by the domain's message enrichers (created on first use)."""
+        found = self.__dict__.get("_extensions")
+        if found is None:
+            found = self.__dict__["_extensions"] = {}
+        return found  # type: ignore[no-any-return]
+
+    @extensions.setter
+    def extensions(self, value: dict[str, Any] | None) -> None:
+        self.__dict__["_extensions"] = dict(value) if value else {}
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form (``time`` as ISO 8601)."""
+        """JSON-friendly form (``time`` as ISO 8601; ``extensions`` only when there are some)."""
+        data = self._to_dict()
+        extensions = self.__dict__.get("_extensions")
+        if extensions:
+            data["extensions"] = dict(extensions)
+        return data
+
+    def _to_dict(self) -> dict[str, Any]:
         time = self.time
         return {
             "id": self.id,
@@ -112,7 +132,7 @@ class Metadata:
         meta = cls()
         values = meta.__dict__
         for name in _FIELDS:
-            if name in data and name not in ("time", "headers"):
+            if name in data and name not in ("time", "headers", "extensions"):
                 values[name] = data[name]
         time = data.get("time")
         if isinstance(time, str):
@@ -120,6 +140,8 @@ class Metadata:
         values["time"] = time
         if data.get("headers"):
             values["_headers"] = dict(data["headers"])
+        if data.get("extensions"):
+            values["_extensions"] = dict(data["extensions"])
         return meta
 
     def copy(self) -> Metadata:
@@ -128,6 +150,8 @@ class Metadata:
         other.__dict__.update(self.__dict__)
         if "_headers" in other.__dict__:
             other.__dict__["_headers"] = dict(other.__dict__["_headers"])
+        if "_extensions" in other.__dict__:
+            other.__dict__["_extensions"] = dict(other.__dict__["_extensions"])
         return other
 
     def __repr__(self) -> str:

@@ -16,14 +16,17 @@ from collections.abc import Callable
 from typing import Any, ClassVar, dataclass_transform
 
 from archipel.core._codegen import build_init
+from archipel.core.declarations import Unresolved, annotated_fields
 from archipel.core.invariant import collect_invariants
 from archipel.core.options import ElementOptions
-from archipel.errors import IncorrectUsageError, ValidationError
+from archipel.errors import ConfigurationError, IncorrectUsageError, ValidationError
 from archipel.fields import composite as _composite
 from archipel.fields import simple as _simple
 from archipel.fields.base import MISSING, Field, FieldError
+from archipel.fields.custom import Custom
+from archipel.fields.status import Status
 
-__all__ = ["BaseModel", "fields_of", "id_field_of"]
+__all__ = ["BaseModel", "fields_of", "id_field_of", "stamp_dates"]
 
 _Converter = Callable[[Any], Any] | None
 
@@ -49,6 +52,9 @@ _Converter = Callable[[Any], Any] | None
         _composite.HasMany,
         _composite.HasOne,
         _composite.Reference,
+        _composite.ValueObjectFromEntity,
+        Status,
+        Custom,
     ),
 )
 class BaseModel:
@@ -61,7 +67,15 @@ class BaseModel:
     #: (name, cleaner, default factory) per field, computed once per class
     _init_plan: ClassVar[tuple[tuple[str, Callable[[Any], Any], Callable[[], Any] | None], ...]] = ()
     _cleaners: ClassVar[dict[str, Callable[[Any], Any]]] = {}
+    #: (field, former names) for fields declared with ``renamed_from``
+    _renames: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = ()
+    #: (name, field) of date fields with ``auto_now``/``auto_now_add`` (stamped on save)
+    _stamps: ClassVar[tuple[tuple[str, Field], ...]] = ()
+    #: field name -> ``(current, new) -> error or None`` (``Status`` fields with transitions)
+    _transitions: ClassVar[dict[str, Callable[[Any, Any], str | None]]] = {}
     _id_field: ClassVar[str | None] = None
+    #: hints naming something not defined yet; ``Domain.init()`` retries them
+    _unresolved: ClassVar[dict[str, Unresolved]] = {}
     _pre_invariants: ClassVar[tuple[Callable[..., Any], ...]] = ()
     _post_invariants: ClassVar[tuple[Callable[..., Any], ...]] = ()
     _meta: ClassVar[ElementOptions] = ElementOptions("model")
@@ -80,8 +94,18 @@ class BaseModel:
     def _setup_fields(cls) -> None:
         """(Re)compute the field tables; called at class creation and by the domain."""
         fields: dict[str, Field] = {}
+        unresolved: dict[str, Unresolved] = {}
         for klass in reversed(cls.__mro__):
+            annotated: dict[str, Field] = {}
+            if klass is not object and not klass.__module__.startswith("archipel."):
+                annotated, pending = annotated_fields(cls, klass)
+                unresolved.update(pending)
+                for name in annotated:
+                    unresolved.pop(name, None)
+                fields.update(annotated)
             for name, value in vars(klass).items():
+                if name in annotated:
+                    continue
                 if isinstance(value, Field):
                     if not value.name:
                         value.name = name
@@ -104,6 +128,7 @@ class BaseModel:
             type.__setattr__(cls, "id", auto)
             fields = {"id": auto, **fields}
             id_field = "id"
+        cls._unresolved = unresolved
         cls._fields = fields
         cls._field_items = tuple(fields.items())
         cls._id_field = id_field
@@ -117,12 +142,26 @@ class BaseModel:
         )
         cls._init_plan = tuple((n, f.fast_clean(), f.default_factory()) for n, f in fields.items())
         cls._cleaners = {n: c for n, c, _ in cls._init_plan}
+        cls._renames = tuple((n, f.renamed_from) for n, f in fields.items() if f.renamed_from)
+        cls._stamps = tuple(
+            (n, f) for n, f in fields.items() if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+        )
+        cls._transitions = {
+            n: f.transition_error  # type: ignore[attr-defined]
+            for n, f in fields.items()
+            if getattr(f, "transitions", None) is not None
+        }
         cls._pre_invariants, cls._post_invariants = collect_invariants(cls)
-        if _uses_framework_init(cls) and all(n.isidentifier() for n in fields):
-            type.__setattr__(cls, "__init__", build_init(cls, cls._init_plan, _merge_templates, _extra_errors))
+        if _uses_framework_init(cls):
+            if unresolved or not all(n.isidentifier() for n in fields):
+                type.__setattr__(cls, "__init__", BaseModel.__init__)  # checks what is unresolved
+            else:
+                type.__setattr__(cls, "__init__", build_init(cls, cls._init_plan, _merge_templates, _extra_errors))
 
     # -- construction -----------------------------------------------------
     def __init__(self, *templates: dict[str, Any], **kwargs: Any) -> None:
+        if self._unresolved:
+            _raise_unresolved(type(self))
         if templates:
             merged: dict[str, Any] = {}
             for template in templates:
@@ -171,6 +210,8 @@ class BaseModel:
     @classmethod
     def _from_primitive(cls, data: dict[str, Any]) -> Any:
         """Rebuild an instance from trusted stored data (no validation, no hooks)."""
+        if cls._renames:
+            data = _apply_renames(data, cls._renames)
         obj = cls.__new__(cls)
         values = obj.__dict__
         get = data.get
@@ -198,7 +239,18 @@ class BaseModel:
             cleaned = clean(value)
         except FieldError as exc:
             raise ValidationError({name: exc.messages}) from None
+        if self._transitions:
+            check = self._transitions.get(name)
+            if check is not None:
+                error = check(self.__dict__.get(name), cleaned)
+                if error is not None:
+                    raise ValidationError({name: [error]})
         self._set_field(name, cleaned)
+
+    def can_transition_to(self, name: str, value: Any) -> bool:
+        """True when field ``name`` may change to ``value`` now (always, unless it is a ``Status``)."""
+        check = self._transitions.get(name)
+        return check is None or check(self.__dict__.get(name), value) is None
 
     def _set_field(self, name: str, value: Any) -> None:
         self.__dict__[name] = value
@@ -221,13 +273,42 @@ class BaseModel:
         return f"{type(self).__name__}({shown})"
 
 
+def _apply_renames(data: dict[str, Any], renames: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[str, Any]:
+    """``data`` with values stored under a field's former name moved to its name."""
+    moved: dict[str, Any] | None = None
+    for name, former in renames:
+        for old in former:
+            if old in data:
+                if moved is None:
+                    moved = dict(data)
+                value = moved.pop(old)
+                moved.setdefault(name, value)
+    return data if moved is None else moved
+
+
+def stamp_dates(obj: Any, creating: bool) -> None:
+    """Set ``auto_now`` fields (and ``auto_now_add`` ones when ``creating``) to now, before a save."""
+    values = obj.__dict__
+    for name, field in type(obj)._stamps:
+        if field.auto_now or (creating and values.get(name) is None):  # type: ignore[attr-defined]
+            values[name] = field.now()  # type: ignore[attr-defined]
+
+
+def _raise_unresolved(cls: type) -> None:
+    name, (_, text) = next(iter(cls._unresolved.items()))  # type: ignore[attr-defined]
+    raise ConfigurationError(
+        f"{cls.__name__}.{name}: the declaration {text!r} names something its module does not "
+        "define; register the element with a domain and call domain.init(), or import the name"
+    )
+
+
 def _uses_framework_init(cls: type) -> bool:
     """True unless a user class in the MRO defines its own ``__init__``."""
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
         if init is None:
             continue
-        return klass is BaseModel or getattr(init, "_archipel_generated", False)
+        return init is BaseModel.__init__ or getattr(init, "_archipel_generated", False)
     return False
 
 

@@ -6,8 +6,9 @@ from typing import Any, ClassVar
 
 from archipel.core.model import BaseModel
 from archipel.errors import ValidationError
+from archipel.fields import composite as _composite
 
-__all__ = ["BaseValueObject"]
+__all__ = ["BaseValueObject", "value_object_from_entity"]
 
 
 class BaseValueObject(BaseModel):
@@ -48,3 +49,44 @@ def _hashable(value: Any) -> Any:
     if isinstance(value, dict):
         return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
     return value
+
+
+def value_object_from_entity(
+    entity_cls: type, name: str | None = None, exclude: set[str] | None = None
+) -> type[BaseValueObject]:
+    """A value object class with ``entity_cls``'s fields (``<Entity>ValueObject`` by default).
+
+    References are left out, the identity becomes a plain field, ``HasOne``
+    and ``HasMany`` children become nested value objects (one, or a list).
+    """
+    import copy
+
+    from archipel.errors import IncorrectUsageError
+    HasMany, HasOne, List = _composite.HasMany, _composite.HasOne, _composite.List
+    Reference, ValueObject = _composite.Reference, _composite.ValueObject
+
+    fields = getattr(entity_cls, "_fields", None)
+    if not isinstance(entity_cls, type) or fields is None or getattr(entity_cls, "_element_kind", "") not in (
+        "entity", "aggregate"
+    ):
+        raise IncorrectUsageError(f"value_object_from_entity takes an entity class, got {entity_cls!r}")
+    namespace: dict[str, Any] = {"__module__": entity_cls.__module__}
+    for field_name, field in fields.items():
+        if field_name in (exclude or set()) or field_name.startswith("_") or isinstance(field, Reference):
+            continue
+        if isinstance(field, HasOne):
+            namespace[field_name] = ValueObject(value_object_from_entity(field.to_cls), required=field.required)
+        elif isinstance(field, HasMany):
+            namespace[field_name] = List(content_type=ValueObject(value_object_from_entity(field.to_cls)))
+        else:
+            clone = copy.copy(field)
+            clone.identifier = False
+            clone.unique = False
+            if getattr(field, "_auto_added", False):
+                clone.required = False
+            namespace[field_name] = clone
+    return type(name or f"{entity_cls.__name__}ValueObject", (BaseValueObject,), namespace)
+
+
+# ``ValueObjectFromEntity`` (a field) builds its class with this function
+_composite.ValueObjectFromEntity.factory = value_object_from_entity

@@ -229,6 +229,8 @@ def validate_config(
     problems += _check_provider(
         "event store", "event_store", config.get("event_store"), event_store_providers
     )
+    if config.get("caches") is not None:
+        problems += _check_providers("cache", "caches", config.get("caches"), ("memory",))
 
     tick = _get_path(config, "server.messages_per_tick")
     if not _is_int(tick) or tick < 1:
@@ -325,6 +327,22 @@ def _check_providers(label: str, key: str, tables: Any, known: Collection[str]) 
     return problems
 
 
+#: providers Protean's documentation names that archipel cannot run, and why
+NOT_AVAILABLE: dict[str, dict[str, str]] = {
+    "database": {
+        "elasticsearch": "archipel has no Elasticsearch adapter",
+        "mssql": "archipel has no Microsoft SQL Server adapter",
+    },
+    "event store": {
+        "message_db": "archipel has no Message DB adapter (its own SQL event store runs on PostgreSQL)",
+    },
+    "cache": {
+        "redis": "archipel has no Redis cache adapter; caches hold projections in memory",
+    },
+    "broker": {},
+}
+
+
 def _check_provider(label: str, key: str, table: Any, known: Collection[str]) -> list[str]:
     known_list = ", ".join(sorted(known)) or "(none registered)"
     if not isinstance(table, Mapping):
@@ -332,6 +350,9 @@ def _check_provider(label: str, key: str, table: Any, known: Collection[str]) ->
     provider = table.get("provider")
     if provider is None:
         return [f"Missing {key}.provider; known {label} providers: {known_list}"]
+    why = NOT_AVAILABLE.get(label, {}).get(provider) if isinstance(provider, str) else None
+    if why is not None and provider not in known:
+        return [f"{label.capitalize()} provider {provider!r} at {key}.provider is not available: {why}; use one of: {known_list}"]
     if not isinstance(provider, str) or provider not in known:
         return [f"Unknown {label} provider {provider!r} at {key}.provider; known: {known_list}"]
     return []

@@ -24,6 +24,7 @@ from archipel.core.message import new_message_id, utcnow
 from archipel.domain.config import Config, load_config, validate_config
 from archipel.domain.decorators import ElementDecorators, kind_of
 from archipel.domain.discovery import import_domain_modules
+from archipel.domain.enrichers import Enrichers
 from archipel.domain.providers import Providers
 from archipel.domain.registry import Registry
 from archipel.domain.router import Router
@@ -35,7 +36,7 @@ from archipel.handling.repository import BaseRepository, ReadOnlyRepository, Rep
 from archipel.handling.unit_of_work import UnitOfWork, unit_of_work
 from archipel.port.schema import ModelSchema
 from archipel.utils import globals as _context
-from archipel.utils.globals import current_message, dispatch_queue, uow_var
+from archipel.utils.globals import current_correlation_id, current_message, dispatch_queue, uow_var
 from archipel.utils.naming import pascal_case, snake_case
 from archipel.utils.processing import priority_var
 
@@ -58,7 +59,7 @@ def _command_identity_field(command_cls: Any) -> str | None:
     return conventional if conventional in fields else None
 
 
-class Domain(ElementDecorators):
+class Domain(ElementDecorators, Enrichers):
     """A bounded context.
 
     ``Domain(name="Shop")`` reads ``domain.toml`` (or ``.domain.toml``, or
@@ -90,6 +91,7 @@ class Domain(ElementDecorators):
           whose identity is not declared (``Auto``); default: UUID4 text.
         """
         caller = sys._getframe(1).f_globals
+        Enrichers.__init__(self)
         if not name:
             name = caller.get("__name__") or ""
         if not isinstance(name, str) or not name:
@@ -180,6 +182,8 @@ class Domain(ElementDecorators):
             self._repositories.clear()
             if not self.providers.databases:
                 self.providers.build()
+            for schema in self._schemas.values():
+                self.providers.database(schema.database)  # every element's store exists
             self._wire_brokers()
             self._inline_events = self.config.get("event_processing", "sync") == "sync"
             self._outbox_enabled = self.outbox_enabled
@@ -421,7 +425,8 @@ class Domain(ElementDecorators):
                 values["correlation_id"] = pmeta.correlation_id or pmeta.id
                 values["causation_id"] = pmeta.id
             else:
-                values["correlation_id"] = message_id
+                # a request's correlation id (X-Correlation-ID, traceparent), else its own id
+                values["correlation_id"] = current_correlation_id.get() or message_id
 
     def process(
         self,
@@ -451,6 +456,8 @@ class Domain(ElementDecorators):
         if correlation_id is not None:
             command._metadata.__dict__["correlation_id"] = str(correlation_id)
         self._enrich(command, priority)
+        if self.command_enrichers:
+            self.enrich_command(command)
         if self._async_commands if asynchronous is None else asynchronous:
             return self._enqueue_command(command)
         handler_cls, method = route
@@ -522,6 +529,11 @@ class Domain(ElementDecorators):
             uow_token = uow_var.set(uow)
             msg_token = current_message.set(message)
             try:
+                if route.idempotent and not uow.transaction("default").mark_processed(
+                    f"{route.name}.{route.spec.method_name}", message._metadata.id
+                ):
+                    uow.rollback()  # handled before: a redelivery has no second effect
+                    return
                 route.method(route.handler_cls(), message)
                 events = uow.commit()
             except BaseException:

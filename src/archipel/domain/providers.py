@@ -7,7 +7,10 @@ from typing import Any
 from archipel.adapters import registry
 from archipel.errors import ConfigurationError
 
-__all__ = ["Providers"]
+__all__ = ["CACHE_PREFIX", "Providers"]
+
+#: the database of cache ``x`` (projections declared with ``cache="x"``) is ``cache:x``
+CACHE_PREFIX = "cache:"
 
 
 class Providers:
@@ -22,6 +25,10 @@ class Providers:
     def build(self) -> None:
         for name, settings in self._config.get("databases", {}).items():
             self.databases[name] = registry.create("database", settings["provider"], name, settings)
+        for name, settings in self._config.get("caches", {}).items():
+            # a cache holds projections declared with ``cache=...``, in memory
+            if settings.get("provider") == "memory":
+                self.databases[f"{CACHE_PREFIX}{name}"] = registry.create("database", "memory", name, settings)
         store = self._config.get("event_store") or {"provider": "memory"}
         self._event_store = self._shared_event_store(store)
         for name, settings in self._config.get("brokers", {}).items():
@@ -40,6 +47,15 @@ class Providers:
         try:
             return self.databases[name]
         except KeyError:
+            if name.startswith(CACHE_PREFIX):
+                cache = name[len(CACHE_PREFIX):]
+                settings = self._config.get("caches", {}).get(cache)
+                raise ConfigurationError(
+                    f"cache {cache!r} cannot hold projections: "
+                    + (f"its provider {settings.get('provider')!r} is not available in archipel; "
+                       if settings else "it is not configured; ")
+                    + f"use [caches.{cache}] provider = \"memory\", or database=... instead of cache=..."
+                ) from None
             raise ConfigurationError(
                 f"no database named {name!r}: add [databases.{name}] to domain.toml "
                 f"(configured: {', '.join(self.databases) or 'none'})"

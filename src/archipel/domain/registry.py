@@ -20,6 +20,7 @@ from archipel.core.domain_service import BaseDomainService
 from archipel.core.entity import BaseEntity
 from archipel.core.event import BaseEvent
 from archipel.core.event_handler import BaseEventHandler
+from archipel.core.handler_options import HANDLER_OPTIONS, normalize_handler_options
 from archipel.core.process_manager import BaseProcessManager
 from archipel.core.projection import BaseProjection
 from archipel.core.projector import BaseProjector
@@ -60,14 +61,14 @@ KINDS = tuple(BASES)
 
 # options each kind accepts (anything else is a typo worth reporting)
 _OPTIONS: dict[str, set[str]] = {
-    "aggregate": {"fact_events", "is_event_sourced", "stream_category", "database", "provider", "schema_name", "abstract", "auto_add_id_field", "limit"},
+    "aggregate": {"fact_events", "event_sourced", "is_event_sourced", "stream_category", "database", "provider", "schema_name", "abstract", "auto_add_id_field", "limit", "indexes"},
     "entity": {"part_of", "database", "provider", "schema_name", "abstract", "auto_add_id_field", "limit"},
     "value_object": {"part_of", "abstract"},
     "command": {"part_of", "abstract", "version", "stream_category"},
-    "event": {"part_of", "abstract", "version", "published", "stream_category"},
+    "event": {"part_of", "abstract", "version", "published", "stream_category", "deprecated", "superseded_by"},
     "command_handler": {"part_of", "stream_category"},
     "event_handler": {"part_of", "stream_category", "source_stream", "aggregates"},
-    "projection": {"database", "provider", "schema_name", "abstract", "limit"},
+    "projection": {"database", "provider", "schema_name", "abstract", "limit", "cache", "indexes"},
     "projector": {"projector_for", "aggregates", "stream_categories", "inline"},
     "process_manager": {"stream_categories", "aggregates", "stream_category", "database", "provider"},
     "subscriber": {"stream", "broker"},
@@ -78,6 +79,10 @@ _OPTIONS: dict[str, set[str]] = {
     "query_handler": {"part_of"},
     "upcaster": {"event_type", "from_version", "to_version"},
 }
+
+
+for _kind, _extra in HANDLER_OPTIONS.items():
+    _OPTIONS[_kind] |= _extra
 
 
 def _derive(cls: type, base: type) -> type:
@@ -94,6 +99,17 @@ def _derive(cls: type, base: type) -> type:
             clone.name = name
             namespace[name] = clone
     return type(cls.__name__, (cls, base), namespace)
+
+
+def _check_deprecation(owner: str, options: dict[str, Any]) -> None:
+    deprecated = options.get("deprecated")
+    if deprecated is None or isinstance(deprecated, bool):
+        return
+    if not isinstance(deprecated, dict) or set(deprecated) - {"since", "removal"}:
+        raise ConfigurationError(
+            f"{owner}: deprecated={deprecated!r} is not valid; expected True or a dict with "
+            "'since' and/or 'removal' (versions)"
+        )
 
 
 def _wrap_use_cases(cls: type, domain: Domain) -> None:
@@ -141,6 +157,12 @@ class Registry:
                 f"{cls.__name__}: unknown option(s) {', '.join(sorted(unknown))} for a {kind}; "
                 f"allowed: {', '.join(sorted(_OPTIONS[kind]))}"
             )
+        if kind in HANDLER_OPTIONS:
+            options = normalize_handler_options(cls.__name__, kind, options)
+        if "event_sourced" in options:  # Protean 0.17's spelling; it wins over the old one
+            options["is_event_sourced"] = options["event_sourced"] = bool(options["event_sourced"])
+        if kind == "event":
+            _check_deprecation(cls.__name__, options)
         base = BASES[kind]
         if not issubclass(cls, base):
             cls = _derive(cls, base)

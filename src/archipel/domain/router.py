@@ -127,6 +127,8 @@ class Router:
             )
         for spec in handler_specs(handler_cls):
             command_cls = spec.target
+            if isinstance(command_cls, str):
+                command_cls = self.messages.get(command_cls, command_cls)
             if isinstance(command_cls, str) or getattr(command_cls, "_meta", None) is None:
                 raise ConfigurationError(
                     f"{handler_cls.__name__}.{spec.method_name} handles {command_cls!r}: "
@@ -205,7 +207,7 @@ class Router:
                 f"process manager {cls.__name__} needs stream_categories=[...] or aggregates=[...]"
             )
         specs = handler_specs(cls)
-        if not any(spec.start for spec in specs):
+        if specs and not any(spec.start for spec in specs):
             raise ConfigurationError(
                 f"process manager {cls.__name__} has no handler with start=True: mark the "
                 "handler of the event that begins the workflow"
@@ -220,15 +222,15 @@ class Router:
 
     def _add_event_routes(self, kind: str, cls: type, categories: list[str]) -> None:
         specs = handler_specs(cls)
-        if not specs:
-            raise ConfigurationError(
-                f"{kind.replace('_', ' ')} {cls.__name__} has no @handle methods"
-            )
+        # a handler class with no @handle methods yet is accepted (it handles nothing)
         inline = kind == "projector" and bool(cls._meta.get("inline"))  # type: ignore[attr-defined]
         own_prefix = f"{self.domain.snake_name}::"
         for spec in specs:
             if spec.target == ANY:
                 type_string, target_cls = ANY, None
+            elif isinstance(spec.target, str):
+                # ``@handle("<Domain>.<Event>.v1")``: this domain's class for it, if any
+                type_string, target_cls = spec.target, self.messages.get(spec.target)
             else:
                 type_string = self.type_of(spec.target, cls)
                 target_cls = spec.target

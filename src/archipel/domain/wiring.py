@@ -9,11 +9,14 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
+from archipel.core.declarations import retry_unresolved
 from archipel.core.event import BaseEvent
 from archipel.core.event_sourcing import collect_appliers
+from archipel.core.index import Index
 from archipel.errors import ConfigurationError
 from archipel.fields.base import Field
 from archipel.fields.composite import HasMany, HasOne
+from archipel.fields.simple import Auto, Identifier
 from archipel.port.schema import ModelSchema
 from archipel.utils.naming import snake_case
 
@@ -28,6 +31,11 @@ def prepare_model(domain: Domain) -> dict[Any, ModelSchema]:
     registry = domain.registry
     resolve = registry.resolve
 
+    names = {name: cls for name, cls in registry.by_name.items() if "." not in name}
+    for _, cls in registry.all():
+        if getattr(cls, "_unresolved", None):
+            retry_unresolved(cls, names)
+    _apply_identity_config(domain)
     for _, cls in registry.all():
         meta = cls._meta  # type: ignore[attr-defined]
         part_of = meta.part_of
@@ -48,6 +56,34 @@ def prepare_model(domain: Domain) -> dict[Any, ModelSchema]:
 
     _validate(domain)
     return _schemas(domain)
+
+
+def _apply_identity_config(domain: Domain) -> None:
+    """Make ``Auto`` fields without their own strategy/type follow the domain's configuration."""
+    strategy = domain.config.get("identity_strategy") or "uuid"
+    identity_type = domain.config.get("identity_type") or "string"
+    function = getattr(domain, "identity_function", None)
+    if (strategy, identity_type) == ("uuid", "string"):
+        return  # what every Auto field does already
+    if strategy == "function" and function is None:
+        return  # Domain.init() reports the missing Domain(identity_function=...)
+    for _, cls in domain.registry.all():
+        autos = [f for f in getattr(cls, "_fields", {}).values() if isinstance(f, Auto)]
+        changed = False
+        for field in autos:
+            own_strategy, own_type = field.explicit
+            if not own_strategy and strategy == "function" and field.identity_function is None:
+                field.identity_function = function
+            try:
+                field.use_identity(
+                    (field.identity_strategy or strategy) if own_strategy else strategy,
+                    field.identity_type if own_type else identity_type,
+                )
+            except TypeError as exc:
+                raise ConfigurationError(f"{cls.__name__}.{field.name}: {exc} (from the domain's config)") from None
+            changed = True
+        if changed:
+            cls._setup_fields()  # type: ignore[attr-defined]
 
 
 def _resolve_annotation(domain: Domain, annotation: Any) -> type | None:
@@ -101,6 +137,12 @@ def _validate(domain: Domain) -> None:
                             f"{cls.__name__}.{field.name} holds {target.__name__}, which is not an "
                             f"entity: register it with @{name}.entity(part_of={cls.__name__})"
                         )
+                    if field.via and field.via not in target._fields:  # type: ignore[attr-defined]
+                        # as Protean does: the child gets a field for its parent's identity
+                        link = Identifier()
+                        link.__set_name__(target, field.via)
+                        type.__setattr__(target, field.via, link)
+                        target._setup_fields()  # type: ignore[attr-defined]
     for cls in registry.of_kind("projection").values():
         if cls._id_field is None:  # type: ignore[attr-defined]
             raise ConfigurationError(
@@ -125,6 +167,13 @@ def _schemas(domain: Domain) -> dict[Any, ModelSchema]:
             elif kind == "process_manager":
                 id_field = "_correlation_id"
                 extra = ("_correlation_id", "_is_complete")
+            indexes = tuple(meta.get("indexes") or ())
+            for index in indexes:
+                if not isinstance(index, Index):
+                    raise ConfigurationError(
+                        f"{cls.__name__}: indexes=[...] takes Index(...) objects, got {index!r}"
+                    )
+                index.check(cls.__name__, fields)
             schemas[cls] = ModelSchema(
                 name=cls.__name__,
                 table=meta.get("schema_name") or f"{prefix}_{snake_case(cls.__name__)}",
@@ -132,7 +181,21 @@ def _schemas(domain: Domain) -> dict[Any, ModelSchema]:
                 id_field=id_field,
                 fields=fields,
                 kind=kind,
-                database=meta.get("database") or meta.get("provider") or "default",
+                database=_database_of(cls, meta),
                 extra_columns=extra,
+                indexes=indexes,
             )
     return schemas
+
+
+def _database_of(cls: type, meta: Any) -> str:
+    """The database an element is stored in: ``database``/``provider``, or its ``cache``."""
+    cache = meta.get("cache")
+    database = meta.get("database") or meta.get("provider")
+    if cache and database:
+        raise ConfigurationError(
+            f"projection {cls.__name__}: give cache={cache!r} or database={database!r}, not both"
+        )
+    if cache:
+        return f"cache:{cache}"
+    return database or "default"

@@ -12,6 +12,9 @@ outbox in the business transaction; the relay (:mod:`.relay`) publishes it
 to the broker stream of its category, partition and lane; the consumer of
 each subscription (:mod:`.consumer`) handles it in a batch transaction that
 also records it as processed and fences the partition lease; then acks it.
+A failing handler's error is classified (:mod:`.classify`): transient ones
+are retried with backoff, the rest dead-lettered at once. At start the
+server waits for its database and broker (:mod:`.startup`).
 """
 
 from archipel.engine.server import run_server

@@ -8,9 +8,10 @@ share of the bulk lane — in one transaction per partition, fenced by that
 partition's lease, then acknowledges them.
 
 Per aggregate, order is kept: an entry runs only when no earlier entry of
-the same aggregate is waiting for a retry. A failing entry is retried after
-an exponential backoff with jitter while other aggregates go on; after
-``max_retries`` it goes to the dead-letter queue (and, with
+the same aggregate is waiting for a retry. A failing entry with a transient
+error (:mod:`.classify`) is retried after an exponential backoff with jitter
+while other aggregates go on; after ``max_retries`` — at once for a business
+error — it goes to the dead-letter queue (and, with
 ``park_after_dead_letter``, later entries of its aggregate are parked behind
 it). When a batch fails, it is rolled back and its entries run again one per
 transaction, so one poison message never blocks or undoes the others.
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING
 from archipel.engine.crashes import CrashMarks
 from archipel.engine.dlq import DeadLetterStore
 from archipel.engine.failures import Failures
+from archipel.engine.handler_policy import handler_retry_policy
 from archipel.engine.invoke import (
     Batch,
     Decoded,
@@ -116,7 +118,8 @@ class Consumer:
             leases, membership, domain, sub.name, sub.partitions(settings), worker_id, settings.lease_seconds
         )
         self.parts: dict[int, PartitionQueue] = {}
-        self.failures = Failures(sub.name, dlq, settings)
+        options = getattr(getattr(sub.handler_cls, "_meta", None), "extra", {})
+        self.failures = Failures(sub.name, dlq, settings, handler_retry_policy(options))
         self._next_maintenance = 0.0
         self._next_dead_refresh = 0.0
         self._refresh_dead = False
@@ -413,11 +416,10 @@ class Consumer:
         """Decode ``item``; an undecodable one is dead-lettered at once (False)."""
         try:
             self._prepare(item)
-        except Exception as exc:  # undecodable: retrying cannot help
+        except Exception as exc:  # undecodable: not transient, dead-lettered at once
             item.decoded = Decoded(f"{item.entry.stream}:{item.entry.id}", None, None, None, item.entry.payload)
             item.key = item.entry.stream
-            item.attempts = self.settings.max_retries
-            self.failures.failed(item, exc)
+            self.failures.failed(item, exc, retryable=False)
             return False
         return True
 

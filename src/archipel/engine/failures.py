@@ -1,7 +1,17 @@
-"""What happens to a message whose handler fails: retry with backoff, then the DLQ.
+"""What happens to a message whose handler fails: retry a transient error, dead-letter the rest.
 
-A failed entry is retried after an exponential backoff with jitter; after
-``max_retries`` it is dead-lettered (or dropped, with ``enable_dlq = false``).
+The error is classified (:mod:`.classify`): a business error or a bug is
+dead-lettered at once; a transient one (connection, timeout, lock, lease, the
+handler's ``retry_exceptions``) is retried after a capped exponential backoff
+with jitter, and dead-lettered after ``max_retries`` retries (or dropped, with
+``enable_dlq = false``). The dead letter keeps the error and its traceback.
+
+Every failure logs exactly one line on ``archipel.engine.consumer`` with the
+decision — ``retry n/m in Xs``, ``dead-lettered as <id>``, ``dropped`` — the
+subscription and the message id; the record's ``extra`` fields
+(``archipel_subscription``, ``archipel_message_id``, ``archipel_decision``,
+``archipel_attempt``, ``archipel_max_attempts``, ``archipel_error``) carry
+the same facts for structured logging.
 With ``park_after_dead_letter``, later entries of the same aggregate are
 *parked* in the dead-letter queue behind it, so that replaying keeps the
 aggregate's order; a replayed entry is never parked.
@@ -19,9 +29,11 @@ import threading
 import time
 import traceback
 
-from archipel.engine.dlq import DeadLetterStore
+from archipel.core.handler_options import RetryPolicy
+from archipel.engine.classify import describe_failure, should_retry
+from archipel.engine.dlq import DeadLetterStore, dead_letter_id_of
+from archipel.engine.handler_policy import retry_delay
 from archipel.engine.queue import Item
-from archipel.engine.retry import backoff_delay
 from archipel.engine.settings import EngineSettings
 
 __all__ = ["Failures"]
@@ -32,8 +44,18 @@ log = logging.getLogger("archipel.engine.consumer")
 class Failures:
     """Retry and dead-letter decisions of one subscription in one worker (thread-safe)."""
 
-    def __init__(self, subscription: str, dlq: DeadLetterStore, settings: EngineSettings) -> None:
+    def __init__(
+        self,
+        subscription: str,
+        dlq: DeadLetterStore,
+        settings: EngineSettings,
+        policy: RetryPolicy | None = None,
+    ) -> None:
         self.subscription = subscription
+        #: the handler's own retry policy (``retries``, ``backoff``, ``retry_exceptions``)
+        self.policy = policy or RetryPolicy()
+        #: exception classes the handler declares retryable, besides the transient ones
+        self.retry_on: tuple[type[BaseException], ...] = self.policy.exceptions or ()
         self.dlq = dlq
         self.settings = settings
         #: aggregate key -> id of the dead letter later entries are parked behind
@@ -56,21 +78,27 @@ class Failures:
             and item.first_failed_at is None
         )
 
-    def failed(self, item: Item, exc: BaseException) -> None:
-        """Count a failed attempt: schedule a retry, or dead-letter the entry (then ``done``)."""
+    def failed(self, item: Item, exc: BaseException, *, retryable: bool = True) -> None:
+        """Count a failed attempt: schedule a retry (transient errors), or dead-letter the entry.
+
+        ``retryable=False``: dead-letter whatever the error (an undecodable entry).
+        """
         settings = self.settings
         item.attempts += 1
         item.first_failed_at = item.first_failed_at or time.time()
         item.error = "".join(traceback.format_exception(exc)).strip()
-        if item.attempts <= settings.max_retries:
-            delay = backoff_delay(item.attempts, settings.retry_delay_seconds, settings.max_retry_delay_seconds)
+        summary = describe_failure(exc)
+        transient = retryable and should_retry(exc, self.policy.exceptions)
+        if transient and item.attempts <= settings.max_retries:
+            delay = retry_delay(self.policy, item.attempts, settings)
             item.next_at = time.monotonic() + delay
-            log.warning(
-                "%s: message %s failed (attempt %d of %d), retrying in %.2fs: %s",
-                self.subscription, item.entry.id, item.attempts, settings.max_retries + 1, delay, exc,
+            self._log(
+                logging.WARNING, item, "retry", summary,
+                f"retry {item.attempts}/{settings.max_retries} in {delay:.2f}s",
             )
             return
-        self._give_up(item, f"failed {item.attempts} times", str(exc))
+        why = f"after {item.attempts} attempts" if transient else "not retryable"
+        self._give_up(item, why, summary)
 
     def died(self, item: Item, died: int) -> None:
         """Dead-letter an entry whose workers died ``died`` times while handling it (then ``done``)."""
@@ -80,31 +108,52 @@ class Failures:
             f"the worker handling it died {died} times (delivered {item.deliveries} times): "
             "dead-lettered without running it again"
         )
-        self._give_up(item, f"killed its worker {died} times", item.error)
+        self._give_up(item, f"its worker died {died} times", "WorkerDied: " + item.error)
 
-    def _give_up(self, item: Item, what: str, why: str) -> None:
+    def _message_id(self, item: Item) -> str:
+        return item.decoded.message_id if item.decoded is not None else f"{item.entry.stream}:{item.entry.id}"
+
+    def _log(self, level: int, item: Item, decision: str, summary: str, what: str) -> None:
+        message_id = self._message_id(item)
+        log.log(
+            level,
+            "%s: message %s failed: %s — %s",
+            self.subscription, message_id, summary, what,
+            extra={
+                "archipel_subscription": self.subscription,
+                "archipel_message_id": message_id,
+                "archipel_decision": decision,
+                "archipel_attempt": item.attempts,
+                "archipel_max_attempts": self.settings.max_retries + 1,
+                "archipel_error": summary,
+            },
+        )
+
+    def _give_up(self, item: Item, why: str, summary: str) -> None:
         settings = self.settings
         if not settings.enable_dlq:
             item.done = True
-            log.error(
-                "%s: message %s %s and was dropped (enable_dlq is off): %s",
-                self.subscription, item.entry.id, what, why,
-            )
+            self._log(logging.ERROR, item, "dropped", summary, f"dropped ({why}; enable_dlq is off)")
             return
         letter_id = self._dead_letter(item, item.error, item.attempts)
         item.done = True
         with self._lock:
             self.dead_lettered += 1
-        log.error(
-            "%s: message %s %s; dead letter %s: %s",
-            self.subscription, item.entry.id, what, letter_id, why,
-        )
+        self._log(logging.ERROR, item, "dead-lettered", summary, f"dead-lettered as {letter_id} ({why})")
         if settings.park_after_dead_letter and item.decoded is not None and item.decoded.stream:
             self.dead.setdefault(item.key or "", letter_id)
 
     def park(self, item: Item) -> None:
         """Put an entry in the dead-letter queue behind its aggregate's dead letter (then ``done``)."""
         behind = self.dead.get(item.key or "", "")
+        decoded = item.decoded
+        if decoded is not None and behind == dead_letter_id_of(
+            self.subscription, decoded.message_id, decoded.payload
+        ):
+            # the dead letter itself, delivered again before its acknowledgement took
+            # effect (its worker died): already recorded, parking would overwrite its error
+            item.done = True
+            return
         self._dead_letter(
             item,
             f"parked: an earlier message of {item.key} is in the dead-letter queue ({behind}); "

@@ -15,14 +15,18 @@ messages again one per batch, to find the one that fails.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
+from archipel.core.message import utcnow
 from archipel.engine.dlq import replay_target
 from archipel.handling import dispatch
 from archipel.handling.process_managers import advance_process_manager, correlation_value
 from archipel.handling.unit_of_work import UnitOfWork
 from archipel.utils import globals as _context
 from archipel.utils.globals import current_message, uow_var
+
+log = logging.getLogger("archipel.engine.consumer")
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
@@ -198,6 +202,8 @@ def run_message(
         kind = sub.kind
         if kind == "command_handler":
             command = decoded.message
+            if command_expired(sub.handler_cls, command):
+                return True  # past its handler's ``timeout``: not run (logged)
             method = sub.commands[decoded.type or ""]
             handler = sub.handler_cls()
             _in_uow(domain, batch, command, lambda: method(handler, command))
@@ -218,6 +224,22 @@ def run_message(
                     _in_uow(domain, batch, message, lambda m=method, h=handler, x=message: m(h, x))
     finally:
         _context.stack.reset(token)
+    return True
+
+
+def command_expired(handler_cls: type, command: Any) -> bool:
+    """True (and a warning logged) when ``command`` is older than its handler's ``timeout`` option."""
+    timeout = handler_cls._meta.extra.get("timeout")  # type: ignore[attr-defined]
+    sent = command._metadata.time
+    if timeout is None or sent is None:
+        return False
+    age = (utcnow() - sent).total_seconds()
+    if age <= timeout:
+        return False
+    log.warning(
+        "%s: command %s (%s) expired %.1fs after its %.1fs timeout: not run",
+        f"{handler_cls.__module__}.{handler_cls.__qualname__}", command._metadata.id, command._metadata.type, age - timeout, timeout,
+    )
     return True
 
 

@@ -9,7 +9,11 @@ the exit code is 0 when every worker stopped cleanly.
 Graceful shutdown: on SIGTERM each consumer finishes its in-flight batch
 (commit and ack) and gives its partitions back; what it had read but not
 handled stays pending on the broker and the next owner takes it over; the
-relay finishes its publish-and-mark step. Nothing stays owned by the
+relay finishes its publish-and-mark step.
+
+Start: a database or broker that is not reachable yet is waited for, with
+capped exponential backoff (:mod:`.startup`); a signal while waiting exits
+with 0. Nothing stays owned by the
 stopped worker. A second signal exits at once (code 1); nothing is lost,
 leases simply expire.
 """
@@ -25,9 +29,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from archipel.engine.health import HealthServer
-from archipel.engine.records import ensure_tables
 from archipel.engine.retry import Backoff
 from archipel.engine.settings import EngineSettings
+from archipel.engine.startup import wait_until_reachable
 from archipel.engine.worker import Worker
 from archipel.errors import ArchipelError
 
@@ -114,7 +118,9 @@ def _run_in_process(
     started: list[Worker] = []
     health: HealthServer | None = None
     try:
-        ensure_tables(domain)
+        if not wait_until_reachable(domain, stop):
+            log.info("stopped while waiting for the database or the broker")
+            return 0
         for _ in range(workers):
             started.append(Worker(domain, settings, stop_event=stop).start())
         if health_port:
@@ -167,11 +173,13 @@ def _fork_worker(domain: Domain, settings: EngineSettings) -> int:
 
 
 def _supervise(domain: Domain, settings: EngineSettings, workers: int, health_port: int | None) -> int:
-    ensure_tables(domain)
-    # close every connection before forking: a child must never use its parent's sockets
-    domain.shutdown()
     stopping = threading.Event()
     undo = _install_signals(stopping.set)
+    if not wait_until_reachable(domain, stopping):
+        undo()
+        return 0
+    # close every connection before forking: a child must never use its parent's sockets
+    domain.shutdown()
     children: dict[int, int] = {}  # pid -> slot
     codes: dict[int, int] = {}
     restarts = Backoff(base=0.5, cap=10.0)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from archipel.engine.consumer import Consumer
 from archipel.engine.dlq import DeadLetterStore
+from archipel.engine.handler_policy import handler_settings
 from archipel.engine.leases import LeaseStore
 from archipel.engine.ownership import Membership
 from archipel.engine.relay import OutboxRelay
@@ -65,7 +66,8 @@ class Worker:
         self.consumers = [
             Consumer(
                 domain, sub, self.broker, self.leases, self.dlq, self.membership,
-                self.settings, self.worker_id, self.stop_event,
+                handler_settings(self.settings, sub.handler_cls._meta.extra),  # type: ignore[attr-defined]
+                self.worker_id, self.stop_event,
             )
             for sub in self.subscriptions
         ]

@@ -9,7 +9,9 @@ from archipel.fields.composite import (
     List,
     Reference,
     ValueObject,
+    ValueObjectFromEntity,
 )
+from archipel.fields.custom import Custom
 from archipel.fields.simple import (
     Auto,
     Boolean,
@@ -22,12 +24,14 @@ from archipel.fields.simple import (
     String,
     Text,
 )
+from archipel.fields.status import Status
 
 __all__ = [
     "MISSING",
     "Association",
     "Auto",
     "Boolean",
+    "Custom",
     "Date",
     "DateTime",
     "Decimal",
@@ -41,7 +45,9 @@ __all__ = [
     "Integer",
     "List",
     "Reference",
+    "Status",
     "String",
     "Text",
     "ValueObject",
+    "ValueObjectFromEntity",
 ]

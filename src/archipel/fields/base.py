@@ -14,7 +14,7 @@ import copy
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-__all__ = ["Field", "FieldError", "MISSING"]
+__all__ = ["Field", "FieldError", "MISSING", "shown"]
 
 
 class _Missing:
@@ -28,6 +28,16 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages; never raises
+    (an int beyond Python's 4300-digit limit has no repr)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return f"an integer of {value.bit_length()} bits" if isinstance(value, int) else "a value"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class FieldError(Exception):
@@ -63,6 +73,9 @@ class Field:
     - ``validators``: callables ``f(value)`` that raise ``ValueError`` (or
       :class:`FieldError`) with a message when the value is not acceptable.
     - ``description``: free text shown by tools.
+    - ``referenced_as``: the name this field is known by outside the model.
+    - ``renamed_from``: former name(s); stored records and messages that still
+      carry a former name load into this field.
     """
 
     #: Python type name shown in error messages and used by storage adapters.
@@ -79,8 +92,15 @@ class Field:
         validators: Sequence[Callable[[Any], Any]] = (),
         referenced_as: str | None = None,
         description: str | None = None,
+        renamed_from: str | Sequence[str] | None = None,
     ) -> None:
         self.name: str = ""
+        #: former names of this field: stored data and messages using them still load
+        self.renamed_from: tuple[str, ...] = (
+            (renamed_from,) if isinstance(renamed_from, str) else tuple(renamed_from or ())
+        )
+        if not all(isinstance(n, str) and n for n in self.renamed_from):
+            raise TypeError(f"renamed_from takes field names, got {renamed_from!r}")
         self.required = required
         self.identifier = identifier
         self.unique = unique or identifier
@@ -114,6 +134,11 @@ class Field:
             return _fresh_copy(default)()
         return default
 
+    def set_default(self, default: Any) -> None:
+        """Give the field ``default`` (``name: String() = "x"`` declares it after the field)."""
+        self._default = default
+        self._default_is_callable = callable(default)
+
     @property
     def has_default(self) -> bool:
         return self._default is not None
@@ -129,7 +154,7 @@ class Field:
             plain = getattr(value, "value", value)
             if plain not in self.choices:
                 raise FieldError(
-                    f"value {plain!r} is not a valid choice; allowed: "
+                    f"value {shown(plain)} is not a valid choice; allowed: "
                     + ", ".join(repr(c) for c in self.choices)
                 )
             value = plain

@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from archipel.fields.base import Field, FieldError
+from archipel.fields.base import Field, FieldError, shown
 from archipel.fields.limits import check_json
 from archipel.fields.simple import check_identity
 
-__all__ = ["List", "Dict", "ValueObject", "HasMany", "HasOne", "Reference", "Association"]
+__all__ = [
+    "List", "Dict", "ValueObject", "ValueObjectFromEntity", "HasMany", "HasOne", "Reference", "Association",
+]
 
 
 def _content_field(content_type: Any) -> Field | None:
@@ -26,7 +28,7 @@ def _content_field(content_type: Any) -> Field | None:
     if isinstance(content_type, type) and issubclass(content_type, Field):
         return content_type()
     raise TypeError(
-        f"List(content_type=...) takes a field class such as String or Dict, got {content_type!r}"
+        f"content_type/value_type takes a field class such as String or Dict, got {shown(content_type)}"
     )
 
 
@@ -90,9 +92,16 @@ class List(Field):
 class Dict(Field):
     """A JSON mapping: text keys; values are text, 64-bit integers, finite floats,
     booleans, None, lists and dicts (kept exactly by every store; anything else,
-    such as a decimal, a date or a non-text key, is a validation error)."""
+    such as a decimal, a date or a non-text key, is a validation error).
+
+    With ``value_type`` (a field class or instance, Protean's option), every value
+    is cleaned and stored by that field instead: ``Dict(value_type=Date)``."""
 
     type_name = "dict"
+
+    def __init__(self, value_type: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.values_field = _content_field(value_type)
 
     def cast(self, value: Any) -> Any:
         if not isinstance(value, dict):
@@ -100,18 +109,46 @@ class Dict(Field):
             if not callable(to_dict):
                 raise FieldError(f"expected a mapping, got {type(value).__name__}")
             value = to_dict()
-        return check_json(dict(value) if type(value) is not dict else value)
+        content = self.values_field
+        if content is None:
+            return check_json(dict(value) if type(value) is not dict else value)
+        cleaned = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise FieldError(f"keys are text, got {key!r}")
+            try:
+                cleaned[key] = content.clean(item)
+            except FieldError as exc:
+                raise FieldError([f"value of {key!r}: {m}" for m in exc.messages]) from None
+        return cleaned
 
     def as_primitive(self, value: Any) -> Any:
-        return None if value is None else dict(value)
+        if value is None:
+            return None
+        content = self.values_field
+        if content is None or type(content).as_primitive is Field.as_primitive:
+            return dict(value)
+        return {k: content.as_primitive(v) for k, v in value.items()}
+
+    def from_primitive(self, value: Any) -> Any:
+        content = self.values_field
+        if value is None or content is None or type(content).from_primitive is Field.from_primitive:
+            return value
+        return {k: content.from_primitive(v) for k, v in value.items()}
+
+    def resolve(self, resolver: Callable[[str], type]) -> None:
+        if self.values_field is not None:
+            self.values_field.resolve(resolver)
 
 
 class Association(Field):
     """Base of fields whose content is another element class."""
 
-    def __init__(self, to_cls: type | str, **kwargs: Any) -> None:
+    def __init__(self, to_cls: type | str, *, via: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._to: type | str = to_cls
+        #: (``HasMany``/``HasOne``) the child's field that holds its parent's identity
+        self.via = via
 
     @property
     def to_cls(self) -> type:
@@ -135,6 +172,10 @@ class Association(Field):
             return value
         if isinstance(value, dict):
             from archipel.errors import ValidationError
+
+            odd = next((key for key in value if type(key) is not str), None)
+            if odd is not None:
+                raise FieldError(f"keys must be field names (text), got {shown(odd)}")
 
             try:
                 return cls(**value)
@@ -164,6 +205,25 @@ class ValueObject(_Embedded):
     """Embeds a value object (equal by value, immutable)."""
 
     type_name = "value_object"
+
+
+class ValueObjectFromEntity(ValueObject):
+    """A value object generated from an entity's fields: ``ValueObjectFromEntity(OrderItem)``.
+
+    The value object (``<Entity>ValueObject``) has the entity's fields except
+    references, with its identity as a plain field; nested entities become
+    nested value objects. Handy in commands and events that carry an entity's data.
+    """
+
+    #: builds the value object class; set by :mod:`archipel.core.value_object`
+    #: (fields never import the element layer)
+    factory: Callable[[type], type] | None = None
+
+    def __init__(self, entity_cls: type, **kwargs: Any) -> None:
+        factory = ValueObjectFromEntity.factory
+        if factory is None:  # pragma: no cover - archipel's package import sets it
+            raise RuntimeError("import archipel before declaring ValueObjectFromEntity fields")
+        super().__init__(factory(entity_cls), **kwargs)
 
 
 class HasMany(Association):
@@ -203,8 +263,10 @@ class Reference(Association):
 
     def cast(self, value: Any) -> Any:
         if isinstance(value, (str, int)) and not isinstance(value, bool):
+            if isinstance(value, int) and not -(10**255) < value < 10**255:
+                raise FieldError("must be at most 255 characters long (an identity)")
             return check_identity(value if type(value) is str else str(value))
         identity = getattr(value, "_identity", None)
         if callable(identity):
             return identity()
-        raise FieldError(f"expected an identity of {self.target_name}, got {value!r}")
+        raise FieldError(f"expected an identity of {self.target_name}, got {shown(value)}")

@@ -22,7 +22,7 @@ import decimal
 import math
 from typing import Any
 
-from archipel.fields.base import FieldError
+from archipel.fields.base import FieldError, shown
 
 __all__ = [
     "INT64_MIN",
@@ -121,7 +121,7 @@ def check_json(value: Any, depth: int = 0) -> Any:
     if kind is float:
         if math.isfinite(value):
             return value
-        raise FieldError(f"must hold finite numbers only, got {value!r}")
+        raise FieldError(f"must hold finite numbers only, got {shown(value)}")
     if kind is list:
         for item in value:
             check_json(item, depth + 1)
@@ -129,11 +129,11 @@ def check_json(value: Any, depth: int = 0) -> Any:
     if kind is dict:
         for key, item in value.items():
             if type(key) is not str:
-                raise FieldError(f"keys must be text, got {key!r} ({type(key).__name__})")
+                raise FieldError(f"keys must be text, got {shown(key)} ({type(key).__name__})")
             check_text(key)
             check_json(item, depth + 1)
         return value
     raise FieldError(
-        f"holds {type(value).__name__} {value!r}, which is not JSON (text, 64-bit integer, "
+        f"holds {type(value).__name__} {shown(value)}, which is not JSON (text, 64-bit integer, "
         "finite float, boolean, None, list, dict); declare content_type to keep typed items"
     )

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from os import urandom as _urandom
 from typing import Any
 
-from archipel.fields.base import Field, FieldError
+from archipel.fields.base import Field, FieldError, shown
 from archipel.fields.limits import (
     IDENTITY_LENGTH,
     INT64_MAX,
@@ -58,7 +58,10 @@ class String(Field):
             return check_text(value)
         if isinstance(value, (dict, list, tuple, set, bytes, bytearray)):
             raise FieldError(f"expected text, got {type(value).__name__}")
-        return check_text(str(getattr(value, "value", value)))
+        try:
+            return check_text(str(getattr(value, "value", value)))
+        except ValueError:  # e.g. an int beyond Python's 4300-digit conversion limit
+            raise FieldError(f"expected text, got a {type(value).__name__} with no text form") from None
 
     def fast_clean(self) -> Callable[[Any], Any]:
         full = self.clean
@@ -118,10 +121,12 @@ def _whole_number(value: Any, big: bool) -> int:
     if isinstance(value, float):
         if value.is_integer():  # False for NaN and infinities
             return int(value)
-        raise FieldError(f"expected a whole number, got {value!r}")
+        raise FieldError(f"expected a whole number, got {shown(value)}")
     if isinstance(value, decimal.Decimal):
         if not value.is_finite() or value != value.to_integral_value():
             raise FieldError(f"expected a whole number, got {value}")
+        if value.is_zero():
+            return 0
         # check the size on the exponent before int() expands it
         if value.adjusted() >= (1000 if big else 19):
             raise FieldError(f"expected a {'' if big else '64-bit '}whole number, got {value:.3E}")
@@ -195,6 +200,10 @@ class Float(_Number):
 
     type_name = "float"
 
+    def __new__(cls, *args: Any, allow_non_finite: bool = False, **kwargs: Any) -> Float:
+        # NaN and infinities are text in the primitive form (JSON has no such numbers)
+        return super().__new__(_NonFiniteFloat if allow_non_finite and cls is Float else cls)
+
     def __init__(self, *args: Any, allow_non_finite: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.allow_non_finite = allow_non_finite
@@ -220,12 +229,26 @@ class Float(_Number):
             try:
                 value = float(value)
             except (TypeError, ValueError, OverflowError):
-                raise FieldError(f"expected a number, got {value!r}") from None
+                raise FieldError(f"expected a number, got {shown(value)}") from None
         if value - value != 0.0 and not self.allow_non_finite:
             raise FieldError(
-                f"must be finite, got {value!r}; declare allow_non_finite=True to accept it"
+                f"must be finite, got {shown(value)}; declare allow_non_finite=True to accept it"
             )
         return value
+
+
+class _NonFiniteFloat(Float):
+    """``Float(allow_non_finite=True)``: NaN and infinities are the text "NaN",
+    "Infinity", "-Infinity" in the primitive form, so JSON (events, embedded value
+    objects) keeps them instead of writing null."""
+
+    def as_primitive(self, value: Any) -> Any:
+        if value is None or value - value == 0.0:
+            return value
+        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+
+    def from_primitive(self, value: Any) -> Any:
+        return float(value) if isinstance(value, str) else value
 
 
 class Decimal(_Number):
@@ -245,11 +268,15 @@ class Decimal(_Number):
         max_digits: int | None = None,
         decimal_places: int | None = None,
         allow_non_finite: bool = False,
+        *,
+        precision: int | None = None,
+        scale: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.max_digits = max_digits
-        self.decimal_places = decimal_places
+        # ``precision``/``scale`` are Protean's names (SQL's NUMERIC(precision, scale))
+        self.max_digits = max_digits if max_digits is not None else precision
+        self.decimal_places = decimal_places if decimal_places is not None else scale
         self.allow_non_finite = allow_non_finite
 
     def cast(self, value: Any) -> Any:
@@ -261,7 +288,7 @@ class Decimal(_Number):
             try:
                 value = decimal.Decimal(value if isinstance(value, str) else str(value))
             except (decimal.InvalidOperation, ValueError, TypeError):
-                raise FieldError(f"expected a decimal number, got {value!r}") from None
+                raise FieldError(f"expected a decimal number, got {shown(value)}") from None
         return check_decimal(value, self.allow_non_finite)
 
     def check(self, value: Any) -> None:
@@ -309,13 +336,33 @@ class Boolean(Field):
                 return True
             if lowered in self._FALSE:
                 return False
-        raise FieldError(f"expected true or false, got {value!r}")
+        raise FieldError(f"expected true or false, got {shown(value)}")
 
 
-class Date(Field):
+class _Stamped(Field):
+    """Date fields may be stamped when their object is saved (Django's ``auto_now*``)."""
+
+    def __init__(self, *, auto_now: bool = False, auto_now_add: bool = False, **kwargs: Any) -> None:
+        if auto_now and auto_now_add:
+            raise TypeError("give auto_now (every save) or auto_now_add (first save), not both")
+        super().__init__(**kwargs)
+        #: set to now on every save
+        self.auto_now = auto_now
+        #: set to now on the first save (when still empty)
+        self.auto_now_add = auto_now_add
+
+    def now(self) -> Any:
+        """The value to stamp (timezone-aware UTC)."""
+        return _dt.datetime.now(_dt.UTC)
+
+
+class Date(_Stamped):
     """A calendar date; accepts ISO strings."""
 
     type_name = "date"
+
+    def now(self) -> Any:
+        return _dt.datetime.now(_dt.UTC).date()
 
     def cast(self, value: Any) -> Any:
         if isinstance(value, _dt.datetime):
@@ -327,7 +374,7 @@ class Date(Field):
                 return _dt.date.fromisoformat(value)
             except ValueError:
                 pass
-        raise FieldError(f"expected a date (YYYY-MM-DD), got {value!r}")
+        raise FieldError(f"expected a date (YYYY-MM-DD), got {shown(value)}")
 
     def as_primitive(self, value: Any) -> Any:
         return None if value is None else value.isoformat()
@@ -338,7 +385,7 @@ class Date(Field):
         return _dt.date.fromisoformat(value)
 
 
-class DateTime(Field):
+class DateTime(_Stamped):
     """A point in time in UTC; accepts ISO strings.
 
     Values are normalised to UTC when the object is built, so every store keeps
@@ -372,7 +419,7 @@ class DateTime(Field):
                 raise FieldError(f"is outside the years 1 to 9999 in UTC: {value}") from None
         if isinstance(value, _dt.date):
             return _dt.datetime(value.year, value.month, value.day, tzinfo=_dt.UTC)
-        raise FieldError(f"expected a date-time (ISO 8601), got {value!r}")
+        raise FieldError(f"expected a date-time (ISO 8601), got {shown(value)}")
 
     def as_primitive(self, value: Any) -> Any:
         return None if value is None else value.isoformat()
@@ -410,10 +457,12 @@ class Identifier(Field):
             try:
                 return check_int64(_whole_number(value, big=False))
             except FieldError:
-                raise FieldError(f"expected a 64-bit integer identity, got {value!r:.60}") from None
+                raise FieldError(f"expected a 64-bit integer identity, got {shown(value)}") from None
         if isinstance(value, (str, int, uuid.UUID)) and not isinstance(value, bool):
+            if isinstance(value, int) and not -(10**255) < value < 10**255:
+                raise FieldError(f"must be at most {IDENTITY_LENGTH} characters long (an identity)")
             return check_identity(value if type(value) is str else str(value))
-        raise FieldError(f"expected an identifier (text, number or UUID), got {value!r:.60}")
+        raise FieldError(f"expected an identifier (text, number or UUID), got {shown(value)}")
 
 
 def check_identity(text: str) -> str:
@@ -436,9 +485,59 @@ def new_identity() -> str:
 _VARIANT = "89ab"
 
 
-class Auto(Identifier):
-    """An identity generated when none is given (UUID4 text by default)."""
+def _uuid_int() -> int:
+    """A random positive 63-bit integer: fits the BIGINT/INTEGER identity columns of SQL stores."""
+    return uuid.uuid4().int >> 65 or 1
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("default", new_identity)
-        super().__init__(**kwargs)
+
+class Auto(Identifier):
+    """An identity generated when none is given (UUID4 text by default).
+
+    ``identity_strategy``: ``"uuid"`` (default) or ``"function"`` (call
+    ``identity_function``); ``identity_type``: ``"string"`` (default),
+    ``"uuid"`` (UUID text) or ``"integer"`` (a random 63-bit number). Left
+    unset, both follow the domain's ``identity_strategy``/``identity_type``
+    configuration (applied by ``Domain.init()``).
+    """
+
+    _STRATEGIES = ("uuid", "function")
+    _TYPES = ("string", "uuid", "integer")
+
+    def __init__(
+        self,
+        *,
+        increment: bool = False,
+        identity_strategy: str | None = None,
+        identity_function: Callable[[], Any] | None = None,
+        identity_type: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if increment:
+            raise TypeError(
+                "Auto(increment=True) is not supported: archipel gives an object its identity "
+                "when it is created, not when the database stores it; use "
+                "identity_strategy=\"function\" with identity_function=... for sequences"
+            )
+        self._given_default = "default" in kwargs
+        super().__init__(identity_type=identity_type or "string", **kwargs)
+        self.identity_strategy = identity_strategy
+        self.identity_function = identity_function
+        #: strategy/type given here (the domain's configuration does not override them)
+        self.explicit = (identity_strategy is not None, identity_type is not None)
+        self.use_identity(identity_strategy or "uuid", identity_type or "string")
+
+    def use_identity(self, strategy: str, identity_type: str) -> None:
+        """Generate identities with ``strategy`` and ``identity_type`` (checked)."""
+        if strategy not in self._STRATEGIES:
+            raise TypeError(f"identity_strategy={strategy!r}: use one of {', '.join(self._STRATEGIES)}")
+        if identity_type not in self._TYPES:
+            raise TypeError(f"identity_type={identity_type!r}: use one of {', '.join(self._TYPES)}")
+        if strategy == "function":
+            if not callable(self.identity_function):
+                raise TypeError("identity_strategy=\"function\" needs identity_function=<callable>")
+            generate: Callable[[], Any] = self.identity_function
+        else:
+            generate = _uuid_int if identity_type == "integer" else new_identity
+        self.identity_type = "integer" if identity_type == "integer" else "string"
+        if not self._given_default:
+            self.set_default(generate)

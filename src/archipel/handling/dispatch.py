@@ -44,7 +44,7 @@ def hub_domains() -> list[DomainLike]:
 class Route:
     """One subscription: deliver events of ``type_string`` to a handler method."""
 
-    __slots__ = ("kind", "domain", "handler_cls", "method", "target_cls", "spec", "name", "category")
+    __slots__ = ("kind", "domain", "handler_cls", "method", "target_cls", "spec", "name", "category", "idempotent")
 
     def __init__(
         self,
@@ -65,6 +65,8 @@ class Route:
         self.spec = spec
         self.category = category
         self.name = f"{handler_cls.__module__}.{handler_cls.__qualname__}"
+        #: ``idempotent=True``: a redelivered message (same id) is handled once, in sync mode too
+        self.idempotent = bool(getattr(getattr(handler_cls, "_meta", None), "extra", {}).get("idempotent"))
 
     def convert(self, event: Any) -> Any:
         """The event as an instance of this route's class (the consumer's own class)."""

@@ -32,6 +32,8 @@ class DomainLike(Protocol):
     _outbox_enabled: bool
     _inline_events: bool
     _integration_broker: str | None
+    #: ``fn(aggregate)`` run on each aggregate just before it is saved (audit fields)
+    aggregate_enrichers: list[Callable[[Any], Any]]
 
     @property
     def handles_events_inline(self) -> bool: ...

@@ -8,11 +8,12 @@ Reads see the unit of work's own changes (identity map first).
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from archipel.core.options import ElementOptions
 from archipel.core.queryset import Criteria, QuerySet, ResultSet
-from archipel.errors import ObjectNotFound, TooManyObjects
+from archipel.errors import ObjectNotFound, TooManyObjects, ValidationError
 from archipel.fields.base import FieldError
 from archipel.fields.simple import Identifier
 from archipel.utils.globals import uow_var
@@ -103,13 +104,31 @@ class BaseRepository(Generic[T]):
 
     # -- reading -----------------------------------------------------------
     def _stored_identity(self, identity: Any) -> Any:
+        """``identity`` as stored; a value no identity can be (a dict, a list...) is a ValidationError.
+
+        A scalar the field cannot cast (``"twelve"`` for an integer identity)
+        matches nothing; a structure (from a request body) is the caller's
+        error: 400 over HTTP, never a crash in the identity map.
+        """
         field = self._id_field_obj
         if field is None:
+            try:
+                hash(identity)
+            except TypeError:
+                raise self._bad_identity(identity) from None
             return identity
         try:
             return field.cast(identity)
         except FieldError:
-            return identity  # matches nothing
+            if isinstance(identity, str | int | float | uuid.UUID):
+                return identity  # a scalar of the wrong form matches nothing
+            raise self._bad_identity(identity) from None
+
+    def _bad_identity(self, identity: Any) -> ValidationError:
+        # the value itself is not echoed: it comes from a request and may be large
+        return ValidationError(
+            {self._id_field: [f"is not a valid {self.cls.__name__} identity ({type(identity).__name__})"]}
+        )
 
     def get_or_none(self, identity: Any) -> T | None:
         """The object with this identity, or None."""

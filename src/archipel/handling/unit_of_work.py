@@ -14,9 +14,10 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from archipel.core.message import new_message_id, utcnow
+from archipel.core.model import stamp_dates
 from archipel.errors import IncorrectUsageError
 from archipel.handling.dispatch import publish
-from archipel.utils.globals import active_domain, current_message, uow_var
+from archipel.utils.globals import active_domain, current_correlation_id, current_message, uow_var
 
 if TYPE_CHECKING:
     from archipel.handling.protocols import DomainLike
@@ -154,7 +155,8 @@ class UnitOfWork:
             causation_id = meta.id
             priority = meta.priority  # events travel in the lane of what caused them
         else:
-            correlation_id = causation_id = None
+            # events raised outside any command: the request's correlation id, if any
+            correlation_id, causation_id = current_correlation_id.get(), None
             priority = 0
         events: list[Any] = []
         saved: list[Any] = []
@@ -186,6 +188,11 @@ class UnitOfWork:
                 if kind == "event_sourced":
                     saved.append(obj)
                     continue
+                if obj._stamps:
+                    stamp_dates(obj, values.get("_version", -1) == -1)
+                if kind == "aggregate" and domain.aggregate_enrichers:
+                    for enrich in domain.aggregate_enrichers:
+                        enrich(obj)  # audit fields, stamped just before the save
                 tx = transactions.get(schema.database) or self.transaction(schema.database)
                 record = obj.to_dict()
                 if kind == "aggregate":

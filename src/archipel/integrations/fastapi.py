@@ -2,18 +2,23 @@
 
 - :class:`DomainContextMiddleware` activates the domain mapped to the URL
   prefix of each request (``/customers`` -> identity, ...); other paths run
-  without a domain context.
-- :func:`register_exception_handlers` maps archipel errors to HTTP answers
-  (ValidationError 400, ObjectNotFound 404, ExpectedVersionError 409,
-  InvalidOperation/InvalidState 422, anything else 500) with JSON bodies
-  that never contain a stack trace.
-- :func:`error_responses` documents those answers in OpenAPI
-  (``@app.post(..., responses=error_responses(400, 404))``).
-"""
+  without a domain context. It also carries the request's correlation id
+  (:class:`CorrelationMiddleware`) unless ``correlation=False``.
+- :class:`CorrelationMiddleware`: the request's ``X-Correlation-ID`` — or the
+  trace id of a W3C ``traceparent`` — becomes the ``correlation_id`` of every
+  command and event the request produces (a new one when the client sends
+  none), and is echoed on the response as ``X-Correlation-ID`` (with the
+  ``traceparent`` given, if any). A malformed header is a 400.
+- :func:`register_exception_handlers` answers every error with one JSON shape
+  (:data:`ERROR_SHAPE`), never with a stack trace:
+
+  ==========================================  ======  ================="""
 
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -25,21 +30,121 @@ from archipel.errors import (
     ObjectNotFound,
     ValidationError,
 )
-from archipel.utils.globals import domain_context
+from archipel.utils.globals import current_correlation_id, domain_context
 
-__all__ = ["DomainContextMiddleware", "register_exception_handlers", "error_responses"]
+__all__ = [
+    "CORRELATION_HEADER",
+    "CorrelationMiddleware",
+    "DomainContextMiddleware",
+    "ERROR_SHAPE",
+    "error_body",
+    "register_exception_handlers",
+    "error_responses",
+]
 
 logger = logging.getLogger("archipel.http")
 
 Scope = dict[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
 
+#: the request and response header carrying the correlation id
+CORRELATION_HEADER = "X-Correlation-ID"
+#: what a client may send as a correlation id: printable, no spaces, at most 128 characters
+_CORRELATION = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+#: W3C trace context: version-traceid-parentid-flags
+_TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+_SCOPE_KEY = "archipel.correlation_id"
+
+#: every error answer is a JSON object of this shape (``errors`` for validation only)
+ERROR_SHAPE: dict[str, str] = {
+    "error": "a stable code: validation_error, invalid_request, not_found, conflict, "
+    "invalid_operation, http_<status>, internal_error, invalid_header",
+    "message": "what went wrong, for people",
+    "errors": "(validation) field path -> list of messages",
+    "correlation_id": "the request's correlation id (also in the X-Correlation-ID header)",
+}
+
+
+def error_body(code: str, message: str, errors: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """An error answer in the one shape (:data:`ERROR_SHAPE`), with the current correlation id."""
+    body: dict[str, Any] = {"error": code, "message": message}
+    if errors is not None:
+        body["errors"] = dict(errors)
+    correlation = current_correlation_id.get()
+    if correlation:
+        body["correlation_id"] = correlation
+    return body
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers") or ():
+        if key.lower() == name:
+            return str(value.decode("latin-1")).strip()
+    return None
+
+
+def correlation_from(scope: Scope) -> tuple[str | None, str | None, str | None]:
+    """``(correlation id, traceparent to echo, error)`` from a request's headers.
+
+    ``X-Correlation-ID`` wins; else the trace id of a valid ``traceparent``;
+    else ``(None, None, None)`` (the caller makes one). A malformed header
+    gives an error message instead.
+    """
+    given = _header(scope, b"x-correlation-id")
+    if given is not None:
+        if not _CORRELATION.match(given):
+            return None, None, f"{CORRELATION_HEADER} must be 1 to 128 letters, digits or ._:@/+=-"
+        return given, None, None
+    parent = _header(scope, b"traceparent")
+    if parent is not None:
+        found = _TRACEPARENT.match(parent.lower())
+        if not found or found.group(1) == "ff" or set(found.group(2)) == {"0"} or set(found.group(3)) == {"0"}:
+            return None, None, "traceparent is not a valid W3C trace context header"
+        return found.group(2), parent, None
+    return None, None, None
+
+
+class CorrelationMiddleware:
+    """ASGI middleware: one correlation id per request, into its messages and back on its response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope.get("type") != "http" or _SCOPE_KEY in scope:
+            await self.app(scope, receive, send)
+            return
+        correlation, traceparent, problem = correlation_from(scope)
+        if problem is not None:
+            from starlette.responses import JSONResponse
+
+            response = JSONResponse(error_body("invalid_header", problem), status_code=400)
+            await response(scope, receive, send)
+            return
+        correlation = correlation or str(uuid.uuid4())
+        scope[_SCOPE_KEY] = correlation
+        echo = [(CORRELATION_HEADER.lower().encode(), correlation.encode())]
+        if traceparent is not None:
+            echo.append((b"traceparent", traceparent.encode()))
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            if message.get("type") == "http.response.start":
+                message = {**message, "headers": [*(message.get("headers") or []), *echo]}
+            await send(message)
+
+        token = current_correlation_id.set(correlation)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            current_correlation_id.reset(token)
+
 
 class DomainContextMiddleware:
     """ASGI middleware: the longest matching prefix of ``route_domain_map`` wins.
 
     ``resolver`` (optional) maps a path to a domain for custom schemes; it
-    is asked when no prefix matches.
+    is asked when no prefix matches. ``correlation`` (default on): also act
+    as :class:`CorrelationMiddleware`.
     """
 
     def __init__(
@@ -47,6 +152,7 @@ class DomainContextMiddleware:
         app: ASGIApp,
         route_domain_map: Mapping[str, Any] | None = None,
         resolver: Callable[[str], Any] | None = None,
+        correlation: bool = True,
     ) -> None:
         self.app = app
         self.routes = sorted(
@@ -55,14 +161,19 @@ class DomainContextMiddleware:
             reverse=True,
         )
         self.resolver = resolver
+        self._inner: ASGIApp = CorrelationMiddleware(self._with_domain) if correlation else self._with_domain
 
     def domain_for(self, path: str) -> Any:
+        """The domain serving ``path`` (None: no domain context)."""
         for prefix, domain in self.routes:
             if prefix == "/" or path == prefix or path.startswith(prefix + "/"):
                 return domain
         return self.resolver(path) if self.resolver is not None else None
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        await self._inner(scope, receive, send)
+
+    async def _with_domain(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope.get("type") not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
@@ -74,30 +185,52 @@ class DomainContextMiddleware:
             await self.app(scope, receive, send)
 
 
-def _json(status: int, body: dict[str, Any]) -> Any:
+def _json(status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> Any:
     from starlette.responses import JSONResponse
 
-    return JSONResponse(status_code=status, content=body)
+    return JSONResponse(status_code=status, content=body, headers=dict(headers or {}))
+
+
+def _request_errors(exc: Any) -> dict[str, list[str]]:
+    """FastAPI's validation errors as ``{"body.items.0.book_id": ["..."]}`` (no input echoed)."""
+    errors: dict[str, list[str]] = {}
+    for problem in exc.errors():
+        path = ".".join(str(part) for part in problem.get("loc", ())) or "request"
+        errors.setdefault(path, []).append(str(problem.get("msg", "is invalid")))
+    return errors
 
 
 def register_exception_handlers(app: Any) -> None:
-    """Install handlers that turn archipel errors into JSON responses."""
+    """Install handlers answering every error in the one shape (see the module docstring)."""
 
     async def validation(request: Any, exc: ValidationError) -> Any:
-        return _json(400, {"error": "validation_error", "errors": exc.messages})
+        return _json(400, error_body("validation_error", "the data breaks a rule of the domain", exc.messages))
+
+    async def request_invalid(request: Any, exc: Exception) -> Any:
+        return _json(422, error_body("invalid_request", "the request does not match this endpoint",
+                                     _request_errors(exc)))
 
     async def not_found(request: Any, exc: ObjectNotFound) -> Any:
-        return _json(404, {"error": "not_found", "message": str(exc)})
+        return _json(404, error_body("not_found", str(exc)))
 
     async def conflict(request: Any, exc: ExpectedVersionError) -> Any:
-        return _json(409, {"error": "conflict", "message": str(exc)})
+        return _json(409, error_body("conflict", str(exc)))
 
     async def invalid(request: Any, exc: ArchipelError) -> Any:
-        return _json(422, {"error": "invalid_operation", "message": str(exc)})
+        return _json(422, error_body("invalid_operation", str(exc)))
+
+    async def http_error(request: Any, exc: Any) -> Any:
+        detail = getattr(exc, "detail", None)
+        body = error_body(f"http_{exc.status_code}", detail if isinstance(detail, str) else "request refused")
+        if detail is not None and not isinstance(detail, str):
+            body["detail"] = detail
+        return _json(exc.status_code, body, getattr(exc, "headers", None))
 
     async def internal(request: Any, exc: Exception) -> Any:
         logger.exception("unhandled error while serving %s", getattr(request, "url", "?"))
-        return _json(500, {"error": "internal_error", "message": "internal server error"})
+        return _json(500, error_body("internal_error", "internal server error"))
+
+    from starlette.exceptions import HTTPException
 
     app.add_exception_handler(ValidationError, validation)
     app.add_exception_handler(ObjectNotFound, not_found)
@@ -105,15 +238,35 @@ def register_exception_handlers(app: Any) -> None:
     app.add_exception_handler(InvalidOperation, invalid)
     app.add_exception_handler(InvalidStateError, invalid)
     app.add_exception_handler(ArchipelError, internal)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, internal)
+    try:
+        from fastapi.exceptions import RequestValidationError
+    except ImportError:  # plain Starlette: no request validation
+        return
+    app.add_exception_handler(RequestValidationError, request_invalid)
 
 
 # what each status answered by the handlers above means, for OpenAPI
 _ERROR_STATUSES: dict[int, str] = {
-    400: "Validation error: `errors` maps each field to its messages",
+    400: "Validation error (`error`: validation_error; `errors` maps each field to its "
+    "messages), or a malformed X-Correlation-ID/traceparent (invalid_header)",
     404: "Not found: no element has this identity",
     409: "Conflict: the element changed since it was read (stale version)",
-    422: "Invalid operation: the element's current state forbids it; "
-    "also FastAPI's own answer to a body that does not match the request schema",
+    422: "Invalid operation: the element's current state forbids it (invalid_operation); "
+    "or the request does not match the endpoint (invalid_request, `errors` by path)",
+}
+
+#: the one error body, as an OpenAPI schema (:data:`ERROR_SHAPE`)
+_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {
+        "error": {"type": "string"},
+        "message": {"type": "string"},
+        "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+        "correlation_id": {"type": "string"},
+    },
 }
 
 
@@ -125,9 +278,9 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
         @app.post("/books", status_code=201, responses=error_responses(400, 422))
 
-    With no argument, all of 400, 404, 409 and 422. The bodies are JSON objects
-    (``{"error": ..., "errors" | "message": ...}``; FastAPI's own 422 has ``detail``).
-    An unknown status is a ValueError naming the ones allowed.
+    With no argument, all of 400, 404, 409 and 422. The bodies have the one
+    error shape (:data:`ERROR_SHAPE`). An unknown status is a ValueError
+    naming the ones allowed.
     """
     chosen = statuses or tuple(_ERROR_STATUSES)
     unknown = [s for s in chosen if s not in _ERROR_STATUSES]
@@ -138,7 +291,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {
         status: {
             "description": _ERROR_STATUSES[status],
-            "content": {"application/json": {"schema": {"type": "object"}}},
+            "content": {"application/json": {"schema": _ERROR_SCHEMA}},
         }
         for status in chosen
     }

@@ -13,6 +13,10 @@
 - ``GET /stream``: Server-Sent Events: ``hello`` (summaries and recent events),
   then every second ``events`` (new messages per domain) and ``status``.
 
+Only the dashboard's own host names are answered (DNS rebinding), and
+state-changing requests must not come from another site
+(:mod:`archipel.observatory.guard`).
+
 The stream is bounded (``max_stream_seconds``; browsers reconnect on their
 own) and stops when the client goes away. Errors are JSON ``{"error": ...}``
 and never carry a traceback; the details go to the server log.
@@ -32,6 +36,7 @@ import anyio.to_thread
 try:
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
+    from starlette.middleware import Middleware
     from starlette.requests import Request
     from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
     from starlette.routing import Mount, Route
@@ -43,6 +48,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 
 from archipel.domain.domain import Domain
 from archipel.observatory.collect import DomainWatch
+from archipel.observatory.guard import HostGuard
 
 __all__ = ["create_app"]
 
@@ -205,9 +211,18 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(
-    domains: Sequence[Domain], *, interval: float = 1.0, max_stream_seconds: float = 3600.0
+    domains: Sequence[Domain],
+    *,
+    interval: float = 1.0,
+    max_stream_seconds: float = 3600.0,
+    allowed_hosts: Sequence[str] = (),
 ) -> Starlette:
-    """The observatory for ``domains`` (initialised; see the module docstring)."""
+    """The observatory for ``domains`` (initialised; see the module docstring).
+
+    It answers only to ``127.0.0.1``, ``localhost``, ``::1`` and
+    ``allowed_hosts`` (400 otherwise), and refuses cross-site state changes
+    (:mod:`archipel.observatory.guard`).
+    """
     if not domains:
         raise ValueError("create_app needs at least one domain")
     if interval <= 0:
@@ -228,6 +243,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        middleware=[Middleware(HostGuard, allowed_hosts=list(allowed_hosts))],
     )
     app.state.observatory = observatory
     return app

@@ -27,6 +27,12 @@ The contract (one conformance suite, ``tests/brokers/``, proves every adapter):
   :class:`archipel.errors.BrokerUnavailable` (cannot reach it: retry later)
   or :class:`archipel.errors.BrokerError` (anything else).
 
+``shared_between_processes`` (optional attribute, true when missing) says
+whether another process using the same configuration reaches the same
+streams: false for the in-process inline broker (and the database broker on
+an in-memory SQLite database). Operator commands that publish for the
+server's consumers (``archipel dlq replay``) refuse when it is false.
+
 ``on_publish`` is for synchronous processing only: the broker calls the
 callback with every published payload, in the publishing thread.
 

@@ -17,7 +17,7 @@ class ModelSchema:
     aggregates; adapters add ``_version`` when reading.
     """
 
-    __slots__ = ("name", "table", "cls", "id_field", "fields", "kind", "database", "extra_columns", "flat")
+    __slots__ = ("name", "table", "cls", "id_field", "fields", "kind", "database", "extra_columns", "flat", "indexes")
 
     def __init__(
         self,
@@ -30,6 +30,7 @@ class ModelSchema:
         kind: str,
         database: str = "default",
         extra_columns: tuple[str, ...] = (),
+        indexes: tuple[Any, ...] = (),
     ) -> None:
         self.name = name
         self.table = table
@@ -39,6 +40,8 @@ class ModelSchema:
         self.kind = kind
         self.database = database
         self.extra_columns = extra_columns
+        #: declared :class:`archipel.core.index.Index` objects (SQL adapters create them)
+        self.indexes = indexes
         #: every stored value is an immutable scalar (no lists, dicts, nested elements):
         #: adapters may skip deep copies
         self.flat = all(

@@ -19,8 +19,11 @@ saying what to wrap the call in (and an ``AttributeError``, so ``hasattr`` and
 
 The framework's own per-task state lives here too: the active unit of work
 (:data:`uow_var`), the message being handled (source of correlation and
-causation ids), and the breadth-first dispatch queue of the outermost
-``process`` call. This module imports nothing above ``errors``: every layer
+causation ids), the breadth-first dispatch queue of the outermost
+``process`` call, and the correlation id of the request being served
+(:data:`current_correlation_id`, set by
+:class:`archipel.integrations.fastapi.CorrelationMiddleware`: a command or
+event started with no parent message takes it). This module imports nothing above ``errors``: every layer
 may read it.
 """
 
@@ -45,6 +48,7 @@ __all__ = [
     "uow_var",
     "current_message",
     "dispatch_queue",
+    "current_correlation_id",
     "NotActiveError",
 ]
 
@@ -58,6 +62,8 @@ uow_var: ContextVar[Any] = ContextVar("archipel_uow", default=None)
 current_message: ContextVar[Any] = ContextVar("archipel_message", default=None)
 #: the breadth-first dispatch queue of the outermost ``process`` call
 dispatch_queue: ContextVar[Any] = ContextVar("archipel_dispatch_queue", default=None)
+#: the correlation id of the request being served (X-Correlation-ID, traceparent)
+current_correlation_id: ContextVar[str | None] = ContextVar("archipel_correlation_id", default=None)
 
 
 class NotActiveError(IncorrectUsageError, AttributeError):

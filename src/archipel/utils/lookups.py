@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from archipel.errors import ValidationError
-from archipel.fields.base import Field, FieldError
+from archipel.fields.base import Field, FieldError, shown
 from archipel.fields.composite import Association, Dict, List, Reference
 from archipel.fields.limits import check_json, check_text
 from archipel.fields.simple import Decimal as DecimalField
@@ -60,7 +60,7 @@ def is_structured(field: Field | None) -> bool:
 def unorderable(element: str, key: str) -> str:
     """The message of ordering ``element`` by a structured field ``key``."""
     return (
-        f"cannot order {element} by {key!r}: lists, dicts and embedded elements have no "
+        f"cannot order {element} by {shown(key)}: lists, dicts and embedded elements have no "
         "order that every store shares; order by a scalar field"
     )
 
@@ -68,8 +68,8 @@ def unorderable(element: str, key: str) -> str:
 def lookup_normalizer(fields: Mapping[str, Field]) -> Callable[[str, Any, str], Any]:
     """``normalize(name, value, lookup="exact")``: the criterion value in stored form.
 
-    Decimals and big integers stay numbers (their stored text does not compare
-    like their values). Raises :class:`ValidationError` naming the field when
+    Decimals, floats and big integers stay numbers (their stored text, if any, does
+    not compare like their values). Raises :class:`ValidationError` naming the field when
     the value cannot be one of its values.
     """
 
@@ -92,14 +92,12 @@ def lookup_normalizer(fields: Mapping[str, Field]) -> Callable[[str, Any, str], 
                 if isinstance(value, (dict, list, tuple, set)):
                     raise FieldError(f"a {lookup} lookup takes text, got {type(value).__name__}")
                 return check_text(value if type(value) is str else str(value))
-            if isinstance(field, DecimalField) or (
-                isinstance(field, IntegerField) and getattr(field, "big", False)
-            ):
+            if is_numeric(field):
                 return field.cast(value)  # compared as values, not as their stored text
             return field.as_primitive(field.cast(value))
         except FieldError as exc:
             raise ValidationError(
-                {name: [f"{lookup} lookup value {value!r:.60}: {m}" for m in exc.messages]}
+                {name: [f"{lookup} lookup value {shown(value)}: {m}" for m in exc.messages]}
             ) from None
 
     return normalize

@@ -13,7 +13,35 @@ from typing import Any
 
 from archipel.errors import NotSupportedError
 
-__all__ = ["Q", "LOOKUPS", "split_lookup", "evaluate", "compile_predicate"]
+__all__ = ["F", "Q", "LOOKUPS", "F_LOOKUPS", "split_lookup", "evaluate", "compile_predicate"]
+
+#: lookups that may compare a field with another field of the same record (``F``)
+F_LOOKUPS = ("exact", "gt", "gte", "lt", "lte")
+
+
+class F:
+    """Another field of the same record, as a lookup value: ``Q(spent__gt=F("budget"))``.
+
+    Only a bare field reference, with ``exact``, ``gt``, ``gte``, ``lt`` and
+    ``lte``; a comparison involving a missing (None) value is false, except
+    ``exact``, which holds when both are None.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"F() takes a field name, got {name!r}")
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"F({self.name!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, F) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(("F", self.name))
 
 LOOKUPS = (
     "exact",
@@ -153,6 +181,9 @@ def compile_predicate(
         predicate = _PREDICATES.get(lookup)
         if predicate is None:
             raise NotSupportedError(f"lookup {lookup!r} is not supported; use one of {LOOKUPS}")
+        if isinstance(value, F):
+            tests.append(_column_leaf(field, lookup, value.name))
+            continue
         if normalize is not None:
             value = (
                 [normalize(field, v, lookup) for v in value]
@@ -193,3 +224,14 @@ def _leaf(field: str, predicate: Callable[[Any, Any], bool], value: Any) -> Call
 def evaluate(q: Q, record: dict[str, Any]) -> bool:
     """True when ``record`` satisfies ``q`` (reference semantics)."""
     return compile_predicate(q)(record)
+
+
+def _column_leaf(field: str, lookup: str, other: str) -> Callable[[dict[str, Any]], bool]:
+    if lookup not in F_LOOKUPS:
+        raise NotSupportedError(f"F() works with the lookups {', '.join(F_LOOKUPS)}, not {lookup!r}")
+    predicate = _PREDICATES[lookup]
+
+    def test(record: dict[str, Any]) -> bool:
+        return predicate(record.get(field), record.get(other))
+
+    return test

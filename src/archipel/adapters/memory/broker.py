@@ -68,6 +68,8 @@ class InlineBroker:
 
     #: with ``message_processing = "sync"`` the domain's callback delivers raw payloads
     delivers_inline = True
+    #: its streams live in this process: another process (the CLI) cannot reach its consumers
+    shared_between_processes = False
 
     def __init__(self, name: str = "default", config: dict[str, Any] | None = None) -> None:
         self.name = name

@@ -26,7 +26,7 @@ from archipel.utils.lookups import (
     lookup_normalizer,
     unorderable,
 )
-from archipel.utils.query import compile_predicate, split_lookup
+from archipel.utils.query import F, compile_predicate, split_lookup
 
 __all__ = ["MemoryDatabase", "MemoryTransaction", "sort_records", "normalizer_for"]
 
@@ -79,6 +79,7 @@ class _TypedView:
 def _typed_fields(schema: ModelSchema, criteria: Criteria) -> dict[str, Callable[[Any], Any]]:
     """Numeric fields the criteria filter or sort on, with their converter to Ordered."""
     names = {split_lookup(key)[0] for key, _ in criteria.q.leaves()}
+    names.update(value.name for _, value in criteria.q.leaves() if isinstance(value, F))
     names.update(key.lstrip("-") for key in criteria.order_by)
     return {
         name: _ordered(field.from_primitive)

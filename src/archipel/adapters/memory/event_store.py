@@ -53,6 +53,7 @@ class MemoryEventStore:
         self._correlation: list[str | None] = []
         self._causation: list[str | None] = []
         self._headers: list[dict[str, Any] | None] = []
+        self._extensions: list[dict[str, Any] | None] = []
         self._domain: list[str | None] = []
         self._priority: list[int] = []
         self._data: list[dict[str, Any]] = []
@@ -133,6 +134,8 @@ class MemoryEventStore:
             self._correlation.append(correlation_id)
             self._causation.append(meta.causation_id)
             self._headers.append(values.get("_headers") or None)
+            extensions = values.get("_extensions")
+            self._extensions.append(dict(extensions) if extensions else None)
             self._domain.append(meta.domain)
             self._priority.append(meta.priority)
             self._data.append(message.to_dict())
@@ -166,6 +169,9 @@ class MemoryEventStore:
             "domain": self._domain[index],
             "priority": self._priority[index],
         }
+        extensions = self._extensions[index]
+        if extensions:
+            metadata["extensions"] = dict(extensions)
         return {"metadata": metadata, "data": clone(self._data[index])}
 
     def _walk(self, last: int | None, links: list[int], stop_below: int = _NONE) -> list[int]:

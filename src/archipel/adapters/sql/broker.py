@@ -36,7 +36,7 @@ import sqlalchemy as sa
 
 from archipel.adapters.sql.engine import SqlEngine, dumps, loads
 from archipel.adapters.sql.wakeup import BROKER, announce, bell, fallback_seconds
-from archipel.errors import ConfigurationError
+from archipel.errors import ConfigurationError, SchemaMissingError
 from archipel.port.broker import Entry, PublishCallback
 
 __all__ = ["DatabaseBroker"]
@@ -163,6 +163,8 @@ class DatabaseBroker:
                 )
             self.engine = engine
             self._owns_engine = False
+        #: another process reaches these streams, unless they live in an in-memory SQLite database
+        self.shared_between_processes = not self.engine.is_memory
         prefix = str(self.config.get("table_prefix", "archipel_broker"))
         if not _IDENTIFIER.match(prefix):
             raise ConfigurationError(
@@ -245,8 +247,12 @@ class DatabaseBroker:
 
         return engine.run(run, retry=retry)
 
-    def _read_only(self, work: Callable[[Any], T]) -> T:
-        self._setup()
+    def _read_only(self, work: Callable[[Any], T], nothing: T) -> T:
+        """Run a read; before the broker's tables exist it is ``nothing`` (a read creates none).
+
+        Status commands and the observatory read a broker that may never have
+        been used: they must not create its tables.
+        """
 
         def run(conn: Any) -> T:
             cursor = conn.cursor()
@@ -255,7 +261,12 @@ class DatabaseBroker:
             finally:
                 cursor.close()
 
-        return self.engine.run(run)
+        try:
+            return self.engine.run(run)
+        except SchemaMissingError:
+            if self._ready:
+                raise
+            return nothing
 
     # -- publishing -----------------------------------------------------------------
     def on_publish(self, callback: PublishCallback | None) -> None:
@@ -350,7 +361,7 @@ class DatabaseBroker:
             )
         params: dict[str, Any] = {f"s{i}": name for i, name in enumerate(streams)}
         params["grp"] = group
-        return bool(self._read_only(lambda cur: cur.execute(sql, params).fetchone()))
+        return bool(self._read_only(lambda cur: cur.execute(sql, params).fetchone(), None))
 
     def _take(self, group: str, consumer: str, streams: Sequence[str], count: int) -> list[Entry]:
         sql = self._sql
@@ -448,7 +459,7 @@ class DatabaseBroker:
                 out += [Entry(stream, f"{int(seq)}-0", loads(payload)) for seq, payload in rows]
             return out
 
-        return self._read_only(work)
+        return self._read_only(work, [])
 
     # -- inspecting and housekeeping -----------------------------------------------
     def delivery_counts(self, stream: str, group: str, ids: Sequence[str]) -> dict[str, int]:
@@ -456,7 +467,8 @@ class DatabaseBroker:
             return {}
         wanted = {_seq(i): i for i in ids}
         params = {"stream": stream, "grp": group, "low": min(wanted), "high": max(wanted)}
-        rows = self._read_only(lambda cur: cur.execute(self._sql["deliveries"], params).fetchall())
+        nothing: list[Any] = []
+        rows = self._read_only(lambda cur: cur.execute(self._sql["deliveries"], params).fetchall(), nothing)
         return {wanted[int(seq)]: int(n) for seq, n in rows if int(seq) in wanted}
 
     def pending(self, stream: str, group: str) -> int:
@@ -464,7 +476,8 @@ class DatabaseBroker:
             self._read_only(
                 lambda cur: cur.execute(
                     self._sql["pending"], {"stream": stream, "grp": group}
-                ).fetchone()[0]
+                ).fetchone()[0],
+                0,
             )
         )
 
@@ -478,7 +491,7 @@ class DatabaseBroker:
                 ).fetchone()[0]
             )
 
-        return self._read_only(work)
+        return self._read_only(work, 0)
 
     def length(self, stream: str) -> int:
         """Entries currently stored in ``stream``."""
@@ -486,7 +499,8 @@ class DatabaseBroker:
             self._read_only(
                 lambda cur: cur.execute(
                     self._sql["count_after"], {"stream": stream, "after": -1}
-                ).fetchone()[0]
+                ).fetchone()[0],
+                0,
             )
         )
 
@@ -518,7 +532,7 @@ class DatabaseBroker:
         return sorted(
             {
                 r[0]
-                for r in self._read_only(lambda cur: cur.execute(self._sql["streams"]).fetchall())
+                for r in self._read_only(lambda cur: cur.execute(self._sql["streams"]).fetchall(), list[Any]())
             }
         )
 

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from archipel.adapters.sql.combined import OneStatement
 from archipel.adapters.sql.engine import SqlEngine
 from archipel.adapters.sql.event_store import SqlEventStore
+from archipel.adapters.sql.indexes import declare_indexes
 from archipel.adapters.sql.outbox import OUTBOX_TABLE, SqlOutbox
 from archipel.adapters.sql.query import QueryCompiler
 from archipel.adapters.sql.records import RecordTable
@@ -131,6 +132,8 @@ class SqlDatabase:
                 table = self._tables.get(schema.table)
                 if table is None or table.schema is not schema:
                     table = RecordTable(schema, self.engine, sa.MetaData())
+                    if schema.indexes:
+                        declare_indexes(table, self.engine.is_postgres)
                     self._tables[schema.table] = table
         return table
 
@@ -198,6 +201,14 @@ class SqlDatabase:
         else:
             sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
         return [row[0] for row in conn.execute(sql).fetchall()]
+
+    def table_names(self) -> list[str]:
+        """Tables that exist in this database now (connects: raises ``DatabaseUnavailable`` when down).
+
+        Read-only commands use it to tell "nothing yet" from an error without
+        creating anything; the server uses it to wait for the database.
+        """
+        return self.engine.run(self._table_names)
 
     def count(self, schema: ModelSchema) -> int:
         """Rows stored for ``schema``."""

@@ -38,6 +38,7 @@ from archipel.adapters.sql.pool import ConnectionPool
 from archipel.errors import (
     ArchipelError,
     ConfigurationError,
+    DatabaseBusy,
     DatabaseError,
     DatabaseUnavailable,
     ExpectedVersionError,
@@ -562,7 +563,7 @@ class SqlEngine:
                     f"({reason})"
                 )
             if isinstance(original, psycopg.errors.QueryCanceled):
-                return DatabaseError(f"a statement was cancelled in {where}: {reason}")
+                return DatabaseBusy(f"a statement was cancelled in {where} (a lock or statement timeout?): {reason}")
         else:
             text = str(original)
             if "no such table" in text:
@@ -579,7 +580,7 @@ class SqlEngine:
                     f"cannot open {where}: check that its directory exists and is writable ({reason})"
                 )
             if "database is locked" in text:
-                return DatabaseError(
+                return DatabaseBusy(
                     f"{where} stayed locked by another writer longer than busy_timeout: "
                     f"a long transaction holds it ({reason})"
                 )

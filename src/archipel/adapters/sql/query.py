@@ -45,7 +45,7 @@ from archipel.adapters.sql.tables import Kind
 from archipel.core.queryset import Criteria
 from archipel.errors import IncorrectUsageError, NotSupportedError
 from archipel.utils.lookups import TEXT_LOOKUPS, unorderable
-from archipel.utils.query import LOOKUPS, Q, split_lookup
+from archipel.utils.query import F_LOOKUPS, LOOKUPS, F, Q, split_lookup
 
 __all__ = ["CompiledQuery", "QueryCompiler", "like_escape"]
 
@@ -146,6 +146,8 @@ class _Builder:
             self.shape.append((field, lookup, holds))
             return sa.true() if holds else sa.false()
         kind = self.table.kinds.get(field, Kind.INT)
+        if isinstance(value, F):
+            return self._column_compare(field, column, lookup, value.name)
         if lookup == "isnull":
             self.shape.append((field, lookup, bool(value)))
             return column.is_(None) if value else column.is_not(None)
@@ -175,6 +177,22 @@ class _Builder:
             # a comparison with NULL is false in the reference semantics
             return sa.false()
         return sa.and_(column.is_not(None), self._compare(column, kind, lookup, value))
+
+    def _column_compare(self, field: str, column: Any, lookup: str, other_name: str) -> Any:
+        """``field <lookup> other field`` of the same row (``F``), with the reference NULL rules."""
+        other = self.table.column(other_name)
+        if other is None:
+            raise IncorrectUsageError(
+                f"F({other_name!r}): {self.table.schema.name} has no such field; "
+                f"fields: {', '.join(self.table.read_names)}"
+            )
+        if lookup not in F_LOOKUPS:
+            raise NotSupportedError(f"F() works with the lookups {', '.join(F_LOOKUPS)}, not {lookup!r}")
+        self.shape.append((field, lookup, "F", other_name))
+        if lookup == "exact":
+            return column.is_not_distinct_from(other)
+        op = {"gt": column.__gt__, "gte": column.__ge__, "lt": column.__lt__, "lte": column.__le__}[lookup]
+        return sa.and_(column.is_not(None), other.is_not(None), op(other))
 
     def _text(self, column: Any, kind: str) -> Any:
         return column if kind in _TEXT_KINDS else sa.cast(column, sa.Text())

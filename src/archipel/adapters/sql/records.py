@@ -42,7 +42,14 @@ def _float_out(value: Any) -> Any:
 
 
 def _float_in(value: Any) -> Any:
+    # Float(allow_non_finite=True) has "NaN"/"Infinity"/"-Infinity" as primitive text
+    if isinstance(value, str):
+        value = float(value)
     return "NaN" if value != value else value
+
+
+def _float_in_postgres(value: Any) -> Any:
+    return float(value) if isinstance(value, str) else value
 
 
 def _iso(value: Any) -> Any:
@@ -89,10 +96,11 @@ class RecordTable:
         #: stored columns in table order, without ``_version``
         self.names: tuple[str, ...] = tuple(columns)
         self.json_names: tuple[str, ...] = tuple(n for n, k in self.kinds.items() if k == Kind.JSON)
-        #: SQLite float columns, whose NaN is written as text
-        self.float_names: tuple[str, ...] = (
-            () if postgres else tuple(n for n, k in self.kinds.items() if k == Kind.FLOAT)
+        #: float columns: non-finite values arrive as text; SQLite writes NaN as text
+        self.float_names: tuple[str, ...] = tuple(
+            n for n, k in self.kinds.items() if k == Kind.FLOAT
         )
+        self._float_in = _float_in_postgres if postgres else _float_in
         self.unique_columns: dict[str, str] = {
             constraint_name(self.name, f"{name}_key"): name
             for name, (_, field) in columns.items()
@@ -134,10 +142,11 @@ class RecordTable:
             value = params[name]
             if value is not None:
                 params[name] = dumps(value)
+        float_in = self._float_in
         for name in self.float_names:
             value = params[name]
             if value is not None:
-                params[name] = _float_in(value)
+                params[name] = float_in(value)
         params[VERSION] = version
         return params
 
@@ -161,13 +170,14 @@ class RecordTable:
         get = record.get
         json_names = self.json_names
         float_names = self.float_names
+        float_in = self._float_in
         for key, name in zip(keys, self.names, strict=False):
             value = get(name)
             if value is not None:
                 if name in json_names:
                     value = dumps(value)
                 elif name in float_names:
-                    value = _float_in(value)
+                    value = float_in(value)
             params[key] = value
         params[keys[len(self.names)]] = version
 

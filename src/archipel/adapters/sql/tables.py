@@ -196,8 +196,10 @@ def model_table(schema: ModelSchema, metadata: sa.MetaData, postgres: bool) -> s
     columns: list[Any] = []
     constraints: list[Any] = []
     for name, (kind, field) in model_columns(schema).items():
+        # ``referenced_as`` names the column in the database; code keeps using the field's name
+        stored_as = getattr(field, "referenced_as", None) or name
         columns.append(
-            sa.Column(name, _sql_type(kind, field, postgres), nullable=name != schema.id_field)
+            sa.Column(stored_as, _sql_type(kind, field, postgres), key=name, nullable=name != schema.id_field)
         )
         if name != schema.id_field and field is not None and getattr(field, "unique", False):
             constraints.append(

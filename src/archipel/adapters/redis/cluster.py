@@ -1,0 +1,279 @@
+"""Redis Cluster support of the Redis broker: hash-tagged key names and reads that span shards.
+
+**Key names.** On a cluster every key lives in one of 16384 slots, and a
+command with several keys must keep them in one slot. The engine names a
+partition's streams ``<category>#<n>`` (production lane) and
+``<category>:bulk#<n>`` (bulk lane); on a cluster they are stored under
+keys sharing the hash tag ``{<category>#<n>}``::
+
+    identity::customer#2        ->  {identity::customer#2}
+    identity::customer:bulk#2   ->  {identity::customer#2}:bulk
+
+so both lanes of one partition sit in one slot (one ``XREADGROUP`` reads
+them), while the partitions of a category — and the categories — hash to
+different slots and so spread over the shards. Order holds per stream
+(one key, one shard) whatever the topology. Any other stream name is its
+own key, unchanged; names of the tagged form itself (``{x#2}``) are
+refused, since they would collide with the keys above. Standalone Redis
+keeps the plain names (nothing to migrate).
+
+**Reads across shards.** A consumer reads the streams of every partition
+it owns at once. The broker groups them by slot: one ``XREADGROUP`` per
+slot. When all come back empty and the caller asked to block,
+:class:`BlockingFanOut` issues one blocking ``XREADGROUP`` per slot in
+parallel, each on its own connection; the first that returns entries
+wakes the others with ``CLIENT UNBLOCK`` (they return as if timed out:
+nothing is delivered by an unblocked read), so a publish on any shard
+wakes the consumer at once — push, not poll.
+
+**Replicated publishes.** ``WAIT`` counts the writes of its own
+connection, so with ``replica_acks`` the entries are sent per master, each
+batch followed by ``WAIT`` on the same connection (:func:`publish_replicated`).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.crc import key_slot
+from redis.retry import Retry
+
+from archipel.errors import BrokerUnavailable
+
+__all__ = [
+    "BlockingFanOut",
+    "by_slot",
+    "check_replicated",
+    "cluster_key",
+    "publish_replicated",
+    "stream_of",
+]
+
+_PARTITIONED = re.compile(r"^(?P<base>.+?)(?P<bulk>:bulk)?#(?P<n>\d+)$", re.DOTALL)
+_TAGGED = re.compile(r"^\{(?P<base>.+)#(?P<n>\d+)\}(?P<bulk>:bulk)?$", re.DOTALL)
+
+
+def cluster_key(stream: str) -> str:
+    """The cluster key of ``stream``: partition streams get their partition's hash tag.
+
+    Raises:
+        ValueError: ``stream`` has the form of a tagged key itself.
+    """
+    found = _PARTITIONED.match(stream)
+    if found is not None:
+        return f"{{{found['base']}#{found['n']}}}{found['bulk'] or ''}"
+    if _TAGGED.match(stream):
+        raise ValueError(
+            f"stream name {stream!r} has the form the broker gives partition keys on Redis "
+            "Cluster ({<category>#<n>}); rename the stream"
+        )
+    return stream
+
+
+def stream_of(key: str) -> str:
+    """The stream name stored under cluster ``key`` (inverse of :func:`cluster_key`)."""
+    found = _TAGGED.match(key)
+    if found is None:
+        return key
+    return f"{found['base']}{found['bulk'] or ''}#{found['n']}"
+
+
+def by_slot(keys: Sequence[str]) -> list[list[str]]:
+    """``keys`` grouped by cluster slot, in first-seen order (one multi-key command per group)."""
+    groups: dict[int, list[str]] = {}
+    for key in keys:
+        groups.setdefault(key_slot(key.encode()), []).append(key)
+    return list(groups.values())
+
+
+#: replies of a read sent to a node that no longer serves (or cannot yet serve) the slot
+_TOPOLOGY_CHANGED = (
+    redis.exceptions.AskError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.ClusterDownError,
+)
+_TOPOLOGY_REPLIES = ("MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN", "NOGROUP", "UNBLOCKED")
+
+ReadOne = Callable[[redis.Redis, list[str]], Any]
+
+
+class BlockingFanOut:
+    """Blocking reads on several shards at once; the first reply wakes the others.
+
+    Each read runs in a pool thread on a dedicated single-connection client
+    to the node serving its slot (its ``CLIENT ID`` known), so that the
+    caller can end the other reads with ``CLIENT UNBLOCK`` once one has
+    returned. Clients are reused; a client whose read failed is dropped.
+    """
+
+    def __init__(self, max_threads: int = 128) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="archipel-redis-block")
+        self._idle: dict[str, list[tuple[redis.Redis, int]]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _take(self, node: Any) -> tuple[redis.Redis, int]:
+        with self._lock:
+            idle = self._idle.get(node.name)
+            if idle:
+                return idle.pop()
+        source = node.redis_connection.connection_pool
+        kwargs = {**source.connection_kwargs, "retry": Retry(NoBackoff(), 0)}
+        kwargs.pop("redis_connect_func", None)
+        pool = redis.ConnectionPool(connection_class=source.connection_class, **kwargs)
+        client = redis.Redis(connection_pool=pool, single_connection_client=True)
+        try:
+            return client, int(client.client_id())
+        except BaseException:
+            client.close()
+            pool.disconnect()
+            raise
+
+    def _give(self, node: Any, held: tuple[redis.Redis, int]) -> None:
+        with self._lock:
+            if not self._closed:
+                self._idle.setdefault(node.name, []).append(held)
+                return
+        _drop(held[0])
+
+    def read(self, work: Sequence[tuple[Any, list[str]]], read_one: ReadOne) -> list[Any]:
+        """Run ``read_one(client, keys)`` for every ``(node, keys)`` in parallel; return the replies.
+
+        ``read_one`` must block (``XREADGROUP ... BLOCK``). Once a reply
+        comes back non-empty, the reads still blocked are unblocked and their
+        replies (empty, or entries that raced the unblock) are returned too.
+        A failed read's error is raised after every read has ended: the
+        caller cannot know whether that read delivered entries.
+        """
+        started: dict[Future[Any], tuple[Any, list[int]]] = {}
+        for node, keys in work:
+            client_id: list[int] = []
+            started[self._pool.submit(self._run, node, keys, read_one, client_id)] = (node, client_id)
+        pending = set(started)
+        replies: list[Any] = []
+        error: BaseException | None = None
+        woken = False
+        while pending:
+            done, pending = wait(pending, timeout=None if not woken else 0.05, return_when=FIRST_COMPLETED)
+            for future in done:
+                try:
+                    reply = future.result()
+                except BaseException as exc:  # noqa: BLE001 - raised below, once all ended
+                    error = error or exc
+                    reply = None
+                if reply:
+                    replies.append(reply)
+            if (replies or error is not None) and pending:
+                woken = True
+                for future in pending:
+                    node, client_id = started[future]
+                    if client_id:
+                        self._unblock(node, client_id[0])
+        if error is not None:
+            raise error
+        return replies
+
+    def _run(self, node: Any, keys: list[str], read_one: ReadOne, client_id: list[int]) -> Any:
+        held = self._take(node)
+        client_id.append(held[1])
+        try:
+            reply = read_one(held[0], keys)
+        except redis.exceptions.ResponseError as exc:
+            self._give(node, held)
+            if isinstance(exc, _TOPOLOGY_CHANGED) or str(exc).startswith(_TOPOLOGY_REPLIES):
+                return None  # nothing delivered; the next non-blocking read follows the change
+            raise
+        except BaseException:
+            _drop(held[0])
+            raise
+        self._give(node, held)
+        return reply
+
+    def _unblock(self, node: Any, client_id: int) -> None:
+        try:
+            held = self._take(node)
+        except redis.exceptions.RedisError:
+            return  # the node is gone: its blocked read fails on its own
+        try:
+            held[0].client_unblock(client_id)
+        except redis.exceptions.RedisError:
+            _drop(held[0])
+            return
+        self._give(node, held)
+
+    def close(self) -> None:
+        """Stop the threads and close every idle connection."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, {}
+        for held in idle.values():
+            for client, _ in held:
+                _drop(client)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _drop(client: redis.Redis) -> None:
+    try:
+        client.close()
+    finally:
+        client.connection_pool.disconnect()
+
+
+def check_replicated(acked: int, wanted: int, timeout_ms: int) -> None:
+    """Raise unless ``WAIT`` reported at least ``wanted`` replicas.
+
+    Raises:
+        BrokerUnavailable: fewer replicas have the entries; publish them again.
+    """
+    if acked < wanted:
+        raise BrokerUnavailable(
+            f"only {acked} of {wanted} replicas acknowledged the published entries within "
+            f"{timeout_ms} ms (replica_acks); they are published again"
+        )
+
+
+def publish_replicated(
+    client: Any, entries: Sequence[tuple[str, bytes]], field: bytes, replicas: int, timeout_ms: int
+) -> list[Any]:
+    """``XADD`` every ``(key, data)`` on the master of its slot, then ``WAIT`` there; return the ids.
+
+    Entries of one master go in one pipeline, in the given order, ended by
+    ``WAIT replicas timeout_ms`` on the same connection. A master that no
+    longer serves a slot (a failover) makes the client learn the topology
+    again before the error is raised: the caller publishes again.
+    """
+    by_node: dict[str, tuple[Any, list[int]]] = {}
+    for position, (key, _) in enumerate(entries):
+        node = client.get_node_from_key(key)
+        by_node.setdefault(node.name, (node, []))[1].append(position)
+    ids: list[Any] = [None] * len(entries)
+    for node, positions in by_node.values():
+        pipe = node.redis_connection.pipeline(transaction=False)
+        for position in positions:
+            key, data = entries[position]
+            pipe.xadd(key, {field: data})
+        pipe.execute_command("WAIT", replicas, timeout_ms)
+        try:
+            replies = pipe.execute()
+        except (redis.exceptions.ResponseError, redis.exceptions.ConnectionError,
+                redis.exceptions.TimeoutError):
+            _relearn(client)
+            raise
+        check_replicated(int(replies.pop()), replicas, timeout_ms)
+        for position, entry_id in zip(positions, replies, strict=True):
+            ids[position] = entry_id
+    return ids
+
+
+def _relearn(client: Any) -> None:
+    """Have the cluster client read the topology again (best effort: the cluster may be failing over)."""
+    try:
+        client.nodes_manager.initialize()
+    except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException):
+        pass

@@ -1,0 +1,63 @@
+"""Declared indexes (``indexes=[Index(...)]``) as SQLAlchemy ``Index`` objects of a record table.
+
+They are attached to the table, so ``setup`` creates them with the table
+(``CREATE INDEX IF NOT EXISTS``). A partial index's ``where=Q(...)`` is
+compiled by the query compiler with its values inlined; ``include`` columns
+are PostgreSQL's (``INCLUDE``): elsewhere the index is built without them,
+with a warning.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import BindParameter
+
+from archipel.adapters.memory.database import normalizer_for
+from archipel.adapters.sql.query import _Builder
+from archipel.adapters.sql.records import RecordTable
+from archipel.adapters.sql.tables import constraint_name
+
+__all__ = ["declare_indexes"]
+
+
+def _where(table: RecordTable, q: Any, postgres: bool) -> Any:
+    builder = _Builder(table, postgres, normalizer_for(table.schema))
+    expression: sa.ColumnElement[Any] = builder.build(q)
+    values = builder.values
+
+    def inline(element: Any, **_kw: Any) -> Any:
+        if isinstance(element, BindParameter) and element.key.startswith("p") and element.key[1:].isdigit():
+            return sa.literal(values[int(element.key[1:])], type_=element.type)
+        return None
+
+    return visitors.replacement_traverse(expression, {}, inline)
+
+
+def declare_indexes(table: RecordTable, postgres: bool) -> None:
+    """Attach ``table.schema.indexes`` to ``table.table`` (once per record table)."""
+    t = table.table
+    for index in table.schema.indexes:
+        columns = [t.c[f].desc() if f in index.desc else t.c[f] for f in index.fields]
+        name = index.name or constraint_name(table.name, "ix_" + "_".join(index.fields))
+        options: dict[str, Any] = {}
+        if index.where is not None:
+            where = _where(table, index.where, postgres)
+            options["postgresql_where"] = where
+            options["sqlite_where"] = where
+        if index.include:
+            if postgres:
+                options["postgresql_include"] = list(index.include)
+            else:
+                warnings.warn(
+                    f"{table.schema.name}: Index{index.fields} include={index.include} is "
+                    "PostgreSQL-only; the index is built without the covering columns",
+                    stacklevel=2,
+                )
+        sa.Index(name, *columns, unique=index.unique, **options)
+        if index.unique:
+            # a violation is reported like a unique field's: a ValidationError naming it
+            table.unique_columns[name] = index.fields[0]

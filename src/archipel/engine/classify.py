@@ -1,0 +1,123 @@
+"""Is a handler's failure worth retrying? Transient errors are; business errors never are.
+
+A *transient* error says the world was not ready — a connection dropped, a
+call timed out, a lock or a concurrent writer was in the way, a lease moved —
+and the same message may well succeed a moment later: it is retried with
+capped exponential backoff (``max_retries`` times) before the dead-letter
+queue. A *business* error — a :class:`~archipel.errors.ValidationError`, an
+:class:`~archipel.errors.InvalidOperationError`, an invalid state, a
+configuration or usage error — fails the same way every time: retrying only
+delays the operator and floods the log, so the message is dead-lettered at
+once, with its error and traceback, to be replayed after the fix.
+
+Any other exception (``IndexError``, ``ObjectNotFoundError``...) may be a bug,
+or a race of eventual consistency (a command handled before the event that
+creates what it needs): it is retried like a transient error, as Protean does,
+then dead-lettered. A handler that declares ``retry_exceptions`` (a tuple of
+exception classes, e.g. a payment provider's ``RateLimited``) says exactly
+what else is worth retrying: besides the transient errors only those are, and
+everything else is dead-lettered at once (:func:`should_retry`).
+
+Outages of the engine's own database or broker (``DatabaseUnavailable``,
+``BrokerUnavailable``) never count against a message at all: the consumer
+waits for them to pass (:mod:`.consumer`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archipel.errors import (
+    BrokerUnavailable,
+    ConfigurationError,
+    DatabaseBusy,
+    DatabaseUnavailable,
+    ExpectedVersionError,
+    IncorrectUsageError,
+    InvalidDataError,
+    InvalidOperationError,
+    InvalidStateError,
+    LeaseLostError,
+    NotSupportedError,
+    ValidationError,
+)
+
+__all__ = ["TRANSIENT", "BUSINESS", "is_transient", "should_retry", "retryable_types", "describe_failure"]
+
+#: errors a later attempt may not meet: connection, timeout, lock, concurrent writer, lease
+TRANSIENT: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    TimeoutError,
+    DatabaseUnavailable,
+    DatabaseBusy,
+    BrokerUnavailable,
+    ExpectedVersionError,
+    LeaseLostError,
+)
+
+
+def is_transient(exc: BaseException, retry_on: tuple[type[BaseException], ...] = ()) -> bool:
+    """Whether ``exc`` (or the error it was raised from) may not happen again: retry it.
+
+    ``retry_on``: further exception classes the handler declares retryable
+    (its ``retry_exceptions``). The explicit cause chain counts (``raise
+    PaymentFailed(...) from TimeoutError()`` is transient), implicit context
+    does not.
+    """
+    kinds = TRANSIENT + tuple(retry_on)
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kinds):
+            return True
+        seen.add(id(current))
+        current = current.__cause__
+    return False
+
+
+#: errors that fail the same way every time: dead-lettered at once, never retried
+BUSINESS: tuple[type[BaseException], ...] = (
+    ValidationError,
+    InvalidDataError,
+    InvalidOperationError,
+    InvalidStateError,
+    ConfigurationError,
+    IncorrectUsageError,
+    NotSupportedError,
+)
+
+
+def should_retry(exc: BaseException, retry_on: tuple[type[BaseException], ...] | None = None) -> bool:
+    """Whether a handler's failure ``exc`` is retried (else it is dead-lettered at once).
+
+    ``retry_on``: the handler's ``retry_exceptions`` (None when it declares none).
+    Transient errors are always retried; with ``retry_on`` declared, only those
+    besides them; without, everything but business errors (:data:`BUSINESS`).
+    """
+    if is_transient(exc, retry_on or ()):
+        return True
+    if retry_on is not None:
+        return False
+    return not isinstance(exc, BUSINESS)
+
+
+def retryable_types(handler_cls: type) -> tuple[type[BaseException], ...]:
+    """The handler's ``retry_exceptions`` option as a tuple (empty when it declares none)."""
+    meta: Any = getattr(handler_cls, "_meta", None)
+    declared: Any = getattr(meta, "retry_exceptions", None)
+    if declared is None:
+        extra = getattr(meta, "extra", None)
+        declared = extra.get("retry_exceptions") if isinstance(extra, dict) else None
+    if declared is None:
+        declared = getattr(handler_cls, "retry_exceptions", None)
+    if not declared:
+        return ()
+    if isinstance(declared, type):
+        declared = (declared,)
+    return tuple(t for t in declared if isinstance(t, type) and issubclass(t, BaseException))
+
+
+def describe_failure(exc: BaseException) -> str:
+    """``Type: message`` of ``exc``, on one line (for log lines and lists)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
