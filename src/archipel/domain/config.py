@@ -232,6 +232,12 @@ def validate_config(
     if config.get("caches") is not None:
         problems += _check_providers("cache", "caches", config.get("caches"), ("memory",))
 
+    if _get_path(config, "server.transient_retry") is not None:
+        problems.append(
+            "server.transient_retry is not supported: give the handlers that need in-process "
+            "retries retries=N (and retry_exceptions=[...]); the server retries transient "
+            "errors per [server.stream_subscription] max_retries"
+        )
     tick = _get_path(config, "server.messages_per_tick")
     if not _is_int(tick) or tick < 1:
         problems.append(f"Invalid server.messages_per_tick {tick!r}; expected a positive integer")

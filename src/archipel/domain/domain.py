@@ -33,9 +33,11 @@ from archipel.errors import ConfigurationError, IncorrectUsageError
 from archipel.fields.simple import Auto, new_identity
 from archipel.handling import dispatch
 from archipel.handling.repository import BaseRepository, ReadOnlyRepository, Repository
+from archipel.handling.retrying import run_with_retries
 from archipel.handling.unit_of_work import UnitOfWork, unit_of_work
 from archipel.port.schema import ModelSchema
 from archipel.utils import globals as _context
+from archipel.utils import tracing
 from archipel.utils.globals import current_correlation_id, current_message, dispatch_queue, uow_var
 from archipel.utils.naming import pascal_case, snake_case
 from archipel.utils.processing import priority_var
@@ -458,7 +460,14 @@ class Domain(ElementDecorators, Enrichers):
         self._enrich(command, priority)
         if self.command_enrichers:
             self.enrich_command(command)
-        if self._async_commands if asynchronous is None else asynchronous:
+        queued = self._async_commands if asynchronous is None else asynchronous
+        if tracing.tracer is not None:
+            with tracing.produce_span(command._metadata, queued):
+                return self._process_now(command, queued, route)
+        return self._process_now(command, queued, route)
+
+    def _process_now(self, command: Any, queued: bool, route: Any) -> Any:
+        if queued:
             return self._enqueue_command(command)
         handler_cls, method = route
         if dispatch_queue.get() is not None:
@@ -476,6 +485,12 @@ class Domain(ElementDecorators, Enrichers):
         return result
 
     def _handle_command(self, handler_cls: type, method: Callable[..., Any], command: Any) -> Any:
+        options = handler_cls._meta.extra  # type: ignore[attr-defined]
+        if options.get("retries"):  # ``retries=N``: transient failures are run again
+            return run_with_retries(options, lambda: self._handle_command_once(handler_cls, method, command))
+        return self._handle_command_once(handler_cls, method, command)
+
+    def _handle_command_once(self, handler_cls: type, method: Callable[..., Any], command: Any) -> Any:
         # context managers are inlined: this is the hot path
         stack = _context.stack.get()
         ctx_token = _context.stack.set((*stack, self)) if not stack or stack[-1] is not self else None
@@ -515,7 +530,17 @@ class Domain(ElementDecorators, Enrichers):
         return dispatch.drain_after(run)
 
     def run_route(self, route: dispatch.Route, event: Any) -> None:
-        """Deliver one event to one handler route of this domain (own context and unit of work)."""
+        """Deliver one event to one handler route of this domain (own context and unit of work).
+
+        A handler declared with ``retries=N`` is run again after a transient failure
+        (:mod:`archipel.handling.retrying`).
+        """
+        if route.retry_options is not None:
+            run_with_retries(route.retry_options, lambda: self._run_route_once(route, event))
+        else:
+            self._run_route_once(route, event)
+
+    def _run_route_once(self, route: dispatch.Route, event: Any) -> None:
         message = route.convert(event)
         stack = _context.stack.get()
         ctx_token = _context.stack.set((*stack, self)) if not stack or stack[-1] is not self else None

@@ -28,52 +28,17 @@ from __future__ import annotations
 from typing import Any
 
 from archipel.errors import (
-    BrokerUnavailable,
     ConfigurationError,
-    DatabaseBusy,
-    DatabaseUnavailable,
-    ExpectedVersionError,
     IncorrectUsageError,
     InvalidDataError,
     InvalidOperationError,
     InvalidStateError,
-    LeaseLostError,
     NotSupportedError,
     ValidationError,
 )
+from archipel.utils.transient import TRANSIENT, is_transient
 
 __all__ = ["TRANSIENT", "BUSINESS", "is_transient", "should_retry", "retryable_types", "describe_failure"]
-
-#: errors a later attempt may not meet: connection, timeout, lock, concurrent writer, lease
-TRANSIENT: tuple[type[BaseException], ...] = (
-    ConnectionError,
-    TimeoutError,
-    DatabaseUnavailable,
-    DatabaseBusy,
-    BrokerUnavailable,
-    ExpectedVersionError,
-    LeaseLostError,
-)
-
-
-def is_transient(exc: BaseException, retry_on: tuple[type[BaseException], ...] = ()) -> bool:
-    """Whether ``exc`` (or the error it was raised from) may not happen again: retry it.
-
-    ``retry_on``: further exception classes the handler declares retryable
-    (its ``retry_exceptions``). The explicit cause chain counts (``raise
-    PaymentFailed(...) from TimeoutError()`` is transient), implicit context
-    does not.
-    """
-    kinds = TRANSIENT + tuple(retry_on)
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, kinds):
-            return True
-        seen.add(id(current))
-        current = current.__cause__
-    return False
-
 
 #: errors that fail the same way every time: dead-lettered at once, never retried
 BUSINESS: tuple[type[BaseException], ...] = (

@@ -44,7 +44,7 @@ def hub_domains() -> list[DomainLike]:
 class Route:
     """One subscription: deliver events of ``type_string`` to a handler method."""
 
-    __slots__ = ("kind", "domain", "handler_cls", "method", "target_cls", "spec", "name", "category", "idempotent")
+    __slots__ = ("kind", "domain", "handler_cls", "method", "target_cls", "spec", "name", "category", "idempotent", "retry_options")
 
     def __init__(
         self,
@@ -66,7 +66,10 @@ class Route:
         self.category = category
         self.name = f"{handler_cls.__module__}.{handler_cls.__qualname__}"
         #: ``idempotent=True``: a redelivered message (same id) is handled once, in sync mode too
-        self.idempotent = bool(getattr(getattr(handler_cls, "_meta", None), "extra", {}).get("idempotent"))
+        options = getattr(getattr(handler_cls, "_meta", None), "extra", {})
+        self.idempotent = bool(options.get("idempotent"))
+        #: the handler's options when it declares ``retries`` (in-process retries), else None
+        self.retry_options: dict[str, Any] | None = options if options.get("retries") else None
 
     def convert(self, event: Any) -> Any:
         """The event as an instance of this route's class (the consumer's own class)."""

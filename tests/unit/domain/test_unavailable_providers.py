@@ -29,3 +29,9 @@ def test_an_unknown_cache_provider_is_reported_too(make_domain):
     domain = make_domain(caches={"default": {"provider": "memcached"}})
     with pytest.raises(ConfigurationError, match=r"caches\.default\.provider"):
         domain.init(traverse=False)
+
+
+def test_protean_s_domain_wide_transient_retry_switch_is_refused_not_ignored(make_domain):
+    domain = make_domain(server={"transient_retry": {"enabled": True}})
+    with pytest.raises(ConfigurationError, match="server.transient_retry"):
+        domain.init(traverse=False)

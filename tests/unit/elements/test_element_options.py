@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 
-from archipel import BaseAggregate, BaseEvent, apply, current_domain, handle
+from archipel import BaseAggregate, BaseCommand, BaseEvent, apply, current_domain, handle
 from archipel.core.handler_options import RetryPolicy, retry_policy
 from archipel.errors import ConfigurationError
 from archipel.fields import Identifier, Integer, String
@@ -235,3 +235,69 @@ def test_handler_options_are_normalised_into_the_retry_policy(make_domain):
     assert RetryPolicy(backoff="fixed").delay(5, 1.0, 9) == 1.0
     assert RetryPolicy().delay(3, 1.0, 60) == 4.0
     assert Commands._meta.get("timeout") == 120.0
+
+
+def build_flaky(make_domain, failures, error, **options):
+    shop = make_domain()
+    calls = {"command": 0, "event": 0}
+
+    @shop.aggregate
+    class Order(BaseAggregate):
+        name = String()
+
+    @shop.command(part_of=Order)
+    class PlaceOrder(BaseCommand):
+        name = String()
+
+    @shop.event(part_of=Order)
+    class OrderPlaced(BaseEvent):
+        order_id = Identifier()
+
+    @shop.command_handler(part_of=Order, **options)
+    class Commands:
+        @handle(PlaceOrder)
+        def place(self, command):
+            calls["command"] += 1
+            order = Order(name=command.name)
+            order.raise_(OrderPlaced(order_id=order.id))
+            current_domain.repository_for(Order).add(order)
+            if calls["command"] <= failures:
+                raise error("flaky")  # after writing: the attempt must leave nothing behind
+            return order.id
+
+    @shop.event_handler(part_of=Order, **options)
+    class Listener:
+        @handle(OrderPlaced)
+        def on_placed(self, event):
+            calls["event"] += 1
+            if calls["event"] <= failures:
+                raise error("flaky listener")
+
+    start(shop)
+    return shop, Order, PlaceOrder, calls
+
+
+def test_retries_rerun_a_transient_failure_in_process_each_time_in_a_fresh_unit_of_work(make_domain):
+    shop, order_cls, place, calls = build_flaky(make_domain, 2, ConnectionError, retries=2, backoff="fixed")
+    with shop.domain_context():
+        order_id = shop.process(place(name="x"))
+        assert calls == {"command": 3, "event": 3}
+        assert [o.id for o in shop.repository_for(order_cls).query.all()] == [order_id]
+
+
+def test_retries_do_not_rerun_business_errors_nor_more_than_asked(make_domain):
+    shop, _, place, calls = build_flaky(make_domain, 5, ValueError, retries=3, backoff="fixed")
+    with shop.domain_context(), pytest.raises(ValueError):
+        shop.process(place(name="x"))
+    assert calls["command"] == 1
+    shop, _, place, calls = build_flaky(make_domain, 5, TimeoutError, retries=1, backoff="fixed")
+    with shop.domain_context(), pytest.raises(TimeoutError):
+        shop.process(place(name="x"))
+    assert calls["command"] == 2
+
+
+def test_without_retries_a_handler_runs_once(make_domain):
+    shop, _, place, calls = build_flaky(make_domain, 1, ConnectionError)
+    with shop.domain_context(), pytest.raises(ConnectionError):
+        shop.process(place(name="x"))
+    assert calls["command"] == 1

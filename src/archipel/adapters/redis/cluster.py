@@ -112,7 +112,10 @@ class BlockingFanOut:
     returned. Clients are reused; a client whose read failed is dropped.
     """
 
-    def __init__(self, max_threads: int = 128) -> None:
+    def __init__(self, max_threads: int = 1024) -> None:
+        # threads are made on demand and reused: the bound only has to exceed the
+        # slot groups all consumers of a process block on at once (subscriptions
+        # x owned partitions), or some reads would wait for others to time out
         self._pool = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="archipel-redis-block")
         self._idle: dict[str, list[tuple[redis.Redis, int]]] = {}
         self._lock = threading.Lock()
