@@ -29,9 +29,9 @@ from archipel.domain.providers import Providers
 from archipel.domain.registry import Registry
 from archipel.domain.router import Router
 from archipel.domain.wiring import prepare_model
-from archipel.errors import ConfigurationError, IncorrectUsageError
+from archipel.errors import ConfigurationError, ExpectedVersionError, IncorrectUsageError
 from archipel.fields.simple import Auto, new_identity
-from archipel.handling import dispatch
+from archipel.handling import dispatch, idempotency
 from archipel.handling.repository import BaseRepository, ReadOnlyRepository, Repository
 from archipel.handling.retrying import run_with_retries
 from archipel.handling.unit_of_work import UnitOfWork, unit_of_work
@@ -132,6 +132,7 @@ class Domain(ElementDecorators, Enrichers):
         # stored class -> (schema, kind, fact event class or None)
         self._persist_plan: dict[type, tuple[ModelSchema, str, Any]] = {}
         self._init_lock = threading.RLock()
+        self._idempotency_schema = idempotency.idempotency_schema(self.snake_name)
 
     def __repr__(self) -> str:
         return f"<Domain {self.name!r}{' (initialized)' if self._initialized else ''}>"
@@ -370,9 +371,12 @@ class Domain(ElementDecorators, Enrichers):
     def _each_database_schemas(self) -> Iterator[tuple[Any, list[ModelSchema]]]:
         self._ensure_initialized()
         for name, database in self.providers.databases.items():
-            yield database, [
+            schemas = [
                 s for s in self._schemas.values() if s.database == name and s.kind != "event_sourced"
             ]
+            if name == "default":
+                schemas.append(self._idempotency_schema)
+            yield database, schemas
 
     def setup_database(self) -> None:
         """Create the tables of every database (idempotent)."""
@@ -433,6 +437,8 @@ class Domain(ElementDecorators, Enrichers):
         self,
         command: Any,
         asynchronous: bool | None = None,
+        idempotency_key: str | None = None,
+        raise_on_duplicate: bool = False,
         priority: int | None = None,
         correlation_id: str | None = None,
     ) -> Any:
@@ -441,6 +447,14 @@ class Domain(ElementDecorators, Enrichers):
         ``priority``: see :mod:`archipel.utils.processing`. ``correlation_id``:
         join an outside request's correlation (default: the message being
         handled's, else the command's own id).
+
+        ``idempotency_key``: a caller's token for this request. The first
+        ``process`` with a key records it with the result (in the ``default``
+        database, in the handler's transaction); a repeat returns that result
+        without handling the command again, or raises
+        :class:`~archipel.errors.DuplicateCommandError` (``original_result``)
+        with ``raise_on_duplicate=True``. A failed handling records nothing.
+        See :mod:`archipel.handling.idempotency` for what results can be kept.
 
         The handler runs in a unit of work; its events are stored with the
         state in one transaction, then dispatched (sync) or left to the
@@ -454,21 +468,58 @@ class Domain(ElementDecorators, Enrichers):
                 f"register it with @{self.snake_name}.command(part_of=...) and a "
                 f"@{self.snake_name}.command_handler with @handle({type(command).__name__})"
             )
+        if idempotency_key is not None:
+            key = idempotency.check_key(idempotency_key)
+            found = self._idempotency_lookup(key)
+            if found[0]:
+                return idempotency.stored_result(key, found, raise_on_duplicate)
         if correlation_id is not None:
             command._metadata.__dict__["correlation_id"] = str(correlation_id)
         self._enrich(command, priority)
         if self.command_enrichers:
             self.enrich_command(command)
         if self._async_commands if asynchronous is None else asynchronous:
-            return self._enqueue_command(command)
+            if idempotency_key is None:
+                return self._enqueue_command(command)
+            return self._keyed(
+                idempotency_key, raise_on_duplicate, lambda: self._enqueue_command(command, idempotency_key)
+            )
         handler_cls, method = route
+        if idempotency_key is not None:
+            return self._keyed(
+                idempotency_key,
+                raise_on_duplicate,
+                lambda: self._drained(handler_cls, method, command, idempotency_key),
+            )
+        return self._drained(handler_cls, method, command, None)
+
+    def _idempotency_lookup(self, key: str) -> tuple[bool, Any]:
+        tx = self.providers.database("default").begin()
+        try:
+            return idempotency.lookup(tx, self._idempotency_schema, key)
+        finally:
+            tx.rollback()
+
+    def _keyed(self, key: str, raise_on_duplicate: bool, run: Callable[[], Any]) -> Any:
+        """Run ``run``; when a racing twin stored ``key`` first, answer with its result."""
+        try:
+            return run()
+        except ExpectedVersionError:
+            found = self._idempotency_lookup(key)
+            if not found[0]:
+                raise
+            return idempotency.stored_result(key, found, raise_on_duplicate)
+
+    def _drained(
+        self, handler_cls: type, method: Callable[..., Any], command: Any, key: str | None
+    ) -> Any:
         if dispatch_queue.get() is not None:
-            return self._handle_command(handler_cls, method, command)
+            return self._handle_command(handler_cls, method, command, key)
         # outermost call: own the breadth-first queue and drain it
         queue: deque[Any] = deque()
         token = dispatch_queue.set(queue)
         try:
-            result = self._handle_command(handler_cls, method, command)
+            result = self._handle_command(handler_cls, method, command, key)
             deliver = dispatch.deliver
             while queue:
                 deliver(queue.popleft())
@@ -476,13 +527,19 @@ class Domain(ElementDecorators, Enrichers):
             dispatch_queue.reset(token)
         return result
 
-    def _handle_command(self, handler_cls: type, method: Callable[..., Any], command: Any) -> Any:
+    def _handle_command(
+        self, handler_cls: type, method: Callable[..., Any], command: Any, key: str | None = None
+    ) -> Any:
         options = handler_cls._meta.extra  # type: ignore[attr-defined]
         if options.get("retries"):  # ``retries=N``: transient failures are run again
-            return run_with_retries(options, lambda: self._handle_command_once(handler_cls, method, command))
-        return self._handle_command_once(handler_cls, method, command)
+            return run_with_retries(
+                options, lambda: self._handle_command_once(handler_cls, method, command, key)
+            )
+        return self._handle_command_once(handler_cls, method, command, key)
 
-    def _handle_command_once(self, handler_cls: type, method: Callable[..., Any], command: Any) -> Any:
+    def _handle_command_once(
+        self, handler_cls: type, method: Callable[..., Any], command: Any, key: str | None = None
+    ) -> Any:
         # context managers are inlined: this is the hot path
         stack = _context.stack.get()
         ctx_token = _context.stack.set((*stack, self)) if not stack or stack[-1] is not self else None
@@ -491,6 +548,8 @@ class Domain(ElementDecorators, Enrichers):
         msg_token = current_message.set(command)
         try:
             result = method(handler_cls(), command)
+            if key is not None:  # the key commits with the handler's state, or not at all
+                idempotency.record(uow.transaction("default"), self._idempotency_schema, key, result)
             events = uow.commit()
         except BaseException:
             uow.rollback()
@@ -504,10 +563,10 @@ class Domain(ElementDecorators, Enrichers):
             dispatch.publish(events)
         return result
 
-    def _enqueue_command(self, command: Any) -> str:
+    def _enqueue_command(self, command: Any, idempotency_key: str | None = None) -> str:
         from archipel.handling.asynchronous import enqueue_command
 
-        return enqueue_command(self, command)
+        return enqueue_command(self, command, idempotency_key)
 
     def run_in_unit_of_work(self, action: Callable[[UnitOfWork], Any], message: Any = None) -> Any:
         """Run ``action(uow)`` in a new unit of work, commit, dispatch its events."""
