@@ -71,7 +71,8 @@ DOCUMENTED = {
     "archipel.core.domain_service": ["BaseDomainService"],
     "archipel.core.unit_of_work": ["UnitOfWork"],
     "archipel.core.upcaster": ["BaseUpcaster"],
-    "archipel.core.queryset": ["QuerySet", "ResultSet"],
+    "archipel.core.queryset": ["QuerySet", "ReadOnlyQuerySet", "ResultSet"],
+    "archipel.core.view": ["ReadView"],
     "archipel.core.index": ["Index"],
 }
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from archipel.adapters import registry as provider_registry
 from archipel.core.message import new_message_id, utcnow
+from archipel.core.view import ReadView
 from archipel.domain.config import Config, load_config, validate_config
 from archipel.domain.decorators import ElementDecorators, kind_of
 from archipel.domain.discovery import import_domain_modules
@@ -31,10 +32,11 @@ from archipel.domain.router import Router
 from archipel.domain.wiring import prepare_model
 from archipel.errors import ConfigurationError, ExpectedVersionError, IncorrectUsageError
 from archipel.fields.simple import Auto, new_identity
-from archipel.handling import dispatch, idempotency
+from archipel.handling import causation, dispatch, idempotency
 from archipel.handling.repository import BaseRepository, ReadOnlyRepository, Repository
 from archipel.handling.retrying import run_with_retries
 from archipel.handling.unit_of_work import UnitOfWork, unit_of_work
+from archipel.port.event_store import CausationNode
 from archipel.port.schema import ModelSchema
 from archipel.utils import globals as _context
 from archipel.utils.globals import current_correlation_id, current_message, dispatch_queue, uow_var
@@ -367,6 +369,28 @@ class Domain(ElementDecorators, Enrichers):
                 f"query_for takes a projection, got {getattr(projection_cls, '__name__', projection_cls)}"
             )
         return ReadOnlyRepository(self.repository_for(projection_cls))
+
+    def view_for(self, projection_cls: type) -> ReadView[Any]:
+        """A read-only :class:`~archipel.core.view.ReadView` of a projection:
+        ``get``, ``find_by``, ``count``, ``exists`` and ``query`` (a
+        :class:`~archipel.core.queryset.ReadOnlyQuerySet`); nothing that writes."""
+        kind = getattr(getattr(projection_cls, "_meta", None), "kind", None)
+        if kind != "projection":
+            raise IncorrectUsageError(
+                f"view_for takes a projection, got {getattr(projection_cls, '__name__', projection_cls)}"
+                + (f" ({kind})" if kind else "")
+            )
+        return ReadView(projection_cls, self.repository_for(projection_cls))
+
+    def correlation_trace(self, correlation_id: str) -> list[CausationNode]:
+        """The messages of a correlation chain, each before its effects (depth-first).
+
+        Each :class:`~archipel.port.event_store.CausationNode` also holds its
+        ``children``; an unknown correlation id gives ``[]``.
+        """
+        self._ensure_initialized()
+        stored = self.providers.event_store.read_correlated(str(correlation_id))
+        return causation.flatten(causation.causation_roots(stored))
 
     def _each_database_schemas(self) -> Iterator[tuple[Any, list[ModelSchema]]]:
         self._ensure_initialized()
