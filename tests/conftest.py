@@ -246,3 +246,17 @@ def redis_cluster_url(redis_cluster: RedisClusterServers) -> str:
     redis_cluster.wait_ok()
     redis_cluster.flushall()
     return redis_cluster.url()
+
+
+@pytest.fixture(autouse=True)
+def _root_logger_restored() -> Iterator[None]:
+    """Commands run in-process (``archipel server --log-format ...``) configure the root
+    logger; put it back after each test so that one test's logging never leaks into another."""
+    import logging
+
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+    root.setLevel(level)

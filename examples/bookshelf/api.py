@@ -12,16 +12,25 @@ the failing fields, an unknown id 404, a stale write 409, an operation the
 current state forbids 422 (``register_exception_handlers``; every route lists
 its statuses with ``error_responses``); no response ever contains a
 traceback. Money travels as decimal strings ("18.99").
+
+With asynchronous command processing (``ARCHIPEL_ENV=async`` and ``archipel
+server``) a command is only *accepted* when the request ends: every command
+endpoint then answers ``202 Accepted`` with ``{"status": "accepted",
+"command_id", "location", ...ids}`` and a ``Location`` header naming the read
+model to poll; it answers 404 until the server has projected the change. Ids
+of new books and orders are chosen here, so the location is known at once.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from archipel.integrations.fastapi import (
@@ -60,6 +69,23 @@ app.add_middleware(
     },
 )
 register_exception_handlers(app)
+
+
+def queued() -> bool:
+    """Whether commands are handled later, by ``archipel server`` (async processing)."""
+    return domain.config.get("command_processing") == "async"
+
+
+#: documented for every command endpoint: the answer with asynchronous processing
+ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"description": "Accepted (async processing): poll the Location header until it answers 200"}
+}
+
+
+def accepted(command_id: Any, location: str, **ids: Any) -> JSONResponse:
+    """202: the command is stored; poll ``location`` for its outcome."""
+    body = {"status": "accepted", "command_id": str(command_id), "location": location, **ids}
+    return JSONResponse(body, status_code=202, headers={"Location": location})
 
 
 # -- request bodies ------------------------------------------------------------
@@ -155,10 +181,13 @@ def _order(summary: OrderSummary) -> dict[str, Any]:
 
 
 # -- catalogue ---------------------------------------------------------------------
-@app.post("/books", status_code=201, responses=error_responses(400, 422))
-def add_book(body: NewBook) -> dict[str, Any]:
-    book_id = domain.process(AddBook(**body.model_dump(exclude_none=True)))
-    return {"book_id": book_id}
+@app.post("/books", status_code=201, response_model=None, responses={**error_responses(400, 422), **ACCEPTED})
+def add_book(body: NewBook) -> dict[str, Any] | JSONResponse:
+    book_id = str(uuid.uuid4())
+    result = domain.process(AddBook(book_id=book_id, **body.model_dump(exclude_none=True)))
+    if queued():
+        return accepted(result, f"/books/{book_id}", book_id=book_id)
+    return {"book_id": result}
 
 
 @app.get("/books", responses=error_responses(400, 422))
@@ -173,16 +202,20 @@ def get_book(book_id: str) -> dict[str, Any]:
     return _catalog_entry(domain.query_for(BookCatalog).get(book_id))
 
 
-@app.put("/books/{book_id}/price", responses=error_responses())
-def update_price(book_id: str, body: NewPrice) -> dict[str, Any]:
-    domain.process(UpdateBookPrice(book_id=book_id, price=body.price))
+@app.put("/books/{book_id}/price", response_model=None, responses={**error_responses(), **ACCEPTED})
+def update_price(book_id: str, body: NewPrice) -> dict[str, Any] | JSONResponse:
+    result = domain.process(UpdateBookPrice(book_id=book_id, price=body.price))
+    if queued():
+        return accepted(result, f"/books/{book_id}", book_id=book_id)
     return _catalog_entry(domain.query_for(BookCatalog).get(book_id))
 
 
 # -- inventory and storefront ------------------------------------------------------------
-@app.post("/inventory/{book_id}/restock", responses=error_responses())
-def restock(book_id: str, body: Restock) -> dict[str, Any]:
+@app.post("/inventory/{book_id}/restock", response_model=None, responses={**error_responses(), **ACCEPTED})
+def restock(book_id: str, body: Restock) -> dict[str, Any] | JSONResponse:
     on_hand = domain.process(RestockInventory(book_id=book_id, quantity=body.quantity))
+    if queued():
+        return accepted(on_hand, f"/storefront/{book_id}", book_id=book_id)
     return {"book_id": book_id, "in_stock": on_hand}
 
 
@@ -198,22 +231,29 @@ def storefront_entry(book_id: str) -> dict[str, Any]:
 
 
 # -- orders ----------------------------------------------------------------------------
-@app.post("/orders", status_code=201, responses=error_responses())
-def place_order(body: NewOrder) -> dict[str, Any]:
-    order_id = domain.process(PlaceOrder(**body.model_dump(exclude_none=True)))
-    return _order(domain.query_for(OrderSummary).get(order_id))
+@app.post("/orders", status_code=201, response_model=None, responses={**error_responses(), **ACCEPTED})
+def place_order(body: NewOrder) -> dict[str, Any] | JSONResponse:
+    order_id = str(uuid.uuid4())
+    result = domain.process(PlaceOrder(order_id=order_id, **body.model_dump(exclude_none=True)))
+    if queued():
+        return accepted(result, f"/orders/{order_id}", order_id=order_id)
+    return _order(domain.query_for(OrderSummary).get(result))
 
 
-@app.post("/orders/{order_id}/confirm", responses=error_responses())
-def confirm_order(order_id: str) -> dict[str, Any]:
+@app.post("/orders/{order_id}/confirm", response_model=None, responses={**error_responses(), **ACCEPTED})
+def confirm_order(order_id: str) -> dict[str, Any] | JSONResponse:
     """Confirm and (with sync processing) run fulfilment to its end: shipped or cancelled."""
-    domain.process(ConfirmOrder(order_id=order_id))
+    result = domain.process(ConfirmOrder(order_id=order_id))
+    if queued():
+        return accepted(result, f"/orders/{order_id}", order_id=order_id)
     return _order(domain.query_for(OrderSummary).get(order_id))
 
 
-@app.post("/orders/{order_id}/cancel", responses=error_responses())
-def cancel_order(order_id: str, body: Cancellation) -> dict[str, Any]:
-    domain.process(CancelOrder(order_id=order_id, reason=body.reason))
+@app.post("/orders/{order_id}/cancel", response_model=None, responses={**error_responses(), **ACCEPTED})
+def cancel_order(order_id: str, body: Cancellation) -> dict[str, Any] | JSONResponse:
+    result = domain.process(CancelOrder(order_id=order_id, reason=body.reason))
+    if queued():
+        return accepted(result, f"/orders/{order_id}", order_id=order_id)
     return _order(domain.query_for(OrderSummary).get(order_id))
 
 

@@ -178,26 +178,40 @@ ROW_VALUES: dict[str, Any] = {
         ),
         "items": st.lists(ITEMS, max_size=3),
         "amounts": st.lists(AMOUNT_ITEMS, max_size=2),
+        "data": st.dictionaries(
+            st.sampled_from(["a", "b"]), st.integers(-1, 1) | st.sampled_from([1.0, True, None, "x"])
+        ),
 }
 ROW = st.fixed_dictionaries({}, optional=ROW_VALUES)
 TEXT_FIELDS = ("name", "text", "ref")
 ORDERED_FIELDS = ("name", "text", "ref", "count", "big", "ratio", "wild", "amount", "price", "odd", "flag", "day", "at")
 COMPARISONS = ("exact", "gt", "gte", "lt", "lte", "isnull", "in")
+NUMBER_LOOKUPS = (*COMPARISONS, "contains", "icontains", "startswith", "endswith")
 TEXT_LOOKUPS = ("exact", "iexact", "contains", "icontains", "startswith", "endswith", "gt", "lt", "in", "isnull")
 
 
 @st.composite
 def criteria(draw: Any, rows: list[dict[str, Any]]) -> tuple[str, Any]:
     """A ``field__lookup`` and a value: often one of the rows' values, else a fresh one."""
-    field = draw(st.sampled_from([*ORDERED_FIELDS, "items", "amounts"]))
-    if field in ("items", "amounts"):
-        lookup = draw(st.sampled_from(["contains", "isnull"]))
-        item = ITEMS if field == "items" else AMOUNT_ITEMS
-        value = draw(st.booleans()) if lookup == "isnull" else draw(item)
-        return f"{field}__{lookup}", value
-    lookup = draw(st.sampled_from(TEXT_LOOKUPS if field in TEXT_FIELDS else COMPARISONS))
+    field = draw(st.sampled_from([*ORDERED_FIELDS, "items", "amounts", "data"]))
+    if field in ("items", "amounts", "data"):
+        lookup = draw(st.sampled_from(["contains", "isnull", "exact", "in"]))
+        whole = st.sampled_from([row[field] for row in rows if field in row] or [[]])
+        whole = whole | ROW_VALUES[field]
+        if lookup == "isnull":
+            return f"{field}__isnull", draw(st.booleans())
+        if lookup == "in":
+            return f"{field}__in", draw(st.lists(whole | st.none(), max_size=3))
+        if lookup == "exact":
+            return f"{field}__exact", draw(whole)
+        item = {"items": ITEMS, "amounts": AMOUNT_ITEMS, "data": st.just("a")}[field]
+        return f"{field}__contains", draw(item)
+    lookup = draw(st.sampled_from(TEXT_LOOKUPS if field in TEXT_FIELDS else NUMBER_LOOKUPS))
     if lookup == "isnull":
         return f"{field}__isnull", draw(st.booleans())
+    if field not in TEXT_FIELDS and lookup in TEXT_LOOKUPS:
+        # text lookups on numbers and dates: allowed where every store shares the text
+        return f"{field}__{lookup}", draw(st.text("0123456789-.:eE", max_size=3))
     seen = [row[field] for row in rows if field in row]
     fresh = ROW_VALUES[field]
     one = st.sampled_from(seen) | fresh if seen else fresh

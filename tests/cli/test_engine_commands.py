@@ -174,11 +174,19 @@ def test_server_passes_options_and_exit_code(cli, monkeypatch):
         return 3
 
     monkeypatch.setattr(_engine, "run_server", fake_run_server)
-    result = cli("server", "--domain", "sample_shelf", "--workers", "2", "--health-port", "8081", "--test-mode")
+    result = cli(
+        "server", "--domain", "sample_shelf", "--workers", "2", "--health-port", "8081", "--test-mode",
+        "--metrics-port", "9464", "--log-format", "json",
+    )
     assert result.code == 3
-    assert calls == [{"domain": "CliShelf", "workers": 2, "health_port": 8081, "test_mode": True}]
+    assert calls == [
+        {"domain": "CliShelf", "workers": 2, "health_port": 8081, "test_mode": True, "metrics_port": 9464}
+    ]
     cli("server", "--domain", "sample_shelf")
-    assert calls[-1] == {"domain": "CliShelf", "workers": 1, "health_port": None, "test_mode": False}
+    assert calls[-1] == {
+        "domain": "CliShelf", "workers": 1, "health_port": None, "test_mode": False, "metrics_port": None
+    }
+    assert cli("server", "--domain", "sample_shelf", "--log-format", "xml").code == 2
 
 
 def test_missing_engine_is_a_clean_error(cli, monkeypatch):

@@ -28,14 +28,14 @@ MEMORY: dict[str, Any] = {
 
 
 @contextmanager
-def memory_bookshelf() -> Iterator[DomainFixture]:
-    """The Bookshelf domain on memory adapters, initialised, tables created."""
+def memory_bookshelf(**settings: Any) -> Iterator[DomainFixture]:
+    """The Bookshelf domain on memory adapters (plus ``settings``), initialised, tables created."""
     from examples.bookshelf import domain
 
     if domain.initialized:
         domain.shutdown()
     saved = copy.deepcopy(dict(domain.config))
-    domain.config.update(copy.deepcopy(MEMORY))
+    domain.config.update(copy.deepcopy({**MEMORY, **settings}))
     fixture = DomainFixture(domain)
     fixture.setup()
     try:

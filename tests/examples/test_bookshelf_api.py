@@ -167,9 +167,10 @@ def test_a_webhook_payload_no_store_keeps_is_a_400_not_a_500(client: TestClient)
 
 def test_every_route_documents_its_error_statuses(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
-    assert set(paths["/books"]["post"]["responses"]) == {"201", "400", "422"}
+    # 202: the answer with asynchronous processing (a Location to poll)
+    assert set(paths["/books"]["post"]["responses"]) == {"201", "202", "400", "422"}
     assert set(paths["/orders/{order_id}/confirm"]["post"]["responses"]) == {
-        "200", "400", "404", "409", "422"
+        "200", "202", "400", "404", "409", "422"
     }
     book = client.get("/openapi.json").json()["components"]["schemas"]["NewBook"]
     assert set(book["required"]) == {"title", "author", "isbn", "price"}

@@ -28,10 +28,18 @@ class Book(BaseAggregate):
 
     @classmethod
     def add_to_catalog(
-        cls, *, title: str, author: str, isbn: str, price: Money, description: str | None = None
+        cls,
+        *,
+        title: str,
+        author: str,
+        isbn: str,
+        price: Money,
+        description: str | None = None,
+        book_id: str | None = None,
     ) -> Book:
-        """Create a book and record that it was added."""
-        book = cls(title=title, author=author, isbn=isbn, price=price, description=description)
+        """Create a book (with ``book_id`` when the caller chose it) and record that it was added."""
+        chosen = {"id": book_id} if book_id else {}
+        book = cls(title=title, author=author, isbn=isbn, price=price, description=description, **chosen)
         book.raise_(
             BookAdded(
                 book_id=book.id,

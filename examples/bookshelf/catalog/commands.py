@@ -10,8 +10,13 @@ from examples.bookshelf.catalog.book import Book
 
 @domain.command(part_of=Book)
 class AddBook(BaseCommand):
-    """Add a title to the catalogue (its inventory opens empty)."""
+    """Add a title to the catalogue (its inventory opens empty).
 
+    ``book_id`` is optional: a client that cannot wait for the handler's answer
+    (asynchronous processing) chooses the id, then polls ``/books/{book_id}``.
+    """
+
+    book_id = Identifier()
     title = String(max_length=200, required=True)
     author = String(max_length=150, required=True)
     isbn = String(max_length=17, required=True)  # hyphens allowed here, removed by the handler

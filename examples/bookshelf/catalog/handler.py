@@ -27,6 +27,7 @@ class BookCommandHandler(BaseCommandHandler):
             isbn=isbn,
             price=Money(amount=command.price, currency=command.currency),
             description=command.description,
+            book_id=command.book_id,
         )
         books.add(book)
         return str(book.id)

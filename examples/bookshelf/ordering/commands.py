@@ -13,8 +13,11 @@ from examples.bookshelf.ordering.order import Order
 class PlaceOrder(BaseCommand):
     """A customer orders books: ``items`` is ``[{"book_id": ..., "quantity": n}, ...]``.
 
-    Titles and prices come from the catalogue, never from the client.
+    Titles and prices come from the catalogue, never from the client. ``order_id``
+    is optional: an asynchronous client chooses it, then polls ``/orders/{order_id}``.
     """
+
+    order_id = Identifier()
 
     customer_name = String(max_length=150, required=True)
     customer_email = String(max_length=254, required=True)

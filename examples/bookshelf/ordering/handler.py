@@ -24,6 +24,7 @@ class OrderCommandHandler(BaseCommandHandler):
             customer_email=command.customer_email,
             shipping_address=command.shipping_address,
             items=[self._item(position, line) for position, line in enumerate(command.items)],
+            order_id=command.order_id,
         )
         current_domain.repository_for(Order).add(order)
         return str(order.id)

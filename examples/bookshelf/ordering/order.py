@@ -82,9 +82,16 @@ class Order(BaseAggregate):
     # -- behaviour -----------------------------------------------------------
     @classmethod
     def place(
-        cls, *, customer_name: str, customer_email: str, shipping_address: Address, items: list[OrderItem]
+        cls,
+        *,
+        customer_name: str,
+        customer_email: str,
+        shipping_address: Address,
+        items: list[OrderItem],
+        order_id: str | None = None,
     ) -> Order:
         order = cls(
+            **({"id": order_id} if order_id else {}),
             customer_name=customer_name,
             customer_email=customer_email,
             shipping_address=shipping_address,

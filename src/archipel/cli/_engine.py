@@ -34,10 +34,18 @@ def _engine_attr(module_name: str, attr: str) -> Any:
         ) from exc
 
 
-def run_server(domain: Domain, *, workers: int, health_port: int | None, test_mode: bool) -> int:
+def run_server(
+    domain: Domain,
+    *,
+    workers: int,
+    health_port: int | None,
+    test_mode: bool,
+    metrics_port: int | None = None,
+) -> int:
     """Run the async server for ``domain`` until it stops; return its exit status."""
     run = _engine_attr("archipel.engine", "run_server")
-    return int(run(domain, workers=workers, health_port=health_port, test_mode=test_mode))
+    extra = {"metrics_port": metrics_port} if metrics_port is not None else {}
+    return int(run(domain, workers=workers, health_port=health_port, test_mode=test_mode, **extra))
 
 
 def dead_letter_store(domain: Domain) -> Any:

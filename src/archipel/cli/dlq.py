@@ -31,8 +31,11 @@ from rich.text import Text
 from archipel.cli import _engine
 from archipel.cli._console import CliError, UsageError, confirm, out, success
 from archipel.cli._domain import DomainOption, load_domain
+from archipel.cli._json import JsonOption, print_json
 from archipel.domain.domain import Domain
 from archipel.errors import BrokerNotShared
+from archipel.observatory.shapes import dead_letter_json, groups_json
+from archipel.observatory.shapes import error_summary as error_summary
 
 __all__ = ["app", "error_summary", "print_table", "short_name"]
 
@@ -53,17 +56,6 @@ def _when(value: Any) -> str:
         zone = "" if value.utcoffset() in (None, dt.timedelta(0)) else value.strftime(" %z")
         return value.strftime("%Y-%m-%d %H:%M:%S") + zone
     return "" if value is None else str(value)
-
-
-def error_summary(error: Any, width: int = 100) -> str:
-    """The line of an error that says what happened.
-
-    Stored errors are often whole tracebacks, whose last line is the
-    exception (``RuntimeError: ...``): that is what a list should show.
-    """
-    lines = [line.strip() for line in str(error or "").splitlines() if line.strip()]
-    line = lines[-1] if lines else ""
-    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def _store(domain: Domain) -> Any:
@@ -115,6 +107,7 @@ def list_(
     subscription: SubscriptionOption = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 100,
     wide: WideOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """List dead letters, oldest failure first (reads only: creates nothing).
 
@@ -126,6 +119,16 @@ def list_(
     store = _store(loaded)
     with loaded.domain_context():
         letters = list(store.list(subscription=subscription, limit=limit))
+    if as_json:
+        print_json(
+            {
+                "domain": loaded.name,
+                "total": len(letters),
+                "dead_letters": [dead_letter_json(x) for x in letters],
+                "groups": groups_json(letters),
+            }
+        )
+        return
     if not letters:
         scope = f" for subscription {subscription}" if subscription else ""
         out().print(f"No dead letters{escape(scope)} in domain {escape(loaded.name)} (nothing yet)")
@@ -177,6 +180,7 @@ def print_table(table: Table, wide: bool) -> None:
 def inspect(
     letter_id: Annotated[str, typer.Argument(metavar="ID", help="The dead letter id (or a unique prefix).")],
     domain: DomainOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Show one dead letter: where it failed, the error and its traceback, and the payload as JSON."""
     loaded = load_domain(domain)
@@ -185,6 +189,9 @@ def inspect(
         letter = _resolve(store, letter_id)
     if letter is None:
         raise _unknown(letter_id)
+    if as_json:
+        print_json(dead_letter_json(letter, full=True))
+        return
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold")
     facts.add_column(overflow="fold")

@@ -20,6 +20,7 @@ from rich.tree import Tree
 
 from archipel.cli._console import CliError, UsageError, out
 from archipel.cli._domain import DomainOption, load_domain
+from archipel.cli._json import JsonOption, print_json
 from archipel.cli.dlq import print_table
 from archipel.errors import SchemaMissingError
 from archipel.port.event_store import StoredMessage
@@ -105,6 +106,7 @@ def causation_tree(correlation_id: str, messages: Iterable[StoredMessage]) -> Tr
 def trace(
     correlation_id: Annotated[str, typer.Argument(help="The correlation id to follow.")],
     domain: DomainOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Show every message of one correlation id as a causation tree (reads only).
 
@@ -112,6 +114,12 @@ def trace(
     it says there is nothing yet and exits 0.
     """
     loaded = load_domain(domain)
+    if as_json:
+        from archipel.observatory.collect import DomainWatch
+        from archipel.observatory.trace import trace_json
+
+        print_json(trace_json([DomainWatch(loaded)], correlation_id))
+        return
     with loaded.domain_context():
         try:
             messages = loaded.event_store.read_correlated(correlation_id)
@@ -163,6 +171,7 @@ def list_(
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many (the latest).")] = 20,
     wide: Annotated[bool, typer.Option("--wide", help="Full ids and names.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """List the latest stored messages (all, one stream, or one category)."""
     if stream and category:
@@ -177,6 +186,13 @@ def list_(
                 messages = tail(store, limit, category)
         except SchemaMissingError:
             messages = []  # never set up: nothing yet, and nothing created
+    if as_json:
+        from archipel.observatory.collect import event_json
+
+        shaped = [event_json(m) for m in messages]
+        last = shaped[-1]["position"] if shaped else None
+        print_json({"domain": loaded.name, "events": shaped, "last_position": last})
+        return
     where = f"stream {stream}" if stream else f"category {category}" if category else "the event store"
     if not messages:
         out().print(f"No messages in {escape(where)} (nothing yet)")

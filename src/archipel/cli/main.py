@@ -1,9 +1,11 @@
 """The ``archipel`` command: assembles the command groups and owns error handling.
 
-Every failure ends as one red line and a hint on stderr with exit status 1
-(the operation failed) or 2 (wrong usage, domain not loadable); tracebacks
-appear only with ``--debug`` (anywhere on the command line) or
-``ARCHIPEL_DEBUG=1``.
+Exit status: 0 ok; 1 not found or the operation failed; 2 wrong usage (or
+the domain could not be loaded). Every failure ends as one red line and a
+hint on stderr; tracebacks appear only with ``--debug`` (anywhere on the
+command line) or ``ARCHIPEL_DEBUG=1``. Listing and status commands take
+``--json`` (:mod:`archipel.cli._json`). ``archipel --install-completion``
+installs shell completion (bash, zsh, fish, PowerShell).
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import os
 import platform
 import sys
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 import archipel
 from archipel.cli import database, dlq, events, subscriptions
 from archipel.cli._console import CliError, out, print_error
+from archipel.cli._json import JsonOption, print_json
 from archipel.cli.observatory import observatory
 from archipel.cli.server import server
 from archipel.cli.shell import shell
@@ -28,13 +31,23 @@ __all__ = ["app", "main", "run"]
 
 app = typer.Typer(
     name="archipel",
-    help="archipel: bounded contexts with DDD, CQRS and event sourcing.",
+    help=(
+        "archipel: bounded contexts with DDD, CQRS and event sourcing.\n\n"
+        "Exit status: 0 ok, 1 not found or failed, 2 wrong usage. "
+        "Listings take --json for scripts."
+    ),
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out().print(f"archipel {archipel.__version__} (Python {platform.python_version()})")
+        raise typer.Exit(0)
 
 
 @app.callback()
@@ -42,14 +55,26 @@ def _root(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show full tracebacks on errors (also ARCHIPEL_DEBUG=1).")
     ] = False,
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", help="Show the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
 ) -> None:
-    """archipel: bounded contexts with DDD, CQRS and event sourcing."""
+    """archipel: bounded contexts with DDD, CQRS and event sourcing.
+
+    Exit status: 0 ok, 1 not found or failed, 2 wrong usage.
+    """
     # --debug is taken off the command line by run(); declared here for --help
 
 
 @app.command(rich_help_panel="Other")
-def version() -> None:
+def version(as_json: JsonOption = False) -> None:
     """Show the archipel and Python versions."""
+    if as_json:
+        print_json({"archipel": archipel.__version__, "python": platform.python_version()})
+        return
     out().print(f"archipel {archipel.__version__} (Python {platform.python_version()})")
 
 
@@ -82,11 +107,55 @@ def _status(code: object) -> int:
     return 1
 
 
+_PLAIN_TYPES = {
+    "<str>": "TEXT",
+    "<int>": "INTEGER",
+    "<int range>": "INTEGER",
+    "<float>": "NUMBER",
+    "<float range>": "NUMBER",
+    "<Path>": "PATH",
+    "<list[str]>": "TEXT",
+}
+
+
+def _without_type_noise(command: Any) -> Any:
+    """Help shows ``--yes`` rather than ``--yes <bool>``, and TEXT rather than ``<str>``.
+
+    (Typer vendors its own Click: parameters are recognised by their attributes.)
+    """
+    for param in command.params:
+        if getattr(param, "param_type_name", "") != "option":
+            # arguments keep their names (ID, letter_id); the name says enough without a type
+            param.display_type_rich = lambda ctx: None
+            continue
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+        elif param.metavar is None:
+            try:
+                label = param.display_type_rich(None)
+            except Exception:  # a type Typer cannot describe without a context: leave it
+                continue
+            if label in _PLAIN_TYPES:
+                param.metavar = _PLAIN_TYPES[label]
+    make_help = command.get_help_option
+
+    def help_option(ctx: Any) -> Any:
+        option = make_help(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = help_option
+    for sub in getattr(command, "commands", {}).values():
+        _without_type_noise(sub)
+    return command
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI on ``argv`` (default: ``sys.argv[1:]``) and return the exit status."""
     debug, args = _take_debug(list(sys.argv[1:] if argv is None else argv))
     debug = debug or _env_debug()
-    command = typer.main.get_command(app)
+    command = _without_type_noise(typer.main.get_command(app))
     try:
         command.main(args=args, prog_name="archipel", standalone_mode=True)
     except SystemExit as exc:

@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from archipel.cli._console import CliError, err, warn
 from archipel.cli._domain import DomainsOption, load_domains
+from archipel.cli._logs import LogFormat, LogFormatOption, LogLevel, LogLevelOption, setup_logging
 from archipel.domain.domain import Domain
 
 __all__ = ["is_loopback", "observatory"]
@@ -69,8 +70,18 @@ def observatory(
             show_default=False,
         ),
     ] = None,
+    remote_actions: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote-actions",
+            help="Accept replay/purge from other machines too (still CSRF- and Origin-checked).",
+        ),
+    ] = False,
+    log_format: LogFormatOption = LogFormat.text,
+    log_level: LogLevelOption = LogLevel.info,
 ) -> None:
     """Serve the observatory dashboard: handlers, events, outbox and dead letters, live."""
+    setup_logging(log_format, log_level)
     try:
         import uvicorn
 
@@ -90,7 +101,9 @@ def observatory(
     if not _wait_for_storage(domains):
         err().print("[dim]observatory stopped while waiting for the database or the broker[/]")
         return
-    app = create_app(domains, allowed_hosts=[host, *(allow_host or [])])
+    app = create_app(
+        domains, allowed_hosts=[host, *(allow_host or [])], remote_actions=remote_actions
+    )
     url = f"http://{_browsable(host)}:{port}/"
     err().print(
         f"[bold]archipel observatory[/] for {escape(', '.join(d.name for d in domains))} at "
@@ -103,6 +116,7 @@ def observatory(
             host=host.strip("[]"),
             port=port,
             log_level="warning",
+            log_config=None,  # our handler on the root logger formats uvicorn's lines too
             timeout_graceful_shutdown=2,
         )
     err().print("[dim]observatory stopped[/]")

@@ -10,6 +10,7 @@ from rich.markup import escape
 from archipel.cli import _engine
 from archipel.cli._console import err
 from archipel.cli._domain import DomainOption, load_domain
+from archipel.cli._logs import LogFormat, LogFormatOption, LogLevel, LogLevelOption, setup_logging
 
 __all__ = ["server"]
 
@@ -28,13 +29,42 @@ def server(
     test_mode: Annotated[
         bool, typer.Option("--test-mode", help="Process what is pending, then exit.")
     ] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=1,
+            max=65535,
+            help="Serve Prometheus /metrics on this port (needs the metrics extra).",
+            show_default=False,
+        ),
+    ] = None,
+    trace: Annotated[
+        bool,
+        typer.Option(
+            "--trace",
+            help="Trace message handling with OpenTelemetry's global tracer provider "
+            "(run under opentelemetry-instrument, or configure it in code; extra otel).",
+        ),
+    ] = False,
+    log_format: LogFormatOption = LogFormat.text,
+    log_level: LogLevelOption = LogLevel.info,
 ) -> None:
     """Run the async processing server for one domain until SIGTERM/Ctrl-C."""
+    setup_logging(log_format, log_level)
+    if trace:
+        from archipel.utils.tracing import enable_tracing
+
+        enable_tracing()
     loaded = load_domain(domain)
     plural = "s" if workers != 1 else ""
     err().print(f"[dim]archipel server: domain {escape(loaded.name)}, {workers} worker{plural}[/]")
     with loaded.domain_context():
         code = _engine.run_server(
-            loaded, workers=workers, health_port=health_port, test_mode=test_mode
+            loaded,
+            workers=workers,
+            health_port=health_port,
+            test_mode=test_mode,
+            metrics_port=metrics_port,
         )
     raise typer.Exit(code)

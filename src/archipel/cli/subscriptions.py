@@ -13,6 +13,8 @@ from rich.table import Table
 from archipel.cli import _engine
 from archipel.cli._console import out
 from archipel.cli._domain import DomainOption, load_domain
+from archipel.cli._json import JsonOption, print_json
+from archipel.observatory.shapes import subscription_json
 
 __all__ = ["app", "health_of"]
 
@@ -102,11 +104,15 @@ def _stacked(title: str, rows: list[Any]) -> Group:
 
 
 @app.command()
-def status(domain: DomainOption = None) -> None:
+def status(domain: DomainOption = None, as_json: JsonOption = False) -> None:
     """Show each subscription: kind, streams, lag, pending messages, dead letters."""
     loaded = load_domain(domain)
     with loaded.domain_context():
         rows = _engine.subscription_status(loaded)
+    if as_json:
+        shaped = [subscription_json(row, health_of(row)[0]) for row in rows]
+        print_json({"domain": loaded.name, "subscriptions": shaped, "source": "engine"})
+        return
     console = out()
     if not rows:
         console.print(f"Domain {escape(loaded.name)} has no subscriptions (no handlers registered)")

@@ -39,6 +39,7 @@ from archipel.handling.unit_of_work import UnitOfWork, unit_of_work
 from archipel.port.event_store import CausationNode
 from archipel.port.schema import ModelSchema
 from archipel.utils import globals as _context
+from archipel.utils import tracing
 from archipel.utils.globals import current_correlation_id, current_message, dispatch_queue, uow_var
 from archipel.utils.naming import pascal_case, snake_case
 from archipel.utils.processing import priority_var
@@ -502,18 +503,23 @@ class Domain(ElementDecorators, Enrichers):
         self._enrich(command, priority)
         if self.command_enrichers:
             self.enrich_command(command)
-        if self._async_commands if asynchronous is None else asynchronous:
-            if idempotency_key is None:
+        queued = self._async_commands if asynchronous is None else asynchronous
+        if tracing.tracer is not None:
+            with tracing.produce_span(command._metadata, queued):
+                return self._process_now(command, queued, route, idempotency_key, raise_on_duplicate)
+        return self._process_now(command, queued, route, idempotency_key, raise_on_duplicate)
+
+    def _process_now(
+        self, command: Any, queued: bool, route: Any, key: str | None = None, raise_on_duplicate: bool = False
+    ) -> Any:
+        if queued:
+            if key is None:
                 return self._enqueue_command(command)
-            return self._keyed(
-                idempotency_key, raise_on_duplicate, lambda: self._enqueue_command(command, idempotency_key)
-            )
+            return self._keyed(key, raise_on_duplicate, lambda: self._enqueue_command(command, key))
         handler_cls, method = route
-        if idempotency_key is not None:
+        if key is not None:
             return self._keyed(
-                idempotency_key,
-                raise_on_duplicate,
-                lambda: self._drained(handler_cls, method, command, idempotency_key),
+                key, raise_on_duplicate, lambda: self._drained(handler_cls, method, command, key)
             )
         return self._drained(handler_cls, method, command, None)
 

@@ -31,7 +31,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from archipel.engine.crashes import CrashMarks
 from archipel.engine.dlq import DeadLetterStore
@@ -64,6 +64,7 @@ from archipel.errors import (
     SchemaMissingError,
 )
 from archipel.port.broker import Entry, GroupReader
+from archipel.utils import tracing
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
@@ -133,6 +134,8 @@ class Consumer:
         self._marks = CrashMarks(leases, domain, sub.name, worker_id)
         #: a broker or database call failed: a read may have delivered entries we never got
         self._resync = False
+        #: histogram child observing each committed batch (set by engine.metrics; None: off)
+        self.latency: Any = None
 
     # -- the loop --------------------------------------------------------------
     def run(self) -> None:
@@ -536,6 +539,8 @@ class Consumer:
         lease = self.ownership.owned.get(part.number)
         if lease is None:
             raise LeaseLostError(f"partition {part.number} of {self.sub.name} is not ours")
+        latency = self.latency
+        started = time.perf_counter() if latency is not None else 0.0
         batch = Batch(self.domain)
         try:
             # the fence first: a lost lease fails fast, before any handler runs
@@ -544,7 +549,13 @@ class Consumer:
             for index, item in enumerate(items):
                 assert item.decoded is not None
                 try:
-                    run_message(self.domain, self.sub, item.decoded, batch, marks[index] if marks else None)
+                    if tracing.tracer is None:
+                        run_message(self.domain, self.sub, item.decoded, batch, marks[index] if marks else None)
+                    else:
+                        with tracing.consume_span(item.decoded.payload, self.sub.name):
+                            run_message(
+                                self.domain, self.sub, item.decoded, batch, marks[index] if marks else None
+                            )
                 except _OUTAGES:
                     raise
                 except Exception as exc:
@@ -560,6 +571,8 @@ class Consumer:
             batch.rollback()
             raise
         self.leases.confirm(lease, expires)
+        if latency is not None:
+            latency.observe(time.perf_counter() - started)
         for item in items:
             item.done = True
             if self.failures.dead and item.key in self.failures.dead:

@@ -10,8 +10,9 @@ Every failure logs exactly one line on ``archipel.engine.consumer`` with the
 decision — ``retry n/m in Xs``, ``dead-lettered as <id>``, ``dropped`` — the
 subscription and the message id; the record's ``extra`` fields
 (``archipel_subscription``, ``archipel_message_id``, ``archipel_decision``,
-``archipel_attempt``, ``archipel_max_attempts``, ``archipel_error``) carry
-the same facts for structured logging.
+``archipel_attempt``, ``archipel_max_attempts``, ``archipel_error``,
+``archipel_correlation_id``, ``archipel_message_type``) carry the same facts
+for structured logging (``archipel server --log-format json``).
 With ``park_after_dead_letter``, later entries of the same aggregate are
 *parked* in the dead-letter queue behind it, so that replaying keeps the
 aggregate's order; a replayed entry is never parked.
@@ -35,6 +36,7 @@ from archipel.engine.dlq import DeadLetterStore, dead_letter_id_of
 from archipel.engine.handler_policy import retry_delay
 from archipel.engine.queue import Item
 from archipel.engine.settings import EngineSettings
+from archipel.utils.logs import message_fields
 
 __all__ = ["Failures"]
 
@@ -60,7 +62,10 @@ class Failures:
         self.settings = settings
         #: aggregate key -> id of the dead letter later entries are parked behind
         self.dead: dict[str, str] = {}
+        #: counters read by the metrics collector (plain ints: nothing to pay when it is off)
         self.dead_lettered = 0
+        self.retried = 0
+        self.failed_for_good = 0
         self._lock = threading.Lock()
 
     def refresh(self) -> None:
@@ -92,6 +97,8 @@ class Failures:
         if transient and item.attempts <= settings.max_retries:
             delay = retry_delay(self.policy, item.attempts, settings)
             item.next_at = time.monotonic() + delay
+            with self._lock:
+                self.retried += 1
             self._log(
                 logging.WARNING, item, "retry", summary,
                 f"retry {item.attempts}/{settings.max_retries} in {delay:.2f}s",
@@ -113,6 +120,18 @@ class Failures:
     def _message_id(self, item: Item) -> str:
         return item.decoded.message_id if item.decoded is not None else f"{item.entry.stream}:{item.entry.id}"
 
+    @staticmethod
+    def _ids(item: Item) -> dict[str, object]:
+        """The correlation id and type of the failed message, for structured logs."""
+        decoded = item.decoded
+        if decoded is None:
+            return {}
+        fields = message_fields(decoded.payload, decoded.message_id)
+        return {
+            "archipel_correlation_id": fields.get("correlation_id"),
+            "archipel_message_type": decoded.type,
+        }
+
     def _log(self, level: int, item: Item, decision: str, summary: str, what: str) -> None:
         message_id = self._message_id(item)
         log.log(
@@ -126,11 +145,14 @@ class Failures:
                 "archipel_attempt": item.attempts,
                 "archipel_max_attempts": self.settings.max_retries + 1,
                 "archipel_error": summary,
+                **self._ids(item),
             },
         )
 
     def _give_up(self, item: Item, why: str, summary: str) -> None:
         settings = self.settings
+        with self._lock:
+            self.failed_for_good += 1
         if not settings.enable_dlq:
             item.done = True
             self._log(logging.ERROR, item, "dropped", summary, f"dropped ({why}; enable_dlq is off)")

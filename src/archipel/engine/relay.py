@@ -40,6 +40,7 @@ from archipel.engine.retry import Backoff
 from archipel.engine.settings import EngineSettings
 from archipel.engine.streams import broker_stream, category_of, partition_of
 from archipel.errors import LeaseLostError
+from archipel.utils import tracing
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
@@ -264,7 +265,12 @@ class OutboxRelay:
                 return len(integration)
         ids = [row["id"] for row in rows]
         try:
-            self.broker.publish_many([(route_row(row, self.settings), row["message"]) for row in rows])
+            batch = [(route_row(row, self.settings), row["message"]) for row in rows]
+            if tracing.tracer is None:
+                self.broker.publish_many(batch)
+            else:
+                with tracing.publish_span([row["message"] for row in rows]):
+                    self.broker.publish_many(batch)
         except BaseException as exc:
             self._drop_prefetch(name, outbox)  # the batch claimed ahead must not go first
             self._give_back_rows(name, outbox, ids, error=f"{type(exc).__name__}: {exc}")

@@ -111,18 +111,30 @@ def _all_idle(workers: list[Worker]) -> bool:
 
 
 def _run_in_process(
-    domain: Domain, settings: EngineSettings, workers: int, health_port: int | None, test_mode: bool
+    domain: Domain,
+    settings: EngineSettings,
+    workers: int,
+    health_port: int | None,
+    test_mode: bool,
+    metrics_port: int | None = None,
 ) -> int:
     stop = threading.Event()
     undo = _install_signals(stop.set)
     started: list[Worker] = []
     health: HealthServer | None = None
+    stop_metrics: Callable[[], None] | None = None
     try:
         if not wait_until_reachable(domain, stop):
             log.info("stopped while waiting for the database or the broker")
             return 0
-        for _ in range(workers):
-            started.append(Worker(domain, settings, stop_event=stop).start())
+        created = [Worker(domain, settings, stop_event=stop) for _ in range(workers)]
+        if metrics_port is not None:
+            from archipel.engine.metrics import engine_registry, serve_metrics
+
+            registry = engine_registry(domain, lambda: created)
+            stop_metrics = serve_metrics(registry, metrics_port, settings.metrics_host).stop
+        for worker in created:
+            started.append(worker.start())
         if health_port:
             health = HealthServer(
                 health_port,
@@ -153,10 +165,12 @@ def _run_in_process(
                 worker.stop(timeout=5.0)
         if health is not None:
             health.stop()
+        if stop_metrics is not None:
+            stop_metrics()
         undo()
 
 
-def _fork_worker(domain: Domain, settings: EngineSettings) -> int:
+def _fork_worker(domain: Domain, settings: EngineSettings, metrics_port: int | None) -> int:
     pid = os.fork()
     if pid:
         return pid
@@ -165,14 +179,16 @@ def _fork_worker(domain: Domain, settings: EngineSettings) -> int:
         for sig in _STOP_SIGNALS:
             signal.signal(sig, signal.SIG_DFL)
         domain.init()  # fresh connections: nothing is shared with the parent
-        code = _run_in_process(domain, settings, 1, None, False)
+        code = _run_in_process(domain, settings, 1, None, False, metrics_port)
     except BaseException:
         log.exception("worker %d crashed", os.getpid())
     finally:
         os._exit(code)
 
 
-def _supervise(domain: Domain, settings: EngineSettings, workers: int, health_port: int | None) -> int:
+def _supervise(
+    domain: Domain, settings: EngineSettings, workers: int, health_port: int | None, metrics_port: int | None
+) -> int:
     stopping = threading.Event()
     undo = _install_signals(stopping.set)
     if not wait_until_reachable(domain, stopping):
@@ -185,8 +201,11 @@ def _supervise(domain: Domain, settings: EngineSettings, workers: int, health_po
     restarts = Backoff(base=0.5, cap=10.0)
     health: HealthServer | None = None
     try:
+        def port_of(slot: int) -> int | None:
+            return None if metrics_port is None else metrics_port + slot
+
         for slot in range(workers):
-            children[_fork_worker(domain, settings)] = slot
+            children[_fork_worker(domain, settings, port_of(slot))] = slot
         if health_port:
             health = HealthServer(
                 health_port,
@@ -218,7 +237,7 @@ def _supervise(domain: Domain, settings: EngineSettings, workers: int, health_po
             if stopping.wait(delay):
                 codes[slot] = code
                 continue
-            children[_fork_worker(domain, settings)] = slot
+            children[_fork_worker(domain, settings, port_of(slot))] = slot
         return 0 if all(code == 0 for code in codes.values()) else 1
     finally:
         for pid in children:
@@ -237,7 +256,12 @@ def _signal(pid: int, sig: signal.Signals) -> None:
 
 
 def run_server(
-    domain: Domain, *, workers: int = 1, health_port: int | None = None, test_mode: bool = False
+    domain: Domain,
+    *,
+    workers: int = 1,
+    health_port: int | None = None,
+    test_mode: bool = False,
+    metrics_port: int | None = None,
 ) -> int:
     """Run the async engine for ``domain``; block until SIGTERM/SIGINT; return the exit code.
 
@@ -245,14 +269,18 @@ def run_server(
     or broker is in-process). ``health_port``: serve ``/health`` on
     127.0.0.1 (default: ``[server] health_port``). ``test_mode``: stop as
     soon as everything pending has been relayed and handled.
+    ``metrics_port``: serve Prometheus ``/metrics`` on ``[server] metrics_host``
+    (127.0.0.1) at this port (default: ``[server] metrics_port``; 0 picks a free
+    one); with forked worker processes, worker ``i`` serves on port + ``i``.
     Returns 0 after a clean shutdown.
     """
     if not domain.initialized:
         domain.init()
     settings = EngineSettings.from_config(domain.config)
     port = health_port if health_port is not None else settings.health_port
+    metrics = metrics_port if metrics_port is not None else settings.metrics_port
     _warn_misplaced_keys(domain)
     workers = max(1, int(workers))
     if workers > 1 and not test_mode and _shares_across_processes(domain) and hasattr(os, "fork"):
-        return _supervise(domain, settings, workers, port)
-    return _run_in_process(domain, settings, workers, port, test_mode)
+        return _supervise(domain, settings, workers, port, metrics)
+    return _run_in_process(domain, settings, workers, port, test_mode, metrics)

@@ -10,7 +10,9 @@ database's outbox in parallel, each a share of its aggregates; default
 ``partitions``; change it only with every worker stopped),
 ``relay_batch_size``, ``outbox_retention_seconds``, ``trim_interval_seconds``,
 ``relay_weight`` (the share of a worker's time the outbox relay is assumed to
-take: when only some workers relay, they take that much fewer partitions).
+take: when only some workers relay, they take that much fewer partitions),
+``metrics_port`` and ``metrics_host`` (Prometheus ``/metrics``; off without a
+port; the host defaults to 127.0.0.1: bind another address only on purpose).
 
 ``[server.stream_subscription]``: ``blocking_timeout_ms``, ``max_retries``,
 ``retry_delay_seconds`` (first backoff; doubles each retry, with jitter, up
@@ -59,6 +61,8 @@ class EngineSettings:
     outbox_retention_seconds: float = 300.0
     trim_interval_seconds: float = 30.0
     health_port: int | None = None
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> EngineSettings:
@@ -66,6 +70,12 @@ class EngineSettings:
         server = config.get("server") or {}
         stream = server.get("stream_subscription") or {}
         health = server.get("health_port")
+        metrics = server.get("metrics_port")
+        if metrics is not None and (isinstance(metrics, bool) or not isinstance(metrics, int)):
+            raise ConfigurationError(f"[server] metrics_port = {metrics!r}: expected a port number")
+        host = server.get("metrics_host", "127.0.0.1")
+        if not isinstance(host, str) or not host:
+            raise ConfigurationError(f"[server] metrics_host = {host!r}: expected an address")
         partitions = int(_number(server, "partitions", 4, 1))
         return cls(
             messages_per_tick=int(_number(server, "messages_per_tick", 100, 1)),
@@ -84,6 +94,8 @@ class EngineSettings:
             outbox_retention_seconds=_number(server, "outbox_retention_seconds", 300.0, 0),
             trim_interval_seconds=_number(server, "trim_interval_seconds", 30.0, 0.1),
             health_port=int(health) if health else None,
+            metrics_port=metrics,
+            metrics_host=host,
         )
 
     def with_changes(self, **changes: Any) -> EngineSettings:

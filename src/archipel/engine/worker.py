@@ -81,6 +81,8 @@ class Worker:
         )
         self._threads: list[threading.Thread] = []
         self.started_at = 0.0
+        #: monotonic time since which the relay keeps finding rows to move (None: caught up)
+        self.relay_behind_since: float | None = None
 
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> Worker:
@@ -159,7 +161,10 @@ class Worker:
                         self.stop_event.wait(delay)
                         continue
                     if not moved:
+                        self.relay_behind_since = None
                         self.stop_event.wait(idle)
+                    elif self.relay_behind_since is None:
+                        self.relay_behind_since = time.monotonic()
         finally:
             relay.release()
 

@@ -17,6 +17,7 @@ from archipel.core.message import new_message_id, utcnow
 from archipel.core.model import stamp_dates
 from archipel.errors import IncorrectUsageError
 from archipel.handling.dispatch import publish
+from archipel.utils import tracing
 from archipel.utils.globals import active_domain, current_correlation_id, current_message, uow_var
 
 if TYPE_CHECKING:
@@ -204,6 +205,9 @@ class UnitOfWork:
                     record["_correlation_id"] = values.get("_correlation_id")
                 tx.save(schema, record, values.get("_version", -1))
                 saved.append(obj)
+            if events and tracing.tracer is not None:
+                for event in events:  # the span handling this message caused them
+                    tracing.stamp(event._metadata)
             to_store = events
             if message is not None and message._metadata.kind == "COMMAND":
                 to_store = [message, *events]  # commands are recorded for tracing

@@ -9,6 +9,8 @@
   command and event the request produces (a new one when the client sends
   none), and is echoed on the response as ``X-Correlation-ID`` (with the
   ``traceparent`` given, if any). A malformed header is a 400.
+- :func:`health_router` serves ``/health`` (liveness) and ``/ready``
+  (database, broker, subscription lag) for orchestrators and load balancers.
 - :func:`register_exception_handlers` answers every error with one JSON shape
   (:data:`ERROR_SHAPE`), never with a stack trace:
 
@@ -30,6 +32,7 @@ from archipel.errors import (
     ObjectNotFound,
     ValidationError,
 )
+from archipel.integrations.health import check_domain, health_router
 from archipel.utils.globals import current_correlation_id, domain_context
 
 __all__ = [
@@ -37,9 +40,11 @@ __all__ = [
     "CorrelationMiddleware",
     "DomainContextMiddleware",
     "ERROR_SHAPE",
+    "check_domain",
     "error_body",
     "register_exception_handlers",
     "error_responses",
+    "health_router",
 ]
 
 logger = logging.getLogger("archipel.http")

@@ -1,54 +1,71 @@
-"""The observatory web app: a static dashboard, a JSON API and a live SSE stream.
+"""The observatory web app: pages, a JSON API, live SSE, dead-letter actions, traces.
 
 ``create_app(domains)`` returns a Starlette application:
 
 - ``GET /``: the dashboard (``static/index.html`` + vanilla JS, no build step)
 - ``GET /api/health``: ``{"status": "ok", "domains": [...]}``
+- ``GET /api/session``: ``{"csrf_token", "remote_actions"}`` (see :mod:`.guard`)
 - ``GET /api/domains``: one summary per domain (elements, processing, outbox,
-  dead letters, subscriptions with health)
-- ``GET /api/domains/{name}``: one summary
+  dead letters, subscriptions with health); ``GET /api/domains/{name}``: one
 - ``GET /api/domains/{name}/events?after=N&limit=M``: messages after global
   position ``N`` (without ``after``: the latest ``M``)
 - ``GET /api/domains/{name}/subscriptions``
-- ``GET /stream``: Server-Sent Events: ``hello`` (summaries and recent events),
-  then every second ``events`` (new messages per domain) and ``status``.
+- ``GET /api/domains/{name}/history`` and ``GET /api/history``: the last hour
+  of samples (:mod:`.history`)
+- ``GET /api/domains/{name}/dead-letters?subscription=&type=&error=&group=&limit=``:
+  dead letters and their groups; ``GET .../dead-letters/{id}``: one in full
+- ``POST .../dead-letters/{id}/replay|purge``, ``POST .../dead-letters/replay|purge``
+  (JSON body: the filters of a group, or ``{"all": true}``), guarded by
+  :class:`.guard.ActionGuard`
+- ``GET /api/trace/{correlation_id}``: the causation tree across domains (:mod:`.trace`)
+- ``GET /metrics``: Prometheus gauges of every domain (extra ``metrics``)
+- ``GET /stream``: Server-Sent Events: ``hello`` (summaries and recent
+  events), then every ``interval`` ``events`` (new messages per domain) and ``status``.
 
 Only the dashboard's own host names are answered (DNS rebinding), and
-state-changing requests must not come from another site
+state-changing requests must not come from another site; the dead-letter
+actions also need the session's CSRF token and a loopback client
 (:mod:`archipel.observatory.guard`).
 
-The stream is bounded (``max_stream_seconds``; browsers reconnect on their
-own) and stops when the client goes away. Errors are JSON ``{"error": ...}``
-and never carry a traceback; the details go to the server log.
+JSON is encoded with msgspec; the stream is sse-starlette's. The stream is
+bounded (``max_stream_seconds``; browsers reconnect on their own) and stops
+when the client goes away. Errors are JSON ``{"error": ...}`` and never carry
+a traceback; the details go to the server log.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 import math
+import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
+import msgspec
 
 try:
+    from sse_starlette import EventSourceResponse, ServerSentEvent
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
     from starlette.middleware import Middleware
     from starlette.requests import Request
-    from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+    from starlette.responses import FileResponse, Response
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(
-        f"the observatory needs Starlette ({exc}): pip install 'archipel[web]'"
+        f"the observatory needs Starlette and sse-starlette ({exc}): pip install 'archipel[web]'"
     ) from exc
 
 from archipel.domain.domain import Domain
+from archipel.observatory import dead_letters
 from archipel.observatory.collect import DomainWatch
-from archipel.observatory.guard import HostGuard
+from archipel.observatory.guard import ActionGuard, HostGuard
+from archipel.observatory.history import History
+from archipel.observatory.trace import trace_json
 
 __all__ = ["create_app"]
 
@@ -63,16 +80,19 @@ _SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "connect-src 'self'; frame-ancestors 'none'"
+        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'"
     ),
 }
+_encoder = msgspec.json.Encoder(enc_hook=str)
 
 
-class _JSON(JSONResponse):
-    """JSON that tolerates dates, decimals and UUIDs in event data."""
+class _JSON(Response):
+    """JSON encoded by msgspec; dates, decimals and UUIDs as text."""
+
+    media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, default=str, ensure_ascii=False, separators=(",", ":")).encode()
+        return _encoder.encode(content)
 
 
 def _error(status: int, message: str, **extra: Any) -> _JSON:
@@ -90,18 +110,27 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     return max(low, min(high, value))
 
 
-def _sse(event: str, data: Any) -> str:
-    payload = json.dumps(data, default=str, ensure_ascii=False, separators=(",", ":"))
-    return f"event: {event}\ndata: {payload}\n\n"
+def _sse(event: str, data: Any, retry: int | None = None) -> ServerSentEvent:
+    return ServerSentEvent(data=_encoder.encode(data).decode(), event=event, retry=retry)
 
 
 class _Observatory:
     """The endpoints, over one :class:`DomainWatch` per domain."""
 
-    def __init__(self, domains: Sequence[Domain], interval: float, max_stream_seconds: float) -> None:
+    def __init__(
+        self,
+        domains: Sequence[Domain],
+        interval: float,
+        max_stream_seconds: float,
+        history_interval: float,
+        remote_actions: bool,
+    ) -> None:
         self.watches = [DomainWatch(domain) for domain in domains]
         self.interval = interval
         self.max_ticks = max(1, math.ceil(max_stream_seconds / interval))
+        self.history = History(self.watches, interval=history_interval)
+        self.guard = ActionGuard(remote_actions)
+        self.metrics: Any = None
 
     def watch(self, name: str) -> DomainWatch:
         key = name.lower()
@@ -127,6 +156,13 @@ class _Observatory:
     # -- JSON API ---------------------------------------------------------------
     async def health(self, request: Request) -> Response:
         return _JSON({"status": "ok", "domains": [w.name for w in self.watches]})
+
+    async def session(self, request: Request) -> Response:
+        self.guard.check_reader(request)
+        return _JSON(
+            {"csrf_token": self.guard.token, "remote_actions": self.guard.remote_actions},
+            headers={"Cache-Control": "no-store"},
+        )
 
     async def domains(self, request: Request) -> Response:
         summaries = await self._call("the domains", lambda: [w.summary() for w in self.watches])
@@ -156,6 +192,95 @@ class _Observatory:
         rows, source = await self._call(f"the subscriptions of {watch.name}", watch.subscriptions)
         return _JSON({"domain": watch.name, "subscriptions": rows, "source": source})
 
+    async def domain_history(self, request: Request) -> Response:
+        watch = self.watch(request.path_params["name"])
+        return _JSON(
+            {"domain": watch.name, "interval": self.history.interval, "points": self.history.points(watch.name)}
+        )
+
+    async def all_history(self, request: Request) -> Response:
+        return _JSON(
+            {
+                "interval": self.history.interval,
+                "domains": {w.name: self.history.points(w.name) for w in self.watches},
+            }
+        )
+
+    async def trace(self, request: Request) -> Response:
+        correlation = request.path_params["correlation_id"].strip()
+        if not correlation or len(correlation) > 200:
+            raise HTTPException(400, "a correlation id is 1 to 200 characters")
+        return _JSON(await self._call("the trace", lambda: trace_json(self.watches, correlation)))
+
+    async def metrics_page(self, request: Request) -> Response:
+        try:
+            from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+            from archipel.engine.metrics import domain_registry
+        except ImportError:
+            raise HTTPException(404, "metrics need prometheus-client: pip install 'archipel[metrics]'") from None
+        if self.metrics is None:
+            self.metrics = domain_registry([w.domain for w in self.watches])
+        registry = self.metrics
+        body = await self._call("the metrics", lambda: generate_latest(registry))
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    # -- dead letters --------------------------------------------------------------
+    async def dead_letter_list(self, request: Request) -> Response:
+        watch = self.watch(request.path_params["name"])
+        limit = _int_param(request, "limit", 100, 1, _MAX_LIMIT)
+        filters = {key: request.query_params.get(key) for key in dead_letters.FILTERS}
+        return _JSON(
+            await self._call(
+                f"the dead letters of {watch.name}",
+                lambda: dead_letters.list_json(watch.domain, filters, limit),
+            )
+        )
+
+    async def dead_letter(self, request: Request) -> Response:
+        watch = self.watch(request.path_params["name"])
+        letter_id = request.path_params["letter_id"]
+        found = await self._call(
+            f"a dead letter of {watch.name}", lambda: dead_letters.letter_json(watch.domain, letter_id)
+        )
+        if found is None:
+            raise HTTPException(404, f"no dead letter {letter_id!r} in {watch.name}")
+        return _JSON(found)
+
+    async def act_on_one(self, request: Request) -> Response:
+        self.guard.check(request)
+        watch = self.watch(request.path_params["name"])
+        letter_id, action = request.path_params["letter_id"], _action(request)
+        done = await self._call(
+            f"{action} of a dead letter", lambda: dead_letters.act_on_one(watch.domain, action, letter_id)
+        )
+        if not done:
+            raise HTTPException(404, f"no dead letter {letter_id!r} in {watch.name}")
+        log.info("observatory: %s of dead letter %s in %s", action, letter_id, watch.name)
+        return _JSON({"domain": watch.name, "action": action, "count": 1})
+
+    async def act_on_group(self, request: Request) -> Response:
+        self.guard.check(request)
+        watch = self.watch(request.path_params["name"])
+        action = _action(request)
+        try:
+            body = msgspec.json.decode(await request.body()) if await request.body() else {}
+        except msgspec.DecodeError:
+            raise HTTPException(400, "the body must be JSON") from None
+        if not isinstance(body, dict):
+            raise HTTPException(400, "the body must be a JSON object")
+        unknown = set(body) - {*dead_letters.FILTERS, "all"}
+        if unknown:
+            raise HTTPException(400, f"unknown keys {sorted(unknown)}; allowed: {[*dead_letters.FILTERS, 'all']}")
+        filters = {key: (str(body[key]) if body.get(key) else None) for key in dead_letters.FILTERS}
+        if not any(filters.values()) and body.get("all") is not True:
+            raise HTTPException(400, 'name a group (subscription, type, error, group) or send {"all": true}')
+        count = await self._call(
+            f"{action} of dead letters", lambda: dead_letters.act_on_group(watch.domain, action, filters)
+        )
+        log.info("observatory: %s of %d dead letter(s) in %s (%s)", action, count, watch.name, filters)
+        return _JSON({"domain": watch.name, "action": action, "count": count})
+
     # -- live stream -----------------------------------------------------------------
     def _hello(self, cursors: dict[str, int]) -> dict[str, Any]:
         domains = []
@@ -179,10 +304,10 @@ class _Observatory:
         ticks = _int_param(request, "ticks", self.max_ticks, 0, self.max_ticks)
         cursors: dict[str, int] = {}
 
-        async def generate() -> AsyncIterator[str]:
+        async def generate() -> AsyncIterator[ServerSentEvent]:
             try:
                 hello = await anyio.to_thread.run_sync(self._hello, cursors)
-                yield "retry: 3000\n\n" + _sse("hello", hello)
+                yield _sse("hello", hello, retry=3000)
                 for _ in range(ticks):
                     await anyio.sleep(self.interval)
                     if await request.is_disconnected():
@@ -193,11 +318,19 @@ class _Observatory:
                 log.exception("observatory: live stream failed")
                 yield _sse("failure", {"error": f"the live stream stopped ({type(exc).__name__})"})
 
-        return StreamingResponse(
+        return EventSourceResponse(
             generate(),
-            media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            ping=15,
+            sep="\n",
         )
+
+
+def _action(request: Request) -> str:
+    action = str(request.path_params["action"])
+    if action not in ("replay", "purge"):
+        raise HTTPException(404, f"unknown action {action!r}: replay or purge")
+    return action
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -210,11 +343,36 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return _error(500, "internal error in the observatory (see its log)")
 
 
+def _routes(o: _Observatory) -> list[Any]:
+    letters = "/api/domains/{name}/dead-letters"
+    return [
+        Route("/", o.index),
+        Route("/api/health", o.health),
+        Route("/api/session", o.session),
+        Route("/api/domains", o.domains),
+        Route("/api/domains/{name}", o.domain),
+        Route("/api/domains/{name}/events", o.events),
+        Route("/api/domains/{name}/subscriptions", o.subscriptions),
+        Route("/api/domains/{name}/history", o.domain_history),
+        Route("/api/history", o.all_history),
+        Route(letters, o.dead_letter_list),
+        Route(letters + "/{action:str}", o.act_on_group, methods=["POST"]),
+        Route(letters + "/{letter_id:str}", o.dead_letter),
+        Route(letters + "/{letter_id:str}/{action:str}", o.act_on_one, methods=["POST"]),
+        Route("/api/trace/{correlation_id:str}", o.trace),
+        Route("/metrics", o.metrics_page),
+        Route("/stream", o.stream),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+
+
 def create_app(
     domains: Sequence[Domain],
     *,
     interval: float = 1.0,
     max_stream_seconds: float = 3600.0,
+    history_interval: float = 10.0,
+    remote_actions: bool = False,
     allowed_hosts: Sequence[str] = (),
 ) -> Starlette:
     """The observatory for ``domains`` (initialised; see the module docstring).
@@ -222,27 +380,35 @@ def create_app(
     It answers only to ``127.0.0.1``, ``localhost``, ``::1`` and
     ``allowed_hosts`` (400 otherwise), and refuses cross-site state changes
     (:mod:`archipel.observatory.guard`).
+    ``history_interval``: seconds between history samples (an hour is kept).
+    ``remote_actions``: accept replay/purge from other machines (still with
+    the CSRF token and the Host/Origin checks); off by default.
     """
     if not domains:
         raise ValueError("create_app needs at least one domain")
-    if interval <= 0:
-        raise ValueError("interval must be positive")
+    if interval <= 0 or history_interval <= 0:
+        raise ValueError("interval and history_interval must be positive")
     for domain in domains:
         domain.init()
-    observatory = _Observatory(domains, interval, max_stream_seconds)
-    routes = [
-        Route("/", observatory.index),
-        Route("/api/health", observatory.health),
-        Route("/api/domains", observatory.domains),
-        Route("/api/domains/{name}", observatory.domain),
-        Route("/api/domains/{name}/events", observatory.events),
-        Route("/api/domains/{name}/subscriptions", observatory.subscriptions),
-        Route("/stream", observatory.stream),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
-    ]
+    observatory = _Observatory(domains, interval, max_stream_seconds, history_interval, remote_actions)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        stop = threading.Event()
+        sampler = threading.Thread(
+            target=observatory.history.run, args=(stop,), name="archipel-observatory-history", daemon=True
+        )
+        sampler.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            await anyio.to_thread.run_sync(sampler.join, 5.0)
+
     app = Starlette(
-        routes=routes,
+        routes=_routes(observatory),
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        lifespan=lifespan,
         middleware=[Middleware(HostGuard, allowed_hosts=list(allowed_hosts))],
     )
     app.state.observatory = observatory

@@ -16,18 +16,33 @@ neither (curl, scripts) are not browsers and pass.
 
 Pure ASGI, no dependency besides Starlette's response class; reusable by any
 app: ``HostGuard(app, allowed_hosts=["dash.internal"])``.
+
+The dead-letter actions (replay, purge) are guarded once more by
+:class:`ActionGuard`: they are accepted from this machine only (the client
+address is loopback) unless the app was created with ``remote_actions=True``,
+and must carry the session's CSRF token in ``X-CSRF-Token``. The token is
+random per process and served by ``GET /api/session``, which another site
+cannot read (no CORS; a rebinding page is refused by its Host), and a custom
+header cannot be sent cross-site without a preflight this app never grants.
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
+import secrets
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["HostGuard", "LOOPBACK_NAMES", "host_name", "is_allowed_origin"]
+__all__ = ["ActionGuard", "HostGuard", "LOOPBACK_NAMES", "host_name", "is_allowed_origin"]
+
+TOKEN_HEADER = "x-csrf-token"
 
 #: names a loopback dashboard always answers to
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -93,3 +108,33 @@ class HostGuard:
 
 def _headers(scope: Any) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+def _is_loopback_address(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return address == "localhost"
+
+
+class ActionGuard:
+    """The dead-letter actions' own check (see the module docstring); raises HTTP 403."""
+
+    def __init__(self, remote_actions: bool = False) -> None:
+        self.token = secrets.token_urlsafe(32)
+        self.remote_actions = remote_actions
+
+    def check_reader(self, request: Request) -> None:
+        """The token is handed out only to requests that could also act."""
+        if self.remote_actions:
+            return
+        client = request.client.host if request.client else ""
+        if not _is_loopback_address(client):
+            raise HTTPException(403, "actions are accepted from this machine only")
+
+    def check(self, request: Request) -> None:
+        """Refuse an action from another machine, or without the session's CSRF token."""
+        self.check_reader(request)
+        sent = request.headers.get(TOKEN_HEADER, "")
+        if not sent or not hmac.compare_digest(sent, self.token):
+            raise HTTPException(403, "missing or wrong CSRF token (get it from /api/session)")

@@ -20,7 +20,14 @@ import logging
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["add_context", "clear_context", "configure_logging", "get_logger", "ContextFilter"]
+__all__ = [
+    "add_context",
+    "clear_context",
+    "configure_logging",
+    "current_context",
+    "get_logger",
+    "ContextFilter",
+]
 
 _context: ContextVar[dict[str, Any]] = ContextVar("archipel_log_context", default={})  # noqa: B039 - never mutated
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s%(archipel_context)s"
@@ -29,6 +36,11 @@ _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s%(archipel_context)s"
 def add_context(**values: Any) -> None:
     """Attach ``values`` to every log record of the current task (thread or asyncio task)."""
     _context.set({**_context.get(), **values})
+
+
+def current_context() -> dict[str, Any]:
+    """What :func:`add_context` attached in the current task (a copy)."""
+    return dict(_context.get())
 
 
 def clear_context() -> None:
@@ -56,6 +68,7 @@ def configure_logging(level: str | int = "INFO", format: str = _FORMAT) -> None:
     """Log to stderr at ``level`` with the task's context appended to each line.
 
     Idempotent: calling it again replaces the handler it installed before.
+    For JSON lines (and the servers' format) see :func:`archipel.utils.logs.configure_logging`.
     """
     root = logging.getLogger()
     for handler in list(root.handlers):

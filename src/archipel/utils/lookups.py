@@ -10,10 +10,15 @@ error on one and zero rows on another). The rules:
   (``Integer`` 64-bit, text without NUL, ``DateTime`` to UTC, ...) but not
   checked against its constraints (``max_length``, ``choices``): a longer
   value simply matches nothing;
-- text lookups (``contains``, ``startswith``, ...) take text;
+- text lookups (``contains``, ``startswith``, ...) take text, and apply to
+  fields whose text every store shares (text, identities, integers, dates;
+  see :func:`has_shared_text`);
 - ``contains`` on a ``List`` is membership: the value is converted as an item;
   other text lookups on ``List``/``Dict`` fields, and comparisons of them
   with a value that is no list or dict, are validation errors;
+- ``exact``/``in`` on lists, dicts and embedded elements compare JSON values
+  (:func:`json_canonical`: ``1`` is ``1.0``, ``True`` is not ``1``, key order
+  does not matter); they have no order (``gt``... are validation errors);
 - NaN (fields with ``allow_non_finite=True``) equals NaN and sorts above
   every number, as in PostgreSQL; :class:`Ordered` gives memory that order.
 """
@@ -28,6 +33,8 @@ from archipel.errors import ValidationError
 from archipel.fields.base import Field, FieldError, shown
 from archipel.fields.composite import Association, Dict, List, Reference
 from archipel.fields.limits import check_json, check_text
+from archipel.fields.simple import Boolean as BooleanField
+from archipel.fields.simple import DateTime as DateTimeField
 from archipel.fields.simple import Decimal as DecimalField
 from archipel.fields.simple import Float as FloatField
 from archipel.fields.simple import Integer as IntegerField
@@ -38,6 +45,9 @@ __all__ = [
     "Ordered",
     "is_numeric",
     "is_structured",
+    "has_shared_text",
+    "json_canonical",
+    "JsonEqual",
     "unorderable",
 ]
 
@@ -55,6 +65,18 @@ def is_numeric(field: Field | None) -> bool:
 def is_structured(field: Field | None) -> bool:
     """Fields stored as JSON (lists, dicts, embedded elements): no order is defined on them."""
     return isinstance(field, (List, Dict, Association)) and not isinstance(field, Reference)
+
+
+def has_shared_text(field: Field) -> bool:
+    """Whether every store gives ``field`` the same text (for text lookups on it).
+
+    Text, identities, integers and dates do; floats (``1e+16`` / ``1.0e+16``),
+    decimals (``1E-7`` / ``0.0000001``), booleans (``true`` / ``1``), date-times
+    (``T`` / space) and structured fields do not.
+    """
+    if isinstance(field, (DecimalField, FloatField, BooleanField, DateTimeField)):
+        return False
+    return not is_structured(field)
 
 
 def unorderable(element: str, key: str) -> str:
@@ -83,10 +105,16 @@ def lookup_normalizer(fields: Mapping[str, Field]) -> Callable[[str, Any, str], 
                 if content is None:
                     return check_json(value)
                 return content.as_primitive(content.cast(value))
-            if isinstance(field, (List, Dict)) and lookup in TEXT_LOOKUPS:
+            if lookup in ("gt", "gte", "lt", "lte") and is_structured(field):
                 raise FieldError(
-                    f"the {lookup} lookup does not apply to a {type(field).__name__} field"
-                    + ("; contains tests membership" if isinstance(field, List) else "")
+                    f"the {lookup} lookup needs an order, and a {type(field).__name__} field "
+                    "has none that every store shares"
+                )
+            if lookup in TEXT_LOOKUPS and not has_shared_text(field):
+                raise FieldError(
+                    f"the {lookup} lookup compares text, and a {type(field).__name__} field has "
+                    "no text form every store shares; use exact, in, gt, gte, lt or lte"
+                    + ("; contains on a List tests membership" if isinstance(field, List) else "")
                 )
             if lookup in TEXT_LOOKUPS:
                 if isinstance(value, (dict, list, tuple, set)):
@@ -140,3 +168,45 @@ class Ordered:
 
     def __repr__(self) -> str:
         return f"Ordered({self.value!r})"
+
+
+def json_canonical(value: Any) -> Any:
+    """A form of JSON data equal exactly when the values are equal as JSON (as
+    PostgreSQL's jsonb compares them): numbers by value (``1`` is ``1.0``, ``-0`` is
+    ``0``), booleans apart from numbers, dict keys in any order."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return ["b", value]
+    if isinstance(value, (int, float, decimal.Decimal)):
+        number = decimal.Decimal(repr(value) if isinstance(value, float) else value)
+        return ["n", "0" if number.is_zero() else str(number.normalize(_EXACT))]
+    if isinstance(value, (list, tuple)):
+        return ["l", [json_canonical(item) for item in value]]
+    if isinstance(value, dict):
+        return ["d", sorted([key, json_canonical(item)] for key, item in value.items())]
+    return ["?", str(value)]
+
+
+_EXACT = decimal.Context(prec=decimal.MAX_PREC)
+
+
+class JsonEqual:
+    """A criterion value equal to the JSON values equal to it (see :func:`json_canonical`)."""
+
+    __slots__ = ("value", "key")
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        self.key = json_canonical(value)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, JsonEqual):
+            return bool(self.key == other.key)
+        return other is not None and bool(self.key == json_canonical(other))
+
+    def __hash__(self) -> int:
+        return hash(repr(self.key))
+
+    def __repr__(self) -> str:
+        return f"JsonEqual({self.value!r})"

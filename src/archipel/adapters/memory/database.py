@@ -19,6 +19,7 @@ from archipel.core.queryset import Criteria
 from archipel.errors import ExpectedVersionError, IncorrectUsageError, ValidationError
 from archipel.port.schema import ModelSchema
 from archipel.utils.lookups import (
+    JsonEqual,
     Ordered,
     is_numeric,
     is_structured,
@@ -47,10 +48,18 @@ def _memory_normalizer(schema: ModelSchema) -> Callable[[str, Any, str], Any]:
     base = lookup_normalizer(schema.fields)
     numeric = {name for name, field in schema.fields.items() if is_numeric(field)}
 
+    structured = {name for name, field in schema.fields.items() if is_structured(field)}
+
     def normalize(name: str, value: Any, lookup: str = "exact") -> Any:
         value = base(name, value, lookup)
-        if name in numeric and value is not None and lookup not in _TEXT_LOOKUPS:
+        if value is None:
+            return value
+        if name in numeric and lookup not in _TEXT_LOOKUPS:
             return Ordered(value)
+        if name in structured and (
+            lookup in ("exact", "in") or isinstance(value, (list, dict))
+        ):
+            return JsonEqual(value)  # JSON equality, as jsonb and archipel_json_key
         return value
 
     return normalize

@@ -44,6 +44,7 @@ from archipel.errors import (
     ExpectedVersionError,
     SchemaMissingError,
 )
+from archipel.utils.lookups import json_canonical
 from archipel.utils.redaction import redact
 
 __all__ = ["SqlEngine", "normalize_url", "dumps", "loads"]
@@ -77,12 +78,23 @@ def _lower(text: Any) -> Any:
     return text.lower() if isinstance(text, str) else text
 
 
+def _json_key(text: Any) -> Any:
+    if not isinstance(text, (str, bytes)):
+        return text
+    try:
+        return dumps(json_canonical(loads(text)))
+    except msgspec.DecodeError:
+        return text
+
+
 def register_sqlite_functions(connection: Any) -> None:
     """Register what archipel's SQLite tables and queries use on a sqlite3 connection:
-    the ``archipel_decimal`` collation of decimal columns and ``archipel_lower``
-    (Python's Unicode ``str.lower``, for ``iexact``/``icontains``)."""
+    the ``archipel_decimal`` collation of decimal columns, ``archipel_lower``
+    (Python's Unicode ``str.lower``, for ``iexact``/``icontains``) and
+    ``archipel_json_key`` (JSON text in a form equal when the JSON values are)."""
     connection.create_collation("archipel_decimal", _decimal_order)
     connection.create_function("archipel_lower", 1, _lower, deterministic=True)
+    connection.create_function("archipel_json_key", 1, _json_key, deterministic=True)
 
 
 def dumps(value: Any) -> str:

@@ -198,8 +198,11 @@ class _Builder:
         return column if kind in _TEXT_KINDS else sa.cast(column, sa.Text())
 
     def _json(self, expression: Any) -> Any:
-        # PostgreSQL json has no equality: compare as jsonb; SQLite compares the text
-        return sa.cast(expression, postgresql.JSONB()) if self.postgres else expression
+        # JSON values compare as JSON (1 is 1.0, key order ignored): jsonb on PostgreSQL
+        # (json has no equality), the registered archipel_json_key on SQLite
+        if self.postgres:
+            return sa.cast(expression, postgresql.JSONB())
+        return sa.func.archipel_json_key(expression)
 
     def _lower(self, expression: Any) -> Any:
         if self.postgres:
@@ -248,7 +251,7 @@ class _Builder:
             )
         element = sa.func.json_each(column).table_valued("value", "type").alias("e")
         if isinstance(value, (dict, list)):
-            match = element.c.value == sa.func.json(self.bind(dumps(value)))
+            match = self._json(element.c.value) == self._json(self.bind(dumps(value)))
         elif isinstance(value, bool):
             match = element.c.type == ("true" if value else "false")
         else:
