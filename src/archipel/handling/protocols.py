@@ -32,6 +32,8 @@ class DomainLike(Protocol):
     _outbox_enabled: bool
     _inline_events: bool
     _integration_broker: str | None
+    #: the ``default`` database's table of command idempotency keys
+    _idempotency_schema: ModelSchema
     #: ``fn(aggregate)`` run on each aggregate just before it is saved (audit fields)
     aggregate_enrichers: list[Callable[[Any], Any]]
 
