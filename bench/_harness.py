@@ -1,15 +1,31 @@
-"""Shared helpers: run a workload script in a subprocess, collect its JSON result."""
+"""Shared helpers: run a workload in a subprocess, report ratios with spreads, profile on demand.
+
+Every benchmark prints each figure as a ratio against its anchor measured in
+the same run (contenders alternate within each round), with the spread over
+rounds and the machine's load average at the start and the end: on a shared
+machine only such ratios mean anything.
+
+``--profile DIR`` (every benchmark) sets :data:`PROFILE_ENV`; the workload
+processes then wrap their timed part in pyinstrument (:func:`profiled`) and
+write ``DIR/<label>-<pid>.html`` and ``.txt``.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import statistics
 import subprocess
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+
+#: directory for pyinstrument reports; set by ``--profile``, read by the workload processes
+PROFILE_ENV = "ARCHIPEL_BENCH_PROFILE"
 
 
 def run_workload(script: str, *args: str, timeout: float = 900.0) -> dict[str, float]:
@@ -34,3 +50,67 @@ def ratio(a: float | None, b: float | None) -> str:
     if not a or not b:
         return "-"
     return f"{a / b:.2f}x"
+
+
+def load_average() -> str:
+    """``1-min 5-min 15-min`` load average, and the core count."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:  # pragma: no cover - not on Linux
+        return "load average unknown"
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+def ratios(values: Sequence[float], anchors: Sequence[float]) -> tuple[float, float, float]:
+    """Median, lowest and highest per-round ratio of ``values`` to ``anchors`` (same rounds)."""
+    per_round = [v / a for v, a in zip(values, anchors, strict=False) if a]
+    if not per_round:
+        return 0.0, 0.0, 0.0
+    return statistics.median(per_round), min(per_round), max(per_round)
+
+
+def spread(values: Sequence[float], fmt: str = ".2f") -> str:
+    """``median (min-max)`` of ``values``."""
+    if not values:
+        return "-"
+    med = statistics.median(values)
+    if len(values) == 1:
+        return f"{med:{fmt}}"
+    return f"{med:{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})"
+
+
+def add_profile_flag(parser: object) -> None:
+    """Add ``--profile DIR`` to an ``argparse`` parser."""
+    parser.add_argument(  # type: ignore[attr-defined]
+        "--profile",
+        metavar="DIR",
+        help="write a pyinstrument report of every workload's timed part into DIR",
+    )
+
+
+def enable_profiling(directory: str | None) -> None:
+    """Make the workload processes started from now on profile themselves into ``directory``."""
+    if directory:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        os.environ[PROFILE_ENV] = str(Path(directory).resolve())
+        print(f"profiles go to {os.environ[PROFILE_ENV]}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def profiled(label: str) -> Iterator[None]:
+    """Profile the block with pyinstrument when ``--profile`` asked for it (else nothing)."""
+    directory = os.environ.get(PROFILE_ENV)
+    if not directory:
+        yield
+        return
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.0005)
+    profiler.start()
+    try:
+        yield
+    finally:
+        profiler.stop()
+        base = Path(directory) / f"{label}-{os.getpid()}"
+        base.with_suffix(".html").write_text(profiler.output_html())
+        base.with_suffix(".txt").write_text(profiler.output_text(unicode=False, color=False))

@@ -27,7 +27,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import ratio, run_workload  # noqa: E402
+from _harness import (  # noqa: E402
+    add_profile_flag,
+    enable_profiling,
+    load_average,
+    ratio,
+    ratios,
+    run_workload,
+)
 
 CONTENDERS = (
     ("archipel", "w1_archipel.py"),
@@ -46,7 +53,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--sizes", type=str, default=None, help="comma-separated N values")
     parser.add_argument("--no-protean", action="store_true", help="skip protean (slow: quadratic)")
+    add_profile_flag(parser)
     args = parser.parse_args()
+    enable_profiling(args.profile)
+    load_before = load_average()
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else (
         [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
     )
@@ -65,6 +75,7 @@ def main() -> int:
             protean[n] = run_workload("w1_protean.py", str(n))
 
     print("\nW1 in memory: commands/s (write) and loads/s (read), medians of", rounds, "round(s)")
+    print(f"machine: start {load_before}; end {load_average()}")
     header = (
         f"{'N':>8} | {'archipel':>9} {'es':>9} {'ratio':>7} {'es-save':>9} {'ratio':>7} |"
         f" {'archipel r':>10} {'es r':>9} {'ratio':>7}"
@@ -81,6 +92,11 @@ def main() -> int:
             f"{n:>8} | {aw:>9,.0f} {ew:>9,.0f} {ratio(aw, ew):>7} {fw:>9,.0f} {ratio(aw, fw):>7} |"
             f" {ar:>10,.0f} {er:>9,.0f} {ratio(ar, er):>7}"
         )
+    for n in sizes:
+        a, f = results[("archipel", n)], results[("es-save", n)]
+        med, low, high = ratios([r["write_ops"] for r in a], [r["write_ops"] for r in f])
+        print(f"N={n}: archipel / es-save writes per round {med:.2f}x ({low:.2f}-{high:.2f}) "
+              "(target >= 1.5x in every run)")
     for n, r in protean.items():
         print(f"protean N={n}: write {r['write_ops']:,.1f}/s, read {r['read_ops']:,.1f}/s "
               f"(archipel at N={sizes[0]}: {ratio(writes[sizes[0]], r['write_ops'])} writes)")

@@ -1,26 +1,31 @@
 """End-to-end async engine benchmark: commands in -> events -> outbox -> broker -> projector.
 
-    python bench/engine.py [--events 20000] [--protean-events 300] [--partitions 4]
+    python bench/engine.py                      # every scenario, 3 rounds
+    python bench/engine.py --quick              # 1 round, fewer events
+    python bench/engine.py --only redis-1,redis-2 --events 10000
+    python bench/engine.py --profile prof/      # a pyinstrument report per worker process
 
-Starts a throwaway PostgreSQL and Redis (``tests/_servers.py``) unless
-``--pg``/``--redis`` are given, then runs, each on a fresh database:
+Starts a throwaway PostgreSQL (``track_commit_timestamp = on``) and Redis
+(``tests/_servers.py``) unless ``--redis`` is given. Scenarios, each on a
+fresh database, alternating within each round:
 
-1. archipel, Redis Streams broker, 1 worker process;
-2. archipel, Redis Streams broker, 2 worker processes;
-3. archipel, the embedded database broker (PostgreSQL), 1 worker process;
-4. protean 0.18's server (``Engine``), Redis broker, the same workload.
+- ``redis-1``, ``redis-2``, ``redis-4``: Redis Streams broker, 1/2/4 worker processes;
+- ``db-1``, ``db-2``: the embedded database broker (PostgreSQL), 1/2 workers;
+- ``latency-redis``, ``latency-db``: a steady ``--rate`` commands/s (200) for
+  ``--seconds`` (10) with one worker: latency from ``domain.process()`` to the
+  commit of the projection's row, and the CPU the idle engine uses;
+- ``protean`` (once, not in rounds): protean 0.18's server (``Engine``), Redis.
 
-Workload: N ``OpenAccount`` commands, each handled synchronously (one
-transaction: the ``Account`` row, its ``AccountOpened`` event, the outbox
-row), then the engine relays the outbox to the broker and one projector
-builds ``AccountSummary`` until the read model holds N rows.
-
-Measured: *commands in* (the producer, one command per transaction) and
-*engine events/s* — from the moment the engine may start relaying until the
-read model is complete. For archipel the workers are started first and wait
-(the benchmark holds the relay lease), so the figure is steady-state
-throughput, not process start-up; for protean it is timed from its first
-projected row. Only ratios from one run mean anything on a shared machine.
+Throughput workload: N ``OpenAccount`` commands, each handled synchronously
+(one transaction: the ``Account`` row, its ``AccountOpened`` event, the
+outbox row), then the engine relays the outbox to the broker and one
+projector writes ``AccountSummary`` rows to PostgreSQL until the read model
+holds N rows. *engine events/s* is timed from the moment the engine may
+start relaying (the benchmark holds the relay leases while the workers
+start and balance) until the read model is complete. Scaling is reported
+per round against the 1-worker figure of the same broker and round, and
+the CPU the run used against the machine's cores (CPU-bound when the sum
+approaches them).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -40,6 +46,8 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "src"))
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
 
 DOMAIN = "Bench"
 
@@ -47,7 +55,7 @@ DOMAIN = "Bench"
 # -- the archipel domain --------------------------------------------------------
 def build_domain(database_url: str, broker: dict[str, Any], partitions: int) -> Any:
     from archipel import Domain, current_domain, handle
-    from archipel.fields import Identifier, String
+    from archipel.fields import Float, Identifier, String
 
     config = {
         "databases": {"default": {"provider": "postgresql", "database_uri": database_url}},
@@ -75,35 +83,49 @@ def build_domain(database_url: str, broker: dict[str, Any], partitions: int) -> 
     class AccountOpened:
         account_id = Identifier(required=True)
         owner = String(max_length=50)
+        sent_at = Float()
 
     @bench.command(part_of=Account)
     class OpenAccount:
         account_id = Identifier(required=True)
         owner = String(max_length=50, required=True)
+        sent_at = Float()  # when the producer called process() (latency workload)
 
     @bench.command_handler(part_of=Account)
     class Accounts:
         @handle(OpenAccount)
         def open(self, command: Any) -> None:
             account = Account(account_id=command.account_id, owner=command.owner)
-            account.raise_(AccountOpened(account_id=account.account_id, owner=account.owner))
+            account.raise_(
+                AccountOpened(
+                    account_id=account.account_id, owner=account.owner, sent_at=command.sent_at
+                )
+            )
             current_domain.repository_for(Account).add(account)
 
     @bench.projection
     class AccountSummary:
         account_id = Identifier(identifier=True)
         owner = String(max_length=50)
+        sent_at = Float()
+        handled_at = Float()  # when the projector ran (latency breakdown)
 
     @bench.projector(projector_for=AccountSummary, aggregates=[Account])
     class Summaries:
         @handle(AccountOpened)
         def on_opened(self, event: Any) -> None:
             current_domain.repository_for(AccountSummary).add(
-                AccountSummary(account_id=event.account_id, owner=event.owner)
+                AccountSummary(
+                    account_id=event.account_id,
+                    owner=event.owner,
+                    sent_at=event.sent_at,
+                    handled_at=time.time(),
+                )
             )
 
     bench.init(traverse=False)
     bench.OpenAccount = OpenAccount  # type: ignore[attr-defined]
+    bench.Account = Account  # type: ignore[attr-defined]
     bench.AccountSummary = AccountSummary  # type: ignore[attr-defined]
     return bench
 
@@ -113,10 +135,12 @@ def _worker(args: argparse.Namespace) -> int:
     import logging
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    from _harness import profiled
+
     from archipel.engine import run_server
 
     bench = build_domain(args.db, json.loads(args.broker), args.partitions)
-    with bench.domain_context():
+    with bench.domain_context(), profiled("engine-worker"):
         return run_server(bench)
 
 
@@ -206,15 +230,7 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
             for shard in range(shards)
         ]
         assert all(hold is not None for hold in holds)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
-        procs = [
-            subprocess.Popen(
-                [sys.executable, str(HERE / "engine.py"), "_worker", "--db", database_url,
-                 "--broker", json.dumps(broker), "--partitions", str(partitions)],
-                env=env, cwd=ROOT,
-            )
-            for _ in range(workers)
-        ]
+        procs = _start_workers(database_url, broker, workers, partitions)
         try:
             deadline = time.monotonic() + 60
             while not _balanced(bench, workers, partitions):
@@ -238,18 +254,119 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
             cpu_after = _cpu_seconds()
             cpu = {k: round(cpu_after[k] - cpu_before[k], 2) for k in cpu_before}
         finally:
-            codes = []
-            for proc in procs:
-                proc.send_signal(signal.SIGTERM)
-            for proc in procs:
-                try:
-                    codes.append(proc.wait(60))
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    codes.append(-9)
+            codes = _stop_workers(procs)
         bench.shutdown()
     return {"label": label, "events": events, "commands_per_s": produced,
             "events_per_s": events / elapsed, "seconds": elapsed, "exit_codes": codes, "cpu": cpu}
+
+
+def _start_workers(database_url: str, broker: dict[str, Any], workers: int, partitions: int) -> list[Any]:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT), str(HERE)]))
+    return [
+        subprocess.Popen(
+            [sys.executable, str(HERE / "engine.py"), "_worker", "--db", database_url,
+             "--broker", json.dumps(broker), "--partitions", str(partitions)],
+            env=env, cwd=ROOT,
+        )
+        for _ in range(workers)
+    ]
+
+
+def _stop_workers(procs: list[Any]) -> list[int]:
+    codes = []
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            codes.append(proc.wait(60))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            codes.append(-9)
+    return codes
+
+
+def _busy(seconds: float) -> dict[str, float]:
+    """CPU share (of one core) used by workers, PostgreSQL and Redis over ``seconds`` of nothing."""
+    before = _cpu_seconds()
+    time.sleep(seconds)
+    after = _cpu_seconds()
+    return {k: round((after[k] - before[k]) / seconds, 3) for k in ("workers", "postgres", "redis")}
+
+
+def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: int, rate: float,
+                seconds: float, partitions: int) -> dict[str, Any]:
+    """Steady ``rate`` commands/s for ``seconds``: command-to-projection latency, and idle CPU.
+
+    Latency is from ``domain.process()`` being called (``sent_at``) to the commit
+    of the projection's row (``pg_xact_commit_timestamp``, same machine clock).
+    """
+    import psycopg
+
+    from archipel.engine.records import ensure_tables
+
+    bench = build_domain(database_url, broker, partitions)
+    with bench.domain_context():
+        bench.setup_database()
+        bench.brokers["default"].truncate()
+        ensure_tables(bench)
+        procs = _start_workers(database_url, broker, workers, partitions)
+        table = bench.schema_for(bench.AccountSummary).table
+        try:
+            deadline = time.monotonic() + 60
+            while not _balanced(bench, workers, partitions):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{label}: workers did not share the partitions in 60 s")
+                time.sleep(0.2)
+            for n in range(50):  # warm up every path once
+                bench.process(bench.OpenAccount(account_id=f"warm-{n}", owner="w", sent_at=time.time()))
+            while _count(database_url, table) < 50:
+                time.sleep(0.05)
+            time.sleep(1.0)
+            idle = _busy(3.0)
+            total = int(rate * seconds)
+            started = time.perf_counter()
+            for n in range(total):
+                pause = started + n / rate - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+                bench.process(bench.OpenAccount(account_id=f"lat-{n}", owner=f"o-{n}", sent_at=time.time()))
+            lag = time.perf_counter() - started - total / rate
+            wait_until = time.monotonic() + 120
+            while _count(database_url, table) < total + 50:
+                if time.monotonic() > wait_until:
+                    raise RuntimeError(f"{label}: read model incomplete after 120 s")
+                time.sleep(0.05)
+            url = database_url.replace("postgresql+psycopg://", "postgresql://")
+            with psycopg.connect(url, autocommit=True) as conn:
+                accounts = bench.schema_for(bench.Account).table
+                outbox = bench.providers.database().outbox().table.name
+                relayed = conn.execute(
+                    f"SELECT o.sent_at - extract(epoch FROM pg_xact_commit_timestamp(a.xmin)) "  # noqa: S608
+                    f"FROM {outbox} o JOIN {accounts} a ON o.stream = 'bench::account-' || a.account_id "
+                    "WHERE a.account_id LIKE 'lat-%%' AND o.sent_at IS NOT NULL"
+                ).fetchall()
+                relayed_ms = sorted(float(r[0]) * 1000 for r in relayed) or [0.0]
+                # sent -> command committed -> projector ran -> projection committed
+                rows = conn.execute(
+                    "SELECT extract(epoch FROM pg_xact_commit_timestamp(s.xmin)) - s.sent_at, "  # noqa: S608
+                    "extract(epoch FROM pg_xact_commit_timestamp(a.xmin)) - s.sent_at, "
+                    "s.handled_at - extract(epoch FROM pg_xact_commit_timestamp(a.xmin)), "
+                    "extract(epoch FROM pg_xact_commit_timestamp(s.xmin)) - s.handled_at "
+                    f"FROM {table} s JOIN {accounts} a ON a.account_id = s.account_id "
+                    "WHERE s.account_id LIKE 'lat-%%'"
+                ).fetchall()
+        finally:
+            codes = _stop_workers(procs)
+        bench.shutdown()
+    def pct(column: int, q: float) -> float:
+        values = sorted(float(r[column]) * 1000 for r in rows)
+        return values[min(len(values) - 1, int(q * len(values)))]
+
+    return {"label": label, "p50_ms": pct(0, 0.50), "p90_ms": pct(0, 0.90), "p99_ms": pct(0, 0.99),
+            "max_ms": pct(0, 1.0), "idle_cpu": idle, "producer_lag_s": lag, "exit_codes": codes,
+            "stages_p50_ms": [pct(c, 0.5) for c in (1, 2, 3)],
+            "stages_p99_ms": [pct(c, 0.99) for c in (1, 2, 3)],
+            "relayed_ms": [relayed_ms[len(relayed_ms) // 2], relayed_ms[int(len(relayed_ms) * 0.99)]]}
 
 
 # -- protean ----------------------------------------------------------------------
@@ -343,51 +460,51 @@ def run_protean(database_url: str, redis_url: str, events: int) -> dict[str, Any
 
 
 # -- orchestration ------------------------------------------------------------------
-def _table(results: list[dict[str, Any]]) -> str:
-    lines = [
-        f"{'workload':<46} {'events':>7} {'commands in/s':>14} {'engine events/s':>16} {'seconds':>8}"
-        "   CPU s in the run: workers/postgres/redis/bench"
-    ]
-    for r in results:
-        cpu = r.get("cpu")
-        used = (
-            f"   {cpu['workers']:.1f} / {cpu['postgres']:.1f} / {cpu['redis']:.1f} / {cpu['benchmark']:.1f}"
-            if cpu else ""
-        )
-        lines.append(
-            f"{r['label']:<46} {r['events']:>7} {r['commands_per_s']:>14.0f} "
-            f"{r['events_per_s']:>16.0f} {r['seconds']:>8.2f}{used}"
-        )
-    return "\n".join(lines)
+SCENARIOS = ("redis-1", "redis-2", "redis-4", "db-1", "db-2", "latency-redis", "latency-db")
 
 
 def main(argv: list[str] | None = None) -> int:
+    from _harness import add_profile_flag, enable_profiling, load_average, ratios, spread
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command")
     worker = sub.add_parser("_worker")
     worker.add_argument("--db", required=True)
     worker.add_argument("--broker", required=True)
     worker.add_argument("--partitions", type=int, default=4)
-    parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument("--events", type=int, default=None, help="events per throughput run (10000)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds (3)")
+    parser.add_argument("--quick", action="store_true", help="1 round, 3000 events, 5 s of latency")
+    parser.add_argument("--rate", type=float, default=200.0, help="commands/s of the latency runs")
+    parser.add_argument("--seconds", type=float, default=None, help="length of the latency runs (10)")
+    parser.add_argument("--only", help=f"comma-separated scenarios of {','.join(SCENARIOS)}")
     parser.add_argument("--protean-events", type=int, default=300)
     parser.add_argument("--partitions", type=int, default=4)
-    parser.add_argument("--pg", help="PostgreSQL server URL to create databases on (default: start one)")
     parser.add_argument("--redis", help="Redis URL (default: start one)")
     parser.add_argument("--skip-protean", action="store_true")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
+    add_profile_flag(parser)
     args = parser.parse_args(argv)
     if args.command == "_worker":
         return _worker(args)
+    enable_profiling(args.profile)
+    events = args.events or (3000 if args.quick else 10000)
+    rounds = args.rounds or (1 if args.quick else 3)
+    seconds = args.seconds or (5.0 if args.quick else 10.0)
+    chosen = args.only.split(",") if args.only else list(SCENARIOS)
 
     from tests._servers import PostgresServer, RedisServer
 
-    pg = PostgresServer.launch()
+    load_before = load_average()
+    print(f"start: {load_before}", file=sys.stderr, flush=True)
+    pg = PostgresServer.launch(settings={"track_commit_timestamp": "on"})
     redis_server = RedisServer.launch() if not args.redis else None
     redis_url = args.redis or (redis_server.url() if redis_server else "")
     SERVER_PIDS["postgres"] = pg.pid or 0
     if redis_server is not None and redis_server.pid is not None:
         SERVER_PIDS["redis"] = redis_server.pid
-    results = []
+    results: dict[str, list[dict[str, Any]]] = {}
+    protean: dict[str, Any] | None = None
     try:
         def database() -> str:
             return pg.url(pg.create_database(prefix="bench"))
@@ -399,42 +516,83 @@ def main(argv: list[str] | None = None) -> int:
             client.flushdb()
             client.close()
 
-        redis_broker = {"provider": "redis", "URI": redis_url}
-        for label, broker, workers in (
-            ("archipel, Redis, 1 worker", redis_broker, 1),
-            ("archipel, Redis, 2 workers", redis_broker, 2),
-            ("archipel, embedded database broker, 1 worker", {"provider": "database"}, 1),
-        ):
+        brokers = {"redis": {"provider": "redis", "URI": redis_url}, "db": {"provider": "database"}}
+        for round_no in range(rounds):
+            for name in chosen:
+                print(f"  round {round_no + 1}/{rounds}: {name} ...", file=sys.stderr, flush=True)
+                flush()
+                if name.startswith("latency-"):
+                    kind = name.split("-", 1)[1]
+                    result = run_latency(name, database(), brokers[kind], 1, args.rate, seconds,
+                                         args.partitions)
+                else:
+                    kind, count = name.split("-")
+                    result = run_archipel(name, database(), brokers[kind], int(count), events,
+                                          args.partitions)
+                results.setdefault(name, []).append(result)
+        if not args.skip_protean and not args.only:
             flush()
-            results.append(run_archipel(label, database(), broker, workers, args.events, args.partitions))
-            print(_table(results[-1:]).splitlines()[-1], flush=True)
-        if not args.skip_protean:
-            flush()
-            results.append(run_protean(database(), redis_url, args.protean_events))
+            protean = run_protean(database(), redis_url, args.protean_events)
     finally:
         pg.destroy()
         if redis_server is not None:
             redis_server.destroy()
-    print()
-    print(_table(results))
-    by = {r["label"]: r["events_per_s"] for r in results}
-    one, two = by["archipel, Redis, 1 worker"], by["archipel, Redis, 2 workers"]
-    print()
-    print(f"2 workers / 1 worker (Redis):           {two / one:.2f}x   (target >= 1.6x)")
-    print(f"1 worker on Redis, events/s:            {one:.0f}     (target >= 5000 per worker)")
-    print(f"embedded broker / Redis (1 worker):     {by['archipel, embedded database broker, 1 worker'] / one:.2f}x")
-    if "protean 0.18, Redis, 1 server" in by:
-        protean = by["protean 0.18, Redis, 1 server"]
-        print(f"archipel 1 worker / protean (Redis):    {one / protean:.0f}x   (target >= 10x)")
-    for r in results:
-        if r.get("cpu"):
-            busy = sum(v for k, v in r["cpu"].items()) / r["seconds"]
-            print(f"{r['label']:<46} used {busy:.2f} of {os.cpu_count()} CPUs "
-                  f"({1e6 * r['cpu']['workers'] / r['events']:.0f} us/event in workers, "
-                  f"{1e6 * r['cpu']['postgres'] / r['events']:.0f} us/event in PostgreSQL)")
-    bad = [r for r in results if any(code not in (0,) for code in r["exit_codes"])]
+    load_after = load_average()
+
+    cores = os.cpu_count() or 1
+    print(f"\nasync engine, {rounds} round(s), {events} events per throughput run; medians (low-high)")
+    print(f"machine: start {load_before}; end {load_after}")
+    header = (f"{'scenario':<10} {'events/s':>22} {'vs 1 worker, same round':>26} "
+              f"{'CPUs busy (of ' + str(cores) + ')':>22} {'us CPU/event: workers, PG':>27}")
+    print(header)
+    print("-" * len(header))
+    for name in chosen:
+        runs = results.get(name, [])
+        if not runs or name.startswith("latency-"):
+            continue
+        kind = name.split("-")[0]
+        anchor = results.get(f"{kind}-1", [])
+        rates = [r["events_per_s"] for r in runs]
+        scale = ratios(rates, [r["events_per_s"] for r in anchor]) if anchor else (0.0, 0.0, 0.0)
+        busy = [sum(r["cpu"].values()) / r["seconds"] for r in runs]
+        workers_us = [1e6 * r["cpu"]["workers"] / r["events"] for r in runs]
+        pg_us = [1e6 * r["cpu"]["postgres"] / r["events"] for r in runs]
+        scaled = f"{scale[0]:.2f}x ({scale[1]:.2f}-{scale[2]:.2f})" if scale[0] else "-"
+        print(f"{name:<10} {spread(rates, '.0f'):>22} {scaled:>26} {spread(busy):>22} "
+              f"{spread(workers_us, '.0f') + ', ' + spread(pg_us, '.0f'):>27}")
+    targets = {"redis-2": 1.6, "redis-4": 2.5, "db-2": 1.3}
+    for name, goal in targets.items():
+        if name in results and f"{name.split('-')[0]}-1" in results:
+            got = ratios([r["events_per_s"] for r in results[name]],
+                         [r["events_per_s"] for r in results[f"{name.split('-')[0]}-1"]])[0]
+            print(f"  {name} / 1 worker: {got:.2f}x (target >= {goal}x: {'met' if got >= goal else 'NOT met'})")
+    latency = [n for n in chosen if n.startswith("latency-") and n in results]
+    if latency:
+        print(f"\nend-to-end latency at {args.rate:.0f} commands/s for {seconds:.0f} s, 1 worker "
+              "(target p99 <= 15 ms); idle CPU in share of one core")
+        for name in latency:
+            runs = results[name]
+            p50 = [r["p50_ms"] for r in runs]
+            p99 = [r["p99_ms"] for r in runs]
+            worst = [r["max_ms"] for r in runs]
+            idle = [sum(r["idle_cpu"].values()) for r in runs]
+            print(f"  {name:<14} p50 {spread(p50, '.1f')} ms, p99 {spread(p99, '.1f')} ms "
+                  f"(x{statistics.median(p99) / 15:.2f} of the target), max {spread(worst, '.0f')} ms; "
+                  f"idle CPU {spread(idle, '.3f')} (workers+PostgreSQL+Redis)")
+            stages50 = [statistics.median(r["stages_p50_ms"][i] for r in runs) for i in range(3)]
+            stages99 = [statistics.median(r["stages_p99_ms"][i] for r in runs) for i in range(3)]
+            print("    stages p50 / p99 ms: command commit {:.1f} / {:.1f}, to the projector {:.1f} / {:.1f}, "
+                  "projection commit {:.1f} / {:.1f}".format(*(x for pair in zip(stages50, stages99, strict=True) for x in pair)))
+            relay = [statistics.median(r["relayed_ms"][i] for r in runs) for i in range(2)]
+            print(f"    outbox row marked sent after the command's commit: p50 {relay[0]:.1f} / p99 {relay[1]:.1f} ms")
+    if protean is not None and "redis-1" in results:
+        one = statistics.median(r["events_per_s"] for r in results["redis-1"])
+        print(f"\nprotean 0.18, Redis, 1 server: {protean['events_per_s']:.0f} events/s; "
+              f"archipel 1 worker / protean: {one / protean['events_per_s']:.0f}x")
+    bad = [(n, r["exit_codes"]) for n, runs in results.items() for r in runs
+           if any(code != 0 for code in r["exit_codes"])]
     if bad:
-        print(f"warning: unclean exits: {[(r['label'], r['exit_codes']) for r in bad]}")
+        print(f"warning: unclean exits: {bad}")
     if args.json:
         print(json.dumps(results))
     return 0

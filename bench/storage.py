@@ -1,16 +1,20 @@
-"""Storage benchmark (W1 on real databases): archipel vs eventsourcing vs protean vs the raw limit.
+"""Storage benchmark (W1 on real databases): archipel vs the raw driver commit vs the peers.
 
-W1 (as in ``bench/core.py``): N commands, each creating an aggregate that raises
-one event handled by one event handler and one projector; then N loads by id.
+W1 (as in ``bench/core.py``): N commands, each creating an aggregate that
+raises one event; then N loads by id. archipel runs it three ways:
+
+- ``archipel-noproj``: no projector: the aggregate row, the command and the
+  event in one transaction (one statement on PostgreSQL);
+- ``archipel-inline``: plus an ``inline=True`` projector, whose row commits
+  in the same transaction;
+- ``archipel``: the full W1 of ``bench/core.py``, an event handler and an
+  ordinary synchronous projector (its own unit of work: a second commit).
 
 PostgreSQL, on a throwaway server started here (``tests/_servers.py``) with
 PostgreSQL's default durability (``fsync`` and ``synchronous_commit`` on):
 
-- ``raw``: the limit, psycopg 3, one single-row ``INSERT`` per transaction
+- ``raw``: the anchor, psycopg 3, one single-row ``INSERT`` per transaction
   (``BEGIN``, ``INSERT``, ``COMMIT``); reads are ``SELECT`` by primary key.
-- ``archipel``: ``provider = "postgresql"`` for the database and the event store.
-  Per command: one transaction for the aggregate row + command + event (one
-  statement), one for the projector's row.
 - ``es``: ``eventsourcing`` 9.5.6 on ``eventsourcing.postgres``, the same workload
   with its own machinery (a ``System``: the leader application plus two follower
   process applications for the handler and the projector, which record their
@@ -20,22 +24,25 @@ PostgreSQL's default durability (``fsync`` and ``synchronous_commit`` on):
 - ``protean``: ``protean`` 0.18 with its ``postgresql`` provider (at a smaller N:
   it runs at tens of commands per second).
 
-SQLite (a file in a temporary directory, WAL): ``raw-sqlite``, ``es-sqlite`` and
-``es-save-sqlite`` with ``synchronous = FULL`` (eventsourcing's setting: an fsync
-per commit); ``archipel-sqlite`` with archipel's default ``NORMAL`` (durable
-against the crash of any process, see ``archipel.adapters.sql.engine``) and
-``archipel-sqlite-full`` with ``FULL``, the like-for-like figure.
+SQLite (a file in a temporary directory, WAL): ``raw-sqlite-normal`` (the
+anchor of archipel's default ``synchronous = NORMAL``) and ``raw-sqlite``
+(``FULL``, an fsync per commit: eventsourcing's setting and the anchor of
+``archipel-sqlite-full``); ``es-sqlite`` and ``es-save-sqlite`` run ``FULL``.
 
 Each workload runs in a fresh interpreter on a fresh database; contenders
-alternate within each round so that machine noise hits all alike; medians
-are reported. Every workload warms up with a few commands first.
+alternate within each round so that machine noise hits all alike; every
+ratio is computed per round against the anchor of the same round and
+reported as the median (lowest-highest). Every workload warms up first.
 
-    python bench/storage.py                 # N = 2000, 3 rounds
-    python bench/storage.py --quick         # N = 500, 1 round
-    python bench/storage.py --n 5000 --rounds 5 --no-protean
+    python bench/storage.py                  # N = 2000, 3 rounds
+    python bench/storage.py --quick          # N = 500, 1 round
+    python bench/storage.py --only raw,archipel-noproj --rounds 5
+    python bench/storage.py --profile prof/  # pyinstrument report per workload run
 
-Targets (issue 3): archipel writes >= 60 % of the raw single-row commit rate and
->= 5x eventsourcing; reads >= 5 k/s; SQLite writes >= 3x eventsourcing's SQLite.
+Targets (issue 16): against the raw commit of the same round, PostgreSQL
+>= 0.85x with no projector and with an inline projector, >= 0.45x with a
+synchronous projector (two commits: the floor is 0.5x); SQLite (NORMAL)
+>= 0.8x; PostgreSQL read by id >= 0.9x a raw ``SELECT``.
 """
 
 from __future__ import annotations
@@ -59,23 +66,34 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT), str(ROOT / "src")]
 
-from _harness import ratio, run_workload  # noqa: E402
+from _harness import (  # noqa: E402
+    add_profile_flag,
+    enable_profiling,
+    load_average,
+    profiled,
+    ratios,
+    run_workload,
+)
 
 WARMUP = 50
 Result = dict[str, float]
 
 
-def timed(writes: Callable[[int], object], reads: Callable[[object], object], n: int) -> Result:
+def timed(
+    writes: Callable[[int], object], reads: Callable[[object], object], n: int, label: str = "run"
+) -> Result:
     """Run ``writes(i)`` n times (after a warm-up), then ``reads`` on what they returned."""
     for i in range(WARMUP):
-        writes(-1 - i)
-    started = time.perf_counter()
-    made = [writes(i) for i in range(n)]
-    write_s = time.perf_counter() - started
-    started = time.perf_counter()
-    for item in made:
-        reads(item)
-    read_s = time.perf_counter() - started
+        reads(writes(-1 - i))
+    with profiled(f"{label}-write"):
+        started = time.perf_counter()
+        made = [writes(i) for i in range(n)]
+        write_s = time.perf_counter() - started
+    with profiled(f"{label}-read"):
+        started = time.perf_counter()
+        for item in made:
+            reads(item)
+        read_s = time.perf_counter() - started
     return {"write_ops": n / write_s, "read_ops": n / read_s, "n": n}
 
 
@@ -104,13 +122,13 @@ def raw_pg(n: int, uri: str, libpq: str) -> Result:
             "SELECT id, owner, balance, _version FROM raw_w1 WHERE id = %s", (identity,)
         ).fetchone()
 
-    return timed(write, read, n)
+    return timed(write, read, n, "raw")
 
 
-def raw_sqlite(n: int, path: str) -> Result:
+def raw_sqlite(n: int, path: str, synchronous: str = "FULL") -> Result:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute(
         "CREATE TABLE raw_w1 (id varchar(255) PRIMARY KEY, owner varchar(50), balance integer, _version int)"
     )
@@ -127,10 +145,12 @@ def raw_sqlite(n: int, path: str) -> Result:
             "SELECT id, owner, balance, _version FROM raw_w1 WHERE id = ?", (identity,)
         ).fetchone()
 
-    return timed(write, read, n)
+    return timed(write, read, n, f"raw-sqlite-{synchronous.lower()}")
 
 
-def archipel(n: int, uri: str, inline: bool = False, **settings: str) -> Result:
+def archipel(
+    n: int, uri: str, inline: bool = False, projector: bool = True, **settings: str
+) -> Result:
     from w1_archipel import build
 
     provider = "postgresql" if uri.startswith("postgresql") else "sqlite"
@@ -138,12 +158,14 @@ def archipel(n: int, uri: str, inline: bool = False, **settings: str) -> Result:
     domain, account_cls, open_account = build(
         {"databases": {"default": database}, "event_store": {"provider": provider}},
         inline_projector=inline,
+        projector=projector,
     )
+    label = f"archipel-{provider}-" + ("inline" if inline else "sync" if projector else "noproj")
     with domain.domain_context():
         domain.setup_database()
         process = domain.process
         repo = domain.repository_for(account_cls)
-        result = timed(lambda i: process(open_account(owner=f"owner-{i}")), repo.get, n)
+        result = timed(lambda i: process(open_account(owner=f"owner-{i}")), repo.get, n, label)
     domain.shutdown()
     return result
 
@@ -175,7 +197,7 @@ def es_system(n: int, uri: str) -> Result:
     runner = SingleThreadedRunner(System(pipes=[[Accounts, Welcome], [Accounts, Summaries]]))
     runner.start()
     app = runner.get(Accounts)
-    result = timed(lambda i: app.open(f"owner-{i}"), app.repository.get, n)
+    result = timed(lambda i: app.open(f"owner-{i}"), app.repository.get, n, "es-system")
     assert Welcome.opened == n + WARMUP, Welcome.opened
     runner.stop()
     return result
@@ -195,7 +217,7 @@ def es_save(n: int, uri: str) -> Result:
         summaries[account.id] = {"owner": account.owner}  # the projector (in memory!)
         return account.id
 
-    return timed(write, app.repository.get, n)
+    return timed(write, app.repository.get, n, "es-save")
 
 
 def protean_pg(n: int, uri: str) -> Result:
@@ -262,31 +284,58 @@ def protean_pg(n: int, uri: str) -> Result:
     with domain.domain_context():
         domain.setup_database()
         repo = domain.repository_for(Account)
-        return timed(lambda i: domain.process(OpenAccount(owner=f"owner-{i}")), repo.get, n)
+        return timed(
+            lambda i: domain.process(OpenAccount(owner=f"owner-{i}")), repo.get, n, "protean"
+        )
 
 
 WORKLOADS: dict[str, Callable[..., Result]] = {
     "raw": raw_pg,
-    "archipel": archipel,
+    "archipel-noproj": lambda n, uri: archipel(n, uri, projector=False),
     "archipel-inline": lambda n, uri: archipel(n, uri, inline=True),
+    "archipel": archipel,
     "es": es_system,
     "es-save": es_save,
     "protean": protean_pg,
-    "raw-sqlite": raw_sqlite,
+    "raw-sqlite-normal": lambda n, uri: raw_sqlite(n, uri.split("///", 1)[1], "NORMAL"),
+    "raw-sqlite": lambda n, uri: raw_sqlite(n, uri.split("///", 1)[1], "FULL"),
+    "archipel-sqlite-noproj": lambda n, uri: archipel(n, uri, projector=False),
+    "archipel-sqlite-inline": lambda n, uri: archipel(n, uri, inline=True),
     "archipel-sqlite": archipel,
     "archipel-sqlite-full": lambda n, uri: archipel(n, uri, synchronous="FULL"),
-    "archipel-sqlite-inline": lambda n, uri: archipel(n, uri, inline=True),
     "es-sqlite": es_system,
     "es-save-sqlite": es_save,
 }
-PG_CONTENDERS = ("raw", "archipel", "archipel-inline", "es", "es-save")
+PG_CONTENDERS = ("raw", "archipel-noproj", "archipel-inline", "archipel", "es", "es-save")
 SQLITE_CONTENDERS = (
-    "raw-sqlite",
-    "archipel-sqlite",
+    "raw-sqlite-normal",
+    "archipel-sqlite-noproj",
     "archipel-sqlite-inline",
+    "archipel-sqlite",
+    "raw-sqlite",
     "archipel-sqlite-full",
     "es-sqlite",
     "es-save-sqlite",
+)
+#: (label, workload, anchor, target ratio of writes or None)
+PG_ROWS = (
+    ("raw (1-row INSERT/tx)", "raw", "raw", None),
+    ("archipel, no projector", "archipel-noproj", "raw", 0.85),
+    ("archipel, inline projector", "archipel-inline", "raw", 0.85),
+    ("archipel, sync projector (W1)", "archipel", "raw", 0.45),
+    ("eventsourcing System (W1)", "es", "raw", None),
+    ("eventsourcing save only", "es-save", "raw", None),
+    ("protean 0.18 (W1, small N)", "protean", "raw", None),
+)
+SQLITE_ROWS = (
+    ("raw NORMAL (1-row INSERT/tx)", "raw-sqlite-normal", "raw-sqlite-normal", None),
+    ("archipel NORMAL, no projector", "archipel-sqlite-noproj", "raw-sqlite-normal", 0.8),
+    ("archipel NORMAL, inline proj.", "archipel-sqlite-inline", "raw-sqlite-normal", 0.8),
+    ("archipel NORMAL, sync proj. (W1)", "archipel-sqlite", "raw-sqlite-normal", None),
+    ("raw FULL (1-row INSERT/tx)", "raw-sqlite", "raw-sqlite", None),
+    ("archipel FULL, sync proj. (W1)", "archipel-sqlite-full", "raw-sqlite", None),
+    ("eventsourcing System FULL (W1)", "es-sqlite", "raw-sqlite", None),
+    ("eventsourcing save only FULL", "es-save-sqlite", "raw-sqlite", None),
 )
 
 
@@ -295,8 +344,6 @@ def run_one(args: argparse.Namespace) -> None:
     name = args.workload
     if name == "raw":
         result = raw_pg(args.n, args.uri, args.libpq)
-    elif name == "raw-sqlite":
-        result = raw_sqlite(args.n, args.uri.split("///", 1)[1])
     else:
         result = WORKLOADS[name](args.n, args.uri)
     print(json.dumps(result))
@@ -315,6 +362,8 @@ def main() -> int:
     parser.add_argument("--no-protean", action="store_true", help="skip protean (slow)")
     parser.add_argument("--protean-n", type=int, default=200)
     parser.add_argument("--only", help="comma-separated contenders, e.g. raw,archipel")
+    parser.add_argument("--markdown", action="store_true", help="also print a markdown table")
+    add_profile_flag(parser)
     parser.add_argument("--workload", choices=sorted(WORKLOADS), help=argparse.SUPPRESS)
     parser.add_argument("--uri", help=argparse.SUPPRESS)
     parser.add_argument("--libpq", help=argparse.SUPPRESS)
@@ -324,11 +373,14 @@ def main() -> int:
             args.n = 2000
         run_one(args)
         return 0
+    enable_profiling(args.profile)
     n = args.n or (500 if args.quick else 2000)
     rounds = args.rounds or (1 if args.quick else 3)
 
     from tests._servers import PostgresServer
 
+    load_before = load_average()
+    print(f"start: {load_before}", file=sys.stderr)
     server = PostgresServer.launch()
     scratch = Path(tempfile.mkdtemp(prefix="archipel-bench-"))
     results: dict[str, list[Result]] = {}
@@ -355,13 +407,17 @@ def main() -> int:
     finally:
         server.destroy()
         shutil.rmtree(scratch, ignore_errors=True)
-    _report(results, n, rounds, settings)
+    lines = _report(results, n, rounds, settings, load_before, load_average())
+    print("\n".join(lines))
+    if args.markdown:
+        print()
+        print("\n".join(_markdown(results)))
     return 0
 
 
 def _run(server: object, scratch: Path, name: str, n: int) -> Result:
     args = ["--workload", name, "--n", str(n)]
-    if name.endswith("sqlite"):
+    if "sqlite" in name:
         path = scratch / f"{name}-{uuid.uuid4().hex[:8]}.db"
         return run_workload("storage.py", *args, "--uri", f"sqlite:///{path}")
     database = server.create_database(prefix="bench")  # type: ignore[attr-defined]
@@ -378,87 +434,85 @@ def _run(server: object, scratch: Path, name: str, n: int) -> Result:
         server.drop_database(database)  # type: ignore[attr-defined]
 
 
-def _median(results: dict[str, list[Result]], name: str, key: str) -> float | None:
-    runs = results.get(name)
-    return statistics.median(r[key] for r in runs) if runs else None
+def _figures(
+    results: dict[str, list[Result]], name: str, anchor: str, key: str
+) -> tuple[float, tuple[float, float, float]] | None:
+    """Median rate of ``name`` and its per-round ratio to ``anchor`` (median, min, max)."""
+    runs, base = results.get(name), results.get(anchor)
+    if not runs:
+        return None
+    rate = statistics.median(r[key] for r in runs)
+    if not base:
+        return rate, (0.0, 0.0, 0.0)
+    if len(runs) != len(base):  # protean: one small run against the rounds' median
+        return rate, ratios([rate], [statistics.median(r[key] for r in base)])
+    return rate, ratios([r[key] for r in runs], [r[key] for r in base])
+
+
+def _rows(results: dict[str, list[Result]], rows: tuple[tuple[str, str, str, float | None], ...]) -> list[str]:
+    out = []
+    for label, name, anchor, target in rows:
+        writes = _figures(results, name, anchor, "write_ops")
+        reads = _figures(results, name, anchor, "read_ops")
+        if writes is None or reads is None:
+            continue
+        (w, wr), (r, rr) = writes, reads
+        goal = "" if target is None else f"  target >= {target}x: {'met' if wr[0] >= target else 'NOT met'}"
+        out.append(
+            f"{label:<34} {w:>9.0f} {_ratio(wr):>18} {r:>9.0f} {_ratio(rr):>18}{goal}"
+        )
+    return out
+
+
+def _ratio(r: tuple[float, float, float]) -> str:
+    med, low, high = r
+    if not med:
+        return "-"
+    if low == high:
+        return f"{med:.2f}x"
+    return f"{med:.2f}x ({low:.2f}-{high:.2f})"
 
 
 def _report(
-    results: dict[str, list[Result]], n: int, rounds: int, settings: dict[str, str]
-) -> None:
-    def row(label: str, name: str, raw: str, peer: str, peer_save: str) -> str:
-        w, r = _median(results, name, "write_ops"), _median(results, name, "read_ops")
-        if w is None or r is None:
-            return f"{label:<22} {'-':>10}"
-        return (
-            f"{label:<22} {w:>10.0f} {ratio(w, _median(results, raw, 'write_ops')):>8}"
-            f" {ratio(w, _median(results, peer, 'write_ops')):>8} {ratio(w, _median(results, peer_save, 'write_ops')):>9}"
-            f" {r:>10.0f} {ratio(r, _median(results, peer, 'read_ops')):>8}"
+    results: dict[str, list[Result]],
+    n: int,
+    rounds: int,
+    settings: dict[str, str],
+    load_before: str,
+    load_after: str,
+) -> list[str]:
+    header = f"{'':<34} {'writes/s':>9} {'vs anchor':>18} {'reads/s':>9} {'vs anchor':>18}"
+    lines = [
+        f"\nW1 on real storage, N = {n}, {rounds} round(s): medians, per-round ratios median (low-high)",
+        f"machine: start {load_before}; end {load_after}",
+        f"PostgreSQL {settings.get('server_version')}: fsync={settings.get('fsync')}, "
+        f"synchronous_commit={settings.get('synchronous_commit')}; anchor: raw commit of the same round",
+        header,
+        "-" * len(header),
+        *_rows(results, PG_ROWS),
+        "\nSQLite (file, WAL); anchor: raw commit with the same synchronous setting",
+        header,
+        "-" * len(header),
+        *_rows(results, SQLITE_ROWS),
+    ]
+    return lines
+
+
+def _markdown(results: dict[str, list[Result]]) -> list[str]:
+    out = [
+        "| workload | writes/s | vs anchor | reads/s | vs anchor |",
+        "|---|---|---|---|---|",
+    ]
+    for label, name, anchor, _ in (*PG_ROWS, *SQLITE_ROWS):
+        writes = _figures(results, name, anchor, "write_ops")
+        reads = _figures(results, name, anchor, "read_ops")
+        if writes is None or reads is None:
+            continue
+        where = "SQLite" if "sqlite" in name else "PostgreSQL"
+        out.append(
+            f"| {where}: {label} | {writes[0]:.0f} | {_ratio(writes[1])} | {reads[0]:.0f} | {_ratio(reads[1])} |"
         )
-
-    header = f"{'':<22} {'writes/s':>10} {'vs raw':>8} {'vs es':>8} {'vs es-sv':>9} {'reads/s':>10} {'vs es':>8}"
-    print(
-        f"\nW1 on real storage, N = {n} (protean: N = {_median(results, 'protean', 'n') or '-'}), medians of {rounds} round(s)"
-    )
-    print(
-        f"PostgreSQL {settings.get('server_version')}: fsync={settings.get('fsync')}, synchronous_commit={settings.get('synchronous_commit')}"
-    )
-    print(header)
-    print("-" * len(header))
-    for label, name in [
-        ("raw (1-row INSERT/tx)", "raw"),
-        ("archipel", "archipel"),
-        ("archipel, inline proj.", "archipel-inline"),
-        ("eventsourcing (System)", "es"),
-        ("eventsourcing (save)", "es-save"),
-        ("protean 0.18", "protean"),
-    ]:
-        print(row(label, name, "raw", "es", "es-save"))
-    print("\nSQLite (file, WAL; synchronous=FULL but archipel's default NORMAL line)")
-    print(header)
-    print("-" * len(header))
-    for label, name in [
-        ("raw (1-row INSERT/tx)", "raw-sqlite"),
-        ("archipel (NORMAL)", "archipel-sqlite"),
-        ("archipel inline proj.", "archipel-sqlite-inline"),
-        ("archipel (FULL)", "archipel-sqlite-full"),
-        ("eventsourcing (System)", "es-sqlite"),
-        ("eventsourcing (save)", "es-save-sqlite"),
-    ]:
-        print(row(label, name, "raw-sqlite", "es-sqlite", "es-save-sqlite"))
-
-    def share(a: str, b: str) -> float:
-        x, y = _median(results, a, "write_ops"), _median(results, b, "write_ops")
-        return (x or 0.0) / y if y else 0.0
-
-    reads = _median(results, "archipel", "read_ops") or 0.0
-    print("\nTargets (issue 3):")
-    print(
-        f"  archipel writes / raw commits       {share('archipel', 'raw'):6.0%}  (target >= 60 %)"
-    )
-    print(
-        f"  archipel writes / eventsourcing     {share('archipel', 'es'):6.2f}x (target >= 5x; vs save-only {share('archipel', 'es-save'):.2f}x)"
-    )
-    print(f"  archipel reads                      {reads:6.0f}/s (target >= 5000/s)")
-    print(
-        f"  SQLite archipel / eventsourcing     {share('archipel-sqlite', 'es-sqlite'):6.2f}x (target >= 3x; "
-        f"vs save-only {share('archipel-sqlite', 'es-save-sqlite'):.2f}x)"
-    )
-    print(
-        f"  SQLite archipel FULL / es           {share('archipel-sqlite-full', 'es-sqlite'):6.2f}x "
-        f"(like for like; vs save-only {share('archipel-sqlite-full', 'es-save-sqlite'):.2f}x)"
-    )
-    print(
-        f"  archipel inline projector / raw     {share('archipel-inline', 'raw'):6.0%}  "
-        f"(one commit per command; vs es {share('archipel-inline', 'es'):.2f}x)"
-    )
-    print(
-        f"  SQLite inline projector / es        {share('archipel-sqlite-inline', 'es-sqlite'):6.2f}x"
-    )
-    print(
-        "  (by default archipel commits twice per command: the command's transaction and, after it,"
-        " the projector's; an inline=True projector commits with the command; raw commits once per row)"
-    )
+    return out
 
 
 if __name__ == "__main__":

@@ -10,8 +10,13 @@ from archipel import BaseAggregate, BaseCommand, BaseEvent, BaseProjection, Doma
 from archipel.fields import Identifier, Integer, String
 
 
-def build(provider_config: dict | None = None, inline_projector: bool = False) -> tuple[Domain, type, type]:
-    """The W1 domain; ``inline_projector`` commits the projection with the command."""
+def build(
+    provider_config: dict | None = None, inline_projector: bool = False, projector: bool = True
+) -> tuple[Domain, type, type]:
+    """The W1 domain; ``inline_projector`` commits the projection with the command.
+
+    ``projector=False`` leaves the projector out (the command's commit alone).
+    """
     config = {"command_processing": "sync", "event_processing": "sync"}
     config.update(provider_config or {})
     domain = Domain(name="Bench", config=config)
@@ -52,6 +57,10 @@ def build(provider_config: dict | None = None, inline_projector: bool = False) -
         account_id = Identifier(identifier=True)
         owner = String(max_length=50)
 
+    if not projector:
+        domain.init(traverse=False)
+        return domain, Account, OpenAccount
+
     @domain.projector(projector_for=AccountSummary, aggregates=[Account], inline=inline_projector)
     class Summaries:
         @handle(AccountOpened)
@@ -65,18 +74,22 @@ def build(provider_config: dict | None = None, inline_projector: bool = False) -
 
 
 def main(n: int, inline_projector: bool = False) -> None:
+    from _harness import profiled
+
     domain, Account, OpenAccount = build(inline_projector=inline_projector)
     with domain.domain_context():
         domain.setup_database()
         process = domain.process
-        start = time.perf_counter()
-        ids = [process(OpenAccount(owner=f"owner-{i}")) for i in range(n)]
-        write_s = time.perf_counter() - start
+        with profiled(f"memory-write-{n}"):
+            start = time.perf_counter()
+            ids = [process(OpenAccount(owner=f"owner-{i}")) for i in range(n)]
+            write_s = time.perf_counter() - start
         repo = domain.repository_for(Account)
-        start = time.perf_counter()
-        for identity in ids:
-            repo.get(identity)
-        read_s = time.perf_counter() - start
+        with profiled(f"memory-read-{n}"):
+            start = time.perf_counter()
+            for identity in ids:
+                repo.get(identity)
+            read_s = time.perf_counter() - start
     print(json.dumps({"write_ops": n / write_s, "read_ops": n / read_s, "n": n}))
 
 

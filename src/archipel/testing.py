@@ -15,76 +15,49 @@
   aggregate, whose ``@apply`` methods rebuild its state from them.
   Run it inside ``with domain.domain_context():``.
 
-Protean's process-manager and projection sentences (``given(PM, ...)``,
-``given(event, ...)``), ``drain``, ``process_and_wait``, ``assert_chain`` and
-``assert_snapshot`` are not in archipel yet (docs/porting.md).
+- ``given(event, ...)`` starts a sentence about projections and event handlers
+  (``.then(Projection, id=...)``) or a process manager (``.results_in(PM)``);
+  ``given(ProcessManager, *events)`` feeds a process manager directly
+  (:mod:`archipel.integrations.sentences`).
+- :func:`drain` / :func:`process_and_wait` run the engine in test mode, so a
+  test body works with sync and async processing.
+
+Protean's ``assert_chain`` and ``assert_snapshot`` are not in archipel yet
+(docs/porting.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from archipel.errors import IncorrectUsageError, ValidationError
 from archipel.handling.decoding import message_from_stored
 from archipel.handling.event_sourced import replay
+from archipel.integrations.event_log import EventLog
 from archipel.integrations.pytest import DomainFixture
+from archipel.integrations.sentences import (
+    EventSequence,
+    ProcessManagerResult,
+    ProcessResult,
+    ProjectionResult,
+    drain,
+    process_and_wait,
+)
 from archipel.utils.globals import active_domain
 from archipel.utils.naming import snake_case
 
-__all__ = ["AggregateResult", "DomainFixture", "EventLog", "given"]
-
-
-class EventLog:
-    """Events with Pythonic access: ``Cls in log``, ``log[Cls]``, ``log[0]``, ``log.get(Cls)``."""
-
-    def __init__(self, events: list[Any]) -> None:
-        self._events = list(events)
-
-    def __contains__(self, event_cls: type) -> bool:
-        return any(isinstance(e, event_cls) for e in self._events)
-
-    def __getitem__(self, key: type | int) -> Any:
-        """The first event of class ``key`` (``KeyError`` if none), or the event at index ``key``."""
-        if isinstance(key, type):
-            found = self.get(key)
-            if found is None:
-                raise KeyError(f"no {key.__name__} event")
-            return found
-        return self._events[key]
-
-    def get(self, event_cls: type, default: Any = None) -> Any:
-        """The first event of class ``event_cls``, or ``default``."""
-        return next((e for e in self._events if isinstance(e, event_cls)), default)
-
-    def of_type(self, event_cls: type) -> list[Any]:
-        """Every event of class ``event_cls``, in order."""
-        return [e for e in self._events if isinstance(e, event_cls)]
-
-    @property
-    def types(self) -> list[type]:
-        """The classes of the events, in order."""
-        return [type(e) for e in self._events]
-
-    @property
-    def first(self) -> Any:
-        return self._events[0] if self._events else None
-
-    @property
-    def last(self) -> Any:
-        return self._events[-1] if self._events else None
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._events)
-
-    def __len__(self) -> int:
-        return len(self._events)
-
-    def __bool__(self) -> bool:
-        return bool(self._events)
-
-    def __repr__(self) -> str:
-        return f"EventLog({[t.__name__ for t in self.types]})"
+__all__ = [
+    "AggregateResult",
+    "DomainFixture",
+    "EventLog",
+    "EventSequence",
+    "ProcessManagerResult",
+    "ProcessResult",
+    "ProjectionResult",
+    "drain",
+    "given",
+    "process_and_wait",
+]
 
 
 def _domain() -> Any:
@@ -245,11 +218,27 @@ class AggregateResult:
         return f"<AggregateResult({self._aggregate_cls.__name__}) {state}>"
 
 
-def given(aggregate_cls: type, *events: Any) -> AggregateResult:
-    """Start a test sentence about ``aggregate_cls`` with ``events`` as its history."""
-    if not isinstance(aggregate_cls, type) or getattr(aggregate_cls, "_element_kind", None) != "aggregate":
+def given(cls_or_event: Any, *events: Any) -> Any:
+    """Start a test sentence.
+
+    - ``given(Aggregate, *events)``: an :class:`AggregateResult` (``events`` are its history);
+    - ``given(ProcessManager, *events)``: a :class:`ProcessManagerResult`, the events
+      delivered to that process manager;
+    - ``given(event, *events)``: an :class:`EventSequence` (``.then(Projection, id=...)``,
+      ``.results_in(ProcessManager)``).
+    """
+    if not isinstance(cls_or_event, type):
+        if getattr(getattr(cls_or_event, "_metadata", None), "kind", None) != "EVENT":
+            raise IncorrectUsageError(
+                f"given(...) takes an aggregate or process manager class, or events; got {cls_or_event!r}"
+            )
+        return EventSequence([cls_or_event, *events])
+    kind = getattr(cls_or_event, "_element_kind", None)
+    if kind == "process_manager":
+        return ProcessManagerResult(cls_or_event, list(events))
+    if kind != "aggregate":
         raise IncorrectUsageError(
-            "given(AggregateClass, *events) takes an aggregate class; process-manager and "
-            "projection sentences are not in archipel yet (docs/porting.md)"
+            f"given({cls_or_event.__name__}, ...) takes an aggregate class or a process manager class "
+            "(or event instances)"
         )
-    return AggregateResult(aggregate_cls, list(events))
+    return AggregateResult(cls_or_event, list(events))

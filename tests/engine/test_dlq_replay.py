@@ -127,3 +127,22 @@ def test_the_inline_broker_refuses_a_replay_from_another_process(make_bank: Any)
     with pytest.raises(BrokerNotShared):
         store.replay_all(from_another_process=True)
     assert store.list() == [letter]
+
+
+def test_replay_all_reports_progress_chunk_by_chunk(durable: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import archipel.engine.dlq as dlq_module
+
+    bank, _ = durable
+    deposit = bank.elements["Deposit"]
+    with bank.domain_context():
+        for account in ("a", "b", "c"):
+            bank.process(deposit(account_id=account, amount=-5, seq=1))
+    assert run_server(bank, test_mode=True) == 0
+    assert len(dead_letter_store(bank).list()) == 3
+    monkeypatch.setattr(dlq_module, "_REPLAY_CHUNK", 2)
+    seen: list[tuple[int, int]] = []
+    BEHAVIOUR["fixed"] = True
+    count = dead_letter_store(bank).replay_all(from_another_process=True, progress=lambda d, t: seen.append((d, t)))
+    assert count == 3 and seen == [(2, 3), (3, 3)]
+    assert run_server(bank, test_mode=True) == 0
+    assert check_ledgers(bank, {"a": [1], "b": [1], "c": [1]}) == []

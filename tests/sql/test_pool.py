@@ -74,7 +74,7 @@ def test_at_most_size_plus_overflow_are_lent_and_borrowers_wait():
     p.put(b)
     p.put(got[0])
     assert p.idle == 1  # only ``size`` are kept idle; the other was closed
-    assert b.closed or a.closed
+    assert b.fairy.closed or a.fairy.closed
 
 
 def test_dirty_dead_and_old_connections_are_not_lent_again():
@@ -82,22 +82,22 @@ def test_dirty_dead_and_old_connections_are_not_lent_again():
     a = p.get()
     a.driver_connection.clean = False  # came back inside a transaction
     p.put(a)
-    assert a.closed and p.idle == 0
+    assert a.fairy.closed and p.idle == 0
     b = p.get()
     p.put(b)
     b.driver_connection.alive = False
     c = p.get()
-    assert c is not b and b.closed
+    assert c is not b and b.fairy.closed
     p.put(c)
     time.sleep(0.06)
     d = p.get()
-    assert d is not c and c.closed
+    assert d is not c and c.fairy.closed
 
 
 def test_discard_closes_and_frees_the_slot():
     p = pool(size=1, overflow=0, timeout=0.1)
     a = p.get()
     p.discard(a)
-    assert a.invalidated and a.closed
+    assert a.fairy.invalidated and a.fairy.closed
     b = p.get()
     assert b is not a

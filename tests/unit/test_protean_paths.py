@@ -42,7 +42,10 @@ DOCUMENTED = {
         "unique_fields", "value_object_fields",
     ],
     "archipel.server": ["Engine"],
-    "archipel.testing": ["AggregateResult", "DomainFixture", "EventLog", "given"],
+    "archipel.testing": [
+        "AggregateResult", "DomainFixture", "EventLog", "EventSequence", "ProcessManagerResult",
+        "ProcessResult", "ProjectionResult", "drain", "given", "process_and_wait",
+    ],
     "archipel.port.broker": ["BaseBroker"],
     "archipel.port.dao": ["BaseDAO"],
     "archipel.port.event_store": ["BaseEventStore"],
@@ -68,7 +71,8 @@ DOCUMENTED = {
     "archipel.core.domain_service": ["BaseDomainService"],
     "archipel.core.unit_of_work": ["UnitOfWork"],
     "archipel.core.upcaster": ["BaseUpcaster"],
-    "archipel.core.queryset": ["QuerySet", "ResultSet"],
+    "archipel.core.queryset": ["QuerySet", "ReadOnlyQuerySet", "ResultSet"],
+    "archipel.core.view": ["ReadView"],
     "archipel.core.index": ["Index"],
 }
 

@@ -16,15 +16,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
 from rich import box
-from rich.console import Group, OverflowMethod
+from rich.console import Console, Group, OverflowMethod
 from rich.json import JSON
 from rich.markup import escape
 from rich.measure import Measurement
 from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -220,6 +223,22 @@ def inspect(
     )
 
 
+@contextmanager
+def _progress_bar(what: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr (only on a terminal) fed by ``advance(done, total)``."""
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=True, disable=not console.is_terminal,
+    ) as bar:
+        task = bar.add_task(what, total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
+
+
 @app.command()
 def replay(
     letter_id: IdArgument = None,
@@ -240,7 +259,12 @@ def replay(
     try:
         with loaded.domain_context():
             if every:
-                count = int(store.replay_all(subscription=subscription, from_another_process=True))
+                with _progress_bar("replaying dead letters") as advance:
+                    count = int(
+                        store.replay_all(
+                            subscription=subscription, from_another_process=True, progress=advance
+                        )
+                    )
                 success(f"replayed {count} dead letter{'s' if count != 1 else ''}")
                 return
             letter = _resolve(store, str(letter_id))

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
+from archipel.errors import NotSupportedError
 from archipel.utils.query import Q
 
-__all__ = ["QuerySet", "ResultSet", "Criteria"]
+__all__ = ["Criteria", "QuerySet", "ReadOnlyQuerySet", "ResultSet"]
 
 T = TypeVar("T")
 
@@ -94,7 +95,7 @@ class QuerySet(Generic[T]):
             changes.get("limit", c.limit),
             changes.get("offset", c.offset),
         )
-        return QuerySet(self._runner, new)
+        return type(self)(self._runner, new)
 
     def filter(self, *args: Q, **kwargs: Any) -> QuerySet[T]:
         """Keep records matching all criteria (``Q`` objects and ``field__lookup=value``)."""
@@ -139,3 +140,35 @@ class QuerySet(Generic[T]):
 
     def __getitem__(self, index: int) -> T:
         return self.all().items[index]
+
+
+class ReadOnlyQuerySet(QuerySet[T]):
+    """A :class:`QuerySet` over a projection that refuses writes (``domain.view_for(P).query``).
+
+    Reads (``filter``, ``exclude``, ``order_by``, ``limit``, ``offset``, ``all``,
+    ``count``, ``first``) work as on a QuerySet and stay read-only; ``update``
+    and ``delete`` raise :class:`~archipel.errors.NotSupportedError`: projections
+    change through their projectors (or ``domain.repository_for``).
+    """
+
+    @classmethod
+    def of(cls, queryset: QuerySet[T]) -> ReadOnlyQuerySet[T]:
+        """The read-only twin of ``queryset`` (same records, same criteria)."""
+        return cls(queryset._runner, queryset._criteria)
+
+    def update(self, *data: Any, **kwargs: Any) -> int:
+        """Refused: a read-only query does not change records."""
+        raise NotSupportedError(_READ_ONLY.format(what="Updates"))
+
+    def delete(self) -> int:
+        """Refused: a read-only query does not delete records."""
+        raise NotSupportedError(_READ_ONLY.format(what="Deletes"))
+
+    update_all = update
+    delete_all = delete
+
+
+_READ_ONLY = (
+    "{what} are not allowed on a read-only query: use domain.repository_for(Projection) "
+    "to change a projection's records"
+)

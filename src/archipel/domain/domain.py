@@ -21,6 +21,7 @@ from typing import Any
 
 from archipel.adapters import registry as provider_registry
 from archipel.core.message import new_message_id, utcnow
+from archipel.core.view import ReadView
 from archipel.domain.config import Config, load_config, validate_config
 from archipel.domain.decorators import ElementDecorators, kind_of
 from archipel.domain.discovery import import_domain_modules
@@ -29,13 +30,14 @@ from archipel.domain.providers import Providers
 from archipel.domain.registry import Registry
 from archipel.domain.router import Router
 from archipel.domain.wiring import prepare_model
-from archipel.errors import ConfigurationError, IncorrectUsageError
+from archipel.errors import ConfigurationError, ExpectedVersionError, IncorrectUsageError
 from archipel.fields.simple import Auto, new_identity
-from archipel.handling import dispatch
+from archipel.handling import causation, dispatch, idempotency
 from archipel.handling.decoding import Upcasting, build_upcasters
 from archipel.handling.repository import BaseRepository, ReadOnlyRepository, Repository
 from archipel.handling.retrying import run_with_retries
 from archipel.handling.unit_of_work import UnitOfWork, unit_of_work
+from archipel.port.event_store import CausationNode
 from archipel.port.schema import ModelSchema
 from archipel.utils import globals as _context
 from archipel.utils import tracing
@@ -136,6 +138,7 @@ class Domain(ElementDecorators, Enrichers):
         self._init_lock = threading.RLock()
         #: upcaster chains, checked at init (see archipel.handling.decoding)
         self._upcasting: Upcasting | None = None
+        self._idempotency_schema = idempotency.idempotency_schema(self.snake_name)
 
     def __repr__(self) -> str:
         return f"<Domain {self.name!r}{' (initialized)' if self._initialized else ''}>"
@@ -372,12 +375,37 @@ class Domain(ElementDecorators, Enrichers):
             )
         return ReadOnlyRepository(self.repository_for(projection_cls))
 
+    def view_for(self, projection_cls: type) -> ReadView[Any]:
+        """A read-only :class:`~archipel.core.view.ReadView` of a projection:
+        ``get``, ``find_by``, ``count``, ``exists`` and ``query`` (a
+        :class:`~archipel.core.queryset.ReadOnlyQuerySet`); nothing that writes."""
+        kind = getattr(getattr(projection_cls, "_meta", None), "kind", None)
+        if kind != "projection":
+            raise IncorrectUsageError(
+                f"view_for takes a projection, got {getattr(projection_cls, '__name__', projection_cls)}"
+                + (f" ({kind})" if kind else "")
+            )
+        return ReadView(projection_cls, self.repository_for(projection_cls))
+
+    def correlation_trace(self, correlation_id: str) -> list[CausationNode]:
+        """The messages of a correlation chain, each before its effects (depth-first).
+
+        Each :class:`~archipel.port.event_store.CausationNode` also holds its
+        ``children``; an unknown correlation id gives ``[]``.
+        """
+        self._ensure_initialized()
+        stored = self.providers.event_store.read_correlated(str(correlation_id))
+        return causation.flatten(causation.causation_roots(stored))
+
     def _each_database_schemas(self) -> Iterator[tuple[Any, list[ModelSchema]]]:
         self._ensure_initialized()
         for name, database in self.providers.databases.items():
-            yield database, [
+            schemas = [
                 s for s in self._schemas.values() if s.database == name and s.kind != "event_sourced"
             ]
+            if name == "default":
+                schemas.append(self._idempotency_schema)
+            yield database, schemas
 
     def setup_database(self) -> None:
         """Create the tables of every database (idempotent)."""
@@ -498,6 +526,8 @@ class Domain(ElementDecorators, Enrichers):
         self,
         command: Any,
         asynchronous: bool | None = None,
+        idempotency_key: str | None = None,
+        raise_on_duplicate: bool = False,
         priority: int | None = None,
         correlation_id: str | None = None,
     ) -> Any:
@@ -506,6 +536,14 @@ class Domain(ElementDecorators, Enrichers):
         ``priority``: see :mod:`archipel.utils.processing`. ``correlation_id``:
         join an outside request's correlation (default: the message being
         handled's, else the command's own id).
+
+        ``idempotency_key``: a caller's token for this request. The first
+        ``process`` with a key records it with the result (in the ``default``
+        database, in the handler's transaction); a repeat returns that result
+        without handling the command again, or raises
+        :class:`~archipel.errors.DuplicateCommandError` (``original_result``)
+        with ``raise_on_duplicate=True``. A failed handling records nothing.
+        See :mod:`archipel.handling.idempotency` for what results can be kept.
 
         The handler runs in a unit of work; its events are stored with the
         state in one transaction, then dispatched (sync) or left to the
@@ -519,6 +557,11 @@ class Domain(ElementDecorators, Enrichers):
                 f"register it with @{self.snake_name}.command(part_of=...) and a "
                 f"@{self.snake_name}.command_handler with @handle({type(command).__name__})"
             )
+        if idempotency_key is not None:
+            key = idempotency.check_key(idempotency_key)
+            found = self._idempotency_lookup(key)
+            if found[0]:
+                return idempotency.stored_result(key, found, raise_on_duplicate)
         if correlation_id is not None:
             command._metadata.__dict__["correlation_id"] = str(correlation_id)
         self._enrich(command, priority)
@@ -527,20 +570,50 @@ class Domain(ElementDecorators, Enrichers):
         queued = self._async_commands if asynchronous is None else asynchronous
         if tracing.tracer is not None:
             with tracing.produce_span(command._metadata, queued):
-                return self._process_now(command, queued, route)
-        return self._process_now(command, queued, route)
+                return self._process_now(command, queued, route, idempotency_key, raise_on_duplicate)
+        return self._process_now(command, queued, route, idempotency_key, raise_on_duplicate)
 
-    def _process_now(self, command: Any, queued: bool, route: Any) -> Any:
+    def _process_now(
+        self, command: Any, queued: bool, route: Any, key: str | None = None, raise_on_duplicate: bool = False
+    ) -> Any:
         if queued:
-            return self._enqueue_command(command)
+            if key is None:
+                return self._enqueue_command(command)
+            return self._keyed(key, raise_on_duplicate, lambda: self._enqueue_command(command, key))
         handler_cls, method = route
+        if key is not None:
+            return self._keyed(
+                key, raise_on_duplicate, lambda: self._drained(handler_cls, method, command, key)
+            )
+        return self._drained(handler_cls, method, command, None)
+
+    def _idempotency_lookup(self, key: str) -> tuple[bool, Any]:
+        tx = self.providers.database("default").begin()
+        try:
+            return idempotency.lookup(tx, self._idempotency_schema, key)
+        finally:
+            tx.rollback()
+
+    def _keyed(self, key: str, raise_on_duplicate: bool, run: Callable[[], Any]) -> Any:
+        """Run ``run``; when a racing twin stored ``key`` first, answer with its result."""
+        try:
+            return run()
+        except ExpectedVersionError:
+            found = self._idempotency_lookup(key)
+            if not found[0]:
+                raise
+            return idempotency.stored_result(key, found, raise_on_duplicate)
+
+    def _drained(
+        self, handler_cls: type, method: Callable[..., Any], command: Any, key: str | None
+    ) -> Any:
         if dispatch_queue.get() is not None:
-            return self._handle_command(handler_cls, method, command)
+            return self._handle_command(handler_cls, method, command, key)
         # outermost call: own the breadth-first queue and drain it
         queue: deque[Any] = deque()
         token = dispatch_queue.set(queue)
         try:
-            result = self._handle_command(handler_cls, method, command)
+            result = self._handle_command(handler_cls, method, command, key)
             deliver = dispatch.deliver
             while queue:
                 deliver(queue.popleft())
@@ -548,13 +621,19 @@ class Domain(ElementDecorators, Enrichers):
             dispatch_queue.reset(token)
         return result
 
-    def _handle_command(self, handler_cls: type, method: Callable[..., Any], command: Any) -> Any:
+    def _handle_command(
+        self, handler_cls: type, method: Callable[..., Any], command: Any, key: str | None = None
+    ) -> Any:
         options = handler_cls._meta.extra  # type: ignore[attr-defined]
         if options.get("retries"):  # ``retries=N``: transient failures are run again
-            return run_with_retries(options, lambda: self._handle_command_once(handler_cls, method, command))
-        return self._handle_command_once(handler_cls, method, command)
+            return run_with_retries(
+                options, lambda: self._handle_command_once(handler_cls, method, command, key)
+            )
+        return self._handle_command_once(handler_cls, method, command, key)
 
-    def _handle_command_once(self, handler_cls: type, method: Callable[..., Any], command: Any) -> Any:
+    def _handle_command_once(
+        self, handler_cls: type, method: Callable[..., Any], command: Any, key: str | None = None
+    ) -> Any:
         # context managers are inlined: this is the hot path
         stack = _context.stack.get()
         ctx_token = _context.stack.set((*stack, self)) if not stack or stack[-1] is not self else None
@@ -563,6 +642,8 @@ class Domain(ElementDecorators, Enrichers):
         msg_token = current_message.set(command)
         try:
             result = method(handler_cls(), command)
+            if key is not None:  # the key commits with the handler's state, or not at all
+                idempotency.record(uow.transaction("default"), self._idempotency_schema, key, result)
             events = uow.commit()
         except BaseException:
             uow.rollback()
@@ -576,10 +657,10 @@ class Domain(ElementDecorators, Enrichers):
             dispatch.publish(events)
         return result
 
-    def _enqueue_command(self, command: Any) -> str:
+    def _enqueue_command(self, command: Any, idempotency_key: str | None = None) -> str:
         from archipel.handling.asynchronous import enqueue_command
 
-        return enqueue_command(self, command)
+        return enqueue_command(self, command, idempotency_key)
 
     def run_in_unit_of_work(self, action: Callable[[UnitOfWork], Any], message: Any = None) -> Any:
         """Run ``action(uow)`` in a new unit of work, commit, dispatch its events."""

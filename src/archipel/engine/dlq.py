@@ -34,7 +34,7 @@ import builtins
 import datetime as dt
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -344,11 +344,18 @@ class DeadLetterStore:
         self._delete([letter.id])
         return True
 
-    def replay_all(self, subscription: str | None = None, *, from_another_process: bool = False) -> int:
+    def replay_all(
+        self,
+        subscription: str | None = None,
+        *,
+        from_another_process: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
         """Replay every dead letter (of one subscription) in failure order; return how many.
 
         In chunks: each chunk is published, then deleted, so an error stops
         the replay with every letter not yet published still kept.
+        ``progress(done, total)`` is called after each chunk.
         """
         q = Q(subscription=subscription) if subscription else Q()
         rows, _ = self._query(q)
@@ -360,6 +367,8 @@ class DeadLetterStore:
             chunk = letters[start : start + _REPLAY_CHUNK]
             broker.publish_many([(self._target_stream(x), _mark_for(x.payload, x.subscription)) for x in chunk])
             self._delete([x.id for x in chunk])
+            if progress is not None:
+                progress(start + len(chunk), len(letters))
         return len(letters)
 
 

@@ -26,6 +26,7 @@ from archipel.engine.retry import Backoff
 from archipel.engine.settings import EngineSettings
 from archipel.engine.subscriptions import active_subscriptions
 from archipel.errors import ArchipelError
+from archipel.utils.doorbell import BROKER, OUTBOX, bell
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
@@ -118,6 +119,8 @@ class Worker:
     def stop(self, timeout: float = 30.0) -> bool:
         """Stop every thread (in-flight batches finish); True when all stopped in time."""
         self.stop_event.set()
+        bell(OUTBOX).ring()  # wake the relay (and the other relays of this process: harmless)
+        bell(BROKER).ring()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -160,10 +163,13 @@ class Worker:
         relay = self.relay
         assert relay is not None
         backoff = Backoff()
-        idle = self.settings.blocking_timeout_ms / 1000.0
+        poll = self.settings.blocking_timeout_ms / 1000.0
+        doorbell = bell(OUTBOX)
         try:
             with self.domain.domain_context():
                 while not self.stop_event.is_set():
+                    # read before looking: a commit after the look rings a later generation
+                    seen = doorbell.generation
                     try:
                         moved = relay.tick()
                         backoff.reset()
@@ -179,7 +185,8 @@ class Worker:
                         continue
                     if not moved:
                         self.relay_behind_since = None
-                        self.stop_event.wait(idle)
+                        # push, not poll: a commit with outbox rows wakes us (see wakeup.py)
+                        doorbell.wait(seen, relay.idle_seconds(poll))
                     elif self.relay_behind_since is None:
                         self.relay_behind_since = time.monotonic()
         finally:

@@ -21,22 +21,33 @@ if TYPE_CHECKING:
 __all__ = ["enqueue_command"]
 
 
-def enqueue_command(domain: DomainLike, command: Any) -> str:
-    """Store ``command`` for asynchronous handling; return its id."""
+def enqueue_command(domain: DomainLike, command: Any, idempotency_key: str | None = None) -> str:
+    """Store ``command`` for asynchronous handling; return its id.
+
+    With ``idempotency_key``, the key is recorded with the command's id in the
+    same transaction (a repeat of the key returns that id).
+    """
     command._metadata.asynchronous = True
     uow = uow_var.get()
     if uow is not None and uow.domain is domain:
         tx = uow.transaction("default")
-        domain.providers.event_store.append([command], transaction=tx)
-        tx.add_outbox(domain.outbox_records([command]))
+        _store(domain, command, tx, idempotency_key)
         return command._metadata.id  # type: ignore[no-any-return]
     database = domain.providers.database("default")
     tx = database.begin()
     try:
-        domain.providers.event_store.append([command], transaction=tx)
-        tx.add_outbox(domain.outbox_records([command]))
+        _store(domain, command, tx, idempotency_key)
         tx.commit()
     except BaseException:
         tx.rollback()
         raise
     return command._metadata.id  # type: ignore[no-any-return]
+
+
+def _store(domain: DomainLike, command: Any, tx: Any, idempotency_key: str | None) -> None:
+    domain.providers.event_store.append([command], transaction=tx)
+    tx.add_outbox(domain.outbox_records([command]))
+    if idempotency_key is not None:
+        from archipel.handling import idempotency
+
+        idempotency.record(tx, domain._idempotency_schema, idempotency_key, command._metadata.id)

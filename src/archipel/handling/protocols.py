@@ -32,6 +32,8 @@ class DomainLike(Protocol):
     _outbox_enabled: bool
     _inline_events: bool
     _integration_broker: str | None
+    #: the ``default`` database's table of command idempotency keys
+    _idempotency_schema: ModelSchema
     #: ``fn(aggregate)`` run on each aggregate just before it is saved (audit fields)
     aggregate_enrichers: list[Callable[[Any], Any]]
     #: ``shop`` for ``Shop``; ``Shop`` in type strings
@@ -45,7 +47,10 @@ class DomainLike(Protocol):
     @property
     def outbox_enabled(self) -> bool: ...
 
-    def process(self, command: Any, asynchronous: bool | None = None, priority: int | None = None) -> Any: ...
+    @property
+    def process(self) -> Callable[..., Any]:
+        """``domain.process(command, ...)`` (compensating commands of process managers)."""
+        ...
 
     @property
     def handles_events_inline(self) -> bool: ...

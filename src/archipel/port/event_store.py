@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["BaseEventStore", "EventStore", "LatestReader", "StoredMessage"]
+__all__ = ["BaseEventStore", "CausationNode", "EventStore", "LatestReader", "StoredMessage"]
 
 #: ``{"metadata": {...}, "data": {...}}`` with ``metadata.global_position`` set
 StoredMessage = dict[str, Any]
@@ -43,6 +44,25 @@ class EventStore(Protocol):
 
 #: Protean's name for the event store port
 BaseEventStore = EventStore
+
+
+@dataclass
+class CausationNode:
+    """One message of a correlation chain and the messages it caused
+    (``domain.correlation_trace``). ``kind`` is ``"COMMAND"`` or ``"EVENT"``;
+    ``time`` is ISO 8601 text. ``handler``, ``duration_ms`` and ``delta_ms``
+    are Protean's timing fields; archipel's event store does not record them (None)."""
+
+    message_id: str
+    message_type: str
+    kind: str
+    stream: str
+    time: str | None
+    global_position: int | None
+    children: list[CausationNode] = field(default_factory=list)
+    handler: str | None = None
+    duration_ms: float | None = None
+    delta_ms: float | None = None
 
 
 class LatestReader(Protocol):

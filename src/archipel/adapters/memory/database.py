@@ -18,6 +18,7 @@ from archipel.adapters.memory.outbox import MemoryOutbox
 from archipel.core.queryset import Criteria
 from archipel.errors import ExpectedVersionError, IncorrectUsageError, ValidationError
 from archipel.port.schema import ModelSchema
+from archipel.utils.doorbell import OUTBOX, bell
 from archipel.utils.lookups import (
     JsonEqual,
     Ordered,
@@ -144,6 +145,10 @@ def run_criteria(
     return page, total
 
 
+#: an idle relay's longest sleep on the memory database (every commit rings it: same process)
+_IDLE_WAIT_SECONDS = 1.0
+
+
 class MemoryDatabase:
     """A process-local database (``provider = "memory"``)."""
 
@@ -161,6 +166,11 @@ class MemoryDatabase:
     def outbox(self) -> MemoryOutbox:
         """The outbox of this database (claimed by the relay)."""
         return self._outbox
+
+    @staticmethod
+    def idle_wait(poll_seconds: float) -> float:
+        """How long an idle relay may sleep: every commit of this process wakes it sooner."""
+        return max(poll_seconds, _IDLE_WAIT_SECONDS)
 
     def begin(self) -> MemoryTransaction:
         return MemoryTransaction(self)
@@ -394,7 +404,8 @@ class MemoryTransaction:
             if self.processed:
                 db.processed |= self.processed
         self.done = True
-
+        if self.outbox:
+            bell(OUTBOX).ring()  # push: wake the relay
     def _claim(
         self,
         schema: ModelSchema,

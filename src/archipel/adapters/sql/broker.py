@@ -17,8 +17,11 @@ its lock until the publishing transaction commits: within a stream, seq
 order is commit order, so a reader can never skip an entry that commits
 late (the problem PostgreSQL sequences have). Reads lock the group's row
 (``FOR UPDATE`` on PostgreSQL; SQLite serialises writers), move the cursor
-and record pending entries in one transaction. A blocking read polls
-cheaply (one indexed ``EXISTS``) until something arrives or time is up.
+and record pending entries in one transaction. A blocking read waits for a
+publish (:mod:`archipel.adapters.sql.wakeup`: rung in this process, pushed
+with ``NOTIFY`` from others on PostgreSQL) and looks cheaply (one indexed
+``EXISTS``) when woken, or every ``_POLL_SECONDS`` on SQLite, whose other
+processes cannot push.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from archipel.adapters.sql.engine import SqlEngine, dumps, loads
+from archipel.adapters.sql.wakeup import BROKER, announce, bell, fallback_seconds
 from archipel.errors import ConfigurationError, SchemaMissingError
 from archipel.port.broker import Entry, PublishCallback
 
@@ -43,6 +47,8 @@ T = TypeVar("T")
 _ACK_CHUNK = 500
 #: pause between two polls of a blocking read
 _POLL_SECONDS = 0.02
+#: how long a group, once seen, is trusted to exist (reads then start with the cheap probe)
+_GROUPS_RECHECK_SECONDS = 5.0
 _PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 _GROUP = "stream = :stream AND grp = :grp"
@@ -175,6 +181,9 @@ class DatabaseBroker:
         self._sql = self._compile()
         self._probes: dict[int, str] = {}
         self._acks: dict[int, str] = {}
+        #: (stream, group) pairs known to exist: their reads may start with the read-only probe
+        self._groups_known: set[tuple[str, str]] = set()
+        self._groups_checked = time.monotonic()
 
     def __repr__(self) -> str:
         return f"<DatabaseBroker {self.name!r} {self.engine.safe_url}>"
@@ -209,15 +218,25 @@ class DatabaseBroker:
             self._ready = True
 
     # -- running ------------------------------------------------------------------
-    def _transaction(self, work: Callable[[Any], T], *, retry: bool = True) -> T:
-        """Run ``work(cursor)`` in one transaction (retried once on a dead pooled connection)."""
+    def _transaction(
+        self, work: Callable[[Any], T], *, retry: bool = True, relaxed: bool = False
+    ) -> T:
+        """Run ``work(cursor)`` in one transaction (retried once on a dead pooled connection).
+
+        ``relaxed``: PostgreSQL commits it without waiting for the WAL flush — for
+        deliveries and acknowledgements, whose loss in a server crash only means
+        entries delivered again (consumers drop the copies by message id).
+        """
         self._setup()
         engine = self.engine
+        relax = relaxed and engine.is_postgres
 
         def run(conn: Any) -> T:
             cursor = conn.cursor()
             try:
                 cursor.execute(engine.begin_sql)
+                if relax:
+                    cursor.execute("SET LOCAL synchronous_commit = off")
                 try:
                     result = work(cursor)
                 except BaseException:
@@ -286,7 +305,9 @@ class DatabaseBroker:
             cursor.executemany(sql["insert_entry"], rows)
             return ids
 
-        return self._transaction(work)
+        ids = self._transaction(work)
+        announce(self.engine, BROKER)  # push: wake consumers, here and in other processes
+        return ids
 
     # -- consuming -------------------------------------------------------------------
     def has_group(self, stream: str, group: str) -> bool:
@@ -310,6 +331,7 @@ class DatabaseBroker:
         self._transaction(
             lambda cur: cur.execute(self._sql["new_group"], {"stream": stream, "grp": group})
         )
+        self._groups_known.add((stream, group))
 
     def read(
         self,
@@ -322,17 +344,31 @@ class DatabaseBroker:
         if not streams:
             return []
         deadline = time.monotonic() + block_ms / 1000.0
-        first = True
+        doorbell = bell(BROKER)
+        known = self._groups_known
+        if time.monotonic() > self._groups_checked + _GROUPS_RECHECK_SECONDS:
+            # another process may have dropped the tables meanwhile: take once more in a while
+            known.clear()
+            self._groups_checked = time.monotonic()
+        # a group is created by its first read (or ensure_group); the probe cannot see it before
+        first = any((stream, group) not in known for stream in streams)
         while True:
+            # read before looking: a publish after the look rings a later generation
+            seen = doorbell.generation
+            # the probe is read-only; taking writes (cursor, pending entries): only when needed
             if first or self._anything_new(group, streams):
                 got = self._take(group, consumer, streams, count)
+                known.update((stream, group) for stream in streams)
                 if got:
                     return got
             first = False
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return []
-            time.sleep(min(_POLL_SECONDS, remaining))
+            # woken by a publish of this process or, on PostgreSQL, a NOTIFY from another;
+            # else look again after the poll interval (SQLite shared by several processes)
+            poll = fallback_seconds(self.engine, _POLL_SECONDS)
+            doorbell.wait(seen, min(poll, remaining))
 
     def _anything_new(self, group: str, streams: Sequence[str]) -> bool:
         """One cheap indexed query: has any of ``streams`` an entry ``group`` has not read?"""
@@ -371,7 +407,7 @@ class DatabaseBroker:
 
         # no blind retry: had the COMMIT gone through before the connection dropped, a second
         # read would skip what the first delivered; the consumer calls own_pending instead
-        return self._transaction(work, retry=False)
+        return self._transaction(work, retry=False, relaxed=True)
 
     def ack(self, group: str, ids_by_stream: Mapping[str, Sequence[str]]) -> int:
         chunks: list[tuple[str, dict[str, Any]]] = []
@@ -392,7 +428,8 @@ class DatabaseBroker:
                 done += max(0, int(cursor.rowcount))
             return done
 
-        return self._transaction(work)
+        # an acknowledgement lost in a crash leaves the entries pending: run again, dropped
+        return self._transaction(work, relaxed=True)
 
     def _ack_sql(self, count: int) -> str:
         sql = self._acks.get(count)
@@ -521,12 +558,14 @@ class DatabaseBroker:
     def truncate(self) -> None:
         statements = self._sql["truncate"].split(";")
         self._transaction(lambda cur: [cur.execute(s) for s in statements])
+        self._groups_known.clear()
 
     def drop(self) -> None:
         """Drop the broker's tables."""
         tables = (self.pending_t, self.groups_t, self.entries_t, self.streams_t)
         self.engine.execute_ddl([sa.schema.DropTable(t, if_exists=True) for t in tables])
         self._ready = False
+        self._groups_known.clear()
 
     def close(self) -> None:
         if self._owns_engine:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from archipel.adapters.sql.engine import cursor_of
 from archipel.adapters.sql.records import EXPECTED_PARAM, PK_PARAM, RecordTable
 from archipel.adapters.sql.tables import VERSION
 from archipel.errors import ArchipelError, DuplicateMessageError
@@ -203,7 +204,9 @@ class OneStatement:
         if outbox:
             params.update(db.outbox().params(outbox, prefix="o_"))
         try:
-            rows = conn.execute(sql, params).fetchall()
+            cursor = cursor_of(conn)
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
         except Exception as exc:
             raise self._explain(exc, tx, writes) from exc
         by_id = {row[1]: (row[2], row[3]) for row in rows if len(row) > 1 and row[1] is not None}

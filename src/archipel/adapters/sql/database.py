@@ -28,6 +28,7 @@ from archipel.adapters.sql.query import QueryCompiler
 from archipel.adapters.sql.records import RecordTable
 from archipel.adapters.sql.tables import processed_table
 from archipel.adapters.sql.transaction import SqlTransaction
+from archipel.adapters.sql.wakeup import fallback_seconds
 from archipel.port.schema import ModelSchema
 
 __all__ = ["SqlDatabase", "create_database", "PROCESSED_TABLE"]
@@ -139,6 +140,14 @@ class SqlDatabase:
     @staticmethod
     def clock() -> float:
         return time.time()
+
+    def idle_wait(self, poll_seconds: float) -> float:
+        """How long the relay may sleep when idle: commits wake it sooner (see ``wakeup``).
+
+        Long on PostgreSQL, whose other processes' commits arrive by ``NOTIFY``;
+        ``poll_seconds`` on SQLite, shared by processes that cannot push.
+        """
+        return fallback_seconds(self.engine, poll_seconds)
 
     # -- schema -----------------------------------------------------------------------
     def _framework_tables(self) -> list[sa.Table]:

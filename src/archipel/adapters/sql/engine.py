@@ -47,7 +47,7 @@ from archipel.errors import (
 from archipel.utils.lookups import json_canonical
 from archipel.utils.redaction import redact
 
-__all__ = ["SqlEngine", "normalize_url", "dumps", "loads"]
+__all__ = ["SqlEngine", "normalize_url", "dumps", "loads", "cursor_of", "execute_relaxed"]
 
 T = TypeVar("T")
 
@@ -100,6 +100,44 @@ def register_sqlite_functions(connection: Any) -> None:
 def dumps(value: Any) -> str:
     """Compact JSON text; msgspec keeps key order and encodes ~10x faster than ``json``."""
     return _encode(value).decode()
+
+
+def cursor_of(connection: Any) -> Any:
+    """A cursor of ``connection`` kept on it for reuse (one per connection).
+
+    A new psycopg cursor copies the connection's adapters (several µs at every
+    statement with ``connection.execute``); a connection serves one thread at a
+    time and every result is fetched at once, so one cursor serves all its
+    statements. SQLite's connections take no attributes and its cursors are
+    cheap: they get a new one each time.
+    """
+    cursor = getattr(connection, "_archipel_cursor", None)
+    if cursor is None:
+        cursor = connection.cursor()
+        if getattr(connection, "pgconn", None) is not None:  # psycopg (closed with it)
+            connection._archipel_cursor = cursor
+    return cursor
+
+
+def execute_relaxed(connection: Any, sql: str, params: Any) -> Any:
+    """Run one PostgreSQL write statement whose commit need not wait for the WAL flush.
+
+    For writes that a server crash may lose harmlessly because they are done
+    again — the outbox relay's row claims, marks and releases (a lost claim or
+    mark means rows relayed once more, and consumers drop the copies) — but
+    not for anything a caller was promised. ``BEGIN``, ``SET LOCAL
+    synchronous_commit = off``, the statement and ``COMMIT`` go in one round
+    trip (psycopg's pipeline mode); the connection must be idle in autocommit.
+    Returns the statement's cursor.
+    """
+    cursor = connection.cursor()
+    with connection.pipeline():
+        connection.execute("BEGIN")
+        connection.execute("SET LOCAL synchronous_commit = off")
+        cursor.execute(sql, params)
+        connection.execute("COMMIT")
+    # the pipeline is synced: every result is in
+    return cursor
 
 
 _PROVIDER_BACKENDS = {"sqlite": "sqlite", "postgresql": "postgresql", "sql": None}
@@ -464,6 +502,9 @@ class SqlEngine:
         return visitors.replacement_traverse(statement, {}, inline)  # type: ignore[call-overload]
 
     def dispose(self) -> None:
+        from archipel.adapters.sql.wakeup import forget
+
+        forget(self)  # the LISTEN/NOTIFY threads of this engine, if any
         if self._pool is not None:
             self._pool.clear()
         self.engine.dispose()

@@ -25,9 +25,28 @@ from typing import Any
 
 from archipel.errors import DatabaseError
 
-__all__ = ["ConnectionPool"]
+__all__ = ["ConnectionPool", "Lease"]
 
-_BORN = "archipel_born"
+
+class Lease:
+    """A pooled connection as lent: SQLAlchemy's proxy and its DB-API connection.
+
+    The driver connection is read once, when the connection is made: through
+    the proxy it is a chain of properties, paid at every checkout otherwise.
+    """
+
+    __slots__ = ("fairy", "driver_connection", "born")
+
+    def __init__(self, fairy: Any) -> None:
+        self.fairy = fairy
+        self.driver_connection = fairy.driver_connection
+        self.born = time.monotonic()
+
+    def invalidate(self) -> None:
+        self.fairy.invalidate()
+
+    def close(self) -> None:
+        self.fairy.close()
 
 
 class ConnectionPool:
@@ -57,7 +76,7 @@ class ConnectionPool:
         self._alive = alive
         self._reusable = reusable
         self._label = label
-        self._idle: deque[Any] = deque()
+        self._idle: deque[Lease] = deque()
         self._limit = max(size + overflow, 1)
         # how many are lent, guarded by a plain lock (threading.Semaphore is
         # Python code: several microseconds a call); waiters use the condition
@@ -93,17 +112,15 @@ class ConnectionPool:
             if self._waiting:
                 self._available.notify()
 
-    def get(self) -> Any:
-        """A connection (a SQLAlchemy ``PoolProxiedConnection``); return it with :meth:`put`."""
+    def get(self) -> Lease:
+        """A connection (a :class:`Lease`); return it with :meth:`put`."""
         self._acquire()
         try:
             while True:
                 try:
                     fairy = self._idle.pop()
                 except IndexError:
-                    fairy = self._connect()
-                    fairy.info[_BORN] = time.monotonic()
-                    return fairy
+                    return Lease(self._connect())
                 if self._stale(fairy) or not self._alive(fairy.driver_connection):
                     self._close(fairy)
                     continue
@@ -112,11 +129,11 @@ class ConnectionPool:
             self._release()
             raise
 
-    def _stale(self, fairy: Any) -> bool:
+    def _stale(self, fairy: Lease) -> bool:
         recycle = self._recycle
-        return recycle is not None and time.monotonic() - fairy.info.get(_BORN, 0.0) > recycle
+        return recycle is not None and time.monotonic() - fairy.born > recycle
 
-    def put(self, fairy: Any) -> None:
+    def put(self, fairy: Lease) -> None:
         """Take a connection back (kept idle if clean and there is room, else closed)."""
         try:
             if len(self._idle) < self._size and self._reusable(fairy.driver_connection):
@@ -126,7 +143,7 @@ class ConnectionPool:
         finally:
             self._release()
 
-    def discard(self, fairy: Any) -> None:
+    def discard(self, fairy: Lease) -> None:
         """Take back a broken connection: it is closed, never lent again."""
         try:
             try:

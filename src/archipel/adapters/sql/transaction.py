@@ -26,8 +26,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from archipel.adapters.sql.engine import dumps, loads
+from archipel.adapters.sql.engine import cursor_of, dumps, loads
 from archipel.adapters.sql.records import EXPECTED_PARAM, PK_PARAM, RecordTable
+from archipel.adapters.sql.wakeup import OUTBOX, announce
 from archipel.core.queryset import Criteria
 from archipel.errors import (
     ArchipelError,
@@ -90,6 +91,7 @@ class SqlTransaction:
         "_conn",
         "_done",
         "_after_commit",
+        "_relayable",
     )
 
     def __init__(self, db: SqlDatabase) -> None:
@@ -105,6 +107,8 @@ class SqlTransaction:
         self._conn: Any = None
         self._done = False
         self._after_commit: list[tuple[Any, int, int]] = []
+        #: outbox rows were written: the relay is woken after the commit
+        self._relayable = False
 
     # -- reads --------------------------------------------------------------------
     def _read(self, sql: str, params: dict[str, Any], many: bool) -> Any:
@@ -116,7 +120,8 @@ class SqlTransaction:
                 raise self.engine.translate(exc) from exc
 
         def read(conn: Any) -> Any:
-            cursor = conn.execute(sql, params)
+            cursor = cursor_of(conn)
+            cursor.execute(sql, params)
             return cursor.fetchall() if many else cursor.fetchone()
 
         return self.engine.run(read)
@@ -172,6 +177,8 @@ class SqlTransaction:
 
     def add_outbox(self, records: Iterable[dict[str, Any]]) -> None:
         self._outbox.extend(records)
+        if self._outbox:
+            self._relayable = True
 
     def mark_processed(self, subscription: str, message_id: str) -> bool:
         key = (subscription, message_id)
@@ -495,6 +502,8 @@ class SqlTransaction:
             meta.global_position = global_position
             meta.position = position
         self._after_commit.clear()
+        if self._relayable:
+            announce(self.engine, OUTBOX)  # push: wake the relay, here and elsewhere
 
     def rollback(self) -> None:
         if self._conn is not None:

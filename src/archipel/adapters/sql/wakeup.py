@@ -1,0 +1,210 @@
+"""Push, not poll: wake the outbox relay and database-broker consumers when there is work.
+
+Two signals exist, ``outbox`` (a transaction committed outbox rows) and
+``broker`` (the database broker stored new entries). Each has a process-wide
+:class:`Doorbell`, rung right after such a commit in this process: a relay or
+consumer thread of the same process wakes within microseconds.
+
+Other processes learn of it through PostgreSQL ``LISTEN``/``NOTIFY``
+(:class:`PgSignals`, one per engine). The committing process does not notify
+inside its transaction — a notifying commit takes a database-wide lock until
+its WAL flush, which would serialise every writer — but pokes a notifier
+thread, which sends ``pg_notify`` on its own connection after the commit;
+pokes that arrive while it is sending coalesce into one notification. A
+listener thread (started by the first waiter of the process) rings the
+doorbells when notifications arrive.
+
+Signals only shorten waits: waiters still look for work after a timeout, so
+a lost notification (a listener reconnecting, a SQLite database shared by
+several processes, which has no notifications) costs latency, never a
+message. :func:`fallback_seconds` says how long that timeout may be.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+from archipel.utils.doorbell import BROKER, OUTBOX, Doorbell, bell
+
+if TYPE_CHECKING:
+    from archipel.adapters.sql.engine import SqlEngine
+
+__all__ = [
+    "Doorbell",
+    "PgSignals",
+    "OUTBOX",
+    "BROKER",
+    "bell",
+    "signals_for",
+    "announce",
+    "fallback_seconds",
+]
+
+log = logging.getLogger("archipel.sql.wakeup")
+
+#: PostgreSQL channel of each signal
+CHANNELS = {OUTBOX: "archipel_outbox", BROKER: "archipel_broker"}
+#: the longest wait of a relay or consumer whose signals arrive by push
+PUSHED_FALLBACK_SECONDS = 1.0
+
+
+class PgSignals:
+    """``NOTIFY`` after commits and ``LISTEN`` for other processes' (one per PostgreSQL engine)."""
+
+    def __init__(self, engine: SqlEngine) -> None:
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._wanted: set[str] = set()
+        self._poke = threading.Event()
+        self._stop = threading.Event()
+        self._notifier: threading.Thread | None = None
+        self._listener: threading.Thread | None = None
+        self._listen_conn: Any = None
+        #: the listener is connected and listening: waiters may rely on pushes
+        self.listening = False
+
+    # -- sending ----------------------------------------------------------------------
+    def notify(self, signal: str) -> None:
+        """Have other processes' waiters of ``signal`` woken (sent by the notifier thread)."""
+        if signal not in self._wanted:
+            with self._lock:
+                self._wanted.add(signal)
+        self._poke.set()
+        if self._notifier is None:
+            self._start("_notifier", self._notify_loop, "notify")
+
+    def _notify_loop(self) -> None:
+        fairy = None
+        while not self._stop.is_set():
+            self._poke.wait()
+            if self._stop.is_set():
+                break
+            self._poke.clear()
+            with self._lock:
+                signals, self._wanted = self._wanted, set()
+            try:
+                if fairy is None:
+                    fairy = self._connect()
+                for signal in sorted(signals):
+                    fairy.driver_connection.execute(
+                        "SELECT pg_notify(%s, '')", (CHANNELS[signal],)
+                    )
+            except Exception as exc:  # best effort: waiters poll after a timeout anyway
+                log.debug("notify failed (%s); waiters fall back to polling", exc)
+                fairy = self._close(fairy)
+                self._stop.wait(0.5)
+        self._close(fairy)
+
+    # -- receiving --------------------------------------------------------------------
+    def listen(self) -> bool:
+        """Start listening (once per engine); True while notifications are being received."""
+        if self._listener is None:
+            self._start("_listener", self._listen_loop, "listen")
+        return self.listening
+
+    def _listen_loop(self) -> None:
+        delay = 0.2
+        while not self._stop.is_set():
+            fairy = None
+            try:
+                fairy = self._connect()
+                conn = self._listen_conn = fairy.driver_connection
+                for channel in CHANNELS.values():
+                    conn.execute(f'LISTEN "{channel}"')  # fixed names, not user input
+                self.listening = True
+                delay = 0.2
+                # anything committed while we were not listening: look once
+                for signal in CHANNELS:
+                    bell(signal).ring()
+                by_channel = {channel: bell(signal) for signal, channel in CHANNELS.items()}
+                while not self._stop.is_set():
+                    for note in conn.notifies(timeout=1.0):
+                        found = by_channel.get(note.channel)
+                        if found is not None:
+                            found.ring()
+            except Exception as exc:
+                if not self._stop.is_set():
+                    log.debug("listen failed (%s); waiters poll until it is back", exc)
+            finally:
+                self.listening = False
+                self._listen_conn = None
+                self._close(fairy)
+            self._stop.wait(delay)
+            delay = min(delay * 2, 5.0)
+
+    # -- plumbing ---------------------------------------------------------------------
+    def _start(self, attribute: str, target: Any, name: str) -> None:
+        with self._lock:
+            if getattr(self, attribute) is not None or self._stop.is_set():
+                return
+            thread = threading.Thread(target=target, name=f"archipel-pg-{name}", daemon=True)
+            setattr(self, attribute, thread)
+            thread.start()
+
+    def _connect(self) -> Any:
+        """A connection of its own (SQLAlchemy's proxy; autocommit), outside the pool."""
+        return self.engine.engine.raw_connection()
+
+    @staticmethod
+    def _close(fairy: Any) -> None:
+        if fairy is not None:
+            try:
+                fairy.close()
+            except Exception:  # noqa: S110 - it is being dropped
+                pass
+        return None
+
+    def close(self) -> None:
+        """Stop both threads and close their connections."""
+        self._stop.set()
+        self._poke.set()
+        for thread in (self._notifier, self._listener):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(2.0)
+
+
+_SIGNALS: dict[int, PgSignals] = {}
+_SIGNALS_LOCK = threading.Lock()
+
+
+def signals_for(engine: SqlEngine) -> PgSignals | None:
+    """The engine's :class:`PgSignals` (PostgreSQL), or None (SQLite has no notifications)."""
+    if not engine.is_postgres:
+        return None
+    found = _SIGNALS.get(id(engine))
+    if found is None:
+        with _SIGNALS_LOCK:
+            found = _SIGNALS.get(id(engine))
+            if found is None:
+                found = _SIGNALS[id(engine)] = PgSignals(engine)
+    return found
+
+
+def forget(engine: SqlEngine) -> None:
+    """Stop and drop the engine's signals (called when the engine is disposed)."""
+    with _SIGNALS_LOCK:
+        found = _SIGNALS.pop(id(engine), None)
+    if found is not None:
+        found.close()
+
+
+def announce(engine: SqlEngine, signal: str) -> None:
+    """``signal`` happened (after a commit): ring this process's bell, notify the others."""
+    bell(signal).ring()
+    signals = signals_for(engine)
+    if signals is not None:
+        signals.notify(signal)
+
+
+def fallback_seconds(engine: SqlEngine, poll_seconds: float) -> float:
+    """How long a waiter on ``engine`` may sleep between looks for work.
+
+    PostgreSQL with a live listener: :data:`PUSHED_FALLBACK_SECONDS` (pushes
+    wake it sooner); otherwise ``poll_seconds`` (in-process rings still do).
+    """
+    signals = signals_for(engine)
+    if signals is not None and signals.listen():
+        return max(poll_seconds, PUSHED_FALLBACK_SECONDS)
+    return poll_seconds
