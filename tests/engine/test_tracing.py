@@ -132,3 +132,36 @@ def test_the_span_of_an_instrumented_http_request_is_the_parent(spans):
     (handled,) = [s for s in spans.get_finished_spans() if s.name.startswith("process ")]
     assert handled.parent.span_id == request.get_span_context().span_id
     assert handled.context.trace_id == request.get_span_context().trace_id
+
+
+def test_archipel_s_middleware_traces_the_request_under_the_caller_s_traceparent(spans):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from archipel.integrations.fastapi import DomainContextMiddleware
+
+    bank = build_bank(f"Bank{uuid.uuid4().hex[:6]}", {"command_processing": "sync", "event_processing": "sync"})
+    bank.init(traverse=False)
+    with bank.domain_context():
+        bank.setup_database()
+    app = FastAPI()
+    app.add_middleware(DomainContextMiddleware, route_domain_map={"/": bank})
+
+    @app.post("/deposits")
+    def deposit() -> dict[str, str]:
+        bank.process(bank.elements["Deposit"](account_id="a", amount=1, seq=1))
+        return {"ok": "yes"}
+
+    caller_trace, caller_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    with TestClient(app) as client:
+        answer = client.post("/deposits", headers={"traceparent": f"00-{caller_trace}-{caller_span}-01"})
+    assert answer.status_code == 200
+    finished = spans.get_finished_spans()
+    (request,) = [s for s in finished if s.kind == SpanKind.SERVER]
+    assert request.name == "POST /deposits"
+    assert f"{request.context.trace_id:032x}" == caller_trace
+    assert f"{request.parent.span_id:016x}" == caller_span
+    assert request.attributes["http.response.status_code"] == 200
+    (handled,) = [s for s in finished if s.name.startswith("process ")]
+    assert handled.parent.span_id == request.context.span_id  # the command joins the request's trace
+    bank.shutdown()

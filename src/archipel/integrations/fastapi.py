@@ -33,6 +33,7 @@ from archipel.errors import (
     ValidationError,
 )
 from archipel.integrations.health import check_domain, health_router
+from archipel.utils import tracing
 from archipel.utils.globals import current_correlation_id, domain_context
 
 __all__ = [
@@ -132,14 +133,23 @@ class CorrelationMiddleware:
         if traceparent is not None:
             echo.append((b"traceparent", traceparent.encode()))
 
+        span: Any = None
+
         async def send_with_id(message: dict[str, Any]) -> None:
             if message.get("type") == "http.response.start":
                 message = {**message, "headers": [*(message.get("headers") or []), *echo]}
+                if span is not None:
+                    span.set_attribute("http.response.status_code", int(message.get("status", 0)))
             await send(message)
 
         token = current_correlation_id.set(correlation)
         try:
-            await self.app(scope, receive, send_with_id)
+            if tracing.tracer is None:
+                await self.app(scope, receive, send_with_id)
+                return
+            carrier = {k: v for k in ("traceparent", "tracestate") if (v := _header(scope, k.encode()))}
+            with tracing.request_span(str(scope.get("method", "")), str(scope.get("path", "")), carrier) as span:
+                await self.app(scope, receive, send_with_id)
         finally:
             current_correlation_id.reset(token)
 

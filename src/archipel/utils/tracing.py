@@ -7,6 +7,9 @@ SDK ``TracerProvider``; default: the global one). Then:
   queued for the server, ``process <category>`` when handled in place);
 - the engine runs every message it handles in a ``process <category>`` span
   (kind CONSUMER), child of the span that produced the message;
+- an HTTP request through archipel's FastAPI middleware runs in a span (kind
+  SERVER, child of the request's ``traceparent``), unless another
+  instrumentation already opened one, so the commands it sends join its trace;
 - the outbox relay publishes each batch in a ``send`` span (kind PRODUCER)
   linked to the messages' spans;
 - every message written while a span is current carries that span in its
@@ -37,6 +40,7 @@ __all__ = [
     "enable_tracing",
     "produce_span",
     "publish_span",
+    "request_span",
     "stamp",
     "tracer",
 ]
@@ -158,3 +162,28 @@ def publish_span(payloads: Sequence[Mapping[str, Any]]) -> Iterator[Any]:
         "send outbox", kind=SpanKind.PRODUCER, links=links, attributes=attributes
     ) as span:
         yield span
+
+
+@contextmanager
+def request_span(method: str, path: str, headers: Mapping[str, str]) -> Iterator[Any]:
+    """The span of one HTTP request (kind SERVER), child of its ``traceparent`` header.
+
+    Yields None (and opens nothing) when a span is already current: the app is
+    instrumented by something else (e.g. opentelemetry-instrumentation-fastapi).
+    Set ``http.response.status_code`` on the yielded span once it is known.
+    """
+    from opentelemetry import trace
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+
+    if trace.get_current_span().get_span_context().is_valid:
+        yield None
+        return
+    parent = _propagator.extract(headers)
+    attributes = {"http.request.method": method, "url.path": path}
+    with tracer.start_as_current_span(
+        f"{method} {path}", context=parent, kind=SpanKind.SERVER, attributes=attributes
+    ) as span:
+        yield span
+        code = span.attributes.get("http.response.status_code") if hasattr(span, "attributes") else None
+        if isinstance(code, int) and code >= 500:
+            span.set_status(Status(StatusCode.ERROR))
