@@ -184,8 +184,6 @@ def test_a_failing_deadline_stays_pending_and_fires_after_the_fix(shop: Shop) ->
 
 
 def test_concurrent_firers_fire_each_deadline_once(shop: Shop, provider: str) -> None:
-    if provider == "memory":
-        pytest.skip("the memory database serialises writers anyway")
     order_ids = [_place(shop, []) for _ in range(5)]
     fired: list[int] = []
 

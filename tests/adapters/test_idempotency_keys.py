@@ -16,7 +16,7 @@ import pytest
 from archipel import BaseAggregate, BaseCommand, BaseCommandHandler, handle
 from archipel.errors import DuplicateCommandError, IncorrectUsageError
 from archipel.fields import Identifier, Integer, String
-from tests.adapters.conftest import start
+from tests.adapters.conftest import SQL_PROVIDERS, start
 
 
 def build(domain, calls: list[str]):
@@ -146,9 +146,9 @@ def test_racing_twins_with_one_key_store_one_result(bank):
     assert accounts(domain, account_cls) == 1
 
 
+# the memory database lives in one domain instance: the SQL stores only
+@pytest.mark.parametrize("provider", SQL_PROVIDERS, indirect=True)
 def test_the_key_holds_for_another_domain_instance_on_the_same_database(provider, storage):
-    if provider == "memory":
-        pytest.skip("the memory database lives in one domain instance")
     from archipel import Domain
 
     name = f"K{uuid.uuid4().hex[:8]}"
