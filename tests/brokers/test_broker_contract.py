@@ -9,10 +9,11 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from decimal import Decimal
 
 import pytest
 
-from archipel.errors import BrokerUnavailable
+from archipel.errors import BrokerUnavailable, ValidationError
 from archipel.port.broker import BaseBroker, Broker, BrokerAdmin, GroupReader, Publisher
 
 
@@ -47,6 +48,29 @@ def test_payloads_round_trip(broker):
     broker.publish(stream, payload)
     (entry,) = broker.read("g", "c", [stream])
     assert entry.payload == payload
+
+
+@pytest.mark.parametrize(
+    "value, says",
+    [
+        (2**64, "outside 64 bits"),
+        (-(2**63) - 1, "outside 64 bits"),
+        (float("nan"), "JSON cannot carry"),
+        (float("-inf"), "JSON cannot carry"),
+        ("lone \ud800", "lone surrogate"),
+        ({1: "x"}, "keys are text"),
+        (b"bytes", "not a JSON value"),
+        ([1, {"deep": Decimal("1.10")}], "not a JSON value"),
+    ],
+)
+def test_a_payload_no_broker_carries_faithfully_is_refused_and_nothing_is_sent(broker, value, says):
+    stream = _stream()
+    with pytest.raises(ValidationError) as raised:
+        broker.publish(stream, {"data": {"v": value}})
+    assert says in str(raised.value) and "payload.data.v" in str(raised.value)
+    broker.publish(stream, {"data": {"v": 2**63 - 1, "t": "ok"}})  # the limits themselves pass
+    (entry,) = broker.read("g", "c", [stream], count=10)
+    assert entry.payload == {"data": {"v": 2**63 - 1, "t": "ok"}}
 
 
 def test_publish_many_keeps_order_per_stream(broker):

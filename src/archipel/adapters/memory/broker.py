@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from archipel.adapters.memory._copy import clone
+from archipel.adapters.payload import check_payload
 from archipel.port.broker import Entry, PublishCallback
 
 __all__ = ["InlineBroker"]
@@ -84,6 +85,7 @@ class InlineBroker:
         self._callback = callback
 
     def publish(self, stream: str, payload: dict[str, Any]) -> str:
+        check_payload(payload)
         return self.publish_many([(stream, payload)])[0]
 
     def publish_many(self, entries: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:

@@ -56,6 +56,7 @@ import redis
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.retry import Retry
 
+from archipel.adapters.payload import check_payload
 from archipel.adapters.redis.cluster import (
     BlockingFanOut,
     by_slot,
@@ -258,6 +259,7 @@ class RedisBroker:
         """Ignored: Redis entries are delivered by ``archipel server``, in any process."""
 
     def publish(self, stream: str, payload: dict[str, Any]) -> str:
+        check_payload(payload)
         return self.publish_many([(stream, payload)])[0]
 
     def publish_many(self, entries: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:

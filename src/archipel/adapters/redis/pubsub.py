@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import msgspec
 import redis
 
+from archipel.adapters.payload import check_payload
 from archipel.adapters.redis.broker import _redact, _text
 from archipel.errors import BrokerError, BrokerUnavailable, ConfigurationError
 from archipel.port.broker import Entry, PublishCallback
@@ -87,6 +88,7 @@ class RedisPubSubBroker:
         self._callback = callback
 
     def publish(self, stream: str, payload: dict[str, Any]) -> str:
+        check_payload(payload)
         return self.publish_many([(stream, payload)])[0]
 
     def publish_many(self, entries: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:

@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from archipel.adapters.payload import check_payload
 from archipel.adapters.sql.engine import SqlEngine, dumps, loads
 from archipel.adapters.sql.wakeup import BROKER, announce, bell, fallback_seconds
 from archipel.errors import ConfigurationError, SchemaMissingError
@@ -275,6 +276,7 @@ class DatabaseBroker:
         """Ignored: entries are delivered by ``archipel server``, in any process."""
 
     def publish(self, stream: str, payload: dict[str, Any]) -> str:
+        check_payload(payload)
         return self.publish_many([(stream, payload)])[0]
 
     def publish_many(self, entries: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
