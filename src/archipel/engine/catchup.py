@@ -41,8 +41,7 @@ from archipel.engine.dlq import DeadLetterStore
 from archipel.engine.invoke import Batch, decode, run_message
 from archipel.engine.records import ensure_tables
 from archipel.fields import Float, Integer, String
-from archipel.fields.base import Field
-from archipel.port.schema import ModelSchema
+from archipel.port.schema import ModelSchema, record_schema
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
@@ -59,28 +58,17 @@ CATCH_UP_KINDS = ("event_handler", "projector", "process_manager")
 _PAGE = 500
 
 
-class _CatchUpRecord:
-    """Marker class of the catch-up table (records are plain dicts)."""
-
 
 def catchup_schema(domain: Domain) -> ModelSchema:
     """One row per subscription: ``state`` (``running``/``done``), events replayed, position."""
-    fields: dict[str, Field] = {
-        "id": String(identifier=True, max_length=255),
-        "state": String(max_length=20),
-        "events": Integer(),
-        "position": Integer(),
-        "updated_at": Float(),
-    }
-    for name, value in fields.items():
-        value.name = name
-    return ModelSchema(
-        name="CatchUp",
-        table=f"archipel_{domain.snake_name}_catchups",
-        cls=_CatchUpRecord,
-        id_field="id",
-        fields=fields,
-        kind="projection",
+    return record_schema(
+        "CatchUp",
+        f"archipel_{domain.snake_name}_catchups",
+        id=String(identifier=True, max_length=255),
+        state=String(max_length=20),
+        events=Integer(),
+        position=Integer(),
+        updated_at=Float(),
     )
 
 

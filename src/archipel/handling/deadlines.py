@@ -32,9 +32,8 @@ from archipel.core.message import new_message_id, utcnow
 from archipel.core.queryset import Criteria
 from archipel.errors import SchemaMissingError
 from archipel.fields import Dict, Float, Integer, String, Text
-from archipel.fields.base import Field
 from archipel.handling.decoding import decode_stored
-from archipel.port.schema import ModelSchema
+from archipel.port.schema import ModelSchema, record_schema
 from archipel.utils.query import Q
 
 if TYPE_CHECKING:
@@ -58,34 +57,23 @@ PENDING, FIRED, CANCELLED, FAILED, USED = "pending", "fired", "cancelled", "fail
 MAX_ATTEMPTS = 5
 
 
-class _DeadlineRecord:
-    """Marker class of the deadline table (records are plain dicts)."""
-
 
 def deadline_schema(domain: DomainLike) -> ModelSchema:
     """Deadlines (``kind="deadline"``) and compensations (``kind="compensation"``)."""
-    fields: dict[str, Field] = {
-        "id": String(identifier=True, max_length=64),
-        "kind": String(max_length=20),
-        "process_manager": String(max_length=255),
-        "correlation": String(max_length=255),
-        "message_type": String(max_length=255),
-        "message": Dict(),
-        "due_at": Float(),
-        "state": String(max_length=20),
-        "sequence": Integer(),
-        "attempts": Integer(),
-        "error": Text(),
-    }
-    for name, value in fields.items():
-        value.name = name
-    return ModelSchema(
-        name="Deadline",
-        table=f"archipel_{domain.snake_name}_deadlines",
-        cls=_DeadlineRecord,
-        id_field="id",
-        fields=fields,
-        kind="projection",
+    return record_schema(
+        "Deadline",
+        f"archipel_{domain.snake_name}_deadlines",
+        id=String(identifier=True, max_length=64),
+        kind=String(max_length=20),
+        process_manager=String(max_length=255),
+        correlation=String(max_length=255),
+        message_type=String(max_length=255),
+        message=Dict(),
+        due_at=Float(),
+        state=String(max_length=20),
+        sequence=Integer(),
+        attempts=Integer(),
+        error=Text(),
     )
 
 

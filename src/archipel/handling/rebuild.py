@@ -37,10 +37,9 @@ from typing import TYPE_CHECKING, Any
 from archipel.core.handler import ANY
 from archipel.errors import IncorrectUsageError, SchemaMissingError
 from archipel.fields import Float, Integer, String, Text
-from archipel.fields.base import Field
 from archipel.handling.decoding import current_type, decode_stored
 from archipel.handling.unit_of_work import UnitOfWork
-from archipel.port.schema import ModelSchema
+from archipel.port.schema import ModelSchema, record_schema
 from archipel.utils.globals import current_message, uow_var
 
 if TYPE_CHECKING:
@@ -84,30 +83,19 @@ class RebuildResult:
         return not self.errors
 
 
-class _RebuildRecord:
-    """Marker class of the rebuild-record table (records are plain dicts)."""
-
 
 def rebuild_schema(domain: DomainLike) -> ModelSchema:
     """The table of rebuild outcomes, one row per projection."""
-    fields: dict[str, Field] = {
-        "id": String(identifier=True, max_length=255),
-        "state": String(max_length=20),
-        "events": Integer(),
-        "position": Integer(),
-        "started_at": Float(),
-        "finished_at": Float(),
-        "error": Text(),
-    }
-    for name, value in fields.items():
-        value.name = name
-    return ModelSchema(
-        name="ProjectionRebuild",
-        table=f"archipel_{domain.snake_name}_projection_rebuilds",
-        cls=_RebuildRecord,
-        id_field="id",
-        fields=fields,
-        kind="projection",
+    return record_schema(
+        "ProjectionRebuild",
+        f"archipel_{domain.snake_name}_projection_rebuilds",
+        id=String(identifier=True, max_length=255),
+        state=String(max_length=20),
+        events=Integer(),
+        position=Integer(),
+        started_at=Float(),
+        finished_at=Float(),
+        error=Text(),
     )
 
 

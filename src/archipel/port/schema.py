@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ModelSchema"]
+__all__ = ["ModelSchema", "record_schema"]
 
 
 class ModelSchema:
@@ -51,3 +51,21 @@ class ModelSchema:
 
     def __repr__(self) -> str:
         return f"ModelSchema({self.table!r})"
+
+
+_MARKERS: dict[str, type] = {}
+
+
+def record_schema(name: str, table: str, id_field: str = "id", **fields: Any) -> ModelSchema:
+    """The schema of one of archipel's own tables, whose records are plain dicts.
+
+    ``fields`` are ``archipel.fields`` instances by name (each is given its
+    name); the table is stored like a projection in the ``default`` database.
+    """
+    for field_name, field in fields.items():
+        field.name = field_name
+    marker = _MARKERS.get(name)
+    if marker is None:  # one stable class per table kind (adapters may key caches by it)
+        doc = f"Marker class of archipel's {name} table (records are plain dicts)."
+        marker = _MARKERS.setdefault(name, type(f"{name}Record", (), {"__doc__": doc}))
+    return ModelSchema(name=name, table=table, cls=marker, id_field=id_field, fields=fields, kind="projection")
