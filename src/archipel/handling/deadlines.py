@@ -41,8 +41,10 @@ if TYPE_CHECKING:
     from archipel.handling.protocols import DomainLike
 
 __all__ = [
+    "CANCELLED",
     "FIRED",
     "FAILED",
+    "PENDING",
     "MAX_ATTEMPTS",
     "deadline_schema",
     "deadline_table",
@@ -56,7 +58,6 @@ log = logging.getLogger("archipel.deadlines")
 PENDING, FIRED, CANCELLED, FAILED, USED = "pending", "fired", "cancelled", "failed", "used"
 #: failed deliveries of a deadline before it is marked failed (visible, no longer retried)
 MAX_ATTEMPTS = 5
-
 
 
 _SCHEMAS: dict[str, ModelSchema] = {}
