@@ -60,8 +60,8 @@ class Checking(DomainState):
         Returns ``{"domain", "status", "errors", "diagnostics", "counts"}``:
         ``status`` is ``"fail"`` (an error), ``"warn"`` (warnings), ``"info"``
         or ``"pass"``; each error has ``code`` (the exception class),
-        ``element`` (the step: ``config``, ``model``, ``routing``,
-        ``upcasters``) and ``message``; each diagnostic has ``code``,
+        ``element`` (the step: ``discovery``, ``config``, ``model``,
+        ``routing``, ``upcasters``) and ``message``; each diagnostic has ``code``,
         ``category``, ``element`` (the class's qualified name), ``level``,
         ``message`` and ``suggestion``; ``counts`` tallies ``errors``,
         ``warnings`` and ``infos``. With ``traverse=True`` the domain's
@@ -70,35 +70,34 @@ class Checking(DomainState):
         domain = cast("Domain", self)  # a Checking is always part of a Domain
         errors: list[dict[str, Any]] = []
         diagnostics: list[dict[str, Any]] = []
-        router: Router | None = None
-        steps: list[tuple[str, Any]] = [
-            ("discovery", lambda: import_domain_modules(self._module_name, self._module_file) if traverse else None),
-            ("config", lambda: validate_config(
+        built: dict[str, Router] = {}
+
+        def validate() -> None:
+            validate_config(
                 self.config,
                 database_providers=provider_registry.providers("database"),
                 broker_providers=provider_registry.providers("broker"),
                 event_store_providers=provider_registry.providers("event_store"),
-            )),
-            ("model", lambda: prepare_model(domain)),
-            ("routing", lambda: _build_router(domain)),
-        ]
-        for element, step in steps:
-            try:
-                found = step()
-            except Exception as exc:  # noqa: BLE001 - reported, not raised: that is check()'s contract
-                errors.append({"code": type(exc).__name__, "element": element, "message": str(exc)})
-                break
-            if element == "routing":
-                router = found
-        if router is not None:
-            previous = self.router
-            self.router = router  # the upcaster check reads the domain's routing tables
-            try:
-                build_upcasters(domain)
-            except Exception as exc:  # noqa: BLE001 - reported, as above
-                errors.append({"code": type(exc).__name__, "element": "upcasters", "message": str(exc)})
-            finally:
-                self.router = previous
+            )
+
+        def discover() -> None:
+            if traverse:
+                import_domain_modules(self._module_name, self._module_file)
+
+        with self._init_lock:  # not while another thread runs init()
+            for element, step in (
+                ("discovery", discover),
+                ("config", validate),
+                ("model", lambda: prepare_model(domain)),
+                ("routing", lambda: built.setdefault("router", _build_router(domain))),
+                ("upcasters", lambda: self._check_upcasters(domain, built["router"])),
+            ):
+                try:
+                    step()
+                except Exception as exc:  # noqa: BLE001 - reported, not raised: check()'s contract
+                    errors.append({"code": type(exc).__name__, "element": element, "message": str(exc)})
+                    break
+        router = built.get("router")
         if not errors and router is not None:
             diagnostics = self._completeness(router)
         warnings = sum(1 for d in diagnostics if d["level"] == "warning")
@@ -109,6 +108,18 @@ class Checking(DomainState):
             "diagnostics": diagnostics,
             "counts": {"errors": len(errors), "warnings": warnings, "infos": len(diagnostics) - warnings},
         }
+
+    def _check_upcasters(self, domain: Domain, router: Router) -> None:
+        """Check the upcaster chains against ``router`` (they read the domain's routing tables)."""
+        if self._initialized:
+            build_upcasters(domain)  # an initialised domain's router is already complete
+            return
+        previous = self.router
+        self.router = router  # nothing routes through an uninitialised domain meanwhile
+        try:
+            build_upcasters(domain)
+        finally:
+            self.router = previous
 
     def _completeness(self, router: Router) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
