@@ -123,9 +123,10 @@ class EventWriting:
             if moment is not None:
                 # PostgreSQL parses the ISO text itself (any offset); SQLite compares
                 # the text, so it is stored in UTC
+                zone = moment.tzinfo
                 moment = (
                     data["time"]
-                    if postgres and moment.tzinfo is not None
+                    if zone is _dt.UTC or (postgres and zone is not None)
                     else utc(moment).isoformat()
                 )
             data["position"] = position
