@@ -11,17 +11,17 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-OTHER_PLUGIN = '''
+OTHER_PLUGIN = """
 def pytest_addoption(parser):
     parser.getgroup("other").addoption("--update-snapshots", action="store_true", default=False)
-'''
+"""
 
-TEST_FILE = '''
+TEST_FILE = """
 from archipel.testing import assert_snapshot
 
 def test_snapshot():
     assert_snapshot({"answer": 42}, name="answer")
-'''
+"""
 
 
 @pytest.fixture
@@ -41,5 +41,7 @@ def test_the_flag_registered_elsewhere_still_rewrites_snapshots(project: pytest.
     snapshot = next(project.path.rglob("*answer*"))
     snapshot.write_text('{"answer": 41}\n')
     project.runpytest_subprocess("-p", "other_plugin", "-q").assert_outcomes(failed=1)
-    project.runpytest_subprocess("-p", "other_plugin", "-q", "--update-snapshots").assert_outcomes(passed=1)
+    project.runpytest_subprocess("-p", "other_plugin", "-q", "--update-snapshots").assert_outcomes(
+        passed=1
+    )
     assert "42" in snapshot.read_text()
