@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT), str(ROOT / "src")]
 
-from _harness import run_workload  # noqa: E402
+from _harness import add_profile_flag, enable_profiling, load_average, profiled, run_workload  # noqa: E402
 
 BATCH = 5000
 
@@ -87,9 +87,11 @@ def archipel(n: int, uri: str, batch_size: int) -> dict[str, float]:
                 book.raise_(BookAdded(book_id=book.id, title=book.title))
                 events.extend(book._events)
             store.append(events)
-        began = time.perf_counter()
-        result = domain.rebuild_projection(Catalogue, batch_size=batch_size)
-        seconds = time.perf_counter() - began
+        label = "memory" if uri == "memory" else uri.split(":", 1)[0].split("+", 1)[0]
+        with profiled(f"rebuild-{label}"):
+            began = time.perf_counter()
+            result = domain.rebuild_projection(Catalogue, batch_size=batch_size)
+            seconds = time.perf_counter() - began
         assert result.events_dispatched == n, result
         assert domain.query_for(Catalogue).count() == n
     domain.shutdown()
@@ -136,6 +138,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--workload", help=argparse.SUPPRESS)
     parser.add_argument("--uri", help=argparse.SUPPRESS)
+    add_profile_flag(parser)
     args = parser.parse_args()
     if args.workload:
         if args.workload == "archipel":
@@ -148,6 +151,9 @@ def main() -> int:
         return 0
 
     from tests._servers import PostgresServer
+
+    enable_profiling(args.profile)
+    load_before = load_average()
 
     server = PostgresServer.launch()
     scratch = Path(tempfile.mkdtemp(prefix="archipel-bench-"))
@@ -182,6 +188,7 @@ def main() -> int:
 
     print(f"\nProjection rebuild, {args.n} events (one new row each), batches of {args.batch_size}; "
           f"median of {args.rounds} runs")
+    print(f"  {load_before} at the start, {load_average()} at the end")
     pg = med("postgresql", "archipel")
     print(f"  PostgreSQL archipel rebuild     {pg:>10,.0f} ev/s (target >= 100,000)")
     print(f"  PostgreSQL raw executemany      {med('postgresql', 'executemany'):>10,.0f} rows/s "
