@@ -31,6 +31,9 @@ RawMessage = tuple[int, dict[str, Any], dict[str, Any]]
 class BulkLog(Protocol):
     """Reads the messages of some categories in log order, a large batch per query."""
 
+    #: batches may be read on a thread of their own while the caller writes
+    parallel: bool
+
     def batches(self, categories: Sequence[str], limit: int) -> Iterator[list[RawMessage]]:
         """Every message of ``categories`` in log order (the order ``read_all`` gives),
         ``limit`` per batch; ends after the last one committed when it got there.
@@ -43,6 +46,9 @@ class BulkLog(Protocol):
 
 class BulkLoad(Protocol):
     """Writes new rows into a table in the caller's transaction, in bulk."""
+
+    #: loads may run on a thread of their own while the caller reads
+    parallel: bool
 
     def load(self, transaction: Any, schema: ModelSchema, records: Sequence[dict[str, Any]]) -> None:
         """Insert ``records`` (primitive records, as ``to_dict`` gives them) at version 0

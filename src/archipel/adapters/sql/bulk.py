@@ -57,6 +57,8 @@ class SqlBulkLog:
         quote = self.engine.dialect.identifier_preparer.quote
         self._name = quote(self.table.name)
         self._postgres = self.engine.is_postgres
+        #: reads may run on another thread while the caller writes (not one shared connection)
+        self.parallel = not self.engine.is_memory
 
     def _sql(self, categories: int, cursor: bool) -> tuple[str, str]:
         """(batch as one JSON text, the same batch row by row) for ``categories`` names."""
@@ -171,6 +173,8 @@ class SqlBulkLoad:
         self.database = database
         self.engine = database.engine
         self._sql: dict[str, str] = {}
+        #: loads may run on another thread while the caller reads (not one shared connection)
+        self.parallel = not self.engine.is_memory
 
     def load(self, transaction: Any, schema: ModelSchema, records: Sequence[dict[str, Any]]) -> None:
         """See :meth:`archipel.port.bulk.BulkLoad.load`."""
