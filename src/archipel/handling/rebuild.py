@@ -5,10 +5,12 @@ replays, in global order, every stored event of the stream categories its
 projectors subscribe to, through those projectors, upcasting old versions on
 the way. Events are handled in batches (``batch_size``), each batch in one
 unit of work and so one transaction: rows created or changed several times
-in a batch are written once, new rows in one multi-row insert. The
-rebuild's unit of work also remembers every row it wrote, so a projector's
-``repository.get`` of a row the rebuild has not written yet is answered
-without a database read (the table was empty when it began).
+in a batch are written once, new rows in bulk (``COPY`` on PostgreSQL). The
+rebuild remembers every row it wrote, so a projector's ``repository.get``
+of a row the rebuild has not written yet is answered without a database
+read (the table was empty when it began). How batches are read, decoded,
+run and written — ahead of and behind the projectors, on the SQL stores —
+is :mod:`archipel.handling.replay`.
 
 An event that cannot be decoded, or a projector that raises, stops the
 rebuild with the error (never skipped: the table would silently differ from

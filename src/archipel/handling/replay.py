@@ -258,15 +258,22 @@ class Replay:
             specs = route.spec.target
             key = ANY if specs == ANY else domain.router.type_of(specs, route.handler_cls)
             self._table.setdefault((route.category, key), []).append(route)
-        #: (category, stored type string) -> (builder or None when unhandled, routes)
-        self._routes: dict[tuple[str, str], tuple[Any, list[Route]]] = {}
+        #: (category, stored type string) -> (builder or None when unhandled, handler calls)
+        self._routes: dict[tuple[str, str], tuple[Any, list[tuple[Any, type, Any]]]] = {}
 
-    def _lookup(self, category: str, type_string: str) -> tuple[Any, list[Route]]:
+    def _lookup(self, category: str, type_string: str) -> tuple[Any, list[tuple[Any, type, Any]]]:
         domain = self.domain
         routed = type_string if type_string in domain.router.messages else current_type(domain, type_string)
         table = self._table
         found = table.get((category, routed or "")) or table.get((category, ANY)) or []
-        entry = (stored_builder(domain, type_string) if found else None, found)
+        built = domain.router.messages.get(routed or "")
+        # (method, handler class, conversion to the handler's own class or None)
+        calls = [
+            (route.method, route.handler_cls,
+             None if route.target_cls is None or route.target_cls is built else route.convert)
+            for route in found
+        ]
+        entry = (stored_builder(domain, type_string) if found else None, calls)
         self._routes[(category, type_string)] = entry
         return entry
 
@@ -287,16 +294,16 @@ class Replay:
         try:
             for _, meta, data in messages:
                 type_string = meta.get("type") or ""
-                category = (meta.get("stream") or "").split("-", 1)[0]
-                build, routes = routes_of.get((category, type_string)) or lookup(category, type_string)
+                category = (meta.get("stream") or "").partition("-")[0]
+                build, calls = routes_of.get((category, type_string)) or lookup(category, type_string)
                 if build is None:
                     skipped += 1
                     continue
                 event = build(meta, data)
-                for route in routes:
-                    message = route.convert(event)
+                for method, handler_cls, convert in calls:
+                    message = event if convert is None else convert(event)
                     set_message(message)
-                    route.method(route.handler_cls(), message)
+                    method(handler_cls(), message)
                 dispatched += 1
                 if note is not None:
                     note(str(meta["id"]))
