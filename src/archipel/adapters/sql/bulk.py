@@ -115,9 +115,12 @@ class SqlBulkLog:
                 return
             try:
                 rows = _decode(text)
-            except msgspec.DecodeError:
+            except msgspec.DecodeError as exc:
                 self._culprit(rows_sql, params)
-                raise
+                raise DeserializationError(
+                    f"after global position {after}", f"a batch of the log cannot be decoded: {exc}",
+                    {"table": self.table.name},
+                ) from exc
             if not self._postgres:
                 rows.sort(key=_first)  # group_concat keeps no promised order
             batch: list[RawMessage] = []
@@ -153,7 +156,8 @@ class SqlBulkLog:
         for global_position, message_id, meta, data in rows:
             for part, text in (("metadata", meta), ("data", data)):
                 try:
-                    loads(text)
+                    if not isinstance(loads(text), dict):
+                        raise msgspec.DecodeError("not a JSON object")
                 except msgspec.DecodeError as exc:
                     raise DeserializationError(
                         str(message_id),
