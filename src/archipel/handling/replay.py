@@ -258,6 +258,9 @@ class Replay:
             specs = route.spec.target
             key = ANY if specs == ANY else domain.router.type_of(specs, route.handler_cls)
             self._table.setdefault((route.category, key), []).append(route)
+        categories = {route.category for route in routes}
+        #: the one category every replayed message is of (the readers filter by category)
+        self._category = next(iter(categories)) if len(categories) == 1 else None
         #: (category, stored type string) -> (builder or None when unhandled, handler calls)
         self._routes: dict[tuple[str, str], tuple[Any, list[tuple[Any, type, Any]]]] = {}
 
@@ -291,10 +294,11 @@ class Replay:
         handled: list[str] = []
         note = handled.append if self.subscriptions else None
         dispatched = skipped = 0
+        only = self._category
         try:
             for _, meta, data in messages:
                 type_string = meta.get("type") or ""
-                category = (meta.get("stream") or "").partition("-")[0]
+                category = only if only is not None else (meta.get("stream") or "").partition("-")[0]
                 build, calls = routes_of.get((category, type_string)) or lookup(category, type_string)
                 if build is None:
                     skipped += 1
