@@ -84,6 +84,10 @@ class Storage(DomainState):
             ]
             if name == "default":
                 schemas.append(self._idempotency_schema)
+                if self.registry.of_kind("process_manager"):
+                    from archipel.handling.deadlines import deadline_schema
+
+                    schemas.append(deadline_schema(self))  # set up, truncated, dropped with the rest
             yield database, schemas
 
     def setup_database(self) -> None:
