@@ -26,6 +26,10 @@ delivery resumes ``lease_seconds`` later, into the half-rebuilt table that
 again. A rebuild whose process stalled past its leases (SIGSTOP) loses them;
 it then fails with :class:`~archipel.errors.LeaseLostError` (run it again).
 Two rebuilds of the same projection at once: the second one fails at once.
+
+Importing this module registers :func:`hold_live_delivery` with
+:mod:`archipel.handling.live_delivery`, which the rebuild calls (the engine
+package imports it).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from archipel.engine.leases import Lease, LeaseStore
 from archipel.engine.settings import EngineSettings
 from archipel.engine.subscriptions import all_subscriptions, qualified_name
 from archipel.errors import ExpectedVersionError, IncorrectUsageError, LeaseLostError
+from archipel.handling.live_delivery import register_live_hold
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
@@ -196,3 +201,6 @@ def hold_live_delivery(domain: Any, routes: list[Any]) -> Iterator[LiveHold | No
         hold.check()
     finally:
         hold.release()
+
+
+register_live_hold(hold_live_delivery)

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from archipel.errors import IncorrectUsageError, SchemaMissingError
 from archipel.fields import Float, Integer, String, Text
+from archipel.handling.live_delivery import live_delivery_held
 from archipel.handling.replay import Replay, bulk_pages, pages, prefetched
 from archipel.port.schema import ModelSchema, record_schema
 
@@ -178,10 +179,8 @@ def rebuild_projection(
     started = time.time()
     _record(domain, name, state="rebuilding", events=0, position=0, started_at=started,
             finished_at=None, error=None)
-    from archipel.engine.rebuild_hold import hold_live_delivery
-
     try:
-        with hold_live_delivery(domain, routes) as hold:  # a running server's delivery to them waits
+        with live_delivery_held(domain, routes) as hold:  # a running server's delivery to them waits
             _replay(domain, projection_cls, routes, categories, batch_size,
                     hold.watching(progress) if hold else progress, result)
     except BaseException as exc:
