@@ -48,13 +48,6 @@ def category_of(stream: str) -> str:
     return stream.split("-", 1)[0]
 
 
-def _micros(time: Any) -> int:
-    """``time`` as microseconds since the epoch when it is a UTC instant, else :data:`_ODD_TIME`."""
-    if type(time) is _dt.datetime and time.utcoffset() == _ZERO:
-        return (time - _EPOCH) // _MICRO
-    return _ODD_TIME
-
-
 class MemoryEventStore:
     """``provider = "memory"`` for ``[event_store]``."""
 
@@ -153,34 +146,31 @@ class MemoryEventStore:
             fresh.append((message, encode(message.to_dict())))
         return fresh
 
-    def _shape_of(self, meta: Any) -> int:
-        shape = (meta.type, meta.kind, meta.version, meta.domain, meta.priority)
-        code = self._shape_codes.get(shape)
-        if code is None:
-            code = self._shape_codes[shape] = len(self._shapes)
-            self._shapes.append(shape)
-        return code
-
     def _apply(self, checked: list[tuple[Any, bytes]]) -> None:
+        all_streams = self._streams
         category_last = self._category_last
         correlation_last = self._correlation_last
+        shape_codes = self._shape_codes
+        stream_rest = self._stream_rest
         data = self._data
+        ids = self._id
         for message, encoded in checked:
             meta = message._metadata
             values = meta.__dict__
-            index = len(self._id)
+            index = len(ids)
+            message_id = meta.id
             category, sep, rest = meta.stream.partition("-")
-            streams = self._streams.get(category)
+            streams = all_streams.get(category)
             if streams is None:
-                streams = self._streams[category] = {}
+                streams = all_streams[category] = {}
                 self._category_codes[category] = len(self._categories)
                 self._categories.append(category)
             key = rest if sep else None
             previous = streams.get(key)
             if previous is not None:
-                key = self._stream_rest[previous]  # the one string of this stream's name
-            elif key is not None and key == meta.id:
-                key = meta.id  # a command's own stream
+                key = stream_rest[previous]  # the one string of this stream's name
+            elif key is not None and key == message_id:
+                key = message_id  # a command's own stream
             position = meta.position
             if position is None:
                 position = 0 if previous is None else self._position[previous] + 1
@@ -188,35 +178,41 @@ class MemoryEventStore:
             values["global_position"] = index + 1
             correlation_id = meta.correlation_id
             time = meta.time
-            micros = _micros(time)
-            if micros == _ODD_TIME and time is not None:
-                self._odd_times[index] = time
-            headers = values.get("_headers")
-            if headers:
-                self._headers[index] = dict(headers)
-            extensions = values.get("_extensions")
-            if extensions:
-                self._extensions[index] = dict(extensions)
+            if type(time) is _dt.datetime and time.utcoffset() == _ZERO:
+                micros = (time - _EPOCH) // _MICRO
+            else:
+                micros = _ODD_TIME
+                if time is not None:
+                    self._odd_times[index] = time
+            if "_headers" in values and values["_headers"]:
+                self._headers[index] = dict(values["_headers"])
+            if "_extensions" in values and values["_extensions"]:
+                self._extensions[index] = dict(values["_extensions"])
+            shape = (meta.type, meta.kind, meta.version, meta.domain, meta.priority)
+            code = shape_codes.get(shape)
+            if code is None:
+                code = shape_codes[shape] = len(self._shapes)
+                self._shapes.append(shape)
             data += encoded
             self._data_end.append(len(data))
-            self._shape.append(self._shape_of(meta))
+            self._shape.append(code)
             self._time.append(micros)
             self._position.append(position)
             self._category.append(self._category_codes[category])
-            self._stream_rest.append(key)
+            stream_rest.append(key)
             self._correlation.append(correlation_id)
             self._causation.append(meta.causation_id)
             self._prev_in_stream.append(_NONE if previous is None else previous)
             self._prev_in_category.append(category_last.get(category, _NONE))
-            self._prev_in_correlation.append(
-                correlation_last.get(correlation_id, _NONE) if correlation_id else _NONE
-            )
+            if correlation_id:
+                self._prev_in_correlation.append(correlation_last.get(correlation_id, _NONE))
+                correlation_last[correlation_id] = index
+            else:
+                self._prev_in_correlation.append(_NONE)
             streams[key] = index
             category_last[category] = index
-            if correlation_id:
-                correlation_last[correlation_id] = index
-            self._ids.add(meta.id)
-            self._id.append(meta.id)  # last: readers bound by len(self._id) see whole entries
+            self._ids.add(message_id)
+            ids.append(message_id)  # last: readers bound by len(self._id) see whole entries
 
     # -- reading --------------------------------------------------------
     def _time_of(self, index: int) -> Any:
