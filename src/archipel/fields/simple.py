@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
+import os
+import threading
 import uuid
 from collections.abc import Callable
 from os import urandom as _urandom
@@ -475,14 +477,45 @@ def check_identity(text: str) -> str:
 def new_identity() -> str:
     """A new random identity: a version-4 UUID as text, from ``os.urandom``.
 
-    Formats the random bytes directly: about 3x faster than ``str(uuid.uuid4())``
-    with the same randomness and layout.
+    Random bytes are drawn 4 KiB at a time per thread (one system call per
+    256 identities) and formatted directly: about 3x faster than
+    ``str(uuid.uuid4())`` with the same randomness and layout. A forked
+    child process starts with a fresh draw, so it never repeats its parent's
+    identities.
     """
-    h = _urandom(16).hex()
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+    pool = _pool
+    at = pool.at
+    if at == 0:
+        pool.hex = _urandom(16 * _IDS_PER_DRAW).hex()
+        at = 32 * _IDS_PER_DRAW
+    at -= 32
+    pool.at = at
+    h = pool.hex[at : at + 32]
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
-_VARIANT = "89ab"
+#: the RFC 4122 variant digit for a random hex digit (its two low bits)
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+_IDS_PER_DRAW = 256
+
+
+class _RandomPool(threading.local):
+    """Random hex digits not used yet, per thread; ``at`` is how many are left."""
+
+    def __init__(self) -> None:
+        self.hex = ""
+        self.at = 0
+
+
+_pool = _RandomPool()
+
+
+def _fresh_pool_after_fork() -> None:
+    global _pool
+    _pool = _RandomPool()
+
+
+os.register_at_fork(after_in_child=_fresh_pool_after_fork)
 
 
 def _uuid_int() -> int:
