@@ -1,9 +1,10 @@
 """In-memory database: tables of encoded rows, buffered transactions, O(1) commits.
 
-A table maps an identity to its row, the record msgpack-encoded with its
-``_version`` (one ``bytes`` object per row: ~60 % of a dict's size, never
-tracked by the garbage collector, and isolated by construction: every read
-decodes fresh containers). A transaction encodes what it saves at once (a
+A table maps an identity to its row: the record's values, its ``_version``
+and the code of its layout (the tuple of its keys, kept once per database),
+msgpack-encoded as one ``bytes`` object — about a third of a dict's size,
+never tracked by the garbage collector, and isolated by construction: every
+read decodes fresh containers. A transaction encodes what it saves at once (a
 value no store keeps is refused there) and applies its writes at commit,
 after checking every optimistic-concurrency condition under one
 process-wide lock, so a commit is atomic and costs O(records written),
@@ -34,9 +35,9 @@ from archipel.utils.lookups import (
 )
 from archipel.utils.query import F, compile_predicate, split_lookup
 
-__all__ = ["MemoryDatabase", "MemoryTransaction", "sort_records", "normalizer_for"]
+__all__ = ["MemoryDatabase", "MemoryTransaction", "RowCodec", "sort_records", "normalizer_for"]
 
-# table name -> identity -> the record with its version under "_version", encoded
+# table name -> identity -> [*values, version, layout code], encoded (see RowCodec)
 _Table = dict[Any, bytes]
 _DELETED = object()
 
@@ -153,6 +154,47 @@ def run_criteria(
 _IDLE_WAIT_SECONDS = 1.0
 
 
+class RowCodec:
+    """Rows as ``bytes``: a record's values with its version and layout code, msgpack-encoded.
+
+    A layout is the tuple of a record's keys; a database keeps each one once,
+    so a row costs its values only. Decoding gives a fresh dict with
+    ``_version``.
+    """
+
+    def __init__(self) -> None:
+        self._layouts: list[tuple[str, ...]] = []
+        self._codes: dict[tuple[str, ...], int] = {}
+
+    def encode(self, record: dict[str, Any], version: int) -> bytes:
+        """``record`` (its ``_version`` key, if any, replaced by ``version``) as a row."""
+        if "_version" in record:
+            record = {k: v for k, v in record.items() if k != "_version"}
+        layout = tuple(record)
+        code = self._codes.get(layout)
+        if code is None:
+            with STORE_LOCK:
+                code = self._codes.get(layout)
+                if code is None:
+                    code = self._codes[layout] = len(self._layouts)
+                    self._layouts.append(layout)
+        return encode([*record.values(), version, code])
+
+    def decode(self, row: bytes) -> dict[str, Any]:
+        """A fresh record with ``_version`` from a row."""
+        values = decode(row)
+        code = values.pop()
+        version = values.pop()
+        record = dict(zip(self._layouts[code], values, strict=True))
+        record["_version"] = version
+        return record
+
+    @staticmethod
+    def version(row: bytes) -> int:
+        """The version of a row."""
+        return decode(row)[-2]  # type: ignore[no-any-return]
+
+
 class MemoryDatabase:
     """A process-local database (``provider = "memory"``)."""
 
@@ -160,6 +202,7 @@ class MemoryDatabase:
         self.name = name
         self.config = config or {}
         self.tables: dict[str, _Table] = {}
+        self.rows = RowCodec()
         # unique fields: table -> field -> stored value -> identity of its row
         self.unique: dict[str, dict[str, dict[Any, Any]]] = {}
         self._unique_names: dict[ModelSchema, tuple[str, ...]] = {}  # by schema object
@@ -258,11 +301,6 @@ def _reindex(
                 values[value] = ident
 
 
-def _version_of(row: bytes) -> int:
-    """The ``_version`` of an encoded row."""
-    return decode(row)["_version"]  # type: ignore[no-any-return]
-
-
 def _conflict(schema: ModelSchema, ident: Any, expected: int, actual: int) -> None:
     name = schema.cls.__name__
     if expected == -1:
@@ -300,9 +338,9 @@ class MemoryTransaction:
         pending = self.writes.get((schema.table, identity))
         if pending is not None:
             row = pending[1]
-            return None if row is _DELETED else decode(row)  # type: ignore[no-any-return]
+            return None if row is _DELETED else self.db.rows.decode(row)
         row = self.db.tables.get(schema.table, {}).get(identity)
-        return None if row is None else decode(row)  # type: ignore[no-any-return]
+        return None if row is None else self.db.rows.decode(row)
 
     def query(self, schema: ModelSchema, criteria: Criteria) -> tuple[list[dict[str, Any]], int]:
         table = self.db.tables.get(schema.table, {})
@@ -318,11 +356,12 @@ class MemoryTransaction:
                     merged[ident] = row
             rows = merged.values()
         # decoded rows are fresh: the page goes to the caller as it is
-        return run_criteria([decode(row) for row in rows], schema, criteria)
+        to_record = self.db.rows.decode
+        return run_criteria([to_record(row) for row in rows], schema, criteria)
 
     def save(self, schema: ModelSchema, record: dict[str, Any], expected_version: int) -> None:
         key = (schema.table, record[schema.id_field])
-        self.writes[key] = (schema, encode({**record, "_version": expected_version + 1}), expected_version)
+        self.writes[key] = (schema, self.db.rows.encode(record, expected_version + 1), expected_version)
 
     def delete(self, schema: ModelSchema, identity: Any) -> bool:
         exists = self.get(schema, identity) is not None
@@ -357,12 +396,12 @@ class MemoryTransaction:
                     continue
                 table = tables.get(tname)
                 stored = table.get(ident) if table is not None else None
-                actual = -1 if stored is None else _version_of(stored)
+                actual = -1 if stored is None else RowCodec.version(stored)
                 if actual != expected:
                     _conflict(schema, ident, expected, actual)
                 names = db.unique_names(schema)
                 if names:
-                    claims = self._claim(schema, ident, decode(row), names, claims)
+                    claims = self._claim(schema, ident, db.rows.decode(row), names, claims)
             if self.processed:
                 duplicate = self.processed & db.processed
                 if duplicate:
@@ -387,8 +426,8 @@ class MemoryTransaction:
                         db.unique.setdefault(tname, {}),
                         names,
                         ident,
-                        None if old is None else decode(old),
-                        row if row is _DELETED else decode(row),
+                        None if old is None else db.rows.decode(old),
+                        row if row is _DELETED else db.rows.decode(row),
                     )
                 if row is _DELETED:
                     table.pop(ident, None)
@@ -429,7 +468,7 @@ class MemoryTransaction:
                     continue
                 pending = self.writes.get((tname, holder))
                 if pending is not None and (
-                    pending[1] is _DELETED or decode(pending[1]).get(name) != value
+                    pending[1] is _DELETED or self.db.rows.decode(pending[1]).get(name) != value
                 ):
                     continue  # its current holder gives it up in this transaction
             raise ValidationError(
