@@ -204,15 +204,16 @@ class MemoryEventStore:
             self._causation.append(meta.causation_id)
             self._prev_in_stream.append(_NONE if previous is None else previous)
             self._prev_in_category.append(category_last.get(category, _NONE))
-            if correlation_id:
-                self._prev_in_correlation.append(correlation_last.get(correlation_id, _NONE))
-                correlation_last[correlation_id] = index
-            else:
-                self._prev_in_correlation.append(_NONE)
+            self._prev_in_correlation.append(
+                correlation_last.get(correlation_id, _NONE) if correlation_id else _NONE
+            )
+            ids.append(message_id)  # after the other columns: readers bound by len(self._id)
+            # then the indexes: readers who follow them find whole entries
             streams[key] = index
             category_last[category] = index
+            if correlation_id:
+                correlation_last[correlation_id] = index
             self._ids.add(message_id)
-            ids.append(message_id)  # last: readers bound by len(self._id) see whole entries
 
     # -- reading --------------------------------------------------------
     def _time_of(self, index: int) -> Any:
