@@ -3,10 +3,13 @@ the store's size), and stored data is isolated from the objects callers hold."""
 
 from __future__ import annotations
 
+import datetime as dt
 import statistics
 import time
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from archipel import BaseAggregate, BaseEvent
 from archipel.fields import Dict, Identifier, Integer, List, String
@@ -230,3 +233,29 @@ def test_a_value_no_store_keeps_is_refused_before_anything_is_written(store):
 
     with pytest.raises(ValidationError):
         database.begin().save(schema, {**item.to_dict(), "count": 2**70}, -1)
+
+
+# --- times ------------------------------------------------------------------------------------
+
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@hypothesis.given(
+    when=st.datetimes(
+        min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30), timezones=st.just(dt.UTC)
+    )
+)
+def test_a_message_time_reads_back_exactly(when):
+    from archipel import BaseEvent as Event
+    from archipel.adapters.memory.event_store import MemoryEventStore
+
+    class Happened(Event):
+        pass
+
+    store = MemoryEventStore()
+    event = Happened()
+    meta = event._metadata
+    meta.id, meta.type, meta.stream, meta.time = "m1", "Happened.v1", "thing-1", when
+    store.append([event])
+    read = store.read_stream("thing-1")[0]["metadata"]["time"]
+    assert read == when.isoformat()
+    assert [m["metadata"]["id"] for m in store.as_of("thing-1", when)] == ["m1"]

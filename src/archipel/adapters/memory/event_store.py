@@ -36,6 +36,8 @@ _NONE = -1
 #: ``_time`` of a message whose time is not a UTC instant (kept aside in ``_odd_times``)
 _ODD_TIME = -(2**63)
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+_EPOCH_DAY = _EPOCH.toordinal()
+_UTC = _dt.UTC
 _ZERO = _dt.timedelta(0)
 _MICRO = _dt.timedelta(microseconds=1)
 
@@ -178,7 +180,13 @@ class MemoryEventStore:
             values["global_position"] = index + 1
             correlation_id = meta.correlation_id
             time = meta.time
-            if type(time) is _dt.datetime and time.utcoffset() == _ZERO:
+            if type(time) is _dt.datetime and time.tzinfo is _UTC:  # the common case, cheaply
+                micros = (
+                    ((time.toordinal() - _EPOCH_DAY) * 86400 + time.hour * 3600 + time.minute * 60 + time.second)
+                    * 1_000_000
+                    + time.microsecond
+                )
+            elif type(time) is _dt.datetime and time.utcoffset() == _ZERO:
                 micros = (time - _EPOCH) // _MICRO
             else:
                 micros = _ODD_TIME
