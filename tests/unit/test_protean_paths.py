@@ -16,7 +16,7 @@ import archipel
 
 DOCUMENTED = {
     "archipel": [
-        "Domain", "Engine", "Index", "Priority", "Q", "QuerySet", "UnitOfWork", "apply",
+        "Domain", "Engine", "Index", "Priority", "Q", "QuerySet", "Record", "UnitOfWork", "apply",
         "atomic_change", "current_domain", "current_priority", "current_uow", "g", "get_version",
         "handle", "invariant", "processing_priority", "read", "use_case",
     ],
@@ -71,7 +71,7 @@ DOCUMENTED = {
     "archipel.core.domain_service": ["BaseDomainService"],
     "archipel.core.unit_of_work": ["UnitOfWork"],
     "archipel.core.upcaster": ["BaseUpcaster"],
-    "archipel.core.queryset": ["QuerySet", "ReadOnlyQuerySet", "ResultSet"],
+    "archipel.core.queryset": ["QuerySet", "ReadOnlyQuerySet", "Record", "ResultSet"],
     "archipel.core.view": ["ReadView"],
     "archipel.core.index": ["Index"],
 }

@@ -4,6 +4,7 @@ stored elements, and the set-up, drop and truncation of its databases."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from archipel.core.view import ReadView
@@ -76,6 +77,33 @@ class Storage(DomainState):
             )
         return ReadView(projection_cls, self.repository_for(projection_cls))
 
+    @contextmanager
+    def connection_for(self, projection_cls: type) -> Iterator[Any]:
+        """The raw connection of a projection's database, for the block (Protean's escape hatch).
+
+        ``with domain.connection_for(Report) as conn:`` gives the driver's own
+        connection (``psycopg.Connection`` for PostgreSQL, ``sqlite3.Connection``
+        for SQLite), lent by archipel's pool and given back when the block ends;
+        no transaction is opened for you. The memory database gives its
+        :class:`~archipel.adapters.memory.database.MemoryDatabase` (``tables``).
+        ``IncorrectUsageError`` for anything but a registered projection.
+        """
+        kind = getattr(getattr(projection_cls, "_meta", None), "kind", None)
+        if kind != "projection":
+            raise IncorrectUsageError(
+                "connection_for takes a projection, got "
+                f"{getattr(projection_cls, '__name__', projection_cls)}" + (f" ({kind})" if kind else "")
+            )
+        self._ensure_initialized()
+        database = self.providers.database(self.schema_for(projection_cls).database)
+        engine = getattr(database, "engine", None)
+        lend = getattr(engine, "connection", None)
+        if lend is None:
+            yield database
+            return
+        with lend() as connection:
+            yield connection
+
     def _each_database_schemas(self) -> Iterator[tuple[Any, list[ModelSchema]]]:
         self._ensure_initialized()
         for name, database in self.providers.databases.items():
@@ -84,6 +112,10 @@ class Storage(DomainState):
             ]
             if name == "default":
                 schemas.append(self._idempotency_schema)
+                if self.registry.of_kind("process_manager"):
+                    from archipel.handling.deadlines import deadline_schema
+
+                    schemas.append(deadline_schema(self))  # set up, truncated, dropped with the rest
             yield database, schemas
 
     def setup_database(self) -> None:

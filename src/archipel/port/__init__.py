@@ -5,7 +5,9 @@ One module per port: :mod:`~archipel.port.provider` (``Database`` /
 :mod:`~archipel.port.event_store` (``EventStore`` / ``BaseEventStore``),
 :mod:`~archipel.port.broker` (``Publisher``, ``GroupReader``, ``BrokerAdmin``;
 ``Broker`` / ``BaseBroker`` is their union), :mod:`~archipel.port.outbox`
-(``Outbox``) and :mod:`~archipel.port.schema` (``ModelSchema``).
+(``Outbox``), :mod:`~archipel.port.schema` (``ModelSchema``) and the optional
+:mod:`~archipel.port.bulk` (``BulkLog``, ``BulkLoad``: what makes a projection
+rebuild fast on the SQL stores).
 """
 
 from archipel.port.broker import (
