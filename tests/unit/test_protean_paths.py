@@ -50,6 +50,9 @@ DOCUMENTED = {
     "archipel.port.dao": ["BaseDAO"],
     "archipel.port.event_store": ["BaseEventStore"],
     "archipel.port.provider": ["BaseProvider"],
+    "archipel.port.cache": ["BaseCache"],
+    "archipel.adapters.cache.memory": ["MemoryCache"],
+    "archipel.adapters.cache.redis": ["RedisCache"],
     "archipel.adapters": [],
     "archipel.adapters.memory": [],
     "archipel.fields": ["String", "Text", "Integer", "Float", "Boolean", "Identifier", "Auto"],
@@ -99,6 +102,7 @@ SAME_OBJECT = [
     ("archipel.core.unit_of_work.UnitOfWork", "archipel.UnitOfWork"),
     ("archipel.utils.eventing.Metadata", "archipel.Metadata"),
     ("archipel.port.broker.BaseBroker", "archipel.port.broker.Broker"),
+    ("archipel.port.cache.BaseCache", "archipel.port.cache.Cache"),
 ]
 
 
