@@ -52,6 +52,10 @@ class Storage(DomainState):
             for custom in self.registry.of_kind("repository").values():
                 if custom._meta.part_of is cls:  # type: ignore[attr-defined]
                     repo_cls = custom
+            if schema.kind == "event_sourced":
+                for custom in self.registry.of_kind("event_sourced_repository").values():
+                    if custom._meta.part_of is cls:  # type: ignore[attr-defined]
+                        repo_cls = custom
             if schema.kind == "process_manager":
                 from archipel.handling.process_managers import ProcessManagerRepository
 
