@@ -20,6 +20,7 @@ from archipel.errors import ConfigurationError
 from archipel.fields.simple import Auto, new_identity
 from archipel.handling import dispatch
 from archipel.handling.decoding import build_upcasters
+from archipel.handling.idempotency import idempotency_ttl
 from archipel.utils import globals as _context
 from archipel.utils.naming import snake_case
 
@@ -77,6 +78,7 @@ class Lifecycle(DomainState):
                 if not self.providers.has_store(schema.database):  # every element's store exists
                     self.providers.database(schema.database)
             self._register_cached_projections()
+            self._idempotency_ttl = idempotency_ttl(self.config)
             self._wire_brokers()
             self._inline_events = self.config.get("event_processing", "sync") == "sync"
             self._outbox_enabled = self.outbox_enabled
