@@ -71,6 +71,7 @@ DOCUMENTED = {
     "archipel.core.subscriber": ["BaseSubscriber"],
     "archipel.core.repository": ["BaseRepository"],
     "archipel.core.event_sourced_repository": ["BaseEventSourcedRepository"],
+    "archipel.core.database_model": ["BaseDatabaseModel"],
     "archipel.core.application_service": ["BaseApplicationService", "use_case"],
     "archipel.core.domain_service": ["BaseDomainService"],
     "archipel.core.unit_of_work": ["UnitOfWork"],

@@ -16,6 +16,7 @@ from archipel.core.aggregate import BaseAggregate
 from archipel.core.application_service import USE_CASE_ATTR, BaseApplicationService
 from archipel.core.command import BaseCommand
 from archipel.core.command_handler import BaseCommandHandler
+from archipel.core.database_model import BaseDatabaseModel
 from archipel.core.domain_service import BaseDomainService
 from archipel.core.entity import BaseEntity
 from archipel.core.event import BaseEvent
@@ -55,6 +56,7 @@ BASES: dict[str, type] = {
     "domain_service": BaseDomainService,
     "repository": BaseRepository,
     "event_sourced_repository": BaseEventSourcedRepository,
+    "database_model": BaseDatabaseModel,
     "query": BaseQuery,
     "query_handler": BaseQueryHandler,
     "upcaster": BaseUpcaster,
@@ -78,6 +80,7 @@ _OPTIONS: dict[str, set[str]] = {
     "domain_service": {"part_of"},
     "repository": {"part_of", "database"},
     "event_sourced_repository": {"part_of"},
+    "database_model": {"part_of", "database", "schema_name"},
     "query": {"part_of"},
     "query_handler": {"part_of"},
     "upcaster": {"event_type", "from_version", "to_version"},
