@@ -6,8 +6,10 @@ One module per port: :mod:`~archipel.port.provider` (``Database`` /
 :mod:`~archipel.port.broker` (``Publisher``, ``GroupReader``, ``BrokerAdmin``;
 ``Broker`` / ``BaseBroker`` is their union), :mod:`~archipel.port.outbox`
 (``Outbox``), :mod:`~archipel.port.cache` (``CacheReader``, ``CacheWriter``,
-``CacheAdmin``; ``Cache`` / ``BaseCache`` is their union) and
-:mod:`~archipel.port.schema` (``ModelSchema``).
+``CacheAdmin``; ``Cache`` / ``BaseCache`` is their union),
+:mod:`~archipel.port.schema` (``ModelSchema``) and the optional
+:mod:`~archipel.port.bulk` (``BulkLog``, ``BulkLoad``: what makes a projection
+rebuild fast on the SQL stores).
 """
 
 from archipel.port.broker import (

@@ -172,10 +172,21 @@ class SqlDatabase:
         self.engine.execute_ddl([sa.schema.DropTable(table, if_exists=True) for table in tables])
 
     def clear(self, schemas: Iterable[ModelSchema]) -> None:
-        """Delete every row of the schemas' tables only (a projection rebuild starts so)."""
-        statements = [sa.delete(t) for t in self._model_tables(schemas)]
-        if statements:
-            self.engine.execute_ddl(statements)
+        """Delete every row of the schemas' tables only (a projection rebuild starts so).
+
+        On PostgreSQL a ``TRUNCATE`` (no dead rows left behind for the rebuild's
+        inserts to wade through), elsewhere a ``DELETE``.
+        """
+        tables = self._model_tables(schemas)
+        if not tables:
+            return
+        if self.engine.is_postgres:
+            quote = self.engine.dialect.identifier_preparer.quote
+            names = ", ".join(quote(t.name) for t in tables)
+            statements: list[Any] = [sa.text(f"TRUNCATE {names}")]  # noqa: S608 - quoted identifiers
+        else:
+            statements = [sa.delete(t) for t in tables]
+        self.engine.execute_ddl(statements)
 
     def truncate(self, schemas: Iterable[ModelSchema]) -> None:
         """Delete every row of the schemas' tables, the outbox and the processed records.

@@ -222,6 +222,16 @@ class SqlTransaction(WriteFlush):
             return conn
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def connection(self) -> Any:
+        """The driver connection of this transaction, begun, buffered writes sent.
+
+        For writes that join the transaction in a form it does not buffer
+        (bulk loads, :mod:`archipel.adapters.sql.bulk`); :meth:`commit` ends it.
+        """
+        conn = self._begin()
+        self._flush(conn)
+        return conn
+
     def _flush(self, conn: Any = None) -> None:
         """Send every buffered write on ``conn`` (default: the transaction, begun if needed)."""
         if conn is None:
