@@ -72,6 +72,8 @@ DOCUMENTED = {
     "archipel.core.repository": ["BaseRepository"],
     "archipel.core.event_sourced_repository": ["BaseEventSourcedRepository"],
     "archipel.core.database_model": ["BaseDatabaseModel"],
+    "archipel.core.email": ["BaseEmail", "BaseEmailProvider"],
+    "archipel.adapters.email.dummy": ["DummyEmailProvider"],
     "archipel.core.application_service": ["BaseApplicationService", "use_case"],
     "archipel.core.domain_service": ["BaseDomainService"],
     "archipel.core.unit_of_work": ["UnitOfWork"],

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 from archipel.adapters import registry as provider_registry
 from archipel.domain.config import validate_config
 from archipel.domain.discovery import import_domain_modules
+from archipel.domain.email import build_email_providers
 from archipel.domain.providers import Providers
 from archipel.domain.router import Router
 from archipel.domain.state import DomainState
@@ -79,6 +80,7 @@ class Lifecycle(DomainState):
                     self.providers.database(schema.database)
             self._register_cached_projections()
             self._idempotency_ttl = idempotency_ttl(self.config)
+            self._email_providers = build_email_providers(self, self.config)
             self._wire_brokers()
             self._inline_events = self.config.get("event_processing", "sync") == "sync"
             self._outbox_enabled = self.outbox_enabled

@@ -18,6 +18,7 @@ from archipel.core.command import BaseCommand
 from archipel.core.command_handler import BaseCommandHandler
 from archipel.core.database_model import BaseDatabaseModel
 from archipel.core.domain_service import BaseDomainService
+from archipel.core.email import BaseEmail
 from archipel.core.entity import BaseEntity
 from archipel.core.event import BaseEvent
 from archipel.core.event_handler import BaseEventHandler
@@ -57,6 +58,7 @@ BASES: dict[str, type] = {
     "repository": BaseRepository,
     "event_sourced_repository": BaseEventSourcedRepository,
     "database_model": BaseDatabaseModel,
+    "email": BaseEmail,
     "query": BaseQuery,
     "query_handler": BaseQueryHandler,
     "upcaster": BaseUpcaster,
@@ -81,6 +83,7 @@ _OPTIONS: dict[str, set[str]] = {
     "repository": {"part_of", "database"},
     "event_sourced_repository": {"part_of"},
     "database_model": {"part_of", "database", "schema_name"},
+    "email": {"provider"},
     "query": {"part_of"},
     "query_handler": {"part_of"},
     "upcaster": {"event_type", "from_version", "to_version"},
