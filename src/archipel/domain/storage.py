@@ -121,7 +121,7 @@ class Storage(DomainState):
         connection (``psycopg.Connection`` for PostgreSQL, ``sqlite3.Connection``
         for SQLite), lent by archipel's pool and given back when the block ends;
         no transaction is opened for you. The memory database gives its
-        :class:`~archipel.adapters.memory.database.MemoryDatabase` (``tables``);
+        :class:`~archipel.adapters.memory.database.MemoryDatabase` (read rows with its ``records(table)``);
         a projection declared ``cache=...`` gives its cache's client.
         ``IncorrectUsageError`` for anything but a registered projection.
         """
