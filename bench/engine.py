@@ -140,8 +140,104 @@ def _worker(args: argparse.Namespace) -> int:
     from archipel.engine import run_server
 
     bench = build_domain(args.db, json.loads(args.broker), args.partitions)
+    if os.environ.get("BENCH_STAGES"):
+        _record_stages(os.environ["BENCH_STAGES"])
     with bench.domain_context(), profiled("engine-worker"):
         return run_server(bench)
+
+
+#: per-stage wall-clock times of the latency workload's messages (see _record_stages)
+STAGES = ("rung", "claimed", "published", "read", "acked")
+
+
+def _record_stages(directory: str) -> None:
+    """Time each message of the latency workload at every hand-off inside this worker.
+
+    Wraps (in this benchmark process only) the relay's claim, the broker's
+    publish, the consumer's enqueue of what it read and its acknowledgement,
+    and the outbox doorbell; writes ``{stage: {account_id: time}}`` (the first
+    time each stage saw the message) at exit. ``rung`` is a list of times.
+    """
+    import atexit
+    import threading
+
+    from archipel.engine.consumer import Consumer
+    from archipel.engine.partition_run import PartitionRunner
+    from archipel.engine.relay import OutboxRelay
+    from archipel.utils.doorbell import OUTBOX, Doorbell, bell
+
+    seen: dict[str, Any] = {stage: {} for stage in STAGES}
+    seen["rung"] = []
+    lock = threading.Lock()
+    outbox_bell = bell(OUTBOX)
+
+    def key(stream: str | None) -> str | None:
+        if stream and "-lat-" in stream:
+            return stream.split("-", 1)[1]
+        return None
+
+    def note(stage: str, streams: list[str | None]) -> None:
+        now = time.time()
+        with lock:
+            for stream in streams:
+                k = key(stream)
+                if k is not None:
+                    seen[stage].setdefault(k, now)
+
+    def meta_stream(payload: dict[str, Any]) -> str | None:
+        meta = payload.get("metadata") or {}
+        return meta.get("stream") if isinstance(meta, dict) else None
+
+    ring = Doorbell.ring
+
+    def rung(self: Any) -> None:
+        if self is outbox_bell:
+            seen["rung"].append(time.time())
+        ring(self)
+
+    Doorbell.ring = rung  # type: ignore[method-assign]
+    claim = OutboxRelay._claim_rows
+
+    def claimed(self: Any, *args: Any) -> Any:
+        out = claim(self, *args)
+        note("claimed", [row["stream"] for row in out.rows])
+        return out
+
+    OutboxRelay._claim_rows = claimed  # type: ignore[method-assign]
+    init = OutboxRelay.__init__
+
+    def relay_init(self: Any, domain: Any, broker: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, domain, broker, *args, **kwargs)
+        publish = broker.publish_many
+
+        def published(entries: Any) -> Any:
+            out = publish(entries)
+            note("published", [meta_stream(message) for _, message in entries])
+            return out
+
+        broker.publish_many = published
+
+    OutboxRelay.__init__ = relay_init  # type: ignore[method-assign]
+    enqueue = Consumer._enqueue
+
+    def enqueued(self: Any, entries: Any) -> None:
+        note("read", [meta_stream(entry.payload) for entry in entries])
+        enqueue(self, entries)
+
+    Consumer._enqueue = enqueued  # type: ignore[method-assign]
+    ack = PartitionRunner.ack
+
+    def acked(self: Any, items: Any) -> None:
+        ack(self, items)
+        note("acked", [meta_stream(item.entry.payload) for item in items])
+
+    PartitionRunner.ack = acked  # type: ignore[method-assign]
+
+    def dump() -> None:
+        path = Path(directory) / f"stages-{os.getpid()}.json"
+        path.write_text(json.dumps(seen))
+
+    atexit.register(dump)
 
 
 #: pids of this benchmark's PostgreSQL postmaster and Redis server (set by main)
@@ -309,7 +405,14 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
         bench.setup_database()
         bench.brokers["default"].truncate()
         ensure_tables(bench)
-        procs = _start_workers(database_url, broker, workers, partitions)
+        import tempfile
+
+        stages_dir = tempfile.mkdtemp(prefix="bench-stages-")
+        os.environ["BENCH_STAGES"] = stages_dir
+        try:
+            procs = _start_workers(database_url, broker, workers, partitions)
+        finally:
+            del os.environ["BENCH_STAGES"]
         table = bench.schema_for(bench.AccountSummary).table
         try:
             deadline = time.monotonic() + 60
@@ -351,13 +454,16 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
                     "SELECT extract(epoch FROM pg_xact_commit_timestamp(s.xmin)) - s.sent_at, "  # noqa: S608
                     "extract(epoch FROM pg_xact_commit_timestamp(a.xmin)) - s.sent_at, "
                     "s.handled_at - extract(epoch FROM pg_xact_commit_timestamp(a.xmin)), "
-                    "extract(epoch FROM pg_xact_commit_timestamp(s.xmin)) - s.handled_at "
+                    "extract(epoch FROM pg_xact_commit_timestamp(s.xmin)) - s.handled_at, "
+                    "s.account_id, extract(epoch FROM pg_xact_commit_timestamp(a.xmin)), s.handled_at, "
+                    "extract(epoch FROM pg_xact_commit_timestamp(s.xmin)) "
                     f"FROM {table} s JOIN {accounts} a ON a.account_id = s.account_id "
                     "WHERE s.account_id LIKE 'lat-%%'"
                 ).fetchall()
         finally:
             codes = _stop_workers(procs)
         bench.shutdown()
+    breakdown = _stage_breakdown(stages_dir, rows)
     def pct(column: int, q: float) -> float:
         values = sorted(float(r[column]) * 1000 for r in rows)
         return values[min(len(values) - 1, int(q * len(values)))]
@@ -366,7 +472,58 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
             "max_ms": pct(0, 1.0), "idle_cpu": idle, "producer_lag_s": lag, "exit_codes": codes,
             "stages_p50_ms": [pct(c, 0.5) for c in (1, 2, 3)],
             "stages_p99_ms": [pct(c, 0.99) for c in (1, 2, 3)],
-            "relayed_ms": [relayed_ms[len(relayed_ms) // 2], relayed_ms[int(len(relayed_ms) * 0.99)]]}
+            "relayed_ms": [relayed_ms[len(relayed_ms) // 2], relayed_ms[int(len(relayed_ms) * 0.99)]],
+            "breakdown": breakdown}
+
+
+#: the hand-offs of one message, in order, as (label, from, to) of the stage times
+HANDOFFS = (
+    ("commit->wake", "committed", "rung"),
+    ("wake->claimed", "rung", "claimed"),
+    ("claimed->published", "claimed", "published"),
+    ("published->read", "published", "read"),
+    ("read->handler", "read", "handled"),
+    ("handler->commit", "handled", "projected"),
+    ("commit->ack", "projected", "acked"),
+)
+
+
+def _stage_breakdown(directory: str, rows: list[Any]) -> dict[str, list[float]]:
+    """p50 and p99 (ms) of every hand-off of the latency workload's messages."""
+    import bisect
+    import shutil
+
+    seen: dict[str, Any] = {stage: {} for stage in STAGES}
+    seen["rung"] = []
+    for path in Path(directory).glob("stages-*.json"):
+        data = json.loads(path.read_text())
+        seen["rung"] += data["rung"]
+        for stage in STAGES[1:]:
+            for k, t in data[stage].items():
+                seen[stage][k] = min(t, seen[stage].get(k, t))
+    shutil.rmtree(directory, ignore_errors=True)
+    rings = sorted(seen["rung"])
+    deltas: dict[str, list[float]] = {label: [] for label, _, _ in HANDOFFS}
+    for row in rows:
+        account, committed, handled, projected = str(row[4]), float(row[5]), float(row[6]), float(row[7])
+        times = {"committed": committed, "handled": handled, "projected": projected}
+        found = bisect.bisect_left(rings, committed)
+        if found < len(rings):
+            times["rung"] = rings[found]
+        for stage in STAGES[1:]:
+            if account in seen[stage]:
+                times[stage] = seen[stage][account]
+        for label, start, end in HANDOFFS:
+            if start in times and end in times:
+                deltas[label].append((times[end] - times[start]) * 1000)
+    out = {}
+    for label, values in deltas.items():
+        values.sort()
+        out[label] = (
+            [values[len(values) // 2], values[min(len(values) - 1, int(len(values) * 0.99))], len(values)]
+            if values else [0.0, 0.0, 0]
+        )
+    return out
 
 
 # -- protean ----------------------------------------------------------------------
@@ -583,6 +740,10 @@ def main(argv: list[str] | None = None) -> int:
             stages99 = [statistics.median(r["stages_p99_ms"][i] for r in runs) for i in range(3)]
             print("    stages p50 / p99 ms: command commit {:.1f} / {:.1f}, to the projector {:.1f} / {:.1f}, "
                   "projection commit {:.1f} / {:.1f}".format(*(x for pair in zip(stages50, stages99, strict=True) for x in pair)))
+            print("    hand-offs p50 / p99 ms (median of runs): " + ", ".join(
+                f"{label} {statistics.median(r['breakdown'][label][0] for r in runs):.1f} / "
+                f"{statistics.median(r['breakdown'][label][1] for r in runs):.1f}"
+                for label, _, _ in HANDOFFS))
             relay = [statistics.median(r["relayed_ms"][i] for r in runs) for i in range(2)]
             print(f"    outbox row marked sent after the command's commit: p50 {relay[0]:.1f} / p99 {relay[1]:.1f} ms")
     if protean is not None and "redis-1" in results:
