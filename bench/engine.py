@@ -53,7 +53,11 @@ DOMAIN = "Bench"
 
 
 # -- the archipel domain --------------------------------------------------------
-def build_domain(database_url: str, broker: dict[str, Any], partitions: int) -> Any:
+#: entries per handler transaction of the workers (``--tick``)
+TICK = {"messages_per_tick": 200}
+
+
+def build_domain(database_url: str, broker: dict[str, Any], partitions: int, tick: int | None = None) -> Any:
     from archipel import Domain, current_domain, handle
     from archipel.fields import Float, Identifier, String
 
@@ -65,7 +69,7 @@ def build_domain(database_url: str, broker: dict[str, Any], partitions: int) -> 
         "event_processing": "async",
         "server": {
             "partitions": partitions,
-            "messages_per_tick": 200,
+            "messages_per_tick": tick or TICK["messages_per_tick"],
             "lease_seconds": 10,
             "relay_batch_size": 1000,
             "relay_shards": partitions,  # every worker relays a share of the outbox
@@ -139,7 +143,7 @@ def _worker(args: argparse.Namespace) -> int:
 
     from archipel.engine import run_server
 
-    bench = build_domain(args.db, json.loads(args.broker), args.partitions)
+    bench = build_domain(args.db, json.loads(args.broker), args.partitions, args.tick)
     if os.environ.get("BENCH_STAGES"):
         _record_stages(os.environ["BENCH_STAGES"])
     with bench.domain_context(), profiled("engine-worker"):
@@ -342,9 +346,11 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
             for hold in holds:  # go
                 leases.release(hold)
             started = time.perf_counter()
+            waits: dict[str, int] = {}
             while _count(database_url, table) < events:
                 if time.perf_counter() - started > 600:
                     raise RuntimeError(f"{label}: read model incomplete after 600 s")
+                _sample_waits(database_url, waits)
                 time.sleep(0.05)
             elapsed = time.perf_counter() - started
             cpu_after = _cpu_seconds()
@@ -353,7 +359,24 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
             codes = _stop_workers(procs)
         bench.shutdown()
     return {"label": label, "events": events, "commands_per_s": produced,
-            "events_per_s": events / elapsed, "seconds": elapsed, "exit_codes": codes, "cpu": cpu}
+            "events_per_s": events / elapsed, "seconds": elapsed, "exit_codes": codes, "cpu": cpu,
+            "waits": waits}
+
+
+def _sample_waits(database_url: str, waits: dict[str, int]) -> None:
+    """Count what the workers' PostgreSQL backends are doing now (pg_stat_activity)."""
+    import psycopg
+
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        for state, kind, event in conn.execute(
+            "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        ).fetchall():
+            name = "idle" if state and state.startswith("idle") else f"{kind or 'CPU'}:{event or '-'}"
+            if state == "idle in transaction":
+                name = "idle in transaction"
+            waits[name] = waits.get(name, 0) + 1
 
 
 def _start_workers(database_url: str, broker: dict[str, Any], workers: int, partitions: int) -> list[Any]:
@@ -361,7 +384,8 @@ def _start_workers(database_url: str, broker: dict[str, Any], workers: int, part
     return [
         subprocess.Popen(
             [sys.executable, str(HERE / "engine.py"), "_worker", "--db", database_url,
-             "--broker", json.dumps(broker), "--partitions", str(partitions)],
+             "--broker", json.dumps(broker), "--partitions", str(partitions),
+             "--tick", str(TICK["messages_per_tick"])],
             env=env, cwd=ROOT,
         )
         for _ in range(workers)
@@ -629,6 +653,7 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--db", required=True)
     worker.add_argument("--broker", required=True)
     worker.add_argument("--partitions", type=int, default=4)
+    worker.add_argument("--tick", type=int, default=200)
     parser.add_argument("--events", type=int, default=None, help="events per throughput run (10000)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (3)")
     parser.add_argument("--quick", action="store_true", help="1 round, 3000 events, 5 s of latency")
@@ -637,6 +662,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help=f"comma-separated scenarios of {','.join(SCENARIOS)}")
     parser.add_argument("--protean-events", type=int, default=300)
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--tick", type=int, default=200,
+                        help="messages_per_tick: entries per handler transaction (small: commit-bound)")
     parser.add_argument("--redis", help="Redis URL (default: start one)")
     parser.add_argument("--skip-protean", action="store_true")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
@@ -645,6 +672,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "_worker":
         return _worker(args)
     enable_profiling(args.profile)
+    TICK["messages_per_tick"] = args.tick
     events = args.events or (3000 if args.quick else 10000)
     rounds = args.rounds or (1 if args.quick else 3)
     seconds = args.seconds or (5.0 if args.quick else 10.0)
@@ -717,6 +745,22 @@ def main(argv: list[str] | None = None) -> int:
         scaled = f"{scale[0]:.2f}x ({scale[1]:.2f}-{scale[2]:.2f})" if scale[0] else "-"
         print(f"{name:<10} {spread(rates, '.0f'):>22} {scaled:>26} {spread(busy):>22} "
               f"{spread(workers_us, '.0f') + ', ' + spread(pg_us, '.0f'):>27}")
+    print("\nPostgreSQL backends of the workers, sampled every ~50 ms during the throughput runs "
+          "(share of samples, busy backends only: lock waits show as Lock:*)")
+    for name in chosen:
+        runs = results.get(name, [])
+        if not runs or name.startswith("latency-"):
+            continue
+        total: dict[str, int] = {}
+        for r in runs:
+            for k, v in r.get("waits", {}).items():
+                total[k] = total.get(k, 0) + v
+        busy = {k: v for k, v in total.items() if k not in ("idle", "idle in transaction")}
+        count = sum(busy.values()) or 1
+        top = sorted(busy.items(), key=lambda kv: -kv[1])[:5]
+        idle_tx = total.get("idle in transaction", 0)
+        print(f"  {name:<10} " + ", ".join(f"{k} {100 * v / count:.0f}%" for k, v in top)
+              + f"; idle in transaction {idle_tx} samples")
     targets = {"redis-2": 1.6, "redis-4": 2.5, "db-2": 1.3}
     for name, goal in targets.items():
         if name in results and f"{name.split('-')[0]}-1" in results:

@@ -98,7 +98,7 @@ class Consumer:
         #: rung when a run ends (the reading thread may be waiting for room)
         self._finished = Doorbell()
         self._groups_ready = False
-        #: runs stop after one batch per lane (:meth:`step`) instead of going on
+        #: runs stop after one batch per lane instead of going on (:meth:`step`, :meth:`_drain`)
         self._one_tick = False
         #: entries taken over and not yet run (see :meth:`_run_taken_over`)
         self._taken_over = False
@@ -288,22 +288,31 @@ class Consumer:
     def _fill(self) -> None:
         if self._resync:
             self._recover_own()
-        tick = self.settings.messages_per_tick
+        # a batch per owned partition in each read: the partitions' runs go on in parallel
+        tick = self.settings.messages_per_tick * max(1, len(self.parts))
         seen = self._finished.generation
-        if self.buffered() >= 4 * tick:
-            if self._running:  # full: wait for a run to make room
-                self._finished.wait(seen, self.settings.blocking_timeout_ms / 1000.0)
-            return
-        prod, bulk = self._streams(PRODUCTION), self._streams(BULK)
+        # production is read as long as little of it waits, however much bulk does: a
+        # production entry never waits in the broker behind buffered bulk entries
+        prod = self._streams(PRODUCTION) if self._queued(PRODUCTION) < 4 * tick else []
+        bulk = self._streams(BULK) if self._queued(BULK) < tick else []
         entries = self.broker.read(self.group, self.worker_id, prod, count=tick) if prod else []
-        if bulk and sum(len(p.queues[BULK]) for p in self.parts.values()) < tick:
+        if bulk:
             entries += self.broker.read(self.group, self.worker_id, bulk, count=tick)
         if not entries and not self._startable():
-            # runs in progress pick up what arrives for their partitions themselves
-            entries = self.broker.read(
-                self.group, self.worker_id, prod + bulk, count=tick, block_ms=self.settings.blocking_timeout_ms
-            )
+            timeout = self.settings.blocking_timeout_ms
+            if prod or bulk:
+                # runs in progress pick up what arrives for their partitions themselves
+                entries = self.broker.read(self.group, self.worker_id, prod + bulk, count=tick, block_ms=timeout)
+            else:  # full: wait for a run to make room
+                self._finished.wait(seen, timeout / 1000.0)
         self._enqueue(entries)
+
+    def _queued(self, lane: str) -> int:
+        """Entries of ``lane`` read and not yet finished."""
+        return sum(
+            len(part.queues[lane]) + sum(1 for item in part.inbox if item.lane == lane)
+            for part in list(self.parts.values())
+        )
 
     def _enqueue(self, entries: list[Entry]) -> None:
         """Hand what was read to its partition (its inbox: a run may be going on)."""
@@ -411,12 +420,17 @@ class Consumer:
         return handled
 
     def _drain(self) -> int:
-        """Wait until no run is in progress; return how many they handled."""
-        for future in list(self._running.values()):
-            try:
-                future.result()
-            except BaseException:  # noqa: S110 - _collect raises it
-                pass
+        """Have the runs stop after their current batch, wait for them; return how many they handled."""
+        stepping = self._one_tick
+        self._one_tick = True
+        try:
+            for future in list(self._running.values()):
+                try:
+                    future.result()
+                except BaseException:  # noqa: S110 - _collect raises it
+                    pass
+        finally:
+            self._one_tick = stepping
         return self._collect()
 
     def _forget_lost(self) -> None:
