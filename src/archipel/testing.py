@@ -22,8 +22,9 @@
 - :func:`drain` / :func:`process_and_wait` run the engine in test mode, so a
   test body works with sync and async processing.
 
-Protean's ``assert_chain`` and ``assert_snapshot`` are not in archipel yet
-(docs/porting.md).
+- :func:`assert_chain` compares ``domain.correlation_trace(id)`` with expected
+  message types; :func:`assert_snapshot` compares an object with a JSON snapshot
+  kept beside the test (:mod:`archipel.integrations.assertions`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any
 from archipel.errors import IncorrectUsageError, ValidationError
 from archipel.handling.decoding import message_from_stored
 from archipel.handling.event_sourced import replay
+from archipel.integrations.assertions import assert_chain, assert_snapshot
 from archipel.integrations.event_log import EventLog
 from archipel.integrations.pytest import DomainFixture
 from archipel.integrations.sentences import (
@@ -54,6 +56,8 @@ __all__ = [
     "ProcessManagerResult",
     "ProcessResult",
     "ProjectionResult",
+    "assert_chain",
+    "assert_snapshot",
     "drain",
     "given",
     "process_and_wait",

@@ -210,7 +210,7 @@ def test_no_import_cycles_lazy_imports_included():
 def test_the_graph_counts_lazy_imports_and_skips_type_checking_blocks():
     edges = graph()
     # a function-level (lazy) import is an edge
-    assert "archipel.handling.process_managers" in edges["archipel.domain.domain"]
+    assert "archipel.handling.process_managers" in edges["archipel.domain.storage"]
     # ``if TYPE_CHECKING:`` imports are not
     assert "archipel.domain.domain" not in edges["archipel.engine.worker"]
 

@@ -2,6 +2,8 @@
 
 - ``--archipel-env NAME``: sets ``ARCHIPEL_ENV`` before tests are collected, so
   the ``[NAME]`` table of ``domain.toml`` applies to domains built at import time.
+- ``--update-snapshots``: :func:`archipel.testing.assert_snapshot` rewrites its
+  snapshot files instead of comparing with them.
 - Markers ``domain`` (pure domain logic), ``application`` (handlers with a
   database), ``integration`` (real adapters), ``bdd`` (scenarios): tags for ``-m``.
 - Fixtures:
@@ -45,12 +47,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAME",
         help="Set ARCHIPEL_ENV=NAME before collection (the [NAME] table of domain.toml applies).",
     )
+    group.addoption(
+        "--update-snapshots",
+        action="store_true",
+        default=False,
+        help="Rewrite the files of archipel.testing.assert_snapshot instead of comparing with them.",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     env = config.getoption("--archipel-env", default=None)
     if env:
         os.environ["ARCHIPEL_ENV"] = str(env)
+    if config.getoption("--update-snapshots", default=False):
+        from archipel.integrations import assertions
+
+        assertions.update_snapshots = True
     for name, meaning in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {meaning}")
 

@@ -1,0 +1,196 @@
+"""Command processing of a ``Domain``: ``process`` enriches a command's
+envelope, honours an idempotency key, and runs its handler in a unit of work
+(or queues it for ``archipel server``)."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from archipel.core.message import new_message_id, utcnow
+from archipel.domain.enrichers import Enrichers
+from archipel.domain.state import DomainState
+from archipel.errors import ExpectedVersionError, IncorrectUsageError
+from archipel.handling import dispatch, idempotency
+from archipel.handling.retrying import run_with_retries
+from archipel.handling.unit_of_work import UnitOfWork
+from archipel.utils import globals as _context
+from archipel.utils import tracing
+from archipel.utils.globals import current_correlation_id, current_message, dispatch_queue, uow_var
+from archipel.utils.processing import priority_var
+
+__all__ = ["Commands"]
+
+
+class Commands(Enrichers, DomainState):
+    """Mixin of ``Domain``: ``process`` and the command hot path."""
+
+    def _enrich(self, command: Any, priority: int | None) -> None:
+        """Fill the command's envelope: id, type, stream, time, correlation and causation."""
+        meta = command._metadata
+        values = meta.__dict__
+        options = type(command)._meta
+        message_id = values.get("id")
+        if message_id is None:
+            message_id = values["id"] = new_message_id()
+        values["type"] = options.type_string
+        category, identity_field = self._command_streams[type(command)]
+        identity = command.__dict__.get(identity_field) if identity_field else None
+        values["stream"] = f"{category}:command-{identity or message_id}"
+        values["time"] = utcnow()
+        values["domain"] = self.name
+        if priority is None:
+            priority = priority_var.get()  # ``with processing_priority(...)`` / ``lanes.bulk()``
+        if priority is not None:
+            values["priority"] = priority
+        if values.get("correlation_id") is None:
+            parent = current_message.get()
+            if parent is not None:
+                pmeta = parent._metadata
+                values["correlation_id"] = pmeta.correlation_id or pmeta.id
+                values["causation_id"] = pmeta.id
+            else:
+                # a request's correlation id (X-Correlation-ID, traceparent), else its own id
+                values["correlation_id"] = current_correlation_id.get() or message_id
+
+    def process(
+        self,
+        command: Any,
+        asynchronous: bool | None = None,
+        idempotency_key: str | None = None,
+        raise_on_duplicate: bool = False,
+        priority: int | None = None,
+        correlation_id: str | None = None,
+    ) -> Any:
+        """Handle ``command``; with sync processing, return the handler's result.
+
+        ``priority``: see :mod:`archipel.utils.processing`. ``correlation_id``:
+        join an outside request's correlation (default: the message being
+        handled's, else the command's own id).
+
+        ``idempotency_key``: a caller's token for this request. The first
+        ``process`` with a key records it with the result (in the ``default``
+        database, in the handler's transaction); a repeat returns that result
+        without handling the command again, or raises
+        :class:`~archipel.errors.DuplicateCommandError` (``original_result``)
+        with ``raise_on_duplicate=True``. A failed handling records nothing.
+        See :mod:`archipel.handling.idempotency` for what results can be kept.
+
+        The handler runs in a unit of work; its events are stored with the
+        state in one transaction, then dispatched (sync) or left to the
+        outbox for ``archipel server`` (async, which returns the command id).
+        """
+        route = self.router.commands.get(type(command))
+        if route is None:
+            self._ensure_initialized()
+            raise IncorrectUsageError(
+                f"{type(command).__name__} is not a command handled in domain {self.name!r}: "
+                f"register it with @{self.snake_name}.command(part_of=...) and a "
+                f"@{self.snake_name}.command_handler with @handle({type(command).__name__})"
+            )
+        if idempotency_key is not None:
+            key = idempotency.check_key(idempotency_key)
+            found = self._idempotency_lookup(key)
+            if found[0]:
+                return idempotency.stored_result(key, found, raise_on_duplicate)
+        if correlation_id is not None:
+            command._metadata.__dict__["correlation_id"] = str(correlation_id)
+        self._enrich(command, priority)
+        if self.command_enrichers:
+            self.enrich_command(command)
+        queued = self._async_commands if asynchronous is None else asynchronous
+        if tracing.tracer is not None:
+            with tracing.produce_span(command._metadata, queued):
+                return self._process_now(command, queued, route, idempotency_key, raise_on_duplicate)
+        return self._process_now(command, queued, route, idempotency_key, raise_on_duplicate)
+
+    def _process_now(
+        self, command: Any, queued: bool, route: Any, key: str | None = None, raise_on_duplicate: bool = False
+    ) -> Any:
+        if queued:
+            if key is None:
+                return self._enqueue_command(command)
+            return self._keyed(key, raise_on_duplicate, lambda: self._enqueue_command(command, key))
+        handler_cls, method = route
+        if key is not None:
+            return self._keyed(
+                key, raise_on_duplicate, lambda: self._drained(handler_cls, method, command, key)
+            )
+        return self._drained(handler_cls, method, command, None)
+
+    def _idempotency_lookup(self, key: str) -> tuple[bool, Any]:
+        tx = self.providers.database("default").begin()
+        try:
+            return idempotency.lookup(tx, self._idempotency_schema, key)
+        finally:
+            tx.rollback()
+
+    def _keyed(self, key: str, raise_on_duplicate: bool, run: Callable[[], Any]) -> Any:
+        """Run ``run``; when a racing twin stored ``key`` first, answer with its result."""
+        try:
+            return run()
+        except ExpectedVersionError:
+            found = self._idempotency_lookup(key)
+            if not found[0]:
+                raise
+            return idempotency.stored_result(key, found, raise_on_duplicate)
+
+    def _drained(
+        self, handler_cls: type, method: Callable[..., Any], command: Any, key: str | None
+    ) -> Any:
+        if dispatch_queue.get() is not None:
+            return self._handle_command(handler_cls, method, command, key)
+        # outermost call: own the breadth-first queue and drain it
+        queue: deque[Any] = deque()
+        token = dispatch_queue.set(queue)
+        try:
+            result = self._handle_command(handler_cls, method, command, key)
+            deliver = dispatch.deliver
+            while queue:
+                deliver(queue.popleft())
+        finally:
+            dispatch_queue.reset(token)
+        return result
+
+    def _handle_command(
+        self, handler_cls: type, method: Callable[..., Any], command: Any, key: str | None = None
+    ) -> Any:
+        options = handler_cls._meta.extra  # type: ignore[attr-defined]
+        if options.get("retries"):  # ``retries=N``: transient failures are run again
+            return run_with_retries(
+                options, lambda: self._handle_command_once(handler_cls, method, command, key)
+            )
+        return self._handle_command_once(handler_cls, method, command, key)
+
+    def _handle_command_once(
+        self, handler_cls: type, method: Callable[..., Any], command: Any, key: str | None = None
+    ) -> Any:
+        # context managers are inlined: this is the hot path
+        stack = _context.stack.get()
+        ctx_token = _context.stack.set((*stack, self)) if not stack or stack[-1] is not self else None
+        uow = UnitOfWork(self, command)
+        uow_token = uow_var.set(uow)
+        msg_token = current_message.set(command)
+        try:
+            result = method(handler_cls(), command)
+            if key is not None:  # the key commits with the handler's state, or not at all
+                idempotency.record(uow.transaction("default"), self._idempotency_schema, key, result)
+            events = uow.commit()
+        except BaseException:
+            uow.rollback()
+            raise
+        finally:
+            uow_var.reset(uow_token)
+            current_message.reset(msg_token)
+            if ctx_token is not None:
+                _context.stack.reset(ctx_token)
+        if events and self._inline_events:
+            dispatch.publish(events)
+        return result
+
+    def _enqueue_command(self, command: Any, idempotency_key: str | None = None) -> str:
+        from archipel.handling.asynchronous import enqueue_command
+
+        return enqueue_command(self, command, idempotency_key)
+

@@ -1,0 +1,103 @@
+"""Message delivery inside a ``Domain``: events to their handler routes, raw
+broker payloads to subscribers, queries to query handlers, and actions run in
+a unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from archipel.domain.state import DomainState
+from archipel.errors import IncorrectUsageError
+from archipel.handling import dispatch
+from archipel.handling.retrying import run_with_retries
+from archipel.handling.unit_of_work import UnitOfWork, unit_of_work
+from archipel.utils import globals as _context
+from archipel.utils.globals import current_message, uow_var
+
+__all__ = ["Delivery"]
+
+
+class Delivery(DomainState):
+    """Mixin of ``Domain``: handler routes, subscribers and query handlers."""
+
+    def run_in_unit_of_work(self, action: Callable[[UnitOfWork], Any], message: Any = None) -> Any:
+        """Run ``action(uow)`` in a new unit of work, commit, dispatch its events."""
+
+        def run() -> Any:
+            with unit_of_work(self, message) as uow:
+                result = action(uow)
+            if self.handles_events_inline:
+                dispatch.publish(uow.committed_events)
+            return result
+
+        return dispatch.drain_after(run)
+
+    def run_route(self, route: dispatch.Route, event: Any) -> None:
+        """Deliver one event to one handler route of this domain (own context and unit of work).
+
+        A handler declared with ``retries=N`` is run again after a transient failure
+        (:mod:`archipel.handling.retrying`).
+        """
+        if route.retry_options is not None:
+            run_with_retries(route.retry_options, lambda: self._run_route_once(route, event))
+        else:
+            self._run_route_once(route, event)
+
+    def _run_route_once(self, route: dispatch.Route, event: Any) -> None:
+        message = route.convert(event)
+        stack = _context.stack.get()
+        ctx_token = _context.stack.set((*stack, self)) if not stack or stack[-1] is not self else None
+        try:
+            if route.kind == "process_manager":
+                from archipel.handling.process_managers import run_process_manager
+
+                run_process_manager(self, route, message)
+                return
+            uow = UnitOfWork(self, message)
+            uow_token = uow_var.set(uow)
+            msg_token = current_message.set(message)
+            try:
+                if route.idempotent and not uow.transaction("default").mark_processed(
+                    f"{route.name}.{route.spec.method_name}", message._metadata.id
+                ):
+                    uow.rollback()  # handled before: a redelivery has no second effect
+                    return
+                route.method(route.handler_cls(), message)
+                events = uow.commit()
+            except BaseException:
+                uow.rollback()
+                raise
+            finally:
+                uow_var.reset(uow_token)
+                current_message.reset(msg_token)
+        finally:
+            if ctx_token is not None:
+                _context.stack.reset(ctx_token)
+        if events and self._inline_events:
+            dispatch.publish(events)
+
+    def deliver_raw(self, stream: str, payload: dict[str, Any]) -> None:
+        """Hand a raw broker payload to the subscribers of ``stream``."""
+        subscribers = self.router.subscribers.get(stream)
+        if not subscribers:
+            return
+
+        def run() -> None:
+            with _context.domain_context(self):
+                for subscriber_cls in subscribers:
+                    subscriber_cls()(payload)
+
+        dispatch.drain_after(run)
+
+    def dispatch(self, query: Any) -> Any:
+        """Answer a query with its query handler."""
+        route = self.router.queries.get(type(query))
+        if route is None:
+            self._ensure_initialized()
+            raise IncorrectUsageError(
+                f"no query handler handles {type(query).__name__} in domain {self.name!r}"
+            )
+        handler_cls, method = route
+        with _context.domain_context(self):
+            return method(handler_cls(), query)

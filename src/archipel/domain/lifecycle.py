@@ -1,0 +1,171 @@
+"""Lifecycle of a ``Domain``: ``init`` (resolve, validate, build adapters and
+routes), ``shutdown``/``close``, ``domain_context`` and the configuration
+shortcuts the other parts read (``handles_events_inline``, ``outbox_enabled``,
+``brokers``, ``event_store``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, cast
+
+from archipel.adapters import registry as provider_registry
+from archipel.domain.config import validate_config
+from archipel.domain.discovery import import_domain_modules
+from archipel.domain.providers import Providers
+from archipel.domain.router import Router
+from archipel.domain.state import DomainState
+from archipel.domain.wiring import prepare_model
+from archipel.errors import ConfigurationError
+from archipel.fields.simple import Auto, new_identity
+from archipel.handling import dispatch
+from archipel.handling.decoding import build_upcasters
+from archipel.utils import globals as _context
+from archipel.utils.naming import snake_case
+
+if TYPE_CHECKING:
+    from archipel.domain.domain import Domain
+
+__all__ = ["Lifecycle"]
+
+
+def _command_identity_field(command_cls: Any) -> str | None:
+    """The command field naming its target aggregate: the aggregate's identity
+    field when the command has it, else ``<aggregate_snake>_id`` (``order_id``)."""
+    aggregate = command_cls._meta.part_of
+    fields = command_cls._fields
+    id_field = getattr(aggregate, "_id_field", None)
+    if id_field in fields:
+        return id_field  # type: ignore[no-any-return]
+    conventional = f"{snake_case(aggregate.__name__)}_id"
+    return conventional if conventional in fields else None
+
+
+
+class Lifecycle(DomainState):
+    """Mixin of ``Domain``: initialisation, shutdown and the domain context."""
+
+    def init(self, traverse: bool = True) -> None:
+        """Load, resolve and validate the model, build adapters and routes.
+
+        With ``traverse=True`` every module of the domain's package is
+        imported first (so elements in sibling modules register). Calling
+        ``init()`` again on an initialised domain does nothing.
+        """
+        with self._init_lock:
+            if self._initialized:
+                return
+            if traverse:
+                import_domain_modules(self._module_name, self._module_file)
+            validate_config(
+                self.config,
+                database_providers=provider_registry.providers("database"),
+                broker_providers=provider_registry.providers("broker"),
+                event_store_providers=provider_registry.providers("event_store"),
+            )
+            domain = cast("Domain", self)  # a Lifecycle is always part of a Domain
+            self._schemas = prepare_model(domain)
+            self._apply_identity_function()
+            self.router = Router(domain)
+            self.router.build()
+            self._upcasting = build_upcasters(self)
+            self._repositories.clear()
+            if not self.providers.databases:
+                self.providers.build()
+            for schema in self._schemas.values():
+                self.providers.database(schema.database)  # every element's store exists
+            self._wire_brokers()
+            self._inline_events = self.config.get("event_processing", "sync") == "sync"
+            self._outbox_enabled = self.outbox_enabled
+            self._configure_integration()
+            self._async_commands = self.config.get("command_processing", "sync") == "async"
+            self._command_streams = {
+                cls: (
+                    cls._meta.part_of._meta.stream_category or self.snake_name,
+                    _command_identity_field(cls),
+                )
+                for cls in self.registry.of_kind("command").values()
+                if cls._meta.part_of is not None
+            }
+            self._persist_plan = {
+                cls: (schema, schema.kind, cls._meta.extra.get("fact_event_cls"))
+                for cls, schema in self._schemas.items()
+            }
+            self._initialized = True
+            dispatch.join_hub(self)
+
+    def _apply_identity_function(self) -> None:
+        """Make ``identity_function`` the generator of undeclared (``Auto``) identities."""
+        strategy = self.config.get("identity_strategy", "uuid")
+        if strategy == "function" and self.identity_function is None:
+            raise ConfigurationError(
+                'identity_strategy = "function" needs Domain(identity_function=...)'
+            )
+        if self.identity_function is None:
+            return
+        for kind in ("aggregate", "entity"):
+            for cls in self.registry.of_kind(kind).values():
+                field = cls._fields.get(cls._id_field) if cls._id_field else None
+                if isinstance(field, Auto) and field._default is new_identity:
+                    field._default = self.identity_function
+                    cls._setup_fields()  # rebuild the generated __init__ with it
+
+    def _wire_brokers(self) -> None:
+        inline = self.config.get("message_processing", "sync") == "sync"
+        for name, broker in self.providers.brokers.items():
+            hook = getattr(broker, "on_publish", None)
+            if hook is not None and name == "default":
+                hook(cast("Domain", self).deliver_raw if inline else None)
+
+    def shutdown(self) -> None:
+        """Leave the hub and close every adapter; ``init()`` may be called again."""
+        with self._init_lock:
+            dispatch.leave_hub(self)
+            self.providers.close()
+            self.providers = Providers(self.config)
+            self._repositories.clear()
+            self._initialized = False
+
+    def close(self) -> None:
+        """Protean's name for :meth:`shutdown`."""
+        self.shutdown()
+
+    @contextmanager
+    def domain_context(self) -> Iterator[Domain]:
+        """Make this domain ``current_domain`` inside the block (nestable)."""
+        with _context.domain_context(self) as domain:
+            yield domain
+
+    # -- configuration shortcuts ---------------------------------------------
+    @property
+    def handles_events_inline(self) -> bool:
+        return bool(self.config.get("event_processing", "sync") == "sync")
+
+    @property
+    def outbox_enabled(self) -> bool:
+        return bool(self.config.get("enable_outbox")) or self.config.get("event_processing") == "async"
+
+    @property
+    def brokers(self) -> dict[str, Any]:
+        """The configured brokers by name (``domain.brokers["default"].publish(...)``)."""
+        self._ensure_initialized()
+        return self.providers.brokers
+
+    @property
+    def event_store(self) -> Any:
+        self._ensure_initialized()
+        return self.providers.event_store
+
+    def _configure_integration(self) -> None:
+        settings = self.config.get("integration") or {}
+        broker = settings.get("broker")
+        if broker is None:
+            self._integration_broker = None
+            return
+        if broker not in (self.config.get("brokers") or {}):
+            raise ConfigurationError(
+                f"integration.broker = {broker!r} names no broker: add [brokers.{broker}] "
+                "(e.g. provider = \"redis\", url = \"${INTEGRATION_REDIS_URL}\")"
+            )
+        self._integration_broker = broker
+        self._integration_stream = settings.get("stream") or f"{self.snake_name}.integration"
