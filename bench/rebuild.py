@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sqlite3
 import statistics
@@ -33,12 +34,68 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT), str(ROOT / "src")]
 
-from _harness import run_workload  # noqa: E402
+from _harness import (  # noqa: E402
+    add_profile_flag,
+    enable_profiling,
+    load_average,
+    profiled,
+    ratios,
+    run_workload,
+    spread,
+)
 
 BATCH = 5000
 
 
-def archipel(n: int, uri: str, batch_size: int) -> dict[str, float]:
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds used by process ``pid`` and its descendants (reaped ones included); Linux."""
+    parents: dict[int, list[int]] = {}
+    used: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            text = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        parents.setdefault(int(fields[1]), []).append(int(entry))
+        used[int(entry)] = sum(int(f) for f in fields[11:15]) / tick
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += used.get(current, 0.0)
+        todo.extend(parents.get(current, []))
+    return total
+
+
+class Timed:
+    """Wall time, this process's CPU and (PostgreSQL) the server's CPU of a block, per event."""
+
+    def __init__(self, n: int, server_pid: int | None) -> None:
+        self.n = n
+        self.server_pid = server_pid
+        self.figures: dict[str, float] = {}
+
+    def __enter__(self) -> Timed:
+        self.server = _tree_cpu(self.server_pid) if self.server_pid else 0.0
+        self.cpu = time.process_time()
+        self.wall = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall = time.perf_counter() - self.wall
+        cpu = time.process_time() - self.cpu
+        server = _tree_cpu(self.server_pid) - self.server if self.server_pid else 0.0
+        self.figures = {
+            "events_per_s": self.n / wall,
+            "client_us": cpu / self.n * 1e6,
+            "server_us": server / self.n * 1e6,
+        }
+
+
+def archipel(n: int, uri: str, batch_size: int, server_pid: int | None = None) -> dict[str, float]:
     from archipel import BaseAggregate, BaseEvent, BaseProjection, Domain, current_domain, handle
     from archipel.fields import Identifier, String
 
@@ -87,32 +144,30 @@ def archipel(n: int, uri: str, batch_size: int) -> dict[str, float]:
                 book.raise_(BookAdded(book_id=book.id, title=book.title))
                 events.extend(book._events)
             store.append(events)
-        began = time.perf_counter()
-        result = domain.rebuild_projection(Catalogue, batch_size=batch_size)
-        seconds = time.perf_counter() - began
+        label = "memory" if uri == "memory" else uri.split(":", 1)[0].split("+", 1)[0]
+        with profiled(f"rebuild-{label}"), Timed(n, server_pid) as timed:
+            result = domain.rebuild_projection(Catalogue, batch_size=batch_size)
         assert result.events_dispatched == n, result
         assert domain.query_for(Catalogue).count() == n
     domain.shutdown()
-    return {"events_per_s": n / seconds}
+    return timed.figures
 
 
-def raw_pg(n: int, uri: str, how: str) -> dict[str, float]:
+def raw_pg(n: int, uri: str, how: str, server_pid: int | None = None) -> dict[str, float]:
     import psycopg
 
     url = uri.replace("postgresql+psycopg://", "postgresql://")
     rows = [(str(uuid.uuid4()), f"title {i}") for i in range(n)]
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE t (book_id varchar(36) PRIMARY KEY, title varchar(200), _version int)")
-        began = time.perf_counter()
-        with conn.transaction(), conn.cursor() as cur:
+        with Timed(n, server_pid) as timed, conn.transaction(), conn.cursor() as cur:
             if how == "copy":
                 with cur.copy("COPY t (book_id, title, _version) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row((*row, 0))
             else:
                 cur.executemany("INSERT INTO t VALUES (%s, %s, 0)", rows)
-        seconds = time.perf_counter() - began
-    return {"events_per_s": n / seconds}
+    return timed.figures
 
 
 def raw_sqlite(n: int, uri: str) -> dict[str, float]:
@@ -121,12 +176,24 @@ def raw_sqlite(n: int, uri: str) -> dict[str, float]:
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("CREATE TABLE t (book_id varchar(36) PRIMARY KEY, title varchar(200), _version int)")
-    began = time.perf_counter()
-    with conn:
+    with Timed(n, None) as timed, conn:
         conn.executemany("INSERT INTO t VALUES (?, ?, 0)", rows)
-    seconds = time.perf_counter() - began
     conn.close()
-    return {"events_per_s": n / seconds}
+    return timed.figures
+
+
+PLAN = [
+    ("postgresql", "archipel"), ("postgresql", "executemany"), ("postgresql", "copy"),
+    ("sqlite", "archipel"), ("sqlite", "sqlite-executemany"), ("memory", "archipel"),
+]
+LABELS = {
+    ("postgresql", "archipel"): "PostgreSQL archipel rebuild",
+    ("postgresql", "executemany"): "PostgreSQL raw executemany",
+    ("postgresql", "copy"): "PostgreSQL raw COPY",
+    ("sqlite", "archipel"): "SQLite archipel rebuild",
+    ("sqlite", "sqlite-executemany"): "SQLite raw executemany",
+    ("memory", "archipel"): "memory archipel rebuild",
+}
 
 
 def main() -> int:
@@ -136,12 +203,14 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--workload", help=argparse.SUPPRESS)
     parser.add_argument("--uri", help=argparse.SUPPRESS)
+    parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
+    add_profile_flag(parser)
     args = parser.parse_args()
     if args.workload:
         if args.workload == "archipel":
-            result = archipel(args.n, args.uri, args.batch_size)
+            result = archipel(args.n, args.uri, args.batch_size, args.server_pid)
         elif args.workload in ("executemany", "copy"):
-            result = raw_pg(args.n, args.uri, args.workload)
+            result = raw_pg(args.n, args.uri, args.workload, args.server_pid)
         else:
             result = raw_sqlite(args.n, args.uri)
         print(json.dumps(result))
@@ -149,22 +218,21 @@ def main() -> int:
 
     from tests._servers import PostgresServer
 
+    enable_profiling(args.profile)
+    load_before = load_average()
     server = PostgresServer.launch()
     scratch = Path(tempfile.mkdtemp(prefix="archipel-bench-"))
-    plan = [
-        ("postgresql", "archipel"), ("postgresql", "executemany"), ("postgresql", "copy"),
-        ("sqlite", "archipel"), ("sqlite", "sqlite-executemany"), ("memory", "archipel"),
-    ]
-    results: dict[tuple[str, str], list[float]] = {}
+    results: dict[tuple[str, str], list[dict[str, float]]] = {}
     try:
         for round_no in range(args.rounds):
-            for store, name in plan:
+            for store, name in PLAN:
                 print(f"  round {round_no + 1}/{args.rounds}: {store} {name} ...", file=sys.stderr, flush=True)
                 common = ["--workload", name, "--n", str(args.n), "--batch-size", str(args.batch_size)]
                 if store == "postgresql":
                     database = server.create_database(prefix="bench")
                     try:
-                        result = run_workload("rebuild.py", *common, "--uri", server.url(database))
+                        result = run_workload("rebuild.py", *common, "--uri", server.url(database),
+                                              "--server-pid", str(server.pid or 0))
                     finally:
                         server.drop_database(database)
                 elif store == "sqlite":
@@ -172,27 +240,38 @@ def main() -> int:
                     result = run_workload("rebuild.py", *common, "--uri", uri)
                 else:
                     result = run_workload("rebuild.py", *common, "--uri", "memory")
-                results.setdefault((store, name), []).append(result["events_per_s"])
+                results.setdefault((store, name), []).append(result)
     finally:
         server.destroy()
         shutil.rmtree(scratch, ignore_errors=True)
 
-    def med(store: str, name: str) -> float:
-        return statistics.median(results[(store, name)])
+    def values(key: tuple[str, str], figure: str) -> list[float]:
+        return [r[figure] for r in results[key]]
 
     print(f"\nProjection rebuild, {args.n} events (one new row each), batches of {args.batch_size}; "
-          f"median of {args.rounds} runs")
-    pg = med("postgresql", "archipel")
-    print(f"  PostgreSQL archipel rebuild     {pg:>10,.0f} ev/s (target >= 100,000)")
-    print(f"  PostgreSQL raw executemany      {med('postgresql', 'executemany'):>10,.0f} rows/s "
-          f"(rebuild / it: {pg / med('postgresql', 'executemany'):.2f}x)")
-    print(f"  PostgreSQL raw COPY             {med('postgresql', 'copy'):>10,.0f} rows/s "
-          f"(rebuild / it: {pg / med('postgresql', 'copy'):.2f}x)")
-    lite = med("sqlite", "archipel")
-    print(f"  SQLite archipel rebuild         {lite:>10,.0f} ev/s (target >= 50,000)")
-    print(f"  SQLite raw executemany          {med('sqlite', 'sqlite-executemany'):>10,.0f} rows/s "
-          f"(rebuild / it: {lite / med('sqlite', 'sqlite-executemany'):.2f}x)")
-    print(f"  memory archipel rebuild         {med('memory', 'archipel'):>10,.0f} ev/s")
+          f"median (min-max) of {args.rounds} runs")
+    print(f"  {load_before} at the start, {load_average()} at the end")
+    print("  rows/s is wall-clock (the machine's load moves it); CPU is microseconds per event of the")
+    print("  client process (all its threads) and of the PostgreSQL server; 'ceiling' is the rate if")
+    print("  each got a core of its own: 1e6 / max(client, server)")
+    print(f"  {'':30} {'ev/s':>22} {'client CPU':>12} {'server CPU':>11} {'ceiling':>9}")
+    for key in PLAN:
+        rate = values(key, "events_per_s")
+        client = statistics.median(values(key, "client_us"))
+        server_us = statistics.median(values(key, "server_us"))
+        ceiling = 1e6 / max(client, server_us)
+        print(f"  {LABELS[key]:30} {spread(rate, ',.0f'):>22} {client:>9.2f} us {server_us:>8.2f} us "
+              f"{ceiling:>9,.0f}")
+    for store, target, anchors in (
+        ("postgresql", 100_000, ("executemany", "copy")),
+        ("sqlite", 50_000, ("sqlite-executemany",)),
+    ):
+        rebuilt = values((store, "archipel"), "events_per_s")
+        line = [f"{store}: target >= {target:,} ev/s, measured {statistics.median(rebuilt):,.0f}"]
+        for anchor in anchors:
+            med, low, high = ratios(rebuilt, values((store, anchor), "events_per_s"))
+            line.append(f"rebuild / raw {anchor}: {med:.2f}x ({low:.2f}-{high:.2f})")
+        print("  " + "; ".join(line))
     return 0
 
 

@@ -24,7 +24,8 @@ PostgreSQL's default durability (``fsync`` and ``synchronous_commit`` on):
 - ``protean``: ``protean`` 0.18 with its ``postgresql`` provider (at a smaller N:
   it runs at tens of commands per second).
 
-SQLite (a file in a temporary directory, WAL): ``raw-sqlite-normal`` (the
+SQLite (a file in a temporary directory, WAL; archipel with its defaults,
+``wal_autocheckpoint = 10000``): ``raw-sqlite-normal`` (the
 anchor of archipel's default ``synchronous = NORMAL``) and ``raw-sqlite``
 (``FULL``, an fsync per commit: eventsourcing's setting and the anchor of
 ``archipel-sqlite-full``); ``es-sqlite`` and ``es-save-sqlite`` run ``FULL``.

@@ -96,7 +96,9 @@ Money = Annotated[
     # as the API documents it: a decimal string with at most two places ("18.99")
     WithJsonSchema({"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,2})?$", "examples": ["18.99"]}),
 ]
-Quantity = Annotated[int, Field(ge=1, le=2**63 - 1)]
+# JSON Schema numbers are read as doubles: a bound above 2**53 (2**63 - 1 reads as 2**63) lets
+# schema-valid clients send numbers the model refuses, so the API keeps to JSON's safe integers
+Quantity = Annotated[int, Field(ge=1, le=2**53 - 1)]
 
 
 class NewBook(BaseModel):

@@ -21,7 +21,7 @@ from archipel.core.projection import BaseProjection
 from archipel.core.projector import BaseProjector
 from archipel.core.query import BaseQuery
 from archipel.core.query_handler import BaseQueryHandler
-from archipel.core.queryset import QuerySet, ResultSet
+from archipel.core.queryset import QuerySet, Record, ResultSet
 from archipel.core.subscriber import BaseSubscriber
 from archipel.core.upcaster import BaseUpcaster
 from archipel.core.value_object import BaseValueObject
@@ -75,6 +75,7 @@ __all__ = [
     "Metadata",
     "Q",
     "QuerySet",
+    "Record",
     "ResultSet",
     "UnitOfWork",
     "apply",

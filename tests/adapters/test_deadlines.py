@@ -21,7 +21,7 @@ from archipel import (
 from archipel.errors import IncorrectUsageError
 from archipel.fields import Identifier, Integer, List, String
 from archipel.handling.deadlines import pending_deadlines
-from tests.adapters.conftest import start
+from tests.adapters.conftest import SQL_PROVIDERS, start
 
 LATER = 3600.0
 
@@ -206,3 +206,23 @@ def test_schedule_needs_after_or_at(shop: Shop) -> None:
         pm.schedule(object())
     with pytest.raises(IncorrectUsageError):
         pm.schedule(object(), after=1, at=dt.datetime.now(dt.UTC))
+
+
+@pytest.mark.parametrize("provider", SQL_PROVIDERS)
+def test_database_setup_creates_the_deadline_table_with_indexes_matching_its_queries(
+    make_domain: Any, storage: dict[str, Any]
+) -> None:
+    import sqlalchemy as sa
+
+    domain = make_domain()
+    define(domain, [])  # init + database setup, before any deadline is scheduled
+    engine = sa.create_engine(storage["databases"]["default"]["database_uri"])
+    try:
+        inspector = sa.inspect(engine)
+        table = f"archipel_{domain.snake_name}_deadlines"
+        assert table in inspector.get_table_names()
+        indexed = {tuple(index["column_names"]) for index in inspector.get_indexes(table)}
+    finally:
+        engine.dispose()
+    # an instance's own rows (cancel, compensate) and the due ones (fire, status pages)
+    assert {("process_manager", "correlation", "state"), ("state", "due_at")} <= indexed

@@ -109,6 +109,15 @@ def test_a_broken_database_stops_the_story_with_a_message_not_a_traceback(tmp_pa
 
 
 @pytest.mark.postgres
+def test_story_runs_on_postgresql_with_the_redis_broker(tmp_path: Path, postgres_db_url: str, redis_url: str) -> None:
+    # BookSupply's webhooks wait on Redis; the story consumes them with one engine pass each
+    env = {"DATABASE_URL": postgres_db_url, "BOOKSHELF_BROKER_PROVIDER": "redis", "REDIS_URL": redis_url}
+    out = assert_succeeded(run_story(tmp_path, **env))
+    assert "Data: PostgreSQL postgresql" in out
+    assert_tells_the_whole_story(out)
+
+
+@pytest.mark.postgres
 def test_story_runs_on_postgresql(tmp_path: Path, postgres_db_url: str) -> None:
     # DATABASE_URL is how domain.toml is pointed at PostgreSQL
     out = assert_succeeded(run_story(tmp_path, DATABASE_URL=postgres_db_url))

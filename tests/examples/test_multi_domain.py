@@ -22,6 +22,7 @@ import ast
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -39,7 +40,7 @@ from examples.multi_domain.delivery.fulfillment import OrderFulfillmentPM
 from examples.multi_domain.delivery.recipients import Recipient
 from examples.multi_domain.delivery.shipment import Shipment
 from examples.multi_domain.payments import payments_domain
-from examples.multi_domain.payments.commands import CapturePayment
+from examples.multi_domain.payments.commands import CapturePayment, DeclinePayment
 from examples.multi_domain.payments.payment import Payment
 from examples.multi_domain.products import products_domain
 from examples.multi_domain.products.commands import ListProduct, PutProductOnSale
@@ -51,14 +52,16 @@ from examples.multi_domain.sales.external_events import CatalogueProduct
 from examples.multi_domain.sales.order import Order
 from examples.multi_domain.sales.price_list import PriceList
 from examples.multi_domain.warehouse import warehouse_domain
-from examples.multi_domain.warehouse.commands import ReceiveStock
+from examples.multi_domain.warehouse.commands import ReceiveStock, ReleaseStock
 from examples.multi_domain.warehouse.external_events import ProductPublished
+from examples.multi_domain.warehouse.holds import PAYMENT_TIMEOUT, ReservationHoldPM
 from examples.multi_domain.warehouse.stock_item import StockItem
 from fastapi.testclient import TestClient
 
 from archipel import Q
 from archipel.domain.config import load_config
 from archipel.errors import InvalidOperation
+from archipel.handling.deadlines import pending_deadlines
 from archipel.integrations.pytest import DomainFixture
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,26 +96,74 @@ def succeeded(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout
 
 
-def test_the_story_runs_and_every_check_holds(tmp_path: Path) -> None:
-    out = succeeded(run_story(tmp_path))
+STORY_CHAPTERS = [
+    "0. Six bounded contexts, six configurations",
+    "3. A customer registers, moves, and is promoted",
+    "4. Orders are placed; the warehouse answers",
+    "5. Payment plus stock: the process manager ships",
+    "6. The carrier's webhook, through the anti-corruption layer",
+    "7. A product goes on sale: domain event inside, integration event outside",
+    "8. Compensation: a declined payment, and one that never came",
+    "9. Following a request across contexts",
+]
+
+
+def assert_full_story(out: str) -> None:
+    """Every chapter told, every check held, both compensation paths taken."""
     assert "✘" not in out
-    assert "All 28 checks held" in out
-    for chapter in [
-        "0. Six bounded contexts, six configurations",
-        "3. A customer registers, moves, and is promoted",
-        "4. Orders are placed; the warehouse answers",
-        "5. Payment plus stock: the process manager ships",
-        "6. The carrier's webhook, through the anti-corruption layer",
-        "7. A product goes on sale: domain event inside, integration event outside",
-        "8. Following a request across contexts",
-    ]:
+    assert "All 32 checks held" in out
+    for chapter in STORY_CHAPTERS:
         assert chapter in out
     # the causation chains were rebuilt from several contexts' event stores
     assert "Warehouse Warehouse.OrderRejected.v1" in out
     assert "Payments Payments.PaymentVoided.v1" in out
     assert "Delivery command Delivery.ScheduleShipment.v1" in out
+    # the declined payment's compensation: two releases, then the cancellation
+    assert out.count("Warehouse command Warehouse.ReleaseStock.v1") == 2
+    assert "Sales Sales.OrderCancelled.v1" in out
+    assert "hold of C: payment overdue: 1 item(s) released" in out
+
+
+def test_the_story_runs_and_every_check_holds(tmp_path: Path) -> None:
+    out = succeeded(run_story(tmp_path))
+    assert_full_story(out)
     # Sales and Payments wrote their own SQLite files in the working directory
     assert sorted(p.name for p in (tmp_path / ".archipel").iterdir()) == ["payments.db", "sales.db"]
+
+
+def _each_context(**settings: str) -> dict[str, str]:
+    """``<CONTEXT>_<KEY>=value`` for all six contexts (a value may use ``{context}``)."""
+    return {
+        f"{package.upper()}_{key}": value.format(context=package)
+        for package in CONTEXTS
+        for key, value in settings.items()
+    }
+
+
+def test_the_full_story_in_memory(tmp_path: Path) -> None:
+    out = succeeded(run_story(tmp_path, **_each_context(DB_PROVIDER="memory")))
+    assert_full_story(out)
+    assert "sqlite" not in out and not (tmp_path / ".archipel").exists()
+
+
+def test_the_full_story_with_every_context_on_sqlite(tmp_path: Path) -> None:
+    out = succeeded(run_story(tmp_path, **_each_context(DB_PROVIDER="sql")))
+    assert_full_story(out)
+    assert sorted(p.name for p in (tmp_path / ".archipel").iterdir()) == sorted(f"{c}.db" for c in CONTEXTS)
+
+
+def test_the_full_story_on_postgresql_and_redis(tmp_path: Path, postgres_server: Any, redis_url: str) -> None:
+    # one database per context, as six services would have; one shared Redis broker
+    names = {package: postgres_server.create_database(prefix=f"story_{package}") for package in CONTEXTS}
+    try:
+        env = _each_context(DB_PROVIDER="sql", BROKER_PROVIDER="redis")
+        env.update({f"{p.upper()}_DATABASE_URL": postgres_server.url(name) for p, name in names.items()})
+        out = succeeded(run_story(tmp_path, REDIS_URL=redis_url, **env))
+        assert_full_story(out)
+        assert out.count("postgresql+psycopg://") >= 6 and "sqlite" not in out
+    finally:
+        for name in names.values():
+            postgres_server.drop_database(name)
 
 
 def test_the_story_is_the_same_on_every_run(tmp_path: Path) -> None:
@@ -552,27 +603,64 @@ def test_the_process_manager_ships_once_paid_and_reserved(shop: None) -> None:
     assert (shipment.status, shipment.address) == ("scheduled", "8 rue de Rivoli, 75004 Paris, FR")
 
 
-def test_an_unpaid_order_is_given_up_when_its_payment_deadline_passes(shop: None) -> None:
-    import time
+def held(order_id: str) -> dict[str, int]:
+    """What ``order_id`` holds on each shelf (Warehouse's own data)."""
+    return {i.sku: int(i.holds.get(order_id, 0)) for i in find(warehouse_domain, StockItem)}
 
-    from examples.multi_domain.delivery.fulfillment import PAYMENT_TIMEOUT
 
-    from archipel.handling.deadlines import pending_deadlines
+def test_a_declined_payment_releases_the_reserved_stock_and_cancels_the_order(shop: None) -> None:
+    keyboard = catalogue_item("KB-101", 8900, stock=5)
+    mouse = catalogue_item("MS-202", 2900, stock=4)
+    order_id, _ = place(register(), (keyboard, 1), (mouse, 2))
+    assert held(order_id) == {"KB-101": 1, "MS-202": 2}
+    assert get(warehouse_domain, ReservationHoldPM, order_id).status == "holding stock until paid"
 
+    decline = DeclinePayment(order_id=order_id, reason="card refused")
+    act(payments_domain, decline)
+
+    # the compensation: every reservation undone, the latest first, each once
+    assert held(order_id) == {"KB-101": 0, "MS-202": 0}
+    assert {i.sku: i.reserved for i in find(warehouse_domain, StockItem)} == {"KB-101": 0, "MS-202": 0}
+    released = [m["data"]["sku"] for m in stored(warehouse_domain, decline.metadata.id)
+                if m["metadata"]["type"] == "Warehouse.StockReleased.v1"]
+    assert released == ["MS-202", "KB-101"]
+    hold = get(warehouse_domain, ReservationHoldPM, order_id)
+    assert hold.is_complete and hold.status == "payment declined: 2 item(s) released"
+    # ... and what the other contexts made of it, through events
+    order = get(sales_domain, Order, order_id)
+    assert (order.status, order.failure_reason) == ("cancelled", "unpaid: the warehouse released its stock")
+    (payment,) = find(payments_domain, Payment, order_id=order_id)
+    assert payment.status == "declined"
+    assert fulfillment(order_id).status.startswith("cancelled") and fulfillment(order_id).is_complete
+    with warehouse_domain.domain_context():
+        assert pending_deadlines(warehouse_domain, ReservationHoldPM) == []  # the decline withdrew it
+
+    # a repeated compensation changes nothing: releasing what the order no longer holds
+    act(warehouse_domain, ReleaseStock(stock_item_id=find(warehouse_domain, StockItem, sku="KB-101")[0].stock_item_id,
+                                       order_id=order_id))
+    assert {i.sku: i.reserved for i in find(warehouse_domain, StockItem)} == {"KB-101": 0, "MS-202": 0}
+
+
+def test_an_unpaid_order_is_compensated_when_its_payment_deadline_passes(shop: None) -> None:
     customer_id = register()
     keyboard = catalogue_item("KB-101", 8900, stock=5)
-    unpaid, _ = place(customer_id, (keyboard, 1))
+    unpaid, _ = place(customer_id, (keyboard, 2))
     paid, _ = place(customer_id, (keyboard, 1))
     act(payments_domain, CapturePayment(order_id=paid, amount_cents=8900))
-    with delivery_domain.domain_context():
-        waiting = {d["correlation"] for d in pending_deadlines(delivery_domain, OrderFulfillmentPM)}
-        assert unpaid in waiting and paid not in waiting  # the payment cancelled its deadline
-        assert delivery_domain.fire_due_deadlines() == 0  # not yet due
+    with warehouse_domain.domain_context():
+        waiting = {d["correlation"] for d in pending_deadlines(warehouse_domain, ReservationHoldPM)}
+        assert unpaid in waiting and paid not in waiting  # the payment withdrew its deadline
+        assert warehouse_domain.fire_due_deadlines() == 0  # not yet due
         later = time.time() + PAYMENT_TIMEOUT.total_seconds() + 1
-        delivery_domain.fire_due_deadlines(now=later)
-    process = fulfillment(unpaid)
-    assert process.status == "cancelled: payment never came" and process.is_complete
+        assert warehouse_domain.fire_due_deadlines(now=later) == 1
+        assert warehouse_domain.fire_due_deadlines(now=later) == 0  # fired once
+    assert held(unpaid) == {"KB-101": 0} and held(paid) == {"KB-101": 1}
+    assert get(warehouse_domain, ReservationHoldPM, unpaid).status == "payment overdue: 1 item(s) released"
+    assert get(sales_domain, Order, unpaid).status == "cancelled"
+    assert find(payments_domain, Payment, order_id=unpaid)[0].status == "voided"
+    assert fulfillment(unpaid).status.startswith("cancelled")
     assert fulfillment(paid).status == "shipment scheduled"
+    assert get(warehouse_domain, ReservationHoldPM, paid).status == "paid: stock kept"
     assert [s.order_id for s in find(delivery_domain, Shipment)] == [paid]
 
 

@@ -1,6 +1,11 @@
-"""A process firing a process-manager deadline, killed with SIGKILL by a test.
+"""A process firing process-manager deadlines, killed with SIGKILL by a test.
 
-``python -m tests.reliability.deadline_victim <sqlite path> <populate|fire-slowly>``
+``python -m tests.reliability.deadline_victim <database> <action> [N]``: ``database`` is
+an SQLite file path or a ``postgresql...`` URL; ``action`` is ``populate`` (one order,
+``o1``), ``populate-many N`` (orders ``o1``..``oN``), ``fire-slowly`` (fire the due
+deadlines, the handler hanging before its commit), ``serve`` (``archipel server``'s
+engine, each handler printing ``fired <order>`` and pausing a little before its commit)
+or ``drain`` (the engine in test mode: it stops once no deadline is due).
 """
 
 from __future__ import annotations
@@ -10,15 +15,24 @@ import time
 from typing import Any
 
 from archipel import BaseAggregate, BaseEvent, BaseProcessManager, Domain, handle
+from archipel.engine import run_server
 from archipel.fields import Identifier, Integer
 
 
-def build(path: str, slow: bool = False) -> tuple[Domain, Any, Any, Any]:
+def storage(database: str) -> dict[str, Any]:
+    if database.startswith("postgresql"):
+        return {"provider": "postgresql", "database_uri": database}
+    return {"provider": "sqlite", "database_uri": f"sqlite:///{database}"}
+
+
+def build(database: str, slow: bool = False, pause: float = 0.0) -> tuple[Domain, Any, Any, Any]:
+    settings = storage(database)
     domain = Domain(
         name="DeadlineVictim",
         config={
-            "databases": {"default": {"provider": "sqlite", "database_uri": f"sqlite:///{path}"}},
-            "event_store": {"provider": "sqlite"},
+            "databases": {"default": settings},
+            "event_store": {"provider": settings["provider"]},
+            "server": {"deadline_poll_seconds": 0.05},
         },
     )
 
@@ -50,22 +64,31 @@ def build(path: str, slow: bool = False) -> tuple[Domain, Any, Any, Any]:
             if slow:
                 print("firing", flush=True)
                 time.sleep(60)  # killed here, before the commit
+            if pause:
+                print(f"fired {event.order_id}", flush=True)
+                time.sleep(pause)  # the kill lands before, during or after a commit
 
     domain.init(traverse=False)
     return domain, Order, Placed, Watch
 
 
-def main(path: str, action: str) -> None:
-    domain, Order, Placed, _ = build(path, slow=action == "fire-slowly")
+def main(database: str, action: str, count: int = 1) -> None:
+    domain, Order, Placed, _ = build(database, slow=action == "fire-slowly", pause=0.01 if action == "serve" else 0.0)
+    if action == "serve":
+        run_server(domain)
+        return
+    if action == "drain":
+        sys.exit(run_server(domain, test_mode=True))
     with domain.domain_context():
-        if action == "populate":
+        if action.startswith("populate"):
             domain.setup_database()
-            order = Order(id="o1")
-            order.raise_(Placed(order_id="o1"))
-            domain.repository_for(Order).add(order)
+            for n in range(1, (count if action == "populate-many" else 1) + 1):
+                order = Order(id=f"o{n}")
+                order.raise_(Placed(order_id=f"o{n}"))
+                domain.repository_for(Order).add(order)
         else:
             domain.fire_due_deadlines()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 1)

@@ -10,7 +10,7 @@ import pytest
 
 from archipel import BaseAggregate, Domain
 from archipel.adapters.sql.database import SqlDatabase, create_database
-from archipel.adapters.sql.engine import normalize_url
+from archipel.adapters.sql.engine import WAL_AUTOCHECKPOINT, normalize_url
 from archipel.adapters.sql.event_store import create_event_store
 from archipel.errors import ConfigurationError, DatabaseUnavailable
 from archipel.fields import String
@@ -169,6 +169,32 @@ def test_sqlite_synchronous_setting_is_checked():
             "default",
             {"provider": "sqlite", "database_uri": "sqlite://", "synchronous": "sometimes"},
         )
+
+
+@pytest.mark.parametrize("value", [-1, "often", 1.5, True])
+def test_sqlite_wal_autocheckpoint_must_be_a_page_count(value: object):
+    with pytest.raises(ConfigurationError, match="wal_autocheckpoint"):
+        SqlDatabase(
+            "default",
+            {"provider": "sqlite", "database_uri": "sqlite://", "wal_autocheckpoint": value},
+        )
+
+
+def test_sqlite_wal_autocheckpoint_applies_to_every_connection(tmp_path: Path):
+    def checkpoint_pages(settings: dict) -> int:
+        database = SqlDatabase(
+            "default",
+            {"provider": "sqlite", "database_uri": f"sqlite:///{tmp_path / 'c.db'}", **settings},
+        )
+        try:
+            with database.engine.connection() as conn:
+                return int(conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+        finally:
+            database.close()
+
+    assert checkpoint_pages({}) == WAL_AUTOCHECKPOINT
+    assert checkpoint_pages({"wal_autocheckpoint": 500}) == 500
+    assert checkpoint_pages({"wal_autocheckpoint": 0}) == 0
 
 
 def test_sqlite_files_run_in_wal_mode_and_survive_process_crashes_by_default(tmp_path: Path):

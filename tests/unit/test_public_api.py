@@ -30,6 +30,7 @@ EXPECTED_ALL = [
     "Metadata",
     "Q",
     "QuerySet",
+    "Record",
     "ResultSet",
     "UnitOfWork",
     "apply",

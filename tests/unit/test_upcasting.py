@@ -175,3 +175,13 @@ def test_sync_dispatch_upcasts_another_domains_older_event() -> None:
     finally:
         consumer.shutdown()
         producer.shutdown()
+
+
+def test_check_reports_a_broken_upcaster_chain_without_raising() -> None:
+    domain, _, _ = _domain(version=3)
+    _upcaster(domain, 1, 2)  # gap: nothing converts v2 to the registered v3
+    report = domain.check(traverse=False)
+    assert report["status"] == "fail"
+    [error] = report["errors"]
+    assert error["element"] == "upcasters" and "do not reach the registered v3" in error["message"]
+    assert not domain.initialized

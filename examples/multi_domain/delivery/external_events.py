@@ -43,6 +43,13 @@ class OrderPlaced(BaseEvent):
     lines = List(content_type=Dict, required=True)
 
 
+class OrderCancelled(BaseEvent):
+    """Sales called the order off (its payment was declined or never came)."""
+
+    order_id = Identifier(required=True)
+    reason = String(required=True)
+
+
 class PaymentCaptured(BaseEvent):
     order_id = Identifier(required=True)
     payment_id = Identifier(required=True)
@@ -63,6 +70,7 @@ for event_cls, type_string in [
     (CustomerMoved, "Accounts.CustomerMoved.v1"),
     (CustomerFact, "Accounts.CustomerFactEvent.v1"),
     (OrderPlaced, "Sales.OrderPlaced.v1"),
+    (OrderCancelled, "Sales.OrderCancelled.v1"),
     (PaymentCaptured, "Payments.PaymentCaptured.v1"),
     (StockReserved, "Warehouse.StockReserved.v1"),
     (OrderRejected, "Warehouse.OrderRejected.v1"),

@@ -7,9 +7,9 @@ contexts' stream categories and keeps one state per ``order_id``:
 - ``Warehouse.StockReserved.v1`` ticks products off (one event per product);
 - ``Payments.PaymentCaptured.v1`` marks it paid;
 - ``Warehouse.OrderRejected.v1`` ends it: nothing will ship;
-- its own deadline, ``PaymentOverdue``, scheduled when the order is placed
-  (:data:`PAYMENT_TIMEOUT`) and cancelled by the payment, ends it when the
-  payment never comes (``archipel server`` fires it; it survives restarts).
+- ``Sales.OrderCancelled.v1`` ends it too: the payment was declined or never
+  came, and the warehouse's ``ReservationHoldPM`` put the stock back (the
+  deadline and the compensation live there, with the stock they undo).
 
 Events arrive in any order (payment before or after stock); only when both
 conditions hold does it issue ``ScheduleShipment``, in its own context, and
@@ -19,28 +19,17 @@ completed ones are ignored by the framework.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from archipel import BaseEvent, BaseProcessManager, current_domain, handle
+from archipel import BaseProcessManager, current_domain, handle
 from archipel.fields import Boolean, Identifier, List, String
 from examples.multi_domain.delivery import delivery_domain
 from examples.multi_domain.delivery.external_events import (
+    OrderCancelled,
     OrderPlaced,
     OrderRejected,
     PaymentCaptured,
     StockReserved,
 )
-from examples.multi_domain.delivery.shipment import ScheduleShipment, Shipment
-
-#: how long an order may wait for its payment before fulfillment gives up
-PAYMENT_TIMEOUT = timedelta(minutes=30)
-
-
-@delivery_domain.event(part_of=Shipment)
-class PaymentOverdue(BaseEvent):
-    """The fulfillment's own deadline: the order's payment did not come in time."""
-
-    order_id = Identifier(required=True)
+from examples.multi_domain.delivery.shipment import ScheduleShipment
 
 
 @delivery_domain.process_manager(
@@ -59,7 +48,6 @@ class OrderFulfillmentPM(BaseProcessManager):
         self.order_id = event.order_id
         self.customer_id = event.customer_id
         self.awaiting_products = sorted({line["product_id"] for line in event.lines})
-        self.schedule(PaymentOverdue(order_id=event.order_id), after=PAYMENT_TIMEOUT)
         self._advance()
 
     @handle(StockReserved, correlate="order_id")
@@ -71,12 +59,11 @@ class OrderFulfillmentPM(BaseProcessManager):
     @handle(PaymentCaptured, correlate="order_id")
     def on_payment_captured(self, event: PaymentCaptured) -> None:
         self.paid = True
-        self.cancel_deadlines(PaymentOverdue)
         self._advance()
 
-    @handle(PaymentOverdue, correlate="order_id", end=True)
-    def on_payment_overdue(self, event: PaymentOverdue) -> None:
-        self.status = "cancelled: payment never came"
+    @handle(OrderCancelled, correlate="order_id", end=True)
+    def on_order_cancelled(self, event: OrderCancelled) -> None:
+        self.status = f"cancelled ({event.reason})"
 
     @handle(OrderRejected, correlate="order_id", end=True)
     def on_order_rejected(self, event: OrderRejected) -> None:

@@ -16,5 +16,11 @@ class OrderFailed(BaseEvent):
     reason = String(required=True)
 
 
+class OrderCancelled(BaseEvent):
+    order_id = Identifier(required=True)
+    reason = String(required=True)
+
+
 payments_domain.register_external_event(OrderPlaced, "Sales.OrderPlaced.v1")
 payments_domain.register_external_event(OrderFailed, "Sales.OrderFailed.v1")
+payments_domain.register_external_event(OrderCancelled, "Sales.OrderCancelled.v1")

@@ -7,8 +7,8 @@ from archipel.errors import InvalidOperation
 from archipel.fields import Auto, Identifier, Integer, String
 from examples.multi_domain.payments import payments_domain
 
-#: pending -> captured [-> refunded], or pending -> voided
-PAYMENT_STATUSES = ("pending", "captured", "voided", "refunded")
+#: pending -> captured [-> refunded], pending -> voided, or pending -> declined
+PAYMENT_STATUSES = ("pending", "captured", "voided", "refunded", "declined")
 
 
 @payments_domain.aggregate
@@ -53,6 +53,13 @@ class Payment(BaseAggregate):
             )
         )
 
+    def decline(self, reason: str) -> None:
+        """The customer's bank refused the payment; only a pending payment can be declined."""
+        if self.status != "pending":
+            raise InvalidOperation(f"the payment of order {self.order_id} is {self.status}")
+        self.status = "declined"
+        self.raise_(PaymentDeclined(payment_id=self.payment_id, order_id=self.order_id, reason=reason))
+
     def cancel(self, reason: str) -> None:
         """The order will not be served: void what is pending, refund what was paid."""
         if self.status == "pending":
@@ -68,7 +75,7 @@ class Payment(BaseAggregate):
                     reason=reason,
                 )
             )
-        # voided or refunded already: a redelivered event changes nothing
+        # voided, refunded or declined already: a redelivered event changes nothing
 
 
 @payments_domain.event(part_of=Payment)
@@ -85,6 +92,13 @@ class PaymentCaptured(BaseEvent):
     order_id = Identifier(required=True)
     amount_cents = Integer(required=True)
     currency = String(required=True)
+
+
+@payments_domain.event(part_of=Payment)
+class PaymentDeclined(BaseEvent):
+    payment_id = Identifier(required=True)
+    order_id = Identifier(required=True)
+    reason = String(required=True)
 
 
 @payments_domain.event(part_of=Payment)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from archipel import current_domain, handle
 from examples.multi_domain.payments import payments_domain
-from examples.multi_domain.payments.external_events import OrderFailed, OrderPlaced
+from examples.multi_domain.payments.external_events import OrderCancelled, OrderFailed, OrderPlaced
 from examples.multi_domain.payments.payment import Payment
 
 
@@ -20,7 +20,16 @@ class BillOrders:
 
     @handle(OrderFailed)
     def on_order_failed(self, event: OrderFailed) -> None:
-        repo = current_domain.repository_for(Payment)
-        for payment in repo.find(order_id=event.order_id).items:
-            payment.cancel(event.reason)
-            repo.add(payment)
+        _cancel_payments(event.order_id, event.reason)
+
+    @handle(OrderCancelled)
+    def on_order_cancelled(self, event: OrderCancelled) -> None:
+        _cancel_payments(event.order_id, event.reason)
+
+
+def _cancel_payments(order_id: str, reason: str) -> None:
+    """Void a pending payment, refund a captured one; a declined one stays declined."""
+    repo = current_domain.repository_for(Payment)
+    for payment in repo.find(order_id=order_id).items:
+        payment.cancel(reason)
+        repo.add(payment)

@@ -27,6 +27,13 @@ class StockReserved(BaseEvent):
     quantity = Integer(required=True)
 
 
+class StockReleased(BaseEvent):
+    """The warehouse put an order's stock back (its payment was declined or never came)."""
+
+    order_id = Identifier(required=True)
+    sku = String(required=True)
+
+
 class OrderRejected(BaseEvent):
     """The warehouse cannot serve the order (nothing was reserved)."""
 
@@ -40,5 +47,6 @@ class ShipmentDelivered(BaseEvent):
 
 sales_domain.register_external_event(CatalogueProduct, "Products.ProductUpdatedIntegrationEvent.v1")
 sales_domain.register_external_event(StockReserved, "Warehouse.StockReserved.v1")
+sales_domain.register_external_event(StockReleased, "Warehouse.StockReleased.v1")
 sales_domain.register_external_event(OrderRejected, "Warehouse.OrderRejected.v1")
 sales_domain.register_external_event(ShipmentDelivered, "Delivery.ShipmentDelivered.v1")

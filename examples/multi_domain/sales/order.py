@@ -9,8 +9,8 @@ from archipel.errors import InvalidOperation
 from archipel.fields import Auto, Boolean, Dict, HasMany, Identifier, Integer, List, String
 from examples.multi_domain.sales import sales_domain
 
-#: placed -> confirmed -> delivered, or placed -> failed
-ORDER_STATUSES = ("placed", "confirmed", "failed", "delivered")
+#: placed -> confirmed -> delivered, placed -> failed, or placed/confirmed -> cancelled
+ORDER_STATUSES = ("placed", "confirmed", "failed", "delivered", "cancelled")
 
 
 @sales_domain.aggregate
@@ -63,6 +63,17 @@ class Order(BaseAggregate):
         self.status = "failed"
         self.failure_reason = reason
         self.raise_(OrderFailed(order_id=self.order_id, reason=reason))
+
+    def cancel(self, reason: str) -> None:
+        """The order will not be served after all (its stock went back on the shelf).
+
+        Only a placed or confirmed order is cancelled; a repeat changes nothing.
+        """
+        if self.status not in ("placed", "confirmed"):
+            return
+        self.status = "cancelled"
+        self.failure_reason = reason
+        self.raise_(OrderCancelled(order_id=self.order_id, reason=reason))
 
     def mark_delivered(self) -> None:
         if self.status == "delivered":
@@ -117,6 +128,12 @@ class OrderConfirmed(BaseEvent):
 
 @sales_domain.event(part_of=Order)
 class OrderFailed(BaseEvent):
+    order_id = Identifier(required=True)
+    reason = String(required=True)
+
+
+@sales_domain.event(part_of=Order)
+class OrderCancelled(BaseEvent):
     order_id = Identifier(required=True)
     reason = String(required=True)
 

@@ -12,6 +12,7 @@ from examples.multi_domain.sales import sales_domain
 from examples.multi_domain.sales.external_events import (
     OrderRejected,
     ShipmentDelivered,
+    StockReleased,
     StockReserved,
 )
 from examples.multi_domain.sales.order import Order
@@ -35,6 +36,16 @@ class FollowStockReservations:
         if order is None:
             return
         order.fail(event.reason)
+        repo.add(order)
+
+    @handle(StockReleased)
+    def on_stock_released(self, event: StockReleased) -> None:
+        # the warehouse undid a reservation: without its stock the order is off
+        repo = current_domain.repository_for(Order)
+        order = repo.get_or_none(event.order_id)
+        if order is None:
+            return
+        order.cancel("unpaid: the warehouse released its stock")
         repo.add(order)
 
 

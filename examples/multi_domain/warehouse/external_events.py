@@ -19,5 +19,20 @@ class ProductPublished(BaseEvent):
     sku = String(required=True)
 
 
+class PaymentCaptured(BaseEvent):
+    """The payments context took the money: the order's stock stays reserved."""
+
+    order_id = Identifier(required=True)
+
+
+class PaymentDeclined(BaseEvent):
+    """The customer's bank refused: the order's stock goes back on the shelf."""
+
+    order_id = Identifier(required=True)
+    reason = String(required=True)
+
+
 warehouse_domain.register_external_event(OrderPlaced, "Sales.OrderPlaced.v1")
 warehouse_domain.register_external_event(ProductPublished, "Products.ProductUpdatedIntegrationEvent.v1")
+warehouse_domain.register_external_event(PaymentCaptured, "Payments.PaymentCaptured.v1")
+warehouse_domain.register_external_event(PaymentDeclined, "Payments.PaymentDeclined.v1")

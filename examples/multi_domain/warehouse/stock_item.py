@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from archipel import BaseAggregate, BaseEvent
 from archipel.errors import InvalidOperation
-from archipel.fields import Auto, Identifier, Integer, String
+from archipel.fields import Auto, Dict, Identifier, Integer, String
 from examples.multi_domain.warehouse import warehouse_domain
 
 
@@ -17,6 +17,8 @@ class StockItem(BaseAggregate):
     sku = String(required=True, max_length=20)
     on_hand = Integer(default=0, min_value=0)
     reserved = Integer(default=0, min_value=0)
+    #: what each order holds: order_id -> quantity (``reserved`` is their sum)
+    holds = Dict(default=dict)
 
     @property
     def available(self) -> int:
@@ -40,8 +42,29 @@ class StockItem(BaseAggregate):
         if quantity > self.available:
             raise InvalidOperation(f"{self.sku}: {quantity} wanted, {self.available} available")
         self.reserved += quantity
+        self.holds = {**self.holds, order_id: quantity}  # a new dict: assignment marks it changed
         self.raise_(
             StockReserved(
+                order_id=order_id,
+                stock_item_id=self.stock_item_id,
+                product_id=self.product_id,
+                sku=self.sku,
+                quantity=quantity,
+            )
+        )
+
+    def release(self, order_id: str) -> None:
+        """Put back on the shelf what ``order_id`` held; an order holding nothing changes nothing.
+
+        A compensation: it may be asked twice (a retried handler), so it is idempotent.
+        """
+        quantity = int(self.holds.get(order_id, 0))
+        if not quantity:
+            return
+        self.reserved -= quantity
+        self.holds = {k: v for k, v in self.holds.items() if k != order_id}
+        self.raise_(
+            StockReleased(
                 order_id=order_id,
                 stock_item_id=self.stock_item_id,
                 product_id=self.product_id,
@@ -75,6 +98,15 @@ class StockReceived(BaseEvent):
 
 @warehouse_domain.event(part_of=StockItem)
 class StockReserved(BaseEvent):
+    order_id = Identifier(required=True)
+    stock_item_id = Identifier(required=True)
+    product_id = Identifier(required=True)
+    sku = String(required=True)
+    quantity = Integer(required=True)
+
+
+@warehouse_domain.event(part_of=StockItem)
+class StockReleased(BaseEvent):
     order_id = Identifier(required=True)
     stock_item_id = Identifier(required=True)
     product_id = Identifier(required=True)

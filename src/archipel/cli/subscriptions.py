@@ -1,4 +1,9 @@
-"""``archipel subscriptions status``: every handler's subscription and its health."""
+"""``archipel subscriptions status``: every handler's subscription and its health.
+
+Below the table, one line per process manager with deadlines: how many are
+pending (and when the next is due), fired, cancelled and failed; ``--json``
+adds them as ``"deadlines"`` (:mod:`archipel.handling.deadline_status`).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from archipel.cli import _engine
 from archipel.cli._console import out
 from archipel.cli._domain import DomainOption, load_domain
 from archipel.cli._json import JsonOption, print_json
+from archipel.handling.deadline_status import DEADLINE_STATES, deadline_status
 from archipel.observatory.shapes import subscription_json
 
 __all__ = ["app", "health_of"]
@@ -105,13 +111,15 @@ def _stacked(title: str, rows: list[Any]) -> Group:
 
 @app.command()
 def status(domain: DomainOption = None, as_json: JsonOption = False) -> None:
-    """Show each subscription: kind, streams, lag, pending messages, dead letters."""
+    """Show each subscription: kind, streams, lag, pending messages, dead letters;
+    then the process managers' deadlines (pending, next due, fired, cancelled, failed)."""
     loaded = load_domain(domain)
     with loaded.domain_context():
         rows = _engine.subscription_status(loaded)
+        deadlines = deadline_status(loaded)
     if as_json:
         shaped = [subscription_json(row, health_of(row)[0]) for row in rows]
-        print_json({"domain": loaded.name, "subscriptions": shaped, "source": "engine"})
+        print_json({"domain": loaded.name, "subscriptions": shaped, "source": "engine", "deadlines": deadlines})
         return
     console = out()
     if not rows:
@@ -121,30 +129,28 @@ def status(domain: DomainOption = None, as_json: JsonOption = False) -> None:
     table = _table(title, rows)
     needed = Measurement.get(console, console.options.update_width(10_000), table).maximum
     console.print(table if needed <= console.width else _stacked(escape(title), rows))
-    _print_deadlines(loaded)
+    _print_deadlines(deadlines)
 
 
-def _print_deadlines(domain: Any) -> None:
-    """One line per process manager with pending or failed deadlines."""
-    import time
-    from collections import defaultdict
+def _print_deadlines(found: dict[str, Any]) -> None:
+    """One line per process manager that has deadlines: counts per state, the next due."""
+    import datetime as dt
 
-    from archipel.handling.deadlines import pending_deadlines
-
-    with domain.domain_context():
-        deadlines = pending_deadlines(domain)
-    if not deadlines:
-        return
-    by_pm: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in deadlines:
-        by_pm[str(row["process_manager"])].append(row)
-    now = time.time()
-    for name, rows in sorted(by_pm.items()):
-        pending = [r for r in rows if r.get("state") == "pending"]
-        failed = len(rows) - len(pending)
-        due = min((float(r.get("due_at") or 0) for r in pending), default=None)
-        when = "" if due is None else f", next in {max(0.0, due - now):.0f}s"
+    now = dt.datetime.now(dt.UTC)
+    for pm in found["process_managers"]:
+        if not any(pm[state] for state in DEADLINE_STATES):
+            continue
+        due = pm["next_due_at"]
+        when = "" if due is None else f", next in {_seconds_until(due, now):.0f}s"
+        failed = f", [red]{pm['failed']} failed[/] (see their error)" if pm["failed"] else ""
         out().print(
-            f"deadlines of {escape(name)}: {len(pending)} pending{when}"
-            + (f", [red]{failed} failed[/] (see their error)" if failed else "")
+            f"deadlines of {escape(pm['name'])}: {pm['pending']} pending{when}; "
+            f"{pm['fired']} fired, {pm['cancelled']} cancelled{failed}"
         )
+
+
+def _seconds_until(iso: str, now: Any) -> float:
+    import datetime as dt
+
+    seconds: float = (dt.datetime.fromisoformat(iso) - now).total_seconds()
+    return max(0.0, seconds)

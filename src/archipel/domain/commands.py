@@ -4,6 +4,7 @@ envelope, honours an idempotency key, and runs its handler in a unit of work
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +14,7 @@ from archipel.domain.enrichers import Enrichers
 from archipel.domain.state import DomainState
 from archipel.errors import ExpectedVersionError, IncorrectUsageError
 from archipel.handling import dispatch, idempotency
+from archipel.handling.expiry import DEADLINE_HEADER, raise_if_expired, resolve_deadline
 from archipel.handling.retrying import run_with_retries
 from archipel.handling.unit_of_work import UnitOfWork
 from archipel.utils import globals as _context
@@ -62,6 +64,8 @@ class Commands(Enrichers, DomainState):
         raise_on_duplicate: bool = False,
         priority: int | None = None,
         correlation_id: str | None = None,
+        deadline: _dt.datetime | None = None,
+        timeout: _dt.timedelta | None = None,
     ) -> Any:
         """Handle ``command``; with sync processing, return the handler's result.
 
@@ -80,6 +84,13 @@ class Commands(Enrichers, DomainState):
         The handler runs in a unit of work; its events are stored with the
         state in one transaction, then dispatched (sync) or left to the
         outbox for ``archipel server`` (async, which returns the command id).
+
+        ``deadline`` (a ``datetime``; naive is UTC) or ``timeout`` (a
+        ``timedelta`` from now), not both: the time after which the command must
+        not run. It is kept in the command's metadata headers and inherited by
+        the commands sent while it is handled; a command past it is refused with
+        :class:`~archipel.errors.CommandExpiredError` (see
+        :mod:`archipel.handling.expiry`).
         """
         route = self.router.commands.get(type(command))
         if route is None:
@@ -89,6 +100,18 @@ class Commands(Enrichers, DomainState):
                 f"register it with @{self.snake_name}.command(part_of=...) and a "
                 f"@{self.snake_name}.command_handler with @handle({type(command).__name__})"
             )
+        if deadline is not None or timeout is not None:
+            resolved = resolve_deadline(deadline, timeout)
+            command._metadata.headers[DEADLINE_HEADER] = resolved.isoformat()  # type: ignore[union-attr]
+            raise_if_expired(command)
+        else:
+            parent = current_message.get()
+            if parent is not None:
+                inherited = parent._metadata.__dict__.get("_headers")
+                if inherited and DEADLINE_HEADER in inherited:
+                    command._metadata.headers.setdefault(DEADLINE_HEADER, inherited[DEADLINE_HEADER])
+            if command._metadata.__dict__.get("_headers"):
+                raise_if_expired(command)
         if idempotency_key is not None:
             key = idempotency.check_key(idempotency_key)
             found = self._idempotency_lookup(key)
@@ -175,7 +198,9 @@ class Commands(Enrichers, DomainState):
         try:
             result = method(handler_cls(), command)
             if key is not None:  # the key commits with the handler's state, or not at all
-                idempotency.record(uow.transaction("default"), self._idempotency_schema, key, result)
+                idempotency.record(
+                    uow.transaction("default"), self._idempotency_schema, key, result, self._idempotency_ttl
+                )
             events = uow.commit()
         except BaseException:
             uow.rollback()

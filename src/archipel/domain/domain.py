@@ -11,6 +11,7 @@ of elements live here; each other concern is a mixin of its own module:
 - :mod:`~archipel.domain.commands`: ``process`` and the command hot path;
 - :mod:`~archipel.domain.delivery`: handler routes, subscribers, queries;
 - :mod:`~archipel.domain.maintenance`: causation traces, snapshots, rebuilds, deadlines;
+- :mod:`~archipel.domain.checking`: ``check()``, the validation report;
 - :mod:`~archipel.domain.state`: the state they share.
 
 Its collaborators: :class:`~archipel.domain.registry.Registry` (elements),
@@ -29,6 +30,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from archipel.domain.checking import Checking
 from archipel.domain.commands import Commands
 from archipel.domain.config import load_config
 from archipel.domain.decorators import ElementDecorators, kind_of
@@ -48,7 +50,9 @@ from archipel.utils.naming import pascal_case, snake_case
 __all__ = ["INTEGRATION_PREFIX", "Domain"]
 
 
-class Domain(ElementDecorators, Lifecycle, Storage, Outbox, Commands, Delivery, Maintenance):
+class Domain(
+    ElementDecorators, Lifecycle, Storage, Outbox, Commands, Delivery, Maintenance, Checking
+):
     """A bounded context.
 
     ``Domain(name="Shop")`` reads ``domain.toml`` (or ``.domain.toml``, or
@@ -119,6 +123,8 @@ class Domain(ElementDecorators, Lifecycle, Storage, Outbox, Commands, Delivery, 
         self._init_lock = threading.RLock()
         self._upcasting = None
         self._idempotency_schema = idempotency.idempotency_schema(self.snake_name)
+        self._idempotency_ttl = float(idempotency.DEFAULT_TTL)
+        self._email_providers = {}
 
     def __repr__(self) -> str:
         return f"<Domain {self.name!r}{' (initialized)' if self._initialized else ''}>"

@@ -28,6 +28,7 @@ import uuid
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from archipel.core.index import Index
 from archipel.core.message import new_message_id, utcnow
 from archipel.core.queryset import Criteria
 from archipel.errors import SchemaMissingError
@@ -40,8 +41,10 @@ if TYPE_CHECKING:
     from archipel.handling.protocols import DomainLike
 
 __all__ = [
+    "CANCELLED",
     "FIRED",
     "FAILED",
+    "PENDING",
     "MAX_ATTEMPTS",
     "deadline_schema",
     "deadline_table",
@@ -57,24 +60,42 @@ PENDING, FIRED, CANCELLED, FAILED, USED = "pending", "fired", "cancelled", "fail
 MAX_ATTEMPTS = 5
 
 
+_SCHEMAS: dict[str, ModelSchema] = {}
+
 
 def deadline_schema(domain: DomainLike) -> ModelSchema:
-    """Deadlines (``kind="deadline"``) and compensations (``kind="compensation"``)."""
-    return record_schema(
-        "Deadline",
-        f"archipel_{domain.snake_name}_deadlines",
-        id=String(identifier=True, max_length=64),
-        kind=String(max_length=20),
-        process_manager=String(max_length=255),
-        correlation=String(max_length=255),
-        message_type=String(max_length=255),
-        message=Dict(),
-        due_at=Float(),
-        state=String(max_length=20),
-        sequence=Integer(),
-        attempts=Integer(),
-        error=Text(),
-    )
+    """Deadlines (``kind="deadline"``) and compensations (``kind="compensation"``).
+
+    One schema object per table (adapters cache their statements by it). Two
+    indexes match the queries: ``(process_manager, correlation, state)`` for an
+    instance's own rows (cancelling, compensating) and ``(state, due_at)`` for
+    the due ones (firing, status pages); ``database setup`` creates them on SQL
+    databases.
+    """
+    table = f"archipel_{domain.snake_name}_deadlines"
+    schema = _SCHEMAS.get(table)
+    if schema is None:
+        schema = record_schema(
+            "Deadline",
+            table,
+            id=String(identifier=True, max_length=64),
+            kind=String(max_length=20),
+            process_manager=String(max_length=255),
+            correlation=String(max_length=255),
+            message_type=String(max_length=255),
+            message=Dict(),
+            due_at=Float(),
+            state=String(max_length=20),
+            sequence=Integer(),
+            attempts=Integer(),
+            error=Text(),
+        )
+        schema.indexes = (
+            Index("process_manager", "correlation", "state"),
+            Index("state", "due_at"),
+        )
+        schema = _SCHEMAS.setdefault(table, schema)
+    return schema
 
 
 _ready: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()

@@ -5,10 +5,12 @@ replays, in global order, every stored event of the stream categories its
 projectors subscribe to, through those projectors, upcasting old versions on
 the way. Events are handled in batches (``batch_size``), each batch in one
 unit of work and so one transaction: rows created or changed several times
-in a batch are written once, new rows in one multi-row insert. The
-rebuild's unit of work also remembers every row it wrote, so a projector's
-``repository.get`` of a row the rebuild has not written yet is answered
-without a database read (the table was empty when it began).
+in a batch are written once, new rows in bulk (``COPY`` on PostgreSQL). The
+rebuild remembers every row it wrote, so a projector's ``repository.get``
+of a row the rebuild has not written yet is answered without a database
+read (the table was empty when it began). How batches are read, decoded,
+run and written — ahead of and behind the projectors, on the SQL stores —
+is :mod:`archipel.handling.replay`.
 
 An event that cannot be decoded, or a projector that raises, stops the
 rebuild with the error (never skipped: the table would silently differ from
@@ -34,13 +36,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from archipel.core.handler import ANY
 from archipel.errors import IncorrectUsageError, SchemaMissingError
 from archipel.fields import Float, Integer, String, Text
-from archipel.handling.decoding import current_type, decode_stored
-from archipel.handling.unit_of_work import UnitOfWork
+from archipel.handling.replay import Replay, bulk_pages, pages, prefetched
 from archipel.port.schema import ModelSchema, record_schema
-from archipel.utils.globals import current_message, uow_var
 
 if TYPE_CHECKING:
     from archipel.handling.dispatch import Route
@@ -56,9 +55,6 @@ __all__ = [
     "rebuild_records",
     "rebuild_schema",
 ]
-
-#: rows a rebuild remembers to answer reads without the database; beyond, it reads
-KNOWN_ROWS_LIMIT = 500_000
 
 
 @dataclass
@@ -155,53 +151,6 @@ def projection_categories(domain: DomainLike, projection_cls: Any) -> list[str]:
     return list(dict.fromkeys(route.category for route in projector_routes(domain, projection_cls)))
 
 
-class _RebuildUnitOfWork(UnitOfWork):
-    """One batch of a rebuild: remembers the rows it wrote, answers misses without reading."""
-
-    __slots__ = ("known", "projection", "table_complete")
-
-    def __init__(self, domain: DomainLike, projection: Any, known: dict[Any, Any], complete: bool) -> None:
-        super().__init__(domain, None)
-        self.projection = projection
-        #: identity -> row object, for every row the rebuild wrote so far
-        self.known = known
-        #: ``known`` holds every row of the table (it was emptied first)
-        self.table_complete = complete
-
-    def tracked(self, cls: type, identity: Any) -> Any:
-        found = super().tracked(cls, identity)
-        if found is None and cls is self.projection:
-            found = self.known.get(identity)
-        return found
-
-    def transaction(self, database: str = "default") -> Any:
-        return _Reads(super().transaction(database), self)
-
-    def delete(self, schema: Any, identity: Any) -> None:
-        super().delete(schema, identity)
-        if schema.cls is self.projection:
-            self.known.pop(identity, None)
-
-
-class _Reads:
-    """A transaction whose reads of rows the rebuild never wrote answer "none" at once."""
-
-    __slots__ = ("_tx", "_uow")
-
-    def __init__(self, tx: Any, uow: _RebuildUnitOfWork) -> None:
-        self._tx = tx
-        self._uow = uow
-
-    def get(self, schema: ModelSchema, identity: Any) -> dict[str, Any] | None:
-        uow = self._uow
-        if schema.cls is uow.projection and uow.table_complete and identity not in uow.known:
-            return None
-        return self._tx.get(schema, identity)  # type: ignore[no-any-return]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._tx, name)
-
-
 def rebuild_projection(
     domain: DomainLike,
     projection_cls: Any,
@@ -251,15 +200,11 @@ def _replay(
     progress: Callable[[int, int], None] | None,
     result: RebuildResult,
 ) -> None:
+    from archipel.adapters.sql.bulk import bulk_load, bulk_log
+
     schema = domain.schema_for(projection_cls)
-    domain.providers.database(schema.database).clear([schema])
-    table: dict[tuple[str, str], list[Route]] = {}
-    for route in routes:
-        specs = route.spec.target
-        key = ANY if specs == ANY else domain.router.type_of(specs, route.handler_cls)
-        table.setdefault((route.category, key), []).append(route)
-    wanted = set(categories)
-    one = categories[0] if len(categories) == 1 else None
+    database = domain.providers.database(schema.database)
+    database.clear([schema])
     store = domain.providers.event_store
     head = categories_head(store, categories)
     subscriptions = (
@@ -267,8 +212,14 @@ def _replay(
         if domain.outbox_enabled
         else []
     )
-    messages = domain.router.messages
-    known: dict[Any, Any] = {}
+    reader = bulk_log(store)
+    if reader is None:
+        batches = pages(store, categories, batch_size)
+    elif reader.parallel:
+        batches = prefetched(bulk_pages(reader, categories, batch_size))
+    else:
+        batches = bulk_pages(reader, categories, batch_size)
+    replay = Replay(domain, projection_cls, schema, routes, bulk_load(database), subscriptions)
     # The rows the rebuild keeps alive would make every garbage collection rescan
     # them (half of the time of a large rebuild). A rebuild creates no reference
     # cycles of its own (reference counting frees its garbage), so collection
@@ -276,82 +227,26 @@ def _replay(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        _batches(domain, store, projection_cls, schema, one, batch_size, table, wanted, messages,
-                 known, subscriptions, head, progress, result)
+        with domain.domain_context():
+            try:
+                for after, messages in batches:
+                    dispatched, skipped = replay.batch(messages)
+                    result.events_dispatched += dispatched
+                    result.events_skipped += skipped
+                    result.position = after
+                    if progress is not None:
+                        progress(after, max(head, after))
+            finally:
+                close = getattr(batches, "close", None)
+                if close is not None:
+                    close()  # stops a prefetching reader
+            replay.close()  # the last batch's write, and its error
+    except BaseException:
+        replay.close(quiet=True)  # the first error is the one to report
+        raise
     finally:
         if collecting:
             gc.enable()
-
-
-def _batches(
-    domain: DomainLike,
-    store: Any,
-    projection_cls: Any,
-    schema: ModelSchema,
-    one: str | None,
-    batch_size: int,
-    table: dict[tuple[str, str], list[Route]],
-    wanted: set[str],
-    messages: dict[str, type],
-    known: dict[Any, Any],
-    subscriptions: list[str],
-    head: int,
-    progress: Callable[[int, int], None] | None,
-    result: RebuildResult,
-) -> None:
-    after = 0
-    with domain.domain_context():
-        while True:
-            page = (
-                store.read_category(one, after_global=after, limit=batch_size)
-                if one is not None
-                else store.read_all(after_global=after, limit=batch_size)
-            )
-            if not page:
-                break
-            after = int(page[-1]["metadata"]["global_position"])
-            uow = _RebuildUnitOfWork(domain, projection_cls, known, len(known) < KNOWN_ROWS_LIMIT)
-            uow_token = uow_var.set(uow)
-            msg_token = current_message.set(None)
-            handled: list[str] = []
-            try:
-                for stored in page:
-                    meta = stored["metadata"]
-                    category = str(meta.get("stream") or "").split("-", 1)[0]
-                    if category not in wanted:
-                        continue
-                    type_string = str(meta.get("type") or "")
-                    cls = messages.get(type_string)
-                    routed = type_string if cls is not None else current_type(domain, type_string)
-                    found = table.get((category, routed or "")) or table.get((category, ANY))
-                    if not found:
-                        result.events_skipped += 1
-                        continue
-                    event = cls.from_message(stored) if cls is not None else decode_stored(domain, stored)  # type: ignore[attr-defined]
-                    for route in found:
-                        message = route.convert(event)
-                        current_message.set(message)
-                        route.method(route.handler_cls(), message)
-                    handled.append(str(meta["id"]))
-                if handled and subscriptions:
-                    _mark(uow, subscriptions, handled)
-                written = [obj for (klass, _), obj in uow._tracked.items() if klass is projection_cls]
-                uow.commit()
-            except BaseException:
-                uow.rollback()
-                raise
-            finally:
-                uow_var.reset(uow_token)
-                current_message.reset(msg_token)
-            if len(known) < KNOWN_ROWS_LIMIT:
-                for obj in written:
-                    known[obj.__dict__[schema.id_field]] = obj
-            result.events_dispatched += len(handled)
-            result.position = after
-            if progress is not None:
-                progress(after, max(head, after))
-            if len(page) < batch_size:
-                break
 
 
 def categories_head(store: Any, categories: list[str]) -> int:
@@ -360,17 +255,6 @@ def categories_head(store: Any, categories: list[str]) -> int:
     if head is None:
         return 0
     return max((int(head(category)) for category in categories), default=0)
-
-
-def _mark(uow: UnitOfWork, subscriptions: list[str], ids: list[str]) -> None:
-    tx = uow.transaction("default")
-    many = getattr(tx, "mark_processed_many", None)
-    for subscription in subscriptions:
-        if many is not None:
-            many(subscription, ids)
-        else:
-            for message_id in ids:
-                tx.mark_processed(subscription, message_id)
 
 
 def rebuild_all_projections(

@@ -200,7 +200,7 @@ class BaseRepository(Generic[T]):
     @property
     def query(self) -> QuerySet[T]:
         """A lazy :class:`QuerySet` over all objects."""
-        return QuerySet(self._run)
+        return QuerySet(self._run, model=self.cls)
 
     def find(self, criteria: Q | None = None, **kwargs: Any) -> ResultSet[T]:
         """All objects matching ``criteria`` (a ``Q``) and/or ``field=value`` pairs."""

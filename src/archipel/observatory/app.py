@@ -10,6 +10,9 @@
 - ``GET /api/domains/{name}/events?after=N&limit=M``: messages after global
   position ``N`` (without ``after``: the latest ``M``)
 - ``GET /api/domains/{name}/subscriptions``
+- ``GET /api/domains/{name}/deadlines``: process-manager deadlines, counts per
+  state (pending, fired, cancelled, failed) per process manager and the next
+  due (:mod:`archipel.handling.deadline_status`); also in every summary
 - ``GET /api/domains/{name}/history`` and ``GET /api/history``: the last hour
   of samples (:mod:`.history`)
 - ``GET /api/domains/{name}/dead-letters?subscription=&type=&error=&group=&limit=``:
@@ -192,6 +195,11 @@ class _Observatory:
         rows, source = await self._call(f"the subscriptions of {watch.name}", watch.subscriptions)
         return _JSON({"domain": watch.name, "subscriptions": rows, "source": source})
 
+    async def deadlines(self, request: Request) -> Response:
+        watch = self.watch(request.path_params["name"])
+        found = await self._call(f"the deadlines of {watch.name}", watch.deadlines)
+        return _JSON({"domain": watch.name, **found})
+
     async def domain_history(self, request: Request) -> Response:
         watch = self.watch(request.path_params["name"])
         return _JSON(
@@ -353,6 +361,7 @@ def _routes(o: _Observatory) -> list[Any]:
         Route("/api/domains/{name}", o.domain),
         Route("/api/domains/{name}/events", o.events),
         Route("/api/domains/{name}/subscriptions", o.subscriptions),
+        Route("/api/domains/{name}/deadlines", o.deadlines),
         Route("/api/domains/{name}/history", o.domain_history),
         Route("/api/history", o.all_history),
         Route(letters, o.dead_letter_list),

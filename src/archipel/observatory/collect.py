@@ -84,6 +84,7 @@ class DomainWatch:
         self._status_ttl = status_ttl
         self._lock = threading.Lock()
         self._status: tuple[float, list[dict[str, Any]], str] | None = None
+        self._deadlines: tuple[float, dict[str, Any]] | None = None
         self._tail_hint: int | None = None
 
     # -- static description --------------------------------------------------
@@ -248,8 +249,30 @@ class DomainWatch:
             log.exception("dead letters of %s could not be read", self.name)
             return None
 
+    def deadlines(self) -> dict[str, Any]:
+        """Process-manager deadlines: counts per state and the next due (cached like status).
+
+        The shape of :func:`archipel.handling.deadline_status.deadline_status`;
+        empty lists for a domain without process managers.
+        """
+        now = time.monotonic()
+        with self._lock:
+            cached = self._deadlines
+        if cached is not None and now - cached[0] < self._status_ttl:
+            return cached[1]
+        from archipel.handling.deadline_status import deadline_status
+
+        if not self.domain.registry.of_kind("process_manager"):
+            found: dict[str, Any] = {"process_managers": [], "next": []}  # no table to read
+        else:
+            with self.domain.domain_context():
+                found = deadline_status(self.domain)
+        with self._lock:
+            self._deadlines = (now, found)
+        return found
+
     def summary(self) -> dict[str, Any]:
-        """Description plus live numbers and subscriptions, as sent to the dashboard."""
+        """Description plus live numbers, subscriptions and deadlines, as sent to the dashboard."""
         rows, source = self.subscriptions()
         self.recent_events(1)  # moves last_position to the store's current end
         healths = Counter(row["health"] for row in rows)
@@ -261,4 +284,5 @@ class DomainWatch:
             "subscriptions": rows,
             "status_source": source,
             "health": dict(healths),
+            "deadlines": self.deadlines(),
         }

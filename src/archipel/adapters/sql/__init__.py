@@ -5,9 +5,12 @@ SQLAlchemy Core builds the schema (tables generated from
 once; the hot path runs the compiled SQL on the pooled DB-API connection
 (psycopg 3, sqlite3) with bound parameters only.
 
-Modules: ``engine`` (connections, dialects, error translation), ``tables``
+Modules: ``engine`` (the pool and dialect facts; ``urls``, ``connections``,
+``translate`` (driver errors), ``codec`` (JSON), ``sqlite_functions``), ``tables``
 (table generation), ``records`` (per-table statements and conversions),
-``query`` (``Q`` to SQL), ``transaction``, ``database``, ``event_store``,
+``query`` (``Q`` to SQL), ``transaction`` (with ``writes``, ``flush``,
+``processed``), ``combined`` (one statement per unit of work on PostgreSQL),
+``database``, ``event_store`` (with ``event_insert``),
 ``gapfree`` (commit-safe reading on PostgreSQL), ``outbox``.
 """
 

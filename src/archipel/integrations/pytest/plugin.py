@@ -47,12 +47,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAME",
         help="Set ARCHIPEL_ENV=NAME before collection (the [NAME] table of domain.toml applies).",
     )
-    group.addoption(
-        "--update-snapshots",
-        action="store_true",
-        default=False,
-        help="Rewrite the files of archipel.testing.assert_snapshot instead of comparing with them.",
-    )
+    try:
+        group.addoption(
+            "--update-snapshots",
+            action="store_true",
+            default=False,
+            help="Rewrite the files of archipel.testing.assert_snapshot instead of comparing with them.",
+        )
+    except ValueError:
+        # another plugin (protean's, installed beside archipel while porting or
+        # benchmarking) already registered the flag with the same meaning: read theirs
+        pass
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -268,6 +268,7 @@ function renderDetail() {
   setTile("tile-dlq", d.dlq_depth, d.dlq_depth > 0 ? "alert" : "");
   $("status-source").textContent =
     d.status_source === "engine" ? "live status from the engine" : "from the routing table (no engine status)";
+  renderDeadlines(d);
   const rows = (d.subscriptions || []).map((x) =>
     h("tr", {},
       h("td", { class: "name" }, ...nameCell(x.name)),
@@ -279,6 +280,37 @@ function renderDetail() {
       h("td", {}, h("span", { class: `pill ${x.health}` }, x.health))));
   $("subs-body").replaceChildren(
     ...(rows.length ? rows : [h("tr", {}, h("td", { colspan: 7, class: "muted" }, "No handlers registered."))]));
+}
+
+function dueIn(iso) {
+  // a deadline's due time, relative to now ("in 29m", "overdue 3s")
+  if (!iso) return "–";
+  const then = Date.parse(iso);
+  if (Number.isNaN(then)) return String(iso);
+  const sec = Math.round((then - Date.now()) / 1000);
+  const span = (n) => (n < 60 ? `${n}s` : n < 3600 ? `${Math.floor(n / 60)}m` : n < 86400 ? `${Math.floor(n / 3600)}h` : `${Math.floor(n / 86400)}d`);
+  return sec >= 0 ? `in ${span(sec)}` : `overdue ${span(-sec)}`;
+}
+
+function renderDeadlines(d) {
+  const found = d.deadlines || { process_managers: [], next: [] };
+  const managers = found.process_managers || [];
+  $("deadlines-panel").hidden = managers.length === 0;
+  $("deadlines-body").replaceChildren(...managers.map((pm) =>
+    h("tr", {},
+      h("td", { class: "name" }, pm.name),
+      h("td", { class: "num" }, fmt(pm.pending)),
+      h("td", { class: "num" }, fmt(pm.fired)),
+      h("td", { class: "num" }, fmt(pm.cancelled)),
+      h("td", { class: "num" + (pm.failed ? " alert" : "") }, fmt(pm.failed)),
+      h("td", { title: pm.next_due_at || "" }, dueIn(pm.next_due_at)))));
+  const next = found.next || [];
+  $("deadlines-next").replaceChildren(...next.map((x) =>
+    h("li", { class: `deadline ${x.state}` },
+      h("span", { class: "type" }, x.type),
+      h("span", { class: "muted" }, ` ${x.process_manager} · ${x.correlation} · `),
+      h("span", { title: x.due_at || "" }, x.state === "failed" ? `failed after ${x.attempts} attempt(s): ${x.error || ""}` : dueIn(x.due_at)))));
+  $("deadlines-empty").hidden = next.length > 0;
 }
 
 function nameCell(name) {
