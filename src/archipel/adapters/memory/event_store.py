@@ -187,11 +187,16 @@ class MemoryEventStore:
             correlation_id = meta.correlation_id
             time = meta.time
             if type(time) is _dt.datetime and time.tzinfo is _UTC:  # the common case, cheaply
-                micros = (
-                    ((time.toordinal() - _EPOCH_DAY) * 86400 + time.hour * 3600 + time.minute * 60 + time.second)
-                    * 1_000_000
-                    + time.microsecond
-                )
+                seconds = time.timestamp()
+                if 0.0 <= seconds < 4e9:
+                    # below 2**32 s a double's spacing is < 1e-6 / 2: its whole seconds are exact
+                    micros = int(seconds) * 1_000_000 + time.microsecond
+                else:
+                    micros = (
+                        ((time.toordinal() - _EPOCH_DAY) * 86400 + time.hour * 3600 + time.minute * 60 + time.second)
+                        * 1_000_000
+                        + time.microsecond
+                    )
             elif type(time) is _dt.datetime and time.utcoffset() == _ZERO:
                 micros = (time - _EPOCH) // _MICRO
             else:
