@@ -62,9 +62,7 @@ def _memory_normalizer(schema: ModelSchema) -> Callable[[str, Any, str], Any]:
             return value
         if name in numeric and lookup not in _TEXT_LOOKUPS:
             return Ordered(value)
-        if name in structured and (
-            lookup in ("exact", "in") or isinstance(value, (list, dict))
-        ):
+        if name in structured and (lookup in ("exact", "in") or isinstance(value, (list, dict))):
             return JsonEqual(value)  # JSON equality, as jsonb and archipel_json_key
         return value
 
@@ -222,6 +220,17 @@ class MemoryDatabase:
     def begin(self) -> MemoryTransaction:
         return MemoryTransaction(self)
 
+    def records(self, table: str) -> list[dict[str, Any]]:
+        """Every committed row of ``table`` as a fresh dict (with ``_version``).
+
+        The raw-access counterpart of a SQL cursor for ``domain.connection_for``
+        on the memory provider; rows are stored encoded, so this is how to read
+        them. An unknown table is ``KeyError`` naming it.
+        """
+        if table not in self.tables:
+            raise KeyError(f"no table {table!r} in memory database {self.name!r}")
+        return [self.rows.decode(row) for row in list(self.tables[table].values())]
+
     def table(self, schema: ModelSchema) -> _Table:
         table = self.tables.get(schema.table)
         if table is None:
@@ -362,7 +371,11 @@ class MemoryTransaction:
 
     def save(self, schema: ModelSchema, record: dict[str, Any], expected_version: int) -> None:
         key = (schema.table, record[schema.id_field])
-        self.writes[key] = (schema, self.db.rows.encode(record, expected_version + 1), expected_version)
+        self.writes[key] = (
+            schema,
+            self.db.rows.encode(record, expected_version + 1),
+            expected_version,
+        )
 
     def delete(self, schema: ModelSchema, identity: Any) -> bool:
         exists = self.get(schema, identity) is not None
@@ -460,6 +473,7 @@ class MemoryTransaction:
         self.done = True
         if self.outbox:
             bell(OUTBOX).ring()  # push: wake the relay
+
     def _claim(
         self,
         schema: ModelSchema,
@@ -488,7 +502,11 @@ class MemoryTransaction:
                 ):
                     continue  # its current holder gives it up in this transaction
             raise ValidationError(
-                {name: [f"{schema.cls.__name__} with {name}={value!r} already exists: {name} is unique"]}
+                {
+                    name: [
+                        f"{schema.cls.__name__} with {name}={value!r} already exists: {name} is unique"
+                    ]
+                }
             )
         return claims
 
