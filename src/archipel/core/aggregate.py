@@ -8,14 +8,18 @@ and dispatched when the unit of work that saved the aggregate commits.
 
 from __future__ import annotations
 
+import datetime as _dt
 import warnings
 from typing import Any, ClassVar
 
 from archipel.core.entity import BaseEntity, _run_checks
-from archipel.core.message import new_message_id, utcnow
 from archipel.errors import IncorrectUsageError
+from archipel.fields.simple import new_identity
 
 __all__ = ["BaseAggregate", "stream_name"]
+
+_now = _dt.datetime.now
+_UTC = _dt.UTC
 
 
 def stream_name(category: str, identity: Any) -> str:
@@ -73,31 +77,37 @@ class BaseAggregate(BaseEntity):
                 f"this {type(self).__name__} was loaded with at_version/as_of: it is a read-only "
                 "view of the past; load the current state to change it"
             )
-        if options.extra.get("deprecated") and not options.extra.get("_deprecation_warned"):
+        extra = options.extra
+        if extra and extra.get("deprecated") and not extra.get("_deprecation_warned"):
             _warn_deprecated(type(event))
-        position = self.__dict__["_event_position"] + 1
-        self.__dict__["_event_position"] = position
+        values = self.__dict__
+        position = values["_event_position"] + 1
+        values["_event_position"] = position
+        # the envelope, written straight into its dict (Metadata has no setters for these)
         meta = event._metadata
-        meta.id = new_message_id()
-        meta.type = options.type_string or f"{type(event).__name__}.v{options.version}"
+        evalues = meta.__dict__
+        evalues["id"] = new_identity()
+        evalues["type"] = options.type_string or f"{type(event).__name__}.v{options.version}"
         category = self._meta.stream_category or type(self).__name__.lower()
-        meta.stream = f"{category}-{self.__dict__[self._id_field]}"  # type: ignore[index]
-        meta.time = utcnow()
-        meta.position = position
-        meta.version = options.version
-        meta.domain = options.domain_name
+        evalues["stream"] = f"{category}-{values[self._id_field]}"  # type: ignore[index]
+        evalues["time"] = _now(_UTC)
+        evalues["position"] = position
+        evalues["version"] = options.version
+        evalues["domain"] = options.domain_name
         domain = options.domain
         if domain is not None and domain.event_enrichers:
             try:
                 domain.enrich_event(event, self)
             except BaseException:
-                self.__dict__["_event_position"] = position - 1  # the event is not raised
+                values["_event_position"] = position - 1  # the event is not raised
                 raise
-        self.__dict__["_events"].append(event)
-        self.__dict__["_changed"] = True
-        applier = self._appliers.get(type(event)) if self._appliers else None
-        if applier is not None:
-            applier(self, event)
+        values["_events"].append(event)
+        values["_changed"] = True
+        appliers = self._appliers
+        if appliers:
+            applier = appliers.get(type(event))
+            if applier is not None:
+                applier(self, event)
 
     #: event class -> ``@apply`` method (event-sourced aggregates)
     _appliers: ClassVar[dict[type, Any]] = {}

@@ -65,7 +65,8 @@ class Delivery(DomainState):
             self._run_route_once(route, event)
 
     def _run_route_once(self, route: dispatch.Route, event: Any) -> None:
-        message = route.convert(event)
+        target = route.target_cls
+        message = event if target is None or type(event) is target else route.convert(event)
         stack = _context.stack.get()
         ctx_token = _context.stack.set((*stack, self)) if not stack or stack[-1] is not self else None
         try:

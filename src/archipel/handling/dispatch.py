@@ -87,7 +87,7 @@ class Route:
 def deliver(event: Any) -> None:
     """Deliver one event to every route of every hub domain that handles events inline."""
     meta = event._metadata
-    category = meta.stream.split("-", 1)[0]
+    category = meta.stream.partition("-")[0]
     type_string = meta.type
     for domain in _HUB:
         if not domain._inline_events:

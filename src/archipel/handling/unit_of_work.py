@@ -78,7 +78,7 @@ class UnitOfWork:
         self._tracked: dict[tuple[type, Any], Any] = {}
         # objects read in this unit of work (identity map), saved only if added
         self._loaded: dict[tuple[type, Any], Any] = {}
-        self._deleted: list[tuple[Any, Any]] = []
+        self._deleted: list[tuple[Any, Any]] | None = None  # created by the first delete
         self._transactions: dict[str, Any] = {}
         self.committed_events: list[Any] = []
         #: subscription name: when set, commit records (subscription, message id)
@@ -151,6 +151,8 @@ class UnitOfWork:
         key = (schema.cls, identity)
         self._tracked.pop(key, None)
         self._loaded.pop(key, None)
+        if self._deleted is None:
+            self._deleted = []
         self._deleted.append((schema, identity))
         # at once, in the transaction: later reads of this unit of work must not find it
         self.transaction(schema.database).delete(schema, identity)
@@ -192,9 +194,10 @@ class UnitOfWork:
             correlation_id, causation_id = current_correlation_id.get(), None
             priority = 0
         events: list[Any] = []
-        saved: list[Any] = []
+        saved: list[tuple[Any, str]] = []
         plan = domain._persist_plan
         transactions = self._transactions
+        tracked = self._tracked.values()
         try:
             if self.processed_as is not None and message is not None:
                 if not self.transaction("default").mark_processed(self.processed_as, message._metadata.id):
@@ -204,27 +207,28 @@ class UnitOfWork:
                         f"{self.processed_as} already handled message {message._metadata.id}"
                     )
             # pass 1: the events raised by tracked aggregates get their ids
-            for obj in self._tracked.values():
+            for obj in tracked:
                 if obj.__dict__.get("_events"):
                     self._collect_events(obj.__dict__, events, correlation_id, causation_id, priority)
             # inline projectors write their read models in this same transaction
             if events and domain.router.inline_events:
                 self._run_inline_projectors(events)
             # pass 2: every tracked object is saved
-            for obj in self._tracked.values():
+            enrichers = domain.aggregate_enrichers
+            for obj in tracked:
                 found = plan.get(type(obj))
                 if found is None:
                     schema = domain.schema_for(type(obj))  # raises a clear error
                     found = (schema, schema.kind, None)
                 schema, kind, fact_cls = found
-                values = obj.__dict__
                 if kind == "event_sourced":
-                    saved.append(obj)
+                    saved.append((obj, kind))
                     continue
+                values = obj.__dict__
                 if obj._stamps:
                     stamp_dates(obj, values.get("_version", -1) == -1)
-                if kind == "aggregate" and domain.aggregate_enrichers:
-                    for enrich in domain.aggregate_enrichers:
+                if enrichers and kind == "aggregate":
+                    for enrich in enrichers:
                         enrich(obj)  # audit fields, stamped just before the save
                 tx = transactions.get(schema.database) or self.transaction(schema.database)
                 record = obj.to_dict()
@@ -236,7 +240,7 @@ class UnitOfWork:
                     record["_is_complete"] = values.get("_is_complete", False)
                     record["_correlation_id"] = values.get("_correlation_id")
                 tx.save(schema, record, values.get("_version", -1))
-                saved.append(obj)
+                saved.append((obj, kind))
             if events and tracing.tracer is not None:
                 for event in events:  # the span handling this message caused them
                     tracing.stamp(event._metadata)
@@ -244,31 +248,34 @@ class UnitOfWork:
             if message is not None and message._metadata.kind == "COMMAND":
                 to_store = [message, *events]  # commands are recorded for tracing
             if to_store:
-                default_tx = self.transaction("default")
+                default_tx = transactions.get("default") or self.transaction("default")
                 domain.providers.event_store.append(to_store, transaction=default_tx)
             if events:
-                rows = domain.outbox_records(events) if domain._outbox_enabled else []
-                if domain._integration_broker is not None:
-                    # integration events leave through their own rows and broker (seed 003)
-                    rows += domain.integration_records(events)
-                if rows:
-                    self.transaction("default").add_outbox(rows)
-            for tx in self._transactions.values():
+                if domain._outbox_enabled or domain._integration_broker is not None:
+                    rows = domain.outbox_records(events) if domain._outbox_enabled else []
+                    if domain._integration_broker is not None:
+                        # integration events leave through their own rows and broker (seed 003)
+                        rows += domain.integration_records(events)
+                    if rows:
+                        self.transaction("default").add_outbox(rows)
+            for tx in transactions.values():
                 tx.commit()
         except BaseException:
             self.rollback()
             raise
-        for obj in saved:
+        for obj, kind in saved:
             values = obj.__dict__
-            if "_events" in values:
+            if values.get("_events"):
                 values["_events"] = []
-                if plan.get(type(obj), (None, ""))[1] == "event_sourced":
+            if kind == "event_sourced":
+                if "_events" in values:
                     values["_version"] = values["_event_position"]
                     continue
             values["_version"] = values.get("_version", -1) + 1
         self._tracked.clear()
-        self._loaded.clear()
-        self._transactions.clear()
+        if self._loaded:
+            self._loaded.clear()
+        transactions.clear()
         self.committed_events = events
         if self._after_commit:
             self._run_after_commit()
@@ -330,7 +337,7 @@ class UnitOfWork:
                 pass
         self._transactions.clear()
         self._tracked.clear()
-        self._deleted.clear()
+        self._deleted = None
         self._after_commit = None
 
 

@@ -335,10 +335,11 @@ class MemoryTransaction:
         # (table, identity) -> (schema, encoded record or _DELETED, expected_version);
         # the encoded record holds the version it gets at commit
         self.writes: dict[tuple[str, Any], tuple[ModelSchema, Any, int]] = {}
-        self.outbox: list[dict[str, Any]] = []
-        self.processed: set[tuple[str, str]] = set()
-        # (prepare, apply) pairs from enlisted stores (the memory event store)
-        self.hooks: list[tuple[Callable[[], None], Callable[[], None]]] = []
+        # created on first use: most transactions hold none of these
+        self.outbox: list[dict[str, Any]] | None = None
+        self.processed: set[tuple[str, str]] | None = None
+        # (prepare, apply) pairs from enlisted stores
+        self.hooks: list[tuple[Callable[[], None], Callable[[], None]]] | None = None
         # (memory event store, messages) appended atomically at commit
         self.appends: list[tuple[Any, Any]] = []
         self.done = False
@@ -382,17 +383,25 @@ class MemoryTransaction:
         return exists
 
     def add_outbox(self, records: Iterable[dict[str, Any]]) -> None:
+        if self.outbox is None:
+            self.outbox = []
         self.outbox.extend(records)
 
     def mark_processed(self, subscription: str, message_id: str) -> bool:
         key = (subscription, message_id)
-        if key in self.processed or key in self.db.processed:
+        if self.processed is None:
+            self.processed = set()
+        elif key in self.processed:
+            return False
+        if key in self.db.processed:
             return False
         self.processed.add(key)
         return True
 
     def enlist(self, prepare: Callable[[], None], apply: Callable[[], None]) -> None:
         """Let another in-memory store commit atomically with this transaction."""
+        if self.hooks is None:
+            self.hooks = []
         self.hooks.append((prepare, apply))
 
     def commit(self) -> None:
@@ -401,6 +410,7 @@ class MemoryTransaction:
         db = self.db
         tables = db.tables
         writes = self.writes
+        unique_names = db._unique_names.get
         with STORE_LOCK:
             # 1. check every condition; nothing is applied if one fails
             claims: dict[tuple[str, str, Any], Any] | None = None
@@ -412,7 +422,9 @@ class MemoryTransaction:
                 actual = -1 if stored is None else RowCodec.version(stored)
                 if actual != expected:
                     _conflict(schema, ident, expected, actual)
-                names = db.unique_names(schema)
+                names = unique_names(schema)
+                if names is None:
+                    names = db.unique_names(schema)
                 if names:
                     claims = self._claim(schema, ident, db.rows.decode(row), names, claims)
             if self.processed:
@@ -424,15 +436,19 @@ class MemoryTransaction:
                     raise DuplicateMessageError(
                         f"{subscription} already handled message {message_id}: the redelivery is ignored"
                     )
-            checked = [(store, store._check(messages)) for store, messages in self.appends]
-            for prepare, _ in self.hooks:
+            appends = self.appends
+            checked = [(store, store._check(messages)) for store, messages in appends] if appends else ()
+            hooks = self.hooks or ()
+            for prepare, _ in hooks:
                 prepare()
             # 2. apply
             for (tname, ident), (schema, row, _) in writes.items():
                 table = tables.get(tname)
                 if table is None:
                     table = tables.setdefault(tname, {})
-                names = db.unique_names(schema)
+                names = unique_names(schema)  # known since the check (or a deletion: looked up)
+                if names is None:
+                    names = db.unique_names(schema)
                 if names:
                     old = table.get(ident)
                     _reindex(
@@ -448,7 +464,7 @@ class MemoryTransaction:
                     table[ident] = row
             for store, fresh in checked:
                 store._apply(fresh)  # the data was encoded when checked: this cannot fail
-            for _, apply in self.hooks:
+            for _, apply in hooks:
                 apply()
             if self.outbox:
                 db._outbox.add(self.outbox)
@@ -496,8 +512,8 @@ class MemoryTransaction:
 
     def rollback(self) -> None:
         self.writes.clear()
-        self.outbox.clear()
-        self.processed.clear()
-        self.hooks.clear()
+        self.outbox = None
+        self.processed = None
+        self.hooks = None
         self.appends.clear()
         self.done = True

@@ -123,28 +123,31 @@ class MemoryEventStore:
         Nothing is written: a caller applies the result with :meth:`_apply`.
         """
         fresh = []
-        next_positions: dict[str, int] = {}
+        # stream -> messages of this batch in it so far: a stream's next position is
+        # looked up only for a message that claims one (a command's stream never is)
+        in_batch: dict[str, int] = {}
         ids = self._ids
         seen: set[str] = set()
         for message in messages:
             meta = message._metadata
-            if meta.id in ids or meta.id in seen:
+            message_id = meta.id
+            if message_id in ids or message_id in seen:
                 continue
             stream = meta.stream
-            expected = next_positions.get(stream)
-            if expected is None:
-                expected = self._next_position(stream)
+            earlier = in_batch.get(stream, 0)
             position = meta.position
-            if position is not None and position != expected:
-                raise ExpectedVersionError(
-                    f"stream {stream!r} cannot take position {position}: its next position is "
-                    f"{expected} (another writer got there first); reload and retry",
-                    stream=stream,
-                    expected=position,
-                    actual=expected - 1,
-                )
-            next_positions[stream] = expected + 1
-            seen.add(meta.id)
+            if position is not None:
+                expected = self._next_position(stream) + earlier
+                if position != expected:
+                    raise ExpectedVersionError(
+                        f"stream {stream!r} cannot take position {position}: its next position is "
+                        f"{expected} (another writer got there first); reload and retry",
+                        stream=stream,
+                        expected=position,
+                        actual=expected - 1,
+                    )
+            in_batch[stream] = earlier + 1
+            seen.add(message_id)
             fresh.append((message, encode(message.to_dict())))
         return fresh
 
@@ -152,10 +155,13 @@ class MemoryEventStore:
         all_streams = self._streams
         category_last = self._category_last
         correlation_last = self._correlation_last
+        category_codes = self._category_codes
         shape_codes = self._shape_codes
         stream_rest = self._stream_rest
+        positions = self._position
         data = self._data
         ids = self._id
+        id_set = self._ids
         for message, encoded in checked:
             meta = message._metadata
             values = meta.__dict__
@@ -165,7 +171,7 @@ class MemoryEventStore:
             streams = all_streams.get(category)
             if streams is None:
                 streams = all_streams[category] = {}
-                self._category_codes[category] = len(self._categories)
+                category_codes[category] = len(self._categories)
                 self._categories.append(category)
             key = rest if sep else None
             previous = streams.get(key)
@@ -175,17 +181,22 @@ class MemoryEventStore:
                 key = message_id  # a command's own stream
             position = meta.position
             if position is None:
-                position = 0 if previous is None else self._position[previous] + 1
+                position = 0 if previous is None else positions[previous] + 1
                 values["position"] = position
             values["global_position"] = index + 1
             correlation_id = meta.correlation_id
             time = meta.time
             if type(time) is _dt.datetime and time.tzinfo is _UTC:  # the common case, cheaply
-                micros = (
-                    ((time.toordinal() - _EPOCH_DAY) * 86400 + time.hour * 3600 + time.minute * 60 + time.second)
-                    * 1_000_000
-                    + time.microsecond
-                )
+                seconds = time.timestamp()
+                if 0.0 <= seconds < 4e9:
+                    # below 2**32 s a double's spacing is < 1e-6 / 2: its whole seconds are exact
+                    micros = int(seconds) * 1_000_000 + time.microsecond
+                else:
+                    micros = (
+                        ((time.toordinal() - _EPOCH_DAY) * 86400 + time.hour * 3600 + time.minute * 60 + time.second)
+                        * 1_000_000
+                        + time.microsecond
+                    )
             elif type(time) is _dt.datetime and time.utcoffset() == _ZERO:
                 micros = (time - _EPOCH) // _MICRO
             else:
@@ -205,23 +216,24 @@ class MemoryEventStore:
             self._data_end.append(len(data))
             self._shape.append(code)
             self._time.append(micros)
-            self._position.append(position)
-            self._category.append(self._category_codes[category])
+            positions.append(position)
+            self._category.append(category_codes[category])
             stream_rest.append(key)
             self._correlation.append(correlation_id)
             self._causation.append(meta.causation_id)
             self._prev_in_stream.append(_NONE if previous is None else previous)
             self._prev_in_category.append(category_last.get(category, _NONE))
-            self._prev_in_correlation.append(
-                correlation_last.get(correlation_id, _NONE) if correlation_id else _NONE
-            )
+            if correlation_id:
+                self._prev_in_correlation.append(correlation_last.get(correlation_id, _NONE))
+            else:
+                self._prev_in_correlation.append(_NONE)
             ids.append(message_id)  # after the other columns: readers bound by len(self._id)
             # then the indexes: readers who follow them find whole entries
             streams[key] = index
             category_last[category] = index
             if correlation_id:
                 correlation_last[correlation_id] = index
-            self._ids.add(message_id)
+            id_set.add(message_id)
 
     # -- reading --------------------------------------------------------
     def _time_of(self, index: int) -> Any:
