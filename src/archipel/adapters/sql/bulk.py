@@ -34,6 +34,10 @@ __all__ = ["SqlBulkLoad", "SqlBulkLog", "bulk_load", "bulk_log"]
 _decode = msgspec.json.Decoder(list[tuple[int, int, dict[str, Any], dict[str, Any]]]).decode
 
 
+#: the plan a batch's query must get on PostgreSQL (for its transaction only)
+_ORDERED_SCAN = "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off"
+
+
 def bulk_log(store: Any) -> SqlBulkLog | None:
     """The bulk reader of ``store`` when it is a SQL event store, else None."""
     from archipel.adapters.sql.event_store import SqlEventStore
@@ -69,11 +73,21 @@ class SqlBulkLog:
                 if cursor
                 else "global_position > %(after)s"
             )
-            inner = (
+            # one subquery per category, each an ordered scan of the (category, tx_id,
+            # global_position) index that stops at the limit: ``category = ANY(...)``
+            # would read every later row of the categories and sort them, per batch
+            parts = [
                 f"SELECT tx_id, global_position, position, message_id, metadata, data FROM {t} "  # noqa: S608 - quoted identifier
-                "WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot()) "
-                f"AND category = ANY(%(categories)s) AND {after} "
+                f"WHERE category = %(c{i})s "
+                f"AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) AND {after} "
                 "ORDER BY tx_id, global_position LIMIT %(limit)s"
+                for i in range(categories)
+            ]
+            inner = (
+                parts[0]
+                if len(parts) == 1
+                else "SELECT * FROM (" + " UNION ALL ".join(f"({part})" for part in parts)  # noqa: S608
+                + ") AS merged ORDER BY tx_id, global_position LIMIT %(limit)s"
             )
             # the statements are built from the quoted table name only
             text = (
@@ -105,11 +119,8 @@ class SqlBulkLog:
         after, tx = 0, None
         while True:
             text_sql, rows_sql = self._sql(len(wanted), tx is not None)
-            if self._postgres:
-                params: dict[str, Any] = {"categories": wanted, "after": after, "limit": limit, "tx": tx}
-            else:
-                params = {f"c{i}": name for i, name in enumerate(wanted)}
-                params.update(after=after, limit=limit)
+            params: dict[str, Any] = {f"c{i}": name for i, name in enumerate(wanted)}
+            params.update(after=after, limit=limit, tx=tx)
             text = self._fetch_text(text_sql, params)
             if text is None:
                 return
@@ -138,8 +149,15 @@ class SqlBulkLog:
 
     def _fetch_text(self, sql: str, params: dict[str, Any]) -> str | None:
         def run(conn: Any) -> Any:
-            cursor = conn.execute(sql, params)
-            row = cursor.fetchone()
+            if self._postgres:
+                with conn.transaction():
+                    # an ordered scan of the category index, whatever the table's statistics
+                    # say (never analysed, they promise a handful of rows: a bitmap scan and
+                    # a sort of every later row would be chosen, once per batch)
+                    conn.execute(_ORDERED_SCAN)
+                    row = conn.execute(sql, params).fetchone()
+            else:
+                row = conn.execute(sql, params).fetchone()
             return None if row is None else row[0]
 
         found = self.engine.run(run)
