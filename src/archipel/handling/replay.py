@@ -35,6 +35,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from archipel.core.handler import ANY
+from archipel.core.message import StoredEnvelope
 from archipel.core.model import stamp_dates
 from archipel.handling.decoding import current_type, stored_builder
 from archipel.handling.unit_of_work import UnitOfWork
@@ -83,11 +84,15 @@ def pages(store: Any, categories: list[str], batch_size: int) -> Iterator[Page]:
             meta = stored["metadata"]
             if one is None and str(meta.get("stream") or "").split("-", 1)[0] not in wanted:
                 continue
-            messages.append((int(meta["global_position"]), meta, stored.get("data") or {}))
+            # copies the builders may take over: envelope fields only
+            envelope = {key: value for key, value in meta.items() if key in _ENVELOPE}
+            messages.append((int(meta["global_position"]), envelope, dict(stored.get("data") or {})))
         yield after, messages
         if len(page) < batch_size:
             return
 
+
+_ENVELOPE = frozenset(StoredEnvelope.__annotations__)
 
 _END = object()
 

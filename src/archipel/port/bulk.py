@@ -24,7 +24,9 @@ from archipel.port.schema import ModelSchema
 __all__ = ["BulkLoad", "BulkLog", "RawMessage"]
 
 #: ``(global_position, metadata, data)``: one stored message, its JSON decoded, with
-#: ``metadata["global_position"]`` and ``metadata["position"]`` set from their columns
+#: ``metadata["global_position"]`` and ``metadata["position"]`` set from their columns;
+#: fresh dicts the consumer may take over, ``metadata`` holding envelope fields only
+#: (:class:`~archipel.core.message.StoredEnvelope`: ``time`` parsed when it could be)
 RawMessage = tuple[int, dict[str, Any], dict[str, Any]]
 
 

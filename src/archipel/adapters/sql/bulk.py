@@ -25,13 +25,33 @@ import msgspec
 
 from archipel.adapters.sql.engine import loads
 from archipel.adapters.sql.records import RecordTable
+from archipel.core.message import StoredEnvelope
 from archipel.errors import ArchipelError, DeserializationError
 from archipel.port.bulk import RawMessage
 from archipel.port.schema import ModelSchema
 
 __all__ = ["SqlBulkLoad", "SqlBulkLog", "bulk_load", "bulk_log"]
 
-_decode = msgspec.json.Decoder(list[tuple[int, int, dict[str, Any], dict[str, Any]]]).decode
+_Row = tuple[int, int, dict[str, Any], dict[str, Any]]
+#: a batch with each envelope's fields only and its ``time`` parsed, in one call
+_decode_typed = msgspec.json.Decoder(list[tuple[int, int, StoredEnvelope, dict[str, Any]]]).decode
+_decode_plain = msgspec.json.Decoder(list[_Row]).decode
+_ENVELOPE = frozenset(StoredEnvelope.__annotations__)
+
+
+def _decode(text: str) -> list[_Row]:
+    """The rows of a batch; the envelopes as :class:`~archipel.core.message.StoredEnvelope` gives them."""
+    try:
+        return _decode_typed(text)  # type: ignore[return-value]
+    except msgspec.ValidationError:
+        # JSON, but some envelope's time is no ISO 8601 text: as stored, unknown keys dropped
+        rows = _decode_plain(text)
+        for row in rows:
+            meta = row[2]
+            if not meta.keys() <= _ENVELOPE:
+                for key in meta.keys() - _ENVELOPE:
+                    del meta[key]
+        return rows
 
 
 #: the plan a batch's query must get on PostgreSQL (for its transaction only)
