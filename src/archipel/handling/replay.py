@@ -266,10 +266,22 @@ class Replay:
         categories = {route.category for route in routes}
         #: the one category every replayed message is of (the readers filter by category)
         self._category = next(iter(categories)) if len(categories) == 1 else None
-        #: (category, stored type string) -> (builder or None when unhandled, handler calls)
-        self._routes: dict[tuple[str, str], tuple[Any, list[tuple[Any, type, Any]]]] = {}
+        #: stored type string (one category) or (category, type string) -> (builder or
+        #: None when unhandled, handler calls)
+        self._routes: dict[Any, tuple[Any, list[tuple[Any, type, Any]]]] = {}
+        #: a new row's bind values from its object's values, when the model's fields are
+        #: the table's columns as they are (else None: ``to_dict()`` and the loader's conversion)
+        self._row_of = self._row_maker()
 
-    def _lookup(self, category: str, type_string: str) -> tuple[Any, list[tuple[Any, type, Any]]]:
+    def _row_maker(self) -> Callable[[dict[str, Any]], tuple[Any, ...]] | None:
+        loader = self.loader
+        cls = self.projection
+        if loader is None or cls._stamps or any(convert is not None for _, convert in cls._to_primitive):
+            return None
+        return loader.row_getter(self.schema)
+
+    def _lookup(self, key: Any) -> tuple[Any, list[tuple[Any, type, Any]]]:
+        category, type_string = (self._category, key) if self._category is not None else key
         domain = self.domain
         routed = type_string if type_string in domain.router.messages else current_type(domain, type_string)
         table = self._table
@@ -282,7 +294,7 @@ class Replay:
             for route in found
         ]
         entry = (stored_builder(domain, type_string) if found else None, calls)
-        self._routes[(category, type_string)] = entry
+        self._routes[key] = entry
         return entry
 
     def batch(self, messages: list[RawMessage]) -> tuple[int, int]:
@@ -294,17 +306,18 @@ class Replay:
         uow_token = uow_var.set(uow)
         msg_token = current_message.set(None)
         set_message = current_message.set
-        routes_of = self._routes
+        routes_of = self._routes.get
         lookup = self._lookup
         handled: list[str] = []
         note = handled.append if self.subscriptions else None
-        dispatched = skipped = 0
-        only = self._category
+        skipped = 0
+        one = self._category is not None
         try:
             for _, meta, data in messages:
-                type_string = meta.get("type") or ""
-                category = only if only is not None else (meta.get("stream") or "").partition("-")[0]
-                build, calls = routes_of.get((category, type_string)) or lookup(category, type_string)
+                key = meta.get("type") or ""
+                if not one:
+                    key = ((meta.get("stream") or "").partition("-")[0], key)
+                build, calls = routes_of(key) or lookup(key)
                 if build is None:
                     skipped += 1
                     continue
@@ -313,7 +326,6 @@ class Replay:
                     message = event if convert is None else convert(event)
                     set_message(message)
                     method(handler_cls(), message)
-                dispatched += 1
                 if note is not None:
                     note(str(meta["id"]))
             if self._parallel and self._only_rows(uow):
@@ -327,7 +339,7 @@ class Replay:
         finally:
             uow_var.reset(uow_token)
             current_message.reset(msg_token)
-        return dispatched, skipped
+        return len(messages) - skipped, skipped
 
     def close(self, quiet: bool = False) -> None:
         """Wait for the last write; its error is raised unless ``quiet``."""
@@ -350,35 +362,49 @@ class Replay:
         )
 
     def _write_behind(self, uow: RebuildUnitOfWork, handled: list[str]) -> None:
-        """Turn the batch into plain records now; send them on the writer thread."""
+        """Turn the batch into plain rows and records now; send them on the writer thread."""
+        rows: list[tuple[Any, ...]] = []
         inserts: list[dict[str, Any]] = []
         updates: list[tuple[dict[str, Any], int]] = []
         objects = list(uow._tracked.values())
+        row_of = self._row_of
+        new_row = rows.append
         for obj in objects:
             values = obj.__dict__
             version = values.get("_version", -1)
-            if obj._stamps:
-                stamp_dates(obj, version == -1)
+            values["_version"] = version + 1  # what the write stores
             if version == -1:
+                if row_of is not None:
+                    try:
+                        new_row(row_of(values))
+                        continue
+                    except KeyError:
+                        pass  # a field its object lacks: the loader's path (NULL)
+                if obj._stamps:
+                    stamp_dates(obj, True)
                 inserts.append(obj.to_dict())
             else:
+                if obj._stamps:
+                    stamp_dates(obj, False)
                 updates.append((obj.to_dict(), version))
-            values["_version"] = version + 1  # what the write stores
         uow._tracked.clear()
         uow.rollback()  # reads only: nothing to keep
         self._remember(objects)
         ids = list(handled)
-        self.writer.submit(lambda: self._send(inserts, updates, ids))
+        self.writer.submit(lambda: self._send(rows, inserts, updates, ids))
 
-    def _send(self, inserts: list[dict[str, Any]], updates: list[tuple[dict[str, Any], int]],
-              ids: list[str]) -> None:
+    def _send(self, rows: list[tuple[Any, ...]], inserts: list[dict[str, Any]],
+              updates: list[tuple[dict[str, Any], int]], ids: list[str]) -> None:
         schema = self.schema
+        loader: Any = self.loader
         tx = self.database.begin()
         try:
             for record, version in updates:
                 tx.save(schema, record, version)
+            if rows:
+                loader.load_rows(tx, schema, rows)
             if inserts:
-                self.loader.load(tx, schema, inserts)  # type: ignore[union-attr]
+                loader.load(tx, schema, inserts)
             if ids:
                 _mark(tx, self.subscriptions, ids)
             tx.commit()

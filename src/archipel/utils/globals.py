@@ -131,7 +131,20 @@ class _Proxy:
         return f"<{self._label}: {self._lookup()!r}>"
 
 
-current_domain: Any = _Proxy(
+class _DomainProxy(_Proxy):
+    """``current_domain``: the innermost domain of :data:`stack`, read without a call
+    (on every handler's path: ``current_domain.repository_for(...)``)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        domains = stack.get()
+        if domains:
+            return getattr(domains[-1], name)
+        return getattr(self._get(), name)  # raises NotActiveError
+
+
+current_domain: Any = _DomainProxy(
     active_domain,
     "current_domain",
     "no domain is active: wrap the call in `with domain.domain_context():` "

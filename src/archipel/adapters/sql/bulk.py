@@ -17,7 +17,7 @@ rows are those an ordinary save writes).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -220,10 +220,22 @@ class SqlBulkLoad:
 
     def load(self, transaction: Any, schema: ModelSchema, records: Sequence[dict[str, Any]]) -> None:
         """See :meth:`archipel.port.bulk.BulkLoad.load`."""
-        if not records:
+        if records:
+            self.load_rows(transaction, schema, _values(self.database.record_table(schema), records))
+
+    def row_getter(self, schema: ModelSchema) -> Callable[[dict[str, Any]], tuple[Any, ...]] | None:
+        """See :meth:`archipel.port.bulk.BulkLoad.row_getter`: the table's columns picked as
+        they are, ``_version`` last (None when a column needs converting: JSON, floats)."""
+        table = self.database.record_table(schema)
+        if table.json_names or table.float_names:
+            return None
+        return itemgetter(*table.read_names)
+
+    def load_rows(self, transaction: Any, schema: ModelSchema, rows: Sequence[tuple[Any, ...]]) -> None:
+        """See :meth:`archipel.port.bulk.BulkLoad.load_rows`."""
+        if not rows:
             return
         table = self.database.record_table(schema)
-        rows = _values(table, records)
         conn = transaction.connection()
         try:
             if self.engine.is_postgres:
