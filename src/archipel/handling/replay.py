@@ -369,8 +369,12 @@ class Replay:
         objects = list(uow._tracked.values())
         row_of = self._row_of
         new_row = rows.append
+        known = self.known if len(self.known) < KNOWN_ROWS_LIMIT else None
+        id_field = self.schema.id_field
         for obj in objects:
             values = obj.__dict__
+            if known is not None:
+                known[values[id_field]] = obj
             version = values.get("_version", -1)
             values["_version"] = version + 1  # what the write stores
             if version == -1:
@@ -389,7 +393,6 @@ class Replay:
                 updates.append((obj.to_dict(), version))
         uow._tracked.clear()
         uow.rollback()  # reads only: nothing to keep
-        self._remember(objects)
         ids = list(handled)
         self.writer.submit(lambda: self._send(rows, inserts, updates, ids))
 
