@@ -20,6 +20,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -28,7 +29,7 @@ ROOT = HERE.parent
 PROFILE_ENV = "ARCHIPEL_BENCH_PROFILE"
 
 
-def run_workload(script: str, *args: str, timeout: float = 900.0) -> dict[str, float]:
+def run_workload(script: str, *args: str, timeout: float = 900.0) -> dict[str, Any]:
     """Run ``bench/<script>`` with ``args`` in a fresh interpreter; return its JSON line."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")])
@@ -94,6 +95,67 @@ def enable_profiling(directory: str | None) -> None:
         Path(directory).mkdir(parents=True, exist_ok=True)
         os.environ[PROFILE_ENV] = str(Path(directory).resolve())
         print(f"profiles go to {os.environ[PROFILE_ENV]}", file=sys.stderr)
+
+
+def rss_bytes() -> int:
+    """The process's resident set size now (Linux ``/proc/self/statm``), 0 elsewhere."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):  # pragma: no cover - not on Linux
+        return 0
+
+
+class MemoryGrowth:
+    """What a block adds to the heap: traced bytes (``traced=True``) and RSS, after a collection.
+
+    With ``traced`` the block runs under :mod:`tracemalloc` (2-3x slower: never
+    for a timed figure); ``top`` keeps the biggest growth by source line.
+    """
+
+    def __init__(self, traced: bool = False, top: int = 0) -> None:
+        self.traced = traced
+        self.top = top
+        self.traced_bytes = 0
+        self.rss_bytes = 0
+        self.lines: list[tuple[str, int, int]] = []
+
+    def __enter__(self) -> MemoryGrowth:
+        import gc
+        import tracemalloc
+
+        gc.collect()
+        if self.traced:
+            tracemalloc.start(1)
+            self._before = tracemalloc.take_snapshot()
+        self._rss = rss_bytes()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import gc
+        import linecache
+        import tracemalloc
+
+        gc.collect()
+        self.rss_bytes = rss_bytes() - self._rss
+        if self.traced:
+            after = tracemalloc.take_snapshot()
+            tracemalloc.stop()
+            stats = after.compare_to(self._before, "lineno")
+            self.traced_bytes = sum(stat.size_diff for stat in stats)
+            for stat in stats[: self.top]:
+                frame = stat.traceback[0]
+                where = f"{frame.filename.split('/src/')[-1]}:{frame.lineno}"
+                code = linecache.getline(frame.filename, frame.lineno).strip()[:60]
+                self.lines.append((f"{where} {code}", stat.size_diff, stat.count_diff))
+
+    def report(self) -> dict[str, object]:
+        """JSON-friendly figures for the workload's output line."""
+        out: dict[str, object] = {"rss_growth": self.rss_bytes}
+        if self.traced:
+            out["traced_growth"] = self.traced_bytes
+            out["traced_lines"] = self.lines
+        return out
 
 
 @contextlib.contextmanager

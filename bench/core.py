@@ -14,8 +14,17 @@ does less work than W1 asks.
     python bench/core.py                 # N = 1k, 10k, 100k; 3 rounds
     python bench/core.py --quick         # N = 1k, 10k; 1 round (smoke)
 
+Memory: every timed run reports its RSS growth over the write phase (after a
+collection); one more run per contender at the largest N measures the heap
+growth with tracemalloc (untimed: tracing slows allocation), printed per
+aggregate and as a ratio to eventsourcing's save-only path (its store holds
+the one event; archipel's holds the aggregate row, the event, the command
+and the projection row). ``--memory-lines K`` prints the K source lines that
+grew most.
+
 Targets (issue 2): write >= 1.5x eventsourcing, read >= 1.3x, archipel flat
-from 1k to 100k (+-20 %).
+from 1k to 100k (+-20 %). Issue 16: write >= 1.5x es-save in every run;
+memory growth <= 1.1x es-save.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import argparse
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -43,7 +53,7 @@ CONTENDERS = (
 )
 
 
-def median_of(runs: list[dict[str, float]], key: str) -> float:
+def median_of(runs: list[dict[str, Any]], key: str) -> float:
     return statistics.median(r[key] for r in runs)
 
 
@@ -53,6 +63,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--sizes", type=str, default=None, help="comma-separated N values")
     parser.add_argument("--no-protean", action="store_true", help="skip protean (slow: quadratic)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the traced memory runs")
+    parser.add_argument("--memory-lines", type=int, default=0, metavar="K",
+                        help="print the K source lines whose allocations grew most")
     add_profile_flag(parser)
     args = parser.parse_args()
     enable_profiling(args.profile)
@@ -62,12 +75,17 @@ def main() -> int:
     )
     rounds = args.rounds or (1 if args.quick else 3)
 
-    results: dict[tuple[str, int], list[dict[str, float]]] = {}
+    results: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for round_no in range(rounds):
         for n in sizes:
             for name, script in CONTENDERS:
                 print(f"  round {round_no + 1}/{rounds}: {name} N={n} ...", file=sys.stderr, flush=True)
                 results.setdefault((name, n), []).append(run_workload(script, str(n)))
+    traced: dict[str, dict[str, Any]] = {}
+    if not args.no_memory:
+        for name, script in (CONTENDERS[0], CONTENDERS[2]):
+            print(f"  traced memory: {name} N={sizes[-1]} ...", file=sys.stderr, flush=True)
+            traced[name] = run_workload(script, str(sizes[-1]), "--memory")
     protean: dict[int, dict[str, float]] = {}
     if not args.no_protean:
         for n in (250, 500):
@@ -100,6 +118,20 @@ def main() -> int:
     for n, r in protean.items():
         print(f"protean N={n}: write {r['write_ops']:,.1f}/s, read {r['read_ops']:,.1f}/s "
               f"(archipel at N={sizes[0]}: {ratio(writes[sizes[0]], r['write_ops'])} writes)")
+    n = sizes[-1]
+    a, f = results[("archipel", n)], results[("es-save", n)]
+    med, low, high = ratios([r["rss_growth"] for r in a], [r["rss_growth"] for r in f])
+    print(f"N={n}: RSS growth over the writes: archipel {median_of(a, 'rss_growth') / 1e6:.1f} MB, "
+          f"es-save {median_of(f, 'rss_growth') / 1e6:.1f} MB: {med:.2f}x ({low:.2f}-{high:.2f})")
+    if traced:
+        mine, theirs = traced["archipel"]["traced_growth"], traced["es-save"]["traced_growth"]
+        print(f"N={n}: heap growth (tracemalloc): archipel {mine / 1e6:.1f} MB = {mine / n:.0f} B/aggregate, "
+              f"es-save {theirs / 1e6:.1f} MB = {theirs / n:.0f} B/aggregate: {mine / theirs:.2f}x "
+              "(target <= 1.1x)")
+        for name in ("archipel", "es-save") if args.memory_lines else ():
+            print(f"  {name}, B/aggregate and objects/aggregate by line:")
+            for where, size, count in traced[name]["traced_lines"][: args.memory_lines]:
+                print(f"    {size / n:7.0f} {count / n:5.2f}  {where}")
     if len(sizes) > 1:
         first, last = writes[sizes[0]], writes[sizes[-1]]
         drift = (last - first) / first * 100

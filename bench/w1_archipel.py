@@ -73,14 +73,17 @@ def build(
     return domain, Account, OpenAccount
 
 
-def main(n: int, inline_projector: bool = False) -> None:
-    from _harness import profiled
+def main(n: int, inline_projector: bool = False, traced: bool = False) -> None:
+    """``traced``: measure the write's heap growth with tracemalloc (slower: not a timing run)."""
+    from _harness import MemoryGrowth, profiled
 
     domain, Account, OpenAccount = build(inline_projector=inline_projector)
     with domain.domain_context():
         domain.setup_database()
         process = domain.process
-        with profiled(f"memory-write-{n}"):
+        for i in range(100):  # warm up: first-use caches are not growth per aggregate
+            process(OpenAccount(owner=f"warm-{i}"))
+        with profiled(f"memory-write-{n}"), MemoryGrowth(traced, top=25) as memory:
             start = time.perf_counter()
             ids = [process(OpenAccount(owner=f"owner-{i}")) for i in range(n)]
             write_s = time.perf_counter() - start
@@ -90,8 +93,8 @@ def main(n: int, inline_projector: bool = False) -> None:
             for identity in ids:
                 repo.get(identity)
             read_s = time.perf_counter() - start
-    print(json.dumps({"write_ops": n / write_s, "read_ops": n / read_s, "n": n}))
+    print(json.dumps({"write_ops": n / write_s, "read_ops": n / read_s, "n": n, **memory.report()}))
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), inline_projector="--inline" in sys.argv[2:])
+    main(int(sys.argv[1]), inline_projector="--inline" in sys.argv[2:], traced="--memory" in sys.argv[2:])

@@ -31,25 +31,31 @@ class Accounts(Application):
         return account
 
 
-def main(n: int) -> None:
+def main(n: int, traced: bool = False) -> None:
+    """``traced``: measure the write's heap growth with tracemalloc (slower: not a timing run)."""
+    from _harness import MemoryGrowth
+
     os.environ.setdefault("PERSISTENCE_MODULE", "eventsourcing.popo")
     app = Accounts()
     summaries: dict = {}
     counter = {"opened": 0}
-    start = time.perf_counter()
+    for i in range(100):  # warm up, as the archipel workload does
+        app.open(f"warm-{i}")
     ids = []
-    for i in range(n):
-        account = app.open(f"owner-{i}")
-        counter["opened"] += 1  # the event handler
-        summaries[account.id] = {"owner": account.owner}  # the projector
-        ids.append(account.id)
-    write_s = time.perf_counter() - start
+    with MemoryGrowth(traced, top=25) as memory:
+        start = time.perf_counter()
+        for i in range(n):
+            account = app.open(f"owner-{i}")
+            counter["opened"] += 1  # the event handler
+            summaries[account.id] = {"owner": account.owner}  # the projector
+            ids.append(account.id)
+        write_s = time.perf_counter() - start
     start = time.perf_counter()
     for identity in ids:
         app.repository.get(identity)
     read_s = time.perf_counter() - start
-    print(json.dumps({"write_ops": n / write_s, "read_ops": n / read_s, "n": n}))
+    print(json.dumps({"write_ops": n / write_s, "read_ops": n / read_s, "n": n, **memory.report()}))
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    main(int(sys.argv[1]), traced="--memory" in sys.argv[2:])

@@ -177,3 +177,37 @@ def test_at_version_and_as_of_read_a_stream_up_to_a_point(model):
     assert positions(store.as_of("s-1", middle)) == [0, 1]
     assert positions(store.as_of("s-1", middle.replace(tzinfo=None))) == [0, 1]  # naive is UTC
     assert store.count() == 3
+
+
+@pytest.mark.parametrize(
+    "stream",
+    ["plain", "s-1", "a-b-c", "shop::order-42", "trailing-", "account:command-{id}"],
+)
+def test_every_shape_of_stream_name_reads_back_as_written(model, stream):
+    store = model.domain.event_store
+    first = opened(model, "placeholder", 0)
+    # a command's own stream ends with its message id
+    stream = stream.format(id=first._metadata.id)
+    first._metadata.stream = stream
+    store.append([first, opened(model, stream, 1), opened(model, stream + "x", 0)])
+    read = store.read_stream(stream)
+    assert [m["metadata"]["stream"] for m in read] == [stream, stream]
+    assert positions(read) == [0, 1]
+    assert store.last_position(stream) == 1
+    assert store.read_last(stream)["metadata"]["position"] == 1
+    category = stream.split("-", 1)[0]
+    in_category = {m["metadata"]["stream"] for m in store.read_category(category)}
+    assert stream in in_category
+    assert {m["metadata"]["stream"] for m in store.read_all()} == {stream, stream + "x"}
+
+
+def test_a_time_with_another_offset_reads_back_as_the_same_instant(model):
+    store = model.domain.event_store
+    event = opened(model, "s-1", 0)
+    written = dt.datetime(2026, 3, 1, 14, 30, 5, 123456, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    event._metadata.time = written
+    store.append([event])
+    read = store.read_stream("s-1")[0]["metadata"]["time"]
+    assert dt.datetime.fromisoformat(read) == written
+    assert positions(store.as_of("s-1", written)) == [0]
+    assert store.as_of("s-1", written - dt.timedelta(microseconds=1)) == []

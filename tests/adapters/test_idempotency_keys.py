@@ -9,6 +9,7 @@ records nothing.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 import pytest
@@ -170,3 +171,71 @@ def test_the_key_holds_for_another_domain_instance_on_the_same_database(provider
     finally:
         second.shutdown()
     assert first_calls == ["ada"] and second_calls == []
+
+
+def stored_keys(domain) -> int:
+    from archipel.core.queryset import Criteria
+
+    tx = domain.providers.database("default").begin()
+    try:
+        return tx.query(domain._idempotency_schema, Criteria())[1]
+    finally:
+        tx.rollback()
+
+
+def test_a_key_expires_after_the_configured_ttl_and_the_command_runs_again(make_domain):
+    calls: list[str] = []
+    domain = make_domain(idempotency={"ttl": 0.3})
+    account_cls, open_cls, _ = build(domain, calls)
+    start(domain)
+    with domain.domain_context():
+        first = domain.process(open_cls(owner="ada"), idempotency_key="k")
+        assert domain.process(open_cls(owner="ada"), idempotency_key="k") == first
+        time.sleep(0.5)
+        second = domain.process(open_cls(owner="ada"), idempotency_key="k")
+        assert second != first
+        assert domain.process(open_cls(owner="ada"), idempotency_key="k") == second
+    assert calls == ["ada", "ada"]
+    assert stored_keys(domain) == 1  # the expired row was replaced, not kept beside
+
+
+def test_expired_keys_are_purged_on_write(make_domain, monkeypatch):
+    from archipel.handling import idempotency
+
+    monkeypatch.setattr(idempotency, "PURGE_EVERY", 1)
+    calls: list[str] = []
+    domain = make_domain(idempotency={"ttl": 0.3})
+    _, open_cls, _ = build(domain, calls)
+    start(domain)
+    with domain.domain_context():
+        for n in range(5):
+            domain.process(open_cls(owner=f"o{n}"), idempotency_key=f"old-{n}")
+        assert stored_keys(domain) == 5
+        time.sleep(0.5)
+        domain.process(open_cls(owner="new"), idempotency_key="new")
+    assert stored_keys(domain) == 1
+
+
+def test_the_default_ttl_is_protean_s_day(make_domain):
+    calls: list[str] = []
+    domain = make_domain()
+    _, open_cls, _ = build(domain, calls)
+    start(domain)
+    assert domain._idempotency_ttl == 86400
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"ttl": 0}, r"\[idempotency\] ttl must be a positive number of seconds, got 0"),
+        ({"ttl": "1d"}, r"\[idempotency\] ttl must be a positive number"),
+        ({"ttl": True}, r"\[idempotency\] ttl must be a positive number"),
+        ({"time_to_live": 5}, r"\[idempotency\] unknown setting\(s\) time_to_live; allowed: error_ttl, redis_url, ttl"),
+    ],
+)
+def test_a_wrong_idempotency_setting_fails_at_init(make_domain, table, message):
+    from archipel.errors import ConfigurationError
+
+    domain = make_domain(idempotency=table)
+    with pytest.raises(ConfigurationError, match=message):
+        domain.init(traverse=False)

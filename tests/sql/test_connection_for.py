@@ -48,7 +48,7 @@ def test_a_projection_is_read_through_its_raw_connection(domain):
 
         with domain.connection_for(Sales) as conn:
             if isinstance(conn, MemoryDatabase):
-                rows = sorted((r["sku"], r["sold"]) for r in conn.tables[table].values())
+                rows = sorted((r["sku"], r["sold"]) for r in conn.records(table))
             else:
                 cursor = conn.cursor()
                 cursor.execute(f"SELECT sku, sold FROM {table} ORDER BY sku")  # noqa: S608 - our table name

@@ -102,6 +102,7 @@ def test_the_checker_sees_absolute_and_future_imports():
 #: (docs/porting.md says why); they are leaves: nothing in archipel imports them
 FACADES = {
     "archipel.core.repository": "archipel.handling.repository",
+    "archipel.core.event_sourced_repository": "archipel.handling.event_sourced_repository",
     "archipel.core.unit_of_work": "archipel.handling.unit_of_work",
 }
 

@@ -50,6 +50,9 @@ DOCUMENTED = {
     "archipel.port.dao": ["BaseDAO"],
     "archipel.port.event_store": ["BaseEventStore"],
     "archipel.port.provider": ["BaseProvider"],
+    "archipel.port.cache": ["BaseCache"],
+    "archipel.adapters.cache.memory": ["MemoryCache"],
+    "archipel.adapters.cache.redis": ["RedisCache"],
     "archipel.adapters": [],
     "archipel.adapters.memory": [],
     "archipel.fields": ["String", "Text", "Integer", "Float", "Boolean", "Identifier", "Auto"],
@@ -67,6 +70,10 @@ DOCUMENTED = {
     "archipel.core.process_manager": ["BaseProcessManager"],
     "archipel.core.subscriber": ["BaseSubscriber"],
     "archipel.core.repository": ["BaseRepository"],
+    "archipel.core.event_sourced_repository": ["BaseEventSourcedRepository"],
+    "archipel.core.database_model": ["BaseDatabaseModel"],
+    "archipel.core.email": ["BaseEmail", "BaseEmailProvider"],
+    "archipel.adapters.email.dummy": ["DummyEmailProvider"],
     "archipel.core.application_service": ["BaseApplicationService", "use_case"],
     "archipel.core.domain_service": ["BaseDomainService"],
     "archipel.core.unit_of_work": ["UnitOfWork"],
@@ -99,6 +106,7 @@ SAME_OBJECT = [
     ("archipel.core.unit_of_work.UnitOfWork", "archipel.UnitOfWork"),
     ("archipel.utils.eventing.Metadata", "archipel.Metadata"),
     ("archipel.port.broker.BaseBroker", "archipel.port.broker.Broker"),
+    ("archipel.port.cache.BaseCache", "archipel.port.cache.Cache"),
 ]
 
 

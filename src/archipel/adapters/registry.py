@@ -37,13 +37,17 @@ _BUILTIN: dict[str, dict[str, str]] = {
         "redis_pubsub": "archipel.adapters.redis.pubsub:RedisPubSubBroker",
         "database": "archipel.adapters.sql.broker:DatabaseBroker",
     },
+    "cache": {
+        "memory": "archipel.adapters.cache.memory:MemoryCache",
+        "redis": "archipel.adapters.cache.redis:RedisCache",
+    },
 }
-_EXTRA: dict[str, dict[str, Callable[..., Any] | str]] = {"database": {}, "event_store": {}, "broker": {}}
+_EXTRA: dict[str, dict[str, Callable[..., Any] | str]] = {"database": {}, "event_store": {}, "broker": {}, "cache": {}}
 _EXTRAS_HINT = {"sqlite": "sql", "postgresql": "sql", "sql": "sql", "redis": "redis", "redis_pubsub": "redis", "database": "sql"}
 
 
 def register_provider(kind: str, name: str, factory: Callable[..., Any] | str) -> None:
-    """Make ``provider = name`` available for ``kind`` (database, event_store, broker)."""
+    """Make ``provider = name`` available for ``kind`` (database, event_store, broker, cache)."""
     if kind not in _EXTRA:
         raise ConfigurationError(f"unknown provider kind {kind!r}; use one of {sorted(_EXTRA)}")
     _EXTRA[kind][name] = factory

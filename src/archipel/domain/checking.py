@@ -78,6 +78,7 @@ class Checking(DomainState):
                 database_providers=provider_registry.providers("database"),
                 broker_providers=provider_registry.providers("broker"),
                 event_store_providers=provider_registry.providers("event_store"),
+                cache_providers=provider_registry.providers("cache"),
             )
 
         def discover() -> None:

@@ -198,7 +198,9 @@ class Commands(Enrichers, DomainState):
         try:
             result = method(handler_cls(), command)
             if key is not None:  # the key commits with the handler's state, or not at all
-                idempotency.record(uow.transaction("default"), self._idempotency_schema, key, result)
+                idempotency.record(
+                    uow.transaction("default"), self._idempotency_schema, key, result, self._idempotency_ttl
+                )
             events = uow.commit()
         except BaseException:
             uow.rollback()

@@ -200,6 +200,7 @@ def validate_config(
     database_providers: Collection[str],
     broker_providers: Collection[str],
     event_store_providers: Collection[str],
+    cache_providers: Collection[str] = ("memory", "redis"),
 ) -> None:
     """Check a loaded configuration; raise :class:`ConfigurationError` if it is wrong.
 
@@ -230,7 +231,7 @@ def validate_config(
         "event store", "event_store", config.get("event_store"), event_store_providers
     )
     if config.get("caches") is not None:
-        problems += _check_providers("cache", "caches", config.get("caches"), ("memory",))
+        problems += _check_providers("cache", "caches", config.get("caches"), cache_providers)
 
     threshold = config.get("snapshot_threshold", 10)
     if not _is_int(threshold) or threshold < 0:
@@ -348,9 +349,7 @@ NOT_AVAILABLE: dict[str, dict[str, str]] = {
     "event store": {
         "message_db": "archipel has no Message DB adapter (its own SQL event store runs on PostgreSQL)",
     },
-    "cache": {
-        "redis": "archipel has no Redis cache adapter; caches hold projections in memory",
-    },
+    "cache": {},
     "broker": {},
 }
 

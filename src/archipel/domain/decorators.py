@@ -110,6 +110,18 @@ class ElementDecorators:
         """Register a custom repository (``part_of=Aggregate``)."""
         return self._decorate("repository", cls, options)
 
+    def email(self, cls: Any = None, **options: Any) -> Any:
+        """Register an email (a ``BaseEmail``; ``provider=`` names its email provider, default ``"default"``)."""
+        return self._decorate("email", cls, options)
+
+    def database_model(self, cls: Any = None, **options: Any) -> Any:
+        """Register a custom database model (``part_of=``, ``schema_name=``, ``database=``)."""
+        return self._decorate("database_model", cls, options)
+
+    def event_sourced_repository(self, cls: Any = None, **options: Any) -> Any:
+        """Register a custom repository of an event-sourced aggregate (``part_of=Aggregate``)."""
+        return self._decorate("event_sourced_repository", cls, options)
+
     @dataclass_transform(field_specifiers=(Field,))
     def query(self, cls: Any = None, **options: Any) -> Any:
         """Register a query (``part_of=Projection``)."""
@@ -132,7 +144,7 @@ def kind_of(cls: type) -> str:
     for kind in ("aggregate", "entity", "projection", "process_manager", "query", "value_object",
                  "command", "event", "command_handler", "event_handler", "projector",
                  "subscriber", "query_handler", "application_service", "domain_service",
-                 "repository", "upcaster"):
+                 "event_sourced_repository", "repository", "database_model", "email", "upcaster"):
         if issubclass(cls, BASES[kind]):
             return kind
     raise IncorrectUsageError(

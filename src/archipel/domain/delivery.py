@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from archipel.domain.state import DomainState
-from archipel.errors import IncorrectUsageError
+from archipel.errors import ConfigurationError, IncorrectUsageError
 from archipel.handling import dispatch
 from archipel.handling.retrying import run_with_retries
 from archipel.handling.unit_of_work import UnitOfWork, unit_of_work
@@ -19,7 +19,27 @@ __all__ = ["Delivery"]
 
 
 class Delivery(DomainState):
-    """Mixin of ``Domain``: handler routes, subscribers and query handlers."""
+    """Mixin of ``Domain``: handler routes, subscribers, query handlers and emails."""
+
+    def get_email_provider(self, provider_name: str = "default") -> Any:
+        """The email provider ``[email_providers.<provider_name>]``; ConfigurationError naming the configured ones."""
+        self._ensure_initialized()
+        try:
+            return self._email_providers[provider_name]
+        except KeyError:
+            raise ConfigurationError(
+                f"no email provider named {provider_name!r}: add [email_providers.{provider_name}] "
+                f"(configured: {', '.join(self._email_providers) or 'none'})"
+            ) from None
+
+    def send_email(self, email: Any) -> bool:
+        """Hand ``email`` (a registered ``BaseEmail``) to its provider; the provider's answer."""
+        meta = getattr(email, "_meta", None)
+        if meta is None or meta.kind != "email" or meta.domain is not self:
+            raise IncorrectUsageError(
+                f"send_email takes an email registered with @{self.snake_name}.email, got {type(email).__name__}"
+            )
+        return bool(self.get_email_provider(meta.get("provider", "default")).send_email(email))
 
     def run_in_unit_of_work(self, action: Callable[[UnitOfWork], Any], message: Any = None) -> Any:
         """Run ``action(uow)`` in a new unit of work, commit, dispatch its events."""

@@ -123,6 +123,8 @@ class Domain(
         self._init_lock = threading.RLock()
         self._upcasting = None
         self._idempotency_schema = idempotency.idempotency_schema(self.snake_name)
+        self._idempotency_ttl = float(idempotency.DEFAULT_TTL)
+        self._email_providers = {}
 
     def __repr__(self) -> str:
         return f"<Domain {self.name!r}{' (initialized)' if self._initialized else ''}>"

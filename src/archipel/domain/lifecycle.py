@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 from archipel.adapters import registry as provider_registry
 from archipel.domain.config import validate_config
 from archipel.domain.discovery import import_domain_modules
+from archipel.domain.email import build_email_providers
 from archipel.domain.providers import Providers
 from archipel.domain.router import Router
 from archipel.domain.state import DomainState
@@ -20,6 +21,7 @@ from archipel.errors import ConfigurationError
 from archipel.fields.simple import Auto, new_identity
 from archipel.handling import dispatch
 from archipel.handling.decoding import build_upcasters
+from archipel.handling.idempotency import idempotency_ttl
 from archipel.utils import globals as _context
 from archipel.utils.naming import snake_case
 
@@ -62,6 +64,7 @@ class Lifecycle(DomainState):
                 database_providers=provider_registry.providers("database"),
                 broker_providers=provider_registry.providers("broker"),
                 event_store_providers=provider_registry.providers("event_store"),
+                cache_providers=provider_registry.providers("cache"),
             )
             domain = cast("Domain", self)  # a Lifecycle is always part of a Domain
             self._schemas = prepare_model(domain)
@@ -73,7 +76,11 @@ class Lifecycle(DomainState):
             if not self.providers.databases:
                 self.providers.build()
             for schema in self._schemas.values():
-                self.providers.database(schema.database)  # every element's store exists
+                if not self.providers.has_store(schema.database):  # every element's store exists
+                    self.providers.database(schema.database)
+            self._register_cached_projections()
+            self._idempotency_ttl = idempotency_ttl(self.config)
+            self._email_providers = build_email_providers(self, self.config)
             self._wire_brokers()
             self._inline_events = self.config.get("event_processing", "sync") == "sync"
             self._outbox_enabled = self.outbox_enabled
@@ -109,6 +116,13 @@ class Lifecycle(DomainState):
                 if isinstance(field, Auto) and field._default is new_identity:
                     field._default = self.identity_function
                     cls._setup_fields()  # rebuild the generated __init__ with it
+
+    def _register_cached_projections(self) -> None:
+        """Let each cache rebuild the projections declared ``cache="<its name>"``."""
+        for cls in self.registry.of_kind("projection").values():
+            cache = cls._meta.get("cache")
+            if cache:
+                self.providers.cache(cache).register_projection(cls)
 
     def _wire_brokers(self) -> None:
         inline = self.config.get("message_processing", "sync") == "sync"

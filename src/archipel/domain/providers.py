@@ -14,21 +14,25 @@ CACHE_PREFIX = "cache:"
 
 
 class Providers:
-    """Databases, event store and brokers of a domain (built once, closed once)."""
+    """Databases, event store, brokers and caches of a domain (built once, closed once)."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         self._config = config
         self.databases: dict[str, Any] = {}
         self.brokers: dict[str, Any] = {}
+        #: ``[caches.<name>]`` adapters (:class:`~archipel.port.cache.Cache`)
+        self.caches: dict[str, Any] = {}
         self._event_store: Any = None
 
     def build(self) -> None:
         for name, settings in self._config.get("databases", {}).items():
             self.databases[name] = registry.create("database", settings["provider"], name, settings)
         for name, settings in self._config.get("caches", {}).items():
-            # a cache holds projections declared with ``cache=...``, in memory
+            self.caches[name] = registry.create("cache", settings["provider"], name, settings)
+            # a memory cache also lends projections declared ``cache=...`` a memory
+            # database, so their repository works as before (archipel's extension)
             if settings.get("provider") == "memory":
-                self.databases[f"{CACHE_PREFIX}{name}"] = registry.create("database", "memory", name, settings)
+                self.databases[f"{CACHE_PREFIX}{name}"] = registry.create("database", "memory", name, {"provider": "memory"})
         store = self._config.get("event_store") or {"provider": "memory"}
         self._event_store = self._shared_event_store(store)
         for name, settings in self._config.get("brokers", {}).items():
@@ -43,18 +47,31 @@ class Providers:
         factory_kwargs = {"database": default} if settings["provider"] != "memory" else {}
         return registry.create("event_store", settings["provider"], settings, **factory_kwargs)
 
+    def cache(self, name: str = "default") -> Any:
+        """The cache adapter ``[caches.<name>]``; ConfigurationError naming the configured ones."""
+        try:
+            return self.caches[name]
+        except KeyError:
+            raise ConfigurationError(
+                f"no cache named {name!r}: add [caches.{name}] to domain.toml "
+                f"(configured: {', '.join(self.caches) or 'none'})"
+            ) from None
+
+    def has_store(self, name: str) -> bool:
+        """True when the store ``name`` of a schema exists: a database, or a configured cache."""
+        if name in self.databases:
+            return True
+        return name.startswith(CACHE_PREFIX) and name[len(CACHE_PREFIX):] in self.caches
+
     def database(self, name: str = "default") -> Any:
         try:
             return self.databases[name]
         except KeyError:
             if name.startswith(CACHE_PREFIX):
                 cache = name[len(CACHE_PREFIX):]
-                settings = self._config.get("caches", {}).get(cache)
                 raise ConfigurationError(
-                    f"cache {cache!r} cannot hold projections: "
-                    + (f"its provider {settings.get('provider')!r} is not available in archipel; "
-                       if settings else "it is not configured; ")
-                    + f"use [caches.{cache}] provider = \"memory\", or database=... instead of cache=..."
+                    f"cache {cache!r} is not configured: add [caches.{cache}] to domain.toml "
+                    f"(configured: {', '.join(self.caches) or 'none'})"
                 ) from None
             raise ConfigurationError(
                 f"no database named {name!r}: add [databases.{name}] to domain.toml "
@@ -74,10 +91,11 @@ class Providers:
             ) from None
 
     def close(self) -> None:
-        for adapter in [*self.brokers.values(), self._event_store, *self.databases.values()]:
+        for adapter in [*self.brokers.values(), self._event_store, *self.databases.values(), *self.caches.values()]:
             close = getattr(adapter, "close", None)
             if close is not None:
                 close()
         self.databases.clear()
         self.brokers.clear()
+        self.caches.clear()
         self._event_store = None

@@ -16,7 +16,9 @@ from archipel.core.aggregate import BaseAggregate
 from archipel.core.application_service import USE_CASE_ATTR, BaseApplicationService
 from archipel.core.command import BaseCommand
 from archipel.core.command_handler import BaseCommandHandler
+from archipel.core.database_model import BaseDatabaseModel
 from archipel.core.domain_service import BaseDomainService
+from archipel.core.email import BaseEmail
 from archipel.core.entity import BaseEntity
 from archipel.core.event import BaseEvent
 from archipel.core.event_handler import BaseEventHandler
@@ -31,6 +33,7 @@ from archipel.core.upcaster import BaseUpcaster
 from archipel.core.value_object import BaseValueObject
 from archipel.errors import ConfigurationError, IncorrectUsageError
 from archipel.fields.base import Field
+from archipel.handling.event_sourced_repository import BaseEventSourcedRepository
 from archipel.handling.repository import BaseRepository
 
 if TYPE_CHECKING:
@@ -53,6 +56,9 @@ BASES: dict[str, type] = {
     "application_service": BaseApplicationService,
     "domain_service": BaseDomainService,
     "repository": BaseRepository,
+    "event_sourced_repository": BaseEventSourcedRepository,
+    "database_model": BaseDatabaseModel,
+    "email": BaseEmail,
     "query": BaseQuery,
     "query_handler": BaseQueryHandler,
     "upcaster": BaseUpcaster,
@@ -75,6 +81,9 @@ _OPTIONS: dict[str, set[str]] = {
     "application_service": {"part_of"},
     "domain_service": {"part_of"},
     "repository": {"part_of", "database"},
+    "event_sourced_repository": {"part_of"},
+    "database_model": {"part_of", "database", "schema_name"},
+    "email": {"provider"},
     "query": {"part_of"},
     "query_handler": {"part_of"},
     "upcaster": {"event_type", "from_version", "to_version"},
@@ -163,6 +172,8 @@ class Registry:
             options["is_event_sourced"] = options["event_sourced"] = bool(options["event_sourced"])
         if kind == "event":
             _check_deprecation(cls.__name__, options)
+        if kind == "event_sourced_repository":
+            _check_event_sourced_part_of(cls.__name__, options.get("part_of"))
         base = BASES[kind]
         if not issubclass(cls, base):
             cls = _derive(cls, base)
@@ -224,6 +235,20 @@ class Registry:
 
     def all(self) -> list[tuple[str, type]]:
         return [(kind, cls) for kind, classes in self.elements.items() for cls in classes.values()]
+
+
+def _check_event_sourced_part_of(name: str, part_of: Any) -> None:
+    """An event-sourced repository needs ``part_of=`` an event-sourced aggregate."""
+    if part_of is None:
+        raise IncorrectUsageError(
+            f"event-sourced repository {name} needs part_of=<an event-sourced aggregate>"
+        )
+    meta = getattr(part_of, "_meta", None)
+    if isinstance(part_of, type) and not (meta is not None and meta.get("is_event_sourced")):
+        raise IncorrectUsageError(
+            f"event-sourced repository {name}: part_of={part_of.__name__} is not an event-sourced "
+            "aggregate (register it with is_event_sourced=True, or use @domain.repository)"
+        )
 
 
 def _message_version(cls: type, kind: str, options: dict[str, Any]) -> int:

@@ -67,6 +67,10 @@ class DomainState(_Contract):
     #: upcaster chains, checked at init (see archipel.handling.decoding)
     _upcasting: Upcasting | None
     _idempotency_schema: ModelSchema
+    #: ``[email_providers.<name>]`` providers, built by ``init()``
+    _email_providers: dict[str, Any]
+    #: seconds an idempotency key is kept (``[idempotency] ttl``)
+    _idempotency_ttl: float
 
     @property
     def initialized(self) -> bool:

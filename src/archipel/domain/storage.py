@@ -3,8 +3,9 @@ stored elements, and the set-up, drop and truncation of its databases."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from types import MappingProxyType
 from typing import Any
 
 from archipel.core.view import ReadView
@@ -40,10 +41,21 @@ class Storage(DomainState):
         if repo is None:
             self._ensure_initialized()
             schema = self.schema_for(cls)
+            if schema.database not in self.providers.databases and self.providers.has_store(schema.database):
+                cache = cls._meta.get("cache")  # type: ignore[attr-defined]
+                raise IncorrectUsageError(
+                    f"{cls.__name__} is cache-backed (cache={cache!r}, provider "
+                    f"{self.providers.cache(cache).provider!r}), so it has no repository: use "
+                    f"domain.cache_for({cls.__name__}) to write and read it"
+                )
             repo_cls: type[BaseRepository[Any]] = Repository
             for custom in self.registry.of_kind("repository").values():
                 if custom._meta.part_of is cls:  # type: ignore[attr-defined]
                     repo_cls = custom
+            if schema.kind == "event_sourced":
+                for custom in self.registry.of_kind("event_sourced_repository").values():
+                    if custom._meta.part_of is cls:  # type: ignore[attr-defined]
+                        repo_cls = custom
             if schema.kind == "process_manager":
                 from archipel.handling.process_managers import ProcessManagerRepository
 
@@ -55,6 +67,30 @@ class Storage(DomainState):
             repo = repo_cls(self, cls, schema)
             self._repositories[cls] = repo
         return repo
+
+    @property
+    def caches(self) -> Mapping[str, Any]:
+        """The domain's caches by name (``[caches.<name>]``), read-only: ``domain.caches["default"]``."""
+        self._ensure_initialized()
+        return MappingProxyType(self.providers.caches)
+
+    def cache_for(self, projection_cls: type) -> Any:
+        """The :class:`~archipel.port.cache.Cache` holding a projection declared ``cache="<name>"``.
+
+        ``IncorrectUsageError`` for anything else (a projection stored in a
+        database has a repository: :meth:`repository_for`).
+        """
+        meta = getattr(projection_cls, "_meta", None)
+        cache = meta.get("cache") if meta is not None and meta.kind == "projection" else None
+        if not cache:
+            raise IncorrectUsageError(
+                f"cache_for takes a projection declared with cache=\"<name>\", got "
+                f"{getattr(projection_cls, '__name__', projection_cls)}"
+            )
+        self._ensure_initialized()
+        found = self.providers.cache(cache)
+        found.register_projection(projection_cls)
+        return found
 
     def query_for(self, projection_cls: type) -> ReadOnlyRepository[Any]:
         """Read-only access to a projection: ``get``, ``find``, ``query``."""
@@ -85,7 +121,8 @@ class Storage(DomainState):
         connection (``psycopg.Connection`` for PostgreSQL, ``sqlite3.Connection``
         for SQLite), lent by archipel's pool and given back when the block ends;
         no transaction is opened for you. The memory database gives its
-        :class:`~archipel.adapters.memory.database.MemoryDatabase` (``tables``).
+        :class:`~archipel.adapters.memory.database.MemoryDatabase` (read rows with its ``records(table)``);
+        a projection declared ``cache=...`` gives its cache's client.
         ``IncorrectUsageError`` for anything but a registered projection.
         """
         kind = getattr(getattr(projection_cls, "_meta", None), "kind", None)
@@ -95,6 +132,10 @@ class Storage(DomainState):
                 f"{getattr(projection_cls, '__name__', projection_cls)}" + (f" ({kind})" if kind else "")
             )
         self._ensure_initialized()
+        cache = projection_cls._meta.get("cache")  # type: ignore[attr-defined]
+        if cache:  # a cache-backed projection: the cache's client (redis.Redis, or the memory dict)
+            yield self.providers.cache(cache).get_connection()
+            return
         database = self.providers.database(self.schema_for(projection_cls).database)
         engine = getattr(database, "engine", None)
         lend = getattr(engine, "connection", None)

@@ -152,8 +152,11 @@ def _validate(domain: Domain) -> None:
 
 
 def _schemas(domain: Domain) -> dict[Any, ModelSchema]:
+    from archipel.domain.database_models import model_tables
+
     schemas: dict[Any, ModelSchema] = {}
     prefix = domain.snake_name
+    tables = model_tables(domain)
     for element_kind in ("aggregate", "projection", "process_manager"):
         for cls in domain.registry.of_kind(element_kind).values():
             kind = element_kind  # per class: an event-sourced aggregate changes it
@@ -177,7 +180,7 @@ def _schemas(domain: Domain) -> dict[Any, ModelSchema]:
                 index.check(cls.__name__, fields)
             schemas[cls] = ModelSchema(
                 name=cls.__name__,
-                table=meta.get("schema_name") or f"{prefix}_{snake_case(cls.__name__)}",
+                table=tables.get(cls) or meta.get("schema_name") or f"{prefix}_{snake_case(cls.__name__)}",
                 cls=cls,
                 id_field=id_field,
                 fields=fields,

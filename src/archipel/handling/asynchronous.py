@@ -50,4 +50,6 @@ def _store(domain: DomainLike, command: Any, tx: Any, idempotency_key: str | Non
     if idempotency_key is not None:
         from archipel.handling import idempotency
 
-        idempotency.record(tx, domain._idempotency_schema, idempotency_key, command._metadata.id)
+        idempotency.record(
+            tx, domain._idempotency_schema, idempotency_key, command._metadata.id, domain._idempotency_ttl
+        )

@@ -34,6 +34,8 @@ class DomainLike(Protocol):
     _integration_broker: str | None
     #: the ``default`` database's table of command idempotency keys
     _idempotency_schema: ModelSchema
+    #: seconds a command idempotency key is kept (``[idempotency] ttl``)
+    _idempotency_ttl: float
     #: ``fn(aggregate)`` run on each aggregate just before it is saved (audit fields)
     aggregate_enrichers: list[Callable[[Any], Any]]
     #: ``shop`` for ``Shop``; ``Shop`` in type strings

@@ -5,7 +5,9 @@ One module per port: :mod:`~archipel.port.provider` (``Database`` /
 :mod:`~archipel.port.event_store` (``EventStore`` / ``BaseEventStore``),
 :mod:`~archipel.port.broker` (``Publisher``, ``GroupReader``, ``BrokerAdmin``;
 ``Broker`` / ``BaseBroker`` is their union), :mod:`~archipel.port.outbox`
-(``Outbox``), :mod:`~archipel.port.schema` (``ModelSchema``) and the optional
+(``Outbox``), :mod:`~archipel.port.cache` (``CacheReader``, ``CacheWriter``,
+``CacheAdmin``; ``Cache`` / ``BaseCache`` is their union),
+:mod:`~archipel.port.schema` (``ModelSchema``) and the optional
 :mod:`~archipel.port.bulk` (``BulkLog``, ``BulkLoad``: what makes a projection
 rebuild fast on the SQL stores).
 """
@@ -19,6 +21,7 @@ from archipel.port.broker import (
     GroupReader,
     Publisher,
 )
+from archipel.port.cache import BaseCache, Cache, CacheAdmin, CacheReader, CacheWriter
 from archipel.port.dao import BaseDAO, OutboxRecord, Transaction
 from archipel.port.event_store import BaseEventStore, EventStore, StoredMessage
 from archipel.port.outbox import Outbox
@@ -27,11 +30,16 @@ from archipel.port.schema import ModelSchema
 
 __all__ = [
     "BaseBroker",
+    "BaseCache",
     "BaseDAO",
     "BaseEventStore",
     "BaseProvider",
     "Broker",
     "BrokerAdmin",
+    "Cache",
+    "CacheAdmin",
+    "CacheReader",
+    "CacheWriter",
     "Database",
     "Delivery",
     "Entry",

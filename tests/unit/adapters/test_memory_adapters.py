@@ -3,10 +3,13 @@ the store's size), and stored data is isolated from the objects callers hold."""
 
 from __future__ import annotations
 
+import datetime as dt
 import statistics
 import time
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from archipel import BaseAggregate, BaseEvent
 from archipel.fields import Dict, Identifier, Integer, List, String
@@ -198,3 +201,61 @@ def test_mutating_read_events_does_not_change_the_event_store(store):
     again = domain.event_store.read_stream(stream)
     assert again[0]["data"]["tags"] == ["a"]
     assert again[0]["metadata"]["headers"] == {}
+
+
+# --- values no store keeps --------------------------------------------------------------------
+
+
+def test_a_value_no_store_keeps_is_refused_before_anything_is_written(store):
+    from archipel.errors import ValidationError
+
+    domain, item_cls, counted_cls = store
+    schema = domain.schema_for(item_cls)
+    database = domain.providers.database()
+    event_store = domain.event_store
+    item = item_cls(id="i1")
+    item.raise_(counted_cls(item_id="i1", count=1))
+    event = item._pending_events()[0]
+    event.__dict__["count"] = 2**70  # as a faulty custom field could produce
+    before = event_store.count()
+
+    with pytest.raises(ValidationError) as info:
+        event_store.append([event])
+    assert list(info.value.messages) == ["payload"]
+
+    tx = database.begin()
+    tx.save(schema, {**item.to_dict(), "_event_position": 0}, -1)
+    event_store.append([event], transaction=tx)
+    with pytest.raises(ValidationError):
+        tx.commit()  # the record and the event go together, or not at all
+    assert event_store.count() == before
+    assert database.begin().get(schema, "i1") is None
+
+    with pytest.raises(ValidationError):
+        database.begin().save(schema, {**item.to_dict(), "count": 2**70}, -1)
+
+
+# --- times ------------------------------------------------------------------------------------
+
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@hypothesis.given(
+    when=st.datetimes(
+        min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30), timezones=st.just(dt.UTC)
+    )
+)
+def test_a_message_time_reads_back_exactly(when):
+    from archipel import BaseEvent as Event
+    from archipel.adapters.memory.event_store import MemoryEventStore
+
+    class Happened(Event):
+        pass
+
+    store = MemoryEventStore()
+    event = Happened()
+    meta = event._metadata
+    meta.id, meta.type, meta.stream, meta.time = "m1", "Happened.v1", "thing-1", when
+    store.append([event])
+    read = store.read_stream("thing-1")[0]["metadata"]["time"]
+    assert read == when.isoformat()
+    assert [m["metadata"]["id"] for m in store.as_of("thing-1", when)] == ["m1"]

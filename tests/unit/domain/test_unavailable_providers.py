@@ -14,7 +14,6 @@ from archipel.errors import ConfigurationError
         ({"databases": {"default": {"provider": "memory"}, "search": {"provider": "mssql"}}},
          "databases.search.provider", "mssql"),
         ({"event_store": {"provider": "message_db"}}, "event_store.provider", "message_db"),
-        ({"caches": {"default": {"provider": "redis"}}}, "caches.default.provider", "redis"),
     ],
 )
 def test_a_documented_provider_archipel_cannot_run_is_a_configuration_error(make_domain, config, key, provider):

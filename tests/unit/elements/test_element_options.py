@@ -100,14 +100,14 @@ def test_a_projection_with_cache_lives_in_the_cache_not_the_database(make_domain
     assert type(shop.providers.database("cache:default")).__module__.startswith("archipel.adapters.memory")
 
 
-def test_a_projection_cache_that_cannot_hold_it_is_a_configuration_error(make_domain):
-    shop = make_domain(caches={"default": {"provider": "redis", "URI": "redis://localhost"}})
+def test_a_projection_in_a_cache_that_is_not_configured_is_a_configuration_error(make_domain):
+    shop = make_domain()
 
-    @shop.projection(cache="default")
+    @shop.projection(cache="fast")
     class Basket:
         basket_id = Identifier(identifier=True)
 
-    with pytest.raises(ConfigurationError, match=r"caches\.default\.provider is not available"):
+    with pytest.raises(ConfigurationError, match=r"cache 'fast' is not configured: add \[caches\.fast\]"):
         start(shop)
 
 

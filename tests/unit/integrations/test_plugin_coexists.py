@@ -32,16 +32,20 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def test_archipel_loads_when_the_flag_is_already_registered(project: pytest.Pytester) -> None:
-    result = project.runpytest_subprocess("-p", "other_plugin", "-q")
+    result = project.runpytest_subprocess("-p", "no:protean", "-p", "other_plugin", "-q")
     result.assert_outcomes(passed=1)
 
 
 def test_the_flag_registered_elsewhere_still_rewrites_snapshots(project: pytest.Pytester) -> None:
-    project.runpytest_subprocess("-p", "other_plugin", "-q").assert_outcomes(passed=1)
-    snapshot = next(project.path.rglob("*answer*"))
-    snapshot.write_text('{"answer": 41}\n')
-    project.runpytest_subprocess("-p", "other_plugin", "-q").assert_outcomes(failed=1)
-    project.runpytest_subprocess("-p", "other_plugin", "-q", "--update-snapshots").assert_outcomes(
+    project.runpytest_subprocess("-p", "no:protean", "-p", "other_plugin", "-q").assert_outcomes(
         passed=1
     )
+    snapshot = next(project.path.rglob("*answer*"))
+    snapshot.write_text('{"answer": 41}\n')
+    project.runpytest_subprocess("-p", "no:protean", "-p", "other_plugin", "-q").assert_outcomes(
+        failed=1
+    )
+    project.runpytest_subprocess(
+        "-p", "no:protean", "-p", "other_plugin", "-q", "--update-snapshots"
+    ).assert_outcomes(passed=1)
     assert "42" in snapshot.read_text()

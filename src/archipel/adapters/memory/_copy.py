@@ -14,7 +14,7 @@ import msgspec
 
 from archipel.errors import ValidationError
 
-__all__ = ["clone", "STORE_LOCK"]
+__all__ = ["clone", "decode", "encode", "STORE_LOCK"]
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder().decode
@@ -22,6 +22,27 @@ _decode = msgspec.msgpack.Decoder().decode
 #: one lock for every in-memory adapter of the process: a unit of work that
 #: writes records and events checks and applies both under it, atomically
 STORE_LOCK = threading.RLock()
+
+
+def encode(record: Any) -> bytes:
+    """``record`` (JSON-like data) as msgpack bytes: the stored form of the memory adapters.
+
+    Data no store keeps is a :class:`ValidationError` naming ``payload`` (see :func:`clone`).
+    """
+    try:
+        return _encode(record)
+    except (OverflowError, UnicodeEncodeError, TypeError) as exc:
+        raise _refused(exc) from None
+
+
+def decode(stored: bytes | bytearray) -> Any:
+    """Fresh containers from :func:`encode`'s bytes (nothing shared with the store)."""
+    return _decode(stored)
+
+
+def _refused(exc: Exception) -> ValidationError:
+    reason = str(exc).split(":")[0] if isinstance(exc, UnicodeEncodeError) else str(exc)
+    return ValidationError({"payload": [f"holds a value no store keeps: {reason}"]})
 
 
 def clone(record: Any) -> Any:
@@ -34,5 +55,4 @@ def clone(record: Any) -> Any:
     try:
         return _decode(_encode(record))
     except (OverflowError, UnicodeEncodeError, TypeError) as exc:
-        reason = str(exc).split(":")[0] if isinstance(exc, UnicodeEncodeError) else str(exc)
-        raise ValidationError({"payload": [f"holds a value no store keeps: {reason}"]}) from None
+        raise _refused(exc) from None

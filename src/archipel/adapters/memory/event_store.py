@@ -1,32 +1,48 @@
-"""In-memory event store: a columnar append-only log with linked indexes.
+"""In-memory event store: a compact columnar append-only log with linked indexes.
 
-The log is a handful of parallel lists (one per metadata field, plus the
-data dicts), and each index — by stream, by category, by correlation id —
-maps a key to its *latest* log entry, with a "previous entry" column linking
-back. Appending is O(1); reading a stream or a correlation walks its links.
-Nothing per message is a container the garbage collector has to track
-(lists of strings and ints, dicts of scalars), so a store of millions of
-events does not slow every collection down; tuples and per-stream lists
-would (CPython keeps them tracked).
+The log is a few parallel columns: references to the strings that are also
+index keys (id, stream, correlation and causation ids), machine-integer
+arrays (position, time in microseconds, the links below, a code for the
+message's type/kind/version/domain/priority, the end of its data) and one
+``bytearray`` holding every message's data, msgpack-encoded. Each index — by
+stream, by category, by correlation id — maps a key to its *latest* log
+entry, with a "previous entry" column linking back. Appending is O(1);
+reading a stream or a correlation walks its links. No message costs a Python
+object of its own beyond its id and stream strings (an event of two fields
+takes ~160 bytes besides them), and nothing per message is a container the
+garbage collector has to track.
 
-Reads return the storage form ``{"metadata": ..., "data": ...}``. Appends
-that arrive with a memory transaction are checked and applied atomically at
-its commit.
+Reads return the storage form ``{"metadata": ..., "data": ...}``, decoded
+fresh each time (no caller holds a reference into the store). Data no store
+keeps is refused when appended (:class:`~archipel.errors.ValidationError`),
+before anything is written. Appends that arrive with a memory transaction are
+checked and applied atomically at its commit.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+from array import array
 from collections.abc import Sequence
 from typing import Any
 
-from archipel.adapters.memory._copy import STORE_LOCK, clone
+from archipel.adapters.memory._copy import STORE_LOCK, decode, encode
 from archipel.errors import ExpectedVersionError
 from archipel.port.event_store import StoredMessage
 
 __all__ = ["MemoryEventStore", "category_of"]
 
 _NONE = -1
+#: ``_time`` of a message whose time is not a UTC instant (kept aside in ``_odd_times``)
+_ODD_TIME = -(2**63)
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+_EPOCH_DAY = _EPOCH.toordinal()
+_UTC = _dt.UTC
+_ZERO = _dt.timedelta(0)
+_MICRO = _dt.timedelta(microseconds=1)
+
+#: (type, kind, version, domain, priority): shared by every message of the same kind
+_Shape = tuple[str | None, str, int, str | None, int]
 
 
 def category_of(stream: str) -> str:
@@ -42,26 +58,34 @@ class MemoryEventStore:
         self._reset()
 
     def _reset(self) -> None:
-        # columns: entry i of each list describes log entry i (global position i + 1)
+        # columns: entry i of each describes log entry i (global position i + 1)
+        # (a log of 2**31 entries would need far more memory than a machine has: 32 bits do)
         self._id: list[str] = []
-        self._type: list[str] = []
-        self._kind: list[str] = []
-        self._stream: list[str] = []
-        self._time: list[Any] = []
-        self._version: list[int] = []
-        self._position: list[int] = []
+        # a stream is its category (``_category`` codes ``_categories``) and the rest after
+        # its first "-" (None when it has none): the rest is the key of ``_streams``
+        self._category = array("i")
+        self._stream_rest: list[str | None] = []
         self._correlation: list[str | None] = []
         self._causation: list[str | None] = []
-        self._headers: list[dict[str, Any] | None] = []
-        self._extensions: list[dict[str, Any] | None] = []
-        self._domain: list[str | None] = []
-        self._priority: list[int] = []
-        self._data: list[dict[str, Any]] = []
-        self._prev_in_stream: list[int] = []
-        self._prev_in_category: list[int] = []
-        self._prev_in_correlation: list[int] = []
-        # key -> latest log index
-        self._stream_last: dict[str, int] = {}
+        self._position = array("i")
+        self._time = array("q")
+        self._shape = array("i")
+        self._data_end = array("Q")
+        self._data = bytearray()
+        self._prev_in_stream = array("i")
+        self._prev_in_category = array("i")
+        self._prev_in_correlation = array("i")
+        # rare values, by log index
+        self._odd_times: dict[int, Any] = {}
+        self._headers: dict[int, dict[str, Any]] = {}
+        self._extensions: dict[int, dict[str, Any]] = {}
+        self._shapes: list[_Shape] = []
+        self._shape_codes: dict[_Shape, int] = {}
+        self._categories: list[str] = []
+        self._category_codes: dict[str, int] = {}
+        # key -> latest log index; streams by category, then by the rest of their name
+        # (a command stream's rest is its message id: the same string, stored once)
+        self._streams: dict[str, dict[str | None, int]] = {}
         self._category_last: dict[str, int] = {}
         self._correlation_last: dict[str, int] = {}
         self._ids: set[str] = set()
@@ -78,17 +102,33 @@ class MemoryEventStore:
             self._apply(fresh)
         return len(fresh)
 
+    def _last_in(self, stream: str) -> int | None:
+        """The log index of the latest message of ``stream``, or None."""
+        category, sep, rest = stream.partition("-")
+        streams = self._streams.get(category)
+        return None if streams is None else streams.get(rest if sep else None)
+
+    def _stream_of(self, index: int) -> str:
+        category = self._categories[self._category[index]]
+        rest = self._stream_rest[index]
+        return category if rest is None else f"{category}-{rest}"
+
     def _next_position(self, stream: str) -> int:
-        last = self._stream_last.get(stream)
+        last = self._last_in(stream)
         return 0 if last is None else self._position[last] + 1
 
-    def _check(self, messages: Sequence[Any]) -> list[Any]:
+    def _check(self, messages: Sequence[Any]) -> list[tuple[Any, bytes]]:
+        """The messages not stored yet, each with its encoded data; raises what would fail.
+
+        Nothing is written: a caller applies the result with :meth:`_apply`.
+        """
         fresh = []
         next_positions: dict[str, int] = {}
         ids = self._ids
+        seen: set[str] = set()
         for message in messages:
             meta = message._metadata
-            if meta.id in ids:
+            if meta.id in ids or meta.id in seen:
                 continue
             stream = meta.stream
             expected = next_positions.get(stream)
@@ -104,77 +144,118 @@ class MemoryEventStore:
                     actual=expected - 1,
                 )
             next_positions[stream] = expected + 1
-            fresh.append(message)
+            seen.add(meta.id)
+            fresh.append((message, encode(message.to_dict())))
         return fresh
 
-    def _apply(self, messages: list[Any]) -> None:
-        stream_last = self._stream_last
+    def _apply(self, checked: list[tuple[Any, bytes]]) -> None:
+        all_streams = self._streams
         category_last = self._category_last
         correlation_last = self._correlation_last
-        for message in messages:
+        shape_codes = self._shape_codes
+        stream_rest = self._stream_rest
+        data = self._data
+        ids = self._id
+        for message, encoded in checked:
             meta = message._metadata
             values = meta.__dict__
-            index = len(self._id)
-            stream = meta.stream
-            previous = stream_last.get(stream)
+            index = len(ids)
+            message_id = meta.id
+            category, sep, rest = meta.stream.partition("-")
+            streams = all_streams.get(category)
+            if streams is None:
+                streams = all_streams[category] = {}
+                self._category_codes[category] = len(self._categories)
+                self._categories.append(category)
+            key = rest if sep else None
+            previous = streams.get(key)
+            if previous is not None:
+                key = stream_rest[previous]  # the one string of this stream's name
+            elif key is not None and key == message_id:
+                key = message_id  # a command's own stream
             position = meta.position
             if position is None:
                 position = 0 if previous is None else self._position[previous] + 1
                 values["position"] = position
             values["global_position"] = index + 1
-            category = stream.split("-", 1)[0]
             correlation_id = meta.correlation_id
-            self._id.append(meta.id)
-            self._type.append(meta.type)
-            self._kind.append(meta.kind)
-            self._stream.append(stream)
-            self._time.append(meta.time)
-            self._version.append(meta.version)
+            time = meta.time
+            if type(time) is _dt.datetime and time.tzinfo is _UTC:  # the common case, cheaply
+                micros = (
+                    ((time.toordinal() - _EPOCH_DAY) * 86400 + time.hour * 3600 + time.minute * 60 + time.second)
+                    * 1_000_000
+                    + time.microsecond
+                )
+            elif type(time) is _dt.datetime and time.utcoffset() == _ZERO:
+                micros = (time - _EPOCH) // _MICRO
+            else:
+                micros = _ODD_TIME
+                if time is not None:
+                    self._odd_times[index] = time
+            if "_headers" in values and values["_headers"]:
+                self._headers[index] = dict(values["_headers"])
+            if "_extensions" in values and values["_extensions"]:
+                self._extensions[index] = dict(values["_extensions"])
+            shape = (meta.type, meta.kind, meta.version, meta.domain, meta.priority)
+            code = shape_codes.get(shape)
+            if code is None:
+                code = shape_codes[shape] = len(self._shapes)
+                self._shapes.append(shape)
+            data += encoded
+            self._data_end.append(len(data))
+            self._shape.append(code)
+            self._time.append(micros)
             self._position.append(position)
+            self._category.append(self._category_codes[category])
+            stream_rest.append(key)
             self._correlation.append(correlation_id)
             self._causation.append(meta.causation_id)
-            self._headers.append(values.get("_headers") or None)
-            extensions = values.get("_extensions")
-            self._extensions.append(dict(extensions) if extensions else None)
-            self._domain.append(meta.domain)
-            self._priority.append(meta.priority)
-            self._data.append(message.to_dict())
             self._prev_in_stream.append(_NONE if previous is None else previous)
             self._prev_in_category.append(category_last.get(category, _NONE))
             self._prev_in_correlation.append(
                 correlation_last.get(correlation_id, _NONE) if correlation_id else _NONE
             )
-            stream_last[stream] = index
+            ids.append(message_id)  # after the other columns: readers bound by len(self._id)
+            # then the indexes: readers who follow them find whole entries
+            streams[key] = index
             category_last[category] = index
             if correlation_id:
                 correlation_last[correlation_id] = index
-            self._ids.add(meta.id)
+            self._ids.add(message_id)
 
     # -- reading --------------------------------------------------------
+    def _time_of(self, index: int) -> Any:
+        micros = self._time[index]
+        if micros == _ODD_TIME:
+            return self._odd_times.get(index)
+        return _EPOCH + _dt.timedelta(microseconds=micros)
+
     def _stored(self, index: int) -> StoredMessage:
-        time = self._time[index]
-        headers = self._headers[index]
+        type_, kind, version, domain, priority = self._shapes[self._shape[index]]
+        time = self._time_of(index)
+        headers = self._headers.get(index)
         metadata = {
             "id": self._id[index],
-            "type": self._type[index],
-            "kind": self._kind[index],
-            "stream": self._stream[index],
+            "type": type_,
+            "kind": kind,
+            "stream": self._stream_of(index),
             "time": time.isoformat() if time is not None else None,
-            "version": self._version[index],
+            "version": version,
             "position": self._position[index],
             "global_position": index + 1,
             "correlation_id": self._correlation[index],
             "causation_id": self._causation[index],
             "headers": dict(headers) if headers else {},
-            "domain": self._domain[index],
-            "priority": self._priority[index],
+            "domain": domain,
+            "priority": priority,
         }
-        extensions = self._extensions[index]
+        extensions = self._extensions.get(index)
         if extensions:
             metadata["extensions"] = dict(extensions)
-        return {"metadata": metadata, "data": clone(self._data[index])}
+        start = self._data_end[index - 1] if index else 0
+        return {"metadata": metadata, "data": decode(self._data[start : self._data_end[index]])}
 
-    def _walk(self, last: int | None, links: list[int], stop_below: int = _NONE) -> list[int]:
+    def _walk(self, last: int | None, links: array[int], stop_below: int = _NONE) -> list[int]:
         """Log indexes from ``last`` back along ``links``, returned oldest first."""
         found = []
         index = _NONE if last is None else last
@@ -191,7 +272,8 @@ class MemoryEventStore:
         positions = self._position
         links = self._prev_in_stream
         found = []
-        index = self._stream_last.get(stream, _NONE)
+        last = self._last_in(stream)
+        index = _NONE if last is None else last
         while index != _NONE and positions[index] >= from_position:
             if to_position is None or positions[index] <= to_position:
                 found.append(index)
@@ -201,7 +283,7 @@ class MemoryEventStore:
 
     def read_last(self, stream: str) -> StoredMessage | None:
         """The latest message of ``stream`` (its snapshot, for a snapshot stream), or None."""
-        index = self._stream_last.get(stream)
+        index = self._last_in(stream)
         return None if index is None else self._stored(index)
 
     def at_version(self, stream: str, version: int) -> list[StoredMessage]:
@@ -212,9 +294,13 @@ class MemoryEventStore:
         """The messages of ``stream`` written at or before ``when`` (naive means UTC)."""
         if when.tzinfo is None:
             when = when.replace(tzinfo=_dt.UTC)
-        indexes = self._walk(self._stream_last.get(stream), self._prev_in_stream)
-        times = self._time
-        return [self._stored(i) for i in indexes if times[i] is not None and times[i] <= when]
+        indexes = self._walk(self._last_in(stream), self._prev_in_stream)
+        found = []
+        for index in indexes:
+            time = self._time_of(index)
+            if time is not None and time <= when:
+                found.append(self._stored(index))
+        return found
 
     def read_category(self, category: str, after_global: int = 0, limit: int = 1000) -> list[StoredMessage]:
         # global position = index + 1, so "after_global" means index >= after_global

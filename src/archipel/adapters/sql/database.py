@@ -29,6 +29,7 @@ from archipel.adapters.sql.records import RecordTable
 from archipel.adapters.sql.tables import processed_table
 from archipel.adapters.sql.transaction import SqlTransaction
 from archipel.adapters.sql.wakeup import fallback_seconds
+from archipel.errors import ConfigurationError
 from archipel.port.schema import ModelSchema
 
 __all__ = ["SqlDatabase", "create_database", "PROCESSED_TABLE"]
@@ -157,14 +158,70 @@ class SqlDatabase:
         return [self.record_table(schema).table for schema in schemas]
 
     def setup(self, schemas: Iterable[ModelSchema]) -> None:
-        """Create every missing table and index, in one transaction (idempotent)."""
+        """Create every missing table, column and index, in one transaction (idempotent).
+
+        A table that exists but lacks a column the code now declares (a field
+        added to a model, a column added to one of archipel's own tables) gets
+        it with ``ALTER TABLE ... ADD COLUMN``: existing rows keep their data
+        and read the new column as empty. A missing column that cannot be
+        added so (``NOT NULL`` without a default) is a ``ConfigurationError``
+        naming the table and column, before anything changes.
+        """
+        tables = [*self._model_tables(schemas), *self._framework_tables()]
         statements: list[Any] = []
-        for table in [*self._model_tables(schemas), *self._framework_tables()]:
+        for table in tables:
             statements.append(sa.schema.CreateTable(table, if_not_exists=True))
+        statements.extend(self._added_columns(tables))
+        for table in tables:
             statements.extend(
                 sa.schema.CreateIndex(index, if_not_exists=True) for index in table.indexes
             )
         self.engine.execute_ddl(statements)
+
+    def _added_columns(self, tables: list[sa.Table]) -> list[Any]:
+        """``ALTER TABLE ADD COLUMN`` for the declared columns missing from existing tables."""
+        existing = self.engine.run(lambda conn: self._columns(conn, [t.name for t in tables]))
+        quote = self.engine.dialect.identifier_preparer.quote
+        statements: list[Any] = []
+        for table in tables:
+            present = existing.get(table.name)
+            if present is None:  # created by this setup
+                continue
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                if not column.nullable and column.server_default is None:
+                    raise ConfigurationError(
+                        f"table {table.name!r} has no column {column.name!r}, which the code "
+                        "declares NOT NULL without a default: it cannot be added to existing "
+                        "rows. Migrate the table (add the column with a value), or drop and "
+                        "set up the database again"
+                    )
+                sql_type = column.type.compile(dialect=self.engine.dialect)
+                statements.append(
+                    sa.text(  # identifiers from the code's schema, quoted; no user input
+                        f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column.name)} {sql_type}"
+                    )
+                )
+        return statements
+
+    def _columns(self, conn: Any, names: list[str]) -> dict[str, set[str]]:
+        """Column names of each existing table among ``names``."""
+        found: dict[str, set[str]] = {}
+        existing = set(self._table_names(conn))
+        for name in names:
+            if name not in existing:
+                continue
+            if self.engine.is_postgres:
+                rows = conn.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() AND table_name = %s",
+                    (name,),
+                ).fetchall()
+            else:
+                rows = conn.execute("SELECT name FROM pragma_table_info(?)", (name,)).fetchall()
+            found[name] = {row[0] for row in rows}
+        return found
 
     def drop(self, schemas: Iterable[ModelSchema]) -> None:
         """Drop the schemas' tables and the framework's tables (those that exist)."""

@@ -1,0 +1,1 @@
+"""Email providers (``[email_providers.<name>] provider = "dummy"``)."""

@@ -1,0 +1,68 @@
+"""Text fields: ``String`` (bounded) and ``Text`` (any length)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from archipel.fields.base import Field, FieldError
+from archipel.fields.limits import check_text
+
+__all__ = ["String", "Text"]
+
+
+class String(Field):
+    """A string of at most ``max_length`` (default 255) characters.
+
+    Text with a NUL character or a lone surrogate is refused: no store keeps it.
+    """
+
+    type_name = "str"
+
+    def __init__(
+        self,
+        max_length: int | None = 255,
+        min_length: int | None = None,
+        sanitize: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.max_length = max_length
+        self.min_length = min_length
+        self.sanitize = sanitize
+
+    def cast(self, value: Any) -> Any:
+        if type(value) is str:
+            return check_text(value)
+        if isinstance(value, (dict, list, tuple, set, bytes, bytearray)):
+            raise FieldError(f"expected text, got {type(value).__name__}")
+        try:
+            return check_text(str(getattr(value, "value", value)))
+        except ValueError:  # e.g. an int beyond Python's 4300-digit conversion limit
+            raise FieldError(f"expected text, got a {type(value).__name__} with no text form") from None
+
+    def fast_clean(self) -> Callable[[Any], Any]:
+        full = self.clean
+        if self.choices is not None or self.validators or self.min_length or self.sanitize:
+            return full
+        limit = self.max_length
+        # plain ASCII text without NUL is accepted without a call; the rest is checked in full
+        if limit is None:
+            return lambda v: v if type(v) is str and v.isascii() and "\x00" not in v else full(v)
+        return lambda v: (
+            v if type(v) is str and len(v) <= limit and v.isascii() and "\x00" not in v else full(v)
+        )
+
+    def check(self, value: Any) -> None:
+        if self.max_length is not None and len(value) > self.max_length:
+            raise FieldError(f"must be at most {self.max_length} characters long")
+        if self.min_length is not None and len(value) < self.min_length:
+            raise FieldError(f"must be at least {self.min_length} characters long")
+
+
+class Text(String):
+    """A string of any length."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", None)
+        super().__init__(**kwargs)
