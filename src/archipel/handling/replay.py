@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -97,11 +98,12 @@ _ENVELOPE = frozenset(StoredEnvelope.__annotations__)
 _END = object()
 
 
-def prefetched(items: Iterator[T]) -> Iterator[T]:
+def prefetched(items: Iterator[T], cpu: dict[str, float] | None = None) -> Iterator[T]:
     """``items``, produced one ahead on a thread (the database works while the caller does).
 
     An error of the producer is raised to the consumer; a consumer that
     stops early stops the producer (it ends after the item it is producing).
+    The producing thread's CPU seconds are added to ``cpu["reader"]`` when given.
     """
     slot: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=1)
     stop = threading.Event()
@@ -116,10 +118,14 @@ def prefetched(items: Iterator[T]) -> Iterator[T]:
         return False
 
     def produce() -> None:
+        started = time.thread_time()
         try:
             for item in items:
+                if cpu is not None:
+                    cpu["reader"] = cpu.get("reader", 0.0) + time.thread_time() - started
                 if not put(item):
                     return
+                started = time.thread_time()
             put(_END)
         except BaseException as exc:  # handed to the consumer
             put(None, exc)
@@ -250,6 +256,8 @@ class Replay:
         self.loader = loader
         self.subscriptions = subscriptions
         self.database = domain.providers.database(schema.database)
+        #: CPU seconds of the writer thread (``"writer"``), filled as batches are sent
+        self.cpu: dict[str, float] = {}
         #: identity -> row object, for every row the rebuild wrote so far
         self.known: dict[Any, Any] = {}
         self.writer = WriteBehind()
@@ -400,6 +408,7 @@ class Replay:
               updates: list[tuple[dict[str, Any], int]], ids: list[str]) -> None:
         schema = self.schema
         loader: Any = self.loader
+        started = time.thread_time()
         tx = self.database.begin()
         try:
             for record, version in updates:
@@ -414,6 +423,9 @@ class Replay:
         except BaseException:
             tx.rollback()
             raise
+        finally:
+            cpu = self.cpu
+            cpu["writer"] = cpu.get("writer", 0.0) + time.thread_time() - started
 
     def _write(self, uow: RebuildUnitOfWork, handled: list[str]) -> None:
         """Commit the batch with its unit of work; new rows go through the bulk loader."""
