@@ -86,7 +86,10 @@ def pages(store: Any, categories: list[str], batch_size: int) -> Iterator[Page]:
             if one is None and str(meta.get("stream") or "").split("-", 1)[0] not in wanted:
                 continue
             # copies the builders may take over: envelope fields only
-            envelope = {key: value for key, value in meta.items() if key in _ENVELOPE}
+            envelope = (
+                dict(meta) if meta.keys() <= _ENVELOPE
+                else {key: value for key, value in meta.items() if key in _ENVELOPE}
+            )
             messages.append((int(meta["global_position"]), envelope, dict(stored.get("data") or {})))
         yield after, messages
         if len(page) < batch_size:
