@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from typing import Any
 
@@ -13,7 +14,7 @@ from archipel.engine import EngineSettings, run_server
 from archipel.engine.dlq import dead_letter_store
 from archipel.engine.handler_policy import handler_settings
 from archipel.engine.invoke import command_expired
-from archipel.errors import InvalidOperation
+from archipel.errors import InvalidOperation, ObjectNotFoundError
 from archipel.fields import Identifier, String
 from tests.engine.conftest import ASYNC_MEMORY, server_config
 
@@ -116,3 +117,26 @@ def test_a_command_older_than_its_handler_timeout_is_not_run():
     command._metadata.time = dt.datetime.now(dt.UTC)
     assert command_expired(handler, command) is False
     shop.shutdown()
+
+
+def test_a_queued_command_past_its_own_deadline_is_not_run_by_the_worker():
+    shop = build({}, ValueError)
+    place = shop.elements["PlaceOrder"]  # type: ignore[attr-defined]
+    order_cls = next(iter(shop.registry.of_kind("aggregate").values()))
+    try:
+        with shop.domain_context():
+            soon = dt.datetime.now(dt.UTC) + dt.timedelta(milliseconds=200)
+            shop.process(place(order_id="late"), deadline=soon)  # accepted: not yet expired
+            shop.process(place(order_id="timely"), timeout=dt.timedelta(hours=1))
+        time.sleep(0.3)  # the worker picks "late" up after its deadline
+        assert run_server(shop, test_mode=True) == 0
+        with shop.domain_context():
+            orders = shop.repository_for(order_cls)
+            assert orders.get("timely").order_id == "timely"
+            with pytest.raises(ObjectNotFoundError):
+                orders.get("late")
+        # not a failure: dropped with a warning (the only letter is the flaky event handler's, for "timely")
+        letters = dead_letter_store(shop).list()
+        assert [letter.subscription.rsplit(".", 1)[-1] for letter in letters] == ["Flaky"]
+    finally:
+        shop.shutdown()

@@ -61,7 +61,8 @@ def rebuild(
 ) -> None:
     """Empty the projection(s) and replay their events from the event store.
 
-    Stop the server (or its workers running these projectors) while this runs.
+    A running server's live delivery to these projectors waits meanwhile, then
+    resumes: nothing lost or applied twice.
     """
     loaded = load_domain(domain)
     total = 0

@@ -17,6 +17,8 @@ are retried with backoff, the rest dead-lettered at once. At start the
 server waits for its database and broker (:mod:`.startup`).
 """
 
+# registers how a projection rebuild holds live delivery off (handling.live_delivery)
+from archipel.engine import rebuild_hold  # noqa: F401
 from archipel.engine.server import run_server
 from archipel.engine.settings import EngineSettings
 from archipel.engine.worker import Worker

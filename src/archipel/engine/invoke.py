@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from archipel.core.message import utcnow
 from archipel.engine.dlq import replay_target
+from archipel.errors import CommandExpiredError
 from archipel.handling import dispatch
 from archipel.handling.decoding import current_type, decode_stored
+from archipel.handling.expiry import raise_if_expired
 from archipel.handling.process_managers import advance_process_manager, correlation_value
 from archipel.handling.unit_of_work import UnitOfWork, run_quietly
 from archipel.utils import globals as _context
@@ -221,8 +223,8 @@ def run_message(
         kind = sub.kind
         if kind == "command_handler":
             command = decoded.message
-            if command_expired(sub.handler_cls, command):
-                return True  # past its handler's ``timeout``: not run (logged)
+            if command_expired(sub.handler_cls, command) or deadline_passed(sub.handler_cls, command):
+                return True  # past its handler's ``timeout`` or its own deadline: not run (logged)
             method = sub.commands[decoded.type or ""]
             handler = sub.handler_cls()
             _in_uow(domain, batch, command, lambda: method(handler, command))
@@ -260,6 +262,23 @@ def command_expired(handler_cls: type, command: Any) -> bool:
         f"{handler_cls.__module__}.{handler_cls.__qualname__}", command._metadata.id, command._metadata.type, age - timeout, timeout,
     )
     return True
+
+
+def deadline_passed(handler_cls: type, command: Any) -> bool:
+    """True (and a warning logged) when ``command``'s own deadline (``process(deadline=/timeout=)``) has passed.
+
+    Checked when a worker picks the command up, as ``domain.process`` checks it
+    at submission: a command queued past its deadline is not run.
+    """
+    try:
+        raise_if_expired(command)
+    except CommandExpiredError as exc:
+        log.warning(
+            "%s: command %s (%s) not run: %s",
+            f"{handler_cls.__module__}.{handler_cls.__qualname__}", command._metadata.id, command._metadata.type, exc,
+        )
+        return True
+    return False
 
 
 def dispatch_inline(domain: Domain, events: list[Any]) -> None:

@@ -17,11 +17,12 @@ rebuild with the error (never skipped: the table would silently differ from
 the events). Rebuilding twice gives the same rows.
 
 With asynchronous event processing, every replayed event is also recorded
-as processed by the projector's subscription, in the same transaction:
-when ``archipel server`` resumes (stop it, or the workers running the
-projector, during a rebuild), entries still on the broker that the rebuild
-already applied are recognised and skipped, and later ones are applied
-once. See docs/guide.md, "Rebuilding projections".
+as processed by the projector's subscription, in the same transaction, and
+live delivery to the projectors waits meanwhile (a running ``archipel
+server``'s leases are held, :mod:`archipel.engine.rebuild_hold`): when it
+resumes, entries on the broker that the rebuild already applied are
+recognised and skipped, and later ones are applied once. See
+docs/guide.md, "Rebuilding projections".
 
 The outcome (events, position reached, duration, error) is kept per
 projection in ``archipel_<domain>_projection_rebuilds`` for
@@ -38,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from archipel.errors import IncorrectUsageError, SchemaMissingError
 from archipel.fields import Float, Integer, String, Text
+from archipel.handling.live_delivery import live_delivery_held
 from archipel.handling.replay import Replay, bulk_pages, pages, prefetched
 from archipel.port.schema import ModelSchema, record_schema
 
@@ -181,7 +183,9 @@ def rebuild_projection(
     _record(domain, name, state="rebuilding", events=0, position=0, started_at=started,
             finished_at=None, error=None)
     try:
-        _replay(domain, projection_cls, routes, categories, batch_size, progress, result)
+        with live_delivery_held(domain, routes) as hold:  # a running server's delivery to them waits
+            _replay(domain, projection_cls, routes, categories, batch_size,
+                    hold.watching(progress) if hold else progress, result)
     except BaseException as exc:
         result.errors.append(f"{type(exc).__name__}: {exc}")
         result.seconds = time.time() - started
