@@ -175,3 +175,66 @@ def test_a_message_stored_as_broken_json_stops_the_rebuild_naming_it(tmp_path: P
             assert caught.value.message_id == broken
     finally:
         domain.shutdown()
+
+
+def test_a_projector_sees_each_event_as_the_ordinary_decoding_gives_it(make_domain: Any) -> None:
+    # the fast path adopts the decoded JSON instead of copying it: same values, same
+    # envelope (time as a datetime, headers, positions), and objects of their own
+    domain = make_domain()
+
+    @domain.aggregate
+    class Note(BaseAggregate):
+        text = String(max_length=50)
+
+    @domain.event(part_of=Note)
+    class Noted(BaseEvent):
+        note_id = Identifier()
+        text = String(max_length=50)
+        stars = Integer()
+
+    @domain.projection
+    class Noting(BaseProjection):
+        note_id = Identifier(identifier=True)
+        text = String(max_length=50)
+
+    seen: list[Any] = []
+
+    @domain.projector(projector_for=Noting, aggregates=[Note])
+    class Noter:
+        @handle(Noted)
+        def noted(self, event: Noted) -> None:
+            seen.append(event)
+            current_domain.repository_for(Noting).add(Noting(note_id=event.note_id, text=event.text))
+
+    start(domain)
+    with domain.domain_context():
+        for i, stars in enumerate((None, 3, 5)):
+            note = Note(text=f"n{i}")
+            event = Noted(note_id=note.id, text=note.text, stars=stars)
+            event._metadata.headers["origin"] = f"test {i}"
+            note.raise_(event)
+            domain.repository_for(Note).add(note)
+        seen.clear()
+        domain.rebuild_projection(Noting, batch_size=2)
+        stored = [m for m in domain.event_store.read_all(limit=100) if m["metadata"]["type"].endswith("Noted.v1")]
+        expected = [Noted.from_message(m) for m in stored]
+        assert [e.to_dict() for e in seen] == [e.to_dict() for e in expected]
+        assert [e._metadata.to_dict() for e in seen] == [e._metadata.to_dict() for e in expected]
+        assert [e.metadata.headers for e in seen] == [{"origin": f"test {i}"} for i in range(3)]
+        assert all(e.metadata.time == x.metadata.time and e.metadata.time.tzinfo is not None
+                   for e, x in zip(seen, expected, strict=True))
+        assert [e.metadata.global_position for e in seen] == [x.metadata.global_position for x in expected]
+        assert all(type(e) is Noted and e == x for e, x in zip(seen, expected, strict=True))
+
+
+def test_a_rebuild_reports_the_cpu_of_each_of_its_threads(make_domain: Any, provider: str) -> None:
+    # what bench/rebuild.py prints per thread: the reader and writer threads run on SQL files
+    shop = define(make_domain())
+    with shop.domain.domain_context():
+        ann = _customer(shop, "ann")
+        for amount in (5, 7, 11):
+            _order(shop, ann, amount)
+        result = shop.domain.rebuild_projection(shop.Spending, batch_size=2)
+    threads = {"main", "reader", "writer"} if provider != "memory" else {"main"}
+    assert set(result.cpu_seconds) == threads
+    assert all(seconds >= 0 for seconds in result.cpu_seconds.values())

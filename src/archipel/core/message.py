@@ -10,12 +10,12 @@ whose handling created this one.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 
 from archipel.core.model import BaseModel
 from archipel.fields.simple import new_identity
 
-__all__ = ["Metadata", "BaseMessage", "new_message_id", "utcnow"]
+__all__ = ["Metadata", "BaseMessage", "StoredEnvelope", "new_message_id", "utcnow"]
 
 def new_message_id() -> str:
     """A new unique message id (UUID4 text)."""
@@ -46,6 +46,33 @@ _FIELDS = (
 )
 
 _FIELD_SET = frozenset(_FIELDS)
+
+_fromisoformat = _dt.datetime.fromisoformat
+
+
+class StoredEnvelope(TypedDict, total=False):
+    """The stored form of :class:`Metadata` (``to_dict()``) as a decoder's target type.
+
+    A JSON decoder given this type (msgspec) keeps only the envelope's
+    fields and parses ``time`` into a datetime: its output is what
+    :meth:`Metadata.adopt` takes.
+    """
+
+    id: Any
+    type: Any
+    kind: Any
+    stream: Any
+    time: _dt.datetime | None
+    version: Any
+    position: Any
+    global_position: Any
+    correlation_id: Any
+    causation_id: Any
+    headers: Any
+    domain: Any
+    priority: Any
+    asynchronous: Any
+    extensions: Any
 
 
 class Metadata:
@@ -146,6 +173,31 @@ class Metadata:
         time = values.get("time")
         if isinstance(time, str):
             values["time"] = _dt.datetime.fromisoformat(time)
+        return meta
+
+    @classmethod
+    def adopt(cls, values: dict[str, Any]) -> Metadata:
+        """The envelope of trusted stored ``values``, which it takes over (no copy, no checks).
+
+        For replays of many stored messages: ``values`` must hold envelope
+        fields only (as :meth:`to_dict` wrote them, e.g. decoded as
+        :class:`StoredEnvelope`; ``time`` a datetime or ISO 8601 text) and
+        must not be used by the caller afterwards. Anything else goes
+        through :meth:`from_dict`, which copies and filters.
+        """
+        meta: Metadata = _new_object(cls)
+        if "headers" in values:
+            headers = values.pop("headers")
+            if headers:
+                values["_headers"] = headers
+        if "extensions" in values:
+            extensions = values.pop("extensions")
+            if extensions:
+                values["_extensions"] = extensions
+        time = values.get("time")
+        if time.__class__ is str:
+            values["time"] = _fromisoformat(time)
+        meta.__dict__ = values
         return meta
 
     def copy(self) -> Metadata:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from archipel.core.message import Metadata
 from archipel.errors import ConfigurationError, DeserializationError
 
 if TYPE_CHECKING:
@@ -226,10 +227,14 @@ def stored_builder(domain: DomainLike, type_string: str) -> Callable[[dict[str, 
     """``build(metadata, data)``: the typed message of a stored ``type_string``, upcast.
 
     For replays that decode many messages of few types (projection
-    rebuilds): the class lookup is done once. A message of the registered
-    version is rebuilt with the trusted constructor (``from_message``: no
-    re-validation, the data was validated when it was written); an older one
-    goes through the upcasters (:func:`decode_stored`). Either way a message
+    rebuilds): the class lookup is done once, and ``build`` takes over the
+    two dicts it is given (the caller's own copies; ``metadata`` holding
+    envelope fields only, see :meth:`~archipel.core.message.Metadata.adopt`).
+    A message of the registered version is rebuilt with the trusted
+    constructor (no re-validation: the data was validated when it was
+    written), its data dict becoming the message's own when it holds
+    exactly the class's fields and none needs converting; an older one goes
+    through the upcasters (:func:`decode_stored`). Either way a message
     that cannot be built raises :class:`~archipel.errors.DeserializationError`.
     """
     cls: Any = domain.router.messages.get(type_string)
@@ -238,11 +243,26 @@ def stored_builder(domain: DomainLike, type_string: str) -> Callable[[dict[str, 
             return decode_stored(domain, {"metadata": metadata, "data": data})
 
         return upcast
-    from_message = cls.from_message
+    items = cls._from_primitive_items
+    # the stored data is the message's fields as they are: adopt it as the object's values
+    names = {name for name, _ in items} if (
+        not cls._renames and all(convert is None for _, convert in items) and "_metadata" not in cls._fields
+    ) else None
+    fill = cls._fill_from_primitive
+    new = cls.__new__
+    adopt = Metadata.adopt
+    set_values = object.__setattr__
 
     def build(metadata: dict[str, Any], data: dict[str, Any]) -> Any:
         try:
-            return from_message({"metadata": metadata, "data": data})
+            if names is not None and data.keys() == names:
+                message = new(cls)
+                data["_metadata"] = adopt(metadata)
+                set_values(message, "__dict__", data)
+                return message
+            message = fill(data)
+            message.__dict__["_metadata"] = adopt(metadata)
+            return message
         except Exception as exc:
             raise DeserializationError(
                 str(metadata.get("id")), f"{type_string} does not fit {cls.__name__}: {exc}",

@@ -73,6 +73,9 @@ class RebuildResult:
     #: the global position of the last event read
     position: int = 0
     seconds: float = 0.0
+    #: CPU seconds per thread: ``main`` (decoding, projectors), ``reader`` and ``writer``
+    #: (the read-ahead and write-behind threads, when the stores run them)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -220,7 +223,7 @@ def _replay(
     if reader is None:
         batches = pages(store, categories, batch_size)
     elif reader.parallel:
-        batches = prefetched(bulk_pages(reader, categories, batch_size))
+        batches = prefetched(bulk_pages(reader, categories, batch_size), result.cpu_seconds)
     else:
         batches = bulk_pages(reader, categories, batch_size)
     replay = Replay(domain, projection_cls, schema, routes, bulk_load(database), subscriptions)
@@ -230,6 +233,7 @@ def _replay(
     # waits until the end.
     collecting = gc.isenabled()
     gc.disable()
+    started = time.thread_time()
     try:
         with domain.domain_context():
             try:
@@ -251,6 +255,9 @@ def _replay(
     finally:
         if collecting:
             gc.enable()
+        result.cpu_seconds["main"] = time.thread_time() - started
+        if "writer" in replay.cpu:
+            result.cpu_seconds["writer"] = replay.cpu["writer"]
 
 
 def categories_head(store: Any, categories: list[str]) -> int:

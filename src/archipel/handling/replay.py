@@ -30,11 +30,13 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from archipel.core.handler import ANY
+from archipel.core.message import StoredEnvelope
 from archipel.core.model import stamp_dates
 from archipel.handling.decoding import current_type, stored_builder
 from archipel.handling.unit_of_work import UnitOfWork
@@ -83,20 +85,28 @@ def pages(store: Any, categories: list[str], batch_size: int) -> Iterator[Page]:
             meta = stored["metadata"]
             if one is None and str(meta.get("stream") or "").split("-", 1)[0] not in wanted:
                 continue
-            messages.append((int(meta["global_position"]), meta, stored.get("data") or {}))
+            # copies the builders may take over: envelope fields only
+            envelope = (
+                dict(meta) if meta.keys() <= _ENVELOPE
+                else {key: value for key, value in meta.items() if key in _ENVELOPE}
+            )
+            messages.append((int(meta["global_position"]), envelope, dict(stored.get("data") or {})))
         yield after, messages
         if len(page) < batch_size:
             return
 
 
+_ENVELOPE = frozenset(StoredEnvelope.__annotations__)
+
 _END = object()
 
 
-def prefetched(items: Iterator[T]) -> Iterator[T]:
+def prefetched(items: Iterator[T], cpu: dict[str, float] | None = None) -> Iterator[T]:
     """``items``, produced one ahead on a thread (the database works while the caller does).
 
     An error of the producer is raised to the consumer; a consumer that
     stops early stops the producer (it ends after the item it is producing).
+    The producing thread's CPU seconds are added to ``cpu["reader"]`` when given.
     """
     slot: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=1)
     stop = threading.Event()
@@ -111,10 +121,14 @@ def prefetched(items: Iterator[T]) -> Iterator[T]:
         return False
 
     def produce() -> None:
+        started = time.thread_time()
         try:
             for item in items:
+                if cpu is not None:
+                    cpu["reader"] = cpu.get("reader", 0.0) + time.thread_time() - started
                 if not put(item):
                     return
+                started = time.thread_time()
             put(_END)
         except BaseException as exc:  # handed to the consumer
             put(None, exc)
@@ -245,6 +259,8 @@ class Replay:
         self.loader = loader
         self.subscriptions = subscriptions
         self.database = domain.providers.database(schema.database)
+        #: CPU seconds of the writer thread (``"writer"``), filled as batches are sent
+        self.cpu: dict[str, float] = {}
         #: identity -> row object, for every row the rebuild wrote so far
         self.known: dict[Any, Any] = {}
         self.writer = WriteBehind()
@@ -261,10 +277,22 @@ class Replay:
         categories = {route.category for route in routes}
         #: the one category every replayed message is of (the readers filter by category)
         self._category = next(iter(categories)) if len(categories) == 1 else None
-        #: (category, stored type string) -> (builder or None when unhandled, handler calls)
-        self._routes: dict[tuple[str, str], tuple[Any, list[tuple[Any, type, Any]]]] = {}
+        #: stored type string (one category) or (category, type string) -> (builder or
+        #: None when unhandled, handler calls)
+        self._routes: dict[Any, tuple[Any, list[tuple[Any, type, Any]]]] = {}
+        #: a new row's bind values from its object's values, when the model's fields are
+        #: the table's columns as they are (else None: ``to_dict()`` and the loader's conversion)
+        self._row_of = self._row_maker()
 
-    def _lookup(self, category: str, type_string: str) -> tuple[Any, list[tuple[Any, type, Any]]]:
+    def _row_maker(self) -> Callable[[dict[str, Any]], tuple[Any, ...]] | None:
+        loader = self.loader
+        cls = self.projection
+        if loader is None or cls._stamps or any(convert is not None for _, convert in cls._to_primitive):
+            return None
+        return loader.row_getter(self.schema)
+
+    def _lookup(self, key: Any) -> tuple[Any, list[tuple[Any, type, Any]]]:
+        category, type_string = (self._category, key) if self._category is not None else key
         domain = self.domain
         routed = type_string if type_string in domain.router.messages else current_type(domain, type_string)
         table = self._table
@@ -277,7 +305,7 @@ class Replay:
             for route in found
         ]
         entry = (stored_builder(domain, type_string) if found else None, calls)
-        self._routes[(category, type_string)] = entry
+        self._routes[key] = entry
         return entry
 
     def batch(self, messages: list[RawMessage]) -> tuple[int, int]:
@@ -289,17 +317,18 @@ class Replay:
         uow_token = uow_var.set(uow)
         msg_token = current_message.set(None)
         set_message = current_message.set
-        routes_of = self._routes
+        routes_of = self._routes.get
         lookup = self._lookup
         handled: list[str] = []
         note = handled.append if self.subscriptions else None
-        dispatched = skipped = 0
-        only = self._category
+        skipped = 0
+        one = self._category is not None
         try:
             for _, meta, data in messages:
-                type_string = meta.get("type") or ""
-                category = only if only is not None else (meta.get("stream") or "").partition("-")[0]
-                build, calls = routes_of.get((category, type_string)) or lookup(category, type_string)
+                key = meta.get("type") or ""
+                if not one:
+                    key = ((meta.get("stream") or "").partition("-")[0], key)
+                build, calls = routes_of(key) or lookup(key)
                 if build is None:
                     skipped += 1
                     continue
@@ -308,7 +337,6 @@ class Replay:
                     message = event if convert is None else convert(event)
                     set_message(message)
                     method(handler_cls(), message)
-                dispatched += 1
                 if note is not None:
                     note(str(meta["id"]))
             if self._parallel and self._only_rows(uow):
@@ -322,7 +350,7 @@ class Replay:
         finally:
             uow_var.reset(uow_token)
             current_message.reset(msg_token)
-        return dispatched, skipped
+        return len(messages) - skipped, skipped
 
     def close(self, quiet: bool = False) -> None:
         """Wait for the last write; its error is raised unless ``quiet``."""
@@ -345,41 +373,62 @@ class Replay:
         )
 
     def _write_behind(self, uow: RebuildUnitOfWork, handled: list[str]) -> None:
-        """Turn the batch into plain records now; send them on the writer thread."""
+        """Turn the batch into plain rows and records now; send them on the writer thread."""
+        rows: list[tuple[Any, ...]] = []
         inserts: list[dict[str, Any]] = []
         updates: list[tuple[dict[str, Any], int]] = []
         objects = list(uow._tracked.values())
+        row_of = self._row_of
+        new_row = rows.append
+        known = self.known if len(self.known) < KNOWN_ROWS_LIMIT else None
+        id_field = self.schema.id_field
         for obj in objects:
             values = obj.__dict__
+            if known is not None:
+                known[values[id_field]] = obj
             version = values.get("_version", -1)
-            if obj._stamps:
-                stamp_dates(obj, version == -1)
+            values["_version"] = version + 1  # what the write stores
             if version == -1:
+                if row_of is not None:
+                    try:
+                        new_row(row_of(values))
+                        continue
+                    except KeyError:
+                        pass  # a field its object lacks: the loader's path (NULL)
+                if obj._stamps:
+                    stamp_dates(obj, True)
                 inserts.append(obj.to_dict())
             else:
+                if obj._stamps:
+                    stamp_dates(obj, False)
                 updates.append((obj.to_dict(), version))
-            values["_version"] = version + 1  # what the write stores
         uow._tracked.clear()
         uow.rollback()  # reads only: nothing to keep
-        self._remember(objects)
         ids = list(handled)
-        self.writer.submit(lambda: self._send(inserts, updates, ids))
+        self.writer.submit(lambda: self._send(rows, inserts, updates, ids))
 
-    def _send(self, inserts: list[dict[str, Any]], updates: list[tuple[dict[str, Any], int]],
-              ids: list[str]) -> None:
+    def _send(self, rows: list[tuple[Any, ...]], inserts: list[dict[str, Any]],
+              updates: list[tuple[dict[str, Any], int]], ids: list[str]) -> None:
         schema = self.schema
+        loader: Any = self.loader
+        started = time.thread_time()
         tx = self.database.begin()
         try:
             for record, version in updates:
                 tx.save(schema, record, version)
+            if rows:
+                loader.load_rows(tx, schema, rows)
             if inserts:
-                self.loader.load(tx, schema, inserts)  # type: ignore[union-attr]
+                loader.load(tx, schema, inserts)
             if ids:
                 _mark(tx, self.subscriptions, ids)
             tx.commit()
         except BaseException:
             tx.rollback()
             raise
+        finally:
+            cpu = self.cpu
+            cpu["writer"] = cpu.get("writer", 0.0) + time.thread_time() - started
 
     def _write(self, uow: RebuildUnitOfWork, handled: list[str]) -> None:
         """Commit the batch with its unit of work; new rows go through the bulk loader."""

@@ -85,9 +85,9 @@ class BaseRepository(Generic[T]):
         """Save ``obj`` (new or changed) with the active unit of work."""
         if not isinstance(obj, self.cls):
             raise TypeError(f"{type(self).__name__} stores {self.cls.__name__}, not {type(obj).__name__}")
-        uow = self._uow()
         identity = obj.__dict__[self._id_field]
-        if uow is not None:
+        uow = uow_var.get()  # as _uow(), inline: on every handler's path
+        if uow is not None and uow.domain is self.domain:
             uow.track(obj, identity)
             return obj
         self.domain.run_in_unit_of_work(lambda u: u.track(obj, identity))

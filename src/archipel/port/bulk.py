@@ -16,7 +16,7 @@ memory adapters), with the same rows as the outcome.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 from archipel.port.schema import ModelSchema
@@ -24,7 +24,9 @@ from archipel.port.schema import ModelSchema
 __all__ = ["BulkLoad", "BulkLog", "RawMessage"]
 
 #: ``(global_position, metadata, data)``: one stored message, its JSON decoded, with
-#: ``metadata["global_position"]`` and ``metadata["position"]`` set from their columns
+#: ``metadata["global_position"]`` and ``metadata["position"]`` set from their columns;
+#: fresh dicts the consumer may take over, ``metadata`` holding envelope fields only
+#: (:class:`~archipel.core.message.StoredEnvelope`: ``time`` parsed when it could be)
 RawMessage = tuple[int, dict[str, Any], dict[str, Any]]
 
 
@@ -57,4 +59,14 @@ class BulkLoad(Protocol):
         Every identity must be new to the table; a duplicate fails the
         transaction (:class:`~archipel.errors.DatabaseError`).
         """
+        ...
+
+    def row_getter(self, schema: ModelSchema) -> Callable[[dict[str, Any]], tuple[Any, ...]] | None:
+        """``row(values)``: the bind row of :meth:`load_rows` from a record holding the
+        table's columns and ``_version`` as they are stored, or None when some column's
+        value needs converting (then use :meth:`load`)."""
+        ...
+
+    def load_rows(self, transaction: Any, schema: ModelSchema, rows: Sequence[tuple[Any, ...]]) -> None:
+        """:meth:`load` of rows made by :meth:`row_getter` (each with its ``_version``)."""
         ...

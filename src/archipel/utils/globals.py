@@ -131,7 +131,30 @@ class _Proxy:
         return f"<{self._label}: {self._lookup()!r}>"
 
 
-current_domain: Any = _Proxy(
+_OWN = frozenset(("_lookup", "_label", "_hint", "_get"))
+
+
+class _DomainProxy(_Proxy):
+    """``current_domain``: attributes of the innermost domain of :data:`stack`, read first
+    (on every handler's path: ``current_domain.repository_for(...)``; an attribute the
+    proxy lacks would cost a caught ``AttributeError`` before ``__getattr__``).
+    Dunder names and the proxy's own stay the proxy's."""
+
+    __slots__ = ()
+
+    def __getattribute__(self, name: str) -> Any:
+        if name[:2] != "__" and name not in _OWN:
+            domains = stack.get()
+            if domains:
+                return getattr(domains[-1], name)
+        # no domain (``__getattr__`` then raises NotActiveError), or the proxy's own
+        return object.__getattribute__(self, name)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._get(), name)
+
+
+current_domain: Any = _DomainProxy(
     active_domain,
     "current_domain",
     "no domain is active: wrap the call in `with domain.domain_context():` "

@@ -95,3 +95,20 @@ def test_asyncio_tasks_keep_their_own_domain(make_domain):
         return await asyncio.gather(work(first), work(second))
 
     assert asyncio.run(main()) == [first.name, second.name]
+
+
+def test_current_domain_forwards_every_attribute_and_keeps_its_own(make_domain):
+    # private and missing attributes too; the proxy's internals and dunders stay its own
+    domain = make_domain()
+    assert getattr(current_domain, "anything", "default") == "default"
+    with domain.domain_context():
+        assert current_domain._repositories is domain._repositories
+        assert current_domain.repository_for == domain.repository_for
+        assert getattr(current_domain, "no_such_thing", "default") == "default"
+        with pytest.raises(AttributeError, match="no_such_thing"):
+            current_domain.no_such_thing  # noqa: B018
+        assert type(current_domain).__name__ == "_DomainProxy"
+        assert current_domain.__class__ is type(current_domain)
+        assert "Domain" in repr(current_domain)
+    with pytest.raises(IncorrectUsageError, match="domain_context"):
+        current_domain._repositories  # noqa: B018

@@ -17,7 +17,7 @@ rows are those an ordinary save writes).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -25,13 +25,37 @@ import msgspec
 
 from archipel.adapters.sql.engine import loads
 from archipel.adapters.sql.records import RecordTable
+from archipel.core.message import StoredEnvelope
 from archipel.errors import ArchipelError, DeserializationError
 from archipel.port.bulk import RawMessage
 from archipel.port.schema import ModelSchema
 
 __all__ = ["SqlBulkLoad", "SqlBulkLog", "bulk_load", "bulk_log"]
 
-_decode = msgspec.json.Decoder(list[tuple[int, int, dict[str, Any], dict[str, Any]]]).decode
+_Row = tuple[int, int, dict[str, Any], dict[str, Any]]
+#: a batch with each envelope's fields only and its ``time`` parsed, in one call
+_decode_typed = msgspec.json.Decoder(list[tuple[int, int, StoredEnvelope, dict[str, Any]]]).decode
+_decode_plain = msgspec.json.Decoder(list[_Row]).decode
+_ENVELOPE = frozenset(StoredEnvelope.__annotations__)
+
+
+def _decode(text: str) -> list[_Row]:
+    """The rows of a batch; the envelopes as :class:`~archipel.core.message.StoredEnvelope` gives them."""
+    try:
+        return _decode_typed(text)  # type: ignore[return-value]
+    except msgspec.ValidationError:
+        # JSON, but some envelope's time is no ISO 8601 text: as stored, unknown keys dropped
+        rows = _decode_plain(text)
+        for row in rows:
+            meta = row[2]
+            if not meta.keys() <= _ENVELOPE:
+                for key in meta.keys() - _ENVELOPE:
+                    del meta[key]
+        return rows
+
+
+#: the plan a batch's query must get on PostgreSQL (for its transaction only)
+_ORDERED_SCAN = "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off"
 
 
 def bulk_log(store: Any) -> SqlBulkLog | None:
@@ -69,11 +93,21 @@ class SqlBulkLog:
                 if cursor
                 else "global_position > %(after)s"
             )
-            inner = (
+            # one subquery per category, each an ordered scan of the (category, tx_id,
+            # global_position) index that stops at the limit: ``category = ANY(...)``
+            # would read every later row of the categories and sort them, per batch
+            parts = [
                 f"SELECT tx_id, global_position, position, message_id, metadata, data FROM {t} "  # noqa: S608 - quoted identifier
-                "WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot()) "
-                f"AND category = ANY(%(categories)s) AND {after} "
+                f"WHERE category = %(c{i})s "
+                f"AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) AND {after} "
                 "ORDER BY tx_id, global_position LIMIT %(limit)s"
+                for i in range(categories)
+            ]
+            inner = (
+                parts[0]
+                if len(parts) == 1
+                else "SELECT * FROM (" + " UNION ALL ".join(f"({part})" for part in parts)  # noqa: S608
+                + ") AS merged ORDER BY tx_id, global_position LIMIT %(limit)s"
             )
             # the statements are built from the quoted table name only
             text = (
@@ -105,11 +139,8 @@ class SqlBulkLog:
         after, tx = 0, None
         while True:
             text_sql, rows_sql = self._sql(len(wanted), tx is not None)
-            if self._postgres:
-                params: dict[str, Any] = {"categories": wanted, "after": after, "limit": limit, "tx": tx}
-            else:
-                params = {f"c{i}": name for i, name in enumerate(wanted)}
-                params.update(after=after, limit=limit)
+            params: dict[str, Any] = {f"c{i}": name for i, name in enumerate(wanted)}
+            params.update(after=after, limit=limit, tx=tx)
             text = self._fetch_text(text_sql, params)
             if text is None:
                 return
@@ -138,8 +169,15 @@ class SqlBulkLog:
 
     def _fetch_text(self, sql: str, params: dict[str, Any]) -> str | None:
         def run(conn: Any) -> Any:
-            cursor = conn.execute(sql, params)
-            row = cursor.fetchone()
+            if self._postgres:
+                with conn.transaction():
+                    # an ordered scan of the category index, whatever the table's statistics
+                    # say (never analysed, they promise a handful of rows: a bitmap scan and
+                    # a sort of every later row would be chosen, once per batch)
+                    conn.execute(_ORDERED_SCAN)
+                    row = conn.execute(sql, params).fetchone()
+            else:
+                row = conn.execute(sql, params).fetchone()
             return None if row is None else row[0]
 
         found = self.engine.run(run)
@@ -182,10 +220,22 @@ class SqlBulkLoad:
 
     def load(self, transaction: Any, schema: ModelSchema, records: Sequence[dict[str, Any]]) -> None:
         """See :meth:`archipel.port.bulk.BulkLoad.load`."""
-        if not records:
+        if records:
+            self.load_rows(transaction, schema, _values(self.database.record_table(schema), records))
+
+    def row_getter(self, schema: ModelSchema) -> Callable[[dict[str, Any]], tuple[Any, ...]] | None:
+        """See :meth:`archipel.port.bulk.BulkLoad.row_getter`: the table's columns picked as
+        they are, ``_version`` last (None when a column needs converting: JSON, floats)."""
+        table = self.database.record_table(schema)
+        if table.json_names or table.float_names:
+            return None
+        return itemgetter(*table.read_names)
+
+    def load_rows(self, transaction: Any, schema: ModelSchema, rows: Sequence[tuple[Any, ...]]) -> None:
+        """See :meth:`archipel.port.bulk.BulkLoad.load_rows`."""
+        if not rows:
             return
         table = self.database.record_table(schema)
-        rows = _values(table, records)
         conn = transaction.connection()
         try:
             if self.engine.is_postgres:
