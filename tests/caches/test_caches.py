@@ -277,3 +277,11 @@ def test_connection_for_a_redis_cached_projection_is_the_redis_client(redis_flus
             assert client.exists("ledger:::l1") == 1
     finally:
         domain.shutdown()
+
+
+def test_a_cached_projection_is_not_rebuilt_into_a_table(make_domain: Callable[..., Domain]) -> None:
+    domain = make_domain()
+    with domain.domain_context():
+        with pytest.raises(IncorrectUsageError, match="lives in cache 'default'"):
+            domain.rebuild_projection(domain.Balance)  # type: ignore[attr-defined]
+        assert domain.rebuild_all_projections() == {}  # nothing in a database to rebuild

@@ -141,6 +141,12 @@ def _projection(domain: DomainLike, projection_cls: Any) -> Any:
     return projection_cls
 
 
+def _cache_of(projection_cls: Any) -> str | None:
+    """The cache a projection is declared to live in (``cache="<name>"``), or None."""
+    meta = getattr(projection_cls, "_meta", None)
+    return meta.get("cache") if meta is not None else None
+
+
 def projector_routes(domain: DomainLike, projection_cls: Any) -> list[Route]:
     """The routes of every projector writing ``projection_cls`` (inline ones included)."""
     _projection(domain, projection_cls)
@@ -171,6 +177,13 @@ def rebuild_projection(
     _projection(domain, projection_cls)
     if batch_size < 1:
         raise IncorrectUsageError(f"batch_size={batch_size}: give a positive number of events")
+    cache = _cache_of(projection_cls)
+    if cache:
+        raise IncorrectUsageError(
+            f"{projection_cls.__name__} lives in cache {cache!r}: a rebuild replays into database "
+            "tables only; flush the cache (domain.cache_for(...).flush_all()) and let its "
+            "projectors refill it"
+        )
     name = projection_cls.__name__
     routes = projector_routes(domain, projection_cls)
     categories = list(dict.fromkeys(route.category for route in routes))
@@ -271,9 +284,12 @@ def categories_head(store: Any, categories: list[str]) -> int:
 def rebuild_all_projections(
     domain: DomainLike, batch_size: int = 500
 ) -> dict[str, RebuildResult]:
-    """Rebuild every projection that has projectors: ``{projection name: result}``."""
+    """Rebuild every projection stored in a database that has projectors: ``{projection name: result}``.
+
+    Projections declared ``cache=...`` are not rebuilt (see :func:`rebuild_projection`).
+    """
     results: dict[str, RebuildResult] = {}
     for projection_cls in domain.registry.of_kind("projection").values():
-        if projector_routes(domain, projection_cls):
+        if not _cache_of(projection_cls) and projector_routes(domain, projection_cls):
             results[projection_cls.__name__] = rebuild_projection(domain, projection_cls, batch_size)
     return results
