@@ -145,7 +145,13 @@ class Cluster:
         return sum(len(v) for v in self.expected.values())
 
     def wait_until_complete(self, timeout: float = 60.0) -> None:
-        self.wait_for(lambda: self.ledger_count() >= self.total(), timeout, f"{self.total()} deposits")
+        total = self.total()
+        try:
+            self.wait_for(lambda: self.ledger_count() >= total, timeout, f"{total} deposits")
+        except pytest.fail.Exception as exc:
+            # say which deposits never arrived (and anything else already wrong)
+            found = "\n".join(check_ledgers(self.bank, self.expected)[:12])
+            pytest.fail(f"{found}\n{exc}", pytrace=False)
 
     def check(self) -> None:
         """The invariant checker: nothing lost, nothing twice, order kept, nothing stuck."""

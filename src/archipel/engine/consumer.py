@@ -30,7 +30,7 @@ import logging
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 from archipel.engine.catchup import catch_up
@@ -352,7 +352,11 @@ class Consumer:
             with domain.domain_context():
                 return self._run_lane(part, lane, limit)
 
-        return sum(self._pool.map(run, busy))
+        runs = [self._pool.submit(run, part) for part in busy]
+        # every run ends before this returns or raises: a run left behind when another failed
+        # (a broker outage) would race the next step's run of its partition on the same queue
+        wait(runs)
+        return sum(future.result() for future in runs)
 
     def _run_taken_over(self) -> int:
         """Run the entries taken over, one per transaction, each acknowledged at once.
@@ -373,7 +377,12 @@ class Consumer:
                     break
                 blocked: set[str | None] = set()
                 for item in list(part.queues[lane]):
-                    if not item.deliveries or item.done:
+                    if item.done:
+                        continue
+                    if not item.deliveries:
+                        # runs the ordinary way, later: entries of its aggregate after it wait too
+                        if self._decoded(item):
+                            blocked.add(item.key)
                         continue
                     if not self._decoded(item) or item.key in blocked:
                         blocked.add(item.key)
@@ -451,7 +460,12 @@ class Consumer:
             if item.done:
                 continue  # handled; its acknowledgement failed and is retried
             if item.deliveries and not item.done:
-                blocked.add(item.key)  # taken over: runs alone, first (_run_taken_over)
+                # taken over: runs alone, first (_run_taken_over), and later entries of its
+                # aggregate wait for it. Its key is needed even when that run has not reached
+                # it yet (it was interrupted, or another consumer of the process is taking
+                # over): decode it now, or newer entries of its aggregate would overtake it
+                if self._decoded(item):
+                    blocked.add(item.key)
                 continue
             if not self._decoded(item):
                 continue
