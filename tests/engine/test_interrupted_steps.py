@@ -180,3 +180,51 @@ def test_entries_taken_over_run_before_newer_ones_of_their_aggregate_when_their_
         thread.join(10)
     assert broker.failed
     assert check_ledgers(bank, expected) == []  # the dead one's entries ran first, in order
+
+
+@pytest.mark.parametrize("provider", ["inline", "redis"])
+def test_a_consumer_whose_lease_ran_out_reads_nothing_more_of_the_partition(make_bank, provider, request):
+    """Busy past its lease (an outage), a consumer must not read on before its maintenance
+    notices: what it read after another worker took the partition over would stay pending
+    for it — the new owner claimed what was pending before — stuck, or run after newer
+    entries once the partition moves again."""
+    config: dict[str, Any] = {"command_processing": "sync"}
+    if provider == "redis":
+        config["brokers"] = {"default": {"provider": "redis", "URI": request.getfixturevalue("redis_flushed_url")}}
+    bank = make_bank(config=config, partitions=1, lease_seconds=0.5, messages_per_tick=5)
+    expected = deposit_many(bank, accounts=2, per_account=10)
+    _relay_all(bank)
+    settings = EngineSettings.from_config(bank.config)
+    leases = LeaseStore(bank)
+    sub = next(s for s in active_subscriptions(bank) if s.kind == "projector")
+
+    def consumer(name: str, stop: threading.Event) -> Consumer:
+        membership = Membership(leases, bank, name, settings.lease_seconds)
+        return Consumer(
+            bank, sub, bank.brokers["default"], leases, DeadLetterStore(bank), membership, settings, name, stop
+        )
+
+    slow = consumer("slow", threading.Event())
+    with bank.domain_context():
+        slow.step()  # owns the partition, reads and handles the oldest entries
+    handled = slow.handled
+    assert handled > 0
+    time.sleep(0.6)  # ... then is busy elsewhere past its lease
+
+    stop = threading.Event()
+    heir = consumer("heir", stop)
+    with bank.domain_context():
+        heir.step()  # takes the partition over
+        slow._fill()  # the slow one reads on before its maintenance tells it the partition is gone
+        slow._work()  # (its commits are refused: fenced)
+    assert slow.handled == handled
+    thread = threading.Thread(target=lambda: _run(bank, heir))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while check_ledgers(bank, expected) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert check_ledgers(bank, expected) == []  # nothing stuck with the slow one, nothing reordered
