@@ -91,7 +91,6 @@ def new_time_ordered_identity() -> str:
     key lands on any page (``docs/engine.md``, "SQLite").
     """
     ns = _time_ns()
-    ms, fraction = divmod(ns, 1_000_000)
     pool = _pool
     at = pool.at
     if at < 16:
@@ -100,10 +99,12 @@ def new_time_ordered_identity() -> str:
     at -= 16
     pool.at = at
     h = pool.hex[at : at + 16]
-    t = f"{ms:012x}"
-    return (
-        f"{t[:8]}-{t[8:]}-7{fraction * 4096 // 1_000_000:03x}-{_VARIANT[h[0]]}{h[1:4]}-{h[4:]}"
-    )
+    ms, fraction = divmod(ns, 1_000_000)
+    if ms != pool.ms:  # the time's text changes once per millisecond
+        t = f"{ms:012x}"
+        pool.prefix = f"{t[:8]}-{t[8:]}-7"
+        pool.ms = ms
+    return f"{pool.prefix}{fraction * 4096 // 1_000_000:03x}-{_VARIANT[h[0]]}{h[1:4]}-{h[4:]}"
 
 
 #: the RFC 4122 variant digit for a random hex digit (its two low bits)
@@ -112,11 +113,16 @@ _IDS_PER_DRAW = 256
 
 
 class _RandomPool(threading.local):
-    """Random hex digits not used yet, per thread; ``at`` is how many are left."""
+    """Random hex digits not used yet, per thread; ``at`` is how many are left.
+
+    ``prefix`` is the text of the millisecond ``ms`` in a time-ordered identity.
+    """
 
     def __init__(self) -> None:
         self.hex = ""
         self.at = 0
+        self.ms = -1
+        self.prefix = ""
 
 
 _pool = _RandomPool()
