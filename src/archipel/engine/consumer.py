@@ -30,7 +30,7 @@ import logging
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 from archipel.engine.catchup import catch_up
@@ -68,6 +68,8 @@ from archipel.port.broker import Entry, GroupReader
 from archipel.utils import tracing
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from archipel.domain.domain import Domain
     from archipel.engine.subscriptions import Subscription
 
@@ -258,11 +260,13 @@ class Consumer:
             log.warning("%s: lost partition %s to another worker (lease expired)", self.sub.name, partition)
 
     # -- reading -------------------------------------------------------------
-    def _streams(self, lane: str) -> list[str]:
+    def _streams(self, lane: str, partitions: Iterable[int] | None = None) -> list[str]:
+        """The broker streams of ``lane`` of ``partitions`` (default: every partition owned)."""
+        wanted = list(self.parts) if partitions is None else list(partitions)
         if not self.sub.partitioned:
-            return list(self.sub.categories) if lane == PRODUCTION else []
+            return list(self.sub.categories) if lane == PRODUCTION and wanted else []
         out = []
-        for partition in self.parts:
+        for partition in wanted:
             out += [
                 s
                 for s in self.sub.broker_streams(self.settings, partition)
@@ -290,15 +294,40 @@ class Consumer:
         buffered = self.buffered()
         if buffered >= 4 * tick:
             return
-        prod, bulk = self._streams(PRODUCTION), self._streams(BULK)
+        readable, window = self._readable()
+        prod, bulk = self._streams(PRODUCTION, readable), self._streams(BULK, readable)
         entries = self.broker.read(self.group, self.worker_id, prod, count=tick) if prod else []
         if bulk and sum(p.queues[BULK].__len__() for p in self.parts.values()) < tick:
             entries += self.broker.read(self.group, self.worker_id, bulk, count=tick)
-        if not entries and not self._runnable_exists():
-            entries = self.broker.read(
-                self.group, self.worker_id, prod + bulk, count=tick, block_ms=self.settings.blocking_timeout_ms
-            )
+        block_ms = min(self.settings.blocking_timeout_ms, int(window * 1000))
+        if not entries and not self._runnable_exists() and prod + bulk and block_ms > 0:
+            entries = self.broker.read(self.group, self.worker_id, prod + bulk, count=tick, block_ms=block_ms)
         self._enqueue(entries)
+
+    def _readable(self) -> tuple[list[int], float]:
+        """The owned partitions that may be read now, and for how many seconds at most.
+
+        A read delivers its entries to this consumer. Read once another worker has taken the
+        partition over (this one was busy past its lease, and does not know yet), they would
+        stay pending for a consumer that no longer owns it — the new owner claimed what was
+        pending before — stuck, or run after newer entries once the partition moves again.
+        So a partition is read only while its lease has more than a quarter of
+        ``lease_seconds`` left (maintenance renews it at two thirds), and a blocking read
+        ends before the first of those leases reaches that mark. A partition below it is
+        renewed (or found lost) by the next step's maintenance, brought forward.
+        """
+        margin = self.settings.lease_seconds / 4
+        readable: list[int] = []
+        window = float("inf")
+        for partition in self.parts:
+            lease = self.ownership.owned.get(partition)
+            left = lease.remaining() - margin if lease is not None else 0.0
+            if left > 0:
+                readable.append(partition)
+                window = min(window, left)
+            else:
+                self._next_maintenance = 0.0
+        return readable, (window if readable else 0.0)
 
     def _enqueue(self, entries: list[Entry]) -> None:
         for entry in entries:
@@ -352,7 +381,11 @@ class Consumer:
             with domain.domain_context():
                 return self._run_lane(part, lane, limit)
 
-        return sum(self._pool.map(run, busy))
+        runs = [self._pool.submit(run, part) for part in busy]
+        # every run ends before this returns or raises: a run left behind when another failed
+        # (a broker outage) would race the next step's run of its partition on the same queue
+        wait(runs)
+        return sum(future.result() for future in runs)
 
     def _run_taken_over(self) -> int:
         """Run the entries taken over, one per transaction, each acknowledged at once.
@@ -373,7 +406,12 @@ class Consumer:
                     break
                 blocked: set[str | None] = set()
                 for item in list(part.queues[lane]):
-                    if not item.deliveries or item.done:
+                    if item.done:
+                        continue
+                    if not item.deliveries:
+                        # runs the ordinary way, later: entries of its aggregate after it wait too
+                        if self._decoded(item):
+                            blocked.add(item.key)
                         continue
                     if not self._decoded(item) or item.key in blocked:
                         blocked.add(item.key)
@@ -451,7 +489,12 @@ class Consumer:
             if item.done:
                 continue  # handled; its acknowledgement failed and is retried
             if item.deliveries and not item.done:
-                blocked.add(item.key)  # taken over: runs alone, first (_run_taken_over)
+                # taken over: runs alone, first (_run_taken_over), and later entries of its
+                # aggregate wait for it. Its key is needed even when that run has not reached
+                # it yet (it was interrupted, or another consumer of the process is taking
+                # over): decode it now, or newer entries of its aggregate would overtake it
+                if self._decoded(item):
+                    blocked.add(item.key)
                 continue
             if not self._decoded(item):
                 continue
