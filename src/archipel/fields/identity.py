@@ -9,7 +9,7 @@ from collections.abc import Callable
 from os import urandom as _urandom
 from typing import Any
 
-from archipel.fields.base import Field, FieldError, shown
+from archipel.fields.base import Field, FieldError, accepting, shown
 from archipel.fields.limits import IDENTITY_LENGTH, check_int64, check_text
 from archipel.fields.numbers import _whole_number
 
@@ -33,9 +33,8 @@ class Identifier(Field):
         full = self.clean
         if self.choices is not None or self.validators or self.identity_type != "string":
             return full
-        limit = IDENTITY_LENGTH
-        return lambda v: (
-            v if type(v) is str and len(v) <= limit and v.isascii() and "\x00" not in v else full(v)
+        return accepting(
+            f'type(v) is str and len(v) <= {IDENTITY_LENGTH} and v.isascii() and "\\x00" not in v', full
         )
 
     def cast(self, value: Any) -> Any:
