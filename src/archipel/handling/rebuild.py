@@ -10,7 +10,8 @@ rebuild remembers every row it wrote, so a projector's ``repository.get``
 of a row the rebuild has not written yet is answered without a database
 read (the table was empty when it began). How batches are read, decoded,
 run and written — ahead of and behind the projectors, on the SQL stores —
-is :mod:`archipel.handling.replay`.
+is :mod:`archipel.handling.replay` (with :mod:`~archipel.handling.read_ahead`,
+:mod:`~archipel.handling.write_behind` and :mod:`~archipel.handling.rebuild_uow`).
 
 An event that cannot be decoded, or a projector that raises, stops the
 rebuild with the error (never skipped: the table would silently differ from
@@ -40,7 +41,8 @@ from typing import TYPE_CHECKING, Any
 from archipel.errors import IncorrectUsageError, SchemaMissingError
 from archipel.fields import Float, Integer, String, Text
 from archipel.handling.live_delivery import live_delivery_held
-from archipel.handling.replay import Replay, bulk_pages, pages, prefetched
+from archipel.handling.read_ahead import bulk_pages, pages, prefetched
+from archipel.handling.replay import Replay
 from archipel.port.schema import ModelSchema, record_schema
 
 if TYPE_CHECKING:
