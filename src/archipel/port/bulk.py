@@ -23,10 +23,13 @@ from archipel.port.schema import ModelSchema
 
 __all__ = ["BulkLoad", "BulkLog", "RawMessage"]
 
-#: ``(global_position, metadata, data)``: one stored message, its JSON decoded, with
+#: ``(global_position, metadata, data)``: one stored message, its data decoded, with
 #: ``metadata["global_position"]`` and ``metadata["position"]`` set from their columns;
-#: fresh dicts the consumer may take over, ``metadata`` holding envelope fields only
-#: (:class:`~archipel.core.message.StoredEnvelope`: ``time`` parsed when it could be)
+#: fresh dicts the consumer may take over (:meth:`~archipel.core.message.Metadata.adopt`).
+#: ``metadata`` holds either envelope fields only
+#: (:class:`~archipel.core.message.StoredEnvelope`: ``time`` parsed when it could be),
+#: or ``type``, ``id`` and ``stream`` with ``_stored``, the envelope's JSON as stored
+#: (bytes-like, checked to be JSON), decoded when the envelope is first read
 RawMessage = tuple[int, dict[str, Any], dict[str, Any]]
 
 
