@@ -41,7 +41,8 @@ class BulkLog(Protocol):
 
     def batches(self, categories: Sequence[str], limit: int) -> Iterator[list[RawMessage]]:
         """Every message of ``categories`` in log order (the order ``read_all`` gives),
-        ``limit`` per batch; ends after the last one committed when it got there.
+        at most ``limit`` per batch (the first may hold fewer: it is read while the
+        caller waits); ends after the last one committed when it got there.
 
         A stored message whose JSON cannot be decoded raises
         :class:`~archipel.errors.DeserializationError` naming it (never skipped).

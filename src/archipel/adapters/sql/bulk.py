@@ -32,12 +32,15 @@ from archipel.errors import ArchipelError, DeserializationError
 from archipel.port.bulk import RawMessage
 from archipel.port.schema import ModelSchema
 
-__all__ = ["SqlBulkLoad", "SqlBulkLog", "bulk_load", "bulk_log"]
+__all__ = ["FIRST_BATCH", "SqlBulkLoad", "SqlBulkLog", "bulk_load", "bulk_log"]
 
 #: a batch: per message its positions, type, id and stream (columns), its envelope
 #: as stored (the JSON checked, not decoded: a replay rarely reads it) and its data
 _decode = msgspec.json.Decoder(list[tuple[int, int, Any, Any, Any, msgspec.Raw, dict[str, Any]]]).decode
 
+
+#: the most messages the first batch holds (the caller waits for it: nothing to overlap yet)
+FIRST_BATCH = 500
 
 #: the plan a batch's query must get on PostgreSQL (for its transaction only)
 _ORDERED_SCAN = "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off"
@@ -124,10 +127,12 @@ class SqlBulkLog:
         """See :meth:`archipel.port.bulk.BulkLog.batches`."""
         wanted = list(dict.fromkeys(categories))
         after, tx = 0, None
+        # nothing runs beside the first read: a short one gets the caller going sooner
+        size = min(limit, FIRST_BATCH)
         while True:
             text_sql, rows_sql = self._sql(len(wanted), tx is not None)
             params: dict[str, Any] = {f"c{i}": name for i, name in enumerate(wanted)}
-            params.update(after=after, limit=limit, tx=tx)
+            params.update(after=after, limit=size, tx=tx)
             text = self._fetch_text(text_sql, params)
             if text is None:
                 return
@@ -147,8 +152,9 @@ class SqlBulkLog:
                 for global_position, position, type_, message_id, stream, stored, data in rows
             ]
             yield batch
-            if len(batch) < limit:
+            if len(batch) < size:
                 return
+            size = limit
             after = batch[-1][0]
             if self._postgres:
                 tx = self._tx_of(after)
