@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from archipel.core.handler import ANY
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
     from archipel.handling.protocols import DomainLike
 
 __all__ = ["Replay"]
+
+_first = itemgetter(0)
 
 
 class Replay:
@@ -174,7 +177,8 @@ class Replay:
         return (
             uow.table_complete
             and not uow._deleted
-            and all(klass is projection for klass, _ in uow._tracked)
+            # the classes of the tracked keys, (class, identity), collected in C
+            and set(map(_first, uow._tracked)) <= {projection}
         )
 
     def _write_behind(self, uow: RebuildUnitOfWork, handled: list[str]) -> None:
