@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 import uuid
 from collections.abc import Callable
 from os import urandom as _urandom
@@ -61,45 +60,49 @@ def check_identity(text: str) -> str:
 def new_identity() -> str:
     """A new random identity: a version-4 UUID as text, from ``os.urandom``.
 
-    Random bytes are drawn 4 KiB at a time per thread (one system call per
-    256 identities) and formatted directly: about 3x faster than
-    ``str(uuid.uuid4())`` with the same randomness and layout. A forked
-    child process starts with a fresh draw, so it never repeats its parent's
-    identities.
+    Identities are made 512 at a time from one draw of random bytes, laid
+    out by C-level slice copies into a template of UUID texts (no Python
+    work per character), and handed out with ``list.pop`` (atomic under the
+    GIL, so threads share the batch safely): about 5x cheaper than formatting
+    each one, with the same randomness (122 random bits) and layout as
+    ``str(uuid.uuid4())``. A forked child process starts with an empty batch,
+    so it never repeats its parent's identities.
     """
-    pool = _pool
-    at = pool.at
-    if at == 0:
-        pool.hex = _urandom(16 * _IDS_PER_DRAW).hex()
-        at = 32 * _IDS_PER_DRAW
-    at -= 32
-    pool.at = at
-    h = pool.hex[at : at + 32]
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+    try:
+        return _ready.pop()
+    except IndexError:
+        _ready.extend(_draw())
+        return _ready.pop()
 
 
-#: the RFC 4122 variant digit for a random hex digit (its two low bits)
-_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-_IDS_PER_DRAW = 256
+_IDS_PER_DRAW = 512
+_LINE = 37  # a UUID's 36 characters and a newline
+#: where each of a UUID's 32 hex digits goes in its text; digit 12 is the version (always 4)
+_SLOTS = tuple(
+    (digit, slot)
+    for digit, slot in enumerate(i for i in range(36) if i not in (8, 13, 18, 23))
+    if digit != 12
+)
+_TEMPLATE = b"00000000-0000-4000-8000-000000000000\n" * _IDS_PER_DRAW
+#: the RFC 4122 variant digit (8, 9, a or b) of a random hex digit: its two low bits
+_VARIANT = bytes.maketrans(b"0123456789abcdef", b"89ab89ab89ab89ab")
+#: identities not handed out yet (shared by the threads of the process)
+_ready: list[str] = []
 
 
-class _RandomPool(threading.local):
-    """Random hex digits not used yet, per thread; ``at`` is how many are left."""
-
-    def __init__(self) -> None:
-        self.hex = ""
-        self.at = 0
-
-
-_pool = _RandomPool()
-
-
-def _fresh_pool_after_fork() -> None:
-    global _pool
-    _pool = _RandomPool()
+def _draw() -> list[str]:
+    """``_IDS_PER_DRAW`` new version-4 UUID texts from one ``os.urandom`` call."""
+    digits = _urandom(16 * _IDS_PER_DRAW).hex().encode("ascii")
+    text = bytearray(_TEMPLATE)
+    for digit, slot in _SLOTS:
+        text[slot::_LINE] = digits[digit::32]
+    text[19::_LINE] = text[19::_LINE].translate(_VARIANT)
+    ids = text.decode("ascii").split("\n")
+    ids.pop()  # after the last newline
+    return ids
 
 
-os.register_at_fork(after_in_child=_fresh_pool_after_fork)
+os.register_at_fork(after_in_child=_ready.clear)
 
 
 def _uuid_int() -> int:
