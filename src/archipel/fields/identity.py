@@ -127,7 +127,8 @@ def new_time_ordered_identity() -> str:
     if ms != clock[0]:  # the time's text changes once per millisecond
         t = f"{ms:012x}"
         clock = _clock = (ms, f"{t[:8]}-{t[8:]}-7")
-    return f"{clock[1]}{fraction * 4096 // 1_000_000:03x}{random[18:]}"
+    # three hex digits of the fraction: hex() of 0x1000 + it is "0x1" and those digits
+    return clock[1] + hex(0x1000 + fraction * 4096 // 1_000_000)[3:] + random[18:]
 
 
 #: the millisecond of the latest time-ordered identity and its text (replaced whole: threads share it)
