@@ -24,7 +24,7 @@ from typing import Any
 from archipel.errors import ValidationError
 from archipel.fields.base import CONDITION_BUILTINS, MISSING, FieldError
 
-__all__ = ["build_init", "can_generate"]
+__all__ = ["build_init", "build_to_dict", "can_generate"]
 
 #: the generated code's own names start with this: no field may
 _PREFIX = "_ar_"
@@ -141,3 +141,23 @@ def build_init(
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init._archipel_generated = True  # type: ignore[attr-defined]
     return init
+
+
+def build_to_dict(
+    cls: type, to_primitive: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+) -> Callable[[Any], dict[str, Any]]:
+    """Return a ``to_dict`` for ``cls``: one dict display of its fields (converted when needed)."""
+    namespace: dict[str, Any] = {}
+    items = []
+    for i, (name, convert) in enumerate(to_primitive):
+        if convert is None:
+            items.append(f"{name!r}: _a_v[{name!r}]")
+        else:
+            namespace[f"_a_c{i}"] = convert
+            items.append(f"{name!r}: _a_c{i}(_a_v[{name!r}])")
+    source = f"def to_dict(_a_self):\n    _a_v = _a_self.__dict__\n    return {{{', '.join(items)}}}"
+    exec(source, namespace)  # noqa: S102 - generated from field names only
+    to_dict: Callable[[Any], dict[str, Any]] = namespace["to_dict"]
+    to_dict.__qualname__ = f"{cls.__qualname__}.to_dict"
+    to_dict._archipel_generated = True  # type: ignore[attr-defined]
+    return to_dict

@@ -34,7 +34,11 @@ def new_message_id() -> str:
 
 def utcnow() -> _dt.datetime:
     """The current time, timezone-aware UTC."""
-    return _dt.datetime.now(_dt.UTC)
+    return _now(_UTC)
+
+
+_now = _dt.datetime.now
+_UTC = _dt.UTC
 
 
 _FIELDS = (

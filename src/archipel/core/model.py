@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, dataclass_transform
 
-from archipel.core._codegen import build_init, can_generate
+from archipel.core._codegen import build_init, build_to_dict, can_generate
 from archipel.core.declarations import Unresolved, annotated_fields
 from archipel.core.invariant import collect_invariants
 from archipel.core.options import ElementOptions
@@ -136,6 +136,10 @@ class BaseModel:
             (n, None if type(f).as_primitive is Field.as_primitive else f.as_primitive)
             for n, f in fields.items()
         )
+        if _uses_framework_method(cls, "to_dict", BaseModel.to_dict):
+            generated = build_to_dict(cls, cls._to_primitive)
+            generated.__doc__ = BaseModel.to_dict.__doc__
+            type.__setattr__(cls, "to_dict", generated)
         cls._from_primitive_items = tuple(
             (n, None if type(f).from_primitive is Field.from_primitive else f.from_primitive)
             for n, f in fields.items()
@@ -311,11 +315,16 @@ def _raise_unresolved(cls: type) -> None:
 
 def _uses_framework_init(cls: type) -> bool:
     """True unless a user class in the MRO defines its own ``__init__``."""
+    return _uses_framework_method(cls, "__init__", BaseModel.__init__)
+
+
+def _uses_framework_method(cls: type, name: str, base: Any) -> bool:
+    """True when ``cls`` gets method ``name`` from ``base`` or a generated one, not from an override."""
     for klass in cls.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is None:
+        method = klass.__dict__.get(name)
+        if method is None:
             continue
-        return init is BaseModel.__init__ or getattr(init, "_archipel_generated", False)
+        return method is base or getattr(method, "_archipel_generated", False)
     return False
 
 

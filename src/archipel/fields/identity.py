@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 import uuid
 from collections.abc import Callable
 from os import urandom as _urandom
@@ -61,21 +60,46 @@ def check_identity(text: str) -> str:
 def new_identity() -> str:
     """A new random identity: a version-4 UUID as text, from ``os.urandom``.
 
-    Random bytes are drawn 4 KiB at a time per thread (one system call per
-    256 identities) and formatted directly: about 3x faster than
-    ``str(uuid.uuid4())`` with the same randomness and layout. A forked
-    child process starts with a fresh draw, so it never repeats its parent's
-    identities.
+    Identities are made 512 at a time from one draw of random bytes, laid
+    out by C-level slice copies into a template of UUID texts (no Python
+    work per character), and handed out with ``list.pop`` (atomic under the
+    GIL, so threads share the batch safely): about 5x cheaper than formatting
+    each one, with the same randomness (122 random bits) and layout as
+    ``str(uuid.uuid4())``. A forked child process starts with an empty batch,
+    so it never repeats its parent's identities.
     """
-    pool = _pool
-    at = pool.at
-    if at < 32:
-        pool.hex = _urandom(16 * _IDS_PER_DRAW).hex()
-        at = 32 * _IDS_PER_DRAW
-    at -= 32
-    pool.at = at
-    h = pool.hex[at : at + 32]
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+    try:
+        return _ready.pop()
+    except IndexError:
+        _ready.extend(_draw())
+        return _ready.pop()
+
+
+_IDS_PER_DRAW = 512
+_LINE = 37  # a UUID's 36 characters and a newline
+#: where each of a UUID's 32 hex digits goes in its text; digit 12 is the version (always 4)
+_SLOTS = tuple(
+    (digit, slot)
+    for digit, slot in enumerate(i for i in range(36) if i not in (8, 13, 18, 23))
+    if digit != 12
+)
+_TEMPLATE = b"00000000-0000-4000-8000-000000000000\n" * _IDS_PER_DRAW
+#: the RFC 4122 variant digit (8, 9, a or b) of a random hex digit: its two low bits
+_VARIANT = bytes.maketrans(b"0123456789abcdef", b"89ab89ab89ab89ab")
+#: identities not handed out yet (shared by the threads of the process)
+_ready: list[str] = []
+
+
+def _draw() -> list[str]:
+    """``_IDS_PER_DRAW`` new version-4 UUID texts from one ``os.urandom`` call."""
+    digits = _urandom(16 * _IDS_PER_DRAW).hex().encode("ascii")
+    text = bytearray(_TEMPLATE)
+    for digit, slot in _SLOTS:
+        text[slot::_LINE] = digits[digit::32]
+    text[19::_LINE] = text[19::_LINE].translate(_VARIANT)
+    ids = text.decode("ascii").split("\n")
+    ids.pop()  # after the last newline
+    return ids
 
 
 def new_time_ordered_identity() -> str:
@@ -83,56 +107,34 @@ def new_time_ordered_identity() -> str:
 
     48 bits of Unix time in milliseconds, then 12 bits of the fraction of the
     millisecond (RFC 9562's "increased clock precision", about 0.25 µs), then
-    62 random bits from the same per-thread pool as :func:`new_identity`.
+    62 random bits: the variant digit and last 16 hex digits of a
+    :func:`new_identity` (the same layout in a version-4 UUID's text).
     Identities made later sort later (as text too) unless the system clock
     steps back, which costs only that ordering: 62 random bits keep them
     unique. A database index of such keys grows at its end, where a random
     key lands on any page (``docs/engine.md``, "SQLite").
     """
     ns = _time_ns()
-    pool = _pool
-    at = pool.at
-    if at < 16:
-        pool.hex = _urandom(16 * _IDS_PER_DRAW).hex()
-        at = 32 * _IDS_PER_DRAW
-    at -= 16
-    pool.at = at
-    h = pool.hex[at : at + 16]
+    try:
+        random = _ready.pop()
+    except IndexError:
+        _ready.extend(_draw())
+        random = _ready.pop()
     ms, fraction = divmod(ns, 1_000_000)
-    if ms != pool.ms:  # the time's text changes once per millisecond
+    global _clock
+    clock = _clock
+    if ms != clock[0]:  # the time's text changes once per millisecond
         t = f"{ms:012x}"
-        pool.prefix = f"{t[:8]}-{t[8:]}-7"
-        pool.ms = ms
-    return f"{pool.prefix}{fraction * 4096 // 1_000_000:03x}-{_VARIANT[h[0]]}{h[1:4]}-{h[4:]}"
+        clock = _clock = (ms, f"{t[:8]}-{t[8:]}-7")
+    # three hex digits of the fraction: hex() of 0x1000 + it is "0x1" and those digits
+    return clock[1] + hex(0x1000 + fraction * 4096 // 1_000_000)[3:] + random[18:]
 
 
-#: the RFC 4122 variant digit for a random hex digit (its two low bits)
-_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-_IDS_PER_DRAW = 256
+#: the millisecond of the latest time-ordered identity and its text (replaced whole: threads share it)
+_clock: tuple[int, str] = (-1, "")
 
 
-class _RandomPool(threading.local):
-    """Random hex digits not used yet, per thread; ``at`` is how many are left.
-
-    ``prefix`` is the text of the millisecond ``ms`` in a time-ordered identity.
-    """
-
-    def __init__(self) -> None:
-        self.hex = ""
-        self.at = 0
-        self.ms = -1
-        self.prefix = ""
-
-
-_pool = _RandomPool()
-
-
-def _fresh_pool_after_fork() -> None:
-    global _pool
-    _pool = _RandomPool()
-
-
-os.register_at_fork(after_in_child=_fresh_pool_after_fork)
+os.register_at_fork(after_in_child=_ready.clear)
 
 
 def _uuid_int() -> int:

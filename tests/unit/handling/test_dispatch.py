@@ -122,6 +122,59 @@ def test_a_failing_event_handler_does_not_undo_the_committed_command(make_domain
         assert [j.name for j in repo.all()] == ["root"]
 
 
+def test_a_failing_sync_projector_leaves_the_processed_command_committed(make_domain):
+    """As in Protean: the command's unit of work commits first; a sync handler runs in its
+    own, so its failure reaches the caller and undoes only the handler's writes."""
+    domain = make_domain(command_processing="sync", event_processing="sync")
+
+    @domain.aggregate
+    class Account(BaseAggregate):
+        owner = String()
+
+    @domain.event(part_of=Account)
+    class Opened(BaseEvent):
+        account_id = Identifier()
+
+    @domain.command(part_of=Account)
+    class Open(BaseCommand):
+        owner = String()
+
+    @domain.command_handler(part_of=Account)
+    class Accounts:
+        @handle(Open)
+        def open(self, command):
+            account = Account(owner=command.owner)
+            account.raise_(Opened(account_id=account.id))
+            current_domain.repository_for(Account).add(account)
+            return account.id
+
+    @domain.projection
+    class Summary(BaseProjection):
+        account_id = Identifier(identifier=True)
+
+    @domain.projector(projector_for=Summary, aggregates=[Account])
+    class Summaries(BaseProjector):
+        @handle(Opened)
+        def on_opened(self, event):
+            current_domain.repository_for(Summary).add(Summary(account_id=event.account_id))
+            raise RuntimeError("projector bug")
+
+    start(domain)
+    with domain.domain_context():
+        with pytest.raises(RuntimeError, match="projector bug"):
+            domain.process(Open(owner="ann"))
+        (account,) = domain.repository_for(Account).all()
+        assert account.owner == "ann"
+        stream = f"{Account._meta.stream_category}-{account.id}"
+        assert [m["metadata"]["type"] for m in domain.event_store.read_stream(stream)] == [
+            Opened._meta.type_string
+        ]
+        assert domain.repository_for(Summary).get_or_none(account.id) is None
+        with pytest.raises(RuntimeError, match="projector bug"):
+            domain.process(Open(owner="bob"))  # each command commits on its own
+        assert sorted(a.owner for a in domain.repository_for(Account).all()) == ["ann", "bob"]
+
+
 def test_handler_on_any_event_of_a_category_gets_every_event(make_domain):
     domain = make_domain()
     seen: list[str] = []

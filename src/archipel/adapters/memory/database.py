@@ -1,17 +1,15 @@
 """In-memory database: tables of encoded rows, buffered transactions, O(1) commits.
 
-A table maps an identity to its row: the record's values, its ``_version``
-and the code of its layout (the tuple of its keys, kept once per database),
-msgpack-encoded as one ``bytes`` object — about a third of a dict's size,
-never tracked by the garbage collector, and isolated by construction: every
-read decodes fresh containers. A transaction encodes what it saves at once (a
-value no store keeps is refused there) and applies its writes at commit,
-after checking every optimistic-concurrency condition under one
+A table maps an identity to its row (:class:`~archipel.adapters.memory.rows.RowCodec`:
+the record's values, its ``_version`` and the code of its layout,
+msgpack-encoded as one ``bytes`` object). A transaction encodes what it saves
+at once (a value no store keeps is refused there) and applies its writes at
+commit, after checking every optimistic-concurrency condition under one
 process-wide lock, so a commit is atomic and costs O(records written),
 independent of the store's size (no per-session copies of the store).
 ``unique=True`` fields are kept in an index per field and checked at commit:
 a value held by another row raises :class:`~archipel.errors.ValidationError`
-naming the field.
+naming the field. Queries follow :mod:`archipel.adapters.memory.criteria`.
 """
 
 from __future__ import annotations
@@ -19,178 +17,24 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from archipel.adapters.memory._copy import STORE_LOCK, decode, encode
+from archipel.adapters.memory._copy import STORE_LOCK
+from archipel.adapters.memory.criteria import normalizer_for, run_criteria, sort_records
 from archipel.adapters.memory.outbox import MemoryOutbox
+from archipel.adapters.memory.rows import RowCodec
 from archipel.core.queryset import Criteria
-from archipel.errors import ExpectedVersionError, IncorrectUsageError, ValidationError
+from archipel.errors import ExpectedVersionError, ValidationError
 from archipel.port.schema import ModelSchema
 from archipel.utils.doorbell import OUTBOX, bell
-from archipel.utils.lookups import (
-    JsonEqual,
-    Ordered,
-    is_numeric,
-    is_structured,
-    lookup_normalizer,
-    unorderable,
-)
-from archipel.utils.query import F, compile_predicate, split_lookup
 
-__all__ = ["MemoryDatabase", "MemoryTransaction", "RowCodec", "sort_records", "normalizer_for"]
+__all__ = ["MemoryDatabase", "MemoryTransaction", "RowCodec", "sort_records", "normalizer_for", "run_criteria"]
 
 # table name -> identity -> [*values, version, layout code], encoded (see RowCodec)
 _Table = dict[Any, bytes]
 _DELETED = object()
 
 
-def normalizer_for(schema: ModelSchema) -> Callable[[str, Any, str], Any]:
-    """Convert criteria values to the form records are compared in (see
-    :func:`archipel.utils.lookups.lookup_normalizer`): the stored form, except
-    decimals, which compare as values. Invalid values raise ValidationError."""
-    return lookup_normalizer(schema.fields)
-
-
-def _memory_normalizer(schema: ModelSchema) -> Callable[[str, Any, str], Any]:
-    """:func:`normalizer_for`, with numbers wrapped in :class:`Ordered` (NaN order)."""
-    base = lookup_normalizer(schema.fields)
-    numeric = {name for name, field in schema.fields.items() if is_numeric(field)}
-
-    structured = {name for name, field in schema.fields.items() if is_structured(field)}
-
-    def normalize(name: str, value: Any, lookup: str = "exact") -> Any:
-        value = base(name, value, lookup)
-        if value is None:
-            return value
-        if name in numeric and lookup not in _TEXT_LOOKUPS:
-            return Ordered(value)
-        if name in structured and (lookup in ("exact", "in") or isinstance(value, (list, dict))):
-            return JsonEqual(value)  # JSON equality, as jsonb and archipel_json_key
-        return value
-
-    return normalize
-
-
-_TEXT_LOOKUPS = frozenset({"iexact", "contains", "icontains", "startswith", "endswith"})
-
-
-class _TypedView:
-    """A record whose numeric fields read as :class:`Ordered` values, for comparing
-    and sorting (decimal text sorts wrongly; NaN sorts above every number)."""
-
-    __slots__ = ("record", "typed")
-
-    def __init__(self, record: dict[str, Any], typed: dict[str, Callable[[Any], Any]]) -> None:
-        self.record = record
-        self.typed = typed
-
-    def get(self, name: str, default: Any = None) -> Any:
-        value = self.record.get(name, default)
-        convert = self.typed.get(name)
-        return value if convert is None or value is None else convert(value)
-
-
-def _typed_fields(schema: ModelSchema, criteria: Criteria) -> dict[str, Callable[[Any], Any]]:
-    """Numeric fields the criteria filter or sort on, with their converter to Ordered."""
-    names = {split_lookup(key)[0] for key, _ in criteria.q.leaves()}
-    names.update(value.name for _, value in criteria.q.leaves() if isinstance(value, F))
-    names.update(key.lstrip("-") for key in criteria.order_by)
-    return {
-        name: _ordered(field.from_primitive)
-        for name, field in schema.fields.items()
-        if name in names and is_numeric(field)
-    }
-
-
-def _ordered(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    def typed(value: Any) -> Any:
-        try:
-            return Ordered(convert(value))
-        except (ValueError, ArithmeticError):  # an odd stored value: compared as stored
-            return value
-
-    return typed
-
-
-def sort_records(records: list[Any], order_by: tuple[str, ...]) -> list[Any]:
-    """Stable multi-key sort; ``-name`` descending; ``None`` sorts first."""
-    for key in reversed(order_by):
-        name, reverse = (key[1:], True) if key.startswith("-") else (key, False)
-        records.sort(
-            key=lambda r: (r.get(name) is not None, r.get(name)),  # noqa: B023
-            reverse=reverse,
-        )
-    return records
-
-
-def run_criteria(
-    rows: Iterable[dict[str, Any]], schema: ModelSchema, criteria: Criteria
-) -> tuple[list[dict[str, Any]], int]:
-    """Filter, sort and page plain records (reference query semantics)."""
-    q = criteria.q
-    typed = _typed_fields(schema, criteria)
-    if typed:
-        rows = [_TypedView(r, typed) for r in rows]  # type: ignore[misc]
-    if q.children:
-        predicate = compile_predicate(q, _memory_normalizer(schema))
-        matched = [r for r in rows if predicate(r)]  # type: ignore[arg-type]
-    else:
-        matched = list(rows)
-    total = len(matched)
-    if criteria.order_by:
-        for key in criteria.order_by:
-            if is_structured(schema.fields.get(key.lstrip("-"))):
-                raise IncorrectUsageError(unorderable(schema.name, key))
-        sort_records(matched, criteria.order_by)
-    start = criteria.offset or 0
-    end = None if criteria.limit is None else start + criteria.limit
-    page = matched[start:end]
-    if typed:
-        page = [view.record for view in page]  # type: ignore[attr-defined]
-    return page, total
-
-
 #: an idle relay's longest sleep on the memory database (every commit rings it: same process)
 _IDLE_WAIT_SECONDS = 1.0
-
-
-class RowCodec:
-    """Rows as ``bytes``: a record's values with its version and layout code, msgpack-encoded.
-
-    A layout is the tuple of a record's keys; a database keeps each one once,
-    so a row costs its values only. Decoding gives a fresh dict with
-    ``_version``.
-    """
-
-    def __init__(self) -> None:
-        self._layouts: list[tuple[str, ...]] = []
-        self._codes: dict[tuple[str, ...], int] = {}
-
-    def encode(self, record: dict[str, Any], version: int) -> bytes:
-        """``record`` (its ``_version`` key, if any, replaced by ``version``) as a row."""
-        if "_version" in record:
-            record = {k: v for k, v in record.items() if k != "_version"}
-        layout = tuple(record)
-        code = self._codes.get(layout)
-        if code is None:
-            with STORE_LOCK:
-                code = self._codes.get(layout)
-                if code is None:
-                    code = self._codes[layout] = len(self._layouts)
-                    self._layouts.append(layout)
-        return encode([*record.values(), version, code])
-
-    def decode(self, row: bytes) -> dict[str, Any]:
-        """A fresh record with ``_version`` from a row."""
-        values = decode(row)
-        code = values.pop()
-        version = values.pop()
-        record = dict(zip(self._layouts[code], values, strict=True))
-        record["_version"] = version
-        return record
-
-    @staticmethod
-    def version(row: bytes) -> int:
-        """The version of a row."""
-        return decode(row)[-2]  # type: ignore[no-any-return]
 
 
 class MemoryDatabase:
