@@ -182,7 +182,19 @@ class DatabaseError(ArchipelError):
 
 
 class TransactionError(ArchipelError):
-    """A transaction failed to commit, or failed while being processed."""
+    """A transaction failed to commit, or failed while being processed.
+
+    Raised too when a unit of work committed but one or more synchronous
+    handlers of its events failed (Protean 0.18's behaviour): the writes are
+    kept, every other handler ran, ``__cause__`` is the failure (an
+    ``ExceptionGroup`` when several failed). ``extra_info`` (a dict or None)
+    holds ``original_exception`` (the failure's class name) and
+    ``original_message``, as in Protean.
+    """
+
+    def __init__(self, *args: Any, extra_info: dict[str, Any] | None = None) -> None:
+        super().__init__(*args)
+        self.extra_info = extra_info
 
 
 class SendError(ArchipelError):

@@ -285,4 +285,4 @@ def dispatch_inline(domain: Domain, events: list[Any]) -> None:
     """After a batch committed: deliver its events in-process when events are handled inline."""
     if events and domain.handles_events_inline:
         with domain.domain_context():
-            dispatch.publish(events)
+            dispatch.publish(events, wrap=False)

@@ -98,7 +98,7 @@ def fire_due_deadlines(domain: DomainLike, now: float | _dt.datetime | None = No
             current_message.reset(msg_token)
         if events and domain.handles_events_inline:
             with domain.domain_context():
-                dispatch.publish(events)
+                dispatch.publish(events, wrap=False)
     return fired
 
 

@@ -7,6 +7,15 @@ every hub domain that subscribes to the event's stream category and knows
 its type string, each in its own domain context and unit of work. Events
 those handlers commit join the end of the queue (breadth-first), so a
 process manager's state is saved before the events it caused reach it.
+
+A failing handler does not stop the drain (as in Protean 0.18): every
+(event, handler) pair is an independent reaction, so the others still run.
+The failures are collected and raised once the queue is empty, from the
+outermost call: wrapped in a :class:`~archipel.errors.TransactionError`
+("the commit's writes are durable, a reaction failed") whose ``__cause__``
+is the failure itself, or an ``ExceptionGroup`` of them when several
+failed. An interrupt (a ``BaseException`` that is no ``Exception``) still
+ends the drain where it is raised.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from archipel.errors import TransactionError
 from archipel.utils.globals import dispatch_queue
 
 if TYPE_CHECKING:
@@ -84,8 +94,12 @@ class Route:
         return f"Route({self.kind}: {self.name} <- {self.category})"
 
 
-def deliver(event: Any) -> None:
-    """Deliver one event to every route of every hub domain that handles events inline."""
+def deliver(event: Any, failures: list[Exception] | None = None) -> None:
+    """Deliver one event to every route of every hub domain that handles events inline.
+
+    With ``failures`` given, a route that raises is recorded there and the
+    other routes still run; without it, the first failure propagates.
+    """
     meta = event._metadata
     category = meta.stream.partition("-")[0]
     type_string = meta.type
@@ -95,12 +109,24 @@ def deliver(event: Any) -> None:
         routes = domain.router.routes_for(category, type_string)
         if routes:
             for route in routes:
-                domain.run_route(route, event)
+                _run(domain, route, event, failures)
         elif domain._upcasting is not None and domain._upcasting.steps:
-            _deliver_upcast(domain, event, category, type_string)
+            _deliver_upcast(domain, event, category, type_string, failures)
 
 
-def _deliver_upcast(domain: DomainLike, event: Any, category: str, type_string: str) -> None:
+def _run(domain: DomainLike, route: Route, event: Any, failures: list[Exception] | None) -> None:
+    if failures is None:
+        domain.run_route(route, event)
+        return
+    try:
+        domain.run_route(route, event)
+    except Exception as exc:  # noqa: BLE001 - collected, raised when the drain ends
+        failures.append(exc)
+
+
+def _deliver_upcast(
+    domain: DomainLike, event: Any, category: str, type_string: str, failures: list[Exception] | None
+) -> None:
     """Deliver another domain's older version of an event this domain knows newer."""
     from archipel.handling.decoding import current_type, decode_stored
 
@@ -111,12 +137,57 @@ def _deliver_upcast(domain: DomainLike, event: Any, category: str, type_string: 
     if routes:
         upcast = decode_stored(domain, event.to_message())
         for route in routes:
-            domain.run_route(route, upcast)
+            _run(domain, route, upcast, failures)
+
+
+def _drain(queue: deque[Any], wrap: bool) -> None:
+    """Deliver every queued event (and those its handlers add); then raise what failed."""
+    failures: list[Exception] = []
+    delivered = 0
+    while queue:
+        deliver(queue.popleft(), failures)
+        delivered += 1
+    if not failures:
+        return
+    failure: Exception = (
+        failures[0] if len(failures) == 1
+        else ExceptionGroup(f"synchronous dispatch: {len(failures)} handlers failed", failures)
+    )
+    if not wrap:
+        raise failure
+    raise TransactionError(
+        f"Unit of Work commit failed: {_describe(failure)} (the commit's own writes are kept;"
+        f" {delivered} event(s) were delivered to every handler, {len(failures)} handler(s) failed)",
+        extra_info={
+            "original_exception": type(failure).__name__,
+            "original_message": _message(failure),
+            "failures": len(failures),
+            "events_count": delivered,
+        },
+    ) from failure
+
+
+def _message(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # noqa: BLE001 - a user __str__ must not replace the failure reported
+        return "<unprintable>"
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ExceptionGroup):
+        return "; ".join(_describe(inner) for inner in exc.exceptions)
+    return f"{type(exc).__name__}: {_message(exc)}"
 
 
 
-def publish(events: list[Any]) -> None:
-    """Queue committed events for in-process delivery (drains if outermost)."""
+def publish(events: list[Any], *, wrap: bool = True) -> None:
+    """Queue committed events for in-process delivery (drains if outermost).
+
+    Raises :class:`~archipel.errors.TransactionError` (``wrap=False``: the
+    failure itself, or an ``ExceptionGroup``) when handlers failed; every
+    other handler has run by then.
+    """
     if not events:
         return
     queue = dispatch_queue.get()
@@ -126,13 +197,12 @@ def publish(events: list[Any]) -> None:
     queue = deque(events)
     token = dispatch_queue.set(queue)
     try:
-        while queue:
-            deliver(queue.popleft())
+        _drain(queue, wrap)
     finally:
         dispatch_queue.reset(token)
 
 
-def drain_after(action: Callable[[], Any]) -> Any:
+def drain_after(action: Callable[[], Any], *, wrap: bool = True) -> Any:
     """Run ``action`` as the outermost dispatch scope, then deliver what it queued."""
     if dispatch_queue.get() is not None:
         return action()
@@ -140,8 +210,7 @@ def drain_after(action: Callable[[], Any]) -> Any:
     token = dispatch_queue.set(queue)
     try:
         result = action()
-        while queue:
-            deliver(queue.popleft())
+        _drain(queue, wrap)
         return result
     finally:
         dispatch_queue.reset(token)

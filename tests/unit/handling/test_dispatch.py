@@ -17,6 +17,7 @@ from archipel import (
     current_domain,
     handle,
 )
+from archipel.errors import TransactionError
 from archipel.fields import Identifier, Integer, String
 from tests.unit._support import start
 
@@ -116,10 +117,60 @@ def test_a_failing_event_handler_does_not_undo_the_committed_command(make_domain
     with domain.domain_context():
         job = Job(name="root")
         job.raise_(Started(job_id=job.id))
-        with pytest.raises(RuntimeError):
+        with pytest.raises(TransactionError) as caught:
             domain.repository_for(Job).add(job)
+        assert isinstance(caught.value.__cause__, RuntimeError)
+        assert caught.value.extra_info["original_exception"] == "RuntimeError"
+        assert caught.value.extra_info["original_message"] == "handler bug"
         repo = domain.repository_for(Job)
         assert [j.name for j in repo.all()] == ["root"]
+
+
+@pytest.mark.parametrize("failing", [[], ["first"], ["first", "third"], ["first", "second", "third"]])
+def test_a_failing_sync_handler_does_not_stop_the_others(make_domain, failing):
+    """As in Protean 0.18: every (event, handler) pair runs; the failures are raised together
+    at the end, wrapped in a TransactionError (one failure as its cause, several as a group)."""
+    domain = make_domain()
+    ran: list[str] = []
+
+    @domain.aggregate
+    class Job(BaseAggregate):
+        name = String()
+
+    @domain.event(part_of=Job)
+    class Started(BaseEvent):
+        job_id = Identifier()
+
+    def make_handler(label: str) -> type:
+        class Handler(BaseEventHandler):
+            @handle(Started)
+            def on_started(self, event):
+                ran.append(label)
+                if label in failing:
+                    raise ValueError(f"{label} failed")
+
+        Handler.__name__ = Handler.__qualname__ = f"Handler_{label}"
+        return Handler
+
+    for label in ("first", "second", "third"):
+        domain.event_handler(make_handler(label), part_of=Job)
+    start(domain)
+    with domain.domain_context():
+        job = Job(name="root")
+        job.raise_(Started(job_id=job.id))
+        if not failing:
+            domain.repository_for(Job).add(job)
+        else:
+            with pytest.raises(TransactionError) as caught:
+                domain.repository_for(Job).add(job)
+            cause = caught.value.__cause__
+            if len(failing) == 1:
+                assert isinstance(cause, ValueError) and str(cause) == f"{failing[0]} failed"
+            else:
+                assert isinstance(cause, ExceptionGroup)
+                assert sorted(str(e) for e in cause.exceptions) == sorted(f"{f} failed" for f in failing)
+        assert sorted(ran) == ["first", "second", "third"]
+        assert [j.name for j in domain.repository_for(Job).all()] == ["root"]
 
 
 def test_a_failing_sync_projector_leaves_the_processed_command_committed(make_domain):
