@@ -71,7 +71,8 @@ def test_a_paused_worker_that_lost_its_partition_cannot_commit(make_bank):
         other.step()  # takes the partition over, claims the paused worker's entries
     assert check_ledgers(bank, expected) == []
 
-    paused._work()  # wakes up and tries to commit what it read
+    paused._work()  # wakes up and tries to commit what it read (its partition's run)
+    paused._drain()  # ... which ends
     assert paused.handled == 0
     assert paused.parts == {}  # it knows it lost the partition
     assert check_ledgers(bank, expected) == []  # nothing applied twice

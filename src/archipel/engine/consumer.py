@@ -1,27 +1,19 @@
-"""One subscription inside one worker: read, handle in batches, retry, dead-letter, ack.
+"""One subscription inside one worker: read, dispatch to partition runs, take over.
 
 The consumer owns some ordering partitions of its subscription
 (:mod:`.ownership`) and reads their broker streams with its consumer group.
-Entries wait in one queue per partition and lane. Each step handles, per
-partition, the runnable entries — production lane first, then a bounded
-share of the bulk lane — in one transaction per partition, fenced by that
-partition's lease, then acknowledges them.
+Entries wait in one queue per partition and lane. A partition with
+runnable entries gets a *run* in a thread of its own (:mod:`.partition_run`:
+batches, one fenced transaction each, retries and dead letters, then the
+acknowledgement), which goes on while more of its entries arrive; the
+consumer's thread meanwhile reads on. So a new entry waits for a commit of
+its own partition only, and the commits of several partitions overlap.
 
-Per aggregate, order is kept: an entry runs only when no earlier entry of
-the same aggregate is waiting for a retry. A failing entry with a transient
-error (:mod:`.classify`) is retried after an exponential backoff with jitter
-while other aggregates go on; after ``max_retries`` — at once for a business
-error — it goes to the dead-letter queue (and, with
-``park_after_dead_letter``, later entries of its aggregate are parked behind
-it). When a batch fails, it is rolled back and its entries run again one per
-transaction, so one poison message never blocks or undoes the others.
-
-A message that kills the worker *process* leaves no count in memory. The
-entries a new owner takes over (:mod:`.takeover`) that were delivered before
-run first, one at a time in a fixed order (partition, lane, id), each
-acknowledged at once, by one consumer of the process at a time, each under
-a crash mark (:mod:`.crashes`): an entry whose workers died running it
-``max(2, max_retries)`` times is dead-lettered without running again.
+Per aggregate, order is kept: one run per partition at a time, and in a
+run an entry runs only when no earlier entry of the same aggregate is
+waiting for a retry. Maintenance (renewing, giving back and taking over
+partitions) and running what was taken over (:mod:`.takeover_run`) wait
+until no run is in progress.
 """
 
 from __future__ import annotations
@@ -29,8 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from archipel.engine.catchup import catch_up
@@ -38,34 +29,19 @@ from archipel.engine.crashes import CrashMarks
 from archipel.engine.dlq import DeadLetterStore
 from archipel.engine.failures import Failures
 from archipel.engine.handler_policy import handler_retry_policy
-from archipel.engine.invoke import (
-    Batch,
-    Decoded,
-    decode,
-    dispatch_inline,
-    mark_processed,
-    run_message,
-)
 from archipel.engine.lanes import BULK, PRODUCTION
 from archipel.engine.leases import LeaseStore
 from archipel.engine.ownership import Membership, PartitionOwnership
+from archipel.engine.partition_run import PartitionRunner
 from archipel.engine.queue import Item, PartitionQueue
 from archipel.engine.retry import Backoff
 from archipel.engine.settings import EngineSettings
-from archipel.engine.streams import aggregate_key, parse_broker_stream
+from archipel.engine.streams import parse_broker_stream
 from archipel.engine.takeover import lost_replies, take_over
-from archipel.errors import (
-    BrokerError,
-    BrokerUnavailable,
-    DatabaseError,
-    DatabaseUnavailable,
-    DuplicateMessageError,
-    ExpectedVersionError,
-    LeaseLostError,
-    SchemaMissingError,
-)
+from archipel.engine.takeover_run import run_taken_over
+from archipel.errors import BrokerError, DatabaseError
 from archipel.port.broker import Entry, GroupReader
-from archipel.utils import tracing
+from archipel.utils.doorbell import Doorbell
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
@@ -75,25 +51,16 @@ __all__ = ["Consumer"]
 
 log = logging.getLogger("archipel.engine.consumer")
 
-#: failures of the infrastructure, not of a message: wait and try again, never dead-letter
-_OUTAGES = (BrokerUnavailable, DatabaseUnavailable, SchemaMissingError, LeaseLostError)
-
 
 #: one consumer of this process takes partitions over at a time (see :meth:`Consumer._maintain`)
 _TAKEOVER = threading.Lock()
 
 
-class _HandlerFailed(Exception):
-    """The handler of ``items[index]`` raised ``error`` (the batch was rolled back)."""
-
-    def __init__(self, index: int, error: BaseException) -> None:
-        super().__init__(str(error))
-        self.index = index
-        self.error = error
-
-
 class Consumer:
     """Runs one subscription in this worker (call :meth:`run` in a thread, or :meth:`step`)."""
+
+    #: the partitions' runs: batches, commits, retries, acknowledgements
+    runner: PartitionRunner
 
     def __init__(
         self,
@@ -122,21 +89,37 @@ class Consumer:
         self.parts: dict[int, PartitionQueue] = {}
         options = getattr(getattr(sub.handler_cls, "_meta", None), "extra", {})
         self.failures = Failures(sub.name, dlq, settings, handler_retry_policy(options))
+        self.runner = PartitionRunner(domain, sub, broker, leases, self.ownership, self.failures, settings)
         self._next_maintenance = 0.0
         self._next_dead_refresh = 0.0
-        self._refresh_dead = False
-        self.handled = 0
         self._pool: ThreadPoolExecutor | None = None
-        self._count_lock = threading.Lock()
+        #: the run in progress of each partition that has one
+        self._running: dict[int, Future[int]] = {}
+        #: rung when a run ends (the reading thread may be waiting for room)
+        self._finished = Doorbell()
         self._groups_ready = False
+        #: runs stop after one batch per lane instead of going on (:meth:`step`, :meth:`_drain`)
+        self._one_tick = False
         #: entries taken over and not yet run (see :meth:`_run_taken_over`)
         self._taken_over = False
         #: which taken-over entry runs here, for whoever takes over if this process dies
         self._marks = CrashMarks(leases, domain, sub.name, worker_id)
         #: a broker or database call failed: a read may have delivered entries we never got
         self._resync = False
-        #: histogram child observing each committed batch (set by engine.metrics; None: off)
-        self.latency: Any = None
+
+    @property
+    def handled(self) -> int:
+        """Entries handled since start."""
+        return self.runner.handled
+
+    @property
+    def latency(self) -> Any:
+        """Histogram child observing each committed batch (set by engine.metrics; None: off)."""
+        return self.runner.latency
+
+    @latency.setter
+    def latency(self, child: Any) -> None:
+        self.runner.latency = child
 
     # -- the loop --------------------------------------------------------------
     def run(self) -> None:
@@ -145,7 +128,7 @@ class Consumer:
         try:
             while not self.stop.is_set():
                 try:
-                    self.step()
+                    self._cycle()
                     backoff.reset()
                 except (BrokerError, DatabaseError) as exc:
                     self._resync = True
@@ -161,27 +144,43 @@ class Consumer:
             self.shutdown()
 
     def step(self) -> int:
-        """Maintain ownership, read what is available, handle what can run; return how many handled."""
+        """Maintain ownership, read what is available, handle what can run and wait for it;
+        return how many handled."""
+        self._one_tick = True  # each partition's run handles one tick's batch, as a loop turn
+        try:
+            handled = self._cycle()
+            return handled + self._drain()
+        finally:
+            self._one_tick = False
+
+    def _cycle(self) -> int:
+        """One turn of the loop: runs started here may still be going on when it returns."""
+        handled = self._collect()
         now = time.monotonic()
         if now >= self._next_maintenance:
+            handled += self._drain()  # maintenance never races a fenced commit of a run
             self._maintain()
             self._next_maintenance = now + min(1.0, self.settings.lease_seconds / 4)
         if not self.parts:
             self.stop.wait(self.settings.blocking_timeout_ms / 1000.0)
-            return 0
+            return handled
         self._fill()
-        handled = self._work()
-        if self._refresh_dead:
-            self._refresh_dead = False
+        handled += self._work()
+        if self.runner.refresh_dead:
+            self.runner.refresh_dead = False
             self.failures.refresh()
         return handled
 
     def buffered(self) -> int:
         """Entries read and not yet acknowledged by this consumer."""
-        return sum(part.size() for part in self.parts.values())
+        return sum(part.size() + len(part.inbox) for part in list(self.parts.values()))
 
     def shutdown(self) -> None:
         """Give every partition back; unhandled entries stay pending for the next owner."""
+        try:
+            self._drain()
+        except Exception:
+            log.exception("%s: a partition's run failed while stopping", self.sub.name)
         self.parts.clear()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
@@ -237,7 +236,7 @@ class Consumer:
         now = time.monotonic()
         if now >= self._next_dead_refresh:
             self._next_dead_refresh = now + 5.0
-            self._refresh_dead = True
+            self.runner.refresh_dead = True
 
     def _adopt(self, partition: int) -> None:
         # whatever an earlier owner read and did not acknowledge comes first
@@ -272,6 +271,9 @@ class Consumer:
 
     def _recover_own(self) -> None:
         """Take back the entries delivered to this consumer whose read reply never came."""
+        self._drain()
+        for part in self.parts.values():
+            self._absorb(part)
         queued = (item for part in self.parts.values() for queue in part.queues.values() for item in queue)
         streams = self._streams(PRODUCTION) + self._streams(BULK)
         fresh = lost_replies(self.broker, self.group, self.worker_id, streams, queued)
@@ -286,308 +288,165 @@ class Consumer:
     def _fill(self) -> None:
         if self._resync:
             self._recover_own()
-        tick = self.settings.messages_per_tick
-        buffered = self.buffered()
-        if buffered >= 4 * tick:
-            return
-        prod, bulk = self._streams(PRODUCTION), self._streams(BULK)
+        # a batch per owned partition in each read: the partitions' runs go on in parallel
+        tick = self.settings.messages_per_tick * max(1, len(self.parts))
+        seen = self._finished.generation
+        # production is read as long as little of it waits, however much bulk does: a
+        # production entry never waits in the broker behind buffered bulk entries
+        prod = self._streams(PRODUCTION) if self._queued(PRODUCTION) < 4 * tick else []
+        bulk = self._streams(BULK) if self._queued(BULK) < tick else []
         entries = self.broker.read(self.group, self.worker_id, prod, count=tick) if prod else []
-        if bulk and sum(p.queues[BULK].__len__() for p in self.parts.values()) < tick:
+        if bulk:
             entries += self.broker.read(self.group, self.worker_id, bulk, count=tick)
-        if not entries and not self._runnable_exists():
-            entries = self.broker.read(
-                self.group, self.worker_id, prod + bulk, count=tick, block_ms=self.settings.blocking_timeout_ms
-            )
+        if not entries and not self._startable():
+            timeout = self.settings.blocking_timeout_ms
+            if prod or bulk:
+                # runs in progress pick up what arrives for their partitions themselves
+                entries = self.broker.read(self.group, self.worker_id, prod + bulk, count=tick, block_ms=timeout)
+            else:  # full: wait for a run to make room
+                self._finished.wait(seen, timeout / 1000.0)
         self._enqueue(entries)
 
+    def _queued(self, lane: str) -> int:
+        """Entries of ``lane`` read and not yet finished."""
+        return sum(
+            len(part.queues[lane]) + sum(1 for item in part.inbox if item.lane == lane)
+            for part in list(self.parts.values())
+        )
+
     def _enqueue(self, entries: list[Entry]) -> None:
+        """Hand what was read to its partition (its inbox: a run may be going on)."""
+        by_part: dict[int, list[Item]] = {}
         for entry in entries:
             if self.sub.partitioned:
                 _, partition, lane = parse_broker_stream(entry.stream)
             else:
                 partition, lane = 0, PRODUCTION
+            by_part.setdefault(partition, []).append(Item(entry, lane))
+        for partition, items in by_part.items():
             part = self.parts.get(partition)
             if part is None:
                 continue  # given back meanwhile: the next owner claims it
-            part.queues[lane].append(Item(entry, lane))
+            with part.lock:
+                part.inbox += items
 
-    def _runnable_exists(self) -> bool:
+    # -- dispatching -------------------------------------------------------------
+    @staticmethod
+    def _absorb(part: PartitionQueue) -> None:
+        """Move the inbox into the lanes' queues (holding the lock, or with no run going on)."""
+        for item in part.inbox:
+            part.queues[item.lane].append(item)
+        part.inbox.clear()
+
+    @staticmethod
+    def _has_work(part: PartitionQueue) -> bool:
+        """Something in its queues may run now (or its acknowledgement be retried)."""
         now = time.monotonic()
-        return any(item.next_at <= now for part in self.parts.values() for q in part.queues.values() for item in q)
+        return any(item.next_at <= now for q in part.queues.values() for item in q)
 
-    # -- handling ------------------------------------------------------------
+    def _startable(self) -> bool:
+        """A partition without a run has something to run."""
+        return any(
+            not part.running and (part.inbox or self._has_work(part)) for part in list(self.parts.values())
+        )
+
     def _work(self) -> int:
-        tick = self.settings.messages_per_tick
+        self._forget_lost()
         handled = 0
         if self._taken_over and _TAKEOVER.acquire(blocking=False):  # retries of taken-over entries
             try:
-                handled = self._run_taken_over()
+                handled += self._run_taken_over()
             finally:
                 _TAKEOVER.release()
-        handled += self._each_partition(PRODUCTION, tick)
-        if self.settings.priority_lanes:
-            # bulk gets what production left of the tick, and never less than a
-            # quarter of it: it is never starved, and adds little latency
-            share = tick if handled == 0 else max(1, tick // 4)
-            handled += self._each_partition(BULK, share)
+        for part in list(self.parts.values()):
+            if part.running or part.number in self.runner.lost:
+                continue
+            self._absorb(part)
+            if self._has_work(part):
+                part.running = True
+                self._running[part.number] = self._executor().submit(self._run, part)
         return handled
 
-    def _each_partition(self, lane: str, limit: int) -> int:
-        """Run ``lane`` of every owned partition; partitions with work run in parallel.
-
-        Partitions share nothing (different aggregates, different leases), so
-        their transactions overlap: while one waits for the database, another
-        runs Python.
-        """
-        busy = [part for part in self.parts.values() if part.queues[lane]]
-        if len(busy) <= 1:
-            return sum(self._run_lane(part, lane, limit) for part in busy)
+    def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(
                 max_workers=self.ownership.partitions, thread_name_prefix=f"archipel-{self.sub.handler_cls.__name__}"
             )
-        domain = self.domain
+        return self._pool
 
-        def run(part: PartitionQueue) -> int:
-            with domain.domain_context():
-                return self._run_lane(part, lane, limit)
+    def _run(self, part: PartitionQueue) -> int:
+        """A partition's run (in a thread of the pool): batches until nothing is left to run."""
+        runner = self.runner
+        total = 0
+        try:
+            with self.domain.domain_context():
+                while True:
+                    handled = runner.run_partition(part)
+                    total += handled
+                    with part.lock:
+                        if self._one_tick:
+                            part.running = False
+                            break
+                        if part.inbox and part.number not in runner.lost:
+                            self._absorb(part)  # arrived meanwhile: this run takes it
+                            continue
+                        if handled and part.number not in runner.lost and self._has_work(part):
+                            continue  # more than a batch was waiting
+                        part.running = False
+                        break
+        except BaseException:
+            with part.lock:
+                part.running = False
+            raise
+        finally:
+            self._finished.ring()
+        return total
 
-        return sum(self._pool.map(run, busy))
-
-    def _run_taken_over(self) -> int:
-        """Run the entries taken over, one per transaction, each acknowledged at once.
-
-        In this thread, in a fixed order (partition, lane, id), each under a
-        crash mark (:mod:`.crashes`): if one of them kills the process, its
-        mark says so to whichever worker runs it next. An entry whose workers
-        died running it :meth:`_death_limit` times is dead-lettered without
-        running again (and later entries of its aggregate are parked).
-        """
-        limit = self._death_limit()
+    def _collect(self) -> int:
+        """Count the runs that ended; raise the first failure of one."""
         handled = 0
-        left = False
-        for number in sorted(self.parts):
-            part = self.parts.get(number)
-            for lane in (PRODUCTION, BULK):
-                if part is None or number not in self.parts:
-                    break
-                blocked: set[str | None] = set()
-                for item in list(part.queues[lane]):
-                    if not item.deliveries or item.done:
-                        continue
-                    if not self._decoded(item) or item.key in blocked:
-                        blocked.add(item.key)
-                        left = left or not item.done
-                        continue
-                    if item.next_at > time.monotonic():
-                        blocked.add(item.key)  # failed again: its retry waits, later entries too
-                        left = True
-                        continue
-                    assert item.decoded is not None
-                    marked = False
-                    if self.failures.must_park(item):
-                        self.failures.park(item)
-                    elif item.decoded.skip:
-                        item.done = True
-                    else:
-                        deaths = self._marks.begin(item.decoded.message_id)
-                        marked = True
-                        if deaths >= limit:
-                            self.failures.died(item, deaths + 1)  # later entries of its aggregate are parked
-                        else:
-                            try:
-                                if not self._one(part, item):
-                                    blocked.add(item.key)
-                                    left = left or not item.done
-                            except LeaseLostError:
-                                self._lost(number, committing=True)
-                                break
-                    if item.done:
-                        self._ack([item])
-                        if marked:
-                            self._marks.end(item.decoded.message_id)
-                        part.queues[lane].remove(item)
-                        handled += 1
-        if not left:
-            self._taken_over = False
+        failure: BaseException | None = None
+        for number, future in list(self._running.items()):
+            if not future.done():
+                continue
+            del self._running[number]
+            try:
+                handled += future.result()
+            except BaseException as exc:
+                failure = failure or exc
+        self._forget_lost()
+        if failure is not None:
+            raise failure
         return handled
 
-    def _death_limit(self) -> int:
-        """Deaths while running alone after which a taken-over entry is dead-lettered.
-
-        ``max_retries``, and at least 2: a worker can also die of another
-        message running in a parallel thread, so one death alone is no proof.
-        """
-        return max(2, self.settings.max_retries)
-
-    def _decoded(self, item: Item) -> bool:
-        """Decode ``item``; an undecodable one is dead-lettered at once (False)."""
+    def _drain(self) -> int:
+        """Have the runs stop after their current batch, wait for them; return how many they handled."""
+        stepping = self._one_tick
+        self._one_tick = True
         try:
-            self._prepare(item)
-        except Exception as exc:  # undecodable: not transient, dead-lettered at once
-            item.decoded = Decoded(f"{item.entry.stream}:{item.entry.id}", None, None, None, item.entry.payload)
-            item.key = item.entry.stream
-            self.failures.failed(item, exc, retryable=False)
-            return False
-        return True
-
-    def _prepare(self, item: Item) -> None:
-        if item.decoded is None:
-            entry = item.entry
-            item.decoded = decode(self.domain, self.sub, entry.stream, entry.id, entry.payload)
-            stream = item.decoded.stream
-            item.key = aggregate_key(stream) if stream else entry.stream
-
-    def _runnable(self, part: PartitionQueue, lane: str, limit: int) -> tuple[list[Item], list[Item], list[Item]]:
-        """``(batch, retries, parked)`` of this lane, in order, at most ``limit`` in the batch."""
-        now = time.monotonic()
-        batch: list[Item] = []
-        retries: list[Item] = []
-        parked: list[Item] = []
-        blocked: set[str | None] = set()
-        for item in part.queues[lane]:
-            if len(batch) >= limit:
-                break
-            if item.done:
-                continue  # handled; its acknowledgement failed and is retried
-            if item.deliveries and not item.done:
-                blocked.add(item.key)  # taken over: runs alone, first (_run_taken_over)
-                continue
-            if not self._decoded(item):
-                continue
-            key = item.key
-            if key in blocked:
-                continue
-            if item.next_at > now:
-                blocked.add(key)
-                continue
-            if self.failures.must_park(item):
-                parked.append(item)
-                continue
-            if item.attempts:
-                retries.append(item)
-                blocked.add(key)  # later entries wait for the retry's outcome
-                continue
-            batch.append(item)
-        return batch, retries, parked
-
-    def _run_lane(self, part: PartitionQueue, lane: str, limit: int) -> int:
-        queue = part.queues[lane]
-        if not queue:
-            return 0
-        batch, retries, parked = self._runnable(part, lane, limit)
-        for item in parked:
-            self.failures.park(item)
-        skipped = [i for i in batch if i.decoded is not None and i.decoded.skip]
-        for item in skipped:
-            item.done = True
-        work = [i for i in batch if not i.done]
-        lost = False
-        try:
-            if work:
-                self._settle(part, work)
-            for item in retries:
-                self._one(part, item)
-        except LeaseLostError:
-            lost = True
-        finished = [i for i in queue if i.done]
-        if finished:
-            self._ack(finished)
-            part.queues[lane] = deque(i for i in queue if not i.done)
-        if lost:
-            self._lost(part.number, committing=True)
-        return len(finished)
-
-    def _settle(self, part: PartitionQueue, items: list[Item]) -> None:
-        """Commit ``items``; a failing handler counts against its item only, the rest commit."""
-        while items:
-            try:
-                self._commit(part, items)
-                return
-            except _HandlerFailed as failed:
-                bad = items[failed.index]
-                self.failures.failed(bad, failed.error)
-                # later entries of the failing aggregate wait for its retry; the others go again
-                items = [
-                    item
-                    for n, item in enumerate(items)
-                    if n < failed.index or (n > failed.index and item.key != bad.key)
-                ]
-            except _OUTAGES:
-                raise
-            except Exception:
-                # failed at commit (a conflict between two of them?): one transaction each,
-                # an aggregate stopping at its first failure
-                stopped: set[str | None] = set()
-                for item in items:
-                    if item.key not in stopped and not self._one(part, item):
-                        stopped.add(item.key)
-                return
-
-    def _one(self, part: PartitionQueue, item: Item) -> bool:
-        """Handle one item in its own transaction; False when it failed."""
-        try:
-            self._commit(part, [item])
-        except _OUTAGES:
-            raise
-        except DuplicateMessageError:
-            item.done = True  # handled elsewhere meanwhile
-        except _HandlerFailed as failed:
-            self.failures.failed(item, failed.error)
-            return False
-        except Exception as exc:
-            self.failures.failed(item, exc)
-            return False
-        return True
-
-    def _commit(self, part: PartitionQueue, items: list[Item]) -> None:
-        lease = self.ownership.owned.get(part.number)
-        if lease is None:
-            raise LeaseLostError(f"partition {part.number} of {self.sub.name} is not ours")
-        latency = self.latency
-        started = time.perf_counter() if latency is not None else 0.0
-        batch = Batch(self.domain)
-        try:
-            # the fence first: a lost lease fails fast, before any handler runs
-            expires = self.leases.fence(lease, batch.transaction("default"), self.settings.lease_seconds)
-            marks = mark_processed(batch, self.sub.name, [i.decoded.message_id for i in items if i.decoded])
-            for index, item in enumerate(items):
-                assert item.decoded is not None
+            for future in list(self._running.values()):
                 try:
-                    if tracing.tracer is None:
-                        run_message(self.domain, self.sub, item.decoded, batch, marks[index] if marks else None)
-                    else:
-                        with tracing.consume_span(item.decoded.payload, self.sub.name):
-                            run_message(
-                                self.domain, self.sub, item.decoded, batch, marks[index] if marks else None
-                            )
-                except _OUTAGES:
-                    raise
-                except Exception as exc:
-                    raise _HandlerFailed(index, exc) from exc
-            events = list(batch.events)
-            batch.commit()
-        except ExpectedVersionError as exc:
-            batch.rollback()
-            if not self.leases.still_held(lease):
-                raise LeaseLostError(f"{self.sub.name}: partition {part.number} was taken over") from exc
-            raise
-        except BaseException:
-            batch.rollback()
-            raise
-        self.leases.confirm(lease, expires)
-        if latency is not None:
-            latency.observe(time.perf_counter() - started)
-        for item in items:
-            item.done = True
-            if self.failures.dead and item.key in self.failures.dead:
-                self._refresh_dead = True  # a replay succeeded: its aggregate may be free again
-        with self._count_lock:
-            self.handled += len(items)
-        dispatch_inline(self.domain, events)
+                    future.result()
+                except BaseException:  # noqa: S110 - _collect raises it
+                    pass
+        finally:
+            self._one_tick = stepping
+        return self._collect()
 
-    def _ack(self, items: list[Item]) -> None:
-        by_stream: dict[str, list[str]] = {}
-        for item in items:
-            by_stream.setdefault(item.entry.stream, []).append(item.entry.id)
-        self.broker.ack(self.group, by_stream)
+    def _forget_lost(self) -> None:
+        """Forget the partitions that runs found taken over (in this thread: it owns ``parts``)."""
+        lost = self.runner.lost
+        while lost:
+            self._lost(lost.pop(), committing=True)
+
+    def _run_taken_over(self) -> int:
+        """Run the entries taken over, alone (see :mod:`.takeover_run`)."""
+        handled = self._drain()
+        for part in self.parts.values():
+            self._absorb(part)
+        done, left, lost = run_taken_over(self.parts, self.runner, self._marks, self.settings)
+        for number in lost:
+            self._lost(number, committing=True)
+        if not left:
+            self._taken_over = False
+        return handled + done
