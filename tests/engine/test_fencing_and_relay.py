@@ -78,6 +78,47 @@ def test_a_paused_worker_that_lost_its_partition_cannot_commit(make_bank):
     assert check_ledgers(bank, expected) == []  # nothing applied twice
 
 
+def test_a_worker_whose_lease_ran_out_reads_nothing_more_of_the_partition(make_bank):
+    """An entry read is delivered to the reader: read after another worker took the partition
+    over, it would stay pending for a worker that no longer owns it — never run (the stall of
+    the Redis Cluster fault scenario), or run after newer entries once the partition moves."""
+    bank = make_bank(config={"command_processing": "sync"}, partitions=1, lease_seconds=0.5)
+    slow = _consumer(bank, "slow")
+    slow._maintain()  # takes partition 0
+    assert sorted(slow.parts) == [0]
+    time.sleep(0.6)  # busy past its lease (a long batch, an overloaded machine) ...
+
+    other = _consumer(bank, "other")
+    other.step()  # ... so another worker takes the partition over: nothing pending to claim
+    assert sorted(other.parts) == [0]
+    expected = deposit_many(bank, accounts=3, per_account=4)
+    _relay_all(bank)
+
+    slow._fill()  # the slow worker reads on before it notices the loss
+    assert slow.buffered() == 0
+    for _ in range(5):
+        other.step()
+    assert check_ledgers(bank, expected) == []  # the new owner got every entry
+    slow.step()
+    assert slow.parts == {}  # and the slow one knows it lost the partition
+
+
+def test_a_lease_is_read_under_only_while_a_quarter_of_it_is_left(make_bank):
+    bank = make_bank(config={"command_processing": "sync"}, partitions=2, lease_seconds=2.0)
+    consumer = _consumer(bank, "me")
+    consumer._maintain()
+    assert sorted(consumer.parts) == [0, 1]
+    readable, block_ms = consumer._readable()
+    assert readable == [0, 1] and 0 < block_ms <= consumer.settings.blocking_timeout_ms
+    consumer.ownership.owned[1].expires_at = time.time() + 0.6  # 0.1 s more than a quarter
+    readable, block_ms = consumer._readable()
+    assert readable == [0, 1] and block_ms <= 100  # a read blocks no longer than that
+    consumer.ownership.owned[1].expires_at = time.time() + 0.4
+    assert consumer._readable()[0] == [0]
+    consumer._maintain()  # renews it
+    assert consumer._readable()[0] == [0, 1]
+
+
 def test_crash_between_publish_and_mark_sent_republishes_and_consumers_dedupe(make_bank, monkeypatch):
     bank = make_bank(partitions=1, lease_seconds=0.5)
     expected = deposit_many(bank, accounts=2, per_account=5)

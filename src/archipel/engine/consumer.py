@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from archipel.engine.catchup import catch_up
@@ -35,15 +34,17 @@ from archipel.engine.ownership import Membership, PartitionOwnership
 from archipel.engine.partition_run import PartitionRunner
 from archipel.engine.queue import Item, PartitionQueue
 from archipel.engine.retry import Backoff
+from archipel.engine.run_threads import RunThreads
 from archipel.engine.settings import EngineSettings
 from archipel.engine.streams import parse_broker_stream
 from archipel.engine.takeover import lost_replies, take_over
 from archipel.engine.takeover_run import run_taken_over
 from archipel.errors import BrokerError, DatabaseError
 from archipel.port.broker import Entry, GroupReader
-from archipel.utils.doorbell import Doorbell
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from archipel.domain.domain import Domain
     from archipel.engine.subscriptions import Subscription
 
@@ -56,7 +57,7 @@ log = logging.getLogger("archipel.engine.consumer")
 _TAKEOVER = threading.Lock()
 
 
-class Consumer:
+class Consumer(RunThreads):
     """Runs one subscription in this worker (call :meth:`run` in a thread, or :meth:`step`)."""
 
     #: the partitions' runs: batches, commits, retries, acknowledgements
@@ -91,15 +92,10 @@ class Consumer:
         self.failures = Failures(sub.name, dlq, settings, handler_retry_policy(options))
         self.runner = PartitionRunner(domain, sub, broker, leases, self.ownership, self.failures, settings)
         self._next_maintenance = 0.0
+        self._next_renewal = 0.0
         self._next_dead_refresh = 0.0
-        self._pool: ThreadPoolExecutor | None = None
-        #: the run in progress of each partition that has one
-        self._running: dict[int, Future[int]] = {}
-        #: rung when a run ends (the reading thread may be waiting for room)
-        self._finished = Doorbell()
+        self._init_runs()
         self._groups_ready = False
-        #: runs stop after one batch per lane instead of going on (:meth:`step`, :meth:`_drain`)
-        self._one_tick = False
         #: entries taken over and not yet run (see :meth:`_run_taken_over`)
         self._taken_over = False
         #: which taken-over entry runs here, for whoever takes over if this process dies
@@ -158,8 +154,7 @@ class Consumer:
         handled = self._collect()
         now = time.monotonic()
         if now >= self._next_maintenance:
-            handled += self._drain()  # maintenance never races a fenced commit of a run
-            self._maintain()
+            handled += self._maintain()
             self._next_maintenance = now + min(1.0, self.settings.lease_seconds / 4)
         if not self.parts:
             self.stop.wait(self.settings.blocking_timeout_ms / 1000.0)
@@ -203,16 +198,19 @@ class Consumer:
         self._groups_ready = True
         return True
 
-    def _maintain(self) -> None:
+    def _maintain(self) -> int:
+        """Renew, give back and take over partitions; return how many entries runs finished meanwhile."""
         if not self._ensure_groups():
-            return  # no partitions until the subscription has caught up
-        for partition in self.ownership.surplus():
-            if self.parts.get(partition) is not None:
-                self.parts.pop(partition)
-            self.ownership.release(partition)
-            log.info("%s: gave partition %s back", self.sub.name, partition)
-        for partition in self.ownership.renew_idle(self.settings.lease_seconds / 3):
-            self._lost(partition)
+            return 0  # no partitions until the subscription has caught up
+        handled = 0
+        surplus = self.ownership.surplus()
+        if surplus:
+            handled += self._drain()  # a partition is never given back in the middle of a run
+            for partition in surplus:
+                self.parts.pop(partition, None)
+                self.ownership.release(partition)
+                log.info("%s: gave partition %s back", self.sub.name, partition)
+        self._keep_alive(force=True)
         # taking over and running what was taken over is one step, done by one consumer of
         # this process at a time: when the process dies, only entries that ran were
         # delivered once more (the count that tells a message killing its worker)
@@ -230,13 +228,31 @@ class Consumer:
                             self.ownership.release(left)
                         raise
                 if self._taken_over:
-                    self._run_taken_over()
+                    handled += self._run_taken_over()
             finally:
                 _TAKEOVER.release()
         now = time.monotonic()
         if now >= self._next_dead_refresh:
             self._next_dead_refresh = now + 5.0
             self.runner.refresh_dead = True
+        return handled
+
+    def _keep_alive(self, force: bool = False) -> list[int]:
+        """Renew the leases no run of ours renews (partitions without a run in progress:
+        a run's commits renew its own, and two writers of one lease would fence each other
+        out); forget those found taken over. Return them.
+
+        Also called between the taken-over entries, which run alone and can take longer
+        than a lease."""
+        now = time.monotonic()
+        if not force and now < self._next_renewal:
+            return []
+        self._next_renewal = now + min(1.0, self.settings.lease_seconds / 4)
+        busy = {number for number, part in self.parts.items() if part.running}
+        lost = self.ownership.renew_idle(self.settings.lease_seconds / 3, skip=busy)
+        for partition in lost:
+            self._lost(partition)
+        return lost
 
     def _adopt(self, partition: int) -> None:
         # whatever an earlier owner read and did not acknowledge comes first
@@ -257,11 +273,12 @@ class Consumer:
             log.warning("%s: lost partition %s to another worker (lease expired)", self.sub.name, partition)
 
     # -- reading -------------------------------------------------------------
-    def _streams(self, lane: str) -> list[str]:
+    def _streams(self, lane: str, partitions: Iterable[int] | None = None) -> list[str]:
+        """The broker streams of ``lane`` of ``partitions`` (default: every owned one)."""
         if not self.sub.partitioned:
             return list(self.sub.categories) if lane == PRODUCTION else []
         out = []
-        for partition in self.parts:
+        for partition in self.parts if partitions is None else partitions:
             out += [
                 s
                 for s in self.sub.broker_streams(self.settings, partition)
@@ -291,21 +308,45 @@ class Consumer:
         # a batch per owned partition in each read: the partitions' runs go on in parallel
         tick = self.settings.messages_per_tick * max(1, len(self.parts))
         seen = self._finished.generation
+        readable, block_ms = self._readable()
         # production is read as long as little of it waits, however much bulk does: a
         # production entry never waits in the broker behind buffered bulk entries
-        prod = self._streams(PRODUCTION) if self._queued(PRODUCTION) < 4 * tick else []
-        bulk = self._streams(BULK) if self._queued(BULK) < tick else []
+        prod = self._streams(PRODUCTION, readable) if self._queued(PRODUCTION) < 4 * tick else []
+        bulk = self._streams(BULK, readable) if self._queued(BULK) < tick else []
         entries = self.broker.read(self.group, self.worker_id, prod, count=tick) if prod else []
         if bulk:
             entries += self.broker.read(self.group, self.worker_id, bulk, count=tick)
         if not entries and not self._startable():
-            timeout = self.settings.blocking_timeout_ms
-            if prod or bulk:
+            timeout = min(self.settings.blocking_timeout_ms, block_ms)
+            if (prod or bulk) and timeout > 0:
                 # runs in progress pick up what arrives for their partitions themselves
                 entries = self.broker.read(self.group, self.worker_id, prod + bulk, count=tick, block_ms=timeout)
             else:  # full: wait for a run to make room
                 self._finished.wait(seen, timeout / 1000.0)
         self._enqueue(entries)
+
+    def _readable(self) -> tuple[list[int], int]:
+        """The owned partitions whose lease outlasts a read, and how long a read may block.
+
+        An entry read is delivered to this consumer. Were it read after another
+        worker took the partition over (our lease expired while we were busy),
+        it would stay pending for us, unseen by the new owner, whose takeover
+        claimed only what was pending before: lost, or run after newer entries
+        once the partition changes hands again. So a partition is read only
+        while its lease has more than a quarter of its length left (renewal
+        keeps two thirds), and a blocking read ends before the earliest expiry.
+        """
+        margin = self.settings.lease_seconds / 4
+        now = time.time()
+        readable: list[int] = []
+        shortest = float("inf")
+        for partition in self.parts:
+            lease = self.ownership.owned.get(partition)
+            left = lease.remaining(now) - margin if lease is not None else 0.0
+            if left > 0.005:
+                readable.append(partition)
+                shortest = min(shortest, left)
+        return readable, int(min(shortest * 1000, self.settings.blocking_timeout_ms))
 
     def _queued(self, lane: str) -> int:
         """Entries of ``lane`` read and not yet finished."""
@@ -331,25 +372,6 @@ class Consumer:
                 part.inbox += items
 
     # -- dispatching -------------------------------------------------------------
-    @staticmethod
-    def _absorb(part: PartitionQueue) -> None:
-        """Move the inbox into the lanes' queues (holding the lock, or with no run going on)."""
-        for item in part.inbox:
-            part.queues[item.lane].append(item)
-        part.inbox.clear()
-
-    @staticmethod
-    def _has_work(part: PartitionQueue) -> bool:
-        """Something in its queues may run now (or its acknowledgement be retried)."""
-        now = time.monotonic()
-        return any(item.next_at <= now for q in part.queues.values() for item in q)
-
-    def _startable(self) -> bool:
-        """A partition without a run has something to run."""
-        return any(
-            not part.running and (part.inbox or self._has_work(part)) for part in list(self.parts.values())
-        )
-
     def _work(self) -> int:
         self._forget_lost()
         handled = 0
@@ -358,95 +380,18 @@ class Consumer:
                 handled += self._run_taken_over()
             finally:
                 _TAKEOVER.release()
-        for part in list(self.parts.values()):
-            if part.running or part.number in self.runner.lost:
-                continue
-            self._absorb(part)
-            if self._has_work(part):
-                part.running = True
-                self._running[part.number] = self._executor().submit(self._run, part)
+        self._start_runs()
         return handled
-
-    def _executor(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(
-                max_workers=self.ownership.partitions, thread_name_prefix=f"archipel-{self.sub.handler_cls.__name__}"
-            )
-        return self._pool
-
-    def _run(self, part: PartitionQueue) -> int:
-        """A partition's run (in a thread of the pool): batches until nothing is left to run."""
-        runner = self.runner
-        total = 0
-        try:
-            with self.domain.domain_context():
-                while True:
-                    handled = runner.run_partition(part)
-                    total += handled
-                    with part.lock:
-                        if self._one_tick:
-                            part.running = False
-                            break
-                        if part.inbox and part.number not in runner.lost:
-                            self._absorb(part)  # arrived meanwhile: this run takes it
-                            continue
-                        if handled and part.number not in runner.lost and self._has_work(part):
-                            continue  # more than a batch was waiting
-                        part.running = False
-                        break
-        except BaseException:
-            with part.lock:
-                part.running = False
-            raise
-        finally:
-            self._finished.ring()
-        return total
-
-    def _collect(self) -> int:
-        """Count the runs that ended; raise the first failure of one."""
-        handled = 0
-        failure: BaseException | None = None
-        for number, future in list(self._running.items()):
-            if not future.done():
-                continue
-            del self._running[number]
-            try:
-                handled += future.result()
-            except BaseException as exc:
-                failure = failure or exc
-        self._forget_lost()
-        if failure is not None:
-            raise failure
-        return handled
-
-    def _drain(self) -> int:
-        """Have the runs stop after their current batch, wait for them; return how many they handled."""
-        stepping = self._one_tick
-        self._one_tick = True
-        try:
-            for future in list(self._running.values()):
-                try:
-                    future.result()
-                except BaseException:  # noqa: S110 - _collect raises it
-                    pass
-        finally:
-            self._one_tick = stepping
-        return self._collect()
-
-    def _forget_lost(self) -> None:
-        """Forget the partitions that runs found taken over (in this thread: it owns ``parts``)."""
-        lost = self.runner.lost
-        while lost:
-            self._lost(lost.pop(), committing=True)
 
     def _run_taken_over(self) -> int:
         """Run the entries taken over, alone (see :mod:`.takeover_run`)."""
         handled = self._drain()
         for part in self.parts.values():
             self._absorb(part)
-        done, left, lost = run_taken_over(self.parts, self.runner, self._marks, self.settings)
+        done, left, lost = run_taken_over(self.parts, self.runner, self._marks, self.settings, self._keep_alive)
         for number in lost:
-            self._lost(number, committing=True)
+            if number in self.parts:  # (keep_alive forgets those it finds lost itself)
+                self._lost(number, committing=True)
         if not left:
             self._taken_over = False
         return handled + done

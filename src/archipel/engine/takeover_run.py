@@ -18,6 +18,8 @@ from archipel.engine.lanes import BULK, PRODUCTION
 from archipel.errors import LeaseLostError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from archipel.engine.crashes import CrashMarks
     from archipel.engine.partition_run import PartitionRunner
     from archipel.engine.queue import PartitionQueue
@@ -36,11 +38,18 @@ def death_limit(settings: EngineSettings) -> int:
 
 
 def run_taken_over(
-    parts: dict[int, PartitionQueue], runner: PartitionRunner, marks: CrashMarks, settings: EngineSettings
+    parts: dict[int, PartitionQueue],
+    runner: PartitionRunner,
+    marks: CrashMarks,
+    settings: EngineSettings,
+    keep_alive: Callable[[], list[int]] = list,
 ) -> tuple[int, bool, list[int]]:
     """Run the taken-over entries of ``parts``, one per transaction, each acknowledged at once.
 
-    Call it with no other run of these partitions in progress. Returns how
+    Call it with no other run of these partitions in progress. ``keep_alive``
+    is called after each entry: one at a time they can take longer than a
+    lease, so it renews the leases of the partitions waiting meanwhile and
+    returns those found lost (they are left alone from then on). Returns how
     many finished, whether some are left (waiting for a retry), and the
     partitions lost to another worker meanwhile.
     """
@@ -50,7 +59,9 @@ def run_taken_over(
     left = False
     lost: list[int] = []
     for number in sorted(parts):
-        part = parts[number]
+        part = parts.get(number)
+        if part is None:
+            continue  # forgotten meanwhile (lost, see keep_alive)
         for lane in (PRODUCTION, BULK):
             if number in lost:
                 break
@@ -91,4 +102,7 @@ def run_taken_over(
                         marks.end(item.decoded.message_id)
                     part.queues[lane].remove(item)
                     handled += 1
+                lost += keep_alive()
+                if number in lost:
+                    break
     return handled, left, lost
