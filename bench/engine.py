@@ -146,8 +146,64 @@ def _worker(args: argparse.Namespace) -> int:
     bench = build_domain(args.db, json.loads(args.broker), args.partitions, args.tick)
     if os.environ.get("BENCH_STAGES"):
         _record_stages(os.environ["BENCH_STAGES"])
+    from _harness import PROFILE_ENV
+
+    if os.environ.get(PROFILE_ENV):
+        _profile_threads(os.environ[PROFILE_ENV])
     with bench.domain_context(), profiled("engine-worker"):
         return run_server(bench)
+
+
+def _profile_threads(directory: str) -> None:
+    """Profile the engine's threads by role (``--profile``): relay, consumers' reading
+    threads, partition runs; one pyinstrument report per role and process, at exit.
+
+    pyinstrument samples the thread that starts it, so each role's calls are
+    profiled in their own thread and the sessions combined.
+    """
+    import atexit
+    import threading
+
+    from pyinstrument import Profiler
+    from pyinstrument.session import Session
+
+    from archipel.engine.consumer import Consumer
+    from archipel.engine.run_threads import RunThreads
+    from archipel.engine.worker import Worker
+
+    sessions: dict[str, list[Any]] = {}
+    lock = threading.Lock()
+
+    def wrap(role: str, function: Any) -> Any:
+        def profiled_call(*args: Any, **kwargs: Any) -> Any:
+            profiler = Profiler(interval=0.001)
+            profiler.start()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                session = profiler.stop()
+                with lock:
+                    sessions.setdefault(role, []).append(session)
+
+        return profiled_call
+
+    Worker._relay_loop = wrap("relay", Worker._relay_loop)  # type: ignore[method-assign]
+    Consumer.run = wrap("consumer-reading", Consumer.run)  # type: ignore[method-assign]
+    RunThreads._run = wrap("partition-runs", RunThreads._run)  # type: ignore[method-assign]
+
+    def dump() -> None:
+        with lock:
+            for role, found in sessions.items():
+                combined = found[0]
+                for more in found[1:]:
+                    combined = Session.combine(combined, more)
+                profiler = Profiler()
+                profiler._last_session = combined  # noqa: SLF001 - render a combined session
+                base = Path(directory) / f"engine-{role}-{os.getpid()}"
+                base.with_suffix(".txt").write_text(profiler.output_text(unicode=False, color=False))
+                base.with_suffix(".html").write_text(profiler.output_html())
+
+    atexit.register(dump)
 
 
 #: per-stage wall-clock times of the latency workload's messages (see _record_stages)
