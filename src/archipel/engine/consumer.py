@@ -275,8 +275,9 @@ class Consumer(RunThreads):
     # -- reading -------------------------------------------------------------
     def _streams(self, lane: str, partitions: Iterable[int] | None = None) -> list[str]:
         """The broker streams of ``lane`` of ``partitions`` (default: every owned one)."""
-        if not self.sub.partitioned:
-            return list(self.sub.categories) if lane == PRODUCTION else []
+        if not self.sub.partitioned:  # one partition, 0
+            wanted = lane == PRODUCTION and (partitions is None or 0 in partitions)
+            return list(self.sub.categories) if wanted else []
         out = []
         for partition in self.parts if partitions is None else partitions:
             out += [
