@@ -11,9 +11,14 @@ its own partition only, and the commits of several partitions overlap.
 
 Per aggregate, order is kept: one run per partition at a time, and in a
 run an entry runs only when no earlier entry of the same aggregate is
-waiting for a retry. Maintenance (renewing, giving back and taking over
-partitions) and running what was taken over (:mod:`.takeover_run`) wait
-until no run is in progress.
+waiting for a retry. Giving partitions back and running what was taken
+over (:mod:`.takeover_run`) wait until no run is in progress (the runs'
+threads: :mod:`.run_threads`); leases are renewed by the runs' fenced
+commits, and those of partitions without a run by the consumer's thread.
+
+A partition is read only while its lease is sure to outlast the read
+(:meth:`Consumer._readable`): an entry read by a worker that has lost the
+partition would stay pending for it, never claimed by the new owner.
 """
 
 from __future__ import annotations
