@@ -15,7 +15,7 @@ from archipel.engine.ownership import Membership
 from archipel.engine.relay import OutboxRelay
 from archipel.engine.subscriptions import active_subscriptions
 from archipel.errors import BrokerUnavailable, DatabaseUnavailable, LeaseLostError
-from tests.engine.bank import check_ledgers
+from tests.engine.bank import BEHAVIOUR, check_ledgers
 from tests.engine.conftest import deposit_many
 
 
@@ -293,4 +293,50 @@ def test_a_claim_whose_reply_was_lost_never_lets_newer_rows_overtake(make_bank, 
     assert outbox.pending_count() == 0
     relay.release()
     assert run_server(bank, test_mode=True) == 0
+    assert check_ledgers(bank, expected) == []
+
+
+def test_taken_over_entries_running_longer_than_a_lease_keep_the_other_partitions(make_bank):
+    """Entries taken over run one at a time, inside maintenance: the leases of the partitions
+    waiting meanwhile are renewed between them, or another worker would take those over."""
+    bank = make_bank(config={"command_processing": "sync"}, partitions=2, lease_seconds=1.0)
+    expected = deposit_many(bank, accounts=6, per_account=4)
+    _relay_all(bank)
+    dead = _consumer(bank, "dead")
+    dead._maintain()
+    dead._fill()  # reads everything, then dies: every entry was delivered once
+    assert dead.buffered() == 24
+    time.sleep(1.1)
+
+    BEHAVIOUR["delay"] = 0.1  # 24 entries alone: well over a lease
+    heir = _consumer(bank, "heir")
+    stolen: list[int] = []
+    done = threading.Event()
+
+    def thief() -> None:  # another worker, taking whatever partition lease expires
+        leases = LeaseStore(bank)
+        while len(heir.ownership.owned) < 2 and not done.is_set():
+            time.sleep(0.005)  # from the moment the heir holds both
+        with bank.domain_context():
+            while not done.is_set():
+                for partition in (0, 1):
+                    lease_id = heir.ownership.lease_id(partition)
+                    if leases.acquire(lease_id, heir.ownership.scope, "thief", 1.0) is not None:
+                        stolen.append(partition)
+                        return
+                time.sleep(0.02)
+
+    with bank.domain_context():
+        running = threading.Thread(target=thief)
+        running.start()
+        try:
+            heir._maintain()  # takes both partitions over and runs what was taken over
+        finally:
+            done.set()
+            running.join()
+    assert stolen == []
+    assert sorted(heir.parts) == [0, 1]
+    BEHAVIOUR["delay"] = 0.0
+    for _ in range(5):
+        heir.step()
     assert check_ledgers(bank, expected) == []
