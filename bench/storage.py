@@ -87,15 +87,22 @@ def timed(
     for i in range(WARMUP):
         reads(writes(-1 - i))
     with profiled(f"{label}-write"):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         made = [writes(i) for i in range(n)]
         write_s = time.perf_counter() - started
+        write_cpu = time.process_time() - cpu
     with profiled(f"{label}-read"):
         started = time.perf_counter()
         for item in made:
             reads(item)
         read_s = time.perf_counter() - started
-    return {"write_ops": n / write_s, "read_ops": n / read_s, "n": n}
+    # CPU per write of this process (all of SQLite's work; not PostgreSQL's server)
+    return {
+        "write_ops": n / write_s,
+        "read_ops": n / read_s,
+        "n": n,
+        "write_cpu_us": write_cpu / n * 1e6,
+    }
 
 
 # --------------------------------------------------------------------------- workloads
@@ -450,6 +457,21 @@ def _figures(
     return rate, ratios([r[key] for r in runs], [r[key] for r in base])
 
 
+def _cpu(results: dict[str, list[Result]], name: str, anchor: str) -> str:
+    """CPU µs per write and the anchor's CPU per write over it, per round (SQLite: in-process)."""
+    runs, base = results.get(name), results.get(anchor)
+    if not runs or not base or "write_cpu_us" not in runs[0] or len(runs) != len(base):
+        return ""
+    mine = [r["write_cpu_us"] for r in runs]
+    theirs = [r["write_cpu_us"] for r in base]
+    per_round = sorted(t / m for m, t in zip(mine, theirs, strict=True) if m)
+    if not per_round:
+        return ""
+    med = statistics.median(per_round)
+    spread_ = "" if len(per_round) == 1 else f" ({per_round[0]:.2f}-{per_round[-1]:.2f})"
+    return f"  CPU {statistics.median(mine):.0f} us/write = {med:.2f}x{spread_}"
+
+
 def _rows(results: dict[str, list[Result]], rows: tuple[tuple[str, str, str, float | None], ...]) -> list[str]:
     out = []
     for label, name, anchor, target in rows:
@@ -459,8 +481,9 @@ def _rows(results: dict[str, list[Result]], rows: tuple[tuple[str, str, str, flo
             continue
         (w, wr), (r, rr) = writes, reads
         goal = "" if target is None else f"  target >= {target}x: {'met' if wr[0] >= target else 'NOT met'}"
+        cpu = _cpu(results, name, anchor) if "sqlite" in name else ""
         out.append(
-            f"{label:<34} {w:>9.0f} {_ratio(wr):>18} {r:>9.0f} {_ratio(rr):>18}{goal}"
+            f"{label:<34} {w:>9.0f} {_ratio(wr):>18} {r:>9.0f} {_ratio(rr):>18}{goal}{cpu}"
         )
     return out
 
@@ -491,7 +514,9 @@ def _report(
         header,
         "-" * len(header),
         *_rows(results, PG_ROWS),
-        "\nSQLite (file, WAL); anchor: raw commit with the same synchronous setting",
+        "\nSQLite (file, WAL); anchor: raw commit with the same synchronous setting; CPU: the"
+        " process's CPU per write (all of SQLite's work, steadier than wall time under load)"
+        " and the anchor's over it",
         header,
         "-" * len(header),
         *_rows(results, SQLITE_ROWS),
@@ -501,8 +526,8 @@ def _report(
 
 def _markdown(results: dict[str, list[Result]]) -> list[str]:
     out = [
-        "| workload | writes/s | vs anchor | reads/s | vs anchor |",
-        "|---|---|---|---|---|",
+        "| workload | writes/s | vs anchor | reads/s | vs anchor | CPU per write (SQLite) |",
+        "|---|---|---|---|---|---|",
     ]
     for label, name, anchor, _ in (*PG_ROWS, *SQLITE_ROWS):
         writes = _figures(results, name, anchor, "write_ops")
@@ -510,8 +535,10 @@ def _markdown(results: dict[str, list[Result]]) -> list[str]:
         if writes is None or reads is None:
             continue
         where = "SQLite" if "sqlite" in name else "PostgreSQL"
+        cpu = _cpu(results, name, anchor).strip().removeprefix("CPU ") if where == "SQLite" else ""
         out.append(
-            f"| {where}: {label} | {writes[0]:.0f} | {_ratio(writes[1])} | {reads[0]:.0f} | {_ratio(reads[1])} |"
+            f"| {where}: {label} | {writes[0]:.0f} | {_ratio(writes[1])} | {reads[0]:.0f} | "
+            f"{_ratio(reads[1])} | {cpu or '-'} |"
         )
     return out
 

@@ -13,8 +13,8 @@ import warnings
 from typing import Any, ClassVar
 
 from archipel.core.entity import BaseEntity, _run_checks
+from archipel.core.message import new_message_id
 from archipel.errors import IncorrectUsageError
-from archipel.fields.simple import new_identity
 
 __all__ = ["BaseAggregate", "stream_name"]
 
@@ -86,7 +86,7 @@ class BaseAggregate(BaseEntity):
         # the envelope, written straight into its dict (Metadata has no setters for these)
         meta = event._metadata
         evalues = meta.__dict__
-        evalues["id"] = new_identity()
+        evalues["id"] = new_message_id()
         evalues["type"] = options.type_string or f"{type(event).__name__}.v{options.version}"
         category = self._meta.stream_category or type(self).__name__.lower()
         evalues["stream"] = f"{category}-{values[self._id_field]}"  # type: ignore[index]

@@ -1,13 +1,17 @@
-"""Generated identities: version-4 UUID text, unique across threads and forked processes."""
+"""Generated identities: version-4 UUID text, unique across threads and forked processes;
+message ids: version-7 UUID text that sorts by creation time."""
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 
 import pytest
 
+from archipel.core.message import new_message_id
+from archipel.fields.identity import new_time_ordered_identity
 from archipel.fields.simple import new_identity
 
 
@@ -52,3 +56,36 @@ def test_a_forked_child_never_repeats_its_parents_identities():
     parent = [new_identity() for _ in range(5)]
     assert len(child) == 5
     assert not set(child) & set(parent)
+
+
+def test_time_ordered_identities_are_version_7_uuid_text_carrying_the_time():
+    before = time.time_ns() // 1_000_000
+    made = [new_time_ordered_identity() for _ in range(600)]  # more than one draw
+    after = time.time_ns() // 1_000_000
+    for text in made:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text
+        assert parsed.version == 7
+        assert parsed.variant == uuid.RFC_4122
+        assert before <= parsed.int >> 80 <= after  # Unix time in milliseconds
+    assert len(set(made)) == len(made)
+
+
+def test_time_ordered_identities_made_later_sort_later_as_text():
+    first = new_time_ordered_identity()
+    time.sleep(0.002)
+    later = [new_time_ordered_identity() for _ in range(50)]
+    time.sleep(0.002)
+    last = new_time_ordered_identity()
+    assert all(first < text < last for text in later)
+
+
+def test_both_kinds_of_identity_share_the_random_pool_without_repeats():
+    drawn = [f() for _ in range(2000) for f in (new_identity, new_time_ordered_identity)]
+    tails = [text[-12:] for text in drawn]  # the random digits of both layouts
+    assert len(set(tails)) == len(tails)
+
+
+def test_message_ids_of_commands_and_events_are_time_ordered():
+    # event store indexes keyed by message id grow at their end (fewer pages per write)
+    assert uuid.UUID(new_message_id()).version == 7

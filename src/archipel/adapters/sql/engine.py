@@ -82,7 +82,7 @@ class SqlEngine(DriverErrors):
     fraction of the cost of an fsync per commit (Rails makes the same choice).
     ``synchronous = "FULL"`` fsyncs every commit, for power-cut durability.
 
-    A command writes ~13 WAL pages (the aggregate's row and key, the command's
+    A command writes ~12 WAL pages (the aggregate's row and key, the command's
     and the event's rows in the events table and its indexes), and the commit
     that takes the WAL past ``wal_autocheckpoint`` pages copies them back into
     the database file with two fsyncs. SQLite's default of 1000 pages does
