@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from archipel import (
     BaseAggregate,
@@ -19,7 +20,7 @@ from archipel import (
 from archipel.core.message import Metadata, new_message_id, utcnow
 from archipel.errors import DeserializationError
 from archipel.fields import Identifier, Integer, String
-from archipel.handling.rebuild import rebuild_records
+from archipel.handling.rebuild import rebuild_records, rebuild_schema
 from tests.adapters.conftest import start
 
 
@@ -210,3 +211,22 @@ def test_rebuild_all_projections(shop: Shop) -> None:
     results = shop.domain.rebuild_all_projections()
     assert list(results) == ["Spending"] and results["Spending"].success
     assert _rows(shop) == live
+
+
+def test_a_rebuild_records_its_outcome_even_when_that_table_was_dropped_since(shop: Shop) -> None:
+    # the table of outcomes is set up once per process; dropped since, it is set up again
+    live = _history(shop)
+    shop.domain.rebuild_projection(shop.Spending)
+    assert rebuild_records(shop.domain)["Spending"]["state"] == "done"
+    database = shop.domain.providers.database("default")
+    outcomes = rebuild_schema(shop.domain)
+    engine = getattr(database, "engine", None)
+    if engine is not None:  # only that table (drop() takes the framework's tables with it)
+        engine.execute_ddl([sa.schema.DropTable(database.record_table(outcomes).table)])
+    else:
+        database.drop([outcomes])
+    assert rebuild_records(shop.domain) == {}
+    shop.domain.rebuild_projection(shop.Spending)
+    assert _rows(shop) == live
+    record = rebuild_records(shop.domain)["Spending"]
+    assert (record["state"], record["events"]) == ("done", 11)

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archipel import BaseAggregate, BaseEvent, BaseProjection, Domain, current_domain, handle
-from archipel.errors import DeserializationError
-from archipel.fields import Identifier, Integer, String
-from archipel.handling.rebuild import projector_routes
+from archipel.errors import DeserializationError, ValidationError
+from archipel.fields import Identifier, Integer, String, Text
+from archipel.handling.rebuild import projector_routes, rebuild_records
 from tests.adapters.conftest import start
 from tests.adapters.test_rebuild import Shop, _customer, _order, _rows, define
 
@@ -238,3 +238,75 @@ def test_a_rebuild_reports_the_cpu_of_each_of_its_threads(make_domain: Any, prov
     threads = {"main", "reader", "writer"} if provider != "memory" else {"main"}
     assert set(result.cpu_seconds) == threads
     assert all(seconds >= 0 for seconds in result.cpu_seconds.values())
+
+
+def _shelf(domain: Domain) -> tuple[Any, Any, Any]:
+    @domain.aggregate
+    class Book(BaseAggregate):
+        title = Text()
+
+    @domain.event(part_of=Book)
+    class Shelved(BaseEvent):
+        book_id = Identifier()
+        title = Text()
+        copies = Integer(big=True)
+
+    @domain.projection
+    class Shelf(BaseProjection):
+        book_id = Identifier(identifier=True)
+        label = String(max_length=6)
+        copies = Integer()
+
+    @domain.projector(projector_for=Shelf, aggregates=[Book])
+    class Shelver:
+        @handle(Shelved)
+        def shelved(self, event: Shelved) -> None:
+            # values the projector computes: a label or a count its field may not hold
+            current_domain.repository_for(Shelf).add(
+                Shelf(book_id=event.book_id, label=event.title.upper(), copies=event.copies)
+            )
+
+    start(domain)
+    return Book, Shelved, Shelf
+
+
+titles = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=8)
+books = st.lists(
+    st.tuples(titles, st.integers(min_value=-(2**64), max_value=2**64)), min_size=1, max_size=6
+)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stored=books)
+def test_a_value_a_projection_field_cannot_hold_stops_the_rebuild_naming_the_field(
+    make_domain: Any, stored: list[tuple[str, int]]
+) -> None:
+    # the rebuild validates what projectors compute as a live projector does: every row
+    # that fits is the one the ordinary constructor gives, one that does not stops it
+    domain = make_domain()
+    book_cls, shelved, shelf = _shelf(domain)
+    with domain.domain_context():
+        events = []
+        for title, copies in stored:
+            book = book_cls(title=title)
+            book.raise_(shelved(book_id=book.id, title=title, copies=copies))
+            events.extend(book._events)
+        domain.event_store.append(events)  # stored, not projected
+        expected: dict[str, tuple[str, int]] = {}
+        failing: set[str] = set()
+        for event in events:
+            try:
+                row = shelf(book_id=event.book_id, label=event.title.upper(), copies=event.copies)
+            except ValidationError as exc:
+                failing = set(exc.messages)
+                break
+            expected[row.book_id] = (row.label, row.copies)
+        if failing:
+            with pytest.raises(ValidationError) as caught:
+                domain.rebuild_projection(shelf, batch_size=2)
+            assert set(caught.value.messages) == failing
+            assert rebuild_records(domain)[shelf.__name__]["state"] == "failed"
+        else:
+            domain.rebuild_projection(shelf, batch_size=2)
+            rows = domain.query_for(shelf).all().items
+            assert {r.book_id: (r.label, r.copies) for r in rows} == expected

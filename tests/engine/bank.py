@@ -138,6 +138,25 @@ def check_ledgers(bank: Domain, expected: dict[str, list[int]]) -> list[str]:
             missing = sorted(set(seqs) - set(got))
             if missing:
                 problems.append(f"{account_id}: lost {missing[:10]}{'...' if len(missing) > 10 else ''}")
-            if got != sorted(got):
-                problems.append(f"{account_id}: out of order: {got[:20]}")
+            broken = order_break(got)
+            if broken:
+                problems.append(f"{account_id}: out of order {broken}")
     return problems
+
+
+def order_break(seqs: list[int], around: int = 4) -> str:
+    """Where ``seqs`` first stops rising: ``"at position 47 of 120: ... 46, 47, [52], 48, 49 ..."``.
+
+    Empty when ``seqs`` is strictly rising. The bracketed value is the first one
+    followed by a smaller (or equal) one; ``around`` values either side are shown.
+    """
+    for i in range(len(seqs) - 1):
+        if seqs[i] >= seqs[i + 1]:
+            lo, hi = max(0, i - around), min(len(seqs), i + around + 2)
+            shown = [f"[{v}]" if k == i else str(v) for k, v in enumerate(seqs[lo:hi], start=lo)]
+            head = "... " if lo else ""
+            tail = " ..." if hi < len(seqs) else ""
+            later = sum(1 for a, b in zip(seqs, seqs[1:], strict=False) if a >= b)
+            return (f"at position {i} of {len(seqs)} ({later} descent(s)): "
+                    f"{head}{', '.join(shown)}{tail}")
+    return ""

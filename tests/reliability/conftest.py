@@ -26,7 +26,7 @@ import pytest
 
 from archipel import Domain
 from archipel.engine.dlq import dead_letter_store
-from tests.engine.bank import build_bank, check_ledgers
+from tests.engine.bank import build_bank, check_ledgers, order_break
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -145,7 +145,13 @@ class Cluster:
         return sum(len(v) for v in self.expected.values())
 
     def wait_until_complete(self, timeout: float = 60.0) -> None:
-        self.wait_for(lambda: self.ledger_count() >= self.total(), timeout, f"{self.total()} deposits")
+        total = self.total()
+        try:
+            self.wait_for(lambda: self.ledger_count() >= total, timeout, f"{total} deposits")
+        except pytest.fail.Exception as exc:
+            # say which deposits never arrived (and anything else already wrong)
+            found = "\n".join(check_ledgers(self.bank, self.expected)[:12])
+            pytest.fail(f"{found}\n{exc}", pytrace=False)
 
     def check(self) -> None:
         """The invariant checker: nothing lost, nothing twice, order kept, nothing stuck."""
@@ -157,6 +163,7 @@ class Cluster:
             while outbox.pending_count() and time.monotonic() < deadline:
                 time.sleep(0.1)
         problems = check_ledgers(self.bank, self.expected)
+        problems += self._stored_order(p.split(":")[0] for p in problems if "out of order" in p)
         account_cls = self.bank.elements["Account"]  # type: ignore[attr-defined]
         with self.bank.domain_context():
             repo = self.bank.repository_for(account_cls)
@@ -174,6 +181,21 @@ class Cluster:
         if problems:
             logs = "\n".join(f"--- {w.log_path.name}\n{w.output()[-4000:]}" for w in self.workers)
             pytest.fail("\n".join(problems) + "\n" + logs, pytrace=False)
+
+
+    def _stored_order(self, accounts: Any) -> list[str]:
+        """Where a reordered ledger comes from: the order the command handler raised the events
+        in (the event store's ``Deposited`` seqs) — out of order there means the commands were
+        handled out of order; in order there means the projector applied events out of order."""
+        found = []
+        with self.bank.domain_context():
+            for account in accounts:
+                stored = self.bank.event_store.read_stream(f"{self.bank.snake_name}::account-{account}")
+                seqs = [m["data"]["seq"] for m in stored if "seq" in m.get("data", {})]
+                broken = order_break(seqs)
+                found.append(f"{account}: events stored {'out of order ' + broken if broken else 'in order'}"
+                             f" ({len(seqs)} Deposited)")
+        return found
 
 
 def base_config(database_url: str, redis_url: str, **server: Any) -> dict[str, Any]:

@@ -108,6 +108,10 @@ def main() -> int:
     config = json.loads(os.environ["ARCHIPEL_TEST_CONFIG"])
     bank = build_bank(os.environ["ARCHIPEL_TEST_DOMAIN"], config)
     bank.init(traverse=False)
+    if os.environ.get("ARCHIPEL_TEST_TRACE"):
+        from tests.reliability._trace import install
+
+        install(os.environ["ARCHIPEL_TEST_TRACE"])
     if os.environ.get("ARCHIPEL_TEST_CRASH_AFTER_PUBLISH"):
         _crash_after_first_publish()
     port = os.environ.get("ARCHIPEL_TEST_HEALTH_PORT")

@@ -1,82 +1,141 @@
 """Per-class ``__init__`` generation (as dataclasses and attrs do).
 
-Construction runs for every command, event, aggregate and projection, so
-each element class gets an ``__init__`` written for its own fields: no loop,
-no tuple unpacking, locals instead of dict lookups. Behaviour is exactly the
-generic :meth:`BaseModel.__init__`'s; the generic one stays the fallback.
+Construction runs for every command, event, aggregate and projection (and,
+in a projection rebuild, once per replayed event), so each element class
+gets an ``__init__`` written for its own fields: each field a keyword-only
+parameter (Python binds them: no dict of keyword arguments, no lookups), a
+field's check inlined when its cleaner has a ``condition``
+(:func:`archipel.fields.base.accepting`: a valid value costs no call, any
+other goes through the full cleaner), no call of an ``_after_init`` that
+does nothing. Behaviour is exactly the generic :meth:`BaseModel.__init__`'s;
+a call with templates (positional dicts) or with names that are no field
+goes to it, and it stays the fallback for classes whose field names cannot
+be parameters.
 """
 
 from __future__ import annotations
 
+import ast
+import builtins
+import keyword
 from collections.abc import Callable
 from typing import Any
 
 from archipel.errors import ValidationError
-from archipel.fields.base import MISSING, FieldError
+from archipel.fields.base import CONDITION_BUILTINS, MISSING, FieldError
 
-__all__ = ["build_init"]
+__all__ = ["build_init", "can_generate"]
+
+#: the generated code's own names start with this: no field may
+_PREFIX = "_ar_"
+
+
+def can_generate(names: list[str] | tuple[str, ...]) -> bool:
+    """True when every field name can be a keyword-only parameter of a generated ``__init__``."""
+    return all(
+        name.isidentifier() and not keyword.iskeyword(name) and not name.startswith(_PREFIX)
+        for name in names
+    )
+
+
+class _Rename(ast.NodeTransformer):
+    """``v`` -> the field's local, a builtin -> its prefixed alias; anything else: refused."""
+
+    def __init__(self, var: str) -> None:
+        self.var = var
+        self.ok = True
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id == "v":
+            return ast.copy_location(ast.Name(self.var, node.ctx), node)
+        if node.id in CONDITION_BUILTINS:
+            return ast.copy_location(ast.Name(_PREFIX + node.id, node.ctx), node)
+        self.ok = False
+        return node
+
+
+def _inline(clean: Callable[[Any], Any], var: str) -> str | None:
+    """The cleaner's ``condition`` over ``var`` (builtins by their aliases), or None."""
+    condition = getattr(clean, "condition", None)
+    if not isinstance(condition, str):
+        return None
+    try:
+        tree = ast.parse(condition, mode="eval")
+    except SyntaxError:
+        return None
+    rename = _Rename(var)
+    tree = rename.visit(tree)
+    return ast.unparse(tree) if rename.ok else None
 
 
 def build_init(
     cls: type,
     plan: tuple[tuple[str, Callable[[Any], Any], Callable[[], Any] | None], ...],
-    merge_templates: Callable[..., dict[str, Any]],
-    extra: Callable[..., dict[str, list[str]]],
+    generic: Callable[..., None],
+    after_init: bool,
 ) -> Callable[..., None]:
-    """Return an ``__init__`` for ``cls`` following ``plan`` ((name, cleaner, default), ...)."""
+    """Return an ``__init__`` for ``cls`` following ``plan`` ((name, cleaner, default), ...).
+
+    ``generic`` is the generic ``__init__`` (templates and unknown names go
+    there); ``after_init`` says whether to call ``self._after_init()``. The
+    field names must pass :func:`can_generate`.
+    """
+    p = _PREFIX
     namespace: dict[str, Any] = {
-        "MISSING": MISSING,
-        "FieldError": FieldError,
-        "ValidationError": ValidationError,
-        "_merge": merge_templates,
-        "_extra": extra,
+        f"{p}MISSING": MISSING,
+        f"{p}FieldError": FieldError,
+        f"{p}ValidationError": ValidationError,
+        f"{p}generic": generic,
     }
+    for name in CONDITION_BUILTINS:
+        namespace[p + name] = getattr(builtins, name)
+    names = [name for name, _, _ in plan]
+    params = "".join(f", {name}={p}MISSING" for name in names)
+    given = ", ".join(f"({name!r}, {name})" for name in names)
     lines = [
-        "def __init__(self, *templates, **kwargs):",
-        "    if templates:",
-        "        kwargs = _merge(self, templates, kwargs)",
-        "    get = kwargs.get",
-        "    errors = None",
-        "    matched = 0",
+        f"def __init__({p}self, *{p}templates{params}, **{p}kwargs):",
+        f"    if {p}templates or {p}kwargs:",
+        f"        {p}named = {{k: x for k, x in ({given}{',' if len(names) == 1 else ''}) if x is not {p}MISSING}}"
+        if names else f"        {p}named = {{}}",
+        f"        {p}named.update({p}kwargs)",
+        f"        return {p}generic({p}self, *{p}templates, **{p}named)",
+        f"    {p}errors = None",
     ]
     for i, (name, clean, default) in enumerate(plan):
-        namespace[f"c{i}"] = clean
-        key = repr(name)
-        lines.append(f"    raw = get({key}, MISSING)")
+        namespace[f"{p}c{i}"] = clean
         if default is not None:
-            namespace[f"d{i}"] = default
+            namespace[f"{p}d{i}"] = default
             lines += [
-                "    if raw is MISSING:",
-                f"        raw = d{i}()",
-                "    else:",
-                "        matched += 1",
-                "        if raw is None:",
-                f"            raw = d{i}()",
+                f"    if {name} is {p}MISSING or {name} is None:",
+                f"        {name} = {p}d{i}()",
             ]
         else:
             lines += [
-                "    if raw is MISSING:",
-                "        raw = None",
-                "    else:",
-                "        matched += 1",
+                f"    if {name} is {p}MISSING:",
+                f"        {name} = None",
             ]
+        condition = _inline(clean, name)
+        indent = "    "
+        if condition is not None:
+            lines.append(f"    if not ({condition}):")
+            indent = "        "
         lines += [
-            "    try:",
-            f"        v{i} = c{i}(raw)",
-            "    except FieldError as exc:",
-            "        if errors is None:",
-            "            errors = {}",
-            f"        errors[{key}] = exc.messages",
+            f"{indent}try:",
+            f"{indent}    {name} = {p}c{i}({name})",
+            f"{indent}except {p}FieldError as {p}exc:",
+            f"{indent}    if {p}errors is None:",
+            f"{indent}        {p}errors = {{}}",
+            f"{indent}    {p}errors[{name!r}] = {p}exc.messages",
         ]
     lines += [
-        "    if matched != len(kwargs):",
-        "        errors = _extra(self, kwargs, errors)",
-        "    if errors:",
-        "        raise ValidationError(errors)",
-        "    values = self.__dict__",
+        f"    if {p}errors:",
+        f"        raise {p}ValidationError({p}errors)",
     ]
-    lines += [f"    values[{name!r}] = v{i}" for i, (name, _, _) in enumerate(plan)]
-    lines.append("    self._after_init()")
+    if names:
+        lines.append(f"    {p}values = {p}self.__dict__")
+        lines += [f"    {p}values[{name!r}] = {name}" for name in names]
+    if after_init:
+        lines.append(f"    {p}self._after_init()")
     exec("\n".join(lines), namespace)  # noqa: S102 - generated from field names only
     init: Callable[..., None] = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"

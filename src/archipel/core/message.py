@@ -12,7 +12,10 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any, ClassVar, TypedDict
 
+import msgspec
+
 from archipel.core.model import BaseModel
+from archipel.errors import DeserializationError
 from archipel.fields.identity import new_time_ordered_identity
 
 __all__ = ["Metadata", "BaseMessage", "StoredEnvelope", "new_message_id", "utcnow"]
@@ -191,7 +194,19 @@ class Metadata:
         :class:`StoredEnvelope`; ``time`` a datetime or ISO 8601 text) and
         must not be used by the caller afterwards. Anything else goes
         through :meth:`from_dict`, which copies and filters.
+
+        ``values`` may instead hold ``_stored``, the envelope's stored JSON
+        (bytes-like: ``msgspec.Raw``), with ``global_position`` and
+        ``position``: the envelope is then decoded when anything of it is
+        first read (a replayed event's envelope is rarely read), and reads
+        exactly as :meth:`from_dict` of the stored form with those two
+        positions; stored JSON that is no envelope raises
+        :class:`~archipel.errors.DeserializationError` then.
         """
+        if "_stored" in values:
+            lazy: Metadata = _new_object(_StoredMetadata)
+            lazy.__dict__ = values
+            return lazy
         meta: Metadata = _new_object(cls)
         if "headers" in values:
             headers = values.pop("headers")
@@ -222,6 +237,46 @@ class Metadata:
 
 
 _new_object = object.__new__
+_decode_envelope: Any = msgspec.json.Decoder(StoredEnvelope).decode
+_decode_any = msgspec.json.decode
+
+
+class _StoredMetadata(Metadata):
+    """A :class:`Metadata` adopted with its stored JSON (``_stored``): decoded on the
+    first read of anything, after which it is an ordinary :class:`Metadata`."""
+
+    __slots__ = ()
+
+    def __getattribute__(self, name: str) -> Any:
+        values = object.__getattribute__(self, "__dict__")
+        if "_stored" in values:
+            _complete(self, values)
+        return object.__getattribute__(self, name)
+
+
+def _complete(meta: Metadata, values: dict[str, Any]) -> None:
+    """Decode a lazily adopted envelope into ``values`` (its ``__dict__``); it becomes a Metadata."""
+    stored = values["_stored"]
+    try:
+        try:
+            decoded: dict[str, Any] = _decode_envelope(stored)
+        except msgspec.ValidationError:
+            # JSON, but no ISO 8601 time (or no object): as stored, unknown keys dropped
+            found = _decode_any(stored)
+            if not isinstance(found, dict):
+                raise ValueError("the stored envelope is not a JSON object") from None
+            decoded = {name: found[name] for name in found.keys() & _FIELD_SET}
+        decoded["global_position"] = values.get("global_position")
+        decoded["position"] = values.get("position")
+        adopted = Metadata.adopt(decoded)
+    except (msgspec.DecodeError, ValueError, TypeError) as exc:
+        raise DeserializationError(
+            str(values.get("id")), f"its stored envelope cannot be read: {exc}",
+            {"stream": values.get("stream"), "global_position": values.get("global_position")},
+        ) from exc
+    values.clear()
+    values.update(adopted.__dict__)
+    object.__setattr__(meta, "__class__", Metadata)
 
 
 def _fresh_metadata(kind: str) -> Metadata:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, dataclass_transform
 
-from archipel.core._codegen import build_init
+from archipel.core._codegen import build_init, can_generate
 from archipel.core.declarations import Unresolved, annotated_fields
 from archipel.core.invariant import collect_invariants
 from archipel.core.options import ElementOptions
@@ -153,10 +153,11 @@ class BaseModel:
         }
         cls._pre_invariants, cls._post_invariants = collect_invariants(cls)
         if _uses_framework_init(cls):
-            if unresolved or not all(n.isidentifier() for n in fields):
+            if unresolved or not can_generate(tuple(fields)):
                 type.__setattr__(cls, "__init__", BaseModel.__init__)  # checks what is unresolved
             else:
-                type.__setattr__(cls, "__init__", build_init(cls, cls._init_plan, _merge_templates, _extra_errors))
+                after_init = cls._after_init is not BaseModel._after_init  # a hook that does something
+                type.__setattr__(cls, "__init__", build_init(cls, cls._init_plan, BaseModel.__init__, after_init))
 
     # -- construction -----------------------------------------------------
     def __init__(self, *templates: dict[str, Any], **kwargs: Any) -> None:
@@ -316,24 +317,6 @@ def _uses_framework_init(cls: type) -> bool:
             continue
         return init is BaseModel.__init__ or getattr(init, "_archipel_generated", False)
     return False
-
-
-def _merge_templates(obj: Any, templates: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for template in templates:
-        if not isinstance(template, dict):
-            raise IncorrectUsageError(
-                f"{type(obj).__name__}() takes keyword arguments or dicts, got {type(template).__name__}"
-            )
-        merged.update(template)
-    merged.update(kwargs)
-    return merged
-
-
-def _extra_errors(obj: Any, kwargs: dict[str, Any], errors: dict[str, list[str]] | None) -> dict[str, list[str]]:
-    errors = {} if errors is None else errors
-    obj._accept_extra({k: v for k, v in kwargs.items() if k not in obj._fields}, errors)
-    return errors
 
 
 def fields_of(element: type | BaseModel) -> dict[str, Field]:

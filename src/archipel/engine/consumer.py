@@ -327,7 +327,7 @@ class Consumer(RunThreads):
             if (prod or bulk) and timeout > 0:
                 # runs in progress pick up what arrives for their partitions themselves
                 entries = self.broker.read(self.group, self.worker_id, prod + bulk, count=tick, block_ms=timeout)
-            else:  # full: wait for a run to make room
+            elif self._next_maintenance > 0.0:  # full, or nothing readable: wait for a run to end
                 self._finished.wait(seen, timeout / 1000.0)
         self._enqueue(entries)
 
@@ -341,6 +341,8 @@ class Consumer(RunThreads):
         once the partition changes hands again. So a partition is read only
         while its lease has more than a quarter of its length left (renewal
         keeps two thirds), and a blocking read ends before the earliest expiry.
+        A partition below that mark without a run in progress (a run's commits
+        renew its lease) gets its maintenance at the next step.
         """
         margin = self.settings.lease_seconds / 4
         now = time.time()
@@ -352,6 +354,8 @@ class Consumer(RunThreads):
             if left > 0.005:
                 readable.append(partition)
                 shortest = min(shortest, left)
+            elif not self.parts[partition].running:
+                self._next_maintenance = 0.0  # renewed (or found lost) at the next step
         return readable, int(min(shortest * 1000, self.settings.blocking_timeout_ms))
 
     def _queued(self, lane: str) -> int:
@@ -379,8 +383,7 @@ class Consumer(RunThreads):
 
     # -- dispatching -------------------------------------------------------------
     def _work(self) -> int:
-        self._forget_lost()
-        handled = 0
+        handled = self._collect()  # runs ended during the read: their partitions may run again
         if self._taken_over and _TAKEOVER.acquire(blocking=False):  # retries of taken-over entries
             try:
                 handled += self._run_taken_over()

@@ -156,7 +156,12 @@ class PartitionRunner:
             if item.done:
                 continue  # handled; its acknowledgement failed and is retried
             if item.deliveries:
-                blocked.add(item.key)  # taken over: runs alone, first (see takeover_run)
+                # taken over: runs alone, first (see takeover_run), and later entries of its
+                # aggregate wait for it. Its key is needed even when that run has not reached
+                # it yet (it was interrupted, or another consumer of the process is taking
+                # over): decode it now, or newer entries of its aggregate would overtake it
+                if self.decoded(item):
+                    blocked.add(item.key)
                 continue
             if not self.decoded(item):
                 continue

@@ -3,7 +3,9 @@
 A partition with runnable entries gets a *run* in a pool thread
 (:meth:`RunThreads._run`): batches (:mod:`.partition_run`) until nothing
 is left to run, taking in what the consumer's reading thread adds to the
-partition's inbox meanwhile. One run per partition at a time. The
+partition's inbox meanwhile. One run per partition at a time, also when
+another run failed (an outage): a run ends in its own time, and the next of
+its partition starts only once it has been collected. The
 consumer's thread alone starts runs, collects their results (a run's
 failure is raised there) and drains them — has them stop after their
 current batch and waits — before anything that must not race a fenced
@@ -73,7 +75,9 @@ class RunThreads:
     def _start_runs(self) -> None:
         """Start a run for every partition without one that has something to run."""
         for part in list(self.parts.values()):
-            if part.running or part.number in self.runner.lost:
+            if part.running or part.number in self.runner.lost or part.number in self._running:
+                # (a run of this partition not collected yet: it may be a run of a queue
+                # forgotten since — the partition lost, then taken again — still ending)
                 continue
             self._absorb(part)
             if self._has_work(part):
@@ -97,7 +101,8 @@ class RunThreads:
                     handled = runner.run_partition(part)
                     total += handled
                     with part.lock:
-                        if self._one_tick:
+                        if self._one_tick or self.parts.get(part.number) is not part:
+                            # (the partition was forgotten meanwhile: lost to another worker)
                             part.running = False
                             break
                         if part.inbox and part.number not in runner.lost:

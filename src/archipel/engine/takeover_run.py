@@ -67,7 +67,13 @@ def run_taken_over(
                 break
             blocked: set[str | None] = set()
             for item in list(part.queues[lane]):
-                if not item.deliveries or item.done:
+                if item.done:
+                    continue
+                if not item.deliveries:
+                    # runs the ordinary way (a partition run): a taken-over entry of its
+                    # aggregate after it waits for it, never overtakes it
+                    if runner.decoded(item):
+                        blocked.add(item.key)
                     continue
                 if not runner.decoded(item) or item.key in blocked:
                     blocked.add(item.key)

@@ -14,7 +14,7 @@ import copy
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-__all__ = ["Field", "FieldError", "MISSING", "shown"]
+__all__ = ["Field", "FieldError", "MISSING", "accepting", "shown"]
 
 
 class _Missing:
@@ -49,6 +49,25 @@ class FieldError(Exception):
 
 
 _ATOMS = (str, int, float, bool, type(None))
+
+#: the builtins a condition given to :func:`accepting` may name (besides ``v``)
+CONDITION_BUILTINS = frozenset({"type", "len", "str", "int", "float", "bool"})
+
+
+def accepting(condition: str, full: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """The cleaner ``v if <condition> else full(v)``, with ``condition`` kept as its
+    ``condition`` attribute.
+
+    ``condition`` is a Python expression over ``v`` naming nothing but ``v``,
+    literals and :data:`CONDITION_BUILTINS`; it must hold only for values
+    ``full`` returns unchanged. Generated constructors
+    (:mod:`archipel.core._codegen`) inline it, so an already-valid value costs
+    no call; any other value still goes through ``full``.
+    """
+    namespace: dict[str, Any] = {"full": full}
+    clean: Callable[[Any], Any] = eval(f"lambda v: v if ({condition}) else full(v)", namespace)  # noqa: S307 - the fields' own literals
+    clean.condition = condition  # type: ignore[attr-defined]
+    return clean
 
 
 def _fresh_copy(default: list[Any] | dict[Any, Any] | set[Any]) -> Callable[[], Any]:

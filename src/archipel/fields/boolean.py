@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from archipel.fields.base import Field, FieldError, shown
+from archipel.fields.base import Field, FieldError, accepting, shown
 
 __all__ = ["Boolean"]
 
@@ -19,7 +19,7 @@ class Boolean(Field):
         full = self.clean
         if self.choices is not None or self.validators:
             return full
-        return lambda v: v if v is True or v is False else full(v)
+        return accepting("v is True or v is False", full)
     _TRUE = frozenset({"true", "t", "yes", "y", "1", "on"})
     _FALSE = frozenset({"false", "f", "no", "n", "0", "off"})
 

@@ -10,7 +10,7 @@ from os import urandom as _urandom
 from time import time_ns as _time_ns
 from typing import Any
 
-from archipel.fields.base import Field, FieldError, shown
+from archipel.fields.base import Field, FieldError, accepting, shown
 from archipel.fields.limits import IDENTITY_LENGTH, check_int64, check_text
 from archipel.fields.numbers import _whole_number
 
@@ -34,9 +34,8 @@ class Identifier(Field):
         full = self.clean
         if self.choices is not None or self.validators or self.identity_type != "string":
             return full
-        limit = IDENTITY_LENGTH
-        return lambda v: (
-            v if type(v) is str and len(v) <= limit and v.isascii() and "\x00" not in v else full(v)
+        return accepting(
+            f'type(v) is str and len(v) <= {IDENTITY_LENGTH} and v.isascii() and "\\x00" not in v', full
         )
 
     def cast(self, value: Any) -> Any:

@@ -6,7 +6,7 @@ import decimal
 from collections.abc import Callable
 from typing import Any
 
-from archipel.fields.base import Field, FieldError, shown
+from archipel.fields.base import Field, FieldError, accepting, shown
 from archipel.fields.limits import INT64_MAX, INT64_MIN, check_decimal, check_int64
 
 __all__ = ["Integer", "Float", "Decimal"]
@@ -88,6 +88,8 @@ class Integer(_Number):
             return full
         low = INT64_MIN if self.min_value is None else max(INT64_MIN, self.min_value)
         high = INT64_MAX if self.max_value is None else min(INT64_MAX, self.max_value)
+        if type(low) is int and type(high) is int:
+            return accepting(f"type(v) is int and {low} <= v <= {high}", full)
         return lambda v: v if type(v) is int and low <= v <= high else full(v)
 
     def cast(self, value: Any) -> Any:
@@ -137,8 +139,10 @@ class Float(_Number):
         low, high = self.min_value, self.max_value
         # ``v - v == 0.0`` is False for NaN and the infinities
         if low is None and high is None:
-            return lambda v: v if type(v) is float and v - v == 0.0 else full(v)
+            return accepting("type(v) is float and v - v == 0.0", full)
         if high is None:
+            if type(low) in (int, float) and low - low == 0:  # a finite literal
+                return accepting(f"type(v) is float and v - v == 0.0 and v >= {low!r}", full)
             return lambda v: v if type(v) is float and v - v == 0.0 and v >= low else full(v)
         return full
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from archipel.fields.base import Field, FieldError
+from archipel.fields.base import Field, FieldError, accepting
 from archipel.fields.limits import check_text
 
 __all__ = ["String", "Text"]
@@ -48,10 +48,8 @@ class String(Field):
         limit = self.max_length
         # plain ASCII text without NUL is accepted without a call; the rest is checked in full
         if limit is None:
-            return lambda v: v if type(v) is str and v.isascii() and "\x00" not in v else full(v)
-        return lambda v: (
-            v if type(v) is str and len(v) <= limit and v.isascii() and "\x00" not in v else full(v)
-        )
+            return accepting('type(v) is str and v.isascii() and "\\x00" not in v', full)
+        return accepting(f'type(v) is str and len(v) <= {int(limit)} and v.isascii() and "\\x00" not in v', full)
 
     def check(self, value: Any) -> None:
         if self.max_length is not None and len(value) > self.max_length:

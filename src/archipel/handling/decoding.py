@@ -229,7 +229,8 @@ def stored_builder(domain: DomainLike, type_string: str) -> Callable[[dict[str, 
     For replays that decode many messages of few types (projection
     rebuilds): the class lookup is done once, and ``build`` takes over the
     two dicts it is given (the caller's own copies; ``metadata`` holding
-    envelope fields only, see :meth:`~archipel.core.message.Metadata.adopt`).
+    envelope fields only, or the envelope as stored, decoded when read: see
+    :meth:`~archipel.core.message.Metadata.adopt`).
     A message of the registered version is rebuilt with the trusted
     constructor (no re-validation: the data was validated when it was
     written), its data dict becoming the message's own when it holds
@@ -240,6 +241,8 @@ def stored_builder(domain: DomainLike, type_string: str) -> Callable[[dict[str, 
     cls: Any = domain.router.messages.get(type_string)
     if cls is None:
         def upcast(metadata: dict[str, Any], data: dict[str, Any]) -> Any:
+            if "_stored" in metadata:  # the envelope as stored, not decoded yet
+                metadata = Metadata.adopt(metadata).to_dict()
             return decode_stored(domain, {"metadata": metadata, "data": data})
 
         return upcast

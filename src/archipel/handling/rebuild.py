@@ -10,7 +10,8 @@ rebuild remembers every row it wrote, so a projector's ``repository.get``
 of a row the rebuild has not written yet is answered without a database
 read (the table was empty when it began). How batches are read, decoded,
 run and written — ahead of and behind the projectors, on the SQL stores —
-is :mod:`archipel.handling.replay`.
+is :mod:`archipel.handling.replay` (with :mod:`~archipel.handling.read_ahead`,
+:mod:`~archipel.handling.write_behind` and :mod:`~archipel.handling.rebuild_uow`).
 
 An event that cannot be decoded, or a projector that raises, stops the
 rebuild with the error (never skipped: the table would silently differ from
@@ -31,8 +32,10 @@ projection in ``archipel_<domain>_projection_rebuilds`` for
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -40,7 +43,8 @@ from typing import TYPE_CHECKING, Any
 from archipel.errors import IncorrectUsageError, SchemaMissingError
 from archipel.fields import Float, Integer, String, Text
 from archipel.handling.live_delivery import live_delivery_held
-from archipel.handling.replay import Replay, bulk_pages, pages, prefetched
+from archipel.handling.read_ahead import bulk_pages, pages, prefetched
+from archipel.handling.replay import Replay
 from archipel.port.schema import ModelSchema, record_schema
 
 if TYPE_CHECKING:
@@ -100,10 +104,30 @@ def rebuild_schema(domain: DomainLike) -> ModelSchema:
     )
 
 
+#: databases whose table of rebuild outcomes was set up by this process
+_set_up: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
 def _record(domain: DomainLike, name: str, **values: Any) -> None:
     schema = rebuild_schema(domain)
     database = domain.providers.database("default")
+    try:
+        known = database in _set_up
+    except TypeError:  # no weak reference to it: set up every time
+        known = False
+    if known:
+        try:
+            _write_record(database, schema, name, values)
+            return
+        except SchemaMissingError:
+            pass  # dropped since (drop_database): set it up again
     database.setup([schema])
+    with contextlib.suppress(TypeError):
+        _set_up.add(database)
+    _write_record(database, schema, name, values)
+
+
+def _write_record(database: Any, schema: ModelSchema, name: str, values: dict[str, Any]) -> None:
     tx = database.begin()
     try:
         found = tx.get(schema, name)
@@ -198,7 +222,7 @@ def rebuild_projection(
     try:
         with live_delivery_held(domain, routes) as hold:  # a running server's delivery to them waits
             _replay(domain, projection_cls, routes, categories, batch_size,
-                    hold.watching(progress) if hold else progress, result)
+                    hold.watching(progress) if hold else progress, result, progress is not None)
     except BaseException as exc:
         result.errors.append(f"{type(exc).__name__}: {exc}")
         result.seconds = time.time() - started
@@ -219,6 +243,7 @@ def _replay(
     batch_size: int,
     progress: Callable[[int, int], None] | None,
     result: RebuildResult,
+    head_wanted: bool,
 ) -> None:
     from archipel.adapters.sql.bulk import bulk_load, bulk_log
 
@@ -226,7 +251,8 @@ def _replay(
     database = domain.providers.database(schema.database)
     database.clear([schema])
     store = domain.providers.event_store
-    head = categories_head(store, categories)
+    # the head is for the caller's progress only (a query reading every entry of the categories)
+    head = categories_head(store, categories) if head_wanted else 0
     subscriptions = (
         sorted({f"{r.handler_cls.__module__}.{r.handler_cls.__qualname__}" for r in routes})
         if domain.outbox_enabled

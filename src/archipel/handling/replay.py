@@ -1,46 +1,42 @@
 """The batch engine of a projection rebuild (:mod:`archipel.handling.rebuild`).
 
 :class:`Replay` runs one batch of stored messages through a projection's
-projectors in one unit of work, then writes it in one transaction:
+projectors in one unit of work, then writes it in one transaction. The
+batches come from :mod:`archipel.handling.read_ahead` (read on a thread, a
+batch ahead, on the SQL stores).
 
-- reading: the event store's :class:`~archipel.port.bulk.BulkLog` when it
-  has one (a batch per query, one JSON text decoded in one call), prefetched
-  on a thread (:func:`prefetched`) so the database prepares batch k+1 while
-  the projectors run batch k; else the ordinary ``read_category`` /
-  ``read_all`` pages (:func:`pages`);
 - decoding: per stored type string one builder
   (:func:`~archipel.handling.decoding.stored_builder`): the trusted
   constructor for the registered version, the upcasters for older ones; a
   message that cannot be built stops the rebuild;
 - the projectors: each message in the usual handler context (the batch's
   unit of work, ``current_message``); a ``repository.get`` of a row the
-  rebuild wrote is answered from memory (:class:`RebuildUnitOfWork`), one
-  it never wrote is answered "none" without a read (the table was emptied);
+  rebuild wrote is answered from memory, one it never wrote is answered
+  "none" without a read (:mod:`archipel.handling.rebuild_uow`);
 - writing: new rows through the database's
   :class:`~archipel.port.bulk.BulkLoad` (``COPY`` / ``executemany``), rows
   of earlier batches changed again as guarded updates, and the
   processed-message records of the projectors' subscriptions (with
   asynchronous processing), in one transaction. When the batch wrote
   nothing but rows of the projection, that transaction is sent on a writer
-  thread while the next batch runs (:class:`WriteBehind`); any read of the
+  thread while the next batch runs
+  (:class:`~archipel.handling.write_behind.WriteBehind`); any read of the
   database by a projector first waits for it, and at most one is in flight.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any
 
 from archipel.core.handler import ANY
-from archipel.core.message import StoredEnvelope
 from archipel.core.model import stamp_dates
 from archipel.handling.decoding import current_type, stored_builder
-from archipel.handling.unit_of_work import UnitOfWork
-from archipel.port.bulk import BulkLoad, BulkLog, RawMessage
+from archipel.handling.rebuild_uow import KNOWN_ROWS_LIMIT, RebuildUnitOfWork
+from archipel.handling.write_behind import WriteBehind
+from archipel.port.bulk import BulkLoad, RawMessage
 from archipel.port.schema import ModelSchema
 from archipel.utils.globals import current_message, uow_var
 
@@ -48,197 +44,9 @@ if TYPE_CHECKING:
     from archipel.handling.dispatch import Route
     from archipel.handling.protocols import DomainLike
 
-__all__ = ["KNOWN_ROWS_LIMIT", "RebuildUnitOfWork", "Replay", "WriteBehind", "bulk_pages", "pages",
-           "prefetched"]
+__all__ = ["Replay"]
 
-T = TypeVar("T")
-
-#: rows a rebuild remembers to answer reads without the database; beyond, it reads
-KNOWN_ROWS_LIMIT = 500_000
-
-Page = tuple[int, list[RawMessage]]
-
-
-def bulk_pages(reader: BulkLog, categories: list[str], batch_size: int) -> Iterator[Page]:
-    """``(last position read, messages)`` from a bulk reader."""
-    for batch in reader.batches(categories, batch_size):
-        if batch:
-            yield batch[-1][0], batch
-
-
-def pages(store: Any, categories: list[str], batch_size: int) -> Iterator[Page]:
-    """``(last position read, messages of categories)`` from the ordinary event-store port."""
-    one = categories[0] if len(categories) == 1 else None
-    wanted = set(categories)
-    after = 0
-    while True:
-        page = (
-            store.read_category(one, after_global=after, limit=batch_size)
-            if one is not None
-            else store.read_all(after_global=after, limit=batch_size)
-        )
-        if not page:
-            return
-        after = int(page[-1]["metadata"]["global_position"])
-        messages: list[RawMessage] = []
-        for stored in page:
-            meta = stored["metadata"]
-            if one is None and str(meta.get("stream") or "").split("-", 1)[0] not in wanted:
-                continue
-            # copies the builders may take over: envelope fields only
-            envelope = (
-                dict(meta) if meta.keys() <= _ENVELOPE
-                else {key: value for key, value in meta.items() if key in _ENVELOPE}
-            )
-            messages.append((int(meta["global_position"]), envelope, dict(stored.get("data") or {})))
-        yield after, messages
-        if len(page) < batch_size:
-            return
-
-
-_ENVELOPE = frozenset(StoredEnvelope.__annotations__)
-
-_END = object()
-
-
-def prefetched(items: Iterator[T], cpu: dict[str, float] | None = None) -> Iterator[T]:
-    """``items``, produced one ahead on a thread (the database works while the caller does).
-
-    An error of the producer is raised to the consumer; a consumer that
-    stops early stops the producer (it ends after the item it is producing).
-    The producing thread's CPU seconds are added to ``cpu["reader"]`` when given.
-    """
-    slot: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def put(item: Any, error: BaseException | None = None) -> bool:
-        while not stop.is_set():
-            try:
-                slot.put((item, error), timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        started = time.thread_time()
-        try:
-            for item in items:
-                if cpu is not None:
-                    cpu["reader"] = cpu.get("reader", 0.0) + time.thread_time() - started
-                if not put(item):
-                    return
-                started = time.thread_time()
-            put(_END)
-        except BaseException as exc:  # handed to the consumer
-            put(None, exc)
-
-    thread = threading.Thread(target=produce, name="archipel-rebuild-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, error = slot.get()
-            if error is not None:
-                raise error
-            if item is _END:
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-
-
-class WriteBehind:
-    """Runs one write at a time on a thread; :meth:`settle` waits for it (raising its error)."""
-
-    def __init__(self) -> None:
-        self._pool: ThreadPoolExecutor | None = None
-        self._pending: Future[None] | None = None
-
-    def settle(self) -> None:
-        """Wait for the write in flight, if any; its error is raised here."""
-        pending = self._pending
-        if pending is not None:
-            self._pending = None
-            pending.result()
-
-    def submit(self, write: Callable[[], None]) -> None:
-        """Start ``write`` once the previous one finished."""
-        self.settle()
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="archipel-rebuild-writer")
-        self._pending = self._pool.submit(write)
-
-    def close(self, quiet: bool = False) -> None:
-        """Wait for the last write and stop the thread; its error is raised unless ``quiet``."""
-        try:
-            self.settle()
-        except BaseException:
-            if not quiet:
-                raise
-        finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True)
-                self._pool = None
-
-
-class RebuildUnitOfWork(UnitOfWork):
-    """One batch of a rebuild: remembers the rows it wrote, answers misses without reading."""
-
-    __slots__ = ("known", "projection", "settle", "table_complete")
-
-    def __init__(
-        self,
-        domain: DomainLike,
-        projection: Any,
-        known: dict[Any, Any],
-        complete: bool,
-        settle: Callable[[], None],
-    ) -> None:
-        super().__init__(domain, None)
-        self.projection = projection
-        #: identity -> row object, for every row the rebuild wrote so far
-        self.known = known
-        #: ``known`` holds every row of the table (it was emptied first)
-        self.table_complete = complete
-        #: waits for the previous batch's write (before anything reads the database)
-        self.settle = settle
-
-    def tracked(self, cls: type, identity: Any) -> Any:
-        found = super().tracked(cls, identity)
-        if found is None and cls is self.projection:
-            found = self.known.get(identity)
-        return found
-
-    def transaction(self, database: str = "default") -> Any:
-        return _Reads(super().transaction(database), self)
-
-    def delete(self, schema: Any, identity: Any) -> None:
-        super().delete(schema, identity)
-        if schema.cls is self.projection:
-            self.known.pop(identity, None)
-
-
-class _Reads:
-    """A transaction whose reads of rows the rebuild never wrote answer "none" at once,
-    and whose other uses wait for the previous batch's write first."""
-
-    __slots__ = ("_tx", "_uow")
-
-    def __init__(self, tx: Any, uow: RebuildUnitOfWork) -> None:
-        self._tx = tx
-        self._uow = uow
-
-    def get(self, schema: ModelSchema, identity: Any) -> dict[str, Any] | None:
-        uow = self._uow
-        if schema.cls is uow.projection and uow.table_complete and identity not in uow.known:
-            return None
-        uow.settle()
-        return self._tx.get(schema, identity)  # type: ignore[no-any-return]
-
-    def __getattr__(self, name: str) -> Any:
-        self._uow.settle()
-        return getattr(self._tx, name)
+_first = itemgetter(0)
 
 
 class Replay:
@@ -369,7 +177,8 @@ class Replay:
         return (
             uow.table_complete
             and not uow._deleted
-            and all(klass is projection for klass, _ in uow._tracked)
+            # the classes of the tracked keys, (class, identity), collected in C
+            and set(map(_first, uow._tracked)) <= {projection}
         )
 
     def _write_behind(self, uow: RebuildUnitOfWork, handled: list[str]) -> None:

@@ -23,10 +23,13 @@ from archipel.port.schema import ModelSchema
 
 __all__ = ["BulkLoad", "BulkLog", "RawMessage"]
 
-#: ``(global_position, metadata, data)``: one stored message, its JSON decoded, with
+#: ``(global_position, metadata, data)``: one stored message, its data decoded, with
 #: ``metadata["global_position"]`` and ``metadata["position"]`` set from their columns;
-#: fresh dicts the consumer may take over, ``metadata`` holding envelope fields only
-#: (:class:`~archipel.core.message.StoredEnvelope`: ``time`` parsed when it could be)
+#: fresh dicts the consumer may take over (:meth:`~archipel.core.message.Metadata.adopt`).
+#: ``metadata`` holds either envelope fields only
+#: (:class:`~archipel.core.message.StoredEnvelope`: ``time`` parsed when it could be),
+#: or ``type``, ``id`` and ``stream`` with ``_stored``, the envelope's JSON as stored
+#: (bytes-like, checked to be JSON), decoded when the envelope is first read
 RawMessage = tuple[int, dict[str, Any], dict[str, Any]]
 
 
@@ -38,7 +41,8 @@ class BulkLog(Protocol):
 
     def batches(self, categories: Sequence[str], limit: int) -> Iterator[list[RawMessage]]:
         """Every message of ``categories`` in log order (the order ``read_all`` gives),
-        ``limit`` per batch; ends after the last one committed when it got there.
+        at most ``limit`` per batch (the first may hold fewer: it is read while the
+        caller waits); ends after the last one committed when it got there.
 
         A stored message whose JSON cannot be decoded raises
         :class:`~archipel.errors.DeserializationError` naming it (never skipped).

@@ -1,8 +1,11 @@
-"""Trusted stored envelopes: ``Metadata.adopt`` and the bulk reader's typed decoding.
+"""Trusted stored envelopes: ``Metadata.adopt`` and the bulk reader's batches.
 
-A replay takes over the dicts it decoded instead of copying them; the
-envelope must read exactly as :meth:`Metadata.from_dict` of the same stored
-form, and a batch whose times are not ISO 8601 text still decodes.
+A replay takes over the dicts it decoded instead of copying them, and the
+bulk reader hands each envelope over as stored JSON, decoded when first
+read; either way the envelope must read exactly as
+:meth:`Metadata.from_dict` of the same stored form, a stored time that is
+not ISO 8601 text reads as stored, and one that cannot be read is a
+DeserializationError naming the message.
 """
 
 from __future__ import annotations
@@ -11,11 +14,14 @@ import datetime as dt
 import json
 from typing import Any
 
+import msgspec
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from archipel.adapters.sql.bulk import _decode
 from archipel.core.message import Metadata
+from archipel.errors import DeserializationError
 
 texts = st.none() | st.text(max_size=12)
 times = st.none() | st.datetimes(timezones=st.none() | st.timezones()).map(lambda t: t.isoformat())
@@ -41,20 +47,49 @@ def test_an_adopted_envelope_reads_as_from_dict_gives_it(stored: dict[str, Any])
     _same(Metadata.adopt(json.loads(json.dumps(stored))), expected)
 
 
+def _lazy(stored: dict[str, Any] | Any, global_position: int = 7, position: int = 3) -> Metadata:
+    """The envelope a bulk reader hands over: stored JSON, decoded when read."""
+    text = json.dumps([[global_position, position, "T", "m-42", "s", stored, {"a": 1}]])
+    ((_, _, type_, message_id, stream, raw, data),) = _decode(text)
+    assert (type_, message_id, stream, data) == ("T", "m-42", "s", {"a": 1})
+    return Metadata.adopt({"type": type_, "id": message_id, "stream": stream, "_stored": raw,
+                           "global_position": global_position, "position": position})
+
+
 @given(envelopes, st.dictionaries(st.sampled_from(["x", "legacy", "trace"]), st.integers(), max_size=2))
-def test_a_decoded_batch_gives_envelopes_as_from_dict_does(stored: dict[str, Any], extra: dict[str, Any]) -> None:
-    # unknown keys are dropped, times parsed: an adopted envelope is the ordinary one
-    text = json.dumps([[7, 3, {**stored, **extra}, {"a": 1}]])
-    ((position, index, meta, data),) = _decode(text)
-    assert (position, index, data) == (7, 3, {"a": 1})
-    assert not meta.keys() - set(stored)
-    _same(Metadata.adopt(meta), Metadata.from_dict(stored))
+def test_a_stored_envelope_decoded_when_read_is_the_one_from_dict_gives(
+    stored: dict[str, Any], extra: dict[str, Any]
+) -> None:
+    # unknown keys are dropped, times parsed, the positions those of the columns
+    expected = Metadata.from_dict({**stored, "global_position": 7, "position": 3})
+    lazy = _lazy({**stored, **extra})
+    _same(lazy, expected)
+    assert type(lazy) is Metadata  # once read, an ordinary envelope
+    assert not set(vars(lazy)) - set(vars(expected))
 
 
-def test_a_batch_with_a_time_that_is_no_iso_text_still_decodes_as_stored() -> None:
-    now = dt.datetime.now(dt.UTC).isoformat()
-    text = json.dumps([[1, 0, {"id": "a", "time": now, "legacy": 1}, {}],
-                       [2, 0, {"id": "b", "time": 1700000000, "legacy": 2}, {}]])
-    rows = _decode(text)
-    assert [row[2] for row in rows] == [{"id": "a", "time": now}, {"id": "b", "time": 1700000000}]
-    assert Metadata.adopt(rows[0][2]).time == dt.datetime.fromisoformat(now)
+@given(envelopes)
+def test_any_first_read_decodes_the_envelope(stored: dict[str, Any]) -> None:
+    expected = Metadata.from_dict({**stored, "global_position": 7, "position": 3})
+    for read in (lambda m: m.id, lambda m: m.headers, lambda m: m.to_dict(), lambda m: vars(m).get("kind"),
+                 lambda m: m.copy().to_dict()):
+        assert read(_lazy(stored)) == read(expected)
+
+
+def test_a_stored_time_that_is_no_iso_text_reads_as_stored() -> None:
+    assert _lazy({"id": "b", "time": 1700000000, "legacy": 2}).time == 1700000000
+    now = dt.datetime.now(dt.UTC)
+    assert _lazy({"id": "a", "time": now.isoformat()}).time == now
+
+
+@pytest.mark.parametrize("stored", [{"id": "x", "time": "yesterday"}, [1, 2], "text"])
+def test_an_envelope_that_cannot_be_read_is_a_deserialization_error_naming_the_message(stored: Any) -> None:
+    lazy = _lazy(stored)
+    with pytest.raises(DeserializationError) as caught:
+        lazy.time  # noqa: B018 - the read decodes
+    assert "m-42" in str(caught.value)
+
+
+def test_a_batch_that_is_no_json_is_refused_when_read() -> None:
+    with pytest.raises(msgspec.DecodeError):
+        _decode('[[1, 0, "T", "id", "s", {"id": tru}, {}]]')

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from archipel.handling.replay import WriteBehind, prefetched
+from archipel.handling.read_ahead import prefetched
+from archipel.handling.write_behind import WriteBehind
 
 
 @given(st.lists(st.integers(), max_size=30))

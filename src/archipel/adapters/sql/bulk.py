@@ -1,10 +1,13 @@
 """Bulk reads of the event log and bulk loads of a table (the :mod:`archipel.port.bulk` port).
 
 :class:`SqlBulkLog` reads a batch of the log with one query whose result
-is one JSON text, ``[[global_position, position, metadata, data], ...]``
-(the database concatenates the stored JSON texts, msgspec decodes the
-whole batch in one call): a fraction of the cost of a decoded row per
-message. On PostgreSQL the batch follows the gap-free log order of
+is one JSON text, ``[[global_position, position, type, id, stream,
+metadata, data], ...]`` (the database concatenates the stored JSON texts,
+msgspec decodes the whole batch in one call): a fraction of the cost of a
+decoded row per message. Each envelope's JSON is checked but kept as it is
+stored (``msgspec.Raw``), for :meth:`~archipel.core.message.Metadata.adopt`
+to decode when something reads it: a replay routes by the type, id and
+stream columns and rarely reads the rest. On PostgreSQL the batch follows the gap-free log order of
 :mod:`archipel.adapters.sql.gapfree` (rows of finished transactions only,
 in ``(tx_id, global_position)`` order), as ``read_all`` does.
 
@@ -25,34 +28,19 @@ import msgspec
 
 from archipel.adapters.sql.engine import loads
 from archipel.adapters.sql.records import RecordTable
-from archipel.core.message import StoredEnvelope
 from archipel.errors import ArchipelError, DeserializationError
 from archipel.port.bulk import RawMessage
 from archipel.port.schema import ModelSchema
 
-__all__ = ["SqlBulkLoad", "SqlBulkLog", "bulk_load", "bulk_log"]
+__all__ = ["FIRST_BATCH", "SqlBulkLoad", "SqlBulkLog", "bulk_load", "bulk_log"]
 
-_Row = tuple[int, int, dict[str, Any], dict[str, Any]]
-#: a batch with each envelope's fields only and its ``time`` parsed, in one call
-_decode_typed = msgspec.json.Decoder(list[tuple[int, int, StoredEnvelope, dict[str, Any]]]).decode
-_decode_plain = msgspec.json.Decoder(list[_Row]).decode
-_ENVELOPE = frozenset(StoredEnvelope.__annotations__)
+#: a batch: per message its positions, type, id and stream (columns), its envelope
+#: as stored (the JSON checked, not decoded: a replay rarely reads it) and its data
+_decode = msgspec.json.Decoder(list[tuple[int, int, Any, Any, Any, msgspec.Raw, dict[str, Any]]]).decode
 
 
-def _decode(text: str) -> list[_Row]:
-    """The rows of a batch; the envelopes as :class:`~archipel.core.message.StoredEnvelope` gives them."""
-    try:
-        return _decode_typed(text)  # type: ignore[return-value]
-    except msgspec.ValidationError:
-        # JSON, but some envelope's time is no ISO 8601 text: as stored, unknown keys dropped
-        rows = _decode_plain(text)
-        for row in rows:
-            meta = row[2]
-            if not meta.keys() <= _ENVELOPE:
-                for key in meta.keys() - _ENVELOPE:
-                    del meta[key]
-        return rows
-
+#: the most messages the first batch holds (the caller waits for it: nothing to overlap yet)
+FIRST_BATCH = 500
 
 #: the plan a batch's query must get on PostgreSQL (for its transaction only)
 _ORDERED_SCAN = "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off"
@@ -97,7 +85,7 @@ class SqlBulkLog:
             # global_position) index that stops at the limit: ``category = ANY(...)``
             # would read every later row of the categories and sort them, per batch
             parts = [
-                f"SELECT tx_id, global_position, position, message_id, metadata, data FROM {t} "  # noqa: S608 - quoted identifier
+                f"SELECT tx_id, global_position, position, type, message_id, stream, metadata, data FROM {t} "  # noqa: S608 - quoted identifier
                 f"WHERE category = %(c{i})s "
                 f"AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) AND {after} "
                 "ORDER BY tx_id, global_position LIMIT %(limit)s"
@@ -112,7 +100,8 @@ class SqlBulkLog:
             # the statements are built from the quoted table name only
             text = (
                 "SELECT '[' || string_agg('[' || global_position || ',' || position || ',' "  # noqa: S608
-                "|| metadata::text || ',' || data::text || ']', ',' "
+                "|| to_json(type)::text || ',' || to_json(message_id)::text || ',' "
+                "|| to_json(stream)::text || ',' || metadata::text || ',' || data::text || ']', ',' "
                 f"ORDER BY tx_id, global_position) || ']' FROM ({inner}) AS batch"
             )
             rows = (
@@ -122,12 +111,13 @@ class SqlBulkLog:
             return text, rows
         names = ", ".join(f":c{i}" for i in range(categories))
         inner = (
-            f"SELECT global_position, position, message_id, metadata, data FROM {t} "  # noqa: S608 - quoted identifier
+            f"SELECT global_position, position, type, message_id, stream, metadata, data FROM {t} "  # noqa: S608
             f"WHERE category IN ({names}) AND global_position > :after "
             "ORDER BY global_position LIMIT :limit"
         )
         text = (
             "SELECT '[' || group_concat('[' || global_position || ',' || position || ',' "  # noqa: S608
+            "|| json_quote(type) || ',' || json_quote(message_id) || ',' || json_quote(stream) || ',' "
             f"|| metadata || ',' || data || ']', ',') || ']' FROM ({inner})"
         )
         rows = f"SELECT global_position, message_id, metadata, data FROM ({inner})"  # noqa: S608
@@ -137,10 +127,12 @@ class SqlBulkLog:
         """See :meth:`archipel.port.bulk.BulkLog.batches`."""
         wanted = list(dict.fromkeys(categories))
         after, tx = 0, None
+        # nothing runs beside the first read: a short one gets the caller going sooner
+        size = min(limit, FIRST_BATCH)
         while True:
             text_sql, rows_sql = self._sql(len(wanted), tx is not None)
             params: dict[str, Any] = {f"c{i}": name for i, name in enumerate(wanted)}
-            params.update(after=after, limit=limit, tx=tx)
+            params.update(after=after, limit=size, tx=tx)
             text = self._fetch_text(text_sql, params)
             if text is None:
                 return
@@ -154,15 +146,15 @@ class SqlBulkLog:
                 ) from exc
             if not self._postgres:
                 rows.sort(key=_first)  # group_concat keeps no promised order
-            batch: list[RawMessage] = []
-            append = batch.append
-            for global_position, position, meta, data in rows:
-                meta["global_position"] = global_position
-                meta["position"] = position
-                append((global_position, meta, data))
+            batch: list[RawMessage] = [
+                (global_position, {"type": type_, "id": message_id, "stream": stream, "_stored": stored,
+                                   "global_position": global_position, "position": position}, data)
+                for global_position, position, type_, message_id, stream, stored, data in rows
+            ]
             yield batch
-            if len(batch) < limit:
+            if len(batch) < size:
                 return
+            size = limit
             after = batch[-1][0]
             if self._postgres:
                 tx = self._tx_of(after)

@@ -1,0 +1,230 @@
+"""Steps interrupted by broker errors (a Redis master dying): per-key order survives them.
+
+- A consumer runs the partitions it owns in parallel threads. When one of them
+  fails (here: its acknowledgement), the step fails — and it must not do so
+  while another partition's run is still going: that run, left behind, would
+  race the consumer's next run of the same partition on the same queue, and
+  entries read in between could drop out of memory, to come back later
+  (recovered from the broker) behind newer ones: applied out of order, or never.
+- Entries taken over from a dead owner run first, alone, one at a time, while
+  only one consumer of the process does so. When that run is interrupted and
+  the next step finds another consumer of the process taking over, newer
+  entries of *their* aggregates must still wait for them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from archipel.engine import EngineSettings
+from archipel.engine import consumer as consumer_module
+from archipel.engine.consumer import Consumer
+from archipel.engine.dlq import DeadLetterStore
+from archipel.engine.leases import LeaseStore
+from archipel.engine.ownership import Membership
+from archipel.engine.streams import parse_broker_stream
+from archipel.engine.subscriptions import active_subscriptions
+from archipel.errors import BrokerUnavailable
+from tests.engine.bank import check_ledgers
+from tests.engine.conftest import deposit_many
+from tests.engine.test_fencing_and_relay import _relay_all
+
+
+class SlowAndFailingAcks:
+    """The broker, except for the first acknowledgement of two partitions.
+
+    Partition ``fail``'s fails at once (the connection was refused); partition
+    ``slow``'s takes ``hold`` seconds (a client retrying against a master that is
+    failing over) and then goes through.
+    """
+
+    def __init__(self, broker: Any, fail: int, slow: int, hold: float) -> None:
+        self._broker = broker
+        self.fail, self.slow, self.hold = fail, slow, hold
+        self.failed = False
+        self._held = False
+        self.slow_ack_returned = threading.Event()
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._broker, name)
+
+    def ack(self, group: str, ids_by_stream: Any) -> int:
+        partitions = {parse_broker_stream(stream)[1] for stream in ids_by_stream}
+        with self._lock:
+            fail = self.fail in partitions and not self.failed
+            hold = self.slow in partitions and not self._held
+            self.failed = self.failed or fail
+            self._held = self._held or hold
+        if fail:
+            raise BrokerUnavailable("connection refused while acknowledging (simulated)")
+        if not hold:
+            return int(self._broker.ack(group, ids_by_stream))
+        time.sleep(self.hold)
+        try:
+            return int(self._broker.ack(group, ids_by_stream))
+        finally:
+            self.slow_ack_returned.set()
+
+
+@pytest.mark.parametrize("provider", ["inline", "redis"])
+def test_a_failing_partition_run_fails_the_step_only_once_every_run_has_ended(make_bank, provider, request):
+    config: dict[str, Any] = {"command_processing": "sync"}
+    if provider == "redis":
+        config["brokers"] = {"default": {"provider": "redis", "URI": request.getfixturevalue("redis_flushed_url")}}
+    bank = make_bank(config=config, partitions=2, messages_per_tick=5)
+    expected = deposit_many(bank, accounts=6, per_account=12)
+    _relay_all(bank)
+    broker = SlowAndFailingAcks(bank.brokers["default"], fail=0, slow=1, hold=1.0)
+    settings = EngineSettings.from_config(bank.config)
+    leases = LeaseStore(bank)
+    sub = next(s for s in active_subscriptions(bank) if s.kind == "projector")
+    stop = threading.Event()
+    consumer = Consumer(
+        bank, sub, broker, leases, DeadLetterStore(bank), Membership(leases, bank, "w", settings.lease_seconds),
+        settings, "w", stop,
+    )
+    with bank.domain_context():
+        with pytest.raises(BrokerUnavailable):
+            for _ in range(20):
+                consumer.step()
+        assert broker.failed
+        # the other partition, run in the same step, had finished (its slow acknowledgement
+        # included) when the step failed: nothing of the step runs behind the consumer's back
+        assert broker.slow_ack_returned.is_set()
+
+    thread = threading.Thread(target=lambda: _run(bank, consumer))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while check_ledgers(bank, expected) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert check_ledgers(bank, expected) == []  # nothing lost, doubled or reordered
+    for stream in sub.broker_streams(settings):
+        assert bank.brokers["default"].pending(stream, sub.name) == 0
+
+
+def _run(bank: Any, consumer: Consumer) -> None:
+    with bank.domain_context():
+        consumer.run()
+
+
+class FailingFirstAck:
+    """The broker, except that the first acknowledgement fails (the connection was refused)."""
+
+    def __init__(self, broker: Any) -> None:
+        self._broker = broker
+        self.failed = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._broker, name)
+
+    def ack(self, group: str, ids_by_stream: Any) -> int:
+        if not self.failed:
+            self.failed = True
+            raise BrokerUnavailable("connection refused while acknowledging (simulated)")
+        return int(self._broker.ack(group, ids_by_stream))
+
+
+@pytest.mark.parametrize("provider", ["inline", "redis"])
+def test_entries_taken_over_run_before_newer_ones_of_their_aggregate_when_their_run_was_interrupted(
+    make_bank, provider, request
+):
+    config: dict[str, Any] = {"command_processing": "sync"}
+    if provider == "redis":
+        config["brokers"] = {"default": {"provider": "redis", "URI": request.getfixturevalue("redis_flushed_url")}}
+    bank = make_bank(config=config, partitions=1, lease_seconds=0.5, messages_per_tick=5)
+    expected = deposit_many(bank, accounts=2, per_account=10)
+    _relay_all(bank)
+    settings = EngineSettings.from_config(bank.config)
+    leases = LeaseStore(bank)
+    sub = next(s for s in active_subscriptions(bank) if s.kind == "projector")
+
+    def consumer(name: str, broker: Any, stop: threading.Event) -> Consumer:
+        membership = Membership(leases, bank, name, settings.lease_seconds)
+        return Consumer(bank, sub, broker, leases, DeadLetterStore(bank), membership, settings, name, stop)
+
+    dead = consumer("dead", bank.brokers["default"], threading.Event())
+    with bank.domain_context():
+        dead._maintain()
+        dead._fill()  # reads the oldest entries of both accounts ... and dies before handling them
+    assert dead.buffered() == 5
+    time.sleep(0.6)  # its lease expires
+
+    broker = FailingFirstAck(bank.brokers["default"])
+    stop = threading.Event()
+    heir = consumer("heir", broker, stop)
+    with bank.domain_context():
+        with pytest.raises(BrokerUnavailable):
+            heir.step()  # takes the partition over, runs the first entry taken over; its ack fails
+        # meanwhile another consumer of this process takes partitions over (one at a time per
+        # process): the heir cannot run the rest of what it took over yet, and reads on
+        with consumer_module._TAKEOVER:
+            for _ in range(5):
+                heir.step()
+    thread = threading.Thread(target=lambda: _run(bank, heir))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while check_ledgers(bank, expected) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert broker.failed
+    assert check_ledgers(bank, expected) == []  # the dead one's entries ran first, in order
+
+
+@pytest.mark.parametrize("provider", ["inline", "redis"])
+def test_a_consumer_whose_lease_ran_out_reads_nothing_more_of_the_partition(make_bank, provider, request):
+    """Busy past its lease (an outage), a consumer must not read on before its maintenance
+    notices: what it read after another worker took the partition over would stay pending
+    for it — the new owner claimed what was pending before — stuck, or run after newer
+    entries once the partition moves again."""
+    config: dict[str, Any] = {"command_processing": "sync"}
+    if provider == "redis":
+        config["brokers"] = {"default": {"provider": "redis", "URI": request.getfixturevalue("redis_flushed_url")}}
+    bank = make_bank(config=config, partitions=1, lease_seconds=0.5, messages_per_tick=5)
+    expected = deposit_many(bank, accounts=2, per_account=10)
+    _relay_all(bank)
+    settings = EngineSettings.from_config(bank.config)
+    leases = LeaseStore(bank)
+    sub = next(s for s in active_subscriptions(bank) if s.kind == "projector")
+
+    def consumer(name: str, stop: threading.Event) -> Consumer:
+        membership = Membership(leases, bank, name, settings.lease_seconds)
+        return Consumer(
+            bank, sub, bank.brokers["default"], leases, DeadLetterStore(bank), membership, settings, name, stop
+        )
+
+    slow = consumer("slow", threading.Event())
+    with bank.domain_context():
+        slow.step()  # owns the partition, reads and handles the oldest entries
+    handled = slow.handled
+    assert handled > 0
+    time.sleep(0.6)  # ... then is busy elsewhere past its lease
+
+    stop = threading.Event()
+    heir = consumer("heir", stop)
+    with bank.domain_context():
+        heir.step()  # takes the partition over
+        slow._fill()  # the slow one reads on before its maintenance tells it the partition is gone
+        slow._work()  # (its commits are refused: fenced)
+    assert slow.handled == handled
+    thread = threading.Thread(target=lambda: _run(bank, heir))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while check_ledgers(bank, expected) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert check_ledgers(bank, expected) == []  # nothing stuck with the slow one, nothing reordered

@@ -1,0 +1,122 @@
+"""Generated constructors behave exactly as the generic one, for any arguments.
+
+Every element class gets an ``__init__`` written for its fields (keyword
+parameters, cleaners' checks inlined); what a user sees — values kept,
+defaults, the ValidationError naming every failing field, unknown names,
+templates — must be what the generic ``BaseModel.__init__`` gives.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from archipel import BaseAggregate, BaseEvent, BaseProjection
+from archipel.core.model import BaseModel
+from archipel.errors import ValidationError
+from archipel.fields import Boolean, Float, Identifier, Integer, String, Text
+from archipel.fields.base import accepting
+
+
+class Row(BaseProjection):
+    book_id = Identifier(identifier=True)
+    title = String(max_length=5)
+    body = Text()
+    count = Integer(min_value=0, max_value=10)
+    flag = Boolean(default=False)
+    ratio = Float(min_value=0.5)
+    price = Float()
+    type = String(required=True)  # a field named like a builtin the checks use
+    kwargs = Integer()  # and like the generated code's own names
+
+
+class Placed(BaseEvent):
+    order_id = Identifier()
+    total = Integer()
+
+
+class Order(BaseAggregate):
+    name = String(max_length=3, default="abc")
+    lines = Integer(default=0)
+
+
+values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.sampled_from(["ab", "abcdef", "a\x00b", "é", "\ud800", "12", "1.5", "true"]),
+    st.lists(st.integers(), max_size=2),
+)
+names = st.sampled_from(["book_id", "title", "body", "count", "flag", "ratio", "price", "type", "kwargs",
+                         "unknown", "_metadata"])
+
+
+def outcome(make: Any) -> tuple[str, Any]:
+    try:
+        obj = make()
+    except ValidationError as exc:
+        return "error", exc.messages
+    return "ok", {name: obj.__dict__.get(name) for name in type(obj)._fields}
+
+
+def generic(cls: type, *templates: Any, **kwargs: Any) -> Any:
+    obj = cls.__new__(cls)
+    BaseModel.__init__(obj, *templates, **kwargs)
+    return obj
+
+
+@settings(max_examples=300, deadline=None)
+@given(kwargs=st.dictionaries(names, values, max_size=6),
+       template=st.none() | st.dictionaries(names, values, max_size=3))
+def test_a_projection_gets_what_the_generic_constructor_gives(kwargs: dict[str, Any],
+                                                             template: dict[str, Any] | None) -> None:
+    templates = () if template is None else (template,)
+    generated = outcome(lambda: Row(*templates, **kwargs))
+    expected = outcome(lambda: generic(Row, *templates, **kwargs))
+    assert generated == expected
+
+
+def test_the_classes_compared_have_generated_constructors() -> None:
+    for cls in (Row, Placed, Order):
+        assert getattr(cls.__init__, "_archipel_generated", False), cls
+
+
+@settings(max_examples=100, deadline=None)
+@given(kwargs=st.dictionaries(st.sampled_from(["order_id", "total", "name", "lines", "other"]), values, max_size=4))
+def test_events_and_aggregates_get_what_the_generic_constructor_gives(kwargs: dict[str, Any]) -> None:
+    event_kwargs = {k: v for k, v in kwargs.items() if k in ("order_id", "total", "other")}
+    assert outcome(lambda: Placed(**event_kwargs)) == outcome(lambda: generic(Placed, **event_kwargs))
+    order_kwargs = {k: v for k, v in kwargs.items() if k in ("name", "lines", "other")}
+    made = outcome(lambda: Order(**order_kwargs))
+    if made[0] == "ok":
+        made[1].pop("id")
+    expected = outcome(lambda: generic(Order, **order_kwargs))
+    if expected[0] == "ok":
+        expected[1].pop("id")
+    assert made == expected
+
+
+def test_a_value_a_field_cannot_hold_names_the_field() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Row(book_id="b1", title="too long for five", count=11, type="t")
+    assert set(caught.value.messages) == {"title", "count"}
+
+
+def test_a_constructed_event_still_gets_its_envelope() -> None:
+    event = Placed(order_id="o1", total=3)
+    assert event._metadata.kind == "EVENT"
+
+
+def test_a_condition_naming_anything_else_is_not_inlined() -> None:
+    from archipel.core._codegen import _inline
+
+    clean = accepting("type(v) is int and v < 3", int)
+    assert clean(2) == 2 and clean("7") == 7
+    assert _inline(clean, "x") == "_ar_type(x) is _ar_int and x < 3"
+    clean.condition = "type(v) is int and v < limit"  # type: ignore[attr-defined]
+    assert _inline(clean, "x") is None  # the generated code calls the cleaner instead
