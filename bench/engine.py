@@ -53,7 +53,11 @@ DOMAIN = "Bench"
 
 
 # -- the archipel domain --------------------------------------------------------
-def build_domain(database_url: str, broker: dict[str, Any], partitions: int) -> Any:
+#: entries per handler transaction of the workers (``--tick``)
+TICK = {"messages_per_tick": 200}
+
+
+def build_domain(database_url: str, broker: dict[str, Any], partitions: int, tick: int | None = None) -> Any:
     from archipel import Domain, current_domain, handle
     from archipel.fields import Float, Identifier, String
 
@@ -65,7 +69,7 @@ def build_domain(database_url: str, broker: dict[str, Any], partitions: int) -> 
         "event_processing": "async",
         "server": {
             "partitions": partitions,
-            "messages_per_tick": 200,
+            "messages_per_tick": tick or TICK["messages_per_tick"],
             "lease_seconds": 10,
             "relay_batch_size": 1000,
             "relay_shards": partitions,  # every worker relays a share of the outbox
@@ -139,9 +143,161 @@ def _worker(args: argparse.Namespace) -> int:
 
     from archipel.engine import run_server
 
-    bench = build_domain(args.db, json.loads(args.broker), args.partitions)
+    bench = build_domain(args.db, json.loads(args.broker), args.partitions, args.tick)
+    if os.environ.get("BENCH_STAGES"):
+        _record_stages(os.environ["BENCH_STAGES"])
+    from _harness import PROFILE_ENV
+
+    if os.environ.get(PROFILE_ENV):
+        _profile_threads(os.environ[PROFILE_ENV])
     with bench.domain_context(), profiled("engine-worker"):
         return run_server(bench)
+
+
+def _profile_threads(directory: str) -> None:
+    """Profile the engine's threads by role (``--profile``): relay, consumers' reading
+    threads, partition runs; one pyinstrument report per role and process, at exit.
+
+    pyinstrument samples the thread that starts it, so each role's calls are
+    profiled in their own thread and the sessions combined.
+    """
+    import atexit
+    import threading
+
+    from pyinstrument import Profiler
+    from pyinstrument.session import Session
+
+    from archipel.engine.consumer import Consumer
+    from archipel.engine.run_threads import RunThreads
+    from archipel.engine.worker import Worker
+
+    sessions: dict[str, list[Any]] = {}
+    lock = threading.Lock()
+
+    def wrap(role: str, function: Any) -> Any:
+        def profiled_call(*args: Any, **kwargs: Any) -> Any:
+            profiler = Profiler(interval=0.001)
+            profiler.start()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                session = profiler.stop()
+                with lock:
+                    sessions.setdefault(role, []).append(session)
+
+        return profiled_call
+
+    Worker._relay_loop = wrap("relay", Worker._relay_loop)  # type: ignore[method-assign]
+    Consumer.run = wrap("consumer-reading", Consumer.run)  # type: ignore[method-assign]
+    RunThreads._run = wrap("partition-runs", RunThreads._run)  # type: ignore[method-assign]
+
+    def dump() -> None:
+        with lock:
+            for role, found in sessions.items():
+                combined = found[0]
+                for more in found[1:]:
+                    combined = Session.combine(combined, more)
+                profiler = Profiler()
+                profiler._last_session = combined  # noqa: SLF001 - render a combined session
+                base = Path(directory) / f"engine-{role}-{os.getpid()}"
+                base.with_suffix(".txt").write_text(profiler.output_text(unicode=False, color=False))
+                base.with_suffix(".html").write_text(profiler.output_html())
+
+    atexit.register(dump)
+
+
+#: per-stage wall-clock times of the latency workload's messages (see _record_stages)
+STAGES = ("rung", "claimed", "published", "read", "acked")
+
+
+def _record_stages(directory: str) -> None:
+    """Time each message of the latency workload at every hand-off inside this worker.
+
+    Wraps (in this benchmark process only) the relay's claim, the broker's
+    publish, the consumer's enqueue of what it read and its acknowledgement,
+    and the outbox doorbell; writes ``{stage: {account_id: time}}`` (the first
+    time each stage saw the message) at exit. ``rung`` is a list of times.
+    """
+    import atexit
+    import threading
+
+    from archipel.engine.consumer import Consumer
+    from archipel.engine.partition_run import PartitionRunner
+    from archipel.engine.relay import OutboxRelay
+    from archipel.utils.doorbell import OUTBOX, Doorbell, bell
+
+    seen: dict[str, Any] = {stage: {} for stage in STAGES}
+    seen["rung"] = []
+    lock = threading.Lock()
+    outbox_bell = bell(OUTBOX)
+
+    def key(stream: str | None) -> str | None:
+        if stream and "-lat-" in stream:
+            return stream.split("-", 1)[1]
+        return None
+
+    def note(stage: str, streams: list[str | None]) -> None:
+        now = time.time()
+        with lock:
+            for stream in streams:
+                k = key(stream)
+                if k is not None:
+                    seen[stage].setdefault(k, now)
+
+    def meta_stream(payload: dict[str, Any]) -> str | None:
+        meta = payload.get("metadata") or {}
+        return meta.get("stream") if isinstance(meta, dict) else None
+
+    ring = Doorbell.ring
+
+    def rung(self: Any) -> None:
+        if self is outbox_bell:
+            seen["rung"].append(time.time())
+        ring(self)
+
+    Doorbell.ring = rung  # type: ignore[method-assign]
+    claim = OutboxRelay._claim_rows
+
+    def claimed(self: Any, *args: Any) -> Any:
+        out = claim(self, *args)
+        note("claimed", [row["stream"] for row in out.rows])
+        return out
+
+    OutboxRelay._claim_rows = claimed  # type: ignore[method-assign]
+    init = OutboxRelay.__init__
+
+    def relay_init(self: Any, domain: Any, broker: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, domain, broker, *args, **kwargs)
+        publish = broker.publish_many
+
+        def published(entries: Any) -> Any:
+            out = publish(entries)
+            note("published", [meta_stream(message) for _, message in entries])
+            return out
+
+        broker.publish_many = published
+
+    OutboxRelay.__init__ = relay_init  # type: ignore[method-assign]
+    enqueue = Consumer._enqueue
+
+    def enqueued(self: Any, entries: Any) -> None:
+        note("read", [meta_stream(entry.payload) for entry in entries])
+        enqueue(self, entries)
+
+    Consumer._enqueue = enqueued  # type: ignore[method-assign]
+    ack = PartitionRunner.ack
+
+    def acked(self: Any, items: Any) -> None:
+        ack(self, items)
+        note("acked", [meta_stream(item.entry.payload) for item in items])
+
+    PartitionRunner.ack = acked  # type: ignore[method-assign]
+
+    def dump() -> None:
+        path = Path(directory) / f"stages-{os.getpid()}.json"
+        path.write_text(json.dumps(seen))
+
+    atexit.register(dump)
 
 
 #: pids of this benchmark's PostgreSQL postmaster and Redis server (set by main)
@@ -246,9 +402,11 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
             for hold in holds:  # go
                 leases.release(hold)
             started = time.perf_counter()
+            waits: dict[str, int] = {}
             while _count(database_url, table) < events:
                 if time.perf_counter() - started > 600:
                     raise RuntimeError(f"{label}: read model incomplete after 600 s")
+                _sample_waits(database_url, waits)
                 time.sleep(0.05)
             elapsed = time.perf_counter() - started
             cpu_after = _cpu_seconds()
@@ -257,7 +415,24 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
             codes = _stop_workers(procs)
         bench.shutdown()
     return {"label": label, "events": events, "commands_per_s": produced,
-            "events_per_s": events / elapsed, "seconds": elapsed, "exit_codes": codes, "cpu": cpu}
+            "events_per_s": events / elapsed, "seconds": elapsed, "exit_codes": codes, "cpu": cpu,
+            "waits": waits}
+
+
+def _sample_waits(database_url: str, waits: dict[str, int]) -> None:
+    """Count what the workers' PostgreSQL backends are doing now (pg_stat_activity)."""
+    import psycopg
+
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        for state, kind, event in conn.execute(
+            "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        ).fetchall():
+            name = "idle" if state and state.startswith("idle") else f"{kind or 'CPU'}:{event or '-'}"
+            if state == "idle in transaction":
+                name = "idle in transaction"
+            waits[name] = waits.get(name, 0) + 1
 
 
 def _start_workers(database_url: str, broker: dict[str, Any], workers: int, partitions: int) -> list[Any]:
@@ -265,7 +440,8 @@ def _start_workers(database_url: str, broker: dict[str, Any], workers: int, part
     return [
         subprocess.Popen(
             [sys.executable, str(HERE / "engine.py"), "_worker", "--db", database_url,
-             "--broker", json.dumps(broker), "--partitions", str(partitions)],
+             "--broker", json.dumps(broker), "--partitions", str(partitions),
+             "--tick", str(TICK["messages_per_tick"])],
             env=env, cwd=ROOT,
         )
         for _ in range(workers)
@@ -309,7 +485,14 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
         bench.setup_database()
         bench.brokers["default"].truncate()
         ensure_tables(bench)
-        procs = _start_workers(database_url, broker, workers, partitions)
+        import tempfile
+
+        stages_dir = tempfile.mkdtemp(prefix="bench-stages-")
+        os.environ["BENCH_STAGES"] = stages_dir
+        try:
+            procs = _start_workers(database_url, broker, workers, partitions)
+        finally:
+            del os.environ["BENCH_STAGES"]
         table = bench.schema_for(bench.AccountSummary).table
         try:
             deadline = time.monotonic() + 60
@@ -351,13 +534,16 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
                     "SELECT extract(epoch FROM pg_xact_commit_timestamp(s.xmin)) - s.sent_at, "  # noqa: S608
                     "extract(epoch FROM pg_xact_commit_timestamp(a.xmin)) - s.sent_at, "
                     "s.handled_at - extract(epoch FROM pg_xact_commit_timestamp(a.xmin)), "
-                    "extract(epoch FROM pg_xact_commit_timestamp(s.xmin)) - s.handled_at "
+                    "extract(epoch FROM pg_xact_commit_timestamp(s.xmin)) - s.handled_at, "
+                    "s.account_id, extract(epoch FROM pg_xact_commit_timestamp(a.xmin)), s.handled_at, "
+                    "extract(epoch FROM pg_xact_commit_timestamp(s.xmin)) "
                     f"FROM {table} s JOIN {accounts} a ON a.account_id = s.account_id "
                     "WHERE s.account_id LIKE 'lat-%%'"
                 ).fetchall()
         finally:
             codes = _stop_workers(procs)
         bench.shutdown()
+    breakdown = _stage_breakdown(stages_dir, rows)
     def pct(column: int, q: float) -> float:
         values = sorted(float(r[column]) * 1000 for r in rows)
         return values[min(len(values) - 1, int(q * len(values)))]
@@ -366,7 +552,58 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
             "max_ms": pct(0, 1.0), "idle_cpu": idle, "producer_lag_s": lag, "exit_codes": codes,
             "stages_p50_ms": [pct(c, 0.5) for c in (1, 2, 3)],
             "stages_p99_ms": [pct(c, 0.99) for c in (1, 2, 3)],
-            "relayed_ms": [relayed_ms[len(relayed_ms) // 2], relayed_ms[int(len(relayed_ms) * 0.99)]]}
+            "relayed_ms": [relayed_ms[len(relayed_ms) // 2], relayed_ms[int(len(relayed_ms) * 0.99)]],
+            "breakdown": breakdown}
+
+
+#: the hand-offs of one message, in order, as (label, from, to) of the stage times
+HANDOFFS = (
+    ("commit->wake", "committed", "rung"),
+    ("wake->claimed", "rung", "claimed"),
+    ("claimed->published", "claimed", "published"),
+    ("published->read", "published", "read"),
+    ("read->handler", "read", "handled"),
+    ("handler->commit", "handled", "projected"),
+    ("commit->ack", "projected", "acked"),
+)
+
+
+def _stage_breakdown(directory: str, rows: list[Any]) -> dict[str, list[float]]:
+    """p50 and p99 (ms) of every hand-off of the latency workload's messages."""
+    import bisect
+    import shutil
+
+    seen: dict[str, Any] = {stage: {} for stage in STAGES}
+    seen["rung"] = []
+    for path in Path(directory).glob("stages-*.json"):
+        data = json.loads(path.read_text())
+        seen["rung"] += data["rung"]
+        for stage in STAGES[1:]:
+            for k, t in data[stage].items():
+                seen[stage][k] = min(t, seen[stage].get(k, t))
+    shutil.rmtree(directory, ignore_errors=True)
+    rings = sorted(seen["rung"])
+    deltas: dict[str, list[float]] = {label: [] for label, _, _ in HANDOFFS}
+    for row in rows:
+        account, committed, handled, projected = str(row[4]), float(row[5]), float(row[6]), float(row[7])
+        times = {"committed": committed, "handled": handled, "projected": projected}
+        found = bisect.bisect_left(rings, committed)
+        if found < len(rings):
+            times["rung"] = rings[found]
+        for stage in STAGES[1:]:
+            if account in seen[stage]:
+                times[stage] = seen[stage][account]
+        for label, start, end in HANDOFFS:
+            if start in times and end in times:
+                deltas[label].append((times[end] - times[start]) * 1000)
+    out = {}
+    for label, values in deltas.items():
+        values.sort()
+        out[label] = (
+            [values[len(values) // 2], values[min(len(values) - 1, int(len(values) * 0.99))], len(values)]
+            if values else [0.0, 0.0, 0]
+        )
+    return out
 
 
 # -- protean ----------------------------------------------------------------------
@@ -472,6 +709,7 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--db", required=True)
     worker.add_argument("--broker", required=True)
     worker.add_argument("--partitions", type=int, default=4)
+    worker.add_argument("--tick", type=int, default=200)
     parser.add_argument("--events", type=int, default=None, help="events per throughput run (10000)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (3)")
     parser.add_argument("--quick", action="store_true", help="1 round, 3000 events, 5 s of latency")
@@ -480,6 +718,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help=f"comma-separated scenarios of {','.join(SCENARIOS)}")
     parser.add_argument("--protean-events", type=int, default=300)
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--tick", type=int, default=200,
+                        help="messages_per_tick: entries per handler transaction (small: commit-bound)")
     parser.add_argument("--redis", help="Redis URL (default: start one)")
     parser.add_argument("--skip-protean", action="store_true")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
@@ -488,6 +728,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "_worker":
         return _worker(args)
     enable_profiling(args.profile)
+    TICK["messages_per_tick"] = args.tick
     events = args.events or (3000 if args.quick else 10000)
     rounds = args.rounds or (1 if args.quick else 3)
     seconds = args.seconds or (5.0 if args.quick else 10.0)
@@ -560,6 +801,22 @@ def main(argv: list[str] | None = None) -> int:
         scaled = f"{scale[0]:.2f}x ({scale[1]:.2f}-{scale[2]:.2f})" if scale[0] else "-"
         print(f"{name:<10} {spread(rates, '.0f'):>22} {scaled:>26} {spread(busy):>22} "
               f"{spread(workers_us, '.0f') + ', ' + spread(pg_us, '.0f'):>27}")
+    print("\nPostgreSQL backends of the workers, sampled every ~50 ms during the throughput runs "
+          "(share of samples, busy backends only: lock waits show as Lock:*)")
+    for name in chosen:
+        runs = results.get(name, [])
+        if not runs or name.startswith("latency-"):
+            continue
+        total: dict[str, int] = {}
+        for r in runs:
+            for k, v in r.get("waits", {}).items():
+                total[k] = total.get(k, 0) + v
+        busy = {k: v for k, v in total.items() if k not in ("idle", "idle in transaction")}
+        count = sum(busy.values()) or 1
+        top = sorted(busy.items(), key=lambda kv: -kv[1])[:5]
+        idle_tx = total.get("idle in transaction", 0)
+        print(f"  {name:<10} " + ", ".join(f"{k} {100 * v / count:.0f}%" for k, v in top)
+              + f"; idle in transaction {idle_tx} samples")
     targets = {"redis-2": 1.6, "redis-4": 2.5, "db-2": 1.3}
     for name, goal in targets.items():
         if name in results and f"{name.split('-')[0]}-1" in results:
@@ -583,6 +840,10 @@ def main(argv: list[str] | None = None) -> int:
             stages99 = [statistics.median(r["stages_p99_ms"][i] for r in runs) for i in range(3)]
             print("    stages p50 / p99 ms: command commit {:.1f} / {:.1f}, to the projector {:.1f} / {:.1f}, "
                   "projection commit {:.1f} / {:.1f}".format(*(x for pair in zip(stages50, stages99, strict=True) for x in pair)))
+            print("    hand-offs p50 / p99 ms (median of runs): " + ", ".join(
+                f"{label} {statistics.median(r['breakdown'][label][0] for r in runs):.1f} / "
+                f"{statistics.median(r['breakdown'][label][1] for r in runs):.1f}"
+                for label, _, _ in HANDOFFS))
             relay = [statistics.median(r["relayed_ms"][i] for r in runs) for i in range(2)]
             print(f"    outbox row marked sent after the command's commit: p50 {relay[0]:.1f} / p99 {relay[1]:.1f} ms")
     if protean is not None and "redis-1" in results:

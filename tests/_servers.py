@@ -850,8 +850,12 @@ class RedisClusterServers:
         return True
 
     def role(self, node: RedisServer) -> str:
-        """``master`` or ``slave`` (Redis' word) as the node sees itself."""
-        info = _redis_call(node.host, node.port, "INFO", "replication")
+        """``master`` or ``slave`` (Redis' word) as the node sees itself; ``unknown`` while it
+        drops its clients (a master turning replica closes their connections)."""
+        try:
+            info = _redis_call(node.host, node.port, "INFO", "replication")
+        except (ConnectionResetError, BrokenPipeError):
+            return "unknown"
         found = re.search(r"role:(\w+)", info)
         return found.group(1) if found else "unknown"
 

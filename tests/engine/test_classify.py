@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from archipel.engine.classify import describe_failure, is_transient, retryable_types, should_retry
+from archipel.engine.classify import describe_failure, is_transient, should_retry
 from archipel.errors import (
     BrokerUnavailable,
     DatabaseBusy,
@@ -89,21 +89,6 @@ def test_an_explicit_cause_counts() -> None:
             raise RuntimeError("payment failed")  # noqa: B904 - implicit context on purpose
     except RuntimeError as outer:
         assert not is_transient(outer)
-
-
-def test_retryable_types_reads_the_handler_option() -> None:
-    class Plain:
-        pass
-
-    class Payments:
-        retry_exceptions = (RateLimited, "not a class")
-
-    class One:
-        retry_exceptions = RateLimited
-
-    assert retryable_types(Plain) == ()
-    assert retryable_types(Payments) == (RateLimited,)
-    assert retryable_types(One) == (RateLimited,)
 
 
 def test_describe_failure_is_one_line() -> None:

@@ -15,7 +15,7 @@ from archipel.engine.ownership import Membership
 from archipel.engine.relay import OutboxRelay
 from archipel.engine.subscriptions import active_subscriptions
 from archipel.errors import BrokerUnavailable, DatabaseUnavailable, LeaseLostError
-from tests.engine.bank import check_ledgers
+from tests.engine.bank import BEHAVIOUR, check_ledgers
 from tests.engine.conftest import deposit_many
 
 
@@ -71,10 +71,52 @@ def test_a_paused_worker_that_lost_its_partition_cannot_commit(make_bank):
         other.step()  # takes the partition over, claims the paused worker's entries
     assert check_ledgers(bank, expected) == []
 
-    paused._work()  # wakes up and tries to commit what it read
+    paused._work()  # wakes up and tries to commit what it read (its partition's run)
+    paused._drain()  # ... which ends
     assert paused.handled == 0
     assert paused.parts == {}  # it knows it lost the partition
     assert check_ledgers(bank, expected) == []  # nothing applied twice
+
+
+def test_a_worker_whose_lease_ran_out_reads_nothing_more_of_the_partition(make_bank):
+    """An entry read is delivered to the reader: read after another worker took the partition
+    over, it would stay pending for a worker that no longer owns it — never run (the stall of
+    the Redis Cluster fault scenario), or run after newer entries once the partition moves."""
+    bank = make_bank(config={"command_processing": "sync"}, partitions=1, lease_seconds=0.5)
+    slow = _consumer(bank, "slow")
+    slow._maintain()  # takes partition 0
+    assert sorted(slow.parts) == [0]
+    time.sleep(0.6)  # busy past its lease (a long batch, an overloaded machine) ...
+
+    other = _consumer(bank, "other")
+    other.step()  # ... so another worker takes the partition over: nothing pending to claim
+    assert sorted(other.parts) == [0]
+    expected = deposit_many(bank, accounts=3, per_account=4)
+    _relay_all(bank)
+
+    slow._fill()  # the slow worker reads on before it notices the loss
+    assert slow.buffered() == 0
+    for _ in range(5):
+        other.step()
+    assert check_ledgers(bank, expected) == []  # the new owner got every entry
+    slow.step()
+    assert slow.parts == {}  # and the slow one knows it lost the partition
+
+
+def test_a_lease_is_read_under_only_while_a_quarter_of_it_is_left(make_bank):
+    bank = make_bank(config={"command_processing": "sync"}, partitions=2, lease_seconds=2.0)
+    consumer = _consumer(bank, "me")
+    consumer._maintain()
+    assert sorted(consumer.parts) == [0, 1]
+    readable, block_ms = consumer._readable()
+    assert readable == [0, 1] and 0 < block_ms <= consumer.settings.blocking_timeout_ms
+    consumer.ownership.owned[1].expires_at = time.time() + 0.6  # 0.1 s more than a quarter
+    readable, block_ms = consumer._readable()
+    assert readable == [0, 1] and block_ms <= 100  # a read blocks no longer than that
+    consumer.ownership.owned[1].expires_at = time.time() + 0.4
+    assert consumer._readable()[0] == [0]
+    consumer._maintain()  # renews it
+    assert consumer._readable()[0] == [0, 1]
 
 
 def test_crash_between_publish_and_mark_sent_republishes_and_consumers_dedupe(make_bank, monkeypatch):
@@ -251,4 +293,50 @@ def test_a_claim_whose_reply_was_lost_never_lets_newer_rows_overtake(make_bank, 
     assert outbox.pending_count() == 0
     relay.release()
     assert run_server(bank, test_mode=True) == 0
+    assert check_ledgers(bank, expected) == []
+
+
+def test_taken_over_entries_running_longer_than_a_lease_keep_the_other_partitions(make_bank):
+    """Entries taken over run one at a time, inside maintenance: the leases of the partitions
+    waiting meanwhile are renewed between them, or another worker would take those over."""
+    bank = make_bank(config={"command_processing": "sync"}, partitions=2, lease_seconds=1.0)
+    expected = deposit_many(bank, accounts=6, per_account=4)
+    _relay_all(bank)
+    dead = _consumer(bank, "dead")
+    dead._maintain()
+    dead._fill()  # reads everything, then dies: every entry was delivered once
+    assert dead.buffered() == 24
+    time.sleep(1.1)
+
+    BEHAVIOUR["delay"] = 0.1  # 24 entries alone: well over a lease
+    heir = _consumer(bank, "heir")
+    stolen: list[int] = []
+    done = threading.Event()
+
+    def thief() -> None:  # another worker, taking whatever partition lease expires
+        leases = LeaseStore(bank)
+        while len(heir.ownership.owned) < 2 and not done.is_set():
+            time.sleep(0.005)  # from the moment the heir holds both
+        with bank.domain_context():
+            while not done.is_set():
+                for partition in (0, 1):
+                    lease_id = heir.ownership.lease_id(partition)
+                    if leases.acquire(lease_id, heir.ownership.scope, "thief", 1.0) is not None:
+                        stolen.append(partition)
+                        return
+                time.sleep(0.02)
+
+    with bank.domain_context():
+        running = threading.Thread(target=thief)
+        running.start()
+        try:
+            heir._maintain()  # takes both partitions over and runs what was taken over
+        finally:
+            done.set()
+            running.join()
+    assert stolen == []
+    assert sorted(heir.parts) == [0, 1]
+    BEHAVIOUR["delay"] = 0.0
+    for _ in range(5):
+        heir.step()
     assert check_ledgers(bank, expected) == []

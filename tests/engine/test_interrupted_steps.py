@@ -6,10 +6,13 @@
   race the consumer's next run of the same partition on the same queue, and
   entries read in between could drop out of memory, to come back later
   (recovered from the broker) behind newer ones: applied out of order, or never.
+  In the consumer's loop, where runs go on across turns, the failure is raised
+  at once, and the other partition gets no second run before its first ends.
 - Entries taken over from a dead owner run first, alone, one at a time, while
   only one consumer of the process does so. When that run is interrupted and
   the next step finds another consumer of the process taking over, newer
-  entries of *their* aggregates must still wait for them.
+  entries of *their* aggregates must still wait for them; and they never overtake
+  an earlier entry of their aggregate that runs the ordinary way.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from archipel.engine import EngineSettings
 from archipel.engine import consumer as consumer_module
 from archipel.engine.consumer import Consumer
 from archipel.engine.dlq import DeadLetterStore
+from archipel.engine.lanes import PRODUCTION
 from archipel.engine.leases import LeaseStore
 from archipel.engine.ownership import Membership
 from archipel.engine.streams import parse_broker_stream
@@ -228,3 +232,115 @@ def test_a_consumer_whose_lease_ran_out_reads_nothing_more_of_the_partition(make
         stop.set()
         thread.join(10)
     assert check_ledgers(bank, expected) == []  # nothing stuck with the slow one, nothing reordered
+
+
+@pytest.mark.parametrize("provider", ["inline", "redis"])
+def test_an_entry_taken_over_never_overtakes_an_earlier_entry_of_its_aggregate_that_runs_the_ordinary_way(
+    make_bank, provider, request
+):
+    """Taken-over entries run alone, first (``takeover_run``), skipping the entries that run
+    the ordinary way (in a partition's run). One of those ahead of them in the queue — here
+    the oldest entry, failed once and waiting for its retry — still holds back the taken-over
+    entries of its aggregate: they run after it, never before."""
+    config: dict[str, Any] = {"command_processing": "sync"}
+    if provider == "redis":
+        config["brokers"] = {"default": {"provider": "redis", "URI": request.getfixturevalue("redis_flushed_url")}}
+    bank = make_bank(config=config, partitions=1, lease_seconds=0.5, messages_per_tick=5)
+    expected = deposit_many(bank, accounts=2, per_account=10)
+    _relay_all(bank)
+    settings = EngineSettings.from_config(bank.config)
+    leases = LeaseStore(bank)
+    sub = next(s for s in active_subscriptions(bank) if s.kind == "projector")
+
+    def consumer(name: str, stop: threading.Event) -> Consumer:
+        membership = Membership(leases, bank, name, settings.lease_seconds)
+        return Consumer(
+            bank, sub, bank.brokers["default"], leases, DeadLetterStore(bank), membership, settings, name, stop
+        )
+
+    dead = consumer("dead", threading.Event())
+    with bank.domain_context():
+        dead._maintain()
+        dead._fill()  # reads the oldest entries of both accounts ... and dies before handling them
+    assert dead.buffered() == 5
+    time.sleep(0.6)  # its lease expires
+
+    stop = threading.Event()
+    heir = consumer("heir", stop)
+    with bank.domain_context():
+        assert heir.ownership.acquire_missing() == [0]
+        heir._adopt(0)  # claims the dead one's entries: they run alone, first
+        queue = heir.parts[0].queues[PRODUCTION]
+        assert len(queue) == 5 and all(item.deliveries for item in queue)
+        oldest = queue[0]
+        # the oldest runs the ordinary way and waits for its retry
+        oldest.deliveries, oldest.attempts, oldest.next_at = 0, 1, time.monotonic() + 3600
+        heir._run_taken_over()
+        assert oldest in queue and not oldest.done
+    oldest.next_at = 0.0  # its retry is due
+    thread = threading.Thread(target=lambda: _run(bank, heir))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while check_ledgers(bank, expected) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert check_ledgers(bank, expected) == []  # the oldest entry of its account ran first
+
+
+@pytest.mark.parametrize("provider", ["inline", "redis"])
+def test_a_failing_partition_run_leaves_no_run_of_another_partition_racing_its_next_one(
+    make_bank, provider, request
+):
+    """The same outage in the consumer's loop (``run``), where partitions' runs go on in their
+    own threads across turns: the failure is raised while the other partition's run is still
+    in its slow acknowledgement, and that partition gets no second run on the same queue
+    before the first one has ended."""
+    config: dict[str, Any] = {"command_processing": "sync"}
+    if provider == "redis":
+        config["brokers"] = {"default": {"provider": "redis", "URI": request.getfixturevalue("redis_flushed_url")}}
+    bank = make_bank(config=config, partitions=2, messages_per_tick=5)
+    expected = deposit_many(bank, accounts=6, per_account=12)
+    _relay_all(bank)
+    broker = SlowAndFailingAcks(bank.brokers["default"], fail=0, slow=1, hold=1.0)
+    settings = EngineSettings.from_config(bank.config)
+    leases = LeaseStore(bank)
+    sub = next(s for s in active_subscriptions(bank) if s.kind == "projector")
+    stop = threading.Event()
+    consumer = Consumer(
+        bank, sub, broker, leases, DeadLetterStore(bank), Membership(leases, bank, "w", settings.lease_seconds),
+        settings, "w", stop,
+    )
+    running: dict[int, int] = {}
+    overlaps: list[int] = []
+    lock = threading.Lock()
+    run_partition = consumer.runner.run_partition
+
+    def watched(part: Any) -> int:  # the runs of each partition's queue, as they go on
+        with lock:
+            running[id(part.queues)] = running.get(id(part.queues), 0) + 1
+            if running[id(part.queues)] > 1:
+                overlaps.append(part.number)
+        try:
+            return run_partition(part)
+        finally:
+            with lock:
+                running[id(part.queues)] -= 1
+
+    consumer.runner.run_partition = watched  # type: ignore[method-assign]
+    thread = threading.Thread(target=lambda: _run(bank, consumer))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while check_ledgers(bank, expected) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert broker.failed and broker.slow_ack_returned.is_set()
+    assert overlaps == []
+    assert check_ledgers(bank, expected) == []  # nothing lost, doubled or reordered
+    for stream in sub.broker_streams(settings):
+        assert bank.brokers["default"].pending(stream, sub.name) == 0

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from archipel.engine.dlq import DeadLetterStore
 from archipel.engine.invoke import Batch, decode, run_message
 from archipel.engine.records import ensure_tables
+from archipel.errors import ExpectedVersionError
 from archipel.fields import Float, Integer, String
 from archipel.port.schema import ModelSchema, record_schema
 
@@ -138,7 +139,12 @@ def catch_up(
         if existing or complete:
             for stream in streams:
                 broker.ensure_group(stream, group)
-            _write(domain, sub.name, state="done", events=0, position=0)
+            try:
+                _write(domain, sub.name, state="done", events=0, position=0)
+            except ExpectedVersionError:
+                # another worker starting at the same time recorded it first: it found the
+                # same (groups exist, or nothing was trimmed), else it holds the catch-up lease
+                return catch_up(domain, sub, broker, settings, leases, worker_id)
             return True
     lease = leases.acquire(f"catchup:{sub.name}", "catchup", worker_id, settings.lease_seconds)
     if lease is None:

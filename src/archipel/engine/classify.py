@@ -25,8 +25,6 @@ waits for them to pass (:mod:`.consumer`).
 
 from __future__ import annotations
 
-from typing import Any
-
 from archipel.errors import (
     ConfigurationError,
     IncorrectUsageError,
@@ -38,7 +36,7 @@ from archipel.errors import (
 )
 from archipel.utils.transient import TRANSIENT, is_transient
 
-__all__ = ["TRANSIENT", "BUSINESS", "is_transient", "should_retry", "retryable_types", "describe_failure"]
+__all__ = ["TRANSIENT", "BUSINESS", "is_transient", "should_retry", "describe_failure"]
 
 #: errors that fail the same way every time: dead-lettered at once, never retried
 BUSINESS: tuple[type[BaseException], ...] = (
@@ -64,22 +62,6 @@ def should_retry(exc: BaseException, retry_on: tuple[type[BaseException], ...] |
     if retry_on is not None:
         return False
     return not isinstance(exc, BUSINESS)
-
-
-def retryable_types(handler_cls: type) -> tuple[type[BaseException], ...]:
-    """The handler's ``retry_exceptions`` option as a tuple (empty when it declares none)."""
-    meta: Any = getattr(handler_cls, "_meta", None)
-    declared: Any = getattr(meta, "retry_exceptions", None)
-    if declared is None:
-        extra = getattr(meta, "extra", None)
-        declared = extra.get("retry_exceptions") if isinstance(extra, dict) else None
-    if declared is None:
-        declared = getattr(handler_cls, "retry_exceptions", None)
-    if not declared:
-        return ()
-    if isinstance(declared, type):
-        declared = (declared,)
-    return tuple(t for t in declared if isinstance(t, type) and issubclass(t, BaseException))
 
 
 def describe_failure(exc: BaseException) -> str:

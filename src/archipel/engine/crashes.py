@@ -1,7 +1,7 @@
 """Which message was running alone when its worker died: marks that outlive the process.
 
 After a takeover, the entries an earlier owner read and never acknowledged
-run one at a time (:meth:`archipel.engine.consumer.Consumer._run_taken_over`).
+run one at a time (:mod:`archipel.engine.takeover_run`).
 Before one runs, a *mark* — a row of the lease table,
 ``<domain>/running/<subscription>/<message id>`` — records which worker runs
 it; the mark is deleted once the entry is handled. A mark the next worker

@@ -184,7 +184,7 @@ def engine_registry(domain: Domain, workers: Callable[[], Sequence[Worker]]) -> 
     """The server's registry: storage gauges, worker counters, and a latency histogram.
 
     Sets each worker consumer's ``latency`` to its histogram child, so that
-    :meth:`Consumer._commit` observes every committed batch.
+    :meth:`PartitionRunner.commit <archipel.engine.partition_run.PartitionRunner.commit>` observes every committed batch.
     """
     prometheus = _prometheus()
     registry = prometheus.CollectorRegistry(auto_describe=False)

@@ -23,6 +23,8 @@ from archipel.engine.leases import Lease, LeaseStore
 from archipel.errors import LeaseLostError
 
 if TYPE_CHECKING:
+    from collections.abc import Container
+
     from archipel.domain.domain import Domain
 
 __all__ = ["Membership", "PartitionOwnership"]
@@ -171,12 +173,13 @@ class PartitionOwnership:
         ranked = sorted(self.owned, key=lambda p: (p - self._offset) % self.partitions)
         return ranked[-extra:]
 
-    def renew_idle(self, idle_after: float) -> list[int]:
-        """Renew leases not fenced for ``idle_after`` seconds; return the partitions lost."""
+    def renew_idle(self, idle_after: float, skip: Container[int] = ()) -> list[int]:
+        """Renew leases not fenced for ``idle_after`` seconds, but those of ``skip``; return the
+        partitions lost."""
         lost = []
         threshold = self.lease_seconds - idle_after
         for partition, lease in list(self.owned.items()):
-            if lease.remaining() > threshold:
+            if partition in skip or lease.remaining() > threshold:
                 continue
             try:
                 self.leases.renew(lease, self.lease_seconds)

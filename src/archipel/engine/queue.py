@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 
 from archipel.engine.invoke import Decoded
@@ -30,18 +31,28 @@ class Item:
         #: handled (or dead-lettered): to be acknowledged
         self.done = False
         #: taken over from a dead or paused owner: how many times the broker delivered it
-        #: (it runs alone, see :meth:`Consumer._run_taken_over`); 0 otherwise
+        #: (it runs alone, see :mod:`archipel.engine.takeover_run`); 0 otherwise
         self.deliveries = 0
 
 
 class PartitionQueue:
-    """The entries of one owned partition, one FIFO per lane."""
+    """The entries of one owned partition, one FIFO per lane.
 
-    __slots__ = ("number", "queues")
+    The queues belong to the partition's run while one is going on
+    (``running``); the reading thread adds to ``inbox`` under ``lock``, and
+    the run moves the inbox into the queues.
+    """
+
+    __slots__ = ("number", "queues", "inbox", "lock", "running")
 
     def __init__(self, number: int) -> None:
         self.number = number
         self.queues: dict[str, deque[Item]] = {PRODUCTION: deque(), BULK: deque()}
+        #: read, not yet in ``queues``
+        self.inbox: list[Item] = []
+        self.lock = threading.Lock()
+        #: a run of this partition is going on (set and cleared by the consumer)
+        self.running = False
 
     def size(self) -> int:
         return len(self.queues[PRODUCTION]) + len(self.queues[BULK])

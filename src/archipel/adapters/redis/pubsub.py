@@ -29,7 +29,7 @@ import msgspec
 import redis
 
 from archipel.adapters.payload import check_payload
-from archipel.adapters.redis.broker import _redact, _text
+from archipel.adapters.redis.connection import _redact, _text
 from archipel.errors import BrokerError, BrokerUnavailable, ConfigurationError
 from archipel.port.broker import Entry, PublishCallback
 

@@ -2,8 +2,10 @@
 
 Exactly-once effects: a handler's unit of work records ``(subscription,
 message_id)`` with its writes, and a redelivered message finds its record.
-A batch is looked up with one query and recorded with multi-row inserts
-(chunks of :data:`CHUNK`: SQLite allows 999 parameters per statement).
+A batch is looked up with one query and recorded with one insert from
+arrays on PostgreSQL (the same text for any batch size, so it is prepared
+once), multi-row inserts on SQLite (chunks of :data:`CHUNK`: SQLite allows
+999 parameters per statement).
 """
 
 from __future__ import annotations
@@ -55,6 +57,18 @@ def send_processed(db: SqlDatabase, cursor: Any, pending: list[tuple[str, str]])
             raise duplicate(subscription, message_id)
         return
     # a batch's records: multi-row inserts, and whatever was not stored is a twin's
+    if db.engine.is_postgres:
+        # one statement whatever the batch's size (arrays, not one placeholder pair per
+        # record): its text never changes, so psycopg prepares it once per connection
+        cursor.execute(
+            _postgres_insert_many(db),
+            {"s": [s for s, _ in pending], "m": [m for _, m in pending], "at": now},
+        )
+        stored = {(str(s), str(m)) for s, m in cursor.fetchall()}
+        for key in pending:
+            if key not in stored:
+                raise duplicate(*key)
+        return
     for start in range(0, len(pending), CHUNK):
         chunk = pending[start : start + CHUNK]
         params: dict[str, Any] = {"at": now}
@@ -66,3 +80,14 @@ def send_processed(db: SqlDatabase, cursor: Any, pending: list[tuple[str, str]])
         for key in chunk:
             if key not in stored:
                 raise duplicate(*key)
+
+
+def _postgres_insert_many(db: SqlDatabase) -> str:
+    """``INSERT ... SELECT`` from two arrays (``%(s)s``, ``%(m)s``), skipping records already
+    there and returning those it stored."""
+    table = db.engine.dialect.identifier_preparer.quote(db.processed.name)
+    return (
+        f"INSERT INTO {table} (subscription, message_id, processed_at) "  # noqa: S608 - a table name
+        "SELECT u.s, u.m, %(at)s FROM unnest(%(s)s::varchar[], %(m)s::varchar[]) AS u(s, m) "
+        "ON CONFLICT (subscription, message_id) DO NOTHING RETURNING subscription, message_id"
+    )
