@@ -38,6 +38,49 @@ from tests.engine.conftest import deposit_many
 from tests.engine.test_fencing_and_relay import _relay_all
 
 
+class Scene:
+    """A bank whose deposits wait on the broker, and consumers of its projector to make."""
+
+    def __init__(
+        self, make_bank: Any, provider: str, request: Any, *, partitions: int, accounts: int,
+        per_account: int, lease_seconds: float | None = None,
+    ) -> None:
+        config: dict[str, Any] = {"command_processing": "sync"}
+        if provider == "redis":
+            config["brokers"] = {"default": {"provider": "redis", "URI": request.getfixturevalue("redis_flushed_url")}}
+        options: dict[str, Any] = {"partitions": partitions, "messages_per_tick": 5}
+        if lease_seconds is not None:
+            options["lease_seconds"] = lease_seconds
+        self.bank = make_bank(config=config, **options)
+        self.expected = deposit_many(self.bank, accounts=accounts, per_account=per_account)
+        _relay_all(self.bank)
+        self.settings = EngineSettings.from_config(self.bank.config)
+        self.leases = LeaseStore(self.bank)
+        self.sub = next(s for s in active_subscriptions(self.bank) if s.kind == "projector")
+
+    def consumer(self, name: str, stop: threading.Event, broker: Any = None) -> Consumer:
+        """A consumer ``name`` of the projector (on ``broker``, the bank's own by default)."""
+        bank = self.bank
+        membership = Membership(self.leases, bank, name, self.settings.lease_seconds)
+        return Consumer(
+            bank, self.sub, broker if broker is not None else bank.brokers["default"], self.leases,
+            DeadLetterStore(bank), membership, self.settings, name, stop,
+        )
+
+    def run_until_complete(self, consumer: Consumer, stop: threading.Event, seconds: float = 20) -> None:
+        """Run ``consumer`` in its loop until every deposit is in the ledgers (or ``seconds``
+        passed: the test's own check then says what is missing), then stop it."""
+        thread = threading.Thread(target=lambda: _run(self.bank, consumer))
+        thread.start()
+        try:
+            give_up = time.monotonic() + seconds
+            while check_ledgers(self.bank, self.expected) and time.monotonic() < give_up:
+                time.sleep(0.02)
+        finally:
+            stop.set()
+            thread.join(10)
+
+
 class SlowAndFailingAcks:
     """The broker, except for the first acknowledgement of two partitions.
 
@@ -77,21 +120,12 @@ class SlowAndFailingAcks:
 
 @pytest.mark.parametrize("provider", ["inline", "redis"])
 def test_a_failing_partition_run_fails_the_step_only_once_every_run_has_ended(make_bank, provider, request):
-    config: dict[str, Any] = {"command_processing": "sync"}
-    if provider == "redis":
-        config["brokers"] = {"default": {"provider": "redis", "URI": request.getfixturevalue("redis_flushed_url")}}
-    bank = make_bank(config=config, partitions=2, messages_per_tick=5)
-    expected = deposit_many(bank, accounts=6, per_account=12)
-    _relay_all(bank)
+    scene = Scene(make_bank, provider, request, partitions=2, accounts=6, per_account=12)
+    bank, expected = scene.bank, scene.expected
     broker = SlowAndFailingAcks(bank.brokers["default"], fail=0, slow=1, hold=1.0)
-    settings = EngineSettings.from_config(bank.config)
-    leases = LeaseStore(bank)
-    sub = next(s for s in active_subscriptions(bank) if s.kind == "projector")
+    settings, sub = scene.settings, scene.sub
     stop = threading.Event()
-    consumer = Consumer(
-        bank, sub, broker, leases, DeadLetterStore(bank), Membership(leases, bank, "w", settings.lease_seconds),
-        settings, "w", stop,
-    )
+    consumer = scene.consumer("w", stop, broker)
     with bank.domain_context():
         with pytest.raises(BrokerUnavailable):
             for _ in range(20):
@@ -101,15 +135,7 @@ def test_a_failing_partition_run_fails_the_step_only_once_every_run_has_ended(ma
         # included) when the step failed: nothing of the step runs behind the consumer's back
         assert broker.slow_ack_returned.is_set()
 
-    thread = threading.Thread(target=lambda: _run(bank, consumer))
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while check_ledgers(bank, expected) and time.monotonic() < deadline:
-            time.sleep(0.02)
-    finally:
-        stop.set()
-        thread.join(10)
+    scene.run_until_complete(consumer, stop)
     assert check_ledgers(bank, expected) == []  # nothing lost, doubled or reordered
     for stream in sub.broker_streams(settings):
         assert bank.brokers["default"].pending(stream, sub.name) == 0
@@ -141,21 +167,11 @@ class FailingFirstAck:
 def test_entries_taken_over_run_before_newer_ones_of_their_aggregate_when_their_run_was_interrupted(
     make_bank, provider, request
 ):
-    config: dict[str, Any] = {"command_processing": "sync"}
-    if provider == "redis":
-        config["brokers"] = {"default": {"provider": "redis", "URI": request.getfixturevalue("redis_flushed_url")}}
-    bank = make_bank(config=config, partitions=1, lease_seconds=0.5, messages_per_tick=5)
-    expected = deposit_many(bank, accounts=2, per_account=10)
-    _relay_all(bank)
-    settings = EngineSettings.from_config(bank.config)
-    leases = LeaseStore(bank)
-    sub = next(s for s in active_subscriptions(bank) if s.kind == "projector")
+    scene = Scene(make_bank, provider, request, partitions=1, lease_seconds=0.5, accounts=2, per_account=10)
+    bank, expected = scene.bank, scene.expected
 
-    def consumer(name: str, broker: Any, stop: threading.Event) -> Consumer:
-        membership = Membership(leases, bank, name, settings.lease_seconds)
-        return Consumer(bank, sub, broker, leases, DeadLetterStore(bank), membership, settings, name, stop)
-
-    dead = consumer("dead", bank.brokers["default"], threading.Event())
+    consumer = scene.consumer
+    dead = consumer("dead", threading.Event())
     with bank.domain_context():
         dead._maintain()
         dead._fill()  # reads the oldest entries of both accounts ... and dies before handling them
@@ -164,7 +180,7 @@ def test_entries_taken_over_run_before_newer_ones_of_their_aggregate_when_their_
 
     broker = FailingFirstAck(bank.brokers["default"])
     stop = threading.Event()
-    heir = consumer("heir", broker, stop)
+    heir = consumer("heir", stop, broker)
     with bank.domain_context():
         with pytest.raises(BrokerUnavailable):
             heir.step()  # takes the partition over, runs the first entry taken over; its ack fails
@@ -173,15 +189,7 @@ def test_entries_taken_over_run_before_newer_ones_of_their_aggregate_when_their_
         with consumer_module._TAKEOVER:
             for _ in range(5):
                 heir.step()
-    thread = threading.Thread(target=lambda: _run(bank, heir))
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while check_ledgers(bank, expected) and time.monotonic() < deadline:
-            time.sleep(0.02)
-    finally:
-        stop.set()
-        thread.join(10)
+    scene.run_until_complete(heir, stop)
     assert broker.failed
     assert check_ledgers(bank, expected) == []  # the dead one's entries ran first, in order
 
@@ -192,22 +200,10 @@ def test_a_consumer_whose_lease_ran_out_reads_nothing_more_of_the_partition(make
     notices: what it read after another worker took the partition over would stay pending
     for it — the new owner claimed what was pending before — stuck, or run after newer
     entries once the partition moves again."""
-    config: dict[str, Any] = {"command_processing": "sync"}
-    if provider == "redis":
-        config["brokers"] = {"default": {"provider": "redis", "URI": request.getfixturevalue("redis_flushed_url")}}
-    bank = make_bank(config=config, partitions=1, lease_seconds=0.5, messages_per_tick=5)
-    expected = deposit_many(bank, accounts=2, per_account=10)
-    _relay_all(bank)
-    settings = EngineSettings.from_config(bank.config)
-    leases = LeaseStore(bank)
-    sub = next(s for s in active_subscriptions(bank) if s.kind == "projector")
+    scene = Scene(make_bank, provider, request, partitions=1, lease_seconds=0.5, accounts=2, per_account=10)
+    bank, expected = scene.bank, scene.expected
 
-    def consumer(name: str, stop: threading.Event) -> Consumer:
-        membership = Membership(leases, bank, name, settings.lease_seconds)
-        return Consumer(
-            bank, sub, bank.brokers["default"], leases, DeadLetterStore(bank), membership, settings, name, stop
-        )
-
+    consumer = scene.consumer
     slow = consumer("slow", threading.Event())
     with bank.domain_context():
         slow.step()  # owns the partition, reads and handles the oldest entries
@@ -222,15 +218,7 @@ def test_a_consumer_whose_lease_ran_out_reads_nothing_more_of_the_partition(make
         slow._fill()  # the slow one reads on before its maintenance tells it the partition is gone
         slow._work()  # (its commits are refused: fenced)
     assert slow.handled == handled
-    thread = threading.Thread(target=lambda: _run(bank, heir))
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while check_ledgers(bank, expected) and time.monotonic() < deadline:
-            time.sleep(0.02)
-    finally:
-        stop.set()
-        thread.join(10)
+    scene.run_until_complete(heir, stop)
     assert check_ledgers(bank, expected) == []  # nothing stuck with the slow one, nothing reordered
 
 
@@ -242,22 +230,10 @@ def test_an_entry_taken_over_never_overtakes_an_earlier_entry_of_its_aggregate_t
     the ordinary way (in a partition's run). One of those ahead of them in the queue — here
     the oldest entry, failed once and waiting for its retry — still holds back the taken-over
     entries of its aggregate: they run after it, never before."""
-    config: dict[str, Any] = {"command_processing": "sync"}
-    if provider == "redis":
-        config["brokers"] = {"default": {"provider": "redis", "URI": request.getfixturevalue("redis_flushed_url")}}
-    bank = make_bank(config=config, partitions=1, lease_seconds=0.5, messages_per_tick=5)
-    expected = deposit_many(bank, accounts=2, per_account=10)
-    _relay_all(bank)
-    settings = EngineSettings.from_config(bank.config)
-    leases = LeaseStore(bank)
-    sub = next(s for s in active_subscriptions(bank) if s.kind == "projector")
+    scene = Scene(make_bank, provider, request, partitions=1, lease_seconds=0.5, accounts=2, per_account=10)
+    bank, expected = scene.bank, scene.expected
 
-    def consumer(name: str, stop: threading.Event) -> Consumer:
-        membership = Membership(leases, bank, name, settings.lease_seconds)
-        return Consumer(
-            bank, sub, bank.brokers["default"], leases, DeadLetterStore(bank), membership, settings, name, stop
-        )
-
+    consumer = scene.consumer
     dead = consumer("dead", threading.Event())
     with bank.domain_context():
         dead._maintain()
@@ -278,15 +254,7 @@ def test_an_entry_taken_over_never_overtakes_an_earlier_entry_of_its_aggregate_t
         heir._run_taken_over()
         assert oldest in queue and not oldest.done
     oldest.next_at = 0.0  # its retry is due
-    thread = threading.Thread(target=lambda: _run(bank, heir))
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while check_ledgers(bank, expected) and time.monotonic() < deadline:
-            time.sleep(0.02)
-    finally:
-        stop.set()
-        thread.join(10)
+    scene.run_until_complete(heir, stop)
     assert check_ledgers(bank, expected) == []  # the oldest entry of its account ran first
 
 
@@ -298,21 +266,12 @@ def test_a_failing_partition_run_leaves_no_run_of_another_partition_racing_its_n
     own threads across turns: the failure is raised while the other partition's run is still
     in its slow acknowledgement, and that partition gets no second run on the same queue
     before the first one has ended."""
-    config: dict[str, Any] = {"command_processing": "sync"}
-    if provider == "redis":
-        config["brokers"] = {"default": {"provider": "redis", "URI": request.getfixturevalue("redis_flushed_url")}}
-    bank = make_bank(config=config, partitions=2, messages_per_tick=5)
-    expected = deposit_many(bank, accounts=6, per_account=12)
-    _relay_all(bank)
+    scene = Scene(make_bank, provider, request, partitions=2, accounts=6, per_account=12)
+    bank, expected = scene.bank, scene.expected
     broker = SlowAndFailingAcks(bank.brokers["default"], fail=0, slow=1, hold=1.0)
-    settings = EngineSettings.from_config(bank.config)
-    leases = LeaseStore(bank)
-    sub = next(s for s in active_subscriptions(bank) if s.kind == "projector")
+    settings, sub = scene.settings, scene.sub
     stop = threading.Event()
-    consumer = Consumer(
-        bank, sub, broker, leases, DeadLetterStore(bank), Membership(leases, bank, "w", settings.lease_seconds),
-        settings, "w", stop,
-    )
+    consumer = scene.consumer("w", stop, broker)
     running: dict[int, int] = {}
     overlaps: list[int] = []
     lock = threading.Lock()
@@ -330,15 +289,7 @@ def test_a_failing_partition_run_leaves_no_run_of_another_partition_racing_its_n
                 running[id(part.queues)] -= 1
 
     consumer.runner.run_partition = watched  # type: ignore[method-assign]
-    thread = threading.Thread(target=lambda: _run(bank, consumer))
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while check_ledgers(bank, expected) and time.monotonic() < deadline:
-            time.sleep(0.02)
-    finally:
-        stop.set()
-        thread.join(10)
+    scene.run_until_complete(consumer, stop)
     assert broker.failed and broker.slow_ack_returned.is_set()
     assert overlaps == []
     assert check_ledgers(bank, expected) == []  # nothing lost, doubled or reordered
