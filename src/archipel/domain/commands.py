@@ -5,7 +5,6 @@ envelope, honours an idempotency key, and runs its handler in a unit of work
 from __future__ import annotations
 
 import datetime as _dt
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -165,16 +164,7 @@ class Commands(Enrichers, DomainState):
         if dispatch_queue.get() is not None:
             return self._handle_command(handler_cls, method, command, key)
         # outermost call: own the breadth-first queue and drain it
-        queue: deque[Any] = deque()
-        token = dispatch_queue.set(queue)
-        try:
-            result = self._handle_command(handler_cls, method, command, key)
-            deliver = dispatch.deliver
-            while queue:
-                deliver(queue.popleft())
-        finally:
-            dispatch_queue.reset(token)
-        return result
+        return dispatch.drain_after(lambda: self._handle_command(handler_cls, method, command, key))
 
     def _handle_command(
         self, handler_cls: type, method: Callable[..., Any], command: Any, key: str | None = None

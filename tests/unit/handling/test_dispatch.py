@@ -212,8 +212,10 @@ def test_a_failing_sync_projector_leaves_the_processed_command_committed(make_do
 
     start(domain)
     with domain.domain_context():
-        with pytest.raises(RuntimeError, match="projector bug"):
+        with pytest.raises(TransactionError) as caught:
             domain.process(Open(owner="ann"))
+        assert isinstance(caught.value.__cause__, RuntimeError)
+        assert str(caught.value.__cause__) == "projector bug"
         (account,) = domain.repository_for(Account).all()
         assert account.owner == "ann"
         stream = f"{Account._meta.stream_category}-{account.id}"
@@ -221,7 +223,7 @@ def test_a_failing_sync_projector_leaves_the_processed_command_committed(make_do
             Opened._meta.type_string
         ]
         assert domain.repository_for(Summary).get_or_none(account.id) is None
-        with pytest.raises(RuntimeError, match="projector bug"):
+        with pytest.raises(TransactionError, match="projector bug"):
             domain.process(Open(owner="bob"))  # each command commits on its own
         assert sorted(a.owner for a in domain.repository_for(Account).all()) == ["ann", "bob"]
 
