@@ -92,16 +92,18 @@ def timed(
         write_s = time.perf_counter() - started
         write_cpu = time.process_time() - cpu
     with profiled(f"{label}-read"):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for item in made:
             reads(item)
         read_s = time.perf_counter() - started
+        read_cpu = time.process_time() - cpu
     # CPU per write of this process (all of SQLite's work; not PostgreSQL's server)
     return {
         "write_ops": n / write_s,
         "read_ops": n / read_s,
         "n": n,
         "write_cpu_us": write_cpu / n * 1e6,
+        "read_cpu_us": read_cpu / n * 1e6,
     }
 
 

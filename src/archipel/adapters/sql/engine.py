@@ -65,6 +65,12 @@ T = TypeVar("T")
 WAL_AUTOCHECKPOINT = 10_000
 
 
+def _fetch(conn: Any, sql: str, params: Any, many: bool) -> Any:
+    cursor = cursor_of(conn)
+    cursor.execute(sql, params)
+    return cursor.fetchall() if many else cursor.fetchone()
+
+
 class SqlEngine(DriverErrors):
     """A pool of connections to one SQLite file or PostgreSQL database.
 
@@ -279,16 +285,51 @@ class SqlEngine(DriverErrors):
             try:
                 result = action(fairy.driver_connection)
             except Exception as exc:
-                if self.is_disconnect(exc, fairy.driver_connection):
-                    self.discard(fairy)
-                    if retry and attempt == 1:
-                        continue
-                else:
-                    self.checkin(fairy)
+                if self._failed(fairy, exc) and retry and attempt == 1:
+                    continue
                 if isinstance(exc, ArchipelError):
                     raise
                 raise self.translate(exc) from exc
             self.checkin(fairy)
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _failed(self, fairy: Any, exc: Exception) -> bool:
+        """Give back the connection an action failed on; True when it died (discarded)."""
+        if self.is_disconnect(exc, fairy.driver_connection):
+            self.discard(fairy)
+            return True
+        self.checkin(fairy)
+        return False
+
+    def fetch(self, sql: str, params: Any, many: bool = False) -> Any:
+        """Run one read statement on a pooled connection, outside any transaction.
+
+        Returns its rows (``many``) or its first row (None when there is none).
+        The statement runs alone in autocommit: one round trip, and it sees
+        only committed transactions, each whole. A pooled connection found dead
+        (the server restarted) is replaced and the read run again, as with
+        :meth:`run`; this is :meth:`run` without a closure per call (the path
+        of every read by id outside a unit of work).
+        """
+        pool = self._pool
+        if pool is None or self.echo:
+            return self.run(lambda conn: _fetch(conn, sql, params, many))
+        for attempt in (1, 2):
+            try:
+                fairy = pool.get()
+            except ArchipelError:
+                raise
+            except Exception as exc:
+                raise self.translate(exc) from exc
+            conn = fairy.driver_connection
+            try:
+                result = _fetch(conn, sql, params, many)
+            except Exception as exc:
+                if self._failed(fairy, exc) and attempt == 1:
+                    continue
+                raise self.translate(exc) from exc
+            pool.put(fairy)
             return result
         raise AssertionError("unreachable")  # pragma: no cover
 

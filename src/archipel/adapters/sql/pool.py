@@ -79,13 +79,16 @@ class ConnectionPool:
         self._idle: deque[Lease] = deque()
         self._limit = max(size + overflow, 1)
         # how many are lent, guarded by a plain lock (threading.Semaphore is
-        # Python code: several microseconds a call); waiters use the condition
+        # Python code: several microseconds a call); waiters use the condition,
+        # built on the same lock (entered directly: a Condition's ``with`` is
+        # Python code too)
         self._lent = 0
         self._waiting = 0
-        self._available = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._available = threading.Condition(self._lock)
 
     def _acquire(self) -> None:
-        with self._available:
+        with self._lock:
             if self._lent < self._limit:
                 self._lent += 1
                 return
@@ -107,7 +110,7 @@ class ConnectionPool:
             self._lent += 1
 
     def _release(self) -> None:
-        with self._available:
+        with self._lock:
             self._lent -= 1
             if self._waiting:
                 self._available.notify()
