@@ -310,14 +310,17 @@ class SqlEngine(DriverErrors):
         only committed transactions, each whole. A pooled connection found dead
         (the server restarted) is replaced and the read run again, as with
         :meth:`run`; this is :meth:`run` without a closure per call (the path
-        of every read by id outside a unit of work).
+        of every read by id outside a unit of work), and without the liveness
+        check at checkout, redundant when the read runs again anyway.
         """
         pool = self._pool
         if pool is None or self.echo:
             return self.run(lambda conn: _fetch(conn, sql, params, many))
         for attempt in (1, 2):
             try:
-                fairy = pool.get()
+                # no liveness check at checkout: a dead connection fails the read,
+                # which runs again on a new one (below)
+                fairy = pool.get(check=False)
             except ArchipelError:
                 raise
             except Exception as exc:

@@ -115,8 +115,14 @@ class ConnectionPool:
             if self._waiting:
                 self._available.notify()
 
-    def get(self) -> Lease:
-        """A connection (a :class:`Lease`); return it with :meth:`put`."""
+    def get(self, check: bool = True) -> Lease:
+        """A connection (a :class:`Lease`); return it with :meth:`put`.
+
+        ``check=False`` skips the liveness check of an idle connection: for
+        callers that run the action again on a new connection when this one
+        turns out dead (reads, :meth:`SqlEngine.fetch`), for which the check
+        is redundant.
+        """
         self._acquire()
         try:
             while True:
@@ -124,7 +130,7 @@ class ConnectionPool:
                     fairy = self._idle.pop()
                 except IndexError:
                     return Lease(self._connect())
-                if self._stale(fairy) or not self._alive(fairy.driver_connection):
+                if self._stale(fairy) or (check and not self._alive(fairy.driver_connection)):
                     self._close(fairy)
                     continue
                 return fairy
