@@ -368,12 +368,12 @@ def _balanced(bench: Any, workers: int, partitions: int) -> bool:
 
 
 def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers: int, events: int,
-                 partitions: int) -> dict[str, Any]:
+                 partitions: int, tick: int | None = None) -> dict[str, Any]:
     from archipel.engine import EngineSettings
     from archipel.engine.leases import LeaseStore
     from archipel.engine.records import ensure_tables
 
-    bench = build_domain(database_url, broker, partitions)
+    bench = build_domain(database_url, broker, partitions, tick)
     with bench.domain_context():
         bench.setup_database()
         bench.brokers["default"].truncate()
@@ -386,7 +386,7 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
             for shard in range(shards)
         ]
         assert all(hold is not None for hold in holds)
-        procs = _start_workers(database_url, broker, workers, partitions)
+        procs = _start_workers(database_url, broker, workers, partitions, tick)
         try:
             deadline = time.monotonic() + 60
             while not _balanced(bench, workers, partitions):
@@ -398,7 +398,9 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
             for n in range(events):
                 bench.process(bench.OpenAccount(account_id=f"acc-{n}", owner=f"owner-{n}"))
             produced = events / (time.perf_counter() - started)
+            time.sleep(1.1)  # the producer's counters reach pg_stat_database (at most 1 s late)
             cpu_before = _cpu_seconds()
+            calls_before = _round_trips(database_url, broker)
             for hold in holds:  # go
                 leases.release(hold)
             started = time.perf_counter()
@@ -411,12 +413,44 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
             elapsed = time.perf_counter() - started
             cpu_after = _cpu_seconds()
             cpu = {k: round(cpu_after[k] - cpu_before[k], 2) for k in cpu_before}
+            time.sleep(1.1)  # PostgreSQL publishes a backend's counters at most once a second
+            calls_after = _round_trips(database_url, broker)
+            calls = {k: (calls_after[k] - calls_before.get(k, 0)) / events for k in calls_after}
         finally:
             codes = _stop_workers(procs)
         bench.shutdown()
     return {"label": label, "events": events, "commands_per_s": produced,
             "events_per_s": events / elapsed, "seconds": elapsed, "exit_codes": codes, "cpu": cpu,
-            "waits": waits}
+            "waits": waits, "calls": calls}
+
+
+def _round_trips(database_url: str, broker: dict[str, Any]) -> dict[str, float]:
+    """Counters of work done so far: the database's committed and rolled-back transactions
+    (``pg_stat_database``) and, on Redis, the calls of each stream command (``INFO commandstats``).
+
+    Per event, they say what a message costs in commits and broker round trips
+    whatever the machine's speed; idle workers add a few (renewals, polls).
+    """
+    import psycopg
+
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute(
+            "SELECT xact_commit, xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    out = {"pg commits": float(row[0]) if row else 0.0, "pg rollbacks": float(row[1]) if row else 0.0}
+    if broker.get("provider") == "redis":
+        import redis
+
+        client = redis.Redis.from_url(broker["URI"])
+        try:
+            stats = client.info("commandstats")
+        finally:
+            client.close()
+        for command in ("xreadgroup", "xack", "xadd"):
+            out[command] = float(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
+    return out
 
 
 def _sample_waits(database_url: str, waits: dict[str, int]) -> None:
@@ -435,13 +469,14 @@ def _sample_waits(database_url: str, waits: dict[str, int]) -> None:
             waits[name] = waits.get(name, 0) + 1
 
 
-def _start_workers(database_url: str, broker: dict[str, Any], workers: int, partitions: int) -> list[Any]:
+def _start_workers(database_url: str, broker: dict[str, Any], workers: int, partitions: int,
+                   tick: int | None = None) -> list[Any]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT), str(HERE)]))
     return [
         subprocess.Popen(
             [sys.executable, str(HERE / "engine.py"), "_worker", "--db", database_url,
              "--broker", json.dumps(broker), "--partitions", str(partitions),
-             "--tick", str(TICK["messages_per_tick"])],
+             "--tick", str(tick or TICK["messages_per_tick"])],
             env=env, cwd=ROOT,
         )
         for _ in range(workers)
@@ -697,7 +732,70 @@ def run_protean(database_url: str, redis_url: str, events: int) -> dict[str, Any
 
 
 # -- orchestration ------------------------------------------------------------------
-SCENARIOS = ("redis-1", "redis-2", "redis-4", "db-1", "db-2", "latency-redis", "latency-db")
+#: the issue's targets, against 1 worker of the same kind and partitions
+TARGETS = {2: 1.6, 4: 2.5}
+DB_TARGET = 1.3
+
+
+def _busy_cores(run: dict[str, Any]) -> float:
+    """Cores kept busy by the workers, PostgreSQL and Redis during a throughput run."""
+    cpu = run["cpu"]
+    return float(cpu["workers"] + cpu["postgres"] + cpu["redis"]) / float(run["seconds"])
+
+
+def _scaling_summary(results: dict[str, list[dict[str, Any]]], chosen: list[str], cores: int,
+                     default_partitions: int) -> None:
+    """Scaling both ways: against the core count where CPU is the limit (``redis-N``: batches
+    of ``messages_per_tick``), against the issue's targets where commits are (``commit-N``)."""
+    from _harness import ratios
+
+    print("\nscaling (median of the per-round ratios against 1 worker, same kind and partitions)")
+    for name in chosen:
+        if name.startswith("latency-") or name not in results:
+            continue
+        kind, workers, parts = _scenario(name, default_partitions)
+        anchor = _anchor(name)
+        if workers == 1 or anchor not in results:
+            continue
+        got = ratios([r["events_per_s"] for r in results[name]],
+                     [r["events_per_s"] for r in results[anchor]])[0]
+        one = statistics.median(_busy_cores(r) for r in results[anchor])
+        ceiling = min(float(workers), cores / one) if one else float(workers)
+        line = (f"  {name:<12} {got:.2f}x; 1 worker keeps {one:.2f} of {cores} cores busy "
+                f"(workers+PostgreSQL+Redis), so CPU allows at most x{ceiling:.2f}")
+        if kind == "db":
+            line += f"; target >= {DB_TARGET}x: {'met' if got >= DB_TARGET else 'NOT met'}"
+        elif kind == "commit" and workers in TARGETS:
+            goal = TARGETS[workers]
+            line += f"; target >= {goal}x: {'met' if got >= goal else 'NOT met'}"
+        elif kind == "redis":
+            line += f" ({got / ceiling:.0%} of that)"
+        print(line)
+    if any(n.startswith("commit-") for n in chosen):
+        print(f"  commit-N: the Redis workload with messages_per_tick = {COMMIT_TICK}: each message's "
+              "effects commit in a transaction of their own (fsync on), so commit latency, not CPU, "
+              "bounds a partition; commits in flight = partitions (@P, default "
+              f"{default_partitions}), shared by the workers")
+
+SCENARIOS = ("redis-1", "redis-2", "redis-4", "commit-1", "commit-2", "commit-4", "db-1", "db-2",
+             "latency-redis", "latency-db")
+#: the brokers of the throughput scenarios (``commit-N``: Redis, one commit per message)
+KINDS = {"redis": "redis", "commit": "redis", "db": "db"}
+#: ``commit-N``: each message's effects commit in a transaction of their own
+COMMIT_TICK = 1
+
+
+def _scenario(name: str, default_partitions: int) -> tuple[str, int, int]:
+    """``(kind, workers, partitions)`` of a throughput scenario ``kind-N`` or ``kind-N@P``."""
+    base, _, parts = name.partition("@")
+    kind, count = base.split("-")
+    return kind, int(count), int(parts) if parts else default_partitions
+
+
+def _anchor(name: str) -> str:
+    """The 1-worker scenario of ``name``'s kind and partitions."""
+    base, at, parts = name.partition("@")
+    return f"{base.split('-')[0]}-1{at}{parts}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -715,7 +813,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1 round, 3000 events, 5 s of latency")
     parser.add_argument("--rate", type=float, default=200.0, help="commands/s of the latency runs")
     parser.add_argument("--seconds", type=float, default=None, help="length of the latency runs (10)")
-    parser.add_argument("--only", help=f"comma-separated scenarios of {','.join(SCENARIOS)}")
+    parser.add_argument("--only", help=f"comma-separated scenarios of {','.join(SCENARIOS)}; "
+                        "a throughput scenario takes @P for P partitions (redis-2@16)")
     parser.add_argument("--protean-events", type=int, default=300)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--tick", type=int, default=200,
@@ -767,9 +866,9 @@ def main(argv: list[str] | None = None) -> int:
                     result = run_latency(name, database(), brokers[kind], 1, args.rate, seconds,
                                          args.partitions)
                 else:
-                    kind, count = name.split("-")
-                    result = run_archipel(name, database(), brokers[kind], int(count), events,
-                                          args.partitions)
+                    kind, count, parts = _scenario(name, args.partitions)
+                    result = run_archipel(name, database(), brokers[KINDS[kind]], count, events, parts,
+                                          COMMIT_TICK if kind == "commit" else None)
                 results.setdefault(name, []).append(result)
         if not args.skip_protean and not args.only:
             flush()
@@ -791,8 +890,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = results.get(name, [])
         if not runs or name.startswith("latency-"):
             continue
-        kind = name.split("-")[0]
-        anchor = results.get(f"{kind}-1", [])
+        anchor = results.get(_anchor(name), [])
         rates = [r["events_per_s"] for r in runs]
         scale = ratios(rates, [r["events_per_s"] for r in anchor]) if anchor else (0.0, 0.0, 0.0)
         busy = [sum(r["cpu"].values()) / r["seconds"] for r in runs]
@@ -817,12 +915,16 @@ def main(argv: list[str] | None = None) -> int:
         idle_tx = total.get("idle in transaction", 0)
         print(f"  {name:<10} " + ", ".join(f"{k} {100 * v / count:.0f}%" for k, v in top)
               + f"; idle in transaction {idle_tx} samples")
-    targets = {"redis-2": 1.6, "redis-4": 2.5, "db-2": 1.3}
-    for name, goal in targets.items():
-        if name in results and f"{name.split('-')[0]}-1" in results:
-            got = ratios([r["events_per_s"] for r in results[name]],
-                         [r["events_per_s"] for r in results[f"{name.split('-')[0]}-1"]])[0]
-            print(f"  {name} / 1 worker: {got:.2f}x (target >= {goal}x: {'met' if got >= goal else 'NOT met'})")
+    print("\nround trips per event (medians; transactions of the run's database, "
+          "Redis calls by command: a pipeline's XADDs count one each)")
+    for name in chosen:
+        runs = [r for r in results.get(name, []) if r.get("calls")]
+        if not runs or name.startswith("latency-"):
+            continue
+        keys = list(runs[0]["calls"])
+        print(f"  {name:<10} " + ", ".join(
+            f"{k} {statistics.median(r['calls'].get(k, 0.0) for r in runs):.3f}" for k in keys))
+    _scaling_summary(results, chosen, cores, args.partitions)
     latency = [n for n in chosen if n.startswith("latency-") and n in results]
     if latency:
         print(f"\nend-to-end latency at {args.rate:.0f} commands/s for {seconds:.0f} s, 1 worker "
