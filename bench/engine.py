@@ -337,8 +337,14 @@ def _cpu_seconds() -> dict[str, float]:
     return totals
 
 
+#: transactions the benchmark itself ran in the databases (polls), left out of the per-event counts
+OWN_TRANSACTIONS = {"count": 0}
+
+
 def _count(database_url: str, table: str) -> int:
     import psycopg
+
+    OWN_TRANSACTIONS["count"] += 1
 
     url = database_url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(url, autocommit=True) as conn:
@@ -429,7 +435,8 @@ def _round_trips(database_url: str, broker: dict[str, Any]) -> dict[str, float]:
     (``pg_stat_database``) and, on Redis, the calls of each stream command (``INFO commandstats``).
 
     Per event, they say what a message costs in commits and broker round trips
-    whatever the machine's speed; idle workers add a few (renewals, polls).
+    whatever the machine's speed; idle workers add a few (renewals, polls). The
+    benchmark's own polls (:data:`OWN_TRANSACTIONS`) are left out.
     """
     import psycopg
 
@@ -439,7 +446,9 @@ def _round_trips(database_url: str, broker: dict[str, Any]) -> dict[str, float]:
         row = conn.execute(
             "SELECT xact_commit, xact_rollback FROM pg_stat_database WHERE datname = current_database()"
         ).fetchone()
-    out = {"pg commits": float(row[0]) if row else 0.0, "pg rollbacks": float(row[1]) if row else 0.0}
+    own = OWN_TRANSACTIONS["count"] + 2  # this look's own two statements
+    OWN_TRANSACTIONS["count"] = own
+    out = {"pg commits": (float(row[0]) if row else 0.0) - own, "pg rollbacks": float(row[1]) if row else 0.0}
     if broker.get("provider") == "redis":
         import redis
 
@@ -457,6 +466,7 @@ def _sample_waits(database_url: str, waits: dict[str, int]) -> None:
     """Count what the workers' PostgreSQL backends are doing now (pg_stat_activity)."""
     import psycopg
 
+    OWN_TRANSACTIONS["count"] += 1
     url = database_url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(url, autocommit=True) as conn:
         for state, kind, event in conn.execute(
