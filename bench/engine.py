@@ -10,22 +10,37 @@ Starts a throwaway PostgreSQL (``track_commit_timestamp = on``) and Redis
 fresh database, alternating within each round:
 
 - ``redis-1``, ``redis-2``, ``redis-4``: Redis Streams broker, 1/2/4 worker processes;
+- ``commit-1``, ``commit-2``, ``commit-4``: the same, one commit per message;
 - ``db-1``, ``db-2``: the embedded database broker (PostgreSQL), 1/2 workers;
 - ``latency-redis``, ``latency-db``: a steady ``--rate`` commands/s (200) for
   ``--seconds`` (10) with one worker: latency from ``domain.process()`` to the
   commit of the projection's row, and the CPU the idle engine uses;
 - ``protean`` (once, not in rounds): protean 0.18's server (``Engine``), Redis.
 
-Throughput workload: N ``OpenAccount`` commands, each handled synchronously
-(one transaction: the ``Account`` row, its ``AccountOpened`` event, the
-outbox row), then the engine relays the outbox to the broker and one
-projector writes ``AccountSummary`` rows to PostgreSQL until the read model
-holds N rows. *engine events/s* is timed from the moment the engine may
-start relaying (the benchmark holds the relay leases while the workers
-start and balance) until the read model is complete. Scaling is reported
-per round against the 1-worker figure of the same broker and round, and
-the CPU the run used against the machine's cores (CPU-bound when the sum
-approaches them).
+Throughput workload: W + N ``OpenAccount`` commands (``--warmup`` W, 0 by
+default; ``--events`` N), each handled synchronously (one transaction: the
+``Account`` row, its ``AccountOpened`` event, the outbox row), then the
+engine relays the outbox to the broker and one projector writes
+``AccountSummary`` rows to PostgreSQL until the read model holds W + N rows.
+The benchmark holds the relay leases while the workers start and balance;
+the first W events warm every process up (connections, prepared statements,
+first batches), and *engine events/s* and the CPU per event are timed over
+the N after them (with W = 0, from the moment the relays may start). The
+relay runs ahead of the consumers, so with W > 0 part of its work falls in
+the warm-up: compare runs with the same W only. Scaling is reported per round against the 1-worker figure
+of the same kind, partitions and round, and against the cores: 1 worker's
+busy cores (workers + PostgreSQL + Redis) say how much more CPU the machine
+has for more workers (on a quiet machine: others' load takes its share).
+
+Two kinds of handler load:
+
+- ``redis-N``: batches of ``--tick`` (200) messages per transaction: CPU-bound;
+- ``commit-N``: ``messages_per_tick = 1``, each message's effects commit in a
+  transaction of their own (fsync on): commit latency bounds each partition.
+
+``kind-N@P`` runs it with P partitions (commits in flight across the workers).
+Per event the report also counts the database's transactions and the Redis
+calls (``pg_stat_database``, ``INFO commandstats``).
 """
 
 from __future__ import annotations
@@ -374,7 +389,7 @@ def _balanced(bench: Any, workers: int, partitions: int) -> bool:
 
 
 def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers: int, events: int,
-                 partitions: int, tick: int | None = None) -> dict[str, Any]:
+                 partitions: int, tick: int | None = None, warmup: int = 0) -> dict[str, Any]:
     from archipel.engine import EngineSettings
     from archipel.engine.leases import LeaseStore
     from archipel.engine.records import ensure_tables
@@ -400,33 +415,42 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
                     raise RuntimeError(f"{label}: workers did not share the partitions in 60 s")
                 time.sleep(0.2)
             table = bench.schema_for(bench.AccountSummary).table
+            total = warmup + events
             started = time.perf_counter()
-            for n in range(events):
+            for n in range(total):
                 bench.process(bench.OpenAccount(account_id=f"acc-{n}", owner=f"owner-{n}"))
-            produced = events / (time.perf_counter() - started)
+            produced = total / (time.perf_counter() - started)
             time.sleep(1.1)  # the producer's counters reach pg_stat_database (at most 1 s late)
-            cpu_before = _cpu_seconds()
             calls_before = _round_trips(database_url, broker)
             for hold in holds:  # go
                 leases.release(hold)
+            # the first ``warmup`` events warm every process up (connections, prepared
+            # statements, first batches); the figures are of the ``events`` after them
+            deadline = time.perf_counter() + 600
+            while (done := _count(database_url, table)) < warmup:
+                if time.perf_counter() > deadline:
+                    raise RuntimeError(f"{label}: warm-up incomplete after 600 s")
+                time.sleep(0.02)
+            cpu_before = _cpu_seconds()
             started = time.perf_counter()
             waits: dict[str, int] = {}
-            while _count(database_url, table) < events:
-                if time.perf_counter() - started > 600:
+            while _count(database_url, table) < total:
+                if time.perf_counter() > deadline:
                     raise RuntimeError(f"{label}: read model incomplete after 600 s")
                 _sample_waits(database_url, waits)
                 time.sleep(0.05)
             elapsed = time.perf_counter() - started
+            timed = total - done  # the events handled in the timed part (about ``events``)
             cpu_after = _cpu_seconds()
             cpu = {k: round(cpu_after[k] - cpu_before[k], 2) for k in cpu_before}
             time.sleep(1.1)  # PostgreSQL publishes a backend's counters at most once a second
             calls_after = _round_trips(database_url, broker)
-            calls = {k: (calls_after[k] - calls_before.get(k, 0)) / events for k in calls_after}
+            calls = {k: (calls_after[k] - calls_before.get(k, 0)) / total for k in calls_after}
         finally:
             codes = _stop_workers(procs)
         bench.shutdown()
-    return {"label": label, "events": events, "commands_per_s": produced,
-            "events_per_s": events / elapsed, "seconds": elapsed, "exit_codes": codes, "cpu": cpu,
+    return {"label": label, "events": timed, "commands_per_s": produced,
+            "events_per_s": timed / elapsed, "seconds": elapsed, "exit_codes": codes, "cpu": cpu,
             "waits": waits, "calls": calls}
 
 
@@ -820,6 +844,10 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--tick", type=int, default=200)
     parser.add_argument("--events", type=int, default=None, help="events per throughput run (10000)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (3)")
+    parser.add_argument("--warmup", type=int, default=None,
+                        help="events handled before the timed ones in each throughput run (0): leaves "
+                             "each process's start-up out, but also whatever the relay, ahead of the "
+                             "consumers, did meanwhile")
     parser.add_argument("--quick", action="store_true", help="1 round, 3000 events, 5 s of latency")
     parser.add_argument("--rate", type=float, default=200.0, help="commands/s of the latency runs")
     parser.add_argument("--seconds", type=float, default=None, help="length of the latency runs (10)")
@@ -840,6 +868,7 @@ def main(argv: list[str] | None = None) -> int:
     TICK["messages_per_tick"] = args.tick
     events = args.events or (3000 if args.quick else 10000)
     rounds = args.rounds or (1 if args.quick else 3)
+    warmup = args.warmup or 0
     seconds = args.seconds or (5.0 if args.quick else 10.0)
     chosen = args.only.split(",") if args.only else list(SCENARIOS)
 
@@ -878,7 +907,7 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     kind, count, parts = _scenario(name, args.partitions)
                     result = run_archipel(name, database(), brokers[KINDS[kind]], count, events, parts,
-                                          COMMIT_TICK if kind == "commit" else None)
+                                          COMMIT_TICK if kind == "commit" else None, warmup)
                 results.setdefault(name, []).append(result)
         if not args.skip_protean and not args.only:
             flush()
@@ -890,7 +919,8 @@ def main(argv: list[str] | None = None) -> int:
     load_after = load_average()
 
     cores = os.cpu_count() or 1
-    print(f"\nasync engine, {rounds} round(s), {events} events per throughput run; medians (low-high)")
+    print(f"\nasync engine, {rounds} round(s), {events} events per throughput run after {warmup} of "
+          "warm-up; medians (low-high)")
     print(f"machine: start {load_before}; end {load_after}")
     header = (f"{'scenario':<10} {'events/s':>22} {'vs 1 worker, same round':>26} "
               f"{'CPUs busy (of ' + str(cores) + ')':>22} {'us CPU/event: workers, PG':>27}")
@@ -925,7 +955,7 @@ def main(argv: list[str] | None = None) -> int:
         idle_tx = total.get("idle in transaction", 0)
         print(f"  {name:<10} " + ", ".join(f"{k} {100 * v / count:.0f}%" for k, v in top)
               + f"; idle in transaction {idle_tx} samples")
-    print("\nround trips per event (medians; transactions of the run's database, "
+    print("\nround trips per event, warm-up included (medians; transactions of the run's database, "
           "Redis calls by command: a pipeline's XADDs count one each)")
     for name in chosen:
         runs = [r for r in results.get(name, []) if r.get("calls")]
