@@ -2,8 +2,9 @@
 
 A read locks the group's row (``FOR UPDATE`` on PostgreSQL; SQLite
 serialises writers), moves the cursor and records the pending entries in
-one relaxed transaction, of the streams that have something new only (one
-indexed probe finds them). A blocking read waits for a publish
+one relaxed transaction, of the streams that have something new only (on
+SQLite one indexed probe finds them first; on PostgreSQL the whole read is
+one statement, one round trip: :mod:`.broker_postgres`). A blocking read waits for a publish
 (:mod:`archipel.adapters.sql.wakeup`: rung in this process, pushed with
 ``NOTIFY`` from others on PostgreSQL), or looks every ``_POLL_SECONDS`` on
 SQLite, whose other processes cannot push.
@@ -15,6 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from archipel.adapters.sql.broker_postgres import run_relaxed
 from archipel.adapters.sql.broker_store import (
     _ACK_CHUNK,
     _ACK_MANY,
@@ -67,14 +69,18 @@ class BrokerGroupReader(BrokerStore):
         while True:
             # read before looking: a publish after the look rings a later generation
             seen = doorbell.generation
-            # the probe is read-only; taking writes (cursor, pending entries): only when needed,
-            # and only of the streams that have something new
-            ready = list(streams) if first else self._with_news(group, streams)
-            if ready:
-                got = self._take(group, consumer, ready, count, create=first)
+            if self._pg is not None:
+                # PostgreSQL: one round trip, which locks and takes only the streams with news
+                got = self._take_pg(group, consumer, streams, count, create=first)
+            else:
+                # the probe is read-only; taking writes (cursor, pending entries): only when
+                # needed, and only of the streams that have something new
+                ready = list(streams) if first else self._with_news(group, streams)
+                got = self._take(group, consumer, ready, count, create=first) if ready else []
+            if first or got:
                 known.update((stream, group) for stream in streams)
-                if got:
-                    return got
+            if got:
+                return got
             first = False
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -130,6 +136,23 @@ class BrokerGroupReader(BrokerStore):
         # read would skip what the first delivered; the consumer calls own_pending instead
         return self._transaction(work, retry=False, relaxed=True)
 
+    def _take_pg(
+        self, group: str, consumer: str, streams: Sequence[str], count: int, create: bool
+    ) -> list[Entry]:
+        """PostgreSQL: :meth:`_take` in one statement (``create``: the groups first), relaxed."""
+        assert self._pg is not None
+        names = list(dict.fromkeys(streams))
+        key = {"grp": group, "streams": names}
+        statements: list[tuple[str, dict[str, Any]]] = []
+        if create:
+            statements.append((self._pg["new_groups"], key))
+        params = {**key, "consumer": consumer, "count": count, "at": time.time()}
+        statements.append((self._pg["take"], params))
+        self._setup()
+        # no blind retry: see _take
+        rows = self.engine.run(lambda conn: run_relaxed(conn, statements).fetchall(), retry=False)
+        return [Entry(str(stream), f"{int(seq)}-0", loads(payload)) for stream, seq, payload in rows]
+
     def ack(self, group: str, ids_by_stream: Mapping[str, Sequence[str]]) -> int:
         chunks: list[tuple[str, dict[str, Any]]] = []
         for stream, ids in ids_by_stream.items():
@@ -141,6 +164,8 @@ class BrokerGroupReader(BrokerStore):
                 chunks.append((self._ack_sql(len(part)), params))
         if not chunks:
             return 0
+        if self._pg is not None:
+            return self._ack_pg(group, ids_by_stream)
 
         def work(cursor: Any) -> int:
             done = 0
@@ -151,6 +176,18 @@ class BrokerGroupReader(BrokerStore):
 
         # an acknowledgement lost in a crash leaves the entries pending: run again, dropped
         return self._transaction(work, relaxed=True)
+
+    def _ack_pg(self, group: str, ids_by_stream: Mapping[str, Sequence[str]]) -> int:
+        """PostgreSQL: every stream's acknowledgements in one relaxed statement, one round trip."""
+        assert self._pg is not None
+        pairs = sorted({(stream, _seq(i)) for stream, ids in ids_by_stream.items() for i in ids})
+        params: dict[str, Any] = {
+            "grp": group, "streams": [p[0] for p in pairs], "seqs": [p[1] for p in pairs]
+        }
+        sql = self._pg["ack"]
+        self._setup()
+        # an acknowledgement lost in a crash leaves the entries pending: run again, dropped
+        return int(self.engine.run(lambda conn: max(0, int(run_relaxed(conn, [(sql, params)]).rowcount))))
 
     def _ack_sql(self, count: int) -> str:
         sql = self._acks.get(count)
