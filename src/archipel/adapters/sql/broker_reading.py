@@ -27,7 +27,7 @@ from archipel.adapters.sql.broker_store import (
     _seq,
 )
 from archipel.adapters.sql.engine import loads
-from archipel.adapters.sql.wakeup import BROKER, bell, fallback_seconds
+from archipel.adapters.sql.wakeup import BROKER, bell, fallback_seconds, signals_for
 from archipel.port.broker import Entry
 
 __all__ = ["BrokerGroupReader"]
@@ -66,10 +66,19 @@ class BrokerGroupReader(BrokerStore):
             self._groups_checked = time.monotonic()
         # a group is created by its first read (or ensure_group); the probe cannot see it before
         first = any((stream, group) not in known for stream in streams)
+        quiet = self._quiet
+        keys = [(group, stream) for stream in streams]
+        skip = not first and self._pushed() and all(
+            quiet.get(key, -1) == doorbell.generation for key in keys
+        )
         while True:
             # read before looking: a publish after the look rings a later generation
             seen = doorbell.generation
-            if self._pg is not None:
+            if skip:
+                # the last look at these streams found nothing and no publish rang since (each
+                # rings, here or by NOTIFY): looking again would find nothing either
+                got = []
+            elif self._pg is not None:
                 # PostgreSQL: one round trip, which locks and takes only the streams with news
                 got = self._take_pg(group, consumer, streams, count, create=first)
             else:
@@ -80,8 +89,13 @@ class BrokerGroupReader(BrokerStore):
             if first or got:
                 known.update((stream, group) for stream in streams)
             if got:
+                for key in keys:
+                    quiet.pop(key, None)
                 return got
-            first = False
+            if not skip:
+                for key in keys:
+                    quiet[key] = seen
+            first = skip = False
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return []
@@ -89,6 +103,15 @@ class BrokerGroupReader(BrokerStore):
             # else look again after the poll interval (SQLite shared by several processes)
             poll = fallback_seconds(self.engine, _POLL_SECONDS)
             doorbell.wait(seen, min(poll, remaining))
+
+    def _pushed(self) -> bool:
+        """Whether every publish to these streams rings this process's bell: an in-memory
+        SQLite database (this process alone writes it), or PostgreSQL while the listener
+        is up. A SQLite file may be written by other processes, which cannot push."""
+        if not self.shared_between_processes:
+            return True
+        signals = signals_for(self.engine)
+        return signals is not None and signals.listening
 
     def _with_news(self, group: str, streams: Sequence[str]) -> list[str]:
         """One cheap indexed query: which of ``streams`` have an entry ``group`` has not read?"""

@@ -172,6 +172,9 @@ class BrokerStore:
         #: (stream, group) pairs known to exist: their reads may start with the read-only probe
         self._groups_known: set[tuple[str, str]] = set()
         self._groups_checked = time.monotonic()
+        #: (group, stream) -> the broker bell's generation when a read last found nothing there
+        #: (a read skips its first look while nothing rang since: see BrokerGroupReader.read)
+        self._quiet: dict[tuple[str, str], int] = {}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self.engine.safe_url}>"
