@@ -57,15 +57,20 @@ def publish_silently(url: str, stream: str, payload: str) -> None:
             )
 
 
+@pytest.mark.parametrize("before", ["empty", "drained"])
 def test_an_entry_whose_notification_was_lost_is_read_by_the_end_of_the_blocking_read(
-    broker, postgres_db_url
+    broker, postgres_db_url, before
 ):
     stream = f"s-{uuid.uuid4().hex[:8]}"
     broker.ensure_group(stream, "g")
-    assert broker.read("g", "c", [stream]) == []  # a look that found nothing
+    if before == "drained":  # a look that took fewer than it could: the stream was drained
+        broker.publish(stream, {"n": 0})
+        assert [entry.payload for entry in broker.read("g", "c", [stream], count=10)] == [{"n": 0}]
+    else:  # a look that found nothing
+        assert broker.read("g", "c", [stream]) == []
     publish_silently(postgres_db_url, stream, '{"n": 1}')
-    # nothing rang since the empty look: the read skips its first look and waits, but
-    # looks once more before giving up
+    # nothing rang since that look: the read skips its first look and waits, but looks
+    # once more before giving up
     got = broker.read("g", "c", [stream], block_ms=300)
     assert [entry.payload for entry in got] == [{"n": 1}]
 

@@ -89,8 +89,16 @@ class BrokerGroupReader(BrokerStore):
             if first or got:
                 known.update((stream, group) for stream in streams)
             if got:
+                # a stream that gave fewer than ``count`` was drained as of this look: as quiet
+                # as after an empty look (what commits later rings a later generation)
+                taken: dict[str, int] = {}
+                for entry in got:
+                    taken[entry.stream] = taken.get(entry.stream, 0) + 1
                 for key in keys:
-                    quiet.pop(key, None)
+                    if taken.get(key[1], 0) < count:
+                        quiet[key] = seen
+                    else:
+                        quiet.pop(key, None)
                 return got
             if not skip:
                 for key in keys:
