@@ -183,9 +183,10 @@ class Worker:
                         log.exception("relay: unexpected error; retrying in %.1fs", delay)
                         self.stop_event.wait(delay)
                         continue
-                    if not moved:
+                    if not moved or relay.drained:
                         self.relay_behind_since = None
-                        # push, not poll: a commit with outbox rows wakes us (see wakeup.py)
+                        # push, not poll: a commit with outbox rows wakes us (see wakeup.py);
+                        # having claimed all it saw, the relay waits too (no claim for nothing)
                         doorbell.wait(seen, relay.idle_seconds(poll))
                     elif self.relay_behind_since is None:
                         self.relay_behind_since = time.monotonic()
