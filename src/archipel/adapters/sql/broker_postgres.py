@@ -18,6 +18,10 @@ times slower than Redis's at p99.
 - :data:`ACK` deletes the pending entries of several streams at once,
   relaxed as well.
 
+Arrays go in binary (``%(name)b``): psycopg writes a text-format array
+element by element, escaping every quote of the JSON payloads (~50 µs an
+element, more than the rest of a message's publish), a binary one in ~1 µs.
+
 SQLite keeps the portable statements of :mod:`.broker_store`.
 """
 
@@ -32,20 +36,20 @@ __all__ = ["PUBLISH", "TAKE", "ACK", "NEW_GROUPS", "run_relaxed"]
 PUBLISH = (
     "WITH alloc AS ("
     " INSERT INTO @P@_streams AS s (stream, last_seq)"
-    " SELECT * FROM unnest(%(streams)s::text[], %(counts)s::bigint[])"
+    " SELECT * FROM unnest(%(streams)b::text[], %(counts)b::bigint[])"
     " ON CONFLICT (stream) DO UPDATE SET last_seq = s.last_seq + excluded.last_seq"
     " RETURNING s.stream, s.last_seq"
     "), added AS ("
     " INSERT INTO @P@_entries (stream, seq, payload)"
     " SELECT e.stream, a.last_seq - e.back, e.payload"
-    " FROM unnest(%(entry_streams)s::text[], %(backs)s::bigint[], %(payloads)s::text[])"
+    " FROM unnest(%(entry_streams)b::text[], %(backs)b::bigint[], %(payloads)b::text[])"
     " AS e(stream, back, payload) JOIN alloc a ON a.stream = e.stream"
     ") SELECT stream, last_seq FROM alloc"
 )
 TAKE = (
     "WITH g AS ("
     " SELECT stream, last_delivered FROM @P@_groups"
-    " WHERE grp = %(grp)s AND stream = ANY(%(streams)s::text[])"
+    " WHERE grp = %(grp)s AND stream = ANY(%(streams)b::text[])"
     " AND EXISTS (SELECT 1 FROM @P@_entries e"
     " WHERE e.stream = @P@_groups.stream AND e.seq > @P@_groups.last_delivered)"
     " ORDER BY stream FOR UPDATE"
@@ -64,11 +68,11 @@ TAKE = (
 )
 NEW_GROUPS = (
     "INSERT INTO @P@_groups (stream, grp, last_delivered)"
-    " SELECT s, %(grp)s, 0 FROM unnest(%(streams)s::text[]) AS s"
+    " SELECT s, %(grp)s, 0 FROM unnest(%(streams)b::text[]) AS s"
     " ON CONFLICT (stream, grp) DO NOTHING"
 )
 ACK = (
-    "DELETE FROM @P@_pending p USING unnest(%(streams)s::text[], %(seqs)s::bigint[]) AS a(stream, seq)"
+    "DELETE FROM @P@_pending p USING unnest(%(streams)b::text[], %(seqs)b::bigint[]) AS a(stream, seq)"
     " WHERE p.grp = %(grp)s AND p.stream = a.stream AND p.seq = a.seq"
 )
 
