@@ -21,7 +21,8 @@ and record pending entries in one transaction. A blocking read waits for a
 publish (:mod:`archipel.adapters.sql.wakeup`: rung in this process, pushed
 with ``NOTIFY`` from others on PostgreSQL) and looks cheaply (one indexed
 ``EXISTS``) when woken, or every ``_POLL_SECONDS`` on SQLite, whose other
-processes cannot push.
+processes cannot push. On PostgreSQL a publish, a read and an
+acknowledgement are one round trip each (:mod:`.broker_postgres`).
 """
 
 from __future__ import annotations
