@@ -36,9 +36,10 @@ from archipel.port.schema import ModelSchema
 
 __all__ = ["FIRST_BATCH", "SqlBulkLoad", "SqlBulkLog", "bulk_load", "bulk_log"]
 
-#: a batch: per message its positions, type, id and stream (columns), its envelope
-#: as stored (the JSON checked, not decoded: a replay rarely reads it) and its data
-_decode = msgspec.json.Decoder(list[tuple[int, int, Any, Any, Any, msgspec.Raw, dict[str, Any]]]).decode
+#: a batch: per message its position, type, id and stream (columns), its envelope
+#: as stored (the JSON checked, not decoded: a replay rarely reads it), its data and
+#: its global position (last: the text of a batch ends with the position of its last message)
+_decode = msgspec.json.Decoder(list[tuple[int, Any, Any, Any, msgspec.Raw, dict[str, Any], int]]).decode
 
 
 #: a batch's query result: (JSON text or None when empty, size, last tx id, last global position)
@@ -104,16 +105,15 @@ class SqlBulkLog:
                 else "SELECT * FROM (" + " UNION ALL ".join(f"({part})" for part in parts)  # noqa: S608
                 + ") AS merged ORDER BY tx_id, global_position LIMIT %(limit)s"
             )
-            # the statements are built from the quoted table name only
-            # with the batch: its size and where it ends (the next batch's cursor), so the
-            # next query can start before this batch is decoded
+            # the statements are built from the quoted table name only. With the batch: its
+            # size and its last tx id (the next batch's cursor, with the last global position,
+            # which ends the text), so the next query can start before this batch is decoded
             text = (
-                "SELECT '[' || string_agg('[' || global_position || ',' || position || ',' "  # noqa: S608
+                "SELECT '[' || string_agg('[' || position || ',' "  # noqa: S608
                 "|| to_json(type)::text || ',' || to_json(message_id)::text || ',' "
-                "|| to_json(stream)::text || ',' || metadata::text || ',' || data::text || ']', ',' "
-                "ORDER BY tx_id, global_position) || ']', count(*), max(tx_id)::text, "
-                "(array_agg(global_position ORDER BY tx_id DESC, global_position DESC))[1] "
-                f"FROM ({inner}) AS batch"
+                "|| to_json(stream)::text || ',' || metadata::text || ',' || data::text || ',' "
+                "|| global_position || ']', ',' ORDER BY tx_id, global_position) || ']', "
+                f"count(*), max(tx_id)::text, NULL FROM ({inner}) AS batch"
             )
             rows = (
                 f"SELECT global_position, message_id, metadata::text, data::text FROM ({inner}) "  # noqa: S608
@@ -127,9 +127,10 @@ class SqlBulkLog:
             "ORDER BY global_position LIMIT :limit"
         )
         text = (
-            "SELECT '[' || group_concat('[' || global_position || ',' || position || ',' "  # noqa: S608
+            "SELECT '[' || group_concat('[' || position || ',' "  # noqa: S608
             "|| json_quote(type) || ',' || json_quote(message_id) || ',' || json_quote(stream) || ',' "
-            f"|| metadata || ',' || data || ']', ',') || ']', count(*), NULL, max(global_position) FROM ({inner})"
+            f"|| metadata || ',' || data || ',' || global_position || ']', ',') || ']', count(*), NULL, "
+            f"max(global_position) FROM ({inner})"
         )
         rows = f"SELECT global_position, message_id, metadata, data FROM ({inner})"  # noqa: S608
         return text, rows
@@ -186,11 +187,11 @@ class SqlBulkLog:
                 {"table": self.table.name},
             ) from exc
         if not self._postgres:
-            rows.sort(key=_first)  # group_concat keeps no promised order
+            rows.sort(key=_last)  # group_concat keeps no promised order
         return [
             (global_position, {"type": type_, "id": message_id, "stream": stream, "_stored": stored,
                                "global_position": global_position, "position": position}, data)
-            for global_position, position, type_, message_id, stream, stored, data in rows
+            for position, type_, message_id, stream, stored, data, global_position in rows
         ]
 
     def _fetch(self, sql: str, params: dict[str, Any]) -> _Fetched:
@@ -213,7 +214,10 @@ class SqlBulkLog:
             self.cpu_seconds += time.thread_time() - started
         if row is None or row[0] is None:
             return None, 0, None, 0
-        return str(row[0]), int(row[1]), None if row[2] is None else str(row[2]), int(row[3])
+        text = str(row[0])
+        # PostgreSQL: the last global position ends the text (``...,<position>]]``)
+        last = int(row[3]) if row[3] is not None else int(text[text.rindex(",") + 1 : -2])
+        return text, int(row[1]), None if row[2] is None else str(row[2]), last
 
     def _culprit(self, sql: str, params: dict[str, Any]) -> None:
         """Raise the DeserializationError of the first row of the batch that is no JSON."""
@@ -231,8 +235,8 @@ class SqlBulkLog:
                     ) from exc
 
 
-def _first(row: Any) -> Any:
-    return row[0]
+def _last(row: Any) -> Any:
+    return row[-1]
 
 
 class SqlBulkLoad:
