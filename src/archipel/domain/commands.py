@@ -18,7 +18,7 @@ from archipel.handling.retrying import run_with_retries
 from archipel.handling.unit_of_work import UnitOfWork
 from archipel.utils import globals as _context
 from archipel.utils import tracing
-from archipel.utils.globals import current_correlation_id, current_message, uow_var
+from archipel.utils.globals import current_correlation_id, current_message, dispatch_queue, uow_var
 from archipel.utils.processing import priority_var
 
 __all__ = ["Commands"]
@@ -127,6 +127,9 @@ class Commands(Enrichers, DomainState):
         if tracing.tracer is not None:
             with tracing.produce_span(command._metadata, queued):
                 return self._process_now(command, queued, route, idempotency_key, raise_on_duplicate)
+        if not queued and idempotency_key is None:  # the common case, without a call more
+            handler_cls, method = route
+            return dispatch.drain_after(self._handle_command, handler_cls, method, command, None)
         return self._process_now(command, queued, route, idempotency_key, raise_on_duplicate)
 
     def _process_now(
@@ -202,7 +205,11 @@ class Commands(Enrichers, DomainState):
             if ctx_token is not None:
                 _context.stack.reset(ctx_token)
         if events and self._inline_events:
-            dispatch.publish(events)
+            queue = dispatch_queue.get()
+            if queue is not None:  # dispatch.publish(events), inline: queued for the outermost drain
+                queue.extend(events)
+            else:
+                dispatch.publish(events)
         return result
 
     def _enqueue_command(self, command: Any, idempotency_key: str | None = None) -> str:

@@ -217,8 +217,17 @@ class UnitOfWork:
                     )
             # pass 1: the events raised by tracked aggregates get their ids
             for obj in tracked:
-                if obj.__dict__.get("_events"):
-                    self._collect_events(obj.__dict__, events, correlation_id, causation_id, priority)
+                raised = obj.__dict__.get("_events")
+                if raised:
+                    for event in raised:  # correlation and causation ids, and the lane (priority)
+                        evalues = event._metadata.__dict__
+                        if evalues.get("correlation_id") is None:
+                            evalues["correlation_id"] = correlation_id or evalues["id"]
+                        if evalues.get("causation_id") is None:
+                            evalues["causation_id"] = causation_id
+                        if priority and "priority" not in evalues:
+                            evalues["priority"] = priority  # events travel in the lane of what caused them
+                        events.append(event)
             # inline projectors write their read models in this same transaction
             if events and domain.router.inline_events:
                 self._run_inline_projectors(events)
@@ -239,7 +248,9 @@ class UnitOfWork:
                 if enrichers and kind == "aggregate":
                     for enrich in enrichers:
                         enrich(obj)  # audit fields, stamped just before the save
-                tx = transactions.get(schema.database) or self.transaction(schema.database)
+                tx = transactions.get(schema.database)
+                if tx is None:
+                    tx = transactions[schema.database] = domain.providers.database(schema.database).begin()
                 record = obj.to_dict()
                 if kind == "aggregate":
                     record["_event_position"] = values["_event_position"]
@@ -288,20 +299,6 @@ class UnitOfWork:
         if self._after_commit:
             self._run_after_commit()
         return events
-
-    @staticmethod
-    def _collect_events(
-        values: dict[str, Any], events: list[Any], correlation_id: Any, causation_id: Any, priority: int
-    ) -> None:
-        for event in values["_events"]:
-            evalues = event._metadata.__dict__
-            if evalues.get("correlation_id") is None:
-                evalues["correlation_id"] = correlation_id or evalues["id"]
-            if evalues.get("causation_id") is None:
-                evalues["causation_id"] = causation_id
-            if priority and "priority" not in evalues:
-                evalues["priority"] = priority  # events travel in the lane of what caused them
-            events.append(event)
 
     def _run_inline_projectors(self, events: list[Any]) -> None:
         """Run ``inline=True`` projectors of this domain inside this unit of work.
