@@ -88,7 +88,7 @@ class BaseRepository(Generic[T]):
         identity = obj.__dict__[self._id_field]
         uow = uow_var.get()  # as _uow(), inline: on every handler's path
         if uow is not None and uow.domain is self.domain:
-            uow._tracked[(type(obj), identity)] = obj  # uow.track(obj, identity), inline
+            uow.track(obj, identity)
             return obj
         self.domain.run_in_unit_of_work(lambda u: u.track(obj, identity))
         return obj

@@ -248,9 +248,8 @@ class UnitOfWork:
                 if enrichers and kind == "aggregate":
                     for enrich in enrichers:
                         enrich(obj)  # audit fields, stamped just before the save
-                tx = transactions.get(schema.database)
-                if tx is None:
-                    tx = transactions[schema.database] = domain.providers.database(schema.database).begin()
+                # through transaction(): subclasses hand out their own (a batch's, a rebuild's)
+                tx = transactions.get(schema.database) or self.transaction(schema.database)
                 record = obj.to_dict()
                 if kind == "aggregate":
                     record["_event_position"] = values["_event_position"]
