@@ -55,6 +55,7 @@ __all__ = [
     "processed_table",
     "constraint_name",
     "VERSION",
+    "clustered_by_identity",
 ]
 
 #: the optimistic-concurrency column of every model table
@@ -209,7 +210,48 @@ def model_table(schema: ModelSchema, metadata: sa.MetaData, postgres: bool) -> s
     constraints.append(
         sa.PrimaryKeyConstraint(schema.id_field, name=constraint_name(schema.table, "pkey"))
     )
-    return sa.Table(schema.table, metadata, *columns, *constraints)
+    options: dict[str, Any] = {}
+    if not postgres and clustered_by_identity(schema):
+        options["sqlite_with_rowid"] = False
+    return sa.Table(schema.table, metadata, *columns, *constraints, **options)
+
+
+#: the largest row (in bytes, as declared) stored in a SQLite ``WITHOUT ROWID`` table: with
+#: 4 KiB pages, a larger row of such a table spills to overflow pages
+CLUSTERED_ROW_LIMIT = 1000
+_FIXED_SIZES = {Kind.INT: 9, Kind.FLOAT: 9, Kind.BOOL: 1, Kind.DATE: 10, Kind.DATETIME: 32}
+
+
+def clustered_by_identity(schema: ModelSchema) -> bool:
+    """Whether a SQLite table of ``schema`` is ``WITHOUT ROWID`` (rows kept in identity order).
+
+    A SQLite table with a text primary key is two B-trees: the rows by rowid
+    and the key's index. A ``WITHOUT ROWID`` table is one, so a new row
+    writes one page instead of two (a commit writes every page it changed to
+    the WAL: ~8 µs each here, ``bench/storage.py``). SQLite recommends it for
+    rows up to a small fraction of a page: a table qualifies when its
+    identity is text and every column has a declared bound (no JSON, no text
+    without ``max_length``) summing to at most :data:`CLUSTERED_ROW_LIMIT`
+    bytes. Integer identities are already the rowid. Tables created before
+    keep their layout; queries return the same rows either way (they always
+    order by identity at last).
+    """
+    total = 0
+    for name, (kind, field) in model_columns(schema).items():
+        if name == schema.id_field and kind != Kind.TEXT:
+            return False
+        size = _FIXED_SIZES.get(kind)
+        if size is None:
+            if kind != Kind.TEXT:
+                return False  # JSON and decimal text: no declared bound
+            if field is None or isinstance(field, (Identifier, Reference)):
+                size = 255  # as _sql_type declares them
+            else:
+                size = getattr(field, "max_length", None) or 0
+                if not size:
+                    return False
+        total += size
+    return total + 9 <= CLUSTERED_ROW_LIMIT  # + _version
 
 
 def _serial(name: str, postgres: bool) -> sa.Column[int]:
