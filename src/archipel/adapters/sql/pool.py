@@ -82,9 +82,19 @@ class ConnectionPool:
         # Python code: several microseconds a call); waiters use the condition
         self._lent = 0
         self._waiting = 0
-        self._available = threading.Condition(threading.Lock())
+        # the lock guards the counts (a C-level context manager); the condition over the
+        # same lock is only for borrowers that wait
+        self._lock = threading.Lock()
+        self._available = threading.Condition(self._lock)
 
     def _acquire(self) -> None:
+        with self._lock:
+            if self._lent < self._limit:
+                self._lent += 1
+                return
+        self._wait()
+
+    def _wait(self) -> None:
         with self._available:
             if self._lent < self._limit:
                 self._lent += 1
@@ -107,7 +117,7 @@ class ConnectionPool:
             self._lent += 1
 
     def _release(self) -> None:
-        with self._available:
+        with self._lock:
             self._lent -= 1
             if self._waiting:
                 self._available.notify()
