@@ -216,9 +216,8 @@ def model_table(schema: ModelSchema, metadata: sa.MetaData, postgres: bool) -> s
     return sa.Table(schema.table, metadata, *columns, *constraints, **options)
 
 
-#: the largest row (in bytes, as declared) stored in a SQLite ``WITHOUT ROWID`` table: with
-#: 4 KiB pages, a larger row of such a table spills to overflow pages
-CLUSTERED_ROW_LIMIT = 1000
+#: the largest row (bytes, as declared) of a SQLite ``WITHOUT ROWID`` table: 1/8 of a 4 KiB page
+CLUSTERED_ROW_LIMIT = 512
 _FIXED_SIZES = {Kind.INT: 9, Kind.FLOAT: 9, Kind.BOOL: 1, Kind.DATE: 10, Kind.DATETIME: 32}
 
 
@@ -226,15 +225,18 @@ def clustered_by_identity(schema: ModelSchema) -> bool:
     """Whether a SQLite table of ``schema`` is ``WITHOUT ROWID`` (rows kept in identity order).
 
     A SQLite table with a text primary key is two B-trees: the rows by rowid
-    and the key's index. A ``WITHOUT ROWID`` table is one, so a new row
-    writes one page instead of two (a commit writes every page it changed to
-    the WAL: ~8 µs each here, ``bench/storage.py``). SQLite recommends it for
-    rows up to a small fraction of a page: a table qualifies when its
-    identity is text and every column has a declared bound (no JSON, no text
-    without ``max_length``) summing to at most :data:`CLUSTERED_ROW_LIMIT`
-    bytes. Integer identities are already the rowid. Tables created before
-    keep their layout; queries return the same rows either way (they always
-    order by identity at last).
+    and the key's index, so a new row writes two pages (a random one of the
+    index). A ``WITHOUT ROWID`` table is one B-tree, of the rows by identity:
+    one page (a commit writes every page it changed to the WAL, ~8 µs each
+    here, ``bench/storage.py``), and a read by identity searches one tree.
+    Its inner pages hold whole rows, so SQLite advises it for rows averaging
+    under ~1/20 of a page: a table qualifies when its identity is text and
+    every column has a declared bound (no JSON, no text without
+    ``max_length``) summing to at most :data:`CLUSTERED_ROW_LIMIT` bytes — an
+    average row then stays well under the advice, since declared maxima
+    (255 for an identity) are rarely filled. Integer identities are the rowid
+    already. Tables created before keep their layout (both work the same;
+    queries always order by identity last, so results do not change).
     """
     total = 0
     for name, (kind, field) in model_columns(schema).items():
