@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from archipel.adapters.sql.connections import always_alive
 from archipel.errors import DatabaseError
 
 __all__ = ["ConnectionPool", "Lease"]
@@ -74,6 +75,8 @@ class ConnectionPool:
         self._timeout = timeout
         self._recycle = recycle
         self._alive = alive
+        #: whether idle connections can die (PostgreSQL's; SQLite's never do)
+        self._probe = alive is not always_alive
         self._reusable = reusable
         self._label = label
         self._idle: deque[Lease] = deque()
@@ -131,7 +134,9 @@ class ConnectionPool:
                     fairy = self._idle.pop()
                 except IndexError:
                     return Lease(self._connect())
-                if self._stale(fairy) or not self._alive(fairy.driver_connection):
+                if (self._recycle is not None and self._stale(fairy)) or (
+                    self._probe and not self._alive(fairy.driver_connection)
+                ):
                     self._close(fairy)
                     continue
                 return fairy
