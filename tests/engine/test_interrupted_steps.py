@@ -67,6 +67,16 @@ class Scene:
             DeadLetterStore(bank), membership, self.settings, name, stop,
         )
 
+    def reader_that_dies(self) -> None:
+        """A consumer that owns the partition, reads the oldest entries of both accounts
+        (five) and dies before handling them; returns once its lease has expired."""
+        dead = self.consumer("dead", threading.Event())
+        with self.bank.domain_context():
+            dead._maintain()
+            dead._fill()
+        assert dead.buffered() == 5
+        time.sleep(self.settings.lease_seconds * 1.2)  # its lease expires
+
     def run_until_complete(self, consumer: Consumer, stop: threading.Event, seconds: float = 20) -> None:
         """Run ``consumer`` in its loop until every deposit is in the ledgers (or ``seconds``
         passed: the test's own check then says what is missing), then stop it."""
@@ -171,12 +181,7 @@ def test_entries_taken_over_run_before_newer_ones_of_their_aggregate_when_their_
     bank, expected = scene.bank, scene.expected
 
     consumer = scene.consumer
-    dead = consumer("dead", threading.Event())
-    with bank.domain_context():
-        dead._maintain()
-        dead._fill()  # reads the oldest entries of both accounts ... and dies before handling them
-    assert dead.buffered() == 5
-    time.sleep(0.6)  # its lease expires
+    scene.reader_that_dies()
 
     broker = FailingFirstAck(bank.brokers["default"])
     stop = threading.Event()
@@ -234,12 +239,7 @@ def test_an_entry_taken_over_never_overtakes_an_earlier_entry_of_its_aggregate_t
     bank, expected = scene.bank, scene.expected
 
     consumer = scene.consumer
-    dead = consumer("dead", threading.Event())
-    with bank.domain_context():
-        dead._maintain()
-        dead._fill()  # reads the oldest entries of both accounts ... and dies before handling them
-    assert dead.buffered() == 5
-    time.sleep(0.6)  # its lease expires
+    scene.reader_that_dies()
 
     stop = threading.Event()
     heir = consumer("heir", stop)
