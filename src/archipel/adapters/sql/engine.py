@@ -87,12 +87,12 @@ class SqlEngine(DriverErrors):
     fraction of the cost of an fsync per commit (Rails makes the same choice).
     ``synchronous = "FULL"`` fsyncs every commit, for power-cut durability.
 
-    A command writes ~12 WAL pages (the aggregate's row and key, the command's
-    and the event's rows in the events table and its indexes), and the commit
+    A command writes ~11 WAL pages (the aggregate's row, the command's and
+    the event's rows in the events table and its indexes), and the commit
     that takes the WAL past ``wal_autocheckpoint`` pages copies them back into
     the database file with two fsyncs. SQLite's default of 1000 pages does
-    that every ~75 commands; archipel's 10000 (a WAL of up to ~40 MB) every
-    ~750, which costs a command ~15-30 % less time (``bench/storage.py``).
+    that every ~90 commands; archipel's 10000 (a WAL of up to ~40 MB) every
+    ~900, which costs a command ~15-30 % less time (``bench/storage.py``).
     ``0`` turns automatic checkpoints off (run ``PRAGMA wal_checkpoint``
     yourself, or the WAL grows without bound).
     """
