@@ -29,6 +29,9 @@ SQLite (a file in a temporary directory, WAL; archipel with its defaults,
 anchor of archipel's default ``synchronous = NORMAL``) and ``raw-sqlite``
 (``FULL``, an fsync per commit: eventsourcing's setting and the anchor of
 ``archipel-sqlite-full``); ``es-sqlite`` and ``es-save-sqlite`` run ``FULL``.
+``floor-sqlite-noproj``, ``floor-sqlite-inline`` and ``floor-sqlite``: bare
+sqlite3 replaying the statements the matching archipel workload sent (see
+:func:`floor_sqlite`); the report's ``floor:`` lines give archipel over it.
 
 Each workload runs in a fresh interpreter on a fresh database; contenders
 alternate within each round so that machine noise hits all alike; every
