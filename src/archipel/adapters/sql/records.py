@@ -163,8 +163,8 @@ class RecordTable:
     # -- conversions ----------------------------------------------------------
     def params(self, record: dict[str, Any], version: int) -> dict[str, Any]:
         """Bind values of ``record`` stored at ``version`` (missing fields are NULL)."""
-        names = self.names
-        params = dict(zip(names, map(record.get, names), strict=True))
+        get = record.get
+        params = {name: get(name) for name in self.names}
         for name in self.json_names:
             value = params[name]
             if value is not None:
