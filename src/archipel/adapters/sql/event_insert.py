@@ -70,12 +70,8 @@ class EventWriting:
         """Insert ``messages`` with ``cursor``; return ``(metadata, global_position, position)``
         of the new ones, to be set on the messages once the transaction commits."""
         stored: list[tuple[Any, int, int]] = []
-        chunks = (
-            (messages,)
-            if len(messages) <= CHUNK
-            else [messages[start : start + CHUNK] for start in range(0, len(messages), CHUNK)]
-        )
-        for chunk in chunks:
+        for start in range(0, len(messages), CHUNK):
+            chunk = messages[start : start + CHUNK]
             params = self.params(chunk)
             try:
                 cursor.execute(self._insert(len(chunk)), params)
@@ -84,13 +80,12 @@ class EventWriting:
                 if unique_violation(exc) is not None:
                     raise self.position_conflict(cursor, chunk) from exc
                 raise
-            # RETURNING's order is not guaranteed: matched by id (a resent one returns nothing)
-            by_id = {row[0]: row for row in rows}
+            by_id = {row[0]: (row[1], row[2]) for row in rows}
             for message in chunk:
                 meta = message._metadata
                 found = by_id.pop(meta.id, None)
                 if found is not None:
-                    stored.append((meta, int(found[1]), int(found[2])))
+                    stored.append((meta, int(found[0]), int(found[1])))
         return stored
 
     def _keys(self, prefix: str, row: int) -> tuple[str, ...]:
@@ -135,27 +130,20 @@ class EventWriting:
                     else utc(moment).isoformat()
                 )
             data["position"] = position
-            # one C-level update instead of twelve stores (the values in _keys' order)
-            params.update(
-                zip(
-                    self._bind_keys.get((prefix, i)) or self._keys(prefix, i),
-                    (
-                        meta.id,
-                        stream,
-                        category_of(stream),
-                        meta.type or type(message).__name__,
-                        meta.kind,
-                        position,
-                        offset,
-                        meta.correlation_id,
-                        meta.causation_id,
-                        moment,
-                        dumps(data),
-                        dumps(message.to_dict()),
-                    ),
-                    strict=True,
-                )
-            )
+            (k_id, k_stream, k_category, k_type, k_kind, k_position, k_offset, k_correlation,
+             k_causation, k_time, k_metadata, k_data) = self._keys(prefix, i)  # fmt: skip
+            params[k_id] = meta.id
+            params[k_stream] = stream
+            params[k_category] = category_of(stream)
+            params[k_type] = meta.type or type(message).__name__
+            params[k_kind] = meta.kind
+            params[k_position] = position
+            params[k_offset] = offset
+            params[k_correlation] = meta.correlation_id
+            params[k_causation] = meta.causation_id
+            params[k_time] = moment
+            params[k_metadata] = dumps(data)
+            params[k_data] = dumps(message.to_dict())
         return params
 
     def _insert(self, rows: int) -> str:
