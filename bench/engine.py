@@ -419,6 +419,18 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
             "waits": waits}
 
 
+def _sessions(database_url: str) -> int:
+    """Sessions ever established to the benchmark's database (pg_stat_database, PostgreSQL 14+)."""
+    import psycopg
+
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+
 def _sample_waits(database_url: str, waits: dict[str, int]) -> None:
     """Count what the workers' PostgreSQL backends are doing now (pg_stat_activity)."""
     import psycopg
@@ -507,6 +519,8 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
             time.sleep(1.0)
             idle = _busy(3.0)
             total = int(rate * seconds)
+            sessions_before = _sessions(database_url)
+            cpu_before = _cpu_seconds()
             started = time.perf_counter()
             for n in range(total):
                 pause = started + n / rate - time.perf_counter()
@@ -519,6 +533,10 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
                 if time.monotonic() > wait_until:
                     raise RuntimeError(f"{label}: read model incomplete after 120 s")
                 time.sleep(0.05)
+            cpu_after = _cpu_seconds()
+            cpu_us = {k: round(1e6 * (cpu_after[k] - cpu_before[k]) / total, 1) for k in ("workers", "postgres")}
+            # connections opened meanwhile (a pool too small for the worker's threads churns them)
+            sessions = _sessions(database_url) - sessions_before - 1
             url = database_url.replace("postgresql+psycopg://", "postgresql://")
             with psycopg.connect(url, autocommit=True) as conn:
                 accounts = bench.schema_for(bench.Account).table
@@ -552,6 +570,7 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
             "max_ms": pct(0, 1.0), "idle_cpu": idle, "producer_lag_s": lag, "exit_codes": codes,
             "stages_p50_ms": [pct(c, 0.5) for c in (1, 2, 3)],
             "stages_p99_ms": [pct(c, 0.99) for c in (1, 2, 3)],
+            "cpu_us_per_command": cpu_us, "sessions": sessions,
             "relayed_ms": [relayed_ms[len(relayed_ms) // 2], relayed_ms[int(len(relayed_ms) * 0.99)]],
             "breakdown": breakdown}
 
@@ -846,6 +865,14 @@ def main(argv: list[str] | None = None) -> int:
                 for label, _, _ in HANDOFFS))
             relay = [statistics.median(r["relayed_ms"][i] for r in runs) for i in range(2)]
             print(f"    outbox row marked sent after the command's commit: p50 {relay[0]:.1f} / p99 {relay[1]:.1f} ms")
+            workers_us = [r["cpu_us_per_command"]["workers"] for r in runs]
+            pg_us = [r["cpu_us_per_command"]["postgres"] for r in runs]
+            idle_w = [r["idle_cpu"]["workers"] for r in runs]
+            idle_pg = [r["idle_cpu"]["postgres"] for r in runs]
+            print(f"    CPU per command under load (µs, load-independent): worker {spread(workers_us, '.0f')}, "
+                  f"PostgreSQL {spread(pg_us, '.0f')}; idle CPU: worker {spread(idle_w, '.3f')}, "
+                  f"PostgreSQL {spread(idle_pg, '.3f')}; connections opened during the run "
+                  f"{spread([r['sessions'] for r in runs], '.0f')}")
     if protean is not None and "redis-1" in results:
         one = statistics.median(r["events_per_s"] for r in results["redis-1"])
         print(f"\nprotean 0.18, Redis, 1 server: {protean['events_per_s']:.0f} events/s; "

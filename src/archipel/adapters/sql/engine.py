@@ -388,6 +388,12 @@ class SqlEngine(DriverErrors):
 
         return visitors.replacement_traverse(statement, {}, inline)  # type: ignore[call-overload]
 
+    def keep_idle(self, count: int) -> None:
+        """Keep up to ``count`` pooled connections idle between uses (bounded by
+        ``pool_size + max_overflow``); see :meth:`ConnectionPool.keep_idle`."""
+        if self._pool is not None:
+            self._pool.keep_idle(count)
+
     def dispose(self) -> None:
         from archipel.adapters.sql.wakeup import forget
 

@@ -185,6 +185,16 @@ class ConnectionPool:
         except Exception:  # noqa: S110 - closing a dead connection may fail; it is gone either way
             pass
 
+    def keep_idle(self, count: int) -> None:
+        """Keep up to ``count`` idle connections (never more than may be lent at once).
+
+        For a process whose threads borrow more connections at once than
+        ``pool_size`` (an engine worker: relay, consumers, partition runs):
+        returned connections beyond the idle limit are closed, and opened again
+        at the next peak — a connection setup, and a server process, each time.
+        """
+        self._size = max(self._size, min(count, self._limit))
+
     @property
     def idle(self) -> int:
         return len(self._idle)
