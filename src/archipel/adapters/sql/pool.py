@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from archipel.adapters.sql.connections import always_alive
 from archipel.errors import DatabaseError
 
 __all__ = ["ConnectionPool", "Lease"]
@@ -74,6 +75,8 @@ class ConnectionPool:
         self._timeout = timeout
         self._recycle = recycle
         self._alive = alive
+        #: whether idle connections can die (PostgreSQL's; SQLite's never do)
+        self._probe = alive is not always_alive
         self._reusable = reusable
         self._label = label
         self._idle: deque[Lease] = deque()
@@ -82,9 +85,19 @@ class ConnectionPool:
         # Python code: several microseconds a call); waiters use the condition
         self._lent = 0
         self._waiting = 0
-        self._available = threading.Condition(threading.Lock())
+        # the lock guards the counts (a C-level context manager); the condition over the
+        # same lock is only for borrowers that wait
+        self._lock = threading.Lock()
+        self._available = threading.Condition(self._lock)
 
     def _acquire(self) -> None:
+        with self._lock:
+            if self._lent < self._limit:
+                self._lent += 1
+                return
+        self._wait()
+
+    def _wait(self) -> None:
         with self._available:
             if self._lent < self._limit:
                 self._lent += 1
@@ -107,7 +120,7 @@ class ConnectionPool:
             self._lent += 1
 
     def _release(self) -> None:
-        with self._available:
+        with self._lock:
             self._lent -= 1
             if self._waiting:
                 self._available.notify()
@@ -121,7 +134,9 @@ class ConnectionPool:
                     fairy = self._idle.pop()
                 except IndexError:
                     return Lease(self._connect())
-                if self._stale(fairy) or not self._alive(fairy.driver_connection):
+                if (self._recycle is not None and self._stale(fairy)) or (
+                    self._probe and not self._alive(fairy.driver_connection)
+                ):
                     self._close(fairy)
                     continue
                 return fairy

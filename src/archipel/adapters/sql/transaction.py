@@ -27,7 +27,6 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from archipel.adapters.sql.codec import dumps, loads
-from archipel.adapters.sql.connections import cursor_of
 from archipel.adapters.sql.flush import WriteFlush
 from archipel.adapters.sql.processed import CHUNK, processed_among
 from archipel.adapters.sql.records import PK_PARAM
@@ -87,13 +86,7 @@ class SqlTransaction(WriteFlush):
                 return cursor.fetchall() if many else cursor.fetchone()
             except Exception as exc:
                 raise self.engine.translate(exc) from exc
-
-        def read(conn: Any) -> Any:
-            cursor = cursor_of(conn)
-            cursor.execute(sql, params)
-            return cursor.fetchall() if many else cursor.fetchone()
-
-        return self.engine.run(read)
+        return self.engine.fetch(sql, params, many)
 
     def get(self, schema: ModelSchema, identity: Any) -> dict[str, Any] | None:
         key = (schema.table, identity)
