@@ -10,22 +10,37 @@ Starts a throwaway PostgreSQL (``track_commit_timestamp = on``) and Redis
 fresh database, alternating within each round:
 
 - ``redis-1``, ``redis-2``, ``redis-4``: Redis Streams broker, 1/2/4 worker processes;
+- ``commit-1``, ``commit-2``, ``commit-4``: the same, one commit per message;
 - ``db-1``, ``db-2``: the embedded database broker (PostgreSQL), 1/2 workers;
 - ``latency-redis``, ``latency-db``: a steady ``--rate`` commands/s (200) for
   ``--seconds`` (10) with one worker: latency from ``domain.process()`` to the
   commit of the projection's row, and the CPU the idle engine uses;
 - ``protean`` (once, not in rounds): protean 0.18's server (``Engine``), Redis.
 
-Throughput workload: N ``OpenAccount`` commands, each handled synchronously
-(one transaction: the ``Account`` row, its ``AccountOpened`` event, the
-outbox row), then the engine relays the outbox to the broker and one
-projector writes ``AccountSummary`` rows to PostgreSQL until the read model
-holds N rows. *engine events/s* is timed from the moment the engine may
-start relaying (the benchmark holds the relay leases while the workers
-start and balance) until the read model is complete. Scaling is reported
-per round against the 1-worker figure of the same broker and round, and
-the CPU the run used against the machine's cores (CPU-bound when the sum
-approaches them).
+Throughput workload: W + N ``OpenAccount`` commands (``--warmup`` W, 0 by
+default; ``--events`` N), each handled synchronously (one transaction: the
+``Account`` row, its ``AccountOpened`` event, the outbox row), then the
+engine relays the outbox to the broker and one projector writes
+``AccountSummary`` rows to PostgreSQL until the read model holds W + N rows.
+The benchmark holds the relay leases while the workers start and balance;
+the first W events warm every process up (connections, prepared statements,
+first batches), and *engine events/s* and the CPU per event are timed over
+the N after them (with W = 0, from the moment the relays may start). The
+relay runs ahead of the consumers, so with W > 0 part of its work falls in
+the warm-up: compare runs with the same W only. Scaling is reported per round against the 1-worker figure
+of the same kind, partitions and round, and against the cores: 1 worker's
+busy cores (workers + PostgreSQL + Redis) say how much more CPU the machine
+has for more workers (on a quiet machine: others' load takes its share).
+
+Two kinds of handler load:
+
+- ``redis-N``: batches of ``--tick`` (200) messages per transaction: CPU-bound;
+- ``commit-N``: ``messages_per_tick = 1``, each message's effects commit in a
+  transaction of their own (fsync on): commit latency bounds each partition.
+
+``kind-N@P`` runs it with P partitions (commits in flight across the workers).
+Per event the report also counts the database's transactions and the Redis
+calls (``pg_stat_database``, ``INFO commandstats``).
 """
 
 from __future__ import annotations
@@ -337,8 +352,14 @@ def _cpu_seconds() -> dict[str, float]:
     return totals
 
 
+#: transactions the benchmark itself ran in the databases (polls), left out of the per-event counts
+OWN_TRANSACTIONS = {"count": 0}
+
+
 def _count(database_url: str, table: str) -> int:
     import psycopg
+
+    OWN_TRANSACTIONS["count"] += 1
 
     url = database_url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(url, autocommit=True) as conn:
@@ -368,12 +389,12 @@ def _balanced(bench: Any, workers: int, partitions: int) -> bool:
 
 
 def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers: int, events: int,
-                 partitions: int) -> dict[str, Any]:
+                 partitions: int, tick: int | None = None, warmup: int = 0) -> dict[str, Any]:
     from archipel.engine import EngineSettings
     from archipel.engine.leases import LeaseStore
     from archipel.engine.records import ensure_tables
 
-    bench = build_domain(database_url, broker, partitions)
+    bench = build_domain(database_url, broker, partitions, tick)
     with bench.domain_context():
         bench.setup_database()
         bench.brokers["default"].truncate()
@@ -386,7 +407,7 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
             for shard in range(shards)
         ]
         assert all(hold is not None for hold in holds)
-        procs = _start_workers(database_url, broker, workers, partitions)
+        procs = _start_workers(database_url, broker, workers, partitions, tick)
         try:
             deadline = time.monotonic() + 60
             while not _balanced(bench, workers, partitions):
@@ -394,35 +415,94 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
                     raise RuntimeError(f"{label}: workers did not share the partitions in 60 s")
                 time.sleep(0.2)
             table = bench.schema_for(bench.AccountSummary).table
+            total = warmup + events
             started = time.perf_counter()
-            for n in range(events):
+            for n in range(total):
                 bench.process(bench.OpenAccount(account_id=f"acc-{n}", owner=f"owner-{n}"))
-            produced = events / (time.perf_counter() - started)
-            cpu_before = _cpu_seconds()
+            produced = total / (time.perf_counter() - started)
+            time.sleep(1.1)  # the producer's counters reach pg_stat_database (at most 1 s late)
+            calls_before = _round_trips(database_url, broker)
             for hold in holds:  # go
                 leases.release(hold)
+            # the first ``warmup`` events warm every process up (connections, prepared
+            # statements, first batches); the figures are of the ``events`` after them
+            deadline = time.perf_counter() + 600
+            while (done := _count(database_url, table)) < warmup:
+                if time.perf_counter() > deadline:
+                    raise RuntimeError(f"{label}: warm-up incomplete after 600 s")
+                time.sleep(0.02)
+            cpu_before = _cpu_seconds()
             started = time.perf_counter()
             waits: dict[str, int] = {}
-            while _count(database_url, table) < events:
-                if time.perf_counter() - started > 600:
+            while _count(database_url, table) < total:
+                if time.perf_counter() > deadline:
                     raise RuntimeError(f"{label}: read model incomplete after 600 s")
                 _sample_waits(database_url, waits)
                 time.sleep(0.05)
             elapsed = time.perf_counter() - started
+            timed = total - done  # the events handled in the timed part (about ``events``)
             cpu_after = _cpu_seconds()
             cpu = {k: round(cpu_after[k] - cpu_before[k], 2) for k in cpu_before}
+            time.sleep(1.1)  # PostgreSQL publishes a backend's counters at most once a second
+            calls_after = _round_trips(database_url, broker)
+            calls = {k: (calls_after[k] - calls_before.get(k, 0)) / total for k in calls_after}
         finally:
             codes = _stop_workers(procs)
         bench.shutdown()
-    return {"label": label, "events": events, "commands_per_s": produced,
-            "events_per_s": events / elapsed, "seconds": elapsed, "exit_codes": codes, "cpu": cpu,
-            "waits": waits}
+    return {"label": label, "events": timed, "commands_per_s": produced,
+            "events_per_s": timed / elapsed, "seconds": elapsed, "exit_codes": codes, "cpu": cpu,
+            "waits": waits, "calls": calls}
+
+
+def _round_trips(database_url: str, broker: dict[str, Any]) -> dict[str, float]:
+    """Counters of work done so far: the database's committed and rolled-back transactions
+    (``pg_stat_database``) and, on Redis, the calls of each stream command (``INFO commandstats``).
+
+    Per event, they say what a message costs in commits and broker round trips
+    whatever the machine's speed; idle workers add a few (renewals, polls). The
+    benchmark's own polls (:data:`OWN_TRANSACTIONS`) are left out.
+    """
+    import psycopg
+
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute(
+            "SELECT xact_commit, xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    own = OWN_TRANSACTIONS["count"] + 2  # this look's own two statements
+    OWN_TRANSACTIONS["count"] = own
+    out = {"pg commits": (float(row[0]) if row else 0.0) - own, "pg rollbacks": float(row[1]) if row else 0.0}
+    if broker.get("provider") == "redis":
+        import redis
+
+        client = redis.Redis.from_url(broker["URI"])
+        try:
+            stats = client.info("commandstats")
+        finally:
+            client.close()
+        for command in ("xreadgroup", "xack", "xadd"):
+            out[command] = float(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
+    return out
+
+
+def _sessions(database_url: str) -> int:
+    """Sessions ever established to the benchmark's database (pg_stat_database, PostgreSQL 14+)."""
+    import psycopg
+
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+        return int(row[0]) if row else 0
 
 
 def _sample_waits(database_url: str, waits: dict[str, int]) -> None:
     """Count what the workers' PostgreSQL backends are doing now (pg_stat_activity)."""
     import psycopg
 
+    OWN_TRANSACTIONS["count"] += 1
     url = database_url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(url, autocommit=True) as conn:
         for state, kind, event in conn.execute(
@@ -435,13 +515,14 @@ def _sample_waits(database_url: str, waits: dict[str, int]) -> None:
             waits[name] = waits.get(name, 0) + 1
 
 
-def _start_workers(database_url: str, broker: dict[str, Any], workers: int, partitions: int) -> list[Any]:
+def _start_workers(database_url: str, broker: dict[str, Any], workers: int, partitions: int,
+                   tick: int | None = None) -> list[Any]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT), str(HERE)]))
     return [
         subprocess.Popen(
             [sys.executable, str(HERE / "engine.py"), "_worker", "--db", database_url,
              "--broker", json.dumps(broker), "--partitions", str(partitions),
-             "--tick", str(TICK["messages_per_tick"])],
+             "--tick", str(tick or TICK["messages_per_tick"])],
             env=env, cwd=ROOT,
         )
         for _ in range(workers)
@@ -507,6 +588,8 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
             time.sleep(1.0)
             idle = _busy(3.0)
             total = int(rate * seconds)
+            sessions_before = _sessions(database_url)
+            cpu_before = _cpu_seconds()
             started = time.perf_counter()
             for n in range(total):
                 pause = started + n / rate - time.perf_counter()
@@ -519,6 +602,10 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
                 if time.monotonic() > wait_until:
                     raise RuntimeError(f"{label}: read model incomplete after 120 s")
                 time.sleep(0.05)
+            cpu_after = _cpu_seconds()
+            cpu_us = {k: round(1e6 * (cpu_after[k] - cpu_before[k]) / total, 1) for k in ("workers", "postgres")}
+            # connections opened meanwhile (a pool too small for the worker's threads churns them)
+            sessions = _sessions(database_url) - sessions_before - 1
             url = database_url.replace("postgresql+psycopg://", "postgresql://")
             with psycopg.connect(url, autocommit=True) as conn:
                 accounts = bench.schema_for(bench.Account).table
@@ -552,6 +639,7 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
             "max_ms": pct(0, 1.0), "idle_cpu": idle, "producer_lag_s": lag, "exit_codes": codes,
             "stages_p50_ms": [pct(c, 0.5) for c in (1, 2, 3)],
             "stages_p99_ms": [pct(c, 0.99) for c in (1, 2, 3)],
+            "cpu_us_per_command": cpu_us, "sessions": sessions,
             "relayed_ms": [relayed_ms[len(relayed_ms) // 2], relayed_ms[int(len(relayed_ms) * 0.99)]],
             "breakdown": breakdown}
 
@@ -697,7 +785,70 @@ def run_protean(database_url: str, redis_url: str, events: int) -> dict[str, Any
 
 
 # -- orchestration ------------------------------------------------------------------
-SCENARIOS = ("redis-1", "redis-2", "redis-4", "db-1", "db-2", "latency-redis", "latency-db")
+#: the issue's targets, against 1 worker of the same kind and partitions
+TARGETS = {2: 1.6, 4: 2.5}
+DB_TARGET = 1.3
+
+
+def _busy_cores(run: dict[str, Any]) -> float:
+    """Cores kept busy by the workers, PostgreSQL and Redis during a throughput run."""
+    cpu = run["cpu"]
+    return float(cpu["workers"] + cpu["postgres"] + cpu["redis"]) / float(run["seconds"])
+
+
+def _scaling_summary(results: dict[str, list[dict[str, Any]]], chosen: list[str], cores: int,
+                     default_partitions: int) -> None:
+    """Scaling both ways: against the core count where CPU is the limit (``redis-N``: batches
+    of ``messages_per_tick``), against the issue's targets where commits are (``commit-N``)."""
+    from _harness import ratios
+
+    print("\nscaling (median of the per-round ratios against 1 worker, same kind and partitions)")
+    for name in chosen:
+        if name.startswith("latency-") or name not in results:
+            continue
+        kind, workers, parts = _scenario(name, default_partitions)
+        anchor = _anchor(name)
+        if workers == 1 or anchor not in results:
+            continue
+        got = ratios([r["events_per_s"] for r in results[name]],
+                     [r["events_per_s"] for r in results[anchor]])[0]
+        one = statistics.median(_busy_cores(r) for r in results[anchor])
+        ceiling = min(float(workers), cores / one) if one else float(workers)
+        line = (f"  {name:<12} {got:.2f}x; 1 worker keeps {one:.2f} of {cores} cores busy "
+                f"(workers+PostgreSQL+Redis), so CPU allows at most x{ceiling:.2f}")
+        if kind == "db":
+            line += f"; target >= {DB_TARGET}x: {'met' if got >= DB_TARGET else 'NOT met'}"
+        elif kind == "commit" and workers in TARGETS:
+            goal = TARGETS[workers]
+            line += f"; target >= {goal}x: {'met' if got >= goal else 'NOT met'}"
+        elif kind == "redis":
+            line += f" ({got / ceiling:.0%} of that)"
+        print(line)
+    if any(n.startswith("commit-") for n in chosen):
+        print(f"  commit-N: the Redis workload with messages_per_tick = {COMMIT_TICK}: each message's "
+              "effects commit in a transaction of their own (fsync on), so commit latency, not CPU, "
+              "bounds a partition; commits in flight = partitions (@P, default "
+              f"{default_partitions}), shared by the workers")
+
+SCENARIOS = ("redis-1", "redis-2", "redis-4", "commit-1", "commit-2", "commit-4", "db-1", "db-2",
+             "latency-redis", "latency-db")
+#: the brokers of the throughput scenarios (``commit-N``: Redis, one commit per message)
+KINDS = {"redis": "redis", "commit": "redis", "db": "db"}
+#: ``commit-N``: each message's effects commit in a transaction of their own
+COMMIT_TICK = 1
+
+
+def _scenario(name: str, default_partitions: int) -> tuple[str, int, int]:
+    """``(kind, workers, partitions)`` of a throughput scenario ``kind-N`` or ``kind-N@P``."""
+    base, _, parts = name.partition("@")
+    kind, count = base.split("-")
+    return kind, int(count), int(parts) if parts else default_partitions
+
+
+def _anchor(name: str) -> str:
+    """The 1-worker scenario of ``name``'s kind and partitions."""
+    base, at, parts = name.partition("@")
+    return f"{base.split('-')[0]}-1{at}{parts}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -712,10 +863,15 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--tick", type=int, default=200)
     parser.add_argument("--events", type=int, default=None, help="events per throughput run (10000)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (3)")
+    parser.add_argument("--warmup", type=int, default=None,
+                        help="events handled before the timed ones in each throughput run (0): leaves "
+                             "each process's start-up out, but also whatever the relay, ahead of the "
+                             "consumers, did meanwhile")
     parser.add_argument("--quick", action="store_true", help="1 round, 3000 events, 5 s of latency")
     parser.add_argument("--rate", type=float, default=200.0, help="commands/s of the latency runs")
     parser.add_argument("--seconds", type=float, default=None, help="length of the latency runs (10)")
-    parser.add_argument("--only", help=f"comma-separated scenarios of {','.join(SCENARIOS)}")
+    parser.add_argument("--only", help=f"comma-separated scenarios of {','.join(SCENARIOS)}; "
+                        "a throughput scenario takes @P for P partitions (redis-2@16)")
     parser.add_argument("--protean-events", type=int, default=300)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--tick", type=int, default=200,
@@ -731,6 +887,7 @@ def main(argv: list[str] | None = None) -> int:
     TICK["messages_per_tick"] = args.tick
     events = args.events or (3000 if args.quick else 10000)
     rounds = args.rounds or (1 if args.quick else 3)
+    warmup = args.warmup or 0
     seconds = args.seconds or (5.0 if args.quick else 10.0)
     chosen = args.only.split(",") if args.only else list(SCENARIOS)
 
@@ -767,9 +924,9 @@ def main(argv: list[str] | None = None) -> int:
                     result = run_latency(name, database(), brokers[kind], 1, args.rate, seconds,
                                          args.partitions)
                 else:
-                    kind, count = name.split("-")
-                    result = run_archipel(name, database(), brokers[kind], int(count), events,
-                                          args.partitions)
+                    kind, count, parts = _scenario(name, args.partitions)
+                    result = run_archipel(name, database(), brokers[KINDS[kind]], count, events, parts,
+                                          COMMIT_TICK if kind == "commit" else None, warmup)
                 results.setdefault(name, []).append(result)
         if not args.skip_protean and not args.only:
             flush()
@@ -781,7 +938,8 @@ def main(argv: list[str] | None = None) -> int:
     load_after = load_average()
 
     cores = os.cpu_count() or 1
-    print(f"\nasync engine, {rounds} round(s), {events} events per throughput run; medians (low-high)")
+    print(f"\nasync engine, {rounds} round(s), {events} events per throughput run after {warmup} of "
+          "warm-up; medians (low-high)")
     print(f"machine: start {load_before}; end {load_after}")
     header = (f"{'scenario':<10} {'events/s':>22} {'vs 1 worker, same round':>26} "
               f"{'CPUs busy (of ' + str(cores) + ')':>22} {'us CPU/event: workers, PG':>27}")
@@ -791,8 +949,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = results.get(name, [])
         if not runs or name.startswith("latency-"):
             continue
-        kind = name.split("-")[0]
-        anchor = results.get(f"{kind}-1", [])
+        anchor = results.get(_anchor(name), [])
         rates = [r["events_per_s"] for r in runs]
         scale = ratios(rates, [r["events_per_s"] for r in anchor]) if anchor else (0.0, 0.0, 0.0)
         busy = [sum(r["cpu"].values()) / r["seconds"] for r in runs]
@@ -817,12 +974,16 @@ def main(argv: list[str] | None = None) -> int:
         idle_tx = total.get("idle in transaction", 0)
         print(f"  {name:<10} " + ", ".join(f"{k} {100 * v / count:.0f}%" for k, v in top)
               + f"; idle in transaction {idle_tx} samples")
-    targets = {"redis-2": 1.6, "redis-4": 2.5, "db-2": 1.3}
-    for name, goal in targets.items():
-        if name in results and f"{name.split('-')[0]}-1" in results:
-            got = ratios([r["events_per_s"] for r in results[name]],
-                         [r["events_per_s"] for r in results[f"{name.split('-')[0]}-1"]])[0]
-            print(f"  {name} / 1 worker: {got:.2f}x (target >= {goal}x: {'met' if got >= goal else 'NOT met'})")
+    print("\nround trips per event, warm-up included (medians; transactions of the run's database, "
+          "Redis calls by command: a pipeline's XADDs count one each)")
+    for name in chosen:
+        runs = [r for r in results.get(name, []) if r.get("calls")]
+        if not runs or name.startswith("latency-"):
+            continue
+        keys = list(runs[0]["calls"])
+        print(f"  {name:<10} " + ", ".join(
+            f"{k} {statistics.median(r['calls'].get(k, 0.0) for r in runs):.3f}" for k in keys))
+    _scaling_summary(results, chosen, cores, args.partitions)
     latency = [n for n in chosen if n.startswith("latency-") and n in results]
     if latency:
         print(f"\nend-to-end latency at {args.rate:.0f} commands/s for {seconds:.0f} s, 1 worker "
@@ -846,6 +1007,14 @@ def main(argv: list[str] | None = None) -> int:
                 for label, _, _ in HANDOFFS))
             relay = [statistics.median(r["relayed_ms"][i] for r in runs) for i in range(2)]
             print(f"    outbox row marked sent after the command's commit: p50 {relay[0]:.1f} / p99 {relay[1]:.1f} ms")
+            workers_us = [r["cpu_us_per_command"]["workers"] for r in runs]
+            pg_us = [r["cpu_us_per_command"]["postgres"] for r in runs]
+            idle_w = [r["idle_cpu"]["workers"] for r in runs]
+            idle_pg = [r["idle_cpu"]["postgres"] for r in runs]
+            print(f"    CPU per command under load (µs, load-independent): worker {spread(workers_us, '.0f')}, "
+                  f"PostgreSQL {spread(pg_us, '.0f')}; idle CPU: worker {spread(idle_w, '.3f')}, "
+                  f"PostgreSQL {spread(idle_pg, '.3f')}; connections opened during the run "
+                  f"{spread([r['sessions'] for r in runs], '.0f')}")
     if protean is not None and "redis-1" in results:
         one = statistics.median(r["events_per_s"] for r in results["redis-1"])
         print(f"\nprotean 0.18, Redis, 1 server: {protean['events_per_s']:.0f} events/s; "

@@ -150,7 +150,7 @@ def archipel(n: int, uri: str, batch_size: int, server_pid: int | None = None) -
         assert result.events_dispatched == n, result
         assert domain.query_for(Catalogue).count() == n
     domain.shutdown()
-    for thread in ("main", "reader", "writer"):
+    for thread in ("main", "reader", "fetch", "writer"):
         timed.figures[f"{thread}_us"] = result.cpu_seconds.get(thread, 0.0) / n * 1e6
     return timed.figures
 
@@ -265,12 +265,12 @@ def main() -> int:
         print(f"  {LABELS[key]:30} {spread(rate, ',.0f'):>22} {client:>9.2f} us {server_us:>8.2f} us "
               f"{ceiling:>9,.0f}")
     print("  archipel's client CPU per thread (us per event, median): main (decoding, projectors),")
-    print("  reader (bulk read ahead), writer (COPY / executemany behind)")
+    print("  reader (bulk read ahead: decoding), fetch (its queries), writer (COPY / executemany behind)")
     for key in PLAN:
         if key[1] == "archipel":
             threads = "  ".join(
                 f"{thread} {statistics.median([r.get(f'{thread}_us', 0.0) for r in results[key]]):5.2f}"
-                for thread in ("main", "reader", "writer")
+                for thread in ("main", "reader", "fetch", "writer")
             )
             print(f"  {LABELS[key]:30} {threads}")
     for store, target, anchors in (

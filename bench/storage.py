@@ -29,6 +29,9 @@ SQLite (a file in a temporary directory, WAL; archipel with its defaults,
 anchor of archipel's default ``synchronous = NORMAL``) and ``raw-sqlite``
 (``FULL``, an fsync per commit: eventsourcing's setting and the anchor of
 ``archipel-sqlite-full``); ``es-sqlite`` and ``es-save-sqlite`` run ``FULL``.
+``floor-sqlite-noproj``, ``floor-sqlite-inline`` and ``floor-sqlite``: bare
+sqlite3 replaying the statements the matching archipel workload sent (see
+:func:`floor_sqlite`); the report's ``floor:`` lines give archipel over it.
 
 Each workload runs in a fresh interpreter on a fresh database; contenders
 alternate within each round so that machine noise hits all alike; every
@@ -180,6 +183,127 @@ def archipel(
     return result
 
 
+class _Recorder:
+    """A driver connection that records what archipel's writes send on it (``floor_sqlite``)."""
+
+    def __init__(self, conn: sqlite3.Connection, log: list[tuple[str, object, bool]]) -> None:
+        self._conn, self._log = conn, log
+
+    def cursor(self) -> _Recorder:
+        return _Recorder(self._conn.cursor(), self._log)  # type: ignore[arg-type]
+
+    def execute(self, sql: str, params: object = ()) -> object:
+        self._log.append((sql, params, False))
+        self._last = self._conn.execute(sql, params)  # type: ignore[arg-type]
+        return self
+
+    def executemany(self, sql: str, rows: object) -> object:
+        self._log.append((sql, list(rows), True))  # type: ignore[call-overload]
+        return self._conn.executemany(sql, rows)  # type: ignore[arg-type]
+
+    def fetchall(self) -> list[object]:
+        return self._last.fetchall()  # type: ignore[no-any-return]
+
+    def fetchone(self) -> object:
+        return self._last.fetchone()
+
+    @property
+    def rowcount(self) -> int:
+        return self._last.rowcount  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        pass
+
+    @property
+    def connection(self) -> object:
+        return self._conn
+
+
+def floor_sqlite(n: int, uri: str, inline: bool = False, projector: bool = False) -> Result:
+    """The floor of a command on SQLite: bare sqlite3 sending what archipel's command sends.
+
+    archipel runs ``N + warm-up`` commands on a scratch file while every
+    statement its unit of work sends at commit (SQL text and parameters) is
+    recorded; then, on a fresh file with archipel's schema (same tables,
+    same indexes, created by archipel's ``setup_database``) and archipel's
+    pragmas, bare sqlite3 replays each command's statements between
+    ``BEGIN IMMEDIATE`` and ``COMMIT`` (one statement alone: autocommit, as
+    archipel does). Same rows, same statements, same pages written: what
+    is left between this and archipel is Python.
+    """
+    from w1_archipel import build
+
+    from archipel.adapters.sql.flush import WriteFlush
+
+    path = uri.split("///", 1)[1]
+    scratch = f"{path}.scratch"
+    # per command, per commit (a synchronous projector commits its own unit of work),
+    # the statements: (sql, parameters, executemany?)
+    commands: list[list[list[tuple[str, object, bool]]]] = []
+    send = WriteFlush._send
+
+    def recording(self: WriteFlush, conn: object) -> None:
+        commands[-1].append([])
+        send(self, _Recorder(conn, commands[-1][-1]))  # type: ignore[arg-type]
+
+    def domain_on(file: str) -> tuple[object, type, type]:
+        database = {"provider": "sqlite", "database_uri": f"sqlite:///{file}"}
+        return build(
+            {"databases": {"default": database}, "event_store": {"provider": "sqlite"}},
+            inline_projector=inline,
+            projector=projector,
+        )
+
+    domain, _, open_account = domain_on(scratch)
+    WriteFlush._send = recording  # type: ignore[method-assign]
+    try:
+        with domain.domain_context():  # type: ignore[attr-defined]
+            domain.setup_database()  # type: ignore[attr-defined]
+            for i in range(WARMUP + n):
+                commands.append([])
+                domain.process(open_account(owner=f"owner-{i - WARMUP}"))  # type: ignore[attr-defined]
+    finally:
+        WriteFlush._send = send  # type: ignore[method-assign]
+        domain.shutdown()  # type: ignore[attr-defined]
+    fresh, _, _ = domain_on(path)
+    with fresh.domain_context():  # type: ignore[attr-defined]
+        fresh.setup_database()  # type: ignore[attr-defined]
+    fresh.shutdown()  # type: ignore[attr-defined]
+
+    from archipel.adapters.sql.engine import WAL_AUTOCHECKPOINT
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        f"wal_autocheckpoint={WAL_AUTOCHECKPOINT}",
+        "foreign_keys=ON",
+        "case_sensitive_like=ON",
+    ):
+        conn.execute(f"PRAGMA {pragma}")
+    replay = iter(commands)
+    execute = conn.execute
+
+    def write(_i: int) -> None:
+        for statements in next(replay):
+            if len(statements) > 1:
+                execute("BEGIN IMMEDIATE")
+            for sql, params, many in statements:
+                if many:
+                    conn.executemany(sql, params)  # type: ignore[arg-type]
+                else:
+                    execute(sql, params).fetchall()  # type: ignore[arg-type]
+            if len(statements) > 1:
+                execute("COMMIT")
+
+    def read(_made: object) -> None:
+        pass
+
+    result = timed(write, read, n, "floor-sqlite")
+    result["read_ops"] = 0.0
+    return result
+
+
 def _es_environment(uri: str) -> None:
     if uri.startswith("postgresql"):
         from sqlalchemy import make_url
@@ -313,19 +437,31 @@ WORKLOADS: dict[str, Callable[..., Result]] = {
     "archipel-sqlite-inline": lambda n, uri: archipel(n, uri, inline=True),
     "archipel-sqlite": archipel,
     "archipel-sqlite-full": lambda n, uri: archipel(n, uri, synchronous="FULL"),
+    "floor-sqlite-noproj": lambda n, uri: floor_sqlite(n, uri),
+    "floor-sqlite-inline": lambda n, uri: floor_sqlite(n, uri, inline=True, projector=True),
+    "floor-sqlite": lambda n, uri: floor_sqlite(n, uri, projector=True),
     "es-sqlite": es_system,
     "es-save-sqlite": es_save,
 }
 PG_CONTENDERS = ("raw", "archipel-noproj", "archipel-inline", "archipel", "es", "es-save")
 SQLITE_CONTENDERS = (
     "raw-sqlite-normal",
+    "floor-sqlite-noproj",
     "archipel-sqlite-noproj",
+    "floor-sqlite-inline",
     "archipel-sqlite-inline",
+    "floor-sqlite",
     "archipel-sqlite",
     "raw-sqlite",
     "archipel-sqlite-full",
     "es-sqlite",
     "es-save-sqlite",
+)
+#: archipel on SQLite against bare sqlite3 sending the same statements (its floor)
+FLOOR_ROWS = (
+    ("no projector", "archipel-sqlite-noproj", "floor-sqlite-noproj"),
+    ("inline projector", "archipel-sqlite-inline", "floor-sqlite-inline"),
+    ("sync projector (W1)", "archipel-sqlite", "floor-sqlite"),
 )
 #: (label, workload, anchor, target ratio of writes or None)
 PG_ROWS = (
@@ -339,8 +475,11 @@ PG_ROWS = (
 )
 SQLITE_ROWS = (
     ("raw NORMAL (1-row INSERT/tx)", "raw-sqlite-normal", "raw-sqlite-normal", None),
+    ("floor NORMAL, no projector", "floor-sqlite-noproj", "raw-sqlite-normal", None),
     ("archipel NORMAL, no projector", "archipel-sqlite-noproj", "raw-sqlite-normal", 0.8),
+    ("floor NORMAL, inline proj.", "floor-sqlite-inline", "raw-sqlite-normal", None),
     ("archipel NORMAL, inline proj.", "archipel-sqlite-inline", "raw-sqlite-normal", 0.8),
+    ("floor NORMAL, sync proj.", "floor-sqlite", "raw-sqlite-normal", None),
     ("archipel NORMAL, sync proj. (W1)", "archipel-sqlite", "raw-sqlite-normal", None),
     ("raw FULL (1-row INSERT/tx)", "raw-sqlite", "raw-sqlite", None),
     ("archipel FULL, sync proj. (W1)", "archipel-sqlite-full", "raw-sqlite", None),
@@ -483,12 +622,15 @@ def _rows(results: dict[str, list[Result]], rows: tuple[tuple[str, str, str, flo
         if writes is None or reads is None:
             continue
         (w, wr), (r, rr) = writes, reads
+        if not r:  # the floor measures writes only
+            rr = (0.0, 0.0, 0.0)
         goal = "" if target is None else f"  target >= {target}x: {'met' if wr[0] >= target else 'NOT met'}"
         # SQLite: CPU per write (all of SQLite's work is in the process); PostgreSQL: the
         # client's CPU per read (the server's work is the same statement for both)
         cpu = _cpu(results, name, anchor) if "sqlite" in name else _cpu(results, name, anchor, "read_cpu_us")
         out.append(
-            f"{label:<34} {w:>9.0f} {_ratio(wr):>18} {r:>9.0f} {_ratio(rr):>18}{goal}{cpu}"
+            f"{label:<34} {w:>9.0f} {_ratio(wr):>18} {f'{r:.0f}' if r else '-':>9} "
+            f"{_ratio(rr):>18}{goal}{cpu}"
         )
     return out
 
@@ -526,8 +668,30 @@ def _report(
         header,
         "-" * len(header),
         *_rows(results, SQLITE_ROWS),
+        *_floor(results),
     ]
     return lines
+
+
+def _floor(results: dict[str, list[Result]]) -> list[str]:
+    """archipel / floor: the floor is bare sqlite3 sending the statements archipel sent
+    (same rows, same indexes), so the CPU archipel spends above it is Python."""
+    out = []
+    for label, name, floor in FLOOR_ROWS:
+        writes = _figures(results, name, floor, "write_ops")
+        runs, base = results.get(name), results.get(floor)
+        if writes is None or not runs or not base or len(runs) != len(base):
+            continue
+        mine = statistics.median(r["write_cpu_us"] for r in runs)
+        theirs = statistics.median(r["write_cpu_us"] for r in base)
+        above = statistics.median(
+            r["write_cpu_us"] - b["write_cpu_us"] for r, b in zip(runs, base, strict=True)
+        )
+        out.append(
+            f"  floor: archipel / bare sqlite3 with the same statements, {label}: writes "
+            f"{_ratio(writes[1])}; CPU {mine:.0f} vs {theirs:.0f} us/write: {above:.0f} us of Python"
+        )
+    return out
 
 
 def _markdown(results: dict[str, list[Result]]) -> list[str]:

@@ -172,3 +172,42 @@ def test_xid_order_and_position_order_may_disagree_and_nothing_is_skipped(
         assert naive == (0,)
     finally:
         t1.close()
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 500])
+def test_a_rebuild_reads_batches_in_log_order_when_xid_and_position_order_disagree(
+    store, other, postgres_db_url, event_cls, limit
+):
+    """The bulk reader of a rebuild (each batch's query starts while the one before is
+    decoded, from the cursor the query returned) reads what ``read_all`` reads, in its
+    order, each message once: across batches that split a transaction, and with text
+    that JSON must escape (quotes, backslashes, a newline, ``,1]]``, non-ASCII)."""
+    from archipel.adapters.sql.bulk import bulk_log
+
+    t1 = psycopg.connect(to_libpq_url(postgres_db_url), autocommit=True)
+    try:
+        t1.execute("BEGIN")
+        t1.execute("SELECT pg_current_xact_id()")  # T1's xid, before T2's
+        hold(other, store, event(event_cls, 't2 "a"'), event(event_cls, "t2 \\b\n,1]]"))  # T2: low positions
+        with t1.cursor() as cursor:
+            store.insert(cursor, [event(event_cls, "t1 é"), event(event_cls, "t1 ✓")])  # T1: high
+        t1.execute("COMMIT")
+        other.execute("COMMIT")
+        store.append([event(event_cls, "last")])
+        expected, _ = read_everything(store)
+        assert expected[:2] == ["t1 é", "t1 ✓"]  # T1 first: its xid is lower
+
+        reader = bulk_log(store)
+        assert reader is not None and reader.parallel  # the pipelined path
+        batches = list(reader.batches(["gap::thing"], limit))
+        assert [len(batch) for batch in batches][:-1] == [limit] * (len(batches) - 1)
+        read = [data["note"] for batch in batches for _, _, data in batch]
+        assert read == expected
+        streams = [meta["stream"] for batch in batches for _, meta, _ in batch]
+        assert streams == [f"gap::thing-{note}" for note in expected]
+
+        stopped = reader.batches(["gap::thing"], 1)
+        assert [data["note"] for _, _, data in next(stopped)] == expected[:1]
+        stopped.close()  # a reader stopped early ends its query in flight
+    finally:
+        t1.close()

@@ -9,7 +9,6 @@ records nothing.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 
 import pytest
@@ -183,7 +182,27 @@ def stored_keys(domain) -> int:
         tx.rollback()
 
 
-def test_a_key_expires_after_the_configured_ttl_and_the_command_runs_again(make_domain):
+class Clock:
+    """idempotency's ``time.time``, moved by the test: expiry never depends on how fast the
+    machine runs the commands."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    from archipel.handling import idempotency
+
+    fake = Clock()
+    monkeypatch.setattr(idempotency, "time", fake)
+    return fake
+
+
+def test_a_key_expires_after_the_configured_ttl_and_the_command_runs_again(make_domain, clock):
     calls: list[str] = []
     domain = make_domain(idempotency={"ttl": 0.3})
     account_cls, open_cls, _ = build(domain, calls)
@@ -191,7 +210,7 @@ def test_a_key_expires_after_the_configured_ttl_and_the_command_runs_again(make_
     with domain.domain_context():
         first = domain.process(open_cls(owner="ada"), idempotency_key="k")
         assert domain.process(open_cls(owner="ada"), idempotency_key="k") == first
-        time.sleep(0.5)
+        clock.now += 0.5
         second = domain.process(open_cls(owner="ada"), idempotency_key="k")
         assert second != first
         assert domain.process(open_cls(owner="ada"), idempotency_key="k") == second
@@ -199,7 +218,7 @@ def test_a_key_expires_after_the_configured_ttl_and_the_command_runs_again(make_
     assert stored_keys(domain) == 1  # the expired row was replaced, not kept beside
 
 
-def test_expired_keys_are_purged_on_write(make_domain, monkeypatch):
+def test_expired_keys_are_purged_on_write(make_domain, monkeypatch, clock):
     from archipel.handling import idempotency
 
     monkeypatch.setattr(idempotency, "PURGE_EVERY", 1)
@@ -211,7 +230,7 @@ def test_expired_keys_are_purged_on_write(make_domain, monkeypatch):
         for n in range(5):
             domain.process(open_cls(owner=f"o{n}"), idempotency_key=f"old-{n}")
         assert stored_keys(domain) == 5
-        time.sleep(0.5)
+        clock.now += 0.5
         domain.process(open_cls(owner="new"), idempotency_key="new")
     assert stored_keys(domain) == 1
 

@@ -228,14 +228,15 @@ def test_a_projector_sees_each_event_as_the_ordinary_decoding_gives_it(make_doma
 
 
 def test_a_rebuild_reports_the_cpu_of_each_of_its_threads(make_domain: Any, provider: str) -> None:
-    # what bench/rebuild.py prints per thread: the reader and writer threads run on SQL files
+    # what bench/rebuild.py prints per thread: the reader (decoding), fetch (its queries) and
+    # writer threads run on SQL files
     shop = define(make_domain())
     with shop.domain.domain_context():
         ann = _customer(shop, "ann")
         for amount in (5, 7, 11):
             _order(shop, ann, amount)
         result = shop.domain.rebuild_projection(shop.Spending, batch_size=2)
-    threads = {"main", "reader", "writer"} if provider != "memory" else {"main"}
+    threads = {"main", "reader", "fetch", "writer"} if provider != "memory" else {"main"}
     assert set(result.cpu_seconds) == threads
     assert all(seconds >= 0 for seconds in result.cpu_seconds.values())
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.cli.conftest import run_cli
+from tests.cli.conftest import cli_env, run_cli
 
 pytest.importorskip("archipel.engine.dlq")
 
@@ -87,5 +87,6 @@ def test_help_shows_no_type_noise(cli):
 def test_version_flag_and_completion_script():
     version = run_cli("--version")
     assert version.returncode == 0 and version.stdout.startswith("archipel ")
-    completion = run_cli("--show-completion", "bash")
+    # the shell named, not detected from this test's parent processes (typer's own switch)
+    completion = run_cli("--show-completion", "bash", env=cli_env(_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION="1"))
     assert completion.returncode == 0 and "_archipel_completion" in completion.stdout.replace("-", "_").lower()

@@ -45,8 +45,13 @@ def test_server_stops_cleanly_on_sigterm():
             cwd=SAMPLE, env=cli_env(), stdout=log, stderr=subprocess.STDOUT,
         )
         try:
-            time.sleep(3)
-            assert process.poll() is None, "server exited early"
+            # the worker's start line comes after the stop signals are handled: a SIGTERM
+            # before then (a slow start on a loaded machine) would kill the interpreter
+            give_up = time.monotonic() + 60
+            while b"subscription(s)" not in _read(log) and time.monotonic() < give_up:
+                assert process.poll() is None, "server exited early: " + _read(log).decode(errors="replace")
+                time.sleep(0.05)
+            assert b"subscription(s)" in _read(log), "server never started"
         finally:
             process.send_signal(signal.SIGTERM)
             code = process.wait(timeout=30)
@@ -54,6 +59,11 @@ def test_server_stops_cleanly_on_sigterm():
         output = log.read().decode(errors="replace")
     assert code == 0, output
     assert "Traceback" not in output
+
+
+def _read(log) -> bytes:
+    """What the server wrote so far, without moving the offset it shares with the server."""
+    return os.pread(log.fileno(), os.fstat(log.fileno()).st_size, 0)
 
 
 def test_server_test_mode_processes_what_is_pending_and_exits():

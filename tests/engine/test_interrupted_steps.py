@@ -48,7 +48,7 @@ class Scene:
         config: dict[str, Any] = {"command_processing": "sync"}
         if provider == "redis":
             config["brokers"] = {"default": {"provider": "redis", "URI": request.getfixturevalue("redis_flushed_url")}}
-        options: dict[str, Any] = {"partitions": partitions, "messages_per_tick": 5}
+        options: dict[str, Any] = {"partitions": partitions, "messages_per_tick": 5, "read_ahead": 1}
         if lease_seconds is not None:
             options["lease_seconds"] = lease_seconds
         self.bank = make_bank(config=config, **options)

@@ -51,7 +51,7 @@ def test_entries_of_a_read_whose_reply_was_lost_are_handled_in_order(make_bank, 
     config: dict[str, Any] = {"command_processing": "sync"}
     if provider == "redis":
         config["brokers"] = {"default": {"provider": "redis", "URI": request.getfixturevalue("redis_flushed_url")}}
-    bank = make_bank(config=config, partitions=2, messages_per_tick=5)
+    bank = make_bank(config=config, partitions=2, messages_per_tick=5, read_ahead=1)
     expected = deposit_many(bank, accounts=4, per_account=10)
     _relay_all(bank)
     broker = LosingReplies(bank.brokers["default"], lose=3)
@@ -101,7 +101,7 @@ class FailingFirstClaim:
 
 
 def test_a_takeover_whose_claim_failed_is_redone_before_anything_newer_runs(make_bank):
-    bank = make_bank(config={"command_processing": "sync"}, partitions=1, lease_seconds=0.5, messages_per_tick=5)
+    bank = make_bank(config={"command_processing": "sync"}, partitions=1, lease_seconds=0.5, messages_per_tick=5, read_ahead=1)
     expected = deposit_many(bank, accounts=2, per_account=10)
     _relay_all(bank)
     settings = EngineSettings.from_config(bank.config)
@@ -133,3 +133,25 @@ def test_a_takeover_whose_claim_failed_is_redone_before_anything_newer_runs(make
         thread.join(10)
     assert broker.failed
     assert check_ledgers(bank, expected) == []  # the dead one's entries ran first, in order
+
+
+@pytest.mark.parametrize(("tick", "read_ahead", "read"), [(1, 8, 8), (5, 1, 5), (12, 8, 12)])
+def test_a_consumer_reads_at_least_read_ahead_entries_per_partition_whatever_its_batch(
+    make_bank, tick, read_ahead, read
+):
+    # one commit per message (messages_per_tick = 1) must not mean one broker read per message
+    bank = make_bank(config={"command_processing": "sync"}, partitions=1, messages_per_tick=tick,
+                     read_ahead=read_ahead)
+    deposit_many(bank, accounts=2, per_account=10)
+    _relay_all(bank)
+    settings = EngineSettings.from_config(bank.config)
+    leases = LeaseStore(bank)
+    sub = next(s for s in active_subscriptions(bank) if s.kind == "projector")
+    membership = Membership(leases, bank, "reader", settings.lease_seconds)
+    reader = Consumer(bank, sub, bank.brokers["default"], leases, DeadLetterStore(bank), membership, settings,
+                      "reader", threading.Event())
+    with bank.domain_context():
+        reader._maintain()
+        reader._fill()
+        assert reader.buffered() == read
+        reader.shutdown()

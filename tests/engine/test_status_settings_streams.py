@@ -64,6 +64,8 @@ def test_settings_from_config():
     assert EngineSettings.from_config({}) == EngineSettings()
     with pytest.raises(ConfigurationError, match="partitions"):
         EngineSettings.from_config({"server": {"partitions": 0}})
+    with pytest.raises(ConfigurationError, match="read_ahead"):
+        EngineSettings.from_config({"server": {"read_ahead": 0}})
 
 
 def test_misplaced_processing_keys_are_reported(caplog):

@@ -37,6 +37,7 @@ def _spawn(database: str, broker: str, action: str, log: Path) -> subprocess.Pop
         return subprocess.Popen(
             [sys.executable, "-m", "tests.reliability.rebuild_live_app", database, broker, action],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: close() ends the forked workers too
         )
 
 
@@ -108,9 +109,13 @@ class Live:
 
     def close(self) -> None:
         for proc in self.procs:
+            try:  # the server's forked workers too (a supervisor killed alone leaves them running)
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             if proc.poll() is None:
                 proc.kill()
-                proc.wait()
+            proc.wait()
         self.domain.shutdown()
 
 

@@ -100,3 +100,28 @@ def test_discard_closes_and_frees_the_slot():
     assert a.fairy.invalidated and a.fairy.closed
     b = p.get()
     assert b is not a
+
+
+def test_keep_idle_keeps_a_peak_of_connections_open_up_to_what_may_be_lent():
+    p = pool(size=1, overflow=4)
+    lent = [p.get() for _ in range(3)]
+    for fairy in lent:
+        p.put(fairy)
+    assert p.idle == 1 and sum(f.fairy.closed for f in lent) == 2  # beyond pool_size: closed
+    p.keep_idle(3)  # an engine worker whose threads borrow three at once
+    lent = [p.get() for _ in range(3)]
+    made = FakeFairy.made
+    for fairy in lent:
+        p.put(fairy)
+    assert p.idle == 3 and not any(f.fairy.closed for f in lent)
+    again = [p.get() for _ in range(3)]
+    assert FakeFairy.made == made  # the peak is served by the kept ones
+    for fairy in again:
+        p.put(fairy)
+    p.keep_idle(50)  # lends no more than size + overflow for it
+    held = [p.get() for _ in range(5)]
+    with pytest.raises(DatabaseError):
+        p.get()
+    for fairy in held:
+        p.put(fairy)
+    assert p.idle == 5

@@ -17,6 +17,7 @@ from archipel.cli._console import CliError, err, warn
 from archipel.cli._domain import DomainsOption, load_domains
 from archipel.cli._logs import LogFormat, LogFormatOption, LogLevel, LogLevelOption, setup_logging
 from archipel.domain.domain import Domain
+from archipel.utils.signals import relay_signals
 
 __all__ = ["is_loopback", "observatory"]
 
@@ -140,16 +141,13 @@ def _wait_for_storage(domains: list[Domain]) -> bool:
 
 @contextmanager
 def _signals_set(stop: threading.Event) -> Iterator[None]:
-    """SIGTERM/SIGINT set ``stop`` (main thread only) for the duration."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    """SIGTERM/SIGINT set ``stop`` (main thread only) for the duration (from a relay
+    thread: setting an event inside the handler can wait forever on its lock)."""
+    undo = relay_signals((signal.SIGTERM, signal.SIGINT), lambda _: stop.set())
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        undo()
 
 
 @contextmanager

@@ -10,6 +10,7 @@ whose handling created this one.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Callable
 from typing import Any, ClassVar, TypedDict
 
 import msgspec
@@ -20,16 +21,14 @@ from archipel.fields.identity import new_time_ordered_identity
 
 __all__ = ["Metadata", "BaseMessage", "StoredEnvelope", "new_message_id", "utcnow"]
 
-def new_message_id() -> str:
-    """A new unique message id: a version-7 UUID as text (time-ordered).
-
-    Messages carry their time anyway, and ids that grow with it append to
-    the end of the event store's indexes (message id, correlation id)
-    instead of landing on a random page of each: fewer pages written per
-    command (``bench/README.md``). Aggregate and entity identities stay
-    random (``identity_strategy``, :func:`~archipel.fields.identity.new_identity`).
-    """
-    return new_time_ordered_identity()
+#: A new unique message id: a version-7 UUID as text (time-ordered), i.e.
+#: :func:`~archipel.fields.identity.new_time_ordered_identity` itself (one call per
+#: message, not two: this is on every message's path). Messages carry their time
+#: anyway, and ids that grow with it append to the end of the event store's indexes
+#: (message id, correlation id) instead of landing on a random page of each: fewer
+#: pages written per command (``bench/README.md``). Aggregate and entity identities
+#: stay random (``identity_strategy``, :func:`~archipel.fields.identity.new_identity`).
+new_message_id: Callable[[], str] = new_time_ordered_identity
 
 
 def utcnow() -> _dt.datetime:

@@ -27,8 +27,11 @@ __all__ = ["Commands"]
 class Commands(Enrichers, DomainState):
     """Mixin of ``Domain``: ``process`` and the command hot path."""
 
-    def _enrich(self, command: Any, priority: int | None) -> None:
-        """Fill the command's envelope: id, type, stream, time, correlation and causation."""
+    def _enrich(self, command: Any, priority: int | None, parent: Any = None) -> None:
+        """Fill the command's envelope: id, type, stream, time, correlation and causation.
+
+        ``parent``: the message being handled (``current_message``), if any.
+        """
         meta = command._metadata
         values = meta.__dict__
         options = type(command)._meta
@@ -46,7 +49,6 @@ class Commands(Enrichers, DomainState):
         if priority is not None:
             values["priority"] = priority
         if values.get("correlation_id") is None:
-            parent = current_message.get()
             if parent is not None:
                 pmeta = parent._metadata
                 values["correlation_id"] = pmeta.correlation_id or pmeta.id
@@ -99,12 +101,12 @@ class Commands(Enrichers, DomainState):
                 f"register it with @{self.snake_name}.command(part_of=...) and a "
                 f"@{self.snake_name}.command_handler with @handle({type(command).__name__})"
             )
+        parent = current_message.get()
         if deadline is not None or timeout is not None:
             resolved = resolve_deadline(deadline, timeout)
             command._metadata.headers[DEADLINE_HEADER] = resolved.isoformat()  # type: ignore[union-attr]
             raise_if_expired(command)
-        else:
-            parent = current_message.get()
+        if deadline is None and timeout is None:
             if parent is not None:
                 inherited = parent._metadata.__dict__.get("_headers")
                 if inherited and DEADLINE_HEADER in inherited:
@@ -118,13 +120,16 @@ class Commands(Enrichers, DomainState):
                 return idempotency.stored_result(key, found, raise_on_duplicate)
         if correlation_id is not None:
             command._metadata.__dict__["correlation_id"] = str(correlation_id)
-        self._enrich(command, priority)
+        self._enrich(command, priority, parent)
         if self.command_enrichers:
             self.enrich_command(command)
         queued = self._async_commands if asynchronous is None else asynchronous
         if tracing.tracer is not None:
             with tracing.produce_span(command._metadata, queued):
                 return self._process_now(command, queued, route, idempotency_key, raise_on_duplicate)
+        if not queued and idempotency_key is None:  # the common case, without a call more
+            handler_cls, method = route
+            return dispatch.drain_after(self._handle_command, handler_cls, method, command, None)
         return self._process_now(command, queued, route, idempotency_key, raise_on_duplicate)
 
     def _process_now(
@@ -139,7 +144,8 @@ class Commands(Enrichers, DomainState):
             return self._keyed(
                 key, raise_on_duplicate, lambda: self._drained(handler_cls, method, command, key)
             )
-        return self._drained(handler_cls, method, command, None)
+        # the outermost call owns the breadth-first queue and drains it (dispatch.drain_after)
+        return dispatch.drain_after(self._handle_command, handler_cls, method, command, None)
 
     def _idempotency_lookup(self, key: str) -> tuple[bool, Any]:
         tx = self.providers.database("default").begin()
@@ -161,10 +167,8 @@ class Commands(Enrichers, DomainState):
     def _drained(
         self, handler_cls: type, method: Callable[..., Any], command: Any, key: str | None
     ) -> Any:
-        if dispatch_queue.get() is not None:
-            return self._handle_command(handler_cls, method, command, key)
-        # outermost call: own the breadth-first queue and drain it
-        return dispatch.drain_after(lambda: self._handle_command(handler_cls, method, command, key))
+        # the outermost call owns the breadth-first queue and drains it
+        return dispatch.drain_after(self._handle_command, handler_cls, method, command, key)
 
     def _handle_command(
         self, handler_cls: type, method: Callable[..., Any], command: Any, key: str | None = None
@@ -201,7 +205,11 @@ class Commands(Enrichers, DomainState):
             if ctx_token is not None:
                 _context.stack.reset(ctx_token)
         if events and self._inline_events:
-            dispatch.publish(events)
+            queue = dispatch_queue.get()
+            if queue is not None:  # dispatch.publish(events), inline: queued for the outermost drain
+                queue.extend(events)
+            else:
+                dispatch.publish(events)
         return result
 
     def _enqueue_command(self, command: Any, idempotency_key: str | None = None) -> str:

@@ -311,8 +311,10 @@ class Consumer(RunThreads):
     def _fill(self) -> None:
         if self._resync:
             self._recover_own()
-        # a batch per owned partition in each read: the partitions' runs go on in parallel
-        tick = self.settings.messages_per_tick * max(1, len(self.parts))
+        # a batch per owned partition in each read: the partitions' runs go on in parallel.
+        # Never fewer than ``read_ahead`` entries per partition: with small batches (one
+        # commit per message) a read and a run's start per batch cost more than the batch
+        tick = max(self.settings.messages_per_tick, self.settings.read_ahead) * max(1, len(self.parts))
         seen = self._finished.generation
         readable, block_ms = self._readable()
         # production is read as long as little of it waits, however much bulk does: a

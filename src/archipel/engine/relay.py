@@ -101,6 +101,9 @@ class OutboxRelay:
         self._next_trim = time.monotonic() + settings.trim_interval_seconds
         #: messages relayed since start (status, tests)
         self.relayed = 0
+        #: databases whose last claim may have left claimable rows behind (it was full, or
+        #: rows were given back): the loop ticks again at once instead of waiting for a ring
+        self._more: set[str] = set()
         self._marker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archipel-relay-mark")
         self._marking: deque[Future[None]] = deque()
         self._claimer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archipel-relay-claim")
@@ -197,6 +200,13 @@ class OutboxRelay:
         ]
         return min(waits, default=poll_seconds)
 
+    @property
+    def drained(self) -> bool:
+        """The last :meth:`tick` claimed everything claimable it saw (fewer rows than a batch,
+        none given back): rows that commit later ring :data:`~archipel.utils.doorbell.OUTBOX`,
+        so the loop may wait for that rather than tick once more for nothing."""
+        return not self._more
+
     def tick(self) -> int:
         """Relay one batch from each database whose relay this worker leads; return how many."""
         total = 0
@@ -207,7 +217,9 @@ class OutboxRelay:
             outbox = outbox_of()
             owned = self._lead(name, outbox)
             if not owned:
+                self._more.discard(name)
                 continue
+            self._more.add(name)  # until this tick's claim says otherwise
             total += self._relay(name, outbox, owned)
             if 0 in owned:
                 self._housekeeping(outbox)
@@ -267,6 +279,7 @@ class OutboxRelay:
             claimed = self._claim(name, outbox, owned)
         rows = claimed.rows
         if not rows:
+            self._more.discard(name)
             return 0
         if time.monotonic() > claimed.deadline - self.settings.lease_seconds / 20:
             # stalled (an outage?) until the rows' lease is about to end: another relay may
@@ -279,6 +292,8 @@ class OutboxRelay:
             # a busy outbox: claim the next batch while this one is published
             # (claims come in order and publishing stays sequential: order holds)
             self._prefetch[name] = self._claimer.submit(self._claim, name, outbox, dict(owned))
+        else:
+            self._more.discard(name)  # drained, unless what follows gives rows back
         integration = [row for row in rows if row["stream"].startswith(INTEGRATION_PREFIX)]
         if integration:
             rows = [row for row in rows if not row["stream"].startswith(INTEGRATION_PREFIX)]
@@ -372,6 +387,7 @@ class OutboxRelay:
 
     def _give_back_rows(self, name: str, outbox: Any, ids: list[Any], error: str | None = None) -> None:
         """Release claimed rows; if the database is away, keep them to release before claiming again."""
+        self._more.add(name)  # claimable again: the loop must not wait for a ring to see them
         try:
             outbox.release(ids, self.worker_id, error=error)
         except Exception as exc:

@@ -26,7 +26,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from archipel.engine.health import HealthServer
 from archipel.engine.retry import Backoff
@@ -34,6 +34,7 @@ from archipel.engine.settings import EngineSettings
 from archipel.engine.startup import wait_until_reachable
 from archipel.engine.worker import Worker
 from archipel.errors import ArchipelError
+from archipel.utils.signals import relay_signals
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
@@ -69,25 +70,19 @@ def _shares_across_processes(domain: Domain) -> bool:
 
 
 def _install_signals(on_stop: Callable[[], None]) -> Callable[[], None]:
-    """Route SIGTERM/SIGINT to ``on_stop`` (a second one exits at once); return an undo."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None  # signals reach the main thread only (tests run servers in threads)
-    received = {"count": 0}
+    """Route SIGTERM/SIGINT to ``on_stop`` (a second one exits at once); return an undo.
 
-    def handler(signum: int, frame: Any) -> None:
-        received["count"] += 1
-        if received["count"] > 1:
-            os._exit(1)
-        log.info("received %s: stopping gracefully", signal.Signals(signum).name)
+    ``on_stop`` runs on a relay thread, not in the signal handler: it sets a
+    ``threading.Event``, whose lock the main thread may hold when the signal
+    arrives (inside ``stop.wait``), and setting it from the handler would wait
+    for that lock forever (:mod:`archipel.utils.signals`).
+    """
+
+    def stopping(signum: signal.Signals) -> None:
+        log.info("received %s: stopping gracefully", signum.name)
         on_stop()
 
-    previous = {sig: signal.signal(sig, handler) for sig in _STOP_SIGNALS}
-
-    def undo() -> None:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-    return undo
+    return relay_signals(_STOP_SIGNALS, stopping, exit_on_second=1)
 
 
 def _all_idle(workers: list[Worker]) -> bool:

@@ -1,6 +1,9 @@
 """The engine's settings, read once from a domain's configuration.
 
-``[server]``: ``messages_per_tick`` (messages handled per batch),
+``[server]``: ``messages_per_tick`` (messages handled per batch: one
+transaction), ``read_ahead`` (entries a consumer reads and buffers per owned
+partition at least, whatever ``messages_per_tick``: with one message per
+transaction, reading per batch costs more than the batch),
 ``priority_lanes`` (bulk messages on their own streams), ``health_port``,
 ``partitions`` (ordering partitions per stream category: the unit of
 parallelism and of ownership between workers), ``lease_seconds`` (how long a
@@ -47,6 +50,7 @@ class EngineSettings:
     """Everything the server needs to know; immutable."""
 
     messages_per_tick: int = 100
+    read_ahead: int = 32
     blocking_timeout_ms: int = 100
     max_retries: int = 3
     retry_delay_seconds: float = 1.0
@@ -82,6 +86,7 @@ class EngineSettings:
         partitions = int(_number(server, "partitions", 4, 1))
         return cls(
             messages_per_tick=int(_number(server, "messages_per_tick", 100, 1)),
+            read_ahead=int(_number(server, "read_ahead", 32, 1)),
             blocking_timeout_ms=int(_number(stream, "blocking_timeout_ms", 100, 0)),
             max_retries=int(_number(stream, "max_retries", 3, 0)),
             retry_delay_seconds=_number(stream, "retry_delay_seconds", 1.0, 0),

@@ -19,6 +19,7 @@ not partitioned.
 
 from __future__ import annotations
 
+import functools
 import zlib
 
 from archipel.engine.lanes import BULK, PRODUCTION
@@ -57,8 +58,10 @@ def broker_streams(category: str, partitions: int, lanes: tuple[str, ...] = (PRO
     return [broker_stream(category, p, partitions, lane) for lane in lanes for p in range(partitions)]
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_broker_stream(name: str) -> tuple[str, int, str]:
-    """``(category, partition, lane)`` of a broker stream name made by :func:`broker_stream`."""
+    """``(category, partition, lane)`` of a broker stream name made by :func:`broker_stream`
+    (cached: a worker parses the same few names for every entry it reads)."""
     base, sep, number = name.rpartition("#")
     if not sep or not number.isdigit():
         base, partition = name, 0

@@ -88,6 +88,7 @@ class Worker:
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> Worker:
         self.started_at = time.time()
+        self._reserve_connections()
         self.membership.heartbeat()
         self._spawn("heartbeat", self._heartbeat_loop)
         if self.relay is not None:
@@ -101,6 +102,18 @@ class Worker:
             ", outbox relay" if self.relay is not None else "",
         )
         return self
+
+    def _reserve_connections(self) -> None:
+        """Have the SQL pools keep as many idle connections as this worker's threads may
+        borrow at once (relay and its claim and mark threads, heartbeat, deadlines, each
+        consumer's reading thread and partition runs): a smaller pool would close and open
+        connections at every peak."""
+        threads = 5 + sum(1 + consumer.ownership.partitions for consumer in self.consumers)
+        holders = [*self.domain.providers.databases.values(), self.broker]
+        for holder in holders:
+            keep_idle = getattr(getattr(holder, "engine", None), "keep_idle", None)
+            if keep_idle is not None:
+                keep_idle(threads)
 
     def _spawn(self, name: str, target: Any) -> None:
         thread = threading.Thread(target=target, name=f"archipel-{name}", daemon=True)
@@ -183,9 +196,10 @@ class Worker:
                         log.exception("relay: unexpected error; retrying in %.1fs", delay)
                         self.stop_event.wait(delay)
                         continue
-                    if not moved:
+                    if not moved or relay.drained:
                         self.relay_behind_since = None
-                        # push, not poll: a commit with outbox rows wakes us (see wakeup.py)
+                        # push, not poll: a commit with outbox rows wakes us (see wakeup.py);
+                        # having claimed all it saw, the relay waits too (no claim for nothing)
                         doorbell.wait(seen, relay.idle_seconds(poll))
                     elif self.relay_behind_since is None:
                         self.relay_behind_since = time.monotonic()

@@ -109,17 +109,26 @@ def deliver(event: Any, failures: list[Exception] | None = None) -> None:
         routes = domain.router.routes_for(category, type_string)
         if routes:
             for route in routes:
-                _run(domain, route, event, failures)
+                # _run(domain, route, event, failures), inline: every event's path
+                run = domain.run_route if route.retry_options is not None else domain._run_route_once
+                if failures is None:
+                    run(route, event)
+                    continue
+                try:
+                    run(route, event)
+                except Exception as exc:  # noqa: BLE001 - collected, raised when the drain ends
+                    failures.append(exc)
         elif domain._upcasting is not None and domain._upcasting.steps:
             _deliver_upcast(domain, event, category, type_string, failures)
 
 
 def _run(domain: DomainLike, route: Route, event: Any, failures: list[Exception] | None) -> None:
+    run = domain.run_route if route.retry_options is not None else domain._run_route_once
     if failures is None:
-        domain.run_route(route, event)
+        run(route, event)
         return
     try:
-        domain.run_route(route, event)
+        run(route, event)
     except Exception as exc:  # noqa: BLE001 - collected, raised when the drain ends
         failures.append(exc)
 
@@ -202,14 +211,17 @@ def publish(events: list[Any], *, wrap: bool = True) -> None:
         dispatch_queue.reset(token)
 
 
-def drain_after(action: Callable[[], Any], *, wrap: bool = True) -> Any:
-    """Run ``action`` as the outermost dispatch scope, then deliver what it queued."""
+def drain_after(action: Callable[..., Any], *args: Any, wrap: bool = True) -> Any:
+    """Run ``action(*args)`` as the outermost dispatch scope, then deliver what it queued.
+
+    Inside an outer scope, ``action(*args)`` only runs: the outermost call drains.
+    """
     if dispatch_queue.get() is not None:
-        return action()
+        return action(*args)
     queue: deque[Any] = deque()
     token = dispatch_queue.set(queue)
     try:
-        result = action()
+        result = action(*args)
         _drain(queue, wrap)
         return result
     finally:

@@ -77,8 +77,9 @@ class RebuildResult:
     #: the global position of the last event read
     position: int = 0
     seconds: float = 0.0
-    #: CPU seconds per thread: ``main`` (decoding, projectors), ``reader`` and ``writer``
-    #: (the read-ahead and write-behind threads, when the stores run them)
+    #: CPU seconds per thread: ``main`` (decoding, projectors), ``reader``, ``fetch`` and
+    #: ``writer`` (the read-ahead thread decoding batches, the queries reading them and the
+    #: write-behind thread, when the stores run them)
     cpu_seconds: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
@@ -297,6 +298,8 @@ def _replay(
         result.cpu_seconds["main"] = time.thread_time() - started
         if "writer" in replay.cpu:
             result.cpu_seconds["writer"] = replay.cpu["writer"]
+        if reader is not None and reader.parallel:  # the queries ran on a thread of their own
+            result.cpu_seconds["fetch"] = reader.cpu_seconds
 
 
 def categories_head(store: Any, categories: list[str]) -> int:

@@ -86,8 +86,9 @@ class Replay:
         #: the one category every replayed message is of (the readers filter by category)
         self._category = next(iter(categories)) if len(categories) == 1 else None
         #: stored type string (one category) or (category, type string) -> (builder or
-        #: None when unhandled, handler calls)
-        self._routes: dict[Any, tuple[Any, list[tuple[Any, type, Any]]]] = {}
+        #: None when unhandled, handler calls, the one call's (method, handler class) when
+        #: there is exactly one and it takes the message as built, else None)
+        self._routes: dict[Any, tuple[Any, list[tuple[Any, type, Any]], tuple[Any, type] | None]] = {}
         #: a new row's bind values from its object's values, when the model's fields are
         #: the table's columns as they are (else None: ``to_dict()`` and the loader's conversion)
         self._row_of = self._row_maker()
@@ -99,7 +100,7 @@ class Replay:
             return None
         return loader.row_getter(self.schema)
 
-    def _lookup(self, key: Any) -> tuple[Any, list[tuple[Any, type, Any]]]:
+    def _lookup(self, key: Any) -> tuple[Any, list[tuple[Any, type, Any]], tuple[Any, type] | None]:
         category, type_string = (self._category, key) if self._category is not None else key
         domain = self.domain
         routed = type_string if type_string in domain.router.messages else current_type(domain, type_string)
@@ -112,7 +113,8 @@ class Replay:
              None if route.target_cls is None or route.target_cls is built else route.convert)
             for route in found
         ]
-        entry = (stored_builder(domain, type_string) if found else None, calls)
+        single = (calls[0][0], calls[0][1]) if len(calls) == 1 and calls[0][2] is None else None
+        entry = (stored_builder(domain, type_string) if found else None, calls, single)
         self._routes[key] = entry
         return entry
 
@@ -136,15 +138,19 @@ class Replay:
                 key = meta.get("type") or ""
                 if not one:
                     key = ((meta.get("stream") or "").partition("-")[0], key)
-                build, calls = routes_of(key) or lookup(key)
+                build, calls, single = routes_of(key) or lookup(key)
                 if build is None:
                     skipped += 1
                     continue
                 event = build(meta, data)
-                for method, handler_cls, convert in calls:
-                    message = event if convert is None else convert(event)
-                    set_message(message)
-                    method(handler_cls(), message)
+                if single is not None:  # one projector method (the common case)
+                    set_message(event)
+                    single[0](single[1](), event)
+                else:
+                    for method, handler_cls, convert in calls:
+                        message = event if convert is None else convert(event)
+                        set_message(message)
+                        method(handler_cls(), message)
                 if note is not None:
                     note(str(meta["id"]))
             if self._parallel and self._only_rows(uow):

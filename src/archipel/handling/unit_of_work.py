@@ -76,8 +76,9 @@ class UnitOfWork:
         self.message = message
         # (class, identity) -> object, in insertion order
         self._tracked: dict[tuple[type, Any], Any] = {}
-        # objects read in this unit of work (identity map), saved only if added
-        self._loaded: dict[tuple[type, Any], Any] = {}
+        # objects read in this unit of work (identity map), saved only if added;
+        # created by the first read (most handlers' units of work read nothing)
+        self._loaded: dict[tuple[type, Any], Any] | None = None
         self._deleted: list[tuple[Any, Any]] | None = None  # created by the first delete
         self._transactions: dict[str, Any] = {}
         self.committed_events: list[Any] = []
@@ -134,13 +135,18 @@ class UnitOfWork:
 
     def remember(self, obj: Any, identity: Any) -> None:
         """Keep a loaded object in the identity map (not saved unless tracked)."""
-        self._loaded[(type(obj), identity)] = obj
+        loaded = self._loaded
+        if loaded is None:
+            loaded = self._loaded = {}
+        loaded[(type(obj), identity)] = obj
 
     def tracked(self, cls: type, identity: Any) -> Any:
         """The object of ``cls`` with ``identity`` this unit of work holds, or None."""
         key = (cls, identity)
         found = self._tracked.get(key)
-        return found if found is not None else self._loaded.get(key)
+        if found is None and self._loaded:
+            return self._loaded.get(key)
+        return found
 
     def tracked_of(self, cls: type) -> list[Any]:
         """Every object of ``cls`` waiting to be saved."""
@@ -150,7 +156,8 @@ class UnitOfWork:
         """Delete the object at commit (repositories call this from ``remove``)."""
         key = (schema.cls, identity)
         self._tracked.pop(key, None)
-        self._loaded.pop(key, None)
+        if self._loaded:
+            self._loaded.pop(key, None)
         if self._deleted is None:
             self._deleted = []
         self._deleted.append((schema, identity))
@@ -176,11 +183,13 @@ class UnitOfWork:
             and (message is None or message._metadata.kind != "COMMAND")
         ):
             # nothing to write: end any read transactions and stop here
-            for tx in self._transactions.values():
-                tx.commit()
-            self._transactions.clear()
-            self._loaded.clear()
-            self.committed_events = []
+            if self._transactions:
+                for tx in self._transactions.values():
+                    tx.commit()
+                self._transactions.clear()
+            self._loaded = None
+            if self.committed_events:
+                self.committed_events = []
             if self._after_commit:
                 self._run_after_commit()
             return self.committed_events
@@ -208,8 +217,17 @@ class UnitOfWork:
                     )
             # pass 1: the events raised by tracked aggregates get their ids
             for obj in tracked:
-                if obj.__dict__.get("_events"):
-                    self._collect_events(obj.__dict__, events, correlation_id, causation_id, priority)
+                raised = obj.__dict__.get("_events")
+                if raised:
+                    for event in raised:  # correlation and causation ids, and the lane (priority)
+                        evalues = event._metadata.__dict__
+                        if evalues.get("correlation_id") is None:
+                            evalues["correlation_id"] = correlation_id or evalues["id"]
+                        if evalues.get("causation_id") is None:
+                            evalues["causation_id"] = causation_id
+                        if priority and "priority" not in evalues:
+                            evalues["priority"] = priority  # events travel in the lane of what caused them
+                        events.append(event)
             # inline projectors write their read models in this same transaction
             if events and domain.router.inline_events:
                 self._run_inline_projectors(events)
@@ -230,6 +248,7 @@ class UnitOfWork:
                 if enrichers and kind == "aggregate":
                     for enrich in enrichers:
                         enrich(obj)  # audit fields, stamped just before the save
+                # through transaction(): subclasses hand out their own (a batch's, a rebuild's)
                 tx = transactions.get(schema.database) or self.transaction(schema.database)
                 record = obj.to_dict()
                 if kind == "aggregate":
@@ -273,27 +292,12 @@ class UnitOfWork:
                     continue
             values["_version"] = values.get("_version", -1) + 1
         self._tracked.clear()
-        if self._loaded:
-            self._loaded.clear()
+        self._loaded = None
         transactions.clear()
         self.committed_events = events
         if self._after_commit:
             self._run_after_commit()
         return events
-
-    @staticmethod
-    def _collect_events(
-        values: dict[str, Any], events: list[Any], correlation_id: Any, causation_id: Any, priority: int
-    ) -> None:
-        for event in values["_events"]:
-            evalues = event._metadata.__dict__
-            if evalues.get("correlation_id") is None:
-                evalues["correlation_id"] = correlation_id or evalues["id"]
-            if evalues.get("causation_id") is None:
-                evalues["causation_id"] = causation_id
-            if priority and "priority" not in evalues:
-                evalues["priority"] = priority  # events travel in the lane of what caused them
-            events.append(event)
 
     def _run_inline_projectors(self, events: list[Any]) -> None:
         """Run ``inline=True`` projectors of this domain inside this unit of work.

@@ -143,7 +143,8 @@ class _DomainProxy(_Proxy):
     __slots__ = ()
 
     def __getattribute__(self, name: str) -> Any:
-        if name[:2] != "__" and name not in _OWN:
+        # a public name (the common case) is told by its first character: no slice
+        if name[0] != "_" or (name[:2] != "__" and name not in _OWN):
             domains = stack.get()
             if domains:
                 return getattr(domains[-1], name)

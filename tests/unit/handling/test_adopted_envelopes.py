@@ -49,8 +49,8 @@ def test_an_adopted_envelope_reads_as_from_dict_gives_it(stored: dict[str, Any])
 
 def _lazy(stored: dict[str, Any] | Any, global_position: int = 7, position: int = 3) -> Metadata:
     """The envelope a bulk reader hands over: stored JSON, decoded when read."""
-    text = json.dumps([[global_position, position, "T", "m-42", "s", stored, {"a": 1}]])
-    ((_, _, type_, message_id, stream, raw, data),) = _decode(text)
+    text = json.dumps([[position, "T", "m-42", "s", stored, {"a": 1}, global_position]])
+    ((_, type_, message_id, stream, raw, data, _),) = _decode(text)
     assert (type_, message_id, stream, data) == ("T", "m-42", "s", {"a": 1})
     return Metadata.adopt({"type": type_, "id": message_id, "stream": stream, "_stored": raw,
                            "global_position": global_position, "position": position})

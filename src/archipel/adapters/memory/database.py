@@ -269,10 +269,12 @@ class MemoryTransaction:
                 if row is _DELETED:
                     continue
                 table = tables.get(tname)
-                stored = table.get(ident) if table is not None else None
-                actual = -1 if stored is None else RowCodec.version(stored)
-                if actual != expected:
-                    _conflict(schema, ident, expected, actual)
+                stored = None if table is None else table.get(ident)
+                if stored is None:
+                    if expected != -1:
+                        _conflict(schema, ident, expected, -1)
+                elif RowCodec.version(stored) != expected:
+                    _conflict(schema, ident, expected, RowCodec.version(stored))
                 names = unique_names(schema)
                 if names is None:
                     names = db.unique_names(schema)
@@ -289,9 +291,10 @@ class MemoryTransaction:
                     )
             appends = self.appends
             checked = [(store, store._check(messages)) for store, messages in appends] if appends else ()
-            hooks = self.hooks or ()
-            for prepare, _ in hooks:
-                prepare()
+            hooks = self.hooks
+            if hooks:
+                for prepare, _ in hooks:
+                    prepare()
             # 2. apply
             for (tname, ident), (schema, row, _) in writes.items():
                 table = tables.get(tname)
@@ -315,14 +318,16 @@ class MemoryTransaction:
                     table[ident] = row
             for store, fresh in checked:
                 store._apply(fresh)  # the data was encoded when checked: this cannot fail
-            for _, apply in hooks:
-                apply()
-            if self.outbox:
-                db._outbox.add(self.outbox)
+            if hooks:
+                for _, apply in hooks:
+                    apply()
+            outbox = self.outbox
+            if outbox:
+                db._outbox.add(outbox)
             if self.processed:
                 db.processed |= self.processed
         self.done = True
-        if self.outbox:
+        if outbox:
             bell(OUTBOX).ring()  # push: wake the relay
 
     def _claim(

@@ -22,17 +22,26 @@ checked and applied atomically at its commit.
 from __future__ import annotations
 
 import datetime as _dt
+import struct
 from array import array
 from collections.abc import Sequence
 from typing import Any
 
-from archipel.adapters.memory._copy import STORE_LOCK, decode, encode
+from archipel.adapters.memory._copy import STORE_LOCK, _encode, _refused, decode
 from archipel.errors import ExpectedVersionError
 from archipel.port.event_store import StoredMessage
 
 __all__ = ["MemoryEventStore", "category_of"]
 
 _NONE = -1
+#: the 32-bit columns of an entry in ``_ints``, in this order
+_INTS = 6
+_CATEGORY, _POSITION, _SHAPE, _PREV_IN_STREAM, _PREV_IN_CATEGORY, _PREV_IN_CORRELATION = range(_INTS)
+#: the 64-bit columns of an entry in ``_wide``
+_WIDE = 2
+_TIME, _DATA_END = range(_WIDE)
+_pack_ints = struct.Struct(f"={_INTS}i").pack
+_pack_wide = struct.Struct(f"={_WIDE}q").pack
 #: ``_time`` of a message whose time is not a UTC instant (kept aside in ``_odd_times``)
 _ODD_TIME = -(2**63)
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
@@ -61,20 +70,18 @@ class MemoryEventStore:
         # columns: entry i of each describes log entry i (global position i + 1)
         # (a log of 2**31 entries would need far more memory than a machine has: 32 bits do)
         self._id: list[str] = []
-        # a stream is its category (``_category`` codes ``_categories``) and the rest after
+        # a stream is its category (a code of ``_categories``) and the rest after
         # its first "-" (None when it has none): the rest is the key of ``_streams``
-        self._category = array("i")
         self._stream_rest: list[str | None] = []
         self._correlation: list[str | None] = []
         self._causation: list[str | None] = []
-        self._position = array("i")
-        self._time = array("q")
-        self._shape = array("i")
-        self._data_end = array("Q")
+        # the machine-integer columns, interleaved so that an entry is written by one
+        # ``frombytes`` per array: entry i's 32-bit ones at ``_ints[i * _INTS + _CATEGORY ...]``
+        # (category code, position, shape code, previous in stream / category /
+        # correlation), its 64-bit ones at ``_wide[i * _WIDE + _TIME / _DATA_END]``
+        self._ints = array("i")
+        self._wide = array("q")
         self._data = bytearray()
-        self._prev_in_stream = array("i")
-        self._prev_in_category = array("i")
-        self._prev_in_correlation = array("i")
         # rare values, by log index
         self._odd_times: dict[int, Any] = {}
         self._headers: dict[int, dict[str, Any]] = {}
@@ -109,13 +116,13 @@ class MemoryEventStore:
         return None if streams is None else streams.get(rest if sep else None)
 
     def _stream_of(self, index: int) -> str:
-        category = self._categories[self._category[index]]
+        category = self._categories[self._ints[index * _INTS + _CATEGORY]]
         rest = self._stream_rest[index]
         return category if rest is None else f"{category}-{rest}"
 
     def _next_position(self, stream: str) -> int:
         last = self._last_in(stream)
-        return 0 if last is None else self._position[last] + 1
+        return 0 if last is None else self._ints[last * _INTS + _POSITION] + 1
 
     def _check(self, messages: Sequence[Any]) -> list[tuple[Any, bytes]]:
         """The messages not stored yet, each with its encoded data; raises what would fail.
@@ -127,6 +134,7 @@ class MemoryEventStore:
         # looked up only for a message that claims one (a command's stream never is)
         in_batch: dict[str, int] = {}
         ids = self._ids
+        all_streams = self._streams
         seen: set[str] = set()
         for message in messages:
             meta = message._metadata
@@ -137,7 +145,10 @@ class MemoryEventStore:
             earlier = in_batch.get(stream, 0)
             position = meta.position
             if position is not None:
-                expected = self._next_position(stream) + earlier
+                category, sep, rest = stream.partition("-")
+                streams = all_streams.get(category)
+                last = None if streams is None else streams.get(rest if sep else None)
+                expected = (0 if last is None else self._ints[last * _INTS + _POSITION] + 1) + earlier
                 if position != expected:
                     raise ExpectedVersionError(
                         f"stream {stream!r} cannot take position {position}: its next position is "
@@ -148,17 +159,22 @@ class MemoryEventStore:
                     )
             in_batch[stream] = earlier + 1
             seen.add(message_id)
-            fresh.append((message, encode(message.to_dict())))
+            data = message.to_dict()
+            try:
+                fresh.append((message, _encode(data)))
+            except (OverflowError, UnicodeEncodeError, TypeError) as exc:
+                raise _refused(exc) from None  # data no store keeps (``_copy.encode``)
         return fresh
 
     def _apply(self, checked: list[tuple[Any, bytes]]) -> None:
+        # the hot path of every write: columns and indexes bound once per call
         all_streams = self._streams
         category_last = self._category_last
         correlation_last = self._correlation_last
         category_codes = self._category_codes
         shape_codes = self._shape_codes
         stream_rest = self._stream_rest
-        positions = self._position
+        ints = self._ints
         data = self._data
         ids = self._id
         id_set = self._ids
@@ -181,12 +197,12 @@ class MemoryEventStore:
                 key = message_id  # a command's own stream
             position = meta.position
             if position is None:
-                position = 0 if previous is None else positions[previous] + 1
+                position = 0 if previous is None else ints[previous * _INTS + _POSITION] + 1
                 values["position"] = position
             values["global_position"] = index + 1
             correlation_id = meta.correlation_id
             time = meta.time
-            if type(time) is _dt.datetime and time.tzinfo is _UTC:  # the common case, cheaply
+            if time.__class__ is _dt.datetime and time.tzinfo is _UTC:  # the common case, cheaply
                 seconds = time.timestamp()
                 if 0.0 <= seconds < 4e9:
                     # below 2**32 s a double's spacing is < 1e-6 / 2: its whole seconds are exact
@@ -197,36 +213,34 @@ class MemoryEventStore:
                         * 1_000_000
                         + time.microsecond
                     )
-            elif type(time) is _dt.datetime and time.utcoffset() == _ZERO:
-                micros = (time - _EPOCH) // _MICRO
             else:
-                micros = _ODD_TIME
-                if time is not None:
-                    self._odd_times[index] = time
-            if "_headers" in values and values["_headers"]:
-                self._headers[index] = dict(values["_headers"])
-            if "_extensions" in values and values["_extensions"]:
-                self._extensions[index] = dict(values["_extensions"])
+                micros = self._micros_of(index, time)
+            headers = values.get("_headers")
+            if headers:
+                self._headers[index] = dict(headers)
+            extensions = values.get("_extensions")
+            if extensions:
+                self._extensions[index] = dict(extensions)
             shape = (meta.type, meta.kind, meta.version, meta.domain, meta.priority)
             code = shape_codes.get(shape)
             if code is None:
                 code = shape_codes[shape] = len(self._shapes)
                 self._shapes.append(shape)
             data += encoded
-            self._data_end.append(len(data))
-            self._shape.append(code)
-            self._time.append(micros)
-            positions.append(position)
-            self._category.append(category_codes[category])
+            ints.frombytes(
+                _pack_ints(
+                    category_codes[category],
+                    position,
+                    code,
+                    _NONE if previous is None else previous,
+                    category_last.get(category, _NONE),
+                    correlation_last.get(correlation_id, _NONE) if correlation_id else _NONE,
+                )
+            )
+            self._wide.frombytes(_pack_wide(micros, len(data)))
             stream_rest.append(key)
             self._correlation.append(correlation_id)
             self._causation.append(meta.causation_id)
-            self._prev_in_stream.append(_NONE if previous is None else previous)
-            self._prev_in_category.append(category_last.get(category, _NONE))
-            if correlation_id:
-                self._prev_in_correlation.append(correlation_last.get(correlation_id, _NONE))
-            else:
-                self._prev_in_correlation.append(_NONE)
             ids.append(message_id)  # after the other columns: readers bound by len(self._id)
             # then the indexes: readers who follow them find whole entries
             streams[key] = index
@@ -235,15 +249,24 @@ class MemoryEventStore:
                 correlation_last[correlation_id] = index
             id_set.add(message_id)
 
+    def _micros_of(self, index: int, time: Any) -> int:
+        """``_time`` of a message whose time is no datetime in ``UTC`` (the rare case)."""
+        if type(time) is _dt.datetime and time.utcoffset() == _ZERO:
+            return (time - _EPOCH) // _MICRO  # type: ignore[no-any-return]
+        if time is not None:
+            self._odd_times[index] = time
+        return _ODD_TIME
+
     # -- reading --------------------------------------------------------
     def _time_of(self, index: int) -> Any:
-        micros = self._time[index]
+        micros = self._wide[index * _WIDE + _TIME]
         if micros == _ODD_TIME:
             return self._odd_times.get(index)
         return _EPOCH + _dt.timedelta(microseconds=micros)
 
     def _stored(self, index: int) -> StoredMessage:
-        type_, kind, version, domain, priority = self._shapes[self._shape[index]]
+        at = index * _INTS
+        type_, kind, version, domain, priority = self._shapes[self._ints[at + _SHAPE]]
         time = self._time_of(index)
         headers = self._headers.get(index)
         metadata = {
@@ -253,7 +276,7 @@ class MemoryEventStore:
             "stream": self._stream_of(index),
             "time": time.isoformat() if time is not None else None,
             "version": version,
-            "position": self._position[index],
+            "position": self._ints[at + _POSITION],
             "global_position": index + 1,
             "correlation_id": self._correlation[index],
             "causation_id": self._causation[index],
@@ -264,16 +287,18 @@ class MemoryEventStore:
         extensions = self._extensions.get(index)
         if extensions:
             metadata["extensions"] = dict(extensions)
-        start = self._data_end[index - 1] if index else 0
-        return {"metadata": metadata, "data": decode(self._data[start : self._data_end[index]])}
+        wide = self._wide
+        start = wide[(index - 1) * _WIDE + _DATA_END] if index else 0
+        return {"metadata": metadata, "data": decode(self._data[start : wide[index * _WIDE + _DATA_END]])}
 
-    def _walk(self, last: int | None, links: array[int], stop_below: int = _NONE) -> list[int]:
-        """Log indexes from ``last`` back along ``links``, returned oldest first."""
+    def _walk(self, last: int | None, link: int, stop_below: int = _NONE) -> list[int]:
+        """Log indexes from ``last`` back along the ``link`` column, returned oldest first."""
         found = []
+        ints = self._ints
         index = _NONE if last is None else last
         while index != _NONE and index > stop_below:
             found.append(index)
-            index = links[index]
+            index = ints[index * _INTS + link]
         found.reverse()
         return found
 
@@ -281,15 +306,18 @@ class MemoryEventStore:
         self, stream: str, from_position: int = 0, to_position: int | None = None
     ) -> list[StoredMessage]:
         # positions fall along the links: stop walking below ``from_position``
-        positions = self._position
-        links = self._prev_in_stream
+        ints = self._ints
         found = []
         last = self._last_in(stream)
         index = _NONE if last is None else last
-        while index != _NONE and positions[index] >= from_position:
-            if to_position is None or positions[index] <= to_position:
+        while index != _NONE:
+            at = index * _INTS
+            position = ints[at + _POSITION]
+            if position < from_position:
+                break
+            if to_position is None or position <= to_position:
                 found.append(index)
-            index = links[index]
+            index = ints[at + _PREV_IN_STREAM]
         found.reverse()
         return [self._stored(i) for i in found]
 
@@ -306,7 +334,7 @@ class MemoryEventStore:
         """The messages of ``stream`` written at or before ``when`` (naive means UTC)."""
         if when.tzinfo is None:
             when = when.replace(tzinfo=_dt.UTC)
-        indexes = self._walk(self._last_in(stream), self._prev_in_stream)
+        indexes = self._walk(self._last_in(stream), _PREV_IN_STREAM)
         found = []
         for index in indexes:
             time = self._time_of(index)
@@ -317,7 +345,7 @@ class MemoryEventStore:
     def read_category(self, category: str, after_global: int = 0, limit: int = 1000) -> list[StoredMessage]:
         # global position = index + 1, so "after_global" means index >= after_global
         indexes = self._walk(
-            self._category_last.get(category), self._prev_in_category, stop_below=after_global - 1
+            self._category_last.get(category), _PREV_IN_CATEGORY, stop_below=after_global - 1
         )
         return [self._stored(i) for i in indexes[:limit]]
 
@@ -326,7 +354,7 @@ class MemoryEventStore:
         return [self._stored(i) for i in range(after_global, end)]
 
     def read_correlated(self, correlation_id: str) -> list[StoredMessage]:
-        indexes = self._walk(self._correlation_last.get(correlation_id), self._prev_in_correlation)
+        indexes = self._walk(self._correlation_last.get(correlation_id), _PREV_IN_CORRELATION)
         return [self._stored(i) for i in indexes]
 
     def last_position(self, stream: str) -> int:

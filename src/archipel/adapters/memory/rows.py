@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from archipel.adapters.memory._copy import STORE_LOCK, decode, encode
+from archipel.adapters.memory._copy import STORE_LOCK, _encode, _refused, decode
 
 __all__ = ["RowCodec"]
 
@@ -38,7 +38,10 @@ class RowCodec:
                 if code is None:
                     code = self._codes[layout] = len(self._layouts)
                     self._layouts.append(layout)
-        return encode([*record.values(), version, code])
+        try:
+            return _encode([*record.values(), version, code])
+        except (OverflowError, UnicodeEncodeError, TypeError) as exc:
+            raise _refused(exc) from None  # a value no store keeps (``_copy.encode``)
 
     def decode(self, row: bytes) -> dict[str, Any]:
         """A fresh record with ``_version`` from a row."""

@@ -2,8 +2,9 @@
 
 A read locks the group's row (``FOR UPDATE`` on PostgreSQL; SQLite
 serialises writers), moves the cursor and records the pending entries in
-one relaxed transaction, of the streams that have something new only (one
-indexed probe finds them). A blocking read waits for a publish
+one relaxed transaction, of the streams that have something new only (on
+SQLite one indexed probe finds them first; on PostgreSQL the whole read is
+one statement, one round trip: :mod:`.broker_postgres`). A blocking read waits for a publish
 (:mod:`archipel.adapters.sql.wakeup`: rung in this process, pushed with
 ``NOTIFY`` from others on PostgreSQL), or looks every ``_POLL_SECONDS`` on
 SQLite, whose other processes cannot push.
@@ -15,6 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from archipel.adapters.sql.broker_postgres import run_relaxed
 from archipel.adapters.sql.broker_store import (
     _ACK_CHUNK,
     _ACK_MANY,
@@ -25,7 +27,7 @@ from archipel.adapters.sql.broker_store import (
     _seq,
 )
 from archipel.adapters.sql.engine import loads
-from archipel.adapters.sql.wakeup import BROKER, bell, fallback_seconds
+from archipel.adapters.sql.wakeup import BROKER, bell, fallback_seconds, signals_for
 from archipel.port.broker import Entry
 
 __all__ = ["BrokerGroupReader"]
@@ -64,18 +66,44 @@ class BrokerGroupReader(BrokerStore):
             self._groups_checked = time.monotonic()
         # a group is created by its first read (or ensure_group); the probe cannot see it before
         first = any((stream, group) not in known for stream in streams)
+        quiet = self._quiet
+        keys = [(group, stream) for stream in streams]
+        skip = not first and self._pushed() and all(
+            quiet.get(key, -1) == doorbell.generation for key in keys
+        )
         while True:
             # read before looking: a publish after the look rings a later generation
             seen = doorbell.generation
-            # the probe is read-only; taking writes (cursor, pending entries): only when needed,
-            # and only of the streams that have something new
-            ready = list(streams) if first else self._with_news(group, streams)
-            if ready:
-                got = self._take(group, consumer, ready, count, create=first)
+            if skip:
+                # the last look at these streams found nothing and no publish rang since (each
+                # rings, here or by NOTIFY): looking again would find nothing either
+                got = []
+            elif self._pg is not None:
+                # PostgreSQL: one round trip, which locks and takes only the streams with news
+                got = self._take_pg(group, consumer, streams, count, create=first)
+            else:
+                # the probe is read-only; taking writes (cursor, pending entries): only when
+                # needed, and only of the streams that have something new
+                ready = list(streams) if first else self._with_news(group, streams)
+                got = self._take(group, consumer, ready, count, create=first) if ready else []
+            if first or got:
                 known.update((stream, group) for stream in streams)
-                if got:
-                    return got
-            first = False
+            if got:
+                # a stream that gave fewer than ``count`` was drained as of this look: as quiet
+                # as after an empty look (what commits later rings a later generation)
+                taken: dict[str, int] = {}
+                for entry in got:
+                    taken[entry.stream] = taken.get(entry.stream, 0) + 1
+                for key in keys:
+                    if taken.get(key[1], 0) < count:
+                        quiet[key] = seen
+                    else:
+                        quiet.pop(key, None)
+                return got
+            if not skip:
+                for key in keys:
+                    quiet[key] = seen
+            first = skip = False
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return []
@@ -83,6 +111,15 @@ class BrokerGroupReader(BrokerStore):
             # else look again after the poll interval (SQLite shared by several processes)
             poll = fallback_seconds(self.engine, _POLL_SECONDS)
             doorbell.wait(seen, min(poll, remaining))
+
+    def _pushed(self) -> bool:
+        """Whether every publish to these streams rings this process's bell: an in-memory
+        SQLite database (this process alone writes it), or PostgreSQL while the listener
+        is up. A SQLite file may be written by other processes, which cannot push."""
+        if not self.shared_between_processes:
+            return True
+        signals = signals_for(self.engine)
+        return signals is not None and signals.listening
 
     def _with_news(self, group: str, streams: Sequence[str]) -> list[str]:
         """One cheap indexed query: which of ``streams`` have an entry ``group`` has not read?"""
@@ -130,6 +167,23 @@ class BrokerGroupReader(BrokerStore):
         # read would skip what the first delivered; the consumer calls own_pending instead
         return self._transaction(work, retry=False, relaxed=True)
 
+    def _take_pg(
+        self, group: str, consumer: str, streams: Sequence[str], count: int, create: bool
+    ) -> list[Entry]:
+        """PostgreSQL: :meth:`_take` in one statement (``create``: the groups first), relaxed."""
+        assert self._pg is not None
+        names = list(dict.fromkeys(streams))
+        key = {"grp": group, "streams": names}
+        statements: list[tuple[str, dict[str, Any]]] = []
+        if create:
+            statements.append((self._pg["new_groups"], key))
+        params = {**key, "consumer": consumer, "count": count, "at": time.time()}
+        statements.append((self._pg["take"], params))
+        self._setup()
+        # no blind retry: see _take
+        rows = self.engine.run(lambda conn: run_relaxed(conn, statements).fetchall(), retry=False)
+        return [Entry(str(stream), f"{int(seq)}-0", loads(payload)) for stream, seq, payload in rows]
+
     def ack(self, group: str, ids_by_stream: Mapping[str, Sequence[str]]) -> int:
         chunks: list[tuple[str, dict[str, Any]]] = []
         for stream, ids in ids_by_stream.items():
@@ -141,6 +195,8 @@ class BrokerGroupReader(BrokerStore):
                 chunks.append((self._ack_sql(len(part)), params))
         if not chunks:
             return 0
+        if self._pg is not None:
+            return self._ack_pg(group, ids_by_stream)
 
         def work(cursor: Any) -> int:
             done = 0
@@ -151,6 +207,18 @@ class BrokerGroupReader(BrokerStore):
 
         # an acknowledgement lost in a crash leaves the entries pending: run again, dropped
         return self._transaction(work, relaxed=True)
+
+    def _ack_pg(self, group: str, ids_by_stream: Mapping[str, Sequence[str]]) -> int:
+        """PostgreSQL: every stream's acknowledgements in one relaxed statement, one round trip."""
+        assert self._pg is not None
+        pairs = sorted({(stream, _seq(i)) for stream, ids in ids_by_stream.items() for i in ids})
+        params: dict[str, Any] = {
+            "grp": group, "streams": [p[0] for p in pairs], "seqs": [p[1] for p in pairs]
+        }
+        sql = self._pg["ack"]
+        self._setup()
+        # an acknowledgement lost in a crash leaves the entries pending: run again, dropped
+        return int(self.engine.run(lambda conn: max(0, int(run_relaxed(conn, [(sql, params)]).rowcount))))
 
     def _ack_sql(self, count: int) -> str:
         sql = self._acks.get(count)

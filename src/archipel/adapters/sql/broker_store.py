@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from archipel.adapters.sql.broker_postgres import ACK, NEW_GROUPS, PUBLISH, TAKE
 from archipel.adapters.sql.engine import SqlEngine
 from archipel.errors import ConfigurationError, SchemaMissingError
 
@@ -71,6 +72,7 @@ _STATEMENTS = {
     "truncate": "DELETE FROM @P@_pending;DELETE FROM @P@_groups;DELETE FROM @P@_entries;"
     "DELETE FROM @P@_streams",
 }
+PG_STATEMENTS = {"publish": PUBLISH, "take": TAKE, "new_groups": NEW_GROUPS, "ack": ACK}
 _ACK_MANY = "DELETE FROM @P@_pending WHERE stream = :stream AND grp = :grp AND seq IN (@SEQS@)"
 _PROBE = (
     "SELECT g.stream FROM @P@_groups g WHERE g.grp = :grp AND g.stream IN (@NAMES@) "
@@ -159,11 +161,20 @@ class BrokerStore:
         self._ready = False
         self._ready_lock = threading.Lock()
         self._sql = self._compile()
+        #: PostgreSQL's one-round-trip statements (:mod:`.broker_postgres`); None on SQLite
+        self._pg = (
+            {name: sql.replace("@P@", prefix) for name, sql in PG_STATEMENTS.items()}
+            if self.engine.is_postgres
+            else None
+        )
         self._probes: dict[int, str] = {}
         self._acks: dict[int, str] = {}
         #: (stream, group) pairs known to exist: their reads may start with the read-only probe
         self._groups_known: set[tuple[str, str]] = set()
         self._groups_checked = time.monotonic()
+        #: (group, stream) -> the broker bell's generation when a read last found nothing there
+        #: (a read skips its first look while nothing rang since: see BrokerGroupReader.read)
+        self._quiet: dict[tuple[str, str], int] = {}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self.engine.safe_url}>"

@@ -20,7 +20,9 @@ rows are those an ordinary save writes).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from operator import itemgetter
 from typing import Any
 
@@ -34,10 +36,14 @@ from archipel.port.schema import ModelSchema
 
 __all__ = ["FIRST_BATCH", "SqlBulkLoad", "SqlBulkLog", "bulk_load", "bulk_log"]
 
-#: a batch: per message its positions, type, id and stream (columns), its envelope
-#: as stored (the JSON checked, not decoded: a replay rarely reads it) and its data
-_decode = msgspec.json.Decoder(list[tuple[int, int, Any, Any, Any, msgspec.Raw, dict[str, Any]]]).decode
+#: a batch: per message its position, type, id and stream (columns), its envelope
+#: as stored (the JSON checked, not decoded: a replay rarely reads it), its data and
+#: its global position (last: the text of a batch ends with the position of its last message)
+_decode = msgspec.json.Decoder(list[tuple[int, Any, Any, Any, msgspec.Raw, dict[str, Any], int]]).decode
 
+
+#: a batch's query result: (JSON text or None when empty, size, last tx id, last global position)
+_Fetched = tuple[str | None, int, str | None, int]
 
 #: the most messages the first batch holds (the caller waits for it: nothing to overlap yet)
 FIRST_BATCH = 500
@@ -71,6 +77,8 @@ class SqlBulkLog:
         self._postgres = self.engine.is_postgres
         #: reads may run on another thread while the caller writes (not one shared connection)
         self.parallel = not self.engine.is_memory
+        #: CPU seconds spent fetching batches (on whichever thread ran the queries)
+        self.cpu_seconds = 0.0
 
     def _sql(self, categories: int, cursor: bool) -> tuple[str, str]:
         """(batch as one JSON text, the same batch row by row) for ``categories`` names."""
@@ -97,12 +105,15 @@ class SqlBulkLog:
                 else "SELECT * FROM (" + " UNION ALL ".join(f"({part})" for part in parts)  # noqa: S608
                 + ") AS merged ORDER BY tx_id, global_position LIMIT %(limit)s"
             )
-            # the statements are built from the quoted table name only
+            # the statements are built from the quoted table name only. With the batch: its
+            # size and its last tx id (the next batch's cursor, with the last global position,
+            # which ends the text), so the next query can start before this batch is decoded
             text = (
-                "SELECT '[' || string_agg('[' || global_position || ',' || position || ',' "  # noqa: S608
+                "SELECT '[' || string_agg('[' || position || ',' "  # noqa: S608
                 "|| to_json(type)::text || ',' || to_json(message_id)::text || ',' "
-                "|| to_json(stream)::text || ',' || metadata::text || ',' || data::text || ']', ',' "
-                f"ORDER BY tx_id, global_position) || ']' FROM ({inner}) AS batch"
+                "|| to_json(stream)::text || ',' || metadata::text || ',' || data::text || ',' "
+                "|| global_position || ']', ',' ORDER BY tx_id, global_position) || ']', "
+                f"count(*), max(tx_id)::text, NULL FROM ({inner}) AS batch"
             )
             rows = (
                 f"SELECT global_position, message_id, metadata::text, data::text FROM ({inner}) "  # noqa: S608
@@ -116,50 +127,77 @@ class SqlBulkLog:
             "ORDER BY global_position LIMIT :limit"
         )
         text = (
-            "SELECT '[' || group_concat('[' || global_position || ',' || position || ',' "  # noqa: S608
+            "SELECT '[' || group_concat('[' || position || ',' "  # noqa: S608
             "|| json_quote(type) || ',' || json_quote(message_id) || ',' || json_quote(stream) || ',' "
-            f"|| metadata || ',' || data || ']', ',') || ']' FROM ({inner})"
+            f"|| metadata || ',' || data || ',' || global_position || ']', ',') || ']', count(*), NULL, "
+            f"max(global_position) FROM ({inner})"
         )
         rows = f"SELECT global_position, message_id, metadata, data FROM ({inner})"  # noqa: S608
         return text, rows
 
     def batches(self, categories: Sequence[str], limit: int) -> Iterator[list[RawMessage]]:
-        """See :meth:`archipel.port.bulk.BulkLog.batches`."""
+        """See :meth:`archipel.port.bulk.BulkLog.batches`.
+
+        When reads may run on other threads (``parallel``), the query of the
+        next batch runs on a thread of its own while this one is decoded:
+        the database prepares batch k+1 as the caller decodes batch k.
+        """
         wanted = list(dict.fromkeys(categories))
-        after, tx = 0, None
+        names: dict[str, Any] = {f"c{i}": name for i, name in enumerate(wanted)}
+        pool = ThreadPoolExecutor(1, thread_name_prefix="archipel-rebuild-fetch") if self.parallel else None
+
+        def start(size: int, after: int, tx: str | None) -> tuple[Future[_Fetched], dict[str, Any], str]:
+            params = {**names, "after": after, "limit": size, "tx": tx}
+            text_sql, rows_sql = self._sql(len(wanted), tx is not None)
+            future: Future[_Fetched]
+            if pool is not None:
+                future = pool.submit(self._fetch, text_sql, params)
+            else:
+                future = Future()
+                future.set_result(self._fetch(text_sql, params))
+            return future, params, rows_sql
+
         # nothing runs beside the first read: a short one gets the caller going sooner
         size = min(limit, FIRST_BATCH)
-        while True:
-            text_sql, rows_sql = self._sql(len(wanted), tx is not None)
-            params: dict[str, Any] = {f"c{i}": name for i, name in enumerate(wanted)}
-            params.update(after=after, limit=size, tx=tx)
-            text = self._fetch_text(text_sql, params)
-            if text is None:
-                return
-            try:
-                rows = _decode(text)
-            except msgspec.DecodeError as exc:
-                self._culprit(rows_sql, params)
-                raise DeserializationError(
-                    f"after global position {after}", f"a batch of the log cannot be decoded: {exc}",
-                    {"table": self.table.name},
-                ) from exc
-            if not self._postgres:
-                rows.sort(key=_first)  # group_concat keeps no promised order
-            batch: list[RawMessage] = [
-                (global_position, {"type": type_, "id": message_id, "stream": stream, "_stored": stored,
-                                   "global_position": global_position, "position": position}, data)
-                for global_position, position, type_, message_id, stream, stored, data in rows
-            ]
-            yield batch
-            if len(batch) < size:
-                return
-            size = limit
-            after = batch[-1][0]
-            if self._postgres:
-                tx = self._tx_of(after)
+        pending: Future[_Fetched] | None
+        pending, params, rows_sql = start(size, 0, None)
+        try:
+            while pending is not None:
+                text, count, last_tx, last = pending.result()
+                pending = None
+                if text is None:
+                    return
+                current, current_sql = params, rows_sql
+                if count >= size:  # a full batch: there may be more
+                    size = limit
+                    pending, params, rows_sql = start(size, int(last), last_tx)
+                yield self._decoded(text, current, current_sql)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)  # a query in flight ends; its result is dropped
 
-    def _fetch_text(self, sql: str, params: dict[str, Any]) -> str | None:
+    def _decoded(self, text: str, params: dict[str, Any], rows_sql: str) -> list[RawMessage]:
+        """The messages of a batch's JSON text (``params``: the batch's query, for errors)."""
+        try:
+            rows = _decode(text)
+        except msgspec.DecodeError as exc:
+            self._culprit(rows_sql, params)
+            raise DeserializationError(
+                f"after global position {params['after']}", f"a batch of the log cannot be decoded: {exc}",
+                {"table": self.table.name},
+            ) from exc
+        if not self._postgres:
+            rows.sort(key=_last)  # group_concat keeps no promised order
+        return [
+            (global_position, {"type": type_, "id": message_id, "stream": stream, "_stored": stored,
+                               "global_position": global_position, "position": position}, data)
+            for position, type_, message_id, stream, stored, data, global_position in rows
+        ]
+
+    def _fetch(self, sql: str, params: dict[str, Any]) -> _Fetched:
+        """(the batch as JSON text or None when empty, its size, last tx id, last global position)."""
+        started = time.thread_time()
+
         def run(conn: Any) -> Any:
             if self._postgres:
                 with conn.transaction():
@@ -167,18 +205,19 @@ class SqlBulkLog:
                     # say (never analysed, they promise a handful of rows: a bitmap scan and
                     # a sort of every later row would be chosen, once per batch)
                     conn.execute(_ORDERED_SCAN)
-                    row = conn.execute(sql, params).fetchone()
-            else:
-                row = conn.execute(sql, params).fetchone()
-            return None if row is None else row[0]
+                    return conn.execute(sql, params).fetchone()
+            return conn.execute(sql, params).fetchone()
 
-        found = self.engine.run(run)
-        return None if found is None else str(found)
-
-    def _tx_of(self, global_position: int) -> str | None:
-        sql = f"SELECT tx_id::text FROM {self._name} WHERE global_position = %(after)s"  # noqa: S608 - quoted identifier
-        row = self.engine.run(lambda conn: conn.execute(sql, {"after": global_position}).fetchone())
-        return None if row is None else str(row[0])
+        try:
+            row = self.engine.run(run)
+        finally:
+            self.cpu_seconds += time.thread_time() - started
+        if row is None or row[0] is None:
+            return None, 0, None, 0
+        text = str(row[0])
+        # PostgreSQL: the last global position ends the text (``...,<position>]]``)
+        last = int(row[3]) if row[3] is not None else int(text[text.rindex(",") + 1 : -2])
+        return text, int(row[1]), None if row[2] is None else str(row[2]), last
 
     def _culprit(self, sql: str, params: dict[str, Any]) -> None:
         """Raise the DeserializationError of the first row of the batch that is no JSON."""
@@ -196,8 +235,8 @@ class SqlBulkLog:
                     ) from exc
 
 
-def _first(row: Any) -> Any:
-    return row[0]
+def _last(row: Any) -> Any:
+    return row[-1]
 
 
 class SqlBulkLoad:

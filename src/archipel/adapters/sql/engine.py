@@ -65,8 +65,7 @@ T = TypeVar("T")
 WAL_AUTOCHECKPOINT = 10_000
 
 
-def _fetch(conn: Any, sql: str, params: Any, many: bool) -> Any:
-    cursor = cursor_of(conn)
+def _fetch(cursor: Any, sql: str, params: Any, many: bool) -> Any:
     cursor.execute(sql, params)
     return cursor.fetchall() if many else cursor.fetchone()
 
@@ -88,12 +87,12 @@ class SqlEngine(DriverErrors):
     fraction of the cost of an fsync per commit (Rails makes the same choice).
     ``synchronous = "FULL"`` fsyncs every commit, for power-cut durability.
 
-    A command writes ~12 WAL pages (the aggregate's row and key, the command's
-    and the event's rows in the events table and its indexes), and the commit
+    A command writes ~11 WAL pages (the aggregate's row, the command's and
+    the event's rows in the events table and its indexes), and the commit
     that takes the WAL past ``wal_autocheckpoint`` pages copies them back into
     the database file with two fsyncs. SQLite's default of 1000 pages does
-    that every ~75 commands; archipel's 10000 (a WAL of up to ~40 MB) every
-    ~750, which costs a command ~15-30 % less time (``bench/storage.py``).
+    that every ~90 commands; archipel's 10000 (a WAL of up to ~40 MB) every
+    ~900, which costs a command ~15-30 % less time (``bench/storage.py``).
     ``0`` turns automatic checkpoints off (run ``PRAGMA wal_checkpoint``
     yourself, or the WAL grows without bound).
     """
@@ -221,6 +220,14 @@ class SqlEngine(DriverErrors):
     # -- connections ----------------------------------------------------------
     def checkout(self) -> Any:
         """A pooled connection (``PoolProxiedConnection``); give it back with :meth:`checkin`."""
+        pool = self._pool
+        if pool is not None and not self.echo:  # the hot path: one call less
+            try:
+                return pool.get()
+            except ArchipelError:
+                raise
+            except Exception as exc:
+                raise self.translate(exc) from exc
         fairy = self._checkout()
         return EchoLease(fairy) if self.echo else fairy
 
@@ -242,7 +249,7 @@ class SqlEngine(DriverErrors):
             raise self.translate(exc) from exc
 
     def checkin(self, connection: Any) -> None:
-        if isinstance(connection, EchoLease):
+        if connection.__class__ is EchoLease:
             connection = connection.fairy
         if self._pool is not None:
             self._pool.put(connection)
@@ -315,7 +322,18 @@ class SqlEngine(DriverErrors):
         """
         pool = self._pool
         if pool is None or self.echo:
-            return self.run(lambda conn: _fetch(conn, sql, params, many))
+            return self.run(lambda conn: _fetch(cursor_of(conn), sql, params, many))
+        if not self.is_postgres:
+            lease = self.checkout()
+            try:
+                # sqlite3: Connection.execute makes the cursor in C; no disconnects to retry
+                cursor = lease.driver_connection.execute(sql, params)
+                found = cursor.fetchall() if many else cursor.fetchone()
+            except Exception as exc:
+                pool.put(lease)
+                raise self.translate(exc) from exc
+            pool.put(lease)
+            return found
         for attempt in (1, 2):
             try:
                 # no liveness check at checkout: a dead connection fails the read,
@@ -327,7 +345,7 @@ class SqlEngine(DriverErrors):
                 raise self.translate(exc) from exc
             conn = fairy.driver_connection
             try:
-                result = _fetch(conn, sql, params, many)
+                result = _fetch(cursor_of(conn), sql, params, many)
             except Exception as exc:
                 if self._failed(fairy, exc) and attempt == 1:
                     continue
@@ -398,6 +416,12 @@ class SqlEngine(DriverErrors):
             return None
 
         return visitors.replacement_traverse(statement, {}, inline)  # type: ignore[call-overload]
+
+    def keep_idle(self, count: int) -> None:
+        """Keep up to ``count`` pooled connections idle between uses (bounded by
+        ``pool_size + max_overflow``); see :meth:`ConnectionPool.keep_idle`."""
+        if self._pool is not None:
+            self._pool.keep_idle(count)
 
     def dispose(self) -> None:
         from archipel.adapters.sql.wakeup import forget

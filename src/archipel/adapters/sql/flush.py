@@ -62,6 +62,11 @@ class WriteFlush:
             cursor.close()
 
     def _send_writes(self, cursor: Any) -> None:
+        if len(self._writes) == 1:  # a command's usual write: its aggregate
+            ((key, write),) = self._writes.items()
+            self._send_write(cursor, key, write)
+            self._writes.clear()
+            return
         writes = list(self._writes.items())
         index = 0
         while index < len(writes):

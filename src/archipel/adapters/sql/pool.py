@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from archipel.adapters.sql.connections import always_alive
 from archipel.errors import DatabaseError
 
 __all__ = ["ConnectionPool", "Lease"]
@@ -74,21 +75,30 @@ class ConnectionPool:
         self._timeout = timeout
         self._recycle = recycle
         self._alive = alive
+        #: whether idle connections can die (PostgreSQL's; SQLite's never do)
+        self._probe = alive is not always_alive
         self._reusable = reusable
         self._label = label
         self._idle: deque[Lease] = deque()
         self._limit = max(size + overflow, 1)
         # how many are lent, guarded by a plain lock (threading.Semaphore is
-        # Python code: several microseconds a call); waiters use the condition,
-        # built on the same lock (entered directly: a Condition's ``with`` is
-        # Python code too)
+        # Python code: several microseconds a call); waiters use the condition
         self._lent = 0
         self._waiting = 0
+        # the lock guards the counts (a C-level context manager); the condition over the
+        # same lock is only for borrowers that wait
         self._lock = threading.Lock()
         self._available = threading.Condition(self._lock)
 
     def _acquire(self) -> None:
         with self._lock:
+            if self._lent < self._limit:
+                self._lent += 1
+                return
+        self._wait()
+
+    def _wait(self) -> None:
+        with self._available:
             if self._lent < self._limit:
                 self._lent += 1
                 return
@@ -130,7 +140,9 @@ class ConnectionPool:
                     fairy = self._idle.pop()
                 except IndexError:
                     return Lease(self._connect())
-                if self._stale(fairy) or (check and not self._alive(fairy.driver_connection)):
+                if (self._recycle is not None and self._stale(fairy)) or (
+                    check and self._probe and not self._alive(fairy.driver_connection)
+                ):
                     self._close(fairy)
                     continue
                 return fairy
@@ -178,6 +190,16 @@ class ConnectionPool:
             fairy.close()
         except Exception:  # noqa: S110 - closing a dead connection may fail; it is gone either way
             pass
+
+    def keep_idle(self, count: int) -> None:
+        """Keep up to ``count`` idle connections (never more than may be lent at once).
+
+        For a process whose threads borrow more connections at once than
+        ``pool_size`` (an engine worker: relay, consumers, partition runs):
+        returned connections beyond the idle limit are closed, and opened again
+        at the next peak — a connection setup, and a server process, each time.
+        """
+        self._size = max(self._size, min(count, self._limit))
 
     @property
     def idle(self) -> int:

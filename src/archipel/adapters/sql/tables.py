@@ -55,6 +55,7 @@ __all__ = [
     "processed_table",
     "constraint_name",
     "VERSION",
+    "clustered_by_identity",
 ]
 
 #: the optimistic-concurrency column of every model table
@@ -209,7 +210,50 @@ def model_table(schema: ModelSchema, metadata: sa.MetaData, postgres: bool) -> s
     constraints.append(
         sa.PrimaryKeyConstraint(schema.id_field, name=constraint_name(schema.table, "pkey"))
     )
-    return sa.Table(schema.table, metadata, *columns, *constraints)
+    options: dict[str, Any] = {}
+    if not postgres and clustered_by_identity(schema):
+        options["sqlite_with_rowid"] = False
+    return sa.Table(schema.table, metadata, *columns, *constraints, **options)
+
+
+#: the largest row (bytes, as declared) of a SQLite ``WITHOUT ROWID`` table: 1/8 of a 4 KiB page
+CLUSTERED_ROW_LIMIT = 512
+_FIXED_SIZES = {Kind.INT: 9, Kind.FLOAT: 9, Kind.BOOL: 1, Kind.DATE: 10, Kind.DATETIME: 32}
+
+
+def clustered_by_identity(schema: ModelSchema) -> bool:
+    """Whether a SQLite table of ``schema`` is ``WITHOUT ROWID`` (rows kept in identity order).
+
+    A SQLite table with a text primary key is two B-trees: the rows by rowid
+    and the key's index, so a new row writes two pages (a random one of the
+    index). A ``WITHOUT ROWID`` table is one B-tree, of the rows by identity:
+    one page (a commit writes every page it changed to the WAL, ~8 µs each
+    here, ``bench/storage.py``), and a read by identity searches one tree.
+    Its inner pages hold whole rows, so SQLite advises it for rows averaging
+    under ~1/20 of a page: a table qualifies when its identity is text and
+    every column has a declared bound (no JSON, no text without
+    ``max_length``) summing to at most :data:`CLUSTERED_ROW_LIMIT` bytes — an
+    average row then stays well under the advice, since declared maxima
+    (255 for an identity) are rarely filled. Integer identities are the rowid
+    already. Tables created before keep their layout (both work the same;
+    queries always order by identity last, so results do not change).
+    """
+    total = 0
+    for name, (kind, field) in model_columns(schema).items():
+        if name == schema.id_field and kind != Kind.TEXT:
+            return False
+        size = _FIXED_SIZES.get(kind)
+        if size is None:
+            if kind != Kind.TEXT:
+                return False  # JSON and decimal text: no declared bound
+            if field is None or isinstance(field, (Identifier, Reference)):
+                size = 255  # as _sql_type declares them
+            else:
+                size = getattr(field, "max_length", None) or 0
+                if not size:
+                    return False
+        total += size
+    return total + 9 <= CLUSTERED_ROW_LIMIT  # + _version
 
 
 def _serial(name: str, postgres: bool) -> sa.Column[int]:

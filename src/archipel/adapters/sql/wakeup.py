@@ -12,7 +12,9 @@ its WAL flush, which would serialise every writer — but pokes a notifier
 thread, which sends ``pg_notify`` on its own connection after the commit;
 pokes that arrive while it is sending coalesce into one notification. A
 listener thread (started by the first waiter of the process) rings the
-doorbells when notifications arrive.
+doorbells when notifications arrive — except the echoes of this engine's own
+notifier, whose commits rang them already: a woken consumer or relay looks
+once per commit, not twice.
 
 Signals only shorten waits: waiters still look for work after a timeout, so
 a lost notification (a listener reconnecting, a SQLite database shared by
@@ -64,6 +66,9 @@ class PgSignals:
         self._listen_conn: Any = None
         #: the listener is connected and listening: waiters may rely on pushes
         self.listening = False
+        #: the notifier's backend: its notifications echo back to our listener, and were rung
+        #: here already (:func:`announce` rings before it notifies): skipped
+        self._own_pid: int | None = None
 
     # -- sending ----------------------------------------------------------------------
     def notify(self, signal: str) -> None:
@@ -87,6 +92,7 @@ class PgSignals:
             try:
                 if fairy is None:
                     fairy = self._connect()
+                    self._own_pid = fairy.driver_connection.info.backend_pid
                 for signal in sorted(signals):
                     fairy.driver_connection.execute(
                         "SELECT pg_notify(%s, '')", (CHANNELS[signal],)
@@ -94,6 +100,7 @@ class PgSignals:
             except Exception as exc:  # best effort: waiters poll after a timeout anyway
                 log.debug("notify failed (%s); waiters fall back to polling", exc)
                 fairy = self._close(fairy)
+                self._own_pid = None
                 self._stop.wait(0.5)
         self._close(fairy)
 
@@ -122,7 +129,7 @@ class PgSignals:
                 while not self._stop.is_set():
                     for note in conn.notifies(timeout=1.0):
                         found = by_channel.get(note.channel)
-                        if found is not None:
+                        if found is not None and note.pid != self._own_pid:
                             found.ring()
             except Exception as exc:
                 if not self._stop.is_set():

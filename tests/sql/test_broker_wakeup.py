@@ -1,0 +1,103 @@
+"""The database broker's consumers on PostgreSQL: woken by pushes, never stranded by a lost one.
+
+A read skips its first look when the last look at its streams found nothing
+and no publish rang since; a notification that never arrives (here: a
+writer that inserts entries behind the broker's back, as a process whose
+``NOTIFY`` was lost would look) must still be read by the look at the end of
+the blocking read, within its timeout.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import psycopg
+import pytest
+
+from archipel.adapters.sql.broker import DatabaseBroker
+from archipel.adapters.sql.wakeup import CHANNELS, signals_for
+from archipel.utils.doorbell import BROKER, OUTBOX, bell
+
+pytestmark = pytest.mark.postgres
+
+
+def libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+@pytest.fixture
+def broker(postgres_db_url):
+    made = DatabaseBroker("default", {"database_uri": postgres_db_url})
+    made.truncate()
+    signals = signals_for(made.engine)
+    assert signals is not None
+    deadline = time.monotonic() + 30
+    while not signals.listen():
+        assert time.monotonic() < deadline, "the listener never connected"
+        time.sleep(0.01)
+    yield made
+    made.close()
+
+
+def publish_silently(url: str, stream: str, payload: str) -> None:
+    """Store an entry as the broker does, but notify nobody (a lost notification)."""
+    with psycopg.connect(libpq(url), autocommit=True) as other:
+        with other.transaction():
+            seq = other.execute(
+                "INSERT INTO archipel_broker_streams (stream, last_seq) VALUES (%s, 1) "
+                "ON CONFLICT (stream) DO UPDATE SET last_seq = archipel_broker_streams.last_seq + 1 "
+                "RETURNING last_seq",
+                (stream,),
+            ).fetchone()
+            assert seq is not None
+            other.execute(
+                "INSERT INTO archipel_broker_entries (stream, seq, payload) VALUES (%s, %s, %s)",
+                (stream, seq[0], payload),
+            )
+
+
+@pytest.mark.parametrize("before", ["empty", "drained"])
+def test_an_entry_whose_notification_was_lost_is_read_by_the_end_of_the_blocking_read(
+    broker, postgres_db_url, before
+):
+    stream = f"s-{uuid.uuid4().hex[:8]}"
+    broker.ensure_group(stream, "g")
+    if before == "drained":  # a look that took fewer than it could: the stream was drained
+        broker.publish(stream, {"n": 0})
+        assert [entry.payload for entry in broker.read("g", "c", [stream], count=10)] == [{"n": 0}]
+    else:  # a look that found nothing
+        assert broker.read("g", "c", [stream]) == []
+    publish_silently(postgres_db_url, stream, '{"n": 1}')
+    # nothing rang since that look: the read skips its first look and waits, but looks
+    # once more before giving up
+    got = broker.read("g", "c", [stream], block_ms=300)
+    assert [entry.payload for entry in got] == [{"n": 1}]
+
+
+def test_an_entry_published_in_this_process_wakes_a_read_that_skipped_its_first_look(broker):
+    stream = f"s-{uuid.uuid4().hex[:8]}"
+    broker.ensure_group(stream, "g")
+    assert broker.read("g", "c", [stream]) == []
+    broker.publish(stream, {"n": 1})  # rings the bell: the next read looks at once
+    assert [entry.payload for entry in broker.read("g", "c", [stream])] == [{"n": 1}]
+
+
+def test_the_listener_does_not_ring_again_for_this_engines_own_notifications(
+    broker, postgres_db_url
+):
+    doorbell, outbox = bell(BROKER), bell(OUTBOX)
+    stream = f"s-{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(libpq(postgres_db_url), autocommit=True) as watcher:
+        watcher.execute(f'LISTEN "{CHANNELS[BROKER]}"')
+        seen = doorbell.generation
+        broker.publish(stream, {"n": 1})  # rings here, then notifies the other processes
+        # our notification has gone out (the watcher got it), so our listener has it too
+        assert len(list(watcher.notifies(timeout=30.0, stop_after=1))) == 1
+    # a later notification, of another process: our listener gets notifications in order,
+    # so once this one rang, the echo of ours has been received too
+    outbox_seen = outbox.generation
+    with psycopg.connect(libpq(postgres_db_url), autocommit=True) as other:
+        other.execute("SELECT pg_notify(%s, '')", (CHANNELS[OUTBOX],))
+    assert outbox.wait(outbox_seen, timeout=30.0)
+    assert doorbell.generation == seen + 1  # rung by the publish only, not by its echo
