@@ -95,16 +95,18 @@ def timed(
         write_s = time.perf_counter() - started
         write_cpu = time.process_time() - cpu
     with profiled(f"{label}-read"):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for item in made:
             reads(item)
         read_s = time.perf_counter() - started
+        read_cpu = time.process_time() - cpu
     # CPU per write of this process (all of SQLite's work; not PostgreSQL's server)
     return {
         "write_ops": n / write_s,
         "read_ops": n / read_s,
         "n": n,
         "write_cpu_us": write_cpu / n * 1e6,
+        "read_cpu_us": read_cpu / n * 1e6,
     }
 
 
@@ -596,19 +598,20 @@ def _figures(
     return rate, ratios([r[key] for r in runs], [r[key] for r in base])
 
 
-def _cpu(results: dict[str, list[Result]], name: str, anchor: str) -> str:
-    """CPU µs per write and the anchor's CPU per write over it, per round (SQLite: in-process)."""
+def _cpu(results: dict[str, list[Result]], name: str, anchor: str, key: str = "write_cpu_us") -> str:
+    """CPU µs per write (or read: ``key``) and the anchor's over it, per round (this process's CPU)."""
     runs, base = results.get(name), results.get(anchor)
-    if not runs or not base or "write_cpu_us" not in runs[0] or len(runs) != len(base):
+    if not runs or not base or key not in runs[0] or key not in base[0] or len(runs) != len(base):
         return ""
-    mine = [r["write_cpu_us"] for r in runs]
-    theirs = [r["write_cpu_us"] for r in base]
+    mine = [r[key] for r in runs]
+    theirs = [r[key] for r in base]
     per_round = sorted(t / m for m, t in zip(mine, theirs, strict=True) if m)
     if not per_round:
         return ""
     med = statistics.median(per_round)
     spread_ = "" if len(per_round) == 1 else f" ({per_round[0]:.2f}-{per_round[-1]:.2f})"
-    return f"  CPU {statistics.median(mine):.0f} us/write = {med:.2f}x{spread_}"
+    unit = "write" if key == "write_cpu_us" else "read"
+    return f"  CPU {statistics.median(mine):.0f} us/{unit} = {med:.2f}x{spread_}"
 
 
 def _rows(results: dict[str, list[Result]], rows: tuple[tuple[str, str, str, float | None], ...]) -> list[str]:
@@ -622,7 +625,9 @@ def _rows(results: dict[str, list[Result]], rows: tuple[tuple[str, str, str, flo
         if not r:  # the floor measures writes only
             rr = (0.0, 0.0, 0.0)
         goal = "" if target is None else f"  target >= {target}x: {'met' if wr[0] >= target else 'NOT met'}"
-        cpu = _cpu(results, name, anchor) if "sqlite" in name else ""
+        # SQLite: CPU per write (all of SQLite's work is in the process); PostgreSQL: the
+        # client's CPU per read (the server's work is the same statement for both)
+        cpu = _cpu(results, name, anchor) if "sqlite" in name else _cpu(results, name, anchor, "read_cpu_us")
         out.append(
             f"{label:<34} {w:>9.0f} {_ratio(wr):>18} {f'{r:.0f}' if r else '-':>9} "
             f"{_ratio(rr):>18}{goal}{cpu}"
@@ -652,7 +657,8 @@ def _report(
         f"\nW1 on real storage, N = {n}, {rounds} round(s): medians, per-round ratios median (low-high)",
         f"machine: start {load_before}; end {load_after}",
         f"PostgreSQL {settings.get('server_version')}: fsync={settings.get('fsync')}, "
-        f"synchronous_commit={settings.get('synchronous_commit')}; anchor: raw commit of the same round",
+        f"synchronous_commit={settings.get('synchronous_commit')}; anchor: raw commit of the same round;"
+        " CPU: the client process's CPU per read and the anchor's over it",
         header,
         "-" * len(header),
         *_rows(results, PG_ROWS),

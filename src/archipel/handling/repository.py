@@ -68,8 +68,14 @@ class BaseRepository(Generic[T]):
     def _read_tx(self) -> Any:
         uow = self._uow()
         if uow is not None:
-            return uow.transaction(self.schema.database)
-        return self.domain.providers.database(self.schema.database).begin()
+            return uow.transaction(self.schema.database)  # sees the unit of work's writes
+        return self._reads_outside()
+
+    def _reads_outside(self) -> Any:
+        """Where reads outside a unit of work go: one statement each, committed data only."""
+        database = self.domain.providers.database(self.schema.database)
+        reads = getattr(database, "reads", None)
+        return reads() if reads is not None else database.begin()
 
     def _rebuild(self, record: dict[str, Any]) -> T:
         obj = self._load(record)
@@ -139,7 +145,9 @@ class BaseRepository(Generic[T]):
             tracked = uow.tracked(self.cls, identity)
             if tracked is not None:
                 return tracked  # type: ignore[no-any-return]
-        record = self._read_tx().get(self.schema, identity)
+            record = uow.transaction(self.schema.database).get(self.schema, identity)
+        else:
+            record = self._reads_outside().get(self.schema, identity)
         if record is None:
             return None
         obj = self._rebuild(record)

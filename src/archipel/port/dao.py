@@ -13,9 +13,17 @@ from typing import Any, Protocol
 from archipel.core.queryset import Criteria
 from archipel.port.schema import ModelSchema
 
-__all__ = ["BaseDAO", "OutboxRecord", "Transaction"]
+__all__ = ["BaseDAO", "OutboxRecord", "Reads", "Transaction"]
 
 OutboxRecord = dict[str, Any]
+
+
+class Reads(Protocol):
+    """The reads of a :class:`Transaction`: a record by identity, a page of records and their count."""
+
+    def get(self, schema: ModelSchema, identity: Any) -> dict[str, Any] | None: ...
+
+    def query(self, schema: ModelSchema, criteria: Criteria) -> tuple[list[dict[str, Any]], int]: ...
 
 
 class Transaction(Protocol):

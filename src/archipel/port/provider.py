@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from archipel.port.dao import OutboxRecord, Transaction
+from archipel.port.dao import OutboxRecord, Reads, Transaction
 from archipel.port.schema import ModelSchema
 
-__all__ = ["BaseProvider", "Database", "OutboxRecord", "Transaction"]
+__all__ = ["BaseProvider", "Database", "OutboxRecord", "Reads", "Transaction"]
 
 
 class Database(Protocol):
@@ -20,6 +20,15 @@ class Database(Protocol):
     name: str
 
     def begin(self) -> Transaction: ...
+
+    def reads(self) -> Reads:
+        """Reads outside any transaction (a repository's reads outside a unit of work).
+
+        Each ``get``/``query`` sees only committed transactions, each whole;
+        one object may serve every thread. Optional: a provider without it
+        is read through ``begin()``.
+        """
+        ...
 
     def setup(self, schemas: Iterable[ModelSchema]) -> None: ...
 

@@ -262,3 +262,34 @@ def test_get_accepts_the_identity_in_any_form_its_field_accepts(make_domain):
         assert domain.repository_for(Seat).get("12").number == 12
         assert domain.repository_for(Seat).get(12).number == 12
         assert domain.repository_for(Seat).get_or_none("twelve") is None
+
+
+def test_a_database_provider_without_reads_is_read_through_transactions(make_domain):
+    """``reads()`` is optional in the database port: without it, reads outside use ``begin()``."""
+    from archipel.adapters import registry
+    from archipel.adapters.memory.database import MemoryDatabase
+
+    begun: list[int] = []
+
+    class PlainDatabase(MemoryDatabase):
+        reads = None  # a provider written before the port had reads()
+
+        def begin(self):
+            begun.append(1)
+            return super().begin()
+
+    registry.register_provider("database", "memory-plain", PlainDatabase)
+    domain = make_domain(databases={"default": {"provider": "memory-plain"}})
+
+    @domain.aggregate
+    class Note(BaseAggregate):
+        text = String()
+
+    start(domain)
+    with domain.domain_context():
+        notes = domain.repository_for(Note)
+        notes.add(Note(id="n1", text="kept"))
+        before = len(begun)
+        assert notes.get("n1").text == "kept"
+        assert [n.id for n in notes.find(text="kept")] == ["n1"]
+        assert len(begun) == before + 2  # each read outside began a transaction of its own

@@ -64,6 +64,13 @@ class MemoryDatabase:
     def begin(self) -> MemoryTransaction:
         return MemoryTransaction(self)
 
+    def reads(self) -> MemoryTransaction:
+        """Reads outside any transaction: a transaction nothing is ever written to (shared)."""
+        reads = self.__dict__.get("_reads")
+        if reads is None:
+            reads = self._reads = MemoryTransaction(self)
+        return reads
+
     def records(self, table: str) -> list[dict[str, Any]]:
         """Every committed row of ``table`` as a fresh dict (with ``_version``).
 

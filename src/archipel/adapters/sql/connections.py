@@ -62,16 +62,25 @@ def looks_alive(connection: Any) -> bool:
     """False when an idle psycopg connection was closed by the server.
 
     An idle connection has nothing to read unless the server hung up (or sent
-    a notice, which costs only a reconnection): one ``select`` call instead of
-    a ping round trip at every checkout.
+    a notice, which costs only a reconnection): a zero-timeout ``poll`` of its
+    socket instead of a ping round trip at every checkout. The poll object is
+    made once per connection and kept on it (~0.7 µs a check, where a
+    ``select.select`` call builds three lists each time: ~3 µs).
     """
-    if connection.closed or connection.broken:
+    if connection.pgconn.status != 0:  # libpq's CONNECTION_OK; closed or broken otherwise
         return False
+    probe = connection.__dict__.get("_archipel_probe")
+    if probe is None:
+        try:
+            probe = select.poll()
+            probe.register(connection.pgconn.socket, select.POLLIN | select.POLLPRI)
+        except Exception:  # no socket: the connection is gone
+            return False
+        connection._archipel_probe = probe
     try:
-        readable, _, _ = select.select([connection.pgconn.socket], [], [], 0)
+        return not probe.poll(0)
     except (OSError, ValueError):
         return False
-    return not readable
 
 
 def always_alive(_connection: Any) -> bool:
@@ -81,8 +90,9 @@ def always_alive(_connection: Any) -> bool:
 
 def idle_psycopg(connection: Any) -> bool:
     """Whether a psycopg connection can go back to the pool (no transaction open)."""
-    # libpq's PQTRANS_IDLE is 0: no transaction open, nothing in flight
-    return not connection.closed and connection.pgconn.transaction_status == 0
+    # libpq's PQTRANS_IDLE is 0: no transaction open, nothing in flight (a closed
+    # connection reports PQTRANS_UNKNOWN)
+    return connection.pgconn.transaction_status == 0  # type: ignore[no-any-return]
 
 
 def idle_sqlite(connection: Any) -> bool:

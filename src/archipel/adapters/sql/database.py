@@ -25,6 +25,7 @@ from archipel.adapters.sql.event_store import SqlEventStore
 from archipel.adapters.sql.indexes import declare_indexes
 from archipel.adapters.sql.outbox import OUTBOX_TABLE, SqlOutbox
 from archipel.adapters.sql.query import QueryCompiler
+from archipel.adapters.sql.reads import SqlReads
 from archipel.adapters.sql.records import RecordTable
 from archipel.adapters.sql.tables import processed_table
 from archipel.adapters.sql.transaction import SqlTransaction
@@ -81,6 +82,7 @@ class SqlDatabase:
         self._processed_many: dict[int, str] = {}
         self._event_store: SqlEventStore | None = None
         self.one_statement = OneStatement(self)
+        self._reads = SqlReads(self)
 
     def processed_insert_many_sql(self, rows: int) -> str:
         """A multi-row insert of processed-message records (``s{i}``, ``m{i}``, ``at``),
@@ -114,6 +116,10 @@ class SqlDatabase:
     def begin(self) -> SqlTransaction:
         """A new transaction; it touches the database only when it reads or commits."""
         return SqlTransaction(self)
+
+    def reads(self) -> SqlReads:
+        """Reads outside any transaction (shared): each one statement, one round trip."""
+        return self._reads
 
     def outbox(self) -> SqlOutbox:
         return self._outbox

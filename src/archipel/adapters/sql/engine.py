@@ -292,12 +292,8 @@ class SqlEngine(DriverErrors):
             try:
                 result = action(fairy.driver_connection)
             except Exception as exc:
-                if self.is_disconnect(exc, fairy.driver_connection):
-                    self.discard(fairy)
-                    if retry and attempt == 1:
-                        continue
-                else:
-                    self.checkin(fairy)
+                if self._failed(fairy, exc) and retry and attempt == 1:
+                    continue
                 if isinstance(exc, ArchipelError):
                     raise
                 raise self.translate(exc) from exc
@@ -305,25 +301,58 @@ class SqlEngine(DriverErrors):
             return result
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def fetch(self, sql: str, params: Any, many: bool = False) -> Any:
-        """One read statement outside any transaction: all its rows (``many``) or its first row.
+    def _failed(self, fairy: Any, exc: Exception) -> bool:
+        """Give back the connection an action failed on; True when it died (discarded)."""
+        if self.is_disconnect(exc, fairy.driver_connection):
+            self.discard(fairy)
+            return True
+        self.checkin(fairy)
+        return False
 
-        :meth:`run` of a read, without building a function for it: a read by
-        identity is a few microseconds of SQLite, so the Python around it shows.
+    def fetch(self, sql: str, params: Any, many: bool = False) -> Any:
+        """Run one read statement on a pooled connection, outside any transaction.
+
+        Returns its rows (``many``) or its first row (None when there is none).
+        The statement runs alone in autocommit: one round trip, and it sees
+        only committed transactions, each whole. A pooled connection found dead
+        (the server restarted) is replaced and the read run again, as with
+        :meth:`run`; this is :meth:`run` without a closure per call (the path
+        of every read by id outside a unit of work), and without the liveness
+        check at checkout, redundant when the read runs again anyway.
         """
         pool = self._pool
-        if pool is None or self.echo or self.is_postgres:
+        if pool is None or self.echo:
             return self.run(lambda conn: _fetch(cursor_of(conn), sql, params, many))
-        lease = self.checkout()
-        try:
-            # sqlite3: Connection.execute makes the cursor in C; no disconnects to retry
-            cursor = lease.driver_connection.execute(sql, params)
-            found = cursor.fetchall() if many else cursor.fetchone()
-        except Exception as exc:
+        if not self.is_postgres:
+            lease = self.checkout()
+            try:
+                # sqlite3: Connection.execute makes the cursor in C; no disconnects to retry
+                cursor = lease.driver_connection.execute(sql, params)
+                found = cursor.fetchall() if many else cursor.fetchone()
+            except Exception as exc:
+                pool.put(lease)
+                raise self.translate(exc) from exc
             pool.put(lease)
-            raise self.translate(exc) from exc
-        pool.put(lease)
-        return found
+            return found
+        for attempt in (1, 2):
+            try:
+                # no liveness check at checkout: a dead connection fails the read,
+                # which runs again on a new one (below)
+                fairy = pool.get(check=False)
+            except ArchipelError:
+                raise
+            except Exception as exc:
+                raise self.translate(exc) from exc
+            conn = fairy.driver_connection
+            try:
+                result = _fetch(cursor_of(conn), sql, params, many)
+            except Exception as exc:
+                if self._failed(fairy, exc) and attempt == 1:
+                    continue
+                raise self.translate(exc) from exc
+            pool.put(fairy)
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def execute_ddl(self, statements: list[Any]) -> None:
         """Run DDL constructs in one transaction (PostgreSQL DDL is transactional)."""

@@ -125,8 +125,14 @@ class ConnectionPool:
             if self._waiting:
                 self._available.notify()
 
-    def get(self) -> Lease:
-        """A connection (a :class:`Lease`); return it with :meth:`put`."""
+    def get(self, check: bool = True) -> Lease:
+        """A connection (a :class:`Lease`); return it with :meth:`put`.
+
+        ``check=False`` skips the liveness check of an idle connection: for
+        callers that run the action again on a new connection when this one
+        turns out dead (reads, :meth:`SqlEngine.fetch`), for which the check
+        is redundant.
+        """
         self._acquire()
         try:
             while True:
@@ -135,7 +141,7 @@ class ConnectionPool:
                 except IndexError:
                     return Lease(self._connect())
                 if (self._recycle is not None and self._stale(fairy)) or (
-                    self._probe and not self._alive(fairy.driver_connection)
+                    check and self._probe and not self._alive(fairy.driver_connection)
                 ):
                     self._close(fairy)
                     continue

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from archipel.adapters.sql.codec import dumps, loads
 from archipel.adapters.sql.flush import WriteFlush
 from archipel.adapters.sql.processed import CHUNK, processed_among
+from archipel.adapters.sql.reads import query_records
 from archipel.adapters.sql.records import PK_PARAM
 from archipel.adapters.sql.wakeup import OUTBOX, announce
 from archipel.adapters.sql.writes import DELETE, PendingWrite, conflict, unique_violation
@@ -102,21 +103,9 @@ class SqlTransaction(WriteFlush):
         return None if row is None else table.record(row)
 
     def query(self, schema: ModelSchema, criteria: Criteria) -> tuple[list[dict[str, Any]], int]:
-        table = self.db.record_table(schema)
         if self._writes or self._events or self._outbox or self._processed:
             self._flush()
-        compiled = self.db.queries.compile(table, criteria)
-        params = compiled.params(criteria.limit, criteria.offset or 0)
-        if criteria.limit == 0:
-            return [], int(self._read(compiled.count_sql, params, False)[0])
-        rows = self._read(compiled.sql, params, True)
-        if rows:
-            total = int(rows[0][-1])
-        elif criteria.offset:
-            total = int(self._read(compiled.count_sql, params, False)[0])
-        else:
-            total = 0
-        return [table.record(row) for row in rows], total
+        return query_records(self.db, self._read, schema, criteria)
 
     # -- writes (buffered) ----------------------------------------------------------
     def save(self, schema: ModelSchema, record: dict[str, Any], expected_version: int) -> None:
