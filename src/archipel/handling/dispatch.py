@@ -109,15 +109,7 @@ def deliver(event: Any, failures: list[Exception] | None = None) -> None:
         routes = domain.router.routes_for(category, type_string)
         if routes:
             for route in routes:
-                # _run(domain, route, event, failures), inline: every event's path
-                run = domain.run_route if route.retry_options is not None else domain._run_route_once
-                if failures is None:
-                    run(route, event)
-                    continue
-                try:
-                    run(route, event)
-                except Exception as exc:  # noqa: BLE001 - collected, raised when the drain ends
-                    failures.append(exc)
+                _run(domain, route, event, failures)
         elif domain._upcasting is not None and domain._upcasting.steps:
             _deliver_upcast(domain, event, category, type_string, failures)
 
