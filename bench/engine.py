@@ -293,6 +293,28 @@ def _record_stages(directory: str) -> None:
         broker.publish_many = published
 
     OutboxRelay.__init__ = relay_init  # type: ignore[method-assign]
+    # the direct path (the database broker in the outbox's database): rows are claimed when
+    # they are routed (between the move's two round trips), published when the move returns
+    route = getattr(OutboxRelay, "_route", None)
+    try:
+        from archipel.adapters.sql.outbox_direct import DirectRelay
+    except ImportError:  # a branch without it
+        DirectRelay = None  # type: ignore[assignment,misc]  # noqa: N806
+    if route is not None and DirectRelay is not None:
+
+        def routed(self: Any, row: dict[str, Any]) -> str:
+            note("claimed", [row["stream"]])
+            return str(route(self, row))
+
+        OutboxRelay._route = routed  # type: ignore[method-assign]
+        direct_move = DirectRelay.move
+
+        def moved(self: Any, *args: Any, **kwargs: Any) -> Any:
+            out = direct_move(self, *args, **kwargs)
+            note("published", [row["stream"] for row in out])
+            return out
+
+        DirectRelay.move = moved  # type: ignore[method-assign]
     enqueue = Consumer._enqueue
 
     def enqueued(self: Any, entries: Any) -> None:
