@@ -345,7 +345,7 @@ def _cpu_seconds() -> dict[str, float]:
     """CPU time (user + system) so far of the processes that matter, by kind (Linux /proc).
 
     PostgreSQL counts its postmaster and every backend it forked; other
-    PostgreSQL or Redis servers on the machine are not counted.
+    PostgreSQL or Redis servers, and other benchmarks' workers, on the machine are not counted.
     """
     ticks = os.sysconf("SC_CLK_TCK")
     totals = {"workers": 0.0, "postgres": 0.0, "redis": 0.0, "benchmark": 0.0}
@@ -364,7 +364,8 @@ def _cpu_seconds() -> dict[str, float]:
             # backends that exited are accounted to the postmaster (cutime, cstime)
             used += (int(fields[13]) + int(fields[14])) / ticks
         if "engine.py _worker" in cmdline:
-            totals["workers"] += used
+            if parent == os.getpid():  # this run's workers, not another benchmark's
+                totals["workers"] += used
         elif SERVER_PIDS.get("postgres") in (pid, parent):
             totals["postgres"] += used
         elif SERVER_PIDS.get("redis") == pid:
