@@ -71,12 +71,11 @@ def route(row: dict[str, Any]) -> str:
 def test_the_direct_path_is_taken_only_where_broker_and_outbox_share_the_engine(
     postgres_db_url, postgres_server, domain
 ):
-    outbox = domain.providers.database().outbox()
-    assert isinstance(outbox.direct_to(domain.brokers["default"]), DirectRelay)
+    assert isinstance(domain.providers.database().direct_relay(domain.brokers["default"]), DirectRelay)
     # the same database through a connection of its own: published the ordinary way
     own = make_domain(postgres_db_url, {"provider": "database", "database_uri": postgres_db_url})
     try:
-        assert own.providers.database().outbox().direct_to(own.brokers["default"]) is None
+        assert own.providers.database().direct_relay(own.brokers["default"]) is None
     finally:
         own.shutdown()
     # another database of the domain
@@ -94,8 +93,8 @@ def test_the_direct_path_is_taken_only_where_broker_and_outbox_share_the_engine(
     try:
         elsewhere.init(traverse=False)
         broker = elsewhere.brokers["default"]
-        assert elsewhere.providers.database().outbox().direct_to(broker) is None
-        assert elsewhere.providers.database("streams").outbox().direct_to(broker) is not None
+        assert elsewhere.providers.database().direct_relay(broker) is None
+        assert elsewhere.providers.database("streams").direct_relay(broker) is not None
     finally:
         elsewhere.shutdown()
         postgres_server.drop_database(name)
@@ -107,7 +106,7 @@ def test_a_move_publishes_in_claim_order_and_marks_sent_in_one_go(domain):
     outbox.add(rows(3, "a") + rows(2, "b") + rows(1, "a", priority=5))
     broker.ensure_group("test::thing#a", "g")
     broker.ensure_group("test::thing#b", "g")
-    direct = outbox.direct_to(broker)
+    direct = domain.providers.database().direct_relay(broker)
     moved = direct.move(route, limit=100, seconds=5.0)
     assert [r["priority"] for r in moved] == [5, 0, 0, 0, 0, 0]  # highest priority, then oldest
     assert [r["id"] for r in moved[1:]] == sorted(r["id"] for r in moved[1:])
@@ -125,7 +124,7 @@ def test_a_move_publishes_in_claim_order_and_marks_sent_in_one_go(domain):
 
 def test_a_move_takes_its_shards_only_and_no_more_than_its_limit(domain):
     outbox = domain.providers.database().outbox()
-    direct = outbox.direct_to(domain.brokers["default"])
+    direct = domain.providers.database().direct_relay(domain.brokers["default"])
     outbox.add(rows(1, "a") + rows(1, "b") + rows(1, "c") + rows(1, "d"))
     shard = {r["stream"]: r["shard"] for r in outbox.rows()}
     mine = shard["test::thing-a"] % 2
@@ -137,7 +136,7 @@ def test_a_move_takes_its_shards_only_and_no_more_than_its_limit(domain):
 def test_a_row_held_by_another_transaction_is_waited_for_not_skipped(domain, postgres_db_url):
     outbox = domain.providers.database().outbox()
     broker = domain.brokers["default"]
-    direct = outbox.direct_to(broker)
+    direct = domain.providers.database().direct_relay(broker)
     outbox.add(rows(2, "a"))
     first, second = (r["id"] for r in outbox.rows())
     with psycopg.connect(libpq(postgres_db_url)) as holder:
@@ -161,7 +160,7 @@ def test_a_row_held_by_another_transaction_is_waited_for_not_skipped(domain, pos
 
 def test_a_move_that_fails_moves_nothing(domain, postgres_db_url):
     outbox = domain.providers.database().outbox()
-    direct = outbox.direct_to(domain.brokers["default"])
+    direct = domain.providers.database().direct_relay(domain.brokers["default"])
     outbox.add(rows(2, "a"))
 
     def broken(row: dict[str, Any]) -> str:

@@ -276,7 +276,7 @@ class OutboxRelay:
             # are back would break the order. Raises while the database is away
             outbox.release(left, self.worker_id)
             del self._unreleased[name]
-        direct = self._direct_path(name, outbox)
+        direct = self._direct_path(name)
         if direct is not None:
             self._drop_prefetch(name, outbox)
             return self._move(name, direct, owned)
@@ -327,15 +327,16 @@ class OutboxRelay:
         self._marking.append(self._marker.submit(self._mark_sent, outbox, ids))
         return len(ids)
 
-    def _direct_path(self, name: str, outbox: Any) -> Any:
-        """The outbox's direct path into the broker (``outbox.direct_to``), when the broker
-        keeps its streams in the outbox's own database; None while tracing (the publish span
-        needs the decoded messages) or with an integration broker (its rows go elsewhere)."""
+    def _direct_path(self, name: str) -> Any:
+        """The database's direct path into the broker (``database.direct_relay``), when the
+        broker keeps its streams in that database; None while tracing (the publish span needs
+        the decoded messages) or with an integration broker (its rows go elsewhere)."""
         if tracing.tracer is not None or self.domain._integration_broker is not None:
             return None
         if name not in self._direct:
-            direct_to = getattr(outbox, "direct_to", None)
-            self._direct[name] = direct_to(self.broker) if direct_to is not None else None
+            database = self.domain.providers.databases.get(name)
+            direct_relay = getattr(database, "direct_relay", None)
+            self._direct[name] = direct_relay(self.broker) if direct_relay is not None else None
         return self._direct[name]
 
     def _route(self, row: dict[str, Any]) -> str:

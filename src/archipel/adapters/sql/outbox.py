@@ -228,14 +228,6 @@ class SqlOutbox:
         self.engine.run(write, retry=False)
 
     # -- relaying ---------------------------------------------------------------------
-    def direct_to(self, broker: Any) -> Any:
-        """A :class:`~archipel.adapters.sql.outbox_direct.DirectRelay` moving rows into
-        ``broker`` in one transaction when it keeps its streams in this outbox's PostgreSQL
-        database (the same engine); None otherwise (claim, publish, mark)."""
-        from archipel.adapters.sql.outbox_direct import DirectRelay  # it builds on this module
-
-        return DirectRelay.between(self, broker)
-
     def claim(
         self,
         worker: str,
