@@ -49,8 +49,8 @@ _decode = msgspec.json.Decoder(list[tuple[int, Any, Any, Any, msgspec.Raw, dict[
 _decode_data = msgspec.json.Decoder(list[dict[str, Any]]).decode
 
 #: a batch's query result: (the JSON text (SQLite) or the rows (PostgreSQL), None when
-#: empty, its size, last tx id, last global position)
-_Fetched = tuple[Any, int, str | None, int]
+#: empty, its size, its last global position)
+_Fetched = tuple[Any, int, int]
 
 #: the most messages the first batch holds (the caller waits for it: nothing to overlap yet)
 FIRST_BATCH = 500
@@ -91,8 +91,10 @@ class SqlBulkLog:
         """(batch as one JSON text, the same batch row by row) for ``categories`` names."""
         t = self._name
         if self._postgres:
+            # after the last message read, in log order: its tx id looked up by its position
             after = (
-                "(tx_id, global_position) > (%(tx)s::xid8, %(after)s)"
+                f"(tx_id, global_position) > ((SELECT tx_id FROM {t} WHERE global_position = %(after)s), "  # noqa: S608
+                "%(after)s)"
                 if cursor
                 else "global_position > %(after)s"
             )
@@ -112,12 +114,12 @@ class SqlBulkLog:
                 else "SELECT * FROM (" + " UNION ALL ".join(f"({part})" for part in parts)  # noqa: S608
                 + ") AS merged ORDER BY tx_id, global_position LIMIT %(limit)s"
             )
-            # the statements are built from the quoted table name only. The batch as rows,
-            # with each one's tx id: the last row's is the next batch's cursor, so the next
-            # query can start before this batch is decoded
+            # the statements are built from the quoted table name only. The batch as rows:
+            # the last one's global position is the next batch's cursor, so the next query
+            # can start before this batch is decoded
             text = (
-                "SELECT position, type, message_id, stream, metadata, data, global_position, "  # noqa: S608
-                f"tx_id::text FROM ({inner}) AS batch ORDER BY tx_id, global_position"
+                "SELECT position, type, message_id, stream, metadata, data, global_position "  # noqa: S608
+                f"FROM ({inner}) AS batch ORDER BY tx_id, global_position"
             )
             rows = (
                 f"SELECT global_position, message_id, metadata::text, data::text FROM ({inner}) "  # noqa: S608
@@ -150,9 +152,9 @@ class SqlBulkLog:
         names: dict[str, Any] = {f"c{i}": name for i, name in enumerate(wanted)}
         pool = ThreadPoolExecutor(1, thread_name_prefix="archipel-rebuild-fetch") if self.parallel else None
 
-        def start(size: int, after: int, tx: str | None) -> tuple[Future[_Fetched], dict[str, Any], str]:
-            params = {**names, "after": after, "limit": size, "tx": tx}
-            text_sql, rows_sql = self._sql(len(wanted), tx is not None)
+        def start(size: int, after: int) -> tuple[Future[_Fetched], dict[str, Any], str]:
+            params = {**names, "after": after, "limit": size}
+            text_sql, rows_sql = self._sql(len(wanted), after > 0)
             future: Future[_Fetched]
             if pool is not None:
                 future = pool.submit(self._fetch, text_sql, params)
@@ -164,17 +166,17 @@ class SqlBulkLog:
         # nothing runs beside the first read: a short one gets the caller going sooner
         size = min(limit, FIRST_BATCH)
         pending: Future[_Fetched] | None
-        pending, params, rows_sql = start(size, 0, None)
+        pending, params, rows_sql = start(size, 0)
         try:
             while pending is not None:
-                text, count, last_tx, last = pending.result()
+                text, count, last = pending.result()
                 pending = None
                 if not count:
                     return
                 current, current_sql = params, rows_sql
                 if count >= size:  # a full batch: there may be more
                     size = limit
-                    pending, params, rows_sql = start(size, int(last), last_tx)
+                    pending, params, rows_sql = start(size, last)
                 yield self._decoded(text, current, current_sql)
         finally:
             if pool is not None:
@@ -189,7 +191,7 @@ class SqlBulkLog:
                 return [
                     (global_position, {"type": type_, "id": message_id, "stream": stream, "_stored": stored,
                                        "global_position": global_position, "position": position}, data)
-                    for (position, type_, message_id, stream, stored, _, global_position, _), data
+                    for (position, type_, message_id, stream, stored, _, global_position), data
                     in zip(text, datas, strict=True)
                 ]
             rows = _decode(text)
@@ -207,7 +209,7 @@ class SqlBulkLog:
         ]
 
     def _fetch(self, sql: str, params: dict[str, Any]) -> _Fetched:
-        """(the batch as JSON text or None when empty, its size, last tx id, last global position)."""
+        """(the batch as JSON text or rows, None when empty, its size, its last global position)."""
         started = time.thread_time()
 
         def run(conn: Any) -> Any:
@@ -229,13 +231,10 @@ class SqlBulkLog:
         finally:
             self.cpu_seconds += time.thread_time() - started
         if self._postgres:
-            if not row:
-                return None, 0, None, 0
-            last_row = row[-1]
-            return row, len(row), last_row[7], last_row[6]
+            return (row, len(row), row[-1][6]) if row else (None, 0, 0)
         if row is None or row[0] is None:
-            return None, 0, None, 0
-        return str(row[0]), int(row[1]), None, int(row[3])
+            return None, 0, 0
+        return str(row[0]), int(row[1]), int(row[3])
 
     def _culprit(self, sql: str, params: dict[str, Any]) -> None:
         """Raise the DeserializationError of the first row of the batch that is no JSON."""
