@@ -18,9 +18,11 @@ in ``(tx_id, global_position)`` order), as ``read_all`` does.
 
 :class:`SqlBulkLoad` writes new rows in the caller's
 :class:`~archipel.adapters.sql.transaction.SqlTransaction`: ``COPY ...
-FROM STDIN`` on PostgreSQL, one ``executemany`` on SQLite, with the value
-conversions of :class:`~archipel.adapters.sql.records.RecordTable` (the
-rows are those an ordinary save writes).
+FROM STDIN`` on PostgreSQL (binary when every column's type allows it:
+:mod:`archipel.adapters.sql.copy_types`, else text), one ``executemany`` on
+SQLite, with the value conversions of
+:class:`~archipel.adapters.sql.records.RecordTable` (the rows are those an
+ordinary save writes).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 
 import msgspec
 
+from archipel.adapters.sql.copy_types import binary_types
 from archipel.adapters.sql.engine import loads
 from archipel.adapters.sql.records import RecordTable
 from archipel.errors import ArchipelError, DeserializationError
@@ -266,6 +269,8 @@ class SqlBulkLoad:
         self.database = database
         self.engine = database.engine
         self._sql: dict[str, str] = {}
+        #: per table: the binary ``COPY`` encoders of its columns, or None (text ``COPY``)
+        self._binary: dict[str, list[str] | None] = {}
         #: loads may run on another thread while the caller reads (not one shared connection)
         self.parallel = not self.engine.is_memory
 
@@ -290,7 +295,13 @@ class SqlBulkLoad:
         conn = transaction.connection()
         try:
             if self.engine.is_postgres:
-                with conn.cursor() as cursor, cursor.copy(self._statement(table)) as copy:
+                types = self._binary_types(table, conn)
+                statement = self._statement(table)
+                if types is not None:
+                    statement += " (FORMAT BINARY)"
+                with conn.cursor() as cursor, cursor.copy(statement) as copy:
+                    if types is not None:
+                        copy.set_types(types)
                     write = copy.write_row
                     for row in rows:
                         write(row)
@@ -300,6 +311,15 @@ class SqlBulkLoad:
             raise
         except Exception as exc:
             raise self.engine.translate(exc) from exc
+
+    def _binary_types(self, table: RecordTable, conn: Any) -> list[str] | None:
+        """The binary ``COPY`` encoders of ``table``'s columns, checked once against the
+        catalog (:func:`~archipel.adapters.sql.copy_types.binary_types`), or None."""
+        name = table.name
+        if name not in self._binary:
+            quote = self.engine.dialect.identifier_preparer.quote
+            self._binary[name] = binary_types(table, quote(name), conn)
+        return self._binary[name]
 
     def _statement(self, table: RecordTable) -> str:
         found = self._sql.get(table.name)
