@@ -91,7 +91,10 @@ class SqlBulkLog:
         self.cpu_seconds = 0.0
 
     def _sql(self, categories: int, cursor: bool) -> tuple[str, str]:
-        """(batch as one JSON text, the same batch row by row) for ``categories`` names."""
+        """(the batch's query: one JSON text on SQLite, rows on PostgreSQL; the same batch
+        row by row with its stored JSON as text, to name an undecodable message) for
+        ``categories`` names; ``cursor``: after the message at ``%(after)s`` in log order (on
+        PostgreSQL its tx id is looked up by its global position: the log is append-only)."""
         t = self._name
         if self._postgres:
             # after the last message read, in log order: its tx id looked up by its position
