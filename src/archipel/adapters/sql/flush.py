@@ -93,7 +93,7 @@ class WriteFlush:
             if self.engine.is_postgres and len(rows) > 1:
                 cursor.execute(table.unnest_insert_sql, table.columns_params(rows))
             else:
-                cursor.executemany(table.insert_sql, rows)
+                cursor.executemany(table.insert_sql, map(table.insert_args, rows))
         except Exception as exc:
             for _, write in run:  # whose row was it? (rows before it may be in, uncommitted)
                 self.explain_integrity(exc, write, only=table.name, committed=True)
@@ -111,7 +111,7 @@ class WriteFlush:
         params = table.params(write.record, version)
         if write.guard == -1:
             try:
-                cursor.execute(table.insert_sql, params)
+                cursor.execute(table.insert_sql, table.insert_args(params))
             except Exception as exc:
                 self._integrity(exc, write)
                 raise
@@ -119,7 +119,7 @@ class WriteFlush:
             params[PK_PARAM] = write.identity
             params[EXPECTED_PARAM] = write.guard
             try:
-                cursor.execute(table.update_sql, params)
+                cursor.execute(table.update_sql, table.update_args(params))
             except Exception as exc:
                 self._integrity(exc, write)
                 raise
