@@ -9,6 +9,7 @@ equal value for value, and the stored rows exact.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archipel import Domain
+from archipel import BaseAggregate, Domain
 from archipel.adapters.sql.event_insert import ROW_ORDER
+from archipel.fields import Boolean, Date, Integer, String
 from tests.adapters._model import define, full_account, message, record
 from tests.adapters.conftest import start
 
@@ -41,6 +43,14 @@ def model(tmp_path: Path) -> Any:
     }
     domain = Domain(name="Positional", config=config)
     model = define(domain)
+
+    class Plain(BaseAggregate):  # no value to convert: a row straight from the record
+        name = String(max_length=50)
+        count = Integer()
+        active = Boolean()
+        born = Date()
+
+    model.Plain = domain.aggregate(Plain)
     start(domain)
     with domain.domain_context():
         yield model
@@ -64,11 +74,23 @@ def test_a_record_insert_and_update_bind_in_placeholder_order(model: Any) -> Non
     columns = table.insert_sql.split("(", 1)[1].split(")", 1)[0].split(", ")
     assert table.insert_sql.count("?") == len(columns)
     assert table.insert_args(params) == tuple(params[c.strip('"')] for c in columns)
+    assert table.insert_row(record(model, full_account(model)), 3) == table.insert_args(params)
     # UPDATE account SET name=?, ... WHERE account.id = ? AND account._version = ?
     params.update({"pk__": "a1", "expected__": 2})
     assigned = table.update_sql.split(" SET ", 1)[1].split(" WHERE ", 1)[0].split(", ")
     names = [a.split("=", 1)[0].strip('"') for a in assigned]
     assert table.update_args(params) == (*[params[n] for n in names], "a1", 2)
+
+
+def test_a_plain_record_row_is_its_values_in_column_order(model: Any) -> None:
+    database = model.domain.providers.database("default")
+    table = database.record_table(model.schema(model.Plain))
+    plain = model.Plain(id="p1", name="n", count=3, active=True, born=dt.date(2024, 2, 29))
+    values = plain.to_dict()
+    assert table.insert_row(values, 0) == table.insert_args(table.params(values, 0))
+    model.domain.repository_for(model.Plain).add(plain)
+    found = model.domain.repository_for(model.Plain).get("p1")
+    assert (found.name, found.count, found.active, found.born) == ("n", 3, True, dt.date(2024, 2, 29))
 
 
 STREAMS = st.sampled_from(["acc-1", "acc-2", "order::line-3"])

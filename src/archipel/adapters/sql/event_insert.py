@@ -74,24 +74,29 @@ class EventWriting:
     def insert(self, cursor: Any, messages: Sequence[Any]) -> list[tuple[Any, int, int]]:
         """Insert ``messages`` with ``cursor``; return ``(metadata, global_position, position)``
         of the new ones, to be set on the messages once the transaction commits."""
+        if len(messages) <= CHUNK:  # a command's few events: one statement
+            return self._insert_chunk(cursor, messages)
         stored: list[tuple[Any, int, int]] = []
         for start in range(0, len(messages), CHUNK):
-            chunk = messages[start : start + CHUNK]
-            params: Any = self.params(chunk) if self.engine.is_postgres else self.values(chunk)
-            try:
-                cursor.execute(self._insert(len(chunk)), params)
-                rows = cursor.fetchall()
-            except Exception as exc:
-                if unique_violation(exc) is not None:
-                    raise self.position_conflict(cursor, chunk) from exc
-                raise
-            by_id = {row[0]: (row[1], row[2]) for row in rows}
-            for message in chunk:
-                meta = message._metadata
-                found = by_id.pop(meta.id, None)
-                if found is not None:
-                    stored.append((meta, int(found[0]), int(found[1])))
+            stored += self._insert_chunk(cursor, messages[start : start + CHUNK])
         return stored
+
+    def _insert_chunk(self, cursor: Any, chunk: Sequence[Any]) -> list[tuple[Any, int, int]]:
+        params: Any = self.params(chunk) if self.engine.is_postgres else self.values(chunk)
+        try:
+            cursor.execute(self._insert(len(chunk)), params)
+            rows = cursor.fetchall()
+        except Exception as exc:
+            if unique_violation(exc) is not None:
+                raise self.position_conflict(cursor, chunk) from exc
+            raise
+        # RETURNING gives the new rows in no promised order; a message id twice in the
+        # batch was stored once, as its first message (which gets the positions)
+        metas = {}
+        for message in reversed(chunk):
+            meta = message._metadata
+            metas[meta.id] = meta
+        return [(metas[message_id], global_at, position) for message_id, global_at, position in rows]
 
     def _keys(self, prefix: str, row: int) -> tuple[str, ...]:
         found = self._bind_keys.get((prefix, row))

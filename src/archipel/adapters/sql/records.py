@@ -147,15 +147,21 @@ class RecordTable:
         #: in their order (sqlite3 looks every name up at every execution otherwise)
         self.insert_args: Callable[[dict[str, Any]], Any]
         self.update_args: Callable[[dict[str, Any]], Any]
+        #: ``insert_row(record, version)``: ``insert_args(params(record, version))``, on SQLite
+        #: a tuple made straight from the record when no value needs converting
+        self.insert_row: Callable[[dict[str, Any], int], Any]
         if postgres:
             self.insert_sql = compile_(insert)
             self.update_sql = compile_(update)
             self.insert_args = self.update_args = _same
+            self.insert_row = self.params
         else:
             self.insert_sql, order = engine.compile_positional(insert)
             self.insert_args = _picker(order)
+            plain = order == self.read_names and not self.json_names and not self.float_names
             self.update_sql, order = engine.compile_positional(update)
             self.update_args = _picker(order)
+            self.insert_row = self._plain_row if plain else self._converted_row
         self._dialect = engine.dialect
         self._unnest_sql: str | None = None
         self.delete_sql = compile_(t.delete().where(pk))
@@ -202,6 +208,12 @@ class RecordTable:
                 params[name] = float_in(value)
         params[VERSION] = version
         return params
+
+    def _plain_row(self, record: dict[str, Any], version: int) -> tuple[Any, ...]:
+        return (*map(record.get, self.names), version)
+
+    def _converted_row(self, record: dict[str, Any], version: int) -> Any:
+        return self.insert_args(self.params(record, version))
 
     def keys(self, prefix: str) -> tuple[str, ...]:
         """Bind names ``prefix + column`` for ``names``, ``_version``, identity and guard
