@@ -198,7 +198,8 @@ class _Recorder:
         return self
 
     def executemany(self, sql: str, rows: object) -> object:
-        self._log.append((sql, list(rows), True))  # type: ignore[call-overload]
+        rows = list(rows)  # type: ignore[call-overload]
+        self._log.append((sql, rows, True))
         return self._conn.executemany(sql, rows)  # type: ignore[arg-type]
 
     def fetchall(self) -> list[object]:

@@ -26,7 +26,7 @@ from archipel.errors import ExpectedVersionError
 if TYPE_CHECKING:
     from archipel.adapters.sql.engine import SqlEngine
 
-__all__ = ["EventWriting", "CHUNK", "COLUMNS", "utc"]
+__all__ = ["EventWriting", "CHUNK", "COLUMNS", "ROW_ORDER", "utc"]
 
 #: rows per INSERT statement (PostgreSQL allows 65535 parameters, SQLite 32766)
 CHUNK = 500
@@ -44,6 +44,11 @@ COLUMNS = (
     "metadata",
     "data",
 )
+
+
+#: the bind names of one row of the SQLite (``?``) insert, in placeholder order:
+#: :meth:`EventWriting.values` follows it (checked when the statement is compiled)
+ROW_ORDER = (*COLUMNS[:6], "stream", "offset", *COLUMNS[6:])
 
 
 def utc(value: _dt.datetime) -> _dt.datetime:
@@ -69,24 +74,29 @@ class EventWriting:
     def insert(self, cursor: Any, messages: Sequence[Any]) -> list[tuple[Any, int, int]]:
         """Insert ``messages`` with ``cursor``; return ``(metadata, global_position, position)``
         of the new ones, to be set on the messages once the transaction commits."""
+        if len(messages) <= CHUNK:  # a command's few events: one statement
+            return self._insert_chunk(cursor, messages)
         stored: list[tuple[Any, int, int]] = []
         for start in range(0, len(messages), CHUNK):
-            chunk = messages[start : start + CHUNK]
-            params = self.params(chunk)
-            try:
-                cursor.execute(self._insert(len(chunk)), params)
-                rows = cursor.fetchall()
-            except Exception as exc:
-                if unique_violation(exc) is not None:
-                    raise self.position_conflict(cursor, chunk) from exc
-                raise
-            by_id = {row[0]: (row[1], row[2]) for row in rows}
-            for message in chunk:
-                meta = message._metadata
-                found = by_id.pop(meta.id, None)
-                if found is not None:
-                    stored.append((meta, int(found[0]), int(found[1])))
+            stored += self._insert_chunk(cursor, messages[start : start + CHUNK])
         return stored
+
+    def _insert_chunk(self, cursor: Any, chunk: Sequence[Any]) -> list[tuple[Any, int, int]]:
+        params: Any = self.params(chunk) if self.engine.is_postgres else self.values(chunk)
+        try:
+            cursor.execute(self._insert(len(chunk)), params)
+            rows = cursor.fetchall()
+        except Exception as exc:
+            if unique_violation(exc) is not None:
+                raise self.position_conflict(cursor, chunk) from exc
+            raise
+        # RETURNING gives the new rows in no promised order; a message id twice in the
+        # batch was stored once, as its first message (which gets the positions)
+        metas = {}
+        for message in reversed(chunk):
+            meta = message._metadata
+            metas[meta.id] = meta
+        return [(metas[message_id], global_at, position) for message_id, global_at, position in rows]
 
     def _keys(self, prefix: str, row: int) -> tuple[str, ...]:
         found = self._bind_keys.get((prefix, row))
@@ -98,9 +108,27 @@ class EventWriting:
         return found
 
     def params(self, messages: Sequence[Any], prefix: str = "") -> dict[str, Any]:
-        """Bind values of an insert of ``messages`` (see :meth:`insert_statement`)."""
-        postgres = self.engine.is_postgres
+        """Bind values of an insert of ``messages`` by name (see :meth:`insert_statement`)."""
         params: dict[str, Any] = {}
+        self._bind(messages, prefix, params, None)
+        return params
+
+    def values(self, messages: Sequence[Any]) -> list[Any]:
+        """Bind values of an insert of ``messages`` in placeholder order (SQLite's ``?``
+        statement of :meth:`_insert`: per row, :data:`ROW_ORDER`)."""
+        values: list[Any] = []
+        self._bind(messages, "", None, values)
+        return values
+
+    def _bind(
+        self,
+        messages: Sequence[Any],
+        prefix: str,
+        params: dict[str, Any] | None,
+        values: list[Any] | None,
+    ) -> None:
+        """Put the bind values of ``messages`` into ``params`` (by name) or ``values`` (in order)."""
+        postgres = self.engine.is_postgres
         # positions known from earlier messages of the batch, and how many
         # position-less messages of a stream came before any known one
         following: dict[str, int] = {}
@@ -130,6 +158,25 @@ class EventWriting:
                     else utc(moment).isoformat()
                 )
             data["position"] = position
+            if values is not None:
+                # ROW_ORDER: the stream is bound twice (the row's, the position lookup's)
+                values += (
+                    meta.id,
+                    stream,
+                    category_of(stream),
+                    meta.type or type(message).__name__,
+                    meta.kind,
+                    position,
+                    stream,
+                    offset,
+                    meta.correlation_id,
+                    meta.causation_id,
+                    moment,
+                    dumps(data),
+                    dumps(message.to_dict()),
+                )
+                continue
+            assert params is not None  # noqa: S101 - one of the two is given
             (k_id, k_stream, k_category, k_type, k_kind, k_position, k_offset, k_correlation,
              k_causation, k_time, k_metadata, k_data) = self._keys(prefix, i)  # fmt: skip
             params[k_id] = meta.id
@@ -144,7 +191,6 @@ class EventWriting:
             params[k_time] = moment
             params[k_metadata] = dumps(data)
             params[k_data] = dumps(message.to_dict())
-        return params
 
     def _insert(self, rows: int) -> str:
         sql = self._insert_sql.get(rows)
@@ -153,7 +199,16 @@ class EventWriting:
         return sql
 
     def _compile_insert(self, rows: int) -> str:
-        return self.engine.compile(self.insert_statement(rows))
+        statement = self.insert_statement(rows)
+        if self.engine.is_postgres:
+            return self.engine.compile(statement)
+        # SQLite binds ``?`` placeholders from a sequence at a fraction of the cost of
+        # names from a dict (each name is looked up per execution): see :meth:`values`
+        sql, order = self.engine.compile_positional(statement)
+        expected = tuple(f"{name}_{row}" for row in range(rows) for name in ROW_ORDER)
+        if order != expected:  # pragma: no cover - SQLAlchemy changed its bind order
+            raise AssertionError(f"the events INSERT binds {order}, not {expected}")
+        return sql
 
     def insert_statement(self, rows: int, prefix: str = "") -> Any:
         """``INSERT`` of ``rows`` messages, idempotent by id, returning what was stored.

@@ -88,12 +88,13 @@ class WriteFlush:
         of column arrays (a statement per row costs more than the row), on SQLite
         one ``executemany`` (a C loop)."""
         table = run[0][1].table
-        rows = [w.table.params(w.record, w.expected + 1) for _, w in run]
         try:
-            if self.engine.is_postgres and len(rows) > 1:
+            if self.engine.is_postgres and len(run) > 1:
+                rows = [table.params(w.record, w.expected + 1) for _, w in run]
                 cursor.execute(table.unnest_insert_sql, table.columns_params(rows))
             else:
-                cursor.executemany(table.insert_sql, rows)
+                row = table.insert_row
+                cursor.executemany(table.insert_sql, [row(w.record, w.expected + 1) for _, w in run])
         except Exception as exc:
             for _, write in run:  # whose row was it? (rows before it may be in, uncommitted)
                 self.explain_integrity(exc, write, only=table.name, committed=True)
@@ -108,18 +109,18 @@ class WriteFlush:
             self._flushed.pop(key, None)
             return
         version = write.expected + 1
-        params = table.params(write.record, version)
         if write.guard == -1:
             try:
-                cursor.execute(table.insert_sql, params)
+                cursor.execute(table.insert_sql, table.insert_row(write.record, version))
             except Exception as exc:
                 self._integrity(exc, write)
                 raise
         else:
+            params = table.params(write.record, version)
             params[PK_PARAM] = write.identity
             params[EXPECTED_PARAM] = write.guard
             try:
-                cursor.execute(table.update_sql, params)
+                cursor.execute(table.update_sql, table.update_args(params))
             except Exception as exc:
                 self._integrity(exc, write)
                 raise

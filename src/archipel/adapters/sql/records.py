@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import decimal
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -68,6 +69,18 @@ def _json_out(value: Any) -> Any:
     return None if value is None or not isinstance(value, (str, bytes)) else loads(value)
 
 
+def _same(params: dict[str, Any]) -> Any:
+    return params
+
+
+def _picker(names: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
+    """The values of ``names`` in a params dict, as a tuple in that order (one C call)."""
+    if len(names) == 1:
+        (name,) = names
+        return lambda params: (params[name],)
+    return itemgetter(*names)
+
+
 def _reader(kind: str, postgres: bool) -> Callable[[Any], Any] | None:
     if kind == Kind.DECIMAL:
         return _decimal_text
@@ -120,16 +133,35 @@ class RecordTable:
         compile_ = engine.compile
         self._keys: dict[str, tuple[str, ...]] = {}
         self.select_sql = compile_(sa.select(*[c[n] for n in self.read_names]).where(pk))
-        self.insert_sql = compile_(
-            t.insert().values({n: sa.bindparam(n, type_=c[n].type) for n in self.read_names})
-        )
-        self.update_sql = compile_(
+        insert = t.insert().values({n: sa.bindparam(n, type_=c[n].type) for n in self.read_names})
+        update = (
             t.update()
             .where(pk, c[VERSION] == sa.bindparam(EXPECTED_PARAM))
             .values(
                 {n: sa.bindparam(n, type_=c[n].type) for n in self.read_names if n != self.id_field}
             )
         )
+        #: ``insert_sql`` / ``update_sql`` take ``insert_args(params)`` / ``update_args(params)``
+        #: of :meth:`params` (with the identity and guard for an update): the dict itself on
+        #: PostgreSQL; on SQLite the statements have ``?`` placeholders, bound from a tuple
+        #: in their order (sqlite3 looks every name up at every execution otherwise)
+        self.insert_args: Callable[[dict[str, Any]], Any]
+        self.update_args: Callable[[dict[str, Any]], Any]
+        #: ``insert_row(record, version)``: ``insert_args(params(record, version))``, on SQLite
+        #: a tuple made straight from the record when no value needs converting
+        self.insert_row: Callable[[dict[str, Any], int], Any]
+        if postgres:
+            self.insert_sql = compile_(insert)
+            self.update_sql = compile_(update)
+            self.insert_args = self.update_args = _same
+            self.insert_row = self.params
+        else:
+            self.insert_sql, order = engine.compile_positional(insert)
+            self.insert_args = _picker(order)
+            plain = order == self.read_names and not self.json_names and not self.float_names
+            self.update_sql, order = engine.compile_positional(update)
+            self.update_args = _picker(order)
+            self.insert_row = self._plain_row if plain else self._converted_row
         self._dialect = engine.dialect
         self._unnest_sql: str | None = None
         self.delete_sql = compile_(t.delete().where(pk))
@@ -176,6 +208,12 @@ class RecordTable:
                 params[name] = float_in(value)
         params[VERSION] = version
         return params
+
+    def _plain_row(self, record: dict[str, Any], version: int) -> tuple[Any, ...]:
+        return (*map(record.get, self.names), version)
+
+    def _converted_row(self, record: dict[str, Any], version: int) -> Any:
+        return self.insert_args(self.params(record, version))
 
     def keys(self, prefix: str) -> tuple[str, ...]:
         """Bind names ``prefix + column`` for ``names``, ``_version``, identity and guard
