@@ -454,6 +454,58 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
             "waits": waits, "calls": calls}
 
 
+def _wal(conn: Any) -> tuple[float, float]:
+    """``(WAL flushes, transaction ids handed out)`` of the cluster so far (pg_stat_wal, txid_current)."""
+    conn.execute("SELECT pg_stat_clear_snapshot()")
+    row = conn.execute("SELECT wal_sync FROM pg_stat_wal").fetchone()
+    xid = conn.execute("SELECT txid_current()").fetchone()
+    return float(row[0]), float(xid[0])
+
+
+def run_raw_commits(database_url: str, connections: int, seconds: float) -> dict[str, Any]:
+    """The anchor of ``commit-N``: ``connections`` threads of psycopg, each committing one-row
+    ``INSERT``s on its own connection (autocommit, fsync on) for ``seconds``; no engine.
+
+    Says what this PostgreSQL and disk give concurrent committers at the moment:
+    commits/s, and how many commits share a WAL flush (PostgreSQL's group commit).
+    """
+    import threading
+
+    import psycopg
+
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS raw_commit (id bigserial PRIMARY KEY, v text)")
+        flushes_before, xids_before = _wal(conn)
+    counts = [0] * connections
+    stop = threading.Event()
+
+    def commit(slot: int) -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            while not stop.is_set():
+                conn.execute("INSERT INTO raw_commit (v) VALUES (%s)", ("x",))
+                counts[slot] += 1
+
+    threads = [threading.Thread(target=commit, args=(n,)) for n in range(connections)]
+    cpu_before = _cpu_seconds()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    cpu = _cpu_seconds()["postgres"] - cpu_before["postgres"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        flushes_after, xids_after = _wal(conn)
+    commits = sum(counts)
+    flushes = flushes_after - flushes_before
+    return {"label": f"raw-commit x{connections}", "connections": connections, "commits_per_s": commits / elapsed,
+            "commits_per_flush": (xids_after - xids_before - 1) / flushes if flushes else float("nan"),
+            "pg_us_per_commit": 1e6 * cpu / commits if commits else float("nan"), "exit_codes": []}
+
+
 def _round_trips(database_url: str, broker: dict[str, Any]) -> dict[str, float]:
     """Counters of work done so far: the database's committed and rolled-back transactions
     (``pg_stat_database``) and, on Redis, the calls of each stream command (``INFO commandstats``).
@@ -470,9 +522,16 @@ def _round_trips(database_url: str, broker: dict[str, Any]) -> dict[str, float]:
         row = conn.execute(
             "SELECT xact_commit, xact_rollback FROM pg_stat_database WHERE datname = current_database()"
         ).fetchone()
-    own = OWN_TRANSACTIONS["count"] + 2  # this look's own two statements
+        # the cluster's WAL: flushes (fsync/fdatasync) and writes; transaction ids handed out
+        # = transactions that wrote (read-only ones take none, and flush nothing)
+        wal = conn.execute("SELECT wal_write, wal_sync, wal_records FROM pg_stat_wal").fetchone()
+        xid = conn.execute("SELECT txid_current()").fetchone()
+    own = OWN_TRANSACTIONS["count"] + 4  # this look's own statements
     OWN_TRANSACTIONS["count"] = own
     out = {"pg commits": (float(row[0]) if row else 0.0) - own, "pg rollbacks": float(row[1]) if row else 0.0}
+    if wal and xid:
+        out.update({"wal writes": float(wal[0]), "wal flushes": float(wal[1]),
+                    "wal records": float(wal[2]), "writing commits": float(xid[0])})
     if broker.get("provider") == "redis":
         import redis
 
@@ -505,13 +564,16 @@ def _sample_waits(database_url: str, waits: dict[str, int]) -> None:
     OWN_TRANSACTIONS["count"] += 1
     url = database_url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(url, autocommit=True) as conn:
-        for state, kind, event in conn.execute(
-            "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        for state, kind, event, backend in conn.execute(
+            "SELECT state, wait_event_type, wait_event, backend_type FROM pg_stat_activity "
+            "WHERE pid <> pg_backend_pid() AND (datname = current_database() AND backend_type = 'client backend' "
+            "OR wait_event IN ('WALSync', 'WALWrite', 'DataFileFlush', 'DataFileSync'))"
         ).fetchall():
             name = "idle" if state and state.startswith("idle") else f"{kind or 'CPU'}:{event or '-'}"
             if state == "idle in transaction":
                 name = "idle in transaction"
+            if backend != "client backend":  # WAL and data file flushes of the server's own processes
+                name = f"{backend} {kind}:{event}"
             waits[name] = waits.get(name, 0) + 1
 
 
@@ -800,7 +862,7 @@ def _scaling_summary(results: dict[str, list[dict[str, Any]]], chosen: list[str]
                      default_partitions: int) -> None:
     """Scaling both ways: against the core count where CPU is the limit (``redis-N``: batches
     of ``messages_per_tick``), against the issue's targets where commits are (``commit-N``)."""
-    from _harness import ratios
+    from _harness import ratios, spread
 
     print("\nscaling (median of the per-round ratios against 1 worker, same kind and partitions)")
     for name in chosen:
@@ -824,14 +886,29 @@ def _scaling_summary(results: dict[str, list[dict[str, Any]]], chosen: list[str]
         elif kind == "redis":
             line += f" ({got / ceiling:.0%} of that)"
         print(line)
+    commits = [n for n in chosen if n.startswith("commit-") and n in results]
+    if commits:
+        print("  commit-N, per event (medians; the cluster's WAL, so the workers' lease renewals and the "
+              "relay's marks count too):")
+        for name in commits:
+            runs = results[name]
+            writing = [r["calls"].get("writing commits", 0.0) for r in runs]
+            flushes = [r["calls"].get("wal flushes", 0.0) for r in runs]
+            shared = [w / f for w, f in zip(writing, flushes, strict=True) if f]
+            per_s = [r["events_per_s"] * f for r, f in zip(runs, flushes, strict=True)]
+            print(f"    {name:<12} {spread(writing)} writing commits, {spread(flushes)} WAL flushes: "
+                  f"{spread(shared)} commits per flush, {spread(per_s, '.0f')} flushes/s")
     if any(n.startswith("commit-") for n in chosen):
         print(f"  commit-N: the Redis workload with messages_per_tick = {COMMIT_TICK}: each message's "
               "effects commit in a transaction of their own (fsync on), so commit latency, not CPU, "
               "bounds a partition; commits in flight = partitions (@P, default "
               f"{default_partitions}), shared by the workers")
 
-SCENARIOS = ("redis-1", "redis-2", "redis-4", "commit-1", "commit-2", "commit-4", "db-1", "db-2",
-             "latency-redis", "latency-db")
+SCENARIOS = ("redis-1", "redis-2", "redis-4", "raw-commit", "commit-1", "commit-2", "commit-4", "db-1",
+             "db-2", "latency-redis", "latency-db")
+#: ``raw-commit``: connections committing at once, and seconds of each
+RAW_CONNECTIONS = (1, 4, 16)
+RAW_SECONDS = 2.0
 #: the brokers of the throughput scenarios (``commit-N``: Redis, one commit per message)
 KINDS = {"redis": "redis", "commit": "redis", "db": "db"}
 #: ``commit-N``: each message's effects commit in a transaction of their own
@@ -919,6 +996,12 @@ def main(argv: list[str] | None = None) -> int:
             for name in chosen:
                 print(f"  round {round_no + 1}/{rounds}: {name} ...", file=sys.stderr, flush=True)
                 flush()
+                if name == "raw-commit":
+                    url = database()
+                    for connections in RAW_CONNECTIONS:
+                        results.setdefault(f"raw-commit x{connections}", []).append(
+                            run_raw_commits(url, connections, RAW_SECONDS))
+                    continue
                 if name.startswith("latency-"):
                     kind = name.split("-", 1)[1]
                     result = run_latency(name, database(), brokers[kind], 1, args.rate, seconds,
@@ -983,6 +1066,15 @@ def main(argv: list[str] | None = None) -> int:
         keys = list(runs[0]["calls"])
         print(f"  {name:<10} " + ", ".join(
             f"{k} {statistics.median(r['calls'].get(k, 0.0) for r in runs):.3f}" for k in keys))
+    raw = [n for n in results if n.startswith("raw-commit x")]
+    if raw:
+        print("\nraw-commit: psycopg threads committing one-row INSERTs on their own connections (fsync on, "
+              f"no engine), {RAW_SECONDS:.0f} s each: what this PostgreSQL and disk give concurrent committers")
+        for name in raw:
+            runs = results[name]
+            print(f"  {name:<16} {spread([r['commits_per_s'] for r in runs], '.0f')} commits/s, "
+                  f"{spread([r['commits_per_flush'] for r in runs])} commits per WAL flush, "
+                  f"PostgreSQL {spread([r['pg_us_per_commit'] for r in runs], '.0f')} µs CPU/commit")
     _scaling_summary(results, chosen, cores, args.partitions)
     latency = [n for n in chosen if n.startswith("latency-") and n in results]
     if latency:

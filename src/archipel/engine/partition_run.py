@@ -3,7 +3,8 @@
 A run takes the runnable entries of a partition's lane in order — an entry
 runs only when no earlier entry of its aggregate waits for a retry — and
 commits them in one transaction, fenced by the partition's lease, then
-acknowledges them. A failing handler counts against its own entry (retried
+acknowledges them (together, every ``read_ahead`` entries and when the
+run ends: :meth:`PartitionRunner.flush_acks`). A failing handler counts against its own entry (retried
 or dead-lettered by :class:`~archipel.engine.failures.Failures`); the rest of
 the batch commits without it. A batch that fails at commit runs again one
 entry per transaction, so one poison message never blocks or undoes the
@@ -137,11 +138,28 @@ class PartitionRunner:
             lost = True
         finished = [i for i in queue if i.done]
         if finished:
-            self.ack(finished)
             part.queues[lane] = deque(i for i in queue if not i.done)
+            part.acks += finished
+        if lost or len(part.acks) >= self.settings.read_ahead:
+            self.flush_acks(part)
         if lost:
             self.lost.add(part.number)
         return len(finished)
+
+    def flush_acks(self, part: PartitionQueue) -> None:
+        """Acknowledge the entries of ``part`` that finished (one broker call for all of them).
+
+        A run acknowledges every ``read_ahead`` finished entries and when it
+        ends, not after each batch: with one message per batch, an
+        acknowledgement per message was a round trip per commit. An entry
+        committed and not acknowledged yet is delivered again only if this
+        worker dies or loses the partition meanwhile, and then skipped (its
+        processed mark committed with its effects). If the call fails, the
+        entries stay in ``part.acks`` and the next run acknowledges them.
+        """
+        if part.acks:
+            self.ack(part.acks)
+            part.acks = []
 
     def runnable(self, part: PartitionQueue, lane: str, limit: int) -> tuple[list[Item], list[Item], list[Item]]:
         """``(batch, retries, parked)`` of this lane, in order, at most ``limit`` in the batch."""

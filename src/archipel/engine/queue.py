@@ -43,7 +43,7 @@ class PartitionQueue:
     the run moves the inbox into the queues.
     """
 
-    __slots__ = ("number", "queues", "inbox", "lock", "running")
+    __slots__ = ("number", "queues", "inbox", "lock", "running", "acks")
 
     def __init__(self, number: int) -> None:
         self.number = number
@@ -53,6 +53,10 @@ class PartitionQueue:
         self.lock = threading.Lock()
         #: a run of this partition is going on (set and cleared by the consumer)
         self.running = False
+        #: finished (committed or dead-lettered), not acknowledged yet: the run acknowledges
+        #: them together (see :meth:`PartitionRunner.flush_acks`)
+        self.acks: list[Item] = []
 
     def size(self) -> int:
-        return len(self.queues[PRODUCTION]) + len(self.queues[BULK])
+        """Entries held: queued, and finished but not acknowledged yet."""
+        return len(self.queues[PRODUCTION]) + len(self.queues[BULK]) + len(self.acks)
