@@ -492,11 +492,11 @@ def run_raw_commits(database_url: str, connections: int, seconds: float) -> dict
     for thread in threads:
         thread.start()
     time.sleep(seconds)
+    cpu = _cpu_seconds()["postgres"] - cpu_before["postgres"]  # (before the backends exit)
     stop.set()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
-    cpu = _cpu_seconds()["postgres"] - cpu_before["postgres"]
     with psycopg.connect(url, autocommit=True) as conn:
         flushes_after, xids_after = _wal(conn)
     commits = sum(counts)

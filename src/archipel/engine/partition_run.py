@@ -28,6 +28,7 @@ from archipel.engine.invoke import (
     decode,
     dispatch_inline,
     mark_processed,
+    processed_among,
     run_message,
 )
 from archipel.engine.lanes import BULK, PRODUCTION
@@ -204,16 +205,63 @@ class PartitionRunner:
         """Decode ``item``; an undecodable one is dead-lettered at once (False)."""
         try:
             if item.decoded is None:
-                entry = item.entry
-                item.decoded = decode(self.domain, self.sub, entry.stream, entry.id, entry.payload)
-                stream = item.decoded.stream
-                item.key = aggregate_key(stream) if stream else entry.stream
+                self._decode(item)
         except Exception as exc:  # undecodable: not transient, dead-lettered at once
             item.decoded = Decoded(f"{item.entry.stream}:{item.entry.id}", None, None, None, item.entry.payload)
             item.key = item.entry.stream
             self.failures.failed(item, exc, retryable=False)
             return False
         return True
+
+    def _decode(self, item: Item) -> Decoded:
+        entry = item.entry
+        item.decoded = decoded = decode(self.domain, self.sub, entry.stream, entry.id, entry.payload)
+        item.key = aggregate_key(decoded.stream) if decoded.stream else entry.stream
+        return decoded
+
+    def look_ahead(self, part: PartitionQueue, batch: Batch, items: list[Item]) -> None:
+        """Look up in one query whether ``items`` and up to ``read_ahead`` entries queued after
+        them were processed before; mark those that were not ``fresh``.
+
+        With one message per batch, a look per batch was a round trip per
+        commit; now a batch of fresh entries is marked processed without one.
+        Nothing else can record a fresh entry meanwhile: the partition is
+        ours (a former owner's commit is fenced out) and a twin (the relay
+        published it twice) is left unmarked while an earlier copy is queued,
+        so it is looked up after that one committed. A failed commit unmarks
+        its batch (it may have committed after all).
+        """
+        seen = {item.decoded.message_id for item in items if item.decoded is not None}
+        look = [item for item in items if not item.fresh]
+        chosen = set(map(id, items))
+        for item in part.queues[items[0].lane]:
+            if len(look) >= len(items) + self.settings.read_ahead:
+                break
+            if item.done or id(item) in chosen or item.deliveries:
+                continue
+            if item.decoded is None:
+                try:
+                    self._decode(item)
+                except Exception:  # noqa: S112 - dead-lettered in order, when its turn comes
+                    continue
+            decoded = item.decoded
+            assert decoded is not None
+            if decoded.skip:
+                continue
+            if decoded.message_id in seen:
+                item.fresh = False  # a twin of an earlier entry: looked up once that one is done
+                continue
+            seen.add(decoded.message_id)
+            if not item.fresh:
+                look.append(item)
+        if not look:
+            return
+        ids = [item.decoded.message_id for item in look if item.decoded is not None]
+        found = processed_among(batch, self.sub.name, ids)
+        if found is None:
+            return
+        for item in look:
+            item.fresh = item.decoded is not None and item.decoded.message_id not in found
 
     # -- committing -----------------------------------------------------------------------
     def settle(self, part: PartitionQueue, items: list[Item]) -> None:
@@ -269,7 +317,10 @@ class PartitionRunner:
         try:
             # the fence first: a lost lease fails fast, before any handler runs
             expires = self.leases.fence(lease, batch.transaction("default"), self.settings.lease_seconds)
-            marks = mark_processed(batch, self.sub.name, [i.decoded.message_id for i in items if i.decoded])
+            if not all(item.fresh for item in items):
+                self.look_ahead(part, batch, items)
+            fresh = [i.decoded.message_id for i in items if i.fresh and i.decoded]
+            marks = mark_processed(batch, self.sub.name, [i.decoded.message_id for i in items if i.decoded], fresh)
             for index, item in enumerate(items):
                 assert item.decoded is not None
                 mark = marks[index] if marks else None
@@ -287,11 +338,13 @@ class PartitionRunner:
             batch.commit()
         except ExpectedVersionError as exc:
             batch.rollback()
+            self._unmark(items)
             if not self.leases.still_held(lease):
                 raise LeaseLostError(f"{self.sub.name}: partition {part.number} was taken over") from exc
             raise
         except BaseException:
             batch.rollback()
+            self._unmark(items)
             raise
         self.leases.confirm(lease, expires)
         if latency is not None:
@@ -303,6 +356,12 @@ class PartitionRunner:
         with self._count_lock:
             self.handled += len(items)
         dispatch_inline(self.domain, events)
+
+    @staticmethod
+    def _unmark(items: list[Item]) -> None:
+        """The batch failed, perhaps after its commit reached the database: look again next time."""
+        for item in items:
+            item.fresh = False
 
     def ack(self, items: list[Item]) -> None:
         """Acknowledge ``items`` to the broker (one call for all their streams)."""

@@ -15,7 +15,10 @@ __all__ = ["Item", "PartitionQueue"]
 class Item:
     """One entry waiting in a partition queue, with its retry state."""
 
-    __slots__ = ("entry", "lane", "key", "decoded", "attempts", "first_failed_at", "next_at", "error", "done", "deliveries")
+    __slots__ = (
+        "entry", "lane", "key", "decoded", "attempts", "first_failed_at", "next_at", "error", "done", "deliveries",
+        "fresh",
+    )
 
     def __init__(self, entry: Entry, lane: str) -> None:
         self.entry = entry
@@ -33,6 +36,9 @@ class Item:
         #: taken over from a dead or paused owner: how many times the broker delivered it
         #: (it runs alone, see :mod:`archipel.engine.takeover_run`); 0 otherwise
         self.deliveries = 0
+        #: not processed yet, by a look at the processed records since which nothing can have
+        #: recorded it (see :meth:`PartitionRunner.look_ahead`); False: unknown
+        self.fresh = False
 
 
 class PartitionQueue:
