@@ -545,6 +545,25 @@ def _round_trips(database_url: str, broker: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+#: the PostgreSQL settings that decide what a commit costs (printed with the results)
+DURABILITY = ("fsync", "synchronous_commit", "wal_sync_method", "commit_delay", "commit_siblings",
+              "wal_buffers", "full_page_writes", "wal_writer_delay", "shared_buffers")
+
+
+def _durability(database_url: str) -> dict[str, str]:
+    """The benchmark PostgreSQL's settings of :data:`DURABILITY`."""
+    import psycopg
+
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT name, setting, unit FROM pg_settings WHERE name = ANY(%s)", (list(DURABILITY),)
+        ).fetchall()
+    found = {name: f"{int(setting) * 8} kB" if unit == "8kB" else f"{setting}{' ' + unit if unit else ''}"
+             for name, setting, unit in rows}
+    return {name: found.get(name, "?") for name in DURABILITY}
+
+
 def _sessions(database_url: str) -> int:
     """Sessions ever established to the benchmark's database (pg_stat_database, PostgreSQL 14+)."""
     import psycopg
@@ -953,6 +972,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--tick", type=int, default=200,
                         help="messages_per_tick: entries per handler transaction (small: commit-bound)")
+    parser.add_argument("--pg", action="append", default=[], metavar="NAME=VALUE",
+                        help="a postgresql.conf setting of the benchmark's PostgreSQL (repeatable), e.g. "
+                             "commit_delay=100; printed with the results. fsync and synchronous_commit "
+                             "stay on: the benchmark refuses to turn them off")
     parser.add_argument("--redis", help="Redis URL (default: start one)")
     parser.add_argument("--skip-protean", action="store_true")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
@@ -972,7 +995,14 @@ def main(argv: list[str] | None = None) -> int:
 
     load_before = load_average()
     print(f"start: {load_before}", file=sys.stderr, flush=True)
-    pg = PostgresServer.launch(settings={"track_commit_timestamp": "on"})
+    pg_settings = {"track_commit_timestamp": "on"}
+    for setting in args.pg:
+        name, _, value = setting.partition("=")
+        if name.strip() in ("fsync", "synchronous_commit") or not value:
+            parser.error(f"--pg {setting}: NAME=VALUE, and fsync / synchronous_commit stay on")
+        pg_settings[name.strip()] = value.strip()
+    pg = PostgresServer.launch(settings=pg_settings)
+    durability = _durability(pg.url(pg.dbname))
     redis_server = RedisServer.launch() if not args.redis else None
     redis_url = args.redis or (redis_server.url() if redis_server else "")
     SERVER_PIDS["postgres"] = pg.pid or 0
@@ -1024,6 +1054,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nasync engine, {rounds} round(s), {events} events per throughput run after {warmup} of "
           "warm-up; medians (low-high)")
     print(f"machine: start {load_before}; end {load_after}")
+    print("PostgreSQL: " + ", ".join(f"{k} = {v}" for k, v in durability.items()))
     header = (f"{'scenario':<10} {'events/s':>22} {'vs 1 worker, same round':>26} "
               f"{'CPUs busy (of ' + str(cores) + ')':>22} {'us CPU/event: workers, PG':>27}")
     print(header)

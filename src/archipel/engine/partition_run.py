@@ -237,7 +237,7 @@ class PartitionRunner:
         for item in part.queues[items[0].lane]:
             if len(look) >= len(items) + self.settings.read_ahead:
                 break
-            if item.done or id(item) in chosen or item.deliveries:
+            if item.done or id(item) in chosen:
                 continue
             if item.decoded is None:
                 try:
@@ -252,7 +252,7 @@ class PartitionRunner:
                 item.fresh = False  # a twin of an earlier entry: looked up once that one is done
                 continue
             seen.add(decoded.message_id)
-            if not item.fresh:
+            if not item.fresh and not item.deliveries:  # (taken over: looked up when it runs alone)
                 look.append(item)
         if not look:
             return
