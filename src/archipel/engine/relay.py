@@ -10,9 +10,7 @@ workers)``, gives back what exceeds it, and takes over the shards of a
 worker whose leases expired.
 
 The relay claims rows of its shards (highest priority first, then oldest)
-with a row lease meant not to outlive its shard leases (and a claim passes no
-row of an aggregate whose older row another worker still leases: a lease
-that reached the database late, a give-back in flight), publishes them
+with a row lease that never outlives its shard leases, publishes them
 pipelined — each to the broker stream of its category, partition and lane —
 then marks them sent, fenced by the row lease. A crash between publishing
 and marking re-publishes the rows later: consumers drop the copies through

@@ -1,10 +1,7 @@
 """The outbox port: messages written in the business transaction, relayed later.
 
-Rows are claimed with a lease (oldest first, per relay shard) so several
-relay workers can share the work; a claim never takes a row while an older
-row of the same aggregate (stream) is leased to another worker — a former
-owner of the shard still holding it would otherwise see newer rows relayed
-first; ``mark_sent`` only succeeds for the worker
+Rows are claimed with a lease (``SKIP LOCKED`` on PostgreSQL) so several
+relay workers can share the work; ``mark_sent`` only succeeds for the worker
 that still holds the lease (fencing: a paused worker whose lease expired and
 was taken over cannot mark rows it no longer owns).
 

@@ -50,16 +50,6 @@ class MemoryOutbox:
         now = time.time()
         wanted = set(shards) if shards is not None and of > 1 else None
         with STORE_LOCK:
-            # an aggregate's rows wait behind an older one leased to another relay (its order)
-            held: dict[str, int] = {}
-            for row in self.rows.values():
-                if (
-                    row["status"] == OUTBOX_PENDING
-                    and row["lease_owner"] not in (None, worker)
-                    and row["lease_until"] is not None
-                    and row["lease_until"] >= now
-                ):
-                    held[row["stream"]] = min(row["id"], held.get(row["stream"], row["id"]))
             available = [
                 row
                 for row in self.rows.values()
@@ -67,7 +57,6 @@ class MemoryOutbox:
                 and (row["lease_until"] is None or row["lease_until"] < now)
                 and (wanted is None or row["shard"] % of in wanted)
                 and not (exclude_prefix and row["stream"].startswith(exclude_prefix))
-                and held.get(row["stream"], row["id"] + 1) > row["id"]
             ]
             available.sort(key=lambda r: (-(r.get("priority") or 0), r["id"]))
             claimed = []

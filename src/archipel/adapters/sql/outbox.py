@@ -2,13 +2,10 @@
 
 Same contract as :class:`archipel.adapters.memory.outbox.MemoryOutbox`.
 ``claim`` leases pending rows (highest priority, then oldest, first) in one
-``UPDATE ... WHERE id = ANY(ARRAY(SELECT ... FOR UPDATE)) RETURNING`` on
-PostgreSQL; on SQLite the same statement runs inside ``BEGIN IMMEDIATE``
-(one writer at a time). Relays of different relay shards never touch each
-other's rows; a claim that meets a row locked by another transaction (a
-former owner of the shard giving its rows back, or marking them) waits for
-it rather than skipping it (``SKIP LOCKED`` would claim newer rows of the
-same aggregates first and break their order). ``mark_sent`` only succeeds while the caller's
+``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING``
+on PostgreSQL, so concurrent relays take disjoint rows without waiting for
+each other; on SQLite the same statement runs inside ``BEGIN IMMEDIATE``
+(one writer at a time). ``mark_sent`` only succeeds while the caller's
 lease holds (fencing). Times are epoch seconds from the *database's* clock,
 so relays on machines whose clocks disagree still agree on leases.
 """
@@ -116,20 +113,6 @@ class SqlOutbox:
             )
         if exclude:
             conditions.append(sa.not_(c.stream.startswith(sa.bindparam("exclude", type_=c.stream.type))))
-        # never past an older row of the same aggregate leased to another relay: a former
-        # owner of the shard still holds it (giving it back, its lease a little longer than
-        # its shard's), and relaying newer rows first would break the aggregate's order
-        older = self.table.alias("older")
-        o = older.c
-        conditions.append(
-            ~sa.exists().where(
-                o.status == sa.literal_column(f"'{OUTBOX_PENDING}'"),
-                o.stream == c.stream,
-                o.id < c.id,
-                o.lease_until >= now,
-                o.lease_owner != sa.bindparam("worker", type_=c.lease_owner.type),
-            )
-        )
         available = (
             sa.select(c.id)
             .where(*conditions)
@@ -138,9 +121,8 @@ class SqlOutbox:
             .offset(0)  # SQLite's compiler would add an OFFSET parameter of its own
         )
         if self.engine.is_postgres:
-            # not SKIP LOCKED: a row locked by a former owner of its shard (giving it back,
-            # marking it) would be skipped and newer rows of its aggregate relayed first
-            available = available.with_for_update()
+            # concurrent relays skip each other's rows instead of queueing behind them
+            available = available.with_for_update(skip_locked=True)
         if self.engine.is_postgres:
             # = ANY(ARRAY(...)): the rows are then found by primary key; with IN (...) the planner
             # hash-joins the subquery against a scan of the whole table, sent rows included
