@@ -11,6 +11,9 @@ fresh database, alternating within each round:
 
 - ``redis-1``, ``redis-2``, ``redis-4``: Redis Streams broker, 1/2/4 worker processes;
 - ``commit-1``, ``commit-2``, ``commit-4``: the same, one commit per message;
+- ``raw-commit``: the anchor of ``commit-N``, no engine: psycopg threads committing
+  one-row ``INSERT``s on 1, 4 and 16 connections — commits/s and commits per WAL
+  flush (what PostgreSQL's group commit gives concurrent committers here);
 - ``db-1``, ``db-2``: the embedded database broker (PostgreSQL), 1/2 workers;
 - ``latency-redis``, ``latency-db``: a steady ``--rate`` commands/s (200) for
   ``--seconds`` (10) with one worker: latency from ``domain.process()`` to the
@@ -40,7 +43,11 @@ Two kinds of handler load:
 
 ``kind-N@P`` runs it with P partitions (commits in flight across the workers).
 Per event the report also counts the database's transactions and the Redis
-calls (``pg_stat_database``, ``INFO commandstats``).
+calls (``pg_stat_database``, ``INFO commandstats``), the transactions that
+wrote and the WAL flushes (``txid_current()``, ``pg_stat_wal``): for
+``commit-N``, how many commits share a flush. PostgreSQL's settings that
+decide what a commit costs are printed; ``--pg NAME=VALUE`` changes one
+(``commit_delay=200``), never ``fsync`` or ``synchronous_commit``.
 """
 
 from __future__ import annotations
