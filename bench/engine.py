@@ -11,6 +11,9 @@ fresh database, alternating within each round:
 
 - ``redis-1``, ``redis-2``, ``redis-4``: Redis Streams broker, 1/2/4 worker processes;
 - ``commit-1``, ``commit-2``, ``commit-4``: the same, one commit per message;
+- ``raw-commit``: the anchor of ``commit-N``, no engine: psycopg threads committing
+  one-row ``INSERT``s on 1, 4 and 16 connections — commits/s and commits per WAL
+  flush (what PostgreSQL's group commit gives concurrent committers here);
 - ``db-1``, ``db-2``: the embedded database broker (PostgreSQL), 1/2 workers;
 - ``latency-redis``, ``latency-db``: a steady ``--rate`` commands/s (200) for
   ``--seconds`` (10) with one worker: latency from ``domain.process()`` to the
@@ -40,7 +43,11 @@ Two kinds of handler load:
 
 ``kind-N@P`` runs it with P partitions (commits in flight across the workers).
 Per event the report also counts the database's transactions and the Redis
-calls (``pg_stat_database``, ``INFO commandstats``).
+calls (``pg_stat_database``, ``INFO commandstats``), the transactions that
+wrote and the WAL flushes (``txid_current()``, ``pg_stat_wal``): for
+``commit-N``, how many commits share a flush. PostgreSQL's settings that
+decide what a commit costs are printed; ``--pg NAME=VALUE`` changes one
+(``commit_delay=200``), never ``fsync`` or ``synchronous_commit``.
 """
 
 from __future__ import annotations
@@ -477,6 +484,58 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
             "waits": waits, "calls": calls}
 
 
+def _wal(conn: Any) -> tuple[float, float]:
+    """``(WAL flushes, transaction ids handed out)`` of the cluster so far (pg_stat_wal, txid_current)."""
+    conn.execute("SELECT pg_stat_clear_snapshot()")
+    row = conn.execute("SELECT wal_sync FROM pg_stat_wal").fetchone()
+    xid = conn.execute("SELECT txid_current()").fetchone()
+    return float(row[0]), float(xid[0])
+
+
+def run_raw_commits(database_url: str, connections: int, seconds: float) -> dict[str, Any]:
+    """The anchor of ``commit-N``: ``connections`` threads of psycopg, each committing one-row
+    ``INSERT``s on its own connection (autocommit, fsync on) for ``seconds``; no engine.
+
+    Says what this PostgreSQL and disk give concurrent committers at the moment:
+    commits/s, and how many commits share a WAL flush (PostgreSQL's group commit).
+    """
+    import threading
+
+    import psycopg
+
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS raw_commit (id bigserial PRIMARY KEY, v text)")
+        flushes_before, xids_before = _wal(conn)
+    counts = [0] * connections
+    stop = threading.Event()
+
+    def commit(slot: int) -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            while not stop.is_set():
+                conn.execute("INSERT INTO raw_commit (v) VALUES (%s)", ("x",))
+                counts[slot] += 1
+
+    threads = [threading.Thread(target=commit, args=(n,)) for n in range(connections)]
+    cpu_before = _cpu_seconds()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    cpu = _cpu_seconds()["postgres"] - cpu_before["postgres"]  # (before the backends exit)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    with psycopg.connect(url, autocommit=True) as conn:
+        flushes_after, xids_after = _wal(conn)
+    commits = sum(counts)
+    flushes = flushes_after - flushes_before
+    return {"label": f"raw-commit x{connections}", "connections": connections, "commits_per_s": commits / elapsed,
+            "commits_per_flush": (xids_after - xids_before - 1) / flushes if flushes else float("nan"),
+            "pg_us_per_commit": 1e6 * cpu / commits if commits else float("nan"), "exit_codes": []}
+
+
 def _round_trips(database_url: str, broker: dict[str, Any]) -> dict[str, float]:
     """Counters of work done so far: the database's committed and rolled-back transactions
     (``pg_stat_database``) and, on Redis, the calls of each stream command (``INFO commandstats``).
@@ -493,9 +552,16 @@ def _round_trips(database_url: str, broker: dict[str, Any]) -> dict[str, float]:
         row = conn.execute(
             "SELECT xact_commit, xact_rollback FROM pg_stat_database WHERE datname = current_database()"
         ).fetchone()
-    own = OWN_TRANSACTIONS["count"] + 2  # this look's own two statements
+        # the cluster's WAL: flushes (fsync/fdatasync) and writes; transaction ids handed out
+        # = transactions that wrote (read-only ones take none, and flush nothing)
+        wal = conn.execute("SELECT wal_write, wal_sync, wal_records FROM pg_stat_wal").fetchone()
+        xid = conn.execute("SELECT txid_current()").fetchone()
+    own = OWN_TRANSACTIONS["count"] + 4  # this look's own statements
     OWN_TRANSACTIONS["count"] = own
     out = {"pg commits": (float(row[0]) if row else 0.0) - own, "pg rollbacks": float(row[1]) if row else 0.0}
+    if wal and xid:
+        out.update({"wal writes": float(wal[0]), "wal flushes": float(wal[1]),
+                    "wal records": float(wal[2]), "writing commits": float(xid[0])})
     if broker.get("provider") == "redis":
         import redis
 
@@ -507,6 +573,25 @@ def _round_trips(database_url: str, broker: dict[str, Any]) -> dict[str, float]:
         for command in ("xreadgroup", "xack", "xadd"):
             out[command] = float(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
     return out
+
+
+#: the PostgreSQL settings that decide what a commit costs (printed with the results)
+DURABILITY = ("fsync", "synchronous_commit", "wal_sync_method", "commit_delay", "commit_siblings",
+              "wal_buffers", "full_page_writes", "wal_writer_delay", "shared_buffers")
+
+
+def _durability(database_url: str) -> dict[str, str]:
+    """The benchmark PostgreSQL's settings of :data:`DURABILITY`."""
+    import psycopg
+
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT name, setting, unit FROM pg_settings WHERE name = ANY(%s)", (list(DURABILITY),)
+        ).fetchall()
+    found = {name: f"{int(setting) * 8} kB" if unit == "8kB" else f"{setting}{' ' + unit if unit else ''}"
+             for name, setting, unit in rows}
+    return {name: found.get(name, "?") for name in DURABILITY}
 
 
 def _sessions(database_url: str) -> int:
@@ -528,13 +613,16 @@ def _sample_waits(database_url: str, waits: dict[str, int]) -> None:
     OWN_TRANSACTIONS["count"] += 1
     url = database_url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(url, autocommit=True) as conn:
-        for state, kind, event in conn.execute(
-            "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        for state, kind, event, backend in conn.execute(
+            "SELECT state, wait_event_type, wait_event, backend_type FROM pg_stat_activity "
+            "WHERE pid <> pg_backend_pid() AND (datname = current_database() AND backend_type = 'client backend' "
+            "OR wait_event IN ('WALSync', 'WALWrite', 'DataFileFlush', 'DataFileSync'))"
         ).fetchall():
             name = "idle" if state and state.startswith("idle") else f"{kind or 'CPU'}:{event or '-'}"
             if state == "idle in transaction":
                 name = "idle in transaction"
+            if backend != "client backend":  # WAL and data file flushes of the server's own processes
+                name = f"{backend} {kind}:{event}"
             waits[name] = waits.get(name, 0) + 1
 
 
@@ -823,7 +911,7 @@ def _scaling_summary(results: dict[str, list[dict[str, Any]]], chosen: list[str]
                      default_partitions: int) -> None:
     """Scaling both ways: against the core count where CPU is the limit (``redis-N``: batches
     of ``messages_per_tick``), against the issue's targets where commits are (``commit-N``)."""
-    from _harness import ratios
+    from _harness import ratios, spread
 
     print("\nscaling (median of the per-round ratios against 1 worker, same kind and partitions)")
     for name in chosen:
@@ -847,14 +935,29 @@ def _scaling_summary(results: dict[str, list[dict[str, Any]]], chosen: list[str]
         elif kind == "redis":
             line += f" ({got / ceiling:.0%} of that)"
         print(line)
+    commits = [n for n in chosen if n.startswith("commit-") and n in results]
+    if commits:
+        print("  commit-N, per event (medians; the cluster's WAL, so the workers' lease renewals and the "
+              "relay's marks count too):")
+        for name in commits:
+            runs = results[name]
+            writing = [r["calls"].get("writing commits", 0.0) for r in runs]
+            flushes = [r["calls"].get("wal flushes", 0.0) for r in runs]
+            shared = [w / f for w, f in zip(writing, flushes, strict=True) if f]
+            per_s = [r["events_per_s"] * f for r, f in zip(runs, flushes, strict=True)]
+            print(f"    {name:<12} {spread(writing)} writing commits, {spread(flushes)} WAL flushes: "
+                  f"{spread(shared)} commits per flush, {spread(per_s, '.0f')} flushes/s")
     if any(n.startswith("commit-") for n in chosen):
         print(f"  commit-N: the Redis workload with messages_per_tick = {COMMIT_TICK}: each message's "
               "effects commit in a transaction of their own (fsync on), so commit latency, not CPU, "
               "bounds a partition; commits in flight = partitions (@P, default "
               f"{default_partitions}), shared by the workers")
 
-SCENARIOS = ("redis-1", "redis-2", "redis-4", "commit-1", "commit-2", "commit-4", "db-1", "db-2",
-             "latency-redis", "latency-db")
+SCENARIOS = ("redis-1", "redis-2", "redis-4", "raw-commit", "commit-1", "commit-2", "commit-4", "db-1",
+             "db-2", "latency-redis", "latency-db")
+#: ``raw-commit``: connections committing at once, and seconds of each
+RAW_CONNECTIONS = (1, 4, 16)
+RAW_SECONDS = 2.0
 #: the brokers of the throughput scenarios (``commit-N``: Redis, one commit per message)
 KINDS = {"redis": "redis", "commit": "redis", "db": "db"}
 #: ``commit-N``: each message's effects commit in a transaction of their own
@@ -899,6 +1002,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--tick", type=int, default=200,
                         help="messages_per_tick: entries per handler transaction (small: commit-bound)")
+    parser.add_argument("--pg", action="append", default=[], metavar="NAME=VALUE",
+                        help="a postgresql.conf setting of the benchmark's PostgreSQL (repeatable), e.g. "
+                             "commit_delay=100; printed with the results. fsync and synchronous_commit "
+                             "stay on: the benchmark refuses to turn them off")
     parser.add_argument("--redis", help="Redis URL (default: start one)")
     parser.add_argument("--skip-protean", action="store_true")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
@@ -918,7 +1025,14 @@ def main(argv: list[str] | None = None) -> int:
 
     load_before = load_average()
     print(f"start: {load_before}", file=sys.stderr, flush=True)
-    pg = PostgresServer.launch(settings={"track_commit_timestamp": "on"})
+    pg_settings = {"track_commit_timestamp": "on"}
+    for setting in args.pg:
+        name, _, value = setting.partition("=")
+        if name.strip() in ("fsync", "synchronous_commit") or not value:
+            parser.error(f"--pg {setting}: NAME=VALUE, and fsync / synchronous_commit stay on")
+        pg_settings[name.strip()] = value.strip()
+    pg = PostgresServer.launch(settings=pg_settings)
+    durability = _durability(pg.url(pg.dbname))
     redis_server = RedisServer.launch() if not args.redis else None
     redis_url = args.redis or (redis_server.url() if redis_server else "")
     SERVER_PIDS["postgres"] = pg.pid or 0
@@ -942,6 +1056,12 @@ def main(argv: list[str] | None = None) -> int:
             for name in chosen:
                 print(f"  round {round_no + 1}/{rounds}: {name} ...", file=sys.stderr, flush=True)
                 flush()
+                if name == "raw-commit":
+                    url = database()
+                    for connections in RAW_CONNECTIONS:
+                        results.setdefault(f"raw-commit x{connections}", []).append(
+                            run_raw_commits(url, connections, RAW_SECONDS))
+                    continue
                 if name.startswith("latency-"):
                     kind = name.split("-", 1)[1]
                     result = run_latency(name, database(), brokers[kind], 1, args.rate, seconds,
@@ -964,6 +1084,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nasync engine, {rounds} round(s), {events} events per throughput run after {warmup} of "
           "warm-up; medians (low-high)")
     print(f"machine: start {load_before}; end {load_after}")
+    print("PostgreSQL: " + ", ".join(f"{k} = {v}" for k, v in durability.items()))
     header = (f"{'scenario':<10} {'events/s':>22} {'vs 1 worker, same round':>26} "
               f"{'CPUs busy (of ' + str(cores) + ')':>22} {'us CPU/event: workers, PG':>27}")
     print(header)
@@ -1006,6 +1127,15 @@ def main(argv: list[str] | None = None) -> int:
         keys = list(runs[0]["calls"])
         print(f"  {name:<10} " + ", ".join(
             f"{k} {statistics.median(r['calls'].get(k, 0.0) for r in runs):.3f}" for k in keys))
+    raw = [n for n in results if n.startswith("raw-commit x")]
+    if raw:
+        print("\nraw-commit: psycopg threads committing one-row INSERTs on their own connections (fsync on, "
+              f"no engine), {RAW_SECONDS:.0f} s each: what this PostgreSQL and disk give concurrent committers")
+        for name in raw:
+            runs = results[name]
+            print(f"  {name:<16} {spread([r['commits_per_s'] for r in runs], '.0f')} commits/s, "
+                  f"{spread([r['commits_per_flush'] for r in runs])} commits per WAL flush, "
+                  f"PostgreSQL {spread([r['pg_us_per_commit'] for r in runs], '.0f')} µs CPU/commit")
     _scaling_summary(results, chosen, cores, args.partitions)
     latency = [n for n in chosen if n.startswith("latency-") and n in results]
     if latency:

@@ -204,3 +204,21 @@ def test_release_all_gives_back_every_row_a_worker_holds(database):
     ids = [r["id"] for r in again]
     assert len(ids) == 2 and ids[0] == mine[1]["id"] and theirs[0]["id"] not in ids  # w2 keeps its own
     assert outbox.release_all("nobody") == 0
+
+
+def test_held_elsewhere_counts_the_rows_other_workers_hold(database):
+    from archipel.port.outbox import shard_key
+
+    write(database, rows(3))
+    outbox = database.outbox()
+    outbox.claim("a", limit=2, lease_seconds=60)
+    assert outbox.held_elsewhere("b") == 2
+    assert outbox.held_elsewhere("a") == 0
+    shard = shard_key("shop::order-1")
+    assert outbox.held_elsewhere("b", [shard % 4], 4) == 2
+    assert outbox.held_elsewhere("b", [(shard + 1) % 4], 4) == 0
+    outbox.claim("c", limit=1, lease_seconds=0.0001)  # a lease that has run out holds nothing
+    time.sleep(0.01)
+    assert outbox.held_elsewhere("b") == 2
+    assert outbox.release_all("a") == 2
+    assert outbox.held_elsewhere("b") == 0

@@ -104,3 +104,52 @@ def test_dead_letters_live_in_the_sql_database(sql_bank):
     assert run_server(sql_bank, test_mode=True) == 0
     assert check_ledgers(sql_bank, {"bad": [1]}) == []
     assert store.list() == []
+
+
+@pytest.mark.parametrize("store", ["sqlite+database", "postgres+redis"])
+@pytest.mark.parametrize("tick", [1, 100])
+def test_copies_of_a_message_queued_together_run_its_handler_once(request, tmp_path: Path, store: str, tick: int):
+    """The relay may publish a message twice before either copy is handled (it died before
+    marking the row sent): the copies wait in one partition's queue together. The handler
+    runs once — its effects outside the database too — whatever the batch size, also when
+    the processed records are looked up ahead of the batches (one message per batch)."""
+    if store == "sqlite+database":
+        database = {"provider": "sqlite", "database_uri": f"sqlite:///{tmp_path}/bank.db"}
+        broker: dict[str, Any] = {"provider": "database"}
+    else:
+        request.applymarker(pytest.mark.postgres)
+        request.applymarker(pytest.mark.redis)
+        database = {"provider": "postgresql", "database_uri": request.getfixturevalue("postgres_db_url")}
+        broker = {"provider": "redis", "URI": request.getfixturevalue("redis_flushed_url")}
+    config = _config(database, broker)
+    config["command_processing"] = "sync"  # events wait in the outbox until the server runs
+    config["server"] = server_config(partitions=2, max_retries=1, messages_per_tick=tick)
+    bank = build_bank(f"Twins{uuid.uuid4().hex[:6]}", config)
+    from archipel import handle
+
+    calls: list[tuple[str, int]] = []
+
+    @bank.event_handler(part_of=bank.elements["Account"])  # type: ignore[attr-defined]
+    class Audit:
+        @handle(bank.elements["Deposited"])  # type: ignore[attr-defined]
+        def on_deposited(self, event: Any) -> None:
+            calls.append((event.account_id, event.seq))  # an effect no rollback undoes
+
+    bank.init(traverse=False)
+    try:
+        with bank.domain_context():
+            bank.setup_database()
+        expected = deposit_many(bank, accounts=3, per_account=6)
+        settings = EngineSettings.from_config(bank.config)
+        from archipel.engine.relay import route_row
+
+        events = bank.event_store.read_category(f"{bank.snake_name}::account")
+        if not events:
+            pytest.skip("this event store keeps no category index to replay from")
+        copies = [(route_row({"stream": m["metadata"]["stream"]}, settings), m) for m in events]
+        bank.brokers["default"].publish_many(copies + copies)  # the relay adds a third copy
+        assert run_server(bank, test_mode=True) == 0
+        assert check_ledgers(bank, expected) == []
+        assert sorted(calls) == sorted((account, seq) for account, seqs in expected.items() for seq in seqs)
+    finally:
+        bank.shutdown()

@@ -181,6 +181,12 @@ class Consumer(RunThreads):
             self._drain()
         except Exception:
             log.exception("%s: a partition's run failed while stopping", self.sub.name)
+        for part in list(self.parts.values()):
+            try:  # (a run's last acknowledgement failed: try once more, or the next owner skips them)
+                self.runner.flush_acks(part)
+            except Exception as exc:
+                log.warning("%s: acknowledging partition %s's finished entries failed: %s",
+                            self.sub.name, part.number, exc)
         self.parts.clear()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
@@ -297,7 +303,8 @@ class Consumer(RunThreads):
         self._drain()
         for part in self.parts.values():
             self._absorb(part)
-        queued = (item for part in self.parts.values() for queue in part.queues.values() for item in queue)
+        queued = [item for part in self.parts.values() for queue in part.queues.values() for item in queue]
+        queued += [item for part in self.parts.values() for item in part.acks]  # finished, not acknowledged
         streams = self._streams(PRODUCTION) + self._streams(BULK)
         fresh = lost_replies(self.broker, self.group, self.worker_id, streams, queued)
         self._resync = False

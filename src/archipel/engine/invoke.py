@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from archipel.engine.subscriptions import Subscription
     from archipel.handling.dispatch import Route
 
-__all__ = ["Batch", "BatchUnitOfWork", "Decoded", "decode", "mark_processed", "run_message"]
+__all__ = ["Batch", "BatchUnitOfWork", "Decoded", "decode", "mark_processed", "processed_among", "run_message"]
 
 
 class Batch:
@@ -192,16 +192,29 @@ def _run_process_manager(domain: Domain, batch: Batch, route: Route, message: An
     _in_uow(domain, batch, message, lambda: advance_process_manager(domain, route, message, key))
 
 
-def mark_processed(batch: Batch, subscription: str, message_ids: list[str]) -> list[bool] | None:
+def mark_processed(
+    batch: Batch, subscription: str, message_ids: list[str], fresh: list[str] | None = None
+) -> list[bool] | None:
     """Record a whole batch as processed in one call when the adapter can (``mark_processed_many``).
 
     Returns one flag per id (False: handled before), or None when the adapter
     only marks one message at a time (:func:`run_message` then does it).
+    ``fresh``: ids known unprocessed (see :func:`processed_among`), not looked up again.
     """
     many = getattr(batch.transaction("default"), "mark_processed_many", None)
     if many is None:
         return None
-    return [bool(flag) for flag in many(subscription, message_ids)]
+    flags = many(subscription, message_ids, fresh) if fresh else many(subscription, message_ids)
+    return [bool(flag) for flag in flags]
+
+
+def processed_among(batch: Batch, subscription: str, message_ids: list[str]) -> set[str] | None:
+    """The ids of ``message_ids`` already processed by ``subscription``, in one query; None when
+    the adapter cannot say in one call (``processed_among``)."""
+    among = getattr(batch.transaction("default"), "processed_among", None)
+    if among is None:
+        return None
+    return set(among(subscription, message_ids))
 
 
 def run_message(

@@ -3,7 +3,8 @@
 A run takes the runnable entries of a partition's lane in order — an entry
 runs only when no earlier entry of its aggregate waits for a retry — and
 commits them in one transaction, fenced by the partition's lease, then
-acknowledges them. A failing handler counts against its own entry (retried
+acknowledges them (together, every ``read_ahead`` entries and when the
+run ends: :meth:`PartitionRunner.flush_acks`). A failing handler counts against its own entry (retried
 or dead-lettered by :class:`~archipel.engine.failures.Failures`); the rest of
 the batch commits without it. A batch that fails at commit runs again one
 entry per transaction, so one poison message never blocks or undoes the
@@ -27,6 +28,7 @@ from archipel.engine.invoke import (
     decode,
     dispatch_inline,
     mark_processed,
+    processed_among,
     run_message,
 )
 from archipel.engine.lanes import BULK, PRODUCTION
@@ -111,20 +113,12 @@ class PartitionRunner:
         tick = self.settings.messages_per_tick
         handled = self.run_lane(part, PRODUCTION, tick)
         if self.settings.priority_lanes and part.number not in self.lost:
-            held = any(item.done for item in part.queues[PRODUCTION])  # committed, ack held
-            share = tick if handled == 0 and not held else max(1, tick // 4)
+            share = tick if handled == 0 else max(1, tick // 4)
             handled += self.run_lane(part, BULK, share)
         return handled
 
     def run_lane(self, part: PartitionQueue, lane: str, limit: int) -> int:
-        """Run what can run of ``lane`` (at most ``limit`` in the batch) and acknowledge it;
-        return how many were acknowledged.
-
-        When entries arrived in the partition's inbox meanwhile, the acknowledgement waits
-        for the next batch's (at most ``messages_per_tick`` entries wait so): the next
-        batch starts one round trip sooner. An acknowledgement that never happens (the
-        worker dies) only means entries delivered again, and dropped as handled.
-        """
+        """Run what can run of ``lane`` (at most ``limit`` in the batch) and acknowledge it."""
         queue = part.queues[lane]
         if not queue:
             return 0
@@ -144,30 +138,29 @@ class PartitionRunner:
         except LeaseLostError:
             lost = True
         finished = [i for i in queue if i.done]
-        if not finished:
-            pass
-        elif not lost and part.inbox and len(finished) <= self.settings.messages_per_tick:
-            # more entries arrived meanwhile and the run takes them next: their batch's
-            # acknowledgement carries these too (one round trip less before it starts)
-            finished = []
-        else:
-            self.ack(finished)
+        if finished:
             part.queues[lane] = deque(i for i in queue if not i.done)
+            part.acks += finished
+        if lost or len(part.acks) >= self.settings.read_ahead:
+            self.flush_acks(part)
         if lost:
             self.lost.add(part.number)
         return len(finished)
 
-    def ack_held(self, part: PartitionQueue) -> int:
-        """Acknowledge what :meth:`run_lane` left to the next batch's acknowledgement (the run
-        ends before that batch); return how many."""
-        done = 0
-        for lane, queue in part.queues.items():
-            finished = [i for i in queue if i.done]
-            if finished:
-                self.ack(finished)
-                part.queues[lane] = deque(i for i in queue if not i.done)
-                done += len(finished)
-        return done
+    def flush_acks(self, part: PartitionQueue) -> None:
+        """Acknowledge the entries of ``part`` that finished (one broker call for all of them).
+
+        A run acknowledges every ``read_ahead`` finished entries and when it
+        ends, not after each batch: with one message per batch, an
+        acknowledgement per message was a round trip per commit. An entry
+        committed and not acknowledged yet is delivered again only if this
+        worker dies or loses the partition meanwhile, and then skipped (its
+        processed mark committed with its effects). If the call fails, the
+        entries stay in ``part.acks`` and the next run acknowledges them.
+        """
+        if part.acks:
+            self.ack(part.acks)
+            part.acks = []
 
     def runnable(self, part: PartitionQueue, lane: str, limit: int) -> tuple[list[Item], list[Item], list[Item]]:
         """``(batch, retries, parked)`` of this lane, in order, at most ``limit`` in the batch."""
@@ -212,16 +205,63 @@ class PartitionRunner:
         """Decode ``item``; an undecodable one is dead-lettered at once (False)."""
         try:
             if item.decoded is None:
-                entry = item.entry
-                item.decoded = decode(self.domain, self.sub, entry.stream, entry.id, entry.payload)
-                stream = item.decoded.stream
-                item.key = aggregate_key(stream) if stream else entry.stream
+                self._decode(item)
         except Exception as exc:  # undecodable: not transient, dead-lettered at once
             item.decoded = Decoded(f"{item.entry.stream}:{item.entry.id}", None, None, None, item.entry.payload)
             item.key = item.entry.stream
             self.failures.failed(item, exc, retryable=False)
             return False
         return True
+
+    def _decode(self, item: Item) -> Decoded:
+        entry = item.entry
+        item.decoded = decoded = decode(self.domain, self.sub, entry.stream, entry.id, entry.payload)
+        item.key = aggregate_key(decoded.stream) if decoded.stream else entry.stream
+        return decoded
+
+    def look_ahead(self, part: PartitionQueue, batch: Batch, items: list[Item]) -> None:
+        """Look up in one query whether ``items`` and up to ``read_ahead`` entries queued after
+        them were processed before; mark those that were not ``fresh``.
+
+        With one message per batch, a look per batch was a round trip per
+        commit; now a batch of fresh entries is marked processed without one.
+        Nothing else can record a fresh entry meanwhile: the partition is
+        ours (a former owner's commit is fenced out) and a twin (the relay
+        published it twice) is left unmarked while an earlier copy is queued,
+        so it is looked up after that one committed. A failed commit unmarks
+        its batch (it may have committed after all).
+        """
+        seen = {item.decoded.message_id for item in items if item.decoded is not None}
+        look = [item for item in items if not item.fresh]
+        chosen = set(map(id, items))
+        for item in part.queues[items[0].lane]:
+            if len(look) >= len(items) + self.settings.read_ahead:
+                break
+            if item.done or id(item) in chosen:
+                continue
+            if item.decoded is None:
+                try:
+                    self._decode(item)
+                except Exception:  # noqa: S112 - dead-lettered in order, when its turn comes
+                    continue
+            decoded = item.decoded
+            assert decoded is not None
+            if decoded.skip:
+                continue
+            if decoded.message_id in seen:
+                item.fresh = False  # a twin of an earlier entry: looked up once that one is done
+                continue
+            seen.add(decoded.message_id)
+            if not item.fresh and not item.deliveries:  # (taken over: looked up when it runs alone)
+                look.append(item)
+        if not look:
+            return
+        ids = [item.decoded.message_id for item in look if item.decoded is not None]
+        found = processed_among(batch, self.sub.name, ids)
+        if found is None:
+            return
+        for item in look:
+            item.fresh = item.decoded is not None and item.decoded.message_id not in found
 
     # -- committing -----------------------------------------------------------------------
     def settle(self, part: PartitionQueue, items: list[Item]) -> None:
@@ -277,7 +317,10 @@ class PartitionRunner:
         try:
             # the fence first: a lost lease fails fast, before any handler runs
             expires = self.leases.fence(lease, batch.transaction("default"), self.settings.lease_seconds)
-            marks = mark_processed(batch, self.sub.name, [i.decoded.message_id for i in items if i.decoded])
+            if not all(item.fresh for item in items):
+                self.look_ahead(part, batch, items)
+            fresh = [i.decoded.message_id for i in items if i.fresh and i.decoded]
+            marks = mark_processed(batch, self.sub.name, [i.decoded.message_id for i in items if i.decoded], fresh)
             for index, item in enumerate(items):
                 assert item.decoded is not None
                 mark = marks[index] if marks else None
@@ -295,11 +338,13 @@ class PartitionRunner:
             batch.commit()
         except ExpectedVersionError as exc:
             batch.rollback()
+            self._unmark(items)
             if not self.leases.still_held(lease):
                 raise LeaseLostError(f"{self.sub.name}: partition {part.number} was taken over") from exc
             raise
         except BaseException:
             batch.rollback()
+            self._unmark(items)
             raise
         self.leases.confirm(lease, expires)
         if latency is not None:
@@ -311,6 +356,12 @@ class PartitionRunner:
         with self._count_lock:
             self.handled += len(items)
         dispatch_inline(self.domain, events)
+
+    @staticmethod
+    def _unmark(items: list[Item]) -> None:
+        """The batch failed, perhaps after its commit reached the database: look again next time."""
+        for item in items:
+            item.fresh = False
 
     def ack(self, items: list[Item]) -> None:
         """Acknowledge ``items`` to the broker (one call for all their streams)."""

@@ -15,7 +15,10 @@ __all__ = ["Item", "PartitionQueue"]
 class Item:
     """One entry waiting in a partition queue, with its retry state."""
 
-    __slots__ = ("entry", "lane", "key", "decoded", "attempts", "first_failed_at", "next_at", "error", "done", "deliveries")
+    __slots__ = (
+        "entry", "lane", "key", "decoded", "attempts", "first_failed_at", "next_at", "error", "done", "deliveries",
+        "fresh",
+    )
 
     def __init__(self, entry: Entry, lane: str) -> None:
         self.entry = entry
@@ -33,6 +36,9 @@ class Item:
         #: taken over from a dead or paused owner: how many times the broker delivered it
         #: (it runs alone, see :mod:`archipel.engine.takeover_run`); 0 otherwise
         self.deliveries = 0
+        #: not processed yet, by a look at the processed records since which nothing can have
+        #: recorded it (see :meth:`PartitionRunner.look_ahead`); False: unknown
+        self.fresh = False
 
 
 class PartitionQueue:
@@ -43,7 +49,7 @@ class PartitionQueue:
     the run moves the inbox into the queues.
     """
 
-    __slots__ = ("number", "queues", "inbox", "lock", "running")
+    __slots__ = ("number", "queues", "inbox", "lock", "running", "acks")
 
     def __init__(self, number: int) -> None:
         self.number = number
@@ -53,6 +59,10 @@ class PartitionQueue:
         self.lock = threading.Lock()
         #: a run of this partition is going on (set and cleared by the consumer)
         self.running = False
+        #: finished (committed or dead-lettered), not acknowledged yet: the run acknowledges
+        #: them together (see :meth:`PartitionRunner.flush_acks`)
+        self.acks: list[Item] = []
 
     def size(self) -> int:
-        return len(self.queues[PRODUCTION]) + len(self.queues[BULK])
+        """Entries held: queued, and finished but not acknowledged yet."""
+        return len(self.queues[PRODUCTION]) + len(self.queues[BULK]) + len(self.acks)

@@ -10,7 +10,9 @@ workers)``, gives back what exceeds it, and takes over the shards of a
 worker whose leases expired.
 
 The relay claims rows of its shards (highest priority first, then oldest)
-with a row lease that never outlives its shard leases, publishes them
+with a row lease meant never to outlive its shard leases (a shard just taken
+over is claimed from only once no other worker holds rows of it: a former
+owner's row lease may reach the database late, its give-back be in flight), publishes them
 pipelined — each to the broker stream of its category, partition and lane —
 then marks them sent, fenced by the row lease. A crash between publishing
 and marking re-publishes the rows later: consumers drop the copies through
@@ -96,6 +98,10 @@ class OutboxRelay:
         self._next_acquire: dict[str, float] = {}
         #: databases where this relay holds fewer shards than its share (it looks for more)
         self._short: set[str] = set()
+        #: shards just taken, by database, not claimed from while another worker holds rows of
+        #: them (a former owner's row lease can outlast its shard lease a little, or its
+        #: give-back be in flight: claiming would relay newer rows of those aggregates first)
+        self._settling: dict[str, set[int]] = {}
         self._offset = zlib.crc32(worker_id.encode()) % self.shards
         self._next_purge = 0.0
         self._next_trim = time.monotonic() + settings.trim_interval_seconds
@@ -169,6 +175,7 @@ class OutboxRelay:
                 )
                 if taken is not None:
                     owned[shard] = taken
+                    self._settling.setdefault(database_name, set()).add(shard)
                     changed = True
             if len(owned) < share:
                 self._short.add(database_name)  # shards may free up: no commit will say so
@@ -193,8 +200,9 @@ class OutboxRelay:
         Each database says how long its commits may go unnoticed (``idle_wait``):
         long where every commit rings or notifies, ``poll_seconds`` otherwise.
         """
-        if self._short:
-            return poll_seconds  # looking for shards to take over: freed leases ring no bell
+        if self._short or any(self._settling.values()):
+            # looking for shards to take over, or waiting for a former owner's rows: no bell rings
+            return poll_seconds
         waits = [
             wait(poll_seconds)
             for database in self.domain.providers.databases.values()
@@ -276,6 +284,17 @@ class OutboxRelay:
             # are back would break the order. Raises while the database is away
             outbox.release(left, self.worker_id)
             del self._unreleased[name]
+        settling = self._settling.get(name)
+        if settling:
+            settling &= set(owned)
+            if settling and outbox.held_elsewhere(self.worker_id, sorted(settling), self.shards):
+                owned = {shard: lease for shard, lease in owned.items() if shard not in settling}
+                self._drop_prefetch(name, outbox)  # (it may hold rows of those shards)
+                if not owned:
+                    self._more.discard(name)  # looked at again after a poll (idle_seconds)
+                    return 0
+            else:
+                settling.clear()
         direct = self._direct_path(name)
         if direct is not None:
             self._drop_prefetch(name, outbox)

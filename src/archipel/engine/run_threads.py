@@ -3,7 +3,7 @@
 A partition with runnable entries gets a *run* in a pool thread
 (:meth:`RunThreads._run`): batches (:mod:`.partition_run`) until nothing
 is left to run, taking in what the consumer's reading thread adds to the
-partition's inbox meanwhile. One run per partition at a time, also when
+partition's inbox meanwhile, then acknowledges what it finished. One run per partition at a time, also when
 another run failed (an outage): a run ends in its own time, and the next of
 its partition starts only once it has been collected. The
 consumer's thread alone starts runs, collects their results (a run's
@@ -61,10 +61,15 @@ class RunThreads:
         part.inbox.clear()
 
     @staticmethod
-    def _has_work(part: PartitionQueue) -> bool:
+    def _ready(part: PartitionQueue) -> bool:
         """Something in its queues may run now (or its acknowledgement be retried)."""
         now = time.monotonic()
         return any(item.next_at <= now for q in part.queues.values() for item in q)
+
+    @classmethod
+    def _has_work(cls, part: PartitionQueue) -> bool:
+        """:meth:`_ready`, or finished entries to acknowledge (an earlier run's call failed)."""
+        return bool(part.acks) or cls._ready(part)
 
     def _startable(self) -> bool:
         """A partition without a run has something to run."""
@@ -101,18 +106,19 @@ class RunThreads:
                     handled = runner.run_partition(part)
                     total += handled
                     with part.lock:
-                        go_on = not self._one_tick and self.parts.get(part.number) is part
                         # (forgotten meanwhile: the partition was lost to another worker)
-                        if go_on and part.inbox and part.number not in runner.lost:
-                            self._absorb(part)  # arrived meanwhile: this run takes it
-                            continue
-                        if go_on and handled and part.number not in runner.lost and self._has_work(part):
-                            continue  # more than a batch was waiting
-                    # acknowledgements held for a next batch that this run will not start
-                    total += runner.ack_held(part)
+                        ending = self._one_tick or self.parts.get(part.number) is not part
+                        if not ending and part.number not in runner.lost:
+                            if part.inbox:
+                                self._absorb(part)  # arrived meanwhile: this run takes it
+                                continue
+                            if handled and self._ready(part):
+                                continue  # more than a batch was waiting
+                    # the run ends: what it finished is acknowledged first (one call)
+                    runner.flush_acks(part)
                     with part.lock:
-                        if go_on and part.inbox and part.number not in runner.lost:
-                            self._absorb(part)  # arrived during that acknowledgement
+                        if not ending and part.inbox and part.number not in runner.lost:
+                            self._absorb(part)  # arrived during the acknowledgement
                             continue
                         part.running = False
                         break

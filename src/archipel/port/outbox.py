@@ -76,6 +76,12 @@ class Outbox(Protocol):
         """
         ...
 
+    def held_elsewhere(self, worker: str, shards: Sequence[int] | None = None, of: int = 1) -> int:
+        """How many pending rows (with ``shards``, of those relay shards) another worker than
+        ``worker`` holds an unexpired lease on: a relay that just took a shard over waits for
+        them (a former owner's leftovers) before claiming, or it would relay newer rows first."""
+        ...
+
     def mark_sent(self, ids: Sequence[int], worker: str) -> int:
         """Mark rows sent if ``worker`` still holds their lease; return how many."""
         ...

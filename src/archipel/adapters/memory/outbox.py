@@ -67,6 +67,20 @@ class MemoryOutbox:
                 claimed.append(clone(row))
             return claimed
 
+    def held_elsewhere(self, worker: str, shards: Sequence[int] | None = None, of: int = 1) -> int:
+        now = time.time()
+        wanted = set(shards) if shards is not None and of > 1 else None
+        with STORE_LOCK:
+            return sum(
+                1
+                for row in self.rows.values()
+                if row["status"] == OUTBOX_PENDING
+                and row["lease_owner"] not in (None, worker)
+                and row["lease_until"] is not None
+                and row["lease_until"] >= now
+                and (wanted is None or row["shard"] % of in wanted)
+            )
+
     def mark_sent(self, ids: Sequence[int], worker: str) -> int:
         now = time.time()
         done = 0

@@ -87,6 +87,7 @@ class SqlOutbox:
             )
         )
         self._by_ids: dict[tuple[str, int], str] = {}
+        self._held: dict[int, str] = {}
         self._release_all_sql = compile_(
             t.update()
             .where(
@@ -260,6 +261,30 @@ class SqlOutbox:
         rows = [self._row(r) for r in self.engine.run(claim, retry=False)]
         rows.sort(key=lambda r: (-(r["priority"] or 0), r["id"]))
         return rows
+
+    def held_elsewhere(self, worker: str, shards: Sequence[int] | None = None, of: int = 1) -> int:
+        c = self.table.c
+        wanted = sorted(set(shards)) if shards is not None and of > 1 else []
+        params: dict[str, Any] = {"worker": worker}
+        conditions = [
+            c.status == sa.literal_column(f"'{OUTBOX_PENDING}'"),  # the partial index of pending rows
+            c.lease_owner != sa.bindparam("worker", type_=c.lease_owner.type),
+            c.lease_until >= db_now(self.engine),
+        ]
+        if wanted:
+            params["of"] = of
+            params.update({f"s{i}": shard for i, shard in enumerate(wanted)})
+            conditions.append(
+                (c.shard % sa.bindparam("of", type_=sa.Integer())).in_(
+                    [sa.bindparam(f"s{i}", type_=sa.Integer()) for i in range(len(wanted))]
+                )
+            )
+        sql = self._held.get(len(wanted))
+        if sql is None:
+            sql = self._held[len(wanted)] = self.engine.compile(
+                sa.select(sa.func.count()).select_from(self.table).where(*conditions)
+            )
+        return int(self.engine.run(lambda conn: conn.execute(sql, params).fetchone()[0]))
 
     def _ids_sql(self, kind: str, count: int) -> str:
         """The statement of :meth:`_update` for ``count`` ids: on PostgreSQL one for any

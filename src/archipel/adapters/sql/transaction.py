@@ -23,7 +23,7 @@ transaction is kept.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from archipel.adapters.sql.codec import dumps, loads
@@ -145,19 +145,31 @@ class SqlTransaction(WriteFlush):
         self._processed.append(key)
         return True
 
-    def mark_processed_many(self, subscription: str, message_ids: Sequence[str]) -> list[bool]:
+    def processed_among(self, subscription: str, message_ids: Sequence[str]) -> set[str]:
+        """The ids of ``message_ids`` recorded as processed by ``subscription`` (committed ones)."""
+        seen: set[str] = set()
+        for start in range(0, len(message_ids), CHUNK):
+            chunk = list(message_ids[start : start + CHUNK])
+            sql, params = processed_among(self.db, subscription, chunk)
+            seen.update(str(row[0]) for row in self._read(sql, params, True))
+        return seen
+
+    def mark_processed_many(
+        self, subscription: str, message_ids: Sequence[str], fresh: Collection[str] = ()
+    ) -> list[bool]:
         """:meth:`mark_processed` for a batch, with one query for all of it (the engine's batches).
 
         Returns one flag per id, False for those already recorded (in the
-        database, in this transaction, or earlier in ``message_ids``).
+        database, in this transaction, or earlier in ``message_ids``). Ids in
+        ``fresh`` are not looked up: the caller found them unrecorded by a
+        recent :meth:`processed_among` and nothing can have recorded them
+        since (were it wrong, the commit refuses the twin record:
+        ``DuplicateMessageError``).
         """
         recorded = set(self._processed)
-        wanted = [m for m in dict.fromkeys(message_ids) if (subscription, m) not in recorded]
-        seen: set[str] = set()
-        for start in range(0, len(wanted), CHUNK):
-            chunk = wanted[start : start + CHUNK]
-            sql, params = processed_among(self.db, subscription, chunk)
-            seen.update(str(row[0]) for row in self._read(sql, params, True))
+        known = set(fresh)
+        wanted = [m for m in dict.fromkeys(message_ids) if (subscription, m) not in recorded and m not in known]
+        seen = self.processed_among(subscription, wanted)
         flags = []
         for message_id in message_ids:
             key = (subscription, message_id)
