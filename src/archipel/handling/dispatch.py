@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from archipel.errors import TransactionError
-from archipel.utils.globals import dispatch_queue
+from archipel.utils import globals as _context
 
 if TYPE_CHECKING:
     from archipel.handling.protocols import DomainLike
@@ -191,16 +191,16 @@ def publish(events: list[Any], *, wrap: bool = True) -> None:
     """
     if not events:
         return
-    queue = dispatch_queue.get()
+    queue = _context.dispatch_queue.get()
     if queue is not None:
         queue.extend(events)
         return
     queue = deque(events)
-    token = dispatch_queue.set(queue)
+    token = _context.dispatch_queue.set(queue)
     try:
         _drain(queue, wrap)
     finally:
-        dispatch_queue.reset(token)
+        _context.dispatch_queue.reset(token)
 
 
 def drain_after(action: Callable[..., Any], *args: Any, wrap: bool = True) -> Any:
@@ -208,13 +208,13 @@ def drain_after(action: Callable[..., Any], *args: Any, wrap: bool = True) -> An
 
     Inside an outer scope, ``action(*args)`` only runs: the outermost call drains.
     """
-    if dispatch_queue.get() is not None:
+    if _context.dispatch_queue.get() is not None:
         return action(*args)
     queue: deque[Any] = deque()
-    token = dispatch_queue.set(queue)
+    token = _context.dispatch_queue.set(queue)
     try:
         result = action(*args)
         _drain(queue, wrap)
         return result
     finally:
-        dispatch_queue.reset(token)
+        _context.dispatch_queue.reset(token)
