@@ -76,7 +76,10 @@ class Delivery(DomainState):
                 return
             uow = UnitOfWork(self, message)
             uow_token = _context.uow_var.set(uow)
-            msg_token = _context.current_message.set(message)
+            # ``dispatch.deliver`` sets the event once for all its routes; a converted one is set here
+            msg_token = (
+                None if _context.current_message.get() is message else _context.current_message.set(message)
+            )
             try:
                 if route.idempotent and not uow.transaction("default").mark_processed(
                     f"{route.name}.{route.spec.method_name}", message._metadata.id
@@ -91,7 +94,8 @@ class Delivery(DomainState):
                 raise
             finally:
                 _context.uow_var.reset(uow_token)
-                _context.current_message.reset(msg_token)
+                if msg_token is not None:
+                    _context.current_message.reset(msg_token)
         finally:
             if ctx_token is not None:
                 _context.stack.reset(ctx_token)

@@ -108,8 +108,17 @@ def deliver(event: Any, failures: list[Exception] | None = None) -> None:
             continue
         routes = domain.router.routes_for(category, type_string)
         if routes:
-            for route in routes:
-                _run(domain, route, event, failures)
+            if len(routes) == 1:
+                _run(domain, routes[0], event, failures)
+                continue
+            # the message being handled, set once for all the routes (each still gets its own
+            # unit of work; a route converting the event to its own class sets that instead)
+            token = _context.current_message.set(event)
+            try:
+                for route in routes:
+                    _run(domain, route, event, failures)
+            finally:
+                _context.current_message.reset(token)
         elif domain._upcasting is not None and domain._upcasting.steps:
             _deliver_upcast(domain, event, category, type_string, failures)
 
