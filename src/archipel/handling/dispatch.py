@@ -124,14 +124,15 @@ def deliver(event: Any, failures: list[Exception] | None = None) -> None:
 
 
 def _run(domain: DomainLike, route: Route, event: Any, failures: list[Exception] | None) -> None:
-    run = domain.run_route if route.retry_options is not None else domain._run_route_once
-    if failures is None:
-        run(route, event)
-        return
     try:
-        run(route, event)
-    except Exception as exc:  # noqa: BLE001 - collected, raised when the drain ends
-        failures.append(exc)
+        if route.retry_options is None:  # methods called, not bound first (no method object per call)
+            domain._run_route_once(route, event)
+        else:
+            domain.run_route(route, event)
+    except Exception as exc:
+        if failures is None:
+            raise
+        failures.append(exc)  # collected, raised when the drain ends
 
 
 def _deliver_upcast(

@@ -46,6 +46,7 @@ _pack_wide = struct.Struct(f"={_WIDE}q").pack
 _ODD_TIME = -(2**63)
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _UTC = _dt.UTC
+_DATETIME = _dt.datetime
 _ZERO = _dt.timedelta(0)
 _MICRO = _dt.timedelta(microseconds=1)
 
@@ -201,7 +202,7 @@ class MemoryEventStore:
             values["global_position"] = index + 1
             correlation_id = meta.correlation_id
             time = meta.time
-            if time.__class__ is _dt.datetime and time.tzinfo is _UTC:  # the common case, cheaply
+            if time.__class__ is _DATETIME and time.tzinfo is _UTC:  # the common case, cheaply
                 delta = time - _EPOCH  # the same tzinfo on both sides: no offset calls
                 micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
             else:
