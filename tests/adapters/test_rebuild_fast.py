@@ -177,6 +177,41 @@ def test_a_message_stored_as_broken_json_stops_the_rebuild_naming_it(tmp_path: P
         domain.shutdown()
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("stored", ['[1, 2]', '"text"', "null"])
+def test_stored_data_that_is_json_but_no_object_stops_a_postgresql_rebuild_naming_it(
+    postgres_db_url: str, stored: str
+) -> None:
+    # PostgreSQL's json type takes any JSON value: the batch's data, decoded in one call,
+    # must still name the message whose data is no object
+    import psycopg
+
+    from tests._servers import to_libpq_url
+
+    domain = Domain(name=f"T{uuid.uuid4().hex[:8]}", config={
+        "databases": {"default": {"provider": "postgresql", "database_uri": postgres_db_url}},
+        "event_store": {"provider": "postgresql"},
+    })
+    shop = define(domain)
+    start(domain)
+    try:
+        with domain.domain_context():
+            ann = _customer(shop, "ann")
+            for amount in (5, 7, 11):
+                _order(shop, ann, amount)
+            with psycopg.connect(to_libpq_url(postgres_db_url), autocommit=True) as conn:
+                broken = conn.execute(
+                    "SELECT message_id FROM archipel_events ORDER BY global_position DESC LIMIT 1 OFFSET 1"
+                ).fetchone()[0]  # type: ignore[index]
+                conn.execute("UPDATE archipel_events SET data = %s WHERE message_id = %s", (stored, broken))
+            for batch_size in (2, 500):
+                with pytest.raises(DeserializationError, match="not a JSON object") as caught:
+                    domain.rebuild_projection(shop.Spending, batch_size=batch_size)
+                assert caught.value.message_id == broken
+    finally:
+        domain.shutdown()
+
+
 def test_a_projector_sees_each_event_as_the_ordinary_decoding_gives_it(make_domain: Any) -> None:
     # the fast path adopts the decoded JSON instead of copying it: same values, same
     # envelope (time as a datetime, headers, positions), and objects of their own

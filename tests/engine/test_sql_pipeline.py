@@ -27,10 +27,23 @@ def _config(database: dict[str, Any], broker: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(params=["sqlite+database", "postgres+redis"])
+@pytest.fixture(params=["sqlite+database", "postgres+redis", "postgres+database", "postgres+database-elsewhere"])
 def sql_bank(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """The bank on SQLite with the database broker, PostgreSQL with Redis, and PostgreSQL with
+    the database broker in the same database (the relay's direct path: claim, publish and
+    mark in one transaction) or in a database of its own (claim, publish, mark)."""
     if request.param == "sqlite+database":
         config = _config({"provider": "sqlite", "database_uri": f"sqlite:///{tmp_path}/bank.db"}, {"provider": "database"})
+    elif request.param.startswith("postgres+database"):
+        request.applymarker(pytest.mark.postgres)
+        server = request.getfixturevalue("postgres_server")
+        names = [server.create_database(prefix="t_sql_pipeline") for _ in range(2)]
+        request.addfinalizer(lambda: [server.drop_database(name) for name in names])
+        url = server.url(names[0])
+        broker: dict[str, Any] = {"provider": "database"}
+        if request.param.endswith("elsewhere"):
+            broker["database_uri"] = server.url(names[1])
+        config = _config({"provider": "postgresql", "database_uri": url}, broker)
     else:
         request.applymarker(pytest.mark.postgres)
         request.applymarker(pytest.mark.redis)

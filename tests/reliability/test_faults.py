@@ -35,8 +35,9 @@ def _pending(cluster, group_suffix: str) -> int:
     return total
 
 
-def test_kill_9_mid_batch_then_restart(make_cluster):
-    cluster = make_cluster()
+@pytest.mark.parametrize("broker", ["redis", "database"])
+def test_kill_9_mid_batch_then_restart(make_cluster, broker):
+    cluster = make_cluster(broker={"provider": "database"} if broker == "database" else None)
     worker = cluster.start_worker(ARCHIPEL_TEST_DELAY="0.004")
     cluster.deposit_many(accounts=20, per_account=15)
     cluster.wait_for(lambda: cluster.ledger_count() > 60, 60, "some progress")
@@ -99,8 +100,15 @@ def test_kill_a_consumer_holding_pending_entries(make_cluster):
 
 
 @pytest.mark.slow
-def test_sigstop_past_the_lease_then_sigcont_cannot_commit(make_cluster):
-    cluster = make_cluster(lease_seconds=1.5, messages_per_tick=20)
+@pytest.mark.parametrize("broker", ["redis", "database"])
+def test_sigstop_past_the_lease_then_sigcont_cannot_commit(make_cluster, broker):
+    """Frozen past its leases, then thawed. With the database broker in the outbox's
+    database the frozen relay may hold a move's transaction open: the server ends it when
+    the shard leases it ran under would have expired, and the other worker relays on."""
+    cluster = make_cluster(
+        lease_seconds=1.5, messages_per_tick=20,
+        broker={"provider": "database"} if broker == "database" else None,
+    )
     # slow projector: a batch takes ~1 s, so the worker is frozen inside one
     paused = cluster.start_worker(ARCHIPEL_TEST_DELAY="0.05")
     cluster.deposit_many(accounts=20, per_account=10)
@@ -123,6 +131,24 @@ def test_sigstop_past_the_lease_then_sigcont_cannot_commit(make_cluster):
     cluster.check()  # its late commit was refused: nothing applied twice
     assert paused.stop() == 0
     assert other.stop() == 0
+
+
+def test_kill_9_in_the_middle_of_a_direct_move(make_cluster):
+    """The database broker in the outbox's database: claim, publish and mark sent are one
+    transaction. A relay killed inside it leaves every row pending and no entry published
+    (its transaction dies with its connection); the next worker relays them all."""
+    cluster = make_cluster(broker={"provider": "database"})
+    cluster.deposit_many(accounts=10, per_account=5)
+    crashing = cluster.start_worker(ARCHIPEL_TEST_CRASH_IN_MOVE="1")
+    assert crashing.proc.wait(60) == 9, crashing.output()[-2000:]
+    assert "crashing in the middle of a direct move" in crashing.output()
+    outbox = cluster.bank.providers.database("default").outbox()
+    assert outbox.pending_count() == len(outbox.rows()) > 0
+    broker = cluster.bank.brokers["default"]
+    assert sum(broker.length(stream) for stream in broker.streams()) == 0
+    cluster.start_worker()
+    cluster.wait_until_complete(60)
+    cluster.check()
 
 
 @pytest.mark.slow

@@ -6,6 +6,9 @@ and runs :func:`archipel.engine.run_server` until SIGTERM. Fault hooks:
 
 - ``ARCHIPEL_TEST_CRASH_AFTER_PUBLISH=1``: the process dies (``os._exit``)
   right after the relay's first publish, before it marks the rows sent.
+- ``ARCHIPEL_TEST_CRASH_IN_MOVE=1``: the process dies in the middle of the
+  relay's first direct move (the database broker in the outbox's database):
+  its rows locked and routed, not yet published nor marked sent.
 - ``ARCHIPEL_TEST_DELAY``: seconds the projector sleeps per event.
 - ``ARCHIPEL_TEST_FIX_FILE``: poison deposits fail until this file exists.
 
@@ -42,6 +45,16 @@ def _crash_after_first_publish() -> None:
         return ids
 
     RedisBroker.publish_many = publish_then_die  # type: ignore[method-assign]
+
+
+def _crash_in_first_move() -> None:
+    from archipel.engine.relay import OutboxRelay
+
+    def route_then_die(self: Any, row: Any) -> str:
+        print("crashing in the middle of a direct move", file=sys.stderr, flush=True)
+        os._exit(9)
+
+    OutboxRelay._route = route_then_die  # type: ignore[method-assign]
 
 
 def _watch_consumers(path: str) -> None:
@@ -114,6 +127,8 @@ def main() -> int:
         install(os.environ["ARCHIPEL_TEST_TRACE"])
     if os.environ.get("ARCHIPEL_TEST_CRASH_AFTER_PUBLISH"):
         _crash_after_first_publish()
+    if os.environ.get("ARCHIPEL_TEST_CRASH_IN_MOVE"):
+        _crash_in_first_move()
     port = os.environ.get("ARCHIPEL_TEST_HEALTH_PORT")
     workers = int(os.environ.get("ARCHIPEL_TEST_WORKERS", "1"))
     with bank.domain_context():

@@ -101,15 +101,19 @@ class RunThreads:
                     handled = runner.run_partition(part)
                     total += handled
                     with part.lock:
-                        if self._one_tick or self.parts.get(part.number) is not part:
-                            # (the partition was forgotten meanwhile: lost to another worker)
-                            part.running = False
-                            break
-                        if part.inbox and part.number not in runner.lost:
+                        go_on = not self._one_tick and self.parts.get(part.number) is part
+                        # (forgotten meanwhile: the partition was lost to another worker)
+                        if go_on and part.inbox and part.number not in runner.lost:
                             self._absorb(part)  # arrived meanwhile: this run takes it
                             continue
-                        if handled and part.number not in runner.lost and self._has_work(part):
+                        if go_on and handled and part.number not in runner.lost and self._has_work(part):
                             continue  # more than a batch was waiting
+                    # acknowledgements held for a next batch that this run will not start
+                    total += runner.ack_held(part)
+                    with part.lock:
+                        if go_on and part.inbox and part.number not in runner.lost:
+                            self._absorb(part)  # arrived during that acknowledgement
+                            continue
                         part.running = False
                         break
         except BaseException:

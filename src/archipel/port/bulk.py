@@ -3,8 +3,8 @@
 A rebuild reads the event log from the start and writes every row of an
 emptied table. Through the ordinary ports that costs a query and a decoded
 row per message and a statement per batch of rows; a store implementing
-:class:`BulkLog` reads a whole batch of the log in one query as one JSON
-text (decoded in one call), and one implementing :class:`BulkLoad` writes
+:class:`BulkLog` reads a whole batch of the log in one query (its JSON
+decoded in one call), and one implementing :class:`BulkLoad` writes
 new rows the fastest way its database has (``COPY`` on PostgreSQL,
 ``executemany`` on SQLite) in the caller's transaction.
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from archipel.adapters.payload import check_payload
 from archipel.adapters.sql.broker_housekeeping import BrokerHousekeeping
+from archipel.adapters.sql.broker_postgres import layout
 from archipel.adapters.sql.broker_reading import BrokerGroupReader
 from archipel.adapters.sql.engine import cursor_of, dumps
 from archipel.adapters.sql.wakeup import BROKER, announce
@@ -97,19 +98,14 @@ class DatabaseBroker(BrokerGroupReader, BrokerHousekeeping):
     def _publish_pg(self, by_stream: dict[str, list[int]], encoded: list[str]) -> list[str]:
         """PostgreSQL: every stream's numbers and entries in one statement, one round trip."""
         assert self._pg is not None
-        names = sorted(by_stream)  # streams locked in a fixed order: never crosswise
-        counts = [len(by_stream[name]) for name in names]
-        entry_streams: list[str] = []
-        backs: list[int] = []
-        payloads: list[str] = []
-        for name, n in zip(names, counts, strict=True):
-            for offset, index in enumerate(by_stream[name]):
-                entry_streams.append(name)
-                backs.append(n - 1 - offset)  # seq = the stream's new last_seq - back
-                payloads.append(encoded[index])
+        streams = [""] * len(encoded)
+        for name, positions in by_stream.items():
+            for index in positions:
+                streams[index] = name
+        plan = layout(streams)
         params = {
-            "streams": names, "counts": counts,
-            "entry_streams": entry_streams, "backs": backs, "payloads": payloads,
+            "streams": plan.streams, "counts": plan.counts, "entry_streams": plan.entry_streams,
+            "backs": plan.backs, "payloads": [encoded[index] for index in plan.indexes],
         }
         sql = self._pg["publish"]
         self._setup()
@@ -119,8 +115,6 @@ class DatabaseBroker(BrokerGroupReader, BrokerHousekeeping):
         rows = self.engine.run(lambda conn: cursor_of(conn).execute(sql, params).fetchall())
         last = {str(stream): int(seq) for stream, seq in rows}
         ids = [""] * len(encoded)
-        for name, n in zip(names, counts, strict=True):
-            first = last[name] - n + 1
-            for offset, index in enumerate(by_stream[name]):
-                ids[index] = f"{first + offset}-0"
+        for stream, back, index in zip(plan.entry_streams, plan.backs, plan.indexes, strict=True):
+            ids[index] = f"{last[stream] - back}-0"
         return ids

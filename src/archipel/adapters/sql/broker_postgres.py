@@ -28,9 +28,9 @@ SQLite keeps the portable statements of :mod:`.broker_store`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["PUBLISH", "TAKE", "ACK", "NEW_GROUPS", "run_relaxed"]
+__all__ = ["PUBLISH", "TAKE", "ACK", "NEW_GROUPS", "Layout", "layout", "run_relaxed"]
 
 #: @P@ is the (validated) table prefix; parameters in psycopg's style
 PUBLISH = (
@@ -75,6 +75,34 @@ ACK = (
     "DELETE FROM @P@_pending p USING unnest(%(streams)b::text[], %(seqs)b::bigint[]) AS a(stream, seq)"
     " WHERE p.grp = %(grp)s AND p.stream = a.stream AND p.seq = a.seq"
 )
+
+
+class Layout(NamedTuple):
+    """A batch of entries laid out for :data:`PUBLISH`: the streams in name order (locked in
+    that order: two publishers never lock them crosswise), how many entries each gets, and per
+    entry — grouped by stream, in batch order within one — its stream, how far below the
+    stream's new ``last_seq`` its seq is, and its index in the batch."""
+
+    streams: list[str]
+    counts: list[int]
+    entry_streams: list[str]
+    backs: list[int]
+    indexes: list[int]
+
+
+def layout(streams: Sequence[str]) -> Layout:
+    """Lay out a batch whose entry ``i`` goes to ``streams[i]`` (see :class:`Layout`)."""
+    by_stream: dict[str, list[int]] = {}
+    for index, stream in enumerate(streams):
+        by_stream.setdefault(stream, []).append(index)
+    names = sorted(by_stream)
+    out = Layout(names, [len(by_stream[name]) for name in names], [], [], [])
+    for name, n in zip(names, out.counts, strict=True):
+        for offset, index in enumerate(by_stream[name]):
+            out.entry_streams.append(name)
+            out.backs.append(n - 1 - offset)  # seq = the stream's new last_seq - back
+            out.indexes.append(index)
+    return out
 
 
 def run_relaxed(connection: Any, statements: Sequence[tuple[str, dict[str, Any]]]) -> Any:

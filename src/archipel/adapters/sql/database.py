@@ -24,6 +24,7 @@ from archipel.adapters.sql.engine import SqlEngine
 from archipel.adapters.sql.event_store import SqlEventStore
 from archipel.adapters.sql.indexes import declare_indexes
 from archipel.adapters.sql.outbox import OUTBOX_TABLE, SqlOutbox
+from archipel.adapters.sql.outbox_direct import DirectRelay
 from archipel.adapters.sql.query import QueryCompiler
 from archipel.adapters.sql.reads import SqlReads
 from archipel.adapters.sql.records import RecordTable
@@ -120,6 +121,13 @@ class SqlDatabase:
     def reads(self) -> SqlReads:
         """Reads outside any transaction (shared): each one statement, one round trip."""
         return self._reads
+
+    def direct_relay(self, broker: Any) -> DirectRelay | None:
+        """A :class:`~archipel.adapters.sql.outbox_direct.DirectRelay` moving this database's
+        outbox rows into ``broker`` in one transaction when the broker keeps its streams here
+        (a database broker on this very engine, PostgreSQL); None otherwise (claim, publish,
+        mark)."""
+        return DirectRelay.between(self.outbox(), broker)
 
     def outbox(self) -> SqlOutbox:
         return self._outbox

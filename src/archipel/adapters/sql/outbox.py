@@ -96,16 +96,14 @@ class SqlOutbox:
             .values(lease_owner=None, lease_until=None)
         )
 
-    def _claim_statement(self, shards: int, exclude: bool = False) -> str:
-        """The claim ``UPDATE``; with ``shards > 0``, of rows whose ``shard % :of`` is one of ``:s<i>``.
-
-        With ``exclude``, not of rows whose stream starts with ``:exclude``.
-        """
+    def claimable(self, select: Any, shards: int, exclude: bool = False) -> Any:
+        """``select`` limited to the claimable rows, in claim order: pending, not leased (or the
+        lease expired), of the shards ``:s<i>`` modulo ``:of`` when ``shards > 0``, not of
+        streams starting with ``:exclude`` with ``exclude``; at most ``:limit``."""
         c = self.table.c
-        now = db_now(self.engine)
         # a literal, not a parameter: the planner must see it to use the partial index of pending rows
         pending = c.status == sa.literal_column(f"'{OUTBOX_PENDING}'")
-        conditions = [pending, sa.or_(c.lease_until.is_(None), c.lease_until < now)]
+        conditions = [pending, sa.or_(c.lease_until.is_(None), c.lease_until < db_now(self.engine))]
         if shards:
             of = sa.bindparam("of", type_=sa.Integer())
             conditions.append(
@@ -113,13 +111,36 @@ class SqlOutbox:
             )
         if exclude:
             conditions.append(sa.not_(c.stream.startswith(sa.bindparam("exclude", type_=c.stream.type))))
-        available = (
-            sa.select(c.id)
-            .where(*conditions)
+        return (
+            select.where(*conditions)
             .order_by(c.priority.desc(), c.id)
             .limit(sa.bindparam("limit", type_=sa.Integer()))
             .offset(0)  # SQLite's compiler would add an OFFSET parameter of its own
         )
+
+    def claim_params(
+        self, shards: Sequence[int] | None, of: int, exclude_prefix: str | None
+    ) -> tuple[tuple[int, bool], dict[str, Any]]:
+        """``(shards, exclude)`` of :meth:`claimable` and the parameters it binds (``:limit`` aside)."""
+        params: dict[str, Any] = {}
+        wanted = sorted(set(shards)) if shards is not None and of > 1 else []
+        if wanted:
+            params["of"] = of
+            params.update({f"s{i}": shard for i, shard in enumerate(wanted)})
+        if exclude_prefix:
+            if any(ch in exclude_prefix for ch in "%_\\"):
+                raise ValueError(f"exclude_prefix {exclude_prefix!r}: LIKE wildcards are not supported")
+            params["exclude"] = exclude_prefix
+        return (len(wanted), bool(exclude_prefix)), params
+
+    def _claim_statement(self, shards: int, exclude: bool = False) -> str:
+        """The claim ``UPDATE``; with ``shards > 0``, of rows whose ``shard % :of`` is one of ``:s<i>``.
+
+        With ``exclude``, not of rows whose stream starts with ``:exclude``.
+        """
+        c = self.table.c
+        now = db_now(self.engine)
+        available = self.claimable(sa.select(c.id), shards, exclude)
         if self.engine.is_postgres:
             # concurrent relays skip each other's rows instead of queueing behind them
             available = available.with_for_update(skip_locked=True)
@@ -216,16 +237,8 @@ class SqlOutbox:
         of: int = 1,
         exclude_prefix: str | None = None,
     ) -> list[OutboxRow]:
-        params: dict[str, Any] = {"worker": worker, "limit": limit, "lease": float(lease_seconds)}
-        wanted = sorted(set(shards)) if shards is not None and of > 1 else []
-        if wanted:
-            params["of"] = of
-            params.update({f"s{i}": shard for i, shard in enumerate(wanted)})
-        if exclude_prefix:
-            if any(ch in exclude_prefix for ch in "%_\\"):
-                raise ValueError(f"exclude_prefix {exclude_prefix!r}: LIKE wildcards are not supported")
-            params["exclude"] = exclude_prefix
-        key = (len(wanted), bool(exclude_prefix))
+        key, params = self.claim_params(shards, of, exclude_prefix)
+        params.update({"worker": worker, "limit": limit, "lease": float(lease_seconds)})
         sql = self._claims.get(key)
         if sql is None:
             sql = self._claims[key] = self._claim_statement(*key)
