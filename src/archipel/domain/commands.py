@@ -17,9 +17,8 @@ from archipel.handling.expiry import DEADLINE_HEADER, raise_if_expired, resolve_
 from archipel.handling.retrying import run_with_retries
 from archipel.handling.unit_of_work import UnitOfWork
 from archipel.utils import globals as _context
+from archipel.utils import processing as _processing
 from archipel.utils import tracing
-from archipel.utils.globals import current_correlation_id, current_message, dispatch_queue, uow_var
-from archipel.utils.processing import priority_var
 
 __all__ = ["Commands"]
 
@@ -45,7 +44,7 @@ class Commands(Enrichers, DomainState):
         values["time"] = utcnow()
         values["domain"] = self.name
         if priority is None:
-            priority = priority_var.get()  # ``with processing_priority(...)`` / ``lanes.bulk()``
+            priority = _processing.priority_var.get()  # ``with processing_priority(...)`` / ``lanes.bulk()``
         if priority is not None:
             values["priority"] = priority
         if values.get("correlation_id") is None:
@@ -55,7 +54,7 @@ class Commands(Enrichers, DomainState):
                 values["causation_id"] = pmeta.id
             else:
                 # a request's correlation id (X-Correlation-ID, traceparent), else its own id
-                values["correlation_id"] = current_correlation_id.get() or message_id
+                values["correlation_id"] = _context.current_correlation_id.get() or message_id
 
     def process(
         self,
@@ -101,7 +100,7 @@ class Commands(Enrichers, DomainState):
                 f"register it with @{self.snake_name}.command(part_of=...) and a "
                 f"@{self.snake_name}.command_handler with @handle({type(command).__name__})"
             )
-        parent = current_message.get()
+        parent = _context.current_message.get()
         if deadline is not None or timeout is not None:
             resolved = resolve_deadline(deadline, timeout)
             command._metadata.headers[DEADLINE_HEADER] = resolved.isoformat()  # type: ignore[union-attr]
@@ -187,8 +186,8 @@ class Commands(Enrichers, DomainState):
         stack = _context.stack.get()
         ctx_token = _context.stack.set((*stack, self)) if not stack or stack[-1] is not self else None
         uow = UnitOfWork(self, command)
-        uow_token = uow_var.set(uow)
-        msg_token = current_message.set(command)
+        uow_token = _context.uow_var.set(uow)
+        msg_token = _context.current_message.set(command)
         try:
             result = method(handler_cls(), command)
             if key is not None:  # the key commits with the handler's state, or not at all
@@ -200,12 +199,12 @@ class Commands(Enrichers, DomainState):
             uow.rollback()
             raise
         finally:
-            uow_var.reset(uow_token)
-            current_message.reset(msg_token)
+            _context.uow_var.reset(uow_token)
+            _context.current_message.reset(msg_token)
             if ctx_token is not None:
                 _context.stack.reset(ctx_token)
         if events and self._inline_events:
-            queue = dispatch_queue.get()
+            queue = _context.dispatch_queue.get()
             if queue is not None:  # dispatch.publish(events), inline: queued for the outermost drain
                 queue.extend(events)
             else:

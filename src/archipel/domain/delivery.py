@@ -13,7 +13,6 @@ from archipel.handling import dispatch
 from archipel.handling.retrying import run_with_retries
 from archipel.handling.unit_of_work import UnitOfWork, unit_of_work
 from archipel.utils import globals as _context
-from archipel.utils.globals import current_message, uow_var
 
 __all__ = ["Delivery"]
 
@@ -76,22 +75,27 @@ class Delivery(DomainState):
                 run_process_manager(self, route, message)
                 return
             uow = UnitOfWork(self, message)
-            uow_token = uow_var.set(uow)
-            msg_token = current_message.set(message)
+            uow_token = _context.uow_var.set(uow)
+            # ``dispatch.deliver`` sets the event once for all its routes; a converted one is set here
+            msg_token = (
+                None if _context.current_message.get() is message else _context.current_message.set(message)
+            )
             try:
                 if route.idempotent and not uow.transaction("default").mark_processed(
                     f"{route.name}.{route.spec.method_name}", message._metadata.id
                 ):
                     uow.rollback()  # handled before: a redelivery has no second effect
                     return
-                route.method(route.handler_cls(), message)
+                method, handler_cls = route.method, route.handler_cls  # slots: plain loads, then calls
+                method(handler_cls(), message)
                 events = uow.commit()
             except BaseException:
                 uow.rollback()
                 raise
             finally:
-                uow_var.reset(uow_token)
-                current_message.reset(msg_token)
+                _context.uow_var.reset(uow_token)
+                if msg_token is not None:
+                    _context.current_message.reset(msg_token)
         finally:
             if ctx_token is not None:
                 _context.stack.reset(ctx_token)

@@ -124,7 +124,7 @@ def new_time_ordered_identity() -> str:
     global _clock
     clock = _clock
     if ms != clock[0]:  # the time's text changes once per millisecond
-        t = f"{ms:012x}"
+        t = hex(0x1_0000_0000_0000 + ms)[3:]  # 12 hex digits (ms < 2**48 until the year 10889)
         clock = _clock = (ms, f"{t[:8]}-{t[8:]}-7")
     # three hex digits of the fraction: hex() of 0x1000 + it is "0x1" and those digits
     return clock[1] + hex(0x1000 + fraction * 4096 // 1_000_000)[3:] + random[18:]

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from archipel.errors import TransactionError
-from archipel.utils.globals import dispatch_queue
+from archipel.utils import globals as _context
 
 if TYPE_CHECKING:
     from archipel.handling.protocols import DomainLike
@@ -108,21 +108,31 @@ def deliver(event: Any, failures: list[Exception] | None = None) -> None:
             continue
         routes = domain.router.routes_for(category, type_string)
         if routes:
-            for route in routes:
-                _run(domain, route, event, failures)
+            if len(routes) == 1:
+                _run(domain, routes[0], event, failures)
+                continue
+            # the message being handled, set once for all the routes (each still gets its own
+            # unit of work; a route converting the event to its own class sets that instead)
+            token = _context.current_message.set(event)
+            try:
+                for route in routes:
+                    _run(domain, route, event, failures)
+            finally:
+                _context.current_message.reset(token)
         elif domain._upcasting is not None and domain._upcasting.steps:
             _deliver_upcast(domain, event, category, type_string, failures)
 
 
 def _run(domain: DomainLike, route: Route, event: Any, failures: list[Exception] | None) -> None:
-    run = domain.run_route if route.retry_options is not None else domain._run_route_once
-    if failures is None:
-        run(route, event)
-        return
     try:
-        run(route, event)
-    except Exception as exc:  # noqa: BLE001 - collected, raised when the drain ends
-        failures.append(exc)
+        if route.retry_options is None:  # methods called, not bound first (no method object per call)
+            domain._run_route_once(route, event)
+        else:
+            domain.run_route(route, event)
+    except Exception as exc:
+        if failures is None:
+            raise
+        failures.append(exc)  # collected, raised when the drain ends
 
 
 def _deliver_upcast(
@@ -191,16 +201,16 @@ def publish(events: list[Any], *, wrap: bool = True) -> None:
     """
     if not events:
         return
-    queue = dispatch_queue.get()
+    queue = _context.dispatch_queue.get()
     if queue is not None:
         queue.extend(events)
         return
     queue = deque(events)
-    token = dispatch_queue.set(queue)
+    token = _context.dispatch_queue.set(queue)
     try:
         _drain(queue, wrap)
     finally:
-        dispatch_queue.reset(token)
+        _context.dispatch_queue.reset(token)
 
 
 def drain_after(action: Callable[..., Any], *args: Any, wrap: bool = True) -> Any:
@@ -208,13 +218,13 @@ def drain_after(action: Callable[..., Any], *args: Any, wrap: bool = True) -> An
 
     Inside an outer scope, ``action(*args)`` only runs: the outermost call drains.
     """
-    if dispatch_queue.get() is not None:
+    if _context.dispatch_queue.get() is not None:
         return action(*args)
     queue: deque[Any] = deque()
-    token = dispatch_queue.set(queue)
+    token = _context.dispatch_queue.set(queue)
     try:
         result = action(*args)
         _drain(queue, wrap)
         return result
     finally:
-        dispatch_queue.reset(token)
+        _context.dispatch_queue.reset(token)

@@ -16,7 +16,7 @@ from archipel.core.queryset import Criteria, QuerySet, ResultSet
 from archipel.errors import IncorrectUsageError, ObjectNotFound, TooManyObjects, ValidationError
 from archipel.fields.base import FieldError
 from archipel.fields.simple import Identifier
-from archipel.utils.globals import uow_var
+from archipel.utils import globals as _context
 from archipel.utils.query import Q
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class BaseRepository(Generic[T]):
 
     # -- unit of work plumbing ---------------------------------------------
     def _uow(self) -> Any:
-        uow = uow_var.get()
+        uow = _context.uow_var.get()
         if uow is not None and uow.domain is self.domain:
             return uow
         return None
@@ -92,7 +92,7 @@ class BaseRepository(Generic[T]):
         if not isinstance(obj, self.cls):
             raise TypeError(f"{type(self).__name__} stores {self.cls.__name__}, not {type(obj).__name__}")
         identity = obj.__dict__[self._id_field]
-        uow = uow_var.get()  # as _uow(), inline: on every handler's path
+        uow = _context.uow_var.get()  # as _uow(), inline: on every handler's path
         if uow is not None and uow.domain is self.domain:
             uow.track(obj, identity)
             return obj

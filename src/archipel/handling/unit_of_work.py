@@ -18,8 +18,9 @@ from archipel.core.message import new_message_id, utcnow
 from archipel.core.model import stamp_dates
 from archipel.errors import IncorrectUsageError
 from archipel.handling.dispatch import publish
+from archipel.utils import globals as _context
 from archipel.utils import tracing
-from archipel.utils.globals import active_domain, current_correlation_id, current_message, uow_var
+from archipel.utils.globals import active_domain
 
 if TYPE_CHECKING:
     from archipel.handling.protocols import DomainLike
@@ -105,7 +106,7 @@ class UnitOfWork:
 
     # -- `with UnitOfWork():` ---------------------------------------------------
     def __enter__(self) -> UnitOfWork:
-        self._token = uow_var.set(self)
+        self._token = _context.uow_var.set(self)
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -119,14 +120,14 @@ class UnitOfWork:
             self.rollback()
             raise
         finally:
-            uow_var.reset(self._token)
+            _context.uow_var.reset(self._token)
         if events and self.domain.handles_events_inline:
             publish(events)
 
     @property
     def in_progress(self) -> bool:
         """True while this unit of work is the active one (inside its ``with`` block)."""
-        return uow_var.get() is self
+        return _context.uow_var.get() is self
 
     # -- tracking ----------------------------------------------------------
     def track(self, obj: Any, identity: Any) -> None:
@@ -200,7 +201,7 @@ class UnitOfWork:
             priority = meta.priority  # events travel in the lane of what caused them
         else:
             # events raised outside any command: the request's correlation id, if any
-            correlation_id, causation_id = current_correlation_id.get(), None
+            correlation_id, causation_id = _context.current_correlation_id.get(), None
             priority = 0
         events: list[Any] = []
         saved: list[tuple[Any, str]] = []
@@ -310,11 +311,11 @@ class UnitOfWork:
             meta = event._metadata
             for route in inline_routes_for(meta.stream.split("-", 1)[0], meta.type):
                 message = route.convert(event)
-                token = current_message.set(message)
+                token = _context.current_message.set(message)
                 try:
                     route.method(route.handler_cls(), message)
                 finally:
-                    current_message.reset(token)
+                    _context.current_message.reset(token)
 
     def _fact_event(
         self, aggregate: Any, fact_cls: type, record: dict[str, Any], correlation_id: Any, causation_id: Any
@@ -352,8 +353,8 @@ def unit_of_work(domain: DomainLike, message: Any = None) -> Iterator[UnitOfWork
     The committed events are in ``uow.committed_events`` afterwards.
     """
     uow = UnitOfWork(domain, message)
-    token = uow_var.set(uow)
-    message_token = current_message.set(message) if message is not None else None
+    token = _context.uow_var.set(uow)
+    message_token = _context.current_message.set(message) if message is not None else None
     try:
         yield uow
         uow.commit()
@@ -361,6 +362,6 @@ def unit_of_work(domain: DomainLike, message: Any = None) -> Iterator[UnitOfWork
         uow.rollback()
         raise
     finally:
-        uow_var.reset(token)
+        _context.uow_var.reset(token)
         if message_token is not None:
-            current_message.reset(message_token)
+            _context.current_message.reset(message_token)

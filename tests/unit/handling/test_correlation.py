@@ -245,3 +245,50 @@ def test_a_command_processed_inside_a_command_handler_inherits_the_correlation(m
     assert inner.causation_id == outer._metadata.id
     assert inner.correlation_id == outer._metadata.id
     assert inner.id != outer._metadata.id
+
+
+def test_a_new_envelope_reads_its_defaults_and_events_take_the_lane_of_their_command(make_domain):
+    """A fresh envelope holds every field the framework fills in (as class defaults read);
+    ``priority`` is left unset, so an event raised while a command is handled takes the
+    command's priority and one raised outside any command stays at 0."""
+    from archipel.core.message import Metadata
+
+    domain = make_domain(command_processing="sync", event_processing="sync")
+
+    @domain.aggregate
+    class Ticket(BaseAggregate):
+        title = String()
+
+    @domain.event(part_of=Ticket)
+    class Opened(BaseEvent):
+        ticket_id = Identifier()
+
+    @domain.command(part_of=Ticket)
+    class Open(BaseCommand):
+        title = String()
+
+    @domain.command_handler(part_of=Ticket)
+    class Tickets:
+        @handle(Open)
+        def open(self, command):
+            ticket = Ticket(title=command.title)
+            ticket.raise_(Opened(ticket_id=ticket.id))
+            current_domain.repository_for(Ticket).add(ticket)
+            return ticket.id
+
+    start(domain)
+    fresh = Opened(ticket_id="t-1")._metadata
+    assert fresh.to_dict() == {**Metadata().to_dict(), "kind": "EVENT"}
+    assert Open(title="x")._metadata.to_dict() == {**Metadata().to_dict(), "kind": "COMMAND"}
+    with domain.domain_context():
+        urgent = domain.process(Open(title="urgent"), priority=3)
+        plain = domain.process(Open(title="plain"))
+        loose = Ticket(title="loose")
+        loose.raise_(Opened(ticket_id=loose.id))
+        domain.repository_for(Ticket).add(loose)
+        category = Ticket._meta.stream_category
+        lanes = {
+            ident: [m["metadata"]["priority"] for m in domain.event_store.read_stream(f"{category}-{ident}")]
+            for ident in (urgent, plain, loose.id)
+        }
+    assert lanes == {urgent: [3], plain: [0], loose.id: [0]}

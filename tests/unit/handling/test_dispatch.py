@@ -492,3 +492,72 @@ def test_subscriber_without_stream_is_refused_at_init(make_domain):
 
     with pytest.raises(ConfigurationError, match="Nowhere has no stream"):
         domain.init(traverse=False)
+
+
+# --- the context each route runs in -------------------------------------------------------------
+
+
+def test_every_route_of_an_event_sees_it_as_the_message_being_handled_in_its_own_unit_of_work(make_domain):
+    """The routes of one event share the message being handled (set once for all of them), yet
+    each runs in a unit of work of its own: a command one of them sends is caused by the event,
+    and a failing route undoes only its own writes."""
+    from archipel.utils.globals import current_message, uow_var
+
+    domain = make_domain(command_processing="sync", event_processing="sync")
+    seen: list[tuple[str, object, object]] = []
+
+    @domain.aggregate
+    class Job(BaseAggregate):
+        name = String()
+
+    @domain.event(part_of=Job)
+    class Started(BaseEvent):
+        job_id = Identifier()
+
+    @domain.command(part_of=Job)
+    class Note(BaseCommand):
+        text = String()
+
+    @domain.command_handler(part_of=Job)
+    class Notes:
+        @handle(Note)
+        def note(self, command):
+            seen.append(("note", current_message.get(), uow_var.get()))
+
+    def make_handler(label: str) -> type:
+        class Handler(BaseEventHandler):
+            @handle(Started)
+            def on_started(self, event):
+                seen.append((label, current_message.get(), uow_var.get()))
+                assert current_message.get() is event
+                current_domain.repository_for(Job).add(Job(name=label))
+                if label == "second":
+                    current_domain.process(Note(text="from second"))
+                if label == "third":
+                    raise RuntimeError("third failed")
+                assert current_message.get() is event  # a command handled meanwhile set it back
+
+        Handler.__name__ = Handler.__qualname__ = f"Handler_{label}"
+        return Handler
+
+    for label in ("first", "second", "third"):
+        domain.event_handler(make_handler(label), part_of=Job)
+    start(domain)
+    with domain.domain_context():
+        job = Job(name="root")
+        started = Started(job_id=job.id)
+        job.raise_(started)
+        with pytest.raises(TransactionError, match="third failed"):
+            domain.repository_for(Job).add(job)
+        assert current_message.get() is None and uow_var.get() is None
+    routes = [(label, message, uow) for label, message, uow in seen if label != "note"]
+    assert [label for label, _, _ in routes] == ["first", "second", "third"]
+    assert all(message is started for _, message, _ in routes)
+    uows = [uow for _, _, uow in routes]
+    assert all(uow is not None for uow in uows) and len({id(uow) for uow in uows}) == 3
+    ((_, note, note_uow),) = [entry for entry in seen if entry[0] == "note"]
+    assert note._metadata.causation_id == started._metadata.id
+    assert note._metadata.correlation_id == started._metadata.correlation_id
+    assert note_uow not in uows
+    with domain.domain_context():
+        assert sorted(j.name for j in domain.repository_for(Job).all()) == ["first", "root", "second"]

@@ -45,8 +45,8 @@ _pack_wide = struct.Struct(f"={_WIDE}q").pack
 #: ``_time`` of a message whose time is not a UTC instant (kept aside in ``_odd_times``)
 _ODD_TIME = -(2**63)
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
-_EPOCH_DAY = _EPOCH.toordinal()
 _UTC = _dt.UTC
+_DATETIME = _dt.datetime
 _ZERO = _dt.timedelta(0)
 _MICRO = _dt.timedelta(microseconds=1)
 
@@ -202,17 +202,9 @@ class MemoryEventStore:
             values["global_position"] = index + 1
             correlation_id = meta.correlation_id
             time = meta.time
-            if time.__class__ is _dt.datetime and time.tzinfo is _UTC:  # the common case, cheaply
-                seconds = time.timestamp()
-                if 0.0 <= seconds < 4e9:
-                    # below 2**32 s a double's spacing is < 1e-6 / 2: its whole seconds are exact
-                    micros = int(seconds) * 1_000_000 + time.microsecond
-                else:
-                    micros = (
-                        ((time.toordinal() - _EPOCH_DAY) * 86400 + time.hour * 3600 + time.minute * 60 + time.second)
-                        * 1_000_000
-                        + time.microsecond
-                    )
+            if time.__class__ is _DATETIME and time.tzinfo is _UTC:  # the common case, cheaply
+                delta = time - _EPOCH  # the same tzinfo on both sides: no offset calls
+                micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
             else:
                 micros = self._micros_of(index, time)
             headers = values.get("_headers")

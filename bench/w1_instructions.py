@@ -1,0 +1,108 @@
+"""Instructions per W1 command in memory, counted by callgrind: a figure the machine's load does not move.
+
+    .venv/bin/python bench/w1_instructions.py [--n 1000] [--fixed-ms] [--noproj] [--only archipel,es-save]
+
+Each workload warms up (300 commands), then runs ``--n`` commands inside
+``operator.call``; valgrind collects only there (``--toggle-collect=_operator_call``),
+so start-up and imports are left out. ``--fixed-ms`` pins the clock that
+time-ordered message ids read: under callgrind (~50x slower) every id starts a
+new millisecond and formats its text, which a real run does once per ~25
+commands (about 8 k instructions per W1 command; eventsourcing's uuid4 ids have
+no such cost). Needs ``valgrind`` (apt) and, for ``es-save``, the ``bench`` extra.
+Run from the repository root; ``PYTHONPATH=<other worktree>/src`` measures another tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import operator
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _archipel(n: int, projector: bool, fixed_ms: bool) -> None:
+    from w1_archipel import build
+
+    if fixed_ms:
+        import archipel.fields.identity as identity
+
+        identity._time_ns = lambda: 1_764_000_000_000_123_456  # one millisecond for every id
+    domain, _, open_account = build(projector=projector)
+    with domain.domain_context():
+        domain.setup_database()
+        process = domain.process
+        for i in range(300):
+            process(open_account(owner=f"warm-{i}"))
+
+        def loop() -> None:
+            for i in range(n):
+                process(open_account(owner=f"owner-{i}"))
+
+        operator.call(loop)
+
+
+def _es_save(n: int) -> None:
+    os.environ.setdefault("PERSISTENCE_MODULE", "eventsourcing.popo")
+    from w1_eventsourcing import Accounts
+
+    app = Accounts()
+    summaries: dict[object, dict[str, str]] = {}
+    counter = {"opened": 0}
+    for i in range(300):
+        app.open(f"warm-{i}")
+
+    def loop() -> None:
+        for i in range(n):  # as w1_eventsourcing.main: save, then the handler and the projector
+            account = app.open(f"owner-{i}")
+            counter["opened"] += 1
+            summaries[account.id] = {"owner": account.owner}
+
+    operator.call(loop)
+
+
+def _count(workload: str, args: argparse.Namespace) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        command = [
+            "valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=_operator_call",
+            f"--callgrind-out-file={out}", sys.executable, __file__, "--child", workload, "--n", str(args.n),
+        ]
+        command += ["--fixed-ms"] if args.fixed_ms else []
+        command += ["--noproj"] if args.noproj else []
+        subprocess.run(command, check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+        for line in out.read_text().splitlines():
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1]) / args.n
+    raise RuntimeError("callgrind wrote no total")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1000, help="commands counted (default 1000)")
+    parser.add_argument("--fixed-ms", action="store_true", help="one clock millisecond for every message id")
+    parser.add_argument("--noproj", action="store_true", help="archipel without its projector")
+    parser.add_argument("--only", default="archipel,es-save", help="workloads: archipel, es-save")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    sys.path.insert(0, str(HERE))
+    if args.child == "archipel":
+        _archipel(args.n, not args.noproj, args.fixed_ms)
+        return 0
+    if args.child == "es-save":
+        _es_save(args.n)
+        return 0
+    counts = {name: _count(name, args) for name in args.only.split(",")}
+    for name, count in counts.items():
+        print(f"{name:>9}: {count / 1000:8.1f} k instructions per command")
+    if "archipel" in counts and "es-save" in counts:
+        print(f"es-save / archipel: {counts['es-save'] / counts['archipel']:.2f}x (target >= 1.5x)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
