@@ -30,15 +30,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-__all__ = ["PUBLISH", "TAKE", "ACK", "NEW_GROUPS", "Layout", "layout", "run_relaxed"]
+__all__ = ["ALLOCATE", "PUBLISH", "TAKE", "ACK", "NEW_GROUPS", "Layout", "layout", "run_relaxed"]
 
 #: @P@ is the (validated) table prefix; parameters in psycopg's style
-PUBLISH = (
+#: the head of a publish: allocates ``%(counts)s`` sequence numbers on each of ``%(streams)s``
+#: (a CTE ``alloc(stream, last_seq)``: the last number each stream got)
+ALLOCATE = (
     "WITH alloc AS ("
     " INSERT INTO @P@_streams AS s (stream, last_seq)"
     " SELECT * FROM unnest(%(streams)b::text[], %(counts)b::bigint[])"
     " ON CONFLICT (stream) DO UPDATE SET last_seq = s.last_seq + excluded.last_seq"
     " RETURNING s.stream, s.last_seq"
+)
+PUBLISH = (
+    ALLOCATE +  # noqa: S608 - module constants only; values are bound parameters
     "), added AS ("
     " INSERT INTO @P@_entries (stream, seq, payload)"
     " SELECT e.stream, a.last_seq - e.back, e.payload"

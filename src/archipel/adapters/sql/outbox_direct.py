@@ -46,7 +46,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from archipel.adapters.sql.broker import DatabaseBroker
-from archipel.adapters.sql.broker_postgres import layout
+from archipel.adapters.sql.broker_postgres import ALLOCATE, layout
 from archipel.adapters.sql.outbox import SqlOutbox
 from archipel.adapters.sql.wakeup import BROKER, announce
 from archipel.port.outbox import OUTBOX_PENDING, OUTBOX_SENT
@@ -65,11 +65,7 @@ _SETTINGS = (
 )
 #: @P@: the broker's (validated) table prefix; @O@: the outbox table, quoted
 _MOVE = (
-    "WITH alloc AS ("
-    " INSERT INTO @P@_streams AS s (stream, last_seq)"
-    " SELECT * FROM unnest(%(streams)b::text[], %(counts)b::bigint[])"
-    " ON CONFLICT (stream) DO UPDATE SET last_seq = s.last_seq + excluded.last_seq"
-    " RETURNING s.stream, s.last_seq"
+    ALLOCATE +  # noqa: S608 - module constants only; values are bound parameters
     "), added AS ("
     " INSERT INTO @P@_entries (stream, seq, payload)"
     " SELECT e.stream, a.last_seq - e.back, o.message::text"
