@@ -7,6 +7,7 @@ column, existing rows keep their data and read the new field as empty.
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
@@ -70,3 +71,37 @@ def test_a_field_added_since_setup_is_added_to_the_table(database):
         with new.domain_context():
             new.drop_database()
         new.shutdown()
+
+
+@pytest.mark.postgres
+def test_workers_setting_up_one_new_database_at_once_all_succeed(postgres_db_url):
+    """Several workers start together on a fresh database: each runs setup, none fails.
+
+    PostgreSQL's ``CREATE TABLE IF NOT EXISTS`` is not safe against a concurrent
+    creation of the same table (a unique violation in its catalog): setups take
+    one lock, so the second finds the tables there.
+    """
+    name = f"Race{uuid.uuid4().hex[:6]}"
+    database = {"provider": "postgresql", "database_uri": postgres_db_url}
+    domains = [release(name, database, with_note=True)[0] for _ in range(6)]
+    start = threading.Barrier(len(domains))
+    errors: list[BaseException] = []
+
+    def set_up(domain: Domain) -> None:
+        try:
+            with domain.domain_context():
+                start.wait()
+                domain.setup_database()
+        except BaseException as exc:  # noqa: BLE001 - collected, asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=set_up, args=(d,)) for d in domains]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert errors == []
+    finally:
+        for domain in domains:
+            domain.shutdown()

@@ -212,9 +212,11 @@ class SqlDatabase:
                         "set up the database again"
                     )
                 sql_type = column.type.compile(dialect=self.engine.dialect)
+                # (read before the setup's lock: another setup may add it first)
+                guard = "IF NOT EXISTS " if self.engine.is_postgres else ""
                 statements.append(
                     sa.text(  # identifiers from the code's schema, quoted; no user input
-                        f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column.name)} {sql_type}"
+                        f"ALTER TABLE {quote(table.name)} ADD COLUMN {guard}{quote(column.name)} {sql_type}"
                     )
                 )
         return statements

@@ -64,6 +64,8 @@ T = TypeVar("T")
 
 #: SQLite ``PRAGMA wal_autocheckpoint`` (pages) unless configured
 WAL_AUTOCHECKPOINT = 10_000
+#: the advisory lock (per database) that schema changes take on PostgreSQL ("archipl" in ASCII)
+_DDL_LOCK = 0x6172636869706C
 
 
 def _fetch(cursor: Any, sql: str, params: Any, many: bool) -> Any:
@@ -357,7 +359,8 @@ class SqlEngine(DriverErrors):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def execute_ddl(self, statements: list[Any]) -> None:
-        """Run DDL constructs in one transaction (PostgreSQL DDL is transactional)."""
+        """Run DDL constructs in one transaction (PostgreSQL DDL is transactional), one such
+        transaction at a time per database (concurrent setups by several processes succeed)."""
         texts = [
             str(s.compile(dialect=self.dialect))
             if isinstance(s, ExecutableDDLElement)
@@ -370,6 +373,13 @@ class SqlEngine(DriverErrors):
             try:
                 cursor.execute(self.begin_sql)
                 try:
+                    if self.is_postgres:
+                        # one schema change at a time per database: ``CREATE ... IF NOT
+                        # EXISTS`` of one table by two sessions at once fails in PostgreSQL's
+                        # catalog (workers starting together on a new database); the second
+                        # waits here and then finds the tables there. (SQLite's ``BEGIN
+                        # IMMEDIATE`` already serialises.)
+                        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
                     for text in texts:
                         cursor.execute(text)
                 except BaseException:
