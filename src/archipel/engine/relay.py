@@ -38,6 +38,7 @@ from archipel.domain.domain import INTEGRATION_PREFIX
 from archipel.engine.lanes import lane_of
 from archipel.engine.leases import Lease, LeaseStore
 from archipel.engine.ownership import Membership
+from archipel.engine.relay_direct import DirectPath
 from archipel.engine.retry import Backoff
 from archipel.engine.settings import EngineSettings
 from archipel.engine.streams import broker_stream, category_of, partition_of
@@ -122,9 +123,8 @@ class OutboxRelay:
         #: rows claimed, not published, whose release failed (the database went away):
         #: nothing newer of that database is claimed before they are given back
         self._unreleased: dict[str, list[Any]] = {}
-        #: by database: its outbox's direct path into the broker (one transaction: claim,
-        #: publish, mark; the database broker in that same database), or None
-        self._direct: dict[str, Any] = {}
+        #: each database's direct path into the broker, where it has one (relay_direct.py)
+        self._direct = DirectPath(domain, broker, settings, lambda row: route_row(row, self.settings))
 
     @property
     def _leadership(self) -> dict[str, dict[int, Lease]]:
@@ -295,10 +295,13 @@ class OutboxRelay:
                     return 0
             else:
                 settling.clear()
-        direct = self._direct_path(name)
-        if direct is not None:
+        mover = self._direct.mover(name)
+        if mover is not None:  # claim, publish and mark in one transaction (relay_direct.py)
             self._drop_prefetch(name, outbox)
-            return self._move(name, direct, owned)
+            moved, drained = self._direct.move(mover, owned, self.shards)
+            if drained:
+                self._more.discard(name)  # as of this move: later commits ring
+            return moved
         prefetched = self._prefetch.pop(name, None)
         claimed = prefetched.result() if prefetched is not None else None
         if claimed is None or not claimed.rows:
@@ -345,45 +348,6 @@ class OutboxRelay:
             self._collect(self._marking.popleft())
         self._marking.append(self._marker.submit(self._mark_sent, outbox, ids))
         return len(ids)
-
-    def _direct_path(self, name: str) -> Any:
-        """The database's direct path into the broker (``database.direct_relay``), when the
-        broker keeps its streams in that database; None while tracing (the publish span needs
-        the decoded messages) or with an integration broker (its rows go elsewhere)."""
-        if tracing.tracer is not None or self.domain._integration_broker is not None:
-            return None
-        if name not in self._direct:
-            database = self.domain.providers.databases.get(name)
-            direct_relay = getattr(database, "direct_relay", None)
-            self._direct[name] = direct_relay(self.broker) if direct_relay is not None else None
-        return self._direct[name]
-
-    def _route(self, row: dict[str, Any]) -> str:
-        """The broker stream of an outbox row on the direct path (as :meth:`_relay` routes it)."""
-        if row["stream"].startswith(INTEGRATION_PREFIX):
-            return self.domain._integration_stream
-        return route_row(row, self.settings)
-
-    def _move(self, name: str, direct: Any, owned: dict[int, Lease]) -> int:
-        """Claim, publish and mark sent in one transaction, which ends before the shard leases
-        it runs under could have moved on (``direct.move``)."""
-        leases = list(owned.values())
-        seconds = min(lease.remaining() for lease in leases) - self.settings.lease_seconds / 10
-        if seconds <= 0:
-            self._more.discard(name)
-            return 0
-        limit = self.settings.relay_batch_size
-        every = len(owned) >= self.shards
-        rows = direct.move(
-            self._route,
-            limit=limit,
-            seconds=seconds,
-            shards=None if every else sorted(owned),
-            of=self.shards,
-        )
-        if len(rows) < limit:
-            self._more.discard(name)  # drained as of this move: later commits ring
-        return len(rows)
 
     def _relay_integration(self, name: str, outbox: Any, rows: list[dict[str, Any]]) -> None:
         """Publish integration events to their own broker (seed 003).
