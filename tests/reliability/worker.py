@@ -48,13 +48,13 @@ def _crash_after_first_publish() -> None:
 
 
 def _crash_in_first_move() -> None:
-    from archipel.engine.relay import OutboxRelay
+    from archipel.engine.relay_direct import DirectPath
 
     def route_then_die(self: Any, row: Any) -> str:
         print("crashing in the middle of a direct move", file=sys.stderr, flush=True)
         os._exit(9)
 
-    OutboxRelay._route = route_then_die  # type: ignore[method-assign]
+    DirectPath._route = route_then_die  # type: ignore[method-assign]
 
 
 def _watch_consumers(path: str) -> None:
