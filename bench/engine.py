@@ -388,8 +388,9 @@ def _cpu_seconds() -> dict[str, float]:
 
 def _thread_cpu() -> dict[str, float]:
     """CPU seconds so far of this run's workers' threads by role (the Python thread names the
-    workers write, see :func:`_name_threads`; digits dropped: ``archipel-Summaries_0`` and ``_1``
-    count as one), and of PostgreSQL's processes by kind (``pg backends``, ``pg walwriter``, ...)."""
+    workers write, see :func:`_name_threads`: ``archipel-Summaries`` is the consumer's reading
+    thread, ``archipel-Summaries runs`` its partition runs' pool), and of PostgreSQL's
+    processes by kind (``pg backends``, ``pg walwriter``, ...)."""
     import re
 
     ticks = os.sysconf("SC_CLK_TCK")
@@ -423,7 +424,10 @@ def _thread_cpu() -> dict[str, float]:
             names_file = Path(tempfile.gettempdir()) / f"archipel-bench-threads-{entry.name}.json"
             names = json.loads(names_file.read_text()) if names_file.exists() else {}
             for task in (entry / "task").iterdir():
-                name = re.sub(r"[_-]?\d+$", "", names.get(task.name, "other"))
+                name = names.get(task.name, "other")
+                # a pool's threads (``archipel-Summaries_0``): a consumer's partition runs
+                pooled = re.search(r"_\d+$", name) and not name.startswith("archipel-relay")
+                name = re.sub(r"[_-]\d+$", " runs" if pooled else "", name)
                 add(name, (task / "stat").read_text())
         except (OSError, ValueError):
             continue
