@@ -121,6 +121,18 @@ def _check_deprecation(owner: str, options: dict[str, Any]) -> None:
         )
 
 
+def _query_limit(owner: str, limit: Any) -> int | None:
+    """The ``limit`` option: records a query returns by default (a negative one or None: all)."""
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise ConfigurationError(
+            f"{owner}: limit={limit!r} is not valid; expected a whole number (records a query "
+            "returns by default; negative or None for no limit)"
+        )
+    return None if limit < 0 else limit
+
+
 def _wrap_use_cases(cls: type, domain: Domain) -> None:
     """Make every ``@use_case`` method of ``cls`` run in its own unit of work and domain context."""
     seen: set[str] = set()
@@ -172,6 +184,8 @@ class Registry:
             options["is_event_sourced"] = options["event_sourced"] = bool(options["event_sourced"])
         if kind == "event":
             _check_deprecation(cls.__name__, options)
+        if "limit" in options:
+            options["limit"] = _query_limit(cls.__name__, options["limit"])
         if kind == "event_sourced_repository":
             _check_event_sourced_part_of(cls.__name__, options.get("part_of"))
         base = BASES[kind]
