@@ -104,8 +104,9 @@ class BaseRepository(Generic[T]):
         return obj
 
     def remove(self, obj: T) -> None:
-        """Delete ``obj``."""
+        """Delete ``obj`` (its ``state_.is_destroyed`` is True from now on)."""
         identity = obj.__dict__[self._id_field]
+        obj.__dict__["_destroyed"] = True
         uow = self._uow()
         if uow is not None:
             uow.delete(self.schema, identity)
