@@ -11,7 +11,6 @@ a view is made when it is first asked for.
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 __all__ = ["Headers", "StoreView", "EnvelopeView"]
@@ -35,12 +34,15 @@ class Headers(dict[str, Any]):
 
     def __init__(self, values: Any = (), envelope: Any = None) -> None:
         super().__init__(values)
-        self._envelope = weakref.ref(envelope) if envelope is not None else None
+        self._envelope = envelope
+
+    def __reduce__(self) -> Any:
+        # copied or pickled as the plain dict it is (the envelope makes it a view again)
+        return (dict, (dict(self),))
 
     def __getattr__(self, name: str) -> Any:
         if name in _FLAT:
-            ref = self._envelope
-            meta = ref() if ref is not None else None
+            meta = self._envelope
             return getattr(meta, name) if meta is not None else None
         if name in _OPTIONAL:
             return self.get(name)

@@ -87,3 +87,14 @@ def test_headers_stay_a_dict_and_survive_a_stored_round_trip():
     assert again.headers.type == "Bank.Opened.v1"
     assert again.envelope.specversion == "1.0"
     assert again.event_store.global_position is None
+
+
+def test_an_envelope_with_headers_copies_and_pickles():
+    import copy
+    import pickle
+
+    meta = Metadata(id="m2")
+    meta.headers["tenant"] = "t2"
+    for twin in (copy.deepcopy(meta), pickle.loads(pickle.dumps(meta)), copy.copy(meta)):
+        assert twin.headers == {"tenant": "t2"}
+        assert twin.headers.id == "m2"
