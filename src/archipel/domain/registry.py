@@ -31,6 +31,7 @@ from archipel.core.query_handler import BaseQueryHandler
 from archipel.core.subscriber import BaseSubscriber
 from archipel.core.upcaster import BaseUpcaster
 from archipel.core.value_object import BaseValueObject
+from archipel.domain.introspection import PLURALS, DomainRecord, records
 from archipel.errors import ConfigurationError, IncorrectUsageError
 from archipel.fields.base import Field
 from archipel.handling.event_sourced_repository import BaseEventSourcedRepository
@@ -200,6 +201,7 @@ class Registry:
                 "each domain defines its own classes (use register_external_event for "
                 "another domain's events)"
             )
+        cls.meta_ = meta  # type: ignore[attr-defined]  # Protean's name for the options
         meta.kind = kind
         meta.domain = self.domain
         meta.domain_name = self.domain.name
@@ -234,6 +236,13 @@ class Registry:
                 "e.g. 'Billing.PaymentReceived.v1'"
             )
         self.external_events[cls] = type_string
+
+    def __getattr__(self, name: str) -> dict[str, DomainRecord]:
+        # Protean's ``domain.registry.aggregates`` (and every other kind, plural)
+        kind = PLURALS.get(name)
+        if kind is None or name.startswith("_"):
+            raise AttributeError(f"the registry has no {name!r}; kinds: {', '.join(PLURALS)}")
+        return records(self.__dict__["elements"], kind)
 
     def of_kind(self, kind: str) -> dict[str, Any]:
         return self.elements[kind]
