@@ -446,9 +446,12 @@ def _name_threads() -> None:
     path = Path(tempfile.gettempdir()) / f"archipel-bench-threads-{os.getpid()}.json"
 
     def write() -> None:
+        written: dict[str, str] = {}
         while True:
             names = {str(t.native_id): t.name for t in threading.enumerate()}
-            path.write_text(json.dumps(names))
+            if names != written:  # (threads come and go rarely: a file write only then)
+                path.write_text(json.dumps(names))
+                written = names
             time.sleep(0.5)
 
     threading.Thread(target=write, name="bench-thread-names", daemon=True).start()
