@@ -439,7 +439,7 @@ PG_PROCESSES = ("checkpointer", "walwriter", "logical", "archiver", "stats", "wa
 
 
 def _name_threads() -> None:
-    """In a worker: write ``{native thread id: Python thread name}`` every 0.5 s for
+    """In a worker: write ``{native thread id: Python thread name}`` when threads change, for
     :func:`_thread_cpu` (Python's thread names are not the OS's)."""
     import threading
 
@@ -452,9 +452,12 @@ def _name_threads() -> None:
             if names != written:  # (threads come and go rarely: a file write only then)
                 path.write_text(json.dumps(names))
                 written = names
-            time.sleep(0.5)
+            time.sleep(0.05)  # a partition run's thread starts with the work: named before it ends
 
     threading.Thread(target=write, name="bench-thread-names", daemon=True).start()
+    import atexit
+
+    atexit.register(lambda: path.unlink(missing_ok=True))
 
 
 #: set by ``--statements``: pg_stat_statements is loaded and read around every throughput run
