@@ -59,6 +59,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,7 @@ def _worker(args: argparse.Namespace) -> int:
     bench = build_domain(args.db, json.loads(args.broker), args.partitions, args.tick)
     if os.environ.get("BENCH_STAGES"):
         _record_stages(os.environ["BENCH_STAGES"])
+    _name_threads()
     from _harness import PROFILE_ENV
 
     if os.environ.get(PROFILE_ENV):
@@ -370,7 +372,9 @@ def _cpu_seconds() -> dict[str, float]:
         if pid == SERVER_PIDS.get("postgres"):
             # backends that exited are accounted to the postmaster (cutime, cstime)
             used += (int(fields[13]) + int(fields[14])) / ticks
-        if "engine.py _worker" in cmdline:
+        if pid == POLL["pid"]:  # the benchmark's own polls
+            totals["benchmark"] += used
+        elif "engine.py _worker" in cmdline:
             if parent == os.getpid():  # this run's workers, not another benchmark's
                 totals["workers"] += used
         elif SERVER_PIDS.get("postgres") in (pid, parent):
@@ -382,19 +386,136 @@ def _cpu_seconds() -> dict[str, float]:
     return totals
 
 
+def _thread_cpu() -> dict[str, float]:
+    """CPU seconds so far of this run's workers' threads by role (the Python thread names the
+    workers write, see :func:`_name_threads`: ``archipel-Summaries`` is the consumer's reading
+    thread, ``archipel-Summaries runs`` its partition runs' pool), and of PostgreSQL's
+    processes by kind (``pg backends``, ``pg walwriter``, ...)."""
+    import re
+
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals: dict[str, float] = {}
+
+    def add(name: str, stat: str) -> None:
+        fields = stat.rsplit(")", 1)[1].split()
+        totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+
+    postmaster = SERVER_PIDS.get("postgres")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            stat = (entry / "stat").read_text()
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            if postmaster and int(entry.name) == postmaster:
+                # backends and autovacuum workers that exited are accounted to the postmaster
+                fields = stat.rsplit(")", 1)[1].split()
+                totals["pg exited"] = totals.get("pg exited", 0.0) + (int(fields[13]) + int(fields[14])) / ticks
+                continue
+            if postmaster and parent == postmaster and int(entry.name) != POLL["pid"]:
+                words = cmdline.removeprefix("postgres: ").split()
+                kind = " ".join(words[:2]) if words and words[0] in ("autovacuum", "background") else (
+                    words[0] if words and words[0] in PG_PROCESSES else "backends")
+                add("pg " + kind, stat)
+                continue
+            if "engine.py _worker" not in cmdline or parent != os.getpid():
+                continue
+            names_file = Path(tempfile.gettempdir()) / f"archipel-bench-threads-{entry.name}.json"
+            names = json.loads(names_file.read_text()) if names_file.exists() else {}
+            for task in (entry / "task").iterdir():
+                name = names.get(task.name, "other")
+                # a pool's threads (``archipel-Summaries_0``): a consumer's partition runs
+                pooled = re.search(r"_\d+$", name) and not name.startswith("archipel-relay")
+                name = re.sub(r"[_-]\d+$", " runs" if pooled else "", name)
+                add(name, (task / "stat").read_text())
+        except (OSError, ValueError):
+            continue
+    return totals
+
+
+#: PostgreSQL's own processes, by the first word of their title (the rest are client backends)
+PG_PROCESSES = ("checkpointer", "walwriter", "logical", "archiver", "stats", "walsender")
+
+
+def _name_threads() -> None:
+    """In a worker: write ``{native thread id: Python thread name}`` when threads change, for
+    :func:`_thread_cpu` (Python's thread names are not the OS's)."""
+    import threading
+
+    path = Path(tempfile.gettempdir()) / f"archipel-bench-threads-{os.getpid()}.json"
+
+    def write() -> None:
+        written: dict[str, str] = {}
+        while True:
+            names = {str(t.native_id): t.name for t in threading.enumerate()}
+            if names != written:  # (threads come and go rarely: a file write only then)
+                path.write_text(json.dumps(names))
+                written = names
+            time.sleep(0.05)  # a partition run's thread starts with the work: named before it ends
+
+    threading.Thread(target=write, name="bench-thread-names", daemon=True).start()
+    import atexit
+
+    atexit.register(lambda: path.unlink(missing_ok=True))
+
+
+#: set by ``--statements``: pg_stat_statements is loaded and read around every throughput run
+STATEMENTS = {"on": False}
+
+
+def _statements(database_url: str, reset: bool = False) -> list[tuple[str, float, float, float]]:
+    """``(query, calls, exec ms, plan ms)`` of the run's database since the last reset, busiest first."""
+    import psycopg
+
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        if reset:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            conn.execute("SELECT pg_stat_statements_reset()")
+            return []
+        rows = conn.execute(
+            "SELECT query, calls, total_exec_time, total_plan_time FROM pg_stat_statements "
+            "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "ORDER BY total_exec_time + total_plan_time DESC LIMIT 12"
+        ).fetchall()
+    return [(" ".join(q.split()), float(c), float(e), float(pl)) for q, c, e, pl in rows]
+
+
 #: transactions the benchmark itself ran in the databases (polls), left out of the per-event counts
 OWN_TRANSACTIONS = {"count": 0}
 
 
-def _count(database_url: str, table: str) -> int:
+#: the benchmark's one connection for its polls (per database URL), and its backend's pid
+POLL: dict[str, Any] = {"url": None, "conn": None, "pid": 0}
+
+
+def _poll(database_url: str) -> Any:
+    """The benchmark's connection for its polls during a run: one, kept open.
+
+    A connection per poll (every ~50 ms) forked a backend each time: ~40 a
+    second, whose start-up CPU counted as PostgreSQL's per event (sessions 6-7:
+    up to ~180 µs per commit-N event). The backend of this one is left out of
+    PostgreSQL's CPU (:func:`_cpu_seconds`).
+    """
     import psycopg
 
-    OWN_TRANSACTIONS["count"] += 1
-
     url = database_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(url, autocommit=True) as conn:
-        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608 - our table
-        return int(row[0]) if row else 0
+    if POLL["url"] != url:
+        if POLL["conn"] is not None:
+            POLL["conn"].close()
+        POLL["conn"] = conn = psycopg.connect(url, autocommit=True)
+        POLL["url"] = url
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        POLL["pid"] = int(row[0]) if row else 0
+        OWN_TRANSACTIONS["count"] += 1
+    return POLL["conn"]
+
+
+def _count(database_url: str, table: str) -> int:
+    OWN_TRANSACTIONS["count"] += 1
+    row = _poll(database_url).execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608 - our table
+    return int(row[0]) if row else 0
 
 
 def _balanced(bench: Any, workers: int, partitions: int) -> bool:
@@ -461,7 +582,10 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
                 if time.perf_counter() > deadline:
                     raise RuntimeError(f"{label}: warm-up incomplete after 600 s")
                 time.sleep(0.02)
+            if STATEMENTS["on"]:
+                _statements(database_url, reset=True)
             cpu_before = _cpu_seconds()
+            threads_before = _thread_cpu()
             started = time.perf_counter()
             waits: dict[str, int] = {}
             while _count(database_url, table) < total:
@@ -472,6 +596,8 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
             elapsed = time.perf_counter() - started
             timed = total - done  # the events handled in the timed part (about ``events``)
             cpu_after = _cpu_seconds()
+            threads = {k: v - threads_before.get(k, 0.0) for k, v in _thread_cpu().items()}
+            statements = _statements(database_url) if STATEMENTS["on"] else []
             cpu = {k: round(cpu_after[k] - cpu_before[k], 2) for k in cpu_before}
             time.sleep(1.1)  # PostgreSQL publishes a backend's counters at most once a second
             calls_after = _round_trips(database_url, broker)
@@ -481,7 +607,7 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
         bench.shutdown()
     return {"label": label, "events": timed, "commands_per_s": produced,
             "events_per_s": timed / elapsed, "seconds": elapsed, "exit_codes": codes, "cpu": cpu,
-            "waits": waits, "calls": calls}
+            "waits": waits, "calls": calls, "threads": threads, "statements": statements}
 
 
 def _wal(conn: Any) -> tuple[float, float]:
@@ -608,22 +734,18 @@ def _sessions(database_url: str) -> int:
 
 def _sample_waits(database_url: str, waits: dict[str, int]) -> None:
     """Count what the workers' PostgreSQL backends are doing now (pg_stat_activity)."""
-    import psycopg
-
     OWN_TRANSACTIONS["count"] += 1
-    url = database_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(url, autocommit=True) as conn:
-        for state, kind, event, backend in conn.execute(
-            "SELECT state, wait_event_type, wait_event, backend_type FROM pg_stat_activity "
-            "WHERE pid <> pg_backend_pid() AND (datname = current_database() AND backend_type = 'client backend' "
-            "OR wait_event IN ('WALSync', 'WALWrite', 'DataFileFlush', 'DataFileSync'))"
-        ).fetchall():
-            name = "idle" if state and state.startswith("idle") else f"{kind or 'CPU'}:{event or '-'}"
-            if state == "idle in transaction":
-                name = "idle in transaction"
-            if backend != "client backend":  # WAL and data file flushes of the server's own processes
-                name = f"{backend} {kind}:{event}"
-            waits[name] = waits.get(name, 0) + 1
+    for state, kind, event, backend in _poll(database_url).execute(
+        "SELECT state, wait_event_type, wait_event, backend_type FROM pg_stat_activity "
+        "WHERE pid <> pg_backend_pid() AND (datname = current_database() AND backend_type = 'client backend' "
+        "OR wait_event IN ('WALSync', 'WALWrite', 'DataFileFlush', 'DataFileSync'))"
+    ).fetchall():
+        name = "idle" if state and state.startswith("idle") else f"{kind or 'CPU'}:{event or '-'}"
+        if state == "idle in transaction":
+            name = "idle in transaction"
+        if backend != "client backend":  # WAL and data file flushes of the server's own processes
+            name = f"{backend} {kind}:{event}"
+        waits[name] = waits.get(name, 0) + 1
 
 
 def _start_workers(database_url: str, broker: dict[str, Any], workers: int, partitions: int,
@@ -901,6 +1023,22 @@ TARGETS = {2: 1.6, 4: 2.5}
 DB_TARGET = 1.3
 
 
+def _print_statements(results: dict[str, list[dict[str, Any]]], chosen: list[str]) -> None:
+    """``--statements``: the workers' CPU by thread and the busiest statements, per event (last round)."""
+    for name in chosen:
+        runs = [r for r in results.get(name, []) if r.get("threads") is not None]
+        if not runs or name.startswith("latency-"):
+            continue
+        run = runs[-1]
+        events = run["events"] or 1
+        print(f"\n{name} (last round): workers' CPU by thread, us/event: " + ", ".join(
+            f"{k} {1e6 * v / events:.0f}" for k, v in sorted(run["threads"].items(), key=lambda kv: -kv[1])
+            if v > 0))
+        for query, calls, exec_ms, plan_ms in run.get("statements", []):
+            print(f"  {calls / events:7.3f} calls/event {1e3 * exec_ms / events:6.1f} us exec "
+                  f"{1e3 * plan_ms / events:5.1f} us plan  {query[:150]}")
+
+
 def _busy_cores(run: dict[str, Any]) -> float:
     """Cores kept busy by the workers, PostgreSQL and Redis during a throughput run."""
     cpu = run["cpu"]
@@ -1002,6 +1140,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--tick", type=int, default=200,
                         help="messages_per_tick: entries per handler transaction (small: commit-bound)")
+    parser.add_argument("--statements", action="store_true",
+                        help="load pg_stat_statements and print each throughput run's busiest statements "
+                             "(calls and execution + planning time per event) and its workers' CPU by thread")
     parser.add_argument("--pg", action="append", default=[], metavar="NAME=VALUE",
                         help="a postgresql.conf setting of the benchmark's PostgreSQL (repeatable), e.g. "
                              "commit_delay=100; printed with the results. fsync and synchronous_commit "
@@ -1031,6 +1172,9 @@ def main(argv: list[str] | None = None) -> int:
         if name.strip() in ("fsync", "synchronous_commit") or not value:
             parser.error(f"--pg {setting}: NAME=VALUE, and fsync / synchronous_commit stay on")
         pg_settings[name.strip()] = value.strip()
+    if args.statements:
+        STATEMENTS["on"] = True
+        pg_settings.update({"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track_planning": "on"})
     pg = PostgresServer.launch(settings=pg_settings)
     durability = _durability(pg.url(pg.dbname))
     redis_server = RedisServer.launch() if not args.redis else None
@@ -1075,6 +1219,8 @@ def main(argv: list[str] | None = None) -> int:
             flush()
             protean = run_protean(database(), redis_url, args.protean_events)
     finally:
+        if POLL["conn"] is not None:
+            POLL["conn"].close()
         pg.destroy()
         if redis_server is not None:
             redis_server.destroy()
@@ -1127,6 +1273,8 @@ def main(argv: list[str] | None = None) -> int:
         keys = list(runs[0]["calls"])
         print(f"  {name:<10} " + ", ".join(
             f"{k} {statistics.median(r['calls'].get(k, 0.0) for r in runs):.3f}" for k in keys))
+    if args.statements:
+        _print_statements(results, chosen)
     raw = [n for n in results if n.startswith("raw-commit x")]
     if raw:
         print("\nraw-commit: psycopg threads committing one-row INSERTs on their own connections (fsync on, "

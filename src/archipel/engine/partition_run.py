@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from archipel.engine.invoke import (
@@ -122,7 +123,7 @@ class PartitionRunner:
         queue = part.queues[lane]
         if not queue:
             return 0
-        batch, retries, parked = self.runnable(part, lane, limit)
+        batch, retries, parked, scanned = self.runnable(part, lane, limit)
         for item in parked:
             self.failures.park(item)
         for item in batch:
@@ -137,9 +138,8 @@ class PartitionRunner:
                 self.one(part, item)
         except LeaseLostError:
             lost = True
-        finished = [i for i in queue if i.done]
+        finished = self._take_finished(queue, scanned)
         if finished:
-            part.queues[lane] = deque(i for i in queue if not i.done)
             part.acks += finished
         if lost or len(part.acks) >= self.settings.read_ahead:
             self.flush_acks(part)
@@ -162,16 +162,40 @@ class PartitionRunner:
             self.ack(part.acks)
             part.acks = []
 
-    def runnable(self, part: PartitionQueue, lane: str, limit: int) -> tuple[list[Item], list[Item], list[Item]]:
-        """``(batch, retries, parked)`` of this lane, in order, at most ``limit`` in the batch."""
+    @staticmethod
+    def _take_finished(queue: deque[Item], scanned: int) -> list[Item]:
+        """Remove and return the finished entries among the first ``scanned`` of ``queue``.
+
+        Only those can have finished in a run of the lane (the others were not
+        looked at), so a batch of one costs O(batch), not O(queue): rebuilding
+        the whole queue after every one-message batch was ~8 % of a partition
+        run's Python time with ``messages_per_tick = 1``.
+        """
+        finished: list[Item] = []
+        while scanned and queue and queue[0].done:  # the usual case: the batch was the head
+            finished.append(queue.popleft())
+            scanned -= 1
+        if not scanned or not any(item.done for item in islice(queue, scanned)):
+            return finished
+        head = [queue.popleft() for _ in range(min(scanned, len(queue)))]
+        queue.extendleft(reversed([item for item in head if not item.done]))
+        return finished + [item for item in head if item.done]
+
+    def runnable(
+        self, part: PartitionQueue, lane: str, limit: int
+    ) -> tuple[list[Item], list[Item], list[Item], int]:
+        """``(batch, retries, parked, scanned)`` of this lane, in order, at most ``limit`` in the
+        batch; ``scanned``: how many entries of the lane's queue it looked at."""
         now = time.monotonic()
         batch: list[Item] = []
         retries: list[Item] = []
         parked: list[Item] = []
         blocked: set[str | None] = set()
+        scanned = 0
         for item in part.queues[lane]:
             if len(batch) >= limit:
                 break
+            scanned += 1
             if item.done:
                 continue  # handled; its acknowledgement failed and is retried
             if item.deliveries:
@@ -198,7 +222,7 @@ class PartitionRunner:
                 blocked.add(key)  # later entries wait for the retry's outcome
                 continue
             batch.append(item)
-        return batch, retries, parked
+        return batch, retries, parked, scanned
 
     # -- decoding -----------------------------------------------------------------------
     def decoded(self, item: Item) -> bool:
