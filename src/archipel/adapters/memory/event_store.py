@@ -294,14 +294,6 @@ class MemoryEventStore:
         found.reverse()
         return found
 
-    @property
-    def store(self) -> Any:
-        """Protean's ``domain.event_store.store``: this store read with Protean's names
-        (:class:`~archipel.handling.protean_store.ProteanStore`)."""
-        from archipel.handling.protean_store import ProteanStore
-
-        return ProteanStore(self)
-
     def read_stream(
         self, stream: str, from_position: int = 0, to_position: int | None = None
     ) -> list[StoredMessage]:

@@ -195,14 +195,6 @@ class SqlEventStore(EventWriting):
         rows = self.engine.run(lambda conn: conn.execute(sql, params).fetchall())
         return [_stored(row) for row in rows]
 
-    @property
-    def store(self) -> Any:
-        """Protean's ``domain.event_store.store``: this store read with Protean's names
-        (:class:`~archipel.handling.protean_store.ProteanStore`)."""
-        from archipel.handling.protean_store import ProteanStore
-
-        return ProteanStore(self)
-
     def read_stream(
         self, stream: str, from_position: int = 0, to_position: int | None = None
     ) -> list[StoredMessage]:
