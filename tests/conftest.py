@@ -29,6 +29,7 @@ from collections.abc import Callable, Generator, Iterator
 from typing import TypeVar
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from tests._servers import (
     PostgresServer,
@@ -39,6 +40,11 @@ from tests._servers import (
     find_postgres_bindir,
     find_redis_server,
 )
+
+# Property tests check values, never time: Hypothesis's 200 ms per-example deadline
+# failed them on a loaded machine (a timing assertion by another name).
+hypothesis_settings.register_profile("archipel", deadline=None)
+hypothesis_settings.load_profile("archipel")
 
 POSTGRES_FIXTURES = frozenset({"postgres_server", "postgres_url", "postgres_db_url"})
 REDIS_FIXTURES = frozenset(

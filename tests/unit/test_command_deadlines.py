@@ -130,3 +130,49 @@ def test_a_deadline_is_read_as_utc(moment):
 def test_a_timeout_counts_from_now(timeout):
     now = dt.datetime(2030, 6, 1, tzinfo=UTC)
     assert resolve_deadline(None, timeout, now=now) == now + timeout
+
+
+def test_command_default_timeout_gives_commands_a_deadline_unless_the_call_or_handler_does(make_domain):
+    # Protean's domain-wide validity window (seconds)
+    import datetime as dt
+
+    from archipel import BaseAggregate, BaseCommand, BaseCommandHandler, handle
+    from archipel.fields import Identifier
+
+    domain = make_domain(command_default_timeout=30)
+    seen = {}
+
+    @domain.aggregate
+    class Job(BaseAggregate):
+        job_id = Identifier(identifier=True)
+
+    @domain.command(part_of=Job)
+    class Run(BaseCommand):
+        job_id = Identifier(identifier=True)
+
+    @domain.command(part_of=Job)
+    class Stop(BaseCommand):
+        job_id = Identifier(identifier=True)
+
+    @domain.command_handler(part_of=Job)
+    class Runner(BaseCommandHandler):
+        @handle(Run)
+        def run(self, command):
+            seen["run"] = command._metadata.headers.deadline
+
+    @domain.command_handler(part_of=Job, timeout=5)
+    class Stopper(BaseCommandHandler):
+        @handle(Stop)
+        def stop(self, command):
+            seen["stop"] = command._metadata.headers.deadline
+
+    domain.init(traverse=False)
+    with domain.domain_context():
+        before = dt.datetime.now(dt.UTC)
+        domain.process(Run(job_id="1"))
+        deadline = dt.datetime.fromisoformat(seen["run"])
+        assert dt.timedelta(seconds=29) < deadline - before <= dt.timedelta(seconds=31)
+        domain.process(Run(job_id="2"), timeout=dt.timedelta(seconds=300))
+        assert dt.datetime.fromisoformat(seen["run"]) - before > dt.timedelta(seconds=200)
+        domain.process(Stop(job_id="3"))  # the handler's own timeout wins: no default deadline
+        assert seen["stop"] is None

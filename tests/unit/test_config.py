@@ -648,3 +648,29 @@ def test_redact_masks_uri_passwords_and_sensitive_keys() -> None:
     assert type(safe) is dict
     safe["custom"]["port"] = 1
     assert config["custom"]["port"] == 5432
+
+
+def test_an_unknown_top_level_key_is_an_error_naming_it_and_the_known_ones() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        validate({"comand_processing": "async", "reporting": {"schedule": "daily"}})
+    message = str(info.value)
+    assert "'comand_processing', 'reporting'" in message
+    assert "command_processing" in message and "[custom]" in message
+    validate({"custom": {"reporting": {"schedule": "daily"}}})
+
+
+def test_protean_keys_load_and_say_they_have_no_effect(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="archipel.config"):
+        validate({"debug": True, "logging": {"level": "INFO"}, "lenient_deserialization": False})
+    warned = [r.getMessage() for r in caplog.records]
+    assert any("'debug'" in m and "no effect" in m for m in warned)
+    assert any("'logging'" in m for m in warned)
+    # Protean's default value changes nothing, so it says nothing
+    assert not any("lenient_deserialization" in m for m in warned)
+
+
+@pytest.mark.parametrize("value", ["30", 0, -1, True])
+def test_command_default_timeout_must_be_positive_seconds(value: object) -> None:
+    with pytest.raises(ConfigurationError, match="command_default_timeout"):
+        validate({"command_default_timeout": value})
+    validate({"command_default_timeout": 2.5})

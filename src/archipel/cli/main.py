@@ -22,6 +22,7 @@ import archipel
 from archipel.cli import database, dlq, events, projection, schema, snapshot, subscriptions
 from archipel.cli._console import CliError, out, print_error
 from archipel.cli._json import JsonOption, print_json
+from archipel.cli.check import check
 from archipel.cli.observatory import observatory
 from archipel.cli.server import server
 from archipel.cli.shell import shell
@@ -80,6 +81,9 @@ def version(as_json: JsonOption = False) -> None:
 
 app.command()(shell)
 app.add_typer(database.app, name="database")
+# Protean's name for the same group (``protean db setup`` ports as ``archipel db setup``)
+app.add_typer(database.app, name="db", hidden=True)
+app.command()(check)
 app.command()(server)
 app.add_typer(events.app, name="events")
 app.add_typer(dlq.app, name="dlq")

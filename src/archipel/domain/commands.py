@@ -87,7 +87,9 @@ class Commands(Enrichers, DomainState):
 
         ``deadline`` (a ``datetime``; naive is UTC) or ``timeout`` (a
         ``timedelta`` from now), not both: the time after which the command must
-        not run. It is kept in the command's metadata headers and inherited by
+        not run. Without either (and none inherited), ``command_default_timeout``
+        (seconds, domain config) sets one, unless the handler has its own
+        ``timeout`` option. It is kept in the command's metadata headers and inherited by
         the commands sent while it is handled; a command past it is refused with
         :class:`~archipel.errors.CommandExpiredError` (see
         :mod:`archipel.handling.expiry`).
@@ -112,6 +114,14 @@ class Commands(Enrichers, DomainState):
                     command._metadata.headers.setdefault(DEADLINE_HEADER, inherited[DEADLINE_HEADER])
             if command._metadata.__dict__.get("_headers"):
                 raise_if_expired(command)
+            default_timeout = self.config.get("command_default_timeout")
+            handler_options = route[0]._meta.extra  # type: ignore[attr-defined]
+            if default_timeout is not None and handler_options.get("timeout") is None:
+                # Protean's domain-wide validity window, when the call and the handler give none
+                headers = command._metadata.headers
+                if DEADLINE_HEADER not in headers:
+                    resolved = resolve_deadline(None, _dt.timedelta(seconds=default_timeout))
+                    headers[DEADLINE_HEADER] = resolved.isoformat()  # type: ignore[union-attr]
         if idempotency_key is not None:
             key = idempotency.check_key(idempotency_key)
             # handlers read it as Protean's do: command._metadata.headers.idempotency_key

@@ -17,6 +17,7 @@ Nothing here reads the environment or the file system at import time.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
@@ -29,6 +30,8 @@ from archipel.utils.redaction import map_leaves, redact
 
 __all__ = ["CONFIG_FILE_NAMES", "DEFAULTS", "ENVIRONMENT_VARIABLE", "PROCESSING_MODES"]
 __all__ += ["Config", "deep_merge", "find_config_file", "load_config", "redact", "validate_config"]
+
+_log = logging.getLogger("archipel.config")
 
 #: Files looked for in each directory, in this order; the first one found wins.
 CONFIG_FILE_NAMES: tuple[str, ...] = (".domain.toml", "domain.toml", "pyproject.toml")
@@ -66,6 +69,33 @@ DEFAULTS: dict[str, Any] = {
         },
     },
     "custom": {},
+}
+
+#: Top-level keys archipel reads (anything else is a typo, or Protean's: see below).
+KNOWN_KEYS: frozenset[str] = frozenset(DEFAULTS) | {
+    "idempotency",
+    "integration",
+    "email_providers",
+    "command_default_timeout",
+}
+
+#: Protean 0.18's top-level keys that archipel accepts, so a ported ``domain.toml``
+#: loads, but does not act on: a value other than Protean's default is logged as a
+#: warning at ``init()`` saying so (never silently ignored).
+PROTEAN_ONLY_KEYS: dict[str, Any] = {
+    "env": None,
+    "testing": None,
+    "debug": None,
+    "secret_key": None,
+    "source_uri": None,
+    "field_defaults": {"sanitize": False},
+    "lenient_deserialization": False,
+    "outbox": None,
+    "observatory": None,
+    "logging": None,
+    "telemetry": None,
+    "lint": None,
+    "consume_idempotency": None,
 }
 
 _PYPROJECT = "pyproject.toml"
@@ -208,11 +238,33 @@ def validate_config(
     ``databases.default`` exists; that every ``databases.<name>.provider``,
     ``brokers.<name>.provider`` and ``event_store.provider`` is one of the
     given providers; that ``server.messages_per_tick`` is a positive integer
-    and ``server.stream_subscription.max_retries`` a non-negative one. Keys not
-    checked, including extra keys inside these tables, are accepted. All
-    problems are reported together, one per line, each naming its key.
+    and ``server.stream_subscription.max_retries`` a non-negative one; that
+    every top-level key is archipel's (:data:`KNOWN_KEYS`) or Protean's
+    (:data:`PROTEAN_ONLY_KEYS`, accepted without effect: a value other than
+    Protean's default is logged as a warning). The settings inside each
+    provider's table are checked by the provider. All problems are reported
+    together, one per line, each naming its key.
     """
     problems: list[str] = []
+    unknown = sorted(k for k in config if k not in KNOWN_KEYS and k not in PROTEAN_ONLY_KEYS)
+    if unknown:
+        problems.append(
+            f"Unknown configuration key(s) {', '.join(map(repr, unknown))}; known: "
+            f"{', '.join(sorted(KNOWN_KEYS))} (and Protean's {', '.join(sorted(PROTEAN_ONLY_KEYS))}, "
+            "accepted without effect); put your own settings under [custom]"
+        )
+    for key in sorted(PROTEAN_ONLY_KEYS):
+        if key in config and config[key] not in (None, PROTEAN_ONLY_KEYS[key], {}):
+            _log.warning(
+                "configuration: %r is a Protean setting archipel does not use; it has no effect "
+                "(see docs/porting.md)",
+                key,
+            )
+    timeout = config.get("command_default_timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0):
+        problems.append(
+            f"Invalid command_default_timeout {timeout!r}; expected seconds (> 0), or leave it out"
+        )
     for key in ("command_processing", "event_processing", "message_processing"):
         mode = config.get(key)
         if mode not in PROCESSING_MODES:

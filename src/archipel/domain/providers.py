@@ -6,6 +6,7 @@ from typing import Any
 
 from archipel.adapters import registry
 from archipel.errors import ConfigurationError
+from archipel.handling.protean_store import ProteanStore
 
 __all__ = ["CACHE_PREFIX", "Providers"]
 
@@ -35,6 +36,8 @@ class Providers:
                 self.databases[f"{CACHE_PREFIX}{name}"] = registry.create("database", "memory", name, {"provider": "memory"})
         store = self._config.get("event_store") or {"provider": "memory"}
         self._event_store = self._shared_event_store(store)
+        # Protean's ``domain.event_store.store``: the same store read with Protean's names
+        self._event_store.store = ProteanStore(self._event_store)
         for name, settings in self._config.get("brokers", {}).items():
             # the database broker keeps its streams in one of this domain's databases
             extra = {"databases": self.databases} if settings["provider"] == "database" else {}

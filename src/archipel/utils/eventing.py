@@ -21,7 +21,7 @@ from archipel.errors import DeserializationError, IncorrectUsageError
 from archipel.handling.decoding import message_from_stored
 from archipel.utils.globals import active_domain
 
-__all__ = ["BaseMessage", "Message", "MessageHeaders", "MessageType", "Metadata"]
+__all__ = ["BaseMessage", "Message", "MessageHeaders", "MessageType", "Metadata", "StoredMetadata"]
 
 #: ``metadata.headers``: free-form string keys (trace context, tenant, ...), also read
 #: as Protean's ``MessageHeaders`` (``headers.id``, ``.time``, ``.idempotency_key``)
@@ -35,19 +35,54 @@ class MessageType(Enum):
     EVENT = "EVENT"
 
 
+class StoredMetadata(dict[str, Any]):
+    """A stored message's envelope: a dict (``metadata["type"]``), also read as
+    Protean's nested ``Metadata`` (``metadata.headers.type``, ``metadata.kind``,
+    ``metadata.event_store.global_position``)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(Metadata.from_dict(self), name)
+
+    def __reduce__(self) -> Any:
+        return (dict, (dict(self),))
+
+
 class Message:
-    """A message in its stored form: ``metadata`` (a dict) and ``data`` (the payload)."""
+    """A message in its stored form: ``metadata`` (the envelope, a dict also read with
+    attributes, see :class:`StoredMetadata`) and ``data`` (the payload)."""
 
     __slots__ = ("metadata", "data")
 
     def __init__(self, metadata: dict[str, Any], data: dict[str, Any]) -> None:
-        self.metadata = metadata
+        self.metadata = StoredMetadata(metadata)
         self.data = data
 
     @classmethod
     def from_dict(cls, stored: dict[str, Any]) -> Message:
         """Wrap a stored message (``{"metadata": {...}, "data": {...}}``)."""
         return cls(dict(stored.get("metadata") or {}), dict(stored.get("data") or {}))
+
+    #: Protean's name for :meth:`from_dict`
+    deserialize = from_dict
+
+    @property
+    def stream_name(self) -> str | None:
+        """The stream the message was written to."""
+        return self.metadata.get("stream")  # type: ignore[no-any-return]
+
+    @property
+    def position(self) -> int | None:
+        """The message's position in its stream."""
+        return self.metadata.get("position")  # type: ignore[no-any-return]
+
+    @property
+    def global_position(self) -> int | None:
+        """The message's position in the whole store."""
+        return self.metadata.get("global_position")  # type: ignore[no-any-return]
 
     @classmethod
     def from_domain_object(cls, message: BaseMessage) -> Message:
