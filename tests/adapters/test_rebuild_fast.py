@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+import threading
 import uuid
 from operator import itemgetter
 from pathlib import Path
@@ -419,3 +420,49 @@ def test_rows_loaded_alone_are_all_written_or_none(make_domain: Any) -> None:
         loader.load_rows_alone(schema, rows("c", "d", "a"))  # "a" is there already
     with shop.domain.domain_context():
         assert sorted(r.customer_id for r in current_domain.query_for(shop.Spending).all()) == ["a", "b"]
+
+
+def test_status_says_rebuilding_while_the_events_are_replayed_and_done_at_the_end(
+    make_domain: Any, provider: str
+) -> None:
+    # on the SQL stores the "rebuilding" record is written beside the first batches: it is
+    # there while the projectors run, and "done" (written after it) is the last word
+    domain = make_domain()
+    states: list[str] = []
+
+    @domain.aggregate
+    class Note(BaseAggregate):
+        text = Text()
+
+    @domain.event(part_of=Note)
+    class Written(BaseEvent):
+        note_id = Identifier()
+
+    @domain.projection
+    class Notes(BaseProjection):
+        note_id = Identifier(identifier=True)
+
+    @domain.projector(projector_for=Notes, aggregates=[Note])
+    class Noter:
+        @handle(Written)
+        def written(self, event: Written) -> None:
+            current_domain.repository_for(Notes).add(Notes(note_id=event.note_id))
+            if len(current_domain.query_for(Notes).all()) == 5:  # the last event: wait for the record
+                for _ in range(500):
+                    state = rebuild_records(domain).get("Notes", {}).get("state")
+                    if state == "rebuilding":
+                        break
+                    threading.Event().wait(0.01)
+                states.append(str(state))
+
+    start(domain)
+    with domain.domain_context():
+        for _ in range(5):
+            note = Note(text="x")
+            note.raise_(Written(note_id=note.id))
+            current_domain.repository_for(Note).add(note)
+        states.clear()
+        domain.rebuild_projection(Notes, batch_size=2)
+        record = rebuild_records(domain)["Notes"]
+    assert states == ["rebuilding"]
+    assert (record["state"], record["events"], record["error"]) == ("done", 5, None)
