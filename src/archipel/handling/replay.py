@@ -22,6 +22,9 @@ batch ahead, on the SQL stores).
   thread while the next batch runs
   (:class:`~archipel.handling.write_behind.WriteBehind`); any read of the
   database by a projector first waits for it, and at most one is in flight.
+  A batch of new rows only, with no processed records, is one statement of
+  its own (:meth:`~archipel.port.bulk.BulkLoad.load_rows_alone`: on
+  PostgreSQL a ``COPY`` without ``BEGIN``/``COMMIT`` round trips).
 """
 
 from __future__ import annotations
