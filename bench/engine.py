@@ -166,6 +166,8 @@ def _worker(args: argparse.Namespace) -> int:
     from archipel.engine import run_server
 
     bench = build_domain(args.db, json.loads(args.broker), args.partitions, args.tick)
+    if os.environ.get("BENCH_SWITCH_MS"):  # --switch-interval: the worker process's GIL switch interval
+        sys.setswitchinterval(float(os.environ["BENCH_SWITCH_MS"]) / 1000.0)
     if os.environ.get("BENCH_STAGES"):
         _record_stages(os.environ["BENCH_STAGES"])
     from _harness import PROFILE_ENV
@@ -302,7 +304,11 @@ def _record_stages(directory: str) -> None:
     OutboxRelay.__init__ = relay_init  # type: ignore[method-assign]
     # the direct path (the database broker in the outbox's database): rows are claimed when
     # they are routed (between the move's two round trips), published when the move returns
-    route = getattr(OutboxRelay, "_route", None)
+    try:  # the direct path's routing: in engine/relay_direct.py, or on the relay before it
+        from archipel.engine.relay_direct import DirectPath as router
+    except ImportError:
+        router = OutboxRelay  # type: ignore[assignment,misc]
+    route = getattr(router, "_route", None)
     try:
         from archipel.adapters.sql.outbox_direct import DirectRelay
     except ImportError:  # a branch without it
@@ -313,7 +319,7 @@ def _record_stages(directory: str) -> None:
             note("claimed", [row["stream"]])
             return str(route(self, row))
 
-        OutboxRelay._route = routed  # type: ignore[method-assign]
+        router._route = routed  # type: ignore[method-assign]
         direct_move = DirectRelay.move
 
         def moved(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -337,7 +343,46 @@ def _record_stages(directory: str) -> None:
 
     PartitionRunner.ack = acked  # type: ignore[method-assign]
 
+    # how late a thread that wakes gets the GIL: a probe sleeping 10 ms at a time (100
+    # wake-ups/s) records how much later than asked it runs again
+    seen["gil_late_ms"] = []
+
+    #: CPU seconds of every thread seen (by native id: name, seconds), sampled once a second
+    threads_cpu: dict[int, tuple[str, float]] = {}
+
+    def sample_threads() -> None:
+        ticks = os.sysconf("SC_CLK_TCK")
+        for thread in threading.enumerate():
+            try:
+                stat = Path(f"/proc/self/task/{thread.native_id}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            name = thread.name.rsplit("_", 1)[0] if "_" in thread.name else thread.name
+            threads_cpu[thread.native_id or 0] = (name, (int(fields[11]) + int(fields[12])) / ticks)
+
+    def probe() -> None:
+        n = 0
+        while True:
+            asked = time.perf_counter() + 0.01
+            time.sleep(0.01)
+            seen["gil_late_ms"].append((time.perf_counter() - asked) * 1000)
+            n += 1
+            if n % 100 == 0:
+                sample_threads()
+
+    threading.Thread(target=probe, name="bench-gil-probe", daemon=True).start()
+
+    def thread_cpu() -> dict[str, float]:
+        """CPU seconds of each thread of this process seen alive, by thread name (Linux /proc)."""
+        sample_threads()
+        out: dict[str, float] = {}
+        for name, used in threads_cpu.values():
+            out[name] = out.get(name, 0.0) + used
+        return out
+
     def dump() -> None:
+        seen["thread_cpu"] = thread_cpu()
         path = Path(directory) / f"stages-{os.getpid()}.json"
         path.write_text(json.dumps(seen))
 
@@ -774,13 +819,19 @@ def _stage_breakdown(directory: str, rows: list[Any]) -> dict[str, list[float]]:
 
     seen: dict[str, Any] = {stage: {} for stage in STAGES}
     seen["rung"] = []
+    late: list[float] = []  # the GIL probe's lateness (ms)
+    threads: dict[str, float] = {}  # CPU seconds by thread name
     for path in Path(directory).glob("stages-*.json"):
         data = json.loads(path.read_text())
         seen["rung"] += data["rung"]
+        late += data.get("gil_late_ms", [])
+        for name, used in data.get("thread_cpu", {}).items():
+            threads[name] = threads.get(name, 0.0) + used
         for stage in STAGES[1:]:
             for k, t in data[stage].items():
                 seen[stage][k] = min(t, seen[stage].get(k, t))
     shutil.rmtree(directory, ignore_errors=True)
+    late.sort()
     rings = sorted(seen["rung"])
     deltas: dict[str, list[float]] = {label: [] for label, _, _ in HANDOFFS}
     for row in rows:
@@ -795,13 +846,17 @@ def _stage_breakdown(directory: str, rows: list[Any]) -> dict[str, list[float]]:
         for label, start, end in HANDOFFS:
             if start in times and end in times:
                 deltas[label].append((times[end] - times[start]) * 1000)
-    out = {}
+    out: dict[str, Any] = {}
     for label, values in deltas.items():
         values.sort()
         out[label] = (
             [values[len(values) // 2], values[min(len(values) - 1, int(len(values) * 0.99))], len(values)]
             if values else [0.0, 0.0, 0]
         )
+    out["gil_late_ms"] = (
+        [late[len(late) // 2], late[int(len(late) * 0.99)], late[-1]] if late else [0.0, 0.0, 0.0]
+    )
+    out["thread_cpu"] = {name: round(used, 2) for name, used in sorted(threads.items(), key=lambda kv: -kv[1])}
     return out
 
 
@@ -994,6 +1049,8 @@ def main(argv: list[str] | None = None) -> int:
                              "each process's start-up out, but also whatever the relay, ahead of the "
                              "consumers, did meanwhile")
     parser.add_argument("--quick", action="store_true", help="1 round, 3000 events, 5 s of latency")
+    parser.add_argument("--switch-interval", type=float, default=None, metavar="MS",
+                        help="the workers' GIL switch interval (sys.setswitchinterval, ms; Python's default 5)")
     parser.add_argument("--rate", type=float, default=200.0, help="commands/s of the latency runs")
     parser.add_argument("--seconds", type=float, default=None, help="length of the latency runs (10)")
     parser.add_argument("--only", help=f"comma-separated scenarios of {','.join(SCENARIOS)}; "
@@ -1014,6 +1071,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "_worker":
         return _worker(args)
     enable_profiling(args.profile)
+    if args.switch_interval is not None:  # inherited by the worker processes
+        os.environ["BENCH_SWITCH_MS"] = str(args.switch_interval)
     TICK["messages_per_tick"] = args.tick
     events = args.events or (3000 if args.quick else 10000)
     rounds = args.rounds or (1 if args.quick else 3)
@@ -1158,6 +1217,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"{label} {statistics.median(r['breakdown'][label][0] for r in runs):.1f} / "
                 f"{statistics.median(r['breakdown'][label][1] for r in runs):.1f}"
                 for label, _, _ in HANDOFFS))
+            late = [r["breakdown"].get("gil_late_ms", [0.0, 0.0, 0.0]) for r in runs]
+            print("    a worker thread waking every 10 ms runs late by p50 / p99 / max ms (median of runs): "
+                  + " / ".join(f"{statistics.median(x[i] for x in late):.2f}" for i in range(3))
+                  + "  (waits for the GIL; the workers' switch interval "
+                  + f"{float(os.environ.get('BENCH_SWITCH_MS', 5.0)):.1f} ms)")
+            cpu = runs[-1]["breakdown"].get("thread_cpu", {})
+            print("    worker CPU s by thread (last run, whole process life): "
+                  + ", ".join(f"{name} {used:.2f}" for name, used in list(cpu.items())[:10]))
             relay = [statistics.median(r["relayed_ms"][i] for r in runs) for i in range(2)]
             print(f"    outbox row marked sent after the command's commit: p50 {relay[0]:.1f} / p99 {relay[1]:.1f} ms")
             workers_us = [r["cpu_us_per_command"]["workers"] for r in runs]
