@@ -745,6 +745,7 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
             idle = _busy(3.0)
             total = int(rate * seconds)
             sessions_before = _sessions(database_url)
+            calls_before = _round_trips(database_url, broker)
             cpu_before = _cpu_seconds()
             started = time.perf_counter()
             for n in range(total):
@@ -760,6 +761,9 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
                 time.sleep(0.05)
             cpu_after = _cpu_seconds()
             cpu_us = {k: round(1e6 * (cpu_after[k] - cpu_before[k]) / total, 1) for k in ("workers", "postgres")}
+            time.sleep(1.1)  # PostgreSQL publishes a backend's counters at most once a second
+            calls_after = _round_trips(database_url, broker)
+            calls = {k: (calls_after[k] - calls_before.get(k, 0)) / total for k in calls_after}
             # connections opened meanwhile (a pool too small for the worker's threads churns them)
             sessions = _sessions(database_url) - sessions_before - 1
             url = database_url.replace("postgresql+psycopg://", "postgresql://")
@@ -795,7 +799,7 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
             "max_ms": pct(0, 1.0), "idle_cpu": idle, "producer_lag_s": lag, "exit_codes": codes,
             "stages_p50_ms": [pct(c, 0.5) for c in (1, 2, 3)],
             "stages_p99_ms": [pct(c, 0.99) for c in (1, 2, 3)],
-            "cpu_us_per_command": cpu_us, "sessions": sessions,
+            "cpu_us_per_command": cpu_us, "sessions": sessions, "calls": calls,
             "relayed_ms": [relayed_ms[len(relayed_ms) // 2], relayed_ms[int(len(relayed_ms) * 0.99)]],
             "breakdown": breakdown}
 
@@ -1225,6 +1229,9 @@ def main(argv: list[str] | None = None) -> int:
             cpu = runs[-1]["breakdown"].get("thread_cpu", {})
             print("    worker CPU s by thread (last run, whole process life): "
                   + ", ".join(f"{name} {used:.2f}" for name, used in list(cpu.items())[:10]))
+            keys = [k for k in ("pg commits", "writing commits", "xreadgroup", "xack", "xadd") if k in runs[0]["calls"]]
+            print("    per command (the benchmark's own look-ups and the idle workers' included): " + ", ".join(
+                f"{k} {statistics.median(r['calls'].get(k, 0.0) for r in runs):.2f}" for k in keys))
             relay = [statistics.median(r["relayed_ms"][i] for r in runs) for i in range(2)]
             print(f"    outbox row marked sent after the command's commit: p50 {relay[0]:.1f} / p99 {relay[1]:.1f} ms")
             workers_us = [r["cpu_us_per_command"]["workers"] for r in runs]
