@@ -347,19 +347,24 @@ def _record_stages(directory: str) -> None:
     # wake-ups/s) records how much later than asked it runs again
     seen["gil_late_ms"] = []
 
-    #: CPU seconds of every thread seen (by native id: name, seconds), sampled once a second
-    threads_cpu: dict[int, tuple[str, float]] = {}
+    #: CPU seconds and wake-ups (voluntary context switches) of every thread seen, by native
+    #: id: (name, seconds, wake-ups), sampled once a second
+    threads_cpu: dict[int, tuple[str, float, int]] = {}
 
     def sample_threads() -> None:
         ticks = os.sysconf("SC_CLK_TCK")
         for thread in threading.enumerate():
             try:
-                stat = Path(f"/proc/self/task/{thread.native_id}/stat").read_text()
+                task = Path(f"/proc/self/task/{thread.native_id}")
+                stat = (task / "stat").read_text()
+                status = (task / "status").read_text()
             except OSError:
                 continue
             fields = stat.rsplit(")", 1)[1].split()
             name = thread.name.rsplit("_", 1)[0] if "_" in thread.name else thread.name
-            threads_cpu[thread.native_id or 0] = (name, (int(fields[11]) + int(fields[12])) / ticks)
+            wakes = next((int(line.split()[1]) for line in status.splitlines()
+                          if line.startswith("voluntary_ctxt_switches")), 0)
+            threads_cpu[thread.native_id or 0] = (name, (int(fields[11]) + int(fields[12])) / ticks, wakes)
 
     def probe() -> None:
         n = 0
@@ -373,12 +378,14 @@ def _record_stages(directory: str) -> None:
 
     threading.Thread(target=probe, name="bench-gil-probe", daemon=True).start()
 
-    def thread_cpu() -> dict[str, float]:
-        """CPU seconds of each thread of this process seen alive, by thread name (Linux /proc)."""
+    def thread_cpu() -> dict[str, list[float]]:
+        """[CPU seconds, wake-ups] of this process's threads seen alive, by thread name (/proc)."""
         sample_threads()
-        out: dict[str, float] = {}
-        for name, used in threads_cpu.values():
-            out[name] = out.get(name, 0.0) + used
+        out: dict[str, list[float]] = {}
+        for name, used, wakes in threads_cpu.values():
+            total = out.setdefault(name, [0.0, 0.0])
+            total[0] += used
+            total[1] += wakes
         return out
 
     def dump() -> None:
@@ -824,13 +831,15 @@ def _stage_breakdown(directory: str, rows: list[Any]) -> dict[str, list[float]]:
     seen: dict[str, Any] = {stage: {} for stage in STAGES}
     seen["rung"] = []
     late: list[float] = []  # the GIL probe's lateness (ms)
-    threads: dict[str, float] = {}  # CPU seconds by thread name
+    threads: dict[str, list[float]] = {}  # [CPU seconds, wake-ups] by thread name
     for path in Path(directory).glob("stages-*.json"):
         data = json.loads(path.read_text())
         seen["rung"] += data["rung"]
         late += data.get("gil_late_ms", [])
-        for name, used in data.get("thread_cpu", {}).items():
-            threads[name] = threads.get(name, 0.0) + used
+        for name, (used, wakes) in data.get("thread_cpu", {}).items():
+            total = threads.setdefault(name, [0.0, 0.0])
+            total[0] += used
+            total[1] += wakes
         for stage in STAGES[1:]:
             for k, t in data[stage].items():
                 seen[stage][k] = min(t, seen[stage].get(k, t))
@@ -860,7 +869,9 @@ def _stage_breakdown(directory: str, rows: list[Any]) -> dict[str, list[float]]:
     out["gil_late_ms"] = (
         [late[len(late) // 2], late[int(len(late) * 0.99)], late[-1]] if late else [0.0, 0.0, 0.0]
     )
-    out["thread_cpu"] = {name: round(used, 2) for name, used in sorted(threads.items(), key=lambda kv: -kv[1])}
+    out["thread_cpu"] = {name: [round(used, 2), wakes]
+                         for name, (used, wakes) in sorted(threads.items(), key=lambda kv: -kv[1][0])}
+    out["commands"] = len(rows)
     return out
 
 
@@ -1227,8 +1238,10 @@ def main(argv: list[str] | None = None) -> int:
                   + "  (waits for the GIL; the workers' switch interval "
                   + f"{float(os.environ.get('BENCH_SWITCH_MS', 5.0)):.1f} ms)")
             cpu = runs[-1]["breakdown"].get("thread_cpu", {})
-            print("    worker CPU s by thread (last run, whole process life): "
-                  + ", ".join(f"{name} {used:.2f}" for name, used in list(cpu.items())[:10]))
+            commands = max(1, runs[-1]["breakdown"].get("commands", 1) + 50)
+            print("    worker threads (last run, whole process life, idle and start-up included): CPU s / "
+                  "wake-ups per command: " + ", ".join(
+                      f"{name} {used:.2f} / {wakes / commands:.1f}" for name, (used, wakes) in list(cpu.items())[:10]))
             keys = [k for k in ("pg commits", "writing commits", "xreadgroup", "xack", "xadd") if k in runs[0]["calls"]]
             print("    per command (the benchmark's own look-ups and the idle workers' included): " + ", ".join(
                 f"{k} {statistics.median(r['calls'].get(k, 0.0) for r in runs):.2f}" for k in keys))

@@ -13,8 +13,15 @@ thread, which sends ``pg_notify`` on its own connection after the commit;
 pokes that arrive while it is sending coalesce into one notification. A
 listener thread (started by the first waiter of the process) rings the
 doorbells when notifications arrive — except the echoes of this engine's own
-notifier, whose commits rang them already: a woken consumer or relay looks
-once per commit, not twice.
+notifications (they carry its :attr:`PgSignals.token`), whose commits rang
+them already: a woken consumer or relay looks once per commit, not twice.
+
+A transaction that does not wait for its WAL flush (``synchronous_commit =
+off``: the relay's direct move into the database broker) notifies inside
+itself instead (:func:`notify_statement`, pipelined with its ``COMMIT``):
+the database-wide notify lock is then held for no flush, and the signal
+needs no notifier thread, no round trip and no transaction of its own —
+other processes hear it at the commit.
 
 Signals only shorten waits: waiters still look for work after a timeout, so
 a lost notification (a listener reconnecting, a SQLite database shared by
@@ -26,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from archipel.utils.doorbell import BROKER, OUTBOX, Doorbell, bell
@@ -41,6 +49,7 @@ __all__ = [
     "bell",
     "signals_for",
     "announce",
+    "notify_statement",
     "fallback_seconds",
 ]
 
@@ -50,6 +59,8 @@ log = logging.getLogger("archipel.sql.wakeup")
 CHANNELS = {OUTBOX: "archipel_outbox", BROKER: "archipel_broker"}
 #: the longest wait of a relay or consumer whose signals arrive by push
 PUSHED_FALLBACK_SECONDS = 1.0
+#: a notification: channel and payload (the sending engine's token) as parameters
+NOTIFY_SQL = "SELECT pg_notify(%s, %s)"
 
 
 class PgSignals:
@@ -69,6 +80,9 @@ class PgSignals:
         #: the notifier's backend: its notifications echo back to our listener, and were rung
         #: here already (:func:`announce` rings before it notifies): skipped
         self._own_pid: int | None = None
+        #: the payload of this engine's notifications (also those sent inside a transaction,
+        #: from any backend: :func:`notify_statement`): their echoes are skipped too
+        self.token = uuid.uuid4().hex
 
     # -- sending ----------------------------------------------------------------------
     def notify(self, signal: str) -> None:
@@ -94,9 +108,7 @@ class PgSignals:
                     fairy = self._connect()
                     self._own_pid = fairy.driver_connection.info.backend_pid
                 for signal in sorted(signals):
-                    fairy.driver_connection.execute(
-                        "SELECT pg_notify(%s, '')", (CHANNELS[signal],)
-                    )
+                    fairy.driver_connection.execute(NOTIFY_SQL, (CHANNELS[signal], self.token))
             except Exception as exc:  # best effort: waiters poll after a timeout anyway
                 log.debug("notify failed (%s); waiters fall back to polling", exc)
                 fairy = self._close(fairy)
@@ -129,7 +141,7 @@ class PgSignals:
                 while not self._stop.is_set():
                     for note in conn.notifies(timeout=1.0):
                         found = by_channel.get(note.channel)
-                        if found is not None and note.pid != self._own_pid:
+                        if found is not None and note.pid != self._own_pid and note.payload != self.token:
                             found.ring()
             except Exception as exc:
                 if not self._stop.is_set():
@@ -203,6 +215,20 @@ def announce(engine: SqlEngine, signal: str) -> None:
     signals = signals_for(engine)
     if signals is not None:
         signals.notify(signal)
+
+
+def notify_statement(engine: SqlEngine, signal: str) -> tuple[str, tuple[str, str]] | None:
+    """The statement and parameters that notify other processes of ``signal`` from inside a
+    transaction (sent at its commit; this engine's listener skips the echo), or None (SQLite).
+
+    For transactions that commit without waiting for the WAL flush only: a notifying
+    commit holds PostgreSQL's database-wide notify lock until it ends. The caller rings
+    this process's bell itself after the commit (``bell(signal).ring()``).
+    """
+    signals = signals_for(engine)
+    if signals is None:
+        return None
+    return NOTIFY_SQL, (CHANNELS[signal], signals.token)
 
 
 def fallback_seconds(engine: SqlEngine, poll_seconds: float) -> float:
