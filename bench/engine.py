@@ -725,6 +725,7 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
     from archipel.engine.records import ensure_tables
 
     bench = build_domain(database_url, broker, partitions)
+    notified = _time_notifier()
     with bench.domain_context():
         bench.setup_database()
         bench.brokers["default"].truncate()
@@ -798,6 +799,7 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
             codes = _stop_workers(procs)
         bench.shutdown()
     breakdown = _stage_breakdown(stages_dir, rows)
+    breakdown["notify_ms"] = notified()
     def pct(column: int, q: float) -> float:
         values = sorted(float(r[column]) * 1000 for r in rows)
         return values[min(len(values) - 1, int(q * len(values)))]
@@ -809,6 +811,66 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
             "cpu_us_per_command": cpu_us, "sessions": sessions, "calls": calls,
             "relayed_ms": [relayed_ms[len(relayed_ms) // 2], relayed_ms[int(len(relayed_ms) * 0.99)]],
             "breakdown": breakdown}
+
+
+def _time_notifier() -> Any:
+    """Time, in this (the producer's) process, each commit's call of the notifier to the
+    ``pg_notify`` that carries it leaving (written by the committing thread, or sent by the
+    notifier thread); return a function giving p50 / p99 (ms)."""
+    import bisect
+
+    from archipel.adapters.sql import wakeup
+
+    pokes: list[float] = []
+    sent: list[float] = []
+    notify, connect = wakeup.PgSignals.notify, wakeup.PgSignals._connect
+
+    def poked(self: Any, signal: str) -> None:
+        pokes.append(time.perf_counter())
+        notify(self, signal)
+
+    class Timed:
+        def __init__(self, conn: Any) -> None:
+            self._conn = conn
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._conn, name)
+
+        def execute(self, *args: Any) -> Any:
+            out = self._conn.execute(*args)
+            sent.append(time.perf_counter())
+            return out
+
+    class Fairy:
+        def __init__(self, fairy: Any) -> None:
+            self._fairy = fairy
+            self.driver_connection = Timed(fairy.driver_connection)
+
+        def close(self) -> None:
+            self._fairy.close()
+
+    wakeup.PgSignals.notify = poked  # type: ignore[method-assign]
+    wakeup.PgSignals._connect = lambda self: Fairy(connect(self))  # type: ignore[method-assign]
+    direct = getattr(wakeup.PgSignals, "_send", None)  # written by the committing thread itself
+    if direct is not None:
+
+        def written(self: Any, signal: str) -> bool:
+            done = bool(direct(self, signal))
+            if done:
+                sent.append(time.perf_counter())
+            return done
+
+        wakeup.PgSignals._send = written  # type: ignore[attr-defined]
+
+    def result() -> list[float]:
+        waits = sorted(
+            (sent[found] - poke) * 1000
+            for poke in pokes[:]
+            if (found := bisect.bisect_left(sent, poke)) < len(sent)
+        )
+        return [waits[len(waits) // 2], waits[int(len(waits) * 0.99)]] if waits else [0.0, 0.0]
+
+    return result
 
 
 #: the hand-offs of one message, in order, as (label, from, to) of the stage times
@@ -1232,6 +1294,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{label} {statistics.median(r['breakdown'][label][0] for r in runs):.1f} / "
                 f"{statistics.median(r['breakdown'][label][1] for r in runs):.1f}"
                 for label, _, _ in HANDOFFS))
+            notify = [r["breakdown"].get("notify_ms", [0.0, 0.0]) for r in runs]
+            print("    in the producer's process, its commit -> its pg_notify sent: p50 / p99 "
+                  f"{statistics.median(x[0] for x in notify):.2f} / {statistics.median(x[1] for x in notify):.2f} ms")
             late = [r["breakdown"].get("gil_late_ms", [0.0, 0.0, 0.0]) for r in runs]
             print("    a worker thread waking every 10 ms runs late by p50 / p99 / max ms (median of runs): "
                   + " / ".join(f"{statistics.median(x[i] for x in late):.2f}" for i in range(3))

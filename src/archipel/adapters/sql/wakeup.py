@@ -8,9 +8,10 @@ consumer thread of the same process wakes within microseconds.
 Other processes learn of it through PostgreSQL ``LISTEN``/``NOTIFY``
 (:class:`PgSignals`, one per engine). The committing process does not notify
 inside its transaction — a notifying commit takes a database-wide lock until
-its WAL flush, which would serialise every writer — but pokes a notifier
-thread, which sends ``pg_notify`` on its own connection after the commit;
-pokes that arrive while it is sending coalesce into one notification. A
+its WAL flush, which would serialise every writer — but, after the commit,
+writes ``pg_notify`` on a notifier connection without waiting for the reply
+(a notifier thread reads it); a commit that finds that connection busy pokes
+the notifier thread, which sends it next (such pokes coalesce). A
 listener thread (started by the first waiter of the process) rings the
 doorbells when notifications arrive — except the echoes of this engine's own
 notifications (they carry its :attr:`PgSignals.token`), whose commits rang
@@ -32,6 +33,7 @@ message. :func:`fallback_seconds` says how long that timeout may be.
 from __future__ import annotations
 
 import logging
+import select
 import threading
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -61,6 +63,8 @@ CHANNELS = {OUTBOX: "archipel_outbox", BROKER: "archipel_broker"}
 PUSHED_FALLBACK_SECONDS = 1.0
 #: a notification: channel and payload (the sending engine's token) as parameters
 NOTIFY_SQL = "SELECT pg_notify(%s, %s)"
+#: the same, for libpq's own parameters (sent without waiting by a committing thread)
+NOTIFY_PQ = b"SELECT pg_notify($1, $2)"
 
 
 class PgSignals:
@@ -75,6 +79,12 @@ class PgSignals:
         self._notifier: threading.Thread | None = None
         self._listener: threading.Thread | None = None
         self._listen_conn: Any = None
+        #: the notifier's connection (psycopg's), once connected; guarded by ``_send_lock``
+        #: with ``_in_flight`` (a ``pg_notify`` written by a committing thread, its reply
+        #: not read yet: the notifier thread reads it)
+        self._send_lock = threading.Lock()
+        self._conn: Any = None
+        self._in_flight = False
         #: the listener is connected and listening: waiters may rely on pushes
         self.listening = False
         #: the notifier's backend: its notifications echo back to our listener, and were rung
@@ -86,13 +96,56 @@ class PgSignals:
 
     # -- sending ----------------------------------------------------------------------
     def notify(self, signal: str) -> None:
-        """Have other processes' waiters of ``signal`` woken (sent by the notifier thread)."""
+        """Have other processes' waiters of ``signal`` woken.
+
+        The calling thread sends the ``pg_notify`` itself when the notifier's
+        connection is free (written to the socket, not waited for: the
+        notifier thread collects the reply), so the notification leaves at
+        once, whatever the caller does next; else the notifier thread sends it
+        (pokes meanwhile coalesce)."""
+        if self._send(signal):
+            self._poke.set()  # the notifier collects the reply
+            return
         if signal not in self._wanted:
             with self._lock:
                 self._wanted.add(signal)
         self._poke.set()
         if self._notifier is None:
             self._start("_notifier", self._notify_loop, "notify")
+
+    def _send(self, signal: str) -> bool:
+        """Write a ``pg_notify`` on the notifier's connection if it is free; True when sent."""
+        conn = self._conn
+        if conn is None or not self._send_lock.acquire(blocking=False):
+            return False
+        try:
+            if conn is not self._conn or self._in_flight:
+                return False
+            self._in_flight = True  # (also if the write fails: the notifier finds out)
+            pgconn = conn.pgconn
+            pgconn.send_query_params(NOTIFY_PQ, [CHANNELS[signal].encode(), self.token.encode()])
+            pgconn.flush()  # what a full socket leaves unsent, the notifier flushes
+            return True
+        except Exception as exc:  # the notifier reconnects and sends it
+            log.debug("notify failed (%s); the notifier thread retries", exc)
+            return False
+        finally:
+            self._send_lock.release()
+
+    def _collect(self, conn: Any) -> None:
+        """Finish the ``pg_notify`` written by :meth:`_send`: flush it, read its reply."""
+        from psycopg import pq  # (PostgreSQL only: the module loads without the driver)
+
+        pgconn = conn.pgconn
+        while pgconn.flush() != 0 and not self._stop.is_set():
+            select.select([], [pgconn.socket], [], 1.0)
+        pgconn.consume_input()
+        while pgconn.is_busy() and not self._stop.is_set():
+            select.select([pgconn.socket], [], [], 1.0)
+            pgconn.consume_input()
+        while (result := pgconn.get_result()) is not None:
+            if result.status != pq.ExecStatus.TUPLES_OK:
+                raise RuntimeError(f"pg_notify failed: {result.error_message!r}")
 
     def _notify_loop(self) -> None:
         fairy = None
@@ -101,19 +154,30 @@ class PgSignals:
             if self._stop.is_set():
                 break
             self._poke.clear()
-            with self._lock:
-                signals, self._wanted = self._wanted, set()
             try:
-                if fairy is None:
-                    fairy = self._connect()
-                    self._own_pid = fairy.driver_connection.info.backend_pid
-                for signal in sorted(signals):
-                    fairy.driver_connection.execute(NOTIFY_SQL, (CHANNELS[signal], self.token))
+                with self._send_lock:
+                    if fairy is None:
+                        fairy = self._connect()
+                        self._own_pid = fairy.driver_connection.info.backend_pid
+                        self._conn, self._in_flight = fairy.driver_connection, False
+                    if self._in_flight:
+                        self._collect(self._conn)
+                        self._in_flight = False
+                    with self._lock:
+                        signals, self._wanted = self._wanted, set()
+                    for signal in sorted(signals):
+                        fairy.driver_connection.execute(NOTIFY_SQL, (CHANNELS[signal], self.token))
             except Exception as exc:  # best effort: waiters poll after a timeout anyway
                 log.debug("notify failed (%s); waiters fall back to polling", exc)
+                with self._send_lock:
+                    self._conn, self._in_flight = None, False
                 fairy = self._close(fairy)
                 self._own_pid = None
                 self._stop.wait(0.5)
+                if self._wanted:
+                    self._poke.set()  # sent once reconnected
+        with self._send_lock:
+            self._conn = None
         self._close(fairy)
 
     # -- receiving --------------------------------------------------------------------
