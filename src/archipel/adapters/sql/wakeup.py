@@ -119,10 +119,16 @@ class PgSignals:
         if conn is None or not self._send_lock.acquire(blocking=False):
             return False
         try:
-            if conn is not self._conn or self._in_flight:
+            if conn is not self._conn:
                 return False
-            self._in_flight = True  # (also if the write fails: the notifier finds out)
             pgconn = conn.pgconn
+            if self._in_flight:  # the previous one's reply, if it has come: read it here
+                pgconn.consume_input()  # (never blocks)
+                if pgconn.is_busy():
+                    return False
+                self._results(pgconn)
+                self._in_flight = False
+            self._in_flight = True  # (also if the write fails: the notifier finds out)
             pgconn.send_query_params(NOTIFY_PQ, [CHANNELS[signal].encode(), self.token.encode()])
             pgconn.flush()  # what a full socket leaves unsent, the notifier flushes
             return True
@@ -134,8 +140,6 @@ class PgSignals:
 
     def _collect(self, conn: Any) -> None:
         """Finish the ``pg_notify`` written by :meth:`_send`: flush it, read its reply."""
-        from psycopg import pq  # (PostgreSQL only: the module loads without the driver)
-
         pgconn = conn.pgconn
         while pgconn.flush() != 0 and not self._stop.is_set():
             select.select([], [pgconn.socket], [], 1.0)
@@ -143,6 +147,13 @@ class PgSignals:
         while pgconn.is_busy() and not self._stop.is_set():
             select.select([pgconn.socket], [], [], 1.0)
             pgconn.consume_input()
+        self._results(pgconn)
+
+    @staticmethod
+    def _results(pgconn: Any) -> None:
+        """Read the replies received (raise if a ``pg_notify`` failed)."""
+        from psycopg import pq  # (PostgreSQL only: the module loads without the driver)
+
         while (result := pgconn.get_result()) is not None:
             if result.status != pq.ExecStatus.TUPLES_OK:
                 raise RuntimeError(f"pg_notify failed: {result.error_message!r}")
