@@ -10,7 +10,7 @@ Other processes learn of it through PostgreSQL ``LISTEN``/``NOTIFY``
 inside its transaction — a notifying commit takes a database-wide lock until
 its WAL flush, which would serialise every writer — but, after the commit,
 writes ``pg_notify`` on a notifier connection without waiting for the reply
-(a notifier thread reads it); a commit that finds that connection busy pokes
+(the next sender reads it); a commit that finds that connection busy pokes
 the notifier thread, which sends it next (such pokes coalesce). A
 listener thread (started by the first waiter of the process) rings the
 doorbells when notifications arrive — except the echoes of this engine's own
@@ -81,7 +81,7 @@ class PgSignals:
         self._listen_conn: Any = None
         #: the notifier's connection (psycopg's), once connected; guarded by ``_send_lock``
         #: with ``_in_flight`` (a ``pg_notify`` written by a committing thread, its reply
-        #: not read yet: the notifier thread reads it)
+        #: not read yet: the next committing thread or the notifier thread reads it)
         self._send_lock = threading.Lock()
         self._conn: Any = None
         self._in_flight = False
@@ -99,12 +99,11 @@ class PgSignals:
         """Have other processes' waiters of ``signal`` woken.
 
         The calling thread sends the ``pg_notify`` itself when the notifier's
-        connection is free (written to the socket, not waited for: the
-        notifier thread collects the reply), so the notification leaves at
-        once, whatever the caller does next; else the notifier thread sends it
-        (pokes meanwhile coalesce)."""
+        connection is free (written to the socket, not waited for: the next
+        sender reads the reply), so the notification leaves at once, whatever
+        the caller does next; else the notifier thread sends it (pokes
+        meanwhile coalesce)."""
         if self._send(signal):
-            self._poke.set()  # the notifier collects the reply
             return
         if signal not in self._wanted:
             with self._lock:
@@ -130,7 +129,8 @@ class PgSignals:
                 self._in_flight = False
             self._in_flight = True  # (also if the write fails: the notifier finds out)
             pgconn.send_query_params(NOTIFY_PQ, [CHANNELS[signal].encode(), self.token.encode()])
-            pgconn.flush()  # what a full socket leaves unsent, the notifier flushes
+            if pgconn.flush() != 0:
+                self._poke.set()  # what a full socket left unsent, the notifier flushes
             return True
         except Exception as exc:  # the notifier reconnects and sends it
             log.debug("notify failed (%s); the notifier thread retries", exc)
