@@ -167,6 +167,8 @@ def _worker(args: argparse.Namespace) -> int:
     from archipel.engine import run_server
 
     bench = build_domain(args.db, json.loads(args.broker), args.partitions, args.tick)
+    if os.environ.get("BENCH_SWITCH_MS"):  # --switch-interval: the worker process's GIL switch interval
+        sys.setswitchinterval(float(os.environ["BENCH_SWITCH_MS"]) / 1000.0)
     if os.environ.get("BENCH_STAGES"):
         _record_stages(os.environ["BENCH_STAGES"])
     _name_threads()
@@ -304,7 +306,11 @@ def _record_stages(directory: str) -> None:
     OutboxRelay.__init__ = relay_init  # type: ignore[method-assign]
     # the direct path (the database broker in the outbox's database): rows are claimed when
     # they are routed (between the move's two round trips), published when the move returns
-    route = getattr(OutboxRelay, "_route", None)
+    try:  # the direct path's routing: in engine/relay_direct.py, or on the relay before it
+        from archipel.engine.relay_direct import DirectPath as router
+    except ImportError:
+        router = OutboxRelay  # type: ignore[assignment,misc]
+    route = getattr(router, "_route", None)
     try:
         from archipel.adapters.sql.outbox_direct import DirectRelay
     except ImportError:  # a branch without it
@@ -315,7 +321,7 @@ def _record_stages(directory: str) -> None:
             note("claimed", [row["stream"]])
             return str(route(self, row))
 
-        OutboxRelay._route = routed  # type: ignore[method-assign]
+        router._route = routed  # type: ignore[method-assign]
         direct_move = DirectRelay.move
 
         def moved(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -339,7 +345,53 @@ def _record_stages(directory: str) -> None:
 
     PartitionRunner.ack = acked  # type: ignore[method-assign]
 
+    # how late a thread that wakes gets the GIL: a probe sleeping 10 ms at a time (100
+    # wake-ups/s) records how much later than asked it runs again
+    seen["gil_late_ms"] = []
+
+    #: CPU seconds and wake-ups (voluntary context switches) of every thread seen, by native
+    #: id: (name, seconds, wake-ups), sampled once a second
+    threads_cpu: dict[int, tuple[str, float, int]] = {}
+
+    def sample_threads() -> None:
+        ticks = os.sysconf("SC_CLK_TCK")
+        for thread in threading.enumerate():
+            try:
+                task = Path(f"/proc/self/task/{thread.native_id}")
+                stat = (task / "stat").read_text()
+                status = (task / "status").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            name = thread.name.rsplit("_", 1)[0] if "_" in thread.name else thread.name
+            wakes = next((int(line.split()[1]) for line in status.splitlines()
+                          if line.startswith("voluntary_ctxt_switches")), 0)
+            threads_cpu[thread.native_id or 0] = (name, (int(fields[11]) + int(fields[12])) / ticks, wakes)
+
+    def probe() -> None:
+        n = 0
+        while True:
+            asked = time.perf_counter() + 0.01
+            time.sleep(0.01)
+            seen["gil_late_ms"].append((time.perf_counter() - asked) * 1000)
+            n += 1
+            if n % 100 == 0:
+                sample_threads()
+
+    threading.Thread(target=probe, name="bench-gil-probe", daemon=True).start()
+
+    def thread_cpu() -> dict[str, list[float]]:
+        """[CPU seconds, wake-ups] of this process's threads seen alive, by thread name (/proc)."""
+        sample_threads()
+        out: dict[str, list[float]] = {}
+        for name, used, wakes in threads_cpu.values():
+            total = out.setdefault(name, [0.0, 0.0])
+            total[0] += used
+            total[1] += wakes
+        return out
+
     def dump() -> None:
+        seen["thread_cpu"] = thread_cpu()
         path = Path(directory) / f"stages-{os.getpid()}.json"
         path.write_text(json.dumps(seen))
 
@@ -795,6 +847,7 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
     from archipel.engine.records import ensure_tables
 
     bench = build_domain(database_url, broker, partitions)
+    notified = _time_notifier()
     with bench.domain_context():
         bench.setup_database()
         bench.brokers["default"].truncate()
@@ -822,6 +875,7 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
             idle = _busy(3.0)
             total = int(rate * seconds)
             sessions_before = _sessions(database_url)
+            calls_before = _round_trips(database_url, broker)
             cpu_before = _cpu_seconds()
             started = time.perf_counter()
             for n in range(total):
@@ -837,6 +891,9 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
                 time.sleep(0.05)
             cpu_after = _cpu_seconds()
             cpu_us = {k: round(1e6 * (cpu_after[k] - cpu_before[k]) / total, 1) for k in ("workers", "postgres")}
+            time.sleep(1.1)  # PostgreSQL publishes a backend's counters at most once a second
+            calls_after = _round_trips(database_url, broker)
+            calls = {k: (calls_after[k] - calls_before.get(k, 0)) / total for k in calls_after}
             # connections opened meanwhile (a pool too small for the worker's threads churns them)
             sessions = _sessions(database_url) - sessions_before - 1
             url = database_url.replace("postgresql+psycopg://", "postgresql://")
@@ -864,6 +921,7 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
             codes = _stop_workers(procs)
         bench.shutdown()
     breakdown = _stage_breakdown(stages_dir, rows)
+    breakdown["notify_ms"] = notified()
     def pct(column: int, q: float) -> float:
         values = sorted(float(r[column]) * 1000 for r in rows)
         return values[min(len(values) - 1, int(q * len(values)))]
@@ -872,9 +930,69 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
             "max_ms": pct(0, 1.0), "idle_cpu": idle, "producer_lag_s": lag, "exit_codes": codes,
             "stages_p50_ms": [pct(c, 0.5) for c in (1, 2, 3)],
             "stages_p99_ms": [pct(c, 0.99) for c in (1, 2, 3)],
-            "cpu_us_per_command": cpu_us, "sessions": sessions,
+            "cpu_us_per_command": cpu_us, "sessions": sessions, "calls": calls,
             "relayed_ms": [relayed_ms[len(relayed_ms) // 2], relayed_ms[int(len(relayed_ms) * 0.99)]],
             "breakdown": breakdown}
+
+
+def _time_notifier() -> Any:
+    """Time, in this (the producer's) process, each commit's call of the notifier to the
+    ``pg_notify`` that carries it leaving (written by the committing thread, or sent by the
+    notifier thread); return a function giving p50 / p99 (ms)."""
+    import bisect
+
+    from archipel.adapters.sql import wakeup
+
+    pokes: list[float] = []
+    sent: list[float] = []
+    notify, connect = wakeup.PgSignals.notify, wakeup.PgSignals._connect
+
+    def poked(self: Any, signal: str) -> None:
+        pokes.append(time.perf_counter())
+        notify(self, signal)
+
+    class Timed:
+        def __init__(self, conn: Any) -> None:
+            self._conn = conn
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._conn, name)
+
+        def execute(self, *args: Any) -> Any:
+            out = self._conn.execute(*args)
+            sent.append(time.perf_counter())
+            return out
+
+    class Fairy:
+        def __init__(self, fairy: Any) -> None:
+            self._fairy = fairy
+            self.driver_connection = Timed(fairy.driver_connection)
+
+        def close(self) -> None:
+            self._fairy.close()
+
+    wakeup.PgSignals.notify = poked  # type: ignore[method-assign]
+    wakeup.PgSignals._connect = lambda self: Fairy(connect(self))  # type: ignore[method-assign]
+    direct = getattr(wakeup.PgSignals, "_send", None)  # written by the committing thread itself
+    if direct is not None:
+
+        def written(self: Any, signal: str) -> bool:
+            done = bool(direct(self, signal))
+            if done:
+                sent.append(time.perf_counter())
+            return done
+
+        wakeup.PgSignals._send = written  # type: ignore[attr-defined]
+
+    def result() -> list[float]:
+        waits = sorted(
+            (sent[found] - poke) * 1000
+            for poke in pokes[:]
+            if (found := bisect.bisect_left(sent, poke)) < len(sent)
+        )
+        return [waits[len(waits) // 2], waits[int(len(waits) * 0.99)]] if waits else [0.0, 0.0]
+
+    return result
 
 
 #: the hand-offs of one message, in order, as (label, from, to) of the stage times
@@ -896,13 +1014,21 @@ def _stage_breakdown(directory: str, rows: list[Any]) -> dict[str, list[float]]:
 
     seen: dict[str, Any] = {stage: {} for stage in STAGES}
     seen["rung"] = []
+    late: list[float] = []  # the GIL probe's lateness (ms)
+    threads: dict[str, list[float]] = {}  # [CPU seconds, wake-ups] by thread name
     for path in Path(directory).glob("stages-*.json"):
         data = json.loads(path.read_text())
         seen["rung"] += data["rung"]
+        late += data.get("gil_late_ms", [])
+        for name, (used, wakes) in data.get("thread_cpu", {}).items():
+            total = threads.setdefault(name, [0.0, 0.0])
+            total[0] += used
+            total[1] += wakes
         for stage in STAGES[1:]:
             for k, t in data[stage].items():
                 seen[stage][k] = min(t, seen[stage].get(k, t))
     shutil.rmtree(directory, ignore_errors=True)
+    late.sort()
     rings = sorted(seen["rung"])
     deltas: dict[str, list[float]] = {label: [] for label, _, _ in HANDOFFS}
     for row in rows:
@@ -917,13 +1043,19 @@ def _stage_breakdown(directory: str, rows: list[Any]) -> dict[str, list[float]]:
         for label, start, end in HANDOFFS:
             if start in times and end in times:
                 deltas[label].append((times[end] - times[start]) * 1000)
-    out = {}
+    out: dict[str, Any] = {}
     for label, values in deltas.items():
         values.sort()
         out[label] = (
             [values[len(values) // 2], values[min(len(values) - 1, int(len(values) * 0.99))], len(values)]
             if values else [0.0, 0.0, 0]
         )
+    out["gil_late_ms"] = (
+        [late[len(late) // 2], late[int(len(late) * 0.99)], late[-1]] if late else [0.0, 0.0, 0.0]
+    )
+    out["thread_cpu"] = {name: [round(used, 2), wakes]
+                         for name, (used, wakes) in sorted(threads.items(), key=lambda kv: -kv[1][0])}
+    out["commands"] = len(rows)
     return out
 
 
@@ -1132,6 +1264,8 @@ def main(argv: list[str] | None = None) -> int:
                              "each process's start-up out, but also whatever the relay, ahead of the "
                              "consumers, did meanwhile")
     parser.add_argument("--quick", action="store_true", help="1 round, 3000 events, 5 s of latency")
+    parser.add_argument("--switch-interval", type=float, default=None, metavar="MS",
+                        help="the workers' GIL switch interval (sys.setswitchinterval, ms; Python's default 5)")
     parser.add_argument("--rate", type=float, default=200.0, help="commands/s of the latency runs")
     parser.add_argument("--seconds", type=float, default=None, help="length of the latency runs (10)")
     parser.add_argument("--only", help=f"comma-separated scenarios of {','.join(SCENARIOS)}; "
@@ -1155,6 +1289,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "_worker":
         return _worker(args)
     enable_profiling(args.profile)
+    if args.switch_interval is not None:  # inherited by the worker processes
+        os.environ["BENCH_SWITCH_MS"] = str(args.switch_interval)
     TICK["messages_per_tick"] = args.tick
     events = args.events or (3000 if args.quick else 10000)
     rounds = args.rounds or (1 if args.quick else 3)
@@ -1306,6 +1442,22 @@ def main(argv: list[str] | None = None) -> int:
                 f"{label} {statistics.median(r['breakdown'][label][0] for r in runs):.1f} / "
                 f"{statistics.median(r['breakdown'][label][1] for r in runs):.1f}"
                 for label, _, _ in HANDOFFS))
+            notify = [r["breakdown"].get("notify_ms", [0.0, 0.0]) for r in runs]
+            print("    in the producer's process, its commit -> its pg_notify sent: p50 / p99 "
+                  f"{statistics.median(x[0] for x in notify):.2f} / {statistics.median(x[1] for x in notify):.2f} ms")
+            late = [r["breakdown"].get("gil_late_ms", [0.0, 0.0, 0.0]) for r in runs]
+            print("    a worker thread waking every 10 ms runs late by p50 / p99 / max ms (median of runs): "
+                  + " / ".join(f"{statistics.median(x[i] for x in late):.2f}" for i in range(3))
+                  + "  (waits for the GIL; the workers' switch interval "
+                  + f"{float(os.environ.get('BENCH_SWITCH_MS', 5.0)):.1f} ms)")
+            cpu = runs[-1]["breakdown"].get("thread_cpu", {})
+            commands = max(1, runs[-1]["breakdown"].get("commands", 1) + 50)
+            print("    worker threads (last run, whole process life, idle and start-up included): CPU s / "
+                  "wake-ups per command: " + ", ".join(
+                      f"{name} {used:.2f} / {wakes / commands:.1f}" for name, (used, wakes) in list(cpu.items())[:10]))
+            keys = [k for k in ("pg commits", "writing commits", "xreadgroup", "xack", "xadd") if k in runs[0]["calls"]]
+            print("    per command (the benchmark's own look-ups and the idle workers' included): " + ", ".join(
+                f"{k} {statistics.median(r['calls'].get(k, 0.0) for r in runs):.2f}" for k in keys))
             relay = [statistics.median(r["relayed_ms"][i] for r in runs) for i in range(2)]
             print(f"    outbox row marked sent after the command's commit: p50 {relay[0]:.1f} / p99 {relay[1]:.1f} ms")
             workers_us = [r["cpu_us_per_command"]["workers"] for r in runs]

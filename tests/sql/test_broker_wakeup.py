@@ -102,3 +102,20 @@ def test_the_listener_does_not_ring_again_for_this_engines_own_notifications(
         other.execute("SELECT pg_notify(%s, '')", (CHANNELS[OUTBOX],))
     assert outbox.wait(outbox_seen, timeout=30.0)
     assert doorbell.generation == seen + 1  # rung by the publish only, not by its echo
+
+
+def test_every_publish_notifies_other_processes_whether_sent_by_the_committer_or_the_notifier(
+    broker, postgres_db_url
+):
+    # the first goes through the notifier thread (it connects); later ones are written by the
+    # publishing thread itself on the notifier's connection, their replies read by the
+    # notifier: none may be lost, and the connection must stay usable for the next
+    stream = f"s-{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(libpq(postgres_db_url), autocommit=True) as watcher:
+        watcher.execute(f'LISTEN "{CHANNELS[BROKER]}"')
+        for n in range(20):
+            broker.publish(stream, {"n": n})
+            got = list(watcher.notifies(timeout=30.0, stop_after=1))  # a guard, not a timing goal
+            assert [note.channel for note in got] == [CHANNELS[BROKER]]
+    broker.ensure_group(stream, "g")
+    assert len(broker.read("g", "c", [stream], count=100)) == 20

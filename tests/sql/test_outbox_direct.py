@@ -9,6 +9,7 @@ aggregate first), and a broker anywhere else is published to the ordinary way.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -171,3 +172,44 @@ def test_a_move_that_fails_moves_nothing(domain, postgres_db_url):
     assert [r["status"] for r in outbox.rows()] == ["pending", "pending"]
     # the rows' locks went with the failed transaction: the next move takes them
     assert len(direct.move(route, limit=100, seconds=5.0)) == 2
+
+
+def test_a_move_notifies_other_processes_at_its_commit_and_rings_here_once(domain, postgres_db_url):
+    from archipel.adapters.sql.wakeup import CHANNELS, signals_for
+    from archipel.utils.doorbell import BROKER, OUTBOX, bell
+
+    outbox = domain.providers.database().outbox()
+    broker = domain.brokers["default"]
+    direct = domain.providers.database().direct_relay(broker)
+    signals = signals_for(direct.engine)
+    assert signals is not None
+    give_up = 30.0  # guards against a hang, not timing goals
+    deadline = time.monotonic() + give_up
+    while not signals.listen():  # our listener is up: it skips the echo of our notifications
+        assert time.monotonic() < deadline, "the listener never connected"
+        time.sleep(0.01)
+    doorbell, outbox_bell = bell(BROKER), bell(OUTBOX)
+
+    def failing(row: dict[str, Any]) -> str:
+        raise RuntimeError("routing failed")
+
+    with psycopg.connect(libpq(postgres_db_url), autocommit=True) as watcher:
+        watcher.execute(f'LISTEN "{CHANNELS[BROKER]}"')
+        watcher.execute(f'LISTEN "{CHANNELS[OUTBOX]}"')
+        outbox.add(rows(2, "a"))
+        with pytest.raises(RuntimeError):
+            direct.move(failing, limit=100, seconds=5.0)  # rolled back: notifies nobody
+        seen = doorbell.generation
+        assert len(direct.move(route, limit=100, seconds=5.0)) == 2
+        assert doorbell.generation == seen + 1  # this process's consumers: rung after the commit
+        # another process's notification after it: notifications arrive in commit order
+        with psycopg.connect(libpq(postgres_db_url), autocommit=True) as other:
+            outbox_seen = outbox_bell.generation
+            other.execute("SELECT pg_notify(%s, '')", (CHANNELS[OUTBOX],))
+        got = [note.channel for note in watcher.notifies(timeout=give_up, stop_after=2)]
+        # the failed move sent nothing; the move that committed, one notification
+        assert got == [CHANNELS[BROKER], CHANNELS[OUTBOX]]
+    # our listener got both too, in order: once the later one rang, the echo of the move's
+    # notification had been received, and skipped (the commit rang here already)
+    assert outbox_bell.wait(outbox_seen, timeout=give_up)
+    assert doorbell.generation == seen + 1

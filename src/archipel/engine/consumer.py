@@ -328,16 +328,20 @@ class Consumer(RunThreads):
         # production entry never waits in the broker behind buffered bulk entries
         prod = self._streams(PRODUCTION, readable) if self._queued(PRODUCTION) < 4 * tick else []
         bulk = self._streams(BULK, readable) if self._queued(BULK) < tick else []
+        timeout = min(self.settings.blocking_timeout_ms, block_ms)
+        if (prod or bulk) and timeout > 0 and not self._startable():
+            # nothing to start meanwhile: one blocking read, which returns at once with what
+            # is there (a look without blocking first was one more round trip per wake-up,
+            # its reply taking the GIL while the run just started begins its batch); runs in
+            # progress pick up what arrives for their partitions themselves
+            self._enqueue(self.broker.read(self.group, self.worker_id, prod + bulk, count=tick, block_ms=timeout))
+            return
         entries = self.broker.read(self.group, self.worker_id, prod, count=tick) if prod else []
         if bulk:
             entries += self.broker.read(self.group, self.worker_id, bulk, count=tick)
-        if not entries and not self._startable():
-            timeout = min(self.settings.blocking_timeout_ms, block_ms)
-            if (prod or bulk) and timeout > 0:
-                # runs in progress pick up what arrives for their partitions themselves
-                entries = self.broker.read(self.group, self.worker_id, prod + bulk, count=tick, block_ms=timeout)
-            elif self._next_maintenance > 0.0:  # full, or nothing readable: wait for a run to end
-                self._finished.wait(seen, timeout / 1000.0)
+        if not entries and not self._startable() and self._next_maintenance > 0.0:
+            # full, or nothing readable: wait for a run to end
+            self._finished.wait(seen, timeout / 1000.0)
         self._enqueue(entries)
 
     def _readable(self) -> tuple[list[int], int]:

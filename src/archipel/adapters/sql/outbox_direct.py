@@ -13,7 +13,10 @@ two round trips:
 2. after the caller has chosen each row's broker stream (a hash of the
    aggregate, in Python), one statement allocates the streams' sequence
    numbers, copies the rows' messages into the broker's entries (the JSON
-   text as stored) and marks the rows sent; then ``COMMIT`` (pipelined).
+   text as stored) and marks the rows sent; then ``pg_notify`` of the broker's
+   channel and ``COMMIT`` (pipelined): other processes' consumers hear of the
+   entries at the commit (no notifier thread, no round trip of its own; the
+   commit waits for no flush, so the notify lock is held briefly).
 
 What holds:
 
@@ -48,7 +51,7 @@ import sqlalchemy as sa
 from archipel.adapters.sql.broker import DatabaseBroker
 from archipel.adapters.sql.broker_postgres import ALLOCATE, layout
 from archipel.adapters.sql.outbox import SqlOutbox
-from archipel.adapters.sql.wakeup import BROKER, announce
+from archipel.adapters.sql.wakeup import BROKER, bell, notify_statement
 from archipel.port.outbox import OUTBOX_PENDING, OUTBOX_SENT
 
 # the statuses written literally in _MOVE
@@ -133,6 +136,8 @@ class DirectRelay:
         deadline = time.monotonic() + seconds
         settings = {"ms": str(max(1, int(seconds * 1000)))}
         move = self._move_sql
+        # the move commits without a WAL flush: it notifies inside itself (no notifier thread)
+        notify = notify_statement(self.engine, BROKER)
         failed: list[Exception] = []
         self.broker._setup()  # the broker's tables exist (a DDL transaction, once)
 
@@ -163,6 +168,8 @@ class DirectRelay:
                 return []
             with conn.pipeline():
                 conn.execute(move, values)
+                if notify is not None:  # other processes' consumers, at the commit
+                    conn.execute(*notify)
                 conn.execute("COMMIT")
             return rows
 
@@ -172,5 +179,5 @@ class DirectRelay:
         if failed:
             raise failed[0]
         if moved:
-            announce(self.engine, BROKER)  # push: wake consumers, here and in other processes
+            bell(BROKER).ring()  # push: this process's consumers (the commit notified the others)
         return moved

@@ -8,13 +8,21 @@ consumer thread of the same process wakes within microseconds.
 Other processes learn of it through PostgreSQL ``LISTEN``/``NOTIFY``
 (:class:`PgSignals`, one per engine). The committing process does not notify
 inside its transaction — a notifying commit takes a database-wide lock until
-its WAL flush, which would serialise every writer — but pokes a notifier
-thread, which sends ``pg_notify`` on its own connection after the commit;
-pokes that arrive while it is sending coalesce into one notification. A
+its WAL flush, which would serialise every writer — but, after the commit,
+writes ``pg_notify`` on a notifier connection without waiting for the reply
+(the next sender reads it); a commit that finds that connection busy pokes
+the notifier thread, which sends it next (such pokes coalesce). A
 listener thread (started by the first waiter of the process) rings the
 doorbells when notifications arrive — except the echoes of this engine's own
-notifier, whose commits rang them already: a woken consumer or relay looks
-once per commit, not twice.
+notifications (they carry its :attr:`PgSignals.token`), whose commits rang
+them already: a woken consumer or relay looks once per commit, not twice.
+
+A transaction that does not wait for its WAL flush (``synchronous_commit =
+off``: the relay's direct move into the database broker) notifies inside
+itself instead (:func:`notify_statement`, pipelined with its ``COMMIT``):
+the database-wide notify lock is then held for no flush, and the signal
+needs no notifier thread, no round trip and no transaction of its own —
+other processes hear it at the commit.
 
 Signals only shorten waits: waiters still look for work after a timeout, so
 a lost notification (a listener reconnecting, a SQLite database shared by
@@ -25,7 +33,9 @@ message. :func:`fallback_seconds` says how long that timeout may be.
 from __future__ import annotations
 
 import logging
+import select
 import threading
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from archipel.utils.doorbell import BROKER, OUTBOX, Doorbell, bell
@@ -41,6 +51,7 @@ __all__ = [
     "bell",
     "signals_for",
     "announce",
+    "notify_statement",
     "fallback_seconds",
 ]
 
@@ -50,6 +61,10 @@ log = logging.getLogger("archipel.sql.wakeup")
 CHANNELS = {OUTBOX: "archipel_outbox", BROKER: "archipel_broker"}
 #: the longest wait of a relay or consumer whose signals arrive by push
 PUSHED_FALLBACK_SECONDS = 1.0
+#: a notification: channel and payload (the sending engine's token) as parameters
+NOTIFY_SQL = "SELECT pg_notify(%s, %s)"
+#: the same, for libpq's own parameters (sent without waiting by a committing thread)
+NOTIFY_PQ = b"SELECT pg_notify($1, $2)"
 
 
 class PgSignals:
@@ -64,21 +79,84 @@ class PgSignals:
         self._notifier: threading.Thread | None = None
         self._listener: threading.Thread | None = None
         self._listen_conn: Any = None
+        #: the notifier's connection (psycopg's), once connected; guarded by ``_send_lock``
+        #: with ``_in_flight`` (a ``pg_notify`` written by a committing thread, its reply
+        #: not read yet: the next committing thread or the notifier thread reads it)
+        self._send_lock = threading.Lock()
+        self._conn: Any = None
+        self._in_flight = False
         #: the listener is connected and listening: waiters may rely on pushes
         self.listening = False
         #: the notifier's backend: its notifications echo back to our listener, and were rung
         #: here already (:func:`announce` rings before it notifies): skipped
         self._own_pid: int | None = None
+        #: the payload of this engine's notifications (also those sent inside a transaction,
+        #: from any backend: :func:`notify_statement`): their echoes are skipped too
+        self.token = uuid.uuid4().hex
 
     # -- sending ----------------------------------------------------------------------
     def notify(self, signal: str) -> None:
-        """Have other processes' waiters of ``signal`` woken (sent by the notifier thread)."""
+        """Have other processes' waiters of ``signal`` woken.
+
+        The calling thread sends the ``pg_notify`` itself when the notifier's
+        connection is free (written to the socket, not waited for: the next
+        sender reads the reply), so the notification leaves at once, whatever
+        the caller does next; else the notifier thread sends it (pokes
+        meanwhile coalesce)."""
+        if self._send(signal):
+            return
         if signal not in self._wanted:
             with self._lock:
                 self._wanted.add(signal)
         self._poke.set()
         if self._notifier is None:
             self._start("_notifier", self._notify_loop, "notify")
+
+    def _send(self, signal: str) -> bool:
+        """Write a ``pg_notify`` on the notifier's connection if it is free; True when sent."""
+        conn = self._conn
+        if conn is None or not self._send_lock.acquire(blocking=False):
+            return False
+        try:
+            if conn is not self._conn:
+                return False
+            pgconn = conn.pgconn
+            if self._in_flight:  # the previous one's reply, if it has come: read it here
+                pgconn.consume_input()  # (never blocks)
+                if pgconn.is_busy():
+                    return False
+                self._results(pgconn)
+                self._in_flight = False
+            self._in_flight = True  # (also if the write fails: the notifier finds out)
+            pgconn.send_query_params(NOTIFY_PQ, [CHANNELS[signal].encode(), self.token.encode()])
+            if pgconn.flush() != 0:
+                self._poke.set()  # what a full socket left unsent, the notifier flushes
+            return True
+        except Exception as exc:  # the notifier reconnects and sends it
+            log.debug("notify failed (%s); the notifier thread retries", exc)
+            return False
+        finally:
+            self._send_lock.release()
+
+    def _collect(self, conn: Any) -> None:
+        """Finish the ``pg_notify`` written by :meth:`_send`: flush it, read its reply."""
+        pgconn = conn.pgconn
+        while pgconn.flush() != 0 and not self._stop.is_set():
+            select.select([], [pgconn.socket], [], 1.0)
+        pgconn.consume_input()
+        while pgconn.is_busy() and not self._stop.is_set():
+            select.select([pgconn.socket], [], [], 1.0)
+            pgconn.consume_input()
+        self._results(pgconn)
+
+    @staticmethod
+    def _results(pgconn: Any) -> None:
+        """Read the replies received (raise if a ``pg_notify`` failed)."""
+        from psycopg import pq  # (PostgreSQL only: the module loads without the driver)
+
+        while (result := pgconn.get_result()) is not None:
+            if result.status != pq.ExecStatus.TUPLES_OK:
+                raise RuntimeError(f"pg_notify failed: {result.error_message!r}")
 
     def _notify_loop(self) -> None:
         fairy = None
@@ -87,21 +165,30 @@ class PgSignals:
             if self._stop.is_set():
                 break
             self._poke.clear()
-            with self._lock:
-                signals, self._wanted = self._wanted, set()
             try:
-                if fairy is None:
-                    fairy = self._connect()
-                    self._own_pid = fairy.driver_connection.info.backend_pid
-                for signal in sorted(signals):
-                    fairy.driver_connection.execute(
-                        "SELECT pg_notify(%s, '')", (CHANNELS[signal],)
-                    )
+                with self._send_lock:
+                    if fairy is None:
+                        fairy = self._connect()
+                        self._own_pid = fairy.driver_connection.info.backend_pid
+                        self._conn, self._in_flight = fairy.driver_connection, False
+                    if self._in_flight:
+                        self._collect(self._conn)
+                        self._in_flight = False
+                    with self._lock:
+                        signals, self._wanted = self._wanted, set()
+                    for signal in sorted(signals):
+                        fairy.driver_connection.execute(NOTIFY_SQL, (CHANNELS[signal], self.token))
             except Exception as exc:  # best effort: waiters poll after a timeout anyway
                 log.debug("notify failed (%s); waiters fall back to polling", exc)
+                with self._send_lock:
+                    self._conn, self._in_flight = None, False
                 fairy = self._close(fairy)
                 self._own_pid = None
                 self._stop.wait(0.5)
+                if self._wanted:
+                    self._poke.set()  # sent once reconnected
+        with self._send_lock:
+            self._conn = None
         self._close(fairy)
 
     # -- receiving --------------------------------------------------------------------
@@ -129,7 +216,7 @@ class PgSignals:
                 while not self._stop.is_set():
                     for note in conn.notifies(timeout=1.0):
                         found = by_channel.get(note.channel)
-                        if found is not None and note.pid != self._own_pid:
+                        if found is not None and note.pid != self._own_pid and note.payload != self.token:
                             found.ring()
             except Exception as exc:
                 if not self._stop.is_set():
@@ -203,6 +290,20 @@ def announce(engine: SqlEngine, signal: str) -> None:
     signals = signals_for(engine)
     if signals is not None:
         signals.notify(signal)
+
+
+def notify_statement(engine: SqlEngine, signal: str) -> tuple[str, tuple[str, str]] | None:
+    """The statement and parameters that notify other processes of ``signal`` from inside a
+    transaction (sent at its commit; this engine's listener skips the echo), or None (SQLite).
+
+    For transactions that commit without waiting for the WAL flush only: a notifying
+    commit holds PostgreSQL's database-wide notify lock until it ends. The caller rings
+    this process's bell itself after the commit (``bell(signal).ring()``).
+    """
+    signals = signals_for(engine)
+    if signals is None:
+        return None
+    return NOTIFY_SQL, (CHANNELS[signal], signals.token)
 
 
 def fallback_seconds(engine: SqlEngine, poll_seconds: float) -> float:
