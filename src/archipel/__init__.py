@@ -21,10 +21,11 @@ from archipel.core.projection import BaseProjection
 from archipel.core.projector import BaseProjector
 from archipel.core.query import BaseQuery
 from archipel.core.query_handler import BaseQueryHandler
-from archipel.core.queryset import QuerySet, Record, ResultSet
+from archipel.core.queryset import QuerySet, ReadOnlyQuerySet, Record, ResultSet
 from archipel.core.subscriber import BaseSubscriber
 from archipel.core.upcaster import BaseUpcaster
 from archipel.core.value_object import BaseValueObject
+from archipel.core.view import ReadView
 from archipel.domain.domain import Domain
 from archipel.handling.repository import BaseRepository
 from archipel.handling.unit_of_work import UnitOfWork
@@ -75,6 +76,8 @@ __all__ = [
     "Metadata",
     "Q",
     "QuerySet",
+    "ReadOnlyQuerySet",
+    "ReadView",
     "Record",
     "ResultSet",
     "UnitOfWork",

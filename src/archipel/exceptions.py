@@ -37,6 +37,9 @@ from archipel.errors import (
     ValidationError,
 )
 
+#: the category of archipel's deprecation warnings (deprecated events, ...): Protean's name
+ProteanDeprecationWarning = DeprecationWarning
+
 __all__ = [
     "ArchipelError",
     "BrokerError",
@@ -58,6 +61,7 @@ __all__ = [
     "NoDomainException",
     "NotSupportedError",
     "ObjectNotFoundError",
+    "ProteanDeprecationWarning",
     "ProteanException",
     "ProteanExceptionWithMessage",
     "SchemaMissingError",

@@ -30,6 +30,8 @@ EXPECTED_ALL = [
     "Metadata",
     "Q",
     "QuerySet",
+    "ReadOnlyQuerySet",
+    "ReadView",
     "Record",
     "ResultSet",
     "UnitOfWork",

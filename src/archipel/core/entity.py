@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from archipel.core.model import BaseModel
-from archipel.errors import ValidationError
+from archipel.core.state import ElementState
+from archipel.errors import IncorrectUsageError, ObjectNotFound, TooManyObjects, ValidationError
 from archipel.fields.base import FieldError
 from archipel.fields.composite import HasMany, HasOne
 
@@ -136,6 +137,12 @@ class BaseEntity(BaseModel):
     def _mark_changed(self) -> None:
         """Hook: aggregates remember that they changed."""
 
+    @property
+    def state_(self) -> ElementState:
+        """Where this element stands against its store: ``is_new``, ``is_persisted``,
+        ``is_changed``, ``is_destroyed`` (Protean's ``state_``)."""
+        return ElementState(self)
+
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
@@ -177,14 +184,44 @@ def _add_collection_methods(cls: type, name: str) -> None:
 
         self._guarded_change(change, name)
 
+    def filter_(self: BaseEntity, **criteria: Any) -> list[Any]:
+        fields = self._fields[name].to_cls._fields  # type: ignore[attr-defined]
+        unknown = sorted(set(criteria) - set(fields))
+        if unknown:
+            raise IncorrectUsageError(
+                f"{name} holds entities with no field(s) {', '.join(unknown)}; fields: {', '.join(fields)}"
+            )
+        return [
+            item
+            for item in self.__dict__.get(name) or []
+            if all(getattr(item, key) == value for key, value in criteria.items())
+        ]
+
+    def get_one(self: BaseEntity, **criteria: Any) -> Any:
+        found = filter_(self, **criteria)
+        if not found:
+            raise ObjectNotFound(f"no entity of {type(self).__name__}.{name} matches {criteria!r}")
+        if len(found) > 1:
+            raise TooManyObjects(
+                f"{len(found)} entities of {type(self).__name__}.{name} match {criteria!r}: "
+                f"use filter_{name}() to get them all"
+            )
+        return found[0]
+
     add.__name__ = f"add_{name}"
     add.__doc__ = f"Add entities to ``{name}`` (replacing those with the same identity)."
     remove.__name__ = f"remove_{name}"
     remove.__doc__ = f"Remove entities from ``{name}``."
-    if f"add_{name}" not in cls.__dict__:
-        setattr(cls, f"add_{name}", add)
-    if f"remove_{name}" not in cls.__dict__:
-        setattr(cls, f"remove_{name}", remove)
+    filter_.__name__ = f"filter_{name}"
+    filter_.__doc__ = f"The entities of ``{name}`` whose fields equal the given values."
+    get_one.__name__ = f"get_one_from_{name}"
+    get_one.__doc__ = (
+        f"The one entity of ``{name}`` whose fields equal the given values "
+        "(``ObjectNotFoundError`` / ``TooManyObjectsError`` otherwise)."
+    )
+    for method in (add, remove, filter_, get_one):
+        if method.__name__ not in cls.__dict__:
+            setattr(cls, method.__name__, method)
 
 
 def _flatten(items: tuple[Any, ...]) -> list[Any]:

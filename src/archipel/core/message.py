@@ -15,6 +15,7 @@ from typing import Any, ClassVar, TypedDict
 
 import msgspec
 
+from archipel.core.envelope_views import EnvelopeView, Headers, StoreView
 from archipel.core.model import BaseModel
 from archipel.errors import DeserializationError
 from archipel.fields.identity import new_time_ordered_identity
@@ -119,16 +120,28 @@ class Metadata:
             setattr(self, name, value)
 
     @property
-    def headers(self) -> dict[str, Any]:
-        """Free-form headers (created on first use)."""
+    def headers(self) -> Headers:
+        """Free-form headers (created on first use): a dict, also read as Protean's
+        ``MessageHeaders`` (``headers.time``, ``headers.idempotency_key``; see
+        :class:`~archipel.core.envelope_views.Headers`)."""
         found = self.__dict__.get("_headers")
-        if found is None:
-            found = self.__dict__["_headers"] = {}
+        if found.__class__ is not Headers:
+            found = self.__dict__["_headers"] = Headers(found or (), self)
         return found  # type: ignore[no-any-return]
 
     @headers.setter
     def headers(self, value: dict[str, Any] | None) -> None:
         self.__dict__["_headers"] = dict(value) if value else {}
+
+    @property
+    def event_store(self) -> StoreView:
+        """Protean's ``event_store`` view: ``position`` and ``global_position``."""
+        return StoreView(self.position, self.global_position)
+
+    @property
+    def envelope(self) -> EnvelopeView:
+        """Protean's ``envelope`` view: ``specversion``, ``checksum``."""
+        return EnvelopeView()
 
     @property
     def extensions(self) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from archipel.core.model import BaseModel
+from archipel.core.state import ElementState
 
 __all__ = ["BaseProjection"]
 
@@ -22,3 +23,9 @@ class BaseProjection(BaseModel):
 
     def __hash__(self) -> int:
         return hash((type(self), self._identity()))
+
+    @property
+    def state_(self) -> ElementState:
+        """Where this element stands against its store: ``is_new``, ``is_persisted``,
+        ``is_changed``, ``is_destroyed`` (Protean's ``state_``)."""
+        return ElementState(self)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from archipel.core.handler import BaseHandler
+from archipel.core.handler import BaseHandler, handle
 
-__all__ = ["BaseProjector"]
+__all__ = ["BaseProjector", "on"]
+
+#: Protean's name for ``handle`` in projectors: ``@on(OrderPlaced)``
+on = handle
 
 
 class BaseProjector(BaseHandler):

@@ -117,6 +117,8 @@ class Commands(Enrichers, DomainState):
                 raise_if_expired(command)
         if idempotency_key is not None:
             key = idempotency.check_key(idempotency_key)
+            # handlers read it as Protean's do: command._metadata.headers.idempotency_key
+            command._metadata.headers["idempotency_key"] = key
             found = self._idempotency_lookup(key)
             if found[0]:
                 return idempotency.stored_result(key, found, raise_on_duplicate)

@@ -36,6 +36,7 @@ from archipel.domain.config import load_config
 from archipel.domain.decorators import ElementDecorators, kind_of
 from archipel.domain.delivery import Delivery
 from archipel.domain.enrichers import Enrichers
+from archipel.domain.introspection import Introspection
 from archipel.domain.lifecycle import Lifecycle
 from archipel.domain.maintenance import Maintenance
 from archipel.domain.outbox import INTEGRATION_PREFIX, Outbox
@@ -51,7 +52,15 @@ __all__ = ["INTEGRATION_PREFIX", "Domain"]
 
 
 class Domain(
-    ElementDecorators, Lifecycle, Storage, Outbox, Commands, Delivery, Maintenance, Checking
+    ElementDecorators,
+    Lifecycle,
+    Storage,
+    Outbox,
+    Commands,
+    Delivery,
+    Maintenance,
+    Checking,
+    Introspection,
 ):
     """A bounded context.
 

@@ -63,6 +63,10 @@ class Providers:
             return True
         return name.startswith(CACHE_PREFIX) and name[len(CACHE_PREFIX):] in self.caches
 
+    def __getitem__(self, name: str) -> Any:
+        """``domain.providers["default"]`` (Protean's): the database of that name."""
+        return self.database(name)
+
     def database(self, name: str = "default") -> Any:
         try:
             return self.databases[name]

@@ -31,6 +31,7 @@ from archipel.core.query_handler import BaseQueryHandler
 from archipel.core.subscriber import BaseSubscriber
 from archipel.core.upcaster import BaseUpcaster
 from archipel.core.value_object import BaseValueObject
+from archipel.domain.introspection import PLURALS, DomainRecord, records
 from archipel.errors import ConfigurationError, IncorrectUsageError
 from archipel.fields.base import Field
 from archipel.handling.event_sourced_repository import BaseEventSourcedRepository
@@ -121,6 +122,18 @@ def _check_deprecation(owner: str, options: dict[str, Any]) -> None:
         )
 
 
+def _query_limit(owner: str, limit: Any) -> int | None:
+    """The ``limit`` option: records a query returns by default (a negative one or None: all)."""
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise ConfigurationError(
+            f"{owner}: limit={limit!r} is not valid; expected a whole number (records a query "
+            "returns by default; negative or None for no limit)"
+        )
+    return None if limit < 0 else limit
+
+
 def _wrap_use_cases(cls: type, domain: Domain) -> None:
     """Make every ``@use_case`` method of ``cls`` run in its own unit of work and domain context."""
     seen: set[str] = set()
@@ -172,6 +185,8 @@ class Registry:
             options["is_event_sourced"] = options["event_sourced"] = bool(options["event_sourced"])
         if kind == "event":
             _check_deprecation(cls.__name__, options)
+        if "limit" in options:
+            options["limit"] = _query_limit(cls.__name__, options["limit"])
         if kind == "event_sourced_repository":
             _check_event_sourced_part_of(cls.__name__, options.get("part_of"))
         base = BASES[kind]
@@ -186,6 +201,7 @@ class Registry:
                 "each domain defines its own classes (use register_external_event for "
                 "another domain's events)"
             )
+        cls.meta_ = meta  # type: ignore[attr-defined]  # Protean's name for the options
         meta.kind = kind
         meta.domain = self.domain
         meta.domain_name = self.domain.name
@@ -220,6 +236,13 @@ class Registry:
                 "e.g. 'Billing.PaymentReceived.v1'"
             )
         self.external_events[cls] = type_string
+
+    def __getattr__(self, name: str) -> dict[str, DomainRecord]:
+        # Protean's ``domain.registry.aggregates`` (and every other kind, plural)
+        kind = PLURALS.get(name)
+        if kind is None or name.startswith("_"):
+            raise AttributeError(f"the registry has no {name!r}; kinds: {', '.join(PLURALS)}")
+        return records(self.__dict__["elements"], kind)
 
     def of_kind(self, kind: str) -> dict[str, Any]:
         return self.elements[kind]

@@ -20,7 +20,10 @@ from archipel.handling.dispatch import Route
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
 
-__all__ = ["Router"]
+__all__ = ["ALL_STREAMS", "Router"]
+
+#: Protean's stream category of a handler that receives every event of its domain
+ALL_STREAMS = "$all"
 
 _EMPTY: tuple[Route, ...] = ()
 
@@ -163,6 +166,8 @@ class Router:
     def _event_handler_categories(self, cls: type) -> list[str]:
         meta = cls._meta  # type: ignore[attr-defined]
         explicit = meta.get("stream_category")
+        if explicit == ALL_STREAMS:
+            return self._every_event_category()
         if explicit:
             return [explicit]
         if meta.get("aggregates"):
@@ -172,6 +177,18 @@ class Router:
                 f"event handler {cls.__name__} needs part_of=Aggregate or stream_category=\"...\""
             )
         return [self._category_of(meta.part_of, cls)]
+
+    def _every_event_category(self) -> list[str]:
+        """``stream_category="$all"`` (Protean's): every category this domain's events are
+        written to — its aggregates' and any event's own ``stream_category``."""
+        registry = self.domain.registry
+        categories: list[str] = []
+        for kind in ("aggregate", "event"):
+            for element in registry.of_kind(kind).values():
+                category = element._meta.stream_category
+                if category and category not in categories:
+                    categories.append(category)
+        return categories
 
     def _projector_categories(self, cls: type) -> list[str]:
         meta = cls._meta  # type: ignore[attr-defined]

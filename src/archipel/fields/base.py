@@ -137,6 +137,16 @@ class Field:
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
+    @property
+    def field_name(self) -> str:
+        """The field's name in its class (Protean's ``field_name``; ``name`` here)."""
+        return self.name
+
+    @property
+    def attribute_name(self) -> str:
+        """The name the field is stored and sent under: ``referenced_as``, else its name."""
+        return self.referenced_as or self.name
+
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if instance is None:
             return self

@@ -38,6 +38,12 @@ class Date(_Stamped):
 
     def cast(self, value: Any) -> Any:
         if isinstance(value, _dt.datetime):
+            if value.time() != _dt.time(0):
+                # a date would drop the time of day: refuse rather than store it altered
+                raise FieldError(
+                    f"expected a date, got a datetime with a time of day ({value.isoformat()}): "
+                    "pass its .date() to drop the time"
+                )
             return value.date()
         if isinstance(value, _dt.date):
             return value

@@ -12,10 +12,11 @@ import uuid
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from archipel.core.options import ElementOptions
-from archipel.core.queryset import Criteria, QuerySet, ResultSet
+from archipel.core.queryset import DEFAULT_LIMIT, Criteria, QuerySet, ResultSet
 from archipel.errors import IncorrectUsageError, ObjectNotFound, TooManyObjects, ValidationError
 from archipel.fields.base import FieldError
 from archipel.fields.simple import Identifier
+from archipel.handling.dao import DataAccess
 from archipel.utils import globals as _context
 from archipel.utils.query import Q
 
@@ -57,6 +58,9 @@ class BaseRepository(Generic[T]):
         self._cast_text_ids = id_field is not None and not (
             isinstance(id_field, Identifier) and id_field.identity_type == "string"
         )
+        meta = getattr(cls, "_meta", None)
+        #: records a query returns by default (the element's ``limit`` option; None: all)
+        self._limit: int | None = meta.get("limit", DEFAULT_LIMIT) if meta is not None else DEFAULT_LIMIT
 
     # -- unit of work plumbing ---------------------------------------------
     def _uow(self) -> Any:
@@ -100,8 +104,9 @@ class BaseRepository(Generic[T]):
         return obj
 
     def remove(self, obj: T) -> None:
-        """Delete ``obj``."""
+        """Delete ``obj`` (its ``state_.is_destroyed`` is True from now on)."""
         identity = obj.__dict__[self._id_field]
+        obj.__dict__["_destroyed"] = True
         uow = self._uow()
         if uow is not None:
             uow.delete(self.schema, identity)
@@ -175,7 +180,10 @@ class BaseRepository(Generic[T]):
         return obj
 
     def exists(self, identity: Any) -> bool:
-        """True when an object with this identity exists."""
+        """True when an object matches: ``identity`` is an identity, or a ``Q``
+        (Protean's ``exists(criteria)``)."""
+        if isinstance(identity, Q):
+            return bool(self._run(Criteria(identity, limit=1)).items)
         return self.get_or_none(identity) is not None
 
     def _run(self, criteria: Criteria) -> ResultSet[T]:
@@ -207,15 +215,25 @@ class BaseRepository(Generic[T]):
 
     @property
     def query(self) -> QuerySet[T]:
-        """A lazy :class:`QuerySet` over all objects."""
-        return QuerySet(self._run, model=self.cls)
+        """A lazy :class:`QuerySet` over all objects (at most the element's ``limit``,
+        100 by default, unless ``.limit()`` says otherwise); ``update``, ``delete``
+        and ``raw`` work on it."""
+        return QuerySet(self._run, Criteria(limit=self._limit), model=self.cls, writes=self._dao)
+
+    @property
+    def _dao(self) -> DataAccess[T]:
+        """Protean's data access object of this repository (for custom repositories:
+        ``self._dao.query``, ``find_by``, ``exists({}, ...)``, ``create``, ``save``,
+        ``update``, ``delete``, ``delete_all``, ``outside_uow()``)."""
+        return DataAccess(self)
 
     def find(self, criteria: Q | None = None, **kwargs: Any) -> ResultSet[T]:
-        """All objects matching ``criteria`` (a ``Q``) and/or ``field=value`` pairs."""
+        """Objects matching ``criteria`` (a ``Q``) and/or ``field=value`` pairs (at most
+        the element's ``limit``, as Protean's ``find``; ``query.limit(None)`` for all)."""
         q = Q(**kwargs)
         if criteria is not None:
             q = criteria & q
-        return self._run(Criteria(q))
+        return self._run(Criteria(q, limit=self._limit))
 
     def find_by(self, **kwargs: Any) -> T:
         """The one object matching ``field=value`` pairs.

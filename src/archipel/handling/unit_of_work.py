@@ -292,6 +292,7 @@ class UnitOfWork:
             values = obj.__dict__
             if values.get("_events"):
                 values["_events"] = []
+            values["_changed"] = False  # stored as it is now (``state_.is_changed``)
             if kind == "event_sourced":
                 if "_events" in values:
                     values["_version"] = values["_event_position"]

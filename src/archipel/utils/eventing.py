@@ -6,7 +6,8 @@
 - :class:`Message`: one message as stored and sent, ``{"metadata", "data"}``;
   :meth:`Message.to_domain_object` turns it back into its command or event.
 - :class:`MessageType`: ``COMMAND`` or ``EVENT`` (``metadata.kind``).
-- :data:`MessageHeaders`: the type of ``metadata.headers`` (a plain dict).
+- :data:`MessageHeaders`: the type of ``metadata.headers`` (a dict also read as
+  Protean's: ``headers.time``, ``headers.idempotency_key``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
+from archipel.core.envelope_views import Headers
 from archipel.core.message import BaseMessage, Metadata
 from archipel.errors import DeserializationError, IncorrectUsageError
 from archipel.handling.decoding import message_from_stored
@@ -21,8 +23,9 @@ from archipel.utils.globals import active_domain
 
 __all__ = ["BaseMessage", "Message", "MessageHeaders", "MessageType", "Metadata"]
 
-#: ``metadata.headers``: free-form string keys (trace context, tenant, ...)
-MessageHeaders = dict[str, Any]
+#: ``metadata.headers``: free-form string keys (trace context, tenant, ...), also read
+#: as Protean's ``MessageHeaders`` (``headers.id``, ``.time``, ``.idempotency_key``)
+MessageHeaders = Headers
 
 
 class MessageType(Enum):

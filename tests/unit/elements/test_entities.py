@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from archipel import BaseAggregate, BaseEntity, invariant
-from archipel.errors import ValidationError
+from archipel.errors import (
+    IncorrectUsageError,
+    ObjectNotFoundError,
+    TooManyObjectsError,
+    ValidationError,
+)
 from archipel.fields import HasMany, HasOne, Integer, String
 from tests.unit._support import start
 
@@ -172,3 +177,41 @@ def test_entities_nested_two_levels_deep_are_guarded_by_the_aggregates_invariant
         assert tree.branches[0].leaves[1]._root is tree
         with pytest.raises(ValidationError):
             tree.branches[0].leaves[1].size = 3
+
+
+def test_has_many_generates_filter_and_get_one_from_as_protean_does(library):
+    _, shelf_cls, book_cls, _ = library
+    shelf = shelf_cls(label="A")
+    shelf.add_books(book_cls(title="Dune", pages=400), book_cls(title="Emma"), book_cls(title="Ubik"))
+    assert [b.title for b in shelf.filter_books(pages=100)] == ["Emma", "Ubik"]
+    assert shelf.filter_books(title="Nope") == []
+    assert shelf.get_one_from_books(title="Dune").pages == 400
+    with pytest.raises(ObjectNotFoundError):
+        shelf.get_one_from_books(title="Nope")
+    with pytest.raises(TooManyObjectsError, match="filter_books"):
+        shelf.get_one_from_books(pages=100)
+    with pytest.raises(IncorrectUsageError, match="colour"):
+        shelf.filter_books(colour="red")
+
+
+def test_state_tells_new_persisted_changed_and_destroyed(library):
+    domain, shelf_cls, book_cls, plaque_cls = library
+    with domain.domain_context():
+        repo = domain.repository_for(shelf_cls)
+        shelf = shelf_cls(label="A")
+        shelf.add_books(book_cls(title="Dune"))
+        assert (shelf.state_.is_new, shelf.state_.is_persisted, shelf.state_.is_changed) == (True, False, False)
+        repo.add(shelf)
+        assert (shelf.state_.is_new, shelf.state_.is_persisted, shelf.state_.is_changed) == (False, True, False)
+        loaded = repo.get(shelf.id)
+        assert loaded.state_.is_persisted and not loaded.state_.is_changed
+        # a child entity answers for its aggregate
+        assert loaded.books[0].state_.is_persisted
+        loaded.books[0].title = "Dune II"
+        assert loaded.state_.is_changed
+        loaded.label = "B"
+        assert loaded.state_.is_changed
+        repo.add(loaded)
+        assert not loaded.state_.is_changed
+        repo.remove(loaded)
+        assert (loaded.state_.is_destroyed, loaded.state_.is_persisted, loaded.state_.is_new) == (True, False, False)

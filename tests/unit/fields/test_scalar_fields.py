@@ -170,10 +170,17 @@ class Trip(BaseAggregate):
     at = DateTime()
 
 
-def test_date_accepts_dates_iso_text_and_truncates_datetimes():
+def test_date_accepts_dates_iso_text_and_datetimes_at_midnight():
     assert Trip(day=dt.date(2024, 2, 29)).day == dt.date(2024, 2, 29)
     assert Trip(day="2024-02-29").day == dt.date(2024, 2, 29)
-    assert Trip(day=dt.datetime(2024, 2, 29, 13, 5)).day == dt.date(2024, 2, 29)
+    assert Trip(day=dt.datetime(2024, 2, 29)).day == dt.date(2024, 2, 29)
+
+
+def test_date_refuses_a_datetime_with_a_time_of_day_rather_than_dropping_it():
+    # as Protean: the time would be lost, so the value is an error, not stored altered
+    errors = errors_of(Trip, day=dt.datetime(2024, 2, 29, 13, 5))
+    assert "time of day" in errors["day"][0]
+    assert "day" in errors_of(Trip, day=dt.datetime(2024, 2, 29, 0, 0, 0, 1))
 
 
 def test_date_rejects_impossible_dates_and_other_types():

@@ -259,6 +259,53 @@ def test_handler_on_any_event_of_a_category_gets_every_event(make_domain):
     assert seen == ["Started", "Stopped"]
 
 
+def test_handler_of_stream_category_all_gets_the_events_of_every_aggregate(make_domain):
+    # Protean's ``stream_category="$all"``: sync delivery, and the server's subscription
+    # reads every category the domain's events are written to
+    from archipel.engine.subscriptions import all_subscriptions
+
+    domain = make_domain()
+    seen: list[str] = []
+
+    @domain.aggregate
+    class Job(BaseAggregate):
+        name = String()
+
+    @domain.aggregate
+    class Crew(BaseAggregate):
+        name = String()
+
+    @domain.event(part_of=Job)
+    class Started(BaseEvent):
+        job_id = Identifier()
+
+    @domain.event(part_of=Crew)
+    class Hired(BaseEvent):
+        crew_id = Identifier()
+
+    @domain.event_handler(stream_category="$all")
+    class Metrics(BaseEventHandler):
+        @handle("$any")
+        def count(self, event):
+            seen.append(type(event).__name__)
+
+        @handle(Hired)
+        def hired(self, event):
+            seen.append("hired!")
+
+    start(domain)
+    with domain.domain_context():
+        job = Job()
+        job.raise_(Started(job_id=job.id))
+        domain.repository_for(Job).add(job)
+        crew = Crew()
+        crew.raise_(Hired(crew_id=crew.id))
+        domain.repository_for(Crew).add(crew)
+    assert seen == ["Started", "hired!", "Hired"]
+    (sub,) = [s for s in all_subscriptions(domain) if s.handler_cls is Metrics]
+    assert sorted(sub.categories) == sorted([Job._meta.stream_category, Crew._meta.stream_category])
+
+
 # --- projectors ----------------------------------------------------------------------------
 
 

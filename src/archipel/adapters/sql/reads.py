@@ -76,3 +76,9 @@ class SqlReads:
     def query(self, schema: ModelSchema, criteria: Criteria) -> tuple[list[dict[str, Any]], int]:
         """The matching records (one page) and the total count; see :func:`query_records`."""
         return query_records(self.db, self._fetch, schema, criteria)
+
+    def raw(self, schema: ModelSchema, query: str, data: dict[str, Any]) -> list[dict[str, Any]]:
+        """The records of a developer's ``SELECT`` (see :func:`~archipel.adapters.sql.raw.raw_records`)."""
+        from archipel.adapters.sql.raw import raw_records
+
+        return raw_records(self.db, self.db.engine.run, schema, query, data)

@@ -107,6 +107,26 @@ class SqlTransaction(WriteFlush):
             self._flush()
         return query_records(self.db, self._read, schema, criteria)
 
+    def raw(self, schema: ModelSchema, query: str, data: dict[str, Any]) -> list[dict[str, Any]]:
+        """The records of a developer's ``SELECT``, in this transaction (its writes flushed)."""
+        from archipel.adapters.sql.raw import raw_records
+
+        if self._writes or self._events or self._outbox or self._processed:
+            self._flush()
+        conn = self._conn
+        if conn is None:
+            return raw_records(self.db, self.engine.run, schema, query, data)
+
+        def run(action: Any) -> Any:
+            try:
+                return action(conn)
+            except ArchipelError:
+                raise
+            except Exception as exc:
+                raise self.engine.translate(exc) from exc
+
+        return raw_records(self.db, run, schema, query, data)
+
     # -- writes (buffered) ----------------------------------------------------------
     def save(self, schema: ModelSchema, record: dict[str, Any], expected_version: int) -> None:
         table = self.db.record_table(schema)

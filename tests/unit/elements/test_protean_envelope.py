@@ -1,0 +1,100 @@
+"""Protean's nested reads of a message's envelope: ``_metadata.headers.time``,
+``headers.idempotency_key``, ``event_store.global_position`` — in command and event
+handlers, and across a stored round trip."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from archipel import BaseAggregate, Metadata, current_domain, handle
+from archipel.fields import Identifier
+from tests.unit._support import start
+
+
+@pytest.fixture
+def bank(make_domain):
+    domain = make_domain("Bank")
+    domain.config["command_processing"] = "sync"
+    domain.config["event_processing"] = "sync"
+    seen: dict[str, object] = {}
+
+    @domain.aggregate
+    class Account(BaseAggregate):
+        account_id = Identifier(identifier=True)
+
+    @domain.event(part_of=Account)
+    class Opened:
+        account_id = Identifier(required=True)
+
+    @domain.command(part_of=Account)
+    class Open:
+        account_id = Identifier(identifier=True)
+
+    @domain.command_handler(part_of=Account)
+    class Handler:
+        @handle(Open)
+        def open(self, command):
+            headers = command._metadata.headers
+            seen["key"] = headers.idempotency_key
+            seen["command type"] = headers.type
+            account = Account(account_id=command.account_id)
+            account.raise_(Opened(account_id=account.account_id))
+            current_domain.repository_for(Account).add(account)
+
+    @domain.event_handler(part_of=Account)
+    class Reactions:
+        @handle(Opened)
+        def opened(self, event):
+            meta = event._metadata
+            seen["time"] = meta.headers.time
+            seen["id"] = meta.headers.id
+            seen["stream"] = meta.headers.stream
+            seen["traceparent"] = meta.headers.traceparent
+            seen["global position"] = meta.event_store.global_position
+            seen["position"] = meta.event_store.position
+            seen["flat id"] = meta.id
+
+    start(domain)
+    return domain, Open, seen
+
+
+def test_handlers_read_the_envelope_the_way_protean_nests_it(bank):
+    domain, Open, seen = bank
+    with domain.domain_context():
+        domain.process(Open(account_id="a1"), idempotency_key="req-1")
+    assert seen["key"] == "req-1"
+    assert seen["command type"] == "Bank.Open.v1"
+    assert isinstance(seen["time"], dt.datetime)
+    assert seen["id"] == seen["flat id"] is not None
+    assert seen["stream"] == "bank::account-a1"
+    assert seen["traceparent"] is None
+    assert seen["position"] == 0
+    assert isinstance(seen["global position"], int)
+
+
+def test_headers_stay_a_dict_and_survive_a_stored_round_trip():
+    meta = Metadata(id="m1", type="Bank.Opened.v1")
+    meta.headers["tenant"] = "t1"
+    assert meta.headers == {"tenant": "t1"}
+    assert meta.headers.tenant == "t1"
+    assert meta.headers.id == "m1"
+    with pytest.raises(AttributeError, match="tenant"):
+        _ = meta.headers.colour
+    again = Metadata.from_dict(meta.to_dict())
+    assert again.headers.tenant == "t1"
+    assert again.headers.type == "Bank.Opened.v1"
+    assert again.envelope.specversion == "1.0"
+    assert again.event_store.global_position is None
+
+
+def test_an_envelope_with_headers_copies_and_pickles():
+    import copy
+    import pickle
+
+    meta = Metadata(id="m2")
+    meta.headers["tenant"] = "t2"
+    for twin in (copy.deepcopy(meta), pickle.loads(pickle.dumps(meta)), copy.copy(meta)):
+        assert twin.headers == {"tenant": "t2"}
+        assert twin.headers.id == "m2"
