@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 __all__ = ["database_type", "model_tables"]
 
 _OWN = frozenset({"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__",
-                  "__annotations__", "__firstlineno__", "__static_attributes__", "_meta", "__orig_bases__"})
+                  "__annotations__", "__firstlineno__", "__static_attributes__", "_meta", "meta_",
+                  "__orig_bases__"})
 
 
 def database_type(domain: Domain, database: str) -> str:
