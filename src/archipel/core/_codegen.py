@@ -103,7 +103,15 @@ def build_init(
     ]
     for i, (name, clean, default) in enumerate(plan):
         namespace[f"{p}c{i}"] = clean
-        if default is not None:
+        constant = getattr(default, "_archipel_constant", None)
+        if default is not None and type(constant) is tuple and len(constant) == 1:
+            # the factory returns this one object every time: bind it, no call
+            namespace[f"{p}d{i}"] = constant[0]
+            lines += [
+                f"    if {name} is {p}MISSING or {name} is None:",
+                f"        {name} = {p}d{i}",
+            ]
+        elif default is not None:
             namespace[f"{p}d{i}"] = default
             lines += [
                 f"    if {name} is {p}MISSING or {name} is None:",

@@ -323,7 +323,14 @@ class BaseMessage(BaseModel):
     _kind: ClassVar[str] = "EVENT"
 
     def _after_init(self) -> None:
-        self.__dict__["_metadata"] = _fresh_metadata(self._kind)
+        # ``_fresh_metadata``, inline: every new command and event comes through here
+        fresh = _FRESH.get(self._kind)
+        if fresh is None:
+            self.__dict__["_metadata"] = _fresh_metadata(self._kind)
+            return
+        meta = _new_object(Metadata)
+        meta.__dict__ = fresh.copy()
+        self.__dict__["_metadata"] = meta
 
     def _after_load(self) -> None:
         self.__dict__["_metadata"] = _fresh_metadata(self._kind)

@@ -8,7 +8,7 @@ import datetime as _dt
 from collections.abc import Callable
 from typing import Any
 
-from archipel.core.message import new_message_id, utcnow
+from archipel.core.message import new_message_id
 from archipel.domain.enrichers import Enrichers
 from archipel.domain.state import DomainState
 from archipel.errors import ExpectedVersionError, IncorrectUsageError
@@ -21,6 +21,9 @@ from archipel.utils import processing as _processing
 from archipel.utils import tracing
 
 __all__ = ["Commands"]
+
+_now = _dt.datetime.now
+_UTC = _dt.UTC
 
 
 class Commands(Enrichers, DomainState):
@@ -41,7 +44,7 @@ class Commands(Enrichers, DomainState):
         category, identity_field = self._command_streams[type(command)]
         identity = command.__dict__.get(identity_field) if identity_field else None
         values["stream"] = f"{category}:command-{identity or message_id}"
-        values["time"] = utcnow()
+        values["time"] = _now(_UTC)  # utcnow(), without its call
         values["domain"] = self.name
         if priority is None:
             priority = _processing.priority_var.get()  # ``with processing_priority(...)`` / ``lanes.bulk()``
@@ -140,7 +143,12 @@ class Commands(Enrichers, DomainState):
                 return self._process_now(command, queued, route, idempotency_key, raise_on_duplicate)
         if not queued and idempotency_key is None:  # the common case, without a call more
             handler_cls, method = route
-            return dispatch.drain_after(self._handle_command, handler_cls, method, command, None)
+            handle = (
+                self._handle_command
+                if handler_cls._meta.extra.get("retries")  # type: ignore[attr-defined]
+                else self._handle_command_once
+            )
+            return dispatch.drain_after(handle, handler_cls, method, command, None)
         return self._process_now(command, queued, route, idempotency_key, raise_on_duplicate)
 
     def _process_now(

@@ -215,7 +215,10 @@ class Field:
             return default  # type: ignore[no-any-return]
         if isinstance(default, (list, dict, set)):
             return _fresh_copy(default)
-        return lambda: default
+        factory = lambda: default  # noqa: E731 - a function object, to carry the attribute below
+        # the one object it returns, for generated ``__init__``s to bind instead of calling it
+        factory._archipel_constant = (default,)  # type: ignore[attr-defined]
+        return factory
 
     def cast(self, value: Any) -> Any:
         """Convert a non-None value; raise FieldError when impossible."""

@@ -169,7 +169,12 @@ class UnitOfWork:
         """The open transaction on ``database`` (begun on first use)."""
         tx = self._transactions.get(database)
         if tx is None:
-            tx = self._transactions[database] = self.domain.providers.database(database).begin()
+            providers = self.domain.providers
+            # ``providers.database(name)`` raises for an unknown name; a known one, directly
+            db = providers.databases.get(database)
+            if db is None:
+                db = providers.database(database)
+            tx = self._transactions[database] = db.begin()
         return tx
 
     # -- commit ------------------------------------------------------------

@@ -241,7 +241,10 @@ def test_a_value_no_store_keeps_is_refused_before_anything_is_written(store):
 @hypothesis.settings(max_examples=200, deadline=None)
 @hypothesis.given(
     when=st.datetimes(
-        min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30), timezones=st.just(dt.UTC)
+        min_value=dt.datetime(1, 1, 2),
+        max_value=dt.datetime(9999, 12, 30),
+        # UTC itself, and another tzinfo of offset zero (stored as the same UTC instant)
+        timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(0), "Z0")]),
     )
 )
 def test_a_message_time_reads_back_exactly(when):
@@ -257,5 +260,6 @@ def test_a_message_time_reads_back_exactly(when):
     meta.id, meta.type, meta.stream, meta.time = "m1", "Happened.v1", "thing-1", when
     store.append([event])
     read = store.read_stream("thing-1")[0]["metadata"]["time"]
-    assert read == when.isoformat()
+    assert read == when.astimezone(dt.UTC).isoformat()
     assert [m["metadata"]["id"] for m in store.as_of("thing-1", when)] == ["m1"]
+    assert store.as_of("thing-1", when - dt.timedelta(microseconds=1)) == []

@@ -2,8 +2,10 @@
 
 The log is a few parallel columns: references to the strings that are also
 index keys (id, stream, correlation and causation ids), machine-integer
-arrays (position, time in microseconds, the links below, a code for the
-message's type/kind/version/domain/priority, the end of its data) and one
+arrays (position, the links below, a code for the message's
+type/kind/version/domain/priority, the end of its data), a ``bytearray`` of
+times (a UTC time's 10-byte ``datetime`` state: date, time of day and
+microseconds, taken in one C call and restored exactly) and one
 ``bytearray`` holding every message's data, msgpack-encoded. Each index — by
 stream, by category, by correlation id — maps a key to its *latest* log
 entry, with a "previous entry" column linking back. Appending is O(1);
@@ -25,7 +27,7 @@ import datetime as _dt
 import struct
 from array import array
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from archipel.adapters.memory._copy import STORE_LOCK, _encode, _refused, decode
 from archipel.errors import ExpectedVersionError
@@ -37,18 +39,18 @@ _NONE = -1
 #: the 32-bit columns of an entry in ``_ints``, in this order
 _INTS = 6
 _CATEGORY, _POSITION, _SHAPE, _PREV_IN_STREAM, _PREV_IN_CATEGORY, _PREV_IN_CORRELATION = range(_INTS)
-#: the 64-bit columns of an entry in ``_wide``
-_WIDE = 2
-_TIME, _DATA_END = range(_WIDE)
 _pack_ints = struct.Struct(f"={_INTS}i").pack
-_pack_wide = struct.Struct(f"={_WIDE}q").pack
-#: ``_time`` of a message whose time is not a UTC instant (kept aside in ``_odd_times``)
-_ODD_TIME = -(2**63)
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+#: a time's entry in ``_times``: a UTC ``datetime``'s state (what it pickles to, and
+#: what ``datetime(state, UTC)`` restores), 10 bytes
+_TIME_SIZE = 10
+#: ``_times`` entry of a message whose time is not a UTC instant (kept aside in
+#: ``_odd_times``): year 0, which no ``datetime`` state holds
+_ODD_TIME = bytes(_TIME_SIZE)
 _UTC = _dt.UTC
 _DATETIME = _dt.datetime
+#: ``datetime(state, tzinfo)``: a datetime from its pickled state (typeshed knows only the fields form)
+_restore: Any = _dt.datetime
 _ZERO = _dt.timedelta(0)
-_MICRO = _dt.timedelta(microseconds=1)
 
 #: (type, kind, version, domain, priority): shared by every message of the same kind
 _Shape = tuple[str | None, str, int, str | None, int]
@@ -78,9 +80,11 @@ class MemoryEventStore:
         # the machine-integer columns, interleaved so that an entry is written by one
         # ``frombytes`` per array: entry i's 32-bit ones at ``_ints[i * _INTS + _CATEGORY ...]``
         # (category code, position, shape code, previous in stream / category /
-        # correlation), its 64-bit ones at ``_wide[i * _WIDE + _TIME / _DATA_END]``
+        # correlation); the end of its data at ``_data_end[i]``, its time at
+        # ``_times[i * _TIME_SIZE:][:_TIME_SIZE]``
         self._ints = array("i")
-        self._wide = array("q")
+        self._data_end = array("q")
+        self._times = bytearray()
         self._data = bytearray()
         # rare values, by log index
         self._odd_times: dict[int, Any] = {}
@@ -176,6 +180,7 @@ class MemoryEventStore:
         stream_rest = self._stream_rest
         ints = self._ints
         data = self._data
+        times = self._times
         ids = self._id
         id_set = self._ids
         for message, encoded in checked:
@@ -202,11 +207,12 @@ class MemoryEventStore:
             values["global_position"] = index + 1
             correlation_id = meta.correlation_id
             time = meta.time
-            if time.__class__ is _DATETIME and time.tzinfo is _UTC:  # the common case, cheaply
-                delta = time - _EPOCH  # the same tzinfo on both sides: no offset calls
-                micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+            # the common case in one C call: a UTC datetime's state and its tzinfo
+            state: Any = time.__reduce__()[1] if time.__class__ is _DATETIME else None
+            if state is not None and len(state) == 2 and state[1] is _UTC:
+                times += state[0]
             else:
-                micros = self._micros_of(index, time)
+                times += self._odd_time(index, time)
             headers = values.get("_headers")
             if headers:
                 self._headers[index] = dict(headers)
@@ -229,7 +235,7 @@ class MemoryEventStore:
                     correlation_last.get(correlation_id, _NONE) if correlation_id else _NONE,
                 )
             )
-            self._wide.frombytes(_pack_wide(micros, len(data)))
+            self._data_end.append(len(data))
             stream_rest.append(key)
             self._correlation.append(correlation_id)
             self._causation.append(meta.causation_id)
@@ -241,20 +247,21 @@ class MemoryEventStore:
                 correlation_last[correlation_id] = index
             id_set.add(message_id)
 
-    def _micros_of(self, index: int, time: Any) -> int:
-        """``_time`` of a message whose time is no datetime in ``UTC`` (the rare case)."""
+    def _odd_time(self, index: int, time: Any) -> bytes:
+        """``_times`` entry of a message whose time is no datetime in ``UTC`` (the rare case)."""
         if type(time) is _dt.datetime and time.utcoffset() == _ZERO:
-            return (time - _EPOCH) // _MICRO  # type: ignore[no-any-return]
+            return cast(bytes, time.astimezone(_UTC).__reduce__()[1][0])
         if time is not None:
             self._odd_times[index] = time
         return _ODD_TIME
 
     # -- reading --------------------------------------------------------
     def _time_of(self, index: int) -> Any:
-        micros = self._wide[index * _WIDE + _TIME]
-        if micros == _ODD_TIME:
+        at = index * _TIME_SIZE
+        state = bytes(self._times[at : at + _TIME_SIZE])
+        if state == _ODD_TIME:
             return self._odd_times.get(index)
-        return _EPOCH + _dt.timedelta(microseconds=micros)
+        return _restore(state, _UTC)
 
     def _stored(self, index: int) -> StoredMessage:
         at = index * _INTS
@@ -279,9 +286,9 @@ class MemoryEventStore:
         extensions = self._extensions.get(index)
         if extensions:
             metadata["extensions"] = dict(extensions)
-        wide = self._wide
-        start = wide[(index - 1) * _WIDE + _DATA_END] if index else 0
-        return {"metadata": metadata, "data": decode(self._data[start : wide[index * _WIDE + _DATA_END]])}
+        ends = self._data_end
+        start = ends[index - 1] if index else 0
+        return {"metadata": metadata, "data": decode(self._data[start : ends[index]])}
 
     def _walk(self, last: int | None, link: int, stop_below: int = _NONE) -> list[int]:
         """Log indexes from ``last`` back along the ``link`` column, returned oldest first."""
