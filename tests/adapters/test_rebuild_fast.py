@@ -8,7 +8,10 @@ the rows must be exactly those the live projection wrote.
 from __future__ import annotations
 
 import sqlite3
+import sys
+import threading
 import uuid
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archipel import BaseAggregate, BaseEvent, BaseProjection, Domain, current_domain, handle
-from archipel.errors import DeserializationError, ValidationError
+from archipel.adapters.sql.bulk import bulk_load
+from archipel.errors import DatabaseError, DeserializationError, ValidationError
 from archipel.fields import Identifier, Integer, String, Text
 from archipel.handling.rebuild import projector_routes, rebuild_records
-from tests.adapters.conftest import start
+from archipel.handling.switching import REBUILD_SWITCH_INTERVAL
+from tests.adapters.conftest import SQL_PROVIDERS, start
 from tests.adapters.test_rebuild import Shop, _customer, _order, _rows, define
 
 history = st.lists(
@@ -346,3 +351,118 @@ def test_a_value_a_projection_field_cannot_hold_stops_the_rebuild_naming_the_fie
             domain.rebuild_projection(shelf, batch_size=2)
             rows = domain.query_for(shelf).all().items
             assert {r.book_id: (r.label, r.copies) for r in rows} == expected
+
+
+def test_a_rebuild_on_sql_switches_threads_sooner_and_gives_the_interval_back(
+    make_domain: Any, provider: str
+) -> None:
+    # its reader and writer threads take the GIL back within REBUILD_SWITCH_INTERVAL of a
+    # round trip (not CPython's 5 ms); the process keeps its own interval afterwards
+    domain = make_domain()
+    seen: list[float] = []
+
+    @domain.aggregate
+    class Note(BaseAggregate):
+        text = Text()
+
+    @domain.event(part_of=Note)
+    class Written(BaseEvent):
+        note_id = Identifier()
+
+    @domain.projection
+    class Notes(BaseProjection):
+        note_id = Identifier(identifier=True)
+
+    @domain.projector(projector_for=Notes, aggregates=[Note])
+    class Noter:
+        @handle(Written)
+        def written(self, event: Written) -> None:
+            seen.append(sys.getswitchinterval())
+            current_domain.repository_for(Notes).add(Notes(note_id=event.note_id))
+
+    start(domain)
+    before = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)
+        with domain.domain_context():
+            for _ in range(3):
+                note = Note(text="x")
+                note.raise_(Written(note_id=note.id))
+                current_domain.repository_for(Note).add(note)
+            seen.clear()
+            result = domain.rebuild_projection(Notes, batch_size=2)
+            assert result.events_dispatched == 3
+            assert current_domain.query_for(Notes).count() == 3
+        wanted = 0.005 if provider == "memory" else REBUILD_SWITCH_INTERVAL
+        assert seen == [pytest.approx(wanted)] * 3
+        assert sys.getswitchinterval() == pytest.approx(0.005)
+    finally:
+        sys.setswitchinterval(before)
+
+
+@pytest.mark.parametrize("provider", SQL_PROVIDERS, indirect=True)
+def test_rows_loaded_alone_are_all_written_or_none(make_domain: Any) -> None:
+    # a batch of new rows only is written by one statement of its own (no BEGIN/COMMIT on
+    # PostgreSQL): a row that cannot go in leaves none of its batch behind
+    shop = define(make_domain())
+    database = shop.domain.providers.database("default")
+    schema = shop.domain.schema_for(shop.Spending)
+    loader = bulk_load(database)
+    assert loader is not None
+    table = database.record_table(schema)
+    row = itemgetter(*table.names)
+
+    def rows(*names: str) -> list[tuple[Any, ...]]:
+        return [(*row({"customer_id": name, "name": name, "orders": 1, "total": 2}), 0) for name in names]
+
+    loader.load_rows_alone(schema, rows("a", "b"))
+    with pytest.raises(DatabaseError):
+        loader.load_rows_alone(schema, rows("c", "d", "a"))  # "a" is there already
+    with shop.domain.domain_context():
+        assert sorted(r.customer_id for r in current_domain.query_for(shop.Spending).all()) == ["a", "b"]
+
+
+def test_status_says_rebuilding_while_the_events_are_replayed_and_done_at_the_end(
+    make_domain: Any, provider: str
+) -> None:
+    # on the SQL stores the "rebuilding" record is written beside the first batches: it is
+    # there while the projectors run, and "done" (written after it) is the last word
+    domain = make_domain()
+    states: list[str] = []
+
+    @domain.aggregate
+    class Note(BaseAggregate):
+        text = Text()
+
+    @domain.event(part_of=Note)
+    class Written(BaseEvent):
+        note_id = Identifier()
+
+    @domain.projection
+    class Notes(BaseProjection):
+        note_id = Identifier(identifier=True)
+
+    @domain.projector(projector_for=Notes, aggregates=[Note])
+    class Noter:
+        @handle(Written)
+        def written(self, event: Written) -> None:
+            current_domain.repository_for(Notes).add(Notes(note_id=event.note_id))
+            if len(current_domain.query_for(Notes).all()) == 5:  # the last event: wait for the record
+                for _ in range(500):
+                    state = rebuild_records(domain).get("Notes", {}).get("state")
+                    if state == "rebuilding":
+                        break
+                    threading.Event().wait(0.01)
+                states.append(str(state))
+
+    start(domain)
+    with domain.domain_context():
+        for _ in range(5):
+            note = Note(text="x")
+            note.raise_(Written(note_id=note.id))
+            current_domain.repository_for(Note).add(note)
+        states.clear()
+        domain.rebuild_projection(Notes, batch_size=2)
+        record = rebuild_records(domain)["Notes"]
+    assert states == ["rebuilding"]
+    assert (record["state"], record["events"], record["error"]) == ("done", 5, None)

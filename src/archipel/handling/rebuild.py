@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import threading
 import time
 import weakref
 from collections.abc import Callable
@@ -45,6 +46,7 @@ from archipel.fields import Float, Integer, String, Text
 from archipel.handling.live_delivery import live_delivery_held
 from archipel.handling.read_ahead import bulk_pages, pages, prefetched
 from archipel.handling.replay import Replay
+from archipel.handling.switching import quick_switching
 from archipel.port.schema import ModelSchema, record_schema
 
 if TYPE_CHECKING:
@@ -218,13 +220,15 @@ def rebuild_projection(
         categories_processed=len(categories),
     )
     started = time.time()
-    _record(domain, name, state="rebuilding", events=0, position=0, started_at=started,
-            finished_at=None, error=None)
+    opening = _Opening(lambda: _record(domain, name, state="rebuilding", events=0, position=0,
+                                       started_at=started, finished_at=None, error=None))
     try:
         with live_delivery_held(domain, routes) as hold:  # a running server's delivery to them waits
             _replay(domain, projection_cls, routes, categories, batch_size,
-                    hold.watching(progress) if hold else progress, result, progress is not None)
+                    hold.watching(progress) if hold else progress, result, progress is not None, opening)
+        opening.wait()
     except BaseException as exc:
+        opening.wait(quiet=True)  # its error is the first one when it failed first
         result.errors.append(f"{type(exc).__name__}: {exc}")
         result.seconds = time.time() - started
         _record(domain, name, state="failed", events=result.events_dispatched,
@@ -245,6 +249,7 @@ def _replay(
     progress: Callable[[int, int], None] | None,
     result: RebuildResult,
     head_wanted: bool,
+    opening: _Opening,
 ) -> None:
     from archipel.adapters.sql.bulk import bulk_load, bulk_log
 
@@ -252,6 +257,9 @@ def _replay(
     database = domain.providers.database(schema.database)
     database.clear([schema])
     store = domain.providers.event_store
+    reader = bulk_log(store)
+    # the "rebuilding" record (and, the first time, its table's setup) beside the first batches
+    opening.start(background=reader is not None and reader.parallel)
     # the head is for the caller's progress only (a query reading every entry of the categories)
     head = categories_head(store, categories) if head_wanted else 0
     subscriptions = (
@@ -259,7 +267,6 @@ def _replay(
         if domain.outbox_enabled
         else []
     )
-    reader = bulk_log(store)
     if reader is None:
         batches = pages(store, categories, batch_size)
     elif reader.parallel:
@@ -273,9 +280,11 @@ def _replay(
     # waits until the end.
     collecting = gc.isenabled()
     gc.disable()
+    # threads read and write beside the projectors: each gets the GIL back sooner
+    threaded = (reader is not None and reader.parallel) or replay.threaded
     started = time.thread_time()
     try:
-        with domain.domain_context():
+        with domain.domain_context(), quick_switching() if threaded else contextlib.nullcontext():
             try:
                 for after, messages in batches:
                     dispatched, skipped = replay.batch(messages)
@@ -300,6 +309,45 @@ def _replay(
             result.cpu_seconds["writer"] = replay.cpu["writer"]
         if reader is not None and reader.parallel:  # the queries ran on a thread of their own
             result.cpu_seconds["fetch"] = reader.cpu_seconds
+
+
+class _Opening:
+    """The "rebuilding" record of a rebuild, written once its table is emptied.
+
+    On stores that take several connections at once it is written on a
+    thread while the first batches are read and replayed (the first rebuild
+    of a database also sets its table up: tens of milliseconds otherwise
+    spent before the first event). :meth:`wait` is called before the final
+    record, so "done" or "failed" is always the last word.
+    """
+
+    def __init__(self, write: Callable[[], None]) -> None:
+        self._write = write
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def start(self, background: bool) -> None:
+        """Write the record, on a thread when ``background``."""
+        if not background:
+            self._write()
+            return
+        self._thread = threading.Thread(target=self._run, name="archipel-rebuild-record", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._write()
+        except BaseException as exc:  # raised by wait()
+            self._error = exc
+
+    def wait(self, quiet: bool = False) -> None:
+        """Wait for a record written on a thread; its error is raised unless ``quiet``."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        error, self._error = self._error, None
+        if error is not None and not quiet:
+            raise error
 
 
 def categories_head(store: Any, categories: list[str]) -> int:

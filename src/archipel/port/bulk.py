@@ -74,3 +74,8 @@ class BulkLoad(Protocol):
     def load_rows(self, transaction: Any, schema: ModelSchema, rows: Sequence[tuple[Any, ...]]) -> None:
         """:meth:`load` of rows made by :meth:`row_getter` (each with its ``_version``)."""
         ...
+
+    def load_rows_alone(self, schema: ModelSchema, rows: Sequence[tuple[Any, ...]]) -> None:
+        """:meth:`load_rows` in a transaction of its own, committed when this returns:
+        every row or none (for a batch that writes nothing else)."""
+        ...

@@ -292,10 +292,33 @@ class SqlBulkLoad:
 
     def load_rows(self, transaction: Any, schema: ModelSchema, rows: Sequence[tuple[Any, ...]]) -> None:
         """See :meth:`archipel.port.bulk.BulkLoad.load_rows`."""
+        if rows:
+            self._insert(transaction.connection(), self.database.record_table(schema), rows)
+
+    def load_rows_alone(self, schema: ModelSchema, rows: Sequence[tuple[Any, ...]]) -> None:
+        """See :meth:`archipel.port.bulk.BulkLoad.load_rows_alone`.
+
+        On PostgreSQL the ``COPY`` runs by itself on a pooled connection (in
+        autocommit, as every pooled connection is): one statement is atomic,
+        and it spares the ``BEGIN`` and ``COMMIT`` round trips. SQLite runs
+        its ``executemany`` in a transaction (alone, each row would commit).
+        """
         if not rows:
             return
         table = self.database.record_table(schema)
-        conn = transaction.connection()
+        if self.engine.is_postgres:
+            self.engine.run(lambda conn: self._insert(conn, table, rows), retry=False)
+            return
+        transaction = self.database.begin()
+        try:
+            self._insert(transaction.connection(), table, rows)
+            transaction.commit()
+        except BaseException:
+            transaction.rollback()
+            raise
+
+    def _insert(self, conn: Any, table: RecordTable, rows: Sequence[tuple[Any, ...]]) -> None:
+        """``rows`` into ``table`` on ``conn`` (in whatever transaction it is)."""
         try:
             if self.engine.is_postgres:
                 types = self._binary_types(table, conn)
