@@ -21,6 +21,7 @@ from typing import Any
 
 from archipel.adapters.memory._copy import clone
 from archipel.adapters.payload import check_payload
+from archipel.adapters.settings import SWITCHABLE_SETTINGS, check_settings
 from archipel.port.broker import Entry, PublishCallback
 
 __all__ = ["InlineBroker"]
@@ -75,6 +76,7 @@ class InlineBroker:
     def __init__(self, name: str = "default", config: dict[str, Any] | None = None) -> None:
         self.name = name
         self.config = config or {}
+        check_settings(f"brokers.{name}", "inline", self.config, SWITCHABLE_SETTINGS)
         self._lock = threading.Condition(threading.Lock())
         self._streams: dict[str, _Stream] = {}
         self._callback: PublishCallback | None = None

@@ -21,6 +21,7 @@ from archipel.adapters.memory._copy import STORE_LOCK
 from archipel.adapters.memory.criteria import normalizer_for, run_criteria, sort_records
 from archipel.adapters.memory.outbox import MemoryOutbox
 from archipel.adapters.memory.rows import RowCodec
+from archipel.adapters.settings import SWITCHABLE_SETTINGS, check_settings
 from archipel.core.queryset import Criteria
 from archipel.errors import ExpectedVersionError, ValidationError
 from archipel.port.schema import ModelSchema
@@ -43,6 +44,7 @@ class MemoryDatabase:
     def __init__(self, name: str = "default", config: dict[str, Any] | None = None) -> None:
         self.name = name
         self.config = config or {}
+        check_settings(f"databases.{name}", "memory", self.config, SWITCHABLE_SETTINGS)
         self.tables: dict[str, _Table] = {}
         self.rows = RowCodec()
         # unique fields: table -> field -> stored value -> identity of its row

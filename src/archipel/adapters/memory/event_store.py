@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from archipel.adapters.memory._copy import STORE_LOCK, _encode, _refused, decode
+from archipel.adapters.settings import SWITCHABLE_SETTINGS, check_settings
 from archipel.errors import ExpectedVersionError
 from archipel.port.event_store import StoredMessage
 
@@ -66,6 +67,7 @@ class MemoryEventStore:
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         self.config = config or {}
+        check_settings("event_store", "memory", self.config, SWITCHABLE_SETTINGS)
         self._reset()
 
     def _reset(self) -> None:

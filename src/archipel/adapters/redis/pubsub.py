@@ -30,6 +30,7 @@ import redis
 
 from archipel.adapters.payload import check_payload
 from archipel.adapters.redis.connection import _redact, _text
+from archipel.adapters.settings import check_settings
 from archipel.errors import BrokerError, BrokerUnavailable, ConfigurationError
 from archipel.port.broker import Entry, PublishCallback
 
@@ -50,6 +51,9 @@ class RedisPubSubBroker:
     def __init__(self, name: str = "default", config: dict[str, Any] | None = None) -> None:
         self.name = name
         self.config = config or {}
+        check_settings(
+            f"brokers.{name}", "redis_pubsub", self.config, {"URI", "url", "uri", "connect_timeout"}
+        )
         url = self.config.get("URI") or self.config.get("url") or self.config.get("uri")
         if not url:
             raise ConfigurationError(

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from archipel.adapters.settings import SQL_ENGINE_SETTINGS, SWITCHABLE_SETTINGS, check_settings
 from archipel.adapters.sql.broker_postgres import ACK, NEW_GROUPS, PUBLISH, TAKE
 from archipel.adapters.sql.engine import SqlEngine
 from archipel.errors import ConfigurationError, SchemaMissingError
@@ -131,6 +132,10 @@ class BrokerStore:
     ) -> None:
         self.name = name
         self.config = dict(config or {})
+        check_settings(
+            f"brokers.{name}", "database", self.config,
+            SQL_ENGINE_SETTINGS | SWITCHABLE_SETTINGS | {"database", "table_prefix"},
+        )
         if self.config.get("database_uri"):
             self.engine = SqlEngine(self.config, label=f"broker {name}")
             self._owns_engine = True

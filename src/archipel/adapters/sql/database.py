@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from archipel.adapters.settings import SQL_ENGINE_SETTINGS, check_settings
 from archipel.adapters.sql.combined import OneStatement
 from archipel.adapters.sql.engine import SqlEngine
 from archipel.adapters.sql.event_store import SqlEventStore
@@ -48,6 +49,10 @@ class SqlDatabase:
 
     def __init__(self, name: str = "default", settings: Mapping[str, Any] | None = None) -> None:
         settings = dict(settings or {})
+        check_settings(
+            f"databases.{name}", str(settings.get("provider") or "sql"), settings,
+            SQL_ENGINE_SETTINGS | {"outbox_table", "processed_table"},
+        )
         self.name = name
         self.config = settings
         self.engine = SqlEngine(settings, label=name)

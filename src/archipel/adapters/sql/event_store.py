@@ -26,6 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from archipel.adapters.settings import SQL_ENGINE_SETTINGS, check_settings
 from archipel.adapters.sql.codec import loads
 from archipel.adapters.sql.engine import SqlEngine
 from archipel.adapters.sql.event_insert import CHUNK, EventWriting, utc
@@ -292,6 +293,7 @@ def create_event_store(settings: Mapping[str, Any], database: Any = None) -> Sql
     commit atomically with the state (a warning says so).
     """
     provider = str(settings.get("provider") or "sql")
+    check_settings("event_store", provider, settings, SQL_ENGINE_SETTINGS | {"table", "stuck_warning_seconds"})
     uri = settings.get("database_uri")
     # a SqlDatabase (recognised by its engine: importing its module here would be a cycle)
     if isinstance(getattr(database, "engine", None), SqlEngine) and hasattr(database, "event_store"):
