@@ -131,3 +131,17 @@ def test_subscribers_consume_raw_streams_through_the_server():
         assert len(received) == 3
     finally:
         domain.shutdown()
+
+
+def test_an_unknown_server_setting_is_refused_naming_it_and_protean_s_load():
+    from archipel.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=r"\[server\] unknown setting\(s\) wrkers; allowed: .*partitions"):
+        EngineSettings.from_config({"server": {"wrkers": 3}})
+    with pytest.raises(ConfigurationError, match=r"stream_subscription\] unknown setting\(s\) max_retry\b"):
+        EngineSettings.from_config({"server": {"stream_subscription": {"max_retry": 3}}})
+    # Protean's server keys load (archipel's engine has no use for them)
+    settings = EngineSettings.from_config(
+        {"server": {"tick_interval": 0, "drain_timeout": 10, "event_store_subscription": {}, "partitions": 2}}
+    )
+    assert settings.partitions == 2

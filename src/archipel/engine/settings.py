@@ -33,7 +33,7 @@ from typing import Any
 
 from archipel.errors import ConfigurationError
 
-__all__ = ["EngineSettings"]
+__all__ = ["PROTEAN_SERVER_KEYS", "SERVER_KEYS", "STREAM_KEYS", "EngineSettings"]
 
 
 def _number(table: Mapping[str, Any], key: str, default: float, minimum: float) -> float:
@@ -43,6 +43,47 @@ def _number(table: Mapping[str, Any], key: str, default: float, minimum: float) 
     if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
         raise ConfigurationError(f"[server] {key} = {value!r}: expected a number >= {minimum}")
     return float(value)
+
+
+#: ``[server]`` keys the engine reads
+SERVER_KEYS = frozenset(
+    {
+        "messages_per_tick", "read_ahead", "priority_lanes", "partitions", "lease_seconds",
+        "relay_batch_size", "relay_shards", "relay_weight", "outbox_retention_seconds",
+        "trim_interval_seconds", "deadline_poll_seconds", "health_port", "metrics_port",
+        "metrics_host", "stream_subscription", "default_subscription_type",
+    }
+)
+#: ``[server.stream_subscription]`` keys the engine reads
+STREAM_KEYS = frozenset(
+    {
+        "blocking_timeout_ms", "max_retries", "retry_delay_seconds", "max_retry_delay_seconds",
+        "enable_dlq", "park_after_dead_letter",
+    }
+)
+#: Protean 0.18's ``[server]`` keys: accepted so a ported ``domain.toml`` loads; archipel's
+#: engine has no use for them (one kind of subscription, no tick polling, see engine.md)
+PROTEAN_SERVER_KEYS = frozenset(
+    {
+        "default_subscription_profile", "tick_interval", "drain_timeout",
+        "event_store_subscription", "broker_subscription", "version_retry",
+    }
+)
+
+
+def _check_keys(server: Mapping[str, Any], stream: Mapping[str, Any]) -> None:
+    unknown = sorted(k for k in server if k not in SERVER_KEYS and k not in PROTEAN_SERVER_KEYS)
+    if unknown and "transient_retry" not in unknown:  # that one has its own message (config)
+        raise ConfigurationError(
+            f"[server] unknown setting(s) {', '.join(unknown)}; allowed: {', '.join(sorted(SERVER_KEYS))} "
+            f"(and Protean's {', '.join(sorted(PROTEAN_SERVER_KEYS))}, accepted without effect)"
+        )
+    unknown = sorted(k for k in stream if k not in STREAM_KEYS)
+    if unknown:
+        raise ConfigurationError(
+            f"[server.stream_subscription] unknown setting(s) {', '.join(unknown)}; allowed: "
+            f"{', '.join(sorted(STREAM_KEYS))}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +117,7 @@ class EngineSettings:
         """Read ``[server]`` and ``[server.stream_subscription]`` (defaults for what is missing)."""
         server = config.get("server") or {}
         stream = server.get("stream_subscription") or {}
+        _check_keys(server, stream)
         health = server.get("health_port")
         metrics = server.get("metrics_port")
         if metrics is not None and (isinstance(metrics, bool) or not isinstance(metrics, int)):
