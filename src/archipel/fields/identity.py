@@ -90,16 +90,26 @@ _VARIANT = bytes.maketrans(b"0123456789abcdef", b"89ab89ab89ab89ab")
 _ready: list[str] = []
 
 
+def _random_lines(
+    template: bytes, line: int, slots: tuple[tuple[int, int], ...], digits: int, variant: int
+) -> list[str]:
+    """The ``_IDS_PER_DRAW`` lines of ``template`` (each ``line`` bytes) with ``digits`` random
+    hex digits each, from one ``os.urandom`` call: digit *d* goes to offset *s* of its line for
+    every ``(d, s)`` of ``slots``, and the digit at offset ``variant`` becomes the RFC 4122
+    variant (8, 9, a or b)."""
+    hex_digits = _urandom(digits // 2 * _IDS_PER_DRAW).hex().encode("ascii")
+    text = bytearray(template)
+    for digit, slot in slots:
+        text[slot::line] = hex_digits[digit::digits]
+    text[variant::line] = text[variant::line].translate(_VARIANT)
+    lines = text.decode("ascii").split("\n")
+    lines.pop()  # after the last newline
+    return lines
+
+
 def _draw() -> list[str]:
     """``_IDS_PER_DRAW`` new version-4 UUID texts from one ``os.urandom`` call."""
-    digits = _urandom(16 * _IDS_PER_DRAW).hex().encode("ascii")
-    text = bytearray(_TEMPLATE)
-    for digit, slot in _SLOTS:
-        text[slot::_LINE] = digits[digit::32]
-    text[19::_LINE] = text[19::_LINE].translate(_VARIANT)
-    ids = text.decode("ascii").split("\n")
-    ids.pop()  # after the last newline
-    return ids
+    return _random_lines(_TEMPLATE, _LINE, _SLOTS, 32, 19)
 
 
 def new_time_ordered_identity() -> str:
@@ -153,14 +163,7 @@ _tails: list[str] = []
 
 def _draw_tails() -> list[str]:
     """``_IDS_PER_DRAW`` random tails of time-ordered identities from one ``os.urandom`` call."""
-    digits = _urandom(8 * _IDS_PER_DRAW).hex().encode("ascii")
-    text = bytearray(_TAIL_TEMPLATE)
-    for digit, slot in _TAIL_SLOTS:
-        text[slot::_TAIL] = digits[digit::16]
-    text[1::_TAIL] = text[1::_TAIL].translate(_VARIANT)
-    tails = text.decode("ascii").split("\n")
-    tails.pop()  # after the last newline
-    return tails
+    return _random_lines(_TAIL_TEMPLATE, _TAIL, _TAIL_SLOTS, 16, 1)
 
 
 os.register_at_fork(after_in_child=_ready.clear)
