@@ -15,7 +15,7 @@ from archipel.core.model import BaseModel
 from archipel.core.state import ElementState
 from archipel.errors import IncorrectUsageError, ObjectNotFound, TooManyObjects, ValidationError
 from archipel.fields.base import FieldError
-from archipel.fields.composite import HasMany, HasOne
+from archipel.fields.composite import HasMany, HasOne, Reference
 
 __all__ = ["BaseEntity", "atomic_change"]
 
@@ -56,6 +56,8 @@ class BaseEntity(BaseModel):
                     links.append((name, field.via))
             if isinstance(field, HasMany):
                 _add_collection_methods(cls, name)
+            if isinstance(field, Reference):
+                _add_reference_alias(cls, name)
         cls._children_fields = tuple(children)
         cls._child_links = tuple(links)
 
@@ -150,6 +152,26 @@ class BaseEntity(BaseModel):
 
     def __hash__(self) -> int:
         return hash((type(self), self._identity()))
+
+
+def _add_reference_alias(cls: type, name: str) -> None:
+    """``<name>_id`` (Protean's shadow field of a ``Reference``): the same stored identity.
+
+    archipel's ``Reference`` field itself holds the identity; the alias reads and
+    assigns it under Protean's name (``comment.post_id``). A field or attribute of
+    that name already on the class wins.
+    """
+    alias = f"{name}_id"
+    if alias in cls.__dict__ or alias in cls._fields:  # type: ignore[attr-defined]
+        return
+
+    def read(self: BaseEntity) -> Any:
+        return getattr(self, name)
+
+    def write(self: BaseEntity, value: Any) -> None:
+        setattr(self, name, value)
+
+    setattr(cls, alias, property(read, write, doc=f"The identity held by ``{name}`` (Protean's ``{alias}``)."))
 
 
 def _add_collection_methods(cls: type, name: str) -> None:

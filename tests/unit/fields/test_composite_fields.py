@@ -173,6 +173,22 @@ def test_reference_takes_an_identity_or_an_instance():
     assert Basket(customer_id=7).customer_id == "7"
 
 
+def test_a_reference_is_also_read_and_set_under_protean_s_shadow_name():
+    class Comment(BaseAggregate):
+        post = Reference(Customer)
+
+    customer = Customer(name="Ann")
+    comment = Comment(post=customer)
+    assert comment.post == comment.post_id == customer.id
+    comment.post_id = "c-2"
+    assert comment.post == "c-2"
+    with pytest.raises(ValidationError):
+        comment.post_id = [1]
+    assert "post_id" not in comment.to_dict()
+    # a field of that name wins: Basket's ``customer_id`` is itself the Reference
+    assert Basket(customer_id="c-1").customer_id == "c-1"
+
+
 def test_reference_rejects_values_without_identity():
     assert "customer_id" in errors_of(customer_id=[1])
     assert "customer_id" in errors_of(customer_id=True)
