@@ -347,8 +347,9 @@ class BaseMessage(BaseModel):
         """The message envelope (alias of ``_metadata``)."""
         return self._metadata  # type: ignore[attr-defined, no-any-return]
 
+    @property
     def payload(self) -> dict[str, Any]:
-        """The message's data fields, JSON-friendly."""
+        """The message's data fields, JSON-friendly (a property, as Protean's)."""
         return self.to_dict()
 
     def to_message(self) -> dict[str, Any]:

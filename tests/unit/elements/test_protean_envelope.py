@@ -98,3 +98,10 @@ def test_an_envelope_with_headers_copies_and_pickles():
     for twin in (copy.deepcopy(meta), pickle.loads(pickle.dumps(meta)), copy.copy(meta)):
         assert twin.headers == {"tenant": "t2"}
         assert twin.headers.id == "m2"
+
+
+def test_a_message_payload_is_a_property_holding_its_data(bank):
+    _, Open, _ = bank
+    command = Open(account_id="a9")
+    assert command.payload == {"account_id": "a9"} == command.to_dict()
+    assert command.to_message()["data"] == command.payload
