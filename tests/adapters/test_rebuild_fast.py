@@ -11,6 +11,7 @@ import sqlite3
 import sys
 import threading
 import uuid
+from collections.abc import Callable
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -353,13 +354,11 @@ def test_a_value_a_projection_field_cannot_hold_stops_the_rebuild_naming_the_fie
             assert {r.book_id: (r.label, r.copies) for r in rows} == expected
 
 
-def test_a_rebuild_on_sql_switches_threads_sooner_and_gives_the_interval_back(
-    make_domain: Any, provider: str
-) -> None:
-    # its reader and writer threads take the GIL back within REBUILD_SWITCH_INTERVAL of a
-    # round trip (not CPython's 5 ms); the process keeps its own interval afterwards
+def notes_domain(make_domain: Any, after_each: Callable[[Any], None]) -> tuple[Any, type, type, type]:
+    """A started domain whose ``Notes`` projection gets one row per ``Written`` event;
+    ``after_each(domain)`` runs in the projector after each row. Returns the domain,
+    ``Note``, ``Written`` and ``Notes``."""
     domain = make_domain()
-    seen: list[float] = []
 
     @domain.aggregate
     class Note(BaseAggregate):
@@ -377,18 +376,33 @@ def test_a_rebuild_on_sql_switches_threads_sooner_and_gives_the_interval_back(
     class Noter:
         @handle(Written)
         def written(self, event: Written) -> None:
-            seen.append(sys.getswitchinterval())
             current_domain.repository_for(Notes).add(Notes(note_id=event.note_id))
+            after_each(domain)
 
     start(domain)
+    return domain, Note, Written, Notes
+
+
+def write_notes(note: type, written: type, count: int) -> None:
+    """``count`` notes, one ``Written`` event each."""
+    for _ in range(count):
+        one = note(text="x")
+        one.raise_(written(note_id=one.id))
+        current_domain.repository_for(note).add(one)
+
+
+def test_a_rebuild_on_sql_switches_threads_sooner_and_gives_the_interval_back(
+    make_domain: Any, provider: str
+) -> None:
+    # its reader and writer threads take the GIL back within REBUILD_SWITCH_INTERVAL of a
+    # round trip (not CPython's 5 ms); the process keeps its own interval afterwards
+    seen: list[float] = []
+    domain, Note, Written, Notes = notes_domain(make_domain, lambda _: seen.append(sys.getswitchinterval()))
     before = sys.getswitchinterval()
     try:
         sys.setswitchinterval(0.005)
         with domain.domain_context():
-            for _ in range(3):
-                note = Note(text="x")
-                note.raise_(Written(note_id=note.id))
-                current_domain.repository_for(Note).add(note)
+            write_notes(Note, Written, 3)
             seen.clear()
             result = domain.rebuild_projection(Notes, batch_size=2)
             assert result.events_dispatched == 3
@@ -427,40 +441,20 @@ def test_status_says_rebuilding_while_the_events_are_replayed_and_done_at_the_en
 ) -> None:
     # on the SQL stores the "rebuilding" record is written beside the first batches: it is
     # there while the projectors run, and "done" (written after it) is the last word
-    domain = make_domain()
     states: list[str] = []
 
-    @domain.aggregate
-    class Note(BaseAggregate):
-        text = Text()
+    def at_the_last_event(domain: Any) -> None:
+        if len(current_domain.query_for(Notes).all()) == 5:  # the last event: wait for the record
+            for _ in range(500):
+                state = rebuild_records(domain).get("Notes", {}).get("state")
+                if state == "rebuilding":
+                    break
+                threading.Event().wait(0.01)
+            states.append(str(state))
 
-    @domain.event(part_of=Note)
-    class Written(BaseEvent):
-        note_id = Identifier()
-
-    @domain.projection
-    class Notes(BaseProjection):
-        note_id = Identifier(identifier=True)
-
-    @domain.projector(projector_for=Notes, aggregates=[Note])
-    class Noter:
-        @handle(Written)
-        def written(self, event: Written) -> None:
-            current_domain.repository_for(Notes).add(Notes(note_id=event.note_id))
-            if len(current_domain.query_for(Notes).all()) == 5:  # the last event: wait for the record
-                for _ in range(500):
-                    state = rebuild_records(domain).get("Notes", {}).get("state")
-                    if state == "rebuilding":
-                        break
-                    threading.Event().wait(0.01)
-                states.append(str(state))
-
-    start(domain)
+    domain, Note, Written, Notes = notes_domain(make_domain, at_the_last_event)
     with domain.domain_context():
-        for _ in range(5):
-            note = Note(text="x")
-            note.raise_(Written(note_id=note.id))
-            current_domain.repository_for(Note).add(note)
+        write_notes(Note, Written, 5)
         states.clear()
         domain.rebuild_projection(Notes, batch_size=2)
         record = rebuild_records(domain)["Notes"]
