@@ -27,7 +27,6 @@ consumer group still needs).
 from __future__ import annotations
 
 import logging
-import math
 import time
 import zlib
 from collections import deque
@@ -39,10 +38,10 @@ from archipel.engine.lanes import lane_of
 from archipel.engine.leases import Lease, LeaseStore
 from archipel.engine.ownership import Membership
 from archipel.engine.relay_direct import DirectPath
+from archipel.engine.relay_leadership import ShardLeadership
 from archipel.engine.retry import Backoff
 from archipel.engine.settings import EngineSettings
 from archipel.engine.streams import broker_stream, category_of, partition_of
-from archipel.errors import LeaseLostError
 from archipel.utils import tracing
 
 if TYPE_CHECKING:
@@ -72,7 +71,7 @@ def route_row(row: dict[str, Any], settings: EngineSettings) -> str:
     )
 
 
-class OutboxRelay:
+class OutboxRelay(ShardLeadership):
     """Relays the outboxes of one domain's databases (call :meth:`tick` in a loop)."""
 
     def __init__(
@@ -125,74 +124,6 @@ class OutboxRelay:
         self._unreleased: dict[str, list[Any]] = {}
         #: each database's direct path into the broker, where it has one (relay_direct.py)
         self._direct = DirectPath(domain, broker, settings, lambda row: route_row(row, self.settings))
-
-    @property
-    def _leadership(self) -> dict[str, dict[int, Lease]]:
-        """The shards held, by database (those with at least one)."""
-        return {name: owned for name, owned in self._owned.items() if owned}
-
-    def lease_id(self, database_name: str, shard: int) -> str:
-        return f"{self.domain.snake_name}/relay/{database_name}/{shard}"
-
-    def _share(self) -> int:
-        live = self.membership.count() if self.membership is not None else 1
-        return min(self.shards, math.ceil(self.shards / max(1, live)))
-
-    def _lead(self, database_name: str, outbox: Any) -> dict[int, Lease]:
-        """The shards of ``database_name``'s outbox this worker relays: renewed, up to its share."""
-        seconds = self.settings.lease_seconds
-        owned = self._owned.setdefault(database_name, {})
-        changed = False
-        for shard, lease in list(owned.items()):
-            if lease.remaining() > seconds * 2 / 3:
-                continue
-            try:
-                self.leases.renew(lease, seconds)
-            except LeaseLostError:
-                log.warning("relay of %s: lost shard %s to another worker", database_name, shard)
-                del owned[shard]
-                changed = True
-        now = time.monotonic()
-        if not owned or now >= self._next_acquire.get(database_name, 0.0):
-            # a relay without shards looks every tick (it is idle anyway); one at work, each second
-            self._next_acquire[database_name] = now + min(1.0, seconds / 4)
-            share = self._share()
-            if len(owned) > share:
-                self._drop_prefetch(database_name, outbox)
-                # give back the ones furthest from our preferred start
-                ranked = sorted(owned, key=lambda s: (s - self._offset) % self.shards)
-                for shard in ranked[share:]:
-                    self._give_up_shard(database_name, shard)
-                changed = True
-            for step in range(self.shards):
-                if len(owned) >= share:
-                    break
-                shard = (self._offset + step) % self.shards
-                if shard in owned:
-                    continue
-                taken = self.leases.acquire(
-                    self.lease_id(database_name, shard), "relay", self.worker_id, seconds
-                )
-                if taken is not None:
-                    owned[shard] = taken
-                    self._settling.setdefault(database_name, set()).add(shard)
-                    changed = True
-            if len(owned) < share:
-                self._short.add(database_name)  # shards may free up: no commit will say so
-            else:
-                self._short.discard(database_name)
-        if changed:
-            self._drop_prefetch(database_name, outbox)
-        return owned
-
-    def _give_up_shard(self, database_name: str, shard: int) -> None:
-        lease = self._owned.get(database_name, {}).pop(shard, None)
-        if lease is None:
-            return
-        try:
-            self.leases.release(lease)
-        except Exception:
-            log.exception("relay: releasing %s failed", lease.id)
 
     def idle_seconds(self, poll_seconds: float) -> float:
         """How long to sleep with nothing to relay: commits ring :data:`OUTBOX` sooner.

@@ -21,7 +21,6 @@ modules and are re-exported: ``dumps``/``loads`` (:mod:`.codec`),
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -29,11 +28,10 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool, StaticPool
-from sqlalchemy.sql import visitors
 from sqlalchemy.sql.ddl import ExecutableDDLElement
-from sqlalchemy.sql.elements import BindParameter
 
 from archipel.adapters.sql.codec import dumps, loads
+from archipel.adapters.sql.compiling import StatementCompiling
 from archipel.adapters.sql.connections import (
     always_alive,
     cursor_of,
@@ -73,7 +71,7 @@ def _fetch(cursor: Any, sql: str, params: Any, many: bool) -> Any:
     return cursor.fetchall() if many else cursor.fetchone()
 
 
-class SqlEngine(DriverErrors):
+class SqlEngine(DriverErrors, StatementCompiling):
     """A pool of connections to one SQLite file or PostgreSQL database.
 
     ``settings`` is a ``[databases.<name>]`` (or ``[event_store]``) table:
@@ -390,66 +388,6 @@ class SqlEngine(DriverErrors):
                 cursor.close()
 
         self.run(apply)
-
-    def compile(self, statement: Any) -> str:
-        """SQL text of a Core statement for this dialect.
-
-        Named ``bindparam("x")`` placeholders stay parameters, supplied by the
-        caller at every execution; constants written in the statement by
-        archipel itself (``status == "pending"``) are rendered as SQL literals
-        by the dialect, since the compiled text is run without SQLAlchemy.
-        """
-        compiled = self.inline(statement).compile(dialect=self.dialect)
-        extra = [name for name, bind in compiled.binds.items() if not bind.required]
-        if extra:  # pragma: no cover - a statement archipel builds must not need these
-            raise AssertionError(f"compiled SQL has parameters nobody supplies: {extra}")
-        return str(compiled)
-
-    def compile_positional(self, statement: Any) -> tuple[str, tuple[str, ...]]:
-        """SQL text of a Core statement with ``?`` placeholders (SQLite), and the names
-        of its bind parameters in placeholder order (a name used twice appears twice).
-
-        sqlite3 binds a sequence of values in C; a dict of named values costs
-        a lookup of every name at every execution (~10 µs for an event row
-        pair). For the statements of a command's commit, compiled once.
-        """
-        if self.is_postgres:
-            raise AssertionError("compile_positional is for SQLite")  # pragma: no cover
-        dialect = self._positional_dialect
-        if dialect is None:
-            dialect = copy.copy(self.dialect)
-            dialect.paramstyle = "qmark"
-            dialect.positional = True
-            self._positional_dialect = dialect
-        compiled = self.inline(statement).compile(dialect=dialect)
-        extra = [name for name, bind in compiled.binds.items() if not bind.required]
-        if extra:  # pragma: no cover - a statement archipel builds must not need these
-            raise AssertionError(f"compiled SQL has parameters nobody supplies: {extra}")
-        return str(compiled), tuple(compiled.positiontup or ())
-
-    def inline(self, statement: Any) -> Any:
-        """``statement`` with its constants as SQL literals (see :meth:`compile`).
-
-        Apply it to a statement before wrapping it in a CTE: the traversal does
-        not reach into CTEs attached with ``add_cte``.
-        """
-        dialect = self.dialect
-
-        def inline(element: Any) -> Any:
-            if (
-                isinstance(element, BindParameter)
-                and not element.required
-                and element.callable is None
-            ):
-                value = element.value
-                if isinstance(value, str):
-                    value = str(value)  # a str subclass (quoted_name) has no SQL type
-                typed = element if not element.type._isnull else sa.literal(value)
-                text = str(typed.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-                return sa.literal_column(text, type_=typed.type)
-            return None
-
-        return visitors.replacement_traverse(statement, {}, inline)  # type: ignore[call-overload]
 
     def keep_idle(self, count: int) -> None:
         """Keep up to ``count`` pooled connections idle between uses (bounded by

@@ -1,0 +1,116 @@
+"""Which relay shards of each database's outbox one worker holds (a mixin of the relay).
+
+A worker takes its fair share of the ``relay_shards`` shards, ``ceil(shards / live
+workers)``, starting from its own offset; it renews the leases it holds, gives back
+the ones beyond its share (furthest from its offset first) and, when short, tries
+the free ones each second. Mixed into :class:`~archipel.engine.relay.OutboxRelay`,
+whose ``domain``, ``settings``, ``leases``, ``membership``, ``worker_id``,
+``shards``, ``_offset``, ``_owned``, ``_next_acquire``, ``_settling``, ``_short``
+and ``_drop_prefetch`` it uses.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from archipel.engine.leases import Lease, LeaseStore
+from archipel.engine.ownership import Membership
+from archipel.engine.settings import EngineSettings
+from archipel.errors import LeaseLostError
+
+if TYPE_CHECKING:
+    from archipel.domain.domain import Domain
+
+__all__ = ["ShardLeadership"]
+
+log = logging.getLogger("archipel.engine.relay")
+
+
+class ShardLeadership:
+    """Taking, renewing and giving back relay shard leases."""
+
+    domain: Domain
+    settings: EngineSettings
+    leases: LeaseStore
+    membership: Membership | None
+    worker_id: str
+    shards: int
+    _offset: int
+    _owned: dict[str, dict[int, Lease]]
+    _next_acquire: dict[str, float]
+    _settling: dict[str, set[int]]
+    _short: set[str]
+    #: the relay's: forget rows claimed ahead for a database whose shards changed
+    _drop_prefetch: Callable[[str, Any], None]
+
+    @property
+    def _leadership(self) -> dict[str, dict[int, Lease]]:
+        """The shards held, by database (those with at least one)."""
+        return {name: owned for name, owned in self._owned.items() if owned}
+
+    def lease_id(self, database_name: str, shard: int) -> str:
+        return f"{self.domain.snake_name}/relay/{database_name}/{shard}"
+
+    def _share(self) -> int:
+        live = self.membership.count() if self.membership is not None else 1
+        return min(self.shards, math.ceil(self.shards / max(1, live)))
+
+    def _lead(self, database_name: str, outbox: Any) -> dict[int, Lease]:
+        """The shards of ``database_name``'s outbox this worker relays: renewed, up to its share."""
+        seconds = self.settings.lease_seconds
+        owned = self._owned.setdefault(database_name, {})
+        changed = False
+        for shard, lease in list(owned.items()):
+            if lease.remaining() > seconds * 2 / 3:
+                continue
+            try:
+                self.leases.renew(lease, seconds)
+            except LeaseLostError:
+                log.warning("relay of %s: lost shard %s to another worker", database_name, shard)
+                del owned[shard]
+                changed = True
+        now = time.monotonic()
+        if not owned or now >= self._next_acquire.get(database_name, 0.0):
+            # a relay without shards looks every tick (it is idle anyway); one at work, each second
+            self._next_acquire[database_name] = now + min(1.0, seconds / 4)
+            share = self._share()
+            if len(owned) > share:
+                self._drop_prefetch(database_name, outbox)
+                # give back the ones furthest from our preferred start
+                ranked = sorted(owned, key=lambda s: (s - self._offset) % self.shards)
+                for shard in ranked[share:]:
+                    self._give_up_shard(database_name, shard)
+                changed = True
+            for step in range(self.shards):
+                if len(owned) >= share:
+                    break
+                shard = (self._offset + step) % self.shards
+                if shard in owned:
+                    continue
+                taken = self.leases.acquire(
+                    self.lease_id(database_name, shard), "relay", self.worker_id, seconds
+                )
+                if taken is not None:
+                    owned[shard] = taken
+                    self._settling.setdefault(database_name, set()).add(shard)
+                    changed = True
+            if len(owned) < share:
+                self._short.add(database_name)  # shards may free up: no commit will say so
+            else:
+                self._short.discard(database_name)
+        if changed:
+            self._drop_prefetch(database_name, outbox)
+        return owned
+
+    def _give_up_shard(self, database_name: str, shard: int) -> None:
+        lease = self._owned.get(database_name, {}).pop(shard, None)
+        if lease is None:
+            return
+        try:
+            self.leases.release(lease)
+        except Exception:
+            log.exception("relay: releasing %s failed", lease.id)
