@@ -118,8 +118,7 @@ class Commands(Enrichers, DomainState):
             if command._metadata.__dict__.get("_headers"):
                 raise_if_expired(command)
             default_timeout = self.config.get("command_default_timeout")
-            handler_options = route[0]._meta.extra  # type: ignore[attr-defined]
-            if default_timeout is not None and handler_options.get("timeout") is None:
+            if default_timeout is not None and route[0]._meta.extra.get("timeout") is None:  # type: ignore[attr-defined]
                 # Protean's domain-wide validity window, when the call and the handler give none
                 headers = command._metadata.headers
                 if DEADLINE_HEADER not in headers:
