@@ -1,6 +1,6 @@
 """Instructions per PostgreSQL read by id, counted by callgrind: a figure the machine's load does not move.
 
-    .venv/bin/python bench/read_instructions.py [--n 500] [--only raw,raw-same,archipel,archipel-uow]
+    .venv/bin/python bench/read_instructions.py [--n 500] [--only raw,raw-4,raw-same,archipel,archipel-uow]
 
 Starts a PostgreSQL server on loopback, then runs each workload in a process
 under valgrind: it stores ``--n`` rows (W1's aggregate, no projector), reads
@@ -14,7 +14,8 @@ same statement on the same driver for every workload).
 Workloads:
 
 - ``raw``: ``bench/storage.py``'s anchor, psycopg ``conn.execute(sql, (id,)).fetchone()``
-  in autocommit on a 4-column table (a new cursor per read);
+  in autocommit (a new cursor per read) on a table of archipel's shape (5 columns);
+- ``raw-4``: the same on the anchor's table before session 9 (4 columns, no ``_event_position``);
 - ``raw-same``: the same call with archipel's own statement on archipel's table;
 - ``archipel``: ``repository.get(id)`` outside any unit of work;
 - ``archipel-uow``: ``repository.get(id)`` inside a unit of work (one per read,
@@ -37,7 +38,8 @@ import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-RAW_SQL = "SELECT id, owner, balance, _version FROM raw_w1 WHERE id = %s"
+RAW_SQL = "SELECT id, owner, balance, _event_position, _version FROM raw_w1 WHERE id = %s"
+RAW4_SQL = "SELECT id, owner, balance, _version FROM raw_w1 WHERE id = %s"
 
 
 def _domain(url: str) -> tuple[object, type, type]:
@@ -47,23 +49,29 @@ def _domain(url: str) -> tuple[object, type, type]:
     return build({**config, "event_store": {"provider": "postgresql"}}, projector=False)
 
 
-def _raw(n: int, libpq: str) -> None:
+def _raw(n: int, libpq: str, columns: int) -> None:
     import psycopg
 
+    sql = RAW_SQL if columns == 5 else RAW4_SQL
+    position = " _event_position bigint," if columns == 5 else ""
     with psycopg.connect(libpq, autocommit=True) as conn:
         conn.execute(
-            "CREATE TABLE raw_w1 (id varchar(255) PRIMARY KEY, owner varchar(50), balance bigint, _version int)"
+            "CREATE TABLE raw_w1 (id varchar(255) PRIMARY KEY, owner varchar(50), balance bigint,"
+            f"{position} _version int)"
         )
         ids = [str(uuid.uuid4()) for _ in range(n)]
         for i, identity in enumerate(ids):
-            conn.execute("INSERT INTO raw_w1 VALUES (%s, %s, %s, %s)", (identity, f"owner-{i}", 0, 0))
+            conn.execute(
+                "INSERT INTO raw_w1 (id, owner, balance, _version) VALUES (%s, %s, %s, %s)",
+                (identity, f"owner-{i}", 0, 0),
+            )
     reader = psycopg.connect(libpq, autocommit=True)
     for identity in ids:
-        reader.execute(RAW_SQL, (identity,)).fetchone()
+        reader.execute(sql, (identity,)).fetchone()
 
     def loop() -> None:
         for identity in ids:
-            reader.execute(RAW_SQL, (identity,)).fetchone()
+            reader.execute(sql, (identity,)).fetchone()
 
     operator.call(loop)
 
@@ -81,10 +89,11 @@ def _archipel(n: int, url: str, libpq: str, where: str) -> None:
 
             database = domain.providers.database("default")  # type: ignore[attr-defined]
             sql = database.record_table(repo.schema).select_sql
+            named = "%(" in sql  # before session 9 the statement had a named placeholder
             reader = psycopg.connect(libpq, autocommit=True)
 
             def read(identity: object) -> None:
-                reader.execute(sql, {PK_PARAM: identity}).fetchone()
+                reader.execute(sql, {PK_PARAM: identity} if named else (identity,)).fetchone()
 
         elif where == "uow":
             run = domain.run_in_unit_of_work  # type: ignore[attr-defined]
@@ -124,14 +133,14 @@ def _count(workload: str, n: int, url: str, libpq: str) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=500, help="reads counted (default 500)")
-    parser.add_argument("--only", default="raw,raw-same,archipel,archipel-uow", help="workloads")
+    parser.add_argument("--only", default="raw,raw-4,raw-same,archipel,archipel-uow", help="workloads")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--uri", help=argparse.SUPPRESS)
     parser.add_argument("--libpq", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sys.path[:0] = [str(HERE), str(HERE.parent)]
-    if args.child == "raw":
-        _raw(args.n, args.libpq)
+    if args.child in ("raw", "raw-4"):
+        _raw(args.n, args.libpq, 5 if args.child == "raw" else 4)
         return 0
     if args.child:
         where = {"archipel": "outside", "archipel-uow": "uow", "raw-same": "raw-same"}[args.child]
