@@ -24,6 +24,7 @@ from archipel.cli import (
     dlq,
     event_reads,
     events,
+    eventstore,
     projection,
     schema,
     snapshot,
@@ -97,6 +98,7 @@ app.command()(server)
 for _name in ("read", "search", "history", "stats"):  # Protean's `protean events ...`
     events.app.command(_name)(getattr(event_reads, _name))
 app.add_typer(events.app, name="events")
+app.add_typer(eventstore.app, name="eventstore")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(snapshot.app, name="snapshot")
