@@ -5,7 +5,8 @@ runs on one model table (get, insert, update, delete, version lookup),
 compiled once by SQLAlchemy for the engine's dialect, and the converters
 between a record's primitive values and the driver's values. Only values
 that need it are converted (JSON, and on the way back dates, decimals and
-SQLite booleans), so a row becomes a record in one ``dict(zip(...))``.
+SQLite booleans), so a row becomes a record in one dict display written for
+the table's columns (:attr:`RecordTable.record`).
 """
 
 from __future__ import annotations
