@@ -76,3 +76,18 @@ def test_replica_acks_without_replicas_refuse_the_publish(redis_flushed_url):
             broker.publish_many([("shop::a", {"n": 1})])
     finally:
         broker.close()
+
+
+def test_entries_of_other_producers_are_read_as_text_fields(broker):
+    # XADD by something else than archipel: field/value pairs, one of them maybe "d"
+    broker.ensure_group("shop::foreign", "g")  # (connects a cluster client)
+    client = broker._client
+    key = broker._key("shop::foreign")
+    client.xadd(key, {"kind": "ping", "n": "1"})
+    client.xadd(key, {"d": "not json"})
+    broker.publish_many([("shop::foreign", {"n": 2})])
+    got = [e.payload for e in broker.read("g", "c", ["shop::foreign"], count=10)]
+    assert got == [{"kind": "ping", "n": "1"}, {"d": "not json"}, {"n": 2}]
+    # one entry alone in a reply (a reply's shape differs with one entry)
+    broker.publish_many([("shop::foreign", {"n": 3})])
+    assert [e.payload for e in broker.read("g", "c", ["shop::foreign"], count=10)] == [{"n": 3}]
