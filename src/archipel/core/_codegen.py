@@ -68,6 +68,15 @@ def _inline(clean: Callable[[Any], Any], var: str) -> str | None:
     return ast.unparse(tree) if rename.ok else None
 
 
+def _accepts_every(default: Callable[[], Any], condition: str, var: str, namespace: dict[str, Any]) -> bool:
+    """Whether every value of ``default`` passes ``condition``: a factory marked
+    ``_archipel_uniform`` (its values share one shape) whose sample passes it."""
+    if getattr(default, "_archipel_uniform", False) is not True:
+        return False
+    check = eval(f"lambda {var}: {condition}", dict(namespace))  # noqa: S307 - a field's own condition
+    return bool(check(default()))
+
+
 def build_init(
     cls: type,
     plan: tuple[tuple[str, Callable[[Any], Any], Callable[[], Any] | None], ...],
@@ -124,7 +133,11 @@ def build_init(
             ]
         condition = _inline(clean, name)
         indent = "    "
-        if condition is not None:
+        if condition is not None and default is not None and _accepts_every(default, condition, name, namespace):
+            # the default makes values of one shape the check accepts: only a given value is checked
+            lines[-1:] = [lines[-1], f"    elif not ({condition}):"]
+            indent = "        "
+        elif condition is not None:
             lines.append(f"    if not ({condition}):")
             indent = "        "
         lines += [

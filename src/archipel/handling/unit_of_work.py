@@ -183,12 +183,8 @@ class UnitOfWork:
         """Write everything in one transaction per database; return the new events."""
         domain = self.domain
         message = self.message
-        if (
-            not self._tracked
-            and not self._deleted
-            and self.processed_as is None
-            and (message is None or message._metadata.kind != "COMMAND")
-        ):
+        is_command = message is not None and message._metadata.kind == "COMMAND"
+        if not self._tracked and not self._deleted and self.processed_as is None and not is_command:
             # nothing to write: end any read transactions and stop here
             if self._transactions:
                 for tx in self._transactions.values():
@@ -271,7 +267,7 @@ class UnitOfWork:
                 for event in events:  # the span handling this message caused them
                     tracing.stamp(event._metadata)
             to_store = events
-            if message is not None and message._metadata.kind == "COMMAND":
+            if is_command:
                 to_store = [message, *events]  # commands are recorded for tracing
             if to_store:
                 default_tx = transactions.get("default") or self.transaction("default")

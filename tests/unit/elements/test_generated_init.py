@@ -107,6 +107,19 @@ def test_a_value_a_field_cannot_hold_names_the_field() -> None:
     assert set(caught.value.messages) == {"title", "count"}
 
 
+@pytest.mark.parametrize("given", ["x" * 256, "a\x00b", 3.5, ["o1"]])
+def test_a_given_identity_is_checked_as_the_generic_constructor_checks_it(given: Any) -> None:
+    # the made identity is not checked again (every one has the shape the check accepts);
+    # a given one still is
+    assert outcome(lambda: Order(id=given)) == outcome(lambda: generic(Order, id=given))
+    assert outcome(lambda: Order(id=given))[0] != "ok"
+
+
+def test_a_made_identity_is_one_the_field_accepts() -> None:
+    made = Order().id
+    assert generic(Order, id=made).id == made and len(made) == 36
+
+
 def test_a_constructed_event_still_gets_its_envelope() -> None:
     event = Placed(order_id="o1", total=3)
     assert event._metadata.kind == "EVENT"
