@@ -82,11 +82,14 @@ def build_init(
     plan: tuple[tuple[str, Callable[[Any], Any], Callable[[], Any] | None], ...],
     generic: Callable[..., None],
     after_init: bool,
+    inline: tuple[list[str], dict[str, Any]] | None = None,
 ) -> Callable[..., None]:
     """Return an ``__init__`` for ``cls`` following ``plan`` ((name, cleaner, default), ...).
 
     ``generic`` is the generic ``__init__`` (templates and unknown names go
-    there); ``after_init`` says whether to call ``self._after_init()``. The
+    there); ``after_init`` says whether to call ``self._after_init()``, or
+    ``inline`` gives what it does as lines over ``_ar_values`` (the instance's
+    dict) and the names they use (prefixed ``_ar_``): no call, no frame. The
     field names must pass :func:`can_generate`.
     """
     p = _PREFIX
@@ -152,10 +155,14 @@ def build_init(
         f"    if {p}errors:",
         f"        raise {p}ValidationError({p}errors)",
     ]
-    if names:
+    if names or (after_init and inline is not None):
         lines.append(f"    {p}values = {p}self.__dict__")
         lines += [f"    {p}values[{name!r}] = {name}" for name in names]
-    if after_init:
+    if after_init and inline is not None:
+        body, names_used = inline
+        namespace.update(names_used)
+        lines += [f"    {line}" for line in body]
+    elif after_init:
         lines.append(f"    {p}self._after_init()")
     exec("\n".join(lines), namespace)  # noqa: S102 - generated from field names only
     init: Callable[..., None] = namespace["__init__"]
