@@ -19,10 +19,21 @@ from typing import Annotated, Any
 import typer
 
 import archipel
-from archipel.cli import database, dlq, events, projection, schema, snapshot, subscriptions
+from archipel.cli import (
+    database,
+    dlq,
+    event_reads,
+    events,
+    eventstore,
+    projection,
+    schema,
+    snapshot,
+    subscriptions,
+)
 from archipel.cli._console import CliError, out, print_error
 from archipel.cli._json import JsonOption, print_json
 from archipel.cli.check import check
+from archipel.cli.new import new
 from archipel.cli.observatory import observatory
 from archipel.cli.server import server
 from archipel.cli.shell import shell
@@ -79,13 +90,17 @@ def version(as_json: JsonOption = False) -> None:
     out().print(f"archipel {archipel.__version__} (Python {platform.python_version()})")
 
 
+app.command()(new)
 app.command()(shell)
 app.add_typer(database.app, name="database")
 # Protean's name for the same group (``protean db setup`` ports as ``archipel db setup``)
 app.add_typer(database.app, name="db", hidden=True)
 app.command()(check)
 app.command()(server)
+for _name in ("read", "search", "history", "stats"):  # Protean's `protean events ...`
+    events.app.command(_name)(getattr(event_reads, _name))
 app.add_typer(events.app, name="events")
+app.add_typer(eventstore.app, name="eventstore")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(snapshot.app, name="snapshot")
