@@ -67,7 +67,7 @@ class BaseRepository(Generic[T]):
 
     # -- unit of work plumbing ---------------------------------------------
     def _uow(self) -> Any:
-        uow = _context.uow_var.get()
+        uow = _context.scope.get()[1]
         if uow is not None and uow.domain is self.domain:
             return uow
         return None
@@ -111,7 +111,7 @@ class BaseRepository(Generic[T]):
         if not isinstance(obj, self.cls):
             raise TypeError(f"{type(self).__name__} stores {self.cls.__name__}, not {type(obj).__name__}")
         identity = obj.__dict__[self._id_field]
-        uow = _context.uow_var.get()  # as _uow(), inline: on every handler's path
+        uow = _context.scope.get()[1]  # as _uow(), inline: on every handler's path
         if uow is not None and uow.domain is self.domain:
             uow.track(obj, identity)
             return obj
@@ -160,7 +160,7 @@ class BaseRepository(Generic[T]):
         """The object with this identity, or None."""
         if type(identity) is not str or self._cast_text_ids:
             identity = self._stored_identity(identity)
-        uow = _context.uow_var.get()  # as _uow(), inline: the path of every read by identity
+        uow = _context.scope.get()[1]  # as _uow(), inline: the path of every read by identity
         if uow is None or uow.domain is not self.domain:
             record = self._reads_outside().get(self.schema, identity)
             return None if record is None else self._rebuild(record)
