@@ -49,6 +49,7 @@ class BaseEntity(BaseModel):
         super()._setup_fields()
         children = []
         links = []
+        aliases = {}
         for name, field in cls._fields.items():
             if isinstance(field, (HasMany, HasOne)):
                 children.append(name)
@@ -56,8 +57,9 @@ class BaseEntity(BaseModel):
                     links.append((name, field.via))
             if isinstance(field, HasMany):
                 _add_collection_methods(cls, name)
-            if isinstance(field, Reference):
-                _add_reference_alias(cls, name)
+            if isinstance(field, Reference) and _add_reference_alias(cls, name):
+                aliases[f"{name}_id"] = name
+        cls._init_aliases = aliases
         cls._children_fields = tuple(children)
         cls._child_links = tuple(links)
 
@@ -154,16 +156,21 @@ class BaseEntity(BaseModel):
         return hash((type(self), self._identity()))
 
 
-def _add_reference_alias(cls: type, name: str) -> None:
+def _add_reference_alias(cls: type, name: str) -> bool:
     """``<name>_id`` (Protean's shadow field of a ``Reference``): the same stored identity.
 
     archipel's ``Reference`` field itself holds the identity; the alias reads and
-    assigns it under Protean's name (``comment.post_id``). A field or attribute of
-    that name already on the class wins.
+    assigns it under Protean's name (``comment.post_id``), and is a constructor
+    keyword (``Comment(post_id=...)``). A field or attribute of that name already
+    on the class wins (False is returned then).
     """
     alias = f"{name}_id"
-    if alias in cls.__dict__ or alias in cls._fields:  # type: ignore[attr-defined]
-        return
+    if alias in cls._fields:  # type: ignore[attr-defined]
+        return False
+    existing = cls.__dict__.get(alias)
+    if existing is not None:
+        # ours, from an earlier setup of this class, or the user's own attribute
+        return getattr(getattr(existing, "fget", None), "_archipel_alias", False) is True
 
     def read(self: BaseEntity) -> Any:
         return getattr(self, name)
@@ -171,7 +178,10 @@ def _add_reference_alias(cls: type, name: str) -> None:
     def write(self: BaseEntity, value: Any) -> None:
         setattr(self, name, value)
 
-    setattr(cls, alias, property(read, write, doc=f"The identity held by ``{name}`` (Protean's ``{alias}``)."))
+    alias_property = property(read, write, doc=f"The identity held by ``{name}`` (Protean's ``{alias}``).")
+    read._archipel_alias = True  # type: ignore[attr-defined]
+    setattr(cls, alias, alias_property)
+    return True
 
 
 def _add_collection_methods(cls: type, name: str) -> None:
