@@ -23,6 +23,7 @@ from archipel.errors import ConfigurationError, IncorrectUsageError, ValidationE
 from archipel.fields import composite as _composite
 from archipel.fields import simple as _simple
 from archipel.fields.base import MISSING, Field, FieldError
+from archipel.fields.basic import SerializerField
 from archipel.fields.custom import Custom
 from archipel.fields.status import Status
 
@@ -113,6 +114,12 @@ class BaseModel:
                     if not value.name:
                         value.name = name
                     fields[name] = value
+                elif isinstance(value, SerializerField):
+                    raise ConfigurationError(
+                        f"{cls.__name__}.{name}: {value!r} is one of Protean's deprecated serializer "
+                        "fields, which no element takes (Protean 0.18 refuses it too); declare a "
+                        "field (String, List, ValueObject, ...) or a method or property instead"
+                    )
                 elif name in fields and not isinstance(value, Field):
                     # a subclass replaced a field by something else: drop the field
                     del fields[name]
