@@ -15,6 +15,9 @@ class String(Field):
     """A string of at most ``max_length`` (default 255) characters.
 
     Text with a NUL character or a lone surrogate is refused: no store keeps it.
+    ``sanitize=True`` cleans the text of HTML as Protean does (``bleach.clean``: tags
+    outside bleach's small safelist are escaped, unsafe attributes dropped); it needs
+    ``pip install 'archipel[sanitize]'``, and the length limits apply to the clean text.
     """
 
     type_name = "str"
@@ -32,6 +35,11 @@ class String(Field):
         self.sanitize = sanitize
 
     def cast(self, value: Any) -> Any:
+        if self.sanitize:
+            return _sanitized(self._cast(value))
+        return self._cast(value)
+
+    def _cast(self, value: Any) -> Any:
         if type(value) is str:
             return check_text(value)
         if isinstance(value, (dict, list, tuple, set, bytes, bytearray)):
@@ -53,9 +61,9 @@ class String(Field):
 
     def check(self, value: Any) -> None:
         if self.max_length is not None and len(value) > self.max_length:
-            raise FieldError(f"must be at most {self.max_length} characters long")
+            raise FieldError(f"must be at most {self.max_length} characters long", "max_length")
         if self.min_length is not None and len(value) < self.min_length:
-            raise FieldError(f"must be at least {self.min_length} characters long")
+            raise FieldError(f"must be at least {self.min_length} characters long", "min_length")
 
 
 class Text(String):
@@ -64,3 +72,14 @@ class Text(String):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", None)
         super().__init__(**kwargs)
+
+
+def _sanitized(text: str) -> str:
+    """``text`` cleaned of HTML by bleach (an optional dependency, imported when first used)."""
+    try:
+        import bleach  # type: ignore[import-untyped]  # pure functions; the [sanitize] extra
+    except ImportError:
+        raise FieldError(
+            "String(sanitize=True) needs bleach: pip install 'archipel[sanitize]'"
+        ) from None
+    return check_text(bleach.clean(text))

@@ -97,3 +97,11 @@ def test_meta_fields_and_providers_read_with_protean_names(shop):
     note = Order._fields["note"]
     assert (note.field_name, note.attribute_name) == ("note", "remark")
     assert domain.providers["default"] is domain.providers.database("default")
+
+
+def test_reflection_attributes_are_keyed_by_the_stored_name(shop):
+    from archipel.utils.reflection import attributes, declared_fields
+
+    Order = shop[1]
+    assert sorted(attributes(Order)) == ["order_id", "remark"]  # Protean's: referenced_as
+    assert attributes(Order)["remark"] is declared_fields(Order)["note"]
