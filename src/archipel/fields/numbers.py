@@ -20,6 +20,8 @@ class _Number(Field):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if min_value is not None and max_value is not None and min_value > max_value:
+            raise TypeError(f"min_value {min_value!r} is above max_value {max_value!r}: no value fits")
         self.min_value = min_value
         self.max_value = max_value
 

@@ -30,6 +30,11 @@ class String(Field):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        for option, length in (("max_length", max_length), ("min_length", min_length)):
+            if length is not None and (not isinstance(length, int) or isinstance(length, bool) or length < 0):
+                raise TypeError(f"{option} takes a whole number >= 0, got {length!r}")
+        if max_length is not None and min_length is not None and min_length > max_length:
+            raise TypeError(f"min_length {min_length} is above max_length {max_length}: no text fits")
         self.max_length = max_length
         self.min_length = min_length
         self.sanitize = sanitize

@@ -117,8 +117,8 @@ class BaseRepository(Generic[T]):
     def _stored_identity(self, identity: Any) -> Any:
         """``identity`` as stored; a value no identity can be (a dict, a list...) is a ValidationError.
 
-        A scalar the field cannot cast (``"twelve"`` for an integer identity)
-        matches nothing; a structure (from a request body) is the caller's
+        A scalar the field cannot cast (``"twelve"`` for an integer identity),
+        or None, matches nothing (as in Protean: ``get(None)`` is ObjectNotFoundError); a structure (from a request body) is the caller's
         error: 400 over HTTP, never a crash in the identity map.
         """
         field = self._id_field_obj
@@ -131,8 +131,8 @@ class BaseRepository(Generic[T]):
         try:
             return field.cast(identity)
         except FieldError:
-            if isinstance(identity, str | int | float | uuid.UUID):
-                return identity  # a scalar of the wrong form matches nothing
+            if identity is None or isinstance(identity, str | int | float | uuid.UUID):
+                return identity  # a scalar of the wrong form (or None) matches nothing
             raise self._bad_identity(identity) from None
 
     def _bad_identity(self, identity: Any) -> ValidationError:

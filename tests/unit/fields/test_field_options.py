@@ -273,3 +273,18 @@ def test_sanitize_cleans_html_as_protean_does():
     assert review.raw == "<i>kept</i>"
     review.body = '<a href="javascript:x">link</a>'
     assert review.body == "<a>link</a>"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: String(max_length=-1),
+        lambda: String(min_length=-2),
+        lambda: String(min_length=5, max_length=3),
+        lambda: String(max_length="10"),
+        lambda: Integer(min_value=5, max_value=1),
+    ],
+)
+def test_bounds_no_value_can_meet_are_refused_at_declaration(make):
+    with pytest.raises(TypeError):
+        make()
