@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterator
 from typing import Any, Generic, Protocol, TypeVar
 
 from archipel.core.record import Record
-from archipel.errors import NotSupportedError
+from archipel.errors import IncorrectUsageError, NotSupportedError
 from archipel.fields.composite import Association
-from archipel.utils.query import Q
+from archipel.utils.query import LOOKUPS, Q, split_lookup
 
-__all__ = ["Criteria", "QuerySet", "QueryWrites", "ReadOnlyQuerySet", "Record", "ResultSet"]
+__all__ = ["Criteria", "QuerySet", "QueryWrites", "ReadOnlyQuerySet", "Record", "ResultSet", "check_criteria"]
 
 T = TypeVar("T")
 
@@ -142,6 +142,40 @@ class QueryWrites(Protocol):
         ...
 
 
+def check_criteria(model: type | None, q: Q, order_by: tuple[str, ...] = ()) -> None:
+    """Raise when a criterion of ``q`` (or a sort key) names no field of ``model``, or
+    no known lookup.
+
+    Field names, ``referenced_as`` names and framework columns (``_``-prefixed) are
+    accepted; ``model`` None (a query over no element) checks nothing.
+    """
+    fields = getattr(model, "_fields", None)
+    if not fields:
+        return
+    known = set(fields) | {f.attribute_name for f in fields.values()}
+    for key in order_by:
+        name = key.lstrip("-+")
+        if name not in known and not name.startswith("_"):
+            raise IncorrectUsageError(
+                f"{model.__name__} has no field {name!r} to sort by; its fields: "  # type: ignore[union-attr]
+                f"{', '.join(sorted(fields))}"
+            )
+    for key, _ in q.leaves():
+        name, lookup = split_lookup(key)
+        if name in known or name.startswith("_"):
+            continue
+        stem, sep, suffix = key.rpartition("__")
+        if sep and (stem in known or stem.startswith("_")):
+            raise NotSupportedError(
+                f"{model.__name__}: lookup {suffix!r} of {key!r} is not supported; use one of "  # type: ignore[union-attr]
+                f"{', '.join(LOOKUPS)}"
+            )
+        raise IncorrectUsageError(
+            f"{model.__name__} has no field {name!r} to filter on; its fields: "  # type: ignore[union-attr]
+            f"{', '.join(sorted(fields))}"
+        )
+
+
 class QuerySet(Generic[T]):
     """A lazy query: ``filter``/``exclude``/``order_by``/``limit``/``offset``, then ``all()``.
 
@@ -216,18 +250,27 @@ class QuerySet(Generic[T]):
         return self._derive(only=tuple(names))
 
     def filter(self, *args: Q, **kwargs: Any) -> QuerySet[T]:
-        """Keep records matching all criteria (``Q`` objects and ``field__lookup=value``)."""
-        return self._derive(q=self._criteria.q & Q(*args, **kwargs))
+        """Keep records matching all criteria (``Q`` objects and ``field__lookup=value``).
+
+        A name that is no field of the element is an ``IncorrectUsageError``, an
+        unknown lookup (``name__bogus``) a ``NotSupportedError``: never an empty result.
+        """
+        q = Q(*args, **kwargs)
+        check_criteria(self._model, q)
+        return self._derive(q=self._criteria.q & q)
 
     def exclude(self, *args: Q, **kwargs: Any) -> QuerySet[T]:
-        """Drop records matching the criteria."""
-        return self._derive(q=self._criteria.q & ~Q(*args, **kwargs))
+        """Drop records matching the criteria (checked as :meth:`filter` checks them)."""
+        q = Q(*args, **kwargs)
+        check_criteria(self._model, q)
+        return self._derive(q=self._criteria.q & ~q)
 
     def order_by(self, *fields: str) -> QuerySet[T]:
         """Sort by fields; ``"-name"`` sorts descending."""
         flat: list[str] = []
         for f in fields:
             flat.extend(f if isinstance(f, (list, tuple)) else [f])
+        check_criteria(self._model, Q(), tuple(flat))
         return self._derive(order_by=tuple(flat))
 
     def limit(self, count: int | None) -> QuerySet[T]:

@@ -12,7 +12,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from archipel.core.options import ElementOptions
-from archipel.core.queryset import DEFAULT_LIMIT, Criteria, QuerySet, ResultSet
+from archipel.core.queryset import DEFAULT_LIMIT, Criteria, QuerySet, ResultSet, check_criteria
 from archipel.errors import IncorrectUsageError, ObjectNotFound, TooManyObjects, ValidationError
 from archipel.fields.base import FieldError
 from archipel.fields.simple import Identifier
@@ -187,6 +187,8 @@ class BaseRepository(Generic[T]):
         return self.get_or_none(identity) is not None
 
     def _run(self, criteria: Criteria) -> ResultSet[T]:
+        if criteria.q.children or criteria.order_by:
+            check_criteria(self.cls, criteria.q, criteria.order_by)  # an unknown name never matches nothing
         records, total = self._read_tx().query(self.schema, criteria)
         items = [self._rebuild(r) for r in records]
         uow = self._uow()
