@@ -94,3 +94,94 @@ def test_find_domain_rejects_an_empty_module():
     with pytest.raises(CliError) as caught:
         find_domain(":attr")
     assert caught.value.code == 2
+
+
+# -- Protean's discovery: paths, ./domain.py, factories ------------------------------------
+
+
+def _project(root, files: dict[str, str]):
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def _domain_module(name: str, extra: str = "") -> str:
+    return f"from archipel import Domain\n\ndomain = Domain(name={name!r})\n{extra}"
+
+
+def _run_in(folder, *args: str, env: dict[str, str] | None = None):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "archipel", *args], cwd=folder, env=env or cli_env(),
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+@pytest.fixture
+def project(tmp_path):
+    return _project(
+        tmp_path,
+        {
+            "domain.py": _domain_module("CliTop"),
+            "src/auth/__init__.py": _domain_module(
+                "CliAuth", "\ndef create_domain():\n    return Domain(name='CliFactory')\n"
+            ),
+            "src/billing/__init__.py": "",
+            "src/billing/domain.py": _domain_module("CliBilling"),
+            "apps/sub/subdomain.py": "from archipel import Domain\n\nsubdomain = Domain(name='CliSub')\n"
+            "other = Domain(name='CliOther')\n",
+            "empty/readme.txt": "nothing here",
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "name"),
+    [
+        (None, "CliTop"),  # no --domain, no environment: ./domain.py, as `protean check` does
+        (".", "CliTop"),
+        ("domain.py", "CliTop"),
+        ("src/auth", "CliAuth"),  # a package folder
+        ("src/auth/__init__.py", "CliAuth"),
+        ("src/billing/domain.py", "CliBilling"),  # a module inside a package: billing.domain
+        ("src/billing", "CliBilling"),  # a package whose Domain lives in its domain.py
+        ("apps/sub", "CliSub"),  # a plain folder stands for its subdomain.py; `subdomain` wins
+        ("src/auth:create_domain()", "CliFactory"),  # a factory called with no arguments
+    ],
+)
+def test_protean_discovery_finds_the_domain(project, spec, name):
+    args = ["check"] + ([] if spec is None else ["--domain", spec])
+    result = _run_in(project, *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert name in result.stdout
+
+
+def test_environment_beats_the_domain_file_in_the_folder(project):
+    result = _run_in(project, "check", env=cli_env(ARCHIPEL_DOMAIN="src/billing/domain.py"))
+    assert result.returncode == 0, result.stderr
+    assert "CliBilling" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("spec", "fragments"),
+    [
+        ("src/nope", ["no file or folder 'src/nope'"]),
+        ("empty", ["no archipel Domain found in module 'empty'"]),  # a dotted name, not a path
+        ("empty/", ["folder 'empty/' has no domain.py or subdomain.py"]),
+        ("src/auth:create_domain(1)", ["called without arguments"]),
+        ("src/auth:missing()", ["has no attribute 'missing'"]),
+        ("src/auth:1 + 2", ["neither an attribute name nor a call"]),
+    ],
+)
+def test_discovery_errors_name_what_is_wrong(project, spec, fragments):
+    result = _run_in(project, "check", "--domain", spec)
+    assert_clean_failure(result, 2, *fragments)
+
+
+def test_no_domain_file_keeps_the_no_domain_error(tmp_path):
+    result = _run_in(tmp_path, "check")
+    assert_clean_failure(result, 2, "no domain given", "domain.py")

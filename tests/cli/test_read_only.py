@@ -47,6 +47,10 @@ def empty(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
         (["dlq", "inspect", "no-such-letter"], 1, "no dead letter with id 'no-such-letter'"),
         (["events", "trace", "no-such-id"], 0, "No messages with correlation id no-such-id"),
         (["dlq", "replay", "--all"], 0, "replayed 0 dead letters"),
+        (["events", "read", "$all"], 0, "No messages in $all from position 0 (nothing yet)"),
+        (["events", "search", "--type", "Sent"], 0, "No messages of type Sent (nothing yet)"),
+        (["events", "history", "--aggregate", "Parcel", "--id", "p-1"], 1, "no events for Parcel 'p-1'"),
+        (["events", "stats"], 0, "Total: 0 event(s) across 0 aggregate instance(s)"),
     ],
 )
 def test_reading_an_empty_database_creates_nothing(empty: Any, args: list[str], code: int, says: str) -> None:

@@ -1,9 +1,14 @@
 """Finding, importing and initialising the domain a command works on.
 
-``--domain`` takes a module path (``bookshelf``, ``my_app.identity``),
-optionally with the attribute that holds the ``Domain`` (``my_app.api:billing``).
-Without it, ``ARCHIPEL_DOMAIN`` is read (``PROTEAN_DOMAIN`` too, so the seeds'
-``export PROTEAN_DOMAIN=bookshelf`` works unchanged).
+``--domain`` takes a module path (``bookshelf``, ``my_app.identity``) or a
+file or folder path (``src/auth``, ``auth/domain.py``, ``.``), optionally with
+the attribute that holds the ``Domain`` (``my_app.api:billing``) or a factory
+that returns it (``my_app:create_domain()``). Without it, ``ARCHIPEL_DOMAIN``
+is read (``PROTEAN_DOMAIN`` too, so the seeds' ``export
+PROTEAN_DOMAIN=bookshelf`` works unchanged), then the current folder's
+``domain.py`` or ``subdomain.py`` (Protean's discovery, see
+:mod:`archipel.cli._discovery`). In a module, the instance named ``domain``,
+then ``subdomain``, then the only one is taken.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import re
 import sys
 from types import ModuleType
 from typing import Annotated
@@ -18,6 +24,13 @@ from typing import Annotated
 import typer
 
 from archipel.cli._console import CliError
+from archipel.cli._discovery import (
+    DEFAULT_NAMES,
+    default_target,
+    evaluate,
+    is_path,
+    module_for_path,
+)
 from archipel.domain.domain import Domain
 from archipel.errors import ArchipelError
 
@@ -35,9 +48,9 @@ __all__ = [
 ENV_VARS = ("ARCHIPEL_DOMAIN", "PROTEAN_DOMAIN")
 
 _DOMAIN_HELP = (
-    "The domain's module, e.g. [bold]bookshelf[/] or [bold]my_app.identity[/] "
-    "([bold]module:attr[/] picks one Domain among several). "
-    "Default: $ARCHIPEL_DOMAIN."
+    "The domain's module, e.g. [bold]bookshelf[/], [bold]my_app.identity[/] or a path "
+    "([bold]src/auth[/], [bold].[/]); [bold]module:attr[/] picks one Domain among several. "
+    "Default: $ARCHIPEL_DOMAIN, else ./domain.py."
 )
 
 DomainOption = Annotated[
@@ -55,16 +68,19 @@ _LOAD_CODE = 2  # a domain that cannot be loaded is a usage problem, not a faile
 
 
 def resolve_spec(spec: str | None) -> str:
-    """The domain spec from ``--domain`` or the environment; error if neither."""
+    """The domain spec from ``--domain``, the environment or ``./domain.py``; error if none."""
     if spec and spec.strip():
         return spec.strip()
     for name in ENV_VARS:
         value = os.environ.get(name, "").strip()
         if value:
             return value
+    if default_target() is not None:
+        return "."
     raise CliError(
         "no domain given",
-        hint="pass --domain or set ARCHIPEL_DOMAIN (e.g. --domain bookshelf)",
+        hint="pass --domain or set ARCHIPEL_DOMAIN (e.g. --domain bookshelf), "
+        "or run from the folder that holds domain.py",
         code=_LOAD_CODE,
     )
 
@@ -105,15 +121,21 @@ def _domains_in(module: ModuleType) -> dict[str, Domain]:
     return {name: value for name, value in vars(module).items() if isinstance(value, Domain)}
 
 
+#: ``module:attr`` splits at the first colon not followed by a path separator (``C:\\x``)
+_ATTR = re.compile(r":(?![\\/])")
+
+
 def find_domain(spec: str) -> Domain:
     """Import the module named by ``spec`` and return its ``Domain`` (not initialised)."""
-    module_name, _, attr = spec.partition(":")
+    module_name, attr = _split(spec)
     if not module_name:
         raise CliError(f"invalid domain {spec!r}", hint="use module or module:attr", code=_LOAD_CODE)
     _ensure_cwd_importable()
+    if is_path(module_name):
+        module_name = module_for_path(module_name)
     module = _import(module_name)
     if attr:
-        value = getattr(module, attr, None)
+        value = evaluate(module, attr)
         if not isinstance(value, Domain):
             raise CliError(
                 f"{module_name}.{attr} is not an archipel Domain",
@@ -121,6 +143,9 @@ def find_domain(spec: str) -> Domain:
                 code=_LOAD_CODE,
             )
         return value
+    for preferred in DEFAULT_NAMES:  # Protean's order: `domain`, then `subdomain`
+        if isinstance(getattr(module, preferred, None), Domain):
+            return getattr(module, preferred)  # type: ignore[no-any-return]
     found = _domains_in(module)
     if not found and hasattr(module, "__path__"):
         # a package may keep its Domain in a `domain` submodule (pkg/domain.py)
@@ -128,8 +153,9 @@ def find_domain(spec: str) -> Domain:
             found = _domains_in(_import(f"{module_name}.domain"))
     if len(found) == 1:
         return next(iter(found.values()))
-    if "domain" in found:
-        return found["domain"]
+    for preferred in DEFAULT_NAMES:
+        if preferred in found:
+            return found[preferred]
     if not found:
         raise CliError(
             f"no archipel Domain found in module {module_name!r}",
@@ -141,6 +167,11 @@ def find_domain(spec: str) -> Domain:
         hint=_choices_hint(module_name, found),
         code=_LOAD_CODE,
     )
+
+
+def _split(spec: str) -> tuple[str, str]:
+    parts = _ATTR.split(spec, maxsplit=1)
+    return parts[0], parts[1] if len(parts) > 1 else ""
 
 
 def _choices_hint(module_name: str, found: dict[str, Domain]) -> str:

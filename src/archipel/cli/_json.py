@@ -11,6 +11,9 @@ added, never renamed or removed):
 - ``archipel events list --json``: ``{"domain", "events": [...], "last_position"}``
   (as ``GET /api/domains/{name}/events``)
 - ``archipel events trace ID --json``: the causation tree (as ``GET /api/trace/{id}``)
+- ``archipel events read|search|history|stats --json``: see :mod:`archipel.cli.event_reads`
+- ``archipel eventstore verify --json``: ``{"domain", "clean", "messages", "streams",
+  "violations": [{"check", "stream", "detail"}], "more_violations"}``
 - ``archipel version --json``: ``{"archipel", "python"}``
 
 JSON goes to stdout, one document, nothing else; errors still go to stderr

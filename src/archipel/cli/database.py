@@ -56,6 +56,14 @@ def setup(domain: DomainOption = None) -> None:
     success(f"[bold]{escape(loaded.name)}[/]: set up {_storage_summary(loaded)}")
 
 
+@app.command("setup-outbox")
+def setup_outbox(domain: DomainOption = None) -> None:
+    """Create archipel's own tables only (outbox, event log, markers), not the model's (idempotent)."""
+    loaded = load_domain(domain)
+    _run(loaded, loaded.setup_outbox)
+    success(f"[bold]{escape(loaded.name)}[/]: set up the outbox and event tables")
+
+
 @app.command()
 def drop(domain: DomainOption = None, yes: YesOption = False) -> None:
     """Drop the tables of every database and the event store (data is lost)."""

@@ -1,4 +1,4 @@
-"""``archipel dlq list|inspect|replay|purge``: messages a subscription gave up on.
+"""``archipel dlq list|inspect|replay|replay-all|purge``: messages a subscription gave up on.
 
 The store comes from :func:`archipel.engine.dlq.dead_letter_store`; a dead
 letter has ``id, subscription, message_id, type, stream, payload, error,
@@ -9,7 +9,8 @@ unset database has nothing yet); ids may be given as any unique prefix (the
 list shows 8 characters, ``--wide`` all); an unknown id exits 1 naming it.
 ``replay`` publishes through the domain's broker and deletes the letter only
 once the broker accepted the message; with a broker inside the server's
-process (inline) it exits 1 and keeps the letter.
+process (inline) it exits 1 and keeps the letter. ``--subscription`` takes a
+subscription or, as Protean's does, a stream category (:mod:`archipel.cli.dlq_scope`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from archipel.cli import _engine
 from archipel.cli._console import CliError, UsageError, confirm, out, success
 from archipel.cli._domain import DomainOption, load_domain
 from archipel.cli._json import JsonOption, print_json
+from archipel.cli.dlq_scope import Scope, resolve_scope, short_name
 from archipel.domain.domain import Domain
 from archipel.errors import BrokerNotShared
 from archipel.observatory.shapes import dead_letter_json, groups_json
@@ -46,7 +48,12 @@ app = typer.Typer(help="Inspect, replay or purge dead-lettered messages.", no_ar
 
 SubscriptionOption = Annotated[
     str | None,
-    typer.Option("--subscription", "-s", help="Only this subscription (handler).", show_default=False),
+    typer.Option(
+        "--subscription",
+        "-s",
+        help="Only this subscription (handler name or class name) or stream category (Protean's).",
+        show_default=False,
+    ),
 ]
 IdArgument = Annotated[
     str | None, typer.Argument(help="A dead letter id (or a unique prefix of it).", show_default=False)
@@ -81,9 +88,35 @@ WideOption = Annotated[
 SHORT_ID = 8
 
 
-def short_name(subscription: str) -> str:
-    """A subscription's handler class name (``module.Outer.<locals>.Courier`` -> ``Courier``)."""
-    return subscription.rsplit(".", 1)[-1] or subscription
+_EVERY = 1_000_000
+
+
+def _scope(domain: Domain, store: Any, given: str | None) -> tuple[Scope, list[Any]]:
+    """The scope ``--subscription given`` names, and every stored letter when it was needed."""
+    if not given:
+        return Scope(), []
+    with domain.domain_context():
+        letters = list(store.list(limit=_EVERY))
+
+    def subscriptions() -> list[str]:
+        with domain.domain_context():
+            return [str(_field(row, "name")) for row in _engine.subscription_status(domain)]
+
+    def categories() -> list[str]:
+        aggregates = domain.registry.of_kind("aggregate").values()
+        return [str(cls._meta.stream_category) for cls in aggregates]
+
+    return resolve_scope(given, letters, subscriptions, categories), letters
+
+
+def _field(row: Any, name: str) -> Any:
+    return row.get(name) if isinstance(row, dict) else getattr(row, name, None)
+
+
+def _in_scope(scope: Scope, letters: list[Any], store: Any, limit: int = _EVERY) -> list[Any]:
+    if scope.category is None:
+        return list(store.list(subscription=scope.subscription, limit=limit))
+    return [x for x in letters if scope.admits(x)][:limit]
 
 
 def _resolve(store: Any, given: str) -> Any:
@@ -120,8 +153,9 @@ def list_(
     """
     loaded = load_domain(domain)
     store = _store(loaded)
+    scope, every = _scope(loaded, store, subscription)
     with loaded.domain_context():
-        letters = list(store.list(subscription=subscription, limit=limit))
+        letters = _in_scope(scope, every, store, limit)
     if as_json:
         print_json(
             {
@@ -133,8 +167,7 @@ def list_(
         )
         return
     if not letters:
-        scope = f" for subscription {subscription}" if subscription else ""
-        out().print(f"No dead letters{escape(scope)} in domain {escape(loaded.name)} (nothing yet)")
+        out().print(f"No dead letters{escape(scope.describe())} in domain {escape(loaded.name)} (nothing yet)")
         return
     table = Table(
         title=f"{loaded.name}: {len(letters)} dead letter(s)",
@@ -183,14 +216,16 @@ def print_table(table: Table, wide: bool) -> None:
 def inspect(
     letter_id: Annotated[str, typer.Argument(metavar="ID", help="The dead letter id (or a unique prefix).")],
     domain: DomainOption = None,
+    subscription: SubscriptionOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Show one dead letter: where it failed, the error and its traceback, and the payload as JSON."""
     loaded = load_domain(domain)
     store = _store(loaded)
+    scope, _ = _scope(loaded, store, subscription)
     with loaded.domain_context():
         letter = _resolve(store, letter_id)
-    if letter is None:
+    if letter is None or not scope.admits(letter):
         raise _unknown(letter_id)
     if as_json:
         print_json(dead_letter_json(letter, full=True))
@@ -239,6 +274,29 @@ def _progress_bar(what: str) -> Iterator[Callable[[int, int], None]]:
         yield advance
 
 
+def _replay_many(loaded: Domain, store: Any, scope: Scope, every: list[Any]) -> int:
+    with loaded.domain_context(), _progress_bar("replaying dead letters") as advance:
+        if scope.category is None:
+            return int(
+                store.replay_all(
+                    subscription=scope.subscription, from_another_process=True, progress=advance
+                )
+            )
+        chosen = [x for x in every if scope.admits(x)]
+        done = 0
+        for letter in chosen:  # one by one: each is deleted once the broker accepted it
+            done += bool(store.replay(letter.id, from_another_process=True))
+            advance(done, len(chosen))
+        return done
+
+
+def _not_shared(exc: BrokerNotShared) -> CliError:
+    return CliError(
+        f"not replayed: {exc}",
+        hint='set [brokers.default] provider = "database" (or "redis") in domain.toml',
+    )
+
+
 @app.command()
 def replay(
     letter_id: IdArgument = None,
@@ -256,26 +314,46 @@ def replay(
     _exactly_one(letter_id, every, "replay")
     loaded = load_domain(domain)
     store = _store(loaded)
+    scope, letters = _scope(loaded, store, subscription)
     try:
+        if every:
+            count = _replay_many(loaded, store, scope, letters)
+            success(f"replayed {count} dead letter{'s' if count != 1 else ''}")
+            return
         with loaded.domain_context():
-            if every:
-                with _progress_bar("replaying dead letters") as advance:
-                    count = int(
-                        store.replay_all(
-                            subscription=subscription, from_another_process=True, progress=advance
-                        )
-                    )
-                success(f"replayed {count} dead letter{'s' if count != 1 else ''}")
-                return
             letter = _resolve(store, str(letter_id))
-            if letter is None or not store.replay(letter.id, from_another_process=True):
+            if letter is None or not scope.admits(letter):
+                raise _unknown(letter_id)
+            if not store.replay(letter.id, from_another_process=True):
                 raise _unknown(letter_id)
     except BrokerNotShared as exc:
-        raise CliError(
-            f"not replayed: {exc}",
-            hint='set [brokers.default] provider = "database" (or "redis") in domain.toml',
-        ) from exc
+        raise _not_shared(exc) from exc
     success(f"replayed dead letter {escape(str(letter.id))}")
+
+
+@app.command("replay-all")
+def replay_all(
+    subscription: Annotated[
+        str,
+        typer.Option(
+            "--subscription",
+            "-s",
+            help="The subscription (handler name or class name) or stream category to replay.",
+        ),
+    ],
+    domain: DomainOption = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Replay every dead letter of one subscription or stream category (Protean's dlq replay-all)."""
+    loaded = load_domain(domain)
+    store = _store(loaded)
+    scope, letters = _scope(loaded, store, subscription)
+    confirm(f"Replay every dead letter{scope.describe()} in domain {loaded.name!r}?", yes)
+    try:
+        count = _replay_many(loaded, store, scope, letters)
+    except BrokerNotShared as exc:
+        raise _not_shared(exc) from exc
+    success(f"replayed {count} dead letter{'s' if count != 1 else ''}")
 
 
 @app.command()
@@ -286,20 +364,27 @@ def purge(
     subscription: SubscriptionOption = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Delete dead letters for good (messages that cannot be recovered)."""
+    """Delete dead letters for good (messages that cannot be recovered).
+
+    ``purge --subscription S`` without an id purges all of ``S`` (Protean's form).
+    """
+    every = every or (letter_id is None and bool(subscription))
     _exactly_one(letter_id, every, "purge")
     loaded = load_domain(domain)
     store = _store(loaded)
+    scope, letters = _scope(loaded, store, subscription)
     if every:
-        scope = f" of subscription {subscription!r}" if subscription else ""
-        confirm(f"Delete every dead letter{scope} in domain {loaded.name!r}?", yes)
+        confirm(f"Delete every dead letter{scope.describe()} in domain {loaded.name!r}?", yes)
         with loaded.domain_context():
-            count = int(store.purge_all(subscription=subscription))
+            if scope.category is None:
+                count = int(store.purge_all(subscription=scope.subscription))
+            else:
+                count = sum(bool(store.purge(x.id)) for x in letters if scope.admits(x))
         success(f"purged {count} dead letter{'s' if count != 1 else ''}")
         return
     with loaded.domain_context():
         letter = _resolve(store, str(letter_id))
-    if letter is None:
+    if letter is None or not scope.admits(letter):
         raise _unknown(letter_id)
     confirm(f"Delete dead letter {letter.id!r}?", yes)
     with loaded.domain_context():

@@ -19,7 +19,17 @@ from typing import Annotated, Any
 import typer
 
 import archipel
-from archipel.cli import database, dlq, events, projection, schema, snapshot, subscriptions
+from archipel.cli import (
+    database,
+    dlq,
+    event_reads,
+    events,
+    eventstore,
+    projection,
+    schema,
+    snapshot,
+    subscriptions,
+)
 from archipel.cli._console import CliError, out, print_error
 from archipel.cli._json import JsonOption, print_json
 from archipel.cli.check import check
@@ -85,7 +95,10 @@ app.add_typer(database.app, name="database")
 app.add_typer(database.app, name="db", hidden=True)
 app.command()(check)
 app.command()(server)
+for _name in ("read", "search", "history", "stats"):  # Protean's `protean events ...`
+    events.app.command(_name)(getattr(event_reads, _name))
 app.add_typer(events.app, name="events")
+app.add_typer(eventstore.app, name="eventstore")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(snapshot.app, name="snapshot")

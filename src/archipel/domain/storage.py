@@ -167,6 +167,20 @@ class Storage(DomainState):
         if setup is not None:
             setup()
 
+    def setup_outbox(self) -> None:
+        """Create archipel's own tables only (idempotent): the outbox, beside the event log
+        and the processed-message markers, in every database; model tables are untouched.
+
+        Protean's ``domain.setup_outbox()``, for a database whose model tables
+        already exist (e.g. managed by migrations) before the engine starts.
+        """
+        self._ensure_initialized()
+        for database in self.providers.databases.values():
+            database.setup([])
+        setup = getattr(self.providers.event_store, "setup", None)
+        if setup is not None:
+            setup()
+
     def drop_database(self) -> None:
         """Drop the tables of every database (and the event store's)."""
         for database, schemas in self._each_database_schemas():
