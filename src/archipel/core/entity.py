@@ -92,6 +92,7 @@ class BaseEntity(BaseModel):
                 continue
             for child in value if isinstance(value, list) else (value,):
                 object.__setattr__(child, "_root", root)
+                object.__setattr__(child, "_parent", self)  # its owner (``comment.post``)
                 if child._children_fields:
                     child._adopt_children()  # grandchildren belong to the same root
 
@@ -181,6 +182,33 @@ def _add_reference_alias(cls: type, name: str) -> bool:
     alias_property = property(read, write, doc=f"The identity held by ``{name}`` (Protean's ``{alias}``).")
     read._archipel_alias = True  # type: ignore[attr-defined]
     setattr(cls, alias, alias_property)
+    return True
+
+
+def link_owner(cls: type, owner: type, name: str) -> bool:
+    """Give entity ``cls`` Protean's implicit link to its owner ``owner`` (its ``part_of``):
+    ``<name>`` is the owning object and ``<name>_id`` its identity, while the entity is held
+    by one (None before). Read-only: the link follows the ``HasMany``/``HasOne`` holding it.
+
+    A field or attribute of either name already on the class wins (False is returned).
+    """
+    alias = f"{name}_id"
+    fields = cls._fields  # type: ignore[attr-defined]
+    for taken in (name, alias):
+        existing = cls.__dict__.get(taken)
+        if taken in fields or (existing is not None and not getattr(getattr(existing, "fget", None), "_archipel_owner", False)):
+            return False
+
+    def parent(self: BaseEntity) -> Any:
+        return self.__dict__.get("_parent")
+
+    def parent_id(self: BaseEntity) -> Any:
+        held_by = self.__dict__.get("_parent")
+        return None if held_by is None else held_by._identity()
+
+    parent._archipel_owner = parent_id._archipel_owner = True  # type: ignore[attr-defined]
+    setattr(cls, name, property(parent, doc=f"The {owner.__name__} holding this {cls.__name__} (Protean's)."))
+    setattr(cls, alias, property(parent_id, doc=f"The identity of the {owner.__name__} holding it."))
     return True
 
 

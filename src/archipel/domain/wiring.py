@@ -10,12 +10,13 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 from archipel.core.declarations import retry_unresolved
+from archipel.core.entity import link_owner
 from archipel.core.event import BaseEvent
 from archipel.core.event_sourcing import collect_appliers
 from archipel.core.index import Index
 from archipel.errors import ConfigurationError
 from archipel.fields.base import Field
-from archipel.fields.composite import HasMany, HasOne
+from archipel.fields.composite import HasMany, HasOne, Reference
 from archipel.fields.simple import Auto, Identifier
 from archipel.port.schema import ModelSchema
 from archipel.utils.naming import snake_case
@@ -127,6 +128,9 @@ def _validate(domain: Domain) -> None:
             raise ConfigurationError(
                 f"entity {cls.__name__} has no part_of: use @{name}.entity(part_of=Aggregate)"
             )
+        if isinstance(meta.part_of, type):
+            # Protean's implicit reference: ``comment.post`` / ``comment.post_id``
+            link_owner(cls, meta.part_of, snake_case(meta.part_of.__name__))
     for kind in ("aggregate", "entity"):
         for cls in registry.of_kind(kind).values():
             for field in cls._fields.values():  # type: ignore[attr-defined]
@@ -137,6 +141,15 @@ def _validate(domain: Domain) -> None:
                             f"{cls.__name__}.{field.name} holds {target.__name__}, which is not an "
                             f"entity: register it with @{name}.entity(part_of={cls.__name__})"
                         )
+                    if not field.via:
+                        # a Reference of the child to this owner holds its identity (Protean's)
+                        refs = [
+                            n for n, f in target._fields.items()  # type: ignore[attr-defined]
+                            if isinstance(f, Reference) and f.to_cls is cls
+                        ]
+                        if len(refs) == 1:
+                            field.via = refs[0]
+                            cls._setup_fields()  # type: ignore[attr-defined]
                     if field.via and field.via not in target._fields:  # type: ignore[attr-defined]
                         # as Protean does: the child gets a field for its parent's identity
                         link = Identifier()
