@@ -17,7 +17,7 @@ from archipel.core.index import Index
 from archipel.errors import ConfigurationError
 from archipel.fields.base import Field
 from archipel.fields.composite import HasMany, HasOne, Reference
-from archipel.fields.simple import Auto, Identifier
+from archipel.fields.simple import Auto, Identifier, String
 from archipel.port.schema import ModelSchema
 from archipel.utils.naming import snake_case
 
@@ -56,7 +56,22 @@ def prepare_model(domain: Domain) -> dict[Any, ModelSchema]:
             cls._appliers = collect_appliers(cls, lambda a: _resolve_annotation(domain, a))  # type: ignore[attr-defined]
 
     _validate(domain)
+    _apply_field_defaults(domain)
     return _schemas(domain)
+
+
+def _apply_field_defaults(domain: Domain) -> None:
+    """``[field_defaults] sanitize = true``: String/Text fields that leave ``sanitize`` unset
+    clean their HTML (Protean's domain-wide default)."""
+    if not (domain.config.get("field_defaults") or {}).get("sanitize"):
+        return
+    for _, cls in domain.registry.all():
+        fields = getattr(cls, "_fields", None) or {}
+        unset = [f for f in fields.values() if isinstance(f, String) and f.sanitize is None]
+        for field in unset:
+            field.sanitize = True
+        if unset:
+            cls._setup_fields()  # type: ignore[attr-defined]  # the constructors' fast paths no longer skip the cleaning
 
 
 def _apply_identity_config(domain: Domain) -> None:

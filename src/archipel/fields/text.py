@@ -18,6 +18,7 @@ class String(Field):
     ``sanitize=True`` cleans the text of HTML as Protean does (``bleach.clean``: tags
     outside bleach's small safelist are escaped, unsafe attributes dropped); it needs
     ``pip install 'archipel[sanitize]'``, and the length limits apply to the clean text.
+    Left unset (None), the domain's ``[field_defaults] sanitize`` decides (default false).
     """
 
     type_name = "str"
@@ -26,7 +27,7 @@ class String(Field):
         self,
         max_length: int | None = 255,
         min_length: int | None = None,
-        sanitize: bool = False,
+        sanitize: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

@@ -288,3 +288,27 @@ def test_sanitize_cleans_html_as_protean_does():
 def test_bounds_no_value_can_meet_are_refused_at_declaration(make):
     with pytest.raises(TypeError):
         make()
+
+
+def test_the_domain_s_field_defaults_sanitize_strings_that_leave_it_unset(make_domain):
+    from tests.unit._support import start
+
+    domain = make_domain(field_defaults={"sanitize": True})
+
+    @domain.aggregate
+    class Page(BaseAggregate):
+        body = String()
+        raw = String(sanitize=False)
+
+    start(domain)
+    page = Page(body="<script>x</script>", raw="<script>x</script>")
+    assert page.body == "&lt;script&gt;x&lt;/script&gt;" and page.raw == "<script>x</script>"
+
+
+def test_field_defaults_take_sanitize_only(make_domain):
+    from archipel.errors import ConfigurationError
+    from tests.unit._support import start
+
+    for wrong in ({"sanitise": True}, {"sanitize": "yes"}):
+        with pytest.raises(ConfigurationError, match="field_defaults"):
+            start(make_domain(field_defaults=wrong))
