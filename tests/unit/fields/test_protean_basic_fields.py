@@ -58,3 +58,8 @@ def test_serializer_fields_build_with_a_deprecation_warning():
 def test_no_element_takes_a_serializer_field(base):
     with pytest.warns(DeprecationWarning), pytest.raises(ConfigurationError, match="Thing.total.*serializer"):
         type("Thing", (base,), {"total": Method("get_total"), "__module__": __name__})
+
+
+def test_pickled_lists_warn_that_it_has_no_effect():
+    with pytest.warns(DeprecationWarning, match="pickled"):
+        ValueObjectList(content_type=str, pickled=True)
