@@ -60,6 +60,10 @@ DOCUMENTED = {
         "ValueObjectList",
     ],
     "archipel.fields.basic": ["Method", "Nested", "ValueObjectList", "String", "List", "Dict"],
+    "archipel.fields.validators": [
+        "MinLengthValidator", "MaxLengthValidator", "MinValueValidator", "MaxValueValidator",
+        "RegexValidator",
+    ],
     "archipel.core.aggregate": ["BaseAggregate"],
     "archipel.core.entity": ["BaseEntity"],
     "archipel.core.value_object": ["BaseValueObject"],

@@ -14,6 +14,8 @@ import copy
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from archipel.errors import ValidationError
+
 __all__ = ["Field", "FieldError", "MISSING", "accepting", "shown"]
 
 
@@ -247,6 +249,9 @@ class Field:
                 validator(value)
             except FieldError:
                 raise
+            except ValidationError as exc:
+                # Protean's validators raise it: its messages become this field's
+                raise FieldError([m for messages in exc.messages.values() for m in messages]) from None
             except (ValueError, TypeError) as exc:
                 raise FieldError(str(exc)) from None
         return value

@@ -9,7 +9,7 @@ import pytest
 
 from archipel import BaseAggregate, BaseEvent, BaseValueObject
 from archipel.errors import ConfigurationError, ValidationError
-from archipel.fields import Method, Nested, String, ValueObject, ValueObjectList, basic
+from archipel.fields import Integer, Method, Nested, String, ValueObject, ValueObjectList, basic
 
 
 class Tag(BaseValueObject):
@@ -63,3 +63,38 @@ def test_no_element_takes_a_serializer_field(base):
 def test_pickled_lists_warn_that_it_has_no_effect():
     with pytest.warns(DeprecationWarning, match="pickled"):
         ValueObjectList(content_type=str, pickled=True)
+
+
+def test_protean_s_validators_report_under_the_field():
+    from archipel.fields.validators import (
+        MaxLengthValidator,
+        MaxValueValidator,
+        MinLengthValidator,
+        MinValueValidator,
+        RegexValidator,
+    )
+
+    class Code(BaseValueObject):
+        text = String(validators=[RegexValidator(r"^\d+$", message="digits only"), MinLengthValidator(2)])
+        tag = String(validators=[MaxLengthValidator(3), RegexValidator("x", inverse_match=True)])
+        size = Integer(validators=[MinValueValidator(3), MaxValueValidator(9)])
+
+    assert Code(text="12", tag="ab", size=5).text == "12"
+    with pytest.raises(ValidationError) as caught:
+        Code(text="a", tag="xyzw", size=10)
+    assert caught.value.messages == {
+        "text": ["digits only"],
+        "tag": ["value has more than 3 characters"],
+        "size": ["value is greater than 9"],
+    }
+    assert errors(lambda: Code(text="1")) == {"text": ["value has less than 2 characters"]}
+    assert errors(lambda: Code(tag="x")) == {"tag": ["invalid value"]}
+    assert errors(lambda: Code(size=1)) == {"size": ["value is lesser than 3"]}
+    with pytest.raises(TypeError):
+        RegexValidator(__import__("re").compile("a"), flags=2)
+
+
+def errors(build):
+    with pytest.raises(ValidationError) as caught:
+        build()
+    return caught.value.messages
