@@ -10,12 +10,13 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, Protocol, TypeVar
 
+from archipel.core.query_names import check_criteria
 from archipel.core.record import Record
-from archipel.errors import IncorrectUsageError, NotSupportedError
+from archipel.errors import NotSupportedError
 from archipel.fields.composite import Association
-from archipel.utils.query import LOOKUPS, Q, split_lookup
+from archipel.utils.query import Q
 
-__all__ = ["Criteria", "QuerySet", "QueryWrites", "ReadOnlyQuerySet", "Record", "ResultSet", "check_criteria"]
+__all__ = ["Criteria", "QuerySet", "QueryWrites", "ReadOnlyQuerySet", "Record", "ResultSet"]
 
 T = TypeVar("T")
 
@@ -140,40 +141,6 @@ class QueryWrites(Protocol):
     def raw(self, query: Any, data: Any = None) -> ResultSet[Any]:
         """Run a database-specific query; its results as elements."""
         ...
-
-
-def check_criteria(model: type | None, q: Q, order_by: tuple[str, ...] = ()) -> None:
-    """Raise when a criterion of ``q`` (or a sort key) names no field of ``model``, or
-    no known lookup.
-
-    Field names, ``referenced_as`` names and framework columns (``_``-prefixed) are
-    accepted; ``model`` None (a query over no element) checks nothing.
-    """
-    fields = getattr(model, "_fields", None)
-    if not fields:
-        return
-    known = set(fields) | {f.attribute_name for f in fields.values()}
-    for key in order_by:
-        name = key.lstrip("-+")
-        if name not in known and not name.startswith("_"):
-            raise IncorrectUsageError(
-                f"{model.__name__} has no field {name!r} to sort by; its fields: "  # type: ignore[union-attr]
-                f"{', '.join(sorted(fields))}"
-            )
-    for key, _ in q.leaves():
-        name, lookup = split_lookup(key)
-        if name in known or name.startswith("_"):
-            continue
-        stem, sep, suffix = key.rpartition("__")
-        if sep and (stem in known or stem.startswith("_")):
-            raise NotSupportedError(
-                f"{model.__name__}: lookup {suffix!r} of {key!r} is not supported; use one of "  # type: ignore[union-attr]
-                f"{', '.join(LOOKUPS)}"
-            )
-        raise IncorrectUsageError(
-            f"{model.__name__} has no field {name!r} to filter on; its fields: "  # type: ignore[union-attr]
-            f"{', '.join(sorted(fields))}"
-        )
 
 
 class QuerySet(Generic[T]):

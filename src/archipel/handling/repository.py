@@ -12,7 +12,8 @@ import uuid
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from archipel.core.options import ElementOptions
-from archipel.core.queryset import DEFAULT_LIMIT, Criteria, QuerySet, ResultSet, check_criteria
+from archipel.core.query_names import check_criteria
+from archipel.core.queryset import DEFAULT_LIMIT, Criteria, QuerySet, ResultSet
 from archipel.errors import IncorrectUsageError, ObjectNotFound, TooManyObjects, ValidationError
 from archipel.fields.base import FieldError
 from archipel.fields.simple import Identifier
