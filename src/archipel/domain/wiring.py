@@ -49,7 +49,8 @@ def prepare_model(domain: Domain) -> dict[Any, ModelSchema]:
 
     for cls in registry.of_kind("aggregate").values():
         meta = cls._meta  # type: ignore[attr-defined]
-        meta.stream_category = meta.get("stream_category") or f"{domain.snake_name}::{snake_case(cls.__name__)}"
+        # an explicit category is within the domain too, as in Protean: ``orders`` -> ``shop::orders``
+        meta.stream_category = f"{domain.snake_name}::{meta.get('stream_category') or snake_case(cls.__name__)}"
         if meta.fact_events and "fact_event_cls" not in meta.extra:
             meta.extra["fact_event_cls"] = _fact_event_class(domain, cls)
         if meta.get("is_event_sourced"):
