@@ -56,9 +56,24 @@ def prepare_model(domain: Domain) -> dict[Any, ModelSchema]:
         if meta.get("is_event_sourced"):
             cls._appliers = collect_appliers(cls, lambda a: _resolve_annotation(domain, a))  # type: ignore[attr-defined]
 
+    _handler_categories(domain)
     _validate(domain)
     _apply_field_defaults(domain)
     return _schemas(domain)
+
+
+def _handler_categories(domain: Domain) -> None:
+    """``Handler.meta_.stream_category`` as Protean reads it: an event handler's given category
+    or its aggregate's; a command handler's aggregate category with ``:command``."""
+    for kind, suffix in (("event_handler", ""), ("command_handler", ":command")):
+        for cls in domain.registry.of_kind(kind).values():
+            meta = cls._meta  # type: ignore[attr-defined]
+            owner = getattr(meta.part_of, "_meta", None)
+            explicit = meta.get("stream_category") if kind == "event_handler" else None
+            if explicit:
+                meta.stream_category = explicit
+            elif owner is not None and owner.kind == "aggregate" and owner.stream_category:
+                meta.stream_category = f"{owner.stream_category}{suffix}"
 
 
 def _apply_field_defaults(domain: Domain) -> None:
