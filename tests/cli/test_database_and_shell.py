@@ -58,3 +58,14 @@ def test_shell_command_errors_are_reported_without_traceback():
 
 def test_shell_help_shows_domain():
     assert "--domain" in run_cli("shell", "--help").stdout
+
+
+def test_shell_no_traverse_registers_only_what_the_domain_module_imports():
+    # sample_shelf/__init__.py defines the domain; its books module is found by traversal only
+    code = "print('elements', sorted(domain.registry.of_kind('aggregate')))"
+    traversed = run_cli("shell", "--domain", "sample_shelf", "--traverse", "-c", code)
+    assert traversed.returncode == 0, traversed.stderr
+    assert "'Book'" in traversed.stdout
+    alone = run_cli("shell", "--domain", "sample_shelf", "--no-traverse", "-c", code)
+    assert alone.returncode == 0, alone.stderr
+    assert "elements []" in alone.stdout

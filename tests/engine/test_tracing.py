@@ -165,3 +165,58 @@ def test_archipel_s_middleware_traces_the_request_under_the_caller_s_traceparent
     (handled,) = [s for s in finished if s.name.startswith("process ")]
     assert handled.parent.span_id == request.context.span_id  # the command joins the request's trace
     bank.shutdown()
+
+
+def _bank_app():
+    from fastapi import FastAPI
+
+    bank = build_bank(f"Bank{uuid.uuid4().hex[:6]}", {"command_processing": "sync", "event_processing": "sync"})
+    bank.init(traverse=False)
+    with bank.domain_context():
+        bank.setup_database()
+    app = FastAPI()
+
+    @app.post("/deposits")
+    def deposit() -> dict[str, str]:
+        with bank.domain_context():
+            bank.process(bank.elements["Deposit"](account_id="a", amount=1, seq=1))
+        return {"ok": "yes"}
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return bank, app
+
+
+def test_instrument_app_traces_requests_and_skips_excluded_urls(spans):
+    from fastapi.testclient import TestClient
+
+    from archipel.integrations.fastapi import instrument_app
+
+    bank, app = _bank_app()
+    assert instrument_app(app, bank, excluded_urls="healthz,readyz") is True
+    assert instrument_app(app, bank) is False  # already traced: nothing added twice
+    with TestClient(app) as client:
+        assert client.post("/deposits").status_code == 200
+        health = client.get("/healthz")
+    assert health.status_code == 200 and health.headers["X-Correlation-ID"]  # excluded: no span, an id
+    finished = spans.get_finished_spans()
+    assert [s.name for s in finished if s.kind == SpanKind.SERVER] == ["POST /deposits"]
+    (request,) = [s for s in finished if s.kind == SpanKind.SERVER]
+    (handled,) = [s for s in finished if s.name.startswith("process ")]
+    assert handled.parent.span_id == request.context.span_id
+    bank.shutdown()
+
+
+def test_instrument_app_with_tracing_off_adds_nothing_and_refuses_unknown_options():
+    from archipel.integrations.fastapi import instrument_app
+
+    bank, app = _bank_app()
+    assert tracing.tracer is None
+    assert instrument_app(app, bank) is False and app.user_middleware == []
+    with pytest.raises(TypeError, match="tracer_provider"):
+        instrument_app(app, bank, tracer_provider=object())
+    with pytest.raises(ValueError, match="not a list of regular expressions"):
+        instrument_app(app, bank, excluded_urls="(unclosed")
+    bank.shutdown()

@@ -133,6 +133,26 @@ def test_pyproject_tool_archipel_table_is_used(tmp_path: Path) -> None:
     assert "project" not in config and "tool" not in config
 
 
+def test_pyproject_tool_protean_table_is_read_when_there_is_no_tool_archipel(tmp_path: Path) -> None:
+    write(tmp_path / "pyproject.toml", '[tool.protean]\nevent_processing = "async"\n')
+    assert load_config(module_in(tmp_path), environ={})["event_processing"] == "async"
+    write(
+        tmp_path / "pyproject.toml",
+        '[tool.protean]\nevent_processing = "async"\n[tool.archipel]\nevent_processing = "sync"\n',
+    )
+    assert load_config(module_in(tmp_path), environ={})["event_processing"] == "sync"  # archipel's wins
+    write(tmp_path / "pyproject.toml", '[tool]\nprotean = 3\n')
+    with pytest.raises(ConfigurationError, match="'tool.protean' must be a table"):
+        load_config(module_in(tmp_path), environ={})
+
+
+def test_protean_env_selects_the_table_when_archipel_env_is_unset(tmp_path: Path) -> None:
+    write(tmp_path / "domain.toml", 'event_processing = "sync"\n[prod]\nevent_processing = "async"\n')
+    assert load_config(module_in(tmp_path), environ={"PROTEAN_ENV": "prod"})["event_processing"] == "async"
+    both = {"PROTEAN_ENV": "prod", "ARCHIPEL_ENV": "none"}
+    assert load_config(module_in(tmp_path), environ=both)["event_processing"] == "sync"
+
+
 def test_pyproject_without_tool_archipel_is_ignored(tmp_path: Path) -> None:
     write(tmp_path / "pkg" / "pyproject.toml", "[tool.ruff]\nline-length = 100\n")
     write(tmp_path / "domain.toml", 'event_processing = "async"\n')

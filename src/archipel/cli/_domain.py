@@ -181,12 +181,15 @@ def _choices_hint(module_name: str, found: dict[str, Domain]) -> str:
     return f"choose one: {options}"
 
 
-def load_domain(spec: str | None, *, init: bool = True) -> Domain:
-    """Resolve, import and (by default) initialise the domain named by ``spec``."""
+def load_domain(spec: str | None, *, init: bool = True, traverse: bool = True) -> Domain:
+    """Resolve, import and (by default) initialise the domain named by ``spec``.
+
+    ``traverse``: import every module of the domain's package first (``Domain.init``).
+    """
     domain = find_domain(resolve_spec(spec))
     if init:
         try:
-            domain.init()
+            domain.init(traverse=traverse)
         except ArchipelError as exc:
             raise CliError(
                 f"domain {domain.name!r} failed to initialise: {exc}",

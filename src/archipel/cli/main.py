@@ -33,6 +33,7 @@ from archipel.cli import (
 from archipel.cli._console import CliError, out, print_error
 from archipel.cli._json import JsonOption, print_json
 from archipel.cli.check import check
+from archipel.cli.new import new
 from archipel.cli.observatory import observatory
 from archipel.cli.server import server
 from archipel.cli.shell import shell
@@ -89,6 +90,7 @@ def version(as_json: JsonOption = False) -> None:
     out().print(f"archipel {archipel.__version__} (Python {platform.python_version()})")
 
 
+app.command()(new)
 app.command()(shell)
 app.add_typer(database.app, name="database")
 # Protean's name for the same group (``protean db setup`` ports as ``archipel db setup``)

@@ -55,9 +55,17 @@ def shell(
     plain: Annotated[
         bool, typer.Option("--plain", help="Use the standard Python shell even if IPython is installed.")
     ] = False,
+    traverse: Annotated[
+        bool,
+        typer.Option(
+            "--traverse/--no-traverse",
+            help="Import every module of the domain's package first, so elements declared in "
+            "them register (Protean's option; archipel's default).",
+        ),
+    ] = True,
 ) -> None:
     """Open an interactive Python shell with the domain initialised and active."""
-    loaded = load_domain(domain)
+    loaded = load_domain(domain, traverse=traverse)
     namespace = shell_namespace(loaded)
     with loaded.domain_context():
         if command is not None:

@@ -38,6 +38,8 @@ CONFIG_FILE_NAMES: tuple[str, ...] = (".domain.toml", "domain.toml", "pyproject.
 
 #: Names the top-level table of the config file merged over the rest of it.
 ENVIRONMENT_VARIABLE = "ARCHIPEL_ENV"
+#: Read when ``ARCHIPEL_ENV`` is not set: a ported Protean deployment keeps its variable.
+PROTEAN_ENVIRONMENT_VARIABLE = "PROTEAN_ENV"
 
 #: Allowed values of ``command_processing``, ``event_processing`` and ``message_processing``.
 PROCESSING_MODES: frozenset[str] = frozenset({"sync", "async"})
@@ -151,7 +153,8 @@ def find_config_file(start_dir: Path) -> tuple[Path, dict[str, Any]] | None:
     Looks in ``start_dir``, then its parent, then its grandparent; in each
     directory it tries ``.domain.toml``, ``domain.toml`` and ``pyproject.toml``
     in that order. A ``pyproject.toml`` counts only if it has a
-    ``[tool.archipel]`` table, which is then the configuration table. Returns
+    ``[tool.archipel]`` table (else Protean's ``[tool.protean]``), which is then
+    the configuration table. Returns
     the first hit as ``(path, table)``, or ``None``.
 
     Raises :class:`ConfigurationError` naming the file when a candidate cannot
@@ -167,12 +170,14 @@ def find_config_file(start_dir: Path) -> tuple[Path, dict[str, Any]] | None:
             if name != _PYPROJECT:
                 return candidate, data
             tool = data.get("tool")
-            table = tool.get("archipel") if isinstance(tool, dict) else None
-            if table is None:
+            tools = tool if isinstance(tool, dict) else {}
+            name_found = next((n for n in ("archipel", "protean") if n in tools), None)
+            if name_found is None:
                 continue
+            table = tools[name_found]
             if not isinstance(table, dict):
                 raise ConfigurationError(
-                    f"{candidate}: 'tool.archipel' must be a table; write [tool.archipel]"
+                    f"{candidate}: 'tool.{name_found}' must be a table; write [tool.{name_found}]"
                 )
             return candidate, table
         if directory.parent == directory:
@@ -193,7 +198,7 @@ def load_config(
     searched from its directory with :func:`find_config_file`; ``None`` means
     no file. ``overrides`` (``Domain(config={...})``) are deep-merged last and
     win. ``environ`` defaults to ``os.environ`` and serves both
-    ``ARCHIPEL_ENV`` and the ``${VAR}`` placeholders.
+    ``ARCHIPEL_ENV`` (``PROTEAN_ENV`` when it is unset) and the ``${VAR}`` placeholders.
 
     When ``ARCHIPEL_ENV`` names a top-level table of the file, that table is
     merged over the rest of the file. Environment tables are not part of the
@@ -215,7 +220,8 @@ def load_config(
         if found is not None:
             source, table = found
 
-    merged = deep_merge(DEFAULTS, _apply_environment(table, env.get(ENVIRONMENT_VARIABLE), source))
+    environment = env.get(ENVIRONMENT_VARIABLE) or env.get(PROTEAN_ENVIRONMENT_VARIABLE)
+    merged = deep_merge(DEFAULTS, _apply_environment(table, environment, source))
     if overrides:
         merged = deep_merge(merged, overrides)
 

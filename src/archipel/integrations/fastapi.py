@@ -10,7 +10,10 @@
   none), and is echoed on the response as ``X-Correlation-ID`` (with the
   ``traceparent`` given, if any). A malformed header is a 400.
 - :func:`health_router` serves ``/health`` (liveness) and ``/ready``
-  (database, broker, subscription lag) for orchestrators and load balancers.
+  (database, broker, subscription lag) for orchestrators and load balancers;
+  :func:`create_health_router` is Protean's one-domain form (``/healthz``,
+  ``/livez``, ``/readyz``). :func:`instrument_app` is Protean's call to trace
+  requests (it adds :class:`CorrelationMiddleware` when tracing is on).
 - :func:`register_exception_handlers` answers every error with one JSON shape
   (:data:`ERROR_SHAPE`), never with a stack trace:
 
@@ -32,7 +35,7 @@ from archipel.errors import (
     ObjectNotFound,
     ValidationError,
 )
-from archipel.integrations.health import check_domain, health_router
+from archipel.integrations.health import check_domain, create_health_router, health_router
 from archipel.utils import tracing
 from archipel.utils.globals import current_correlation_id, domain_context
 
@@ -42,10 +45,13 @@ __all__ = [
     "DomainContextMiddleware",
     "ERROR_SHAPE",
     "check_domain",
+    "create_health_router",
     "error_body",
     "register_exception_handlers",
     "error_responses",
+    "excluded_paths",
     "health_router",
+    "instrument_app",
 ]
 
 logger = logging.getLogger("archipel.http")
@@ -113,8 +119,9 @@ def correlation_from(scope: Scope) -> tuple[str | None, str | None, str | None]:
 class CorrelationMiddleware:
     """ASGI middleware: one correlation id per request, into its messages and back on its response."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, excluded: re.Pattern[str] | None = None) -> None:
         self.app = app
+        self.excluded = excluded  # paths traced without a span (their correlation id kept)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope.get("type") != "http" or _SCOPE_KEY in scope:
@@ -144,7 +151,9 @@ class CorrelationMiddleware:
 
         token = current_correlation_id.set(correlation)
         try:
-            if tracing.tracer is None:
+            if tracing.tracer is None or (
+                self.excluded is not None and self.excluded.search(str(scope.get("path", "")))
+            ):
                 await self.app(scope, receive, send_with_id)
                 return
             carrier = {k: v for k in ("traceparent", "tracestate") if (v := _header(scope, k.encode()))}
@@ -310,3 +319,48 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in chosen
     }
+
+
+def excluded_paths(excluded_urls: str | None) -> re.Pattern[str] | None:
+    """One pattern for OpenTelemetry's comma-separated ``excluded_urls`` (None: exclude nothing)."""
+    parts = [part.strip() for part in (excluded_urls or "").split(",") if part.strip()]
+    if not parts:
+        return None
+    try:
+        return re.compile("|".join(f"(?:{part})" for part in parts))
+    except re.error as exc:
+        raise ValueError(f"excluded_urls {excluded_urls!r} is not a list of regular expressions: {exc}") from exc
+
+
+def instrument_app(app: Any, domain: Any = None, *, excluded_urls: str | None = None, **kwargs: Any) -> bool:
+    """Protean's call to trace a FastAPI app's requests; True when tracing was added.
+
+    archipel's :class:`CorrelationMiddleware` opens the request's span
+    (``http.request.method``, ``url.path``, ``http.response.status_code``) as
+    the parent of the command and handler spans the request causes. This adds
+    it to ``app`` when tracing is on (:func:`archipel.utils.tracing.enable_tracing`);
+    with tracing off, or requests already traced (a :class:`CorrelationMiddleware`,
+    or a :class:`DomainContextMiddleware` with ``correlation``), it adds nothing
+    and returns False, as Protean's does. ``excluded_urls`` (comma-separated
+    regular expressions searched in the path, OpenTelemetry's convention) get
+    no span but keep their correlation id. ``domain`` is accepted for
+    Protean's signature (tracing is process-wide here). Options of
+    OpenTelemetry's ``FastAPIInstrumentor`` have no counterpart: passing one
+    is a ``TypeError`` naming it.
+    """
+    if kwargs:
+        raise TypeError(
+            f"instrument_app() got options archipel does not have: {', '.join(sorted(kwargs))} "
+            "(OpenTelemetry's FastAPIInstrumentor options; archipel traces requests itself)"
+        )
+    skip = excluded_paths(excluded_urls)  # checked even when tracing is off
+    if tracing.tracer is None:
+        return False
+    for added in getattr(app, "user_middleware", []):
+        cls, options = getattr(added, "cls", None), getattr(added, "kwargs", {}) or {}
+        if cls is CorrelationMiddleware or (
+            cls is DomainContextMiddleware and options.get("correlation", True)
+        ):
+            return False  # requests are traced already
+    app.add_middleware(CorrelationMiddleware, excluded=skip)
+    return True

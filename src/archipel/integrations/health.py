@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
 
-__all__ = ["check_domain", "health_router"]
+__all__ = ["check_domain", "create_health_router", "health_router"]
 
 log = logging.getLogger("archipel.http")
 
@@ -106,6 +106,40 @@ def health_router(domains: Sequence[Domain], *, max_lag: int | None = None, pref
         return JSONResponse(
             {"status": "ready" if ok else "unavailable", "domains": found},
             status_code=200 if ok else 503,
+        )
+
+    return router
+
+
+def create_health_router(
+    domain: Domain, *, prefix: str = "", tags: list[Any] | None = None, max_lag: int | None = None
+) -> Any:
+    """Protean's health router for one domain: ``/healthz``, ``/livez`` and ``/readyz``.
+
+    ``/healthz`` and ``/livez`` (liveness): 200 ``{"status": "ok", "checks":
+    {"application": "running"}}``. ``/readyz``: 200 ``{"status": "ok",
+    "checks": ...}`` when the domain's database and broker answer (and no
+    subscription lags more than ``max_lag``), else 503 with ``"status":
+    "degraded"``; ``checks`` is :func:`check_domain`'s report. For several
+    domains in one app, :func:`health_router` answers for all of them.
+    """
+    from fastapi import APIRouter
+    from fastapi.responses import JSONResponse
+
+    router = APIRouter(prefix=prefix, tags=tags or ["health"])
+
+    def liveness() -> dict[str, Any]:
+        return {"status": "ok", "checks": {"application": "running"}}
+
+    router.add_api_route("/healthz", liveness, methods=["GET"])
+    router.add_api_route("/livez", liveness, methods=["GET"])
+
+    @router.get("/readyz")
+    def readiness() -> JSONResponse:
+        checks = check_domain(domain, max_lag)
+        ok = bool(checks.pop("ready"))
+        return JSONResponse(
+            {"status": "ok" if ok else "degraded", "checks": checks}, status_code=200 if ok else 503
         )
 
     return router

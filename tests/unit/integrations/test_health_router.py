@@ -92,3 +92,43 @@ def test_not_ready_when_the_database_is_down(postgres_server):
     database = body["domains"][bank.name]["database"]
     assert body["status"] == "unavailable" and database["status"] == "down"
     assert "postgresql://" not in answer.text and "Traceback" not in answer.text
+
+
+def test_protean_s_create_health_router_for_one_domain():
+    from archipel.integrations.fastapi import create_health_router
+
+    bank = bank_with(ASYNC)
+    app = FastAPI()
+    app.include_router(create_health_router(bank, prefix="/ops", max_lag=10))
+    client = TestClient(app)
+    for path in ("/ops/healthz", "/ops/livez"):
+        assert client.get(path).json() == {"status": "ok", "checks": {"application": "running"}}
+    ready = client.get("/ops/readyz")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["status"] == "ok"
+    assert body["checks"]["database"]["status"] == "up" and body["checks"]["broker"]["status"] == "up"
+
+
+@pytest.mark.postgres
+def test_create_health_router_is_degraded_when_the_database_is_gone(postgres_server):
+    from archipel.integrations.fastapi import create_health_router
+
+    name = postgres_server.create_database(prefix="t_readyz")
+    uri = postgres_server.url(name).replace("postgresql+psycopg://", "postgresql://")
+    bank = bank_with({**ASYNC, "databases": {"default": {"provider": "postgresql", "database_uri": uri}}})
+    client = TestClient(_app_with(create_health_router(bank)))
+    assert client.get("/readyz").status_code == 200
+    postgres_server.drop_database(name)  # its connections are cut, the database is gone
+    answer = client.get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json()["status"] == "degraded"
+    assert answer.json()["checks"]["database"]["status"] == "down"
+    assert uri not in answer.text  # no connection string in the answer
+    bank.shutdown()
+
+
+def _app_with(router):
+    app = FastAPI()
+    app.include_router(router)
+    return app

@@ -114,3 +114,55 @@ def test_given_without_a_domain_says_what_to_define(tmp_path):
     )
     assert done.returncode == 1
     assert "define a fixture `archipel_domain`" in done.stdout
+
+
+ENV_DOMAIN = '''
+from archipel import Domain
+
+domain = Domain(name="EnvShelf")
+'''
+
+ENV_TOML = '''
+custom_label = "base"
+
+[test]
+custom_label = "from the test table"
+
+[staging]
+custom_label = "from the staging table"
+'''
+
+ENV_TEST = '''
+import os
+
+def test_label():
+    from env_shelf import domain
+    print("LABEL", domain.config["custom_label"], "ENV", os.environ.get("ARCHIPEL_ENV"))
+'''
+
+
+def _run_env_project(tmp_path, *options: str, **env: str):
+    package = tmp_path / "env_shelf"
+    package.mkdir(exist_ok=True)
+    (package / "__init__.py").write_text(ENV_DOMAIN)
+    (package / "domain.toml").write_text(ENV_TOML)
+    (tmp_path / "test_env.py").write_text(ENV_TEST)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", *options, str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin", **env},
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    return done.stdout
+
+
+def test_tests_run_in_the_test_environment_by_default_as_in_protean(tmp_path):
+    assert "LABEL from the test table ENV test" in _run_env_project(tmp_path)
+
+
+def test_protean_env_option_and_variable_choose_the_table(tmp_path):
+    assert "LABEL from the staging table" in _run_env_project(tmp_path, "--protean-env", "staging")
+    assert "LABEL from the staging table" in _run_env_project(tmp_path, "--archipel-env", "staging")
+    # a deployment's PROTEAN_ENV (ported as is) is read when ARCHIPEL_ENV is unset
+    assert "LABEL from the staging table" in _run_env_project(tmp_path, PROTEAN_ENV="staging")
+    assert "LABEL base" in _run_env_project(tmp_path, ARCHIPEL_ENV="none")

@@ -1,7 +1,11 @@
 """archipel's pytest plugin, registered through the ``pytest11`` entry point (no conftest needed).
 
-- ``--archipel-env NAME``: sets ``ARCHIPEL_ENV`` before tests are collected, so
-  the ``[NAME]`` table of ``domain.toml`` applies to domains built at import time.
+- ``--archipel-env NAME`` (or Protean's ``--protean-env NAME``): sets
+  ``ARCHIPEL_ENV`` before tests are collected, so the ``[NAME]`` table of
+  ``domain.toml`` applies to domains built at import time. Without the option
+  it is ``test``, as in Protean's plugin, unless ``ARCHIPEL_ENV`` or
+  ``PROTEAN_ENV`` is already set (a file without a ``[test]`` table is
+  unaffected).
 - ``--update-snapshots``: :func:`archipel.testing.assert_snapshot` rewrites its
   snapshot files instead of comparing with them.
 - Markers ``domain`` (pure domain logic), ``application`` (handlers with a
@@ -20,6 +24,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -31,21 +36,34 @@ from archipel.integrations.pytest.scenario import Scenario
 
 __all__ = ["archipel_domain", "domain_fixture", "given", "scenario"]
 
+#: the environment tests run in when none is given (Protean's default)
+DEFAULT_ENV = "test"
+
 MARKERS = {
     "domain": "pure domain logic, no database",
     "application": "command and event handlers, with a database",
     "integration": "real adapters, several aggregates or domains",
     "bdd": "behaviour scenarios (given/when/then)",
+    "slow": "slow tests (Protean's marker)",
 }
+
+
+def _protean_installed() -> bool:
+    return importlib.util.find_spec("protean") is not None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("archipel")
+    # Protean's plugin, installed beside archipel while porting or benchmarking, owns
+    # --protean-env then (two plugins cannot both add it): its value is read below
+    names = ["--archipel-env"] + ([] if _protean_installed() else ["--protean-env"])
     group.addoption(
-        "--archipel-env",
+        *names,
+        dest="archipel_env",
         default=None,
         metavar="NAME",
-        help="Set ARCHIPEL_ENV=NAME before collection (the [NAME] table of domain.toml applies).",
+        help="Set ARCHIPEL_ENV=NAME before collection (the [NAME] table of domain.toml applies); "
+        f"default: {DEFAULT_ENV}, unless ARCHIPEL_ENV or PROTEAN_ENV is set.",
     )
     try:
         group.addoption(
@@ -61,9 +79,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    env = config.getoption("--archipel-env", default=None)
+    env = config.getoption("archipel_env", default=None)
     if env:
         os.environ["ARCHIPEL_ENV"] = str(env)
+    elif not (os.environ.get("ARCHIPEL_ENV") or os.environ.get("PROTEAN_ENV")):
+        theirs = config.getoption("--protean-env", default=None) if _protean_installed() else None
+        os.environ["ARCHIPEL_ENV"] = str(theirs or DEFAULT_ENV)
     if config.getoption("--update-snapshots", default=False):
         from archipel.integrations import assertions
 
