@@ -1,6 +1,6 @@
 """Instructions per W1 command in memory, counted by callgrind: a figure the machine's load does not move.
 
-    .venv/bin/python bench/w1_instructions.py [--n 1000] [--fixed-ms] [--noproj] [--only archipel,es-save]
+    .venv/bin/python bench/w1_instructions.py [--n 1000] [--fixed-ms] [--cycles] [--noproj] [--only archipel,es-save]
 
 Each workload warms up (300 commands), then runs ``--n`` commands inside
 ``operator.call``; valgrind collects only there (``--toggle-collect=_operator_call``),
@@ -72,12 +72,23 @@ def _count(workload: str, args: argparse.Namespace) -> float:
             "valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=_operator_call",
             f"--callgrind-out-file={out}", sys.executable, __file__, "--child", workload, "--n", str(args.n),
         ]
+        if args.cycles:
+            command[2:2] = ["--cache-sim=yes", "--branch-sim=yes"]
         command += ["--fixed-ms"] if args.fixed_ms else []
         command += ["--noproj"] if args.noproj else []
         subprocess.run(command, check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+        events: list[str] = []
         for line in out.read_text().splitlines():
+            if line.startswith("events:"):
+                events = line.split()[1:]
             if line.startswith(("summary:", "totals:")):
-                return int(line.split()[1]) / args.n
+                totals = dict(zip(events, (int(value) for value in line.split()[1:]), strict=False))
+                if not args.cycles:
+                    return totals["Ir"] / args.n
+                l1 = sum(totals.get(name, 0) for name in ("I1mr", "D1mr", "D1mw"))
+                ll = sum(totals.get(name, 0) for name in ("ILmr", "DLmr", "DLmw"))
+                mispredicts = totals.get("Bcm", 0) + totals.get("Bim", 0)
+                return (totals["Ir"] + 10 * (l1 + mispredicts) + 100 * ll) / args.n
     raise RuntimeError("callgrind wrote no total")
 
 
@@ -85,6 +96,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000, help="commands counted (default 1000)")
     parser.add_argument("--fixed-ms", action="store_true", help="one clock millisecond for every message id")
+    parser.add_argument(
+        "--cycles", action="store_true",
+        help="callgrind's cycle estimate (cache and branch simulation): Ir + 10 per L1 miss and mispredict + 100 per LL miss",
+    )
     parser.add_argument("--noproj", action="store_true", help="archipel without its projector")
     parser.add_argument("--only", default="archipel,es-save", help="workloads: archipel, es-save")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -98,7 +113,8 @@ def main() -> int:
         return 0
     counts = {name: _count(name, args) for name in args.only.split(",")}
     for name, count in counts.items():
-        print(f"{name:>9}: {count / 1000:8.1f} k instructions per command")
+        unit = "estimated cycles" if args.cycles else "instructions"
+        print(f"{name:>9}: {count / 1000:8.1f} k {unit} per command")
     if "archipel" in counts and "es-save" in counts:
         print(f"es-save / archipel: {counts['es-save'] / counts['archipel']:.2f}x (target >= 1.5x)")
     return 0

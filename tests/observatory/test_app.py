@@ -21,6 +21,16 @@ def test_index_is_the_dashboard_with_safe_headers(client: TestClient):
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
+def test_title_names_the_page_as_text(fresh):
+    with TestClient(create_app(fresh, title="Shop <ops> & co"), base_url="http://127.0.0.1:9000") as titled:
+        page = titled.get("/")
+    assert page.status_code == 200
+    assert "<title>Shop &lt;ops&gt; &amp; co</title>" in page.text
+    assert '<span class="brand-sub">Shop &lt;ops&gt; &amp; co</span>' in page.text
+    assert "<ops>" not in page.text  # never markup
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+
+
 @pytest.mark.parametrize(
     "path, kind", [("/static/app.js", "javascript"), ("/static/style.css", "css"), ("/static/favicon.svg", "svg")]
 )

@@ -53,6 +53,13 @@ class Scope:
         return ""
 
 
+def _the_one(given: str, found: list[str], several: str, hint: str) -> str | None:
+    """The single name in ``found``; None when there is none; a usage error when several."""
+    if len(found) > 1:
+        raise CliError(f"--subscription {given!r} {several}: {', '.join(sorted(found))}", hint=hint, code=2)
+    return found[0] if found else None
+
+
 def resolve_scope(
     given: str | None,
     letters: Iterable[Any],
@@ -74,26 +81,16 @@ def resolve_scope(
         named |= set(subscriptions())
     if given in named:
         return Scope(subscription=given)
-    by_class = sorted(name for name in named if short_name(name) == given)
-    if len(by_class) == 1:
-        return Scope(subscription=by_class[0])
-    if len(by_class) > 1:
-        raise CliError(
-            f"--subscription {given!r} names several subscriptions: {', '.join(by_class)}",
-            hint="give the full name",
-            code=2,
-        )
+    by_class = _the_one(given, [n for n in named if short_name(n) == given], "names several subscriptions",
+                        "give the full name")
+    if by_class is not None:
+        return Scope(subscription=by_class)
     known = {_category(letter.stream) for letter in letters} | set(categories())
     known.discard("")
-    matching = sorted(c for c in known if c == given or c.partition("::")[2] == given)
-    if len(matching) == 1:
-        return Scope(category=matching[0])
-    if len(matching) > 1:
-        raise CliError(
-            f"--subscription {given!r} matches several stream categories: {', '.join(matching)}",
-            hint="give the category in full (domain::name)",
-            code=2,
-        )
+    category = _the_one(given, [c for c in known if c == given or c.partition("::")[2] == given],
+                        "matches several stream categories", "give the category in full (domain::name)")
+    if category is not None:
+        return Scope(category=category)
     shown = sorted(short_name(n) for n in named) + sorted(known)
     raise CliError(
         f"no subscription or stream category {given!r}",

@@ -78,6 +78,9 @@ def observatory(
             help="Accept replay/purge from other machines too (still CSRF- and Origin-checked).",
         ),
     ] = False,
+    title: Annotated[
+        str | None, typer.Option("--title", help="The dashboard's title (Protean's option).", show_default=False)
+    ] = None,
     log_format: LogFormatOption = LogFormat.text,
     log_level: LogLevelOption = LogLevel.info,
 ) -> None:
@@ -103,7 +106,7 @@ def observatory(
         err().print("[dim]observatory stopped while waiting for the database or the broker[/]")
         return
     app = create_app(
-        domains, allowed_hosts=[host, *(allow_host or [])], remote_actions=remote_actions
+        domains, allowed_hosts=[host, *(allow_host or [])], remote_actions=remote_actions, title=title
     )
     url = f"http://{_browsable(host)}:{port}/"
     err().print(

@@ -68,16 +68,28 @@ def _inline(clean: Callable[[Any], Any], var: str) -> str | None:
     return ast.unparse(tree) if rename.ok else None
 
 
+def _accepts_every(default: Callable[[], Any], condition: str, var: str, namespace: dict[str, Any]) -> bool:
+    """Whether every value of ``default`` passes ``condition``: a factory marked
+    ``_archipel_uniform`` (its values share one shape) whose sample passes it."""
+    if getattr(default, "_archipel_uniform", False) is not True:
+        return False
+    check = eval(f"lambda {var}: {condition}", dict(namespace))  # noqa: S307 - a field's own condition
+    return bool(check(default()))
+
+
 def build_init(
     cls: type,
     plan: tuple[tuple[str, Callable[[Any], Any], Callable[[], Any] | None], ...],
     generic: Callable[..., None],
     after_init: bool,
+    inline: tuple[list[str], dict[str, Any]] | None = None,
 ) -> Callable[..., None]:
     """Return an ``__init__`` for ``cls`` following ``plan`` ((name, cleaner, default), ...).
 
     ``generic`` is the generic ``__init__`` (templates and unknown names go
-    there); ``after_init`` says whether to call ``self._after_init()``. The
+    there); ``after_init`` says whether to call ``self._after_init()``, or
+    ``inline`` gives what it does as lines over ``_ar_values`` (the instance's
+    dict) and the names they use (prefixed ``_ar_``): no call, no frame. The
     field names must pass :func:`can_generate`.
     """
     p = _PREFIX
@@ -124,7 +136,11 @@ def build_init(
             ]
         condition = _inline(clean, name)
         indent = "    "
-        if condition is not None:
+        if condition is not None and default is not None and _accepts_every(default, condition, name, namespace):
+            # the default makes values of one shape the check accepts: only a given value is checked
+            lines[-1:] = [lines[-1], f"    elif not ({condition}):"]
+            indent = "        "
+        elif condition is not None:
             lines.append(f"    if not ({condition}):")
             indent = "        "
         lines += [
@@ -139,10 +155,14 @@ def build_init(
         f"    if {p}errors:",
         f"        raise {p}ValidationError({p}errors)",
     ]
-    if names:
+    if names or (after_init and inline is not None):
         lines.append(f"    {p}values = {p}self.__dict__")
         lines += [f"    {p}values[{name!r}] = {name}" for name in names]
-    if after_init:
+    if after_init and inline is not None:
+        body, names_used = inline
+        namespace.update(names_used)
+        lines += [f"    {line}" for line in body]
+    elif after_init:
         lines.append(f"    {p}self._after_init()")
     exec("\n".join(lines), namespace)  # noqa: S102 - generated from field names only
     init: Callable[..., None] = namespace["__init__"]

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from archipel.core.entity import BaseEntity, _run_checks
 from archipel.core.message import new_message_id
 from archipel.errors import IncorrectUsageError
+from archipel.fields.composite import HasMany, HasOne
 
 __all__ = ["BaseAggregate", "stream_name"]
 
@@ -27,12 +28,18 @@ def stream_name(category: str, identity: Any) -> str:
     return f"{category}-{identity}"
 
 
+def _defined_here(function: Any, qualname: str) -> bool:
+    """Whether ``function`` is this module's ``qualname`` (usable while its class is being made)."""
+    return getattr(function, "__module__", None) == __name__ and getattr(function, "__qualname__", None) == qualname
+
+
 class BaseAggregate(BaseEntity):
     """Base class of aggregates."""
 
     _element_kind: ClassVar[str] = "aggregate"
 
     def _after_init(self) -> None:
+        # ``_inline_after_init`` writes these same lines into a generated ``__init__``
         values = self.__dict__
         values["_version"] = -1
         values["_event_position"] = -1
@@ -44,6 +51,26 @@ class BaseAggregate(BaseEntity):
             self._adopt_children()
         if self._post_invariants:
             _run_checks(self, self._post_invariants)
+
+    @classmethod
+    def _inline_after_init(cls) -> tuple[list[str], dict[str, Any]] | None:
+        # inlined when it only sets the bookkeeping values: no children to adopt (their
+        # fields are known now; ``_children_fields`` is set later), no invariants to run
+        if not _defined_here(cls._after_init, "BaseAggregate._after_init") or cls._post_invariants:
+            return None
+        if any(isinstance(field, (HasMany, HasOne)) for field in cls._fields.values()):
+            return None
+        return (
+            [
+                "_ar_values['_version'] = -1",
+                "_ar_values['_event_position'] = -1",
+                "_ar_values['_events'] = []",
+                "_ar_values['_changed'] = True",
+                "_ar_values['_root'] = None",
+                "_ar_values['_in_atomic_change'] = False",
+            ],
+            {},
+        )
 
     def _after_load(self) -> None:
         values = self.__dict__

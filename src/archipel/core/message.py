@@ -337,6 +337,11 @@ def class_envelope(meta: Metadata, cls: type) -> Metadata:
     return meta
 
 
+def _defined_here(function: Any, qualname: str) -> bool:
+    """Whether ``function`` is this module's ``qualname`` (usable while its class is being made)."""
+    return getattr(function, "__module__", None) == __name__ and getattr(function, "__qualname__", None) == qualname
+
+
 class BaseMessage(BaseModel):
     """Common base of commands and events: immutable data plus ``_metadata``."""
 
@@ -345,6 +350,7 @@ class BaseMessage(BaseModel):
 
     def _after_init(self) -> None:
         # ``_fresh_metadata``, inline: every new command and event comes through here
+        # (``_inline_after_init`` writes the same into a generated ``__init__``)
         fresh = _FRESH.get(self.__class__)
         if fresh is None:
             self.__dict__["_metadata"] = _fresh_metadata(self.__class__)
@@ -352,6 +358,20 @@ class BaseMessage(BaseModel):
         meta = _new_object(Metadata)
         meta.__dict__ = fresh.copy()
         self.__dict__["_metadata"] = meta
+
+    @classmethod
+    def _inline_after_init(cls) -> tuple[list[str], dict[str, Any]] | None:
+        if not _defined_here(cls._after_init, "BaseMessage._after_init"):
+            return None
+        _fresh_metadata(cls)  # the class's fresh envelope exists from now on
+        return (
+            [
+                "_ar_meta = _ar_new_object(_ar_Metadata)",
+                "_ar_meta.__dict__ = _ar_fresh.copy()",
+                "_ar_values['_metadata'] = _ar_meta",
+            ],
+            {"_ar_new_object": _new_object, "_ar_Metadata": Metadata, "_ar_fresh": _FRESH[cls]},
+        )
 
     def _after_load(self) -> None:
         self.__dict__["_metadata"] = _fresh_metadata(self.__class__)

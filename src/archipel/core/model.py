@@ -171,7 +171,10 @@ class BaseModel:
                 type.__setattr__(cls, "__init__", BaseModel.__init__)  # checks what is unresolved
             else:
                 after_init = cls._after_init is not BaseModel._after_init  # a hook that does something
-                type.__setattr__(cls, "__init__", build_init(cls, cls._init_plan, BaseModel.__init__, after_init))
+                inline = cls._inline_after_init() if after_init else None
+                type.__setattr__(
+                    cls, "__init__", build_init(cls, cls._init_plan, BaseModel.__init__, after_init, inline)
+                )
 
     # -- construction -----------------------------------------------------
     def __init__(self, *templates: dict[str, Any], **kwargs: Any) -> None:
@@ -224,6 +227,17 @@ class BaseModel:
 
     def _after_init(self) -> None:
         """Hook for subclasses (entities run invariants here)."""
+
+    @classmethod
+    def _inline_after_init(cls) -> tuple[list[str], dict[str, Any]] | None:
+        """What ``_after_init`` does, as lines of the generated ``__init__`` (over its
+        ``_ar_values``, the instance's dict) and the names they use, or None to call it.
+
+        Only for a hook that does exactly that, for this class's fields (see
+        :mod:`archipel.core._codegen`): a subclass that overrides ``_after_init``
+        gets it called.
+        """
+        return None
 
     @classmethod
     def _from_primitive(cls, data: dict[str, Any]) -> Any:

@@ -105,7 +105,7 @@ class Commands(Enrichers, DomainState):
                 f"register it with @{self.snake_name}.command(part_of=...) and a "
                 f"@{self.snake_name}.command_handler with @handle({type(command).__name__})"
             )
-        parent = _context.current_message.get()
+        parent = _context.scope.get()[2]
         if deadline is not None or timeout is not None:
             resolved = resolve_deadline(deadline, timeout)
             command._metadata.headers[DEADLINE_HEADER] = resolved.isoformat()  # type: ignore[union-attr]
@@ -201,12 +201,15 @@ class Commands(Enrichers, DomainState):
     def _handle_command_once(
         self, handler_cls: type, method: Callable[..., Any], command: Any, key: str | None = None
     ) -> Any:
-        # context managers are inlined: this is the hot path
-        stack = _context.stack.get()
-        ctx_token = _context.stack.set((*stack, self)) if not stack or stack[-1] is not self else None
+        # context managers are inlined: this is the hot path. One scope set for the
+        # domain (when not already the innermost), the unit of work and the message
+        outer = _context.scope.get()
+        domains = outer[0]
+        if not domains or domains[-1] is not self:
+            domains = (*domains, self)
         uow = UnitOfWork(self, command)
-        uow_token = _context.uow_var.set(uow)
-        msg_token = _context.current_message.set(command)
+        queue = outer[3]
+        token = _context.scope.set((domains, uow, command, queue))
         try:
             result = method(handler_cls(), command)
             if key is not None:  # the key commits with the handler's state, or not at all
@@ -218,12 +221,8 @@ class Commands(Enrichers, DomainState):
             uow.rollback()
             raise
         finally:
-            _context.uow_var.reset(uow_token)
-            _context.current_message.reset(msg_token)
-            if ctx_token is not None:
-                _context.stack.reset(ctx_token)
+            _context.scope.reset(token)
         if events and self._inline_events:
-            queue = _context.dispatch_queue.get()
             if queue is not None:  # dispatch.publish(events), inline: queued for the outermost drain
                 queue.extend(events)
             else:

@@ -66,39 +66,36 @@ class Delivery(DomainState):
     def _run_route_once(self, route: dispatch.Route, event: Any) -> None:
         target = route.target_cls
         message = event if target is None or type(event) is target else route.convert(event)
-        stack = _context.stack.get()
-        ctx_token = _context.stack.set((*stack, self)) if not stack or stack[-1] is not self else None
-        try:
-            if route.kind == "process_manager":
-                from archipel.handling.process_managers import run_process_manager
+        outer = _context.scope.get()
+        domains = outer[0]
+        if not domains or domains[-1] is not self:
+            domains = (*domains, self)
+        if route.kind == "process_manager":
+            from archipel.handling.process_managers import run_process_manager
 
-                run_process_manager(self, route, message)
-                return
-            uow = UnitOfWork(self, message)
-            uow_token = _context.uow_var.set(uow)
-            # ``dispatch.deliver`` sets the event once for all its routes; a converted one is set here
-            msg_token = (
-                None if _context.current_message.get() is message else _context.current_message.set(message)
-            )
+            token = _context.scope.set((domains, outer[1], outer[2], outer[3]))
             try:
-                if route.idempotent and not uow.transaction("default").mark_processed(
-                    f"{route.name}.{route.spec.method_name}", message._metadata.id
-                ):
-                    uow.rollback()  # handled before: a redelivery has no second effect
-                    return
-                method, handler_cls = route.method, route.handler_cls  # slots: plain loads, then calls
-                method(handler_cls(), message)
-                events = uow.commit()
-            except BaseException:
-                uow.rollback()
-                raise
+                run_process_manager(self, route, message)
             finally:
-                _context.uow_var.reset(uow_token)
-                if msg_token is not None:
-                    _context.current_message.reset(msg_token)
+                _context.scope.reset(token)
+            return
+        uow = UnitOfWork(self, message)
+        # one scope set for the domain, the unit of work and the message being handled
+        token = _context.scope.set((domains, uow, message, outer[3]))
+        try:
+            if route.idempotent and not uow.transaction("default").mark_processed(
+                f"{route.name}.{route.spec.method_name}", message._metadata.id
+            ):
+                uow.rollback()  # handled before: a redelivery has no second effect
+                return
+            method, handler_cls = route.method, route.handler_cls  # slots: plain loads, then calls
+            method(handler_cls(), message)
+            events = uow.commit()
+        except BaseException:
+            uow.rollback()
+            raise
         finally:
-            if ctx_token is not None:
-                _context.stack.reset(ctx_token)
+            _context.scope.reset(token)
         if events and self._inline_events:
             dispatch.publish(events)
 

@@ -26,8 +26,7 @@ from archipel.handling.decoding import current_type, decode_stored
 from archipel.handling.expiry import raise_if_expired
 from archipel.handling.process_managers import advance_process_manager, correlation_value
 from archipel.handling.unit_of_work import UnitOfWork, run_quietly
-from archipel.utils import globals as _context
-from archipel.utils.globals import current_message, uow_var
+from archipel.utils.globals import scope
 
 log = logging.getLogger("archipel.engine.consumer")
 
@@ -168,8 +167,8 @@ def decode(domain: Domain, sub: Subscription, entry_stream: str, entry_id: str, 
 
 def _in_uow(domain: Domain, batch: Batch, message: Any, action: Any) -> None:
     uow = BatchUnitOfWork(domain, message, batch)
-    uow_token = uow_var.set(uow)
-    msg_token = current_message.set(message) if message is not None else None
+    outer = scope.get()
+    token = scope.set((outer[0], uow, outer[2] if message is None else message, outer[3]))
     try:
         action()
         events = uow.commit()
@@ -177,9 +176,7 @@ def _in_uow(domain: Domain, batch: Batch, message: Any, action: Any) -> None:
         uow.rollback()
         raise
     finally:
-        uow_var.reset(uow_token)
-        if msg_token is not None:
-            current_message.reset(msg_token)
+        scope.reset(token)
     if events:
         batch.events.extend(events)
 
@@ -230,8 +227,8 @@ def run_message(
         marked = batch.transaction("default").mark_processed(sub.name, decoded.message_id)
     if not marked:
         return False
-    stack = _context.stack.get()
-    token = _context.stack.set((*stack, domain))
+    outer = scope.get()
+    token = scope.set(((*outer[0], domain), outer[1], outer[2], outer[3]))
     try:
         kind = sub.kind
         if kind == "command_handler":
@@ -257,7 +254,7 @@ def run_message(
                     method = route.method
                     _in_uow(domain, batch, message, lambda m=method, h=handler, x=message: m(h, x))
     finally:
-        _context.stack.reset(token)
+        scope.reset(token)
     return True
 
 

@@ -75,6 +75,12 @@ def new_identity() -> str:
         return _ready.pop()
 
 
+
+#: every identity ``new_identity`` returns has one shape (36 ASCII characters, a UUID's
+#: text): a field check that accepts one accepts them all (``core._codegen`` then checks
+#: only values given, not the identities it makes)
+new_identity._archipel_uniform = True  # type: ignore[attr-defined]
+
 _IDS_PER_DRAW = 512
 _LINE = 37  # a UUID's 36 characters and a newline
 #: where each of a UUID's 32 hex digits goes in its text; digit 12 is the version (always 4)

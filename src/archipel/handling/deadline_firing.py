@@ -22,7 +22,7 @@ from archipel.handling.process_managers import advance_process_manager
 from archipel.handling.unit_of_work import UnitOfWork
 from archipel.port.schema import ModelSchema
 from archipel.utils import globals as _context
-from archipel.utils.globals import current_message, uow_var
+from archipel.utils.globals import scope
 from archipel.utils.query import Q
 
 if TYPE_CHECKING:
@@ -70,8 +70,8 @@ def fire_due_deadlines(domain: DomainLike, now: float | _dt.datetime | None = No
         route = _route_for(domain, str(row["process_manager"]), message)
         record = {k: v for k, v in row.items() if k != "_version"}
         uow = UnitOfWork(domain, message)
-        uow_token = uow_var.set(uow)
-        msg_token = current_message.set(message)
+        outer = scope.get()
+        token = scope.set((outer[0], uow, message, outer[3]))
         try:
             with _context.domain_context(domain):
                 if route is None:
@@ -94,8 +94,7 @@ def fire_due_deadlines(domain: DomainLike, now: float | _dt.datetime | None = No
             _failed(domain, schema, row, exc)
             continue
         finally:
-            uow_var.reset(uow_token)
-            current_message.reset(msg_token)
+            scope.reset(token)
         if events and domain.handles_events_inline:
             with domain.domain_context():
                 dispatch.publish(events, wrap=False)

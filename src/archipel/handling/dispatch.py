@@ -108,25 +108,18 @@ def deliver(event: Any, failures: list[Exception] | None = None) -> None:
             continue
         routes = domain.router.routes_for(category, type_string)
         if routes:
-            if len(routes) == 1:
-                _run(domain, routes[0], event, failures)
-                continue
-            # the message being handled, set once for all the routes (each still gets its own
-            # unit of work; a route converting the event to its own class sets that instead)
-            token = _context.current_message.set(event)
-            try:
-                for route in routes:
-                    try:  # _run, inline: one call less per route
-                        if route.retry_options is None:
-                            domain._run_route_once(route, event)
-                        else:
-                            domain.run_route(route, event)
-                    except Exception as exc:
-                        if failures is None:
-                            raise
-                        failures.append(exc)  # collected, raised when the drain ends
-            finally:
-                _context.current_message.reset(token)
+            # each route sets the event (or its own class's copy) as the message being
+            # handled, with its unit of work, in one scope
+            for route in routes:
+                try:  # _run, inline: one call less per route
+                    if route.retry_options is None:  # methods called, not bound first
+                        domain._run_route_once(route, event)
+                    else:
+                        domain.run_route(route, event)
+                except Exception as exc:
+                    if failures is None:
+                        raise
+                    failures.append(exc)  # collected, raised when the drain ends
         elif domain._upcasting is not None and domain._upcasting.steps:
             _deliver_upcast(domain, event, category, type_string, failures)
 
@@ -209,16 +202,17 @@ def publish(events: list[Any], *, wrap: bool = True) -> None:
     """
     if not events:
         return
-    queue = _context.dispatch_queue.get()
+    outer = _context.scope.get()
+    queue = outer[3]
     if queue is not None:
         queue.extend(events)
         return
     queue = deque(events)
-    token = _context.dispatch_queue.set(queue)
+    token = _context.scope.set((outer[0], outer[1], outer[2], queue))
     try:
         _drain(queue, wrap)
     finally:
-        _context.dispatch_queue.reset(token)
+        _context.scope.reset(token)
 
 
 def drain_after(action: Callable[..., Any], *args: Any, wrap: bool = True) -> Any:
@@ -226,13 +220,14 @@ def drain_after(action: Callable[..., Any], *args: Any, wrap: bool = True) -> An
 
     Inside an outer scope, ``action(*args)`` only runs: the outermost call drains.
     """
-    if _context.dispatch_queue.get() is not None:
+    outer = _context.scope.get()
+    if outer[3] is not None:
         return action(*args)
     queue: deque[Any] = deque()
-    token = _context.dispatch_queue.set(queue)
+    token = _context.scope.set((outer[0], outer[1], outer[2], queue))
     try:
         result = action(*args)
         _drain(queue, wrap)
         return result
     finally:
-        _context.dispatch_queue.reset(token)
+        _context.scope.reset(token)

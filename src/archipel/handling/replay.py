@@ -41,7 +41,7 @@ from archipel.handling.rebuild_uow import KNOWN_ROWS_LIMIT, RebuildUnitOfWork
 from archipel.handling.write_behind import WriteBehind
 from archipel.port.bulk import BulkLoad, RawMessage
 from archipel.port.schema import ModelSchema
-from archipel.utils.globals import current_message, uow_var
+from archipel.utils.globals import scope
 
 if TYPE_CHECKING:
     from archipel.handling.dispatch import Route
@@ -128,9 +128,10 @@ class Replay:
         uow = RebuildUnitOfWork(
             self.domain, self.projection, known, len(known) < KNOWN_ROWS_LIMIT, self.writer.settle
         )
-        uow_token = uow_var.set(uow)
-        msg_token = current_message.set(None)
-        set_message = current_message.set
+        outer = scope.get()
+        domains, queue = outer[0], outer[3]
+        token = scope.set((domains, uow, None, queue))
+        set_scope = scope.set
         routes_of = self._routes.get
         lookup = self._lookup
         handled: list[str] = []
@@ -148,12 +149,12 @@ class Replay:
                     continue
                 event = build(meta, data)
                 if single is not None:  # one projector method (the common case)
-                    set_message(event)
+                    set_scope((domains, uow, event, queue))  # the message being handled
                     single[0](single[1](), event)
                 else:
                     for method, handler_cls, convert in calls:
                         message = event if convert is None else convert(event)
-                        set_message(message)
+                        set_scope((domains, uow, message, queue))
                         method(handler_cls(), message)
                 if note is not None:
                     note(str(meta["id"]))
@@ -166,8 +167,7 @@ class Replay:
             uow.rollback()
             raise
         finally:
-            uow_var.reset(uow_token)
-            current_message.reset(msg_token)
+            scope.reset(token)
         return len(messages) - skipped, skipped
 
     def close(self, quiet: bool = False) -> None:

@@ -65,7 +65,7 @@ class BaseRepository(Generic[T]):
 
     # -- unit of work plumbing ---------------------------------------------
     def _uow(self) -> Any:
-        uow = _context.uow_var.get()
+        uow = _context.scope.get()[1]
         if uow is not None and uow.domain is self.domain:
             return uow
         return None
@@ -97,7 +97,7 @@ class BaseRepository(Generic[T]):
         if not isinstance(obj, self.cls):
             raise TypeError(f"{type(self).__name__} stores {self.cls.__name__}, not {type(obj).__name__}")
         identity = obj.__dict__[self._id_field]
-        uow = _context.uow_var.get()  # as _uow(), inline: on every handler's path
+        uow = _context.scope.get()[1]  # as _uow(), inline: on every handler's path
         if uow is not None and uow.domain is self.domain:
             uow.track(obj, identity)
             return obj

@@ -106,7 +106,8 @@ class UnitOfWork:
 
     # -- `with UnitOfWork():` ---------------------------------------------------
     def __enter__(self) -> UnitOfWork:
-        self._token = _context.uow_var.set(self)
+        outer = _context.scope.get()
+        self._token = _context.scope.set((outer[0], self, outer[2], outer[3]))
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -120,14 +121,14 @@ class UnitOfWork:
             self.rollback()
             raise
         finally:
-            _context.uow_var.reset(self._token)
+            _context.scope.reset(self._token)
         if events and self.domain.handles_events_inline:
             publish(events)
 
     @property
     def in_progress(self) -> bool:
         """True while this unit of work is the active one (inside its ``with`` block)."""
-        return _context.uow_var.get() is self
+        return _context.scope.get()[1] is self
 
     # -- tracking ----------------------------------------------------------
     def track(self, obj: Any, identity: Any) -> None:
@@ -182,12 +183,8 @@ class UnitOfWork:
         """Write everything in one transaction per database; return the new events."""
         domain = self.domain
         message = self.message
-        if (
-            not self._tracked
-            and not self._deleted
-            and self.processed_as is None
-            and (message is None or message._metadata.kind != "COMMAND")
-        ):
+        is_command = message is not None and message._metadata.kind == "COMMAND"
+        if not self._tracked and not self._deleted and self.processed_as is None and not is_command:
             # nothing to write: end any read transactions and stop here
             if self._transactions:
                 for tx in self._transactions.values():
@@ -270,7 +267,7 @@ class UnitOfWork:
                 for event in events:  # the span handling this message caused them
                     tracing.stamp(event._metadata)
             to_store = events
-            if message is not None and message._metadata.kind == "COMMAND":
+            if is_command:
                 to_store = [message, *events]  # commands are recorded for tracing
             if to_store:
                 default_tx = transactions.get("default") or self.transaction("default")
@@ -317,11 +314,12 @@ class UnitOfWork:
             meta = event._metadata
             for route in inline_routes_for(meta.stream.split("-", 1)[0], meta.type):
                 message = route.convert(event)
-                token = _context.current_message.set(message)
+                outer = _context.scope.get()
+                token = _context.scope.set((outer[0], outer[1], message, outer[3]))
                 try:
                     route.method(route.handler_cls(), message)
                 finally:
-                    _context.current_message.reset(token)
+                    _context.scope.reset(token)
 
     def _fact_event(
         self, aggregate: Any, fact_cls: type, record: dict[str, Any], correlation_id: Any, causation_id: Any
@@ -359,8 +357,10 @@ def unit_of_work(domain: DomainLike, message: Any = None) -> Iterator[UnitOfWork
     The committed events are in ``uow.committed_events`` afterwards.
     """
     uow = UnitOfWork(domain, message)
-    token = _context.uow_var.set(uow)
-    message_token = _context.current_message.set(message) if message is not None else None
+    outer = _context.scope.get()
+    token = _context.scope.set(
+        (outer[0], uow, outer[2] if message is None else message, outer[3])
+    )
     try:
         yield uow
         uow.commit()
@@ -368,6 +368,4 @@ def unit_of_work(domain: DomainLike, message: Any = None) -> Iterator[UnitOfWork
         uow.rollback()
         raise
     finally:
-        _context.uow_var.reset(token)
-        if message_token is not None:
-            _context.current_message.reset(message_token)
+        _context.scope.reset(token)

@@ -39,6 +39,7 @@ a traceback; the details go to the server log.
 from __future__ import annotations
 
 import contextlib
+import html
 import logging
 import math
 import threading
@@ -55,7 +56,7 @@ try:
     from starlette.exceptions import HTTPException
     from starlette.middleware import Middleware
     from starlette.requests import Request
-    from starlette.responses import FileResponse, Response
+    from starlette.responses import HTMLResponse, Response
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
@@ -117,6 +118,16 @@ def _sse(event: str, data: Any, retry: int | None = None) -> ServerSentEvent:
     return ServerSentEvent(data=_encoder.encode(data).decode(), event=event, retry=retry)
 
 
+def _index_page(title: str | None) -> str:
+    """``static/index.html``, its ``<title>`` and heading set to ``title`` (escaped) when given."""
+    page = (STATIC / "index.html").read_text(encoding="utf-8")
+    if title is None or not title.strip():
+        return page
+    text = html.escape(title.strip())
+    page = page.replace("<title>archipel observatory</title>", f"<title>{text}</title>", 1)
+    return page.replace('<span class="brand-sub">observatory</span>', f'<span class="brand-sub">{text}</span>', 1)
+
+
 class _Observatory:
     """The endpoints, over one :class:`DomainWatch` per domain."""
 
@@ -127,7 +138,9 @@ class _Observatory:
         max_stream_seconds: float,
         history_interval: float,
         remote_actions: bool,
+        title: str | None = None,
     ) -> None:
+        self.page = _index_page(title)
         self.watches = [DomainWatch(domain) for domain in domains]
         self.interval = interval
         self.max_ticks = max(1, math.ceil(max_stream_seconds / interval))
@@ -154,7 +167,7 @@ class _Observatory:
 
     # -- pages ------------------------------------------------------------------
     async def index(self, request: Request) -> Response:
-        return FileResponse(STATIC / "index.html", headers=_SECURITY_HEADERS)
+        return HTMLResponse(self.page, headers=_SECURITY_HEADERS)
 
     # -- JSON API ---------------------------------------------------------------
     async def health(self, request: Request) -> Response:
@@ -383,6 +396,7 @@ def create_app(
     history_interval: float = 10.0,
     remote_actions: bool = False,
     allowed_hosts: Sequence[str] = (),
+    title: str | None = None,
 ) -> Starlette:
     """The observatory for ``domains`` (initialised; see the module docstring).
 
@@ -392,6 +406,7 @@ def create_app(
     ``history_interval``: seconds between history samples (an hour is kept).
     ``remote_actions``: accept replay/purge from other machines (still with
     the CSRF token and the Host/Origin checks); off by default.
+    ``title``: the page's title and heading (Protean's ``--title``), shown as text.
     """
     if not domains:
         raise ValueError("create_app needs at least one domain")
@@ -399,7 +414,9 @@ def create_app(
         raise ValueError("interval and history_interval must be positive")
     for domain in domains:
         domain.init()
-    observatory = _Observatory(domains, interval, max_stream_seconds, history_interval, remote_actions)
+    observatory = _Observatory(
+        domains, interval, max_stream_seconds, history_interval, remote_actions, title
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -23,19 +23,26 @@ causation ids), the breadth-first dispatch queue of the outermost
 ``process`` call, and the correlation id of the request being served
 (:data:`current_correlation_id`, set by
 :class:`archipel.integrations.fastapi.CorrelationMiddleware`: a command or
-event started with no parent message takes it). This module imports nothing above ``errors``: every layer
-may read it.
+event started with no parent message takes it). The domain stack, the unit
+of work, the message and the queue are the fields of one :data:`Scope` in one
+context variable (:data:`scope`): a handler sets them with one
+``ContextVar.set``, and a read after it hits the variable's cache. ``stack``,
+``uow_var``, ``current_message`` and ``dispatch_queue`` read and set one field
+each, with a ``ContextVar``'s ``get``/``set``/``reset``. This module imports
+nothing above ``errors``: every layer may read it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 from archipel.errors import IncorrectUsageError
+
+_T = TypeVar("_T")
 
 __all__ = [
     "current_domain",
@@ -45,6 +52,13 @@ __all__ = [
     "domain_context",
     "active_domain",
     "stack",
+    "scope",
+    "Scope",
+    "ScopeVar",
+    "DOMAINS",
+    "UOW",
+    "MESSAGE",
+    "QUEUE",
     "uow_var",
     "current_message",
     "dispatch_queue",
@@ -52,16 +66,65 @@ __all__ = [
     "NotActiveError",
 ]
 
+#: the framework's per-task state, held by one context variable (:data:`scope`):
+#: ``(domains, uow, message, queue)`` — the active domains (innermost last), the active
+#: unit of work, the message being handled, the breadth-first dispatch queue of the
+#: outermost ``process`` call. A tuple (built by one ``BUILD_TUPLE``, read by index on
+#: the hot path): never changed, a handler sets a new one (one ``ContextVar.set`` for
+#: its domain, unit of work and message together) and resets it when it ends.
+Scope = tuple[tuple[Any, ...], Any, Any, Any]
+#: the index of each field in a :data:`Scope`
+DOMAINS, UOW, MESSAGE, QUEUE = range(4)
+
+#: the scope of the code running now (see :data:`Scope`); every set must be reset in
+#: reverse order (``try``/``finally``): a reset restores the whole scope
+scope: ContextVar[Scope] = ContextVar("archipel_scope", default=((), None, None, None))
+
+_FIELDS = ("domains", "uow", "message", "queue")
+
+
+class ScopeVar(Generic[_T]):
+    """One field of :data:`scope`, read and set as a ``ContextVar`` (``get``, ``set``, ``reset``).
+
+    ``set`` returns a token of :data:`scope` for ``reset``; sets and resets nest
+    (``try``/``finally``), as with any context variable.
+    """
+
+    __slots__ = ("name", "_index")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._index = _FIELDS.index(name)
+
+    def get(self) -> _T:
+        """The field's value in the current scope (None when unset; ``stack``: ``()``)."""
+        return cast(_T, scope.get()[self._index])
+
+    def set(self, value: _T) -> Token[Scope]:
+        """Set the field for the current context; ``reset(token)`` restores the scope before."""
+        fields = list(scope.get())
+        fields[self._index] = value
+        domains, uow, message, queue = fields
+        return scope.set((domains, uow, message, queue))
+
+    def reset(self, token: Token[Scope]) -> None:
+        """Restore the scope ``set`` replaced."""
+        scope.reset(token)
+
+    def __repr__(self) -> str:
+        return f"<ScopeVar {self.name}>"
+
+
 #: the active domains, innermost last
-stack: ContextVar[tuple[Any, ...]] = ContextVar("archipel_domainstack", default=())
+stack: ScopeVar[tuple[Any, ...]] = ScopeVar("domains")
 #: the ``g`` namespace of the innermost ``domain_context()`` block
 g_var: ContextVar[SimpleNamespace | None] = ContextVar("archipel_g", default=None)
 #: the active unit of work (``current_uow`` reads it)
-uow_var: ContextVar[Any] = ContextVar("archipel_uow", default=None)
+uow_var: ScopeVar[Any] = ScopeVar("uow")
 #: the message being handled: source of correlation and causation ids
-current_message: ContextVar[Any] = ContextVar("archipel_message", default=None)
+current_message: ScopeVar[Any] = ScopeVar("message")
 #: the breadth-first dispatch queue of the outermost ``process`` call
-dispatch_queue: ContextVar[Any] = ContextVar("archipel_dispatch_queue", default=None)
+dispatch_queue: ScopeVar[Any] = ScopeVar("queue")
 #: the correlation id of the request being served (X-Correlation-ID, traceparent)
 current_correlation_id: ContextVar[str | None] = ContextVar("archipel_correlation_id", default=None)
 
@@ -72,25 +135,30 @@ class NotActiveError(IncorrectUsageError, AttributeError):
 
 def active_domain() -> Any | None:
     """The innermost active domain, or None."""
-    domains = stack.get()
+    domains = scope.get()[0]
     return domains[-1] if domains else None
 
 
 def has_domain_context() -> bool:
     """Whether a domain is active (inside ``with domain.domain_context():`` or a handler)."""
-    return bool(stack.get())
+    return bool(scope.get()[0])
+
+
+def _current_uow() -> Any:
+    return scope.get()[1]
 
 
 @contextmanager
 def domain_context(domain: Any) -> Iterator[Any]:
     """Activate ``domain`` for the duration of the block, with a fresh ``g``."""
-    token = stack.set((*stack.get(), domain))
+    domains, uow, message, queue = scope.get()
+    token = scope.set(((*domains, domain), uow, message, queue))
     g_token = g_var.set(SimpleNamespace())
     try:
         yield domain
     finally:
         g_var.reset(g_token)
-        stack.reset(token)
+        scope.reset(token)
 
 
 class _Proxy:
@@ -145,7 +213,7 @@ class _DomainProxy(_Proxy):
     def __getattribute__(self, name: str) -> Any:
         # a public name (the common case) is told by its first character: no slice
         if name[0] != "_" or (name[:2] != "__" and name not in _OWN):
-            domains = stack.get()
+            domains = scope.get()[0]
             if domains:
                 return getattr(domains[-1], name)
         # no domain (``__getattr__`` then raises NotActiveError), or the proxy's own
@@ -162,7 +230,7 @@ current_domain: Any = _DomainProxy(
     "(handlers run inside one automatically)",
 )
 current_uow: Any = _Proxy(
-    uow_var.get,
+    _current_uow,
     "current_uow",
     "no unit of work is active: it exists while a handler runs, or inside `with UnitOfWork():`",
 )

@@ -112,3 +112,61 @@ def test_current_domain_forwards_every_attribute_and_keeps_its_own(make_domain):
         assert "Domain" in repr(current_domain)
     with pytest.raises(IncorrectUsageError, match="domain_context"):
         current_domain._repositories  # noqa: B018
+
+
+def test_the_scope_fields_read_set_and_reset_as_context_variables(make_domain):
+    # stack, uow_var, current_message and dispatch_queue share one context variable:
+    # setting one keeps the others, and a reset restores what the set replaced
+    from archipel.utils.globals import current_message, dispatch_queue, stack, uow_var
+
+    domain = make_domain()
+    with domain.domain_context():
+        assert stack.get() == (domain,)
+        assert uow_var.get() is None and current_message.get() is None and dispatch_queue.get() is None
+        uow_token = uow_var.set("the uow")
+        message_token = current_message.set("the message")
+        assert (stack.get(), uow_var.get(), current_message.get()) == ((domain,), "the uow", "the message")
+        current_message.reset(message_token)
+        assert (uow_var.get(), current_message.get()) == ("the uow", None)
+        uow_var.reset(uow_token)
+        assert uow_var.get() is None and stack.get() == (domain,)
+    assert stack.get() == ()
+
+
+def test_asyncio_tasks_keep_their_own_unit_of_work(make_domain):
+    from archipel import UnitOfWork
+    from archipel.utils.globals import current_uow
+
+    domain = make_domain()
+
+    async def work() -> bool:
+        with domain.domain_context(), UnitOfWork() as uow:
+            await asyncio.sleep(0.01)  # the other task enters its own meanwhile
+            return current_uow == uow and uow.in_progress
+
+    async def main() -> list[bool]:
+        return list(await asyncio.gather(work(), work()))
+
+    assert asyncio.run(main()) == [True, True]
+    assert not current_uow
+
+
+def test_threads_keep_their_own_unit_of_work(make_domain):
+    from archipel import UnitOfWork
+    from archipel.utils.globals import current_uow
+
+    domain = make_domain()
+    entered = threading.Barrier(2)
+    seen: list[bool] = []
+
+    def work() -> None:
+        with domain.domain_context(), UnitOfWork() as uow:
+            entered.wait(timeout=10)  # both are inside their blocks now
+            seen.append(current_uow == uow)
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == [True, True]

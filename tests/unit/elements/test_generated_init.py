@@ -107,6 +107,19 @@ def test_a_value_a_field_cannot_hold_names_the_field() -> None:
     assert set(caught.value.messages) == {"title", "count"}
 
 
+@pytest.mark.parametrize("given", ["x" * 256, "a\x00b", 3.5, ["o1"]])
+def test_a_given_identity_is_checked_as_the_generic_constructor_checks_it(given: Any) -> None:
+    # the made identity is not checked again (every one has the shape the check accepts);
+    # a given one still is
+    assert outcome(lambda: Order(id=given)) == outcome(lambda: generic(Order, id=given))
+    assert outcome(lambda: Order(id=given))[0] != "ok"
+
+
+def test_a_made_identity_is_one_the_field_accepts() -> None:
+    made = Order().id
+    assert generic(Order, id=made).id == made and len(made) == 36
+
+
 def test_a_constructed_event_still_gets_its_envelope() -> None:
     event = Placed(order_id="o1", total=3)
     assert event._metadata.kind == "EVENT"
@@ -120,3 +133,35 @@ def test_a_condition_naming_anything_else_is_not_inlined() -> None:
     assert _inline(clean, "x") == "_ar_type(x) is _ar_int and x < 3"
     clean.condition = "type(v) is int and v < limit"  # type: ignore[attr-defined]
     assert _inline(clean, "x") is None  # the generated code calls the cleaner instead
+
+
+def test_an_inlined_after_init_leaves_what_the_generic_constructor_leaves() -> None:
+    # aggregates and messages get their hook's work written into the generated __init__
+    order, event = Order(name="abc"), Placed(order_id="o1", total=3)
+    expected_order = generic(Order, id=order.id, name="abc")
+    assert list(order.__dict__) == list(expected_order.__dict__)
+    assert {k: v for k, v in order.__dict__.items() if k != "_metadata"} == expected_order.__dict__
+    expected_event = generic(Placed, order_id="o1", total=3)
+    assert list(event.__dict__) == list(expected_event.__dict__)
+    assert event._metadata.to_dict() == expected_event._metadata.to_dict()
+    assert event._metadata is not Placed(order_id="o1", total=3)._metadata  # one envelope each
+
+
+def test_an_overridden_after_init_is_still_called() -> None:
+    class Audited(BaseAggregate):
+        name = String()
+
+        def _after_init(self) -> None:
+            super()._after_init()
+            self.__dict__["_audited"] = True
+
+    class Noted(BaseEvent):
+        text = String()
+
+        def _after_init(self) -> None:
+            super()._after_init()
+            self.__dict__["_noted"] = True
+
+    assert getattr(Audited.__init__, "_archipel_generated", False)
+    assert Audited(name="a").__dict__["_audited"] is True
+    assert Noted(text="t").__dict__["_noted"] is True and Noted(text="t")._metadata.kind == "EVENT"
