@@ -29,10 +29,16 @@ ROOT = HERE.parent
 PROFILE_ENV = "ARCHIPEL_BENCH_PROFILE"
 
 
-def run_workload(script: str, *args: str, timeout: float = 900.0) -> dict[str, Any]:
-    """Run ``bench/<script>`` with ``args`` in a fresh interpreter; return its JSON line."""
+def run_workload(
+    script: str, *args: str, timeout: float = 900.0, src: str | None = None
+) -> dict[str, Any]:
+    """Run ``bench/<script>`` with ``args`` in a fresh interpreter; return its JSON line.
+
+    ``src``: import archipel from that ``src`` folder (another tree's code, e.g. main's
+    for an A/B run) instead of this tree's.
+    """
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([src or str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")])
     proc = subprocess.run(
         [sys.executable, str(HERE / script), *args],
         capture_output=True,

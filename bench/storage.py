@@ -14,7 +14,10 @@ PostgreSQL, on a throwaway server started here (``tests/_servers.py``) with
 PostgreSQL's default durability (``fsync`` and ``synchronous_commit`` on):
 
 - ``raw``: the anchor, psycopg 3, one single-row ``INSERT`` per transaction
-  (``BEGIN``, ``INSERT``, ``COMMIT``); reads are ``SELECT`` by primary key.
+  (``BEGIN``, ``INSERT``, ``COMMIT``); reads are ``SELECT`` by primary key
+  (``connection.execute(...).fetchone()`` in autocommit), on a table of the
+  shape of archipel's (the same five columns; session 9 added the fifth,
+  ``_event_position``, which archipel's table has and the anchor lacked).
 - ``es``: ``eventsourcing`` 9.5.6 on ``eventsourcing.postgres``, the same workload
   with its own machinery (a ``System``: the leader application plus two follower
   process applications for the handler and the projector, which record their
@@ -42,6 +45,7 @@ reported as the median (lowest-highest). Every workload warms up first.
     python bench/storage.py --quick          # N = 500, 1 round
     python bench/storage.py --only raw,archipel-noproj --rounds 5
     python bench/storage.py --profile prof/  # pyinstrument report per workload run
+    python bench/storage.py --only raw,archipel-noproj --base /tmp/main/src  # A/B in each round
 
 Targets (issue 16): against the raw commit of the same round, PostgreSQL
 >= 0.85x with no projector and with an inline projector, >= 0.45x with a
@@ -80,6 +84,8 @@ from _harness import (  # noqa: E402
 )
 
 WARMUP = 50
+#: the suffix of a contender's results when run with ``--base``'s code
+BASE = "@base"
 Result = dict[str, float]
 
 
@@ -117,14 +123,18 @@ def raw_pg(n: int, uri: str, libpq: str) -> Result:
     import psycopg
 
     conn = psycopg.connect(libpq)
+    # the shape of archipel's table for W1's aggregate (its _event_position stays NULL)
     conn.execute(
-        "CREATE TABLE raw_w1 (id varchar(255) PRIMARY KEY, owner varchar(50), balance bigint, _version int)"
+        "CREATE TABLE raw_w1 (id varchar(255) PRIMARY KEY, owner varchar(50), balance bigint,"
+        " _event_position bigint, _version int)"
     )
     conn.commit()
 
     def write(i: int) -> str:
         identity = str(uuid.uuid4())
-        conn.execute("INSERT INTO raw_w1 VALUES (%s, %s, %s, %s)", (identity, f"owner-{i}", 0, 0))
+        conn.execute(
+            "INSERT INTO raw_w1 VALUES (%s, %s, %s, NULL, %s)", (identity, f"owner-{i}", 0, 0)
+        )
         conn.commit()
         return identity
 
@@ -132,7 +142,8 @@ def raw_pg(n: int, uri: str, libpq: str) -> Result:
 
     def read(identity: object) -> None:
         reader.execute(
-            "SELECT id, owner, balance, _version FROM raw_w1 WHERE id = %s", (identity,)
+            "SELECT id, owner, balance, _event_position, _version FROM raw_w1 WHERE id = %s",
+            (identity,),
         ).fetchone()
 
     return timed(write, read, n, "raw")
@@ -513,6 +524,12 @@ def main() -> int:
     parser.add_argument("--protean-n", type=int, default=200)
     parser.add_argument("--only", help="comma-separated contenders, e.g. raw,archipel")
     parser.add_argument("--markdown", action="store_true", help="also print a markdown table")
+    parser.add_argument(
+        "--base",
+        metavar="SRC",
+        help="also run each archipel contender with archipel imported from SRC (another tree's "
+        "src folder, e.g. main's), right after this tree's in every round: rows marked [base]",
+    )
     add_profile_flag(parser)
     parser.add_argument("--workload", choices=sorted(WORKLOADS), help=argparse.SUPPRESS)
     parser.add_argument("--uri", help=argparse.SUPPRESS)
@@ -542,15 +559,22 @@ def main() -> int:
             }
         print(f"PostgreSQL {settings} on 127.0.0.1:{server.port}", file=sys.stderr)
         chosen = args.only.split(",") if args.only else [*PG_CONTENDERS, *SQLITE_CONTENDERS]
-        plan = [(name, n) for name in chosen if name != "protean"]
+        plan: list[tuple[str, str | None]] = []
+        for name in chosen:
+            if name == "protean":
+                continue
+            plan.append((name, None))
+            if args.base and name.startswith("archipel"):
+                plan.append((name, args.base))
         for round_no in range(rounds):
-            for name, size in plan:
+            for name, src in plan:
+                key = name if src is None else f"{name}{BASE}"
                 print(
-                    f"  round {round_no + 1}/{rounds}: {name} N={size} ...",
+                    f"  round {round_no + 1}/{rounds}: {key} N={n} ...",
                     file=sys.stderr,
                     flush=True,
                 )
-                results.setdefault(name, []).append(_run(server, scratch, name, size))
+                results.setdefault(key, []).append(_run(server, scratch, name, n, src))
         if not args.no_protean and (not args.only or "protean" in chosen):
             print(f"  protean N={args.protean_n} ...", file=sys.stderr, flush=True)
             results["protean"] = [_run(server, scratch, "protean", args.protean_n)]
@@ -565,11 +589,11 @@ def main() -> int:
     return 0
 
 
-def _run(server: object, scratch: Path, name: str, n: int) -> Result:
+def _run(server: object, scratch: Path, name: str, n: int, src: str | None = None) -> Result:
     args = ["--workload", name, "--n", str(n)]
     if "sqlite" in name:
         path = scratch / f"{name}-{uuid.uuid4().hex[:8]}.db"
-        return run_workload("storage.py", *args, "--uri", f"sqlite:///{path}")
+        return run_workload("storage.py", *args, "--uri", f"sqlite:///{path}", src=src)
     database = server.create_database(prefix="bench")  # type: ignore[attr-defined]
     try:
         return run_workload(
@@ -579,6 +603,7 @@ def _run(server: object, scratch: Path, name: str, n: int) -> Result:
             server.url(database),  # type: ignore[attr-defined]
             "--libpq",
             server.libpq_url(database),  # type: ignore[attr-defined]
+            src=src,
         )
     finally:
         server.drop_database(database)  # type: ignore[attr-defined]
@@ -615,9 +640,21 @@ def _cpu(results: dict[str, list[Result]], name: str, anchor: str, key: str = "w
     return f"  CPU {statistics.median(mine):.0f} us/{unit} = {med:.2f}x{spread_}"
 
 
-def _rows(results: dict[str, list[Result]], rows: tuple[tuple[str, str, str, float | None], ...]) -> list[str]:
+def _with_base(
+    results: dict[str, list[Result]], rows: tuple[tuple[str, str, str, float | None], ...]
+) -> list[tuple[str, str, str, float | None]]:
+    """``rows``, each followed by its ``[base]`` twin when ``--base`` ran it."""
     out = []
     for label, name, anchor, target in rows:
+        out.append((label, name, anchor, target))
+        if f"{name}{BASE}" in results:
+            out.append((f"{label} [base]", f"{name}{BASE}", anchor, target))
+    return out
+
+
+def _rows(results: dict[str, list[Result]], rows: tuple[tuple[str, str, str, float | None], ...]) -> list[str]:
+    out = []
+    for label, name, anchor, target in _with_base(results, rows):
         writes = _figures(results, name, anchor, "write_ops")
         reads = _figures(results, name, anchor, "read_ops")
         if writes is None or reads is None:
@@ -700,7 +737,7 @@ def _markdown(results: dict[str, list[Result]]) -> list[str]:
         "| workload | writes/s | vs anchor | reads/s | vs anchor | CPU per write (SQLite) |",
         "|---|---|---|---|---|---|",
     ]
-    for label, name, anchor, _ in (*PG_ROWS, *SQLITE_ROWS):
+    for label, name, anchor, _ in _with_base(results, (*PG_ROWS, *SQLITE_ROWS)):
         writes = _figures(results, name, anchor, "write_ops")
         reads = _figures(results, name, anchor, "read_ops")
         if writes is None or reads is None:

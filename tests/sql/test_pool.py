@@ -125,3 +125,68 @@ def test_keep_idle_keeps_a_peak_of_connections_open_up_to_what_may_be_lent():
     for fairy in held:
         p.put(fairy)
     assert p.idle == 5
+
+
+def test_a_borrower_waiting_gets_a_new_connection_when_a_lent_one_is_discarded():
+    p = pool(size=1, overflow=0, timeout=30)
+    a = p.get()
+    got: list = []
+    waiter = threading.Thread(target=lambda: got.append(p.get()))
+    waiter.start()
+    time.sleep(0.05)
+    p.discard(a)  # broken: its slot opens a new connection for the waiter
+    waiter.join(30)
+    assert not waiter.is_alive() and got and got[0] is not a and not got[0].fairy.closed
+
+
+def test_threads_borrowing_at_once_never_open_more_than_size_plus_overflow():
+    """Eight threads borrow, give back, discard and find dead ones; the limit always holds."""
+    open_now = {"count": 0, "most": 0}
+    lock = threading.Lock()
+
+    class Counted(FakeFairy):
+        def __init__(self) -> None:
+            super().__init__()
+            with lock:
+                open_now["count"] += 1
+                open_now["most"] = max(open_now["most"], open_now["count"])
+
+        def close(self) -> None:
+            if not self.closed:
+                with lock:
+                    open_now["count"] -= 1
+            super().close()
+
+    p = ConnectionPool(
+        Counted, size=2, overflow=1, timeout=30, recycle=None,
+        alive=lambda c: c.alive, reusable=lambda c: c.clean, label="test",
+    )
+    failures: list[BaseException] = []
+
+    def borrow(seed: int) -> None:
+        try:
+            for i in range(400):
+                lease = p.get(check=i % 2 == 0)
+                if (i + seed) % 17 == 0:
+                    p.discard(lease)
+                    continue
+                if (i + seed) % 13 == 0:
+                    lease.driver_connection.clean = False  # given back inside a transaction
+                elif (i + seed) % 11 == 0:
+                    lease.driver_connection.alive = False  # the server hung up while idle
+                if i % 5 == 0:
+                    time.sleep(0)
+                p.put(lease)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=borrow, args=(seed,)) for seed in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not failures and not any(t.is_alive() for t in threads)
+    assert open_now["most"] <= 3
+    assert open_now["count"] == p.idle <= 2  # every connection given back is idle or closed
+    held = [p.get(check=False) for _ in range(3)]  # all three may still be lent
+    assert len({id(h) for h in held}) == 3

@@ -14,6 +14,7 @@ import uuid
 import pytest
 
 from archipel import BaseAggregate, Domain, UnitOfWork
+from archipel.errors import ConfigurationError
 from archipel.fields import Integer, String
 
 pytestmark = pytest.mark.postgres
@@ -120,3 +121,61 @@ def test_a_read_outside_never_sees_part_of_a_commit(domain):
     assert set(counts) <= {0, 2}
     assert 2 in counts  # the reader did overlap the writer
     assert items.count() == 2 * batches
+
+
+def committed_elsewhere(domain, sql: str, params: tuple) -> None:
+    """Run ``sql`` in a transaction of a connection of its own (another client's commit)."""
+    engine = domain.providers.database("default").engine
+    with engine.connection() as conn:
+        conn.execute("BEGIN")
+        conn.execute(sql, params)
+        conn.execute("COMMIT")
+
+
+def test_reads_by_identity_see_each_commit_made_meanwhile_by_another_connection(domain):
+    """Past psycopg's prepare threshold, on the pooled connection's reused cursor: never a stale row."""
+    domain, item_cls = domain
+    items = domain.repository_for(item_cls)
+    items.add(item_cls(id="a", name="v0", batch=0))
+    table = domain.providers.database("default").record_table(items.schema).name
+    for batch in range(1, 12):
+        held = domain.providers.database("default").engine.checkout()  # the next read needs another
+        try:
+            committed_elsewhere(
+                domain,
+                f"UPDATE {table} SET name = %s, batch = %s, _version = _version + 1 WHERE id = 'a'",  # noqa: S608 - a test's own table
+                (f"v{batch}", batch),
+            )
+        finally:
+            domain.providers.database("default").engine.checkin(held)
+        read = items.get("a")
+        assert (read.name, read.batch, read._version) == (f"v{batch}", batch, batch)
+    assert items.get_or_none("missing") is None
+
+
+def test_a_unit_of_work_reads_a_commit_made_after_it_began_then_keeps_what_it_loaded(domain):
+    domain, item_cls = domain
+    items = domain.repository_for(item_cls)
+    items.add(item_cls(id="a", name="before"))
+    table = domain.providers.database("default").record_table(items.schema).name
+    with UnitOfWork():
+        committed_elsewhere(
+            domain, f"UPDATE {table} SET name = %s WHERE id = 'a'", ("after",)  # noqa: S608
+        )
+        first = items.get("a")
+        assert first.name == "after"  # nothing read yet: the latest commit
+        committed_elsewhere(
+            domain, f"UPDATE {table} SET name = %s WHERE id = 'a'", ("later",)  # noqa: S608
+        )
+        assert items.get("a") is first and first.name == "after"  # the unit of work's own copy
+    assert items.get("a").name == "later"
+
+
+def test_a_read_after_shutdown_names_the_missing_database_not_a_closed_one(domain):
+    domain, item_cls = domain
+    items = domain.repository_for(item_cls)
+    items.add(item_cls(id="a", name="x"))
+    assert items.get("a").name == "x"  # the database's shared reader is now kept
+    domain.providers.close()
+    with pytest.raises(ConfigurationError, match="no database named 'default'"):
+        items.get("a")

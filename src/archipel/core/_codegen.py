@@ -24,7 +24,7 @@ from typing import Any
 from archipel.errors import ValidationError
 from archipel.fields.base import CONDITION_BUILTINS, MISSING, FieldError
 
-__all__ = ["build_init", "build_to_dict", "can_generate"]
+__all__ = ["build_from_primitive", "build_init", "build_to_dict", "can_generate"]
 
 #: the generated code's own names start with this: no field may
 _PREFIX = "_ar_"
@@ -189,3 +189,44 @@ def build_to_dict(
     to_dict.__qualname__ = f"{cls.__qualname__}.to_dict"
     to_dict._archipel_generated = True  # type: ignore[attr-defined]
     return to_dict
+
+
+def build_from_primitive(
+    cls: type,
+    from_primitive: tuple[tuple[str, Callable[[Any], Any] | None], ...],
+    name: str,
+    after_load: bool,
+    generic: Callable[[type, dict[str, Any]], Any],
+) -> Callable[[type, dict[str, Any]], Any]:
+    """Return ``name`` (``_fill_from_primitive`` or ``_from_primitive``) for ``cls``: one
+    assignment per field, converted when needed, then ``_after_load()`` if ``after_load``.
+
+    The behaviour of :meth:`BaseModel._fill_from_primitive` for classes without renamed
+    fields (a missing key is None; a converter sees None too); the caller wraps it in a
+    ``classmethod``. Called for another class (a subclass reaching it through ``super()``
+    from its own ``_from_primitive``), it runs ``generic`` instead. Field names appear
+    only as ``repr`` literals.
+    """
+    namespace: dict[str, Any] = {f"{_PREFIX}owner": cls, f"{_PREFIX}generic": generic}
+    lines = [
+        f"def {name}({_PREFIX}cls, {_PREFIX}data):",
+        f"    if {_PREFIX}cls is not {_PREFIX}owner:",
+        f"        return {_PREFIX}generic({_PREFIX}cls, {_PREFIX}data)",
+        f"    {_PREFIX}obj = {_PREFIX}cls.__new__({_PREFIX}cls)",
+        f"    {_PREFIX}v = {_PREFIX}obj.__dict__",
+        f"    {_PREFIX}get = {_PREFIX}data.get",
+    ]
+    for i, (field, convert) in enumerate(from_primitive):
+        if convert is None:
+            lines.append(f"    {_PREFIX}v[{field!r}] = {_PREFIX}get({field!r})")
+        else:
+            namespace[f"{_PREFIX}c{i}"] = convert
+            lines.append(f"    {_PREFIX}v[{field!r}] = {_PREFIX}c{i}({_PREFIX}get({field!r}))")
+    if after_load:
+        lines.append(f"    {_PREFIX}obj._after_load()")
+    lines.append(f"    return {_PREFIX}obj")
+    exec("\n".join(lines), namespace)  # noqa: S102 - generated from field names (as repr) only
+    function: Callable[[type, dict[str, Any]], Any] = namespace[name]
+    function.__qualname__ = f"{cls.__qualname__}.{function.__name__}"
+    function._archipel_generated = True  # type: ignore[attr-defined]
+    return function

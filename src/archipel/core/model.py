@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, dataclass_transform
 
-from archipel.core._codegen import build_init, build_to_dict, can_generate
+from archipel.core._codegen import build_from_primitive, build_init, build_to_dict, can_generate
 from archipel.core.declarations import Unresolved, annotated_fields
 from archipel.core.invariant import collect_invariants
 from archipel.core.options import ElementOptions
@@ -157,6 +157,7 @@ class BaseModel:
         cls._init_plan = tuple((n, f.fast_clean(), f.default_factory()) for n, f in fields.items())
         cls._cleaners = {n: c for n, c, _ in cls._init_plan}
         cls._renames = tuple((n, f.renamed_from) for n, f in fields.items() if f.renamed_from)
+        _set_loaders(cls)
         cls._stamps = tuple(
             (n, f) for n, f in fields.items() if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
         )
@@ -340,6 +341,26 @@ def _raise_unresolved(cls: type) -> None:
     )
 
 
+def _set_loaders(cls: type) -> None:
+    """Give ``cls`` a generated ``_fill_from_primitive`` and ``_from_primitive`` (one
+    assignment per field, no loop), unless it renames fields or overrides either."""
+    framework = all(
+        _uses_framework_method(cls, name, BaseModel.__dict__[name])
+        for name in ("_from_primitive", "_fill_from_primitive")
+    )
+    if not framework:
+        return
+    if cls._renames:  # type: ignore[attr-defined]
+        for name in ("_from_primitive", "_fill_from_primitive"):
+            type.__setattr__(cls, name, BaseModel.__dict__[name])
+        return
+    items = cls._from_primitive_items  # type: ignore[attr-defined]
+    hook = cls._after_load is not BaseModel._after_load  # type: ignore[attr-defined]
+    for name, after_load in (("_fill_from_primitive", False), ("_from_primitive", hook)):
+        generic = BaseModel.__dict__[name].__func__
+        type.__setattr__(cls, name, classmethod(build_from_primitive(cls, items, name, after_load, generic)))
+
+
 def _uses_framework_init(cls: type) -> bool:
     """True unless a user class in the MRO defines its own ``__init__``."""
     return _uses_framework_method(cls, "__init__", BaseModel.__init__)
@@ -351,6 +372,8 @@ def _uses_framework_method(cls: type, name: str, base: Any) -> bool:
         method = klass.__dict__.get(name)
         if method is None:
             continue
+        if isinstance(method, classmethod):
+            return method is base or getattr(method.__func__, "_archipel_generated", False)
         return method is base or getattr(method, "_archipel_generated", False)
     return False
 

@@ -59,6 +59,9 @@ class BaseRepository(Generic[T]):
         self._cast_text_ids = id_field is not None and not (
             isinstance(id_field, Identifier) and id_field.identity_type == "string"
         )
+        self._database_name = schema.database
+        #: (database, its ``reads()``) of the last read outside a unit of work
+        self._outside: tuple[Any, Any] = (None, None)
         meta = getattr(cls, "_meta", None)
         #: records a query returns by default (the element's ``limit`` option; None: all)
         self._limit: int | None = meta.get("limit", DEFAULT_LIMIT) if meta is not None else DEFAULT_LIMIT
@@ -77,10 +80,22 @@ class BaseRepository(Generic[T]):
         return self._reads_outside()
 
     def _reads_outside(self) -> Any:
-        """Where reads outside a unit of work go: one statement each, committed data only."""
-        database = self.domain.providers.database(self.schema.database)
+        """Where reads outside a unit of work go: one statement each, committed data only.
+
+        A provider's ``reads()`` object serves every read (the port's promise), so it is
+        kept with the database it came from, and asked for again only when the domain's
+        database of that name is another object (the domain was shut down and started).
+        """
+        database = self.domain.providers.databases.get(self._database_name)
+        cached = self._outside
+        if database is not None and cached[0] is database:
+            return cached[1]
+        database = self.domain.providers.database(self._database_name)  # names what is missing
         reads = getattr(database, "reads", None)
-        return reads() if reads is not None else database.begin()
+        if reads is None:
+            return database.begin()  # a provider without shared reads: a transaction per read
+        self._outside = (database, reads())
+        return self._outside[1]
 
     def _rebuild(self, record: dict[str, Any]) -> T:
         obj = self._load(record)
@@ -146,19 +161,18 @@ class BaseRepository(Generic[T]):
         """The object with this identity, or None."""
         if type(identity) is not str or self._cast_text_ids:
             identity = self._stored_identity(identity)
-        uow = self._uow()
-        if uow is not None:
-            tracked = uow.tracked(self.cls, identity)
-            if tracked is not None:
-                return tracked  # type: ignore[no-any-return]
-            record = uow.transaction(self.schema.database).get(self.schema, identity)
-        else:
+        uow = _context.scope.get()[1]  # as _uow(), inline: the path of every read by identity
+        if uow is None or uow.domain is not self.domain:
             record = self._reads_outside().get(self.schema, identity)
+            return None if record is None else self._rebuild(record)
+        tracked = uow.tracked(self.cls, identity)
+        if tracked is not None:
+            return tracked  # type: ignore[no-any-return]
+        record = uow.transaction(self.schema.database).get(self.schema, identity)
         if record is None:
             return None
         obj = self._rebuild(record)
-        if uow is not None:
-            uow.remember(obj, identity)
+        uow.remember(obj, identity)
         return obj
 
     def get(self, identity: Any, *, at_version: int | None = None, as_of: Any = None) -> T:

@@ -130,7 +130,7 @@ class SqlEngine(DriverErrors, StatementCompiling):
         sa.event.listen(self.engine, "connect", self._on_connect)
         self._pool = self._make_pool(settings)
         self.begin_sql = "BEGIN" if self.is_postgres else "BEGIN IMMEDIATE"
-        self._positional_dialect: Any = None  # SQLite's "?" dialect (compile_positional)
+        self._positional_dialect: Any = None  # the "?" / "%s" dialect (compile_positional)
 
     @staticmethod
     def same_database(uri: str, provider: str, engine: SqlEngine) -> bool:
@@ -336,25 +336,26 @@ class SqlEngine(DriverErrors, StatementCompiling):
                 raise self.translate(exc) from exc
             pool.put(lease)
             return found
-        for attempt in (1, 2):
-            try:
-                # no liveness check at checkout: a dead connection fails the read,
-                # which runs again on a new one (below)
-                fairy = pool.get(check=False)
-            except ArchipelError:
-                raise
-            except Exception as exc:
-                raise self.translate(exc) from exc
-            conn = fairy.driver_connection
-            try:
-                result = _fetch(cursor_of(conn), sql, params, many)
-            except Exception as exc:
-                if self._failed(fairy, exc) and attempt == 1:
-                    continue
-                raise self.translate(exc) from exc
-            pool.put(fairy)
-            return result
-        raise AssertionError("unreachable")  # pragma: no cover
+        # no liveness check at checkout: a dead connection fails the read, which
+        # runs again on a new one (below)
+        try:
+            lease = pool.get(False)
+        except ArchipelError:
+            raise
+        except Exception as exc:
+            raise self.translate(exc) from exc
+        cursor = lease.cursor
+        if cursor is None:
+            cursor = lease.cursor = cursor_of(lease.driver_connection)
+        try:
+            cursor.execute(sql, params)
+            found = cursor.fetchall() if many else cursor.fetchone()
+        except Exception as exc:
+            if self._failed(lease, exc):  # the connection had died: once more on a new one
+                return self.run(lambda conn: _fetch(cursor_of(conn), sql, params, many), retry=False)
+            raise self.translate(exc) from exc
+        pool.put(lease)
+        return found
 
     def execute_ddl(self, statements: list[Any]) -> None:
         """Run DDL constructs in one transaction (PostgreSQL DDL is transactional), one such

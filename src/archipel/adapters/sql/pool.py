@@ -5,13 +5,14 @@ events; the engine runs with ``NullPool``); this pool only lends them out.
 It exists because archipel checks a connection out for every unit of work
 and every read: SQLAlchemy's ``QueuePool`` spends ~25 µs per checkout and
 return (events, reset-on-return), a tenth of a whole PostgreSQL commit
-here, where a deque and a semaphore spend ~2 µs. The reset is unnecessary
+here, where lending an idle connection and taking it back are one ``deque``
+operation each (~1 µs for both, no lock). The reset is unnecessary
 since connections come back outside any transaction (checked, not assumed:
 one that does not is closed instead of pooled).
 
 Up to ``size`` idle connections are kept, most recently used first (they
-are the warm ones); ``size + overflow`` may be lent at once, and a borrower
-waits up to ``timeout`` seconds for one. Connections older than
+are the warm ones); ``size + overflow`` may be open (so lent) at once, and a
+borrower waits up to ``timeout`` seconds for one. Connections older than
 ``recycle`` seconds are replaced when they are next lent.
 """
 
@@ -36,12 +37,14 @@ class Lease:
     the proxy it is a chain of properties, paid at every checkout otherwise.
     """
 
-    __slots__ = ("fairy", "driver_connection", "born")
+    __slots__ = ("fairy", "driver_connection", "born", "cursor")
 
     def __init__(self, fairy: Any) -> None:
         self.fairy = fairy
         self.driver_connection = fairy.driver_connection
         self.born = time.monotonic()
+        #: the connection's reusable psycopg cursor, once a read asked for it (``cursor_of``)
+        self.cursor: Any = None
 
     def invalidate(self) -> None:
         self.fairy.invalidate()
@@ -56,6 +59,12 @@ class ConnectionPool:
     ``reusable(connection)`` says whether a returned connection is clean
     (outside any transaction); ``alive(connection)`` whether an idle one is
     still usable before it is lent.
+
+    At most ``size + overflow`` connections are open at once (lent or idle):
+    each open connection holds a permit. Lending an idle connection and
+    taking one back are single ``deque`` operations (atomic, thread-safe),
+    with no lock: the lock is only taken to open a connection when none is
+    idle, and by borrowers that wait (and whoever wakes them).
     """
 
     def __init__(
@@ -81,49 +90,11 @@ class ConnectionPool:
         self._label = label
         self._idle: deque[Lease] = deque()
         self._limit = max(size + overflow, 1)
-        # how many are lent, guarded by a plain lock (threading.Semaphore is
-        # Python code: several microseconds a call); waiters use the condition
-        self._lent = 0
+        #: one token per connection that may still be opened (the limit minus the open ones)
+        self._permits: deque[None] = deque([None] * self._limit)
+        #: borrowers waiting (changed under the lock; read without it by those who give back)
         self._waiting = 0
-        # the lock guards the counts (a C-level context manager); the condition over the
-        # same lock is only for borrowers that wait
-        self._lock = threading.Lock()
-        self._available = threading.Condition(self._lock)
-
-    def _acquire(self) -> None:
-        with self._lock:
-            if self._lent < self._limit:
-                self._lent += 1
-                return
-        self._wait()
-
-    def _wait(self) -> None:
-        with self._available:
-            if self._lent < self._limit:
-                self._lent += 1
-                return
-            deadline = time.monotonic() + self._timeout
-            self._waiting += 1
-            try:
-                while self._lent >= self._limit:
-                    left = deadline - time.monotonic()
-                    if left <= 0 or not self._available.wait(left):
-                        if self._lent < self._limit:
-                            break
-                        raise DatabaseError(
-                            f"all connections of the {self._label} database stayed in use for "
-                            f"{self._timeout:g}s: raise pool_size / max_overflow, or look for "
-                            "transactions that hold them"
-                        )
-            finally:
-                self._waiting -= 1
-            self._lent += 1
-
-    def _release(self) -> None:
-        with self._lock:
-            self._lent -= 1
-            if self._waiting:
-                self._available.notify()
+        self._available = threading.Condition(threading.Lock())
 
     def get(self, check: bool = True) -> Lease:
         """A connection (a :class:`Lease`); return it with :meth:`put`.
@@ -133,22 +104,70 @@ class ConnectionPool:
         turns out dead (reads, :meth:`SqlEngine.fetch`), for which the check
         is redundant.
         """
-        self._acquire()
-        try:
-            while True:
+        deadline: float | None = None
+        while True:
+            try:
+                fairy = self._idle.pop()
+            except IndexError:
                 try:
-                    fairy = self._idle.pop()
+                    self._permits.pop()
                 except IndexError:
-                    return Lease(self._connect())
-                if (self._recycle is not None and self._stale(fairy)) or (
-                    check and self._probe and not self._alive(fairy.driver_connection)
-                ):
-                    self._close(fairy)
-                    continue
-                return fairy
+                    if deadline is None:  # one deadline however often others are served first
+                        deadline = time.monotonic() + self._timeout
+                    waited = self._wait(deadline)
+                    if waited is None:
+                        return self._open()
+                    fairy = waited
+                else:
+                    return self._open()
+            if (self._recycle is not None and self._stale(fairy)) or (
+                check and self._probe and not self._alive(fairy.driver_connection)
+            ):
+                self._close(fairy)
+                continue
+            return fairy
+
+    def _open(self) -> Lease:
+        """A new connection, for the permit the caller took (freed again if connecting fails)."""
+        try:
+            return Lease(self._connect())
         except BaseException:
-            self._release()
+            self._give_back(self._permits, None)
             raise
+
+    def _wait(self, deadline: float) -> Lease | None:
+        """Wait until a connection is idle (it is returned) or a permit is free (taken: None)."""
+        with self._available:
+            # counted before looking: whoever gives back after this sees a waiter and
+            # wakes it; whatever was given back before, the looks below find
+            self._waiting += 1
+            try:
+                while True:
+                    try:
+                        return self._idle.pop()
+                    except IndexError:
+                        pass
+                    try:
+                        self._permits.pop()
+                        return None
+                    except IndexError:
+                        pass
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise DatabaseError(
+                            f"all connections of the {self._label} database stayed in use for "
+                            f"{self._timeout:g}s: raise pool_size / max_overflow, or look for "
+                            "transactions that hold them"
+                        )
+                    self._available.wait(left)
+            finally:
+                self._waiting -= 1
+
+    def _give_back(self, into: deque[Any], item: Any) -> None:
+        into.append(item)
+        if self._waiting:
+            with self._available:
+                self._available.notify()
 
     def _stale(self, fairy: Lease) -> bool:
         recycle = self._recycle
@@ -156,24 +175,22 @@ class ConnectionPool:
 
     def put(self, fairy: Lease) -> None:
         """Take a connection back (kept idle if clean and there is room, else closed)."""
-        try:
-            if len(self._idle) < self._size and self._reusable(fairy.driver_connection):
-                self._idle.append(fairy)
-            else:
-                self._close(fairy)
-        finally:
-            self._release()
+        idle = self._idle
+        if len(idle) < self._size and self._reusable(fairy.driver_connection):
+            idle.append(fairy)
+            if self._waiting:
+                with self._available:
+                    self._available.notify()
+            return
+        self._close(fairy)
 
     def discard(self, fairy: Lease) -> None:
         """Take back a broken connection: it is closed, never lent again."""
         try:
-            try:
-                fairy.invalidate()
-            except Exception:  # noqa: S110 - it is broken already
-                pass
-            self._close(fairy)
-        finally:
-            self._release()
+            fairy.invalidate()
+        except Exception:  # noqa: S110 - it is broken already
+            pass
+        self._close(fairy)
 
     def clear(self) -> None:
         """Close every idle connection (lent ones close when they come back, if broken)."""
@@ -184,12 +201,14 @@ class ConnectionPool:
                 return
             self._close(fairy)
 
-    @staticmethod
-    def _close(fairy: Any) -> None:
+    def _close(self, fairy: Any) -> None:
+        """Close ``fairy`` and free its permit."""
         try:
             fairy.close()
         except Exception:  # noqa: S110 - closing a dead connection may fail; it is gone either way
             pass
+        finally:
+            self._give_back(self._permits, None)
 
     def keep_idle(self, count: int) -> None:
         """Keep up to ``count`` idle connections (never more than may be lent at once).

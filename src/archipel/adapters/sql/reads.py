@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from archipel.adapters.sql.records import PK_PARAM
 from archipel.core.queryset import Criteria
 from archipel.port.schema import ModelSchema
 
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["SqlReads", "query_records"]
 
 #: ``read(sql, params, many)``: the rows (``many``) or the first row of one statement
-Read = Callable[[str, dict[str, Any], bool], Any]
+Read = Callable[[str, Any, bool], Any]
 
 
 def query_records(
@@ -70,7 +69,7 @@ class SqlReads:
     def get(self, schema: ModelSchema, identity: Any) -> dict[str, Any] | None:
         """The stored record of ``identity`` (with ``_version``), or None."""
         table = self.db.record_table(schema)
-        row = self._fetch(table.select_sql, {PK_PARAM: identity}, False)
+        row = self._fetch(table.select_sql, (identity,), False)
         return None if row is None else table.record(row)
 
     def query(self, schema: ModelSchema, criteria: Criteria) -> tuple[list[dict[str, Any]], int]:

@@ -5,7 +5,8 @@ runs on one model table (get, insert, update, delete, version lookup),
 compiled once by SQLAlchemy for the engine's dialect, and the converters
 between a record's primitive values and the driver's values. Only values
 that need it are converted (JSON, and on the way back dates, decimals and
-SQLite booleans), so a row becomes a record in one ``dict(zip(...))``.
+SQLite booleans), so a row becomes a record in one dict display written for
+the table's columns (:attr:`RecordTable.record`).
 """
 
 from __future__ import annotations
@@ -81,6 +82,28 @@ def _picker(names: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
     return itemgetter(*names)
 
 
+def _record_builder(
+    names: tuple[str, ...], readers: dict[str, Callable[[Any], Any]]
+) -> Callable[[Any], dict[str, Any]]:
+    """``row -> record`` for rows of ``names``: one dict display written for these columns.
+
+    A value with a reader is converted unless it is NULL. The generated code
+    holds only ``repr`` of the names and row indexes (no name is ever code).
+    """
+    namespace: dict[str, Any] = {}
+    items = []
+    for i, name in enumerate(names):
+        reader = readers.get(name)
+        if reader is None:
+            items.append(f"{name!r}: row[{i}]")
+        else:
+            namespace[f"read{i}"] = reader
+            items.append(f"{name!r}: None if row[{i}] is None else read{i}(row[{i}])")
+    source = f"def record(row):\n    return {{{', '.join(items)}}}"
+    exec(source, namespace)  # noqa: S102 - generated from repr() of column names only
+    return namespace["record"]  # type: ignore[no-any-return]
+
+
 def _reader(kind: str, postgres: bool) -> Callable[[Any], Any] | None:
     if kind == Kind.DECIMAL:
         return _decimal_text
@@ -132,7 +155,17 @@ class RecordTable:
         pk = c[self.id_field] == sa.bindparam(PK_PARAM)
         compile_ = engine.compile
         self._keys: dict[str, tuple[str, ...]] = {}
-        self.select_sql = compile_(sa.select(*[c[n] for n in self.read_names]).where(pk))
+        #: the row of one identity: bound from ``(identity,)`` (a positional placeholder)
+        self.select_sql, order = engine.compile_positional(
+            sa.select(*[c[n] for n in self.read_names]).where(pk)
+        )
+        if order != (PK_PARAM,):  # pragma: no cover - SQLAlchemy changed the statement
+            raise AssertionError(f"the select by identity binds {order}")
+        #: ``record(row)``: the primitive record (with ``_version``) of a row in
+        #: ``read_names`` order; one dict display, values converted where needed
+        self.record: Callable[[Any], dict[str, Any]] = _record_builder(
+            self.read_names, dict(self.readers)
+        )
         insert = t.insert().values({n: sa.bindparam(n, type_=c[n].type) for n in self.read_names})
         update = (
             t.update()
@@ -245,15 +278,6 @@ class RecordTable:
                     value = float_in(value)
             params[key] = value
         params[keys[len(self.names)]] = version
-
-    def record(self, row: Any) -> dict[str, Any]:
-        """The primitive record (with ``_version``) of a row in ``read_names`` order."""
-        record = dict(zip(self.read_names, row, strict=False))
-        for name, reader in self.readers:
-            value = record[name]
-            if value is not None:
-                record[name] = reader(value)
-        return record
 
     def column(self, name: str) -> Any:
         """The SQLAlchemy column ``name``, or None when the table has no such column."""

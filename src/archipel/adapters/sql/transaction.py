@@ -30,7 +30,6 @@ from archipel.adapters.sql.codec import dumps, loads
 from archipel.adapters.sql.flush import WriteFlush
 from archipel.adapters.sql.processed import CHUNK, processed_among
 from archipel.adapters.sql.reads import query_records
-from archipel.adapters.sql.records import PK_PARAM
 from archipel.adapters.sql.wakeup import OUTBOX, announce
 from archipel.adapters.sql.writes import DELETE, PendingWrite, conflict, unique_violation
 from archipel.core.queryset import Criteria
@@ -80,7 +79,7 @@ class SqlTransaction(WriteFlush):
         self._relayable = False
 
     # -- reads --------------------------------------------------------------------
-    def _read(self, sql: str, params: dict[str, Any], many: bool) -> Any:
+    def _read(self, sql: str, params: Any, many: bool) -> Any:
         if self._conn is not None:
             try:
                 cursor = self._conn.execute(sql, params)
@@ -99,7 +98,7 @@ class SqlTransaction(WriteFlush):
             found["_version"] = pending.expected + 1
             return found
         table = self.db.record_table(schema)
-        row = self._read(table.select_sql, {PK_PARAM: identity}, False)
+        row = self._read(table.select_sql, (identity,), False)
         return None if row is None else table.record(row)
 
     def query(self, schema: ModelSchema, criteria: Criteria) -> tuple[list[dict[str, Any]], int]:
