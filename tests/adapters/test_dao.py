@@ -246,3 +246,12 @@ def test_paging_properties_agree_with_the_rows(memory_people, total, limit, offs
         assert page.has_prev == (bool(expected) and offset > 0)
         assert page.page == offset // limit + 1
         assert page.total_pages == (0 if total == 0 else -(-total // limit))
+
+
+def test_get_of_no_identity_finds_nothing_as_in_protean(people):
+    _, _, repo = people
+    with pytest.raises(ObjectNotFoundError):
+        repo.get(None)
+    assert repo.get_or_none(None) is None
+    with pytest.raises(ValidationError):
+        repo.get({"id": "x"})  # a structure is the caller's error, not a missing object

@@ -222,3 +222,27 @@ def test_held_elsewhere_counts_the_rows_other_workers_hold(database):
     assert outbox.held_elsewhere("b") == 2
     assert outbox.release_all("a") == 2
     assert outbox.held_elsewhere("b") == 0
+
+
+@pytest.mark.parametrize("provider", SQL_PROVIDERS, indirect=True)
+def test_claim_encoded_leases_like_claim_and_returns_the_stored_json_text(database):
+    import msgspec
+
+    records = rows(3)
+    records[1]["message"] = {"metadata": {"id": "m1"}, "data": {"n": 1, "text": "é ✓ \"q\"", "x": 0.1}}
+    write(database, records)
+    write(database, rows(1, priority=5, prefix="high"))
+    outbox = database.outbox()
+    claimed = outbox.claim_encoded("w1", limit=3, lease_seconds=30)
+    # the claim order of claim(), and only what a relay publishes with
+    assert [msgspec.json.decode(r["message"])["metadata"]["id"] for r in claimed] == ["high0", "m0", "m1"]
+    assert [set(r) for r in claimed] == [{"id", "stream", "priority", "message"}] * 3
+    assert [r["priority"] for r in claimed] == [5, 0, 0]
+    # the text is what a broker encodes the message to: publishing it is publishing the message
+    assert claimed[2]["message"] == msgspec.json.encode(records[1]["message"]).decode()
+    # leased as claim() leases: not claimed again, marked sent only by their holder
+    assert [r["message_id"] for r in outbox.claim("w2", limit=10)] == ["m2"]
+    ids = [r["id"] for r in claimed]
+    assert outbox.mark_sent(ids, "w2") == 0
+    assert outbox.mark_sent(ids, "w1") == 3
+    assert outbox.claim_encoded("w3") == []

@@ -34,3 +34,46 @@ def test_db_is_protean_s_name_for_database():
     result = run_cli("db", "setup", "--domain", "sample_shelf")
     assert result.returncode == 0, result.stderr
     assert "set up" in result.stdout
+
+
+def test_check_as_sarif_locates_each_finding_in_its_file():
+    result = run_cli("check", "--domain", "incomplete", "--format", "sarif", "--level", "error")
+    assert result.returncode == 0, result.stderr  # warnings do not fail the check
+    log = json.loads(result.stdout)
+    assert log["version"] == "2.1.0" and log["$schema"].endswith("sarif-2.1.0.json")
+    (run,) = log["runs"]
+    assert run["tool"]["driver"]["name"] == "archipel"
+    assert {rule["id"] for rule in run["tool"]["driver"]["rules"]} == {"UNUSED_COMMAND", "UNHANDLED_EVENT"}
+    # every finding, whatever --level shows
+    by_rule = {r["ruleId"]: r for r in run["results"]}
+    assert by_rule["UNUSED_COMMAND"]["level"] == "warning"
+    assert "Open" in by_rule["UNUSED_COMMAND"]["message"]["text"]
+    location = by_rule["UNUSED_COMMAND"]["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "incomplete.py"  # relative to the working directory
+    assert location["region"]["startLine"] > 1
+    broken = json.loads(run_cli("check", "--domain", "unrouted", "-f", "sarif").stdout)
+    (error,) = broken["runs"][0]["results"]
+    assert error["level"] == "error" and error["locations"] == [] and "Board" in error["message"]["text"]
+
+
+def test_check_as_github_annotations_and_protean_s_json_envelope():
+    from tests.cli.conftest import SAMPLE, cli_env
+
+    env = {**cli_env(), "GITHUB_WORKSPACE": str(SAMPLE.parent)}
+    result = run_cli("check", "--domain", "incomplete", "--format", "github-annotations", env=env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    assert all(line.startswith(f"::warning file={SAMPLE.name}/incomplete.py,line=") for line in lines)
+    assert any("::[UNUSED_COMMAND] incomplete.Open: " in line for line in lines)
+    broken = run_cli("check", "--domain", "unrouted", "-f", "github-annotations")
+    assert broken.returncode == 1
+    assert broken.stdout.startswith("::error::[ConfigurationError] routing: projector Board")
+    envelope = json.loads(run_cli("check", "--domain", "unrouted", "--format", "json").stdout)
+    assert envelope["status"] == "fail" and envelope["version"]
+    assert envelope["data"]["counts"]["errors"] == 1 and envelope["diagnostics"] == []
+    passing = json.loads(run_cli("check", "--domain", "incomplete", "--format", "json").stdout)
+    assert passing["status"] == "pass" and len(passing["diagnostics"]) == 2
+    for wrong in (("--format", "xml"), ("--format", "sarif", "--json")):
+        refused = run_cli("check", "--domain", "incomplete", *wrong)
+        assert refused.returncode == 2 and "--" in refused.stderr

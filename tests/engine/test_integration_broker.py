@@ -21,11 +21,13 @@ from archipel.errors import BrokerUnavailable, ConfigurationError
 from archipel.fields import Float, Identifier, String
 
 
-def build_shop(integration: dict | None = None) -> Domain:
+def build_shop(
+    integration: dict | None = None, database: dict | None = None, default: dict | None = None
+) -> Domain:
     config = {
-        "databases": {"default": {"provider": "memory"}},
+        "databases": {"default": database or {"provider": "memory"}},
         "event_store": {"provider": "memory"},
-        "brokers": {"default": {"provider": "inline"}, "central": {"provider": "inline"}},
+        "brokers": {"default": default or {"provider": "inline"}, "central": {"provider": "inline"}},
         "command_processing": "sync",
         "event_processing": "async",
         "server": {"lease_seconds": 0.5, "partitions": 1},
@@ -170,5 +172,35 @@ def test_integration_events_keep_their_order_across_an_outage_of_their_broker(mo
         relay.release()
         # the newer ones never overtook the ones that waited for the broker
         assert [m["data"]["name"] for m in central_messages(shop)] == [f"item-{n}" for n in range(5)]
+    finally:
+        shop.shutdown()
+
+
+@pytest.mark.redis
+def test_rows_claimed_as_json_text_reach_redis_and_the_integration_broker_as_messages(redis_flushed_url, tmp_path):
+    # a SQL outbox and a Redis broker: the relay claims rows as their stored JSON text and
+    # publishes it as it is; integration rows go to their broker decoded, as messages
+    shop = build_shop(
+        {"broker": "central"},
+        database={"provider": "sqlite", "database_uri": f"sqlite:///{tmp_path / 'shop.db'}"},
+        default={"provider": "redis", "URI": redis_flushed_url},
+    )
+    try:
+        with shop.domain_context():
+            shop.process(shop.registry.by_name["PutOnSale"](name="Chair", price=12.5))
+        outbox = shop.providers.database().outbox()
+        stored = [row["message"] for row in outbox.rows()]
+        relay = relay_once(shop)
+        relay.release()
+        assert outbox.pending_count() == 0
+        assert [m["data"]["name"] for m in central_messages(shop)] == ["Chair"]
+        redis_broker = shop.brokers["default"]
+        published = []
+        for stream in redis_broker.streams():
+            redis_broker.ensure_group(stream, "test")
+            published += [entry.payload for entry in redis_broker.read("test", "c", [stream], count=100)]
+        # the domain's event, as the outbox stored it (the integration row went to "central")
+        expected = [m for m in stored if m["metadata"]["type"].endswith("ProductPutOnSale.v1")]
+        assert expected and [m for m in published if m in expected] == expected
     finally:
         shop.shutdown()

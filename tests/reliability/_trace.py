@@ -17,6 +17,8 @@ import threading
 import time
 from typing import Any
 
+import msgspec
+
 _lock = threading.Lock()
 _file: Any = None
 
@@ -41,20 +43,21 @@ def install(directory: str) -> None:
 
     _file = open(os.path.join(directory, f"trace-{os.getpid()}.log"), "a", buffering=1)  # noqa: SIM115
 
-    publish_many = RedisBroker.publish_many
+    # every publish goes through publish_encoded (the relay's, and publish_many's)
+    publish_encoded = RedisBroker.publish_encoded
 
     def traced_publish(self: Any, entries: Any) -> list[str]:
         try:
-            ids = publish_many(self, entries)
+            ids = publish_encoded(self, entries)
         except BaseException as exc:
-            for stream, payload in entries:
-                _out("PUBFAIL", f"{stream} - {_desc(payload)} {type(exc).__name__}")
+            for stream, data in entries:
+                _out("PUBFAIL", f"{stream} - {_desc(msgspec.json.decode(data))} {type(exc).__name__}")
             raise
-        for (stream, payload), entry_id in zip(entries, ids, strict=False):
-            _out("PUB", f"{stream} {entry_id} {_desc(payload)}")
+        for (stream, data), entry_id in zip(entries, ids, strict=False):
+            _out("PUB", f"{stream} {entry_id} {_desc(msgspec.json.decode(data))}")
         return ids
 
-    RedisBroker.publish_many = traced_publish  # type: ignore[method-assign]
+    RedisBroker.publish_encoded = traced_publish  # type: ignore[method-assign]
 
     def wrap_reader(name: str, kind: str) -> None:
         original = getattr(RedisBroker, name)

@@ -35,7 +35,8 @@ from typing import Any
 def _crash_after_first_publish() -> None:
     from archipel.adapters.redis.broker import RedisBroker
 
-    original = RedisBroker.publish_many
+    # every publish goes through publish_encoded (the relay's, and publish_many's)
+    original = RedisBroker.publish_encoded
 
     def publish_then_die(self: Any, entries: Any) -> list[str]:
         ids = original(self, entries)
@@ -44,7 +45,7 @@ def _crash_after_first_publish() -> None:
             os._exit(9)
         return ids
 
-    RedisBroker.publish_many = publish_then_die  # type: ignore[method-assign]
+    RedisBroker.publish_encoded = publish_then_die  # type: ignore[method-assign]
 
 
 def _crash_in_first_move() -> None:

@@ -55,7 +55,15 @@ DOCUMENTED = {
     "archipel.adapters.cache.redis": ["RedisCache"],
     "archipel.adapters": [],
     "archipel.adapters.memory": [],
-    "archipel.fields": ["String", "Text", "Integer", "Float", "Boolean", "Identifier", "Auto"],
+    "archipel.fields": [
+        "String", "Text", "Integer", "Float", "Boolean", "Identifier", "Auto", "Method", "Nested",
+        "ValueObjectList",
+    ],
+    "archipel.fields.basic": ["Method", "Nested", "ValueObjectList", "String", "List", "Dict"],
+    "archipel.fields.validators": [
+        "MinLengthValidator", "MaxLengthValidator", "MinValueValidator", "MaxValueValidator",
+        "RegexValidator",
+    ],
     "archipel.core.aggregate": ["BaseAggregate"],
     "archipel.core.entity": ["BaseEntity"],
     "archipel.core.value_object": ["BaseValueObject"],

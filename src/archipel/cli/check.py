@@ -10,6 +10,7 @@ from rich.markup import escape
 from archipel.cli._console import out
 from archipel.cli._domain import DomainOption, load_domain
 from archipel.cli._json import JsonOption, print_json
+from archipel.cli.check_formats import FORMATS, envelope, github_annotations, sarif
 
 __all__ = ["check"]
 
@@ -23,19 +24,41 @@ def check(
     ] = "info",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print the counts only.")] = False,
     as_json: JsonOption = False,
+    output: Annotated[
+        str,
+        typer.Option(
+            "--format", "-f",
+            help="rich (default), json (Protean's envelope), sarif or github-annotations.",
+        ),
+    ] = "rich",
 ) -> None:
     """Validate the domain (configuration, model, routing, upcasters) and list what is wrong.
 
     Nothing is initialised or connected. Exit status 1 when there is an error,
-    0 otherwise (warnings included).
+    0 otherwise (warnings included). ``--level`` filters the printed report and
+    ``--json``; the ``--format`` machine outputs always carry every finding.
     """
     if level not in _LEVELS:
         raise typer.BadParameter(f"{level!r}; use one of {', '.join(_LEVELS)}", param_hint="--level")
+    if output not in FORMATS:
+        raise typer.BadParameter(f"{output!r}; use one of {', '.join(FORMATS)}", param_hint="--format")
+    if as_json and output != "rich":
+        raise typer.BadParameter("give --json or --format, not both", param_hint="--json")
     loaded = load_domain(domain, init=False)
     report = loaded.check(traverse=True)
     shown = _LEVELS[: _LEVELS.index(level) + 1]
     diagnostics = [d for d in report["diagnostics"] if d.get("level") in shown]
-    if as_json:
+    if output == "json":
+        print_json(envelope(report, failed=bool(report["errors"])))
+    elif output == "sarif":
+        from archipel import __version__
+
+        print_json(sarif(report, __version__))
+    elif output == "github-annotations":
+        text = github_annotations(report)
+        if text:
+            typer.echo(text)
+    elif as_json:
         print_json({**report, "diagnostics": diagnostics})
     else:
         console = out()

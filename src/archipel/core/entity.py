@@ -49,6 +49,7 @@ class BaseEntity(BaseModel):
         super()._setup_fields()
         children = []
         links = []
+        aliases = {}
         for name, field in cls._fields.items():
             if isinstance(field, (HasMany, HasOne)):
                 children.append(name)
@@ -56,8 +57,9 @@ class BaseEntity(BaseModel):
                     links.append((name, field.via))
             if isinstance(field, HasMany):
                 _add_collection_methods(cls, name)
-            if isinstance(field, Reference):
-                _add_reference_alias(cls, name)
+            if isinstance(field, Reference) and _add_reference_alias(cls, name):
+                aliases[f"{name}_id"] = name
+        cls._init_aliases = aliases
         cls._children_fields = tuple(children)
         cls._child_links = tuple(links)
 
@@ -90,6 +92,7 @@ class BaseEntity(BaseModel):
                 continue
             for child in value if isinstance(value, list) else (value,):
                 object.__setattr__(child, "_root", root)
+                object.__setattr__(child, "_parent", self)  # its owner (``comment.post``)
                 if child._children_fields:
                     child._adopt_children()  # grandchildren belong to the same root
 
@@ -154,16 +157,21 @@ class BaseEntity(BaseModel):
         return hash((type(self), self._identity()))
 
 
-def _add_reference_alias(cls: type, name: str) -> None:
+def _add_reference_alias(cls: type, name: str) -> bool:
     """``<name>_id`` (Protean's shadow field of a ``Reference``): the same stored identity.
 
     archipel's ``Reference`` field itself holds the identity; the alias reads and
-    assigns it under Protean's name (``comment.post_id``). A field or attribute of
-    that name already on the class wins.
+    assigns it under Protean's name (``comment.post_id``), and is a constructor
+    keyword (``Comment(post_id=...)``). A field or attribute of that name already
+    on the class wins (False is returned then).
     """
     alias = f"{name}_id"
-    if alias in cls.__dict__ or alias in cls._fields:  # type: ignore[attr-defined]
-        return
+    if alias in cls._fields:  # type: ignore[attr-defined]
+        return False
+    existing = cls.__dict__.get(alias)
+    if existing is not None:
+        # ours, from an earlier setup of this class, or the user's own attribute
+        return getattr(getattr(existing, "fget", None), "_archipel_alias", False) is True
 
     def read(self: BaseEntity) -> Any:
         return getattr(self, name)
@@ -171,7 +179,37 @@ def _add_reference_alias(cls: type, name: str) -> None:
     def write(self: BaseEntity, value: Any) -> None:
         setattr(self, name, value)
 
-    setattr(cls, alias, property(read, write, doc=f"The identity held by ``{name}`` (Protean's ``{alias}``)."))
+    alias_property = property(read, write, doc=f"The identity held by ``{name}`` (Protean's ``{alias}``).")
+    read._archipel_alias = True  # type: ignore[attr-defined]
+    setattr(cls, alias, alias_property)
+    return True
+
+
+def link_owner(cls: type, owner: type, name: str) -> bool:
+    """Give entity ``cls`` Protean's implicit link to its owner ``owner`` (its ``part_of``):
+    ``<name>`` is the owning object and ``<name>_id`` its identity, while the entity is held
+    by one (None before). Read-only: the link follows the ``HasMany``/``HasOne`` holding it.
+
+    A field or attribute of either name already on the class wins (False is returned).
+    """
+    alias = f"{name}_id"
+    fields = cls._fields  # type: ignore[attr-defined]
+    for taken in (name, alias):
+        existing = cls.__dict__.get(taken)
+        if taken in fields or (existing is not None and not getattr(getattr(existing, "fget", None), "_archipel_owner", False)):
+            return False
+
+    def parent(self: BaseEntity) -> Any:
+        return self.__dict__.get("_parent")
+
+    def parent_id(self: BaseEntity) -> Any:
+        held_by = self.__dict__.get("_parent")
+        return None if held_by is None else held_by._identity()
+
+    parent._archipel_owner = parent_id._archipel_owner = True  # type: ignore[attr-defined]
+    setattr(cls, name, property(parent, doc=f"The {owner.__name__} holding this {cls.__name__} (Protean's)."))
+    setattr(cls, alias, property(parent_id, doc=f"The identity of the {owner.__name__} holding it."))
+    return True
 
 
 def _add_collection_methods(cls: type, name: str) -> None:

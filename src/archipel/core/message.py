@@ -15,7 +15,7 @@ from typing import Any, ClassVar, TypedDict
 
 import msgspec
 
-from archipel.core.envelope_views import EnvelopeView, Headers, StoreView
+from archipel.core.envelope_views import DomainMeta, EnvelopeView, Headers, StoreView
 from archipel.core.model import BaseModel
 from archipel.errors import DeserializationError
 from archipel.fields.identity import new_time_ordered_identity
@@ -109,7 +109,6 @@ class Metadata:
     global_position: int | None = None
     correlation_id: str | None = None
     causation_id: str | None = None
-    domain: str | None = None
     priority: int = 0
     asynchronous: bool = False
 
@@ -132,6 +131,17 @@ class Metadata:
     @headers.setter
     def headers(self, value: dict[str, Any] | None) -> None:
         self.__dict__["_headers"] = dict(value) if value else {}
+
+    @property
+    def domain(self) -> DomainMeta:
+        """The domain's name (a ``str``, empty until the message is raised or
+        processed), also read as Protean's ``DomainMeta`` (``domain.kind``,
+        ``domain.correlation_id``, ...; see :class:`~archipel.core.envelope_views.DomainMeta`)."""
+        return DomainMeta(self.__dict__.get("domain"), self)
+
+    @domain.setter
+    def domain(self, value: str | None) -> None:
+        self.__dict__["domain"] = None if value is None else str(value)
 
     @property
     def event_store(self) -> StoreView:
@@ -177,7 +187,7 @@ class Metadata:
             "correlation_id": self.correlation_id,
             "causation_id": self.causation_id,
             "headers": dict(self.__dict__.get("_headers") or {}),
-            "domain": self.domain,
+            "domain": self.__dict__.get("domain"),
             "priority": self.priority,
             "asynchronous": self.asynchronous,
         }
@@ -284,6 +294,8 @@ def _complete(meta: Metadata, values: dict[str, Any]) -> None:
             decoded = {name: found[name] for name in found.keys() & _FIELD_SET}
         decoded["global_position"] = values.get("global_position")
         decoded["position"] = values.get("position")
+        if "_fqn" in values:
+            decoded["_fqn"] = values["_fqn"]
         adopted = Metadata.adopt(decoded)
     except (msgspec.DecodeError, ValueError, TypeError) as exc:
         raise DeserializationError(
@@ -295,24 +307,33 @@ def _complete(meta: Metadata, values: dict[str, Any]) -> None:
     object.__setattr__(meta, "__class__", Metadata)
 
 
-#: a new envelope's values: every field the framework fills in as it builds one, in one order
-#: for every message (``priority`` and ``asynchronous`` stay unset until given: the unit of
-#: work tells an explicit ``priority`` from an inherited one). CPython 3.11 specialises an
-#: attribute load on an instance dict by the key's index, so envelopes whose keys sit at the
-#: same indexes are read at specialised speed and class defaults are never looked up.
-_FRESH: dict[str, dict[str, Any]] = {}
+#: a new envelope's values, per message class: every field the framework fills in as it
+#: builds one, in one order for every message (``priority`` and ``asynchronous`` stay unset
+#: until given: the unit of work tells an explicit ``priority`` from an inherited one), and
+#: ``_fqn``, the class's ``module.QualName`` (``_metadata.domain.fqn``; never stored).
+#: CPython 3.11 specialises an attribute load on an instance dict by the key's index, so
+#: envelopes whose keys sit at the same indexes are read at specialised speed and class
+#: defaults are never looked up.
+_FRESH: dict[type, dict[str, Any]] = {}
 
 
-def _fresh_metadata(kind: str) -> Metadata:
+def _fresh_metadata(cls: type) -> Metadata:
     meta: Metadata = _new_object(Metadata)
-    fresh = _FRESH.get(kind)
+    fresh = _FRESH.get(cls)
     if fresh is None:
-        fresh = _FRESH.setdefault(kind, {
-            "kind": kind, "id": None, "type": None, "stream": None, "time": None, "version": 1,
-            "position": None, "global_position": None, "correlation_id": None, "causation_id": None,
-            "domain": None,
+        fresh = _FRESH.setdefault(cls, {
+            "kind": getattr(cls, "_kind", "EVENT"), "id": None, "type": None, "stream": None,
+            "time": None, "version": 1, "position": None, "global_position": None,
+            "correlation_id": None, "causation_id": None, "domain": None,
+            "_fqn": f"{cls.__module__}.{cls.__qualname__}",
         })
     meta.__dict__ = fresh.copy()
+    return meta
+
+
+def class_envelope(meta: Metadata, cls: type) -> Metadata:
+    """``meta``, told the class of its message (``_metadata.domain.fqn``); returns it."""
+    meta.__dict__["_fqn"] = f"{cls.__module__}.{cls.__qualname__}"
     return meta
 
 
@@ -330,9 +351,9 @@ class BaseMessage(BaseModel):
     def _after_init(self) -> None:
         # ``_fresh_metadata``, inline: every new command and event comes through here
         # (``_inline_after_init`` writes the same into a generated ``__init__``)
-        fresh = _FRESH.get(self._kind)
+        fresh = _FRESH.get(self.__class__)
         if fresh is None:
-            self.__dict__["_metadata"] = _fresh_metadata(self._kind)
+            self.__dict__["_metadata"] = _fresh_metadata(self.__class__)
             return
         meta = _new_object(Metadata)
         meta.__dict__ = fresh.copy()
@@ -342,18 +363,18 @@ class BaseMessage(BaseModel):
     def _inline_after_init(cls) -> tuple[list[str], dict[str, Any]] | None:
         if not _defined_here(cls._after_init, "BaseMessage._after_init"):
             return None
-        _fresh_metadata(cls._kind)  # the kind's fresh envelope exists from now on
+        _fresh_metadata(cls)  # the class's fresh envelope exists from now on
         return (
             [
                 "_ar_meta = _ar_new_object(_ar_Metadata)",
                 "_ar_meta.__dict__ = _ar_fresh.copy()",
                 "_ar_values['_metadata'] = _ar_meta",
             ],
-            {"_ar_new_object": _new_object, "_ar_Metadata": Metadata, "_ar_fresh": _FRESH[cls._kind]},
+            {"_ar_new_object": _new_object, "_ar_Metadata": Metadata, "_ar_fresh": _FRESH[cls]},
         )
 
     def _after_load(self) -> None:
-        self.__dict__["_metadata"] = _fresh_metadata(self._kind)
+        self.__dict__["_metadata"] = _fresh_metadata(self.__class__)
 
     def _accept_extra(self, extra: dict[str, Any], errors: dict[str, list[str]]) -> None:
         # ``_metadata`` may be passed when a message is rebuilt from storage
@@ -385,7 +406,10 @@ class BaseMessage(BaseModel):
         # no _after_load hook: the stored envelope replaces a fresh one
         obj = cls._fill_from_primitive(message.get("data") or {})
         values = obj.__dict__
-        values["_metadata"] = meta if isinstance(meta, Metadata) else Metadata.from_dict(meta)
+        envelope = meta if isinstance(meta, Metadata) else Metadata.from_dict(meta)
+        if "_fqn" not in envelope.__dict__:
+            class_envelope(envelope, cls)
+        values["_metadata"] = envelope
         return obj
 
     def __eq__(self, other: object) -> bool:

@@ -23,6 +23,7 @@ from archipel.errors import ConfigurationError, IncorrectUsageError, ValidationE
 from archipel.fields import composite as _composite
 from archipel.fields import simple as _simple
 from archipel.fields.base import MISSING, Field, FieldError
+from archipel.fields.basic import SerializerField
 from archipel.fields.custom import Custom
 from archipel.fields.status import Status
 
@@ -69,6 +70,9 @@ class BaseModel:
     _cleaners: ClassVar[dict[str, Callable[[Any], Any]]] = {}
     #: (field, former names) for fields declared with ``renamed_from``
     _renames: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = ()
+    #: constructor keywords naming a field another way: an entity's ``post_id`` for its
+    #: ``post`` Reference (Protean's shadow field)
+    _init_aliases: ClassVar[dict[str, str]] = {}
     #: (name, field) of date fields with ``auto_now``/``auto_now_add`` (stamped on save)
     _stamps: ClassVar[tuple[tuple[str, Field], ...]] = ()
     #: field name -> ``(current, new) -> error or None`` (``Status`` fields with transitions)
@@ -110,6 +114,12 @@ class BaseModel:
                     if not value.name:
                         value.name = name
                     fields[name] = value
+                elif isinstance(value, SerializerField):
+                    raise ConfigurationError(
+                        f"{cls.__name__}.{name}: {value!r} is one of Protean's deprecated serializer "
+                        "fields, which no element takes (Protean 0.18 refuses it too); declare a "
+                        "field (String, List, ValueObject, ...) or a method or property instead"
+                    )
                 elif name in fields and not isinstance(value, Field):
                     # a subclass replaced a field by something else: drop the field
                     del fields[name]
@@ -181,6 +191,9 @@ class BaseModel:
                 merged.update(template)
             merged.update(kwargs)
             kwargs = merged
+        aliases = self._init_aliases
+        if aliases and not aliases.keys().isdisjoint(kwargs):
+            kwargs = _resolve_aliases(type(self), kwargs, aliases)
         errors: dict[str, list[str]] | None = None
         values: dict[str, Any] = {}
         get = kwargs.get
@@ -352,3 +365,28 @@ def id_field_of(element: type | BaseModel) -> str | None:
     """Return the name of the identity field of an element, or None."""
     cls = element if isinstance(element, type) else type(element)
     return getattr(cls, "_id_field", None)
+
+
+def _resolve_aliases(cls: type, kwargs: dict[str, Any], aliases: dict[str, str]) -> dict[str, Any]:
+    """``kwargs`` with each alias (``post_id``) given under its field's name (``post``).
+
+    Both names given with values that differ is a ``ValidationError`` naming both.
+    """
+    resolved = dict(kwargs)
+    cleaners: dict[str, Callable[[Any], Any]] = cls._cleaners  # type: ignore[attr-defined]
+    for alias in aliases.keys() & kwargs.keys():
+        name = aliases[alias]
+        value = resolved.pop(alias)
+        given = resolved.get(name)
+        if given is not None and value is not None and _cleaned(cleaners[name], given) != _cleaned(cleaners[name], value):
+            raise ValidationError({alias: [f"differs from {name} (give one of {name}= and {alias}=)"]})
+        if given is None:
+            resolved[name] = value
+    return resolved
+
+
+def _cleaned(clean: Callable[[Any], Any], value: Any) -> Any:
+    try:
+        return clean(value)
+    except FieldError:
+        return value  # reported by the constructor itself

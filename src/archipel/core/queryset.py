@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, Protocol, TypeVar
 
+from archipel.core.query_names import check_criteria
 from archipel.core.record import Record
 from archipel.errors import NotSupportedError
 from archipel.fields.composite import Association
@@ -216,18 +217,27 @@ class QuerySet(Generic[T]):
         return self._derive(only=tuple(names))
 
     def filter(self, *args: Q, **kwargs: Any) -> QuerySet[T]:
-        """Keep records matching all criteria (``Q`` objects and ``field__lookup=value``)."""
-        return self._derive(q=self._criteria.q & Q(*args, **kwargs))
+        """Keep records matching all criteria (``Q`` objects and ``field__lookup=value``).
+
+        A name that is no field of the element is an ``IncorrectUsageError``, an
+        unknown lookup (``name__bogus``) a ``NotSupportedError``: never an empty result.
+        """
+        q = Q(*args, **kwargs)
+        check_criteria(self._model, q)
+        return self._derive(q=self._criteria.q & q)
 
     def exclude(self, *args: Q, **kwargs: Any) -> QuerySet[T]:
-        """Drop records matching the criteria."""
-        return self._derive(q=self._criteria.q & ~Q(*args, **kwargs))
+        """Drop records matching the criteria (checked as :meth:`filter` checks them)."""
+        q = Q(*args, **kwargs)
+        check_criteria(self._model, q)
+        return self._derive(q=self._criteria.q & ~q)
 
     def order_by(self, *fields: str) -> QuerySet[T]:
         """Sort by fields; ``"-name"`` sorts descending."""
         flat: list[str] = []
         for f in fields:
             flat.extend(f if isinstance(f, (list, tuple)) else [f])
+        check_criteria(self._model, Q(), tuple(flat))
         return self._derive(order_by=tuple(flat))
 
     def limit(self, count: int | None) -> QuerySet[T]:

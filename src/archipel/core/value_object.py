@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from archipel.core.model import BaseModel
-from archipel.errors import ValidationError
+from archipel.errors import ConfigurationError, ValidationError
 from archipel.fields import composite as _composite
 
 __all__ = ["BaseValueObject", "value_object_from_entity"]
+
+#: the fields linking to other elements, which no value object holds
+_ASSOCIATIONS = (_composite.HasMany, _composite.HasOne, _composite.Reference)
 
 
 class BaseValueObject(BaseModel):
@@ -21,6 +24,22 @@ class BaseValueObject(BaseModel):
 
     _immutable: ClassVar[bool] = True
     _element_kind: ClassVar[str] = "value_object"
+
+    @classmethod
+    def _setup_fields(cls) -> None:
+        super()._setup_fields()
+        for name, field in cls._fields.items():
+            refused = (
+                "is an identifier" if field.identifier
+                else "is unique" if field.unique
+                else f"is an association ({type(field).__name__})" if isinstance(field, _ASSOCIATIONS)
+                else None
+            )
+            if refused is not None:
+                raise ConfigurationError(
+                    f"value object {cls.__name__}.{name} {refused}: a value object has no identity, "
+                    "uniqueness or associations (Protean refuses them too); make it an entity"
+                )
 
     def _after_init(self) -> None:
         if self._post_invariants:

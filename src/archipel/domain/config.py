@@ -79,6 +79,7 @@ KNOWN_KEYS: frozenset[str] = frozenset(DEFAULTS) | {
     "integration",
     "email_providers",
     "command_default_timeout",
+    "field_defaults",
 }
 
 #: Protean 0.18's top-level keys that archipel accepts, so a ported ``domain.toml``
@@ -90,7 +91,6 @@ PROTEAN_ONLY_KEYS: dict[str, Any] = {
     "debug": None,
     "secret_key": None,
     "source_uri": None,
-    "field_defaults": {"sanitize": False},
     "lenient_deserialization": False,
     "outbox": None,
     "observatory": None,
@@ -266,6 +266,16 @@ def validate_config(
                 "(see docs/porting.md)",
                 key,
             )
+    field_defaults = config.get("field_defaults")
+    if field_defaults is not None and (
+        not isinstance(field_defaults, Mapping)
+        or set(field_defaults) - {"sanitize"}
+        or not isinstance(field_defaults.get("sanitize", False), bool)
+    ):
+        problems.append(
+            f"Invalid [field_defaults] {field_defaults!r}; it takes sanitize = true|false (the "
+            "default of String/Text sanitize=, Protean's)"
+        )
     timeout = config.get("command_default_timeout")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0):
         problems.append(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -173,6 +174,15 @@ class Registry:
             raise IncorrectUsageError(f"unknown element kind {kind!r}; use one of {', '.join(KINDS)}")
         if not isinstance(cls, type):
             raise IncorrectUsageError(f"@domain.{kind} decorates classes, not {cls!r}")
+        if kind == "command" and "published" in options:
+            # Protean 0.18 deprecates it (commands stay inside their bounded context): no effect
+            warnings.warn(
+                f"{cls.__name__}: `published` on a command has no effect (only events are "
+                "published); remove it",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            options = {k: v for k, v in options.items() if k != "published"}
         unknown = set(options) - _OPTIONS[kind]
         if unknown:
             raise ConfigurationError(

@@ -10,13 +10,14 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 from archipel.core.declarations import retry_unresolved
+from archipel.core.entity import link_owner
 from archipel.core.event import BaseEvent
 from archipel.core.event_sourcing import collect_appliers
 from archipel.core.index import Index
 from archipel.errors import ConfigurationError
 from archipel.fields.base import Field
-from archipel.fields.composite import HasMany, HasOne
-from archipel.fields.simple import Auto, Identifier
+from archipel.fields.composite import HasMany, HasOne, Reference
+from archipel.fields.simple import Auto, Identifier, String
 from archipel.port.schema import ModelSchema
 from archipel.utils.naming import snake_case
 
@@ -48,14 +49,45 @@ def prepare_model(domain: Domain) -> dict[Any, ModelSchema]:
 
     for cls in registry.of_kind("aggregate").values():
         meta = cls._meta  # type: ignore[attr-defined]
-        meta.stream_category = meta.get("stream_category") or f"{domain.snake_name}::{snake_case(cls.__name__)}"
+        # an explicit category is within the domain too, as in Protean: ``orders`` -> ``shop::orders``
+        meta.stream_category = f"{domain.snake_name}::{meta.get('stream_category') or snake_case(cls.__name__)}"
         if meta.fact_events and "fact_event_cls" not in meta.extra:
             meta.extra["fact_event_cls"] = _fact_event_class(domain, cls)
         if meta.get("is_event_sourced"):
             cls._appliers = collect_appliers(cls, lambda a: _resolve_annotation(domain, a))  # type: ignore[attr-defined]
 
+    _handler_categories(domain)
     _validate(domain)
+    _apply_field_defaults(domain)
     return _schemas(domain)
+
+
+def _handler_categories(domain: Domain) -> None:
+    """``Handler.meta_.stream_category`` as Protean reads it: an event handler's given category
+    or its aggregate's; a command handler's aggregate category with ``:command``."""
+    for kind, suffix in (("event_handler", ""), ("command_handler", ":command")):
+        for cls in domain.registry.of_kind(kind).values():
+            meta = cls._meta  # type: ignore[attr-defined]
+            owner = getattr(meta.part_of, "_meta", None)
+            explicit = meta.get("stream_category") if kind == "event_handler" else None
+            if explicit:
+                meta.stream_category = explicit
+            elif owner is not None and owner.kind == "aggregate" and owner.stream_category:
+                meta.stream_category = f"{owner.stream_category}{suffix}"
+
+
+def _apply_field_defaults(domain: Domain) -> None:
+    """``[field_defaults] sanitize = true``: String/Text fields that leave ``sanitize`` unset
+    clean their HTML (Protean's domain-wide default)."""
+    if not (domain.config.get("field_defaults") or {}).get("sanitize"):
+        return
+    for _, cls in domain.registry.all():
+        fields = getattr(cls, "_fields", None) or {}
+        unset = [f for f in fields.values() if isinstance(f, String) and f.sanitize is None]
+        for field in unset:
+            field.sanitize = True
+        if unset:
+            cls._setup_fields()  # type: ignore[attr-defined]  # the constructors' fast paths no longer skip the cleaning
 
 
 def _apply_identity_config(domain: Domain) -> None:
@@ -127,6 +159,9 @@ def _validate(domain: Domain) -> None:
             raise ConfigurationError(
                 f"entity {cls.__name__} has no part_of: use @{name}.entity(part_of=Aggregate)"
             )
+        if isinstance(meta.part_of, type):
+            # Protean's implicit reference: ``comment.post`` / ``comment.post_id``
+            link_owner(cls, meta.part_of, snake_case(meta.part_of.__name__))
     for kind in ("aggregate", "entity"):
         for cls in registry.of_kind(kind).values():
             for field in cls._fields.values():  # type: ignore[attr-defined]
@@ -137,6 +172,15 @@ def _validate(domain: Domain) -> None:
                             f"{cls.__name__}.{field.name} holds {target.__name__}, which is not an "
                             f"entity: register it with @{name}.entity(part_of={cls.__name__})"
                         )
+                    if not field.via:
+                        # a Reference of the child to this owner holds its identity (Protean's)
+                        refs = [
+                            n for n, f in target._fields.items()  # type: ignore[attr-defined]
+                            if isinstance(f, Reference) and f.to_cls is cls
+                        ]
+                        if len(refs) == 1:
+                            field.via = refs[0]
+                            cls._setup_fields()  # type: ignore[attr-defined]
                     if field.via and field.via not in target._fields:  # type: ignore[attr-defined]
                         # as Protean does: the child gets a field for its parent's identity
                         link = Identifier()

@@ -30,8 +30,11 @@ import logging
 import time
 import zlib
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, NamedTuple
+
+import msgspec
 
 from archipel.domain.domain import INTEGRATION_PREFIX
 from archipel.engine.lanes import lane_of
@@ -52,12 +55,17 @@ __all__ = ["OutboxRelay", "route_row"]
 
 log = logging.getLogger("archipel.engine.relay")
 
+#: a message's stored JSON text (encoded claims) back into the message
+_decode = msgspec.json.Decoder().decode
+
 
 class _Claimed(NamedTuple):
-    """Rows claimed, and until when (monotonic clock) their lease surely holds."""
+    """Rows claimed, and until when (monotonic clock) their lease surely holds; with
+    ``encoded``, each row's message is its stored JSON text (``claim_encoded``)."""
 
     rows: list[dict[str, Any]]
     deadline: float
+    encoded: bool = False
 
 
 def route_row(row: dict[str, Any], settings: EngineSettings) -> str:
@@ -122,6 +130,11 @@ class OutboxRelay(ShardLeadership):
         #: rows claimed, not published, whose release failed (the database went away):
         #: nothing newer of that database is claimed before they are given back
         self._unreleased: dict[str, list[Any]] = {}
+        #: the broker takes payloads as the outbox stores them (JSON text): claims of outboxes
+        #: that can return them so (``claim_encoded``) neither decode nor encode a message
+        self._publish_encoded: Callable[[list[tuple[str, Any]]], Any] | None = getattr(
+            broker, "publish_encoded", None
+        )
         #: each database's direct path into the broker, where it has one (relay_direct.py)
         self._direct = DirectPath(domain, broker, settings, lambda row: route_row(row, self.settings))
 
@@ -189,7 +202,11 @@ class OutboxRelay(ShardLeadership):
         deadline = time.monotonic() + row_lease
         every = len(owned) >= self.shards
         paused = time.monotonic() < self._integration_paused_until
-        rows: list[dict[str, Any]] = outbox.claim(
+        claim = getattr(outbox, "claim_encoded", None) if self._publish_encoded is not None else None
+        encoded = claim is not None
+        if claim is None:
+            claim = outbox.claim
+        rows: list[dict[str, Any]] = claim(
             self.worker_id,
             limit=self.settings.relay_batch_size,
             lease_seconds=row_lease,
@@ -197,7 +214,7 @@ class OutboxRelay(ShardLeadership):
             of=self.shards,
             exclude_prefix=INTEGRATION_PREFIX if paused else None,
         )
-        return _Claimed(rows, deadline)
+        return _Claimed(rows, deadline, encoded)
 
     def _relay(self, name: str, outbox: Any, owned: dict[int, Lease]) -> int:
         if name in self._uncertain:
@@ -257,17 +274,25 @@ class OutboxRelay(ShardLeadership):
         integration = [row for row in rows if row["stream"].startswith(INTEGRATION_PREFIX)]
         if integration:
             rows = [row for row in rows if not row["stream"].startswith(INTEGRATION_PREFIX)]
+            if claimed.encoded:  # the integration broker takes messages
+                integration = [{**row, "message": _decode(row["message"])} for row in integration]
             self._relay_integration(name, outbox, integration)
             if not rows:
                 return len(integration)
         ids = [row["id"] for row in rows]
         try:
             batch = [(route_row(row, self.settings), row["message"]) for row in rows]
+            publish: Callable[[list[tuple[str, Any]]], Any] = self.broker.publish_many
+            if claimed.encoded and self._publish_encoded is not None:
+                publish = self._publish_encoded
             if tracing.tracer is None:
-                self.broker.publish_many(batch)
+                publish(batch)
             else:
-                with tracing.publish_span([row["message"] for row in rows]):
-                    self.broker.publish_many(batch)
+                messages = [row["message"] for row in rows]
+                if claimed.encoded:
+                    messages = [_decode(message) for message in messages]
+                with tracing.publish_span(messages):
+                    publish(batch)
         except BaseException as exc:
             self._drop_prefetch(name, outbox)  # the batch claimed ahead must not go first
             self._give_back_rows(name, outbox, ids, error=f"{type(exc).__name__}: {exc}")

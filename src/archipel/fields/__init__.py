@@ -1,6 +1,7 @@
 """Field types for domain elements (``from archipel.fields import String, ...``)."""
 
 from archipel.fields.base import MISSING, Field, FieldError
+from archipel.fields.basic import Method, Nested, ValueObjectList
 from archipel.fields.composite import (
     Association,
     Dict,
@@ -44,10 +45,13 @@ __all__ = [
     "Identifier",
     "Integer",
     "List",
+    "Method",
+    "Nested",
     "Reference",
     "Status",
     "String",
     "Text",
     "ValueObject",
     "ValueObjectFromEntity",
+    "ValueObjectList",
 ]

@@ -11,8 +11,10 @@ the field itself. Writes are validated by the owning element's
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+
+from archipel.errors import ValidationError
 
 __all__ = ["Field", "FieldError", "MISSING", "accepting", "shown"]
 
@@ -41,11 +43,44 @@ def shown(value: Any, limit: int = 60) -> str:
 
 
 class FieldError(Exception):
-    """Raised by :meth:`Field.clean`; carries the messages for one field."""
+    """Raised by :meth:`Field.clean`; carries the messages for one field.
 
-    def __init__(self, messages: list[str] | str) -> None:
+    ``code`` names the rule that failed when a field's ``error_messages`` may
+    replace the message (:data:`ERROR_MESSAGE_KEYS`), else None.
+    """
+
+    def __init__(self, messages: list[str] | str, code: str | None = None) -> None:
         self.messages = [messages] if isinstance(messages, str) else list(messages)
+        self.code = code
         super().__init__("; ".join(self.messages))
+
+
+#: the ``error_messages`` keys a field takes (Protean's): the rule each message replaces
+ERROR_MESSAGE_KEYS = frozenset(
+    {"required", "invalid", "invalid_choice", "max_length", "min_length", "max_value", "min_value"}
+)
+
+
+def _error_messages(given: Mapping[str, str] | None) -> dict[str, str] | None:
+    if not given:
+        return None
+    unknown = sorted(set(given) - ERROR_MESSAGE_KEYS)
+    if unknown:
+        raise TypeError(
+            f"error_messages takes the keys {', '.join(sorted(ERROR_MESSAGE_KEYS))}; "
+            f"got {', '.join(map(repr, unknown))}"
+        )
+    if not all(isinstance(text, str) for text in given.values()):
+        raise TypeError("error_messages values are the messages (text)")
+    return dict(given)
+
+
+def _custom(text: str, value: Any) -> str:
+    """``text`` with ``{value}`` filled in (a message with other braces is kept as written)."""
+    try:
+        return text.format(value=value)
+    except (KeyError, IndexError, ValueError, AttributeError):
+        return text
 
 
 _ATOMS = (str, int, float, bool, type(None))
@@ -112,8 +147,11 @@ class Field:
         referenced_as: str | None = None,
         description: str | None = None,
         renamed_from: str | Sequence[str] | None = None,
+        error_messages: Mapping[str, str] | None = None,
     ) -> None:
         self.name: str = ""
+        #: messages replacing the built-in ones, by rule (:data:`ERROR_MESSAGE_KEYS`)
+        self.error_messages = _error_messages(error_messages)
         #: former names of this field: stored data and messages using them still load
         self.renamed_from: tuple[str, ...] = (
             (renamed_from,) if isinstance(renamed_from, str) else tuple(renamed_from or ())
@@ -173,18 +211,36 @@ class Field:
         return self._default is not None
 
     def clean(self, value: Any) -> Any:
-        """Return ``value`` converted to the field's type, or raise FieldError."""
+        """Return ``value`` converted to the field's type, or raise FieldError
+        (with the field's ``error_messages`` for the rule that failed, if given)."""
+        if self.error_messages is None:
+            return self._clean(value)
+        try:
+            return self._clean(value)
+        except FieldError as exc:
+            custom = self.error_messages.get(exc.code or "")
+            if custom is None:
+                raise
+            raise FieldError(_custom(custom, value), exc.code) from None
+
+    def _clean(self, value: Any) -> Any:
         if value is None:
             if self.required:
-                raise FieldError("is required")
+                raise FieldError("is required", "required")
             return None
-        value = self.cast(value)
+        try:
+            value = self.cast(value)
+        except FieldError as exc:
+            if exc.code is None:
+                exc.code = "invalid"
+            raise
         if self.choices is not None:
             plain = getattr(value, "value", value)
             if plain not in self.choices:
                 raise FieldError(
                     f"value {shown(plain)} is not a valid choice; allowed: "
-                    + ", ".join(repr(c) for c in self.choices)
+                    + ", ".join(repr(c) for c in self.choices),
+                    "invalid_choice",
                 )
             value = plain
         self.check(value)
@@ -193,6 +249,9 @@ class Field:
                 validator(value)
             except FieldError:
                 raise
+            except ValidationError as exc:
+                # Protean's validators raise it: its messages become this field's
+                raise FieldError([m for messages in exc.messages.values() for m in messages]) from None
             except (ValueError, TypeError) as exc:
                 raise FieldError(str(exc)) from None
         return value

@@ -8,6 +8,7 @@ named by string (``HasMany("OrderItem")``); ``Domain.init()`` resolves them.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -44,6 +45,9 @@ class List(Field):
     type_name = "list"
 
     def __init__(self, content_type: Any = None, pickled: bool = False, **kwargs: Any) -> None:
+        if pickled:
+            # Protean 0.18 deprecates it too: lists are stored as JSON everywhere
+            warnings.warn("`pickled=` on List has no effect (deprecated in Protean 0.12)", DeprecationWarning, stacklevel=2)
         kwargs.setdefault("default", list)
         super().__init__(**kwargs)
         self.content = _content_field(content_type)

@@ -20,6 +20,8 @@ class _Number(Field):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if min_value is not None and max_value is not None and min_value > max_value:
+            raise TypeError(f"min_value {min_value!r} is above max_value {max_value!r}: no value fits")
         self.min_value = min_value
         self.max_value = max_value
 
@@ -29,9 +31,9 @@ class _Number(Field):
                 raise FieldError("must be a number within the bounds, got NaN")
             return
         if self.min_value is not None and value < self.min_value:
-            raise FieldError(f"must be greater than or equal to {self.min_value}")
+            raise FieldError(f"must be greater than or equal to {self.min_value}", "min_value")
         if self.max_value is not None and value > self.max_value:
-            raise FieldError(f"must be less than or equal to {self.max_value}")
+            raise FieldError(f"must be less than or equal to {self.max_value}", "max_value")
 
 
 def _whole_number(value: Any, big: bool) -> int:

@@ -15,6 +15,10 @@ class String(Field):
     """A string of at most ``max_length`` (default 255) characters.
 
     Text with a NUL character or a lone surrogate is refused: no store keeps it.
+    ``sanitize=True`` cleans the text of HTML as Protean does (``bleach.clean``: tags
+    outside bleach's small safelist are escaped, unsafe attributes dropped); it needs
+    ``pip install 'archipel[sanitize]'``, and the length limits apply to the clean text.
+    Left unset (None), the domain's ``[field_defaults] sanitize`` decides (default false).
     """
 
     type_name = "str"
@@ -23,15 +27,25 @@ class String(Field):
         self,
         max_length: int | None = 255,
         min_length: int | None = None,
-        sanitize: bool = False,
+        sanitize: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        for option, length in (("max_length", max_length), ("min_length", min_length)):
+            if length is not None and (not isinstance(length, int) or isinstance(length, bool) or length < 0):
+                raise TypeError(f"{option} takes a whole number >= 0, got {length!r}")
+        if max_length is not None and min_length is not None and min_length > max_length:
+            raise TypeError(f"min_length {min_length} is above max_length {max_length}: no text fits")
         self.max_length = max_length
         self.min_length = min_length
         self.sanitize = sanitize
 
     def cast(self, value: Any) -> Any:
+        if self.sanitize:
+            return _sanitized(self._cast(value))
+        return self._cast(value)
+
+    def _cast(self, value: Any) -> Any:
         if type(value) is str:
             return check_text(value)
         if isinstance(value, (dict, list, tuple, set, bytes, bytearray)):
@@ -53,9 +67,9 @@ class String(Field):
 
     def check(self, value: Any) -> None:
         if self.max_length is not None and len(value) > self.max_length:
-            raise FieldError(f"must be at most {self.max_length} characters long")
+            raise FieldError(f"must be at most {self.max_length} characters long", "max_length")
         if self.min_length is not None and len(value) < self.min_length:
-            raise FieldError(f"must be at least {self.min_length} characters long")
+            raise FieldError(f"must be at least {self.min_length} characters long", "min_length")
 
 
 class Text(String):
@@ -64,3 +78,14 @@ class Text(String):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", None)
         super().__init__(**kwargs)
+
+
+def _sanitized(text: str) -> str:
+    """``text`` cleaned of HTML by bleach (an optional dependency, imported when first used)."""
+    try:
+        import bleach  # type: ignore[import-untyped]  # pure functions; the [sanitize] extra
+    except ImportError:
+        raise FieldError(
+            "String(sanitize=True) needs bleach: pip install 'archipel[sanitize]'"
+        ) from None
+    return check_text(bleach.clean(text))

@@ -255,8 +255,10 @@ def stored_builder(domain: DomainLike, type_string: str) -> Callable[[dict[str, 
     new = cls.__new__
     adopt = Metadata.adopt
     set_values = object.__setattr__
+    fqn = f"{cls.__module__}.{cls.__qualname__}"  # ``_metadata.domain.fqn``
 
     def build(metadata: dict[str, Any], data: dict[str, Any]) -> Any:
+        metadata["_fqn"] = fqn
         try:
             if names is not None and data.keys() == names:
                 message = new(cls)

@@ -12,6 +12,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from archipel.core.options import ElementOptions
+from archipel.core.query_names import check_criteria
 from archipel.core.queryset import DEFAULT_LIMIT, Criteria, QuerySet, ResultSet
 from archipel.errors import IncorrectUsageError, ObjectNotFound, TooManyObjects, ValidationError
 from archipel.fields.base import FieldError
@@ -117,8 +118,8 @@ class BaseRepository(Generic[T]):
     def _stored_identity(self, identity: Any) -> Any:
         """``identity`` as stored; a value no identity can be (a dict, a list...) is a ValidationError.
 
-        A scalar the field cannot cast (``"twelve"`` for an integer identity)
-        matches nothing; a structure (from a request body) is the caller's
+        A scalar the field cannot cast (``"twelve"`` for an integer identity),
+        or None, matches nothing (as in Protean: ``get(None)`` is ObjectNotFoundError); a structure (from a request body) is the caller's
         error: 400 over HTTP, never a crash in the identity map.
         """
         field = self._id_field_obj
@@ -131,8 +132,8 @@ class BaseRepository(Generic[T]):
         try:
             return field.cast(identity)
         except FieldError:
-            if isinstance(identity, str | int | float | uuid.UUID):
-                return identity  # a scalar of the wrong form matches nothing
+            if identity is None or isinstance(identity, str | int | float | uuid.UUID):
+                return identity  # a scalar of the wrong form (or None) matches nothing
             raise self._bad_identity(identity) from None
 
     def _bad_identity(self, identity: Any) -> ValidationError:
@@ -187,6 +188,8 @@ class BaseRepository(Generic[T]):
         return self.get_or_none(identity) is not None
 
     def _run(self, criteria: Criteria) -> ResultSet[T]:
+        if criteria.q.children or criteria.order_by:
+            check_criteria(self.cls, criteria.q, criteria.order_by)  # an unknown name never matches nothing
         records, total = self._read_tx().query(self.schema, criteria)
         items = [self._rebuild(r) for r in records]
         uow = self._uow()

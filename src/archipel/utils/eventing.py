@@ -16,7 +16,7 @@ from enum import Enum
 from typing import Any
 
 from archipel.core.envelope_views import Headers
-from archipel.core.message import BaseMessage, Metadata
+from archipel.core.message import BaseMessage, Metadata, class_envelope
 from archipel.errors import DeserializationError, IncorrectUsageError
 from archipel.handling.decoding import message_from_stored
 from archipel.utils.globals import active_domain
@@ -45,7 +45,13 @@ class StoredMetadata(dict[str, Any]):
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        return getattr(Metadata.from_dict(self), name)
+        envelope = Metadata.from_dict(self)
+        if name == "domain":  # ``domain.fqn``: the active domain's class of this type
+            router = getattr(active_domain(), "router", None)
+            cls = router.messages.get(self.get("type")) if router is not None else None
+            if cls is not None:
+                class_envelope(envelope, cls)
+        return getattr(envelope, name)
 
     def __reduce__(self) -> Any:
         return (dict, (dict(self),))

@@ -61,10 +61,11 @@ def has_fields(class_or_instance: Any) -> bool:
 
 
 def attributes(class_or_instance: Any) -> dict[str, Field]:
-    """Fields stored as attributes of the element's own record (``HasOne``/``HasMany`` left out)."""
+    """Fields stored as attributes of the element's own record (``HasOne``/``HasMany`` left
+    out), by the name they are stored under (``referenced_as``, else the field's name)."""
     return {
-        name: f
-        for name, f in fields_of(class_or_instance).items()
+        f.attribute_name: f
+        for f in fields_of(class_or_instance).values()
         if not isinstance(f, (HasOne, HasMany))
     }
 

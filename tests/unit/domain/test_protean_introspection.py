@@ -127,3 +127,45 @@ def test_registering_again_replaces_the_options(make_domain):
     domain.register(Order, limit=7)
     assert Order.meta_.limit == 7
     assert Order.meta_.schema_name is None  # not given this time: the default
+
+
+def test_reflection_attributes_are_keyed_by_the_stored_name(shop):
+    from archipel.utils.reflection import attributes, declared_fields
+
+    Order = shop[1]
+    assert sorted(attributes(Order)) == ["order_id", "remark"]  # Protean's: referenced_as
+    assert attributes(Order)["remark"] is declared_fields(Order)["note"]
+
+
+def test_handlers_meta_stream_category_is_protean_s(make_domain):
+    from archipel import BaseCommand, BaseCommandHandler
+
+    domain = make_domain("Till")
+
+    @domain.aggregate(stream_category="sales")
+    class Sale(BaseAggregate):
+        note = String()
+
+    @domain.command(part_of=Sale)
+    class Ring(BaseCommand):
+        note = String()
+
+    @domain.command_handler(part_of=Sale)
+    class Registers(BaseCommandHandler):
+        @handle(Ring)
+        def ring(self, command):
+            pass
+
+    @domain.event_handler(part_of=Sale)
+    class Mirror(BaseEventHandler):
+        pass
+
+    @domain.event_handler(part_of=Sale, stream_category="till::elsewhere")
+    class Elsewhere(BaseEventHandler):
+        pass
+
+    start(domain)
+    assert Sale.meta_.stream_category == "till::sales"  # a given category is within the domain
+    assert Registers.meta_.stream_category == "till::sales:command"
+    assert Mirror.meta_.stream_category == "till::sales"
+    assert Elsewhere.meta_.stream_category == "till::elsewhere"  # a handler's is taken as given

@@ -160,7 +160,9 @@ def test_explicit_stream_category_names_the_stream(make_domain):
     start(domain)
     order = Order(id="o1")
     order.raise_(Placed(name="x"))
-    assert order._pending_events()[0]._metadata.stream == "legacy_orders-o1"
+    # within the domain, as Protean names it (``<domain>::legacy_orders``)
+    assert order._pending_events()[0]._metadata.stream == f"{domain.snake_name}::legacy_orders-o1"
+    assert Order.meta_.stream_category == f"{domain.snake_name}::legacy_orders"
 
 
 def test_aggregates_are_equal_by_identity_not_by_state(make_domain):

@@ -301,3 +301,24 @@ def test_without_retries_a_handler_runs_once(make_domain):
     with shop.domain_context(), pytest.raises(ConnectionError):
         shop.process(place(name="x"))
     assert calls["command"] == 1
+
+
+def test_published_on_a_command_warns_it_has_no_effect(make_domain):
+    domain = make_domain()
+
+    @domain.aggregate
+    class Ledger(BaseAggregate):
+        name = String()
+
+    with pytest.warns(DeprecationWarning, match="Post: `published` on a command has no effect"):
+
+        @domain.command(part_of=Ledger, published=True)
+        class Post(BaseCommand):
+            amount = Integer()
+
+    assert "published" not in Post._meta.extra
+    with pytest.raises(ConfigurationError, match="unknown option"):
+
+        @domain.command(part_of=Ledger, broadcast=True)
+        class Shout(BaseCommand):
+            amount = Integer()

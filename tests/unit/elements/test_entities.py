@@ -215,3 +215,47 @@ def test_state_tells_new_persisted_changed_and_destroyed(library):
         assert not loaded.state_.is_changed
         repo.remove(loaded)
         assert (loaded.state_.is_destroyed, loaded.state_.is_persisted, loaded.state_.is_new) == (True, False, False)
+
+
+def test_an_entity_reads_its_owner_as_protean_s_implicit_reference(make_domain):
+    from archipel.fields import Reference
+
+    domain = make_domain()
+
+    @domain.aggregate
+    class BlogPost(BaseAggregate):
+        title = String()
+        replies = HasMany("Reply")
+        cover = HasOne("Cover")
+
+    @domain.entity(part_of=BlogPost)
+    class Reply(BaseEntity):
+        text = String()
+        notes = HasMany("Note")
+
+    @domain.entity(part_of=Reply)
+    class Note(BaseEntity):
+        body = String()
+
+    @domain.entity(part_of=BlogPost)
+    class Cover(BaseEntity):
+        blog_post = Reference(BlogPost)  # declared: the child's own field, set on adding
+
+    start(domain)
+    with domain.domain_context():
+        reply = Reply(text="x")
+        assert reply.blog_post is None and reply.blog_post_id is None  # held by nobody yet
+        post = BlogPost(title="t", replies=[reply], cover=Cover())
+        assert reply.blog_post is post and reply.blog_post_id == post.id
+        note = Note(body="b")
+        reply.add_notes(note)
+        assert note.reply is reply and note.reply_id == reply.id  # its own owner, not the root
+        assert post.cover.blog_post == post.id == post.cover.blog_post_id
+        assert "blog_post" not in reply.to_dict() and "blog_post_id" not in reply.to_dict()
+        domain.repository_for(BlogPost).add(post)
+        again = domain.repository_for(BlogPost).get(post.id)
+        assert again.replies[0].blog_post_id == post.id
+        assert again.replies[0].notes[0].reply_id == again.replies[0].id
+        assert again.cover.blog_post == post.id
+        with pytest.raises(AttributeError):
+            reply.blog_post_id = "elsewhere"  # the link follows the collection holding it

@@ -1,6 +1,6 @@
 """Protean's nested reads of a message's envelope: ``_metadata.headers.time``,
-``headers.idempotency_key``, ``event_store.global_position`` — in command and event
-handlers, and across a stored round trip."""
+``headers.idempotency_key``, ``event_store.global_position``, ``domain.kind`` — in
+command and event handlers, and across a stored round trip."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ def bank(make_domain):
             headers = command._metadata.headers
             seen["key"] = headers.idempotency_key
             seen["command type"] = headers.type
+            seen["command domain"] = command._metadata.domain.to_dict()
             account = Account(account_id=command.account_id)
             account.raise_(Opened(account_id=account.account_id))
             current_domain.repository_for(Account).add(account)
@@ -55,6 +56,9 @@ def bank(make_domain):
             seen["global position"] = meta.event_store.global_position
             seen["position"] = meta.event_store.position
             seen["flat id"] = meta.id
+            seen["event domain"] = meta.domain.to_dict()
+            seen["event domain name"] = meta.domain
+            seen["event flat correlation"] = meta.correlation_id
 
     start(domain)
     return domain, Open, seen
@@ -105,3 +109,48 @@ def test_a_message_payload_is_a_property_holding_its_data(bank):
     command = Open(account_id="a9")
     assert command.payload == {"account_id": "a9"} == command.to_dict()
     assert command.to_message()["data"] == command.payload
+
+
+def test_handlers_read_protean_domain_metadata_and_the_flat_name_still_reads(bank):
+    domain, Open, seen = bank
+    with domain.domain_context():
+        domain.process(Open(account_id="a3"))
+    event_meta = seen["event domain"]
+    assert event_meta["kind"] == "EVENT"
+    assert event_meta["fqn"].endswith(".Opened")
+    assert event_meta["stream_category"] == "bank::account"
+    assert event_meta["version"] == 1
+    assert event_meta["sequence_id"] == "0"
+    assert event_meta["expected_version"] == -1
+    assert event_meta["correlation_id"] == seen["event flat correlation"] is not None
+    assert event_meta["causation_id"] is not None
+    assert event_meta["origin_stream"] is None
+    command_meta = seen["command domain"]
+    assert command_meta["kind"] == "COMMAND"
+    assert command_meta["fqn"].endswith(".Open")
+    assert command_meta["stream_category"] is None
+    assert command_meta["sequence_id"] is command_meta["expected_version"] is None
+    assert command_meta["causation_id"] is None
+    # archipel's flat read: the domain's name, a str
+    assert seen["event domain name"] == "Bank"
+    assert isinstance(seen["event domain name"], str)
+
+
+def test_domain_metadata_of_new_and_stored_messages(bank):
+    domain, Open, _ = bank
+    fresh = Open(account_id="a4")
+    assert fresh._metadata.domain == ""  # no domain until processed
+    assert fresh._metadata.domain.kind == "COMMAND"
+    assert fresh._metadata.domain.fqn.endswith(".Open")
+    assert fresh._metadata.to_dict()["domain"] is None  # the stored form is unchanged
+    with domain.domain_context():
+        domain.process(Open(account_id="a4"))
+        stored = domain.event_store.store.read("$all")
+    assert [m.metadata["domain"] for m in stored] == ["Bank", "Bank"]
+    assert [m.metadata.domain.kind for m in stored] == ["COMMAND", "EVENT"]
+    with domain.domain_context():
+        assert stored[1].metadata.domain.fqn.endswith(".Opened")
+        assert stored[1].to_domain_object()._metadata.domain.fqn.endswith(".Opened")
+    meta = Metadata.from_dict(stored[1].metadata)
+    assert meta.domain == "Bank" and meta.domain.stream_category == "bank::account-a4".partition("-")[0]
+    assert Metadata.from_dict(meta.to_dict()).to_dict() == meta.to_dict()

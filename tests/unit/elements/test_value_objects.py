@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from archipel import BaseAggregate, BaseValueObject, invariant
-from archipel.errors import IncorrectUsageError, ValidationError
-from archipel.fields import Decimal, Dict, List, String, ValueObject
+from archipel.errors import ConfigurationError, IncorrectUsageError, ValidationError
+from archipel.fields import Decimal, Dict, HasMany, Identifier, List, Reference, String, ValueObject
 
 
 class Money(BaseValueObject):
@@ -74,3 +74,17 @@ def test_value_object_fields_are_replaced_not_mutated():
 def test_value_objects_get_no_identity_field():
     assert "id" not in Money._fields
     assert Money._id_field is None
+
+
+@pytest.mark.parametrize(
+    ("field", "says"),
+    [
+        (lambda: Identifier(identifier=True), "is an identifier"),
+        (lambda: String(unique=True), "is unique"),
+        (lambda: HasMany("Anything"), "is an association"),
+        (lambda: Reference("Anything"), "is an association"),
+    ],
+)
+def test_a_value_object_refuses_identity_uniqueness_and_associations(field, says):
+    with pytest.raises(ConfigurationError, match=f"Odd.x {says}"):
+        type("Odd", (BaseValueObject,), {"x": field(), "__module__": __name__})

@@ -189,6 +189,23 @@ def test_a_reference_is_also_read_and_set_under_protean_s_shadow_name():
     assert Basket(customer_id="c-1").customer_id == "c-1"
 
 
+def test_a_reference_is_given_to_the_constructor_under_protean_s_shadow_name():
+    class Remark(BaseAggregate):
+        post = Reference(Customer)
+
+    customer = Customer(name="Ann")
+    assert Remark(post_id=customer.id).post == customer.id
+    assert Remark(post_id=customer).post_id == customer.id  # an instance, as post= takes
+    assert Remark({"post_id": "c-3"}).post == "c-3"  # a template dict too
+    assert Remark(post=customer, post_id=customer.id).post == customer.id  # the same identity
+    with pytest.raises(ValidationError, match="post_id"):
+        Remark(post=customer, post_id="someone-else")  # never silently one of the two
+    with pytest.raises(ValidationError, match="post"):
+        Remark(post_id=[1])
+    with pytest.raises(ValidationError, match="postid"):
+        Remark(postid="c-1")  # other unknown names stay errors
+
+
 def test_reference_rejects_values_without_identity():
     assert "customer_id" in errors_of(customer_id=[1])
     assert "customer_id" in errors_of(customer_id=True)

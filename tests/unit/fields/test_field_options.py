@@ -214,3 +214,101 @@ def test_value_object_with_errors_is_not_built():
 def test_dict_templates_and_keywords_combine_with_keywords_winning():
     widget = Widget({"name": "from-dict", "size": "S"}, size="L")
     assert (widget.name, widget.size) == ("from-dict", "L")
+
+
+# --- error_messages (Protean's field option) ------------------------------------------------
+
+
+class Pet(BaseAggregate):
+    name = String(required=True, max_length=5, error_messages={"required": "a pet needs a name",
+                                                              "max_length": "{value} is too long"})
+    legs = Integer(min_value=0, error_messages={"invalid": "legs are counted", "min_value": "no"})
+    kind = String(choices=("cat", "dog"), error_messages={"invalid_choice": "cats or dogs only"})
+
+
+def test_error_messages_replace_the_message_of_their_rule():
+    assert errors_of_pet() == {"name": ["a pet needs a name"]}
+    assert errors_of_pet(name="Rexxxxx") == {"name": ["Rexxxxx is too long"]}
+    assert errors_of_pet(name="Rex", legs="four") == {"legs": ["legs are counted"]}
+    assert errors_of_pet(name="Rex", legs=-1) == {"legs": ["no"]}
+    assert errors_of_pet(name="Rex", kind="cow") == {"kind": ["cats or dogs only"]}
+    pet = Pet(name="Rex", legs=4)
+    with pytest.raises(ValidationError) as caught:
+        pet.name = None
+    assert caught.value.messages == {"name": ["a pet needs a name"]}
+
+
+def test_rules_without_a_custom_message_keep_the_built_in_one():
+    class Tag(BaseValueObject):
+        label = String(min_length=2, error_messages={"required": "unused"})
+
+    with pytest.raises(ValidationError) as caught:
+        Tag(label="a")
+    assert caught.value.messages == {"label": ["must be at least 2 characters long"]}
+
+
+def test_unknown_error_message_keys_are_refused():
+    with pytest.raises(TypeError, match="'unique'.*|error_messages takes"):
+        String(error_messages={"unique": "taken"})
+    with pytest.raises(TypeError, match="text"):
+        String(error_messages={"required": 3})
+
+
+def errors_of_pet(**values):
+    with pytest.raises(ValidationError) as caught:
+        Pet(**values)
+    return caught.value.messages
+
+
+# --- sanitize (Protean's HTML cleaning, with bleach) ---------------------------------------
+
+
+def test_sanitize_cleans_html_as_protean_does():
+    class Review(BaseAggregate):
+        body = String(sanitize=True)
+        raw = String()
+
+    review = Review(body="<script>alert(1)</script><b>ok</b> & done", raw="<i>kept</i>")
+    assert review.body == "&lt;script&gt;alert(1)&lt;/script&gt;<b>ok</b> &amp; done"
+    assert review.raw == "<i>kept</i>"
+    review.body = '<a href="javascript:x">link</a>'
+    assert review.body == "<a>link</a>"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: String(max_length=-1),
+        lambda: String(min_length=-2),
+        lambda: String(min_length=5, max_length=3),
+        lambda: String(max_length="10"),
+        lambda: Integer(min_value=5, max_value=1),
+    ],
+)
+def test_bounds_no_value_can_meet_are_refused_at_declaration(make):
+    with pytest.raises(TypeError):
+        make()
+
+
+def test_the_domain_s_field_defaults_sanitize_strings_that_leave_it_unset(make_domain):
+    from tests.unit._support import start
+
+    domain = make_domain(field_defaults={"sanitize": True})
+
+    @domain.aggregate
+    class Page(BaseAggregate):
+        body = String()
+        raw = String(sanitize=False)
+
+    start(domain)
+    page = Page(body="<script>x</script>", raw="<script>x</script>")
+    assert page.body == "&lt;script&gt;x&lt;/script&gt;" and page.raw == "<script>x</script>"
+
+
+def test_field_defaults_take_sanitize_only(make_domain):
+    from archipel.errors import ConfigurationError
+    from tests.unit._support import start
+
+    for wrong in ({"sanitise": True}, {"sanitize": "yes"}):
+        with pytest.raises(ConfigurationError, match="field_defaults"):
+            start(make_domain(field_defaults=wrong))

@@ -9,6 +9,7 @@ import decimal
 import pytest
 
 from archipel import BaseAggregate, Q
+from archipel.errors import IncorrectUsageError, NotSupportedError
 from archipel.fields import Date, DateTime, Decimal, Identifier, Integer, List, String
 from archipel.utils.query import evaluate
 from tests.unit._support import start
@@ -148,9 +149,14 @@ def test_empty_q_matches_everything_and_is_neutral_in_combinations(people):
     assert people(Q(name="bob") | Q()) == ["p2"]
 
 
-def test_unknown_lookup_is_treated_as_a_field_name_and_matches_nothing(people):
-    # "age__between" is not a lookup: the whole key names a (missing) field
-    assert people(age__between=[1, 2]) == []
+def test_unknown_lookups_and_fields_are_errors_never_an_empty_result(people):
+    # "age__between" is not a lookup: never read as a (missing) field that matches nothing
+    with pytest.raises(NotSupportedError, match="'between'"):
+        people(age__between=[1, 2])
+    with pytest.raises(IncorrectUsageError, match="no field 'shoe_size'"):
+        people(shoe_size=44)
+    with pytest.raises(IncorrectUsageError, match="no field 'shoe_size'"):
+        people(Q(name="bob") | Q(shoe_size=44))
 
 
 def test_evaluate_is_the_reference_semantics_on_plain_records():

@@ -221,7 +221,7 @@ class MemoryEventStore:
             extensions = values.get("_extensions")
             if extensions:
                 self._extensions[index] = dict(extensions)
-            shape = (meta.type, meta.kind, meta.version, meta.domain, meta.priority)
+            shape = (meta.type, meta.kind, meta.version, values.get("domain"), meta.priority)
             code = shape_codes.get(shape)
             if code is None:
                 code = shape_codes[shape] = len(self._shapes)

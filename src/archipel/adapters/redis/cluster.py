@@ -242,7 +242,7 @@ def check_replicated(acked: int, wanted: int, timeout_ms: int) -> None:
 
 
 def publish_replicated(
-    client: Any, entries: Sequence[tuple[str, bytes]], field: bytes, replicas: int, timeout_ms: int
+    client: Any, entries: Sequence[tuple[str, bytes | str]], field: bytes, replicas: int, timeout_ms: int
 ) -> list[Any]:
     """``XADD`` every ``(key, data)`` on the master of its slot, then ``WAIT`` there; return the ids.
 

@@ -11,7 +11,7 @@ retries with backoff, one for ``XREADGROUP`` that never retries (see
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import msgspec
@@ -33,6 +33,22 @@ _decode = msgspec.json.Decoder().decode
 _PASSWORD = re.compile(r"(?P<prefix>://[^:/?#@\s]*:)[^@/?#\s]*@")
 #: longest single block of XREADGROUP; the socket timeout must exceed it
 _MAX_BLOCK_MS = 5000
+
+
+def _json_object(data: Any) -> dict[str, Any] | None:
+    """``data`` decoded, if it is a JSON object (an archipel payload); else None (another
+    producer's field ``d``: read as text like its other fields)."""
+    try:
+        decoded = _decode(data)
+    except msgspec.DecodeError:
+        return None
+    return decoded if isinstance(decoded, dict) else None
+
+
+def _as_received(response: Any, **options: Any) -> Any:
+    """A response callback that keeps the reply as the parser made it."""
+    return response
+
 _SETTINGS = frozenset(
     {"provider", "URI", "url", "uri", "cluster", "retries", "connect_timeout", "socket_timeout",
      "max_connections", "replica_acks", "replica_ack_timeout_ms"}
@@ -149,6 +165,9 @@ class RedisConnection:
                 **self._options,
             )
             self._reader = redis.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0), **self._options)
+            # the reply of a read as it comes (parsed in C), entries read by _entries: no
+            # redis-py conversion of it, no dict made of each entry's fields
+            self._reader.set_response_callback("XREADGROUP", _as_received)
             return
         self._client = redis.RedisCluster.from_url(self.url, retry=self._retry, **self._options)
         try:
@@ -208,8 +227,14 @@ class RedisConnection:
             return out
         items = reply.items() if isinstance(reply, dict) else reply
         for stream_name, messages in items:
-            if isinstance(messages, list) and messages and isinstance(messages[0], list) and len(messages) == 1:
-                messages = messages[0]  # RESP3 shape: {stream: [[entries]]}
+            if (
+                isinstance(messages, list)
+                and len(messages) == 1
+                and isinstance(messages[0], list)
+                and messages[0]
+                and isinstance(messages[0][0], (list, tuple))
+            ):
+                messages = messages[0]  # RESP3 shape: {stream: [[entries]]} (an entry is [id, fields])
             stream = self._stream(stream_name)
             for entry_id, fields in messages:
                 if fields is None:
@@ -218,11 +243,18 @@ class RedisConnection:
         return out
 
     @staticmethod
-    def _payload(fields: Mapping[Any, Any]) -> dict[str, Any]:
+    def _payload(fields: Mapping[Any, Any] | Sequence[Any]) -> dict[str, Any]:
+        """An entry's payload from its fields: a mapping, or as received, ``[field, value, ...]``."""
+        if not isinstance(fields, Mapping):
+            if len(fields) == 2 and fields[0] == _FIELD:
+                decoded = _json_object(fields[1])
+                if decoded is not None:
+                    return decoded
+            return {_text(fields[i]): _text(fields[i + 1]) for i in range(0, len(fields) - 1, 2)}
         data = fields.get(_FIELD)
         if data is not None and len(fields) == 1:
-            decoded = _decode(data)
-            if isinstance(decoded, dict):
+            decoded = _json_object(data)
+            if decoded is not None:
                 return decoded
         return {_text(k): _text(v) for k, v in fields.items()}
 

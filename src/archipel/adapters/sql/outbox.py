@@ -77,7 +77,7 @@ class SqlOutbox:
             )
         )
         self._claim_sql = self._claim_statement(0)
-        self._claims: dict[tuple[int, bool], str] = {(0, False): self._claim_sql}
+        self._claims: dict[tuple[int, bool, bool], str] = {(0, False, False): self._claim_sql}
         self._pending_sql = compile_(
             sa.select(sa.func.count()).where(c.status == sa.literal_column(f"'{OUTBOX_PENDING}'"))
         )
@@ -134,10 +134,12 @@ class SqlOutbox:
             params["exclude"] = exclude_prefix
         return (len(wanted), bool(exclude_prefix)), params
 
-    def _claim_statement(self, shards: int, exclude: bool = False) -> str:
+    def _claim_statement(self, shards: int, exclude: bool = False, encoded: bool = False) -> str:
         """The claim ``UPDATE``; with ``shards > 0``, of rows whose ``shard % :of`` is one of ``:s<i>``.
 
-        With ``exclude``, not of rows whose stream starts with ``:exclude``.
+        With ``exclude``, not of rows whose stream starts with ``:exclude``. With
+        ``encoded``, it returns ``id``, ``stream``, ``priority`` and the message as the stored
+        JSON text (:meth:`claim_encoded`).
         """
         c = self.table.c
         now = db_now(self.engine)
@@ -159,7 +161,13 @@ class SqlOutbox:
                 lease_until=now + sa.bindparam("lease", type_=sa.Double()),
                 attempts=c.attempts + 1,
             )
-            .returning(*[c[n] for n in _ROW])
+            .returning(
+                *(
+                    [c.id, c.stream, c.priority, sa.cast(c.message, sa.Text())]
+                    if encoded
+                    else [c[n] for n in _ROW]
+                )
+            )
         )
 
     # -- writing (in the business transaction) ----------------------------------------
@@ -238,8 +246,47 @@ class SqlOutbox:
         of: int = 1,
         exclude_prefix: str | None = None,
     ) -> list[OutboxRow]:
-        key, params = self.claim_params(shards, of, exclude_prefix)
+        rows = [
+            self._row(r)
+            for r in self._claim(worker, limit, lease_seconds, shards, of, exclude_prefix, False)
+        ]
+        rows.sort(key=lambda r: (-(r["priority"] or 0), r["id"]))
+        return rows
+
+    def claim_encoded(
+        self,
+        worker: str,
+        limit: int = 100,
+        lease_seconds: float = 30.0,
+        shards: Sequence[int] | None = None,
+        of: int = 1,
+        exclude_prefix: str | None = None,
+    ) -> list[OutboxRow]:
+        """:meth:`claim` for a relay whose broker takes encoded payloads (``publish_encoded``):
+        the same rows leased the same way, each with only ``id``, ``stream``, ``priority``
+        and ``message`` — the JSON text as stored (what the broker would encode the message
+        to: no decoding here, no encoding there)."""
+        claimed = self._claim(worker, limit, lease_seconds, shards, of, exclude_prefix, True)
+        rows = [
+            {"id": row_id, "stream": stream, "priority": priority, "message": message}
+            for row_id, stream, priority, message in claimed
+        ]
+        rows.sort(key=lambda r: (-(r["priority"] or 0), r["id"]))
+        return rows
+
+    def _claim(
+        self,
+        worker: str,
+        limit: int,
+        lease_seconds: float,
+        shards: Sequence[int] | None,
+        of: int,
+        exclude_prefix: str | None,
+        encoded: bool,
+    ) -> list[Any]:
+        (count, exclude), params = self.claim_params(shards, of, exclude_prefix)
         params.update({"worker": worker, "limit": limit, "lease": float(lease_seconds)})
+        key = (count, exclude, encoded)
         sql = self._claims.get(key)
         if sql is None:
             sql = self._claims[key] = self._claim_statement(*key)
@@ -258,9 +305,7 @@ class SqlOutbox:
             conn.execute("COMMIT")
             return rows
 
-        rows = [self._row(r) for r in self.engine.run(claim, retry=False)]
-        rows.sort(key=lambda r: (-(r["priority"] or 0), r["id"]))
-        return rows
+        return list(self.engine.run(claim, retry=False))
 
     def held_elsewhere(self, worker: str, shards: Sequence[int] | None = None, of: int = 1) -> int:
         c = self.table.c
