@@ -99,7 +99,8 @@ class BaseAggregate(BaseEntity):
                 f"{type(event).__name__} is part of {getattr(part_of, '__name__', part_of)}, "
                 f"not {type(self).__name__}: raise it from its own aggregate"
             )
-        if "_temporal" in self.__dict__:
+        values = self.__dict__
+        if "_temporal" in values:
             raise IncorrectUsageError(
                 f"this {type(self).__name__} was loaded with at_version/as_of: it is a read-only "
                 "view of the past; load the current state to change it"
@@ -107,7 +108,6 @@ class BaseAggregate(BaseEntity):
         extra = options.extra
         if extra and extra.get("deprecated") and not extra.get("_deprecation_warned"):
             _warn_deprecated(type(event))
-        values = self.__dict__
         position = values["_event_position"] + 1
         values["_event_position"] = position
         # the envelope, written straight into its dict (Metadata has no setters for these)

@@ -7,7 +7,7 @@ them once at registration keeps introspection off the hot path.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __all__ = ["ElementOptions"]
 
@@ -37,7 +37,17 @@ _OPTION_DEFAULTS: dict[str, Any] = {
 
 
 class ElementOptions:
-    """What the domain knows about one element class."""
+    """What the domain knows about one element class.
+
+    The options every element has are slots. The options given at registration
+    (``extra``) are the instance's ``__dict__`` itself, and the defaults of the
+    other known options are class attributes, so ``Cls.meta_.<option>``
+    (Protean's spelling) reads an option given at registration, else its default,
+    and a name that is neither is an ``AttributeError``. There is deliberately no
+    ``__getattr__``: in CPython 3.11 a class defining one gets no specialised
+    attribute load for any attribute of its instances, and these options are
+    read on every command.
+    """
 
     __slots__ = (
         "kind",
@@ -52,6 +62,7 @@ class ElementOptions:
         "published",
         "abstract",
         "extra",
+        "__dict__",
     )
 
     def __init__(self, kind: str = "", name: str = "") -> None:
@@ -66,23 +77,25 @@ class ElementOptions:
         self.fact_events = False
         self.published = False
         self.abstract = False
-        self.extra: dict[str, Any] = {}
+        #: the options given at registration: the same dict as ``self.__dict__``
+        #: (update it in place; assigning another dict would break the alias)
+        self.extra: dict[str, Any] = self.__dict__
 
     def get(self, key: str, default: Any = None) -> Any:
         """Return an extra option given at registration (``stream_category``, ...)."""
         return self.extra.get(key, default)
 
-    def __getattr__(self, name: str) -> Any:
-        # Protean's ``Cls.meta_.<option>``: an option given at registration, else its
-        # default; a name that is no element option is an AttributeError (not None)
-        if name.startswith("_"):
-            raise AttributeError(name)
-        extra = self.extra
-        if name in extra:
-            return extra[name]
-        if name in _OPTION_DEFAULTS:
-            return _OPTION_DEFAULTS[name]
-        raise AttributeError(f"{self.name or 'element'} has no option {name!r}")
+    if TYPE_CHECKING:  # Protean's ``meta_.<option>``: any option, typed as Any
+
+        def __getattr__(self, name: str) -> Any: ...
 
     def __repr__(self) -> str:
         return f"ElementOptions(kind={self.kind!r}, name={self.name!r}, domain={self.domain_name!r})"
+
+
+# the defaults of the options not given at registration: class attributes, which the
+# instance's ``__dict__`` (the options given) shadows; the slots above are data
+# descriptors and win over both, as they did over ``__getattr__`` before
+for _option, _default in _OPTION_DEFAULTS.items():
+    setattr(ElementOptions, _option, _default)
+del _option, _default

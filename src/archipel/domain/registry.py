@@ -221,7 +221,9 @@ class Registry:
         meta.fact_events = bool(options.get("fact_events", False))
         meta.published = bool(options.get("published", False))
         meta.version = _message_version(cls, kind, options)
-        meta.extra = dict(options)
+        extra = meta.extra  # the options' __dict__: replaced in place
+        extra.clear()
+        extra.update(options)
         if kind in ("event", "command"):
             meta.type_string = f"{self.domain.type_prefix}.{cls.__name__}.v{meta.version}"
             cls.__version__ = meta.version  # type: ignore[attr-defined]

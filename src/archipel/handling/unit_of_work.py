@@ -206,7 +206,7 @@ class UnitOfWork:
             correlation_id, causation_id = _context.current_correlation_id.get(), None
             priority = 0
         events: list[Any] = []
-        saved: list[tuple[Any, str]] = []
+        saved: list[tuple[Any, str, dict[str, Any]]] = []
         plan = domain._persist_plan
         transactions = self._transactions
         tracked = self._tracked.values()
@@ -242,10 +242,10 @@ class UnitOfWork:
                     schema = domain.schema_for(type(obj))  # raises a clear error
                     found = (schema, schema.kind, None)
                 schema, kind, fact_cls = found
-                if kind == "event_sourced":
-                    saved.append((obj, kind))
-                    continue
                 values = obj.__dict__
+                if kind == "event_sourced":
+                    saved.append((obj, kind, values))
+                    continue
                 if obj._stamps:
                     stamp_dates(obj, values.get("_version", -1) == -1)
                 if enrichers and kind == "aggregate":
@@ -262,7 +262,7 @@ class UnitOfWork:
                     record["_is_complete"] = values.get("_is_complete", False)
                     record["_correlation_id"] = values.get("_correlation_id")
                 tx.save(schema, record, values.get("_version", -1))
-                saved.append((obj, kind))
+                saved.append((obj, kind, values))
             if events and tracing.tracer is not None:
                 for event in events:  # the span handling this message caused them
                     tracing.stamp(event._metadata)
@@ -285,8 +285,7 @@ class UnitOfWork:
         except BaseException:
             self.rollback()
             raise
-        for obj, kind in saved:
-            values = obj.__dict__
+        for _obj, kind, values in saved:
             if values.get("_events"):
                 values["_events"] = []
             values["_changed"] = False  # stored as it is now (``state_.is_changed``)

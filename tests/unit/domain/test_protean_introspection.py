@@ -99,6 +99,36 @@ def test_meta_fields_and_providers_read_with_protean_names(shop):
     assert domain.providers["default"] is domain.providers.database("default")
 
 
+def test_meta_reads_the_options_given_else_their_defaults(shop):
+    domain, Order, Placed, _, Mailer, Audit, Board, BoardProjector = shop
+    assert BoardProjector.meta_.projector_for is Board
+    assert BoardProjector.meta_.aggregates == [Order]
+    assert BoardProjector.meta_.inline is False  # not given: the default
+    assert Audit.meta_.get("stream_category") == "$all"
+    assert Order.meta_.get("limit") == 20 and Order.meta_.get("cache") is None
+    # an option recorded after registration (in place, as the wiring does) reads the same
+    Order.meta_.extra["cache"] = "orders"
+    assert Order.meta_.cache == "orders"
+    del Order.meta_.extra["cache"]
+    assert Order.meta_.cache is None
+    # the options are per class: another class still reads the default
+    assert Mailer.meta_.inline is False and Board.meta_.cache is None
+    with pytest.raises(AttributeError, match="_private"):
+        _ = Order.meta_._private
+
+
+def test_registering_again_replaces_the_options(make_domain):
+    domain = make_domain("Again")
+
+    class Order(BaseAggregate):
+        order_id = Identifier(identifier=True)
+
+    domain.register(Order, limit=5, schema_name="orders")
+    domain.register(Order, limit=7)
+    assert Order.meta_.limit == 7
+    assert Order.meta_.schema_name is None  # not given this time: the default
+
+
 def test_reflection_attributes_are_keyed_by_the_stored_name(shop):
     from archipel.utils.reflection import attributes, declared_fields
 
