@@ -119,3 +119,28 @@ def test_every_publish_notifies_other_processes_whether_sent_by_the_committer_or
             assert [note.channel for note in got] == [CHANNELS[BROKER]]
     broker.ensure_group(stream, "g")
     assert len(broker.read("g", "c", [stream], count=100)) == 20
+
+
+def test_closing_with_a_notification_in_flight_leaves_no_failed_reset(postgres_db_url, caplog):
+    # a publishing thread writes its pg_notify and leaves the reply for later; closing the
+    # engine right after must read it first: a connection closed busy fails its reset, which
+    # SQLAlchemy logs as an error with a traceback at every stop of a server
+    made = DatabaseBroker("default", {"database_uri": postgres_db_url})
+    made.truncate()
+    stream = f"s-{uuid.uuid4().hex[:8]}"
+    made.publish(stream, {"n": 0})  # the notifier thread connects and sends this one
+    signals = signals_for(made.engine)
+    assert signals is not None
+    give_up = time.monotonic() + 30  # a guard against a hang, not a timing goal
+    while signals._conn is None:
+        if time.monotonic() > give_up:
+            pytest.fail("the notifier never connected")
+        time.sleep(0.01)
+    with caplog.at_level("ERROR"):
+        for n in range(1, 4):
+            made.publish(stream, {"n": n})  # written by this thread, replies unread
+        made.close()
+    resets = [r for r in caplog.records if "reset" in r.getMessage().lower()]
+    assert resets == [], [r.getMessage() for r in resets]
+    with psycopg.connect(libpq(postgres_db_url), autocommit=True) as check:
+        assert check.execute("SELECT 1").fetchone() == (1,)

@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import select
 import threading
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -138,16 +139,25 @@ class PgSignals:
         finally:
             self._send_lock.release()
 
-    def _collect(self, conn: Any) -> None:
-        """Finish the ``pg_notify`` written by :meth:`_send`: flush it, read its reply."""
+    def _collect(self, conn: Any, deadline: float | None = None) -> None:
+        """Finish the ``pg_notify`` written by :meth:`_send`: flush it, read its reply.
+
+        It waits until stopped or, given a ``deadline`` (``time.monotonic()``),
+        until then (what closing uses: a connection closed with a reply
+        unread makes its reset fail)."""
         pgconn = conn.pgconn
-        while pgconn.flush() != 0 and not self._stop.is_set():
-            select.select([], [pgconn.socket], [], 1.0)
+
+        def waiting() -> bool:
+            return not self._stop.is_set() if deadline is None else time.monotonic() < deadline
+
+        while pgconn.flush() != 0 and waiting():
+            select.select([], [pgconn.socket], [], 0.2)
         pgconn.consume_input()
-        while pgconn.is_busy() and not self._stop.is_set():
-            select.select([pgconn.socket], [], [], 1.0)
+        while pgconn.is_busy() and waiting():
+            select.select([pgconn.socket], [], [], 0.2)
             pgconn.consume_input()
-        self._results(pgconn)
+        if not pgconn.is_busy():
+            self._results(pgconn)
 
     @staticmethod
     def _results(pgconn: Any) -> None:
@@ -188,7 +198,13 @@ class PgSignals:
                 if self._wanted:
                     self._poke.set()  # sent once reconnected
         with self._send_lock:
-            self._conn = None
+            conn, in_flight = self._conn, self._in_flight
+            self._conn, self._in_flight = None, False
+            if conn is not None and in_flight:
+                try:  # a committing thread's pg_notify, its reply unread: read it before closing
+                    self._collect(conn, deadline=time.monotonic() + 1.0)
+                except Exception as exc:
+                    log.debug("the last notify's reply could not be read (%s)", exc)
         self._close(fairy)
 
     # -- receiving --------------------------------------------------------------------
