@@ -152,9 +152,8 @@ def find_config_file(start_dir: Path) -> tuple[Path, dict[str, Any]] | None:
 
     Looks in ``start_dir``, then its parent, then its grandparent; in each
     directory it tries ``.domain.toml``, ``domain.toml`` and ``pyproject.toml``
-    in that order. A ``pyproject.toml`` counts only if it has a
-    ``[tool.archipel]`` table (else Protean's ``[tool.protean]``), which is then
-    the configuration table. Returns
+    in that order. A ``pyproject.toml`` counts only with a ``[tool.archipel]``
+    table (else Protean's ``[tool.protean]``): the configuration table. Returns
     the first hit as ``(path, table)``, or ``None``.
 
     Raises :class:`ConfigurationError` naming the file when a candidate cannot
