@@ -26,7 +26,6 @@ correlation and causation ids. JSON: ``{"domain", "stream"|"type"|
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated, Any
 
 import msgspec
@@ -38,7 +37,7 @@ from rich.table import Table
 from archipel.cli._console import CliError, out
 from archipel.cli._domain import DomainOption, load_domain
 from archipel.cli._json import JsonOption, print_json
-from archipel.cli.events import short_time
+from archipel.cli.events import pages, short_time
 from archipel.domain.domain import Domain
 from archipel.errors import SchemaMissingError
 from archipel.handling.snapshots import snapshot_stream
@@ -47,7 +46,6 @@ from archipel.port.event_store import StoredMessage
 __all__ = ["history", "read", "search", "stats"]
 
 ALL = "$all"
-_PAGE = 1000
 
 DataOption = Annotated[bool, typer.Option("--data/--no-data", help="Show each message's data as JSON.")]
 TraceOption = Annotated[
@@ -142,26 +140,12 @@ def _show(
         _print_data(messages)
 
 
-def _pages(store: Any, category: str | None, after: int = 0) -> Iterator[list[StoredMessage]]:
-    """The log (or one category) in pages, from global position ``after`` (exclusive)."""
-    while True:
-        if category is None:
-            page = store.read_all(after_global=after, limit=_PAGE)
-        else:
-            page = store.read_category(category, after_global=after, limit=_PAGE)
-        if page:
-            yield page
-        if len(page) < _PAGE:
-            return
-        after = int(_meta(page[-1]).get("global_position") or after + len(page))
-
-
 def _read(store: Any, stream: str, start: int, limit: int) -> list[StoredMessage]:
     if stream != ALL and stream != _category(stream):
         rows = store.read_stream(stream, from_position=start)
         return [m for m in rows if not _is_snapshot(m)][:limit]
     found: list[StoredMessage] = []
-    for page in _pages(store, None if stream == ALL else stream, max(start - 1, 0)):
+    for page in pages(store, None if stream == ALL else stream, max(start - 1, 0)):
         found.extend(m for m in page if not _is_snapshot(m))
         if len(found) >= limit:
             break
@@ -233,7 +217,7 @@ def search(
     total = 0
     with loaded.domain_context():
         try:
-            for page in _pages(loaded.event_store, category or None):
+            for page in pages(loaded.event_store, category or None):
                 for message in page:
                     if not _is_snapshot(message) and match(str(_meta(message).get("type") or "")):
                         total += 1
@@ -323,7 +307,7 @@ def stats(domain: DomainOption = None, as_json: JsonOption = False) -> None:
             streams: set[str] = set()
             count, latest = 0, None
             try:
-                for page in _pages(store, category):
+                for page in pages(store, category):
                     for message in page:
                         if not _is_snapshot(message):
                             count += 1

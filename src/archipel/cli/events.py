@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Annotated, Any
 
 import typer
@@ -26,7 +26,7 @@ from archipel.errors import SchemaMissingError
 from archipel.handling.decoding import current_type
 from archipel.port.event_store import StoredMessage
 
-__all__ = ["app", "causation_tree", "short_time", "tail"]
+__all__ = ["app", "causation_tree", "pages", "short_time", "tail"]
 
 app = typer.Typer(help="Inspect stored events and commands.", no_args_is_help=True)
 
@@ -151,6 +151,20 @@ def trace(
     out().print(causation_tree(correlation_id, messages, lambda t: current_type(loaded, t)))
 
 
+def pages(store: Any, category: str | None = None, after: int = 0) -> Iterator[list[StoredMessage]]:
+    """The log (or one category) in pages of up to 1000, from global position ``after`` (exclusive)."""
+    while True:
+        if category is None:
+            page = store.read_all(after_global=after, limit=_PAGE)
+        else:
+            page = store.read_category(category, after_global=after, limit=_PAGE)
+        if page:
+            yield page
+        if len(page) < _PAGE:
+            return
+        after = int(_meta(page[-1]).get("global_position") or after + len(page))
+
+
 def tail(store: Any, limit: int, category: str | None = None) -> list[StoredMessage]:
     """The last ``limit`` messages of the store (or of one category), oldest first.
 
@@ -158,16 +172,9 @@ def tail(store: Any, limit: int, category: str | None = None) -> list[StoredMess
     end; fine for a command run by hand.
     """
     kept: deque[StoredMessage] = deque(maxlen=limit)
-    after = 0
-    while True:
-        if category is None:
-            page = store.read_all(after_global=after, limit=_PAGE)
-        else:
-            page = store.read_category(category, after_global=after, limit=_PAGE)
+    for page in pages(store, category):
         kept.extend(page)
-        if len(page) < _PAGE:
-            return list(kept)
-        after = int(_meta(page[-1]).get("global_position") or after + len(page))
+    return list(kept)
 
 
 @app.command("list")

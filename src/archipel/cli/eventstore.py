@@ -31,13 +31,13 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from archipel.cli._console import CliError, out, success
 from archipel.cli._domain import DomainOption, load_domain
 from archipel.cli._json import JsonOption, print_json
+from archipel.cli.events import pages
 from archipel.errors import SchemaMissingError
 
 __all__ = ["Verification", "app", "verify_log"]
 
 app = typer.Typer(help="Check the event store's consistency.", no_args_is_help=True)
 
-_PAGE = 1000
 _SNAPSHOT = ":snapshot-"
 #: violations listed in full; beyond it they are counted
 _SHOWN = 1000
@@ -70,17 +70,6 @@ def _meta(message: Any) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-def _pages(store: Any) -> Iterator[list[Any]]:
-    after = 0
-    while True:
-        page = store.read_all(after_global=after, limit=_PAGE)
-        if page:
-            yield page
-        if len(page) < _PAGE:
-            return
-        after = int(_meta(page[-1]).get("global_position") or after + len(page))
-
-
 def verify_log(store: Any, progress: Callable[[int], None] | None = None) -> Verification:
     """Check ``store``'s log (see the module); ``progress(messages read)`` after each page."""
     found = Verification()
@@ -88,7 +77,7 @@ def verify_log(store: Any, progress: Callable[[int], None] | None = None) -> Ver
     seen_ids: set[str] = set()
     snapshots: dict[str, tuple[str, int]] = {}  # aggregate stream -> (snapshot stream, version)
     previous_global: int | None = None
-    for page in _pages(store):
+    for page in pages(store):
         for message in page:
             meta = _meta(message)
             stream = str(meta.get("stream") or "")
