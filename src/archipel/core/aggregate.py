@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from archipel.core.entity import BaseEntity, _run_checks
 from archipel.core.message import new_message_id
 from archipel.errors import IncorrectUsageError
+from archipel.utils.scope import MESSAGE, scope
 from archipel.fields.composite import HasMany, HasOne
 
 __all__ = ["BaseAggregate", "stream_name"]
@@ -89,8 +90,10 @@ class BaseAggregate(BaseEntity):
     def raise_(self, event: Any) -> None:
         """Record ``event`` as having happened to this aggregate.
 
-        The event gets its id, type, stream, time and stream position now;
-        its correlation and causation ids when the unit of work commits.
+        The event gets its id, type, stream, time and stream position now; inside a
+        handler, also its correlation id (the handled message's) and causation id (the
+        handled message's id), as in Protean. Raised outside any handler, it gets them
+        when the unit of work commits (the request's correlation id, if any).
         """
         options = type(event)._meta
         part_of = options.part_of
@@ -121,6 +124,13 @@ class BaseAggregate(BaseEntity):
         evalues["position"] = position
         evalues["version"] = options.version
         evalues["domain"] = options.domain_name
+        cause = scope.get()[MESSAGE]
+        if cause is not None:
+            cause_meta = cause._metadata
+            if evalues.get("correlation_id") is None:
+                evalues["correlation_id"] = cause_meta.correlation_id or cause_meta.id
+            if evalues.get("causation_id") is None:
+                evalues["causation_id"] = cause_meta.id
         domain = options.domain
         if domain is not None and domain.event_enrichers:
             try:
