@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 from archipel.core.entity import BaseEntity, _run_checks
 from archipel.core.message import new_message_id
 from archipel.errors import IncorrectUsageError
-from archipel.utils.scope import MESSAGE, scope
 from archipel.fields.composite import HasMany, HasOne
+from archipel.utils.scope import MESSAGE, scope
 
 __all__ = ["BaseAggregate", "stream_name"]
 
@@ -124,7 +124,7 @@ class BaseAggregate(BaseEntity):
         evalues["position"] = position
         evalues["version"] = options.version
         evalues["domain"] = options.domain_name
-        cause = scope.get()[MESSAGE]
+        cause: Any = scope.get()[MESSAGE]
         if cause is not None:
             cause_meta = cause._metadata
             if evalues.get("correlation_id") is None:
