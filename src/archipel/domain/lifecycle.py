@@ -16,6 +16,7 @@ from archipel.domain.email import build_email_providers
 from archipel.domain.providers import Providers
 from archipel.domain.router import Router
 from archipel.domain.state import DomainState
+from archipel.domain.telemetry import start_telemetry, stop_telemetry
 from archipel.domain.wiring import prepare_model
 from archipel.errors import ConfigurationError
 from archipel.fields.simple import Auto, new_identity
@@ -98,6 +99,7 @@ class Lifecycle(DomainState):
                 cls: (schema, schema.kind, cls._meta.extra.get("fact_event_cls"))
                 for cls, schema in self._schemas.items()
             }
+            self._telemetry = start_telemetry(self)
             self._initialized = True
             dispatch.join_hub(self)
 
@@ -135,6 +137,8 @@ class Lifecycle(DomainState):
         """Leave the hub and close every adapter; ``init()`` may be called again."""
         with self._init_lock:
             dispatch.leave_hub(self)
+            stop_telemetry(getattr(self, "_telemetry", None))
+            self._telemetry = None
             self.providers.close()
             self.providers = Providers(self.config)
             self._repositories.clear()
