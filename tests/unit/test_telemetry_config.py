@@ -67,10 +67,20 @@ def collector() -> Iterator[tuple[str, list[tuple[str, bytes]]]]:
         server.server_close()
 
 
-def test_enabled_otlp_exports_the_domain_s_spans_with_its_resource(collector):
+def _spans_and_resources(requests: list) -> tuple[list[str], list[dict[str, str]]]:
+    spans, resources = [], []
+    for request in requests:
+        for resource_spans in request.resource_spans:
+            resources.append({a.key: a.value.string_value for a in resource_spans.resource.attributes})
+            spans += [span.name for scope in resource_spans.scope_spans for span in scope.spans]
+    return spans, resources
+
+
+def test_otlp_over_http_exports_the_domain_s_spans_with_its_resource(collector, monkeypatch):
     pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
     endpoint, received = collector
     domain, place = _domain(
         {
@@ -90,16 +100,54 @@ def test_enabled_otlp_exports_the_domain_s_spans_with_its_resource(collector):
         domain.shutdown()  # flushes the batch processor
     assert tracing.tracer is None  # tracing stops with the domain that started it
     assert received and {path for path, _ in received} == {"/v1/traces"}
-    spans, resources = [], []
-    for _, body in received:
-        request = ExportTraceServiceRequest()
-        request.ParseFromString(body)
-        for resource_spans in request.resource_spans:
-            resources.append({a.key: a.value.string_value for a in resource_spans.resource.attributes})
-            spans += [span.name for scope in resource_spans.scope_spans for span in scope.spans]
+    spans, resources = _spans_and_resources([ExportTraceServiceRequest.FromString(b) for _, b in received])
     assert resources[0]["service.name"] == "orders-svc"
     assert resources[0]["deployment.environment"] == "test"
     assert any(name.startswith("process ") for name in spans), spans
+
+
+def test_otlp_defaults_to_grpc_as_in_protean(monkeypatch):
+    """A real gRPC OTLP collector on loopback receives the spans (Protean's transport)."""
+    grpc = pytest.importorskip("grpc")
+    pytest.importorskip("opentelemetry.exporter.otlp.proto.grpc")
+    from concurrent import futures
+
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_PROTOCOL", raising=False)
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", raising=False)
+    received: list = []
+
+    class Collector(trace_service_pb2_grpc.TraceServiceServicer):
+        def Export(self, request, context):  # noqa: N802 - the service's method name
+            received.append(request)
+            return trace_service_pb2.ExportTraceServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Collector(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        domain, place = _domain({"enabled": True, "endpoint": f"http://127.0.0.1:{port}"})
+        domain.init(traverse=False)
+        try:
+            with domain.domain_context():
+                domain.process(place(item="lamp"))
+        finally:
+            domain.shutdown()
+    finally:
+        server.stop(None)
+    spans, resources = _spans_and_resources(received)
+    assert resources and resources[0]["service.name"] == "orders"
+    assert any(name.startswith("process ") for name in spans), spans
+
+
+def test_an_unknown_otlp_protocol_is_an_error(monkeypatch):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+    domain, _ = _domain({"enabled": True})
+    with pytest.raises(ConfigurationError, match="'http/json' is not an OTLP protocol: use grpc or http/protobuf"):
+        domain.init(traverse=False)
+    assert tracing.tracer is None
 
 
 def test_console_exporter_and_the_default_service_name(capsys):

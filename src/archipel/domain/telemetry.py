@@ -13,9 +13,11 @@ With ``enabled = true``, ``Domain.init()`` builds an SDK ``TracerProvider`` whos
 resource carries ``service.name`` and the ``resource_attributes``, with a batch
 span processor over the exporter, and turns on archipel's tracing of message
 handling with it (:func:`archipel.utils.tracing.enable_tracing`);
-``Domain.shutdown()`` flushes and closes it. ``otlp`` uses OpenTelemetry's gRPC
-exporter when it is installed (Protean's), else its HTTP exporter (``archipel[otel]``
-installs that one: port 4318, ``/v1/traces``). archipel's metrics are Prometheus's
+``Domain.shutdown()`` flushes and closes it. ``otlp`` sends over gRPC, as Protean does
+(``archipel[telemetry]``, Protean's extra, installs its exporter), or over HTTP when
+OpenTelemetry's standard ``OTEL_EXPORTER_OTLP_PROTOCOL`` (or ``..._TRACES_PROTOCOL``) is
+``http/protobuf`` or the gRPC exporter is not installed (``archipel[otel]`` installs the
+HTTP one: port 4318, ``/v1/traces``). archipel's metrics are Prometheus's
 (``archipel.engine.metrics``), so the table exports traces only.
 
 Differences from Protean, each an error at ``init()`` rather than a warning and
@@ -28,6 +30,7 @@ initialised sets the service name of the spans.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -47,6 +50,8 @@ TELEMETRY_DEFAULTS: dict[str, Any] = {
     "resource_attributes": {},
 }
 EXPORTERS = ("otlp", "console")
+#: OTLP's transports, as ``OTEL_EXPORTER_OTLP_PROTOCOL`` names them
+PROTOCOLS = ("grpc", "http/protobuf")
 _TYPES: dict[str, tuple[type, ...]] = {
     "enabled": (bool,),
     "service_name": (str, type(None)),
@@ -113,23 +118,36 @@ def _exporter(name: str, endpoint: str | None) -> Any | None:
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
         return ConsoleSpanExporter(out=sys.stdout)  # the stdout of init() (its default: of import)
-    options = {"endpoint": endpoint} if endpoint else {}
-    try:
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[import-not-found,unused-ignore]
-            OTLPSpanExporter,
+    protocol = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_PROTOCOL", ""
+    )
+    if protocol not in ("", *PROTOCOLS):
+        raise ConfigurationError(
+            f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not an OTLP protocol: use {' or '.join(PROTOCOLS)}"
         )
+    options = {"endpoint": endpoint} if endpoint else {}
+    found = _otlp_exporter("grpc") if protocol in ("", "grpc") else None
+    if found is None and protocol != "grpc":
+        found = _otlp_exporter("http")
+    if found is None:
+        wanted = "opentelemetry-exporter-otlp-proto-grpc" if protocol == "grpc" else "archipel[telemetry]"
+        _log.warning("[telemetry] exporter = 'otlp' but %s is not installed; no spans will be exported", wanted)
+        return None
+    return found(**options)
+
+
+def _otlp_exporter(protocol: str) -> Any | None:
+    """OpenTelemetry's OTLP span exporter class over ``grpc`` or ``http``; None if not installed."""
+    try:
+        if protocol == "grpc":
+            from opentelemetry.exporter.otlp.proto.grpc import trace_exporter as grpc_module
+
+            return grpc_module.OTLPSpanExporter
+        from opentelemetry.exporter.otlp.proto.http import trace_exporter as http_module
+
+        return http_module.OTLPSpanExporter
     except ImportError:
-        try:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[assignment]
-                OTLPSpanExporter,
-            )
-        except ImportError:
-            _log.warning(
-                "[telemetry] exporter = 'otlp' but no OTLP exporter is installed "
-                "(pip install 'archipel[otel]'); no spans will be exported"
-            )
-            return None
-    return OTLPSpanExporter(**options)
+        return None
 
 
 def stop_telemetry(provider: Any | None) -> None:
