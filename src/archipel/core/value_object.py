@@ -75,8 +75,9 @@ def value_object_from_entity(
 ) -> type[BaseValueObject]:
     """A value object class with ``entity_cls``'s fields (``<Entity>ValueObject`` by default).
 
-    References are left out, the identity becomes a plain field, ``HasOne``
-    and ``HasMany`` children become nested value objects (one, or a list).
+    References are left out, identifier and unique fields become optional fields
+    defaulting to None (as in Protean), ``HasOne`` and ``HasMany`` children become
+    nested value objects (one, or a list).
     """
     import copy
 
@@ -99,10 +100,11 @@ def value_object_from_entity(
             namespace[field_name] = List(content_type=ValueObject(value_object_from_entity(field.to_cls)))
         else:
             clone = copy.copy(field)
+            if field.identifier or field.unique:  # identity concerns, not value: optional, None (Protean)
+                clone.required = False
+                clone._default = None
             clone.identifier = False
             clone.unique = False
-            if getattr(field, "_auto_added", False):
-                clone.required = False
             namespace[field_name] = clone
     return type(name or f"{entity_cls.__name__}ValueObject", (BaseValueObject,), namespace)
 
