@@ -12,10 +12,12 @@ import datetime as _dt
 import warnings
 from typing import Any, ClassVar
 
+import archipel.utils.clock as _clock
 from archipel.core.entity import BaseEntity, _run_checks
 from archipel.core.message import new_message_id
 from archipel.errors import IncorrectUsageError
 from archipel.fields.composite import HasMany, HasOne
+from archipel.utils.clock import domain_now
 from archipel.utils.scope import MESSAGE, scope
 
 __all__ = ["BaseAggregate", "stream_name"]
@@ -120,7 +122,7 @@ class BaseAggregate(BaseEntity):
         evalues["type"] = options.type_string or f"{type(event).__name__}.v{options.version}"
         category = self._meta.stream_category or type(self).__name__.lower()
         evalues["stream"] = f"{category}-{values[self._id_field]}"  # type: ignore[index]
-        evalues["time"] = _now(_UTC)
+        evalues["time"] = domain_now() if _clock.custom_clocks else _now(_UTC)
         evalues["position"] = position
         evalues["version"] = options.version
         evalues["domain"] = options.domain_name

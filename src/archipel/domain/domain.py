@@ -46,6 +46,7 @@ from archipel.domain.router import Router
 from archipel.domain.storage import Storage
 from archipel.errors import ConfigurationError
 from archipel.handling import idempotency
+from archipel.utils.clock import SystemClock
 from archipel.utils.naming import pascal_case, snake_case
 
 __all__ = ["INTEGRATION_PREFIX", "Domain"]
@@ -134,6 +135,7 @@ class Domain(
         self._idempotency_schema = idempotency.idempotency_schema(self.snake_name)
         self._idempotency_ttl = float(idempotency.DEFAULT_TTL)
         self._email_providers = {}
+        self._clock = SystemClock()
 
     def __repr__(self) -> str:
         return f"<Domain {self.name!r}{' (initialized)' if self._initialized else ''}>"
