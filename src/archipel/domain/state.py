@@ -73,6 +73,8 @@ class DomainState(_Contract):
     #: seconds an idempotency key is kept (``[idempotency] ttl``)
     _idempotency_ttl: float
     _clock: Clock
+    #: ``@domain.teardown_domain_context`` functions, run when a ``domain_context()`` ends
+    teardown_domain_context_functions: list[Callable[[BaseException | None], Any]]
 
     @property
     def initialized(self) -> bool:
@@ -95,6 +97,22 @@ class DomainState(_Contract):
         if clock.__class__ is not SystemClock:
             note_custom_clock()
         self._clock = clock
+
+    # Protean's configuration attributes (``env``, ``testing``, ``secret_key``: read-only here)
+    @property
+    def env(self) -> Any:
+        """The ``env`` configuration value (Protean's attribute)."""
+        return self.config.get("env")
+
+    @property
+    def testing(self) -> Any:
+        """The ``testing`` configuration value (Protean's attribute)."""
+        return self.config.get("testing")
+
+    @property
+    def secret_key(self) -> Any:
+        """The ``secret_key`` configuration value (Protean's attribute)."""
+        return self.config.get("secret_key")
 
     @property
     def camel_case_name(self) -> str:
