@@ -5,7 +5,15 @@ from __future__ import annotations
 import logging
 import uuid
 
-from archipel import BaseAggregate, BaseCommand, BaseEvent, BaseEventHandler, BaseSubscriber, Domain, handle
+from archipel import (
+    BaseAggregate,
+    BaseCommand,
+    BaseEvent,
+    BaseEventHandler,
+    BaseSubscriber,
+    Domain,
+    handle,
+)
 from archipel.engine import run_server
 from archipel.engine.dlq import dead_letter_store
 from archipel.engine.failures import own_error_hook
