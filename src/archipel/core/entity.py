@@ -96,6 +96,20 @@ class BaseEntity(BaseModel):
                 if child._children_fields:
                     child._adopt_children()  # grandchildren belong to the same root
 
+    def raise_(self, event: Any) -> None:
+        """Raise ``event`` on this entity's aggregate root, as Protean does (its events list).
+
+        ``IncorrectUsageError`` when the entity belongs to no aggregate yet (not added
+        to one) or the event is part of another aggregate.
+        """
+        root = self.__dict__.get("_root")
+        if root is None:
+            raise IncorrectUsageError(
+                f"{type(self).__name__} belongs to no aggregate yet: add it to one before raising "
+                f"{type(event).__name__}"
+            )
+        root.raise_(event)
+
     # -- invariants around changes -----------------------------------------
     def _owner(self) -> BaseEntity:
         root = self.__dict__.get("_root")
