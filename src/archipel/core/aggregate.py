@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import archipel.utils.clock as _clock
 from archipel.core.entity import BaseEntity, _run_checks
 from archipel.core.message import new_message_id
+from archipel.core.model import run_defaults
 from archipel.errors import IncorrectUsageError
 from archipel.fields.composite import HasMany, HasOne
 from archipel.utils.clock import domain_now
@@ -52,6 +53,8 @@ class BaseAggregate(BaseEntity):
         values["_in_atomic_change"] = False
         if self._children_fields:
             self._adopt_children()
+        if self._has_defaults:
+            run_defaults(self)
         if self._post_invariants:
             _run_checks(self, self._post_invariants)
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from archipel.core.model import BaseModel
+from archipel.core.model import BaseModel, run_defaults
 from archipel.core.state import ElementState
 from archipel.errors import IncorrectUsageError, ObjectNotFound, TooManyObjects, ValidationError
 from archipel.fields.base import FieldError
@@ -69,6 +69,8 @@ class BaseEntity(BaseModel):
         values["_in_atomic_change"] = False
         if self._children_fields:
             self._adopt_children()
+        if self._has_defaults:
+            run_defaults(self)
         if self._post_invariants:
             _run_checks(self, self._post_invariants)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from archipel.core.model import BaseModel
+from archipel.core.model import BaseModel, run_defaults
 from archipel.errors import ConfigurationError, ValidationError
 from archipel.fields import composite as _composite
 
@@ -42,6 +42,8 @@ class BaseValueObject(BaseModel):
                 )
 
     def _after_init(self) -> None:
+        if self._has_defaults:
+            run_defaults(self)
         if self._post_invariants:
             errors: dict[str, list[str]] = {}
             for check in self._post_invariants:
