@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import archipel.utils.clock as _clock
 from archipel.core.entity import BaseEntity, _run_checks
+from archipel.core.event_sourcing import apply_events, fresh_aggregate
 from archipel.core.message import new_message_id
 from archipel.core.model import run_defaults
 from archipel.errors import IncorrectUsageError
@@ -153,6 +154,17 @@ class BaseAggregate(BaseEntity):
 
     #: event class -> ``@apply`` method (event-sourced aggregates)
     _appliers: ClassVar[dict[type, Any]] = {}
+
+    @classmethod
+    def from_events(cls, events: list[Any]) -> Any:
+        """An event-sourced aggregate rebuilt from ``events`` through its ``@apply`` methods (Protean's).
+
+        Starts from a blank aggregate (no identity, default values): the first
+        event's ``@apply`` sets the identity. ``IncorrectUsageError`` for no events.
+        """
+        if not events:
+            raise IncorrectUsageError(f"cannot rebuild {cls.__name__} from an empty list of events")
+        return apply_events(fresh_aggregate(cls, None), list(events))
 
     def _pending_events(self) -> list[Any]:
         return self.__dict__["_events"]  # type: ignore[no-any-return]

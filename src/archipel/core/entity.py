@@ -98,6 +98,15 @@ class BaseEntity(BaseModel):
                 if child._children_fields:
                     child._adopt_children()  # grandchildren belong to the same root
 
+    @classmethod
+    def from_value_object(cls, value_object: Any) -> Any:
+        """An entity built from ``value_object``'s values (Protean's; the inverse of
+        ``value_object_from_entity``). An identifier or unique field that is None in it
+        is left out, so an identity is generated."""
+        data = value_object.to_dict()
+        keys = {name for name, field in cls._fields.items() if field.identifier or field.unique}
+        return cls(**{k: v for k, v in data.items() if not (v is None and k in keys)})
+
     def raise_(self, event: Any) -> None:
         """Raise ``event`` on this entity's aggregate root, as Protean does (its events list).
 

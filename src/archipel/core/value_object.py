@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from archipel.core.model import BaseModel, run_defaults
-from archipel.errors import ConfigurationError, ValidationError
+from archipel.errors import ConfigurationError, IncorrectUsageError, ValidationError
 from archipel.fields import composite as _composite
 
 __all__ = ["BaseValueObject", "value_object_from_entity"]
@@ -54,6 +54,18 @@ class BaseValueObject(BaseModel):
                         errors.setdefault(key, []).extend(messages)
             if errors:
                 raise ValidationError(errors)
+
+    def replace(self, **changes: Any) -> Any:
+        """A new value object with ``changes`` applied to this one's values (Protean's, like
+        ``dataclasses.replace``); it is validated anew. ``IncorrectUsageError`` names an unknown field."""
+        unknown = sorted(set(changes) - set(self._fields))
+        if unknown:
+            raise IncorrectUsageError(
+                f"{type(self).__name__} has no field(s) {', '.join(unknown)}; its fields: {', '.join(self._fields)}"
+            )
+        values = {name: self.__dict__.get(name) for name in self._fields}
+        values.update(changes)
+        return type(self)(**values)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
