@@ -24,7 +24,7 @@ from archipel.core.query_handler import BaseQueryHandler
 from archipel.core.queryset import QuerySet, ReadOnlyQuerySet, Record, ResultSet
 from archipel.core.subscriber import BaseSubscriber
 from archipel.core.upcaster import BaseUpcaster
-from archipel.core.value_object import BaseValueObject
+from archipel.core.value_object import BaseValueObject, value_object_from_entity
 from archipel.core.view import ReadView
 from archipel.domain.domain import Domain
 from archipel.handling.repository import BaseRepository
@@ -87,5 +87,6 @@ __all__ = [
     "handle",
     "invariant",
     "use_case",
+    "value_object_from_entity",
     "__version__",
 ]

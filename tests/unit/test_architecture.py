@@ -49,7 +49,9 @@ def layer(name: str) -> str | None:
 
 
 PURE_ALLOWED_LAYERS = {"core", "fields", "errors"}
-PURE_ALLOWED_MODULES = {"archipel.utils.query"}
+#: ``utils.scope`` only defines the context variable of the message being handled (raise_ reads it)
+#: ``utils.clock`` reads the active domain's clock from it (messages' time, auto_now fields)
+PURE_ALLOWED_MODULES = {"archipel.utils.query", "archipel.utils.scope", "archipel.utils.clock"}
 #: (module, import) of optional pure-function libraries imported lazily where used
 #: (``String(sanitize=True)`` cleans HTML with bleach, Protean's choice; no I/O)
 OPTIONAL_PURE = {("archipel.fields.text", "bleach")}

@@ -41,6 +41,7 @@ EXPECTED_ALL = [
     "handle",
     "invariant",
     "use_case",
+    "value_object_from_entity",
     "Engine",
     "Index",
     "Priority",

@@ -12,10 +12,15 @@ import datetime as _dt
 import warnings
 from typing import Any, ClassVar
 
+import archipel.utils.clock as _clock
 from archipel.core.entity import BaseEntity, _run_checks
+from archipel.core.event_sourcing import apply_events, fresh_aggregate
 from archipel.core.message import new_message_id
+from archipel.core.model import run_defaults
 from archipel.errors import IncorrectUsageError
 from archipel.fields.composite import HasMany, HasOne
+from archipel.utils.clock import domain_now
+from archipel.utils.scope import MESSAGE, scope
 
 __all__ = ["BaseAggregate", "stream_name"]
 
@@ -49,6 +54,8 @@ class BaseAggregate(BaseEntity):
         values["_in_atomic_change"] = False
         if self._children_fields:
             self._adopt_children()
+        if self._has_defaults:
+            run_defaults(self)
         if self._post_invariants:
             _run_checks(self, self._post_invariants)
 
@@ -89,8 +96,10 @@ class BaseAggregate(BaseEntity):
     def raise_(self, event: Any) -> None:
         """Record ``event`` as having happened to this aggregate.
 
-        The event gets its id, type, stream, time and stream position now;
-        its correlation and causation ids when the unit of work commits.
+        The event gets its id, type, stream, time and stream position now; inside a
+        handler, also its correlation id (the handled message's) and causation id (the
+        handled message's id), as in Protean. Raised outside any handler, it gets them
+        when the unit of work commits (the request's correlation id, if any).
         """
         options = type(event)._meta
         part_of = options.part_of
@@ -117,10 +126,17 @@ class BaseAggregate(BaseEntity):
         evalues["type"] = options.type_string or f"{type(event).__name__}.v{options.version}"
         category = self._meta.stream_category or type(self).__name__.lower()
         evalues["stream"] = f"{category}-{values[self._id_field]}"  # type: ignore[index]
-        evalues["time"] = _now(_UTC)
+        evalues["time"] = domain_now() if _clock.custom_clocks else _now(_UTC)
         evalues["position"] = position
         evalues["version"] = options.version
         evalues["domain"] = options.domain_name
+        cause: Any = scope.get()[MESSAGE]
+        if cause is not None:
+            cause_meta = cause._metadata
+            if evalues.get("correlation_id") is None:
+                evalues["correlation_id"] = cause_meta.correlation_id or cause_meta.id
+            if evalues.get("causation_id") is None:
+                evalues["causation_id"] = cause_meta.id
         domain = options.domain
         if domain is not None and domain.event_enrichers:
             try:
@@ -138,6 +154,17 @@ class BaseAggregate(BaseEntity):
 
     #: event class -> ``@apply`` method (event-sourced aggregates)
     _appliers: ClassVar[dict[type, Any]] = {}
+
+    @classmethod
+    def from_events(cls, events: list[Any]) -> Any:
+        """An event-sourced aggregate rebuilt from ``events`` through its ``@apply`` methods (Protean's).
+
+        Starts from a blank aggregate (no identity, default values): the first
+        event's ``@apply`` sets the identity. ``IncorrectUsageError`` for no events.
+        """
+        if not events:
+            raise IncorrectUsageError(f"cannot rebuild {cls.__name__} from an empty list of events")
+        return apply_events(fresh_aggregate(cls, None), list(events))
 
     def _pending_events(self) -> list[Any]:
         return self.__dict__["_events"]  # type: ignore[no-any-return]

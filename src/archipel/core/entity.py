@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from archipel.core.model import BaseModel
+from archipel.core.model import BaseModel, run_defaults
 from archipel.core.state import ElementState
 from archipel.errors import IncorrectUsageError, ObjectNotFound, TooManyObjects, ValidationError
 from archipel.fields.base import FieldError
@@ -69,6 +69,8 @@ class BaseEntity(BaseModel):
         values["_in_atomic_change"] = False
         if self._children_fields:
             self._adopt_children()
+        if self._has_defaults:
+            run_defaults(self)
         if self._post_invariants:
             _run_checks(self, self._post_invariants)
 
@@ -95,6 +97,29 @@ class BaseEntity(BaseModel):
                 object.__setattr__(child, "_parent", self)  # its owner (``comment.post``)
                 if child._children_fields:
                     child._adopt_children()  # grandchildren belong to the same root
+
+    @classmethod
+    def from_value_object(cls, value_object: Any) -> Any:
+        """An entity built from ``value_object``'s values (Protean's; the inverse of
+        ``value_object_from_entity``). An identifier or unique field that is None in it
+        is left out, so an identity is generated."""
+        data = value_object.to_dict()
+        keys = {name for name, field in cls._fields.items() if field.identifier or field.unique}
+        return cls(**{k: v for k, v in data.items() if not (v is None and k in keys)})
+
+    def raise_(self, event: Any) -> None:
+        """Raise ``event`` on this entity's aggregate root, as Protean does (its events list).
+
+        ``IncorrectUsageError`` when the entity belongs to no aggregate yet (not added
+        to one) or the event is part of another aggregate.
+        """
+        root = self.__dict__.get("_root")
+        if root is None:
+            raise IncorrectUsageError(
+                f"{type(self).__name__} belongs to no aggregate yet: add it to one before raising "
+                f"{type(event).__name__}"
+            )
+        root.raise_(event)
 
     # -- invariants around changes -----------------------------------------
     def _owner(self) -> BaseEntity:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["apply", "collect_appliers", "schema_fingerprint"]
+__all__ = ["apply", "apply_events", "collect_appliers", "fresh_aggregate", "schema_fingerprint"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 APPLY_ATTR = "_archipel_applies"
@@ -66,3 +66,34 @@ def schema_fingerprint(cls: type) -> str:
         return ",".join(parts)
 
     return hashlib.sha256(describe(cls, (cls,)).encode()).hexdigest()[:16]
+
+
+def fresh_aggregate(cls: Any, identity: Any) -> Any:
+    """An aggregate of ``cls`` with identity ``identity`` and default values, before any event."""
+    obj = cls.__new__(cls)
+    values = obj.__dict__
+    id_field = cls._id_field
+    for name, field in cls._fields.items():
+        if name == id_field:
+            values[name] = identity
+            continue
+        factory = field.default_factory()
+        values[name] = factory() if factory is not None else None
+    obj._after_load()
+    return obj
+
+
+def apply_events(obj: Any, events: list[Any]) -> Any:
+    """``obj`` with ``events`` applied in order through its ``@apply`` methods."""
+    appliers = type(obj)._appliers
+    values = obj.__dict__
+    for event in events:
+        applier = appliers.get(type(event))
+        if applier is not None:
+            applier(obj, event)
+        position = event._metadata.position
+        if position is None:  # an event never stored (``from_events``): the next position
+            position = values["_event_position"] + 1
+        values["_event_position"] = position
+        values["_version"] = position
+    return obj

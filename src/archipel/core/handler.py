@@ -89,3 +89,14 @@ class BaseHandler:
         from archipel.core.options import ElementOptions
 
         cls._meta = ElementOptions(cls._element_kind, cls.__name__)  # type: ignore[attr-defined]
+
+    @classmethod
+    def handle_error(cls, exc: BaseException, message: Any) -> None:
+        """Called by ``archipel server`` each time handling ``message`` fails (Protean's hook).
+
+        Override it to alert, log or compensate; what it raises is logged, never
+        propagated, and the failure still goes to the retries and the dead-letter
+        queue. ``message`` is the stored message (:class:`archipel.utils.eventing.Message`;
+        for a subscriber, the broker's payload dict). Not called for synchronous handling,
+        where the error reaches the caller. Does nothing by default.
+        """

@@ -19,6 +19,7 @@ from archipel.core.envelope_views import DomainMeta, EnvelopeView, Headers, Stor
 from archipel.core.model import BaseModel
 from archipel.errors import DeserializationError
 from archipel.fields.identity import new_time_ordered_identity
+from archipel.utils.clock import domain_now
 
 __all__ = ["Metadata", "BaseMessage", "StoredEnvelope", "new_message_id", "utcnow"]
 
@@ -33,8 +34,8 @@ new_message_id: Callable[[], str] = new_time_ordered_identity
 
 
 def utcnow() -> _dt.datetime:
-    """The current time, timezone-aware UTC."""
-    return _now(_UTC)
+    """The current time, timezone-aware UTC: the active domain's clock (``domain.clock``)."""
+    return domain_now()
 
 
 _now = _dt.datetime.now

@@ -75,6 +75,8 @@ class BaseModel:
     _init_aliases: ClassVar[dict[str, str]] = {}
     #: (name, field) of date fields with ``auto_now``/``auto_now_add`` (stamped on save)
     _stamps: ClassVar[tuple[tuple[str, Field], ...]] = ()
+    #: the class overrides :meth:`defaults` (the constructor then calls it)
+    _has_defaults: ClassVar[bool] = False
     #: field name -> ``(current, new) -> error or None`` (``Status`` fields with transitions)
     _transitions: ClassVar[dict[str, Callable[[Any, Any], str | None]]] = {}
     _id_field: ClassVar[str | None] = None
@@ -171,8 +173,10 @@ class BaseModel:
             if unresolved or not can_generate(tuple(fields)):
                 type.__setattr__(cls, "__init__", BaseModel.__init__)  # checks what is unresolved
             else:
-                after_init = cls._after_init is not BaseModel._after_init  # a hook that does something
-                inline = cls._inline_after_init() if after_init else None
+                cls._has_defaults = cls.defaults is not BaseModel.defaults
+                # a hook that does something; ``defaults()`` is called by ``_after_init``
+                after_init = cls._after_init is not BaseModel._after_init or cls._has_defaults
+                inline = cls._inline_after_init() if after_init and not cls._has_defaults else None
                 type.__setattr__(
                     cls, "__init__", build_init(cls, cls._init_plan, BaseModel.__init__, after_init, inline)
                 )
@@ -227,7 +231,18 @@ class BaseModel:
             errors[key] = [f"is not a field of {type(self).__name__}"]
 
     def _after_init(self) -> None:
-        """Hook for subclasses (entities run invariants here)."""
+        """Hook for subclasses (entities run invariants here); runs :meth:`defaults` if overridden."""
+        if self._has_defaults:
+            run_defaults(self)
+
+    def defaults(self) -> None:
+        """Protean's hook: override it to set values that depend on other fields.
+
+        Runs at construction, once every field has its value and before the post
+        invariants are checked; its writes are not checked one by one (an immutable
+        value object may set its own fields here). Not run when an object is loaded
+        from storage: what was saved is kept.
+        """
 
     @classmethod
     def _inline_after_init(cls) -> tuple[list[str], dict[str, Any]] | None:
@@ -269,7 +284,7 @@ class BaseModel:
         if clean is None:
             object.__setattr__(self, name, value)
             return
-        if self._immutable:
+        if self._immutable and "_defaulting" not in self.__dict__:
             raise IncorrectUsageError(
                 f"{type(self).__name__} is immutable: create a new instance instead of "
                 f"changing {name!r}"
@@ -413,3 +428,19 @@ def _cleaned(clean: Callable[[Any], Any], value: Any) -> Any:
         return clean(value)
     except FieldError:
         return value  # reported by the constructor itself
+
+
+def run_defaults(obj: BaseModel) -> None:
+    """Call ``obj.defaults()`` with its writes unchecked one by one (``_after_init`` calls it)."""
+    values = obj.__dict__
+    atomic = values.get("_in_atomic_change", MISSING)
+    values["_defaulting"] = True
+    values["_in_atomic_change"] = True
+    try:
+        obj.defaults()
+    finally:
+        del values["_defaulting"]
+        if atomic is MISSING:
+            del values["_in_atomic_change"]
+        else:
+            values["_in_atomic_change"] = atomic

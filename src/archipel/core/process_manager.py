@@ -29,6 +29,11 @@ class BaseProcessManager(BaseModel):
     def _after_load(self) -> None:
         self._after_init()
 
+    @classmethod
+    def handle_error(cls, exc: BaseException, message: Any) -> None:
+        """Called by ``archipel server`` each time handling ``message`` fails (see
+        :meth:`archipel.core.handler.BaseHandler.handle_error`). Does nothing by default."""
+
     def mark_as_complete(self) -> None:
         """End this workflow instance: later events for it are ignored."""
         object.__setattr__(self, "_is_complete", True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from archipel.core.model import BaseModel
-from archipel.errors import ConfigurationError, ValidationError
+from archipel.core.model import BaseModel, run_defaults
+from archipel.errors import ConfigurationError, IncorrectUsageError, ValidationError
 from archipel.fields import composite as _composite
 
 __all__ = ["BaseValueObject", "value_object_from_entity"]
@@ -42,6 +42,8 @@ class BaseValueObject(BaseModel):
                 )
 
     def _after_init(self) -> None:
+        if self._has_defaults:
+            run_defaults(self)
         if self._post_invariants:
             errors: dict[str, list[str]] = {}
             for check in self._post_invariants:
@@ -52,6 +54,18 @@ class BaseValueObject(BaseModel):
                         errors.setdefault(key, []).extend(messages)
             if errors:
                 raise ValidationError(errors)
+
+    def replace(self, **changes: Any) -> Any:
+        """A new value object with ``changes`` applied to this one's values (Protean's, like
+        ``dataclasses.replace``); it is validated anew. ``IncorrectUsageError`` names an unknown field."""
+        unknown = sorted(set(changes) - set(self._fields))
+        if unknown:
+            raise IncorrectUsageError(
+                f"{type(self).__name__} has no field(s) {', '.join(unknown)}; its fields: {', '.join(self._fields)}"
+            )
+        values = {name: self.__dict__.get(name) for name in self._fields}
+        values.update(changes)
+        return type(self)(**values)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
@@ -75,8 +89,9 @@ def value_object_from_entity(
 ) -> type[BaseValueObject]:
     """A value object class with ``entity_cls``'s fields (``<Entity>ValueObject`` by default).
 
-    References are left out, the identity becomes a plain field, ``HasOne``
-    and ``HasMany`` children become nested value objects (one, or a list).
+    References are left out, identifier and unique fields become optional fields
+    defaulting to None (as in Protean), ``HasOne`` and ``HasMany`` children become
+    nested value objects (one, or a list).
     """
     import copy
 
@@ -99,10 +114,11 @@ def value_object_from_entity(
             namespace[field_name] = List(content_type=ValueObject(value_object_from_entity(field.to_cls)))
         else:
             clone = copy.copy(field)
+            if field.identifier or field.unique:  # identity concerns, not value: optional, None (Protean)
+                clone.required = False
+                clone._default = None
             clone.identifier = False
             clone.unique = False
-            if getattr(field, "_auto_added", False):
-                clone.required = False
             namespace[field_name] = clone
     return type(name or f"{entity_cls.__name__}ValueObject", (BaseValueObject,), namespace)
 

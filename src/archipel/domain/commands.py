@@ -19,6 +19,7 @@ from archipel.handling.unit_of_work import UnitOfWork
 from archipel.utils import globals as _context
 from archipel.utils import processing as _processing
 from archipel.utils import tracing
+from archipel.utils.clock import SystemClock, clock_time
 
 __all__ = ["Commands"]
 
@@ -44,7 +45,7 @@ class Commands(Enrichers, DomainState):
         category, identity_field = self._command_streams[type(command)]
         identity = command.__dict__.get(identity_field) if identity_field else None
         values["stream"] = f"{category}:command-{identity or message_id}"
-        values["time"] = _now(_UTC)  # utcnow(), without its call
+        values["time"] = _now(_UTC) if self._clock.__class__ is SystemClock else clock_time(self._clock)
         values["domain"] = self.name
         if priority is None:
             priority = _processing.priority_var.get()  # ``with processing_priority(...)`` / ``lanes.bulk()``

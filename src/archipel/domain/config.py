@@ -25,6 +25,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
+from archipel.domain.telemetry import check_telemetry
 from archipel.errors import ConfigurationError
 from archipel.utils.redaction import map_leaves, redact
 
@@ -75,11 +76,8 @@ DEFAULTS: dict[str, Any] = {
 
 #: Top-level keys archipel reads (anything else is a typo, or Protean's: see below).
 KNOWN_KEYS: frozenset[str] = frozenset(DEFAULTS) | {
-    "idempotency",
-    "integration",
-    "email_providers",
-    "command_default_timeout",
-    "field_defaults",
+    "idempotency", "integration", "email_providers",
+    "command_default_timeout", "field_defaults", "telemetry",
 }
 
 #: Protean 0.18's top-level keys that archipel accepts, so a ported ``domain.toml``
@@ -95,7 +93,6 @@ PROTEAN_ONLY_KEYS: dict[str, Any] = {
     "outbox": None,
     "observatory": None,
     "logging": None,
-    "telemetry": None,
     "lint": None,
     "consume_idempotency": None,
 }
@@ -265,6 +262,7 @@ def validate_config(
                 "(see docs/porting.md)",
                 key,
             )
+    problems += check_telemetry(config.get("telemetry"))
     field_defaults = config.get("field_defaults")
     if field_defaults is not None and (
         not isinstance(field_defaults, Mapping)

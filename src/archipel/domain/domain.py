@@ -46,6 +46,7 @@ from archipel.domain.router import Router
 from archipel.domain.storage import Storage
 from archipel.errors import ConfigurationError
 from archipel.handling import idempotency
+from archipel.utils.clock import SystemClock
 from archipel.utils.naming import pascal_case, snake_case
 
 __all__ = ["INTEGRATION_PREFIX", "Domain"]
@@ -134,6 +135,21 @@ class Domain(
         self._idempotency_schema = idempotency.idempotency_schema(self.snake_name)
         self._idempotency_ttl = float(idempotency.DEFAULT_TTL)
         self._email_providers = {}
+        self._clock = SystemClock()
+        self.teardown_domain_context_functions = []
+        self._set_custom_constants()
+
+    def _set_custom_constants(self) -> None:
+        """Each ``[custom]`` value is also an attribute of the domain, as in Protean (``domain.FOO``)."""
+        custom = self.config.get("custom") or {}
+        clashes = sorted(k for k in custom if hasattr(type(self), k) or k in self.__dict__)
+        if clashes:  # Protean overwrites them, breaking the domain
+            raise ConfigurationError(
+                f"[custom] key(s) {', '.join(map(repr, clashes))} would hide the domain's own attribute(s) "
+                "of that name: rename them"
+            )
+        for key, value in custom.items():
+            setattr(self, key, value)
 
     def __repr__(self) -> str:
         return f"<Domain {self.name!r}{' (initialized)' if self._initialized else ''}>"

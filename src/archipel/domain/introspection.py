@@ -1,5 +1,6 @@
 """What handles what, and what is registered (Protean's ``handlers_for``,
-``projectors_for`` and ``domain.registry.<kinds>``)."""
+``command_handler_for``, ``projectors_for``, ``make_shell_context`` and
+``domain.registry.<kinds>``)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,21 @@ class Introspection:
             for route in router.routes_for(category_name, type_string)
             if route.kind == "event_handler"
         }
+
+    def command_handler_for(self, command: Any) -> type | None:
+        """The command handler class of ``command`` (an instance or its class); None if it has none."""
+        self._ensure_initialized()  # type: ignore[attr-defined]
+        command_cls = command if isinstance(command, type) else type(command)
+        route = self.router.commands.get(command_cls)  # type: ignore[attr-defined]
+        return None if route is None else route[0]  # type: ignore[no-any-return]
+
+    def make_shell_context(self) -> dict[str, Any]:
+        """``{"domain": self, <element class name>: class, ...}``: the names a shell starts with."""
+        values: dict[str, Any] = {"domain": self}
+        for kind in PLURALS.values():
+            for cls in self.registry.of_kind(kind).values():  # type: ignore[attr-defined]
+                values[cls.__name__] = cls
+        return values
 
     def projectors_for(self, projection_cls: type) -> set[type]:
         """The projector classes that keep ``projection_cls`` up to date."""

@@ -5,7 +5,7 @@ shortcuts the other parts read (``handles_events_inline``, ``outbox_enabled``,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
@@ -16,6 +16,7 @@ from archipel.domain.email import build_email_providers
 from archipel.domain.providers import Providers
 from archipel.domain.router import Router
 from archipel.domain.state import DomainState
+from archipel.domain.telemetry import domain_meter, domain_tracer, start_telemetry, stop_telemetry
 from archipel.domain.wiring import prepare_model
 from archipel.errors import ConfigurationError
 from archipel.fields.simple import Auto, new_identity
@@ -98,6 +99,7 @@ class Lifecycle(DomainState):
                 cls: (schema, schema.kind, cls._meta.extra.get("fact_event_cls"))
                 for cls, schema in self._schemas.items()
             }
+            self._telemetry = start_telemetry(self)
             self._initialized = True
             dispatch.join_hub(self)
 
@@ -135,6 +137,8 @@ class Lifecycle(DomainState):
         """Leave the hub and close every adapter; ``init()`` may be called again."""
         with self._init_lock:
             dispatch.leave_hub(self)
+            stop_telemetry(getattr(self, "_telemetry", None))
+            self._telemetry = None
             self.providers.close()
             self.providers = Providers(self.config)
             self._repositories.clear()
@@ -146,9 +150,46 @@ class Lifecycle(DomainState):
 
     @contextmanager
     def domain_context(self) -> Iterator[Domain]:
-        """Make this domain ``current_domain`` inside the block (nestable)."""
+        """Make this domain ``current_domain`` inside the block (nestable).
+
+        When the block ends, the functions registered with
+        :meth:`teardown_domain_context` run, last registered first, each given the
+        exception that ended the block (None when it ended normally).
+        """
         with _context.domain_context(self) as domain:
-            yield domain
+            try:
+                yield domain
+            except BaseException as exc:
+                if self.teardown_domain_context_functions:
+                    self.do_teardown_domain_context(exc)
+                raise
+            if self.teardown_domain_context_functions:
+                self.do_teardown_domain_context(None)
+
+    def teardown_domain_context(self, function: Callable[[BaseException | None], Any]) -> Callable[..., Any]:
+        """Register ``function(exc)`` to run when a ``domain_context()`` block ends (Protean's decorator)."""
+        self.teardown_domain_context_functions.append(function)
+        return function
+
+    def do_teardown_domain_context(self, exc: BaseException | None = None) -> None:
+        """Run the teardown functions, last registered first (``domain_context()`` calls it)."""
+        for function in reversed(self.teardown_domain_context_functions):
+            function(exc)
+
+    @property
+    def has_outbox(self) -> bool:
+        """Protean's name: whether events go through the outbox (``enable_outbox``, or async events)."""
+        return self.outbox_enabled
+
+    @property
+    def tracer(self) -> Any:
+        """An OpenTelemetry tracer: the domain's (``[telemetry]``, ``enable_tracing``) or a no-op one."""
+        return domain_tracer()
+
+    @property
+    def meter(self) -> Any:
+        """An OpenTelemetry meter from the global meter provider (a no-op one unless configured)."""
+        return domain_meter()
 
     # -- configuration shortcuts ---------------------------------------------
     @property

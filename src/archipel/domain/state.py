@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from archipel.errors import IncorrectUsageError
+from archipel.utils.clock import Clock, SystemClock, note_custom_clock
 
 if TYPE_CHECKING:
     from archipel.domain.config import Config
@@ -71,11 +72,47 @@ class DomainState(_Contract):
     _email_providers: dict[str, Any]
     #: seconds an idempotency key is kept (``[idempotency] ttl``)
     _idempotency_ttl: float
+    _clock: Clock
+    #: ``@domain.teardown_domain_context`` functions, run when a ``domain_context()`` ends
+    teardown_domain_context_functions: list[Callable[[BaseException | None], Any]]
 
     @property
     def initialized(self) -> bool:
         """True between :meth:`~archipel.domain.lifecycle.Lifecycle.init` and ``shutdown``."""
         return self._initialized
+
+    @property
+    def clock(self) -> Clock:
+        """The domain's source of time (default :class:`~archipel.utils.clock.SystemClock`).
+
+        Messages' times, ``auto_now`` fields and command deadlines read it, as in
+        Protean: give it a stub clock (an object with ``now()``) to freeze time in tests.
+        """
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        if not callable(getattr(clock, "now", None)):
+            raise IncorrectUsageError(f"domain.clock takes an object with a now() method, got {clock!r}")
+        if clock.__class__ is not SystemClock:
+            note_custom_clock()
+        self._clock = clock
+
+    # Protean's configuration attributes (``env``, ``testing``, ``secret_key``: read-only here)
+    @property
+    def env(self) -> Any:
+        """The ``env`` configuration value (Protean's attribute)."""
+        return self.config.get("env")
+
+    @property
+    def testing(self) -> Any:
+        """The ``testing`` configuration value (Protean's attribute)."""
+        return self.config.get("testing")
+
+    @property
+    def secret_key(self) -> Any:
+        """The ``secret_key`` configuration value (Protean's attribute)."""
+        return self.config.get("secret_key")
 
     @property
     def camel_case_name(self) -> str:

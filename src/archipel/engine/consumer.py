@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from archipel.engine.catchup import catch_up
 from archipel.engine.crashes import CrashMarks
 from archipel.engine.dlq import DeadLetterStore
-from archipel.engine.failures import Failures
+from archipel.engine.failures import Failures, own_error_hook
 from archipel.engine.handler_policy import handler_retry_policy
 from archipel.engine.lanes import BULK, PRODUCTION
 from archipel.engine.leases import LeaseStore
@@ -94,7 +94,9 @@ class Consumer(RunThreads):
         )
         self.parts: dict[int, PartitionQueue] = {}
         options = getattr(getattr(sub.handler_cls, "_meta", None), "extra", {})
-        self.failures = Failures(sub.name, dlq, settings, handler_retry_policy(options))
+        self.failures = Failures(
+            sub.name, dlq, settings, handler_retry_policy(options), own_error_hook(sub.handler_cls)
+        )
         self.runner = PartitionRunner(domain, sub, broker, leases, self.ownership, self.failures, settings)
         self._next_maintenance = 0.0
         self._next_renewal = 0.0

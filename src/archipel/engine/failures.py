@@ -29,6 +29,8 @@ import logging
 import threading
 import time
 import traceback
+from collections.abc import Callable
+from typing import Any
 
 from archipel.core.handler_options import RetryPolicy
 from archipel.engine.classify import describe_failure, should_retry
@@ -36,9 +38,10 @@ from archipel.engine.dlq import DeadLetterStore, dead_letter_id_of
 from archipel.engine.handler_policy import retry_delay
 from archipel.engine.queue import Item
 from archipel.engine.settings import EngineSettings
+from archipel.utils.eventing import Message
 from archipel.utils.logs import message_fields
 
-__all__ = ["Failures"]
+__all__ = ["Failures", "own_error_hook"]
 
 log = logging.getLogger("archipel.engine.consumer")
 
@@ -52,8 +55,11 @@ class Failures:
         dlq: DeadLetterStore,
         settings: EngineSettings,
         policy: RetryPolicy | None = None,
+        on_error: Callable[[BaseException, Any], None] | None = None,
     ) -> None:
         self.subscription = subscription
+        #: the handler's ``handle_error(exc, message)``, called at each failed attempt
+        self.on_error = on_error
         #: the handler's own retry policy (``retries``, ``backoff``, ``retry_exceptions``)
         self.policy = policy or RetryPolicy()
         #: exception classes the handler declares retryable, besides the transient ones
@@ -88,6 +94,8 @@ class Failures:
 
         ``retryable=False``: dead-letter whatever the error (an undecodable entry).
         """
+        if self.on_error is not None:
+            self._tell_handler(item, exc)
         settings = self.settings
         item.attempts += 1
         item.first_failed_at = item.first_failed_at or time.time()
@@ -106,6 +114,18 @@ class Failures:
             return
         why = f"after {item.attempts} attempts" if transient else "not retryable"
         self._give_up(item, why, summary)
+
+    def _tell_handler(self, item: Item, exc: BaseException) -> None:
+        """Run the handler's ``handle_error``; what it raises is logged, never propagated."""
+        decoded = item.decoded
+        if decoded is None:
+            return
+        try:
+            payload = decoded.payload
+            message = payload if decoded.message is None else Message.from_dict(payload)
+            self.on_error(exc, message)  # type: ignore[misc]
+        except Exception:
+            log.exception("%s: its handle_error raised while handling a failure", self.subscription)
 
     def died(self, item: Item, died: int) -> None:
         """Dead-letter an entry whose workers died ``died`` times while handling it (then ``done``)."""
@@ -200,3 +220,15 @@ class Failures:
             first_failed_at=item.first_failed_at,
             parked_behind=parked_behind,
         )
+
+
+def own_error_hook(handler_cls: type) -> Callable[[BaseException, Any], None] | None:
+    """``handler_cls.handle_error`` when the class defines one of its own (else None: nothing to call)."""
+    hook = getattr(handler_cls, "handle_error", None)
+    if hook is None:
+        return None
+    from archipel.core.handler import BaseHandler
+    from archipel.core.process_manager import BaseProcessManager
+
+    defaults = (BaseHandler.handle_error.__func__, BaseProcessManager.handle_error.__func__)  # type: ignore[attr-defined]
+    return None if getattr(hook, "__func__", hook) in defaults else hook  # type: ignore[no-any-return]

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from archipel.fields.base import Field, FieldError, shown
+from archipel.utils.clock import domain_now
 
 __all__ = ["Date", "DateTime"]
 
@@ -24,8 +25,8 @@ class _Stamped(Field):
         self.auto_now_add = auto_now_add
 
     def now(self) -> Any:
-        """The value to stamp (timezone-aware UTC)."""
-        return _dt.datetime.now(_dt.UTC)
+        """The value to stamp (timezone-aware UTC; the active domain's clock)."""
+        return domain_now()
 
 
 class Date(_Stamped):
@@ -34,7 +35,7 @@ class Date(_Stamped):
     type_name = "date"
 
     def now(self) -> Any:
-        return _dt.datetime.now(_dt.UTC).date()
+        return domain_now().date()
 
     def cast(self, value: Any) -> Any:
         if isinstance(value, _dt.datetime):

@@ -16,13 +16,12 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
+from archipel.core.event_sourcing import apply_events, fresh_aggregate
 from archipel.core.queryset import Criteria, ResultSet
 from archipel.errors import IncorrectUsageError, NotSupportedError, ObjectNotFound
 from archipel.handling.decoding import decode_stored
 from archipel.handling.repository import BaseRepository
 from archipel.handling.snapshots import (
-    apply_events,
-    fresh_aggregate,
     latest_snapshot,
     snapshot_of,
     snapshot_threshold,

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from archipel.core.event_sourcing import schema_fingerprint
+from archipel.core.event_sourcing import apply_events, fresh_aggregate, schema_fingerprint
 from archipel.core.message import Metadata, utcnow
 from archipel.errors import (
     ConfigurationError,
@@ -38,11 +38,9 @@ __all__ = [
     "Snapshot",
     "TakenSnapshot",
     "aggregate_identities",
-    "apply_events",
     "create_all_snapshots",
     "create_snapshot",
     "create_snapshots",
-    "fresh_aggregate",
     "latest_snapshot",
     "snapshot_of",
     "snapshot_stream",
@@ -84,35 +82,6 @@ class Snapshot:
     def to_dict(self) -> dict[str, Any]:
         """The snapshot's data: version, schema fingerprint and state."""
         return self._data
-
-
-def fresh_aggregate(cls: Any, identity: Any) -> Any:
-    """An aggregate of ``cls`` with identity ``identity`` and default values, before any event."""
-    obj = cls.__new__(cls)
-    values = obj.__dict__
-    id_field = cls._id_field
-    for name, field in cls._fields.items():
-        if name == id_field:
-            values[name] = identity
-            continue
-        factory = field.default_factory()
-        values[name] = factory() if factory is not None else None
-    obj._after_load()
-    return obj
-
-
-def apply_events(obj: Any, events: list[Any]) -> Any:
-    """``obj`` with ``events`` applied in order through its ``@apply`` methods."""
-    appliers = type(obj)._appliers
-    values = obj.__dict__
-    for event in events:
-        applier = appliers.get(type(event))
-        if applier is not None:
-            applier(obj, event)
-        position = event._metadata.position
-        values["_event_position"] = position
-        values["_version"] = position
-    return obj
 
 
 def _fingerprint(cls: Any) -> str:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from archipel.core.message import new_message_id, utcnow
 from archipel.core.model import stamp_dates
-from archipel.errors import IncorrectUsageError
+from archipel.errors import IncorrectUsageError, InvalidOperationError
 from archipel.handling.dispatch import publish
 from archipel.utils import globals as _context
 from archipel.utils import tracing
@@ -62,6 +62,7 @@ class UnitOfWork:
         "processed_as",
         "_after_commit",
         "_token",
+        "_explicit",
     )
 
     def __init__(self, domain: DomainLike | None = None, message: Any = None) -> None:
@@ -74,6 +75,7 @@ class UnitOfWork:
                 )
         self.domain = domain
         self._token: Any = None
+        self._explicit = False  # begun with start(): commit()/rollback() end it
         self.message = message
         # (class, identity) -> object, in insertion order
         self._tracked: dict[tuple[type, Any], Any] = {}
@@ -103,6 +105,35 @@ class UnitOfWork:
         if actions:
             self._after_commit = None
             run_quietly(actions)
+
+    # -- `uow.start()` ... `uow.commit()` (Protean's explicit form) ---------------
+    def start(self) -> None:
+        """Make this the active unit of work until :meth:`commit` or :meth:`rollback` (Protean's form
+        of ``with UnitOfWork():``). ``InvalidOperationError`` if it is already in progress."""
+        if self._token is not None:
+            raise InvalidOperationError("this unit of work is already in progress")
+        outer = _context.scope.get()
+        self._token = _context.scope.set((outer[0], self, outer[2], outer[3]))
+        self._explicit = True
+
+    def _end_explicit(self, commit: bool) -> list[Any]:
+        """``commit()``/``rollback()`` of a unit of work begun with :meth:`start`."""
+        self._explicit = False
+        token, self._token = self._token, None
+        events: list[Any] = []
+        try:
+            if commit:
+                events = self.commit()
+            else:
+                self.rollback()
+        except BaseException:
+            self.rollback()
+            raise
+        finally:
+            _context.scope.reset(token)
+        if events and self.domain.handles_events_inline:
+            publish(events)
+        return events
 
     # -- `with UnitOfWork():` ---------------------------------------------------
     def __enter__(self) -> UnitOfWork:
@@ -181,6 +212,8 @@ class UnitOfWork:
     # -- commit ------------------------------------------------------------
     def commit(self) -> list[Any]:
         """Write everything in one transaction per database; return the new events."""
+        if self._explicit:
+            return self._end_explicit(commit=True)
         domain = self.domain
         message = self.message
         is_command = message is not None and message._metadata.kind == "COMMAND"
@@ -338,6 +371,9 @@ class UnitOfWork:
 
     def rollback(self) -> None:
         """Discard everything; roll back open transactions."""
+        if self._explicit:
+            self._end_explicit(commit=False)
+            return
         for tx in self._transactions.values():
             try:
                 tx.rollback()

@@ -2,8 +2,9 @@
 
 The configuration values as enums, as Protean names them —
 ``domain.config["event_processing"] = Processing.ASYNC.value`` — and
-:func:`fully_qualified_name` (``fqn``). Nothing here imports the rest of
-archipel: every layer may use it.
+:func:`fully_qualified_name` (``fqn``), and the domain's clock (``Clock``,
+``SystemClock``: ``domain.clock``). Nothing here imports the rest of archipel:
+every layer may use it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,17 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-__all__ = ["IdentityStrategy", "IdentityType", "Processing", "fqn", "fully_qualified_name"]
+from archipel.utils.clock import Clock, SystemClock
+
+__all__ = [
+    "Clock",
+    "IdentityStrategy",
+    "IdentityType",
+    "Processing",
+    "SystemClock",
+    "fqn",
+    "fully_qualified_name",
+]
 
 
 class Processing(Enum):

@@ -41,6 +41,7 @@ from types import SimpleNamespace
 from typing import Any, Generic, TypeVar, cast
 
 from archipel.errors import IncorrectUsageError
+from archipel.utils.scope import DOMAINS, MESSAGE, QUEUE, UOW, Scope, scope
 
 _T = TypeVar("_T")
 
@@ -65,20 +66,6 @@ __all__ = [
     "current_correlation_id",
     "NotActiveError",
 ]
-
-#: the framework's per-task state, held by one context variable (:data:`scope`):
-#: ``(domains, uow, message, queue)`` — the active domains (innermost last), the active
-#: unit of work, the message being handled, the breadth-first dispatch queue of the
-#: outermost ``process`` call. A tuple (built by one ``BUILD_TUPLE``, read by index on
-#: the hot path): never changed, a handler sets a new one (one ``ContextVar.set`` for
-#: its domain, unit of work and message together) and resets it when it ends.
-Scope = tuple[tuple[Any, ...], Any, Any, Any]
-#: the index of each field in a :data:`Scope`
-DOMAINS, UOW, MESSAGE, QUEUE = range(4)
-
-#: the scope of the code running now (see :data:`Scope`); every set must be reset in
-#: reverse order (``try``/``finally``): a reset restores the whole scope
-scope: ContextVar[Scope] = ContextVar("archipel_scope", default=((), None, None, None))
 
 _FIELDS = ("domains", "uow", "message", "queue")
 

@@ -47,13 +47,15 @@ __all__ = [
 
 #: the OpenTelemetry tracer while tracing is on; None when off (test it before any call here)
 tracer: Any = None
+#: the ``TracerProvider`` :data:`tracer` comes from (None when off)
+tracer_provider: Any = None
 _propagator: Any = None
 SYSTEM = "archipel"
 
 
 def enable_tracing(provider: Any = None) -> None:
     """Trace message handling in this process with ``provider`` (default: the global one)."""
-    global tracer, _propagator
+    global tracer, tracer_provider, _propagator
     try:
         from opentelemetry import trace
         from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -70,12 +72,13 @@ def enable_tracing(provider: Any = None) -> None:
     source = provider if provider is not None else trace.get_tracer_provider()
     _propagator = TraceContextTextMapPropagator()
     tracer = source.get_tracer("archipel", release)
+    tracer_provider = source
 
 
 def disable_tracing() -> None:
     """Stop tracing (what is in flight finishes)."""
-    global tracer
-    tracer = None
+    global tracer, tracer_provider
+    tracer = tracer_provider = None
 
 
 def _category(stream: Any) -> str:

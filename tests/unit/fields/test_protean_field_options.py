@@ -214,6 +214,26 @@ def test_value_object_from_entity_mirrors_the_entity_fields(make_domain):
     assert PlaceOrder.from_message(command.to_message()).to_dict() == command.to_dict()
 
 
+def test_value_object_from_entity_is_protean_s_top_level_function(make_domain):
+    import archipel
+
+    shop = make_domain()
+
+    @shop.aggregate
+    class Customer(BaseAggregate):
+        name = String(required=True, max_length=20)
+        email = String(unique=True)
+        tier = Integer(default=1)
+
+    start(shop)
+    snapshot = archipel.value_object_from_entity(Customer, name="CustomerSnapshot", exclude={"tier"})
+    assert snapshot.__name__ == "CustomerSnapshot" and issubclass(snapshot, BaseValueObject)
+    value = snapshot(name="Ada")  # unique and identifier fields become optional, as in Protean
+    assert value.to_dict() == {"name": "Ada", "email": None, "id": None}
+    with pytest.raises(ValidationError):
+        snapshot(name="x" * 21)
+
+
 # -- via --------------------------------------------------------------------------------------
 def test_via_names_the_child_field_that_holds_the_parent_identity(make_domain):
     shop = make_domain()

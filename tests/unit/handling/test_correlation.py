@@ -138,6 +138,50 @@ def test_events_raised_inside_an_event_handler_are_caused_by_that_event(signup):
     assert badge.correlation_id == command._metadata.id
 
 
+def test_a_raised_event_carries_its_ids_at_once_inside_the_handler(make_domain):
+    """As in Protean: a handler reads the correlation and causation ids of the event it
+    has just raised, before its unit of work commits; the stored event keeps them."""
+    domain = make_domain()
+    seen: dict[str, tuple[object, object]] = {}
+
+    @domain.aggregate
+    class Thing(BaseAggregate):
+        name = String()
+
+    @domain.event(part_of=Thing)
+    class Named(BaseEvent):
+        name = String()
+
+    @domain.command(part_of=Thing)
+    class Name(BaseCommand):
+        name = String()
+
+    @domain.command_handler(part_of=Thing)
+    class Things:
+        @handle(Name)
+        def name(self, command):
+            thing = Thing(name=command.name)
+            thing.raise_(Named(name=command.name))
+            meta = thing._events[-1]._metadata
+            seen["raised"] = (meta.correlation_id, meta.causation_id)
+            current_domain.repository_for(Thing).add(thing)
+
+    start(domain)
+    command = Name(name="x")
+    command._metadata.correlation_id = "request-7"
+    with domain.domain_context():
+        domain.process(command)
+        stored = domain.event_store.read_correlated("request-7")
+    assert seen["raised"] == ("request-7", command._metadata.id)
+    event = [m for m in stored if m["metadata"]["type"].endswith("Named.v1")]
+    assert [(m["metadata"]["correlation_id"], m["metadata"]["causation_id"]) for m in event] == [
+        ("request-7", command._metadata.id)
+    ]
+    outside = Thing(name="y")
+    outside.raise_(Named(name="y"))  # no message being handled: stamped when committed
+    assert outside._events[-1]._metadata.correlation_id is None
+
+
 def test_event_store_returns_the_whole_causation_tree_in_order(signup):
     domain, register, handled = signup
     command = register(email="a@x.org")

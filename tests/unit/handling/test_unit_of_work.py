@@ -17,7 +17,7 @@ from archipel import (
     handle,
     invariant,
 )
-from archipel.errors import ExpectedVersionError, ValidationError
+from archipel.errors import ExpectedVersionError, InvalidOperationError, ValidationError
 from archipel.fields import Identifier, Integer, String
 from archipel.utils.globals import uow_var
 from tests.unit._support import start
@@ -424,3 +424,53 @@ def test_no_outbox_rows_unless_the_outbox_is_enabled(make_domain):
         domain.repository_for(Note).add(note)
         assert domain.event_store.count() == 1
     assert outbox_rows(domain) == []
+
+
+def test_protean_s_explicit_start_and_commit(bank):
+    domain, account_cls, _, _, seen = bank
+    with domain.domain_context():
+        repo = domain.repository_for(account_cls)
+        uow = UnitOfWork()
+        uow.start()
+        assert uow_var.get() is uow and uow.in_progress
+        account = account_cls(owner="eve")
+        account.deposit(5)
+        repo.add(account)
+        uow.commit()
+        assert uow_var.get() is None and not uow.in_progress
+        assert repo.get(account.id).balance == 5
+        assert ("event", 5) in seen  # committed events are handled, as with `with UnitOfWork():`
+
+
+def test_protean_s_explicit_rollback_and_double_start(bank):
+    domain, account_cls, *_ = bank
+    with domain.domain_context():
+        repo = domain.repository_for(account_cls)
+        uow = UnitOfWork()
+        uow.start()
+        with pytest.raises(InvalidOperationError, match="already in progress"):
+            uow.start()
+        account = account_cls(owner="mallory")
+        repo.add(account)
+        uow.rollback()
+        assert uow_var.get() is None
+        assert repo.get_or_none(account.id) is None
+
+
+def test_an_explicit_commit_that_fails_rolls_back_and_leaves_the_scope(bank):
+    domain, account_cls, *_ = bank
+    with domain.domain_context():
+        repo = domain.repository_for(account_cls)
+        account = account_cls(owner="zoe")
+        repo.add(account)
+        first, second = repo.get(account.id), repo.get(account.id)
+        first.deposit(1)
+        repo.add(first)
+        uow = UnitOfWork()
+        uow.start()
+        second.deposit(2)
+        repo.add(second)
+        with pytest.raises(ExpectedVersionError):
+            uow.commit()
+        assert uow_var.get() is None
+        assert repo.get(account.id).balance == 1

@@ -40,7 +40,7 @@ from archipel.adapters.sql.connections import (
     idle_sqlite,
     looks_alive,
 )
-from archipel.adapters.sql.echo import EchoLease
+from archipel.adapters.sql.echo import EchoLease, Notify, log_statement
 from archipel.adapters.sql.pool import ConnectionPool
 from archipel.adapters.sql.sqlite_functions import register_sqlite_functions
 from archipel.adapters.sql.translate import DriverErrors
@@ -121,7 +121,10 @@ class SqlEngine(DriverErrors, StatementCompiling):
         #: the URL safe to print
         self.safe_url = self.url.render_as_string(hide_password=True)
         self._password = self.url.password
-        self.echo = bool(settings.get("echo", False))
+        self._echo_setting = bool(settings.get("echo", False))
+        #: lend wrapped connections (``echo`` on, or an observer attached: :meth:`observe`)
+        self.echo = self._echo_setting
+        self._observers: list[Notify] = []
         self._lock: threading.RLock | None = threading.RLock() if self.is_memory else None
         if not self.is_postgres and not self.is_memory:
             ensure_parent_folder(self.url.database or "")
@@ -231,7 +234,30 @@ class SqlEngine(DriverErrors, StatementCompiling):
             except Exception as exc:
                 raise self.translate(exc) from exc
         fairy = self._checkout()
-        return EchoLease(fairy) if self.echo else fairy
+        return EchoLease(fairy, self._notify) if self.echo else fairy
+
+    def _notify(self, sql: str, params: Any) -> None:
+        if self._echo_setting:
+            log_statement(sql, params)
+        for observer in tuple(self._observers):
+            observer(sql, params)
+
+    @contextmanager
+    def observe(self, observer: Notify) -> Iterator[None]:
+        """Call ``observer(sql, params)`` with each statement sent during the block.
+
+        Every statement on a connection checked out while the block runs (one a
+        unit of work opened before the block keeps is not seen). Blocks nest; while
+        none is open nothing is wrapped. For tests and diagnostics: the
+        connections are wrapped while any observer is attached.
+        """
+        self._observers.append(observer)
+        self.echo = True
+        try:
+            yield
+        finally:
+            self._observers.remove(observer)
+            self.echo = self._echo_setting or bool(self._observers)
 
     def _checkout(self) -> Any:
         pool = self._pool

@@ -12,6 +12,9 @@ Usage (seed 000)::
     def test_x(identity_fixture):
         with identity_fixture.domain_context():
             ...   # data written here is gone after the block
+
+Query assertions (Protean's, in :mod:`.query_assertions`): ``assert_query_count``,
+``capture_queries``, ``assert_no_subquery_wrap``, ``assert_no_overfetch``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["DomainFixture"]
+from archipel.integrations.pytest.query_assertions import (
+    assert_no_overfetch,
+    assert_no_subquery_wrap,
+    assert_query_count,
+    capture_queries,
+)
+
+__all__ = [
+    "DomainFixture",
+    "assert_no_overfetch",
+    "assert_no_subquery_wrap",
+    "assert_query_count",
+    "capture_queries",
+]
 
 
 class DomainFixture:
