@@ -208,7 +208,7 @@ class MemoryEventStore:
                 values["position"] = position
             values["global_position"] = index + 1
             correlation_id = meta.correlation_id
-            time = meta.time
+            time: Any = meta.time  # its state is bytes (typeshed: str | Any)
             # the common case: a UTC datetime's state, what it pickles to (one C call)
             if time.__class__ is _DATETIME and time.tzinfo is _UTC:
                 times += time.__reduce__()[1][0]
