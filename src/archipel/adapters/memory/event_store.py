@@ -208,10 +208,11 @@ class MemoryEventStore:
                 values["position"] = position
             values["global_position"] = index + 1
             correlation_id = meta.correlation_id
-            time: Any = meta.time  # its state is bytes (typeshed: str | Any)
+            time = meta.time
             # the common case: a UTC datetime's state, what it pickles to (one C call)
             if time.__class__ is _DATETIME and time.tzinfo is _UTC:
-                times += time.__reduce__()[1][0]
+                state: Any = time.__reduce__()[1]  # (bytes, tzinfo)
+                times += state[0]
             else:
                 times += self._odd_time(index, time)
             headers = values.get("_headers")
