@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from archipel.errors import ExpectedVersionError
+from archipel.errors import ExpectedVersionError, ValidationError
 from tests.adapters._model import define, full_account, message, record
 from tests.adapters.conftest import start
 
@@ -144,6 +144,38 @@ def test_appending_with_the_unit_of_works_transaction_is_atomic(model):
     tx.commit()
     assert positions(store.read_stream("s-1")) == [0]
     assert event._metadata.global_position is not None
+
+
+def test_a_failed_commit_of_one_write_and_its_events_keeps_neither(model):
+    """One record and its events (a command's or a handler's usual commit): the row, the
+    position of the events and a unique value are each checked before anything is kept."""
+    store = model.domain.event_store
+    database = model.domain.providers.database()
+    schema = model.schema(model.Account)
+    first = opened(model, "s-1", 0)
+    store.append([first])
+    tx = database.begin()
+    tx.save(schema, record(model, full_account(model, "a1", email="taken@x")), -1)
+    tx.commit()
+
+    failures = [
+        # the events' position is taken: the new row is not kept
+        (ExpectedVersionError, full_account(model, "a2"), opened(model, "s-1", 0)),
+        # the row exists already: the events are not kept
+        (ExpectedVersionError, full_account(model, "a1"), opened(model, "s-2", 0)),
+        # a unique value another row holds: the events are not kept
+        (ValidationError, full_account(model, "a3", email="taken@x"), opened(model, "s-3", 0)),
+    ]
+    for error, account, event in failures:
+        tx = database.begin()
+        tx.save(schema, record(model, account), -1)
+        store.append([event], transaction=tx)
+        with pytest.raises(error):
+            tx.commit()
+        assert [m["metadata"]["id"] for m in store.read_all()] == [first._metadata.id]
+    reader = database.begin()
+    assert reader.get(schema, "a2") is None and reader.get(schema, "a3") is None
+    assert reader.get(schema, "a1")["email"] == "taken@x"
 
 
 def test_truncate_empties_the_log(model):

@@ -106,7 +106,10 @@ def deliver(event: Any, failures: list[Exception] | None = None) -> None:
     for domain in _HUB:
         if not domain._inline_events:
             continue
-        routes = domain.router.routes_for(category, type_string)
+        router = domain.router
+        routes = router._cache.get((category, type_string))  # routes_for's cache, inline
+        if routes is None:
+            routes = router.routes_for(category, type_string)
         if routes:
             # each route sets the event (or its own class's copy) as the message being
             # handled, with its unit of work, in one scope

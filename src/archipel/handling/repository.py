@@ -114,7 +114,7 @@ class BaseRepository(Generic[T]):
         identity = obj.__dict__[self._id_field]
         uow = _context.scope.get()[1]  # as _uow(), inline: on every handler's path
         if uow is not None and uow.domain is self.domain:
-            uow.track(obj, identity)
+            uow._tracked[(type(obj), identity)] = obj  # uow.track(obj, identity), inline
             return obj
         self.domain.run_in_unit_of_work(lambda u: u.track(obj, identity))
         return obj

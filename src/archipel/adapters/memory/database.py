@@ -260,9 +260,12 @@ class MemoryTransaction:
     def commit(self) -> None:
         if self.done:
             return
+        writes = self.writes
+        if len(writes) == 1 and not (self.hooks or self.outbox or self.processed):
+            self._commit_one(writes, self.appends)
+            return
         db = self.db
         tables = db.tables
-        writes = self.writes
         unique_names = db._unique_names.get
         with STORE_LOCK:
             # 1. check every condition; nothing is applied if one fails
@@ -331,6 +334,51 @@ class MemoryTransaction:
         self.done = True
         if outbox:
             bell(OUTBOX).ring()  # push: wake the relay
+
+    def _commit_one(
+        self, writes: dict[tuple[str, Any], tuple[ModelSchema, Any, int]], appends: list[tuple[Any, Any]]
+    ) -> None:
+        """:meth:`commit` of a transaction holding one write and perhaps appends (the common case).
+
+        The same checks and effects in the same order, in one pass over the write.
+        """
+        db = self.db
+        ((tname, ident), (schema, row, expected)), = writes.items()
+        names = db._unique_names.get(schema)
+        if names is None:
+            names = db.unique_names(schema)
+        with STORE_LOCK:
+            table = db.tables.get(tname)
+            stored = None if table is None else table.get(ident)
+            if row is not _DELETED:
+                if stored is None:
+                    if expected != -1:
+                        _conflict(schema, ident, expected, -1)
+                elif RowCodec.version(stored) != expected:
+                    _conflict(schema, ident, expected, RowCodec.version(stored))
+            if names and row is not _DELETED:
+                self._claim(schema, ident, db.rows.decode(row), names, None)
+            checked = []  # a loop, not a comprehension: no frame of its own
+            for store, messages in appends:
+                checked.append((store, store._check(messages)))
+            # every condition holds: apply
+            if table is None:
+                table = db.tables.setdefault(tname, {})
+            if names:
+                _reindex(
+                    db.unique.setdefault(tname, {}),
+                    names,
+                    ident,
+                    None if stored is None else db.rows.decode(stored),
+                    row if row is _DELETED else db.rows.decode(row),
+                )
+            if row is _DELETED:
+                table.pop(ident, None)
+            else:
+                table[ident] = row
+            for store, fresh in checked:
+                store._apply(fresh)  # the data was encoded when checked: this cannot fail
+        self.done = True
 
     def _claim(
         self,
