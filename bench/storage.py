@@ -223,6 +223,10 @@ class _Recorder:
     def rowcount(self) -> int:
         return self._last.rowcount  # type: ignore[no-any-return]
 
+    @property
+    def lastrowid(self) -> int:
+        return self._last.lastrowid  # type: ignore[no-any-return]
+
     def close(self) -> None:
         pass
 
