@@ -4,9 +4,11 @@ Appends are idempotent by message id (``INSERT ... ON CONFLICT (message_id)
 DO NOTHING``: a resent batch stores nothing and ``append`` returns 0) and
 ``(stream, position)`` is unique, so a second writer of the same position
 gets :class:`~archipel.errors.ExpectedVersionError`. A message without a
-position gets the next one of its stream, computed in the same statement.
-A batch is one multi-row ``INSERT ... RETURNING`` (chunks of
-:data:`CHUNK` rows).
+position gets the next one of its stream. A batch is one multi-row
+``INSERT`` (chunks of :data:`CHUNK` rows): on PostgreSQL ``... RETURNING``
+the positions, computed in the statement; on SQLite the positions are
+settled before it, in the write-locked transaction
+(:mod:`archipel.adapters.sql.sqlite_append`).
 
 Given a :class:`~archipel.adapters.sql.transaction.SqlTransaction` of the
 same database, ``append`` writes in it, so state, events and outbox rows
