@@ -29,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from archipel.adapters.sql.writes import unique_violation
+
 if TYPE_CHECKING:
     from archipel.adapters.sql.engine import SqlEngine
 
@@ -100,8 +102,6 @@ class SqliteAppending:
         try:
             cursor.execute(self._insert(sent), values)  # type: ignore[attr-defined]
         except Exception as exc:
-            from archipel.adapters.sql.writes import unique_violation
-
             if unique_violation(exc) is not None:
                 raise self.position_conflict(cursor, rows) from exc  # type: ignore[attr-defined]
             raise
