@@ -223,6 +223,10 @@ class _Recorder:
     def rowcount(self) -> int:
         return self._last.rowcount  # type: ignore[no-any-return]
 
+    @property
+    def lastrowid(self) -> int:
+        return self._last.lastrowid  # type: ignore[no-any-return]
+
     def close(self) -> None:
         pass
 
@@ -243,15 +247,37 @@ def floor_sqlite(n: int, uri: str, inline: bool = False, projector: bool = False
     archipel does). Same rows, same statements, same pages written: what
     is left between this and archipel is Python.
     """
+    conn, commands = record_floor(WARMUP + n, uri.split("///", 1)[1], inline, projector)
+    replay = iter(commands)
+
+    def write(_i: int) -> None:
+        replay_command(conn, next(replay))
+
+    def read(_made: object) -> None:
+        pass
+
+    result = timed(write, read, n, "floor-sqlite")
+    result["read_ops"] = 0.0
+    return result
+
+
+#: per commit (a synchronous projector commits its own unit of work), the statements
+#: archipel sent: (sql, parameters, executemany?)
+Commits = list[list[tuple[str, object, bool]]]
+
+
+def record_floor(
+    count: int, path: str, inline: bool = False, projector: bool = False
+) -> tuple[sqlite3.Connection, list[Commits]]:
+    """Record the statements of ``count`` W1 commands (on ``path``.scratch), and a
+    connection to a fresh ``path`` with archipel's schema and pragmas to replay them on
+    (:func:`replay_command`)."""
     from w1_archipel import build
 
     from archipel.adapters.sql.flush import WriteFlush
 
-    path = uri.split("///", 1)[1]
     scratch = f"{path}.scratch"
-    # per command, per commit (a synchronous projector commits its own unit of work),
-    # the statements: (sql, parameters, executemany?)
-    commands: list[list[list[tuple[str, object, bool]]]] = []
+    commands: list[Commits] = []
     send = WriteFlush._send
 
     def recording(self: WriteFlush, conn: object) -> None:
@@ -271,7 +297,7 @@ def floor_sqlite(n: int, uri: str, inline: bool = False, projector: bool = False
     try:
         with domain.domain_context():  # type: ignore[attr-defined]
             domain.setup_database()  # type: ignore[attr-defined]
-            for i in range(WARMUP + n):
+            for i in range(count):
                 commands.append([])
                 domain.process(open_account(owner=f"owner-{i - WARMUP}"))  # type: ignore[attr-defined]
     finally:
@@ -293,27 +319,23 @@ def floor_sqlite(n: int, uri: str, inline: bool = False, projector: bool = False
         "case_sensitive_like=ON",
     ):
         conn.execute(f"PRAGMA {pragma}")
-    replay = iter(commands)
+    return conn, commands
+
+
+def replay_command(conn: sqlite3.Connection, commits: Commits) -> None:
+    """Send one command's recorded statements, each commit in ``BEGIN IMMEDIATE`` ...
+    ``COMMIT`` (one statement alone: autocommit, as archipel does)."""
     execute = conn.execute
-
-    def write(_i: int) -> None:
-        for statements in next(replay):
-            if len(statements) > 1:
-                execute("BEGIN IMMEDIATE")
-            for sql, params, many in statements:
-                if many:
-                    conn.executemany(sql, params)  # type: ignore[arg-type]
-                else:
-                    execute(sql, params).fetchall()  # type: ignore[arg-type]
-            if len(statements) > 1:
-                execute("COMMIT")
-
-    def read(_made: object) -> None:
-        pass
-
-    result = timed(write, read, n, "floor-sqlite")
-    result["read_ops"] = 0.0
-    return result
+    for statements in commits:
+        if len(statements) > 1:
+            execute("BEGIN IMMEDIATE")
+        for sql, params, many in statements:
+            if many:
+                conn.executemany(sql, params)  # type: ignore[arg-type]
+            else:
+                execute(sql, params).fetchall()  # type: ignore[arg-type]
+        if len(statements) > 1:
+            execute("COMMIT")
 
 
 def _es_environment(uri: str) -> None:

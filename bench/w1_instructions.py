@@ -1,6 +1,7 @@
 """Instructions per W1 command in memory, counted by callgrind: a figure the machine's load does not move.
 
     .venv/bin/python bench/w1_instructions.py [--n 1000] [--fixed-ms] [--cycles] [--noproj] [--only archipel,es-save]
+    .venv/bin/python bench/w1_instructions.py --noproj --only raw-sqlite,floor-sqlite,archipel-sqlite
 
 Each workload warms up (300 commands), then runs ``--n`` commands inside
 ``operator.call``; valgrind collects only there (``--toggle-collect=_operator_call``),
@@ -9,6 +10,13 @@ time-ordered message ids read: under callgrind (~50x slower) every id starts a
 new millisecond and formats its text, which a real run does once per ~25
 commands (about 8 k instructions per W1 command; eventsourcing's uuid4 ids have
 no such cost). Needs ``valgrind`` (apt) and, for ``es-save``, the ``bench`` extra.
+
+On SQLite (a file, WAL, ``synchronous = NORMAL``; ``bench/storage.py``'s
+contenders): ``archipel-sqlite`` is W1 on archipel, ``floor-sqlite`` bare
+sqlite3 replaying the statements archipel sent (``storage.record_floor``),
+``raw-sqlite`` the anchor's one-row commit. Only user-space instructions are
+counted: the kernel's share (a commit's WAL writes, two ``pwrite`` calls per
+page) is not, and it is about half of a SQLite commit's CPU time here.
 Run from the repository root; ``PYTHONPATH=<other worktree>/src`` measures another tree.
 """
 
@@ -25,14 +33,18 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def _archipel(n: int, projector: bool, fixed_ms: bool) -> None:
+def _archipel(n: int, projector: bool, fixed_ms: bool, sqlite_path: str | None = None) -> None:
     from w1_archipel import build
 
     if fixed_ms:
         import archipel.fields.identity as identity
 
         identity._time_ns = lambda: 1_764_000_000_000_123_456  # one millisecond for every id
-    domain, _, open_account = build(projector=projector)
+    config = None
+    if sqlite_path is not None:
+        database = {"provider": "sqlite", "database_uri": f"sqlite:///{sqlite_path}"}
+        config = {"databases": {"default": database}, "event_store": {"provider": "sqlite"}}
+    domain, _, open_account = build(config, projector=projector)
     with domain.domain_context():
         domain.setup_database()
         process = domain.process
@@ -61,6 +73,46 @@ def _es_save(n: int) -> None:
             account = app.open(f"owner-{i}")
             counter["opened"] += 1
             summaries[account.id] = {"owner": account.owner}
+
+    operator.call(loop)
+
+
+def _floor_sqlite(n: int, projector: bool, path: str) -> None:
+    from storage import WARMUP, record_floor, replay_command
+
+    conn, commands = record_floor(WARMUP + n, path, projector=projector)
+    for commits in commands[:WARMUP]:
+        replay_command(conn, commits)
+
+    def loop() -> None:
+        for commits in commands[WARMUP:]:
+            replay_command(conn, commits)
+
+    operator.call(loop)
+
+
+def _raw_sqlite(n: int, path: str) -> None:
+    import sqlite3
+    import uuid
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(
+        "CREATE TABLE raw_w1 (id varchar(255) PRIMARY KEY, owner varchar(50), balance integer, _version int)"
+    )
+
+    def write(i: int) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO raw_w1 VALUES (?, ?, ?, ?)", (str(uuid.uuid4()), f"owner-{i}", 0, 0))
+        conn.execute("COMMIT")
+
+    for i in range(300):
+        write(-1 - i)
+
+    def loop() -> None:
+        for i in range(n):
+            write(i)
 
     operator.call(loop)
 
@@ -101,7 +153,11 @@ def main() -> int:
         help="callgrind's cycle estimate (cache and branch simulation): Ir + 10 per L1 miss and mispredict + 100 per LL miss",
     )
     parser.add_argument("--noproj", action="store_true", help="archipel without its projector")
-    parser.add_argument("--only", default="archipel,es-save", help="workloads: archipel, es-save")
+    parser.add_argument(
+        "--only",
+        default="archipel,es-save",
+        help="workloads: archipel, es-save, archipel-sqlite, floor-sqlite, raw-sqlite",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
@@ -111,10 +167,20 @@ def main() -> int:
     if args.child == "es-save":
         _es_save(args.n)
         return 0
+    if args.child in ("archipel-sqlite", "floor-sqlite", "raw-sqlite"):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = str(Path(tmp) / "w1.db")
+            if args.child == "archipel-sqlite":
+                _archipel(args.n, not args.noproj, args.fixed_ms, path)
+            elif args.child == "floor-sqlite":
+                _floor_sqlite(args.n, not args.noproj, path)
+            else:
+                _raw_sqlite(args.n, path)
+        return 0
     counts = {name: _count(name, args) for name in args.only.split(",")}
     for name, count in counts.items():
         unit = "estimated cycles" if args.cycles else "instructions"
-        print(f"{name:>9}: {count / 1000:8.1f} k {unit} per command")
+        print(f"{name:>15}: {count / 1000:8.1f} k {unit} per command")
     if "archipel" in counts and "es-save" in counts:
         print(f"es-save / archipel: {counts['es-save'] / counts['archipel']:.2f}x (target >= 1.5x)")
     return 0

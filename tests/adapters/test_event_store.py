@@ -62,6 +62,22 @@ def test_append_is_idempotent_by_message_id(model):
     assert len(store.read_all()) == 2
 
 
+def test_a_batch_partly_stored_before_sets_the_positions_of_its_new_messages(model):
+    store = model.domain.event_store
+    first = opened(model, "s-1", 0, "a")
+    store.append([first])
+    batch = [first, opened(model, "s-1", 1, "b"), opened(model, "s-2", None, "c")]
+    assert store.append(batch) == 2
+    stored = {m["metadata"]["id"]: m["metadata"] for m in store.read_all()}
+    for sent in batch[1:]:
+        meta = sent._metadata
+        found = stored[meta.id]
+        assert (found["global_position"], found["position"]) == (meta.global_position, meta.position)
+    assert batch[0]._metadata.global_position < batch[1]._metadata.global_position
+    assert batch[1]._metadata.global_position < batch[2]._metadata.global_position
+    assert (batch[1]._metadata.position, batch[2]._metadata.position) == (1, 0)
+
+
 def test_a_taken_position_is_an_expected_version_error(model):
     store = model.domain.event_store
     store.append([opened(model, "s-1", 0)])

@@ -2,14 +2,16 @@
 
 The events ``INSERT`` and a record's ``INSERT``/``UPDATE`` are compiled by
 SQLAlchemy once with SQLite's ``qmark`` style; the values are put in
-placeholder order (events: :data:`ROW_ORDER` per row, records: the compiled
-order picked from the named parameters). These tests hold the two forms
-equal value for value, and the stored rows exact.
+placeholder order (events: :data:`COLUMNS` per row, positions settled
+before the statement, see :mod:`archipel.adapters.sql.sqlite_append`;
+records: the compiled order picked from the named parameters). These tests
+hold the forms equal value for value, and the stored rows exact.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archipel import BaseAggregate, Domain
-from archipel.adapters.sql.event_insert import ROW_ORDER
+from archipel.adapters.sql.event_insert import COLUMNS
+from archipel.adapters.sql.sqlite_append import heads_needed
 from archipel.fields import Boolean, Date, Integer, String
 from tests.adapters._model import define, full_account, message, record
 from tests.adapters.conftest import start
@@ -59,12 +62,13 @@ def model(tmp_path: Path) -> Any:
 
 def test_compile_positional_gives_question_marks_and_the_bind_order(model: Any) -> None:
     store = model.domain.event_store
-    sql, order = store.engine.compile_positional(store.insert_statement(2))
+    sql = store.sqlite_insert_sql(2)
     assert ":" not in sql.replace("::", "")  # no named placeholder left
-    assert sql.count("?") == len(order) == 2 * len(ROW_ORDER)
-    # the stream is bound twice per row: the row's value and the position lookup's
-    assert order[: len(ROW_ORDER)] == tuple(f"{name}_0" for name in ROW_ORDER)
-    assert order.count("stream_1") == 2
+    assert sql.count("?") == 2 * len(COLUMNS)
+    # positions are settled before: no subquery, no RETURNING (see sqlite_append)
+    assert "SELECT" not in sql and "RETURNING" not in sql
+    assert sql.endswith("ON CONFLICT (message_id) DO NOTHING")
+    assert sql.split("(", 2)[1].split(")", 1)[0].split(", ") == list(COLUMNS)
 
 
 def test_a_record_insert_and_update_bind_in_placeholder_order(model: Any) -> None:
@@ -104,19 +108,38 @@ NAMES = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=
         st.tuples(STREAMS, st.none() | st.integers(0, 5), NAMES),
         min_size=1,
         max_size=6,
-    )
+    ),
+    st.dictionaries(STREAMS, st.integers(-1, 9)),
 )
 def test_positional_values_are_the_named_values_in_placeholder_order(
-    model: Any, batch: list[tuple[str, int | None, str]]
+    model: Any, batch: list[tuple[str, int | None, str]], stored: dict[str, int]
 ) -> None:
+    """SQLite's values are PostgreSQL's named values, with the position PostgreSQL's
+    subquery computes (the stream's last stored position + 1 + the position-less
+    messages of the stream before it in the batch) settled in Python."""
     store = model.domain.event_store
     messages = [
         message(model.Opened, stream, position, account_id=stream, name=name)
         for stream, position, name in batch
     ]
+    heads = {stream: stored.get(stream, -1) for stream in heads_needed(messages)}
+    values, positions = store.sqlite_values(messages, heads)
     named = store.params(messages)
-    _, order = store.engine.compile_positional(store.insert_statement(len(messages)))
-    assert store.values(messages) == [named[name] for name in order]
+    assert len(values) == len(messages) * len(COLUMNS)
+    for i in range(len(messages)):
+        row = values[i * len(COLUMNS) : (i + 1) * len(COLUMNS)]
+        expected_position = named[f"position_{i}"]
+        if expected_position is None:
+            expected_position = heads[named[f"stream_{i}"]] + 1 + named[f"offset_{i}"]
+        assert positions[i] == row[COLUMNS.index("position")] == expected_position
+        for k, name in enumerate(COLUMNS):
+            if name not in ("position", "metadata"):
+                assert row[k] == named[f"{name}_{i}"], name
+        stored_meta = json.loads(row[COLUMNS.index("metadata")])
+        named_meta = json.loads(named[f"metadata_{i}"])
+        assert stored_meta.pop("position") == expected_position
+        named_meta.pop("position")
+        assert stored_meta == named_meta
 
 
 @SETTINGS

@@ -75,7 +75,7 @@ class SqlDatabase:
         )
         self.processed_exists_sql = self.engine.compile(sa.select(sa.literal(1)).where(key))
         dialect_insert = postgresql.insert if self.engine.is_postgres else sqlite.insert
-        self.processed_insert_sql = self.engine.compile(
+        insert = (
             dialect_insert(self.processed)
             .values(
                 subscription=sa.bindparam("subscription", type_=c.subscription.type),
@@ -83,7 +83,10 @@ class SqlDatabase:
                 processed_at=sa.bindparam("processed_at", type_=c.processed_at.type),
             )
             .on_conflict_do_nothing(index_elements=["subscription", "message_id"])
-            .returning(c.subscription)
+        )
+        # SQLite: the row count says whether it was stored (RETURNING costs an ephemeral table)
+        self.processed_insert_sql = self.engine.compile(
+            insert.returning(c.subscription) if self.engine.is_postgres else insert
         )
         self._processed_many: dict[int, str] = {}
         self._event_store: SqlEventStore | None = None

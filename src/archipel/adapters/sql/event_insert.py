@@ -6,7 +6,8 @@ is unique, so a second writer of the same position gets
 :class:`~archipel.errors.ExpectedVersionError`. A message without a
 position gets the next one of its stream, computed in the same statement.
 The statement of each row count is compiled once; its bind names are
-cached per row.
+cached per row. On SQLite both positions are settled before the ``INSERT``
+(:mod:`archipel.adapters.sql.sqlite_append`).
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from archipel.adapters.memory.event_store import category_of
 from archipel.adapters.sql.codec import dumps
+from archipel.adapters.sql.sqlite_append import ROW_WIDTH, SqliteAppending, heads_needed
 from archipel.adapters.sql.writes import unique_violation
 from archipel.errors import ExpectedVersionError
 
 if TYPE_CHECKING:
     from archipel.adapters.sql.engine import SqlEngine
 
-__all__ = ["EventWriting", "CHUNK", "COLUMNS", "ROW_ORDER", "utc"]
+__all__ = ["EventWriting", "CHUNK", "COLUMNS", "utc"]
 
 #: rows per INSERT statement (PostgreSQL allows 65535 parameters, SQLite 32766)
 CHUNK = 500
@@ -45,10 +47,7 @@ COLUMNS = (
     "data",
 )
 
-
-#: the bind names of one row of the SQLite (``?``) insert, in placeholder order:
-#: :meth:`EventWriting.values` follows it (checked when the statement is compiled)
-ROW_ORDER = (*COLUMNS[:6], "stream", "offset", *COLUMNS[6:])
+assert len(COLUMNS) == ROW_WIDTH  # noqa: S101 - sqlite_append slices rows by it
 
 
 def utc(value: _dt.datetime) -> _dt.datetime:
@@ -56,7 +55,7 @@ def utc(value: _dt.datetime) -> _dt.datetime:
     return value.replace(tzinfo=_dt.UTC) if value.tzinfo is None else value.astimezone(_dt.UTC)
 
 
-class EventWriting:
+class EventWriting(SqliteAppending):
     """The append half of :class:`~archipel.adapters.sql.event_store.SqlEventStore`
     (mixed into it; the store sets the attributes)."""
 
@@ -67,13 +66,22 @@ class EventWriting:
     _bind_keys: dict[tuple[str, int], tuple[str, ...]]
     _position_constraint: str
 
-    def statement_count(self, messages: int) -> int:
-        """Statements an append of ``messages`` takes (a transaction may then skip BEGIN)."""
-        return (messages + CHUNK - 1) // CHUNK
+    def statement_count(self, messages: Sequence[Any]) -> int:
+        """Statements an append of ``messages`` takes (a transaction may then skip BEGIN;
+        on SQLite, a stream position to read makes it more than one)."""
+        count = (len(messages) + CHUNK - 1) // CHUNK
+        if not self.engine.is_postgres:
+            count += len(heads_needed(messages))
+        return count
 
     def insert(self, cursor: Any, messages: Sequence[Any]) -> list[tuple[Any, int, int]]:
         """Insert ``messages`` with ``cursor``; return ``(metadata, global_position, position)``
-        of the new ones, to be set on the messages once the transaction commits."""
+        of the new ones, to be set on the messages once the transaction commits.
+
+        On SQLite the transaction must hold the write lock when it takes more
+        than one statement (:meth:`statement_count`): ``BEGIN IMMEDIATE``."""
+        if not self.engine.is_postgres:
+            return self._append_sqlite(cursor, messages, CHUNK)
         if len(messages) <= CHUNK:  # a command's few events: one statement
             return self._insert_chunk(cursor, messages)
         stored: list[tuple[Any, int, int]] = []
@@ -82,7 +90,7 @@ class EventWriting:
         return stored
 
     def _insert_chunk(self, cursor: Any, chunk: Sequence[Any]) -> list[tuple[Any, int, int]]:
-        params: Any = self.params(chunk) if self.engine.is_postgres else self.values(chunk)
+        params = self.params(chunk)
         try:
             cursor.execute(self._insert(len(chunk)), params)
             rows = cursor.fetchall()
@@ -110,25 +118,6 @@ class EventWriting:
     def params(self, messages: Sequence[Any], prefix: str = "") -> dict[str, Any]:
         """Bind values of an insert of ``messages`` by name (see :meth:`insert_statement`)."""
         params: dict[str, Any] = {}
-        self._bind(messages, prefix, params, None)
-        return params
-
-    def values(self, messages: Sequence[Any]) -> list[Any]:
-        """Bind values of an insert of ``messages`` in placeholder order (SQLite's ``?``
-        statement of :meth:`_insert`: per row, :data:`ROW_ORDER`)."""
-        values: list[Any] = []
-        self._bind(messages, "", None, values)
-        return values
-
-    def _bind(
-        self,
-        messages: Sequence[Any],
-        prefix: str,
-        params: dict[str, Any] | None,
-        values: list[Any] | None,
-    ) -> None:
-        """Put the bind values of ``messages`` into ``params`` (by name) or ``values`` (in order)."""
-        postgres = self.engine.is_postgres
         # positions known from earlier messages of the batch, and how many
         # position-less messages of a stream came before any known one
         following: dict[str, int] = {}
@@ -149,34 +138,9 @@ class EventWriting:
             data = meta.to_dict()
             moment = meta.time
             if moment is not None:
-                # PostgreSQL parses the ISO text itself (any offset); SQLite compares
-                # the text, so it is stored in UTC
-                zone = moment.tzinfo
-                moment = (
-                    data["time"]
-                    if zone is _dt.UTC or (postgres and zone is not None)
-                    else utc(moment).isoformat()
-                )
+                # PostgreSQL parses the ISO text itself (any offset); naive is UTC
+                moment = data["time"] if moment.tzinfo is not None else utc(moment).isoformat()
             data["position"] = position
-            if values is not None:
-                # ROW_ORDER: the stream is bound twice (the row's, the position lookup's)
-                values += (
-                    meta.id,
-                    stream,
-                    category_of(stream),
-                    meta.type or type(message).__name__,
-                    meta.kind,
-                    position,
-                    stream,
-                    offset,
-                    meta.correlation_id,
-                    meta.causation_id,
-                    moment,
-                    dumps(data),
-                    dumps(message.to_dict()),
-                )
-                continue
-            assert params is not None  # noqa: S101 - one of the two is given
             (k_id, k_stream, k_category, k_type, k_kind, k_position, k_offset, k_correlation,
              k_causation, k_time, k_metadata, k_data) = self._keys(prefix, i)  # fmt: skip
             params[k_id] = meta.id
@@ -191,6 +155,50 @@ class EventWriting:
             params[k_time] = moment
             params[k_metadata] = dumps(data)
             params[k_data] = dumps(message.to_dict())
+        return params
+
+    def sqlite_values(
+        self, messages: Sequence[Any], heads: dict[str, int]
+    ) -> tuple[list[Any], list[int]]:
+        """Bind values of SQLite's insert of ``messages`` in placeholder order
+        (:data:`COLUMNS` per row), and the stream position of each message.
+
+        ``heads``: the last stored position of each stream of
+        :func:`~archipel.adapters.sql.sqlite_append.heads_needed`.
+        """
+        values: list[Any] = []
+        positions: list[int] = []
+        following: dict[str, int] = {}  # the next position of a stream seen in the batch
+        for message in messages:
+            meta = message._metadata
+            stream = meta.stream
+            position = meta.position
+            if position is None:
+                position = following.get(stream)
+                if position is None:
+                    position = heads[stream] + 1
+            following[stream] = position + 1
+            positions.append(position)
+            data = meta.to_dict()
+            moment = meta.time
+            if moment is not None:
+                # SQLite compares the text: it is stored in UTC
+                moment = data["time"] if moment.tzinfo is _dt.UTC else utc(moment).isoformat()
+            data["position"] = position
+            values += (
+                meta.id,
+                stream,
+                category_of(stream),
+                meta.type or type(message).__name__,
+                meta.kind,
+                position,
+                meta.correlation_id,
+                meta.causation_id,
+                moment,
+                dumps(data),
+                dumps(message.to_dict()),
+            )
+        return values, positions
 
     def _insert(self, rows: int) -> str:
         sql = self._insert_sql.get(rows)
@@ -199,19 +207,30 @@ class EventWriting:
         return sql
 
     def _compile_insert(self, rows: int) -> str:
-        statement = self.insert_statement(rows)
         if self.engine.is_postgres:
-            return self.engine.compile(statement)
-        # SQLite binds ``?`` placeholders from a sequence at a fraction of the cost of
-        # names from a dict (each name is looked up per execution): see :meth:`values`
+            return self.engine.compile(self.insert_statement(rows))
+        return self.sqlite_insert_sql(rows)
+
+    def sqlite_insert_sql(self, rows: int) -> str:
+        """SQLite's ``INSERT`` of ``rows`` messages whose positions are settled
+        (:mod:`~archipel.adapters.sql.sqlite_append`): ``?`` placeholders, bound from
+        a sequence at a fraction of the cost of names from a dict, :data:`COLUMNS` per row."""
+        c = self.table.c
+        values = [
+            {name: sa.bindparam(f"{name}_{i}", type_=c[name].type) for name in COLUMNS}
+            for i in range(rows)
+        ]
+        statement = (
+            sqlite.insert(self.table).values(values).on_conflict_do_nothing(index_elements=["message_id"])
+        )
         sql, order = self.engine.compile_positional(statement)
-        expected = tuple(f"{name}_{row}" for row in range(rows) for name in ROW_ORDER)
+        expected = tuple(f"{name}_{row}" for row in range(rows) for name in COLUMNS)
         if order != expected:  # pragma: no cover - SQLAlchemy changed its bind order
             raise AssertionError(f"the events INSERT binds {order}, not {expected}")
         return sql
 
     def insert_statement(self, rows: int, prefix: str = "") -> Any:
-        """``INSERT`` of ``rows`` messages, idempotent by id, returning what was stored.
+        """PostgreSQL's ``INSERT`` of ``rows`` messages, idempotent by id, returning what was stored.
 
         Bind names are ``<prefix><column>_<row>``; a message without a position
         gets the stream's next one (``offset`` counts the position-less messages
@@ -234,9 +253,8 @@ class EventWriting:
                 row["position"], last + 1 + sa.bindparam(f"{prefix}offset_{i}", type_=sa.Integer())
             )
             values.append(row)
-        dialect_insert = postgresql.insert if self.engine.is_postgres else sqlite.insert
         return (
-            dialect_insert(t)
+            postgresql.insert(t)
             .values(values)
             .on_conflict_do_nothing(index_elements=["message_id"])
             .returning(c.message_id, c.global_position, c.position)

@@ -4,9 +4,11 @@ Appends are idempotent by message id (``INSERT ... ON CONFLICT (message_id)
 DO NOTHING``: a resent batch stores nothing and ``append`` returns 0) and
 ``(stream, position)`` is unique, so a second writer of the same position
 gets :class:`~archipel.errors.ExpectedVersionError`. A message without a
-position gets the next one of its stream, computed in the same statement.
-A batch is one multi-row ``INSERT ... RETURNING`` (chunks of
-:data:`CHUNK` rows).
+position gets the next one of its stream. A batch is one multi-row
+``INSERT`` (chunks of :data:`CHUNK` rows): on PostgreSQL ``... RETURNING``
+the positions, computed in the statement; on SQLite the positions are
+settled before it, in the write-locked transaction
+(:mod:`archipel.adapters.sql.sqlite_append`).
 
 Given a :class:`~archipel.adapters.sql.transaction.SqlTransaction` of the
 same database, ``append`` writes in it, so state, events and outbox rows
@@ -114,6 +116,20 @@ class SqlEventStore(EventWriting):
             if postgres
             else None
         )
+        if not postgres:  # the statements of sqlite_append
+            self._head_of_sql = engine.compile_positional(
+                sa.select(sa.func.max(c.position)).where(stream)
+            )[0]
+            self._range_sql = engine.compile_positional(
+                sa.select(c.message_id, c.global_position, c.position)
+                .where(
+                    c.global_position.between(
+                        sa.bindparam("first", type_=sa.Integer()),
+                        sa.bindparam("last", type_=sa.Integer()),
+                    )
+                )
+                .order_by(c.global_position)
+            )[0]
         self._insert_sql: dict[int, str] = {}
         self._bind_keys: dict[tuple[str, int], tuple[str, ...]] = {}
         self._position_constraint = constraint_name(self.table.name, "stream_position_key")
@@ -165,7 +181,7 @@ class SqlEventStore(EventWriting):
     def _append_now(self, messages: Sequence[Any]) -> int:
         engine = self.engine
         # one statement is atomic by itself (and takes SQLite's write lock before it reads)
-        explicit = self.statement_count(len(messages)) > 1
+        explicit = self.statement_count(messages) > 1
 
         def write(conn: Any) -> list[tuple[Any, int, int]]:
             cursor = conn.cursor()

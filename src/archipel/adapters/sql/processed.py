@@ -53,7 +53,9 @@ def send_processed(db: SqlDatabase, cursor: Any, pending: list[tuple[str, str]])
             db.processed_insert_sql,
             {"subscription": subscription, "message_id": message_id, "processed_at": now},
         )
-        if cursor.fetchone() is None:
+        # PostgreSQL returns the stored row; SQLite's statement has no RETURNING
+        stored = cursor.fetchone() is not None if db.engine.is_postgres else cursor.rowcount == 1
+        if not stored:
             raise duplicate(subscription, message_id)
         return
     # a batch's records: multi-row inserts, and whatever was not stored is a twin's

@@ -209,7 +209,7 @@ class SqlTransaction(WriteFlush):
     def _statement_count(self) -> int:
         count = len(self._writes) + len(self._processed)
         for store, messages in self._events:
-            count += store.statement_count(len(messages))
+            count += store.statement_count(messages)
         if self._outbox:
             count += 2  # executemany is not one statement
         return count
