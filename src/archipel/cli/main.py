@@ -25,6 +25,7 @@ from archipel.cli import (
     event_reads,
     events,
     eventstore,
+    idempotency,
     outbox,
     projection,
     schema,
@@ -129,6 +130,7 @@ for _name in ("read", "search", "history", "stats"):  # Protean's `protean event
 app.add_typer(events.app, name="events")
 app.add_typer(eventstore.app, name="eventstore")
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(idempotency.app, name="idempotency")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(snapshot.app, name="snapshot")

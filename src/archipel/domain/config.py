@@ -76,6 +76,7 @@ DEFAULTS: dict[str, Any] = {
 #: Top-level keys archipel reads (anything else is a typo, or Protean's: see below).
 KNOWN_KEYS: frozenset[str] = frozenset(DEFAULTS) | {
     "idempotency",
+    "consume_idempotency",  # [consume_idempotency.cleanup]: `archipel idempotency cleanup`
     "integration",
     "email_providers",
     "command_default_timeout",
@@ -97,7 +98,6 @@ PROTEAN_ONLY_KEYS: dict[str, Any] = {
     "logging": None,
     "telemetry": None,
     "lint": None,
-    "consume_idempotency": None,
 }
 
 _PYPROJECT = "pyproject.toml"
