@@ -45,6 +45,7 @@ from archipel.cli.new import new
 from archipel.cli.observatory import observatory
 from archipel.cli.server import server
 from archipel.cli.shell import shell
+from archipel.cli.verify import verify
 from archipel.errors import ArchipelError, ConfigurationError, IncorrectUsageError
 
 __all__ = ["app", "main", "run"]
@@ -124,6 +125,7 @@ app.add_typer(database.app, name="database")
 # Protean's name for the same group (``protean db setup`` ports as ``archipel db setup``)
 app.add_typer(database.app, name="db", hidden=True)
 app.command()(check)
+app.command()(verify)
 app.command()(server)
 for _name in ("read", "search", "history", "stats"):  # Protean's `protean events ...`
     events.app.command(_name)(getattr(event_reads, _name))
