@@ -236,3 +236,43 @@ def test_cli_refuses_a_domain_without_an_outbox_and_another_provider(tmp_path):
     assert result.returncode == 1 and "outbox is not enabled" in result.stderr
     result = run_cli("outbox", "reconcile", "--domain", "sample_shelf", "--provider", "other")
     assert result.returncode == 2 and "default database only" in result.stderr
+
+
+def test_integration_rows_of_published_events_come_back_too(tmp_path):
+    from archipel import BaseAggregate, BaseEvent, Domain
+    from archipel.fields import Identifier
+
+    db = {"provider": "sqlite", "database_uri": f"sqlite:///{tmp_path / 'pub.db'}"}
+    domain = Domain(name="Publisher", config={
+        "databases": {"default": db}, "event_store": db, "event_processing": "async",
+        "brokers": {"default": {"provider": "database"}, "partners": {"provider": "database"}},
+        "integration": {"broker": "partners"},
+    })
+
+    @domain.aggregate
+    class Order(BaseAggregate):
+        pass
+
+    @domain.event(part_of=Order, published=True)
+    class Placed(BaseEvent):
+        order_id = Identifier(required=True)
+
+    @domain.event(part_of=Order)
+    class Noted(BaseEvent):
+        order_id = Identifier(required=True)
+
+    domain.init(traverse=False)
+    with domain.domain_context():
+        domain.setup_database()
+        order = Order()
+        order.raise_(Placed(order_id=order.id))
+        order.raise_(Noted(order_id=order.id))
+        domain.repository_for(Order).add(order)
+        before = sorted((r["type"], r["stream"].split(">")[0]) for r in _outbox(domain).rows())
+        assert len(before) == 3  # two domain rows, one integration row
+        _delete(domain, {r["message_id"] for r in _outbox(domain).rows()})
+        found = reconcile_outbox(domain)
+        assert len(found.rows) == 3
+        assert sorted((r["type"], r["stream"].split(">")[0]) for r in _outbox(domain).rows()) == before
+        assert reconcile_outbox(domain).rows == []
+    domain.shutdown()
