@@ -28,6 +28,12 @@ def _fresh_choice(monkeypatch: pytest.MonkeyPatch):
     for name in ("ARCHIPEL_LOG_LEVEL", "PROTEAN_LOG_LEVEL", "ARCHIPEL_ENV", "PROTEAN_ENV", "ENV", "ENVIRONMENT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(_logs, "_chosen", _logs._Global())
+    # dictConfig disables the loggers that exist unless told otherwise: put them back
+    loggers = [lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger)]
+    disabled = {lg: lg.disabled for lg in loggers}
+    yield
+    for lg in [lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger)]:
+        lg.disabled = disabled.get(lg, False)
 
 
 @settings(max_examples=20, deadline=None)
@@ -164,3 +170,17 @@ def test_global_options_reach_the_server_in_its_process(tmp_path: Path):
 def test_version_option_is_protean_compatible():
     result = run_cli("--version")
     assert result.returncode == 0 and result.stdout.startswith("archipel ")
+
+
+@pytest.mark.parametrize(("env", "variable", "level"), [
+    ("test", None, logging.INFO), ("development", None, logging.INFO), (None, "ERROR", logging.ERROR),
+])
+def test_a_server_without_any_option_logs_at_the_level_variable_else_info(monkeypatch, env, variable, level):
+    if env:
+        monkeypatch.setenv("ARCHIPEL_ENV", env)
+    if variable:
+        monkeypatch.setenv("PROTEAN_LOG_LEVEL", variable)
+    apply_global_logging(None, None, None)
+    setup_logging(None, None)
+    assert logging.getLogger().level == level
+    assert isinstance(_archipel_handler().formatter, TextFormatter)

@@ -121,7 +121,7 @@ def _environment() -> str:
     return ""
 
 
-def _default_level() -> str:
+def _default_level(by_environment: bool = True) -> str:
     for name in _LEVEL_VARS:
         value = os.environ.get(name, "").strip()
         if value:
@@ -131,7 +131,7 @@ def _default_level() -> str:
                     hint=f"use one of {', '.join(m.upper() for m in LogLevel.__members__)}",
                 )
             return value.upper()
-    return _ENV_LEVELS.get(_environment(), "INFO")
+    return _ENV_LEVELS.get(_environment(), "INFO") if by_environment else "INFO"
 
 
 def _resolved_format(fmt: LogFormat) -> str:
@@ -184,9 +184,8 @@ def apply_global_logging(level: LogLevel | None, fmt: LogFormat | None, config: 
 def setup_logging(fmt: LogFormat | None, level: LogLevel | None) -> None:
     """Install archipel's log handler for a long-running command (``server``, ``observatory``).
 
-    Its own options win over the global ones, which win over text at the environment's
-    level (``ARCHIPEL_LOG_LEVEL``/``PROTEAN_LOG_LEVEL``, else INFO but for ``development``
-    and ``test``); with the
+    Its own options win over the global ones, which win over text at
+    ``ARCHIPEL_LOG_LEVEL``/``PROTEAN_LOG_LEVEL``, else INFO (Protean's server bootstrap); with the
     global ``--log-config`` and no option of its own, logging stays as the file set it.
     """
     if _chosen.from_file is not None:
@@ -197,5 +196,5 @@ def setup_logging(fmt: LogFormat | None, level: LogLevel | None) -> None:
             hint="set the level and format in the dictConfig file, or drop --log-config",
         )
     chosen_fmt = _resolved_format(fmt) if fmt is not None else (_chosen.fmt or "text")
-    chosen_level = level.value.upper() if level is not None else (_chosen.level or _default_level())
+    chosen_level = level.value.upper() if level is not None else (_chosen.level or _default_level(False))
     configure_logging("json" if chosen_fmt == "json" else "text", chosen_level)
