@@ -44,14 +44,14 @@ def _report(domain_name: str, found: Reconciliation, limit: int) -> None:
     verb = "would add" if found.dry_run else "added"
     for row in found.rows:
         console.print(f"  {verb} [bold]{escape(row['type'])}[/] {escape(row['message_id'])} "
-                      f"[magenta]{escape(row['stream'])}[/]")
+                      f"[magenta]{escape(row['stream'])}[/]", soft_wrap=True)
     skipped = []
     if found.skipped_old:
         skipped.append(f"{found.skipped_old} older than the outbox retention (rows may have been relayed and purged)")
     if found.skipped_recent:
         skipped.append(f"{found.skipped_recent} too recent (their transaction may still commit)")
     if skipped:
-        console.print(f"[dim]Skipped: {escape('; '.join(skipped))}.[/]")
+        console.print(f"[dim]Skipped: {escape('; '.join(skipped))}.[/]", soft_wrap=True)
     scanned = f"the latest {found.scanned} of at most {limit} messages"
     if found.rows and found.dry_run:
         success(f"{escape(domain_name)}: {len(found.rows)} outbox row(s) missing in {scanned} "
