@@ -9,6 +9,8 @@ Rich itself honours both.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import typer
 from rich.console import Console
@@ -21,6 +23,7 @@ __all__ = [
     "err",
     "out",
     "print_error",
+    "progress",
     "success",
     "warn",
 ]
@@ -90,3 +93,15 @@ def confirm(question: str, yes: bool) -> None:
         )
     if not typer.confirm(question, default=False):
         raise CliError("cancelled, nothing was changed")
+
+
+@contextmanager
+def progress(start: str) -> Iterator[Callable[[str], None]]:
+    """A spinner on stderr while long work runs (on a terminal only; nothing in scripts):
+    ``with progress("reading the log") as note: ... note("read 5000 messages")``."""
+    console = err()
+    if not console.is_terminal:
+        yield lambda text: None
+        return
+    with console.status(escape(start)) as status:
+        yield lambda text: status.update(escape(text))

@@ -14,6 +14,9 @@ added, never renamed or removed):
 - ``archipel events read|search|history|stats --json``: see :mod:`archipel.cli.event_reads`
 - ``archipel eventstore verify --json``: ``{"domain", "clean", "messages", "streams",
   "violations": [{"check", "stream", "detail"}], "more_violations"}``
+- ``archipel outbox reconcile --json``: see :mod:`archipel.cli.outbox`
+- ``archipel idempotency cleanup --json``: see :mod:`archipel.cli.idempotency`
+- ``archipel schema generate|render --json``: ``{"domain", "output", "files"}``
 - ``archipel version --json``: ``{"archipel", "python"}``
 
 JSON goes to stdout, one document, nothing else; errors still go to stderr

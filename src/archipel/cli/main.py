@@ -25,6 +25,8 @@ from archipel.cli import (
     event_reads,
     events,
     eventstore,
+    idempotency,
+    outbox,
     projection,
     schema,
     snapshot,
@@ -32,11 +34,18 @@ from archipel.cli import (
 )
 from archipel.cli._console import CliError, out, print_error
 from archipel.cli._json import JsonOption, print_json
+from archipel.cli._logs import (
+    LogConfigOption,
+    LogFormat,
+    LogLevel,
+    apply_global_logging,
+)
 from archipel.cli.check import check
 from archipel.cli.new import new
 from archipel.cli.observatory import observatory
 from archipel.cli.server import server
 from archipel.cli.shell import shell
+from archipel.cli.verify import verify
 from archipel.errors import ArchipelError, ConfigurationError, IncorrectUsageError
 
 __all__ = ["app", "main", "run"]
@@ -73,12 +82,32 @@ def _root(
             "--version", "-V", help="Show the version and exit.", callback=_print_version, is_eager=True
         ),
     ] = False,
+    log_level: Annotated[
+        LogLevel | None,
+        typer.Option(
+            "--log-level",
+            help="Logging level for any command (Protean's option).",
+            case_sensitive=False,
+            show_default=False,
+        ),
+    ] = None,
+    log_format: Annotated[
+        LogFormat | None,
+        typer.Option(
+            "--log-format",
+            help="Log lines as console text or JSON; auto: JSON in production/staging.",
+            case_sensitive=False,
+            show_default=False,
+        ),
+    ] = None,
+    log_config: LogConfigOption = None,
 ) -> None:
     """archipel: bounded contexts with DDD, CQRS and event sourcing.
 
     Exit status: 0 ok, 1 not found or failed, 2 wrong usage.
     """
     # --debug is taken off the command line by run(); declared here for --help
+    apply_global_logging(log_level, log_format, log_config)
 
 
 @app.command(rich_help_panel="Other")
@@ -96,12 +125,15 @@ app.add_typer(database.app, name="database")
 # Protean's name for the same group (``protean db setup`` ports as ``archipel db setup``)
 app.add_typer(database.app, name="db", hidden=True)
 app.command()(check)
+app.command()(verify)
 app.command()(server)
 for _name in ("read", "search", "history", "stats"):  # Protean's `protean events ...`
     events.app.command(_name)(getattr(event_reads, _name))
 app.add_typer(events.app, name="events")
 app.add_typer(eventstore.app, name="eventstore")
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(idempotency.app, name="idempotency")
+app.add_typer(outbox.app, name="outbox")
 app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(snapshot.app, name="snapshot")
 app.add_typer(projection.app, name="projection")

@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from archipel.cli._console import CliError, err, warn
 from archipel.cli._domain import DomainsOption, load_domains
-from archipel.cli._logs import LogFormat, LogFormatOption, LogLevel, LogLevelOption, setup_logging
+from archipel.cli._logs import LogFormatOption, LogLevelOption, setup_logging
 from archipel.domain.domain import Domain
 from archipel.utils.signals import relay_signals
 
@@ -81,8 +81,8 @@ def observatory(
     title: Annotated[
         str | None, typer.Option("--title", help="The dashboard's title (Protean's option).", show_default=False)
     ] = None,
-    log_format: LogFormatOption = LogFormat.text,
-    log_level: LogLevelOption = LogLevel.info,
+    log_format: LogFormatOption = None,
+    log_level: LogLevelOption = None,
 ) -> None:
     """Serve the observatory dashboard: handlers, events, outbox and dead letters, live."""
     setup_logging(log_format, log_level)

@@ -10,7 +10,7 @@ from rich.markup import escape
 from archipel.cli import _engine
 from archipel.cli._console import err
 from archipel.cli._domain import DomainOption, load_domain
-from archipel.cli._logs import LogFormat, LogFormatOption, LogLevel, LogLevelOption, setup_logging
+from archipel.cli._logs import LogFormatOption, LogLevelOption, setup_logging
 
 __all__ = ["server"]
 
@@ -47,8 +47,8 @@ def server(
             "(run under opentelemetry-instrument, or configure it in code; extra otel).",
         ),
     ] = False,
-    log_format: LogFormatOption = LogFormat.text,
-    log_level: LogLevelOption = LogLevel.info,
+    log_format: LogFormatOption = None,
+    log_level: LogLevelOption = None,
 ) -> None:
     """Run the async processing server for one domain until SIGTERM/Ctrl-C."""
     setup_logging(log_format, log_level)

@@ -76,7 +76,7 @@ DEFAULTS: dict[str, Any] = {
 
 #: Top-level keys archipel reads (anything else is a typo, or Protean's: see below).
 KNOWN_KEYS: frozenset[str] = frozenset(DEFAULTS) | {
-    "idempotency", "integration", "email_providers",
+    "idempotency", "integration", "email_providers", "consume_idempotency",
     "command_default_timeout", "field_defaults", "telemetry",
 }
 
@@ -94,7 +94,6 @@ PROTEAN_ONLY_KEYS: dict[str, Any] = {
     "observatory": None,
     "logging": None,
     "lint": None,
-    "consume_idempotency": None,
 }
 
 _PYPROJECT = "pyproject.toml"

@@ -101,4 +101,9 @@ class Outbox(Protocol):
 
     def pending_count(self) -> int: ...
 
+    def add_missing(self, records: Sequence[OutboxRow], dry_run: bool = False) -> list[OutboxRow]:
+        """Add the ``records`` whose ``(message_id, stream)`` has no row yet (unless ``dry_run``),
+        one repair at a time per database; return them (``archipel outbox reconcile``)."""
+        ...
+
     def purge_sent(self, older_than_seconds: float = 0.0) -> int: ...

@@ -38,6 +38,15 @@ class MemoryOutbox:
             self.rows[self._next_id] = row
             self._next_id += 1
 
+    def add_missing(self, records: Sequence[dict[str, Any]], dry_run: bool = False) -> list[dict[str, Any]]:
+        """The ``records`` whose ``(message_id, stream)`` has no row yet, added unless ``dry_run``."""
+        with STORE_LOCK:
+            there = {(row["message_id"], row["stream"]) for row in self.rows.values()}
+            missing = [r for r in records if (r["message_id"], r["stream"]) not in there]
+            if missing and not dry_run:
+                self.add(missing)
+        return missing
+
     def claim(
         self,
         worker: str,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +26,7 @@ from archipel.adapters.sql.event_store import SqlEventStore
 from archipel.adapters.sql.indexes import declare_indexes
 from archipel.adapters.sql.outbox import OUTBOX_TABLE, SqlOutbox
 from archipel.adapters.sql.outbox_direct import DirectRelay
+from archipel.adapters.sql.processed import prune_processed
 from archipel.adapters.sql.query import QueryCompiler
 from archipel.adapters.sql.reads import SqlReads
 from archipel.adapters.sql.records import RecordTable
@@ -159,6 +160,10 @@ class SqlDatabase:
                         declare_indexes(table, self.engine.is_postgres)
                     self._tables[schema.table] = table
         return table
+
+    def prune_processed(self, before: float, batch_size: int, keep: Sequence[str] = ()) -> Iterator[int]:
+        """See :func:`archipel.adapters.sql.processed.prune_processed`."""
+        return prune_processed(self, before, batch_size, keep)
 
     @staticmethod
     def clock() -> float:

@@ -236,6 +236,12 @@ class SqlOutbox:
 
         self.engine.run(write, retry=False)
 
+    def add_missing(self, records: Sequence[dict[str, Any]], dry_run: bool = False) -> list[dict[str, Any]]:
+        """See :mod:`archipel.adapters.sql.outbox_repair`."""
+        from archipel.adapters.sql.outbox_repair import add_missing
+
+        return add_missing(self, records, dry_run)
+
     # -- relaying ---------------------------------------------------------------------
     def claim(
         self,

@@ -10,6 +10,7 @@ once), multi-row inserts on SQLite (chunks of :data:`CHUNK`: SQLite allows
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from archipel.adapters.sql.writes import duplicate
@@ -17,7 +18,7 @@ from archipel.adapters.sql.writes import duplicate
 if TYPE_CHECKING:
     from archipel.adapters.sql.database import SqlDatabase
 
-__all__ = ["CHUNK", "processed_among", "send_processed"]
+__all__ = ["CHUNK", "processed_among", "prune_processed", "send_processed"]
 
 #: ids per statement
 CHUNK = 500
@@ -93,3 +94,30 @@ def _postgres_insert_many(db: SqlDatabase) -> str:
         "SELECT u.s, u.m, %(at)s FROM unnest(%(s)s::varchar[], %(m)s::varchar[]) AS u(s, m) "
         "ON CONFLICT (subscription, message_id) DO NOTHING RETURNING subscription, message_id"
     )
+
+
+def prune_processed(
+    db: SqlDatabase, before: float, batch_size: int, keep: Sequence[str] = ()
+) -> Iterator[int]:
+    """Delete the records written before ``before`` (epoch seconds), but none of the
+    subscriptions ``keep``, ``batch_size`` at a time, each batch its own short transaction;
+    yield how many each batch deleted (the last one deleted fewer than ``batch_size``)."""
+    table = db.engine.dialect.identifier_preparer.quote(db.processed.name)
+    postgres = db.engine.is_postgres
+
+    def mark(name: str) -> str:
+        return f"%({name})s" if postgres else f":{name}"
+
+    params: dict[str, Any] = {f"k{i}": name for i, name in enumerate(sorted(keep))}
+    kept = f" AND subscription NOT IN ({', '.join(mark(k) for k in params)})" if params else ""
+    # a table name; values are parameters
+    sql = (
+        f"DELETE FROM {table} WHERE (subscription, message_id) IN (SELECT subscription, message_id "  # noqa: S608
+        f"FROM {table} WHERE processed_at < {mark('before')}{kept} LIMIT {int(batch_size)})"
+    )
+    params["before"] = float(before)
+    while True:
+        deleted = int(db.engine.run(lambda conn: conn.execute(sql, params).rowcount, retry=False))
+        yield deleted
+        if deleted < batch_size:
+            return
