@@ -120,6 +120,11 @@ class UnitOfWork:
         """``commit()``/``rollback()`` of a unit of work begun with :meth:`start`."""
         self._explicit = False
         token, self._token = self._token, None
+        return self._finish(commit, token)
+
+    def _finish(self, commit: bool, token: Any) -> list[Any]:
+        """Commit (or roll back) and leave the scope ``token`` restores; then hand the
+        committed events to the synchronous handlers. A failed commit rolls back."""
         events: list[Any] = []
         try:
             if commit:
@@ -142,19 +147,7 @@ class UnitOfWork:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        try:
-            if exc_type is None:
-                events = self.commit()
-            else:
-                self.rollback()
-                return
-        except BaseException:
-            self.rollback()
-            raise
-        finally:
-            _context.scope.reset(self._token)
-        if events and self.domain.handles_events_inline:
-            publish(events)
+        self._finish(exc_type is None, self._token)
 
     @property
     def in_progress(self) -> bool:
