@@ -18,7 +18,7 @@ from archipel.core.event_sourcing import apply_events, fresh_aggregate
 from archipel.core.message import new_message_id
 from archipel.core.model import run_defaults
 from archipel.errors import IncorrectUsageError
-from archipel.fields.composite import HasMany, HasOne
+from archipel.fields.association import HasMany, HasOne
 from archipel.utils.clock import domain_now
 from archipel.utils.scope import MESSAGE, scope
 
