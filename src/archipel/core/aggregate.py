@@ -18,7 +18,7 @@ from archipel.core.event_sourcing import apply_events, fresh_aggregate
 from archipel.core.message import new_message_id
 from archipel.core.model import run_defaults
 from archipel.errors import IncorrectUsageError
-from archipel.fields.composite import HasMany, HasOne
+from archipel.fields.association import HasMany, HasOne
 from archipel.utils.clock import domain_now
 from archipel.utils.scope import MESSAGE, scope
 
@@ -131,12 +131,11 @@ class BaseAggregate(BaseEntity):
         evalues["version"] = options.version
         evalues["domain"] = options.domain_name
         cause: Any = scope.get()[MESSAGE]
-        if cause is not None:
+        if cause is not None and evalues.get("causation_id") is None:
             cause_meta = cause._metadata
+            cause_id = evalues["causation_id"] = cause_meta.id
             if evalues.get("correlation_id") is None:
-                evalues["correlation_id"] = cause_meta.correlation_id or cause_meta.id
-            if evalues.get("causation_id") is None:
-                evalues["causation_id"] = cause_meta.id
+                evalues["correlation_id"] = cause_meta.correlation_id or cause_id
         domain = options.domain
         if domain is not None and domain.event_enrichers:
             try:

@@ -33,9 +33,11 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from archipel.errors import ConfigurationError
-from archipel.fields import composite as _composite
 from archipel.fields import simple as _simple
+from archipel.fields.association import HasMany, HasOne
 from archipel.fields.base import MISSING, Field
+from archipel.fields.containers import Dict, List
+from archipel.fields.embedded import ValueObject
 
 __all__ = ["annotated_fields", "field_for_hint", "retry_unresolved"]
 
@@ -51,7 +53,7 @@ _SCALARS: dict[Any, type[Field]] = {
     _dt.datetime: _simple.DateTime,
     _dt.date: _simple.Date,
     uuid.UUID: _simple.Identifier,
-    dict: _composite.Dict,
+    dict: Dict,
     Any: Field,
     object: Field,
 }
@@ -116,24 +118,24 @@ def _convert(hint: Any) -> tuple[Field, bool]:
     if origin in (list, typing.List):  # noqa: UP006 - both spellings are documented
         items = typing.get_args(hint)
         if not items:
-            return _composite.List(), False
+            return List(), False
         item = items[0]
         if _kind(item) == "entity":
-            return _composite.HasMany(item), False
+            return HasMany(item), False
         content, _ = _convert(item)
-        return _composite.List(content_type=content), False
+        return List(content_type=content), False
     if origin in (dict, typing.Dict):  # noqa: UP006
-        return _composite.Dict(), False
+        return Dict(), False
     if hint is list:
-        return _composite.List(), False
+        return List(), False
     field_cls = _SCALARS.get(hint)
     if field_cls is not None:
         return field_cls(), False
     kind = _kind(hint)
     if kind == "value_object":
-        return _composite.ValueObject(hint), False
+        return ValueObject(hint), False
     if kind == "entity":
-        return _composite.HasOne(hint), False
+        return HasOne(hint), False
     if kind is not None:
         raise _NotAField(
             f"{hint.__name__} is a {kind.replace('_', ' ')}: hold its identity instead, "
@@ -300,7 +302,7 @@ def annotated_fields(
                 field.required = not (optional or has_default)
             else:
                 field = field_for_hint(hint, required=False if own is not MISSING else None)
-                if own is MISSING and field.required and isinstance(field, (_composite.List, _composite.Dict)):
+                if own is MISSING and field.required and isinstance(field, (List, Dict)):
                     field.set_default(None)  # ``tags: list[str]`` must be given, as in dataclasses
         except (TypeError, _NotAField) as exc:
             raise ConfigurationError(f"{cls.__name__}.{name}: {exc}") from None

@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 from archipel.core.model import BaseModel, run_defaults
 from archipel.core.state import ElementState
 from archipel.errors import IncorrectUsageError, ObjectNotFound, TooManyObjects, ValidationError
+from archipel.fields.association import HasMany, HasOne, Reference
 from archipel.fields.base import FieldError
-from archipel.fields.composite import HasMany, HasOne, Reference
 
 __all__ = ["BaseEntity", "atomic_change"]
 

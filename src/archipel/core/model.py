@@ -20,11 +20,13 @@ from archipel.core.declarations import Unresolved, annotated_fields
 from archipel.core.invariant import collect_invariants
 from archipel.core.options import ElementOptions
 from archipel.errors import ConfigurationError, IncorrectUsageError, ValidationError
-from archipel.fields import composite as _composite
 from archipel.fields import simple as _simple
+from archipel.fields.association import HasMany, HasOne, Reference
 from archipel.fields.base import MISSING, Field, FieldError
 from archipel.fields.basic import SerializerField
+from archipel.fields.containers import Dict, List
 from archipel.fields.custom import Custom
+from archipel.fields.embedded import ValueObject, ValueObjectFromEntity
 from archipel.fields.status import Status
 
 __all__ = ["BaseModel", "fields_of", "id_field_of", "stamp_dates"]
@@ -47,13 +49,13 @@ _Converter = Callable[[Any], Any] | None
         _simple.DateTime,
         _simple.Identifier,
         _simple.Auto,
-        _composite.List,
-        _composite.Dict,
-        _composite.ValueObject,
-        _composite.HasMany,
-        _composite.HasOne,
-        _composite.Reference,
-        _composite.ValueObjectFromEntity,
+        List,
+        Dict,
+        ValueObject,
+        HasMany,
+        HasOne,
+        Reference,
+        ValueObjectFromEntity,
         Status,
         Custom,
     ),

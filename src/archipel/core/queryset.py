@@ -13,7 +13,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from archipel.core.query_names import check_criteria
 from archipel.core.record import Record
 from archipel.errors import NotSupportedError
-from archipel.fields.composite import Association
+from archipel.fields.association import Association
 from archipel.utils.query import Q
 
 __all__ = ["Criteria", "QuerySet", "QueryWrites", "ReadOnlyQuerySet", "Record", "ResultSet"]

@@ -6,12 +6,14 @@ from typing import Any, ClassVar
 
 from archipel.core.model import BaseModel, run_defaults
 from archipel.errors import ConfigurationError, IncorrectUsageError, ValidationError
-from archipel.fields import composite as _composite
+from archipel.fields.association import HasMany, HasOne, Reference
+from archipel.fields.containers import List
+from archipel.fields.embedded import ValueObject, ValueObjectFromEntity
 
 __all__ = ["BaseValueObject", "value_object_from_entity"]
 
 #: the fields linking to other elements, which no value object holds
-_ASSOCIATIONS = (_composite.HasMany, _composite.HasOne, _composite.Reference)
+_ASSOCIATIONS = (HasMany, HasOne, Reference)
 
 
 class BaseValueObject(BaseModel):
@@ -96,8 +98,6 @@ def value_object_from_entity(
     import copy
 
     from archipel.errors import IncorrectUsageError
-    HasMany, HasOne, List = _composite.HasMany, _composite.HasOne, _composite.List
-    Reference, ValueObject = _composite.Reference, _composite.ValueObject
 
     fields = getattr(entity_cls, "_fields", None)
     if not isinstance(entity_cls, type) or fields is None or getattr(entity_cls, "_element_kind", "") not in (
@@ -124,4 +124,4 @@ def value_object_from_entity(
 
 
 # ``ValueObjectFromEntity`` (a field) builds its class with this function
-_composite.ValueObjectFromEntity.factory = value_object_from_entity
+ValueObjectFromEntity.factory = value_object_from_entity

@@ -77,7 +77,7 @@ DEFAULTS: dict[str, Any] = {
 #: Top-level keys archipel reads (anything else is a typo, or Protean's: see below).
 KNOWN_KEYS: frozenset[str] = frozenset(DEFAULTS) | {
     "idempotency", "integration", "email_providers", "consume_idempotency",
-    "command_default_timeout", "field_defaults", "telemetry",
+    "command_default_timeout", "field_defaults", "telemetry", "source_uri",
 }
 
 #: Protean 0.18's top-level keys that archipel accepts, so a ported ``domain.toml``
@@ -88,7 +88,6 @@ PROTEAN_ONLY_KEYS: dict[str, Any] = {
     "testing": None,
     "debug": None,
     "secret_key": None,
-    "source_uri": None,
     "lenient_deserialization": False,
     "outbox": None,
     "observatory": None,
@@ -262,6 +261,8 @@ def validate_config(
                 key,
             )
     problems += check_telemetry(config.get("telemetry"))
+    if not isinstance(config.get("source_uri") or "", str):
+        problems.append(f"Invalid source_uri {config['source_uri']!r}; expected a URI (CloudEvents' source)")
     field_defaults = config.get("field_defaults")
     if field_defaults is not None and (
         not isinstance(field_defaults, Mapping)

@@ -15,8 +15,8 @@ from archipel.core.event import BaseEvent
 from archipel.core.event_sourcing import collect_appliers
 from archipel.core.index import Index
 from archipel.errors import ConfigurationError
+from archipel.fields.association import HasMany, HasOne, Reference
 from archipel.fields.base import Field
-from archipel.fields.composite import HasMany, HasOne, Reference
 from archipel.fields.simple import Auto, Identifier, String
 from archipel.port.schema import ModelSchema
 from archipel.utils.naming import snake_case

@@ -1,18 +1,11 @@
 """Field types for domain elements (``from archipel.fields import String, ...``)."""
 
+from archipel.fields.association import Association, HasMany, HasOne, Reference
 from archipel.fields.base import MISSING, Field, FieldError
 from archipel.fields.basic import Method, Nested, ValueObjectList
-from archipel.fields.composite import (
-    Association,
-    Dict,
-    HasMany,
-    HasOne,
-    List,
-    Reference,
-    ValueObject,
-    ValueObjectFromEntity,
-)
+from archipel.fields.containers import Dict, List
 from archipel.fields.custom import Custom
+from archipel.fields.embedded import ValueObject, ValueObjectFromEntity
 from archipel.fields.simple import (
     Auto,
     Boolean,

@@ -19,7 +19,8 @@ from typing import Any
 
 from archipel.errors import ValidationError
 from archipel.fields.base import Field
-from archipel.fields.composite import Dict, List, ValueObject
+from archipel.fields.containers import Dict, List
+from archipel.fields.embedded import ValueObject
 from archipel.fields.simple import (
     Auto,
     Boolean,

@@ -62,7 +62,6 @@ class UnitOfWork:
         "processed_as",
         "_after_commit",
         "_token",
-        "_explicit",
     )
 
     def __init__(self, domain: DomainLike | None = None, message: Any = None) -> None:
@@ -75,7 +74,6 @@ class UnitOfWork:
                 )
         self.domain = domain
         self._token: Any = None
-        self._explicit = False  # begun with start(): commit()/rollback() end it
         self.message = message
         # (class, identity) -> object, in insertion order
         self._tracked: dict[tuple[type, Any], Any] = {}
@@ -112,14 +110,16 @@ class UnitOfWork:
         of ``with UnitOfWork():``). ``InvalidOperationError`` if it is already in progress."""
         if self._token is not None:
             raise InvalidOperationError("this unit of work is already in progress")
+        if type(self) is not UnitOfWork:
+            raise IncorrectUsageError(f"{type(self).__name__} is run by archipel: start() is for UnitOfWork()")
         outer = _context.scope.get()
         self._token = _context.scope.set((outer[0], self, outer[2], outer[3]))
-        self._explicit = True
+        # its commit() and rollback() now also end it (no cost on the common path)
+        self.__class__ = _StartedUnitOfWork
 
-    def _end_explicit(self, commit: bool) -> list[Any]:
-        """``commit()``/``rollback()`` of a unit of work begun with :meth:`start`."""
-        self._explicit = False
-        token, self._token = self._token, None
+    def _finish(self, commit: bool, token: Any) -> list[Any]:
+        """Commit (or roll back) and leave the scope ``token`` restores; then hand the
+        committed events to the synchronous handlers. A failed commit rolls back."""
         events: list[Any] = []
         try:
             if commit:
@@ -142,19 +142,7 @@ class UnitOfWork:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        try:
-            if exc_type is None:
-                events = self.commit()
-            else:
-                self.rollback()
-                return
-        except BaseException:
-            self.rollback()
-            raise
-        finally:
-            _context.scope.reset(self._token)
-        if events and self.domain.handles_events_inline:
-            publish(events)
+        self._finish(exc_type is None, self._token)
 
     @property
     def in_progress(self) -> bool:
@@ -212,8 +200,6 @@ class UnitOfWork:
     # -- commit ------------------------------------------------------------
     def commit(self) -> list[Any]:
         """Write everything in one transaction per database; return the new events."""
-        if self._explicit:
-            return self._end_explicit(commit=True)
         domain = self.domain
         message = self.message
         is_command = message is not None and message._metadata.kind == "COMMAND"
@@ -371,9 +357,6 @@ class UnitOfWork:
 
     def rollback(self) -> None:
         """Discard everything; roll back open transactions."""
-        if self._explicit:
-            self._end_explicit(commit=False)
-            return
         for tx in self._transactions.values():
             try:
                 tx.rollback()
@@ -404,3 +387,21 @@ def unit_of_work(domain: DomainLike, message: Any = None) -> Iterator[UnitOfWork
         raise
     finally:
         _context.scope.reset(token)
+
+
+class _StartedUnitOfWork(UnitOfWork):
+    """A :class:`UnitOfWork` begun with ``start()``: ``commit()`` and ``rollback()`` also
+    leave its scope and hand the committed events to the synchronous handlers."""
+
+    __slots__ = ()
+
+    def commit(self) -> list[Any]:
+        return self._end(commit=True)
+
+    def rollback(self) -> None:
+        self._end(commit=False)
+
+    def _end(self, commit: bool) -> list[Any]:
+        self.__class__ = UnitOfWork  # type: ignore[assignment]
+        token, self._token = self._token, None
+        return self._finish(commit, token)

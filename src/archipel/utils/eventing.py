@@ -19,6 +19,7 @@ from archipel.core.envelope_views import Headers
 from archipel.core.message import BaseMessage, Metadata, class_envelope
 from archipel.errors import DeserializationError, IncorrectUsageError
 from archipel.handling.decoding import message_from_stored
+from archipel.utils import message_forms as forms
 from archipel.utils.globals import active_domain
 
 __all__ = ["BaseMessage", "Message", "MessageHeaders", "MessageType", "Metadata", "StoredMetadata"]
@@ -59,21 +60,57 @@ class StoredMetadata(dict[str, Any]):
 
 class Message:
     """A message in its stored form: ``metadata`` (the envelope, a dict also read with
-    attributes, see :class:`StoredMetadata`) and ``data`` (the payload)."""
+    attributes, see :class:`StoredMetadata`) and ``data`` (the payload).
 
-    __slots__ = ("metadata", "data")
+    Its wire forms are Protean's: :meth:`to_dict` is the nested dict (``metadata.headers``,
+    ``.envelope``, ``.domain``, ``.event_store``, ``.extensions``), :meth:`to_cloudevent`
+    a CloudEvents 1.0 object; :meth:`deserialize` and :meth:`from_cloudevent` read them
+    back, and :meth:`from_dict` also reads archipel's stored (flat) form. The checksum is
+    taken from the data when the message is built, unless the wire form carried one.
+    """
 
-    def __init__(self, metadata: dict[str, Any], data: dict[str, Any]) -> None:
+    __slots__ = ("metadata", "data", "checksum")
+
+    def __init__(self, metadata: dict[str, Any], data: dict[str, Any], checksum: str | None = None) -> None:
         self.metadata = StoredMetadata(metadata)
         self.data = data
+        #: Protean's integrity checksum of ``data`` (:meth:`verify_integrity`)
+        self.checksum = checksum if checksum is not None else forms.checksum(data)
 
     @classmethod
     def from_dict(cls, stored: dict[str, Any]) -> Message:
-        """Wrap a stored message (``{"metadata": {...}, "data": {...}}``)."""
-        return cls(dict(stored.get("metadata") or {}), dict(stored.get("data") or {}))
+        """A message from archipel's stored form or Protean's nested ``to_dict()`` form."""
+        metadata = stored.get("metadata") or {}
+        data = dict(stored.get("data") or {})
+        if forms.is_nested(metadata):
+            flat, digest = forms.nested_to_flat(metadata)
+            return cls(flat, data, digest)
+        return cls(dict(metadata), data)
 
-    #: Protean's name for :meth:`from_dict`
-    deserialize = from_dict
+    @classmethod
+    def deserialize(cls, message: dict[str, Any], validate: bool = True) -> Message:
+        """Protean's reader of :meth:`to_dict`'s form (archipel's stored form works too).
+
+        With ``validate``, a checksum that does not match the data is a
+        ``DeserializationError``.
+        """
+        found = cls.from_dict(message)
+        if validate and not found.verify_integrity():
+            raise DeserializationError(
+                str(found.metadata.get("id")),
+                "Message integrity validation failed - checksum mismatch",
+                {"type": found.metadata.get("type"), "stream": found.metadata.get("stream")},
+            )
+        return found
+
+    @classmethod
+    def from_cloudevent(cls, cloudevent: dict[str, Any]) -> Message:
+        """A message from a CloudEvents 1.0 JSON object (structured mode), Protean's mapping:
+        ``source``, ``subject``, ``dataschema`` and unknown extensions land in
+        ``metadata.extensions`` (``ce_source``, ...). ``ValueError`` when a required
+        attribute is missing or ``specversion`` is not 1.0."""
+        flat, data, digest = forms.cloudevent_to_flat(cloudevent)
+        return cls(flat, data, digest)
 
     @property
     def stream_name(self) -> str | None:
@@ -96,8 +133,31 @@ class Message:
         return cls.from_dict(message.to_message())
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"metadata": ..., "data": ...}``, as the event store keeps it."""
+        """Protean's nested form: ``{"data", "metadata": {"headers", "envelope", "domain",
+        "event_store", "extensions"}}`` (JSON values; times as ISO 8601 text)."""
+        return forms.flat_to_nested(self.metadata, dict(self.data), self.checksum)
+
+    def stored(self) -> dict[str, Any]:
+        """archipel's stored form, ``{"metadata": <flat envelope>, "data": ...}``."""
         return {"metadata": dict(self.metadata), "data": dict(self.data)}
+
+    def to_external_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` without what only the producer needs (Protean's): no positions,
+        checksum, expected version, priority or ``asynchronous``."""
+        return forms.external(self.to_dict())
+
+    def to_cloudevent(self) -> dict[str, Any]:
+        """The CloudEvents 1.0 JSON object of this message (Protean's mapping; ``source`` is
+        the active domain's ``source_uri`` configuration, else ``urn:archipel:<domain>``)."""
+        domain = active_domain()
+        configured = domain.config.get("source_uri") if domain is not None else None
+        name = domain.normalized_name if domain is not None else str(self.metadata.get("domain") or "").lower()
+        source = configured or f"urn:archipel:{name or 'unknown'}"
+        return forms.flat_to_cloudevent(self.metadata, dict(self.data), source, self.checksum)
+
+    def verify_integrity(self) -> bool:
+        """True while ``data`` still matches the checksum (Protean's)."""
+        return self.checksum == forms.checksum(self.data)
 
     def to_domain_object(self) -> Any:
         """The command or event (upcast when older), using the active domain's classes.
@@ -110,7 +170,7 @@ class Message:
                 "Message.to_domain_object() reads the active domain's classes: "
                 "call it inside `with domain.domain_context():`"
             )
-        obj = message_from_stored(domain, self.to_dict())
+        obj = message_from_stored(domain, self.stored())
         if obj is None:
             raise DeserializationError(
                 str(self.metadata.get("id")),

@@ -30,8 +30,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from archipel.errors import ValidationError
+from archipel.fields.association import Association, Reference
 from archipel.fields.base import Field, FieldError, shown
-from archipel.fields.composite import Association, Dict, List, Reference
+from archipel.fields.containers import Dict, List
 from archipel.fields.limits import check_json, check_text
 from archipel.fields.simple import Boolean as BooleanField
 from archipel.fields.simple import DateTime as DateTimeField

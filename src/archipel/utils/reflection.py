@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from archipel.core.model import fields_of, id_field_of
+from archipel.fields.association import Association, HasMany, HasOne, Reference
 from archipel.fields.base import Field
-from archipel.fields.composite import Association, HasMany, HasOne, Reference, ValueObject
+from archipel.fields.embedded import ValueObject
 
 __all__ = [
     "association_fields",
