@@ -78,12 +78,12 @@ def test_a_healthy_project_passes(tmp_path):
 def test_the_environment_reaches_every_stage(tmp_path):
     result = _verify(_project(tmp_path, env="staging"), "--env", "staging", "--json")
     assert result.returncode == 0, result.stdout
-    assert _verify(tmp_path, "--json").returncode == 1  # the test expects staging
+    assert _verify(tmp_path, "--json").returncode == 5  # the test expects staging: tests fail
 
 
 def test_a_failing_test_fails_the_tests_stage(tmp_path):
     result = _verify(_project(tmp_path, failing=True), "--json")
-    assert result.returncode == 1
+    assert result.returncode == 5  # Protean's status of failed tests
     tests = _report(result)["data"]["stages"]["tests"]
     assert tests["status"] == "fail" and (tests["passed"], tests["failed"]) == (1, 1)
     human = _verify(tmp_path)
@@ -92,7 +92,7 @@ def test_a_failing_test_fails_the_tests_stage(tmp_path):
 
 def test_a_check_warning_fails_the_check_stage_and_tests_still_run(tmp_path):
     result = _verify(_project(tmp_path, extra=UNHANDLED), "--json")
-    assert result.returncode == 1
+    assert result.returncode == 4  # Protean's status of a failed check (before the tests')
     report = _report(result)
     stages = report["data"]["stages"]
     assert stages["check"]["status"] == "fail" and stages["check"]["counts"]["warnings"] >= 1
@@ -103,7 +103,7 @@ def test_a_check_warning_fails_the_check_stage_and_tests_still_run(tmp_path):
 def test_an_init_failure_skips_the_other_stages(tmp_path):
     config = ', config={"databases": {"default": {"provider": "no-such-db"}}}'
     result = _verify(_project(tmp_path, config=config), "--json")
-    assert result.returncode == 1
+    assert result.returncode == 3  # Protean's status of a failed init
     stages = _report(result)["data"]["stages"]
     assert stages["init"]["status"] == "fail" and "no-such-db" in stages["init"]["error"]
     assert stages["check"]["status"] == stages["tests"]["status"] == "skipped"

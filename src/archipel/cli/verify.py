@@ -12,10 +12,10 @@ All three run under the environment ``--env`` (default ``test``):
 imported and for the pytest process, then put back. Tests run even when check
 failed, so the report has every stage.
 
-Exit status follows archipel's convention, not Protean's 3/4/5: 0 every stage
-passed; 1 a stage failed (init, check or tests: ``--json`` says which); 2 wrong
-usage (``--path`` not a folder, a blank ``--env``, no domain found or not
-importable). ``--json`` prints Protean's envelope ``{"version", "status":
+Exit status is Protean's, so ported CI scripts read it the same: 0 every stage
+passed; 3 init failed; 4 check failed; 5 the tests failed (check before tests
+when both did; ``--json`` has every stage); 2 wrong usage (``--path`` not a
+folder, a blank ``--env``, no domain found or not importable). ``--json`` prints Protean's envelope ``{"version", "status":
 pass|fail|error, "data": {"verdict", "stages": {"init", "check", "tests"}},
 "diagnostics"}``.
 """
@@ -170,7 +170,7 @@ def verify(
 ) -> None:
     """Initialize a domain, run check, and run its tests — one verdict.
 
-    Exit 0 when all three pass, 1 when one fails, 2 on wrong usage.
+    Exit 0 when all three pass; 3 init, 4 check, 5 tests failed (Protean's codes); 2 wrong usage.
     """
     try:
         with (err().status("verifying") if err().is_terminal and not as_json else _quiet()):
@@ -189,7 +189,19 @@ def verify(
     else:
         _render(stages, output, verdict)
     if verdict != "pass":
-        raise typer.Exit(1)
+        raise typer.Exit(exit_status(stages))
+
+
+#: Protean's exit statuses of a failed stage, in precedence order
+FAILED_STATUS = {"init": 3, "check": 4, "tests": 5}
+
+
+def exit_status(stages: dict[str, dict[str, object]]) -> int:
+    """The exit status of a failed verdict: the first failed stage's (Protean's 3/4/5)."""
+    for stage, status in FAILED_STATUS.items():
+        if stages[stage]["status"] != "pass":
+            return status
+    return 0
 
 
 @contextmanager
