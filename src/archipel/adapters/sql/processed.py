@@ -31,7 +31,7 @@ def processed_among(db: SqlDatabase, subscription: str, ids: list[str]) -> tuple
         # size (a plain ``= ANY(...)`` scans every row of the subscription when
         # the statistics are stale, as they are while the table grows fast)
         sql = (
-            "SELECT u.id FROM unnest(%(ids)s::varchar[]) AS u(id), LATERAL ("  # noqa: S608
+            "SELECT u.id FROM unnest(%(ids)b::varchar[]) AS u(id), LATERAL ("  # noqa: S608
             f"SELECT 1 FROM {table} p WHERE p.subscription = %(subscription)s "
             "AND p.message_id = u.id LIMIT 1) AS found"
         )
@@ -88,6 +88,6 @@ def _postgres_insert_many(db: SqlDatabase) -> str:
     table = db.engine.dialect.identifier_preparer.quote(db.processed.name)
     return (
         f"INSERT INTO {table} (subscription, message_id, processed_at) "  # noqa: S608 - a table name
-        "SELECT u.s, u.m, %(at)s FROM unnest(%(s)s::varchar[], %(m)s::varchar[]) AS u(s, m) "
+        "SELECT u.s, u.m, %(at)s FROM unnest(%(s)b::varchar[], %(m)b::varchar[]) AS u(s, m) "
         "ON CONFLICT (subscription, message_id) DO NOTHING RETURNING subscription, message_id"
     )
