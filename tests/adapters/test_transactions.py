@@ -438,4 +438,3 @@ def test_new_rows_of_every_field_kind_sent_together_read_back_the_same(make_doma
             assert back.to_dict() == row.to_dict()
         assert isinstance(repo.get("w3").price, decimal.Decimal)
         assert repo.get("empty").tags in (None, [])
-
