@@ -2,6 +2,8 @@
 
     python bench/consumer_cpu.py                    # tick 200 (redis-N) and tick 1 (commit-N)
     python bench/consumer_cpu.py --tick 1 --events 3000 --profile prof.txt
+    python bench/consumer_cpu.py --instructions        # callgrind: instructions per event
+    python bench/consumer_cpu.py --src OTHER_TREE/src  # an A/B: archipel from another tree
 
 ``bench/engine.py``'s workload (``OpenAccount`` -> ``AccountOpened`` -> an
 ``AccountSummary`` row), relayed to Redis first; then one consumer owning
@@ -37,7 +39,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-for path in (str(ROOT), str(ROOT / "src"), str(HERE)):
+for path in (str(ROOT), os.environ.get("CONSUMER_CPU_SRC") or str(ROOT / "src"), str(HERE)):
     if path not in sys.path:
         sys.path.insert(0, path)
 
@@ -70,6 +72,7 @@ def _counters(url: str, redis_url: str) -> dict[str, float]:
         row = conn.execute(
             "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
         ).fetchone()
+        wal = conn.execute("SELECT wal_records, wal_bytes FROM pg_stat_wal").fetchone()
         calls = conn.execute(
             "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
             "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
@@ -81,6 +84,8 @@ def _counters(url: str, redis_url: str) -> dict[str, float]:
     finally:
         client.close()
     out = {"pg transactions": float(row[0]) if row else 0.0, "pg statements": float(calls[0]) if calls else 0.0}
+    if wal:  # the whole cluster's WAL: load-proof, and a fair part of what PostgreSQL does per event
+        out.update({"wal records": float(wal[0]), "wal bytes": float(wal[1])})
     out["redis calls"] = float(sum(v.get("calls", 0) for k, v in stats.items() if k != "cmdstat_info"))
     return out
 
@@ -210,7 +215,8 @@ def consume(url: str, redis_url: str, tick: int, partitions: int, warmup: int, e
     per["pg transactions"] -= 2 / events  # the counters' own look
     return {"client_us": 1e6 * cpu / events, "client_sys_us": 1e6 * system / events,
             "pg_us": 1e6 * pg_cpu / events, "wall_us": 1e6 * wall / events,
-            "per_event": per, "statements": statements, "events": events}
+            "per_event": per, "statements": statements, "events": events,
+            "archipel": str(Path(sys.modules["archipel"].__file__ or "").parent)}
 
 
 def one_run(pg: Any, redis_url: str, events: int, tick: int, partitions: int,
@@ -257,8 +263,12 @@ def main() -> int:
                         help="count the consumer's instructions with callgrind (load-proof, ~50x slower)")
     parser.add_argument("--profile", help="profile of the last round to FILE.tick-N: cProfile (thread CPU "
                         "time), or with --instructions the callgrind output (FILE.tick-N.callgrind)")
+    parser.add_argument("--src", help="measure archipel from this src directory (an A/B: another tree's src)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.src:
+        os.environ["CONSUMER_CPU_SRC"] = str(Path(args.src).resolve())
+        sys.path.insert(0, os.environ["CONSUMER_CPU_SRC"])
     if args.child:
         url, redis_url, tick, partitions, warmup, events, postmaster, profile, result = json.loads(args.child)
         found = consume(url, redis_url, tick, partitions, warmup, events, postmaster, profile)
@@ -282,6 +292,7 @@ def main() -> int:
                 last = n == args.rounds - 1
                 prof = f"{args.profile}.tick-{tick}" if args.profile and last else None
                 runs.append(one_run(pg, redis_server.url(), events, tick, args.partitions, prof, args.instructions))
+            print(f"archipel from {runs[-1]['archipel']}")
             print(f"tick {tick}, {events} events, {args.partitions} partitions, {args.rounds} rounds (median, min-max)"
                   + (" under callgrind: times are callgrind's" if args.instructions else ""))
             for k in keys:
