@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from archipel.adapters.sql.writes import duplicate
+from archipel.adapters.sql.tables import constraint_name
+from archipel.adapters.sql.writes import duplicate, unique_violation
+from archipel.errors import DuplicateMessageError
 
 if TYPE_CHECKING:
     from archipel.adapters.sql.database import SqlDatabase
@@ -32,7 +34,7 @@ def processed_among(db: SqlDatabase, subscription: str, ids: list[str]) -> tuple
         # size (a plain ``= ANY(...)`` scans every row of the subscription when
         # the statistics are stale, as they are while the table grows fast)
         sql = (
-            "SELECT u.id FROM unnest(%(ids)s::varchar[]) AS u(id), LATERAL ("  # noqa: S608
+            "SELECT u.id FROM unnest(%(ids)b::varchar[]) AS u(id), LATERAL ("  # noqa: S608
             f"SELECT 1 FROM {table} p WHERE p.subscription = %(subscription)s "
             "AND p.message_id = u.id LIMIT 1) AS found"
         )
@@ -61,16 +63,25 @@ def send_processed(db: SqlDatabase, cursor: Any, pending: list[tuple[str, str]])
         return
     # a batch's records: multi-row inserts, and whatever was not stored is a twin's
     if db.engine.is_postgres:
-        # one statement whatever the batch's size (arrays, not one placeholder pair per
-        # record): its text never changes, so psycopg prepares it once per connection
-        cursor.execute(
-            _postgres_insert_many(db),
-            {"s": [s for s, _ in pending], "m": [m for _, m in pending], "at": now},
-        )
-        stored = {(str(s), str(m)) for s, m in cursor.fetchall()}
-        for key in pending:
-            if key not in stored:
-                raise duplicate(*key)
+        # one plain INSERT whatever the batch's size (arrays, not one placeholder pair per
+        # record: its text never changes, so psycopg prepares it once per connection). The
+        # records were looked up before (mark_processed_many), so a conflict is a twin
+        # committed meanwhile: the statement fails, and the twin is named afterwards. No
+        # ``ON CONFLICT``: its speculative insertion cost an index probe and a WAL record
+        # more per row, and ``RETURNING`` sent every record back
+        subscriptions = {subscription for subscription, _ in pending}
+        if len(subscriptions) == 1:
+            sql = _postgres_insert_many(db, one_subscription=True)
+            values: dict[str, Any] = {"s": next(iter(subscriptions)), "m": [m for _, m in pending], "at": now}
+        else:
+            sql = _postgres_insert_many(db, one_subscription=False)
+            values = {"s": [s for s, _ in pending], "m": [m for _, m in pending], "at": now}
+        try:
+            cursor.execute(sql, values)
+        except Exception as exc:
+            if unique_violation(exc) != constraint_name(db.processed.name, "pkey"):
+                raise
+            raise _twin(db, pending) from exc
         return
     for start in range(0, len(pending), CHUNK):
         chunk = pending[start : start + CHUNK]
@@ -85,14 +96,34 @@ def send_processed(db: SqlDatabase, cursor: Any, pending: list[tuple[str, str]])
                 raise duplicate(*key)
 
 
-def _postgres_insert_many(db: SqlDatabase) -> str:
-    """``INSERT ... SELECT`` from two arrays (``%(s)s``, ``%(m)s``), skipping records already
-    there and returning those it stored."""
+def _postgres_insert_many(db: SqlDatabase, one_subscription: bool) -> str:
+    """``INSERT ... SELECT`` of the message ids ``%(m)b`` (an array) and the subscription
+    ``%(s)s`` (with ``one_subscription``; else an array too)."""
     table = db.engine.dialect.identifier_preparer.quote(db.processed.name)
-    return (
-        f"INSERT INTO {table} (subscription, message_id, processed_at) "  # noqa: S608 - a table name
-        "SELECT u.s, u.m, %(at)s FROM unnest(%(s)s::varchar[], %(m)s::varchar[]) AS u(s, m) "
-        "ON CONFLICT (subscription, message_id) DO NOTHING RETURNING subscription, message_id"
+    if one_subscription:
+        rows = "SELECT %(s)s, u.m, %(at)s FROM unnest(%(m)b::varchar[]) AS u(m)"
+    else:
+        rows = "SELECT u.s, u.m, %(at)s FROM unnest(%(s)b::varchar[], %(m)b::varchar[]) AS u(s, m)"
+    return f"INSERT INTO {table} (subscription, message_id, processed_at) {rows}"  # noqa: S608 - a table name
+
+
+def _twin(db: SqlDatabase, pending: list[tuple[str, str]]) -> DuplicateMessageError:
+    """The error naming the first of ``pending`` recorded by a twin (the insert of ``pending``
+    failed on the records' key: the twin committed meanwhile; asked on another connection,
+    the failed statement having aborted this transaction)."""
+    by_subscription: dict[str, list[str]] = {}
+    for subscription, message_id in pending:
+        by_subscription.setdefault(subscription, []).append(message_id)
+    for subscription, ids in by_subscription.items():
+        for start in range(0, len(ids), CHUNK):
+            sql, params = processed_among(db, subscription, ids[start : start + CHUNK])
+            found = {str(row[0]) for row in db.engine.fetch(sql, params, True)}
+            for message_id in ids[start : start + CHUNK]:
+                if message_id in found:
+                    return duplicate(subscription, message_id)
+    subscription, message_id = pending[0]  # (not found: recorded, then removed meanwhile)
+    return DuplicateMessageError(
+        f"{subscription}: a message of this batch (from {message_id}) was handled meanwhile by a twin"
     )
 
 

@@ -213,8 +213,11 @@ class RecordTable:
             quote = dialect.identifier_preparer.quote
             c = self.table.c
             columns = ", ".join(quote(n) for n in self.read_names)
+            # binary arrays: psycopg's text array dumper checks every element against a
+            # quoting regular expression (~2 us per string; binary: ~0.3 us). The element
+            # type oid is the same either way, so PostgreSQL converts the values alike
             arrays = ", ".join(
-                f"%({n})s::{c[n].type.compile(dialect=dialect)}[]" for n in self.read_names
+                f"%({n})b::{c[n].type.compile(dialect=dialect)}[]" for n in self.read_names
             )
             found = self._unnest_sql = (
                 f"INSERT INTO {quote(self.name)} ({columns}) SELECT * FROM unnest({arrays})"  # noqa: S608 - quoted identifiers
