@@ -25,6 +25,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
+from archipel.domain.logging_config import check_logging
 from archipel.errors import ConfigurationError
 from archipel.utils.redaction import map_leaves, redact
 
@@ -80,6 +81,7 @@ KNOWN_KEYS: frozenset[str] = frozenset(DEFAULTS) | {
     "email_providers",
     "command_default_timeout",
     "field_defaults",
+    "logging",  # checked by archipel.domain.logging_config
 }
 
 #: Protean 0.18's top-level keys that archipel accepts, so a ported ``domain.toml``
@@ -94,7 +96,6 @@ PROTEAN_ONLY_KEYS: dict[str, Any] = {
     "lenient_deserialization": False,
     "outbox": None,
     "observatory": None,
-    "logging": None,
     "telemetry": None,
     "lint": None,
     "consume_idempotency": None,
@@ -108,8 +109,6 @@ _PARENT_LEVELS = 2
 _PLACEHOLDER = re.compile(
     r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\|(?P<default>(?:(?!\$\{)[^}])*))?\}"
 )
-# Group "password" stops at the last "@" before the path, so unencoded "@"s
-# in a password are masked too.
 
 
 class Config(dict[str, Any]):
@@ -246,8 +245,8 @@ def validate_config(
     and ``server.stream_subscription.max_retries`` a non-negative one; that
     every top-level key is archipel's (:data:`KNOWN_KEYS`) or Protean's
     (:data:`PROTEAN_ONLY_KEYS`, accepted without effect: a value other than
-    Protean's default is logged as a warning). The settings inside each
-    provider's table are checked by the provider. All problems are reported
+    Protean's default is logged as a warning; ``[logging]``: see
+    :mod:`~archipel.domain.logging_config`). Providers check their own tables. All problems are reported
     together, one per line, each naming its key.
     """
     problems: list[str] = []
@@ -265,6 +264,7 @@ def validate_config(
                 "(see docs/porting.md)",
                 key,
             )
+    problems += check_logging(config.get("logging"), _log)
     field_defaults = config.get("field_defaults")
     if field_defaults is not None and (
         not isinstance(field_defaults, Mapping)
