@@ -9,7 +9,9 @@ root logger that writes one line per record to stderr:
 
 Message and correlation ids come from the record's ``extra`` (``message_id``,
 ``correlation_id``, or ``archipel_message_id`` … as the engine's failure lines
-name them; see :func:`message_fields`); other ``extra`` keys listed in
+name them; see :func:`message_fields`), else, for ``correlation_id`` and
+``causation_id``, from the message being handled
+(:class:`~archipel.utils.log_filters.CorrelationFilter`); other ``extra`` keys listed in
 :data:`EXTRA_KEYS` (``subscription``, ``decision``, ``attempt``, …) are
 carried too, and so is what :func:`archipel.utils.logging.add_context` attached
 to the current task (``request_id``, ``tenant``...). A traceback, when a record has one, is one JSON field
@@ -25,6 +27,7 @@ from typing import Any, Literal, TextIO
 
 import msgspec
 
+from archipel.utils.log_filters import CorrelationFilter
 from archipel.utils.log_setup import HANDLER_MARK, EventDict, StderrHandler
 from archipel.utils.logging import current_context
 
@@ -43,6 +46,7 @@ LogFormat = Literal["text", "json"]
 EXTRA_KEYS = (
     "message_id",
     "correlation_id",
+    "causation_id",
     "subscription",
     "message_type",
     "decision",
@@ -77,9 +81,9 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
     values = record.__dict__
     for key in EXTRA_KEYS:
         value = values.get(key)
-        if value is None:
+        if value is None or value == "":  # "": the correlation filter found no message
             value = values.get(_PREFIX + key)
-        if value is not None:
+        if value is not None and value != "":
             found[key] = value
     return found
 
@@ -141,6 +145,7 @@ def configure_logging(
         raise ValueError(f"unknown log format {fmt!r}: use 'text' or 'json'")
     handler: logging.Handler = logging.StreamHandler(stream) if stream else StderrHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(CorrelationFilter())  # the ids of the message a handler is handling
     setattr(handler, HANDLER_MARK, True)
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, HANDLER_MARK, False)]:

@@ -233,3 +233,22 @@ def test_the_test_environment_logs_warnings_only(make_domain, monkeypatch, capsy
     logging.getLogger("archipel.engine").info("hidden")
     get_logger("myapp").info("hidden too")
     assert capsys.readouterr().err == ""
+
+
+def test_the_servers_lines_carry_the_message_ids_too(make_domain):
+    import io
+
+    from archipel.utils import logs
+
+    domain, seen = shop(make_domain)
+    domain.init()
+    stream = io.StringIO()
+    logs.configure_logging("json", "INFO", stream)
+    with domain.domain_context():
+        domain.process(domain.Place(order_id="o-3"))
+        logging.getLogger("myapp").warning("outside")
+    structured, plain, mail, outside = json_lines(stream.getvalue())
+    assert structured["message"] == "placing" and structured["order_id"] == "o-3"
+    assert structured["correlation_id"] == plain["correlation_id"] == seen["correlation_id"]
+    assert mail["causation_id"] == seen["command_id"]
+    assert "correlation_id" not in outside and "causation_id" not in outside
