@@ -146,6 +146,19 @@ def test_pyproject_tool_protean_table_is_read_when_there_is_no_tool_archipel(tmp
         load_config(module_in(tmp_path), environ={})
 
 
+def test_an_environment_table_may_hold_logging_and_other_non_default_keys(tmp_path: Path) -> None:
+    write(
+        tmp_path / "domain.toml",
+        '[logging]\nlevel = "INFO"\n[production.logging]\nformat = "json"\n'
+        '[production.idempotency]\nttl = 60\n',
+    )
+    unused = load_config(module_in(tmp_path), environ={})
+    assert "production" not in unused and unused["logging"] == {"level": "INFO"}
+    validate_config(unused, **PROVIDERS)
+    chosen = load_config(module_in(tmp_path), environ={"ARCHIPEL_ENV": "production"})
+    assert chosen["logging"] == {"level": "INFO", "format": "json"}
+
+
 def test_protean_env_selects_the_table_when_archipel_env_is_unset(tmp_path: Path) -> None:
     write(tmp_path / "domain.toml", 'event_processing = "sync"\n[prod]\nevent_processing = "async"\n')
     assert load_config(module_in(tmp_path), environ={"PROTEAN_ENV": "prod"})["event_processing"] == "async"

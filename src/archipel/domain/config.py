@@ -201,7 +201,7 @@ def load_config(
     When ``ARCHIPEL_ENV`` names a top-level table of the file, that table is
     merged over the rest of the file. Environment tables are not part of the
     result: the selected one, and any other top-level table that is not a
-    default key and holds only default keys (``[staging]`` with
+    default key and holds only configuration keys (``[staging]`` with
     ``databases``...), so that an unused environment's placeholders need no
     variables. Every other key, known or not, is kept.
 
@@ -366,7 +366,7 @@ def _looks_like_environment(key: str, value: Any) -> bool:
         key not in DEFAULTS
         and isinstance(value, dict)
         and bool(value)
-        and all(inner in DEFAULTS for inner in value)
+        and all(inner in KNOWN_KEYS or inner in PROTEAN_ONLY_KEYS for inner in value)
     )
 
 
