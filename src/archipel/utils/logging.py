@@ -118,6 +118,10 @@ def resolve_level(level: str | int | None, env: str | None = None) -> int:
             ((name, os.environ[name]) for name in _LEVEL_VARIABLES if os.environ.get(name)),
             ("level", ENV_LEVELS.get(detect_env() if env is None else env, "INFO")),
         )
+    return _parse_level(level, source)
+
+
+def _parse_level(level: Any, source: str) -> int:
     if isinstance(level, int) and not isinstance(level, bool) and level in logging.getLevelNamesMapping().values():
         return level
     if isinstance(level, str) and level.strip().upper() in (*LEVELS, "WARN", "FATAL", "NOTSET"):
@@ -243,7 +247,7 @@ def configure_logging(
         raise TypeError(f"extra_processors takes structlog processors (callables); got {extra!r}")
     if redact:
         extra.append(make_redaction_processor(redact))
-    levels = {name: resolve_level(value) for name, value in _per_logger(per_logger).items()}
+    levels = {name: _parse_level(value, f"per_logger[{name!r}]") for name, value in _per_logger(per_logger).items()}
     if dict_config is not None:
         if not isinstance(dict_config, Mapping):
             raise TypeError(f"dict_config takes a logging.config.dictConfig dict; got {dict_config!r}")
