@@ -318,13 +318,25 @@ def install_root_filter(filter_: logging.Filter) -> None:
         target.addFilter(filter_)
 
 
+#: the processors of every ``get_logger()`` event, replaced in place by each configuration:
+#: loggers cache their (one) processor on first use and still follow a new configuration
+_CHAIN: list[Any] = []
+
+
+def _run_chain(logger: Any, method: str, event_dict: Any) -> Any:
+    for processor in _CHAIN:
+        event_dict = processor(logger, method, event_dict)
+    return event_dict
+
+
 def _configure_structlog(extra: list[Any]) -> None:
+    _CHAIN[:] = structlog_chain(extra)
     structlog.configure(
-        processors=structlog_chain(extra),
+        processors=[_run_chain],
         wrapper_class=structlog.stdlib.BoundLogger,
         logger_factory=structlog.stdlib.LoggerFactory(),
         context_class=dict,
-        cache_logger_on_first_use=False,  # a new configuration applies to loggers already made
+        cache_logger_on_first_use=True,
     )
 
 

@@ -148,3 +148,15 @@ def test_configure_for_testing_quiets_and_drops_file_handlers(tmp_path):
     assert root.level == logging.WARNING
     assert not any(isinstance(h, logging.FileHandler) for h in root.handlers)
     assert len(root.handlers) == 1
+
+
+def test_a_logger_used_before_a_new_configuration_follows_it(capsys):
+    log = get_logger("myapp")  # a module-level logger, cached on first use
+    configure_logging(format="json")
+    log.warning("first", password="p1")
+    configure_logging(format="json", redact=["card"], level="ERROR")
+    log.warning("dropped now")
+    log.error("second", password="p2", card="4111")
+    first, second = json_lines(capsys.readouterr().err)
+    assert first["password"] == "p1"
+    assert second["password"] == second["card"] == "[REDACTED]"
