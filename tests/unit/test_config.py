@@ -146,6 +146,19 @@ def test_pyproject_tool_protean_table_is_read_when_there_is_no_tool_archipel(tmp
         load_config(module_in(tmp_path), environ={})
 
 
+def test_an_environment_table_may_hold_logging_and_other_non_default_keys(tmp_path: Path) -> None:
+    write(
+        tmp_path / "domain.toml",
+        '[logging]\nlevel = "INFO"\n[production.logging]\nformat = "json"\n'
+        '[production.idempotency]\nttl = 60\n',
+    )
+    unused = load_config(module_in(tmp_path), environ={})
+    assert "production" not in unused and unused["logging"] == {"level": "INFO"}
+    validate_config(unused, **PROVIDERS)
+    chosen = load_config(module_in(tmp_path), environ={"ARCHIPEL_ENV": "production"})
+    assert chosen["logging"] == {"level": "INFO", "format": "json"}
+
+
 def test_protean_env_selects_the_table_when_archipel_env_is_unset(tmp_path: Path) -> None:
     write(tmp_path / "domain.toml", 'event_processing = "sync"\n[prod]\nevent_processing = "async"\n')
     assert load_config(module_in(tmp_path), environ={"PROTEAN_ENV": "prod"})["event_processing"] == "async"
@@ -684,7 +697,8 @@ def test_protean_keys_load_and_say_they_have_no_effect(caplog: pytest.LogCapture
         validate({"debug": True, "logging": {"level": "INFO"}, "lenient_deserialization": False})
     warned = [r.getMessage() for r in caplog.records]
     assert any("'debug'" in m and "no effect" in m for m in warned)
-    assert any("'logging'" in m for m in warned)
+    # [logging] is archipel's now (tests/unit/logs): it is applied, so nothing is said
+    assert not any("logging" in m for m in warned)
     # Protean's default value changes nothing, so it says nothing
     assert not any("lenient_deserialization" in m for m in warned)
 

@@ -35,7 +35,15 @@ DOCUMENTED = {
     "archipel.utils.eventing": ["Message", "MessageHeaders", "MessageType", "Metadata"],
     "archipel.utils.mixins": ["handle", "read"],
     "archipel.utils.processing": ["Priority", "current_priority", "processing_priority"],
-    "archipel.utils.logging": ["add_context", "clear_context", "configure_logging", "get_logger"],
+    "archipel.utils.logging": [
+        "add_context", "bind_event_context", "clear_context", "configure_for_testing",
+        "configure_logging", "get_logger", "log_method_call", "unbind_event_context",
+    ],
+    "archipel.integrations.logging": [
+        "DEFAULT_REDACT_KEYS", "LOG_RECORD_RESERVED_ATTRS", "ProteanCorrelationFilter",
+        "ProteanRedactionFilter", "make_redaction_processor", "protean_correlation_processor",
+        "protean_redaction_processor",
+    ],
     "archipel.utils.reflection": [
         "association_fields", "attributes", "data_fields", "declared_fields", "fields",
         "has_association_fields", "has_fields", "has_id_field", "id_field", "reference_fields",

@@ -25,6 +25,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
+from archipel.domain.logging_config import check_logging
 from archipel.domain.telemetry import check_telemetry
 from archipel.errors import ConfigurationError
 from archipel.utils.redaction import map_leaves, redact
@@ -76,7 +77,7 @@ DEFAULTS: dict[str, Any] = {
 
 #: Top-level keys archipel reads (anything else is a typo, or Protean's: see below).
 KNOWN_KEYS: frozenset[str] = frozenset(DEFAULTS) | {
-    "idempotency", "integration", "email_providers", "consume_idempotency",
+    "idempotency", "integration", "email_providers", "consume_idempotency", "logging",
     "command_default_timeout", "field_defaults", "telemetry", "source_uri",
 }
 
@@ -91,7 +92,6 @@ PROTEAN_ONLY_KEYS: dict[str, Any] = {
     "lenient_deserialization": False,
     "outbox": None,
     "observatory": None,
-    "logging": None,
     "lint": None,
 }
 
@@ -103,8 +103,6 @@ _PARENT_LEVELS = 2
 _PLACEHOLDER = re.compile(
     r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\|(?P<default>(?:(?!\$\{)[^}])*))?\}"
 )
-# Group "password" stops at the last "@" before the path, so unencoded "@"s
-# in a password are masked too.
 
 
 class Config(dict[str, Any]):
@@ -197,7 +195,7 @@ def load_config(
     When ``ARCHIPEL_ENV`` names a top-level table of the file, that table is
     merged over the rest of the file. Environment tables are not part of the
     result: the selected one, and any other top-level table that is not a
-    default key and holds only default keys (``[staging]`` with
+    default key and holds only configuration keys (``[staging]`` with
     ``databases``...), so that an unused environment's placeholders need no
     variables. Every other key, known or not, is kept.
 
@@ -241,8 +239,8 @@ def validate_config(
     and ``server.stream_subscription.max_retries`` a non-negative one; that
     every top-level key is archipel's (:data:`KNOWN_KEYS`) or Protean's
     (:data:`PROTEAN_ONLY_KEYS`, accepted without effect: a value other than
-    Protean's default is logged as a warning). The settings inside each
-    provider's table are checked by the provider. All problems are reported
+    Protean's default is logged as a warning; ``[logging]``: see
+    :mod:`~archipel.domain.logging_config`). Providers check their own tables. All problems are reported
     together, one per line, each naming its key.
     """
     problems: list[str] = []
@@ -261,6 +259,7 @@ def validate_config(
                 key,
             )
     problems += check_telemetry(config.get("telemetry"))
+    problems += check_logging(config.get("logging"), _log)
     if not isinstance(config.get("source_uri") or "", str):
         problems.append(f"Invalid source_uri {config['source_uri']!r}; expected a URI (CloudEvents' source)")
     field_defaults = config.get("field_defaults")
@@ -364,7 +363,7 @@ def _looks_like_environment(key: str, value: Any) -> bool:
         key not in DEFAULTS
         and isinstance(value, dict)
         and bool(value)
-        and all(inner in DEFAULTS for inner in value)
+        and all(inner in KNOWN_KEYS or inner in PROTEAN_ONLY_KEYS for inner in value)
     )
 
 

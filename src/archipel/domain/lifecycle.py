@@ -1,10 +1,13 @@
-"""Lifecycle of a ``Domain``: ``init`` (resolve, validate, build adapters and
-routes), ``shutdown``/``close``, ``domain_context`` and the configuration
-shortcuts the other parts read (``handles_events_inline``, ``outbox_enabled``,
-``brokers``, ``event_store``)."""
+"""Lifecycle of a ``Domain``: ``init`` (logging, resolve, validate, build adapters and
+routes), ``shutdown``/``close``, ``domain_context``, ``configure_logging`` and the
+configuration shortcuts the other parts read (``handles_events_inline``,
+``outbox_enabled``, ``brokers``, ``event_store``)."""
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
@@ -13,6 +16,7 @@ from archipel.adapters import registry as provider_registry
 from archipel.domain.config import validate_config
 from archipel.domain.discovery import import_domain_modules
 from archipel.domain.email import build_email_providers
+from archipel.domain.logging_config import logging_options, logging_problems
 from archipel.domain.providers import Providers
 from archipel.domain.router import Router
 from archipel.domain.state import DomainState
@@ -24,6 +28,8 @@ from archipel.handling import dispatch
 from archipel.handling.decoding import build_upcasters
 from archipel.handling.idempotency import idempotency_ttl
 from archipel.utils import globals as _context
+from archipel.utils.log_filters import CorrelationFilter, correlation_processor
+from archipel.utils.logging import configure_logging, install_root_filter
 from archipel.utils.naming import snake_case
 
 if TYPE_CHECKING:
@@ -53,11 +59,13 @@ class Lifecycle(DomainState):
 
         With ``traverse=True`` every module of the domain's package is
         imported first (so elements in sibling modules register). Calling
-        ``init()`` again on an initialised domain does nothing.
+        ``init()`` again on an initialised domain does nothing. Logging is
+        configured first when nothing configured it (see :meth:`_auto_configure_logging`).
         """
         with self._init_lock:
             if self._initialized:
                 return
+            self._auto_configure_logging()
             if traverse:
                 import_domain_modules(self._module_name, self._module_file)
             validate_config(
@@ -102,6 +110,39 @@ class Lifecycle(DomainState):
             self._telemetry = start_telemetry(self)
             self._initialized = True
             dispatch.join_hub(self)
+
+    def configure_logging(self, **kwargs: Any) -> None:
+        """Configure logging from ``[logging]`` of ``domain.toml``, ``kwargs`` winning
+        (Protean's ``Domain.configure_logging``); see
+        :func:`archipel.utils.logging.configure_logging` for the arguments.
+
+        The level is ``kwargs``, else ``ARCHIPEL_LOG_LEVEL``/``PROTEAN_LOG_LEVEL``, else
+        the table, else the environment's. Every record and event also carries
+        ``correlation_id`` and ``causation_id`` of the message being handled
+        (:class:`~archipel.utils.log_filters.CorrelationFilter`), and fields named in
+        ``redact`` (default: Protean's list) are masked.
+        """
+        options = logging_options(self.config.get("logging"), kwargs)
+        extra = [correlation_processor, *(options.pop("extra_processors", None) or [])]
+        configure_logging(extra_processors=extra, **options)
+        install_root_filter(CorrelationFilter())
+
+    def _auto_configure_logging(self) -> None:
+        """:meth:`configure_logging` unless ``ARCHIPEL_NO_AUTO_LOGGING`` (or
+        ``PROTEAN_NO_AUTO_LOGGING``) is ``1``/``true``, the root logger already has
+        handlers (the program configured logging), or ``[logging]`` is invalid (init's
+        validation reports it). Never fails: a failure is printed to stderr."""
+        try:
+            if any(
+                os.environ.get(name, "").lower() in ("1", "true")
+                for name in ("ARCHIPEL_NO_AUTO_LOGGING", "PROTEAN_NO_AUTO_LOGGING")
+            ):
+                return
+            if logging.getLogger().handlers or logging_problems(self.config.get("logging")):
+                return
+            self.configure_logging()
+        except Exception as exc:  # noqa: BLE001 - logging is what failed: stderr it is
+            print(f"Warning: auto-configuration of logging failed: {exc}", file=sys.stderr)
 
     def _apply_identity_function(self) -> None:
         """Make ``identity_function`` the generator of undeclared (``Auto``) identities."""

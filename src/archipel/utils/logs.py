@@ -9,7 +9,9 @@ root logger that writes one line per record to stderr:
 
 Message and correlation ids come from the record's ``extra`` (``message_id``,
 ``correlation_id``, or ``archipel_message_id`` … as the engine's failure lines
-name them; see :func:`message_fields`); other ``extra`` keys listed in
+name them; see :func:`message_fields`), else, for ``correlation_id`` and
+``causation_id``, from the message being handled
+(:class:`~archipel.utils.log_filters.CorrelationFilter`); other ``extra`` keys listed in
 :data:`EXTRA_KEYS` (``subscription``, ``decision``, ``attempt``, …) are
 carried too, and so is what :func:`archipel.utils.logging.add_context` attached
 to the current task (``request_id``, ``tenant``...). A traceback, when a record has one, is one JSON field
@@ -20,12 +22,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import sys
 from collections.abc import Mapping
 from typing import Any, Literal, TextIO
 
 import msgspec
 
+from archipel.utils.log_filters import CorrelationFilter
+from archipel.utils.log_setup import HANDLER_MARK, EventDict, StderrHandler
 from archipel.utils.logging import current_context
 
 __all__ = [
@@ -43,12 +46,17 @@ LogFormat = Literal["text", "json"]
 EXTRA_KEYS = (
     "message_id",
     "correlation_id",
+    "causation_id",
     "subscription",
     "message_type",
     "decision",
     "attempt",
     "max_attempts",
     "error",
+)
+#: what a structlog event holds that a line already shows
+_STRUCTLOG_LINE_KEYS = frozenset(
+    {"event", "logger", "level", "timestamp", "exc_info", "filename", "lineno", "func_name"}
 )
 #: the engine's failure lines (:mod:`archipel.engine.failures`) name them with a prefix
 _PREFIX = "archipel_"
@@ -61,14 +69,21 @@ def _iso(created: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def _message(record: logging.LogRecord) -> str:
+    # a structlog event (archipel.utils.logging.get_logger): its event; fields in _extras
+    return str(record.msg.get("event", "")) if isinstance(record.msg, EventDict) else record.getMessage()
+
+
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
     found = current_context()  # archipel.utils.logging.add_context(request_id=...)
+    if isinstance(record.msg, EventDict):
+        found.update((k, v) for k, v in record.msg.items() if k not in _STRUCTLOG_LINE_KEYS)
     values = record.__dict__
     for key in EXTRA_KEYS:
         value = values.get(key)
-        if value is None:
+        if value is None or value == "":  # "": the correlation filter found no message
             value = values.get(_PREFIX + key)
-        if value is not None:
+        if value is not None and value != "":
             found[key] = value
     return found
 
@@ -95,7 +110,7 @@ class JsonFormatter(logging.Formatter):
             "time": _iso(record.created),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": _message(record),
             **_extras(record),
         }
         if record.exc_info:
@@ -111,25 +126,10 @@ class TextFormatter(logging.Formatter):
         tags = " ".join(f"{key}={value}" for key, value in extras.items())
         text = f"{_iso(record.created)} {record.levelname} {record.name} "
         text += f"[{tags}] " if tags else ""
-        text += record.getMessage()
+        text += _message(record)
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
         return text
-
-
-_HANDLER_MARK = "_archipel_handler"
-
-
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever ``sys.stderr`` is at each record (test runners swap it)."""
-
-    @property  # type: ignore[override]
-    def stream(self) -> TextIO:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: TextIO) -> None:
-        pass
 
 
 def configure_logging(
@@ -137,17 +137,21 @@ def configure_logging(
 ) -> logging.Handler:
     """Send every log record to ``stream`` (stderr) as ``fmt`` lines; return the handler.
 
-    Replaces a handler installed by an earlier call (never other handlers);
+    Replaces a handler installed by an earlier call, or by
+    :func:`archipel.utils.logging.configure_logging` (never other handlers);
     raises ValueError for an unknown format.
     """
     if fmt not in ("text", "json"):
         raise ValueError(f"unknown log format {fmt!r}: use 'text' or 'json'")
-    handler: logging.Handler = logging.StreamHandler(stream) if stream else _StderrHandler()
+    handler: logging.Handler = logging.StreamHandler(stream) if stream else StderrHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    setattr(handler, _HANDLER_MARK, True)
+    handler.addFilter(CorrelationFilter())  # the ids of the message a handler is handling
+    setattr(handler, HANDLER_MARK, True)
     root = logging.getLogger()
-    for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
+    for old in [h for h in root.handlers if getattr(h, HANDLER_MARK, False)]:
         root.removeHandler(old)
+        if old is not handler and isinstance(old, logging.FileHandler):
+            old.close()
     root.addHandler(handler)
     root.setLevel(level)
     return handler

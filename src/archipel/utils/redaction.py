@@ -1,23 +1,39 @@
-"""Masking secrets before a configuration or a URL is logged or shown.
+"""Masking secrets before a configuration, a URL or a log record is logged or shown.
 
-Used by the domain's configuration (``archipel.domain.config.redact``) and by
-adapters naming the database they failed to reach; it imports nothing of
+Used by the domain's configuration (``archipel.domain.config.redact``), by
+adapters naming the database they failed to reach, and by the log pipeline
+(:func:`mask_keys`, ``configure_logging(redact=[...])``); it imports nothing of
 archipel, so every layer may use it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-__all__ = ["map_leaves", "redact", "redact_text"]
+__all__ = ["DEFAULT_REDACT_KEYS", "LOG_MASK", "map_leaves", "mask_keys", "redact", "redact_keys", "redact_text"]
 
 URI_PASSWORD = re.compile(
     r"(?P<prefix>[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s]*:)(?P<password>[^/?#\s]*)@"
 )
 _SENSITIVE_KEY_PARTS = ("password", "secret", "token")
 _MASK = "***"
+
+#: Protean's ``DEFAULT_REDACT_KEYS``: the field names a log pipeline with redaction
+#: on always masks, whatever else it is given (case-insensitive)
+DEFAULT_REDACT_KEYS: tuple[str, ...] = (
+    "password",
+    "token",
+    "secret",
+    "api_key",
+    "authorization",
+    "cookie",
+    "session",
+    "csrf",
+)
+#: what a masked log field holds (Protean's)
+LOG_MASK = "[REDACTED]"
 
 
 def redact(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -59,3 +75,47 @@ def _redact_leaf(path: str, value: Any) -> Any:
     if isinstance(value, str):
         return URI_PASSWORD.sub(lambda m: f"{m.group('prefix')}{_MASK}@", value)
     return value
+
+
+def redact_keys(extra: Iterable[str] | None = None) -> frozenset[str]:
+    """The lower-cased field names to mask: :data:`DEFAULT_REDACT_KEYS` and ``extra``.
+
+    The defaults are always in (Protean's rule: a custom list adds to them).
+    Raises ``TypeError`` for a lone string (it would mask its letters) or a name
+    that is not a string.
+    """
+    if isinstance(extra, str | bytes):
+        raise TypeError(f"redact takes a list of field names, e.g. [{extra!r}], not {extra!r}")
+    names = list(extra or ())
+    wrong = [name for name in names if not isinstance(name, str)]
+    if wrong:
+        raise TypeError(f"redact takes field names (strings); got {wrong!r}")
+    return frozenset(name.lower() for name in (*DEFAULT_REDACT_KEYS, *names))
+
+
+def mask_keys(value: Any, keys: frozenset[str], mask: str = LOG_MASK) -> Any:
+    """``value`` with the value of every mapping key in ``keys`` replaced by ``mask``.
+
+    Keys match case-insensitively (``keys`` lower-cased, see :func:`redact_keys`)
+    and exactly; a matching key's whole value is masked, whatever it holds.
+    Mappings, lists and tuples are searched at any depth and rebuilt (as dict,
+    list, tuple); ``value`` is not mutated, and a container holding itself is
+    left as it is below its first occurrence.
+    """
+    return _mask(value, keys, mask, set())
+
+
+def _mask(value: Any, keys: frozenset[str], mask: str, open_: set[int]) -> Any:
+    if not isinstance(value, Mapping | list | tuple) or id(value) in open_:
+        return value
+    open_.add(id(value))
+    try:
+        if isinstance(value, Mapping):
+            return {
+                key: mask if isinstance(key, str) and key.lower() in keys else _mask(inner, keys, mask, open_)
+                for key, inner in value.items()
+            }
+        items = [_mask(item, keys, mask, open_) for item in value]
+        return items if isinstance(value, list) else tuple(items)
+    finally:
+        open_.discard(id(value))

@@ -1,0 +1,150 @@
+"""What the log pipeline adds to and masks in every record: correlation ids, redaction.
+
+Each concern comes twice, as a stdlib :class:`logging.Filter` (for records of
+``logging.getLogger(...)``, attached to handlers) and as a structlog processor
+(for events of :func:`archipel.utils.logging.get_logger`), as Protean's
+``protean.integrations.logging`` has them:
+
+- :class:`CorrelationFilter` / :func:`correlation_processor`: ``correlation_id``
+  and ``causation_id`` of the message being handled (:data:`~archipel.utils.globals.current_message`),
+  else ``g.correlation_id`` / ``g.causation_id``, else the request's correlation id
+  (:data:`~archipel.utils.globals.current_correlation_id`, set by the FastAPI
+  middleware); ``""`` when there is none.
+- :class:`RedactionFilter` / :func:`make_redaction_processor`: the value of every
+  field named in :data:`~archipel.utils.redaction.DEFAULT_REDACT_KEYS` or given,
+  at any depth, becomes ``"[REDACTED]"``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from typing import Any
+
+from archipel.utils import globals as _context
+from archipel.utils.redaction import LOG_MASK, mask_keys, redact_keys
+
+__all__ = [
+    "LOG_RECORD_RESERVED_ATTRS",
+    "CorrelationFilter",
+    "RedactionFilter",
+    "correlation_ids",
+    "correlation_processor",
+    "make_redaction_processor",
+    "redaction_processor",
+]
+
+Processor = Callable[[Any, str, MutableMapping[str, Any]], MutableMapping[str, Any]]
+
+#: the attributes of every ``LogRecord``: never masked, never overwritten by fields
+LOG_RECORD_RESERVED_ATTRS: frozenset[str] = frozenset(
+    logging.LogRecord("", 0, "", 0, "", (), None).__dict__
+) | {"message", "asctime", "taskName"}
+
+
+#: what ``ProcessorFormatter`` puts into an event beside its fields
+_FORMATTER_META = frozenset({"_record", "_from_structlog"})
+
+
+def correlation_ids() -> tuple[str, str]:
+    """``(correlation_id, causation_id)`` of the code running now (see the module docstring)."""
+    message = _context.current_message.get()
+    if message is not None:
+        meta = getattr(message, "_metadata", None)
+        if meta is None and isinstance(message, Mapping):
+            meta = message.get("metadata")  # a subscriber's raw payload
+        if isinstance(meta, Mapping):
+            return (str(meta.get("correlation_id") or ""), str(meta.get("causation_id") or ""))
+        if meta is not None:
+            return (
+                str(getattr(meta, "correlation_id", None) or ""),
+                str(getattr(meta, "causation_id", None) or ""),
+            )
+    namespace = _context.g_var.get()
+    correlation = getattr(namespace, "correlation_id", None) or ""
+    causation = getattr(namespace, "causation_id", None) or ""
+    if correlation or causation:
+        return (str(correlation), str(causation))
+    return (_context.current_correlation_id.get() or "", "")
+
+
+class CorrelationFilter(logging.Filter):
+    """Sets ``record.correlation_id`` and ``record.causation_id`` (never drops a record).
+
+    Ids already on the record (``extra={"correlation_id": ...}``) are kept.
+    Attach it to handlers: a filter on a logger does not see records
+    propagating from its children.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "correlation_id", None) and hasattr(record, "causation_id"):
+            return True
+        correlation, causation = correlation_ids()
+        if not getattr(record, "correlation_id", None):
+            record.correlation_id = correlation
+        if not getattr(record, "causation_id", None):
+            record.causation_id = causation
+        return True
+
+
+def correlation_processor(
+    logger: Any, method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: ``correlation_id`` and ``causation_id`` into the event
+    (values the call gave are kept; an id that is empty is left out of the line)."""
+    ids = correlation_ids()
+    for key, value in zip(("correlation_id", "causation_id"), ids, strict=True):
+        if not event_dict.get(key):
+            if value:
+                event_dict[key] = value
+            else:
+                event_dict.pop(key, None)
+    return event_dict
+
+
+class RedactionFilter(logging.Filter):
+    """Masks record attributes named in ``redact`` or the defaults (never drops a record).
+
+    Attributes every record has (``msg``, ``args``, ...) are left alone; the
+    values of other attributes are searched at any depth (see
+    :func:`~archipel.utils.redaction.mask_keys`). Add it after
+    :class:`CorrelationFilter` (filters run in order).
+    """
+
+    def __init__(self, redact: Iterable[str] | None = None) -> None:
+        super().__init__()
+        self.keys = redact_keys(redact)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        values = record.__dict__
+        for name in list(values):
+            if name in LOG_RECORD_RESERVED_ATTRS:
+                continue
+            if name.lower() in self.keys:
+                values[name] = LOG_MASK
+            elif isinstance(values[name], Mapping | list | tuple):
+                values[name] = mask_keys(values[name], self.keys)
+        return True
+
+
+def make_redaction_processor(redact: Iterable[str] | None = None) -> Processor:
+    """A structlog processor masking the fields named in ``redact`` or the defaults."""
+    keys = redact_keys(redact)
+
+    def redaction(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        for name in list(event_dict):
+            if not isinstance(name, str) or name in _FORMATTER_META:
+                continue
+            if name.lower() in keys:
+                event_dict[name] = LOG_MASK
+            elif isinstance(event_dict[name], Mapping | list | tuple):
+                event_dict[name] = mask_keys(event_dict[name], keys)
+        return event_dict
+
+    redaction.keys = keys  # type: ignore[attr-defined]
+    return redaction
+
+
+#: the processor masking :data:`~archipel.utils.redaction.DEFAULT_REDACT_KEYS` (Protean's
+#: ``protean_redaction_processor``)
+redaction_processor: Processor = make_redaction_processor()
