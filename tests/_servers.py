@@ -510,6 +510,12 @@ class PostgresServer:
 
         return psycopg.connect(self.libpq_url(dbname), autocommit=autocommit, connect_timeout=10)
 
+    def process_ids(self) -> list[int]:
+        """The postmaster's pid and its children's (the benchmarks pin them to CPUs)."""
+        if self._proc is None:
+            return []
+        return [self._proc.pid, *_children(self._proc.pid)]
+
     def create_database(self, name: str | None = None, *, prefix: str = "t") -> str:
         """Create an empty database and return its name (``<prefix>_<random>`` unless given)."""
         from psycopg import sql
