@@ -30,12 +30,12 @@ PROFILE_ENV = "ARCHIPEL_BENCH_PROFILE"
 
 
 def run_workload(
-    script: str, *args: str, timeout: float = 900.0, src: str | None = None
+    script: str, *args: str, timeout: float = 900.0, src: str | None = None, cpus: set[int] | None = None
 ) -> dict[str, Any]:
     """Run ``bench/<script>`` with ``args`` in a fresh interpreter; return its JSON line.
 
     ``src``: import archipel from that ``src`` folder (another tree's code, e.g. main's
-    for an A/B run) instead of this tree's.
+    for an A/B run) instead of this tree's. ``cpus``: the CPUs the process may run on.
     """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([src or str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")])
@@ -46,6 +46,7 @@ def run_workload(
         timeout=timeout,
         env=env,
         cwd=str(ROOT),
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,  # noqa: PLW1509
     )
     if proc.returncode != 0:
         raise RuntimeError(f"{script} {' '.join(args)} failed:\n{proc.stderr[-3000:]}")

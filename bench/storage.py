@@ -547,6 +547,11 @@ def main() -> int:
     parser.add_argument("--only", help="comma-separated contenders, e.g. raw,archipel")
     parser.add_argument("--markdown", action="store_true", help="also print a markdown table")
     parser.add_argument(
+        "--pin", metavar="CLIENT,SERVER",
+        help="pin each workload process and PostgreSQL to these CPUs (e.g. 0,1): every contender's "
+        "reads get the same scheduling (see bench/read_interleaved.py)",
+    )
+    parser.add_argument(
         "--base",
         metavar="SRC",
         help="also run each archipel contender with archipel imported from SRC (another tree's "
@@ -571,6 +576,13 @@ def main() -> int:
     load_before = load_average()
     print(f"start: {load_before}", file=sys.stderr)
     server = PostgresServer.launch()
+    global _CLIENT_CPUS
+    if args.pin:
+        client_cpu, server_cpu = (int(x) for x in args.pin.split(","))
+        _CLIENT_CPUS = {client_cpu}
+        for pid in server.process_ids():  # backends forked later inherit the postmaster's CPUs
+            os.sched_setaffinity(pid, {server_cpu})
+        print(f"pinned: workloads on CPU {client_cpu}, PostgreSQL on CPU {server_cpu}", file=sys.stderr)
     scratch = Path(tempfile.mkdtemp(prefix="archipel-bench-"))
     results: dict[str, list[Result]] = {}
     try:
@@ -611,11 +623,15 @@ def main() -> int:
     return 0
 
 
+#: ``--pin``: the CPUs of the workload processes (None: unpinned)
+_CLIENT_CPUS: set[int] | None = None
+
+
 def _run(server: object, scratch: Path, name: str, n: int, src: str | None = None) -> Result:
     args = ["--workload", name, "--n", str(n)]
     if "sqlite" in name:
         path = scratch / f"{name}-{uuid.uuid4().hex[:8]}.db"
-        return run_workload("storage.py", *args, "--uri", f"sqlite:///{path}", src=src)
+        return run_workload("storage.py", *args, "--uri", f"sqlite:///{path}", src=src, cpus=_CLIENT_CPUS)
     database = server.create_database(prefix="bench")  # type: ignore[attr-defined]
     try:
         return run_workload(
@@ -626,6 +642,7 @@ def _run(server: object, scratch: Path, name: str, n: int, src: str | None = Non
             "--libpq",
             server.libpq_url(database),  # type: ignore[attr-defined]
             src=src,
+            cpus=_CLIENT_CPUS,
         )
     finally:
         server.drop_database(database)  # type: ignore[attr-defined]
