@@ -153,9 +153,12 @@ def test_concurrent_writers_in_two_processes_get_gap_free_positions(tmp_path):
         )
         for name in ("a", "b")
     ]
-    deadline = time.monotonic() + 60
     while not all(Path(f"{go}.{name}").exists() for name in ("a", "b")):
-        assert time.monotonic() < deadline, "the writers did not start"
+        # a writer that died before it was ready fails the test with its error (a hang is
+        # pytest-timeout's to stop)
+        for writer in writers:
+            if writer.poll() is not None:
+                raise AssertionError(f"a writer exited before starting: {writer.communicate()[1]}")
         time.sleep(0.01)
     go.touch()
     for writer in writers:
