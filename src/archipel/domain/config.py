@@ -78,7 +78,7 @@ DEFAULTS: dict[str, Any] = {
 #: Top-level keys archipel reads (anything else is a typo, or Protean's: see below).
 KNOWN_KEYS: frozenset[str] = frozenset(DEFAULTS) | {
     "idempotency", "integration", "email_providers", "consume_idempotency", "logging",
-    "command_default_timeout", "field_defaults", "telemetry", "source_uri",
+    "command_default_timeout", "field_defaults", "telemetry", "source_uri", "lint",
 }
 
 #: Protean 0.18's top-level keys that archipel accepts, so a ported ``domain.toml``
@@ -92,7 +92,6 @@ PROTEAN_ONLY_KEYS: dict[str, Any] = {
     "lenient_deserialization": False,
     "outbox": None,
     "observatory": None,
-    "lint": None,
 }
 
 _PYPROJECT = "pyproject.toml"
