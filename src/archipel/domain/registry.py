@@ -76,7 +76,7 @@ _OPTIONS: dict[str, set[str]] = {
     "event": {"part_of", "abstract", "version", "published", "stream_category", "deprecated", "superseded_by"},
     "command_handler": {"part_of", "stream_category"},
     "event_handler": {"part_of", "stream_category", "source_stream", "aggregates"},
-    "projection": {"database", "provider", "schema_name", "abstract", "limit", "cache", "indexes", "externally_populated"},
+    "projection": {"database", "provider", "schema_name", "abstract", "limit", "cache", "indexes", "externally_populated", "order_by"},
     "projector": {"projector_for", "aggregates", "stream_categories", "inline"},
     "process_manager": {"stream_categories", "aggregates", "stream_category", "database", "provider"},
     "subscriber": {"stream", "broker"},
@@ -99,6 +99,8 @@ for _kind in _OPTIONS:
     if _kind != "upcaster":
         _OPTIONS[_kind] |= {"suppress_checks", "deprecated"}
 _OPTIONS["command"].add("superseded_by")
+_OPTIONS["command"].add("lenient")  # drop stored fields the class no longer declares
+_OPTIONS["event"].add("lenient")
 
 
 def _derive(cls: type, base: type) -> type:
@@ -130,6 +132,8 @@ def _check_deprecation(owner: str, options: dict[str, Any]) -> None:
             f"{owner}: deprecated={deprecated!r} is not valid; expected True, a version such as "
             "'0.15', or a dict with 'since' and/or 'removal' (versions)"
         )
+    if options.get("lenient") not in (None, True, False):
+        raise ConfigurationError(f"{owner}: lenient={options['lenient']!r} is not valid; expected True or False")
     codes = options.get("suppress_checks")
     if codes is not None and not isinstance(codes, str) and (
         not isinstance(codes, (list, tuple, set, frozenset)) or not all(isinstance(c, str) for c in codes)
@@ -150,6 +154,20 @@ def _query_limit(owner: str, limit: Any) -> int | None:
             "returns by default; negative or None for no limit)"
         )
     return None if limit < 0 else limit
+
+
+def _order_by(cls: type, order: Any) -> tuple[str, ...]:
+    """A projection's ``order_by``: its queries' default sort (``"-name"``: descending)."""
+    names = (order,) if isinstance(order, str) else order
+    fields = getattr(cls, "_fields", {})
+    if not isinstance(names, (list, tuple)) or not all(
+        isinstance(n, str) and n.lstrip("-") in fields for n in names
+    ):
+        raise ConfigurationError(
+            f"{cls.__name__}: order_by={order!r} is not valid; expected field names (\"-name\" "
+            f"for descending) of {', '.join(sorted(fields))}"
+        )
+    return tuple(names)
 
 
 def _wrap_use_cases(cls: type, domain: Domain) -> None:
@@ -213,6 +231,8 @@ class Registry:
         _check_deprecation(cls.__name__, options)
         if "limit" in options:
             options["limit"] = _query_limit(cls.__name__, options["limit"])
+        if "order_by" in options:
+            options["order_by"] = _order_by(cls, options["order_by"])
         if kind == "event_sourced_repository":
             _check_event_sourced_part_of(cls.__name__, options.get("part_of"))
         base = BASES[kind]
