@@ -314,3 +314,30 @@ def test_a_bad_deprecated_option_is_an_error(value):
     source = SHOP.replace('deprecated="0.15"', f"deprecated={value!r}")
     with pytest.raises(ConfigurationError, match="deprecated="):
         report_of("archipel", source, {})
+
+
+def test_fetch_element_cls_from_registry_finds_by_name_and_qualified_name_as_protean():
+    from archipel.utils import DomainObjects
+
+    theirs = report_domain("protean")
+    ours = report_domain("archipel")
+    for domain, objects in ((theirs, __import__("protean.utils", fromlist=["x"]).DomainObjects),
+                            (ours, DomainObjects)):
+        order = domain.fetch_element_cls_from_registry("Order", (objects.AGGREGATE,))
+        assert order.__name__ == "Order"
+        assert domain.fetch_element_cls_from_registry("lintshop.Order", (objects.AGGREGATE,)) is order
+    assert ours.fetch_element_cls_from_registry(order, (DomainObjects.AGGREGATE,)) is order
+    with pytest.raises(ConfigurationError, match="'Order' is not registered among command"):
+        ours.fetch_element_cls_from_registry("Order", (DomainObjects.COMMAND,))
+
+
+def report_domain(pkg: str):
+    module = types.ModuleType("lintshop")
+    module.CONFIG = {}
+    sys.modules["lintshop"] = module
+    try:
+        exec(compile(textwrap.dedent(HEADER + SHOP).replace("PKG", pkg), "lintshop.py", "exec"),  # noqa: S102
+             module.__dict__)
+        return module.domain
+    finally:
+        del sys.modules["lintshop"]
