@@ -17,7 +17,6 @@ known fields, not unknown ones.
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from archipel.errors import DeserializationError
@@ -30,17 +29,18 @@ __all__ = ["DROPPED_FIELDS", "is_lenient", "known_fields", "record_dropped", "sc
 #: the extension naming the fields a lenient read dropped (Protean's key)
 DROPPED_FIELDS = "_dropped_fields"
 
-_KNOWN: weakref.WeakKeyDictionary[type, frozenset[str]] = weakref.WeakKeyDictionary()
+_KNOWN = "_archipel_known_fields"  # kept on the class itself (its own __dict__, not a base's)
 
 
 def known_fields(cls: Any) -> frozenset[str]:
     """The data keys ``cls`` reads: its fields and their former names."""
-    known = _KNOWN.get(cls)
+    known: frozenset[str] | None = cls.__dict__.get(_KNOWN)
     if known is None:
         names = {name for name, _ in cls._from_primitive_items}
         for _name, former in cls._renames:
             names.update(former)
-        known = _KNOWN[cls] = frozenset(names)
+        known = frozenset(names)
+        setattr(cls, _KNOWN, known)
     return known
 
 
