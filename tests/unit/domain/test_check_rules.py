@@ -193,13 +193,18 @@ class Fulfilment(BaseProcessManager):
 
 
 def report_of(pkg: str, source: str, config: dict) -> dict:
+    return domain_of(pkg, source, config).check(traverse=False)
+
+
+def domain_of(pkg: str, source: str = SHOP, config: dict | None = None):
+    """The domain ``source`` declares, built with ``pkg`` (``protean`` or ``archipel``)."""
     module = types.ModuleType("lintshop")
-    module.CONFIG = config
+    module.CONFIG = config or {}
     sys.modules["lintshop"] = module
     try:
         code = textwrap.dedent(HEADER + source).replace("PKG", pkg)
         exec(compile(code, "lintshop.py", "exec"), module.__dict__)  # noqa: S102 - test source
-        return module.domain.check(traverse=False)
+        return module.domain
     finally:
         del sys.modules["lintshop"]
 
@@ -319,8 +324,8 @@ def test_a_bad_deprecated_option_is_an_error(value):
 def test_fetch_element_cls_from_registry_finds_by_name_and_qualified_name_as_protean():
     from archipel.utils import DomainObjects
 
-    theirs = report_domain("protean")
-    ours = report_domain("archipel")
+    theirs = domain_of("protean")
+    ours = domain_of("archipel")
     for domain, objects in ((theirs, __import__("protean.utils", fromlist=["x"]).DomainObjects),
                             (ours, DomainObjects)):
         order = domain.fetch_element_cls_from_registry("Order", (objects.AGGREGATE,))
@@ -330,14 +335,3 @@ def test_fetch_element_cls_from_registry_finds_by_name_and_qualified_name_as_pro
     with pytest.raises(ConfigurationError, match="'Order' is not registered among command"):
         ours.fetch_element_cls_from_registry("Order", (DomainObjects.COMMAND,))
 
-
-def report_domain(pkg: str):
-    module = types.ModuleType("lintshop")
-    module.CONFIG = {}
-    sys.modules["lintshop"] = module
-    try:
-        exec(compile(textwrap.dedent(HEADER + SHOP).replace("PKG", pkg), "lintshop.py", "exec"),  # noqa: S102
-             module.__dict__)
-        return module.domain
-    finally:
-        del sys.modules["lintshop"]
