@@ -10,8 +10,12 @@ from tests.cli.conftest import run_cli
 
 def test_check_passes_a_sound_domain_and_fails_a_broken_one():
     sound = run_cli("check", "--domain", "sample_shelf")
-    assert sound.returncode == 0, sound.stderr
-    assert "CliShelf" in sound.stdout and "0 error(s)" in sound.stdout
+    # no error, but warnings (events nobody handles): they fail at Protean's default floor
+    assert sound.returncode == 1, sound.stderr
+    assert "CliShelf: warn" in sound.stdout and "0 error(s)" in sound.stdout
+    floor = run_cli("check", "--domain", "lint_floor")  # [lint] level = "error"
+    assert floor.returncode == 0, floor.stdout + floor.stderr
+    assert "LintFloor: warn" in floor.stdout
     broken = run_cli("check", "--domain", "unrouted")
     assert broken.returncode == 1
     assert "error" in broken.stdout and "Board" in broken.stdout and "projection" in broken.stdout
@@ -38,12 +42,13 @@ def test_db_is_protean_s_name_for_database():
 
 def test_check_as_sarif_locates_each_finding_in_its_file():
     result = run_cli("check", "--domain", "incomplete", "--format", "sarif", "--level", "error")
-    assert result.returncode == 0, result.stderr  # warnings do not fail the check
+    assert result.returncode == 1, result.stderr  # warnings fail at the default [lint] floor
     log = json.loads(result.stdout)
     assert log["version"] == "2.1.0" and log["$schema"].endswith("sarif-2.1.0.json")
     (run,) = log["runs"]
     assert run["tool"]["driver"]["name"] == "archipel"
-    assert {rule["id"] for rule in run["tool"]["driver"]["rules"]} == {"UNUSED_COMMAND", "UNHANDLED_EVENT"}
+    assert {rule["id"] for rule in run["tool"]["driver"]["rules"]} == {
+        "UNUSED_COMMAND", "UNHANDLED_EVENT", "AGGREGATE_WITHOUT_COMMAND_HANDLER", "AGGREGATE_NO_INVARIANTS"}
     # every finding, whatever --level shows
     by_rule = {r["ruleId"]: r for r in run["results"]}
     assert by_rule["UNUSED_COMMAND"]["level"] == "warning"
@@ -61,10 +66,11 @@ def test_check_as_github_annotations_and_protean_s_json_envelope():
 
     env = {**cli_env(), "GITHUB_WORKSPACE": str(SAMPLE.parent)}
     result = run_cli("check", "--domain", "incomplete", "--format", "github-annotations", env=env)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
-    assert len(lines) == 2
-    assert all(line.startswith(f"::warning file={SAMPLE.name}/incomplete.py,line=") for line in lines)
+    assert len(lines) == 4
+    assert sum(line.startswith(f"::warning file={SAMPLE.name}/incomplete.py,line=") for line in lines) == 3
+    assert sum(line.startswith(f"::notice file={SAMPLE.name}/incomplete.py,line=") for line in lines) == 1
     assert any("::[UNUSED_COMMAND] incomplete.Open: " in line for line in lines)
     broken = run_cli("check", "--domain", "unrouted", "-f", "github-annotations")
     assert broken.returncode == 1
@@ -72,8 +78,16 @@ def test_check_as_github_annotations_and_protean_s_json_envelope():
     envelope = json.loads(run_cli("check", "--domain", "unrouted", "--format", "json").stdout)
     assert envelope["status"] == "fail" and envelope["version"]
     assert envelope["data"]["counts"]["errors"] == 1 and envelope["diagnostics"] == []
-    passing = json.loads(run_cli("check", "--domain", "incomplete", "--format", "json").stdout)
-    assert passing["status"] == "pass" and len(passing["diagnostics"]) == 2
+    warned = json.loads(run_cli("check", "--domain", "incomplete", "--format", "json").stdout)
+    assert warned["status"] == "fail" and len(warned["diagnostics"]) == 4
+    passing = json.loads(run_cli("check", "--domain", "lint_floor", "--format", "json").stdout)
+    assert passing["status"] == "pass" and len(passing["diagnostics"]) == 4
     for wrong in (("--format", "xml"), ("--format", "sarif", "--json")):
         refused = run_cli("check", "--domain", "incomplete", *wrong)
         assert refused.returncode == 2 and "--" in refused.stderr
+
+
+def test_a_malformed_lint_table_exits_2_naming_the_key():
+    result = run_cli("check", "--domain", "lint_broken")
+    assert result.returncode == 2
+    assert "Invalid [lint].level: 'loud'" in result.stderr and "Traceback" not in result.stderr

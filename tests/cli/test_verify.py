@@ -13,7 +13,7 @@ import pytest
 from tests.cli.conftest import cli_env
 
 DOMAIN = '''
-from archipel import BaseAggregate, BaseCommand, Domain, handle
+from archipel import BaseAggregate, BaseCommand, BaseCommandHandler, Domain, handle, invariant
 from archipel.fields import String
 
 domain = Domain(name="Verified"{config})
@@ -22,6 +22,22 @@ domain = Domain(name="Verified"{config})
 @domain.aggregate
 class Note(BaseAggregate):
     text = String()
+
+    @invariant.post
+    def short(self):
+        pass
+
+
+@domain.command(part_of=Note)
+class CreateNote(BaseCommand):
+    text = String()
+
+
+@domain.command_handler(part_of=Note)
+class Notes(BaseCommandHandler):
+    @handle(CreateNote)
+    def create(self, command):
+        pass
 {extra}
 '''
 UNHANDLED = '''
@@ -29,6 +45,19 @@ UNHANDLED = '''
 @domain.command(part_of=Note)
 class Forgotten(BaseCommand):
     text = String()
+'''
+INFO_ONLY = '''
+
+@domain.command(part_of=Note)
+class NoteCreation(BaseCommand):  # not an imperative name: an info finding
+    text = String()
+
+
+@domain.command_handler(part_of=Note)
+class MoreNotes(BaseCommandHandler):
+    @handle(NoteCreation)
+    def create(self, command):
+        pass
 '''
 TEST = '''
 import os
@@ -98,6 +127,21 @@ def test_a_check_warning_fails_the_check_stage_and_tests_still_run(tmp_path):
     assert stages["check"]["status"] == "fail" and stages["check"]["counts"]["warnings"] >= 1
     assert stages["tests"]["status"] == "pass"
     assert any("Forgotten" in str(d) for d in report["diagnostics"])
+
+
+@pytest.mark.parametrize(
+    ("level", "extra", "status"),
+    [
+        ("error", UNHANDLED, 0),  # a warning does not gate at the "error" floor
+        ("warn", INFO_ONLY, 0),  # an info finding does not gate at the default floor...
+        ("info", INFO_ONLY, 4),  # ...and does at "info"
+        ("loud", "", 4),  # a malformed [lint] fails the check stage
+    ],
+)
+def test_the_check_stage_honours_the_lint_floor(tmp_path, level, extra, status):
+    config = f', config={{"lint": {{"level": "{level}"}}}}'
+    result = _verify(_project(tmp_path, extra=extra, config=config), "--json")
+    assert result.returncode == status, result.stdout + result.stderr
 
 
 def test_an_init_failure_skips_the_other_stages(tmp_path):

@@ -7,7 +7,7 @@ from archipel.fields import DateTime, Identifier, String, Text
 from examples.bookshelf import domain
 
 
-@domain.projection
+@domain.projection(externally_populated=True)  # filled by the notifications' event handler
 class SentEmail(BaseProjection):
     """One e-mail, identified by the event that caused it (a redelivery cannot send it twice)."""
 

@@ -7,10 +7,12 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from archipel.cli._console import out
+from archipel.cli._console import err, out
 from archipel.cli._domain import DomainOption, load_domain
 from archipel.cli._json import JsonOption, print_json
 from archipel.cli.check_formats import FORMATS, envelope, github_annotations, sarif
+from archipel.domain.lint_config import gates, lint_table
+from archipel.errors import ConfigurationError
 
 __all__ = ["check"]
 
@@ -32,11 +34,13 @@ def check(
         ),
     ] = "rich",
 ) -> None:
-    """Validate the domain (configuration, model, routing, upcasters) and list what is wrong.
+    """Validate the domain (configuration, model, routing, upcasters, lint rules) and list what is wrong.
 
-    Nothing is initialised or connected. Exit status 1 when there is an error,
-    0 otherwise (warnings included). ``--level`` filters the printed report and
-    ``--json``; the ``--format`` machine outputs always carry every finding.
+    Nothing is initialised or connected. Exit status 1 when there is an error or
+    a finding at the ``[lint].level`` floor (default ``warn``: warnings fail, info
+    does not; ``error``: only errors; ``info``: any finding), 2 for a malformed
+    ``[lint]`` table. ``--level`` filters the printed report and ``--json``; the
+    ``--format`` machine outputs always carry every finding.
     """
     if level not in _LEVELS:
         raise typer.BadParameter(f"{level!r}; use one of {', '.join(_LEVELS)}", param_hint="--level")
@@ -45,11 +49,17 @@ def check(
     if as_json and output != "rich":
         raise typer.BadParameter("give --json or --format, not both", param_hint="--json")
     loaded = load_domain(domain, init=False)
-    report = loaded.check(traverse=True)
+    try:
+        floor = lint_table(loaded.config).get("level", "warn")
+        report = loaded.check(traverse=True)
+    except ConfigurationError as exc:
+        err().print(f"[red]Invalid config:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    failed = gates(report, floor)
     shown = _LEVELS[: _LEVELS.index(level) + 1]
     diagnostics = [d for d in report["diagnostics"] if d.get("level") in shown]
     if output == "json":
-        print_json(envelope(report, failed=bool(report["errors"])))
+        print_json(envelope(report, failed=failed))
     elif output == "sarif":
         from archipel import __version__
 
@@ -81,5 +91,5 @@ def check(
             f"[bold]{escape(loaded.name)}[/]: {report['status']} — {counts['errors']} error(s), "
             f"{counts['warnings']} warning(s), {counts['infos']} info"
         )
-    if report["errors"]:
+    if failed:
         raise typer.Exit(1)

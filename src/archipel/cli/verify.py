@@ -2,7 +2,8 @@
 
 1. **init**: import the domain (``--domain`` as every command takes it) and
    ``Domain.init()`` it;
-2. **check**: ``Domain.check()`` — an error or a warning fails the stage
+2. **check**: ``Domain.check()`` — an error, or a finding at the ``[lint].level`` floor
+   (default ``warn``: warnings fail, info does not), or a malformed ``[lint]``, fails the stage
    (Protean's default ``[lint] level = "warn"``; archipel does not read ``[lint]``);
 3. **tests**: ``python -m pytest`` in ``--path`` (with ``<path>/src`` on
    ``PYTHONPATH``); no test collected counts as a pass, as in Protean.
@@ -37,6 +38,7 @@ from archipel.cli._console import CliError, UsageError, err, out
 from archipel.cli._domain import DomainOption, find_domain, resolve_spec
 from archipel.cli._json import JsonOption, print_json
 from archipel.cli.check_formats import ENVELOPE_VERSION
+from archipel.domain.lint_config import gates, lint_table
 
 __all__ = ["run_verify", "verify"]
 
@@ -119,7 +121,7 @@ def run_verify(spec: str | None, path: str, env_name: str) -> tuple[dict[str, di
                                "errors": [{"code": "CHECK_FAILED", "message": str(exc)}], "diagnostics": []}
         else:
             counts = report["counts"]
-            failed = bool(counts["errors"] or counts["warnings"])
+            failed = gates(report, lint_table(domain.config).get("level", "warn"))
             diagnostics = report["diagnostics"]
             stages["check"] = {"status": "fail" if failed else "pass", "counts": counts,
                                "errors": report["errors"], "diagnostics": diagnostics}

@@ -3,13 +3,11 @@
 It runs what ``init()`` checks (configuration, the model's references and
 names, handler wiring, upcaster chains) but connects to nothing, and reports
 instead of raising: the first error ``init()`` would raise (archipel stops at
-the first one), or, when there is none, the warnings of a few completeness
-rules (Protean's codes):
-
-- ``UNUSED_COMMAND``: a command no command handler handles;
-- ``UNHANDLED_EVENT``: an event no event handler, projector or process manager
-  handles (published events, fact events and external events are left out);
-- ``PROJECTION_WITHOUT_PROJECTOR``: a projection no projector fills.
+the first one), or, when there is none, the findings of Protean's lint rules
+(:mod:`archipel.domain.lint_rules`, :mod:`archipel.domain.lint_smells`: its
+codes, elements, messages and levels) and of the ``[lint].rules`` of the
+domain, less what ``[lint].suppressions`` and elements' ``suppress_checks``
+silence (:mod:`archipel.domain.lint_config`).
 """
 
 from __future__ import annotations
@@ -17,9 +15,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from archipel.adapters import registry as provider_registry
-from archipel.core.handler import ANY
 from archipel.domain.config import validate_config
 from archipel.domain.discovery import import_domain_modules
+from archipel.domain.lint_config import apply_suppressions, custom_findings, lint_table
+from archipel.domain.lint_rules import run_rules
 from archipel.domain.router import Router
 from archipel.domain.state import DomainState
 from archipel.domain.wiring import prepare_model
@@ -29,20 +28,6 @@ if TYPE_CHECKING:
     from archipel.domain.domain import Domain
 
 __all__ = ["Checking"]
-
-_HANDLER_COMPLETENESS = "handler_completeness"
-
-
-def _diagnostic(code: str, element: type, message: str, fix: str) -> dict[str, Any]:
-    return {
-        "code": code,
-        "category": _HANDLER_COMPLETENESS,
-        "element": f"{element.__module__}.{element.__qualname__}",
-        "level": "warning",
-        "message": message,
-        "suggestion": fix,
-    }
-
 
 def _status(errors: list[Any], diagnostics: list[dict[str, Any]]) -> str:
     if errors:
@@ -65,9 +50,14 @@ class Checking(DomainState):
         ``category``, ``element`` (the class's qualified name), ``level``,
         ``message`` and ``suggestion``; ``counts`` tallies ``errors``,
         ``warnings`` and ``infos``. With ``traverse=True`` the domain's
-        modules are imported first, as ``init()`` does.
+        modules are imported first, as ``init()`` does. Diagnostics also carry
+        ``rule`` (``rationale``, ``fix``) and, when one is named, ``field``;
+        they are sorted by code, element, field and message.
+
+        Raises ``ConfigurationError`` when the ``[lint]`` table is malformed.
         """
         domain = cast("Domain", self)  # a Checking is always part of a Domain
+        table = lint_table(self.config)
         errors: list[dict[str, Any]] = []
         diagnostics: list[dict[str, Any]] = []
         built: dict[str, Router] = {}
@@ -91,7 +81,7 @@ class Checking(DomainState):
                 ("config", validate),
                 ("model", lambda: prepare_model(domain)),
                 ("routing", lambda: built.setdefault("router", _build_router(domain))),
-                ("upcasters", lambda: self._check_upcasters(domain, built["router"])),
+                ("upcasters", lambda: built.setdefault("upcasting", self._check_upcasters(domain, built["router"]))),
             ):
                 try:
                     step()
@@ -100,7 +90,9 @@ class Checking(DomainState):
                     break
         router = built.get("router")
         if not errors and router is not None:
-            diagnostics = self._completeness(router)
+            found = run_rules(domain, router, built.get("upcasting"))
+            found += custom_findings(table, {"domain": self.name, "diagnostics": list(found)})
+            diagnostics = apply_suppressions(domain, found, table)
         warnings = sum(1 for d in diagnostics if d["level"] == "warning")
         return {
             "domain": self.name,
@@ -110,59 +102,16 @@ class Checking(DomainState):
             "counts": {"errors": len(errors), "warnings": warnings, "infos": len(diagnostics) - warnings},
         }
 
-    def _check_upcasters(self, domain: Domain, router: Router) -> None:
+    def _check_upcasters(self, domain: Domain, router: Router) -> Any:
         """Check the upcaster chains against ``router`` (they read the domain's routing tables)."""
         if self._initialized:
-            build_upcasters(domain)  # an initialised domain's router is already complete
-            return
+            return build_upcasters(domain)  # an initialised domain's router is already complete
         previous = self.router
         self.router = router  # nothing routes through an uninitialised domain meanwhile
         try:
-            build_upcasters(domain)
+            return build_upcasters(domain)
         finally:
             self.router = previous
-
-    def _completeness(self, router: Router) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        registry = self.registry
-        for command in registry.of_kind("command").values():
-            if command not in router.commands:
-                found.append(_diagnostic(
-                    "UNUSED_COMMAND", command, f"command {command.__name__} has no command handler",
-                    f"handle it in a @{self.snake_name}.command_handler with @handle({command.__name__}), "
-                    "or remove it",
-                ))
-        targets = {route.target_cls for route in router.routes}
-        catch_all = {route.category for route in router.routes if route.spec.target == ANY}
-        fact_events = {
-            cls._meta.extra.get("fact_event_cls") for cls in registry.of_kind("aggregate").values()
-        }
-        for event in registry.of_kind("event").values():
-            meta = event._meta
-            if event in targets or meta.published or event in fact_events or event in registry.external_events:
-                continue
-            part_of = meta.part_of
-            category = getattr(getattr(part_of, "_meta", None), "stream_category", None)
-            if category is not None and category in catch_all:
-                continue
-            found.append(_diagnostic(
-                "UNHANDLED_EVENT", event, f"event {event.__name__} has no handler",
-                "handle it in an event handler, projector or process manager, "
-                "or mark it published=True if other domains consume it",
-            ))
-        filled = {
-            route.handler_cls._meta.extra.get("projector_for")  # type: ignore[attr-defined]
-            for route in router.routes
-            if route.kind == "projector"
-        }
-        for projection in registry.of_kind("projection").values():
-            if projection not in filled:
-                found.append(_diagnostic(
-                    "PROJECTION_WITHOUT_PROJECTOR", projection,
-                    f"projection {projection.__name__} has no projector: it stays empty",
-                    f"add a @{self.snake_name}.projector(projector_for={projection.__name__}) handling its events",
-                ))
-        return found
 
 
 def _build_router(domain: Domain) -> Router:

@@ -78,7 +78,8 @@ DEFAULTS: dict[str, Any] = {
 #: Top-level keys archipel reads (anything else is a typo, or Protean's: see below).
 KNOWN_KEYS: frozenset[str] = frozenset(DEFAULTS) | {
     "idempotency", "integration", "email_providers", "consume_idempotency", "logging",
-    "command_default_timeout", "field_defaults", "telemetry", "source_uri",
+    "command_default_timeout", "field_defaults", "telemetry", "source_uri", "lint",
+    "lenient_deserialization",
 }
 
 #: Protean 0.18's top-level keys that archipel accepts, so a ported ``domain.toml``
@@ -89,10 +90,8 @@ PROTEAN_ONLY_KEYS: dict[str, Any] = {
     "testing": None,
     "debug": None,
     "secret_key": None,
-    "lenient_deserialization": False,
     "outbox": None,
     "observatory": None,
-    "lint": None,
 }
 
 _PYPROJECT = "pyproject.toml"
@@ -258,6 +257,8 @@ def validate_config(
                 "(see docs/porting.md)",
                 key,
             )
+    if not isinstance(config.get("lenient_deserialization", False), bool):
+        problems.append(f"lenient_deserialization must be true or false, got {config['lenient_deserialization']!r}")
     problems += check_telemetry(config.get("telemetry"))
     problems += check_logging(config.get("logging"), _log)
     if not isinstance(config.get("source_uri") or "", str):

@@ -164,6 +164,31 @@ class Domain(
             self._initialized = False  # the model changed: next use re-initialises
         return cls
 
+    def register_database_model(self, database_model_cls: Any, **options: Any) -> Any:
+        """Register a database model (Protean's name for ``register(cls, "database_model", ...)``)."""
+        return self.register(database_model_cls, "database_model", **options)
+
+    def fetch_element_cls_from_registry(self, element: str | type, element_types: Any) -> type:
+        """The registered class named ``element`` (class name or ``module.QualName``), of one of
+        ``element_types`` (``DomainObjects`` members, or kind names such as ``"aggregate"``).
+
+        A class is returned as it is. A name registered under none of the kinds, or
+        under two of them, is a ``ConfigurationError`` naming what was found.
+        """
+        if isinstance(element, type):
+            return element
+        kinds = [str(getattr(t, "value", t)).lower() for t in element_types]
+        found: list[type] = [
+            cls for kind in kinds for name, cls in self.registry.of_kind(kind).items()
+            if element in (name, cls.__name__, f"{cls.__module__}.{cls.__qualname__}")
+        ]
+        if len(set(found)) == 1:
+            return found[0]
+        raise ConfigurationError(
+            f"{element!r} is {'registered as more than one element' if found else 'not registered'} "
+            f"among {', '.join(kinds)} of domain {self.name!r}"
+        )
+
     def register_external_event(self, event_cls: type, type_string: str) -> None:
         """Let this domain consume another domain's event as its own class ``event_cls``.
 

@@ -76,7 +76,7 @@ _OPTIONS: dict[str, set[str]] = {
     "event": {"part_of", "abstract", "version", "published", "stream_category", "deprecated", "superseded_by"},
     "command_handler": {"part_of", "stream_category"},
     "event_handler": {"part_of", "stream_category", "source_stream", "aggregates"},
-    "projection": {"database", "provider", "schema_name", "abstract", "limit", "cache", "indexes"},
+    "projection": {"database", "provider", "schema_name", "abstract", "limit", "cache", "indexes", "externally_populated", "order_by"},
     "projector": {"projector_for", "aggregates", "stream_categories", "inline"},
     "process_manager": {"stream_categories", "aggregates", "stream_category", "database", "provider"},
     "subscriber": {"stream", "broker"},
@@ -94,6 +94,13 @@ _OPTIONS: dict[str, set[str]] = {
 
 for _kind, _extra in HANDLER_OPTIONS.items():
     _OPTIONS[_kind] |= _extra
+# Protean's options of every element: lint codes it silences (``archipel check``), deprecation
+for _kind in _OPTIONS:
+    if _kind != "upcaster":
+        _OPTIONS[_kind] |= {"suppress_checks", "deprecated"}
+_OPTIONS["command"].add("superseded_by")
+_OPTIONS["command"].add("lenient")  # drop stored fields the class no longer declares
+_OPTIONS["event"].add("lenient")
 
 
 def _derive(cls: type, base: type) -> type:
@@ -113,13 +120,27 @@ def _derive(cls: type, base: type) -> type:
 
 
 def _check_deprecation(owner: str, options: dict[str, Any]) -> None:
+    """``deprecated=``: True, a version (``"0.15"``, Protean's shorthand for ``{"since": ...}``)
+    or ``{"since": ..., "removal": ...}``; ``suppress_checks=``: lint codes (``archipel check``)."""
     deprecated = options.get("deprecated")
-    if deprecated is None or isinstance(deprecated, bool):
-        return
-    if not isinstance(deprecated, dict) or set(deprecated) - {"since", "removal"}:
+    if isinstance(deprecated, str):
+        options["deprecated"] = {"since": deprecated}
+    elif deprecated is not None and not isinstance(deprecated, bool) and (
+        not isinstance(deprecated, dict) or set(deprecated) - {"since", "removal"}
+    ):
         raise ConfigurationError(
-            f"{owner}: deprecated={deprecated!r} is not valid; expected True or a dict with "
-            "'since' and/or 'removal' (versions)"
+            f"{owner}: deprecated={deprecated!r} is not valid; expected True, a version such as "
+            "'0.15', or a dict with 'since' and/or 'removal' (versions)"
+        )
+    if options.get("lenient") not in (None, True, False):
+        raise ConfigurationError(f"{owner}: lenient={options['lenient']!r} is not valid; expected True or False")
+    codes = options.get("suppress_checks")
+    if codes is not None and not isinstance(codes, str) and (
+        not isinstance(codes, (list, tuple, set, frozenset)) or not all(isinstance(c, str) for c in codes)
+    ):
+        raise ConfigurationError(
+            f"{owner}: suppress_checks={codes!r} is not valid; expected a list of lint codes "
+            "such as ['UNUSED_COMMAND']"
         )
 
 
@@ -133,6 +154,20 @@ def _query_limit(owner: str, limit: Any) -> int | None:
             "returns by default; negative or None for no limit)"
         )
     return None if limit < 0 else limit
+
+
+def _order_by(cls: type, order: Any) -> tuple[str, ...]:
+    """A projection's ``order_by``: its queries' default sort (``"-name"``: descending)."""
+    names = (order,) if isinstance(order, str) else order
+    fields = getattr(cls, "_fields", {})
+    if not isinstance(names, (list, tuple)) or not all(
+        isinstance(n, str) and n.lstrip("-") in fields for n in names
+    ):
+        raise ConfigurationError(
+            f"{cls.__name__}: order_by={order!r} is not valid; expected field names (\"-name\" "
+            f"for descending) of {', '.join(sorted(fields))}"
+        )
+    return tuple(names)
 
 
 def _wrap_use_cases(cls: type, domain: Domain) -> None:
@@ -193,10 +228,11 @@ class Registry:
             options = normalize_handler_options(cls.__name__, kind, options)
         if "event_sourced" in options:  # Protean 0.17's spelling; it wins over the old one
             options["is_event_sourced"] = options["event_sourced"] = bool(options["event_sourced"])
-        if kind == "event":
-            _check_deprecation(cls.__name__, options)
+        _check_deprecation(cls.__name__, options)
         if "limit" in options:
             options["limit"] = _query_limit(cls.__name__, options["limit"])
+        if "order_by" in options:
+            options["order_by"] = _order_by(cls, options["order_by"])
         if kind == "event_sourced_repository":
             _check_event_sourced_part_of(cls.__name__, options.get("part_of"))
         base = BASES[kind]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from archipel.core.message import Metadata
 from archipel.errors import ConfigurationError, DeserializationError
+from archipel.handling.leniency import record_dropped, screen
 
 if TYPE_CHECKING:
     from archipel.handling.protocols import DomainLike
@@ -169,7 +170,10 @@ def decode_stored(domain: DomainLike, stored: dict[str, Any]) -> Any:
     type_string = str(metadata.get("type") or "")
     cls: Any = domain.router.messages.get(type_string)
     if cls is not None:
+        data, dropped = screen(domain, cls, metadata, stored.get("data") or {})
         try:
+            if dropped:
+                return record_dropped(cls.from_message({**stored, "data": data}), dropped)
             return cls.from_message(stored)
         except Exception as exc:
             raise DeserializationError(
@@ -205,7 +209,8 @@ def decode_stored(domain: DomainLike, stored: dict[str, Any]) -> Any:
             current = next_version
         cls = domain.router.messages[f"{base}.v{current}"]
         metadata = {**metadata, "type": f"{base}.v{current}", "version": current}
-        return cls.from_message({"metadata": metadata, "data": data})
+        data, dropped = screen(domain, cls, metadata, data)
+        return record_dropped(cls.from_message({"metadata": metadata, "data": data}), dropped)
     except DeserializationError:
         raise
     except Exception as exc:
@@ -265,9 +270,12 @@ def stored_builder(domain: DomainLike, type_string: str) -> Callable[[dict[str, 
                 data["_metadata"] = adopt(metadata)
                 set_values(message, "__dict__", data)
                 return message
+            data, dropped = screen(domain, cls, metadata, data)
             message = fill(data)
             message.__dict__["_metadata"] = adopt(metadata)
-            return message
+            return record_dropped(message, dropped)
+        except DeserializationError:
+            raise
         except Exception as exc:
             raise DeserializationError(
                 str(metadata.get("id")), f"{type_string} does not fit {cls.__name__}: {exc}",

@@ -65,6 +65,8 @@ class BaseRepository(Generic[T]):
         meta = getattr(cls, "_meta", None)
         #: records a query returns by default (the element's ``limit`` option; None: all)
         self._limit: int | None = meta.get("limit", DEFAULT_LIMIT) if meta is not None else DEFAULT_LIMIT
+        #: the sort of a query that names none (a projection's ``order_by`` option)
+        self._order_by: tuple[str, ...] = meta.get("order_by", ()) if meta is not None else ()
 
     # -- unit of work plumbing ---------------------------------------------
     def _uow(self) -> Any:
@@ -233,9 +235,11 @@ class BaseRepository(Generic[T]):
     @property
     def query(self) -> QuerySet[T]:
         """A lazy :class:`QuerySet` over all objects (at most the element's ``limit``,
-        100 by default, unless ``.limit()`` says otherwise); ``update``, ``delete``
+        100 by default, unless ``.limit()`` says otherwise; sorted by a projection's
+        ``order_by`` unless ``.order_by()`` says otherwise); ``update``, ``delete``
         and ``raw`` work on it."""
-        return QuerySet(self._run, Criteria(limit=self._limit), model=self.cls, writes=self._dao)
+        return QuerySet(self._run, Criteria(order_by=self._order_by, limit=self._limit), model=self.cls,
+                        writes=self._dao)
 
     @property
     def _dao(self) -> DataAccess[T]:
@@ -250,7 +254,7 @@ class BaseRepository(Generic[T]):
         q = Q(**kwargs)
         if criteria is not None:
             q = criteria & q
-        return self._run(Criteria(q, limit=self._limit))
+        return self._run(Criteria(q, order_by=self._order_by, limit=self._limit))
 
     def find_by(self, **kwargs: Any) -> T:
         """The one object matching ``field=value`` pairs.
@@ -270,7 +274,7 @@ class BaseRepository(Generic[T]):
 
     def all(self) -> ResultSet[T]:
         """Every stored object (one result set)."""
-        return self._run(Criteria())
+        return self._run(Criteria(order_by=self._order_by))
 
     def count(self) -> int:
         """How many objects are stored."""

@@ -16,6 +16,7 @@ from archipel.utils.clock import Clock, SystemClock
 
 __all__ = [
     "Clock",
+    "DomainObjects",
     "IdentityStrategy",
     "IdentityType",
     "Processing",
@@ -30,6 +31,34 @@ class Processing(Enum):
 
     SYNC = "sync"
     ASYNC = "async"
+
+
+class DomainObjects(Enum):
+    """The kinds of domain element, as Protean names them (``DomainObjects.AGGREGATE.value``).
+
+    ``DomainObjects.AGGREGATE.value.lower()`` is archipel's kind (``"aggregate"``).
+    """
+
+    AGGREGATE = "AGGREGATE"
+    APPLICATION_SERVICE = "APPLICATION_SERVICE"
+    COMMAND = "COMMAND"
+    COMMAND_HANDLER = "COMMAND_HANDLER"
+    DATABASE_MODEL = "DATABASE_MODEL"
+    DOMAIN_SERVICE = "DOMAIN_SERVICE"
+    EMAIL = "EMAIL"
+    ENTITY = "ENTITY"
+    EVENT = "EVENT"
+    EVENT_HANDLER = "EVENT_HANDLER"
+    EVENT_SOURCED_REPOSITORY = "EVENT_SOURCED_REPOSITORY"
+    PROCESS_MANAGER = "PROCESS_MANAGER"
+    PROJECTION = "PROJECTION"
+    PROJECTOR = "PROJECTOR"
+    QUERY = "QUERY"
+    QUERY_HANDLER = "QUERY_HANDLER"
+    REPOSITORY = "REPOSITORY"
+    SUBSCRIBER = "SUBSCRIBER"
+    UPCASTER = "UPCASTER"
+    VALUE_OBJECT = "VALUE_OBJECT"
 
 
 class IdentityStrategy(Enum):

@@ -1,5 +1,5 @@
-"""A domain ``archipel check`` passes with warnings: a command nobody handles and an event
-nothing reacts to."""
+"""A domain with warnings (a command nobody handles, an event nothing reacts to): they fail
+``archipel check`` at the default ``[lint]`` floor."""
 
 from archipel import Domain
 from archipel.fields import Identifier, String

@@ -13,6 +13,7 @@ from archipel import (
     BaseProjector,
     Domain,
     handle,
+    invariant,
 )
 from archipel.fields import Identifier, Integer, String
 
@@ -21,6 +22,10 @@ def _complete(domain):
     @domain.aggregate
     class Order(BaseAggregate):
         order_id = Identifier(identifier=True)
+
+        @invariant.post
+        def has_an_id(self):
+            pass
 
     @domain.event(part_of=Order)
     class OrderPlaced(BaseEvent):
@@ -89,15 +94,16 @@ def test_incomplete_wiring_is_reported_as_warnings(make_domain):
     report = domain.check(traverse=False)
     assert report["status"] == "warn"
     assert report["errors"] == []
-    found = {(d["code"], d["element"].rpartition(".")[2]) for d in report["diagnostics"]}
-    assert found == {
-        ("UNUSED_COMMAND", "CancelOrder"),
-        ("UNHANDLED_EVENT", "OrderCancelled"),
+    found = [(d["code"], d["element"].rpartition(".")[2]) for d in report["diagnostics"]]
+    assert found == [  # sorted by code, then element (Protean's order)
         ("PROJECTION_WITHOUT_PROJECTOR", "Nobody"),
-    }
+        ("PUBLISHED_NO_EXTERNAL_BROKER", "Shop"),  # no [integration] broker: it stays inside
+        ("UNHANDLED_EVENT", "OrderCancelled"),
+        ("UNUSED_COMMAND", "CancelOrder"),
+    ]
     assert all(d["level"] == "warning" and d["category"] == "handler_completeness" for d in report["diagnostics"])
-    assert all(d["message"] and d["suggestion"] for d in report["diagnostics"])
-    assert report["counts"] == {"errors": 0, "warnings": 3, "infos": 0}
+    assert all(d["message"] and d["suggestion"] and d["rule"]["rationale"] for d in report["diagnostics"])
+    assert report["counts"] == {"errors": 0, "warnings": 4, "infos": 0}
 
 
 def test_an_event_handled_by_a_catch_all_handler_is_handled(make_domain):
