@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -49,8 +51,22 @@ def server(
     ] = False,
     log_format: LogFormatOption = None,
     log_level: LogLevelOption = None,
+    reload: Annotated[
+        bool,
+        typer.Option(
+            "--reload",
+            help="Restart the server when a .py or .toml file under the working directory "
+            "changes (development only; extra reload).",
+        ),
+    ] = False,
 ) -> None:
     """Run the async processing server for one domain until SIGTERM/Ctrl-C."""
+    if reload:
+        if workers > 1:
+            raise typer.BadParameter("--reload runs one worker; leave out --workers", param_hint="--reload")
+        from archipel.cli.reloader import run_with_reload
+
+        raise typer.Exit(run_with_reload(sys.argv[1:], [Path.cwd()], test_mode=test_mode))
     setup_logging(log_format, log_level)
     if trace:
         from archipel.utils.tracing import enable_tracing
