@@ -100,8 +100,8 @@ class Introspection:
         }
 
     def to_ir(self) -> dict[str, Any]:
-        """Protean's IR of this domain (:mod:`archipel.ir`; JSON Schema v0.3.0), initialising it first
-        if needed (Protean requires ``init()`` before; archipel does it)."""
+        """Protean's IR of this domain (:mod:`archipel.ir`; JSON Schema v0.3.0). Call ``init()``
+        first, as in Protean (an uninitialised domain is an error saying so)."""
         from archipel.ir.builder import IRBuilder  # noqa: PLC0415 - the IR layer sits above the domain
 
         self._ensure_initialized()  # type: ignore[attr-defined]
