@@ -89,13 +89,15 @@ def classify_replay_hazards(report: CompatibilityReport, left_ir: dict[str, Any]
 
 
 def missing_source_versions(edges: list[tuple[int, int]], target: int) -> list[int]:
-    """The versions below ``target`` from which the upcaster ``edges`` do not lead to ``target``."""
+    """The versions below ``target`` whose chain of upcaster ``edges`` (followed to its end) does
+    not end at ``target``: their stored payloads cannot be read as the current version."""
     step = dict(edges)
     missing = []
     for version in range(1, target):
-        current, hops = version, 0
-        while current != target and current in step and hops <= len(step):
-            current, hops = step[current], hops + 1
+        current, seen = version, set()
+        while current in step and current not in seen:
+            seen.add(current)
+            current = step[current]
         if current != target:
             missing.append(version)
     return missing

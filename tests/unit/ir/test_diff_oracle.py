@@ -85,9 +85,12 @@ def _mutate(ir: dict[str, Any], op: str, i: int, j: int, flag: bool) -> None:  #
             base = event["__type__"].rsplit(".v", 1)[0]
             event["__type__"] = f"{base}.v{event['__version__']}"
             if flag:
-                ir.setdefault("upcasters", {})[event["name"]] = [
-                    {"from_version": v, "to_version": v + 1} for v in range(1, event["__version__"])
-                ]
+                edges = [{"from_version": v, "to_version": v + 1} for v in range(1, event["__version__"])]
+                if i % 3 == 1:
+                    edges = edges[1:]  # a gap: v1 payloads are stranded
+                elif i % 3 == 2:
+                    edges.append({"from_version": event["__version__"], "to_version": event["__version__"] + 1})
+                ir.setdefault("upcasters", {})[event["name"]] = edges
     elif op == "remove_element":
         cluster = _pick([c for _, c in sorted(ir["clusters"].items())], i)
         section = _pick(["entities", "value_objects", "commands", "events", "command_handlers"], j)
