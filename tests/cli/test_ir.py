@@ -115,6 +115,14 @@ def test_show_summary_and_a_wrong_format(tmp_path, baseline):
     assert "invalid --format: 'yaml'. Choose from: json, summary" in wrong.stderr
 
 
+def test_show_and_check_find_the_domain_as_every_command_does(tmp_path, baseline):
+    (tmp_path / "shop.py").rename(tmp_path / "domain.py")  # ./domain.py, archipel's (and Protean's) default
+    shown = run(tmp_path, "show", "--canonical")
+    assert shown.returncode == 0
+    assert json.loads(shown.stdout)["domain"]["name"] == "Shop"
+    assert run(tmp_path, "check").returncode == 1  # its module path changed: stale
+
+
 def test_show_names_a_domain_that_does_not_load(tmp_path):
     (tmp_path / "broken.py").write_text("raise RuntimeError('boom')\n")
     shown = run(tmp_path, "show", "-d", "broken.py")

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from archipel.cli._console import CliError, out
-from archipel.cli._domain import load_domain
+from archipel.cli._domain import DomainOption, load_domain
 from archipel.cli.ir_render import compatibility_block, print_diff, print_summary
 from archipel.ir.builder import IRBuilder
 from archipel.ir.compat import classify_changes
@@ -41,7 +41,6 @@ _CHECK_EXIT = {
     StalenessStatus.NO_IR: 2,
     StalenessStatus.VERSION_MISMATCH: 3,
 }
-Domain = Annotated[str, typer.Option("--domain", "-d", help="The domain module (e.g. 'my_app.domain').")]
 Dir = Annotated[str, typer.Option("--dir", help="The folder of ir.json and config.toml.")]
 
 
@@ -50,14 +49,14 @@ def _choice(value: str, allowed: tuple[str, ...], code: int) -> None:
         raise CliError(f"invalid --format: {value!r}. Choose from: {', '.join(allowed)}", code=code)
 
 
-def _live_ir(spec: str, code: int = 1) -> dict[str, Any]:
+def _live_ir(spec: str | None, code: int = 1) -> dict[str, Any]:
     """The IR of the domain ``spec``; a failure exits ``code`` (Protean: 1, ``check``: 2)."""
     try:
         return IRBuilder(load_domain(spec)).build()
     except CliError as exc:
         raise CliError(exc.message, exc.hint, code=code) from exc
     except IRError as exc:
-        raise CliError(f"could not build the IR of {spec!r}: {exc}", code=code) from exc
+        raise CliError(f"could not build the IR: {exc}", code=code) from exc
 
 
 def _ir_file(path: str) -> dict[str, Any]:
@@ -84,7 +83,7 @@ def _config(directory: str, code: int) -> CompatConfig:
 
 @app.command()
 def show(
-    domain: Domain,
+    domain: DomainOption = None,
     format: Annotated[str, typer.Option("--format", "-f", help="'json' (default) or 'summary'.")] = "json",
     canonical: Annotated[
         bool, typer.Option("--canonical", help="Leave out 'generated_at' (for a committed .archipel/ir.json).")
@@ -186,7 +185,7 @@ def _stored(directory: str) -> dict[str, Any]:
 
 @app.command()
 def check(
-    domain: Domain,
+    domain: DomainOption = None,
     dir: Dir = ".archipel",
     format: Annotated[str, typer.Option("--format", "-f", help="'text' (default) or 'json'.")] = "text",
 ) -> None:
