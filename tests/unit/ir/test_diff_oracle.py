@@ -182,3 +182,34 @@ def test_an_unchanged_ir_has_no_changes_in_both():
     result = diff_ir(ir, copy.deepcopy(ir))
     assert result["summary"]["has_changes"] is False
     assert json.dumps(result, sort_keys=True) == json.dumps(protean_diff.diff_ir(ir, copy.deepcopy(ir)), sort_keys=True)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(example=st.integers(0, len(EXAMPLES) - 1), left_ops=st.lists(mutation, max_size=3),
+       ops=st.lists(mutation, min_size=1, max_size=5), form=st.sampled_from(["text", "json"]))
+def test_the_command_prints_what_protean_s_prints(tmp_path, monkeypatch, capsys, example, left_ops, ops, form):
+    """``archipel ir diff -l A -r B`` and ``protean ir diff -l A -r B``: same output, same exit."""
+    from typer.testing import CliRunner
+
+    from archipel.cli.main import run
+    from protean.cli.ir import app as protean_ir
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("NO_COLOR", "1")
+    left = copy.deepcopy(EXAMPLES[example])
+    for op in left_ops:
+        _mutate(left, *op)
+    right = copy.deepcopy(left)
+    for op in ops:
+        _mutate(right, *op)
+    _contracts(left)
+    _contracts(right)
+    (tmp_path / "l.json").write_text(json.dumps(left))
+    (tmp_path / "r.json").write_text(json.dumps(right))
+    theirs = CliRunner().invoke(protean_ir, ["diff", "-l", "l.json", "-r", "r.json", "-f", form])
+    capsys.readouterr()
+    code = run(["ir", "diff", "-l", "l.json", "-r", "r.json", "-f", form])
+    ours = capsys.readouterr().out
+    assert (code, ours) == (theirs.exit_code, theirs.stdout)

@@ -108,3 +108,59 @@ def test_missing_source_versions_is_protean_s(edges, target):
     upcasting = pytest.importorskip("protean.utils.upcasting")
     chain = [(a, b) for a, b in edges if a < b]
     assert missing_source_versions(chain, target) == sorted(upcasting.missing_upcaster_source_versions(chain, target))
+
+
+# -- the builder on its own (the oracle tests need Protean; these do not) ------------------------
+
+@pytest.fixture(scope="module")
+def shop_ir(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    import importlib
+    import sys
+    import warnings
+
+    folder = tmp_path_factory.mktemp("ir_parts")
+    source = (Path(__file__).parent / "oracle_domain.txt").read_text().replace("FRAMEWORK", "archipel")
+    (folder / "ir_parts_shop.py").write_text(source)
+    sys.path.insert(0, str(folder))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            module = importlib.import_module("ir_parts_shop")
+        module.d.init(traverse=False)
+    finally:
+        sys.path.remove(str(folder))
+    first = IRBuilder(module.d).build()
+    assert IRBuilder(module.d).build()["checksum"] == first["checksum"]  # deterministic
+    return first
+
+
+def test_the_builder_places_every_element(shop_ir):
+    from archipel.ir.diff import diff_ir
+
+    order = shop_ir["clusters"]["ir_parts_shop.Order"]
+    assert set(order["entities"]) == {"ir_parts_shop.Line"}
+    assert order["entities"]["ir_parts_shop.Line"]["fields"]["order"] == {
+        "auto_generated": True, "kind": "reference", "linked_attribute": "id", "target": "ir_parts_shop.Order"}
+    assert order["value_objects"]["ir_parts_shop.Money"]["part_of"] == "ir_parts_shop.Order"
+    assert order["events"]["ir_parts_shop.OrderShipped"]["__type__"] == "Shop.OrderShipped.v2"
+    assert order["aggregate"]["invariants"] == {"post": ["total_positive"], "pre": ["not_cancelled"]}
+    assert order["event_handlers"]["ir_parts_shop.OrderEvents"]["handlers"] == {
+        "Shop.OrderPlaced.v1": ["on_placed"], "Shop.OrderShipped.v2": ["on_shipped"]}
+    assert [c["type"] for c in shop_ir["contracts"]["events"]] == ["Shop.OrderPlaced.v1"]
+    fact = shop_ir["clusters"]["ir_parts_shop.Customer"]["events"]["ir_parts_shop.CustomerFactEvent"]
+    assert fact["is_fact_event"] and fact["auto_generated"]
+    assert shop_ir["upcasters"] == {"OrderShipped": [{"from_version": 1, "to_version": 2}]}
+    group = shop_ir["projections"]["ir_parts_shop.OrderSummary"]
+    assert set(group["projectors"]) == {"ir_parts_shop.OrderSummaryProjector"}
+    assert group["query_handlers"]["ir_parts_shop.OrderSummaryQueries"]["handlers"] == {
+        "Shop.OrdersByStatus": ["by_status"]}
+    assert shop_ir["flows"]["domain_services"]["ir_parts_shop.Pricing"]["part_of"] == [
+        "ir_parts_shop.Customer", "ir_parts_shop.Order"]
+    assert diff_ir(shop_ir, shop_ir)["summary"]["has_changes"] is False
+
+
+def test_the_builder_s_ir_validates_against_the_vendored_schema(shop_ir):
+    jsonschema = pytest.importorskip("jsonschema")
+    from archipel.ir import load_schema
+
+    jsonschema.Draft202012Validator(load_schema()).validate(shop_ir)
