@@ -190,10 +190,10 @@ def test_an_unchanged_ir_has_no_changes_in_both():
        ops=st.lists(mutation, min_size=1, max_size=5), form=st.sampled_from(["text", "json"]))
 def test_the_command_prints_what_protean_s_prints(tmp_path, monkeypatch, capsys, example, left_ops, ops, form):
     """``archipel ir diff -l A -r B`` and ``protean ir diff -l A -r B``: same output, same exit."""
+    from protean.cli.ir import app as protean_ir
     from typer.testing import CliRunner
 
     from archipel.cli.main import run
-    from protean.cli.ir import app as protean_ir
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COLUMNS", "200")
