@@ -213,3 +213,19 @@ def test_the_command_prints_what_protean_s_prints(tmp_path, monkeypatch, capsys,
     code = run(["ir", "diff", "-l", "l.json", "-r", "r.json", "-f", form])
     ours = capsys.readouterr().out
     assert (code, ours) == (theirs.exit_code, theirs.stdout)
+
+
+@pytest.mark.parametrize("example", range(len(EXAMPLES)))
+def test_the_summary_is_protean_s(example, monkeypatch, capsys):
+    from protean.cli.ir import _print_summary
+
+    from archipel.cli.ir_render import print_summary
+
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("NO_COLOR", "1")
+    capsys.readouterr()
+    _print_summary(EXAMPLES[example])
+    theirs = capsys.readouterr().out
+    print_summary(EXAMPLES[example])
+    assert capsys.readouterr().out == theirs
+    assert "Element Counts" in theirs
