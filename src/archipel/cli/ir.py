@@ -191,7 +191,7 @@ def check(
 ) -> None:
     """Is <dir>/ir.json still what the code builds? Exit 0: fresh, 1: stale, 2: none (or an
     error), 3: written by another IR version."""
-    _choice(format, ("text", "json"), 2)
+    _choice(format, ("text", "json"), 1)  # Protean aborts (1) here, before its exit-2 errors
     config = _config(dir, 2)
     try:
         loaded = load_domain(domain)
