@@ -247,6 +247,11 @@ def test_check_without_a_baseline_and_with_another_ir_version(tmp_path, baseline
     assert mismatch.returncode == 3 and "built against schema 0.2.0" in mismatch.stdout
     (tmp_path / ".archipel" / "config.toml").write_text("[staleness]\nenabled = false\n")
     assert run(tmp_path, "check", "-d", "shop.py").returncode == 0
+    wrong = run(tmp_path, "check", "-d", "shop.py", "-f", "xml")  # before anything is read: Protean's 1
+    assert wrong.returncode == 1 and "Choose from: text, json" in wrong.stderr
+    (tmp_path / ".archipel" / "config.toml").write_text("[staleness]\nenabled = 1\n")
+    broken = run(tmp_path, "check", "-d", "shop.py")
+    assert broken.returncode == 2 and "staleness.enabled must be a boolean" in broken.stderr
 
 
 def test_base_reads_the_baseline_from_a_git_revision(tmp_path, baseline):
