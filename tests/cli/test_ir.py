@@ -128,6 +128,14 @@ def test_show_names_a_domain_that_does_not_load(tmp_path):
     shown = run(tmp_path, "show", "-d", "broken.py")
     assert shown.returncode == 1
     assert "boom" in shown.stderr
+    (tmp_path / "bad_init.py").write_text(
+        "from archipel import Domain\ndomain = Domain(name='X')\n"
+        "def init(*args, **kwargs):\n    raise TypeError('bad init')\ndomain.init = init\n"
+    )
+    for command, code in ((["show"], 1), (["check"], 2), (["diff", "-r", "x.json"], 1)):
+        failed = run(tmp_path, *command, "-d", "bad_init.py")
+        assert failed.returncode == code, command
+        assert "TypeError: bad init" in failed.stderr
 
 
 # -- diff between files -----------------------------------------------------------------------

@@ -57,6 +57,9 @@ def _live_ir(spec: str | None, code: int = 1) -> dict[str, Any]:
         raise CliError(exc.message, exc.hint, code=code) from exc
     except IRError as exc:
         raise CliError(f"could not build the IR: {exc}", code=code) from exc
+    except Exception as exc:  # the CLI's edge: the user's domain code may raise anything (Protean's too)
+        raise CliError(f"could not load the domain: {type(exc).__name__}: {exc}", code=code,
+                       hint="rerun with --debug for the traceback") from exc
 
 
 def _ir_file(path: str) -> dict[str, Any]:
@@ -197,6 +200,8 @@ def check(
         loaded = load_domain(domain)
     except CliError as exc:
         raise CliError(exc.message, exc.hint, code=2) from exc
+    except Exception as exc:  # as Protean's check: any failure to load is exit 2
+        raise CliError(f"could not load the domain: {type(exc).__name__}: {exc}", code=2) from exc
     try:
         result = check_staleness(loaded, dir, config=config)
     except (ValueError, IRError) as exc:
