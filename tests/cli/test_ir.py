@@ -296,3 +296,19 @@ def test_domain_to_ir_after_init(tmp_path, monkeypatch):
     assert ir["domain"]["name"] == "Shop"
     assert sorted(ir["elements"]["AGGREGATE"]) == ["shop.Order"]
     sys.modules.pop("shop", None)
+
+
+def test_the_bookshelf_example_s_ir_is_protean_s_schema_but_the_documented_omissions():
+    jsonschema = pytest.importorskip("jsonschema")
+    from archipel.ir import load_schema
+
+    root = Path(__file__).resolve().parents[2]
+    shown = run(root, "show", "-d", "examples.bookshelf")
+    assert shown.returncode == 0, shown.stderr
+    ir = json.loads(shown.stdout)
+    assert ir["elements"]["AGGREGATE"] and ir["elements"]["PROCESS_MANAGER"]
+    errors = {(tuple(e.path)[:2], e.message) for e in jsonschema.Draft202012Validator(load_schema()).iter_errors(ir)}
+    pm = ("flows", "process_managers")
+    assert errors == {(pm, f"'{key}' is a required property")
+                      for key in ("identity_field", "stream_category", "transition_event")}
+    assert "process_managers" in ir["x-archipel"]["omitted"]
