@@ -26,6 +26,7 @@ from archipel.cli import (
     events,
     eventstore,
     idempotency,
+    ir,
     outbox,
     projection,
     schema,
@@ -138,6 +139,7 @@ app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(snapshot.app, name="snapshot")
 app.add_typer(projection.app, name="projection")
 app.add_typer(schema.app, name="schema")
+app.add_typer(ir.app, name="ir")
 app.command()(observatory)
 
 

@@ -98,3 +98,11 @@ class Introspection:
             for cls in self.registry.of_kind("projector").values()  # type: ignore[attr-defined]
             if cls._meta.get("projector_for") is projection_cls
         }
+
+    def to_ir(self) -> dict[str, Any]:
+        """Protean's IR of this domain (:mod:`archipel.ir`; JSON Schema v0.3.0). Call ``init()``
+        first, as in Protean (an uninitialised domain is an error saying so)."""
+        from archipel.ir.builder import IRBuilder  # noqa: PLC0415 - the IR layer sits above the domain
+
+        self._ensure_initialized()  # type: ignore[attr-defined]
+        return IRBuilder(self).build()  # type: ignore[arg-type]

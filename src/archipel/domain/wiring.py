@@ -180,6 +180,7 @@ def _validate(domain: Domain) -> None:
                         ]
                         if len(refs) == 1:
                             field.via = refs[0]
+                            field.via_derived = True  # not declared: the IR leaves it out, as Protean's
                             cls._setup_fields()  # type: ignore[attr-defined]
                     if field.via and field.via not in target._fields:  # type: ignore[attr-defined]
                         # as Protean does: the child gets a field for its parent's identity

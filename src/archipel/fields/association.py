@@ -25,6 +25,8 @@ class Association(Field):
         self._to: type | str = to_cls
         #: (``HasMany``/``HasOne``) the child's field that holds its parent's identity
         self.via = via
+        #: ``via`` was found by ``Domain.init()`` (the child's one Reference to the owner), not declared
+        self.via_derived = False
 
     @property
     def to_cls(self) -> type:

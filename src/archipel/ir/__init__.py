@@ -1,0 +1,26 @@
+"""Protean's domain IR (Intermediate Representation): the topology of a domain as JSON.
+
+``archipel ir show`` writes it, ``archipel ir diff`` compares two of them
+(breaking or compatible), ``archipel ir check`` tells whether the committed
+``.archipel/ir.json`` still matches the code. The document follows Protean
+0.18's IR JSON Schema v0.3.0, vendored in ``schema/v0.3.0/schema.json``
+(Apache-2.0, from Protean), so a Protean tool reads archipel's IR and back.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SCHEMA_PATH", "SCHEMA_VERSION", "load_schema"]
+
+#: the version of the IR format this archipel writes (Protean 0.18's)
+SCHEMA_VERSION = "0.3.0"
+SCHEMA_PATH = Path(__file__).parent / "schema" / f"v{SCHEMA_VERSION}" / "schema.json"
+
+
+def load_schema() -> dict[str, Any]:
+    """The IR's JSON Schema (Draft 2020-12) as a dict."""
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return schema

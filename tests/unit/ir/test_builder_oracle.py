@@ -1,0 +1,154 @@
+"""``ir show`` against Protean 0.18 itself: one domain declared in both frameworks
+(``oracle_domain.txt``, ``FRAMEWORK`` replaced by ``protean`` or ``archipel``) gives the same IR.
+
+Aggregates (classic, event-sourced with @apply, with fact events), entities, value objects,
+commands, events (published, versioned), command and event handlers, repositories,
+application and domain services, projections with projectors, queries and query handlers,
+subscribers and upcasters are covered; every field kind the domain declares too.
+
+Compared modulo what is documented in docs/porting.md (section "The domain IR"):
+module names (each copy lives in its own module), ``checksum`` and ``generated_at``,
+``diagnostics`` and ``method_edges`` (source analysis, not done by archipel: listed under
+``x-archipel.omitted``), and the differences in :data:`KNOWN` (each a behaviour of archipel's
+model the IR reports truthfully).
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("protean", reason="Protean 0.18 is the oracle (pip install -e '.[bench]')")
+jsonschema = pytest.importorskip("jsonschema")
+
+from archipel.ir import load_schema  # noqa: E402
+from archipel.ir.builder import IRBuilder  # noqa: E402
+
+HERE = Path(__file__).parent
+VOLATILE = ("checksum", "generated_at", "diagnostics", "x-archipel")
+
+
+def _import(tmp_path: Path, template: str, framework: str) -> Any:
+    name = f"ir_{template}_{framework}"
+    source = (HERE / f"{template}.txt").read_text()
+    (tmp_path / f"{name}.py").write_text(source.replace("FRAMEWORK", framework))
+    sys.path.insert(0, str(tmp_path))
+    try:
+        sys.modules.pop(name, None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            module = importlib.import_module(name)
+            module.d.init(traverse=False)
+    finally:
+        sys.path.remove(str(tmp_path))
+    return module
+
+
+def _strip_edges(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _strip_edges(v) for k, v in node.items() if k != "method_edges"}
+    if isinstance(node, list):
+        return [_strip_edges(v) for v in node]
+    return node
+
+
+def _normal(ir: dict[str, Any], module: str) -> dict[str, Any]:
+    text = json.dumps({k: v for k, v in ir.items() if k not in VOLATILE}, sort_keys=True)
+    text = text.replace(f'"{module}.', '"M.').replace(f'"{module}"', '"M"')
+    return _strip_edges(json.loads(text))
+
+
+#: per domain: (path in the normalised document, archipel's value; None: absent), each a documented difference
+_PM = ("flows", "process_managers", "M.Closing")
+KNOWN: dict[str, list[tuple[tuple[str, ...], Any]]] = {"oracle_domain": [
+    # Protean builds a fact event through ABCMeta, so its module is "abc"; archipel's lives in the
+    # aggregate's module. Its fields: Protean writes the id as a plain String and drops constraints,
+    # archipel's fact event clones the aggregate's fields (optional), id included.
+    (("clusters", "M.Customer", "events", "M.CustomerFactEvent", "module"), "M"),
+    (("clusters", "M.Customer", "events", "M.CustomerFactEvent", "fields", "id"),
+     {"auto_generated": True, "identifier": True, "kind": "auto", "type": "Auto"}),
+    (("clusters", "M.Customer", "events", "M.CustomerFactEvent", "fields", "name", "max_length"), 50),
+    # archipel's Dict() defaults to None; Protean's to {} (a callable default)
+    (("clusters", "M.Order", "aggregate", "fields", "extra", "default"), None),
+], "oracle_domain2": [
+    # archipel keys a process manager's instances by their correlation value, in a repository:
+    # no auto id field, no stream of its own, no transition events (x-archipel.omitted says so)
+    ((*_PM, "fields", "id"), None),
+    ((*_PM, "identity_field"), None),
+    ((*_PM, "stream_category"), None),
+    ((*_PM, "transition_event"), None),
+]}
+
+
+def _apply_known(doc: dict[str, Any], template: str) -> dict[str, Any]:
+    text = json.dumps(doc).replace('"abc.CustomerFactEvent"', '"M.CustomerFactEvent"')
+    doc = json.loads(text)
+    for path, value in KNOWN[template]:
+        node = doc
+        for key in path[:-1]:
+            node = node[key]
+        if value is None:
+            node.pop(path[-1], None)
+        else:
+            node[path[-1]] = value
+    doc["elements"]["EVENT"] = sorted(doc["elements"]["EVENT"])
+    return doc
+
+
+@pytest.fixture(scope="module", params=sorted(KNOWN))
+def both(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, str]:
+    tmp = tmp_path_factory.mktemp("ir_oracle")
+    template = request.param
+    theirs = _import(tmp, template, "protean").d.to_ir()
+    ours = IRBuilder(_import(tmp, template, "archipel").d).build()
+    return theirs, ours, template
+
+
+def test_the_ir_is_protean_s_for_every_element_kind(both):
+    theirs, ours, template = both
+    expected = _apply_known(_normal(theirs, f"ir_{template}_protean"), template)
+    actual = _normal(ours, f"ir_{template}_archipel")
+    for section in sorted(expected.keys() | actual.keys()):
+        assert actual.get(section) == expected.get(section), section
+
+
+def test_the_known_differences_are_still_differences(both):
+    # when one disappears (archipel or Protean changed), KNOWN and docs/porting.md must shrink
+    theirs, ours, template = both
+    assert _normal(theirs, f"ir_{template}_protean") != _normal(ours, f"ir_{template}_archipel")
+
+
+def test_the_ir_validates_against_protean_s_schema(both):
+    ours = copy.deepcopy(both[1])
+    errors = list(jsonschema.Draft202012Validator(load_schema()).iter_errors(ours))
+    if ours["flows"]["process_managers"]:
+        # only the process managers' documented omissions (x-archipel.omitted.process_managers)
+        assert {e.path[0] for e in errors} <= {"flows"}
+        assert ours["x-archipel"]["omitted"]["process_managers"]
+        for pm in ours["flows"]["process_managers"].values():
+            pm["transition_event"] = {"fqn": "x", "__type__": "x"}
+            pm.setdefault("identity_field", "x")
+            pm.setdefault("stream_category", "x")
+        errors = list(jsonschema.Draft202012Validator(load_schema()).iter_errors(ours))
+    assert errors == []
+    assert ours["$schema"] == "https://protean.dev/ir/v0.3.0/schema.json"
+    assert ours["ir_version"] == "0.3.0"
+
+
+def test_the_vendored_schema_is_protean_s():
+    import protean.ir
+
+    assert load_schema() == protean.ir.load_schema()
+
+
+def test_the_ir_says_what_it_omits(both):
+    _, ours, _ = both
+    assert ours["diagnostics"] == []
+    assert {"diagnostics", "method_edges"} <= set(ours["x-archipel"]["omitted"])
