@@ -91,7 +91,11 @@ class Checking(DomainState):
         router = built.get("router")
         if not errors and router is not None:
             found = run_rules(domain, router, built.get("upcasting"))
-            found += custom_findings(table, {"domain": self.name, "diagnostics": list(found)})
+            if table.get("rules"):  # Protean's rules read the IR document
+                from archipel.ir.builder import IRBuilder  # noqa: PLC0415 - the IR sits above the domain
+
+                ir = IRBuilder(domain, router=router, upcasting=built.get("upcasting")).build(diagnostics=False)
+                found += custom_findings(table, ir)
             diagnostics = apply_suppressions(domain, found, table)
         warnings = sum(1 for d in diagnostics if d["level"] == "warning")
         return {

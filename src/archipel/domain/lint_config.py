@@ -9,7 +9,8 @@
   ``suppress_checks=[...]`` option silences codes for that element;
 - ``aggregate_size_limit`` / ``handler_breadth_limit`` (default 5): the limits of
   ``AGGREGATE_TOO_LARGE`` and ``HANDLER_TOO_BROAD``;
-- ``rules``: dotted paths of your own rules, ``rule(report) -> list[dict]``;
+- ``rules``: dotted paths of your own rules, ``rule(ir) -> list[dict]`` (``ir``:
+  Protean's IR document of the domain, :mod:`archipel.ir`);
 - ``check_infra_imports`` / ``check_adapter_calls``: accepted (Protean's
   source-analysis rules, which archipel does not run).
 
@@ -103,19 +104,18 @@ def apply_suppressions(domain: Domain, found: list[dict[str, Any]], table: dict[
     return result
 
 
-def custom_findings(table: dict[str, Any], report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Run ``[lint].rules``: each ``rule(report)`` returns finding dicts (a bad one is logged, skipped).
+def custom_findings(table: dict[str, Any], ir: dict[str, Any]) -> list[dict[str, Any]]:
+    """Run ``[lint].rules``: each ``rule(ir)`` returns finding dicts (a bad one is logged, skipped).
 
-    Protean passes its IR document; archipel passes the check report built so
-    far (``domain``, ``diagnostics``). A rule that cannot be imported or raises
-    is logged and skipped: it never breaks the check.
+    ``ir`` is the domain's IR document, as Protean passes it. A rule that
+    cannot be imported or raises is logged and skipped: it never breaks the check.
     """
     found: list[dict[str, Any]] = []
     for path in table.get("rules", []):
         module_path, _, name = path.rpartition(".")
         try:
             rule = getattr(importlib.import_module(module_path), name)
-            results = rule(report)
+            results = rule(ir)
         except Exception as exc:  # noqa: BLE001 - a rule is user code; logged, never fatal
             logger.warning("Custom lint rule %r failed (%r), skipped", path, exc)
             continue

@@ -4,8 +4,11 @@ The document groups the domain by aggregate cluster, projection and flow,
 keys every element by its dotted path (``module.Qualified.Name``), and ends
 with a content checksum. What archipel leaves out, and why, is stated in
 the document itself under ``x-archipel.omitted`` (see :data:`OMITTED`) and
-in ``docs/porting.md``: Protean derives ``diagnostics`` and ``method_edges``
-by parsing the domain's source, which archipel does not do.
+in ``docs/porting.md``: Protean derives ``method_edges`` and some of its
+``diagnostics`` by parsing the domain's source, which archipel does not do;
+``diagnostics`` holds the findings of archipel's lint rules (those of
+``archipel check``, Protean's codes), and the ``[lint].rules`` of the domain
+get this document, as Protean's do.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ __all__ = ["OMITTED", "PROCESS_MANAGER_OMISSION", "IRBuilder", "compute_checksum
 
 #: what Protean's IR carries that archipel's does not (written into the document)
 OMITTED = {
-    "diagnostics": "Protean's lint findings come from parsing the domain's source; archipel writes an empty list "
-    "(run `archipel check` for archipel's own checks)",
+    "diagnostics": "the lint rules Protean runs on the domain's source (UNRAISED_EVENT, UNSOURCED_PROJECTION_FIELD, "
+    "UNINDEXED_FILTER_PATH, HANDLER_PERSISTS_AND_CALLS_OUT, INFRA_IMPORT_IN_DOMAIN, ADAPTER_CALL_IN_DOMAIN) "
+    "are not run; every other finding of `archipel check` is listed",
     "method_edges": "Protean derives raises/invokes edges from method bodies; archipel writes none",
 }
 #: added to :data:`OMITTED` when the domain has process managers
@@ -82,14 +86,21 @@ def compute_checksum(ir: dict[str, Any]) -> str:
 class IRBuilder:
     """Build the IR of an initialised domain (``domain.init()`` first)."""
 
-    def __init__(self, domain: Domain) -> None:
+    def __init__(self, domain: Domain, *, router: Any = None, upcasting: Any = None) -> None:
+        """``router``/``upcasting``: the domain's own unless given (``check()`` builds them)."""
         self._domain = domain
+        self._router = router if router is not None else domain.router
+        self._upcasting = upcasting if upcasting is not None else domain._upcasting
 
     def _of_kind(self, kind: str) -> list[type]:
         return [cls for cls in self._domain.registry.of_kind(kind).values() if not getattr(cls._meta, "abstract", False)]
 
-    def build(self) -> dict[str, Any]:
-        """The IR document (keys sorted; ``checksum`` over its content)."""
+    def build(self, *, diagnostics: bool = True) -> dict[str, Any]:
+        """The IR document (keys sorted; ``checksum`` over its content).
+
+        ``diagnostics=False`` leaves the ``diagnostics`` list empty (what the
+        domain's ``[lint].rules`` are given).
+        """
         ir: dict[str, Any] = {
             "$schema": f"https://protean.dev/ir/v{SCHEMA_VERSION}/schema.json",
             "checksum": "",
@@ -112,8 +123,21 @@ class IRBuilder:
         enrichers = self._enrichers()
         if enrichers:
             ir["enrichers"] = enrichers
+        if diagnostics:
+            ir["diagnostics"] = self._diagnostics(ir)
         ir["checksum"] = compute_checksum(ir)
         return dict(sorted(ir.items()))
+
+    def _diagnostics(self, ir: dict[str, Any]) -> list[dict[str, Any]]:
+        """``archipel check``'s findings; the domain's ``[lint].rules`` read ``ir`` (Protean's contract)."""
+        from archipel.domain.lint_config import apply_suppressions, custom_findings, lint_table
+        from archipel.domain.lint_rules import run_rules
+
+        domain = self._domain
+        table = lint_table(domain.config)
+        found = run_rules(domain, self._router, self._upcasting)
+        found += custom_findings(table, ir)
+        return apply_suppressions(domain, found, table)
 
     def _domain_metadata(self) -> dict[str, Any]:
         domain, config = self._domain, self._domain.config

@@ -284,18 +284,23 @@ def test_a_malformed_lint_table_is_an_error_naming_the_key(lint, message):
     assert message in str(caught.value)
 
 
-def custom_rule(report):
-    """A user's rule: one finding per aggregate-design finding, and some malformed items."""
+def custom_rule(ir):
+    """A user's rule over Protean's IR: one finding per aggregate, and some malformed items."""
     return [
-        {"code": "MY_RULE", "element": d["element"], "level": "info", "message": "mine"}
-        for d in report["diagnostics"] if d["category"] == "aggregate_design"
+        {"code": "MY_RULE", "element": cluster["aggregate"]["fqn"], "level": "info", "message": "mine"}
+        for cluster in ir["clusters"].values()
     ] + [{"code": "BAD"}, {"code": "X", "element": "e", "level": "fatal", "message": "m"}]
 
 
 def test_custom_rules_add_findings_and_bad_items_are_skipped(caplog):
     ours = report_of("archipel", SHOP, {"lint": {"rules": [f"{__name__}.custom_rule", "no.such.rule"]}})
     mine = [d for d in ours["diagnostics"] if d["code"] == "MY_RULE"]
-    assert mine and all(d["category"] == "custom" for d in mine)
+    assert {d["element"] for d in mine} == {"lintshop.Order", "lintshop.Customer", "lintshop.Processing",
+                                            "lintshop.Ledger", "lintshop.Journal"}
+    assert all(d["category"] == "custom" for d in mine)
+    theirs = report_of("protean", SHOP, {"lint": {"rules": [f"{__name__}.custom_rule"]}})
+    assert sorted(d["element"] for d in theirs["diagnostics"] if d["code"] == "MY_RULE") == sorted(
+        d["element"] for d in mine)  # the same rule reads Protean's IR and archipel's alike
     assert not [d for d in ours["diagnostics"] if d["code"] in ("BAD", "X")]
     assert "no.such.rule" in caplog.text
 
