@@ -49,7 +49,7 @@ def _choice(value: str, allowed: tuple[str, ...], code: int) -> None:
         raise CliError(f"invalid --format: {value!r}. Choose from: {', '.join(allowed)}", code=code)
 
 
-def _live_ir(spec: str | None, code: int = 1) -> dict[str, Any]:
+def live_ir(spec: str | None, code: int = 1) -> dict[str, Any]:
     """The IR of the domain ``spec``; a failure exits ``code`` (Protean: 1, ``check``: 2)."""
     try:
         return IRBuilder(load_domain(spec)).build()
@@ -62,7 +62,7 @@ def _live_ir(spec: str | None, code: int = 1) -> dict[str, Any]:
                        hint="rerun with --debug for the traceback") from exc
 
 
-def _ir_file(path: str) -> dict[str, Any]:
+def read_ir_file(path: str) -> dict[str, Any]:
     file = Path(path)
     if not file.is_file():
         raise CliError(f"file not found or not a regular file: {path}")
@@ -94,7 +94,7 @@ def show(
 ) -> None:
     """Show the domain's IR."""
     _choice(format, ("json", "summary"), 1)
-    ir = _live_ir(domain)
+    ir = live_ir(domain)
     if format == "summary":
         print_summary(ir)
     else:
@@ -165,12 +165,12 @@ def _sides(left: str, right: str, domain: str, base: str, directory: str) -> tup
             baseline = load_ir_from_commit(base, PurePosixPath(directory, "ir.json").as_posix())
         except GitError as exc:
             raise CliError(str(exc)) from exc
-        return baseline, _live_ir(domain)
+        return baseline, live_ir(domain)
     if domain and not right:
-        return _stored(directory), _live_ir(domain)
+        return _stored(directory), live_ir(domain)
     if domain:
-        return _live_ir(domain), _ir_file(right)
-    return _ir_file(left), _ir_file(right)
+        return live_ir(domain), read_ir_file(right)
+    return read_ir_file(left), read_ir_file(right)
 
 
 def _stored(directory: str) -> dict[str, Any]:

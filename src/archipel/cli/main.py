@@ -24,6 +24,7 @@ from archipel.cli import (
     dlq,
     event_reads,
     events,
+    events_catalog,
     eventstore,
     idempotency,
     ir,
@@ -130,6 +131,7 @@ app.command()(verify)
 app.command()(server)
 for _name in ("read", "search", "history", "stats"):  # Protean's `protean events ...`
     events.app.command(_name)(getattr(event_reads, _name))
+events.app.command("catalog")(events_catalog.catalog)
 app.add_typer(events.app, name="events")
 app.add_typer(eventstore.app, name="eventstore")
 app.add_typer(dlq.app, name="dlq")
