@@ -33,7 +33,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def _archipel(n: int, projector: bool, fixed_ms: bool, sqlite_path: str | None = None) -> None:
+def _archipel(
+    n: int, projector: bool, fixed_ms: bool, sqlite_path: str | None = None, access: bool = False
+) -> None:
     from w1_archipel import build
 
     if fixed_ms:
@@ -44,6 +46,8 @@ def _archipel(n: int, projector: bool, fixed_ms: bool, sqlite_path: str | None =
     if sqlite_path is not None:
         database = {"provider": "sqlite", "database_uri": f"sqlite:///{sqlite_path}"}
         config = {"databases": {"default": database}, "event_store": {"provider": "sqlite"}}
+    if access:  # every handler's wide event, rendered as JSON to stderr (the parent discards it)
+        config = {**(config or {}), "logging": {"format": "json", "per_logger": {"archipel.access": "INFO"}}}
     domain, _, open_account = build(config, projector=projector)
     with domain.domain_context():
         domain.setup_database()
@@ -156,13 +160,14 @@ def main() -> int:
     parser.add_argument(
         "--only",
         default="archipel,es-save",
-        help="workloads: archipel, es-save, archipel-sqlite, floor-sqlite, raw-sqlite",
+        help="workloads: archipel, archipel-access (Protean's access events on, JSON lines), es-save, "
+        "archipel-sqlite, floor-sqlite, raw-sqlite",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
-    if args.child == "archipel":
-        _archipel(args.n, not args.noproj, args.fixed_ms)
+    if args.child in ("archipel", "archipel-access"):
+        _archipel(args.n, not args.noproj, args.fixed_ms, access=args.child == "archipel-access")
         return 0
     if args.child == "es-save":
         _es_save(args.n)

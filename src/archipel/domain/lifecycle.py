@@ -16,7 +16,7 @@ from archipel.adapters import registry as provider_registry
 from archipel.domain.config import validate_config
 from archipel.domain.discovery import import_domain_modules
 from archipel.domain.email import build_email_providers
-from archipel.domain.logging_config import logging_options, logging_problems
+from archipel.domain.logging_config import logging_options, logging_problems, sampling_options
 from archipel.domain.providers import Providers
 from archipel.domain.router import Router
 from archipel.domain.state import DomainState
@@ -28,9 +28,11 @@ from archipel.handling import dispatch
 from archipel.handling.decoding import build_upcasters
 from archipel.handling.idempotency import idempotency_ttl
 from archipel.utils import globals as _context
+from archipel.utils.access_log import access_logger, http_access_logger
 from archipel.utils.log_filters import CorrelationFilter, correlation_processor
 from archipel.utils.logging import configure_logging, install_root_filter
 from archipel.utils.naming import snake_case
+from archipel.utils.sampling import TailSamplingFilter, TailSamplingProcessor
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
@@ -124,8 +126,16 @@ class Lifecycle(DomainState):
         """
         options = logging_options(self.config.get("logging"), kwargs)
         extra = [correlation_processor, *(options.pop("extra_processors", None) or [])]
+        sampling = sampling_options(self.config.get("logging"))
+        if sampling is not None:  # before redaction: the rules read status and message_type
+            extra.append(TailSamplingProcessor(**sampling))
         configure_logging(extra_processors=extra, **options)
         install_root_filter(CorrelationFilter())
+        for logger in (access_logger, http_access_logger):
+            for old in [f for f in logger.filters if isinstance(f, TailSamplingFilter)]:
+                logger.removeFilter(old)
+            if sampling is not None:
+                logger.addFilter(TailSamplingFilter(**sampling))
 
     def _auto_configure_logging(self) -> None:
         """:meth:`configure_logging` unless ``ARCHIPEL_NO_AUTO_LOGGING`` (or
