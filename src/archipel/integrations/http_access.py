@@ -33,7 +33,7 @@ from typing import Any, cast
 
 import structlog
 
-from archipel.utils.access_log import http_access_logger, http_commands, http_event_extras
+from archipel.utils.access_log import http_access_logger, http_event_extras, http_request
 from archipel.utils.globals import current_correlation_id
 from archipel.utils.log_filters import LOG_RECORD_RESERVED_ATTRS
 
@@ -120,18 +120,17 @@ class HttpAccessLog:
             await send(message)
 
         extras: dict[str, Any] = {}
-        commands: list[str] = []
-        tokens = (http_event_extras.set(extras), http_commands.set(commands))
+        token = http_event_extras.set(extras)
         started = time.perf_counter()
         error: Exception | None = None
         try:
-            await self.app(scope, receive, send_with_id)
+            with http_request() as commands:
+                await self.app(scope, receive, send_with_id)
         except Exception as exc:
             error = exc
             raise
         finally:
-            http_event_extras.reset(tokens[0])
-            http_commands.reset(tokens[1])
+            http_event_extras.reset(token)
             try:
                 _emit(scope, headers, settings, response, request_id, commands, extras, error, started)
             except Exception:  # noqa: BLE001 - the access log never breaks the response

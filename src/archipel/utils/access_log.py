@@ -43,11 +43,14 @@ from archipel.utils.log_filters import LOG_RECORD_RESERVED_ATTRS
 
 __all__ = [
     "ACCESS_LOGGER_NAME",
+    "HTTP_REQUESTS",
     "FRAMEWORK_FIELDS",
     "HANDLER_KINDS",
     "access_log_handler",
     "access_logger",
+    "http_request",
     "install_access_log",
+    "list_http_command",
     "http_access_logger",
     "http_commands",
     "http_event_extras",
@@ -67,6 +70,32 @@ http_event_extras: ContextVar[dict[str, Any] | None] = ContextVar("archipel_http
 #: the type strings of the commands ``Domain.process`` took during the request: a list
 #: the FastAPI middleware sets, else None
 http_commands: ContextVar[list[str] | None] = ContextVar("archipel_http_commands", default=None)
+#: how many requests the FastAPI middleware is serving (``Domain.process`` reads
+#: :data:`http_commands` only then: nothing more per command outside a web server)
+HTTP_REQUESTS = [0]
+_requests_lock = threading.Lock()
+
+
+def list_http_command(command: Any) -> None:
+    """Add ``command``'s type string to the request's :data:`http_commands`, if any."""
+    listed = http_commands.get()
+    if listed is not None:
+        listed.append(command._metadata.type or type(command).__name__)
+
+
+@contextmanager
+def http_request() -> Iterator[list[str]]:
+    """The middleware's scope of one request: its list of commands, counted in :data:`HTTP_REQUESTS`."""
+    commands: list[str] = []
+    token = http_commands.set(commands)
+    with _requests_lock:
+        HTTP_REQUESTS[0] += 1
+    try:
+        yield commands
+    finally:
+        with _requests_lock:
+            HTTP_REQUESTS[0] -= 1
+        http_commands.reset(token)
 
 #: the router's element kind -> the wide event's ``kind`` (Protean's names)
 HANDLER_KINDS: dict[str, str] = {
@@ -104,6 +133,7 @@ def observed(kind: str, handler_cls: type, method: Callable[..., Any], domain: A
     handler.__qualname__ = getattr(method, "__qualname__", name)
     handler.__doc__ = method.__doc__
     handler.__wrapped__ = method  # type: ignore[attr-defined]
+    handler._archipel_plain = method  # type: ignore[attr-defined]
     return handler
 
 
@@ -125,12 +155,12 @@ def install_access_log(router: Any) -> None:
     swaps: list[_Swap] = []
     domain = router.domain
     for route in router.routes:
-        plain = getattr(route.method, "__wrapped__", route.method)
+        plain = getattr(route.method, "_archipel_plain", route.method)  # (a user's decorator kept)
         if route.kind in HANDLER_KINDS:
             swaps.append((route, None, plain, observed(route.kind, route.handler_cls, plain, domain)))
     for table, kind in ((router.commands, "command_handler"), (router.queries, "query_handler")):
         for key, (handler_cls, method) in table.items():
-            plain = getattr(method, "__wrapped__", method)
+            plain = getattr(method, "_archipel_plain", method)
             swaps.append((table, key, plain, observed(kind, handler_cls, plain, domain)))
     with _lock:
         _ROUTERS[router] = swaps

@@ -114,6 +114,8 @@ FRAMEWORK_LOGGERS: dict[str, int] = {
     "archipel.access": logging.INFO,
     "archipel.access.http": logging.INFO,
     "archipel.perf": logging.WARNING,
+    "archipel.security": logging.WARNING,
+    "archipel.snapshot": logging.WARNING,
     "archipel.adapters.repository.sqlalchemy.slow_query": logging.WARNING,
 }
 

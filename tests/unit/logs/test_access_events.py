@@ -217,3 +217,79 @@ def test_configured_logging_renders_the_event_as_json(make_domain, capsys):
     events = [e for e in json_lines(capsys.readouterr().err) if e.get("logger") == "archipel.access"]
     assert [e["handler"] for e in events] == ["Orders.place", "Mailer.on_placed", "Summaries.on_placed"]
     assert events[0]["order_total"] == 3 and events[0]["level"] == "info"
+
+
+def test_level_changes_arm_and_disarm_the_routes_at_once(make_domain, caplog):
+    domain, _ = shop(make_domain)
+    access = logging.getLogger("archipel.access")
+    command_cls = domain.Place
+    plain = domain.router.commands[command_cls][1]
+    access.setLevel(logging.WARNING)
+    assert domain.router.commands[command_cls][1] is plain.__dict__.get("_archipel_plain", plain)
+    assert all(not hasattr(r.method, "_archipel_plain") for r in domain.router.routes)
+    access.setLevel(logging.INFO)
+    assert all(hasattr(r.method, "_archipel_plain") for r in domain.router.routes)
+    assert hasattr(domain.router.commands[command_cls][1], "_archipel_plain")
+    logging.disable(logging.INFO)  # logging's own switch is followed too
+    try:
+        assert not hasattr(domain.router.commands[command_cls][1], "_archipel_plain")
+    finally:
+        logging.disable(logging.NOTSET)
+    assert hasattr(domain.router.commands[command_cls][1], "_archipel_plain")
+    access.setLevel(logging.NOTSET)
+
+
+def test_a_users_decorated_handler_keeps_its_decorator(make_domain, caplog):
+    import functools
+
+    from archipel import BaseAggregate, BaseCommand
+
+    domain = make_domain()
+    calls: list[str] = []
+
+    def traced(fn):
+        @functools.wraps(fn)
+        def wrapper(self, command):
+            calls.append("decorator")
+            return fn(self, command)
+
+        return wrapper
+
+    @domain.aggregate
+    class Thing(BaseAggregate):
+        name = String()
+
+    @domain.command(part_of=Thing)
+    class Make(BaseCommand):
+        name = String()
+
+    @domain.command_handler(part_of=Thing)
+    class Things:
+        @handle(Make)
+        @traced
+        def make(self, command):
+            return command.name
+
+    domain.init(traverse=False)
+    for level in (logging.INFO, logging.WARNING, logging.INFO):
+        with caplog.at_level(level, logger="archipel.access"), domain.domain_context():
+            assert domain.process(Make(name="x")) == "x"
+    assert calls == ["decorator"] * 3
+    assert [r.handler for r in access_records(caplog)] == ["Things.make", "Things.make"]
+
+
+def test_security_and_snapshot_helpers_are_protean_wide_events(make_domain, caplog):
+    from archipel.integrations.logging import (
+        SECURITY_EVENT_INVARIANT_FAILED,
+        SNAPSHOT_EVENT_DISCARDED,
+        log_security_event,
+        log_snapshot_event,
+    )
+
+    with caplog.at_level(logging.WARNING):
+        log_security_event(SECURITY_EVENT_INVARIANT_FAILED, aggregate="Order", invariant="positive", msg="x")
+        log_snapshot_event(SNAPSHOT_EVENT_DISCARDED, aggregate="Order", correlation_id="c-1")
+    security, snapshot = [r for r in caplog.records if r.name in ("archipel.security", "archipel.snapshot")]
+    assert (security.name, security.getMessage(), security.levelno) == ("archipel.security", "invariant_failed", 30)
+    assert security.invariant == "positive" and security.correlation_id == "" and security.msg == "invariant_failed"
+    assert (snapshot.getMessage(), snapshot.correlation_id, snapshot.aggregate) == ("snapshot_discarded", "c-1", "Order")

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Response
 from fastapi.testclient import TestClient
 
 from archipel.integrations.fastapi import DomainContextMiddleware
+from archipel.utils.access_log import HTTP_REQUESTS
 from archipel.utils.logging import bind_event_context, unbind_event_context
 from tests.unit.logs.conftest import json_lines
 from tests.unit.logs.test_access_events import shop
@@ -87,6 +88,7 @@ def test_levels_follow_the_status_and_an_exception_is_a_failure_with_its_traceba
     assert boom.error_type == "RuntimeError" and boom.error_message == "kaput" and boom.exc_info[0] is RuntimeError
     assert missing.http_status == 404 and missing.route_pattern == ""
     assert all(r.request_id and len(r.request_id) == 32 for r in (teapot, boom))  # made up: none was sent
+    assert HTTP_REQUESTS == [0]  # Domain.process looks for the request's list only while one is served
 
 
 def test_table_settings_exclude_paths_and_log_headers_redacted(make_domain, capsys):
