@@ -122,7 +122,9 @@ class Lifecycle(DomainState):
         the table, else the environment's. Every record and event also carries
         ``correlation_id`` and ``causation_id`` of the message being handled
         (:class:`~archipel.utils.log_filters.CorrelationFilter`), and fields named in
-        ``redact`` (default: Protean's list) are masked.
+        ``redact`` (default: Protean's list) are masked. ``[logging.sampling] enabled = true``
+        installs tail sampling of the access events (:mod:`archipel.utils.sampling`) on
+        ``archipel.access`` and ``archipel.access.http``; a new configuration replaces it.
         """
         options = logging_options(self.config.get("logging"), kwargs)
         extra = [correlation_processor, *(options.pop("extra_processors", None) or [])]

@@ -223,12 +223,17 @@ def _observe(
     if kind != "query" and uow is not None and getattr(uow, "message", None) is item:
         # its own unit of work commits after the method returns: the event then, as in
         # Protean (whose handler wraps its unit of work), with what it committed
-        counts = _repo_operations(uow)
-        uow.after_commit(
-            lambda: _safely(kind, item, handler_cls, name, started, None, app_context, domain, uow, "committed", counts)
-        )
-    else:
-        _safely(kind, item, handler_cls, name, started, None, app_context, domain, None, "no_uow")
+        try:
+            counts = _repo_operations(uow)
+            uow.after_commit(
+                lambda: _safely(
+                    kind, item, handler_cls, name, started, None, app_context, domain, uow, "committed", counts
+                )
+            )
+            return result
+        except Exception:  # noqa: BLE001 - a unit of work without after_commit: the event now
+            _debug_log.debug("access_log_deferral_failed", exc_info=True)
+    _safely(kind, item, handler_cls, name, started, None, app_context, domain, None, "no_uow")
     return result
 
 

@@ -111,6 +111,16 @@ class _EchoCursor:
             self._notify(str(sql), params)
         return _run(self._timed, sql, params, lambda: self._cursor.executemany(sql, params))
 
+    def __enter__(self) -> _EchoCursor:
+        self._cursor.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self._cursor.__exit__(*exc)
+
+    def __iter__(self) -> Any:
+        return iter(self._cursor)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._cursor, name)
 
@@ -137,6 +147,13 @@ class EchoConnection:
 
     def cursor(self, *args: Any, **kwargs: Any) -> _EchoCursor:
         return _EchoCursor(self._connection.cursor(*args, **kwargs), self._notify, self._timed)
+
+    def __enter__(self) -> EchoConnection:
+        self._connection.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self._connection.__exit__(*exc)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._connection, name)
