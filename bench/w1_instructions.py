@@ -47,7 +47,10 @@ def _archipel(
         database = {"provider": "sqlite", "database_uri": f"sqlite:///{sqlite_path}"}
         config = {"databases": {"default": database}, "event_store": {"provider": "sqlite"}}
     if access == "timed":  # Protean's default logging: every statement timed for the slow-query log
-        config = {**(config or {}), "logging": {"per_logger": {"archipel.access": "WARNING"}}}
+        config = {
+            **(config or {}),
+            "logging": {"slow_query_threshold_ms": 100, "per_logger": {"archipel.access": "WARNING"}},
+        }
     if access == "json":  # every handler's wide event, rendered as JSON to stderr (the parent discards it)
         config = {**(config or {}), "logging": {"format": "json", "per_logger": {"archipel.access": "INFO"}}}
     elif access == "dropped":  # built and handed to logging, whose handler (WARNING) drops it

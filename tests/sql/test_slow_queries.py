@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from archipel import BaseAggregate, Domain
-from archipel.adapters.sql.echo import EchoLease
+from archipel.adapters.sql.echo import STATEMENT_TIMING, EchoLease
 from archipel.fields import Integer, String
 
 SLOW = "archipel.adapters.repository.sqlalchemy.slow_query"
@@ -39,6 +39,8 @@ def database(request, tmp_path):
 
 @pytest.fixture
 def store(database):
+    before = STATEMENT_TIMING[0]
+    STATEMENT_TIMING[0] = False  # as a process starts (a domain's init turns it on)
     made: list[Domain] = []
 
     def make(**logging_table):
@@ -53,6 +55,7 @@ def store(database):
         with domain.domain_context():
             domain.drop_database()
         domain.shutdown()
+    STATEMENT_TIMING[0] = before
 
 
 def test_threshold_zero_logs_every_statement_as_slow_with_its_text_cut(store, caplog):
@@ -71,7 +74,7 @@ def test_threshold_zero_logs_every_statement_as_slow_with_its_text_cut(store, ca
 
 
 def test_the_default_threshold_keeps_fast_statements_quiet_and_debug_lists_them(store, caplog):
-    domain, item = store()  # 100 ms: a local statement is faster
+    domain, item = store(slow_query_threshold_ms=100)  # a local statement is faster
     with caplog.at_level(logging.DEBUG, logger=QUERY), domain.domain_context():
         domain.repository_for(item).add(item(id="i2", name="n", rank=2))
     assert not [r for r in caplog.records if r.name == SLOW]
@@ -98,3 +101,17 @@ def test_with_the_slow_query_logger_off_connections_are_not_wrapped(store, caplo
         engine.checkin(lease)
     finally:
         logging.getLogger(SLOW).setLevel(logging.NOTSET)
+
+
+def test_without_slow_query_keys_statements_are_not_timed(store, caplog):
+    domain, item = store(level="INFO")  # Protean times every statement; archipel when asked
+    assert STATEMENT_TIMING == [False]
+    engine = domain.providers.database("default").engine
+    lease = engine.checkout()
+    assert lease.__class__ is not EchoLease
+    engine.checkin(lease)
+    with caplog.at_level(logging.DEBUG), domain.domain_context():
+        domain.repository_for(item).add(item(id="i4", name="n", rank=4))
+    assert not [r for r in caplog.records if r.name in (SLOW, QUERY)]
+    store(slow_query_truncate_chars=40)  # another domain asks: the process times statements
+    assert STATEMENT_TIMING == [True]

@@ -13,10 +13,16 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
 from archipel.adapters import registry as provider_registry
+from archipel.adapters.sql.echo import STATEMENT_TIMING
 from archipel.domain.config import validate_config
 from archipel.domain.discovery import import_domain_modules
 from archipel.domain.email import build_email_providers
-from archipel.domain.logging_config import logging_options, logging_problems, sampling_options
+from archipel.domain.logging_config import (
+    SLOW_QUERY_KEYS,
+    logging_options,
+    logging_problems,
+    sampling_options,
+)
 from archipel.domain.providers import Providers
 from archipel.domain.router import Router
 from archipel.domain.state import DomainState
@@ -70,6 +76,9 @@ class Lifecycle(DomainState):
             self._auto_configure_logging()
             if traverse:
                 import_domain_modules(self._module_name, self._module_file)
+            logging_table = self.config.get("logging")
+            if isinstance(logging_table, dict) and logging_table.keys() & SLOW_QUERY_KEYS:
+                STATEMENT_TIMING[0] = True  # Protean's slow-query log, asked for: statements timed
             validate_config(
                 self.config,
                 database_providers=provider_registry.providers("database"),

@@ -20,6 +20,7 @@ Protean's keys of its wide access events (:mod:`archipel.utils.access_log`,
 
     slow_handler_threshold_ms = 500  # a handler slower: status "slow", WARNING (0: never slow)
     slow_query_threshold_ms = 100    # a statement slower: WARNING on ...sqlalchemy.slow_query
+                                     # (archipel times statements only when this key or the next is set)
     slow_query_truncate_chars = 500  # the statement's text in that event (0: whole)
 
     [logging.sampling]               # tail sampling of archipel.access (off by default)
@@ -48,9 +49,11 @@ from typing import Any
 from archipel.utils.logging import FORMATS, LEVELS
 from archipel.utils.redaction import DEFAULT_REDACT_KEYS
 
-__all__ = ["ACTED_ON", "HTTP_DEFAULTS", "SAMPLING_DEFAULTS", "check_logging", "logging_options",
+__all__ = ["ACTED_ON", "HTTP_DEFAULTS", "SAMPLING_DEFAULTS", "SLOW_QUERY_KEYS", "check_logging", "logging_options",
            "logging_problems", "sampling_options"]
 
+#: naming one of these in ``[logging]`` turns the timing of SQL statements on (slow-query log)
+SLOW_QUERY_KEYS = frozenset({"slow_query_threshold_ms", "slow_query_truncate_chars"})
 #: ``[logging.sampling]``: Protean's defaults
 SAMPLING_DEFAULTS: dict[str, Any] = {
     "enabled": False,

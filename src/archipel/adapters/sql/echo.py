@@ -9,7 +9,8 @@ or while an observer is attached (``SqlEngine.observe``: the query assertions of
 ``archipel.sql`` logger at INFO). Off by default, and then nothing is wrapped:
 the hot path pays nothing for it.
 
-Slow statements (Protean's slow-query log): while
+Slow statements (Protean's slow-query log), once a domain's ``[logging]`` sets
+``slow_query_threshold_ms`` (:data:`STATEMENT_TIMING`), while
 ``archipel.adapters.repository.sqlalchemy.slow_query`` is enabled for WARNING
 (``configure_logging`` sets it so; Protean's logger name, renamed), or its
 sibling ``...sqlalchemy.query`` for DEBUG, connections are lent wrapped too and
@@ -29,7 +30,9 @@ from typing import Any
 
 from archipel.utils.globals import active_domain
 
-__all__ = ["EchoConnection", "EchoLease", "Notify", "Timed", "log_query", "log_statement", "timing_wanted"]
+__all__ = [
+    "STATEMENT_TIMING", "EchoConnection", "EchoLease", "Notify", "Timed", "log_query", "log_statement", "timing_wanted",
+]
 
 log = logging.getLogger("archipel.sql")
 slow_query_logger = logging.getLogger("archipel.adapters.repository.sqlalchemy.slow_query")
@@ -44,8 +47,17 @@ Notify = Callable[[str, Any], None]
 Timed = Callable[[str, Any, float], None]
 
 
+#: set (for the process) by ``Domain.init()`` of a domain whose ``[logging]`` names
+#: ``slow_query_threshold_ms`` or ``slow_query_truncate_chars``: timing every statement
+#: costs ~15% of a SQLite command's CPU, so it is asked for (Protean: always on)
+STATEMENT_TIMING = [False]
+
+
 def timing_wanted() -> bool:
-    """True while the slow-query (WARNING) or query (DEBUG) logger is enabled."""
+    """True when asked for (:data:`STATEMENT_TIMING`) and while the slow-query (WARNING)
+    or query (DEBUG) logger is enabled."""
+    if not STATEMENT_TIMING[0]:
+        return False
     wanted = _slow_levels.get(logging.WARNING)
     if wanted is None:
         wanted = slow_query_logger.isEnabledFor(logging.WARNING)
