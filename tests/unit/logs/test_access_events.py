@@ -293,3 +293,19 @@ def test_security_and_snapshot_helpers_are_protean_wide_events(make_domain, capl
     assert (security.name, security.getMessage(), security.levelno) == ("archipel.security", "invariant_failed", 30)
     assert security.invariant == "positive" and security.correlation_id == "" and security.msg == "invariant_failed"
     assert (snapshot.getMessage(), snapshot.correlation_id, snapshot.aggregate) == ("snapshot_discarded", "c-1", "Order")
+
+
+def test_the_servers_lines_show_the_event_on_one_line_without_traceback(make_domain):
+    import io
+    import json
+
+    from archipel.utils import logs
+
+    domain, _ = shop(make_domain)
+    stream = io.StringIO()
+    logs.configure_logging("json", "INFO", stream)
+    with domain.domain_context(), pytest.raises(ValueError):
+        domain.process(domain.Place(order_id="o-11", fail="out of stock"))
+    (line,) = [json.loads(t) for t in stream.getvalue().splitlines() if '"archipel.access"' in t]
+    assert line["message"] == "access.handler_failed" and line["status"] == "failed" and "exc" not in line
+    assert (line["handler"], line["error_type"], line["error_message"]) == ("Orders.place", "ValueError", "out of stock")
