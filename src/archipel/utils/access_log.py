@@ -141,7 +141,9 @@ def observed(kind: str, handler_cls: type, method: Callable[..., Any], domain: A
 
 #: (target, key, plain, observed): a route (key None) or a table entry (handler class, method)
 _Swap = tuple[Any, Any, Callable[..., Any], Callable[..., Any]]
-_ROUTERS: weakref.WeakKeyDictionary[Any, list[_Swap]] = weakref.WeakKeyDictionary()
+#: the routers (weakly: a domain the program drops is collected, its connections closed);
+#: each holds its swaps in ``_access_swaps``
+_ROUTERS: weakref.WeakSet[Any] = weakref.WeakSet()
 _armed = [False]
 
 
@@ -163,7 +165,8 @@ def install_access_log(router: Any) -> None:
             plain = getattr(method, "_archipel_plain", method)
             swaps.append((table, key, plain, observed(kind, handler_cls, plain, domain)))
     with _lock:
-        _ROUTERS[router] = swaps
+        router._access_swaps = swaps
+        _ROUTERS.add(router)
         _apply(swaps, _armed[0])
 
 
@@ -182,8 +185,8 @@ def _rearm() -> None:
         return
     with _lock:
         _armed[0] = on
-        for swaps in list(_ROUTERS.values()):
-            _apply(swaps, on)
+        for router in list(_ROUTERS):
+            _apply(getattr(router, "_access_swaps", []), on)
 
 
 class _ArmingCache(dict):  # type: ignore[type-arg]

@@ -309,3 +309,4 @@ def test_the_servers_lines_show_the_event_on_one_line_without_traceback(make_dom
     (line,) = [json.loads(t) for t in stream.getvalue().splitlines() if '"archipel.access"' in t]
     assert line["message"] == "access.handler_failed" and line["status"] == "failed" and "exc" not in line
     assert (line["handler"], line["error_type"], line["error_message"]) == ("Orders.place", "ValueError", "out of stock")
+
