@@ -99,6 +99,8 @@ def build_domain(database_url: str, broker: dict[str, Any], partitions: int, tic
             "stream_subscription": {"blocking_timeout_ms": 50},
         },
     }
+    # no access events (Protean's wide events) nor slow-query timing: bench/README.md
+    config["logging"] = {"per_logger": {"archipel.access": "WARNING", "archipel.adapters.repository.sqlalchemy.slow_query": "ERROR"}}
     bench = Domain(name=DOMAIN, config=config)
 
     @bench.aggregate

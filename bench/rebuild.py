@@ -109,6 +109,8 @@ def archipel(n: int, uri: str, batch_size: int, server_pid: int | None = None) -
         storage = {
             "databases": {"default": {"provider": provider, "database_uri": uri}},
             "event_store": {"provider": provider},
+            # no access events (Protean's wide events) nor slow-query timing: bench/README.md
+            "logging": {"per_logger": {"archipel.access": "WARNING", "archipel.adapters.repository.sqlalchemy.slow_query": "ERROR"}},
         }
     domain = Domain(name="Bench", config=storage)
 

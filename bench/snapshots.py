@@ -70,6 +70,8 @@ def archipel(uri: str, snapshot: bool) -> dict[str, float]:
         storage = {
             "databases": {"default": {"provider": provider, "database_uri": uri}},
             "event_store": {"provider": provider},
+            # no access events (Protean's wide events) nor slow-query timing: bench/README.md
+            "logging": {"per_logger": {"archipel.access": "WARNING", "archipel.adapters.repository.sqlalchemy.slow_query": "ERROR"}},
         }
     domain = Domain(name="Bench", config={**storage, "snapshot_threshold": 0})
 

@@ -9,6 +9,12 @@ import time
 from archipel import BaseAggregate, BaseCommand, BaseEvent, BaseProjection, Domain, handle
 from archipel.fields import Identifier, Integer, String
 
+#: eventsourcing logs nothing per command: archipel's access events (Protean's wide events,
+#: INFO on archipel.access) and slow-query timing off (bench/README.md)
+QUIET_LOGGING = {
+    "per_logger": {"archipel.access": "WARNING", "archipel.adapters.repository.sqlalchemy.slow_query": "ERROR"}
+}
+
 
 def build(
     provider_config: dict | None = None, inline_projector: bool = False, projector: bool = True
@@ -17,7 +23,7 @@ def build(
 
     ``projector=False`` leaves the projector out (the command's commit alone).
     """
-    config = {"command_processing": "sync", "event_processing": "sync"}
+    config = {"command_processing": "sync", "event_processing": "sync", "logging": QUIET_LOGGING}
     config.update(provider_config or {})
     domain = Domain(name="Bench", config=config)
 

@@ -33,7 +33,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def _archipel(n: int, projector: bool, fixed_ms: bool, sqlite_path: str | None = None) -> None:
+def _archipel(
+    n: int, projector: bool, fixed_ms: bool, sqlite_path: str | None = None, access: str = ""
+) -> None:
     from w1_archipel import build
 
     if fixed_ms:
@@ -44,6 +46,15 @@ def _archipel(n: int, projector: bool, fixed_ms: bool, sqlite_path: str | None =
     if sqlite_path is not None:
         database = {"provider": "sqlite", "database_uri": f"sqlite:///{sqlite_path}"}
         config = {"databases": {"default": database}, "event_store": {"provider": "sqlite"}}
+    if access == "timed":  # Protean's default logging: every statement timed for the slow-query log
+        config = {
+            **(config or {}),
+            "logging": {"slow_query_threshold_ms": 100, "per_logger": {"archipel.access": "WARNING"}},
+        }
+    if access == "json":  # every handler's wide event, rendered as JSON to stderr (the parent discards it)
+        config = {**(config or {}), "logging": {"format": "json", "per_logger": {"archipel.access": "INFO"}}}
+    elif access == "dropped":  # built and handed to logging, whose handler (WARNING) drops it
+        config = {**(config or {}), "logging": {"level": "WARNING", "per_logger": {"archipel.access": "INFO"}}}
     domain, _, open_account = build(config, projector=projector)
     with domain.domain_context():
         domain.setup_database()
@@ -156,22 +167,26 @@ def main() -> int:
     parser.add_argument(
         "--only",
         default="archipel,es-save",
-        help="workloads: archipel, es-save, archipel-sqlite, floor-sqlite, raw-sqlite",
+        help="workloads: archipel, archipel-access (Protean's access events on, JSON lines), "
+        "archipel-access-dropped (on, dropped by the WARNING handler), es-save, "
+        "archipel-sqlite, archipel-sqlite-timed (statements timed for the slow-query log), floor-sqlite, raw-sqlite",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
-    if args.child == "archipel":
-        _archipel(args.n, not args.noproj, args.fixed_ms)
+    if args.child in ("archipel", "archipel-access", "archipel-access-dropped"):
+        access = {"archipel-access": "json", "archipel-access-dropped": "dropped"}.get(args.child, "")
+        _archipel(args.n, not args.noproj, args.fixed_ms, access=access)
         return 0
     if args.child == "es-save":
         _es_save(args.n)
         return 0
-    if args.child in ("archipel-sqlite", "floor-sqlite", "raw-sqlite"):
+    if args.child in ("archipel-sqlite", "archipel-sqlite-timed", "floor-sqlite", "raw-sqlite"):
         with tempfile.TemporaryDirectory() as tmp:
             path = str(Path(tmp) / "w1.db")
-            if args.child == "archipel-sqlite":
-                _archipel(args.n, not args.noproj, args.fixed_ms, path)
+            if args.child.startswith("archipel-sqlite"):
+                timed = "timed" if args.child == "archipel-sqlite-timed" else ""
+                _archipel(args.n, not args.noproj, args.fixed_ms, path, access=timed)
             elif args.child == "floor-sqlite":
                 _floor_sqlite(args.n, not args.noproj, path)
             else:

@@ -19,6 +19,7 @@ from archipel.handling.unit_of_work import UnitOfWork
 from archipel.utils import globals as _context
 from archipel.utils import processing as _processing
 from archipel.utils import tracing
+from archipel.utils.access_log import HTTP_REQUESTS, list_http_command
 from archipel.utils.clock import SystemClock, clock_time
 
 __all__ = ["Commands"]
@@ -137,6 +138,8 @@ class Commands(Enrichers, DomainState):
         self._enrich(command, priority, parent)
         if self.command_enrichers:
             self.enrich_command(command)
+        if HTTP_REQUESTS[0]:  # FastAPI requests in flight: a request's wide event lists its commands
+            list_http_command(command)
         queued = self._async_commands if asynchronous is None else asynchronous
         if tracing.tracer is not None:
             with tracing.produce_span(command._metadata, queued):

@@ -13,10 +13,16 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
 from archipel.adapters import registry as provider_registry
+from archipel.adapters.sql.echo import STATEMENT_TIMING
 from archipel.domain.config import validate_config
 from archipel.domain.discovery import import_domain_modules
 from archipel.domain.email import build_email_providers
-from archipel.domain.logging_config import logging_options, logging_problems
+from archipel.domain.logging_config import (
+    SLOW_QUERY_KEYS,
+    logging_options,
+    logging_problems,
+    sampling_options,
+)
 from archipel.domain.providers import Providers
 from archipel.domain.router import Router
 from archipel.domain.state import DomainState
@@ -28,9 +34,11 @@ from archipel.handling import dispatch
 from archipel.handling.decoding import build_upcasters
 from archipel.handling.idempotency import idempotency_ttl
 from archipel.utils import globals as _context
+from archipel.utils.access_log import access_logger, http_access_logger
 from archipel.utils.log_filters import CorrelationFilter, correlation_processor
 from archipel.utils.logging import configure_logging, install_root_filter
 from archipel.utils.naming import snake_case
+from archipel.utils.sampling import TailSamplingFilter, TailSamplingProcessor
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
@@ -68,6 +76,9 @@ class Lifecycle(DomainState):
             self._auto_configure_logging()
             if traverse:
                 import_domain_modules(self._module_name, self._module_file)
+            logging_table = self.config.get("logging")
+            if isinstance(logging_table, dict) and logging_table.keys() & SLOW_QUERY_KEYS:
+                STATEMENT_TIMING[0] = True  # Protean's slow-query log, asked for: statements timed
             validate_config(
                 self.config,
                 database_providers=provider_registry.providers("database"),
@@ -120,12 +131,22 @@ class Lifecycle(DomainState):
         the table, else the environment's. Every record and event also carries
         ``correlation_id`` and ``causation_id`` of the message being handled
         (:class:`~archipel.utils.log_filters.CorrelationFilter`), and fields named in
-        ``redact`` (default: Protean's list) are masked.
+        ``redact`` (default: Protean's list) are masked. ``[logging.sampling] enabled = true``
+        installs tail sampling of the access events (:mod:`archipel.utils.sampling`) on
+        ``archipel.access`` and ``archipel.access.http``; a new configuration replaces it.
         """
         options = logging_options(self.config.get("logging"), kwargs)
         extra = [correlation_processor, *(options.pop("extra_processors", None) or [])]
+        sampling = sampling_options(self.config.get("logging"))
+        if sampling is not None:  # before redaction: the rules read status and message_type
+            extra.append(TailSamplingProcessor(**sampling))
         configure_logging(extra_processors=extra, **options)
         install_root_filter(CorrelationFilter())
+        for logger in (access_logger, http_access_logger):
+            for old in [f for f in logger.filters if isinstance(f, TailSamplingFilter)]:
+                logger.removeFilter(old)
+            if sampling is not None:
+                logger.addFilter(TailSamplingFilter(**sampling))
 
     def _auto_configure_logging(self) -> None:
         """:meth:`configure_logging` unless ``ARCHIPEL_NO_AUTO_LOGGING`` (or

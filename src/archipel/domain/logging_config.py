@@ -15,11 +15,28 @@ Protean 0.18's table, the same keys and defaults::
     [logging.per_logger]
     "archipel.engine" = "WARNING"
 
-``slow_handler_threshold_ms``, ``slow_query_threshold_ms``,
-``slow_query_truncate_chars``, ``[logging.sampling]`` and ``[logging.http]``
-(Protean's wide access events) are accepted; archipel emits no such events, so
-a value other than Protean's default is logged as a warning saying it has no
-effect. Any other key is an error naming the known ones.
+Protean's keys of its wide access events (:mod:`archipel.utils.access_log`,
+:mod:`archipel.utils.sampling`, the FastAPI middleware, slow statements)::
+
+    slow_handler_threshold_ms = 500  # a handler slower: status "slow", WARNING (0: never slow)
+    slow_query_threshold_ms = 100    # a statement slower: WARNING on ...sqlalchemy.slow_query
+                                     # (archipel times statements only when this key or the next is set)
+    slow_query_truncate_chars = 500  # the statement's text in that event (0: whole)
+
+    [logging.sampling]               # tail sampling of archipel.access (off by default)
+    enabled = false
+    default_rate = 0.05
+    always_keep_errors = true
+    always_keep_slow = true
+    critical_streams = []            # fnmatch globs of message types, e.g. ["Shop.Payment*"]
+
+    [logging.http]                   # archipel.integrations.fastapi's HTTP wide event
+    enabled = true
+    log_request_headers = false
+    log_response_headers = false
+    exclude_paths = []               # e.g. ["/health", "/metrics"]
+
+Any other key, or a value of the wrong kind, is an error naming what is allowed.
 """
 
 from __future__ import annotations
@@ -32,9 +49,27 @@ from typing import Any
 from archipel.utils.logging import FORMATS, LEVELS
 from archipel.utils.redaction import DEFAULT_REDACT_KEYS
 
-__all__ = ["ACTED_ON", "NO_EFFECT", "check_logging", "logging_options", "logging_problems"]
+__all__ = ["ACTED_ON", "HTTP_DEFAULTS", "SAMPLING_DEFAULTS", "SLOW_QUERY_KEYS", "check_logging", "logging_options",
+           "logging_problems", "sampling_options"]
 
-#: the keys archipel applies, with Protean's defaults (``log_file_prefix``: archipel's name)
+#: naming one of these in ``[logging]`` turns the timing of SQL statements on (slow-query log)
+SLOW_QUERY_KEYS = frozenset({"slow_query_threshold_ms", "slow_query_truncate_chars"})
+#: ``[logging.sampling]``: Protean's defaults
+SAMPLING_DEFAULTS: dict[str, Any] = {
+    "enabled": False,
+    "default_rate": 0.05,
+    "always_keep_errors": True,
+    "always_keep_slow": True,
+    "critical_streams": [],
+}
+#: ``[logging.http]``: Protean's defaults
+HTTP_DEFAULTS: dict[str, Any] = {
+    "enabled": True,
+    "log_request_headers": False,
+    "log_response_headers": False,
+    "exclude_paths": [],
+}
+#: every key of ``[logging]``, with Protean's defaults (``log_file_prefix``: archipel's name)
 ACTED_ON: dict[str, Any] = {
     "level": "",
     "format": "auto",
@@ -44,20 +79,11 @@ ACTED_ON: dict[str, Any] = {
     "backup_count": 5,
     "redact": list(DEFAULT_REDACT_KEYS),
     "per_logger": {},
-}
-#: Protean's keys for its wide access events, which archipel does not emit: their defaults
-NO_EFFECT: dict[str, Any] = {
     "slow_handler_threshold_ms": 500,
     "slow_query_threshold_ms": 100,
     "slow_query_truncate_chars": 500,
-    "sampling": {
-        "enabled": False,
-        "default_rate": 0.05,
-        "always_keep_errors": True,
-        "always_keep_slow": True,
-        "critical_streams": [],
-    },
-    "http": {"enabled": True, "log_request_headers": False, "log_response_headers": False, "exclude_paths": []},
+    "sampling": SAMPLING_DEFAULTS,
+    "http": HTTP_DEFAULTS,
 }
 _LEVEL_NAMES = frozenset((*LEVELS, "WARN", "FATAL", "NOTSET"))
 _LEVEL_VARIABLES = ("ARCHIPEL_LOG_LEVEL", "PROTEAN_LOG_LEVEL")
@@ -69,8 +95,7 @@ def logging_problems(table: Any) -> list[str]:
         return []
     if not isinstance(table, Mapping):
         return [f"Invalid [logging] {table!r}: expected a table, e.g. [logging] level = \"INFO\""]
-    known = {**ACTED_ON, **NO_EFFECT}
-    problems = _unknown("logging", table, known)
+    problems = _unknown("logging", table, ACTED_ON)
     level, fmt = table.get("level", ""), table.get("format", "auto")
     if not _is_level(level, empty_ok=True):
         problems.append(f"Invalid logging.level {level!r}; expected one of {', '.join(LEVELS)} (or \"\")")
@@ -101,35 +126,40 @@ def logging_problems(table: Any) -> list[str]:
         value = table.get(key, 0)
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             problems.append(f"Invalid logging.{key} {value!r}; expected a number >= 0")
-    for key in ("sampling", "http"):
+    for key, defaults in (("sampling", SAMPLING_DEFAULTS), ("http", HTTP_DEFAULTS)):
         inner = table.get(key, {})
         if not isinstance(inner, Mapping):
             problems.append(f"Invalid logging.{key} {inner!r}; expected a table, e.g. [logging.{key}]")
-        else:
-            problems += _unknown(f"logging.{key}", inner, NO_EFFECT[key])
+            continue
+        problems += _unknown(f"logging.{key}", inner, defaults)
+        for name, default in defaults.items():
+            value = inner.get(name, default)
+            if isinstance(default, bool) and not isinstance(value, bool):
+                problems.append(f"Invalid logging.{key}.{name} {value!r}; expected true or false")
+            elif isinstance(default, list) and (
+                not isinstance(value, list) or not all(isinstance(item, str) for item in value)
+            ):
+                problems.append(f"Invalid logging.{key}.{name} {value!r}; expected a list of strings")
+    rate = table.get("sampling", {}).get("default_rate", 0.05) if isinstance(table.get("sampling", {}), Mapping) else 0
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+        problems.append(f"Invalid logging.sampling.default_rate {rate!r}; expected a number from 0 to 1")
     return problems
 
 
 def check_logging(table: Any, log: logging.Logger) -> list[str]:
-    """:func:`logging_problems`, and a warning on ``log`` for each key set to a value other
-    than Protean's default that archipel does not act on."""
-    problems = logging_problems(table)
-    if problems or not table:
-        return problems
-    for key, default in NO_EFFECT.items():
-        value = table.get(key, default)
-        changed = (
-            [f"{key}.{k}" for k, v in value.items() if v != default.get(k)]
-            if isinstance(default, dict)
-            else ([key] if value != default else [])
-        )
-        for name in changed:
-            log.warning(
-                "configuration: logging.%s is a Protean setting of its access events, which archipel "
-                "does not emit; it has no effect (see docs/porting.md)",
-                name,
-            )
-    return problems
+    """:func:`logging_problems` (``log``: kept for callers; every key is acted on)."""
+    return logging_problems(table)
+
+
+def sampling_options(table: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The arguments of :class:`~archipel.utils.sampling.TailSamplingFilter` when
+    ``[logging.sampling] enabled = true``, else None (no sampling)."""
+    sampling = (table or {}).get("sampling") or {}
+    if not isinstance(sampling, Mapping) or not sampling.get("enabled", False):
+        return None
+    return {
+        name: sampling.get(name, default) for name, default in SAMPLING_DEFAULTS.items() if name != "enabled"
+    }
 
 
 def logging_options(table: Mapping[str, Any] | None, explicit: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from archipel.core.handler import ANY, handler_specs
 from archipel.errors import ConfigurationError
 from archipel.handling.dispatch import Route
+from archipel.utils.access_log import install_access_log
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
@@ -120,6 +121,7 @@ class Router:
                 self.queries[spec.target] = (handler_cls, getattr(handler_cls, spec.method_name))
         self._cache.clear()
         self._inline_cache.clear()
+        install_access_log(self)  # Protean's wide access events, while archipel.access logs INFO
 
     def _build_command_handler(self, handler_cls: type) -> None:
         part_of = handler_cls._meta.part_of  # type: ignore[attr-defined]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from archipel.errors import (
@@ -36,6 +36,7 @@ from archipel.errors import (
     ValidationError,
 )
 from archipel.integrations.health import check_domain, create_health_router, health_router
+from archipel.integrations.http_access import HttpAccessLog
 from archipel.utils import tracing
 from archipel.utils.globals import current_correlation_id, domain_context
 
@@ -169,6 +170,12 @@ class DomainContextMiddleware:
     ``resolver`` (optional) maps a path to a domain for custom schemes; it
     is asked when no prefix matches. ``correlation`` (default on): also act
     as :class:`CorrelationMiddleware`.
+
+    Each request also emits Protean's HTTP wide event on ``archipel.access.http``
+    (:mod:`archipel.integrations.http_access`): ``emit_http_wide_event``,
+    ``exclude_paths``, ``log_request_headers`` and ``log_response_headers``, when
+    given, win over ``[logging.http]`` of the request's domain (else the first
+    mapped domain's).
     """
 
     def __init__(
@@ -177,6 +184,10 @@ class DomainContextMiddleware:
         route_domain_map: Mapping[str, Any] | None = None,
         resolver: Callable[[str], Any] | None = None,
         correlation: bool = True,
+        emit_http_wide_event: bool | None = None,
+        exclude_paths: Iterable[str] | None = None,
+        log_request_headers: bool | None = None,
+        log_response_headers: bool | None = None,
     ) -> None:
         self.app = app
         self.routes = sorted(
@@ -185,7 +196,16 @@ class DomainContextMiddleware:
             reverse=True,
         )
         self.resolver = resolver
-        self._inner: ASGIApp = CorrelationMiddleware(self._with_domain) if correlation else self._with_domain
+        fallback = next(iter((route_domain_map or {}).values()), None)
+        logged = HttpAccessLog(
+            self._with_domain,
+            lambda path: self.domain_for(path) or fallback,
+            enabled=emit_http_wide_event,
+            exclude_paths=exclude_paths,
+            log_request_headers=log_request_headers,
+            log_response_headers=log_response_headers,
+        )
+        self._inner: ASGIApp = CorrelationMiddleware(logged) if correlation else logged
 
     def domain_for(self, path: str) -> Any:
         """The domain serving ``path`` (None: no domain context)."""

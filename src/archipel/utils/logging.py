@@ -43,6 +43,13 @@ from typing import Any, TypeVar, cast
 
 import structlog
 
+from archipel.utils.access_log import (
+    access_log_handler,
+    access_logger,
+    http_access_logger,
+    http_event_extras,
+    perf_logger,
+)
 from archipel.utils.log_filters import CorrelationFilter, RedactionFilter, make_redaction_processor
 from archipel.utils.log_setup import (
     HANDLER_MARK,
@@ -53,12 +60,19 @@ from archipel.utils.log_setup import (
     mark,
     structlog_chain,
 )
+from archipel.utils.sampling import TailSamplingFilter, TailSamplingProcessor
 
 __all__ = [
     "ENV_LEVELS",
     "FORMATS",
     "LEVELS",
     "ContextFilter",
+    "TailSamplingFilter",
+    "TailSamplingProcessor",
+    "access_log_handler",
+    "access_logger",
+    "http_access_logger",
+    "perf_logger",
     "add_context",
     "bind_event_context",
     "clear_context",
@@ -93,7 +107,17 @@ NOISY_LOGGERS: dict[str, int] = {
 }
 #: archipel's adapter loggers: problems only, unless the level is DEBUG (Protean's
 #: ``protean.adapters``); the engine and the observatory follow the level
-FRAMEWORK_LOGGERS: dict[str, int] = {"archipel.sql": logging.WARNING, "archipel.uow": logging.WARNING}
+FRAMEWORK_LOGGERS: dict[str, int] = {
+    "archipel.sql": logging.WARNING,
+    "archipel.uow": logging.WARNING,
+    # Protean's wide access events (archipel.utils.access_log) and slow-query warnings
+    "archipel.access": logging.INFO,
+    "archipel.access.http": logging.INFO,
+    "archipel.perf": logging.WARNING,
+    "archipel.security": logging.WARNING,
+    "archipel.snapshot": logging.WARNING,
+    "archipel.adapters.repository.sqlalchemy.slow_query": logging.WARNING,
+}
 
 
 # -- the environment ---------------------------------------------------------
@@ -148,14 +172,24 @@ def clear_context() -> None:
 
 
 def bind_event_context(**values: Any) -> None:
-    """Protean's name for business fields of the handling in progress: bound to the
-    task's context as :func:`add_context` (archipel emits no per-handler access event)."""
+    """Add business fields to the wide event of the handling in progress (Protean's):
+    the handler's ``access.handler_completed`` event, and inside a FastAPI endpoint
+    under ``DomainContextMiddleware`` the request's ``access.http_completed``. Calls
+    accumulate (a later value wins). Bound to the task's context as :func:`add_context`:
+    other lines of the handler show them too, and each handler starts without them."""
     structlog.contextvars.bind_contextvars(**values)
+    extras = http_event_extras.get()
+    if extras is not None:
+        extras.update(values)
 
 
 def unbind_event_context(*keys: str) -> None:
-    """Remove ``keys`` from the task's context (absent keys are ignored)."""
+    """Remove ``keys`` from the wide event and the task's context (absent keys are ignored)."""
     structlog.contextvars.unbind_contextvars(*keys)
+    extras = http_event_extras.get()
+    if extras is not None:
+        for key in keys:
+            extras.pop(key, None)
 
 
 class ContextFilter(logging.Filter):

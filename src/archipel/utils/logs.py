@@ -54,6 +54,11 @@ EXTRA_KEYS = (
     "max_attempts",
     "error",
 )
+#: the fields of a wide access event the servers' lines show
+_ACCESS_KEYS = (
+    "kind", "handler", "status", "duration_ms", "error_type", "error_message",
+    "http_method", "http_path", "http_status", "http_duration_ms",
+)
 #: what a structlog event holds that a line already shows
 _STRUCTLOG_LINE_KEYS = frozenset(
     {"event", "logger", "level", "timestamp", "exc_info", "filename", "lineno", "func_name"}
@@ -85,7 +90,18 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
             value = values.get(_PREFIX + key)
         if value is not None and value != "":
             found[key] = value
+    if _is_access(record):  # the wide event's own fields (a failure: its error, no traceback)
+        for key in _ACCESS_KEYS:
+            value = values.get(key)
+            if value is not None and value != "":
+                found[key] = value
     return found
+
+
+def _is_access(record: logging.LogRecord) -> bool:
+    """A wide access event (``archipel.access``): the servers' lines keep a failure to one
+    line (its ``error_type`` and ``error_message`` are the event's), never a traceback."""
+    return record.name == "archipel.access" or record.name.startswith("archipel.access.")
 
 
 def message_fields(payload: Mapping[str, Any] | None, message_id: str | None = None) -> dict[str, Any]:
@@ -113,7 +129,7 @@ class JsonFormatter(logging.Formatter):
             "message": _message(record),
             **_extras(record),
         }
-        if record.exc_info:
+        if record.exc_info and not _is_access(record):
             line["exc"] = self.formatException(record.exc_info)
         return _encoder.encode(line).decode()
 
@@ -127,7 +143,7 @@ class TextFormatter(logging.Formatter):
         text = f"{_iso(record.created)} {record.levelname} {record.name} "
         text += f"[{tags}] " if tags else ""
         text += _message(record)
-        if record.exc_info:
+        if record.exc_info and not _is_access(record):
             text += "\n" + self.formatException(record.exc_info)
         return text
 

@@ -70,7 +70,11 @@ def test_every_line_inside_a_handler_carries_the_message_ids(make_domain, capsys
     with domain.domain_context():
         domain.process(domain.Place(order_id="o-1"))
         logging.getLogger("myapp").warning("after")
-    structured, plain, mail, after = json_lines(capsys.readouterr().err)
+    lines = json_lines(capsys.readouterr().err)
+    access = [line for line in lines if line.get("logger") == "archipel.access"]
+    assert [line["handler"] for line in access] == ["Orders.place", "Mailer.mail"]  # Protean's wide events
+    assert {line["correlation_id"] for line in access} == {seen["correlation_id"]}
+    structured, plain, mail, after = [line for line in lines if line not in access]
     assert structured["event"] == "placing" and structured["order_id"] == "o-1"
     for line in (structured, plain):
         assert line["correlation_id"] == seen["correlation_id"]
@@ -155,17 +159,11 @@ def test_a_wrong_table_fails_init_naming_the_key(make_domain, table, message):
         domain.init()
 
 
-def test_protean_keys_archipel_does_not_act_on_warn_only_when_changed(make_domain, caplog):
-    quiet, _ = shop(make_domain, slow_handler_threshold_ms=500, sampling={"enabled": False}, level="INFO")
+def test_protean_access_keys_are_acted_on_without_warnings(make_domain, caplog):
+    domain, _ = shop(make_domain, slow_query_threshold_ms=50, http={"enabled": False, "exclude_paths": []})
     with caplog.at_level(logging.WARNING, logger="archipel.config"):
-        quiet.init()
+        domain.init()
     assert not [r for r in caplog.records if "logging." in r.getMessage()]
-    loud, _ = shop(make_domain, slow_query_threshold_ms=50, http={"enabled": False, "exclude_paths": []})
-    with caplog.at_level(logging.WARNING, logger="archipel.config"):
-        loud.init()
-    messages = [r.getMessage() for r in caplog.records if "has no effect" in r.getMessage()]
-    assert len(messages) == 2
-    assert "logging.slow_query_threshold_ms" in messages[0] and "logging.http.enabled" in messages[1]
 
 
 # -- Domain.init() configures logging when nothing did ------------------------------
@@ -184,7 +182,9 @@ def test_init_configures_logging_when_the_root_logger_has_no_handler(make_domain
     with domain.domain_context():
         domain.process(domain.Place(order_id="o-2"))
     lines = json_lines(capsys.readouterr().err)
-    assert [line["event"] for line in lines] == ["placing", "placing (stdlib)", "mailing"]
+    assert [line["event"] for line in lines] == [
+        "placing", "placing (stdlib)", "access.handler_completed", "mailing", "access.handler_completed"
+    ]
     assert {line["correlation_id"] for line in lines} == {seen["correlation_id"]}
 
 
@@ -247,7 +247,8 @@ def test_the_servers_lines_carry_the_message_ids_too(make_domain):
     with domain.domain_context():
         domain.process(domain.Place(order_id="o-3"))
         logging.getLogger("myapp").warning("outside")
-    structured, plain, mail, outside = json_lines(stream.getvalue())
+    lines = [line for line in json_lines(stream.getvalue()) if not str(line.get("message")).startswith("access.")]
+    structured, plain, mail, outside = lines
     assert structured["message"] == "placing" and structured["order_id"] == "o-3"
     assert structured["correlation_id"] == plain["correlation_id"] == seen["correlation_id"]
     assert mail["causation_id"] == seen["command_id"]

@@ -8,20 +8,92 @@ or while an observer is attached (``SqlEngine.observe``: the query assertions of
 ``notify(sql, params)`` callable before running it (``echo`` logs them to the
 ``archipel.sql`` logger at INFO). Off by default, and then nothing is wrapped:
 the hot path pays nothing for it.
+
+Slow statements (Protean's slow-query log), once a domain's ``[logging]`` sets
+``slow_query_threshold_ms`` (:data:`STATEMENT_TIMING`), while
+``archipel.adapters.repository.sqlalchemy.slow_query`` is enabled for WARNING
+(``configure_logging`` sets it so; Protean's logger name, renamed), or its
+sibling ``...sqlalchemy.query`` for DEBUG, connections are lent wrapped too and
+each statement is timed (:func:`log_query`): one slower than
+``slow_query_threshold_ms`` of ``[logging]`` (default 100) is a WARNING
+``repository.sqlalchemy.slow_query`` with ``statement`` (cut to
+``slow_query_truncate_chars``, default 500, then ``...``), ``duration_ms``,
+``parameters`` and ``threshold_ms``; the others a DEBUG ``repository.sqlalchemy.query``.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["EchoConnection", "EchoLease", "log_statement", "Notify"]
+from archipel.utils.globals import active_domain
+
+__all__ = [
+    "STATEMENT_TIMING", "EchoConnection", "EchoLease", "Notify", "Timed", "log_query", "log_statement", "timing_wanted",
+]
 
 log = logging.getLogger("archipel.sql")
+slow_query_logger = logging.getLogger("archipel.adapters.repository.sqlalchemy.slow_query")
+query_logger = logging.getLogger("archipel.adapters.repository.sqlalchemy.query")
+#: logging's isEnabledFor caches (cleared at every level change): a lookup, no call
+_slow_levels: dict[int, bool] = slow_query_logger._cache  # type: ignore[attr-defined]
+_query_levels: dict[int, bool] = query_logger._cache  # type: ignore[attr-defined]
 
 #: called with each statement (its SQL text) and its parameters before it runs
 Notify = Callable[[str, Any], None]
+#: called with each statement, its parameters and how long it ran (ms)
+Timed = Callable[[str, Any, float], None]
+
+
+#: set (for the process) by ``Domain.init()`` of a domain whose ``[logging]`` names
+#: ``slow_query_threshold_ms`` or ``slow_query_truncate_chars``: timing every statement
+#: costs ~15% of a SQLite command's CPU, so it is asked for (Protean: always on)
+STATEMENT_TIMING = [False]
+
+
+def timing_wanted() -> bool:
+    """True when asked for (:data:`STATEMENT_TIMING`) and while the slow-query (WARNING)
+    or query (DEBUG) logger is enabled."""
+    if not STATEMENT_TIMING[0]:
+        return False
+    wanted = _slow_levels.get(logging.WARNING)
+    if wanted is None:
+        wanted = slow_query_logger.isEnabledFor(logging.WARNING)
+    if wanted:
+        return True
+    debug = _query_levels.get(logging.DEBUG)
+    return debug if debug is not None else query_logger.isEnabledFor(logging.DEBUG)
+
+
+def log_query(sql: str, params: Any, duration_ms: float) -> None:
+    """A slow statement's WARNING, else (when enabled) a DEBUG line; never raises."""
+    try:
+        section = getattr(active_domain(), "config", {}).get("logging") or {}
+        threshold = float(section.get("slow_query_threshold_ms", 100))
+        slow = duration_ms > threshold
+        if not slow and not query_logger.isEnabledFor(logging.DEBUG):
+            return
+        limit = int(section.get("slow_query_truncate_chars", 500))
+        statement = sql if limit <= 0 or len(sql) <= limit else sql[:limit] + "..."
+        extra = {"statement": statement, "duration_ms": duration_ms, "parameters": params, "threshold_ms": threshold}
+        if slow:
+            slow_query_logger.warning("repository.sqlalchemy.slow_query", extra=extra)
+        else:
+            query_logger.debug("repository.sqlalchemy.query", extra=extra)
+    except Exception:  # noqa: BLE001 - logging a statement never fails it
+        log.debug("slow_query_log_failed", exc_info=True)
+
+
+def _run(timed: Timed | None, sql: Any, params: Any, call: Callable[[], Any]) -> Any:
+    if timed is None:
+        return call()
+    started = time.perf_counter()
+    try:
+        return call()
+    finally:
+        timed(str(sql), params, round((time.perf_counter() - started) * 1000, 2))
 
 
 def log_statement(sql: str, params: Any) -> None:
@@ -32,20 +104,34 @@ def log_statement(sql: str, params: Any) -> None:
 
 
 class _EchoCursor:
-    def __init__(self, cursor: Any, notify: Notify) -> None:
+    def __init__(self, cursor: Any, notify: Notify | None, timed: Timed | None = None) -> None:
         self._cursor = cursor
         self._notify = notify
+        self._timed = timed
 
     def execute(self, sql: Any, params: Any = None) -> Any:
-        self._notify(str(sql), params)
-        return (
-            self._cursor.execute(sql, params) if params is not None else self._cursor.execute(sql)
+        if self._notify is not None:
+            self._notify(str(sql), params)
+        cursor = self._cursor
+        return _run(
+            self._timed, sql, params, lambda: cursor.execute(sql, params) if params is not None else cursor.execute(sql)
         )
 
     def executemany(self, sql: Any, params: Any) -> Any:
         params = list(params)
-        self._notify(str(sql), params)
-        return self._cursor.executemany(sql, params)
+        if self._notify is not None:
+            self._notify(str(sql), params)
+        return _run(self._timed, sql, params, lambda: self._cursor.executemany(sql, params))
+
+    def __enter__(self) -> _EchoCursor:
+        self._cursor.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self._cursor.__exit__(*exc)
+
+    def __iter__(self) -> Any:
+        return iter(self._cursor)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._cursor, name)
@@ -54,23 +140,32 @@ class _EchoCursor:
 class EchoConnection:
     """A DB-API connection that shows ``notify`` what it executes (attributes pass through)."""
 
-    def __init__(self, connection: Any, notify: Notify) -> None:
+    def __init__(self, connection: Any, notify: Notify | None, timed: Timed | None = None) -> None:
         self._connection = connection
         self._notify = notify
+        self._timed = timed
 
     def execute(self, sql: Any, params: Any = None) -> Any:
-        self._notify(str(sql), params)
-        if params is None:
-            return self._connection.execute(sql)
-        return self._connection.execute(sql, params)
+        if self._notify is not None:
+            self._notify(str(sql), params)
+        conn = self._connection
+        return _run(self._timed, sql, params, lambda: conn.execute(sql) if params is None else conn.execute(sql, params))
 
     def executemany(self, sql: Any, params: Any) -> Any:
         params = list(params)
-        self._notify(str(sql), params)
-        return self._connection.executemany(sql, params)
+        if self._notify is not None:
+            self._notify(str(sql), params)
+        return _run(self._timed, sql, params, lambda: self._connection.executemany(sql, params))
 
     def cursor(self, *args: Any, **kwargs: Any) -> _EchoCursor:
-        return _EchoCursor(self._connection.cursor(*args, **kwargs), self._notify)
+        return _EchoCursor(self._connection.cursor(*args, **kwargs), self._notify, self._timed)
+
+    def __enter__(self) -> EchoConnection:
+        self._connection.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self._connection.__exit__(*exc)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._connection, name)
@@ -79,9 +174,9 @@ class EchoConnection:
 class EchoLease:
     """A lent connection (SQLAlchemy's pool proxy) whose driver connection echoes."""
 
-    def __init__(self, fairy: Any, notify: Notify) -> None:
+    def __init__(self, fairy: Any, notify: Notify | None, timed: Timed | None = None) -> None:
         self.fairy = fairy
-        self.driver_connection = EchoConnection(fairy.driver_connection, notify)
+        self.driver_connection = EchoConnection(fairy.driver_connection, notify, timed)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.fairy, name)

@@ -40,7 +40,7 @@ from archipel.adapters.sql.connections import (
     idle_sqlite,
     looks_alive,
 )
-from archipel.adapters.sql.echo import EchoLease, Notify, log_statement
+from archipel.adapters.sql.echo import EchoLease, Notify, log_query, log_statement, timing_wanted
 from archipel.adapters.sql.pool import ConnectionPool
 from archipel.adapters.sql.sqlite_functions import register_sqlite_functions
 from archipel.adapters.sql.translate import DriverErrors
@@ -226,7 +226,8 @@ class SqlEngine(DriverErrors, StatementCompiling):
     def checkout(self) -> Any:
         """A pooled connection (``PoolProxiedConnection``); give it back with :meth:`checkin`."""
         pool = self._pool
-        if pool is not None and not self.echo:  # the hot path: one call less
+        timed = timing_wanted()  # statements timed for the slow-query log (echo.py)
+        if pool is not None and not self.echo and not timed:  # the hot path: one call less
             try:
                 return pool.get()
             except ArchipelError:
@@ -234,7 +235,9 @@ class SqlEngine(DriverErrors, StatementCompiling):
             except Exception as exc:
                 raise self.translate(exc) from exc
         fairy = self._checkout()
-        return EchoLease(fairy, self._notify) if self.echo else fairy
+        if self.echo or timed:
+            return EchoLease(fairy, self._notify if self.echo else None, log_query if timed else None)
+        return fairy
 
     def _notify(self, sql: str, params: Any) -> None:
         if self._echo_setting:
@@ -349,10 +352,12 @@ class SqlEngine(DriverErrors, StatementCompiling):
         check at checkout, redundant when the read runs again anyway.
         """
         pool = self._pool
-        if pool is None or self.echo:
+        if pool is None or self.echo or timing_wanted():
             return self.run(lambda conn: _fetch(cursor_of(conn), sql, params, many))
         if not self.is_postgres:
             lease = self.checkout()
+            if lease.__class__ is EchoLease:  # the slow-query log turned on since the check above
+                lease = lease.fairy
             try:
                 # sqlite3: Connection.execute makes the cursor in C; no disconnects to retry
                 cursor = lease.driver_connection.execute(sql, params)
