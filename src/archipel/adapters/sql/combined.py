@@ -5,7 +5,7 @@ needs no ``BEGIN`` or ``COMMIT`` round trips: one round trip (and one WAL
 flush) per unit of work, instead of one per statement plus two. Every write
 becomes a data-modifying CTE::
 
-    WITH p0 AS (INSERT INTO processed ... ON CONFLICT DO NOTHING RETURNING ...),
+    WITH p0 AS (INSERT INTO processed ...),
          w0 AS (INSERT INTO shop_order ... RETURNING id),
          w1 AS (UPDATE shop_customer ... WHERE id = ... AND _version = ... RETURNING id),
          e0 AS (INSERT INTO archipel_events ... RETURNING message_id, global_position, position),
@@ -14,9 +14,9 @@ becomes a data-modifying CTE::
     LEFT JOIN (SELECT ... FROM e0) u ON true
 
 Errors abort the statement and so everything in it: unique violations
-(an identity inserted twice, a stream position taken) as usual, and the
-*guards* — an optimistic ``UPDATE`` that matched no row, a processed-message
-record that already existed — through a division by zero in the final
+(an identity inserted twice, a stream position taken, a message's processed
+record already there) as usual, and the
+*guards* — an optimistic ``UPDATE`` that matched no row — through a division by zero in the final
 select, which is the one way plain SQL has to fail a statement on a count.
 The error is then looked up (which row, which version) and reported as the
 multi-statement path would report it. The SQL of each *shape* of write set
@@ -32,7 +32,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from archipel.adapters.sql.records import EXPECTED_PARAM, PK_PARAM, RecordTable
-from archipel.adapters.sql.tables import VERSION
+from archipel.adapters.sql.tables import VERSION, constraint_name
+from archipel.adapters.sql.writes import duplicate, unique_violation
 from archipel.errors import ArchipelError, DuplicateMessageError
 
 if TYPE_CHECKING:
@@ -92,19 +93,15 @@ class OneStatement:
         processed = self.db.processed
         pc = processed.c
         for i in range(processed_count):
-            insert = (
-                postgresql.insert(processed)
-                .values(
-                    subscription=sa.bindparam(f"p{i}_subscription", type_=pc.subscription.type),
-                    message_id=sa.bindparam(f"p{i}_message_id", type_=pc.message_id.type),
-                    processed_at=sa.bindparam(f"p{i}_processed_at", type_=pc.processed_at.type),
-                )
-                .on_conflict_do_nothing(index_elements=["subscription", "message_id"])
-                .returning(pc.subscription)
-                .cte(f"p{i}")
+            # a plain INSERT: a record already there (a twin's) fails the statement on the
+            # records' key (named afterwards, _explain). ``ON CONFLICT DO NOTHING`` and a guard
+            # on its count cost a speculative insertion (one WAL record more) per message
+            insert = postgresql.insert(processed).values(
+                subscription=sa.bindparam(f"p{i}_subscription", type_=pc.subscription.type),
+                message_id=sa.bindparam(f"p{i}_message_id", type_=pc.message_id.type),
+                processed_at=sa.bindparam(f"p{i}_processed_at", type_=pc.processed_at.type),
             )
-            ctes.append(insert)
-            guards.append(insert)
+            ctes.append(insert.cte(f"p{i}"))
         for i, (table, kind) in enumerate(writes):
             t = table.table
             c = t.c
@@ -229,13 +226,16 @@ class OneStatement:
     ) -> Exception:
         """The archipel error for a failed one-statement commit (looked up after the fact)."""
         engine = self.db.engine
-        if getattr(exc, "sqlstate", None) == _DIVISION_BY_ZERO:
+        if tx.pending_processed and unique_violation(exc) == constraint_name(self.db.processed.name, "pkey"):
             for subscription, message_id in tx.pending_processed:
                 params = {"subscription": subscription, "message_id": message_id}
                 if engine.run(_fetch_one(self.db.processed_exists_sql, params)) is not None:
-                    return DuplicateMessageError(
-                        f"{subscription} already handled message {message_id}: the redelivery is ignored"
-                    )
+                    return duplicate(subscription, message_id)
+            subscription, message_id = tx.pending_processed[0]  # (recorded, then removed meanwhile)
+            return DuplicateMessageError(
+                f"{subscription}: message {message_id} (or another of this transaction) was handled meanwhile by a twin"
+            )
+        if getattr(exc, "sqlstate", None) == _DIVISION_BY_ZERO:
             for write, kind in writes:
                 if kind != UPDATE:
                     continue
