@@ -53,6 +53,13 @@ INSERT, UPDATE, DELETE = "insert", "update", "delete"
 _WRITE_PREFIXES = tuple(f"w{i}_" for i in range(32))
 
 
+def _processed_keys(i: int) -> tuple[str, str, str]:
+    return (f"p{i}_subscription", f"p{i}_message_id", f"p{i}_processed_at")
+
+
+_PROCESSED_KEYS = tuple(_processed_keys(i) for i in range(_MAX_WRITES))
+
+
 class OneStatement:
     """Compiles and runs write sets as single statements for one database."""
 
@@ -173,8 +180,8 @@ class OneStatement:
         outbox = tx.pending_outbox
         shape = (
             len(processed),
-            tuple((w.table.name, id(w.table), kind) for w, kind in writes),
-            tuple((id(store), len(messages)) for store, messages in events),
+            tuple([(w.table.name, id(w.table), kind) for w, kind in writes]),
+            tuple([(id(store), len(messages)) for store, messages in events]) if events else (),
             len(outbox),
         )
         statement = self._cache.get(shape)
@@ -190,9 +197,10 @@ class OneStatement:
         params: dict[str, Any] = {}
         now = db.clock()
         for i, (subscription, message_id) in enumerate(processed):
-            params[f"p{i}_subscription"] = subscription
-            params[f"p{i}_message_id"] = message_id
-            params[f"p{i}_processed_at"] = now
+            names = _PROCESSED_KEYS[i] if i < len(_PROCESSED_KEYS) else _processed_keys(i)
+            params[names[0]] = subscription
+            params[names[1]] = message_id
+            params[names[2]] = now
         for i, (write, kind) in enumerate(writes):
             keys = write.table.keys(_WRITE_PREFIXES[i] if i < len(_WRITE_PREFIXES) else f"w{i}_")
             params[keys[-2]] = write.identity
@@ -211,6 +219,8 @@ class OneStatement:
             rows = self._run(conn, statement, params)
         except Exception as exc:
             raise self._explain(exc, tx, writes) from exc
+        if not events:
+            return []
         by_id = {row[1]: (row[2], row[3]) for row in rows if len(row) > 1 and row[1] is not None}
         stored: list[tuple[Any, int, int]] = []
         for _, messages in events:

@@ -185,6 +185,10 @@ class SqlTransaction(WriteFlush):
         since (were it wrong, the commit refuses the twin record:
         ``DuplicateMessageError``).
         """
+        if len(message_ids) == 1 and not self._processed and message_ids[0] in fresh:
+            # the engine's one-message batches: known unrecorded, nothing to look up
+            self._processed.append((subscription, message_ids[0]))
+            return [True]
         recorded = set(self._processed)
         known = set(fresh)
         wanted = [m for m in dict.fromkeys(message_ids) if (subscription, m) not in recorded and m not in known]
