@@ -78,9 +78,9 @@ class OneStatement:
         where the per-kind statements are compiled once. They gain little anyway:
         the round trips saved are few next to what they write.
         """
-        events = sum(len(messages) for _, messages in tx.pending_events)
+        events = sum([len(messages) for _, messages in tx.pending_events]) if tx.pending_events else 0
         return (
-            len(tx.pending_writes) + len(tx.pending_processed) <= _MAX_WRITES
+            tx.write_count + len(tx.pending_processed) <= _MAX_WRITES
             and events <= _MAX_ROWS
             and len(tx.pending_outbox) <= _MAX_ROWS
         )
