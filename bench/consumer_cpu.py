@@ -213,6 +213,7 @@ def consume(url: str, redis_url: str, tick: int, partitions: int, warmup: int, e
         out.write("\n\n")
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(60)
         Path(profile).write_text(out.getvalue())
+        profiler.dump_stats(f"{profile}.pstats")  # the raw statistics (python -m pstats FILE)
     per = {k: (after[k] - before[k]) / events for k in after}
     per["pg transactions"] -= 2 / events  # the counters' own look
     return {"client_us": 1e6 * cpu / events, "client_sys_us": 1e6 * system / events,
