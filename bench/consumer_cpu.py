@@ -95,12 +95,14 @@ def _statements(url: str, events: int) -> list[str]:
 
     with psycopg.connect(url, autocommit=True) as conn:
         rows = conn.execute(
-            "SELECT query, calls, total_exec_time FROM pg_stat_statements "
+            "SELECT query, calls, total_exec_time, wal_records, wal_fpi, wal_bytes FROM pg_stat_statements "
             "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
             "AND query NOT ILIKE '%pg_stat%' ORDER BY calls DESC LIMIT 8"
         ).fetchall()
-    return [f"    {c / events:7.3f}/event {1000 * t / events:7.1f} us exec  {' '.join(q.split())[:110]}"
-            for q, c, t in rows]
+    # WAL per call of each statement (full-page images apart: they follow checkpoints, not the statement)
+    return [f"    {c / events:7.3f}/event {1000 * t / events:7.1f} us exec  WAL/call {r / c:5.2f} rec "
+            f"{f / c:5.2f} fpi {b / c:7.1f} B  {' '.join(q.split())[:90]}"
+            for q, c, t, r, f, b in rows]
 
 
 def _domain(url: str, redis_url: str, tick: int, partitions: int) -> Any:
@@ -211,6 +213,7 @@ def consume(url: str, redis_url: str, tick: int, partitions: int, warmup: int, e
         out.write("\n\n")
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(60)
         Path(profile).write_text(out.getvalue())
+        profiler.dump_stats(f"{profile}.pstats")  # the raw statistics (python -m pstats FILE)
     per = {k: (after[k] - before[k]) / events for k in after}
     per["pg transactions"] -= 2 / events  # the counters' own look
     return {"client_us": 1e6 * cpu / events, "client_sys_us": 1e6 * system / events,

@@ -59,7 +59,16 @@ class Batch:
 
     def commit(self) -> None:
         """Commit every transaction, the default database's first (it holds the fence)."""
-        order = sorted(self.transactions, key=lambda name: name != "default")
+        transactions = self.transactions
+        if len(transactions) == 1:  # the usual batch: the default database's alone
+            for tx in transactions.values():
+                tx.commit()
+            transactions.clear()
+            if self.deferred:
+                actions, self.deferred = self.deferred, []
+                run_quietly(actions)
+            return
+        order = sorted(transactions, key=lambda name: name != "default")
         for position, name in enumerate(order):
             try:
                 self.transactions[name].commit()

@@ -341,10 +341,11 @@ class PartitionRunner:
         try:
             # the fence first: a lost lease fails fast, before any handler runs
             expires = self.leases.fence(lease, batch.transaction("default"), self.settings.lease_seconds)
-            if not all(item.fresh for item in items):
+            if not all([item.fresh for item in items]):
                 self.look_ahead(part, batch, items)
+            ids = [i.decoded.message_id for i in items if i.decoded]
             fresh = [i.decoded.message_id for i in items if i.fresh and i.decoded]
-            marks = mark_processed(batch, self.sub.name, [i.decoded.message_id for i in items if i.decoded], fresh)
+            marks = mark_processed(batch, self.sub.name, ids, fresh)
             for index, item in enumerate(items):
                 assert item.decoded is not None
                 mark = marks[index] if marks else None

@@ -5,7 +5,7 @@ needs no ``BEGIN`` or ``COMMIT`` round trips: one round trip (and one WAL
 flush) per unit of work, instead of one per statement plus two. Every write
 becomes a data-modifying CTE::
 
-    WITH p0 AS (INSERT INTO processed ... ON CONFLICT DO NOTHING RETURNING ...),
+    WITH p0 AS (INSERT INTO processed ...),
          w0 AS (INSERT INTO shop_order ... RETURNING id),
          w1 AS (UPDATE shop_customer ... WHERE id = ... AND _version = ... RETURNING id),
          e0 AS (INSERT INTO archipel_events ... RETURNING message_id, global_position, position),
@@ -14,9 +14,9 @@ becomes a data-modifying CTE::
     LEFT JOIN (SELECT ... FROM e0) u ON true
 
 Errors abort the statement and so everything in it: unique violations
-(an identity inserted twice, a stream position taken) as usual, and the
-*guards* — an optimistic ``UPDATE`` that matched no row, a processed-message
-record that already existed — through a division by zero in the final
+(an identity inserted twice, a stream position taken, a message's processed
+record already there) as usual, and the
+*guards* — an optimistic ``UPDATE`` that matched no row — through a division by zero in the final
 select, which is the one way plain SQL has to fail a statement on a count.
 The error is then looked up (which row, which version) and reported as the
 multi-statement path would report it. The SQL of each *shape* of write set
@@ -31,14 +31,15 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from archipel.adapters.sql.engine import cursor_of
 from archipel.adapters.sql.records import EXPECTED_PARAM, PK_PARAM, RecordTable
-from archipel.adapters.sql.tables import VERSION
+from archipel.adapters.sql.tables import VERSION, constraint_name
+from archipel.adapters.sql.writes import duplicate, unique_violation
 from archipel.errors import ArchipelError, DuplicateMessageError
 
 if TYPE_CHECKING:
     from archipel.adapters.sql.database import SqlDatabase
     from archipel.adapters.sql.event_store import SqlEventStore
+    from archipel.adapters.sql.prepared import PreparedStatement
     from archipel.adapters.sql.transaction import SqlTransaction
 
 __all__ = ["OneStatement"]
@@ -52,12 +53,21 @@ INSERT, UPDATE, DELETE = "insert", "update", "delete"
 _WRITE_PREFIXES = tuple(f"w{i}_" for i in range(32))
 
 
+def _processed_keys(i: int) -> tuple[str, str, str]:
+    return (f"p{i}_subscription", f"p{i}_message_id", f"p{i}_processed_at")
+
+
+_PROCESSED_KEYS = tuple(_processed_keys(i) for i in range(_MAX_WRITES))
+
+
 class OneStatement:
     """Compiles and runs write sets as single statements for one database."""
 
     def __init__(self, db: SqlDatabase) -> None:
         self.db = db
-        self._cache: dict[Any, str] = {}
+        self._cache: dict[Any, PreparedStatement] = {}
+        #: prepared.run_prepared, imported at the first commit (psycopg is imported lazily)
+        self._run: Any = None
 
     @staticmethod
     def fits(tx: SqlTransaction) -> bool:
@@ -68,9 +78,9 @@ class OneStatement:
         where the per-kind statements are compiled once. They gain little anyway:
         the round trips saved are few next to what they write.
         """
-        events = sum(len(messages) for _, messages in tx.pending_events)
+        events = sum([len(messages) for _, messages in tx.pending_events]) if tx.pending_events else 0
         return (
-            len(tx.pending_writes) + len(tx.pending_processed) <= _MAX_WRITES
+            tx.write_count + len(tx.pending_processed) <= _MAX_WRITES
             and events <= _MAX_ROWS
             and len(tx.pending_outbox) <= _MAX_ROWS
         )
@@ -81,7 +91,7 @@ class OneStatement:
         shape: Any,
         writes: list[tuple[RecordTable, str]],
         events: list[tuple[SqlEventStore, int]],
-    ) -> str:
+    ) -> PreparedStatement:
         processed_count, _, _, outbox_count = shape
         # constants must be literals before the statements hide in CTEs
         inline = self.db.engine.inline
@@ -90,19 +100,15 @@ class OneStatement:
         processed = self.db.processed
         pc = processed.c
         for i in range(processed_count):
-            insert = (
-                postgresql.insert(processed)
-                .values(
-                    subscription=sa.bindparam(f"p{i}_subscription", type_=pc.subscription.type),
-                    message_id=sa.bindparam(f"p{i}_message_id", type_=pc.message_id.type),
-                    processed_at=sa.bindparam(f"p{i}_processed_at", type_=pc.processed_at.type),
-                )
-                .on_conflict_do_nothing(index_elements=["subscription", "message_id"])
-                .returning(pc.subscription)
-                .cte(f"p{i}")
+            # a plain INSERT: a record already there (a twin's) fails the statement on the
+            # records' key (named afterwards, _explain). ``ON CONFLICT DO NOTHING`` and a guard
+            # on its count cost a speculative insertion (one WAL record more) per message
+            insert = postgresql.insert(processed).values(
+                subscription=sa.bindparam(f"p{i}_subscription", type_=pc.subscription.type),
+                message_id=sa.bindparam(f"p{i}_message_id", type_=pc.message_id.type),
+                processed_at=sa.bindparam(f"p{i}_processed_at", type_=pc.processed_at.type),
             )
-            ctes.append(insert)
-            guards.append(insert)
+            ctes.append(insert.cte(f"p{i}"))
         for i, (table, kind) in enumerate(writes):
             t = table.table
             c = t.c
@@ -159,7 +165,10 @@ class OneStatement:
             final = final.select_from(check.outerjoin(union, sa.true()))
         else:
             final = sa.select(check.c.ok)
-        return self.db.engine.compile(final.add_cte(*ctes))
+        from archipel.adapters.sql.prepared import PreparedStatement, run_prepared
+
+        self._run = run_prepared
+        return PreparedStatement(self.db.engine.compile(final.add_cte(*ctes)))
 
     # -- running ------------------------------------------------------------------------
     def run(self, conn: Any, tx: SqlTransaction) -> list[tuple[Any, int, int]]:
@@ -171,26 +180,27 @@ class OneStatement:
         outbox = tx.pending_outbox
         shape = (
             len(processed),
-            tuple((w.table.name, id(w.table), kind) for w, kind in writes),
-            tuple((id(store), len(messages)) for store, messages in events),
+            tuple([(w.table.name, id(w.table), kind) for w, kind in writes]),
+            tuple([(id(store), len(messages)) for store, messages in events]) if events else (),
             len(outbox),
         )
-        sql = self._cache.get(shape)
-        if sql is None:
-            sql = self._compile(
+        statement = self._cache.get(shape)
+        if statement is None:
+            statement = self._compile(
                 shape,
                 [(w.table, kind) for w, kind in writes],
                 [(store, len(messages)) for store, messages in events],
             )
             if len(self._cache) >= _CACHE_LIMIT:
                 self._cache.clear()
-            self._cache[shape] = sql
+            self._cache[shape] = statement
         params: dict[str, Any] = {}
         now = db.clock()
         for i, (subscription, message_id) in enumerate(processed):
-            params[f"p{i}_subscription"] = subscription
-            params[f"p{i}_message_id"] = message_id
-            params[f"p{i}_processed_at"] = now
+            names = _PROCESSED_KEYS[i] if i < len(_PROCESSED_KEYS) else _processed_keys(i)
+            params[names[0]] = subscription
+            params[names[1]] = message_id
+            params[names[2]] = now
         for i, (write, kind) in enumerate(writes):
             keys = write.table.keys(_WRITE_PREFIXES[i] if i < len(_WRITE_PREFIXES) else f"w{i}_")
             params[keys[-2]] = write.identity
@@ -204,11 +214,13 @@ class OneStatement:
         if outbox:
             params.update(db.outbox().params(outbox, prefix="o_"))
         try:
-            cursor = cursor_of(conn)
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
+            # a prepared statement run through libpq (prepared.py): psycopg's cursor machinery
+            # was a third of the consumer's CPU per message with one message per transaction
+            rows = self._run(conn, statement, params)
         except Exception as exc:
             raise self._explain(exc, tx, writes) from exc
+        if not events:
+            return []
         by_id = {row[1]: (row[2], row[3]) for row in rows if len(row) > 1 and row[1] is not None}
         stored: list[tuple[Any, int, int]] = []
         for _, messages in events:
@@ -224,13 +236,16 @@ class OneStatement:
     ) -> Exception:
         """The archipel error for a failed one-statement commit (looked up after the fact)."""
         engine = self.db.engine
-        if getattr(exc, "sqlstate", None) == _DIVISION_BY_ZERO:
+        if tx.pending_processed and unique_violation(exc) == constraint_name(self.db.processed.name, "pkey"):
             for subscription, message_id in tx.pending_processed:
                 params = {"subscription": subscription, "message_id": message_id}
                 if engine.run(_fetch_one(self.db.processed_exists_sql, params)) is not None:
-                    return DuplicateMessageError(
-                        f"{subscription} already handled message {message_id}: the redelivery is ignored"
-                    )
+                    return duplicate(subscription, message_id)
+            subscription, message_id = tx.pending_processed[0]  # (recorded, then removed meanwhile)
+            return DuplicateMessageError(
+                f"{subscription}: message {message_id} (or another of this transaction) was handled meanwhile by a twin"
+            )
+        if getattr(exc, "sqlstate", None) == _DIVISION_BY_ZERO:
             for write, kind in writes:
                 if kind != UPDATE:
                     continue

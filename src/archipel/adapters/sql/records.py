@@ -137,6 +137,11 @@ class RecordTable:
             n for n, k in self.kinds.items() if k == Kind.FLOAT
         )
         self._float_in = _float_in_postgres if postgres else _float_in
+        # bind(): where the values needing a conversion are (PostgreSQL converts a float
+        # column's value only when it is text: a non-finite primitive)
+        self._json_at = tuple(i for i, n in enumerate(self.names) if n in self.json_names)
+        self._float_at = tuple(i for i, n in enumerate(self.names) if n in self.float_names)
+        self._floats_as_text_only = postgres
         self.unique_columns: dict[str, str] = {
             constraint_name(self.name, f"{name}_key"): name
             for name, (_, field) in columns.items()
@@ -268,19 +273,21 @@ class RecordTable:
         self, record: dict[str, Any], version: int, params: dict[str, Any], keys: tuple[str, ...]
     ) -> None:
         """Put ``record``'s bind values (see :meth:`params`) into ``params`` under ``keys``."""
-        get = record.get
-        json_names = self.json_names
-        float_names = self.float_names
-        float_in = self._float_in
-        for key, name in zip(keys, self.names, strict=False):
-            value = get(name)
+        names = self.names
+        values = list(map(record.get, names))
+        for i in self._json_at:
+            value = values[i]
             if value is not None:
-                if name in json_names:
-                    value = dumps(value)
-                elif name in float_names:
-                    value = float_in(value)
-            params[key] = value
-        params[keys[len(self.names)]] = version
+                values[i] = dumps(value)
+        if self._float_at:
+            float_in = self._float_in
+            text_only = self._floats_as_text_only
+            for i in self._float_at:
+                value = values[i]
+                if value is not None and (value.__class__ is str or not text_only):
+                    values[i] = float_in(value)
+        params.update(zip(keys, values, strict=False))  # (keys go on: version, identity, guard)
+        params[keys[len(names)]] = version
 
     def column(self, name: str) -> Any:
         """The SQLAlchemy column ``name``, or None when the table has no such column."""

@@ -185,6 +185,10 @@ class SqlTransaction(WriteFlush):
         since (were it wrong, the commit refuses the twin record:
         ``DuplicateMessageError``).
         """
+        if len(message_ids) == 1 and not self._processed and message_ids[0] in fresh:
+            # the engine's one-message batches: known unrecorded, nothing to look up
+            self._processed.append((subscription, message_ids[0]))
+            return [True]
         recorded = set(self._processed)
         known = set(fresh)
         wanted = [m for m in dict.fromkeys(message_ids) if (subscription, m) not in recorded and m not in known]
@@ -208,8 +212,9 @@ class SqlTransaction(WriteFlush):
     # -- commit ---------------------------------------------------------------------
     def _statement_count(self) -> int:
         count = len(self._writes) + len(self._processed)
-        for store, messages in self._events:
-            count += store.statement_count(messages)
+        if self._events:
+            for store, messages in self._events:
+                count += store.statement_count(messages)
         if self._outbox:
             count += 2  # executemany is not one statement
         return count
@@ -266,6 +271,10 @@ class SqlTransaction(WriteFlush):
         return list(self._writes.values())
 
     @property
+    def write_count(self) -> int:
+        return len(self._writes)
+
+    @property
     def pending_events(self) -> list[tuple[SqlEventStore, list[Any]]]:
         return self._events
 
@@ -277,10 +286,8 @@ class SqlTransaction(WriteFlush):
         return conflict(write, actual)
 
     def _one_statement(self, conn: Any) -> None:
+        # (the commit's: the transaction ends here, so no flushed versions to keep)
         self._after_commit.extend(self.db.one_statement.run(conn, self))
-        for key, write in self._writes.items():
-            if write.record is not DELETE:
-                self._flushed[key] = (write.expected, write.expected + 1)
         self._writes.clear()
         self._events.clear()
         self._outbox.clear()

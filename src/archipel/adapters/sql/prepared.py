@@ -1,0 +1,156 @@
+"""PostgreSQL: a hot statement run as a named prepared statement, through libpq directly.
+
+psycopg's ``cursor.execute`` is general: per call it encodes the query text,
+looks its conversion up, reorders named parameters, asks its prepared-statement
+cache (keyed by the whole query text, hashed again each time), and drives the
+exchange through a chain of Python generators. For the statement the engine
+runs once per message (``combined.py``'s one-statement commit) that machinery
+was a third of the consumer's CPU per message (``bench/consumer_cpu.py --tick 1``).
+
+Here the statement is converted once (:class:`PreparedStatement`: ``$n``
+placeholders, its parameter names in order), prepared once per connection and
+per parameter types, and run with one libpq call, ``PQexecPrepared`` (it
+releases the GIL while it waits, as psycopg's waiting does). Parameters are
+still dumped by psycopg's :class:`~psycopg.adapt.Transformer` of the connection
+(the same adapters, the same formats as ``cursor.execute``), and rows loaded by
+it; errors are psycopg's exceptions, as ``cursor.execute`` raises them.
+
+A prepared statement can vanish from the server (psycopg sends ``DEALLOCATE
+ALL`` after a ``ROLLBACK`` on a connection where it prepared statements, and
+so may anyone with ``DISCARD ALL``): the error (``26000``) is caught, the
+statement prepared again and run once more — only outside a transaction,
+where the failed attempt changed nothing. Connections that are not psycopg's
+own (``echo`` and statement observers wrap them) run the statement through
+``cursor.execute``, so observers still see it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import psycopg
+from psycopg import pq
+from psycopg.adapt import PyFormat, Transformer
+from psycopg.errors import error_from_result
+
+from archipel.adapters.sql.connections import cursor_of
+
+__all__ = ["PreparedStatement", "run_prepared", "MAX_PREPARED"]
+
+#: prepared statements kept per connection (the oldest is deallocated beyond)
+MAX_PREPARED = 64
+_PLACEHOLDER = re.compile(r"%(?:%|\((\w+)\)([sb])|.)", re.DOTALL)
+_FORMATS = {"s": PyFormat.AUTO, "b": PyFormat.BINARY}
+_TUPLES_OK = pq.ExecStatus.TUPLES_OK
+_COMMAND_OK = pq.ExecStatus.COMMAND_OK
+_CONNECTION_OK = pq.ConnStatus.OK
+_IDLE = pq.TransactionStatus.IDLE
+_UNDEFINED_PREPARED = "26000"
+_ids = iter(range(1 << 62))
+
+
+class PreparedStatement:
+    """A pyformat statement (``%(name)s``, ``%(name)b``, ``%%``) made ready for libpq.
+
+    ``ValueError`` when its placeholders are not all named (then run it
+    with ``cursor.execute``).
+    """
+
+    __slots__ = ("sql", "text", "names", "formats", "id")
+
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+        numbers: dict[str, int] = {}
+        formats: list[PyFormat] = []
+
+        def number(match: re.Match[str]) -> str:
+            name, kind = match.group(1), match.group(2)
+            if name is None:
+                if match.group(0) != "%%":
+                    raise ValueError(f"not a named placeholder: {match.group(0)!r} in {sql[:80]!r}")
+                return "%"
+            found = numbers.get(name)
+            if found is None:
+                found = numbers[name] = len(numbers) + 1
+                formats.append(_FORMATS[kind])
+            elif formats[found - 1] is not _FORMATS[kind]:
+                raise ValueError(f"parameter {name!r} is used both as text and binary")
+            return f"${found}"
+
+        self.text = _PLACEHOLDER.sub(number, sql).encode()
+        self.names = tuple(numbers)
+        self.formats = formats
+        #: this statement's number in the names of its prepared statements
+        self.id = next(_ids)
+
+
+class _State:
+    """What a connection has prepared, and its transformer (kept on the connection)."""
+
+    __slots__ = ("transformer", "names", "encoding")
+
+    def __init__(self, conn: Any) -> None:
+        self.transformer = Transformer(conn)
+        #: (statement id, parameter types) -> prepared statement name, oldest first
+        self.names: dict[tuple[int, Any], bytes] = {}
+        self.encoding = conn.info.encoding
+
+
+def run_prepared(conn: Any, statement: PreparedStatement, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Run ``statement`` with ``params`` on ``conn`` (autocommit or in a transaction); its rows."""
+    if conn.__class__ is not psycopg.Connection:  # wrapped (echo, observers), or another driver
+        cursor = cursor_of(conn)
+        cursor.execute(statement.sql, params)
+        return cursor.fetchall() if cursor.description is not None else []
+    state = conn.__dict__.get("_archipel_prepared")
+    if state is None:
+        state = conn.__dict__["_archipel_prepared"] = _State(conn)
+    tx = state.transformer
+    values = tx.dump_sequence([params[name] for name in statement.names], statement.formats)
+    types = tx.types
+    formats = tx.formats
+    pgconn = conn.pgconn
+    key = (statement.id, types)
+    for attempt in (1, 2):
+        name = state.names.get(key)
+        if name is None:
+            name = _prepare(pgconn, state, key, statement, types)
+        result = pgconn.exec_prepared(name, values, formats)  # type: ignore[arg-type]  # (None: NULL)
+        status = result.status
+        if status == _TUPLES_OK or status == _COMMAND_OK:
+            if status == _COMMAND_OK or not result.ntuples:
+                return []
+            tx.set_pgresult(result)
+            return tx.load_rows(0, result.ntuples, tuple)  # type: ignore[no-any-return]
+        error = _error(pgconn, result, state.encoding)
+        if (
+            attempt == 1
+            and getattr(error, "sqlstate", None) == _UNDEFINED_PREPARED
+            and pgconn.transaction_status == _IDLE
+        ):
+            state.names.clear()  # deallocated behind our back: prepare again, once
+            continue
+        raise error
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _prepare(pgconn: Any, state: _State, key: tuple[int, Any], statement: PreparedStatement, types: Any) -> bytes:
+    names = state.names
+    if len(names) >= MAX_PREPARED:
+        dropped = names.pop(next(iter(names)))
+        if pgconn.transaction_status == _IDLE:  # (in a transaction, a failure would abort it)
+            pgconn.exec_(b"DEALLOCATE " + dropped)  # (if it fails, it was gone already)
+    name = b"_archipel_%d" % next(_ids)
+    result = pgconn.prepare(name, statement.text, types)
+    if result.status != _COMMAND_OK:
+        raise _error(pgconn, result, state.encoding)
+    names[key] = name
+    return name
+
+
+def _error(pgconn: Any, result: Any, encoding: str) -> Exception:
+    """psycopg's exception for a failed ``result`` (``OperationalError`` when the connection died)."""
+    if pgconn.status != _CONNECTION_OK:
+        return psycopg.OperationalError(f"the connection was lost: {pq.error_message(pgconn, encoding)}")
+    return error_from_result(result, encoding=encoding)
