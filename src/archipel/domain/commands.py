@@ -15,7 +15,7 @@ from archipel.errors import ExpectedVersionError, IncorrectUsageError
 from archipel.handling import dispatch, idempotency
 from archipel.handling.expiry import DEADLINE_HEADER, raise_if_expired, resolve_deadline
 from archipel.handling.retrying import run_with_retries
-from archipel.handling.unit_of_work import UnitOfWork
+from archipel.handling.unit_of_work import handler_unit_of_work
 from archipel.utils import globals as _context
 from archipel.utils import processing as _processing
 from archipel.utils import tracing
@@ -208,7 +208,7 @@ class Commands(Enrichers, DomainState):
         domains = outer[0]
         if not domains or domains[-1] is not self:
             domains = (*domains, self)
-        uow = UnitOfWork(self, command)
+        uow = handler_unit_of_work(self, command)
         queue = outer[3]
         token = _context.scope.set((domains, uow, command, queue))
         try:
