@@ -5,6 +5,7 @@ envelope, honours an idempotency key, and runs its handler in a unit of work
 from __future__ import annotations
 
 import datetime as _dt
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,7 @@ from archipel.errors import ExpectedVersionError, IncorrectUsageError
 from archipel.handling import dispatch, idempotency
 from archipel.handling.expiry import DEADLINE_HEADER, raise_if_expired, resolve_deadline
 from archipel.handling.retrying import run_with_retries
-from archipel.handling.unit_of_work import UnitOfWork
+from archipel.handling.unit_of_work import handler_unit_of_work
 from archipel.utils import globals as _context
 from archipel.utils import processing as _processing
 from archipel.utils import tracing
@@ -107,7 +108,8 @@ class Commands(Enrichers, DomainState):
                 f"register it with @{self.snake_name}.command(part_of=...) and a "
                 f"@{self.snake_name}.command_handler with @handle({type(command).__name__})"
             )
-        parent = _context.scope.get()[2]
+        outer = _context.scope.get()
+        parent = outer[2]
         if deadline is not None or timeout is not None:
             resolved = resolve_deadline(deadline, timeout)
             command._metadata.headers[DEADLINE_HEADER] = resolved.isoformat()  # type: ignore[union-attr]
@@ -146,12 +148,11 @@ class Commands(Enrichers, DomainState):
                 return self._process_now(command, queued, route, idempotency_key, raise_on_duplicate)
         if not queued and idempotency_key is None:  # the common case, without a call more
             handler_cls, method = route
-            handle = (
-                self._handle_command
-                if handler_cls._meta.extra.get("retries")  # type: ignore[attr-defined]
-                else self._handle_command_once
-            )
-            return dispatch.drain_after(handle, handler_cls, method, command, None)
+            if handler_cls._meta.extra.get("retries"):  # type: ignore[attr-defined]
+                return dispatch.drain_after(self._handle_command, handler_cls, method, command, None)
+            if outer[3] is None:
+                return self._handle_outermost(outer, handler_cls, method, command)
+            return dispatch.drain_after(self._handle_command_once, handler_cls, method, command, None)
         return self._process_now(command, queued, route, idempotency_key, raise_on_duplicate)
 
     def _process_now(
@@ -202,6 +203,33 @@ class Commands(Enrichers, DomainState):
             )
         return self._handle_command_once(handler_cls, method, command, key)
 
+    def _handle_outermost(
+        self, outer: _context.Scope, handler_cls: type, method: Callable[..., Any], command: Any
+    ) -> Any:
+        """``drain_after(_handle_command_once, ...)`` of a call that owns the dispatch queue
+        (the outermost ``process``), with one scope set for both: the drain runs in the
+        command's scope (the routes set their own domain, unit of work and message)."""
+        domains = outer[0]
+        if not domains or domains[-1] is not self:
+            domains = (*domains, self)
+        uow = handler_unit_of_work(self, command)
+        queue: deque[Any] = deque()
+        token = _context.scope.set((domains, uow, command, queue))
+        try:
+            try:
+                result = method(handler_cls(), command)
+                events = uow.commit()
+            except BaseException:
+                uow.rollback()
+                raise
+            if events and self._inline_events:
+                queue.extend(events)  # dispatch.publish(events), inline
+            if queue:
+                dispatch.drain(queue)
+            return result
+        finally:
+            _context.scope.reset(token)
+
     def _handle_command_once(
         self, handler_cls: type, method: Callable[..., Any], command: Any, key: str | None = None
     ) -> Any:
@@ -211,7 +239,7 @@ class Commands(Enrichers, DomainState):
         domains = outer[0]
         if not domains or domains[-1] is not self:
             domains = (*domains, self)
-        uow = UnitOfWork(self, command)
+        uow = handler_unit_of_work(self, command)
         queue = outer[3]
         token = _context.scope.set((domains, uow, command, queue))
         try:

@@ -11,7 +11,7 @@ from archipel.domain.state import DomainState
 from archipel.errors import ConfigurationError, IncorrectUsageError
 from archipel.handling import dispatch
 from archipel.handling.retrying import run_with_retries
-from archipel.handling.unit_of_work import UnitOfWork, unit_of_work
+from archipel.handling.unit_of_work import UnitOfWork, handler_unit_of_work, unit_of_work
 from archipel.utils import globals as _context
 
 __all__ = ["Delivery"]
@@ -79,7 +79,7 @@ class Delivery(DomainState):
             finally:
                 _context.scope.reset(token)
             return
-        uow = UnitOfWork(self, message)
+        uow = handler_unit_of_work(self, message)
         # one scope set for the domain, the unit of work and the message being handled
         token = _context.scope.set((domains, uow, message, outer[3]))
         try:

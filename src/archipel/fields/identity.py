@@ -133,7 +133,7 @@ def new_time_ordered_identity() -> str:
     The random tails come 512 at a time from one ``os.urandom`` draw, laid out
     by C-level slice copies (as :func:`new_identity`'s), the millisecond's text
     is made once per millisecond, and the fraction's three digits come from
-    two tables: small-integer work only, no ``divmod`` of the clock's
+    one table: small-integer work only, no ``divmod`` of the clock's
     nanoseconds, no ``hex()`` per identity.
     """
     ns = _time_ns()
@@ -150,15 +150,14 @@ def new_time_ordered_identity() -> str:
         start = ms * 1_000_000
         text = f"{t[:8]}-{t[8:]}-7"
         _clock = (start, start + 1_000_000, text)  # replaced whole: threads share it
-    fraction = (ns - start) >> 8  # 0..3906: 12 bits
-    return f"{text}{_HEX_PAIRS[fraction >> 4]}{_HEX_DIGITS[fraction & 15]}{tail}"
+    return f"{text}{_HEX3[(ns - start) >> 8]}{tail}"  # the fraction, 0..3906: 12 bits
 
 
 #: the first nanosecond of the millisecond of the latest time-ordered identity, the first
 #: of the next one, and the millisecond's text (replaced whole: threads share it)
 _clock: tuple[int, int, str] = (0, 0, "")
-_HEX_DIGITS = "0123456789abcdef"
-_HEX_PAIRS = tuple(f"{i:02x}" for i in range(256))
+#: the three hex digits of each 12-bit fraction of a millisecond (one lookup per identity)
+_HEX3 = tuple(f"{i:03x}" for i in range(4096))
 _TAIL = 19  # "-" variant digit, 3 hex digits, "-", 12 hex digits, newline
 #: where each of a tail's 16 hex digits goes in its line; digit 0 is the variant
 _TAIL_SLOTS = tuple(enumerate(i for i in range(1, 18) if i != 5))

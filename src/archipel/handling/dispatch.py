@@ -30,7 +30,7 @@ from archipel.utils import globals as _context
 if TYPE_CHECKING:
     from archipel.handling.protocols import DomainLike
 
-__all__ = ["Route", "hub_domains", "join_hub", "leave_hub", "publish", "drain_after", "deliver"]
+__all__ = ["Route", "hub_domains", "join_hub", "leave_hub", "publish", "drain", "drain_after", "deliver"]
 
 _HUB: list[DomainLike] = []
 
@@ -155,7 +155,7 @@ def _deliver_upcast(
             _run(domain, route, upcast, failures)
 
 
-def _drain(queue: deque[Any], wrap: bool) -> None:
+def drain(queue: deque[Any], wrap: bool = True) -> None:
     """Deliver every queued event (and those its handlers add); then raise what failed."""
     failures: list[Exception] = []
     delivered = 0
@@ -213,7 +213,7 @@ def publish(events: list[Any], *, wrap: bool = True) -> None:
     queue = deque(events)
     token = _context.scope.set((outer[0], outer[1], outer[2], queue))
     try:
-        _drain(queue, wrap)
+        drain(queue, wrap)
     finally:
         _context.scope.reset(token)
 
@@ -230,7 +230,7 @@ def drain_after(action: Callable[..., Any], *args: Any, wrap: bool = True) -> An
     token = _context.scope.set((outer[0], outer[1], outer[2], queue))
     try:
         result = action(*args)
-        _drain(queue, wrap)
+        drain(queue, wrap)
         return result
     finally:
         _context.scope.reset(token)

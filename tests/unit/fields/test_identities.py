@@ -9,7 +9,10 @@ import time
 import uuid
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+import archipel.fields.identity as identity
 from archipel.core.message import new_message_id
 from archipel.fields.identity import new_time_ordered_identity
 from archipel.fields.simple import new_identity
@@ -93,3 +96,26 @@ def test_both_kinds_of_identity_never_repeat_their_random_digits():
 def test_message_ids_of_commands_and_events_are_time_ordered():
     # event store indexes keyed by message id grow at their end (fewer pages per write)
     assert uuid.UUID(new_message_id()).version == 7
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # the fixture only restores the clock
+@given(ns=st.integers(min_value=0, max_value=2**48 * 1_000_000 - 1))
+def test_time_ordered_identities_carry_the_millisecond_and_its_fraction(monkeypatch_ns, ns):
+    monkeypatch_ns(ns)
+    text = new_time_ordered_identity()
+    parsed = uuid.UUID(text)
+    assert str(parsed) == text and parsed.version == 7
+    assert parsed.int >> 80 == ns // 1_000_000  # 48 bits of Unix milliseconds
+    assert (parsed.int >> 64) & 0xFFF == (ns % 1_000_000) >> 8  # 12 bits of the millisecond's fraction
+
+
+@pytest.fixture
+def monkeypatch_ns():
+    """Set the clock time-ordered identities read (restored after the test)."""
+    saved = identity._time_ns, identity._clock
+
+    def set_ns(ns: int) -> None:
+        identity._time_ns = lambda: ns
+
+    yield set_ns
+    identity._time_ns, identity._clock = saved

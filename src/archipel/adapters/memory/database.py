@@ -38,6 +38,9 @@ _DELETED = object()
 _IDLE_WAIT_SECONDS = 1.0
 
 
+_new_object = object.__new__
+
+
 class MemoryDatabase:
     """A process-local database (``provider = "memory"``)."""
 
@@ -64,7 +67,16 @@ class MemoryDatabase:
         return max(poll_seconds, _IDLE_WAIT_SECONDS)
 
     def begin(self) -> MemoryTransaction:
-        return MemoryTransaction(self)
+        # MemoryTransaction(self), without the constructor call (every unit of work begins one)
+        tx: MemoryTransaction = _new_object(MemoryTransaction)
+        tx.db = self
+        tx.writes = {}
+        tx.outbox = None
+        tx.processed = None
+        tx.hooks = None
+        tx.appends = []
+        tx.done = False
+        return tx
 
     def reads(self) -> MemoryTransaction:
         """Reads outside any transaction: a transaction nothing is ever written to (shared)."""
