@@ -518,8 +518,9 @@ def _name_threads() -> None:
 STATEMENTS = {"on": False}
 
 
-def _statements(database_url: str, reset: bool = False) -> list[tuple[str, float, float, float]]:
-    """``(query, calls, exec ms, plan ms)`` of the run's database since the last reset, busiest first."""
+def _statements(database_url: str, reset: bool = False) -> list[tuple[str, float, float, float, float, float]]:
+    """``(query, calls, exec ms, plan ms, buffers hit, WAL records)`` of the run's database since
+    the last reset, busiest first (buffers and WAL records do not move with the machine's load)."""
     import psycopg
 
     url = database_url.replace("postgresql+psycopg://", "postgresql://")
@@ -529,11 +530,12 @@ def _statements(database_url: str, reset: bool = False) -> list[tuple[str, float
             conn.execute("SELECT pg_stat_statements_reset()")
             return []
         rows = conn.execute(
-            "SELECT query, calls, total_exec_time, total_plan_time FROM pg_stat_statements "
+            "SELECT query, calls, total_exec_time, total_plan_time, shared_blks_hit, wal_records "
+            "FROM pg_stat_statements "
             "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
             "ORDER BY total_exec_time + total_plan_time DESC LIMIT 12"
         ).fetchall()
-    return [(" ".join(q.split()), float(c), float(e), float(pl)) for q, c, e, pl in rows]
+    return [(" ".join(q.split()), float(c), float(e), float(pl), float(b), float(w)) for q, c, e, pl, b, w in rows]
 
 
 #: transactions the benchmark itself ran in the databases (polls), left out of the per-event counts
@@ -1168,9 +1170,10 @@ def _print_statements(results: dict[str, list[dict[str, Any]]], chosen: list[str
         print(f"\n{name} (last round): workers' CPU by thread, us/event: " + ", ".join(
             f"{k} {1e6 * v / events:.0f}" for k, v in sorted(run["threads"].items(), key=lambda kv: -kv[1])
             if v > 0))
-        for query, calls, exec_ms, plan_ms in run.get("statements", []):
+        for query, calls, exec_ms, plan_ms, hits, wal in run.get("statements", []):
             print(f"  {calls / events:7.3f} calls/event {1e3 * exec_ms / events:6.1f} us exec "
-                  f"{1e3 * plan_ms / events:5.1f} us plan  {query[:150]}")
+                  f"{1e3 * plan_ms / events:5.1f} us plan {hits / events:6.1f} buffers "
+                  f"{wal / events:5.2f} WAL rec  {query[:130]}")
 
 
 def _busy_cores(run: dict[str, Any]) -> float:
