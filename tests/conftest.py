@@ -17,8 +17,9 @@ Fixtures (see ``tests/_servers.py`` for the server objects' methods):
 Tests using them get the ``postgres`` / ``redis`` marker automatically.  When
 a server's binaries are missing such tests are skipped, except under CI (env
 ``CI`` true), where they fail; and under CI a session in which any
-``postgres``/``redis`` test was skipped (for any reason other than ``slow``)
-exits non-zero.
+``postgres``/``redis`` test was skipped (for any reason other than ``slow``),
+or a whole test module was (``pytest.importorskip``: a dev dependency such
+as Protean, the parity tests' oracle, is missing), exits non-zero.
 
 Tests marked ``slow`` run only with ``--run-slow`` or ``ARCHIPEL_RUN_SLOW=1``.
 """
@@ -128,8 +129,21 @@ def pytest_runtest_makereport(
     return report
 
 
+#: test modules skipped whole at collection (``pytest.importorskip``: a dependency missing)
+_SKIPPED_MODULES: list[str] = []
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    """Record a module skipped at collection: under CI that is a missing dev dependency."""
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        _SKIPPED_MODULES.append(f"{report.nodeid} [module]: {reason}")
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Under CI, fail a session in which a ``postgres``/``redis`` test was skipped."""
+    """Under CI, fail a session in which a ``postgres``/``redis`` test or a module was skipped."""
+    session.config.stash[_SKIPPED_SERVICE_TESTS] = [
+        *session.config.stash.get(_SKIPPED_SERVICE_TESTS, []), *_SKIPPED_MODULES]
     if in_ci() and session.config.stash.get(_SKIPPED_SERVICE_TESTS, []):
         if session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -143,9 +157,9 @@ def pytest_terminal_summary(
     if not skipped:
         return
     if in_ci():
-        terminalreporter.section("service tests skipped under CI (this fails the run)", red=True)
+        terminalreporter.section("service tests or modules skipped under CI (this fails the run)", red=True)
     else:
-        terminalreporter.section("service tests skipped (they would fail under CI)", yellow=True)
+        terminalreporter.section("service tests or modules skipped (they would fail under CI)", yellow=True)
     for line in skipped:
         terminalreporter.write_line(line)
 
