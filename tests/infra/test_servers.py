@@ -243,5 +243,5 @@ def test_skipped_service_test_fails_the_session_under_ci(tmp_path: Path) -> None
     assert local.returncode == 0, local.stdout + local.stderr
     strict = _run_session(tmp_path / "ci", source, ci=True)
     assert strict.returncode == 1, strict.stdout + strict.stderr
-    assert "service tests skipped under CI" in strict.stdout
+    assert "skipped under CI (this fails the run)" in strict.stdout
     assert "test_sample.py::test_skips_itself [redis]: Skipped: no reason to run" in strict.stdout
