@@ -23,6 +23,7 @@ import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from archipel.domain.element_schemas import fqn
 from archipel.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ def apply_suppressions(domain: Domain, found: list[dict[str, Any]], table: dict[
         for cls in elements.values():
             codes = cls._meta.get("suppress_checks") or ()
             if codes:
-                silenced[f"{cls.__module__}.{cls.__qualname__}"] = {codes} if isinstance(codes, str) else set(codes)
+                silenced[fqn(cls)] = {codes} if isinstance(codes, str) else set(codes)
     kept = [d for d in found if d.get("code", "") not in silenced.get(d.get("element", ""), ())]
     kept.sort(key=lambda d: (d.get("code", ""), d.get("element", ""), d.get("field", ""), d.get("message", "")))
     allowance = dict(table.get("suppressions", {}))

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from archipel.core.handler import ANY, handler_specs
+from archipel.domain.element_schemas import fqn
 from archipel.domain.lint_catalog import diagnostic
 from archipel.domain.lint_smells import design_smells
 from archipel.fields.association import Reference
@@ -31,10 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["run_rules"]
 
 Found = list[dict[str, Any]]
-
-
-def fqn(cls: Any) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 class _Model:

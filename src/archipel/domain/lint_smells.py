@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from archipel.core.handler import handler_specs
+from archipel.domain.element_schemas import fqn
 from archipel.domain.lint_catalog import IMPERATIVE_VERBS, NON_NOUN_AGGREGATE_SUFFIXES, diagnostic
 from archipel.utils.reflection import declared_fields
 
@@ -12,10 +13,6 @@ __all__ = ["design_smells"]
 
 Found = list[dict[str, Any]]
 _AUTO_FIELDS = {"id", "_metadata"}
-
-
-def fqn(cls: Any) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def design_smells(m: Any, found: Found) -> None:
