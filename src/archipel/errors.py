@@ -116,15 +116,36 @@ class InvalidDataError(ValidationError):
     """Alias kept for code that distinguishes bad input data from rules."""
 
 
+def _security_event(event_type: str, args: tuple[Any, ...]) -> None:
+    # imported here: ``errors`` is the bottom of the tree and its import must stay cheap
+    from archipel.utils.wide_events import exception_detail, security_event
+
+    security_event(event_type, detail=exception_detail(args))
+
+
 class InvalidOperationError(ArchipelError):
-    """A business operation is not allowed in the current state."""
+    """A business operation is not allowed in the current state.
+
+    Raised while a message is being handled, it writes an ``invalid_operation`` WARNING
+    on ``archipel.security`` (:mod:`archipel.utils.wide_events`), as Protean does."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        _security_event("invalid_operation", args)
 
 
 InvalidOperation = InvalidOperationError
 
 
 class InvalidStateError(ArchipelError):
-    """An object is in a state that does not allow the requested action."""
+    """An object is in a state that does not allow the requested action.
+
+    Raised while a message is being handled, it writes an ``invalid_state`` WARNING on
+    ``archipel.security`` (:mod:`archipel.utils.wide_events`), as Protean does."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        _security_event("invalid_state", args)
 
 
 InvalidState = InvalidStateError

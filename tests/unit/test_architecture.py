@@ -51,7 +51,10 @@ def layer(name: str) -> str | None:
 PURE_ALLOWED_LAYERS = {"core", "fields", "errors"}
 #: ``utils.scope`` only defines the context variable of the message being handled (raise_ reads it)
 #: ``utils.clock`` reads the active domain's clock from it (messages' time, auto_now fields)
-PURE_ALLOWED_MODULES = {"archipel.utils.query", "archipel.utils.scope", "archipel.utils.clock"}
+#: ``utils.wide_events`` writes Protean's security events (failed invariants) with the stdlib's logging
+PURE_ALLOWED_MODULES = {
+    "archipel.utils.query", "archipel.utils.scope", "archipel.utils.clock", "archipel.utils.wide_events",
+}
 #: (module, import) of optional pure-function libraries imported lazily where used
 #: (``String(sanitize=True)`` cleans HTML with bleach, Protean's choice; no I/O)
 OPTIONAL_PURE = {("archipel.fields.text", "bleach")}

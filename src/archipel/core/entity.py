@@ -16,6 +16,7 @@ from archipel.core.state import ElementState
 from archipel.errors import IncorrectUsageError, ObjectNotFound, TooManyObjects, ValidationError
 from archipel.fields.association import HasMany, HasOne, Reference
 from archipel.fields.base import FieldError
+from archipel.utils.wide_events import security_event
 
 __all__ = ["BaseEntity", "atomic_change"]
 
@@ -25,14 +26,33 @@ _ABSENT = object()
 
 def _run_checks(obj: Any, checks: tuple[Any, ...]) -> None:
     errors: dict[str, list[str]] = {}
+    failed: list[str] = []
     for check in checks:
         try:
             check(obj)
         except ValidationError as exc:
+            failed.append(getattr(check, "__name__", str(check)))
             for key, messages in exc.messages.items():
                 errors.setdefault(key, []).extend(messages)
     if errors:
+        if isinstance(obj, BaseEntity):
+            _invariants_failed(obj, checks, failed)
         raise ValidationError(errors)
+
+
+def _invariants_failed(obj: BaseEntity, checks: tuple[Any, ...], failed: list[str]) -> None:
+    """One ``invariant_failed`` security event per failed invariant (while handling a message)."""
+    stage = "pre" if checks is type(obj)._pre_invariants else "post"
+    id_field = type(obj)._id_field
+    identity = obj.__dict__.get(id_field) if id_field else None
+    for name in failed:
+        security_event(
+            "invariant_failed",
+            aggregate=type(obj).__name__,
+            aggregate_id="" if identity is None else str(identity),
+            invariant=name,
+            stage=stage,
+        )
 
 
 class BaseEntity(BaseModel):

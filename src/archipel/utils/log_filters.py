@@ -23,6 +23,7 @@ from typing import Any
 
 from archipel.utils import globals as _context
 from archipel.utils.redaction import LOG_MASK, mask_keys, redact_keys
+from archipel.utils.wide_events import LOG_RECORD_RESERVED_ATTRS, message_ids
 
 __all__ = [
     "LOG_RECORD_RESERVED_ATTRS",
@@ -36,11 +37,6 @@ __all__ = [
 
 Processor = Callable[[Any, str, MutableMapping[str, Any]], MutableMapping[str, Any]]
 
-#: the attributes of every ``LogRecord``: never masked, never overwritten by fields
-LOG_RECORD_RESERVED_ATTRS: frozenset[str] = frozenset(
-    logging.LogRecord("", 0, "", 0, "", (), None).__dict__
-) | {"message", "asctime", "taskName"}
-
 
 #: what ``ProcessorFormatter`` puts into an event beside its fields
 _FORMATTER_META = frozenset({"_record", "_from_structlog"})
@@ -50,16 +46,9 @@ def correlation_ids() -> tuple[str, str]:
     """``(correlation_id, causation_id)`` of the code running now (see the module docstring)."""
     message = _context.current_message.get()
     if message is not None:
-        meta = getattr(message, "_metadata", None)
-        if meta is None and isinstance(message, Mapping):
-            meta = message.get("metadata")  # a subscriber's raw payload
-        if isinstance(meta, Mapping):
-            return (str(meta.get("correlation_id") or ""), str(meta.get("causation_id") or ""))
-        if meta is not None:
-            return (
-                str(getattr(meta, "correlation_id", None) or ""),
-                str(getattr(meta, "causation_id", None) or ""),
-            )
+        ids = message_ids(message)
+        if ids is not None:
+            return ids
     namespace = _context.g_var.get()
     correlation = getattr(namespace, "correlation_id", None) or ""
     causation = getattr(namespace, "causation_id", None) or ""
