@@ -41,18 +41,27 @@ def _run_checks(obj: Any, checks: tuple[Any, ...]) -> None:
 
 
 def _invariants_failed(obj: BaseEntity, checks: tuple[Any, ...], failed: list[str]) -> None:
-    """One ``invariant_failed`` security event per failed invariant (while handling a message)."""
+    """One ``invariant_failed`` security event per failed invariant (while handling a message):
+    ``aggregate``/``aggregate_id`` name the aggregate, as Protean's do, and ``entity``/``entity_id``
+    the entity whose invariant failed, when it is not the aggregate itself."""
     stage = "pre" if checks is type(obj)._pre_invariants else "post"
-    id_field = type(obj)._id_field
-    identity = obj.__dict__.get(id_field) if id_field else None
+    root = obj._owner()
+    extra = {} if root is obj else {"entity": type(obj).__name__, "entity_id": _identity_text(obj)}
     for name in failed:
         security_event(
             "invariant_failed",
-            aggregate=type(obj).__name__,
-            aggregate_id="" if identity is None else str(identity),
+            aggregate=type(root).__name__,
+            aggregate_id=_identity_text(root),
             invariant=name,
             stage=stage,
+            **extra,
         )
+
+
+def _identity_text(obj: BaseEntity) -> str:
+    id_field = type(obj)._id_field
+    identity = obj.__dict__.get(id_field) if id_field else None
+    return "" if identity is None else str(identity)
 
 
 class BaseEntity(BaseModel):
