@@ -109,18 +109,24 @@ FIELDS = (
 )
 
 
+class Keep(logging.Handler):
+    """Keeps every record it is given, in ``records``."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 def security_events(pkg: str) -> list[tuple[str, dict[str, Any]]]:
     """Run the program under ``pkg``; the events of ``<pkg>.security``, fields by name."""
     module = types.ModuleType("secbank")
     sys.modules["secbank"] = module
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
     channel = logging.getLogger(f"{pkg}.security")
-    keep = Keep(logging.WARNING)
+    keep = Keep()
+    records = keep.records
     channel.addHandler(keep)
     try:
         exec(compile(textwrap.dedent(PROGRAM).replace("PKG", pkg), "secbank.py", "exec"), module.__dict__)  # noqa: S102
@@ -246,14 +252,9 @@ def test_a_silenced_channel_builds_nothing(bank: types.SimpleNamespace, caplog: 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(reason=st.text(st.characters(blacklist_characters="\x00"), min_size=1, max_size=600).filter(str.strip))
 def test_the_detail_is_the_first_argument_cut_at_256(bank: types.SimpleNamespace, reason: str) -> None:
-    records: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
     channel = logging.getLogger("archipel.security")
-    keep = Keep(logging.WARNING)
+    keep = Keep()
+    records = keep.records
     channel.addHandler(keep)
     command = bank.Take(safe_id="s1", amount=0, reason=reason)
     try:
