@@ -14,6 +14,7 @@ raises. The short names (``ObjectNotFound``, ``InvalidOperation``,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "ConfigurationError",
     "IncorrectUsageError",
     "NotSupportedError",
+    "UnsupportedElementClass",
     "ValidationError",
     "InvalidDataError",
     "InvalidOperation",
@@ -54,7 +56,56 @@ __all__ = [
 
 
 class ArchipelError(Exception):
-    """Root of every exception raised by archipel."""
+    """Root of every exception raised by archipel.
+
+    As Protean's exceptions, each carries a machine-readable diagnostic beside its message:
+    ``codes`` (every code the raise attached, e.g. ``["INVARIANT_POST_FAILED"]`` or the
+    ``code=`` of an ``@invariant``), ``code`` (the single one, None when there are none or
+    several), ``location`` (the class that raised it) and ``extra_info``; ``rationale`` and
+    ``fix`` explain a code archipel knows (:mod:`archipel.error_codes`). Pass them as
+    keywords: ``ValidationError({...}, code="BALANCE_NEGATIVE")``.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        code: str | None = None,
+        codes: Sequence[str] | str | None = None,
+        location: str | None = None,
+        extra_info: Any = None,
+    ) -> None:
+        super().__init__(*args)
+        self.extra_info = extra_info
+        self.codes: list[str] = _normalize_codes(code, codes)
+        self.code: str | None = self.codes[0] if len(self.codes) == 1 else None
+        self.location: str | None = location
+
+    @property
+    def rationale(self) -> str | None:
+        """Why the condition behind :attr:`code` matters, or None for an unknown or no code."""
+        spec = _code_spec(self.code)
+        return spec.rationale if spec is not None else None
+
+    @property
+    def fix(self) -> str | None:
+        """What to do about :attr:`code`, or None for an unknown or no code."""
+        spec = _code_spec(self.code)
+        return spec.fix if spec is not None else None
+
+
+def _normalize_codes(code: str | None, codes: Sequence[str] | str | None) -> list[str]:
+    """``codes`` (or ``code``) as a list of distinct strings, in order; ``codes`` wins."""
+    if codes is not None:
+        return [str(codes)] if isinstance(codes, str) else list(dict.fromkeys(str(c) for c in codes))
+    return [str(code)] if code is not None else []
+
+
+def _code_spec(code: str | None) -> Any:
+    if code is None:
+        return None
+    from archipel.error_codes import CODES  # only when read: the raise path stays cheap
+
+    return CODES.get(code)
 
 
 #: Protean's name for the root of the tree
@@ -85,6 +136,11 @@ class NotSupportedError(ArchipelError):
     """The configured adapter cannot do what was asked (e.g. a lookup)."""
 
 
+class UnsupportedElementClass(IncorrectUsageError, NotSupportedError):
+    """A class that is not a domain element was registered (``code`` ``UNSUPPORTED_ELEMENT_CLASS``):
+    an ``IncorrectUsageError``, and the ``NotSupportedError`` Protean raises."""
+
+
 class ValidationError(ArchipelError):
     """Data failed validation.
 
@@ -93,7 +149,12 @@ class ValidationError(ArchipelError):
     every failing field, so it is safe to show to a user.
     """
 
-    def __init__(self, messages: dict[str, list[str]] | str | None = None) -> None:
+    def __init__(
+        self,
+        messages: dict[str, list[str]] | str | None = None,
+        traceback: str | None = None,
+        **diagnostic: Any,
+    ) -> None:
         if messages is None:
             messages = {}
         elif isinstance(messages, str):
@@ -102,7 +163,8 @@ class ValidationError(ArchipelError):
             key: list(value) if isinstance(value, (list, tuple)) else [str(value)]
             for key, value in messages.items()
         }
-        super().__init__(self.messages)
+        self.traceback = traceback
+        super().__init__(self.messages, **diagnostic)
 
     def __str__(self) -> str:
         return str(self.messages)
@@ -116,15 +178,36 @@ class InvalidDataError(ValidationError):
     """Alias kept for code that distinguishes bad input data from rules."""
 
 
+def _security_event(event_type: str, args: tuple[Any, ...]) -> None:
+    # imported here: ``errors`` is the bottom of the tree and its import must stay cheap
+    from archipel.utils.wide_events import exception_detail, security_event
+
+    security_event(event_type, detail=exception_detail(args))
+
+
 class InvalidOperationError(ArchipelError):
-    """A business operation is not allowed in the current state."""
+    """A business operation is not allowed in the current state.
+
+    Raised while a message is being handled, it writes an ``invalid_operation`` WARNING
+    on ``archipel.security`` (:mod:`archipel.utils.wide_events`), as Protean does."""
+
+    def __init__(self, *args: Any, **diagnostic: Any) -> None:
+        super().__init__(*args, **diagnostic)
+        _security_event("invalid_operation", args)
 
 
 InvalidOperation = InvalidOperationError
 
 
 class InvalidStateError(ArchipelError):
-    """An object is in a state that does not allow the requested action."""
+    """An object is in a state that does not allow the requested action.
+
+    Raised while a message is being handled, it writes an ``invalid_state`` WARNING on
+    ``archipel.security`` (:mod:`archipel.utils.wide_events`), as Protean does."""
+
+    def __init__(self, *args: Any, **diagnostic: Any) -> None:
+        super().__init__(*args, **diagnostic)
+        _security_event("invalid_state", args)
 
 
 InvalidState = InvalidStateError
@@ -176,8 +259,8 @@ class DatabaseError(ArchipelError):
     also the ``__cause__``); never shown to HTTP clients.
     """
 
-    def __init__(self, *args: Any, original_exception: BaseException | None = None) -> None:
-        super().__init__(*args)
+    def __init__(self, *args: Any, original_exception: BaseException | None = None, **diagnostic: Any) -> None:
+        super().__init__(*args, **diagnostic)
         self.original_exception = original_exception
 
 
@@ -192,9 +275,8 @@ class TransactionError(ArchipelError):
     ``original_message``, as in Protean.
     """
 
-    def __init__(self, *args: Any, extra_info: dict[str, Any] | None = None) -> None:
-        super().__init__(*args)
-        self.extra_info = extra_info
+    def __init__(self, *args: Any, extra_info: dict[str, Any] | None = None, **diagnostic: Any) -> None:
+        super().__init__(*args, extra_info=extra_info, **diagnostic)
 
 
 class SendError(ArchipelError):

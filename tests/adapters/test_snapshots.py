@@ -9,6 +9,7 @@ the state of the past.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 import uuid
 from typing import Any
@@ -223,6 +224,29 @@ def test_a_snapshot_of_another_schema_is_ignored_and_rebuilt(bank: Bank) -> None
     assert (loaded.owner, loaded.balance) == ("ann", 10)
     latest = snapshots(bank, identity)[-1]
     assert latest["schema"] != stale["schema"] and latest["state"]["balance"] == 10
+
+
+def discarded_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "archipel.snapshot" and r.getMessage() == "snapshot_discarded"]
+
+
+def test_a_discarded_snapshot_is_a_warning_naming_the_aggregate_and_why(
+    bank: Bank, caplog: pytest.LogCaptureFixture
+) -> None:
+    identity = opened_with(bank, [5, 5])
+    stream = snapshot_stream(bank.Account._meta.stream_category, identity)
+    meta = Metadata(id=str(uuid.uuid4()), type="x.snapshot", kind="SNAPSHOT", stream=stream, time=utcnow())
+    stale = {"version": 2, "schema": "0123456789abcdef", "state": {"id": identity, "owner": "old", "balance": 999}}
+    bank.domain.event_store.append([Snapshot(meta, stale)])
+    with caplog.at_level(logging.WARNING, logger="archipel.snapshot"):
+        bank.domain.repository_for(bank.Account).get(identity)
+    [record] = discarded_records(caplog)
+    assert (record.levelno, record.aggregate, record.aggregate_id) == (logging.WARNING, "Account", identity)  # type: ignore[attr-defined]
+    assert "another schema of Account" in record.reason  # type: ignore[attr-defined]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="archipel.snapshot"):  # the fresh snapshot is used
+        assert bank.domain.repository_for(bank.Account).get(identity).balance == 10
+    assert discarded_records(caplog) == []
 
 
 def test_snapshots_are_written_only_after_the_unit_of_work_commits(bank: Bank) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from pathlib import Path
 
 import pytest
@@ -104,19 +105,26 @@ def test_a_dict_config_file_is_applied(cli, tmp_path):
     }
     path = tmp_path / "logging.json"
     path.write_text(json.dumps(config))
+    # dictConfig disables every logger that exists already (disable_existing_loggers): write
+    # through a logger born after it, and give the loggers of earlier tests back afterwards.
+    enabled = [lg for lg in logging.Logger.manager.loggerDict.values()
+               if isinstance(lg, logging.Logger) and not lg.disabled]
     try:
         assert cli("--log-config", str(path), "version").code == 0
         assert logging.getLogger().level == logging.WARNING
-        logging.getLogger("archipel.test").warning("written")
-        logging.getLogger("archipel.test").info("not written")
+        logger = logging.getLogger(f"archipel.test.dictconfig{uuid.uuid4().hex}")
+        logger.warning("written")
+        logger.info("not written")
         for handler in logging.getLogger().handlers:
             handler.flush()
-        assert log_file.read_text() == "WARNING|archipel.test|written\n"
+        assert log_file.read_text() == f"WARNING|{logger.name}|written\n"
         setup_logging(None, None)  # server/observatory leave the file's logging alone
         assert not any(getattr(h, "_archipel_handler", False) for h in logging.getLogger().handlers)
         with pytest.raises(UsageError, match="exclusive"):
             setup_logging(LogFormat.json, None)
     finally:
+        for lg in enabled:
+            lg.disabled = False
         for handler in list(logging.getLogger().handlers):
             if isinstance(handler, logging.FileHandler):
                 logging.getLogger().removeHandler(handler)

@@ -1,6 +1,6 @@
 """The import rules of the layers, checked on the source with ``ast`` (no imports run).
 
-- ``core/`` and ``fields/`` import only the standard library, msgspec,
+- ``core/`` and ``fields/`` import only the standard library, msgspec, ``archipel.error_codes``,
   ``archipel.core|fields|errors`` and the pure helper ``archipel.utils.query`` — never adapters, handling, domain, engine, cli,
   observatory or integrations;
 - ``port/`` imports no adapter;
@@ -48,10 +48,13 @@ def layer(name: str) -> str | None:
     return parts[1] if parts[0] == "archipel" and len(parts) > 1 else None
 
 
-PURE_ALLOWED_LAYERS = {"core", "fields", "errors"}
+PURE_ALLOWED_LAYERS = {"core", "fields", "errors", "error_codes"}
 #: ``utils.scope`` only defines the context variable of the message being handled (raise_ reads it)
 #: ``utils.clock`` reads the active domain's clock from it (messages' time, auto_now fields)
-PURE_ALLOWED_MODULES = {"archipel.utils.query", "archipel.utils.scope", "archipel.utils.clock"}
+#: ``utils.wide_events`` writes Protean's security events (failed invariants) with the stdlib's logging
+PURE_ALLOWED_MODULES = {
+    "archipel.utils.query", "archipel.utils.scope", "archipel.utils.clock", "archipel.utils.wide_events",
+}
 #: (module, import) of optional pure-function libraries imported lazily where used
 #: (``String(sanitize=True)`` cleans HTML with bleach, Protean's choice; no I/O)
 OPTIONAL_PURE = {("archipel.fields.text", "bleach")}

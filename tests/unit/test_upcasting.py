@@ -76,8 +76,10 @@ def test_dunder_version_sets_the_type_string() -> None:
     domain.init(traverse=False)
     assert Added._meta.type_string == f"{domain.type_prefix}.Added.v3"
     assert Added.__version__ == 3
+    assert Added.__type__ == Added._meta.type_string  # Protean's name, as its tests read it
     domain2, _, Added2 = _domain(version=None, option=2)
     assert Added2._meta.type_string.endswith(".Added.v2") and Added2.__version__ == 2
+    assert Added2.__type__ == Added2._meta.type_string
 
 
 @pytest.mark.parametrize(("version", "option", "match"), [(2, 3, "keep one"), ("2", None, "not a version"), (0, None, "not a version")])

@@ -42,6 +42,7 @@ from archipel.cli._logs import (
     LogLevel,
     apply_global_logging,
 )
+from archipel.cli.add import add
 from archipel.cli.check import check
 from archipel.cli.new import new
 from archipel.cli.observatory import observatory
@@ -122,6 +123,7 @@ def version(as_json: JsonOption = False) -> None:
 
 
 app.command()(new)
+app.command()(add)
 app.command()(shell)
 app.add_typer(database.app, name="database")
 # Protean's name for the same group (``protean db setup`` ports as ``archipel db setup``)

@@ -11,11 +11,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
+from archipel.core.invariant import failure_codes
 from archipel.core.model import BaseModel, run_defaults
 from archipel.core.state import ElementState
+from archipel.error_codes import INVARIANT_POST_FAILED, INVARIANT_PRE_FAILED
 from archipel.errors import IncorrectUsageError, ObjectNotFound, TooManyObjects, ValidationError
 from archipel.fields.association import HasMany, HasOne, Reference
 from archipel.fields.base import FieldError
+from archipel.utils.wide_events import security_event
 
 __all__ = ["BaseEntity", "atomic_change"]
 
@@ -25,14 +28,45 @@ _ABSENT = object()
 
 def _run_checks(obj: Any, checks: tuple[Any, ...]) -> None:
     errors: dict[str, list[str]] = {}
+    failed: list[Any] = []
     for check in checks:
         try:
             check(obj)
         except ValidationError as exc:
+            failed.append(check)
             for key, messages in exc.messages.items():
                 errors.setdefault(key, []).extend(messages)
     if errors:
-        raise ValidationError(errors)
+        stage = "pre" if checks is type(obj)._pre_invariants else "post"
+        location = type(obj).__qualname__
+        if isinstance(obj, BaseEntity):
+            _invariants_failed(obj, stage, [getattr(check, "__name__", str(check)) for check in failed])
+            location = type(obj._owner()).__qualname__
+        default = INVARIANT_PRE_FAILED if stage == "pre" else INVARIANT_POST_FAILED
+        raise ValidationError(errors, codes=failure_codes(failed, default), location=location)
+
+
+def _invariants_failed(obj: BaseEntity, stage: str, failed: list[str]) -> None:
+    """One ``invariant_failed`` security event per failed invariant (while handling a message):
+    ``aggregate``/``aggregate_id`` name the aggregate, as Protean's do, and ``entity``/``entity_id``
+    the entity whose invariant failed, when it is not the aggregate itself."""
+    root = obj._owner()
+    extra = {} if root is obj else {"entity": type(obj).__name__, "entity_id": _identity_text(obj)}
+    for name in failed:
+        security_event(
+            "invariant_failed",
+            aggregate=type(root).__name__,
+            aggregate_id=_identity_text(root),
+            invariant=name,
+            stage=stage,
+            **extra,
+        )
+
+
+def _identity_text(obj: BaseEntity) -> str:
+    id_field = type(obj)._id_field
+    identity = obj.__dict__.get(id_field) if id_field else None
+    return "" if identity is None else str(identity)
 
 
 class BaseEntity(BaseModel):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from archipel.core.invariant import failure_codes
 from archipel.core.model import BaseModel, run_defaults
+from archipel.error_codes import VALUE_OBJECT_INVARIANT_FAILED
 from archipel.errors import ConfigurationError, IncorrectUsageError, ValidationError
 from archipel.fields.association import HasMany, HasOne, Reference
 from archipel.fields.containers import List
@@ -48,14 +50,20 @@ class BaseValueObject(BaseModel):
             run_defaults(self)
         if self._post_invariants:
             errors: dict[str, list[str]] = {}
+            failed: list[Any] = []
             for check in self._post_invariants:
                 try:
                     check(self)
                 except ValidationError as exc:
+                    failed.append(check)
                     for key, messages in exc.messages.items():
                         errors.setdefault(key, []).extend(messages)
             if errors:
-                raise ValidationError(errors)
+                raise ValidationError(
+                    errors,
+                    codes=failure_codes(failed, VALUE_OBJECT_INVARIANT_FAILED),
+                    location=type(self).__qualname__,
+                )
 
     def replace(self, **changes: Any) -> Any:
         """A new value object with ``changes`` applied to this one's values (Protean's, like

@@ -5,6 +5,7 @@ envelope, honours an idempotency key, and runs its handler in a unit of work
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 from archipel.core.message import new_message_id
 from archipel.domain.enrichers import Enrichers
 from archipel.domain.state import DomainState
-from archipel.errors import ExpectedVersionError, IncorrectUsageError
+from archipel.errors import ExpectedVersionError, IncorrectUsageError, ValidationError
 from archipel.handling import dispatch, idempotency
 from archipel.handling.expiry import DEADLINE_HEADER, raise_if_expired, resolve_deadline
 from archipel.handling.retrying import run_with_retries
@@ -22,11 +23,24 @@ from archipel.utils import processing as _processing
 from archipel.utils import tracing
 from archipel.utils.access_log import HTTP_REQUESTS, list_http_command
 from archipel.utils.clock import SystemClock, clock_time
+from archipel.utils.wide_events import SECURITY_LOGGER, emit_wide_event, message_ids
 
 __all__ = ["Commands"]
 
 _now = _dt.datetime.now
 _UTC = _dt.UTC
+
+
+def _validation_failed(handler_cls: type, command: Any, exc: ValidationError) -> None:
+    """Protean's ``validation_failed`` security event: a command handler run by ``process``
+    failed with a ``ValidationError`` (:mod:`archipel.utils.wide_events`)."""
+    if SECURITY_LOGGER.isEnabledFor(logging.WARNING):
+        fields = {
+            "command_type": type(command)._meta.type_string,
+            "handler": handler_cls.__name__,
+            "error": str(exc)[:256],
+        }
+        emit_wide_event(SECURITY_LOGGER, "validation_failed", fields, message_ids(command) or ("", ""))
 
 
 class Commands(Enrichers, DomainState):
@@ -219,8 +233,10 @@ class Commands(Enrichers, DomainState):
             try:
                 result = method(handler_cls(), command)
                 events = uow.commit()
-            except BaseException:
+            except BaseException as exc:
                 uow.rollback()
+                if isinstance(exc, ValidationError):
+                    _validation_failed(handler_cls, command, exc)
                 raise
             if events and self._inline_events:
                 queue.extend(events)  # dispatch.publish(events), inline
@@ -249,8 +265,10 @@ class Commands(Enrichers, DomainState):
                     uow.transaction("default"), self._idempotency_schema, key, result, self._idempotency_ttl
                 )
             events = uow.commit()
-        except BaseException:
+        except BaseException as exc:
             uow.rollback()
+            if isinstance(exc, ValidationError):
+                _validation_failed(handler_cls, command, exc)
             raise
         finally:
             _context.scope.reset(token)

@@ -390,7 +390,9 @@ def _substitute(path: str, text: Any, environ: Mapping[str, str]) -> Any:
             return default
         raise ConfigurationError(
             f"Environment variable {name} is not set, but {path} uses ${{{name}}}; "
-            f"set {name} or write ${{{name}|default}}"
+            f"set {name} or write ${{{name}|default}}",
+            code="CONFIG_UNRESOLVED_ENV_VAR",
+            location=f"config ({path})",
         )
 
     return _PLACEHOLDER.sub(replace, text)

@@ -73,7 +73,9 @@ def model_tables(domain: Domain) -> dict[type, str]:
         if previous is not None and previous[0] == wanted:
             raise ConfigurationError(
                 f"{target} has two database models for "
-                f"{'database ' + repr(wanted) if wanted else 'every database'}: keep one"
+                f"{'database ' + repr(wanted) if wanted else 'every database'}: keep one",
+                code="USAGE_DUPLICATE_DATABASE_MODEL",
+                location="Domain.init",
             )
         if previous is None or wanted is not None:  # a model for this type beats the generic one
             chosen[part_of] = (wanted, str(schema_name))

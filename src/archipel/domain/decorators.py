@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar, dataclass_transform, overload
 
-from archipel.errors import IncorrectUsageError
+from archipel.errors import UnsupportedElementClass
 from archipel.fields.base import Field
 
 __all__ = ["ElementDecorators"]
@@ -147,7 +147,9 @@ def kind_of(cls: type) -> str:
                  "event_sourced_repository", "repository", "database_model", "email", "upcaster"):
         if issubclass(cls, BASES[kind]):
             return kind
-    raise IncorrectUsageError(
+    raise UnsupportedElementClass(
         f"cannot tell what kind of element {cls.__name__} is: subclass a base class "
-        "(BaseAggregate, BaseEvent, ...) or pass the kind, e.g. domain.register(cls, 'aggregate')"
+        "(BaseAggregate, BaseEvent, ...) or pass the kind, e.g. domain.register(cls, 'aggregate')",
+        code="UNSUPPORTED_ELEMENT_CLASS",
+        location="Domain.register",
     )

@@ -186,7 +186,9 @@ class Domain(
             return found[0]
         raise ConfigurationError(
             f"{element!r} is {'registered as more than one element' if found else 'not registered'} "
-            f"among {', '.join(kinds)} of domain {self.name!r}"
+            f"among {', '.join(kinds)} of domain {self.name!r}",
+            code="CONFIG_AMBIGUOUS_ELEMENT_NAME" if found else "CONFIG_ELEMENT_NOT_REGISTERED",
+            location="Domain.fetch_element_cls_from_registry",
         )
 
     def register_external_event(self, event_cls: type, type_string: str) -> None:

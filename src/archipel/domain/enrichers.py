@@ -31,7 +31,10 @@ AggregateEnricher = Callable[[Any], Any]
 
 def _callable(fn: Any, what: str) -> None:
     if not callable(fn):
-        raise IncorrectUsageError(f"{what} enricher must be callable, got {fn!r}")
+        raise IncorrectUsageError(
+            f"{what} enricher must be callable, got {fn!r}", code="USAGE_ENRICHER_NOT_CALLABLE",
+            location=f"Domain.register_{what.lower()}_enricher",
+        )
 
 
 def _merge(target: dict[str, Any], found: Any, fn: Any) -> None:

@@ -270,7 +270,7 @@ class Lifecycle(DomainState):
 
     @property
     def event_store(self) -> Any:
-        self._ensure_initialized()
+        self._ensure_initialized("CONFIG_EVENT_STORE_NOT_INITIALIZED", "Domain._require_event_store")
         return self.providers.event_store
 
     def _configure_integration(self) -> None:

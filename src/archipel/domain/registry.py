@@ -263,6 +263,7 @@ class Registry:
         if kind in ("event", "command"):
             meta.type_string = f"{self.domain.type_prefix}.{cls.__name__}.v{meta.version}"
             cls.__version__ = meta.version  # type: ignore[attr-defined]
+            cls.__type__ = meta.type_string  # type: ignore[attr-defined]  # Protean's name
         previous = self.elements[kind].get(cls.__name__)
         if previous is not None and previous is not cls and previous.__module__ == cls.__module__:
             # the same module was executed again (e.g. re-imported): keep the latest
@@ -284,6 +285,7 @@ class Registry:
                 "e.g. 'Billing.PaymentReceived.v1'"
             )
         self.external_events[cls] = type_string
+        cls.__type__ = type_string  # type: ignore[attr-defined]  # as Protean does
 
     def __getattr__(self, name: str) -> dict[str, DomainRecord]:
         # Protean's ``domain.registry.aggregates`` (and every other kind, plural)

@@ -124,8 +124,10 @@ class DomainState(_Contract):
         """The domain's name as used in stream categories (``"shop"`` in ``shop::order``)."""
         return self.snake_name
 
-    def _ensure_initialized(self) -> None:
+    def _ensure_initialized(self, code: str | None = None, location: str | None = None) -> None:
         if not self._initialized:
             raise IncorrectUsageError(
-                f"domain {self.name!r} is not initialised: call {self.snake_name}.init() first"
+                f"domain {self.name!r} is not initialised: call {self.snake_name}.init() first",
+                code=code,
+                location=location,
             )

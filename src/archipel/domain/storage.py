@@ -28,7 +28,9 @@ class Storage(DomainState):
             self._ensure_initialized()
             raise IncorrectUsageError(
                 f"{getattr(cls, '__name__', cls)} is not stored by domain {self.name!r}: only "
-                "registered aggregates, projections and process managers have repositories"
+                "registered aggregates, projections and process managers have repositories",
+                code="USAGE_ELEMENT_NOT_REGISTERED",
+                location="Domain.repository_for",
             ) from None
 
     @property
@@ -46,7 +48,9 @@ class Storage(DomainState):
                 raise IncorrectUsageError(
                     f"{cls.__name__} is cache-backed (cache={cache!r}, provider "
                     f"{self.providers.cache(cache).provider!r}), so it has no repository: use "
-                    f"domain.cache_for({cls.__name__}) to write and read it"
+                    f"domain.cache_for({cls.__name__}) to write and read it",
+                    code="USAGE_CACHE_BACKED_NO_REPOSITORY",
+                    location="Domain.repository_for",
                 )
             repo_cls: type[BaseRepository[Any]] = Repository
             for custom in self.registry.of_kind("repository").values():
@@ -109,7 +113,9 @@ class Storage(DomainState):
         if kind != "projection":
             raise IncorrectUsageError(
                 f"view_for takes a projection, got {getattr(projection_cls, '__name__', projection_cls)}"
-                + (f" ({kind})" if kind else "")
+                + (f" ({kind})" if kind else ""),
+                code="USAGE_NOT_A_PROJECTION",
+                location="Domain.view_for",
             )
         return ReadView(projection_cls, self.repository_for(projection_cls))
 
@@ -129,7 +135,9 @@ class Storage(DomainState):
         if kind != "projection":
             raise IncorrectUsageError(
                 "connection_for takes a projection, got "
-                f"{getattr(projection_cls, '__name__', projection_cls)}" + (f" ({kind})" if kind else "")
+                f"{getattr(projection_cls, '__name__', projection_cls)}" + (f" ({kind})" if kind else ""),
+                code="USAGE_NOT_A_PROJECTION",
+                location="Domain.connection_for",
             )
         self._ensure_initialized()
         cache = projection_cls._meta.get("cache")  # type: ignore[attr-defined]

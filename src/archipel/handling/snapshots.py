@@ -6,8 +6,9 @@ A snapshot is a message in the event store, in the stream
 aggregate's fields after the event at position ``N``. Loading starts from
 the latest snapshot and replays only the events after it; a snapshot whose
 schema fingerprint differs from the aggregate class's (a field added,
-renamed or retyped since) is ignored, and a fresh one is written on that
-load. When a load replays ``snapshot_threshold`` (domain config, default
+renamed or retyped since) is ignored (a
+``snapshot_discarded`` WARNING on ``archipel.snapshot``, as in Protean), and a fresh
+one is written on that load. When a load replays ``snapshot_threshold`` (domain config, default
 10; 0 turns automatic snapshots off) events or more, it writes a new
 snapshot.
 
@@ -17,6 +18,7 @@ aggregate's fields is rebuilt by a full replay only, so keep it in fields.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -30,6 +32,8 @@ from archipel.errors import (
     ObjectNotFound,
 )
 from archipel.handling.decoding import decode_stored
+from archipel.utils.log_filters import correlation_ids
+from archipel.utils.wide_events import SNAPSHOT_LOGGER, emit_wide_event
 
 if TYPE_CHECKING:
     from archipel.handling.protocols import DomainLike
@@ -110,13 +114,28 @@ def latest_snapshot(domain: DomainLike, cls: Any, identity: Any) -> Any:
         return None
     data = stored.get("data") or {}
     version = data.get("version")
-    if data.get("schema") != _fingerprint(cls) or not isinstance(version, int):
-        return None
+    if not isinstance(version, int):
+        return _discarded(cls, identity, stored, "the snapshot has no integer version")
+    if data.get("schema") != _fingerprint(cls):
+        return _discarded(
+            cls, identity, stored,
+            f"the snapshot was taken with another schema of {cls.__name__} "
+            f"(fingerprint {data.get('schema')!r}, now {_fingerprint(cls)!r})",
+        )
     obj = cls._from_primitive(data.get("state") or {})
     values = obj.__dict__
     values["_version"] = version
     values["_event_position"] = version
     return obj
+
+
+def _discarded(cls: Any, identity: Any, stored: Any, reason: str) -> None:
+    """Protean's ``snapshot_discarded`` WARNING on ``archipel.snapshot``: the aggregate is
+    replayed from its events instead (``archipel snapshot create`` writes a fresh one)."""
+    if SNAPSHOT_LOGGER.isEnabledFor(logging.WARNING):
+        fields = {"aggregate": cls.__name__, "aggregate_id": str(identity), "reason": reason}
+        emit_wide_event(SNAPSHOT_LOGGER, "snapshot_discarded", fields, correlation_ids())
+    return None
 
 
 class TakenSnapshot(NamedTuple):

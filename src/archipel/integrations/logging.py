@@ -14,14 +14,13 @@ provided (archipel's tracing: :mod:`archipel.utils.tracing`).
 
 :func:`log_security_event` and :func:`log_snapshot_event` are Protean's helpers for
 WARNING wide events on ``archipel.security`` and ``archipel.snapshot``, with the
-correlation ids of the message being handled. archipel does not emit them itself
-yet (Protean does for failed invariants, validation errors crossing a handler, and
-discarded snapshots).
+correlation ids of the code running now. archipel emits the same events itself where
+Protean does (failed invariants, invalid operations and states, validation errors
+crossing a command handler, discarded snapshots): :mod:`archipel.utils.wide_events`.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from archipel.utils.log_filters import (
@@ -34,6 +33,7 @@ from archipel.utils.log_filters import (
     redaction_processor,
 )
 from archipel.utils.redaction import DEFAULT_REDACT_KEYS
+from archipel.utils.wide_events import SECURITY_LOGGER, SNAPSHOT_LOGGER, emit_wide_event
 
 __all__ = [
     "DEFAULT_REDACT_KEYS",
@@ -67,24 +67,14 @@ SECURITY_EVENT_INVALID_OPERATION = "invalid_operation"
 SECURITY_EVENT_INVALID_STATE = "invalid_state"
 SNAPSHOT_EVENT_DISCARDED = "snapshot_discarded"
 
-_security_logger = logging.getLogger("archipel.security")
-_snapshot_logger = logging.getLogger("archipel.snapshot")
-
-
-def _emit(logger: logging.Logger, event_type: str, fields: dict[str, Any]) -> None:
-    extra = {k: v for k, v in fields.items() if k not in LOG_RECORD_RESERVED_ATTRS}
-    correlation, causation = correlation_ids()
-    extra.setdefault("correlation_id", correlation)
-    extra.setdefault("causation_id", causation)
-    logger.warning(event_type, extra=extra)
 
 
 def log_security_event(event_type: str, **fields: Any) -> None:
     """A WARNING ``event_type`` on ``archipel.security`` with ``fields`` (those named like a
     ``LogRecord`` attribute are left out) and the correlation ids of the code running now."""
-    _emit(_security_logger, event_type, fields)
+    emit_wide_event(SECURITY_LOGGER, event_type, fields, correlation_ids())
 
 
 def log_snapshot_event(event_type: str, **fields: Any) -> None:
     """A WARNING ``event_type`` on ``archipel.snapshot``, as :func:`log_security_event`."""
-    _emit(_snapshot_logger, event_type, fields)
+    emit_wide_event(SNAPSHOT_LOGGER, event_type, fields, correlation_ids())

@@ -18,11 +18,12 @@ Each concern comes twice, as a stdlib :class:`logging.Filter` (for records of
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any
 
 from archipel.utils import globals as _context
-from archipel.utils.redaction import LOG_MASK, mask_keys, redact_keys
+from archipel.utils.redaction import LOG_MASK, SCALAR_TYPES, is_container, mask_keys, redact_keys
+from archipel.utils.wide_events import LOG_RECORD_RESERVED_ATTRS, message_ids
 
 __all__ = [
     "LOG_RECORD_RESERVED_ATTRS",
@@ -36,11 +37,6 @@ __all__ = [
 
 Processor = Callable[[Any, str, MutableMapping[str, Any]], MutableMapping[str, Any]]
 
-#: the attributes of every ``LogRecord``: never masked, never overwritten by fields
-LOG_RECORD_RESERVED_ATTRS: frozenset[str] = frozenset(
-    logging.LogRecord("", 0, "", 0, "", (), None).__dict__
-) | {"message", "asctime", "taskName"}
-
 
 #: what ``ProcessorFormatter`` puts into an event beside its fields
 _FORMATTER_META = frozenset({"_record", "_from_structlog"})
@@ -50,16 +46,9 @@ def correlation_ids() -> tuple[str, str]:
     """``(correlation_id, causation_id)`` of the code running now (see the module docstring)."""
     message = _context.current_message.get()
     if message is not None:
-        meta = getattr(message, "_metadata", None)
-        if meta is None and isinstance(message, Mapping):
-            meta = message.get("metadata")  # a subscriber's raw payload
-        if isinstance(meta, Mapping):
-            return (str(meta.get("correlation_id") or ""), str(meta.get("causation_id") or ""))
-        if meta is not None:
-            return (
-                str(getattr(meta, "correlation_id", None) or ""),
-                str(getattr(meta, "causation_id", None) or ""),
-            )
+        ids = message_ids(message)
+        if ids is not None:
+            return ids
     namespace = _context.g_var.get()
     correlation = getattr(namespace, "correlation_id", None) or ""
     causation = getattr(namespace, "causation_id", None) or ""
@@ -117,28 +106,47 @@ class RedactionFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         values = record.__dict__
-        for name in list(values):
+        keys = self.keys
+        for name, value in list(values.items()):
             if name in LOG_RECORD_RESERVED_ATTRS:
                 continue
-            if name.lower() in self.keys:
+            if name.lower() in keys:
                 values[name] = LOG_MASK
-            elif isinstance(values[name], Mapping | list | tuple):
-                values[name] = mask_keys(values[name], self.keys)
+            elif type(value) not in SCALAR_TYPES and is_container(value):
+                values[name] = mask_keys(value, keys)
         return True
+
+
+_SEARCH_FIELD, _MASK_FIELD, _SKIP_FIELD = range(3)
+#: field names whose verdict a processor remembers (beyond, it decides each time)
+_VERDICTS_KEPT = 4096
+
+
+def _field_verdict(name: Any, keys: frozenset[str]) -> int:
+    if not isinstance(name, str) or name in _FORMATTER_META:
+        return _SKIP_FIELD
+    return _MASK_FIELD if name.lower() in keys else _SEARCH_FIELD
 
 
 def make_redaction_processor(redact: Iterable[str] | None = None) -> Processor:
     """A structlog processor masking the fields named in ``redact`` or the defaults."""
     keys = redact_keys(redact)
+    #: what to do with a field, by name (the same few dozen names come with every line):
+    #: _MASK_FIELD, _SKIP_FIELD (not a string, or the formatter's own), or _SEARCH_FIELD
+    verdicts: dict[Any, int] = {}
 
     def redaction(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-        for name in list(event_dict):
-            if not isinstance(name, str) or name in _FORMATTER_META:
-                continue
-            if name.lower() in keys:
+        for name, value in list(event_dict.items()):
+            verdict = verdicts.get(name)
+            if verdict is None:
+                verdict = _field_verdict(name, keys)
+                if len(verdicts) < _VERDICTS_KEPT:
+                    verdicts[name] = verdict
+            if verdict == _SEARCH_FIELD:
+                if type(value) not in SCALAR_TYPES and is_container(value):
+                    event_dict[name] = mask_keys(value, keys)
+            elif verdict == _MASK_FIELD:
                 event_dict[name] = LOG_MASK
-            elif isinstance(event_dict[name], Mapping | list | tuple):
-                event_dict[name] = mask_keys(event_dict[name], keys)
         return event_dict
 
     redaction.keys = keys  # type: ignore[attr-defined]

@@ -12,7 +12,17 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-__all__ = ["DEFAULT_REDACT_KEYS", "LOG_MASK", "map_leaves", "mask_keys", "redact", "redact_keys", "redact_text"]
+__all__ = [
+    "DEFAULT_REDACT_KEYS",
+    "LOG_MASK",
+    "SCALAR_TYPES",
+    "is_container",
+    "map_leaves",
+    "mask_keys",
+    "redact",
+    "redact_keys",
+    "redact_text",
+]
 
 URI_PASSWORD = re.compile(
     r"(?P<prefix>[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s]*:)(?P<password>[^/?#\s]*)@"
@@ -98,24 +108,53 @@ def mask_keys(value: Any, keys: frozenset[str], mask: str = LOG_MASK) -> Any:
 
     Keys match case-insensitively (``keys`` lower-cased, see :func:`redact_keys`)
     and exactly; a matching key's whole value is masked, whatever it holds.
-    Mappings, lists and tuples are searched at any depth and rebuilt (as dict,
-    list, tuple); ``value`` is not mutated, and a container holding itself is
-    left as it is below its first occurrence.
+    Mappings, lists and tuples are searched at any depth; one holding a masked key is
+    rebuilt (as dict, list, tuple), one without is returned as it is (other mappings
+    and sequences always come back as dict, list, tuple); ``value`` is not mutated,
+    and a container holding itself is left as it is below its first occurrence.
     """
     return _mask(value, keys, mask, set())
 
 
+#: the types a log field's value usually has, which hold no keys: skipped at once (a
+#: log line's dozens of fields are checked per line, so ``isinstance`` against the
+#: ``Mapping`` ABC for each would cost more than the rest of the masking)
+SCALAR_TYPES: frozenset[type] = frozenset({str, int, float, bool, type(None), bytes})
+
+
+def is_container(value: Any) -> bool:
+    """Whether :func:`mask_keys` looks inside ``value`` (a mapping, list or tuple)."""
+    kind = type(value)
+    if kind is dict or kind is list or kind is tuple:
+        return True
+    return kind not in SCALAR_TYPES and isinstance(value, Mapping | list | tuple)
+
+
 def _mask(value: Any, keys: frozenset[str], mask: str, open_: set[int]) -> Any:
-    if not isinstance(value, Mapping | list | tuple) or id(value) in open_:
+    kind = type(value)
+    if kind in SCALAR_TYPES or not is_container(value) or id(value) in open_:
         return value
     open_.add(id(value))
     try:
+        changed = kind is not dict and kind is not list and kind is not tuple  # others become dict/list/tuple
         if isinstance(value, Mapping):
-            return {
-                key: mask if isinstance(key, str) and key.lower() in keys else _mask(inner, keys, mask, open_)
-                for key, inner in value.items()
-            }
-        items = [_mask(item, keys, mask, open_) for item in value]
+            masked = {}
+            for key, inner in value.items():
+                if isinstance(key, str) and key.lower() in keys:
+                    masked[key] = mask
+                    changed = True
+                else:
+                    new = _mask(inner, keys, mask, open_)
+                    changed = changed or new is not inner
+                    masked[key] = new
+            return masked if changed else value  # nothing masked: the same dict, not a copy
+        items = []
+        for item in value:
+            new = _mask(item, keys, mask, open_)
+            changed = changed or new is not item
+            items.append(new)
+        if not changed:
+            return value
         return items if isinstance(value, list) else tuple(items)
     finally:
         open_.discard(id(value))

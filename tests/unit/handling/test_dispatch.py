@@ -393,6 +393,7 @@ def billing_and_shipping(make_domain):
         amount = Integer()
 
     shipping.register_external_event(PaymentArrived, "Billing.PaymentReceived.v1")
+    assert PaymentArrived.__type__ == "Billing.PaymentReceived.v1"  # Protean sets it too
 
     @shipping.event_handler(stream_category="billing::payment")
     class ShipOnPayment(BaseEventHandler):
