@@ -10,6 +10,10 @@ time-ordered message ids read: under callgrind (~50x slower) every id starts a
 new millisecond and formats its text, which a real run does once per ~25
 commands (about 8 k instructions per W1 command; eventsourcing's uuid4 ids have
 no such cost). Needs ``valgrind`` (apt) and, for ``es-save``, the ``bench`` extra.
+``es-save-cached``: es-save with ``typing._get_protocol_attrs`` cached; on Python 3.11
+its two runtime-``Protocol`` ``isinstance`` checks per save are ~140 k instructions that
+run twice as fast per instruction as interpreted code, so the ``es-save`` ratio
+overstates the ratio of times (``bench/w1_cpu.py``; bench/README.md, session 12).
 
 On SQLite (a file, WAL, ``synchronous = NORMAL``; ``bench/storage.py``'s
 contenders): ``archipel-sqlite`` is W1 on archipel, ``floor-sqlite`` bare
@@ -69,8 +73,13 @@ def _archipel(
         operator.call(loop)
 
 
-def _es_save(n: int) -> None:
+def _es_save(n: int, cached_protocols: bool = False) -> None:
     os.environ.setdefault("PERSISTENCE_MODULE", "eventsourcing.popo")
+    if cached_protocols:  # as Python 3.12 does: bench/README.md, session 12 (s12-mem)
+        import functools
+        import typing
+
+        typing._get_protocol_attrs = functools.cache(typing._get_protocol_attrs)  # type: ignore[attr-defined]
     from w1_eventsourcing import Accounts
 
     app = Accounts()
@@ -169,6 +178,7 @@ def main() -> int:
         default="archipel,es-save",
         help="workloads: archipel, archipel-access (Protean's access events on, JSON lines), "
         "archipel-access-dropped (on, dropped by the WARNING handler), es-save, "
+        "es-save-cached (typing's runtime-Protocol checks cached, as Python 3.12 does), "
         "archipel-sqlite, archipel-sqlite-timed (statements timed for the slow-query log), floor-sqlite, raw-sqlite",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -178,8 +188,8 @@ def main() -> int:
         access = {"archipel-access": "json", "archipel-access-dropped": "dropped"}.get(args.child, "")
         _archipel(args.n, not args.noproj, args.fixed_ms, access=access)
         return 0
-    if args.child == "es-save":
-        _es_save(args.n)
+    if args.child in ("es-save", "es-save-cached"):
+        _es_save(args.n, cached_protocols=args.child == "es-save-cached")
         return 0
     if args.child in ("archipel-sqlite", "archipel-sqlite-timed", "floor-sqlite", "raw-sqlite"):
         with tempfile.TemporaryDirectory() as tmp:
