@@ -15,7 +15,9 @@ from typing import Any
 from archipel.utils.clock import Clock, SystemClock
 
 __all__ = [
+    "Cache",
     "Clock",
+    "Database",
     "DomainObjects",
     "IdentityStrategy",
     "IdentityType",
@@ -23,6 +25,7 @@ __all__ = [
     "SystemClock",
     "fqn",
     "fully_qualified_name",
+    "get_version",
 ]
 
 
@@ -59,6 +62,33 @@ class DomainObjects(Enum):
     SUBSCRIBER = "SUBSCRIBER"
     UPCASTER = "UPCASTER"
     VALUE_OBJECT = "VALUE_OBJECT"
+
+
+class Database(Enum):
+    """Protean's names of database kinds (``Database.postgresql.value``). archipel runs
+    ``memory``, ``sqlite`` and ``postgresql``; a database model's ``database=`` naming
+    another kind is a ``ConfigurationError`` that lists them."""
+
+    elasticsearch = "elasticsearch"
+    memory = "memory"
+    mssql = "mssql"
+    mysql = "mysql"
+    postgresql = "postgresql"
+    sqlite = "sqlite"
+
+
+class Cache(Enum):
+    """Protean's names of cache kinds (``Cache.redis.value``)."""
+
+    memory = "memory"
+    redis = "redis"
+
+
+def get_version() -> str:
+    """The installed archipel's version (Protean's ``get_version()``)."""
+    import archipel
+
+    return str(archipel.__version__)
 
 
 class IdentityStrategy(Enum):

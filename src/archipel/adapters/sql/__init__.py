@@ -12,12 +12,41 @@ Modules: ``engine`` (the pool and dialect facts; ``urls``, ``connections``,
 ``processed``), ``combined`` (one statement per unit of work on PostgreSQL),
 ``database``, ``event_store`` (with ``event_insert``),
 ``gapfree`` (commit-safe reading on PostgreSQL), ``outbox``.
+
+The names below are imported when first used: ``echo`` (which the domain imports
+whatever its storage) and the other modules that need no SQLAlchemy import without it,
+so ``import archipel`` works without the ``sql`` extra.
 """
 
-from archipel.adapters.sql.database import SqlDatabase, create_database
-from archipel.adapters.sql.event_store import SqlEventStore, create_event_store
-from archipel.adapters.sql.outbox import SqlOutbox
-from archipel.adapters.sql.transaction import SqlTransaction
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from archipel.adapters.sql.database import SqlDatabase, create_database
+    from archipel.adapters.sql.event_store import SqlEventStore, create_event_store
+    from archipel.adapters.sql.outbox import SqlOutbox
+    from archipel.adapters.sql.transaction import SqlTransaction
+
+_HOMES = {
+    "SqlDatabase": "database",
+    "create_database": "database",
+    "SqlEventStore": "event_store",
+    "create_event_store": "event_store",
+    "SqlOutbox": "outbox",
+    "SqlTransaction": "transaction",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "SqlDatabase",
