@@ -27,7 +27,9 @@ def _complete(domain):
         def has_an_id(self):
             pass
 
-    @domain.event(part_of=Order)
+    # a class declared in a function is a local name, which the source rules do not resolve
+    # (Protean's neither): no method of Order can be seen raising it
+    @domain.event(part_of=Order, suppress_checks=["UNRAISED_EVENT"])
     class OrderPlaced(BaseEvent):
         order_id = Identifier()
 
@@ -99,11 +101,14 @@ def test_incomplete_wiring_is_reported_as_warnings(make_domain):
         ("PROJECTION_WITHOUT_PROJECTOR", "Nobody"),
         ("PUBLISHED_NO_EXTERNAL_BROKER", "Shop"),  # no [integration] broker: it stays inside
         ("UNHANDLED_EVENT", "OrderCancelled"),
+        ("UNRAISED_EVENT", "OrderCancelled"),  # read from this file: no method of Order raises them
+        ("UNRAISED_EVENT", "OrderShipped"),
         ("UNUSED_COMMAND", "CancelOrder"),
     ]
-    assert all(d["level"] == "warning" and d["category"] == "handler_completeness" for d in report["diagnostics"])
+    assert all(d["level"] == ("info" if d["code"] == "UNRAISED_EVENT" else "warning")
+               and d["category"] == "handler_completeness" for d in report["diagnostics"])
     assert all(d["message"] and d["suggestion"] and d["rule"]["rationale"] for d in report["diagnostics"])
-    assert report["counts"] == {"errors": 0, "warnings": 4, "infos": 0}
+    assert report["counts"] == {"errors": 0, "warnings": 4, "infos": 2}
 
 
 def test_an_event_handled_by_a_catch_all_handler_is_handled(make_domain):
@@ -120,7 +125,9 @@ def test_an_event_handled_by_a_catch_all_handler_is_handled(make_domain):
         def everything(self, event):
             pass
 
-    assert domain.check(traverse=False)["status"] == "pass"
+    report = domain.check(traverse=False)
+    assert [(d["code"], d["element"].rpartition(".")[2]) for d in report["diagnostics"]] == [
+        ("UNRAISED_EVENT", "OrderNoted")]  # handled, though raised by no method of Order
 
 
 def test_a_broken_model_is_an_error_in_the_report_not_an_exception(make_domain):
