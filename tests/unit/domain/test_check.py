@@ -174,3 +174,18 @@ def test_a_domain_whose_database_is_unreachable_is_checked_without_connecting():
     _complete(domain)
     assert domain.check(traverse=False)["status"] == "pass"
     assert not domain.providers.databases
+
+
+def test_an_ir_that_cannot_be_built_is_an_error_of_to_ir_as_in_protean(make_domain, monkeypatch):
+    from archipel.ir import builder
+
+    domain = make_domain("Shop")
+    _complete(domain)
+
+    def broken(self, **_options):
+        raise RuntimeError("no document today")
+
+    monkeypatch.setattr(builder.IRBuilder, "build", broken)
+    report = domain.check(traverse=False)
+    assert report["status"] == "fail" and report["diagnostics"] == []
+    assert report["errors"] == [{"code": "RuntimeError", "element": "to_ir", "message": "no document today"}]
