@@ -5,9 +5,11 @@ names, handler wiring, upcaster chains) but connects to nothing, and reports
 instead of raising: the first error ``init()`` would raise (archipel stops at
 the first one), or, when there is none, the findings of Protean's lint rules
 (:mod:`archipel.domain.lint_rules`, :mod:`archipel.domain.lint_smells`: its
-codes, elements, messages and levels) and of the ``[lint].rules`` of the
-domain, less what ``[lint].suppressions`` and elements' ``suppress_checks``
-silence (:mod:`archipel.domain.lint_config`).
+codes, elements, messages and levels; those reading the domain's source, over
+the IR document: :mod:`archipel.ir.analysis`) and of the ``[lint].rules`` of
+the domain, less what ``[lint].suppressions`` and elements' ``suppress_checks``
+silence (:mod:`archipel.domain.lint_config`). An IR document that cannot be
+built is an error of element ``to_ir``, as in Protean.
 """
 
 from __future__ import annotations
@@ -90,13 +92,19 @@ class Checking(DomainState):
                     break
         router = built.get("router")
         if not errors and router is not None:
-            found = run_rules(domain, router, built.get("upcasting"))
-            if table.get("rules"):  # Protean's rules read the IR document
-                from archipel.ir.builder import IRBuilder  # noqa: PLC0415 - the IR sits above the domain
+            from archipel.ir.builder import IRBuilder  # noqa: PLC0415 - the IR sits above the domain
 
-                ir = IRBuilder(domain, router=router, upcasting=built.get("upcasting")).build(diagnostics=False)
+            found = run_rules(domain, router, built.get("upcasting"))
+            # the source rules and the domain's own rules read the IR document, as Protean's do
+            builder = IRBuilder(domain, router=router, upcasting=built.get("upcasting"))
+            try:
+                ir = builder.build(diagnostics=False)
+            except Exception as exc:  # noqa: BLE001 - reported as Protean reports it (element "to_ir")
+                errors.append({"code": type(exc).__name__, "element": "to_ir", "message": str(exc)})
+            else:
+                found += builder.source_findings(ir)
                 found += custom_findings(table, ir)
-            diagnostics = apply_suppressions(domain, found, table)
+                diagnostics = apply_suppressions(domain, found, table)
         warnings = sum(1 for d in diagnostics if d["level"] == "warning")
         return {
             "domain": self.name,

@@ -11,8 +11,10 @@
   ``AGGREGATE_TOO_LARGE`` and ``HANDLER_TOO_BROAD``;
 - ``rules``: dotted paths of your own rules, ``rule(ir) -> list[dict]`` (``ir``:
   Protean's IR document of the domain, :mod:`archipel.ir`);
-- ``check_infra_imports`` / ``check_adapter_calls``: accepted (Protean's
-  source-analysis rules, which archipel does not run).
+- ``check_infra_imports`` / ``check_adapter_calls`` (default false): turn on
+  ``INFRA_IMPORT_IN_DOMAIN`` (an element's module imports ``archipel.adapters``)
+  and ``ADAPTER_CALL_IN_DOMAIN`` (a method calls into it), which read the
+  domain's source (:mod:`archipel.ir.analysis.coupling`).
 
 A malformed value is a ``ConfigurationError`` naming the key and what is allowed.
 """

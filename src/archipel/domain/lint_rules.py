@@ -2,11 +2,12 @@
 
 Protean 0.18 runs these over its IR; archipel reads the same facts from the
 live model (``part_of`` clusters, handler marks, fields, options), with
-Protean's codes, elements (``module.QualName``), messages and levels. Rules
-that need Protean's analysis of source code (``UNRAISED_EVENT``,
+Protean's codes, elements (``module.QualName``), messages and levels. The
+rules that read the domain's source code (``UNRAISED_EVENT``,
 ``UNSOURCED_PROJECTION_FIELD``, ``UNINDEXED_FILTER_PATH``,
 ``HANDLER_PERSISTS_AND_CALLS_OUT``, ``INFRA_IMPORT_IN_DOMAIN``,
-``ADAPTER_CALL_IN_DOMAIN``) are not run; docs/porting.md lists them.
+``ADAPTER_CALL_IN_DOMAIN``) run over the IR document, in
+:mod:`archipel.ir.analysis`.
 """
 
 from __future__ import annotations

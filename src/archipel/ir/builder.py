@@ -2,13 +2,13 @@
 
 The document groups the domain by aggregate cluster, projection and flow,
 keys every element by its dotted path (``module.Qualified.Name``), and ends
-with a content checksum. What archipel leaves out, and why, is stated in
-the document itself under ``x-archipel.omitted`` (see :data:`OMITTED`) and
-in ``docs/porting.md``: Protean derives ``method_edges`` and some of its
-``diagnostics`` by parsing the domain's source, which archipel does not do;
-``diagnostics`` holds the findings of archipel's lint rules (those of
-``archipel check``, Protean's codes), and the ``[lint].rules`` of the domain
-get this document, as Protean's do.
+with a content checksum. ``method_edges`` (``raises``/``invokes``) are derived
+from the elements' source as Protean derives them (:mod:`archipel.ir.analysis`);
+``diagnostics`` holds the findings of ``archipel check`` (Protean's codes, the
+source rules included), and the ``[lint].rules`` of the domain get this
+document, as Protean's do. What archipel leaves out, and why, is stated in the
+document itself under ``x-archipel.omitted`` (see :data:`OMITTED`) and in
+``docs/porting.md``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from archipel.domain.element_schemas import fqn
 from archipel.ir import SCHEMA_VERSION
+from archipel.ir.analysis.coupling import coupling_findings
+from archipel.ir.analysis.edges import materialize_method_edges
+from archipel.ir.analysis.producers import producer_findings
+from archipel.ir.analysis.view import SourceView
 from archipel.ir.constants import VOLATILE_IR_KEYS
 from archipel.ir.elements import EXTRACTORS, aggregate_of
 from archipel.ir.fields import fields_ir
@@ -32,10 +36,8 @@ __all__ = ["OMITTED", "PROCESS_MANAGER_OMISSION", "IRBuilder", "compute_checksum
 
 #: what Protean's IR carries that archipel's does not (written into the document)
 OMITTED = {
-    "diagnostics": "the lint rules Protean runs on the domain's source (UNRAISED_EVENT, UNSOURCED_PROJECTION_FIELD, "
-    "UNINDEXED_FILTER_PATH, HANDLER_PERSISTS_AND_CALLS_OUT, INFRA_IMPORT_IN_DOMAIN, ADAPTER_CALL_IN_DOMAIN) "
-    "are not run; every other finding of `archipel check` is listed",
-    "method_edges": "Protean derives raises/invokes edges from method bodies; archipel writes none",
+    "diagnostics": "Protean's deprecation-schedule rules (DEPRECATED_OPTION, DEPRECATED_EMAIL, DEPRECATED_CONFIG, "
+    "DEPRECATED_IMPORT) and LOW_POOL_SIZE are not run; every other finding of `archipel check` is listed",
 }
 #: added to :data:`OMITTED` when the domain has process managers
 PROCESS_MANAGER_OMISSION = (
@@ -91,6 +93,21 @@ class IRBuilder:
         self._domain = domain
         self._router = router if router is not None else domain.router
         self._upcasting = upcasting if upcasting is not None else domain._upcasting
+        self._view: SourceView | None = None
+
+    @property
+    def view(self) -> SourceView:
+        """The domain's source, read on demand and shared by the edges and the source rules."""
+        if self._view is None:
+            self._view = SourceView(self._domain)
+        return self._view
+
+    def source_findings(self, ir: dict[str, Any]) -> list[dict[str, Any]]:
+        """The findings of the rules reading the domain's source, over ``ir`` (unsuppressed)."""
+        from archipel.domain.lint_config import lint_table
+
+        table = lint_table(self._domain.config)
+        return producer_findings(self.view, ir) + coupling_findings(self.view, table)
 
     def _of_kind(self, kind: str) -> list[type]:
         return [cls for cls in self._domain.registry.of_kind(kind).values() if not getattr(cls._meta, "abstract", False)]
@@ -123,6 +140,7 @@ class IRBuilder:
         enrichers = self._enrichers()
         if enrichers:
             ir["enrichers"] = enrichers
+        materialize_method_edges(ir, self.view)
         if diagnostics:
             ir["diagnostics"] = self._diagnostics(ir)
         ir["checksum"] = compute_checksum(ir)
@@ -136,6 +154,7 @@ class IRBuilder:
         domain = self._domain
         table = lint_table(domain.config)
         found = run_rules(domain, self._router, self._upcasting)
+        found += self.source_findings(ir)
         found += custom_findings(table, ir)
         return apply_suppressions(domain, found, table)
 

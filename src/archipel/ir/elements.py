@@ -133,10 +133,31 @@ def _id_field(cls: type, default: str | None = "id") -> str | None:
     return getattr(cls, "_id_field", None) or default
 
 
+def indexes_ir(cls: type) -> list[dict[str, Any]]:
+    """The ``indexes=[Index(...)]`` of an aggregate or projection, as Protean writes them
+    (``fields``, ``unique``; ``name``, ``desc``, ``include`` when set; ``partial`` for a ``where``)."""
+    found: list[dict[str, Any]] = []
+    for index in opt(cls, "indexes") or ():
+        entry: dict[str, Any] = {"fields": list(index.fields), "unique": bool(index.unique)}
+        if index.name:
+            entry["name"] = index.name
+        if index.desc:
+            entry["desc"] = list(index.desc)
+        if index.include:
+            entry["include"] = list(index.include)
+        if index.where is not None:
+            entry["partial"] = True
+        found.append(entry)
+    return found
+
+
 def aggregate(cls: type) -> dict[str, Any]:
     entry = base(cls, "AGGREGATE")
     entry["fields"] = fields_ir(cls)
     entry["identity_field"] = _id_field(cls)
+    indexes = indexes_ir(cls)
+    if indexes:
+        entry["indexes"] = indexes
     entry["invariants"] = _invariants(cls)
     event_sourced = bool(opt(cls, "is_event_sourced", False))
     options = {

@@ -10,6 +10,7 @@ from archipel.domain.element_schemas import fqn
 from archipel.ir.elements import (
     base,
     handler_map,
+    indexes_ir,
     opt,
     query_type,
     schema_name,
@@ -29,6 +30,9 @@ def projection(cls: type) -> dict[str, Any]:
     entry = base(cls, "PROJECTION")
     entry["fields"] = fields_ir(cls)
     entry["identity_field"] = getattr(cls, "_id_field", None)
+    indexes = indexes_ir(cls)
+    if indexes:
+        entry["indexes"] = indexes
     order_by = opt(cls, "order_by") or ()
     entry["options"] = {
         "cache": opt(cls, "cache"),

@@ -8,9 +8,11 @@ message. Protean is installed beside archipel for this (the ``bench`` extra).
 
 from __future__ import annotations
 
+import importlib
 import sys
 import textwrap
 import types
+from pathlib import Path
 
 import pytest
 
@@ -340,3 +342,64 @@ def test_fetch_element_cls_from_registry_finds_by_name_and_qualified_name_as_pro
     with pytest.raises(ConfigurationError, match="'Order' is not registered among command"):
         ours.fetch_element_cls_from_registry("Order", (DomainObjects.COMMAND,))
 
+
+
+# -- the rules that read the domain's source --------------------------------------------------------
+
+SOURCE_RULES = {"UNRAISED_EVENT", "UNSOURCED_PROJECTION_FIELD", "UNINDEXED_FILTER_PATH",
+                "HANDLER_PERSISTS_AND_CALLS_OUT", "INFRA_IMPORT_IN_DOMAIN", "ADAPTER_CALL_IN_DOMAIN"}
+#: a program whose methods raise, invoke, filter, write projections and call out (the IR oracle's)
+MARKET = (Path(__file__).parents[1] / "ir" / "oracle_source.txt").read_text()
+
+
+def report_from_file(tmp_path: Path, pkg: str, code: str, config: dict | None = None) -> dict:
+    """check() of the domain ``code`` declares, imported from a file (so its source can be read)
+    as module ``srcshop`` (the same name under both frameworks)."""
+    folder = tmp_path / pkg
+    folder.mkdir()
+    (folder / "srcshop.py").write_text(code.replace("PKG", pkg).replace("FRAMEWORK", pkg))
+    sys.path.insert(0, str(folder))
+    try:
+        importlib.invalidate_caches()
+        module = importlib.import_module("srcshop")
+        if config is not None:
+            module.domain.config["lint"] = config
+        return module.domain.check(traverse=False)
+    finally:
+        sys.modules.pop("srcshop", None)
+        sys.path.remove(str(folder))
+
+
+def both_from_files(tmp_path: Path, code: str, config: dict | None = None) -> tuple[list, list]:
+    theirs = report_from_file(tmp_path, "protean", code, config)
+    ours = report_from_file(tmp_path, "archipel", code, config)
+    assert theirs["errors"] == [] and ours["errors"] == []
+    neutral = [
+        tuple(str(v).replace("archipel.adapters", "protean.adapters") if isinstance(v, str) else v for v in f)
+        for f in findings(ours)
+    ]
+    return [f if f[0] != "PUBLISHED_NO_EXTERNAL_BROKER" else f[:4] for f in findings(theirs)], [
+        f if f[0] != "PUBLISHED_NO_EXTERNAL_BROKER" else f[:4] for f in neutral]
+
+
+def test_the_shop_read_from_its_file_gets_protean_s_source_findings_too(tmp_path):
+    shop = textwrap.dedent(HEADER + SHOP).replace("CONFIG", "{}")
+    expected, mine = both_from_files(tmp_path, shop)
+    assert mine == expected
+    unraised = {f[1] for f in mine if f[0] == "UNRAISED_EVENT"}
+    assert "srcshop.OrderPlaced" in unraised  # no method of the shop raises anything
+
+
+def test_every_source_rule_fires_as_in_protean(tmp_path):
+    expected, mine = both_from_files(tmp_path, MARKET.replace("d = Domain(", "domain = d = Domain("))
+    assert mine == expected
+    assert {f[0] for f in mine} >= SOURCE_RULES
+
+
+def test_the_source_rules_heed_suppressions_and_their_opt_in_flags_as_in_protean(tmp_path):
+    config = {"suppressions": {"UNINDEXED_FILTER_PATH": 2, "UNRAISED_EVENT": 1}}  # flags off
+    expected, mine = both_from_files(tmp_path, MARKET.replace("d = Domain(", "domain = d = Domain("), config)
+    assert mine == expected
+    codes = [f[0] for f in mine]
+    assert "INFRA_IMPORT_IN_DOMAIN" not in codes and "ADAPTER_CALL_IN_DOMAIN" not in codes
+    assert codes.count("UNINDEXED_FILTER_PATH") == 3 and "UNRAISED_EVENT" not in codes
