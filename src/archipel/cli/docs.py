@@ -158,7 +158,7 @@ def generate(
         content = render(data, type, format, cluster=cluster, notes=notes)
     if check:
         if not target:
-            raise CliError("--check needs a snapshot path: set [tool.archipel.docs].domain_snapshot or pass --output")
+            raise UsageError("--check needs a snapshot path: set [tool.archipel.docs].domain_snapshot or pass --output")
         _check(target, content)
     if target:
         _write(target, content)
