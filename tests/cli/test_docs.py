@@ -227,6 +227,7 @@ def test_annotations_render_in_their_slice_and_unmatched_ones_are_reported(docs,
     (("-t", "catalog", "-f", "mermaid"), 2, "--format=mermaid is not supported for --type=catalog (catalog "
                                             "outputs Markdown tables, not Mermaid diagrams)"),
     (("-t", "agents"), 1, "--type agents is not available in archipel"),
+    (("--cluster", "x.Nope"), 2, "unknown --cluster: 'x.Nope'. The domain's clusters: examples.bookshelf."),
 ])
 def test_wrong_usage_is_an_error_naming_it(docs, bookshelf_ir, args, code, message):
     outcome = docs("docs", "generate", "--ir", str(bookshelf_ir), *args)

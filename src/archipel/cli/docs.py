@@ -150,6 +150,9 @@ def generate(
         data = live_ir(source or None)  # None: $ARCHIPEL_DOMAIN, else ./domain.py
     else:
         data = None  # llms without a source: the framework layer alone
+    if cluster and data is not None and cluster not in data.get("clusters", {}):
+        known = ", ".join(sorted(data.get("clusters", {}))) or "none"
+        raise UsageError(f"unknown --cluster: {cluster!r}. The domain's clusters: {known}")
     notes = _notes(type, annotations)
     if type == "llms":
         content = llms_txt(data, version=archipel.__version__)
