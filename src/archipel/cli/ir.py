@@ -26,6 +26,7 @@ from archipel.ir.compat import classify_changes
 from archipel.ir.config import CompatConfig, load_config
 from archipel.ir.constants import canonical_ir_json
 from archipel.ir.diff import diff_ir
+from archipel.ir.event_model_diff import event_model_diff
 from archipel.ir.fields import IRError
 from archipel.ir.git import GitError, load_ir_from_commit
 from archipel.ir.staleness import StalenessResult, StalenessStatus, check_staleness, load_stored_ir
@@ -113,14 +114,13 @@ def diff(
         "--base", "-b", help="A git revision to read the baseline <dir>/ir.json from (needs --domain).",
     )] = "",
     dir: Dir = ".archipel",
-    format: Annotated[str, typer.Option("--format", "-f", help="'text' (default) or 'json'.")] = "text",
+    format: Annotated[str, typer.Option(
+        "--format", "-f", help="'text' (default), 'json', or 'event-model' (the changes as EventModeling slices).",
+    )] = "text",
 ) -> None:
     """Compare two IRs: --left/--right files, --domain with --right, --domain alone (against
     <dir>/ir.json) or --domain --base REF. Exit 0: no change, 1: breaking (or error), 2: compatible."""
-    if format == "event-model":
-        raise CliError("--format event-model is not available in archipel (Protean's event-model renderer is "
-                       "not ported); use text or json")
-    _choice(format, ("text", "json"), 1)
+    _choice(format, ("text", "json", "event-model"), 1)
     config = _config(dir, 1)
     if config.strictness == "off":
         out().print("[dim]Compatibility checking is disabled (strictness=off).[/dim]")
@@ -134,6 +134,8 @@ def diff(
     if format == "json":
         result["compatibility"] = compatibility_block(report)
         typer.echo(json.dumps(result, indent=2, sort_keys=True))
+    elif format == "event-model":
+        typer.echo(event_model_diff(result, left_ir=baseline, right_ir=current))
     else:
         print_diff(result, report)
     summary = result["summary"]

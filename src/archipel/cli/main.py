@@ -22,6 +22,7 @@ import archipel
 from archipel.cli import (
     database,
     dlq,
+    docs,
     event_reads,
     events,
     events_catalog,
@@ -144,6 +145,7 @@ app.add_typer(snapshot.app, name="snapshot")
 app.add_typer(projection.app, name="projection")
 app.add_typer(schema.app, name="schema")
 app.add_typer(ir.app, name="ir")
+app.add_typer(docs.app, name="docs")
 app.command()(observatory)
 
 
