@@ -214,6 +214,29 @@ def test_annotations_render_in_their_slice_and_unmatched_ones_are_reported(docs,
     assert absent.code == 1 and "annotations file not found: no.toml" in absent.err
 
 
+# -- agents ----------------------------------------------------------------------------------
+
+def test_the_agents_pack_is_protean_s_for_archipel_s_codes(docs, tmp_path):
+    shown = docs("docs", "generate", "-t", "agents", "--domain", "not/read.py")  # no source is read
+    assert shown.code == 0, shown.err
+    code, theirs = protean_prints("generate", "-t", "agents")
+    assert code == 0
+    import protean
+
+    import archipel
+    renamed = (theirs.replace(f"# Protean {protean.__version__}", f"# archipel {archipel.__version__}")
+               .replace("a Protean project", "an archipel project").replace("Protean", "archipel")
+               .replace("protean", "archipel"))
+    assert shown.out == renamed
+    from archipel.error_codes import CODES
+    rules = [line for line in shown.out.splitlines() if line.startswith("- **Do not**")]
+    assert len(rules) == sum(spec.level == "error" for spec in CODES.values()) == 15
+    assert docs("docs", "generate", "-t", "agents", "-o", "AGENTS.md").code == 0
+    assert (tmp_path / "AGENTS.md").read_text() + "\n" == shown.out
+    refused = docs("docs", "generate", "-t", "agents", "-f", "mermaid")
+    assert refused.code == 2 and "agents outputs a Markdown constraint pack" in refused.err
+
+
 # -- errors ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("args", "code", "message"), [
@@ -226,7 +249,6 @@ def test_annotations_render_in_their_slice_and_unmatched_ones_are_reported(docs,
     (("-t", "all", "--check"), 2, "--check can only be used with --type=llms"),
     (("-t", "catalog", "-f", "mermaid"), 2, "--format=mermaid is not supported for --type=catalog (catalog "
                                             "outputs Markdown tables, not Mermaid diagrams)"),
-    (("-t", "agents"), 1, "--type agents is not available in archipel"),
     (("--cluster", "x.Nope"), 2, "unknown --cluster: 'x.Nope'. The domain's clusters: examples.bookshelf."),
 ])
 def test_wrong_usage_is_an_error_naming_it(docs, bookshelf_ir, args, code, message):

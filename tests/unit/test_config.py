@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -690,6 +691,20 @@ def test_an_unknown_top_level_key_is_an_error_naming_it_and_the_known_ones() -> 
     assert "'comand_processing', 'reporting'" in message
     assert "command_processing" in message and "[custom]" in message
     validate({"custom": {"reporting": {"schedule": "daily"}}})
+
+
+def test_the_docs_table_of_archipel_docs_generate_is_accepted_and_checked() -> None:
+    validate({"docs": {"domain_snapshot": {"path": "llms.txt", "domain": "src/shop"}}})
+    validate({"docs": {}})
+    for bad, says in [
+        ({"domain_snapshot": "llms.txt"}, "domain_snapshot"),
+        ({"domain_snapshot": {"path": "llms.txt", "domain": ""}}, "non-empty strings"),
+        ({"domain_snapshot": {"path": "a", "domain": "b", "depth": 2}}, "domain_snapshot"),
+        ({"snapshot": {}}, "Invalid [docs]"),
+        ("llms.txt", "Invalid [docs]"),
+    ]:
+        with pytest.raises(ConfigurationError, match=re.escape(says)):
+            validate({"docs": bad})
 
 
 def test_protean_keys_load_and_say_they_have_no_effect(caplog: pytest.LogCaptureFixture) -> None:

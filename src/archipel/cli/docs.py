@@ -7,10 +7,11 @@ Protean 0.18's ``protean docs``. ``generate`` draws, from a live domain
 tables of events and commands), ``event-model`` (the EventModeling slice
 timeline, with the notes of ``--annotations``, default
 ``.archipel/annotations.toml``), ``llms`` (the ``llms.txt`` context pack; no
-source needed) or ``all`` (the first four). ``--format markdown`` fences each
-diagram under a title; ``mermaid`` prints the raw diagrams. The text is
-Protean's for the same IR (:mod:`archipel.ir.docs`). ``--type agents`` is not
-available: see :data:`_AGENTS_UNAVAILABLE`. ``preview`` runs ``mkdocs serve``.
+source needed), ``agents`` (the ``AGENTS.md`` pack of hard rules, one per error code
+archipel's exceptions carry; no source read) or ``all`` (the first four).
+``--format markdown`` fences each diagram under a title; ``mermaid`` prints the raw
+diagrams. The text is Protean's for the same IR (:mod:`archipel.ir.docs`).
+``preview`` runs ``mkdocs serve``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from archipel.cli._console import CliError, UsageError, out
 from archipel.cli.docs_snapshot import load_snapshot_config
 from archipel.cli.ir import live_ir, read_ir_file
 from archipel.ir.docs import FORMATS, render
+from archipel.ir.docs_agents import generate_agents_md
 from archipel.ir.docs_llms import llms_txt
 from archipel.ir.event_model_notes import load_annotations
 
@@ -44,11 +46,6 @@ _NOT_MERMAID = {
     "llms": "llms outputs a Markdown context pack, not Mermaid diagrams",
     "agents": "agents outputs a Markdown constraint pack, not Mermaid diagrams",
 }
-_AGENTS_UNAVAILABLE = (
-    "--type agents is not available in archipel: Protean's AGENTS.md lists one rule per error code of "
-    "Protean's diagnostics registry (codes its exceptions carry, such as INVARIANT_PRE_FAILED), and "
-    "archipel's exceptions carry no such codes, so the pack would name codes archipel never reports"
-)
 
 
 def _validate(doc_type: str, fmt: str, domain: str, ir: str, cluster: str, annotations: str, check: bool) -> None:
@@ -66,8 +63,6 @@ def _validate(doc_type: str, fmt: str, domain: str, ir: str, cluster: str, annot
         raise UsageError("--check can only be used with --type=llms")
     if fmt == "mermaid" and doc_type in _NOT_MERMAID:
         raise UsageError(f"--format=mermaid is not supported for --type={doc_type} ({_NOT_MERMAID[doc_type]})")
-    if doc_type == "agents":
-        raise CliError(_AGENTS_UNAVAILABLE)
 
 
 def _notes(doc_type: str, option: str) -> dict[str, dict[str, Any]]:
@@ -122,7 +117,7 @@ def generate(
     )] = "",
     ir: Annotated[str, typer.Option("--ir", help="An IR JSON file (archipel ir show).")] = "",
     type: Annotated[str, typer.Option(
-        "--type", "-t", help="clusters, events, handlers, catalog, event-model, llms, or all (default).",
+        "--type", "-t", help="clusters, events, handlers, catalog, event-model, llms, agents, or all (default).",
     )] = "all",
     format: Annotated[str, typer.Option(
         "--format", "-f", help="'markdown' (fenced diagrams, default) or 'mermaid' (raw diagrams).",
@@ -140,6 +135,14 @@ def generate(
 ) -> None:
     """Generate architecture documentation from the domain or an IR file."""
     _validate(type, format, domain, ir, cluster, annotations, check)
+    if type == "agents":  # from archipel's error codes alone: no source is read
+        agents = generate_agents_md(version=archipel.__version__)
+        if output:
+            _write(output, agents)
+            out().print(f"[green]Documentation written to {escape(output)}[/green]", soft_wrap=True)
+        else:
+            typer.echo(agents)
+        return
     snapshot = load_snapshot_config() if type == "llms" else None
     source = domain or (snapshot.domain if snapshot else "")
     target = output or (snapshot.path if snapshot else "")

@@ -25,6 +25,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
+from archipel.domain.config_checks import check_docs, check_provider, check_providers
 from archipel.domain.logging_config import check_logging
 from archipel.domain.telemetry import check_telemetry
 from archipel.errors import ConfigurationError
@@ -79,7 +80,7 @@ DEFAULTS: dict[str, Any] = {
 KNOWN_KEYS: frozenset[str] = frozenset(DEFAULTS) | {
     "idempotency", "integration", "email_providers", "consume_idempotency", "logging",
     "command_default_timeout", "field_defaults", "telemetry", "source_uri", "lint",
-    "lenient_deserialization",
+    "lenient_deserialization", "docs",
 }
 
 #: Protean 0.18's top-level keys that archipel accepts, so a ported ``domain.toml``
@@ -261,6 +262,7 @@ def validate_config(
         problems.append(f"lenient_deserialization must be true or false, got {config['lenient_deserialization']!r}")
     problems += check_telemetry(config.get("telemetry"))
     problems += check_logging(config.get("logging"), _log)
+    problems += check_docs(config.get("docs"))
     if not isinstance(config.get("source_uri") or "", str):
         problems.append(f"Invalid source_uri {config['source_uri']!r}; expected a URI (CloudEvents' source)")
     field_defaults = config.get("field_defaults")
@@ -290,13 +292,13 @@ def validate_config(
             'e.g. [databases.default] provider = "memory"'
         )
     if isinstance(databases, Mapping):
-        problems += _check_providers("database", "databases", databases, database_providers)
-    problems += _check_providers("broker", "brokers", config.get("brokers"), broker_providers)
-    problems += _check_provider(
+        problems += check_providers("database", "databases", databases, database_providers)
+    problems += check_providers("broker", "brokers", config.get("brokers"), broker_providers)
+    problems += check_provider(
         "event store", "event_store", config.get("event_store"), event_store_providers
     )
     if config.get("caches") is not None:
-        problems += _check_providers("cache", "caches", config.get("caches"), cache_providers)
+        problems += check_providers("cache", "caches", config.get("caches"), cache_providers)
 
     threshold = config.get("snapshot_threshold", 10)
     if not _is_int(threshold) or threshold < 0:
@@ -323,6 +325,7 @@ def validate_config(
 
 
 # -- helpers ---------------------------------------------------------------
+
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -396,44 +399,6 @@ def _substitute(path: str, text: Any, environ: Mapping[str, str]) -> Any:
         )
 
     return _PLACEHOLDER.sub(replace, text)
-
-
-def _check_providers(label: str, key: str, tables: Any, known: Collection[str]) -> list[str]:
-    if not isinstance(tables, Mapping):
-        return [f"Invalid {key}: expected a table of named {label}s, e.g. [{key}.default]"]
-    problems: list[str] = []
-    for name, table in tables.items():
-        problems += _check_provider(label, f"{key}.{name}", table, known)
-    return problems
-
-
-#: providers Protean's documentation names that archipel cannot run, and why
-NOT_AVAILABLE: dict[str, dict[str, str]] = {
-    "database": {
-        "elasticsearch": "archipel has no Elasticsearch adapter",
-        "mssql": "archipel has no Microsoft SQL Server adapter",
-    },
-    "event store": {
-        "message_db": "archipel has no Message DB adapter (its own SQL event store runs on PostgreSQL)",
-    },
-    "cache": {},
-    "broker": {},
-}
-
-
-def _check_provider(label: str, key: str, table: Any, known: Collection[str]) -> list[str]:
-    known_list = ", ".join(sorted(known)) or "(none registered)"
-    if not isinstance(table, Mapping):
-        return [f"Invalid {key}: expected a table with a provider, e.g. [{key}]"]
-    provider = table.get("provider")
-    if provider is None:
-        return [f"Missing {key}.provider; known {label} providers: {known_list}"]
-    why = NOT_AVAILABLE.get(label, {}).get(provider) if isinstance(provider, str) else None
-    if why is not None and provider not in known:
-        return [f"{label.capitalize()} provider {provider!r} at {key}.provider is not available: {why}; use one of: {known_list}"]
-    if not isinstance(provider, str) or provider not in known:
-        return [f"Unknown {label} provider {provider!r} at {key}.provider; known: {known_list}"]
-    return []
 
 
 def _get_path(config: Mapping[str, Any], path: str, default: Any = None) -> Any:
