@@ -1,10 +1,12 @@
 """The database broker's consumers on PostgreSQL: woken by pushes, never stranded by a lost one.
 
 A read skips its first look when the last look at its streams found nothing
-and no publish rang since; a notification that never arrives (here: a
+and no publish rang since, and the look at the end of its wait unless that
+last look is ``PUSHED_FALLBACK_SECONDS`` old (an idle consumer's blocking
+reads cost no round trip each); a notification that never arrives (here: a
 writer that inserts entries behind the broker's back, as a process whose
 ``NOTIFY`` was lost would look) must still be read by the look at the end of
-the blocking read, within its timeout.
+a blocking read that long.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import psycopg
 import pytest
 
 from archipel.adapters.sql.broker import DatabaseBroker
-from archipel.adapters.sql.wakeup import CHANNELS, signals_for
+from archipel.adapters.sql.wakeup import CHANNELS, PUSHED_FALLBACK_SECONDS, signals_for
 from archipel.utils.doorbell import BROKER, OUTBOX, bell
 
 pytestmark = pytest.mark.postgres
@@ -70,10 +72,31 @@ def test_an_entry_whose_notification_was_lost_is_read_by_the_end_of_the_blocking
     else:  # a look that found nothing
         assert broker.read("g", "c", [stream]) == []
     publish_silently(postgres_db_url, stream, '{"n": 1}')
-    # nothing rang since that look: the read skips its first look and waits, but looks
-    # once more before giving up
-    got = broker.read("g", "c", [stream], block_ms=300)
+    # nothing rang since that look: a short read skips both its looks (the last one was
+    # just now); a read that waits PUSHED_FALLBACK_SECONDS looks once more before giving up
+    assert broker.read("g", "c", [stream], block_ms=50) == []
+    got = broker.read("g", "c", [stream], block_ms=int(1000 * PUSHED_FALLBACK_SECONDS) + 500)
     assert [entry.payload for entry in got] == [{"n": 1}]
+
+
+def test_idle_blocking_reads_cost_no_look_while_pushes_are_sure(broker, monkeypatch):
+    stream = f"s-{uuid.uuid4().hex[:8]}"
+    broker.ensure_group(stream, "g")
+    assert broker.read("g", "c", [stream]) == []  # a look that found nothing
+    looks: list[list[str]] = []
+    take = broker._take_pg
+
+    def counted(group, consumer, streams, count, create):
+        looks.append(list(streams))
+        return take(group, consumer, streams, count, create)
+
+    monkeypatch.setattr(broker, "_take_pg", counted)
+    for _ in range(5):  # a consumer's blocking reads while nothing is published
+        assert broker.read("g", "c", [stream], block_ms=30) == []
+    assert looks == []  # (a look at the end of each before: a transaction per read)
+    broker.publish(stream, {"n": 1})  # rings: the next read looks at once
+    assert [entry.payload for entry in broker.read("g", "c", [stream], block_ms=30)] == [{"n": 1}]
+    assert looks == [[stream]]
 
 
 def test_an_entry_published_in_this_process_wakes_a_read_that_skipped_its_first_look(broker):

@@ -156,3 +156,13 @@ class LeaseStore:
         finally:
             tx.rollback()
         return [r for r in rows if r.get("owner") and (r.get("expires_at") or 0) > now]
+
+    def held_by_others(self, scope: str, owner: str) -> set[str]:
+        """Ids of the unexpired leases of ``scope`` that another owner holds (one read).
+
+        A worker short of its share looks once, then tries only the others: trying
+        each lease in turn was a transaction per lease and look, most of them for
+        nothing (every shard or partition held), at every tick of every worker
+        short of its share.
+        """
+        return {str(r["id"]) for r in self.live(scope) if r.get("owner") != owner}

@@ -152,9 +152,11 @@ class PartitionOwnership:
         gained: list[int] = []
         if len(self.owned) >= share:
             return gained
+        # one look at who holds what, then a try of the others only (see LeaseStore.held_by_others)
+        held = self.leases.held_by_others(self.scope, self.worker_id)
         for step in range(self.partitions):
             partition = (self._offset + step) % self.partitions
-            if partition in self.owned:
+            if partition in self.owned or self.lease_id(partition) in held:
                 continue
             lease = self.leases.acquire(self.lease_id(partition), self.scope, self.worker_id, self.lease_seconds)
             if lease is not None:

@@ -85,15 +85,16 @@ class ShardLeadership:
                 for shard in ranked[share:]:
                     self._give_up_shard(database_name, shard)
                 changed = True
+            # one look at who holds what, then a try of the others only (see held_by_others)
+            held = self.leases.held_by_others("relay", self.worker_id) if len(owned) < share else set()
             for step in range(self.shards):
                 if len(owned) >= share:
                     break
                 shard = (self._offset + step) % self.shards
-                if shard in owned:
+                lease_id = self.lease_id(database_name, shard)
+                if shard in owned or lease_id in held:
                     continue
-                taken = self.leases.acquire(
-                    self.lease_id(database_name, shard), "relay", self.worker_id, seconds
-                )
+                taken = self.leases.acquire(lease_id, "relay", self.worker_id, seconds)
                 if taken is not None:
                     owned[shard] = taken
                     self._settling.setdefault(database_name, set()).add(shard)

@@ -27,7 +27,13 @@ from archipel.adapters.sql.broker_store import (
     _seq,
 )
 from archipel.adapters.sql.engine import loads
-from archipel.adapters.sql.wakeup import BROKER, bell, fallback_seconds, signals_for
+from archipel.adapters.sql.wakeup import (
+    BROKER,
+    PUSHED_FALLBACK_SECONDS,
+    bell,
+    fallback_seconds,
+    signals_for,
+)
 from archipel.port.broker import Entry
 
 __all__ = ["BrokerGroupReader"]
@@ -67,6 +73,7 @@ class BrokerGroupReader(BrokerStore):
         # a group is created by its first read (or ensure_group); the probe cannot see it before
         first = any((stream, group) not in known for stream in streams)
         quiet = self._quiet
+        looked = self._looked
         keys = [(group, stream) for stream in streams]
         skip = not first and self._pushed() and all(
             quiet.get(key, -1) == doorbell.generation for key in keys
@@ -86,6 +93,10 @@ class BrokerGroupReader(BrokerStore):
                 # needed, and only of the streams that have something new
                 ready = list(streams) if first else self._with_news(group, streams)
                 got = self._take(group, consumer, ready, count, create=first) if ready else []
+            if not skip:
+                looked_at = time.monotonic()
+                for key in keys:
+                    looked[key] = looked_at
             if first or got:
                 known.update((stream, group) for stream in streams)
             if got:
@@ -103,14 +114,26 @@ class BrokerGroupReader(BrokerStore):
             if not skip:
                 for key in keys:
                     quiet[key] = seen
-            first = skip = False
+            first = False
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return []
             # woken by a publish of this process or, on PostgreSQL, a NOTIFY from another;
             # else look again after the poll interval (SQLite shared by several processes)
             poll = fallback_seconds(self.engine, _POLL_SECONDS)
-            doorbell.wait(seen, min(poll, remaining))
+            rung = doorbell.wait(seen, min(poll, remaining))
+            # not rung while pushes are sure: the look at the end of the wait only if these
+            # streams were not looked at for PUSHED_FALLBACK_SECONDS (what a lost notification
+            # costs), not at every blocking read's end: that was a transaction per worker and
+            # blocking_timeout_ms, idle or not
+            now = time.monotonic()
+            skip = (
+                not rung
+                and self._pushed()
+                and all(quiet.get(key, -1) == seen for key in keys)
+                and all(now - looked.get(key, -PUSHED_FALLBACK_SECONDS) < PUSHED_FALLBACK_SECONDS
+                        for key in keys)
+            )
 
     def _pushed(self) -> bool:
         """Whether every publish to these streams rings this process's bell: an in-memory

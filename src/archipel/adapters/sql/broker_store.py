@@ -180,6 +180,9 @@ class BrokerStore:
         #: (group, stream) -> the broker bell's generation when a read last found nothing there
         #: (a read skips its first look while nothing rang since: see BrokerGroupReader.read)
         self._quiet: dict[tuple[str, str], int] = {}
+        #: (group, stream) -> monotonic time of the last look there (a look that took, or found
+        #: nothing): with pushes, a read's wait ends with a look only once that is a while ago
+        self._looked: dict[tuple[str, str], float] = {}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self.engine.safe_url}>"

@@ -1,0 +1,126 @@
+"""A worker short of its share of relay shards or partitions looks once, then tries only the free.
+
+Trying every lease in turn was a transaction per lease at every look (each
+relay tick, each maintenance) of every worker short of its share — most of
+them for nothing when others hold everything, and more of them with every
+worker added. Now one read says which leases others hold; only the rest
+are tried, so what is free or expired is still taken at the next look.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from archipel.engine import EngineSettings
+from archipel.engine.leases import Lease, LeaseStore
+from archipel.engine.ownership import Membership, PartitionOwnership
+from archipel.engine.relay import OutboxRelay
+
+SHARDS = 4
+
+
+class CountingLeases(LeaseStore):
+    """The domain's lease store, counting its acquisitions and reads (the database is real)."""
+
+    def __init__(self, domain: Any) -> None:
+        super().__init__(domain)
+        self.acquired: list[str] = []
+        self.looks = 0
+
+    def acquire(self, lease_id: str, scope: str, owner: str, seconds: float) -> Lease | None:
+        self.acquired.append(lease_id)
+        return super().acquire(lease_id, scope, owner, seconds)
+
+    def live(self, scope: str) -> list[dict[str, Any]]:
+        self.looks += 1
+        return super().live(scope)
+
+
+def _relay(bank: Any, leases: LeaseStore, name: str) -> OutboxRelay:
+    engine = EngineSettings.from_config(bank.config)
+    return OutboxRelay(bank, bank.brokers["default"], leases, engine, name)
+
+
+def _shard_id(bank: Any, shard: int, database: str = "default") -> str:
+    return f"{bank.snake_name}/relay/{database}/{shard}"
+
+
+def _outboxes(bank: Any) -> list[str]:
+    """The databases with an outbox (the relay leads each's shards)."""
+    return [name for name, db in bank.providers.databases.items() if getattr(db, "outbox", None) is not None]
+
+
+def test_a_relay_whose_shards_are_all_held_tries_none_of_them_at_its_looks(make_bank):
+    bank = make_bank(config={"command_processing": "sync"}, lease_seconds=5, relay_shards=SHARDS)
+    leases = CountingLeases(bank)
+    with bank.domain_context():
+        holds = [leases.acquire(_shard_id(bank, s, name), "relay", "other", 60)
+                 for name in _outboxes(bank) for s in range(SHARDS)]
+        leases.acquired.clear()
+        relay = _relay(bank, leases, "short")
+        for _ in range(5):  # five ticks of a relay without shards
+            assert relay.tick() == 0
+        assert leases.acquired == []  # (one transaction per shard and tick before)
+        assert leases.looks == 5 * len(_outboxes(bank))  # one read per database and tick
+        # a shard given back is taken at the next look, the others are still not tried
+        assert holds[2] is not None
+        leases.release(holds[2])
+        relay.tick()
+        assert sorted(relay._owned["default"]) == [2]
+        assert leases.acquired == [_shard_id(bank, 2)]
+        relay.release()
+
+
+def test_an_expired_lease_of_another_worker_is_taken_at_the_next_look(make_bank):
+    bank = make_bank(config={"command_processing": "sync"}, lease_seconds=5, relay_shards=SHARDS)
+    leases = CountingLeases(bank)
+    with bank.domain_context():
+        for name in _outboxes(bank):
+            for shard in range(SHARDS):
+                leases.acquire(_shard_id(bank, shard, name), "relay", "other",
+                               0.05 if (name, shard) == ("default", 1) else 60)
+        relay = _relay(bank, leases, "short")
+        time.sleep(0.1)  # shard 1's holder stopped renewing it: its lease ran out
+        relay.tick()
+        assert sorted(relay._owned["default"]) == [1]
+        relay.release()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    held=st.lists(st.sampled_from(["other", "free", "released", "expired"]), min_size=SHARDS, max_size=SHARDS),
+    members=st.integers(min_value=1, max_value=4),
+)
+def test_partitions_short_of_the_share_try_only_what_others_do_not_hold(make_bank, held, members):
+    bank = make_bank(config={"command_processing": "sync"}, lease_seconds=5, partitions=SHARDS)
+    leases = CountingLeases(bank)
+    with bank.domain_context():
+        engine = EngineSettings.from_config(bank.config)
+        membership = Membership(leases, bank, "me", engine.lease_seconds)
+        membership.heartbeat()
+        for n in range(1, members):  # other live workers: a share of ceil(4 / members)
+            Membership(leases, bank, f"member-{n}", engine.lease_seconds).heartbeat()
+        ownership = PartitionOwnership(leases, membership, bank, "Sub", SHARDS, "me", engine.lease_seconds)
+        for partition, state in enumerate(held):
+            if state == "free":
+                continue
+            lease = leases.acquire(ownership.lease_id(partition), ownership.scope, "other",
+                                   0.01 if state == "expired" else 60)
+            if state == "released":
+                assert lease is not None
+                leases.release(lease)
+        if "expired" in held:
+            time.sleep(0.05)
+        leases.acquired.clear()
+        gained = ownership.acquire_missing()
+        others = {p for p, state in enumerate(held) if state == "other"}
+        takeable = [p for p in range(SHARDS) if p not in others]
+        share = ownership.share()
+        assert not set(gained) & others  # never one another worker holds
+        assert not {ownership.lease_id(p) for p in others} & set(leases.acquired)  # nor tried
+        assert len(gained) == min(share, len(takeable))  # all it may take of what is free
+        assert len(leases.acquired) == len(gained)  # each try took its lease: none for nothing
