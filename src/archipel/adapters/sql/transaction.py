@@ -27,6 +27,7 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from archipel.adapters.sql.codec import dumps, loads
+from archipel.adapters.sql.connections import fetch_rows
 from archipel.adapters.sql.flush import WriteFlush
 from archipel.adapters.sql.processed import CHUNK, processed_among
 from archipel.adapters.sql.reads import query_records
@@ -82,8 +83,8 @@ class SqlTransaction(WriteFlush):
     def _read(self, sql: str, params: Any, many: bool) -> Any:
         if self._conn is not None:
             try:
-                cursor = self._conn.execute(sql, params)
-                return cursor.fetchall() if many else cursor.fetchone()
+                # (the connection's reused cursor: a new psycopg one copies its adapters)
+                return fetch_rows(self._conn, sql, params, many)
             except Exception as exc:
                 raise self.engine.translate(exc) from exc
         return self.engine.fetch(sql, params, many)
@@ -98,7 +99,10 @@ class SqlTransaction(WriteFlush):
             found["_version"] = pending.expected + 1
             return found
         table = self.db.record_table(schema)
-        row = self._read(table.select_sql, (identity,), False)
+        if self._conn is None:  # nothing sent yet: one statement in autocommit (prepared)
+            row = self.engine.fetch(table.select_statement, (identity,), False)
+        else:  # in the open transaction (a prepared statement there could abort it)
+            row = self._read(table.select_sql, (identity,), False)
         return None if row is None else table.record(row)
 
     def query(self, schema: ModelSchema, criteria: Criteria) -> tuple[list[dict[str, Any]], int]:
