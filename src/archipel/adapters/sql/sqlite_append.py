@@ -34,15 +34,36 @@ from archipel.adapters.sql.writes import unique_violation
 if TYPE_CHECKING:
     from archipel.adapters.sql.engine import SqlEngine
 
-__all__ = ["SqliteAppending", "ROW_WIDTH", "heads_needed"]
+__all__ = ["SqliteAppending", "ROW_WIDTH", "heads_needed", "fresh_heads", "own_stream"]
 
 #: bind values per row of the SQLite events ``INSERT`` (``event_insert.COLUMNS``)
 ROW_WIDTH = 11
 
 
+def own_stream(meta: Any) -> bool:
+    """Whether ``meta`` is a command's in a stream named after its own id
+    (``<category>:command-<message id>``: a command with no identity field).
+
+    No other message can be stored there before it: a message with its id is
+    itself (an append of it again stores nothing: ``ON CONFLICT (message_id) DO
+    NOTHING``, which SQLite checks before the ``(stream, position)`` uniqueness),
+    and a stream is named after a command's identity field's value otherwise. So
+    it is position 0 without a look-up; were the stream somehow not empty, the
+    ``INSERT`` fails on ``(stream, position)``: an error, never a wrong position.
+    """
+    message_id = meta.id
+    return (
+        meta.kind == "COMMAND"
+        and message_id.__class__ is str
+        and meta.stream.endswith(message_id)
+        and meta.stream.endswith(":command-" + message_id)
+    )
+
+
 def heads_needed(messages: Sequence[Any]) -> list[str]:
     """The streams whose last stored position an append of ``messages`` must read: those
-    with a position-less message before any message of the stream with a position."""
+    with a position-less message before any message of the stream with a position, but
+    for a command's stream named after its own id (:func:`own_stream`: position 0)."""
     needed: dict[str, None] = {}
     known: set[str] = set()
     for message in messages:
@@ -51,8 +72,23 @@ def heads_needed(messages: Sequence[Any]) -> list[str]:
         if meta.position is not None:
             known.add(stream)
         elif stream not in known:
-            needed[stream] = None
+            known.add(stream)
+            if not own_stream(meta):
+                needed[stream] = None
     return list(needed)
+
+
+def fresh_heads(messages: Sequence[Any]) -> dict[str, int]:
+    """``stream -> -1`` for the own streams of :func:`heads_needed`'s commands (not looked up)."""
+    heads: dict[str, int] = {}
+    known: set[str] = set()
+    for message in messages:
+        meta = message._metadata
+        stream = meta.stream
+        if meta.position is None and stream not in known and own_stream(meta):
+            heads[stream] = -1
+        known.add(stream)
+    return heads
 
 
 class SqliteAppending:
@@ -79,7 +115,9 @@ class SqliteAppending:
         """Insert ``messages`` (``chunk`` rows per statement); return ``(metadata,
         global_position, position)`` of the new ones."""
         streams = heads_needed(messages)
-        heads = self._last_positions(cursor, streams) if streams else {}
+        heads = fresh_heads(messages)
+        if streams:
+            heads.update(self._last_positions(cursor, streams))
         values, positions = self.sqlite_values(messages, heads)  # type: ignore[attr-defined]
         if len(messages) <= chunk:
             return self._insert_rows(cursor, messages, values, positions)
@@ -103,7 +141,7 @@ class SqliteAppending:
             cursor.execute(self._insert(sent), values)  # type: ignore[attr-defined]
         except Exception as exc:
             if unique_violation(exc) is not None:
-                raise self.position_conflict(cursor, rows) from exc  # type: ignore[attr-defined]
+                raise self.position_conflict(cursor, rows, positions) from exc  # type: ignore[attr-defined]
             raise
         count = cursor.rowcount
         if count == sent:  # every row is new: consecutive rowids ending at lastrowid

@@ -83,8 +83,11 @@ class SqlTransaction(WriteFlush):
     def _read(self, sql: str, params: Any, many: bool) -> Any:
         if self._conn is not None:
             try:
-                # (the connection's reused cursor: a new psycopg one copies its adapters)
-                return fetch_rows(self._conn, sql, params, many)
+                if self.engine.is_postgres:
+                    # (the connection's reused cursor: a new psycopg one copies its adapters)
+                    return fetch_rows(self._conn, sql, params, many)
+                cursor = self._conn.execute(sql, params)  # (sqlite3 makes the cursor in C)
+                return cursor.fetchall() if many else cursor.fetchone()
             except Exception as exc:
                 raise self.engine.translate(exc) from exc
         return self.engine.fetch(sql, params, many)
@@ -215,12 +218,16 @@ class SqlTransaction(WriteFlush):
 
     # -- commit ---------------------------------------------------------------------
     def _statement_count(self) -> int:
+        """The statements the commit sends: exactly when under 2, else some number >= 2
+        (all :meth:`commit` asks: none, one alone, or several)."""
         count = len(self._writes) + len(self._processed)
-        if self._events:
-            for store, messages in self._events:
-                count += store.statement_count(messages)
         if self._outbox:
             count += 2  # executemany is not one statement
+        if count < 2:
+            for store, messages in self._events:
+                count += store.statement_count(messages)
+                if count >= 2:
+                    break
         return count
 
     def _begin(self) -> Any:
