@@ -34,7 +34,7 @@ from archipel.adapters.sql.writes import unique_violation
 if TYPE_CHECKING:
     from archipel.adapters.sql.engine import SqlEngine
 
-__all__ = ["SqliteAppending", "ROW_WIDTH", "heads_needed", "fresh_heads", "own_stream"]
+__all__ = ["SqliteAppending", "ROW_WIDTH", "heads_needed", "stream_heads", "own_stream"]
 
 #: bind values per row of the SQLite events ``INSERT`` (``event_insert.COLUMNS``)
 ROW_WIDTH = 11
@@ -55,40 +55,35 @@ def own_stream(meta: Any) -> bool:
     return (
         meta.kind == "COMMAND"
         and message_id.__class__ is str
-        and meta.stream.endswith(message_id)
         and meta.stream.endswith(":command-" + message_id)
     )
 
 
-def heads_needed(messages: Sequence[Any]) -> list[str]:
-    """The streams whose last stored position an append of ``messages`` must read: those
-    with a position-less message before any message of the stream with a position, but
-    for a command's stream named after its own id (:func:`own_stream`: position 0)."""
-    needed: dict[str, None] = {}
+def stream_heads(messages: Sequence[Any]) -> tuple[list[str], dict[str, int]]:
+    """The streams whose last stored position an append of ``messages`` must read (those
+    with a position-less message before any message of the stream with a position), and
+    ``stream -> -1`` for those of them that are a command's own stream (:func:`own_stream`:
+    not read)."""
+    needed: list[str] = []
+    fresh: dict[str, int] = {}
     known: set[str] = set()
     for message in messages:
         meta = message._metadata
         stream = meta.stream
-        if meta.position is not None:
-            known.add(stream)
-        elif stream not in known:
-            known.add(stream)
-            if not own_stream(meta):
-                needed[stream] = None
-    return list(needed)
-
-
-def fresh_heads(messages: Sequence[Any]) -> dict[str, int]:
-    """``stream -> -1`` for the own streams of :func:`heads_needed`'s commands (not looked up)."""
-    heads: dict[str, int] = {}
-    known: set[str] = set()
-    for message in messages:
-        meta = message._metadata
-        stream = meta.stream
-        if meta.position is None and stream not in known and own_stream(meta):
-            heads[stream] = -1
+        if stream in known:
+            continue
         known.add(stream)
-    return heads
+        if meta.position is None:
+            if own_stream(meta):
+                fresh[stream] = -1
+            else:
+                needed.append(stream)
+    return needed, fresh
+
+
+def heads_needed(messages: Sequence[Any]) -> list[str]:
+    """The streams :func:`stream_heads` must read."""
+    return stream_heads(messages)[0]
 
 
 class SqliteAppending:
@@ -114,8 +109,7 @@ class SqliteAppending:
     ) -> list[tuple[Any, int, int]]:
         """Insert ``messages`` (``chunk`` rows per statement); return ``(metadata,
         global_position, position)`` of the new ones."""
-        streams = heads_needed(messages)
-        heads = fresh_heads(messages)
+        streams, heads = stream_heads(messages)
         if streams:
             heads.update(self._last_positions(cursor, streams))
         values, positions = self.sqlite_values(messages, heads)  # type: ignore[attr-defined]
