@@ -12,7 +12,6 @@ from typing import Any
 
 __all__ = [
     "cursor_of",
-    "fetch_rows",
     "execute_relaxed",
     "looks_alive",
     "always_alive",
@@ -36,30 +35,6 @@ def cursor_of(connection: Any) -> Any:
         if getattr(connection, "pgconn", None) is not None:  # psycopg (closed with it)
             connection._archipel_cursor = cursor
     return cursor
-
-
-#: :func:`archipel.adapters.sql.prepared.run_prepared`, once a prepared read ran
-_run_prepared: Any = None
-
-
-def fetch_rows(connection: Any, sql: Any, params: Any, many: bool) -> Any:
-    """The rows (``many``) or the first row (None when none) of one read on ``connection``.
-
-    ``sql``: the statement's text, or on PostgreSQL a
-    :class:`~archipel.adapters.sql.prepared.PreparedStatement` (run with one
-    libpq call, its parameters a tuple in its order or a dict by name).
-    """
-    if sql.__class__ is not str:
-        global _run_prepared
-        if _run_prepared is None:  # psycopg's module: imported at the first prepared read
-            from archipel.adapters.sql.prepared import run_prepared
-
-            _run_prepared = run_prepared
-        rows = _run_prepared(connection, sql, params)
-        return rows if many else (rows[0] if rows else None)
-    cursor = cursor_of(connection)
-    cursor.execute(sql, params)
-    return cursor.fetchall() if many else cursor.fetchone()
 
 
 def execute_relaxed(connection: Any, sql: str, params: Any) -> Any:

@@ -36,12 +36,12 @@ from archipel.adapters.sql.connections import (
     always_alive,
     cursor_of,
     execute_relaxed,
-    fetch_rows,
     idle_psycopg,
     idle_sqlite,
     looks_alive,
 )
 from archipel.adapters.sql.echo import EchoLease, Notify, log_query, log_statement, timing_wanted
+from archipel.adapters.sql.fetching import fetch_rows
 from archipel.adapters.sql.pool import ConnectionPool
 from archipel.adapters.sql.sqlite_functions import register_sqlite_functions
 from archipel.adapters.sql.translate import DriverErrors

@@ -27,7 +27,7 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from archipel.adapters.sql.codec import dumps, loads
-from archipel.adapters.sql.connections import fetch_rows
+from archipel.adapters.sql.fetching import fetch_rows
 from archipel.adapters.sql.flush import WriteFlush
 from archipel.adapters.sql.processed import CHUNK, processed_among
 from archipel.adapters.sql.reads import query_records
