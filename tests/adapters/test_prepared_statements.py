@@ -149,3 +149,29 @@ def test_names_repeat_their_number_and_percent_signs_are_unescaped() -> None:
     statement = PreparedStatement("SELECT %(a)s, %(b)b, %(a)s, '5%%'")
     assert statement.text == b"SELECT $1, $2, $1, '5%'"
     assert statement.names == ("a", "b")
+
+
+def test_values_given_as_a_tuple_in_name_order_are_the_same_as_by_name(conn: psycopg.Connection[Any]) -> None:
+    """Property: ``params`` as a tuple (in ``statement.names`` order) returns what the dict
+    returns; observers of a wrapped connection see the tuple, in placeholder order."""
+    statement = PreparedStatement(_SQL)
+
+    @settings(max_examples=60, deadline=None)
+    @given(params=values)
+    def check(params: dict[str, Any]) -> None:
+        ordered = tuple(params[name] for name in statement.names)
+        assert run_prepared(conn, statement, ordered) == run_prepared(conn, statement, params)
+        seen: list[tuple[str, Any]] = []
+        wrapped = EchoConnection(conn, lambda sql, p: seen.append((sql, p)))
+        assert run_prepared(wrapped, statement, ordered) == conn.execute(_SQL, params).fetchall()
+        ((sql, sent),) = seen
+        assert "%(" not in sql and sent == tuple(params[n] for n in ("text", "number", "real", "when", "doc", "amount", "number", "ids"))
+
+    check()
+
+
+def test_a_tuple_of_the_wrong_length_is_refused_naming_the_parameters(conn: psycopg.Connection[Any]) -> None:
+    statement = PreparedStatement("SELECT %(a)s::int + %(b)s::int")
+    assert run_prepared(conn, statement, (1, 2)) == [(3,)]
+    with pytest.raises(ValueError, match=r"1 values for the 2 parameters \('a', 'b'\)"):
+        run_prepared(conn, statement, (1,))

@@ -41,6 +41,7 @@ from archipel.adapters.sql.connections import (
     looks_alive,
 )
 from archipel.adapters.sql.echo import EchoLease, Notify, log_query, log_statement, timing_wanted
+from archipel.adapters.sql.fetching import fetch_rows
 from archipel.adapters.sql.pool import ConnectionPool
 from archipel.adapters.sql.sqlite_functions import register_sqlite_functions
 from archipel.adapters.sql.translate import DriverErrors
@@ -64,11 +65,6 @@ T = TypeVar("T")
 WAL_AUTOCHECKPOINT = 10_000
 #: the advisory lock (per database) that schema changes take on PostgreSQL ("archipl" in ASCII)
 _DDL_LOCK = 0x6172636869706C
-
-
-def _fetch(cursor: Any, sql: str, params: Any, many: bool) -> Any:
-    cursor.execute(sql, params)
-    return cursor.fetchall() if many else cursor.fetchone()
 
 
 class SqlEngine(DriverErrors, StatementCompiling):
@@ -340,8 +336,12 @@ class SqlEngine(DriverErrors, StatementCompiling):
         self.checkin(fairy)
         return False
 
-    def fetch(self, sql: str, params: Any, many: bool = False) -> Any:
+    def fetch(self, sql: Any, params: Any, many: bool = False) -> Any:
         """Run one read statement on a pooled connection, outside any transaction.
+
+        ``sql``: its text, or on PostgreSQL a
+        :class:`~archipel.adapters.sql.prepared.PreparedStatement` (run by name
+        with one libpq call: a read by identity).
 
         Returns its rows (``many``) or its first row (None when there is none).
         The statement runs alone in autocommit: one round trip, and it sees
@@ -353,7 +353,7 @@ class SqlEngine(DriverErrors, StatementCompiling):
         """
         pool = self._pool
         if pool is None or self.echo or timing_wanted():
-            return self.run(lambda conn: _fetch(cursor_of(conn), sql, params, many))
+            return self.run(lambda conn: fetch_rows(conn, sql, params, many))
         if not self.is_postgres:
             lease = self.checkout()
             if lease.__class__ is EchoLease:  # the slow-query log turned on since the check above
@@ -375,15 +375,18 @@ class SqlEngine(DriverErrors, StatementCompiling):
             raise
         except Exception as exc:
             raise self.translate(exc) from exc
-        cursor = lease.cursor
-        if cursor is None:
-            cursor = lease.cursor = cursor_of(lease.driver_connection)
         try:
-            cursor.execute(sql, params)
-            found = cursor.fetchall() if many else cursor.fetchone()
+            if sql.__class__ is str:
+                cursor = lease.cursor
+                if cursor is None:
+                    cursor = lease.cursor = cursor_of(lease.driver_connection)
+                cursor.execute(sql, params)
+                found = cursor.fetchall() if many else cursor.fetchone()
+            else:  # a prepared statement (a read by identity): one libpq call, no cursor
+                found = fetch_rows(lease.driver_connection, sql, params, many)
         except Exception as exc:
             if self._failed(lease, exc):  # the connection had died: once more on a new one
-                return self.run(lambda conn: _fetch(cursor_of(conn), sql, params, many), retry=False)
+                return self.run(lambda conn: fetch_rows(conn, sql, params, many), retry=False)
             raise self.translate(exc) from exc
         pool.put(lease)
         return found

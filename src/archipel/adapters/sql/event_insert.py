@@ -269,29 +269,36 @@ class EventWriting(SqliteAppending):
             f"{self.table.name}.stream, {self.table.name}.position"
         )
 
-    def position_conflict(self, cursor: Any, chunk: Sequence[Any]) -> ExpectedVersionError:
+    def position_conflict(
+        self, cursor: Any, chunk: Sequence[Any], settled: Sequence[int] | None = None
+    ) -> ExpectedVersionError:
         """The error naming the stream whose position was taken (looked up: drivers do not say).
 
-        On PostgreSQL the failed statement aborted its transaction, so the lookup
-        runs on another connection and ``cursor`` is not used.
+        ``settled``: the position each message was sent with (SQLite settles those
+        of position-less messages before the ``INSERT``). On PostgreSQL the failed
+        statement aborted its transaction, so the lookup runs on another
+        connection and ``cursor`` is not used.
         """
         metas = [m._metadata for m in chunk]
+        sent = [
+            (meta.stream, meta.position if settled is None else settled[i]) for i, meta in enumerate(metas)
+        ]
         conflict = None
         seen: set[tuple[str, int]] = set()
-        for meta in metas:
-            if meta.position is not None:
-                if (meta.stream, meta.position) in seen:
-                    conflict = meta  # twice in the batch itself
+        for stream, position in sent:
+            if position is not None:
+                if (stream, position) in seen:
+                    conflict = (stream, position)  # twice in the batch itself
                     break
-                seen.add((meta.stream, meta.position))
+                seen.add((stream, position))
         if conflict is None:
-            explicit = [m for m in metas if m.position is not None]
+            explicit = [(stream, position) for stream, position in sent if position is not None]
 
             def taken(conn: Any) -> Any:
-                for meta in explicit:
-                    params = {"stream": meta.stream, "start": meta.position, "end": meta.position}
+                for stream, position in explicit:
+                    params = {"stream": stream, "start": position, "end": position}
                     if conn.execute(self._stream_sql, params).fetchone() is not None:
-                        return meta
+                        return stream, position
                 return None
 
             if self.engine.is_postgres:
@@ -299,10 +306,10 @@ class EventWriting(SqliteAppending):
                 conflict = self.engine.run(taken)
             else:
                 conflict = taken(cursor.connection)
-        meta = conflict or metas[0]
+        stream, position = conflict or sent[0]
         return ExpectedVersionError(
-            f"stream {meta.stream!r} already has a message at position {meta.position}: another "
+            f"stream {stream!r} already has a message at position {position}: another "
             "writer got there first; reload and retry",
-            stream=meta.stream,
-            expected=meta.position,
+            stream=stream,
+            expected=position,
         )

@@ -5,7 +5,9 @@ looks its conversion up, reorders named parameters, asks its prepared-statement
 cache (keyed by the whole query text, hashed again each time), and drives the
 exchange through a chain of Python generators. For the statement the engine
 runs once per message (``combined.py``'s one-statement commit) that machinery
-was a third of the consumer's CPU per message (``bench/consumer_cpu.py --tick 1``).
+was a third of the consumer's CPU per message (``bench/consumer_cpu.py --tick 1``);
+a repository read by identity outside a transaction runs this way too
+(``RecordTable.select_statement``: about half the client CPU of ``cursor.execute``).
 
 Here the statement is converted once (:class:`PreparedStatement`: ``$n``
 placeholders, its parameter names in order), prepared once per connection and
@@ -27,6 +29,7 @@ own (``echo`` and statement observers wrap them) run the statement through
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -57,7 +60,7 @@ class PreparedStatement:
     with ``cursor.execute``).
     """
 
-    __slots__ = ("sql", "text", "names", "formats", "id")
+    __slots__ = ("sql", "text", "names", "formats", "id", "positional_sql", "occurrences")
 
     def __init__(self, sql: str) -> None:
         self.sql = sql
@@ -81,6 +84,12 @@ class PreparedStatement:
         self.text = _PLACEHOLDER.sub(number, sql).encode()
         self.names = tuple(numbers)
         self.formats = formats
+        #: for ``cursor.execute`` with a tuple of values (wrapped connections): ``%s``
+        #: placeholders, and the index in ``names`` of each one's value
+        self.positional_sql = _PLACEHOLDER.sub(lambda m: m.group(0) if m.group(1) is None else f"%{m.group(2)}", sql)
+        self.occurrences = tuple(
+            numbers[m.group(1)] - 1 for m in _PLACEHOLDER.finditer(sql) if m.group(1) is not None
+        )
         #: this statement's number in the names of its prepared statements
         self.id = next(_ids)
 
@@ -97,17 +106,35 @@ class _State:
         self.encoding = conn.info.encoding
 
 
-def run_prepared(conn: Any, statement: PreparedStatement, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """Run ``statement`` with ``params`` on ``conn`` (autocommit or in a transaction); its rows."""
+def run_prepared(
+    conn: Any, statement: PreparedStatement, params: dict[str, Any] | tuple[Any, ...]
+) -> list[tuple[Any, ...]]:
+    """Run ``statement`` with ``params`` on ``conn`` (autocommit or in a transaction); its rows.
+
+    ``params``: by name, or a tuple of the values in the order of ``statement.names``.
+    """
+    args: Sequence[Any]
+    if params.__class__ is tuple:
+        if len(params) != len(statement.names):
+            raise ValueError(
+                f"{len(params)} values for the {len(statement.names)} parameters "
+                f"{statement.names} of {statement.sql[:80]!r}"
+            )
+        args = params
+    else:
+        args = [params[name] for name in statement.names]  # type: ignore[call-overload]
     if conn.__class__ is not psycopg.Connection:  # wrapped (echo, observers), or another driver
         cursor = cursor_of(conn)
-        cursor.execute(statement.sql, params)
+        if params.__class__ is tuple:  # (observers see the values as they were given)
+            cursor.execute(statement.positional_sql, tuple(args[i] for i in statement.occurrences))
+        else:
+            cursor.execute(statement.sql, params)
         return cursor.fetchall() if cursor.description is not None else []
     state = conn.__dict__.get("_archipel_prepared")
     if state is None:
         state = conn.__dict__["_archipel_prepared"] = _State(conn)
     tx = state.transformer
-    values = tx.dump_sequence([params[name] for name in statement.names], statement.formats)
+    values = tx.dump_sequence(args, statement.formats)
     types = tx.types
     formats = tx.formats
     pgconn = conn.pgconn

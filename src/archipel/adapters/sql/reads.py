@@ -2,7 +2,9 @@
 
 A repository read outside a unit of work needs no transaction: one
 ``SELECT`` in autocommit sees only committed transactions, each whole, and
-costs one round trip. :class:`SqlReads` is that reader, one per database,
+costs one round trip (on PostgreSQL a read by identity is a prepared statement
+run with one libpq call: :mod:`~archipel.adapters.sql.prepared`).
+:class:`SqlReads` is that reader, one per database,
 shared by every thread (it holds no state of its own). Inside a unit of
 work, reads go through its :class:`~archipel.adapters.sql.transaction.SqlTransaction`
 instead, which sees its own writes first; both run a query the same way
@@ -69,7 +71,7 @@ class SqlReads:
     def get(self, schema: ModelSchema, identity: Any) -> dict[str, Any] | None:
         """The stored record of ``identity`` (with ``_version``), or None."""
         table = self.db.record_table(schema)
-        row = self._fetch(table.select_sql, (identity,), False)
+        row = self._fetch(table.select_statement, (identity,), False)
         return None if row is None else table.record(row)
 
     def query(self, schema: ModelSchema, criteria: Criteria) -> tuple[list[dict[str, Any]], int]:

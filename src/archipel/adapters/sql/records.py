@@ -166,6 +166,16 @@ class RecordTable:
         )
         if order != (PK_PARAM,):  # pragma: no cover - SQLAlchemy changed the statement
             raise AssertionError(f"the select by identity binds {order}")
+        #: what a read by identity outside a transaction runs with ``(identity,)``
+        #: (:meth:`SqlEngine.fetch`): on PostgreSQL a named prepared statement run with
+        #: one libpq call (:mod:`~archipel.adapters.sql.prepared`), on SQLite ``select_sql``
+        self.select_statement: Any = self.select_sql
+        if postgres:
+            from archipel.adapters.sql.prepared import PreparedStatement
+
+            self.select_statement = PreparedStatement(
+                compile_(sa.select(*[c[n] for n in self.read_names]).where(pk))
+            )
         #: ``record(row)``: the primitive record (with ``_version``) of a row in
         #: ``read_names`` order; one dict display, values converted where needed
         self.record: Callable[[Any], dict[str, Any]] = _record_builder(

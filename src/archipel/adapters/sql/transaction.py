@@ -27,6 +27,7 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from archipel.adapters.sql.codec import dumps, loads
+from archipel.adapters.sql.fetching import fetch_rows
 from archipel.adapters.sql.flush import WriteFlush
 from archipel.adapters.sql.processed import CHUNK, processed_among
 from archipel.adapters.sql.reads import query_records
@@ -82,7 +83,10 @@ class SqlTransaction(WriteFlush):
     def _read(self, sql: str, params: Any, many: bool) -> Any:
         if self._conn is not None:
             try:
-                cursor = self._conn.execute(sql, params)
+                if self.engine.is_postgres:
+                    # (the connection's reused cursor: a new psycopg one copies its adapters)
+                    return fetch_rows(self._conn, sql, params, many)
+                cursor = self._conn.execute(sql, params)  # (sqlite3 makes the cursor in C)
                 return cursor.fetchall() if many else cursor.fetchone()
             except Exception as exc:
                 raise self.engine.translate(exc) from exc
@@ -98,7 +102,10 @@ class SqlTransaction(WriteFlush):
             found["_version"] = pending.expected + 1
             return found
         table = self.db.record_table(schema)
-        row = self._read(table.select_sql, (identity,), False)
+        if self._conn is None:  # nothing sent yet: one statement in autocommit (prepared)
+            row = self.engine.fetch(table.select_statement, (identity,), False)
+        else:  # in the open transaction (a prepared statement there could abort it)
+            row = self._read(table.select_sql, (identity,), False)
         return None if row is None else table.record(row)
 
     def query(self, schema: ModelSchema, criteria: Criteria) -> tuple[list[dict[str, Any]], int]:
@@ -211,12 +218,16 @@ class SqlTransaction(WriteFlush):
 
     # -- commit ---------------------------------------------------------------------
     def _statement_count(self) -> int:
+        """The statements the commit sends: exactly when under 2, else some number >= 2
+        (all :meth:`commit` asks: none, one alone, or several)."""
         count = len(self._writes) + len(self._processed)
-        if self._events:
-            for store, messages in self._events:
-                count += store.statement_count(messages)
         if self._outbox:
             count += 2  # executemany is not one statement
+        if count < 2:
+            for store, messages in self._events:
+                count += store.statement_count(messages)
+                if count >= 2:
+                    break
         return count
 
     def _begin(self) -> Any:
