@@ -6,7 +6,11 @@ hands such a unit of work here when it has opened no transaction (nothing was
 read), deletes nothing and records no processed message. The steps are the
 general commit's, in its order, for one object: the events' correlation and
 causation ids, the object's stamps and enrichers, its row, the events (and a
-command) in the event store, one transaction's commit. What this path does
+command) in the event store, one transaction's commit. A database that offers
+``commit_row(schema, record, expected_version, store, messages)`` (the memory
+one) commits the row and the appends at once, without a transaction object;
+any other gets ``begin``, ``save``, the store's ``append`` and ``commit``, as in
+the general commit. What this path does
 not handle (a fact event, inline projectors, the outbox, an event-sourced
 aggregate or a process manager, a write to a database other than the event
 store's) is answered None, before anything is changed: the general commit
