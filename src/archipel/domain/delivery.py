@@ -90,7 +90,11 @@ class Delivery(DomainState):
                 return
             method, handler_cls = route.method, route.handler_cls  # slots: plain loads, then calls
             method(handler_cls(), message)
-            events = uow.commit()
+            # a unit of work the handler left untouched has nothing to commit (no call)
+            if uow._tracked or uow._transactions or uow._deleted or uow._after_commit or uow.processed_as:
+                events = uow.commit()
+            else:
+                events = None
         except BaseException:
             uow.rollback()
             raise

@@ -18,6 +18,7 @@ from archipel.core.message import new_message_id, utcnow
 from archipel.core.model import stamp_dates
 from archipel.errors import IncorrectUsageError, InvalidOperationError
 from archipel.handling.dispatch import publish
+from archipel.handling.single_commit import commit_single
 from archipel.utils import globals as _context
 from archipel.utils import tracing
 from archipel.utils.globals import active_domain
@@ -200,10 +201,17 @@ class UnitOfWork:
     # -- commit ------------------------------------------------------------
     def commit(self) -> list[Any]:
         """Write everything in one transaction per database; return the new events."""
-        domain = self.domain
         message = self.message
+        tracked_map = self._tracked
+        if len(tracked_map) == 1 and not self._transactions and not self._deleted and self.processed_as is None:
+            # one object, nothing read: the common case (subclasses hand out their own transactions)
+            if type(self) is UnitOfWork:
+                single = commit_single(self, message)
+                if single is not None:
+                    return single
+        domain = self.domain
         is_command = message is not None and message._metadata.kind == "COMMAND"
-        if not self._tracked and not self._deleted and self.processed_as is None and not is_command:
+        if not tracked_map and not self._deleted and self.processed_as is None and not is_command:
             # nothing to write: end any read transactions and stop here
             if self._transactions:
                 for tx in self._transactions.values():

@@ -20,10 +20,11 @@ from typing import Any
 from archipel.adapters.memory._copy import STORE_LOCK
 from archipel.adapters.memory.criteria import normalizer_for, run_criteria, sort_records
 from archipel.adapters.memory.outbox import MemoryOutbox
+from archipel.adapters.memory.row_commit import _conflict, commit_row
 from archipel.adapters.memory.rows import RowCodec
 from archipel.adapters.settings import SWITCHABLE_SETTINGS, check_settings
 from archipel.core.queryset import Criteria
-from archipel.errors import ExpectedVersionError, ValidationError
+from archipel.errors import ValidationError
 from archipel.port.schema import ModelSchema
 from archipel.utils.doorbell import OUTBOX, bell
 
@@ -56,6 +57,10 @@ class MemoryDatabase:
         self._outbox = MemoryOutbox()
         # (subscription, message_id) pairs of messages already handled
         self.processed: set[tuple[str, str]] = set()
+
+    #: ``commit_row(schema, record, expected_version, store, messages)``: one row (and
+    #: appends) committed without a transaction object (:mod:`.row_commit`)
+    commit_row = commit_row
 
     def outbox(self) -> MemoryOutbox:
         """The outbox of this database (claimed by the relay)."""
@@ -173,21 +178,6 @@ def _reindex(
             value = new.get(name)
             if value is not None and _hashable(value):
                 values[value] = ident
-
-
-def _conflict(schema: ModelSchema, ident: Any, expected: int, actual: int) -> None:
-    name = schema.cls.__name__
-    if expected == -1:
-        message = (
-            f"{name} {ident!r} already exists: load it and change it "
-            "instead of adding a new one with the same identity"
-        )
-    else:
-        message = (
-            f"{name} {ident!r} was changed concurrently (expected version "
-            f"{expected}, found {actual}): reload it and retry"
-        )
-    raise ExpectedVersionError(message, stream=str(ident), expected=expected, actual=actual)
 
 
 class MemoryTransaction:

@@ -1,12 +1,13 @@
 """In-memory event store: a compact columnar append-only log with linked indexes.
 
-The log is a few parallel columns: references to the strings that are also
-index keys (id, stream, correlation and causation ids), machine-integer
-arrays (position, the links below, a code for the message's
-type/kind/version/domain/priority, the end of its data), a ``bytearray`` of
-times (a UTC time's 10-byte ``datetime`` state: date, time of day and
-microseconds, taken in one C call and restored exactly) and one
-``bytearray`` holding every message's data, msgpack-encoded. Each index — by
+The log is three interleaved columns, each written once per message: a list
+of references to the strings that are also index keys (stream, correlation
+and causation ids, id), an array of machine integers (position, the links
+below, a code for the message's type/kind/version/domain/priority, the end of
+its data) that also holds its time (a UTC time's 10-byte ``datetime`` state:
+date, time of day and microseconds, taken in one C call and restored
+exactly), and one ``bytearray`` holding every message's data,
+msgpack-encoded. Each index — by
 stream, by category, by correlation id — maps a key to its *latest* log
 entry, with a "previous entry" column linking back. Appending is O(1);
 reading a stream or a correlation walks its links. No message costs a Python
@@ -40,13 +41,25 @@ _NONE = -1
 #: the 32-bit columns of an entry in ``_ints``, in this order
 _INTS = 6
 _CATEGORY, _POSITION, _SHAPE, _PREV_IN_STREAM, _PREV_IN_CATEGORY, _PREV_IN_CORRELATION = range(_INTS)
-_pack_ints = struct.Struct(f"={_INTS}i").pack
-#: a time's entry in ``_times``: a UTC ``datetime``'s state (what it pickles to, and
+#: a time's state in an entry: a UTC ``datetime``'s state (what it pickles to, and
 #: what ``datetime(state, UTC)`` restores), 10 bytes
 _TIME_SIZE = 10
-#: ``_times`` entry of a message whose time is not a UTC instant (kept aside in
+#: an entry of ``_ints``, written by one ``frombytes``: the six 32-bit columns, the end
+#: of the message's data in ``_data`` (64 bits), its time's state, 2 bytes of padding
+_ENTRY = struct.Struct(f"={_INTS}iq{_TIME_SIZE}s2x")
+_pack_entry = _ENTRY.pack
+#: 32-bit items per entry, and where its data end and its time are (in bytes)
+_STRIDE = _ENTRY.size // 4
+_END_AT = _INTS * 4
+_TIME_AT = _END_AT + 8
+_unpack_end = struct.Struct("=q").unpack_from
+_unpack_time = struct.Struct(f"={_TIME_SIZE}s").unpack_from
+#: the time state of a message whose time is not a UTC instant (kept aside in
 #: ``_odd_times``): year 0, which no ``datetime`` state holds
 _ODD_TIME = bytes(_TIME_SIZE)
+#: the string columns of an entry in ``_strings``, in this order
+_STRINGS = 4
+_REST, _CORRELATION, _CAUSATION, _ID = range(_STRINGS)
 _UTC = _dt.UTC
 _DATETIME = _dt.datetime
 #: ``datetime(state, tzinfo)``: a datetime from its pickled state (typeshed knows only the fields form)
@@ -73,20 +86,18 @@ class MemoryEventStore:
     def _reset(self) -> None:
         # columns: entry i of each describes log entry i (global position i + 1)
         # (a log of 2**31 entries would need far more memory than a machine has: 32 bits do)
-        self._id: list[str] = []
-        # a stream is its category (a code of ``_categories``) and the rest after
-        # its first "-" (None when it has none): the rest is the key of ``_streams``
-        self._stream_rest: list[str | None] = []
-        self._correlation: list[str | None] = []
-        self._causation: list[str | None] = []
+        # the string columns, interleaved (one ``extend`` an entry): entry i's at
+        # ``_strings[i * _STRINGS + _REST ...]``: the rest of its stream's name after
+        # the category and its first "-" (None when it has none: the key of
+        # ``_streams``; a stream is its category, a code of ``_categories``, and the
+        # rest), its correlation id, causation id and id. Readers bound the log by
+        # ``len(_strings)``: written last, an entry is whole once it is counted
+        self._strings: list[str | None] = []
         # the machine-integer columns, interleaved so that an entry is written by one
-        # ``frombytes`` per array: entry i's 32-bit ones at ``_ints[i * _INTS + _CATEGORY ...]``
+        # ``frombytes``: entry i's 32-bit ones at ``_ints[i * _STRIDE + _CATEGORY ...]``
         # (category code, position, shape code, previous in stream / category /
-        # correlation); the end of its data at ``_data_end[i]``, its time at
-        # ``_times[i * _TIME_SIZE:][:_TIME_SIZE]``
+        # correlation), then (``_ENTRY``) the end of its data in ``_data`` and its time
         self._ints = array("i")
-        self._data_end = array("q")
-        self._times = bytearray()
         self._data = bytearray()
         # rare values, by log index
         self._odd_times: dict[int, Any] = {}
@@ -122,13 +133,13 @@ class MemoryEventStore:
         return None if streams is None else streams.get(rest if sep else None)
 
     def _stream_of(self, index: int) -> str:
-        category = self._categories[self._ints[index * _INTS + _CATEGORY]]
-        rest = self._stream_rest[index]
+        category = self._categories[self._ints[index * _STRIDE + _CATEGORY]]
+        rest = self._strings[index * _STRINGS + _REST]
         return category if rest is None else f"{category}-{rest}"
 
     def _next_position(self, stream: str) -> int:
         last = self._last_in(stream)
-        return 0 if last is None else self._ints[last * _INTS + _POSITION] + 1
+        return 0 if last is None else self._ints[last * _STRIDE + _POSITION] + 1
 
     def _check(self, messages: Sequence[Any]) -> list[tuple[Any, bytes]]:
         """The messages not stored yet, each with its encoded data; raises what would fail.
@@ -154,7 +165,7 @@ class MemoryEventStore:
                 category, sep, rest = stream.partition("-")
                 streams = all_streams.get(category)
                 last = None if streams is None else streams.get(rest if sep else None)
-                expected = (0 if last is None else self._ints[last * _INTS + _POSITION] + 1) + earlier
+                expected = (0 if last is None else self._ints[last * _STRIDE + _POSITION] + 1) + earlier
                 if position != expected:
                     raise ExpectedVersionError(
                         f"stream {stream!r} cannot take position {position}: its next position is "
@@ -179,16 +190,14 @@ class MemoryEventStore:
         correlation_last = self._correlation_last
         category_codes = self._category_codes
         shape_codes = self._shape_codes
-        stream_rest = self._stream_rest
+        strings = self._strings
         ints = self._ints
         data = self._data
-        times = self._times
-        ids = self._id
         id_set = self._ids
+        index = len(strings) // _STRINGS
         for message, encoded in checked:
             meta = message._metadata
             values = meta.__dict__
-            index = len(ids)
             message_id = meta.id
             category, sep, rest = meta.stream.partition("-")
             streams = all_streams.get(category)
@@ -199,28 +208,25 @@ class MemoryEventStore:
             key = rest if sep else None
             previous = streams.get(key)
             if previous is not None:
-                key = stream_rest[previous]  # the one string of this stream's name
+                key = strings[previous * _STRINGS + _REST]  # the one string of this stream's name
             elif key is not None and key == message_id:
                 key = message_id  # a command's own stream
             position = meta.position
             if position is None:
-                position = 0 if previous is None else ints[previous * _INTS + _POSITION] + 1
+                position = 0 if previous is None else ints[previous * _STRIDE + _POSITION] + 1
                 values["position"] = position
             values["global_position"] = index + 1
             correlation_id = meta.correlation_id
             time = meta.time
             # the common case: a UTC datetime's state, what it pickles to (one C call)
             if time.__class__ is _DATETIME and time.tzinfo is _UTC:
-                state: Any = time.__reduce__()[1]  # (bytes, tzinfo)
-                times += state[0]
+                state: Any = time.__reduce__()[1][0]  # (bytes, tzinfo)
             else:
-                times += self._odd_time(index, time)
-            headers = values.get("_headers")
-            if headers:
-                self._headers[index] = dict(headers)
-            extensions = values.get("_extensions")
-            if extensions:
-                self._extensions[index] = dict(extensions)
+                state = self._odd_time(index, time)
+            if values.get("_headers"):
+                self._headers[index] = dict(values["_headers"])
+            if values.get("_extensions"):
+                self._extensions[index] = dict(values["_extensions"])
             shape = (meta.type, meta.kind, meta.version, values.get("domain"), meta.priority)
             code = shape_codes.get(shape)
             if code is None:
@@ -228,29 +234,29 @@ class MemoryEventStore:
                 self._shapes.append(shape)
             data += encoded
             ints.frombytes(
-                _pack_ints(
+                _pack_entry(
                     category_codes[category],
                     position,
                     code,
                     _NONE if previous is None else previous,
                     category_last.get(category, _NONE),
                     correlation_last.get(correlation_id, _NONE) if correlation_id else _NONE,
+                    len(data),
+                    state,
                 )
             )
-            self._data_end.append(len(data))
-            stream_rest.append(key)
-            self._correlation.append(correlation_id)
-            self._causation.append(meta.causation_id)
-            ids.append(message_id)  # after the other columns: readers bound by len(self._id)
+            # after the other columns: readers bound the log by len(self._strings)
+            strings += (key, correlation_id, meta.causation_id, message_id)
             # then the indexes: readers who follow them find whole entries
             streams[key] = index
             category_last[category] = index
             if correlation_id:
                 correlation_last[correlation_id] = index
             id_set.add(message_id)
+            index += 1
 
     def _odd_time(self, index: int, time: Any) -> bytes:
-        """``_times`` entry of a message whose time is no datetime in ``UTC`` (the rare case)."""
+        """The time state of a message whose time is no datetime in ``UTC`` (the rare case)."""
         if type(time) is _dt.datetime and time.utcoffset() == _ZERO:
             return cast(bytes, time.astimezone(_UTC).__reduce__()[1][0])
         if time is not None:
@@ -259,19 +265,20 @@ class MemoryEventStore:
 
     # -- reading --------------------------------------------------------
     def _time_of(self, index: int) -> Any:
-        at = index * _TIME_SIZE
-        state = bytes(self._times[at : at + _TIME_SIZE])
+        state = _unpack_time(self._ints, index * _STRIDE * 4 + _TIME_AT)[0]
         if state == _ODD_TIME:
             return self._odd_times.get(index)
         return _restore(state, _UTC)
 
     def _stored(self, index: int) -> StoredMessage:
-        at = index * _INTS
+        at = index * _STRIDE
+        strings = self._strings
+        s_at = index * _STRINGS
         type_, kind, version, domain, priority = self._shapes[self._ints[at + _SHAPE]]
         time = self._time_of(index)
         headers = self._headers.get(index)
         metadata = {
-            "id": self._id[index],
+            "id": strings[s_at + _ID],
             "type": type_,
             "kind": kind,
             "stream": self._stream_of(index),
@@ -279,8 +286,8 @@ class MemoryEventStore:
             "version": version,
             "position": self._ints[at + _POSITION],
             "global_position": index + 1,
-            "correlation_id": self._correlation[index],
-            "causation_id": self._causation[index],
+            "correlation_id": strings[s_at + _CORRELATION],
+            "causation_id": strings[s_at + _CAUSATION],
             "headers": dict(headers) if headers else {},
             "domain": domain,
             "priority": priority,
@@ -288,9 +295,10 @@ class MemoryEventStore:
         extensions = self._extensions.get(index)
         if extensions:
             metadata["extensions"] = dict(extensions)
-        ends = self._data_end
-        start = ends[index - 1] if index else 0
-        return {"metadata": metadata, "data": decode(self._data[start : ends[index]])}
+        ints = self._ints
+        start = _unpack_end(ints, (at - _STRIDE) * 4 + _END_AT)[0] if index else 0
+        end = _unpack_end(ints, at * 4 + _END_AT)[0]
+        return {"metadata": metadata, "data": decode(self._data[start:end])}
 
     def _walk(self, last: int | None, link: int, stop_below: int = _NONE) -> list[int]:
         """Log indexes from ``last`` back along the ``link`` column, returned oldest first."""
@@ -299,7 +307,7 @@ class MemoryEventStore:
         index = _NONE if last is None else last
         while index != _NONE and index > stop_below:
             found.append(index)
-            index = ints[index * _INTS + link]
+            index = ints[index * _STRIDE + link]
         found.reverse()
         return found
 
@@ -312,7 +320,7 @@ class MemoryEventStore:
         last = self._last_in(stream)
         index = _NONE if last is None else last
         while index != _NONE:
-            at = index * _INTS
+            at = index * _STRIDE
             position = ints[at + _POSITION]
             if position < from_position:
                 break
@@ -351,7 +359,7 @@ class MemoryEventStore:
         return [self._stored(i) for i in indexes[:limit]]
 
     def read_all(self, after_global: int = 0, limit: int = 1000) -> list[StoredMessage]:
-        end = min(len(self._id), after_global + limit)
+        end = min(len(self._strings) // _STRINGS, after_global + limit)
         return [self._stored(i) for i in range(after_global, end)]
 
     def read_correlated(self, correlation_id: str) -> list[StoredMessage]:
@@ -362,12 +370,12 @@ class MemoryEventStore:
         return self._next_position(stream) - 1
 
     def count(self) -> int:
-        return len(self._id)
+        return len(self._strings) // _STRINGS
 
     def head(self, category: str | None = None) -> int:
         """The global position of the latest message (of ``category``), 0 when none."""
         if category is None:
-            return len(self._id)
+            return len(self._strings) // _STRINGS
         last = self._category_last.get(category)
         return 0 if last is None else last + 1
 

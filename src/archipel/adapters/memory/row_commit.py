@@ -1,0 +1,80 @@
+"""One row (and event-store appends) committed without a transaction object.
+
+A unit of work holding one object and nothing read commits one write: a
+:class:`~archipel.adapters.memory.database.MemoryTransaction` would be built,
+filled and committed for it. :func:`commit_row` (``MemoryDatabase.commit_row``)
+does the same checks and writes in the same order, at once: the row's
+version, then each appended message (nothing is written if one fails), then
+the row and the messages. A row with ``unique=True`` fields, or an event
+store other than the memory one, goes through a transaction as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from archipel.adapters.memory._copy import STORE_LOCK
+from archipel.adapters.memory.event_store import MemoryEventStore
+from archipel.adapters.memory.rows import RowCodec
+from archipel.errors import ExpectedVersionError
+
+if TYPE_CHECKING:
+    from archipel.adapters.memory.database import MemoryDatabase
+    from archipel.port.schema import ModelSchema
+
+__all__ = ["commit_row"]
+
+
+def commit_row(
+    db: MemoryDatabase,
+    schema: ModelSchema,
+    record: dict[str, Any],
+    expected_version: int,
+    store: Any = None,
+    messages: Sequence[Any] = (),
+) -> None:
+    """Save ``record`` (expecting ``expected_version``) and append ``messages`` to ``store``, atomically."""
+    names = db._unique_names.get(schema)
+    if names is None:
+        names = db.unique_names(schema)
+    if names or (messages and type(store) is not MemoryEventStore):
+        tx = db.begin()  # unique values are claimed, other stores joined, by a transaction
+        tx.save(schema, record, expected_version)
+        if messages:
+            store.append(messages, transaction=tx)
+        tx.commit()
+        return
+    ident = record[schema.id_field]
+    row = db.rows.encode(record, expected_version + 1)
+    tname = schema.table
+    with STORE_LOCK:
+        table = db.tables.get(tname)
+        stored = None if table is None else table.get(ident)
+        if stored is None:
+            if expected_version != -1:
+                _conflict(schema, ident, expected_version, -1)
+        elif RowCodec.version(stored) != expected_version:
+            _conflict(schema, ident, expected_version, RowCodec.version(stored))
+        fresh = store._check(messages) if messages else None
+        # every condition holds: apply
+        if table is None:
+            table = db.tables.setdefault(tname, {})
+        table[ident] = row
+        if fresh:
+            store._apply(fresh)  # the data was encoded when checked: this cannot fail
+
+
+def _conflict(schema: ModelSchema, ident: Any, expected: int, actual: int) -> None:
+    name = schema.cls.__name__
+    if expected == -1:
+        message = (
+            f"{name} {ident!r} already exists: load it and change it "
+            "instead of adding a new one with the same identity"
+        )
+    else:
+        message = (
+            f"{name} {ident!r} was changed concurrently (expected version "
+            f"{expected}, found {actual}): reload it and retry"
+        )
+    raise ExpectedVersionError(message, stream=str(ident), expected=expected, actual=actual)

@@ -1,0 +1,119 @@
+"""The commit of a unit of work holding one aggregate or projection: most handlers' case.
+
+A command handler adds one aggregate (and its events); a projector adds one
+projection. :meth:`UnitOfWork.commit <archipel.handling.unit_of_work.UnitOfWork.commit>`
+hands such a unit of work here when it has opened no transaction (nothing was
+read), deletes nothing and records no processed message. The steps are the
+general commit's, in its order, for one object: the events' correlation and
+causation ids, the object's stamps and enrichers, its row, the events (and a
+command) in the event store, one transaction's commit. A database that offers
+``commit_row(schema, record, expected_version, store, messages)`` (the memory
+one) commits the row and the appends at once, without a transaction object;
+any other gets ``begin``, ``save``, the store's ``append`` and ``commit``, as in
+the general commit. What this path does
+not handle (a fact event, inline projectors, the outbox, an event-sourced
+aggregate or a process manager, a write to a database other than the event
+store's) is answered None, before anything is changed: the general commit
+runs instead.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from archipel.core.model import stamp_dates
+from archipel.utils import globals as _context
+from archipel.utils import tracing
+
+if TYPE_CHECKING:
+    from archipel.handling.unit_of_work import UnitOfWork
+
+__all__ = ["commit_single"]
+
+
+def commit_single(uow: UnitOfWork, message: Any) -> list[Any] | None:
+    """Commit ``uow``, which tracks one object; its events, or None (not this case)."""
+    (obj,) = uow._tracked.values()
+    domain = uow.domain
+    found = domain._persist_plan.get(type(obj))
+    if found is None:
+        return None
+    schema, kind, fact_cls = found
+    if fact_cls is not None or (kind != "aggregate" and kind != "projection"):
+        return None
+    values = obj.__dict__
+    raised = values.get("_events")
+    is_command = message is not None and message._metadata.kind == "COMMAND"
+    if raised or is_command:  # the event store is written with the row: one transaction
+        if (
+            schema.database != "default"
+            or domain._outbox_enabled
+            or domain._integration_broker is not None
+            or (raised and domain.router.inline_events)
+        ):
+            return None
+    events: list[Any] = []
+    if raised:
+        if message is not None:
+            meta = message._metadata
+            correlation_id = meta.correlation_id or meta.id
+            causation_id = meta.id
+            priority = meta.priority  # events travel in the lane of what caused them
+        else:
+            # events raised outside any command: the request's correlation id, if any
+            correlation_id, causation_id = _context.current_correlation_id.get(), None
+            priority = 0
+        for event in raised:
+            evalues = event._metadata.__dict__
+            if evalues.get("correlation_id") is None:
+                evalues["correlation_id"] = correlation_id or evalues["id"]
+            if evalues.get("causation_id") is None:
+                evalues["causation_id"] = causation_id
+            if priority and "priority" not in evalues:
+                evalues["priority"] = priority
+            events.append(event)
+    providers = domain.providers
+    try:
+        if obj._stamps:
+            stamp_dates(obj, values.get("_version", -1) == -1)
+        if kind == "aggregate":
+            for enrich in domain.aggregate_enrichers:
+                enrich(obj)  # audit fields, stamped just before the save
+        db = providers.databases.get(schema.database)
+        if db is None:
+            db = providers.database(schema.database)
+        record = obj.to_dict()
+        if kind == "aggregate":
+            record["_event_position"] = values["_event_position"]
+        if events and tracing.tracer is not None:
+            for event in events:  # the span handling this message caused them
+                tracing.stamp(event._metadata)
+        to_store = [message, *events] if is_command else events  # commands are recorded for tracing
+        version = values.get("_version", -1)
+        commit_row = getattr(db, "commit_row", None)
+        if commit_row is not None:  # one write committed at once (the memory database)
+            if to_store:
+                commit_row(schema, record, version, providers.event_store, to_store)
+            else:
+                commit_row(schema, record, version)
+        else:
+            # ``uow.transaction(database)``, inline: this unit of work has none open
+            tx = uow._transactions[schema.database] = db.begin()
+            tx.save(schema, record, version)
+            if to_store:
+                providers.event_store.append(to_store, transaction=tx)
+            tx.commit()
+            uow._transactions.clear()
+    except BaseException:
+        uow.rollback()
+        raise
+    if raised:
+        values["_events"] = []
+    values["_changed"] = False  # stored as it is now (``state_.is_changed``)
+    values["_version"] = version + 1
+    uow._tracked.clear()
+    uow._loaded = None
+    uow.committed_events = events
+    if uow._after_commit:
+        uow._run_after_commit()
+    return events
