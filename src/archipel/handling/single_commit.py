@@ -28,7 +28,31 @@ from archipel.utils import tracing
 if TYPE_CHECKING:
     from archipel.handling.unit_of_work import UnitOfWork
 
-__all__ = ["commit_single"]
+__all__ = ["commit_single", "message_causes", "stamp_causes"]
+
+
+def message_causes(message: Any) -> tuple[Any, Any, int]:
+    """``(correlation_id, causation_id, priority)`` that events raised while handling
+    ``message`` take: its correlation (or its id) and its id, and its lane; with no message
+    (events raised outside any command), the request's correlation id, if any."""
+    if message is not None:
+        meta = message._metadata
+        return meta.correlation_id or meta.id, meta.id, meta.priority
+    return _context.current_correlation_id.get(), None, 0
+
+
+def stamp_causes(raised: Any, correlation_id: Any, causation_id: Any, priority: int, events: list[Any]) -> None:
+    """Give each of ``raised`` the ids and lane it has not set (see :func:`message_causes`),
+    and append it to ``events``."""
+    for event in raised:
+        evalues = event._metadata.__dict__
+        if evalues.get("correlation_id") is None:
+            evalues["correlation_id"] = correlation_id or evalues["id"]
+        if evalues.get("causation_id") is None:
+            evalues["causation_id"] = causation_id
+        if priority and "priority" not in evalues:
+            evalues["priority"] = priority  # events travel in the lane of what caused them
+        events.append(event)
 
 
 def commit_single(uow: UnitOfWork, message: Any) -> list[Any] | None:
@@ -54,24 +78,7 @@ def commit_single(uow: UnitOfWork, message: Any) -> list[Any] | None:
             return None
     events: list[Any] = []
     if raised:
-        if message is not None:
-            meta = message._metadata
-            correlation_id = meta.correlation_id or meta.id
-            causation_id = meta.id
-            priority = meta.priority  # events travel in the lane of what caused them
-        else:
-            # events raised outside any command: the request's correlation id, if any
-            correlation_id, causation_id = _context.current_correlation_id.get(), None
-            priority = 0
-        for event in raised:
-            evalues = event._metadata.__dict__
-            if evalues.get("correlation_id") is None:
-                evalues["correlation_id"] = correlation_id or evalues["id"]
-            if evalues.get("causation_id") is None:
-                evalues["causation_id"] = causation_id
-            if priority and "priority" not in evalues:
-                evalues["priority"] = priority
-            events.append(event)
+        stamp_causes(raised, *message_causes(message), events)
     providers = domain.providers
     try:
         if obj._stamps:

@@ -18,7 +18,7 @@ from archipel.core.message import new_message_id, utcnow
 from archipel.core.model import stamp_dates
 from archipel.errors import IncorrectUsageError, InvalidOperationError
 from archipel.handling.dispatch import publish
-from archipel.handling.single_commit import commit_single
+from archipel.handling.single_commit import commit_single, message_causes, stamp_causes
 from archipel.utils import globals as _context
 from archipel.utils import tracing
 from archipel.utils.globals import active_domain
@@ -223,15 +223,7 @@ class UnitOfWork:
             if self._after_commit:
                 self._run_after_commit()
             return self.committed_events
-        if message is not None:
-            meta = message._metadata
-            correlation_id = meta.correlation_id or meta.id
-            causation_id = meta.id
-            priority = meta.priority  # events travel in the lane of what caused them
-        else:
-            # events raised outside any command: the request's correlation id, if any
-            correlation_id, causation_id = _context.current_correlation_id.get(), None
-            priority = 0
+        correlation_id, causation_id, priority = message_causes(message)
         events: list[Any] = []
         saved: list[tuple[Any, str, dict[str, Any]]] = []
         plan = domain._persist_plan
@@ -248,16 +240,8 @@ class UnitOfWork:
             # pass 1: the events raised by tracked aggregates get their ids
             for obj in tracked:
                 raised = obj.__dict__.get("_events")
-                if raised:
-                    for event in raised:  # correlation and causation ids, and the lane (priority)
-                        evalues = event._metadata.__dict__
-                        if evalues.get("correlation_id") is None:
-                            evalues["correlation_id"] = correlation_id or evalues["id"]
-                        if evalues.get("causation_id") is None:
-                            evalues["causation_id"] = causation_id
-                        if priority and "priority" not in evalues:
-                            evalues["priority"] = priority  # events travel in the lane of what caused them
-                        events.append(event)
+                if raised:  # correlation and causation ids, and the lane (priority)
+                    stamp_causes(raised, correlation_id, causation_id, priority, events)
             # inline projectors write their read models in this same transaction
             if events and domain.router.inline_events:
                 self._run_inline_projectors(events)
