@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,23 +61,10 @@ def aggregates(ir_file: Path) -> list[str]:
 
 
 @pytest.fixture
-def docs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-         tmp_path: Path) -> Iterator[Callable[..., Outcome]]:
-    from archipel.cli.main import run
-
+def docs(cli: Callable[..., Outcome], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., Outcome]:
+    """The in-process CLI (``cli``), run from an empty folder."""
     monkeypatch.chdir(tmp_path)
-    for name in ("ARCHIPEL_DOMAIN", "PROTEAN_DOMAIN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.setenv("NO_COLOR", "1")
-
-    def invoke(*args: str) -> Outcome:
-        capsys.readouterr()
-        code = run(list(args))
-        captured = capsys.readouterr()
-        return Outcome(code, captured.out, captured.err)
-
-    yield invoke
+    return cli
 
 
 def protean_prints(*args: str) -> tuple[int, str]:

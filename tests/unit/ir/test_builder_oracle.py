@@ -29,6 +29,8 @@ from typing import Any
 
 import pytest
 
+from tests.unit.ir.edges import method_edges as _edges
+
 pytest.importorskip("protean", reason="Protean 0.18 is the oracle (pip install -e '.[bench]')")
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -173,17 +175,6 @@ def test_the_ir_lists_protean_s_findings_those_from_source_analysis_included(bot
         assert {f[0] for f in expected} >= {
             "UNRAISED_EVENT", "UNSOURCED_PROJECTION_FIELD", "UNINDEXED_FILTER_PATH",
             "HANDLER_PERSISTS_AND_CALLS_OUT", "INFRA_IMPORT_IN_DOMAIN", "ADAPTER_CALL_IN_DOMAIN"}
-
-
-def _edges(node: Any, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
-    found: dict[tuple[str, ...], Any] = {}
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "method_edges":
-                found[path] = value
-            else:
-                found.update(_edges(value, (*path, key)))
-    return found
 
 
 def test_method_edges_are_protean_s(both):

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests.unit.ir.edges import method_edges as _edges
+
 pytest.importorskip("protean", reason="Protean 0.18 is the oracle (pip install -e '.[bench]')")
 
 from archipel.ir.analysis.classes import ClassIndex  # noqa: E402
@@ -107,17 +109,6 @@ def _load(tmp_path: Path, case: str, framework: str) -> tuple[Any, dict[str, Any
     finally:
         sys.modules.pop("failopen", None)
         sys.path.remove(str(folder))
-
-
-def _edges(node: Any, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
-    found: dict[tuple[str, ...], Any] = {}
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "method_edges":
-                found[path] = value
-            else:
-                found.update(_edges(value, (*path, key)))
-    return found
 
 
 def _source_findings(ir: dict[str, Any]) -> list[tuple[str, str, str]]:

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from tests.unit.ir.edges import method_edges as _edges
+
 protean = pytest.importorskip("protean", reason="Protean 0.18 is the oracle (pip install -e '.[bench]')")
 
 from archipel.ir.builder import IRBuilder  # noqa: E402
@@ -38,17 +40,6 @@ def _render(root: Path, framework: str) -> None:
         target = root / "shopapp" / relative.removesuffix(".jinja")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text if framework == "protean" else text.replace("protean", framework))
-
-
-def _edges(node: Any, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
-    found: dict[tuple[str, ...], Any] = {}
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "method_edges":
-                found[path] = value
-            else:
-                found.update(_edges(value, (*path, key)))
-    return found
 
 
 def _run(tmp_path: Path, framework: str) -> tuple[dict[str, Any], dict[tuple[str, ...], Any]]:

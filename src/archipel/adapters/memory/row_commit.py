@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from archipel.adapters.memory._copy import STORE_LOCK
 from archipel.adapters.memory.event_store import MemoryEventStore
 from archipel.adapters.memory.rows import RowCodec
-from archipel.errors import ExpectedVersionError
+from archipel.port.conflicts import row_conflict
 
 if TYPE_CHECKING:
     from archipel.adapters.memory.database import MemoryDatabase
@@ -66,15 +66,4 @@ def commit_row(
 
 
 def _conflict(schema: ModelSchema, ident: Any, expected: int, actual: int) -> None:
-    name = schema.cls.__name__
-    if expected == -1:
-        message = (
-            f"{name} {ident!r} already exists: load it and change it "
-            "instead of adding a new one with the same identity"
-        )
-    else:
-        message = (
-            f"{name} {ident!r} was changed concurrently (expected version "
-            f"{expected}, found {actual}): reload it and retry"
-        )
-    raise ExpectedVersionError(message, stream=str(ident), expected=expected, actual=actual)
+    raise row_conflict(schema.cls.__name__, ident, expected, actual, inserting=expected == -1)

@@ -11,6 +11,7 @@ from typing import Any
 
 from archipel.adapters.sql.records import RecordTable
 from archipel.errors import DuplicateMessageError, ExpectedVersionError
+from archipel.port.conflicts import row_conflict
 
 __all__ = [
     "PendingWrite",
@@ -67,16 +68,6 @@ def duplicate(subscription: str, message_id: str) -> DuplicateMessageError:
 def conflict(write: PendingWrite, actual: int | None) -> ExpectedVersionError:
     """The error of an insert of an existing identity, or of an update that found
     another version (``actual``; -1 when the row is gone)."""
-    name = write.table.schema.cls.__name__
-    ident = write.identity
-    if write.guard == -1:
-        message = (
-            f"{name} {ident!r} already exists: load it and change it "
-            "instead of adding a new one with the same identity"
-        )
-    else:
-        message = (
-            f"{name} {ident!r} was changed concurrently (expected version "
-            f"{write.expected}, found {actual}): reload it and retry"
-        )
-    return ExpectedVersionError(message, stream=str(ident), expected=write.expected, actual=actual)
+    return row_conflict(
+        write.table.schema.cls.__name__, write.identity, write.expected, actual, inserting=write.guard == -1
+    )
