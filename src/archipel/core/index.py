@@ -9,7 +9,9 @@ decided by the element options, which refuse anything they do not apply
 ``@domain.aggregate(indexes=[...])`` and ``@domain.projection(indexes=[...])``
 take them; ``database setup`` creates them on SQL databases (unique ones are
 enforced there; ``where=Q(...)`` makes a partial index; ``include`` is
-PostgreSQL's covering columns). The memory database keeps no indexes.
+PostgreSQL's covering columns). The memory database, as Protean's, enforces the
+unique ones that have no ``where`` (a ``ValidationError`` under the fields joined by
+``_``) and keeps no other.
 """
 
 from __future__ import annotations

@@ -60,4 +60,7 @@ def declare_indexes(table: RecordTable, postgres: bool) -> None:
         sa.Index(name, *columns, unique=index.unique, **options)
         if index.unique:
             # a violation is reported like a unique field's: a ValidationError naming it
-            table.unique_columns[name] = index.fields[0]
+            # (PostgreSQL names the index; SQLite lists the table's columns)
+            key = index.fields[0] if len(index.fields) == 1 else tuple(index.fields)
+            table.unique_columns[name] = key
+            table.unique_columns[", ".join(f"{table.name}.{f}" for f in index.fields)] = key
