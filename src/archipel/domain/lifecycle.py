@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
-from archipel.adapters import registry as provider_registry
 from archipel.adapters.sql.echo import STATEMENT_TIMING
 from archipel.domain.config import validate_config
 from archipel.domain.discovery import import_domain_modules
@@ -33,6 +32,7 @@ from archipel.fields.simple import Auto, new_identity
 from archipel.handling import dispatch
 from archipel.handling.decoding import build_upcasters
 from archipel.handling.idempotency import idempotency_ttl
+from archipel.port import registry as provider_registry
 from archipel.utils import globals as _context
 from archipel.utils.access_log import access_logger, http_access_logger
 from archipel.utils.log_filters import (
