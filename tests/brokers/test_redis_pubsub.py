@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from archipel import Domain
-from archipel.adapters import registry
 from archipel.adapters.redis.pubsub import RedisPubSubBroker
 from archipel.errors import ConfigurationError
+from archipel.port import registry
 
 pytestmark = pytest.mark.redis
 

@@ -123,8 +123,8 @@ def test_subscription_effects_commit_with_the_processed_record(make_bank):
 
 
 def test_adapters_that_mark_a_batch_at_once_are_used(make_bank):
-    from archipel.adapters import registry
     from archipel.adapters.memory.database import MemoryDatabase, MemoryTransaction
+    from archipel.port import registry
 
     calls: list[int] = []
 

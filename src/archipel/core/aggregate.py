@@ -13,8 +13,8 @@ import warnings
 from typing import Any, ClassVar
 
 import archipel.utils.clock as _clock
-from archipel.core.entity import BaseEntity, _run_checks
-from archipel.core.event_sourcing import apply_events, fresh_aggregate
+from archipel.core.entity import BaseEntity, _run_checks, atomic_change
+from archipel.core.event_sourcing import apply, apply_events, fresh_aggregate
 from archipel.core.message import new_message_id
 from archipel.core.model import run_defaults
 from archipel.errors import IncorrectUsageError
@@ -22,7 +22,7 @@ from archipel.fields.association import HasMany, HasOne
 from archipel.utils.clock import domain_now
 from archipel.utils.scope import MESSAGE, scope
 
-__all__ = ["BaseAggregate", "stream_name"]
+__all__ = ["BaseAggregate", "apply", "atomic_change", "stream_name"]  # the last two: Protean's paths
 
 _now = _dt.datetime.now
 _UTC = _dt.UTC

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from archipel.core.invariant import failure_codes
+from archipel.core.invariant import failure_codes, invariant
 from archipel.core.model import BaseModel, run_defaults
 from archipel.core.state import ElementState
 from archipel.error_codes import INVARIANT_POST_FAILED, INVARIANT_PRE_FAILED
@@ -20,7 +20,7 @@ from archipel.fields.association import HasMany, HasOne, Reference
 from archipel.fields.base import FieldError
 from archipel.utils.wide_events import security_event
 
-__all__ = ["BaseEntity", "atomic_change"]
+__all__ = ["BaseEntity", "atomic_change", "invariant"]  # invariant: Protean's path
 
 
 _ABSENT = object()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from archipel.adapters import registry as provider_registry
 from archipel.domain.config import validate_config
 from archipel.domain.discovery import import_domain_modules
 from archipel.domain.lint_config import apply_suppressions, custom_findings, lint_table
@@ -25,6 +24,7 @@ from archipel.domain.router import Router
 from archipel.domain.state import DomainState
 from archipel.domain.wiring import prepare_model
 from archipel.handling.decoding import build_upcasters
+from archipel.port import registry as provider_registry
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain

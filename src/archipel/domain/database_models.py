@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from archipel.adapters import registry as provider_registry
 from archipel.core.database_model import BaseDatabaseModel
 from archipel.errors import ConfigurationError
+from archipel.port import registry as provider_registry
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
-from archipel.adapters import registry as provider_registry
 from archipel.adapters.sql.echo import STATEMENT_TIMING
 from archipel.domain.config import validate_config
 from archipel.domain.discovery import import_domain_modules
@@ -33,10 +32,16 @@ from archipel.fields.simple import Auto, new_identity
 from archipel.handling import dispatch
 from archipel.handling.decoding import build_upcasters
 from archipel.handling.idempotency import idempotency_ttl
+from archipel.port import registry as provider_registry
 from archipel.utils import globals as _context
 from archipel.utils.access_log import access_logger, http_access_logger
-from archipel.utils.log_filters import CorrelationFilter, correlation_processor
-from archipel.utils.logging import configure_logging, install_root_filter
+from archipel.utils.log_filters import (
+    CorrelationFilter,
+    TraceContextFilter,
+    correlation_processor,
+    trace_context_processor,
+)
+from archipel.utils.logging import configure_logging, install_root_filter, move_redaction_last
 from archipel.utils.naming import snake_case
 from archipel.utils.sampling import TailSamplingFilter, TailSamplingProcessor
 
@@ -130,18 +135,25 @@ class Lifecycle(DomainState):
         The level is ``kwargs``, else ``ARCHIPEL_LOG_LEVEL``/``PROTEAN_LOG_LEVEL``, else
         the table, else the environment's. Every record and event also carries
         ``correlation_id`` and ``causation_id`` of the message being handled
-        (:class:`~archipel.utils.log_filters.CorrelationFilter`), and fields named in
+        (:class:`~archipel.utils.log_filters.CorrelationFilter`), with ``[telemetry]
+        enabled`` the ``trace_id``, ``span_id`` and ``trace_flags`` of the current span
+        (:class:`~archipel.utils.log_filters.TraceContextFilter`), and fields named in
         ``redact`` (default: Protean's list) are masked. ``[logging.sampling] enabled = true``
         installs tail sampling of the access events (:mod:`archipel.utils.sampling`) on
         ``archipel.access`` and ``archipel.access.http``; a new configuration replaces it.
         """
         options = logging_options(self.config.get("logging"), kwargs)
-        extra = [correlation_processor, *(options.pop("extra_processors", None) or [])]
+        traced = bool((self.config.get("telemetry") or {}).get("enabled"))
+        extra = [correlation_processor, *([trace_context_processor] if traced else [])]
+        extra += options.pop("extra_processors", None) or []
         sampling = sampling_options(self.config.get("logging"))
         if sampling is not None:  # before redaction: the rules read status and message_type
             extra.append(TailSamplingProcessor(**sampling))
         configure_logging(extra_processors=extra, **options)
         install_root_filter(CorrelationFilter())
+        if traced:  # the ids first, then masking (a redacted key may name one of them)
+            install_root_filter(TraceContextFilter())
+            move_redaction_last()
         for logger in (access_logger, http_access_logger):
             for old in [f for f in logger.filters if isinstance(f, TailSamplingFilter)]:
                 logger.removeFilter(old)

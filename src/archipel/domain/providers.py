@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from archipel.adapters import registry
 from archipel.errors import ConfigurationError
 from archipel.handling.protean_store import ProteanStore
+from archipel.port import registry
 
 __all__ = ["CACHE_PREFIX", "Providers"]
 

@@ -36,6 +36,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from archipel.errors import ConfigurationError
+from archipel.utils.telemetry import get_tracer
 
 __all__ = [
     "TELEMETRY_DEFAULTS",
@@ -168,50 +169,9 @@ def stop_telemetry(provider: Any | None) -> None:
     provider.shutdown()
 
 
-class _NoOpSpan:
-    def __enter__(self) -> _NoOpSpan:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def set_attribute(self, key: str, value: Any) -> None:
-        pass
-
-    def add_event(self, name: str, attributes: Any = None) -> None:
-        pass
-
-    def record_exception(self, exception: BaseException, attributes: Any = None) -> None:
-        pass
-
-    def set_status(self, status: Any, description: str | None = None) -> None:
-        pass
-
-    def is_recording(self) -> bool:
-        return False
-
-
-class _NoOpTracer:
-    """What ``domain.tracer`` is without OpenTelemetry installed: spans that record nothing."""
-
-    def start_as_current_span(self, name: str, *args: Any, **kwargs: Any) -> _NoOpSpan:
-        return _NoOpSpan()
-
-    def start_span(self, name: str, *args: Any, **kwargs: Any) -> _NoOpSpan:
-        return _NoOpSpan()
-
-
 def domain_tracer() -> Any:
     """The tracer archipel traces with (``[telemetry]``/``enable_tracing``), else a no-op tracer."""
-    from archipel.utils import tracing
-
-    if tracing.tracer is not None:
-        return tracing.tracer
-    try:
-        from opentelemetry import trace
-    except ImportError:
-        return _NoOpTracer()
-    return trace.NoOpTracer()
+    return get_tracer()
 
 
 def domain_meter() -> Any:

@@ -13,7 +13,7 @@ from archipel.core.declarations import retry_unresolved
 from archipel.core.entity import link_owner
 from archipel.core.event import BaseEvent
 from archipel.core.event_sourcing import collect_appliers
-from archipel.core.index import Index
+from archipel.core.index import Index, RawIndex
 from archipel.errors import ConfigurationError
 from archipel.fields.association import HasMany, HasOne, Reference
 from archipel.fields.base import Field
@@ -218,9 +218,10 @@ def _schemas(domain: Domain) -> dict[Any, ModelSchema]:
                 extra = ("_correlation_id", "_is_complete")
             indexes = tuple(meta.get("indexes") or ())
             for index in indexes:
-                if not isinstance(index, Index):
+                if not isinstance(index, (Index, RawIndex)):
                     raise ConfigurationError(
-                        f"{cls.__name__}: indexes=[...] takes Index(...) objects, got {index!r}"
+                        f"{cls.__name__}: indexes=[...] takes Index(...) (or Index.from_sql(...)) "
+                        f"objects, got {index!r}"
                     )
                 index.check(cls.__name__, fields)
             schemas[cls] = ModelSchema(

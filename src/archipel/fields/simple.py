@@ -8,6 +8,7 @@ One module per concept (:mod:`~archipel.fields.text`, :mod:`~archipel.fields.num
 from __future__ import annotations
 
 from archipel.fields.boolean import Boolean
+from archipel.fields.custom import Custom
 from archipel.fields.identity import Auto, Identifier, _uuid_int, check_identity, new_identity
 from archipel.fields.numbers import (
     Decimal,
@@ -17,6 +18,7 @@ from archipel.fields.numbers import (
     _NonFiniteFloat,
     _whole_number,
 )
+from archipel.fields.status import Status
 from archipel.fields.temporal import Date, DateTime
 from archipel.fields.text import String, Text
 
@@ -33,6 +35,8 @@ __all__ = [
     "DateTime",
     "Identifier",
     "Auto",
+    "Custom",
+    "Status",
 ]
 
 # kept importable from here, as before the split

@@ -6,7 +6,7 @@ import enum
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from archipel.fields.simple import String
+from archipel.fields.text import String
 
 __all__ = ["Status"]
 

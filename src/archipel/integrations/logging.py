@@ -9,8 +9,9 @@ archipel's own names live in :mod:`archipel.utils.log_filters` (the same objects
         handler.addFilter(ProteanCorrelationFilter())
 
 ``Domain.configure_logging()`` (and ``Domain.init()`` when it configures logging)
-installs them already. Protean's OpenTelemetry trace filter and processor are not
-provided (archipel's tracing: :mod:`archipel.utils.tracing`).
+installs them already; with ``[telemetry] enabled`` it installs the OpenTelemetry ones
+too (``OTelTraceContextFilter``, ``protean_otel_processor``: ``trace_id``, ``span_id``,
+``trace_flags`` of the current span; archipel's tracing: :mod:`archipel.utils.tracing`).
 
 :func:`log_security_event` and :func:`log_snapshot_event` are Protean's helpers for
 WARNING wide events on ``archipel.security`` and ``archipel.snapshot``, with the
@@ -27,10 +28,12 @@ from archipel.utils.log_filters import (
     LOG_RECORD_RESERVED_ATTRS,
     CorrelationFilter,
     RedactionFilter,
+    TraceContextFilter,
     correlation_ids,
     correlation_processor,
     make_redaction_processor,
     redaction_processor,
+    trace_context_processor,
 )
 from archipel.utils.redaction import DEFAULT_REDACT_KEYS
 from archipel.utils.wide_events import SECURITY_LOGGER, SNAPSHOT_LOGGER, emit_wide_event
@@ -38,6 +41,7 @@ from archipel.utils.wide_events import SECURITY_LOGGER, SNAPSHOT_LOGGER, emit_wi
 __all__ = [
     "DEFAULT_REDACT_KEYS",
     "LOG_RECORD_RESERVED_ATTRS",
+    "OTelTraceContextFilter",
     "ProteanCorrelationFilter",
     "ProteanRedactionFilter",
     "SECURITY_EVENT_INVALID_OPERATION",
@@ -49,6 +53,7 @@ __all__ = [
     "log_snapshot_event",
     "make_redaction_processor",
     "protean_correlation_processor",
+    "protean_otel_processor",
     "protean_redaction_processor",
 ]
 
@@ -58,6 +63,10 @@ ProteanCorrelationFilter = CorrelationFilter
 ProteanRedactionFilter = RedactionFilter
 #: Protean's name of :func:`~archipel.utils.log_filters.correlation_processor`
 protean_correlation_processor = correlation_processor
+#: Protean's name of :class:`~archipel.utils.log_filters.TraceContextFilter`
+OTelTraceContextFilter = TraceContextFilter
+#: Protean's name of :func:`~archipel.utils.log_filters.trace_context_processor`
+protean_otel_processor = trace_context_processor
 #: Protean's name of :data:`~archipel.utils.log_filters.redaction_processor`
 protean_redaction_processor = redaction_processor
 

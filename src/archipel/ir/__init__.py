@@ -13,7 +13,40 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SCHEMA_PATH", "SCHEMA_VERSION", "load_schema"]
+__all__ = [
+    "SCHEMA_PATH",
+    "SCHEMA_VERSION",
+    "CompatConfig",
+    "CompatibilityChange",
+    "CompatibilityReport",
+    "GitError",
+    "IRBuilder",
+    "StalenessResult",
+    "StalenessStatus",
+    "check_staleness",
+    "classify_changes",
+    "diff_ir",
+    "load_config",
+    "load_ir_from_commit",
+    "load_schema",
+]
+
+#: Protean's names at ``protean.ir``, imported on first use (the builder imports the
+#: domain layer; ``import archipel.ir`` stays light): name -> its module
+_LAZY = {
+    "CompatConfig": "archipel.ir.config",
+    "load_config": "archipel.ir.config",
+    "CompatibilityChange": "archipel.ir.report",
+    "CompatibilityReport": "archipel.ir.report",
+    "GitError": "archipel.ir.git",
+    "load_ir_from_commit": "archipel.ir.git",
+    "IRBuilder": "archipel.ir.builder",
+    "StalenessResult": "archipel.ir.staleness",
+    "StalenessStatus": "archipel.ir.staleness",
+    "check_staleness": "archipel.ir.staleness",
+    "classify_changes": "archipel.ir.compat",
+    "diff_ir": "archipel.ir.diff",
+}
 
 #: the version of the IR format this archipel writes (Protean 0.18's)
 SCHEMA_VERSION = "0.3.0"
@@ -24,3 +57,13 @@ def load_schema() -> dict[str, Any]:
     """The IR's JSON Schema (Draft 2020-12) as a dict."""
     schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     return schema
+
+
+def __getattr__(name: str) -> Any:
+    """Protean's ``protean.ir`` names (see ``_LAZY``), from the module that holds each."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -135,9 +135,16 @@ def _id_field(cls: type, default: str | None = "id") -> str | None:
 
 def indexes_ir(cls: type) -> list[dict[str, Any]]:
     """The ``indexes=[Index(...)]`` of an aggregate or projection, as Protean writes them
-    (``fields``, ``unique``; ``name``, ``desc``, ``include`` when set; ``partial`` for a ``where``)."""
+    (``fields``, ``unique``; ``name``, ``desc``, ``include`` when set; ``partial`` for a ``where``;
+    ``raw``, ``dialect``, ``ddl`` (and ``name``) for ``Index.from_sql``)."""
     found: list[dict[str, Any]] = []
     for index in opt(cls, "indexes") or ():
+        if not hasattr(index, "fields"):  # Index.from_sql(...): its dialect and DDL
+            raw: dict[str, Any] = {"raw": True, "dialect": index.dialect, "ddl": index.ddl}
+            if index.name:
+                raw["name"] = index.name
+            found.append(raw)
+            continue
         entry: dict[str, Any] = {"fields": list(index.fields), "unique": bool(index.unique)}
         if index.name:
             entry["name"] = index.name

@@ -48,15 +48,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
+from archipel.port.registry import NamedRegistry
+
 __all__ = [
     "BaseBroker",
     "Broker",
     "BrokerAdmin",
+    "BrokerRegistry",
     "Delivery",
     "Entry",
     "GroupReader",
     "PublishCallback",
     "Publisher",
+    "registry",
 ]
 
 PublishCallback = Callable[[str, dict[str, Any]], None]
@@ -194,3 +198,15 @@ class Broker(Publisher, GroupReader, BrokerAdmin, Protocol):
 
 #: Protean's name for the broker port
 BaseBroker = Broker
+
+
+class BrokerRegistry(NamedRegistry):
+    """The brokers by provider name (Protean's ``BrokerRegistry``; see
+    :class:`~archipel.port.registry.NamedRegistry`). A registered class is built as
+    ``cls(name, settings)`` and implements :class:`Broker`."""
+
+    kind = "broker"
+
+
+#: Protean's ``protean.port.broker.registry``: ``registry.register("kafka", "my_package.KafkaBroker")``
+registry = BrokerRegistry()

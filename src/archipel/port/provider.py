@@ -1,6 +1,8 @@
 """The database provider port: a configured database that begins transactions.
 
 Protean calls it ``BaseProvider``; so does archipel (an alias of :class:`Database`).
+:data:`registry` (a :class:`ProviderRegistry`) names the databases ``provider = ...``
+chooses, as Protean's does: ``registry.register("dynamodb", "my_package.DynamoDatabase")``.
 """
 
 from __future__ import annotations
@@ -9,9 +11,10 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from archipel.port.dao import OutboxRecord, Reads, Transaction
+from archipel.port.registry import NamedRegistry
 from archipel.port.schema import ModelSchema
 
-__all__ = ["BaseProvider", "Database", "OutboxRecord", "Reads", "Transaction"]
+__all__ = ["BaseProvider", "Database", "OutboxRecord", "ProviderRegistry", "Reads", "Transaction", "registry"]
 
 
 class Database(Protocol):
@@ -49,3 +52,15 @@ class Database(Protocol):
 
 #: Protean's name for the database provider port
 BaseProvider = Database
+
+
+class ProviderRegistry(NamedRegistry):
+    """The databases by provider name (Protean's ``ProviderRegistry``; see
+    :class:`~archipel.port.registry.NamedRegistry`). A registered class is built as
+    ``cls(name, settings)`` and implements :class:`Database`."""
+
+    kind = "database"
+
+
+#: Protean's ``protean.port.provider.registry``
+registry = ProviderRegistry()

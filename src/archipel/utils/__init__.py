@@ -9,6 +9,7 @@ every layer may use it.
 
 from __future__ import annotations
 
+import datetime as _dt
 from enum import Enum
 from typing import Any
 
@@ -26,6 +27,7 @@ __all__ = [
     "fqn",
     "fully_qualified_name",
     "get_version",
+    "utcnow_func",
 ]
 
 
@@ -113,3 +115,10 @@ def fully_qualified_name(obj: Any) -> str:
 
 
 fqn = fully_qualified_name
+
+
+def utcnow_func() -> _dt.datetime:
+    """The time now, in UTC and timezone-aware (Protean's ``protean.utils.utcnow_func``,
+    for ``DateTime(default=utcnow_func)``; ``auto_now=True`` reads the domain's clock
+    instead)."""
+    return _dt.datetime.now(_dt.UTC)

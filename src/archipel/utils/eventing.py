@@ -6,12 +6,15 @@
 - :class:`Message`: one message as stored and sent, ``{"metadata", "data"}``;
   :meth:`Message.to_domain_object` turns it back into its command or event.
 - :class:`MessageType`: ``COMMAND`` or ``EVENT`` (``metadata.kind``).
+- :class:`MessageEnvelope`: ``specversion`` and the SHA-256 ``checksum`` of a payload
+  (the ``envelope`` of :meth:`Message.to_dict`).
 - :data:`MessageHeaders`: the type of ``metadata.headers`` (a dict also read as
   Protean's: ``headers.time``, ``headers.idempotency_key``).
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any
 
@@ -22,7 +25,15 @@ from archipel.handling.decoding import message_from_stored
 from archipel.utils import message_forms as forms
 from archipel.utils.globals import active_domain
 
-__all__ = ["BaseMessage", "Message", "MessageHeaders", "MessageType", "Metadata", "StoredMetadata"]
+__all__ = [
+    "BaseMessage",
+    "Message",
+    "MessageEnvelope",
+    "MessageHeaders",
+    "MessageType",
+    "Metadata",
+    "StoredMetadata",
+]
 
 #: ``metadata.headers``: free-form string keys (trace context, tenant, ...), also read
 #: as Protean's ``MessageHeaders`` (``headers.id``, ``.time``, ``.idempotency_key``)
@@ -34,6 +45,29 @@ class MessageType(Enum):
 
     COMMAND = "COMMAND"
     EVENT = "EVENT"
+
+
+@dataclass(frozen=True)
+class MessageEnvelope:
+    """Integrity and versioning of a message (Protean's): the envelope format's
+    ``specversion`` and the ``checksum`` of its payload (see :meth:`compute_checksum`)."""
+
+    specversion: str = "1.0"
+    checksum: str | None = None
+
+    @classmethod
+    def build(cls, payload: dict[str, Any]) -> MessageEnvelope:
+        """The envelope of ``payload``: its checksum, the current ``specversion``."""
+        return cls(checksum=cls.compute_checksum(payload))
+
+    @classmethod
+    def compute_checksum(cls, payload: dict[str, Any]) -> str:
+        """SHA-256 (hex) of ``payload`` as compact JSON with sorted keys (Protean's)."""
+        return forms.checksum(payload)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"specversion", "checksum"}``."""
+        return asdict(self)
 
 
 class StoredMetadata(dict[str, Any]):

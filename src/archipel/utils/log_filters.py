@@ -10,6 +10,11 @@ Each concern comes twice, as a stdlib :class:`logging.Filter` (for records of
   else ``g.correlation_id`` / ``g.causation_id``, else the request's correlation id
   (:data:`~archipel.utils.globals.current_correlation_id`, set by the FastAPI
   middleware); ``""`` when there is none.
+- :class:`TraceContextFilter` / :func:`trace_context_processor`: ``trace_id`` (32 hex
+  digits), ``span_id`` (16) and ``trace_flags`` (an int) of the OpenTelemetry span
+  current now; ``""``, ``""`` and ``0`` without one or without OpenTelemetry
+  (Protean's ``OTelTraceContextFilter`` and ``protean_otel_processor``).
+  ``Domain.configure_logging()`` installs them when ``[telemetry] enabled``.
 - :class:`RedactionFilter` / :func:`make_redaction_processor`: the value of every
   field named in :data:`~archipel.utils.redaction.DEFAULT_REDACT_KEYS` or given,
   at any depth, becomes ``"[REDACTED]"``.
@@ -29,10 +34,13 @@ __all__ = [
     "LOG_RECORD_RESERVED_ATTRS",
     "CorrelationFilter",
     "RedactionFilter",
+    "TraceContextFilter",
     "correlation_ids",
     "correlation_processor",
     "make_redaction_processor",
     "redaction_processor",
+    "trace_context",
+    "trace_context_processor",
 ]
 
 Processor = Callable[[Any, str, MutableMapping[str, Any]], MutableMapping[str, Any]]
@@ -88,6 +96,54 @@ def correlation_processor(
                 event_dict[key] = value
             else:
                 event_dict.pop(key, None)
+    return event_dict
+
+
+#: OpenTelemetry's current-span reader and id formatters, imported on first use (the
+#: ``otel`` extra is optional); None when OpenTelemetry is not installed
+_otel: tuple[Callable[[], Any], Callable[[int], str], Callable[[int], str]] | None = None
+_otel_loaded = False
+
+
+def trace_context() -> tuple[str, str, int]:
+    """``(trace_id, span_id, trace_flags)`` of the OpenTelemetry span current now, as hex
+    strings and an int; ``("", "", 0)`` without a valid span or without OpenTelemetry."""
+    global _otel, _otel_loaded
+    if not _otel_loaded:
+        try:
+            from opentelemetry.trace import format_span_id, format_trace_id, get_current_span
+        except ImportError:
+            _otel = None
+        else:
+            _otel = (get_current_span, format_trace_id, format_span_id)
+        _otel_loaded = True
+    if _otel is None:
+        return ("", "", 0)
+    current, trace_hex, span_hex = _otel
+    context = current().get_span_context()
+    if not context.is_valid:
+        return ("", "", 0)
+    return (trace_hex(context.trace_id), span_hex(context.span_id), int(context.trace_flags))
+
+
+class TraceContextFilter(logging.Filter):
+    """Sets ``record.trace_id``, ``record.span_id`` and ``record.trace_flags`` from the
+    current OpenTelemetry span (never drops a record; a ``trace_id`` the record already
+    carries, ``extra={"trace_id": ...}``, is kept with its span). Attach it to handlers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "trace_id", None):
+            return True
+        record.trace_id, record.span_id, record.trace_flags = trace_context()
+        return True
+
+
+def trace_context_processor(
+    logger: Any, method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: ``trace_id``, ``span_id`` and ``trace_flags`` of the current
+    OpenTelemetry span into the event (``""``, ``""``, ``0`` without one)."""
+    event_dict["trace_id"], event_dict["span_id"], event_dict["trace_flags"] = trace_context()
     return event_dict
 
 

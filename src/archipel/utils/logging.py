@@ -82,6 +82,7 @@ __all__ = [
     "detect_env",
     "get_logger",
     "install_root_filter",
+    "move_redaction_last",
     "log_method_call",
     "resolve_level",
     "unbind_event_context",
@@ -350,6 +351,16 @@ def install_root_filter(filter_: logging.Filter) -> None:
         elif same:
             continue
         target.addFilter(filter_)
+
+
+def move_redaction_last() -> None:
+    """Put the redaction filters of the root logger and of each of its handlers after
+    their other filters (filters run in order: the ids they add can then be masked)."""
+    root = logging.getLogger()
+    for target in (root, *root.handlers):
+        redaction = [f for f in target.filters if isinstance(f, RedactionFilter)]
+        if redaction and target.filters[-len(redaction):] != redaction:
+            target.filters = [*(f for f in target.filters if not isinstance(f, RedactionFilter)), *redaction]
 
 
 #: the processors of every ``get_logger()`` event, replaced in place by each configuration:

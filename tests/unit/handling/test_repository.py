@@ -266,8 +266,8 @@ def test_get_accepts_the_identity_in_any_form_its_field_accepts(make_domain):
 
 def test_a_database_provider_without_reads_is_read_through_transactions(make_domain):
     """``reads()`` is optional in the database port: without it, reads outside use ``begin()``."""
-    from archipel.adapters import registry
     from archipel.adapters.memory.database import MemoryDatabase
+    from archipel.port import registry
 
     begun: list[int] = []
 

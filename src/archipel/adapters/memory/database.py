@@ -7,9 +7,12 @@ at once (a value no store keeps is refused there) and applies its writes at
 commit, after checking every optimistic-concurrency condition under one
 process-wide lock, so a commit is atomic and costs O(records written),
 independent of the store's size (no per-session copies of the store).
-``unique=True`` fields are kept in an index per field and checked at commit:
-a value held by another row raises :class:`~archipel.errors.ValidationError`
-naming the field. Queries follow :mod:`archipel.adapters.memory.criteria`.
+``unique=True`` fields, and declared unique indexes (``Index(..., unique=True)``
+without ``where``: Protean's memory store enforces them too), are kept in an index
+per field (or tuple of fields) and checked at commit: a value held by another row
+raises :class:`~archipel.errors.ValidationError` naming the field (``a_b`` for an
+index over ``a`` and ``b``). A value with a None in it collides with nothing, as
+in SQL. Queries follow :mod:`archipel.adapters.memory.criteria`.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from archipel.adapters.memory.criteria import normalizer_for, run_criteria, sort
 from archipel.adapters.memory.outbox import MemoryOutbox
 from archipel.adapters.memory.row_commit import _conflict, commit_row
 from archipel.adapters.memory.rows import RowCodec
+from archipel.adapters.memory.unique import hashable, reindex
 from archipel.adapters.settings import SWITCHABLE_SETTINGS, check_settings
 from archipel.core.queryset import Criteria
-from archipel.errors import ValidationError
+from archipel.port.conflicts import UniqueKey, unique_conflict, unique_value
 from archipel.port.schema import ModelSchema
 from archipel.utils.doorbell import OUTBOX, bell
 
@@ -51,9 +55,10 @@ class MemoryDatabase:
         check_settings(f"databases.{name}", "memory", self.config, SWITCHABLE_SETTINGS)
         self.tables: dict[str, _Table] = {}
         self.rows = RowCodec()
-        # unique fields: table -> field -> stored value -> identity of its row
-        self.unique: dict[str, dict[str, dict[Any, Any]]] = {}
-        self._unique_names: dict[ModelSchema, tuple[str, ...]] = {}  # by schema object
+        # unique keys (a field, or a unique index's fields): table -> key -> stored value
+        # -> identity of its row
+        self.unique: dict[str, dict[UniqueKey, dict[Any, Any]]] = {}
+        self._unique_names: dict[ModelSchema, tuple[UniqueKey, ...]] = {}  # by schema object
         self._outbox = MemoryOutbox()
         # (subscription, message_id) pairs of messages already handled
         self.processed: set[tuple[str, str]] = set()
@@ -111,15 +116,22 @@ class MemoryDatabase:
         for schema in schemas:
             self.table(schema)
 
-    def unique_names(self, schema: ModelSchema) -> tuple[str, ...]:
-        """The ``unique=True`` fields of ``schema`` other than its identity."""
+    def unique_names(self, schema: ModelSchema) -> tuple[UniqueKey, ...]:
+        """The ``unique=True`` fields of ``schema`` other than its identity, then the
+        fields (a tuple) of each unique index it declares without ``where``."""
         names = self._unique_names.get(schema)
         if names is None:
-            names = self._unique_names[schema] = tuple(
+            fields: list[UniqueKey] = [
                 name
                 for name, field in schema.fields.items()
                 if getattr(field, "unique", False) and name != schema.id_field
-            )
+            ]
+            for index in schema.indexes:
+                if getattr(index, "unique", False) and getattr(index, "where", None) is None:
+                    key = index.fields[0] if len(index.fields) == 1 else tuple(index.fields)
+                    if key not in fields:
+                        fields.append(key)
+            names = self._unique_names[schema] = tuple(fields)
         return names
 
     def drop(self, schemas: Iterable[ModelSchema]) -> None:
@@ -150,34 +162,6 @@ class MemoryDatabase:
 
     def count(self, schema: ModelSchema) -> int:
         return len(self.tables.get(schema.table, {}))
-
-
-def _hashable(value: Any) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
-
-
-def _reindex(
-    index: dict[str, dict[Any, Any]],
-    names: tuple[str, ...],
-    ident: Any,
-    old: dict[str, Any] | None,
-    new: Any,
-) -> None:
-    """Move ``ident``'s unique values from its ``old`` row to its ``new`` one (or none)."""
-    for name in names:
-        values = index.setdefault(name, {})
-        if old is not None:
-            value = old.get(name)
-            if value is not None and _hashable(value) and values.get(value) == ident:
-                del values[value]
-        if new is not _DELETED:
-            value = new.get(name)
-            if value is not None and _hashable(value):
-                values[value] = ident
 
 
 class MemoryTransaction:
@@ -271,7 +255,7 @@ class MemoryTransaction:
         unique_names = db._unique_names.get
         with STORE_LOCK:
             # 1. check every condition; nothing is applied if one fails
-            claims: dict[tuple[str, str, Any], Any] | None = None
+            claims: dict[tuple[str, UniqueKey, Any], Any] | None = None
             for (tname, ident), (schema, row, expected) in writes.items():
                 if row is _DELETED:
                     continue
@@ -312,12 +296,13 @@ class MemoryTransaction:
                     names = db.unique_names(schema)
                 if names:
                     old = table.get(ident)
-                    _reindex(
+                    reindex(
                         db.unique.setdefault(tname, {}),
                         names,
                         ident,
                         None if old is None else db.rows.decode(old),
                         row if row is _DELETED else db.rows.decode(row),
+                        _DELETED,
                     )
                 if row is _DELETED:
                     table.pop(ident, None)
@@ -367,12 +352,13 @@ class MemoryTransaction:
             if table is None:
                 table = db.tables.setdefault(tname, {})
             if names:
-                _reindex(
+                reindex(
                     db.unique.setdefault(tname, {}),
                     names,
                     ident,
                     None if stored is None else db.rows.decode(stored),
                     row if row is _DELETED else db.rows.decode(row),
+                    _DELETED,
                 )
             if row is _DELETED:
                 table.pop(ident, None)
@@ -387,16 +373,16 @@ class MemoryTransaction:
         schema: ModelSchema,
         ident: Any,
         record: dict[str, Any],
-        names: tuple[str, ...],
-        claims: dict[tuple[str, str, Any], Any] | None,
-    ) -> dict[tuple[str, str, Any], Any]:
+        names: tuple[UniqueKey, ...],
+        claims: dict[tuple[str, UniqueKey, Any], Any] | None,
+    ) -> dict[tuple[str, UniqueKey, Any], Any]:
         """Refuse a unique value held by another row that keeps it, or claimed twice here."""
         claims = {} if claims is None else claims
         tname = schema.table
         index = self.db.unique.get(tname, {})
         for name in names:
-            value = record.get(name)
-            if value is None or not _hashable(value):
+            value = unique_value(record, name)
+            if value is None or not hashable(value):
                 continue
             key = (tname, name, value)
             holder = claims.setdefault(key, ident)
@@ -406,16 +392,10 @@ class MemoryTransaction:
                     continue
                 pending = self.writes.get((tname, holder))
                 if pending is not None and (
-                    pending[1] is _DELETED or self.db.rows.decode(pending[1]).get(name) != value
+                    pending[1] is _DELETED or unique_value(self.db.rows.decode(pending[1]), name) != value
                 ):
                     continue  # its current holder gives it up in this transaction
-            raise ValidationError(
-                {
-                    name: [
-                        f"{schema.cls.__name__} with {name}={value!r} already exists: {name} is unique"
-                    ]
-                }
-            )
+            raise unique_conflict(schema.cls.__name__, name, value)
         return claims
 
     def rollback(self) -> None:

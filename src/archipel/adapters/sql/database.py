@@ -23,7 +23,7 @@ from archipel.adapters.settings import SQL_ENGINE_SETTINGS, check_settings
 from archipel.adapters.sql.combined import OneStatement
 from archipel.adapters.sql.engine import SqlEngine
 from archipel.adapters.sql.event_store import SqlEventStore
-from archipel.adapters.sql.indexes import declare_indexes
+from archipel.adapters.sql.indexes import declare_indexes, raw_index_ddl
 from archipel.adapters.sql.outbox import OUTBOX_TABLE, SqlOutbox
 from archipel.adapters.sql.outbox_direct import DirectRelay
 from archipel.adapters.sql.processed import prune_processed
@@ -194,20 +194,26 @@ class SqlDatabase:
         added so (``NOT NULL`` without a default) is a ``ConfigurationError``
         naming the table and column, before anything changes.
         """
-        tables = [*self._model_tables(schemas), *self._framework_tables()]
+        records = [self.record_table(schema) for schema in schemas]
+        tables = [*(record.table for record in records), *self._framework_tables()]
+        existing = self.engine.run(lambda conn: self._columns(conn, [t.name for t in tables]))
         statements: list[Any] = []
         for table in tables:
             statements.append(sa.schema.CreateTable(table, if_not_exists=True))
-        statements.extend(self._added_columns(tables))
+        statements.extend(self._added_columns(tables, existing))
         for table in tables:
             statements.extend(
                 sa.schema.CreateIndex(index, if_not_exists=True) for index in table.indexes
             )
+        dialect = "postgresql" if self.engine.is_postgres else "sqlite"
+        for record in records:  # Index.from_sql: with the table that this setup creates
+            if record.table.name not in existing:
+                statements.extend(sa.text(ddl) for ddl in raw_index_ddl(record.schema, dialect))
         self.engine.execute_ddl(statements)
 
-    def _added_columns(self, tables: list[sa.Table]) -> list[Any]:
-        """``ALTER TABLE ADD COLUMN`` for the declared columns missing from existing tables."""
-        existing = self.engine.run(lambda conn: self._columns(conn, [t.name for t in tables]))
+    def _added_columns(self, tables: list[sa.Table], existing: dict[str, set[str]]) -> list[Any]:
+        """``ALTER TABLE ADD COLUMN`` for the declared columns missing from the ``existing``
+        tables (name -> its columns)."""
         quote = self.engine.dialect.identifier_preparer.quote
         statements: list[Any] = []
         for table in tables:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from archipel.adapters.sql.compiling import StatementCompiling
-from archipel.adapters.sql.indexes import declare_indexes
+from archipel.adapters.sql.indexes import declare_indexes, raw_index_ddl
 from archipel.adapters.sql.records import RecordTable
 from archipel.errors import IncorrectUsageError
 from archipel.port.schema import ModelSchema
@@ -53,7 +53,10 @@ def render_index_ddl(schema: ModelSchema, dialect: str) -> list[str]:
     compiler = _Compiler(dialect)
     table = RecordTable(schema, compiler, sa.MetaData())  # type: ignore[arg-type]
     declare_indexes(table, compiler.is_postgres)
-    return [
+    statements = [
         str(sa.schema.CreateIndex(index, if_not_exists=True).compile(dialect=compiler.dialect)).strip()
         for index in sorted(table.table.indexes, key=lambda i: str(i.name))
     ]
+    # Index.from_sql(...): its DDL as written, for its dialect only (after the others, as Protean)
+    statements += raw_index_ddl(schema, dialect)
+    return statements

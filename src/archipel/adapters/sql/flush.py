@@ -19,7 +19,7 @@ from archipel.adapters.sql.writes import (
     same_insert,
     unique_violation,
 )
-from archipel.errors import ValidationError
+from archipel.port.conflicts import unique_conflict, unique_value
 
 if TYPE_CHECKING:
     from archipel.adapters.sql.database import SqlDatabase
@@ -160,18 +160,12 @@ class WriteFlush:
         if write.guard == -1 and self._exists(table, write.identity):
             # the identity conflicts too: that is the error the reference reports
             raise conflict(write, None) from exc
-        column = table.unique_columns.get(constraint)
-        if column is None and constraint.startswith(f"{table.name}."):
-            column = constraint.split(".", 1)[1]
-        column = column or "_entity"
-        value = write.record.get(column) if isinstance(write.record, dict) else None
-        raise ValidationError(
-            {
-                column: [
-                    f"{table.schema.cls.__name__} with {column}={value!r} already exists: {column} is unique"
-                ]
-            }
-        ) from exc
+        key = table.unique_columns.get(constraint)
+        if key is None and constraint.startswith(f"{table.name}."):
+            key = constraint.split(".", 1)[1]
+        key = key or "_entity"
+        value = unique_value(write.record, key) if isinstance(write.record, dict) else None
+        raise unique_conflict(table.schema.cls.__name__, key, value) from exc
 
     def _exists(self, table: RecordTable, identity: Any, committed: bool = False) -> bool:
         """Whether ``identity`` is stored (``committed``: outside this transaction's own writes)."""

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from archipel.adapters.sql.engine import SqlEngine, dumps, loads
 from archipel.adapters.sql.tables import VERSION, Kind, constraint_name, model_columns, model_table
+from archipel.port.conflicts import UniqueKey
 from archipel.port.schema import ModelSchema
 
 __all__ = ["RecordTable"]
@@ -142,7 +143,9 @@ class RecordTable:
         self._json_at = tuple(i for i, n in enumerate(self.names) if n in self.json_names)
         self._float_at = tuple(i for i, n in enumerate(self.names) if n in self.float_names)
         self._floats_as_text_only = postgres
-        self.unique_columns: dict[str, str] = {
+        #: unique constraint (PostgreSQL's name, SQLite's ``table.column`` list) -> the field,
+        #: or the fields of a unique index (declare_indexes adds those)
+        self.unique_columns: dict[str, UniqueKey] = {
             constraint_name(self.name, f"{name}_key"): name
             for name, (_, field) in columns.items()
             if name != self.id_field and field is not None and getattr(field, "unique", False)
