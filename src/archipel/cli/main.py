@@ -47,6 +47,7 @@ from archipel.cli.add import add
 from archipel.cli.check import check
 from archipel.cli.new import new
 from archipel.cli.observatory import observatory
+from archipel.cli.recover import recover
 from archipel.cli.server import server
 from archipel.cli.shell import shell
 from archipel.cli.verify import verify
@@ -132,6 +133,7 @@ app.add_typer(database.app, name="db", hidden=True)
 app.command()(check)
 app.command()(verify)
 app.command()(server)
+app.command()(recover)
 for _name in ("read", "search", "history", "stats"):  # Protean's `protean events ...`
     events.app.command(_name)(getattr(event_reads, _name))
 events.app.command("catalog")(events_catalog.catalog)
