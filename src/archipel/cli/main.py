@@ -50,6 +50,7 @@ from archipel.cli.observatory import observatory
 from archipel.cli.recover import recover
 from archipel.cli.server import server
 from archipel.cli.shell import shell
+from archipel.cli.upgrade import upgrade_check
 from archipel.cli.verify import verify
 from archipel.errors import ArchipelError, ConfigurationError, IncorrectUsageError
 
@@ -134,6 +135,7 @@ app.command()(check)
 app.command()(verify)
 app.command()(server)
 app.command()(recover)
+app.command("upgrade-check")(upgrade_check)
 for _name in ("read", "search", "history", "stats"):  # Protean's `protean events ...`
     events.app.command(_name)(getattr(event_reads, _name))
 events.app.command("catalog")(events_catalog.catalog)
