@@ -51,11 +51,15 @@ def parse_version(version: str) -> Version:
     return numbers[0], numbers[1], numbers[2]
 
 
-def _finding(code: str, sites: list[str], title: str, detail: str, remediation: str) -> list[UpgradeFinding]:
+def _finding(
+    code: str, sites: list[str], title: str, detail: str, remediation: str, every_site: bool = False
+) -> list[UpgradeFinding]:
+    """One info finding over ``sites`` (the first ten, or ``every_site``: a checklist), or none."""
     if not sites:
         return []
+    where = f"are at: {', '.join(sorted(sites))}" if every_site else f"Found at: {summarise(sites)}"
     return [UpgradeFinding(code=code, level="info", title=f"{len(sites)} {title}",
-                           detail=f"{detail} Found at: {summarise(sites)}.", remediation=remediation)]
+                           detail=f"{detail} {where}.", remediation=remediation)]
 
 
 # -- raw SQL ----------------------------------------------------------------------------
@@ -235,9 +239,12 @@ def _sanitize_default(trees: list[Tree], domain: Domain) -> list[UpgradeFinding]
     return _finding(
         "SANITIZE_DEFAULT_CHANGED", sites, "String/Text field(s) relying on the old sanitize default",
         "Protean 0.18.0 flipped the String/Text `sanitize` default from True to False, and archipel "
-        "follows it: a field leaving `sanitize` unset no longer has HTML stripped from its value.",
-        "Declare `sanitize=True` on the fields that take untrusted HTML, or set [field_defaults] "
-        "sanitize = true to keep the old default for the whole domain.",
+        "follows it: a field leaving `sanitize` unset no longer has HTML stripped (bleach) from the "
+        "value it stores. The fields that relied on the old default",
+        "Encode these values where they are rendered as HTML (sanitizing is the display's concern); "
+        "or pass `sanitize=True` on a field, or set [field_defaults] sanitize = true to keep the old "
+        "default for the whole domain.",
+        every_site=True,
     )
 
 
