@@ -176,8 +176,8 @@ def _protean_outbox(domain: Domain) -> list[UpgradeFinding]:
     findings: list[UpgradeFinding] = []
     for name in _databases(domain):
         database = domain.providers.databases.get(name)
-        engine = getattr(database, "engine", None)
-        if engine is None or not callable(getattr(engine, "run", None)):
+        engine = getattr(getattr(database, "engine", None), "engine", None)
+        if not isinstance(engine, sa.engine.Engine):
             continue  # not a SQL database: it cannot hold Protean's table
 
         def count(conn: Any) -> int | None:
@@ -192,7 +192,8 @@ def _protean_outbox(domain: Domain) -> list[UpgradeFinding]:
             return int(conn.execute(query).scalar_one())
 
         try:
-            pending = engine.run(count)
+            with engine.connect() as conn:
+                pending = count(conn)
         except Exception as exc:  # reported, never a clean report meaning "could not read"
             findings.append(_check_failed(f"Could not inspect the database `{name}` for Protean's outbox", exc,
                                           f"databases.{name}"))
