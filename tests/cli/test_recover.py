@@ -260,3 +260,19 @@ def test_the_text_report_names_what_to_do(shop: Any, cli: Any) -> None:
     outcome = cli("recover", "--verify-checkpoints", "--reset-beyond-head", "--domain", "restored_shop")
     assert outcome.code == 0 and "Reset 2 beyond-head checkpoint(s)" in outcome.text
     assert "Purged 1 dead letter(s)" in outcome.text
+
+
+@pytest.mark.parametrize("shop", ["memory"], indirect=True)
+def test_an_unreadable_store_is_unknown_not_consistent(shop: Any, cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    _history(shop)
+
+    def down(category: str | None = None) -> int:
+        raise ConnectionError("event store is down")
+
+    monkeypatch.setattr(shop.providers.event_store, "head", down)
+    code, found = _recover(cli, "--verify-checkpoints")
+    assert (code, found["status"]) == (0, "pass")  # unknown is no violation (Protean's rule) ...
+    summary = found["data"]["summary"]
+    assert summary["unknown"] == summary["checked"] > 0 and summary["consistent"] == 0  # ... nor consistent
+    text = cli("recover", "--verify-checkpoints", "--domain", "restored_shop").text
+    assert "could not be verified" in text and "consistent with the stream head" not in text

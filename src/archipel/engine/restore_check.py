@@ -148,18 +148,18 @@ def checkpoint_statuses(domain: Domain) -> list[CheckpointStatus]:
             None if head is None else str(head),
         ))
     try:
-        rebuilt = rebuild_records(domain)
-    except Exception:
-        rebuilt = {}
+        rebuilt: dict[str, dict[str, Any]] | None = rebuild_records(domain)
+    except Exception:  # unreadable: every projection's record is unknown, not absent
+        rebuilt = None
     for cls in domain.registry.of_kind("projection").values():
-        record = rebuilt.get(cls.__name__)
-        if record is None or not projector_routes(domain, cls):
+        record = None if rebuilt is None else rebuilt.get(cls.__name__)
+        if (rebuilt is not None and record is None) or not projector_routes(domain, cls):
             continue  # never rebuilt: its projectors' catch-up records stand for it
         categories = projection_categories(domain, cls)
         head = _store_heads(domain, categories)
         statuses.append(CheckpointStatus(
             f"projection:{cls.__name__}", cls.__name__, categories, PROJECTION_REBUILD,
-            _text(record.get("position")), None if head is None else str(head),
+            None if record is None else _text(record.get("position")), None if head is None else str(head),
         ))
     return statuses
 
