@@ -115,3 +115,28 @@ def test_the_findings_on_a_program_are_protean_s(snippets: list[str], pinned: st
         sys.path.remove(str(root))
         for name in [m for m in sys.modules if m.startswith((theirs_pkg, ours_pkg))]:
             del sys.modules[name]
+
+
+class _Configured:
+    """A domain as the configuration checks see it: its ``config`` only."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+
+_database = st.fixed_dictionaries(
+    {"provider": st.sampled_from(["postgresql", "sqlite", "memory"])},
+    optional={"pool_size": st.integers(1, 20), "max_overflow": st.integers(0, 20)},
+)
+
+
+@given(databases=st.dictionaries(st.sampled_from(["default", "reports", "audit"]), _database, min_size=1))
+def test_the_pool_findings_are_protean_s(databases: dict[str, dict[str, Any]]) -> None:
+    from protean.upgrade import _check_pool_defaults
+
+    from archipel.domain.upgrade import _pool_defaults
+
+    domain = _Configured({"databases": databases})
+    theirs = [(f.code, f.level, f.element, f.title) for f in _check_pool_defaults(domain)]  # type: ignore[arg-type]
+    ours = [(f.code, f.level, f.element, f.title) for f in _pool_defaults(domain)]  # type: ignore[arg-type]
+    assert ours == theirs
