@@ -18,6 +18,8 @@ added, never renamed or removed):
 - ``archipel idempotency cleanup --json``: see :mod:`archipel.cli.idempotency`
 - ``archipel schema generate|render --json``: ``{"domain", "output", "files"}``
 - ``archipel version --json``: ``{"archipel", "python"}``
+- ``archipel recover --verify-checkpoints --json``: Protean's envelope, see :mod:`archipel.cli.recover`
+- ``archipel upgrade-check --format json``: Protean's list of findings, see :mod:`archipel.cli.upgrade`
 
 JSON goes to stdout, one document, nothing else; errors still go to stderr
 with the exit status (0 ok, 1 not found or failed, 2 wrong usage).

@@ -47,8 +47,10 @@ from archipel.cli.add import add
 from archipel.cli.check import check
 from archipel.cli.new import new
 from archipel.cli.observatory import observatory
+from archipel.cli.recover import recover
 from archipel.cli.server import server
 from archipel.cli.shell import shell
+from archipel.cli.upgrade import upgrade_check
 from archipel.cli.verify import verify
 from archipel.errors import ArchipelError, ConfigurationError, IncorrectUsageError
 
@@ -132,6 +134,8 @@ app.add_typer(database.app, name="db", hidden=True)
 app.command()(check)
 app.command()(verify)
 app.command()(server)
+app.command()(recover)
+app.command("upgrade-check")(upgrade_check)
 for _name in ("read", "search", "history", "stats"):  # Protean's `protean events ...`
     events.app.command(_name)(getattr(event_reads, _name))
 events.app.command("catalog")(events_catalog.catalog)

@@ -187,8 +187,8 @@ class DeadLetterStore:
         finally:
             tx.rollback()
 
-    def list(self, subscription: str | None = None, limit: int = 100) -> builtins.list[DeadLetter]:
-        """Dead letters (of one subscription), oldest failure first."""
+    def list(self, subscription: str | None = None, limit: int | None = 100) -> builtins.list[DeadLetter]:
+        """Dead letters (of one subscription), oldest failure first (``limit=None``: all)."""
         q = Q(subscription=subscription) if subscription else Q()
         rows, _ = self._query(q, limit)
         return [DeadLetter.from_record(r) for r in rows]
