@@ -20,11 +20,21 @@ keeps the plain names (nothing to migrate).
 **Reads across shards.** A consumer reads the streams of every partition
 it owns at once. The broker groups them by slot: one ``XREADGROUP`` per
 slot. When all come back empty and the caller asked to block,
-:class:`BlockingFanOut` issues one blocking ``XREADGROUP`` per slot in
-parallel, each on its own connection; the first that returns entries
-wakes the others with ``CLIENT UNBLOCK`` (they return as if timed out:
-nothing is delivered by an unblocked read), so a publish on any shard
-wakes the consumer at once — push, not poll.
+:class:`BlockingFanOut` issues one blocking ``XREAD`` per slot in
+parallel, each on its own connection; the first that returns ends the
+others with ``CLIENT UNBLOCK ... ERROR`` and the slots are read again
+without blocking, so a publish on any shard wakes the consumer at once —
+push, not poll. The wait is an ``XREAD`` (``$``: entries newer than the
+stream's last), not a blocking ``XREADGROUP``: it delivers nothing, and
+a master pausing writes — ``CLUSTER FAILOVER`` does — postpones write
+commands, ``XREADGROUP`` among them, not reads. Redis 7.0–7.2 crash on
+``CLIENT UNBLOCK`` (``TIMEOUT``) of a postponed command, and with ``ERROR``
+they answer it and run it once the pause ends: a read whose entries
+nobody receives. An ``XREAD`` is postponed only by ``CLIENT PAUSE ALL``;
+then it runs (and answers) again later, harmless since it delivers
+nothing, on a connection dropped at its ``UNBLOCKED`` error. An entry
+published between the look and the wait is seen at the next look, at most
+one blocking timeout later.
 
 **Publishes.** The entries of one slot go in one script call (:data:`XADDS`),
 the calls of different slots in one pipeline (:func:`publish_by_slot`): a
@@ -113,8 +123,9 @@ class BlockingFanOut:
 
     Each read runs in a pool thread on a dedicated single-connection client
     to the node serving its slot (its ``CLIENT ID`` known), so that the
-    caller can end the other reads with ``CLIENT UNBLOCK`` once one has
-    returned. Clients are reused; a client whose read failed is dropped.
+    caller can end the other reads with ``CLIENT UNBLOCK ... ERROR`` once
+    one has returned. Clients are reused; a client whose read failed or was
+    ended so is dropped (a read a pause postponed answers again later).
     """
 
     def __init__(self, max_threads: int = 1024) -> None:
@@ -193,6 +204,11 @@ class BlockingFanOut:
         try:
             reply = read_one(held[0], keys)
         except redis.exceptions.ResponseError as exc:
+            if str(exc).startswith("UNBLOCKED"):
+                # ended (CLIENT UNBLOCK, the node turning replica): a read a pause postponed
+                # is run and answered again once the pause ends, so the connection goes
+                _drop(held[0])
+                return None
             self._give(node, held)
             if isinstance(exc, _TOPOLOGY_CHANGED) or str(exc).startswith(_TOPOLOGY_REPLIES):
                 return None  # nothing delivered; the next non-blocking read follows the change
@@ -209,7 +225,7 @@ class BlockingFanOut:
         except redis.exceptions.RedisError:
             return  # the node is gone: its blocked read fails on its own
         try:
-            held[0].client_unblock(client_id)
+            held[0].client_unblock(client_id, error=True)  # (TIMEOUT crashes Redis 7 on a paused read)
         except redis.exceptions.RedisError:
             _drop(held[0])
             return
