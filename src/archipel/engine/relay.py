@@ -17,7 +17,10 @@ pipelined — each to the broker stream of its category, partition and lane —
 then marks them sent, fenced by the row lease. A crash between publishing
 and marking re-publishes the rows later: consumers drop the copies through
 their processed-message records, and a copy never overtakes the original,
-so per-aggregate order holds.
+so per-aggregate order holds. A publish that raises is given back whole and
+published again, in order: the broker promises that it added, of each
+stream, at most a prefix of the batch (:mod:`archipel.port.broker`), so
+no entry lands only after later entries of its stream.
 
 The holder of shard 0 also purges sent rows after
 ``outbox_retention_seconds`` and trims broker streams (never below what a

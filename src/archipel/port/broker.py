@@ -5,6 +5,10 @@ The contract (one conformance suite, ``tests/brokers/``, proves every adapter):
 - ``publish``/``publish_many`` append payloads (JSON-like dicts) to streams and
   return their entry ids; ids increase within a stream. ``publish_many`` keeps
   the given order within each stream and is one round trip where possible.
+  One that raises has added, of each stream, at most a prefix of the batch's
+  entries for it (all or nothing is fine): never an entry without those
+  before it, which publishing the batch again (the relay does) would put
+  after it.
 - A *consumer group* reads every entry of a stream once (``read``); each entry
   it reads stays *pending* — owned by the consumer that read it — until it is
   acknowledged (``ack``). A group created by ``ensure_group`` (or implicitly by

@@ -50,7 +50,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from archipel.adapters.payload import check_payload
-from archipel.adapters.redis.cluster import check_replicated, publish_replicated
+from archipel.adapters.redis.cluster import XADDS, check_replicated, publish_by_slot
 from archipel.adapters.redis.connection import _FIELD, _encode, _text
 from archipel.adapters.redis.housekeeping import RedisHousekeeping
 from archipel.adapters.redis.reading import RedisGroupReader
@@ -58,16 +58,7 @@ from archipel.port.broker import PublishCallback
 
 __all__ = ["RedisBroker"]
 
-#: XADD of every KEYS[i] with field ``d`` = ARGV[i], in order; the ids in that order. A
-#: failing XADD ends the script with an error, the entries before it added (as a pipeline
-#: of XADDs would leave them): the relay publishes the batch again, consumers drop copies
-assert _FIELD == b"d"  # the field the script writes
-_XADDS = (
-    "local ids = {} "
-    "for i = 1, #KEYS do ids[i] = redis.call('XADD', KEYS[i], '*', 'd', ARGV[i]) end "
-    "return ids"
-)
-
+assert _FIELD == b"d"  # the field XADDS writes
 
 class RedisBroker(RedisGroupReader, RedisHousekeeping):
     """A broker on Redis Streams; thread-safe (a connection pool per broker).
@@ -107,8 +98,13 @@ class RedisBroker(RedisGroupReader, RedisHousekeeping):
         On one Redis the entries go in one call of a script that adds them in
         order (one command and one reply for the batch, not one per entry:
         the Python side of a publish is most of the relay's CPU); on a cluster,
-        one pipeline per master. With ``replica_acks`` the publish waits for
-        the replicas (``WAIT``) as :meth:`publish_many` does.
+        one call per slot, in one pipeline
+        (:func:`~archipel.adapters.redis.cluster.publish_by_slot`). A script
+        runs whole: a publish that raises has added, of each stream, at most
+        a prefix of its entries — never one without those before it, which
+        publishing the batch again (the relay) would put after it. With
+        ``replica_acks`` the publish waits for the replicas (``WAIT``) as
+        :meth:`publish_many` does.
         """
         if not entries:
             return []
@@ -116,14 +112,7 @@ class RedisBroker(RedisGroupReader, RedisHousekeeping):
         def run() -> list[Any]:
             keyed = [(self._key(stream), data) for stream, data in entries]
             if self._fan_out is not None:  # a cluster: a script's keys must share a slot
-                if self._replica_acks:
-                    return publish_replicated(
-                        self._client, keyed, _FIELD, self._replica_acks, self._ack_timeout_ms
-                    )
-                pipe = self._client.pipeline(transaction=False)
-                for key, data in keyed:
-                    pipe.xadd(key, {_FIELD: data})
-                return list(pipe.execute())
+                return publish_by_slot(self._client, keyed, self._replica_acks, self._ack_timeout_ms)
             script = self._xadd_script()
             keys = [key for key, _ in keyed]
             values = [data for _, data in keyed]
@@ -139,8 +128,9 @@ class RedisBroker(RedisGroupReader, RedisHousekeeping):
         return [_text(i) for i in self._call(f"XADD of {len(entries)} entries", run)]
 
     def _xadd_script(self) -> Any:
-        """The script of :data:`_XADDS` on the current client (made again with the client)."""
+        """The script of :data:`~archipel.adapters.redis.cluster.XADDS` on the current client
+        (made again with the client)."""
         script = self.__dict__.get("_xadds")
         if script is None or script.registered_client is not self._client:
-            script = self.__dict__["_xadds"] = self._client.register_script(_XADDS)
+            script = self.__dict__["_xadds"] = self._client.register_script(XADDS)
         return script

@@ -20,15 +20,29 @@ keeps the plain names (nothing to migrate).
 **Reads across shards.** A consumer reads the streams of every partition
 it owns at once. The broker groups them by slot: one ``XREADGROUP`` per
 slot. When all come back empty and the caller asked to block,
-:class:`BlockingFanOut` issues one blocking ``XREADGROUP`` per slot in
-parallel, each on its own connection; the first that returns entries
-wakes the others with ``CLIENT UNBLOCK`` (they return as if timed out:
-nothing is delivered by an unblocked read), so a publish on any shard
-wakes the consumer at once — push, not poll.
+:class:`BlockingFanOut` issues one blocking ``XREAD`` per slot in
+parallel, each on its own connection; the first that returns ends the
+others with ``CLIENT UNBLOCK ... ERROR`` and the slots are read again
+without blocking, so a publish on any shard wakes the consumer at once —
+push, not poll. The wait is an ``XREAD`` (``$``: entries newer than the
+stream's last), not a blocking ``XREADGROUP``: it delivers nothing, and
+a master pausing writes — ``CLUSTER FAILOVER`` does — postpones write
+commands, ``XREADGROUP`` among them, not reads. Redis 7.0–7.2 crash on
+``CLIENT UNBLOCK`` (``TIMEOUT``) of a postponed command, and with ``ERROR``
+they answer it and run it once the pause ends: a read whose entries
+nobody receives. An ``XREAD`` is postponed only by ``CLIENT PAUSE ALL``;
+then it runs (and answers) again later, harmless since it delivers
+nothing, on a connection dropped at its ``UNBLOCKED`` error. An entry
+published between the look and the wait is seen at the next look, at most
+one blocking timeout later.
 
-**Replicated publishes.** ``WAIT`` counts the writes of its own
-connection, so with ``replica_acks`` the entries are sent per master, each
-batch followed by ``WAIT`` on the same connection (:func:`publish_replicated`).
+**Publishes.** The entries of one slot go in one script call (:data:`XADDS`),
+the calls of different slots in one pipeline (:func:`publish_by_slot`): a
+script runs whole, so a publish that fails partway leaves of each stream a
+prefix of its entries, never a later entry without an earlier one, which
+the relay's publishing again would put after it. ``WAIT`` counts the writes
+of its own connection, so with ``replica_acks`` the calls are sent per
+master, each master's followed by ``WAIT`` on the same connection.
 """
 
 from __future__ import annotations
@@ -48,10 +62,11 @@ from archipel.errors import BrokerUnavailable
 
 __all__ = [
     "BlockingFanOut",
+    "XADDS",
     "by_slot",
     "check_replicated",
     "cluster_key",
-    "publish_replicated",
+    "publish_by_slot",
     "stream_of",
 ]
 
@@ -108,8 +123,9 @@ class BlockingFanOut:
 
     Each read runs in a pool thread on a dedicated single-connection client
     to the node serving its slot (its ``CLIENT ID`` known), so that the
-    caller can end the other reads with ``CLIENT UNBLOCK`` once one has
-    returned. Clients are reused; a client whose read failed is dropped.
+    caller can end the other reads with ``CLIENT UNBLOCK ... ERROR`` once
+    one has returned. Clients are reused; a client whose read failed or was
+    ended so is dropped (a read a pause postponed answers again later).
     """
 
     def __init__(self, max_threads: int = 1024) -> None:
@@ -188,6 +204,11 @@ class BlockingFanOut:
         try:
             reply = read_one(held[0], keys)
         except redis.exceptions.ResponseError as exc:
+            if str(exc).startswith("UNBLOCKED"):
+                # ended (CLIENT UNBLOCK, the node turning replica): a read a pause postponed
+                # is run and answered again once the pause ends, so the connection goes
+                _drop(held[0])
+                return None
             self._give(node, held)
             if isinstance(exc, _TOPOLOGY_CHANGED) or str(exc).startswith(_TOPOLOGY_REPLIES):
                 return None  # nothing delivered; the next non-blocking read follows the change
@@ -204,7 +225,7 @@ class BlockingFanOut:
         except redis.exceptions.RedisError:
             return  # the node is gone: its blocked read fails on its own
         try:
-            held[0].client_unblock(client_id)
+            held[0].client_unblock(client_id, error=True)  # (TIMEOUT crashes Redis 7 on a paused read)
         except redis.exceptions.RedisError:
             _drop(held[0])
             return
@@ -241,26 +262,73 @@ def check_replicated(acked: int, wanted: int, timeout_ms: int) -> None:
         )
 
 
-def publish_replicated(
-    client: Any, entries: Sequence[tuple[str, bytes | str]], field: bytes, replicas: int, timeout_ms: int
-) -> list[Any]:
-    """``XADD`` every ``(key, data)`` on the master of its slot, then ``WAIT`` there; return the ids.
+#: ``XADD`` of every ``KEYS[i]`` with field ``d`` = ``ARGV[i]``, in order; the ids in that
+#: order. A script runs whole, never interleaved with other commands: a failing ``XADD`` ends it
+#: with an error, the entries before it added and none after, so what a failed publish leaves
+#: of each stream is a prefix of the stream's entries in the batch (see :func:`publish_by_slot`)
+XADDS = (
+    "local ids = {} "
+    "for i = 1, #KEYS do ids[i] = redis.call('XADD', KEYS[i], '*', 'd', ARGV[i]) end "
+    "return ids"
+)
 
-    Entries of one master go in one pipeline, in the given order, ended by
-    ``WAIT replicas timeout_ms`` on the same connection. A master that no
-    longer serves a slot (a failover) makes the client learn the topology
-    again before the error is raised: the caller publishes again.
-    """
-    by_node: dict[str, tuple[Any, list[int]]] = {}
+
+def _slot_groups(entries: Sequence[tuple[str, bytes | str]]) -> list[list[int]]:
+    """The positions of ``entries``, grouped by slot, in order (first-seen slots first)."""
+    groups: dict[int, list[int]] = {}
     for position, (key, _) in enumerate(entries):
-        node = client.get_node_from_key(key)
-        by_node.setdefault(node.name, (node, []))[1].append(position)
+        groups.setdefault(key_slot(key.encode()), []).append(position)
+    return list(groups.values())
+
+
+def _xadds(pipe: Any, entries: Sequence[tuple[str, bytes | str]], positions: list[int]) -> None:
+    """Queue on ``pipe`` one :data:`XADDS` call adding the entries at ``positions`` (one slot)."""
+    keys = [entries[p][0] for p in positions]
+    pipe.execute_command("EVAL", XADDS, len(keys), *keys, *(entries[p][1] for p in positions))
+
+
+def publish_by_slot(
+    client: Any, entries: Sequence[tuple[str, bytes | str]], replicas: int = 0, timeout_ms: int = 0
+) -> list[Any]:
+    """``XADD`` every ``(key, data)`` with field ``d``, in order; return the ids.
+
+    The entries of one slot (a partition's streams) go in one call of
+    :data:`XADDS`, so that a publish that fails partway never leaves an
+    entry of a stream without the entries before it: a node answering
+    ``CLUSTERDOWN`` to one command of a pipeline while it fails over and
+    accepting the next ones, or redis-py's cluster pipeline sending failed
+    commands again one by one and going on past one that fails, would
+    otherwise let later entries in while an earlier one is published only
+    again, after them — and handled after them. The calls of different
+    slots go in one cluster pipeline.
+
+    With ``replicas`` the calls of each master go in one pipeline ended by
+    ``WAIT replicas timeout_ms`` on the same connection (``WAIT`` counts the
+    writes of its own connection). A master that no longer serves a slot (a
+    failover) makes the client learn the topology again before the error is
+    raised: the caller publishes again.
+
+    Raises:
+        BrokerUnavailable: fewer than ``replicas`` replicas acknowledged.
+    """
+    groups = _slot_groups(entries)
     ids: list[Any] = [None] * len(entries)
-    for node, positions in by_node.values():
+    if not replicas:
+        pipe = client.pipeline(transaction=False)
+        for positions in groups:
+            _xadds(pipe, entries, positions)
+        for positions, added in zip(groups, pipe.execute(), strict=True):
+            for position, entry_id in zip(positions, added, strict=True):
+                ids[position] = entry_id
+        return ids
+    by_node: dict[str, tuple[Any, list[list[int]]]] = {}
+    for positions in groups:
+        node = client.get_node_from_key(entries[positions[0]][0])
+        by_node.setdefault(node.name, (node, []))[1].append(positions)
+    for node, node_groups in by_node.values():
         pipe = node.redis_connection.pipeline(transaction=False)
-        for position in positions:
-            key, data = entries[position]
-            pipe.xadd(key, {field: data})
+        for positions in node_groups:
+            _xadds(pipe, entries, positions)
         pipe.execute_command("WAIT", replicas, timeout_ms)
         try:
             replies = pipe.execute()
@@ -269,8 +337,9 @@ def publish_replicated(
             _relearn(client)
             raise
         check_replicated(int(replies.pop()), replicas, timeout_ms)
-        for position, entry_id in zip(positions, replies, strict=True):
-            ids[position] = entry_id
+        for positions, added in zip(node_groups, replies, strict=True):
+            for position, entry_id in zip(positions, added, strict=True):
+                ids[position] = entry_id
     return ids
 
 

@@ -1,7 +1,7 @@
 """Consuming a Redis broker's streams with consumer groups.
 
-``XREADGROUP`` (one per slot on a cluster, blocking on every slot at once
-when all are empty), ``XACK``, ``XAUTOCLAIM`` to take over a dead
+``XREADGROUP`` (one per slot on a cluster; when all are empty, an ``XREAD``
+blocking on every slot at once waits for news), ``XACK``, ``XAUTOCLAIM`` to take over a dead
 consumer's pending entries, ``XPENDING`` + ``XRANGE`` to find the entries
 delivered to this consumer whose read reply was lost, and the delivery
 counts of pending entries.
@@ -94,26 +94,35 @@ class RedisGroupReader(RedisConnection):
         assert self._fan_out is not None
         named = {self._key(stream): stream for stream in streams}
         slots = by_slot(list(named))
-        out: list[Entry] = []
-        for keys in slots:
-            wait = block if len(slots) == 1 else None
-            part = [named[key] for key in keys]
-            read = functools.partial(self._read_streams, group, consumer, part, count, wait)
-            out += self._entries(self._call(f"XREADGROUP {group}", read))
+        wait = block if len(slots) == 1 else None
+        out = self._read_slots(group, consumer, named, slots, count, wait)
         if out or block is None or len(slots) == 1:
             return out
         fan_out = self._fan_out
 
-        def read_one(client: redis.Redis, keys: list[str]) -> Any:
-            return client.xreadgroup(group, consumer, dict.fromkeys(keys, ">"), count=count, block=block)
+        def wait_one(client: redis.Redis, keys: list[str]) -> Any:
+            # XREAD delivers nothing and no pause of writes postpones it (see cluster.py)
+            return client.xread(dict.fromkeys(keys, "$"), count=1, block=block)
 
         def run() -> list[Any]:
             work = [(self._reader.get_node_from_key(keys[0]), keys) for keys in slots]
-            replies: list[Any] = fan_out.read(work, read_one)
+            replies: list[Any] = fan_out.read(work, wait_one)
             return replies
 
-        for reply in self._call(f"XREADGROUP {group} (blocking on {len(slots)} slots)", run):
-            out += self._entries(reply)
+        if not self._call(f"XREAD (waiting on {len(slots)} slots for {group})", run):
+            return out  # nothing new before the timeout
+        return self._read_slots(group, consumer, named, slots, count, None)
+
+    def _read_slots(
+        self, group: str, consumer: str, named: dict[str, str], slots: list[list[str]], count: int,
+        block: int | None,
+    ) -> list[Entry]:
+        """One ``XREADGROUP`` per slot, one after the other (``block``: only with one slot)."""
+        out: list[Entry] = []
+        for keys in slots:
+            part = [named[key] for key in keys]
+            read = functools.partial(self._read_streams, group, consumer, part, count, block)
+            out += self._entries(self._call(f"XREADGROUP {group}", read))
         return out
 
     def ack(self, group: str, ids_by_stream: Mapping[str, Sequence[str]]) -> int:
