@@ -107,6 +107,44 @@ def test_a_relay_that_just_took_shards_looks_again_at_its_next_tick(make_bank, o
         relay.release()
 
 
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order=st.permutations(range(SHARDS)), first=st.integers(min_value=1, max_value=SHARDS - 1))
+def test_a_consumer_that_just_took_partitions_looks_again_at_its_next_turn(make_bank, order, first):
+    """The same for a consumer's partitions: short of its share after taking some, its next
+    loop turn looks again (not the maintenance a second later), so partitions given back one
+    after the other are all read from without a second's gap."""
+    import threading
+
+    from archipel.engine.consumer import Consumer
+    from archipel.engine.dlq import DeadLetterStore
+    from archipel.engine.subscriptions import active_subscriptions
+
+    bank = make_bank(config={"command_processing": "sync"}, lease_seconds=5, partitions=SHARDS)
+    leases = CountingLeases(bank)
+    with bank.domain_context():
+        engine = EngineSettings.from_config(bank.config)
+        sub = next(s for s in active_subscriptions(bank) if s.kind == "projector")
+        membership = Membership(leases, bank, "taker", engine.lease_seconds)
+        consumer = Consumer(bank, sub, bank.brokers["default"], leases, DeadLetterStore(bank), membership,
+                            engine, "taker", threading.Event())
+        ownership = consumer.ownership
+        holds = {p: leases.acquire(ownership.lease_id(p), ownership.scope, "other", 60) for p in range(SHARDS)}
+        for partition in order[:first]:
+            lease = holds[partition]
+            assert lease is not None
+            leases.release(lease)
+        consumer._cycle()
+        assert sorted(ownership.owned) == sorted(order[:first])
+        for partition in order[first:]:  # given back right after that look
+            lease = holds[partition]
+            assert lease is not None
+            leases.release(lease)
+        consumer._cycle()  # the next turn, within the second
+        assert sorted(ownership.owned) == list(range(SHARDS))
+        assert not consumer._look_again  # at its share: the next look is a second away again
+        consumer.shutdown()
+
+
 def test_an_expired_lease_of_another_worker_is_taken_at_the_next_look(make_bank):
     bank = make_bank(config={"command_processing": "sync"}, lease_seconds=5, relay_shards=SHARDS)
     leases = CountingLeases(bank)
