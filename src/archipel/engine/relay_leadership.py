@@ -4,9 +4,9 @@ A worker takes its fair share of the ``relay_shards`` shards, ``ceil(shards / li
 workers)``, starting from its own offset; it renews the leases it holds, gives back
 the ones beyond its share (furthest from its offset first) and, when short, tries
 the free ones each second — at the next tick right after a look that took some.
-Mixed into :class:`~archipel.engine.relay.OutboxRelay`, whose ``domain``, ``settings``, ``leases``, ``membership``, ``worker_id``,
-``shards``, ``_offset``, ``_owned``, ``_next_acquire``, ``_settling``, ``_short``
-and ``_drop_prefetch`` it uses.
+Mixed into :class:`~archipel.engine.relay.OutboxRelay`, whose ``domain``,
+``settings``, ``leases``, ``membership``, ``worker_id``, ``shards``, ``_offset``,
+``_owned``, ``_next_acquire``, ``_settling``, ``_short`` and ``_drop_prefetch`` it uses.
 """
 
 from __future__ import annotations
