@@ -644,12 +644,21 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
             threads_before = _thread_cpu()
             started = time.perf_counter()
             waits: dict[str, int] = {}
-            while _count(database_url, table) < total:
+            # the timeline: when the first event of the timed part was handled (relays taking
+            # their shards, first claims and publishes: a fixed start-up more workers do not share)
+            first_at = None
+            while (seen := _count(database_url, table)) < total:
                 if time.perf_counter() > deadline:
                     raise RuntimeError(f"{label}: read model incomplete after 600 s")
+                if first_at is None and seen > done:
+                    first_at, first_count = time.perf_counter(), seen
                 _sample_waits(database_url, waits)
                 time.sleep(0.05)
             elapsed = time.perf_counter() - started
+            if first_at is None:
+                first_at, first_count = started + elapsed, done
+            startup = first_at - started
+            after_first = (total - first_count) / max(1e-9, elapsed - startup)
             timed = total - done  # the events handled in the timed part (about ``events``)
             cpu_after = _cpu_seconds()
             threads = {k: v - threads_before.get(k, 0.0) for k, v in _thread_cpu().items()}
@@ -662,7 +671,8 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
             codes = _stop_workers(procs)
         bench.shutdown()
     return {"label": label, "events": timed, "commands_per_s": produced,
-            "events_per_s": timed / elapsed, "seconds": elapsed, "exit_codes": codes, "cpu": cpu,
+            "events_per_s": timed / elapsed, "seconds": elapsed, "startup": startup,
+            "after_first": after_first, "exit_codes": codes, "cpu": cpu,
             "waits": waits, "calls": calls, "threads": threads, "statements": statements}
 
 
@@ -1389,6 +1399,17 @@ def main(argv: list[str] | None = None) -> int:
         scaled = f"{scale[0]:.2f}x ({scale[1]:.2f}-{scale[2]:.2f})" if scale[0] else "-"
         print(f"{name:<10} {spread(rates, '.0f'):>22} {scaled:>26} {spread(busy):>22} "
               f"{spread(workers_us, '.0f') + ', ' + spread(pg_us, '.0f'):>27}")
+    print("\nstart-up (first event of the timed part handled after, ms) and the rate from then on "
+          "(events/s; the read model is polled every ~50 ms)")
+    for name in chosen:
+        runs = [r for r in results.get(name, []) if "startup" in r]
+        if runs and not name.startswith("latency-"):
+            anchor = [r for r in results.get(_anchor(name), []) if "after_first" in r]
+            after = [r["after_first"] for r in runs]
+            scale = ratios(after, [r["after_first"] for r in anchor]) if anchor else (0.0, 0.0, 0.0)
+            print(f"  {name:<10} start-up {spread([1e3 * r['startup'] for r in runs], '.0f')} ms, "
+                  f"then {spread(after, '.0f')} ev/s"
+                  + (f" = {scale[0]:.2f}x ({scale[1]:.2f}-{scale[2]:.2f}) of 1 worker's" if scale[0] else ""))
     print("\nPostgreSQL backends of the workers, sampled every ~50 ms during the throughput runs "
           "(share of samples, busy backends only: lock waits show as Lock:*)")
     for name in chosen:

@@ -75,6 +75,76 @@ def test_a_relay_whose_shards_are_all_held_tries_none_of_them_at_its_looks(make_
         relay.release()
 
 
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order=st.permutations(range(SHARDS)), first=st.integers(min_value=1, max_value=SHARDS - 1))
+def test_a_relay_that_just_took_shards_looks_again_at_its_next_tick(make_bank, order, first):
+    """Shards free up one after the other (a stopping worker gives its leases back in turn):
+    a relay short of its share that took some looks again at the next tick, so the ones
+    freed just after are relayed then, not a second later (the relay's start after the
+    benchmark's go, or a failover, stalled that long on part of the outbox)."""
+    bank = make_bank(config={"command_processing": "sync"}, lease_seconds=5, relay_shards=SHARDS)
+    leases = CountingLeases(bank)
+    with bank.domain_context():
+        holds = {(name, s): leases.acquire(_shard_id(bank, s, name), "relay", "other", 60)
+                 for name in _outboxes(bank) for s in range(SHARDS)}
+        relay = _relay(bank, leases, "taker")  # no membership: its share is every shard
+        freed: list[int] = []
+        for shard in order[:first]:
+            lease = holds[("default", shard)]
+            assert lease is not None
+            leases.release(lease)
+            freed.append(shard)
+        relay.tick()
+        assert sorted(relay._owned["default"]) == sorted(freed)
+        for shard in order[first:]:  # freed right after that look
+            lease = holds[("default", shard)]
+            assert lease is not None
+            leases.release(lease)
+        looks = leases.looks
+        relay.tick()  # within the second after the first look
+        assert sorted(relay._owned["default"]) == list(range(SHARDS))
+        assert leases.looks > looks
+        relay.release()
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order=st.permutations(range(SHARDS)), first=st.integers(min_value=1, max_value=SHARDS - 1))
+def test_a_consumer_that_just_took_partitions_looks_again_at_its_next_turn(make_bank, order, first):
+    """The same for a consumer's partitions: short of its share after taking some, its next
+    loop turn looks again (not the maintenance a second later), so partitions given back one
+    after the other are all read from without a second's gap."""
+    import threading
+
+    from archipel.engine.consumer import Consumer
+    from archipel.engine.dlq import DeadLetterStore
+    from archipel.engine.subscriptions import active_subscriptions
+
+    bank = make_bank(config={"command_processing": "sync"}, lease_seconds=5, partitions=SHARDS)
+    leases = CountingLeases(bank)
+    with bank.domain_context():
+        engine = EngineSettings.from_config(bank.config)
+        sub = next(s for s in active_subscriptions(bank) if s.kind == "projector")
+        membership = Membership(leases, bank, "taker", engine.lease_seconds)
+        consumer = Consumer(bank, sub, bank.brokers["default"], leases, DeadLetterStore(bank), membership,
+                            engine, "taker", threading.Event())
+        ownership = consumer.ownership
+        holds = {p: leases.acquire(ownership.lease_id(p), ownership.scope, "other", 60) for p in range(SHARDS)}
+        for partition in order[:first]:
+            lease = holds[partition]
+            assert lease is not None
+            leases.release(lease)
+        consumer._cycle()
+        assert sorted(ownership.owned) == sorted(order[:first])
+        for partition in order[first:]:  # given back right after that look
+            lease = holds[partition]
+            assert lease is not None
+            leases.release(lease)
+        consumer._cycle()  # the next turn, within the second
+        assert sorted(ownership.owned) == list(range(SHARDS))
+        assert not consumer._look_again  # at its share: the next look is a second away again
+        consumer.shutdown()
+
+
 def test_an_expired_lease_of_another_worker_is_taken_at_the_next_look(make_bank):
     bank = make_bank(config={"command_processing": "sync"}, lease_seconds=5, relay_shards=SHARDS)
     leases = CountingLeases(bank)

@@ -109,6 +109,8 @@ class Consumer(RunThreads):
         self._marks = CrashMarks(leases, domain, sub.name, worker_id)
         #: a broker or database call failed: a read may have delivered entries we never got
         self._resync = False
+        #: the last maintenance took partitions and left this worker short of its share
+        self._look_again = False
 
     @property
     def handled(self) -> int:
@@ -161,8 +163,13 @@ class Consumer(RunThreads):
         handled = self._collect()
         now = time.monotonic()
         if now >= self._next_maintenance:
+            self._look_again = False
             handled += self._maintain()
-            self._next_maintenance = now + min(1.0, self.settings.lease_seconds / 4)
+            # having just taken partitions while short of its share, it looks again at the next
+            # turn: partitions free up one after the other (a stopping worker gives its leases
+            # back in turn, a dead one's expire one renewal apart), and an unowned one is not read
+            wait = 0.0 if self._look_again else min(1.0, self.settings.lease_seconds / 4)
+            self._next_maintenance = now + wait
         if not self.parts:
             self.stop.wait(self.settings.blocking_timeout_ms / 1000.0)
             return handled
@@ -230,6 +237,7 @@ class Consumer(RunThreads):
         if _TAKEOVER.acquire(timeout=self.settings.lease_seconds / 8):
             try:
                 gained = self.ownership.acquire_missing()
+                self._look_again = bool(gained) and len(self.ownership.owned) < self.ownership.share()
                 for index, partition in enumerate(gained):
                     try:
                         self._adopt(partition)

@@ -3,10 +3,10 @@
 A worker takes its fair share of the ``relay_shards`` shards, ``ceil(shards / live
 workers)``, starting from its own offset; it renews the leases it holds, gives back
 the ones beyond its share (furthest from its offset first) and, when short, tries
-the free ones each second. Mixed into :class:`~archipel.engine.relay.OutboxRelay`,
-whose ``domain``, ``settings``, ``leases``, ``membership``, ``worker_id``,
-``shards``, ``_offset``, ``_owned``, ``_next_acquire``, ``_settling``, ``_short``
-and ``_drop_prefetch`` it uses.
+the free ones each second — at the next tick right after a look that took some.
+Mixed into :class:`~archipel.engine.relay.OutboxRelay`, whose ``domain``,
+``settings``, ``leases``, ``membership``, ``worker_id``, ``shards``, ``_offset``,
+``_owned``, ``_next_acquire``, ``_settling``, ``_short`` and ``_drop_prefetch`` it uses.
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ class ShardLeadership:
                 changed = True
             # one look at who holds what, then a try of the others only (see held_by_others)
             held = self.leases.held_by_others("relay", self.worker_id) if len(owned) < share else set()
+            gained = False
             for step in range(self.shards):
                 if len(owned) >= share:
                     break
@@ -98,9 +99,15 @@ class ShardLeadership:
                 if taken is not None:
                     owned[shard] = taken
                     self._settling.setdefault(database_name, set()).add(shard)
-                    changed = True
+                    changed = gained = True
             if len(owned) < share:
                 self._short.add(database_name)  # shards may free up: no commit will say so
+                if gained:
+                    # shards free up together (a worker stopping gives all of its back, one
+                    # lease after the other; those of a dead one expire within a renewal
+                    # period): having just taken some, look again at the next tick, not in a
+                    # second — a shard nobody relays holds its aggregates' messages back
+                    self._next_acquire[database_name] = now
             else:
                 self._short.discard(database_name)
         if changed:
