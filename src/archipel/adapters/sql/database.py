@@ -95,7 +95,7 @@ class SqlDatabase:
         self._event_store: SqlEventStore | None = None
         self.one_statement = OneStatement(self)
         self._reads = SqlReads(self)
-        if not self.engine.is_postgres:
+        if self.engine.dialect_name == "sqlite":
             # ``commit_row(schema, record, expected_version, store, messages)``: a unit of
             # work of one row committed at once (handling.single_commit; sqlite_commit.py)
             self.commit_row = functools.partial(commit_row, self)
