@@ -72,7 +72,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:0] = [str(HERE), str(ROOT), str(ROOT / "src")]
+# archipel from ``--base``'s tree when run_workload says so (it used to be this tree's
+# whatever --base said: rows marked [base] before session 13 ran this tree's code)
+sys.path[:0] = [str(HERE), str(ROOT), os.environ.get("ARCHIPEL_BENCH_SRC", str(ROOT / "src"))]
 
 from _harness import (  # noqa: E402
     add_profile_flag,
