@@ -39,6 +39,8 @@ def run_workload(
     """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([src or str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")])
+    # the scripts put their tree's src first on sys.path unless told which (BENCH_SRC)
+    env["ARCHIPEL_BENCH_SRC"] = src or str(ROOT / "src")
     proc = subprocess.run(
         [sys.executable, str(HERE / script), *args],
         capture_output=True,

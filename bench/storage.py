@@ -72,7 +72,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:0] = [str(HERE), str(ROOT), str(ROOT / "src")]
+# archipel from ``--base``'s tree when run_workload says so (it used to be this tree's
+# whatever --base said: rows marked [base] before session 13 ran this tree's code)
+sys.path[:0] = [str(HERE), str(ROOT), os.environ.get("ARCHIPEL_BENCH_SRC", str(ROOT / "src"))]
 
 from _harness import (  # noqa: E402
     add_profile_flag,
@@ -235,17 +237,28 @@ class _Recorder:
         return self._conn
 
 
+class _Lease:
+    """A pooled connection lent while ``record_floor`` records: its driver connection records."""
+
+    def __init__(self, fairy: object) -> None:
+        self.fairy = fairy
+        self.log: list[tuple[str, object, bool]] = []
+        self.driver_connection = _Recorder(fairy.driver_connection, self.log)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.fairy, name)
+
+
 def floor_sqlite(n: int, uri: str, inline: bool = False, projector: bool = False) -> Result:
     """The floor of a command on SQLite: bare sqlite3 sending what archipel's command sends.
 
     archipel runs ``N + warm-up`` commands on a scratch file while every
-    statement its unit of work sends at commit (SQL text and parameters) is
-    recorded; then, on a fresh file with archipel's schema (same tables,
-    same indexes, created by archipel's ``setup_database``) and archipel's
-    pragmas, bare sqlite3 replays each command's statements between
-    ``BEGIN IMMEDIATE`` and ``COMMIT`` (one statement alone: autocommit, as
-    archipel does). Same rows, same statements, same pages written: what
-    is left between this and archipel is Python.
+    statement it sends on a pooled connection (SQL text and parameters,
+    ``BEGIN IMMEDIATE`` and ``COMMIT`` included) is recorded; then, on a
+    fresh file with archipel's schema (same tables, same indexes, created by
+    archipel's ``setup_database``) and archipel's pragmas, bare sqlite3
+    replays each command's statements in order. Same rows, same statements,
+    same pages written: what is left between this and archipel is Python.
     """
     conn, commands = record_floor(WARMUP + n, uri.split("///", 1)[1], inline, projector)
     replay = iter(commands)
@@ -261,8 +274,8 @@ def floor_sqlite(n: int, uri: str, inline: bool = False, projector: bool = False
     return result
 
 
-#: per commit (a synchronous projector commits its own unit of work), the statements
-#: archipel sent: (sql, parameters, executemany?)
+#: per connection lent (a synchronous projector commits its own unit of work), the
+#: statements archipel sent on it: (sql, parameters, executemany?)
 Commits = list[list[tuple[str, object, bool]]]
 
 
@@ -274,15 +287,19 @@ def record_floor(
     (:func:`replay_command`)."""
     from w1_archipel import build
 
-    from archipel.adapters.sql.flush import WriteFlush
+    from archipel.adapters.sql.engine import SqlEngine
 
     scratch = f"{path}.scratch"
     commands: list[Commits] = []
-    send = WriteFlush._send
+    checkout, checkin, discard = SqlEngine.checkout, SqlEngine.checkin, SqlEngine.discard
 
-    def recording(self: WriteFlush, conn: object) -> None:
-        commands[-1].append([])
-        send(self, _Recorder(conn, commands[-1][-1]))  # type: ignore[arg-type]
+    def recording(self: SqlEngine) -> object:
+        lease = _Lease(checkout(self))
+        commands[-1].append(lease.log)
+        return lease
+
+    def unwrapped(method: Callable[[SqlEngine, object], None]) -> Callable[[SqlEngine, object], None]:
+        return lambda self, lease: method(self, lease.fairy if isinstance(lease, _Lease) else lease)
 
     def domain_on(file: str) -> tuple[object, type, type]:
         database = {"provider": "sqlite", "database_uri": f"sqlite:///{file}"}
@@ -293,15 +310,18 @@ def record_floor(
         )
 
     domain, _, open_account = domain_on(scratch)
-    WriteFlush._send = recording  # type: ignore[method-assign]
     try:
         with domain.domain_context():  # type: ignore[attr-defined]
             domain.setup_database()  # type: ignore[attr-defined]
+            SqlEngine.checkout = recording  # type: ignore[method-assign]
+            SqlEngine.checkin = unwrapped(checkin)  # type: ignore[method-assign]
+            SqlEngine.discard = unwrapped(discard)  # type: ignore[method-assign]
             for i in range(count):
                 commands.append([])
                 domain.process(open_account(owner=f"owner-{i - WARMUP}"))  # type: ignore[attr-defined]
+                commands[-1] = [statements for statements in commands[-1] if statements]
     finally:
-        WriteFlush._send = send  # type: ignore[method-assign]
+        SqlEngine.checkout, SqlEngine.checkin, SqlEngine.discard = checkout, checkin, discard  # type: ignore[method-assign]
         domain.shutdown()  # type: ignore[attr-defined]
     fresh, _, _ = domain_on(path)
     with fresh.domain_context():  # type: ignore[attr-defined]
@@ -323,19 +343,15 @@ def record_floor(
 
 
 def replay_command(conn: sqlite3.Connection, commits: Commits) -> None:
-    """Send one command's recorded statements, each commit in ``BEGIN IMMEDIATE`` ...
-    ``COMMIT`` (one statement alone: autocommit, as archipel does)."""
+    """Send one command's recorded statements as archipel sent them (its ``BEGIN
+    IMMEDIATE`` and ``COMMIT`` included; one statement alone: autocommit)."""
     execute = conn.execute
     for statements in commits:
-        if len(statements) > 1:
-            execute("BEGIN IMMEDIATE")
         for sql, params, many in statements:
             if many:
                 conn.executemany(sql, params)  # type: ignore[arg-type]
             else:
                 execute(sql, params).fetchall()  # type: ignore[arg-type]
-        if len(statements) > 1:
-            execute("COMMIT")
 
 
 def _es_environment(uri: str) -> None:

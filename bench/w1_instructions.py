@@ -9,7 +9,10 @@ so start-up and imports are left out. ``--fixed-ms`` pins the clock that
 time-ordered message ids read: under callgrind (~50x slower) every id starts a
 new millisecond and formats its text, which a real run does once per ~25
 commands (about 8 k instructions per W1 command; eventsourcing's uuid4 ids have
-no such cost). Needs ``valgrind`` (apt) and, for ``es-save``, the ``bench`` extra.
+no such cost). On SQLite it makes that clock step 40 us per read instead of
+stopping it: ids that all share one instant are in random order, and SQLite
+then writes each one on a random page of two indexes (~+17 % WAL frames per
+command, bench/README.md session 13). Needs ``valgrind`` (apt) and, for ``es-save``, the ``bench`` extra.
 ``es-save-cached``: es-save with ``typing._get_protocol_attrs`` cached; on Python 3.11
 its two runtime-``Protocol`` ``isinstance`` checks per save are ~140 k instructions that
 run twice as fast per instruction as interpreted code, so the ``es-save`` ratio
@@ -27,6 +30,7 @@ Run from the repository root; ``PYTHONPATH=<other worktree>/src`` measures anoth
 from __future__ import annotations
 
 import argparse
+import itertools
 import operator
 import os
 import subprocess
@@ -45,7 +49,15 @@ def _archipel(
     if fixed_ms:
         import archipel.fields.identity as identity
 
-        identity._time_ns = lambda: 1_764_000_000_000_123_456  # one millisecond for every id
+        if sqlite_path is None:
+            identity._time_ns = lambda: 1_764_000_000_000_123_456  # one millisecond for every id
+        else:
+            # on a database the ids' order matters (a random message id or correlation id
+            # lands on a random index page: more pages per commit than a real run writes,
+            # and than the floor, recorded at the real clock): a clock that steps 40 us per
+            # read, so ids keep their order and the millisecond's text changes every 25 ids
+            clock = itertools.count(1_764_000_000_000_123_456, 40_000)
+            identity._time_ns = clock.__next__
     config = None
     if sqlite_path is not None:
         database = {"provider": "sqlite", "database_uri": f"sqlite:///{sqlite_path}"}

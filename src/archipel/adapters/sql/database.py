@@ -11,6 +11,7 @@ framework's tables.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -30,6 +31,7 @@ from archipel.adapters.sql.processed import prune_processed
 from archipel.adapters.sql.query import QueryCompiler
 from archipel.adapters.sql.reads import SqlReads
 from archipel.adapters.sql.records import RecordTable
+from archipel.adapters.sql.sqlite_commit import commit_row
 from archipel.adapters.sql.tables import processed_table
 from archipel.adapters.sql.transaction import SqlTransaction
 from archipel.adapters.sql.wakeup import fallback_seconds
@@ -93,6 +95,10 @@ class SqlDatabase:
         self._event_store: SqlEventStore | None = None
         self.one_statement = OneStatement(self)
         self._reads = SqlReads(self)
+        if self.engine.dialect_name == "sqlite":
+            # ``commit_row(schema, record, expected_version, store, messages)``: a unit of
+            # work of one row committed at once (handling.single_commit; sqlite_commit.py)
+            self.commit_row = functools.partial(commit_row, self)
 
     def processed_insert_many_sql(self, rows: int) -> str:
         """A multi-row insert of processed-message records (``s{i}``, ``m{i}``, ``at``),
