@@ -224,9 +224,9 @@ class MemoryEventStore:
                 state: Any = time.__reduce__()[1][0]  # (bytes, tzinfo)
             else:
                 state = self._odd_time(index, time)
-            if values.get("_headers"):
+            if "_headers" in values and values["_headers"]:
                 self._headers[index] = dict(values["_headers"])
-            if values.get("_extensions"):
+            if "_extensions" in values and values["_extensions"]:
                 self._extensions[index] = dict(values["_extensions"])
             shape = (meta.type, meta.kind, meta.version, values.get("domain"), meta.priority)
             code = shape_codes.get(shape)
