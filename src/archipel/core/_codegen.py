@@ -81,12 +81,16 @@ def _fold_stores(body: list[str]) -> list[tuple[str, str]] | None:
     """The values an inlined hook's ``body`` stores last, as (key literal, expression): its
     ``_ar_values[<literal>] = <expression>`` lines at the end. None when they cannot be
     folded into one update run after the lines before them: one of those lines names
-    ``_ar_values`` or ``_ar_self``, or a folded expression names ``_ar_values``."""
+    ``_ar_values`` or ``_ar_self``, or a folded expression does (evaluated as the update's
+    dict is built, it would see the instance before its fields are stored)."""
     values = f"{_PREFIX}values"
     folded: list[tuple[str, str]] = []
     for line in reversed(body):
-        tree = ast.parse(line.strip())
-        statement = tree.body[0] if len(tree.body) == 1 else None
+        try:  # a statement of one line, not inside a block
+            tree = ast.parse(line) if line == line.lstrip() else None
+        except SyntaxError:
+            tree = None
+        statement = tree.body[0] if tree is not None and len(tree.body) == 1 else None
         if not (
             isinstance(statement, ast.Assign)
             and len(statement.targets) == 1
@@ -98,8 +102,8 @@ def _fold_stores(body: list[str]) -> list[tuple[str, str]] | None:
         ):
             break
         value = ast.unparse(statement.value)
-        if values in value:
-            return None
+        if values in value or f"{_PREFIX}self" in value:
+            return None  # it would be evaluated before the fields are stored
         folded.insert(0, (repr(target.slice.value), value))
     before = body[: len(body) - len(folded)]
     if any(values in line or f"{_PREFIX}self" in line for line in before):
