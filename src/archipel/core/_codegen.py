@@ -77,6 +77,40 @@ def _accepts_every(default: Callable[[], Any], condition: str, var: str, namespa
     return bool(check(default()))
 
 
+def _fold_stores(body: list[str]) -> list[tuple[str, str]] | None:
+    """The values an inlined hook's ``body`` stores last, as (key literal, expression): its
+    ``_ar_values[<literal>] = <expression>`` lines at the end. None when they cannot be
+    folded into one update run after the lines before them: one of those lines names
+    ``_ar_values`` or ``_ar_self``, or a folded expression does (evaluated as the update's
+    dict is built, it would see the instance before its fields are stored)."""
+    values = f"{_PREFIX}values"
+    folded: list[tuple[str, str]] = []
+    for line in reversed(body):
+        try:  # a statement of one line, not inside a block
+            tree = ast.parse(line) if line == line.lstrip() else None
+        except SyntaxError:
+            tree = None
+        statement = tree.body[0] if tree is not None and len(tree.body) == 1 else None
+        if not (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(target := statement.targets[0], ast.Subscript)
+            and isinstance(target.value, ast.Name)
+            and target.value.id == values
+            and isinstance(target.slice, ast.Constant)
+            and isinstance(target.slice.value, str)
+        ):
+            break
+        value = ast.unparse(statement.value)
+        if values in value or f"{_PREFIX}self" in value:
+            return None  # it would be evaluated before the fields are stored
+        folded.insert(0, (repr(target.slice.value), value))
+    before = body[: len(body) - len(folded)]
+    if any(values in line or f"{_PREFIX}self" in line for line in before):
+        return None
+    return folded
+
+
 def build_init(
     cls: type,
     plan: tuple[tuple[str, Callable[[Any], Any], Callable[[], Any] | None], ...],
@@ -155,14 +189,24 @@ def build_init(
         f"    if {p}errors:",
         f"        raise {p}ValidationError({p}errors)",
     ]
-    if names or (after_init and inline is not None):
-        lines.append(f"    {p}values = {p}self.__dict__")
-        lines += [f"    {p}values[{name!r}] = {name}" for name in names]
+    body: list[str] = []
+    folded: list[tuple[str, str]] | None = []
     if after_init and inline is not None:
         body, names_used = inline
         namespace.update(names_used)
+        folded = _fold_stores(body)
+    if folded is not None and len(names) + len(folded) >= 3:
+        # the hook's other lines, then the fields and the hook's values: one update of the
+        # instance's dict (the same order as one store each: a bytecode a value, not four;
+        # from three values on it costs fewer bytecodes than the stores)
+        lines += [f"    {line}" for line in body[: len(body) - len(folded)]]
+        stores = [f"{name!r}: {name}" for name in names] + [f"{key}: {value}" for key, value in folded]
+        lines.append(f"    {p}self.__dict__.update({{{', '.join(stores)}}})")
+    elif names or body:
+        lines.append(f"    {p}values = {p}self.__dict__")
+        lines += [f"    {p}values[{name!r}] = {name}" for name in names]
         lines += [f"    {line}" for line in body]
-    elif after_init:
+    if after_init and inline is None:
         lines.append(f"    {p}self._after_init()")
     exec("\n".join(lines), namespace)  # noqa: S102 - generated from field names only
     init: Callable[..., None] = namespace["__init__"]

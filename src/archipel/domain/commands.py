@@ -51,14 +51,13 @@ class Commands(Enrichers, DomainState):
 
         ``parent``: the message being handled (``current_message``), if any.
         """
-        meta = command._metadata
-        values = meta.__dict__
-        options = type(command)._meta
+        values = command._metadata.__dict__
+        cls = type(command)
         message_id = values.get("id")
         if message_id is None:
             message_id = values["id"] = new_message_id()
-        values["type"] = options.type_string
-        category, identity_field = self._command_streams[type(command)]
+        values["type"] = cls._meta.type_string
+        category, identity_field = self._command_streams[cls]
         identity = command.__dict__.get(identity_field) if identity_field else None
         values["stream"] = f"{category}:command-{identity or message_id}"
         values["time"] = _now(_UTC) if self._clock.__class__ is SystemClock else clock_time(self._clock)
@@ -128,7 +127,7 @@ class Commands(Enrichers, DomainState):
             resolved = resolve_deadline(deadline, timeout)
             command._metadata.headers[DEADLINE_HEADER] = resolved.isoformat()  # type: ignore[union-attr]
             raise_if_expired(command)
-        if deadline is None and timeout is None:
+        else:
             if parent is not None:
                 inherited = parent._metadata.__dict__.get("_headers")
                 if inherited and DEADLINE_HEADER in inherited:

@@ -103,6 +103,82 @@ class Delivery(DomainState):
         if events and self._inline_events:
             dispatch.publish(events)
 
+    def _run_routes(self, routes: list[dispatch.Route], event: Any, failures: list[Exception] | None) -> None:
+        """Deliver ``event`` to each of ``routes`` of this domain (``dispatch.deliver``'s loop).
+
+        Each route runs as :meth:`_run_route_once` runs it (a unit of work of its own,
+        the event as the message being handled, its failure recorded in ``failures``
+        or, without them, raised); the caller's scope is read once for all of them, and
+        a plain route (``Route.plain``: no process manager, no redelivery check, no
+        retries) is run here, its scope left set for the next one: the caller's is
+        restored once, when the loop ends (or before a route run otherwise). A unit of
+        work a plain route's handler left exactly as it was built (nothing added,
+        read, deleted, entered or registered) is handed to the next plain route of
+        the same message instead of a new one: what that route sees is the same.
+        """
+        outer = _context.scope.get()
+        domains = outer[0]
+        if not domains or domains[-1] is not self:
+            domains = (*domains, self)
+        queue = outer[3]
+        scope_set = _context.scope.set
+        token = None
+        uow = None  # a unit of work a route left as it was built: the next route's, for the same message
+        try:
+            for route in routes:
+                try:
+                    if not route.plain:
+                        if token is not None:
+                            _context.scope.reset(token)  # the route reads the caller's scope
+                            token = uow = None
+                        if route.retry_options is None:
+                            self._run_route_once(route, event)
+                        else:
+                            self.run_route(route, event)
+                        continue
+                    target = route.target_cls
+                    message = event if target is None or type(event) is target else route.convert(event)
+                    if uow is None or uow.message is not message:
+                        uow = handler_unit_of_work(self, message)
+                        if token is None:
+                            token = scope_set((domains, uow, message, queue))
+                        else:
+                            scope_set((domains, uow, message, queue))
+                    # else: the scope set for the previous route is this route's already
+                    handled = uow
+                    try:
+                        route.method(route.handler_cls(), message)
+                        # a unit of work the handler left untouched has nothing to commit (no call)
+                        if (
+                            handled._tracked or handled._transactions or handled._deleted
+                            or handled._after_commit or handled.processed_as
+                        ):
+                            uow = None
+                            events = handled.commit()
+                        else:
+                            events = None
+                            if handled._loaded is not None or handled._token is not None or type(handled) is not UnitOfWork:
+                                uow = None  # read from, entered or started: not as built
+                    except BaseException:
+                        uow = None
+                        handled.rollback()
+                        raise
+                    if events and self._inline_events:
+                        if queue is not None:
+                            queue.extend(events)  # dispatch.publish(events), inline
+                        else:
+                            if token is not None:
+                                _context.scope.reset(token)
+                            token = uow = None
+                            dispatch.publish(events)
+                except Exception as exc:
+                    if failures is None:
+                        raise
+                    failures.append(exc)  # collected, raised when the drain ends
+        finally:
+            if token is not None:
+                _context.scope.reset(token)
+
     def deliver_raw(self, stream: str, payload: dict[str, Any]) -> None:
         """Hand a raw broker payload to the subscribers of ``stream``."""
         subscribers = self.router.subscribers.get(stream)

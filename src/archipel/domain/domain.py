@@ -130,6 +130,7 @@ class Domain(
         self._async_commands = False
         self._command_streams = {}
         self._persist_plan = {}
+        self._single_plan = {}
         self._init_lock = threading.RLock()
         self._upcasting = None
         self._idempotency_schema = idempotency.idempotency_schema(self.snake_name)

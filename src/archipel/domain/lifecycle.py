@@ -123,6 +123,11 @@ class Lifecycle(DomainState):
                 cls: (schema, schema.kind, cls._meta.extra.get("fact_event_cls"))
                 for cls, schema in self._schemas.items()
             }
+            self._single_plan = {
+                cls: (schema, kind == "aggregate", schema.database == "default")
+                for cls, (schema, kind, fact_cls) in self._persist_plan.items()
+                if fact_cls is None and kind in ("aggregate", "projection")
+            }
             self._telemetry = start_telemetry(self)
             self._initialized = True
             dispatch.join_hub(self)

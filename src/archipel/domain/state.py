@@ -64,6 +64,9 @@ class DomainState(_Contract):
     _command_streams: dict[type, tuple[str, str | None]]
     #: stored class -> (schema, kind, fact event class or None)
     _persist_plan: dict[type, tuple[ModelSchema, str, Any]]
+    #: the classes a one-object commit saves (``handling.single_commit``: an aggregate without
+    #: a fact event, or a projection) -> (schema, is it an aggregate, in the default database)
+    _single_plan: dict[type, tuple[ModelSchema, bool, bool]]
     _init_lock: threading.RLock
     #: upcaster chains, checked at init (see archipel.handling.decoding)
     _upcasting: Upcasting | None

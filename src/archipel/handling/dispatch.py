@@ -54,7 +54,7 @@ def hub_domains() -> list[DomainLike]:
 class Route:
     """One subscription: deliver events of ``type_string`` to a handler method."""
 
-    __slots__ = ("kind", "domain", "handler_cls", "method", "target_cls", "spec", "name", "category", "idempotent", "retry_options")
+    __slots__ = ("kind", "domain", "handler_cls", "method", "target_cls", "spec", "name", "category", "idempotent", "retry_options", "plain")
 
     def __init__(
         self,
@@ -80,6 +80,8 @@ class Route:
         self.idempotent = bool(options.get("idempotent"))
         #: the handler's options when it declares ``retries`` (in-process retries), else None
         self.retry_options: dict[str, Any] | None = options if options.get("retries") else None
+        #: run by ``Delivery._run_routes`` itself: no process manager, no redelivery check, no retries
+        self.plain = kind != "process_manager" and not self.idempotent and self.retry_options is None
 
     def convert(self, event: Any) -> Any:
         """The event as an instance of this route's class (the consumer's own class)."""
@@ -113,16 +115,7 @@ def deliver(event: Any, failures: list[Exception] | None = None) -> None:
         if routes:
             # each route sets the event (or its own class's copy) as the message being
             # handled, with its unit of work, in one scope
-            for route in routes:
-                try:  # _run, inline: one call less per route
-                    if route.retry_options is None:  # methods called, not bound first
-                        domain._run_route_once(route, event)
-                    else:
-                        domain.run_route(route, event)
-                except Exception as exc:
-                    if failures is None:
-                        raise
-                    failures.append(exc)  # collected, raised when the drain ends
+            domain._run_routes(routes, event, failures)
         elif domain._upcasting is not None and domain._upcasting.steps:
             _deliver_upcast(domain, event, category, type_string, failures)
 

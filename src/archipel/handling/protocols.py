@@ -29,6 +29,9 @@ class DomainLike(Protocol):
     registry: Any
     #: stored class -> (schema, kind, fact event class or None)
     _persist_plan: dict[type, tuple[ModelSchema, str, Any]]
+    #: the classes a one-object commit saves (``handling.single_commit``: an aggregate without
+    #: a fact event, or a projection) -> (schema, is it an aggregate, in the default database)
+    _single_plan: dict[type, tuple[ModelSchema, bool, bool]]
     _outbox_enabled: bool
     _inline_events: bool
     _integration_broker: str | None
@@ -70,6 +73,8 @@ class DomainLike(Protocol):
     def run_route(self, route: Any, event: Any) -> None: ...
 
     def _run_route_once(self, route: Any, event: Any) -> None: ...
+
+    def _run_routes(self, routes: Any, event: Any, failures: list[Exception] | None) -> None: ...
 
     def domain_context(self) -> AbstractContextManager[Any]: ...
 

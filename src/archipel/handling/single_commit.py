@@ -59,18 +59,16 @@ def commit_single(uow: UnitOfWork, message: Any) -> list[Any] | None:
     """Commit ``uow``, which tracks one object; its events, or None (not this case)."""
     (obj,) = uow._tracked.values()
     domain = uow.domain
-    found = domain._persist_plan.get(type(obj))
-    if found is None:
+    found = domain._single_plan.get(type(obj))
+    if found is None:  # a fact event, an event-sourced aggregate, a process manager...
         return None
-    schema, kind, fact_cls = found
-    if fact_cls is not None or (kind != "aggregate" and kind != "projection"):
-        return None
+    schema, aggregate, in_default = found
     values = obj.__dict__
     raised = values.get("_events")
     is_command = message is not None and message._metadata.kind == "COMMAND"
     if raised or is_command:  # the event store is written with the row: one transaction
         if (
-            schema.database != "default"
+            not in_default
             or domain._outbox_enabled
             or domain._integration_broker is not None
             or (raised and domain.router.inline_events)
@@ -80,33 +78,36 @@ def commit_single(uow: UnitOfWork, message: Any) -> list[Any] | None:
     if raised:
         stamp_causes(raised, *message_causes(message), events)
     providers = domain.providers
+    version = values.get("_version", -1)
     try:
         if obj._stamps:
-            stamp_dates(obj, values.get("_version", -1) == -1)
-        if kind == "aggregate":
+            stamp_dates(obj, version == -1)
+        if aggregate and domain.aggregate_enrichers:
             for enrich in domain.aggregate_enrichers:
                 enrich(obj)  # audit fields, stamped just before the save
+            version = values.get("_version", -1)  # as the enrichers left it
         db = providers.databases.get(schema.database)
         if db is None:
             db = providers.database(schema.database)
         record = obj.to_dict()
-        if kind == "aggregate":
+        if aggregate:
             record["_event_position"] = values["_event_position"]
         if events and tracing.tracer is not None:
             for event in events:  # the span handling this message caused them
                 tracing.stamp(event._metadata)
-        to_store = [message, *events] if is_command else events  # commands are recorded for tracing
-        version = values.get("_version", -1)
         commit_row = getattr(db, "commit_row", None)
         if commit_row is not None:  # one write committed at once (the memory database)
-            if to_store:
-                commit_row(schema, record, version, providers.event_store, to_store)
+            if is_command:  # commands are recorded for tracing
+                commit_row(schema, record, version, providers.event_store, [message, *events])
+            elif events:
+                commit_row(schema, record, version, providers.event_store, events)
             else:
                 commit_row(schema, record, version)
         else:
             # ``uow.transaction(database)``, inline: this unit of work has none open
             tx = uow._transactions[schema.database] = db.begin()
             tx.save(schema, record, version)
+            to_store = [message, *events] if is_command else events  # commands are recorded for tracing
             if to_store:
                 providers.event_store.append(to_store, transaction=tx)
             tx.commit()

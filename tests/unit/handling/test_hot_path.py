@@ -8,6 +8,7 @@ import pytest
 
 from archipel import BaseAggregate, BaseCommand, BaseEvent, current_domain, handle
 from archipel.adapters.memory.database import MemoryDatabase, MemoryTransaction
+from archipel.errors import TransactionError
 from archipel.fields import Identifier, String
 from archipel.handling.unit_of_work import UnitOfWork, handler_unit_of_work
 from archipel.utils import globals as _context
@@ -112,3 +113,128 @@ def test_a_failing_command_handler_restores_the_scope_and_dispatches_nothing(two
         orders.process(Place(item="fail"))
     assert _context.scope.get() == before
     assert seen == {}
+
+
+@pytest.mark.parametrize("fail_first", [True, False])
+def test_routes_run_in_turn_each_in_its_own_scope_between_plain_and_other_routes(make_domain, fail_first):
+    """One event, three routes of one domain: plain, idempotent (run by ``_run_route_once``),
+    plain. Each sees its own unit of work and the event; a failing one is collected while the
+    others still run and commit; the caller's scope is restored, after the drain and inside it."""
+    domain = make_domain()
+    seen: list[tuple[str, object, object, tuple[object, ...]]] = []
+
+    @domain.aggregate
+    class Order(BaseAggregate):
+        item = String()
+
+    @domain.event(part_of=Order)
+    class Placed(BaseEvent):
+        order_id = Identifier()
+
+    @domain.command(part_of=Order)
+    class Place(BaseCommand):
+        item = String()
+
+    @domain.command_handler(part_of=Order)
+    class Orders:
+        @handle(Place)
+        def place(self, command):
+            order = Order(item=command.item)
+            order.raise_(Placed(order_id=order.id))
+            current_domain.repository_for(Order).add(order)
+
+    def note(name, event, fail):
+        seen.append((name, _context.uow_var.get(), _context.current_message.get(), _context.scope.get()[0]))
+        if fail:
+            raise RuntimeError(f"{name} failed")
+
+    @domain.event_handler(part_of=Order)
+    class First:
+        @handle(Placed)
+        def on_placed(self, event):
+            note("first", event, fail_first)
+
+    @domain.event_handler(part_of=Order, idempotent=True)
+    class Second:
+        @handle(Placed)
+        def on_placed(self, event):
+            note("second", event, False)
+
+    @domain.event_handler(part_of=Order)
+    class Third:
+        @handle(Placed)
+        def on_placed(self, event):
+            note("third", event, not fail_first)
+            current_domain.repository_for(Order).add(Order(item="from third"))
+
+    start(domain)
+    before = _context.scope.get()
+    with pytest.raises(TransactionError) as caught:
+        domain.process(Place(item="book"))
+    assert _context.scope.get() == before
+    assert str(caught.value.__cause__) == ("first failed" if fail_first else "third failed")
+    assert [name for name, *_ in seen] == ["first", "second", "third"]
+    uows = [uow for _, uow, _, _ in seen]
+    assert len({id(uow) for uow in uows}) == 3
+    for _, uow, message, domains in seen:
+        assert type(message).__name__ == "Placed" and uow.message is message and uow.domain is domain
+        assert domains[-1] is domain
+    with domain.domain_context():
+        stored = {order.item for order in domain.repository_for(Order)._dao.query.all().items}
+    assert stored == ({"book", "from third"} if fail_first else {"book"})
+
+
+def _as_built(uow, message) -> bool:
+    """Whether ``uow`` is as :func:`handler_unit_of_work` builds it for ``message``."""
+    return _state(uow) == _state(handler_unit_of_work(uow.domain, message)) and type(uow) is UnitOfWork
+
+
+def test_every_route_starts_with_a_unit_of_work_as_built_whatever_the_route_before_did(make_domain):
+    """Untouched, read from, entered (``with current_uow``), registered an after-commit action,
+    failed: the next route's unit of work is as built, the current one, holding the event."""
+    domain = make_domain()
+    entries: list[tuple[str, bool, object]] = []
+
+    @domain.aggregate
+    class Order(BaseAggregate):
+        item = String()
+
+    @domain.event(part_of=Order)
+    class Placed(BaseEvent):
+        order_id = Identifier()
+
+    @domain.command(part_of=Order)
+    class Place(BaseCommand):
+        item = String()
+
+    @domain.command_handler(part_of=Order)
+    class Orders:
+        @handle(Place)
+        def place(self, command):
+            order = Order(item=command.item)
+            order.raise_(Placed(order_id=order.id))
+            current_domain.repository_for(Order).add(order)
+
+    actions = {
+        "untouched": lambda event: None,
+        "reads": lambda event: current_domain.repository_for(Order).get(event.order_id),
+        "enters": lambda event: _context.uow_var.get().__enter__(),
+        "registers": lambda event: _context.uow_var.get().after_commit(lambda: None),
+        "fails": lambda event: (_ for _ in ()).throw(RuntimeError("refused")),
+        "last": lambda event: None,
+    }
+    for name, action in actions.items():  # one event handler each, delivered in this order
+
+        def on_placed(self, event, name=name, action=action):
+            uow = _context.uow_var.get()
+            entries.append((name, _as_built(uow, event) and _context.current_message.get() is event, uow))
+            action(event)
+
+        domain.event_handler(part_of=Order)(type(f"On_{name}", (), {"on_placed": handle(Placed)(on_placed)}))
+
+    start(domain)
+    before = _context.scope.get()
+    with pytest.raises(TransactionError):
+        domain.process(Place(item="book"))
+    assert _context.scope.get() == before
+    assert [(name, as_built) for name, as_built, _ in entries] == [(name, True) for name in actions]

@@ -68,6 +68,9 @@ _ZERO = _dt.timedelta(0)
 
 #: (type, kind, version, domain, priority): shared by every message of the same kind
 _Shape = tuple[str | None, str, int, str | None, int]
+#: a message :meth:`MemoryEventStore._check` passed: (envelope, id, category, the rest of
+#: its stream's name or None, its data encoded)
+_Checked = tuple[Any, str, str, str | None, bytes]
 
 
 def category_of(stream: str) -> str:
@@ -141,8 +144,10 @@ class MemoryEventStore:
         last = self._last_in(stream)
         return 0 if last is None else self._ints[last * _STRIDE + _POSITION] + 1
 
-    def _check(self, messages: Sequence[Any]) -> list[tuple[Any, bytes]]:
-        """The messages not stored yet, each with its encoded data; raises what would fail.
+    def _check(self, messages: Sequence[Any]) -> list[_Checked]:
+        """The messages not stored yet, each with what :meth:`_apply` writes of it (its
+        envelope, id, category, the rest of its stream's name and its encoded data);
+        raises what would fail.
 
         Nothing is written: a caller applies the result with :meth:`_apply`.
         """
@@ -160,11 +165,12 @@ class MemoryEventStore:
                 continue
             stream = meta.stream
             earlier = in_batch.get(stream, 0)
+            category, sep, rest = stream.partition("-")
+            key = rest if sep else None
             position = meta.position
             if position is not None:
-                category, sep, rest = stream.partition("-")
                 streams = all_streams.get(category)
-                last = None if streams is None else streams.get(rest if sep else None)
+                last = None if streams is None else streams.get(key)
                 expected = (0 if last is None else self._ints[last * _STRIDE + _POSITION] + 1) + earlier
                 if position != expected:
                     raise ExpectedVersionError(
@@ -176,14 +182,13 @@ class MemoryEventStore:
                     )
             in_batch[stream] = earlier + 1
             seen.add(message_id)
-            data = message.to_dict()
             try:
-                fresh.append((message, _encode(data)))
+                fresh.append((meta, message_id, category, key, _encode(message.to_dict())))
             except (OverflowError, UnicodeEncodeError, TypeError) as exc:
                 raise _refused(exc) from None  # data no store keeps (``_copy.encode``)
         return fresh
 
-    def _apply(self, checked: list[tuple[Any, bytes]]) -> None:
+    def _apply(self, checked: list[_Checked]) -> None:
         # the hot path of every write: columns and indexes bound once per call
         all_streams = self._streams
         category_last = self._category_last
@@ -195,17 +200,13 @@ class MemoryEventStore:
         data = self._data
         id_set = self._ids
         index = len(strings) // _STRINGS
-        for message, encoded in checked:
-            meta = message._metadata
+        for meta, message_id, category, key, encoded in checked:
             values = meta.__dict__
-            message_id = meta.id
-            category, sep, rest = meta.stream.partition("-")
             streams = all_streams.get(category)
             if streams is None:
                 streams = all_streams[category] = {}
                 category_codes[category] = len(self._categories)
                 self._categories.append(category)
-            key = rest if sep else None
             previous = streams.get(key)
             if previous is not None:
                 key = strings[previous * _STRINGS + _REST]  # the one string of this stream's name
@@ -223,9 +224,9 @@ class MemoryEventStore:
                 state: Any = time.__reduce__()[1][0]  # (bytes, tzinfo)
             else:
                 state = self._odd_time(index, time)
-            if values.get("_headers"):
+            if "_headers" in values and values["_headers"]:
                 self._headers[index] = dict(values["_headers"])
-            if values.get("_extensions"):
+            if "_extensions" in values and values["_extensions"]:
                 self._extensions[index] = dict(values["_extensions"])
             shape = (meta.type, meta.kind, meta.version, values.get("domain"), meta.priority)
             code = shape_codes.get(shape)
