@@ -85,7 +85,7 @@ def test_warnings_exit_2_and_name_each_site(cli: Any, project: str) -> None:
     assert set(findings) == {"NESTED_UNIT_OF_WORK", "IO_INSIDE_UNIT_OF_WORK"}  # health_port is set
     assert f"{project}.service:7" in findings["NESTED_UNIT_OF_WORK"]["detail"]
     assert f"{project}.service:9 (httpx.post())" in findings["IO_INSIDE_UNIT_OF_WORK"]["detail"]
-    assert "Protean 0.18" in findings["NESTED_UNIT_OF_WORK"]["detail"]
+    assert "joins the outermost transaction" in findings["NESTED_UNIT_OF_WORK"]["detail"]
     # the opportunities read the source only: no readiness finding, nothing initialised
     outcome = cli("upgrade-check", "--domain", project, "--opportunities", "--format", "json")
     assert outcome.code == 0 and json.loads(outcome.out) == []

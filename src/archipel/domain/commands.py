@@ -16,6 +16,7 @@ from archipel.domain.state import DomainState
 from archipel.errors import ExpectedVersionError, IncorrectUsageError, ValidationError
 from archipel.handling import dispatch, idempotency
 from archipel.handling.expiry import DEADLINE_HEADER, raise_if_expired, resolve_deadline
+from archipel.handling.nested_uow import doom
 from archipel.handling.retrying import run_with_retries
 from archipel.handling.unit_of_work import handler_unit_of_work
 from archipel.utils import globals as _context
@@ -225,6 +226,9 @@ class Commands(Enrichers, DomainState):
         domains = outer[0]
         if not domains or domains[-1] is not self:
             domains = (*domains, self)
+        current = outer[1]
+        if current is not None and current.domain is self:
+            return self._handle_joined(current, (domains, current, command, None), handler_cls, method, command, None)
         uow = handler_unit_of_work(self, command)
         queue: deque[Any] = deque()
         token = _context.scope.set((domains, uow, command, queue))
@@ -254,8 +258,11 @@ class Commands(Enrichers, DomainState):
         domains = outer[0]
         if not domains or domains[-1] is not self:
             domains = (*domains, self)
-        uow = handler_unit_of_work(self, command)
         queue = outer[3]
+        current = outer[1]
+        if current is not None and current.domain is self:
+            return self._handle_joined(current, (domains, current, command, queue), handler_cls, method, command, key)
+        uow = handler_unit_of_work(self, command)
         token = _context.scope.set((domains, uow, command, queue))
         try:
             result = method(handler_cls(), command)
@@ -276,6 +283,31 @@ class Commands(Enrichers, DomainState):
                 queue.extend(events)
             else:
                 dispatch.publish(events)
+        return result
+
+    def _handle_joined(
+        self, current: Any, scope: _context.Scope, handler_cls: type, method: Callable[..., Any],
+        command: Any, key: str | None,
+    ) -> Any:
+        """A command processed synchronously inside an active unit of work of this domain runs
+        in that one (Protean's nesting, :mod:`archipel.handling.nested_uow`): it commits with
+        it, and its failure dooms it. Events raised here name this command as their cause
+        (stamped when raised, as in Protean)."""
+        token = _context.scope.set(scope)
+        try:
+            result = method(handler_cls(), command)
+            default_tx = current.transaction("default")
+            if key is not None:
+                idempotency.record(default_tx, self._idempotency_schema, key, result, self._idempotency_ttl)
+            # recorded as its own unit of work would have (before its events: they come at commit)
+            self.providers.event_store.append([command], transaction=default_tx)
+        except BaseException as exc:
+            doom(current)
+            if isinstance(exc, ValidationError):
+                _validation_failed(handler_cls, command, exc)
+            raise
+        finally:
+            _context.scope.reset(token)
         return result
 
     def _enqueue_command(self, command: Any, idempotency_key: str | None = None) -> str:

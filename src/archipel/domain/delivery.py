@@ -10,6 +10,7 @@ from typing import Any
 from archipel.domain.state import DomainState
 from archipel.errors import ConfigurationError, IncorrectUsageError
 from archipel.handling import dispatch
+from archipel.handling.nested_uow import doom
 from archipel.handling.retrying import run_with_retries
 from archipel.handling.unit_of_work import UnitOfWork, handler_unit_of_work, unit_of_work
 from archipel.utils import globals as _context
@@ -41,7 +42,20 @@ class Delivery(DomainState):
         return bool(self.get_email_provider(meta.get("provider", "default")).send_email(email))
 
     def run_in_unit_of_work(self, action: Callable[[UnitOfWork], Any], message: Any = None) -> Any:
-        """Run ``action(uow)`` in a new unit of work, commit, dispatch its events."""
+        """Run ``action(uow)`` in a new unit of work, commit, dispatch its events.
+
+        Inside an active unit of work of this domain (an ``@use_case`` called from a
+        handler, say), ``action`` runs in that one instead: Protean's nesting
+        (:mod:`archipel.handling.nested_uow`). When it raises, that unit of work is
+        doomed: it rolls back rather than commit.
+        """
+        current = _context.scope.get()[1]
+        if current is not None and current.domain is self and message is None:
+            try:
+                return action(current)
+            except BaseException:
+                doom(current)
+                raise
 
         def run() -> Any:
             with unit_of_work(self, message) as uow:

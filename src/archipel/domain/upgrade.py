@@ -13,8 +13,9 @@ Ported (see docs/porting.md for what is not, and why):
   gets Protean 0.16's defaults, which archipel's are (5 + 10 overflow);
 - ``HEALTH_PORT_BIND`` (info): Protean's server starts a health server by default;
   archipel's only with ``health_port``;
-- ``NESTED_UNIT_OF_WORK`` (warning) / ``UNIT_OF_WORK_NESTING_REVIEW`` (info): archipel
-  commits a nested unit of work on its own, where Protean 0.18 joins it to the outermost;
+- ``NESTED_UNIT_OF_WORK`` (warning) / ``UNIT_OF_WORK_NESTING_REVIEW`` (info): a nested
+  unit of work joins the outermost (Protean 0.18's ADR-0027, which archipel follows), so an
+  inner rollback dooms the whole transaction;
 - ``IO_INSIDE_UNIT_OF_WORK`` (warning): a call out inside a unit of work holds its
   open transaction and pooled connection;
 - ``PROTEAN_OUTBOX_PENDING`` (warning, archipel's own): a database still holding
@@ -122,16 +123,15 @@ def _units_of_work(domain: Domain) -> list[UpgradeFinding]:
             level="warning",
             title=f"{len(nested)} nested Unit of Work block(s)",
             detail=(
-                "archipel commits a Unit of Work opened inside another when its own block ends, "
-                "on its own: the outer block failing afterwards leaves the inner block's changes "
-                "stored, and an inner failure leaves the outer work intact. Protean 0.18 (ADR-0027) "
-                "joins it to the outermost transaction instead, so the two commit or roll back "
-                f"together. Found at: {summarise(nested)}."
+                "A Unit of Work opened while another is active now joins the outermost transaction "
+                "instead of running independently (ADR-0027). There are no savepoints, so a rollback "
+                f"in the inner block rolls back the outer one too. Found at: {summarise(nested)}."
             ),
             remediation=(
-                "Where the inner and outer work must stand or fall together, do both in one Unit of "
-                "Work (drop the inner block); where the inner work must survive an outer failure, "
-                "this is what archipel does."
+                "Check each site for an inner rollback (an explicit `uow.rollback()`, or an exception "
+                "caught outside the inner block) that previously left the outer work intact. If the "
+                "inner block must be able to fail on its own, give it its own use case rather than "
+                "nesting it."
             ),
         ))
     elif blocks:
@@ -141,13 +141,13 @@ def _units_of_work(domain: Domain) -> list[UpgradeFinding]:
             title=f"{blocks} Unit of Work block(s) to review for nesting",
             detail=(
                 "No Unit of Work is opened inside another in the same function. Nesting through a "
-                "call (a handler's Unit of Work invoking a service that opens its own) cannot be "
-                "seen statically, and archipel commits such an inner Unit of Work on its own "
-                "(Protean 0.18, ADR-0027, joins it to the outermost)."
+                "call, where a handler's Unit of Work invokes a service method that opens its own, "
+                "cannot be seen statically, and after ADR-0027 a nested rollback dooms the whole "
+                "transaction."
             ),
             remediation=(
-                "Walk the call graph under these blocks looking for another `UnitOfWork()`; nesting "
-                "is safe as long as nothing relies on the inner and outer work committing together."
+                "Walk the call graph under these blocks looking for another `UnitOfWork()`. Nesting "
+                "is safe as long as nothing inside relies on rolling back independently."
             ),
         ))
     if calls:

@@ -10,7 +10,7 @@ transaction per database. Nothing is written when anything fails.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,11 @@ def run_quietly(actions: list[Any]) -> None:
             log.warning("an after-commit action failed (optional work, skipped)", exc_info=True)
 
 
+#: ``JOIN[0](inner, outermost)`` joins a unit of work to the active one: installed by
+#: :mod:`archipel.handling.nested_uow` (a subclass's module: not importable here).
+JOIN: list[Callable[[Any, Any], None]] = []
+
+
 class UnitOfWork:
     """Tracks changed objects of one domain and commits them together.
 
@@ -49,7 +54,7 @@ class UnitOfWork:
             repo = current_domain.repository_for(Account)
             repo.add(account)
         # committed here (rolled back if the block raised); its events are then
-        # dispatched to the domain's sync handlers
+        # dispatched to the domain's sync handlers; inside another, it joins it (nested_uow)
     """
 
     __slots__ = (
@@ -64,6 +69,9 @@ class UnitOfWork:
         "_after_commit",
         "_token",
     )
+
+    #: True for a unit of work that joined an active one (:mod:`archipel.handling.nested_uow`)
+    _participant = False
 
     def __init__(self, domain: DomainLike | None = None, message: Any = None) -> None:
         if domain is None:
@@ -105,6 +113,13 @@ class UnitOfWork:
             self._after_commit = None
             run_quietly(actions)
 
+    def _joins(self, current: Any) -> bool:
+        """Join ``current``, the active unit of work, when of this domain (Protean's nesting)."""
+        if current is None or current.domain is not self.domain or type(self) is not UnitOfWork:
+            return False
+        JOIN[0](self, current)
+        return True
+
     # -- `uow.start()` ... `uow.commit()` (Protean's explicit form) ---------------
     def start(self) -> None:
         """Make this the active unit of work until :meth:`commit` or :meth:`rollback` (Protean's form
@@ -114,6 +129,8 @@ class UnitOfWork:
         if type(self) is not UnitOfWork:
             raise IncorrectUsageError(f"{type(self).__name__} is run by archipel: start() is for UnitOfWork()")
         outer = _context.scope.get()
+        if self._joins(outer[1]):
+            return
         self._token = _context.scope.set((outer[0], self, outer[2], outer[3]))
         # its commit() and rollback() now also end it (no cost on the common path)
         self.__class__ = _StartedUnitOfWork
@@ -139,10 +156,18 @@ class UnitOfWork:
     # -- `with UnitOfWork():` ---------------------------------------------------
     def __enter__(self) -> UnitOfWork:
         outer = _context.scope.get()
+        if self._joins(outer[1]):
+            return self
         self._token = _context.scope.set((outer[0], self, outer[2], outer[3]))
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self._participant:  # joined on entry (``with`` looked this method up before)
+            if exc_type is None:
+                self.commit()
+            else:
+                self.rollback()
+            return
         self._finish(exc_type is None, self._token)
 
     @property
