@@ -95,3 +95,18 @@ def test_a_taken_port_moves_on_with_auto_increment_and_fails_without() -> None:
             server.stop()
     finally:
         taken.close()
+
+
+@pytest.mark.parametrize(
+    ("server", "reported"),
+    [({}, True), ({"health_port": 8081}, False), ({"health": {}}, False), ({"health": {"enabled": False}}, False)],
+)
+def test_upgrade_check_notes_the_default_only_when_nothing_asks_for_an_endpoint(
+    server: dict[str, Any], reported: bool
+) -> None:
+    from archipel.domain.upgrade import run_upgrade_checks
+
+    domain = Domain(name="Probed", config={"server": server})
+    domain.init(traverse=False)
+    codes = [finding.code for finding in run_upgrade_checks(domain)]
+    assert ("HEALTH_PORT_BIND" in codes) is reported
