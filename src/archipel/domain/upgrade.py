@@ -92,8 +92,9 @@ def _pool_defaults(domain: Domain) -> list[UpgradeFinding]:
 
 def _health_port(domain: Domain) -> list[UpgradeFinding]:
     server = domain.config.get("server") or {}
-    if isinstance(server, dict) and server.get("health_port"):
-        return []
+    health = server.get("health") if isinstance(server, dict) else None
+    if isinstance(server, dict) and (server.get("health_port") or isinstance(health, dict)):
+        return []  # asked for (or turned off) explicitly: served as configured
     return [
         UpgradeFinding(
             code="HEALTH_PORT_BIND",
@@ -102,12 +103,13 @@ def _health_port(domain: Domain) -> list[UpgradeFinding]:
             detail=(
                 "Protean 0.16 starts a health-check HTTP server on port 8080 by default (/healthz, "
                 "/livez, /readyz), bound to 127.0.0.1 since Protean 0.17. archipel's server starts "
-                "its health endpoint only with --health-port or [server] health_port; it answers "
-                "GET /health and /healthz on 127.0.0.1 (200 running, 503 stopping)."
+                "its health endpoint only with --health-port, [server] health_port or a "
+                "[server.health] table; it answers GET /health, /healthz, /livez and /readyz on "
+                "127.0.0.1 unless [server.health] host says otherwise (200 running, 503 stopping)."
             ),
             remediation=(
-                "Where probes call the engine, set [server] health_port = 8080 (or pass "
-                "--health-port 8080) and point liveness and readiness probes at /healthz."
+                "Where probes call the engine, add a [server.health] table (port 8080 by default; "
+                "host, port_auto_increment as in Protean) or pass --health-port 8080."
             ),
             element="server.health_port",
         )

@@ -1,4 +1,4 @@
-"""A tiny health endpoint: ``GET /health`` on 127.0.0.1 (stdlib only).
+"""A tiny health endpoint: ``GET /health`` (and Protean's ``/livez``, ``/readyz``) on 127.0.0.1 (stdlib only).
 
 Answers ``200`` with a JSON report while the server runs, ``503`` once it is
 stopping (so a load balancer or orchestrator stops sending work). The
@@ -7,6 +7,7 @@ report holds counters and names only — never configuration or secrets.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import threading
@@ -22,16 +23,28 @@ log = logging.getLogger("archipel.engine.health")
 HOST = "127.0.0.1"
 
 
-class HealthServer:
-    """Serve ``report()`` as JSON on ``127.0.0.1:port`` in a daemon thread."""
+#: the paths answered: archipel's, and Protean's probes (liveness and readiness read the same report)
+PATHS = frozenset({"/", "/health", "/healthz", "/livez", "/readyz"})
+#: how many ports past the first ``auto_increment`` tries
+AUTO_INCREMENT_TRIES = 100
 
-    def __init__(self, port: int, report: Callable[[], dict[str, Any]]) -> None:
+
+class HealthServer:
+    """Serve ``report()`` as JSON on ``host:port`` (loopback by default) in a daemon thread.
+
+    ``auto_increment`` (Protean's ``port_auto_increment``): when the port is taken, try the
+    next ones, so several servers can share a host; ``port`` is then the one bound.
+    """
+
+    def __init__(
+        self, port: int, report: Callable[[], dict[str, Any]], host: str = HOST, auto_increment: bool = False
+    ) -> None:
         self.report = report
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                if self.path.split("?")[0] not in ("/", "/health", "/healthz"):
+                if self.path.split("?")[0] not in PATHS:
                     self.send_error(404)
                     return
                 try:
@@ -49,16 +62,29 @@ class HealthServer:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 log.debug("health: " + format, *args)
 
-        self._server = ThreadingHTTPServer((HOST, port), Handler)
+        self._server = _bind(host, port, Handler, AUTO_INCREMENT_TRIES if auto_increment and port else 1)
+        self.host = host
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, name="archipel-health", daemon=True)
 
     def start(self) -> HealthServer:
         self._thread.start()
-        log.info("health endpoint on http://%s:%d/health", HOST, self.port)
+        log.info("health endpoint on http://%s:%d/health", self.host, self.port)
         return self
 
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def _bind(host: str, port: int, handler: type[BaseHTTPRequestHandler], tries: int) -> ThreadingHTTPServer:
+    """A server bound to ``host:port``, or to the first free of the ``tries`` ports from it."""
+    for offset in range(tries):
+        try:
+            return ThreadingHTTPServer((host, port + offset), handler)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE or offset == tries - 1 or port + offset >= 65535:
+                raise
+            log.info("health port %d is taken; trying %d", port + offset, port + offset + 1)
+    raise AssertionError("unreachable")

@@ -138,6 +138,8 @@ def _run_in_process(
                     "domain": domain.name,
                     "workers": [w.report() for w in started],
                 },
+                settings.health_host,
+                settings.health_port_auto_increment,
             ).start()
         quiet_since: float | None = None
         while not stop.wait(0.1):
@@ -209,6 +211,8 @@ def _supervise(
                     "domain": domain.name,
                     "worker_pids": sorted(children),
                 },
+                settings.health_host,
+                settings.health_port_auto_increment,
             ).start()
         forwarded = False
         while children:
@@ -262,7 +266,8 @@ def run_server(
 
     ``workers``: worker processes (threads of this process when the database
     or broker is in-process). ``health_port``: serve ``/health`` on
-    127.0.0.1 (default: ``[server] health_port``). ``test_mode``: stop as
+    127.0.0.1 (default: ``[server] health_port``, or Protean's ``[server.health]``
+    table: ``port``, ``host``, ``enabled``, ``port_auto_increment``). ``test_mode``: stop as
     soon as everything pending has been relayed and handled.
     ``metrics_port``: serve Prometheus ``/metrics`` on ``[server] metrics_host``
     (127.0.0.1) at this port (default: ``[server] metrics_port``; 0 picks a free

@@ -51,9 +51,11 @@ SERVER_KEYS = frozenset(
         "messages_per_tick", "read_ahead", "priority_lanes", "partitions", "lease_seconds",
         "relay_batch_size", "relay_shards", "relay_weight", "outbox_retention_seconds",
         "trim_interval_seconds", "deadline_poll_seconds", "health_port", "metrics_port",
-        "metrics_host", "stream_subscription", "default_subscription_type",
+        "metrics_host", "stream_subscription", "default_subscription_type", "health",
     }
 )
+#: ``[server.health]`` keys (Protean's table): ``enabled``, ``host``, ``port``, ``port_auto_increment``
+HEALTH_KEYS = frozenset({"enabled", "host", "port", "port_auto_increment"})
 #: ``[server.stream_subscription]`` keys the engine reads
 STREAM_KEYS = frozenset(
     {
@@ -86,6 +88,41 @@ def _check_keys(server: Mapping[str, Any], stream: Mapping[str, Any]) -> None:
         )
 
 
+def _health(server: Mapping[str, Any]) -> tuple[int | None, str, bool]:
+    """``(port or None, host, auto-increment)`` from ``[server] health_port`` and Protean's
+    ``[server.health]`` table (``enabled`` defaults to true there; archipel serves no health
+    endpoint unless one of the two names a port: Protean 0.18 serves one on 8080 by default)."""
+    legacy = server.get("health_port")
+    if legacy is not None and (isinstance(legacy, bool) or not isinstance(legacy, int) or not 0 < legacy < 65536):
+        raise ConfigurationError(f"[server] health_port = {legacy!r}: expected a port number (1-65535)")
+    table = server.get("health")
+    if table is None:
+        return legacy or None, "127.0.0.1", False
+    if not isinstance(table, Mapping):
+        raise ConfigurationError(f"[server] health = {table!r}: expected a table (enabled, host, port, port_auto_increment)")
+    unknown = sorted(k for k in table if k not in HEALTH_KEYS)
+    if unknown:
+        raise ConfigurationError(
+            f"[server.health] unknown setting(s) {', '.join(unknown)}; allowed: {', '.join(sorted(HEALTH_KEYS))}"
+        )
+    for key in ("enabled", "port_auto_increment"):
+        if key in table and not isinstance(table[key], bool):
+            raise ConfigurationError(f"[server.health] {key} = {table[key]!r}: expected true or false")
+    port = table.get("port", 8080)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise ConfigurationError(f"[server.health] port = {port!r}: expected a port number (1-65535)")
+    host = table.get("host", "127.0.0.1")
+    if not isinstance(host, str) or not host:
+        raise ConfigurationError(f"[server.health] host = {host!r}: expected an address")
+    if legacy and legacy != port and "port" in table:
+        raise ConfigurationError(
+            f"[server] health_port = {legacy} and [server.health] port = {port} disagree: keep one"
+        )
+    if not table.get("enabled", True):
+        return None, host, False
+    return legacy or port, host, bool(table.get("port_auto_increment", False))
+
+
 @dataclass(frozen=True, slots=True)
 class EngineSettings:
     """Everything the server needs to know; immutable."""
@@ -109,6 +146,10 @@ class EngineSettings:
     #: how often a worker looks for due process-manager deadlines
     deadline_poll_seconds: float = 1.0
     health_port: int | None = None
+    #: where the health endpoint binds (``[server.health] host``): loopback unless set
+    health_host: str = "127.0.0.1"
+    #: try the next ports when the health port is taken (``[server.health] port_auto_increment``)
+    health_port_auto_increment: bool = False
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
 
@@ -118,7 +159,7 @@ class EngineSettings:
         server = config.get("server") or {}
         stream = server.get("stream_subscription") or {}
         _check_keys(server, stream)
-        health = server.get("health_port")
+        health, health_host, auto_increment = _health(server)
         metrics = server.get("metrics_port")
         if metrics is not None and (isinstance(metrics, bool) or not isinstance(metrics, int)):
             raise ConfigurationError(f"[server] metrics_port = {metrics!r}: expected a port number")
@@ -144,7 +185,9 @@ class EngineSettings:
             outbox_retention_seconds=_number(server, "outbox_retention_seconds", 300.0, 0),
             trim_interval_seconds=_number(server, "trim_interval_seconds", 30.0, 0.1),
             deadline_poll_seconds=_number(server, "deadline_poll_seconds", 1.0, 0.01),
-            health_port=int(health) if health else None,
+            health_port=health,
+            health_host=health_host,
+            health_port_auto_increment=auto_increment,
             metrics_port=metrics,
             metrics_host=host,
         )
