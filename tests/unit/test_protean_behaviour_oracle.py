@@ -58,6 +58,7 @@ KNOWN: dict[tuple[str, str], str] = {
     ("in_place_changes", "child_saved"): "every add saves: _version moves on each add",
     ("repository_operations", "values_only"): "to_dict has no _version",
     ("services_and_invariants", "max_len"): "validation messages are archipel's words",
+    ("value_objects_and_entities", "slot_dao"): "an entity has no repository of its own",
 }
 
 #: observations compared as multisets (Protean's order is a set's)
