@@ -33,6 +33,10 @@ SCENARIOS: dict[str, str] = {path.stem: path.read_text() for path in sorted(PROG
 KNOWN: dict[tuple[str, str], str] = {
     ("queries", "exclude"): "a negated lookup matches None (Protean: a NULL never matches)",
     ("queries", "q_not"): "a negated lookup matches None (Protean: a NULL never matches)",
+    ("query_edges", "limit_0"): "limit(0) is no records (Protean's memory adapter: no limit)",
+    ("query_edges", "exclude_two"): "exclude(a=, b=) is NOT (a AND b) (Protean negates each lookup)",
+    ("query_edges", "nested_not"): "~(a | b) is NOT (a OR b) (Protean negates each lookup)",
+    ("query_edges", "exact_none"): "filter(x=None) is isnull (Protean's memory adapter: nothing)",
     ("aggregates", "version_unchanged_save"): "saving an unchanged aggregate bumps _version",
     ("aggregates", "to_dict_keys"): "to_dict keeps an unset ValueObject as None",
     ("aggregates", "ev_id_prefix"): "message ids are time-ordered UUIDs",
