@@ -100,7 +100,12 @@ class BaseAggregate(BaseEntity):
         handler, also its correlation id (the handled message's) and causation id (the
         handled message's id), as in Protean. Raised outside any handler, it gets them
         when the unit of work commits (the request's correlation id, if any).
+        A command or anything but an event is an ``IncorrectUsageError``.
         """
+        kind = getattr(type(event), "_kind", None)
+        if kind != "EVENT":
+            what = "a command: process it with domain.process()" if kind == "COMMAND" else "no event"
+            raise IncorrectUsageError(f"raise_ takes an event; {type(event).__name__} is {what}")
         options = type(event)._meta
         part_of = options.part_of
         if part_of is not None and part_of is not type(self) and not isinstance(self, part_of):

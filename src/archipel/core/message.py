@@ -348,6 +348,13 @@ def _fresh_metadata(cls: type) -> Metadata:
     return meta
 
 
+def stamp_class_type(cls: type, type_string: str) -> None:
+    """New messages of ``cls`` carry ``type_string`` from construction on
+    (``_metadata.headers.type``, as in Protean; raising or processing sets it again)."""
+    _fresh_metadata(cls)  # the class's template exists from now on (shared with its __init__)
+    _FRESH[cls]["type"] = type_string
+
+
 def class_envelope(meta: Metadata, cls: type) -> Metadata:
     """``meta``, told the class of its message (``_metadata.domain.fqn``); returns it."""
     meta.__dict__["_fqn"] = f"{cls.__module__}.{cls.__qualname__}"

@@ -24,6 +24,7 @@ from archipel.core.entity import BaseEntity
 from archipel.core.event import BaseEvent
 from archipel.core.event_handler import BaseEventHandler
 from archipel.core.handler_options import HANDLER_OPTIONS, normalize_handler_options
+from archipel.core.message import stamp_class_type
 from archipel.core.process_manager import BaseProcessManager
 from archipel.core.projection import BaseProjection
 from archipel.core.projector import BaseProjector
@@ -264,6 +265,7 @@ class Registry:
             meta.type_string = f"{self.domain.type_prefix}.{cls.__name__}.v{meta.version}"
             cls.__version__ = meta.version  # type: ignore[attr-defined]
             cls.__type__ = meta.type_string  # type: ignore[attr-defined]  # Protean's name
+            stamp_class_type(cls, meta.type_string)
         previous = self.elements[kind].get(cls.__name__)
         if previous is not None and previous is not cls and previous.__module__ == cls.__module__:
             # the same module was executed again (e.g. re-imported): keep the latest
@@ -286,6 +288,7 @@ class Registry:
             )
         self.external_events[cls] = type_string
         cls.__type__ = type_string  # type: ignore[attr-defined]  # as Protean does
+        stamp_class_type(cls, type_string)
 
     def __getattr__(self, name: str) -> dict[str, DomainRecord]:
         # Protean's ``domain.registry.aggregates`` (and every other kind, plural)

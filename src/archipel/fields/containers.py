@@ -43,7 +43,8 @@ class List(Field):
         if pickled:
             # Protean 0.18 deprecates it too: lists are stored as JSON everywhere
             warnings.warn("`pickled=` on List has no effect (deprecated in Protean 0.12)", DeprecationWarning, stacklevel=2)
-        kwargs.setdefault("default", list)
+        if "default" not in kwargs and not kwargs.get("required", False):
+            kwargs["default"] = list  # Protean 0.18: an unset optional List is [] (a required one is missing)
         super().__init__(**kwargs)
         self.content = _content_field(content_type)
 
@@ -99,6 +100,8 @@ class Dict(Field):
     type_name = "dict"
 
     def __init__(self, value_type: Any = None, **kwargs: Any) -> None:
+        if "default" not in kwargs and not kwargs.get("required", False):
+            kwargs["default"] = dict  # Protean 0.18: an unset optional Dict is {} (not None)
         super().__init__(**kwargs)
         self.values_field = _content_field(value_type)
 

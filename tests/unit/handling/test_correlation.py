@@ -322,8 +322,12 @@ def test_a_new_envelope_reads_its_defaults_and_events_take_the_lane_of_their_com
 
     start(domain)
     fresh = Opened(ticket_id="t-1")._metadata
-    assert fresh.to_dict() == {**Metadata().to_dict(), "kind": "EVENT"}
-    assert Open(title="x")._metadata.to_dict() == {**Metadata().to_dict(), "kind": "COMMAND"}
+    # the type is known from construction, as in Protean (headers.type)
+    assert fresh.to_dict() == {**Metadata().to_dict(), "kind": "EVENT", "type": Opened.__type__}
+    assert Open(title="x")._metadata.to_dict() == {
+        **Metadata().to_dict(), "kind": "COMMAND", "type": Open.__type__
+    }
+    assert fresh.headers.type == f"{domain.name}.Opened.v1"
     with domain.domain_context():
         urgent = domain.process(Open(title="urgent"), priority=3)
         plain = domain.process(Open(title="plain"))

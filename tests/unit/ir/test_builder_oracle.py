@@ -80,8 +80,6 @@ KNOWN: dict[str, list[tuple[tuple[str, ...], Any]]] = {"oracle_domain": [
     (("clusters", "M.Customer", "events", "M.CustomerFactEvent", "fields", "id"),
      {"auto_generated": True, "identifier": True, "kind": "auto", "type": "Auto"}),
     (("clusters", "M.Customer", "events", "M.CustomerFactEvent", "fields", "name", "max_length"), 50),
-    # archipel's Dict() defaults to None; Protean's to {} (a callable default)
-    (("clusters", "M.Order", "aggregate", "fields", "extra", "default"), None),
 ], "oracle_domain2": _pm("Closing"), "oracle_source": _pm("Fulfilment")}
 
 

@@ -2,7 +2,8 @@
 
 The reference semantics every adapter's queries are checked against: numbers
 compare as values (NaN above every number), structured values by JSON
-equality, ``None`` sorts first.
+equality, ``None`` sorts last ascending and first descending (Protean 0.18,
+PostgreSQL).
 """
 
 from __future__ import annotations
@@ -95,11 +96,12 @@ def _ordered(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 def sort_records(records: list[Any], order_by: tuple[str, ...]) -> list[Any]:
-    """Stable multi-key sort; ``-name`` descending; ``None`` sorts first."""
+    """Stable multi-key sort; ``-name`` descending; ``None`` sorts last (first
+    descending), as Protean 0.18's memory adapter and PostgreSQL."""
     for key in reversed(order_by):
         name, reverse = (key[1:], True) if key.startswith("-") else (key, False)
         records.sort(
-            key=lambda r: (r.get(name) is not None, r.get(name)),  # noqa: B023
+            key=lambda r: (r.get(name) is None, r.get(name)),  # noqa: B023
             reverse=reverse,
         )
     return records

@@ -20,8 +20,8 @@ The translation follows the reference semantics of
   above numbers too);
 - values are validated and converted to the field's stored form first
   (:func:`archipel.utils.lookups.lookup_normalizer`);
-- ``order_by`` sorts NULL first ascending and last descending (Python's
-  order in the memory adapter), then by identity so pages are stable.
+- ``order_by`` sorts NULL last ascending and first descending (Protean
+  0.18's order, PostgreSQL's default), then by identity so pages are stable.
 
 Field names never become SQL text: each is looked up among the table's
 columns and values are always bind parameters. A filter on a name that is
@@ -286,7 +286,7 @@ class QueryCompiler:
                 )
             if table.kinds.get(name) == Kind.JSON:
                 raise IncorrectUsageError(unorderable(table.schema.name, key))
-            clauses.append(column.desc().nulls_last() if descending else column.asc().nulls_first())
+            clauses.append(column.desc().nulls_first() if descending else column.asc().nulls_last())
         # the identity breaks ties, so that pages never overlap or skip rows
         if table.id_field not in {k.lstrip("-") for k in order_by}:
             clauses.append(table.table.c[table.id_field].asc())
