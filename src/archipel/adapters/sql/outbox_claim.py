@@ -4,13 +4,15 @@ Two shapes of the same claim (pending rows, not leased or their lease expired,
 highest priority then oldest first, leased to the caller):
 
 - **By the claim index** (``<table>_pending_idx``: pending rows by priority, id):
-  ``UPDATE ... WHERE id = ANY(ARRAY(SELECT id ... FOR UPDATE SKIP LOCKED LIMIT n))``.
+  ``UPDATE ... WHERE ctid = ANY(ARRAY(SELECT ctid ... FOR UPDATE SKIP LOCKED LIMIT n))``
+  on PostgreSQL (``id IN (SELECT id ...)`` on SQLite).
   A relay holding some of ``n`` relay shards filters ``shard % n`` on the rows the
   index gives, so with ``k`` relays it reads ~``k`` rows for each one it takes.
 - **By relay shard** (PostgreSQL, once the index ``<table>_pending_of<n>_idx`` on
   ``(mod(shard, n), priority DESC, id)`` of pending rows exists): one ordered index scan
   per shard held, each limited, merged in claim order (``Merge Append``) and limited
-  again, so a claim reads its own shards' rows only; the chosen rows are then locked
+  again, so a claim reads its own shards' rows only (one shard: one scan, its rows
+  locked as it finds them, as by the claim index); the chosen rows are then locked
   by address (``ctid``) with ``FOR UPDATE SKIP LOCKED``, the conditions checked again
   on the row locked, and updated by address. Without the index PostgreSQL would
   sort every pending row of the shards, so the first shape is used and a warning
@@ -48,6 +50,10 @@ ROW_COLUMNS = (
     "sent_at",
     "last_error",
 )
+
+
+#: a row's address (PostgreSQL): the claim updates the row versions it locked by it
+_CTID: Any = sa.literal_column("ctid")
 
 
 def db_now(engine: SqlEngine) -> Any:
@@ -129,21 +135,37 @@ class ClaimStatements:
 
     def _by_index(self, shards: int, exclude: bool) -> Any:
         c = self.table.c
-        available = self.claimable(sa.select(c.id), shards, exclude)
         if self.engine.is_postgres:
-            # concurrent relays skip each other's rows instead of queueing behind them
-            available = available.with_for_update(skip_locked=True)
-            # = ANY(ARRAY(...)): the rows are then found by primary key; with IN (...) the planner
-            # hash-joins the subquery against a scan of the whole table, sent rows included
-            return c.id == sa.any_(sa.func.array(available.scalar_subquery()))
-        return c.id.in_(available.scalar_subquery())
+            # concurrent relays skip each other's rows instead of queueing behind them; the rows
+            # locked are updated by address (ctid: the version locked), not looked up by
+            # primary key again. = ANY(ARRAY(...)): with IN (...) the planner may hash-join
+            # the subquery against a scan of the whole table, sent rows included
+            available = self.claimable(
+                sa.select(_CTID).select_from(self.table), shards, exclude
+            ).with_for_update(skip_locked=True)
+            return _CTID == sa.any_(sa.func.array(available.correlate(None).scalar_subquery()))
+        return c.id.in_(self.claimable(sa.select(c.id), shards, exclude).scalar_subquery())
 
     def _by_shard(self, shards: int, exclude: bool, of: int) -> Any:
         c = self.table.c
         limit = sa.bindparam("limit", type_=sa.Integer())
         # the index's expression exactly (a constant, not a parameter), or the planner cannot use it
         relay_shard = sa.func.mod(c.shard, sa.literal_column(str(int(of))))
-        ctid: Any = sa.literal_column("ctid")
+        ctid = _CTID
+        if shards == 1:  # no merge: the rows are locked as the scan finds them
+            conditions = [*self._pending(), relay_shard == sa.bindparam("s0", type_=sa.Integer())]
+            if exclude:
+                conditions.append(self._excluded())
+            only = (
+                sa.select(ctid)
+                .select_from(self.table)
+                .where(*conditions)
+                .order_by(c.priority.desc(), c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+                .correlate(None)
+            )
+            return ctid == sa.any_(sa.func.array(only.scalar_subquery()))
         branches = []
         for i in range(shards):
             conditions = [*self._pending(), relay_shard == sa.bindparam(f"s{i}", type_=sa.Integer())]
