@@ -1181,9 +1181,9 @@ def _print_statements(results: dict[str, list[dict[str, Any]]], chosen: list[str
             f"{k} {1e6 * v / events:.0f}" for k, v in sorted(run["threads"].items(), key=lambda kv: -kv[1])
             if v > 0))
         for query, calls, exec_ms, plan_ms, hits, wal in run.get("statements", []):
-            print(f"  {calls / events:7.3f} calls/event {1e3 * exec_ms / events:6.1f} us exec "
+            print(f"  {calls / events:7.4f} calls/event {1e3 * exec_ms / events:6.1f} us exec "
                   f"{1e3 * plan_ms / events:5.1f} us plan {hits / events:6.1f} buffers "
-                  f"{wal / events:5.2f} WAL rec  {query[:130]}")
+                  f"({hits / max(calls, 1):7.0f} a call) {wal / events:5.2f} WAL rec  {query[:110]}")
 
 
 def _busy_cores(run: dict[str, Any]) -> float:

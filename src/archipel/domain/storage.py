@@ -12,6 +12,7 @@ from archipel.core.view import ReadView
 from archipel.domain.state import DomainState
 from archipel.errors import IncorrectUsageError
 from archipel.handling.repository import BaseRepository, ReadOnlyRepository, Repository
+from archipel.port.outbox import configured_relay_shards
 from archipel.port.schema import ModelSchema
 
 __all__ = ["Storage"]
@@ -167,9 +168,16 @@ class Storage(DomainState):
                     schemas.append(deadline_schema(self))  # set up, truncated, dropped with the rest
             yield database, schemas
 
+    def _declare_relay_shards(self, database: Any) -> None:
+        # the outbox's claim index for the configured relay shards (SQL databases)
+        declare = getattr(database, "declare_relay_shards", None)
+        if declare is not None:
+            declare(configured_relay_shards(self.config))
+
     def setup_database(self) -> None:
         """Create the tables of every database (idempotent)."""
         for database, schemas in self._each_database_schemas():
+            self._declare_relay_shards(database)
             database.setup(schemas)
         setup = getattr(self.providers.event_store, "setup", None)
         if setup is not None:
@@ -184,6 +192,7 @@ class Storage(DomainState):
         """
         self._ensure_initialized()
         for database in self.providers.databases.values():
+            self._declare_relay_shards(database)
             database.setup([])
         setup = getattr(self.providers.event_store, "setup", None)
         if setup is not None:

@@ -10,7 +10,8 @@ parallelism and of ownership between workers), ``lease_seconds`` (how long a
 worker owns a partition or the relay without renewing; a worker silent for
 longer is taken over), ``relay_shards`` (how many relays may publish one
 database's outbox in parallel, each a share of its aggregates; default
-``partitions``; change it only with every worker stopped),
+``partitions``; change it only with every worker stopped, and run
+``setup-outbox`` so that PostgreSQL's claim index for the new count exists),
 ``relay_batch_size``, ``outbox_retention_seconds``, ``trim_interval_seconds``,
 ``deadline_poll_seconds`` (how often due process-manager deadlines are fired),
 ``relay_weight`` (the share of a worker's time the outbox relay is assumed to

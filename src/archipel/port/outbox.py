@@ -15,7 +15,7 @@ each aggregate's rows still go through one relay, in order.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "OUTBOX_FAILED",
     "aggregate_key",
     "shard_key",
+    "configured_relay_shards",
 ]
 
 OUTBOX_PENDING = "pending"
@@ -54,6 +55,23 @@ def aggregate_key(stream: str) -> str:
 def shard_key(stream: str) -> int:
     """The outbox ``shard`` of a message stream: stable, non-negative, below 2**31."""
     return zlib.crc32(aggregate_key(stream).encode()) & 0x7FFFFFFF
+
+
+def configured_relay_shards(config: Mapping[str, Any]) -> int:
+    """The relay shard count of a domain's config: ``[server] relay_shards``, by default
+    ``partitions``, by default 4 (as the engine reads it). 1 for a value that is not a
+    number of at least 1: the engine refuses it when it starts, naming it."""
+    server = config.get("server") or {}
+    if not isinstance(server, Mapping):
+        return 1
+    value = server.get("relay_shards")
+    if value is None:
+        value = server.get("partitions")
+    if value is None:
+        value = 4
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 1:
+        return 1
+    return int(value)
 
 
 class Outbox(Protocol):

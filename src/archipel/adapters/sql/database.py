@@ -190,6 +190,11 @@ class SqlDatabase:
     def _model_tables(self, schemas: Iterable[ModelSchema]) -> list[sa.Table]:
         return [self.record_table(schema).table for schema in schemas]
 
+    def declare_relay_shards(self, shards: int) -> None:
+        """Have :meth:`setup` create the outbox's claim index for ``shards`` relay shards
+        (PostgreSQL, ``shards > 1``): each relay's claim then reads its own shards only."""
+        self._outbox.add_shard_index(shards)
+
     def setup(self, schemas: Iterable[ModelSchema]) -> None:
         """Create every missing table, column and index, in one transaction (idempotent).
 

@@ -2,54 +2,38 @@
 
 Same contract as :class:`archipel.adapters.memory.outbox.MemoryOutbox`.
 ``claim`` leases pending rows (highest priority, then oldest, first) in one
-``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING``
-on PostgreSQL, so concurrent relays take disjoint rows without waiting for
-each other; on SQLite the same statement runs inside ``BEGIN IMMEDIATE``
-(one writer at a time). ``mark_sent`` only succeeds while the caller's
+``UPDATE ... RETURNING`` whose rows are chosen ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, so concurrent relays take disjoint rows without waiting for
+each other; a relay holding some of the relay shards reads only those shards'
+rows there (:mod:`~archipel.adapters.sql.outbox_claim`). On SQLite the
+statement runs inside ``BEGIN IMMEDIATE`` (one writer at a time). ``mark_sent`` only succeeds while the caller's
 lease holds (fencing). Times are epoch seconds from the *database's* clock,
 so relays on machines whose clocks disagree still agree on leases.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from archipel.adapters.sql.engine import SqlEngine, dumps, execute_relaxed, loads
-from archipel.adapters.sql.tables import outbox_table
+from archipel.adapters.sql.outbox_claim import ROW_COLUMNS as _ROW
+from archipel.adapters.sql.outbox_claim import ClaimStatements, db_now
+from archipel.adapters.sql.tables import constraint_name, outbox_shard_index, outbox_table
 from archipel.port.outbox import OUTBOX_FAILED, OUTBOX_PENDING, OUTBOX_SENT, OutboxRow, shard_key
 
 __all__ = ["SqlOutbox", "OUTBOX_TABLE", "db_now"]
 
+log = logging.getLogger("archipel.outbox")
+
 OUTBOX_TABLE = "archipel_outbox"
 _INSERTED = ("message_id", "stream", "shard", "type", "priority", "correlation_id", "message")
-_ROW = (
-    "id",
-    "message_id",
-    "stream",
-    "shard",
-    "type",
-    "priority",
-    "correlation_id",
-    "message",
-    "status",
-    "attempts",
-    "lease_owner",
-    "lease_until",
-    "created_at",
-    "sent_at",
-    "last_error",
-)
-
-
-def db_now(engine: SqlEngine) -> Any:
-    """The database's current time in epoch seconds, as a SQL expression."""
-    if engine.is_postgres:
-        return sa.extract("epoch", sa.func.now())
-    # julianday('now') is constant within one statement, like now() in PostgreSQL
-    return (sa.func.julianday("now") - 2440587.5) * 86400.0
+#: seconds between two looks for a missing relay shard index (a setup may create it meanwhile)
+_INDEX_LOOK_SECONDS = 60.0
 
 
 class SqlOutbox:
@@ -76,8 +60,9 @@ class SqlOutbox:
                 created_at=now,
             )
         )
-        self._claim_sql = self._claim_statement(0)
-        self._claims: dict[tuple[int, bool, bool], str] = {(0, False, False): self._claim_sql}
+        self.claims = ClaimStatements(engine, self.table)
+        #: relay shard counts -> whether the claim index by relay shard exists (and when to look again)
+        self._shard_index: dict[int, tuple[bool, float]] = {}
         self._pending_sql = compile_(
             sa.select(sa.func.count()).where(c.status == sa.literal_column(f"'{OUTBOX_PENDING}'"))
         )
@@ -98,77 +83,44 @@ class SqlOutbox:
         )
 
     def claimable(self, select: Any, shards: int, exclude: bool = False) -> Any:
-        """``select`` limited to the claimable rows, in claim order: pending, not leased (or the
-        lease expired), of the shards ``:s<i>`` modulo ``:of`` when ``shards > 0``, not of
-        streams starting with ``:exclude`` with ``exclude``; at most ``:limit``."""
-        c = self.table.c
-        # a literal, not a parameter: the planner must see it to use the partial index of pending rows
-        pending = c.status == sa.literal_column(f"'{OUTBOX_PENDING}'")
-        conditions = [pending, sa.or_(c.lease_until.is_(None), c.lease_until < db_now(self.engine))]
-        if shards:
-            of = sa.bindparam("of", type_=sa.Integer())
-            conditions.append(
-                (c.shard % of).in_([sa.bindparam(f"s{i}", type_=sa.Integer()) for i in range(shards)])
-            )
-        if exclude:
-            conditions.append(sa.not_(c.stream.startswith(sa.bindparam("exclude", type_=c.stream.type))))
-        return (
-            select.where(*conditions)
-            .order_by(c.priority.desc(), c.id)
-            .limit(sa.bindparam("limit", type_=sa.Integer()))
-            .offset(0)  # SQLite's compiler would add an OFFSET parameter of its own
-        )
+        """See :meth:`ClaimStatements.claimable`."""
+        return self.claims.claimable(select, shards, exclude)
 
     def claim_params(
         self, shards: Sequence[int] | None, of: int, exclude_prefix: str | None
     ) -> tuple[tuple[int, bool], dict[str, Any]]:
-        """``(shards, exclude)`` of :meth:`claimable` and the parameters it binds (``:limit`` aside)."""
-        params: dict[str, Any] = {}
-        wanted = sorted(set(shards)) if shards is not None and of > 1 else []
-        if wanted:
-            params["of"] = of
-            params.update({f"s{i}": shard for i, shard in enumerate(wanted)})
-        if exclude_prefix:
-            if any(ch in exclude_prefix for ch in "%_\\"):
-                raise ValueError(f"exclude_prefix {exclude_prefix!r}: LIKE wildcards are not supported")
-            params["exclude"] = exclude_prefix
-        return (len(wanted), bool(exclude_prefix)), params
+        """See :meth:`ClaimStatements.params`."""
+        return self.claims.params(shards, of, exclude_prefix)
 
-    def _claim_statement(self, shards: int, exclude: bool = False, encoded: bool = False) -> str:
-        """The claim ``UPDATE``; with ``shards > 0``, of rows whose ``shard % :of`` is one of ``:s<i>``.
+    def add_shard_index(self, of: int) -> None:
+        """Declare the claim index of ``of`` relay shards (PostgreSQL; ``setup`` creates it)."""
+        if self.engine.is_postgres and of > 1:
+            outbox_shard_index(self.table, of)
 
-        With ``exclude``, not of rows whose stream starts with ``:exclude``. With
-        ``encoded``, it returns ``id``, ``stream``, ``priority`` and the message as the stored
-        JSON text (:meth:`claim_encoded`).
-        """
-        c = self.table.c
-        now = db_now(self.engine)
-        available = self.claimable(sa.select(c.id), shards, exclude)
-        if self.engine.is_postgres:
-            # concurrent relays skip each other's rows instead of queueing behind them
-            available = available.with_for_update(skip_locked=True)
-        if self.engine.is_postgres:
-            # = ANY(ARRAY(...)): the rows are then found by primary key; with IN (...) the planner
-            # hash-joins the subquery against a scan of the whole table, sent rows included
-            chosen = c.id == sa.any_(sa.func.array(available.scalar_subquery()))
-        else:
-            chosen = c.id.in_(available.scalar_subquery())
-        return self.engine.compile(
-            self.table.update()
-            .where(chosen)
-            .values(
-                lease_owner=sa.bindparam("worker", type_=c.lease_owner.type),
-                lease_until=now + sa.bindparam("lease", type_=sa.Double()),
-                attempts=c.attempts + 1,
-            )
-            .returning(
-                *(
-                    [c.id, c.stream, c.priority, sa.cast(c.message, sa.Text())]
-                    if encoded
-                    else [c[n] for n in _ROW]
-                )
-            )
+    def has_shard_index(self, of: int) -> bool:
+        """Whether the claim index of ``of`` relay shards exists (looked up at most once a
+        minute while missing); warns once, with its DDL, when it does not."""
+        known = self._shard_index.get(of)
+        now = time.monotonic()
+        if known is not None and (known[0] or now < known[1]):
+            return known[0]
+        name = constraint_name(self.table.name, f"pending_of{of}_idx")
+        sql = (
+            "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() "
+            "AND tablename = %(table)s AND indexname = %(index)s"
         )
+        found = self.engine.run(
+            lambda conn: conn.execute(sql, {"table": self.table.name, "index": name}).fetchone()
+        )
+        if found is None and known is None:
+            log.warning(
+                "outbox table %r has no index %r for relay_shards = %d: each relay's claim reads "
+                "the other relays' pending rows too (correct, slower with more relays). "
+                "domain.setup_outbox() (`archipel database setup-outbox`) creates it, or: %s",
+                self.table.name, name, of, self.claims.shard_index_ddl(of),
+            )
+        self._shard_index[of] = (found is not None, now + _INDEX_LOOK_SECONDS)
+        return found is not None
 
     # -- writing (in the business transaction) ----------------------------------------
     @staticmethod
@@ -292,11 +244,9 @@ class SqlOutbox:
     ) -> list[Any]:
         (count, exclude), params = self.claim_params(shards, of, exclude_prefix)
         params.update({"worker": worker, "limit": limit, "lease": float(lease_seconds)})
-        key = (count, exclude, encoded)
-        sql = self._claims.get(key)
-        if sql is None:
-            sql = self._claims[key] = self._claim_statement(*key)
         postgres = self.engine.is_postgres
+        by_shard = of if postgres and count and self.has_shard_index(of) else 0
+        sql = self.claims.statement(count, exclude, encoded, by_shard)
 
         def claim(conn: Any) -> list[Any]:
             if postgres:

@@ -52,6 +52,7 @@ __all__ = [
     "model_table",
     "events_table",
     "outbox_table",
+    "outbox_shard_index",
     "processed_table",
     "constraint_name",
     "VERSION",
@@ -358,6 +359,29 @@ def outbox_table(metadata: sa.MetaData, name: str, postgres: bool) -> sa.Table:
         sqlite_where=pending,
     )
     return table
+
+
+def outbox_shard_index(table: sa.Table, of: int) -> sa.Index:
+    """The claim index of relays holding some of ``of`` relay shards (PostgreSQL): pending
+    rows by relay shard (``mod(shard, of)``), then in claim order, so that a relay's claim reads
+    its own shards' rows only (``outbox_claim.py``). Attached to ``table`` once per ``of``
+    (``setup`` then creates it)."""
+    if isinstance(of, bool) or not isinstance(of, int) or of < 2:
+        raise ValueError(f"relay shards {of!r}: expected an integer of at least 2")
+    name = constraint_name(table.name, f"pending_of{of}_idx")
+    for index in table.indexes:
+        if index.name == name:
+            return index
+    pending = table.c.status == sa.literal_column("'pending'")
+    return sa.Index(
+        name,
+        # mod(), not %, whose DDL text psycopg would read as a placeholder; a constant, not a
+        # parameter: the claim's expression must be the same for the planner to use the index
+        sa.func.mod(table.c.shard, sa.literal_column(str(of))),
+        table.c.priority.desc(),
+        table.c.id,
+        postgresql_where=pending,
+    )
 
 
 def processed_table(metadata: sa.MetaData, name: str, postgres: bool) -> sa.Table:
