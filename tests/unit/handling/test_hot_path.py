@@ -115,13 +115,8 @@ def test_a_failing_command_handler_restores_the_scope_and_dispatches_nothing(two
     assert seen == {}
 
 
-@pytest.mark.parametrize("fail_first", [True, False])
-def test_routes_run_in_turn_each_in_its_own_scope_between_plain_and_other_routes(make_domain, fail_first):
-    """One event, three routes of one domain: plain, idempotent (run by ``_run_route_once``),
-    plain. Each sees its own unit of work and the event; a failing one is collected while the
-    others still run and commit; the caller's scope is restored, after the drain and inside it."""
-    domain = make_domain()
-    seen: list[tuple[str, object, object, tuple[object, ...]]] = []
+def _orders(domain):
+    """Order, its Placed event and the Place command (whose handler stores an order that raised Placed)."""
 
     @domain.aggregate
     class Order(BaseAggregate):
@@ -142,6 +137,19 @@ def test_routes_run_in_turn_each_in_its_own_scope_between_plain_and_other_routes
             order = Order(item=command.item)
             order.raise_(Placed(order_id=order.id))
             current_domain.repository_for(Order).add(order)
+
+    return Order, Placed, Place
+
+
+@pytest.mark.parametrize("fail_first", [True, False])
+def test_routes_run_in_turn_each_in_its_own_scope_between_plain_and_other_routes(make_domain, fail_first):
+    """One event, three routes of one domain: plain, idempotent (run by ``_run_route_once``),
+    plain. Each sees its own unit of work and the event; a failing one is collected while the
+    others still run and commit; the caller's scope is restored, after the drain and inside it."""
+    domain = make_domain()
+    seen: list[tuple[str, object, object, tuple[object, ...]]] = []
+
+    Order, Placed, Place = _orders(domain)
 
     def note(name, event, fail):
         seen.append((name, _context.uow_var.get(), _context.current_message.get(), _context.scope.get()[0]))
@@ -195,25 +203,7 @@ def test_every_route_starts_with_a_unit_of_work_as_built_whatever_the_route_befo
     domain = make_domain()
     entries: list[tuple[str, bool, object]] = []
 
-    @domain.aggregate
-    class Order(BaseAggregate):
-        item = String()
-
-    @domain.event(part_of=Order)
-    class Placed(BaseEvent):
-        order_id = Identifier()
-
-    @domain.command(part_of=Order)
-    class Place(BaseCommand):
-        item = String()
-
-    @domain.command_handler(part_of=Order)
-    class Orders:
-        @handle(Place)
-        def place(self, command):
-            order = Order(item=command.item)
-            order.raise_(Placed(order_id=order.id))
-            current_domain.repository_for(Order).add(order)
+    Order, Placed, Place = _orders(domain)
 
     actions = {
         "untouched": lambda event: None,
