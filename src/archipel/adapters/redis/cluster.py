@@ -24,17 +24,19 @@ slot. When all come back empty and the caller asked to block,
 parallel, each on its own connection; the first that returns ends the
 others with ``CLIENT UNBLOCK ... ERROR`` and the slots are read again
 without blocking, so a publish on any shard wakes the consumer at once —
-push, not poll. The wait is an ``XREAD`` (``$``: entries newer than the
-stream's last), not a blocking ``XREADGROUP``: it delivers nothing, and
+push, not poll. The wait is an ``XREAD`` (entries newer than the last one
+this consumer was given; ``$``, the stream's end, for a stream it has not
+read yet or whose news went to another consumer), not a blocking ``XREADGROUP``: it delivers nothing, and
 a master pausing writes — ``CLUSTER FAILOVER`` does — postpones write
 commands, ``XREADGROUP`` among them, not reads. Redis 7.0–7.2 crash on
 ``CLIENT UNBLOCK`` (``TIMEOUT``) of a postponed command, and with ``ERROR``
 they answer it and run it once the pause ends: a read whose entries
 nobody receives. An ``XREAD`` is postponed only by ``CLIENT PAUSE ALL``;
 then it runs (and answers) again later, harmless since it delivers
-nothing, on a connection dropped at its ``UNBLOCKED`` error. An entry
-published between the look and the wait is seen at the next look, at most
-one blocking timeout later.
+nothing, on a connection dropped at its ``UNBLOCKED`` error. Since the wait
+starts after the last entry read, an entry published between the look and
+the wait wakes it at once (for a stream waited on from ``$``: at the next
+look, at most one blocking timeout later).
 
 **Publishes.** The entries of one slot go in one script call (:data:`XADDS`),
 the calls of different slots in one pipeline (:func:`publish_by_slot`): a

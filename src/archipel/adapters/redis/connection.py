@@ -142,6 +142,8 @@ class RedisConnection:
         except ValueError as exc:
             raise ConfigurationError(f"[brokers.{name}] invalid Redis URL {self._where}: {exc}") from exc
         self._groups: set[tuple[str, str]] = set()
+        #: (group, stream key) -> id of the newest entry read for it (cluster waits start there)
+        self._seen: dict[tuple[str, str], str] = {}
 
     def _check_cluster_url(self) -> None:
         # the cluster client connects when made (to learn the topology): it is
@@ -212,6 +214,7 @@ class RedisConnection:
         except redis.exceptions.RedisError as exc:
             if "NOGROUP" in str(exc):
                 self._groups.clear()  # the stream vanished: create groups again next time
+                self._seen.clear()
             raise BrokerError(f"Redis at {self._where} refused {what}: {exc}") from exc
         except redis.exceptions.RedisClusterException as exc:
             if self._client is None:  # discovering the cluster: no node answered

@@ -96,13 +96,18 @@ class RedisGroupReader(RedisConnection):
         slots = by_slot(list(named))
         wait = block if len(slots) == 1 else None
         out = self._read_slots(group, consumer, named, slots, count, wait)
+        self._note_seen(group, out)
         if out or block is None or len(slots) == 1:
             return out
         fan_out = self._fan_out
+        seen = self._seen
 
         def wait_one(client: redis.Redis, keys: list[str]) -> Any:
-            # XREAD delivers nothing and no pause of writes postpones it (see cluster.py)
-            return client.xread(dict.fromkeys(keys, "$"), count=1, block=block)
+            # XREAD delivers nothing and no pause of writes postpones it (see cluster.py).
+            # From the last entry this reader was given, not "$": an entry added between
+            # the empty XREADGROUP above and this wait wakes it at once.
+            after: dict[Any, Any] = {key: seen.get((group, key), "$") for key in keys}
+            return client.xread(after, count=1, block=block)
 
         def run() -> list[Any]:
             work = [(self._reader.get_node_from_key(keys[0]), keys) for keys in slots]
@@ -111,7 +116,18 @@ class RedisGroupReader(RedisConnection):
 
         if not self._call(f"XREAD (waiting on {len(slots)} slots for {group})", run):
             return out  # nothing new before the timeout
-        return self._read_slots(group, consumer, named, slots, count, None)
+        out = self._read_slots(group, consumer, named, slots, count, None)
+        if out:
+            self._note_seen(group, out)
+        else:  # woken by entries another consumer of the group was given: wait from "$" next
+            for key in named:
+                seen.pop((group, key), None)
+        return out
+
+    def _note_seen(self, group: str, entries: Sequence[Entry]) -> None:
+        """Remember the newest entry ``group`` was given per stream (the cluster wait starts there)."""
+        for entry in entries:  # a stream's entries come in id order: the last one wins
+            self._seen[(group, self._key(entry.stream))] = entry.id
 
     def _read_slots(
         self, group: str, consumer: str, named: dict[str, str], slots: list[list[str]], count: int,
