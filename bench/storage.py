@@ -65,6 +65,7 @@ synchronous projector (two commits: the floor is 0.5x); SQLite (NORMAL)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -618,7 +619,8 @@ def main() -> int:
         client_cpu, server_cpu = (int(x) for x in args.pin.split(","))
         _CLIENT_CPUS = {client_cpu}
         for pid in server.process_ids():  # backends forked later inherit the postmaster's CPUs
-            os.sched_setaffinity(pid, {server_cpu})
+            with contextlib.suppress(ProcessLookupError):  # a server process that ended since
+                os.sched_setaffinity(pid, {server_cpu})
         print(f"pinned: workloads on CPU {client_cpu}, PostgreSQL on CPU {server_cpu}", file=sys.stderr)
     scratch = Path(tempfile.mkdtemp(prefix="archipel-bench-"))
     results: dict[str, list[Result]] = {}
