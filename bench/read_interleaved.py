@@ -27,6 +27,7 @@ both readers meet the same scheduling.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -127,7 +128,8 @@ def main() -> int:
         client_cpu, server_cpu = (int(x) for x in args.pin.split(","))
         client_cpus = {client_cpu}
         for pid in server.process_ids():  # backends forked later inherit the postmaster's CPUs
-            os.sched_setaffinity(pid, {server_cpu})
+            with contextlib.suppress(ProcessLookupError):  # a server process that ended since
+                os.sched_setaffinity(pid, {server_cpu})
     results: dict[str, list[dict[str, float]]] = {}
     try:
         for _ in range(args.runs):

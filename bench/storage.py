@@ -36,6 +36,15 @@ anchor of archipel's default ``synchronous = NORMAL``) and ``raw-sqlite``
 sqlite3 replaying the statements the matching archipel workload sent (see
 :func:`floor_sqlite`); the report's ``floor:`` lines give archipel over it.
 
+PostgreSQL read by id (the target's figure): ``reads``, run in every round
+with ``archipel-noproj`` (``--no-interleaved-reads``: not), is one process
+where archipel's ``repository.get`` and the raw anchor's ``SELECT`` read the
+same rows in alternating blocks of 50, the raw one both on archipel's
+connection (the same PostgreSQL backend: the same scheduling) and on its own
+(``bench/pg_reads.py``). The reads/s of the main table are each contender's
+own process, whose backend the scheduler runs on the reader's core or the
+other one for the whole run: a 0.5-4x luck no code changes.
+
 Each workload runs in a fresh interpreter on a fresh database; contenders
 alternate within each round so that machine noise hits all alike; every
 ratio is computed per round against the anchor of the same round and
@@ -56,6 +65,7 @@ synchronous projector (two commits: the floor is 0.5x); SQLite (NORMAL)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -473,8 +483,16 @@ def protean_pg(n: int, uri: str) -> Result:
         )
 
 
+def reads_pg(n: int, uri: str, libpq: str) -> Result:
+    """The read by id, three readers alternating blocks in one process (``pg_reads.py``)."""
+    from pg_reads import interleaved_reads
+
+    return interleaved_reads(n, uri, libpq)
+
+
 WORKLOADS: dict[str, Callable[..., Result]] = {
     "raw": raw_pg,
+    "reads": reads_pg,
     "archipel-noproj": lambda n, uri: archipel(n, uri, projector=False),
     "archipel-inline": lambda n, uri: archipel(n, uri, inline=True),
     "archipel": archipel,
@@ -541,8 +559,8 @@ SQLITE_ROWS = (
 def run_one(args: argparse.Namespace) -> None:
     """The child side: run one workload and print its JSON result."""
     name = args.workload
-    if name == "raw":
-        result = raw_pg(args.n, args.uri, args.libpq)
+    if name in ("raw", "reads"):
+        result = WORKLOADS[name](args.n, args.uri, args.libpq)
     else:
         result = WORKLOADS[name](args.n, args.uri)
     print(json.dumps(result))
@@ -573,6 +591,10 @@ def main() -> int:
         help="also run each archipel contender with archipel imported from SRC (another tree's "
         "src folder, e.g. main's), right after this tree's in every round: rows marked [base]",
     )
+    parser.add_argument(
+        "--no-interleaved-reads", action="store_true",
+        help="do not run the interleaved read workload (reads) that archipel-noproj brings along",
+    )
     add_profile_flag(parser)
     parser.add_argument("--workload", choices=sorted(WORKLOADS), help=argparse.SUPPRESS)
     parser.add_argument("--uri", help=argparse.SUPPRESS)
@@ -597,7 +619,8 @@ def main() -> int:
         client_cpu, server_cpu = (int(x) for x in args.pin.split(","))
         _CLIENT_CPUS = {client_cpu}
         for pid in server.process_ids():  # backends forked later inherit the postmaster's CPUs
-            os.sched_setaffinity(pid, {server_cpu})
+            with contextlib.suppress(ProcessLookupError):  # a server process that ended since
+                os.sched_setaffinity(pid, {server_cpu})
         print(f"pinned: workloads on CPU {client_cpu}, PostgreSQL on CPU {server_cpu}", file=sys.stderr)
     scratch = Path(tempfile.mkdtemp(prefix="archipel-bench-"))
     results: dict[str, list[Result]] = {}
@@ -614,8 +637,13 @@ def main() -> int:
             if name == "protean":
                 continue
             plan.append((name, None))
-            if args.base and name.startswith("archipel"):
+            if args.base and (name.startswith("archipel") or name == "reads"):
                 plan.append((name, args.base))
+            # the target's read figure comes with archipel-noproj (see pg_reads.py)
+            if name == "archipel-noproj" and "reads" not in chosen and not args.no_interleaved_reads:
+                plan.append(("reads", None))
+                if args.base:
+                    plan.append(("reads", args.base))
         for round_no in range(rounds):
             for name, src in plan:
                 key = name if src is None else f"{name}{BASE}"
@@ -746,15 +774,21 @@ def _report(
     load_after: str,
 ) -> list[str]:
     header = f"{'':<34} {'writes/s':>9} {'vs anchor':>18} {'reads/s':>9} {'vs anchor':>18}"
+    pg_reads_note = (
+        "reads/s here: each contender's own process, where which core its backend runs on decides"
+        " (luck, 0.5-4x); the read target's figure is the interleaved one below"
+    )
     lines = [
         f"\nW1 on real storage, N = {n}, {rounds} round(s): medians, per-round ratios median (low-high)",
         f"machine: start {load_before}; end {load_after}",
         f"PostgreSQL {settings.get('server_version')}: fsync={settings.get('fsync')}, "
         f"synchronous_commit={settings.get('synchronous_commit')}; anchor: raw commit of the same round;"
         " CPU: the client process's CPU per read and the anchor's over it",
+        pg_reads_note,
         header,
         "-" * len(header),
         *_rows(results, PG_ROWS),
+        *_interleaved(results),
         "\nSQLite (file, WAL); anchor: raw commit with the same synchronous setting; CPU: the"
         " process's CPU per write (all of SQLite's work, steadier than wall time under load)"
         " and the anchor's over it",
@@ -764,6 +798,49 @@ def _report(
         *_floor(results),
     ]
     return lines
+
+
+#: the readers of the ``reads`` workload (pg_reads.py) and their labels
+READ_ROWS = (
+    ("archipel repository.get", "archipel"),
+    ("raw SELECT, archipel's connection", "raw-shared"),
+    ("raw SELECT, own connection", "raw"),
+)
+
+
+def _interleaved(results: dict[str, list[Result]]) -> list[str]:
+    """The ``reads`` workload: the read by id's target figure (raw's reads alternating
+    archipel's in one process; bench/pg_reads.py)."""
+    out: list[str] = []
+    for key in ("reads", f"reads{BASE}"):
+        runs = results.get(key)
+        if not runs:
+            continue
+        tag = " [base]" if key.endswith(BASE) else ""
+        out += [
+            f"\nPostgreSQL read by id{tag}, interleaved (bench/pg_reads.py: one process, the same rows,"
+            f" blocks of {runs[0]['block']:.0f} reads alternating; medians over the blocks, then over"
+            " the rounds; per-block-cycle ratios, median (low-high) over the rounds)",
+            f"{'reader':<34} {'reads/s':>9} {'CPU us/read':>11} {'sys us':>6} {'sleeps':>6}"
+            f" {'preempted':>9} {'round trips':>11} {'messages':>8}  (per read)",
+        ]
+        for label, name in READ_ROWS:
+            def median(figure: str, runs: list[Result] = runs, name: str = name) -> float:
+                return statistics.median(r[f"{name}_{figure}"] for r in runs)
+
+            out.append(
+                f"{label:<34} {median('read_ops'):>9.0f} {median('cpu_us'):>11.1f} {median('sys_us'):>6.1f}"
+                f" {median('sleeps'):>6.2f} {median('preempted'):>9.2f} {median('round_trips'):>11.2f}"
+                f" {median('messages'):>8.1f}"
+            )
+        for label, other in (("same connection: the target's figure", "raw-shared"), ("own connection", "raw")):
+            wall = ratios([r[f"{other}_wall_ratio"] for r in runs], [1.0] * len(runs))
+            cpu = ratios([r[f"{other}_cpu_ratio"] for r in runs], [1.0] * len(runs))
+            goal = f"  target >= 0.9x: {'met' if wall[0] >= 0.9 else 'NOT met'}" if other == "raw-shared" else ""
+            out.append(
+                f"  archipel's reads / raw's ({label}): {_ratio(wall)}, CPU {_ratio(cpu)}{goal}"
+            )
+    return out
 
 
 def _floor(results: dict[str, list[Result]]) -> list[str]:
@@ -803,6 +880,14 @@ def _markdown(results: dict[str, list[Result]]) -> list[str]:
             f"| {where}: {label} | {writes[0]:.0f} | {_ratio(writes[1])} | {reads[0]:.0f} | "
             f"{_ratio(reads[1])} | {cpu or '-'} |"
         )
+    runs = results.get("reads")
+    if runs:
+        for label, other in (("same connection", "raw-shared"), ("own connection", "raw")):
+            wall = ratios([r[f"{other}_wall_ratio"] for r in runs], [1.0] * len(runs))
+            out.append(
+                f"| PostgreSQL: read by id interleaved, raw {label} | - | - | "
+                f"{statistics.median(r['archipel_read_ops'] for r in runs):.0f} | {_ratio(wall)} | - |"
+            )
     return out
 
 
