@@ -137,7 +137,7 @@ def test_a_unit_of_work_reads_its_sent_writes_inside_its_transaction(logged):
         a = items.get("a")
         a.name = "changed"
         items.add(a)
-        assert items.find(name="changed").total == 1  # sends the write, in the transaction
+        assert items.find(name="changed").total == 1  # sees its own pending write (laid over the rows read)
         assert items.get("a").name == "changed"
     assert items.get("a").name == "changed"
 
