@@ -72,7 +72,7 @@ class SqlOutbox:
             )
         )
         self._by_ids: dict[tuple[str, int], str] = {}
-        self._held: dict[int, str] = {}
+        self._held: dict[tuple[int, int], str] = {}
         self._release_all_sql = compile_(
             t.update()
             .where(
@@ -272,17 +272,22 @@ class SqlOutbox:
             c.lease_owner != sa.bindparam("worker", type_=c.lease_owner.type),
             c.lease_until >= db_now(self.engine),
         ]
+        # by the index of relay shards where it exists: the other shards' rows are not read
+        by_shard = of if wanted and self.engine.is_postgres and self.has_shard_index(of) else 0
         if wanted:
-            params["of"] = of
             params.update({f"s{i}": shard for i, shard in enumerate(wanted)})
+            relay_shard: Any
+            if by_shard:  # the index's expression exactly: a constant, not a parameter
+                relay_shard = sa.func.mod(c.shard, sa.literal_column(str(int(of))))
+            else:
+                params["of"] = of
+                relay_shard = c.shard % sa.bindparam("of", type_=sa.Integer())
             conditions.append(
-                (c.shard % sa.bindparam("of", type_=sa.Integer())).in_(
-                    [sa.bindparam(f"s{i}", type_=sa.Integer()) for i in range(len(wanted))]
-                )
+                relay_shard.in_([sa.bindparam(f"s{i}", type_=sa.Integer()) for i in range(len(wanted))])
             )
-        sql = self._held.get(len(wanted))
+        sql = self._held.get((len(wanted), by_shard))
         if sql is None:
-            sql = self._held[len(wanted)] = self.engine.compile(
+            sql = self._held[(len(wanted), by_shard)] = self.engine.compile(
                 sa.select(sa.func.count()).select_from(self.table).where(*conditions)
             )
         return int(self.engine.run(lambda conn: conn.execute(sql, params).fetchone()[0]))

@@ -196,6 +196,68 @@ class ClaimStatements:
         )
         return ctid == sa.any_(sa.func.array(locked.scalar_subquery()))
 
+    def locking(self, shards: int, exclude: bool, of: int) -> str:
+        """The direct relay's choice of rows by relay shard (PostgreSQL, the index of ``of``
+        relay shards): ``id``, ``stream``, ``priority`` of the claimable rows of the shards
+        ``:s<i>``, locked ``FOR UPDATE`` — waited for, never skipped — at most ``:limit``.
+
+        One shard: one ordered scan locking as it goes. Several: the merged scans of the
+        claim (:meth:`_by_shard`) choose the rows, which are then locked by address; a row
+        changed meanwhile (moved by a former owner of its shard) is left out, so the result
+        ends with one more row ``(NULL, NULL, n)``: ``n`` rows were chosen (fewer than
+        ``:limit``: the shards were drained)."""
+        key = (-shards, exclude, True, of)
+        sql = self._compiled.get(key)
+        if sql is not None:
+            return sql
+        c = self.table.c
+        limit = sa.bindparam("limit", type_=sa.Integer())
+        relay_shard = sa.func.mod(c.shard, sa.literal_column(str(int(of))))
+
+        def conditions(i: int) -> list[Any]:
+            found = [*self._pending(), relay_shard == sa.bindparam(f"s{i}", type_=sa.Integer())]
+            return [*found, self._excluded()] if exclude else found
+
+        if shards == 1:
+            chosen: Any = (
+                sa.select(c.id, c.stream, c.priority)
+                .where(*conditions(0))
+                .order_by(c.priority.desc(), c.id)
+                .limit(limit)
+                .with_for_update()
+            )
+        else:
+            branches = [
+                sa.select(_CTID.label("row_address"), c.priority, c.id)
+                .where(*conditions(i))
+                .order_by(c.priority.desc(), c.id)
+                .limit(limit)
+                for i in range(shards)
+            ]
+            merged = sa.union_all(*branches).subquery("mine")
+            first = (
+                sa.select(merged.c.row_address)
+                .order_by(merged.c.priority.desc(), merged.c.id)
+                .limit(limit)
+                .cte("first")
+            )
+            locked = (
+                sa.select(c.id, c.stream, c.priority)
+                .where(
+                    _CTID == sa.any_(sa.func.array(sa.select(first.c.row_address).scalar_subquery())),
+                    *self._pending(),
+                )
+                .with_for_update()
+                .subquery("locked")
+            )
+            counted = sa.select(
+                sa.cast(sa.null(), c.id.type), sa.cast(sa.null(), c.stream.type),
+                sa.cast(sa.func.count(), c.priority.type),
+            ).select_from(first)
+            chosen = sa.union_all(sa.select(locked.c.id, locked.c.stream, locked.c.priority), counted)
+        sql = self._compiled[key] = self.engine.compile(chosen)
+        return sql
+
     def _update(self, chosen: Any, encoded: bool) -> str:
         c = self.table.c
         return self.engine.compile(
