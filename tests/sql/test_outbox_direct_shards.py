@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archipel import Domain
+from archipel.adapters.sql.outbox_claim import SHARD_PLAN
 from tests.sql.test_outbox_shard_claims import OF, expected, record
 
 pytestmark = pytest.mark.postgres
@@ -139,3 +140,32 @@ def test_a_row_moved_meanwhile_is_left_out_and_the_move_says_more_may_wait(domai
     rest = direct.move(route, limit=100, seconds=5.0, shards=mine, of=OF)
     assert [r["id"] for r in rest] == sorted(by_shard[mine[0]] + by_shard[mine[1]])[5:]
     assert rest.drained
+
+
+def test_once_analysed_claims_and_moves_still_read_by_the_shard_index(domain):
+    """ANALYZE leaves the planner without statistics of ``mod(shard, n)``: unhelped, it reads every
+    row of the shards to sort them (a bitmap scan); the settings sent with the statement
+    (``SHARD_PLAN``) keep the ordered scan that stops at the limit."""
+    database = domain.providers.database()
+    outbox = database.outbox()
+    outbox.add([record(n, f"shop::order-{n}") for n in range(4000)])
+    database.engine.run(lambda conn: conn.execute(f"ANALYZE {outbox.table.name}"))
+    params = {"limit": 100, "s0": 1, "s1": 3, "worker": "w", "lease": 30.0}
+    index = f"Index Scan using {outbox.table.name}_pending_of{OF}_idx"
+
+    def plan(sql: str, settings: tuple[str, ...]) -> str:
+        def explain(conn: Any) -> str:
+            conn.execute("BEGIN")
+            try:
+                for setting in settings:
+                    conn.execute(setting)
+                return "\n".join(r[0] for r in conn.execute("EXPLAIN (COSTS OFF) " + sql, params).fetchall())
+            finally:
+                conn.execute("ROLLBACK")
+
+        return str(database.engine.run(explain))
+
+    for sql in (outbox.claims.locking(2, False, OF), outbox.claims.statement(2, False, True, OF)):
+        helped = plan(sql, SHARD_PLAN)
+        assert helped.count(index) == 2 and "Bitmap" not in helped and "Sort" not in helped.replace("Sort Key", "")
+        assert "Bitmap" in plan(sql, ())  # (what the settings are for: the planner's guess)

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from archipel.adapters.sql.engine import SqlEngine, dumps, execute_relaxed, loads
 from archipel.adapters.sql.outbox_claim import ROW_COLUMNS as _ROW
-from archipel.adapters.sql.outbox_claim import ClaimStatements, db_now
+from archipel.adapters.sql.outbox_claim import SHARD_PLAN, ClaimStatements, db_now
 from archipel.adapters.sql.tables import constraint_name, outbox_shard_index, outbox_table
 from archipel.port.outbox import OUTBOX_FAILED, OUTBOX_PENDING, OUTBOX_SENT, OutboxRow, shard_key
 
@@ -251,7 +251,8 @@ class SqlOutbox:
         def claim(conn: Any) -> list[Any]:
             if postgres:
                 # a claim lost in a crash only means rows relayed again: no WAL flush waited for
-                return list(execute_relaxed(conn, sql, params).fetchall())
+                plan = SHARD_PLAN if by_shard else ()
+                return list(execute_relaxed(conn, sql, params, plan).fetchall())
             conn.execute(self.engine.begin_sql)
             try:
                 rows = list(conn.execute(sql, params).fetchall())

@@ -51,6 +51,7 @@ import sqlalchemy as sa
 from archipel.adapters.sql.broker import DatabaseBroker
 from archipel.adapters.sql.broker_postgres import ALLOCATE, layout
 from archipel.adapters.sql.outbox import SqlOutbox
+from archipel.adapters.sql.outbox_claim import SHARD_PLAN, SHARD_PLAN_RESET
 from archipel.adapters.sql.wakeup import BROKER, bell, notify_statement
 from archipel.port.outbox import OUTBOX_PENDING, OUTBOX_SENT
 
@@ -142,6 +143,7 @@ class DirectRelay:
         # some shards: by the index of relay shards where it exists (the other relays' rows unread)
         by_shard = bool(key[0]) and self.outbox.has_shard_index(of)
         select = self.outbox.claims.locking(*key, of) if by_shard else self._select(key)
+        shard_plan, reset = (SHARD_PLAN, SHARD_PLAN_RESET) if by_shard else ((), ())
         chosen: list[int] = []  # how many rows the statement chose, where it says (by_shard)
         deadline = time.monotonic() + seconds
         settings = {"ms": str(max(1, int(seconds * 1000)))}
@@ -156,6 +158,8 @@ class DirectRelay:
             with conn.pipeline():
                 conn.execute("BEGIN")
                 conn.execute(_SETTINGS, settings)
+                for setting in shard_plan:
+                    conn.execute(setting)
                 cursor.execute(select, params)
             rows = []
             for i, s, p in cursor.fetchall():
@@ -182,6 +186,8 @@ class DirectRelay:
                 conn.execute("ROLLBACK")  # stalled: the shards may have moved on; nothing moved
                 return []
             with conn.pipeline():
+                for setting in reset:
+                    conn.execute(setting)
                 conn.execute(move, values)
                 if notify is not None:  # other processes' consumers, at the commit
                     conn.execute(*notify)
