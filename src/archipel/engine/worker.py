@@ -111,7 +111,7 @@ class Worker:
         threads = 5 + sum(1 + consumer.ownership.partitions for consumer in self.consumers)
         holders = [*self.domain.providers.databases.values(), self.broker]
         for holder in holders:
-            engine = getattr(holder, "engine", None)
+            engine: Any = getattr(holder, "engine", None)
             keep_idle = getattr(engine, "keep_idle", None)
             if keep_idle is None:
                 continue
