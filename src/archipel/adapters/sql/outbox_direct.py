@@ -9,7 +9,9 @@ two round trips:
 
 1. ``BEGIN``, the transaction's settings and a ``SELECT ... FOR UPDATE`` of
    the claimable rows' ids, streams and priorities (pipelined): row locks,
-   no lease written, no message decoded;
+   no lease written, no message decoded; a relay holding some of the relay
+   shards reads only theirs, through the index of relay shards where it
+   exists (:meth:`~archipel.adapters.sql.outbox_claim.ClaimStatements.locking`);
 2. after the caller has chosen each row's broker stream (a hash of the
    aggregate, in Python), one statement allocates the streams' sequence
    numbers, copies the rows' messages into the broker's entries (the JSON
