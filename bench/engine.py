@@ -173,6 +173,10 @@ def _worker(args: argparse.Namespace) -> int:
         sys.setswitchinterval(float(os.environ["BENCH_SWITCH_MS"]) / 1000.0)
     if os.environ.get("BENCH_STAGES"):
         _record_stages(os.environ["BENCH_STAGES"])
+    if os.environ.get("BENCH_TRACE"):  # --trace: a timeline of every thread's steps
+        import _trace
+
+        _trace.install(os.environ["BENCH_TRACE"])
     _name_threads()
     from _harness import PROFILE_ENV
 
@@ -643,6 +647,7 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
             cpu_before = _cpu_seconds()
             threads_before = _thread_cpu()
             started = time.perf_counter()
+            window_from = time.time()
             waits: dict[str, int] = {}
             # the timeline: when the first event of the timed part was handled (relays taking
             # their shards, first claims and publishes: a fixed start-up more workers do not share)
@@ -655,6 +660,7 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
                 _sample_waits(database_url, waits)
                 time.sleep(0.05)
             elapsed = time.perf_counter() - started
+            window = (window_from, time.time())
             if first_at is None:
                 first_at, first_count = started + elapsed, done
             startup = first_at - started
@@ -673,7 +679,8 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
     return {"label": label, "events": timed, "commands_per_s": produced,
             "events_per_s": timed / elapsed, "seconds": elapsed, "startup": startup,
             "after_first": after_first, "exit_codes": codes, "cpu": cpu,
-            "waits": waits, "calls": calls, "threads": threads, "statements": statements}
+            "waits": waits, "calls": calls, "threads": threads, "statements": statements,
+            "window": window}
 
 
 def _wal(conn: Any) -> tuple[float, float]:
@@ -1299,6 +1306,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis", help="Redis URL (default: start one)")
     parser.add_argument("--skip-protean", action="store_true")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
+    parser.add_argument("--trace", metavar="DIR",
+                        help="a timeline of each worker's threads per throughput run (bench/_trace.py): "
+                             "per thread, the share of the timed part in each step, its CPU, and idle")
     add_profile_flag(parser)
     args = parser.parse_args(argv)
     if args.command == "_worker":
@@ -1363,8 +1373,19 @@ def main(argv: list[str] | None = None) -> int:
                                          args.partitions)
                 else:
                     kind, count, parts = _scenario(name, args.partitions)
-                    result = run_archipel(name, database(), brokers[KINDS[kind]], count, events, parts,
-                                          COMMIT_TICK if kind == "commit" else None, warmup)
+                    if args.trace:  # a timeline per worker process: bench/_trace.py
+                        traces = Path(args.trace) / f"{name}-{round_no + 1}"
+                        traces.mkdir(parents=True, exist_ok=True)
+                        os.environ["BENCH_TRACE"] = str(traces)
+                    try:
+                        result = run_archipel(name, database(), brokers[KINDS[kind]], count, events, parts,
+                                              COMMIT_TICK if kind == "commit" else None, warmup)
+                    finally:
+                        os.environ.pop("BENCH_TRACE", None)
+                    if args.trace:
+                        import _trace
+
+                        result["trace"] = _trace.summarise(str(traces), *result["window"])
                 results.setdefault(name, []).append(result)
         if not args.skip_protean and not args.only:
             flush()
@@ -1437,6 +1458,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{k} {statistics.median(r['calls'].get(k, 0.0) for r in runs):.3f}" for k in keys))
     if args.statements:
         _print_statements(results, chosen)
+    if args.trace:
+        print("\nworkers' threads over the timed part (bench/_trace.py; % of the window's wall time, "
+              "steps nest: a partition run holds its batches, a batch its COMMIT)")
+        for name in chosen:
+            for number, r in enumerate(results.get(name, [])):
+                if r.get("trace"):
+                    print(f"  {name} round {number + 1}, events/s {r['events_per_s']:.0f}")
+                    for line in r["trace"]:
+                        print(f"    {line}")
     raw = [n for n in results if n.startswith("raw-commit x")]
     if raw:
         print("\nraw-commit: psycopg threads committing one-row INSERTs on their own connections (fsync on, "

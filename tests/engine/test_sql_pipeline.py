@@ -153,3 +153,19 @@ def test_copies_of_a_message_queued_together_run_its_handler_once(request, tmp_p
         assert sorted(calls) == sorted((account, seq) for account, seqs in expected.items() for seq in seqs)
     finally:
         bank.shutdown()
+
+
+def test_a_worker_opens_its_threads_connections_before_any_work(sql_bank):
+    from archipel.engine.worker import Worker
+
+    engine = sql_bank.providers.database().engine
+    if engine._pool is None or not engine.is_postgres:
+        pytest.skip("a pool of server connections only")
+    engine._pool.clear()
+    with sql_bank.domain_context():
+        worker = Worker(sql_bank)
+        threads = 5 + sum(1 + consumer.ownership.partitions for consumer in worker.consumers)
+        worker._reserve_connections()  # (what start does first)
+    # relay, its claim and mark threads, heartbeat, each consumer's reader and partition runs:
+    # opened now, not by the first batches when the work arrives
+    assert engine._pool.idle == min(threads, engine._pool._limit)

@@ -190,3 +190,20 @@ def test_threads_borrowing_at_once_never_open_more_than_size_plus_overflow():
     assert open_now["count"] == p.idle <= 2  # every connection given back is idle or closed
     held = [p.get(check=False) for _ in range(3)]  # all three may still be lent
     assert len({id(h) for h in held}) == 3
+
+
+def test_open_idle_opens_connections_ahead_up_to_what_is_kept_and_may_be_lent():
+    p = pool(size=1, overflow=4)
+    made = FakeFairy.made
+    assert p.open_idle(3) == 1 and p.idle == 1  # no more than pool_size stay idle
+    p.keep_idle(3)  # an engine worker whose threads borrow three at once
+    assert p.open_idle(3) == 2 and p.idle == 3 and FakeFairy.made == made + 3
+    assert p.open_idle(3) == 0  # already there
+    lent = [p.get() for _ in range(3)]
+    assert FakeFairy.made == made + 3  # the first peak is served by them
+    p.keep_idle(50)
+    assert p.open_idle(50) == 2 and p.idle == 2  # 3 lent + 2 idle: all that may be open
+    with pytest.raises(DatabaseError):
+        p.get(), p.get(), p.get()
+    for fairy in lent:
+        p.put(fairy)

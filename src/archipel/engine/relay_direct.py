@@ -67,4 +67,4 @@ class DirectPath:
             shards=None if len(owned) >= shards else sorted(owned),
             of=shards,
         )
-        return len(rows), len(rows) < limit
+        return len(rows), bool(getattr(rows, "drained", len(rows) < limit))

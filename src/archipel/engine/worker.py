@@ -111,9 +111,17 @@ class Worker:
         threads = 5 + sum(1 + consumer.ownership.partitions for consumer in self.consumers)
         holders = [*self.domain.providers.databases.values(), self.broker]
         for holder in holders:
-            keep_idle = getattr(getattr(holder, "engine", None), "keep_idle", None)
-            if keep_idle is not None:
-                keep_idle(threads)
+            engine: Any = getattr(holder, "engine", None)
+            keep_idle = getattr(engine, "keep_idle", None)
+            if keep_idle is None:
+                continue
+            keep_idle(threads)
+            # and opened now, not by each thread's first batch when the work arrives (a server
+            # process started per connection, in the middle of the first batches)
+            try:
+                engine.open_idle(threads)
+            except Exception as exc:  # the database is away: the threads open them when it is back
+                log.warning("worker %s: opening connections failed: %s", self.worker_id, exc)
 
     def _spawn(self, name: str, target: Any) -> None:
         thread = threading.Thread(target=target, name=f"archipel-{name}", daemon=True)

@@ -37,7 +37,7 @@ def cursor_of(connection: Any) -> Any:
     return cursor
 
 
-def execute_relaxed(connection: Any, sql: str, params: Any) -> Any:
+def execute_relaxed(connection: Any, sql: str, params: Any, settings: tuple[str, ...] = ()) -> Any:
     """Run one PostgreSQL write statement whose commit need not wait for the WAL flush.
 
     For writes that a server crash may lose harmlessly because they are done
@@ -46,12 +46,15 @@ def execute_relaxed(connection: Any, sql: str, params: Any) -> Any:
     not for anything a caller was promised. ``BEGIN``, ``SET LOCAL
     synchronous_commit = off``, the statement and ``COMMIT`` go in one round
     trip (psycopg's pipeline mode); the connection must be idle in autocommit.
+    ``settings``: more ``SET LOCAL`` statements sent before it (in the same round trip).
     Returns the statement's cursor.
     """
     cursor = connection.cursor()
     with connection.pipeline():
         connection.execute("BEGIN")
         connection.execute("SET LOCAL synchronous_commit = off")
+        for setting in settings:
+            connection.execute(setting)
         cursor.execute(sql, params)
         connection.execute("COMMIT")
     # the pipeline is synced: every result is in

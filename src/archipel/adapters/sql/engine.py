@@ -430,6 +430,10 @@ class SqlEngine(DriverErrors, StatementCompiling):
         if self._pool is not None:
             self._pool.keep_idle(count)
 
+    def open_idle(self, count: int) -> int:
+        """Open pooled connections now, up to ``count`` idle ones; see :meth:`ConnectionPool.open_idle`."""
+        return self._pool.open_idle(count) if self._pool is not None else 0
+
     def dispose(self) -> None:
         from archipel.adapters.sql.wakeup import forget
 

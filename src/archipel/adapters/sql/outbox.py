@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from archipel.adapters.sql.engine import SqlEngine, dumps, execute_relaxed, loads
 from archipel.adapters.sql.outbox_claim import ROW_COLUMNS as _ROW
-from archipel.adapters.sql.outbox_claim import ClaimStatements, db_now
+from archipel.adapters.sql.outbox_claim import SHARD_PLAN, ClaimStatements, db_now
 from archipel.adapters.sql.tables import constraint_name, outbox_shard_index, outbox_table
 from archipel.port.outbox import OUTBOX_FAILED, OUTBOX_PENDING, OUTBOX_SENT, OutboxRow, shard_key
 
@@ -72,7 +72,7 @@ class SqlOutbox:
             )
         )
         self._by_ids: dict[tuple[str, int], str] = {}
-        self._held: dict[int, str] = {}
+        self._held: dict[tuple[int, int], str] = {}
         self._release_all_sql = compile_(
             t.update()
             .where(
@@ -251,7 +251,8 @@ class SqlOutbox:
         def claim(conn: Any) -> list[Any]:
             if postgres:
                 # a claim lost in a crash only means rows relayed again: no WAL flush waited for
-                return list(execute_relaxed(conn, sql, params).fetchall())
+                plan = SHARD_PLAN if by_shard else ()
+                return list(execute_relaxed(conn, sql, params, plan).fetchall())
             conn.execute(self.engine.begin_sql)
             try:
                 rows = list(conn.execute(sql, params).fetchall())
@@ -272,17 +273,22 @@ class SqlOutbox:
             c.lease_owner != sa.bindparam("worker", type_=c.lease_owner.type),
             c.lease_until >= db_now(self.engine),
         ]
+        # by the index of relay shards where it exists: the other shards' rows are not read
+        by_shard = of if wanted and self.engine.is_postgres and self.has_shard_index(of) else 0
         if wanted:
-            params["of"] = of
             params.update({f"s{i}": shard for i, shard in enumerate(wanted)})
+            relay_shard: Any
+            if by_shard:  # the index's expression exactly: a constant, not a parameter
+                relay_shard = sa.func.mod(c.shard, sa.literal_column(str(int(of))))
+            else:
+                params["of"] = of
+                relay_shard = c.shard % sa.bindparam("of", type_=sa.Integer())
             conditions.append(
-                (c.shard % sa.bindparam("of", type_=sa.Integer())).in_(
-                    [sa.bindparam(f"s{i}", type_=sa.Integer()) for i in range(len(wanted))]
-                )
+                relay_shard.in_([sa.bindparam(f"s{i}", type_=sa.Integer()) for i in range(len(wanted))])
             )
-        sql = self._held.get(len(wanted))
+        sql = self._held.get((len(wanted), by_shard))
         if sql is None:
-            sql = self._held[len(wanted)] = self.engine.compile(
+            sql = self._held[(len(wanted), by_shard)] = self.engine.compile(
                 sa.select(sa.func.count()).select_from(self.table).where(*conditions)
             )
         return int(self.engine.run(lambda conn: conn.execute(sql, params).fetchone()[0]))

@@ -9,7 +9,9 @@ two round trips:
 
 1. ``BEGIN``, the transaction's settings and a ``SELECT ... FOR UPDATE`` of
    the claimable rows' ids, streams and priorities (pipelined): row locks,
-   no lease written, no message decoded;
+   no lease written, no message decoded; a relay holding some of the relay
+   shards reads only theirs, through the index of relay shards where it
+   exists (:meth:`~archipel.adapters.sql.outbox_claim.ClaimStatements.locking`);
 2. after the caller has chosen each row's broker stream (a hash of the
    aggregate, in Python), one statement allocates the streams' sequence
    numbers, copies the rows' messages into the broker's entries (the JSON
@@ -51,13 +53,14 @@ import sqlalchemy as sa
 from archipel.adapters.sql.broker import DatabaseBroker
 from archipel.adapters.sql.broker_postgres import ALLOCATE, layout
 from archipel.adapters.sql.outbox import SqlOutbox
+from archipel.adapters.sql.outbox_claim import SHARD_PLAN, SHARD_PLAN_RESET
 from archipel.adapters.sql.wakeup import BROKER, bell, notify_statement
 from archipel.port.outbox import OUTBOX_PENDING, OUTBOX_SENT
 
 # the statuses written literally in _MOVE
 assert (OUTBOX_PENDING, OUTBOX_SENT) == ("pending", "sent")
 
-__all__ = ["DirectRelay"]
+__all__ = ["DirectRelay", "Moved"]
 
 #: the transaction's settings, bound as parameters (the timeouts in ms, as text)
 _SETTINGS = (
@@ -80,6 +83,13 @@ _MOVE = (
     " WHERE id = ANY(%(entry_ids)b::bigint[]) AND status = 'pending'"
     ") SELECT count(*) FROM alloc"
 )
+
+
+class Moved(list[dict[str, Any]]):
+    """The rows a move published, in claim order; ``drained``: it found fewer claimable rows
+    than its limit (what commits later rings the relay)."""
+
+    drained = False
 
 
 class DirectRelay:
@@ -124,7 +134,7 @@ class DirectRelay:
         shards: Sequence[int] | None = None,
         of: int = 1,
         exclude_prefix: str | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> Moved:
         """Publish up to ``limit`` claimable rows (as :meth:`SqlOutbox.claim` would claim them)
         to the broker streams ``route(row)`` names and mark them sent, in one transaction that
         ends within ``seconds``; return the rows moved (``id``, ``stream``, ``priority``), in
@@ -132,7 +142,11 @@ class DirectRelay:
         nothing was moved, unless the connection died during the ``COMMIT``: then either)."""
         key, params = self.outbox.claim_params(shards, of, exclude_prefix)
         params["limit"] = limit
-        select = self._select(key)
+        # some shards: by the index of relay shards where it exists (the other relays' rows unread)
+        by_shard = bool(key[0]) and self.outbox.has_shard_index(of)
+        select = self.outbox.claims.locking(*key, of) if by_shard else self._select(key)
+        shard_plan, reset = (SHARD_PLAN, SHARD_PLAN_RESET) if by_shard else ((), ())
+        chosen: list[int] = []  # how many rows the statement chose, where it says (by_shard)
         deadline = time.monotonic() + seconds
         settings = {"ms": str(max(1, int(seconds * 1000)))}
         move = self._move_sql
@@ -146,8 +160,15 @@ class DirectRelay:
             with conn.pipeline():
                 conn.execute("BEGIN")
                 conn.execute(_SETTINGS, settings)
+                for setting in shard_plan:
+                    conn.execute(setting)
                 cursor.execute(select, params)
-            rows = [{"id": int(i), "stream": s, "priority": p} for i, s, p in cursor.fetchall()]
+            rows = []
+            for i, s, p in cursor.fetchall():
+                if i is None:  # (by_shard, several shards) the rows chosen, some perhaps left out
+                    chosen.append(int(p))
+                else:
+                    rows.append({"id": int(i), "stream": s, "priority": p})
             if not rows:
                 conn.execute("ROLLBACK")
                 return []
@@ -167,6 +188,8 @@ class DirectRelay:
                 conn.execute("ROLLBACK")  # stalled: the shards may have moved on; nothing moved
                 return []
             with conn.pipeline():
+                for setting in reset:
+                    conn.execute(setting)
                 conn.execute(move, values)
                 if notify is not None:  # other processes' consumers, at the commit
                     conn.execute(*notify)
@@ -175,9 +198,12 @@ class DirectRelay:
 
         # no blind retry: a COMMIT whose reply was lost may have gone through (then the rows
         # are sent: the next move skips them; else they are pending: it takes them)
-        moved = list(self.engine.run(work, retry=False))
+        moved = Moved(self.engine.run(work, retry=False))
         if failed:
             raise failed[0]
+        # fewer rows than asked for: drained, unless rows chosen were left out (moved meanwhile
+        # by a former owner of their shard: rows after them may be waiting)
+        moved.drained = len(moved) < limit and not any(n >= limit for n in chosen)
         if moved:
             bell(BROKER).ring()  # push: this process's consumers (the commit notified the others)
         return moved

@@ -220,6 +220,23 @@ class ConnectionPool:
         """
         self._size = max(self._size, min(count, self._limit))
 
+    def open_idle(self, count: int) -> int:
+        """Open connections now until ``count`` are idle (at most what :meth:`keep_idle` keeps
+        and what may be open at once); return how many were opened.
+
+        For an engine worker at start: its threads' first batches would each open their
+        connection (a server process and its start-up) just when the work arrives.
+        """
+        opened = 0
+        while len(self._idle) < min(count, self._size):
+            try:
+                self._permits.pop()
+            except IndexError:
+                break  # as many open as may be
+            self.put(self._open())
+            opened += 1
+        return opened
+
     @property
     def idle(self) -> int:
         return len(self._idle)
