@@ -18,7 +18,8 @@ from archipel.handling import dispatch, idempotency
 from archipel.handling.expiry import DEADLINE_HEADER, raise_if_expired, resolve_deadline
 from archipel.handling.nested_uow import doom
 from archipel.handling.retrying import run_with_retries
-from archipel.handling.unit_of_work import handler_unit_of_work
+from archipel.handling.single_commit import commit_single
+from archipel.handling.unit_of_work import UnitOfWork, handler_unit_of_work
 from archipel.utils import globals as _context
 from archipel.utils import processing as _processing
 from archipel.utils import tracing
@@ -235,7 +236,15 @@ class Commands(Enrichers, DomainState):
         try:
             try:
                 result = method(handler_cls(), command)
-                events = uow.commit()
+                if (  # ``uow.commit()``'s one-object case (most handlers'), without its frame
+                    len(uow._tracked) == 1 and not uow._transactions and not uow._deleted
+                    and uow.processed_as is None and type(uow) is UnitOfWork
+                ):
+                    events = commit_single(uow, uow.message)
+                    if events is None:
+                        events = uow.commit()
+                else:
+                    events = uow.commit()
             except BaseException as exc:
                 uow.rollback()
                 if isinstance(exc, ValidationError):
