@@ -77,6 +77,15 @@ def _accepts_every(default: Callable[[], Any], condition: str, var: str, namespa
     return bool(check(default()))
 
 
+def _rejects(value: Any, condition: str, var: str, namespace: dict[str, Any]) -> bool:
+    """Whether ``condition`` is false for ``value`` (MISSING: set to None only where the check fails)."""
+    try:
+        check = eval(f"lambda {var}: {condition}", dict(namespace))  # noqa: S307 - a field's own condition
+        return not check(value)
+    except Exception:  # noqa: BLE001 - a condition that cannot judge it: keep the general form
+        return False
+
+
 def _fold_stores(body: list[str]) -> list[tuple[str, str]] | None:
     """The values an inlined hook's ``body`` stores last, as (key literal, expression): its
     ``_ar_values[<literal>] = <expression>`` lines at the end. None when they cannot be
@@ -150,7 +159,8 @@ def build_init(
     for i, (name, clean, default) in enumerate(plan):
         namespace[f"{p}c{i}"] = clean
         constant = getattr(default, "_archipel_constant", None)
-        if default is not None and type(constant) is tuple and len(constant) == 1:
+        bound = default is not None and type(constant) is tuple and len(constant) == 1
+        if bound:
             # the factory returns this one object every time: bind it, no call
             namespace[f"{p}d{i}"] = constant[0]
             lines += [
@@ -163,15 +173,27 @@ def build_init(
                 f"    if {name} is {p}MISSING or {name} is None:",
                 f"        {name} = {p}d{i}()",
             ]
-        else:
+        condition = _inline(clean, name)
+        indent = "    "
+        if default is None and condition is not None and _rejects(MISSING, condition, name, namespace):
+            # no default: a missing value (None) fails the check, so it is set in the check's branch
+            lines += [
+                f"    if not ({condition}):",
+                f"        if {name} is {p}MISSING:",
+                f"            {name} = None",
+            ]
+            indent = "        "
+        elif default is None:
             lines += [
                 f"    if {name} is {p}MISSING:",
                 f"        {name} = None",
             ]
-        condition = _inline(clean, name)
-        indent = "    "
-        if condition is not None and default is not None and _accepts_every(default, condition, name, namespace):
-            # the default makes values of one shape the check accepts: only a given value is checked
+        elif condition is not None and (
+            _accepts_every(default, condition, name, namespace)
+            or (bound and not _rejects(namespace[f"{p}d{i}"], condition, name, namespace))
+        ):
+            # the default makes values of one shape (or the one value) the check accepts: only a
+            # given value is checked
             lines[-1:] = [lines[-1], f"    elif not ({condition}):"]
             indent = "        "
         elif condition is not None:
