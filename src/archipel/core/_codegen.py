@@ -86,40 +86,6 @@ def _rejects(value: Any, condition: str, var: str, namespace: dict[str, Any]) ->
         return False
 
 
-def _fold_stores(body: list[str]) -> list[tuple[str, str]] | None:
-    """The values an inlined hook's ``body`` stores last, as (key literal, expression): its
-    ``_ar_values[<literal>] = <expression>`` lines at the end. None when they cannot be
-    folded into one update run after the lines before them: one of those lines names
-    ``_ar_values`` or ``_ar_self``, or a folded expression does (evaluated as the update's
-    dict is built, it would see the instance before its fields are stored)."""
-    values = f"{_PREFIX}values"
-    folded: list[tuple[str, str]] = []
-    for line in reversed(body):
-        try:  # a statement of one line, not inside a block
-            tree = ast.parse(line) if line == line.lstrip() else None
-        except SyntaxError:
-            tree = None
-        statement = tree.body[0] if tree is not None and len(tree.body) == 1 else None
-        if not (
-            isinstance(statement, ast.Assign)
-            and len(statement.targets) == 1
-            and isinstance(target := statement.targets[0], ast.Subscript)
-            and isinstance(target.value, ast.Name)
-            and target.value.id == values
-            and isinstance(target.slice, ast.Constant)
-            and isinstance(target.slice.value, str)
-        ):
-            break
-        value = ast.unparse(statement.value)
-        if values in value or f"{_PREFIX}self" in value:
-            return None  # it would be evaluated before the fields are stored
-        folded.insert(0, (repr(target.slice.value), value))
-    before = body[: len(body) - len(folded)]
-    if any(values in line or f"{_PREFIX}self" in line for line in before):
-        return None
-    return folded
-
-
 def build_init(
     cls: type,
     plan: tuple[tuple[str, Callable[[Any], Any], Callable[[], Any] | None], ...],
@@ -212,19 +178,12 @@ def build_init(
         f"        raise {p}ValidationError({p}errors)",
     ]
     body: list[str] = []
-    folded: list[tuple[str, str]] | None = []
     if after_init and inline is not None:
         body, names_used = inline
         namespace.update(names_used)
-        folded = _fold_stores(body)
-    if folded is not None and len(names) + len(folded) >= 3:
-        # the hook's other lines, then the fields and the hook's values: one update of the
-        # instance's dict (the same order as one store each: a bytecode a value, not four;
-        # from three values on it costs fewer bytecodes than the stores)
-        lines += [f"    {line}" for line in body[: len(body) - len(folded)]]
-        stores = [f"{name!r}: {name}" for name in names] + [f"{key}: {value}" for key, value in folded]
-        lines.append(f"    {p}self.__dict__.update({{{', '.join(stores)}}})")
-    elif names or body:
+    if names or body:
+        # one store a value into the instance's dict: ``self.__dict__.update({...})`` costs fewer
+        # bytecodes but more in C (a dict built, merged and freed: ~1.2 k instructions a call)
         lines.append(f"    {p}values = {p}self.__dict__")
         lines += [f"    {p}values[{name!r}] = {name}" for name in names]
         lines += [f"    {line}" for line in body]

@@ -167,22 +167,6 @@ def test_an_overridden_after_init_is_still_called() -> None:
     assert Noted(text="t").__dict__["_noted"] is True and Noted(text="t")._metadata.kind == "EVENT"
 
 
-def test_a_hooks_trailing_stores_are_folded_into_one_update_and_nothing_else_is() -> None:
-    from archipel.core._codegen import _fold_stores
-
-    body = ["_ar_meta = _ar_make()", "_ar_values['_metadata'] = _ar_meta", "_ar_values['_n'] = -1"]
-    assert _fold_stores(body) == [("'_metadata'", "_ar_meta"), ("'_n'", "-1")]
-    assert _fold_stores(["_ar_x = 1"]) == []  # nothing to fold: the lines run, then the fields' update
-    # a line left before the update that reads or writes the instance: the stores stay in order
-    assert _fold_stores(["_ar_values['a'] = 1", "_ar_self.check()", "_ar_values['b'] = 2"]) is None
-    assert _fold_stores(["_ar_v = _ar_values.get('a')", "_ar_values['b'] = _ar_v"]) is None
-    assert _fold_stores(["_ar_values['b'] = len(_ar_values)"]) is None  # a value reading the dict
-    assert _fold_stores(["_ar_values['b'] = _ar_self.total()"]) is None  # or the instance
-    # a store inside a block stays where it is (and so do the ones before it)
-    assert _fold_stores(["if _ar_x:", "    _ar_values['a'] = 1"]) is None
-    assert _fold_stores(["if _ar_x:", "    _ar_y = 1", "_ar_values['a'] = 1"]) == [("'a'", "1")]
-
-
 def test_a_generated_init_keeps_what_the_instance_held_before_it_ran() -> None:
     # a subclass's own __init__ may set attributes before calling the generated one
     class Noted(Order):
