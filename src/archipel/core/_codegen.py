@@ -77,6 +77,15 @@ def _accepts_every(default: Callable[[], Any], condition: str, var: str, namespa
     return bool(check(default()))
 
 
+#: conditions over exact ``str`` values (immutable) -> a one-item list: the last value that
+#: passed, shared by every generated ``__init__`` checking the same condition. A value
+#: usually flows from a command to its aggregate, event and projection as one object.
+_ACCEPTED: dict[str, list[Any]] = {}
+_MEMO_PREFIX = "type(v) is str and "
+#: what a check's memo holds before it accepts anything: no value a caller can pass
+_NOTHING_YET = object()
+
+
 def _rejects(value: Any, condition: str, var: str, namespace: dict[str, Any]) -> bool:
     """Whether ``condition`` is false for ``value`` (MISSING: set to None only where the check fails)."""
     try:
@@ -124,7 +133,7 @@ def build_init(
     ]
     for i, (name, clean, default) in enumerate(plan):
         namespace[f"{p}c{i}"] = clean
-        constant = getattr(default, "_archipel_constant", None)
+        constant: Any = getattr(default, "_archipel_constant", None)
         bound = default is not None and type(constant) is tuple and len(constant) == 1
         if bound:
             # the factory returns this one object every time: bind it, no call
@@ -140,16 +149,27 @@ def build_init(
                 f"        {name} = {p}d{i}()",
             ]
         condition = _inline(clean, name)
-        indent = "    "
+        raw = getattr(clean, "condition", None)
+        if condition is not None and isinstance(raw, str) and raw.startswith(_MEMO_PREFIX):
+            # the last text this check accepted (immutable): the same object again passes
+            namespace[f"{p}ok{i}"] = _ACCEPTED.setdefault(raw, [_NOTHING_YET])
+            test = [
+                f"if {name} is not {p}ok{i}[0]:",
+                f"    if {condition}:",
+                f"        {p}ok{i}[0] = {name}",
+                "    else:",
+            ]
+        else:
+            test = [f"if not ({condition}):"]
+        indent = "    " * (3 if len(test) > 1 else 2)
         if default is None and condition is not None and _rejects(MISSING, condition, name, namespace):
             # no default: a missing value (None) fails the check, so it is set in the check's branch
-            lines += [
-                f"    if not ({condition}):",
-                f"        if {name} is {p}MISSING:",
-                f"            {name} = None",
+            lines += [f"    {line}" for line in test] + [
+                f"{indent}if {name} is {p}MISSING:",
+                f"{indent}    {name} = None",
             ]
-            indent = "        "
         elif default is None:
+            indent = "    "
             lines += [
                 f"    if {name} is {p}MISSING:",
                 f"        {name} = None",
@@ -160,11 +180,11 @@ def build_init(
         ):
             # the default makes values of one shape (or the one value) the check accepts: only a
             # given value is checked
-            lines[-1:] = [lines[-1], f"    elif not ({condition}):"]
-            indent = "        "
+            lines += [f"    el{test[0]}"] + [f"    {line}" for line in test[1:]]
         elif condition is not None:
-            lines.append(f"    if not ({condition}):")
-            indent = "        "
+            lines += [f"    {line}" for line in test]
+        else:
+            indent = "    "
         lines += [
             f"{indent}try:",
             f"{indent}    {name} = {p}c{i}({name})",
