@@ -20,6 +20,7 @@ from archipel.handling.nested_uow import doom
 from archipel.handling.retrying import run_with_retries
 from archipel.handling.single_commit import commit_single
 from archipel.handling.unit_of_work import UnitOfWork, handler_unit_of_work
+from archipel.utils import clock as _clocks
 from archipel.utils import globals as _context
 from archipel.utils import processing as _processing
 from archipel.utils import tracing
@@ -133,7 +134,10 @@ class Commands(Enrichers, DomainState):
         category, identity_field = self._command_streams[cls]
         identity = command.__dict__.get(identity_field) if identity_field else None
         values["stream"] = f"{category}:command-{identity or message_id}"
-        values["time"] = _now(_UTC) if self._clock.__class__ is SystemClock else clock_time(self._clock)
+        if _clocks.custom_clocks and self._clock.__class__ is not SystemClock:  # a module flag first
+            values["time"] = clock_time(self._clock)
+        else:
+            values["time"] = _now(_UTC)
         values["domain"] = self.name
         if priority is None:
             priority = _processing.priority_var.get()  # ``with processing_priority(...)`` / ``lanes.bulk()``

@@ -162,7 +162,8 @@ class Delivery(DomainState):
                     # else: the scope set for the previous route is this route's already
                     handled = uow
                     try:
-                        route.method(route.handler_cls(), message)
+                        method, handler_cls = route.method, route.handler_cls  # slots: plain loads, then calls
+                        method(handler_cls(), message)
                         # a unit of work the handler left untouched has nothing to commit (no call)
                         tracked = handled._tracked
                         if (
