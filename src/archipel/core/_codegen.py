@@ -77,9 +77,10 @@ def _accepts_every(default: Callable[[], Any], condition: str, var: str, namespa
     return bool(check(default()))
 
 
-#: conditions over exact ``str`` values (immutable) -> a one-item list: the last value that
-#: passed, shared by every generated ``__init__`` checking the same condition. A value
-#: usually flows from a command to its aggregate, event and projection as one object.
+#: conditions over exact ``str`` values (immutable) of a bounded length -> a one-item list:
+#: the last value that passed, shared by every generated ``__init__`` checking the same
+#: condition. A value usually flows from a command to its aggregate, event and projection
+#: as one object. (An unbounded text is not kept alive by a memo.)
 _ACCEPTED: dict[str, list[Any]] = {}
 _MEMO_PREFIX = "type(v) is str and "
 #: what a check's memo holds before it accepts anything: no value a caller can pass
@@ -150,7 +151,7 @@ def build_init(
             ]
         condition = _inline(clean, name)
         raw = getattr(clean, "condition", None)
-        if condition is not None and isinstance(raw, str) and raw.startswith(_MEMO_PREFIX):
+        if condition is not None and isinstance(raw, str) and raw.startswith(_MEMO_PREFIX) and "len(v) <= " in raw:
             # the last text this check accepted (immutable): the same object again passes
             namespace[f"{p}ok{i}"] = _ACCEPTED.setdefault(raw, [_NOTHING_YET])
             test = [
