@@ -77,38 +77,23 @@ def _accepts_every(default: Callable[[], Any], condition: str, var: str, namespa
     return bool(check(default()))
 
 
-def _fold_stores(body: list[str]) -> list[tuple[str, str]] | None:
-    """The values an inlined hook's ``body`` stores last, as (key literal, expression): its
-    ``_ar_values[<literal>] = <expression>`` lines at the end. None when they cannot be
-    folded into one update run after the lines before them: one of those lines names
-    ``_ar_values`` or ``_ar_self``, or a folded expression does (evaluated as the update's
-    dict is built, it would see the instance before its fields are stored)."""
-    values = f"{_PREFIX}values"
-    folded: list[tuple[str, str]] = []
-    for line in reversed(body):
-        try:  # a statement of one line, not inside a block
-            tree = ast.parse(line) if line == line.lstrip() else None
-        except SyntaxError:
-            tree = None
-        statement = tree.body[0] if tree is not None and len(tree.body) == 1 else None
-        if not (
-            isinstance(statement, ast.Assign)
-            and len(statement.targets) == 1
-            and isinstance(target := statement.targets[0], ast.Subscript)
-            and isinstance(target.value, ast.Name)
-            and target.value.id == values
-            and isinstance(target.slice, ast.Constant)
-            and isinstance(target.slice.value, str)
-        ):
-            break
-        value = ast.unparse(statement.value)
-        if values in value or f"{_PREFIX}self" in value:
-            return None  # it would be evaluated before the fields are stored
-        folded.insert(0, (repr(target.slice.value), value))
-    before = body[: len(body) - len(folded)]
-    if any(values in line or f"{_PREFIX}self" in line for line in before):
-        return None
-    return folded
+#: conditions over exact ``str`` values (immutable) of a bounded length -> a one-item list:
+#: the last value that passed, shared by every generated ``__init__`` checking the same
+#: condition. A value usually flows from a command to its aggregate, event and projection
+#: as one object. (An unbounded text is not kept alive by a memo.)
+_ACCEPTED: dict[str, list[Any]] = {}
+_MEMO_PREFIX = "type(v) is str and "
+#: what a check's memo holds before it accepts anything: no value a caller can pass
+_NOTHING_YET = object()
+
+
+def _rejects(value: Any, condition: str, var: str, namespace: dict[str, Any]) -> bool:
+    """Whether ``condition`` is false for ``value`` (MISSING: set to None only where the check fails)."""
+    try:
+        check = eval(f"lambda {var}: {condition}", dict(namespace))  # noqa: S307 - a field's own condition
+        return not check(value)
+    except Exception:  # noqa: BLE001 - a condition that cannot judge it: keep the general form
+        return False
 
 
 def build_init(
@@ -149,8 +134,9 @@ def build_init(
     ]
     for i, (name, clean, default) in enumerate(plan):
         namespace[f"{p}c{i}"] = clean
-        constant = getattr(default, "_archipel_constant", None)
-        if default is not None and type(constant) is tuple and len(constant) == 1:
+        constant: Any = getattr(default, "_archipel_constant", None)
+        bound = default is not None and type(constant) is tuple and len(constant) == 1
+        if bound:
             # the factory returns this one object every time: bind it, no call
             namespace[f"{p}d{i}"] = constant[0]
             lines += [
@@ -163,20 +149,43 @@ def build_init(
                 f"    if {name} is {p}MISSING or {name} is None:",
                 f"        {name} = {p}d{i}()",
             ]
+        condition = _inline(clean, name)
+        raw = getattr(clean, "condition", None)
+        if condition is not None and isinstance(raw, str) and raw.startswith(_MEMO_PREFIX) and "len(v) <= " in raw:
+            # the last text this check accepted (immutable): the same object again passes
+            namespace[f"{p}ok{i}"] = _ACCEPTED.setdefault(raw, [_NOTHING_YET])
+            test = [
+                f"if {name} is not {p}ok{i}[0]:",
+                f"    if {condition}:",
+                f"        {p}ok{i}[0] = {name}",
+                "    else:",
+            ]
         else:
+            test = [f"if not ({condition}):"]
+        indent = "    " * (3 if len(test) > 1 else 2)
+        if default is None and condition is not None and _rejects(MISSING, condition, name, namespace):
+            # no default: a missing value (None) fails the check, so it is set in the check's branch
+            lines += [f"    {line}" for line in test] + [
+                f"{indent}if {name} is {p}MISSING:",
+                f"{indent}    {name} = None",
+            ]
+        elif default is None:
+            indent = "    "
             lines += [
                 f"    if {name} is {p}MISSING:",
                 f"        {name} = None",
             ]
-        condition = _inline(clean, name)
-        indent = "    "
-        if condition is not None and default is not None and _accepts_every(default, condition, name, namespace):
-            # the default makes values of one shape the check accepts: only a given value is checked
-            lines[-1:] = [lines[-1], f"    elif not ({condition}):"]
-            indent = "        "
+        elif condition is not None and (
+            _accepts_every(default, condition, name, namespace)
+            or (bound and not _rejects(namespace[f"{p}d{i}"], condition, name, namespace))
+        ):
+            # the default makes values of one shape (or the one value) the check accepts: only a
+            # given value is checked
+            lines += [f"    el{test[0]}"] + [f"    {line}" for line in test[1:]]
         elif condition is not None:
-            lines.append(f"    if not ({condition}):")
-            indent = "        "
+            lines += [f"    {line}" for line in test]
+        else:
+            indent = "    "
         lines += [
             f"{indent}try:",
             f"{indent}    {name} = {p}c{i}({name})",
@@ -190,19 +199,12 @@ def build_init(
         f"        raise {p}ValidationError({p}errors)",
     ]
     body: list[str] = []
-    folded: list[tuple[str, str]] | None = []
     if after_init and inline is not None:
         body, names_used = inline
         namespace.update(names_used)
-        folded = _fold_stores(body)
-    if folded is not None and len(names) + len(folded) >= 3:
-        # the hook's other lines, then the fields and the hook's values: one update of the
-        # instance's dict (the same order as one store each: a bytecode a value, not four;
-        # from three values on it costs fewer bytecodes than the stores)
-        lines += [f"    {line}" for line in body[: len(body) - len(folded)]]
-        stores = [f"{name!r}: {name}" for name in names] + [f"{key}: {value}" for key, value in folded]
-        lines.append(f"    {p}self.__dict__.update({{{', '.join(stores)}}})")
-    elif names or body:
+    if names or body:
+        # one store a value into the instance's dict: ``self.__dict__.update({...})`` costs fewer
+        # bytecodes but more in C (a dict built, merged and freed: ~1.2 k instructions a call)
         lines.append(f"    {p}values = {p}self.__dict__")
         lines += [f"    {p}values[{name!r}] = {name}" for name in names]
         lines += [f"    {line}" for line in body]

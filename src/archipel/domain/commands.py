@@ -18,7 +18,9 @@ from archipel.handling import dispatch, idempotency
 from archipel.handling.expiry import DEADLINE_HEADER, raise_if_expired, resolve_deadline
 from archipel.handling.nested_uow import doom
 from archipel.handling.retrying import run_with_retries
-from archipel.handling.unit_of_work import handler_unit_of_work
+from archipel.handling.single_commit import commit_single
+from archipel.handling.unit_of_work import UnitOfWork, handler_unit_of_work
+from archipel.utils import clock as _clocks
 from archipel.utils import globals as _context
 from archipel.utils import processing as _processing
 from archipel.utils import tracing
@@ -46,35 +48,6 @@ def _validation_failed(handler_cls: type, command: Any, exc: ValidationError) ->
 
 class Commands(Enrichers, DomainState):
     """Mixin of ``Domain``: ``process`` and the command hot path."""
-
-    def _enrich(self, command: Any, priority: int | None, parent: Any = None) -> None:
-        """Fill the command's envelope: id, type, stream, time, correlation and causation.
-
-        ``parent``: the message being handled (``current_message``), if any.
-        """
-        values = command._metadata.__dict__
-        cls = type(command)
-        message_id = values.get("id")
-        if message_id is None:
-            message_id = values["id"] = new_message_id()
-        values["type"] = cls._meta.type_string
-        category, identity_field = self._command_streams[cls]
-        identity = command.__dict__.get(identity_field) if identity_field else None
-        values["stream"] = f"{category}:command-{identity or message_id}"
-        values["time"] = _now(_UTC) if self._clock.__class__ is SystemClock else clock_time(self._clock)
-        values["domain"] = self.name
-        if priority is None:
-            priority = _processing.priority_var.get()  # ``with processing_priority(...)`` / ``lanes.bulk()``
-        if priority is not None:
-            values["priority"] = priority
-        if values.get("correlation_id") is None:
-            if parent is not None:
-                pmeta = parent._metadata
-                values["correlation_id"] = pmeta.correlation_id or pmeta.id
-                values["causation_id"] = pmeta.id
-            else:
-                # a request's correlation id (X-Correlation-ID, traceparent), else its own id
-                values["correlation_id"] = _context.current_correlation_id.get() or message_id
 
     def process(
         self,
@@ -124,6 +97,7 @@ class Commands(Enrichers, DomainState):
             )
         outer = _context.scope.get()
         parent = outer[2]
+        values = command._metadata.__dict__  # the envelope's fields
         if deadline is not None or timeout is not None:
             resolved = resolve_deadline(deadline, timeout)
             command._metadata.headers[DEADLINE_HEADER] = resolved.isoformat()  # type: ignore[union-attr]
@@ -133,7 +107,7 @@ class Commands(Enrichers, DomainState):
                 inherited = parent._metadata.__dict__.get("_headers")
                 if inherited and DEADLINE_HEADER in inherited:
                     command._metadata.headers.setdefault(DEADLINE_HEADER, inherited[DEADLINE_HEADER])
-            if command._metadata.__dict__.get("_headers"):
+            if values.get("_headers"):
                 raise_if_expired(command)
             default_timeout = self.config.get("command_default_timeout")
             if default_timeout is not None and route[0]._meta.extra.get("timeout") is None:  # type: ignore[attr-defined]
@@ -150,8 +124,33 @@ class Commands(Enrichers, DomainState):
             if found[0]:
                 return idempotency.stored_result(key, found, raise_on_duplicate)
         if correlation_id is not None:
-            command._metadata.__dict__["correlation_id"] = str(correlation_id)
-        self._enrich(command, priority, parent)
+            values["correlation_id"] = str(correlation_id)
+        # the command's envelope: id, type, stream, time, correlation and causation
+        cls = type(command)
+        message_id = values.get("id")
+        if message_id is None:
+            message_id = values["id"] = new_message_id()
+        values["type"] = cls._meta.type_string
+        category, identity_field = self._command_streams[cls]
+        identity = command.__dict__.get(identity_field) if identity_field else None
+        values["stream"] = f"{category}:command-{identity or message_id}"
+        if _clocks.custom_clocks and self._clock.__class__ is not SystemClock:  # a module flag first
+            values["time"] = clock_time(self._clock)
+        else:
+            values["time"] = _now(_UTC)
+        values["domain"] = self.name
+        if priority is None:
+            priority = _processing.priority_var.get()  # ``with processing_priority(...)`` / ``lanes.bulk()``
+        if priority is not None:
+            values["priority"] = priority
+        if values.get("correlation_id") is None:
+            if parent is not None:
+                pmeta = parent._metadata
+                values["correlation_id"] = pmeta.correlation_id or pmeta.id
+                values["causation_id"] = pmeta.id
+            else:
+                # a request's correlation id (X-Correlation-ID, traceparent), else its own id
+                values["correlation_id"] = _context.current_correlation_id.get() or message_id
         if self.command_enrichers:
             self.enrich_command(command)
         if HTTP_REQUESTS[0]:  # FastAPI requests in flight: a request's wide event lists its commands
@@ -235,7 +234,15 @@ class Commands(Enrichers, DomainState):
         try:
             try:
                 result = method(handler_cls(), command)
-                events = uow.commit()
+                if (  # ``uow.commit()``'s one-object case (most handlers'), without its frame
+                    len(uow._tracked) == 1 and not uow._transactions and not uow._deleted
+                    and uow.processed_as is None and type(uow) is UnitOfWork
+                ):
+                    events = commit_single(uow, uow.message)
+                    if events is None:
+                        events = uow.commit()
+                else:
+                    events = uow.commit()
             except BaseException as exc:
                 uow.rollback()
                 if isinstance(exc, ValidationError):

@@ -12,6 +12,7 @@ from archipel.errors import ConfigurationError, IncorrectUsageError
 from archipel.handling import dispatch
 from archipel.handling.nested_uow import doom
 from archipel.handling.retrying import run_with_retries
+from archipel.handling.single_commit import commit_single
 from archipel.handling.unit_of_work import UnitOfWork, handler_unit_of_work, unit_of_work
 from archipel.utils import globals as _context
 
@@ -161,14 +162,24 @@ class Delivery(DomainState):
                     # else: the scope set for the previous route is this route's already
                     handled = uow
                     try:
-                        route.method(route.handler_cls(), message)
+                        method, handler_cls = route.method, route.handler_cls  # slots: plain loads, then calls
+                        method(handler_cls(), message)
                         # a unit of work the handler left untouched has nothing to commit (no call)
+                        tracked = handled._tracked
                         if (
-                            handled._tracked or handled._transactions or handled._deleted
+                            tracked or handled._transactions or handled._deleted
                             or handled._after_commit or handled.processed_as
                         ):
                             uow = None
-                            events = handled.commit()
+                            if (  # ``handled.commit()``'s one-object case, without its frame
+                                len(tracked) == 1 and not handled._transactions and not handled._deleted
+                                and handled.processed_as is None and type(handled) is UnitOfWork
+                            ):
+                                events = commit_single(handled, handled.message)
+                                if events is None:
+                                    events = handled.commit()
+                            else:
+                                events = handled.commit()
                         else:
                             events = None
                             if handled._loaded is not None or handled._token is not None or type(handled) is not UnitOfWork:

@@ -124,7 +124,7 @@ class Lifecycle(DomainState):
                 for cls, schema in self._schemas.items()
             }
             self._single_plan = {
-                cls: (schema, kind == "aggregate", schema.database == "default")
+                cls: (schema, kind == "aggregate", schema.database == "default", bool(getattr(cls, "_stamps", ())))
                 for cls, (schema, kind, fact_cls) in self._persist_plan.items()
                 if fact_cls is None and kind in ("aggregate", "projection")
             }

@@ -65,8 +65,9 @@ class DomainState(_Contract):
     #: stored class -> (schema, kind, fact event class or None)
     _persist_plan: dict[type, tuple[ModelSchema, str, Any]]
     #: the classes a one-object commit saves (``handling.single_commit``: an aggregate without
-    #: a fact event, or a projection) -> (schema, is it an aggregate, in the default database)
-    _single_plan: dict[type, tuple[ModelSchema, bool, bool]]
+    #: a fact event, or a projection) -> (schema, is it an aggregate, in the default database,
+    #: has it stamped dates: ``_stamps``)
+    _single_plan: dict[type, tuple[ModelSchema, bool, bool, bool]]
     _init_lock: threading.RLock
     #: upcaster chains, checked at init (see archipel.handling.decoding)
     _upcasting: Upcasting | None

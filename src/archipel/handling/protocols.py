@@ -31,7 +31,7 @@ class DomainLike(Protocol):
     _persist_plan: dict[type, tuple[ModelSchema, str, Any]]
     #: the classes a one-object commit saves (``handling.single_commit``: an aggregate without
     #: a fact event, or a projection) -> (schema, is it an aggregate, in the default database)
-    _single_plan: dict[type, tuple[ModelSchema, bool, bool]]
+    _single_plan: dict[type, tuple[ModelSchema, bool, bool, bool]]
     _outbox_enabled: bool
     _inline_events: bool
     _integration_broker: str | None

@@ -62,10 +62,11 @@ def commit_single(uow: UnitOfWork, message: Any) -> list[Any] | None:
     found = domain._single_plan.get(type(obj))
     if found is None:  # a fact event, an event-sourced aggregate, a process manager...
         return None
-    schema, aggregate, in_default = found
+    schema, aggregate, in_default, stamps = found
     values = obj.__dict__
     raised = values.get("_events")
-    is_command = message is not None and message._metadata.kind == "COMMAND"
+    meta = None if message is None else message._metadata
+    is_command = meta is not None and meta.kind == "COMMAND"
     if raised or is_command:  # the event store is written with the row: one transaction
         if (
             not in_default
@@ -75,12 +76,26 @@ def commit_single(uow: UnitOfWork, message: Any) -> list[Any] | None:
         ):
             return None
     events: list[Any] = []
-    if raised:
-        stamp_causes(raised, *message_causes(message), events)
+    if raised:  # ``stamp_causes(raised, *message_causes(message), events)``, inline
+        if meta is not None:
+            causation_id = meta.id
+            correlation_id = meta.correlation_id or causation_id
+            priority = meta.priority
+        else:
+            correlation_id, causation_id, priority = _context.current_correlation_id.get(), None, 0
+        for event in raised:
+            evalues = event._metadata.__dict__
+            if evalues.get("correlation_id") is None:
+                evalues["correlation_id"] = correlation_id or evalues["id"]
+            if evalues.get("causation_id") is None:
+                evalues["causation_id"] = causation_id
+            if priority and "priority" not in evalues:
+                evalues["priority"] = priority  # events travel in the lane of what caused them
+            events.append(event)
     providers = domain.providers
     version = values.get("_version", -1)
     try:
-        if obj._stamps:
+        if stamps:
             stamp_dates(obj, version == -1)
         if aggregate and domain.aggregate_enrichers:
             for enrich in domain.aggregate_enrichers:
@@ -98,9 +113,9 @@ def commit_single(uow: UnitOfWork, message: Any) -> list[Any] | None:
         commit_row = getattr(db, "commit_row", None)
         if commit_row is not None:  # one write committed at once (the memory database)
             if is_command:  # commands are recorded for tracing
-                commit_row(schema, record, version, providers.event_store, [message, *events])
+                commit_row(schema, record, version, providers._event_store, [message, *events])
             elif events:
-                commit_row(schema, record, version, providers.event_store, events)
+                commit_row(schema, record, version, providers._event_store, events)
             else:
                 commit_row(schema, record, version)
         else:

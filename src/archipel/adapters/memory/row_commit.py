@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from archipel.adapters.memory._copy import STORE_LOCK
+from archipel.adapters.memory._copy import STORE_LOCK, _encode, _refused
 from archipel.adapters.memory.event_store import MemoryEventStore
 from archipel.adapters.memory.rows import RowCodec
 from archipel.port.conflicts import row_conflict
@@ -46,7 +46,16 @@ def commit_row(
         tx.commit()
         return
     ident = record[schema.id_field]
-    row = db.rows.encode(record, expected_version + 1)
+    # ``db.rows.encode(record, expected_version + 1)``, inline for a known layout
+    rows = db.rows
+    code = None if "_version" in record else rows._codes.get(tuple(record))
+    if code is None:
+        row = rows.encode(record, expected_version + 1)
+    else:
+        try:
+            row = _encode([*record.values(), expected_version + 1, code])
+        except (OverflowError, UnicodeEncodeError, TypeError) as exc:
+            raise _refused(exc) from None  # a value no store keeps (``_copy.encode``)
     tname = schema.table
     with STORE_LOCK:
         table = db.tables.get(tname)
