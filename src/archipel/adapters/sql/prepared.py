@@ -39,7 +39,7 @@ from psycopg.errors import error_from_result
 
 from archipel.adapters.sql.connections import cursor_of
 
-__all__ = ["PreparedStatement", "run_prepared", "MAX_PREPARED"]
+__all__ = ["PreparedStatement", "run_prepared", "count_prepared", "MAX_PREPARED"]
 
 #: prepared statements kept per connection (the oldest is deallocated beyond)
 MAX_PREPARED = 64
@@ -113,23 +113,56 @@ def run_prepared(
 
     ``params``: by name, or a tuple of the values in the order of ``statement.names``.
     """
-    args: Sequence[Any]
+    if conn.__class__ is not psycopg.Connection:  # wrapped (echo, observers), or another driver
+        cursor = _through_cursor(conn, statement, params)
+        return cursor.fetchall() if cursor.description is not None else []
+    tx, result = _executed(conn, statement, params)
+    if result.status == _COMMAND_OK or not result.ntuples:
+        return []
+    tx.set_pgresult(result)
+    return tx.load_rows(0, result.ntuples, tuple)  # type: ignore[no-any-return]
+
+
+def count_prepared(conn: Any, statement: PreparedStatement, params: dict[str, Any] | tuple[Any, ...]) -> int:
+    """Run ``statement`` (a write, no rows wanted) as :func:`run_prepared` does; the number of
+    rows it wrote (``cursor.rowcount``)."""
+    if conn.__class__ is not psycopg.Connection:
+        return int(_through_cursor(conn, statement, params).rowcount)
+    return int(_executed(conn, statement, params)[1].command_tuples or 0)
+
+
+def _args(statement: PreparedStatement, params: dict[str, Any] | tuple[Any, ...]) -> Sequence[Any]:
     if params.__class__ is tuple:
         if len(params) != len(statement.names):
             raise ValueError(
                 f"{len(params)} values for the {len(statement.names)} parameters "
                 f"{statement.names} of {statement.sql[:80]!r}"
             )
-        args = params
+        return params  # type: ignore[return-value]
+    return [params[name] for name in statement.names]  # type: ignore[call-overload]
+
+
+def _through_cursor(conn: Any, statement: PreparedStatement, params: dict[str, Any] | tuple[Any, ...]) -> Any:
+    """``cursor.execute`` of ``statement`` (a connection that is not psycopg's own); the cursor."""
+    args = _args(statement, params)
+    cursor = cursor_of(conn)
+    if params.__class__ is tuple:  # (observers see the values as they were given)
+        cursor.execute(statement.positional_sql, tuple(args[i] for i in statement.occurrences))
+    else:
+        cursor.execute(statement.sql, params)
+    return cursor
+
+
+def _executed(
+    conn: Any, statement: PreparedStatement, params: dict[str, Any] | tuple[Any, ...]
+) -> tuple[Any, Any]:
+    """Run ``statement`` with one ``PQexecPrepared``: the connection's transformer and the
+    successful result (psycopg's exception otherwise)."""
+    args: Sequence[Any]
+    if params.__class__ is tuple:
+        args = _args(statement, params)  # (its count checked)
     else:
         args = [params[name] for name in statement.names]  # type: ignore[call-overload]
-    if conn.__class__ is not psycopg.Connection:  # wrapped (echo, observers), or another driver
-        cursor = cursor_of(conn)
-        if params.__class__ is tuple:  # (observers see the values as they were given)
-            cursor.execute(statement.positional_sql, tuple(args[i] for i in statement.occurrences))
-        else:
-            cursor.execute(statement.sql, params)
-        return cursor.fetchall() if cursor.description is not None else []
     state = conn.__dict__.get("_archipel_prepared")
     if state is None:
         state = conn.__dict__["_archipel_prepared"] = _State(conn)
@@ -146,10 +179,7 @@ def run_prepared(
         result = pgconn.exec_prepared(name, values, formats)  # type: ignore[arg-type]  # (None: NULL)
         status = result.status
         if status == _TUPLES_OK or status == _COMMAND_OK:
-            if status == _COMMAND_OK or not result.ntuples:
-                return []
-            tx.set_pgresult(result)
-            return tx.load_rows(0, result.ntuples, tuple)  # type: ignore[no-any-return]
+            return tx, result
         error = _error(pgconn, result, state.encoding)
         if (
             attempt == 1
