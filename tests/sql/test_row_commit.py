@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archipel import BaseAggregate, BaseCommand, BaseEvent, BaseProjection, Domain, handle
-from archipel.errors import TransactionError, ValidationError
+from archipel.errors import ExpectedVersionError, TransactionError, ValidationError
 from archipel.fields import Decimal, Dict, Float, Identifier, Integer, String
 
 SETTINGS = settings(
@@ -109,6 +109,7 @@ def build(uri: str, path: str = "direct") -> Domain:
 
     domain.init(traverse=False)
     domain.Account, domain.Open, domain.Rename, domain.Card = Account, Open, Rename, Card  # type: ignore[attr-defined]
+    domain.Opened, domain.Renamed = Opened, Renamed  # type: ignore[attr-defined]
     if path != "direct":
         with domain.domain_context():
             db = domain.providers.database("default")
@@ -200,6 +201,26 @@ def test_a_failing_projector_leaves_the_command_committed(domain: Domain) -> Non
     assert cards.get("a-3").slug == "other"
 
 
+def test_a_commands_events_learn_their_positions_and_a_stale_save_stores_nothing(domain: Any) -> None:
+    domain.process(domain.Open(account_id="a-1", owner="ann"))
+    repo = domain.repository_for(domain.Account)
+    account = domain.Account(id="a-2", owner="bob")
+    account.raise_(domain.Opened(account_id="a-2", owner="bob"))
+    (raised,) = account._events
+    repo.add(account)  # one row and its event: commit_row with messages
+    count = len(domain.event_store.read_all())
+    assert (raised._metadata.position, raised._metadata.global_position) == (0, count)
+    first, stale = repo.get("a-2"), repo.get("a-2")
+    first.owner = "first"
+    repo.add(first)
+    stale.owner = "stale"
+    stale.raise_(domain.Renamed(account_id="a-2", owner="stale"))
+    with pytest.raises(ExpectedVersionError, match=r"expected version 0, found 1"):
+        repo.add(stale)
+    assert len(domain.event_store.read_all()) == count
+    assert (repo.get("a-2").owner, repo.get("a-2")._version) == ("first", 1)
+
+
 def _commit_row(db: Any, schema: Any, record: dict[str, Any], expected: int) -> None:
     db.commit_row(schema, record, expected)
 
@@ -271,3 +292,62 @@ def test_a_row_committed_alone_stores_and_fails_as_the_transaction_does(
     # something was stored whenever a first insert was asked for
     if any(expected == -1 for _, _, expected, *_ in steps):
         assert results[0][1]
+
+
+commands = st.lists(
+    st.tuples(
+        st.sampled_from(["open", "rename", "stale", "ghost"]),
+        st.integers(0, 2),  # which account
+        st.sampled_from(["ann", "bob", "cy"]),  # owner (the projection's slug is unique)
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+def _run_command(domain: Any, step: tuple[str, int, str]) -> None:
+    kind, i, owner = step
+    ident = f"a-{i}"
+    if kind == "open":  # one aggregate and its event: commit_row with messages
+        domain.process(domain.Open(account_id=ident, owner=owner))
+    elif kind == "rename":  # a command that read its aggregate: the transaction
+        domain.process(domain.Rename(account_id=ident, owner=owner))
+    elif kind == "stale":  # an aggregate saved from a version another save replaced
+        repo = domain.repository_for(domain.Account)
+        first, stale = repo.get(ident), repo.get(ident)
+        first.owner = first.owner + "!"
+        repo.add(first)
+        stale.owner = owner
+        stale.raise_(domain.Renamed(account_id=ident, owner=owner))
+        repo.add(stale)
+    else:  # a stream position taken by events stored without their aggregate's row
+        ghost = domain.Account(id=ident, owner=owner)
+        ghost.raise_(domain.Opened(account_id=ident, owner=owner))
+        domain.event_store.append(ghost._events)
+
+
+@SETTINGS
+@given(steps=commands)
+def test_a_commands_row_and_events_commit_as_the_transaction_commits_them(
+    uris: tuple[str, ...], steps: list[tuple[str, int, str]]
+) -> None:
+    """Property: commands (new aggregates and their events, identities and stream positions
+    taken, stale versions) give the same outcomes and store the same rows and messages, at
+    the same positions, with ``commit_row`` as through the transaction (prepared or not)."""
+    results = []
+    for uri, path in zip(uris, ("direct", "transaction", "cursor"), strict=True):
+        domain: Any = build(uri, path)
+        with domain.domain_context():
+            domain.setup_database()
+            domain.truncate_database()
+            outcomes = [_outcome(lambda: _run_command(domain, step)) for step in steps]  # noqa: B023 - called at once
+            accounts = sorted((a.id, a.owner, a._version) for a in domain.repository_for(domain.Account).query.all().items)
+            cards = sorted((c.account_id, c.slug, c.renames, c._version) for c in domain.repository_for(domain.Card).query.all().items)
+            messages = [
+                (m["metadata"]["kind"], m["metadata"]["type"], m["metadata"]["stream"], m["metadata"]["position"],
+                 m["metadata"]["global_position"], m["data"])
+                for m in domain.event_store.read_all()
+            ]
+            results.append((outcomes, accounts, cards, messages))
+        domain.shutdown()
+    assert results[0] == results[1] == results[2]

@@ -1,4 +1,4 @@
-"""PostgreSQL: a unit of work of one row and nothing else, sent as one prepared statement.
+"""PostgreSQL: a unit of work of one row (and its messages) committed without a transaction object.
 
 A synchronous projector's unit of work (and a handler's that stores one object
 without raising events) holds one row. Through
@@ -20,9 +20,13 @@ violation is explained as the archipel error of the write (the identity taken:
 validation error), an ``UPDATE`` that matched no row reads the row's version on
 the same connection and raises the conflict; anything else is translated. A
 write is never retried (it may have reached the commit); a connection that died
-is closed when it comes back to the pool. A row with messages (a command's)
-goes through the transaction, which sends it as one statement with its messages
-(:mod:`~archipel.adapters.sql.combined`).
+is closed when it comes back to the pool.
+
+A row with messages (a command's aggregate and its events) is one statement too,
+the transaction's (:class:`~archipel.adapters.sql.combined.OneStatement`, its
+errors explained by the same code); :func:`commit_row` hands it the row and the
+messages directly instead of buffering them in a transaction first. Messages of
+another store, or more than one statement holds, go through the transaction.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from archipel.adapters.sql.combined import MAX_ROWS
+from archipel.adapters.sql.event_store import SqlEventStore
 from archipel.adapters.sql.prepared import count_prepared
 from archipel.adapters.sql.records import EXPECTED_PARAM, PK_PARAM
 from archipel.adapters.sql.writes import PendingWrite, conflict
@@ -80,13 +86,16 @@ def commit_row(
 ) -> None:
     """Save ``record`` (expecting ``expected_version``; -1: a new row) and append
     ``messages`` to ``store``, in one PostgreSQL transaction (see the module docstring)."""
-    if messages:
-        _through_transaction(db, schema, record, expected_version, store, messages)
-        return
+    engine = db.engine
     write = PendingWrite(
         db.record_table(schema), record[schema.id_field], record, expected_version, expected_version
     )
-    engine = db.engine
+    if messages:
+        if store.__class__ is not SqlEventStore or store.engine is not engine or len(messages) > MAX_ROWS:
+            _through_transaction(db, schema, record, expected_version, store, messages)
+        else:
+            _with_messages(db, write, store, messages)
+        return
     fairy = engine.checkout()
     try:
         # (a transaction object only to explain an error, as the transaction would)
@@ -98,6 +107,49 @@ def commit_row(
         engine.checkin(fairy)  # (a broken one is closed there: it is not idle)
         raise engine.translate(exc) from exc
     engine.checkin(fairy)
+
+
+def _with_messages(db: SqlDatabase, write: PendingWrite, store: SqlEventStore, messages: Sequence[Any]) -> None:
+    """The row and its messages as the transaction sends them: one statement
+    (:class:`~archipel.adapters.sql.combined.OneStatement`), its errors explained alike."""
+    engine = db.engine
+    unit: Any = _OneRow(db, write, store, messages)
+    fairy = engine.checkout()
+    try:
+        stored = db.one_statement.run(fairy.driver_connection, unit)
+    except ArchipelError:
+        engine.checkin(fairy)
+        raise
+    except Exception as exc:
+        engine.checkin(fairy)
+        raise engine.translate(exc) from exc
+    engine.checkin(fairy)
+    for meta, global_position, position in stored:  # once committed, as the transaction does
+        meta.global_position = global_position
+        meta.position = position
+
+
+class _OneRow:
+    """What :meth:`OneStatement.run` reads of a transaction, for one row and its messages."""
+
+    __slots__ = ("db", "pending_writes", "pending_events")
+
+    pending_processed: tuple[()] = ()
+    pending_outbox: tuple[()] = ()
+
+    def __init__(self, db: SqlDatabase, write: PendingWrite, store: SqlEventStore, messages: Sequence[Any]) -> None:
+        self.db = db
+        self.pending_writes = [write]
+        self.pending_events = [(store, messages)]
+
+    def conflict(self, write: PendingWrite, actual: int | None) -> ArchipelError:
+        return conflict(write, actual)
+
+    def explain_integrity(
+        self, exc: BaseException, write: Any, only: str | None = None, committed: bool = False
+    ) -> None:
+        # (a transaction object only to explain an error, as the transaction would)
+        self.db.begin().explain_integrity(exc, write, only, committed)
 
 
 def _through_transaction(
