@@ -749,6 +749,8 @@ def _rows(results: dict[str, list[Result]], rows: tuple[tuple[str, str, str, flo
         # SQLite: CPU per write (all of SQLite's work is in the process); PostgreSQL: the
         # client's CPU per read (the server's work is the same statement for both)
         cpu = _cpu(results, name, anchor) if "sqlite" in name else _cpu(results, name, anchor, "read_cpu_us")
+        if "sqlite" not in name:  # and per write: the client's share of a command (not the server's)
+            cpu = cpu + _cpu(results, name, anchor).replace("  CPU", ";", 1)
         out.append(
             f"{label:<34} {w:>9.0f} {_ratio(wr):>18} {f'{r:.0f}' if r else '-':>9} "
             f"{_ratio(rr):>18}{goal}{cpu}"
@@ -788,6 +790,7 @@ def _report(
         header,
         "-" * len(header),
         *_rows(results, PG_ROWS),
+        *_versus_base(results, PG_ROWS),
         *_interleaved(results),
         "\nSQLite (file, WAL); anchor: raw commit with the same synchronous setting; CPU: the"
         " process's CPU per write (all of SQLite's work, steadier than wall time under load)"
@@ -795,6 +798,7 @@ def _report(
         header,
         "-" * len(header),
         *_rows(results, SQLITE_ROWS),
+        *_versus_base(results, SQLITE_ROWS),
         *_floor(results),
     ]
     return lines
@@ -840,6 +844,21 @@ def _interleaved(results: dict[str, list[Result]]) -> list[str]:
             out.append(
                 f"  archipel's reads / raw's ({label}): {_ratio(wall)}, CPU {_ratio(cpu)}{goal}"
             )
+    return out
+
+
+def _versus_base(results: dict[str, list[Result]], rows: tuple[tuple[str, str, str, float | None], ...]) -> list[str]:
+    """``--base``: each contender against its [base] twin run right after it in the same
+    round (writes/s this tree / base, per round; CPU per write)."""
+    out = []
+    for label, name, _, _ in rows:
+        if f"{name}{BASE}" not in results or name not in results:
+            continue
+        writes = _figures(results, name, f"{name}{BASE}", "write_ops")
+        if writes is None:
+            continue
+        cpu = _cpu(results, name, f"{name}{BASE}").replace("  CPU", "CPU", 1)
+        out.append(f"  {label}, this tree / [base], same round: writes {_ratio(writes[1])}; {cpu} (base over this tree)")
     return out
 
 

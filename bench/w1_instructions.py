@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/w1_instructions.py [--n 1000] [--fixed-ms] [--cycles] [--noproj] [--only archipel,es-save]
     .venv/bin/python bench/w1_instructions.py --noproj --only raw-sqlite,floor-sqlite,archipel-sqlite
+    .venv/bin/python bench/w1_instructions.py --fixed-ms --n 300 --only raw-pg,archipel-pg,archipel-pg-inline
 
 Each workload warms up (300 commands), then runs ``--n`` commands inside
 ``operator.call``; valgrind collects only there (``--toggle-collect=_operator_call``),
@@ -42,14 +43,15 @@ HERE = Path(__file__).resolve().parent
 
 
 def _archipel(
-    n: int, projector: bool, fixed_ms: bool, sqlite_path: str | None = None, access: str = ""
+    n: int, projector: bool, fixed_ms: bool, sqlite_path: str | None = None, access: str = "",
+    postgres_uri: str | None = None, inline: bool = False,
 ) -> None:
     from w1_archipel import build
 
     if fixed_ms:
         import archipel.fields.identity as identity
 
-        if sqlite_path is None:
+        if sqlite_path is None and postgres_uri is None:
             identity._time_ns = lambda: 1_764_000_000_000_123_456  # one millisecond for every id
         else:
             # on a database the ids' order matters (a random message id or correlation id
@@ -62,6 +64,9 @@ def _archipel(
     if sqlite_path is not None:
         database = {"provider": "sqlite", "database_uri": f"sqlite:///{sqlite_path}"}
         config = {"databases": {"default": database}, "event_store": {"provider": "sqlite"}}
+    if postgres_uri is not None:
+        database = {"provider": "postgresql", "database_uri": postgres_uri}
+        config = {"databases": {"default": database}, "event_store": {"provider": "postgresql"}}
     if access == "timed":  # Protean's default logging: every statement timed for the slow-query log
         config = {
             **(config or {}),
@@ -71,7 +76,7 @@ def _archipel(
         config = {**(config or {}), "logging": {"format": "json", "per_logger": {"archipel.access": "INFO"}}}
     elif access == "dropped":  # built and handed to logging, whose handler (WARNING) drops it
         config = {**(config or {}), "logging": {"level": "WARNING", "per_logger": {"archipel.access": "INFO"}}}
-    domain, _, open_account = build(config, projector=projector)
+    domain, _, open_account = build(config, projector=projector, inline_projector=inline)
     with domain.domain_context():
         domain.setup_database()
         process = domain.process
@@ -149,7 +154,45 @@ def _raw_sqlite(n: int, path: str) -> None:
     operator.call(loop)
 
 
+def _raw_pg(n: int, libpq: str) -> None:
+    import uuid
+
+    import psycopg
+
+    conn = psycopg.connect(libpq)
+    conn.execute(  # storage.py's anchor: the shape of archipel's table for W1's aggregate
+        "CREATE TABLE raw_w1 (id varchar(255) PRIMARY KEY, owner varchar(50), balance bigint,"
+        " _event_position bigint, _version int)"
+    )
+    conn.commit()
+
+    def write(i: int) -> None:
+        conn.execute("INSERT INTO raw_w1 VALUES (%s, %s, %s, NULL, %s)", (str(uuid.uuid4()), f"owner-{i}", 0, 0))
+        conn.commit()
+
+    for i in range(300):
+        write(-1 - i)
+
+    def loop() -> None:
+        for i in range(n):
+            write(i)
+
+    operator.call(loop)
+
+
 def _count(workload: str, args: argparse.Namespace) -> float:
+    if workload.endswith("-pg") and not os.environ.get("W1_PG_URI"):  # a throwaway server, this run
+        sys.path.insert(0, str(HERE.parent))
+        from tests._servers import PostgresServer
+
+        server = PostgresServer.launch()
+        database = server.create_database(prefix="w1i")
+        os.environ["W1_PG_URI"], os.environ["W1_PG_LIBPQ"] = server.url(database), server.libpq_url(database)
+        try:
+            return _count(workload, args)
+        finally:
+            del os.environ["W1_PG_URI"], os.environ["W1_PG_LIBPQ"]
+            server.destroy()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
         command = [
@@ -191,7 +234,9 @@ def main() -> int:
         help="workloads: archipel, archipel-access (Protean's access events on, JSON lines), "
         "archipel-access-dropped (on, dropped by the WARNING handler), es-save, "
         "es-save-cached (typing's runtime-Protocol checks cached, as Python 3.12 does), "
-        "archipel-sqlite, archipel-sqlite-timed (statements timed for the slow-query log), floor-sqlite, raw-sqlite",
+        "archipel-sqlite, archipel-sqlite-timed (statements timed for the slow-query log), floor-sqlite, raw-sqlite; "
+        "on PostgreSQL (a throwaway server, fsync on; the client's instructions only): archipel-pg "
+        "(W1 with its sync projector; --noproj: without), archipel-pg-inline, raw-pg (storage.py's anchor)",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -199,6 +244,15 @@ def main() -> int:
     if args.child in ("archipel", "archipel-access", "archipel-access-dropped"):
         access = {"archipel-access": "json", "archipel-access-dropped": "dropped"}.get(args.child, "")
         _archipel(args.n, not args.noproj, args.fixed_ms, access=access)
+        return 0
+    if args.child in ("archipel-pg", "archipel-pg-inline"):
+        _archipel(
+            args.n, not args.noproj, args.fixed_ms, postgres_uri=os.environ["W1_PG_URI"],
+            inline=args.child == "archipel-pg-inline",
+        )
+        return 0
+    if args.child == "raw-pg":
+        _raw_pg(args.n, os.environ["W1_PG_LIBPQ"])
         return 0
     if args.child in ("es-save", "es-save-cached"):
         _es_save(args.n, cached_protocols=args.child == "es-save-cached")

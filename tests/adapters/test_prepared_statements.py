@@ -16,7 +16,7 @@ from psycopg.types.json import Jsonb
 
 from archipel.adapters.sql import prepared
 from archipel.adapters.sql.echo import EchoConnection
-from archipel.adapters.sql.prepared import PreparedStatement, run_prepared
+from archipel.adapters.sql.prepared import PreparedStatement, count_prepared, run_prepared
 
 pytestmark = pytest.mark.postgres
 
@@ -175,3 +175,23 @@ def test_a_tuple_of_the_wrong_length_is_refused_naming_the_parameters(conn: psyc
     assert run_prepared(conn, statement, (1, 2)) == [(3,)]
     with pytest.raises(ValueError, match=r"1 values for the 2 parameters \('a', 'b'\)"):
         run_prepared(conn, statement, (1,))
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["libpq", "cursor"])
+def test_count_prepared_returns_the_rows_written_as_cursor_rowcount_does(
+    conn: psycopg.Connection[Any], wrapped: bool
+) -> None:
+    seen: list[tuple[str, Any]] = []
+    target: Any = EchoConnection(conn, lambda sql, params: seen.append((sql, params))) if wrapped else conn
+    insert = PreparedStatement("INSERT INTO prep_t (id, n) VALUES (%(id)s, %(n)s)")
+    update = PreparedStatement("UPDATE prep_t SET n = n + 1 WHERE n = %(n)s")
+    assert count_prepared(target, insert, {"id": "a", "n": 1}) == 1
+    assert count_prepared(target, insert, ("b", 1)) == 1
+    assert count_prepared(target, update, {"n": 1}) == 2  # both rows
+    assert count_prepared(target, update, {"n": 7}) == 0  # none
+    assert conn.execute("SELECT id, n FROM prep_t ORDER BY id").fetchall() == [("a", 2), ("b", 2)]
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        count_prepared(target, insert, {"id": "a", "n": 3})
+    assert count_prepared(target, update, {"n": 2}) == 2  # the connection is still usable
+    # wrapped: every statement went through the cursor (observed), none prepared by archipel
+    assert (len(seen), _ours(conn)) == ((6, 0) if wrapped else (0, 2))

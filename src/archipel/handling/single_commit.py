@@ -7,8 +7,8 @@ read), deletes nothing and records no processed message. The steps are the
 general commit's, in its order, for one object: the events' correlation and
 causation ids, the object's stamps and enrichers, its row, the events (and a
 command) in the event store, one transaction's commit. A database that offers
-``commit_row(schema, record, expected_version, store, messages)`` (the memory
-one) commits the row and the appends at once, without a transaction object;
+``commit_row(schema, record, expected_version, store, messages)`` (memory,
+SQLite, PostgreSQL) commits the row and the appends at once, without a transaction object;
 any other gets ``begin``, ``save``, the store's ``append`` and ``commit``, as in
 the general commit. What this path does
 not handle (a fact event, inline projectors, the outbox, an event-sourced
@@ -111,7 +111,7 @@ def commit_single(uow: UnitOfWork, message: Any) -> list[Any] | None:
             for event in events:  # the span handling this message caused them
                 tracing.stamp(event._metadata)
         commit_row = getattr(db, "commit_row", None)
-        if commit_row is not None:  # one write committed at once (the memory database)
+        if commit_row is not None:  # one write committed at once (memory, SQLite, PostgreSQL)
             if is_command:  # commands are recorded for tracing
                 commit_row(schema, record, version, providers._event_store, [message, *events])
             elif events:

@@ -42,13 +42,13 @@ if TYPE_CHECKING:
     from archipel.adapters.sql.prepared import PreparedStatement
     from archipel.adapters.sql.transaction import SqlTransaction
 
-__all__ = ["OneStatement"]
+__all__ = ["OneStatement", "MAX_ROWS"]
 
 _DIVISION_BY_ZERO = "22012"
 _CACHE_LIMIT = 256
 # the largest write sets sent as one statement (see OneStatement.fits)
 _MAX_WRITES = 8
-_MAX_ROWS = 16
+_MAX_ROWS = MAX_ROWS = 16
 INSERT, UPDATE, DELETE = "insert", "update", "delete"
 _WRITE_PREFIXES = tuple(f"w{i}_" for i in range(32))
 

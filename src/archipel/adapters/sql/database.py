@@ -94,11 +94,22 @@ class SqlDatabase:
         self._processed_many: dict[int, str] = {}
         self._event_store: SqlEventStore | None = None
         self.one_statement = OneStatement(self)
+        #: PostgreSQL: ``write_alone(conn, write, explain)``, a transaction's only write sent
+        #: as a prepared statement (pg_commit.py); None elsewhere
+        self.write_alone: Any = None
         self._reads = SqlReads(self)
         if self.engine.dialect_name == "sqlite":
             # ``commit_row(schema, record, expected_version, store, messages)``: a unit of
             # work of one row committed at once (handling.single_commit; sqlite_commit.py)
             self.commit_row = functools.partial(commit_row, self)
+        elif self.engine.is_postgres:
+            # the same for a row without messages (a projector's): pg_commit.py (which
+            # imports psycopg: only here)
+            from archipel.adapters.sql.pg_commit import commit_row as pg_commit_row
+            from archipel.adapters.sql.pg_commit import write_alone
+
+            self.commit_row = functools.partial(pg_commit_row, self)
+            self.write_alone = write_alone
 
     def processed_insert_many_sql(self, rows: int) -> str:
         """A multi-row insert of processed-message records (``s{i}``, ``m{i}``, ``at``),

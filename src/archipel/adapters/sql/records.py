@@ -201,9 +201,17 @@ class RecordTable:
         #: ``insert_row(record, version)``: ``insert_args(params(record, version))``, on SQLite
         #: a tuple made straight from the record when no value needs converting
         self.insert_row: Callable[[dict[str, Any], int], Any]
+        #: PostgreSQL: ``insert_sql`` / ``update_sql`` as prepared statements, run by
+        #: name with one libpq call (a row committed alone, ``pg_commit.commit_row``)
+        self.insert_statement: Any = None
+        self.update_statement: Any = None
         if postgres:
+            from archipel.adapters.sql.prepared import PreparedStatement
+
             self.insert_sql = compile_(insert)
             self.update_sql = compile_(update)
+            self.insert_statement = PreparedStatement(self.insert_sql)
+            self.update_statement = PreparedStatement(self.update_sql)
             self.insert_args = self.update_args = _same
             self.insert_row = self.params
         else:

@@ -304,6 +304,16 @@ class SqlTransaction(WriteFlush):
         self._outbox.clear()
         self._processed.clear()
 
+    def _write_alone(self, conn: Any) -> None:
+        ((_, write),) = self._writes.items()
+        try:
+            self.db.write_alone(conn, write, self.explain_integrity)
+        except ArchipelError:
+            raise
+        except Exception as exc:
+            raise self.engine.translate(exc) from exc
+        self._writes.clear()
+
     def commit(self) -> None:
         if self._done:
             return
@@ -312,7 +322,16 @@ class SqlTransaction(WriteFlush):
             if statements == 1:
                 # one statement is atomic by itself: no BEGIN/COMMIT round trips (a
                 # SQLite write statement takes the write lock before it reads)
-                self.engine.run(self._flush, retry=False)
+                if (
+                    self.db.write_alone is not None
+                    and self._writes
+                    and not self._events
+                    and next(iter(self._writes.values())).record is not DELETE
+                ):
+                    # PostgreSQL, one row: a prepared statement (pg_commit.py)
+                    self.engine.run(self._write_alone, retry=False)
+                else:
+                    self.engine.run(self._flush, retry=False)
             elif statements > 1 and self.engine.is_postgres and self.db.one_statement.fits(self):
                 # several writes, sent as one statement (see combined.py)
                 self.engine.run(self._one_statement, retry=False)
