@@ -24,9 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import pq
 
-from archipel import BaseAggregate, Domain, UnitOfWork
+from archipel import Domain, UnitOfWork
 from archipel.errors import ArchipelError
-from archipel.fields import Integer, String
+from tests.sql._items import items_domain
 
 pytestmark = pytest.mark.postgres
 
@@ -36,29 +36,8 @@ _SENT_PER_READ = ["Bind", "Describe", "Execute", "Sync"]
 @pytest.fixture
 def reads(postgres_server: Any) -> Iterator[tuple[Domain, type, Any, str]]:
     name = postgres_server.create_database(prefix="t_read_protocol")
-    domain = Domain(
-        name=f"Protocol{uuid.uuid4().hex[:6]}",
-        config={
-            "databases": {
-                "default": {"provider": "postgresql", "database_uri": postgres_server.url(name)}
-            },
-            "event_store": {"provider": "postgresql"},
-        },
-    )
-
-    @domain.aggregate
-    class Item(BaseAggregate):
-        name = String(max_length=200)
-        rank = Integer(default=0)
-
-    domain.init(traverse=False)
-    try:
-        with domain.domain_context():
-            domain.setup_database()
-            yield domain, Item, postgres_server, name
-    finally:
-        domain.shutdown()
-        postgres_server.drop_database(name)
+    with items_domain(postgres_server, name, "Protocol") as (domain, Item):
+        yield domain, Item, postgres_server, name
 
 
 def _traced(domain: Domain, action: Callable[[], None]) -> list[tuple[str, str, str]]:

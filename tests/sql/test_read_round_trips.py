@@ -23,8 +23,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archipel import BaseAggregate, Domain, UnitOfWork
-from archipel.fields import Integer, String
+from archipel import Domain, UnitOfWork
+from tests.sql._items import items_domain
 
 pytestmark = pytest.mark.postgres
 
@@ -38,27 +38,8 @@ def logged(postgres_server: Any) -> Iterator[tuple[Domain, type, Any, str]]:
     name = postgres_server.create_database(prefix="t_round_trips")
     with postgres_server.connect() as conn:
         conn.execute(f'ALTER DATABASE "{name}" SET log_min_duration_statement = 0')
-    domain = Domain(
-        name=f"Trips{uuid.uuid4().hex[:6]}",
-        config={
-            "databases": {"default": {"provider": "postgresql", "database_uri": postgres_server.url(name)}},
-            "event_store": {"provider": "postgresql"},
-        },
-    )
-
-    @domain.aggregate
-    class Item(BaseAggregate):
-        name = String(max_length=200)
-        rank = Integer(default=0)
-
-    domain.init(traverse=False)
-    try:
-        with domain.domain_context():
-            domain.setup_database()
-            yield domain, Item, postgres_server, name
-    finally:
-        domain.shutdown()
-        postgres_server.drop_database(name)
+    with items_domain(postgres_server, name, "Trips") as (domain, Item):
+        yield domain, Item, postgres_server, name
 
 
 def _backends(server: Any, database: str) -> set[int]:

@@ -38,6 +38,7 @@ from archipel.adapters.sql.combined import MAX_ROWS
 from archipel.adapters.sql.event_store import SqlEventStore
 from archipel.adapters.sql.prepared import count_prepared
 from archipel.adapters.sql.records import EXPECTED_PARAM, PK_PARAM
+from archipel.adapters.sql.transaction import commit_through_transaction
 from archipel.adapters.sql.writes import PendingWrite, conflict
 from archipel.errors import ArchipelError
 from archipel.port.schema import ModelSchema
@@ -92,7 +93,7 @@ def commit_row(
     )
     if messages:
         if store.__class__ is not SqlEventStore or store.engine is not engine or len(messages) > MAX_ROWS:
-            _through_transaction(db, schema, record, expected_version, store, messages)
+            commit_through_transaction(db, schema, record, expected_version, store, messages)
         else:
             _with_messages(db, write, store, messages)
         return
@@ -151,20 +152,3 @@ class _OneRow:
         # (a transaction object only to explain an error, as the transaction would)
         self.db.begin().explain_integrity(exc, write, only, committed)
 
-
-def _through_transaction(
-    db: SqlDatabase,
-    schema: ModelSchema,
-    record: dict[str, Any],
-    expected_version: int,
-    store: Any,
-    messages: Sequence[Any],
-) -> None:
-    tx = db.begin()
-    try:
-        tx.save(schema, record, expected_version)
-        store.append(messages, transaction=tx)
-        tx.commit()
-    except BaseException:
-        tx.rollback()
-        raise

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from archipel.adapters.sql.event_insert import CHUNK
 from archipel.adapters.sql.event_store import SqlEventStore
 from archipel.adapters.sql.records import EXPECTED_PARAM, PK_PARAM
+from archipel.adapters.sql.transaction import commit_through_transaction
 from archipel.errors import ArchipelError
 from archipel.port.schema import ModelSchema
 
@@ -50,7 +51,7 @@ def commit_row(
     ``messages`` to ``store``, in one SQLite transaction."""
     engine = db.engine
     if messages and (store.__class__ is not SqlEventStore or store.engine is not engine):
-        _through_transaction(db, schema, record, expected_version, store, messages)
+        commit_through_transaction(db, schema, record, expected_version, store, messages)
         return
     table = db.record_table(schema)
     version = expected_version + 1
@@ -93,7 +94,7 @@ def commit_row(
         else:
             engine.discard(fairy)
     if not done:
-        _through_transaction(db, schema, record, expected_version, store, messages)
+        commit_through_transaction(db, schema, record, expected_version, store, messages)
         return
     for meta, global_position, position in stored:
         meta.global_position = global_position
@@ -108,21 +109,3 @@ def _rolled_back(conn: Any) -> bool:
         return False
     return True
 
-
-def _through_transaction(
-    db: SqlDatabase,
-    schema: ModelSchema,
-    record: dict[str, Any],
-    expected_version: int,
-    store: Any,
-    messages: Sequence[Any],
-) -> None:
-    tx = db.begin()
-    try:
-        tx.save(schema, record, expected_version)
-        if messages:
-            store.append(messages, transaction=tx)
-        tx.commit()
-    except BaseException:
-        tx.rollback()
-        raise

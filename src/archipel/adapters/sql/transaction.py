@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from archipel.adapters.sql.event_store import SqlEventStore
 
 # unique_violation: re-exported (it lived here)
-__all__ = ["SqlTransaction", "unique_violation"]
+__all__ = ["SqlTransaction", "commit_through_transaction", "unique_violation"]
 
 
 class SqlTransaction(WriteFlush):
@@ -384,3 +384,27 @@ class SqlTransaction(WriteFlush):
                 self.rollback()
             except Exception:  # noqa: S110 - interpreter shutdown or a dead connection
                 pass
+
+
+def commit_through_transaction(
+    db: SqlDatabase,
+    schema: ModelSchema,
+    record: dict[str, Any],
+    expected_version: int,
+    store: Any,
+    messages: Sequence[Any],
+) -> None:
+    """Save ``record`` and append ``messages`` in one :class:`SqlTransaction` and commit it.
+
+    The general path the one-row commits (``sqlite_commit``, ``pg_commit``) fall back to
+    for anything unusual: its errors are the ones a unit of work's commit raises.
+    """
+    tx = db.begin()
+    try:
+        tx.save(schema, record, expected_version)
+        if messages:
+            store.append(messages, transaction=tx)
+        tx.commit()
+    except BaseException:
+        tx.rollback()
+        raise
