@@ -155,12 +155,13 @@ def test_copies_of_a_message_queued_together_run_its_handler_once(request, tmp_p
         bank.shutdown()
 
 
+@pytest.mark.parametrize("sql_bank", ["postgres+redis", "postgres+database"], indirect=True)
 def test_a_worker_opens_its_threads_connections_before_any_work(sql_bank):
+    """(A pool of server connections: SQLite's connections are opened as used.)"""
     from archipel.engine.worker import Worker
 
     engine = sql_bank.providers.database().engine
-    if engine._pool is None or not engine.is_postgres:
-        pytest.skip("a pool of server connections only")
+    assert engine._pool is not None and engine.is_postgres
     engine._pool.clear()
     with sql_bank.domain_context():
         worker = Worker(sql_bank)
