@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from typing import Any
 
 import psycopg
@@ -20,27 +19,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archipel import Domain
 from archipel.adapters.sql.outbox_claim import SHARD_PLAN
-from tests.sql.test_outbox_shard_claims import OF, expected, record
+from tests.sql.test_outbox_shard_claims import OF, expected, make_domain, record
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 def domain(postgres_db_url: str):
-    table = f"ob_{uuid.uuid4().hex[:10]}"
-    made = Domain(
-        name=f"DirectShards{uuid.uuid4().hex[:6]}",
-        config={
-            "databases": {
-                "default": {"provider": "postgresql", "database_uri": postgres_db_url, "outbox_table": table}
-            },
-            "brokers": {"default": {"provider": "database"}},
-            "server": {"relay_shards": OF},
-        },
-    )
-    made.init(traverse=False)
+    made = make_domain(postgres_db_url, "database", relay_shards=OF)
     with made.domain_context():
         made.setup_database()
         made.brokers["default"].truncate()

@@ -25,7 +25,8 @@ pytestmark = pytest.mark.postgres
 OF = 4
 
 
-def make_domain(url: str, **server: Any) -> Domain:
+def make_domain(url: str, broker: str = "inline", **server: Any) -> Domain:
+    """A domain on ``url`` with an outbox table of its own (``server``: its [server] settings)."""
     table = f"ob_{uuid.uuid4().hex[:10]}"
     domain = Domain(
         name=f"Shards{uuid.uuid4().hex[:6]}",
@@ -33,7 +34,7 @@ def make_domain(url: str, **server: Any) -> Domain:
             "databases": {
                 "default": {"provider": "postgresql", "database_uri": url, "outbox_table": table}
             },
-            "brokers": {"default": {"provider": "inline"}},
+            "brokers": {"default": {"provider": broker}},
             **({"server": server} if server else {}),
         },
     )
