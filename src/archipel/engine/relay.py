@@ -107,6 +107,7 @@ class OutboxRelay(ShardLeadership):
         #: the relay shards held, by database
         self._owned: dict[str, dict[int, Lease]] = {}
         self._next_acquire: dict[str, float] = {}
+        self._stores: dict[str, tuple[LeaseStore, Membership | None]] = {}
         #: databases where this relay holds fewer shards than its share (it looks for more)
         self._short: set[str] = set()
         #: shards just taken, by database, not claimed from while another worker holds rows of
@@ -412,7 +413,7 @@ class OutboxRelay(ShardLeadership):
         self._marker.shutdown(wait=True)
         self._marker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archipel-relay-mark")
         for name, owned in self._owned.items():
-            for shard in list(owned):
-                self._give_up_shard(name, shard)
+            self._give_up_shards(name, list(owned))
+        self._leave_stores()
         self._owned.clear()
         self._next_acquire.clear()

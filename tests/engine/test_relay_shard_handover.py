@@ -1,0 +1,264 @@
+"""Relays take and give back their relay shards together, and an outbox's leases live where it does.
+
+A relay starting takes its whole share of the shards in one transaction; a relay giving
+shards back (a second one joined, or it stops) gives them all back in one; so a relay
+joining holds its share after one look instead of one shard per transaction (it relayed
+one shard for ~300 ms before it had the others). No shard is ever held by two relays,
+and the shards of a relay that died are taken over once their leases expire.
+
+The leases of each database's outbox live in that database, among the workers that reach
+it: a memory outbox (the memory cache's ``cache:default``) belongs to one process, whose
+relays share it among themselves; held in PostgreSQL beside the default outbox's, each of
+two worker processes took half of the shards of its own memory outbox and relayed nothing
+of the other half.
+
+On the memory database, SQLite and PostgreSQL (leases through the Database port).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from archipel.engine import EngineSettings
+from archipel.engine.leases import LeaseStore
+from archipel.engine.ownership import Membership
+from archipel.engine.relay import OutboxRelay
+from tests.engine.bank import build_bank
+from tests.engine.conftest import ASYNC_MEMORY, server_config
+
+BACKENDS = ["memory", "sqlite", "postgres"]
+
+
+class CountingCommits(LeaseStore):
+    """A lease store counting the transactions it commits (its writes; the database is real)."""
+
+    def __init__(self, domain: Any) -> None:
+        super().__init__(domain)
+        self.commits = 0
+        database = self.database
+        store = self
+
+        class Counted:
+            def begin(self) -> Any:
+                tx = database.begin()
+
+                class Tx:
+                    def __getattr__(self, name: str) -> Any:
+                        return getattr(tx, name)
+
+                    def commit(self) -> Any:
+                        store.commits += 1
+                        return tx.commit()
+
+                return Tx()
+
+        self.database = Counted()
+
+
+@pytest.fixture(params=BACKENDS)
+def make(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """``make(name)``: a bank on the backend; two banks of one name share its database (two
+    worker processes) but not their memory caches."""
+    made: list[Any] = []
+    if request.param == "memory":
+        config: dict[str, Any] = dict(ASYNC_MEMORY)
+    else:
+        if request.param == "sqlite":
+            database = {"provider": "sqlite", "database_uri": f"sqlite:///{tmp_path}/bank.db"}
+        else:
+            request.applymarker(pytest.mark.postgres)
+            database = {"provider": "postgresql", "database_uri": request.getfixturevalue("postgres_db_url")}
+        config = {
+            **ASYNC_MEMORY,
+            "databases": {"default": database},
+            "event_store": {"provider": database["provider"]},
+            "brokers": {"default": {"provider": "database"}},
+        }
+    config["server"] = server_config(lease_seconds=5)
+    shared: dict[str, Any] = {}
+
+    def factory(name: str | None = None) -> Any:
+        name = name or f"Relays{uuid.uuid4().hex[:6]}"
+        if request.param == "memory" and name in shared:
+            return shared[name]  # one process: the same memory database
+        bank = build_bank(name, config)
+        bank.init(traverse=False)
+        with bank.domain_context():
+            bank.setup_database()
+        made.append(bank)
+        shared[name] = bank
+        return bank
+
+    factory.backend = request.param  # type: ignore[attr-defined]
+    yield factory
+    for bank in made:
+        bank.shutdown()
+
+
+def _relay(bank: Any, name: str, shards: int, leases: LeaseStore | None = None) -> OutboxRelay:
+    """A relay of ``shards`` shards whose worker ``name`` has joined the group."""
+    engine = replace(EngineSettings.from_config(bank.config), relay_shards=shards)
+    leases = leases or CountingCommits(bank)
+    membership = Membership(LeaseStore(bank), bank, name, engine.lease_seconds)
+    membership.heartbeat()
+    return OutboxRelay(bank, bank.brokers["default"], leases, engine, name, membership=membership)
+
+
+def _next_look(relay: OutboxRelay) -> None:
+    """As a second later: the relay looks at the shards again, and counts the workers again."""
+    relay._next_acquire.clear()
+    for members in [relay.membership, *(m for _, m in relay._stores.values())]:
+        if members is not None:
+            members._counted_at = 0.0
+
+
+def _holders(bank: Any, database: str = "default") -> dict[str, str]:
+    """The stored, unexpired relay shard leases of ``database``'s outbox: lease id -> owner."""
+    return {r["id"]: r["owner"] for r in LeaseStore(bank, database).live("relay") if f"/relay/{database}/" in r["id"]}
+
+
+def _stop(relays: list[OutboxRelay]) -> None:
+    for relay in relays:
+        relay.release()
+        assert relay.membership is not None
+        relay.membership.leave()
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(shards=st.integers(1, 8), count=st.integers(1, 4))
+def test_each_relay_takes_its_share_in_one_transaction_and_each_shard_has_one_holder(make, shards, count):
+    bank = make()
+    with bank.domain_context():
+        names = [f"w{n}-{uuid.uuid4().hex[:4]}" for n in range(count)]
+        relays = [_relay(bank, name, shards) for name in names]  # all joined before the first look
+        share = math.ceil(shards / count)
+        try:
+            for relay in relays:
+                relay.tick()
+            held = [set(relay._owned.get("default", {})) for relay in relays]
+            for relay, mine in zip(relays, held, strict=True):
+                assert isinstance(relay.leases, CountingCommits)
+                assert len(mine) <= share
+                assert relay.leases.commits == (1 if mine else 0)  # its whole share, one transaction
+            assert sorted(s for mine in held for s in mine) == list(range(shards))  # each once
+            holders = _holders(bank)
+            assert len(holders) == shards
+            for relay, mine in zip(relays, held, strict=True):
+                assert {s for s in range(shards) if holders.get(relay.lease_id("default", s)) == relay.worker_id} == mine
+        finally:
+            _stop(relays)
+        assert _holders(bank) == {}  # each gave all of its back
+
+
+@pytest.mark.parametrize("shards", [2, 4, 7])
+def test_a_relay_joining_gets_its_share_in_one_step_and_the_other_gives_it_in_one(make, shards):
+    bank = make()
+    with bank.domain_context():
+        first = _relay(bank, "first", shards)
+        first.tick()
+        assert sorted(first._owned["default"]) == list(range(shards))  # alone: every shard
+        assert isinstance(first.leases, CountingCommits) and first.leases.commits == 1
+        second = _relay(bank, "second", shards)
+        assert isinstance(second.leases, CountingCommits)
+        try:
+            second.tick()  # every shard held: it takes none, and writes nothing
+            assert not second._owned.get("default") and second.leases.commits == 0
+            _next_look(first)
+            first.tick()  # two workers now: it gives back what exceeds its share, at once
+            keep = math.ceil(shards / 2)
+            assert len(first._owned["default"]) == keep
+            assert first.leases.commits == 2
+            second.tick()  # (short of its share: it looks at every tick)
+            assert len(second._owned["default"]) == shards - keep  # at once
+            assert second.leases.commits == 1
+            assert not set(first._owned["default"]) & set(second._owned["default"])
+            assert set(_holders(bank).values()) == {"first", "second"} and len(_holders(bank)) == shards
+        finally:
+            _stop([first, second])
+
+
+def test_the_shards_of_a_relay_that_died_are_taken_over_together_once_its_leases_expired(make):
+    bank = make()
+    with bank.domain_context():
+        engine = replace(EngineSettings.from_config(bank.config), relay_shards=4, lease_seconds=1.0)
+        members = LeaseStore(bank)
+        relays = []
+        for name in ("dies", "lives"):
+            membership = Membership(members, bank, name, engine.lease_seconds)
+            membership.heartbeat()
+            relays.append(OutboxRelay(bank, bank.brokers["default"], CountingCommits(bank), engine, name,
+                                      membership=membership))
+        dies, lives = relays
+        dies.tick()
+        lives.tick()
+        mine = set(lives._owned["default"])
+        theirs = set(dies._owned["default"])
+        assert len(mine) == len(theirs) == 2 and not mine & theirs
+        _next_look(lives)
+        lives.tick()  # "dies" holds its shards: none is taken from it
+        assert set(lives._owned["default"]) == mine
+        time.sleep(1.1)  # "dies" stopped: its member lease and shard leases expire
+        assert isinstance(lives.leases, CountingCommits)
+        before = lives.leases.commits
+        _next_look(lives)
+        lives.tick()
+        assert sorted(lives._owned["default"]) == [0, 1, 2, 3]
+        assert lives.leases.commits - before == 2  # its own renewed, and the others taken: together
+        assert set(_holders(bank).values()) == {"lives"}
+        lives.release()
+
+
+def test_the_leases_of_a_per_process_outbox_live_in_its_database_and_each_process_relays_all_of_it(make):
+    """Two workers of one bank: threads of one process on the memory database (they share its
+    memory cache), processes on SQLite or PostgreSQL (each has a memory cache of its own). The
+    default outbox is split between them either way; a memory cache's outbox is split between
+    the workers of its process only — each of two processes relays all of its own."""
+    name = f"Relays{uuid.uuid4().hex[:6]}"
+    banks = [make(name), make(name)]
+    one_process = banks[0] is banks[1]
+    relays = [_relay(bank, worker, 4) for bank, worker in zip(banks, ("first", "second"), strict=True)]
+    try:
+        for _ in range(2):
+            for bank, relay in zip(banks, relays, strict=True):
+                with bank.domain_context():
+                    _next_look(relay)
+                    relay.tick()
+        default = [set(relay._owned["default"]) for relay in relays]
+        assert [len(mine) for mine in default] == [2, 2] and not default[0] & default[1]
+        cache = [set(relay._owned["cache:default"]) for relay in relays]
+        if one_process:
+            assert [len(mine) for mine in cache] == [2, 2] and not cache[0] & cache[1]
+        else:
+            assert cache == [{0, 1, 2, 3}, {0, 1, 2, 3}]
+        for bank in banks:  # no lease of a memory outbox in a database other processes reach
+            assert not [i for i in _holders(bank, "default") if "/relay/cache:default/" in i]
+            assert (bank.providers.database().__class__.__name__ == "MemoryDatabase") == one_process
+        # every row of each process's own memory outbox is relayed by that process
+        for n, bank in enumerate(banks):
+            outbox = bank.providers.database("cache:default").outbox()
+            outbox.add([
+                {"message_id": f"m{n}-{i}", "stream": f"bank::account-{n}-{i}", "type": "Bank.Deposited.v1",
+                 "priority": 0, "message": {"id": f"m{n}-{i}", "metadata": {"stream": f"bank::account-{n}-{i}"}}}
+                for i in range(40)
+            ])
+            assert {row["shard"] % 4 for row in outbox.rows.values()} == {0, 1, 2, 3}
+        for _ in range(3):
+            for bank, relay in zip(banks, relays, strict=True):
+                with bank.domain_context():
+                    relay.tick()
+                    relay.flush()
+        for bank in banks:
+            assert bank.providers.database("cache:default").outbox().pending_count() == 0
+    finally:
+        for bank, relay in zip(banks, relays, strict=True):
+            with bank.domain_context():
+                _stop([relay])
