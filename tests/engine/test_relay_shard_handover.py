@@ -262,3 +262,66 @@ def test_the_leases_of_a_per_process_outbox_live_in_its_database_and_each_proces
         for bank, relay in zip(banks, relays, strict=True):
             with bank.domain_context():
                 _stop([relay])
+
+
+class Racing(LeaseStore):
+    """A lease store whose next look at the leases is followed by another worker's take of
+    ``stolen`` (between this store's read and its write)."""
+
+    stolen: list[str] = []
+
+    def _scope_rows(self, tx: Any, scope: str) -> list[dict[str, Any]]:
+        rows = super()._scope_rows(tx, scope)
+        while self.stolen:
+            assert LeaseStore(self.domain).acquire(self.stolen.pop(), scope, "thief", 60) is not None
+        return rows
+
+
+def test_a_take_raced_by_another_worker_reads_again_and_takes_only_what_is_still_free(make):
+    bank = make()
+    with bank.domain_context():
+        leases = Racing(bank)
+        ids = [f"{bank.snake_name}/relay/default/{n}" for n in range(4)]
+        leases.stolen = [ids[1]]  # taken by "thief" after the look, before the write
+        taken = leases.acquire_many(ids, "relay", "me", 60, limit=3)
+        assert [lease.id for lease in taken] == [ids[0], ids[2], ids[3]]
+        owners = {r["id"]: r["owner"] for r in leases.live("relay")}
+        assert owners == {ids[0]: "me", ids[1]: "thief", ids[2]: "me", ids[3]: "me"}
+        # its leases renew together; one written elsewhere meanwhile (a new version) is lost
+        assert LeaseStore(bank).acquire(ids[0], "relay", "me", 60) is not None
+        versions = [lease.version for lease in taken]
+        lost = leases.renew_many(taken, 60)
+        assert [lease.id for lease in lost] == [ids[0]]
+        assert [lease.version for lease in taken[1:]] == [v + 1 for v in versions[1:]]  # renewed
+        leases.release_many(taken[1:])  # the others given back together
+        assert {r["id"] for r in leases.live("relay")} == {ids[0], ids[1]}
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(workers=st.integers(2, 4), shards=st.integers(1, 8))
+def test_workers_taking_shards_at_once_never_share_one(make, workers, shards):
+    import threading
+
+    bank = make()
+    with bank.domain_context():
+        prefix = f"{bank.snake_name}/relay/race-{uuid.uuid4().hex[:6]}/"
+        ids = [f"{prefix}{n}" for n in range(shards)]
+        taken: dict[str, list[str]] = {}
+        start = threading.Barrier(workers)
+
+        def take(name: str) -> None:
+            store = LeaseStore(bank)
+            start.wait()
+            with bank.domain_context():
+                taken[name] = [lease.id for lease in store.acquire_many(ids, "relay", name, 60, shards)]
+
+        threads = [threading.Thread(target=take, args=(f"w{n}",)) for n in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        every = [lease_id for mine in taken.values() for lease_id in mine]
+        assert len(every) == len(set(every))  # no shard taken by two
+        owners = {r["id"]: r["owner"] for r in LeaseStore(bank).live("relay") if r["id"].startswith(prefix)}
+        assert owners == {lease_id: name for name, mine in taken.items() for lease_id in mine}
+        assert sorted(owners) == sorted(ids)  # and every one taken (each asked for all of them)
