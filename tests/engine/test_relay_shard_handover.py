@@ -325,3 +325,53 @@ def test_workers_taking_shards_at_once_never_share_one(make, workers, shards):
         owners = {r["id"]: r["owner"] for r in LeaseStore(bank).live("relay") if r["id"].startswith(prefix)}
         assert owners == {lease_id: name for name, mine in taken.items() for lease_id in mine}
         assert sorted(owners) == sorted(ids)  # and every one taken (each asked for all of them)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_the_leases_of_another_database_live_there_and_of_an_alias_with_the_default_ones(
+    backend, request: pytest.FixtureRequest, tmp_path: Path
+):
+    """An outbox of another database is led through leases (and members) in that database; a
+    database named twice (the same server and database) keeps one lease table and one member
+    lease per worker."""
+    if backend == "sqlite":
+        urls = [f"sqlite:///{tmp_path}/{name}.db" for name in ("bank", "other")]
+    else:
+        request.applymarker(pytest.mark.postgres)
+        server = request.getfixturevalue("postgres_server")
+        names = [server.create_database(prefix="t_relay_stores") for _ in range(2)]
+        request.addfinalizer(lambda: [server.drop_database(name) for name in names])
+        urls = [server.url(name) for name in names]
+    provider = "sqlite" if backend == "sqlite" else "postgresql"
+    config = {
+        **ASYNC_MEMORY,
+        "databases": {
+            "default": {"provider": provider, "database_uri": urls[0]},
+            "alias": {"provider": provider, "database_uri": urls[0]},
+            "other": {"provider": provider, "database_uri": urls[1]},
+        },
+        "event_store": {"provider": provider},
+        "brokers": {"default": {"provider": "database"}},
+        "server": server_config(lease_seconds=5),
+    }
+    bank = build_bank(f"Relays{uuid.uuid4().hex[:6]}", config)
+    bank.init(traverse=False)
+    try:
+        with bank.domain_context():
+            bank.setup_database()
+            relay = _relay(bank, "only", 4)
+            relay.tick()
+            assert relay.lease_store("alias")[0] is relay.leases  # the default's, under another name
+            other, members = relay.lease_store("other")
+            assert other is not relay.leases and other.database is bank.providers.database("other")
+            assert members is not None and members is not relay.membership
+            for name in ("default", "alias", "other", "cache:default"):
+                assert sorted(relay._owned[name]) == [0, 1, 2, 3]  # the only worker: every shard
+            assert len(_holders(bank, "other")) == 4  # in the other database
+            in_default = LeaseStore(bank).live("relay")
+            assert {r["id"].split("/")[2] for r in in_default} == {"default", "alias"}
+            assert [r["owner"] for r in other.live(members.scope)] == ["only"]
+            _stop([relay])
+            assert _holders(bank, "other") == {} and other.live(members.scope) == []
+    finally:
+        bank.shutdown()

@@ -76,14 +76,27 @@ class ShardLeadership:
             return self.leases, self.membership
         found = self._stores.get(database_name)
         if found is None:
-            leases = LeaseStore(self.domain, database_name)
-            members = None
-            if self.membership is not None:  # (without one, the relay takes every shard)
-                members = Membership(leases, self.domain, self.worker_id, self.settings.lease_seconds)
-            found = self._stores[database_name] = (leases, members)
-        if found[1] is not None:
+            if self._same_database(database_name):
+                found = (self.leases, self.membership)
+            else:
+                leases = LeaseStore(self.domain, database_name)
+                members = None
+                if self.membership is not None:  # (without one, the relay takes every shard)
+                    members = Membership(leases, self.domain, self.worker_id, self.settings.lease_seconds)
+                found = (leases, members)
+            self._stores[database_name] = found
+        if found[1] is not None and found[1] is not self.membership:
             found[1].heartbeat()  # (renews only when a third of the lease has passed)
         return found
+
+    def _same_database(self, database_name: str) -> bool:
+        """Whether ``database_name`` names the database of the relay's own leases under another
+        name (the same server and database: one lease table, one member lease per worker)."""
+        engine = getattr(self.domain.providers.database(database_name), "engine", None)
+        own = getattr(self.domain.providers.database(self.leases.database_name), "engine", None)
+        if engine is None or own is None or getattr(engine, "is_memory", True):
+            return False
+        return bool(getattr(engine, "key", None) == getattr(own, "key", ()))
 
     def _share(self, membership: Membership | None) -> int:
         live = membership.count() if membership is not None else 1
@@ -152,6 +165,6 @@ class ShardLeadership:
     def _leave_stores(self) -> None:
         """Leave the members of the other databases' lease stores (graceful shutdown)."""
         for _, members in self._stores.values():
-            if members is not None:
+            if members is not None and members is not self.membership:
                 members.leave()
         self._stores.clear()
