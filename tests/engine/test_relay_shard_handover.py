@@ -375,3 +375,46 @@ def test_the_leases_of_another_database_live_there_and_of_an_alias_with_the_defa
             assert _holders(bank, "other") == {} and other.live(members.scope) == []
     finally:
         bank.shutdown()
+
+
+class _Trims:
+    """The broker, counting its trims by relay."""
+
+    def __init__(self, broker: Any, relay: str, trims: dict[str, int]) -> None:
+        self._broker, self._relay, self._trims = broker, relay, trims
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._broker, name)
+
+    def trim(self, stream: str) -> int:
+        self._trims[self._relay] = self._trims.get(self._relay, 0) + 1
+        return int(self._broker.trim(stream))
+
+
+def test_only_the_holder_of_the_default_outbox_first_shard_trims_the_broker_streams(make):
+    """Each process's relays hold the shard 0 of its memory cache's outbox (they purge its
+    sent rows): one worker only trims the broker's streams, as before."""
+    name = f"Relays{uuid.uuid4().hex[:6]}"
+    banks = [make(name), make(name)]
+    trims: dict[str, int] = {}
+    relays = []
+    for bank, worker in zip(banks, ("first", "second"), strict=True):
+        with bank.domain_context():
+            engine = replace(EngineSettings.from_config(bank.config), relay_shards=4, trim_interval_seconds=0.0)
+            membership = Membership(LeaseStore(bank), bank, worker, engine.lease_seconds)
+            membership.heartbeat()
+            broker = _Trims(bank.brokers["default"], worker, trims)
+            relays.append(OutboxRelay(bank, broker, LeaseStore(bank), engine, worker, ["bank::account#0"], membership))
+    try:
+        for _ in range(3):
+            for bank, relay in zip(banks, relays, strict=True):
+                with bank.domain_context():
+                    _next_look(relay)
+                    relay._next_trim = 0.0
+                    relay.tick()
+        (first_holder,) = [relay.worker_id for relay in relays if 0 in relay._owned["default"]]
+        assert set(trims) == {first_holder}
+    finally:
+        for bank, relay in zip(banks, relays, strict=True):
+            with bank.domain_context():
+                _stop([relay])
