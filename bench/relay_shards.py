@@ -126,15 +126,21 @@ def refetch(domain: Any, rounds: int, repeat: int) -> None:
                 for _ in range(repeat):
                     run(sql[kind])
                 times[kind].append((time.perf_counter() - start) * 1000 / repeat)
-        buffers = {}
+        buffers, scans = {}, {}
         for kind in ("old", "new"):
-            top = next(r[0] for r in run(sql[kind], explain=True) if "Buffers:" in r[0])
-            buffers[kind] = top.split("hit=")[1].split()[0]
+            plan = [r[0] for r in run(sql[kind], explain=True)]
+            buffers[kind] = next(line for line in plan if "Buffers:" in line).split("hit=")[1].split()[0]
+            refetch = plan[next(i for i, line in enumerate(plan) if "LockRows" in line) + 1:]
+            scans[kind] = next(
+                line.split("->")[1].split("  (")[0].strip().replace(f" on {table}", "")
+                for line in refetch if "->" in line and "Scan" in line and "CTE" not in line
+            )
         r = ratios(times["old"], times["new"])
         print(
             f"| {state} | {statistics.median(times['old']):.3f} | {statistics.median(times['new']):.3f} "
             f"| {r[0]:.2f}× ({r[1]:.2f}–{r[2]:.2f}) | {buffers['old']} | {buffers['new']} |"
         )
+        print(f"  refetch {state}: as it was `{scans['old']}`, now `{scans['new']}`")
 
 
 def main() -> None:
