@@ -189,7 +189,7 @@ def test_a_relay_joining_gets_its_share_in_one_step_and_the_other_gives_it_in_on
 def test_the_shards_of_a_relay_that_died_are_taken_over_together_once_its_leases_expired(make):
     bank = make()
     with bank.domain_context():
-        engine = replace(EngineSettings.from_config(bank.config), relay_shards=4, lease_seconds=1.0)
+        engine = replace(EngineSettings.from_config(bank.config), relay_shards=4, lease_seconds=2.0)
         members = LeaseStore(bank)
         relays = []
         for name in ("dies", "lives"):
@@ -206,7 +206,7 @@ def test_the_shards_of_a_relay_that_died_are_taken_over_together_once_its_leases
         _next_look(lives)
         lives.tick()  # "dies" holds its shards: none is taken from it
         assert set(lives._owned["default"]) == mine
-        time.sleep(1.1)  # "dies" stopped: its member lease and shard leases expire
+        time.sleep(2.1)  # "dies" stopped: its member lease and shard leases expire
         assert isinstance(lives.leases, CountingCommits)
         before = lives.leases.commits
         _next_look(lives)
