@@ -633,8 +633,7 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
             produced = total / (time.perf_counter() - started)
             time.sleep(1.1)  # the producer's counters reach pg_stat_database (at most 1 s late)
             calls_before = _round_trips(database_url, broker)
-            for hold in holds:  # go
-                leases.release(hold)
+            leases.release_many([hold for hold in holds if hold is not None])  # go: all at once
             # the first ``warmup`` events warm every process up (connections, prepared
             # statements, first batches); the figures are of the ``events`` after them
             deadline = time.perf_counter() + 600

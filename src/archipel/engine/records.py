@@ -87,9 +87,9 @@ _ready: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 _ready_lock = threading.Lock()
 
 
-def ensure_tables(domain: Domain) -> tuple[ModelSchema, ModelSchema]:
-    """Create the engine tables in the default database (once per database object)."""
-    database = domain.providers.database("default")
+def ensure_tables(domain: Domain, database_name: str = "default") -> tuple[ModelSchema, ModelSchema]:
+    """Create the engine tables in the ``database_name`` database (once per database object)."""
+    database = domain.providers.database(database_name)
     schemas = (dead_letter_schema(domain), lease_schema(domain))
     with _ready_lock:
         try:

@@ -22,9 +22,9 @@ published again, in order: the broker promises that it added, of each
 stream, at most a prefix of the batch (:mod:`archipel.port.broker`), so
 no entry lands only after later entries of its stream.
 
-The holder of shard 0 also purges sent rows after
-``outbox_retention_seconds`` and trims broker streams (never below what a
-consumer group still needs).
+The holder of shard 0 of an outbox also purges its sent rows after
+``outbox_retention_seconds``; that of the default outbox also trims broker
+streams (never below what a consumer group still needs).
 """
 
 from __future__ import annotations
@@ -107,6 +107,7 @@ class OutboxRelay(ShardLeadership):
         #: the relay shards held, by database
         self._owned: dict[str, dict[int, Lease]] = {}
         self._next_acquire: dict[str, float] = {}
+        self._stores: dict[str, tuple[LeaseStore, Membership | None]] = {}
         #: databases where this relay holds fewer shards than its share (it looks for more)
         self._short: set[str] = set()
         #: shards just taken, by database, not claimed from while another worker holds rows of
@@ -179,8 +180,8 @@ class OutboxRelay(ShardLeadership):
                 continue
             self._more.add(name)  # until this tick's claim says otherwise
             total += self._relay(name, outbox, owned)
-            if 0 in owned:
-                self._housekeeping(outbox)
+            if 0 in owned:  # (broker streams: trimmed by the holder of the default outbox's shard 0)
+                self._housekeeping(outbox, trim=name == self.leases.database_name)
         self.relayed += total
         return total
 
@@ -382,7 +383,7 @@ class OutboxRelay(ShardLeadership):
             log.warning("relay: giving back %d claimed rows failed (%s); retried first", len(ids), exc)
             self._unreleased.setdefault(name, []).extend(ids)
 
-    def _housekeeping(self, outbox: Any) -> None:
+    def _housekeeping(self, outbox: Any, trim: bool = True) -> None:
         now = time.monotonic()
         if now >= self._next_purge:
             self._next_purge = now + max(1.0, self.settings.outbox_retention_seconds / 10)
@@ -390,7 +391,7 @@ class OutboxRelay(ShardLeadership):
                 outbox.purge_sent(self.settings.outbox_retention_seconds)
             except Exception:
                 log.exception("relay: purging sent outbox rows failed")
-        if now >= self._next_trim and self.streams_to_trim:
+        if trim and now >= self._next_trim and self.streams_to_trim:
             self._next_trim = now + self.settings.trim_interval_seconds
             for stream in self.streams_to_trim:
                 try:
@@ -412,7 +413,7 @@ class OutboxRelay(ShardLeadership):
         self._marker.shutdown(wait=True)
         self._marker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archipel-relay-mark")
         for name, owned in self._owned.items():
-            for shard in list(owned):
-                self._give_up_shard(name, shard)
+            self._give_up_shards(name, list(owned))
+        self._leave_stores()
         self._owned.clear()
         self._next_acquire.clear()

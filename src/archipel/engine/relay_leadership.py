@@ -4,9 +4,22 @@ A worker takes its fair share of the ``relay_shards`` shards, ``ceil(shards / li
 workers)``, starting from its own offset; it renews the leases it holds, gives back
 the ones beyond its share (furthest from its offset first) and, when short, tries
 the free ones each second — at the next tick right after a look that took some.
+It takes, renews and gives back the shards of a database together, in one
+transaction each (:meth:`~archipel.engine.leases.LeaseStore.acquire_many`), so a
+relay starting, or a second one joining, holds its whole share at once.
+
+The leases of an outbox live in the outbox's own database, and the workers counted
+for the share are those that reach it (members of the same database): the relays
+that can relay an outbox are exactly those that see its leases. A per-process outbox
+(memory) is shared by the worker threads of its process only, so its leases never
+reach across processes (held in PostgreSQL beside the default outbox's, each of
+several worker processes would take part of the shards of its own outbox only,
+and relay nothing of the rest); the default database's leases and members are the
+worker's own (``leases``, ``membership``).
 Mixed into :class:`~archipel.engine.relay.OutboxRelay`, whose ``domain``,
 ``settings``, ``leases``, ``membership``, ``worker_id``, ``shards``, ``_offset``,
-``_owned``, ``_next_acquire``, ``_settling``, ``_short`` and ``_drop_prefetch`` it uses.
+``_owned``, ``_next_acquire``, ``_settling``, ``_short``, ``_stores`` and ``_drop_prefetch``
+it uses.
 """
 
 from __future__ import annotations
@@ -20,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 from archipel.engine.leases import Lease, LeaseStore
 from archipel.engine.ownership import Membership
 from archipel.engine.settings import EngineSettings
-from archipel.errors import LeaseLostError
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
@@ -44,6 +56,8 @@ class ShardLeadership:
     _next_acquire: dict[str, float]
     _settling: dict[str, set[int]]
     _short: set[str]
+    #: the lease stores of the databases other than the leases' own, and their members
+    _stores: dict[str, tuple[LeaseStore, Membership | None]]
     #: the relay's: forget rows claimed ahead for a database whose shards changed
     _drop_prefetch: Callable[[str, Any], None]
 
@@ -55,58 +69,81 @@ class ShardLeadership:
     def lease_id(self, database_name: str, shard: int) -> str:
         return f"{self.domain.snake_name}/relay/{database_name}/{shard}"
 
-    def _share(self) -> int:
-        live = self.membership.count() if self.membership is not None else 1
+    def lease_store(self, database_name: str) -> tuple[LeaseStore, Membership | None]:
+        """Where the leases of ``database_name``'s outbox live, and the workers that reach them:
+        that database (the worker's own store and membership for the default one)."""
+        if database_name == self.leases.database_name:
+            return self.leases, self.membership
+        found = self._stores.get(database_name)
+        if found is None:
+            if self._same_database(database_name):
+                found = (self.leases, self.membership)
+            else:
+                leases = LeaseStore(self.domain, database_name)
+                members = None
+                if self.membership is not None:  # (without one, the relay takes every shard)
+                    members = Membership(leases, self.domain, self.worker_id, self.settings.lease_seconds)
+                found = (leases, members)
+            self._stores[database_name] = found
+        if found[1] is not None and found[1] is not self.membership:
+            found[1].heartbeat()  # (renews only when a third of the lease has passed)
+        return found
+
+    def _same_database(self, database_name: str) -> bool:
+        """Whether ``database_name`` names the database of the relay's own leases under another
+        name (the same server and database: one lease table, one member lease per worker)."""
+        engine = getattr(self.domain.providers.database(database_name), "engine", None)
+        own = getattr(self.domain.providers.database(self.leases.database_name), "engine", None)
+        if engine is None or own is None or getattr(engine, "is_memory", True):
+            return False
+        return bool(getattr(engine, "key", None) == getattr(own, "key", ()))
+
+    def _share(self, membership: Membership | None) -> int:
+        live = membership.count() if membership is not None else 1
         return min(self.shards, math.ceil(self.shards / max(1, live)))
 
     def _lead(self, database_name: str, outbox: Any) -> dict[int, Lease]:
         """The shards of ``database_name``'s outbox this worker relays: renewed, up to its share."""
+        leases, membership = self.lease_store(database_name)
         seconds = self.settings.lease_seconds
         owned = self._owned.setdefault(database_name, {})
         changed = False
-        for shard, lease in list(owned.items()):
-            if lease.remaining() > seconds * 2 / 3:
-                continue
-            try:
-                self.leases.renew(lease, seconds)
-            except LeaseLostError:
-                log.warning("relay of %s: lost shard %s to another worker", database_name, shard)
-                del owned[shard]
+        due = {lease.id: shard for shard, lease in owned.items() if lease.remaining() <= seconds * 2 / 3}
+        if due:
+            for lost in leases.renew_many([owned[shard] for shard in due.values()], seconds):
+                log.warning("relay of %s: lost shard %s to another worker", database_name, due[lost.id])
+                del owned[due[lost.id]]
                 changed = True
         now = time.monotonic()
         if not owned or now >= self._next_acquire.get(database_name, 0.0):
             # a relay without shards looks every tick (it is idle anyway); one at work, each second
             self._next_acquire[database_name] = now + min(1.0, seconds / 4)
-            share = self._share()
+            share = self._share(membership)
             if len(owned) > share:
                 self._drop_prefetch(database_name, outbox)
-                # give back the ones furthest from our preferred start
+                # give back the ones furthest from our preferred start, together
                 ranked = sorted(owned, key=lambda s: (s - self._offset) % self.shards)
-                for shard in ranked[share:]:
-                    self._give_up_shard(database_name, shard)
+                self._give_up_shards(database_name, ranked[share:])
                 changed = True
-            # one look at who holds what, then a try of the others only (see held_by_others)
-            held = self.leases.held_by_others("relay", self.worker_id) if len(owned) < share else set()
             gained = False
-            for step in range(self.shards):
-                if len(owned) >= share:
-                    break
-                shard = (self._offset + step) % self.shards
-                lease_id = self.lease_id(database_name, shard)
-                if shard in owned or lease_id in held:
-                    continue
-                taken = self.leases.acquire(lease_id, "relay", self.worker_id, seconds)
-                if taken is not None:
-                    owned[shard] = taken
-                    self._settling.setdefault(database_name, set()).add(shard)
+            if len(owned) < share:
+                # one read of who holds what and one write taking every free one up to the share
+                wanted = {
+                    self.lease_id(database_name, shard): shard
+                    for shard in ((self._offset + step) % self.shards for step in range(self.shards))
+                    if shard not in owned
+                }
+                for taken in leases.acquire_many(list(wanted), "relay", self.worker_id, seconds, share - len(owned)):
+                    owned[wanted[taken.id]] = taken
+                    self._settling.setdefault(database_name, set()).add(wanted[taken.id])
                     changed = gained = True
             if len(owned) < share:
                 self._short.add(database_name)  # shards may free up: no commit will say so
                 if gained:
-                    # shards free up together (a worker stopping gives all of its back, one
-                    # lease after the other; those of a dead one expire within a renewal
-                    # period): having just taken some, look again at the next tick, not in a
-                    # second — a shard nobody relays holds its aggregates' messages back
+                    # shards free up together (a worker stopping gives all of its back; those
+                    # of a dead one expire within a renewal period): having just taken some,
+                    # look again at the next tick, not in a second — a shard nobody relays
+                    # holds its aggregates' messages back
                     self._next_acquire[database_name] = now
             else:
                 self._short.discard(database_name)
@@ -114,11 +151,20 @@ class ShardLeadership:
             self._drop_prefetch(database_name, outbox)
         return owned
 
-    def _give_up_shard(self, database_name: str, shard: int) -> None:
-        lease = self._owned.get(database_name, {}).pop(shard, None)
-        if lease is None:
+    def _give_up_shards(self, database_name: str, shards: list[int]) -> None:
+        """Give back the leases of ``shards`` of ``database_name``'s outbox, in one transaction."""
+        owned = self._owned.get(database_name, {})
+        given = [lease for shard in shards if (lease := owned.pop(shard, None)) is not None]
+        if not given:
             return
         try:
-            self.leases.release(lease)
+            self.lease_store(database_name)[0].release_many(given)
         except Exception:
-            log.exception("relay: releasing %s failed", lease.id)
+            log.exception("relay: giving back %s failed", ", ".join(lease.id for lease in given))
+
+    def _leave_stores(self) -> None:
+        """Leave the members of the other databases' lease stores (graceful shutdown)."""
+        for _, members in self._stores.values():
+            if members is not None and members is not self.membership:
+                members.leave()
+        self._stores.clear()
