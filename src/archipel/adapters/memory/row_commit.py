@@ -57,7 +57,10 @@ def commit_row(
         except (OverflowError, UnicodeEncodeError, TypeError) as exc:
             raise _refused(exc) from None  # a value no store keeps (``_copy.encode``)
     tname = schema.table
-    with STORE_LOCK:
+    # ``with STORE_LOCK:``, as two method calls: a ``with`` looks up ``__enter__`` and
+    # ``__exit__`` on the lock's type and binds ``__exit__`` (a method object) every time
+    STORE_LOCK.acquire()
+    try:
         table = db.tables.get(tname)
         stored = None if table is None else table.get(ident)
         if stored is None:
@@ -72,6 +75,8 @@ def commit_row(
         table[ident] = row
         if fresh:
             store._apply(fresh)  # the data was encoded when checked: this cannot fail
+    finally:
+        STORE_LOCK.release()
 
 
 def _conflict(schema: ModelSchema, ident: Any, expected: int, actual: int) -> None:
