@@ -91,13 +91,13 @@ def commit_single(uow: UnitOfWork, message: Any) -> list[Any] | None:
         else:
             correlation_id, causation_id, priority = _context.current_correlation_id.get(), None, 0
         for event in raised:
-            evalues = event._metadata.__dict__
-            if evalues.get("correlation_id") is None:
-                evalues["correlation_id"] = correlation_id or evalues["id"]
-            if evalues.get("causation_id") is None:
-                evalues["causation_id"] = causation_id
-            if priority and "priority" not in evalues:
-                evalues["priority"] = priority  # events travel in the lane of what caused them
+            emeta = event._metadata  # read before written (a stored envelope decodes on its first read)
+            if emeta.correlation_id is None:
+                emeta.correlation_id = correlation_id or emeta.id
+            if emeta.causation_id is None:
+                emeta.causation_id = causation_id
+            if priority and "priority" not in emeta.__dict__:
+                emeta.__dict__["priority"] = priority  # events travel in the lane of what caused them
             events.append(event)
     providers = domain.providers
     version = values.get("_version", -1)

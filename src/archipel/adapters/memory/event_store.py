@@ -242,8 +242,8 @@ class MemoryEventStore:
             position = meta.position
             if position is None:
                 position = 0 if previous is None else ints[previous * _STRIDE + _POSITION] + 1
-                values["position"] = position
-            values["global_position"] = index + 1
+                meta.position = position  # (``values`` read first: a stored envelope is decoded)
+            meta.global_position = index + 1  # a field of every fresh envelope: stored at its index
             correlation_id = meta.correlation_id
             time = meta.time
             # the common case: a UTC datetime's state, what it pickles to (one C call)
