@@ -26,6 +26,9 @@ __all__ = ["BaseAggregate", "apply", "atomic_change", "stream_name"]  # the last
 
 _now = _dt.datetime.now
 _UTC = _dt.UTC
+#: ``scope.get``, bound once: CPython 3.11 compiles ``scope.get()`` of an imported name as a
+#: module's attribute (a method object made, and an unspecialised load, every call)
+_scope_get = scope.get
 
 
 def stream_name(category: str, identity: Any) -> str:
@@ -138,7 +141,7 @@ class BaseAggregate(BaseEntity):
         meta.position = position
         meta.version = options.version
         evalues["domain"] = options.domain_name
-        cause: Any = scope.get()[MESSAGE]
+        cause: Any = _scope_get()[MESSAGE]
         if cause is not None and meta.causation_id is None:
             cause_meta = cause._metadata
             cause_id = meta.causation_id = cause_meta.id
