@@ -26,6 +26,9 @@ __all__ = ["BaseAggregate", "apply", "atomic_change", "stream_name"]  # the last
 
 _now = _dt.datetime.now
 _UTC = _dt.UTC
+#: ``scope.get``, bound once: CPython 3.11 compiles ``scope.get()`` of an imported name as a
+#: module's attribute (a method object made, and an unspecialised load, every call)
+_scope_get = scope.get
 
 
 def stream_name(category: str, identity: Any) -> str:
@@ -126,21 +129,24 @@ class BaseAggregate(BaseEntity):
         values["_event_position"] = position
         # the envelope, written straight into its dict (Metadata has no setters for these)
         meta = event._metadata
+        # read first (a stored envelope decodes on its first read); the fields of every fresh
+        # envelope set as attributes (a store at their known index: no hash, no lookup),
+        # ``domain`` (a property) in the dict
         evalues = meta.__dict__
-        evalues["id"] = new_message_id()
-        evalues["type"] = options.type_string or f"{type(event).__name__}.v{options.version}"
+        meta.id = new_message_id()
+        meta.type = options.type_string or f"{type(event).__name__}.v{options.version}"
         category = self._meta.stream_category or type(self).__name__.lower()
-        evalues["stream"] = f"{category}-{values[self._id_field]}"  # type: ignore[index]
-        evalues["time"] = domain_now() if _clock.custom_clocks else _now(_UTC)
-        evalues["position"] = position
-        evalues["version"] = options.version
+        meta.stream = f"{category}-{values[self._id_field]}"  # type: ignore[index]
+        meta.time = domain_now() if _clock.custom_clocks else _now(_UTC)
+        meta.position = position
+        meta.version = options.version
         evalues["domain"] = options.domain_name
-        cause: Any = scope.get()[MESSAGE]
-        if cause is not None and evalues.get("causation_id") is None:
+        cause: Any = _scope_get()[MESSAGE]
+        if cause is not None and meta.causation_id is None:
             cause_meta = cause._metadata
-            cause_id = evalues["causation_id"] = cause_meta.id
-            if evalues.get("correlation_id") is None:
-                evalues["correlation_id"] = cause_meta.correlation_id or cause_id
+            cause_id = meta.causation_id = cause_meta.id
+            if meta.correlation_id is None:
+                meta.correlation_id = cause_meta.correlation_id or cause_id
         domain = options.domain
         if domain is not None and domain.event_enrichers:
             try:

@@ -97,7 +97,11 @@ class Commands(Enrichers, DomainState):
             )
         outer = _context.scope.get()
         parent = outer[2]
-        values = command._metadata.__dict__  # the envelope's fields
+        meta = command._metadata
+        # the envelope's fields: read first (a stored envelope decodes on its first read), then
+        # a field of every fresh envelope set as an attribute (a store at its known index: no
+        # hash, no lookup); ``domain`` (a property) and keys not always there, in the dict
+        values = meta.__dict__
         if deadline is not None or timeout is not None:
             resolved = resolve_deadline(deadline, timeout)
             command._metadata.headers[DEADLINE_HEADER] = resolved.isoformat()  # type: ignore[union-attr]
@@ -124,33 +128,33 @@ class Commands(Enrichers, DomainState):
             if found[0]:
                 return idempotency.stored_result(key, found, raise_on_duplicate)
         if correlation_id is not None:
-            values["correlation_id"] = str(correlation_id)
+            meta.correlation_id = str(correlation_id)
         # the command's envelope: id, type, stream, time, correlation and causation
         cls = type(command)
-        message_id = values.get("id")
+        message_id = meta.id
         if message_id is None:
-            message_id = values["id"] = new_message_id()
-        values["type"] = cls._meta.type_string
+            message_id = meta.id = new_message_id()
+        meta.type = cls._meta.type_string
         category, identity_field = self._command_streams[cls]
         identity = command.__dict__.get(identity_field) if identity_field else None
-        values["stream"] = f"{category}:command-{identity or message_id}"
+        meta.stream = f"{category}:command-{identity or message_id}"
         if _clocks.custom_clocks and self._clock.__class__ is not SystemClock:  # a module flag first
-            values["time"] = clock_time(self._clock)
+            meta.time = clock_time(self._clock)
         else:
-            values["time"] = _now(_UTC)
+            meta.time = _now(_UTC)
         values["domain"] = self.name
         if priority is None:
             priority = _processing.priority_var.get()  # ``with processing_priority(...)`` / ``lanes.bulk()``
         if priority is not None:
             values["priority"] = priority
-        if values.get("correlation_id") is None:
+        if meta.correlation_id is None:
             if parent is not None:
                 pmeta = parent._metadata
-                values["correlation_id"] = pmeta.correlation_id or pmeta.id
-                values["causation_id"] = pmeta.id
+                meta.correlation_id = pmeta.correlation_id or pmeta.id
+                meta.causation_id = pmeta.id
             else:
                 # a request's correlation id (X-Correlation-ID, traceparent), else its own id
-                values["correlation_id"] = _context.current_correlation_id.get() or message_id
+                meta.correlation_id = _context.current_correlation_id.get() or message_id
         if self.command_enrichers:
             self.enrich_command(command)
         if HTTP_REQUESTS[0]:  # FastAPI requests in flight: a request's wide event lists its commands

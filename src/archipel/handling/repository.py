@@ -118,7 +118,9 @@ class BaseRepository(Generic[T]):
         if uow is not None and uow.domain is self.domain:
             uow._tracked[(type(obj), identity)] = obj  # uow.track(obj, identity), inline
             return obj
-        self.domain.run_in_unit_of_work(lambda u: u.track(obj, identity))
+        # outside a unit of work: one of its own (a separate function: a lambda here would
+        # give every call of ``add`` two closure cells)
+        _add_alone(self.domain, obj, identity)
         return obj
 
     def remove(self, obj: T) -> None:
@@ -313,3 +315,9 @@ class ReadOnlyRepository(Generic[T]):
 
     def count(self) -> int:
         return self._repository.count()
+
+
+def _add_alone(domain: Any, obj: Any, identity: Any) -> None:
+    """Track ``obj`` in a unit of work of its own, committed at once (``Repository.add``
+    outside a handler)."""
+    domain.run_in_unit_of_work(lambda u: u.track(obj, identity))

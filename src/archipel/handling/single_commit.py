@@ -57,16 +57,22 @@ def stamp_causes(raised: Any, correlation_id: Any, causation_id: Any, priority: 
 
 def commit_single(uow: UnitOfWork, message: Any) -> list[Any] | None:
     """Commit ``uow``, which tracks one object; its events, or None (not this case)."""
-    (obj,) = uow._tracked.values()
+    tracked = uow._tracked
+    key, obj = tracked.popitem()  # its one object (no view, no iterator): put back if not this case
     domain = uow.domain
     found = domain._single_plan.get(type(obj))
     if found is None:  # a fact event, an event-sourced aggregate, a process manager...
+        tracked[key] = obj
         return None
     schema, aggregate, in_default, stamps = found
     values = obj.__dict__
     raised = values.get("_events")
-    meta = None if message is None else message._metadata
-    is_command = meta is not None and meta.kind == "COMMAND"
+    if message is None:
+        meta = None
+        is_command = False
+    else:
+        meta = message._metadata
+        is_command = meta.kind == "COMMAND"
     if raised or is_command:  # the event store is written with the row: one transaction
         if (
             not in_default
@@ -74,6 +80,7 @@ def commit_single(uow: UnitOfWork, message: Any) -> list[Any] | None:
             or domain._integration_broker is not None
             or (raised and domain.router.inline_events)
         ):
+            tracked[key] = obj
             return None
     events: list[Any] = []
     if raised:  # ``stamp_causes(raised, *message_causes(message), events)``, inline
@@ -84,13 +91,13 @@ def commit_single(uow: UnitOfWork, message: Any) -> list[Any] | None:
         else:
             correlation_id, causation_id, priority = _context.current_correlation_id.get(), None, 0
         for event in raised:
-            evalues = event._metadata.__dict__
-            if evalues.get("correlation_id") is None:
-                evalues["correlation_id"] = correlation_id or evalues["id"]
-            if evalues.get("causation_id") is None:
-                evalues["causation_id"] = causation_id
-            if priority and "priority" not in evalues:
-                evalues["priority"] = priority  # events travel in the lane of what caused them
+            emeta = event._metadata  # read before written (a stored envelope decodes on its first read)
+            if emeta.correlation_id is None:
+                emeta.correlation_id = correlation_id or emeta.id
+            if emeta.causation_id is None:
+                emeta.causation_id = causation_id
+            if priority and "priority" not in emeta.__dict__:
+                emeta.__dict__["priority"] = priority  # events travel in the lane of what caused them
             events.append(event)
     providers = domain.providers
     version = values.get("_version", -1)
@@ -134,7 +141,6 @@ def commit_single(uow: UnitOfWork, message: Any) -> list[Any] | None:
         values["_events"] = []
     values["_changed"] = False  # stored as it is now (``state_.is_changed``)
     values["_version"] = version + 1
-    uow._tracked.clear()
     uow._loaded = None
     uow.committed_events = events
     if uow._after_commit:

@@ -93,3 +93,67 @@ def test_an_envelope_that_cannot_be_read_is_a_deserialization_error_naming_the_m
 def test_a_batch_that_is_no_json_is_refused_when_read() -> None:
     with pytest.raises(msgspec.DecodeError):
         _decode('[[1, 0, "T", "id", "s", {"id": tru}, {}]]')
+
+
+def test_the_framework_writes_a_stored_envelope_after_decoding_it() -> None:
+    """A command or event whose envelope is still stored JSON (a replay's), processed or
+    raised: the framework reads the envelope before it writes a field, so the decode on the
+    first read cannot overwrite what was written (the fields are set as attributes, which
+    alone would not decode it)."""
+    from archipel import BaseAggregate, BaseCommand, BaseEvent, Domain, handle
+    from archipel.fields import Identifier, String
+    from tests.unit._support import start
+
+    domain = Domain(name="Lazy", config={"command_processing": "sync", "event_processing": "sync"})
+
+    @domain.aggregate
+    class Account(BaseAggregate):
+        owner = String(max_length=50)
+
+    @domain.event(part_of=Account)
+    class Opened(BaseEvent):
+        account_id = Identifier()
+
+    @domain.command(part_of=Account)
+    class Open(BaseCommand):
+        owner = String(max_length=50)
+
+    raised: list[Any] = []
+
+    @domain.command_handler(part_of=Account)
+    class Accounts:
+        @handle(Open)
+        def open(self, command: Open) -> str:
+            account = Account(owner=command.owner)
+            event = Opened(account_id=account.id)
+            event._metadata = _stored({"id": "old-event", "type": "Old.v1", "kind": "EVENT", "stream": "old-1"})
+            account.raise_(event)
+            raised.append(event)
+            domain.repository_for(Account).add(account)
+            return str(account.id)
+
+    def _stored(stored: dict[str, Any]) -> Metadata:
+        """A fresh message's envelope, still its stored JSON (no positions yet)."""
+        lazy = Metadata.adopt({"_stored": msgspec.Raw(json.dumps(stored).encode()), "global_position": None,
+                               "position": None})
+        assert type(lazy) is not Metadata
+        return lazy
+
+    start(domain)
+    command = Open(owner="ann")
+    command._metadata = _stored({"id": None, "type": "Lazy.Open.v1", "kind": "COMMAND", "stream": None})
+    with domain.domain_context():
+        account_id = domain.process(command)
+        meta = command._metadata
+        assert type(meta) is Metadata  # decoded
+        assert meta.id and meta.stream == f"lazy::account:command-{meta.id}" and meta.time is not None
+        assert meta.correlation_id == meta.id and meta.global_position == 1
+        (event,) = raised
+        emeta = event._metadata
+        assert type(emeta) is Metadata
+        assert emeta.id not in (None, "old-event") and emeta.stream == f"lazy::account-{account_id}"
+        assert emeta.type == "Lazy.Opened.v1" and emeta.time is not None and emeta.position == 0
+        assert (emeta.causation_id, emeta.correlation_id) == (meta.id, meta.id)
+        assert emeta.global_position == 2
+        stored = domain.providers.event_store.read_stream(f"lazy::account-{account_id}")
+        assert [m["metadata"]["id"] for m in stored] == [emeta.id]

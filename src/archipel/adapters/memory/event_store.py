@@ -71,6 +71,9 @@ _Shape = tuple[str | None, str, int, str | None, int]
 #: a message :meth:`MemoryEventStore._check` passed: (envelope, id, category, the rest of
 #: its stream's name or None, its data encoded)
 _Checked = tuple[Any, str, str, str | None, bytes]
+#: :meth:`MemoryEventStore._check` scans a batch's earlier messages up to this many, then
+#: counts them in a dict and a set
+_SCANNED = 8
 
 
 def category_of(stream: str) -> str:
@@ -151,20 +154,43 @@ class MemoryEventStore:
 
         Nothing is written: a caller applies the result with :meth:`_apply`.
         """
-        fresh = []
-        # stream -> messages of this batch in it so far: a stream's next position is
-        # looked up only for a message that claims one (a command's stream never is)
-        in_batch: dict[str, int] = {}
+        fresh: list[_Checked] = []
+        # stream -> messages of this batch in it so far, and the ids seen: a stream's next
+        # position is looked up only for a message that claims one (a command's stream never
+        # is). Until _SCANNED messages the batch's earlier ones are scanned instead (no dict,
+        # no set, no hash of a stream's name: a command and its events)
+        in_batch: dict[str, int] | None = None
+        seen: set[str]  # with in_batch
         ids = self._ids
         all_streams = self._streams
-        seen: set[str] = set()
         for message in messages:
             meta = message._metadata
             message_id = meta.id
-            if message_id in ids or message_id in seen:
+            if message_id in ids:
                 continue
             stream = meta.stream
-            earlier = in_batch.get(stream, 0)
+            earlier = 0
+            if fresh:
+                if in_batch is None:
+                    duplicate = False
+                    for entry in fresh:
+                        if entry[1] == message_id:
+                            duplicate = True
+                            break
+                        if entry[0].stream == stream:
+                            earlier += 1
+                    if duplicate:
+                        continue  # a second copy of a message of this batch
+                    if len(fresh) == _SCANNED:  # a long batch: counted from now on
+                        in_batch = {}
+                        seen = set()
+                        for entry in fresh:
+                            in_batch[entry[0].stream] = in_batch.get(entry[0].stream, 0) + 1
+                            seen.add(entry[1])
+                else:
+                    if message_id in seen:
+                        continue
+                    earlier = in_batch.get(stream, 0)
             category, sep, rest = stream.partition("-")
             key = rest if sep else None
             position = meta.position
@@ -180,8 +206,9 @@ class MemoryEventStore:
                         expected=position,
                         actual=expected - 1,
                     )
-            in_batch[stream] = earlier + 1
-            seen.add(message_id)
+            if in_batch is not None:
+                in_batch[stream] = earlier + 1
+                seen.add(message_id)
             try:
                 fresh.append((meta, message_id, category, key, _encode(message.to_dict())))
             except (OverflowError, UnicodeEncodeError, TypeError) as exc:
@@ -215,8 +242,8 @@ class MemoryEventStore:
             position = meta.position
             if position is None:
                 position = 0 if previous is None else ints[previous * _STRIDE + _POSITION] + 1
-                values["position"] = position
-            values["global_position"] = index + 1
+                meta.position = position  # (``values`` read first: a stored envelope is decoded)
+            meta.global_position = index + 1  # a field of every fresh envelope: stored at its index
             correlation_id = meta.correlation_id
             time = meta.time
             # the common case: a UTC datetime's state, what it pickles to (one C call)

@@ -25,6 +25,13 @@ if TYPE_CHECKING:
 
 __all__ = ["commit_row"]
 
+#: the lock's methods, bound once: CPython 3.11 compiles ``STORE_LOCK.acquire()`` of an
+#: imported name as a module's attribute (a method object made, and an unspecialised load,
+#: every call)
+_lock = STORE_LOCK.acquire
+_unlock = STORE_LOCK.release
+_row_version = RowCodec.version
+
 
 def commit_row(
     db: MemoryDatabase,
@@ -57,14 +64,17 @@ def commit_row(
         except (OverflowError, UnicodeEncodeError, TypeError) as exc:
             raise _refused(exc) from None  # a value no store keeps (``_copy.encode``)
     tname = schema.table
-    with STORE_LOCK:
+    # ``with STORE_LOCK:``, as two calls: a ``with`` looks up ``__enter__`` and ``__exit__``
+    # on the lock's type and binds ``__exit__`` (a method object) every time
+    _lock()
+    try:
         table = db.tables.get(tname)
         stored = None if table is None else table.get(ident)
         if stored is None:
             if expected_version != -1:
                 _conflict(schema, ident, expected_version, -1)
-        elif RowCodec.version(stored) != expected_version:
-            _conflict(schema, ident, expected_version, RowCodec.version(stored))
+        elif _row_version(stored) != expected_version:
+            _conflict(schema, ident, expected_version, _row_version(stored))
         fresh = store._check(messages) if messages else None
         # every condition holds: apply
         if table is None:
@@ -72,6 +82,8 @@ def commit_row(
         table[ident] = row
         if fresh:
             store._apply(fresh)  # the data was encoded when checked: this cannot fail
+    finally:
+        _unlock()
 
 
 def _conflict(schema: ModelSchema, ident: Any, expected: int, actual: int) -> None:
