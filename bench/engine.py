@@ -640,7 +640,7 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
             for n in range(total):
                 bench.process(bench.OpenAccount(account_id=f"acc-{n}", owner=f"owner-{n}"))
             produced = total / (time.perf_counter() - started)
-            calls_before = _settled_counters(database_url, broker, bench)
+            calls_before = _settled_counters(database_url, broker, bench, listeners=True)
             # while the benchmark produced, the workers held no relay shard: idle, but woken by
             # every commit (the producer's and the workers' own, per command)
             idle = {k: (calls_before[k] - calls_start.get(k, 0)) / total for k in calls_before}
@@ -704,7 +704,7 @@ PGSTAT_IDLE_SECONDS = 10.0
 
 
 def _settled_counters(database_url: str, broker: dict[str, Any], bench: Any,
-                      idle_seconds: float = PGSTAT_IDLE_SECONDS + 1.0) -> dict[str, float]:
+                      idle_seconds: float = PGSTAT_IDLE_SECONDS + 1.0, listeners: bool = False) -> dict[str, float]:
     """:func:`_round_trips` once every backend has published its counters.
 
     ``pg_stat_database`` and ``pg_stat_wal`` hear of a backend's transactions and
@@ -716,7 +716,9 @@ def _settled_counters(database_url: str, broker: dict[str, Any], bench: Any,
     idle relays' looks during production landed in db-2's window, 1.09 commits per
     event; its WAL records, 4.3 at 1 worker and 8.3 at 2, were whichever backends
     happened to publish). So the benchmark's own connections are closed (their
-    backends publish as they exit) and the others are given ``idle_seconds``.
+    backends publish as they exit), with ``listeners`` the workers' ``LISTEN``
+    backends are ended (:func:`_end_listeners`), and the others are given
+    ``idle_seconds``.
     """
     for database in bench.providers.databases.values():
         engine = getattr(database, "engine", None)
@@ -725,8 +727,31 @@ def _settled_counters(database_url: str, broker: dict[str, Any], bench: Any,
     if POLL["conn"] is not None:
         POLL["conn"].close()
         POLL["conn"], POLL["url"] = None, None
+    if listeners:
+        _end_listeners(database_url)
     time.sleep(idle_seconds)
     return _round_trips(database_url, broker)
+
+
+def _end_listeners(database_url: str) -> int:
+    """End the workers' ``LISTEN`` backends (they reconnect at once); return how many.
+
+    A backend waiting in ``LISTEN`` reads each notification in a transaction of its
+    own (one per notification, or per several that arrived together) — counted in
+    ``xact_commit`` although no statement ran — and, never going idle through a
+    statement, publishes those counts only when it exits: at the workers' stop, a
+    whole run's worth (one per command per worker while the benchmark produced).
+    Ended here, they are counted where they happened.
+    """
+    import psycopg
+
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND state = 'idle' AND query LIKE 'LISTEN %'"
+        ).fetchall()
+    return len(rows)
 
 
 def _wal(conn: Any) -> tuple[float, float]:
@@ -938,8 +963,9 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
                 bench.process(bench.OpenAccount(account_id=f"warm-{n}", owner="w", sent_at=time.time()))
             while _count(database_url, table) < 50:
                 time.sleep(0.05)
-            # every backend's counters published before the look (_settled_counters): idle for
-            # PGSTAT_IDLE_SECONDS, the last 3 s of them measuring the idle CPU
+            # every backend's counters published before the look (_settled_counters): the
+            # listeners ended, then idle for PGSTAT_IDLE_SECONDS, the last 3 s measuring idle CPU
+            _end_listeners(database_url)
             time.sleep(PGSTAT_IDLE_SECONDS - 2.0)
             idle = _busy(3.0)
             total = int(rate * seconds)
