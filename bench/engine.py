@@ -17,7 +17,8 @@ fresh database, alternating within each round:
 - ``db-1``, ``db-2``: the embedded database broker (PostgreSQL), 1/2 workers;
 - ``latency-redis``, ``latency-db``: a steady ``--rate`` commands/s (200) for
   ``--seconds`` (10) with one worker: latency from ``domain.process()`` to the
-  commit of the projection's row, and the CPU the idle engine uses;
+  commit of the projection's row, and the CPU the idle engine uses (``latency-db-2``: with 2
+  workers);
 - ``protean`` (once, not in rounds): protean 0.18's server (``Engine``), Redis.
 
 Throughput workload: W + N ``OpenAccount`` commands (``--warmup`` W, 0 by
