@@ -17,7 +17,8 @@ fresh database, alternating within each round:
 - ``db-1``, ``db-2``: the embedded database broker (PostgreSQL), 1/2 workers;
 - ``latency-redis``, ``latency-db``: a steady ``--rate`` commands/s (200) for
   ``--seconds`` (10) with one worker: latency from ``domain.process()`` to the
-  commit of the projection's row, and the CPU the idle engine uses;
+  commit of the projection's row, and the CPU the idle engine uses (``latency-db-2``: with 2
+  workers);
 - ``protean`` (once, not in rounds): protean 0.18's server (``Engine``), Redis.
 
 Throughput workload: W + N ``OpenAccount`` commands (``--warmup`` W, 0 by
@@ -539,6 +540,14 @@ def _statements(database_url: str, reset: bool = False) -> list[tuple[str, float
             "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
             "ORDER BY total_exec_time + total_plan_time DESC LIMIT 12"
         ).fetchall()
+        # and the most frequent ones (cheap statements run per wake-up hide below the busiest)
+        seen = {row[0] for row in rows}
+        rows += [row for row in conn.execute(
+            "SELECT query, calls, total_exec_time, total_plan_time, shared_blks_hit, wal_records "
+            "FROM pg_stat_statements "
+            "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "ORDER BY calls DESC LIMIT 8"
+        ).fetchall() if row[0] not in seen]
     return [(" ".join(q.split()), float(c), float(e), float(pl), float(b), float(w)) for q, c, e, pl, b, w in rows]
 
 
@@ -627,12 +636,15 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
                 time.sleep(0.2)
             table = bench.schema_for(bench.AccountSummary).table
             total = warmup + events
+            calls_start = _round_trips(database_url, broker)
             started = time.perf_counter()
             for n in range(total):
                 bench.process(bench.OpenAccount(account_id=f"acc-{n}", owner=f"owner-{n}"))
             produced = total / (time.perf_counter() - started)
-            time.sleep(1.1)  # the producer's counters reach pg_stat_database (at most 1 s late)
-            calls_before = _round_trips(database_url, broker)
+            calls_before = _settled_counters(database_url, broker, bench, listeners=True)
+            # while the benchmark produced, the workers held no relay shard: idle, but woken by
+            # every commit (the producer's and the workers' own, per command)
+            idle = {k: (calls_before[k] - calls_start.get(k, 0)) / total for k in calls_before}
             leases.release_many([hold for hold in holds if hold is not None])  # go: all at once
             # the first ``warmup`` events warm every process up (connections, prepared
             # statements, first batches); the figures are of the ``events`` after them
@@ -669,17 +681,77 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
             threads = {k: v - threads_before.get(k, 0.0) for k, v in _thread_cpu().items()}
             statements = _statements(database_url) if STATEMENTS["on"] else []
             cpu = {k: round(cpu_after[k] - cpu_before[k], 2) for k in cpu_before}
-            time.sleep(1.1)  # PostgreSQL publishes a backend's counters at most once a second
-            calls_after = _round_trips(database_url, broker)
+            # the workers' backends publish their counters as they exit (their stop's few
+            # transactions are counted with the run's)
+            codes = _stop_workers(procs)
+            procs = []
+            calls_after = _settled_counters(database_url, broker, bench, idle_seconds=0.5)
             calls = {k: (calls_after[k] - calls_before.get(k, 0)) / total for k in calls_after}
         finally:
-            codes = _stop_workers(procs)
+            if procs:
+                codes = _stop_workers(procs)
         bench.shutdown()
     return {"label": label, "events": timed, "commands_per_s": produced,
             "events_per_s": timed / elapsed, "seconds": elapsed, "startup": startup,
             "after_first": after_first, "exit_codes": codes, "cpu": cpu,
-            "waits": waits, "calls": calls, "threads": threads, "statements": statements,
-            "window": window}
+            "waits": waits, "calls": calls, "idle_calls": idle, "threads": threads,
+            "statements": statements, "window": window}
+
+
+#: PostgreSQL 15 (pgstat.c, PGSTAT_IDLE_INTERVAL): a backend that goes idle less than a second
+#: after it last published its counters publishes them only after 10 s idle (or at its exit)
+PGSTAT_IDLE_SECONDS = 10.0
+
+
+def _settled_counters(database_url: str, broker: dict[str, Any], bench: Any,
+                      idle_seconds: float = PGSTAT_IDLE_SECONDS + 1.0, listeners: bool = False) -> dict[str, float]:
+    """:func:`_round_trips` once every backend has published its counters.
+
+    ``pg_stat_database`` and ``pg_stat_wal`` hear of a backend's transactions and
+    WAL records when it publishes them: at most once a second while it works, but
+    one that goes idle within a second of its last publication keeps them until
+    it has been idle :data:`PGSTAT_IDLE_SECONDS`, or exits. Read after a second,
+    the counters missed up to a second of every pooled connection's work and got
+    earlier work instead (session 14's quiet run: the producer's commits and the
+    idle relays' looks during production landed in db-2's window, 1.09 commits per
+    event; its WAL records, 4.3 at 1 worker and 8.3 at 2, were whichever backends
+    happened to publish). So the benchmark's own connections are closed (their
+    backends publish as they exit), with ``listeners`` the workers' ``LISTEN``
+    backends are ended (:func:`_end_listeners`), and the others are given
+    ``idle_seconds``.
+    """
+    for database in bench.providers.databases.values():
+        engine = getattr(database, "engine", None)
+        if engine is not None and hasattr(engine, "dispose"):
+            engine.dispose()
+    if POLL["conn"] is not None:
+        POLL["conn"].close()
+        POLL["conn"], POLL["url"] = None, None
+    if listeners:
+        _end_listeners(database_url)
+    time.sleep(idle_seconds)
+    return _round_trips(database_url, broker)
+
+
+def _end_listeners(database_url: str) -> int:
+    """End the workers' ``LISTEN`` backends (they reconnect at once); return how many.
+
+    A backend waiting in ``LISTEN`` reads each notification in a transaction of its
+    own (one per notification, or per several that arrived together) — counted in
+    ``xact_commit`` although no statement ran — and, never going idle through a
+    statement, publishes those counts only when it exits: at the workers' stop, a
+    whole run's worth (one per command per worker while the benchmark produced).
+    Ended here, they are counted where they happened.
+    """
+    import psycopg
+
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND state = 'idle' AND query LIKE 'LISTEN %'"
+        ).fetchall()
+    return len(rows)
 
 
 def _wal(conn: Any) -> tuple[float, float]:
@@ -891,7 +963,10 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
                 bench.process(bench.OpenAccount(account_id=f"warm-{n}", owner="w", sent_at=time.time()))
             while _count(database_url, table) < 50:
                 time.sleep(0.05)
-            time.sleep(1.0)
+            # every backend's counters published before the look (_settled_counters): the
+            # listeners ended, then idle for PGSTAT_IDLE_SECONDS, the last 3 s measuring idle CPU
+            _end_listeners(database_url)
+            time.sleep(PGSTAT_IDLE_SECONDS - 2.0)
             idle = _busy(3.0)
             total = int(rate * seconds)
             sessions_before = _sessions(database_url)
@@ -911,11 +986,13 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
                 time.sleep(0.05)
             cpu_after = _cpu_seconds()
             cpu_us = {k: round(1e6 * (cpu_after[k] - cpu_before[k]) / total, 1) for k in ("workers", "postgres")}
-            time.sleep(1.1)  # PostgreSQL publishes a backend's counters at most once a second
-            calls_after = _round_trips(database_url, broker)
-            calls = {k: (calls_after[k] - calls_before.get(k, 0)) / total for k in calls_after}
             # connections opened meanwhile (a pool too small for the worker's threads churns them)
             sessions = _sessions(database_url) - sessions_before - 1
+            # the workers' backends publish their counters as they exit (_settled_counters)
+            codes = _stop_workers(procs)
+            procs = []
+            calls_after = _settled_counters(database_url, broker, bench, idle_seconds=0.5)
+            calls = {k: (calls_after[k] - calls_before.get(k, 0)) / total for k in calls_after}
             url = database_url.replace("postgresql+psycopg://", "postgresql://")
             with psycopg.connect(url, autocommit=True) as conn:
                 accounts = bench.schema_for(bench.Account).table
@@ -938,7 +1015,8 @@ def run_latency(label: str, database_url: str, broker: dict[str, Any], workers: 
                     "WHERE s.account_id LIKE 'lat-%%'"
                 ).fetchall()
         finally:
-            codes = _stop_workers(procs)
+            if procs:
+                codes = _stop_workers(procs)
         bench.shutdown()
     breakdown = _stage_breakdown(stages_dir, rows)
     breakdown["notify_ms"] = notified()
@@ -1290,7 +1368,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=200.0, help="commands/s of the latency runs")
     parser.add_argument("--seconds", type=float, default=None, help="length of the latency runs (10)")
     parser.add_argument("--only", help=f"comma-separated scenarios of {','.join(SCENARIOS)}; "
-                        "a throughput scenario takes @P for P partitions (redis-2@16)")
+                        "a throughput scenario takes @P for P partitions (redis-2@16), a latency one "
+                        "-N for N workers (latency-db-2)")
     parser.add_argument("--protean-events", type=int, default=300)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--tick", type=int, default=200,
@@ -1367,8 +1446,9 @@ def main(argv: list[str] | None = None) -> int:
                             run_raw_commits(url, connections, RAW_SECONDS))
                     continue
                 if name.startswith("latency-"):
-                    kind = name.split("-", 1)[1]
-                    result = run_latency(name, database(), brokers[kind], 1, args.rate, seconds,
+                    # latency-db, latency-redis; latency-db-2: 2 workers (each commit wakes both)
+                    kind, _, count = name.split("-", 1)[1].partition("-")
+                    result = run_latency(name, database(), brokers[kind], int(count or 1), args.rate, seconds,
                                          args.partitions)
                 else:
                     kind, count, parts = _scenario(name, args.partitions)
@@ -1447,7 +1527,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:<10} " + ", ".join(f"{k} {100 * v / count:.0f}%" for k, v in top)
               + f"; idle in transaction {idle_tx} samples")
     print("\nround trips per event, warm-up included (medians; transactions of the run's database, "
-          "Redis calls by command: a pipeline's XADDs count one each)")
+          "Redis calls by command: a pipeline's XADDs count one each; read once every backend published "
+          "its counters: the workers' stop included)")
     for name in chosen:
         runs = [r for r in results.get(name, []) if r.get("calls")]
         if not runs or name.startswith("latency-"):
@@ -1455,6 +1536,14 @@ def main(argv: list[str] | None = None) -> int:
         keys = list(runs[0]["calls"])
         print(f"  {name:<10} " + ", ".join(
             f"{k} {statistics.median(r['calls'].get(k, 0.0) for r in runs):.3f}" for k in keys))
+    print("\nwhile producing (workers started, relay shards held by the benchmark: idle, woken by each "
+          "commit), per command; the producer's own commit included")
+    for name in chosen:
+        runs = [r for r in results.get(name, []) if r.get("idle_calls")]
+        if runs:
+            print(f"  {name:<10} " + ", ".join(
+                f"{k} {statistics.median(r['idle_calls'].get(k, 0.0) for r in runs):.3f}"
+                for k in ("pg commits", "pg rollbacks", "writing commits", "wal records")))
     if args.statements:
         _print_statements(results, chosen)
     if args.trace:

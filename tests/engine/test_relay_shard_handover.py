@@ -177,7 +177,8 @@ def test_a_relay_joining_gets_its_share_in_one_step_and_the_other_gives_it_in_on
             keep = math.ceil(shards / 2)
             assert len(first._owned["default"]) == keep
             assert first.leases.commits == 2
-            second.tick()  # (short of its share: it looks at every tick)
+            _next_look(second)  # (holding none, it looks every poll interval, not at every tick)
+            second.tick()
             assert len(second._owned["default"]) == shards - keep  # at once
             assert second.leases.commits == 1
             assert not set(first._owned["default"]) & set(second._owned["default"])

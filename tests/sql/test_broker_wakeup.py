@@ -167,3 +167,26 @@ def test_closing_with_a_notification_in_flight_leaves_no_failed_reset(postgres_d
     assert resets == [], [r.getMessage() for r in resets]
     with psycopg.connect(libpq(postgres_db_url), autocommit=True) as check:
         assert check.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_listener_whose_connection_is_ended_reconnects_without_a_failed_reset(broker, postgres_db_url, caplog):
+    # the server ends the listener's backend (a restart, pg_terminate_backend): the listener
+    # drops the lost connection — not reset, which fails and is logged as an error with a
+    # traceback — and listens again; a publish from another process wakes this one's reads
+    signals = signals_for(broker.engine)
+    assert signals is not None and signals._listen_conn is not None
+    pid = signals._listen_conn.info.backend_pid
+    with caplog.at_level("ERROR"):
+        with psycopg.connect(libpq(postgres_db_url), autocommit=True) as admin:
+            assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+        give_up = time.monotonic() + 30  # a guard against a hang, not a timing goal
+        while signals._listen_conn is None or signals._listen_conn.info.backend_pid == pid or not signals.listening:
+            if time.monotonic() > give_up:
+                pytest.fail("the listener never reconnected")
+            time.sleep(0.01)
+    resets = [r for r in caplog.records if "reset" in r.getMessage().lower()]
+    assert resets == [], [r.getMessage() for r in resets]
+    seen = bell(BROKER).generation
+    with psycopg.connect(libpq(postgres_db_url), autocommit=True) as other:
+        other.execute("SELECT pg_notify(%s, 'elsewhere')", (CHANNELS[BROKER],))
+    assert bell(BROKER).wait(seen, 30.0)  # a guard, not a timing goal

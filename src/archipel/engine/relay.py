@@ -148,9 +148,11 @@ class OutboxRelay(ShardLeadership):
         Each database says how long its commits may go unnoticed (``idle_wait``):
         long where every commit rings or notifies, ``poll_seconds`` otherwise.
         """
-        if self._short or any(self._settling.values()):
-            # looking for shards to take over, or waiting for a former owner's rows: no bell rings
-            return poll_seconds
+        if any(self._settling.values()):
+            return poll_seconds  # waiting for a former owner's rows: no bell rings
+        if self._short:
+            # looking for shards to take over (no bell rings): until the next look is due
+            return min([poll_seconds] + [self._next_look_in(name) for name in self._short])
         waits = [
             wait(poll_seconds)
             for database in self.domain.providers.databases.values()

@@ -3,7 +3,9 @@
 A worker takes its fair share of the ``relay_shards`` shards, ``ceil(shards / live
 workers)``, starting from its own offset; it renews the leases it holds, gives back
 the ones beyond its share (furthest from its offset first) and, when short, tries
-the free ones each second — at the next tick right after a look that took some.
+the free ones each second — at the next tick right after a look that took some; a
+worker holding none looks every poll interval (``blocking_timeout_ms``), however
+often commits wake it.
 It takes, renews and gives back the shards of a database together, in one
 transaction each (:meth:`~archipel.engine.leases.LeaseStore.acquire_many`), so a
 relay starting, or a second one joining, holds its whole share at once.
@@ -69,6 +71,15 @@ class ShardLeadership:
     def lease_id(self, database_name: str, shard: int) -> str:
         return f"{self.domain.snake_name}/relay/{database_name}/{shard}"
 
+    @property
+    def _look_seconds(self) -> float:
+        """How often a relay without shards looks for one: the engine's poll interval."""
+        return self.settings.blocking_timeout_ms / 1000.0
+
+    def _next_look_in(self, database_name: str) -> float:
+        """Seconds until this relay's next look at the shards of ``database_name`` (0: due)."""
+        return max(0.0, self._next_acquire.get(database_name, 0.0) - time.monotonic())
+
     def lease_store(self, database_name: str) -> tuple[LeaseStore, Membership | None]:
         """Where the leases of ``database_name``'s outbox live, and the workers that reach them:
         that database (the worker's own store and membership for the default one)."""
@@ -115,9 +126,12 @@ class ShardLeadership:
                 del owned[due[lost.id]]
                 changed = True
         now = time.monotonic()
-        if not owned or now >= self._next_acquire.get(database_name, 0.0):
-            # a relay without shards looks every tick (it is idle anyway); one at work, each second
-            self._next_acquire[database_name] = now + min(1.0, seconds / 4)
+        if now >= self._next_acquire.get(database_name, 0.0):
+            # one at work looks each second; one without shards every poll interval. Not at
+            # every tick: a relay without shards is woken by every commit with outbox rows, of
+            # any process (it cannot tell whose shard it wrote), and a look per wake-up was a
+            # transaction per command for each such worker
+            self._next_acquire[database_name] = now + (min(1.0, seconds / 4) if owned else self._look_seconds)
             share = self._share(membership)
             if len(owned) > share:
                 self._drop_prefetch(database_name, outbox)

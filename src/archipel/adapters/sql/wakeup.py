@@ -261,7 +261,12 @@ class PgSignals:
     def _close(fairy: Any) -> None:
         if fairy is not None:
             try:
-                fairy.close()
+                if getattr(fairy.driver_connection, "closed", False):
+                    # lost (the server ended it, or restarted): dropped without the reset, a
+                    # rollback that fails and that SQLAlchemy logs as an error with a traceback
+                    fairy.invalidate()
+                else:
+                    fairy.close()
             except Exception:  # noqa: S110 - it is being dropped
                 pass
         return None
