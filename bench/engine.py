@@ -1257,7 +1257,7 @@ KINDS = {"redis": "redis", "commit": "redis", "db": "db"}
 COMMIT_TICK = 1
 
 
-#: ``--base DIR``: the source tree (``DIR/src``) of the workers of scenarios named ``...~base``
+#: ``--base OTHER_TREE/src``: the code of the workers of scenarios named ``...~base``
 BASE: dict[str, str] = {}
 
 
@@ -1310,9 +1310,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="a postgresql.conf setting of the benchmark's PostgreSQL (repeatable), e.g. "
                              "commit_delay=100; printed with the results. fsync and synchronous_commit "
                              "stay on: the benchmark refuses to turn them off")
-    parser.add_argument("--base", metavar="DIR",
-                        help="a source tree (DIR/src, e.g. `git archive BASE src | tar -x -C DIR`) whose code "
-                             "the workers of scenarios named NAME~base run: before / after in the same run")
+    parser.add_argument("--base", metavar="OTHER_TREE/src",
+                        help="another tree's src (e.g. `git archive BASE src | tar -x -C DIR`: DIR/src) whose "
+                             "code the workers of scenarios named NAME~base run: before / after in the same run")
     parser.add_argument("--redis", help="Redis URL (default: start one)")
     parser.add_argument("--skip-protean", action="store_true")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
@@ -1389,8 +1389,8 @@ def main(argv: list[str] | None = None) -> int:
                         os.environ["BENCH_TRACE"] = str(traces)
                     if name.endswith("~base"):
                         if not args.base:
-                            parser.error(f"{name}: give the base tree with --base DIR")
-                        os.environ["BENCH_WORKER_SRC"] = str(Path(args.base) / "src")
+                            parser.error(f"{name}: give the base tree's src with --base OTHER_TREE/src")
+                        os.environ["BENCH_WORKER_SRC"] = str(Path(args.base))
                     try:
                         result = run_archipel(name, database(), brokers[KINDS[kind]], count, events, parts,
                                               COMMIT_TICK if kind == "commit" else None, warmup)

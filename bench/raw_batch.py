@@ -45,7 +45,6 @@ SELECT 1 / (SELECT count(*) FROM f)
 
 def main() -> int:
     import psycopg
-
     from tests._servers import PostgresServer
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
