@@ -83,6 +83,8 @@ def install(directory: str) -> None:
         wrap(invoke, "processed_among", "processed look-up")
     except (ImportError, AttributeError):
         pass
+    _statements(calls, lock)
+    _probe(calls, lock)
 
     def dump() -> None:
         with lock:
@@ -90,6 +92,52 @@ def install(directory: str) -> None:
         Path(directory, f"trace-{os.getpid()}.json").write_text(json.dumps(out))
 
     atexit.register(dump)
+
+
+def _statements(calls: list[Any], lock: Any) -> None:
+    """Each statement a partition thread sends to PostgreSQL, timed on the client (``sql <verb>``):
+    wall from the call to the answer (the server's work, the wire, the wake-up, the GIL) and the
+    thread's CPU meanwhile; the statements of a batch's ``COMMIT`` are its buffered writes."""
+    try:
+        import psycopg
+    except ImportError:
+        return
+
+    execute = psycopg.Cursor.execute
+
+    def traced(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        thread = threading.current_thread().name
+        if not thread.startswith("archipel-"):
+            return execute(self, query, *args, **kwargs)
+        wall, cpu = time.time(), time.thread_time()
+        try:
+            return execute(self, query, *args, **kwargs)
+        finally:
+            text = query if isinstance(query, str) else getattr(query, "as_string", lambda _c: str(query))(None)
+            words = str(text).split()
+            verb = " ".join(words[:3] if words[:1] == ["INSERT"] else words[:2] if words[:1] == ["UPDATE"]
+                            else words[:1])
+            record = (thread, f"sql {verb[:40]}", wall, time.time() - wall, time.thread_time() - cpu, 0)
+            with lock:
+                calls.append(record)
+
+    psycopg.Cursor.execute = traced  # type: ignore[method-assign]
+
+
+def _probe(calls: list[Any], lock: Any) -> None:
+    """A thread sleeping 1 ms at a time (``probe late``): how much later than asked it runs again
+    is what a thread whose I/O ended waits for the CPU and the GIL (a probe in a process of its
+    own, ``python bench/_trace.py probe``, waits for the CPU only)."""
+
+    def probe() -> None:
+        while True:
+            wall, cpu = time.time(), time.thread_time()
+            time.sleep(0.001)
+            record = ("probe", "probe late", wall, time.time() - wall - 0.001, time.thread_time() - cpu, 0)
+            with lock:
+                calls.append(record)
+
+    threading.Thread(target=probe, name="probe", daemon=True).start()
 
 
 def summarise(directory: str, since: float, until: float) -> list[str]:
@@ -119,7 +167,8 @@ def summarise(directory: str, since: float, until: float) -> list[str]:
             parts = []
             for step, (wall, cpu, count, n) in sorted(steps.items(), key=lambda kv: -kv[1][0]):
                 parts.append(f"{step} {100 * wall / window:.0f}% (cpu {100 * cpu / window:.0f}%, "
-                             f"{count:.0f} calls{', %.0f each' % (n / count) if n and count else ''})")
+                             f"{count:.0f} calls{', %.0f each' % (n / count) if n and count else ''}"
+                             f"{f'; {1e3 * wall / count:.2f} ms, cpu {1e3 * cpu / count:.2f} ms a call' if count else ''})")
             lines.append(f"  {role}: " + "; ".join(parts))
     return lines
 
@@ -129,3 +178,18 @@ def _role(thread: str) -> str:
     import re
 
     return re.sub(r"_\d+$", " runs", thread)
+
+
+if __name__ == "__main__":  # python bench/_trace.py probe SECONDS: the lateness of a lone process's 1 ms sleeps
+    import statistics
+    import sys
+
+    seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
+    late: list[float] = []
+    end = time.time() + seconds
+    while time.time() < end:
+        start = time.time()
+        time.sleep(0.001)
+        late.append(time.time() - start - 0.001)
+    print(f"lone probe: {len(late)} sleeps of 1 ms, late {1e3 * statistics.mean(late):.3f} ms mean, "
+          f"{1e3 * statistics.median(late):.3f} median, {1e3 * max(late):.1f} max")

@@ -894,7 +894,8 @@ def _sample_waits(database_url: str, waits: dict[str, int]) -> None:
 
 def _start_workers(database_url: str, broker: dict[str, Any], workers: int, partitions: int,
                    tick: int | None = None) -> list[Any]:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT), str(HERE)]))
+    src = os.environ.get("BENCH_WORKER_SRC") or str(ROOT / "src")  # (``~base``: another tree's code)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([src, str(ROOT), str(HERE)]))
     return [
         subprocess.Popen(
             [sys.executable, str(HERE / "engine.py"), "_worker", "--db", database_url,
@@ -1333,17 +1334,23 @@ KINDS = {"redis": "redis", "commit": "redis", "db": "db"}
 COMMIT_TICK = 1
 
 
+#: ``--base OTHER_TREE/src``: the code of the workers of scenarios named ``...~base``
+BASE: dict[str, str] = {}
+
+
 def _scenario(name: str, default_partitions: int) -> tuple[str, int, int]:
-    """``(kind, workers, partitions)`` of a throughput scenario ``kind-N`` or ``kind-N@P``."""
-    base, _, parts = name.partition("@")
+    """``(kind, workers, partitions)`` of a throughput scenario ``kind-N`` or ``kind-N@P``
+    (``~base``: the same, its workers running ``--base``'s code)."""
+    base, _, parts = name.removesuffix("~base").partition("@")
     kind, count = base.split("-")
     return kind, int(count), int(parts) if parts else default_partitions
 
 
 def _anchor(name: str) -> str:
-    """The 1-worker scenario of ``name``'s kind and partitions."""
-    base, at, parts = name.partition("@")
-    return f"{base.split('-')[0]}-1{at}{parts}"
+    """The 1-worker scenario of ``name``'s kind, partitions and code."""
+    suffix = "~base" if name.endswith("~base") else ""
+    base, at, parts = name.removesuffix("~base").partition("@")
+    return f"{base.split('-')[0]}-1{at}{parts}{suffix}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1381,6 +1388,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="a postgresql.conf setting of the benchmark's PostgreSQL (repeatable), e.g. "
                              "commit_delay=100; printed with the results. fsync and synchronous_commit "
                              "stay on: the benchmark refuses to turn them off")
+    parser.add_argument("--base", metavar="OTHER_TREE/src",
+                        help="another tree's src (e.g. `git archive BASE src | tar -x -C DIR`: DIR/src) whose "
+                             "code the workers of scenarios named NAME~base run: before / after in the same run")
     parser.add_argument("--redis", help="Redis URL (default: start one)")
     parser.add_argument("--skip-protean", action="store_true")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
@@ -1456,11 +1466,16 @@ def main(argv: list[str] | None = None) -> int:
                         traces = Path(args.trace) / f"{name}-{round_no + 1}"
                         traces.mkdir(parents=True, exist_ok=True)
                         os.environ["BENCH_TRACE"] = str(traces)
+                    if name.endswith("~base"):
+                        if not args.base:
+                            parser.error(f"{name}: give the base tree's src with --base OTHER_TREE/src")
+                        os.environ["BENCH_WORKER_SRC"] = str(Path(args.base))
                     try:
                         result = run_archipel(name, database(), brokers[KINDS[kind]], count, events, parts,
                                               COMMIT_TICK if kind == "commit" else None, warmup)
                     finally:
                         os.environ.pop("BENCH_TRACE", None)
+                        os.environ.pop("BENCH_WORKER_SRC", None)
                     if args.trace:
                         import _trace
 

@@ -3,8 +3,8 @@
 A run takes the runnable entries of a partition's lane in order — an entry
 runs only when no earlier entry of its aggregate waits for a retry — and
 commits them in one transaction, fenced by the partition's lease, then
-acknowledges them (together, every ``read_ahead`` entries and when the
-run ends: :meth:`PartitionRunner.flush_acks`). A failing handler counts against its own entry (retried
+acknowledges them (together, every ``max(read_ahead, messages_per_tick)``
+entries and when the run ends: :meth:`PartitionRunner.flush_acks`). A failing handler counts against its own entry (retried
 or dead-lettered by :class:`~archipel.engine.failures.Failures`); the rest of
 the batch commits without it. A batch that fails at commit runs again one
 entry per transaction, so one poison message never blocks or undoes the
@@ -103,6 +103,10 @@ class PartitionRunner:
         self.refresh_dead = False
         #: partitions lost while committing, for the consumer to forget
         self.lost: set[int] = set()
+        #: entries acknowledged together, and looked up ahead of a batch: ``read_ahead``, and
+        #: with larger batches a batch's worth (one look-up and one acknowledgement per batch
+        #: were two round trips a batch, each waiting for the GIL: bench/README.md, session 15)
+        self.span = max(settings.read_ahead, settings.messages_per_tick)
 
     # -- one partition ----------------------------------------------------------------
     def run_partition(self, part: PartitionQueue) -> int:
@@ -141,7 +145,7 @@ class PartitionRunner:
         finished = self._take_finished(queue, scanned)
         if finished:
             part.acks += finished
-        if lost or len(part.acks) >= self.settings.read_ahead:
+        if lost or len(part.acks) >= self.span:
             self.flush_acks(part)
         if lost:
             self.lost.add(part.number)
@@ -150,9 +154,10 @@ class PartitionRunner:
     def flush_acks(self, part: PartitionQueue) -> None:
         """Acknowledge the entries of ``part`` that finished (one broker call for all of them).
 
-        A run acknowledges every ``read_ahead`` finished entries and when it
+        A run acknowledges every :attr:`span` finished entries and when it
         ends, not after each batch: with one message per batch, an
-        acknowledgement per message was a round trip per commit. An entry
+        acknowledgement per message was a round trip per commit; with batches
+        of ``messages_per_tick``, one per batch was a round trip per commit too. An entry
         committed and not acknowledged yet is delivered again only if this
         worker dies or loses the partition meanwhile, and then skipped (its
         processed mark committed with its effects). If the call fails, the
@@ -244,7 +249,7 @@ class PartitionRunner:
         return decoded
 
     def look_ahead(self, part: PartitionQueue, batch: Batch, items: list[Item]) -> None:
-        """Look up in one query whether ``items`` and up to ``read_ahead`` entries queued after
+        """Look up in one query whether ``items`` and up to :attr:`span` entries queued after
         them were processed before; mark those that were not ``fresh``.
 
         With one message per batch, a look per batch was a round trip per
@@ -259,7 +264,7 @@ class PartitionRunner:
         look = [item for item in items if not item.fresh]
         chosen = set(map(id, items))
         for item in part.queues[items[0].lane]:
-            if len(look) >= len(items) + self.settings.read_ahead:
+            if len(look) >= len(items) + self.span:
                 break
             if item.done or id(item) in chosen:
                 continue

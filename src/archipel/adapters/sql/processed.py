@@ -20,7 +20,7 @@ from archipel.errors import DuplicateMessageError
 if TYPE_CHECKING:
     from archipel.adapters.sql.database import SqlDatabase
 
-__all__ = ["CHUNK", "processed_among", "prune_processed", "send_processed"]
+__all__ = ["CHUNK", "postgres_insert_many", "processed_among", "prune_processed", "send_processed"]
 
 #: ids per statement
 CHUNK = 500
@@ -71,10 +71,10 @@ def send_processed(db: SqlDatabase, cursor: Any, pending: list[tuple[str, str]])
         # more per row, and ``RETURNING`` sent every record back
         subscriptions = {subscription for subscription, _ in pending}
         if len(subscriptions) == 1:
-            sql = _postgres_insert_many(db, one_subscription=True)
+            sql = postgres_insert_many(db, one_subscription=True)
             values: dict[str, Any] = {"s": next(iter(subscriptions)), "m": [m for _, m in pending], "at": now}
         else:
-            sql = _postgres_insert_many(db, one_subscription=False)
+            sql = postgres_insert_many(db, one_subscription=False)
             values = {"s": [s for s, _ in pending], "m": [m for _, m in pending], "at": now}
         try:
             cursor.execute(sql, values)
@@ -96,7 +96,7 @@ def send_processed(db: SqlDatabase, cursor: Any, pending: list[tuple[str, str]])
                 raise duplicate(*key)
 
 
-def _postgres_insert_many(db: SqlDatabase, one_subscription: bool) -> str:
+def postgres_insert_many(db: SqlDatabase, one_subscription: bool) -> str:
     """``INSERT ... SELECT`` of the message ids ``%(m)b`` (an array) and the subscription
     ``%(s)s`` (with ``one_subscription``; else an array too)."""
     table = db.engine.dialect.identifier_preparer.quote(db.processed.name)

@@ -10,7 +10,9 @@ writing transaction holds back gap-free event readers. A transaction that
 is a single statement runs without ``BEGIN``/``COMMIT`` (a statement is
 atomic), and on PostgreSQL a transaction of several writes is sent as one
 statement too (:mod:`archipel.adapters.sql.combined`): one round trip per
-unit of work.
+unit of work. Larger write sets without events or outbox rows (the engine's
+batches) go as one statement too, new rows of a table in one CTE
+(:mod:`archipel.adapters.sql.batch_statement`).
 
 Reads before any write run as single statements on a pooled connection;
 after a write was sent (a ``query`` sends pending writes first) they run in
@@ -26,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from archipel.adapters.sql.batch_statement import commit_batch, fits
 from archipel.adapters.sql.codec import dumps, loads
 from archipel.adapters.sql.fetching import fetch_rows
 from archipel.adapters.sql.flush import WriteFlush
@@ -335,6 +338,10 @@ class SqlTransaction(WriteFlush):
             elif statements > 1 and self.engine.is_postgres and self.db.one_statement.fits(self):
                 # several writes, sent as one statement (see combined.py)
                 self.engine.run(self._one_statement, retry=False)
+            elif statements > 1 and self.engine.is_postgres and fits(self) and commit_batch(self):
+                # a batch's many writes as one statement (see batch_statement.py)
+                self._writes.clear()
+                self._processed.clear()
             else:
                 if self._writes or self._events or self._outbox or self._processed:
                     self._flush()
