@@ -19,6 +19,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from archipel.core.message import utcnow
+from archipel.core.model import stamp_dates
 from archipel.engine.dlq import RAW_REPLAY_KEY, replay_target
 from archipel.errors import CommandExpiredError
 from archipel.handling import dispatch
@@ -119,6 +120,44 @@ class BatchUnitOfWork(UnitOfWork):
     def after_commit(self, action: Any) -> None:
         """Run ``action()`` when the batch commits (see :meth:`UnitOfWork.after_commit`)."""
         self.batch.deferred.append(action)
+
+    def commit(self) -> list[Any]:
+        """:meth:`UnitOfWork.commit`. A projector's usual unit of work (one projection stored,
+        nothing deleted, no events, not a command's) takes a shorter path with the same
+        effects: its row buffered in the batch's transaction, the projection's version moved on."""
+        tracked = self._tracked
+        message = self.message
+        if (
+            len(tracked) == 1
+            and not self._deleted
+            and self.processed_as is None
+            and (message is None or message._metadata.kind != "COMMAND")
+        ):
+            for obj in tracked.values():
+                found = self.domain._persist_plan.get(type(obj))
+                values = obj.__dict__
+                if found is not None and found[1] == "projection" and not values.get("_events"):
+                    return self._commit_projection(obj, found[0], values)
+        return UnitOfWork.commit(self)
+
+    def _commit_projection(self, obj: Any, schema: Any, values: dict[str, Any]) -> list[Any]:
+        try:
+            if obj._stamps:
+                stamp_dates(obj, values.get("_version", -1) == -1)
+            version = values.get("_version", -1)
+            self.batch.transaction(schema.database).save(schema, obj.to_dict(), version)
+        except BaseException:
+            self.rollback()
+            raise
+        values["_changed"] = False  # stored as it is now (``state_.is_changed``)
+        values["_version"] = version + 1
+        self._tracked.clear()
+        self._loaded = None
+        events: list[Any] = []
+        self.committed_events = events
+        if self._after_commit:
+            self._run_after_commit()
+        return events
 
 
 class Decoded:

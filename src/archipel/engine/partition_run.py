@@ -348,10 +348,17 @@ class PartitionRunner:
         try:
             # the fence first: a lost lease fails fast, before any handler runs
             expires = self.leases.fence(lease, batch.transaction("default"), self.settings.lease_seconds)
-            if not all([item.fresh for item in items]):
-                self.look_ahead(part, batch, items)
-            ids = [i.decoded.message_id for i in items if i.decoded]
-            fresh = [i.decoded.message_id for i in items if i.fresh and i.decoded]
+            for item in items:  # (loops, not comprehensions: each is a function made per batch)
+                if not item.fresh:
+                    self.look_ahead(part, batch, items)
+                    break
+            ids: list[str] = []
+            fresh: list[str] = []
+            for item in items:
+                if item.decoded:
+                    ids.append(item.decoded.message_id)
+                    if item.fresh:
+                        fresh.append(item.decoded.message_id)
             marks = mark_processed(batch, self.sub.name, ids, fresh)
             domain, sub = self.domain, self.sub
             for index, item in enumerate(items):
