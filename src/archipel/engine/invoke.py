@@ -131,6 +131,7 @@ class BatchUnitOfWork(UnitOfWork):
             len(tracked) == 1
             and not self._deleted
             and self.processed_as is None
+            and not self._transactions  # (the batch's are handed out: never any of its own)
             and (message is None or message._metadata.kind != "COMMAND")
         ):
             for obj in tracked.values():
