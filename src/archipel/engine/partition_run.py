@@ -197,6 +197,7 @@ class PartitionRunner:
         parked: list[Item] = []
         blocked: set[str | None] = set()
         scanned = 0
+        failures = self.failures
         for item in part.queues[lane]:
             if len(batch) >= limit:
                 break
@@ -211,7 +212,7 @@ class PartitionRunner:
                 if self.decoded(item):
                     blocked.add(item.key)
                 continue
-            if not self.decoded(item):
+            if item.decoded is None and not self.decoded(item):  # (most were decoded by a look ahead)
                 continue
             key = item.key
             if key in blocked:
@@ -219,7 +220,7 @@ class PartitionRunner:
             if item.next_at > now:
                 blocked.add(key)
                 continue
-            if self.failures.must_park(item):
+            if failures.dead and failures.must_park(item):  # (nothing dead-lettered: no call)
                 parked.append(item)
                 continue
             if item.attempts:
@@ -263,8 +264,9 @@ class PartitionRunner:
         seen = {item.decoded.message_id for item in items if item.decoded is not None}
         look = [item for item in items if not item.fresh]
         chosen = set(map(id, items))
+        most = len(items) + self.span
         for item in part.queues[items[0].lane]:
-            if len(look) >= len(items) + self.span:
+            if len(look) >= most:
                 break
             if item.done or id(item) in chosen:
                 continue
@@ -346,20 +348,29 @@ class PartitionRunner:
         try:
             # the fence first: a lost lease fails fast, before any handler runs
             expires = self.leases.fence(lease, batch.transaction("default"), self.settings.lease_seconds)
-            if not all([item.fresh for item in items]):
-                self.look_ahead(part, batch, items)
-            ids = [i.decoded.message_id for i in items if i.decoded]
-            fresh = [i.decoded.message_id for i in items if i.fresh and i.decoded]
+            for item in items:  # (loops, not comprehensions: each is a function made per batch)
+                if not item.fresh:
+                    self.look_ahead(part, batch, items)
+                    break
+            ids: list[str] = []
+            fresh: list[str] = []
+            for item in items:
+                if item.decoded:
+                    ids.append(item.decoded.message_id)
+                    if item.fresh:
+                        fresh.append(item.decoded.message_id)
             marks = mark_processed(batch, self.sub.name, ids, fresh)
+            domain, sub = self.domain, self.sub
             for index, item in enumerate(items):
-                assert item.decoded is not None
+                decoded = item.decoded
+                assert decoded is not None
                 mark = marks[index] if marks else None
                 try:
                     if tracing.tracer is None:
-                        run_message(self.domain, self.sub, item.decoded, batch, mark)
+                        run_message(domain, sub, decoded, batch, mark)
                     else:
-                        with tracing.consume_span(item.decoded.payload, self.sub.name):
-                            run_message(self.domain, self.sub, item.decoded, batch, mark)
+                        with tracing.consume_span(decoded.payload, sub.name):
+                            run_message(domain, sub, decoded, batch, mark)
                 except OUTAGES:
                     raise
                 except Exception as exc:

@@ -248,7 +248,7 @@ class UnitOfWork:
             if self._after_commit:
                 self._run_after_commit()
             return self.committed_events
-        correlation_id, causation_id, priority = message_causes(message)
+        causes: tuple[Any, Any, int] | None = None  # message_causes(message), when first needed
         events: list[Any] = []
         saved: list[tuple[Any, str, dict[str, Any]]] = []
         plan = domain._persist_plan
@@ -266,7 +266,7 @@ class UnitOfWork:
             for obj in tracked:
                 raised = obj.__dict__.get("_events")
                 if raised:  # correlation and causation ids, and the lane (priority)
-                    stamp_causes(raised, correlation_id, causation_id, priority, events)
+                    stamp_causes(raised, *(causes := causes or message_causes(message)), events)
             # inline projectors write their read models in this same transaction
             if events and domain.router.inline_events:
                 self._run_inline_projectors(events)
@@ -293,7 +293,8 @@ class UnitOfWork:
                 if kind == "aggregate":
                     record["_event_position"] = values["_event_position"]
                     if fact_cls is not None:
-                        events.append(self._fact_event(obj, fact_cls, record, correlation_id, causation_id))
+                        causes = causes or message_causes(message)
+                        events.append(self._fact_event(obj, fact_cls, record, causes[0], causes[1]))
                 elif kind == "process_manager":
                     record["_is_complete"] = values.get("_is_complete", False)
                     record["_correlation_id"] = values.get("_correlation_id")

@@ -248,7 +248,7 @@ class RedisConnection:
     @staticmethod
     def _payload(fields: Mapping[Any, Any] | Sequence[Any]) -> dict[str, Any]:
         """An entry's payload from its fields: a mapping, or as received, ``[field, value, ...]``."""
-        if not isinstance(fields, Mapping):
+        if fields.__class__ is list or not isinstance(fields, Mapping):  # (a list: no ABC check)
             if len(fields) == 2 and fields[0] == _FIELD:
                 decoded = _json_object(fields[1])
                 if decoded is not None:

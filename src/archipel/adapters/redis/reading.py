@@ -142,7 +142,10 @@ class RedisGroupReader(RedisConnection):
         return out
 
     def ack(self, group: str, ids_by_stream: Mapping[str, Sequence[str]]) -> int:
-        work = [(stream, list(ids)) for stream, ids in ids_by_stream.items() if ids]
+        # ids as bytes: redis-py passes bytes on as they are (a str is checked against five
+        # types, then encoded, in Python, per id: one call per entry acknowledged)
+        work = [(stream, [i.encode() if i.__class__ is str else i for i in ids])
+                for stream, ids in ids_by_stream.items() if ids]
         if not work:
             return 0
 

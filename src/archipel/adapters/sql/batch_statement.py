@@ -119,8 +119,8 @@ def batch_statement(tx: SqlTransaction) -> tuple[str, dict[str, Any]]:
             while end < len(writes) and same_insert(writes[end], write):
                 end += 1
             table = write.table
-            rows = [table.params(w.record, w.expected + 1) for w in writes[index:end]]
-            parts.append((table.unnest_insert_sql, table.columns_params(rows)))
+            run = writes[index:end]
+            parts.append((table.unnest_insert_sql, table.unnest_params([w.record for w in run], [w.expected + 1 for w in run])))
         else:
             if write.guard >= 0 and write.record is not DELETE:  # an optimistic update
                 guards.append(len(parts))

@@ -90,8 +90,8 @@ class WriteFlush:
         table = run[0][1].table
         try:
             if self.engine.is_postgres and len(run) > 1:
-                rows = [table.params(w.record, w.expected + 1) for _, w in run]
-                cursor.execute(table.unnest_insert_sql, table.columns_params(rows))
+                cursor.execute(table.unnest_insert_sql, table.unnest_params(
+                    [w.record for _, w in run], [w.expected + 1 for _, w in run]))
             else:
                 row = table.insert_row
                 cursor.executemany(table.insert_sql, [row(w.record, w.expected + 1) for _, w in run])

@@ -254,6 +254,18 @@ class RecordTable:
         """Bind values of :meth:`unnest_insert_sql` from :meth:`params` of each row."""
         return {name: [row[name] for row in rows] for name in self.read_names}
 
+    def unnest_params(self, records: list[dict[str, Any]], versions: list[int]) -> dict[str, list[Any]]:
+        """``columns_params([params(r, v) for r, v in zip(records, versions)])``, column by
+        column: no dict per row (an engine batch's rows, one array per column)."""
+        columns: dict[str, list[Any]] = {name: [record.get(name) for record in records] for name in self.names}
+        for name in self.json_names:
+            columns[name] = [None if value is None else dumps(value) for value in columns[name]]
+        float_in = self._float_in
+        for name in self.float_names:
+            columns[name] = [None if value is None else float_in(value) for value in columns[name]]
+        columns[VERSION] = versions
+        return columns
+
     # -- conversions ----------------------------------------------------------
     def params(self, record: dict[str, Any], version: int) -> dict[str, Any]:
         """Bind values of ``record`` stored at ``version`` (missing fields are NULL)."""
