@@ -20,15 +20,12 @@ from archipel.core.model import run_defaults
 from archipel.errors import IncorrectUsageError
 from archipel.fields.association import HasMany, HasOne
 from archipel.utils.clock import domain_now
-from archipel.utils.scope import MESSAGE, scope
+from archipel.utils.scope import MESSAGE, scope_get
 
 __all__ = ["BaseAggregate", "apply", "atomic_change", "stream_name"]  # the last two: Protean's paths
 
 _now = _dt.datetime.now
 _UTC = _dt.UTC
-#: ``scope.get``, bound once: CPython 3.11 compiles ``scope.get()`` of an imported name as a
-#: module's attribute (a method object made, and an unspecialised load, every call)
-_scope_get = scope.get
 
 
 def stream_name(category: str, identity: Any) -> str:
@@ -141,7 +138,7 @@ class BaseAggregate(BaseEntity):
         meta.position = position
         meta.version = options.version
         evalues["domain"] = options.domain_name
-        cause: Any = _scope_get()[MESSAGE]
+        cause: Any = scope_get()[MESSAGE]
         if cause is not None and meta.causation_id is None:
             cause_meta = cause._metadata
             cause_id = meta.causation_id = cause_meta.id

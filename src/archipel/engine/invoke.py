@@ -27,15 +27,9 @@ from archipel.handling.decoding import current_type, decode_stored
 from archipel.handling.expiry import raise_if_expired
 from archipel.handling.process_managers import advance_process_manager, correlation_value
 from archipel.handling.unit_of_work import UnitOfWork, run_quietly
-from archipel.utils.globals import scope
+from archipel.utils.scope import scope_get, scope_reset, scope_set
 
 log = logging.getLogger("archipel.engine.consumer")
-
-#: ``scope``'s methods, bound once: CPython 3.11 compiles ``scope.get()`` of an imported
-#: object as an attribute load making a method object every call (run once or twice per message)
-_scope_get = scope.get
-_scope_set = scope.set
-_scope_reset = scope.reset
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
@@ -241,7 +235,7 @@ def _in_uow(domain: Domain, batch: Batch, message: Any, outer: Any, method: Any,
     (as :func:`run_message` set it). Arguments, not a closure: no cells, no function made
     per message."""
     uow = BatchUnitOfWork(domain, message, batch)
-    token = _scope_set((outer[0], uow, outer[2] if message is None else message, outer[3]))
+    token = scope_set((outer[0], uow, outer[2] if message is None else message, outer[3]))
     try:
         method(first, second)
         events = uow.commit()
@@ -249,7 +243,7 @@ def _in_uow(domain: Domain, batch: Batch, message: Any, outer: Any, method: Any,
         uow.rollback()
         raise
     finally:
-        _scope_reset(token)
+        scope_reset(token)
     if events:
         batch.events.extend(events)
 
@@ -305,13 +299,13 @@ def run_message(
         marked = batch.transaction("default").mark_processed(sub.name, decoded.message_id)
     if not marked:
         return False
-    outer = _scope_get()
+    outer = scope_get()
     domains = outer[0]
     if domains and domains[-1] is domain:
         token = None  # already the active domain (a partition's run): the scope stays as it is
     else:
         outer = ((*domains, domain), outer[1], outer[2], outer[3])
-        token = _scope_set(outer)
+        token = scope_set(outer)
     try:
         kind = sub.kind
         if kind == "command_handler":
@@ -335,7 +329,7 @@ def run_message(
                     _in_uow(domain, batch, message, outer, route.method, route.handler_cls(), message)
     finally:
         if token is not None:
-            _scope_reset(token)
+            scope_reset(token)
     return True
 
 

@@ -18,8 +18,8 @@ from archipel.errors import IncorrectUsageError, ObjectNotFound, TooManyObjects,
 from archipel.fields.base import FieldError
 from archipel.fields.simple import Identifier
 from archipel.handling.dao import DataAccess
-from archipel.utils import globals as _context
 from archipel.utils.query import Q
+from archipel.utils.scope import scope_get
 
 if TYPE_CHECKING:
     from archipel.handling.protocols import DomainLike
@@ -28,11 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["BaseRepository", "Repository", "ReadOnlyRepository"]
 
 T = TypeVar("T")
-
-#: ``scope.get``, bound once: CPython 3.11 compiles ``_context.scope.get()`` as attribute loads
-#: making a method object every call (``add`` and ``get`` run on every handler's path)
-_scope_get = _context.scope.get
-
 
 class BaseRepository(Generic[T]):
     """Base class of repositories; subclass it to add domain-specific finders.
@@ -74,7 +69,7 @@ class BaseRepository(Generic[T]):
 
     # -- unit of work plumbing ---------------------------------------------
     def _uow(self) -> Any:
-        uow = _scope_get()[1]
+        uow = scope_get()[1]
         if uow is not None and uow.domain is self.domain:
             return uow
         return None
@@ -118,7 +113,7 @@ class BaseRepository(Generic[T]):
         if not isinstance(obj, self.cls):
             raise TypeError(f"{type(self).__name__} stores {self.cls.__name__}, not {type(obj).__name__}")
         identity = obj.__dict__[self._id_field]
-        uow = _scope_get()[1]  # as _uow(), inline: on every handler's path
+        uow = scope_get()[1]  # as _uow(), inline: on every handler's path
         if uow is not None and uow.domain is self.domain:
             uow._tracked[(type(obj), identity)] = obj  # uow.track(obj, identity), inline
             return obj
@@ -169,7 +164,7 @@ class BaseRepository(Generic[T]):
         """The object with this identity, or None."""
         if type(identity) is not str or self._cast_text_ids:
             identity = self._stored_identity(identity)
-        uow = _scope_get()[1]  # as _uow(), inline: the path of every read by identity
+        uow = scope_get()[1]  # as _uow(), inline: the path of every read by identity
         if uow is None or uow.domain is not self.domain:
             record = self._reads_outside().get(self.schema, identity)
             return None if record is None else self._rebuild(record)

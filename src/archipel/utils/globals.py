@@ -41,7 +41,17 @@ from types import SimpleNamespace
 from typing import Any, Generic, TypeVar, cast
 
 from archipel.errors import IncorrectUsageError
-from archipel.utils.scope import DOMAINS, MESSAGE, QUEUE, UOW, Scope, scope
+from archipel.utils.scope import (
+    DOMAINS,
+    MESSAGE,
+    QUEUE,
+    UOW,
+    Scope,
+    scope,
+    scope_get,
+    scope_reset,
+    scope_set,
+)
 
 _T = TypeVar("_T")
 
@@ -69,13 +79,6 @@ __all__ = [
 
 _FIELDS = ("domains", "uow", "message", "queue")
 
-#: ``scope``'s methods, bound once: CPython 3.11 compiles ``scope.get()`` of an imported
-#: object as an attribute load making a method object every call, and the accessors below
-#: run on every handler's path (``current_domain.repository_for(...)``)
-_scope_get = scope.get
-_scope_set = scope.set
-_scope_reset = scope.reset
-
 
 class ScopeVar(Generic[_T]):
     """One field of :data:`scope`, read and set as a ``ContextVar`` (``get``, ``set``, ``reset``).
@@ -92,18 +95,18 @@ class ScopeVar(Generic[_T]):
 
     def get(self) -> _T:
         """The field's value in the current scope (None when unset; ``stack``: ``()``)."""
-        return cast(_T, _scope_get()[self._index])
+        return cast(_T, scope_get()[self._index])
 
     def set(self, value: _T) -> Token[Scope]:
         """Set the field for the current context; ``reset(token)`` restores the scope before."""
-        fields = list(_scope_get())
+        fields = list(scope_get())
         fields[self._index] = value
         domains, uow, message, queue = fields
-        return _scope_set((domains, uow, message, queue))
+        return scope_set((domains, uow, message, queue))
 
     def reset(self, token: Token[Scope]) -> None:
         """Restore the scope ``set`` replaced."""
-        _scope_reset(token)
+        scope_reset(token)
 
     def __repr__(self) -> str:
         return f"<ScopeVar {self.name}>"
@@ -129,30 +132,30 @@ class NotActiveError(IncorrectUsageError, AttributeError):
 
 def active_domain() -> Any | None:
     """The innermost active domain, or None."""
-    domains = _scope_get()[0]
+    domains = scope_get()[0]
     return domains[-1] if domains else None
 
 
 def has_domain_context() -> bool:
     """Whether a domain is active (inside ``with domain.domain_context():`` or a handler)."""
-    return bool(_scope_get()[0])
+    return bool(scope_get()[0])
 
 
 def _current_uow() -> Any:
-    return _scope_get()[1]
+    return scope_get()[1]
 
 
 @contextmanager
 def domain_context(domain: Any) -> Iterator[Any]:
     """Activate ``domain`` for the duration of the block, with a fresh ``g``."""
-    domains, uow, message, queue = _scope_get()
-    token = _scope_set(((*domains, domain), uow, message, queue))
+    domains, uow, message, queue = scope_get()
+    token = scope_set(((*domains, domain), uow, message, queue))
     g_token = g_var.set(SimpleNamespace())
     try:
         yield domain
     finally:
         g_var.reset(g_token)
-        _scope_reset(token)
+        scope_reset(token)
 
 
 class _Proxy:
@@ -207,7 +210,7 @@ class _DomainProxy(_Proxy):
     def __getattribute__(self, name: str) -> Any:
         # a public name (the common case) is told by its first character: no slice
         if name[0] != "_" or (name[:2] != "__" and name not in _OWN):
-            domains = _scope_get()[0]
+            domains = scope_get()[0]
             if domains:
                 return getattr(domains[-1], name)
         # no domain (``__getattr__`` then raises NotActiveError), or the proxy's own

@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["Scope", "DOMAINS", "UOW", "MESSAGE", "QUEUE", "scope"]
+__all__ = ["Scope", "DOMAINS", "UOW", "MESSAGE", "QUEUE", "scope", "scope_get", "scope_set", "scope_reset"]
 
 #: the framework's per-task state, held by one context variable (:data:`scope`):
 #: ``(domains, uow, message, queue)`` — the active domains (innermost last), the active
@@ -26,3 +26,9 @@ DOMAINS, UOW, MESSAGE, QUEUE = range(4)
 #: reverse order (``try``/``finally``): a reset restores the whole scope
 scope: ContextVar[Scope] = ContextVar("archipel_scope", default=((), None, None, None))
 
+#: ``scope``'s methods, bound once for the per-command and per-message paths: CPython 3.11
+#: compiles ``scope.get()`` of an imported object as a module's attribute load, making a
+#: method object (unspecialised) at every call
+scope_get = scope.get
+scope_set = scope.set
+scope_reset = scope.reset

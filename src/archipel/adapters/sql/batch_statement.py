@@ -65,7 +65,7 @@ def fits(tx: SqlTransaction) -> bool:
         return False
     single = 0
     for write in tx.pending_writes:
-        if write.guard != -1 or write.record is DELETE or write.table.unique_columns:
+        if not _bulk(write):
             single += 1
             if single > MAX_SINGLE:
                 return False
@@ -115,7 +115,7 @@ def batch_statement(tx: SqlTransaction) -> tuple[str, dict[str, Any]]:
     while index < len(writes):
         write = writes[index]
         end = index + 1
-        if write.guard == -1 and write.record is not DELETE and not write.table.unique_columns:
+        if _bulk(write):
             while end < len(writes) and same_insert(writes[end], write):
                 end += 1
             table = write.table
@@ -135,6 +135,12 @@ def batch_statement(tx: SqlTransaction) -> tuple[str, dict[str, Any]]:
         params.update({prefix + name: value for name, value in values.items()})
     check = " * ".join(f"(SELECT count(*) FROM c{number})" for number in guards) or "1"  # noqa: S608 - CTE names
     return f"WITH {', '.join(ctes)} SELECT 1 / ({check}) AS ok", params
+
+
+def _bulk(write: PendingWrite) -> bool:
+    """Whether ``write`` is a new row that can share its table's one CTE (no unique column
+    other than the key, whose violation must name the row that broke it)."""
+    return write.guard == -1 and write.record is not DELETE and not write.table.unique_columns
 
 
 def _single(write: PendingWrite) -> tuple[str, dict[str, Any]]:
