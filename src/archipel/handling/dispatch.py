@@ -33,17 +33,48 @@ if TYPE_CHECKING:
 __all__ = ["Route", "hub_domains", "join_hub", "leave_hub", "publish", "drain", "drain_after", "deliver"]
 
 _HUB: list[DomainLike] = []
+#: names held by more than one hub domain (a domain built again, the earlier one never shut down)
+_SHADOWED: set[str] = set()
 
 
 def join_hub(domain: DomainLike) -> None:
-    """Make ``domain`` receive events committed by co-located domains."""
+    """Make ``domain`` receive events committed by co-located domains.
+
+    A name is one bounded context: when several hub domains share a name (a
+    domain built again while an earlier one of that name was never shut down,
+    as Protean-style test fixtures do), an event reaches only one of them: the
+    innermost of that name whose context is active, else the last one
+    initialised. An earlier instance never receives a later one's events.
+    """
     if domain not in _HUB:
         _HUB.append(domain)
+        _shadow()
 
 
 def leave_hub(domain: DomainLike) -> None:
+    """Stop delivering co-located domains' events to ``domain`` (its shutdown)."""
     if domain in _HUB:
         _HUB.remove(domain)
+        _shadow()
+
+
+def _shadow() -> None:
+    names = [domain.name for domain in _HUB]
+    _SHADOWED.clear()
+    _SHADOWED.update(name for name in names if names.count(name) > 1)
+
+
+def _receivers() -> list[DomainLike]:
+    """The hub domains an event goes to now: one per name (see :func:`join_hub`)."""
+    if not _SHADOWED:
+        return _HUB
+    active = _context.scope.get()[0] or ()
+    chosen: dict[str, DomainLike] = {domain.name: domain for domain in _HUB}  # the last initialised
+    for domain in active:  # outermost first: the innermost active domain of a name wins
+        if domain.name in _SHADOWED and any(d is domain for d in _HUB):
+            chosen[domain.name] = domain
+    picked = {id(domain) for domain in chosen.values()}
+    return [domain for domain in _HUB if id(domain) in picked]
 
 
 def hub_domains() -> list[DomainLike]:
@@ -105,7 +136,7 @@ def deliver(event: Any, failures: list[Exception] | None = None) -> None:
     meta = event._metadata
     category = meta.stream.partition("-")[0]
     type_string = meta.type
-    for domain in _HUB:
+    for domain in _HUB if not _SHADOWED else _receivers():
         if not domain._inline_events:
             continue
         router = domain.router
@@ -158,7 +189,7 @@ def drain(queue: deque[Any], wrap: bool = True) -> None:
         meta = event._metadata
         category = meta.stream.partition("-")[0]
         type_string = meta.type
-        for domain in _HUB:
+        for domain in _HUB if not _SHADOWED else _receivers():
             if not domain._inline_events:
                 continue
             router = domain.router
