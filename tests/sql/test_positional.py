@@ -123,7 +123,14 @@ def test_positional_values_are_the_named_values_in_placeholder_order(
         for stream, position, name in batch
     ]
     heads = {stream: stored.get(stream, -1) for stream in heads_needed(messages)}
-    values, positions = store.sqlite_values(messages, heads)
+    asked: list[str] = []
+
+    def head(stream: str) -> int:
+        asked.append(stream)
+        return heads[stream]
+
+    values, positions = store.sqlite_values(messages, head)
+    assert asked == heads_needed(messages)  # each stream to read, once, in batch order
     named = store.params(messages)
     assert len(values) == len(messages) * len(COLUMNS)
     for i in range(len(messages)):

@@ -11,13 +11,15 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["dumps", "loads"]
+__all__ = ["dumps", "encode", "loads"]
 
-_encode = msgspec.json.Encoder().encode
+#: JSON bytes of a primitive value (``dumps`` decodes them)
+encode: Callable[[Any], bytes] = msgspec.json.Encoder().encode
+
 #: the value of JSON text (str or bytes)
 loads: Callable[[str | bytes], Any] = msgspec.json.Decoder().decode
 
 
 def dumps(value: Any) -> str:
     """Compact JSON text of a primitive value."""
-    return _encode(value).decode()
+    return encode(value).decode()

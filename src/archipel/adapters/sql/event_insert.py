@@ -13,15 +13,15 @@ cached per row. On SQLite both positions are settled before the ``INSERT``
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from archipel.adapters.memory.event_store import category_of
-from archipel.adapters.sql.codec import dumps
-from archipel.adapters.sql.sqlite_append import ROW_WIDTH, SqliteAppending, heads_needed
+from archipel.adapters.sql.codec import dumps, encode
+from archipel.adapters.sql.sqlite_append import ROW_WIDTH, SqliteAppending, heads_needed, own_stream
 from archipel.adapters.sql.writes import unique_violation
 from archipel.errors import ExpectedVersionError
 
@@ -158,13 +158,15 @@ class EventWriting(SqliteAppending):
         return params
 
     def sqlite_values(
-        self, messages: Sequence[Any], heads: dict[str, int]
+        self, messages: Sequence[Any], head: Callable[[str], int]
     ) -> tuple[list[Any], list[int]]:
         """Bind values of SQLite's insert of ``messages`` in placeholder order
         (:data:`COLUMNS` per row), and the stream position of each message.
 
-        ``heads``: the last stored position of each stream of
-        :func:`~archipel.adapters.sql.sqlite_append.heads_needed`.
+        ``head(stream)``: the stream's last stored position (-1: empty), asked once
+        for each stream of :func:`~archipel.adapters.sql.sqlite_append.heads_needed`
+        (whose first message has no position and is not a command in its own
+        stream, :func:`~archipel.adapters.sql.sqlite_append.own_stream`: position 0).
         """
         values: list[Any] = []
         positions: list[int] = []
@@ -176,7 +178,7 @@ class EventWriting(SqliteAppending):
             if position is None:
                 position = following.get(stream)
                 if position is None:
-                    position = heads[stream] + 1
+                    position = 0 if own_stream(meta) else head(stream) + 1
             following[stream] = position + 1
             positions.append(position)
             data = meta.to_dict()
@@ -195,8 +197,8 @@ class EventWriting(SqliteAppending):
                 meta.correlation_id,
                 meta.causation_id,
                 moment,
-                dumps(data),
-                dumps(message.to_dict()),
+                encode(data).decode(),  # codec.dumps, inline
+                encode(message.to_dict()).decode(),
             )
         return values, positions
 

@@ -94,25 +94,23 @@ class SqliteAppending:
     _head_of_sql: str
     _range_sql: str
 
-    def _last_positions(self, cursor: Any, streams: list[str]) -> dict[str, int]:
-        """``stream -> last stored position`` (-1 for an empty stream), read in the transaction."""
-        heads: dict[str, int] = {}
-        sql = self._head_of_sql
-        for stream in streams:
-            cursor.execute(sql, (stream,))
-            row = cursor.fetchone()
-            heads[stream] = -1 if row is None or row[0] is None else int(row[0])
-        return heads
-
     def _append_sqlite(
         self, cursor: Any, messages: Sequence[Any], chunk: int
     ) -> list[tuple[Any, int, int]]:
         """Insert ``messages`` (``chunk`` rows per statement); return ``(metadata,
-        global_position, position)`` of the new ones."""
-        streams, heads = stream_heads(messages)
-        if streams:
-            heads.update(self._last_positions(cursor, streams))
-        values, positions = self.sqlite_values(messages, heads)  # type: ignore[attr-defined]
+        global_position, position)`` of the new ones.
+
+        One pass settles each position and builds the rows' values
+        (``sqlite_values``); a stream's last stored position is read, in the
+        transaction, when the pass first meets it without a position (the streams
+        of :func:`stream_heads`)."""
+        sql = self._head_of_sql
+
+        def head(stream: str) -> int:
+            row = cursor.execute(sql, (stream,)).fetchone()
+            return -1 if row is None or row[0] is None else int(row[0])
+
+        values, positions = self.sqlite_values(messages, head)  # type: ignore[attr-defined]
         if len(messages) <= chunk:
             return self._insert_rows(cursor, messages, values, positions)
         stored: list[tuple[Any, int, int]] = []

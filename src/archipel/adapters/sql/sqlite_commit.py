@@ -71,13 +71,13 @@ def commit_row(
         if not messages:  # one statement: atomic by itself
             done = conn.execute(sql, args).rowcount == 1
         else:
-            conn.execute("BEGIN IMMEDIATE")
+            cursor = conn.cursor()  # one cursor for the transaction's statements
+            cursor.execute("BEGIN IMMEDIATE")
             try:
-                cursor = conn.cursor()
                 cursor.execute(sql, args)
                 if cursor.rowcount == 1:
                     stored = store._append_sqlite(cursor, messages, CHUNK)
-                    conn.execute("COMMIT")
+                    cursor.execute("COMMIT")
                     done = True
             finally:
                 if not done:
