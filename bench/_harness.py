@@ -207,9 +207,11 @@ class Timed:
         gc.callbacks.remove(self._on_gc)
 
     def report(self, n: int, prefix: str = "write") -> dict[str, object]:
-        """``<prefix>_cpu_ops`` (operations per CPU second), GC seconds and collections."""
+        """``<prefix>_cpu_ops`` (operations per CPU second), ``<prefix>_cpu_share`` (CPU / wall:
+        1.0 when the process had a core to itself all along), GC seconds and collections."""
         return {
             f"{prefix}_cpu_ops": n / self.cpu if self.cpu else 0.0,
+            f"{prefix}_cpu_share": self.cpu / self.wall if self.wall else 0.0,
             f"{prefix}_gc_s": self.gc_s,
             f"{prefix}_collections": self.collections,
         }

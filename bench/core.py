@@ -133,7 +133,9 @@ def main() -> int:
               "(target >= 1.5x in every run)")
         walls = " ".join(f"{x['write_ops'] / y['write_ops']:.2f}" for x, y in zip(a, f, strict=True))
         cpus = " ".join(f"{x['write_cpu_ops'] / y['write_cpu_ops']:.2f}" for x, y in zip(a, f, strict=True))
+        shares = " ".join(f"{x['write_cpu_share']:.2f}/{y['write_cpu_share']:.2f}" for x, y in zip(a, f, strict=True))
         print(f"  per round, wall: {walls}; CPU (process_time): {cpus}")
+        print(f"  per round, CPU / wall of archipel/es-save (1.00: a core to itself): {shares}")
         for label, runs in (("archipel", a), ("es-save", f)):
             gc_us = statistics.median(r["write_gc_s"] for r in runs) / n * 1e6
             counts = "/".join(str(c) for c in runs[0]["write_collections"])
