@@ -167,6 +167,56 @@ class MemoryGrowth:
         return out
 
 
+class Timed:
+    """Wall and CPU time of a block, and the garbage collections run inside it (``gc.callbacks``).
+
+    CPU time (``time.process_time``: user + system of this process) is what another
+    process's load moves least; comparing the wall and the CPU ratio of one round tells a
+    contender's slow code from its bad luck with the scheduler. A callback runs only when a
+    collection does, so a block without collections pays nothing for being watched.
+    """
+
+    def __init__(self) -> None:
+        self.wall = self.cpu = self.gc_s = 0.0
+        self.collections = [0, 0, 0]
+        self._gc_started = 0.0
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        import time
+
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.collections[info["generation"]] += 1
+            self.gc_s += time.perf_counter() - self._gc_started
+
+    def __enter__(self) -> Timed:
+        import gc
+        import time
+
+        gc.callbacks.append(self._on_gc)
+        self._cpu, self._wall = time.process_time(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import gc
+        import time
+
+        self.wall = time.perf_counter() - self._wall
+        self.cpu = time.process_time() - self._cpu
+        gc.callbacks.remove(self._on_gc)
+
+    def report(self, n: int, prefix: str = "write") -> dict[str, object]:
+        """``<prefix>_cpu_ops`` (operations per CPU second), ``<prefix>_cpu_share`` (CPU / wall:
+        1.0 when the process had a core to itself all along), GC seconds and collections."""
+        return {
+            f"{prefix}_cpu_ops": n / self.cpu if self.cpu else 0.0,
+            f"{prefix}_cpu_share": self.cpu / self.wall if self.wall else 0.0,
+            f"{prefix}_gc_s": self.gc_s,
+            f"{prefix}_collections": self.collections,
+        }
+
+
 @contextlib.contextmanager
 def profiled(label: str) -> Iterator[None]:
     """Profile the block with pyinstrument when ``--profile`` asked for it (else nothing)."""

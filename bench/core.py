@@ -13,6 +13,12 @@ does less work than W1 asks.
 
     python bench/core.py                 # N = 1k, 10k, 100k; 3 rounds
     python bench/core.py --quick         # N = 1k, 10k; 1 round (smoke)
+    python bench/core.py --sizes 10000,100000 --rounds 7 --no-protean --no-es   # the target's ratio only
+
+archipel and es-save run back to back in each round (the one that goes first
+alternates), so both see the same stretch of the machine's load; each round
+prints its wall ratio (the target's) beside its CPU ratio (``process_time``)
+and each contender's garbage collections in the timed loop.
 
 Memory: every timed run reports its RSS growth over the write phase (after a
 collection); one more run per contender at the largest N measures the heap
@@ -53,6 +59,15 @@ CONTENDERS = (
 )
 
 
+def round_order(round_no: int, no_es: bool = False) -> list[tuple[str, str]]:
+    """The contenders of one round: archipel and es-save back to back (the target's ratio:
+    the same stretch of the machine's load for both), which goes first alternating by
+    round; es (the System, ~3x slower) after them."""
+    archipel, es, es_save = CONTENDERS
+    pair = [archipel, es_save] if round_no % 2 == 0 else [es_save, archipel]
+    return pair if no_es else [*pair, es]
+
+
 def median_of(runs: list[dict[str, Any]], key: str) -> float:
     return statistics.median(r[key] for r in runs)
 
@@ -63,6 +78,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--sizes", type=str, default=None, help="comma-separated N values")
     parser.add_argument("--no-protean", action="store_true", help="skip protean (slow: quadratic)")
+    parser.add_argument("--no-es", action="store_true", help="skip es (eventsourcing's System): its column reads -")
     parser.add_argument("--no-memory", action="store_true", help="skip the traced memory runs")
     parser.add_argument("--memory-lines", type=int, default=0, metavar="K",
                         help="print the K source lines whose allocations grew most")
@@ -78,7 +94,7 @@ def main() -> int:
     results: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for round_no in range(rounds):
         for n in sizes:
-            for name, script in CONTENDERS:
+            for name, script in round_order(round_no, args.no_es):
                 print(f"  round {round_no + 1}/{rounds}: {name} N={n} ...", file=sys.stderr, flush=True)
                 results.setdefault((name, n), []).append(run_workload(script, str(n)))
     traced: dict[str, dict[str, Any]] = {}
@@ -102,9 +118,9 @@ def main() -> int:
     print("-" * len(header))
     writes = {}
     for n in sizes:
-        a, e, f = (results[(name, n)] for name, _ in CONTENDERS)
-        aw, ew, fw = median_of(a, "write_ops"), median_of(e, "write_ops"), median_of(f, "write_ops")
-        ar, er = median_of(a, "read_ops"), median_of(e, "read_ops")
+        a, e, f = (results.get((name, n), []) for name, _ in CONTENDERS)
+        aw, fw, ar = median_of(a, "write_ops"), median_of(f, "write_ops"), median_of(a, "read_ops")
+        ew, er = (median_of(e, "write_ops"), median_of(e, "read_ops")) if e else (0.0, 0.0)
         writes[n] = aw
         print(
             f"{n:>8} | {aw:>9,.0f} {ew:>9,.0f} {ratio(aw, ew):>7} {fw:>9,.0f} {ratio(aw, fw):>7} |"
@@ -115,6 +131,16 @@ def main() -> int:
         med, low, high = ratios([r["write_ops"] for r in a], [r["write_ops"] for r in f])
         print(f"N={n}: archipel / es-save writes per round {med:.2f}x ({low:.2f}-{high:.2f}) "
               "(target >= 1.5x in every run)")
+        walls = " ".join(f"{x['write_ops'] / y['write_ops']:.2f}" for x, y in zip(a, f, strict=True))
+        cpus = " ".join(f"{x['write_cpu_ops'] / y['write_cpu_ops']:.2f}" for x, y in zip(a, f, strict=True))
+        shares = " ".join(f"{x['write_cpu_share']:.2f}/{y['write_cpu_share']:.2f}" for x, y in zip(a, f, strict=True))
+        print(f"  per round, wall: {walls}; CPU (process_time): {cpus}")
+        print(f"  per round, CPU / wall of archipel/es-save (1.00: a core to itself): {shares}")
+        for label, runs in (("archipel", a), ("es-save", f)):
+            gc_us = statistics.median(r["write_gc_s"] for r in runs) / n * 1e6
+            counts = "/".join(str(c) for c in runs[0]["write_collections"])
+            print(f"  {label}: GC {gc_us:.2f} us per command ({counts} collections, gen 0/1/2), "
+                  f"CPU {median_of(runs, 'write_cpu_ops'):,.0f} commands per CPU second")
     for n, r in protean.items():
         print(f"protean N={n}: write {r['write_ops']:,.1f}/s, read {r['read_ops']:,.1f}/s "
               f"(archipel at N={sizes[0]}: {ratio(writes[sizes[0]], r['write_ops'])} writes)")

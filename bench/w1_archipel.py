@@ -81,7 +81,7 @@ def build(
 
 def main(n: int, inline_projector: bool = False, traced: bool = False) -> None:
     """``traced``: measure the write's heap growth with tracemalloc (slower: not a timing run)."""
-    from _harness import MemoryGrowth, profiled
+    from _harness import MemoryGrowth, Timed, profiled
 
     domain, Account, OpenAccount = build(inline_projector=inline_projector)
     with domain.domain_context():
@@ -90,16 +90,16 @@ def main(n: int, inline_projector: bool = False, traced: bool = False) -> None:
         for i in range(100):  # warm up: first-use caches are not growth per aggregate
             process(OpenAccount(owner=f"warm-{i}"))
         with profiled(f"memory-write-{n}"), MemoryGrowth(traced, top=25) as memory:
-            start = time.perf_counter()
-            ids = [process(OpenAccount(owner=f"owner-{i}")) for i in range(n)]
-            write_s = time.perf_counter() - start
+            with Timed() as write:
+                ids = [process(OpenAccount(owner=f"owner-{i}")) for i in range(n)]
+            write_s = write.wall
         repo = domain.repository_for(Account)
         with profiled(f"memory-read-{n}"):
             start = time.perf_counter()
             for identity in ids:
                 repo.get(identity)
             read_s = time.perf_counter() - start
-    print(json.dumps({"write_ops": n / write_s, "read_ops": n / read_s, "n": n, **memory.report()}))
+    print(json.dumps({"write_ops": n / write_s, "read_ops": n / read_s, "n": n, **write.report(n), **memory.report()}))
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ class Accounts(Application):
 
 def main(n: int, traced: bool = False) -> None:
     """``traced``: measure the write's heap growth with tracemalloc (slower: not a timing run)."""
-    from _harness import MemoryGrowth
+    from _harness import MemoryGrowth, Timed
 
     os.environ.setdefault("PERSISTENCE_MODULE", "eventsourcing.popo")
     app = Accounts()
@@ -43,18 +43,18 @@ def main(n: int, traced: bool = False) -> None:
         app.open(f"warm-{i}")
     ids = []
     with MemoryGrowth(traced, top=25) as memory:
-        start = time.perf_counter()
-        for i in range(n):
-            account = app.open(f"owner-{i}")
-            counter["opened"] += 1  # the event handler
-            summaries[account.id] = {"owner": account.owner}  # the projector
-            ids.append(account.id)
-        write_s = time.perf_counter() - start
+        with Timed() as write:
+            for i in range(n):
+                account = app.open(f"owner-{i}")
+                counter["opened"] += 1  # the event handler
+                summaries[account.id] = {"owner": account.owner}  # the projector
+                ids.append(account.id)
+        write_s = write.wall
     start = time.perf_counter()
     for identity in ids:
         app.repository.get(identity)
     read_s = time.perf_counter() - start
-    print(json.dumps({"write_ops": n / write_s, "read_ops": n / read_s, "n": n, **memory.report()}))
+    print(json.dumps({"write_ops": n / write_s, "read_ops": n / read_s, "n": n, **write.report(n), **memory.report()}))
 
 
 if __name__ == "__main__":
