@@ -283,10 +283,10 @@ def _record_stages(directory: str) -> None:
 
     ring = Doorbell.ring
 
-    def rung(self: Any) -> None:
+    def rung(self: Any, *args: Any) -> None:  # (keys, where the tree's doorbell takes them)
         if self is outbox_bell:
             seen["rung"].append(time.time())
-        ring(self)
+        ring(self, *args)
 
     Doorbell.ring = rung  # type: ignore[method-assign]
     claim = OutboxRelay._claim_rows
