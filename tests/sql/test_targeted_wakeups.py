@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from archipel.adapters.sql.broker import DatabaseBroker
@@ -159,6 +159,8 @@ def _bank(url: str, name: str) -> Any:
     per_account=st.integers(min_value=1, max_value=6),
     seed=st.integers(min_value=0, max_value=2**16),
 )
+@example(fates=["lost"], accounts=4, per_account=3, seed=1)  # every ring lost: the fallback looks only
+@example(fates=["wrong keys"], accounts=4, per_account=3, seed=2)  # every ring for nobody
 def test_every_deposit_applies_once_in_order_whatever_happens_to_the_rings(
     postgres_db_url, monkeypatch, fates, accounts, per_account, seed
 ):
