@@ -215,3 +215,34 @@ def test_every_deposit_applies_once_in_order_whatever_happens_to_the_rings(
             banks[0].drop_database()
         for bank in banks:
             bank.shutdown()
+
+
+def test_a_relay_waits_on_the_shards_it_holds_of_outboxes_whose_commits_ring_by_shard(postgres_db_url):
+    # the per-process outbox of a memory database (a cache's) is relayed whole by each process,
+    # but its commits ring broad: holding all of its shards must not make the relay wake for
+    # every shard of the SQL outbox
+    from archipel.adapters.memory.database import MemoryDatabase
+    from archipel.engine.leases import Lease, LeaseStore
+    from archipel.engine.relay import OutboxRelay
+    from archipel.engine.settings import EngineSettings
+
+    bank = _bank(postgres_db_url, f"Keys{uuid.uuid4().hex[:6]}")
+    try:
+        with bank.domain_context():
+            bank.setup_database()
+            settings_ = EngineSettings.from_config(bank.config)
+            relay = OutboxRelay(bank, bank.brokers["default"], LeaseStore(bank), settings_, "me")
+            bank.providers.databases["per-process"] = MemoryDatabase()
+
+            def held(*shards: int) -> dict[int, Lease]:
+                return {s: Lease(f"l{s}", "relay", "me", 1, time.time() + 60, 1) for s in shards}
+
+            relay._owned = {"default": held(1, 3), "per-process": held(0, 1, 2, 3)}
+            assert relay.wake_keys() == [relay_key(1), relay_key(3)]
+            relay._owned = {"default": {}, "per-process": held(0, 1, 2, 3)}
+            assert relay.wake_keys() == []  # (its rings are broad: they wake it)
+    finally:
+        bank.providers.databases.pop("per-process", None)
+        with bank.domain_context():
+            bank.drop_database()
+        bank.shutdown()

@@ -164,8 +164,16 @@ class OutboxRelay(ShardLeadership):
 
     def wake_keys(self) -> list[str]:
         """The :data:`~archipel.utils.doorbell.OUTBOX` keys this relay waits on: its relay
-        shards' (commits of other shards' rows do not wake it; broad rings do)."""
-        return sorted({relay_key(shard) for owned in self._owned.values() for shard in owned})
+        shards' (commits of other shards' rows do not wake it; broad rings do), of the
+        databases whose commits ring by shard (``rings_by_shard``: SQL); the others' ring
+        broad, so holding every shard of a per-process outbox is no reason to wake for all."""
+        databases = self.domain.providers.databases
+        return sorted({
+            relay_key(shard)
+            for name, owned in self._owned.items()
+            if owned and getattr(databases.get(name), "rings_by_shard", False)
+            for shard in owned
+        })
 
     @property
     def drained(self) -> bool:
