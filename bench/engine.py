@@ -283,10 +283,10 @@ def _record_stages(directory: str) -> None:
 
     ring = Doorbell.ring
 
-    def rung(self: Any) -> None:
+    def rung(self: Any, *args: Any) -> None:  # (keys, where the tree's doorbell takes them)
         if self is outbox_bell:
             seen["rung"].append(time.time())
-        ring(self)
+        ring(self, *args)
 
     Doorbell.ring = rung  # type: ignore[method-assign]
     claim = OutboxRelay._claim_rows
@@ -1046,9 +1046,9 @@ def _time_notifier() -> Any:
     sent: list[float] = []
     notify, connect = wakeup.PgSignals.notify, wakeup.PgSignals._connect
 
-    def poked(self: Any, signal: str) -> None:
+    def poked(self: Any, signal: str, *keys: Any) -> None:  # (keys, where the tree's take them)
         pokes.append(time.perf_counter())
-        notify(self, signal)
+        notify(self, signal, *keys)
 
     class Timed:
         def __init__(self, conn: Any) -> None:
@@ -1075,8 +1075,8 @@ def _time_notifier() -> Any:
     direct = getattr(wakeup.PgSignals, "_send", None)  # written by the committing thread itself
     if direct is not None:
 
-        def written(self: Any, signal: str) -> bool:
-            done = bool(direct(self, signal))
+        def written(self: Any, signal: str, *keys: Any) -> bool:
+            done = bool(direct(self, signal, *keys))
             if done:
                 sent.append(time.perf_counter())
             return done

@@ -31,12 +31,14 @@ class CountingLeases(LeaseStore):
         super().__init__(domain)
         self.acquired: list[str] = []
         self.looks = 0
+        self.together = 0
 
     def acquire(self, lease_id: str, scope: str, owner: str, seconds: float) -> Lease | None:
         self.acquired.append(lease_id)
         return super().acquire(lease_id, scope, owner, seconds)
 
     def _acquire_together(self, lease_ids: Any, scope: str, owner: str, seconds: float, limit: int) -> Any:
+        self.together += 1
         taken = super()._acquire_together(lease_ids, scope, owner, seconds, limit)
         self.acquired.extend(lease.id for lease in taken or [])
         return taken
@@ -198,3 +200,5 @@ def test_partitions_short_of_the_share_try_only_what_others_do_not_hold(make_ban
         assert not {ownership.lease_id(p) for p in others} & set(leases.acquired)  # nor tried
         assert len(gained) == min(share, len(takeable))  # all it may take of what is free
         assert len(leases.acquired) == len(gained)  # each try took its lease: none for nothing
+        # one read and at most one transaction taking them all (no other worker races it here)
+        assert leases.together == (1 if share > 0 else 0)

@@ -147,23 +147,26 @@ class PartitionOwnership:
         return min(self.partitions, math.ceil(exact - 1e-9))
 
     def acquire_missing(self) -> list[int]:
-        """Take free or expired partitions up to the fair share; return the new ones."""
+        """Take free or expired partitions up to the fair share; return the new ones.
+
+        One read of the subscription's leases and one transaction taking every free one up
+        to the share (:meth:`~archipel.engine.leases.LeaseStore.acquire_many`), not a
+        transaction per partition: a worker starting holds its share at once."""
         share = self.share()
-        gained: list[int] = []
         if len(self.owned) >= share:
-            return gained
-        # one look at who holds what, then a try of the others only (see LeaseStore.held_by_others)
-        held = self.leases.held_by_others(self.scope, self.worker_id)
-        for step in range(self.partitions):
-            partition = (self._offset + step) % self.partitions
-            if partition in self.owned or self.lease_id(partition) in held:
-                continue
-            lease = self.leases.acquire(self.lease_id(partition), self.scope, self.worker_id, self.lease_seconds)
-            if lease is not None:
-                self.owned[partition] = lease
-                gained.append(partition)
-                if len(self.owned) >= share:
-                    break
+            return []
+        wanted = {
+            self.lease_id(partition): partition
+            for partition in ((self._offset + step) % self.partitions for step in range(self.partitions))
+            if partition not in self.owned
+        }
+        gained: list[int] = []
+        for lease in self.leases.acquire_many(
+            list(wanted), self.scope, self.worker_id, self.lease_seconds, share - len(self.owned)
+        ):
+            partition = wanted[lease.id]
+            self.owned[partition] = lease
+            gained.append(partition)
         return gained
 
     def surplus(self) -> list[int]:

@@ -49,6 +49,7 @@ from archipel.engine.retry import Backoff
 from archipel.engine.settings import EngineSettings
 from archipel.engine.streams import broker_stream, category_of, partition_of
 from archipel.utils import tracing
+from archipel.utils.doorbell import relay_key
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
@@ -160,6 +161,19 @@ class OutboxRelay(ShardLeadership):
             and (wait := getattr(database, "idle_wait", None)) is not None
         ]
         return min(waits, default=poll_seconds)
+
+    def wake_keys(self) -> list[str]:
+        """The :data:`~archipel.utils.doorbell.OUTBOX` keys this relay waits on: its relay
+        shards' (commits of other shards' rows do not wake it; broad rings do), of the
+        databases whose commits ring by shard (``rings_by_shard``: SQL); the others' ring
+        broad, so holding every shard of a per-process outbox is no reason to wake for all."""
+        databases = self.domain.providers.databases
+        return sorted({
+            relay_key(shard)
+            for name, owned in self._owned.items()
+            if owned and getattr(databases.get(name), "rings_by_shard", False)
+            for shard in owned
+        })
 
     @property
     def drained(self) -> bool:

@@ -26,7 +26,7 @@ from archipel.engine.retry import Backoff
 from archipel.engine.settings import EngineSettings
 from archipel.engine.subscriptions import active_subscriptions
 from archipel.errors import ArchipelError
-from archipel.utils.doorbell import BROKER, OUTBOX, bell
+from archipel.utils.doorbell import BROKER, OUTBOX, bell, relay_waiting
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
@@ -186,6 +186,7 @@ class Worker:
         backoff = Backoff()
         poll = self.settings.blocking_timeout_ms / 1000.0
         doorbell = bell(OUTBOX)
+        relay_waiting(relay.shards)  # commits ring the relay shards of their rows, as it counts them
         try:
             with self.domain.domain_context():
                 while not self.stop_event.is_set():
@@ -208,10 +209,11 @@ class Worker:
                         self.relay_behind_since = None
                         # push, not poll: a commit with outbox rows wakes us (see wakeup.py);
                         # having claimed all it saw, the relay waits too (no claim for nothing)
-                        doorbell.wait(seen, relay.idle_seconds(poll))
+                        doorbell.wait(seen, relay.idle_seconds(poll), relay.wake_keys())
                     elif self.relay_behind_since is None:
                         self.relay_behind_since = time.monotonic()
         finally:
+            relay_waiting(relay.shards, waiting=False)
             relay.release()
 
     # -- reporting ---------------------------------------------------------------

@@ -71,7 +71,7 @@ class DatabaseBroker(BrokerGroupReader, BrokerHousekeeping):
             encoded.append(dumps(payload))
         if self._pg is not None:
             ids = self._publish_pg(by_stream, encoded)
-            announce(self.engine, BROKER)  # push: wake consumers, here and in other processes
+            announce(self.engine, BROKER, by_stream)  # push: wake these streams' consumers, here and elsewhere
             return ids
         sql = self._sql
 
@@ -92,7 +92,7 @@ class DatabaseBroker(BrokerGroupReader, BrokerHousekeeping):
             return ids
 
         ids = self._transaction(work)
-        announce(self.engine, BROKER)  # push: wake consumers, here and in other processes
+        announce(self.engine, BROKER, by_stream)  # push: wake these streams' consumers, here and elsewhere
         return ids
 
     def _publish_pg(self, by_stream: dict[str, list[int]], encoded: list[str]) -> list[str]:

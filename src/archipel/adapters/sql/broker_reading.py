@@ -75,15 +75,20 @@ class BrokerGroupReader(BrokerStore):
         quiet = self._quiet
         looked = self._looked
         keys = [(group, stream) for stream in streams]
-        skip = not first and self._pushed() and all(
-            quiet.get(key, -1) == doorbell.generation for key in keys
-        )
+        names = list(dict.fromkeys(streams))  # the doorbell's keys: a ring for other streams is not ours
+
+        def still_quiet() -> bool:
+            # each stream's last look found nothing and no publish to it rang since (each rings,
+            # with its streams, here or by NOTIFY; a broad ring counts for every stream)
+            return all(key in quiet and not doorbell.rung(quiet[key], (key[1],)) for key in keys)
+
+        skip = not first and self._pushed() and still_quiet()
         while True:
             # read before looking: a publish after the look rings a later generation
             seen = doorbell.generation
             if skip:
-                # the last look at these streams found nothing and no publish rang since (each
-                # rings, here or by NOTIFY): looking again would find nothing either
+                # the last look at these streams found nothing and no publish to them rang
+                # since: looking again would find nothing either
                 got = []
             elif self._pg is not None:
                 # PostgreSQL: one round trip, which locks and takes only the streams with news
@@ -121,7 +126,7 @@ class BrokerGroupReader(BrokerStore):
             # woken by a publish of this process or, on PostgreSQL, a NOTIFY from another;
             # else look again after the poll interval (SQLite shared by several processes)
             poll = fallback_seconds(self.engine, _POLL_SECONDS)
-            rung = doorbell.wait(seen, min(poll, remaining))
+            rung = doorbell.wait(seen, min(poll, remaining), names)
             # not rung while pushes are sure: the look at the end of the wait only if these
             # streams were not looked at for PUSHED_FALLBACK_SECONDS (what a lost notification
             # costs), not at every blocking read's end: that was a transaction per worker and
@@ -130,7 +135,7 @@ class BrokerGroupReader(BrokerStore):
             skip = (
                 not rung
                 and self._pushed()
-                and all(quiet.get(key, -1) == seen for key in keys)
+                and still_quiet()
                 and all(now - looked.get(key, -PUSHED_FALLBACK_SECONDS) < PUSHED_FALLBACK_SECONDS
                         for key in keys)
             )

@@ -50,6 +50,10 @@ class SqlDatabase:
     ``outbox_table`` and ``processed_table`` (table names).
     """
 
+    #: commits with outbox rows ring ``OUTBOX`` with the rows' relay shards (a relay waits for
+    #: its own shards: :meth:`archipel.engine.relay.OutboxRelay.wake_keys`)
+    rings_by_shard = True
+
     def __init__(self, name: str = "default", settings: Mapping[str, Any] | None = None) -> None:
         settings = dict(settings or {})
         check_settings(

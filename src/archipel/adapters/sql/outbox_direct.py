@@ -147,11 +147,10 @@ class DirectRelay:
         select = self.outbox.claims.locking(*key, of) if by_shard else self._select(key)
         shard_plan, reset = (SHARD_PLAN, SHARD_PLAN_RESET) if by_shard else ((), ())
         chosen: list[int] = []  # how many rows the statement chose, where it says (by_shard)
+        published: list[str] = []  # the streams written (their consumers are woken)
         deadline = time.monotonic() + seconds
         settings = {"ms": str(max(1, int(seconds * 1000)))}
         move = self._move_sql
-        # the move commits without a WAL flush: it notifies inside itself (no notifier thread)
-        notify = notify_statement(self.engine, BROKER)
         failed: list[Exception] = []
         self.broker._setup()  # the broker's tables exist (a DDL transaction, once)
 
@@ -187,6 +186,9 @@ class DirectRelay:
             if time.monotonic() > deadline:
                 conn.execute("ROLLBACK")  # stalled: the shards may have moved on; nothing moved
                 return []
+            # the move commits without a WAL flush: it notifies inside itself (no notifier
+            # thread), the streams written in the payload (only their consumers wake)
+            notify = notify_statement(self.engine, BROKER, plan.streams)
             with conn.pipeline():
                 for setting in reset:
                     conn.execute(setting)
@@ -194,6 +196,7 @@ class DirectRelay:
                 if notify is not None:  # other processes' consumers, at the commit
                     conn.execute(*notify)
                 conn.execute("COMMIT")
+            published[:] = plan.streams
             return rows
 
         # no blind retry: a COMMIT whose reply was lost may have gone through (then the rows
@@ -205,5 +208,6 @@ class DirectRelay:
         # by a former owner of their shard: rows after them may be waiting)
         moved.drained = len(moved) < limit and not any(n >= limit for n in chosen)
         if moved:
-            bell(BROKER).ring()  # push: this process's consumers (the commit notified the others)
+            # push: this process's consumers of these streams (the commit notified the others)
+            bell(BROKER).ring(published or None)
         return moved

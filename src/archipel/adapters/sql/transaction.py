@@ -34,10 +34,11 @@ from archipel.adapters.sql.fetching import fetch_rows
 from archipel.adapters.sql.flush import WriteFlush
 from archipel.adapters.sql.processed import CHUNK, processed_among
 from archipel.adapters.sql.reads import query_records
-from archipel.adapters.sql.wakeup import OUTBOX, announce
+from archipel.adapters.sql.wakeup import announce_outbox
 from archipel.adapters.sql.writes import DELETE, PendingWrite, conflict, unique_violation
 from archipel.core.queryset import Criteria
 from archipel.errors import ArchipelError, ExpectedVersionError
+from archipel.port.outbox import shard_key
 from archipel.port.schema import ModelSchema
 
 if TYPE_CHECKING:
@@ -79,8 +80,9 @@ class SqlTransaction(WriteFlush):
         self._conn: Any = None
         self._done = False
         self._after_commit: list[tuple[Any, int, int]] = []
-        #: outbox rows were written: the relay is woken after the commit
-        self._relayable = False
+        #: the ``shard`` of each outbox row written: the relays of those shards are woken after
+        #: the commit
+        self._relayable: set[int] = set()
 
     # -- reads --------------------------------------------------------------------
     def _read(self, sql: str, params: Any, many: bool) -> Any:
@@ -156,9 +158,9 @@ class SqlTransaction(WriteFlush):
         return exists
 
     def add_outbox(self, records: Iterable[dict[str, Any]]) -> None:
+        start = len(self._outbox)
         self._outbox.extend(records)
-        if self._outbox:
-            self._relayable = True
+        self._relayable.update(shard_key(record["stream"]) for record in self._outbox[start:])
 
     def mark_processed(self, subscription: str, message_id: str) -> bool:
         key = (subscription, message_id)
@@ -360,7 +362,8 @@ class SqlTransaction(WriteFlush):
             meta.position = position
         self._after_commit.clear()
         if self._relayable:
-            announce(self.engine, OUTBOX)  # push: wake the relay, here and elsewhere
+            # push: wake the relays of these rows' shards, here and elsewhere
+            announce_outbox(self.engine, self._relayable)
 
     def rollback(self) -> None:
         if self._conn is not None:

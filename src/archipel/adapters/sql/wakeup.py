@@ -24,6 +24,15 @@ the database-wide notify lock is then held for no flush, and the signal
 needs no notifier thread, no round trip and no transaction of its own —
 other processes hear it at the commit.
 
+A signal may say where the work is (:mod:`archipel.utils.doorbell`'s keys):
+the broker streams a publish wrote, the ``shard`` values of the outbox rows
+a commit wrote (each listening process maps them to its relays' relay
+shards). The keys travel in the notification's payload (after the token, as
+a JSON list; a payload without keys, or whose keys would not fit, rings
+broad), and the listener rings them: a consumer wakes only for its
+partitions' streams, a relay only for its shards, not every waiter of every
+process for every commit (each woken waiter looked: a transaction).
+
 Signals only shorten waits: waiters still look for work after a timeout, so
 a lost notification (a listener reconnecting, a SQLite database shared by
 several processes, which has no notifications) costs latency, never a
@@ -32,14 +41,16 @@ message. :func:`fallback_seconds` says how long that timeout may be.
 
 from __future__ import annotations
 
+import json
 import logging
 import select
 import threading
 import time
 import uuid
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
-from archipel.utils.doorbell import BROKER, OUTBOX, Doorbell, bell
+from archipel.utils.doorbell import BROKER, OUTBOX, Doorbell, bell, outbox_keys
 
 if TYPE_CHECKING:
     from archipel.adapters.sql.engine import SqlEngine
@@ -50,6 +61,7 @@ __all__ = [
     "OUTBOX",
     "BROKER",
     "bell",
+    "announce_outbox",
     "signals_for",
     "announce",
     "notify_statement",
@@ -60,6 +72,8 @@ log = logging.getLogger("archipel.sql.wakeup")
 
 #: PostgreSQL channel of each signal
 CHANNELS = {OUTBOX: "archipel_outbox", BROKER: "archipel_broker"}
+#: the longest payload sent with its keys (PostgreSQL refuses 8000 bytes and more): beyond, broad
+MAX_PAYLOAD = 7900
 #: the longest wait of a relay or consumer whose signals arrive by push
 PUSHED_FALLBACK_SECONDS = 1.0
 #: a notification: channel and payload (the sending engine's token) as parameters
@@ -74,7 +88,8 @@ class PgSignals:
     def __init__(self, engine: SqlEngine) -> None:
         self.engine = engine
         self._lock = threading.Lock()
-        self._wanted: set[str] = set()
+        #: signals (and their keys; None: broad) for the notifier thread to send
+        self._wanted: dict[str, set[str] | None] = {}
         self._poke = threading.Event()
         self._stop = threading.Event()
         self._notifier: threading.Thread | None = None
@@ -96,24 +111,38 @@ class PgSignals:
         self.token = uuid.uuid4().hex
 
     # -- sending ----------------------------------------------------------------------
-    def notify(self, signal: str) -> None:
-        """Have other processes' waiters of ``signal`` woken.
+    def payload(self, keys: Collection[str] | None = None) -> str:
+        """The payload of this engine's notifications: its token, then ``keys`` as a JSON list
+        (none, or too many to fit: a broad ring)."""
+        if not keys:
+            return self.token
+        text = self.token + json.dumps(sorted(keys), separators=(",", ":"))
+        return text if len(text.encode()) <= MAX_PAYLOAD else self.token
+
+    def notify(self, signal: str, keys: Collection[str] | None = None) -> None:
+        """Have other processes' waiters of ``signal`` (of ``keys``; None: all) woken.
 
         The calling thread sends the ``pg_notify`` itself when the notifier's
         connection is free (written to the socket, not waited for: the next
         sender reads the reply), so the notification leaves at once, whatever
         the caller does next; else the notifier thread sends it (pokes
-        meanwhile coalesce)."""
-        if self._send(signal):
+        meanwhile coalesce: their keys are joined, and one broad makes them broad)."""
+        if self._send(signal, keys):
             return
-        if signal not in self._wanted:
-            with self._lock:
-                self._wanted.add(signal)
+        with self._lock:
+            if keys is None:
+                self._wanted[signal] = None
+            elif signal not in self._wanted:
+                self._wanted[signal] = set(keys)
+            else:
+                wanted = self._wanted[signal]
+                if wanted is not None:
+                    wanted.update(keys)
         self._poke.set()
         if self._notifier is None:
             self._start("_notifier", self._notify_loop, "notify")
 
-    def _send(self, signal: str) -> bool:
+    def _send(self, signal: str, keys: Collection[str] | None) -> bool:
         """Write a ``pg_notify`` on the notifier's connection if it is free; True when sent."""
         conn = self._conn
         if conn is None or not self._send_lock.acquire(blocking=False):
@@ -129,7 +158,7 @@ class PgSignals:
                 self._results(pgconn)
                 self._in_flight = False
             self._in_flight = True  # (also if the write fails: the notifier finds out)
-            pgconn.send_query_params(NOTIFY_PQ, [CHANNELS[signal].encode(), self.token.encode()])
+            pgconn.send_query_params(NOTIFY_PQ, [CHANNELS[signal].encode(), self.payload(keys).encode()])
             if pgconn.flush() != 0:
                 self._poke.set()  # what a full socket left unsent, the notifier flushes
             return True
@@ -170,6 +199,7 @@ class PgSignals:
 
     def _notify_loop(self) -> None:
         fairy = None
+        signals: dict[str, set[str] | None] = {}
         while not self._stop.is_set():
             self._poke.wait()
             if self._stop.is_set():
@@ -185,9 +215,11 @@ class PgSignals:
                         self._collect(self._conn)
                         self._in_flight = False
                     with self._lock:
-                        signals, self._wanted = self._wanted, set()
+                        signals, self._wanted = self._wanted, {}
                     for signal in sorted(signals):
-                        fairy.driver_connection.execute(NOTIFY_SQL, (CHANNELS[signal], self.token))
+                        payload = self.payload(signals[signal])
+                        fairy.driver_connection.execute(NOTIFY_SQL, (CHANNELS[signal], payload))
+                    signals = {}
             except Exception as exc:  # best effort: waiters poll after a timeout anyway
                 log.debug("notify failed (%s); waiters fall back to polling", exc)
                 with self._send_lock:
@@ -195,6 +227,9 @@ class PgSignals:
                 fairy = self._close(fairy)
                 self._own_pid = None
                 self._stop.wait(0.5)
+                with self._lock:  # (what this attempt took is lost: sent broad once reconnected)
+                    self._wanted.update(dict.fromkeys(signals, None))
+                signals = {}
                 if self._wanted:
                     self._poke.set()  # sent once reconnected
         with self._send_lock:
@@ -228,12 +263,17 @@ class PgSignals:
                 # anything committed while we were not listening: look once
                 for signal in CHANNELS:
                     bell(signal).ring()
-                by_channel = {channel: bell(signal) for signal, channel in CHANNELS.items()}
+                by_channel = {channel: signal for signal, channel in CHANNELS.items()}
+                token = self.token
                 while not self._stop.is_set():
                     for note in conn.notifies(timeout=1.0):
-                        found = by_channel.get(note.channel)
-                        if found is not None and note.pid != self._own_pid and note.payload != self.token:
-                            found.ring()
+                        heard = by_channel.get(note.channel)
+                        if heard is None or note.pid == self._own_pid or note.payload.startswith(token):
+                            continue
+                        keys = payload_keys(note.payload)
+                        if keys is not None and heard == OUTBOX:
+                            keys = outbox_keys(keys)  # rows' shard values -> our relays' shards
+                        bell(heard).ring(keys)
             except Exception as exc:
                 if not self._stop.is_set():
                     log.debug("listen failed (%s); waiters poll until it is back", exc)
@@ -305,26 +345,54 @@ def forget(engine: SqlEngine) -> None:
         found.close()
 
 
-def announce(engine: SqlEngine, signal: str) -> None:
-    """``signal`` happened (after a commit): ring this process's bell, notify the others."""
-    bell(signal).ring()
+def payload_keys(payload: str) -> list[str] | None:
+    """The keys of a notification's payload (see :meth:`PgSignals.payload`); None (broad) when
+    it has none or they cannot be read (a payload of another version, a token alone)."""
+    start = payload.find("[")
+    if start < 0:
+        return None
+    try:
+        keys = json.loads(payload[start:])
+    except ValueError:
+        return None
+    if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+        return None
+    return keys
+
+
+def announce(engine: SqlEngine, signal: str, keys: Iterable[str] | None = None) -> None:
+    """``signal`` happened (after a commit), for ``keys`` (None: anywhere): ring this
+    process's bell, notify the others."""
+    found = None if keys is None else keys if isinstance(keys, Collection) else list(keys)
+    bell(signal).ring(found)
     signals = signals_for(engine)
     if signals is not None:
-        signals.notify(signal)
+        signals.notify(signal, found)
 
 
-def notify_statement(engine: SqlEngine, signal: str) -> tuple[str, tuple[str, str]] | None:
+def announce_outbox(engine: SqlEngine, shards: Collection[int]) -> None:
+    """Outbox rows of these ``shard`` values were committed: ring this process's relays of
+    their relay shards, notify the other processes (which map them to their relays' shards)."""
+    bell(OUTBOX).ring(outbox_keys(shards))
+    signals = signals_for(engine)
+    if signals is not None:
+        signals.notify(OUTBOX, [str(shard) for shard in shards])
+
+
+def notify_statement(
+    engine: SqlEngine, signal: str, keys: Collection[str] | None = None
+) -> tuple[str, tuple[str, str]] | None:
     """The statement and parameters that notify other processes of ``signal`` from inside a
     transaction (sent at its commit; this engine's listener skips the echo), or None (SQLite).
 
     For transactions that commit without waiting for the WAL flush only: a notifying
     commit holds PostgreSQL's database-wide notify lock until it ends. The caller rings
-    this process's bell itself after the commit (``bell(signal).ring()``).
+    this process's bell itself after the commit (``bell(signal).ring(keys)``).
     """
     signals = signals_for(engine)
     if signals is None:
         return None
-    return NOTIFY_SQL, (CHANNELS[signal], signals.token)
+    return NOTIFY_SQL, (CHANNELS[signal], signals.payload(keys))
 
 
 def fallback_seconds(engine: SqlEngine, poll_seconds: float) -> float:
