@@ -1,0 +1,88 @@
+"""PostgreSQL: a column of values bound as one array literal, made by a few C calls.
+
+An engine batch binds each column of its new rows, its processed records'
+message ids and the ids it looks up as arrays (``%(name)b::<type>[]``).
+psycopg dumps a list in Python, element by element (its binary array dumper:
+a dumper call, two appends and a length packed per element, ~2 400
+instructions for a 36-character id; its text dumper checks every element
+against a regular expression). Most of these columns hold strings without a
+quote, backslash or NUL (ids, names) or plain ints (versions): those are sent
+as the text of the array instead — ``{"a","b"}``, ``{1,2}`` — joined in C
+(~10 times fewer instructions). Bound to a ``%b`` placeholder, a ``str`` goes
+as a ``text`` value, which the statement's cast to ``<type>[]`` reads as an
+array literal: the same elements as the list, converted to the column's type
+by the same input functions.
+
+A column of plain floats goes in PostgreSQL's binary form of a ``float8[]``
+(:class:`Float8Array`, its dumper registered with psycopg here), each element
+packed by one C call: the bytes psycopg's binary dumper makes, element by element.
+
+Anything else (a ``None``, a quote or backslash to escape, a NUL PostgreSQL
+would refuse, another type, no values) is returned as the list, for psycopg
+to dump, or refuse, as before.
+"""
+
+from __future__ import annotations
+
+import struct
+from itertools import repeat
+from typing import Any
+
+import psycopg
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
+
+__all__ = ["Float8Array", "float_array", "int_array", "text_array"]
+
+_INT = {int}
+_FLOAT = {float}
+_FLOAT8 = psycopg.postgres.types["float8"]
+#: a one-dimension array's header: dimensions, has-NULL flag, element type, length, lower bound
+_HEAD = struct.Struct(">iiIii").pack
+#: an element of a float8 array: its length (8), its value
+_DOUBLE = struct.Struct(">id").pack
+
+
+def text_array(values: list[Any]) -> Any:
+    """``values`` as the text of a PostgreSQL array (``str``) when every one is a ``str``
+    without ``"``, ``\\`` or NUL; else ``values`` itself."""
+    try:
+        flat = "".join(values)  # (a TypeError: a None or another type among them)
+    except TypeError:
+        return values
+    if not values or '"' in flat or "\\" in flat or "\x00" in flat:
+        return values
+    return '{"' + '","'.join(values) + '"}'
+
+
+def int_array(values: list[Any]) -> Any:
+    """``values`` as the text of a PostgreSQL array when every one is an ``int`` (not a
+    ``bool``: psycopg dumps those as booleans); else ``values`` itself."""
+    if set(map(type, values)) != _INT:  # (also: no values)
+        return values
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+class Float8Array(bytes):
+    """A ``float8[]`` in PostgreSQL's binary form, bound as is (:class:`_Float8ArrayDumper`)."""
+
+    __slots__ = ()
+
+
+class _Float8ArrayDumper(Dumper):
+    format = Format.BINARY
+    oid = _FLOAT8.array_oid
+
+    def dump(self, obj: Any) -> Any:
+        return obj
+
+
+psycopg.adapters.register_dumper(Float8Array, _Float8ArrayDumper)
+
+
+def float_array(values: list[Any]) -> Any:
+    """``values`` as a :class:`Float8Array` when every one is a ``float``; else ``values``."""
+    if set(map(type, values)) != _FLOAT:  # (also: no values)
+        return values
+    count = len(values)
+    return Float8Array(_HEAD(1, 0, _FLOAT8.oid, count, 1) + b"".join(map(_DOUBLE, repeat(8, count), values)))
