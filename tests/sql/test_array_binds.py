@@ -41,7 +41,9 @@ _texts = st.lists(st.none() | st.text() | st.sampled_from(['a"b', "a\\b", "{x}",
 
 def test_plain_strings_go_as_array_text() -> None:
     assert text_array(["a", "b c", "é"]) == '{"a","b c","é"}'
-    for kept in ([], ["a", None], ['a"b'], ["a\\b"], ["a\x00"], [1, 2], ["a", b"b"]):
+    assert text_array([None, "a", None, None, "NULL"]) == '{NULL,"a",NULL,NULL,"NULL"}'
+    assert text_array([None]) == "{NULL}"
+    for kept in ([], ['a"b'], ["a\\b"], ["a\x00"], ["a\x00", None], [None, 'a"'], [1, 2], ["a", b"b"], [None, 1]):
         assert text_array(kept) is kept
 
 

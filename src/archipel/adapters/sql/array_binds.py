@@ -17,9 +17,9 @@ A column of plain floats goes in PostgreSQL's binary form of a ``float8[]``
 (:class:`Float8Array`, its dumper registered with psycopg here), each element
 packed by one C call: the bytes psycopg's binary dumper makes, element by element.
 
-Anything else (a ``None``, a quote or backslash to escape, a NUL PostgreSQL
-would refuse, another type, no values) is returned as the list, for psycopg
-to dump, or refuse, as before.
+A ``None`` among strings is an unquoted ``NULL``. Anything else (a quote or
+backslash to escape, a NUL PostgreSQL would refuse, another type, no values)
+is returned as the list, for psycopg to dump, or refuse, as before.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from psycopg.pq import Format
 __all__ = ["Float8Array", "float_array", "int_array", "text_array"]
 
 _INT = {int}
+_NUL = {None: "\x00"}
 _FLOAT = {float}
 _FLOAT8 = psycopg.postgres.types["float8"]
 #: a one-dimension array's header: dimensions, has-NULL flag, element type, length, lower bound
@@ -45,14 +46,27 @@ _DOUBLE = struct.Struct(">id").pack
 
 def text_array(values: list[Any]) -> Any:
     """``values`` as the text of a PostgreSQL array (``str``) when every one is a ``str``
-    without ``"``, ``\\`` or NUL; else ``values`` itself."""
+    without ``"``, ``\\`` or NUL, or None; else ``values`` itself."""
     try:
         flat = "".join(values)  # (a TypeError: a None or another type among them)
     except TypeError:
-        return values
+        return _with_nulls(values)
     if not values or '"' in flat or "\\" in flat or "\x00" in flat:
         return values
     return '{"' + '","'.join(values) + '"}'
+
+
+def _with_nulls(values: list[Any]) -> Any:
+    """:func:`text_array` of strings and Nones: each None a NUL first (``_NUL.get(v, v)``,
+    in C), which no string holds, then an unquoted ``NULL``."""
+    try:
+        flat = "".join(filter(None, values))  # the strings (and falsy others, refused below)
+        marked = '","'.join(map(_NUL.get, values, values))
+    except TypeError:  # another type among them (or unhashable)
+        return values
+    if '"' in flat or "\\" in flat or "\x00" in flat:
+        return values
+    return ('{"' + marked + '"}').replace('"\x00"', "NULL")
 
 
 def int_array(values: list[Any]) -> Any:
