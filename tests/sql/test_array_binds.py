@@ -16,7 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archipel import Domain
-from archipel.adapters.sql.array_binds import Float8Array, float_array, int_array, text_array
+from archipel.adapters.sql.array_binds import (
+    Float8Array,
+    float_array,
+    int_array,
+    register_float8_arrays,
+    text_array,
+)
 from archipel.fields import Dict, Float, Identifier, Integer, List, String
 
 _SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -25,6 +31,7 @@ _SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[Heal
 @pytest.fixture(scope="module")
 def conn(postgres_server: Any) -> Iterator[psycopg.Connection[Any]]:
     with psycopg.connect(postgres_server.libpq_url(), autocommit=True) as connection:
+        register_float8_arrays(connection)  # (as every connection of an engine is)
         yield connection
 
 
@@ -99,7 +106,8 @@ def table(postgres_server: Any) -> Iterator[Any]:
         with domain.domain_context():
             domain.setup_database()
             schema = domain.schema_for(domain.Row)  # type: ignore[attr-defined]
-            yield domain.providers.database("default").record_table(schema), postgres_server.libpq_url(name)
+            db = domain.providers.database("default")
+            yield db.record_table(schema), postgres_server.libpq_url(name), db
     finally:
         domain.shutdown()
         postgres_server.drop_database(name)
@@ -120,6 +128,7 @@ _record = st.fixed_dictionaries({}, optional={
 
 def _stored(url: str, sql: str, params: dict[str, Any], table_name: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as connection:  # (rolled back: nothing stays)
+        register_float8_arrays(connection)
         connection.execute(sql, params)
         rows = connection.execute(f"SELECT * FROM {table_name} ORDER BY row_id").fetchall()  # noqa: S608
         connection.rollback()
@@ -129,7 +138,7 @@ def _stored(url: str, sql: str, params: dict[str, Any], table_name: str) -> list
 @_SETTINGS
 @given(records=st.lists(_record, max_size=6), data=st.data())
 def test_unnest_binds_store_what_lists_store(table: Any, records: list[dict[str, Any]], data: Any) -> None:
-    records_table, url = table
+    records_table, url, _ = table
     ids = data.draw(st.lists(st.sampled_from(["a", "b\\", 'c"', "d e", "é", "f,g", "{h}"]) | st.uuids().map(str),
                              min_size=len(records), max_size=len(records), unique=True))
     records = [{**r, "row_id": i} for r, i in zip(records, ids, strict=True)]
@@ -139,8 +148,11 @@ def test_unnest_binds_store_what_lists_store(table: Any, records: list[dict[str,
         url, sql, records_table.unnest_params(records, versions), records_table.name)
 
 
-def test_plain_floats_go_as_binary_arrays() -> None:
+def test_plain_floats_go_as_binary_arrays(postgres_server: Any) -> None:
     assert isinstance(float_array([1.5, float("nan")]), Float8Array)
+    with psycopg.connect(postgres_server.libpq_url()) as bare:  # (not an engine's: refused, never mis-sent)
+        with pytest.raises(psycopg.errors.CannotCoerce, match="bytea"):
+            bare.execute("SELECT %(v)b::float8[]", {"v": float_array([1.5])})
     for kept in ([], [1.5, None], [1, 2.5], ["1.5"]):
         assert float_array(kept) is kept
 
@@ -152,3 +164,9 @@ def test_float_array_reads_back_as_the_list(conn: psycopg.Connection[Any], value
         sql = f"SELECT %(v)b::{cast}[]"
         found, expected = _outcome(conn, sql, float_array(values)), _outcome(conn, sql, values)
         assert repr(found) == repr(expected)
+
+
+def test_an_engine_connection_binds_float8_arrays(table: Any) -> None:
+    engine = table[2].engine  # (its connections get the dumper when they are made)
+    found = engine.run(lambda conn: conn.execute("SELECT %(v)b::float8[]", {"v": float_array([1.5, -0.0])}).fetchone())
+    assert repr(found[0]) == repr([1.5, -0.0])

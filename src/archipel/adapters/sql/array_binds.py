@@ -14,7 +14,7 @@ array literal: the same elements as the list, converted to the column's type
 by the same input functions.
 
 A column of plain floats goes in PostgreSQL's binary form of a ``float8[]``
-(:class:`Float8Array`, its dumper registered with psycopg here), each element
+(:class:`Float8Array`, whose dumper each engine connection is given), each element
 packed by one C call: the bytes psycopg's binary dumper makes, element by element.
 
 A ``None`` among strings is an unquoted ``NULL``. Anything else (a quote or
@@ -25,19 +25,17 @@ is returned as the list, for psycopg to dump, or refuse, as before.
 from __future__ import annotations
 
 import struct
+from functools import cache
 from itertools import repeat
 from typing import Any
 
-import psycopg
-from psycopg.adapt import Dumper
-from psycopg.pq import Format
-
-__all__ = ["Float8Array", "float_array", "int_array", "text_array"]
+__all__ = ["Float8Array", "float_array", "int_array", "register_float8_arrays", "text_array"]
 
 _INT = {int}
 _NUL = {None: "\x00"}
 _FLOAT = {float}
-_FLOAT8 = psycopg.postgres.types["float8"]
+#: PostgreSQL's built-in type oids of ``float8`` and ``float8[]``
+_FLOAT8_OID, _FLOAT8_ARRAY_OID = 701, 1022
 #: a one-dimension array's header: dimensions, has-NULL flag, element type, length, lower bound
 _HEAD = struct.Struct(">iiIii").pack
 #: an element of a float8 array: its length (8), its value
@@ -78,20 +76,31 @@ def int_array(values: list[Any]) -> Any:
 
 
 class Float8Array(bytes):
-    """A ``float8[]`` in PostgreSQL's binary form, bound as is (:class:`_Float8ArrayDumper`)."""
+    """A ``float8[]`` in PostgreSQL's binary form, bound as is on a connection given
+    :func:`register_float8_arrays`."""
 
     __slots__ = ()
 
 
-class _Float8ArrayDumper(Dumper):
-    format = Format.BINARY
-    oid = _FLOAT8.array_oid
-
-    def dump(self, obj: Any) -> Any:
-        return obj
+def register_float8_arrays(connection: Any) -> None:
+    """Let psycopg ``connection`` bind :class:`Float8Array` (each PostgreSQL connection of an
+    engine, when it is made: psycopg is imported only where PostgreSQL is used)."""
+    connection.adapters.register_dumper(Float8Array, _float8_dumper())
 
 
-psycopg.adapters.register_dumper(Float8Array, _Float8ArrayDumper)
+@cache
+def _float8_dumper() -> type:
+    from psycopg.adapt import Dumper
+    from psycopg.pq import Format
+
+    class Float8ArrayDumper(Dumper):
+        format = Format.BINARY
+        oid = _FLOAT8_ARRAY_OID
+
+        def dump(self, obj: Any) -> Any:
+            return obj
+
+    return Float8ArrayDumper
 
 
 def float_array(values: list[Any]) -> Any:
@@ -99,4 +108,4 @@ def float_array(values: list[Any]) -> Any:
     if set(map(type, values)) != _FLOAT:  # (also: no values)
         return values
     count = len(values)
-    return Float8Array(_HEAD(1, 0, _FLOAT8.oid, count, 1) + b"".join(map(_DOUBLE, repeat(8, count), values)))
+    return Float8Array(_HEAD(1, 0, _FLOAT8_OID, count, 1) + b"".join(map(_DOUBLE, repeat(8, count), values)))
