@@ -18,9 +18,10 @@ from hypothesis import strategies as st
 from archipel import Domain
 from archipel.adapters.sql.array_binds import (
     Float8Array,
+    TextArray,
     float_array,
     int_array,
-    register_float8_arrays,
+    register_binary_arrays,
     text_array,
 )
 from archipel.fields import Dict, Float, Identifier, Integer, List, String
@@ -31,7 +32,7 @@ _SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[Heal
 @pytest.fixture(scope="module")
 def conn(postgres_server: Any) -> Iterator[psycopg.Connection[Any]]:
     with psycopg.connect(postgres_server.libpq_url(), autocommit=True) as connection:
-        register_float8_arrays(connection)  # (as every connection of an engine is)
+        register_binary_arrays(connection)  # (as every connection of an engine is)
         yield connection
 
 
@@ -48,9 +49,11 @@ _texts = st.lists(st.none() | st.text() | st.sampled_from(['a"b', "a\\b", "{x}",
 
 def test_plain_strings_go_as_array_text() -> None:
     assert text_array(["a", "b c", "é"]) == '{"a","b c","é"}'
+    assert isinstance(text_array(["ab", 'c"', "d\\"]), TextArray)  # ASCII, one length: binary
+    assert text_array(["é", "a"]) == '{"é","a"}'  # (not ASCII: text)
     assert text_array([None, "a", None, None, "NULL"]) == '{NULL,"a",NULL,NULL,"NULL"}'
     assert text_array([None]) == "{NULL}"
-    for kept in ([], ['a"b'], ["a\\b"], ["a\x00"], ["a\x00", None], [None, 'a"'], [1, 2], ["a", b"b"], [None, 1]):
+    for kept in ([], ['a"b', "c"], ["a\\b", "cd"], ["a\x00"], ["a\x00", None], [None, 'a"'], [1, 2], ["a", b"b"], [None, 1]):
         assert text_array(kept) is kept
 
 
@@ -128,7 +131,7 @@ _record = st.fixed_dictionaries({}, optional={
 
 def _stored(url: str, sql: str, params: dict[str, Any], table_name: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as connection:  # (rolled back: nothing stays)
-        register_float8_arrays(connection)
+        register_binary_arrays(connection)
         connection.execute(sql, params)
         rows = connection.execute(f"SELECT * FROM {table_name} ORDER BY row_id").fetchall()  # noqa: S608
         connection.rollback()
@@ -170,3 +173,16 @@ def test_an_engine_connection_binds_float8_arrays(table: Any) -> None:
     engine = table[2].engine  # (its connections get the dumper when they are made)
     found = engine.run(lambda conn: conn.execute("SELECT %(v)b::float8[]", {"v": float_array([1.5, -0.0])}).fetchone())
     assert repr(found[0]) == repr([1.5, -0.0])
+
+
+_ids = st.integers(0, 40).flatmap(lambda width: st.lists(
+    st.text(alphabet=st.characters(max_codepoint=0x10FF, blacklist_categories=("Cs",)), min_size=width, max_size=width)
+    | st.text(alphabet='ab"\\{},\x00 ', min_size=width, max_size=width), max_size=8))
+
+
+@_SETTINGS
+@given(values=_ids)
+def test_ids_of_one_length_read_back_as_the_list(conn: psycopg.Connection[Any], values: list[Any]) -> None:
+    for cast in ("varchar", "varchar(12)", "text"):
+        sql = f"SELECT %(v)b::{cast}[]"
+        assert _outcome(conn, sql, text_array(values)) == _outcome(conn, sql, values)

@@ -13,8 +13,13 @@ as a ``text`` value, which the statement's cast to ``<type>[]`` reads as an
 array literal: the same elements as the list, converted to the column's type
 by the same input functions.
 
+PostgreSQL parses that text dearer than it reads a binary array (~0.3 us more
+per 36-character id), so ASCII strings all of one length (ids) go in the binary
+form of a ``text[]`` instead (:class:`TextArray`): every element's length prefix
+is then the same 4 bytes, the separator of one join.
+
 A column of plain floats goes in PostgreSQL's binary form of a ``float8[]``
-(:class:`Float8Array`, whose dumper each engine connection is given), each element
+(:class:`Float8Array`; each engine connection is given both dumpers), each element
 packed by one C call: the bytes psycopg's binary dumper makes, element by element.
 
 A ``None`` among strings is an unquoted ``NULL``. Anything else (a quote or
@@ -29,27 +34,41 @@ from functools import cache
 from itertools import repeat
 from typing import Any
 
-__all__ = ["Float8Array", "float_array", "int_array", "register_float8_arrays", "text_array"]
+__all__ = ["Float8Array", "TextArray", "float_array", "int_array", "register_binary_arrays", "text_array"]
 
 _INT = {int}
 _NUL = {None: "\x00"}
 _FLOAT = {float}
 #: PostgreSQL's built-in type oids of ``float8`` and ``float8[]``
 _FLOAT8_OID, _FLOAT8_ARRAY_OID = 701, 1022
+#: ... of ``text`` and ``text[]`` (what psycopg sends a list of ``str`` as)
+_TEXT_OID, _TEXT_ARRAY_OID = 25, 1009
 #: a one-dimension array's header: dimensions, has-NULL flag, element type, length, lower bound
 _HEAD = struct.Struct(">iiIii").pack
+#: an element's length
+_LENGTH = struct.Struct(">i").pack
 #: an element of a float8 array: its length (8), its value
 _DOUBLE = struct.Struct(">id").pack
 
 
 def text_array(values: list[Any]) -> Any:
-    """``values`` as the text of a PostgreSQL array (``str``) when every one is a ``str``
-    without ``"``, ``\\`` or NUL, or None; else ``values`` itself."""
+    """``values`` as a binary ``text[]`` (:class:`TextArray`) when they are ASCII strings of
+    one length without NUL (ids), else as the text of a PostgreSQL array (``str``) when every
+    one is a ``str`` without ``"``, ``\\`` or NUL, or None; else ``values`` itself."""
     try:
         flat = "".join(values)  # (a TypeError: a None or another type among them)
     except TypeError:
         return _with_nulls(values)
-    if not values or '"' in flat or "\\" in flat or "\x00" in flat:
+    if not values or "\x00" in flat:
+        return values
+    if flat.isascii() and len(set(map(len, values))) == 1:
+        # ids: ASCII of one length. PostgreSQL reads a binary text[] for less than the text
+        # (~0.3 us an element): each element's length prefix is the same 4 bytes, so they are
+        # the separator of one join (ASCII and those bytes: latin-1, one byte per character)
+        count, width = len(values), len(values[0])
+        prefix = _LENGTH(width).decode("latin-1")
+        return TextArray(_HEAD(1, 0, _TEXT_OID, count, 1) + (prefix + prefix.join(values)).encode("latin-1"))
+    if '"' in flat or "\\" in flat:
         return values
     return '{"' + '","'.join(values) + '"}'
 
@@ -77,30 +96,40 @@ def int_array(values: list[Any]) -> Any:
 
 class Float8Array(bytes):
     """A ``float8[]`` in PostgreSQL's binary form, bound as is on a connection given
-    :func:`register_float8_arrays`."""
+    :func:`register_binary_arrays`."""
 
     __slots__ = ()
 
 
-def register_float8_arrays(connection: Any) -> None:
-    """Let psycopg ``connection`` bind :class:`Float8Array` (each PostgreSQL connection of an
-    engine, when it is made: psycopg is imported only where PostgreSQL is used)."""
-    connection.adapters.register_dumper(Float8Array, _float8_dumper())
+class TextArray(bytes):
+    """A ``text[]`` in PostgreSQL's binary form, bound as is on a connection given
+    :func:`register_binary_arrays`."""
+
+    __slots__ = ()
+
+
+def register_binary_arrays(connection: Any) -> None:
+    """Let psycopg ``connection`` bind :class:`Float8Array` and :class:`TextArray` (each
+    PostgreSQL connection of an engine, when it is made: psycopg is imported only where
+    PostgreSQL is used)."""
+    adapters = connection.adapters
+    adapters.register_dumper(Float8Array, _dumper(_FLOAT8_ARRAY_OID))
+    adapters.register_dumper(TextArray, _dumper(_TEXT_ARRAY_OID))
 
 
 @cache
-def _float8_dumper() -> type:
+def _dumper(array_oid: int) -> type:
     from psycopg.adapt import Dumper
     from psycopg.pq import Format
 
-    class Float8ArrayDumper(Dumper):
+    class BinaryArrayDumper(Dumper):
         format = Format.BINARY
-        oid = _FLOAT8_ARRAY_OID
+        oid = array_oid
 
         def dump(self, obj: Any) -> Any:
             return obj
 
-    return Float8ArrayDumper
+    return BinaryArrayDumper
 
 
 def float_array(values: list[Any]) -> Any:
