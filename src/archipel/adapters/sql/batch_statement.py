@@ -42,6 +42,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from archipel.adapters.sql.array_binds import text_array
 from archipel.adapters.sql.connections import cursor_of
 from archipel.adapters.sql.processed import postgres_insert_many
 from archipel.adapters.sql.records import EXPECTED_PARAM, PK_PARAM
@@ -105,8 +106,8 @@ def batch_statement(tx: SqlTransaction) -> tuple[str, dict[str, Any]]:
         parts.append((
             postgres_insert_many(tx.db, one_subscription=one),
             {
-                "s": next(iter(subscriptions)) if one else [s for s, _ in processed],
-                "m": [m for _, m in processed],
+                "s": next(iter(subscriptions)) if one else text_array([s for s, _ in processed]),
+                "m": text_array([m for _, m in processed]),
                 "at": tx.db.clock(),
             },
         ))
@@ -120,7 +121,7 @@ def batch_statement(tx: SqlTransaction) -> tuple[str, dict[str, Any]]:
                 end += 1
             table = write.table
             run = writes[index:end]
-            parts.append((table.unnest_insert_sql, table.unnest_params([w.record for w in run], [w.expected + 1 for w in run])))
+            parts.append((table.unnest_insert_sql, table.unnest_binds([w.record for w in run], [w.expected + 1 for w in run])))
         else:
             if write.guard >= 0 and write.record is not DELETE:  # an optimistic update
                 guards.append(len(parts))

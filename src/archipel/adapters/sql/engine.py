@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool, StaticPool
 from sqlalchemy.sql.ddl import ExecutableDDLElement
 
+from archipel.adapters.sql.array_binds import register_binary_arrays
 from archipel.adapters.sql.codec import dumps, loads
 from archipel.adapters.sql.compiling import StatementCompiling
 from archipel.adapters.sql.connections import (
@@ -203,6 +204,7 @@ class SqlEngine(DriverErrors, StatementCompiling):
 
             dbapi_connection.autocommit = True
             set_json_loads(loads, dbapi_connection)
+            register_binary_arrays(dbapi_connection)  # (an engine batch's ids and float columns)
             return
         cursor = dbapi_connection.cursor()
         try:

@@ -90,7 +90,7 @@ class WriteFlush:
         table = run[0][1].table
         try:
             if self.engine.is_postgres and len(run) > 1:
-                cursor.execute(table.unnest_insert_sql, table.unnest_params(
+                cursor.execute(table.unnest_insert_sql, table.unnest_binds(
                     [w.record for _, w in run], [w.expected + 1 for _, w in run]))
             else:
                 row = table.insert_row

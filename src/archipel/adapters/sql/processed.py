@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from archipel.adapters.sql.array_binds import text_array
 from archipel.adapters.sql.tables import constraint_name
 from archipel.adapters.sql.writes import duplicate, unique_violation
 from archipel.errors import DuplicateMessageError
@@ -38,7 +39,7 @@ def processed_among(db: SqlDatabase, subscription: str, ids: list[str]) -> tuple
             f"SELECT 1 FROM {table} p WHERE p.subscription = %(subscription)s "
             "AND p.message_id = u.id LIMIT 1) AS found"
         )
-        return sql, {"subscription": subscription, "ids": ids}
+        return sql, {"subscription": subscription, "ids": text_array(ids)}
     names = ", ".join(f":m{i}" for i in range(len(ids)))
     sql = f"SELECT message_id FROM {table} WHERE subscription = :subscription AND message_id IN ({names})"  # noqa: S608
     params: dict[str, Any] = {f"m{i}": m for i, m in enumerate(ids)}
@@ -72,10 +73,10 @@ def send_processed(db: SqlDatabase, cursor: Any, pending: list[tuple[str, str]])
         subscriptions = {subscription for subscription, _ in pending}
         if len(subscriptions) == 1:
             sql = postgres_insert_many(db, one_subscription=True)
-            values: dict[str, Any] = {"s": next(iter(subscriptions)), "m": [m for _, m in pending], "at": now}
+            values: dict[str, Any] = {"s": next(iter(subscriptions)), "m": text_array([m for _, m in pending]), "at": now}
         else:
             sql = postgres_insert_many(db, one_subscription=False)
-            values = {"s": [s for s, _ in pending], "m": [m for _, m in pending], "at": now}
+            values = {"s": text_array([s for s, _ in pending]), "m": text_array([m for _, m in pending]), "at": now}
         try:
             cursor.execute(sql, values)
         except Exception as exc:

@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from archipel.adapters.sql.array_binds import float_array, int_array, text_array
 from archipel.adapters.sql.engine import SqlEngine, dumps, loads
 from archipel.adapters.sql.tables import VERSION, Kind, constraint_name, model_columns, model_table
 from archipel.port.conflicts import UniqueKey
@@ -143,6 +144,9 @@ class RecordTable:
         self._json_at = tuple(i for i, n in enumerate(self.names) if n in self.json_names)
         self._float_at = tuple(i for i, n in enumerate(self.names) if n in self.float_names)
         self._floats_as_text_only = postgres
+        # unnest_binds(): columns sent as array text (floats: binary arrays) when their values allow it
+        self._int_binds = (*(n for n in self.names if self.kinds[n] == Kind.INT), VERSION)
+        self._text_binds = tuple(n for n in self.names if self.kinds[n] not in (Kind.INT, Kind.FLOAT))
         #: unique constraint (PostgreSQL's name, SQLite's ``table.column`` list) -> the field,
         #: or the fields of a unique index (declare_indexes adds those)
         self.unique_columns: dict[str, UniqueKey] = {
@@ -231,7 +235,8 @@ class RecordTable:
         """PostgreSQL: one ``INSERT ... SELECT * FROM unnest(<one array per column>)``.
 
         Any number of rows in one short statement (parsed once, cached by the
-        driver): bind each column's values as a list (:meth:`columns_params`).
+        driver): bind each column's values as a list (:meth:`columns_params`), or as the
+        text of its array (:meth:`unnest_binds`: a ``str`` the cast reads as the array).
         """
         found = self._unnest_sql
         if found is None:
@@ -264,6 +269,19 @@ class RecordTable:
         for name in self.float_names:
             columns[name] = [None if value is None else float_in(value) for value in columns[name]]
         columns[VERSION] = versions
+        return columns
+
+    def unnest_binds(self, records: list[dict[str, Any]], versions: list[int]) -> dict[str, Any]:
+        """:meth:`unnest_params` as sent (PostgreSQL): a column of plain strings or ints as
+        the text of its array, of floats as a binary array
+        (:mod:`~archipel.adapters.sql.array_binds`), others as lists."""
+        columns: dict[str, Any] = self.unnest_params(records, versions)
+        for name in self._int_binds:
+            columns[name] = int_array(columns[name])
+        for name in self._text_binds:
+            columns[name] = text_array(columns[name])
+        for name in self.float_names:
+            columns[name] = float_array(columns[name])
         return columns
 
     # -- conversions ----------------------------------------------------------
