@@ -193,7 +193,8 @@ def test_restart_postgresql_under_load(make_cluster, postgres_server, broker):
     cluster.wait_until_complete(120)
     cluster.check()
     for worker in workers:
-        assert worker.stop() == 0
+        code = worker.stop()
+        assert code == 0, worker.output()[-6000:]
 
 
 @pytest.mark.slow

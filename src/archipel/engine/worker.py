@@ -25,7 +25,7 @@ from archipel.engine.relay import OutboxRelay
 from archipel.engine.retry import Backoff
 from archipel.engine.settings import EngineSettings
 from archipel.engine.subscriptions import active_subscriptions
-from archipel.errors import ArchipelError
+from archipel.errors import ArchipelError, BrokerUnavailable, DatabaseUnavailable
 from archipel.utils.doorbell import BROKER, OUTBOX, bell, relay_waiting
 
 if TYPE_CHECKING:
@@ -89,7 +89,13 @@ class Worker:
     def start(self) -> Worker:
         self.started_at = time.time()
         self._reserve_connections()
-        self.membership.heartbeat()
+        try:
+            self.membership.heartbeat()
+        except (DatabaseUnavailable, BrokerUnavailable) as exc:
+            # gone since the server found it reachable (a restart): the heartbeat thread joins
+            # the group once it is back, as the other threads wait for it; exiting here lost
+            # a worker process to an outage the running ones ride out
+            log.warning("worker %s: joining the worker group failed, retrying: %s", self.worker_id, exc)
         self._spawn("heartbeat", self._heartbeat_loop)
         if self.relay is not None:
             self._spawn("relay", self._relay_loop)

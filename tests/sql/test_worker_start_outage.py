@@ -1,0 +1,64 @@
+"""A worker started while PostgreSQL is away (it went down after the server found it
+reachable, as in a restart under load) rides the outage out like the running ones: it does
+not fail its process, joins the worker group once the database is back and handles every
+message, once and in order (``test_restart_postgresql_under_load`` lost such a worker
+process: exit 1 from ``Worker.start``)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from archipel.engine.worker import Worker
+from tests.engine.bank import build_bank, check_ledgers
+from tests.engine.conftest import server_config
+
+pytestmark = pytest.mark.postgres
+
+
+def _wait(predicate: Any, what: str, seconds: float = 60.0) -> None:
+    give_up = time.monotonic() + seconds  # a guard against a hang, not a timing goal
+    while not predicate():
+        if time.monotonic() > give_up:
+            pytest.fail(f"{what} did not happen in {seconds:.0f} s")
+        time.sleep(0.05)
+
+
+def test_a_worker_started_during_an_outage_joins_when_the_database_is_back(postgres_server, postgres_db_url):
+    config = {
+        "databases": {"default": {"provider": "postgresql", "database_uri": postgres_db_url}},
+        "event_store": {"provider": "postgresql"},
+        "brokers": {"default": {"provider": "database"}},
+        "command_processing": "sync",
+        "event_processing": "async",
+        "server": server_config(partitions=2, lease_seconds=2.0),
+    }
+    bank = build_bank(f"Outage{uuid.uuid4().hex[:6]}", config)
+    bank.init(traverse=False)
+    deposit = bank.elements["Deposit"]  # type: ignore[attr-defined]
+    with bank.domain_context():
+        bank.setup_database()
+        worker = Worker(bank)
+        postgres_server.stop()
+        try:
+            worker.start()  # raised DatabaseUnavailable before
+            assert worker.alive
+            assert worker.membership._lease is None  # not joined yet
+        finally:
+            postgres_server.start()
+        try:
+            expected: dict[str, list[int]] = {}
+            for n in range(20):
+                account, seq = f"acc-{n % 4}", n // 4 + 1
+                bank.process(deposit(account_id=account, amount=1, seq=seq))
+                expected.setdefault(account, []).append(seq)
+            _wait(lambda: worker.membership._lease is not None, "joining the worker group")
+            _wait(lambda: not check_ledgers(bank, expected), "every deposit handled")
+            assert check_ledgers(bank, expected) == []
+        finally:
+            worker.stop()
+            bank.drop_database()
+            bank.shutdown()
