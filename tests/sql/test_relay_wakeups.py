@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from archipel.engine.leases import LeaseStore
 from archipel.engine.worker import Worker
+from tests._waiting import wait_until
 from tests.engine.bank import build_bank
 from tests.engine.conftest import server_config
 
@@ -44,14 +45,6 @@ def _bank(url: str) -> Any:
     bank = build_bank(f"Wake{uuid.uuid4().hex[:6]}", config)
     bank.init(traverse=False)
     return bank
-
-
-def _wait(predicate: Any, what: str, seconds: float = 60.0) -> None:
-    give_up = time.monotonic() + seconds  # a guard against a hang, not a timing goal
-    while not predicate():
-        if time.monotonic() > give_up:
-            pytest.fail(f"{what} did not happen in {seconds:.0f} s")
-        time.sleep(0.02)
 
 
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -86,7 +79,7 @@ def test_a_relay_without_shards_looks_per_poll_interval_not_per_commit(postgres_
         relay.leases.acquire_many = counted  # type: ignore[method-assign]
         database = bank.providers.database()
         try:
-            _wait(lambda: "default" in relay._short, "the relay's first look")  # (it found every shard held)
+            wait_until(lambda: "default" in relay._short, "the relay's first look")  # (it found every shard held)
             with database.engine.observe(seen):
                 started = time.monotonic()
                 looks.clear()
@@ -104,7 +97,7 @@ def test_a_relay_without_shards_looks_per_poll_interval_not_per_commit(postgres_
             for hold in holds:
                 assert hold is not None
                 leases.release(hold)
-            _wait(lambda: relay.relayed >= commands, "relaying the commands' events")
+            wait_until(lambda: relay.relayed >= commands, "relaying the commands' events")
         finally:
             worker.stop()
             relay.release()

@@ -26,19 +26,12 @@ from archipel.adapters.sql.broker import DatabaseBroker
 from archipel.adapters.sql.wakeup import CHANNELS, MAX_PAYLOAD, payload_keys, signals_for
 from archipel.engine.worker import Worker
 from archipel.utils.doorbell import BROKER, OUTBOX, Doorbell, bell, relay_key, relay_waiting
+from tests._waiting import wait_until
 from tests.engine.bank import build_bank, check_ledgers
 from tests.engine.conftest import server_config
 from tests.sql.test_broker_wakeup import libpq, publish_silently
 
 pytestmark = pytest.mark.postgres
-
-
-def _guard(predicate: Any, what: str, seconds: float = 120.0) -> None:
-    give_up = time.monotonic() + seconds  # a guard against a hang, not a timing goal
-    while not predicate():
-        if time.monotonic() > give_up:
-            pytest.fail(f"{what} did not happen in {seconds:.0f} s")
-        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -47,7 +40,7 @@ def broker(postgres_db_url):
     made.truncate()
     signals = signals_for(made.engine)
     assert signals is not None
-    _guard(signals.listen, "the listener's connection")
+    wait_until(signals.listen, "the listener's connection", 120.0)
     yield made
     made.close()
 
@@ -205,7 +198,7 @@ def test_every_deposit_applies_once_in_order_whatever_happens_to_the_rings(
                 sent[account] = sent.get(account, 0) + 1
                 banks[0].process(deposit(account_id=account, amount=1, seq=sent[account]))
                 expected.setdefault(account, []).append(sent[account])
-        _guard(lambda: not check_ledgers(banks[1], expected), "applying every deposit")
+        wait_until(lambda: not check_ledgers(banks[1], expected), "applying every deposit", 120.0)
         assert check_ledgers(banks[0], expected) == []
         assert check_ledgers(banks[1], expected) == []
     finally:

@@ -6,25 +6,16 @@ process: exit 1 from ``Worker.start``)."""
 
 from __future__ import annotations
 
-import time
 import uuid
-from typing import Any
 
 import pytest
 
 from archipel.engine.worker import Worker
+from tests._waiting import wait_until
 from tests.engine.bank import build_bank, check_ledgers
 from tests.engine.conftest import server_config
 
 pytestmark = pytest.mark.postgres
-
-
-def _wait(predicate: Any, what: str, seconds: float = 60.0) -> None:
-    give_up = time.monotonic() + seconds  # a guard against a hang, not a timing goal
-    while not predicate():
-        if time.monotonic() > give_up:
-            pytest.fail(f"{what} did not happen in {seconds:.0f} s")
-        time.sleep(0.05)
 
 
 def test_a_worker_started_during_an_outage_joins_when_the_database_is_back(postgres_server, postgres_db_url):
@@ -55,8 +46,8 @@ def test_a_worker_started_during_an_outage_joins_when_the_database_is_back(postg
                 account, seq = f"acc-{n % 4}", n // 4 + 1
                 bank.process(deposit(account_id=account, amount=1, seq=seq))
                 expected.setdefault(account, []).append(seq)
-            _wait(lambda: worker.membership._lease is not None, "joining the worker group")
-            _wait(lambda: not check_ledgers(bank, expected), "every deposit handled")
+            wait_until(lambda: worker.membership._lease is not None, "joining the worker group")
+            wait_until(lambda: not check_ledgers(bank, expected), "every deposit handled")
             assert check_ledgers(bank, expected) == []
         finally:
             worker.stop()
