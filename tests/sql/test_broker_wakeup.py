@@ -43,6 +43,19 @@ def broker(postgres_db_url):
     made.close()
 
 
+def count_looks(broker, monkeypatch) -> list[list[str]]:
+    """The streams of each look the broker takes from here on (its ``_take_pg`` calls)."""
+    looks: list[list[str]] = []
+    take = broker._take_pg
+
+    def counted(group, consumer, streams, count, create):
+        looks.append(list(streams))
+        return take(group, consumer, streams, count, create)
+
+    monkeypatch.setattr(broker, "_take_pg", counted)
+    return looks
+
+
 def publish_silently(url: str, stream: str, payload: str) -> None:
     """Store an entry as the broker does, but notify nobody (a lost notification)."""
     with psycopg.connect(libpq(url), autocommit=True) as other:
@@ -83,14 +96,7 @@ def test_idle_blocking_reads_cost_no_look_while_pushes_are_sure(broker, monkeypa
     stream = f"s-{uuid.uuid4().hex[:8]}"
     broker.ensure_group(stream, "g")
     assert broker.read("g", "c", [stream]) == []  # a look that found nothing
-    looks: list[list[str]] = []
-    take = broker._take_pg
-
-    def counted(group, consumer, streams, count, create):
-        looks.append(list(streams))
-        return take(group, consumer, streams, count, create)
-
-    monkeypatch.setattr(broker, "_take_pg", counted)
+    looks = count_looks(broker, monkeypatch)
     for _ in range(5):  # a consumer's blocking reads while nothing is published
         assert broker.read("g", "c", [stream], block_ms=30) == []
     assert looks == []  # (a look at the end of each before: a transaction per read)

@@ -29,7 +29,7 @@ from archipel.utils.doorbell import BROKER, OUTBOX, Doorbell, bell, relay_key, r
 from tests._waiting import wait_until
 from tests.engine.bank import build_bank, check_ledgers
 from tests.engine.conftest import server_config
-from tests.sql.test_broker_wakeup import libpq, publish_silently
+from tests.sql.test_broker_wakeup import count_looks, libpq, publish_silently
 
 pytestmark = pytest.mark.postgres
 
@@ -62,14 +62,7 @@ def test_another_process_publish_wakes_the_readers_of_its_streams_only(broker, p
     for stream in (mine, other):
         broker.ensure_group(stream, "g")
         assert broker.read("g", "c", [stream]) == []  # a look that found nothing
-    looks: list[list[str]] = []
-    take = broker._take_pg
-
-    def counted(group, consumer, streams, count, create):
-        looks.append(list(streams))
-        return take(group, consumer, streams, count, create)
-
-    monkeypatch.setattr(broker, "_take_pg", counted)
+    looks = count_looks(broker, monkeypatch)
     doorbell = bell(BROKER)
     seen = doorbell.generation
     publish_silently(postgres_db_url, other, '{"n": 1}')
