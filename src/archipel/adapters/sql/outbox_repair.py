@@ -12,14 +12,12 @@ is never one a repair looks for (see :mod:`archipel.engine.reconcile`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
+from archipel.adapters.sql.outbox import SqlOutbox, sharded
 from archipel.adapters.sql.wakeup import OUTBOX, announce
-
-if TYPE_CHECKING:
-    from archipel.adapters.sql.outbox import SqlOutbox
 
 __all__ = ["add_missing"]
 
@@ -63,7 +61,7 @@ def add_missing(
                 there = _existing(outbox, cursor, ids)
                 missing = [r for r in wanted if (str(r["message_id"]), str(r["stream"])) not in there]
                 if missing and not dry_run:
-                    outbox.insert(cursor, missing)
+                    outbox.insert(cursor, sharded(missing))
             except BaseException:
                 cursor.execute("ROLLBACK")
                 raise
