@@ -241,7 +241,8 @@ def main() -> int:
         "es-save-cached (typing's runtime-Protocol checks cached, as Python 3.12 does), "
         "archipel-sqlite, archipel-sqlite-timed (statements timed for the slow-query log), floor-sqlite, raw-sqlite; "
         "on PostgreSQL (a throwaway server, fsync on; the client's instructions only): archipel-pg "
-        "(W1 with its sync projector; --noproj: without), archipel-pg-inline, raw-pg (storage.py's anchor)",
+        "(W1 with its sync projector; --noproj: without), archipel-pg-inline, archipel-pg-timed (statements timed "
+        "for the slow-query log), raw-pg (storage.py's anchor)",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -250,10 +251,11 @@ def main() -> int:
         access = {"archipel-access": "json", "archipel-access-dropped": "dropped"}.get(args.child, "")
         _archipel(args.n, not args.noproj, args.fixed_ms, access=access, outbox=args.outbox)
         return 0
-    if args.child in ("archipel-pg", "archipel-pg-inline"):
+    if args.child in ("archipel-pg", "archipel-pg-inline", "archipel-pg-timed"):
         _archipel(
             args.n, not args.noproj, args.fixed_ms, postgres_uri=os.environ["W1_PG_URI"],
             inline=args.child == "archipel-pg-inline", outbox=args.outbox,
+            access="timed" if args.child == "archipel-pg-timed" else "",
         )
         return 0
     if args.child == "raw-pg":
