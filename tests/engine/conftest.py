@@ -31,6 +31,23 @@ def server_config(**server: Any) -> dict[str, Any]:
     return table
 
 
+def postgres_bank(name: str, url: str, **server: Any) -> Domain:
+    """An initialised bank on the PostgreSQL database ``url`` (state and events) whose database
+    broker lives in the same database (the relay's direct path); commands sync, events async;
+    ``server``: :func:`server_config`'s settings."""
+    config = {
+        "databases": {"default": {"provider": "postgresql", "database_uri": url}},
+        "event_store": {"provider": "postgresql"},
+        "brokers": {"default": {"provider": "database"}},
+        "command_processing": "sync",
+        "event_processing": "async",
+        "server": server_config(**server),
+    }
+    bank = build_bank(name, config)
+    bank.init(traverse=False)
+    return bank
+
+
 @pytest.fixture(autouse=True)
 def _reset_behaviour() -> Iterator[None]:
     BEHAVIOUR.update(fixed=False, delay=0.0, failures={}, transient=False)
