@@ -24,9 +24,9 @@ from archipel.adapters.sql.engine import SqlEngine, dumps, execute_relaxed, load
 from archipel.adapters.sql.outbox_claim import ROW_COLUMNS as _ROW
 from archipel.adapters.sql.outbox_claim import SHARD_PLAN, ClaimStatements, db_now
 from archipel.adapters.sql.tables import constraint_name, outbox_shard_index, outbox_table
-from archipel.port.outbox import OUTBOX_FAILED, OUTBOX_PENDING, OUTBOX_SENT, OutboxRow, shard_key
+from archipel.port.outbox import OUTBOX_FAILED, OUTBOX_PENDING, OUTBOX_SENT, OutboxRow, sharded
 
-__all__ = ["SqlOutbox", "OUTBOX_TABLE", "db_now", "sharded"]
+__all__ = ["SqlOutbox", "OUTBOX_TABLE", "db_now"]
 
 log = logging.getLogger("archipel.outbox")
 
@@ -34,12 +34,6 @@ OUTBOX_TABLE = "archipel_outbox"
 _INSERTED = ("message_id", "stream", "shard", "type", "priority", "correlation_id", "message")
 #: seconds between two looks for a missing relay shard index (a setup may create it meanwhile)
 _INDEX_LOOK_SECONDS = 60.0
-
-
-def sharded(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Copies of ``records`` given their ``shard`` (:func:`shard_key` of the stream), for
-    :meth:`SqlOutbox.insert` from outside a transaction (whatever ``shard`` they held)."""
-    return [{**record, "shard": shard_key(record["stream"])} for record in records]
 
 
 class SqlOutbox:
@@ -143,7 +137,8 @@ class SqlOutbox:
 
     def insert(self, cursor: Any, records: Iterable[dict[str, Any]]) -> None:
         """Add rows with ``cursor`` (the business transaction's connection); each record
-        carries its ``shard`` (``SqlTransaction.add_outbox`` sets it; else :func:`sharded`)."""
+        carries its ``shard`` (``SqlTransaction.add_outbox`` sets it; else
+        :func:`~archipel.port.outbox.sharded`)."""
         params = [self._values(r) for r in records]
         if len(params) == 1:
             cursor.execute(self._insert_sql, params[0])

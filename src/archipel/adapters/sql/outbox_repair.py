@@ -12,12 +12,15 @@ is never one a repair looks for (see :mod:`archipel.engine.reconcile`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from archipel.adapters.sql.outbox import SqlOutbox, sharded
 from archipel.adapters.sql.wakeup import OUTBOX, announce
+from archipel.port.outbox import sharded
+
+if TYPE_CHECKING:
+    from archipel.adapters.sql.outbox import SqlOutbox
 
 __all__ = ["add_missing"]
 
