@@ -184,7 +184,7 @@ def _raw_pg(n: int, libpq: str) -> None:
 
 
 def _count(workload: str, args: argparse.Namespace) -> float:
-    if workload.endswith("-pg") and not os.environ.get("W1_PG_URI"):  # a throwaway server, this run
+    if "-pg" in workload and not os.environ.get("W1_PG_URI"):  # a throwaway server, this run
         sys.path.insert(0, str(HERE.parent))
         from tests._servers import PostgresServer
 
