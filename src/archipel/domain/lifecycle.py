@@ -97,10 +97,10 @@ class Lifecycle(DomainState):
             self._repositories.clear()
             if not self.providers.databases:
                 self.providers.build()
-                logging_table = self.config.get("logging")
-                if isinstance(logging_table, dict) and logging_table.keys() & SLOW_QUERY_KEYS:
-                    # Protean's slow-query log, asked for: this domain's statements timed
-                    self.providers.time_statements(QueryLog(logging_table))
+            logging_table = self.config.get("logging")
+            if isinstance(logging_table, dict) and logging_table.keys() & SLOW_QUERY_KEYS:
+                # Protean's slow-query log, asked for: this domain's statements timed
+                self.providers.time_statements(QueryLog(logging_table))
             for schema in self._schemas.values():
                 if not self.providers.has_store(schema.database):  # every element's store exists
                     self.providers.database(schema.database)
