@@ -3,6 +3,7 @@
     .venv/bin/python bench/w1_instructions.py [--n 1000] [--fixed-ms] [--cycles] [--noproj] [--only archipel,es-save]
     .venv/bin/python bench/w1_instructions.py --noproj --only raw-sqlite,floor-sqlite,archipel-sqlite
     .venv/bin/python bench/w1_instructions.py --fixed-ms --n 300 --only raw-pg,archipel-pg,archipel-pg-inline
+    .venv/bin/python bench/w1_instructions.py --fixed-ms --outbox --only archipel-sqlite,archipel-pg
 
 Each workload warms up (300 commands), then runs ``--n`` commands inside
 ``operator.call``; valgrind collects only there (``--toggle-collect=_operator_call``),
@@ -44,7 +45,7 @@ HERE = Path(__file__).resolve().parent
 
 def _archipel(
     n: int, projector: bool, fixed_ms: bool, sqlite_path: str | None = None, access: str = "",
-    postgres_uri: str | None = None, inline: bool = False,
+    postgres_uri: str | None = None, inline: bool = False, outbox: bool = False,
 ) -> None:
     from w1_archipel import build
 
@@ -72,6 +73,8 @@ def _archipel(
             **(config or {}),
             "logging": {"slow_query_threshold_ms": 100, "per_logger": {"archipel.access": "WARNING"}},
         }
+    if outbox:  # each event also gets an outbox row, in the command's commit (no relay runs)
+        config = {**(config or {}), "enable_outbox": True}
     if access == "json":  # every handler's wide event, rendered as JSON to stderr (the parent discards it)
         config = {**(config or {}), "logging": {"format": "json", "per_logger": {"archipel.access": "INFO"}}}
     elif access == "dropped":  # built and handed to logging, whose handler (WARNING) drops it
@@ -181,7 +184,7 @@ def _raw_pg(n: int, libpq: str) -> None:
 
 
 def _count(workload: str, args: argparse.Namespace) -> float:
-    if workload.endswith("-pg") and not os.environ.get("W1_PG_URI"):  # a throwaway server, this run
+    if "-pg" in workload and not os.environ.get("W1_PG_URI"):  # a throwaway server, this run
         sys.path.insert(0, str(HERE.parent))
         from tests._servers import PostgresServer
 
@@ -203,6 +206,7 @@ def _count(workload: str, args: argparse.Namespace) -> float:
             command[2:2] = ["--cache-sim=yes", "--branch-sim=yes"]
         command += ["--fixed-ms"] if args.fixed_ms else []
         command += ["--noproj"] if args.noproj else []
+        command += ["--outbox"] if args.outbox else []
         subprocess.run(command, check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": "0"})
         events: list[str] = []
         for line in out.read_text().splitlines():
@@ -228,6 +232,7 @@ def main() -> int:
         help="callgrind's cycle estimate (cache and branch simulation): Ir + 10 per L1 miss and mispredict + 100 per LL miss",
     )
     parser.add_argument("--noproj", action="store_true", help="archipel without its projector")
+    parser.add_argument("--outbox", action="store_true", help="archipel with enable_outbox: an outbox row per event")
     parser.add_argument(
         "--only",
         default="archipel,es-save",
@@ -236,19 +241,21 @@ def main() -> int:
         "es-save-cached (typing's runtime-Protocol checks cached, as Python 3.12 does), "
         "archipel-sqlite, archipel-sqlite-timed (statements timed for the slow-query log), floor-sqlite, raw-sqlite; "
         "on PostgreSQL (a throwaway server, fsync on; the client's instructions only): archipel-pg "
-        "(W1 with its sync projector; --noproj: without), archipel-pg-inline, raw-pg (storage.py's anchor)",
+        "(W1 with its sync projector; --noproj: without), archipel-pg-inline, archipel-pg-timed (statements timed "
+        "for the slow-query log), raw-pg (storage.py's anchor)",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
     if args.child in ("archipel", "archipel-access", "archipel-access-dropped"):
         access = {"archipel-access": "json", "archipel-access-dropped": "dropped"}.get(args.child, "")
-        _archipel(args.n, not args.noproj, args.fixed_ms, access=access)
+        _archipel(args.n, not args.noproj, args.fixed_ms, access=access, outbox=args.outbox)
         return 0
-    if args.child in ("archipel-pg", "archipel-pg-inline"):
+    if args.child in ("archipel-pg", "archipel-pg-inline", "archipel-pg-timed"):
         _archipel(
             args.n, not args.noproj, args.fixed_ms, postgres_uri=os.environ["W1_PG_URI"],
-            inline=args.child == "archipel-pg-inline",
+            inline=args.child == "archipel-pg-inline", outbox=args.outbox,
+            access="timed" if args.child == "archipel-pg-timed" else "",
         )
         return 0
     if args.child == "raw-pg":
@@ -262,7 +269,7 @@ def main() -> int:
             path = str(Path(tmp) / "w1.db")
             if args.child.startswith("archipel-sqlite"):
                 timed = "timed" if args.child == "archipel-sqlite-timed" else ""
-                _archipel(args.n, not args.noproj, args.fixed_ms, path, access=timed)
+                _archipel(args.n, not args.noproj, args.fixed_ms, path, access=timed, outbox=args.outbox)
             elif args.child == "floor-sqlite":
                 _floor_sqlite(args.n, not args.noproj, path)
             else:

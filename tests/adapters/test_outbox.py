@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from archipel.port.outbox import OUTBOX_FAILED, OUTBOX_PENDING, OUTBOX_SENT
 from tests.adapters._model import define
@@ -246,3 +249,38 @@ def test_claim_encoded_leases_like_claim_and_returns_the_stored_json_text(databa
     assert outbox.mark_sent(ids, "w2") == 0
     assert outbox.mark_sent(ids, "w1") == 3
     assert outbox.claim_encoded("w3") == []
+
+
+#: stream names as a database stores them: any text but surrogates and NUL (PostgreSQL refuses NUL)
+STREAMS = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=40)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(streams=st.lists(STREAMS, min_size=1, max_size=4))
+def test_every_way_in_stores_the_shard_key_of_the_stream(provider, database, streams):
+    """The transaction (one row, several, sent at the commit or flushed before it, as on
+    PostgreSQL the one commit statement or not), ``add_missing`` and, on SQL, ``add``: each
+    stores ``shard_key(stream)``, so an aggregate's rows go through one relay shard."""
+    from archipel.port.outbox import shard_key
+
+    def records(way: str) -> list[dict]:
+        return [{**rows(1, prefix=f"{way}-{uuid.uuid4().hex}-")[0], "stream": s} for s in streams]
+
+    write(database, records("one")[:1])
+    write(database, records("tx"))
+    ways = 3
+    if provider != "memory":  # SQL: sent before the commit (the flush path), and add()
+        ways += 2
+        tx = database.begin()
+        tx.add_outbox(records("flushed"))
+        tx.connection()
+        tx.commit()
+        database.outbox().add(records("add"))
+    database.outbox().add_missing(records("missing"))
+    outbox = database.outbox()
+    claimed = outbox.claim("w", limit=1000)
+    assert len(claimed) == 1 + (ways - 1) * len(streams)
+    assert all(row["shard"] == shard_key(row["stream"]) for row in claimed)
+    assert {row["stream"] for row in claimed} == set(streams)
+    outbox.mark_sent([row["id"] for row in claimed], "w")
+    assert outbox.pending_count() == 0

@@ -139,6 +139,25 @@ def test_wrapped_connections_run_through_the_cursor_and_are_observed(conn: psyco
     assert _ours(conn) == 0
 
 
+def test_connections_wrapped_only_for_timing_run_prepared_and_are_timed(conn: psycopg.Connection[Any]) -> None:
+    """The slow-query log's wrapper: the statement stays prepared, and is timed with the text and
+    values ``cursor.execute`` would have had (by name; a tuple in placeholder order)."""
+    timed: list[tuple[str, Any, float]] = []
+    wrapped = EchoConnection(conn, None, lambda sql, params, ms: timed.append((sql, params, ms)))
+    statement = PreparedStatement("SELECT %(n)s::int + %(m)s::int, %(n)s::int")
+    assert run_prepared(wrapped, statement, {"n": 41, "m": 1}) == [(42, 41)]
+    assert run_prepared(wrapped, statement, (1, 2)) == [(3, 1)]
+    insert = PreparedStatement("INSERT INTO prep_t (id, n) VALUES (%(id)s, %(n)s)")
+    assert count_prepared(wrapped, insert, {"id": "a", "n": 1}) == 1
+    assert _ours(conn) == 2
+    assert [(sql, params) for sql, params, _ in timed] == [
+        ("SELECT %(n)s::int + %(m)s::int, %(n)s::int", {"n": 41, "m": 1}),
+        ("SELECT %s::int + %s::int, %s::int", (1, 2, 1)),
+        ("INSERT INTO prep_t (id, n) VALUES (%(id)s, %(n)s)", {"id": "a", "n": 1}),
+    ]
+    assert all(isinstance(ms, float) and ms >= 0 for _, _, ms in timed)
+
+
 @pytest.mark.parametrize("sql", ["SELECT %s", "SELECT %(a)s, %(a)b", "SELECT %d"])
 def test_statements_without_only_named_placeholders_are_refused(sql: str) -> None:
     with pytest.raises(ValueError, match="placeholder|text and binary"):

@@ -37,38 +37,17 @@ from archipel.engine.dlq import DeadLetterStore
 from archipel.engine.subscriptions import active_subscriptions
 from archipel.errors import InvalidOperationError
 from archipel.fields import Identifier, Integer
-from tests.engine.conftest import server_config
+from tests.engine.conftest import kind_config
 
 #: the amount the picky handler refuses (a business error: dead-lettered at once)
 REFUSED = 13
-
-
-def _config(request: pytest.FixtureRequest, tmp_path: Path, kind: str) -> dict[str, Any]:
-    if kind == "memory":
-        database: dict[str, Any] = {"provider": "memory"}
-        broker: dict[str, Any] = {"provider": "inline"}
-    elif kind == "sqlite":
-        database = {"provider": "sqlite", "database_uri": f"sqlite:///{tmp_path}/shop.db"}
-        broker = {"provider": "database"}
-    else:
-        database = {"provider": "postgresql", "database_uri": request.getfixturevalue("postgres_db_url")}
-        broker = {"provider": "redis", "URI": request.getfixturevalue("redis_flushed_url")}
-    return {
-        "databases": {"default": database},
-        "event_store": {"provider": database["provider"]},
-        "brokers": {"default": broker},
-        "command_processing": "async",
-        "event_processing": "async",
-        "message_processing": "async",
-        "server": server_config(partitions=2, max_retries=1),
-    }
 
 
 @pytest.fixture(
     params=["memory", "sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.redis])]
 )
 def shop(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    domain = Domain(name=f"Restored{uuid.uuid4().hex[:6]}", config=_config(request, tmp_path, request.param))
+    domain = Domain(name=f"Restored{uuid.uuid4().hex[:6]}", config=kind_config(request, tmp_path, request.param))
     seen: dict[str, Counter[str]] = {"early": Counter(), "late": Counter(), "picky": Counter()}
 
     @domain.aggregate

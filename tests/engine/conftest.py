@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +30,53 @@ def server_config(**server: Any) -> dict[str, Any]:
     table = {"partitions": 4, "lease_seconds": 2.0, **{k: v for k, v in server.items() if k not in stream_keys}}
     table["stream_subscription"] = stream
     return table
+
+
+def kind_config(request: pytest.FixtureRequest, tmp_path: Path, kind: str, partitions: int = 2) -> dict[str, Any]:
+    """A domain's storage of ``kind``: ``memory`` (with the inline broker), ``sqlite`` (a file in
+    ``tmp_path``, with its database broker) or PostgreSQL with Redis; everything async, fast
+    :func:`server_config` (``partitions``, one retry)."""
+    if kind == "memory":
+        database: dict[str, Any] = {"provider": "memory"}
+        broker: dict[str, Any] = {"provider": "inline"}
+    elif kind == "sqlite":
+        database = {"provider": "sqlite", "database_uri": f"sqlite:///{tmp_path}/shop.db"}
+        broker = {"provider": "database"}
+    else:
+        database = {"provider": "postgresql", "database_uri": request.getfixturevalue("postgres_db_url")}
+        broker = {"provider": "redis", "URI": request.getfixturevalue("redis_flushed_url")}
+    return async_config(database, broker, partitions=partitions, max_retries=1)
+
+
+def async_config(database: dict[str, Any], broker: dict[str, Any], **server: Any) -> dict[str, Any]:
+    """``database`` (also the event store's provider) and ``broker``, everything async;
+    ``server``: :func:`server_config`'s settings."""
+    return {
+        "databases": {"default": database},
+        "event_store": {"provider": database["provider"]},
+        "brokers": {"default": broker},
+        "command_processing": "async",
+        "event_processing": "async",
+        "message_processing": "async",
+        "server": server_config(**server),
+    }
+
+
+def postgres_bank(name: str, url: str, **server: Any) -> Domain:
+    """An initialised bank on the PostgreSQL database ``url`` (state and events) whose database
+    broker lives in the same database (the relay's direct path); commands sync, events async;
+    ``server``: :func:`server_config`'s settings."""
+    config = {
+        "databases": {"default": {"provider": "postgresql", "database_uri": url}},
+        "event_store": {"provider": "postgresql"},
+        "brokers": {"default": {"provider": "database"}},
+        "command_processing": "sync",
+        "event_processing": "async",
+        "server": server_config(**server),
+    }
+    bank = build_bank(name, config)
+    bank.init(traverse=False)
+    return bank
 
 
 @pytest.fixture(autouse=True)

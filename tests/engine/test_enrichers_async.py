@@ -11,7 +11,7 @@ import pytest
 from archipel import BaseAggregate, BaseCommand, BaseEvent, Domain, current_domain, handle
 from archipel.engine import run_server
 from archipel.fields import Identifier
-from tests.engine.conftest import ASYNC_MEMORY, server_config
+from tests.engine.conftest import ASYNC_MEMORY, async_config, server_config
 
 SEEN: list[dict[str, Any]] = []
 
@@ -77,15 +77,7 @@ def config(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
         request.applymarker(pytest.mark.redis)
         database = {"provider": "postgresql", "database_uri": request.getfixturevalue("postgres_db_url")}
         broker = {"provider": "redis", "URI": request.getfixturevalue("redis_flushed_url")}
-    return {
-        "databases": {"default": database},
-        "event_store": {"provider": database["provider"]},
-        "brokers": {"default": broker},
-        "command_processing": "async",
-        "event_processing": "async",
-        "message_processing": "async",
-        "server": server_config(partitions=2),
-    }
+    return async_config(database, broker, partitions=2)
 
 
 def test_extensions_reach_async_handlers_and_the_store(config):

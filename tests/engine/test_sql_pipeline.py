@@ -12,19 +12,11 @@ from archipel.engine import EngineSettings, run_server
 from archipel.engine.dlq import dead_letter_store
 from archipel.engine.invoke import Batch, mark_processed
 from tests.engine.bank import BEHAVIOUR, build_bank, check_ledgers
-from tests.engine.conftest import deposit_many, server_config
+from tests.engine.conftest import async_config, deposit_many, server_config
 
 
 def _config(database: dict[str, Any], broker: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "databases": {"default": database},
-        "event_store": {"provider": database["provider"]},
-        "brokers": {"default": broker},
-        "command_processing": "async",
-        "event_processing": "async",
-        "message_processing": "async",
-        "server": server_config(partitions=2, max_retries=1),
-    }
+    return async_config(database, broker, partitions=2, max_retries=1)
 
 
 @pytest.fixture(params=["sqlite+database", "postgres+redis", "postgres+database", "postgres+database-elsewhere"])

@@ -21,28 +21,7 @@ from archipel.engine import EngineSettings, run_server
 from archipel.engine.dlq import dead_letter_store
 from archipel.engine.relay import route_row
 from archipel.fields import Identifier, Integer, String
-from tests.engine.conftest import server_config
-
-
-def _config(request: pytest.FixtureRequest, tmp_path: Path, kind: str) -> dict[str, Any]:
-    if kind == "memory":
-        database: dict[str, Any] = {"provider": "memory"}
-        broker: dict[str, Any] = {"provider": "inline"}
-    elif kind == "sqlite":
-        database = {"provider": "sqlite", "database_uri": f"sqlite:///{tmp_path}/shop.db"}
-        broker = {"provider": "database"}
-    else:
-        database = {"provider": "postgresql", "database_uri": request.getfixturevalue("postgres_db_url")}
-        broker = {"provider": "redis", "URI": request.getfixturevalue("redis_flushed_url")}
-    return {
-        "databases": {"default": database},
-        "event_store": {"provider": database["provider"]},
-        "brokers": {"default": broker},
-        "command_processing": "async",
-        "event_processing": "async",
-        "message_processing": "async",
-        "server": server_config(partitions=1, max_retries=1),
-    }
+from tests.engine.conftest import kind_config
 
 
 @pytest.fixture(
@@ -53,7 +32,7 @@ def _config(request: pytest.FixtureRequest, tmp_path: Path, kind: str) -> dict[s
     ]
 )
 def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    domain = Domain(name=f"Shop{uuid.uuid4().hex[:6]}", config=_config(request, tmp_path, request.param))
+    domain = Domain(name=f"Shop{uuid.uuid4().hex[:6]}", config=kind_config(request, tmp_path, request.param, partitions=1))
     seen: list[dict[str, Any]] = []
 
     @domain.aggregate

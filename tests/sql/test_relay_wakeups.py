@@ -23,8 +23,7 @@ from hypothesis import strategies as st
 from archipel.engine.leases import LeaseStore
 from archipel.engine.worker import Worker
 from tests._waiting import wait_until
-from tests.engine.bank import build_bank
-from tests.engine.conftest import server_config
+from tests.engine.conftest import postgres_bank
 
 pytestmark = pytest.mark.postgres
 
@@ -34,17 +33,10 @@ POLL_MS = 1000
 
 
 def _bank(url: str) -> Any:
-    config = {
-        "databases": {"default": {"provider": "postgresql", "database_uri": url}},
-        "event_store": {"provider": "postgresql"},
-        "brokers": {"default": {"provider": "database"}},  # in the same database: the direct path
-        "command_processing": "sync",
-        "event_processing": "async",
-        "server": server_config(partitions=2, relay_shards=SHARDS, lease_seconds=10.0, blocking_timeout_ms=POLL_MS),
-    }
-    bank = build_bank(f"Wake{uuid.uuid4().hex[:6]}", config)
-    bank.init(traverse=False)
-    return bank
+    return postgres_bank(
+        f"Wake{uuid.uuid4().hex[:6]}", url,
+        partitions=2, relay_shards=SHARDS, lease_seconds=10.0, blocking_timeout_ms=POLL_MS,
+    )
 
 
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -12,6 +12,7 @@ and its failure does not undo the command.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archipel import BaseAggregate, BaseCommand, BaseEvent, BaseProjection, Domain, handle
-from archipel.adapters.sql.echo import STATEMENT_TIMING
 from archipel.errors import ExpectedVersionError, TransactionError, ValidationError
 from archipel.fields import Decimal, Dict, Float, Identifier, Integer, String
 
@@ -30,20 +30,21 @@ SETTINGS = settings(
 )
 
 
-def build(uri: str, path: str = "direct") -> Domain:
+def build(uri: str, path: str = "direct", logging_table: dict[str, Any] | None = None) -> Domain:
     """The domain on ``uri``; ``path``: how a row alone commits, ``direct`` (``commit_row``),
     ``transaction`` (``SqlTransaction``, its write as a prepared statement on PostgreSQL) or
-    ``cursor`` (``SqlTransaction`` through the driver's cursor, as before ``pg_commit``)."""
+    ``cursor`` (``SqlTransaction`` through the driver's cursor, as before ``pg_commit``);
+    ``logging_table``: its ``[logging]``."""
     provider = "postgresql" if uri.startswith("postgresql") else "sqlite"
-    domain = Domain(
-        name="Rows",
-        config={
-            "databases": {"default": {"provider": provider, "database_uri": uri}},
-            "event_store": {"provider": provider},
-            "command_processing": "sync",
-            "event_processing": "sync",
-        },
-    )
+    config: dict[str, Any] = {
+        "databases": {"default": {"provider": provider, "database_uri": uri}},
+        "event_store": {"provider": provider},
+        "command_processing": "sync",
+        "event_processing": "sync",
+    }
+    if logging_table is not None:
+        config["logging"] = logging_table
+    domain = Domain(name="Rows", config=config)
 
     @domain.aggregate
     class Account(BaseAggregate):
@@ -144,16 +145,6 @@ def domain(uris: tuple[str, ...]) -> Iterator[Domain]:
     domain.shutdown()
 
 
-@pytest.fixture
-def untimed() -> Iterator[None]:
-    """Statements not timed: timed ones (a slow-query log another domain of the process
-    asked for) go through the echo wrapper, not as prepared statements."""
-    before = STATEMENT_TIMING[0]
-    STATEMENT_TIMING[0] = False
-    yield
-    STATEMENT_TIMING[0] = before
-
-
 def _observed(domain: Domain, action: Callable[[], Any]) -> list[str]:
     sent: list[str] = []
     with domain.event_store.engine.observe(lambda sql, _params: sent.append(" ".join(sql.split()[:3]))):
@@ -174,15 +165,33 @@ def test_a_projectors_row_is_one_statement_after_the_commands(domain: Domain) ->
     assert (card.slug, card.renames, card._version) == ("anna", 1, 1)
 
 
+SLOW = "archipel.adapters.repository.sqlalchemy.slow_query"
+
+
 @pytest.mark.postgres
+@pytest.mark.parametrize("timed", [False, True], ids=["untimed", "slow-query-log"])
 def test_on_postgresql_the_row_is_sent_as_an_archipel_prepared_statement(
-    postgres_db_url: str, untimed: None
+    postgres_db_url: str, timed: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
-    domain = build(postgres_db_url)
-    with domain.domain_context():
+    """Also with the domain's statements timed for its slow-query log (threshold 0: every
+    statement slow): still prepared, timed around the call, logged as ``cursor.execute``
+    would have been."""
+    domain = build(postgres_db_url, logging_table={"slow_query_threshold_ms": 0} if timed else None)
+    with domain.domain_context(), caplog.at_level(logging.WARNING, logger=SLOW):
         domain.setup_database()
+        caplog.clear()
         domain.process(domain.Open(account_id="a-1", owner="ann"))
         domain.process(domain.Rename(account_id="a-1", owner="anna"))
+        slow = [r for r in caplog.records if r.name == SLOW]
+        if timed:
+            texts = [" ".join(r.statement.split()[:3]) for r in slow]
+            assert "INSERT INTO rows_card" in texts and "UPDATE rows_card SET" in texts, texts
+            (update,) = [r for r in slow if r.statement.startswith("UPDATE rows_card")]
+            assert update.getMessage() == "repository.sqlalchemy.slow_query" and update.levelno == logging.WARNING
+            assert update.threshold_ms == 0.0 and isinstance(update.duration_ms, float)
+            assert "%(" in update.statement and update.parameters["slug"] == "anna"  # (as cursor.execute's)
+        else:
+            assert not slow
         engine = domain.event_store.engine
         # the pool lends the connection given back last: the projector's
         prepared = engine.run(

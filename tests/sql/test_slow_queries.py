@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from archipel import BaseAggregate, Domain
-from archipel.adapters.sql.echo import STATEMENT_TIMING, EchoLease
+from archipel.adapters.sql.echo import EchoLease
 from archipel.fields import Integer, String
 
 SLOW = "archipel.adapters.repository.sqlalchemy.slow_query"
@@ -39,8 +39,6 @@ def database(request, tmp_path):
 
 @pytest.fixture
 def store(database):
-    before = STATEMENT_TIMING[0]
-    STATEMENT_TIMING[0] = False  # as a process starts (a domain's init turns it on)
     made: list[Domain] = []
 
     def make(**logging_table):
@@ -55,7 +53,6 @@ def store(database):
         with domain.domain_context():
             domain.drop_database()
         domain.shutdown()
-    STATEMENT_TIMING[0] = before
 
 
 def test_threshold_zero_logs_every_statement_as_slow_with_its_text_cut(store, caplog):
@@ -103,15 +100,37 @@ def test_with_the_slow_query_logger_off_connections_are_not_wrapped(store, caplo
         logging.getLogger(SLOW).setLevel(logging.NOTSET)
 
 
-def test_without_slow_query_keys_statements_are_not_timed(store, caplog):
+def test_without_slow_query_keys_statements_are_not_timed_even_when_another_domain_asks(store, caplog):
     domain, item = store(level="INFO")  # Protean times every statement; archipel when asked
-    assert STATEMENT_TIMING == [False]
+    other, other_item = store(slow_query_threshold_ms=0)  # another domain of the process asks
     engine = domain.providers.database("default").engine
     lease = engine.checkout()
-    assert lease.__class__ is not EchoLease
+    assert lease.__class__ is not EchoLease  # the timing is the asking domain's, not the process's
     engine.checkin(lease)
+    caplog.clear()  # (the other domain's schema statements)
     with caplog.at_level(logging.DEBUG), domain.domain_context():
         domain.repository_for(item).add(item(id="i4", name="n", rank=4))
     assert not [r for r in caplog.records if r.name in (SLOW, QUERY)]
-    store(slow_query_truncate_chars=40)  # another domain asks: the process times statements
-    assert STATEMENT_TIMING == [True]
+    with caplog.at_level(logging.DEBUG), other.domain_context():
+        other.repository_for(other_item).add(other_item(id="i5", name="n", rank=5))
+    assert [r for r in caplog.records if r.name == SLOW and r.threshold_ms == 0.0]
+
+
+def test_statements_are_timed_on_connections_that_served_untimed_ones_before(store, caplog):
+    """A connection keeps a cursor for reuse (``connections.cursor_of``): the timing wrapper
+    must not run statements on it past the timing."""
+    domain, item = store(slow_query_threshold_ms=0)
+    logging.getLogger(SLOW).setLevel(logging.ERROR)  # untimed: the pooled connections serve reads
+    try:
+        with domain.domain_context():
+            domain.repository_for(item).add(item(id="i6", name="n", rank=6))
+            for _ in range(3):
+                assert len(domain.repository_for(item).query.all().items) == 1
+        logging.getLogger(SLOW).setLevel(logging.WARNING)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger=SLOW), domain.domain_context():
+            assert len(domain.repository_for(item).query.all().items) == 1
+        statements = [r.statement for r in caplog.records if r.name == SLOW]
+        assert [s for s in statements if s.upper().startswith("SELECT")], statements
+    finally:
+        logging.getLogger(SLOW).setLevel(logging.NOTSET)

@@ -27,8 +27,8 @@ from archipel.adapters.sql.wakeup import CHANNELS, MAX_PAYLOAD, payload_keys, si
 from archipel.engine.worker import Worker
 from archipel.utils.doorbell import BROKER, OUTBOX, Doorbell, bell, relay_key, relay_waiting
 from tests._waiting import wait_until
-from tests.engine.bank import build_bank, check_ledgers
-from tests.engine.conftest import server_config
+from tests.engine.bank import check_ledgers
+from tests.engine.conftest import postgres_bank
 from tests.sql.test_broker_wakeup import count_looks, libpq, publish_silently
 
 pytestmark = pytest.mark.postgres
@@ -125,17 +125,7 @@ FATES = ("rung", "lost", "broad", "wrong keys")
 
 
 def _bank(url: str, name: str) -> Any:
-    config = {
-        "databases": {"default": {"provider": "postgresql", "database_uri": url}},
-        "event_store": {"provider": "postgresql"},
-        "brokers": {"default": {"provider": "database"}},  # in the same database: the direct path
-        "command_processing": "sync",
-        "event_processing": "async",
-        "server": server_config(partitions=4, relay_shards=4, lease_seconds=10.0, blocking_timeout_ms=50),
-    }
-    bank = build_bank(name, config)
-    bank.init(traverse=False)
-    return bank
+    return postgres_bank(name, url, partitions=4, relay_shards=4, lease_seconds=10.0, blocking_timeout_ms=50)
 
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -12,23 +12,14 @@ import pytest
 
 from archipel.engine.worker import Worker
 from tests._waiting import wait_until
-from tests.engine.bank import build_bank, check_ledgers
-from tests.engine.conftest import server_config
+from tests.engine.bank import check_ledgers
+from tests.engine.conftest import postgres_bank
 
 pytestmark = pytest.mark.postgres
 
 
 def test_a_worker_started_during_an_outage_joins_when_the_database_is_back(postgres_server, postgres_db_url):
-    config = {
-        "databases": {"default": {"provider": "postgresql", "database_uri": postgres_db_url}},
-        "event_store": {"provider": "postgresql"},
-        "brokers": {"default": {"provider": "database"}},
-        "command_processing": "sync",
-        "event_processing": "async",
-        "server": server_config(partitions=2, lease_seconds=2.0),
-    }
-    bank = build_bank(f"Outage{uuid.uuid4().hex[:6]}", config)
-    bank.init(traverse=False)
+    bank = postgres_bank(f"Outage{uuid.uuid4().hex[:6]}", postgres_db_url, partitions=2, lease_seconds=2.0)
     deposit = bank.elements["Deposit"]  # type: ignore[attr-defined]
     with bank.domain_context():
         bank.setup_database()

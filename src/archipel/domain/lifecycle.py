@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
-from archipel.adapters.sql.echo import STATEMENT_TIMING
+from archipel.adapters.sql.echo import QueryLog
 from archipel.domain.config import validate_config
 from archipel.domain.discovery import import_domain_modules
 from archipel.domain.email import build_email_providers
@@ -81,9 +81,6 @@ class Lifecycle(DomainState):
             self._auto_configure_logging()
             if traverse:
                 import_domain_modules(self._module_name, self._module_file)
-            logging_table = self.config.get("logging")
-            if isinstance(logging_table, dict) and logging_table.keys() & SLOW_QUERY_KEYS:
-                STATEMENT_TIMING[0] = True  # Protean's slow-query log, asked for: statements timed
             validate_config(
                 self.config,
                 database_providers=provider_registry.providers("database"),
@@ -100,6 +97,10 @@ class Lifecycle(DomainState):
             self._repositories.clear()
             if not self.providers.databases:
                 self.providers.build()
+            logging_table = self.config.get("logging")
+            if isinstance(logging_table, dict) and logging_table.keys() & SLOW_QUERY_KEYS:
+                # Protean's slow-query log, asked for: this domain's statements timed
+                self.providers.time_statements(QueryLog(logging_table))
             for schema in self._schemas.values():
                 if not self.providers.has_store(schema.database):  # every element's store exists
                     self.providers.database(schema.database)

@@ -52,7 +52,7 @@ from archipel.utils.redaction import DEFAULT_REDACT_KEYS
 __all__ = ["ACTED_ON", "HTTP_DEFAULTS", "SAMPLING_DEFAULTS", "SLOW_QUERY_KEYS", "check_logging", "logging_options",
            "logging_problems", "sampling_options"]
 
-#: naming one of these in ``[logging]`` turns the timing of SQL statements on (slow-query log)
+#: naming one of these in ``[logging]`` times the SQL statements of the domain's engines (slow-query log)
 SLOW_QUERY_KEYS = frozenset({"slow_query_threshold_ms", "slow_query_truncate_chars"})
 #: ``[logging.sampling]``: Protean's defaults
 SAMPLING_DEFAULTS: dict[str, Any] = {

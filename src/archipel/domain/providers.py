@@ -43,6 +43,16 @@ class Providers:
             extra = {"databases": self.databases} if settings["provider"] == "database" else {}
             self.brokers[name] = registry.create("broker", settings["provider"], name, settings, **extra)
 
+    def time_statements(self, timed: Any) -> None:
+        """Time the statements of every SQL engine of these adapters with ``timed`` (the
+        domain's slow-query log, :class:`~archipel.adapters.sql.echo.QueryLog`); the
+        engines of other domains are left as they are."""
+        adapters = [*self.databases.values(), self._event_store, *self.brokers.values()]
+        for adapter in adapters:
+            engine = getattr(adapter, "engine", None)
+            if engine is not None and hasattr(engine, "query_log"):
+                engine.query_log = timed
+
     def _shared_event_store(self, settings: dict[str, Any]) -> Any:
         # an SQL event store on the same database as ``default`` shares its
         # engine, so aggregate rows and events commit in one transaction

@@ -43,7 +43,10 @@ class Transaction(Protocol):
 
     def delete(self, schema: ModelSchema, identity: Any) -> bool: ...
 
-    def add_outbox(self, records: Iterable[OutboxRecord]) -> None: ...
+    def add_outbox(self, records: Iterable[OutboxRecord]) -> None:
+        """Buffer outbox rows, written at the commit. An adapter may set each record's
+        ``"shard"`` (:func:`archipel.port.outbox.shard_key` of its ``"stream"``) in place."""
+        ...
 
     def mark_processed(self, subscription: str, message_id: str) -> bool:
         """Record that ``subscription`` handled ``message_id`` in this transaction.

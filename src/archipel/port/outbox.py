@@ -15,7 +15,7 @@ each aggregate's rows still go through one relay, in order.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "OUTBOX_FAILED",
     "aggregate_key",
     "shard_key",
+    "sharded",
     "configured_relay_shards",
 ]
 
@@ -55,6 +56,12 @@ def aggregate_key(stream: str) -> str:
 def shard_key(stream: str) -> int:
     """The outbox ``shard`` of a message stream: stable, non-negative, below 2**31."""
     return zlib.crc32(aggregate_key(stream).encode()) & 0x7FFFFFFF
+
+
+def sharded(records: Iterable[OutboxRow]) -> list[OutboxRow]:
+    """Copies of ``records`` given their ``shard`` (:func:`shard_key` of the stream, whatever
+    ``shard`` they held): outbox rows written outside a transaction's ``add_outbox``."""
+    return [{**record, "shard": shard_key(record["stream"])} for record in records]
 
 
 def configured_relay_shards(config: Mapping[str, Any]) -> int:

@@ -9,29 +9,32 @@ or while an observer is attached (``SqlEngine.observe``: the query assertions of
 ``archipel.sql`` logger at INFO). Off by default, and then nothing is wrapped:
 the hot path pays nothing for it.
 
-Slow statements (Protean's slow-query log), once a domain's ``[logging]`` sets
-``slow_query_threshold_ms`` (:data:`STATEMENT_TIMING`), while
+Slow statements (Protean's slow-query log): the engines of a domain whose
+``[logging]`` sets ``slow_query_threshold_ms`` or ``slow_query_truncate_chars``
+get its :class:`QueryLog` (``SqlEngine.query_log``, set by ``Domain.init()``:
+per domain, not for the process). While
 ``archipel.adapters.repository.sqlalchemy.slow_query`` is enabled for WARNING
 (``configure_logging`` sets it so; Protean's logger name, renamed), or its
-sibling ``...sqlalchemy.query`` for DEBUG, connections are lent wrapped too and
-each statement is timed (:func:`log_query`): one slower than
-``slow_query_threshold_ms`` of ``[logging]`` (default 100) is a WARNING
+sibling ``...sqlalchemy.query`` for DEBUG (:func:`timing_wanted`), such an
+engine lends its connections wrapped too and each statement is timed: one
+slower than ``slow_query_threshold_ms`` (default 100) is a WARNING
 ``repository.sqlalchemy.slow_query`` with ``statement`` (cut to
 ``slow_query_truncate_chars``, default 500, then ``...``), ``duration_ms``,
 ``parameters`` and ``threshold_ms``; the others a DEBUG ``repository.sqlalchemy.query``.
+PostgreSQL's prepared statements (:mod:`~archipel.adapters.sql.prepared`) stay
+prepared on a connection wrapped only for timing: they are timed around their
+``PQexecPrepared`` (:meth:`EchoConnection.timed_call`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from archipel.utils.globals import active_domain
-
 __all__ = [
-    "STATEMENT_TIMING", "EchoConnection", "EchoLease", "Notify", "Timed", "log_query", "log_statement", "timing_wanted",
+    "EchoConnection", "EchoLease", "Notify", "QueryLog", "Timed", "log_statement", "timing_wanted",
 ]
 
 log = logging.getLogger("archipel.sql")
@@ -47,17 +50,9 @@ Notify = Callable[[str, Any], None]
 Timed = Callable[[str, Any, float], None]
 
 
-#: set (for the process) by ``Domain.init()`` of a domain whose ``[logging]`` names
-#: ``slow_query_threshold_ms`` or ``slow_query_truncate_chars``: timing every statement
-#: costs ~15% of a SQLite command's CPU, so it is asked for (Protean: always on)
-STATEMENT_TIMING = [False]
-
-
 def timing_wanted() -> bool:
-    """True when asked for (:data:`STATEMENT_TIMING`) and while the slow-query (WARNING)
-    or query (DEBUG) logger is enabled."""
-    if not STATEMENT_TIMING[0]:
-        return False
+    """True while the slow-query (WARNING) or query (DEBUG) logger is enabled (an engine
+    with a :class:`QueryLog` then times its statements)."""
     wanted = _slow_levels.get(logging.WARNING)
     if wanted is None:
         wanted = slow_query_logger.isEnabledFor(logging.WARNING)
@@ -67,23 +62,32 @@ def timing_wanted() -> bool:
     return debug if debug is not None else query_logger.isEnabledFor(logging.DEBUG)
 
 
-def log_query(sql: str, params: Any, duration_ms: float) -> None:
-    """A slow statement's WARNING, else (when enabled) a DEBUG line; never raises."""
-    try:
-        section = getattr(active_domain(), "config", {}).get("logging") or {}
-        threshold = float(section.get("slow_query_threshold_ms", 100))
-        slow = duration_ms > threshold
-        if not slow and not query_logger.isEnabledFor(logging.DEBUG):
-            return
-        limit = int(section.get("slow_query_truncate_chars", 500))
-        statement = sql if limit <= 0 or len(sql) <= limit else sql[:limit] + "..."
-        extra = {"statement": statement, "duration_ms": duration_ms, "parameters": params, "threshold_ms": threshold}
-        if slow:
-            slow_query_logger.warning("repository.sqlalchemy.slow_query", extra=extra)
-        else:
-            query_logger.debug("repository.sqlalchemy.query", extra=extra)
-    except Exception:  # noqa: BLE001 - logging a statement never fails it
-        log.debug("slow_query_log_failed", exc_info=True)
+class QueryLog:
+    """The slow-query log of one domain's engines (a :data:`Timed`): its ``[logging]``
+    ``slow_query_threshold_ms`` (default 100) and ``slow_query_truncate_chars`` (500)."""
+
+    __slots__ = ("threshold", "limit")
+
+    def __init__(self, section: Mapping[str, Any]) -> None:
+        self.threshold = float(section.get("slow_query_threshold_ms", 100))
+        self.limit = int(section.get("slow_query_truncate_chars", 500))
+
+    def __call__(self, sql: str, params: Any, duration_ms: float) -> None:
+        """A slow statement's WARNING, else (when enabled) a DEBUG line; never raises."""
+        try:
+            threshold = self.threshold
+            slow = duration_ms > threshold
+            if not slow and not query_logger.isEnabledFor(logging.DEBUG):
+                return
+            limit = self.limit
+            statement = sql if limit <= 0 or len(sql) <= limit else sql[:limit] + "..."
+            extra = {"statement": statement, "duration_ms": duration_ms, "parameters": params, "threshold_ms": threshold}
+            if slow:
+                slow_query_logger.warning("repository.sqlalchemy.slow_query", extra=extra)
+            else:
+                query_logger.debug("repository.sqlalchemy.query", extra=extra)
+        except Exception:  # noqa: BLE001 - logging a statement never fails it
+            log.debug("slow_query_log_failed", exc_info=True)
 
 
 def _run(timed: Timed | None, sql: Any, params: Any, call: Callable[[], Any]) -> Any:
@@ -138,12 +142,34 @@ class _EchoCursor:
 
 
 class EchoConnection:
-    """A DB-API connection that shows ``notify`` what it executes (attributes pass through)."""
+    """A DB-API connection that shows ``notify`` what it executes and times it with ``timed``
+    (attributes pass through)."""
+
+    #: not the wrapped connection's kept cursor (``connections.cursor_of``), which would
+    #: run statements past the wrapper: this wrapper keeps its own
+    _archipel_cursor: Any = None
 
     def __init__(self, connection: Any, notify: Notify | None, timed: Timed | None = None) -> None:
         self._connection = connection
         self._notify = notify
         self._timed = timed
+
+    @property
+    def wrapped(self) -> Any:
+        """The driver connection this one wraps."""
+        return self._connection
+
+    @property
+    def only_timed(self) -> bool:
+        """Whether statements are only timed (no ``echo``, no observer to show them to)."""
+        return self._notify is None and self._timed is not None
+
+    def timed_call(self, sql: str, params: Any, call: Callable[[], Any]) -> Any:
+        """``call()``'s result, timed as a statement ``sql`` with ``params`` (shown first):
+        a statement the caller runs on :attr:`wrapped` itself (a prepared statement)."""
+        if self._notify is not None:
+            self._notify(sql, params)
+        return _run(self._timed, sql, params, call)
 
     def execute(self, sql: Any, params: Any = None) -> Any:
         if self._notify is not None:

@@ -41,7 +41,7 @@ from archipel.adapters.sql.connections import (
     idle_sqlite,
     looks_alive,
 )
-from archipel.adapters.sql.echo import EchoLease, Notify, log_query, log_statement, timing_wanted
+from archipel.adapters.sql.echo import EchoLease, Notify, Timed, log_statement, timing_wanted
 from archipel.adapters.sql.fetching import fetch_rows
 from archipel.adapters.sql.pool import ConnectionPool
 from archipel.adapters.sql.sqlite_functions import register_sqlite_functions
@@ -122,6 +122,9 @@ class SqlEngine(DriverErrors, StatementCompiling):
         #: lend wrapped connections (``echo`` on, or an observer attached: :meth:`observe`)
         self.echo = self._echo_setting
         self._observers: list[Notify] = []
+        #: the slow-query log of the domain whose ``[logging]`` asks for one (set by its
+        #: ``init()``): statements timed while its logger is enabled (echo.py); None: untimed
+        self.query_log: Timed | None = None
         self._lock: threading.RLock | None = threading.RLock() if self.is_memory else None
         if not self.is_postgres and not self.is_memory:
             ensure_parent_folder(self.url.database or "")
@@ -224,8 +227,10 @@ class SqlEngine(DriverErrors, StatementCompiling):
     def checkout(self) -> Any:
         """A pooled connection (``PoolProxiedConnection``); give it back with :meth:`checkin`."""
         pool = self._pool
-        timed = timing_wanted()  # statements timed for the slow-query log (echo.py)
-        if pool is not None and not self.echo and not timed:  # the hot path: one call less
+        timed = self.query_log
+        if timed is not None and not timing_wanted():  # the slow-query log's logger is off
+            timed = None
+        if pool is not None and not self.echo and timed is None:  # the hot path: one call less
             try:
                 return pool.get()
             except ArchipelError:
@@ -234,7 +239,7 @@ class SqlEngine(DriverErrors, StatementCompiling):
                 raise self.translate(exc) from exc
         fairy = self._checkout()
         if self.echo or timed:
-            return EchoLease(fairy, self._notify if self.echo else None, log_query if timed else None)
+            return EchoLease(fairy, self._notify if self.echo else None, timed)
         return fairy
 
     def _notify(self, sql: str, params: Any) -> None:
@@ -354,7 +359,7 @@ class SqlEngine(DriverErrors, StatementCompiling):
         check at checkout, redundant when the read runs again anyway.
         """
         pool = self._pool
-        if pool is None or self.echo or timing_wanted():
+        if pool is None or self.echo or (self.query_log is not None and timing_wanted()):
             return self.run(lambda conn: fetch_rows(conn, sql, params, many))
         if not self.is_postgres:
             lease = self.checkout()

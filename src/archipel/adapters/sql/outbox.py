@@ -24,7 +24,7 @@ from archipel.adapters.sql.engine import SqlEngine, dumps, execute_relaxed, load
 from archipel.adapters.sql.outbox_claim import ROW_COLUMNS as _ROW
 from archipel.adapters.sql.outbox_claim import SHARD_PLAN, ClaimStatements, db_now
 from archipel.adapters.sql.tables import constraint_name, outbox_shard_index, outbox_table
-from archipel.port.outbox import OUTBOX_FAILED, OUTBOX_PENDING, OUTBOX_SENT, OutboxRow, shard_key
+from archipel.port.outbox import OUTBOX_FAILED, OUTBOX_PENDING, OUTBOX_SENT, OutboxRow, sharded
 
 __all__ = ["SqlOutbox", "OUTBOX_TABLE", "db_now"]
 
@@ -128,7 +128,7 @@ class SqlOutbox:
         return {
             "message_id": record["message_id"],
             "stream": record["stream"],
-            "shard": shard_key(record["stream"]),
+            "shard": record["shard"],  # set once, by the transaction (or _sharded)
             "type": record.get("type"),
             "priority": record.get("priority") or 0,
             "correlation_id": record.get("correlation_id"),
@@ -136,7 +136,9 @@ class SqlOutbox:
         }
 
     def insert(self, cursor: Any, records: Iterable[dict[str, Any]]) -> None:
-        """Add rows with ``cursor`` (the business transaction's connection)."""
+        """Add rows with ``cursor`` (the business transaction's connection); each record
+        carries its ``shard`` (``SqlTransaction.add_outbox`` sets it; else
+        :func:`~archipel.port.outbox.sharded`)."""
         params = [self._values(r) for r in records]
         if len(params) == 1:
             cursor.execute(self._insert_sql, params[0])
@@ -163,7 +165,7 @@ class SqlOutbox:
         return self.table.insert().values(values)
 
     def params(self, records: Sequence[dict[str, Any]], prefix: str = "") -> dict[str, Any]:
-        """Bind values of :meth:`insert_statement` for ``records``."""
+        """Bind values of :meth:`insert_statement` for ``records`` (each carrying its ``shard``)."""
         params: dict[str, Any] = {}
         for i, record in enumerate(records):
             for name, value in self._values(record).items():
@@ -172,7 +174,7 @@ class SqlOutbox:
 
     def add(self, records: Iterable[dict[str, Any]]) -> None:
         """Add rows in a transaction of their own (tests, tools)."""
-        rows = list(records)
+        rows = sharded(records)
 
         def write(conn: Any) -> None:
             cursor = conn.cursor()

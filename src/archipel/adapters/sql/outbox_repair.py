@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from archipel.adapters.sql.wakeup import OUTBOX, announce
+from archipel.port.outbox import sharded
 
 if TYPE_CHECKING:
     from archipel.adapters.sql.outbox import SqlOutbox
@@ -63,7 +64,7 @@ def add_missing(
                 there = _existing(outbox, cursor, ids)
                 missing = [r for r in wanted if (str(r["message_id"]), str(r["stream"])) not in there]
                 if missing and not dry_run:
-                    outbox.insert(cursor, missing)
+                    outbox.insert(cursor, sharded(missing))
             except BaseException:
                 cursor.execute("ROLLBACK")
                 raise

@@ -23,7 +23,10 @@ so may anyone with ``DISCARD ALL``): the error (``26000``) is caught, the
 statement prepared again and run once more — only outside a transaction,
 where the failed attempt changed nothing. Connections that are not psycopg's
 own (``echo`` and statement observers wrap them) run the statement through
-``cursor.execute``, so observers still see it.
+``cursor.execute``, so observers still see it; one wrapped only to time its
+statements (the slow-query log, :mod:`~archipel.adapters.sql.echo`) runs it
+prepared, as unwrapped, timed around the call, and logged as ``cursor.execute``
+would have been.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from psycopg.adapt import PyFormat, Transformer
 from psycopg.errors import error_from_result
 
 from archipel.adapters.sql.connections import cursor_of
+from archipel.adapters.sql.echo import EchoConnection
 
 __all__ = ["PreparedStatement", "run_prepared", "count_prepared", "MAX_PREPARED"]
 
@@ -119,7 +123,9 @@ def run_prepared(
 
     ``params``: by name, or a tuple of the values in the order of ``statement.names``.
     """
-    if conn.__class__ is not psycopg.Connection:  # wrapped (echo, observers), or another driver
+    if conn.__class__ is not psycopg.Connection:  # wrapped (echo, observers, timing), or another driver
+        if conn.__class__ is EchoConnection and conn.only_timed:
+            return _timed(conn, statement, params, run_prepared)  # type: ignore[no-any-return]
         cursor = _through_cursor(conn, statement, params)
         return cursor.fetchall() if cursor.description is not None else []
     tx, result = _executed(conn, statement, params)
@@ -133,6 +139,8 @@ def count_prepared(conn: Any, statement: PreparedStatement, params: dict[str, An
     """Run ``statement`` (a write, no rows wanted) as :func:`run_prepared` does; the number of
     rows it wrote (``cursor.rowcount``)."""
     if conn.__class__ is not psycopg.Connection:
+        if conn.__class__ is EchoConnection and conn.only_timed:
+            return _timed(conn, statement, params, count_prepared)  # type: ignore[no-any-return]
         return int(_through_cursor(conn, statement, params).rowcount)
     return int(_executed(conn, statement, params)[1].command_tuples or 0)
 
@@ -146,6 +154,23 @@ def _args(statement: PreparedStatement, params: dict[str, Any] | tuple[Any, ...]
             )
         return params  # type: ignore[return-value]
     return [params[name] for name in statement.names]  # type: ignore[call-overload]
+
+
+def _timed(
+    conn: EchoConnection,
+    statement: PreparedStatement,
+    params: dict[str, Any] | tuple[Any, ...],
+    run: Callable[[Any, PreparedStatement, Any], Any],
+) -> Any:
+    """``run(wrapped connection, statement, params)``: prepared, timed as the statement
+    ``cursor.execute`` would have sent (its text and parameters, as :func:`_through_cursor`)."""
+    shown: Any = params
+    sql = statement.sql
+    if params.__class__ is tuple:
+        args = _args(statement, params)
+        sql, shown = statement.positional_sql, tuple(args[i] for i in statement.occurrences)
+    wrapped = conn.wrapped
+    return conn.timed_call(sql, shown, lambda: run(wrapped, statement, params))
 
 
 def _through_cursor(conn: Any, statement: PreparedStatement, params: dict[str, Any] | tuple[Any, ...]) -> Any:

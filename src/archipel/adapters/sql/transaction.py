@@ -158,9 +158,14 @@ class SqlTransaction(WriteFlush):
         return exists
 
     def add_outbox(self, records: Iterable[dict[str, Any]]) -> None:
-        start = len(self._outbox)
-        self._outbox.extend(records)
-        self._relayable.update(shard_key(record["stream"]) for record in self._outbox[start:])
+        """Buffer outbox rows, each given its ``shard`` here, once (the :func:`shard_key` of
+        its stream, set in the record): the commit's wake-up of those shards' relays and
+        the ``INSERT`` (:meth:`SqlOutbox.insert`, :meth:`SqlOutbox.params`) both read it."""
+        outbox, relayable = self._outbox, self._relayable
+        for record in records:
+            record["shard"] = shard = shard_key(record["stream"])
+            relayable.add(shard)
+            outbox.append(record)
 
     def mark_processed(self, subscription: str, message_id: str) -> bool:
         key = (subscription, message_id)
