@@ -305,5 +305,7 @@ def test_relays_taking_over_giving_back_and_stalling_under_load_publish_everythi
         assert not errors, errors
         assert outbox.pending_count() == 0 and len(outbox.rows()) == 150
         _in_order(outbox, seen)
-        assert "lost shard" in caplog.text  # the stalled relays' shards were taken over meanwhile
+        # the stalled relays' shards were taken over meanwhile: they found out at a renewal, or
+        # their marks were refused (fenced)
+        assert "lost shard" in caplog.text or "shards lost) while publishing" in caplog.text
     bank.shutdown()

@@ -343,11 +343,11 @@ class SqlOutbox:
             if self.engine.is_postgres
             else c.id.in_([sa.bindparam(f"id{i}", type_=c.id.type) for i in range(count)])
         )
-        owned = [
-            ids,
-            c.status == OUTBOX_PENDING,
-            c.lease_owner == sa.bindparam("worker", type_=c.lease_owner.type),
-        ]
+        # PostgreSQL: ``status || ''``, from which the planner cannot prove the partial indexes'
+        # predicate: the rows are found by primary key, never by walking the pending rows (what
+        # it chose on an outbox not analysed since its backlog grew: 17 ms for 500 of 20 000)
+        status = c.status.op("||")(sa.literal_column("''")) if self.engine.is_postgres else c.status
+        owned = [ids, status == OUTBOX_PENDING, c.lease_owner == sa.bindparam("worker", type_=c.lease_owner.type)]
         if kind == "sent":
             # fencing: an expired lease may belong to another worker by now
             statement = (

@@ -45,11 +45,15 @@ __all__ = ["FencedRelaying"]
 assert (OUTBOX_PENDING, OUTBOX_SENT) == ("pending", "sent")
 
 #: @O@: the outbox table, @L@: the lease table (both quoted). The relay shards still held are
-#: found once per statement (an uncorrelated subquery: an InitPlan), before any row is written
+#: found once per statement (an uncorrelated subquery: an InitPlan), before any row is written.
+#: ``status || ''``: the planner cannot prove from it the predicate of the partial indexes of
+#: pending rows, so it finds the rows by primary key; with ``status = 'pending'`` it walked the
+#: pending rows of an outbox not analysed since its backlog grew (20 000 pending: 17 ms instead
+#: of 1.6 ms for 500 rows)
 _MARK = (
     "UPDATE @O@ SET status = 'sent', sent_at = extract(epoch FROM now()),"  # noqa: S608 - quoted names only
     " attempts = attempts + 1, lease_owner = NULL, lease_until = NULL"
-    " WHERE id = ANY(%(ids)s) AND status = 'pending'"
+    " WHERE id = ANY(%(ids)s) AND status || '' = 'pending'"
     " AND (lease_until IS NULL OR lease_until < extract(epoch FROM now()))"
     " AND mod(shard, %(of)s) = ANY(ARRAY(SELECT f.shard FROM @L@ l"
     " JOIN unnest(%(lease_ids)s::text[], %(tokens)s::bigint[], %(shards)s::int[]) AS f(id, token, shard)"
@@ -80,7 +84,10 @@ class FencedRelaying:
             return sql
         table = self.outbox.table
         c = table.c
-        skip = sa.not_(c.id == sa.any_(sa.bindparam("skip", type_=sa.ARRAY(c.id.type))))
+        # NOT IN a subquery: a hashed SubPlan, also in a generic plan (prepared statements);
+        # NOT (id = ANY(:skip)) searched the array linearly for each row then: ~20 us a row
+        skipped = sa.select(sa.func.unnest(sa.bindparam("skip", type_=sa.ARRAY(c.id.type))))
+        skip = c.id.not_in(skipped.scalar_subquery())
         columns = self._columns(table, encoded)
         if not key[3]:  # by the claim index
             select = self.outbox.claims.claimable(sa.select(*columns), shards, exclude).where(skip)
