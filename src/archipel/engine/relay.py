@@ -14,7 +14,8 @@ with a row lease meant never to outlive its shard leases (a shard just taken
 over is claimed from only once no other worker holds rows of it: a former
 owner's row lease may reach the database late, its give-back be in flight), publishes them
 pipelined — each to the broker stream of its category, partition and lane —
-then marks them sent, fenced by the row lease. A crash between publishing
+then marks them sent, fenced by the row lease (PostgreSQL, the shard leases in the outbox's
+database: rows read, not leased, and fenced by the shard leases: relay_fenced.py). A crash between publishing
 and marking re-publishes the rows later: consumers drop the copies through
 their processed-message records, and a copy never overtakes the original,
 so per-aggregate order holds. A publish that raises is given back whole and
@@ -207,8 +208,7 @@ class OutboxRelay(ShardLeadership, FencedMarks):
         return total
 
     def _claim(
-        self, name: str, outbox: Any, owned: dict[int, Lease], fence: ShardFence | None = None,
-        skip: tuple[int, ...] = (),
+        self, name: str, outbox: Any, owned: dict[int, Lease], fence: ShardFence | None = None, skip: tuple[int, ...] = ()
     ) -> _Claimed:
         try:
             return self._claim_rows(outbox, owned, fence, skip)
