@@ -102,8 +102,8 @@ class FencedRelaying:
         claims = self.outbox.claims
         c = self.outbox.table.c
         relay_shard = sa.func.mod(c.shard, sa.literal_column(str(int(of))))
-        found = [*claims._pending(), relay_shard == sa.bindparam(f"s{i}", type_=sa.Integer()), skip]
-        return [*found, claims._excluded()] if exclude else found
+        found = [*claims.pending(), relay_shard == sa.bindparam(f"s{i}", type_=sa.Integer()), skip]
+        return [*found, claims.excluded()] if exclude else found
 
     def _one_shard(self, columns: list[Any], exclude: bool, skip: Any, of: int) -> Any:
         c = self.outbox.table.c
