@@ -14,7 +14,8 @@ with a row lease meant never to outlive its shard leases (a shard just taken
 over is claimed from only once no other worker holds rows of it: a former
 owner's row lease may reach the database late, its give-back be in flight), publishes them
 pipelined — each to the broker stream of its category, partition and lane —
-then marks them sent, fenced by the row lease. A crash between publishing
+then marks them sent, fenced by the row lease (PostgreSQL, the shard leases in the outbox's
+database: rows read, not leased, and fenced by the shard leases: relay_fenced.py). A crash between publishing
 and marking re-publishes the rows later: consumers drop the copies through
 their processed-message records, and a copy never overtakes the original,
 so per-aggregate order holds. A publish that raises is given back whole and
@@ -44,10 +45,12 @@ from archipel.engine.lanes import lane_of
 from archipel.engine.leases import Lease, LeaseStore
 from archipel.engine.ownership import Membership
 from archipel.engine.relay_direct import DirectPath
+from archipel.engine.relay_fenced import FencedMarks
 from archipel.engine.relay_leadership import ShardLeadership
 from archipel.engine.retry import Backoff
 from archipel.engine.settings import EngineSettings
 from archipel.engine.streams import broker_stream, category_of, partition_of
+from archipel.port.outbox import ShardFence
 from archipel.utils import tracing
 from archipel.utils.doorbell import relay_key
 
@@ -65,11 +68,13 @@ _decode = msgspec.json.Decoder().decode
 
 class _Claimed(NamedTuple):
     """Rows claimed, and until when (monotonic clock) their lease surely holds; with
-    ``encoded``, each row's message is its stored JSON text (``claim_encoded``)."""
+    ``encoded``, each row's message is its stored JSON text (``claim_encoded``); with
+    ``fence``, the rows were read unleased, to be marked under that fence."""
 
     rows: list[dict[str, Any]]
     deadline: float
     encoded: bool = False
+    fence: ShardFence | None = None
 
 
 def route_row(row: dict[str, Any], settings: EngineSettings) -> str:
@@ -83,7 +88,7 @@ def route_row(row: dict[str, Any], settings: EngineSettings) -> str:
     )
 
 
-class OutboxRelay(ShardLeadership):
+class OutboxRelay(ShardLeadership, FencedMarks):
     """Relays the outboxes of one domain's databases (call :meth:`tick` in a loop)."""
 
     def __init__(
@@ -127,6 +132,7 @@ class OutboxRelay(ShardLeadership):
         self._marking: deque[Future[None]] = deque()
         self._claimer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archipel-relay-claim")
         self._prefetch: dict[str, Future[_Claimed]] = {}
+        self._start_fencing()  # (relay_fenced.py)
         #: databases where a claim failed midway: what it leased to us is unknown
         self._uncertain: set[str] = set()
         #: integration rows are left out of claims until then (their broker is down)
@@ -201,16 +207,20 @@ class OutboxRelay(ShardLeadership):
         self.relayed += total
         return total
 
-    def _claim(self, name: str, outbox: Any, owned: dict[int, Lease]) -> _Claimed:
+    def _claim(
+        self, name: str, outbox: Any, owned: dict[int, Lease], fence: ShardFence | None = None, skip: tuple[int, ...] = ()
+    ) -> _Claimed:
         try:
-            return self._claim_rows(outbox, owned)
+            return self._claim_rows(outbox, owned, fence, skip)
         except BaseException:
             # the claim may have gone through with its reply lost: rows leased to us that we
             # do not know of, which the next claim would skip while relaying newer ones
             self._uncertain.add(name)
             raise
 
-    def _claim_rows(self, outbox: Any, owned: dict[int, Lease]) -> _Claimed:
+    def _claim_rows(
+        self, outbox: Any, owned: dict[int, Lease], fence: ShardFence | None, skip: tuple[int, ...]
+    ) -> _Claimed:
         # a row lease must not outlive the shard leases: a new owner of a shard
         # then sees every row the old one claimed and relays them first, in order
         leases = list(owned.values())
@@ -222,6 +232,13 @@ class OutboxRelay(ShardLeadership):
         deadline = time.monotonic() + row_lease
         every = len(owned) >= self.shards
         paused = time.monotonic() < self._integration_paused_until
+        if fence is not None:  # read, not leased: marked under the shard leases (relay_fenced.py)
+            read: list[dict[str, Any]] = outbox.read_claimable(
+                limit=self.settings.relay_batch_size, shards=None if every else sorted(owned),
+                of=self.shards, exclude_prefix=INTEGRATION_PREFIX if paused else None, skip=skip,
+                encoded=self._publish_encoded is not None,
+            )
+            return _Claimed(read, deadline, self._publish_encoded is not None, fence)
         claim = getattr(outbox, "claim_encoded", None) if self._publish_encoded is not None else None
         encoded = claim is not None
         if claim is None:
@@ -272,12 +289,15 @@ class OutboxRelay(ShardLeadership):
             return moved
         prefetched = self._prefetch.pop(name, None)
         claimed = prefetched.result() if prefetched is not None else None
+        fence = self._fence(name, outbox, owned)
         if claimed is None or not claimed.rows:
-            claimed = self._claim(name, outbox, owned)
+            claimed = self._claim(name, outbox, owned, fence, self._skip(name) if fence else ())
         rows = claimed.rows
         if not rows:
             self._more.discard(name)
             return 0
+        if claimed.fence is not None:
+            self._landed(name, [row["id"] for row in rows], add=True)
         if time.monotonic() > claimed.deadline - self.settings.lease_seconds / 20:
             # stalled (an outage?) until the rows' lease is about to end: another relay may
             # own their shard by now and have published newer rows; publishing these after
@@ -288,7 +308,9 @@ class OutboxRelay(ShardLeadership):
         if len(rows) >= self.settings.relay_batch_size:
             # a busy outbox: claim the next batch while this one is published
             # (claims come in order and publishing stays sequential: order holds)
-            self._prefetch[name] = self._claimer.submit(self._claim, name, outbox, dict(owned))
+            self._prefetch[name] = self._claimer.submit(
+                self._claim, name, outbox, dict(owned), fence, self._skip(name) if fence else ()
+            )
         else:
             self._more.discard(name)  # drained, unless what follows gives rows back
         integration = [row for row in rows if row["stream"].startswith(INTEGRATION_PREFIX)]
@@ -296,7 +318,7 @@ class OutboxRelay(ShardLeadership):
             rows = [row for row in rows if not row["stream"].startswith(INTEGRATION_PREFIX)]
             if claimed.encoded:  # the integration broker takes messages
                 integration = [{**row, "message": _decode(row["message"])} for row in integration]
-            self._relay_integration(name, outbox, integration)
+            self._relay_integration(name, outbox, integration, claimed.fence)
             if not rows:
                 return len(integration)
         ids = [row["id"] for row in rows]
@@ -322,10 +344,12 @@ class OutboxRelay(ShardLeadership):
         # means the rows are published again (and dropped by consumers)
         while len(self._marking) >= 2:
             self._collect(self._marking.popleft())
-        self._marking.append(self._marker.submit(self._mark_sent, outbox, ids))
+        self._marking.append(self._marker.submit(self._mark_sent, name, outbox, ids, claimed.fence))
         return len(ids)
 
-    def _relay_integration(self, name: str, outbox: Any, rows: list[dict[str, Any]]) -> None:
+    def _relay_integration(
+        self, name: str, outbox: Any, rows: list[dict[str, Any]], fence: ShardFence | None = None
+    ) -> None:
         """Publish integration events to their own broker (seed 003).
 
         When that broker is down the rows are given back, and claims leave
@@ -353,17 +377,7 @@ class OutboxRelay(ShardLeadership):
             return
         self._integration_backoff.reset()
         ids = [row["id"] for row in rows]
-        self._marking.append(self._marker.submit(self._mark_sent, outbox, ids))
-
-    def _mark_sent(self, outbox: Any, ids: list[Any]) -> None:
-        sent = outbox.mark_sent(ids, self.worker_id)
-        if sent < len(ids):
-            log.warning(
-                "relay: %d of %d rows were re-leased while publishing; they will be published "
-                "again and deduplicated by consumers",
-                len(ids) - sent,
-                len(ids),
-            )
+        self._marking.append(self._marker.submit(self._mark_sent, name, outbox, ids, fence))
 
     @staticmethod
     def _collect(marking: Future[None]) -> None:
@@ -393,6 +407,7 @@ class OutboxRelay(ShardLeadership):
     def _give_back_rows(self, name: str, outbox: Any, ids: list[Any], error: str | None = None) -> None:
         """Release claimed rows; if the database is away, keep them to release before claiming again."""
         self._more.add(name)  # claimable again: the loop must not wait for a ring to see them
+        self._landed(name, ids)  # (fenced relaying: read again, first)
         try:
             outbox.release(ids, self.worker_id, error=error)
         except Exception as exc:

@@ -20,8 +20,8 @@ and relay nothing of the rest); the default database's leases and members are th
 worker's own (``leases``, ``membership``).
 Mixed into :class:`~archipel.engine.relay.OutboxRelay`, whose ``domain``,
 ``settings``, ``leases``, ``membership``, ``worker_id``, ``shards``, ``_offset``,
-``_owned``, ``_next_acquire``, ``_settling``, ``_short``, ``_stores`` and ``_drop_prefetch``
-it uses.
+``_owned``, ``_next_acquire``, ``_settling``, ``_short``, ``_stores``, ``_drop_prefetch`` and
+``flush`` it uses.
 """
 
 from __future__ import annotations
@@ -62,6 +62,8 @@ class ShardLeadership:
     _stores: dict[str, tuple[LeaseStore, Membership | None]]
     #: the relay's: forget rows claimed ahead for a database whose shards changed
     _drop_prefetch: Callable[[str, Any], None]
+    #: the relay's: wait until every published batch is marked sent
+    flush: Callable[[], None]
 
     @property
     def _leadership(self) -> dict[str, dict[int, Lease]]:
@@ -135,6 +137,8 @@ class ShardLeadership:
             share = self._share(membership)
             if len(owned) > share:
                 self._drop_prefetch(database_name, outbox)
+                # the marks in flight land first: the next owner does not publish those rows again
+                self.flush()
                 # give back the ones furthest from our preferred start, together
                 ranked = sorted(owned, key=lambda s: (s - self._offset) % self.shards)
                 self._give_up_shards(database_name, ranked[share:])

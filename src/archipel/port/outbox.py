@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 __all__ = [
     "Outbox",
     "OutboxRow",
+    "ShardFence",
     "OUTBOX_PENDING",
     "OUTBOX_SENT",
     "OUTBOX_FAILED",
@@ -38,6 +40,20 @@ OUTBOX_FAILED = "failed"
 #: message ({"metadata", "data"}), status, attempts, lease_owner, lease_until,
 #: created_at, sent_at, last_error
 OutboxRow = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ShardFence:
+    """The relay shard leases a relay read rows under, for outboxes that relay without row
+    leases (``read_claimable``): a row is marked sent only while ``owner`` still holds the lease
+    of its relay shard (``shard % of``) among ``leases`` — ``(lease id, token, relay shard)`` of
+    the lease table ``table``, in the outbox's own database — unexpired (database clock), with
+    the same token (never given back and taken again meanwhile)."""
+
+    table: str
+    owner: str
+    of: int
+    leases: tuple[tuple[str, int, int], ...]
 
 
 def aggregate_key(stream: str) -> str:

@@ -81,7 +81,8 @@ class ClaimStatements:
         self.table = table
         self._compiled: dict[tuple[int, bool, bool, int], str] = {}
 
-    def _pending(self) -> list[Any]:
+    def pending(self) -> list[Any]:
+        """The conditions of a claimable row: pending, not leased (or the lease expired)."""
         c = self.table.c
         # a literal, not a parameter: the planner must see it to use the partial indexes of pending rows
         return [
@@ -98,9 +99,10 @@ class ClaimStatements:
         Scan) or, on a table of a few pages, reads those."""
         c = self.table.c
         status = c.status.op("||")(sa.literal_column("''"))
-        return [status == sa.literal_column(f"'{OUTBOX_PENDING}'"), self._pending()[1]]
+        return [status == sa.literal_column(f"'{OUTBOX_PENDING}'"), self.pending()[1]]
 
-    def _excluded(self) -> Any:
+    def excluded(self) -> Any:
+        """The condition leaving out the rows whose stream starts with ``:exclude``."""
         c = self.table.c
         return sa.not_(c.stream.startswith(sa.bindparam("exclude", type_=c.stream.type)))
 
@@ -109,14 +111,14 @@ class ClaimStatements:
         lease expired), of the shards ``:s<i>`` modulo ``:of`` when ``shards > 0``, not of
         streams starting with ``:exclude`` with ``exclude``; at most ``:limit``."""
         c = self.table.c
-        conditions = self._pending()
+        conditions = self.pending()
         if shards:
             of = sa.bindparam("of", type_=sa.Integer())
             conditions.append(
                 (c.shard % of).in_([sa.bindparam(f"s{i}", type_=sa.Integer()) for i in range(shards)])
             )
         if exclude:
-            conditions.append(self._excluded())
+            conditions.append(self.excluded())
         return (
             select.where(*conditions)
             .order_by(c.priority.desc(), c.id)
@@ -173,9 +175,9 @@ class ClaimStatements:
         relay_shard = sa.func.mod(c.shard, sa.literal_column(str(int(of))))
         ctid = _CTID
         if shards == 1:  # no merge: the rows are locked as the scan finds them
-            conditions = [*self._pending(), relay_shard == sa.bindparam("s0", type_=sa.Integer())]
+            conditions = [*self.pending(), relay_shard == sa.bindparam("s0", type_=sa.Integer())]
             if exclude:
-                conditions.append(self._excluded())
+                conditions.append(self.excluded())
             only = (
                 sa.select(ctid)
                 .select_from(self.table)
@@ -188,9 +190,9 @@ class ClaimStatements:
             return ctid == sa.any_(sa.func.array(only.scalar_subquery()))
         branches = []
         for i in range(shards):
-            conditions = [*self._pending(), relay_shard == sa.bindparam(f"s{i}", type_=sa.Integer())]
+            conditions = [*self.pending(), relay_shard == sa.bindparam(f"s{i}", type_=sa.Integer())]
             if exclude:
-                conditions.append(self._excluded())
+                conditions.append(self.excluded())
             branches.append(
                 sa.select(ctid.label("row_address"), c.priority, c.id)
                 .where(*conditions)
@@ -235,8 +237,8 @@ class ClaimStatements:
         relay_shard = sa.func.mod(c.shard, sa.literal_column(str(int(of))))
 
         def conditions(i: int) -> list[Any]:
-            found = [*self._pending(), relay_shard == sa.bindparam(f"s{i}", type_=sa.Integer())]
-            return [*found, self._excluded()] if exclude else found
+            found = [*self.pending(), relay_shard == sa.bindparam(f"s{i}", type_=sa.Integer())]
+            return [*found, self.excluded()] if exclude else found
 
         if shards == 1:
             chosen: Any = (
