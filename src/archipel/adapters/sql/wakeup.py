@@ -391,7 +391,7 @@ def announce_outbox(engine: SqlEngine, shards: Collection[int]) -> None:
     bell(OUTBOX).ring(outbox_keys(shards))
     signals = signals_for(engine)
     if signals is not None:
-        signals.notify(OUTBOX, [str(shard) for shard in shards])
+        signals.notify(OUTBOX, list(map(str, shards)))
 
 
 def notify_statement(
