@@ -115,17 +115,18 @@ def commit_single(uow: UnitOfWork, message: Any) -> list[Any] | None:
         if events and tracing.tracer is not None:
             for event in events:  # the span handling this message caused them
                 tracing.stamp(event._metadata)
-        # the events' outbox rows (``enable_outbox``), built where the general commit builds them
-        outbox = domain.outbox_records(events) if events and domain._outbox_enabled else None
         commit_row = getattr(db, "commit_row", None)
         if commit_row is not None:  # one write committed at once (memory, SQLite, PostgreSQL)
-            if outbox:  # (commands are recorded for tracing)
-                store = providers._event_store
-                commit_row(schema, record, version, store, [message, *events] if is_command else events, outbox)
+            if events:
+                to_store = [message, *events] if is_command else events  # commands are recorded for tracing
+                if domain._outbox_enabled:  # their outbox rows, built where the general commit builds them
+                    commit_row(
+                        schema, record, version, providers._event_store, to_store, domain.outbox_records(events)
+                    )
+                else:
+                    commit_row(schema, record, version, providers._event_store, to_store)
             elif is_command:  # commands are recorded for tracing
-                commit_row(schema, record, version, providers._event_store, [message, *events])
-            elif events:
-                commit_row(schema, record, version, providers._event_store, events)
+                commit_row(schema, record, version, providers._event_store, [message])
             else:
                 commit_row(schema, record, version)
         else:
@@ -135,8 +136,8 @@ def commit_single(uow: UnitOfWork, message: Any) -> list[Any] | None:
             to_store = [message, *events] if is_command else events  # commands are recorded for tracing
             if to_store:
                 providers.event_store.append(to_store, transaction=tx)
-            if outbox:
-                tx.add_outbox(outbox)
+            if events and domain._outbox_enabled:
+                tx.add_outbox(domain.outbox_records(events))
             tx.commit()
             uow._transactions.clear()
     except BaseException:

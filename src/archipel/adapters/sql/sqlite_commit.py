@@ -55,9 +55,11 @@ def commit_row(
     """Save ``record`` (expecting ``expected_version``; -1: a new row), append
     ``messages`` to ``store`` and add the ``outbox`` rows, in one SQLite transaction."""
     engine = db.engine
-    if (messages and (store.__class__ is not SqlEventStore or store.engine is not engine)) or (
-        outbox and not messages
-    ):
+    if messages:
+        if store.__class__ is not SqlEventStore or store.engine is not engine:
+            commit_through_transaction(db, schema, record, expected_version, store, messages, outbox)
+            return
+    elif outbox:  # (rows without messages: not a unit of work's)
         commit_through_transaction(db, schema, record, expected_version, store, messages, outbox)
         return
     table = db.record_table(schema)
@@ -70,7 +72,6 @@ def commit_row(
         params[EXPECTED_PARAM] = expected_version
         sql, args = table.update_sql, table.update_args(params)
     stored: Any = ()
-    shards: set[int] = set()
     done = False
     fairy = engine.checkout()
     conn = fairy.driver_connection
@@ -86,7 +87,7 @@ def commit_row(
                 if cursor.rowcount == 1:
                     stored = store._append_sqlite(cursor, messages, CHUNK)
                     if outbox:
-                        shards = give_shards(outbox)
+                        give_shards(outbox)  # (each row's ``shard``: its INSERT and the wake-up read it)
                         db.outbox().insert(cursor, outbox)
                     cursor.execute("COMMIT")
                     done = True
@@ -110,8 +111,8 @@ def commit_row(
     for meta, global_position, position in stored:
         meta.global_position = global_position
         meta.position = position
-    if shards:  # wake the relays of these rows' shards (this process's: SQLite has no NOTIFY)
-        announce_outbox(engine, shards)
+    if outbox:  # wake the relays of these rows' shards (this process's: SQLite has no NOTIFY)
+        announce_outbox(engine, {row["shard"] for row in outbox})
 
 
 def _rolled_back(conn: Any) -> bool:
