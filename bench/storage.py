@@ -8,7 +8,9 @@ raises one event; then N loads by id. archipel runs it three ways:
 - ``archipel-inline``: plus an ``inline=True`` projector, whose row commits
   in the same transaction;
 - ``archipel``: the full W1 of ``bench/core.py``, an event handler and an
-  ordinary synchronous projector (its own unit of work: a second commit).
+  ordinary synchronous projector (its own unit of work: a second commit);
+- ``archipel-outbox`` (``archipel-sqlite-outbox``): W1 with ``enable_outbox``,
+  an outbox row per event in the command's commit (no relay runs).
 
 PostgreSQL, on a throwaway server started here (``tests/_servers.py``) with
 PostgreSQL's default durability (``fsync`` and ``synchronous_commit`` on):
@@ -185,18 +187,18 @@ def raw_sqlite(n: int, path: str, synchronous: str = "FULL") -> Result:
 
 
 def archipel(
-    n: int, uri: str, inline: bool = False, projector: bool = True, **settings: str
+    n: int, uri: str, inline: bool = False, projector: bool = True, outbox: bool = False, **settings: str
 ) -> Result:
     from w1_archipel import build
 
     provider = "postgresql" if uri.startswith("postgresql") else "sqlite"
     database = {"provider": provider, "database_uri": uri, **settings}
-    domain, account_cls, open_account = build(
-        {"databases": {"default": database}, "event_store": {"provider": provider}},
-        inline_projector=inline,
-        projector=projector,
-    )
+    config: dict[str, object] = {"databases": {"default": database}, "event_store": {"provider": provider}}
+    if outbox:  # each event also gets an outbox row in the command's commit (no relay runs)
+        config["enable_outbox"] = True
+    domain, account_cls, open_account = build(config, inline_projector=inline, projector=projector)
     label = f"archipel-{provider}-" + ("inline" if inline else "sync" if projector else "noproj")
+    label += "-outbox" if outbox else ""
     with domain.domain_context():
         domain.setup_database()
         process = domain.process
@@ -496,6 +498,7 @@ WORKLOADS: dict[str, Callable[..., Result]] = {
     "archipel-noproj": lambda n, uri: archipel(n, uri, projector=False),
     "archipel-inline": lambda n, uri: archipel(n, uri, inline=True),
     "archipel": archipel,
+    "archipel-outbox": lambda n, uri: archipel(n, uri, outbox=True),
     "es": es_system,
     "es-save": es_save,
     "protean": protean_pg,
@@ -504,6 +507,7 @@ WORKLOADS: dict[str, Callable[..., Result]] = {
     "archipel-sqlite-noproj": lambda n, uri: archipel(n, uri, projector=False),
     "archipel-sqlite-inline": lambda n, uri: archipel(n, uri, inline=True),
     "archipel-sqlite": archipel,
+    "archipel-sqlite-outbox": lambda n, uri: archipel(n, uri, outbox=True),
     "archipel-sqlite-full": lambda n, uri: archipel(n, uri, synchronous="FULL"),
     "floor-sqlite-noproj": lambda n, uri: floor_sqlite(n, uri),
     "floor-sqlite-inline": lambda n, uri: floor_sqlite(n, uri, inline=True, projector=True),
@@ -537,6 +541,7 @@ PG_ROWS = (
     ("archipel, no projector", "archipel-noproj", "raw", 0.85),
     ("archipel, inline projector", "archipel-inline", "raw", 0.85),
     ("archipel, sync projector (W1)", "archipel", "raw", 0.45),
+    ("archipel, W1 + outbox row", "archipel-outbox", "raw", None),
     ("eventsourcing System (W1)", "es", "raw", None),
     ("eventsourcing save only", "es-save", "raw", None),
     ("protean 0.18 (W1, small N)", "protean", "raw", None),
@@ -549,6 +554,7 @@ SQLITE_ROWS = (
     ("archipel NORMAL, inline proj.", "archipel-sqlite-inline", "raw-sqlite-normal", 0.8),
     ("floor NORMAL, sync proj.", "floor-sqlite", "raw-sqlite-normal", None),
     ("archipel NORMAL, sync proj. (W1)", "archipel-sqlite", "raw-sqlite-normal", None),
+    ("archipel NORMAL, W1 + outbox row", "archipel-sqlite-outbox", "raw-sqlite-normal", None),
     ("raw FULL (1-row INSERT/tx)", "raw-sqlite", "raw-sqlite", None),
     ("archipel FULL, sync proj. (W1)", "archipel-sqlite-full", "raw-sqlite", None),
     ("eventsourcing System FULL (W1)", "es-sqlite", "raw-sqlite", None),

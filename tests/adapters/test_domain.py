@@ -19,7 +19,7 @@ from archipel import (
     current_domain,
     handle,
 )
-from archipel.errors import ExpectedVersionError
+from archipel.errors import DatabaseError, ExpectedVersionError
 from archipel.fields import HasMany, Identifier, Integer, List, String, ValueObject
 from tests.adapters.conftest import start
 
@@ -235,8 +235,13 @@ def test_a_failing_event_store_leaves_no_state_behind(shop, monkeypatch):
     def broken(*_args, **_kwargs):
         raise RuntimeError("event store down")
 
-    monkeypatch.setattr(store, "append", broken)
-    with pytest.raises(RuntimeError, match="event store down"):
+    # the store's write, wherever the commit makes it: ``append`` (a transaction's), or, in a
+    # command's one-row commit (``commit_row``), the events' rows of its statement (SQLite's
+    # insert, PostgreSQL's bind values), where the driver-level error is translated
+    for name in ("append", "_append_sqlite", "params"):
+        if hasattr(store, name):
+            monkeypatch.setattr(store, name, broken)
+    with pytest.raises((RuntimeError, DatabaseError), match="event store down"):
         domain.process(shop.Place(order_id="o1", customer="ann", city="Lyon", skus=["a"]))
     monkeypatch.undo()
     assert domain.repository_for(shop.Order).get_or_none("o1") is None

@@ -30,11 +30,13 @@ SETTINGS = settings(
 )
 
 
-def build(uri: str, path: str = "direct", logging_table: dict[str, Any] | None = None) -> Domain:
+def build(
+    uri: str, path: str = "direct", logging_table: dict[str, Any] | None = None, outbox: bool = False
+) -> Domain:
     """The domain on ``uri``; ``path``: how a row alone commits, ``direct`` (``commit_row``),
     ``transaction`` (``SqlTransaction``, its write as a prepared statement on PostgreSQL) or
     ``cursor`` (``SqlTransaction`` through the driver's cursor, as before ``pg_commit``);
-    ``logging_table``: its ``[logging]``."""
+    ``logging_table``: its ``[logging]``; ``outbox``: ``enable_outbox``."""
     provider = "postgresql" if uri.startswith("postgresql") else "sqlite"
     config: dict[str, Any] = {
         "databases": {"default": {"provider": provider, "database_uri": uri}},
@@ -44,6 +46,8 @@ def build(uri: str, path: str = "direct", logging_table: dict[str, Any] | None =
     }
     if logging_table is not None:
         config["logging"] = logging_table
+    if outbox:
+        config["enable_outbox"] = True
     domain = Domain(name="Rows", config=config)
 
     @domain.aggregate

@@ -28,15 +28,18 @@ class Outbox(DomainState):
 
     def outbox_records(self, messages: list[Any]) -> list[dict[str, Any]]:
         """Outbox rows for ``messages`` (written in the business transaction)."""
-        return [
-            {
-                "message_id": m._metadata.id,
-                "stream": m._metadata.stream,
-                "type": m._metadata.type,
-                "priority": m._metadata.priority,
-                "correlation_id": m._metadata.correlation_id,
-                "message": m.to_message(),
-            }
-            for m in messages
-        ]
+        rows = []
+        for m in messages:
+            meta = m._metadata
+            rows.append(
+                {
+                    "message_id": meta.id,
+                    "stream": meta.stream,
+                    "type": meta.type,
+                    "priority": meta.priority,
+                    "correlation_id": meta.correlation_id,
+                    "message": m.to_message(),
+                }
+            )
+        return rows
 

@@ -7,14 +7,17 @@ read), deletes nothing and records no processed message. The steps are the
 general commit's, in its order, for one object: the events' correlation and
 causation ids, the object's stamps and enrichers, its row, the events (and a
 command) in the event store, one transaction's commit. A database that offers
-``commit_row(schema, record, expected_version, store, messages)`` (memory,
-SQLite, PostgreSQL) commits the row and the appends at once, without a transaction object;
-any other gets ``begin``, ``save``, the store's ``append`` and ``commit``, as in
-the general commit. What this path does
-not handle (a fact event, inline projectors, the outbox, an event-sourced
-aggregate or a process manager, a write to a database other than the event
-store's) is answered None, before anything is changed: the general commit
-runs instead.
+``commit_row(schema, record, expected_version, store, messages, outbox)`` (memory,
+SQLite, PostgreSQL) commits the row, the appends and the events' outbox rows
+(``enable_outbox``: :meth:`Outbox.outbox_records <archipel.domain.outbox.Outbox.outbox_records>`,
+built at the point the general commit builds them, so they hold the same message)
+at once, without a transaction object, and wakes their relays as a transaction's
+commit does; any other gets ``begin``, ``save``, the store's ``append``,
+``add_outbox`` and ``commit``, as in the general commit. What this path does
+not handle (a fact event, inline projectors, integration events bound for an
+integration broker, an event-sourced aggregate or a process manager, a write to
+a database other than the event store's) is answered None, before anything is
+changed: the general commit runs instead.
 """
 
 from __future__ import annotations
@@ -74,12 +77,7 @@ def commit_single(uow: UnitOfWork, message: Any) -> list[Any] | None:
         meta = message._metadata
         is_command = meta.kind == "COMMAND"
     if raised or is_command:  # the event store is written with the row: one transaction
-        if (
-            not in_default
-            or domain._outbox_enabled
-            or domain._integration_broker is not None
-            or (raised and domain.router.inline_events)
-        ):
+        if not in_default or domain._integration_broker is not None or (raised and domain.router.inline_events):
             tracked[key] = obj
             return None
     events: list[Any] = []
@@ -119,10 +117,16 @@ def commit_single(uow: UnitOfWork, message: Any) -> list[Any] | None:
                 tracing.stamp(event._metadata)
         commit_row = getattr(db, "commit_row", None)
         if commit_row is not None:  # one write committed at once (memory, SQLite, PostgreSQL)
-            if is_command:  # commands are recorded for tracing
-                commit_row(schema, record, version, providers._event_store, [message, *events])
-            elif events:
-                commit_row(schema, record, version, providers._event_store, events)
+            if events:
+                to_store = [message, *events] if is_command else events  # commands are recorded for tracing
+                if domain._outbox_enabled:  # their outbox rows, built where the general commit builds them
+                    commit_row(
+                        schema, record, version, providers._event_store, to_store, domain.outbox_records(events)
+                    )
+                else:
+                    commit_row(schema, record, version, providers._event_store, to_store)
+            elif is_command:  # commands are recorded for tracing
+                commit_row(schema, record, version, providers._event_store, [message])
             else:
                 commit_row(schema, record, version)
         else:
@@ -132,6 +136,8 @@ def commit_single(uow: UnitOfWork, message: Any) -> list[Any] | None:
             to_store = [message, *events] if is_command else events  # commands are recorded for tracing
             if to_store:
                 providers.event_store.append(to_store, transaction=tx)
+            if events and domain._outbox_enabled:
+                tx.add_outbox(domain.outbox_records(events))
             tx.commit()
             uow._transactions.clear()
     except BaseException:

@@ -29,6 +29,7 @@ __all__ = [
     "aggregate_key",
     "shard_key",
     "sharded",
+    "give_shards",
     "configured_relay_shards",
 ]
 
@@ -78,6 +79,16 @@ def sharded(records: Iterable[OutboxRow]) -> list[OutboxRow]:
     """Copies of ``records`` given their ``shard`` (:func:`shard_key` of the stream, whatever
     ``shard`` they held): outbox rows written outside a transaction's ``add_outbox``."""
     return [{**record, "shard": shard_key(record["stream"])} for record in records]
+
+
+def give_shards(records: Iterable[OutboxRow]) -> set[int]:
+    """Give each of ``records`` its ``shard`` (:func:`shard_key` of its stream), in place,
+    once: the ``INSERT`` binds it and the commit wakes those shards' relays. Returns them."""
+    shards: set[int] = set()
+    for record in records:
+        record["shard"] = shard = shard_key(record["stream"])
+        shards.add(shard)
+    return shards
 
 
 def configured_relay_shards(config: Mapping[str, Any]) -> int:

@@ -34,10 +34,13 @@ class Doorbell:
     waiter on some keys asks :meth:`rung` whether any of them was rung since.
     """
 
-    __slots__ = ("_cond", "_generation", "_broad", "_keys")
+    __slots__ = ("_lock", "_cond", "_generation", "_broad", "_keys", "_waiters")
 
     def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        #: threads in :meth:`wait` (changed under the lock): a ring with none notifies nobody
+        self._waiters = 0
         self._generation = 0
         #: the generation of the last ring without keys (work anywhere)
         self._broad = 0
@@ -50,8 +53,12 @@ class Doorbell:
 
     def ring(self, keys: Iterable[str] | None = None) -> None:
         """Wake every waiter (a lock and a notify: cheap enough for every commit); ``keys``:
-        where the work is (waiters on other keys go back to sleep); None: anywhere."""
-        with self._cond:
+        where the work is (waiters on other keys go back to sleep); None: anywhere.
+
+        The lock is taken as a plain lock (the condition's ``with`` is Python code) and
+        the condition notified only when a thread waits: most commits ring with nobody
+        waiting in their process (a relay in another one)."""
+        with self._lock:
             self._generation += 1
             generation = self._generation
             if keys is None:
@@ -60,7 +67,8 @@ class Doorbell:
                 found = self._keys
                 for key in keys:
                     found[key] = generation
-            self._cond.notify_all()
+            if self._waiters:
+                self._cond.notify_all()
 
     def rung(self, seen: int, keys: Collection[str] | None = None) -> bool:
         """Whether a ring for any of ``keys`` (None: for anything) came after ``seen``."""
@@ -73,17 +81,21 @@ class Doorbell:
         """Block until rung after ``seen`` (for one of ``keys``, if given), or ``timeout``
         seconds; True when rung."""
         with self._cond:
-            if keys is None:
-                if self._generation == seen and timeout > 0:
-                    self._cond.wait(timeout)
-                return self._generation != seen
-            deadline = time.monotonic() + timeout
-            while not self.rung(seen, keys):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
-            return True
+            self._waiters += 1
+            try:
+                if keys is None:
+                    if self._generation == seen and timeout > 0:
+                        self._cond.wait(timeout)
+                    return self._generation != seen
+                deadline = time.monotonic() + timeout
+                while not self.rung(seen, keys):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    self._cond.wait(left)
+                return True
+            finally:
+                self._waiters -= 1
 
 
 #: relay shard counts of the relays waiting in this process (how many of each)

@@ -18,6 +18,7 @@ from archipel import (
 )
 from archipel.errors import ExpectedVersionError, TransactionError, ValidationError
 from archipel.fields import Identifier, String
+from archipel.port.outbox import shard_key
 from tests.unit._support import start
 
 
@@ -26,7 +27,16 @@ def notes(make_domain):
     """``Write`` adds a ``Note`` (its id given) raising ``Written`` (its text given); a
     projector keeps ``Card`` rows, whose ``slug`` is unique; a handler only registers an
     after-commit action."""
-    domain = make_domain()
+    return _notes(make_domain())
+
+
+@pytest.fixture
+def outbox_notes(make_domain):
+    """:func:`notes` with ``enable_outbox``: each event also gets an outbox row."""
+    return _notes(make_domain(enable_outbox=True))
+
+
+def _notes(domain):
     after: list[str] = []
 
     @domain.aggregate
@@ -112,3 +122,22 @@ def test_a_unique_value_taken_fails_the_projector_and_keeps_the_first_row(notes)
         assert domain.repository_for(Card).get_or_none("n-2") is None
         assert domain.repository_for(Card).get("n-1").slug == "sam"
         assert after == ["n-1", "n-2"]  # the other handler of the event still ran
+
+
+def test_with_the_outbox_a_command_commits_its_events_rows_or_nothing(outbox_notes):
+    domain, Note, _, Write, Written, _ = outbox_notes
+    with domain.domain_context():
+        outbox = domain.providers.database("default").outbox()
+        domain.process(Write(note_id="n-1", text="first"))
+        (event,) = [m for m in domain.event_store.read_all() if m["metadata"]["kind"] == "EVENT"]
+        (row,) = outbox.claim("relay", limit=10)
+        stream = event["metadata"]["stream"]
+        assert stream.endswith("note-n-1")
+        assert (row["message_id"], row["stream"], row["shard"]) == (event["metadata"]["id"], stream, shard_key(stream))
+        assert row["message"]["data"] == event["data"]
+        elsewhere = Note(id="n-2", title="t")  # its event takes position 0 of the stream, no row
+        elsewhere.raise_(Written(note_id="n-2", text="early"))
+        domain.event_store.append(elsewhere._events)
+        with pytest.raises(ExpectedVersionError):
+            domain.process(Write(note_id="n-2", text="late"))
+        assert outbox.claim("relay", limit=10) == []  # the failed command left no row

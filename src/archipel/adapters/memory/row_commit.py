@@ -5,8 +5,8 @@ A unit of work holding one object and nothing read commits one write: a
 filled and committed for it. :func:`commit_row` (``MemoryDatabase.commit_row``)
 does the same checks and writes in the same order, at once: the row's
 version, then each appended message (nothing is written if one fails), then
-the row and the messages. A row with ``unique=True`` fields, or an event
-store other than the memory one, goes through a transaction as before.
+the row and the messages. A row with ``unique=True`` fields, outbox rows, or an
+event store other than the memory one, go through a transaction as before.
 """
 
 from __future__ import annotations
@@ -40,16 +40,21 @@ def commit_row(
     expected_version: int,
     store: Any = None,
     messages: Sequence[Any] = (),
+    outbox: Sequence[dict[str, Any]] = (),
 ) -> None:
-    """Save ``record`` (expecting ``expected_version``) and append ``messages`` to ``store``, atomically."""
+    """Save ``record`` (expecting ``expected_version``) and append ``messages`` to ``store``,
+    atomically; ``outbox``: rows added to the outbox with them (through a transaction)."""
     names = db._unique_names.get(schema)
     if names is None:
         names = db.unique_names(schema)
-    if names or (messages and type(store) is not MemoryEventStore):
-        tx = db.begin()  # unique values are claimed, other stores joined, by a transaction
+    if names or outbox or (messages and type(store) is not MemoryEventStore):
+        # unique values are claimed, other stores joined, outbox rows added, by a transaction
+        tx = db.begin()
         tx.save(schema, record, expected_version)
         if messages:
             store.append(messages, transaction=tx)
+        if outbox:
+            tx.add_outbox(outbox)
         tx.commit()
         return
     ident = record[schema.id_field]

@@ -82,6 +82,8 @@ class SqlOutbox:
             )
         )
         self._by_ids: dict[tuple[str, int], str] = {}
+        #: (prefix, row) -> the bind names of that row of :meth:`insert_statement`
+        self._row_names: dict[tuple[str, int], tuple[str, ...]] = {}
         self._held: dict[tuple[int, int], str] = {}
         self._release_all_sql = compile_(
             t.update()
@@ -135,6 +137,7 @@ class SqlOutbox:
     # -- writing (in the business transaction) ----------------------------------------
     @staticmethod
     def _values(record: dict[str, Any]) -> dict[str, Any]:
+        """The bind values of one row (:meth:`params` writes the same, row by row)."""
         return {
             "message_id": record["message_id"],
             "stream": record["stream"],
@@ -175,11 +178,23 @@ class SqlOutbox:
         return self.table.insert().values(values)
 
     def params(self, records: Sequence[dict[str, Any]], prefix: str = "") -> dict[str, Any]:
-        """Bind values of :meth:`insert_statement` for ``records`` (each carrying its ``shard``)."""
+        """Bind values of :meth:`insert_statement` for ``records`` (each carrying its ``shard``):
+        :meth:`_values`' for each row, under its row's names (made once per prefix and row)."""
         params: dict[str, Any] = {}
+        names = self._row_names
         for i, record in enumerate(records):
-            for name, value in self._values(record).items():
-                params[f"{prefix}{name}_{i}"] = value
+            keys = names.get((prefix, i))
+            if keys is None:
+                keys = names[(prefix, i)] = tuple(f"{prefix}{name}_{i}" for name in _INSERTED)
+            k_id, k_stream, k_shard, k_type, k_priority, k_correlation, k_message = keys
+            get = record.get
+            params[k_id] = record["message_id"]
+            params[k_stream] = record["stream"]
+            params[k_shard] = record["shard"]
+            params[k_type] = get("type")
+            params[k_priority] = get("priority") or 0
+            params[k_correlation] = get("correlation_id")
+            params[k_message] = dumps(record["message"])
         return params
 
     def add(self, records: Iterable[dict[str, Any]]) -> None:

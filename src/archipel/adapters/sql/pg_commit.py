@@ -22,11 +22,14 @@ the same connection and raises the conflict; anything else is translated. A
 write is never retried (it may have reached the commit); a connection that died
 is closed when it comes back to the pool.
 
-A row with messages (a command's aggregate and its events) is one statement too,
-the transaction's (:class:`~archipel.adapters.sql.combined.OneStatement`, its
-errors explained by the same code); :func:`commit_row` hands it the row and the
-messages directly instead of buffering them in a transaction first. Messages of
-another store, or more than one statement holds, go through the transaction.
+A row with messages (a command's aggregate and its events, and with
+``enable_outbox`` their outbox rows) is one statement too, the transaction's
+(:class:`~archipel.adapters.sql.combined.OneStatement`, its errors explained by
+the same code); :func:`commit_row` hands it the row, the messages and the
+outbox rows directly instead of buffering them in a transaction first, and
+after the commit wakes the rows' relays as the transaction's commit does
+(:func:`~archipel.adapters.sql.wakeup.announce_outbox`). Messages of another
+store, or more than one statement holds, go through the transaction.
 """
 
 from __future__ import annotations
@@ -39,8 +42,10 @@ from archipel.adapters.sql.event_store import SqlEventStore
 from archipel.adapters.sql.prepared import count_prepared
 from archipel.adapters.sql.records import EXPECTED_PARAM, PK_PARAM
 from archipel.adapters.sql.transaction import commit_through_transaction
+from archipel.adapters.sql.wakeup import announce_outbox
 from archipel.adapters.sql.writes import PendingWrite, conflict
 from archipel.errors import ArchipelError
+from archipel.port.outbox import give_shards
 from archipel.port.schema import ModelSchema
 
 if TYPE_CHECKING:
@@ -84,18 +89,26 @@ def commit_row(
     expected_version: int,
     store: Any = None,
     messages: Sequence[Any] = (),
+    outbox: Sequence[dict[str, Any]] = (),
 ) -> None:
-    """Save ``record`` (expecting ``expected_version``; -1: a new row) and append
-    ``messages`` to ``store``, in one PostgreSQL transaction (see the module docstring)."""
+    """Save ``record`` (expecting ``expected_version``; -1: a new row), append
+    ``messages`` to ``store`` and add the ``outbox`` rows, in one PostgreSQL
+    transaction (see the module docstring)."""
     engine = db.engine
     write = PendingWrite(
         db.record_table(schema), record[schema.id_field], record, expected_version, expected_version
     )
-    if messages:
-        if store.__class__ is not SqlEventStore or store.engine is not engine or len(messages) > MAX_ROWS:
-            commit_through_transaction(db, schema, record, expected_version, store, messages)
+    if messages or outbox:
+        if (
+            not messages
+            or store.__class__ is not SqlEventStore
+            or store.engine is not engine
+            or len(messages) > MAX_ROWS
+            or len(outbox) > MAX_ROWS
+        ):
+            commit_through_transaction(db, schema, record, expected_version, store, messages, outbox)
         else:
-            _with_messages(db, write, store, messages)
+            _with_messages(db, write, store, messages, outbox)
         return
     fairy = engine.checkout()
     try:
@@ -110,11 +123,19 @@ def commit_row(
     engine.checkin(fairy)
 
 
-def _with_messages(db: SqlDatabase, write: PendingWrite, store: SqlEventStore, messages: Sequence[Any]) -> None:
-    """The row and its messages as the transaction sends them: one statement
-    (:class:`~archipel.adapters.sql.combined.OneStatement`), its errors explained alike."""
+def _with_messages(
+    db: SqlDatabase,
+    write: PendingWrite,
+    store: SqlEventStore,
+    messages: Sequence[Any],
+    outbox: Sequence[dict[str, Any]],
+) -> None:
+    """The row, its messages and outbox rows as the transaction sends them: one statement
+    (:class:`~archipel.adapters.sql.combined.OneStatement`), its errors explained alike;
+    then the wake-up of the outbox rows' relays, as the transaction's commit does."""
     engine = db.engine
-    unit: Any = _OneRow(db, write, store, messages)
+    shards = give_shards(outbox) if outbox else None
+    unit: Any = _OneRow(db, write, store, messages, outbox)
     fairy = engine.checkout()
     try:
         stored = db.one_statement.run(fairy.driver_connection, unit)
@@ -128,20 +149,30 @@ def _with_messages(db: SqlDatabase, write: PendingWrite, store: SqlEventStore, m
     for meta, global_position, position in stored:  # once committed, as the transaction does
         meta.global_position = global_position
         meta.position = position
+    if shards:  # push: wake the relays of these rows' shards, here and elsewhere
+        announce_outbox(engine, shards)
 
 
 class _OneRow:
-    """What :meth:`OneStatement.run` reads of a transaction, for one row and its messages."""
+    """What :meth:`OneStatement.run` reads of a transaction, for one row, its messages and
+    their outbox rows."""
 
-    __slots__ = ("db", "pending_writes", "pending_events")
+    __slots__ = ("db", "pending_writes", "pending_events", "pending_outbox")
 
     pending_processed: tuple[()] = ()
-    pending_outbox: tuple[()] = ()
 
-    def __init__(self, db: SqlDatabase, write: PendingWrite, store: SqlEventStore, messages: Sequence[Any]) -> None:
+    def __init__(
+        self,
+        db: SqlDatabase,
+        write: PendingWrite,
+        store: SqlEventStore,
+        messages: Sequence[Any],
+        outbox: Sequence[dict[str, Any]],
+    ) -> None:
         self.db = db
         self.pending_writes = [write]
         self.pending_events = [(store, messages)]
+        self.pending_outbox = outbox
 
     def conflict(self, write: PendingWrite, actual: int | None) -> ArchipelError:
         return conflict(write, actual)

@@ -3,8 +3,10 @@
 A command's usual unit of work holds one aggregate and its events
 (:func:`~archipel.handling.single_commit.commit_single`). On SQLite its commit is
 ``BEGIN IMMEDIATE``, the row's ``INSERT`` (or version-guarded ``UPDATE``), the
-messages' multi-row ``INSERT``, ``COMMIT`` (one statement alone, in autocommit:
-a row without messages). :func:`commit_row` sends exactly those statements, the
+messages' multi-row ``INSERT``, with ``enable_outbox`` the outbox rows' ``INSERT``,
+``COMMIT`` (one statement alone, in autocommit: a row without messages), then
+the wake-up of the outbox rows' relays
+(:func:`~archipel.adapters.sql.wakeup.announce_outbox`). :func:`commit_row` sends exactly those statements, the
 ones :class:`~archipel.adapters.sql.transaction.SqlTransaction` sends, from the
 same compiled statements and bind values, without buffering them first
 (``SqlDatabase.commit_row`` on SQLite; PostgreSQL sends its unit of work as one
@@ -30,7 +32,9 @@ from archipel.adapters.sql.event_insert import CHUNK
 from archipel.adapters.sql.event_store import SqlEventStore
 from archipel.adapters.sql.records import EXPECTED_PARAM, PK_PARAM
 from archipel.adapters.sql.transaction import commit_through_transaction
+from archipel.adapters.sql.wakeup import announce_outbox
 from archipel.errors import ArchipelError
+from archipel.port.outbox import give_shards
 from archipel.port.schema import ModelSchema
 
 if TYPE_CHECKING:
@@ -46,12 +50,17 @@ def commit_row(
     expected_version: int,
     store: Any = None,
     messages: Sequence[Any] = (),
+    outbox: Sequence[dict[str, Any]] = (),
 ) -> None:
-    """Save ``record`` (expecting ``expected_version``; -1: a new row) and append
-    ``messages`` to ``store``, in one SQLite transaction."""
+    """Save ``record`` (expecting ``expected_version``; -1: a new row), append
+    ``messages`` to ``store`` and add the ``outbox`` rows, in one SQLite transaction."""
     engine = db.engine
-    if messages and (store.__class__ is not SqlEventStore or store.engine is not engine):
-        commit_through_transaction(db, schema, record, expected_version, store, messages)
+    if messages:
+        if store.__class__ is not SqlEventStore or store.engine is not engine:
+            commit_through_transaction(db, schema, record, expected_version, store, messages, outbox)
+            return
+    elif outbox:  # (rows without messages: not a unit of work's)
+        commit_through_transaction(db, schema, record, expected_version, store, messages, outbox)
         return
     table = db.record_table(schema)
     version = expected_version + 1
@@ -77,6 +86,9 @@ def commit_row(
                 cursor.execute(sql, args)
                 if cursor.rowcount == 1:
                     stored = store._append_sqlite(cursor, messages, CHUNK)
+                    if outbox:
+                        give_shards(outbox)  # (each row's ``shard``: its INSERT and the wake-up read it)
+                        db.outbox().insert(cursor, outbox)
                     cursor.execute("COMMIT")
                     done = True
             finally:
@@ -94,11 +106,13 @@ def commit_row(
         else:
             engine.discard(fairy)
     if not done:
-        commit_through_transaction(db, schema, record, expected_version, store, messages)
+        commit_through_transaction(db, schema, record, expected_version, store, messages, outbox)
         return
     for meta, global_position, position in stored:
         meta.global_position = global_position
         meta.position = position
+    if outbox:  # wake the relays of these rows' shards (this process's: SQLite has no NOTIFY)
+        announce_outbox(engine, {row["shard"] for row in outbox})
 
 
 def _rolled_back(conn: Any) -> bool:

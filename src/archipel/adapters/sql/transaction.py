@@ -38,7 +38,7 @@ from archipel.adapters.sql.wakeup import announce_outbox
 from archipel.adapters.sql.writes import DELETE, PendingWrite, conflict, unique_violation
 from archipel.core.queryset import Criteria
 from archipel.errors import ArchipelError, ExpectedVersionError
-from archipel.port.outbox import shard_key
+from archipel.port.outbox import give_shards
 from archipel.port.schema import ModelSchema
 
 if TYPE_CHECKING:
@@ -158,14 +158,12 @@ class SqlTransaction(WriteFlush):
         return exists
 
     def add_outbox(self, records: Iterable[dict[str, Any]]) -> None:
-        """Buffer outbox rows, each given its ``shard`` here, once (the :func:`shard_key` of
-        its stream, set in the record): the commit's wake-up of those shards' relays and
+        """Buffer outbox rows, each given its ``shard`` here, once (:func:`give_shards`: the
+        shard key of its stream, set in the record): the commit's wake-up of those shards' relays and
         the ``INSERT`` (:meth:`SqlOutbox.insert`, :meth:`SqlOutbox.params`) both read it."""
-        outbox, relayable = self._outbox, self._relayable
-        for record in records:
-            record["shard"] = shard = shard_key(record["stream"])
-            relayable.add(shard)
-            outbox.append(record)
+        records = list(records)
+        self._relayable.update(give_shards(records))
+        self._outbox.extend(records)
 
     def mark_processed(self, subscription: str, message_id: str) -> bool:
         key = (subscription, message_id)
@@ -408,8 +406,10 @@ def commit_through_transaction(
     expected_version: int,
     store: Any,
     messages: Sequence[Any],
+    outbox: Sequence[dict[str, Any]] = (),
 ) -> None:
-    """Save ``record`` and append ``messages`` in one :class:`SqlTransaction` and commit it.
+    """Save ``record``, append ``messages`` and add the ``outbox`` rows in one
+    :class:`SqlTransaction` and commit it (which wakes the rows' relays).
 
     The general path the one-row commits (``sqlite_commit``, ``pg_commit``) fall back to
     for anything unusual: its errors are the ones a unit of work's commit raises.
@@ -419,6 +419,8 @@ def commit_through_transaction(
         tx.save(schema, record, expected_version)
         if messages:
             store.append(messages, transaction=tx)
+        if outbox:
+            tx.add_outbox(outbox)
         tx.commit()
     except BaseException:
         tx.rollback()
