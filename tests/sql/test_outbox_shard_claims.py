@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archipel import Domain
-from archipel.adapters.sql import outbox as outbox_module
+from archipel.adapters.sql import outbox_claim as outbox_module
 from archipel.port.outbox import configured_relay_shards
 
 pytestmark = pytest.mark.postgres

@@ -14,7 +14,6 @@ so relays on machines whose clocks disagree still agree on leases.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -24,7 +23,7 @@ from archipel.adapters.sql.engine import SqlEngine, dumps, execute_relaxed, load
 from archipel.adapters.sql.outbox_claim import ROW_COLUMNS as _ROW
 from archipel.adapters.sql.outbox_claim import SHARD_PLAN, ClaimStatements, db_now
 from archipel.adapters.sql.outbox_fenced import FencedRelaying
-from archipel.adapters.sql.tables import constraint_name, outbox_shard_index, outbox_table
+from archipel.adapters.sql.tables import outbox_shard_index, outbox_table
 from archipel.port.outbox import (
     OUTBOX_FAILED,
     OUTBOX_PENDING,
@@ -40,8 +39,6 @@ log = logging.getLogger("archipel.outbox")
 
 OUTBOX_TABLE = "archipel_outbox"
 _INSERTED = ("message_id", "stream", "shard", "type", "priority", "correlation_id", "message")
-#: seconds between two looks for a missing relay shard index (a setup may create it meanwhile)
-_INDEX_LOOK_SECONDS = 60.0
 
 
 class SqlOutbox:
@@ -71,8 +68,7 @@ class SqlOutbox:
         self.claims = ClaimStatements(engine, self.table)
         #: relaying without row leases, fenced on the relay shard leases (PostgreSQL)
         self.fenced = FencedRelaying(self) if engine.is_postgres else None
-        #: relay shard counts -> whether the claim index by relay shard exists (and when to look again)
-        self._shard_index: dict[int, tuple[bool, float]] = {}
+        self._shard_index = self.claims.shard_index  # (the same dict: tests set it)
         self._pending_sql = compile_(
             sa.select(sa.func.count()).where(c.status == sa.literal_column(f"'{OUTBOX_PENDING}'"))
         )
@@ -110,29 +106,8 @@ class SqlOutbox:
             outbox_shard_index(self.table, of)
 
     def has_shard_index(self, of: int) -> bool:
-        """Whether the claim index of ``of`` relay shards exists (looked up at most once a
-        minute while missing); warns once, with its DDL, when it does not."""
-        known = self._shard_index.get(of)
-        now = time.monotonic()
-        if known is not None and (known[0] or now < known[1]):
-            return known[0]
-        name = constraint_name(self.table.name, f"pending_of{of}_idx")
-        sql = (
-            "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() "
-            "AND tablename = %(table)s AND indexname = %(index)s"
-        )
-        found = self.engine.run(
-            lambda conn: conn.execute(sql, {"table": self.table.name, "index": name}).fetchone()
-        )
-        if found is None and known is None:
-            log.warning(
-                "outbox table %r has no index %r for relay_shards = %d: each relay's claim reads "
-                "the other relays' pending rows too (correct, slower with more relays). "
-                "domain.setup_outbox() (`archipel database setup-outbox`) creates it, or: %s",
-                self.table.name, name, of, self.claims.shard_index_ddl(of),
-            )
-        self._shard_index[of] = (found is not None, now + _INDEX_LOOK_SECONDS)
-        return found is not None
+        """See :meth:`ClaimStatements.has_shard_index`."""
+        return self.claims.has_shard_index(of)
 
     # -- writing (in the business transaction) ----------------------------------------
     @staticmethod

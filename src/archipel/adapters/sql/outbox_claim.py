@@ -22,16 +22,23 @@ highest priority then oldest first, leased to the caller):
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from archipel.adapters.sql.engine import SqlEngine
-from archipel.adapters.sql.tables import outbox_shard_index
+from archipel.adapters.sql.tables import constraint_name, outbox_shard_index
 from archipel.port.outbox import OUTBOX_PENDING
 
 __all__ = ["ClaimStatements", "db_now", "ROW_COLUMNS", "SHARD_PLAN", "SHARD_PLAN_RESET"]
+
+log = logging.getLogger("archipel.outbox")
+
+#: seconds between two looks for a missing relay shard index (a setup may create it meanwhile)
+_INDEX_LOOK_SECONDS = 60.0
 
 #: sent (``SET LOCAL``) before a statement that reads by relay shard (claims, the direct relay's
 #: choice). Once the outbox is analysed the planner has no statistics of ``mod(shard, n)`` (a
@@ -80,6 +87,8 @@ class ClaimStatements:
         self.engine = engine
         self.table = table
         self._compiled: dict[tuple[int, bool, bool, int], str] = {}
+        #: relay shard counts -> whether the claim index by relay shard exists (and when to look again)
+        self.shard_index: dict[int, tuple[bool, float]] = {}
 
     def pending(self) -> list[Any]:
         """The conditions of a claimable row: pending, not leased (or the lease expired)."""
@@ -304,3 +313,28 @@ class ClaimStatements:
         return str(sa.schema.CreateIndex(outbox_shard_index(self.table, of), if_not_exists=True).compile(
             dialect=self.engine.dialect
         ))
+
+    def has_shard_index(self, of: int) -> bool:
+        """Whether the claim index of ``of`` relay shards exists (looked up at most once a
+        minute while missing); warns once, with its DDL, when it does not."""
+        known = self.shard_index.get(of)
+        now = time.monotonic()
+        if known is not None and (known[0] or now < known[1]):
+            return known[0]
+        name = constraint_name(self.table.name, f"pending_of{of}_idx")
+        sql = (
+            "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() "
+            "AND tablename = %(table)s AND indexname = %(index)s"
+        )
+        found = self.engine.run(
+            lambda conn: conn.execute(sql, {"table": self.table.name, "index": name}).fetchone()
+        )
+        if found is None and known is None:
+            log.warning(
+                "outbox table %r has no index %r for relay_shards = %d: each relay's claim reads "
+                "the other relays' pending rows too (correct, slower with more relays). "
+                "domain.setup_outbox() (`archipel database setup-outbox`) creates it, or: %s",
+                self.table.name, name, of, self.shard_index_ddl(of),
+            )
+        self.shard_index[of] = (found is not None, now + _INDEX_LOOK_SECONDS)
+        return found is not None
