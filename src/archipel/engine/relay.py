@@ -49,7 +49,7 @@ from archipel.engine.retry import Backoff
 from archipel.engine.settings import EngineSettings
 from archipel.engine.streams import broker_stream, category_of, partition_of
 from archipel.utils import tracing
-from archipel.utils.doorbell import relay_key
+from archipel.utils.doorbell import FREED, relay_key
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
@@ -111,6 +111,7 @@ class OutboxRelay(ShardLeadership):
         self._stores: dict[str, tuple[LeaseStore, Membership | None]] = {}
         #: databases where this relay holds fewer shards than its share (it looks for more)
         self._short: set[str] = set()
+        self._freed_seen: dict[str, int] = {}
         #: shards just taken, by database, not claimed from while another worker holds rows of
         #: them (a former owner's row lease can outlast its shard lease a little, or its
         #: give-back be in flight: claiming would relay newer rows of those aggregates first)
@@ -173,7 +174,7 @@ class OutboxRelay(ShardLeadership):
             for name, owned in self._owned.items()
             if owned and getattr(databases.get(name), "rings_by_shard", False)
             for shard in owned
-        })
+        } | {FREED})  # (shards given back: it looks at once, whatever it holds)
 
     @property
     def drained(self) -> bool:
