@@ -145,6 +145,41 @@ def test_shards_given_back_elsewhere_ring_freed_here_and_no_shard(broker, postgr
         database.close()
 
 
+def test_a_relay_holding_no_shard_listens_so_shards_given_back_elsewhere_reach_it(postgres_db_url):
+    # a worker whose relay held no shard from its start (a Redis broker: no consumer of the
+    # database's signals) never started its listener: shards given back elsewhere went unheard
+    from archipel.engine.leases import LeaseStore
+    from archipel.engine.relay import OutboxRelay
+    from archipel.engine.settings import EngineSettings
+
+    bank = _bank(postgres_db_url, f"Short{uuid.uuid4().hex[:6]}")
+    try:
+        with bank.domain_context():
+            bank.setup_database()
+            settings_ = EngineSettings.from_config(bank.config)
+            leases = LeaseStore(bank)
+            relay = OutboxRelay(bank, bank.brokers["default"], leases, settings_, "short")
+            held = [leases.acquire(relay.lease_id("default", n), "relay", "other", 60) for n in range(relay.shards)]
+            relay.tick()  # every shard held elsewhere: none taken
+            assert not relay._owned.get("default") and "default" in relay._short
+            relay.idle_seconds(0.05)  # what its loop asks before each wait
+            signals = signals_for(bank.providers.database("default").engine)
+            assert signals is not None
+            wait_until(lambda: signals.listening, "the relay's listener", 120.0)
+            leases.release_many([lease for lease in held if lease is not None])
+            doorbell = bell(OUTBOX)
+            seen = doorbell.generation
+            _notify(postgres_db_url, OUTBOX, _elsewhere([FREED]))  # the holder, in another process
+            assert doorbell.wait(seen, 30.0, relay.wake_keys())  # (a guard, not a timing goal)
+            relay.tick()
+            assert sorted(relay._owned["default"]) == list(range(relay.shards))  # at once
+            relay.release()
+    finally:
+        with bank.domain_context():
+            bank.drop_database()
+        bank.shutdown()
+
+
 # -- nothing stranded ---------------------------------------------------------------------
 
 #: what happens to a ring of the broker's or the outbox's doorbell

@@ -150,17 +150,20 @@ class OutboxRelay(ShardLeadership):
         Each database says how long its commits may go unnoticed (``idle_wait``):
         long where every commit rings or notifies, ``poll_seconds`` otherwise.
         """
-        if any(self._settling.values()):
-            return poll_seconds  # waiting for a former owner's rows: no bell rings
-        if self._short:
-            # looking for shards to take over (no bell rings): until the next look is due
-            return min([poll_seconds] + [self._next_look_in(name) for name in self._short])
+        # (asked first, whatever follows: it starts each database's listener, which hears
+        # the rows committed and the shards given back elsewhere)
         waits = [
             wait(poll_seconds)
             for database in self.domain.providers.databases.values()
             if getattr(database, "outbox", None) is not None
             and (wait := getattr(database, "idle_wait", None)) is not None
         ]
+        if any(self._settling.values()):
+            return poll_seconds  # waiting for a former owner's rows: no bell rings
+        if self._short:
+            # looking for shards to take over (FREED rings when some are given back): until
+            # the next look is due
+            return min([poll_seconds] + [self._next_look_in(name) for name in self._short])
         return min(waits, default=poll_seconds)
 
     def wake_keys(self) -> list[str]:
