@@ -70,12 +70,17 @@ def install(directory: str) -> None:
         wrap(DirectRelay, "move", "direct move", lambda a, out: len(out))
     except ImportError:
         pass
-    wrap(Consumer, "_fill", "consumer fill")
+    wrap(Consumer, "_fill", "consumer fill", lambda a, out: [0, sorted(a[0].parts)])
     wrap(Consumer, "_enqueue", "consumer enqueue", lambda a, out: len(a[1]))
     wrap(RunThreads, "_run", "partition run", lambda a, out: out)
     wrap(PartitionRunner, "commit", "batch", lambda a, out: len(a[2]))
     wrap(PartitionRunner, "ack", "ack", lambda a, out: len(a[1]))
-    wrap(Doorbell, "wait", "doorbell wait", lambda a, out: [0, a[2]])
+    wrap(Doorbell, "wait", "doorbell wait", lambda a, out: [0, a[2], list(a[3]) if len(a) > 3 and a[3] else None, out])
+    from archipel.utils.doorbell import BROKER, bell
+
+    broker_bell = bell(BROKER)
+    wrap(Doorbell, "ring", "ring", lambda a, out: [0, "broker" if a[0] is broker_bell else "outbox",
+                                                    sorted(a[1]) if len(a) > 1 and a[1] is not None else None])
     try:
         from archipel.engine import invoke
 

@@ -26,10 +26,15 @@ default; ``--events`` N), each handled synchronously (one transaction: the
 ``Account`` row, its ``AccountOpened`` event, the outbox row), then the
 engine relays the outbox to the broker and one projector writes
 ``AccountSummary`` rows to PostgreSQL until the read model holds W + N rows.
-The benchmark holds the relay leases while the workers start and balance;
+The benchmark holds the relay leases while the workers start and balance,
+then gives them back as a relay does (``relay_shards_freed``: the relays
+look at once; before session 17 each at its next look, 0-50 ms later);
 the first W events warm every process up (connections, prepared statements,
 first batches), and *engine events/s* and the CPU per event are timed over
 the N after them (with W = 0, from the moment the relays may start). The
+same run's commit timestamps say, without polling, when the first, the
+10/50/90 % and the last events were handled, when every partition had
+started and the first was done (``_commit_timeline``). The
 relay runs ahead of the consumers, so with W > 0 part of its work falls in
 the warm-up: compare runs with the same W only. Scaling is reported per round against the 1-worker figure
 of the same kind, partitions and round, and against the cores: 1 worker's
@@ -646,6 +651,13 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
             # every commit (the producer's and the workers' own, per command)
             idle = {k: (calls_before[k] - calls_start.get(k, 0)) / total for k in calls_before}
             leases.release_many([hold for hold in holds if hold is not None])  # go: all at once
+            go = time.time()
+            # ... and said, as a relay giving shards back says it (s17-dbstart): the relays look
+            # at once, not at their next look (a poll interval: 0-50 ms, each at its own phase).
+            # Workers of code without FREED (``~base``) take it for a broad ring: no look
+            freed = getattr(bench.providers.database(leases.database_name), "relay_shards_freed", None)
+            if freed is not None:
+                freed()
             # the first ``warmup`` events warm every process up (connections, prepared
             # statements, first batches); the figures are of the ``events`` after them
             deadline = time.perf_counter() + 600
@@ -679,6 +691,7 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
             timed = total - done  # the events handled in the timed part (about ``events``)
             cpu_after = _cpu_seconds()
             threads = {k: v - threads_before.get(k, 0.0) for k, v in _thread_cpu().items()}
+            timeline = _commit_timeline(database_url, table, go, warmup, partitions)
             statements = _statements(database_url) if STATEMENTS["on"] else []
             cpu = {k: round(cpu_after[k] - cpu_before[k], 2) for k in cpu_before}
             # the workers' backends publish their counters as they exit (their stop's few
@@ -695,7 +708,55 @@ def run_archipel(label: str, database_url: str, broker: dict[str, Any], workers:
             "events_per_s": timed / elapsed, "seconds": elapsed, "startup": startup,
             "after_first": after_first, "exit_codes": codes, "cpu": cpu,
             "waits": waits, "calls": calls, "idle_calls": idle, "threads": threads,
-            "statements": statements, "window": window}
+            "statements": statements, "window": window, "timeline": timeline}
+
+
+def _commit_timeline(database_url: str, table: str, go: float, warmup: int, partitions: int) -> dict[str, float]:
+    """When the timed part's events were handled and relayed, from the commit timestamps
+    (``track_commit_timestamp``), in seconds after the go (the relay leases' release): no
+    polling in them, so no 50 ms steps.
+
+    ``first`` / ``p10`` / ``p50`` / ``p90`` / ``last``: the commit of the read model's row of the
+    first, 10th, 50th, 90th percentile and last event handled (after the ``warmup`` first);
+    ``all_started``: the first event of the partition that started last; ``first_done``: the last
+    event of the partition that finished first (the partitions' spread: a relay that started late
+    holds its shards' partitions back, and no other worker can take up their share);
+    ``moved_first`` / ``moved_last``: the relay's first and last commit that moved outbox rows
+    (the commit of each row's ``sent`` version); ``whole``: events per second over
+    ``[go, last]``, ``steady``: over the 10th to 90th percentile.
+    """
+    OWN_TRANSACTIONS["count"] += 3
+    conn = _poll(database_url)
+    handled = conn.execute(
+        f"SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin)), account_id FROM {table} ORDER BY 1"  # noqa: S608
+    ).fetchall()[warmup:]
+    done = [float(row[0]) for row in handled]
+    # each event's partition: its outbox row's shard (the same hash; relay_shards = partitions)
+    shard_of = {stream.split("-", 1)[-1]: int(shard) for stream, shard in conn.execute(
+        "SELECT stream, shard FROM archipel_outbox").fetchall()}
+    by_partition: dict[int, list[float]] = {}
+    for at, account in handled:
+        if account in shard_of:
+            by_partition.setdefault(shard_of[account] % partitions, []).append(float(at))
+    moved = conn.execute(
+        "SELECT min(extract(epoch FROM pg_xact_commit_timestamp(xmin))),"
+        " max(extract(epoch FROM pg_xact_commit_timestamp(xmin))) FROM archipel_outbox WHERE status = 'sent'"
+    ).fetchone()
+    if not done:
+        return {}
+
+    def at(q: float) -> float:
+        return done[min(len(done) - 1, int(q * len(done)))] - go
+
+    timeline = {"first": done[0] - go, "p10": at(0.1), "p50": at(0.5), "p90": at(0.9), "last": done[-1] - go}
+    if by_partition:  # every partition started (its first event handled) / the first partition done
+        timeline["all_started"] = max(min(times) for times in by_partition.values()) - go
+        timeline["first_done"] = min(max(times) for times in by_partition.values()) - go
+    if moved and moved[0] is not None:
+        timeline["moved_first"], timeline["moved_last"] = float(moved[0]) - go, float(moved[1]) - go
+    timeline["whole"] = len(done) / max(1e-9, timeline["last"])
+    timeline["steady"] = 0.8 * len(done) / max(1e-9, timeline["p90"] - timeline["p10"])
+    return timeline
 
 
 #: PostgreSQL 15 (pgstat.c, PGSTAT_IDLE_INTERVAL): a backend that goes idle less than a second
@@ -1525,6 +1586,26 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name:<10} start-up {spread([1e3 * r['startup'] for r in runs], '.0f')} ms, "
                   f"then {spread(after, '.0f')} ev/s"
                   + (f" = {scale[0]:.2f}x ({scale[1]:.2f}-{scale[2]:.2f}) of 1 worker's" if scale[0] else ""))
+    print("\nfrom the commit timestamps (no polling): ms after the go to the first event handled / the "
+          "first of the partition that started last / 10 % / 50 % / 90 % / the last of the partition "
+          "done first / the last event handled, the relay's first and last move; events/s over [go, last] (whole) "
+          "and between 10 % and 90 % (steady), against 1 worker's of the same round")
+    for name in chosen:
+        runs = [r for r in results.get(name, []) if r.get("timeline")]
+        if runs and not name.startswith("latency-"):
+            anchor = [r for r in results.get(_anchor(name), []) if r.get("timeline")]
+            marks = " / ".join(spread([1e3 * r["timeline"].get(k, 0.0) for r in runs], ".0f")
+                               for k in ("first", "all_started", "p10", "p50", "p90", "first_done", "last"))
+            moves = " / ".join(spread([1e3 * r["timeline"].get(k, 0.0) for r in runs], ".0f")
+                               for k in ("moved_first", "moved_last"))
+            line = f"  {name:<10} {marks} ms; moves {moves} ms"
+            for key in ("whole", "steady"):
+                rates = [r["timeline"][key] for r in runs]
+                line += f"; {key} {spread(rates, '.0f')}"
+                if anchor:
+                    scale = ratios(rates, [r["timeline"][key] for r in anchor])
+                    line += f" = {scale[0]:.2f}x ({scale[1]:.2f}-{scale[2]:.2f})"
+            print(line)
     print("\nPostgreSQL backends of the workers, sampled every ~50 ms during the throughput runs "
           "(share of samples, busy backends only: lock waits show as Lock:*)")
     for name in chosen:

@@ -419,3 +419,62 @@ def test_only_the_holder_of_the_default_outbox_first_shard_trims_the_broker_stre
         for bank, relay in zip(banks, relays, strict=True):
             with bank.domain_context():
                 _stop([relay])
+
+
+def _patient(bank: Any, name: str) -> OutboxRelay:
+    """A relay of 4 shards whose next look is far off (a poll interval of ten minutes)."""
+    engine = replace(EngineSettings.from_config(bank.config), relay_shards=4, blocking_timeout_ms=600_000)
+    membership = Membership(LeaseStore(bank), bank, name, engine.lease_seconds)
+    membership.heartbeat()
+    return OutboxRelay(bank, bank.brokers["default"], CountingCommits(bank), engine, name, membership=membership)
+
+
+def test_shards_given_back_are_taken_at_the_next_tick_not_at_the_next_look(make):
+    """A relay giving shards back says so (FREED): one holding none takes them at its next tick,
+    not a poll interval later (the benchmark's start: every relay at its own phase, 0-50 ms)."""
+    bank = make()
+    with bank.domain_context():
+        first = _patient(bank, "first")
+        first.tick()
+        assert sorted(first._owned["default"]) == [0, 1, 2, 3]  # alone: every shard
+        second = _patient(bank, "second")
+        try:
+            second.tick()  # every shard held: none taken; its next look is ten minutes away
+            assert not second._owned.get("default")
+            _next_look(first)
+            first.tick()  # two workers: it gives two back, and says so
+            assert len(first._owned["default"]) == 2
+            second.tick()
+            assert len(second._owned["default"]) == 2  # at once
+            assert not set(first._owned["default"]) & set(second._owned["default"])
+        finally:
+            _stop([first, second])
+
+
+def test_a_worker_stopping_has_the_others_take_its_shards_at_once(make):
+    """A worker that stops gives its shards back and leaves the group: the others' shares grow,
+    and their relays look (counting the workers again) at once, not up to a second later."""
+    from archipel.engine.worker import Worker
+
+    bank = make()
+    with bank.domain_context():
+        settings_ = replace(EngineSettings.from_config(bank.config), relay_shards=4, blocking_timeout_ms=600_000)
+        leaving = Worker(bank, settings_, worker_id="leaving")
+        leaving.membership.heartbeat()
+        stays = _patient(bank, "stays")
+        try:
+            assert leaving.relay is not None
+            leaving.relay.tick()
+            stays.tick()
+            _next_look(leaving.relay)
+            leaving.relay.tick()  # two workers: two shards each
+            assert len(stays._owned["default"]) == 2 and len(leaving.relay._owned["default"]) == 2
+            stays.tick()  # holding its share: its next look is a second away, its count cached
+            assert len(stays._owned["default"]) == 2
+            leaving.relay.release()  # (what the relay's thread does as it ends)
+            leaving.stop()
+            stays.tick()
+            assert sorted(stays._owned["default"]) == [0, 1, 2, 3]  # alone now: all, at once
+            assert set(_holders(bank).values()) == {"stays"}
+        finally:
+            _stop([stays])

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from archipel.adapters.sql.broker import DatabaseBroker
 from archipel.adapters.sql.wakeup import CHANNELS, MAX_PAYLOAD, payload_keys, signals_for
 from archipel.engine.worker import Worker
-from archipel.utils.doorbell import BROKER, OUTBOX, Doorbell, bell, relay_key, relay_waiting
+from archipel.utils.doorbell import BROKER, FREED, OUTBOX, Doorbell, bell, relay_key, relay_waiting
 from tests._waiting import wait_until
 from tests.engine.bank import check_ledgers
 from tests.engine.conftest import postgres_bank
@@ -116,6 +116,68 @@ def test_a_commit_elsewhere_wakes_the_relay_of_its_rows_shards_only(broker, post
     seen = doorbell.generation
     _notify(postgres_db_url, OUTBOX, _elsewhere(["5"]))  # no relay here: every relay it may concern
     assert doorbell.wait(seen, 30.0, [relay_key(3)])
+
+
+def test_shards_given_back_elsewhere_ring_freed_here_and_no_shard(broker, postgres_db_url):
+    from archipel.adapters.sql.database import SqlDatabase
+
+    doorbell = bell(OUTBOX)
+    relay_waiting(4)
+    try:
+        seen = doorbell.generation
+        _notify(postgres_db_url, OUTBOX, _elsewhere([FREED]))  # another process's relay gave shards back
+        assert doorbell.wait(seen, 30.0, [FREED])  # (a guard, not a timing goal)
+        assert doorbell.last_ring(FREED) > seen  # FREED itself, not a broad ring
+        assert not doorbell.rung(seen, [relay_key(n) for n in range(4)])  # no relay looks for rows
+    finally:
+        relay_waiting(4, waiting=False)
+    # what a process giving shards back sends: FREED, to this process's relays and the others'
+    database = SqlDatabase("default", {"database_uri": postgres_db_url})
+    try:
+        with psycopg.connect(libpq(postgres_db_url), autocommit=True) as other:  # another process
+            other.execute(f'LISTEN "{CHANNELS[OUTBOX]}"')
+            seen = doorbell.generation
+            database.relay_shards_freed()
+            assert doorbell.last_ring(FREED) > seen  # this process's relays: rung at once
+            heard = next(iter(other.notifies(timeout=30.0)), None)
+            assert heard is not None and payload_keys(heard.payload) == [FREED]
+    finally:
+        database.close()
+
+
+def test_a_relay_holding_no_shard_listens_so_shards_given_back_elsewhere_reach_it(postgres_db_url):
+    # a worker whose relay held no shard from its start (a Redis broker: no consumer of the
+    # database's signals) never started its listener: shards given back elsewhere went unheard
+    from archipel.engine.leases import LeaseStore
+    from archipel.engine.relay import OutboxRelay
+    from archipel.engine.settings import EngineSettings
+
+    bank = _bank(postgres_db_url, f"Short{uuid.uuid4().hex[:6]}")
+    try:
+        with bank.domain_context():
+            bank.setup_database()
+            settings_ = EngineSettings.from_config(bank.config)
+            leases = LeaseStore(bank)
+            relay = OutboxRelay(bank, bank.brokers["default"], leases, settings_, "short")
+            held = [leases.acquire(relay.lease_id("default", n), "relay", "other", 60) for n in range(relay.shards)]
+            relay.tick()  # every shard held elsewhere: none taken
+            assert not relay._owned.get("default") and "default" in relay._short
+            relay.idle_seconds(0.05)  # what its loop asks before each wait
+            signals = signals_for(bank.providers.database("default").engine)
+            assert signals is not None
+            wait_until(lambda: signals.listening, "the relay's listener", 120.0)
+            leases.release_many([lease for lease in held if lease is not None])
+            doorbell = bell(OUTBOX)
+            seen = doorbell.generation
+            _notify(postgres_db_url, OUTBOX, _elsewhere([FREED]))  # the holder, in another process
+            assert doorbell.wait(seen, 30.0, relay.wake_keys())  # (a guard, not a timing goal)
+            relay.tick()
+            assert sorted(relay._owned["default"]) == list(range(relay.shards))  # at once
+            relay.release()
+    finally:
+        with bank.domain_context():
+            bank.drop_database()
+        bank.shutdown()
 
 
 # -- nothing stranded ---------------------------------------------------------------------
@@ -214,9 +276,10 @@ def test_a_relay_waits_on_the_shards_it_holds_of_outboxes_whose_commits_ring_by_
                 return {s: Lease(f"l{s}", "relay", "me", 1, time.time() + 60, 1) for s in shards}
 
             relay._owned = {"default": held(1, 3), "per-process": held(0, 1, 2, 3)}
-            assert relay.wake_keys() == [relay_key(1), relay_key(3)]
+            # (and shards given back elsewhere, whatever it holds: it looks at once)
+            assert relay.wake_keys() == sorted([relay_key(1), relay_key(3), FREED])
             relay._owned = {"default": {}, "per-process": held(0, 1, 2, 3)}
-            assert relay.wake_keys() == []  # (its rings are broad: they wake it)
+            assert relay.wake_keys() == [FREED]  # (the memory outbox's rings are broad: they wake it)
     finally:
         bank.providers.databases.pop("per-process", None)
         with bank.domain_context():

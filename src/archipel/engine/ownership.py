@@ -79,6 +79,11 @@ class Membership:
             self._relays = {r["owner"] for r in self.leases.live("relay")} & owners
             self._counted_at = now
 
+    def recount(self) -> None:
+        """Count the live workers again at the next look (one left the group, or joined)."""
+        with self._lock:
+            self._counted_at = float("-inf")
+
     def count(self) -> int:
         """Live workers (at least 1: this one)."""
         with self._lock:

@@ -9,19 +9,18 @@ A worker takes its fair share of the shards, ``ceil(shards / live
 workers)``, gives back what exceeds it, and takes over the shards of a
 worker whose leases expired.
 
-The relay claims rows of its shards (highest priority first, then oldest)
-with a row lease meant never to outlive its shard leases (a shard just taken
-over is claimed from only once no other worker holds rows of it: a former
-owner's row lease may reach the database late, its give-back be in flight), publishes them
-pipelined — each to the broker stream of its category, partition and lane —
-then marks them sent, fenced by the row lease (PostgreSQL, the shard leases in the outbox's
-database: rows read, not leased, and fenced by the shard leases: relay_fenced.py). A crash between publishing
-and marking re-publishes the rows later: consumers drop the copies through
-their processed-message records, and a copy never overtakes the original,
-so per-aggregate order holds. A publish that raises is given back whole and
-published again, in order: the broker promises that it added, of each
-stream, at most a prefix of the batch (:mod:`archipel.port.broker`), so
-no entry lands only after later entries of its stream.
+The relay claims rows of its shards (highest priority first, then oldest) with a row
+lease meant never to outlive its shard leases (a shard just taken over is claimed from only
+once no other worker holds rows of it: a former owner's row lease may reach the database
+late, its give-back be in flight), publishes them pipelined — each to the broker stream of
+its category, partition and lane — then marks them sent, fenced by the row lease (on
+PostgreSQL with the shard leases in the outbox's database: read, not leased, and fenced by
+the shard leases, relay_fenced.py). A crash between publishing and marking re-publishes the
+rows later: consumers drop the copies through their processed-message records, and a copy
+never overtakes the original, so per-aggregate order holds. A publish that raises is given
+back whole and published again, in order: the broker promises that it added, of each stream,
+at most a prefix of the batch (:mod:`archipel.port.broker`), so no entry lands only after
+later entries of its stream.
 
 The holder of shard 0 of an outbox also purges its sent rows after
 ``outbox_retention_seconds``; that of the default outbox also trims broker
@@ -52,7 +51,7 @@ from archipel.engine.settings import EngineSettings
 from archipel.engine.streams import broker_stream, category_of, partition_of
 from archipel.port.outbox import ShardFence
 from archipel.utils import tracing
-from archipel.utils.doorbell import relay_key
+from archipel.utils.doorbell import FREED, relay_key
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
@@ -116,9 +115,9 @@ class OutboxRelay(ShardLeadership, FencedMarks):
         self._stores: dict[str, tuple[LeaseStore, Membership | None]] = {}
         #: databases where this relay holds fewer shards than its share (it looks for more)
         self._short: set[str] = set()
-        #: shards just taken, by database, not claimed from while another worker holds rows of
-        #: them (a former owner's row lease can outlast its shard lease a little, or its
-        #: give-back be in flight: claiming would relay newer rows of those aggregates first)
+        self._freed_seen: dict[str, int] = {}  # the last FREED ring acted on, by database
+        #: shards just taken, by database, not claimed from while another worker holds rows of them
+        #: (a former owner's row lease can outlast its shard lease, its give-back be in flight)
         self._settling: dict[str, set[int]] = {}
         self._offset = zlib.crc32(worker_id.encode()) % self.shards
         self._next_purge = 0.0
@@ -155,17 +154,18 @@ class OutboxRelay(ShardLeadership, FencedMarks):
         Each database says how long its commits may go unnoticed (``idle_wait``):
         long where every commit rings or notifies, ``poll_seconds`` otherwise.
         """
-        if any(self._settling.values()):
-            return poll_seconds  # waiting for a former owner's rows: no bell rings
-        if self._short:
-            # looking for shards to take over (no bell rings): until the next look is due
-            return min([poll_seconds] + [self._next_look_in(name) for name in self._short])
+        # asked first, whatever follows: it starts each database's listener (rows, FREED)
         waits = [
             wait(poll_seconds)
             for database in self.domain.providers.databases.values()
             if getattr(database, "outbox", None) is not None
             and (wait := getattr(database, "idle_wait", None)) is not None
         ]
+        if any(self._settling.values()):
+            return poll_seconds  # waiting for a former owner's rows: no bell rings
+        if self._short:
+            # looking for shards (FREED rings when some are given back): until the next look
+            return min([poll_seconds] + [self._next_look_in(name) for name in self._short])
         return min(waits, default=poll_seconds)
 
     def wake_keys(self) -> list[str]:
@@ -179,7 +179,7 @@ class OutboxRelay(ShardLeadership, FencedMarks):
             for name, owned in self._owned.items()
             if owned and getattr(databases.get(name), "rings_by_shard", False)
             for shard in owned
-        })
+        } | {FREED})  # (shards given back: it looks at once, whatever it holds)
 
     @property
     def drained(self) -> bool:

@@ -5,7 +5,11 @@ workers)``, starting from its own offset; it renews the leases it holds, gives b
 the ones beyond its share (furthest from its offset first) and, when short, tries
 the free ones each second — at the next tick right after a look that took some; a
 worker holding none looks every poll interval (``blocking_timeout_ms``), however
-often commits wake it.
+often commits wake it. Shards given back — by a relay over its share or stopping, or
+when a worker leaves the group (the shares grow) — ring :data:`~archipel.utils.doorbell.FREED`
+in every process (``database.relay_shards_freed()``: ``NOTIFY`` on PostgreSQL): each
+relay then looks at once, counting the workers again, instead of up to a second later
+(a poll interval for one holding none) while nobody relays those shards.
 It takes, renews and gives back the shards of a database together, in one
 transaction each (:meth:`~archipel.engine.leases.LeaseStore.acquire_many`), so a
 relay starting, or a second one joining, holds its whole share at once.
@@ -35,13 +39,27 @@ from typing import TYPE_CHECKING, Any
 from archipel.engine.leases import Lease, LeaseStore
 from archipel.engine.ownership import Membership
 from archipel.engine.settings import EngineSettings
+from archipel.utils.doorbell import FREED, OUTBOX, bell
 
 if TYPE_CHECKING:
     from archipel.domain.domain import Domain
 
-__all__ = ["ShardLeadership"]
+__all__ = ["ShardLeadership", "announce_freed"]
 
 log = logging.getLogger("archipel.engine.relay")
+
+
+def announce_freed(domain: Domain, database_name: str) -> None:
+    """Relay shards of ``database_name``'s outbox were given back, or a worker left the group
+    whose members share them: the relays of every process that reaches it look at once
+    (where the database can say so; else they find out at their next look)."""
+    freed = getattr(domain.providers.databases.get(database_name), "relay_shards_freed", None)
+    if freed is None:
+        return
+    try:
+        freed()
+    except Exception as exc:  # only a wake-up: the next look (within a second) finds them
+        log.debug("relay: announcing shards given back failed: %s", exc)
 
 
 class ShardLeadership:
@@ -58,6 +76,8 @@ class ShardLeadership:
     _next_acquire: dict[str, float]
     _settling: dict[str, set[int]]
     _short: set[str]
+    #: by database, the generation of the last FREED ring seen at a look (see :meth:`_lead`)
+    _freed_seen: dict[str, int]
     #: the lease stores of the databases other than the leases' own, and their members
     _stores: dict[str, tuple[LeaseStore, Membership | None]]
     #: the relay's: forget rows claimed ahead for a database whose shards changed
@@ -128,6 +148,13 @@ class ShardLeadership:
                 del owned[due[lost.id]]
                 changed = True
         now = time.monotonic()
+        freed = bell(OUTBOX).last_ring(FREED)  # (read before the look: a later ring is not lost)
+        if freed > self._freed_seen.get(database_name, 0):
+            # shards given back, or a worker gone: look now, counting the workers again
+            self._freed_seen[database_name] = freed
+            self._next_acquire[database_name] = now
+            if membership is not None:
+                membership.recount()
         if now >= self._next_acquire.get(database_name, 0.0):
             # one at work looks each second; one without shards every poll interval. Not at
             # every tick: a relay without shards is woken by every commit with outbox rows, of
@@ -179,10 +206,15 @@ class ShardLeadership:
             self.lease_store(database_name)[0].release_many(given)
         except Exception:
             log.exception("relay: giving back %s failed", ", ".join(lease.id for lease in given))
+            return
+        announce_freed(self.domain, database_name)
+        # (our own ring: no reason for this relay to look again)
+        self._freed_seen[database_name] = max(self._freed_seen.get(database_name, 0), bell(OUTBOX).last_ring(FREED))
 
     def _leave_stores(self) -> None:
         """Leave the members of the other databases' lease stores (graceful shutdown)."""
-        for _, members in self._stores.values():
+        for name, (_, members) in self._stores.items():
             if members is not None and members is not self.membership:
                 members.leave()
+                announce_freed(self.domain, name)  # (the shares of that database's relays grow)
         self._stores.clear()

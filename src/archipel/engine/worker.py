@@ -22,6 +22,7 @@ from archipel.engine.handler_policy import handler_settings
 from archipel.engine.leases import LeaseStore
 from archipel.engine.ownership import Membership
 from archipel.engine.relay import OutboxRelay
+from archipel.engine.relay_leadership import announce_freed
 from archipel.engine.retry import Backoff
 from archipel.engine.settings import EngineSettings
 from archipel.engine.subscriptions import active_subscriptions
@@ -153,6 +154,8 @@ class Worker:
             thread.join(max(0.0, deadline - time.monotonic()))
         stopped = not any(t.is_alive() for t in self._threads)
         self.membership.leave()
+        # the other workers' shares of the relay shards grow: their relays look at once
+        announce_freed(self.domain, self.leases.database_name)
         return stopped
 
     @property

@@ -19,10 +19,13 @@ import threading
 import time
 from collections.abc import Collection, Iterable, Sequence
 
-__all__ = ["Doorbell", "OUTBOX", "BROKER", "bell", "relay_waiting", "outbox_keys", "relay_key"]
+__all__ = ["Doorbell", "OUTBOX", "BROKER", "FREED", "bell", "relay_waiting", "outbox_keys", "relay_key"]
 
 OUTBOX = "outbox"
 BROKER = "broker"
+#: the ``OUTBOX`` ring key of relay shards given back (by a relay, or a worker leaving the
+#: group): the relays look at the shards at once, not at their next look (up to a second)
+FREED = "freed"
 
 
 class Doorbell:
@@ -77,6 +80,10 @@ class Doorbell:
         get = self._keys.get
         return any(get(key, 0) > seen for key in keys)
 
+    def last_ring(self, key: str) -> int:
+        """The generation of the last ring naming ``key`` (0: none); broad rings do not count."""
+        return self._keys.get(key, 0)
+
     def wait(self, seen: int, timeout: float, keys: Sequence[str] | None = None) -> bool:
         """Block until rung after ``seen`` (for one of ``keys``, if given), or ``timeout``
         seconds; True when rung."""
@@ -117,13 +124,18 @@ def relay_waiting(of: int, waiting: bool = True) -> None:
 def outbox_keys(shards: Iterable[int | str]) -> list[str] | None:
     """The ``OUTBOX`` ring keys of outbox rows of these ``shard`` values (the relay shard of
     each, as this process's relays count them: :func:`relay_key`); None (a broad ring) unless
-    this process's relays agree on one count (or when there is none: no relay here)."""
+    this process's relays agree on one count (or when there is none: no relay here).
+    :data:`FREED` stays itself: alone, it is rung alone whatever the relays count."""
+    found = list(shards)
+    freed = {FREED} if FREED in found else set()
+    if freed and len(found) == 1:
+        return [FREED]
     counts = list(_RELAYS)
     if len(counts) != 1:
         return None
     of = counts[0]
     try:
-        return sorted({relay_key(int(shard) % of) for shard in shards})
+        return sorted({relay_key(int(shard) % of) for shard in found if shard != FREED} | freed)
     except ValueError:  # (a payload of another version)
         return None
 

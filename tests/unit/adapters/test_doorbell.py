@@ -120,3 +120,28 @@ def test_outbox_keys_map_shard_values_to_the_relay_shards_of_this_process():
     finally:
         relay_waiting(4, waiting=False)
     assert outbox_keys([5]) is None
+
+
+def test_shards_given_back_ring_freed_alone_whatever_the_relays_count_and_beside_shard_keys():
+    from archipel.utils.doorbell import FREED, outbox_keys, relay_key, relay_waiting
+
+    assert outbox_keys([FREED]) == [FREED]  # no relay here, or relays disagreeing: still itself
+    relay_waiting(4)
+    relay_waiting(3)
+    try:
+        assert outbox_keys([FREED]) == [FREED]
+        relay_waiting(3, waiting=False)
+        assert outbox_keys(["5", FREED]) == sorted([relay_key(1), FREED])
+    finally:
+        relay_waiting(4, waiting=False)
+
+
+@given(rings=st.lists(st.one_of(st.none(), st.lists(st.sampled_from(["freed", "0", "1"]), max_size=2)), max_size=8))
+def test_last_ring_of_a_key_counts_the_rings_naming_it_and_never_broad_ones(rings):
+    doorbell = Doorbell()
+    last = 0
+    for ring in rings:
+        doorbell.ring(ring)
+        if ring is not None and "freed" in ring:
+            last = doorbell.generation
+    assert doorbell.last_ring("freed") == last

@@ -30,7 +30,7 @@ from archipel.adapters.settings import SWITCHABLE_SETTINGS, check_settings
 from archipel.core.queryset import Criteria
 from archipel.port.conflicts import UniqueKey, unique_conflict, unique_value
 from archipel.port.schema import ModelSchema
-from archipel.utils.doorbell import OUTBOX, bell
+from archipel.utils.doorbell import FREED, OUTBOX, bell
 
 __all__ = ["MemoryDatabase", "MemoryTransaction", "RowCodec", "sort_records", "normalizer_for", "run_criteria"]
 
@@ -75,6 +75,12 @@ class MemoryDatabase:
     def idle_wait(poll_seconds: float) -> float:
         """How long an idle relay may sleep: every commit of this process wakes it sooner."""
         return max(poll_seconds, _IDLE_WAIT_SECONDS)
+
+    @staticmethod
+    def relay_shards_freed() -> None:
+        """Relay shards of this database's outbox were given back: this process's relays
+        (the only ones that see it) look for shards at once."""
+        bell(OUTBOX).ring([FREED])
 
     def begin(self) -> MemoryTransaction:
         # MemoryTransaction(self), without the constructor call (every unit of work begins one)

@@ -34,9 +34,10 @@ from archipel.adapters.sql.records import RecordTable
 from archipel.adapters.sql.sqlite_commit import commit_row
 from archipel.adapters.sql.tables import processed_table
 from archipel.adapters.sql.transaction import SqlTransaction
-from archipel.adapters.sql.wakeup import fallback_seconds
+from archipel.adapters.sql.wakeup import OUTBOX, announce, fallback_seconds
 from archipel.errors import ConfigurationError
 from archipel.port.schema import ModelSchema
+from archipel.utils.doorbell import FREED
 
 __all__ = ["SqlDatabase", "create_database", "PROCESSED_TABLE"]
 
@@ -189,6 +190,13 @@ class SqlDatabase:
     @staticmethod
     def clock() -> float:
         return time.time()
+
+    def relay_shards_freed(self) -> None:
+        """Relay shards of this database's outbox were given back (their leases released, or
+        a worker left the group, which changes the shares): ring this process's relays and,
+        on PostgreSQL, notify the other processes' (``NOTIFY`` after the release's commit),
+        which look at the shards at once instead of at their next look (up to a second)."""
+        announce(self.engine, OUTBOX, [FREED])
 
     def idle_wait(self, poll_seconds: float) -> float:
         """How long the relay may sleep when idle: commits wake it sooner (see ``wakeup``).
