@@ -108,6 +108,40 @@ def test_relaying_writes_each_row_once_and_leases_none(postgres_db_url):
     bank.shutdown()
 
 
+def test_a_failed_publish_of_rows_read_without_a_lease_notes_its_error_and_relays_them_again(postgres_db_url):
+    bank = _bank(postgres_db_url)
+    with bank.domain_context():
+        outbox = bank.providers.database("default").outbox()
+        deposit_many(bank, accounts=2, per_account=3)
+        relay = _relay(bank, "relay")
+        publish_many = bank.brokers["default"].publish_many
+        published: list[Any] = []
+
+        def broken(entries: Any) -> Any:
+            raise ConnectionError("broker away")
+
+        bank.brokers["default"].publish_many = broken
+        with pytest.raises(ConnectionError):
+            relay.tick()
+        relay.flush()
+        rows = outbox.rows()
+        assert rows and all(r["status"] == "pending" and r["lease_owner"] is None for r in rows)
+        assert {r["last_error"] for r in rows} == {"ConnectionError: broker away"}
+
+        def working(entries: Any) -> Any:
+            published.extend(entries)
+            return publish_many(entries)
+
+        bank.brokers["default"].publish_many = working
+        while relay.tick():
+            pass
+        relay.flush()
+        assert outbox.pending_count() == 0
+        assert len(published) == len(rows)  # each given-back row published once, after the failure
+        relay.release()
+    bank.shutdown()
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     rows=st.lists(

@@ -340,7 +340,13 @@ class SqlOutbox:
         # it chose on an outbox not analysed since its backlog grew: 17 ms for 500 of 20 000)
         status = c.status.op("||")(sa.literal_column("''")) if self.engine.is_postgres else c.status
         owned = [ids, status == OUTBOX_PENDING, c.lease_owner == sa.bindparam("worker", type_=c.lease_owner.type)]
-        if kind == "sent":
+        if kind == "note":  # the error of a failed publish, on rows read without a lease
+            statement = (
+                self.table.update()
+                .where(ids, status == OUTBOX_PENDING, c.lease_owner.is_(None))
+                .values(last_error=sa.bindparam("error", type_=c.last_error.type))
+            )
+        elif kind == "sent":
             # fencing: an expired lease may belong to another worker by now
             statement = (
                 self.table.update()
@@ -395,8 +401,14 @@ class SqlOutbox:
     def release(
         self, ids: Sequence[int], worker: str, error: str | None = None, failed: bool = False
     ) -> int:
+        """Give back rows leased to ``worker`` (pending again, or ``failed``), noting ``error``;
+        ``error`` is also noted on those of ``ids`` that are pending and unleased: rows read
+        under the shard leases (:meth:`read_claimable`) carry no lease to give back."""
         status = OUTBOX_FAILED if failed else OUTBOX_PENDING
-        return self._update("release", ids, {"worker": worker, "error": error, "status": status})
+        released = self._update("release", ids, {"worker": worker, "error": error, "status": status})
+        if error is not None and released < len(ids):
+            self._update("note", ids, {"error": error})
+        return released
 
     def release_all(self, worker: str) -> int:
         sql, params = self._release_all_sql, {"worker": worker}
