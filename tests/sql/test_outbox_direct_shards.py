@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archipel.adapters.sql.outbox_claim import SHARD_PLAN
-from tests.sql.test_outbox_shard_claims import OF, expected, make_domain, record
+from tests.sql.test_outbox_shard_claims import OF, expected, lease_as_other, make_domain, record
 
 pytestmark = pytest.mark.postgres
 
@@ -86,16 +86,7 @@ def test_a_move_by_shard_publishes_exactly_the_rows_a_claim_would_lease(domain, 
     outbox = database.outbox()
     outbox.clear()
     outbox.add([record(i, f"shop::order-{aggregate}", priority) for i, (aggregate, priority) in enumerate(rows)])
-    ids = [r["id"] for r in outbox.rows()]
-    for position, expired in leased:  # rows another relay claimed the ordinary way
-        if position < len(ids):
-            database.engine.run(
-                lambda conn, i=ids[position], lease=(-5.0 if expired else 60.0): conn.execute(
-                    f"UPDATE {outbox.table.name} SET lease_owner = 'other', "  # noqa: S608 - a test table
-                    "lease_until = extract(epoch FROM now()) + %(l)s WHERE id = %(i)s",
-                    {"l": lease, "i": i},
-                )
-            )
+    lease_as_other(database, outbox, leased)  # rows another relay claimed the ordinary way
     outbox._shard_index[OF] = (index, float("inf"))  # both shapes: with the index and without
     wanted = expected(outbox, mine, limit, None)
     moved = database.direct_relay(domain.brokers["default"]).move(

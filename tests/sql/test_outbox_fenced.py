@@ -29,7 +29,7 @@ from archipel.engine.relay import OutboxRelay
 from archipel.port.outbox import ShardFence
 from tests.engine.bank import build_bank
 from tests.engine.conftest import deposit_many, server_config
-from tests.sql.test_outbox_shard_claims import OF, expected, record
+from tests.sql.test_outbox_shard_claims import OF, expected, lease_as_other, record
 from tests.sql.test_outbox_shard_claims import domain as domain  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.postgres
@@ -163,16 +163,7 @@ def test_a_read_returns_what_a_claim_would_lease_but_the_rows_skipped_and_leases
     outbox = database.outbox()
     outbox.clear()
     outbox.add([record(i, f"{kind}-{aggregate}", priority) for i, (aggregate, priority, kind) in enumerate(rows)])
-    ids = [r["id"] for r in outbox.rows()]
-    for position, expired in held:  # rows leased by a relay of the row-lease protocol, some expired
-        if position < len(ids):
-            database.engine.run(
-                lambda conn, i=ids[position], lease=(-5.0 if expired else 60.0): conn.execute(
-                    f"UPDATE {outbox.table.name} SET lease_owner = 'other', "  # noqa: S608 - a test table
-                    "lease_until = extract(epoch FROM now()) + %(l)s WHERE id = %(i)s",
-                    {"l": lease, "i": i},
-                )
-            )
+    ids = lease_as_other(database, outbox, held)  # rows leased by a relay of the row-lease protocol
     skip = sorted({ids[p] for p in skipped if p < len(ids)})
     outbox._shard_index[OF] = (index, float("inf"))  # both shapes: with the index and without
     prefix = "integration>" if exclude else None

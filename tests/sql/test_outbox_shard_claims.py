@@ -72,6 +72,23 @@ def record(n: int, stream: str, priority: int = 0) -> dict[str, Any]:
     }
 
 
+def lease_as_other(database: Any, outbox: Any, leased: list[tuple[int, bool]]) -> list[int]:
+    """Lease the rows at these positions of the outbox (oldest first) to another relay, the
+    row-lease way, live or expired (``(position, expired)``); positions past the end are
+    ignored. Returns the ids of every row, oldest first."""
+    ids = [r["id"] for r in outbox.rows()]
+    for position, expired in leased:
+        if position < len(ids):
+            database.engine.run(
+                lambda conn, i=ids[position], lease=(-5.0 if expired else 60.0): conn.execute(
+                    f"UPDATE {outbox.table.name} SET lease_owner = 'other', "  # noqa: S608 - a test table
+                    "lease_until = extract(epoch FROM now()) + %(l)s WHERE id = %(i)s",
+                    {"l": lease, "i": i},
+                )
+            )
+    return ids
+
+
 def expected(outbox: Any, mine: set[int], limit: int, exclude: str | None) -> list[int]:
     """The ids a claim must lease, from every row: pending, not leased by anyone else (or
     the lease expired), of the shards held, not of the excluded streams, in claim order."""
@@ -158,17 +175,7 @@ def test_a_claim_by_shard_leases_exactly_the_rows_the_contract_says(
     outbox = database.outbox()
     outbox.clear()
     outbox.add([record(i, f"{kind}-{aggregate}", priority) for i, (aggregate, priority, kind) in enumerate(rows)])
-    ids = [r["id"] for r in outbox.rows()]
-    for position, expired in held:  # rows leased by another worker, some leases expired
-        if position < len(ids):
-            lease = -5.0 if expired else 60.0
-            database.engine.run(
-                lambda conn, i=ids[position], lease=lease: conn.execute(
-                    f"UPDATE {outbox.table.name} SET lease_owner = 'other', "  # noqa: S608 - a test table
-                    "lease_until = extract(epoch FROM now()) + %(l)s WHERE id = %(i)s",
-                    {"l": lease, "i": i},
-                )
-            )
+    lease_as_other(database, outbox, held)  # rows leased by another worker, some leases expired
     outbox._shard_index[OF] = (index, float("inf"))  # both shapes: with the index and without
     prefix = "integration>" if exclude else None
     wanted = expected(outbox, mine, limit, prefix)
